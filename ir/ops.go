@@ -1,0 +1,242 @@
+package ir
+
+import (
+	"fmt"
+	"sort"
+)
+
+// FusionKind tells the fusion pass how an op may be grouped.
+type FusionKind uint8
+
+const (
+	KindSource      FusionKind = iota // input, param, state, const: no computation
+	KindElementwise                   // out[i] = f(args[i]) with broadcasting
+	KindReduction                     // reduces one or more axes
+	KindContraction                   // matmul
+	KindLayout                        // moves data: reshape, transpose, broadcast, slice, concat
+	KindOpaque                        // gather, scatter, one_hot: backend-specific kernels
+)
+
+var fusionKindNames = [...]string{"source", "elementwise", "reduction", "contraction", "layout", "opaque"}
+
+func (k FusionKind) String() string { return fusionKindNames[k] }
+
+// AttrKind is the type of an attribute value.
+type AttrKind uint8
+
+const (
+	AttrInt    AttrKind = iota // int
+	AttrInts                   // []int
+	AttrFloat                  // float64
+	AttrFloats                 // []float64
+	AttrBool                   // bool
+	AttrString                 // string
+	AttrDType                  // DType
+	AttrShape                  // Shape
+)
+
+var attrKindNames = [...]string{"int", "ints", "float", "floats", "bool", "string", "dtype", "shape"}
+
+func (k AttrKind) String() string { return attrKindNames[k] }
+
+// AttrSpec declares one attribute of an op.
+type AttrSpec struct {
+	Name     string
+	Kind     AttrKind
+	Optional bool // may be absent; kernels treat absence as the zero value
+}
+
+// EvalCtx carries what reference kernels need beyond their arguments.
+type EvalCtx struct {
+	N int // the batch size bound to the symbolic dim N
+}
+
+// GradFunc builds, with b, the gradient of the loss with respect to each
+// argument of v, given g = d loss / d v. It returns one value per argument;
+// nil means no gradient flows to that argument.
+type GradFunc func(b *Builder, v *Value, g *Value) []*Value
+
+// OpDef is one entry of the op table: everything the compiler knows about an op.
+type OpDef struct {
+	Name  string
+	Doc   string     // one line: what the op computes
+	Arity int        // number of args; -1 means one or more
+	Attrs []AttrSpec // attribute schema
+	Kind  FusionKind
+	// Shape infers the result type from v.Args' types and v.Attrs. It is
+	// called with attrs already checked against the schema.
+	Shape func(v *Value) (Type, error)
+	// Eval is the float64 reference kernel. Source ops have none: the
+	// interpreter binds them.
+	Eval func(ctx *EvalCtx, v *Value, args []*Tensor) (*Tensor, error)
+	// Grad is the reverse-mode rule; nil with NoGrad set means the op is not
+	// differentiable (its result carries no gradient).
+	Grad   GradFunc
+	NoGrad bool
+	// Commutative binary ops may have their args swapped by CSE.
+	Commutative bool
+}
+
+// Attr returns the spec of attribute name, or nil.
+func (op *OpDef) Attr(name string) *AttrSpec {
+	for i := range op.Attrs {
+		if op.Attrs[i].Name == name {
+			return &op.Attrs[i]
+		}
+	}
+	return nil
+}
+
+func (op *OpDef) String() string { return op.Name }
+
+var opsByName = map[string]*OpDef{}
+
+func init() {
+	for _, op := range opTable {
+		if _, dup := opsByName[op.Name]; dup {
+			panic("ir: duplicate op " + op.Name)
+		}
+		opsByName[op.Name] = op
+	}
+}
+
+// LookupOp returns the op named name, or nil.
+func LookupOp(name string) *OpDef { return opsByName[name] }
+
+// Ops returns every op, sorted by name.
+func Ops() []*OpDef {
+	out := append([]*OpDef(nil), opTable...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Attribute schemas shared by several ops.
+var (
+	sourceAttrs = []AttrSpec{{Name: "dtype", Kind: AttrDType}, {Name: "shape", Kind: AttrShape}}
+	initAttrs   = []AttrSpec{{Name: "dtype", Kind: AttrDType}, {Name: "shape", Kind: AttrShape},
+		{Name: "init", Kind: AttrString}, {Name: "init_args", Kind: AttrFloats, Optional: true}}
+	axesAttrs = []AttrSpec{{Name: "axes", Kind: AttrInts}, {Name: "keepdims", Kind: AttrBool, Optional: true}}
+	axisAttr  = []AttrSpec{{Name: "axis", Kind: AttrInt}}
+)
+
+// opTable is the op table. Keep entries keyed and grouped by kind.
+var opTable = []*OpDef{
+	// Sources.
+	{Name: "input", Doc: "a model input or target fed by the caller", Arity: 0, Kind: KindSource, NoGrad: true,
+		Attrs: append([]AttrSpec{{Name: "role", Kind: AttrString}}, sourceAttrs...), Shape: shapeSource},
+	{Name: "param", Doc: "a trainable parameter with its initializer", Arity: 0, Kind: KindSource,
+		Attrs: initAttrs, Shape: shapeSource},
+	{Name: "state", Doc: "optimizer state (moments, step counter) with its initializer", Arity: 0, Kind: KindSource, NoGrad: true,
+		Attrs: initAttrs, Shape: shapeSource},
+	{Name: "const", Doc: "a scalar constant", Arity: 0, Kind: KindSource, NoGrad: true,
+		Attrs: []AttrSpec{{Name: "dtype", Kind: AttrDType}, {Name: "value", Kind: AttrFloat}},
+		Shape: shapeConst, Eval: evalConst},
+
+	// Elementwise unary.
+	{Name: "neg", Doc: "-x", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryNum, Eval: unary(func(x float64) float64 { return -x })},
+	{Name: "abs", Doc: "|x|", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryNum, Eval: unary(absF)},
+	{Name: "sign", Doc: "-1, 0 or 1 by the sign of x", Arity: 1, Kind: KindElementwise, NoGrad: true, Shape: shapeUnaryNum, Eval: unary(signF)},
+	{Name: "exp", Doc: "e^x", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(expF)},
+	{Name: "log", Doc: "natural logarithm", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(logF)},
+	{Name: "sqrt", Doc: "square root", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(sqrtF)},
+	{Name: "relu", Doc: "max(x, 0)", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(reluF)},
+	{Name: "sigmoid", Doc: "1 / (1 + e^-x), computed without overflow", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(sigmoidF)},
+	{Name: "tanh", Doc: "hyperbolic tangent", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(tanhF)},
+	{Name: "gelu", Doc: "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (the GPT-2 tanh form)", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(geluF)},
+	{Name: "gelu_grad", Doc: "g * gelu'(x): the backward of gelu", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeSameFloat, Eval: binary(geluGradF)},
+
+	// Elementwise binary, numpy broadcasting.
+	{Name: "add", Doc: "a + b", Arity: 2, Kind: KindElementwise, Commutative: true, Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a + b })},
+	{Name: "sub", Doc: "a - b", Arity: 2, Kind: KindElementwise, Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a - b })},
+	{Name: "mul", Doc: "a * b", Arity: 2, Kind: KindElementwise, Commutative: true, Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a * b })},
+	{Name: "div", Doc: "a / b", Arity: 2, Kind: KindElementwise, Shape: shapeBinaryFloat, Eval: binary(func(a, b float64) float64 { return a / b })},
+	{Name: "pow", Doc: "a ^ b", Arity: 2, Kind: KindElementwise, Shape: shapeBinaryFloat, Eval: binary(powF)},
+	{Name: "maximum", Doc: "max(a, b) elementwise", Arity: 2, Kind: KindElementwise, Commutative: true, Shape: shapeBinaryNum, Eval: binary(maxF)},
+	{Name: "minimum", Doc: "min(a, b) elementwise", Arity: 2, Kind: KindElementwise, Commutative: true, Shape: shapeBinaryNum, Eval: binary(minF)},
+
+	// Comparisons and selection.
+	{Name: "eq", Doc: "a == b", Arity: 2, Kind: KindElementwise, NoGrad: true, Commutative: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a == b }))},
+	{Name: "ne", Doc: "a != b", Arity: 2, Kind: KindElementwise, NoGrad: true, Commutative: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a != b }))},
+	{Name: "lt", Doc: "a < b", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a < b }))},
+	{Name: "le", Doc: "a <= b", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a <= b }))},
+	{Name: "gt", Doc: "a > b", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a > b }))},
+	{Name: "ge", Doc: "a >= b", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a >= b }))},
+	{Name: "where", Doc: "cond ? a : b elementwise", Arity: 3, Kind: KindElementwise, Shape: shapeWhere, Eval: evalWhere},
+	{Name: "cast", Doc: "convert to dtype (f32 -> i32 truncates toward zero; bool is 0 or 1)", Arity: 1, Kind: KindElementwise,
+		Attrs: []AttrSpec{{Name: "dtype", Kind: AttrDType}}, Shape: shapeCast, Eval: evalCast},
+
+	// Contraction.
+	{Name: "matmul", Doc: "a @ b over the last two axes; leading axes are batch axes and must match; ta/tb transpose a/b first", Arity: 2, Kind: KindContraction,
+		Attrs: []AttrSpec{{Name: "ta", Kind: AttrBool, Optional: true}, {Name: "tb", Kind: AttrBool, Optional: true}}, Shape: shapeMatmul, Eval: evalMatmul},
+
+	// Reductions.
+	{Name: "reduce_sum", Doc: "sum over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Shape: shapeReduce, Eval: evalReduce(reduceSum)},
+	{Name: "reduce_mean", Doc: "mean over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Shape: shapeReduceFloat, Eval: evalReduce(reduceMean)},
+	{Name: "reduce_max", Doc: "maximum over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Shape: shapeReduce, Eval: evalReduce(reduceMax)},
+	{Name: "argmax", Doc: "index of the first maximum along axis (i32; axis removed)", Arity: 1, Kind: KindReduction, NoGrad: true, Attrs: axisAttr, Shape: shapeArgmax, Eval: evalArgmax},
+	{Name: "softmax", Doc: "exp(x - max) / sum(exp(x - max)) along axis", Arity: 1, Kind: KindReduction, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(false)},
+	{Name: "log_softmax", Doc: "x - logsumexp(x) along axis", Arity: 1, Kind: KindReduction, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(true)},
+	{Name: "logsumexp", Doc: "max + log(sum(exp(x - max))) over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Shape: shapeReduceFloat, Eval: evalReduce(reduceLSE)},
+
+	// Layout.
+	{Name: "reshape", Doc: "same elements, new shape (element count must match)", Arity: 1, Kind: KindLayout,
+		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}}, Shape: shapeReshape, Eval: evalReshape},
+	{Name: "transpose", Doc: "permute axes: out axis i is in axis perm[i]", Arity: 1, Kind: KindLayout,
+		Attrs: []AttrSpec{{Name: "perm", Kind: AttrInts}}, Shape: shapeTranspose, Eval: evalTranspose},
+	{Name: "broadcast", Doc: "broadcast to shape (numpy rules)", Arity: 1, Kind: KindLayout,
+		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}}, Shape: shapeBroadcast, Eval: evalBroadcast},
+	{Name: "slice", Doc: "elements start..end-1 of axis", Arity: 1, Kind: KindLayout,
+		Attrs: []AttrSpec{{Name: "axis", Kind: AttrInt}, {Name: "start", Kind: AttrInt}, {Name: "end", Kind: AttrInt}}, Shape: shapeSlice, Eval: evalSlice},
+	{Name: "pad", Doc: "zero-pad axis with before and after elements (the backward of slice)", Arity: 1, Kind: KindLayout,
+		Attrs: []AttrSpec{{Name: "axis", Kind: AttrInt}, {Name: "before", Kind: AttrInt}, {Name: "after", Kind: AttrInt}}, Shape: shapePad, Eval: evalPad},
+	{Name: "concat", Doc: "join args along axis", Arity: -1, Kind: KindLayout, Attrs: axisAttr, Shape: shapeConcat, Eval: evalConcat},
+
+	// Indexing.
+	{Name: "gather", Doc: "rows of table (arg 0) picked by i32 indices (arg 1): out[i..., j...] = table[idx[i...], j...]", Arity: 2, Kind: KindOpaque,
+		Shape: shapeGather, Eval: evalGather},
+	{Name: "scatter_add", Doc: "the backward of gather: out[idx[i...], j...] += src[i..., j...], out has size rows on axis 0", Arity: 2, Kind: KindOpaque,
+		Attrs: []AttrSpec{{Name: "rows", Kind: AttrInt}}, NoGrad: true, Shape: shapeScatterAdd, Eval: evalScatterAdd},
+	{Name: "one_hot", Doc: "f32 one-hot encoding of i32 indices with depth classes (out of range gives a zero row)", Arity: 1, Kind: KindOpaque, NoGrad: true,
+		Attrs: []AttrSpec{{Name: "depth", Kind: AttrInt}}, Shape: shapeOneHot, Eval: evalOneHot},
+}
+
+// checkAttrs validates attrs against op's schema.
+func checkAttrs(op *OpDef, a Attrs) error {
+	for k := range a {
+		if op.Attr(k) == nil {
+			return fmt.Errorf("%s: unknown attribute %q", op.Name, k)
+		}
+	}
+	for _, s := range op.Attrs {
+		x, ok := a[s.Name]
+		if !ok {
+			if s.Optional {
+				continue
+			}
+			return fmt.Errorf("%s: missing attribute %q", op.Name, s.Name)
+		}
+		good := false
+		switch s.Kind {
+		case AttrInt:
+			_, good = x.(int)
+		case AttrInts:
+			_, good = x.([]int)
+		case AttrFloat:
+			_, good = x.(float64)
+		case AttrFloats:
+			_, good = x.([]float64)
+		case AttrBool:
+			_, good = x.(bool)
+		case AttrString:
+			_, good = x.(string)
+		case AttrDType:
+			_, good = x.(DType)
+		case AttrShape:
+			_, good = x.(Shape)
+		}
+		if !good {
+			return fmt.Errorf("%s: attribute %q must be %s, got %T", op.Name, s.Name, s.Kind, x)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+// Package passes holds mdlc's graph transformations, one file per pass, run
+// in the order of the Pipeline list. Each pass is a plain function over an
+// ir.Graph; the IR is verified after every pass when Options.VerifyEach is
+// set (tests always set it).
+package passes
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+// Warning is a non-fatal finding of a pass, with the source position it concerns.
+type Warning struct {
+	Pos ir.Pos
+	Msg string
+}
+
+// Context carries options into passes and warnings out of them.
+type Context struct {
+	Warnings []Warning
+}
+
+// Warnf records a warning.
+func (c *Context) Warnf(pos ir.Pos, format string, args ...any) {
+	c.Warnings = append(c.Warnings, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Pass is one named step of the pipeline.
+type Pass struct {
+	Name string
+	Fn   func(g *ir.Graph, c *Context) error
+}
+
+// Pipeline is the ordered pass list.
+var Pipeline = []Pass{
+	{Name: "autodiff", Fn: Autodiff},
+}
+
+// Options control a pipeline run.
+type Options struct {
+	Upto       string    // stop after this pass ("" runs all)
+	VerifyEach bool      // run ir.Verify after each pass
+	DumpAfter  string    // print the IR after this pass to Dump
+	Dump       io.Writer // where DumpAfter goes
+	Print      func(w io.Writer, g *ir.Graph) error
+}
+
+// Lookup returns the pass named name, or nil.
+func Lookup(name string) *Pass {
+	for i := range Pipeline {
+		if Pipeline[i].Name == name {
+			return &Pipeline[i]
+		}
+	}
+	return nil
+}
+
+// Names lists the pass names in order.
+func Names() []string {
+	var out []string
+	for _, p := range Pipeline {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// Run runs the pipeline on g in place.
+func Run(g *ir.Graph, opt Options) (*Context, error) {
+	c := &Context{}
+	if opt.Upto != "" && Lookup(opt.Upto) == nil {
+		return c, fmt.Errorf("unknown pass %q (passes: %v)", opt.Upto, Names())
+	}
+	if opt.DumpAfter != "" && Lookup(opt.DumpAfter) == nil {
+		return c, fmt.Errorf("unknown pass %q (passes: %v)", opt.DumpAfter, Names())
+	}
+	for _, p := range Pipeline {
+		if err := p.Fn(g, c); err != nil {
+			return c, fmt.Errorf("pass %s: %w", p.Name, err)
+		}
+		g.Renumber()
+		if opt.VerifyEach {
+			if err := ir.Verify(g); err != nil {
+				return c, fmt.Errorf("after pass %s: invalid IR:\n%w", p.Name, err)
+			}
+		}
+		if opt.DumpAfter == p.Name && opt.Dump != nil && opt.Print != nil {
+			if err := opt.Print(opt.Dump, g); err != nil {
+				return c, err
+			}
+		}
+		if opt.Upto == p.Name {
+			break
+		}
+	}
+	return c, nil
+}
