@@ -30,6 +30,10 @@ func roundTo(d DType, x float64) float64 {
 	return x
 }
 
+func evalNumel(ctx *EvalCtx, v *Value, _ []*Tensor) (*Tensor, error) {
+	return ScalarTensor(float64(numel(v.Attrs.Shape("shape").Resolve(ctx.N)))), nil
+}
+
 func unary(f func(float64) float64) func(*EvalCtx, *Value, []*Tensor) (*Tensor, error) {
 	return func(_ *EvalCtx, v *Value, a []*Tensor) (*Tensor, error) {
 		out := NewTensor(a[0].Shape)

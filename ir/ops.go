@@ -131,6 +131,8 @@ var opTable = []*OpDef{
 	{Name: "const", Doc: "a scalar constant", Arity: 0, Kind: KindSource, NoGrad: true,
 		Attrs: []AttrSpec{{Name: "dtype", Kind: AttrDType}, {Name: "value", Kind: AttrFloat}},
 		Shape: shapeConst, Eval: evalConst},
+	{Name: "numel", Doc: "the element count of shape as a f32 scalar (depends on N when shape does)", Arity: 0, Kind: KindSource, NoGrad: true,
+		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}}, Shape: shapeNumel, Eval: evalNumel},
 
 	// Elementwise unary.
 	{Name: "neg", Doc: "-x", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryNum, Eval: unary(func(x float64) float64 { return -x })},
@@ -239,4 +241,10 @@ func checkAttrs(op *OpDef, a Attrs) error {
 		}
 	}
 	return nil
+}
+
+// Bound reports whether values of op are supplied from outside the graph
+// (inputs, params, state) rather than computed.
+func (op *OpDef) Bound() bool {
+	return op.Name == "input" || op.Name == "param" || op.Name == "state"
 }

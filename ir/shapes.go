@@ -403,3 +403,10 @@ func shapeOneHot(v *Value) (Type, error) {
 	}
 	return Type{DType: F32, Shape: append(t.Shape.Clone(), Dim(d))}, nil
 }
+
+func shapeNumel(v *Value) (Type, error) {
+	if _, ok := v.Attrs.Shape("shape").Size(); !ok {
+		return Type{}, fmt.Errorf("numel: bad shape %v", v.Attrs.Shape("shape"))
+	}
+	return Scalar(F32), nil
+}

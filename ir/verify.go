@@ -66,7 +66,7 @@ func Verify(g *Graph) error {
 				bad(v, "type %s, but its op infers %s", v.Type, t)
 			}
 		}
-		if v.Op.Kind == KindSource && v.Op.Name != "const" {
+		if v.Op.Bound() {
 			if v.Name == "" {
 				bad(v, "%s has no name", v.Op.Name)
 			} else if w, dup := names[v.Name]; dup {
