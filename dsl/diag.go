@@ -232,25 +232,30 @@ func runeStart(s string, i int) int {
 	return i
 }
 
-// Suggest returns the candidate closest to name by Levenshtein distance, or
-// "" if none is within max(1, len(name)/3) edits. Ties go to the earliest
-// candidate. An exact match is not a suggestion.
+// Suggest returns the candidate closest to name by edit distance, or "" if
+// none is within max(1, len(name)/3) edits. The distance is Levenshtein's
+// plus adjacent transpositions (optimal string alignment), so "reul" is one
+// edit from "relu". Ties go to the earliest candidate. If name is itself a
+// candidate there is nothing to suggest.
 func Suggest(name string, candidates []string) string {
 	best, bestDist := "", max(1, utf8.RuneCountInString(name)/3)+1
 	for _, c := range candidates {
 		if c == name {
-			continue
+			return ""
 		}
-		if d := levenshtein(name, c); d < bestDist {
+		if d := editDistance(name, c); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
 
-// levenshtein is the edit distance between a and b, counted in runes.
-func levenshtein(a, b string) int {
+// editDistance is the optimal-string-alignment distance between a and b in
+// runes: insertions, deletions, substitutions and adjacent transpositions.
+func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	// d[i][j] over three rolling rows.
+	pp := make([]int, len(rb)+1) // row i-2
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -264,8 +269,11 @@ func levenshtein(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], pp[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		pp, prev, cur = prev, cur, pp
 	}
 	return prev[len(rb)]
 }
