@@ -22,9 +22,9 @@ func (p Pos) String() string {
 
 // Value is the one node type: the result of applying Op to Args.
 type Value struct {
-	ID    int     // dense index in Graph.Values (after Renumber)
-	Op    *OpDef  // never nil
-	Type  Type    // dtype and shape
+	ID    int    // dense index in Graph.Values (after Renumber)
+	Op    *OpDef // never nil
+	Type  Type   // dtype and shape
 	Args  []*Value
 	Attrs Attrs  // validated against Op.Attrs
 	Name  string // stable user-facing name ("hidden.w"); may be empty

@@ -15,7 +15,7 @@ func NewTensor(shape []int) *Tensor {
 	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float64, numel(shape))}
 }
 
-// Scalar returns a rank-0 tensor.
+// ScalarTensor returns a rank-0 tensor.
 func ScalarTensor(x float64) *Tensor { return &Tensor{Shape: []int{}, Data: []float64{x}} }
 
 func numel(shape []int) int {
