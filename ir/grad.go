@@ -75,6 +75,9 @@ var (
 		return b.Mul(g, b.Sub(b.f32(1), b.Mul(v, v)))
 	})
 	gradGelu = unaryGrad(func(b *Builder, x, v, g *Value) *Value { return b.Op("gelu_grad", nil, x, g) })
+	// d sin(x) = cos(x); d cos(x) = -sin(x).
+	gradSin = unaryGrad(func(b *Builder, x, v, g *Value) *Value { return b.Mul(g, b.Unary("cos", x)) })
+	gradCos = unaryGrad(func(b *Builder, x, v, g *Value) *Value { return b.Neg(b.Mul(g, b.Unary("sin", x))) })
 )
 
 // Elementwise binary (numpy broadcasting).

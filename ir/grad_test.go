@@ -76,7 +76,7 @@ func gradCases() []gradCase {
 		cs = append(cs, gradCase{op: op, name: name, n: n, args: args, build: build})
 	}
 	unaryDom := map[string]domain{"abs": domAway, "relu": domAway, "log": domPos, "sqrt": domPos}
-	for _, op := range []string{"neg", "abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu"} {
+	for _, op := range []string{"neg", "abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "sin", "cos"} {
 		d := unaryDom[op]
 		add(op, "[2,3]", 1, opOf(op, nil), f(2, 3).in(d))
 		add(op, "scalar", 1, opOf(op, nil), f().in(d))

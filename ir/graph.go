@@ -45,7 +45,12 @@ const (
 
 var resultKindNames = [...]string{"output", "loss", "metric", "grad"}
 
-func (k ResultKind) String() string { return resultKindNames[k] }
+func (k ResultKind) String() string {
+	if int(k) < len(resultKindNames) {
+		return resultKindNames[k]
+	}
+	return fmt.Sprintf("resultkind(%d)", int(k))
+}
 
 // Result is a named value the graph exposes.
 type Result struct {
@@ -194,6 +199,8 @@ func (a Attrs) Clone() Attrs {
 	for k, v := range a {
 		switch x := v.(type) {
 		case []int:
+			b[k] = slices.Clone(x)
+		case []float64:
 			b[k] = slices.Clone(x)
 		case Shape:
 			b[k] = x.Clone()

@@ -121,6 +121,10 @@ func sigmoidF(x float64) float64 {
 
 func tanhF(x float64) float64 { return math.Tanh(x) }
 
+func floorF(x float64) float64 { return math.Floor(x) }
+func sinF(x float64) float64   { return math.Sin(x) }
+func cosF(x float64) float64   { return math.Cos(x) }
+
 // GELU constants: sqrt(2/pi) and the cubic coefficient of the tanh form.
 const (
 	GeluC = 0.7978845608028654

@@ -135,6 +135,15 @@ var kernelCases = []kcase{
 	{name: "gelu_grad", build: func(k *kg) *ir.Value {
 		return k.bin("gelu_grad", k.f32("x", ir.Shape{3}, 0, 1, -2), k.f32("g", ir.Shape{3}, 2, 1, 3))
 	}, shape: []int{3}, want: []float64{1, 1.0829640838457826, -0.25829776987085473}},
+	{name: "floor", build: func(k *kg) *ir.Value {
+		return k.un("floor", k.f32("x", ir.Shape{7}, -2.5, -0.5, 0, 0.5, 2.999, 3, 1e9+0.5))
+	}, shape: []int{7}, want: []float64{-3, -1, 0, 0, 2, 3, 1e9}},
+	{name: "sin", build: func(k *kg) *ir.Value {
+		return k.un("sin", k.f32("x", ir.Shape{5}, 0, math.Pi/2, math.Pi/6, -1, 2))
+	}, shape: []int{5}, want: []float64{0, 1, 0.5, -0.8414709848078965, 0.9092974268256817}},
+	{name: "cos", build: func(k *kg) *ir.Value {
+		return k.un("cos", k.f32("x", ir.Shape{5}, 0, math.Pi, math.Pi/3, 1, -2))
+	}, shape: []int{5}, want: []float64{1, -1, 0.5, 0.5403023058681398, -0.4161468365471424}},
 
 	// Binary with broadcasting.
 	{name: "add/scalar+tensor", build: func(k *kg) *ir.Value {

@@ -146,6 +146,9 @@ var opTable = []*OpDef{
 	{Name: "tanh", Doc: "hyperbolic tangent", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(tanhF), Grad: gradTanh},
 	{Name: "gelu", Doc: "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (the GPT-2 tanh form)", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(geluF), Grad: gradGelu},
 	{Name: "gelu_grad", Doc: "g * gelu'(x): the backward of gelu", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeSameFloat, Eval: binary(geluGradF)},
+	{Name: "floor", Doc: "largest integer <= x, as f32", Arity: 1, Kind: KindElementwise, NoGrad: true, Shape: shapeUnaryFloat, Eval: unary(floorF)},
+	{Name: "sin", Doc: "sine (radians)", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(sinF), Grad: gradSin},
+	{Name: "cos", Doc: "cosine (radians)", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(cosF), Grad: gradCos},
 
 	// Elementwise binary, numpy broadcasting.
 	{Name: "add", Doc: "a + b", Arity: 2, Kind: KindElementwise, Commutative: true, Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a + b }), Grad: gradAdd},

@@ -339,6 +339,9 @@ func shapePad(v *Value) (Type, error) {
 	}
 	out := t.Shape.Clone()
 	out[ax] += Dim(a + b)
+	if out[ax] > 1<<40 {
+		return Type{}, fmt.Errorf("pad: axis %d of %s grows too large", ax, t)
+	}
 	return Type{DType: t.DType, Shape: out}, nil
 }
 
@@ -365,6 +368,9 @@ func shapeConcat(v *Value) (Type, error) {
 			return Type{}, fmt.Errorf("concat: cannot join batch and fixed extents on axis %d", ax)
 		}
 		out[ax] += d
+		if out[ax] > 1<<40 || out[ax] < -(1<<40) {
+			return Type{}, fmt.Errorf("concat: axis %d grows too large", ax)
+		}
 	}
 	return Type{DType: first.DType, Shape: out}, nil
 }

@@ -204,7 +204,7 @@ func elementwiseCases() []scase {
 			scase{op: op, args: vals(ti32(3)), want: "i32[3]"},
 			scase{op: op, args: vals(tbool(3)), errs: []string{op, "bool[3]"}})
 	}
-	for _, op := range []string{"exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu"} {
+	for _, op := range []string{"exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "floor", "sin", "cos"} {
 		cs = append(cs,
 			scase{op: op, args: vals(tf32(ir.N, 2)), want: "f32[N, 2]"},
 			scase{op: op, args: vals(ti32(3)), errs: []string{op, "i32[3]"}},

@@ -1,0 +1,5 @@
+package ir
+
+import "flag"
+
+var update = flag.Bool("update", false, "rewrite golden files")
