@@ -36,6 +36,7 @@ type Pass struct {
 // Pipeline is the ordered pass list.
 var Pipeline = []Pass{
 	{Name: "autodiff", Fn: Autodiff},
+	{Name: "optimizer", Fn: Optimizer},
 }
 
 // Options control a pipeline run.
