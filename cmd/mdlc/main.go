@@ -33,6 +33,7 @@ func init() {
 	commands = []command{
 		{"check", "FILE...", "parse, lower and shape-check .mdl files; print diagnostics", cmdCheck},
 		{"dump", "[-after=PASS] [-model=NAME] FILE", "print the IR of a model (after a pass, if given)", cmdDump},
+		{"build", "[-o DIR] [-pkg NAME] [-batch N] FILE", "compile a model to a Go package", cmdBuild},
 		{"gradcheck", "[-n=BATCH] [-tol=TOL] FILE", "compare autodiff gradients with finite differences", cmdGradcheck},
 		{"version", "", "print the version", cmdVersion},
 	}

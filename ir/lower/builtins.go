@@ -14,7 +14,7 @@ var builtins map[string]*builtin
 
 func init() {
 	builtins = map[string]*builtin{}
-	for _, name := range []string{"exp", "log", "sqrt", "abs", "sign", "relu", "sigmoid", "tanh", "gelu"} {
+	for _, name := range []string{"exp", "log", "sqrt", "abs", "sign", "relu", "sigmoid", "tanh", "gelu", "sin", "cos", "floor"} {
 		builtins[name] = &builtin{kind: kindOp, doc: "elementwise " + name, params: []param{{name: "x", def: required}}, fn: unaryFn(name)}
 	}
 	for _, name := range []string{"pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge"} {

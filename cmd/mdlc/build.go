@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+
+	gogen "github.com/mdlc/mdlc/codegen/go"
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
+)
+
+func cmdBuild(stdout, stderr io.Writer, args []string) int {
+	fs := newFlags("build", "[-o DIR] [-pkg NAME] [-batch N] [-model NAME] FILE",
+		"Compile a model to a Go package: DIR/model.go (DIR defaults to the current directory,\nso `//go:generate go tool mdlc build model.mdl` writes next to the .mdl file).", stderr)
+	out := fs.String("o", ".", "output directory")
+	pkg := fs.String("pkg", "", "package name (default: the package already in DIR, else DIR's name)")
+	batch := fs.Int("batch", 128, "largest batch size the generated code accepts")
+	model := fs.String("model", "", "the model to build when the file has several")
+	verify := fs.Bool("verify-each", false, "verify the IR after every pass")
+	dumpAfter := fs.String("dump-after", "", fmt.Sprintf("print the IR after this pass (one of %v) to stderr", passes.Names()))
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	if *batch < 1 || *batch > 1<<20 {
+		fmt.Fprintf(stderr, "mdlc: -batch %d out of range 1..%d\n", *batch, 1<<20)
+		return exitUsage
+	}
+	if *dumpAfter != "" && passes.Lookup(*dumpAfter) == nil {
+		fmt.Fprintf(stderr, "mdlc: unknown pass %q (passes: %v)\n", *dumpAfter, passes.Names())
+		return exitUsage
+	}
+	path := fs.Arg(0)
+	gs, ok := load(stderr, path)
+	if !ok {
+		return exitError
+	}
+	g := pick(stderr, gs, *model, path)
+	if g == nil {
+		return exitUsage
+	}
+	name := *pkg
+	if name == "" {
+		name = packageName(*out)
+	}
+	if !validPackage(name) {
+		fmt.Fprintf(stderr, "mdlc: %q is not a valid Go package name; choose one with -pkg\n", name)
+		return exitUsage
+	}
+	c, err := passes.Run(g, passes.Options{VerifyEach: *verify, DumpAfter: *dumpAfter, Dump: stderr, Print: ir.Print})
+	printWarnings(stderr, path, c.Warnings)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		return exitError
+	}
+	src, err := gogen.Generate(g, gogen.Options{Package: name, Source: path, MaxBatch: *batch, Version: Version})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		return exitError
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintf(stderr, "mdlc: %v\n", err)
+		return exitError
+	}
+	dst := filepath.Join(*out, "model.go")
+	if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, src) {
+		return exitOK // unchanged: keep the file's time stamp
+	}
+	if err := writeAtomic(dst, src); err != nil {
+		fmt.Fprintf(stderr, "mdlc: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// writeAtomic writes data to path through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".mdlc-*.go.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// packageName returns the package of the Go files already in dir (other
+// than model.go), or a name made from the directory's base name.
+func packageName(dir string) string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, f := range files {
+		if filepath.Base(f) == "model.go" || strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		fset := token.NewFileSet()
+		if af, err := parser.ParseFile(fset, f, nil, parser.PackageClauseOnly); err == nil {
+			return af.Name.Name
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "model"
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(filepath.Base(abs)) {
+		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if s == "" || unicode.IsDigit(rune(s[0])) {
+		s = "model" + s
+	}
+	return s
+}
+
+func validPackage(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r < unicode.MaxASCII && unicode.IsLetter(r) || i > 0 && unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return !goKeywords[s]
+}
+
+var goKeywords = map[string]bool{"break": true, "case": true, "chan": true, "const": true, "continue": true, "default": true,
+	"defer": true, "else": true, "fallthrough": true, "for": true, "func": true, "go": true, "goto": true, "if": true,
+	"import": true, "interface": true, "map": true, "package": true, "range": true, "return": true, "select": true,
+	"struct": true, "switch": true, "type": true, "var": true}

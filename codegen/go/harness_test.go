@@ -1,0 +1,394 @@
+package gogen_test
+
+// The numerics harness: compile generated packages for many graphs into one
+// temporary module with a driver program, run it once, and compare what the
+// float32 generated code computes with the float64 reference interpreter.
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	gogen "github.com/mdlc/mdlc/codegen/go"
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/ir/eval"
+)
+
+// repoRoot is the module root of mdlc.
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	root, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// tempModule makes a module that requires mdlc (replaced by this checkout)
+// and returns its directory.
+func tempModule(t testing.TB, name string) string {
+	dir := t.TempDir()
+	root := repoRoot(t)
+	gomod := fmt.Sprintf("module %s\n\ngo 1.26\n\nrequire github.com/mdlc/mdlc v0.0.0\n\nreplace github.com/mdlc/mdlc => %s\n", name, root)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// goCmd runs the go tool in dir.
+func goCmd(t testing.TB, dir string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "GOFLAGS=-mod=mod"), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out.String())
+	}
+	return out.String()
+}
+
+// harnessCase is one graph to compare.
+type harnessCase struct {
+	name  string
+	g     *ir.Graph // the step graph
+	n     int       // batch size of the run
+	max   int       // compiled maximum batch
+	seed  uint64
+	steps int
+}
+
+// request and response are the driver's wire format.
+type request struct {
+	Model  string
+	N      int
+	Steps  int
+	Params map[string][]float32
+	State  map[string][]float32
+	Inputs []value
+}
+
+type value struct {
+	F32 []float32
+	I32 []int32
+}
+
+type response struct {
+	Err      string
+	Outputs  [][]float32
+	Loss     float32
+	Metrics  []float32
+	StepLoss float32
+	Grads    map[string][]float32
+	Params   map[string][]float32
+	State    map[string][]float32
+}
+
+const driverSrc = `package main
+
+import (
+	"encoding/gob"
+	"fmt"
+	"os"
+
+	rt "github.com/mdlc/mdlc/runtime"
+%s)
+
+type model interface {
+	rt.Model
+	Grads() []rt.Tensor
+	State() []rt.Tensor
+}
+
+var models = map[string]func() model{
+%s}
+
+type request struct {
+	Model  string
+	N      int
+	Steps  int
+	Params map[string][]float32
+	State  map[string][]float32
+	Inputs []rt.Value
+}
+
+type response struct {
+	Err      string
+	Outputs  [][]float32
+	Loss     float32
+	Metrics  []float32
+	StepLoss float32
+	Grads    map[string][]float32
+	Params   map[string][]float32
+	State    map[string][]float32
+}
+
+func set(ts []rt.Tensor, vals map[string][]float32, prefix string) error {
+	for _, t := range ts {
+		v, ok := vals[t.Name]
+		if !ok || len(v) != len(t.Data) {
+			return fmt.Errorf("no value of size %%d for %%s", len(t.Data), t.Name)
+		}
+		copy(t.Data, v)
+	}
+	return nil
+}
+
+func get(ts []rt.Tensor) map[string][]float32 {
+	out := map[string][]float32{}
+	for _, t := range ts {
+		out[t.Name] = append([]float32(nil), t.Data...)
+	}
+	return out
+}
+
+func run(r request) (resp response) {
+	m := models[r.Model]()
+	fail := func(err error) response { return response{Err: err.Error()} }
+	if err := set(m.Params(), r.Params, ""); err != nil {
+		return fail(err)
+	}
+	if err := set(m.State(), r.State, ""); err != nil {
+		return fail(err)
+	}
+	spec := m.Spec()
+	for _, o := range spec.Outputs {
+		size := 1
+		for _, d := range o.Shape {
+			if d < 0 {
+				size *= -d * r.N
+			} else {
+				size *= d
+			}
+		}
+		resp.Outputs = append(resp.Outputs, make([]float32, size))
+	}
+	if err := m.Predict(rt.Batch(r.Inputs), r.N, resp.Outputs); err != nil {
+		return fail(err)
+	}
+	resp.Metrics = make([]float32, len(spec.Metrics))
+	var err error
+	if resp.Loss, err = m.Evaluate(rt.Batch(r.Inputs), r.N, resp.Metrics); err != nil {
+		return fail(err)
+	}
+	for i := 0; i < r.Steps; i++ {
+		loss, err := m.Train(rt.Batch(r.Inputs), r.N)
+		if err != nil {
+			return fail(err)
+		}
+		if i == 0 {
+			resp.StepLoss = loss
+			resp.Grads = get(m.Grads())
+		}
+	}
+	resp.Params = get(m.Params())
+	resp.State = get(m.State())
+	return resp
+}
+
+func main() {
+	var reqs []request
+	f, err := os.Open(os.Args[1])
+	if err == nil {
+		err = gob.NewDecoder(f).Decode(&reqs)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var resps []response
+	for _, r := range reqs {
+		resps = append(resps, run(r))
+	}
+	if err := gob.NewEncoder(os.Stdout).Encode(resps); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+`
+
+// f32 rounds a binding to float32 values, so both sides see the same inputs.
+func f32(bind map[string]*ir.Tensor) {
+	for _, t := range bind {
+		for i, x := range t.Data {
+			t.Data[i] = float64(float32(x))
+		}
+	}
+}
+
+func toF32(xs []float64) []float32 {
+	out := make([]float32, len(xs))
+	for i, x := range xs {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+// runHarness generates, builds and runs all cases, then compares each with
+// the interpreter. It returns the per-case error reports (empty = all agree).
+func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]string {
+	t.Helper()
+	dir := tempModule(t, "mdlcharness")
+	var imports, entries strings.Builder
+	var reqs []request
+	binds := make([]map[string]*ir.Tensor, len(cases))
+	for i, c := range cases {
+		pkg := fmt.Sprintf("m%d", i)
+		src, err := gogen.Generate(c.g, gogen.Options{Package: pkg, Source: c.name + ".mdl", MaxBatch: c.max, Version: "test"})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		os.MkdirAll(filepath.Join(dir, pkg), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, pkg, "model.go"), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&imports, "\t%s \"mdlcharness/%s\"\n", pkg, pkg)
+		fmt.Fprintf(&entries, "\t%q: func() model { return %s.New() },\n", pkg, pkg)
+		bind := eval.Random(c.g, c.n, c.seed, eval.Classes(c.g))
+		for _, v := range c.g.State() {
+			clear(bind[v.Name].Data) // optimizer state starts at zero (v >= 0 matters)
+		}
+		f32(bind)
+		binds[i] = bind
+		r := request{Model: pkg, N: c.n, Steps: c.steps, Params: map[string][]float32{}, State: map[string][]float32{}}
+		for _, v := range c.g.Params() {
+			r.Params[v.Name] = toF32(bind[v.Name].Data)
+		}
+		for _, v := range c.g.State() {
+			r.State["optimizer."+v.Name] = toF32(bind[v.Name].Data)
+		}
+		for _, v := range c.g.Inputs() {
+			var val value
+			if v.Type.DType == ir.I32 {
+				for _, x := range bind[v.Name].Data {
+					val.I32 = append(val.I32, int32(x))
+				}
+			} else {
+				val.F32 = toF32(bind[v.Name].Data)
+			}
+			r.Inputs = append(r.Inputs, val)
+		}
+		reqs = append(reqs, r)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(fmt.Sprintf(driverSrc, imports.String(), entries.String())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var data bytes.Buffer
+	if err := gob.NewEncoder(&data).Encode(reqs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "requests.gob"), data.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	goCmd(t, dir, nil, "build", "-o", "driver", ".")
+	cmd := exec.Command(filepath.Join(dir, "driver"), filepath.Join(dir, "requests.gob"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("driver: %v\n%s", err, stderr.String())
+	}
+	var resps []response
+	if err := gob.NewDecoder(&stdout).Decode(&resps); err != nil {
+		t.Fatalf("driver output: %v", err)
+	}
+	report := map[string][]string{}
+	for i, c := range cases {
+		report[c.name] = compareCase(c, binds[i], resps[i], tol)
+	}
+	return report
+}
+
+// relErr is max|a-b| / max(max|b|, 1e-6): normwise, so tiny elements of a
+// large tensor do not dominate.
+func relErr(a []float32, b []float64) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var maxDiff, maxRef float64
+	for i := range b {
+		d := math.Abs(float64(a[i]) - b[i])
+		if math.IsNaN(d) {
+			if math.IsNaN(b[i]) && math.IsNaN(float64(a[i])) {
+				continue
+			}
+			return math.Inf(1)
+		}
+		maxDiff = max(maxDiff, d)
+		maxRef = max(maxRef, math.Abs(b[i]))
+	}
+	return maxDiff / max(maxRef, 1e-6)
+}
+
+func compareCase(c harnessCase, bind map[string]*ir.Tensor, r response, tol float64) []string {
+	var bad []string
+	if r.Err != "" {
+		return []string{"driver error: " + r.Err}
+	}
+	check := func(what string, got []float32, want []float64) {
+		if e := relErr(got, want); !(e <= tol) {
+			bad = append(bad, fmt.Sprintf("%s: rel err %.3g (got %v, want %v)", what, e, head(got), head64(want)))
+		}
+	}
+	env, err := eval.Run(c.g, c.n, bind)
+	if err != nil {
+		return []string{"interpreter: " + err.Error()}
+	}
+	for i, o := range c.g.ResultsOf(ir.ResultOutput) {
+		check("output "+o.Name, r.Outputs[i], env[o.Value].Data)
+	}
+	if l := c.g.Loss(); l != nil {
+		check("loss (Eval)", []float32{r.Loss}, env[l].Data)
+		check("loss (TrainStep)", []float32{r.StepLoss}, env[l].Data)
+	}
+	for i, m := range c.g.ResultsOf(ir.ResultMetric) {
+		check("metric "+m.Name, r.Metrics[i:i+1], env[m.Value].Data)
+	}
+	if c.steps > 0 {
+		for _, gr := range c.g.ResultsOf(ir.ResultGrad) {
+			check("grad "+gr.Name, r.Grads[gr.Name], env[gr.Value].Data)
+		}
+		cur := bind
+		for s := 0; s < c.steps; s++ {
+			if _, cur, err = eval.Step(c.g, c.n, cur); err != nil {
+				return []string{"interpreter step: " + err.Error()}
+			}
+		}
+		for _, v := range c.g.Params() {
+			check(fmt.Sprintf("param %s after %d steps", v.Name, c.steps), r.Params[v.Name], cur[v.Name].Data)
+		}
+		for _, v := range c.g.State() {
+			check(fmt.Sprintf("state %s after %d steps", v.Name, c.steps), r.State["optimizer."+v.Name], cur[v.Name].Data)
+		}
+	}
+	return bad
+}
+
+func head(x []float32) []float32 {
+	if len(x) > 4 {
+		return x[:4]
+	}
+	return x
+}
+
+func head64(x []float64) []float64 {
+	if len(x) > 4 {
+		return x[:4]
+	}
+	return x
+}

@@ -1,0 +1,433 @@
+package gogen
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+// emitter writes the Go statements that compute v. The table has one entry
+// per computing op of ir's op table (a test checks that none is missing).
+type emitter func(k *kgen, v *ir.Value)
+
+var emitters map[string]emitter
+
+func init() {
+	emitters = map[string]emitter{
+		"matmul":      emitMatmul,
+		"reduce_sum":  emitReduce,
+		"reduce_mean": emitReduce,
+		"reduce_max":  emitReduce,
+		"logsumexp":   emitLogsumexp,
+		"argmax":      emitLane,
+		"softmax":     emitLane,
+		"log_softmax": emitLane,
+		"transpose":   emitTranspose,
+		"broadcast":   func(k *kgen, v *ir.Value) { k.elementwise(v, func(a []string) string { return a[0] }) },
+		"slice":       emitSlice,
+		"pad":         emitPad,
+		"concat":      emitConcat,
+		"gather":      emitGather,
+		"scatter_add": emitScatterAdd,
+		"one_hot":     emitOneHot,
+		"reshape":     func(k *kgen, v *ir.Value) {}, // aliases its argument
+		"const":       func(k *kgen, v *ir.Value) {}, // inlined
+		"numel":       func(k *kgen, v *ir.Value) {}, // inlined
+	}
+	for name, f := range scalarOps {
+		f := f
+		emitters[name] = func(k *kgen, v *ir.Value) { k.elementwise(v, func(a []string) string { return f(k, v, a) }) }
+	}
+}
+
+// scalarOps give the Go expression of an elementwise op on element
+// expressions a[0], a[1], ...; helpers (exp32, ...) are emitted on demand.
+var scalarOps = map[string]func(k *kgen, v *ir.Value, a []string) string{
+	"neg":       func(k *kgen, v *ir.Value, a []string) string { return "-" + paren(a[0]) },
+	"abs":       func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "abs"), a...) },
+	"sign":      func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "sign"), a...) },
+	"exp":       func(k *kgen, v *ir.Value, a []string) string { return k.call("exp32", a...) },
+	"log":       func(k *kgen, v *ir.Value, a []string) string { return k.call("log32", a...) },
+	"sqrt":      func(k *kgen, v *ir.Value, a []string) string { return k.call("sqrt32", a...) },
+	"relu":      func(k *kgen, v *ir.Value, a []string) string { return k.call("relu32", a...) },
+	"sigmoid":   func(k *kgen, v *ir.Value, a []string) string { return k.call("sigmoid32", a...) },
+	"tanh":      func(k *kgen, v *ir.Value, a []string) string { return k.call("tanh32", a...) },
+	"gelu":      func(k *kgen, v *ir.Value, a []string) string { return k.call("gelu32", a...) },
+	"gelu_grad": func(k *kgen, v *ir.Value, a []string) string { return k.call("geluGrad32", a...) },
+	"sin":       func(k *kgen, v *ir.Value, a []string) string { return k.call("sin32", a...) },
+	"cos":       func(k *kgen, v *ir.Value, a []string) string { return k.call("cos32", a...) },
+	"floor":     func(k *kgen, v *ir.Value, a []string) string { return k.call("floor32", a...) },
+	"add":       func(k *kgen, v *ir.Value, a []string) string { return a[0] + " + " + a[1] },
+	"sub":       func(k *kgen, v *ir.Value, a []string) string { return a[0] + " - " + paren(a[1]) },
+	"mul":       func(k *kgen, v *ir.Value, a []string) string { return paren(a[0]) + " * " + paren(a[1]) },
+	"div":       func(k *kgen, v *ir.Value, a []string) string { return paren(a[0]) + " / " + paren(a[1]) },
+	"pow":       func(k *kgen, v *ir.Value, a []string) string { return k.call("pow32", a...) },
+	"maximum":   func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "max"), a...) },
+	"minimum":   func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "min"), a...) },
+	"eq":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" == "+a[1]) },
+	"ne":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" != "+a[1]) },
+	"lt":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" < "+a[1]) },
+	"le":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" <= "+a[1]) },
+	"gt":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" > "+a[1]) },
+	"ge":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" >= "+a[1]) },
+	"where":     func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "sel"), a...) },
+	"cast":      emitCastExpr,
+}
+
+// typed picks the helper for the value's element type: abs32 or absI32.
+func typed(v *ir.Value, base string) string {
+	if v.Type.DType == ir.I32 {
+		return base + "I32"
+	}
+	return base + "32"
+}
+
+func emitCastExpr(k *kgen, v *ir.Value, a []string) string {
+	from, to := v.Args[0].Type.DType, v.Type.DType
+	switch {
+	case from == to:
+		return a[0]
+	case to == ir.F32 && from == ir.I32:
+		return "float32(" + a[0] + ")"
+	case to == ir.F32: // bool is stored as 0/1 float32
+		return a[0]
+	case to == ir.I32 && from == ir.F32:
+		return k.call("castI32", a...)
+	case to == ir.I32: // from bool
+		return "int32(" + a[0] + ")"
+	default: // to bool
+		return k.call("b2f", a[0]+" != 0")
+	}
+}
+
+func paren(s string) string {
+	if strings.ContainsAny(s, " +-*/") && !(strings.HasSuffix(s, ")") && strings.Count(s, "(") == 1 && !strings.ContainsAny(s[:strings.Index(s, "(")], " +-*/")) &&
+		!strings.HasSuffix(s, "]") {
+		return "(" + s + ")"
+	}
+	if strings.HasPrefix(s, "-") {
+		return "(" + s + ")"
+	}
+	return s
+}
+
+// kgen accumulates the statements of one generated function.
+type kgen struct {
+	p       *plan
+	b       strings.Builder
+	helpers map[string]bool
+}
+
+func (k *kgen) printf(format string, args ...any) { fmt.Fprintf(&k.b, format, args...) }
+
+func (k *kgen) call(helper string, args ...string) string {
+	k.helpers[helper] = true
+	return helper + "(" + strings.Join(args, ", ") + ")"
+}
+
+// elem is the element-read expression of arg v at flat index idx.
+func (k *kgen) elem(v *ir.Value, idx string) string {
+	v = k.p.source(v)
+	switch v.Op.Name {
+	case "const":
+		return literal(v.Type.DType, v.Attrs.Float("value"))
+	case "numel":
+		return "float32(" + sizeExpr(v.Attrs.Shape("shape")) + ")"
+	}
+	return k.p.ref(v) + "[" + idx + "]"
+}
+
+// literal is a Go constant of dtype d.
+func literal(d ir.DType, x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return "float32(math.NaN())"
+	case math.IsInf(x, 1) || (d != ir.I32 && x > math.MaxFloat32):
+		return "float32(math.Inf(1))"
+	case math.IsInf(x, -1) || (d != ir.I32 && x < -math.MaxFloat32):
+		return "float32(math.Inf(-1))"
+	}
+	if d == ir.I32 {
+		return "int32(" + strconv.FormatInt(int64(math.Max(math.MinInt32, math.Min(math.MaxInt32, math.Trunc(x)))), 10) + ")"
+	}
+	s := strconv.FormatFloat(x, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eE") {
+		s += ".0"
+	}
+	return "float32(" + s + ")"
+}
+
+// loopNest opens loops over dims (index vars i0, i1, ...) and returns the
+// closing braces. Each var runs over extent(dim).
+func (k *kgen) loopNest(dims ir.Shape) string {
+	for i, d := range dims {
+		k.printf("for i%d := 0; i%d < %s; i%d++ {\n", i, i, extent(d), i)
+	}
+	return strings.Repeat("}\n", len(dims))
+}
+
+// offset is sum(i_d * stride_d) for the given per-dim strides (as Go expressions, "" = 0).
+func offset(strides []string) string {
+	var terms []string
+	for i, s := range strides {
+		switch s {
+		case "":
+		case "1":
+			terms = append(terms, fmt.Sprintf("i%d", i))
+		default:
+			terms = append(terms, fmt.Sprintf("i%d*%s", i, s))
+		}
+	}
+	if len(terms) == 0 {
+		return "0"
+	}
+	return strings.Join(terms, " + ")
+}
+
+// stridesOf returns the row-major strides of shape as Go expressions.
+func stridesOf(s ir.Shape) []string {
+	out := make([]string, len(s))
+	for i := range s {
+		out[i] = prodExpr(s[i+1:])
+		if out[i] == "1" || len(s[i+1:]) == 0 {
+			out[i] = "1"
+		}
+	}
+	return out
+}
+
+// bcastStrides gives arg's strides when read as shape out (0 = "" on broadcast axes).
+func bcastStrides(arg, out ir.Shape) []string {
+	st := stridesOf(arg)
+	r := make([]string, len(out))
+	off := len(out) - len(arg)
+	for i := range out {
+		if j := i - off; j >= 0 && arg[j] != 1 {
+			r[i] = st[j]
+		}
+	}
+	return r
+}
+
+// elementwise emits out[idx] = f(args[idx]) with broadcasting.
+func (k *kgen) elementwise(v *ir.Value, f func(a []string) string) {
+	out := v.Type.Shape
+	flat := true
+	for _, a := range v.Args {
+		if src := k.p.source(a); src.Op.Name != "const" && src.Op.Name != "numel" && !a.Type.Shape.Equal(out) {
+			flat = false
+		}
+	}
+	dst := k.p.ref(v)
+	if flat {
+		k.printf("for i := range %s[:%s] {\n", dst, sizeExpr(out))
+		args := make([]string, len(v.Args))
+		for i, a := range v.Args {
+			args[i] = k.elem(a, "i")
+		}
+		k.printf("%s[i] = %s\n}\n", dst, f(args))
+		return
+	}
+	closing := k.loopNest(out)
+	args := make([]string, len(v.Args))
+	for i, a := range v.Args {
+		args[i] = k.elem(a, offset(bcastStrides(a.Type.Shape, out)))
+	}
+	k.printf("%s[%s] = %s\n%s", dst, offset(stridesOf(out)), f(args), closing)
+}
+
+func emitMatmul(k *kgen, v *ir.Value) {
+	a, b := v.Args[0], v.Args[1]
+	batch, m, kk, n, _ := ir.MatmulDims(v)
+	ta, tb := v.Attrs.Bool("ta"), v.Attrs.Bool("tb")
+	ra := a.Type.Shape.Rank()
+	lda, ldb := extent(a.Type.Shape[ra-1]), extent(b.Type.Shape[ra-1])
+	M, K, N := extent(m), extent(kk), extent(n)
+	if len(batch) == 0 {
+		k.printf("rt.Sgemm(%v, %v, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s)\n", ta, tb, M, N, K, k.p.ref(a), lda, k.p.ref(b), ldb, k.p.ref(v), N)
+		return
+	}
+	k.printf("for bi := 0; bi < %s; bi++ {\n", prodExpr(batch))
+	k.printf("rt.Sgemm(%v, %v, %s, %s, %s, 1, %s[bi*(%s):], %s, %s[bi*(%s):], %s, 0, %s[bi*(%s):], %s)\n}\n",
+		ta, tb, M, N, K,
+		k.p.ref(a), prodExpr(a.Type.Shape[ra-2:]), lda,
+		k.p.ref(b), prodExpr(b.Type.Shape[ra-2:]), ldb,
+		k.p.ref(v), prodExpr(v.Type.Shape[ra-2:]), N)
+}
+
+// reduced returns the per-dim strides into the output of a reduction
+// ("" for reduced axes).
+func reducedStrides(in ir.Shape, axes []int, keep bool) []string {
+	out := ir.ReducedShape(in, axes, keep)
+	ost := stridesOf(out)
+	r := make([]string, len(in))
+	j := 0
+	for i := range in {
+		isRed := false
+		for _, a := range axes {
+			isRed = isRed || a == i
+		}
+		if isRed {
+			if keep {
+				j++
+			}
+			continue
+		}
+		r[i] = ost[j]
+		j++
+	}
+	return r
+}
+
+func emitReduce(k *kgen, v *ir.Value) {
+	x := v.Args[0]
+	axes, _ := ir.NormAxes(v.Attrs.Ints("axes"), x.Type.Shape.Rank())
+	dst := k.p.ref(v)
+	size := sizeExpr(v.Type.Shape)
+	init := "0"
+	if v.Op.Name == "reduce_max" {
+		init = "float32(math.Inf(-1))"
+		if v.Type.DType == ir.I32 {
+			init = "int32(math.MinInt32)"
+		}
+		k.helpers["math"] = true
+	}
+	k.printf("for i := range %s[:%s] {\n%s[i] = %s\n}\n", dst, size, dst, init)
+	closing := k.loopNest(x.Type.Shape)
+	o := offset(reducedStrides(x.Type.Shape, axes, v.Attrs.Bool("keepdims")))
+	src := k.elem(x, offset(stridesOf(x.Type.Shape)))
+	if v.Op.Name == "reduce_max" {
+		k.printf("if xv := %s; xv > %s[%s] || xv != xv {\n%s[%s] = xv\n}\n", src, dst, o, dst, o)
+	} else {
+		k.printf("%s[%s] += %s\n", dst, o, src)
+	}
+	k.printf("%s", closing)
+	if v.Op.Name == "reduce_mean" {
+		var red ir.Shape
+		for _, a := range axes {
+			red = append(red, x.Type.Shape[a])
+		}
+		k.printf("for i := range %s[:%s] {\n%s[i] /= float32(%s)\n}\n", dst, size, dst, prodExpr(red))
+	}
+}
+
+// laneGeom views x as [outer, len, inner] around axis.
+func laneGeom(s ir.Shape, axis int) (outer, length, inner string) {
+	return prodExpr(s[:axis]), extent(s[axis]), prodExpr(s[axis+1:])
+}
+
+// emitLane emits softmax, log_softmax and argmax along one axis.
+func emitLane(k *kgen, v *ir.Value) {
+	x := v.Args[0]
+	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
+	outer, length, inner := laneGeom(x.Type.Shape, ax[0])
+	src, dst := k.p.ref(x), k.p.ref(v)
+	k.printf("for o := 0; o < %s; o++ {\nfor in := 0; in < %s; in++ {\n", outer, inner)
+	k.printf("base := o*(%s)*(%s) + in\n", length, inner)
+	switch v.Op.Name {
+	case "argmax":
+		k.printf("best := 0\nfor j := 1; j < %s; j++ {\nif %s[base+j*(%s)] > %s[base+best*(%s)] {\nbest = j\n}\n}\n", length, src, inner, src, inner)
+		k.printf("%s[o*(%s)+in] = int32(best)\n", dst, inner)
+	default:
+		k.helpers["math"] = true
+		k.printf("mx := float32(math.Inf(-1))\nfor j := 0; j < %s; j++ {\nmx = max(mx, %s[base+j*(%s)])\n}\n", length, src, inner)
+		k.printf("var sum float32\nfor j := 0; j < %s; j++ {\nsum += %s\n}\n", length, k.call("exp32", fmt.Sprintf("%s[base+j*(%s)] - mx", src, inner)))
+		if v.Op.Name == "softmax" {
+			k.printf("inv := 1 / sum\nfor j := 0; j < %s; j++ {\n%s[base+j*(%s)] = %s * inv\n}\n", length, dst, inner, k.call("exp32", fmt.Sprintf("%s[base+j*(%s)] - mx", src, inner)))
+		} else {
+			k.printf("lse := mx + %s\nfor j := 0; j < %s; j++ {\n%s[base+j*(%s)] = %s[base+j*(%s)] - lse\n}\n", k.call("log32", "sum"), length, dst, inner, src, inner)
+		}
+	}
+	k.printf("}\n}\n")
+}
+
+func emitLogsumexp(k *kgen, v *ir.Value) {
+	// Reduce to the max first (into the output), then sum exp(x - max)
+	// lane by lane: logsumexp's axes are made contiguous by iterating the
+	// input in full and accumulating into a scratch sum stored in place.
+	x := v.Args[0]
+	axes, _ := ir.NormAxes(v.Attrs.Ints("axes"), x.Type.Shape.Rank())
+	dst := k.p.ref(v)
+	size := sizeExpr(v.Type.Shape)
+	scratch := k.p.scratch(v)
+	k.helpers["math"] = true
+	k.printf("for i := range %s[:%s] {\n%s[i] = float32(math.Inf(-1))\n%s[i] = 0\n}\n", dst, size, dst, scratch)
+	o := offset(reducedStrides(x.Type.Shape, axes, v.Attrs.Bool("keepdims")))
+	src := k.elem(x, offset(stridesOf(x.Type.Shape)))
+	closing := k.loopNest(x.Type.Shape)
+	k.printf("%s[%s] = max(%s[%s], %s)\n%s", dst, o, dst, o, src, closing)
+	closing = k.loopNest(x.Type.Shape)
+	k.printf("%s[%s] += %s\n%s", scratch, o, k.call("exp32", src+" - "+dst+"["+o+"]"), closing)
+	k.printf("for i := range %s[:%s] {\nif !math.IsInf(float64(%s[i]), 0) {\n%s[i] += %s\n}\n}\n", dst, size, dst, dst, k.call("log32", scratch+"[i]"))
+}
+
+func emitTranspose(k *kgen, v *ir.Value) {
+	x := v.Args[0]
+	perm := v.Attrs.Ints("perm")
+	xs := stridesOf(x.Type.Shape)
+	st := make([]string, len(perm))
+	for i, p := range perm {
+		st[i] = xs[p]
+	}
+	closing := k.loopNest(v.Type.Shape)
+	k.printf("%s[%s] = %s\n%s", k.p.ref(v), offset(stridesOf(v.Type.Shape)), k.elem(x, offset(st)), closing)
+}
+
+func emitSlice(k *kgen, v *ir.Value) {
+	x := v.Args[0]
+	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
+	s, e := v.Attrs.Int("start"), v.Attrs.Int("end")
+	outer, d, inner := laneGeom(x.Type.Shape, ax[0])
+	k.printf("for o := 0; o < %s; o++ {\ncopy(%s[o*%d*(%s):(o+1)*%d*(%s)], %s[(o*(%s)+%d)*(%s):(o*(%s)+%d)*(%s)])\n}\n",
+		outer, k.p.ref(v), e-s, inner, e-s, inner, k.p.ref(x), d, s, inner, d, e, inner)
+}
+
+func emitPad(k *kgen, v *ir.Value) {
+	x := v.Args[0]
+	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
+	b := v.Attrs.Int("before")
+	outer, d, inner := laneGeom(x.Type.Shape, ax[0])
+	nd := extent(v.Type.Shape[ax[0]])
+	dst := k.p.ref(v)
+	k.printf("clear(%s[:%s])\n", dst, sizeExpr(v.Type.Shape))
+	k.printf("for o := 0; o < %s; o++ {\ncopy(%s[(o*(%s)+%d)*(%s):], %s[o*(%s)*(%s):(o+1)*(%s)*(%s)])\n}\n",
+		outer, dst, nd, b, inner, k.p.ref(x), d, inner, d, inner)
+}
+
+func emitConcat(k *kgen, v *ir.Value) {
+	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, v.Type.Shape.Rank())
+	outer := prodExpr(v.Type.Shape[:ax[0]])
+	inner := prodExpr(v.Type.Shape[ax[0]+1:])
+	k.printf("for o, pos := 0, 0; o < %s; o++ {\n", outer)
+	for _, a := range v.Args {
+		w := fmt.Sprintf("(%s)*(%s)", extent(a.Type.Shape[ax[0]]), inner)
+		k.printf("pos += copy(%s[pos:pos+%s], %s[o*%s:(o+1)*%s])\n", k.p.ref(v), w, k.p.ref(a), w, w)
+	}
+	k.printf("}\n")
+}
+
+func emitGather(k *kgen, v *ir.Value) {
+	tab, idx := v.Args[0], v.Args[1]
+	row := prodExpr(tab.Type.Shape[1:])
+	k.printf("for i, r := range %s[:%s] {\ncopy(%s[i*(%s):(i+1)*(%s)], %s[int(r)*(%s):(int(r)+1)*(%s)])\n}\n",
+		k.p.ref(idx), sizeExpr(idx.Type.Shape), k.p.ref(v), row, row, k.p.ref(tab), row, row)
+}
+
+func emitScatterAdd(k *kgen, v *ir.Value) {
+	idx, src := v.Args[0], v.Args[1]
+	row := prodExpr(src.Type.Shape[idx.Type.Shape.Rank():])
+	dst := k.p.ref(v)
+	k.printf("clear(%s[:%s])\n", dst, sizeExpr(v.Type.Shape))
+	k.printf("for i, r := range %s[:%s] {\nout, in := %s[int(r)*(%s):(int(r)+1)*(%s)], %s[i*(%s):(i+1)*(%s)]\nfor j := range out {\nout[j] += in[j]\n}\n}\n",
+		k.p.ref(idx), sizeExpr(idx.Type.Shape), dst, row, row, k.p.ref(src), row, row)
+}
+
+func emitOneHot(k *kgen, v *ir.Value) {
+	d := v.Attrs.Int("depth")
+	dst := k.p.ref(v)
+	k.printf("clear(%s[:%s])\n", dst, sizeExpr(v.Type.Shape))
+	k.printf("for i, c := range %s[:%s] {\nif c >= 0 && c < %d {\n%s[i*%d+int(c)] = 1\n}\n}\n", k.p.ref(v.Args[0]), sizeExpr(v.Args[0].Type.Shape), d, dst, d)
+}

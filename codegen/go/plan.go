@@ -1,0 +1,279 @@
+package gogen
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+// storage says where a value lives in the generated Model.
+type storage uint8
+
+const (
+	inArena  storage = iota // a slice of the f32 or i32 arena
+	inParams                // a parameter: a slice of the params block
+	inGrads                 // a gradient: a slice of the grads block
+	inState                 // optimizer state: a slice of the state block
+	inInput                 // the caller's input slice
+	inline                  // a scalar computed in expressions (const, numel)
+	alias                   // shares the buffer of Args[0] (reshape)
+)
+
+// buffer is the generated storage of one value.
+type buffer struct {
+	v     *ir.Value
+	kind  storage
+	field string // Go name of the slice (a Model field or a parameter name)
+	off   int    // offset in its block (elements)
+	size  int    // elements at the maximum batch
+	i32   bool   // lives in the int32 arena / is an []int32
+	of    *buffer
+	label string // what a grads-block slot holds
+}
+
+// plan assigns every value its storage. Params, grads and state are each
+// one contiguous block in graph order; other values get their own slice of
+// the arena (f32 and bool values in the float32 arena, i32 values in the
+// int32 arena); reshapes alias their argument.
+type plan struct {
+	g        *ir.Graph
+	maxBatch int
+	bufs     map[*ir.Value]*buffer
+	order    []*buffer // fields to declare, in graph order
+	params   int       // elements in each block
+	state    int
+	arena    int
+	iarena   int
+	gradOf   map[*ir.Value]*buffer // param -> its grad slot
+	names    map[string]bool
+	scratchB map[*ir.Value]*buffer // extra per-value workspace (logsumexp)
+}
+
+// scratch returns the workspace of v (same size as v).
+func (p *plan) scratch(v *ir.Value) string { return "m." + p.scratchB[v].field }
+
+func newPlan(g *ir.Graph, maxBatch int) (*plan, error) {
+	p := &plan{g: g, maxBatch: maxBatch, bufs: map[*ir.Value]*buffer{}, gradOf: map[*ir.Value]*buffer{}, names: map[string]bool{}, scratchB: map[*ir.Value]*buffer{}}
+	for _, kw := range reserved {
+		p.names[kw] = true
+	}
+	size := func(v *ir.Value) (int, error) {
+		n := 1
+		for _, d := range v.Type.Shape {
+			n *= d.Resolve(maxBatch)
+			if n > 1<<31 {
+				return 0, fmt.Errorf("value %%%d %s is too large at batch %d", v.ID, v.Type, maxBatch)
+			}
+		}
+		return n, nil
+	}
+	// Params first (one block), then grads (same layout), then state.
+	for _, v := range g.Params() {
+		s, err := size(v)
+		if err != nil {
+			return nil, err
+		}
+		b := &buffer{v: v, kind: inParams, field: p.name(v.Name, ""), off: p.params, size: s}
+		p.bufs[v], p.params = b, p.params+s
+		p.order = append(p.order, b)
+	}
+	for _, v := range g.Params() {
+		b := p.bufs[v]
+		gb := &buffer{kind: inGrads, field: p.name(v.Name, "Grad"), off: b.off, size: b.size, label: fmt.Sprintf("d loss / d %s %s", v.Name, shapeComment(v.Type.Shape))}
+		p.gradOf[v] = gb
+		p.order = append(p.order, gb)
+	}
+	for _, v := range g.State() {
+		s, err := size(v)
+		if err != nil {
+			return nil, err
+		}
+		b := &buffer{v: v, kind: inState, field: p.name("state."+v.Name, ""), off: p.state, size: s}
+		p.bufs[v], p.state = b, p.state+s
+		p.order = append(p.order, b)
+	}
+	// Grad results are computed straight into their slot of the grads block
+	// when the value is an ordinary intermediate used by nothing else that
+	// needs it elsewhere; otherwise the generated code copies.
+	gradSlot := map[*ir.Value]*buffer{}
+	for _, r := range g.ResultsOf(ir.ResultGrad) {
+		param := g.Lookup(r.Name)
+		if param == nil || param.Op.Name != "param" {
+			continue
+		}
+		if _, taken := gradSlot[r.Value]; !taken && !r.Value.Op.Bound() && r.Value.Op.Kind != ir.KindSource && r.Value.Op.Name != "reshape" {
+			gradSlot[r.Value] = p.gradOf[param]
+		}
+	}
+	for _, v := range g.Values {
+		if _, done := p.bufs[v]; done {
+			continue
+		}
+		s, err := size(v)
+		if err != nil {
+			return nil, err
+		}
+		isInt := v.Type.DType == ir.I32
+		switch {
+		case v.Op.Name == "input":
+			p.bufs[v] = &buffer{v: v, kind: inInput, field: p.name(v.Name, ""), size: s, i32: isInt}
+		case v.Op.Name == "const" || v.Op.Name == "numel":
+			p.bufs[v] = &buffer{v: v, kind: inline}
+		case v.Op.Name == "reshape":
+			src := p.bufs[v.Args[0]]
+			for src.kind == alias {
+				src = src.of
+			}
+			if src.kind == inline {
+				p.bufs[v] = src // a reshaped scalar constant is still that constant
+				break
+			}
+			p.bufs[v] = &buffer{v: v, kind: alias, of: src, i32: isInt, size: s}
+		case gradSlot[v] != nil:
+			gb := gradSlot[v]
+			gb.v = v
+			p.bufs[v] = gb
+		default:
+			b := &buffer{v: v, kind: inArena, size: s, i32: isInt}
+			if isInt {
+				b.off, p.iarena = p.iarena, p.iarena+s
+			} else {
+				b.off, p.arena = p.arena, p.arena+s
+			}
+			base := v.Name
+			if base == "" || v.Op.Bound() {
+				base = fmt.Sprintf("t%d", v.ID)
+			}
+			b.field = p.name(base, "")
+			p.bufs[v] = b
+			p.order = append(p.order, b)
+			if v.Op.Name == "logsumexp" {
+				sb := &buffer{kind: inArena, size: s, off: p.arena, field: p.name(base, "Scratch")}
+				p.arena += s
+				p.scratchB[v] = sb
+				p.order = append(p.order, sb)
+			}
+		}
+	}
+	return p, nil
+}
+
+// source returns the value whose storage v uses (v itself unless it aliases).
+func (p *plan) source(v *ir.Value) *ir.Value {
+	b := p.bufs[v]
+	for b.kind == alias {
+		b = b.of
+	}
+	if b.v != nil && (b.kind == inline || b.kind == inArena || b.kind == inInput) {
+		return b.v
+	}
+	return v
+}
+
+// ref returns the Go expression of a value's slice.
+func (p *plan) ref(v *ir.Value) string {
+	b := p.bufs[v]
+	for b.kind == alias {
+		b = b.of
+	}
+	if b.kind == inInput {
+		return b.field
+	}
+	return "m." + b.field
+}
+
+// reserved are names generated code uses for its own purposes.
+var reserved = []string{"m", "n", "i", "j", "k", "err", "New", "Model", "Option", "WithSeed", "MaxBatch", "params", "grads", "state", "arena", "iarena", "seed", "math", "rt", "fmt", "loss", "spec"}
+
+// name makes a unique Go identifier from a value name ("hidden.w" -> "hiddenW").
+func (p *plan) name(s, suffix string) string {
+	var b strings.Builder
+	up := false
+	for _, r := range s + suffix {
+		switch {
+		case r == '.' || r == '_' || r == '-':
+			up = b.Len() > 0
+		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if up {
+				r = unicode.ToUpper(r)
+				up = false
+			}
+			if b.Len() == 0 && unicode.IsDigit(r) {
+				b.WriteByte('v')
+			}
+			b.WriteRune(r)
+		}
+	}
+	id := b.String()
+	if id == "" {
+		id = "v"
+	}
+	if r := []rune(id); unicode.IsUpper(r[0]) {
+		r[0] = unicode.ToLower(r[0])
+		id = string(r)
+	}
+	base := id
+	for i := 2; p.names[id] || goKeyword(id); i++ {
+		id = fmt.Sprintf("%s%d", base, i)
+	}
+	p.names[id] = true
+	return id
+}
+
+func goKeyword(s string) bool {
+	switch s {
+	case "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for", "func", "go", "goto", "if",
+		"import", "interface", "map", "package", "range", "return", "select", "struct", "switch", "type", "var",
+		"len", "cap", "copy", "max", "min", "append", "make", "new", "nil", "true", "false", "float32", "float64", "int32", "int", "string", "bool", "clear":
+		return true
+	}
+	return false
+}
+
+// extent is a dim as a Go expression in terms of the runtime batch n.
+func extent(d ir.Dim) string {
+	switch {
+	case d == ir.N:
+		return "n"
+	case d < 0:
+		return fmt.Sprintf("%d*n", -d)
+	}
+	return fmt.Sprint(int(d))
+}
+
+// sizeExpr is the element count of a shape as a Go expression.
+func sizeExpr(s ir.Shape) string {
+	c, batch := 1, false
+	for _, d := range s {
+		if d < 0 {
+			c *= int(-d)
+			batch = true
+		} else {
+			c *= int(d)
+		}
+	}
+	switch {
+	case !batch:
+		return fmt.Sprint(c)
+	case c == 1:
+		return "n"
+	}
+	return fmt.Sprintf("%d*n", c)
+}
+
+// prodExpr is the product of dims as a Go expression.
+func prodExpr(s ir.Shape) string { return sizeExpr(s) }
+
+// shapeComment is a shape for comments: (N, 784).
+func shapeComment(s ir.Shape) string {
+	if len(s) == 0 {
+		return "scalar"
+	}
+	var parts []string
+	for _, d := range s {
+		parts = append(parts, d.String())
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
