@@ -372,8 +372,13 @@ func compareCase(c harnessCase, bind map[string]*ir.Tensor, r response, tol floa
 		for _, v := range c.g.Params() {
 			check(fmt.Sprintf("param %s after %d steps", v.Name, c.steps), r.Params[v.Name], cur[v.Name].Data)
 		}
+		// Optimizer state integrates gradients over the steps, including
+		// ones that cancel to near zero in a reduction, so its float32
+		// rounding is allowed 10x the tolerance of params.
 		for _, v := range c.g.State() {
-			check(fmt.Sprintf("state %s after %d steps", v.Name, c.steps), r.State["optimizer."+v.Name], cur[v.Name].Data)
+			if e := relErr(r.State["optimizer."+v.Name], cur[v.Name].Data); !(e <= 10*tol) {
+				bad = append(bad, fmt.Sprintf("state %s after %d steps: rel err %.3g", v.Name, c.steps, e))
+			}
 		}
 	}
 	return bad

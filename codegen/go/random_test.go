@@ -1,0 +1,214 @@
+package gogen_test
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
+)
+
+var randomModels = flag.Int("random-models", 24, "random models in TestRandomModels (more for a longer search)")
+
+// randomModel builds a random well-typed training graph: inputs, params,
+// a random mix of elementwise ops with broadcasting, matmuls, reductions,
+// softmax, layout ops and gathers, with fan-out (values are reused), and a
+// scalar loss over several of its values. Domains are kept safe (log and
+// sqrt of x*x+1, exp of tanh), so both sides stay finite.
+func randomModel(r *rand.Rand, id int) *ir.Graph {
+	g := &ir.Graph{Name: fmt.Sprintf("Random%d", id)}
+	b := ir.NewBuilder(g)
+	dim := func() ir.Dim { return ir.Dim(1 + r.IntN(5)) }
+	nparams := 0
+	param := func(s ir.Shape) *ir.Value {
+		nparams++
+		v := b.Op("param", ir.Attrs{"dtype": ir.F32, "shape": s, "init": "normal", "init_args": []float64{0.5, 0}})
+		v.Name = fmt.Sprintf("p%d", nparams)
+		return v
+	}
+	input := func(name, role string, dt ir.DType, s ir.Shape) *ir.Value {
+		v := b.Op("input", ir.Attrs{"role": role, "dtype": dt, "shape": s})
+		v.Name = name
+		return v
+	}
+	a := dim()
+	x := input("x", "input", ir.F32, ir.Shape{ir.N, a})
+	classes := 2 + r.IntN(4)
+	label := input("label", "target", ir.I32, ir.Shape{ir.N})
+	pool := []*ir.Value{x}
+	if r.IntN(2) == 0 {
+		pool = append(pool, input("x3", "input", ir.F32, ir.Shape{ir.N, dim(), dim()}))
+	}
+	pick := func() *ir.Value { return pool[r.IntN(len(pool))] }
+	all := append([]*ir.Value(nil), pool...)
+	last := func(v *ir.Value) ir.Dim { return v.Type.Shape[v.Type.Shape.Rank()-1] }
+	rank := func(v *ir.Value) int { return v.Type.Shape.Rank() }
+	one := b.Const(1, ir.F32)
+	for step, steps := 0, 4+r.IntN(10); step < steps; step++ {
+		v := pick()
+		var out *ir.Value
+		switch r.IntN(13) {
+		case 0: // unary with a safe domain
+			switch r.IntN(6) {
+			case 0:
+				out = b.Unary("exp", b.Unary("tanh", v))
+			case 1:
+				out = b.Unary("log", b.Add(b.Mul(v, v), one))
+			case 2:
+				out = b.Unary("sqrt", b.Add(b.Mul(v, v), one))
+			case 3:
+				out = b.Unary("sigmoid", v)
+			case 4:
+				out = b.Unary("gelu", v)
+			default:
+				out = b.Unary("relu", v)
+			}
+		case 1, 2: // binary with broadcasting against a param or another value
+			ops := []string{"add", "sub", "mul", "maximum", "minimum"}
+			op := ops[r.IntN(len(ops))]
+			var w *ir.Value
+			switch r.IntN(4) {
+			case 0:
+				w = param(ir.Shape{last(v)})
+			case 1:
+				s := v.Type.Shape.Clone()
+				s[0] = 1
+				w = param(s[1:])
+			case 2:
+				w = param(ir.Shape{})
+			default:
+				w = pick()
+				if _, ok := ir.Broadcast(v.Type.Shape, w.Type.Shape); !ok {
+					w = param(ir.Shape{last(v)})
+				}
+			}
+			if r.IntN(2) == 0 {
+				v, w = w, v
+			}
+			out = b.Binary(op, v, w)
+			if op == "add" && r.IntN(3) == 0 {
+				out = b.Div(out, b.Add(b.Mul(w, w), one))
+			}
+		case 3, 4: // dense-like matmul
+			if rank(v) != 2 || v.Type.Shape[0] != ir.N {
+				continue
+			}
+			ta := false
+			w := param(ir.Shape{last(v), dim()})
+			tb := r.IntN(2) == 0
+			if tb {
+				w = param(ir.Shape{dim(), last(v)})
+			}
+			out = b.Op("matmul", ir.Attrs{"ta": ta, "tb": tb}, v, w)
+		case 5: // reduction
+			if rank(v) < 2 {
+				continue
+			}
+			ax := 1 + r.IntN(rank(v)-1)
+			ops := []string{"reduce_sum", "reduce_mean", "reduce_max", "logsumexp"}
+			out = b.Op(ops[r.IntN(len(ops))], ir.Attrs{"axes": []int{ax}, "keepdims": r.IntN(2) == 0}, v)
+		case 6: // softmax family
+			if rank(v) < 2 {
+				continue
+			}
+			ops := []string{"softmax", "log_softmax"}
+			out = b.Op(ops[r.IntN(2)], ir.Attrs{"axis": -1}, v)
+		case 7: // layout
+			switch {
+			case rank(v) == 3:
+				if r.IntN(2) == 0 {
+					out = b.Transpose(v, []int{0, 2, 1})
+				} else {
+					out = b.Reshape(v, ir.Shape{ir.N, v.Type.Shape[1] * v.Type.Shape[2]})
+				}
+			case rank(v) == 2 && last(v) > 1:
+				k := 1 + r.IntN(int(last(v))-1)
+				s1 := b.Op("slice", ir.Attrs{"axis": 1, "start": 0, "end": k}, v)
+				s2 := b.Op("slice", ir.Attrs{"axis": 1, "start": k, "end": int(last(v))}, v)
+				out = b.Op("concat", ir.Attrs{"axis": 1}, b.Unary("tanh", s2), s1)
+			default:
+				continue
+			}
+		case 8: // embedding-style gather of a param table by the labels
+			out = b.Op("gather", nil, param(ir.Shape{ir.Dim(classes), dim()}), label)
+		case 9: // where on a comparison
+			w := pick()
+			if !w.Type.Shape.Equal(v.Type.Shape) {
+				w = param(ir.Shape{last(v)})
+			}
+			out = b.Where(b.Op("gt", nil, v, w), v, w)
+		case 10: // square and scale
+			out = b.Mul(b.Mul(v, v), b.Const(0.5, ir.F32))
+		case 11: // broadcast a row vector up
+			if rank(v) != 2 {
+				continue
+			}
+			out = b.BroadcastTo(b.Sum(v, []int{0}, true), v.Type.Shape)
+		default: // tanh keeps magnitudes bounded
+			out = b.Unary("tanh", v)
+		}
+		if b.Err() != nil {
+			panic(fmt.Sprintf("random model %d: %v", id, b.Err()))
+		}
+		all = append(all, out)
+		if rank(out) >= 2 && !last(out).IsBatch() && out.Type.Shape[0] == ir.N {
+			pool = append(pool, out) // a value further ops can build on
+		}
+	}
+	// Loss: a cross-entropy head on one value plus means over a few others.
+	head := pool[len(pool)-1]
+	if rank(head) != 2 || head.Type.Shape[0] != ir.N {
+		head = x
+	}
+	logits := b.Op("matmul", nil, head, param(ir.Shape{last(head), ir.Dim(classes)}))
+	ce := b.Neg(b.Op("reduce_mean", ir.Attrs{"axes": []int{0}},
+		b.Sum(b.Mul(b.Op("one_hot", ir.Attrs{"depth": classes}, label), b.Op("log_softmax", ir.Attrs{"axis": -1}, logits)), []int{1}, false)))
+	loss := ce
+	for i := 0; i < 3; i++ {
+		v := all[r.IntN(len(all))]
+		axes := make([]int, rank(v))
+		for j := range axes {
+			axes[j] = j
+		}
+		if len(axes) == 0 {
+			loss = b.Add(loss, v)
+			continue
+		}
+		loss = b.Add(loss, b.Op("reduce_mean", ir.Attrs{"axes": axes}, b.Mul(v, v)))
+	}
+	if b.Err() != nil {
+		panic(fmt.Sprintf("random model %d: %v", id, b.Err()))
+	}
+	g.Results = append(g.Results, ir.Result{Kind: ir.ResultLoss, Name: "loss", Value: loss},
+		ir.Result{Kind: ir.ResultOutput, Name: "logits", Value: logits})
+	opts := []string{"sgd", "adam", "rmsprop"}
+	g.Optimizer = &ir.Optimizer{Name: opts[r.IntN(3)], Attrs: ir.Attrs{"lr": 0.05}}
+	g.Renumber()
+	return g
+}
+
+// TestRandomModels is the property test: random well-typed models through
+// all passes, compiled to Go, run, and compared with the interpreter.
+// -random-models=N runs more.
+func TestRandomModels(t *testing.T) {
+	r := rand.New(rand.NewPCG(2026, 11))
+	var cases []harnessCase
+	for i := 0; i < *randomModels; i++ {
+		g := randomModel(r, i)
+		if err := ir.Verify(g); err != nil {
+			t.Fatalf("random model %d is invalid: %v\n%s", i, err, ir.Format(g))
+		}
+		if _, err := passes.Run(g, passes.Options{VerifyEach: true}); err != nil {
+			t.Fatalf("random model %d: %v\n%s", i, err, ir.Format(g))
+		}
+		cases = append(cases, harnessCase{name: g.Name, g: g, n: 1 + r.IntN(4), max: 5, seed: uint64(i), steps: 3})
+	}
+	report := runHarness(t, cases, 1e-4)
+	for _, c := range cases {
+		for _, msg := range report[c.name] {
+			t.Errorf("%s: %s\n%s", c.name, msg, ir.Format(c.g))
+		}
+	}
+}
