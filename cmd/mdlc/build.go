@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	gogen "github.com/mdlc/mdlc/codegen/go"
+	"github.com/mdlc/mdlc/dsl"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/passes"
 )
@@ -41,14 +42,6 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 		return exitUsage
 	}
 	path := fs.Arg(0)
-	gs, ok := load(stderr, path)
-	if !ok {
-		return exitError
-	}
-	g := pick(stderr, gs, *model, path)
-	if g == nil {
-		return exitUsage
-	}
 	name := *pkg
 	if name == "" {
 		name = packageName(*out)
@@ -57,15 +50,22 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "mdlc: %q is not a valid Go package name; choose one with -pkg\n", name)
 		return exitUsage
 	}
-	c, err := passes.Run(g, passes.Options{VerifyEach: *verify, DumpAfter: *dumpAfter, Dump: stderr, Print: ir.Print})
-	printWarnings(stderr, path, c.Warnings)
+	src, err := os.ReadFile(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", path, err)
-		return exitError
+		fmt.Fprintf(stderr, "mdlc: %v\n", err)
+		return exitUsage
 	}
-	src, err := gogen.Generate(g, gogen.Options{Package: name, Source: path, MaxBatch: *batch, Version: Version})
+	res, err := gogen.Build(path, src, *model,
+		passes.Options{VerifyEach: *verify, DumpAfter: *dumpAfter, Dump: stderr, Print: ir.Print},
+		gogen.Options{Package: name, MaxBatch: *batch, Version: Version})
+	if len(res.Diags) > 0 {
+		fmt.Fprint(stderr, res.Diags.Format(dsl.Sources{path: src}))
+	}
+	printWarnings(stderr, path, res.Warnings)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+		if !res.Diags.HasErrors() {
+			fmt.Fprintf(stderr, "mdlc: %v\n", err)
+		}
 		return exitError
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
@@ -73,10 +73,10 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	dst := filepath.Join(*out, "model.go")
-	if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, src) {
+	if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, res.Source) {
 		return exitOK // unchanged: keep the file's time stamp
 	}
-	if err := writeAtomic(dst, src); err != nil {
+	if err := writeAtomic(dst, res.Source); err != nil {
 		fmt.Fprintf(stderr, "mdlc: %v\n", err)
 		return exitError
 	}
