@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	gogen "github.com/mdlc/mdlc/codegen/go"
 )
 
 // Version is the compiler version written into generated files.
-const Version = "0.1.0"
+const Version = gogen.Version
 
 // Exit codes.
 const (

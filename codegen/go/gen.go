@@ -23,6 +23,9 @@ import (
 	"github.com/mdlc/mdlc/ir"
 )
 
+// Version is the mdlc version, written into generated headers.
+const Version = "0.1.0"
+
 // RuntimePath is the import path of mdlc's runtime.
 const RuntimePath = "github.com/mdlc/mdlc/runtime"
 
@@ -31,7 +34,7 @@ type Options struct {
 	Package  string // Go package name
 	Source   string // the .mdl file, named in the header
 	MaxBatch int    // largest batch size n the package accepts
-	Version  string // mdlc version, named in the header
+	Version  string // mdlc version named in the header (default Version)
 }
 
 // Generate returns the Go source of the model package for the step graph g.
@@ -41,6 +44,9 @@ func Generate(g *ir.Graph, opt Options) ([]byte, error) {
 	}
 	if opt.Package == "" {
 		return nil, fmt.Errorf("gogen: no package name")
+	}
+	if opt.Version == "" {
+		opt.Version = Version
 	}
 	for _, v := range g.Values {
 		if v.Op.Bound() || v.Op.Kind == ir.KindSource {

@@ -9,7 +9,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"os"
 	"time"
 
 	"github.com/mdlc/mdlc/examples/mnist_mlp/mnistmlp"
@@ -31,20 +33,29 @@ func main() {
 		}
 		*dir = d
 	}
-	train, test, err := data.LoadMNIST(*dir)
+	trainSet, test, err := data.LoadMNIST(*dir)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("MNIST: %d training and %d test images; BLAS %s\n", train.N, test.N, runtime.BLAS())
+	fmt.Printf("MNIST: %d training and %d test images; BLAS %s\n", trainSet.N, test.N, runtime.BLAS())
 
-	m := mnistmlp.New(mnistmlp.WithSeed(*seed))
-	if *batch < 1 || *batch > mnistmlp.MaxBatch {
-		log.Fatalf("-batch %d out of range 1..%d", *batch, mnistmlp.MaxBatch)
+	m, _ := train(trainSet, test, *epochs, *batch, *seed, os.Stdout)
+	if *save != "" {
+		if err := m.Save(*save); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("saved", *save)
 	}
-	x := make([]float32, mnistmlp.MaxBatch*train.Dim)
+}
+
+// train trains a fresh model and returns it with the test accuracy after each epoch.
+func train(trainSet, test *data.Dataset, epochs, batch int, seed uint64, w io.Writer) (*mnistmlp.Model, []float64) {
+	m := mnistmlp.New(mnistmlp.WithSeed(seed))
+	x := make([]float32, mnistmlp.MaxBatch*trainSet.Dim)
 	y := make([]int32, mnistmlp.MaxBatch)
-	batches := train.Batches(*batch, runtime.NewRNG(*seed))
-	for epoch := 1; epoch <= *epochs; epoch++ {
+	batches := trainSet.Batches(batch, runtime.NewRNG(seed))
+	var accs []float64
+	for epoch := 1; epoch <= epochs; epoch++ {
 		start := time.Now()
 		var sum float64
 		seen := 0
@@ -53,7 +64,7 @@ func main() {
 			if !ok {
 				break
 			}
-			loss, err := m.TrainStep(x[:n*train.Dim], y[:n], n)
+			loss, err := m.TrainStep(x[:n*trainSet.Dim], y[:n], n)
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -62,15 +73,11 @@ func main() {
 		}
 		elapsed := time.Since(start)
 		acc, testLoss := evaluate(m, test, x, y)
-		fmt.Printf("epoch %d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  (%.1fs, %.0f examples/s)\n",
+		accs = append(accs, acc)
+		fmt.Fprintf(w, "epoch %d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  (%.1fs, %.0f examples/s)\n",
 			epoch, sum/float64(seen), testLoss, 100*acc, elapsed.Seconds(), float64(seen)/elapsed.Seconds())
 	}
-	if *save != "" {
-		if err := m.Save(*save); err != nil {
-			log.Fatal(err)
-		}
-		fmt.Println("saved", *save)
-	}
+	return m, accs
 }
 
 // evaluate returns the accuracy and mean loss over a whole dataset.
