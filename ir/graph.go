@@ -75,6 +75,30 @@ type Optimizer struct {
 	Pos   Pos
 }
 
+// Group is a set of values that a backend computes in one loop nest (CPU)
+// or one kernel (CUDA), as chosen by the fuse pass. Values are in graph
+// order; values of the group used only inside it need no buffer.
+type Group struct {
+	Kind   FusionKind // the kind of its anchor: elementwise, reduction, contraction, ...
+	Values []*Value
+}
+
+// Slot is where the memory planner put a value: an offset (in elements)
+// in one of the storage blocks, sized for the compiled maximum batch.
+type Slot struct {
+	Block  string // "arena", "iarena", "params", "grads", "state"
+	Offset int
+	Size   int
+}
+
+// Plan is the output of the memory planner.
+type Plan struct {
+	MaxBatch int             // the batch size the sizes are computed for
+	Slots    map[*Value]Slot // every value that needs storage
+	Arena    int             // elements of the float32 arena
+	IArena   int             // elements of the int32 arena
+}
+
 // Graph is a model: values in topological order plus its interface.
 type Graph struct {
 	Name      string
@@ -82,6 +106,9 @@ type Graph struct {
 	Results   []Result
 	Updates   []Update
 	Optimizer *Optimizer
+
+	Groups []Group // set by the fuse pass (nil: every value on its own)
+	Plan   *Plan   // set by the memory planner (nil: one buffer per value)
 }
 
 // Sources returns the values of op kind name ("input", "param", "state") in graph order.

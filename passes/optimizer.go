@@ -7,10 +7,11 @@
 //
 //  1. State: declares the optimizer state up front, as "state" values
 //     (f32, init zeros) inserted right after the last input/param source:
-//     "step", the f32 scalar count of updates done so far, then per param in
-//     param order "<param>.m", "<param>.v" (adam, adamw), "<param>.momentum"
-//     (sgd and rmsprop with momentum > 0), "<param>.ms" (rmsprop, before its
-//     momentum). Each has the param's type.
+//     "step", the f32 scalar count of updates done so far, then per kind of
+//     state one run over the params in param order: "<param>.m", then
+//     "<param>.v" (adam, adamw), "<param>.momentum" (sgd and rmsprop with
+//     momentum > 0), "<param>.ms" (rmsprop, before its momentum). Each has
+//     the param's type; each run has the params block's layout.
 //  2. Learning rate: with t = step + 1 (the 1-based index of this update),
 //     lr_t is computed in the graph as an f32 scalar:
 //     constant:    lr
@@ -159,10 +160,14 @@ func optimizer(g *ir.Graph) error {
 	if err != nil {
 		return err
 	}
+	// Each kind of state is one run in param order, so that it has the
+	// params block's layout and one flat loop can update every param.
 	slots := make([]map[string]*ir.Value, len(params))
-	for i, p := range params {
+	for i := range params {
 		slots[i] = map[string]*ir.Value{}
-		for _, sfx := range stateSuffixes(def.Name, s) {
+	}
+	for _, sfx := range stateSuffixes(def.Name, s) {
+		for i, p := range params {
 			if slots[i][sfx], err = declare(p.Name+"."+sfx, p.Type.Shape); err != nil {
 				return err
 			}

@@ -484,10 +484,10 @@ func TestOptimizerState(t *testing.T) {
 		{"sgd", ir.Attrs{}, []string{"step"}},
 		{"sgd", ir.Attrs{"momentum": 0.9}, []string{"step", "w.momentum", "b.momentum"}},
 		{"sgd", ir.Attrs{"momentum": 0.9, "nesterov": true}, []string{"step", "w.momentum", "b.momentum"}},
-		{"adam", ir.Attrs{}, []string{"step", "w.m", "w.v", "b.m", "b.v"}},
-		{"adamw", ir.Attrs{"weight_decay": 0.1}, []string{"step", "w.m", "w.v", "b.m", "b.v"}},
+		{"adam", ir.Attrs{}, []string{"step", "w.m", "b.m", "w.v", "b.v"}},
+		{"adamw", ir.Attrs{"weight_decay": 0.1}, []string{"step", "w.m", "b.m", "w.v", "b.v"}},
 		{"rmsprop", ir.Attrs{}, []string{"step", "w.ms", "b.ms"}},
-		{"rmsprop", ir.Attrs{"momentum": 0.5}, []string{"step", "w.ms", "w.momentum", "b.ms", "b.momentum"}},
+		{"rmsprop", ir.Attrs{"momentum": 0.5}, []string{"step", "w.ms", "b.ms", "w.momentum", "b.momentum"}},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s%v", c.opt, c.attrs), func(t *testing.T) {

@@ -47,12 +47,12 @@ type Model struct {
 	// Optimizer state.
 	stateStep     []float32 // step scalar
 	stateHiddenWM []float32 // hidden.w.m (784, 256)
-	stateHiddenWV []float32 // hidden.w.v (784, 256)
 	stateHiddenBM []float32 // hidden.b.m (256)
-	stateHiddenBV []float32 // hidden.b.v (256)
 	stateLogitsWM []float32 // logits.w.m (256, 10)
-	stateLogitsWV []float32 // logits.w.v (256, 10)
 	stateLogitsBM []float32 // logits.b.m (10)
+	stateHiddenWV []float32 // hidden.w.v (784, 256)
+	stateHiddenBV []float32 // hidden.b.v (256)
+	stateLogitsWV []float32 // logits.w.v (256, 10)
 	stateLogitsBV []float32 // logits.b.v (10)
 
 	// Activations and temporaries (views of the arena).
@@ -180,12 +180,12 @@ func New(opts ...Option) *Model {
 	m.logitsBGrad = m.grads[203520:203530:203530]
 	m.stateStep = m.state[0:1:1]
 	m.stateHiddenWM = m.state[1:200705:200705]
-	m.stateHiddenWV = m.state[200705:401409:401409]
-	m.stateHiddenBM = m.state[401409:401665:401665]
-	m.stateHiddenBV = m.state[401665:401921:401921]
-	m.stateLogitsWM = m.state[401921:404481:404481]
-	m.stateLogitsWV = m.state[404481:407041:407041]
-	m.stateLogitsBM = m.state[407041:407051:407051]
+	m.stateHiddenBM = m.state[200705:200961:200961]
+	m.stateLogitsWM = m.state[200961:203521:203521]
+	m.stateLogitsBM = m.state[203521:203531:203531]
+	m.stateHiddenWV = m.state[203531:404235:404235]
+	m.stateHiddenBV = m.state[404235:404491:404491]
+	m.stateLogitsWV = m.state[404491:407051:407051]
 	m.stateLogitsBV = m.state[407051:407061:407061]
 	m.t3 = m.arena[0:32768:32768]
 	m.t5 = m.arena[32768:65536:65536]
@@ -301,22 +301,22 @@ func (m *Model) Reset() {
 	if err := rt.InitParam(m.stateHiddenWM, []int{784, 256}, "zeros", nil, rng); err != nil {
 		panic(err) // unreachable: initializers are checked at compile time
 	}
-	if err := rt.InitParam(m.stateHiddenWV, []int{784, 256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
 	if err := rt.InitParam(m.stateHiddenBM, []int{256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateHiddenBV, []int{256}, "zeros", nil, rng); err != nil {
 		panic(err) // unreachable: initializers are checked at compile time
 	}
 	if err := rt.InitParam(m.stateLogitsWM, []int{256, 10}, "zeros", nil, rng); err != nil {
 		panic(err) // unreachable: initializers are checked at compile time
 	}
-	if err := rt.InitParam(m.stateLogitsWV, []int{256, 10}, "zeros", nil, rng); err != nil {
+	if err := rt.InitParam(m.stateLogitsBM, []int{10}, "zeros", nil, rng); err != nil {
 		panic(err) // unreachable: initializers are checked at compile time
 	}
-	if err := rt.InitParam(m.stateLogitsBM, []int{10}, "zeros", nil, rng); err != nil {
+	if err := rt.InitParam(m.stateHiddenWV, []int{784, 256}, "zeros", nil, rng); err != nil {
+		panic(err) // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.stateHiddenBV, []int{256}, "zeros", nil, rng); err != nil {
+		panic(err) // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.stateLogitsWV, []int{256, 10}, "zeros", nil, rng); err != nil {
 		panic(err) // unreachable: initializers are checked at compile time
 	}
 	if err := rt.InitParam(m.stateLogitsBV, []int{10}, "zeros", nil, rng); err != nil {
@@ -380,17 +380,7 @@ func (m *Model) Spec() rt.Spec {
 			Shape: []int{784, 256},
 		}, {
 			DType: "f32",
-			Name:  "hidden.w.v",
-			Role:  "state",
-			Shape: []int{784, 256},
-		}, {
-			DType: "f32",
 			Name:  "hidden.b.m",
-			Role:  "state",
-			Shape: []int{256},
-		}, {
-			DType: "f32",
-			Name:  "hidden.b.v",
 			Role:  "state",
 			Shape: []int{256},
 		}, {
@@ -400,14 +390,24 @@ func (m *Model) Spec() rt.Spec {
 			Shape: []int{256, 10},
 		}, {
 			DType: "f32",
-			Name:  "logits.w.v",
-			Role:  "state",
-			Shape: []int{256, 10},
-		}, {
-			DType: "f32",
 			Name:  "logits.b.m",
 			Role:  "state",
 			Shape: []int{10},
+		}, {
+			DType: "f32",
+			Name:  "hidden.w.v",
+			Role:  "state",
+			Shape: []int{784, 256},
+		}, {
+			DType: "f32",
+			Name:  "hidden.b.v",
+			Role:  "state",
+			Shape: []int{256},
+		}, {
+			DType: "f32",
+			Name:  "logits.w.v",
+			Role:  "state",
+			Shape: []int{256, 10},
 		}, {
 			DType: "f32",
 			Name:  "logits.b.v",
@@ -863,7 +863,7 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.t65[:200704] {
 		m.t65[i] = m.t62[i] + m.t64[i]
 	}
-	// %66 = mul(%59, %12) (784, 256)
+	// %66 = mul(%59, %15) (784, 256)
 	for i := range m.t66[:200704] {
 		m.t66[i] = float32(0.999) * m.stateHiddenWV[i]
 	}
@@ -911,7 +911,7 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.t78[:200704] {
 		m.t78[i] = m.hiddenW[i] - m.t77[i]
 	}
-	// %79 = mul(%56, %13) (256)
+	// %79 = mul(%56, %12) (256)
 	for i := range m.t79[:256] {
 		m.t79[i] = float32(0.9) * m.stateHiddenBM[i]
 	}
@@ -923,7 +923,7 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.t81[:256] {
 		m.t81[i] = m.t79[i] + m.t80[i]
 	}
-	// %82 = mul(%59, %14) (256)
+	// %82 = mul(%59, %16) (256)
 	for i := range m.t82[:256] {
 		m.t82[i] = float32(0.999) * m.stateHiddenBV[i]
 	}
@@ -967,7 +967,7 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.t92[:256] {
 		m.t92[i] = m.hiddenB[i] - m.t91[i]
 	}
-	// %93 = mul(%56, %15) (256, 10)
+	// %93 = mul(%56, %13) (256, 10)
 	for i := range m.t93[:2560] {
 		m.t93[i] = float32(0.9) * m.stateLogitsWM[i]
 	}
@@ -979,7 +979,7 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.t95[:2560] {
 		m.t95[i] = m.t93[i] + m.t94[i]
 	}
-	// %96 = mul(%59, %16) (256, 10)
+	// %96 = mul(%59, %17) (256, 10)
 	for i := range m.t96[:2560] {
 		m.t96[i] = float32(0.999) * m.stateLogitsWV[i]
 	}
@@ -1027,7 +1027,7 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.t106[:2560] {
 		m.t106[i] = m.logitsW[i] - m.t105[i]
 	}
-	// %107 = mul(%56, %17) (10)
+	// %107 = mul(%56, %14) (10)
 	for i := range m.t107[:10] {
 		m.t107[i] = float32(0.9) * m.stateLogitsBM[i]
 	}
@@ -1153,29 +1153,29 @@ func (m *Model) State() []rt.Tensor {
 		Name:  "optimizer.hidden.w.m",
 		Shape: []int{784, 256},
 	}, rt.Tensor{
-		Data:  m.stateHiddenWV,
-		Name:  "optimizer.hidden.w.v",
-		Shape: []int{784, 256},
-	}, rt.Tensor{
 		Data:  m.stateHiddenBM,
 		Name:  "optimizer.hidden.b.m",
-		Shape: []int{256},
-	}, rt.Tensor{
-		Data:  m.stateHiddenBV,
-		Name:  "optimizer.hidden.b.v",
 		Shape: []int{256},
 	}, rt.Tensor{
 		Data:  m.stateLogitsWM,
 		Name:  "optimizer.logits.w.m",
 		Shape: []int{256, 10},
 	}, rt.Tensor{
-		Data:  m.stateLogitsWV,
-		Name:  "optimizer.logits.w.v",
-		Shape: []int{256, 10},
-	}, rt.Tensor{
 		Data:  m.stateLogitsBM,
 		Name:  "optimizer.logits.b.m",
 		Shape: []int{10},
+	}, rt.Tensor{
+		Data:  m.stateHiddenWV,
+		Name:  "optimizer.hidden.w.v",
+		Shape: []int{784, 256},
+	}, rt.Tensor{
+		Data:  m.stateHiddenBV,
+		Name:  "optimizer.hidden.b.v",
+		Shape: []int{256},
+	}, rt.Tensor{
+		Data:  m.stateLogitsWV,
+		Name:  "optimizer.logits.w.v",
+		Shape: []int{256, 10},
 	}, rt.Tensor{
 		Data:  m.stateLogitsBV,
 		Name:  "optimizer.logits.b.v",
