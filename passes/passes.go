@@ -20,6 +20,7 @@ type Warning struct {
 // Context carries options into passes and warnings out of them.
 type Context struct {
 	Warnings []Warning
+	MaxBatch int // the batch size memory is planned for
 }
 
 // Warnf records a warning.
@@ -29,14 +30,18 @@ func (c *Context) Warnf(pos ir.Pos, format string, args ...any) {
 
 // Pass is one named step of the pipeline.
 type Pass struct {
-	Name string
-	Fn   func(g *ir.Graph, c *Context) error
+	Name  string
+	Fn    func(g *ir.Graph, c *Context) error
+	Level Level // the lowest optimization level that runs it (Default: always)
 }
 
 // Pipeline is the ordered pass list.
 var Pipeline = []Pass{
 	{Name: "autodiff", Fn: Autodiff},
 	{Name: "optimizer", Fn: Optimizer},
+	{Name: "simplify", Fn: Simplify, Level: O1},
+	{Name: "cse", Fn: CSE, Level: O1},
+	{Name: "dce", Fn: DCE, Level: O1},
 }
 
 // Options control a pipeline run.
@@ -46,7 +51,19 @@ type Options struct {
 	DumpAfter  string    // print the IR after this pass to Dump
 	Dump       io.Writer // where DumpAfter goes
 	Print      func(w io.Writer, g *ir.Graph) error
+	Level      Level // optimization level (Default is O2)
+	MaxBatch   int   // batch size for memory planning (default 128)
 }
+
+// Level is an optimization level.
+type Level int
+
+const (
+	Default Level = iota // O2
+	O0                   // autodiff and optimizer only: no rewrites, fusion or planning
+	O1                   // plus simplify, CSE and DCE
+	O2                   // plus fusion, scheduling and memory planning
+)
 
 // Lookup returns the pass named name, or nil.
 func Lookup(name string) *Pass {
@@ -69,7 +86,14 @@ func Names() []string {
 
 // Run runs the pipeline on g in place.
 func Run(g *ir.Graph, opt Options) (*Context, error) {
-	c := &Context{}
+	c := &Context{MaxBatch: opt.MaxBatch}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 128
+	}
+	level := opt.Level
+	if level == Default {
+		level = O2
+	}
 	if opt.Upto != "" && Lookup(opt.Upto) == nil {
 		return c, fmt.Errorf("unknown pass %q (passes: %v)", opt.Upto, Names())
 	}
@@ -77,6 +101,12 @@ func Run(g *ir.Graph, opt Options) (*Context, error) {
 		return c, fmt.Errorf("unknown pass %q (passes: %v)", opt.DumpAfter, Names())
 	}
 	for _, p := range Pipeline {
+		if p.Level > level {
+			if opt.Upto == p.Name {
+				break
+			}
+			continue
+		}
 		if err := p.Fn(g, c); err != nil {
 			return c, fmt.Errorf("pass %s: %w", p.Name, err)
 		}

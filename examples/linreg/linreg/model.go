@@ -18,7 +18,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 2  // parameters (and gradients)
 	numState   = 1  // optimizer state
-	arenaSize  = 52 // float32 activations and temporaries at MaxBatch
+	arenaSize  = 42 // float32 activations and temporaries at MaxBatch
 	iarenaSize = 0  // int32 temporaries at MaxBatch
 )
 
@@ -49,16 +49,14 @@ type Model struct {
 	t8  []float32 // %8 mul (N)
 	t9  []float32 // %9 reduce_mean scalar
 	t12 []float32 // %12 div scalar
-	t14 []float32 // %14 broadcast (N)
-	t15 []float32 // %15 mul (N)
+	t13 []float32 // %13 mul (N)
+	t14 []float32 // %14 add (N)
 	t16 []float32 // %16 mul (N)
-	t17 []float32 // %17 add (N)
-	t19 []float32 // %19 mul (N)
-	t22 []float32 // %22 add scalar
-	t24 []float32 // %24 mul scalar
-	t25 []float32 // %25 sub scalar
-	t26 []float32 // %26 mul scalar
-	t27 []float32 // %27 sub scalar
+	t18 []float32 // %18 add scalar
+	t20 []float32 // %20 mul scalar
+	t21 []float32 // %21 sub scalar
+	t22 []float32 // %22 mul scalar
+	t23 []float32 // %23 sub scalar
 }
 
 // Option configures New.
@@ -95,16 +93,14 @@ func New(opts ...Option) *Model {
 	m.t8 = m.arena[15:20:20]
 	m.t9 = m.arena[20:21:21]
 	m.t12 = m.arena[21:22:22]
-	m.t14 = m.arena[22:27:27]
-	m.t15 = m.arena[27:32:32]
+	m.t13 = m.arena[22:27:27]
+	m.t14 = m.arena[27:32:32]
 	m.t16 = m.arena[32:37:37]
-	m.t17 = m.arena[37:42:42]
-	m.t19 = m.arena[42:47:47]
-	m.t22 = m.arena[47:48:48]
-	m.t24 = m.arena[48:49:49]
-	m.t25 = m.arena[49:50:50]
-	m.t26 = m.arena[50:51:51]
-	m.t27 = m.arena[51:52:52]
+	m.t18 = m.arena[37:38:38]
+	m.t20 = m.arena[38:39:39]
+	m.t21 = m.arena[39:40:40]
+	m.t22 = m.arena[40:41:41]
+	m.t23 = m.arena[41:42:42]
 	m.Reset()
 	return m
 }
@@ -350,68 +346,60 @@ func (m *Model) step(x []float32, y []float32, n int) {
 	for i := range m.t12[:1] {
 		m.t12[i] = float32(1.0) / float32(n)
 	}
-	// %14 = broadcast(%13) (N)
+	// %13 = mul(%12, %7) (N)
 	for i0 := 0; i0 < n; i0++ {
-		m.t14[i0] = m.t12[0]
+		m.t13[i0] = m.t12[0] * m.t7[i0]
 	}
-	// %15 = mul(%14, %7) (N)
-	for i := range m.t15[:n] {
-		m.t15[i] = m.t14[i] * m.t7[i]
+	// %14 = add(%13, %13) (N)
+	for i := range m.t14[:n] {
+		m.t14[i] = m.t13[i] + m.t13[i]
 	}
-	// %16 = mul(%14, %7) (N)
-	for i := range m.t16[:n] {
-		m.t16[i] = m.t14[i] * m.t7[i]
-	}
-	// %17 = add(%15, %16) (N)
-	for i := range m.t17[:n] {
-		m.t17[i] = m.t15[i] + m.t16[i]
-	}
-	// %18 = reduce_sum(%17) scalar
+	// %15 = reduce_sum(%14) scalar
 	for i := range m.theta0Grad[:1] {
 		m.theta0Grad[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
-		m.theta0Grad[0] += m.t17[i0]
+		m.theta0Grad[0] += m.t14[i0]
 	}
-	// %19 = mul(%17, %0) (N)
-	for i := range m.t19[:n] {
-		m.t19[i] = m.t17[i] * x[i]
+	// %16 = mul(%14, %0) (N)
+	for i := range m.t16[:n] {
+		m.t16[i] = m.t14[i] * x[i]
 	}
-	// %20 = reduce_sum(%19) scalar
+	// %17 = reduce_sum(%16) scalar
 	for i := range m.theta1Grad[:1] {
 		m.theta1Grad[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
-		m.theta1Grad[0] += m.t19[i0]
+		m.theta1Grad[0] += m.t16[i0]
 	}
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
-	// %22 = add(%4, %21) scalar
+	// %18 = add(%4, %10) scalar
+	for i := range m.t18[:1] {
+		m.t18[i] = m.stateStep[i] + float32(1.0)
+	}
+	// %20 = mul(%19, %15) scalar
+	for i := range m.t20[:1] {
+		m.t20[i] = float32(0.01) * m.theta0Grad[i]
+	}
+	// %21 = sub(%2, %20) scalar
+	for i := range m.t21[:1] {
+		m.t21[i] = m.theta0[i] - m.t20[i]
+	}
+	// %22 = mul(%19, %17) scalar
 	for i := range m.t22[:1] {
-		m.t22[i] = m.stateStep[i] + float32(1.0)
+		m.t22[i] = float32(0.01) * m.theta1Grad[i]
 	}
-	// %24 = mul(%23, %18) scalar
-	for i := range m.t24[:1] {
-		m.t24[i] = float32(0.01) * m.theta0Grad[i]
-	}
-	// %25 = sub(%2, %24) scalar
-	for i := range m.t25[:1] {
-		m.t25[i] = m.theta0[i] - m.t24[i]
-	}
-	// %26 = mul(%23, %20) scalar
-	for i := range m.t26[:1] {
-		m.t26[i] = float32(0.01) * m.theta1Grad[i]
-	}
-	// %27 = sub(%3, %26) scalar
-	for i := range m.t27[:1] {
-		m.t27[i] = m.theta1[i] - m.t26[i]
+	// %23 = sub(%3, %22) scalar
+	for i := range m.t23[:1] {
+		m.t23[i] = m.theta1[i] - m.t22[i]
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t22[:1])
-	copy(m.theta0, m.t25[:1])
-	copy(m.theta1, m.t27[:1])
+	copy(m.stateStep, m.t18[:1])
+	copy(m.theta0, m.t21[:1])
+	copy(m.theta1, m.t23[:1])
 }
 
 // Params returns views of the parameters, in declaration order.

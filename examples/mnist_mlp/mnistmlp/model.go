@@ -19,7 +19,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 203530  // parameters (and gradients)
 	numState   = 407061  // optimizer state
-	arenaSize  = 3061012 // float32 activations and temporaries at MaxBatch
+	arenaSize  = 3059732 // float32 activations and temporaries at MaxBatch
 	iarenaSize = 128     // int32 temporaries at MaxBatch
 )
 
@@ -75,76 +75,75 @@ type Model struct {
 	t33    []float32 // %33 div scalar
 	t35    []float32 // %35 broadcast (N)
 	t36    []float32 // %36 neg (N)
-	t38    []float32 // %38 broadcast (N, 10)
-	t39    []float32 // %39 mul (N, 10)
-	t40    []float32 // %40 exp (N, 10)
-	t41    []float32 // %41 reduce_sum (N, 1)
-	t42    []float32 // %42 mul (N, 10)
-	t43    []float32 // %43 sub (N, 10)
-	t45    []float32 // %45 matmul (N, 256)
-	t48    []float32 // %48 gt (N, 256)
-	t50    []float32 // %50 where (N, 256)
-	t54    []float32 // %54 add scalar
+	t38    []float32 // %38 mul (N, 10)
+	t39    []float32 // %39 exp (N, 10)
+	t40    []float32 // %40 reduce_sum (N, 1)
+	t41    []float32 // %41 mul (N, 10)
+	t42    []float32 // %42 sub (N, 10)
+	t44    []float32 // %44 matmul (N, 256)
+	t47    []float32 // %47 gt (N, 256)
+	t48    []float32 // %48 where (N, 256)
+	t51    []float32 // %51 add scalar
+	t54    []float32 // %54 pow scalar
+	t55    []float32 // %55 sub scalar
 	t57    []float32 // %57 pow scalar
 	t58    []float32 // %58 sub scalar
-	t60    []float32 // %60 pow scalar
-	t61    []float32 // %61 sub scalar
-	t62    []float32 // %62 mul (784, 256)
-	t64    []float32 // %64 mul (784, 256)
-	t65    []float32 // %65 add (784, 256)
+	t59    []float32 // %59 mul (784, 256)
+	t61    []float32 // %61 mul (784, 256)
+	t62    []float32 // %62 add (784, 256)
+	t63    []float32 // %63 mul (784, 256)
+	t65    []float32 // %65 mul (784, 256)
 	t66    []float32 // %66 mul (784, 256)
-	t68    []float32 // %68 mul (784, 256)
-	t69    []float32 // %69 mul (784, 256)
-	t70    []float32 // %70 add (784, 256)
-	t71    []float32 // %71 div (784, 256)
-	t72    []float32 // %72 div (784, 256)
-	t73    []float32 // %73 sqrt (784, 256)
-	t75    []float32 // %75 add (784, 256)
-	t76    []float32 // %76 div (784, 256)
-	t77    []float32 // %77 mul (784, 256)
-	t78    []float32 // %78 sub (784, 256)
+	t67    []float32 // %67 add (784, 256)
+	t68    []float32 // %68 div (784, 256)
+	t69    []float32 // %69 div (784, 256)
+	t70    []float32 // %70 sqrt (784, 256)
+	t72    []float32 // %72 add (784, 256)
+	t73    []float32 // %73 div (784, 256)
+	t74    []float32 // %74 mul (784, 256)
+	t75    []float32 // %75 sub (784, 256)
+	t76    []float32 // %76 mul (256)
+	t77    []float32 // %77 mul (256)
+	t78    []float32 // %78 add (256)
 	t79    []float32 // %79 mul (256)
 	t80    []float32 // %80 mul (256)
-	t81    []float32 // %81 add (256)
-	t82    []float32 // %82 mul (256)
-	t83    []float32 // %83 mul (256)
-	t84    []float32 // %84 mul (256)
-	t85    []float32 // %85 add (256)
-	t86    []float32 // %86 div (256)
+	t81    []float32 // %81 mul (256)
+	t82    []float32 // %82 add (256)
+	t83    []float32 // %83 div (256)
+	t84    []float32 // %84 div (256)
+	t85    []float32 // %85 sqrt (256)
+	t86    []float32 // %86 add (256)
 	t87    []float32 // %87 div (256)
-	t88    []float32 // %88 sqrt (256)
-	t89    []float32 // %89 add (256)
-	t90    []float32 // %90 div (256)
-	t91    []float32 // %91 mul (256)
-	t92    []float32 // %92 sub (256)
+	t88    []float32 // %88 mul (256)
+	t89    []float32 // %89 sub (256)
+	t90    []float32 // %90 mul (256, 10)
+	t91    []float32 // %91 mul (256, 10)
+	t92    []float32 // %92 add (256, 10)
 	t93    []float32 // %93 mul (256, 10)
 	t94    []float32 // %94 mul (256, 10)
-	t95    []float32 // %95 add (256, 10)
-	t96    []float32 // %96 mul (256, 10)
-	t97    []float32 // %97 mul (256, 10)
-	t98    []float32 // %98 mul (256, 10)
-	t99    []float32 // %99 add (256, 10)
-	t100   []float32 // %100 div (256, 10)
+	t95    []float32 // %95 mul (256, 10)
+	t96    []float32 // %96 add (256, 10)
+	t97    []float32 // %97 div (256, 10)
+	t98    []float32 // %98 div (256, 10)
+	t99    []float32 // %99 sqrt (256, 10)
+	t100   []float32 // %100 add (256, 10)
 	t101   []float32 // %101 div (256, 10)
-	t102   []float32 // %102 sqrt (256, 10)
-	t103   []float32 // %103 add (256, 10)
-	t104   []float32 // %104 div (256, 10)
-	t105   []float32 // %105 mul (256, 10)
-	t106   []float32 // %106 sub (256, 10)
+	t102   []float32 // %102 mul (256, 10)
+	t103   []float32 // %103 sub (256, 10)
+	t104   []float32 // %104 mul (10)
+	t105   []float32 // %105 mul (10)
+	t106   []float32 // %106 add (10)
 	t107   []float32 // %107 mul (10)
 	t108   []float32 // %108 mul (10)
-	t109   []float32 // %109 add (10)
-	t110   []float32 // %110 mul (10)
-	t111   []float32 // %111 mul (10)
-	t112   []float32 // %112 mul (10)
-	t113   []float32 // %113 add (10)
-	t114   []float32 // %114 div (10)
+	t109   []float32 // %109 mul (10)
+	t110   []float32 // %110 add (10)
+	t111   []float32 // %111 div (10)
+	t112   []float32 // %112 div (10)
+	t113   []float32 // %113 sqrt (10)
+	t114   []float32 // %114 add (10)
 	t115   []float32 // %115 div (10)
-	t116   []float32 // %116 sqrt (10)
-	t117   []float32 // %117 add (10)
-	t118   []float32 // %118 div (10)
-	t119   []float32 // %119 mul (10)
-	t120   []float32 // %120 sub (10)
+	t116   []float32 // %116 mul (10)
+	t117   []float32 // %117 sub (10)
 }
 
 // Option configures New.
@@ -208,74 +207,73 @@ func New(opts ...Option) *Model {
 	m.t36 = m.arena[106627:106755:106755]
 	m.t38 = m.arena[106755:108035:108035]
 	m.t39 = m.arena[108035:109315:109315]
-	m.t40 = m.arena[109315:110595:110595]
-	m.t41 = m.arena[110595:110723:110723]
+	m.t40 = m.arena[109315:109443:109443]
+	m.t41 = m.arena[109443:110723:110723]
 	m.t42 = m.arena[110723:112003:112003]
-	m.t43 = m.arena[112003:113283:113283]
-	m.t45 = m.arena[113283:146051:146051]
-	m.t48 = m.arena[146051:178819:178819]
-	m.t50 = m.arena[178819:211587:211587]
-	m.t54 = m.arena[211587:211588:211588]
-	m.t57 = m.arena[211588:211589:211589]
-	m.t58 = m.arena[211589:211590:211590]
-	m.t60 = m.arena[211590:211591:211591]
-	m.t61 = m.arena[211591:211592:211592]
-	m.t62 = m.arena[211592:412296:412296]
-	m.t64 = m.arena[412296:613000:613000]
-	m.t65 = m.arena[613000:813704:813704]
-	m.t66 = m.arena[813704:1014408:1014408]
-	m.t68 = m.arena[1014408:1215112:1215112]
-	m.t69 = m.arena[1215112:1415816:1415816]
-	m.t70 = m.arena[1415816:1616520:1616520]
-	m.t71 = m.arena[1616520:1817224:1817224]
-	m.t72 = m.arena[1817224:2017928:2017928]
-	m.t73 = m.arena[2017928:2218632:2218632]
-	m.t75 = m.arena[2218632:2419336:2419336]
-	m.t76 = m.arena[2419336:2620040:2620040]
-	m.t77 = m.arena[2620040:2820744:2820744]
-	m.t78 = m.arena[2820744:3021448:3021448]
-	m.t79 = m.arena[3021448:3021704:3021704]
-	m.t80 = m.arena[3021704:3021960:3021960]
-	m.t81 = m.arena[3021960:3022216:3022216]
-	m.t82 = m.arena[3022216:3022472:3022472]
-	m.t83 = m.arena[3022472:3022728:3022728]
-	m.t84 = m.arena[3022728:3022984:3022984]
-	m.t85 = m.arena[3022984:3023240:3023240]
-	m.t86 = m.arena[3023240:3023496:3023496]
-	m.t87 = m.arena[3023496:3023752:3023752]
-	m.t88 = m.arena[3023752:3024008:3024008]
-	m.t89 = m.arena[3024008:3024264:3024264]
-	m.t90 = m.arena[3024264:3024520:3024520]
-	m.t91 = m.arena[3024520:3024776:3024776]
-	m.t92 = m.arena[3024776:3025032:3025032]
-	m.t93 = m.arena[3025032:3027592:3027592]
-	m.t94 = m.arena[3027592:3030152:3030152]
-	m.t95 = m.arena[3030152:3032712:3032712]
-	m.t96 = m.arena[3032712:3035272:3035272]
-	m.t97 = m.arena[3035272:3037832:3037832]
-	m.t98 = m.arena[3037832:3040392:3040392]
-	m.t99 = m.arena[3040392:3042952:3042952]
-	m.t100 = m.arena[3042952:3045512:3045512]
-	m.t101 = m.arena[3045512:3048072:3048072]
-	m.t102 = m.arena[3048072:3050632:3050632]
-	m.t103 = m.arena[3050632:3053192:3053192]
-	m.t104 = m.arena[3053192:3055752:3055752]
-	m.t105 = m.arena[3055752:3058312:3058312]
-	m.t106 = m.arena[3058312:3060872:3060872]
-	m.t107 = m.arena[3060872:3060882:3060882]
-	m.t108 = m.arena[3060882:3060892:3060892]
-	m.t109 = m.arena[3060892:3060902:3060902]
-	m.t110 = m.arena[3060902:3060912:3060912]
-	m.t111 = m.arena[3060912:3060922:3060922]
-	m.t112 = m.arena[3060922:3060932:3060932]
-	m.t113 = m.arena[3060932:3060942:3060942]
-	m.t114 = m.arena[3060942:3060952:3060952]
-	m.t115 = m.arena[3060952:3060962:3060962]
-	m.t116 = m.arena[3060962:3060972:3060972]
-	m.t117 = m.arena[3060972:3060982:3060982]
-	m.t118 = m.arena[3060982:3060992:3060992]
-	m.t119 = m.arena[3060992:3061002:3061002]
-	m.t120 = m.arena[3061002:3061012:3061012]
+	m.t44 = m.arena[112003:144771:144771]
+	m.t47 = m.arena[144771:177539:177539]
+	m.t48 = m.arena[177539:210307:210307]
+	m.t51 = m.arena[210307:210308:210308]
+	m.t54 = m.arena[210308:210309:210309]
+	m.t55 = m.arena[210309:210310:210310]
+	m.t57 = m.arena[210310:210311:210311]
+	m.t58 = m.arena[210311:210312:210312]
+	m.t59 = m.arena[210312:411016:411016]
+	m.t61 = m.arena[411016:611720:611720]
+	m.t62 = m.arena[611720:812424:812424]
+	m.t63 = m.arena[812424:1013128:1013128]
+	m.t65 = m.arena[1013128:1213832:1213832]
+	m.t66 = m.arena[1213832:1414536:1414536]
+	m.t67 = m.arena[1414536:1615240:1615240]
+	m.t68 = m.arena[1615240:1815944:1815944]
+	m.t69 = m.arena[1815944:2016648:2016648]
+	m.t70 = m.arena[2016648:2217352:2217352]
+	m.t72 = m.arena[2217352:2418056:2418056]
+	m.t73 = m.arena[2418056:2618760:2618760]
+	m.t74 = m.arena[2618760:2819464:2819464]
+	m.t75 = m.arena[2819464:3020168:3020168]
+	m.t76 = m.arena[3020168:3020424:3020424]
+	m.t77 = m.arena[3020424:3020680:3020680]
+	m.t78 = m.arena[3020680:3020936:3020936]
+	m.t79 = m.arena[3020936:3021192:3021192]
+	m.t80 = m.arena[3021192:3021448:3021448]
+	m.t81 = m.arena[3021448:3021704:3021704]
+	m.t82 = m.arena[3021704:3021960:3021960]
+	m.t83 = m.arena[3021960:3022216:3022216]
+	m.t84 = m.arena[3022216:3022472:3022472]
+	m.t85 = m.arena[3022472:3022728:3022728]
+	m.t86 = m.arena[3022728:3022984:3022984]
+	m.t87 = m.arena[3022984:3023240:3023240]
+	m.t88 = m.arena[3023240:3023496:3023496]
+	m.t89 = m.arena[3023496:3023752:3023752]
+	m.t90 = m.arena[3023752:3026312:3026312]
+	m.t91 = m.arena[3026312:3028872:3028872]
+	m.t92 = m.arena[3028872:3031432:3031432]
+	m.t93 = m.arena[3031432:3033992:3033992]
+	m.t94 = m.arena[3033992:3036552:3036552]
+	m.t95 = m.arena[3036552:3039112:3039112]
+	m.t96 = m.arena[3039112:3041672:3041672]
+	m.t97 = m.arena[3041672:3044232:3044232]
+	m.t98 = m.arena[3044232:3046792:3046792]
+	m.t99 = m.arena[3046792:3049352:3049352]
+	m.t100 = m.arena[3049352:3051912:3051912]
+	m.t101 = m.arena[3051912:3054472:3054472]
+	m.t102 = m.arena[3054472:3057032:3057032]
+	m.t103 = m.arena[3057032:3059592:3059592]
+	m.t104 = m.arena[3059592:3059602:3059602]
+	m.t105 = m.arena[3059602:3059612:3059612]
+	m.t106 = m.arena[3059612:3059622:3059622]
+	m.t107 = m.arena[3059622:3059632:3059632]
+	m.t108 = m.arena[3059632:3059642:3059642]
+	m.t109 = m.arena[3059642:3059652:3059652]
+	m.t110 = m.arena[3059652:3059662:3059662]
+	m.t111 = m.arena[3059662:3059672:3059672]
+	m.t112 = m.arena[3059672:3059682:3059682]
+	m.t113 = m.arena[3059682:3059692:3059692]
+	m.t114 = m.arena[3059692:3059702:3059702]
+	m.t115 = m.arena[3059702:3059712:3059712]
+	m.t116 = m.arena[3059712:3059722:3059722]
+	m.t117 = m.arena[3059722:3059732:3059732]
 	m.Reset()
 	return m
 }
@@ -763,341 +761,337 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.t36[:n] {
 		m.t36[i] = -m.t35[i]
 	}
-	// %38 = broadcast(%37) (N, 10)
+	// %38 = mul(%37, %22) (N, 10)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.t38[i0*10+i1] = m.t36[i0]
+			m.t38[i0*10+i1] = m.t36[i0] * m.t22[i0*10+i1]
 		}
 	}
-	// %39 = mul(%38, %22) (N, 10)
+	// %39 = exp(%21) (N, 10)
 	for i := range m.t39[:10*n] {
-		m.t39[i] = m.t38[i] * m.t22[i]
+		m.t39[i] = exp32(m.t21[i])
 	}
-	// %40 = exp(%21) (N, 10)
-	for i := range m.t40[:10*n] {
-		m.t40[i] = exp32(m.t21[i])
-	}
-	// %41 = reduce_sum(%39) (N, 1)
-	for i := range m.t41[:n] {
-		m.t41[i] = 0
+	// %40 = reduce_sum(%38) (N, 1)
+	for i := range m.t40[:n] {
+		m.t40[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.t41[i0] += m.t39[i0*10+i1]
+			m.t40[i0] += m.t38[i0*10+i1]
 		}
 	}
-	// %42 = mul(%40, %41) (N, 10)
+	// %41 = mul(%39, %40) (N, 10)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.t42[i0*10+i1] = m.t40[i0*10+i1] * m.t41[i0]
+			m.t41[i0*10+i1] = m.t39[i0*10+i1] * m.t40[i0]
 		}
 	}
-	// %43 = sub(%39, %42) (N, 10)
-	for i := range m.t43[:10*n] {
-		m.t43[i] = m.t39[i] - m.t42[i]
+	// %42 = sub(%38, %41) (N, 10)
+	for i := range m.t42[:10*n] {
+		m.t42[i] = m.t38[i] - m.t41[i]
 	}
-	// %44 = reduce_sum(%43) (10)
+	// %43 = reduce_sum(%42) (10)
 	for i := range m.logitsBGrad[:10] {
 		m.logitsBGrad[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.logitsBGrad[i1] += m.t43[i0*10+i1]
+			m.logitsBGrad[i1] += m.t42[i0*10+i1]
 		}
 	}
-	// %45 = matmul(%43, %7) (N, 256)
-	rt.Sgemm(false, true, n, 256, 10, 1, m.t43, 10, m.logitsW, 10, 0, m.t45, 256)
-	// %46 = matmul(%6, %43) (256, 10)
-	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t43, 10, 0, m.logitsWGrad, 10)
-	// %48 = gt(%5, %47) (N, 256)
+	// %44 = matmul(%42, %7) (N, 256)
+	rt.Sgemm(false, true, n, 256, 10, 1, m.t42, 10, m.logitsW, 10, 0, m.t44, 256)
+	// %45 = matmul(%6, %42) (256, 10)
+	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t42, 10, 0, m.logitsWGrad, 10)
+	// %47 = gt(%5, %46) (N, 256)
+	for i := range m.t47[:256*n] {
+		m.t47[i] = b2f(m.t5[i] > float32(0.0))
+	}
+	// %48 = where(%47, %44, %46) (N, 256)
 	for i := range m.t48[:256*n] {
-		m.t48[i] = b2f(m.t5[i] > float32(0.0))
+		m.t48[i] = sel32(m.t47[i], m.t44[i], float32(0.0))
 	}
-	// %50 = where(%48, %45, %49) (N, 256)
-	for i := range m.t50[:256*n] {
-		m.t50[i] = sel32(m.t48[i], m.t45[i], float32(0.0))
-	}
-	// %51 = reduce_sum(%50) (256)
+	// %49 = reduce_sum(%48) (256)
 	for i := range m.hiddenBGrad[:256] {
 		m.hiddenBGrad[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			m.hiddenBGrad[i1] += m.t50[i0*256+i1]
+			m.hiddenBGrad[i1] += m.t48[i0*256+i1]
 		}
 	}
-	// %52 = matmul(%0, %50) (784, 256)
-	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t50, 256, 0, m.hiddenWGrad, 256)
+	// %50 = matmul(%0, %48) (784, 256)
+	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t48, 256, 0, m.hiddenWGrad, 256)
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
-	// %54 = add(%10, %53) scalar
+	// %51 = add(%10, %31) scalar
+	for i := range m.t51[:1] {
+		m.t51[i] = m.stateStep[i] + float32(1.0)
+	}
+	// %54 = pow(%53, %51) scalar
 	for i := range m.t54[:1] {
-		m.t54[i] = m.stateStep[i] + float32(1.0)
+		m.t54[i] = pow32(float32(0.9), m.t51[i])
 	}
-	// %57 = pow(%56, %54) scalar
+	// %55 = sub(%31, %54) scalar
+	for i := range m.t55[:1] {
+		m.t55[i] = float32(1.0) - m.t54[i]
+	}
+	// %57 = pow(%56, %51) scalar
 	for i := range m.t57[:1] {
-		m.t57[i] = pow32(float32(0.9), m.t54[i])
+		m.t57[i] = pow32(float32(0.999), m.t51[i])
 	}
-	// %58 = sub(%53, %57) scalar
+	// %58 = sub(%31, %57) scalar
 	for i := range m.t58[:1] {
 		m.t58[i] = float32(1.0) - m.t57[i]
 	}
-	// %60 = pow(%59, %54) scalar
-	for i := range m.t60[:1] {
-		m.t60[i] = pow32(float32(0.999), m.t54[i])
+	// %59 = mul(%53, %11) (784, 256)
+	for i := range m.t59[:200704] {
+		m.t59[i] = float32(0.9) * m.stateHiddenWM[i]
 	}
-	// %61 = sub(%53, %60) scalar
-	for i := range m.t61[:1] {
-		m.t61[i] = float32(1.0) - m.t60[i]
+	// %61 = mul(%60, %50) (784, 256)
+	for i := range m.t61[:200704] {
+		m.t61[i] = float32(0.09999999999999998) * m.hiddenWGrad[i]
 	}
-	// %62 = mul(%56, %11) (784, 256)
+	// %62 = add(%59, %61) (784, 256)
 	for i := range m.t62[:200704] {
-		m.t62[i] = float32(0.9) * m.stateHiddenWM[i]
+		m.t62[i] = m.t59[i] + m.t61[i]
 	}
-	// %64 = mul(%63, %52) (784, 256)
-	for i := range m.t64[:200704] {
-		m.t64[i] = float32(0.09999999999999998) * m.hiddenWGrad[i]
+	// %63 = mul(%56, %15) (784, 256)
+	for i := range m.t63[:200704] {
+		m.t63[i] = float32(0.999) * m.stateHiddenWV[i]
 	}
-	// %65 = add(%62, %64) (784, 256)
+	// %65 = mul(%50, %50) (784, 256)
 	for i := range m.t65[:200704] {
-		m.t65[i] = m.t62[i] + m.t64[i]
+		m.t65[i] = m.hiddenWGrad[i] * m.hiddenWGrad[i]
 	}
-	// %66 = mul(%59, %15) (784, 256)
+	// %66 = mul(%64, %65) (784, 256)
 	for i := range m.t66[:200704] {
-		m.t66[i] = float32(0.999) * m.stateHiddenWV[i]
+		m.t66[i] = float32(0.0010000000000000009) * m.t65[i]
 	}
-	// %68 = mul(%52, %52) (784, 256)
-	for i := range m.t68[:200704] {
-		m.t68[i] = m.hiddenWGrad[i] * m.hiddenWGrad[i]
+	// %67 = add(%63, %66) (784, 256)
+	for i := range m.t67[:200704] {
+		m.t67[i] = m.t63[i] + m.t66[i]
 	}
-	// %69 = mul(%67, %68) (784, 256)
-	for i := range m.t69[:200704] {
-		m.t69[i] = float32(0.0010000000000000009) * m.t68[i]
+	// %68 = div(%62, %55) (784, 256)
+	for i0 := 0; i0 < 784; i0++ {
+		for i1 := 0; i1 < 256; i1++ {
+			m.t68[i0*256+i1] = m.t62[i0*256+i1] / m.t55[0]
+		}
 	}
-	// %70 = add(%66, %69) (784, 256)
+	// %69 = div(%67, %58) (784, 256)
+	for i0 := 0; i0 < 784; i0++ {
+		for i1 := 0; i1 < 256; i1++ {
+			m.t69[i0*256+i1] = m.t67[i0*256+i1] / m.t58[0]
+		}
+	}
+	// %70 = sqrt(%69) (784, 256)
 	for i := range m.t70[:200704] {
-		m.t70[i] = m.t66[i] + m.t69[i]
+		m.t70[i] = sqrt32(m.t69[i])
 	}
-	// %71 = div(%65, %58) (784, 256)
-	for i0 := 0; i0 < 784; i0++ {
-		for i1 := 0; i1 < 256; i1++ {
-			m.t71[i0*256+i1] = m.t65[i0*256+i1] / m.t58[0]
-		}
+	// %72 = add(%70, %71) (784, 256)
+	for i := range m.t72[:200704] {
+		m.t72[i] = m.t70[i] + float32(1e-08)
 	}
-	// %72 = div(%70, %61) (784, 256)
-	for i0 := 0; i0 < 784; i0++ {
-		for i1 := 0; i1 < 256; i1++ {
-			m.t72[i0*256+i1] = m.t70[i0*256+i1] / m.t61[0]
-		}
-	}
-	// %73 = sqrt(%72) (784, 256)
+	// %73 = div(%68, %72) (784, 256)
 	for i := range m.t73[:200704] {
-		m.t73[i] = sqrt32(m.t72[i])
+		m.t73[i] = m.t68[i] / m.t72[i]
 	}
-	// %75 = add(%73, %74) (784, 256)
+	// %74 = mul(%52, %73) (784, 256)
+	for i := range m.t74[:200704] {
+		m.t74[i] = float32(0.001) * m.t73[i]
+	}
+	// %75 = sub(%2, %74) (784, 256)
 	for i := range m.t75[:200704] {
-		m.t75[i] = m.t73[i] + float32(1e-08)
+		m.t75[i] = m.hiddenW[i] - m.t74[i]
 	}
-	// %76 = div(%71, %75) (784, 256)
-	for i := range m.t76[:200704] {
-		m.t76[i] = m.t71[i] / m.t75[i]
+	// %76 = mul(%53, %12) (256)
+	for i := range m.t76[:256] {
+		m.t76[i] = float32(0.9) * m.stateHiddenBM[i]
 	}
-	// %77 = mul(%55, %76) (784, 256)
-	for i := range m.t77[:200704] {
-		m.t77[i] = float32(0.001) * m.t76[i]
+	// %77 = mul(%60, %49) (256)
+	for i := range m.t77[:256] {
+		m.t77[i] = float32(0.09999999999999998) * m.hiddenBGrad[i]
 	}
-	// %78 = sub(%2, %77) (784, 256)
-	for i := range m.t78[:200704] {
-		m.t78[i] = m.hiddenW[i] - m.t77[i]
+	// %78 = add(%76, %77) (256)
+	for i := range m.t78[:256] {
+		m.t78[i] = m.t76[i] + m.t77[i]
 	}
-	// %79 = mul(%56, %12) (256)
+	// %79 = mul(%56, %16) (256)
 	for i := range m.t79[:256] {
-		m.t79[i] = float32(0.9) * m.stateHiddenBM[i]
+		m.t79[i] = float32(0.999) * m.stateHiddenBV[i]
 	}
-	// %80 = mul(%63, %51) (256)
+	// %80 = mul(%49, %49) (256)
 	for i := range m.t80[:256] {
-		m.t80[i] = float32(0.09999999999999998) * m.hiddenBGrad[i]
+		m.t80[i] = m.hiddenBGrad[i] * m.hiddenBGrad[i]
 	}
-	// %81 = add(%79, %80) (256)
+	// %81 = mul(%64, %80) (256)
 	for i := range m.t81[:256] {
-		m.t81[i] = m.t79[i] + m.t80[i]
+		m.t81[i] = float32(0.0010000000000000009) * m.t80[i]
 	}
-	// %82 = mul(%59, %16) (256)
+	// %82 = add(%79, %81) (256)
 	for i := range m.t82[:256] {
-		m.t82[i] = float32(0.999) * m.stateHiddenBV[i]
+		m.t82[i] = m.t79[i] + m.t81[i]
 	}
-	// %83 = mul(%51, %51) (256)
-	for i := range m.t83[:256] {
-		m.t83[i] = m.hiddenBGrad[i] * m.hiddenBGrad[i]
+	// %83 = div(%78, %55) (256)
+	for i0 := 0; i0 < 256; i0++ {
+		m.t83[i0] = m.t78[i0] / m.t55[0]
 	}
-	// %84 = mul(%67, %83) (256)
-	for i := range m.t84[:256] {
-		m.t84[i] = float32(0.0010000000000000009) * m.t83[i]
+	// %84 = div(%82, %58) (256)
+	for i0 := 0; i0 < 256; i0++ {
+		m.t84[i0] = m.t82[i0] / m.t58[0]
 	}
-	// %85 = add(%82, %84) (256)
+	// %85 = sqrt(%84) (256)
 	for i := range m.t85[:256] {
-		m.t85[i] = m.t82[i] + m.t84[i]
+		m.t85[i] = sqrt32(m.t84[i])
 	}
-	// %86 = div(%81, %58) (256)
-	for i0 := 0; i0 < 256; i0++ {
-		m.t86[i0] = m.t81[i0] / m.t58[0]
+	// %86 = add(%85, %71) (256)
+	for i := range m.t86[:256] {
+		m.t86[i] = m.t85[i] + float32(1e-08)
 	}
-	// %87 = div(%85, %61) (256)
-	for i0 := 0; i0 < 256; i0++ {
-		m.t87[i0] = m.t85[i0] / m.t61[0]
+	// %87 = div(%83, %86) (256)
+	for i := range m.t87[:256] {
+		m.t87[i] = m.t83[i] / m.t86[i]
 	}
-	// %88 = sqrt(%87) (256)
+	// %88 = mul(%52, %87) (256)
 	for i := range m.t88[:256] {
-		m.t88[i] = sqrt32(m.t87[i])
+		m.t88[i] = float32(0.001) * m.t87[i]
 	}
-	// %89 = add(%88, %74) (256)
+	// %89 = sub(%4, %88) (256)
 	for i := range m.t89[:256] {
-		m.t89[i] = m.t88[i] + float32(1e-08)
+		m.t89[i] = m.hiddenB[i] - m.t88[i]
 	}
-	// %90 = div(%86, %89) (256)
-	for i := range m.t90[:256] {
-		m.t90[i] = m.t86[i] / m.t89[i]
+	// %90 = mul(%53, %13) (256, 10)
+	for i := range m.t90[:2560] {
+		m.t90[i] = float32(0.9) * m.stateLogitsWM[i]
 	}
-	// %91 = mul(%55, %90) (256)
-	for i := range m.t91[:256] {
-		m.t91[i] = float32(0.001) * m.t90[i]
+	// %91 = mul(%60, %45) (256, 10)
+	for i := range m.t91[:2560] {
+		m.t91[i] = float32(0.09999999999999998) * m.logitsWGrad[i]
 	}
-	// %92 = sub(%4, %91) (256)
-	for i := range m.t92[:256] {
-		m.t92[i] = m.hiddenB[i] - m.t91[i]
+	// %92 = add(%90, %91) (256, 10)
+	for i := range m.t92[:2560] {
+		m.t92[i] = m.t90[i] + m.t91[i]
 	}
-	// %93 = mul(%56, %13) (256, 10)
+	// %93 = mul(%56, %17) (256, 10)
 	for i := range m.t93[:2560] {
-		m.t93[i] = float32(0.9) * m.stateLogitsWM[i]
+		m.t93[i] = float32(0.999) * m.stateLogitsWV[i]
 	}
-	// %94 = mul(%63, %46) (256, 10)
+	// %94 = mul(%45, %45) (256, 10)
 	for i := range m.t94[:2560] {
-		m.t94[i] = float32(0.09999999999999998) * m.logitsWGrad[i]
+		m.t94[i] = m.logitsWGrad[i] * m.logitsWGrad[i]
 	}
-	// %95 = add(%93, %94) (256, 10)
+	// %95 = mul(%64, %94) (256, 10)
 	for i := range m.t95[:2560] {
-		m.t95[i] = m.t93[i] + m.t94[i]
+		m.t95[i] = float32(0.0010000000000000009) * m.t94[i]
 	}
-	// %96 = mul(%59, %17) (256, 10)
+	// %96 = add(%93, %95) (256, 10)
 	for i := range m.t96[:2560] {
-		m.t96[i] = float32(0.999) * m.stateLogitsWV[i]
+		m.t96[i] = m.t93[i] + m.t95[i]
 	}
-	// %97 = mul(%46, %46) (256, 10)
-	for i := range m.t97[:2560] {
-		m.t97[i] = m.logitsWGrad[i] * m.logitsWGrad[i]
+	// %97 = div(%92, %55) (256, 10)
+	for i0 := 0; i0 < 256; i0++ {
+		for i1 := 0; i1 < 10; i1++ {
+			m.t97[i0*10+i1] = m.t92[i0*10+i1] / m.t55[0]
+		}
 	}
-	// %98 = mul(%67, %97) (256, 10)
-	for i := range m.t98[:2560] {
-		m.t98[i] = float32(0.0010000000000000009) * m.t97[i]
+	// %98 = div(%96, %58) (256, 10)
+	for i0 := 0; i0 < 256; i0++ {
+		for i1 := 0; i1 < 10; i1++ {
+			m.t98[i0*10+i1] = m.t96[i0*10+i1] / m.t58[0]
+		}
 	}
-	// %99 = add(%96, %98) (256, 10)
+	// %99 = sqrt(%98) (256, 10)
 	for i := range m.t99[:2560] {
-		m.t99[i] = m.t96[i] + m.t98[i]
+		m.t99[i] = sqrt32(m.t98[i])
 	}
-	// %100 = div(%95, %58) (256, 10)
-	for i0 := 0; i0 < 256; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			m.t100[i0*10+i1] = m.t95[i0*10+i1] / m.t58[0]
-		}
+	// %100 = add(%99, %71) (256, 10)
+	for i := range m.t100[:2560] {
+		m.t100[i] = m.t99[i] + float32(1e-08)
 	}
-	// %101 = div(%99, %61) (256, 10)
-	for i0 := 0; i0 < 256; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			m.t101[i0*10+i1] = m.t99[i0*10+i1] / m.t61[0]
-		}
+	// %101 = div(%97, %100) (256, 10)
+	for i := range m.t101[:2560] {
+		m.t101[i] = m.t97[i] / m.t100[i]
 	}
-	// %102 = sqrt(%101) (256, 10)
+	// %102 = mul(%52, %101) (256, 10)
 	for i := range m.t102[:2560] {
-		m.t102[i] = sqrt32(m.t101[i])
+		m.t102[i] = float32(0.001) * m.t101[i]
 	}
-	// %103 = add(%102, %74) (256, 10)
+	// %103 = sub(%7, %102) (256, 10)
 	for i := range m.t103[:2560] {
-		m.t103[i] = m.t102[i] + float32(1e-08)
+		m.t103[i] = m.logitsW[i] - m.t102[i]
 	}
-	// %104 = div(%100, %103) (256, 10)
-	for i := range m.t104[:2560] {
-		m.t104[i] = m.t100[i] / m.t103[i]
+	// %104 = mul(%53, %14) (10)
+	for i := range m.t104[:10] {
+		m.t104[i] = float32(0.9) * m.stateLogitsBM[i]
 	}
-	// %105 = mul(%55, %104) (256, 10)
-	for i := range m.t105[:2560] {
-		m.t105[i] = float32(0.001) * m.t104[i]
+	// %105 = mul(%60, %43) (10)
+	for i := range m.t105[:10] {
+		m.t105[i] = float32(0.09999999999999998) * m.logitsBGrad[i]
 	}
-	// %106 = sub(%7, %105) (256, 10)
-	for i := range m.t106[:2560] {
-		m.t106[i] = m.logitsW[i] - m.t105[i]
+	// %106 = add(%104, %105) (10)
+	for i := range m.t106[:10] {
+		m.t106[i] = m.t104[i] + m.t105[i]
 	}
-	// %107 = mul(%56, %14) (10)
+	// %107 = mul(%56, %18) (10)
 	for i := range m.t107[:10] {
-		m.t107[i] = float32(0.9) * m.stateLogitsBM[i]
+		m.t107[i] = float32(0.999) * m.stateLogitsBV[i]
 	}
-	// %108 = mul(%63, %44) (10)
+	// %108 = mul(%43, %43) (10)
 	for i := range m.t108[:10] {
-		m.t108[i] = float32(0.09999999999999998) * m.logitsBGrad[i]
+		m.t108[i] = m.logitsBGrad[i] * m.logitsBGrad[i]
 	}
-	// %109 = add(%107, %108) (10)
+	// %109 = mul(%64, %108) (10)
 	for i := range m.t109[:10] {
-		m.t109[i] = m.t107[i] + m.t108[i]
+		m.t109[i] = float32(0.0010000000000000009) * m.t108[i]
 	}
-	// %110 = mul(%59, %18) (10)
+	// %110 = add(%107, %109) (10)
 	for i := range m.t110[:10] {
-		m.t110[i] = float32(0.999) * m.stateLogitsBV[i]
+		m.t110[i] = m.t107[i] + m.t109[i]
 	}
-	// %111 = mul(%44, %44) (10)
-	for i := range m.t111[:10] {
-		m.t111[i] = m.logitsBGrad[i] * m.logitsBGrad[i]
+	// %111 = div(%106, %55) (10)
+	for i0 := 0; i0 < 10; i0++ {
+		m.t111[i0] = m.t106[i0] / m.t55[0]
 	}
-	// %112 = mul(%67, %111) (10)
-	for i := range m.t112[:10] {
-		m.t112[i] = float32(0.0010000000000000009) * m.t111[i]
+	// %112 = div(%110, %58) (10)
+	for i0 := 0; i0 < 10; i0++ {
+		m.t112[i0] = m.t110[i0] / m.t58[0]
 	}
-	// %113 = add(%110, %112) (10)
+	// %113 = sqrt(%112) (10)
 	for i := range m.t113[:10] {
-		m.t113[i] = m.t110[i] + m.t112[i]
+		m.t113[i] = sqrt32(m.t112[i])
 	}
-	// %114 = div(%109, %58) (10)
-	for i0 := 0; i0 < 10; i0++ {
-		m.t114[i0] = m.t109[i0] / m.t58[0]
+	// %114 = add(%113, %71) (10)
+	for i := range m.t114[:10] {
+		m.t114[i] = m.t113[i] + float32(1e-08)
 	}
-	// %115 = div(%113, %61) (10)
-	for i0 := 0; i0 < 10; i0++ {
-		m.t115[i0] = m.t113[i0] / m.t61[0]
+	// %115 = div(%111, %114) (10)
+	for i := range m.t115[:10] {
+		m.t115[i] = m.t111[i] / m.t114[i]
 	}
-	// %116 = sqrt(%115) (10)
+	// %116 = mul(%52, %115) (10)
 	for i := range m.t116[:10] {
-		m.t116[i] = sqrt32(m.t115[i])
+		m.t116[i] = float32(0.001) * m.t115[i]
 	}
-	// %117 = add(%116, %74) (10)
+	// %117 = sub(%9, %116) (10)
 	for i := range m.t117[:10] {
-		m.t117[i] = m.t116[i] + float32(1e-08)
-	}
-	// %118 = div(%114, %117) (10)
-	for i := range m.t118[:10] {
-		m.t118[i] = m.t114[i] / m.t117[i]
-	}
-	// %119 = mul(%55, %118) (10)
-	for i := range m.t119[:10] {
-		m.t119[i] = float32(0.001) * m.t118[i]
-	}
-	// %120 = sub(%9, %119) (10)
-	for i := range m.t120[:10] {
-		m.t120[i] = m.logitsB[i] - m.t119[i]
+		m.t117[i] = m.logitsB[i] - m.t116[i]
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t54[:1])
-	copy(m.stateHiddenWM, m.t65[:200704])
-	copy(m.stateHiddenWV, m.t70[:200704])
-	copy(m.hiddenW, m.t78[:200704])
-	copy(m.stateHiddenBM, m.t81[:256])
-	copy(m.stateHiddenBV, m.t85[:256])
-	copy(m.hiddenB, m.t92[:256])
-	copy(m.stateLogitsWM, m.t95[:2560])
-	copy(m.stateLogitsWV, m.t99[:2560])
-	copy(m.logitsW, m.t106[:2560])
-	copy(m.stateLogitsBM, m.t109[:10])
-	copy(m.stateLogitsBV, m.t113[:10])
-	copy(m.logitsB, m.t120[:10])
+	copy(m.stateStep, m.t51[:1])
+	copy(m.stateHiddenWM, m.t62[:200704])
+	copy(m.stateHiddenWV, m.t67[:200704])
+	copy(m.hiddenW, m.t75[:200704])
+	copy(m.stateHiddenBM, m.t78[:256])
+	copy(m.stateHiddenBV, m.t82[:256])
+	copy(m.hiddenB, m.t89[:256])
+	copy(m.stateLogitsWM, m.t92[:2560])
+	copy(m.stateLogitsWV, m.t96[:2560])
+	copy(m.logitsW, m.t103[:2560])
+	copy(m.stateLogitsBM, m.t106[:10])
+	copy(m.stateLogitsBV, m.t110[:10])
+	copy(m.logitsB, m.t117[:10])
 }
 
 // Params returns views of the parameters, in declaration order.
