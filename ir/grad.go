@@ -62,9 +62,10 @@ var (
 	gradLog = unaryGrad(func(b *Builder, x, v, g *Value) *Value { return b.Div(g, x) })
 	// d sqrt(x) = 1 / (2 sqrt(x)).
 	gradSqrt = unaryGrad(func(b *Builder, x, v, g *Value) *Value { return b.Div(b.Mul(g, b.f32(0.5)), v) })
-	// d relu(x) = [x > 0].
+	// d relu(x) = [x > 0] = [relu(x) > 0]: reading the output lets the
+	// pre-activation die in the forward pass (and fuse into its matmul).
 	gradRelu = unaryGrad(func(b *Builder, x, v, g *Value) *Value {
-		return b.Where(b.Binary("gt", x, b.f32(0)), g, b.f32(0))
+		return b.Where(b.Binary("gt", v, b.f32(0)), g, b.f32(0))
 	})
 	// d sigmoid(x) = s (1 - s).
 	gradSigmoid = unaryGrad(func(b *Builder, x, v, g *Value) *Value {

@@ -81,6 +81,10 @@ type Optimizer struct {
 type Group struct {
 	Kind   FusionKind // the kind of its anchor: elementwise, reduction, contraction, ...
 	Values []*Value
+	// Lanes, when set, splits Values into structurally identical chains,
+	// one per param in param order (the optimizer update): a backend runs
+	// them as one flat loop over the params block.
+	Lanes [][]*Value
 }
 
 // Slot is where the memory planner put a value: an offset (in elements)

@@ -116,6 +116,35 @@ func (p *printer) graph(g *Graph) {
 		}
 		fmt.Fprintf(&p.buf, "  update %s = %s\n", target, p.ref(u.Value))
 	}
+	for _, gr := range g.Groups {
+		fmt.Fprintf(&p.buf, "  group %s", gr.Kind)
+		lanes := gr.Lanes
+		if lanes == nil {
+			lanes = [][]*Value{gr.Values}
+		} else {
+			p.buf.WriteString(" lanes")
+		}
+		for i, lane := range lanes {
+			if i > 0 {
+				p.buf.WriteString(" |")
+			}
+			for j, v := range lane {
+				if j > 0 {
+					p.buf.WriteString(",")
+				}
+				p.buf.WriteString(" " + p.ref(v))
+			}
+		}
+		p.buf.WriteString("\n")
+	}
+	if pl := g.Plan; pl != nil {
+		fmt.Fprintf(&p.buf, "  plan batch %d arena %d iarena %d\n", pl.MaxBatch, pl.Arena, pl.IArena)
+		for _, v := range g.Values {
+			if s, ok := pl.Slots[v]; ok {
+				fmt.Fprintf(&p.buf, "  slot %s %s %d %d\n", p.ref(v), s.Block, s.Offset, s.Size)
+			}
+		}
+	}
 	if o := g.Optimizer; o != nil {
 		fmt.Fprintf(&p.buf, "  optimizer %s", quoteName(o.Name))
 		if len(o.Attrs) > 0 {
@@ -492,7 +521,7 @@ func (p *parser) next() {
 			p.errorf(t, "expected a value number after %%")
 		}
 		t.kind, t.text = tRef, string(p.src[start+1:p.off])
-	case strings.IndexByte("={}[],:*@", c) >= 0:
+	case strings.IndexByte("={}[],:*@|", c) >= 0:
 		p.off++
 		t.kind, t.text = tPunct, string(c)
 	default:
@@ -592,6 +621,12 @@ func (p *parser) graph() {
 			p.update()
 		case p.isKeyword("optimizer"):
 			p.optimizer()
+		case p.isKeyword("group"):
+			p.group()
+		case p.isKeyword("plan"):
+			p.plan()
+		case p.isKeyword("slot"):
+			p.slot()
 		case t.kind == tEOF:
 			p.errorf(t, "unexpected end of input; missing \"}\"")
 		default:
@@ -675,6 +710,79 @@ func (p *parser) result() {
 	name := p.name("result name")
 	p.expect("=")
 	p.g.Results = append(p.g.Results, Result{Kind: kind, Name: name, Value: p.ref()})
+}
+
+// group = "group" kind ["lanes"] ref {"," ref} {"|" ref {"," ref}}
+func (p *parser) group() {
+	p.next()
+	t := p.tok
+	kindName := p.name("group kind")
+	kind := FusionKind(255)
+	for i, n := range fusionKindNames {
+		if n == kindName {
+			kind = FusionKind(i)
+		}
+	}
+	if kind == 255 {
+		p.errorf(t, "unknown group kind %q", kindName)
+	}
+	gr := Group{Kind: kind}
+	lanes := false
+	if p.isKeyword("lanes") {
+		p.next()
+		lanes = true
+	}
+	lane := []*Value{p.ref()}
+	for {
+		if p.accept(",") {
+			lane = append(lane, p.ref())
+			continue
+		}
+		if lanes && p.accept("|") {
+			gr.Lanes = append(gr.Lanes, lane)
+			lane = []*Value{p.ref()}
+			continue
+		}
+		break
+	}
+	if lanes {
+		gr.Lanes = append(gr.Lanes, lane)
+		for _, l := range gr.Lanes {
+			gr.Values = append(gr.Values, l...)
+		}
+	} else {
+		gr.Values = lane
+	}
+	p.g.Groups = append(p.g.Groups, gr)
+}
+
+// plan = "plan" "batch" int "arena" int "iarena" int
+func (p *parser) plan() {
+	p.next()
+	if p.g.Plan != nil {
+		p.errorf(p.tok, "second plan")
+	}
+	pl := &Plan{Slots: map[*Value]Slot{}}
+	for _, field := range []*int{&pl.MaxBatch, &pl.Arena, &pl.IArena} {
+		p.name("plan field")
+		*field = p.int()
+	}
+	p.g.Plan = pl
+}
+
+// slot = "slot" ref block int int
+func (p *parser) slot() {
+	t := p.tok
+	p.next()
+	if p.g.Plan == nil {
+		p.errorf(t, "slot before plan")
+		return
+	}
+	v := p.ref()
+	block := p.name("block")
+	off := p.int()
+	size := p.int()
+	p.g.Plan.Slots[v] = Slot{Block: block, Offset: off, Size: size}
 }
 
 // update = "update" (name | ref) "=" ref

@@ -14,7 +14,9 @@ import (
 //   - results: every result and update refers to a value of the graph, result
 //     names are unique per kind, there is at most one loss and it is a f32 scalar;
 //   - updates: targets are params or state, at most one update per target,
-//     and the new value has the target's type.
+//     and the new value has the target's type;
+//   - groups: each value in at most one group, no sources, lanes cover the
+//     group and have one length; plan slots lie inside their blocks.
 func Verify(g *Graph) error {
 	var errs []error
 	bad := func(v *Value, format string, args ...any) {
@@ -116,6 +118,46 @@ func Verify(g *Graph) error {
 		targets[u.Target] = true
 		if !u.Value.Type.Equal(u.Target.Type) {
 			bad(u.Target, "update value %%%d has type %s, target has %s", u.Value.ID, u.Value.Type, u.Target.Type)
+		}
+	}
+	inGroup := map[*Value]bool{}
+	for gi, gr := range g.Groups {
+		if len(gr.Values) == 0 {
+			bad(nil, "group %d is empty", gi)
+		}
+		n := 0
+		for _, l := range gr.Lanes {
+			n += len(l)
+			if len(l) != len(gr.Lanes[0]) {
+				bad(nil, "group %d: lanes of different lengths", gi)
+			}
+		}
+		if gr.Lanes != nil && n != len(gr.Values) {
+			bad(nil, "group %d: lanes do not cover its values", gi)
+		}
+		for _, v := range gr.Values {
+			if _, ok := index[v]; !ok || v == nil {
+				bad(nil, "group %d has a value not in the graph", gi)
+				continue
+			}
+			if inGroup[v] {
+				bad(v, "in two groups")
+			}
+			if v.Op.Kind == KindSource {
+				bad(v, "a source value cannot be in a group")
+			}
+			inGroup[v] = true
+		}
+	}
+	if pl := g.Plan; pl != nil {
+		for v, s := range pl.Slots {
+			if _, ok := index[v]; !ok {
+				bad(nil, "plan has a slot for a value not in the graph")
+				continue
+			}
+			if s.Offset < 0 || s.Size < 0 || (s.Block == "arena" && s.Offset+s.Size > pl.Arena) || (s.Block == "iarena" && s.Offset+s.Size > pl.IArena) {
+				bad(v, "slot %s[%d:%d] outside its block", s.Block, s.Offset, s.Offset+s.Size)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -42,6 +42,7 @@ var Pipeline = []Pass{
 	{Name: "simplify", Fn: Simplify, Level: O1},
 	{Name: "cse", Fn: CSE, Level: O1},
 	{Name: "dce", Fn: DCE, Level: O1},
+	{Name: "fuse", Fn: Fuse, Level: O2},
 }
 
 // Options control a pipeline run.

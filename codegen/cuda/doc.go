@@ -1,5 +1,14 @@
-// Package cuda owns CUDA code generation: one __global__ kernel per fused
-// group of the planned step graph, GEMMs through cuBLAS, PTX built at
-// `mdlc build -target cuda` time and embedded in the generated Go package.
-// Not implemented yet.
+// Package cuda generates the CUDA side of a model package: kernels.cu (one
+// __global__ kernel per fused group of the planned step graph, or per value
+// when the graph is not fused; GEMMs through cuBLAS), its PTX, built at
+// `mdlc build -target cuda` time by nvcc or by clang >= 16 without the CUDA
+// toolkit, and model_cuda.go, which embeds the PTX and offers NewCUDA: the
+// Model's Forward/TrainStep/Eval/Save/Load with parameters, state and
+// activations on the GPU, launched through runtime/cuda without cgo.
+//
+// Stages: layout (the device allocation mirrors the Go backend's blocks and
+// arena offsets, or g.Plan's), units (groups split into launchable kernels),
+// kernels (one emitter per op, as the Go backend's table), then the .cu
+// and Go sources. What it does not do: tensor cores, fp16, convolutions
+// beyond the op table, multi-GPU, or CUDA graphs.
 package cuda

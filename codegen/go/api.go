@@ -352,8 +352,25 @@ func (gen *generator) kernelFunc(f *jen.File, name, doc string, ins, vals []*ir.
 			k.b.Reset()
 		}
 	}
+	inFunc := map[*ir.Value]bool{}
 	for _, v := range vals {
-		if v.Op.Kind == ir.KindSource || v.Op.Name == "reshape" {
+		inFunc[v] = true
+	}
+	gradSlot := map[*ir.Value][]*buffer{}
+	if updates != nil {
+		for _, r := range g.ResultsOf(ir.ResultGrad) {
+			slot := p.gradOf[g.Lookup(r.Name)]
+			if p.bufs[r.Value] != slot {
+				gradSlot[r.Value] = append(gradSlot[r.Value], slot)
+			}
+		}
+	}
+	for i, v := range vals {
+		gr := p.groupOf[v]
+		if gr != nil && lastOfGroup(gr, vals[i+1:]) == false {
+			continue // a group is emitted at its last member
+		}
+		if gr == nil && (v.Op.Kind == ir.KindSource || v.Op.Name == "reshape") {
 			continue
 		}
 		s := "Forward."
@@ -372,22 +389,30 @@ func (gen *generator) kernelFunc(f *jen.File, name, doc string, ins, vals []*ir.
 			section = s
 		}
 		flush()
-		body = append(body, jen.Comment(gen.valueComment(v)))
-		emitters[v.Op.Name](k, v)
+		unit := []*ir.Value{v}
+		if gr != nil {
+			body = append(body, jen.Comment(gen.groupComment(gr)))
+			k.emitGroup(gr)
+			unit = gr.Values
+		} else {
+			body = append(body, jen.Comment(gen.valueComment(v)))
+			emitters[v.Op.Name](k, v)
+		}
+		// Gradients not computed in their slot are copied there at once,
+		// before an optimizer loop reads the grads block.
+		for _, u := range unit {
+			for _, slot := range gradSlot[u] {
+				k.printf("copy(m.%s, %s)\n", slot.field, gen.valueRead(u, slot.size))
+			}
+		}
 		flush()
 	}
-	// Gradients not computed in place are copied to their slot.
 	if updates != nil {
-		for _, r := range g.ResultsOf(ir.ResultGrad) {
-			param := g.Lookup(r.Name)
-			slot := p.gradOf[param]
-			if p.bufs[r.Value] == slot {
-				continue
-			}
-			body = append(body, jen.Id(fmt.Sprintf("copy(m.%s, %s)", slot.field, gen.valueRead(r.Value, slot.size))))
-		}
 		body = append(body, jen.Line(), jen.Comment("Apply the updates: every new value was computed from the old ones above."))
 		for _, u := range updates {
+			if p.bufs[u.Value].kind == toTarget {
+				continue // written in place by the optimizer loop
+			}
 			body = append(body, jen.Id(fmt.Sprintf("copy(%s, %s)", p.ref(u.Target), gen.valueRead(u.Value, p.bufs[u.Target].size))))
 		}
 	}
@@ -450,4 +475,16 @@ func (gen *generator) checkpoint(f *jen.File) {
 	f.Comment("Load reads a checkpoint written by Save. On error the model is unchanged.")
 	f.Add(recv()).Id("Load").Params(jen.Id("path").String()).Error().Block(
 		jen.Return(rt("LoadSafetensors").Call(jen.Id("path"), jen.Append(jen.Id("m").Dot("Params").Call(), jen.Id("m").Dot("State").Call().Op("...")), meta.Clone())))
+}
+
+// lastOfGroup reports whether no later value of the function is in gr.
+func lastOfGroup(gr *ir.Group, rest []*ir.Value) bool {
+	for _, w := range rest {
+		for _, m := range gr.Values {
+			if m == w {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -18,7 +18,9 @@ const (
 	inState                 // optimizer state: a slice of the state block
 	inInput                 // the caller's input slice
 	inline                  // a scalar computed in expressions (const, numel)
-	alias                   // shares the buffer of Args[0] (reshape)
+	alias                   // shares the buffer of Args[0] (reshape) or of its group's output (matmul anchor)
+	local                   // lives in a local variable of its group's loop
+	toTarget                // an update written straight into its target by a lanes group
 )
 
 // buffer is the generated storage of one value.
@@ -49,6 +51,11 @@ type plan struct {
 	gradOf   map[*ir.Value]*buffer // param -> its grad slot
 	names    map[string]bool
 	scratchB map[*ir.Value]*buffer // extra per-value workspace (logsumexp)
+
+	groups  []*ir.Group              // groups the generator emits as one loop
+	groupOf map[*ir.Value]*ir.Group // member -> its group
+	flat    map[*ir.Group]*lanesLayout
+	stored  map[*ir.Value]bool // group members that must be written to memory
 }
 
 // scratch returns the workspace of v (same size as v).
@@ -94,6 +101,7 @@ func newPlan(g *ir.Graph, maxBatch int) (*plan, error) {
 		p.bufs[v], p.state = b, p.state+s
 		p.order = append(p.order, b)
 	}
+	p.planGroups()
 	// Grad results are computed straight into their slot of the grads block
 	// when the value is an ordinary intermediate used by nothing else that
 	// needs it elsewhere; otherwise the generated code copies.
@@ -117,6 +125,10 @@ func newPlan(g *ir.Graph, maxBatch int) (*plan, error) {
 		}
 		isInt := v.Type.DType == ir.I32
 		switch {
+		case p.groupOf[v] != nil && p.flat[p.groupOf[v]] != nil && p.stored[v]:
+			p.bufs[v] = &buffer{v: v, kind: toTarget}
+		case p.groupOf[v] != nil && !p.stored[v]:
+			p.bufs[v] = &buffer{v: v, kind: local, i32: isInt}
 		case v.Op.Name == "input":
 			p.bufs[v] = &buffer{v: v, kind: inInput, field: p.name(v.Name, ""), size: s, i32: isInt}
 		case v.Op.Name == "const" || v.Op.Name == "numel":
@@ -137,7 +149,11 @@ func newPlan(g *ir.Graph, maxBatch int) (*plan, error) {
 			p.bufs[v] = gb
 		default:
 			b := &buffer{v: v, kind: inArena, size: s, i32: isInt}
-			if isInt {
+			if slot, ok := planSlot(g, v); ok {
+				b.off = slot.Offset
+			} else if g.Plan != nil {
+				return nil, fmt.Errorf("memory plan has no slot for %%%d %s", v.ID, v.Op.Name)
+			} else if isInt {
 				b.off, p.iarena = p.iarena, p.iarena+s
 			} else {
 				b.off, p.arena = p.arena, p.arena+s
@@ -157,7 +173,185 @@ func newPlan(g *ir.Graph, maxBatch int) (*plan, error) {
 			}
 		}
 	}
+	if g.Plan != nil {
+		p.arena, p.iarena = max(p.arena, g.Plan.Arena), max(p.iarena, g.Plan.IArena)
+	}
+	// Scratch space lives after the planned arena.
+	for _, sb := range p.scratchB {
+		sb.off = p.arena
+		p.arena += sb.size
+	}
+	// A matmul anchoring a group writes the group's output buffer.
+	for _, gr := range p.groups {
+		if gr.Kind != ir.KindContraction {
+			continue
+		}
+		out := p.groupOutputs(gr)
+		p.bufs[gr.Values[0]] = &buffer{v: gr.Values[0], kind: alias, of: p.bufs[out[0]]}
+	}
 	return p, nil
+}
+
+func planSlot(g *ir.Graph, v *ir.Value) (ir.Slot, bool) {
+	if g.Plan == nil {
+		return ir.Slot{}, false
+	}
+	s, ok := g.Plan.Slots[v]
+	return s, ok
+}
+
+// lanesLayout is how a lanes group maps onto the storage blocks: state of
+// each kind starts at base[kind] in the state block, with the params
+// block's layout.
+type lanesLayout struct {
+	base map[string]int
+}
+
+// planGroups decides which groups to emit, which members are stored, and
+// whether each lanes group can run as one flat loop.
+func (p *plan) planGroups() {
+	g := p.g
+	p.groupOf = map[*ir.Value]*ir.Group{}
+	p.flat = map[*ir.Group]*lanesLayout{}
+	p.stored = map[*ir.Value]bool{}
+	pos := map[*ir.Value]int{}
+	for i, v := range g.Values {
+		pos[v] = i
+	}
+	external := map[*ir.Value]bool{}
+	for _, r := range g.Results {
+		external[r.Value] = true
+	}
+	for _, u := range g.Updates {
+		external[u.Value] = true
+	}
+	for i := range g.Groups {
+		gr := &g.Groups[i]
+		if gr.Lanes != nil && !p.flatOK(gr, pos) {
+			// Emit each lane as its own group.
+			for _, lane := range gr.Lanes {
+				p.groups = append(p.groups, &ir.Group{Kind: gr.Kind, Values: lane})
+			}
+			continue
+		}
+		p.groups = append(p.groups, gr)
+	}
+	for _, gr := range p.groups {
+		for _, v := range gr.Values {
+			p.groupOf[v] = gr
+		}
+	}
+	for _, v := range g.Values {
+		gr := p.groupOf[v]
+		for _, a := range v.Args {
+			if ga := p.groupOf[a]; ga != nil && ga != gr {
+				p.stored[a] = true
+			}
+		}
+		if gr != nil && external[v] {
+			p.stored[v] = true
+		}
+	}
+	// A contraction anchor is never stored on its own.
+	for _, gr := range p.groups {
+		if gr.Kind == ir.KindContraction {
+			p.stored[gr.Values[0]] = false
+		}
+	}
+	for _, gr := range p.groups {
+		if gr.Lanes != nil {
+			p.flat[gr] = p.layoutOf(gr)
+		}
+	}
+}
+
+// groupOutputs returns the stored members of gr.
+func (p *plan) groupOutputs(gr *ir.Group) []*ir.Value {
+	var out []*ir.Value
+	for _, v := range gr.Values {
+		if p.stored[v] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// flatOK checks that a lanes group can update the params block in place:
+// its lanes are the params in block order, every member that other code
+// reads is an update, and no value after the group reads a target.
+func (p *plan) flatOK(gr *ir.Group, pos map[*ir.Value]int) bool {
+	params := p.g.Params()
+	if len(gr.Lanes) != len(params) {
+		return false
+	}
+	targets := map[*ir.Value]*ir.Value{}
+	for _, u := range p.g.Updates {
+		targets[u.Value] = u.Target
+	}
+	last := 0
+	for _, v := range gr.Values {
+		last = max(last, pos[v])
+	}
+	inGroup := map[*ir.Value]bool{}
+	for _, v := range gr.Values {
+		inGroup[v] = true
+	}
+	written := map[*ir.Value]bool{}
+	for k, lane := range gr.Lanes {
+		for _, v := range lane {
+			if t := targets[v]; t != nil {
+				written[t] = true
+				if t.Op.Name == "param" && t != params[k] {
+					return false
+				}
+			}
+		}
+	}
+	for i, v := range p.g.Values {
+		if i <= last || inGroup[v] {
+			continue
+		}
+		for _, a := range v.Args {
+			if written[a] {
+				return false
+			}
+		}
+	}
+	for _, r := range p.g.Results {
+		if written[r.Value] {
+			return false
+		}
+	}
+	return true
+}
+
+// layoutOf finds the state bases of a lanes group, or nil if the state of
+// some kind does not follow the params block's layout.
+func (p *plan) layoutOf(gr *ir.Group) *lanesLayout {
+	params := p.g.Params()
+	lay := &lanesLayout{base: map[string]int{}}
+	for k, lane := range gr.Lanes {
+		param := params[k]
+		poff := p.bufs[param].off
+		for _, v := range lane {
+			for _, a := range v.Args {
+				if a.Op.Name != "state" || !strings.HasPrefix(a.Name, param.Name+".") {
+					continue
+				}
+				kind := a.Name[len(param.Name):]
+				b := p.bufs[a]
+				if b == nil {
+					return nil
+				}
+				if base, ok := lay.base[kind]; ok && base+poff != b.off {
+					return nil
+				} else if !ok {
+					lay.base[kind] = b.off - poff
+				}
+			}
+		}
+	}
+	return lay
 }
 
 // source returns the value whose storage v uses (v itself unless it aliases).

@@ -18,7 +18,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 2  // parameters (and gradients)
 	numState   = 1  // optimizer state
-	arenaSize  = 42 // float32 activations and temporaries at MaxBatch
+	arenaSize  = 18 // float32 activations and temporaries at MaxBatch
 	iarenaSize = 0  // int32 temporaries at MaxBatch
 )
 
@@ -43,20 +43,12 @@ type Model struct {
 	stateStep []float32 // step scalar
 
 	// Activations and temporaries (views of the arena).
-	t5  []float32 // %5 mul (N)
 	t6  []float32 // %6 add (N)
 	t7  []float32 // %7 sub (N)
-	t8  []float32 // %8 mul (N)
 	t9  []float32 // %9 reduce_mean scalar
 	t12 []float32 // %12 div scalar
-	t13 []float32 // %13 mul (N)
 	t14 []float32 // %14 add (N)
-	t16 []float32 // %16 mul (N)
 	t18 []float32 // %18 add scalar
-	t20 []float32 // %20 mul scalar
-	t21 []float32 // %21 sub scalar
-	t22 []float32 // %22 mul scalar
-	t23 []float32 // %23 sub scalar
 }
 
 // Option configures New.
@@ -87,20 +79,12 @@ func New(opts ...Option) *Model {
 	m.theta0Grad = m.grads[0:1:1]
 	m.theta1Grad = m.grads[1:2:2]
 	m.stateStep = m.state[0:1:1]
-	m.t5 = m.arena[0:5:5]
-	m.t6 = m.arena[5:10:10]
-	m.t7 = m.arena[10:15:15]
-	m.t8 = m.arena[15:20:20]
-	m.t9 = m.arena[20:21:21]
-	m.t12 = m.arena[21:22:22]
-	m.t13 = m.arena[22:27:27]
-	m.t14 = m.arena[27:32:32]
-	m.t16 = m.arena[32:37:37]
-	m.t18 = m.arena[37:38:38]
-	m.t20 = m.arena[38:39:39]
-	m.t21 = m.arena[39:40:40]
-	m.t22 = m.arena[40:41:41]
-	m.t23 = m.arena[41:42:42]
+	m.t6 = m.arena[0:5:5]
+	m.t7 = m.arena[5:10:10]
+	m.t9 = m.arena[10:11:11]
+	m.t12 = m.arena[11:12:12]
+	m.t14 = m.arena[12:17:17]
+	m.t18 = m.arena[17:18:18]
 	m.Reset()
 	return m
 }
@@ -266,13 +250,11 @@ func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *Model) forward(x []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %5 = mul(%3, %0) (N)
+	// group (elementwise): %5 mul, %6 add (N)
 	for i0 := 0; i0 < n; i0++ {
-		m.t5[i0] = m.theta1[0] * x[i0]
-	}
-	// %6 = add(%2, %5) (N)
-	for i0 := 0; i0 < n; i0++ {
-		m.t6[i0] = m.theta0[0] + m.t5[i0]
+		v5 := m.theta1[0] * x[i0]
+		v6 := m.theta0[0] + v5
+		m.t6[i0] = v6
 	}
 }
 
@@ -280,28 +262,21 @@ func (m *Model) forward(x []float32, n int) {
 func (m *Model) eval(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %5 = mul(%3, %0) (N)
+	// group (elementwise): %5 mul, %6 add (N)
 	for i0 := 0; i0 < n; i0++ {
-		m.t5[i0] = m.theta1[0] * x[i0]
+		v5 := m.theta1[0] * x[i0]
+		v6 := m.theta0[0] + v5
+		m.t6[i0] = v6
 	}
-	// %6 = add(%2, %5) (N)
-	for i0 := 0; i0 < n; i0++ {
-		m.t6[i0] = m.theta0[0] + m.t5[i0]
-	}
-	// %7 = sub(%6, %1) (N)
-	for i := range m.t7[:n] {
-		m.t7[i] = m.t6[i] - y[i]
-	}
-	// %8 = mul(%7, %7) (N)
-	for i := range m.t8[:n] {
-		m.t8[i] = m.t7[i] * m.t7[i]
-	}
-	// %9 = reduce_mean(%8) scalar
+	// group (reduction): %7 sub, %8 mul, %9 reduce_mean scalar
 	for i := range m.t9[:1] {
 		m.t9[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		m.t9[0] += m.t8[i0]
+	for i := 0; i < n; i++ {
+		v7 := m.t6[i] - y[i]
+		v8 := v7 * v7
+		m.t7[i] = v7
+		m.t9[0] += v8
 	}
 	for i := range m.t9[:1] {
 		m.t9[i] /= float32(n)
@@ -313,28 +288,21 @@ func (m *Model) eval(x []float32, y []float32, n int) {
 func (m *Model) step(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %5 = mul(%3, %0) (N)
+	// group (elementwise): %5 mul, %6 add (N)
 	for i0 := 0; i0 < n; i0++ {
-		m.t5[i0] = m.theta1[0] * x[i0]
+		v5 := m.theta1[0] * x[i0]
+		v6 := m.theta0[0] + v5
+		m.t6[i0] = v6
 	}
-	// %6 = add(%2, %5) (N)
-	for i0 := 0; i0 < n; i0++ {
-		m.t6[i0] = m.theta0[0] + m.t5[i0]
-	}
-	// %7 = sub(%6, %1) (N)
-	for i := range m.t7[:n] {
-		m.t7[i] = m.t6[i] - y[i]
-	}
-	// %8 = mul(%7, %7) (N)
-	for i := range m.t8[:n] {
-		m.t8[i] = m.t7[i] * m.t7[i]
-	}
-	// %9 = reduce_mean(%8) scalar
+	// group (reduction): %7 sub, %8 mul, %9 reduce_mean scalar
 	for i := range m.t9[:1] {
 		m.t9[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		m.t9[0] += m.t8[i0]
+	for i := 0; i < n; i++ {
+		v7 := m.t6[i] - y[i]
+		v8 := v7 * v7
+		m.t7[i] = v7
+		m.t9[0] += v8
 	}
 	for i := range m.t9[:1] {
 		m.t9[i] /= float32(n)
@@ -346,31 +314,23 @@ func (m *Model) step(x []float32, y []float32, n int) {
 	for i := range m.t12[:1] {
 		m.t12[i] = float32(1.0) / float32(n)
 	}
-	// %13 = mul(%12, %7) (N)
-	for i0 := 0; i0 < n; i0++ {
-		m.t13[i0] = m.t12[0] * m.t7[i0]
-	}
-	// %14 = add(%13, %13) (N)
-	for i := range m.t14[:n] {
-		m.t14[i] = m.t13[i] + m.t13[i]
-	}
-	// %15 = reduce_sum(%14) scalar
+	// group (reduction): %13 mul, %14 add, %15 reduce_sum scalar
 	for i := range m.theta0Grad[:1] {
 		m.theta0Grad[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
-		m.theta0Grad[0] += m.t14[i0]
+		v13 := m.t12[0] * m.t7[i0]
+		v14 := v13 + v13
+		m.t14[i0] = v14
+		m.theta0Grad[0] += v14
 	}
-	// %16 = mul(%14, %0) (N)
-	for i := range m.t16[:n] {
-		m.t16[i] = m.t14[i] * x[i]
-	}
-	// %17 = reduce_sum(%16) scalar
+	// group (reduction): %16 mul, %17 reduce_sum scalar
 	for i := range m.theta1Grad[:1] {
 		m.theta1Grad[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		m.theta1Grad[0] += m.t16[i0]
+	for i := 0; i < n; i++ {
+		v16 := m.t14[i] * x[i]
+		m.theta1Grad[0] += v16
 	}
 
 	// ------------------------------------------------------------------------
@@ -379,27 +339,15 @@ func (m *Model) step(x []float32, y []float32, n int) {
 	for i := range m.t18[:1] {
 		m.t18[i] = m.stateStep[i] + float32(1.0)
 	}
-	// %20 = mul(%19, %15) scalar
-	for i := range m.t20[:1] {
-		m.t20[i] = float32(0.01) * m.theta0Grad[i]
-	}
-	// %21 = sub(%2, %20) scalar
-	for i := range m.t21[:1] {
-		m.t21[i] = m.theta0[i] - m.t20[i]
-	}
-	// %22 = mul(%19, %17) scalar
-	for i := range m.t22[:1] {
-		m.t22[i] = float32(0.01) * m.theta1Grad[i]
-	}
-	// %23 = sub(%3, %22) scalar
-	for i := range m.t23[:1] {
-		m.t23[i] = m.theta1[i] - m.t22[i]
+	// group (optimizer update of all 2 params, one loop over the params block): %20 mul, %21 sub
+	for i := 0; i < numParams; i++ {
+		v20 := float32(0.01) * m.grads[i]
+		v21 := m.params[i] - v20
+		m.params[i] = v21
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
 	copy(m.stateStep, m.t18[:1])
-	copy(m.theta0, m.t21[:1])
-	copy(m.theta1, m.t23[:1])
 }
 
 // Params returns views of the parameters, in declaration order.

@@ -17,10 +17,10 @@ const (
 	MaxBatch = 128
 
 	// Sizes of the storage blocks, in elements.
-	numParams  = 203530  // parameters (and gradients)
-	numState   = 407061  // optimizer state
-	arenaSize  = 3059732 // float32 activations and temporaries at MaxBatch
-	iarenaSize = 128     // int32 temporaries at MaxBatch
+	numParams  = 203530 // parameters (and gradients)
+	numState   = 407061 // optimizer state
+	arenaSize  = 106374 // float32 activations and temporaries at MaxBatch
+	iarenaSize = 128    // int32 temporaries at MaxBatch
 )
 
 // Model is the compiled MnistMLP model.
@@ -56,94 +56,25 @@ type Model struct {
 	stateLogitsBV []float32 // logits.b.v (10)
 
 	// Activations and temporaries (views of the arena).
-	t3     []float32 // %3 matmul (N, 256)
-	t5     []float32 // %5 add (N, 256)
 	hidden []float32 // %6 relu (N, 256)
-	t8     []float32 // %8 matmul (N, 10)
 	logits []float32 // %19 add (N, 10)
 	t20    []float32 // %20 softmax (N, 10)
 	t21    []float32 // %21 log_softmax (N, 10)
 	t22    []float32 // %22 one_hot (N, 10)
-	t23    []float32 // %23 mul (N, 10)
 	t24    []float32 // %24 reduce_sum (N)
-	t25    []float32 // %25 neg (N)
 	t26    []float32 // %26 reduce_mean scalar
 	t27    []int32   // %27 argmax (N)
-	t28    []float32 // %28 eq (N)
-	t29    []float32 // %29 cast (N)
 	t30    []float32 // %30 reduce_mean scalar
 	t33    []float32 // %33 div scalar
-	t35    []float32 // %35 broadcast (N)
 	t36    []float32 // %36 neg (N)
 	t38    []float32 // %38 mul (N, 10)
-	t39    []float32 // %39 exp (N, 10)
 	t40    []float32 // %40 reduce_sum (N, 1)
-	t41    []float32 // %41 mul (N, 10)
 	t42    []float32 // %42 sub (N, 10)
 	t44    []float32 // %44 matmul (N, 256)
-	t47    []float32 // %47 gt (N, 256)
 	t48    []float32 // %48 where (N, 256)
 	t51    []float32 // %51 add scalar
-	t54    []float32 // %54 pow scalar
 	t55    []float32 // %55 sub scalar
-	t57    []float32 // %57 pow scalar
 	t58    []float32 // %58 sub scalar
-	t59    []float32 // %59 mul (784, 256)
-	t61    []float32 // %61 mul (784, 256)
-	t62    []float32 // %62 add (784, 256)
-	t63    []float32 // %63 mul (784, 256)
-	t65    []float32 // %65 mul (784, 256)
-	t66    []float32 // %66 mul (784, 256)
-	t67    []float32 // %67 add (784, 256)
-	t68    []float32 // %68 div (784, 256)
-	t69    []float32 // %69 div (784, 256)
-	t70    []float32 // %70 sqrt (784, 256)
-	t72    []float32 // %72 add (784, 256)
-	t73    []float32 // %73 div (784, 256)
-	t74    []float32 // %74 mul (784, 256)
-	t75    []float32 // %75 sub (784, 256)
-	t76    []float32 // %76 mul (256)
-	t77    []float32 // %77 mul (256)
-	t78    []float32 // %78 add (256)
-	t79    []float32 // %79 mul (256)
-	t80    []float32 // %80 mul (256)
-	t81    []float32 // %81 mul (256)
-	t82    []float32 // %82 add (256)
-	t83    []float32 // %83 div (256)
-	t84    []float32 // %84 div (256)
-	t85    []float32 // %85 sqrt (256)
-	t86    []float32 // %86 add (256)
-	t87    []float32 // %87 div (256)
-	t88    []float32 // %88 mul (256)
-	t89    []float32 // %89 sub (256)
-	t90    []float32 // %90 mul (256, 10)
-	t91    []float32 // %91 mul (256, 10)
-	t92    []float32 // %92 add (256, 10)
-	t93    []float32 // %93 mul (256, 10)
-	t94    []float32 // %94 mul (256, 10)
-	t95    []float32 // %95 mul (256, 10)
-	t96    []float32 // %96 add (256, 10)
-	t97    []float32 // %97 div (256, 10)
-	t98    []float32 // %98 div (256, 10)
-	t99    []float32 // %99 sqrt (256, 10)
-	t100   []float32 // %100 add (256, 10)
-	t101   []float32 // %101 div (256, 10)
-	t102   []float32 // %102 mul (256, 10)
-	t103   []float32 // %103 sub (256, 10)
-	t104   []float32 // %104 mul (10)
-	t105   []float32 // %105 mul (10)
-	t106   []float32 // %106 add (10)
-	t107   []float32 // %107 mul (10)
-	t108   []float32 // %108 mul (10)
-	t109   []float32 // %109 mul (10)
-	t110   []float32 // %110 add (10)
-	t111   []float32 // %111 div (10)
-	t112   []float32 // %112 div (10)
-	t113   []float32 // %113 sqrt (10)
-	t114   []float32 // %114 add (10)
-	t115   []float32 // %115 div (10)
-	t116   []float32 // %116 mul (10)
-	t117   []float32 // %117 sub (10)
 }
 
 // Option configures New.
@@ -186,94 +117,25 @@ func New(opts ...Option) *Model {
 	m.stateHiddenBV = m.state[404235:404491:404491]
 	m.stateLogitsWV = m.state[404491:407051:407051]
 	m.stateLogitsBV = m.state[407051:407061:407061]
-	m.t3 = m.arena[0:32768:32768]
-	m.t5 = m.arena[32768:65536:65536]
-	m.hidden = m.arena[65536:98304:98304]
-	m.t8 = m.arena[98304:99584:99584]
-	m.logits = m.arena[99584:100864:100864]
-	m.t20 = m.arena[100864:102144:102144]
-	m.t21 = m.arena[102144:103424:103424]
-	m.t22 = m.arena[103424:104704:104704]
-	m.t23 = m.arena[104704:105984:105984]
-	m.t24 = m.arena[105984:106112:106112]
-	m.t25 = m.arena[106112:106240:106240]
-	m.t26 = m.arena[106240:106241:106241]
+	m.hidden = m.arena[0:32768:32768]
+	m.logits = m.arena[32768:34048:34048]
+	m.t20 = m.arena[34048:35328:35328]
+	m.t21 = m.arena[35328:36608:36608]
+	m.t22 = m.arena[36608:37888:37888]
+	m.t24 = m.arena[37888:38016:38016]
+	m.t26 = m.arena[38016:38017:38017]
 	m.t27 = m.iarena[0:128:128]
-	m.t28 = m.arena[106241:106369:106369]
-	m.t29 = m.arena[106369:106497:106497]
-	m.t30 = m.arena[106497:106498:106498]
-	m.t33 = m.arena[106498:106499:106499]
-	m.t35 = m.arena[106499:106627:106627]
-	m.t36 = m.arena[106627:106755:106755]
-	m.t38 = m.arena[106755:108035:108035]
-	m.t39 = m.arena[108035:109315:109315]
-	m.t40 = m.arena[109315:109443:109443]
-	m.t41 = m.arena[109443:110723:110723]
-	m.t42 = m.arena[110723:112003:112003]
-	m.t44 = m.arena[112003:144771:144771]
-	m.t47 = m.arena[144771:177539:177539]
-	m.t48 = m.arena[177539:210307:210307]
-	m.t51 = m.arena[210307:210308:210308]
-	m.t54 = m.arena[210308:210309:210309]
-	m.t55 = m.arena[210309:210310:210310]
-	m.t57 = m.arena[210310:210311:210311]
-	m.t58 = m.arena[210311:210312:210312]
-	m.t59 = m.arena[210312:411016:411016]
-	m.t61 = m.arena[411016:611720:611720]
-	m.t62 = m.arena[611720:812424:812424]
-	m.t63 = m.arena[812424:1013128:1013128]
-	m.t65 = m.arena[1013128:1213832:1213832]
-	m.t66 = m.arena[1213832:1414536:1414536]
-	m.t67 = m.arena[1414536:1615240:1615240]
-	m.t68 = m.arena[1615240:1815944:1815944]
-	m.t69 = m.arena[1815944:2016648:2016648]
-	m.t70 = m.arena[2016648:2217352:2217352]
-	m.t72 = m.arena[2217352:2418056:2418056]
-	m.t73 = m.arena[2418056:2618760:2618760]
-	m.t74 = m.arena[2618760:2819464:2819464]
-	m.t75 = m.arena[2819464:3020168:3020168]
-	m.t76 = m.arena[3020168:3020424:3020424]
-	m.t77 = m.arena[3020424:3020680:3020680]
-	m.t78 = m.arena[3020680:3020936:3020936]
-	m.t79 = m.arena[3020936:3021192:3021192]
-	m.t80 = m.arena[3021192:3021448:3021448]
-	m.t81 = m.arena[3021448:3021704:3021704]
-	m.t82 = m.arena[3021704:3021960:3021960]
-	m.t83 = m.arena[3021960:3022216:3022216]
-	m.t84 = m.arena[3022216:3022472:3022472]
-	m.t85 = m.arena[3022472:3022728:3022728]
-	m.t86 = m.arena[3022728:3022984:3022984]
-	m.t87 = m.arena[3022984:3023240:3023240]
-	m.t88 = m.arena[3023240:3023496:3023496]
-	m.t89 = m.arena[3023496:3023752:3023752]
-	m.t90 = m.arena[3023752:3026312:3026312]
-	m.t91 = m.arena[3026312:3028872:3028872]
-	m.t92 = m.arena[3028872:3031432:3031432]
-	m.t93 = m.arena[3031432:3033992:3033992]
-	m.t94 = m.arena[3033992:3036552:3036552]
-	m.t95 = m.arena[3036552:3039112:3039112]
-	m.t96 = m.arena[3039112:3041672:3041672]
-	m.t97 = m.arena[3041672:3044232:3044232]
-	m.t98 = m.arena[3044232:3046792:3046792]
-	m.t99 = m.arena[3046792:3049352:3049352]
-	m.t100 = m.arena[3049352:3051912:3051912]
-	m.t101 = m.arena[3051912:3054472:3054472]
-	m.t102 = m.arena[3054472:3057032:3057032]
-	m.t103 = m.arena[3057032:3059592:3059592]
-	m.t104 = m.arena[3059592:3059602:3059602]
-	m.t105 = m.arena[3059602:3059612:3059612]
-	m.t106 = m.arena[3059612:3059622:3059622]
-	m.t107 = m.arena[3059622:3059632:3059632]
-	m.t108 = m.arena[3059632:3059642:3059642]
-	m.t109 = m.arena[3059642:3059652:3059652]
-	m.t110 = m.arena[3059652:3059662:3059662]
-	m.t111 = m.arena[3059662:3059672:3059672]
-	m.t112 = m.arena[3059672:3059682:3059682]
-	m.t113 = m.arena[3059682:3059692:3059692]
-	m.t114 = m.arena[3059692:3059702:3059702]
-	m.t115 = m.arena[3059702:3059712:3059712]
-	m.t116 = m.arena[3059712:3059722:3059722]
-	m.t117 = m.arena[3059722:3059732:3059732]
+	m.t30 = m.arena[38017:38018:38018]
+	m.t33 = m.arena[38018:38019:38019]
+	m.t36 = m.arena[38019:38147:38147]
+	m.t38 = m.arena[38147:39427:39427]
+	m.t40 = m.arena[39427:39555:39555]
+	m.t42 = m.arena[39555:40835:40835]
+	m.t44 = m.arena[40835:73603:73603]
+	m.t48 = m.arena[73603:106371:106371]
+	m.t51 = m.arena[106371:106372:106372]
+	m.t55 = m.arena[106372:106373:106373]
+	m.t58 = m.arena[106373:106374:106374]
 	m.Reset()
 	return m
 }
@@ -517,24 +379,21 @@ func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *Model) forward(image []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %3 = matmul(%0, %2) (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.t3, 256)
-	// %5 = add(%3, %4) (N, 256)
+	// group (contraction): %3 matmul, %5 add, %6 relu (N, 256)
+	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			m.t5[i0*256+i1] = m.t3[i0*256+i1] + m.hiddenB[i1]
+			v5 := m.hidden[i0*256+i1] + m.hiddenB[i1]
+			v6 := relu32(v5)
+			m.hidden[i0*256+i1] = v6
 		}
 	}
-	// %6 = relu(%5) (N, 256) (hidden)
-	for i := range m.hidden[:256*n] {
-		m.hidden[i] = relu32(m.t5[i])
-	}
-	// %8 = matmul(%6, %7) (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.t8, 10)
-	// %19 = add(%8, %9) (N, 10) (logits)
+	// group (contraction): %8 matmul, %19 add (N, 10)
+	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.logits[i0*10+i1] = m.t8[i0*10+i1] + m.logitsB[i1]
+			v19 := m.logits[i0*10+i1] + m.logitsB[i1]
+			m.logits[i0*10+i1] = v19
 		}
 	}
 	// %20 = softmax(%19) (N, 10)
@@ -561,24 +420,21 @@ func (m *Model) forward(image []float32, n int) {
 func (m *Model) eval(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %3 = matmul(%0, %2) (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.t3, 256)
-	// %5 = add(%3, %4) (N, 256)
+	// group (contraction): %3 matmul, %5 add, %6 relu (N, 256)
+	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			m.t5[i0*256+i1] = m.t3[i0*256+i1] + m.hiddenB[i1]
+			v5 := m.hidden[i0*256+i1] + m.hiddenB[i1]
+			v6 := relu32(v5)
+			m.hidden[i0*256+i1] = v6
 		}
 	}
-	// %6 = relu(%5) (N, 256) (hidden)
-	for i := range m.hidden[:256*n] {
-		m.hidden[i] = relu32(m.t5[i])
-	}
-	// %8 = matmul(%6, %7) (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.t8, 10)
-	// %19 = add(%8, %9) (N, 10) (logits)
+	// group (contraction): %8 matmul, %19 add (N, 10)
+	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.logits[i0*10+i1] = m.t8[i0*10+i1] + m.logitsB[i1]
+			v19 := m.logits[i0*10+i1] + m.logitsB[i1]
+			m.logits[i0*10+i1] = v19
 		}
 	}
 	// %21 = log_softmax(%19) (N, 10)
@@ -606,29 +462,23 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 			m.t22[i*10+int(c)] = 1
 		}
 	}
-	// %23 = mul(%22, %21) (N, 10)
-	for i := range m.t23[:10*n] {
-		m.t23[i] = m.t22[i] * m.t21[i]
-	}
-	// %24 = reduce_sum(%23) (N)
+	// group (reduction): %23 mul, %24 reduce_sum (N)
 	for i := range m.t24[:n] {
 		m.t24[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.t24[i0] += m.t23[i0*10+i1]
+			v23 := m.t22[i0*10+i1] * m.t21[i0*10+i1]
+			m.t24[i0] += v23
 		}
 	}
-	// %25 = neg(%24) (N)
-	for i := range m.t25[:n] {
-		m.t25[i] = -m.t24[i]
-	}
-	// %26 = reduce_mean(%25) scalar
+	// group (reduction): %25 neg, %26 reduce_mean scalar
 	for i := range m.t26[:1] {
 		m.t26[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		m.t26[0] += m.t25[i0]
+	for i := 0; i < n; i++ {
+		v25 := -m.t24[i]
+		m.t26[0] += v25
 	}
 	for i := range m.t26[:1] {
 		m.t26[i] /= float32(n)
@@ -649,20 +499,14 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 			m.t27[o*(1)+in] = int32(best)
 		}
 	}
-	// %28 = eq(%27, %1) (N)
-	for i := range m.t28[:n] {
-		m.t28[i] = b2f(m.t27[i] == label[i])
-	}
-	// %29 = cast(%28) (N)
-	for i := range m.t29[:n] {
-		m.t29[i] = m.t28[i]
-	}
-	// %30 = reduce_mean(%29) scalar
+	// group (reduction): %28 eq, %29 cast, %30 reduce_mean scalar
 	for i := range m.t30[:1] {
 		m.t30[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		m.t30[0] += m.t29[i0]
+	for i := 0; i < n; i++ {
+		v28 := b2f(m.t27[i] == label[i])
+		v29 := v28
+		m.t30[0] += v29
 	}
 	for i := range m.t30[:1] {
 		m.t30[i] /= float32(n)
@@ -674,24 +518,21 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 func (m *Model) step(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %3 = matmul(%0, %2) (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.t3, 256)
-	// %5 = add(%3, %4) (N, 256)
+	// group (contraction): %3 matmul, %5 add, %6 relu (N, 256)
+	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			m.t5[i0*256+i1] = m.t3[i0*256+i1] + m.hiddenB[i1]
+			v5 := m.hidden[i0*256+i1] + m.hiddenB[i1]
+			v6 := relu32(v5)
+			m.hidden[i0*256+i1] = v6
 		}
 	}
-	// %6 = relu(%5) (N, 256) (hidden)
-	for i := range m.hidden[:256*n] {
-		m.hidden[i] = relu32(m.t5[i])
-	}
-	// %8 = matmul(%6, %7) (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.t8, 10)
-	// %19 = add(%8, %9) (N, 10) (logits)
+	// group (contraction): %8 matmul, %19 add (N, 10)
+	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.logits[i0*10+i1] = m.t8[i0*10+i1] + m.logitsB[i1]
+			v19 := m.logits[i0*10+i1] + m.logitsB[i1]
+			m.logits[i0*10+i1] = v19
 		}
 	}
 	// %21 = log_softmax(%19) (N, 10)
@@ -719,29 +560,23 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			m.t22[i*10+int(c)] = 1
 		}
 	}
-	// %23 = mul(%22, %21) (N, 10)
-	for i := range m.t23[:10*n] {
-		m.t23[i] = m.t22[i] * m.t21[i]
-	}
-	// %24 = reduce_sum(%23) (N)
+	// group (reduction): %23 mul, %24 reduce_sum (N)
 	for i := range m.t24[:n] {
 		m.t24[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.t24[i0] += m.t23[i0*10+i1]
+			v23 := m.t22[i0*10+i1] * m.t21[i0*10+i1]
+			m.t24[i0] += v23
 		}
 	}
-	// %25 = neg(%24) (N)
-	for i := range m.t25[:n] {
-		m.t25[i] = -m.t24[i]
-	}
-	// %26 = reduce_mean(%25) scalar
+	// group (reduction): %25 neg, %26 reduce_mean scalar
 	for i := range m.t26[:1] {
 		m.t26[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		m.t26[0] += m.t25[i0]
+	for i := 0; i < n; i++ {
+		v25 := -m.t24[i]
+		m.t26[0] += v25
 	}
 	for i := range m.t26[:1] {
 		m.t26[i] /= float32(n)
@@ -753,71 +588,50 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.t33[:1] {
 		m.t33[i] = float32(1.0) / float32(n)
 	}
-	// %35 = broadcast(%34) (N)
+	// group (elementwise): %35 broadcast, %36 neg (N)
 	for i0 := 0; i0 < n; i0++ {
-		m.t35[i0] = m.t33[0]
+		v35 := m.t33[0]
+		v36 := -v35
+		m.t36[i0] = v36
 	}
-	// %36 = neg(%35) (N)
-	for i := range m.t36[:n] {
-		m.t36[i] = -m.t35[i]
-	}
-	// %38 = mul(%37, %22) (N, 10)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			m.t38[i0*10+i1] = m.t36[i0] * m.t22[i0*10+i1]
-		}
-	}
-	// %39 = exp(%21) (N, 10)
-	for i := range m.t39[:10*n] {
-		m.t39[i] = exp32(m.t21[i])
-	}
-	// %40 = reduce_sum(%38) (N, 1)
+	// group (reduction): %38 mul, %40 reduce_sum (N, 1)
 	for i := range m.t40[:n] {
 		m.t40[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.t40[i0] += m.t38[i0*10+i1]
+			v38 := m.t36[i0] * m.t22[i0*10+i1]
+			m.t38[i0*10+i1] = v38
+			m.t40[i0] += v38
 		}
 	}
-	// %41 = mul(%39, %40) (N, 10)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			m.t41[i0*10+i1] = m.t39[i0*10+i1] * m.t40[i0]
-		}
-	}
-	// %42 = sub(%38, %41) (N, 10)
-	for i := range m.t42[:10*n] {
-		m.t42[i] = m.t38[i] - m.t41[i]
-	}
-	// %43 = reduce_sum(%42) (10)
+	// group (reduction): %39 exp, %41 mul, %42 sub, %43 reduce_sum (10)
 	for i := range m.logitsBGrad[:10] {
 		m.logitsBGrad[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.logitsBGrad[i1] += m.t42[i0*10+i1]
+			v39 := exp32(m.t21[i0*10+i1])
+			v41 := v39 * m.t40[i0]
+			v42 := m.t38[i0*10+i1] - v41
+			m.t42[i0*10+i1] = v42
+			m.logitsBGrad[i1] += v42
 		}
 	}
 	// %44 = matmul(%42, %7) (N, 256)
 	rt.Sgemm(false, true, n, 256, 10, 1, m.t42, 10, m.logitsW, 10, 0, m.t44, 256)
 	// %45 = matmul(%6, %42) (256, 10)
 	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t42, 10, 0, m.logitsWGrad, 10)
-	// %47 = gt(%5, %46) (N, 256)
-	for i := range m.t47[:256*n] {
-		m.t47[i] = b2f(m.t5[i] > float32(0.0))
-	}
-	// %48 = where(%47, %44, %46) (N, 256)
-	for i := range m.t48[:256*n] {
-		m.t48[i] = sel32(m.t47[i], m.t44[i], float32(0.0))
-	}
-	// %49 = reduce_sum(%48) (256)
+	// group (reduction): %47 gt, %48 where, %49 reduce_sum (256)
 	for i := range m.hiddenBGrad[:256] {
 		m.hiddenBGrad[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			m.hiddenBGrad[i1] += m.t48[i0*256+i1]
+			v47 := b2f(m.hidden[i0*256+i1] > float32(0.0))
+			v48 := sel32(v47, m.t44[i0*256+i1], float32(0.0))
+			m.t48[i0*256+i1] = v48
+			m.hiddenBGrad[i1] += v48
 		}
 	}
 	// %50 = matmul(%0, %48) (784, 256)
@@ -825,273 +639,40 @@ func (m *Model) step(image []float32, label []int32, n int) {
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
-	// %51 = add(%10, %31) scalar
-	for i := range m.t51[:1] {
-		m.t51[i] = m.stateStep[i] + float32(1.0)
+	// group (elementwise): %51 add, %54 pow, %55 sub, %57 pow, %58 sub scalar
+	for i := 0; i < 1; i++ {
+		v51 := m.stateStep[i] + float32(1.0)
+		v54 := pow32(float32(0.9), v51)
+		v55 := float32(1.0) - v54
+		v57 := pow32(float32(0.999), v51)
+		v58 := float32(1.0) - v57
+		m.t51[i] = v51
+		m.t55[i] = v55
+		m.t58[i] = v58
 	}
-	// %54 = pow(%53, %51) scalar
-	for i := range m.t54[:1] {
-		m.t54[i] = pow32(float32(0.9), m.t51[i])
-	}
-	// %55 = sub(%31, %54) scalar
-	for i := range m.t55[:1] {
-		m.t55[i] = float32(1.0) - m.t54[i]
-	}
-	// %57 = pow(%56, %51) scalar
-	for i := range m.t57[:1] {
-		m.t57[i] = pow32(float32(0.999), m.t51[i])
-	}
-	// %58 = sub(%31, %57) scalar
-	for i := range m.t58[:1] {
-		m.t58[i] = float32(1.0) - m.t57[i]
-	}
-	// %59 = mul(%53, %11) (784, 256)
-	for i := range m.t59[:200704] {
-		m.t59[i] = float32(0.9) * m.stateHiddenWM[i]
-	}
-	// %61 = mul(%60, %50) (784, 256)
-	for i := range m.t61[:200704] {
-		m.t61[i] = float32(0.09999999999999998) * m.hiddenWGrad[i]
-	}
-	// %62 = add(%59, %61) (784, 256)
-	for i := range m.t62[:200704] {
-		m.t62[i] = m.t59[i] + m.t61[i]
-	}
-	// %63 = mul(%56, %15) (784, 256)
-	for i := range m.t63[:200704] {
-		m.t63[i] = float32(0.999) * m.stateHiddenWV[i]
-	}
-	// %65 = mul(%50, %50) (784, 256)
-	for i := range m.t65[:200704] {
-		m.t65[i] = m.hiddenWGrad[i] * m.hiddenWGrad[i]
-	}
-	// %66 = mul(%64, %65) (784, 256)
-	for i := range m.t66[:200704] {
-		m.t66[i] = float32(0.0010000000000000009) * m.t65[i]
-	}
-	// %67 = add(%63, %66) (784, 256)
-	for i := range m.t67[:200704] {
-		m.t67[i] = m.t63[i] + m.t66[i]
-	}
-	// %68 = div(%62, %55) (784, 256)
-	for i0 := 0; i0 < 784; i0++ {
-		for i1 := 0; i1 < 256; i1++ {
-			m.t68[i0*256+i1] = m.t62[i0*256+i1] / m.t55[0]
-		}
-	}
-	// %69 = div(%67, %58) (784, 256)
-	for i0 := 0; i0 < 784; i0++ {
-		for i1 := 0; i1 < 256; i1++ {
-			m.t69[i0*256+i1] = m.t67[i0*256+i1] / m.t58[0]
-		}
-	}
-	// %70 = sqrt(%69) (784, 256)
-	for i := range m.t70[:200704] {
-		m.t70[i] = sqrt32(m.t69[i])
-	}
-	// %72 = add(%70, %71) (784, 256)
-	for i := range m.t72[:200704] {
-		m.t72[i] = m.t70[i] + float32(1e-08)
-	}
-	// %73 = div(%68, %72) (784, 256)
-	for i := range m.t73[:200704] {
-		m.t73[i] = m.t68[i] / m.t72[i]
-	}
-	// %74 = mul(%52, %73) (784, 256)
-	for i := range m.t74[:200704] {
-		m.t74[i] = float32(0.001) * m.t73[i]
-	}
-	// %75 = sub(%2, %74) (784, 256)
-	for i := range m.t75[:200704] {
-		m.t75[i] = m.hiddenW[i] - m.t74[i]
-	}
-	// %76 = mul(%53, %12) (256)
-	for i := range m.t76[:256] {
-		m.t76[i] = float32(0.9) * m.stateHiddenBM[i]
-	}
-	// %77 = mul(%60, %49) (256)
-	for i := range m.t77[:256] {
-		m.t77[i] = float32(0.09999999999999998) * m.hiddenBGrad[i]
-	}
-	// %78 = add(%76, %77) (256)
-	for i := range m.t78[:256] {
-		m.t78[i] = m.t76[i] + m.t77[i]
-	}
-	// %79 = mul(%56, %16) (256)
-	for i := range m.t79[:256] {
-		m.t79[i] = float32(0.999) * m.stateHiddenBV[i]
-	}
-	// %80 = mul(%49, %49) (256)
-	for i := range m.t80[:256] {
-		m.t80[i] = m.hiddenBGrad[i] * m.hiddenBGrad[i]
-	}
-	// %81 = mul(%64, %80) (256)
-	for i := range m.t81[:256] {
-		m.t81[i] = float32(0.0010000000000000009) * m.t80[i]
-	}
-	// %82 = add(%79, %81) (256)
-	for i := range m.t82[:256] {
-		m.t82[i] = m.t79[i] + m.t81[i]
-	}
-	// %83 = div(%78, %55) (256)
-	for i0 := 0; i0 < 256; i0++ {
-		m.t83[i0] = m.t78[i0] / m.t55[0]
-	}
-	// %84 = div(%82, %58) (256)
-	for i0 := 0; i0 < 256; i0++ {
-		m.t84[i0] = m.t82[i0] / m.t58[0]
-	}
-	// %85 = sqrt(%84) (256)
-	for i := range m.t85[:256] {
-		m.t85[i] = sqrt32(m.t84[i])
-	}
-	// %86 = add(%85, %71) (256)
-	for i := range m.t86[:256] {
-		m.t86[i] = m.t85[i] + float32(1e-08)
-	}
-	// %87 = div(%83, %86) (256)
-	for i := range m.t87[:256] {
-		m.t87[i] = m.t83[i] / m.t86[i]
-	}
-	// %88 = mul(%52, %87) (256)
-	for i := range m.t88[:256] {
-		m.t88[i] = float32(0.001) * m.t87[i]
-	}
-	// %89 = sub(%4, %88) (256)
-	for i := range m.t89[:256] {
-		m.t89[i] = m.hiddenB[i] - m.t88[i]
-	}
-	// %90 = mul(%53, %13) (256, 10)
-	for i := range m.t90[:2560] {
-		m.t90[i] = float32(0.9) * m.stateLogitsWM[i]
-	}
-	// %91 = mul(%60, %45) (256, 10)
-	for i := range m.t91[:2560] {
-		m.t91[i] = float32(0.09999999999999998) * m.logitsWGrad[i]
-	}
-	// %92 = add(%90, %91) (256, 10)
-	for i := range m.t92[:2560] {
-		m.t92[i] = m.t90[i] + m.t91[i]
-	}
-	// %93 = mul(%56, %17) (256, 10)
-	for i := range m.t93[:2560] {
-		m.t93[i] = float32(0.999) * m.stateLogitsWV[i]
-	}
-	// %94 = mul(%45, %45) (256, 10)
-	for i := range m.t94[:2560] {
-		m.t94[i] = m.logitsWGrad[i] * m.logitsWGrad[i]
-	}
-	// %95 = mul(%64, %94) (256, 10)
-	for i := range m.t95[:2560] {
-		m.t95[i] = float32(0.0010000000000000009) * m.t94[i]
-	}
-	// %96 = add(%93, %95) (256, 10)
-	for i := range m.t96[:2560] {
-		m.t96[i] = m.t93[i] + m.t95[i]
-	}
-	// %97 = div(%92, %55) (256, 10)
-	for i0 := 0; i0 < 256; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			m.t97[i0*10+i1] = m.t92[i0*10+i1] / m.t55[0]
-		}
-	}
-	// %98 = div(%96, %58) (256, 10)
-	for i0 := 0; i0 < 256; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			m.t98[i0*10+i1] = m.t96[i0*10+i1] / m.t58[0]
-		}
-	}
-	// %99 = sqrt(%98) (256, 10)
-	for i := range m.t99[:2560] {
-		m.t99[i] = sqrt32(m.t98[i])
-	}
-	// %100 = add(%99, %71) (256, 10)
-	for i := range m.t100[:2560] {
-		m.t100[i] = m.t99[i] + float32(1e-08)
-	}
-	// %101 = div(%97, %100) (256, 10)
-	for i := range m.t101[:2560] {
-		m.t101[i] = m.t97[i] / m.t100[i]
-	}
-	// %102 = mul(%52, %101) (256, 10)
-	for i := range m.t102[:2560] {
-		m.t102[i] = float32(0.001) * m.t101[i]
-	}
-	// %103 = sub(%7, %102) (256, 10)
-	for i := range m.t103[:2560] {
-		m.t103[i] = m.logitsW[i] - m.t102[i]
-	}
-	// %104 = mul(%53, %14) (10)
-	for i := range m.t104[:10] {
-		m.t104[i] = float32(0.9) * m.stateLogitsBM[i]
-	}
-	// %105 = mul(%60, %43) (10)
-	for i := range m.t105[:10] {
-		m.t105[i] = float32(0.09999999999999998) * m.logitsBGrad[i]
-	}
-	// %106 = add(%104, %105) (10)
-	for i := range m.t106[:10] {
-		m.t106[i] = m.t104[i] + m.t105[i]
-	}
-	// %107 = mul(%56, %18) (10)
-	for i := range m.t107[:10] {
-		m.t107[i] = float32(0.999) * m.stateLogitsBV[i]
-	}
-	// %108 = mul(%43, %43) (10)
-	for i := range m.t108[:10] {
-		m.t108[i] = m.logitsBGrad[i] * m.logitsBGrad[i]
-	}
-	// %109 = mul(%64, %108) (10)
-	for i := range m.t109[:10] {
-		m.t109[i] = float32(0.0010000000000000009) * m.t108[i]
-	}
-	// %110 = add(%107, %109) (10)
-	for i := range m.t110[:10] {
-		m.t110[i] = m.t107[i] + m.t109[i]
-	}
-	// %111 = div(%106, %55) (10)
-	for i0 := 0; i0 < 10; i0++ {
-		m.t111[i0] = m.t106[i0] / m.t55[0]
-	}
-	// %112 = div(%110, %58) (10)
-	for i0 := 0; i0 < 10; i0++ {
-		m.t112[i0] = m.t110[i0] / m.t58[0]
-	}
-	// %113 = sqrt(%112) (10)
-	for i := range m.t113[:10] {
-		m.t113[i] = sqrt32(m.t112[i])
-	}
-	// %114 = add(%113, %71) (10)
-	for i := range m.t114[:10] {
-		m.t114[i] = m.t113[i] + float32(1e-08)
-	}
-	// %115 = div(%111, %114) (10)
-	for i := range m.t115[:10] {
-		m.t115[i] = m.t111[i] / m.t114[i]
-	}
-	// %116 = mul(%52, %115) (10)
-	for i := range m.t116[:10] {
-		m.t116[i] = float32(0.001) * m.t115[i]
-	}
-	// %117 = sub(%9, %116) (10)
-	for i := range m.t117[:10] {
-		m.t117[i] = m.logitsB[i] - m.t116[i]
+	// group (optimizer update of all 4 params, one loop over the params block): %59 mul, %61 mul, %62 add, %63 mul, %65 mul, %66 mul, %67 add, %68 div, %69 div, %70 sqrt, %72 add, %73 div, %74 mul, %75 sub
+	for i := 0; i < numParams; i++ {
+		v59 := float32(0.9) * m.state[i+1]
+		v61 := float32(0.09999999999999998) * m.grads[i]
+		v62 := v59 + v61
+		v63 := float32(0.999) * m.state[i+203531]
+		v65 := m.grads[i] * m.grads[i]
+		v66 := float32(0.0010000000000000009) * v65
+		v67 := v63 + v66
+		v68 := v62 / m.t55[0]
+		v69 := v67 / m.t58[0]
+		v70 := sqrt32(v69)
+		v72 := v70 + float32(1e-08)
+		v73 := v68 / v72
+		v74 := float32(0.001) * v73
+		v75 := m.params[i] - v74
+		m.state[i+1] = v62
+		m.state[i+203531] = v67
+		m.params[i] = v75
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
 	copy(m.stateStep, m.t51[:1])
-	copy(m.stateHiddenWM, m.t62[:200704])
-	copy(m.stateHiddenWV, m.t67[:200704])
-	copy(m.hiddenW, m.t75[:200704])
-	copy(m.stateHiddenBM, m.t78[:256])
-	copy(m.stateHiddenBV, m.t82[:256])
-	copy(m.hiddenB, m.t89[:256])
-	copy(m.stateLogitsWM, m.t92[:2560])
-	copy(m.stateLogitsWV, m.t96[:2560])
-	copy(m.logitsW, m.t103[:2560])
-	copy(m.stateLogitsBM, m.t106[:10])
-	copy(m.stateLogitsBV, m.t110[:10])
-	copy(m.logitsB, m.t117[:10])
 }
 
 // Params returns views of the parameters, in declaration order.

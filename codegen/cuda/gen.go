@@ -1,0 +1,412 @@
+package cuda
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+// Version is the mdlc version written into generated headers by default.
+const Version = "0.1.0"
+
+// Names of the files Generate's output goes to, next to the Go backend's model.go.
+const (
+	CUFile  = "kernels.cu"    // the kernels
+	PTXFile = "kernels.ptx"   // their PTX, embedded in the package
+	GoFile  = "model_cuda.go" // NewCUDA, CUDAModel and the launch sequence
+)
+
+// Options control generation.
+type Options struct {
+	Package  string // Go package name (the Go backend's package)
+	Source   string // the .mdl file, named in the headers
+	MaxBatch int    // largest batch size n (as given to the Go backend)
+	Version  string // mdlc version in the headers (default Version)
+	Arch     string // GPU architecture the PTX targets: sm_80 (default) or sm_90
+}
+
+// unit is one launch: a kernel computing vals, or a cuBLAS call.
+type unit struct {
+	name   string
+	vals   []*ir.Value
+	group  int // index in g.Groups, or -1
+	gemm   *ir.Value
+	kernel *kernel
+}
+
+// computes reports whether a value needs code.
+func computes(v *ir.Value) bool {
+	return v.Op.Kind != ir.KindSource && v.Op.Name != "reshape"
+}
+
+var nonIdent = regexp.MustCompile(`[^A-Za-z0-9_]+`)
+
+// kernelName names a single-value kernel: k<ID>_<op>[_<name>].
+func kernelName(v *ir.Value) string {
+	s := fmt.Sprintf("k%d_%s", v.ID, v.Op.Name)
+	if v.Name != "" {
+		s += "_" + strings.Trim(nonIdent.ReplaceAllString(v.Name, "_"), "_")
+	}
+	return s
+}
+
+// units splits the step graph into launches: one per fused group when
+// g.Groups is set (a group's elementwise values of one shape run as one
+// kernel; its other values get their own), one per value otherwise.
+func (c *cgen) units(g *ir.Graph) ([]*unit, error) {
+	var out []*unit
+	single := func(v *ir.Value, group int) *unit {
+		u := &unit{name: kernelName(v), vals: []*ir.Value{v}, group: group}
+		if v.Op.Name == "matmul" {
+			u.gemm = v
+		}
+		return u
+	}
+	if len(g.Groups) == 0 {
+		for _, v := range g.Values {
+			if computes(v) {
+				out = append(out, single(v, -1))
+			}
+		}
+		return out, nil
+	}
+	pos := map[*ir.Value]int{}
+	for i, v := range g.Values {
+		pos[v] = i
+	}
+	covered := map[*ir.Value]bool{}
+	type started struct {
+		u     *unit
+		first int
+	}
+	var all []started
+	for gi, grp := range g.Groups {
+		var seg []*ir.Value
+		part := 0
+		flush := func() {
+			if len(seg) == 0 {
+				return
+			}
+			u := &unit{vals: seg, group: gi}
+			var ops []string
+			for _, v := range seg {
+				if len(ops) < 4 {
+					ops = append(ops, v.Op.Name)
+				}
+			}
+			u.name = fmt.Sprintf("g%d_%s", gi, strings.Join(ops, "_"))
+			if part > 0 {
+				u.name = fmt.Sprintf("g%d_%d_%s", gi, part, strings.Join(ops, "_"))
+			}
+			part++
+			all = append(all, started{u, pos[seg[0]]})
+			seg = nil
+		}
+		for _, v := range grp.Values {
+			if !computes(v) || covered[v] {
+				continue
+			}
+			covered[v] = true
+			ew := v.Op.Kind == ir.KindElementwise || v.Op.Name == "broadcast"
+			if ew && (len(seg) == 0 || seg[0].Type.Shape.Equal(v.Type.Shape)) {
+				seg = append(seg, v)
+				continue
+			}
+			flush()
+			if ew {
+				seg = append(seg, v)
+				continue
+			}
+			u := single(v, gi)
+			u.name = fmt.Sprintf("g%d_%d_%s", gi, part, v.Op.Name)
+			part++
+			all = append(all, started{u, pos[v]})
+		}
+		flush()
+	}
+	for _, v := range g.Values {
+		if computes(v) && !covered[v] {
+			all = append(all, started{single(v, -1), pos[v]})
+		}
+	}
+	// Launch in order of first value; check that every argument is ready.
+	for i := 1; i < len(all); i++ {
+		for j := i; j > 0 && all[j].first < all[j-1].first; j-- {
+			all[j], all[j-1] = all[j-1], all[j]
+		}
+	}
+	done := map[*ir.Value]bool{}
+	for _, s := range all {
+		for _, v := range s.u.vals {
+			for _, a := range v.Args {
+				if computes(a) && !done[a] {
+					if !c.isAliasReady(a, done) {
+						return nil, fmt.Errorf("cuda: group %d is not convex: %%%d needs %%%d, computed later", s.u.group, v.ID, a.ID)
+					}
+				}
+			}
+			done[v] = true
+		}
+		out = append(out, s.u)
+	}
+	return out, nil
+}
+
+// isAliasReady reports whether a reshape's source is computed.
+func (c *cgen) isAliasReady(a *ir.Value, done map[*ir.Value]bool) bool {
+	for a.Op.Name == "reshape" {
+		a = a.Args[0]
+	}
+	return !computes(a) || done[a]
+}
+
+// Generate returns the CUDA C source of the kernels of step graph g and
+// the Go file that loads them and launches them. Both start with the
+// standard generated-code header.
+func Generate(g *ir.Graph, opt Options) (cu []byte, goSrc []byte, err error) {
+	if opt.MaxBatch < 1 {
+		return nil, nil, fmt.Errorf("cuda: batch size %d must be positive", opt.MaxBatch)
+	}
+	if opt.Package == "" {
+		return nil, nil, fmt.Errorf("cuda: no package name")
+	}
+	if opt.Version == "" {
+		opt.Version = Version
+	}
+	if opt.Arch == "" {
+		opt.Arch = DefaultArch
+	}
+	for _, v := range g.Values {
+		if !hasEmitter(v.Op.Name) && !v.Op.Bound() {
+			return nil, nil, fmt.Errorf("cuda: op %s has no CUDA emitter", v.Op.Name)
+		}
+	}
+	l, err := newLayout(g, opt.MaxBatch)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &cgen{l: l}
+	units, err := c.units(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	uses := outsideUses(g)
+	for _, u := range units {
+		if u.gemm != nil {
+			continue
+		}
+		k := &kernel{}
+		if len(u.vals) > 1 {
+			in := map[*ir.Value]bool{}
+			for _, v := range u.vals {
+				in[v] = true
+			}
+			c.elementwise(k, u.vals, func(v *ir.Value) bool { return uses(v, in) })
+		} else {
+			emitters[u.vals[0].Op.Name](c, k, u.vals[0])
+		}
+		u.kernel = k
+	}
+	header := fmt.Sprintf("// Code generated by mdlc v%s from %s. DO NOT EDIT.\n", opt.Version, filepath.Base(opt.Source))
+	cu = c.cuSource(g, units, header)
+	goSrc, err = c.goSource(g, units, header, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cu, goSrc, nil
+}
+
+// outsideUses returns a predicate: is v used outside the set in (by
+// another value, a result or an update)?
+func outsideUses(g *ir.Graph) func(v *ir.Value, in map[*ir.Value]bool) bool {
+	users := map[*ir.Value][]*ir.Value{}
+	for _, v := range g.Values {
+		for _, a := range v.Args {
+			users[a] = append(users[a], v)
+		}
+	}
+	external := map[*ir.Value]bool{}
+	for _, r := range g.Results {
+		external[r.Value] = true
+	}
+	for _, u := range g.Updates {
+		external[u.Value] = true
+	}
+	var outside func(v *ir.Value, in map[*ir.Value]bool) bool
+	outside = func(v *ir.Value, in map[*ir.Value]bool) bool {
+		if external[v] {
+			return true
+		}
+		for _, u := range users[v] {
+			if !in[u] || (u.Op.Name == "reshape" && outside(u, in)) {
+				return true
+			}
+		}
+		return false
+	}
+	return outside
+}
+
+// sections splits the graph like the Go backend: forward up to the loss,
+// backward up to the last gradient, then the optimizer update.
+func sectionOf(g *ir.Graph, v *ir.Value) string {
+	lossIdx, lastGrad := -1, -1
+	if l := g.Loss(); l != nil {
+		lossIdx = l.ID
+	}
+	for _, r := range g.ResultsOf(ir.ResultGrad) {
+		lastGrad = max(lastGrad, r.Value.ID)
+	}
+	switch {
+	case len(g.Updates) > 0 && lastGrad >= 0 && v.ID > lastGrad:
+		return "Optimizer update."
+	case lossIdx >= 0 && v.ID > lossIdx:
+		return "Backward."
+	}
+	return "Forward."
+}
+
+func valueComment(v *ir.Value) string {
+	var args []string
+	for _, a := range v.Args {
+		args = append(args, fmt.Sprintf("%%%d", a.ID))
+	}
+	name := ""
+	if v.Name != "" {
+		name = " (" + v.Name + ")"
+	}
+	return fmt.Sprintf("%%%d = %s(%s) %s%s", v.ID, v.Op.Name, strings.Join(args, ", "), shapeComment(v.Type.Shape), name)
+}
+
+func (l *layout) describe(b *buffer) string {
+	switch b.blk {
+	case inParams, inState:
+		return fmt.Sprintf("%s %s", b.v.Name, shapeComment(b.v.Type.Shape))
+	case inGrads:
+		return b.label
+	case inInput:
+		return fmt.Sprintf("%s %s %s at MaxBatch", b.v.Attrs.String("role"), b.v.Name, shapeComment(b.v.Type.Shape))
+	}
+	if b.v == nil {
+		return "workspace (unused on the GPU)"
+	}
+	return fmt.Sprintf("%%%d %s %s", b.v.ID, b.v.Op.Name, shapeComment(b.v.Type.Shape))
+}
+
+var blockNames = map[block]string{inParams: "PARAMS", inGrads: "GRADS", inState: "STATE", inArena: "ARENA", inIArena: "IARENA", inInput: "INPUTS"}
+
+// cuSource assembles the .cu file.
+func (c *cgen) cuSource(g *ir.Graph, units []*unit, header string) []byte {
+	l := c.l
+	var b bytes.Buffer
+	b.WriteString(header)
+	fmt.Fprintf(&b, "\n// Kernels of the model %s: one per fused group (or per value), in launch\n", g.Name)
+	b.WriteString("// order. Every kernel takes the one device allocation (mem) and the batch size n;\n")
+	b.WriteString("// GEMMs are cuBLAS calls made by the Go launch code, shown here as comments.\n\n")
+	b.WriteString("// Device memory: one allocation of 32-bit words, laid out as the Go Model's blocks.\n")
+	for _, blk := range []block{inParams, inGrads, inState, inArena, inIArena, inInput} {
+		fmt.Fprintf(&b, "#define %s %d\n", blockNames[blk], l.base(blk))
+	}
+	fmt.Fprintf(&b, "#define WORDS %d\n", l.words())
+	b.WriteString("#define F32(block, off) (mem + (block) + (off))\n")
+	b.WriteString("#define I32(block, off) ((int*)mem + (block) + (off))\n")
+	section := ""
+	for _, buf := range l.order {
+		s := map[block]string{inParams: "Parameters.", inGrads: "Gradients.", inState: "Optimizer state.", inArena: "Activations and temporaries.", inIArena: "Activations and temporaries.", inInput: "Inputs and targets (copied in by the launch code)."}[buf.blk]
+		if s != section {
+			fmt.Fprintf(&b, "\n// %s\n", s)
+			section = s
+		}
+		mac := "F32"
+		if buf.i32 {
+			mac = "I32"
+		}
+		fmt.Fprintf(&b, "#define %s %s(%s, %d) // %s\n", buf.name, mac, blockNames[buf.blk], buf.off, l.describe(buf))
+	}
+	b.WriteString("\n// ")
+	b.WriteString(strings.Repeat("-", 76))
+	b.WriteString("\n// Helpers.\n\n")
+	b.WriteString(helperSrc)
+	section = ""
+	for _, u := range units {
+		if s := sectionOf(g, u.vals[0]); s != section {
+			fmt.Fprintf(&b, "\n// %s\n// %s\n", strings.Repeat("-", 76), s)
+			section = s
+		}
+		b.WriteString("\n")
+		if u.group >= 0 {
+			fmt.Fprintf(&b, "// Group %d (%s).\n", u.group, g.Groups[u.group].Kind)
+		}
+		for _, v := range u.vals {
+			fmt.Fprintf(&b, "// %s\n", valueComment(v))
+		}
+		if u.gemm != nil {
+			fmt.Fprintf(&b, "// cuBLAS: %s = %s @ %s\n", l.ref(u.gemm), c.operand(u.gemm.Args[0], u.gemm.Attrs.Bool("ta")), c.operand(u.gemm.Args[1], u.gemm.Attrs.Bool("tb")))
+			continue
+		}
+		fmt.Fprintf(&b, "extern \"C\" __global__ void %s(float* mem, int n) {\n", u.name)
+		b.WriteString(u.kernel.b.String())
+		b.WriteString("}\n")
+	}
+	if len(g.Updates) > 0 {
+		b.WriteString("\n")
+		b.WriteString(c.applyKernel(g))
+	}
+	return b.Bytes()
+}
+
+func (c *cgen) operand(v *ir.Value, t bool) string {
+	if t {
+		return c.l.ref(v) + "ᵀ"
+	}
+	return c.l.ref(v)
+}
+
+// applyKernel copies gradients computed outside their slot into it, then
+// applies every update (target = new value), as the Go backend's copies do.
+func (c *cgen) applyKernel(g *ir.Graph) string {
+	var b strings.Builder
+	l := c.l
+	b.WriteString("// Gradients not computed in their slot are copied there; then every update is\n")
+	b.WriteString("// applied: each new value was computed from the old ones above.\n")
+	b.WriteString("extern \"C\" __global__ void apply_updates(float* mem, int n) {\n")
+	b.WriteString("\tconst int i = blockIdx.x * blockDim.x + threadIdx.x;\n")
+	read := func(v *ir.Value) string {
+		src := l.storage(v)
+		if src.blk == inline {
+			k := &kernel{}
+			return c.elem(k, v, "i")
+		}
+		return src.name + "[i]"
+	}
+	for _, r := range g.ResultsOf(ir.ResultGrad) {
+		param := g.Lookup(r.Name)
+		slot := l.gradOf[param]
+		if l.bufs[r.Value] == slot {
+			continue
+		}
+		fmt.Fprintf(&b, "\tif (i < %d) %s[i] = %s;\n", slot.size, slot.name, read(r.Value))
+	}
+	for _, u := range g.Updates {
+		t := l.bufs[u.Target]
+		fmt.Fprintf(&b, "\tif (i < %d) %s[i] = %s;\n", t.size, t.name, read(u.Value))
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// applySize is the thread count of apply_updates.
+func (c *cgen) applySize(g *ir.Graph) int {
+	n := 1
+	for _, r := range g.ResultsOf(ir.ResultGrad) {
+		n = max(n, c.l.gradOf[g.Lookup(r.Name)].size)
+	}
+	for _, u := range g.Updates {
+		n = max(n, c.l.bufs[u.Target].size)
+	}
+	return n
+}

@@ -1,0 +1,574 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+// Threads per block of every kernel; reductions give each output a warp
+// (warpsPerBlock outputs per block) or, when the reduced extent depends
+// on n or exceeds warpReduceMax, a whole block.
+const (
+	threads       = 256
+	warpsPerBlock = threads / 32
+	warpReduceMax = 2048
+)
+
+// kernel is the body of one __global__ function and how to launch it.
+type kernel struct {
+	b     strings.Builder
+	grid  string // number of blocks, a Go expression in n
+	local map[*ir.Value]string
+	depth int // extra indentation
+}
+
+func (k *kernel) printf(format string, args ...any) {
+	k.b.WriteString(strings.Repeat("\t", 1+k.depth))
+	fmt.Fprintf(&k.b, format, args...)
+}
+
+// emitter writes the body of the kernel that computes v. The table has an
+// entry for every computing op of ir's op table (a test walks ir.Ops()).
+// Matmul is a cuBLAS call and has no body; reshape, const and numel need
+// no code.
+type emitter func(c *cgen, k *kernel, v *ir.Value)
+
+var emitters map[string]emitter
+
+func init() {
+	emitters = map[string]emitter{
+		"matmul":      nil, // cuBLAS
+		"reshape":     nil, // aliases its argument
+		"const":       nil, // inlined
+		"numel":       nil, // inlined
+		"reduce_sum":  emitReduce,
+		"reduce_mean": emitReduce,
+		"reduce_max":  emitReduce,
+		"logsumexp":   emitReduce,
+		"argmax":      emitLane,
+		"softmax":     emitLane,
+		"log_softmax": emitLane,
+		"transpose":   emitTranspose,
+		"broadcast":   func(c *cgen, k *kernel, v *ir.Value) { c.elementwise(k, []*ir.Value{v}) },
+		"slice":       emitSlice,
+		"pad":         emitPad,
+		"concat":      emitConcat,
+		"gather":      emitGather,
+		"scatter_add": emitScatterAdd,
+		"one_hot":     emitOneHot,
+	}
+	for name := range scalarOps {
+		emitters[name] = func(c *cgen, k *kernel, v *ir.Value) { c.elementwise(k, []*ir.Value{v}) }
+	}
+}
+
+// hasEmitter reports whether op is known to the CUDA backend.
+func hasEmitter(op string) bool {
+	_, ok := emitters[op]
+	return ok
+}
+
+// scalarOps give the C expression of an elementwise op on element
+// expressions a[0], a[1], ...; the helpers are defined in every .cu.
+var scalarOps = map[string]func(v *ir.Value, a []string) string{
+	"neg":       func(v *ir.Value, a []string) string { return "-" + paren(a[0]) },
+	"abs":       func(v *ir.Value, a []string) string { return typed(v, "abs") + "(" + a[0] + ")" },
+	"sign":      func(v *ir.Value, a []string) string { return typed(v, "sign") + "(" + a[0] + ")" },
+	"exp":       fn("expf"),
+	"log":       fn("logf"),
+	"sqrt":      fn("sqrtf"),
+	"relu":      fn("relu_f"),
+	"sigmoid":   fn("sigmoid_f"),
+	"tanh":      fn("tanhf"),
+	"gelu":      fn("gelu_f"),
+	"gelu_grad": fn("gelu_grad_f"),
+	"sin":       fn("sinf"),
+	"cos":       fn("cosf"),
+	"floor":     fn("floorf"),
+	"pow":       fn("powf"),
+	"add":       func(v *ir.Value, a []string) string { return a[0] + " + " + a[1] },
+	"sub":       func(v *ir.Value, a []string) string { return a[0] + " - " + paren(a[1]) },
+	"mul":       func(v *ir.Value, a []string) string { return paren(a[0]) + " * " + paren(a[1]) },
+	"div":       func(v *ir.Value, a []string) string { return paren(a[0]) + " / " + paren(a[1]) },
+	"maximum":   func(v *ir.Value, a []string) string { return typed(v, "max") + "(" + a[0] + ", " + a[1] + ")" },
+	"minimum":   func(v *ir.Value, a []string) string { return typed(v, "min") + "(" + a[0] + ", " + a[1] + ")" },
+	"eq":        cmp("=="),
+	"ne":        cmp("!="),
+	"lt":        cmp("<"),
+	"le":        cmp("<="),
+	"gt":        cmp(">"),
+	"ge":        cmp(">="),
+	"where":     func(v *ir.Value, a []string) string { return "(" + a[0] + " != 0.0f ? " + a[1] + " : " + a[2] + ")" },
+	"cast":      castExpr,
+}
+
+func fn(name string) func(v *ir.Value, a []string) string {
+	return func(v *ir.Value, a []string) string { return name + "(" + strings.Join(a, ", ") + ")" }
+}
+
+func cmp(op string) func(v *ir.Value, a []string) string {
+	return func(v *ir.Value, a []string) string { return "(" + a[0] + " " + op + " " + a[1] + " ? 1.0f : 0.0f)" }
+}
+
+// typed picks the helper for the value's element type: abs_f or abs_i.
+func typed(v *ir.Value, base string) string {
+	if v.Type.DType == ir.I32 {
+		return base + "_i"
+	}
+	return base + "_f"
+}
+
+func castExpr(v *ir.Value, a []string) string {
+	from, to := v.Args[0].Type.DType, v.Type.DType
+	switch {
+	case from == to:
+		return a[0]
+	case to == ir.F32 && from == ir.I32:
+		return "(float)" + paren(a[0])
+	case to == ir.F32: // bool is stored as 0/1 float
+		return a[0]
+	case to == ir.I32 && from == ir.F32:
+		return "cast_i32(" + a[0] + ")"
+	case to == ir.I32: // from bool
+		return "(int)" + paren(a[0])
+	default: // to bool
+		return "(" + a[0] + " != 0 ? 1.0f : 0.0f)"
+	}
+}
+
+func paren(s string) string {
+	if strings.ContainsAny(s, " ") || strings.HasPrefix(s, "-") {
+		return "(" + s + ")"
+	}
+	return s
+}
+
+// ctype is the C element type of a value.
+func ctype(v *ir.Value) string {
+	if v.Type.DType == ir.I32 {
+		return "int"
+	}
+	return "float"
+}
+
+// literal is a C constant of dtype d.
+func literal(d ir.DType, x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return "__int_as_float(0x7fc00000)"
+	case math.IsInf(x, 1) || (d != ir.I32 && x > math.MaxFloat32):
+		return "__int_as_float(0x7f800000)"
+	case math.IsInf(x, -1) || (d != ir.I32 && x < -math.MaxFloat32):
+		return "__int_as_float(0xff800000)"
+	}
+	if d == ir.I32 {
+		return strconv.FormatInt(int64(math.Max(math.MinInt32, math.Min(math.MaxInt32, math.Trunc(x)))), 10)
+	}
+	s := strconv.FormatFloat(float64(float32(x)), 'g', -1, 32)
+	if !strings.ContainsAny(s, ".eEn") {
+		s += ".0"
+	}
+	return s + "f"
+}
+
+// cgen generates kernels for one graph.
+type cgen struct {
+	l *layout
+}
+
+// elem is the element-read expression of arg v at flat index idx.
+func (c *cgen) elem(k *kernel, v *ir.Value, idx string) string {
+	if s, ok := k.local[v]; ok {
+		return s
+	}
+	src := c.l.storage(v)
+	if src.blk == inline {
+		switch src.v.Op.Name {
+		case "const":
+			return literal(v.Type.DType, src.v.Attrs.Float("value"))
+		case "numel":
+			return "(float)(" + sizeExpr(src.v.Attrs.Shape("shape")) + ")"
+		}
+	}
+	return src.name + "[" + idx + "]"
+}
+
+func (c *cgen) inlined(v *ir.Value) bool { return c.l.storage(v).blk == inline }
+
+// stridesOf returns the row-major strides of shape as expressions.
+func stridesOf(s ir.Shape) []string {
+	out := make([]string, len(s))
+	for i := range s {
+		out[i] = sizeExpr(s[i+1:])
+	}
+	return out
+}
+
+// bcastStrides gives arg's strides when read as shape out ("" on broadcast axes).
+func bcastStrides(arg, out ir.Shape) []string {
+	st := stridesOf(arg)
+	r := make([]string, len(out))
+	off := len(out) - len(arg)
+	for i := range out {
+		if j := i - off; j >= 0 && arg[j] != 1 {
+			r[i] = st[j]
+		}
+	}
+	return r
+}
+
+// offset is sum(i_d * stride_d) over index variables named prefix0, prefix1, ...
+func offset(prefix string, strides []string) string {
+	var terms []string
+	for i, s := range strides {
+		switch s {
+		case "":
+		case "1":
+			terms = append(terms, fmt.Sprintf("%s%d", prefix, i))
+		default:
+			terms = append(terms, fmt.Sprintf("%s%d*%s", prefix, i, paren(s)))
+		}
+	}
+	if len(terms) == 0 {
+		return "0"
+	}
+	return strings.Join(terms, " + ")
+}
+
+// unflatten declares index variables prefix0.. for flat index flat over dims.
+func (k *kernel) unflatten(flat, prefix string, dims ir.Shape) {
+	if len(dims) == 0 {
+		return
+	}
+	if len(dims) == 1 {
+		k.printf("const int %s0 = %s;\n", prefix, flat)
+		return
+	}
+	k.printf("int %s_ = %s;\n", prefix, flat)
+	for d := len(dims) - 1; d > 0; d-- {
+		k.printf("const int %s%d = %s_ %% %s; %s_ /= %s;\n", prefix, d, prefix, paren(extent(dims[d])), prefix, paren(extent(dims[d])))
+	}
+	k.printf("const int %s0 = %s_;\n", prefix, prefix)
+}
+
+// flatGrid is the Go expression of the blocks covering size elements.
+func flatGrid(size string) string { return fmt.Sprintf("blocks(%s, %d)", size, threads) }
+
+// elementwise writes one thread per output element computing vals, which
+// all have the same shape; each value is a local, stored when store says.
+func (c *cgen) elementwise(k *kernel, vals []*ir.Value, store ...func(*ir.Value) bool) {
+	out := vals[0].Type.Shape
+	size := sizeExpr(out)
+	k.grid = flatGrid(size)
+	k.printf("const int i = blockIdx.x * blockDim.x + threadIdx.x;\n")
+	k.printf("if (i >= %s) return;\n", size)
+	inGroup := map[*ir.Value]bool{}
+	for _, v := range vals {
+		inGroup[v] = true
+	}
+	needIdx := false
+	for _, v := range vals {
+		for _, a := range v.Args {
+			if !inGroup[a] && !c.inlined(a) && !a.Type.Shape.Equal(out) {
+				needIdx = true
+			}
+		}
+	}
+	if needIdx {
+		k.unflatten("i", "i", out)
+	}
+	if k.local == nil {
+		k.local = map[*ir.Value]string{}
+	}
+	for n, v := range vals {
+		args := make([]string, len(v.Args))
+		for j, a := range v.Args {
+			idx := "i"
+			if !inGroup[a] && !a.Type.Shape.Equal(out) {
+				idx = offset("i", bcastStrides(a.Type.Shape, out))
+			}
+			args[j] = c.elem(k, a, idx)
+		}
+		expr := scalarOps[v.Op.Name]
+		var e string
+		if v.Op.Name == "broadcast" {
+			e = args[0]
+		} else {
+			e = expr(v, args)
+		}
+		if len(vals) == 1 {
+			k.printf("%s[i] = %s;\n", c.l.ref(v), e)
+			continue
+		}
+		local := fmt.Sprintf("e%d", v.ID)
+		k.printf("const %s %s = %s; // %%%d %s\n", ctype(v), local, e, v.ID, v.Op.Name)
+		k.local[v] = local
+		if len(store) > 0 && store[0](v) || n == len(vals)-1 {
+			k.printf("%s[i] = %s;\n", c.l.ref(v), local)
+		}
+	}
+}
+
+// reduction geometry: outputs over kept axes, a loop over reduced axes.
+func reduceGeom(in ir.Shape, axes []int) (kept, red ir.Shape, keptAx, redAx []int) {
+	for i, d := range in {
+		isRed := false
+		for _, a := range axes {
+			isRed = isRed || a == i
+		}
+		if isRed {
+			red, redAx = append(red, d), append(redAx, i)
+		} else {
+			kept, keptAx = append(kept, d), append(keptAx, i)
+		}
+	}
+	return
+}
+
+// reduceHead opens a reduction kernel: out is this thread group's output
+// index, and the reduction loop runs j over R elements with step `step`
+// starting at `first`. It returns whether a whole block serves one output.
+func (c *cgen) reduceHead(k *kernel, outs string, red ir.Shape) (perBlock bool) {
+	r, ok := static(red)
+	perBlock = !ok || r > warpReduceMax
+	if perBlock {
+		k.grid = outs
+		k.printf("const int o = blockIdx.x; // one block per output\n")
+		k.printf("__shared__ float sh[32];\n")
+	} else {
+		k.grid = fmt.Sprintf("blocks(%s, %d)", outs, warpsPerBlock)
+		k.printf("const int o = blockIdx.x * %d + threadIdx.x / 32; // one warp per output\n", warpsPerBlock)
+		k.printf("if (o >= %s) return;\n", outs)
+	}
+	return perBlock
+}
+
+// loopBounds returns the first index and stride of a reduction loop.
+func loopBounds(perBlock bool) (first, step string) {
+	if perBlock {
+		return "threadIdx.x", "blockDim.x"
+	}
+	return "(threadIdx.x & 31)", "32"
+}
+
+// allReduce combines acc across the warp or block with op (sum, max).
+func allReduce(perBlock bool, op, acc string) string {
+	if perBlock {
+		return fmt.Sprintf("block_%s(%s, sh)", op, acc)
+	}
+	return fmt.Sprintf("warp_%s(%s)", op, acc)
+}
+
+// emitReduce: reduce_sum, reduce_mean, reduce_max and logsumexp over any axes.
+func emitReduce(c *cgen, k *kernel, v *ir.Value) {
+	x := v.Args[0]
+	axes, _ := ir.NormAxes(v.Attrs.Ints("axes"), x.Type.Shape.Rank())
+	kept, red, keptAx, redAx := reduceGeom(x.Type.Shape, axes)
+	st := stridesOf(x.Type.Shape)
+	outs, R := sizeExpr(kept), sizeExpr(red)
+	perBlock := c.reduceHead(k, outs, red)
+	k.unflatten("o", "o", kept)
+	var keptOff []string
+	for i, a := range keptAx {
+		keptOff = append(keptOff, fmt.Sprintf("o%d*%s", i, paren(st[a])))
+	}
+	first, step := loopBounds(perBlock)
+	t := ctype(v)
+	var redOff []string
+	for i, a := range redAx {
+		redOff = append(redOff, fmt.Sprintf("r%d*%s", i, paren(st[a])))
+	}
+	off := strings.Join(append(append([]string{}, keptOff...), redOff...), " + ")
+	if off == "" {
+		off = "0"
+	}
+	loop := func(body string) {
+		k.printf("for (int j = %s; j < %s; j += %s) {\n", first, R, step)
+		k.depth++
+		k.unflatten("j", "r", red)
+		k.printf("const %s xv = %s;\n", t, c.elem(k, x, off))
+		k.printf("%s\n", body)
+		k.depth--
+		k.printf("}\n")
+	}
+	dst := c.l.ref(v)
+	switch v.Op.Name {
+	case "reduce_sum", "reduce_mean":
+		k.printf("%s acc = 0;\n", t)
+		loop("acc += xv;")
+		k.printf("acc = %s;\n", allReduce(perBlock, "sum", "acc"))
+		if v.Op.Name == "reduce_mean" {
+			k.printf("acc /= (float)(%s);\n", R)
+		}
+	case "reduce_max":
+		if t == "int" {
+			k.printf("int acc = -2147483647 - 1;\n")
+		} else {
+			k.printf("float acc = __int_as_float(0xff800000);\n")
+		}
+		loop("acc = max_nan(acc, xv);")
+		k.printf("acc = %s;\n", allReduce(perBlock, "max", "acc"))
+	case "logsumexp":
+		k.printf("float mx = __int_as_float(0xff800000);\n")
+		loop("mx = max_nan(mx, xv);")
+		k.printf("mx = %s;\n", allReduce(perBlock, "max", "mx"))
+		k.printf("float acc = 0;\n")
+		loop("acc += expf(xv - mx);")
+		k.printf("acc = %s;\n", allReduce(perBlock, "sum", "acc"))
+		k.printf("acc = isinf_f(mx) ? mx : mx + logf(acc);\n")
+	}
+	k.printf("if (%s == 0) %s[o] = acc;\n", first, dst)
+}
+
+// emitLane: softmax, log_softmax and argmax along one axis, a warp per lane.
+func emitLane(c *cgen, k *kernel, v *ir.Value) {
+	x := v.Args[0]
+	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
+	s := x.Type.Shape
+	outer, length, inner := sizeExpr(s[:ax[0]]), extent(s[ax[0]]), sizeExpr(s[ax[0]+1:])
+	lanes := outer
+	if inner != "1" {
+		lanes = paren(outer) + "*" + paren(inner)
+		if outer == "1" {
+			lanes = inner
+		}
+	}
+	k.grid = fmt.Sprintf("blocks(%s, %d)", lanes, warpsPerBlock)
+	k.printf("const int w = blockIdx.x * %d + threadIdx.x / 32; // one warp per lane along axis %d\n", warpsPerBlock, ax[0])
+	k.printf("if (w >= %s) return;\n", lanes)
+	k.printf("const int base = (w / %s) * %s * %s + w %% %s;\n", paren(inner), paren(length), paren(inner), paren(inner))
+	src, dst := c.l.ref(x), c.l.ref(v)
+	at := func(j string) string { return fmt.Sprintf("base + %s*%s", j, paren(inner)) }
+	k.printf("const int l = threadIdx.x & 31;\n")
+	if v.Op.Name == "argmax" {
+		k.printf("float best = __int_as_float(0xff800000);\nint bi = 0x7fffffff;\n")
+		k.printf("for (int j = l; j < %s; j += 32) {\n", length)
+		k.printf("\tconst float xv = %s[%s];\n", src, at("j"))
+		k.printf("\tif (bi == 0x7fffffff || xv > best) {\n\t\t\tbest = xv;\n\t\t\tbi = j;\n\t\t}\n")
+		k.printf("}\n")
+		k.printf("warp_argmax(best, bi);\n")
+		k.printf("if (l == 0) %s[w] = bi;\n", dst)
+		return
+	}
+	k.printf("float mx = __int_as_float(0xff800000);\n")
+	k.printf("for (int j = l; j < %s; j += 32) mx = max_nan(mx, %s[%s]);\n", length, src, at("j"))
+	k.printf("mx = warp_max(mx);\n")
+	k.printf("float sum = 0;\n")
+	k.printf("for (int j = l; j < %s; j += 32) sum += expf(%s[%s] - mx);\n", length, src, at("j"))
+	k.printf("sum = warp_sum(sum);\n")
+	if v.Op.Name == "softmax" {
+		k.printf("const float inv = 1.0f / sum;\n")
+		k.printf("for (int j = l; j < %s; j += 32) %s[%s] = expf(%s[%s] - mx) * inv;\n", length, dst, at("j"), src, at("j"))
+	} else {
+		k.printf("const float lse = mx + logf(sum);\n")
+		k.printf("for (int j = l; j < %s; j += 32) %s[%s] = %s[%s] - lse;\n", length, dst, at("j"), src, at("j"))
+	}
+}
+
+// flatHead opens a kernel with one thread per element of shape out.
+func flatHead(k *kernel, out ir.Shape) {
+	size := sizeExpr(out)
+	k.grid = flatGrid(size)
+	k.printf("const int i = blockIdx.x * blockDim.x + threadIdx.x;\n")
+	k.printf("if (i >= %s) return;\n", size)
+}
+
+func emitTranspose(c *cgen, k *kernel, v *ir.Value) {
+	x := v.Args[0]
+	perm := v.Attrs.Ints("perm")
+	xs := stridesOf(x.Type.Shape)
+	st := make([]string, len(perm))
+	for i, p := range perm {
+		st[i] = xs[p]
+	}
+	flatHead(k, v.Type.Shape)
+	k.unflatten("i", "i", v.Type.Shape)
+	k.printf("%s[i] = %s;\n", c.l.ref(v), c.elem(k, x, offset("i", st)))
+}
+
+// axisGeom views a shape as [outer, extent, inner] around axis.
+func axisGeom(s ir.Shape, axis int) (outer, ext, inner string) {
+	return sizeExpr(s[:axis]), extent(s[axis]), sizeExpr(s[axis+1:])
+}
+
+// splitAxis declares o, j, in for flat index i over [outer, ext, inner].
+func splitAxis(k *kernel, ext, inner string) {
+	k.printf("const int in = i %% %s, j = (i / %s) %% %s, o = i / (%s * %s);\n", paren(inner), paren(inner), paren(ext), paren(inner), paren(ext))
+}
+
+func emitSlice(c *cgen, k *kernel, v *ir.Value) {
+	x := v.Args[0]
+	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
+	s := v.Attrs.Int("start")
+	_, d, inner := axisGeom(x.Type.Shape, ax[0])
+	flatHead(k, v.Type.Shape)
+	splitAxis(k, extent(v.Type.Shape[ax[0]]), inner)
+	k.printf("%s[i] = %s[(o * %s + %d + j) * %s + in];\n", c.l.ref(v), c.l.ref(x), paren(d), s, paren(inner))
+}
+
+func emitPad(c *cgen, k *kernel, v *ir.Value) {
+	x := v.Args[0]
+	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
+	b := v.Attrs.Int("before")
+	_, d, inner := axisGeom(x.Type.Shape, ax[0])
+	flatHead(k, v.Type.Shape)
+	splitAxis(k, extent(v.Type.Shape[ax[0]]), inner)
+	k.printf("const int js = j - %d;\n", b)
+	k.printf("%s[i] = js >= 0 && js < %s ? %s[(o * %s + js) * %s + in] : 0;\n", c.l.ref(v), d, c.l.ref(x), paren(d), paren(inner))
+}
+
+func emitConcat(c *cgen, k *kernel, v *ir.Value) {
+	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, v.Type.Shape.Rank())
+	_, _, inner := axisGeom(v.Type.Shape, ax[0])
+	flatHead(k, v.Type.Shape)
+	splitAxis(k, extent(v.Type.Shape[ax[0]]), inner)
+	start := "0"
+	for n, a := range v.Args {
+		d := extent(a.Type.Shape[ax[0]])
+		end := d
+		if start != "0" {
+			end = start + " + " + d
+		}
+		cond := ""
+		switch {
+		case n == 0 && len(v.Args) > 1:
+			cond = fmt.Sprintf("if (j < %s) ", end)
+		case n < len(v.Args)-1:
+			cond = fmt.Sprintf("else if (j < %s) ", end)
+		case n > 0:
+			cond = "else "
+		}
+		k.printf("%s%s[i] = %s[(o * %s + j - (%s)) * %s + in];\n", cond, c.l.ref(v), c.l.ref(a), paren(d), start, paren(inner))
+		start = end
+	}
+}
+
+func emitGather(c *cgen, k *kernel, v *ir.Value) {
+	tab, idx := v.Args[0], v.Args[1]
+	row := sizeExpr(tab.Type.Shape[1:])
+	flatHead(k, v.Type.Shape)
+	k.printf("const int r = %s[i / %s];\n", c.l.ref(idx), paren(row))
+	k.printf("%s[i] = %s[r * %s + i %% %s];\n", c.l.ref(v), c.l.ref(tab), paren(row), paren(row))
+}
+
+// emitScatterAdd sums, for each output element, the source rows whose index
+// names its row, in index order: deterministic, no atomics.
+func emitScatterAdd(c *cgen, k *kernel, v *ir.Value) {
+	idx, src := v.Args[0], v.Args[1]
+	row := sizeExpr(src.Type.Shape[idx.Type.Shape.Rank():])
+	flatHead(k, v.Type.Shape)
+	k.printf("const int r = i / %s, j = i %% %s;\n", paren(row), paren(row))
+	k.printf("%s acc = 0;\n", ctype(v))
+	k.printf("for (int e = 0; e < %s; e++) if (%s[e] == r) acc += %s[e * %s + j];\n", sizeExpr(idx.Type.Shape), c.l.ref(idx), c.l.ref(src), paren(row))
+	k.printf("%s[i] = acc;\n", c.l.ref(v))
+}
+
+func emitOneHot(c *cgen, k *kernel, v *ir.Value) {
+	d := v.Attrs.Int("depth")
+	flatHead(k, v.Type.Shape)
+	k.printf("%s[i] = %s[i / %d] == i %% %d ? 1.0f : 0.0f;\n", c.l.ref(v), c.l.ref(v.Args[0]), d, d)
+}

@@ -1,0 +1,230 @@
+package gogen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+// Emission of fused groups: one loop nest per group with members held in
+// local variables; members used elsewhere are stored.
+
+// local is the Go name of a member's local variable.
+func localVar(v *ir.Value) string { return fmt.Sprintf("v%d", v.ID) }
+
+// groupExpr builds the expression of member v, reading members from locals
+// and other args through read.
+func (k *kgen) groupExpr(gr *ir.Group, v *ir.Value, read func(a *ir.Value) string) string {
+	args := make([]string, len(v.Args))
+	for i, a := range v.Args {
+		if k.p.groupOf[a] == gr && k.p.bufs[a].kind != alias {
+			args[i] = localVar(a)
+		} else {
+			args[i] = read(a)
+		}
+	}
+	if v.Op.Name == "broadcast" {
+		return args[0]
+	}
+	return scalarOps[v.Op.Name](k, v, args)
+}
+
+// emitGroup writes the code of one group.
+func (k *kgen) emitGroup(gr *ir.Group) {
+	switch {
+	case gr.Lanes != nil && k.p.flat[gr] != nil:
+		k.emitLanes(gr)
+	case gr.Lanes != nil:
+		for _, lane := range gr.Lanes {
+			k.emitLoop(&ir.Group{Kind: gr.Kind, Values: lane}, gr)
+		}
+	case gr.Kind == ir.KindContraction:
+		emitMatmul(k, gr.Values[0])
+		k.emitLoop(gr, gr)
+	default:
+		k.emitLoop(gr, gr)
+	}
+}
+
+// emitLoop emits an elementwise or reduction group as one loop nest over
+// its loop space. owner is the group the plan knows the members by.
+func (k *kgen) emitLoop(gr, owner *ir.Group) {
+	var sink *ir.Value
+	members := gr.Values
+	if gr.Kind == ir.KindContraction {
+		members = members[1:]
+	}
+	last := members[len(members)-1]
+	space := last.Type.Shape
+	if gr.Kind == ir.KindReduction {
+		sink, members = last, members[:len(members)-1]
+		space = sink.Args[0].Type.Shape
+	}
+	// Flat loop when every external array arg has the loop's shape.
+	flat := true
+	for _, v := range members {
+		for _, a := range v.Args {
+			if k.p.groupOf[a] == owner && k.p.bufs[a].kind != alias {
+				continue
+			}
+			src := k.p.source(a)
+			if src.Op.Name != "const" && src.Op.Name != "numel" && !a.Type.Shape.Equal(space) {
+				flat = false
+			}
+		}
+	}
+	if sink != nil && sink.Type.Shape.Rank() > 0 {
+		flat = false // the sink's output index needs the loop indices
+	}
+	idx := "i"
+	var closing string
+	var readIdx func(a *ir.Value) string
+	if sink != nil {
+		k.initReduction(sink)
+	}
+	if flat {
+		k.printf("for i := 0; i < %s; i++ {\n", sizeExpr(space))
+		closing = "}\n"
+		readIdx = func(a *ir.Value) string { return "i" }
+	} else {
+		closing = k.loopNest(space)
+		idx = offset(stridesOf(space))
+		readIdx = func(a *ir.Value) string { return offset(bcastStrides(a.Type.Shape, space)) }
+	}
+	for _, v := range members {
+		expr := k.groupExpr(owner, v, func(a *ir.Value) string { return k.elem(a, readIdx(a)) })
+		k.printf("%s := %s\n", localVar(v), expr)
+	}
+	for _, v := range members {
+		if k.p.stored[v] {
+			k.printf("%s[%s] = %s\n", k.p.ref(v), idx, localVar(v))
+		}
+	}
+	if sink != nil {
+		x := localVar(sink.Args[0])
+		if k.p.groupOf[sink.Args[0]] != owner {
+			x = k.elem(sink.Args[0], readIdx(sink.Args[0]))
+		}
+		axes, _ := ir.NormAxes(sink.Attrs.Ints("axes"), space.Rank())
+		o := "0"
+		if !flat {
+			o = offset(reducedStrides(space, axes, sink.Attrs.Bool("keepdims")))
+		}
+		dst := k.p.ref(sink)
+		if sink.Op.Name == "reduce_max" {
+			k.printf("if %s > %s[%s] || %s != %s {\n%s[%s] = %s\n}\n", x, dst, o, x, x, dst, o, x)
+		} else {
+			k.printf("%s[%s] += %s\n", dst, o, x)
+		}
+	}
+	k.printf("%s", closing)
+	if sink != nil && sink.Op.Name == "reduce_mean" {
+		k.finishMean(sink)
+	}
+}
+
+func (k *kgen) initReduction(r *ir.Value) {
+	dst := k.p.ref(r)
+	init := "0"
+	if r.Op.Name == "reduce_max" {
+		init = "float32(math.Inf(-1))"
+		if r.Type.DType == ir.I32 {
+			init = "int32(math.MinInt32)"
+		}
+	}
+	k.printf("for i := range %s[:%s] {\n%s[i] = %s\n}\n", dst, sizeExpr(r.Type.Shape), dst, init)
+}
+
+func (k *kgen) finishMean(r *ir.Value) {
+	x := r.Args[0]
+	axes, _ := ir.NormAxes(r.Attrs.Ints("axes"), x.Type.Shape.Rank())
+	var red ir.Shape
+	for _, a := range axes {
+		red = append(red, x.Type.Shape[a])
+	}
+	dst := k.p.ref(r)
+	k.printf("for i := range %s[:%s] {\n%s[i] /= float32(%s)\n}\n", dst, sizeExpr(r.Type.Shape), dst, prodExpr(red))
+}
+
+// emitLanes runs the optimizer update of every param as one loop over the
+// params block: lane 0's chain, with the param, its gradient and its state
+// read at the same flat index of their blocks, and updates written in place.
+func (k *kgen) emitLanes(gr *ir.Group) {
+	lay := k.p.flat[gr]
+	lane := gr.Lanes[0]
+	param := k.p.g.Params()[0]
+	targets := map[*ir.Value]*ir.Value{}
+	for _, u := range k.p.g.Updates {
+		targets[u.Value] = u.Target
+	}
+	grads := map[*ir.Value]bool{}
+	for _, r := range k.p.g.ResultsOf(ir.ResultGrad) {
+		if r.Name == param.Name {
+			grads[r.Value] = true
+		}
+	}
+	// Flat index of lane 0 is its offset within each block: i - offset(param0).
+	base := k.p.bufs[param].off
+	blockIdx := func(block string, extra int) string {
+		return fmt.Sprintf("m.%s[%s]", block, plusOffset("i", extra-base))
+	}
+	read := func(a *ir.Value) string {
+		switch {
+		case a == param:
+			return blockIdx("params", base)
+		case grads[a]:
+			return blockIdx("grads", base)
+		case a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+"."):
+			kind := a.Name[len(param.Name):]
+			return blockIdx("state", lay.base[kind]+base)
+		}
+		return k.elem(a, "0")
+	}
+	k.printf("for i := 0; i < numParams; i++ {\n")
+	for _, v := range lane {
+		k.printf("%s := %s\n", localVar(v), k.groupExpr(gr, v, read))
+	}
+	for _, v := range lane {
+		t := targets[v]
+		if t == nil {
+			continue
+		}
+		if t.Op.Name == "param" {
+			k.printf("m.params[i] = %s\n", localVar(v))
+		} else {
+			kind := t.Name[len(param.Name):]
+			k.printf("m.state[%s] = %s\n", plusOffset("i", lay.base[kind]), localVar(v))
+		}
+	}
+	k.printf("}\n")
+}
+
+func plusOffset(i string, off int) string {
+	switch {
+	case off == 0:
+		return i
+	case off < 0:
+		return fmt.Sprintf("%s-%d", i, -off)
+	}
+	return fmt.Sprintf("%s+%d", i, off)
+}
+
+// groupComment describes a group for the generated code.
+func (gen *generator) groupComment(gr *ir.Group) string {
+	var parts []string
+	n := len(gr.Values)
+	if gr.Lanes != nil {
+		n = len(gr.Lanes[0])
+	}
+	for _, v := range gr.Values[:n] {
+		parts = append(parts, fmt.Sprintf("%%%d %s", v.ID, v.Op.Name))
+	}
+	shape := shapeComment(gr.Values[len(gr.Values)-1].Type.Shape)
+	kind := gr.Kind.String()
+	if gr.Lanes != nil {
+		kind = fmt.Sprintf("optimizer update of all %d params, one loop over the params block", len(gr.Lanes))
+		shape = ""
+	}
+	return strings.TrimSpace(fmt.Sprintf("group (%s): %s %s", kind, strings.Join(parts, ", "), shape))
+}

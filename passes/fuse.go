@@ -1,0 +1,449 @@
+// Fuse: group ops that a backend computes in one loop nest (CPU) or one
+// kernel (CUDA), so intermediate values need no memory and no extra pass
+// over it.
+//
+// Stages, in one forward sweep over the values and two rewrites after it:
+//
+//  1. Elementwise chains: an elementwise op (or a broadcast) joins the group
+//     of an arg that is elementwise with the same result shape, merging groups
+//     when it connects several. The shape is the group's loop space; args from
+//     outside are read with numpy broadcasting, so bias adds and scalar
+//     factors stay in the loop.
+//  2. Reductions with their producers: a reduce_sum, reduce_mean or
+//     reduce_max of a value produced in an elementwise group becomes that
+//     group's sink (the loop accumulates into its output; no group member
+//     joins after it). Mean-squared error, the cross-entropy's one-hot product
+//     and sum, and bias-gradient sums become one loop each.
+//  3. Contraction epilogues: a matmul whose only user is an elementwise
+//     group over its result shape, with one stored output of that shape,
+//     becomes the group's anchor: the GEMM writes the output buffer and the
+//     group (bias + activation forward, the activation's backward applied to
+//     the incoming gradient) runs in place over it.
+//  4. The optimizer update: the per-param update groups, when they are
+//     structurally identical (the same ops on the param, its gradient, its
+//     state of each kind, shared scalars and constants) and store only
+//     updates, merge into one group whose Lanes are the per-param chains; a
+//     backend runs it as one flat loop over the params block, as llm.c's fused
+//     AdamW does.
+//
+// Legality: a group is emitted where its last member is, so a value joins
+// only if no user outside the group was already emitted before that point.
+// The pass changes no value and no order (schedule.go orders groups); it
+// only sets g.Groups. Single-op groups are dropped. Lane-merging needs the
+// optimizer's state layout (one run per kind in param order).
+
+package passes
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+type fuser struct {
+	g     *ir.Graph
+	need  map[*ir.Value]int // which entry points compute a value (bit set)
+	pos   map[*ir.Value]int   // index in g.Values
+	users map[*ir.Value][]int // positions of users (len(Values) for results/updates)
+	group map[*ir.Value]*fgroup
+}
+
+// fgroup is a group under construction.
+type fgroup struct {
+	kind   ir.FusionKind
+	shape  ir.Shape // loop space
+	vals   map[*ir.Value]bool
+	last   int  // emission position
+	sink   bool // has a reduction sink: closed
+	anchor *ir.Value
+}
+
+// Fuse sets g.Groups (see above).
+func Fuse(g *ir.Graph, c *Context) error {
+	g.Renumber()
+	f := &fuser{g: g, pos: map[*ir.Value]int{}, users: map[*ir.Value][]int{}, group: map[*ir.Value]*fgroup{}}
+	end := len(g.Values)
+	for i, v := range g.Values {
+		f.pos[v] = i
+		for _, a := range v.Args {
+			f.users[a] = append(f.users[a], i)
+		}
+	}
+	for _, r := range g.Results {
+		f.users[r.Value] = append(f.users[r.Value], end)
+	}
+	for _, u := range g.Updates {
+		f.users[u.Value] = append(f.users[u.Value], end)
+	}
+	f.need = NeedMasks(g)
+	for i, v := range g.Values {
+		switch {
+		case isElementwise(v):
+			f.elementwise(i, v)
+		case v.Op.Name == "reduce_sum" || v.Op.Name == "reduce_mean" || v.Op.Name == "reduce_max":
+			f.reduction(i, v)
+		}
+	}
+	f.epilogues()
+	var groups []*fgroup
+	seen := map[*fgroup]bool{}
+	for _, v := range g.Values {
+		if gr := f.group[v]; gr != nil && !seen[gr] {
+			seen[gr] = true
+			groups = append(groups, gr)
+		}
+	}
+	g.Groups = nil
+	var updateGroups []*fgroup
+	for _, gr := range groups {
+		if len(gr.vals) < 2 {
+			continue
+		}
+		if gr.kind == ir.KindElementwise && f.storesOnlyUpdates(gr) {
+			updateGroups = append(updateGroups, gr)
+			continue
+		}
+		g.Groups = append(g.Groups, f.finish(gr))
+	}
+	if lanes := f.lanes(updateGroups); lanes != nil {
+		g.Groups = append(g.Groups, *lanes)
+	} else {
+		for _, gr := range updateGroups {
+			g.Groups = append(g.Groups, f.finish(gr))
+		}
+	}
+	sort.SliceStable(g.Groups, func(i, j int) bool { return f.pos[g.Groups[i].Values[0]] < f.pos[g.Groups[j].Values[0]] })
+	return nil
+}
+
+// Entry points of generated code, as bits of NeedMasks.
+const (
+	NeedForward = 1 << iota // outputs
+	NeedEval                // loss and metrics
+	NeedStep                // the training step: loss, grads and updates
+)
+
+// NeedMasks tells, for every value, which entry points compute it. Groups
+// never mix values of different masks, so every entry point computes whole
+// groups.
+func NeedMasks(g *ir.Graph) map[*ir.Value]int {
+	need := map[*ir.Value]int{}
+	var mark func(v *ir.Value, bit int)
+	mark = func(v *ir.Value, bit int) {
+		if need[v]&bit != 0 {
+			return
+		}
+		need[v] |= bit
+		for _, a := range v.Args {
+			mark(a, bit)
+		}
+	}
+	for _, r := range g.Results {
+		switch r.Kind {
+		case ir.ResultOutput:
+			mark(r.Value, NeedForward)
+		case ir.ResultLoss:
+			mark(r.Value, NeedEval|NeedStep)
+		case ir.ResultMetric:
+			mark(r.Value, NeedEval)
+		case ir.ResultGrad:
+			mark(r.Value, NeedStep)
+		}
+	}
+	for _, u := range g.Updates {
+		mark(u.Value, NeedStep)
+	}
+	return need
+}
+
+func (f *fuser) sameNeed(gr *fgroup, v *ir.Value) bool {
+	for m := range gr.vals {
+		return f.need[m] == f.need[v]
+	}
+	return true
+}
+
+// isElementwise: ops that compute out[i] from args read at i (with broadcasting).
+func isElementwise(v *ir.Value) bool {
+	return v.Op.Kind == ir.KindElementwise || v.Op.Name == "broadcast"
+}
+
+// members returns a group's values in graph order.
+func (f *fuser) members(gr *fgroup) []*ir.Value {
+	var out []*ir.Value
+	for v := range gr.vals {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return f.pos[out[i]] < f.pos[out[j]] })
+	return out
+}
+
+// finish returns the group in graph order, a contraction's matmul first.
+func (f *fuser) finish(gr *fgroup) ir.Group {
+	ms := f.members(gr)
+	if gr.anchor != nil {
+		rest := []*ir.Value{gr.anchor}
+		for _, m := range ms {
+			if m != gr.anchor {
+				rest = append(rest, m)
+			}
+		}
+		ms = rest
+	}
+	return ir.Group{Kind: gr.kind, Values: ms}
+}
+
+// legal reports whether the set (members of groups gs plus v) may be
+// emitted at position at: no user outside it is emitted earlier.
+func (f *fuser) legal(set map[*ir.Value]bool, at int) bool {
+	for m := range set {
+		for _, u := range f.users[m] {
+			if u < len(f.g.Values) && set[f.g.Values[u]] {
+				continue
+			}
+			if f.emitPos(u) < at {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// emitPos is where the value at position i is emitted (its group's last member).
+func (f *fuser) emitPos(i int) int {
+	if i >= len(f.g.Values) {
+		return i
+	}
+	if gr := f.group[f.g.Values[i]]; gr != nil {
+		return gr.last
+	}
+	return i
+}
+
+func (f *fuser) elementwise(i int, v *ir.Value) {
+	var cands []*fgroup
+	for _, a := range v.Args {
+		if gr := f.group[a]; gr != nil && gr.kind == ir.KindElementwise && !gr.sink && gr.shape.Equal(v.Type.Shape) {
+			dup := false
+			for _, c := range cands {
+				dup = dup || c == gr
+			}
+			if !dup {
+				cands = append(cands, gr)
+			}
+		}
+	}
+	set := map[*ir.Value]bool{v: true}
+	var joined []*fgroup
+	for _, gr := range cands {
+		if !f.sameNeed(gr, v) {
+			continue
+		}
+		trial := map[*ir.Value]bool{}
+		for m := range set {
+			trial[m] = true
+		}
+		for m := range gr.vals {
+			trial[m] = true
+		}
+		if f.legal(trial, i) {
+			set = trial
+			joined = append(joined, gr)
+		}
+	}
+	ng := &fgroup{kind: ir.KindElementwise, shape: v.Type.Shape, vals: set, last: i}
+	for m := range set {
+		f.group[m] = ng
+	}
+}
+
+func (f *fuser) reduction(i int, v *ir.Value) {
+	x := v.Args[0]
+	gr := f.group[x]
+	if gr == nil || gr.kind != ir.KindElementwise || gr.sink || !gr.shape.Equal(x.Type.Shape) || x.Type.DType != v.Type.DType {
+		return
+	}
+	trial := map[*ir.Value]bool{v: true}
+	for m := range gr.vals {
+		trial[m] = true
+	}
+	if !f.sameNeed(gr, v) || !f.legal(trial, i) {
+		return
+	}
+	gr.vals[v] = true
+	gr.sink, gr.kind, gr.last = true, ir.KindReduction, i
+	f.group[v] = gr
+}
+
+// stored returns the members used outside the group (or as results/updates).
+func (f *fuser) stored(gr *fgroup) []*ir.Value {
+	var out []*ir.Value
+	for _, m := range f.members(gr) {
+		for _, u := range f.users[m] {
+			if u >= len(f.g.Values) || !gr.vals[f.g.Values[u]] {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (f *fuser) epilogues() {
+	seen := map[*fgroup]bool{}
+	for _, v := range f.g.Values {
+		gr := f.group[v]
+		if gr == nil || seen[gr] || gr.kind != ir.KindElementwise {
+			continue
+		}
+		seen[gr] = true
+		out := f.stored(gr)
+		if len(out) != 1 || !out[0].Type.Shape.Equal(gr.shape) || out[0].Type.DType != ir.F32 {
+			continue
+		}
+		for _, m := range f.members(gr) {
+			for _, a := range m.Args {
+				if a.Op.Name != "matmul" || f.group[a] != nil || !a.Type.Equal(out[0].Type) {
+					continue
+				}
+				only := f.sameNeed(gr, a)
+				for _, u := range f.users[a] {
+					only = only && u < len(f.g.Values) && gr.vals[f.g.Values[u]]
+				}
+				if only {
+					gr.vals[a] = true
+					gr.kind, gr.anchor = ir.KindContraction, a
+					f.group[a] = gr
+				}
+				break
+			}
+			if gr.anchor != nil {
+				break
+			}
+		}
+	}
+}
+
+// storesOnlyUpdates reports whether every stored member is an update value.
+func (f *fuser) storesOnlyUpdates(gr *fgroup) bool {
+	upd := map[*ir.Value]bool{}
+	for _, u := range f.g.Updates {
+		upd[u.Value] = true
+	}
+	st := f.stored(gr)
+	for _, m := range st {
+		if !upd[m] {
+			return false
+		}
+		for _, u := range f.users[m] {
+			if u < len(f.g.Values) && !gr.vals[f.g.Values[u]] {
+				return false // also read by another op
+			}
+		}
+	}
+	return len(st) > 0
+}
+
+// lanes merges per-param update groups into one group with lanes, or
+// returns nil when they are not one identical chain per param.
+func (f *fuser) lanes(gs []*fgroup) *ir.Group {
+	params := f.g.Params()
+	if len(gs) != len(params) || len(params) < 2 {
+		return nil
+	}
+	grads := map[*ir.Value]*ir.Value{} // grad value -> param
+	for _, r := range f.g.ResultsOf(ir.ResultGrad) {
+		if p := f.g.Lookup(r.Name); p != nil {
+			grads[r.Value] = p
+		}
+	}
+	targets := map[*ir.Value]*ir.Value{}
+	for _, u := range f.g.Updates {
+		targets[u.Value] = u.Target
+	}
+	byParam := map[*ir.Value]*fgroup{}
+	sigs := map[string]bool{}
+	for _, gr := range gs {
+		p, sig, ok := f.signature(gr, grads, targets)
+		if !ok || byParam[p] != nil {
+			return nil
+		}
+		byParam[p] = gr
+		sigs[sig] = true
+	}
+	if len(sigs) != 1 {
+		return nil
+	}
+	out := &ir.Group{Kind: ir.KindElementwise}
+	for _, p := range params {
+		gr := byParam[p]
+		if gr == nil {
+			return nil
+		}
+		lane := f.members(gr)
+		out.Lanes = append(out.Lanes, lane)
+		out.Values = append(out.Values, lane...)
+	}
+	return out
+}
+
+// signature describes an update group's structure with its leaves named by
+// role relative to its param; ok is false if a leaf has no such role.
+func (f *fuser) signature(gr *fgroup, grads, targets map[*ir.Value]*ir.Value) (param *ir.Value, sig string, ok bool) {
+	ms := f.members(gr)
+	idx := map[*ir.Value]int{}
+	for i, m := range ms {
+		idx[m] = i
+	}
+	// The lane's param: the target of a stored param update.
+	for _, m := range ms {
+		if t := targets[m]; t != nil && t.Op.Name == "param" {
+			param = t
+		}
+	}
+	if param == nil {
+		return nil, "", false
+	}
+	role := func(a *ir.Value) (string, bool) {
+		switch {
+		case a == param:
+			return "param", true
+		case grads[a] == param:
+			return "grad", true
+		case a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+".") && a.Type.Equal(param.Type):
+			return "state:" + strings.TrimPrefix(a.Name, param.Name+"."), true
+		case a.Op.Name == "const":
+			return fmt.Sprintf("const:%v", a.Attrs.Float("value")), true
+		case a.Type.Shape.Rank() == 0:
+			return fmt.Sprintf("scalar:%d", a.ID), true
+		}
+		return "", false
+	}
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "%s%v(", m.Op.Name, m.Attrs)
+		for _, a := range m.Args {
+			if i, in := idx[a]; in {
+				fmt.Fprintf(&b, "#%d,", i)
+				continue
+			}
+			r, ok := role(a)
+			if !ok {
+				return nil, "", false
+			}
+			b.WriteString(r + ",")
+		}
+		b.WriteString(")")
+		if t := targets[m]; t != nil {
+			r, ok := role(t)
+			if !ok {
+				return nil, "", false
+			}
+			b.WriteString("->" + r)
+		}
+		b.WriteString(";")
+	}
+	return param, b.String(), true
+}
