@@ -36,6 +36,7 @@ type unit struct {
 	group  int // index in g.Groups, or -1
 	gemm   *ir.Value
 	kernel *kernel
+	pro    int // number of leading vals computed as the reduction's prologue
 }
 
 // computes reports whether a value needs code.
@@ -79,14 +80,23 @@ func (c *cgen) units(g *ir.Graph) ([]*unit, error) {
 		pos[v] = i
 	}
 	covered := map[*ir.Value]bool{}
+	uses := outsideUses(g)
+	// A group is launched where its last value is (the fuse pass's rule:
+	// no outside user of a member comes before it); its units keep their
+	// order within it.
 	type started struct {
-		u     *unit
-		first int
+		u   *unit
+		at  int // position of the group's last value
+		sub int
 	}
 	var all []started
 	for gi, grp := range g.Groups {
 		var seg []*ir.Value
 		part := 0
+		at := -1
+		for _, v := range grp.Values {
+			at = max(at, pos[v])
+		}
 		flush := func() {
 			if len(seg) == 0 {
 				return
@@ -102,8 +112,8 @@ func (c *cgen) units(g *ir.Graph) ([]*unit, error) {
 			if part > 0 {
 				u.name = fmt.Sprintf("g%d_%d_%s", gi, part, strings.Join(ops, "_"))
 			}
+			all = append(all, started{u, at, part})
 			part++
-			all = append(all, started{u, pos[seg[0]]})
 			seg = nil
 		}
 		for _, v := range grp.Values {
@@ -116,6 +126,28 @@ func (c *cgen) units(g *ir.Graph) ([]*unit, error) {
 				seg = append(seg, v)
 				continue
 			}
+			if isReduce(v) && len(seg) > 0 && seg[len(seg)-1] == v.Args[0] && seg[0].Type.Shape.Equal(v.Args[0].Type.Shape) {
+				in := map[*ir.Value]bool{v: true}
+				for _, s := range seg {
+					in[s] = true
+				}
+				private := true
+				for _, s := range seg {
+					private = private && !uses(s, in)
+				}
+				if private {
+					// The reduction computes its input in its loop.
+					u := &unit{vals: append(seg, v), group: gi, pro: len(seg)}
+					u.name = fmt.Sprintf("g%d_%s", gi, v.Op.Name)
+					if part > 0 {
+						u.name = fmt.Sprintf("g%d_%d_%s", gi, part, v.Op.Name)
+					}
+					all = append(all, started{u, at, part})
+					part++
+					seg = nil
+					continue
+				}
+			}
 			flush()
 			if ew {
 				seg = append(seg, v)
@@ -123,19 +155,20 @@ func (c *cgen) units(g *ir.Graph) ([]*unit, error) {
 			}
 			u := single(v, gi)
 			u.name = fmt.Sprintf("g%d_%d_%s", gi, part, v.Op.Name)
+			all = append(all, started{u, at, part})
 			part++
-			all = append(all, started{u, pos[v]})
 		}
 		flush()
 	}
 	for _, v := range g.Values {
 		if computes(v) && !covered[v] {
-			all = append(all, started{single(v, -1), pos[v]})
+			all = append(all, started{single(v, -1), pos[v], 0})
 		}
 	}
-	// Launch in order of first value; check that every argument is ready.
+	// Launch in that order; check that every argument is ready.
+	less := func(a, b started) bool { return a.at < b.at || a.at == b.at && a.sub < b.sub }
 	for i := 1; i < len(all); i++ {
-		for j := i; j > 0 && all[j].first < all[j-1].first; j-- {
+		for j := i; j > 0 && less(all[j], all[j-1]); j-- {
 			all[j], all[j-1] = all[j-1], all[j]
 		}
 	}
@@ -145,7 +178,7 @@ func (c *cgen) units(g *ir.Graph) ([]*unit, error) {
 			for _, a := range v.Args {
 				if computes(a) && !done[a] {
 					if !c.isAliasReady(a, done) {
-						return nil, fmt.Errorf("cuda: group %d is not convex: %%%d needs %%%d, computed later", s.u.group, v.ID, a.ID)
+						return nil, fmt.Errorf("cuda: %s: %%%d needs %%%d, which is computed later (group %d)", s.u.name, v.ID, a.ID, s.u.group)
 					}
 				}
 			}
@@ -200,7 +233,10 @@ func Generate(g *ir.Graph, opt Options) (cu []byte, goSrc []byte, err error) {
 			continue
 		}
 		k := &kernel{}
-		if len(u.vals) > 1 {
+		if u.pro > 0 {
+			k.prologue = u.vals[:u.pro]
+			emitters[u.vals[u.pro].Op.Name](c, k, u.vals[u.pro])
+		} else if len(u.vals) > 1 {
 			in := map[*ir.Value]bool{}
 			for _, v := range u.vals {
 				in[v] = true
@@ -307,6 +343,9 @@ func (c *cgen) cuSource(g *ir.Graph, units []*unit, header string) []byte {
 	fmt.Fprintf(&b, "\n// Kernels of the model %s: one per fused group (or per value), in launch\n", g.Name)
 	b.WriteString("// order. Every kernel takes the one device allocation (mem) and the batch size n;\n")
 	b.WriteString("// GEMMs are cuBLAS calls made by the Go launch code, shown here as comments.\n\n")
+	b.WriteString("// ----------------------------------------------------------------------------\n// Helpers.\n\n")
+	b.WriteString(helperSrc)
+	b.WriteString("\n")
 	b.WriteString("// Device memory: one allocation of 32-bit words, laid out as the Go Model's blocks.\n")
 	for _, blk := range []block{inParams, inGrads, inState, inArena, inIArena, inInput} {
 		fmt.Fprintf(&b, "#define %s %d\n", blockNames[blk], l.base(blk))
@@ -327,10 +366,6 @@ func (c *cgen) cuSource(g *ir.Graph, units []*unit, header string) []byte {
 		}
 		fmt.Fprintf(&b, "#define %s %s(%s, %d) // %s\n", buf.name, mac, blockNames[buf.blk], buf.off, l.describe(buf))
 	}
-	b.WriteString("\n// ")
-	b.WriteString(strings.Repeat("-", 76))
-	b.WriteString("\n// Helpers.\n\n")
-	b.WriteString(helperSrc)
 	section = ""
 	for _, u := range units {
 		if s := sectionOf(g, u.vals[0]); s != section {
@@ -409,4 +444,13 @@ func (c *cgen) applySize(g *ir.Graph) int {
 		n = max(n, c.l.bufs[u.Target].size)
 	}
 	return n
+}
+
+// isReduce reports ops whose kernel can compute its input in its loop.
+func isReduce(v *ir.Value) bool {
+	switch v.Op.Name {
+	case "reduce_sum", "reduce_mean", "reduce_max", "logsumexp":
+		return true
+	}
+	return false
 }

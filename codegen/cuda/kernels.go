@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -24,6 +25,10 @@ type kernel struct {
 	grid  string // number of blocks, a Go expression in n
 	local map[*ir.Value]string
 	depth int // extra indentation
+
+	// prologue are elementwise values of the reduction's input shape,
+	// ending with its argument, computed inside the reduction loop.
+	prologue []*ir.Value
 }
 
 func (k *kernel) printf(format string, args ...any) {
@@ -96,12 +101,12 @@ var scalarOps = map[string]func(v *ir.Value, a []string) string{
 	"div":       func(v *ir.Value, a []string) string { return paren(a[0]) + " / " + paren(a[1]) },
 	"maximum":   func(v *ir.Value, a []string) string { return typed(v, "max") + "(" + a[0] + ", " + a[1] + ")" },
 	"minimum":   func(v *ir.Value, a []string) string { return typed(v, "min") + "(" + a[0] + ", " + a[1] + ")" },
-	"eq":        cmp("=="),
-	"ne":        cmp("!="),
-	"lt":        cmp("<"),
-	"le":        cmp("<="),
-	"gt":        cmp(">"),
-	"ge":        cmp(">="),
+	"eq":        compare("=="),
+	"ne":        compare("!="),
+	"lt":        compare("<"),
+	"le":        compare("<="),
+	"gt":        compare(">"),
+	"ge":        compare(">="),
 	"where":     func(v *ir.Value, a []string) string { return "(" + a[0] + " != 0.0f ? " + a[1] + " : " + a[2] + ")" },
 	"cast":      castExpr,
 }
@@ -110,7 +115,7 @@ func fn(name string) func(v *ir.Value, a []string) string {
 	return func(v *ir.Value, a []string) string { return name + "(" + strings.Join(a, ", ") + ")" }
 }
 
-func cmp(op string) func(v *ir.Value, a []string) string {
+func compare(op string) func(v *ir.Value, a []string) string {
 	return func(v *ir.Value, a []string) string { return "(" + a[0] + " " + op + " " + a[1] + " ? 1.0f : 0.0f)" }
 }
 
@@ -140,7 +145,12 @@ func castExpr(v *ir.Value, a []string) string {
 	}
 }
 
+var simpleRead = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\[[^\[\]]*\])?$`)
+
 func paren(s string) string {
+	if simpleRead.MatchString(s) {
+		return s
+	}
 	if strings.ContainsAny(s, " ") || strings.HasPrefix(s, "-") {
 		return "(" + s + ")"
 	}
@@ -390,6 +400,9 @@ func emitReduce(c *cgen, k *kernel, v *ir.Value) {
 		k.printf("for (int j = %s; j < %s; j += %s) {\n", first, R, step)
 		k.depth++
 		k.unflatten("j", "r", red)
+		if len(k.prologue) > 0 {
+			c.prologue(k, x.Type.Shape, keptAx, redAx)
+		}
 		k.printf("const %s xv = %s;\n", t, c.elem(k, x, off))
 		k.printf("%s\n", body)
 		k.depth--
@@ -571,4 +584,57 @@ func emitOneHot(c *cgen, k *kernel, v *ir.Value) {
 	d := v.Attrs.Int("depth")
 	flatHead(k, v.Type.Shape)
 	k.printf("%s[i] = %s[i / %d] == i %% %d ? 1.0f : 0.0f;\n", c.l.ref(v), c.l.ref(v.Args[0]), d, d)
+}
+
+// prologue computes k.prologue at the loop's input element: axis a's
+// index is o<i> when kept (the i-th kept axis), r<i> when reduced.
+func (c *cgen) prologue(k *kernel, shape ir.Shape, keptAx, redAx []int) {
+	names := make([]string, len(shape))
+	for i, a := range keptAx {
+		names[a] = fmt.Sprintf("o%d", i)
+	}
+	for i, a := range redAx {
+		names[a] = fmt.Sprintf("r%d", i)
+	}
+	in := map[*ir.Value]bool{}
+	for _, v := range k.prologue {
+		in[v] = true
+	}
+	if k.local == nil {
+		k.local = map[*ir.Value]string{}
+	}
+	for _, v := range k.prologue {
+		delete(k.local, v)
+	}
+	for _, v := range k.prologue {
+		args := make([]string, len(v.Args))
+		for j, a := range v.Args {
+			if in[a] {
+				args[j] = k.local[a]
+				continue
+			}
+			var terms []string
+			for d, s := range bcastStrides(a.Type.Shape, shape) {
+				switch s {
+				case "":
+				case "1":
+					terms = append(terms, names[d])
+				default:
+					terms = append(terms, names[d]+"*"+paren(s))
+				}
+			}
+			off := strings.Join(terms, " + ")
+			if off == "" {
+				off = "0"
+			}
+			args[j] = c.elem(k, a, off)
+		}
+		e := args[0]
+		if v.Op.Name != "broadcast" {
+			e = scalarOps[v.Op.Name](v, args)
+		}
+		local := fmt.Sprintf("e%d", v.ID)
+		k.printf("const %s %s = %s; // %%%d %s\n", ctype(v), local, e, v.ID, v.Op.Name)
+		k.local[v] = local
+	}
 }

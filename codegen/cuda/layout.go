@@ -40,8 +40,9 @@ type buffer struct {
 // f32 or i32 arena in graph order; reshapes alias; logsumexp gets a
 // scratch slice after its own; gradients computed in their grads slot
 // when they can be. With the same offsets, the device arena mirrors the
-// host one element for element. When g.Plan is set, arena offsets come
-// from it instead.
+// host one element for element. g.Plan is not used: kernels store values
+// a memory plan may leave without a slot (a group's members that another
+// kernel of the same group reads), so every value keeps its own slice.
 //
 // The device allocation is, in 32-bit words: params | grads | state |
 // arena | iarena | one staging area per input.
@@ -162,14 +163,6 @@ func newLayout(g *ir.Graph, maxBatch int) (*layout, error) {
 			}
 		}
 	}
-	if p := g.Plan; p != nil {
-		for v, b := range l.bufs {
-			if sl, ok := p.Slots[v]; ok && (b.blk == inArena || b.blk == inIArena) {
-				b.off = sl.Offset
-			}
-		}
-		l.arena, l.iarena = max(l.arena, p.Arena), max(l.iarena, p.IArena)
-	}
 	for _, b := range inputs {
 		b.off = l.inputs
 		l.inputs += b.size
@@ -220,7 +213,7 @@ func (l *layout) ref(v *ir.Value) string { return l.storage(v).name }
 
 // reserved are names the generated C and Go use for their own purposes.
 var reserved = []string{"mem", "n", "i", "j", "k", "o", "in", "r", "l", "w", "lane", "warp", "acc", "mx", "sum", "inv", "lse",
-	"best", "bi", "base", "row", "idx", "sh", "x", "v", "F32", "I32", "NaN", "Inf",
+	"best", "bi", "base", "row", "idx", "sh", "x", "v", "e", "js", "xv", "F32", "I32", "NaN", "Inf",
 	"m", "err", "New", "Model", "Option", "WithSeed", "MaxBatch", "params", "grads", "state", "arena", "iarena", "seed",
 	"math", "rt", "cu", "fmt", "loss", "spec", "int", "float", "void", "char", "const", "return", "if", "else", "for",
 	"while", "do", "switch", "case", "default", "break", "continue", "static", "extern", "inline", "unsigned", "signed",

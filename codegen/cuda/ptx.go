@@ -83,6 +83,9 @@ func clangVersion(path string) (int, error) {
 // CompilePTX compiles CUDA C source to PTX for arch (sm_80 when empty)
 // with the compiler FindCompiler finds.
 func CompilePTX(cu []byte, arch string) ([]byte, error) {
+	if arch != "" && !validArch(arch) {
+		return nil, fmt.Errorf("cuda: unknown architecture %q (want one of %s)", arch, strings.Join(Archs, ", "))
+	}
 	c, err := FindCompiler()
 	if err != nil {
 		return nil, err

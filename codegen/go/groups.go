@@ -61,67 +61,9 @@ func (k *kgen) emitLoop(gr, owner *ir.Group) {
 		sink, members = last, members[:len(members)-1]
 		space = sink.Args[0].Type.Shape
 	}
-	// Flat loop when every external array arg has the loop's shape.
-	flat := true
-	for _, v := range members {
-		for _, a := range v.Args {
-			if k.p.groupOf[a] == owner && k.p.bufs[a].kind != alias {
-				continue
-			}
-			src := k.p.source(a)
-			if src.Op.Name != "const" && src.Op.Name != "numel" && !a.Type.Shape.Equal(space) {
-				flat = false
-			}
-		}
-	}
-	if sink != nil && sink.Type.Shape.Rank() > 0 {
-		flat = false // the sink's output index needs the loop indices
-	}
-	idx := "i"
-	var closing string
-	var readIdx func(a *ir.Value) string
-	if sink != nil {
-		k.initReduction(sink)
-	}
-	if flat {
-		k.printf("for i := 0; i < %s; i++ {\n", sizeExpr(space))
-		closing = "}\n"
-		readIdx = func(a *ir.Value) string { return "i" }
-	} else {
-		closing = k.loopNest(space)
-		idx = offset(stridesOf(space))
-		readIdx = func(a *ir.Value) string { return offset(bcastStrides(a.Type.Shape, space)) }
-	}
-	for _, v := range members {
-		expr := k.groupExpr(owner, v, func(a *ir.Value) string { return k.elem(a, readIdx(a)) })
-		k.printf("%s := %s\n", localVar(v), expr)
-	}
-	for _, v := range members {
-		if k.p.stored[v] {
-			k.printf("%s[%s] = %s\n", k.p.ref(v), idx, localVar(v))
-		}
-	}
-	if sink != nil {
-		x := localVar(sink.Args[0])
-		if k.p.groupOf[sink.Args[0]] != owner {
-			x = k.elem(sink.Args[0], readIdx(sink.Args[0]))
-		}
-		axes, _ := ir.NormAxes(sink.Attrs.Ints("axes"), space.Rank())
-		o := "0"
-		if !flat {
-			o = offset(reducedStrides(space, axes, sink.Attrs.Bool("keepdims")))
-		}
-		dst := k.p.ref(sink)
-		if sink.Op.Name == "reduce_max" {
-			k.printf("if %s > %s[%s] || %s != %s {\n%s[%s] = %s\n}\n", x, dst, o, x, x, dst, o, x)
-		} else {
-			k.printf("%s[%s] += %s\n", dst, o, x)
-		}
-	}
-	k.printf("%s", closing)
-	if sink != nil && sink.Op.Name == "reduce_mean" {
-		k.finishMean(sink)
-	}
+	k.emitRows(owner, members, sink, space, func(v *ir.Value, read func(a *ir.Value) string) string {
+		return k.groupExpr(owner, v, read)
+	}, func(v *ir.Value) bool { return k.p.stored[v] })
 }
 
 func (k *kgen) initReduction(r *ir.Value) {
@@ -164,24 +106,39 @@ func (k *kgen) emitLanes(gr *ir.Group) {
 			grads[r.Value] = true
 		}
 	}
-	// Flat index of lane 0 is its offset within each block: i - offset(param0).
+	// Lane 0's param, gradient and state are read at flat index i of row
+	// slices that cover every param (their blocks share the layout).
 	base := k.p.bufs[param].off
-	blockIdx := func(block string, extra int) string {
-		return fmt.Sprintf("m.%s[%s]", block, plusOffset("i", extra-base))
+	k.printf("{\n")
+	k.printf("params := m.params[:numParams]\ngrads := m.grads[:numParams]\n")
+	kinds := map[string]string{}
+	var kindOrder []string
+	for _, v := range lane {
+		for _, a := range append(append([]*ir.Value(nil), v.Args...), targets[v]) {
+			if a != nil && a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+".") {
+				kind := a.Name[len(param.Name):]
+				if kinds[kind] == "" {
+					kinds[kind] = fmt.Sprintf("state%d", len(kinds))
+					kindOrder = append(kindOrder, kind)
+				}
+			}
+		}
+	}
+	for _, kind := range kindOrder {
+		k.printf("%s := m.state[%d:][:numParams] // %s\n", kinds[kind], lay.base[kind]+base, strings.TrimPrefix(kind, "."))
 	}
 	read := func(a *ir.Value) string {
 		switch {
 		case a == param:
-			return blockIdx("params", base)
+			return "params[i]"
 		case grads[a]:
-			return blockIdx("grads", base)
+			return "grads[i]"
 		case a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+"."):
-			kind := a.Name[len(param.Name):]
-			return blockIdx("state", lay.base[kind]+base)
+			return kinds[a.Name[len(param.Name):]] + "[i]"
 		}
 		return k.elem(a, "0")
 	}
-	k.printf("for i := 0; i < numParams; i++ {\n")
+	k.printf("for i := range params {\n")
 	for _, v := range lane {
 		k.printf("%s := %s\n", localVar(v), k.groupExpr(gr, v, read))
 	}
@@ -191,13 +148,12 @@ func (k *kgen) emitLanes(gr *ir.Group) {
 			continue
 		}
 		if t.Op.Name == "param" {
-			k.printf("m.params[i] = %s\n", localVar(v))
+			k.printf("params[i] = %s\n", localVar(v))
 		} else {
-			kind := t.Name[len(param.Name):]
-			k.printf("m.state[%s] = %s\n", plusOffset("i", lay.base[kind]), localVar(v))
+			k.printf("%s[i] = %s\n", kinds[t.Name[len(param.Name):]], localVar(v))
 		}
 	}
-	k.printf("}\n")
+	k.printf("}\n}\n")
 }
 
 func plusOffset(i string, off int) string {

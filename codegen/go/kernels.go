@@ -119,6 +119,7 @@ type kgen struct {
 	p       *plan
 	b       strings.Builder
 	helpers map[string]bool
+	sinkOff string // offset expression of the current reduction sink
 }
 
 func (k *kgen) printf(format string, args ...any) { fmt.Fprintf(&k.b, format, args...) }
@@ -214,29 +215,13 @@ func bcastStrides(arg, out ir.Shape) []string {
 
 // elementwise emits out[idx] = f(args[idx]) with broadcasting.
 func (k *kgen) elementwise(v *ir.Value, f func(a []string) string) {
-	out := v.Type.Shape
-	flat := true
-	for _, a := range v.Args {
-		if src := k.p.source(a); src.Op.Name != "const" && src.Op.Name != "numel" && !a.Type.Shape.Equal(out) {
-			flat = false
+	k.emitRows(nil, []*ir.Value{v}, nil, v.Type.Shape, func(w *ir.Value, read func(a *ir.Value) string) string {
+		args := make([]string, len(w.Args))
+		for i, a := range w.Args {
+			args[i] = read(a)
 		}
-	}
-	dst := k.p.ref(v)
-	if flat {
-		k.printf("for i := range %s[:%s] {\n", dst, sizeExpr(out))
-		args := make([]string, len(v.Args))
-		for i, a := range v.Args {
-			args[i] = k.elem(a, "i")
-		}
-		k.printf("%s[i] = %s\n}\n", dst, f(args))
-		return
-	}
-	closing := k.loopNest(out)
-	args := make([]string, len(v.Args))
-	for i, a := range v.Args {
-		args[i] = k.elem(a, offset(bcastStrides(a.Type.Shape, out)))
-	}
-	k.printf("%s[%s] = %s\n%s", dst, offset(stridesOf(out)), f(args), closing)
+		return f(args)
+	}, func(*ir.Value) bool { return true })
 }
 
 func emitMatmul(k *kgen, v *ir.Value) {

@@ -251,10 +251,16 @@ func (m *Model) forward(x []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
 	// group (elementwise): %5 mul, %6 add (N)
-	for i0 := 0; i0 < n; i0++ {
-		v5 := m.theta1[0] * x[i0]
-		v6 := m.theta0[0] + v5
-		m.t6[i0] = v6
+	{
+		a0 := m.theta1[0]
+		a1 := x[0:][:n]
+		a2 := m.theta0[0]
+		o6 := m.t6[0:][:n]
+		for j := range o6 {
+			v5 := a0 * a1[j]
+			v6 := a2 + v5
+			o6[j] = v6
+		}
 	}
 }
 
@@ -263,20 +269,33 @@ func (m *Model) eval(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
 	// group (elementwise): %5 mul, %6 add (N)
-	for i0 := 0; i0 < n; i0++ {
-		v5 := m.theta1[0] * x[i0]
-		v6 := m.theta0[0] + v5
-		m.t6[i0] = v6
+	{
+		a0 := m.theta1[0]
+		a1 := x[0:][:n]
+		a2 := m.theta0[0]
+		o6 := m.t6[0:][:n]
+		for j := range o6 {
+			v5 := a0 * a1[j]
+			v6 := a2 + v5
+			o6[j] = v6
+		}
 	}
 	// group (reduction): %7 sub, %8 mul, %9 reduce_mean scalar
 	for i := range m.t9[:1] {
 		m.t9[i] = 0
 	}
-	for i := 0; i < n; i++ {
-		v7 := m.t6[i] - y[i]
-		v8 := v7 * v7
-		m.t7[i] = v7
-		m.t9[0] += v8
+	{
+		a0 := m.t6[0:][:n]
+		a1 := y[0:][:n]
+		o7 := m.t7[0:][:n]
+		acc := float32(0)
+		for j := range o7 {
+			v7 := a0[j] - a1[j]
+			v8 := v7 * v7
+			o7[j] = v7
+			acc += v8
+		}
+		m.t9[0] += acc
 	}
 	for i := range m.t9[:1] {
 		m.t9[i] /= float32(n)
@@ -289,20 +308,33 @@ func (m *Model) step(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
 	// group (elementwise): %5 mul, %6 add (N)
-	for i0 := 0; i0 < n; i0++ {
-		v5 := m.theta1[0] * x[i0]
-		v6 := m.theta0[0] + v5
-		m.t6[i0] = v6
+	{
+		a0 := m.theta1[0]
+		a1 := x[0:][:n]
+		a2 := m.theta0[0]
+		o6 := m.t6[0:][:n]
+		for j := range o6 {
+			v5 := a0 * a1[j]
+			v6 := a2 + v5
+			o6[j] = v6
+		}
 	}
 	// group (reduction): %7 sub, %8 mul, %9 reduce_mean scalar
 	for i := range m.t9[:1] {
 		m.t9[i] = 0
 	}
-	for i := 0; i < n; i++ {
-		v7 := m.t6[i] - y[i]
-		v8 := v7 * v7
-		m.t7[i] = v7
-		m.t9[0] += v8
+	{
+		a0 := m.t6[0:][:n]
+		a1 := y[0:][:n]
+		o7 := m.t7[0:][:n]
+		acc := float32(0)
+		for j := range o7 {
+			v7 := a0[j] - a1[j]
+			v8 := v7 * v7
+			o7[j] = v7
+			acc += v8
+		}
+		m.t9[0] += acc
 	}
 	for i := range m.t9[:1] {
 		m.t9[i] /= float32(n)
@@ -311,39 +343,65 @@ func (m *Model) step(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Backward.
 	// %12 = div(%10, %11) scalar
-	for i := range m.t12[:1] {
-		m.t12[i] = float32(1.0) / float32(n)
+	{
+		o12 := m.t12[0:][:1]
+		for j := range o12 {
+			v12 := float32(1.0) / float32(n)
+			o12[j] = v12
+		}
 	}
 	// group (reduction): %13 mul, %14 add, %15 reduce_sum scalar
 	for i := range m.theta0Grad[:1] {
 		m.theta0Grad[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		v13 := m.t12[0] * m.t7[i0]
-		v14 := v13 + v13
-		m.t14[i0] = v14
-		m.theta0Grad[0] += v14
+	{
+		a0 := m.t12[0]
+		a1 := m.t7[0:][:n]
+		o14 := m.t14[0:][:n]
+		acc := float32(0)
+		for j := range o14 {
+			v13 := a0 * a1[j]
+			v14 := v13 + v13
+			o14[j] = v14
+			acc += v14
+		}
+		m.theta0Grad[0] += acc
 	}
 	// group (reduction): %16 mul, %17 reduce_sum scalar
 	for i := range m.theta1Grad[:1] {
 		m.theta1Grad[i] = 0
 	}
-	for i := 0; i < n; i++ {
-		v16 := m.t14[i] * x[i]
-		m.theta1Grad[0] += v16
+	{
+		a0 := m.t14[0:][:n]
+		a1 := x[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v16 := a0[j] * a1[j]
+			acc += v16
+		}
+		m.theta1Grad[0] += acc
 	}
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
 	// %18 = add(%4, %10) scalar
-	for i := range m.t18[:1] {
-		m.t18[i] = m.stateStep[i] + float32(1.0)
+	{
+		a0 := m.stateStep[0:][:1]
+		o18 := m.t18[0:][:1]
+		for j := range o18 {
+			v18 := a0[j] + float32(1.0)
+			o18[j] = v18
+		}
 	}
 	// group (optimizer update of all 2 params, one loop over the params block): %20 mul, %21 sub
-	for i := 0; i < numParams; i++ {
-		v20 := float32(0.01) * m.grads[i]
-		v21 := m.params[i] - v20
-		m.params[i] = v21
+	{
+		params := m.params[:numParams]
+		grads := m.grads[:numParams]
+		for i := range params {
+			v20 := float32(0.01) * grads[i]
+			v21 := params[i] - v20
+			params[i] = v21
+		}
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.

@@ -381,19 +381,29 @@ func (m *Model) forward(image []float32, n int) {
 	// Forward.
 	// group (contraction): %3 matmul, %5 add, %6 relu (N, 256)
 	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 256; i1++ {
-			v5 := m.hidden[i0*256+i1] + m.hiddenB[i1]
-			v6 := relu32(v5)
-			m.hidden[i0*256+i1] = v6
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.hidden[i0*256:][:256]
+			a1 := m.hiddenB[0:][:256]
+			o6 := m.hidden[i0*256:][:256]
+			for j := range o6 {
+				v5 := a0[j] + a1[j]
+				v6 := relu32(v5)
+				o6[j] = v6
+			}
 		}
 	}
 	// group (contraction): %8 matmul, %19 add (N, 10)
 	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			v19 := m.logits[i0*10+i1] + m.logitsB[i1]
-			m.logits[i0*10+i1] = v19
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.logits[i0*10:][:10]
+			a1 := m.logitsB[0:][:10]
+			o19 := m.logits[i0*10:][:10]
+			for j := range o19 {
+				v19 := a0[j] + a1[j]
+				o19[j] = v19
+			}
 		}
 	}
 	// %20 = softmax(%19) (N, 10)
@@ -422,19 +432,29 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	// Forward.
 	// group (contraction): %3 matmul, %5 add, %6 relu (N, 256)
 	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 256; i1++ {
-			v5 := m.hidden[i0*256+i1] + m.hiddenB[i1]
-			v6 := relu32(v5)
-			m.hidden[i0*256+i1] = v6
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.hidden[i0*256:][:256]
+			a1 := m.hiddenB[0:][:256]
+			o6 := m.hidden[i0*256:][:256]
+			for j := range o6 {
+				v5 := a0[j] + a1[j]
+				v6 := relu32(v5)
+				o6[j] = v6
+			}
 		}
 	}
 	// group (contraction): %8 matmul, %19 add (N, 10)
 	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			v19 := m.logits[i0*10+i1] + m.logitsB[i1]
-			m.logits[i0*10+i1] = v19
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.logits[i0*10:][:10]
+			a1 := m.logitsB[0:][:10]
+			o19 := m.logits[i0*10:][:10]
+			for j := range o19 {
+				v19 := a0[j] + a1[j]
+				o19[j] = v19
+			}
 		}
 	}
 	// %21 = log_softmax(%19) (N, 10)
@@ -466,19 +486,30 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	for i := range m.t24[:n] {
 		m.t24[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			v23 := m.t22[i0*10+i1] * m.t21[i0*10+i1]
-			m.t24[i0] += v23
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t22[i0*10:][:10]
+			a1 := m.t21[i0*10:][:10]
+			acc := float32(0)
+			for j := 0; j < 10; j++ {
+				v23 := a0[j] * a1[j]
+				acc += v23
+			}
+			m.t24[i0] += acc
 		}
 	}
 	// group (reduction): %25 neg, %26 reduce_mean scalar
 	for i := range m.t26[:1] {
 		m.t26[i] = 0
 	}
-	for i := 0; i < n; i++ {
-		v25 := -m.t24[i]
-		m.t26[0] += v25
+	{
+		a0 := m.t24[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v25 := -a0[j]
+			acc += v25
+		}
+		m.t26[0] += acc
 	}
 	for i := range m.t26[:1] {
 		m.t26[i] /= float32(n)
@@ -503,10 +534,16 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	for i := range m.t30[:1] {
 		m.t30[i] = 0
 	}
-	for i := 0; i < n; i++ {
-		v28 := b2f(m.t27[i] == label[i])
-		v29 := v28
-		m.t30[0] += v29
+	{
+		a0 := m.t27[0:][:n]
+		a1 := label[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v28 := b2f(a0[j] == a1[j])
+			v29 := v28
+			acc += v29
+		}
+		m.t30[0] += acc
 	}
 	for i := range m.t30[:1] {
 		m.t30[i] /= float32(n)
@@ -520,19 +557,29 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	// Forward.
 	// group (contraction): %3 matmul, %5 add, %6 relu (N, 256)
 	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 256; i1++ {
-			v5 := m.hidden[i0*256+i1] + m.hiddenB[i1]
-			v6 := relu32(v5)
-			m.hidden[i0*256+i1] = v6
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.hidden[i0*256:][:256]
+			a1 := m.hiddenB[0:][:256]
+			o6 := m.hidden[i0*256:][:256]
+			for j := range o6 {
+				v5 := a0[j] + a1[j]
+				v6 := relu32(v5)
+				o6[j] = v6
+			}
 		}
 	}
 	// group (contraction): %8 matmul, %19 add (N, 10)
 	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			v19 := m.logits[i0*10+i1] + m.logitsB[i1]
-			m.logits[i0*10+i1] = v19
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.logits[i0*10:][:10]
+			a1 := m.logitsB[0:][:10]
+			o19 := m.logits[i0*10:][:10]
+			for j := range o19 {
+				v19 := a0[j] + a1[j]
+				o19[j] = v19
+			}
 		}
 	}
 	// %21 = log_softmax(%19) (N, 10)
@@ -564,19 +611,30 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.t24[:n] {
 		m.t24[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			v23 := m.t22[i0*10+i1] * m.t21[i0*10+i1]
-			m.t24[i0] += v23
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t22[i0*10:][:10]
+			a1 := m.t21[i0*10:][:10]
+			acc := float32(0)
+			for j := 0; j < 10; j++ {
+				v23 := a0[j] * a1[j]
+				acc += v23
+			}
+			m.t24[i0] += acc
 		}
 	}
 	// group (reduction): %25 neg, %26 reduce_mean scalar
 	for i := range m.t26[:1] {
 		m.t26[i] = 0
 	}
-	for i := 0; i < n; i++ {
-		v25 := -m.t24[i]
-		m.t26[0] += v25
+	{
+		a0 := m.t24[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v25 := -a0[j]
+			acc += v25
+		}
+		m.t26[0] += acc
 	}
 	for i := range m.t26[:1] {
 		m.t26[i] /= float32(n)
@@ -585,37 +643,59 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Backward.
 	// %33 = div(%31, %32) scalar
-	for i := range m.t33[:1] {
-		m.t33[i] = float32(1.0) / float32(n)
+	{
+		o33 := m.t33[0:][:1]
+		for j := range o33 {
+			v33 := float32(1.0) / float32(n)
+			o33[j] = v33
+		}
 	}
 	// group (elementwise): %35 broadcast, %36 neg (N)
-	for i0 := 0; i0 < n; i0++ {
-		v35 := m.t33[0]
-		v36 := -v35
-		m.t36[i0] = v36
+	{
+		a0 := m.t33[0]
+		o36 := m.t36[0:][:n]
+		for j := range o36 {
+			v35 := a0
+			v36 := -v35
+			o36[j] = v36
+		}
 	}
 	// group (reduction): %38 mul, %40 reduce_sum (N, 1)
 	for i := range m.t40[:n] {
 		m.t40[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			v38 := m.t36[i0] * m.t22[i0*10+i1]
-			m.t38[i0*10+i1] = v38
-			m.t40[i0] += v38
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t36[i0]
+			a1 := m.t22[i0*10:][:10]
+			o38 := m.t38[i0*10:][:10]
+			acc := float32(0)
+			for j := range o38 {
+				v38 := a0 * a1[j]
+				o38[j] = v38
+				acc += v38
+			}
+			m.t40[i0] += acc
 		}
 	}
 	// group (reduction): %39 exp, %41 mul, %42 sub, %43 reduce_sum (10)
 	for i := range m.logitsBGrad[:10] {
 		m.logitsBGrad[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			v39 := exp32(m.t21[i0*10+i1])
-			v41 := v39 * m.t40[i0]
-			v42 := m.t38[i0*10+i1] - v41
-			m.t42[i0*10+i1] = v42
-			m.logitsBGrad[i1] += v42
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t21[i0*10:][:10]
+			a1 := m.t40[i0]
+			a2 := m.t38[i0*10:][:10]
+			o42 := m.t42[i0*10:][:10]
+			s := m.logitsBGrad[0:][:10]
+			for j := range o42 {
+				v39 := exp32(a0[j])
+				v41 := v39 * a1
+				v42 := a2[j] - v41
+				o42[j] = v42
+				s[j] += v42
+			}
 		}
 	}
 	// %44 = matmul(%42, %7) (N, 256)
@@ -626,12 +706,18 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	for i := range m.hiddenBGrad[:256] {
 		m.hiddenBGrad[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 256; i1++ {
-			v47 := b2f(m.hidden[i0*256+i1] > float32(0.0))
-			v48 := sel32(v47, m.t44[i0*256+i1], float32(0.0))
-			m.t48[i0*256+i1] = v48
-			m.hiddenBGrad[i1] += v48
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.hidden[i0*256:][:256]
+			a1 := m.t44[i0*256:][:256]
+			o48 := m.t48[i0*256:][:256]
+			s := m.hiddenBGrad[0:][:256]
+			for j := range o48 {
+				v47 := b2f(a0[j] > float32(0.0))
+				v48 := sel32(v47, a1[j], float32(0.0))
+				o48[j] = v48
+				s[j] += v48
+			}
 		}
 	}
 	// %50 = matmul(%0, %48) (784, 256)
@@ -640,35 +726,47 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Optimizer update.
 	// group (elementwise): %51 add, %54 pow, %55 sub, %57 pow, %58 sub scalar
-	for i := 0; i < 1; i++ {
-		v51 := m.stateStep[i] + float32(1.0)
-		v54 := pow32(float32(0.9), v51)
-		v55 := float32(1.0) - v54
-		v57 := pow32(float32(0.999), v51)
-		v58 := float32(1.0) - v57
-		m.t51[i] = v51
-		m.t55[i] = v55
-		m.t58[i] = v58
+	{
+		a0 := m.stateStep[0:][:1]
+		o51 := m.t51[0:][:1]
+		o55 := m.t55[0:][:1]
+		o58 := m.t58[0:][:1]
+		for j := range o51 {
+			v51 := a0[j] + float32(1.0)
+			v54 := pow32(float32(0.9), v51)
+			v55 := float32(1.0) - v54
+			v57 := pow32(float32(0.999), v51)
+			v58 := float32(1.0) - v57
+			o51[j] = v51
+			o55[j] = v55
+			o58[j] = v58
+		}
 	}
 	// group (optimizer update of all 4 params, one loop over the params block): %59 mul, %61 mul, %62 add, %63 mul, %65 mul, %66 mul, %67 add, %68 div, %69 div, %70 sqrt, %72 add, %73 div, %74 mul, %75 sub
-	for i := 0; i < numParams; i++ {
-		v59 := float32(0.9) * m.state[i+1]
-		v61 := float32(0.09999999999999998) * m.grads[i]
-		v62 := v59 + v61
-		v63 := float32(0.999) * m.state[i+203531]
-		v65 := m.grads[i] * m.grads[i]
-		v66 := float32(0.0010000000000000009) * v65
-		v67 := v63 + v66
-		v68 := v62 / m.t55[0]
-		v69 := v67 / m.t58[0]
-		v70 := sqrt32(v69)
-		v72 := v70 + float32(1e-08)
-		v73 := v68 / v72
-		v74 := float32(0.001) * v73
-		v75 := m.params[i] - v74
-		m.state[i+1] = v62
-		m.state[i+203531] = v67
-		m.params[i] = v75
+	{
+		params := m.params[:numParams]
+		grads := m.grads[:numParams]
+		state0 := m.state[1:][:numParams]      // m
+		state1 := m.state[203531:][:numParams] // v
+		for i := range params {
+			v59 := float32(0.9) * state0[i]
+			v61 := float32(0.09999999999999998) * grads[i]
+			v62 := v59 + v61
+			v63 := float32(0.999) * state1[i]
+			v65 := grads[i] * grads[i]
+			v66 := float32(0.0010000000000000009) * v65
+			v67 := v63 + v66
+			v68 := v62 / m.t55[0]
+			v69 := v67 / m.t58[0]
+			v70 := sqrt32(v69)
+			v72 := v70 + float32(1e-08)
+			v73 := v68 / v72
+			v74 := float32(0.001) * v73
+			v75 := params[i] - v74
+			state0[i] = v62
+			state1[i] = v67
+			params[i] = v75
+		}
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.

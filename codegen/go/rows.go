@@ -1,0 +1,160 @@
+package gogen
+
+import (
+	"fmt"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+// emitRows emits one loop nest over space computing members (as locals, in
+// order) and optionally accumulating into a reduction sink. The innermost
+// axis runs over row slices hoisted out of it, so the Go compiler drops
+// the bounds checks: each external arg is a row slice (its last axis is the
+// loop's) or a scalar read once per row (broadcast along the last axis).
+// expr gives a member's expression from its args' element expressions.
+func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, space ir.Shape,
+	expr func(v *ir.Value, read func(a *ir.Value) string) string, stored func(v *ir.Value) bool) {
+	inGroup := func(a *ir.Value) bool {
+		return owner != nil && k.p.groupOf[a] == owner && k.p.bufs[a].kind != alias && a != sink
+	}
+	isInline := func(a *ir.Value) bool {
+		src := k.p.source(a)
+		return src.Op.Name == "const" || src.Op.Name == "numel"
+	}
+	// External array args, in first-use order.
+	var ext []*ir.Value
+	seen := map[*ir.Value]bool{}
+	addExt := func(a *ir.Value) {
+		if !inGroup(a) && !isInline(a) && !seen[a] {
+			seen[a] = true
+			ext = append(ext, a)
+		}
+	}
+	for _, v := range members {
+		for _, a := range v.Args {
+			addExt(a)
+		}
+	}
+	if sink != nil {
+		addExt(sink.Args[0])
+	}
+	// Flatten when every external array has the loop's shape and the sink
+	// (if any) reduces to a scalar.
+	flat := sink == nil || sink.Type.Shape.Rank() == 0
+	for _, a := range ext {
+		flat = flat && a.Type.Shape.Equal(space)
+	}
+	loop := space
+	if flat {
+		size, _ := space.Size()
+		loop = ir.Shape{size}
+		if len(space) == 0 {
+			loop = ir.Shape{1}
+		}
+	}
+	r := len(loop)
+	if r == 0 {
+		loop, r = ir.Shape{1}, 1
+	}
+	inner := extent(loop[r-1])
+	var axes []int
+	if sink != nil {
+		axes, _ = ir.NormAxes(sink.Attrs.Ints("axes"), sink.Args[0].Type.Shape.Rank())
+		k.initReduction(sink)
+	}
+	k.printf("{\n")
+	closing := k.loopNest(loop[:r-1]) + "}\n"
+	// Row slices and per-row scalars of the external args.
+	read := map[*ir.Value]string{}
+	for n, a := range ext {
+		st := stridesOf(loop)
+		if !flat {
+			st = bcastStrides(a.Type.Shape, loop)
+		}
+		outer := offset(st[:r-1])
+		name := fmt.Sprintf("a%d", n)
+		if st[r-1] == "" {
+			k.printf("%s := %s\n", name, k.elem(a, outer))
+			read[a] = name
+		} else {
+			k.printf("%s := %s[%s:][:%s]\n", name, k.p.ref(a), outer, inner)
+			read[a] = name + "[j]"
+		}
+	}
+	outOff := offset(stridesOf(loop)[:r-1])
+	var outs []*ir.Value
+	for _, v := range members {
+		if stored(v) {
+			outs = append(outs, v)
+			k.printf("o%d := %s[%s:][:%s]\n", v.ID, k.p.ref(v), outOff, inner)
+		}
+	}
+	// The sink: a row slice when it keeps the last axis, else a local sum.
+	sinkRow := false
+	if sink != nil {
+		st := reducedStrides(sink.Args[0].Type.Shape, axes, sink.Attrs.Bool("keepdims"))
+		if flat {
+			st = make([]string, r)
+		}
+		so := offset(st[:r-1])
+		if st[r-1] != "" {
+			sinkRow = true
+			k.printf("s := %s[%s:][:%s]\n", k.p.ref(sink), so, inner)
+		} else {
+			init := "float32(0)"
+			if sink.Type.DType == ir.I32 {
+				init = "int32(0)"
+			}
+			if sink.Op.Name == "reduce_max" {
+				init = k.p.ref(sink) + "[" + so + "]"
+			}
+			k.printf("acc := %s\n", init)
+		}
+		k.sinkOff = so
+	}
+	if len(outs) > 0 {
+		k.printf("for j := range o%d {\n", outs[0].ID)
+	} else {
+		k.printf("for j := 0; j < %s; j++ {\n", inner)
+	}
+	rd := func(a *ir.Value) string {
+		if s, ok := read[a]; ok {
+			return s
+		}
+		return k.elem(a, "0") // inline scalars
+	}
+	for _, v := range members {
+		k.printf("%s := %s\n", localVar(v), expr(v, rd))
+	}
+	for _, v := range outs {
+		k.printf("o%d[j] = %s\n", v.ID, localVar(v))
+	}
+	if sink != nil {
+		x := rd(sink.Args[0])
+		if inGroup(sink.Args[0]) {
+			x = localVar(sink.Args[0])
+		}
+		switch {
+		case sinkRow && sink.Op.Name == "reduce_max":
+			k.printf("if x := %s; x > s[j] || x != x {\ns[j] = x\n}\n", x)
+		case sinkRow:
+			k.printf("s[j] += %s\n", x)
+		case sink.Op.Name == "reduce_max":
+			k.printf("if x := %s; x > acc || x != x {\nacc = x\n}\n", x)
+		default:
+			k.printf("acc += %s\n", x)
+		}
+	}
+	k.printf("}\n")
+	if sink != nil && !sinkRow {
+		if sink.Op.Name == "reduce_max" {
+			k.printf("%s[%s] = acc\n", k.p.ref(sink), k.sinkOff)
+		} else {
+			k.printf("%s[%s] += acc\n", k.p.ref(sink), k.sinkOff)
+		}
+	}
+	k.printf("%s", closing)
+	if sink != nil && sink.Op.Name == "reduce_mean" {
+		k.finishMean(sink)
+	}
+}
