@@ -52,7 +52,7 @@ type plan struct {
 	names    map[string]bool
 	scratchB map[*ir.Value]*buffer // extra per-value workspace (logsumexp)
 
-	groups  []*ir.Group              // groups the generator emits as one loop
+	groups  []*ir.Group             // groups the generator emits as one loop
 	groupOf map[*ir.Value]*ir.Group // member -> its group
 	flat    map[*ir.Group]*lanesLayout
 	stored  map[*ir.Value]bool // group members that must be written to memory
