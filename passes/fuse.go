@@ -44,7 +44,7 @@ import (
 
 type fuser struct {
 	g     *ir.Graph
-	need  map[*ir.Value]int // which entry points compute a value (bit set)
+	need  map[*ir.Value]int   // which entry points compute a value (bit set)
 	pos   map[*ir.Value]int   // index in g.Values
 	users map[*ir.Value][]int // positions of users (len(Values) for results/updates)
 	group map[*ir.Value]*fgroup

@@ -43,6 +43,8 @@ var Pipeline = []Pass{
 	{Name: "cse", Fn: CSE, Level: O1},
 	{Name: "dce", Fn: DCE, Level: O1},
 	{Name: "fuse", Fn: Fuse, Level: O2},
+	{Name: "schedule", Fn: Schedule, Level: O2},
+	{Name: "memplan", Fn: Memplan, Level: O2},
 }
 
 // Options control a pipeline run.

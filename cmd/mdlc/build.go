@@ -25,6 +25,8 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 	batch := fs.Int("batch", 128, "largest batch size the generated code accepts")
 	model := fs.String("model", "", "the model to build when the file has several")
 	verify := fs.Bool("verify-each", false, "verify the IR after every pass")
+	stats := fs.Bool("stats", false, "print kernel and memory statistics of the planned step")
+	olevel := fs.Int("O", 2, "optimization level: 0 no rewrites, fusion or planning; 1 simplify, cse, dce; 2 all")
 	dumpAfter := fs.String("dump-after", "", fmt.Sprintf("print the IR after this pass (one of %v) to stderr", passes.Names()))
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -35,6 +37,10 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 	}
 	if *batch < 1 || *batch > 1<<20 {
 		fmt.Fprintf(stderr, "mdlc: -batch %d out of range 1..%d\n", *batch, 1<<20)
+		return exitUsage
+	}
+	if *olevel < 0 || *olevel > 2 {
+		fmt.Fprintf(stderr, "mdlc: -O%d: levels are 0, 1 and 2\n", *olevel)
 		return exitUsage
 	}
 	if *dumpAfter != "" && passes.Lookup(*dumpAfter) == nil {
@@ -56,7 +62,7 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 		return exitUsage
 	}
 	res, err := gogen.Build(path, src, *model,
-		passes.Options{VerifyEach: *verify, DumpAfter: *dumpAfter, Dump: stderr, Print: ir.Print},
+		passes.Options{VerifyEach: *verify, DumpAfter: *dumpAfter, Dump: stderr, Print: ir.Print, Level: passes.O0 + passes.Level(*olevel), MaxBatch: *batch},
 		gogen.Options{Package: name, MaxBatch: *batch, Version: Version})
 	if len(res.Diags) > 0 {
 		fmt.Fprint(stderr, res.Diags.Format(dsl.Sources{path: src}))
@@ -67,6 +73,14 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 			fmt.Fprintf(stderr, "mdlc: %v\n", err)
 		}
 		return exitError
+	}
+	if *stats {
+		st, err := passes.Stats(res.Graph, *batch)
+		if err != nil {
+			fmt.Fprintf(stderr, "mdlc: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintf(stdout, "%s (model %s, -O%d, batch %d)\n%s", path, res.Graph.Name, *olevel, *batch, st.Format(st.Ops))
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fmt.Fprintf(stderr, "mdlc: %v\n", err)

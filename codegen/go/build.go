@@ -43,6 +43,9 @@ func Build(filename string, src []byte, model string, popt passes.Options, opt O
 			return res, fmt.Errorf("%s has no model %s", filename, model)
 		}
 	}
+	if popt.MaxBatch == 0 {
+		popt.MaxBatch = opt.MaxBatch // plan memory for the batch the code accepts
+	}
 	c, err := passes.Run(g, popt)
 	res.Graph, res.Warnings = g, c.Warnings
 	if err != nil {

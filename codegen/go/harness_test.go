@@ -72,6 +72,7 @@ type harnessCase struct {
 	max   int       // compiled maximum batch
 	seed  uint64
 	steps int
+	resp  *response // filled in by runHarness
 }
 
 // request and response are the driver's wire format.
@@ -310,6 +311,7 @@ func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]str
 	report := map[string][]string{}
 	for i, c := range cases {
 		report[c.name] = compareCase(c, binds[i], resps[i], tol)
+		cases[i].resp = &resps[i]
 	}
 	return report
 }
@@ -396,4 +398,12 @@ func head64(x []float64) []float64 {
 		return x[:4]
 	}
 	return x
+}
+
+func relErr32(a, b []float32) float64 {
+	b64 := make([]float64, len(b))
+	for i, x := range b {
+		b64[i] = float64(x)
+	}
+	return relErr(a, b64)
 }

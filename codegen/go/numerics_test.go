@@ -15,14 +15,14 @@ import (
 )
 
 // stepGraphs lowers src and runs the whole pipeline on each model.
-func stepGraphs(t *testing.T, name string, src []byte) []*ir.Graph {
+func stepGraphs(t *testing.T, name string, src []byte, maxBatch int) []*ir.Graph {
 	t.Helper()
 	gs, diags := lower.Source(name, src)
 	if diags.HasErrors() {
 		t.Fatalf("%s", diags.Format(dsl.Sources{name: src}))
 	}
 	for _, g := range gs {
-		if _, err := passes.Run(g, passes.Options{VerifyEach: true}); err != nil {
+		if _, err := passes.Run(g, passes.Options{VerifyEach: true, MaxBatch: maxBatch}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
@@ -34,7 +34,7 @@ func stepGraphs(t *testing.T, name string, src []byte) []*ir.Graph {
 func modelCases(t *testing.T) []harnessCase {
 	var cases []harnessCase
 	add := func(name string, src []byte, n int) {
-		for _, g := range stepGraphs(t, name, src) {
+		for _, g := range stepGraphs(t, name, src, n+1) {
 			cases = append(cases, harnessCase{name: name + ":" + g.Name, g: g, n: n, max: n + 1, seed: 7, steps: 3})
 		}
 	}

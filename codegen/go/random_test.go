@@ -200,15 +200,35 @@ func TestRandomModels(t *testing.T) {
 		if err := ir.Verify(g); err != nil {
 			t.Fatalf("random model %d is invalid: %v\n%s", i, err, ir.Format(g))
 		}
-		if _, err := passes.Run(g, passes.Options{VerifyEach: true}); err != nil {
-			t.Fatalf("random model %d: %v\n%s", i, err, ir.Format(g))
+		n, max := 1+r.IntN(4), 5
+		// The same model at -O0 (no rewrites, fusion or planning) and -O2.
+		for _, level := range []passes.Level{passes.O0, passes.O2} {
+			gl := g.Clone()
+			if _, err := passes.Run(gl, passes.Options{VerifyEach: true, Level: level, MaxBatch: max}); err != nil {
+				t.Fatalf("random model %d: %v\n%s", i, err, ir.Format(gl))
+			}
+			cases = append(cases, harnessCase{name: fmt.Sprintf("%s-O%d", g.Name, level-passes.O0), g: gl, n: n, max: max, seed: uint64(i), steps: 3})
 		}
-		cases = append(cases, harnessCase{name: g.Name, g: g, n: 1 + r.IntN(4), max: 5, seed: uint64(i), steps: 3})
 	}
 	report := runHarness(t, cases, 1e-4)
 	for _, c := range cases {
 		for _, msg := range report[c.name] {
 			t.Errorf("%s: %s\n%s", c.name, msg, ir.Format(c.g))
+		}
+	}
+	// -O2 against -O0 directly.
+	for i := 0; i+1 < len(cases); i += 2 {
+		o0, o2 := cases[i].resp, cases[i+1].resp
+		if o0 == nil || o2 == nil {
+			continue
+		}
+		for name, p := range o0.Params {
+			if e := relErr32(o2.Params[name], p); !(e <= 1e-4) {
+				t.Errorf("%s: param %s after 3 steps: -O2 and -O0 differ by %.3g", cases[i+1].name, name, e)
+			}
+		}
+		if e := relErr32([]float32{o2.Loss}, []float32{o0.Loss}); !(e <= 1e-5) {
+			t.Errorf("%s: loss differs from -O0 by %.3g", cases[i+1].name, e)
 		}
 	}
 }

@@ -126,9 +126,6 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 	for _, v := range members {
 		k.printf("%s := %s\n", localVar(v), expr(v, rd))
 	}
-	for _, v := range outs {
-		k.printf("o%d[j] = %s\n", v.ID, localVar(v))
-	}
 	if sink != nil {
 		x := rd(sink.Args[0])
 		if inGroup(sink.Args[0]) {
@@ -144,6 +141,10 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 		default:
 			k.printf("acc += %s\n", x)
 		}
+	}
+	// Stores last: an output may reuse the memory of an arg read above.
+	for _, v := range outs {
+		k.printf("o%d[j] = %s\n", v.ID, localVar(v))
 	}
 	k.printf("}\n")
 	if sink != nil && !sinkRow {
