@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode"
 
+	cudagen "github.com/mdlc/mdlc/codegen/cuda"
 	gogen "github.com/mdlc/mdlc/codegen/go"
 	"github.com/mdlc/mdlc/dsl"
 	"github.com/mdlc/mdlc/ir"
@@ -26,6 +27,8 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 	model := fs.String("model", "", "the model to build when the file has several")
 	verify := fs.Bool("verify-each", false, "verify the IR after every pass")
 	stats := fs.Bool("stats", false, "print kernel and memory statistics of the planned step")
+	target := fs.String("target", "go", "go, or cuda: also write kernels.cu, kernels.ptx and model_cuda.go (NewCUDA)")
+	arch := fs.String("arch", cudagen.DefaultArch, "PTX architecture with -target cuda: sm_80 or sm_90")
 	olevel := fs.Int("O", 2, "optimization level: 0 no rewrites, fusion or planning; 1 simplify, cse, dce; 2 all")
 	dumpAfter := fs.String("dump-after", "", fmt.Sprintf("print the IR after this pass (one of %v) to stderr", passes.Names()))
 	if code, ok := parseFlags(fs, args); !ok {
@@ -37,6 +40,10 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 	}
 	if *batch < 1 || *batch > 1<<20 {
 		fmt.Fprintf(stderr, "mdlc: -batch %d out of range 1..%d\n", *batch, 1<<20)
+		return exitUsage
+	}
+	if *target != "go" && *target != "cuda" {
+		fmt.Fprintf(stderr, "mdlc: -target %q: targets are go and cuda\n", *target)
 		return exitUsage
 	}
 	if *olevel < 0 || *olevel > 2 {
@@ -86,15 +93,38 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "mdlc: %v\n", err)
 		return exitError
 	}
-	dst := filepath.Join(*out, "model.go")
-	if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, res.Source) {
-		return exitOK // unchanged: keep the file's time stamp
-	}
-	if err := writeAtomic(dst, res.Source); err != nil {
+	if err := writeIfChanged(filepath.Join(*out, "model.go"), res.Source); err != nil {
 		fmt.Fprintf(stderr, "mdlc: %v\n", err)
 		return exitError
 	}
+	if *target == "cuda" {
+		cu, goSrc, err := cudagen.Generate(res.Graph, cudagen.Options{Package: name, Source: path, MaxBatch: *batch, Version: Version, Arch: *arch})
+		if err != nil {
+			fmt.Fprintf(stderr, "mdlc: %v\n", err)
+			return exitError
+		}
+		ptx, err := cudagen.CompilePTX(cu, *arch)
+		if err != nil {
+			fmt.Fprintf(stderr, "mdlc: %v\n", err)
+			return exitError
+		}
+		for file, data := range map[string][]byte{cudagen.CUFile: cu, cudagen.PTXFile: ptx, cudagen.GoFile: goSrc} {
+			if err := writeIfChanged(filepath.Join(*out, file), data); err != nil {
+				fmt.Fprintf(stderr, "mdlc: %v\n", err)
+				return exitError
+			}
+		}
+	}
 	return exitOK
+}
+
+// writeIfChanged writes data to path unless the file already holds it
+// (keeping its time stamp, so builds that depend on it stay cached).
+func writeIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	return writeAtomic(path, data)
 }
 
 // writeAtomic writes data to path through a temporary file and a rename.

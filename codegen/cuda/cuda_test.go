@@ -167,7 +167,8 @@ func TestPTXFastTanh(t *testing.T) {
 	if err != nil || c.Kind != "clang" {
 		t.Skip("needs clang >= 16")
 	}
-	cu := []byte("#define MDLC_FAST_TANH\n" + Prelude + "\nextern \"C\" __global__ void k(float* mem, int n) { mem[threadIdx.x] = tanhf(mem[threadIdx.x]); }\n")
+	c.Flags = []string{"-DMDLC_FAST_TANH"}
+	cu := []byte("extern \"C\" __global__ void k(float* mem, int n) { mem[threadIdx.x] = tanhf(mem[threadIdx.x]); }\n")
 	ptx, err := c.CompilePTX(cu, "sm_90")
 	if err != nil {
 		t.Fatal(err)

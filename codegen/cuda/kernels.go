@@ -458,7 +458,8 @@ func emitLane(c *cgen, k *kernel, v *ir.Value) {
 	at := func(j string) string { return fmt.Sprintf("base + %s*%s", j, paren(inner)) }
 	k.printf("const int l = threadIdx.x & 31;\n")
 	if v.Op.Name == "argmax" {
-		k.printf("float best = __int_as_float(0xff800000);\nint bi = 0x7fffffff;\n")
+		k.printf("float best = __int_as_float(0xff800000);\n")
+		k.printf("int bi = 0x7fffffff; // no element seen\n")
 		k.printf("for (int j = l; j < %s; j += 32) {\n", length)
 		k.printf("\tconst float xv = %s[%s];\n", src, at("j"))
 		k.printf("\tif (bi == 0x7fffffff || xv > best) {\n\t\t\tbest = xv;\n\t\t\tbi = j;\n\t\t}\n")

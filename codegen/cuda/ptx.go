@@ -20,8 +20,9 @@ var Archs = []string{"sm_80", "sm_90"}
 
 // Compiler is a CUDA compiler found on this machine.
 type Compiler struct {
-	Kind string // "nvcc" or "clang"
-	Path string
+	Kind  string // "nvcc" or "clang"
+	Path  string
+	Flags []string // extra flags, e.g. -DMDLC_FAST_TANH
 }
 
 // clangMinVersion is the oldest clang that compiles our kernels to PTX 7.8.
@@ -123,6 +124,7 @@ func (c *Compiler) CompilePTX(cu []byte, arch string) ([]byte, error) {
 			"--cuda-gpu-arch=" + arch, "--cuda-feature=+ptx78", "-O3", "-S",
 			"-Wno-unknown-cuda-version", "-include", prelude, "-o", out, src}
 	}
+	args = append(c.Flags, args...)
 	cmd := exec.Command(c.Path, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -171,515 +171,515 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define stateAcc2BMomentum F32(STATE, 382) // acc2.b.momentum (3)
 
 // Activations and temporaries.
-#define t5 F32(ARENA, 0) // %5 mul (N, 3, 4)
-#define h F32(ARENA, 96) // %7 add (N, 3, 4)
-#define t8 F32(ARENA, 192) // %8 tanh (N, 3, 4)
-#define t9 F32(ARENA, 288) // %9 exp (N, 3, 4)
-#define t10 F32(ARENA, 384) // %10 abs (N, 3, 4)
-#define t12 F32(ARENA, 480) // %12 add (N, 3, 4)
-#define t13 F32(ARENA, 576) // %13 log (N, 3, 4)
-#define t14 F32(ARENA, 672) // %14 add (N, 3, 4)
-#define t15 F32(ARENA, 768) // %15 mul (N, 3, 4)
-#define t16 F32(ARENA, 864) // %16 add (N, 3, 4)
-#define t17 F32(ARENA, 960) // %17 sqrt (N, 3, 4)
-#define t18 F32(ARENA, 1056) // %18 sign (N, 3, 4)
-#define t19 F32(ARENA, 1152) // %19 mul (N, 3, 4)
-#define a F32(ARENA, 1248) // %20 sub (N, 3, 4)
-#define t21 F32(ARENA, 1344) // %21 relu (N, 3, 4)
-#define t22 F32(ARENA, 1440) // %22 sigmoid (N, 3, 4)
-#define t24 F32(ARENA, 1536) // %24 pow (N, 3, 4)
-#define t25 F32(ARENA, 1632) // %25 add (N, 3, 4)
-#define t26 F32(ARENA, 1728) // %26 add (N, 3, 4)
-#define t27 F32(ARENA, 1824) // %27 div (N, 3, 4)
-#define t28 F32(ARENA, 1920) // %28 gelu (N, 3, 4)
-#define t29 F32(ARENA, 2016) // %29 add (N, 3, 4)
-#define t30 F32(ARENA, 2112) // %30 neg (N, 3, 4)
-#define b F32(ARENA, 2208) // %31 add (N, 3, 4)
-#define t33 F32(ARENA, 2304) // %33 gt (N, 3, 4)
-#define t35 F32(ARENA, 2400) // %35 maximum (N, 3, 4)
-#define t37 F32(ARENA, 2496) // %37 minimum (N, 3, 4)
-#define t38 F32(ARENA, 2592) // %38 where (N, 3, 4)
-#define t40 F32(ARENA, 2688) // %40 maximum (N, 3, 4)
-#define t41 F32(ARENA, 2784) // %41 minimum (N, 3, 4)
-#define t42 F32(ARENA, 2880) // %42 add (N, 3, 4)
-#define t44 F32(ARENA, 2976) // %44 lt (N, 3, 4)
-#define t45 F32(ARENA, 3072) // %45 sin (N, 3, 4)
-#define t46 F32(ARENA, 3168) // %46 cos (N, 3, 4)
-#define t47 F32(ARENA, 3264) // %47 where (N, 3, 4)
-#define t48 F32(ARENA, 3360) // %48 add (N, 3, 4)
-#define t49 F32(ARENA, 3456) // %49 mul (N, 3, 4)
-#define t50 F32(ARENA, 3552) // %50 floor (N, 3, 4)
-#define t51 F32(ARENA, 3648) // %51 ne (N, 3, 4)
-#define t52 F32(ARENA, 3744) // %52 where (N, 3, 4)
-#define c F32(ARENA, 3840) // %53 add (N, 3, 4)
-#define t54 F32(ARENA, 3936) // %54 reduce_sum (N, 4)
-#define t55 F32(ARENA, 3968) // %55 reduce_mean (N, 4)
-#define t56 F32(ARENA, 4000) // %56 add (N, 4)
-#define t57 F32(ARENA, 4032) // %57 reduce_max (N, 4)
-#define t58 F32(ARENA, 4064) // %58 add (N, 4)
-#define t59 F32(ARENA, 4096) // %59 reduce_max (N, 4)
-#define t60 F32(ARENA, 4128) // %60 neg (N, 4)
-#define t61 F32(ARENA, 4160) // %61 add (N, 4)
-#define t62 F32(ARENA, 4192) // %62 logsumexp (N, 4)
-#define t62Scratch F32(ARENA, 4224) // workspace (unused on the GPU)
-#define s F32(ARENA, 4256) // %63 add (N, 4)
-#define t64 F32(ARENA, 4288) // %64 softmax (N, 3, 4)
-#define t65 F32(ARENA, 4384) // %65 log_softmax (N, 3, 4)
-#define sm F32(ARENA, 4480) // %66 add (N, 3, 4)
-#define t67 F32(ARENA, 4576) // %67 transpose (N, 4, 3)
-#define t70 F32(ARENA, 4672) // %70 slice (N, 4)
-#define t71 F32(ARENA, 4704) // %71 slice (N, 8)
-#define t72 F32(ARENA, 4768) // %72 concat (N, 12)
-#define sl F32(ARENA, 4864) // %73 mul (N, 12)
-#define g F32(ARENA, 4960) // %75 gather (N, 12)
-#define t76 F32(ARENA, 5056) // %76 one_hot (N, 5)
-#define oh F32(ARENA, 5096) // %78 matmul (N, 1)
-#define t80 F32(ARENA, 5104) // %80 mul (N, 3, 4)
-#define t81 I32(IARENA, 0) // %81 cast (N, 3, 4)
-#define ci F32(ARENA, 5200) // %82 cast (N, 3, 4)
-#define t83 F32(ARENA, 5296) // %83 transpose (12, N)
-#define t84 F32(ARENA, 5392) // %84 matmul (12, 12)
-#define mm F32(ARENA, 5536) // %85 mul (12, 12)
-#define t86 I32(IARENA, 96) // %86 argmax (N, 3)
-#define am F32(ARENA, 5680) // %87 cast (N, 3)
-#define t88 F32(ARENA, 5704) // %88 add (N, 12)
-#define t89 F32(ARENA, 5800) // %89 add (N, 12)
-#define t90 F32(ARENA, 5896) // %90 add (N, 12)
-#define t91 F32(ARENA, 5992) // %91 reduce_mean (N, 1)
-#define t92 F32(ARENA, 6000) // %92 sub (N, 12)
-#define t93 F32(ARENA, 6096) // %93 mul (N, 12)
-#define t94 F32(ARENA, 6192) // %94 reduce_mean (N, 1)
-#define t96 F32(ARENA, 6200) // %96 add (N, 1)
-#define t97 F32(ARENA, 6208) // %97 sqrt (N, 1)
-#define t98 F32(ARENA, 6216) // %98 div (N, 12)
-#define t101 F32(ARENA, 6312) // %101 mul (N, 12)
-#define t102 F32(ARENA, 6408) // %102 add (N, 12)
-#define t104 F32(ARENA, 6504) // %104 matmul (N, 1)
-#define t106 F32(ARENA, 6512) // %106 add (N, 1)
-#define z F32(ARENA, 6520) // %107 add (N, 1)
-#define t108 F32(ARENA, 6528) // %108 reduce_mean scalar
-#define t110 F32(ARENA, 6529) // %110 mul (N, 3, 4)
-#define t111 F32(ARENA, 6625) // %111 reduce_mean scalar
-#define t112 F32(ARENA, 6626) // %112 add scalar
-#define t113 F32(ARENA, 6627) // %113 reduce_mean scalar
-#define t114 F32(ARENA, 6628) // %114 add scalar
-#define t115 F32(ARENA, 6629) // %115 reduce_mean scalar
-#define t116 F32(ARENA, 6630) // %116 add scalar
-#define t117 F32(ARENA, 6631) // %117 reduce_mean scalar
-#define t118 F32(ARENA, 6632) // %118 add scalar
-#define t119 F32(ARENA, 6633) // %119 reduce_mean scalar
-#define t120 F32(ARENA, 6634) // %120 add scalar
-#define t121 F32(ARENA, 6635) // %121 reduce_mean scalar
-#define t122 F32(ARENA, 6636) // %122 add scalar
-#define t123 F32(ARENA, 6637) // %123 reduce_mean scalar
-#define t125 F32(ARENA, 6638) // %125 mul scalar
-#define t126 F32(ARENA, 6639) // %126 add scalar
-#define t127 F32(ARENA, 6640) // %127 mul (N, 12)
-#define t128 F32(ARENA, 6736) // %128 reduce_mean scalar
-#define total F32(ARENA, 6737) // %129 add scalar
-#define t130 F32(ARENA, 6738) // %130 sigmoid (N, 1)
-#define t131 F32(ARENA, 6746) // %131 sigmoid (N, 1)
-#define t133 F32(ARENA, 6754) // %133 maximum (N, 1)
-#define t135 F32(ARENA, 6762) // %135 minimum (N, 1)
-#define t136 F32(ARENA, 6770) // %136 log (N, 1)
-#define t137 F32(ARENA, 6778) // %137 mul (N, 1)
-#define t138 F32(ARENA, 6786) // %138 sub (N, 1)
-#define t139 F32(ARENA, 6794) // %139 sub (N, 1)
-#define t140 F32(ARENA, 6802) // %140 log (N, 1)
-#define t141 F32(ARENA, 6810) // %141 mul (N, 1)
-#define t142 F32(ARENA, 6818) // %142 add (N, 1)
-#define t143 F32(ARENA, 6826) // %143 neg (N, 1)
-#define t144 F32(ARENA, 6834) // %144 reduce_mean scalar
-#define t145 F32(ARENA, 6835) // %145 sub (N, 1)
-#define t146 F32(ARENA, 6843) // %146 abs (N, 1)
-#define t147 F32(ARENA, 6851) // %147 minimum (N, 1)
-#define t148 F32(ARENA, 6859) // %148 mul (N, 1)
-#define t149 F32(ARENA, 6867) // %149 mul (N, 1)
-#define t150 F32(ARENA, 6875) // %150 sub (N, 1)
-#define t151 F32(ARENA, 6883) // %151 mul (N, 1)
-#define t152 F32(ARENA, 6891) // %152 add (N, 1)
-#define t153 F32(ARENA, 6899) // %153 reduce_mean scalar
-#define t154 F32(ARENA, 6900) // %154 add scalar
-#define t155 F32(ARENA, 6901) // %155 reduce_mean scalar
-#define t156 F32(ARENA, 6902) // %156 add scalar
-#define t157 F32(ARENA, 6903) // %157 mul (N, 1)
-#define t158 F32(ARENA, 6911) // %158 reduce_sum scalar
-#define t159 F32(ARENA, 6912) // %159 add scalar
-#define t160 F32(ARENA, 6913) // %160 abs (N, 1)
-#define t161 F32(ARENA, 6921) // %161 neg (N, 1)
-#define t162 F32(ARENA, 6929) // %162 exp (N, 1)
-#define t163 F32(ARENA, 6937) // %163 add (N, 1)
-#define t164 F32(ARENA, 6945) // %164 log (N, 1)
-#define t165 F32(ARENA, 6953) // %165 maximum (N, 1)
-#define t166 F32(ARENA, 6961) // %166 mul (N, 1)
-#define t167 F32(ARENA, 6969) // %167 sub (N, 1)
-#define t168 F32(ARENA, 6977) // %168 add (N, 1)
-#define t169 F32(ARENA, 6985) // %169 reduce_mean scalar
-#define t170 F32(ARENA, 6986) // %170 add scalar
-#define t171 F32(ARENA, 6987) // %171 add scalar
-#define t173 F32(ARENA, 6988) // %173 matmul (N, 3)
-#define t175 F32(ARENA, 7012) // %175 add (N, 3)
-#define t176 F32(ARENA, 7036) // %176 log_softmax (N, 3)
-#define t177 F32(ARENA, 7060) // %177 one_hot (N, 3)
-#define t178 F32(ARENA, 7084) // %178 mul (N, 3)
-#define t179 F32(ARENA, 7108) // %179 reduce_sum (N)
-#define t180 F32(ARENA, 7116) // %180 neg (N)
-#define t181 F32(ARENA, 7124) // %181 reduce_mean scalar
-#define t182 F32(ARENA, 7125) // %182 add scalar
-#define t183 F32(ARENA, 7126) // %183 gt (N, 1)
-#define t184 F32(ARENA, 7134) // %184 cast (N, 1)
-#define t185 F32(ARENA, 7142) // %185 gt (N, 1)
-#define t186 F32(ARENA, 7150) // %186 cast (N, 1)
-#define t187 F32(ARENA, 7158) // %187 eq (N, 1)
-#define t188 F32(ARENA, 7166) // %188 cast (N, 1)
-#define t189 F32(ARENA, 7174) // %189 reduce_mean scalar
-#define t191 F32(ARENA, 7175) // %191 matmul (N, 3)
-#define t216 F32(ARENA, 7199) // %216 add (N, 3)
-#define t217 I32(IARENA, 120) // %217 argmax (N)
-#define t218 F32(ARENA, 7223) // %218 eq (N)
-#define t219 F32(ARENA, 7231) // %219 cast (N)
-#define t220 F32(ARENA, 7239) // %220 reduce_mean scalar
-#define t222 F32(ARENA, 7240) // %222 div scalar
-#define t224 F32(ARENA, 7241) // %224 broadcast (N)
-#define t225 F32(ARENA, 7249) // %225 neg (N)
-#define t227 F32(ARENA, 7257) // %227 mul (N, 3)
-#define t228 F32(ARENA, 7281) // %228 exp (N, 3)
-#define t229 F32(ARENA, 7305) // %229 reduce_sum (N, 1)
-#define t230 F32(ARENA, 7313) // %230 mul (N, 3)
-#define t231 F32(ARENA, 7337) // %231 sub (N, 3)
-#define t233 F32(ARENA, 7361) // %233 matmul (N, 12)
-#define t236 F32(ARENA, 7457) // %236 div scalar
-#define t238 F32(ARENA, 7458) // %238 broadcast (N, 1)
-#define t239 F32(ARENA, 7466) // %239 neg (N, 1)
-#define t240 F32(ARENA, 7474) // %240 mul (N, 1)
-#define t241 F32(ARENA, 7482) // %241 ge (N, 1)
-#define t242 F32(ARENA, 7490) // %242 where (N, 1)
-#define t243 F32(ARENA, 7498) // %243 add (N, 1)
-#define t244 F32(ARENA, 7506) // %244 div (N, 1)
-#define t245 F32(ARENA, 7514) // %245 mul (N, 1)
-#define t246 F32(ARENA, 7522) // %246 neg (N, 1)
-#define t247 F32(ARENA, 7530) // %247 sign (N, 1)
-#define t248 F32(ARENA, 7538) // %248 mul (N, 1)
-#define t249 F32(ARENA, 7546) // %249 add (N, 1)
-#define t250 F32(ARENA, 7554) // %250 add (N, 1)
-#define t251 F32(ARENA, 7562) // %251 add (N, 1)
-#define t252 F32(ARENA, 7570) // %252 sign (N, 1)
-#define t253 F32(ARENA, 7578) // %253 mul (N, 1)
-#define t254 F32(ARENA, 7586) // %254 add (N, 1)
-#define t255 F32(ARENA, 7594) // %255 mul (N, 1)
-#define t256 F32(ARENA, 7602) // %256 neg (N, 1)
-#define t257 F32(ARENA, 7610) // %257 mul (N, 1)
-#define t258 F32(ARENA, 7618) // %258 add (N, 1)
-#define t259 F32(ARENA, 7626) // %259 add (N, 1)
-#define t260 F32(ARENA, 7634) // %260 le (N, 1)
-#define t261 F32(ARENA, 7642) // %261 where (N, 1)
-#define t262 F32(ARENA, 7650) // %262 add (N, 1)
-#define t263 F32(ARENA, 7658) // %263 mul (N, 1)
-#define t264 F32(ARENA, 7666) // %264 add (N, 1)
-#define t265 F32(ARENA, 7674) // %265 mul (N, 1)
-#define t266 F32(ARENA, 7682) // %266 div (N, 1)
-#define t267 F32(ARENA, 7690) // %267 neg (N, 1)
-#define t268 F32(ARENA, 7698) // %268 mul (N, 1)
-#define t269 F32(ARENA, 7706) // %269 div (N, 1)
-#define t270 F32(ARENA, 7714) // %270 add (N, 1)
-#define t271 F32(ARENA, 7722) // %271 le (N, 1)
-#define t272 F32(ARENA, 7730) // %272 where (N, 1)
-#define t273 F32(ARENA, 7738) // %273 ge (N, 1)
-#define t274 F32(ARENA, 7746) // %274 where (N, 1)
-#define t275 F32(ARENA, 7754) // %275 mul (N, 1)
-#define t276 F32(ARENA, 7762) // %276 sub (N, 1)
-#define t277 F32(ARENA, 7770) // %277 mul (N, 1)
-#define t278 F32(ARENA, 7778) // %278 add (N, 1)
-#define t280 F32(ARENA, 7786) // %280 div scalar
-#define t281 F32(ARENA, 7787) // %281 mul (N, 12)
-#define t282 F32(ARENA, 7883) // %282 mul (N, 12)
-#define t286 F32(ARENA, 7979) // %286 broadcast (12, 12)
-#define t288 F32(ARENA, 8123) // %288 div scalar
-#define t290 F32(ARENA, 8124) // %290 broadcast (N, 3, 4)
-#define t292 F32(ARENA, 8220) // %292 div scalar
-#define t294 F32(ARENA, 8221) // %294 broadcast (N, 4)
-#define t295 F32(ARENA, 8253) // %295 mul (N, 3, 4)
-#define t297 F32(ARENA, 8349) // %297 matmul (N, 12)
-#define t300 F32(ARENA, 8445) // %300 mul (N, 12)
-#define t301 F32(ARENA, 8541) // %301 mul (N, 12)
-#define t303 F32(ARENA, 8637) // %303 div (N, 12)
-#define t304 F32(ARENA, 8733) // %304 mul (N, 12)
-#define t305 F32(ARENA, 8829) // %305 div (N, 12)
-#define t306 F32(ARENA, 8925) // %306 neg (N, 12)
-#define t307 F32(ARENA, 9021) // %307 reduce_sum (N)
-#define t309 F32(ARENA, 9029) // %309 mul (N, 1)
-#define t310 F32(ARENA, 9037) // %310 div (N, 1)
-#define t312 F32(ARENA, 9045) // %312 div (N, 1)
-#define t313 F32(ARENA, 9053) // %313 mul (N, 12)
-#define t314 F32(ARENA, 9149) // %314 add (N, 12)
-#define t315 F32(ARENA, 9245) // %315 add (N, 12)
-#define t316 F32(ARENA, 9341) // %316 neg (N, 12)
-#define t317 F32(ARENA, 9437) // %317 reduce_sum (N)
-#define t319 F32(ARENA, 9445) // %319 div (N, 1)
-#define t320 F32(ARENA, 9453) // %320 add (N, 12)
-#define t321 F32(ARENA, 9549) // %321 add (N, 12)
-#define t322 F32(ARENA, 9645) // %322 add (N, 12)
-#define t323 F32(ARENA, 9741) // %323 mul (12, 12)
-#define t324 F32(ARENA, 9885) // %324 matmul (12, N)
-#define t325 F32(ARENA, 9981) // %325 matmul (N, 12)
-#define t326 F32(ARENA, 10077) // %326 add (N, 12)
-#define t327 F32(ARENA, 10173) // %327 transpose (N, 12)
-#define t328 F32(ARENA, 10269) // %328 add (N, 12)
-#define t331 F32(ARENA, 10365) // %331 mul (N, 12)
-#define t332 F32(ARENA, 10461) // %332 slice (N, 4)
-#define t333 F32(ARENA, 10493) // %333 slice (N, 8)
-#define t334 F32(ARENA, 10557) // %334 pad (N, 12)
-#define t335 F32(ARENA, 10653) // %335 add (N, 12)
-#define t336 F32(ARENA, 10749) // %336 pad (N, 12)
-#define t337 F32(ARENA, 10845) // %337 add (N, 12)
-#define t339 F32(ARENA, 10941) // %339 add (N, 3, 4)
-#define t341 F32(ARENA, 11037) // %341 transpose (N, 3, 4)
-#define t342 F32(ARENA, 11133) // %342 add (N, 3, 4)
-#define t343 F32(ARENA, 11229) // %343 exp (N, 3, 4)
-#define t344 F32(ARENA, 11325) // %344 reduce_sum (N, 1, 4)
-#define t345 F32(ARENA, 11357) // %345 mul (N, 3, 4)
-#define t346 F32(ARENA, 11453) // %346 sub (N, 3, 4)
-#define t347 F32(ARENA, 11549) // %347 add (N, 3, 4)
-#define t348 F32(ARENA, 11645) // %348 mul (N, 3, 4)
-#define t349 F32(ARENA, 11741) // %349 reduce_sum (N, 3, 1)
-#define t350 F32(ARENA, 11765) // %350 sub (N, 3, 4)
-#define t351 F32(ARENA, 11861) // %351 mul (N, 3, 4)
-#define t352 F32(ARENA, 11957) // %352 add (N, 3, 4)
-#define t354 F32(ARENA, 12053) // %354 sub (N, 3, 4)
-#define t355 F32(ARENA, 12149) // %355 exp (N, 3, 4)
-#define t357 F32(ARENA, 12245) // %357 mul (N, 3, 4)
-#define t358 F32(ARENA, 12341) // %358 add (N, 3, 4)
-#define t359 F32(ARENA, 12437) // %359 neg (N, 4)
-#define t361 F32(ARENA, 12469) // %361 eq (N, 3, 4)
-#define t362 F32(ARENA, 12565) // %362 cast (N, 3, 4)
-#define t363 F32(ARENA, 12661) // %363 reduce_sum (N, 1, 4)
-#define t365 F32(ARENA, 12693) // %365 div (N, 1, 4)
-#define t366 F32(ARENA, 12725) // %366 mul (N, 3, 4)
-#define t367 F32(ARENA, 12821) // %367 neg (N, 3, 4)
-#define t368 F32(ARENA, 12917) // %368 add (N, 3, 4)
-#define t370 F32(ARENA, 13013) // %370 eq (N, 3, 4)
-#define t371 F32(ARENA, 13109) // %371 cast (N, 3, 4)
-#define t372 F32(ARENA, 13205) // %372 reduce_sum (N, 1, 4)
-#define t373 F32(ARENA, 13237) // %373 div (N, 1, 4)
-#define t374 F32(ARENA, 13269) // %374 mul (N, 3, 4)
-#define t375 F32(ARENA, 13365) // %375 add (N, 3, 4)
-#define t376 F32(ARENA, 13461) // %376 div (N, 4)
-#define t378 F32(ARENA, 13493) // %378 add (N, 3, 4)
-#define t379 F32(ARENA, 13589) // %379 add (N, 3, 4)
-#define t380 F32(ARENA, 13685) // %380 where (N, 3, 4)
-#define t381 F32(ARENA, 13781) // %381 add (N, 3, 4)
-#define t382 F32(ARENA, 13877) // %382 where (N, 3, 4)
-#define t383 F32(ARENA, 13973) // %383 where (N, 3, 4)
-#define t384 F32(ARENA, 14069) // %384 mul (N, 3, 4)
-#define t385 F32(ARENA, 14165) // %385 neg (N, 3, 4)
-#define t386 F32(ARENA, 14261) // %386 add (N, 3, 4)
-#define t387 F32(ARENA, 14357) // %387 mul (N, 3, 4)
-#define t388 F32(ARENA, 14453) // %388 add (N, 3, 4)
-#define t389 F32(ARENA, 14549) // %389 le (N, 3, 4)
-#define t390 F32(ARENA, 14645) // %390 where (N, 3, 4)
-#define t391 F32(ARENA, 14741) // %391 ge (N, 3, 4)
-#define t392 F32(ARENA, 14837) // %392 where (N, 3, 4)
-#define t393 F32(ARENA, 14933) // %393 add (N, 3, 4)
-#define t394 F32(ARENA, 15029) // %394 where (N, 3, 4)
-#define t395 F32(ARENA, 15125) // %395 where (N, 3, 4)
-#define t396 F32(ARENA, 15221) // %396 le (N, 3, 4)
-#define t397 F32(ARENA, 15317) // %397 where (N, 3, 4)
-#define t398 F32(ARENA, 15413) // %398 add (N, 3, 4)
-#define t399 F32(ARENA, 15509) // %399 ge (N, 3, 4)
-#define t400 F32(ARENA, 15605) // %400 where (N, 3, 4)
-#define t401 F32(ARENA, 15701) // %401 add (N, 3, 4)
-#define t402 F32(ARENA, 15797) // %402 neg (N, 3, 4)
-#define t403 F32(ARENA, 15893) // %403 add (N, 3, 4)
-#define t404 F32(ARENA, 15989) // %404 gelu_grad (N, 3, 4)
-#define t405 F32(ARENA, 16085) // %405 add (N, 3, 4)
-#define t406 F32(ARENA, 16181) // %406 div (N, 3, 4)
-#define t407 F32(ARENA, 16277) // %407 mul (N, 3, 4)
-#define t408 F32(ARENA, 16373) // %408 div (N, 3, 4)
-#define t409 F32(ARENA, 16469) // %409 neg (N, 3, 4)
-#define t410 F32(ARENA, 16565) // %410 pow (N, 3, 4)
-#define t411 F32(ARENA, 16661) // %411 mul (N, 3, 4)
-#define t412 F32(ARENA, 16757) // %412 mul (N, 3, 4)
-#define t413 F32(ARENA, 16853) // %413 mul (N, 3, 4)
-#define t414 F32(ARENA, 16949) // %414 sub (N, 3, 4)
-#define t415 F32(ARENA, 17045) // %415 mul (N, 3, 4)
-#define t416 F32(ARENA, 17141) // %416 add (N, 3, 4)
-#define t417 F32(ARENA, 17237) // %417 mul (N, 3, 4)
-#define t418 F32(ARENA, 17333) // %418 sub (N, 3, 4)
-#define t419 F32(ARENA, 17429) // %419 mul (N, 3, 4)
-#define t420 F32(ARENA, 17525) // %420 add (N, 3, 4)
-#define t421 F32(ARENA, 17621) // %421 gt (N, 3, 4)
-#define t422 F32(ARENA, 17717) // %422 where (N, 3, 4)
-#define t423 F32(ARENA, 17813) // %423 add (N, 3, 4)
-#define t424 F32(ARENA, 17909) // %424 neg (N, 3, 4)
-#define t425 F32(ARENA, 18005) // %425 mul (N, 3, 4)
-#define t426 F32(ARENA, 18101) // %426 mul (N, 3, 4)
-#define t427 F32(ARENA, 18197) // %427 div (N, 3, 4)
-#define t428 F32(ARENA, 18293) // %428 mul (N, 3, 4)
-#define t429 F32(ARENA, 18389) // %429 add (N, 3, 4)
-#define t430 F32(ARENA, 18485) // %430 add (N, 3, 4)
-#define t431 F32(ARENA, 18581) // %431 div (N, 3, 4)
-#define t432 F32(ARENA, 18677) // %432 mul (N, 3, 4)
-#define t433 F32(ARENA, 18773) // %433 add (N, 3, 4)
-#define t434 F32(ARENA, 18869) // %434 mul (N, 3, 4)
-#define t435 F32(ARENA, 18965) // %435 mul (N, 3, 4)
-#define t436 F32(ARENA, 19061) // %436 add (N, 3, 4)
-#define t437 F32(ARENA, 19157) // %437 mul (N, 3, 4)
-#define t441 F32(ARENA, 19253) // %441 add scalar
-#define t442 F32(ARENA, 19254) // %442 mul (3, 4)
-#define t443 F32(ARENA, 19266) // %443 reduce_sum scalar
-#define t444 F32(ARENA, 19267) // %444 mul (5, 12)
-#define t445 F32(ARENA, 19327) // %445 reduce_sum scalar
-#define t446 F32(ARENA, 19328) // %446 add scalar
-#define t447 F32(ARENA, 19329) // %447 mul (5, 1)
-#define t448 F32(ARENA, 19334) // %448 reduce_sum scalar
-#define t449 F32(ARENA, 19335) // %449 add scalar
-#define t450 F32(ARENA, 19336) // %450 mul (12)
-#define t451 F32(ARENA, 19348) // %451 reduce_sum scalar
-#define t452 F32(ARENA, 19349) // %452 add scalar
-#define t453 F32(ARENA, 19350) // %453 mul (12)
-#define t454 F32(ARENA, 19362) // %454 reduce_sum scalar
-#define t455 F32(ARENA, 19363) // %455 add scalar
-#define t456 F32(ARENA, 19364) // %456 mul (12, 1)
-#define t457 F32(ARENA, 19376) // %457 reduce_sum scalar
-#define t458 F32(ARENA, 19377) // %458 add scalar
-#define t459 F32(ARENA, 19378) // %459 mul (1)
-#define t461 F32(ARENA, 19379) // %461 add scalar
-#define t462 F32(ARENA, 19380) // %462 mul (12, 3)
-#define t463 F32(ARENA, 19416) // %463 reduce_sum scalar
-#define t464 F32(ARENA, 19417) // %464 add scalar
-#define t465 F32(ARENA, 19418) // %465 mul (3)
-#define t466 F32(ARENA, 19421) // %466 reduce_sum scalar
-#define t467 F32(ARENA, 19422) // %467 add scalar
-#define t468 F32(ARENA, 19423) // %468 mul (12, 3)
-#define t469 F32(ARENA, 19459) // %469 reduce_sum scalar
+#define t61 F32(ARENA, 0) // %61 div scalar
+#define t63 F32(ARENA, 1) // %63 div scalar
+#define t65 F32(ARENA, 2) // %65 div scalar
+#define t67 F32(ARENA, 3) // %67 div scalar
+#define t69 F32(ARENA, 4) // %69 div scalar
+#define t71 F32(ARENA, 5) // %71 add scalar
+#define t73 F32(ARENA, 6) // %73 mul (3)
+#define t74 F32(ARENA, 9) // %74 reduce_sum scalar
+#define t75 F32(ARENA, 10) // %75 broadcast (N)
+#define t76 F32(ARENA, 18) // %76 neg (N)
+#define t78 F32(ARENA, 26) // %78 one_hot (N, 3)
+#define t79 F32(ARENA, 50) // %79 mul (N, 3)
+#define t80 F32(ARENA, 74) // %80 reduce_sum (N, 1)
+#define t81 F32(ARENA, 82) // %81 broadcast (N, 4)
+#define t83 F32(ARENA, 114) // %83 neg (N, 4)
+#define t85 F32(ARENA, 146) // %85 div (N, 4)
+#define t87 F32(ARENA, 178) // %87 one_hot (N, 5)
+#define oh F32(ARENA, 218) // %88 matmul (N, 1)
+#define t90 F32(ARENA, 226) // %90 mul (12, 3)
+#define t91 F32(ARENA, 262) // %91 reduce_sum scalar
+#define g F32(ARENA, 263) // %92 gather (N, 12)
+#define t93 F32(ARENA, 359) // %93 broadcast (N, 3, 4)
+#define t94 F32(ARENA, 455) // %94 mul (N, 3, 4)
+#define t95 F32(ARENA, 551) // %95 reduce_sum (N, 1, 4)
+#define t96 F32(ARENA, 583) // %96 broadcast (12, 12)
+#define t97 F32(ARENA, 727) // %97 mul (12, 12)
+#define t98 F32(ARENA, 871) // %98 mul (N, 3, 4)
+#define h F32(ARENA, 967) // %99 add (N, 3, 4)
+#define t100 F32(ARENA, 1063) // %100 tanh (N, 3, 4)
+#define t101 F32(ARENA, 1159) // %101 exp (N, 3, 4)
+#define t102 F32(ARENA, 1255) // %102 abs (N, 3, 4)
+#define t103 F32(ARENA, 1351) // %103 add (N, 3, 4)
+#define t104 F32(ARENA, 1447) // %104 log (N, 3, 4)
+#define t105 F32(ARENA, 1543) // %105 add (N, 3, 4)
+#define t106 F32(ARENA, 1639) // %106 mul (N, 3, 4)
+#define t107 F32(ARENA, 1735) // %107 add (N, 3, 4)
+#define t108 F32(ARENA, 1831) // %108 sqrt (N, 3, 4)
+#define t109 F32(ARENA, 1927) // %109 sign (N, 3, 4)
+#define t110 F32(ARENA, 2023) // %110 mul (N, 3, 4)
+#define a F32(ARENA, 2119) // %111 sub (N, 3, 4)
+#define t112 F32(ARENA, 2215) // %112 relu (N, 3, 4)
+#define t113 F32(ARENA, 2311) // %113 sigmoid (N, 3, 4)
+#define t114 F32(ARENA, 2407) // %114 pow (N, 3, 4)
+#define t115 F32(ARENA, 2503) // %115 add (N, 3, 4)
+#define t116 F32(ARENA, 2599) // %116 add (N, 3, 4)
+#define t117 F32(ARENA, 2695) // %117 div (N, 3, 4)
+#define t118 F32(ARENA, 2791) // %118 gelu (N, 3, 4)
+#define t119 F32(ARENA, 2887) // %119 add (N, 3, 4)
+#define t120 F32(ARENA, 2983) // %120 neg (N, 3, 4)
+#define b F32(ARENA, 3079) // %121 add (N, 3, 4)
+#define t122 F32(ARENA, 3175) // %122 gt (N, 3, 4)
+#define t123 F32(ARENA, 3271) // %123 maximum (N, 3, 4)
+#define t124 F32(ARENA, 3367) // %124 minimum (N, 3, 4)
+#define t125 F32(ARENA, 3463) // %125 where (N, 3, 4)
+#define t126 F32(ARENA, 3559) // %126 maximum (N, 3, 4)
+#define t127 F32(ARENA, 3655) // %127 minimum (N, 3, 4)
+#define t128 F32(ARENA, 3751) // %128 add (N, 3, 4)
+#define t129 F32(ARENA, 3847) // %129 lt (N, 3, 4)
+#define t130 F32(ARENA, 3943) // %130 sin (N, 3, 4)
+#define t131 F32(ARENA, 4039) // %131 cos (N, 3, 4)
+#define t132 F32(ARENA, 4135) // %132 where (N, 3, 4)
+#define t133 F32(ARENA, 4231) // %133 add (N, 3, 4)
+#define t134 F32(ARENA, 4327) // %134 mul (N, 3, 4)
+#define t135 F32(ARENA, 4423) // %135 floor (N, 3, 4)
+#define t136 F32(ARENA, 4519) // %136 ne (N, 3, 4)
+#define t137 F32(ARENA, 4615) // %137 where (N, 3, 4)
+#define c F32(ARENA, 4711) // %138 add (N, 3, 4)
+#define t139 F32(ARENA, 4807) // %139 reduce_sum (N, 4)
+#define t140 F32(ARENA, 4839) // %140 reduce_mean scalar
+#define t141 F32(ARENA, 4840) // %141 reduce_mean scalar
+#define t142 F32(ARENA, 4841) // %142 mul (N, 3, 4)
+#define t143 F32(ARENA, 4937) // %143 reduce_mean scalar
+#define t144 I32(IARENA, 0) // %144 argmax (N, 3)
+#define am F32(ARENA, 4938) // %145 cast (N, 3)
+#define t146 F32(ARENA, 4962) // %146 reduce_mean scalar
+#define t147 F32(ARENA, 4963) // %147 reduce_mean (N, 4)
+#define t148 F32(ARENA, 4995) // %148 reduce_max (N, 4)
+#define t149 F32(ARENA, 5027) // %149 reduce_max (N, 4)
+#define t150 F32(ARENA, 5059) // %150 logsumexp (N, 4)
+#define t150Scratch F32(ARENA, 5091) // workspace (unused on the GPU)
+#define t154 F32(ARENA, 5123) // %154 add (N, 4)
+#define t155 F32(ARENA, 5155) // %155 add (N, 4)
+#define t156 F32(ARENA, 5187) // %156 neg (N, 4)
+#define t157 F32(ARENA, 5219) // %157 add (N, 4)
+#define s F32(ARENA, 5251) // %158 add (N, 4)
+#define t159 F32(ARENA, 5283) // %159 reduce_mean scalar
+#define t160 F32(ARENA, 5284) // %160 softmax (N, 3, 4)
+#define t161 F32(ARENA, 5380) // %161 log_softmax (N, 3, 4)
+#define t162 F32(ARENA, 5476) // %162 transpose (N, 4, 3)
+#define t165 F32(ARENA, 5572) // %165 slice (N, 4)
+#define t166 F32(ARENA, 5604) // %166 matmul (N, 3)
+#define t167 F32(ARENA, 5628) // %167 add (N, 3)
+#define t168 F32(ARENA, 5652) // %168 log_softmax (N, 3)
+#define t169 F32(ARENA, 5676) // %169 mul (N, 3)
+#define t170 F32(ARENA, 5700) // %170 reduce_sum (N)
+#define t171 F32(ARENA, 5708) // %171 neg (N)
+#define t172 F32(ARENA, 5716) // %172 reduce_mean scalar
+#define t173 F32(ARENA, 5717) // %173 exp (N, 3)
+#define t174 F32(ARENA, 5741) // %174 mul (N, 3)
+#define t175 F32(ARENA, 5765) // %175 sub (N, 3)
+#define t177 F32(ARENA, 5789) // %177 mul (3)
+#define t178 F32(ARENA, 5792) // %178 reduce_sum scalar
+#define t180 F32(ARENA, 5793) // %180 mul (12, 3)
+#define t181 F32(ARENA, 5829) // %181 reduce_sum scalar
+#define t182 F32(ARENA, 5830) // %182 matmul (N, 3)
+#define t183 F32(ARENA, 5854) // %183 add (N, 3)
+#define t184 I32(IARENA, 24) // %184 argmax (N)
+#define t185 F32(ARENA, 5878) // %185 eq (N)
+#define t186 F32(ARENA, 5886) // %186 cast (N)
+#define t187 F32(ARENA, 5894) // %187 reduce_mean scalar
+#define t188 F32(ARENA, 5895) // %188 slice (N, 8)
+#define t189 F32(ARENA, 5959) // %189 concat (N, 12)
+#define t190 F32(ARENA, 6055) // %190 matmul (N, 12)
+#define t191 F32(ARENA, 6151) // %191 transpose (12, N)
+#define t192 F32(ARENA, 6247) // %192 matmul (12, N)
+#define t193 F32(ARENA, 6343) // %193 matmul (N, 12)
+#define t194 F32(ARENA, 6439) // %194 transpose (N, 12)
+#define t195 F32(ARENA, 6535) // %195 matmul (12, 12)
+#define mm F32(ARENA, 6679) // %196 mul (12, 12)
+#define t197 F32(ARENA, 6823) // %197 reduce_mean scalar
+#define t198 F32(ARENA, 6824) // %198 eq (N, 3, 4)
+#define t199 F32(ARENA, 6920) // %199 cast (N, 3, 4)
+#define t200 F32(ARENA, 7016) // %200 reduce_sum (N, 1, 4)
+#define t201 F32(ARENA, 7048) // %201 div (N, 1, 4)
+#define sm F32(ARENA, 7080) // %202 add (N, 3, 4)
+#define t203 F32(ARENA, 7176) // %203 reduce_mean scalar
+#define sl F32(ARENA, 7177) // %204 mul (N, 12)
+#define t205 F32(ARENA, 7273) // %205 add (N, 12)
+#define t206 F32(ARENA, 7369) // %206 add (N, 12)
+#define t207 F32(ARENA, 7465) // %207 add (N, 12)
+#define t208 F32(ARENA, 7561) // %208 reduce_mean (N, 1)
+#define t209 F32(ARENA, 7569) // %209 sub (N, 12)
+#define t210 F32(ARENA, 7665) // %210 mul (N, 12)
+#define t211 F32(ARENA, 7761) // %211 reduce_mean (N, 1)
+#define t212 F32(ARENA, 7769) // %212 add (N, 1)
+#define t213 F32(ARENA, 7777) // %213 sqrt (N, 1)
+#define t214 F32(ARENA, 7785) // %214 mul (N, 12)
+#define t216 F32(ARENA, 7881) // %216 mul (N, 12)
+#define t217 F32(ARENA, 7977) // %217 reduce_mean scalar
+#define t218 F32(ARENA, 7978) // %218 mul (N, 3, 4)
+#define t219 F32(ARENA, 8074) // %219 reduce_sum (N, 3, 1)
+#define t220 F32(ARENA, 8098) // %220 eq (N, 3, 4)
+#define t221 F32(ARENA, 8194) // %221 cast (N, 3, 4)
+#define t222 F32(ARENA, 8290) // %222 reduce_sum (N, 1, 4)
+#define t223 F32(ARENA, 8322) // %223 div (N, 1, 4)
+#define t224 F32(ARENA, 8354) // %224 div (N, 12)
+#define t225 F32(ARENA, 8450) // %225 mul (N, 12)
+#define t226 F32(ARENA, 8546) // %226 add (N, 12)
+#define t227 F32(ARENA, 8642) // %227 matmul (N, 1)
+#define t228 F32(ARENA, 8650) // %228 add (N, 1)
+#define z F32(ARENA, 8658) // %229 add (N, 1)
+#define t230 F32(ARENA, 8666) // %230 sigmoid (N, 1)
+#define t231 F32(ARENA, 8674) // %231 sigmoid (N, 1)
+#define t232 F32(ARENA, 8682) // %232 maximum (N, 1)
+#define t233 F32(ARENA, 8690) // %233 minimum (N, 1)
+#define t234 F32(ARENA, 8698) // %234 log (N, 1)
+#define t235 F32(ARENA, 8706) // %235 mul (N, 1)
+#define t236 F32(ARENA, 8714) // %236 sub (N, 1)
+#define t237 F32(ARENA, 8722) // %237 sub (N, 1)
+#define t238 F32(ARENA, 8730) // %238 log (N, 1)
+#define t239 F32(ARENA, 8738) // %239 mul (N, 1)
+#define t240 F32(ARENA, 8746) // %240 add (N, 1)
+#define t241 F32(ARENA, 8754) // %241 neg (N, 1)
+#define t242 F32(ARENA, 8762) // %242 reduce_mean scalar
+#define t243 F32(ARENA, 8763) // %243 gt (N, 1)
+#define t244 F32(ARENA, 8771) // %244 cast (N, 1)
+#define t245 F32(ARENA, 8779) // %245 gt (N, 1)
+#define t246 F32(ARENA, 8787) // %246 cast (N, 1)
+#define t247 F32(ARENA, 8795) // %247 eq (N, 1)
+#define t248 F32(ARENA, 8803) // %248 cast (N, 1)
+#define t249 F32(ARENA, 8811) // %249 reduce_mean scalar
+#define t250 F32(ARENA, 8812) // %250 sub (N, 1)
+#define t251 F32(ARENA, 8820) // %251 abs (N, 1)
+#define t252 F32(ARENA, 8828) // %252 minimum (N, 1)
+#define t253 F32(ARENA, 8836) // %253 mul (N, 1)
+#define t254 F32(ARENA, 8844) // %254 mul (N, 1)
+#define t255 F32(ARENA, 8852) // %255 sub (N, 1)
+#define t256 F32(ARENA, 8860) // %256 mul (N, 1)
+#define t257 F32(ARENA, 8868) // %257 add (N, 1)
+#define t258 F32(ARENA, 8876) // %258 reduce_mean scalar
+#define t259 F32(ARENA, 8877) // %259 reduce_mean scalar
+#define t260 F32(ARENA, 8878) // %260 mul (N, 1)
+#define t261 F32(ARENA, 8886) // %261 reduce_sum scalar
+#define t262 F32(ARENA, 8887) // %262 abs (N, 1)
+#define t263 F32(ARENA, 8895) // %263 neg (N, 1)
+#define t264 F32(ARENA, 8903) // %264 exp (N, 1)
+#define t265 F32(ARENA, 8911) // %265 add (N, 1)
+#define t266 F32(ARENA, 8919) // %266 log (N, 1)
+#define t267 F32(ARENA, 8927) // %267 maximum (N, 1)
+#define t268 F32(ARENA, 8935) // %268 mul (N, 1)
+#define t269 F32(ARENA, 8943) // %269 sub (N, 1)
+#define t270 F32(ARENA, 8951) // %270 add (N, 1)
+#define t271 F32(ARENA, 8959) // %271 reduce_mean scalar
+#define t272 F32(ARENA, 8960) // %272 broadcast (N, 1)
+#define t273 F32(ARENA, 8968) // %273 neg (N, 1)
+#define t274 F32(ARENA, 8976) // %274 mul (N, 1)
+#define t275 F32(ARENA, 8984) // %275 ge (N, 1)
+#define t276 F32(ARENA, 8992) // %276 where (N, 1)
+#define t277 F32(ARENA, 9000) // %277 add (N, 1)
+#define t278 F32(ARENA, 9008) // %278 div (N, 1)
+#define t279 F32(ARENA, 9016) // %279 mul (N, 1)
+#define t280 F32(ARENA, 9024) // %280 neg (N, 1)
+#define t281 F32(ARENA, 9032) // %281 sign (N, 1)
+#define t282 F32(ARENA, 9040) // %282 mul (N, 1)
+#define t283 F32(ARENA, 9048) // %283 add (N, 1)
+#define t284 F32(ARENA, 9056) // %284 add (N, 1)
+#define t285 F32(ARENA, 9064) // %285 add (N, 1)
+#define t286 F32(ARENA, 9072) // %286 sign (N, 1)
+#define t287 F32(ARENA, 9080) // %287 mul (N, 1)
+#define t288 F32(ARENA, 9088) // %288 add (N, 1)
+#define t289 F32(ARENA, 9096) // %289 mul (N, 1)
+#define t290 F32(ARENA, 9104) // %290 neg (N, 1)
+#define t291 F32(ARENA, 9112) // %291 mul (N, 1)
+#define t292 F32(ARENA, 9120) // %292 add (N, 1)
+#define t293 F32(ARENA, 9128) // %293 add (N, 1)
+#define t294 F32(ARENA, 9136) // %294 le (N, 1)
+#define t295 F32(ARENA, 9144) // %295 where (N, 1)
+#define t296 F32(ARENA, 9152) // %296 add (N, 1)
+#define t297 F32(ARENA, 9160) // %297 mul (N, 1)
+#define t298 F32(ARENA, 9168) // %298 add (N, 1)
+#define t299 F32(ARENA, 9176) // %299 mul (N, 1)
+#define t300 F32(ARENA, 9184) // %300 div (N, 1)
+#define t301 F32(ARENA, 9192) // %301 neg (N, 1)
+#define t302 F32(ARENA, 9200) // %302 mul (N, 1)
+#define t303 F32(ARENA, 9208) // %303 div (N, 1)
+#define t304 F32(ARENA, 9216) // %304 add (N, 1)
+#define t305 F32(ARENA, 9224) // %305 le (N, 1)
+#define t306 F32(ARENA, 9232) // %306 where (N, 1)
+#define t307 F32(ARENA, 9240) // %307 ge (N, 1)
+#define t308 F32(ARENA, 9248) // %308 where (N, 1)
+#define t309 F32(ARENA, 9256) // %309 mul (N, 1)
+#define t310 F32(ARENA, 9264) // %310 sub (N, 1)
+#define t311 F32(ARENA, 9272) // %311 mul (N, 1)
+#define t312 F32(ARENA, 9280) // %312 add (N, 1)
+#define t316 F32(ARENA, 9288) // %316 mul (1)
+#define t318 F32(ARENA, 9289) // %318 mul (5, 1)
+#define t319 F32(ARENA, 9294) // %319 reduce_sum scalar
+#define t320 F32(ARENA, 9295) // %320 mul (12, 1)
+#define t321 F32(ARENA, 9307) // %321 reduce_sum scalar
+#define t322 F32(ARENA, 9308) // %322 matmul (N, 12)
+#define t324 F32(ARENA, 9404) // %324 mul (12)
+#define t325 F32(ARENA, 9416) // %325 reduce_sum scalar
+#define t326 F32(ARENA, 9417) // %326 mul (N, 12)
+#define t328 F32(ARENA, 9513) // %328 mul (12)
+#define t329 F32(ARENA, 9525) // %329 reduce_sum scalar
+#define t330 F32(ARENA, 9526) // %330 mul (N, 3, 4)
+#define t331 I32(IARENA, 32) // %331 cast (N, 3, 4)
+#define ci F32(ARENA, 9622) // %332 cast (N, 3, 4)
+#define t333 F32(ARENA, 9718) // %333 reduce_mean scalar
+#define t334 F32(ARENA, 9719) // %334 add scalar
+#define t335 F32(ARENA, 9720) // %335 add scalar
+#define t336 F32(ARENA, 9721) // %336 add scalar
+#define t337 F32(ARENA, 9722) // %337 add scalar
+#define t338 F32(ARENA, 9723) // %338 add scalar
+#define t339 F32(ARENA, 9724) // %339 add scalar
+#define t340 F32(ARENA, 9725) // %340 mul scalar
+#define t341 F32(ARENA, 9726) // %341 add scalar
+#define total F32(ARENA, 9727) // %342 add scalar
+#define t343 F32(ARENA, 9728) // %343 add scalar
+#define t344 F32(ARENA, 9729) // %344 add scalar
+#define t345 F32(ARENA, 9730) // %345 add scalar
+#define t346 F32(ARENA, 9731) // %346 add scalar
+#define t347 F32(ARENA, 9732) // %347 add scalar
+#define t348 F32(ARENA, 9733) // %348 add scalar
+#define t349 F32(ARENA, 9734) // %349 mul (N, 12)
+#define t350 F32(ARENA, 9830) // %350 div (N, 12)
+#define t351 F32(ARENA, 9926) // %351 mul (N, 12)
+#define t352 F32(ARENA, 10022) // %352 div (N, 12)
+#define t353 F32(ARENA, 10118) // %353 neg (N, 12)
+#define t354 F32(ARENA, 10214) // %354 reduce_sum (N)
+#define t356 F32(ARENA, 10222) // %356 mul (N, 1)
+#define t357 F32(ARENA, 10230) // %357 div (N, 1)
+#define t358 F32(ARENA, 10238) // %358 div (N, 1)
+#define t359 F32(ARENA, 10246) // %359 mul (N, 12)
+#define t360 F32(ARENA, 10342) // %360 add (N, 12)
+#define t361 F32(ARENA, 10438) // %361 add (N, 12)
+#define t362 F32(ARENA, 10534) // %362 neg (N, 12)
+#define t363 F32(ARENA, 10630) // %363 reduce_sum (N)
+#define t365 F32(ARENA, 10638) // %365 div (N, 1)
+#define t366 F32(ARENA, 10646) // %366 mul (N, 12)
+#define t367 F32(ARENA, 10742) // %367 add (N, 12)
+#define t368 F32(ARENA, 10838) // %368 add (N, 12)
+#define t369 F32(ARENA, 10934) // %369 add (N, 12)
+#define t370 F32(ARENA, 11030) // %370 add (N, 12)
+#define t371 F32(ARENA, 11126) // %371 add (N, 12)
+#define t372 F32(ARENA, 11222) // %372 mul (N, 12)
+#define t373 F32(ARENA, 11318) // %373 slice (N, 4)
+#define t374 F32(ARENA, 11350) // %374 slice (N, 8)
+#define t375 F32(ARENA, 11414) // %375 pad (N, 12)
+#define t378 F32(ARENA, 11510) // %378 transpose (N, 3, 4)
+#define t379 F32(ARENA, 11606) // %379 mul (5, 12)
+#define t380 F32(ARENA, 11666) // %380 reduce_sum scalar
+#define t381 F32(ARENA, 11667) // %381 pad (N, 12)
+#define t382 F32(ARENA, 11763) // %382 add (N, 12)
+#define t383 F32(ARENA, 11859) // %383 add (N, 12)
+#define t385 F32(ARENA, 11955) // %385 add (N, 3, 4)
+#define t386 F32(ARENA, 12051) // %386 add (N, 3, 4)
+#define t387 F32(ARENA, 12147) // %387 exp (N, 3, 4)
+#define t388 F32(ARENA, 12243) // %388 mul (N, 3, 4)
+#define t389 F32(ARENA, 12339) // %389 sub (N, 3, 4)
+#define t390 F32(ARENA, 12435) // %390 add (N, 3, 4)
+#define t391 F32(ARENA, 12531) // %391 sub (N, 3, 4)
+#define t392 F32(ARENA, 12627) // %392 mul (N, 3, 4)
+#define t393 F32(ARENA, 12723) // %393 add (N, 3, 4)
+#define t394 F32(ARENA, 12819) // %394 sub (N, 3, 4)
+#define t395 F32(ARENA, 12915) // %395 exp (N, 3, 4)
+#define t396 F32(ARENA, 13011) // %396 mul (N, 3, 4)
+#define t397 F32(ARENA, 13107) // %397 add (N, 3, 4)
+#define t398 F32(ARENA, 13203) // %398 mul (N, 3, 4)
+#define t399 F32(ARENA, 13299) // %399 neg (N, 3, 4)
+#define t400 F32(ARENA, 13395) // %400 add (N, 3, 4)
+#define t401 F32(ARENA, 13491) // %401 mul (N, 3, 4)
+#define t402 F32(ARENA, 13587) // %402 add (N, 3, 4)
+#define t403 F32(ARENA, 13683) // %403 add (N, 3, 4)
+#define t404 F32(ARENA, 13779) // %404 add (N, 3, 4)
+#define t405 F32(ARENA, 13875) // %405 where (N, 3, 4)
+#define t406 F32(ARENA, 13971) // %406 add (N, 3, 4)
+#define t407 F32(ARENA, 14067) // %407 where (N, 3, 4)
+#define t408 F32(ARENA, 14163) // %408 where (N, 3, 4)
+#define t409 F32(ARENA, 14259) // %409 mul (N, 3, 4)
+#define t410 F32(ARENA, 14355) // %410 neg (N, 3, 4)
+#define t411 F32(ARENA, 14451) // %411 add (N, 3, 4)
+#define t412 F32(ARENA, 14547) // %412 mul (N, 3, 4)
+#define t413 F32(ARENA, 14643) // %413 add (N, 3, 4)
+#define t414 F32(ARENA, 14739) // %414 le (N, 3, 4)
+#define t415 F32(ARENA, 14835) // %415 where (N, 3, 4)
+#define t416 F32(ARENA, 14931) // %416 ge (N, 3, 4)
+#define t417 F32(ARENA, 15027) // %417 where (N, 3, 4)
+#define t418 F32(ARENA, 15123) // %418 add (N, 3, 4)
+#define t419 F32(ARENA, 15219) // %419 where (N, 3, 4)
+#define t420 F32(ARENA, 15315) // %420 where (N, 3, 4)
+#define t421 F32(ARENA, 15411) // %421 le (N, 3, 4)
+#define t422 F32(ARENA, 15507) // %422 where (N, 3, 4)
+#define t423 F32(ARENA, 15603) // %423 add (N, 3, 4)
+#define t424 F32(ARENA, 15699) // %424 ge (N, 3, 4)
+#define t425 F32(ARENA, 15795) // %425 where (N, 3, 4)
+#define t426 F32(ARENA, 15891) // %426 add (N, 3, 4)
+#define t427 F32(ARENA, 15987) // %427 neg (N, 3, 4)
+#define t428 F32(ARENA, 16083) // %428 add (N, 3, 4)
+#define t429 F32(ARENA, 16179) // %429 gelu_grad (N, 3, 4)
+#define t430 F32(ARENA, 16275) // %430 add (N, 3, 4)
+#define t431 F32(ARENA, 16371) // %431 div (N, 3, 4)
+#define t432 F32(ARENA, 16467) // %432 mul (N, 3, 4)
+#define t433 F32(ARENA, 16563) // %433 div (N, 3, 4)
+#define t434 F32(ARENA, 16659) // %434 neg (N, 3, 4)
+#define t435 F32(ARENA, 16755) // %435 pow (N, 3, 4)
+#define t436 F32(ARENA, 16851) // %436 mul (N, 3, 4)
+#define t437 F32(ARENA, 16947) // %437 mul (N, 3, 4)
+#define t438 F32(ARENA, 17043) // %438 mul (N, 3, 4)
+#define t439 F32(ARENA, 17139) // %439 sub (N, 3, 4)
+#define t440 F32(ARENA, 17235) // %440 mul (N, 3, 4)
+#define t441 F32(ARENA, 17331) // %441 add (N, 3, 4)
+#define t442 F32(ARENA, 17427) // %442 mul (N, 3, 4)
+#define t443 F32(ARENA, 17523) // %443 sub (N, 3, 4)
+#define t444 F32(ARENA, 17619) // %444 mul (N, 3, 4)
+#define t445 F32(ARENA, 17715) // %445 add (N, 3, 4)
+#define t446 F32(ARENA, 17811) // %446 gt (N, 3, 4)
+#define t447 F32(ARENA, 17907) // %447 where (N, 3, 4)
+#define t448 F32(ARENA, 18003) // %448 add (N, 3, 4)
+#define t449 F32(ARENA, 18099) // %449 neg (N, 3, 4)
+#define t450 F32(ARENA, 18195) // %450 mul (N, 3, 4)
+#define t451 F32(ARENA, 18291) // %451 mul (N, 3, 4)
+#define t452 F32(ARENA, 18387) // %452 div (N, 3, 4)
+#define t453 F32(ARENA, 18483) // %453 mul (N, 3, 4)
+#define t454 F32(ARENA, 18579) // %454 add (N, 3, 4)
+#define t455 F32(ARENA, 18675) // %455 add (N, 3, 4)
+#define t456 F32(ARENA, 18771) // %456 div (N, 3, 4)
+#define t457 F32(ARENA, 18867) // %457 mul (N, 3, 4)
+#define t458 F32(ARENA, 18963) // %458 add (N, 3, 4)
+#define t459 F32(ARENA, 19059) // %459 mul (N, 3, 4)
+#define t460 F32(ARENA, 19155) // %460 mul (N, 3, 4)
+#define t461 F32(ARENA, 19251) // %461 add (N, 3, 4)
+#define t462 F32(ARENA, 19347) // %462 mul (N, 3, 4)
+#define t464 F32(ARENA, 19443) // %464 mul (3, 4)
+#define t465 F32(ARENA, 19455) // %465 reduce_sum scalar
+#define t466 F32(ARENA, 19456) // %466 add scalar
+#define t467 F32(ARENA, 19457) // %467 add scalar
+#define t468 F32(ARENA, 19458) // %468 add scalar
+#define t469 F32(ARENA, 19459) // %469 add scalar
 #define t470 F32(ARENA, 19460) // %470 add scalar
-#define t471 F32(ARENA, 19461) // %471 mul (3)
-#define t472 F32(ARENA, 19464) // %472 reduce_sum scalar
-#define t473 F32(ARENA, 19465) // %473 add scalar
-#define t474 F32(ARENA, 19466) // %474 sqrt scalar
-#define t475 F32(ARENA, 19467) // %475 maximum scalar
-#define t476 F32(ARENA, 19468) // %476 div scalar
-#define t477 F32(ARENA, 19469) // %477 mul (3, 4)
-#define t478 F32(ARENA, 19481) // %478 mul (5, 12)
-#define t479 F32(ARENA, 19541) // %479 mul (5, 1)
-#define t480 F32(ARENA, 19546) // %480 mul (12)
-#define t481 F32(ARENA, 19558) // %481 mul (12)
-#define t482 F32(ARENA, 19570) // %482 mul (12, 1)
-#define t483 F32(ARENA, 19582) // %483 mul (1)
-#define t484 F32(ARENA, 19583) // %484 mul (12, 3)
-#define t485 F32(ARENA, 19619) // %485 mul (3)
-#define t486 F32(ARENA, 19622) // %486 mul (12, 3)
-#define t487 F32(ARENA, 19658) // %487 mul (3)
-#define t489 F32(ARENA, 19661) // %489 mul (3, 4)
-#define t491 F32(ARENA, 19673) // %491 mul (3, 4)
-#define t492 F32(ARENA, 19685) // %492 mul (3, 4)
-#define t493 F32(ARENA, 19697) // %493 add (3, 4)
-#define t494 F32(ARENA, 19709) // %494 mul (3, 4)
-#define t495 F32(ARENA, 19721) // %495 add (3, 4)
-#define t496 F32(ARENA, 19733) // %496 sqrt (3, 4)
-#define t497 F32(ARENA, 19745) // %497 div (3, 4)
-#define t498 F32(ARENA, 19757) // %498 mul (3, 4)
-#define t499 F32(ARENA, 19769) // %499 add (3, 4)
-#define t500 F32(ARENA, 19781) // %500 sub (3, 4)
-#define t501 F32(ARENA, 19793) // %501 mul (5, 12)
-#define t502 F32(ARENA, 19853) // %502 mul (5, 12)
-#define t503 F32(ARENA, 19913) // %503 mul (5, 12)
-#define t504 F32(ARENA, 19973) // %504 add (5, 12)
-#define t505 F32(ARENA, 20033) // %505 mul (5, 12)
-#define t506 F32(ARENA, 20093) // %506 add (5, 12)
-#define t507 F32(ARENA, 20153) // %507 sqrt (5, 12)
-#define t508 F32(ARENA, 20213) // %508 div (5, 12)
-#define t509 F32(ARENA, 20273) // %509 mul (5, 12)
-#define t510 F32(ARENA, 20333) // %510 add (5, 12)
-#define t511 F32(ARENA, 20393) // %511 sub (5, 12)
-#define t512 F32(ARENA, 20453) // %512 mul (5, 1)
-#define t513 F32(ARENA, 20458) // %513 mul (5, 1)
-#define t514 F32(ARENA, 20463) // %514 mul (5, 1)
-#define t515 F32(ARENA, 20468) // %515 add (5, 1)
-#define t516 F32(ARENA, 20473) // %516 mul (5, 1)
-#define t517 F32(ARENA, 20478) // %517 add (5, 1)
-#define t518 F32(ARENA, 20483) // %518 sqrt (5, 1)
-#define t519 F32(ARENA, 20488) // %519 div (5, 1)
-#define t520 F32(ARENA, 20493) // %520 mul (5, 1)
-#define t521 F32(ARENA, 20498) // %521 add (5, 1)
-#define t522 F32(ARENA, 20503) // %522 sub (5, 1)
-#define t523 F32(ARENA, 20508) // %523 mul (12)
-#define t524 F32(ARENA, 20520) // %524 mul (12)
-#define t525 F32(ARENA, 20532) // %525 mul (12)
-#define t526 F32(ARENA, 20544) // %526 add (12)
-#define t527 F32(ARENA, 20556) // %527 mul (12)
-#define t528 F32(ARENA, 20568) // %528 add (12)
-#define t529 F32(ARENA, 20580) // %529 sqrt (12)
-#define t530 F32(ARENA, 20592) // %530 div (12)
-#define t531 F32(ARENA, 20604) // %531 mul (12)
-#define t532 F32(ARENA, 20616) // %532 add (12)
-#define t533 F32(ARENA, 20628) // %533 sub (12)
-#define t534 F32(ARENA, 20640) // %534 mul (12)
-#define t535 F32(ARENA, 20652) // %535 mul (12)
-#define t536 F32(ARENA, 20664) // %536 mul (12)
-#define t537 F32(ARENA, 20676) // %537 add (12)
-#define t538 F32(ARENA, 20688) // %538 mul (12)
-#define t539 F32(ARENA, 20700) // %539 add (12)
-#define t540 F32(ARENA, 20712) // %540 sqrt (12)
-#define t541 F32(ARENA, 20724) // %541 div (12)
-#define t542 F32(ARENA, 20736) // %542 mul (12)
-#define t543 F32(ARENA, 20748) // %543 add (12)
-#define t544 F32(ARENA, 20760) // %544 sub (12)
-#define t545 F32(ARENA, 20772) // %545 mul (12, 1)
-#define t546 F32(ARENA, 20784) // %546 mul (12, 1)
-#define t547 F32(ARENA, 20796) // %547 mul (12, 1)
-#define t548 F32(ARENA, 20808) // %548 add (12, 1)
-#define t549 F32(ARENA, 20820) // %549 mul (12, 1)
-#define t550 F32(ARENA, 20832) // %550 add (12, 1)
-#define t551 F32(ARENA, 20844) // %551 sqrt (12, 1)
-#define t552 F32(ARENA, 20856) // %552 div (12, 1)
-#define t553 F32(ARENA, 20868) // %553 mul (12, 1)
-#define t554 F32(ARENA, 20880) // %554 add (12, 1)
-#define t555 F32(ARENA, 20892) // %555 sub (12, 1)
-#define t556 F32(ARENA, 20904) // %556 mul (1)
-#define t557 F32(ARENA, 20905) // %557 mul (1)
-#define t558 F32(ARENA, 20906) // %558 mul (1)
-#define t559 F32(ARENA, 20907) // %559 add (1)
-#define t560 F32(ARENA, 20908) // %560 mul (1)
-#define t561 F32(ARENA, 20909) // %561 add (1)
-#define t562 F32(ARENA, 20910) // %562 sqrt (1)
-#define t563 F32(ARENA, 20911) // %563 div (1)
-#define t564 F32(ARENA, 20912) // %564 mul (1)
-#define t565 F32(ARENA, 20913) // %565 add (1)
-#define t566 F32(ARENA, 20914) // %566 sub (1)
-#define t567 F32(ARENA, 20915) // %567 mul (12, 3)
-#define t568 F32(ARENA, 20951) // %568 mul (12, 3)
-#define t569 F32(ARENA, 20987) // %569 mul (12, 3)
-#define t570 F32(ARENA, 21023) // %570 add (12, 3)
-#define t571 F32(ARENA, 21059) // %571 mul (12, 3)
-#define t572 F32(ARENA, 21095) // %572 add (12, 3)
-#define t573 F32(ARENA, 21131) // %573 sqrt (12, 3)
-#define t574 F32(ARENA, 21167) // %574 div (12, 3)
-#define t575 F32(ARENA, 21203) // %575 mul (12, 3)
-#define t576 F32(ARENA, 21239) // %576 add (12, 3)
-#define t577 F32(ARENA, 21275) // %577 sub (12, 3)
-#define t578 F32(ARENA, 21311) // %578 mul (3)
-#define t579 F32(ARENA, 21314) // %579 mul (3)
-#define t580 F32(ARENA, 21317) // %580 mul (3)
-#define t581 F32(ARENA, 21320) // %581 add (3)
-#define t582 F32(ARENA, 21323) // %582 mul (3)
-#define t583 F32(ARENA, 21326) // %583 add (3)
-#define t584 F32(ARENA, 21329) // %584 sqrt (3)
-#define t585 F32(ARENA, 21332) // %585 div (3)
-#define t586 F32(ARENA, 21335) // %586 mul (3)
-#define t587 F32(ARENA, 21338) // %587 add (3)
-#define t588 F32(ARENA, 21341) // %588 sub (3)
-#define t589 F32(ARENA, 21344) // %589 mul (12, 3)
-#define t590 F32(ARENA, 21380) // %590 mul (12, 3)
-#define t591 F32(ARENA, 21416) // %591 mul (12, 3)
-#define t592 F32(ARENA, 21452) // %592 add (12, 3)
-#define t593 F32(ARENA, 21488) // %593 mul (12, 3)
-#define t594 F32(ARENA, 21524) // %594 add (12, 3)
-#define t595 F32(ARENA, 21560) // %595 sqrt (12, 3)
-#define t596 F32(ARENA, 21596) // %596 div (12, 3)
-#define t597 F32(ARENA, 21632) // %597 mul (12, 3)
-#define t598 F32(ARENA, 21668) // %598 add (12, 3)
-#define t599 F32(ARENA, 21704) // %599 sub (12, 3)
+#define t471 F32(ARENA, 19461) // %471 add scalar
+#define t472 F32(ARENA, 19462) // %472 add scalar
+#define t473 F32(ARENA, 19463) // %473 add scalar
+#define t474 F32(ARENA, 19464) // %474 add scalar
+#define t475 F32(ARENA, 19465) // %475 add scalar
+#define t476 F32(ARENA, 19466) // %476 sqrt scalar
+#define t477 F32(ARENA, 19467) // %477 maximum scalar
+#define t478 F32(ARENA, 19468) // %478 div scalar
+#define t479 F32(ARENA, 19469) // %479 mul (3, 4)
+#define t480 F32(ARENA, 19481) // %480 mul (3, 4)
+#define t481 F32(ARENA, 19493) // %481 mul (3, 4)
+#define t482 F32(ARENA, 19505) // %482 mul (3, 4)
+#define t483 F32(ARENA, 19517) // %483 add (3, 4)
+#define t484 F32(ARENA, 19529) // %484 mul (3, 4)
+#define t485 F32(ARENA, 19541) // %485 add (3, 4)
+#define t486 F32(ARENA, 19553) // %486 sqrt (3, 4)
+#define t487 F32(ARENA, 19565) // %487 div (3, 4)
+#define t488 F32(ARENA, 19577) // %488 mul (3, 4)
+#define t489 F32(ARENA, 19589) // %489 add (3, 4)
+#define t490 F32(ARENA, 19601) // %490 sub (3, 4)
+#define t491 F32(ARENA, 19613) // %491 mul (5, 12)
+#define t492 F32(ARENA, 19673) // %492 mul (5, 12)
+#define t493 F32(ARENA, 19733) // %493 mul (5, 12)
+#define t494 F32(ARENA, 19793) // %494 mul (5, 12)
+#define t495 F32(ARENA, 19853) // %495 add (5, 12)
+#define t496 F32(ARENA, 19913) // %496 mul (5, 12)
+#define t497 F32(ARENA, 19973) // %497 add (5, 12)
+#define t498 F32(ARENA, 20033) // %498 sqrt (5, 12)
+#define t499 F32(ARENA, 20093) // %499 div (5, 12)
+#define t500 F32(ARENA, 20153) // %500 mul (5, 12)
+#define t501 F32(ARENA, 20213) // %501 add (5, 12)
+#define t502 F32(ARENA, 20273) // %502 sub (5, 12)
+#define t503 F32(ARENA, 20333) // %503 mul (5, 1)
+#define t504 F32(ARENA, 20338) // %504 mul (5, 1)
+#define t505 F32(ARENA, 20343) // %505 mul (5, 1)
+#define t506 F32(ARENA, 20348) // %506 mul (5, 1)
+#define t507 F32(ARENA, 20353) // %507 add (5, 1)
+#define t508 F32(ARENA, 20358) // %508 mul (5, 1)
+#define t509 F32(ARENA, 20363) // %509 add (5, 1)
+#define t510 F32(ARENA, 20368) // %510 sqrt (5, 1)
+#define t511 F32(ARENA, 20373) // %511 div (5, 1)
+#define t512 F32(ARENA, 20378) // %512 mul (5, 1)
+#define t513 F32(ARENA, 20383) // %513 add (5, 1)
+#define t514 F32(ARENA, 20388) // %514 sub (5, 1)
+#define t515 F32(ARENA, 20393) // %515 mul (12)
+#define t516 F32(ARENA, 20405) // %516 mul (12)
+#define t517 F32(ARENA, 20417) // %517 mul (12)
+#define t518 F32(ARENA, 20429) // %518 mul (12)
+#define t519 F32(ARENA, 20441) // %519 add (12)
+#define t520 F32(ARENA, 20453) // %520 mul (12)
+#define t521 F32(ARENA, 20465) // %521 add (12)
+#define t522 F32(ARENA, 20477) // %522 sqrt (12)
+#define t523 F32(ARENA, 20489) // %523 div (12)
+#define t524 F32(ARENA, 20501) // %524 mul (12)
+#define t525 F32(ARENA, 20513) // %525 add (12)
+#define t526 F32(ARENA, 20525) // %526 sub (12)
+#define t527 F32(ARENA, 20537) // %527 mul (12)
+#define t528 F32(ARENA, 20549) // %528 mul (12)
+#define t529 F32(ARENA, 20561) // %529 mul (12)
+#define t530 F32(ARENA, 20573) // %530 mul (12)
+#define t531 F32(ARENA, 20585) // %531 add (12)
+#define t532 F32(ARENA, 20597) // %532 mul (12)
+#define t533 F32(ARENA, 20609) // %533 add (12)
+#define t534 F32(ARENA, 20621) // %534 sqrt (12)
+#define t535 F32(ARENA, 20633) // %535 div (12)
+#define t536 F32(ARENA, 20645) // %536 mul (12)
+#define t537 F32(ARENA, 20657) // %537 add (12)
+#define t538 F32(ARENA, 20669) // %538 sub (12)
+#define t539 F32(ARENA, 20681) // %539 mul (12, 1)
+#define t540 F32(ARENA, 20693) // %540 mul (12, 1)
+#define t541 F32(ARENA, 20705) // %541 mul (12, 1)
+#define t542 F32(ARENA, 20717) // %542 mul (12, 1)
+#define t543 F32(ARENA, 20729) // %543 add (12, 1)
+#define t544 F32(ARENA, 20741) // %544 mul (12, 1)
+#define t545 F32(ARENA, 20753) // %545 add (12, 1)
+#define t546 F32(ARENA, 20765) // %546 sqrt (12, 1)
+#define t547 F32(ARENA, 20777) // %547 div (12, 1)
+#define t548 F32(ARENA, 20789) // %548 mul (12, 1)
+#define t549 F32(ARENA, 20801) // %549 add (12, 1)
+#define t550 F32(ARENA, 20813) // %550 sub (12, 1)
+#define t551 F32(ARENA, 20825) // %551 mul (1)
+#define t552 F32(ARENA, 20826) // %552 mul (1)
+#define t553 F32(ARENA, 20827) // %553 mul (1)
+#define t554 F32(ARENA, 20828) // %554 mul (1)
+#define t555 F32(ARENA, 20829) // %555 add (1)
+#define t556 F32(ARENA, 20830) // %556 mul (1)
+#define t557 F32(ARENA, 20831) // %557 add (1)
+#define t558 F32(ARENA, 20832) // %558 sqrt (1)
+#define t559 F32(ARENA, 20833) // %559 div (1)
+#define t560 F32(ARENA, 20834) // %560 mul (1)
+#define t561 F32(ARENA, 20835) // %561 add (1)
+#define t562 F32(ARENA, 20836) // %562 sub (1)
+#define t563 F32(ARENA, 20837) // %563 mul (12, 3)
+#define t564 F32(ARENA, 20873) // %564 mul (12, 3)
+#define t565 F32(ARENA, 20909) // %565 mul (12, 3)
+#define t566 F32(ARENA, 20945) // %566 mul (12, 3)
+#define t567 F32(ARENA, 20981) // %567 add (12, 3)
+#define t568 F32(ARENA, 21017) // %568 mul (12, 3)
+#define t569 F32(ARENA, 21053) // %569 add (12, 3)
+#define t570 F32(ARENA, 21089) // %570 sqrt (12, 3)
+#define t571 F32(ARENA, 21125) // %571 div (12, 3)
+#define t572 F32(ARENA, 21161) // %572 mul (12, 3)
+#define t573 F32(ARENA, 21197) // %573 add (12, 3)
+#define t574 F32(ARENA, 21233) // %574 sub (12, 3)
+#define t575 F32(ARENA, 21269) // %575 mul (3)
+#define t576 F32(ARENA, 21272) // %576 mul (3)
+#define t577 F32(ARENA, 21275) // %577 mul (3)
+#define t578 F32(ARENA, 21278) // %578 mul (3)
+#define t579 F32(ARENA, 21281) // %579 add (3)
+#define t580 F32(ARENA, 21284) // %580 mul (3)
+#define t581 F32(ARENA, 21287) // %581 add (3)
+#define t582 F32(ARENA, 21290) // %582 sqrt (3)
+#define t583 F32(ARENA, 21293) // %583 div (3)
+#define t584 F32(ARENA, 21296) // %584 mul (3)
+#define t585 F32(ARENA, 21299) // %585 add (3)
+#define t586 F32(ARENA, 21302) // %586 sub (3)
+#define t587 F32(ARENA, 21305) // %587 mul (12, 3)
+#define t588 F32(ARENA, 21341) // %588 mul (12, 3)
+#define t589 F32(ARENA, 21377) // %589 mul (12, 3)
+#define t590 F32(ARENA, 21413) // %590 mul (12, 3)
+#define t591 F32(ARENA, 21449) // %591 add (12, 3)
+#define t592 F32(ARENA, 21485) // %592 mul (12, 3)
+#define t593 F32(ARENA, 21521) // %593 add (12, 3)
+#define t594 F32(ARENA, 21557) // %594 sqrt (12, 3)
+#define t595 F32(ARENA, 21593) // %595 div (12, 3)
+#define t596 F32(ARENA, 21629) // %596 mul (12, 3)
+#define t597 F32(ARENA, 21665) // %597 add (12, 3)
+#define t598 F32(ARENA, 21701) // %598 sub (12, 3)
+#define t599 F32(ARENA, 21737) // %599 mul (3)
 #define t600 F32(ARENA, 21740) // %600 mul (3)
 #define t601 F32(ARENA, 21743) // %601 mul (3)
 #define t602 F32(ARENA, 21746) // %602 mul (3)
@@ -701,48 +701,279 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 // ----------------------------------------------------------------------------
 // Forward.
 
+// %61 = div(%6, %52) scalar
+extern "C" __global__ void k61_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t61[i] = 1.0f / (float)(n);
+}
+
+// %63 = div(%6, %53) scalar
+extern "C" __global__ void k63_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t63[i] = 1.0f / (float)(n);
+}
+
+// %65 = div(%6, %54) scalar
+extern "C" __global__ void k65_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t65[i] = 1.0f / (float)(12*n);
+}
+
+// %67 = div(%6, %56) scalar
+extern "C" __global__ void k67_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t67[i] = 1.0f / (float)(12*n);
+}
+
+// %69 = div(%6, %57) scalar
+extern "C" __global__ void k69_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t69[i] = 1.0f / (float)(4*n);
+}
+
+// %71 = add(%29, %6) scalar
+extern "C" __global__ void k71_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t71[i] = stateStep[i] + 1.0f;
+}
+
+// Group 40 (reduction).
+// %72 = broadcast(%8) (3)
+// %73 = mul(%8, %72) (3)
+extern "C" __global__ void g40_broadcast_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 3) return;
+	const float e72 = 0.0f; // %72 broadcast
+	acc2BGrad[i] = e72;
+	const float e73 = 0.0f * e72; // %73 mul
+	t73[i] = e73;
+}
+
+// Group 40 (reduction).
+// %74 = reduce_sum(%73) scalar
+extern "C" __global__ void g40_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float xv = t73[r0*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t74[o] = acc;
+}
+
+// Group 23 (elementwise).
+// %75 = broadcast(%62) (N)
+// %76 = neg(%75) (N)
+extern "C" __global__ void g23_broadcast_neg(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const int i0 = i;
+	const float e75 = t61[0]; // %75 broadcast
+	const float e76 = -e75; // %76 neg
+	t76[i] = e76;
+}
+
+// %78 = one_hot(%3) (N, 3)
+extern "C" __global__ void k78_one_hot(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 3*n) return;
+	t78[i] = lab[i / 3] == i % 3 ? 1.0f : 0.0f;
+}
+
+// Group 24 (reduction).
+// %79 = mul(%77, %78) (N, 3)
+extern "C" __global__ void g24_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 3*n) return;
+	int i_ = i;
+	const int i1 = i_ % 3; i_ /= 3;
+	const int i0 = i_;
+	t79[i] = t76[i0] * t78[i];
+}
+
+// Group 24 (reduction).
+// %80 = reduce_sum(%79) (N, 1)
+extern "C" __global__ void g24_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float xv = t79[o0*3 + r0*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t80[o] = acc;
+}
+
+// %81 = broadcast(%70) (N, 4)
+extern "C" __global__ void k81_broadcast(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 4*n) return;
+	int i_ = i;
+	const int i1 = i_ % 4; i_ /= 4;
+	const int i0 = i_;
+	t81[i] = t69[0];
+}
+
+// %83 = neg(%81) (N, 4)
+extern "C" __global__ void k83_neg(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 4*n) return;
+	t83[i] = -t81[i];
+}
+
+// %85 = div(%81, %15) (N, 4)
+extern "C" __global__ void k85_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 4*n) return;
+	t85[i] = t81[i] / 3.0f;
+}
+
+// %87 = one_hot(%1) (N, 5)
+extern "C" __global__ void k87_one_hot(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 5*n) return;
+	t87[i] = k2[i / 5] == i % 5 ? 1.0f : 0.0f;
+}
+
+// %88 = matmul(%87, %14) (N, 1) (oh)
+// cuBLAS: oh = t87 @ w2
+
+// Group 39 (reduction).
+// %89 = broadcast(%8) (12, 3)
+// %90 = mul(%8, %89) (12, 3)
+extern "C" __global__ void g39_broadcast_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 36) return;
+	const float e89 = 0.0f; // %89 broadcast
+	acc2WGrad[i] = e89;
+	const float e90 = 0.0f * e89; // %90 mul
+	t90[i] = e90;
+}
+
+// Group 39 (reduction).
+// %91 = reduce_sum(%90) scalar
+extern "C" __global__ void g39_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 36; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float xv = t90[r0*3 + r1*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t91[o] = acc;
+}
+
+// %92 = gather(%13, %1) (N, 12) (g)
+extern "C" __global__ void k92_gather_g(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const int r = k2[i / 12];
+	g[i] = table[r * 12 + i % 12];
+}
+
+// Group 29 (reduction).
+// %93 = broadcast(%68) (N, 3, 4)
+// %94 = mul(%93, %21) (N, 3, 4)
+extern "C" __global__ void g29_broadcast_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i2 = i_ % 4; i_ /= 4;
+	const int i1 = i_ % 3; i_ /= 3;
+	const int i0 = i_;
+	const float e93 = t67[0]; // %93 broadcast
+	t93[i] = e93;
+	const float e94 = e93 * 0.3f; // %94 mul
+	t94[i] = e94;
+}
+
+// Group 29 (reduction).
+// %95 = reduce_sum(%93) (N, 1, 4)
+extern "C" __global__ void g29_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 4*n) return;
+	int o_ = o;
+	const int o1 = o_ % 4; o_ /= 4;
+	const int o0 = o_;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float xv = t93[o0*12 + o1*1 + r0*4];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t95[o] = acc;
+}
+
+// Group 28 (elementwise).
+// %96 = broadcast(%66) (12, 12)
+// %97 = mul(%96, %5) (12, 12)
+extern "C" __global__ void g28_broadcast_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 144) return;
+	const float e96 = 0.0069444445f; // %96 broadcast
+	const float e97 = e96 * 0.1f; // %97 mul
+	t97[i] = e97;
+}
+
 // Group 0 (reduction).
-// %5 = mul(%0, %4) (N, 3, 4)
-// %7 = add(%5, %6) (N, 3, 4) (h)
-// %8 = tanh(%7) (N, 3, 4)
-// %9 = exp(%8) (N, 3, 4)
-// %10 = abs(%7) (N, 3, 4)
-// %12 = add(%10, %11) (N, 3, 4)
-// %13 = log(%12) (N, 3, 4)
-// %14 = add(%9, %13) (N, 3, 4)
-// %15 = mul(%7, %7) (N, 3, 4)
-// %16 = add(%15, %11) (N, 3, 4)
-// %17 = sqrt(%16) (N, 3, 4)
-// %18 = sign(%7) (N, 3, 4)
-// %19 = mul(%17, %18) (N, 3, 4)
-// %20 = sub(%14, %19) (N, 3, 4) (a)
-// %21 = relu(%7) (N, 3, 4)
-// %22 = sigmoid(%7) (N, 3, 4)
-// %24 = pow(%8, %23) (N, 3, 4)
-// %25 = add(%22, %24) (N, 3, 4)
-// %26 = add(%25, %11) (N, 3, 4)
-// %27 = div(%21, %26) (N, 3, 4)
-// %28 = gelu(%7) (N, 3, 4)
-// %29 = add(%27, %28) (N, 3, 4)
-// %30 = neg(%7) (N, 3, 4)
-// %31 = add(%29, %30) (N, 3, 4) (b)
-// %33 = gt(%7, %32) (N, 3, 4)
-// %35 = maximum(%7, %34) (N, 3, 4)
-// %37 = minimum(%7, %36) (N, 3, 4)
-// %38 = where(%33, %35, %37) (N, 3, 4)
-// %40 = maximum(%7, %39) (N, 3, 4)
-// %41 = minimum(%40, %11) (N, 3, 4)
-// %42 = add(%38, %41) (N, 3, 4)
-// %44 = lt(%7, %43) (N, 3, 4)
-// %45 = sin(%7) (N, 3, 4)
-// %46 = cos(%7) (N, 3, 4)
-// %47 = where(%44, %45, %46) (N, 3, 4)
-// %48 = add(%42, %47) (N, 3, 4)
-// %49 = mul(%7, %23) (N, 3, 4)
-// %50 = floor(%49) (N, 3, 4)
-// %51 = ne(%50, %32) (N, 3, 4)
-// %52 = where(%51, %7, %11) (N, 3, 4)
-// %53 = add(%48, %52) (N, 3, 4) (c)
+// %98 = mul(%0, %4) (N, 3, 4)
+// %99 = add(%98, %5) (N, 3, 4) (h)
+// %100 = tanh(%99) (N, 3, 4)
+// %101 = exp(%100) (N, 3, 4)
+// %102 = abs(%99) (N, 3, 4)
+// %103 = add(%102, %6) (N, 3, 4)
+// %104 = log(%103) (N, 3, 4)
+// %105 = add(%101, %104) (N, 3, 4)
+// %106 = mul(%99, %99) (N, 3, 4)
+// %107 = add(%106, %6) (N, 3, 4)
+// %108 = sqrt(%107) (N, 3, 4)
+// %109 = sign(%99) (N, 3, 4)
+// %110 = mul(%108, %109) (N, 3, 4)
+// %111 = sub(%105, %110) (N, 3, 4) (a)
+// %112 = relu(%99) (N, 3, 4)
+// %113 = sigmoid(%99) (N, 3, 4)
+// %114 = pow(%100, %7) (N, 3, 4)
+// %115 = add(%113, %114) (N, 3, 4)
+// %116 = add(%115, %6) (N, 3, 4)
+// %117 = div(%112, %116) (N, 3, 4)
+// %118 = gelu(%99) (N, 3, 4)
+// %119 = add(%117, %118) (N, 3, 4)
+// %120 = neg(%99) (N, 3, 4)
+// %121 = add(%119, %120) (N, 3, 4) (b)
+// %122 = gt(%99, %8) (N, 3, 4)
+// %123 = maximum(%99, %9) (N, 3, 4)
+// %124 = minimum(%99, %10) (N, 3, 4)
+// %125 = where(%122, %123, %124) (N, 3, 4)
+// %126 = maximum(%99, %11) (N, 3, 4)
+// %127 = minimum(%126, %6) (N, 3, 4)
+// %128 = add(%125, %127) (N, 3, 4)
+// %129 = lt(%99, %12) (N, 3, 4)
+// %130 = sin(%99) (N, 3, 4)
+// %131 = cos(%99) (N, 3, 4)
+// %132 = where(%129, %130, %131) (N, 3, 4)
+// %133 = add(%128, %132) (N, 3, 4)
+// %134 = mul(%99, %7) (N, 3, 4)
+// %135 = floor(%134) (N, 3, 4)
+// %136 = ne(%135, %8) (N, 3, 4)
+// %137 = where(%136, %99, %6) (N, 3, 4)
+// %138 = add(%133, %137) (N, 3, 4) (c)
 extern "C" __global__ void g0_mul_add_tanh_exp(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
@@ -750,71 +981,71 @@ extern "C" __global__ void g0_mul_add_tanh_exp(float* mem, int n) {
 	const int i2 = i_ % 4; i_ /= 4;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e5 = x2[i] * p[i1*4 + i2]; // %5 mul
-	const float e7 = e5 + 0.1f; // %7 add
-	h[i] = e7;
-	const float e8 = tanhf(e7); // %8 tanh
-	t8[i] = e8;
-	const float e9 = expf(e8); // %9 exp
-	t9[i] = e9;
-	const float e10 = abs_f(e7); // %10 abs
-	const float e12 = e10 + 1.0f; // %12 add
-	t12[i] = e12;
-	const float e13 = logf(e12); // %13 log
-	const float e14 = e9 + e13; // %14 add
-	const float e15 = e7 * e7; // %15 mul
-	const float e16 = e15 + 1.0f; // %16 add
-	const float e17 = sqrtf(e16); // %17 sqrt
-	t17[i] = e17;
-	const float e18 = sign_f(e7); // %18 sign
-	t18[i] = e18;
-	const float e19 = e17 * e18; // %19 mul
-	const float e20 = e14 - e19; // %20 sub
-	a[i] = e20;
-	const float e21 = relu_f(e7); // %21 relu
-	t21[i] = e21;
-	const float e22 = sigmoid_f(e7); // %22 sigmoid
-	t22[i] = e22;
-	const float e24 = powf(e8, 2.0f); // %24 pow
-	const float e25 = e22 + e24; // %25 add
-	const float e26 = e25 + 1.0f; // %26 add
-	t26[i] = e26;
-	const float e27 = e21 / e26; // %27 div
-	t27[i] = e27;
-	const float e28 = gelu_f(e7); // %28 gelu
-	const float e29 = e27 + e28; // %29 add
-	const float e30 = -e7; // %30 neg
-	t30[i] = e30;
-	const float e31 = e29 + e30; // %31 add
-	b[i] = e31;
-	const float e33 = (e7 > 0.0f ? 1.0f : 0.0f); // %33 gt
-	t33[i] = e33;
-	const float e35 = max_f(e7, 0.5f); // %35 maximum
-	const float e37 = min_f(e7, -0.5f); // %37 minimum
-	const float e38 = (e33 != 0.0f ? e35 : e37); // %38 where
-	const float e40 = max_f(e7, -1.0f); // %40 maximum
-	t40[i] = e40;
-	const float e41 = min_f(e40, 1.0f); // %41 minimum
-	const float e42 = e38 + e41; // %42 add
-	const float e44 = (e7 < 0.2f ? 1.0f : 0.0f); // %44 lt
-	t44[i] = e44;
-	const float e45 = sinf(e7); // %45 sin
-	t45[i] = e45;
-	const float e46 = cosf(e7); // %46 cos
-	t46[i] = e46;
-	const float e47 = (e44 != 0.0f ? e45 : e46); // %47 where
-	const float e48 = e42 + e47; // %48 add
-	const float e49 = e7 * 2.0f; // %49 mul
-	const float e50 = floorf(e49); // %50 floor
-	const float e51 = (e50 != 0.0f ? 1.0f : 0.0f); // %51 ne
-	t51[i] = e51;
-	const float e52 = (e51 != 0.0f ? e7 : 1.0f); // %52 where
-	const float e53 = e48 + e52; // %53 add
-	c[i] = e53;
+	const float e98 = x2[i] * p[i1*4 + i2]; // %98 mul
+	const float e99 = e98 + 0.1f; // %99 add
+	h[i] = e99;
+	const float e100 = tanhf(e99); // %100 tanh
+	t100[i] = e100;
+	const float e101 = expf(e100); // %101 exp
+	t101[i] = e101;
+	const float e102 = abs_f(e99); // %102 abs
+	const float e103 = e102 + 1.0f; // %103 add
+	t103[i] = e103;
+	const float e104 = logf(e103); // %104 log
+	const float e105 = e101 + e104; // %105 add
+	const float e106 = e99 * e99; // %106 mul
+	const float e107 = e106 + 1.0f; // %107 add
+	const float e108 = sqrtf(e107); // %108 sqrt
+	t108[i] = e108;
+	const float e109 = sign_f(e99); // %109 sign
+	t109[i] = e109;
+	const float e110 = e108 * e109; // %110 mul
+	const float e111 = e105 - e110; // %111 sub
+	a[i] = e111;
+	const float e112 = relu_f(e99); // %112 relu
+	t112[i] = e112;
+	const float e113 = sigmoid_f(e99); // %113 sigmoid
+	t113[i] = e113;
+	const float e114 = powf(e100, 2.0f); // %114 pow
+	const float e115 = e113 + e114; // %115 add
+	const float e116 = e115 + 1.0f; // %116 add
+	t116[i] = e116;
+	const float e117 = e112 / e116; // %117 div
+	t117[i] = e117;
+	const float e118 = gelu_f(e99); // %118 gelu
+	const float e119 = e117 + e118; // %119 add
+	const float e120 = -e99; // %120 neg
+	t120[i] = e120;
+	const float e121 = e119 + e120; // %121 add
+	b[i] = e121;
+	const float e122 = (e99 > 0.0f ? 1.0f : 0.0f); // %122 gt
+	t122[i] = e122;
+	const float e123 = max_f(e99, 0.5f); // %123 maximum
+	const float e124 = min_f(e99, -0.5f); // %124 minimum
+	const float e125 = (e122 != 0.0f ? e123 : e124); // %125 where
+	const float e126 = max_f(e99, -1.0f); // %126 maximum
+	t126[i] = e126;
+	const float e127 = min_f(e126, 1.0f); // %127 minimum
+	const float e128 = e125 + e127; // %128 add
+	const float e129 = (e99 < 0.2f ? 1.0f : 0.0f); // %129 lt
+	t129[i] = e129;
+	const float e130 = sinf(e99); // %130 sin
+	t130[i] = e130;
+	const float e131 = cosf(e99); // %131 cos
+	t131[i] = e131;
+	const float e132 = (e129 != 0.0f ? e130 : e131); // %132 where
+	const float e133 = e128 + e132; // %133 add
+	const float e134 = e99 * 2.0f; // %134 mul
+	const float e135 = floorf(e134); // %135 floor
+	const float e136 = (e135 != 0.0f ? 1.0f : 0.0f); // %136 ne
+	t136[i] = e136;
+	const float e137 = (e136 != 0.0f ? e99 : 1.0f); // %137 where
+	const float e138 = e133 + e137; // %138 add
+	c[i] = e138;
 }
 
 // Group 0 (reduction).
-// %54 = reduce_sum(%7) (N, 4)
+// %139 = reduce_sum(%99) (N, 4)
 extern "C" __global__ void g0_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
@@ -828,11 +1059,107 @@ extern "C" __global__ void g0_1_reduce_sum(float* mem, int n) {
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t54[o] = acc;
+	if ((threadIdx.x & 31) == 0) t139[o] = acc;
 }
 
-// %55 = reduce_mean(%7) (N, 4)
-extern "C" __global__ void k55_reduce_mean(float* mem, int n) {
+// %140 = reduce_mean(%111) scalar
+extern "C" __global__ void k140_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r2 = r_ % 4; r_ /= 4;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float xv = a[r0*12 + r1*4 + r2*1];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t140[o] = acc;
+}
+
+// %141 = reduce_mean(%138) scalar
+extern "C" __global__ void k141_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r2 = r_ % 4; r_ /= 4;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float xv = c[r0*12 + r1*4 + r2*1];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t141[o] = acc;
+}
+
+// Group 11 (reduction).
+// %142 = mul(%121, %21) (N, 3, 4)
+// %143 = reduce_mean(%142) scalar
+extern "C" __global__ void g11_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r2 = r_ % 4; r_ /= 4;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e142 = b[r0*12 + r1*4 + r2] * 0.3f; // %142 mul
+		const float xv = e142;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t143[o] = acc;
+}
+
+// %144 = argmax(%99) (N, 3)
+extern "C" __global__ void k144_argmax(float* mem, int n) {
+	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 2
+	if (w >= 3*n) return;
+	const int base = (w / 1) * 4 * 1 + w % 1;
+	const int l = threadIdx.x & 31;
+	float best = __int_as_float(0xff800000);
+	int bi = 0x7fffffff; // no element seen
+	for (int j = l; j < 4; j += 32) {
+		const float xv = h[base + j*1];
+		if (bi == 0x7fffffff || xv > best) {
+			best = xv;
+			bi = j;
+		}
+	}
+	warp_argmax(best, bi);
+	if (l == 0) t144[w] = bi;
+}
+
+// Group 6 (reduction).
+// %145 = cast(%144) (N, 3) (am)
+// %146 = reduce_mean(%145) scalar
+extern "C" __global__ void g6_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 3*n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e145 = (float)t144[r0*3 + r1]; // %145 cast
+		const float xv = e145;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(3*n);
+	if (threadIdx.x == 0) t146[o] = acc;
+}
+
+// %147 = reduce_mean(%99) (N, 4)
+extern "C" __global__ void k147_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -846,11 +1173,11 @@ extern "C" __global__ void k55_reduce_mean(float* mem, int n) {
 	}
 	acc = warp_sum(acc);
 	acc /= (float)(3);
-	if ((threadIdx.x & 31) == 0) t55[o] = acc;
+	if ((threadIdx.x & 31) == 0) t147[o] = acc;
 }
 
-// %57 = reduce_max(%7) (N, 4)
-extern "C" __global__ void k57_reduce_max(float* mem, int n) {
+// %148 = reduce_max(%99) (N, 4)
+extern "C" __global__ void k148_reduce_max(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -863,11 +1190,11 @@ extern "C" __global__ void k57_reduce_max(float* mem, int n) {
 		acc = max_nan(acc, xv);
 	}
 	acc = warp_max(acc);
-	if ((threadIdx.x & 31) == 0) t57[o] = acc;
+	if ((threadIdx.x & 31) == 0) t148[o] = acc;
 }
 
-// %59 = reduce_max(%30) (N, 4)
-extern "C" __global__ void k59_reduce_max(float* mem, int n) {
+// %149 = reduce_max(%120) (N, 4)
+extern "C" __global__ void k149_reduce_max(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -876,15 +1203,15 @@ extern "C" __global__ void k59_reduce_max(float* mem, int n) {
 	float acc = __int_as_float(0xff800000);
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t30[o0*12 + o1*1 + r0*4];
+		const float xv = t120[o0*12 + o1*1 + r0*4];
 		acc = max_nan(acc, xv);
 	}
 	acc = warp_max(acc);
-	if ((threadIdx.x & 31) == 0) t59[o] = acc;
+	if ((threadIdx.x & 31) == 0) t149[o] = acc;
 }
 
-// %62 = logsumexp(%7) (N, 4)
-extern "C" __global__ void k62_logsumexp(float* mem, int n) {
+// %150 = logsumexp(%99) (N, 4)
+extern "C" __global__ void k150_logsumexp(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -905,11 +1232,39 @@ extern "C" __global__ void k62_logsumexp(float* mem, int n) {
 	}
 	acc = warp_sum(acc);
 	acc = isinf_f(mx) ? mx : mx + logf(acc);
-	if ((threadIdx.x & 31) == 0) t62[o] = acc;
+	if ((threadIdx.x & 31) == 0) t150[o] = acc;
 }
 
-// %64 = softmax(%7) (N, 3, 4)
-extern "C" __global__ void k64_softmax(float* mem, int n) {
+// Group 1 (reduction).
+// %154 = add(%139, %147) (N, 4)
+// %155 = add(%154, %148) (N, 4)
+// %156 = neg(%149) (N, 4)
+// %157 = add(%155, %156) (N, 4)
+// %158 = add(%157, %150) (N, 4) (s)
+// %159 = reduce_mean(%158) scalar
+extern "C" __global__ void g1_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 4*n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 4; r_ /= 4;
+		const int r0 = r_;
+		const float e154 = t139[r0*4 + r1] + t147[r0*4 + r1]; // %154 add
+		const float e155 = e154 + t148[r0*4 + r1]; // %155 add
+		const float e156 = -t149[r0*4 + r1]; // %156 neg
+		const float e157 = e155 + e156; // %157 add
+		const float e158 = e157 + t150[r0*4 + r1]; // %158 add
+		const float xv = e158;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(4*n);
+	if (threadIdx.x == 0) t159[o] = acc;
+}
+
+// %160 = softmax(%99) (N, 3, 4)
+extern "C" __global__ void k160_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 2
 	if (w >= 3*n) return;
 	const int base = (w / 1) * 4 * 1 + w % 1;
@@ -921,11 +1276,11 @@ extern "C" __global__ void k64_softmax(float* mem, int n) {
 	for (int j = l; j < 4; j += 32) sum += expf(h[base + j*1] - mx);
 	sum = warp_sum(sum);
 	const float inv = 1.0f / sum;
-	for (int j = l; j < 4; j += 32) t64[base + j*1] = expf(h[base + j*1] - mx) * inv;
+	for (int j = l; j < 4; j += 32) t160[base + j*1] = expf(h[base + j*1] - mx) * inv;
 }
 
-// %65 = log_softmax(%7) (N, 3, 4)
-extern "C" __global__ void k65_log_softmax(float* mem, int n) {
+// %161 = log_softmax(%99) (N, 3, 4)
+extern "C" __global__ void k161_log_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n*4) return;
 	const int base = (w / 4) * 3 * 4 + w % 4;
@@ -937,325 +1292,272 @@ extern "C" __global__ void k65_log_softmax(float* mem, int n) {
 	for (int j = l; j < 3; j += 32) sum += expf(h[base + j*4] - mx);
 	sum = warp_sum(sum);
 	const float lse = mx + logf(sum);
-	for (int j = l; j < 3; j += 32) t65[base + j*4] = h[base + j*4] - lse;
+	for (int j = l; j < 3; j += 32) t161[base + j*4] = h[base + j*4] - lse;
 }
 
-// %67 = transpose(%7) (N, 4, 3)
-extern "C" __global__ void k67_transpose(float* mem, int n) {
+// %162 = transpose(%99) (N, 4, 3)
+extern "C" __global__ void k162_transpose(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i2 = i_ % 3; i_ /= 3;
 	const int i1 = i_ % 4; i_ /= 4;
 	const int i0 = i_;
-	t67[i] = h[i0*12 + i1 + i2*4];
+	t162[i] = h[i0*12 + i1 + i2*4];
 }
 
-// %70 = slice(%69) (N, 4)
-extern "C" __global__ void k70_slice(float* mem, int n) {
+// %165 = slice(%164) (N, 4)
+extern "C" __global__ void k165_slice(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 4*n) return;
 	const int in = i % 1, j = (i / 1) % 4, o = i / (1 * 4);
-	t70[i] = h[(o * 12 + 0 + j) * 1 + in];
+	t165[i] = h[(o * 12 + 0 + j) * 1 + in];
 }
 
-// %71 = slice(%69) (N, 8)
-extern "C" __global__ void k71_slice(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 8*n) return;
-	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
-	t71[i] = h[(o * 12 + 4 + j) * 1 + in];
-}
+// Group 17 (contraction).
+// %166 = matmul(%164, %25) (N, 3)
+// cuBLAS: t166 = h @ lossW
 
-// %72 = concat(%70, %71) (N, 12)
-extern "C" __global__ void k72_concat(float* mem, int n) {
+// Group 17 (contraction).
+// %167 = add(%166, %26) (N, 3)
+extern "C" __global__ void g17_1_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
-	if (j < 4) t72[i] = t70[(o * 4 + j - (0)) * 1 + in];
-	else t72[i] = t71[(o * 8 + j - (4)) * 1 + in];
-}
-
-// %75 = gather(%74, %1) (N, 12) (g)
-extern "C" __global__ void k75_gather_g(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const int r = k2[i / 12];
-	g[i] = table[r * 12 + i % 12];
-}
-
-// %76 = one_hot(%1) (N, 5)
-extern "C" __global__ void k76_one_hot(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 5*n) return;
-	t76[i] = k2[i / 5] == i % 5 ? 1.0f : 0.0f;
-}
-
-// %78 = matmul(%76, %77) (N, 1) (oh)
-// cuBLAS: oh = t76 @ w2
-
-// %83 = transpose(%69) (12, N)
-extern "C" __global__ void k83_transpose(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
+	if (i >= 3*n) return;
 	int i_ = i;
-	const int i1 = i_ % n; i_ /= n;
+	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	t83[i] = h[i0 + i1*12];
+	t167[i] = t166[i] + lossB[i1];
 }
 
-// %84 = matmul(%83, %69) (12, 12)
-// cuBLAS: t84 = t83 @ h
+// %168 = log_softmax(%167) (N, 3)
+extern "C" __global__ void k168_log_softmax(float* mem, int n) {
+	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
+	if (w >= n) return;
+	const int base = (w / 1) * 3 * 1 + w % 1;
+	const int l = threadIdx.x & 31;
+	float mx = __int_as_float(0xff800000);
+	for (int j = l; j < 3; j += 32) mx = max_nan(mx, t167[base + j*1]);
+	mx = warp_max(mx);
+	float sum = 0;
+	for (int j = l; j < 3; j += 32) sum += expf(t167[base + j*1] - mx);
+	sum = warp_sum(sum);
+	const float lse = mx + logf(sum);
+	for (int j = l; j < 3; j += 32) t168[base + j*1] = t167[base + j*1] - lse;
+}
 
-// %86 = argmax(%7) (N, 3)
-extern "C" __global__ void k86_argmax(float* mem, int n) {
-	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 2
-	if (w >= 3*n) return;
-	const int base = (w / 1) * 4 * 1 + w % 1;
+// Group 18 (reduction).
+// %169 = mul(%78, %168) (N, 3)
+// %170 = reduce_sum(%169) (N)
+extern "C" __global__ void g18_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float e169 = t78[o0*3 + r0] * t168[o0*3 + r0]; // %169 mul
+		const float xv = e169;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t170[o] = acc;
+}
+
+// Group 19 (reduction).
+// %171 = neg(%170) (N)
+// %172 = reduce_mean(%171) scalar
+extern "C" __global__ void g19_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float e171 = -t170[r0]; // %171 neg
+		const float xv = e171;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t172[o] = acc;
+}
+
+// Group 25 (reduction).
+// %173 = exp(%168) (N, 3)
+// %174 = mul(%173, %80) (N, 3)
+// %175 = sub(%79, %174) (N, 3)
+extern "C" __global__ void g25_exp_mul_sub(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 3*n) return;
+	int i_ = i;
+	const int i1 = i_ % 3; i_ /= 3;
+	const int i0 = i_;
+	const float e173 = expf(t168[i]); // %173 exp
+	const float e174 = e173 * t80[i0]; // %174 mul
+	const float e175 = t79[i] - e174; // %175 sub
+	t175[i] = e175;
+}
+
+// Group 25 (reduction).
+// %176 = reduce_sum(%175) (3)
+extern "C" __global__ void g25_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	const int o0 = o;
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float xv = t175[o0*1 + r0*3];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) lossBGrad[o] = acc;
+}
+
+// Group 49 (reduction).
+// %177 = mul(%176, %176) (3)
+// %178 = reduce_sum(%177) scalar
+extern "C" __global__ void g49_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float e177 = lossBGrad[r0] * lossBGrad[r0]; // %177 mul
+		const float xv = e177;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t178[o] = acc;
+}
+
+// %179 = matmul(%164, %175) (12, 3)
+// cuBLAS: lossWGrad = hᵀ @ t175
+
+// Group 48 (reduction).
+// %180 = mul(%179, %179) (12, 3)
+// %181 = reduce_sum(%180) scalar
+extern "C" __global__ void g48_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 36; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e180 = lossWGrad[r0*3 + r1] * lossWGrad[r0*3 + r1]; // %180 mul
+		const float xv = e180;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t181[o] = acc;
+}
+
+// Group 21 (contraction).
+// %182 = matmul(%164, %27) (N, 3)
+// cuBLAS: t182 = h @ acc2W
+
+// Group 21 (contraction).
+// %183 = add(%182, %28) (N, 3)
+extern "C" __global__ void g21_1_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 3*n) return;
+	int i_ = i;
+	const int i1 = i_ % 3; i_ /= 3;
+	const int i0 = i_;
+	t183[i] = t182[i] + acc2B[i1];
+}
+
+// %184 = argmax(%183) (N)
+extern "C" __global__ void k184_argmax(float* mem, int n) {
+	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
+	if (w >= n) return;
+	const int base = (w / 1) * 3 * 1 + w % 1;
 	const int l = threadIdx.x & 31;
 	float best = __int_as_float(0xff800000);
-int bi = 0x7fffffff;
-	for (int j = l; j < 4; j += 32) {
-		const float xv = h[base + j*1];
+	int bi = 0x7fffffff; // no element seen
+	for (int j = l; j < 3; j += 32) {
+		const float xv = t183[base + j*1];
 		if (bi == 0x7fffffff || xv > best) {
 			best = xv;
 			bi = j;
 		}
 	}
 	warp_argmax(best, bi);
-	if (l == 0) t86[w] = bi;
+	if (l == 0) t184[w] = bi;
 }
 
-// Group 3 (reduction).
-// %73 = mul(%72, %34) (N, 12) (sl)
-// %88 = add(%69, %68) (N, 12)
-// %89 = add(%88, %73) (N, 12)
-// %90 = add(%89, %75) (N, 12)
-extern "C" __global__ void g3_mul_add_add_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const float e73 = t72[i] * 0.5f; // %73 mul
-	sl[i] = e73;
-	const float e88 = h[i] + t67[i]; // %88 add
-	const float e89 = e88 + e73; // %89 add
-	const float e90 = e89 + g[i]; // %90 add
-	t90[i] = e90;
-}
-
-// Group 3 (reduction).
-// %91 = reduce_mean(%90) (N, 1)
-extern "C" __global__ void g3_1_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
+// Group 22 (reduction).
+// %185 = eq(%184, %3) (N)
+// %186 = cast(%185) (N)
+// %187 = reduce_mean(%186) scalar
+extern "C" __global__ void g22_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
 	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t90[o0*12 + r0*1];
+		const float e185 = (t184[r0] == lab[r0] ? 1.0f : 0.0f); // %185 eq
+		const float e186 = e185; // %186 cast
+		const float xv = e186;
 		acc += xv;
 	}
-	acc = warp_sum(acc);
-	acc /= (float)(12);
-	if ((threadIdx.x & 31) == 0) t91[o] = acc;
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t187[o] = acc;
 }
 
-// Group 7 (reduction).
-// %92 = sub(%90, %91) (N, 12)
-// %93 = mul(%92, %92) (N, 12)
-extern "C" __global__ void g7_sub_mul(float* mem, int n) {
+// %188 = slice(%164) (N, 8)
+extern "C" __global__ void k188_slice(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 8*n) return;
+	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
+	t188[i] = h[(o * 12 + 4 + j) * 1 + in];
+}
+
+// %189 = concat(%165, %188) (N, 12)
+extern "C" __global__ void k189_concat(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
+	if (j < 4) t189[i] = t165[(o * 4 + j - (0)) * 1 + in];
+	else t189[i] = t188[(o * 8 + j - (4)) * 1 + in];
+}
+
+// %190 = matmul(%175, %25) (N, 12)
+// cuBLAS: t190 = t175 @ lossWᵀ
+
+// %191 = transpose(%164) (12, N)
+extern "C" __global__ void k191_transpose(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % n; i_ /= n;
+	const int i0 = i_;
+	t191[i] = h[i0 + i1*12];
+}
+
+// %192 = matmul(%97, %164) (12, N)
+// cuBLAS: t192 = t97 @ hᵀ
+
+// %193 = matmul(%191, %97) (N, 12)
+// cuBLAS: t193 = t191ᵀ @ t97
+
+// %194 = transpose(%192) (N, 12)
+extern "C" __global__ void k194_transpose(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
-	const float e92 = t90[i] - t91[i0]; // %92 sub
-	t92[i] = e92;
-	const float e93 = e92 * e92; // %93 mul
-	t93[i] = e93;
+	t194[i] = t192[i0 + i1*n];
 }
 
-// Group 7 (reduction).
-// %94 = reduce_mean(%93) (N, 1)
-extern "C" __global__ void g7_1_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float xv = t93[o0*12 + r0*1];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	acc /= (float)(12);
-	if ((threadIdx.x & 31) == 0) t94[o] = acc;
-}
-
-// Group 8 (elementwise).
-// %96 = add(%94, %95) (N, 1)
-// %97 = sqrt(%96) (N, 1)
-extern "C" __global__ void g8_add_sqrt(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const float e96 = t94[i] + 1e-05f; // %96 add
-	const float e97 = sqrtf(e96); // %97 sqrt
-	t97[i] = e97;
-}
-
-// Group 9 (elementwise).
-// %98 = div(%92, %97) (N, 12)
-// %101 = mul(%98, %99) (N, 12)
-// %102 = add(%101, %100) (N, 12)
-extern "C" __global__ void g9_div_mul_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e98 = t92[i] / t97[i0]; // %98 div
-	t98[i] = e98;
-	const float e101 = e98 * zLayerNorm0Gamma[i1]; // %101 mul
-	const float e102 = e101 + zLayerNorm0Beta[i1]; // %102 add
-	t102[i] = e102;
-}
-
-// %104 = matmul(%102, %103) (N, 1)
-// cuBLAS: t104 = t102 @ zDense0W
-
-// %108 = reduce_mean(%20) scalar
-extern "C" __global__ void k108_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r2 = r_ % 4; r_ /= 4;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float xv = a[r0*12 + r1*4 + r2*1];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t108[o] = acc;
-}
-
-// Group 11 (reduction).
-// %110 = mul(%31, %109) (N, 3, 4)
-// %111 = reduce_mean(%110) scalar
-extern "C" __global__ void g11_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r2 = r_ % 4; r_ /= 4;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e110 = b[r0*12 + r1*4 + r2] * 0.3f; // %110 mul
-		const float xv = e110;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t111[o] = acc;
-}
-
-// %113 = reduce_mean(%53) scalar
-extern "C" __global__ void k113_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r2 = r_ % 4; r_ /= 4;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float xv = c[r0*12 + r1*4 + r2*1];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t113[o] = acc;
-}
-
-// Group 1 (reduction).
-// %56 = add(%54, %55) (N, 4)
-// %58 = add(%56, %57) (N, 4)
-// %60 = neg(%59) (N, 4)
-// %61 = add(%58, %60) (N, 4)
-// %63 = add(%61, %62) (N, 4) (s)
-// %115 = reduce_mean(%63) scalar
-extern "C" __global__ void g1_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 4*n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 4; r_ /= 4;
-		const int r0 = r_;
-		const float e56 = t54[r0*4 + r1] + t55[r0*4 + r1]; // %56 add
-		const float e58 = e56 + t57[r0*4 + r1]; // %58 add
-		const float e60 = -t59[r0*4 + r1]; // %60 neg
-		const float e61 = e58 + e60; // %61 add
-		const float e63 = e61 + t62[r0*4 + r1]; // %63 add
-		const float xv = e63;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(4*n);
-	if (threadIdx.x == 0) t115[o] = acc;
-}
-
-// Group 2 (reduction).
-// %66 = add(%64, %65) (N, 3, 4) (sm)
-// %117 = reduce_mean(%66) scalar
-extern "C" __global__ void g2_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r2 = r_ % 4; r_ /= 4;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e66 = t64[r0*12 + r1*4 + r2] + t65[r0*12 + r1*4 + r2]; // %66 add
-		const float xv = e66;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t117[o] = acc;
-}
-
-// Group 4 (reduction).
-// %80 = mul(%7, %79) (N, 3, 4)
-// %81 = cast(%80) (N, 3, 4)
-// %82 = cast(%81) (N, 3, 4) (ci)
-// %119 = reduce_mean(%82) scalar
-extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r2 = r_ % 4; r_ /= 4;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e80 = h[r0*12 + r1*4 + r2] * 3.0f; // %80 mul
-		const int e81 = cast_i32(e80); // %81 cast
-		const float e82 = (float)e81; // %82 cast
-		const float xv = e82;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t119[o] = acc;
-}
+// %195 = matmul(%191, %164) (12, 12)
+// cuBLAS: t195 = t191 @ h
 
 // Group 5 (reduction).
-// %85 = mul(%84, %6) (12, 12) (mm)
-// %121 = reduce_mean(%85) scalar
+// %196 = mul(%195, %5) (12, 12) (mm)
+// %197 = reduce_mean(%196) scalar
 extern "C" __global__ void g5_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
@@ -1264,1003 +1566,18 @@ extern "C" __global__ void g5_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 12; r_ /= 12;
 		const int r0 = r_;
-		const float e85 = t84[r0*12 + r1] * 0.1f; // %85 mul
-		const float xv = e85;
+		const float e196 = t195[r0*12 + r1] * 0.1f; // %196 mul
+		const float xv = e196;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
 	acc /= (float)(144);
-	if ((threadIdx.x & 31) == 0) t121[o] = acc;
-}
-
-// Group 6 (reduction).
-// %87 = cast(%86) (N, 3) (am)
-// %123 = reduce_mean(%87) scalar
-extern "C" __global__ void g6_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 3*n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e87 = (float)t86[r0*3 + r1]; // %87 cast
-		const float xv = e87;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(3*n);
-	if (threadIdx.x == 0) t123[o] = acc;
-}
-
-// Group 13 (reduction).
-// %127 = mul(%69, %73) (N, 12)
-// %128 = reduce_mean(%127) scalar
-extern "C" __global__ void g13_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 12; r_ /= 12;
-		const int r0 = r_;
-		const float e127 = h[r0*12 + r1] * sl[r0*12 + r1]; // %127 mul
-		const float xv = e127;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t128[o] = acc;
-}
-
-// Group 10 (reduction).
-// %106 = add(%104, %105) (N, 1)
-// %107 = add(%106, %78) (N, 1) (z)
-// %130 = sigmoid(%107) (N, 1)
-// %131 = sigmoid(%2) (N, 1)
-// %133 = maximum(%130, %132) (N, 1)
-// %135 = minimum(%133, %134) (N, 1)
-// %136 = log(%135) (N, 1)
-// %137 = mul(%131, %136) (N, 1)
-// %138 = sub(%11, %131) (N, 1)
-// %139 = sub(%11, %135) (N, 1)
-// %140 = log(%139) (N, 1)
-// %141 = mul(%138, %140) (N, 1)
-// %142 = add(%137, %141) (N, 1)
-// %143 = neg(%142) (N, 1)
-extern "C" __global__ void g10_add_add_sigmoid_sigmoid(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	int i_ = i;
-	const int i1 = i_ % 1; i_ /= 1;
-	const int i0 = i_;
-	const float e106 = t104[i] + zDense0B[0]; // %106 add
-	const float e107 = e106 + oh[i]; // %107 add
-	z[i] = e107;
-	const float e130 = sigmoid_f(e107); // %130 sigmoid
-	t130[i] = e130;
-	const float e131 = sigmoid_f(t[i]); // %131 sigmoid
-	t131[i] = e131;
-	const float e133 = max_f(e130, 1e-07f); // %133 maximum
-	t133[i] = e133;
-	const float e135 = min_f(e133, 0.9999999f); // %135 minimum
-	t135[i] = e135;
-	const float e136 = logf(e135); // %136 log
-	const float e137 = e131 * e136; // %137 mul
-	const float e138 = 1.0f - e131; // %138 sub
-	t138[i] = e138;
-	const float e139 = 1.0f - e135; // %139 sub
-	t139[i] = e139;
-	const float e140 = logf(e139); // %140 log
-	const float e141 = e138 * e140; // %141 mul
-	const float e142 = e137 + e141; // %142 add
-	const float e143 = -e142; // %143 neg
-	t143[i] = e143;
-}
-
-// Group 10 (reduction).
-// %144 = reduce_mean(%143) scalar
-extern "C" __global__ void g10_1_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float xv = t143[r0*1 + r1*1];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t144[o] = acc;
-}
-
-// Group 14 (reduction).
-// %145 = sub(%107, %2) (N, 1)
-// %146 = abs(%145) (N, 1)
-// %147 = minimum(%146, %34) (N, 1)
-// %148 = mul(%147, %147) (N, 1)
-// %149 = mul(%34, %148) (N, 1)
-// %150 = sub(%146, %147) (N, 1)
-// %151 = mul(%34, %150) (N, 1)
-// %152 = add(%149, %151) (N, 1)
-extern "C" __global__ void g14_sub_abs_minimum_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const float e145 = z[i] - t[i]; // %145 sub
-	t145[i] = e145;
-	const float e146 = abs_f(e145); // %146 abs
-	t146[i] = e146;
-	const float e147 = min_f(e146, 0.5f); // %147 minimum
-	t147[i] = e147;
-	const float e148 = e147 * e147; // %148 mul
-	const float e149 = 0.5f * e148; // %149 mul
-	const float e150 = e146 - e147; // %150 sub
-	const float e151 = 0.5f * e150; // %151 mul
-	const float e152 = e149 + e151; // %152 add
-	t152[i] = e152;
-}
-
-// Group 14 (reduction).
-// %153 = reduce_mean(%152) scalar
-extern "C" __global__ void g14_1_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float xv = t152[r0*1 + r1*1];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t153[o] = acc;
-}
-
-// %155 = reduce_mean(%146) scalar
-extern "C" __global__ void k155_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float xv = t146[r0*1 + r1*1];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t155[o] = acc;
-}
-
-// Group 15 (reduction).
-// %157 = mul(%145, %145) (N, 1)
-// %158 = reduce_sum(%157) scalar
-extern "C" __global__ void g15_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e157 = t145[r0] * t145[r0]; // %157 mul
-		const float xv = e157;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) t158[o] = acc;
-}
-
-// Group 16 (reduction).
-// %160 = abs(%107) (N, 1)
-// %161 = neg(%160) (N, 1)
-// %162 = exp(%161) (N, 1)
-// %163 = add(%11, %162) (N, 1)
-// %164 = log(%163) (N, 1)
-// %165 = maximum(%107, %32) (N, 1)
-// %166 = mul(%107, %2) (N, 1)
-// %167 = sub(%165, %166) (N, 1)
-// %168 = add(%167, %164) (N, 1)
-extern "C" __global__ void g16_abs_neg_exp_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const float e160 = abs_f(z[i]); // %160 abs
-	const float e161 = -e160; // %161 neg
-	const float e162 = expf(e161); // %162 exp
-	t162[i] = e162;
-	const float e163 = 1.0f + e162; // %163 add
-	t163[i] = e163;
-	const float e164 = logf(e163); // %164 log
-	const float e165 = max_f(z[i], 0.0f); // %165 maximum
-	const float e166 = z[i] * t[i]; // %166 mul
-	const float e167 = e165 - e166; // %167 sub
-	const float e168 = e167 + e164; // %168 add
-	t168[i] = e168;
-}
-
-// Group 16 (reduction).
-// %169 = reduce_mean(%168) scalar
-extern "C" __global__ void g16_1_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float xv = t168[r0*1 + r1*1];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t169[o] = acc;
-}
-
-// Group 17 (contraction).
-// %173 = matmul(%69, %172) (N, 3)
-// cuBLAS: t173 = h @ lossW
-
-// Group 17 (contraction).
-// %175 = add(%173, %174) (N, 3)
-extern "C" __global__ void g17_1_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	t175[i] = t173[i] + lossB[i1];
-}
-
-// %176 = log_softmax(%175) (N, 3)
-extern "C" __global__ void k176_log_softmax(float* mem, int n) {
-	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
-	if (w >= n) return;
-	const int base = (w / 1) * 3 * 1 + w % 1;
-	const int l = threadIdx.x & 31;
-	float mx = __int_as_float(0xff800000);
-	for (int j = l; j < 3; j += 32) mx = max_nan(mx, t175[base + j*1]);
-	mx = warp_max(mx);
-	float sum = 0;
-	for (int j = l; j < 3; j += 32) sum += expf(t175[base + j*1] - mx);
-	sum = warp_sum(sum);
-	const float lse = mx + logf(sum);
-	for (int j = l; j < 3; j += 32) t176[base + j*1] = t175[base + j*1] - lse;
-}
-
-// %177 = one_hot(%3) (N, 3)
-extern "C" __global__ void k177_one_hot(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	t177[i] = lab[i / 3] == i % 3 ? 1.0f : 0.0f;
-}
-
-// Group 18 (reduction).
-// %178 = mul(%177, %176) (N, 3)
-// %179 = reduce_sum(%178) (N)
-extern "C" __global__ void g18_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float e178 = t177[o0*3 + r0] * t176[o0*3 + r0]; // %178 mul
-		const float xv = e178;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t179[o] = acc;
-}
-
-// Group 19 (reduction).
-// %180 = neg(%179) (N)
-// %181 = reduce_mean(%180) scalar
-extern "C" __global__ void g19_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e180 = -t179[r0]; // %180 neg
-		const float xv = e180;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t181[o] = acc;
-}
-
-// Group 12 (elementwise).
-// %112 = add(%108, %111) scalar
-// %114 = add(%112, %113) scalar
-// %116 = add(%114, %115) scalar
-// %118 = add(%116, %117) scalar
-// %120 = add(%118, %119) scalar
-// %122 = add(%120, %121) scalar
-// %125 = mul(%123, %124) scalar
-// %126 = add(%122, %125) scalar
-// %129 = add(%126, %128) scalar (total)
-// %154 = add(%144, %153) scalar
-// %156 = add(%154, %155) scalar
-// %159 = add(%156, %158) scalar
-// %170 = add(%159, %169) scalar
-// %171 = add(%170, %129) scalar
-// %182 = add(%171, %181) scalar
-extern "C" __global__ void g12_add_add_add_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	const float e112 = t108[i] + t111[i]; // %112 add
-	const float e114 = e112 + t113[i]; // %114 add
-	const float e116 = e114 + t115[i]; // %116 add
-	const float e118 = e116 + t117[i]; // %118 add
-	const float e120 = e118 + t119[i]; // %120 add
-	const float e122 = e120 + t121[i]; // %122 add
-	const float e125 = t123[i] * 0.01f; // %125 mul
-	const float e126 = e122 + e125; // %126 add
-	const float e129 = e126 + t128[i]; // %129 add
-	const float e154 = t144[i] + t153[i]; // %154 add
-	const float e156 = e154 + t155[i]; // %156 add
-	const float e159 = e156 + t158[i]; // %159 add
-	const float e170 = e159 + t169[i]; // %170 add
-	const float e171 = e170 + e129; // %171 add
-	const float e182 = e171 + t181[i]; // %182 add
-	t182[i] = e182;
-}
-
-// ----------------------------------------------------------------------------
-// Backward.
-
-// Group 20 (reduction).
-// %183 = gt(%130, %34) (N, 1)
-// %184 = cast(%183) (N, 1)
-// %185 = gt(%2, %34) (N, 1)
-// %186 = cast(%185) (N, 1)
-// %187 = eq(%184, %186) (N, 1)
-// %188 = cast(%187) (N, 1)
-// %189 = reduce_mean(%188) scalar
-extern "C" __global__ void g20_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e183 = (t130[r0] > 0.5f ? 1.0f : 0.0f); // %183 gt
-		const float e184 = e183; // %184 cast
-		const float e185 = (t[r0] > 0.5f ? 1.0f : 0.0f); // %185 gt
-		const float e186 = e185; // %186 cast
-		const float e187 = (e184 == e186 ? 1.0f : 0.0f); // %187 eq
-		const float e188 = e187; // %188 cast
-		const float xv = e188;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t189[o] = acc;
-}
-
-// Group 21 (contraction).
-// %191 = matmul(%69, %190) (N, 3)
-// cuBLAS: t191 = h @ acc2W
-
-// Group 21 (contraction).
-// %216 = add(%191, %192) (N, 3)
-extern "C" __global__ void g21_1_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	t216[i] = t191[i] + acc2B[i1];
-}
-
-// %217 = argmax(%216) (N)
-extern "C" __global__ void k217_argmax(float* mem, int n) {
-	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
-	if (w >= n) return;
-	const int base = (w / 1) * 3 * 1 + w % 1;
-	const int l = threadIdx.x & 31;
-	float best = __int_as_float(0xff800000);
-int bi = 0x7fffffff;
-	for (int j = l; j < 3; j += 32) {
-		const float xv = t216[base + j*1];
-		if (bi == 0x7fffffff || xv > best) {
-			best = xv;
-			bi = j;
-		}
-	}
-	warp_argmax(best, bi);
-	if (l == 0) t217[w] = bi;
-}
-
-// Group 22 (reduction).
-// %218 = eq(%217, %3) (N)
-// %219 = cast(%218) (N)
-// %220 = reduce_mean(%219) scalar
-extern "C" __global__ void g22_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e218 = (t217[r0] == lab[r0] ? 1.0f : 0.0f); // %218 eq
-		const float e219 = e218; // %219 cast
-		const float xv = e219;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t220[o] = acc;
-}
-
-// %222 = div(%11, %221) scalar
-extern "C" __global__ void k222_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t222[i] = 1.0f / (float)(n);
-}
-
-// Group 23 (elementwise).
-// %224 = broadcast(%223) (N)
-// %225 = neg(%224) (N)
-extern "C" __global__ void g23_broadcast_neg(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const int i0 = i;
-	const float e224 = t222[0]; // %224 broadcast
-	const float e225 = -e224; // %225 neg
-	t225[i] = e225;
-}
-
-// Group 24 (reduction).
-// %227 = mul(%226, %177) (N, 3)
-extern "C" __global__ void g24_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	t227[i] = t225[i0] * t177[i];
-}
-
-// Group 24 (reduction).
-// %229 = reduce_sum(%227) (N, 1)
-extern "C" __global__ void g24_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float xv = t227[o0*3 + r0*1];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t229[o] = acc;
-}
-
-// Group 25 (reduction).
-// %228 = exp(%176) (N, 3)
-// %230 = mul(%228, %229) (N, 3)
-// %231 = sub(%227, %230) (N, 3)
-extern "C" __global__ void g25_exp_mul_sub(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	const float e228 = expf(t176[i]); // %228 exp
-	const float e230 = e228 * t229[i0]; // %230 mul
-	const float e231 = t227[i] - e230; // %231 sub
-	t231[i] = e231;
-}
-
-// Group 25 (reduction).
-// %232 = reduce_sum(%231) (3)
-extern "C" __global__ void g25_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	const int o0 = o;
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float xv = t231[o0*1 + r0*3];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) lossBGrad[o] = acc;
-}
-
-// %233 = matmul(%231, %172) (N, 12)
-// cuBLAS: t233 = t231 @ lossWᵀ
-
-// %234 = matmul(%69, %231) (12, 3)
-// cuBLAS: lossWGrad = hᵀ @ t231
-
-// %236 = div(%11, %235) scalar
-extern "C" __global__ void k236_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t236[i] = 1.0f / (float)(n);
-}
-
-// %280 = div(%11, %279) scalar
-extern "C" __global__ void k280_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t280[i] = 1.0f / (float)(12*n);
-}
-
-// %281 = mul(%280, %73) (N, 12)
-extern "C" __global__ void k281_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	t281[i] = t280[0] * sl[i];
-}
-
-// %288 = div(%11, %287) scalar
-extern "C" __global__ void k288_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t288[i] = 1.0f / (float)(12*n);
-}
-
-// %292 = div(%11, %291) scalar
-extern "C" __global__ void k292_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t292[i] = 1.0f / (float)(4*n);
-}
-
-// %294 = broadcast(%293) (N, 4)
-extern "C" __global__ void k294_broadcast(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	int i_ = i;
-	const int i1 = i_ % 4; i_ /= 4;
-	const int i0 = i_;
-	t294[i] = t292[0];
-}
-
-// Group 26 (reduction).
-// %238 = broadcast(%237) (N, 1)
-// %239 = neg(%238) (N, 1)
-// %240 = mul(%239, %2) (N, 1)
-// %241 = ge(%107, %32) (N, 1)
-// %242 = where(%241, %236, %32) (N, 1)
-// %243 = add(%240, %242) (N, 1)
-// %244 = div(%236, %163) (N, 1)
-// %245 = mul(%244, %162) (N, 1)
-// %246 = neg(%245) (N, 1)
-// %247 = sign(%107) (N, 1)
-// %248 = mul(%246, %247) (N, 1)
-// %249 = add(%243, %248) (N, 1)
-// %250 = add(%145, %145) (N, 1)
-// %251 = add(%249, %250) (N, 1)
-// %252 = sign(%145) (N, 1)
-// %253 = mul(%236, %252) (N, 1)
-// %254 = add(%251, %253) (N, 1)
-// %255 = mul(%238, %34) (N, 1)
-// %256 = neg(%255) (N, 1)
-// %257 = mul(%255, %147) (N, 1)
-// %258 = add(%256, %257) (N, 1)
-// %259 = add(%258, %257) (N, 1)
-// %260 = le(%146, %34) (N, 1)
-// %261 = where(%260, %259, %32) (N, 1)
-// %262 = add(%255, %261) (N, 1)
-// %263 = mul(%262, %252) (N, 1)
-// %264 = add(%254, %263) (N, 1)
-// %265 = mul(%239, %138) (N, 1)
-// %266 = div(%265, %139) (N, 1)
-// %267 = neg(%266) (N, 1)
-// %268 = mul(%239, %131) (N, 1)
-// %269 = div(%268, %135) (N, 1)
-// %270 = add(%267, %269) (N, 1)
-// %271 = le(%133, %134) (N, 1)
-// %272 = where(%271, %270, %32) (N, 1)
-// %273 = ge(%130, %132) (N, 1)
-// %274 = where(%273, %272, %32) (N, 1)
-// %275 = mul(%274, %130) (N, 1)
-// %276 = sub(%11, %130) (N, 1)
-// %277 = mul(%275, %276) (N, 1)
-// %278 = add(%264, %277) (N, 1)
-extern "C" __global__ void g26_broadcast_neg_mul_ge(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	int i_ = i;
-	const int i1 = i_ % 1; i_ /= 1;
-	const int i0 = i_;
-	const float e238 = t236[0]; // %238 broadcast
-	const float e239 = -e238; // %239 neg
-	const float e240 = e239 * t[i]; // %240 mul
-	const float e241 = (z[i] >= 0.0f ? 1.0f : 0.0f); // %241 ge
-	const float e242 = (e241 != 0.0f ? t236[0] : 0.0f); // %242 where
-	const float e243 = e240 + e242; // %243 add
-	const float e244 = t236[0] / t163[i]; // %244 div
-	const float e245 = e244 * t162[i]; // %245 mul
-	const float e246 = -e245; // %246 neg
-	const float e247 = sign_f(z[i]); // %247 sign
-	const float e248 = e246 * e247; // %248 mul
-	const float e249 = e243 + e248; // %249 add
-	const float e250 = t145[i] + t145[i]; // %250 add
-	const float e251 = e249 + e250; // %251 add
-	const float e252 = sign_f(t145[i]); // %252 sign
-	const float e253 = t236[0] * e252; // %253 mul
-	const float e254 = e251 + e253; // %254 add
-	const float e255 = e238 * 0.5f; // %255 mul
-	const float e256 = -e255; // %256 neg
-	const float e257 = e255 * t147[i]; // %257 mul
-	const float e258 = e256 + e257; // %258 add
-	const float e259 = e258 + e257; // %259 add
-	const float e260 = (t146[i] <= 0.5f ? 1.0f : 0.0f); // %260 le
-	const float e261 = (e260 != 0.0f ? e259 : 0.0f); // %261 where
-	const float e262 = e255 + e261; // %262 add
-	const float e263 = e262 * e252; // %263 mul
-	const float e264 = e254 + e263; // %264 add
-	const float e265 = e239 * t138[i]; // %265 mul
-	const float e266 = e265 / t139[i]; // %266 div
-	const float e267 = -e266; // %267 neg
-	const float e268 = e239 * t131[i]; // %268 mul
-	const float e269 = e268 / t135[i]; // %269 div
-	const float e270 = e267 + e269; // %270 add
-	const float e271 = (t133[i] <= 0.9999999f ? 1.0f : 0.0f); // %271 le
-	const float e272 = (e271 != 0.0f ? e270 : 0.0f); // %272 where
-	const float e273 = (t130[i] >= 1e-07f ? 1.0f : 0.0f); // %273 ge
-	const float e274 = (e273 != 0.0f ? e272 : 0.0f); // %274 where
-	const float e275 = e274 * t130[i]; // %275 mul
-	const float e276 = 1.0f - t130[i]; // %276 sub
-	const float e277 = e275 * e276; // %277 mul
-	const float e278 = e264 + e277; // %278 add
-	t278[i] = e278;
-}
-
-// Group 26 (reduction).
-// %296 = reduce_sum(%278) (1)
-extern "C" __global__ void g26_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	const int o0 = o;
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float xv = t278[o0*1 + r0*1];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) zDense0BGrad[o] = acc;
-}
-
-// %297 = matmul(%278, %103) (N, 12)
-// cuBLAS: t297 = t278 @ zDense0Wᵀ
-
-// %298 = matmul(%102, %278) (12, 1)
-// cuBLAS: zDense0WGrad = t102ᵀ @ t278
-
-// %299 = reduce_sum(%297) (12)
-extern "C" __global__ void k299_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	const int o0 = o;
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float xv = t297[o0*1 + r0*12];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) zLayerNorm0BetaGrad[o] = acc;
-}
-
-// Group 31 (reduction).
-// %301 = mul(%297, %98) (N, 12)
-// %302 = reduce_sum(%301) (12)
-extern "C" __global__ void g31_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	const int o0 = o;
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e301 = t297[r0*12 + o0] * t98[r0*12 + o0]; // %301 mul
-		const float xv = e301;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) zLayerNorm0GammaGrad[o] = acc;
-}
-
-// Group 30 (reduction).
-// %300 = mul(%297, %99) (N, 12)
-// %303 = div(%300, %97) (N, 12)
-// %304 = mul(%300, %98) (N, 12)
-// %305 = div(%304, %97) (N, 12)
-// %306 = neg(%305) (N, 12)
-extern "C" __global__ void g30_mul_div_mul_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e300 = t297[i] * zLayerNorm0Gamma[i1]; // %300 mul
-	const float e303 = e300 / t97[i0]; // %303 div
-	t303[i] = e303;
-	const float e304 = e300 * t98[i]; // %304 mul
-	const float e305 = e304 / t97[i0]; // %305 div
-	const float e306 = -e305; // %306 neg
-	t306[i] = e306;
-}
-
-// Group 30 (reduction).
-// %307 = reduce_sum(%306) (N)
-extern "C" __global__ void g30_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float xv = t306[o0*12 + r0*1];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t307[o] = acc;
-}
-
-// Group 32 (elementwise).
-// %309 = mul(%308, %34) (N, 1)
-// %310 = div(%309, %97) (N, 1)
-// %312 = div(%310, %311) (N, 1)
-extern "C" __global__ void g32_mul_div_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const float e309 = t307[i] * 0.5f; // %309 mul
-	const float e310 = e309 / t97[i]; // %310 div
-	const float e312 = e310 / 12.0f; // %312 div
-	t312[i] = e312;
-}
-
-// Group 33 (reduction).
-// %313 = mul(%312, %92) (N, 12)
-// %314 = add(%303, %313) (N, 12)
-// %315 = add(%314, %313) (N, 12)
-// %316 = neg(%315) (N, 12)
-extern "C" __global__ void g33_mul_add_add_neg(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e313 = t312[i0] * t92[i]; // %313 mul
-	const float e314 = t303[i] + e313; // %314 add
-	const float e315 = e314 + e313; // %315 add
-	t315[i] = e315;
-	const float e316 = -e315; // %316 neg
-	t316[i] = e316;
-}
-
-// Group 33 (reduction).
-// %317 = reduce_sum(%316) (N)
-extern "C" __global__ void g33_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float xv = t316[o0*12 + r0*1];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t317[o] = acc;
-}
-
-// %319 = div(%318, %311) (N, 1)
-extern "C" __global__ void k319_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	t319[i] = t317[i] / 12.0f;
-}
-
-// Group 28 (elementwise).
-// %286 = broadcast(%285) (12, 12)
-// %323 = mul(%286, %6) (12, 12)
-extern "C" __global__ void g28_broadcast_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 144) return;
-	const float e286 = 0.0069444445f; // %286 broadcast
-	const float e323 = e286 * 0.1f; // %323 mul
-	t323[i] = e323;
-}
-
-// %324 = matmul(%323, %69) (12, N)
-// cuBLAS: t324 = t323 @ hᵀ
-
-// %325 = matmul(%83, %323) (N, 12)
-// cuBLAS: t325 = t83ᵀ @ t323
-
-// %327 = transpose(%324) (N, 12)
-extern "C" __global__ void k327_transpose(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	t327[i] = t324[i0 + i1*n];
-}
-
-// Group 27 (elementwise).
-// %282 = mul(%280, %69) (N, 12)
-// %320 = add(%315, %319) (N, 12)
-// %321 = add(%282, %320) (N, 12)
-// %322 = add(%233, %320) (N, 12)
-// %326 = add(%322, %325) (N, 12)
-// %328 = add(%326, %327) (N, 12)
-extern "C" __global__ void g27_mul_add_add_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e282 = t280[0] * h[i]; // %282 mul
-	const float e320 = t315[i] + t319[i0]; // %320 add
-	t320[i] = e320;
-	const float e321 = e282 + e320; // %321 add
-	t321[i] = e321;
-	const float e322 = t233[i] + e320; // %322 add
-	const float e326 = e322 + t325[i]; // %326 add
-	const float e328 = e326 + t327[i]; // %328 add
-	t328[i] = e328;
-}
-
-// %329 = matmul(%76, %278) (5, 1)
-// cuBLAS: wGrad = t76ᵀ @ t278
-
-// %330 = scatter_add(%1, %320) (5, 12)
-extern "C" __global__ void k330_scatter_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 60) return;
-	const int r = i / 12, j = i % 12;
-	float acc = 0;
-	for (int e = 0; e < n; e++) if (k2[e] == r) acc += t320[e * 12 + j];
-	tableGrad[i] = acc;
-}
-
-// %331 = mul(%321, %34) (N, 12)
-extern "C" __global__ void k331_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	t331[i] = t321[i] * 0.5f;
-}
-
-// %332 = slice(%331) (N, 4)
-extern "C" __global__ void k332_slice(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	const int in = i % 1, j = (i / 1) % 4, o = i / (1 * 4);
-	t332[i] = t331[(o * 12 + 0 + j) * 1 + in];
-}
-
-// %333 = slice(%331) (N, 8)
-extern "C" __global__ void k333_slice(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 8*n) return;
-	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
-	t333[i] = t331[(o * 12 + 4 + j) * 1 + in];
-}
-
-// %334 = pad(%333) (N, 12)
-extern "C" __global__ void k334_pad(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
-	const int js = j - 4;
-	t334[i] = js >= 0 && js < 8 ? t333[(o * 8 + js) * 1 + in] : 0;
-}
-
-// %336 = pad(%332) (N, 12)
-extern "C" __global__ void k336_pad(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
-	const int js = j - 0;
-	t336[i] = js >= 0 && js < 4 ? t332[(o * 4 + js) * 1 + in] : 0;
-}
-
-// Group 34 (elementwise).
-// %335 = add(%328, %334) (N, 12)
-// %337 = add(%335, %336) (N, 12)
-extern "C" __global__ void g34_add_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const float e335 = t328[i] + t334[i]; // %335 add
-	const float e337 = e335 + t336[i]; // %337 add
-	t337[i] = e337;
-}
-
-// %341 = transpose(%340) (N, 3, 4)
-extern "C" __global__ void k341_transpose(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i2 = i_ % 4; i_ /= 4;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	t341[i] = t320[i0*12 + i1 + i2*3];
-}
-
-// Group 29 (reduction).
-// %290 = broadcast(%289) (N, 3, 4)
-// %295 = mul(%290, %109) (N, 3, 4)
-extern "C" __global__ void g29_broadcast_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i2 = i_ % 4; i_ /= 4;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	const float e290 = t288[0]; // %290 broadcast
-	t290[i] = e290;
-	const float e295 = e290 * 0.3f; // %295 mul
-	t295[i] = e295;
-}
-
-// Group 29 (reduction).
-// %344 = reduce_sum(%290) (N, 1, 4)
-extern "C" __global__ void g29_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 4*n) return;
-	int o_ = o;
-	const int o1 = o_ % 4; o_ /= 4;
-	const int o0 = o_;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float xv = t290[o0*12 + o1*1 + r0*4];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t344[o] = acc;
-}
-
-// Group 36 (reduction).
-// %348 = mul(%288, %64) (N, 3, 4)
-// %349 = reduce_sum(%348) (N, 3, 1)
-extern "C" __global__ void g36_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 3*n) return;
-	int o_ = o;
-	const int o1 = o_ % 3; o_ /= 3;
-	const int o0 = o_;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 4; j += 32) {
-		const int r0 = j;
-		const float e348 = t288[0] * t64[o0*12 + o1*4 + r0]; // %348 mul
-		const float xv = e348;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t349[o] = acc;
-}
-
-// %359 = neg(%294) (N, 4)
-extern "C" __global__ void k359_neg(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	t359[i] = -t294[i];
+	if ((threadIdx.x & 31) == 0) t197[o] = acc;
 }
 
 // Group 37 (reduction).
-// %361 = eq(%30, %360) (N, 3, 4)
-// %362 = cast(%361) (N, 3, 4)
+// %198 = eq(%120, %152) (N, 3, 4)
+// %199 = cast(%198) (N, 3, 4)
 extern "C" __global__ void g37_eq_cast(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
@@ -2268,13 +1585,13 @@ extern "C" __global__ void g37_eq_cast(float* mem, int n) {
 	const int i2 = i_ % 4; i_ /= 4;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e361 = (t30[i] == t59[i0*4 + i2] ? 1.0f : 0.0f); // %361 eq
-	const float e362 = e361; // %362 cast
-	t362[i] = e362;
+	const float e198 = (t120[i] == t149[i0*4 + i2] ? 1.0f : 0.0f); // %198 eq
+	const float e199 = e198; // %199 cast
+	t199[i] = e199;
 }
 
 // Group 37 (reduction).
-// %363 = reduce_sum(%362) (N, 1, 4)
+// %200 = reduce_sum(%199) (N, 1, 4)
 extern "C" __global__ void g37_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
@@ -2284,23 +1601,170 @@ extern "C" __global__ void g37_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t362[o0*12 + o1*1 + r0*4];
+		const float xv = t199[o0*12 + o1*1 + r0*4];
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t363[o] = acc;
+	if ((threadIdx.x & 31) == 0) t200[o] = acc;
 }
 
-// %365 = div(%364, %363) (N, 1, 4)
-extern "C" __global__ void k365_div(float* mem, int n) {
+// %201 = div(%84, %200) (N, 1, 4)
+extern "C" __global__ void k201_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 4*n) return;
-	t365[i] = t359[i] / t363[i];
+	t201[i] = t83[i] / t200[i];
+}
+
+// Group 2 (reduction).
+// %202 = add(%160, %161) (N, 3, 4) (sm)
+// %203 = reduce_mean(%202) scalar
+extern "C" __global__ void g2_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r2 = r_ % 4; r_ /= 4;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e202 = t160[r0*12 + r1*4 + r2] + t161[r0*12 + r1*4 + r2]; // %202 add
+		const float xv = e202;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t203[o] = acc;
+}
+
+// Group 3 (reduction).
+// %204 = mul(%189, %9) (N, 12) (sl)
+// %205 = add(%164, %163) (N, 12)
+// %206 = add(%205, %204) (N, 12)
+// %207 = add(%206, %92) (N, 12)
+extern "C" __global__ void g3_mul_add_add_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const float e204 = t189[i] * 0.5f; // %204 mul
+	sl[i] = e204;
+	const float e205 = h[i] + t162[i]; // %205 add
+	const float e206 = e205 + e204; // %206 add
+	const float e207 = e206 + g[i]; // %207 add
+	t207[i] = e207;
+}
+
+// Group 3 (reduction).
+// %208 = reduce_mean(%207) (N, 1)
+extern "C" __global__ void g3_1_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float xv = t207[o0*12 + r0*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	acc /= (float)(12);
+	if ((threadIdx.x & 31) == 0) t208[o] = acc;
+}
+
+// Group 7 (reduction).
+// %209 = sub(%207, %208) (N, 12)
+// %210 = mul(%209, %209) (N, 12)
+extern "C" __global__ void g7_sub_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	const float e209 = t207[i] - t208[i0]; // %209 sub
+	t209[i] = e209;
+	const float e210 = e209 * e209; // %210 mul
+	t210[i] = e210;
+}
+
+// Group 7 (reduction).
+// %211 = reduce_mean(%210) (N, 1)
+extern "C" __global__ void g7_1_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float xv = t210[o0*12 + r0*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	acc /= (float)(12);
+	if ((threadIdx.x & 31) == 0) t211[o] = acc;
+}
+
+// Group 8 (elementwise).
+// %212 = add(%211, %16) (N, 1)
+// %213 = sqrt(%212) (N, 1)
+extern "C" __global__ void g8_add_sqrt(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const float e212 = t211[i] + 1e-05f; // %212 add
+	const float e213 = sqrtf(e212); // %213 sqrt
+	t213[i] = e213;
+}
+
+// %214 = mul(%65, %204) (N, 12)
+extern "C" __global__ void k214_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	t214[i] = t65[0] * sl[i];
+}
+
+// Group 13 (reduction).
+// %216 = mul(%164, %204) (N, 12)
+// %217 = reduce_mean(%216) scalar
+extern "C" __global__ void g13_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 12; r_ /= 12;
+		const int r0 = r_;
+		const float e216 = h[r0*12 + r1] * sl[r0*12 + r1]; // %216 mul
+		const float xv = e216;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t217[o] = acc;
+}
+
+// Group 36 (reduction).
+// %218 = mul(%67, %160) (N, 3, 4)
+// %219 = reduce_sum(%218) (N, 3, 1)
+extern "C" __global__ void g36_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 3*n) return;
+	int o_ = o;
+	const int o1 = o_ % 3; o_ /= 3;
+	const int o0 = o_;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 4; j += 32) {
+		const int r0 = j;
+		const float e218 = t67[0] * t160[o0*12 + o1*4 + r0]; // %218 mul
+		const float xv = e218;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t219[o] = acc;
 }
 
 // Group 38 (reduction).
-// %370 = eq(%7, %369) (N, 3, 4)
-// %371 = cast(%370) (N, 3, 4)
+// %220 = eq(%99, %153) (N, 3, 4)
+// %221 = cast(%220) (N, 3, 4)
 extern "C" __global__ void g38_eq_cast(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
@@ -2308,13 +1772,13 @@ extern "C" __global__ void g38_eq_cast(float* mem, int n) {
 	const int i2 = i_ % 4; i_ /= 4;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e370 = (h[i] == t57[i0*4 + i2] ? 1.0f : 0.0f); // %370 eq
-	const float e371 = e370; // %371 cast
-	t371[i] = e371;
+	const float e220 = (h[i] == t148[i0*4 + i2] ? 1.0f : 0.0f); // %220 eq
+	const float e221 = e220; // %221 cast
+	t221[i] = e221;
 }
 
 // Group 38 (reduction).
-// %372 = reduce_sum(%371) (N, 1, 4)
+// %222 = reduce_sum(%221) (N, 1, 4)
 extern "C" __global__ void g38_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
@@ -2324,107 +1788,840 @@ extern "C" __global__ void g38_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t371[o0*12 + o1*1 + r0*4];
+		const float xv = t221[o0*12 + o1*1 + r0*4];
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t372[o] = acc;
+	if ((threadIdx.x & 31) == 0) t222[o] = acc;
 }
 
-// %373 = div(%356, %372) (N, 1, 4)
-extern "C" __global__ void k373_div(float* mem, int n) {
+// %223 = div(%82, %222) (N, 1, 4)
+extern "C" __global__ void k223_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 4*n) return;
-	t373[i] = t294[i] / t372[i];
+	t223[i] = t81[i] / t222[i];
 }
 
-// %376 = div(%294, %79) (N, 4)
-extern "C" __global__ void k376_div(float* mem, int n) {
+// Group 9 (elementwise).
+// %224 = div(%209, %213) (N, 12)
+// %225 = mul(%224, %17) (N, 12)
+// %226 = add(%225, %18) (N, 12)
+extern "C" __global__ void g9_div_mul_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	const float e224 = t209[i] / t213[i0]; // %224 div
+	t224[i] = e224;
+	const float e225 = e224 * zLayerNorm0Gamma[i1]; // %225 mul
+	const float e226 = e225 + zLayerNorm0Beta[i1]; // %226 add
+	t226[i] = e226;
+}
+
+// %227 = matmul(%226, %19) (N, 1)
+// cuBLAS: t227 = t226 @ zDense0W
+
+// Group 10 (reduction).
+// %228 = add(%227, %20) (N, 1)
+// %229 = add(%228, %88) (N, 1) (z)
+// %230 = sigmoid(%229) (N, 1)
+// %231 = sigmoid(%2) (N, 1)
+// %232 = maximum(%230, %23) (N, 1)
+// %233 = minimum(%232, %24) (N, 1)
+// %234 = log(%233) (N, 1)
+// %235 = mul(%231, %234) (N, 1)
+// %236 = sub(%6, %231) (N, 1)
+// %237 = sub(%6, %233) (N, 1)
+// %238 = log(%237) (N, 1)
+// %239 = mul(%236, %238) (N, 1)
+// %240 = add(%235, %239) (N, 1)
+// %241 = neg(%240) (N, 1)
+extern "C" __global__ void g10_add_add_sigmoid_sigmoid(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	int i_ = i;
+	const int i1 = i_ % 1; i_ /= 1;
+	const int i0 = i_;
+	const float e228 = t227[i] + zDense0B[0]; // %228 add
+	const float e229 = e228 + oh[i]; // %229 add
+	z[i] = e229;
+	const float e230 = sigmoid_f(e229); // %230 sigmoid
+	t230[i] = e230;
+	const float e231 = sigmoid_f(t[i]); // %231 sigmoid
+	t231[i] = e231;
+	const float e232 = max_f(e230, 1e-07f); // %232 maximum
+	t232[i] = e232;
+	const float e233 = min_f(e232, 0.9999999f); // %233 minimum
+	t233[i] = e233;
+	const float e234 = logf(e233); // %234 log
+	const float e235 = e231 * e234; // %235 mul
+	const float e236 = 1.0f - e231; // %236 sub
+	t236[i] = e236;
+	const float e237 = 1.0f - e233; // %237 sub
+	t237[i] = e237;
+	const float e238 = logf(e237); // %238 log
+	const float e239 = e236 * e238; // %239 mul
+	const float e240 = e235 + e239; // %240 add
+	const float e241 = -e240; // %241 neg
+	t241[i] = e241;
+}
+
+// Group 10 (reduction).
+// %242 = reduce_mean(%241) scalar
+extern "C" __global__ void g10_1_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float xv = t241[r0*1 + r1*1];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t242[o] = acc;
+}
+
+// Group 20 (reduction).
+// %243 = gt(%230, %9) (N, 1)
+// %244 = cast(%243) (N, 1)
+// %245 = gt(%2, %9) (N, 1)
+// %246 = cast(%245) (N, 1)
+// %247 = eq(%244, %246) (N, 1)
+// %248 = cast(%247) (N, 1)
+// %249 = reduce_mean(%248) scalar
+extern "C" __global__ void g20_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e243 = (t230[r0] > 0.5f ? 1.0f : 0.0f); // %243 gt
+		const float e244 = e243; // %244 cast
+		const float e245 = (t[r0] > 0.5f ? 1.0f : 0.0f); // %245 gt
+		const float e246 = e245; // %246 cast
+		const float e247 = (e244 == e246 ? 1.0f : 0.0f); // %247 eq
+		const float e248 = e247; // %248 cast
+		const float xv = e248;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t249[o] = acc;
+}
+
+// Group 14 (reduction).
+// %250 = sub(%229, %2) (N, 1)
+// %251 = abs(%250) (N, 1)
+// %252 = minimum(%251, %9) (N, 1)
+// %253 = mul(%252, %252) (N, 1)
+// %254 = mul(%9, %253) (N, 1)
+// %255 = sub(%251, %252) (N, 1)
+// %256 = mul(%9, %255) (N, 1)
+// %257 = add(%254, %256) (N, 1)
+extern "C" __global__ void g14_sub_abs_minimum_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const float e250 = z[i] - t[i]; // %250 sub
+	t250[i] = e250;
+	const float e251 = abs_f(e250); // %251 abs
+	t251[i] = e251;
+	const float e252 = min_f(e251, 0.5f); // %252 minimum
+	t252[i] = e252;
+	const float e253 = e252 * e252; // %253 mul
+	const float e254 = 0.5f * e253; // %254 mul
+	const float e255 = e251 - e252; // %255 sub
+	const float e256 = 0.5f * e255; // %256 mul
+	const float e257 = e254 + e256; // %257 add
+	t257[i] = e257;
+}
+
+// Group 14 (reduction).
+// %258 = reduce_mean(%257) scalar
+extern "C" __global__ void g14_1_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float xv = t257[r0*1 + r1*1];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t258[o] = acc;
+}
+
+// %259 = reduce_mean(%251) scalar
+extern "C" __global__ void k259_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float xv = t251[r0*1 + r1*1];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t259[o] = acc;
+}
+
+// Group 15 (reduction).
+// %260 = mul(%250, %250) (N, 1)
+// %261 = reduce_sum(%260) scalar
+extern "C" __global__ void g15_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e260 = t250[r0] * t250[r0]; // %260 mul
+		const float xv = e260;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) t261[o] = acc;
+}
+
+// Group 16 (reduction).
+// %262 = abs(%229) (N, 1)
+// %263 = neg(%262) (N, 1)
+// %264 = exp(%263) (N, 1)
+// %265 = add(%6, %264) (N, 1)
+// %266 = log(%265) (N, 1)
+// %267 = maximum(%229, %8) (N, 1)
+// %268 = mul(%229, %2) (N, 1)
+// %269 = sub(%267, %268) (N, 1)
+// %270 = add(%269, %266) (N, 1)
+extern "C" __global__ void g16_abs_neg_exp_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const float e262 = abs_f(z[i]); // %262 abs
+	const float e263 = -e262; // %263 neg
+	const float e264 = expf(e263); // %264 exp
+	t264[i] = e264;
+	const float e265 = 1.0f + e264; // %265 add
+	t265[i] = e265;
+	const float e266 = logf(e265); // %266 log
+	const float e267 = max_f(z[i], 0.0f); // %267 maximum
+	const float e268 = z[i] * t[i]; // %268 mul
+	const float e269 = e267 - e268; // %269 sub
+	const float e270 = e269 + e266; // %270 add
+	t270[i] = e270;
+}
+
+// Group 16 (reduction).
+// %271 = reduce_mean(%270) scalar
+extern "C" __global__ void g16_1_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float xv = t270[r0*1 + r1*1];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t271[o] = acc;
+}
+
+// Group 26 (reduction).
+// %272 = broadcast(%64) (N, 1)
+// %273 = neg(%272) (N, 1)
+// %274 = mul(%273, %2) (N, 1)
+// %275 = ge(%229, %8) (N, 1)
+// %276 = where(%275, %63, %8) (N, 1)
+// %277 = add(%274, %276) (N, 1)
+// %278 = div(%63, %265) (N, 1)
+// %279 = mul(%278, %264) (N, 1)
+// %280 = neg(%279) (N, 1)
+// %281 = sign(%229) (N, 1)
+// %282 = mul(%280, %281) (N, 1)
+// %283 = add(%277, %282) (N, 1)
+// %284 = add(%250, %250) (N, 1)
+// %285 = add(%283, %284) (N, 1)
+// %286 = sign(%250) (N, 1)
+// %287 = mul(%63, %286) (N, 1)
+// %288 = add(%285, %287) (N, 1)
+// %289 = mul(%272, %9) (N, 1)
+// %290 = neg(%289) (N, 1)
+// %291 = mul(%289, %252) (N, 1)
+// %292 = add(%290, %291) (N, 1)
+// %293 = add(%292, %291) (N, 1)
+// %294 = le(%251, %9) (N, 1)
+// %295 = where(%294, %293, %8) (N, 1)
+// %296 = add(%289, %295) (N, 1)
+// %297 = mul(%296, %286) (N, 1)
+// %298 = add(%288, %297) (N, 1)
+// %299 = mul(%273, %236) (N, 1)
+// %300 = div(%299, %237) (N, 1)
+// %301 = neg(%300) (N, 1)
+// %302 = mul(%273, %231) (N, 1)
+// %303 = div(%302, %233) (N, 1)
+// %304 = add(%301, %303) (N, 1)
+// %305 = le(%232, %24) (N, 1)
+// %306 = where(%305, %304, %8) (N, 1)
+// %307 = ge(%230, %23) (N, 1)
+// %308 = where(%307, %306, %8) (N, 1)
+// %309 = mul(%308, %230) (N, 1)
+// %310 = sub(%6, %230) (N, 1)
+// %311 = mul(%309, %310) (N, 1)
+// %312 = add(%298, %311) (N, 1)
+extern "C" __global__ void g26_broadcast_neg_mul_ge(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	int i_ = i;
+	const int i1 = i_ % 1; i_ /= 1;
+	const int i0 = i_;
+	const float e272 = t63[0]; // %272 broadcast
+	const float e273 = -e272; // %273 neg
+	const float e274 = e273 * t[i]; // %274 mul
+	const float e275 = (z[i] >= 0.0f ? 1.0f : 0.0f); // %275 ge
+	const float e276 = (e275 != 0.0f ? t63[0] : 0.0f); // %276 where
+	const float e277 = e274 + e276; // %277 add
+	const float e278 = t63[0] / t265[i]; // %278 div
+	const float e279 = e278 * t264[i]; // %279 mul
+	const float e280 = -e279; // %280 neg
+	const float e281 = sign_f(z[i]); // %281 sign
+	const float e282 = e280 * e281; // %282 mul
+	const float e283 = e277 + e282; // %283 add
+	const float e284 = t250[i] + t250[i]; // %284 add
+	const float e285 = e283 + e284; // %285 add
+	const float e286 = sign_f(t250[i]); // %286 sign
+	const float e287 = t63[0] * e286; // %287 mul
+	const float e288 = e285 + e287; // %288 add
+	const float e289 = e272 * 0.5f; // %289 mul
+	const float e290 = -e289; // %290 neg
+	const float e291 = e289 * t252[i]; // %291 mul
+	const float e292 = e290 + e291; // %292 add
+	const float e293 = e292 + e291; // %293 add
+	const float e294 = (t251[i] <= 0.5f ? 1.0f : 0.0f); // %294 le
+	const float e295 = (e294 != 0.0f ? e293 : 0.0f); // %295 where
+	const float e296 = e289 + e295; // %296 add
+	const float e297 = e296 * e286; // %297 mul
+	const float e298 = e288 + e297; // %298 add
+	const float e299 = e273 * t236[i]; // %299 mul
+	const float e300 = e299 / t237[i]; // %300 div
+	const float e301 = -e300; // %301 neg
+	const float e302 = e273 * t231[i]; // %302 mul
+	const float e303 = e302 / t233[i]; // %303 div
+	const float e304 = e301 + e303; // %304 add
+	const float e305 = (t232[i] <= 0.9999999f ? 1.0f : 0.0f); // %305 le
+	const float e306 = (e305 != 0.0f ? e304 : 0.0f); // %306 where
+	const float e307 = (t230[i] >= 1e-07f ? 1.0f : 0.0f); // %307 ge
+	const float e308 = (e307 != 0.0f ? e306 : 0.0f); // %308 where
+	const float e309 = e308 * t230[i]; // %309 mul
+	const float e310 = 1.0f - t230[i]; // %310 sub
+	const float e311 = e309 * e310; // %311 mul
+	const float e312 = e298 + e311; // %312 add
+	t312[i] = e312;
+}
+
+// Group 26 (reduction).
+// %313 = reduce_sum(%312) (1)
+extern "C" __global__ void g26_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	const int o0 = o;
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float xv = t312[o0*1 + r0*1];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) zDense0BGrad[o] = acc;
+}
+
+// %314 = matmul(%226, %312) (12, 1)
+// cuBLAS: zDense0WGrad = t226ᵀ @ t312
+
+// %315 = matmul(%87, %312) (5, 1)
+// cuBLAS: wGrad = t87ᵀ @ t312
+
+// %316 = mul(%313, %313) (1)
+extern "C" __global__ void k316_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t316[i] = zDense0BGrad[i] * zDense0BGrad[i];
+}
+
+// Group 44 (reduction).
+// %318 = mul(%315, %315) (5, 1)
+// %319 = reduce_sum(%318) scalar
+extern "C" __global__ void g44_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 5; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e318 = wGrad[r0] * wGrad[r0]; // %318 mul
+		const float xv = e318;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t319[o] = acc;
+}
+
+// Group 47 (reduction).
+// %320 = mul(%314, %314) (12, 1)
+// %321 = reduce_sum(%320) scalar
+extern "C" __global__ void g47_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e320 = zDense0WGrad[r0] * zDense0WGrad[r0]; // %320 mul
+		const float xv = e320;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t321[o] = acc;
+}
+
+// %322 = matmul(%312, %19) (N, 12)
+// cuBLAS: t322 = t312 @ zDense0Wᵀ
+
+// %323 = reduce_sum(%322) (12)
+extern "C" __global__ void k323_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	const int o0 = o;
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float xv = t322[o0*1 + r0*12];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) zLayerNorm0BetaGrad[o] = acc;
+}
+
+// Group 46 (reduction).
+// %324 = mul(%323, %323) (12)
+// %325 = reduce_sum(%324) scalar
+extern "C" __global__ void g46_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float e324 = zLayerNorm0BetaGrad[r0] * zLayerNorm0BetaGrad[r0]; // %324 mul
+		const float xv = e324;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t325[o] = acc;
+}
+
+// Group 31 (reduction).
+// %326 = mul(%322, %224) (N, 12)
+// %327 = reduce_sum(%326) (12)
+extern "C" __global__ void g31_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	const int o0 = o;
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float e326 = t322[r0*12 + o0] * t224[r0*12 + o0]; // %326 mul
+		const float xv = e326;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) zLayerNorm0GammaGrad[o] = acc;
+}
+
+// Group 45 (reduction).
+// %328 = mul(%327, %327) (12)
+// %329 = reduce_sum(%328) scalar
+extern "C" __global__ void g45_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float e328 = zLayerNorm0GammaGrad[r0] * zLayerNorm0GammaGrad[r0]; // %328 mul
+		const float xv = e328;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t329[o] = acc;
+}
+
+// Group 4 (reduction).
+// %330 = mul(%99, %15) (N, 3, 4)
+// %331 = cast(%330) (N, 3, 4)
+// %332 = cast(%331) (N, 3, 4) (ci)
+// %333 = reduce_mean(%332) scalar
+extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r2 = r_ % 4; r_ /= 4;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e330 = h[r0*12 + r1*4 + r2] * 3.0f; // %330 mul
+		const int e331 = cast_i32(e330); // %331 cast
+		const float e332 = (float)e331; // %332 cast
+		const float xv = e332;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t333[o] = acc;
+}
+
+// Group 12 (elementwise).
+// %334 = add(%140, %143) scalar
+// %335 = add(%334, %141) scalar
+// %336 = add(%335, %159) scalar
+// %337 = add(%336, %203) scalar
+// %338 = add(%337, %333) scalar
+// %339 = add(%338, %197) scalar
+// %340 = mul(%146, %22) scalar
+// %341 = add(%339, %340) scalar
+// %342 = add(%341, %217) scalar (total)
+// %343 = add(%242, %258) scalar
+// %344 = add(%343, %259) scalar
+// %345 = add(%344, %261) scalar
+// %346 = add(%345, %271) scalar
+// %347 = add(%346, %342) scalar
+// %348 = add(%347, %172) scalar
+extern "C" __global__ void g12_add_add_add_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	const float e334 = t140[i] + t143[i]; // %334 add
+	const float e335 = e334 + t141[i]; // %335 add
+	const float e336 = e335 + t159[i]; // %336 add
+	const float e337 = e336 + t203[i]; // %337 add
+	const float e338 = e337 + t333[i]; // %338 add
+	const float e339 = e338 + t197[i]; // %339 add
+	const float e340 = t146[i] * 0.01f; // %340 mul
+	const float e341 = e339 + e340; // %341 add
+	const float e342 = e341 + t217[i]; // %342 add
+	const float e343 = t242[i] + t258[i]; // %343 add
+	const float e344 = e343 + t259[i]; // %344 add
+	const float e345 = e344 + t261[i]; // %345 add
+	const float e346 = e345 + t271[i]; // %346 add
+	const float e347 = e346 + e342; // %347 add
+	const float e348 = e347 + t172[i]; // %348 add
+	t348[i] = e348;
+}
+
+// ----------------------------------------------------------------------------
+// Backward.
+
+// Group 30 (reduction).
+// %349 = mul(%322, %17) (N, 12)
+// %350 = div(%349, %213) (N, 12)
+// %351 = mul(%349, %224) (N, 12)
+// %352 = div(%351, %213) (N, 12)
+// %353 = neg(%352) (N, 12)
+extern "C" __global__ void g30_mul_div_mul_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	const float e349 = t322[i] * zLayerNorm0Gamma[i1]; // %349 mul
+	const float e350 = e349 / t213[i0]; // %350 div
+	t350[i] = e350;
+	const float e351 = e349 * t224[i]; // %351 mul
+	const float e352 = e351 / t213[i0]; // %352 div
+	const float e353 = -e352; // %353 neg
+	t353[i] = e353;
+}
+
+// Group 30 (reduction).
+// %354 = reduce_sum(%353) (N)
+extern "C" __global__ void g30_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float xv = t353[o0*12 + r0*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t354[o] = acc;
+}
+
+// Group 32 (elementwise).
+// %356 = mul(%355, %9) (N, 1)
+// %357 = div(%356, %213) (N, 1)
+// %358 = div(%357, %58) (N, 1)
+extern "C" __global__ void g32_mul_div_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const float e356 = t354[i] * 0.5f; // %356 mul
+	const float e357 = e356 / t213[i]; // %357 div
+	const float e358 = e357 / 12.0f; // %358 div
+	t358[i] = e358;
+}
+
+// Group 33 (reduction).
+// %359 = mul(%358, %209) (N, 12)
+// %360 = add(%350, %359) (N, 12)
+// %361 = add(%360, %359) (N, 12)
+// %362 = neg(%361) (N, 12)
+extern "C" __global__ void g33_mul_add_add_neg(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	const float e359 = t358[i0] * t209[i]; // %359 mul
+	const float e360 = t350[i] + e359; // %360 add
+	const float e361 = e360 + e359; // %361 add
+	t361[i] = e361;
+	const float e362 = -e361; // %362 neg
+	t362[i] = e362;
+}
+
+// Group 33 (reduction).
+// %363 = reduce_sum(%362) (N)
+extern "C" __global__ void g33_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float xv = t362[o0*12 + r0*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t363[o] = acc;
+}
+
+// %365 = div(%364, %58) (N, 1)
+extern "C" __global__ void k365_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	t365[i] = t363[i] / 12.0f;
+}
+
+// Group 27 (elementwise).
+// %366 = mul(%65, %164) (N, 12)
+// %367 = add(%361, %365) (N, 12)
+// %368 = add(%366, %367) (N, 12)
+// %369 = add(%190, %367) (N, 12)
+// %370 = add(%369, %193) (N, 12)
+// %371 = add(%370, %194) (N, 12)
+extern "C" __global__ void g27_mul_add_add_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	const float e366 = t65[0] * h[i]; // %366 mul
+	const float e367 = t361[i] + t365[i0]; // %367 add
+	t367[i] = e367;
+	const float e368 = e366 + e367; // %368 add
+	t368[i] = e368;
+	const float e369 = t190[i] + e367; // %369 add
+	const float e370 = e369 + t193[i]; // %370 add
+	const float e371 = e370 + t194[i]; // %371 add
+	t371[i] = e371;
+}
+
+// %372 = mul(%368, %9) (N, 12)
+extern "C" __global__ void k372_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	t372[i] = t368[i] * 0.5f;
+}
+
+// %373 = slice(%372) (N, 4)
+extern "C" __global__ void k373_slice(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 4*n) return;
-	t376[i] = t294[i] / 3.0f;
+	const int in = i % 1, j = (i / 1) % 4, o = i / (1 * 4);
+	t373[i] = t372[(o * 12 + 0 + j) * 1 + in];
+}
+
+// %374 = slice(%372) (N, 8)
+extern "C" __global__ void k374_slice(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 8*n) return;
+	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
+	t374[i] = t372[(o * 12 + 4 + j) * 1 + in];
+}
+
+// %375 = pad(%374) (N, 12)
+extern "C" __global__ void k375_pad(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
+	const int js = j - 4;
+	t375[i] = js >= 0 && js < 8 ? t374[(o * 8 + js) * 1 + in] : 0;
+}
+
+// %376 = scatter_add(%1, %367) (5, 12)
+extern "C" __global__ void k376_scatter_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 60) return;
+	const int r = i / 12, j = i % 12;
+	float acc = 0;
+	for (int e = 0; e < n; e++) if (k2[e] == r) acc += t367[e * 12 + j];
+	tableGrad[i] = acc;
+}
+
+// %378 = transpose(%377) (N, 3, 4)
+extern "C" __global__ void k378_transpose(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i2 = i_ % 4; i_ /= 4;
+	const int i1 = i_ % 3; i_ /= 3;
+	const int i0 = i_;
+	t378[i] = t367[i0*12 + i1 + i2*3];
+}
+
+// Group 42 (reduction).
+// %379 = mul(%376, %376) (5, 12)
+// %380 = reduce_sum(%379) scalar
+extern "C" __global__ void g42_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 60; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 12; r_ /= 12;
+		const int r0 = r_;
+		const float e379 = tableGrad[r0*12 + r1] * tableGrad[r0*12 + r1]; // %379 mul
+		const float xv = e379;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t380[o] = acc;
+}
+
+// %381 = pad(%373) (N, 12)
+extern "C" __global__ void k381_pad(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
+	const int js = j - 0;
+	t381[i] = js >= 0 && js < 4 ? t373[(o * 4 + js) * 1 + in] : 0;
+}
+
+// Group 34 (elementwise).
+// %382 = add(%371, %375) (N, 12)
+// %383 = add(%382, %381) (N, 12)
+extern "C" __global__ void g34_add_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const float e382 = t371[i] + t375[i]; // %382 add
+	const float e383 = e382 + t381[i]; // %383 add
+	t383[i] = e383;
 }
 
 // Group 35 (reduction).
-// %339 = add(%283, %338) (N, 3, 4)
-// %342 = add(%339, %341) (N, 3, 4)
-// %343 = exp(%65) (N, 3, 4)
-// %345 = mul(%343, %344) (N, 3, 4)
-// %346 = sub(%288, %345) (N, 3, 4)
-// %347 = add(%342, %346) (N, 3, 4)
-// %350 = sub(%290, %349) (N, 3, 4)
-// %351 = mul(%64, %350) (N, 3, 4)
-// %352 = add(%347, %351) (N, 3, 4)
-// %354 = sub(%7, %353) (N, 3, 4)
-// %355 = exp(%354) (N, 3, 4)
-// %357 = mul(%356, %355) (N, 3, 4)
-// %358 = add(%352, %357) (N, 3, 4)
-// %366 = mul(%362, %365) (N, 3, 4)
-// %367 = neg(%366) (N, 3, 4)
-// %368 = add(%358, %367) (N, 3, 4)
-// %374 = mul(%371, %373) (N, 3, 4)
-// %375 = add(%368, %374) (N, 3, 4)
-// %378 = add(%375, %377) (N, 3, 4)
-// %379 = add(%378, %356) (N, 3, 4)
-// %380 = where(%51, %288, %32) (N, 3, 4)
-// %381 = add(%379, %380) (N, 3, 4)
-// %382 = where(%44, %288, %32) (N, 3, 4)
-// %383 = where(%44, %32, %288) (N, 3, 4)
-// %384 = mul(%383, %45) (N, 3, 4)
-// %385 = neg(%384) (N, 3, 4)
-// %386 = add(%381, %385) (N, 3, 4)
-// %387 = mul(%382, %46) (N, 3, 4)
-// %388 = add(%386, %387) (N, 3, 4)
-// %389 = le(%40, %11) (N, 3, 4)
-// %390 = where(%389, %288, %32) (N, 3, 4)
-// %391 = ge(%7, %39) (N, 3, 4)
-// %392 = where(%391, %390, %32) (N, 3, 4)
-// %393 = add(%388, %392) (N, 3, 4)
-// %394 = where(%33, %288, %32) (N, 3, 4)
-// %395 = where(%33, %32, %288) (N, 3, 4)
-// %396 = le(%7, %36) (N, 3, 4)
-// %397 = where(%396, %395, %32) (N, 3, 4)
-// %398 = add(%393, %397) (N, 3, 4)
-// %399 = ge(%7, %34) (N, 3, 4)
-// %400 = where(%399, %394, %32) (N, 3, 4)
-// %401 = add(%398, %400) (N, 3, 4)
-// %402 = neg(%295) (N, 3, 4)
-// %403 = add(%401, %402) (N, 3, 4)
-// %404 = gelu_grad(%7, %295) (N, 3, 4)
-// %405 = add(%403, %404) (N, 3, 4)
-// %406 = div(%295, %26) (N, 3, 4)
-// %407 = mul(%295, %27) (N, 3, 4)
-// %408 = div(%407, %26) (N, 3, 4)
-// %409 = neg(%408) (N, 3, 4)
-// %410 = pow(%8, %11) (N, 3, 4)
-// %411 = mul(%23, %410) (N, 3, 4)
-// %412 = mul(%409, %411) (N, 3, 4)
-// %413 = mul(%8, %8) (N, 3, 4)
-// %414 = sub(%11, %413) (N, 3, 4)
-// %415 = mul(%412, %414) (N, 3, 4)
-// %416 = add(%405, %415) (N, 3, 4)
-// %417 = mul(%409, %22) (N, 3, 4)
-// %418 = sub(%11, %22) (N, 3, 4)
-// %419 = mul(%417, %418) (N, 3, 4)
-// %420 = add(%416, %419) (N, 3, 4)
-// %421 = gt(%21, %32) (N, 3, 4)
-// %422 = where(%421, %406, %32) (N, 3, 4)
-// %423 = add(%420, %422) (N, 3, 4)
-// %424 = neg(%290) (N, 3, 4)
-// %425 = mul(%424, %18) (N, 3, 4)
-// %426 = mul(%425, %34) (N, 3, 4)
-// %427 = div(%426, %17) (N, 3, 4)
-// %428 = mul(%427, %7) (N, 3, 4)
-// %429 = add(%423, %428) (N, 3, 4)
-// %430 = add(%429, %428) (N, 3, 4)
-// %431 = div(%288, %12) (N, 3, 4)
-// %432 = mul(%431, %18) (N, 3, 4)
-// %433 = add(%430, %432) (N, 3, 4)
-// %434 = mul(%288, %9) (N, 3, 4)
-// %435 = mul(%434, %414) (N, 3, 4)
-// %436 = add(%433, %435) (N, 3, 4)
-// %437 = mul(%436, %0) (N, 3, 4)
-// %438 = reduce_sum(%437) (3, 4)
+// %385 = add(%215, %384) (N, 3, 4)
+// %386 = add(%385, %378) (N, 3, 4)
+// %387 = exp(%161) (N, 3, 4)
+// %388 = mul(%387, %95) (N, 3, 4)
+// %389 = sub(%67, %388) (N, 3, 4)
+// %390 = add(%386, %389) (N, 3, 4)
+// %391 = sub(%93, %219) (N, 3, 4)
+// %392 = mul(%160, %391) (N, 3, 4)
+// %393 = add(%390, %392) (N, 3, 4)
+// %394 = sub(%99, %151) (N, 3, 4)
+// %395 = exp(%394) (N, 3, 4)
+// %396 = mul(%82, %395) (N, 3, 4)
+// %397 = add(%393, %396) (N, 3, 4)
+// %398 = mul(%199, %201) (N, 3, 4)
+// %399 = neg(%398) (N, 3, 4)
+// %400 = add(%397, %399) (N, 3, 4)
+// %401 = mul(%221, %223) (N, 3, 4)
+// %402 = add(%400, %401) (N, 3, 4)
+// %403 = add(%402, %86) (N, 3, 4)
+// %404 = add(%403, %82) (N, 3, 4)
+// %405 = where(%136, %67, %8) (N, 3, 4)
+// %406 = add(%404, %405) (N, 3, 4)
+// %407 = where(%129, %67, %8) (N, 3, 4)
+// %408 = where(%129, %8, %67) (N, 3, 4)
+// %409 = mul(%408, %130) (N, 3, 4)
+// %410 = neg(%409) (N, 3, 4)
+// %411 = add(%406, %410) (N, 3, 4)
+// %412 = mul(%407, %131) (N, 3, 4)
+// %413 = add(%411, %412) (N, 3, 4)
+// %414 = le(%126, %6) (N, 3, 4)
+// %415 = where(%414, %67, %8) (N, 3, 4)
+// %416 = ge(%99, %11) (N, 3, 4)
+// %417 = where(%416, %415, %8) (N, 3, 4)
+// %418 = add(%413, %417) (N, 3, 4)
+// %419 = where(%122, %67, %8) (N, 3, 4)
+// %420 = where(%122, %8, %67) (N, 3, 4)
+// %421 = le(%99, %10) (N, 3, 4)
+// %422 = where(%421, %420, %8) (N, 3, 4)
+// %423 = add(%418, %422) (N, 3, 4)
+// %424 = ge(%99, %9) (N, 3, 4)
+// %425 = where(%424, %419, %8) (N, 3, 4)
+// %426 = add(%423, %425) (N, 3, 4)
+// %427 = neg(%94) (N, 3, 4)
+// %428 = add(%426, %427) (N, 3, 4)
+// %429 = gelu_grad(%99, %94) (N, 3, 4)
+// %430 = add(%428, %429) (N, 3, 4)
+// %431 = div(%94, %116) (N, 3, 4)
+// %432 = mul(%94, %117) (N, 3, 4)
+// %433 = div(%432, %116) (N, 3, 4)
+// %434 = neg(%433) (N, 3, 4)
+// %435 = pow(%100, %6) (N, 3, 4)
+// %436 = mul(%7, %435) (N, 3, 4)
+// %437 = mul(%434, %436) (N, 3, 4)
+// %438 = mul(%100, %100) (N, 3, 4)
+// %439 = sub(%6, %438) (N, 3, 4)
+// %440 = mul(%437, %439) (N, 3, 4)
+// %441 = add(%430, %440) (N, 3, 4)
+// %442 = mul(%434, %113) (N, 3, 4)
+// %443 = sub(%6, %113) (N, 3, 4)
+// %444 = mul(%442, %443) (N, 3, 4)
+// %445 = add(%441, %444) (N, 3, 4)
+// %446 = gt(%112, %8) (N, 3, 4)
+// %447 = where(%446, %431, %8) (N, 3, 4)
+// %448 = add(%445, %447) (N, 3, 4)
+// %449 = neg(%93) (N, 3, 4)
+// %450 = mul(%449, %109) (N, 3, 4)
+// %451 = mul(%450, %9) (N, 3, 4)
+// %452 = div(%451, %108) (N, 3, 4)
+// %453 = mul(%452, %99) (N, 3, 4)
+// %454 = add(%448, %453) (N, 3, 4)
+// %455 = add(%454, %453) (N, 3, 4)
+// %456 = div(%67, %103) (N, 3, 4)
+// %457 = mul(%456, %109) (N, 3, 4)
+// %458 = add(%455, %457) (N, 3, 4)
+// %459 = mul(%67, %101) (N, 3, 4)
+// %460 = mul(%459, %439) (N, 3, 4)
+// %461 = add(%458, %460) (N, 3, 4)
+// %462 = mul(%461, %0) (N, 3, 4)
+// %463 = reduce_sum(%462) (3, 4)
 extern "C" __global__ void g35_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -2434,85 +2631,85 @@ extern "C" __global__ void g35_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e339 = t281[r0*12 + o0*4 + o1] + t337[r0*12 + o0*4 + o1]; // %339 add
-		const float e342 = e339 + t341[r0*12 + o0*4 + o1]; // %342 add
-		const float e343 = expf(t65[r0*12 + o0*4 + o1]); // %343 exp
-		const float e345 = e343 * t344[r0*4 + o1]; // %345 mul
-		const float e346 = t288[0] - e345; // %346 sub
-		const float e347 = e342 + e346; // %347 add
-		const float e350 = t290[r0*12 + o0*4 + o1] - t349[r0*3 + o0]; // %350 sub
-		const float e351 = t64[r0*12 + o0*4 + o1] * e350; // %351 mul
-		const float e352 = e347 + e351; // %352 add
-		const float e354 = h[r0*12 + o0*4 + o1] - t62[r0*4 + o1]; // %354 sub
-		const float e355 = expf(e354); // %355 exp
-		const float e357 = t294[r0*4 + o1] * e355; // %357 mul
-		const float e358 = e352 + e357; // %358 add
-		const float e366 = t362[r0*12 + o0*4 + o1] * t365[r0*4 + o1]; // %366 mul
-		const float e367 = -e366; // %367 neg
-		const float e368 = e358 + e367; // %368 add
-		const float e374 = t371[r0*12 + o0*4 + o1] * t373[r0*4 + o1]; // %374 mul
-		const float e375 = e368 + e374; // %375 add
-		const float e378 = e375 + t376[r0*4 + o1]; // %378 add
-		const float e379 = e378 + t294[r0*4 + o1]; // %379 add
-		const float e380 = (t51[r0*12 + o0*4 + o1] != 0.0f ? t288[0] : 0.0f); // %380 where
-		const float e381 = e379 + e380; // %381 add
-		const float e382 = (t44[r0*12 + o0*4 + o1] != 0.0f ? t288[0] : 0.0f); // %382 where
-		const float e383 = (t44[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t288[0]); // %383 where
-		const float e384 = e383 * t45[r0*12 + o0*4 + o1]; // %384 mul
-		const float e385 = -e384; // %385 neg
-		const float e386 = e381 + e385; // %386 add
-		const float e387 = e382 * t46[r0*12 + o0*4 + o1]; // %387 mul
-		const float e388 = e386 + e387; // %388 add
-		const float e389 = (t40[r0*12 + o0*4 + o1] <= 1.0f ? 1.0f : 0.0f); // %389 le
-		const float e390 = (e389 != 0.0f ? t288[0] : 0.0f); // %390 where
-		const float e391 = (h[r0*12 + o0*4 + o1] >= -1.0f ? 1.0f : 0.0f); // %391 ge
-		const float e392 = (e391 != 0.0f ? e390 : 0.0f); // %392 where
-		const float e393 = e388 + e392; // %393 add
-		const float e394 = (t33[r0*12 + o0*4 + o1] != 0.0f ? t288[0] : 0.0f); // %394 where
-		const float e395 = (t33[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t288[0]); // %395 where
-		const float e396 = (h[r0*12 + o0*4 + o1] <= -0.5f ? 1.0f : 0.0f); // %396 le
-		const float e397 = (e396 != 0.0f ? e395 : 0.0f); // %397 where
-		const float e398 = e393 + e397; // %398 add
-		const float e399 = (h[r0*12 + o0*4 + o1] >= 0.5f ? 1.0f : 0.0f); // %399 ge
-		const float e400 = (e399 != 0.0f ? e394 : 0.0f); // %400 where
-		const float e401 = e398 + e400; // %401 add
-		const float e402 = -t295[r0*12 + o0*4 + o1]; // %402 neg
-		const float e403 = e401 + e402; // %403 add
-		const float e404 = gelu_grad_f(h[r0*12 + o0*4 + o1], t295[r0*12 + o0*4 + o1]); // %404 gelu_grad
-		const float e405 = e403 + e404; // %405 add
-		const float e406 = t295[r0*12 + o0*4 + o1] / t26[r0*12 + o0*4 + o1]; // %406 div
-		const float e407 = t295[r0*12 + o0*4 + o1] * t27[r0*12 + o0*4 + o1]; // %407 mul
-		const float e408 = e407 / t26[r0*12 + o0*4 + o1]; // %408 div
-		const float e409 = -e408; // %409 neg
-		const float e410 = powf(t8[r0*12 + o0*4 + o1], 1.0f); // %410 pow
-		const float e411 = 2.0f * e410; // %411 mul
-		const float e412 = e409 * e411; // %412 mul
-		const float e413 = t8[r0*12 + o0*4 + o1] * t8[r0*12 + o0*4 + o1]; // %413 mul
-		const float e414 = 1.0f - e413; // %414 sub
-		const float e415 = e412 * e414; // %415 mul
-		const float e416 = e405 + e415; // %416 add
-		const float e417 = e409 * t22[r0*12 + o0*4 + o1]; // %417 mul
-		const float e418 = 1.0f - t22[r0*12 + o0*4 + o1]; // %418 sub
-		const float e419 = e417 * e418; // %419 mul
-		const float e420 = e416 + e419; // %420 add
-		const float e421 = (t21[r0*12 + o0*4 + o1] > 0.0f ? 1.0f : 0.0f); // %421 gt
-		const float e422 = (e421 != 0.0f ? e406 : 0.0f); // %422 where
-		const float e423 = e420 + e422; // %423 add
-		const float e424 = -t290[r0*12 + o0*4 + o1]; // %424 neg
-		const float e425 = e424 * t18[r0*12 + o0*4 + o1]; // %425 mul
-		const float e426 = e425 * 0.5f; // %426 mul
-		const float e427 = e426 / t17[r0*12 + o0*4 + o1]; // %427 div
-		const float e428 = e427 * h[r0*12 + o0*4 + o1]; // %428 mul
-		const float e429 = e423 + e428; // %429 add
-		const float e430 = e429 + e428; // %430 add
-		const float e431 = t288[0] / t12[r0*12 + o0*4 + o1]; // %431 div
-		const float e432 = e431 * t18[r0*12 + o0*4 + o1]; // %432 mul
-		const float e433 = e430 + e432; // %433 add
-		const float e434 = t288[0] * t9[r0*12 + o0*4 + o1]; // %434 mul
-		const float e435 = e434 * e414; // %435 mul
-		const float e436 = e433 + e435; // %436 add
-		const float e437 = e436 * x2[r0*12 + o0*4 + o1]; // %437 mul
-		const float xv = e437;
+		const float e385 = t214[r0*12 + o0*4 + o1] + t383[r0*12 + o0*4 + o1]; // %385 add
+		const float e386 = e385 + t378[r0*12 + o0*4 + o1]; // %386 add
+		const float e387 = expf(t161[r0*12 + o0*4 + o1]); // %387 exp
+		const float e388 = e387 * t95[r0*4 + o1]; // %388 mul
+		const float e389 = t67[0] - e388; // %389 sub
+		const float e390 = e386 + e389; // %390 add
+		const float e391 = t93[r0*12 + o0*4 + o1] - t219[r0*3 + o0]; // %391 sub
+		const float e392 = t160[r0*12 + o0*4 + o1] * e391; // %392 mul
+		const float e393 = e390 + e392; // %393 add
+		const float e394 = h[r0*12 + o0*4 + o1] - t150[r0*4 + o1]; // %394 sub
+		const float e395 = expf(e394); // %395 exp
+		const float e396 = t81[r0*4 + o1] * e395; // %396 mul
+		const float e397 = e393 + e396; // %397 add
+		const float e398 = t199[r0*12 + o0*4 + o1] * t201[r0*4 + o1]; // %398 mul
+		const float e399 = -e398; // %399 neg
+		const float e400 = e397 + e399; // %400 add
+		const float e401 = t221[r0*12 + o0*4 + o1] * t223[r0*4 + o1]; // %401 mul
+		const float e402 = e400 + e401; // %402 add
+		const float e403 = e402 + t85[r0*4 + o1]; // %403 add
+		const float e404 = e403 + t81[r0*4 + o1]; // %404 add
+		const float e405 = (t136[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %405 where
+		const float e406 = e404 + e405; // %406 add
+		const float e407 = (t129[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %407 where
+		const float e408 = (t129[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t67[0]); // %408 where
+		const float e409 = e408 * t130[r0*12 + o0*4 + o1]; // %409 mul
+		const float e410 = -e409; // %410 neg
+		const float e411 = e406 + e410; // %411 add
+		const float e412 = e407 * t131[r0*12 + o0*4 + o1]; // %412 mul
+		const float e413 = e411 + e412; // %413 add
+		const float e414 = (t126[r0*12 + o0*4 + o1] <= 1.0f ? 1.0f : 0.0f); // %414 le
+		const float e415 = (e414 != 0.0f ? t67[0] : 0.0f); // %415 where
+		const float e416 = (h[r0*12 + o0*4 + o1] >= -1.0f ? 1.0f : 0.0f); // %416 ge
+		const float e417 = (e416 != 0.0f ? e415 : 0.0f); // %417 where
+		const float e418 = e413 + e417; // %418 add
+		const float e419 = (t122[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %419 where
+		const float e420 = (t122[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t67[0]); // %420 where
+		const float e421 = (h[r0*12 + o0*4 + o1] <= -0.5f ? 1.0f : 0.0f); // %421 le
+		const float e422 = (e421 != 0.0f ? e420 : 0.0f); // %422 where
+		const float e423 = e418 + e422; // %423 add
+		const float e424 = (h[r0*12 + o0*4 + o1] >= 0.5f ? 1.0f : 0.0f); // %424 ge
+		const float e425 = (e424 != 0.0f ? e419 : 0.0f); // %425 where
+		const float e426 = e423 + e425; // %426 add
+		const float e427 = -t94[r0*12 + o0*4 + o1]; // %427 neg
+		const float e428 = e426 + e427; // %428 add
+		const float e429 = gelu_grad_f(h[r0*12 + o0*4 + o1], t94[r0*12 + o0*4 + o1]); // %429 gelu_grad
+		const float e430 = e428 + e429; // %430 add
+		const float e431 = t94[r0*12 + o0*4 + o1] / t116[r0*12 + o0*4 + o1]; // %431 div
+		const float e432 = t94[r0*12 + o0*4 + o1] * t117[r0*12 + o0*4 + o1]; // %432 mul
+		const float e433 = e432 / t116[r0*12 + o0*4 + o1]; // %433 div
+		const float e434 = -e433; // %434 neg
+		const float e435 = powf(t100[r0*12 + o0*4 + o1], 1.0f); // %435 pow
+		const float e436 = 2.0f * e435; // %436 mul
+		const float e437 = e434 * e436; // %437 mul
+		const float e438 = t100[r0*12 + o0*4 + o1] * t100[r0*12 + o0*4 + o1]; // %438 mul
+		const float e439 = 1.0f - e438; // %439 sub
+		const float e440 = e437 * e439; // %440 mul
+		const float e441 = e430 + e440; // %441 add
+		const float e442 = e434 * t113[r0*12 + o0*4 + o1]; // %442 mul
+		const float e443 = 1.0f - t113[r0*12 + o0*4 + o1]; // %443 sub
+		const float e444 = e442 * e443; // %444 mul
+		const float e445 = e441 + e444; // %445 add
+		const float e446 = (t112[r0*12 + o0*4 + o1] > 0.0f ? 1.0f : 0.0f); // %446 gt
+		const float e447 = (e446 != 0.0f ? e431 : 0.0f); // %447 where
+		const float e448 = e445 + e447; // %448 add
+		const float e449 = -t93[r0*12 + o0*4 + o1]; // %449 neg
+		const float e450 = e449 * t109[r0*12 + o0*4 + o1]; // %450 mul
+		const float e451 = e450 * 0.5f; // %451 mul
+		const float e452 = e451 / t108[r0*12 + o0*4 + o1]; // %452 div
+		const float e453 = e452 * h[r0*12 + o0*4 + o1]; // %453 mul
+		const float e454 = e448 + e453; // %454 add
+		const float e455 = e454 + e453; // %455 add
+		const float e456 = t67[0] / t103[r0*12 + o0*4 + o1]; // %456 div
+		const float e457 = e456 * t109[r0*12 + o0*4 + o1]; // %457 mul
+		const float e458 = e455 + e457; // %458 add
+		const float e459 = t67[0] * t101[r0*12 + o0*4 + o1]; // %459 mul
+		const float e460 = e459 * e439; // %460 mul
+		const float e461 = e458 + e460; // %461 add
+		const float e462 = e461 * x2[r0*12 + o0*4 + o1]; // %462 mul
+		const float xv = e462;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -2522,16 +2719,9 @@ extern "C" __global__ void g35_reduce_sum(float* mem, int n) {
 // ----------------------------------------------------------------------------
 // Optimizer update.
 
-// %441 = add(%193, %11) scalar
-extern "C" __global__ void k441_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t441[i] = stateStep[i] + 1.0f;
-}
-
 // Group 41 (reduction).
-// %442 = mul(%438, %438) (3, 4)
-// %443 = reduce_sum(%442) scalar
+// %464 = mul(%463, %463) (3, 4)
+// %465 = reduce_sum(%464) scalar
 extern "C" __global__ void g41_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
@@ -2540,618 +2730,416 @@ extern "C" __global__ void g41_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 4; r_ /= 4;
 		const int r0 = r_;
-		const float e442 = pGrad[r0*4 + r1] * pGrad[r0*4 + r1]; // %442 mul
-		const float xv = e442;
+		const float e464 = pGrad[r0*4 + r1] * pGrad[r0*4 + r1]; // %464 mul
+		const float xv = e464;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t443[o] = acc;
-}
-
-// Group 42 (reduction).
-// %444 = mul(%330, %330) (5, 12)
-// %445 = reduce_sum(%444) scalar
-extern "C" __global__ void g42_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 60; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 12; r_ /= 12;
-		const int r0 = r_;
-		const float e444 = tableGrad[r0*12 + r1] * tableGrad[r0*12 + r1]; // %444 mul
-		const float xv = e444;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t445[o] = acc;
-}
-
-// Group 44 (reduction).
-// %447 = mul(%329, %329) (5, 1)
-// %448 = reduce_sum(%447) scalar
-extern "C" __global__ void g44_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 5; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e447 = wGrad[r0] * wGrad[r0]; // %447 mul
-		const float xv = e447;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t448[o] = acc;
-}
-
-// Group 45 (reduction).
-// %450 = mul(%302, %302) (12)
-// %451 = reduce_sum(%450) scalar
-extern "C" __global__ void g45_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float e450 = zLayerNorm0GammaGrad[r0] * zLayerNorm0GammaGrad[r0]; // %450 mul
-		const float xv = e450;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t451[o] = acc;
-}
-
-// Group 46 (reduction).
-// %453 = mul(%299, %299) (12)
-// %454 = reduce_sum(%453) scalar
-extern "C" __global__ void g46_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float e453 = zLayerNorm0BetaGrad[r0] * zLayerNorm0BetaGrad[r0]; // %453 mul
-		const float xv = e453;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t454[o] = acc;
-}
-
-// Group 47 (reduction).
-// %456 = mul(%298, %298) (12, 1)
-// %457 = reduce_sum(%456) scalar
-extern "C" __global__ void g47_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e456 = zDense0WGrad[r0] * zDense0WGrad[r0]; // %456 mul
-		const float xv = e456;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t457[o] = acc;
-}
-
-// %459 = mul(%296, %296) (1)
-extern "C" __global__ void k459_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t459[i] = zDense0BGrad[i] * zDense0BGrad[i];
-}
-
-// Group 48 (reduction).
-// %462 = mul(%234, %234) (12, 3)
-// %463 = reduce_sum(%462) scalar
-extern "C" __global__ void g48_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 36; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e462 = lossWGrad[r0*3 + r1] * lossWGrad[r0*3 + r1]; // %462 mul
-		const float xv = e462;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t463[o] = acc;
-}
-
-// Group 49 (reduction).
-// %465 = mul(%232, %232) (3)
-// %466 = reduce_sum(%465) scalar
-extern "C" __global__ void g49_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float e465 = lossBGrad[r0] * lossBGrad[r0]; // %465 mul
-		const float xv = e465;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t466[o] = acc;
-}
-
-// ----------------------------------------------------------------------------
-// Backward.
-
-// Group 39 (reduction).
-// %439 = broadcast(%32) (12, 3)
-// %468 = mul(%32, %439) (12, 3)
-extern "C" __global__ void g39_broadcast_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 36) return;
-	const float e439 = 0.0f; // %439 broadcast
-	acc2WGrad[i] = e439;
-	const float e468 = 0.0f * e439; // %468 mul
-	t468[i] = e468;
-}
-
-// ----------------------------------------------------------------------------
-// Optimizer update.
-
-// Group 39 (reduction).
-// %469 = reduce_sum(%468) scalar
-extern "C" __global__ void g39_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 36; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float xv = t468[r0*3 + r1*1];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t469[o] = acc;
-}
-
-// ----------------------------------------------------------------------------
-// Backward.
-
-// Group 40 (reduction).
-// %440 = broadcast(%32) (3)
-// %471 = mul(%32, %440) (3)
-extern "C" __global__ void g40_broadcast_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3) return;
-	const float e440 = 0.0f; // %440 broadcast
-	acc2BGrad[i] = e440;
-	const float e471 = 0.0f * e440; // %471 mul
-	t471[i] = e471;
-}
-
-// ----------------------------------------------------------------------------
-// Optimizer update.
-
-// Group 40 (reduction).
-// %472 = reduce_sum(%471) scalar
-extern "C" __global__ void g40_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float xv = t471[r0*1];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t472[o] = acc;
+	if ((threadIdx.x & 31) == 0) t465[o] = acc;
 }
 
 // Group 43 (elementwise).
-// %446 = add(%443, %445) scalar
-// %449 = add(%446, %448) scalar
-// %452 = add(%449, %451) scalar
-// %455 = add(%452, %454) scalar
-// %458 = add(%455, %457) scalar
-// %461 = add(%458, %460) scalar
-// %464 = add(%461, %463) scalar
-// %467 = add(%464, %466) scalar
-// %470 = add(%467, %469) scalar
-// %473 = add(%470, %472) scalar
-// %474 = sqrt(%473) scalar
-// %475 = maximum(%474, %11) scalar
-// %476 = div(%11, %475) scalar
+// %466 = add(%465, %380) scalar
+// %467 = add(%466, %319) scalar
+// %468 = add(%467, %329) scalar
+// %469 = add(%468, %325) scalar
+// %470 = add(%469, %321) scalar
+// %471 = add(%470, %317) scalar
+// %472 = add(%471, %181) scalar
+// %473 = add(%472, %178) scalar
+// %474 = add(%473, %91) scalar
+// %475 = add(%474, %74) scalar
+// %476 = sqrt(%475) scalar
+// %477 = maximum(%476, %6) scalar
+// %478 = div(%6, %477) scalar
 extern "C" __global__ void g43_add_add_add_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
-	const float e446 = t443[i] + t445[i]; // %446 add
-	const float e449 = e446 + t448[i]; // %449 add
-	const float e452 = e449 + t451[i]; // %452 add
-	const float e455 = e452 + t454[i]; // %455 add
-	const float e458 = e455 + t457[i]; // %458 add
-	const float e461 = e458 + t459[i]; // %461 add
-	const float e464 = e461 + t463[i]; // %464 add
-	const float e467 = e464 + t466[i]; // %467 add
-	const float e470 = e467 + t469[i]; // %470 add
-	const float e473 = e470 + t472[i]; // %473 add
-	const float e474 = sqrtf(e473); // %474 sqrt
-	const float e475 = max_f(e474, 1.0f); // %475 maximum
-	const float e476 = 1.0f / e475; // %476 div
-	t476[i] = e476;
+	const float e466 = t465[i] + t380[i]; // %466 add
+	const float e467 = e466 + t319[i]; // %467 add
+	const float e468 = e467 + t329[i]; // %468 add
+	const float e469 = e468 + t325[i]; // %469 add
+	const float e470 = e469 + t321[i]; // %470 add
+	const float e471 = e470 + t316[i]; // %471 add
+	const float e472 = e471 + t181[i]; // %472 add
+	const float e473 = e472 + t178[i]; // %473 add
+	const float e474 = e473 + t91[i]; // %474 add
+	const float e475 = e474 + t74[i]; // %475 add
+	const float e476 = sqrtf(e475); // %476 sqrt
+	const float e477 = max_f(e476, 1.0f); // %477 maximum
+	const float e478 = 1.0f / e477; // %478 div
+	t478[i] = e478;
 }
 
 // Group 50 (elementwise).
-// %477 = mul(%438, %476) (3, 4)
-// %489 = mul(%488, %194) (3, 4)
-// %491 = mul(%477, %477) (3, 4)
-// %492 = mul(%490, %491) (3, 4)
-// %493 = add(%489, %492) (3, 4)
-// %494 = mul(%124, %477) (3, 4)
-// %495 = add(%493, %132) (3, 4)
-// %496 = sqrt(%495) (3, 4)
-// %497 = div(%494, %496) (3, 4)
-// %498 = mul(%488, %205) (3, 4)
-// %499 = add(%498, %497) (3, 4)
-// %500 = sub(%4, %499) (3, 4)
+// %479 = mul(%463, %478) (3, 4)
+// %480 = mul(%59, %30) (3, 4)
+// %481 = mul(%479, %479) (3, 4)
+// %482 = mul(%60, %481) (3, 4)
+// %483 = add(%480, %482) (3, 4)
+// %484 = mul(%22, %479) (3, 4)
+// %485 = add(%483, %23) (3, 4)
+// %486 = sqrt(%485) (3, 4)
+// %487 = div(%484, %486) (3, 4)
+// %488 = mul(%59, %41) (3, 4)
+// %489 = add(%488, %487) (3, 4)
+// %490 = sub(%4, %489) (3, 4)
 extern "C" __global__ void g50_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12) return;
 	int i_ = i;
 	const int i1 = i_ % 4; i_ /= 4;
 	const int i0 = i_;
-	const float e477 = pGrad[i] * t476[0]; // %477 mul
-	const float e489 = 0.9f * statePMs[i]; // %489 mul
-	const float e491 = e477 * e477; // %491 mul
-	const float e492 = 0.1f * e491; // %492 mul
-	const float e493 = e489 + e492; // %493 add
-	t493[i] = e493;
-	const float e494 = 0.01f * e477; // %494 mul
-	const float e495 = e493 + 1e-07f; // %495 add
-	const float e496 = sqrtf(e495); // %496 sqrt
-	const float e497 = e494 / e496; // %497 div
-	const float e498 = 0.9f * statePMomentum[i]; // %498 mul
-	const float e499 = e498 + e497; // %499 add
-	t499[i] = e499;
-	const float e500 = p[i] - e499; // %500 sub
-	t500[i] = e500;
+	const float e479 = pGrad[i] * t478[0]; // %479 mul
+	const float e480 = 0.9f * statePMs[i]; // %480 mul
+	const float e481 = e479 * e479; // %481 mul
+	const float e482 = 0.1f * e481; // %482 mul
+	const float e483 = e480 + e482; // %483 add
+	t483[i] = e483;
+	const float e484 = 0.01f * e479; // %484 mul
+	const float e485 = e483 + 1e-07f; // %485 add
+	const float e486 = sqrtf(e485); // %486 sqrt
+	const float e487 = e484 / e486; // %487 div
+	const float e488 = 0.9f * statePMomentum[i]; // %488 mul
+	const float e489 = e488 + e487; // %489 add
+	t489[i] = e489;
+	const float e490 = p[i] - e489; // %490 sub
+	t490[i] = e490;
 }
 
 // Group 50 (elementwise).
-// %478 = mul(%330, %476) (5, 12)
-// %501 = mul(%488, %195) (5, 12)
-// %502 = mul(%478, %478) (5, 12)
-// %503 = mul(%490, %502) (5, 12)
-// %504 = add(%501, %503) (5, 12)
-// %505 = mul(%124, %478) (5, 12)
-// %506 = add(%504, %132) (5, 12)
-// %507 = sqrt(%506) (5, 12)
-// %508 = div(%505, %507) (5, 12)
-// %509 = mul(%488, %206) (5, 12)
-// %510 = add(%509, %508) (5, 12)
-// %511 = sub(%74, %510) (5, 12)
+// %491 = mul(%376, %478) (5, 12)
+// %492 = mul(%59, %31) (5, 12)
+// %493 = mul(%491, %491) (5, 12)
+// %494 = mul(%60, %493) (5, 12)
+// %495 = add(%492, %494) (5, 12)
+// %496 = mul(%22, %491) (5, 12)
+// %497 = add(%495, %23) (5, 12)
+// %498 = sqrt(%497) (5, 12)
+// %499 = div(%496, %498) (5, 12)
+// %500 = mul(%59, %42) (5, 12)
+// %501 = add(%500, %499) (5, 12)
+// %502 = sub(%13, %501) (5, 12)
 extern "C" __global__ void g50_1_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 60) return;
 	int i_ = i;
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
-	const float e478 = tableGrad[i] * t476[0]; // %478 mul
-	const float e501 = 0.9f * stateTableMs[i]; // %501 mul
-	const float e502 = e478 * e478; // %502 mul
-	const float e503 = 0.1f * e502; // %503 mul
-	const float e504 = e501 + e503; // %504 add
-	t504[i] = e504;
-	const float e505 = 0.01f * e478; // %505 mul
-	const float e506 = e504 + 1e-07f; // %506 add
-	const float e507 = sqrtf(e506); // %507 sqrt
-	const float e508 = e505 / e507; // %508 div
-	const float e509 = 0.9f * stateTableMomentum[i]; // %509 mul
-	const float e510 = e509 + e508; // %510 add
-	t510[i] = e510;
-	const float e511 = table[i] - e510; // %511 sub
-	t511[i] = e511;
+	const float e491 = tableGrad[i] * t478[0]; // %491 mul
+	const float e492 = 0.9f * stateTableMs[i]; // %492 mul
+	const float e493 = e491 * e491; // %493 mul
+	const float e494 = 0.1f * e493; // %494 mul
+	const float e495 = e492 + e494; // %495 add
+	t495[i] = e495;
+	const float e496 = 0.01f * e491; // %496 mul
+	const float e497 = e495 + 1e-07f; // %497 add
+	const float e498 = sqrtf(e497); // %498 sqrt
+	const float e499 = e496 / e498; // %499 div
+	const float e500 = 0.9f * stateTableMomentum[i]; // %500 mul
+	const float e501 = e500 + e499; // %501 add
+	t501[i] = e501;
+	const float e502 = table[i] - e501; // %502 sub
+	t502[i] = e502;
 }
 
 // Group 50 (elementwise).
-// %479 = mul(%329, %476) (5, 1)
-// %512 = mul(%488, %196) (5, 1)
-// %513 = mul(%479, %479) (5, 1)
-// %514 = mul(%490, %513) (5, 1)
-// %515 = add(%512, %514) (5, 1)
-// %516 = mul(%124, %479) (5, 1)
-// %517 = add(%515, %132) (5, 1)
-// %518 = sqrt(%517) (5, 1)
-// %519 = div(%516, %518) (5, 1)
-// %520 = mul(%488, %207) (5, 1)
-// %521 = add(%520, %519) (5, 1)
-// %522 = sub(%77, %521) (5, 1)
+// %503 = mul(%315, %478) (5, 1)
+// %504 = mul(%59, %32) (5, 1)
+// %505 = mul(%503, %503) (5, 1)
+// %506 = mul(%60, %505) (5, 1)
+// %507 = add(%504, %506) (5, 1)
+// %508 = mul(%22, %503) (5, 1)
+// %509 = add(%507, %23) (5, 1)
+// %510 = sqrt(%509) (5, 1)
+// %511 = div(%508, %510) (5, 1)
+// %512 = mul(%59, %43) (5, 1)
+// %513 = add(%512, %511) (5, 1)
+// %514 = sub(%14, %513) (5, 1)
 extern "C" __global__ void g50_2_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 5) return;
 	int i_ = i;
 	const int i1 = i_ % 1; i_ /= 1;
 	const int i0 = i_;
-	const float e479 = wGrad[i] * t476[0]; // %479 mul
-	const float e512 = 0.9f * stateWMs[i]; // %512 mul
-	const float e513 = e479 * e479; // %513 mul
-	const float e514 = 0.1f * e513; // %514 mul
-	const float e515 = e512 + e514; // %515 add
-	t515[i] = e515;
-	const float e516 = 0.01f * e479; // %516 mul
-	const float e517 = e515 + 1e-07f; // %517 add
-	const float e518 = sqrtf(e517); // %518 sqrt
-	const float e519 = e516 / e518; // %519 div
-	const float e520 = 0.9f * stateWMomentum[i]; // %520 mul
-	const float e521 = e520 + e519; // %521 add
-	t521[i] = e521;
-	const float e522 = w2[i] - e521; // %522 sub
-	t522[i] = e522;
+	const float e503 = wGrad[i] * t478[0]; // %503 mul
+	const float e504 = 0.9f * stateWMs[i]; // %504 mul
+	const float e505 = e503 * e503; // %505 mul
+	const float e506 = 0.1f * e505; // %506 mul
+	const float e507 = e504 + e506; // %507 add
+	t507[i] = e507;
+	const float e508 = 0.01f * e503; // %508 mul
+	const float e509 = e507 + 1e-07f; // %509 add
+	const float e510 = sqrtf(e509); // %510 sqrt
+	const float e511 = e508 / e510; // %511 div
+	const float e512 = 0.9f * stateWMomentum[i]; // %512 mul
+	const float e513 = e512 + e511; // %513 add
+	t513[i] = e513;
+	const float e514 = w2[i] - e513; // %514 sub
+	t514[i] = e514;
 }
 
 // Group 50 (elementwise).
-// %480 = mul(%302, %476) (12)
-// %523 = mul(%488, %197) (12)
-// %524 = mul(%480, %480) (12)
-// %525 = mul(%490, %524) (12)
-// %526 = add(%523, %525) (12)
-// %527 = mul(%124, %480) (12)
-// %528 = add(%526, %132) (12)
-// %529 = sqrt(%528) (12)
-// %530 = div(%527, %529) (12)
-// %531 = mul(%488, %208) (12)
-// %532 = add(%531, %530) (12)
-// %533 = sub(%99, %532) (12)
-// %481 = mul(%299, %476) (12)
-// %534 = mul(%488, %198) (12)
-// %535 = mul(%481, %481) (12)
-// %536 = mul(%490, %535) (12)
-// %537 = add(%534, %536) (12)
-// %538 = mul(%124, %481) (12)
-// %539 = add(%537, %132) (12)
-// %540 = sqrt(%539) (12)
-// %541 = div(%538, %540) (12)
-// %542 = mul(%488, %209) (12)
-// %543 = add(%542, %541) (12)
-// %544 = sub(%100, %543) (12)
+// %515 = mul(%327, %478) (12)
+// %516 = mul(%59, %33) (12)
+// %517 = mul(%515, %515) (12)
+// %518 = mul(%60, %517) (12)
+// %519 = add(%516, %518) (12)
+// %520 = mul(%22, %515) (12)
+// %521 = add(%519, %23) (12)
+// %522 = sqrt(%521) (12)
+// %523 = div(%520, %522) (12)
+// %524 = mul(%59, %44) (12)
+// %525 = add(%524, %523) (12)
+// %526 = sub(%17, %525) (12)
+// %527 = mul(%323, %478) (12)
+// %528 = mul(%59, %34) (12)
+// %529 = mul(%527, %527) (12)
+// %530 = mul(%60, %529) (12)
+// %531 = add(%528, %530) (12)
+// %532 = mul(%22, %527) (12)
+// %533 = add(%531, %23) (12)
+// %534 = sqrt(%533) (12)
+// %535 = div(%532, %534) (12)
+// %536 = mul(%59, %45) (12)
+// %537 = add(%536, %535) (12)
+// %538 = sub(%18, %537) (12)
 extern "C" __global__ void g50_3_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12) return;
 	const int i0 = i;
-	const float e480 = zLayerNorm0GammaGrad[i] * t476[0]; // %480 mul
-	const float e523 = 0.9f * stateZLayerNorm0GammaMs[i]; // %523 mul
-	const float e524 = e480 * e480; // %524 mul
-	const float e525 = 0.1f * e524; // %525 mul
-	const float e526 = e523 + e525; // %526 add
+	const float e515 = zLayerNorm0GammaGrad[i] * t478[0]; // %515 mul
+	const float e516 = 0.9f * stateZLayerNorm0GammaMs[i]; // %516 mul
+	const float e517 = e515 * e515; // %517 mul
+	const float e518 = 0.1f * e517; // %518 mul
+	const float e519 = e516 + e518; // %519 add
+	t519[i] = e519;
+	const float e520 = 0.01f * e515; // %520 mul
+	const float e521 = e519 + 1e-07f; // %521 add
+	const float e522 = sqrtf(e521); // %522 sqrt
+	const float e523 = e520 / e522; // %523 div
+	const float e524 = 0.9f * stateZLayerNorm0GammaMomentum[i]; // %524 mul
+	const float e525 = e524 + e523; // %525 add
+	t525[i] = e525;
+	const float e526 = zLayerNorm0Gamma[i] - e525; // %526 sub
 	t526[i] = e526;
-	const float e527 = 0.01f * e480; // %527 mul
-	const float e528 = e526 + 1e-07f; // %528 add
-	const float e529 = sqrtf(e528); // %529 sqrt
-	const float e530 = e527 / e529; // %530 div
-	const float e531 = 0.9f * stateZLayerNorm0GammaMomentum[i]; // %531 mul
-	const float e532 = e531 + e530; // %532 add
-	t532[i] = e532;
-	const float e533 = zLayerNorm0Gamma[i] - e532; // %533 sub
-	t533[i] = e533;
-	const float e481 = zLayerNorm0BetaGrad[i] * t476[0]; // %481 mul
-	const float e534 = 0.9f * stateZLayerNorm0BetaMs[i]; // %534 mul
-	const float e535 = e481 * e481; // %535 mul
-	const float e536 = 0.1f * e535; // %536 mul
-	const float e537 = e534 + e536; // %537 add
+	const float e527 = zLayerNorm0BetaGrad[i] * t478[0]; // %527 mul
+	const float e528 = 0.9f * stateZLayerNorm0BetaMs[i]; // %528 mul
+	const float e529 = e527 * e527; // %529 mul
+	const float e530 = 0.1f * e529; // %530 mul
+	const float e531 = e528 + e530; // %531 add
+	t531[i] = e531;
+	const float e532 = 0.01f * e527; // %532 mul
+	const float e533 = e531 + 1e-07f; // %533 add
+	const float e534 = sqrtf(e533); // %534 sqrt
+	const float e535 = e532 / e534; // %535 div
+	const float e536 = 0.9f * stateZLayerNorm0BetaMomentum[i]; // %536 mul
+	const float e537 = e536 + e535; // %537 add
 	t537[i] = e537;
-	const float e538 = 0.01f * e481; // %538 mul
-	const float e539 = e537 + 1e-07f; // %539 add
-	const float e540 = sqrtf(e539); // %540 sqrt
-	const float e541 = e538 / e540; // %541 div
-	const float e542 = 0.9f * stateZLayerNorm0BetaMomentum[i]; // %542 mul
-	const float e543 = e542 + e541; // %543 add
-	t543[i] = e543;
-	const float e544 = zLayerNorm0Beta[i] - e543; // %544 sub
-	t544[i] = e544;
+	const float e538 = zLayerNorm0Beta[i] - e537; // %538 sub
+	t538[i] = e538;
 }
 
 // Group 50 (elementwise).
-// %482 = mul(%298, %476) (12, 1)
-// %545 = mul(%488, %199) (12, 1)
-// %546 = mul(%482, %482) (12, 1)
-// %547 = mul(%490, %546) (12, 1)
-// %548 = add(%545, %547) (12, 1)
-// %549 = mul(%124, %482) (12, 1)
-// %550 = add(%548, %132) (12, 1)
-// %551 = sqrt(%550) (12, 1)
-// %552 = div(%549, %551) (12, 1)
-// %553 = mul(%488, %210) (12, 1)
-// %554 = add(%553, %552) (12, 1)
-// %555 = sub(%103, %554) (12, 1)
+// %539 = mul(%314, %478) (12, 1)
+// %540 = mul(%59, %35) (12, 1)
+// %541 = mul(%539, %539) (12, 1)
+// %542 = mul(%60, %541) (12, 1)
+// %543 = add(%540, %542) (12, 1)
+// %544 = mul(%22, %539) (12, 1)
+// %545 = add(%543, %23) (12, 1)
+// %546 = sqrt(%545) (12, 1)
+// %547 = div(%544, %546) (12, 1)
+// %548 = mul(%59, %46) (12, 1)
+// %549 = add(%548, %547) (12, 1)
+// %550 = sub(%19, %549) (12, 1)
 extern "C" __global__ void g50_4_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12) return;
 	int i_ = i;
 	const int i1 = i_ % 1; i_ /= 1;
 	const int i0 = i_;
-	const float e482 = zDense0WGrad[i] * t476[0]; // %482 mul
-	const float e545 = 0.9f * stateZDense0WMs[i]; // %545 mul
-	const float e546 = e482 * e482; // %546 mul
-	const float e547 = 0.1f * e546; // %547 mul
-	const float e548 = e545 + e547; // %548 add
-	t548[i] = e548;
-	const float e549 = 0.01f * e482; // %549 mul
-	const float e550 = e548 + 1e-07f; // %550 add
-	const float e551 = sqrtf(e550); // %551 sqrt
-	const float e552 = e549 / e551; // %552 div
-	const float e553 = 0.9f * stateZDense0WMomentum[i]; // %553 mul
-	const float e554 = e553 + e552; // %554 add
-	t554[i] = e554;
-	const float e555 = zDense0W[i] - e554; // %555 sub
-	t555[i] = e555;
+	const float e539 = zDense0WGrad[i] * t478[0]; // %539 mul
+	const float e540 = 0.9f * stateZDense0WMs[i]; // %540 mul
+	const float e541 = e539 * e539; // %541 mul
+	const float e542 = 0.1f * e541; // %542 mul
+	const float e543 = e540 + e542; // %543 add
+	t543[i] = e543;
+	const float e544 = 0.01f * e539; // %544 mul
+	const float e545 = e543 + 1e-07f; // %545 add
+	const float e546 = sqrtf(e545); // %546 sqrt
+	const float e547 = e544 / e546; // %547 div
+	const float e548 = 0.9f * stateZDense0WMomentum[i]; // %548 mul
+	const float e549 = e548 + e547; // %549 add
+	t549[i] = e549;
+	const float e550 = zDense0W[i] - e549; // %550 sub
+	t550[i] = e550;
 }
 
 // Group 50 (elementwise).
-// %483 = mul(%296, %476) (1)
-// %556 = mul(%488, %200) (1)
-// %557 = mul(%483, %483) (1)
-// %558 = mul(%490, %557) (1)
-// %559 = add(%556, %558) (1)
-// %560 = mul(%124, %483) (1)
-// %561 = add(%559, %132) (1)
-// %562 = sqrt(%561) (1)
-// %563 = div(%560, %562) (1)
-// %564 = mul(%488, %211) (1)
-// %565 = add(%564, %563) (1)
-// %566 = sub(%105, %565) (1)
+// %551 = mul(%313, %478) (1)
+// %552 = mul(%59, %36) (1)
+// %553 = mul(%551, %551) (1)
+// %554 = mul(%60, %553) (1)
+// %555 = add(%552, %554) (1)
+// %556 = mul(%22, %551) (1)
+// %557 = add(%555, %23) (1)
+// %558 = sqrt(%557) (1)
+// %559 = div(%556, %558) (1)
+// %560 = mul(%59, %47) (1)
+// %561 = add(%560, %559) (1)
+// %562 = sub(%20, %561) (1)
 extern "C" __global__ void g50_5_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
 	const int i0 = i;
-	const float e483 = zDense0BGrad[i] * t476[0]; // %483 mul
-	const float e556 = 0.9f * stateZDense0BMs[i]; // %556 mul
-	const float e557 = e483 * e483; // %557 mul
-	const float e558 = 0.1f * e557; // %558 mul
-	const float e559 = e556 + e558; // %559 add
-	t559[i] = e559;
-	const float e560 = 0.01f * e483; // %560 mul
-	const float e561 = e559 + 1e-07f; // %561 add
-	const float e562 = sqrtf(e561); // %562 sqrt
-	const float e563 = e560 / e562; // %563 div
-	const float e564 = 0.9f * stateZDense0BMomentum[i]; // %564 mul
-	const float e565 = e564 + e563; // %565 add
-	t565[i] = e565;
-	const float e566 = zDense0B[i] - e565; // %566 sub
-	t566[i] = e566;
+	const float e551 = zDense0BGrad[i] * t478[0]; // %551 mul
+	const float e552 = 0.9f * stateZDense0BMs[i]; // %552 mul
+	const float e553 = e551 * e551; // %553 mul
+	const float e554 = 0.1f * e553; // %554 mul
+	const float e555 = e552 + e554; // %555 add
+	t555[i] = e555;
+	const float e556 = 0.01f * e551; // %556 mul
+	const float e557 = e555 + 1e-07f; // %557 add
+	const float e558 = sqrtf(e557); // %558 sqrt
+	const float e559 = e556 / e558; // %559 div
+	const float e560 = 0.9f * stateZDense0BMomentum[i]; // %560 mul
+	const float e561 = e560 + e559; // %561 add
+	t561[i] = e561;
+	const float e562 = zDense0B[i] - e561; // %562 sub
+	t562[i] = e562;
 }
 
 // Group 50 (elementwise).
-// %484 = mul(%234, %476) (12, 3)
-// %567 = mul(%488, %201) (12, 3)
-// %568 = mul(%484, %484) (12, 3)
-// %569 = mul(%490, %568) (12, 3)
-// %570 = add(%567, %569) (12, 3)
-// %571 = mul(%124, %484) (12, 3)
-// %572 = add(%570, %132) (12, 3)
-// %573 = sqrt(%572) (12, 3)
-// %574 = div(%571, %573) (12, 3)
-// %575 = mul(%488, %212) (12, 3)
-// %576 = add(%575, %574) (12, 3)
-// %577 = sub(%172, %576) (12, 3)
+// %563 = mul(%179, %478) (12, 3)
+// %564 = mul(%59, %37) (12, 3)
+// %565 = mul(%563, %563) (12, 3)
+// %566 = mul(%60, %565) (12, 3)
+// %567 = add(%564, %566) (12, 3)
+// %568 = mul(%22, %563) (12, 3)
+// %569 = add(%567, %23) (12, 3)
+// %570 = sqrt(%569) (12, 3)
+// %571 = div(%568, %570) (12, 3)
+// %572 = mul(%59, %48) (12, 3)
+// %573 = add(%572, %571) (12, 3)
+// %574 = sub(%25, %573) (12, 3)
 extern "C" __global__ void g50_6_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 36) return;
 	int i_ = i;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e484 = lossWGrad[i] * t476[0]; // %484 mul
-	const float e567 = 0.9f * stateLossWMs[i]; // %567 mul
-	const float e568 = e484 * e484; // %568 mul
-	const float e569 = 0.1f * e568; // %569 mul
-	const float e570 = e567 + e569; // %570 add
-	t570[i] = e570;
-	const float e571 = 0.01f * e484; // %571 mul
-	const float e572 = e570 + 1e-07f; // %572 add
-	const float e573 = sqrtf(e572); // %573 sqrt
-	const float e574 = e571 / e573; // %574 div
-	const float e575 = 0.9f * stateLossWMomentum[i]; // %575 mul
-	const float e576 = e575 + e574; // %576 add
-	t576[i] = e576;
-	const float e577 = lossW[i] - e576; // %577 sub
-	t577[i] = e577;
+	const float e563 = lossWGrad[i] * t478[0]; // %563 mul
+	const float e564 = 0.9f * stateLossWMs[i]; // %564 mul
+	const float e565 = e563 * e563; // %565 mul
+	const float e566 = 0.1f * e565; // %566 mul
+	const float e567 = e564 + e566; // %567 add
+	t567[i] = e567;
+	const float e568 = 0.01f * e563; // %568 mul
+	const float e569 = e567 + 1e-07f; // %569 add
+	const float e570 = sqrtf(e569); // %570 sqrt
+	const float e571 = e568 / e570; // %571 div
+	const float e572 = 0.9f * stateLossWMomentum[i]; // %572 mul
+	const float e573 = e572 + e571; // %573 add
+	t573[i] = e573;
+	const float e574 = lossW[i] - e573; // %574 sub
+	t574[i] = e574;
 }
 
 // Group 50 (elementwise).
-// %485 = mul(%232, %476) (3)
-// %578 = mul(%488, %202) (3)
-// %579 = mul(%485, %485) (3)
-// %580 = mul(%490, %579) (3)
-// %581 = add(%578, %580) (3)
-// %582 = mul(%124, %485) (3)
-// %583 = add(%581, %132) (3)
-// %584 = sqrt(%583) (3)
-// %585 = div(%582, %584) (3)
-// %586 = mul(%488, %213) (3)
-// %587 = add(%586, %585) (3)
-// %588 = sub(%174, %587) (3)
+// %575 = mul(%176, %478) (3)
+// %576 = mul(%59, %38) (3)
+// %577 = mul(%575, %575) (3)
+// %578 = mul(%60, %577) (3)
+// %579 = add(%576, %578) (3)
+// %580 = mul(%22, %575) (3)
+// %581 = add(%579, %23) (3)
+// %582 = sqrt(%581) (3)
+// %583 = div(%580, %582) (3)
+// %584 = mul(%59, %49) (3)
+// %585 = add(%584, %583) (3)
+// %586 = sub(%26, %585) (3)
 extern "C" __global__ void g50_7_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 3) return;
 	const int i0 = i;
-	const float e485 = lossBGrad[i] * t476[0]; // %485 mul
-	const float e578 = 0.9f * stateLossBMs[i]; // %578 mul
-	const float e579 = e485 * e485; // %579 mul
-	const float e580 = 0.1f * e579; // %580 mul
-	const float e581 = e578 + e580; // %581 add
-	t581[i] = e581;
-	const float e582 = 0.01f * e485; // %582 mul
-	const float e583 = e581 + 1e-07f; // %583 add
-	const float e584 = sqrtf(e583); // %584 sqrt
-	const float e585 = e582 / e584; // %585 div
-	const float e586 = 0.9f * stateLossBMomentum[i]; // %586 mul
-	const float e587 = e586 + e585; // %587 add
-	t587[i] = e587;
-	const float e588 = lossB[i] - e587; // %588 sub
-	t588[i] = e588;
+	const float e575 = lossBGrad[i] * t478[0]; // %575 mul
+	const float e576 = 0.9f * stateLossBMs[i]; // %576 mul
+	const float e577 = e575 * e575; // %577 mul
+	const float e578 = 0.1f * e577; // %578 mul
+	const float e579 = e576 + e578; // %579 add
+	t579[i] = e579;
+	const float e580 = 0.01f * e575; // %580 mul
+	const float e581 = e579 + 1e-07f; // %581 add
+	const float e582 = sqrtf(e581); // %582 sqrt
+	const float e583 = e580 / e582; // %583 div
+	const float e584 = 0.9f * stateLossBMomentum[i]; // %584 mul
+	const float e585 = e584 + e583; // %585 add
+	t585[i] = e585;
+	const float e586 = lossB[i] - e585; // %586 sub
+	t586[i] = e586;
 }
 
 // Group 50 (elementwise).
-// %486 = mul(%439, %476) (12, 3)
-// %589 = mul(%488, %203) (12, 3)
-// %590 = mul(%486, %486) (12, 3)
-// %591 = mul(%490, %590) (12, 3)
-// %592 = add(%589, %591) (12, 3)
-// %593 = mul(%124, %486) (12, 3)
-// %594 = add(%592, %132) (12, 3)
-// %595 = sqrt(%594) (12, 3)
-// %596 = div(%593, %595) (12, 3)
-// %597 = mul(%488, %214) (12, 3)
-// %598 = add(%597, %596) (12, 3)
-// %599 = sub(%190, %598) (12, 3)
+// %587 = mul(%89, %478) (12, 3)
+// %588 = mul(%59, %39) (12, 3)
+// %589 = mul(%587, %587) (12, 3)
+// %590 = mul(%60, %589) (12, 3)
+// %591 = add(%588, %590) (12, 3)
+// %592 = mul(%22, %587) (12, 3)
+// %593 = add(%591, %23) (12, 3)
+// %594 = sqrt(%593) (12, 3)
+// %595 = div(%592, %594) (12, 3)
+// %596 = mul(%59, %50) (12, 3)
+// %597 = add(%596, %595) (12, 3)
+// %598 = sub(%27, %597) (12, 3)
 extern "C" __global__ void g50_8_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 36) return;
 	int i_ = i;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e486 = acc2WGrad[i] * t476[0]; // %486 mul
-	const float e589 = 0.9f * stateAcc2WMs[i]; // %589 mul
-	const float e590 = e486 * e486; // %590 mul
-	const float e591 = 0.1f * e590; // %591 mul
-	const float e592 = e589 + e591; // %592 add
-	t592[i] = e592;
-	const float e593 = 0.01f * e486; // %593 mul
-	const float e594 = e592 + 1e-07f; // %594 add
-	const float e595 = sqrtf(e594); // %595 sqrt
-	const float e596 = e593 / e595; // %596 div
-	const float e597 = 0.9f * stateAcc2WMomentum[i]; // %597 mul
-	const float e598 = e597 + e596; // %598 add
+	const float e587 = acc2WGrad[i] * t478[0]; // %587 mul
+	const float e588 = 0.9f * stateAcc2WMs[i]; // %588 mul
+	const float e589 = e587 * e587; // %589 mul
+	const float e590 = 0.1f * e589; // %590 mul
+	const float e591 = e588 + e590; // %591 add
+	t591[i] = e591;
+	const float e592 = 0.01f * e587; // %592 mul
+	const float e593 = e591 + 1e-07f; // %593 add
+	const float e594 = sqrtf(e593); // %594 sqrt
+	const float e595 = e592 / e594; // %595 div
+	const float e596 = 0.9f * stateAcc2WMomentum[i]; // %596 mul
+	const float e597 = e596 + e595; // %597 add
+	t597[i] = e597;
+	const float e598 = acc2W[i] - e597; // %598 sub
 	t598[i] = e598;
-	const float e599 = acc2W[i] - e598; // %599 sub
-	t599[i] = e599;
 }
 
 // Group 50 (elementwise).
-// %487 = mul(%440, %476) (3)
-// %600 = mul(%488, %204) (3)
-// %601 = mul(%487, %487) (3)
-// %602 = mul(%490, %601) (3)
+// %599 = mul(%72, %478) (3)
+// %600 = mul(%59, %40) (3)
+// %601 = mul(%599, %599) (3)
+// %602 = mul(%60, %601) (3)
 // %603 = add(%600, %602) (3)
-// %604 = mul(%124, %487) (3)
-// %605 = add(%603, %132) (3)
+// %604 = mul(%22, %599) (3)
+// %605 = add(%603, %23) (3)
 // %606 = sqrt(%605) (3)
 // %607 = div(%604, %606) (3)
-// %608 = mul(%488, %215) (3)
+// %608 = mul(%59, %51) (3)
 // %609 = add(%608, %607) (3)
-// %610 = sub(%192, %609) (3)
+// %610 = sub(%28, %609) (3)
 extern "C" __global__ void g50_9_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 3) return;
 	const int i0 = i;
-	const float e487 = acc2BGrad[i] * t476[0]; // %487 mul
+	const float e599 = acc2BGrad[i] * t478[0]; // %599 mul
 	const float e600 = 0.9f * stateAcc2BMs[i]; // %600 mul
-	const float e601 = e487 * e487; // %601 mul
+	const float e601 = e599 * e599; // %601 mul
 	const float e602 = 0.1f * e601; // %602 mul
 	const float e603 = e600 + e602; // %603 add
 	t603[i] = e603;
-	const float e604 = 0.01f * e487; // %604 mul
+	const float e604 = 0.01f * e599; // %604 mul
 	const float e605 = e603 + 1e-07f; // %605 add
 	const float e606 = sqrtf(e605); // %606 sqrt
 	const float e607 = e604 / e606; // %607 div
@@ -3166,37 +3154,37 @@ extern "C" __global__ void g50_9_mul_mul_mul_mul(float* mem, int n) {
 // applied: each new value was computed from the old ones above.
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i < 1) stateStep[i] = t441[i];
-	if (i < 12) statePMs[i] = t493[i];
-	if (i < 12) statePMomentum[i] = t499[i];
-	if (i < 12) p[i] = t500[i];
-	if (i < 60) stateTableMs[i] = t504[i];
-	if (i < 60) stateTableMomentum[i] = t510[i];
-	if (i < 60) table[i] = t511[i];
-	if (i < 5) stateWMs[i] = t515[i];
-	if (i < 5) stateWMomentum[i] = t521[i];
-	if (i < 5) w2[i] = t522[i];
-	if (i < 12) stateZLayerNorm0GammaMs[i] = t526[i];
-	if (i < 12) stateZLayerNorm0GammaMomentum[i] = t532[i];
-	if (i < 12) zLayerNorm0Gamma[i] = t533[i];
-	if (i < 12) stateZLayerNorm0BetaMs[i] = t537[i];
-	if (i < 12) stateZLayerNorm0BetaMomentum[i] = t543[i];
-	if (i < 12) zLayerNorm0Beta[i] = t544[i];
-	if (i < 12) stateZDense0WMs[i] = t548[i];
-	if (i < 12) stateZDense0WMomentum[i] = t554[i];
-	if (i < 12) zDense0W[i] = t555[i];
-	if (i < 1) stateZDense0BMs[i] = t559[i];
-	if (i < 1) stateZDense0BMomentum[i] = t565[i];
-	if (i < 1) zDense0B[i] = t566[i];
-	if (i < 36) stateLossWMs[i] = t570[i];
-	if (i < 36) stateLossWMomentum[i] = t576[i];
-	if (i < 36) lossW[i] = t577[i];
-	if (i < 3) stateLossBMs[i] = t581[i];
-	if (i < 3) stateLossBMomentum[i] = t587[i];
-	if (i < 3) lossB[i] = t588[i];
-	if (i < 36) stateAcc2WMs[i] = t592[i];
-	if (i < 36) stateAcc2WMomentum[i] = t598[i];
-	if (i < 36) acc2W[i] = t599[i];
+	if (i < 1) stateStep[i] = t71[i];
+	if (i < 12) statePMs[i] = t483[i];
+	if (i < 12) statePMomentum[i] = t489[i];
+	if (i < 12) p[i] = t490[i];
+	if (i < 60) stateTableMs[i] = t495[i];
+	if (i < 60) stateTableMomentum[i] = t501[i];
+	if (i < 60) table[i] = t502[i];
+	if (i < 5) stateWMs[i] = t507[i];
+	if (i < 5) stateWMomentum[i] = t513[i];
+	if (i < 5) w2[i] = t514[i];
+	if (i < 12) stateZLayerNorm0GammaMs[i] = t519[i];
+	if (i < 12) stateZLayerNorm0GammaMomentum[i] = t525[i];
+	if (i < 12) zLayerNorm0Gamma[i] = t526[i];
+	if (i < 12) stateZLayerNorm0BetaMs[i] = t531[i];
+	if (i < 12) stateZLayerNorm0BetaMomentum[i] = t537[i];
+	if (i < 12) zLayerNorm0Beta[i] = t538[i];
+	if (i < 12) stateZDense0WMs[i] = t543[i];
+	if (i < 12) stateZDense0WMomentum[i] = t549[i];
+	if (i < 12) zDense0W[i] = t550[i];
+	if (i < 1) stateZDense0BMs[i] = t555[i];
+	if (i < 1) stateZDense0BMomentum[i] = t561[i];
+	if (i < 1) zDense0B[i] = t562[i];
+	if (i < 36) stateLossWMs[i] = t567[i];
+	if (i < 36) stateLossWMomentum[i] = t573[i];
+	if (i < 36) lossW[i] = t574[i];
+	if (i < 3) stateLossBMs[i] = t579[i];
+	if (i < 3) stateLossBMomentum[i] = t585[i];
+	if (i < 3) lossB[i] = t586[i];
+	if (i < 36) stateAcc2WMs[i] = t591[i];
+	if (i < 36) stateAcc2WMomentum[i] = t597[i];
+	if (i < 36) acc2W[i] = t598[i];
 	if (i < 3) stateAcc2BMs[i] = t603[i];
 	if (i < 3) stateAcc2BMomentum[i] = t609[i];
 	if (i < 3) acc2B[i] = t610[i];

@@ -19,8 +19,8 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 192  // parameters (and gradients)
 	numState   = 385  // optimizer state
-	arenaSize  = 6300 // float32 activations and temporaries at MaxBatch
-	iarenaSize = 32   // int32 temporaries at MaxBatch
+	arenaSize  = 3248 // float32 activations and temporaries at MaxBatch
+	iarenaSize = 24   // int32 temporaries at MaxBatch
 )
 
 // Model is the compiled AllOps model.
@@ -84,148 +84,148 @@ type Model struct {
 	stateAcc2BMomentum            []float32 // acc2.b.momentum (3)
 
 	// Activations and temporaries (views of the arena).
-	h          []float32 // %7 add (N, 3, 4)
-	t8         []float32 // %8 tanh (N, 3, 4)
-	t9         []float32 // %9 exp (N, 3, 4)
-	t12        []float32 // %12 add (N, 3, 4)
-	t17        []float32 // %17 sqrt (N, 3, 4)
-	t18        []float32 // %18 sign (N, 3, 4)
-	a          []float32 // %20 sub (N, 3, 4)
-	t21        []float32 // %21 relu (N, 3, 4)
-	t22        []float32 // %22 sigmoid (N, 3, 4)
-	t26        []float32 // %26 add (N, 3, 4)
-	t27        []float32 // %27 div (N, 3, 4)
-	t30        []float32 // %30 neg (N, 3, 4)
-	b          []float32 // %31 add (N, 3, 4)
-	t33        []float32 // %33 gt (N, 3, 4)
-	t40        []float32 // %40 maximum (N, 3, 4)
-	t44        []float32 // %44 lt (N, 3, 4)
-	t45        []float32 // %45 sin (N, 3, 4)
-	t46        []float32 // %46 cos (N, 3, 4)
-	t51        []float32 // %51 ne (N, 3, 4)
-	c          []float32 // %53 add (N, 3, 4)
-	t54        []float32 // %54 reduce_sum (N, 4)
-	t55        []float32 // %55 reduce_mean (N, 4)
-	t57        []float32 // %57 reduce_max (N, 4)
-	t59        []float32 // %59 reduce_max (N, 4)
-	t62        []float32 // %62 logsumexp (N, 4)
-	t62Scratch []float32 // workspace
-	t64        []float32 // %64 softmax (N, 3, 4)
-	t65        []float32 // %65 log_softmax (N, 3, 4)
-	t67        []float32 // %67 transpose (N, 4, 3)
-	t70        []float32 // %70 slice (N, 4)
-	t71        []float32 // %71 slice (N, 8)
-	t72        []float32 // %72 concat (N, 12)
-	sl         []float32 // %73 mul (N, 12)
-	g          []float32 // %75 gather (N, 12)
-	t76        []float32 // %76 one_hot (N, 5)
-	oh         []float32 // %78 matmul (N, 1)
-	t83        []float32 // %83 transpose (12, N)
-	t84        []float32 // %84 matmul (12, 12)
-	t86        []int32   // %86 argmax (N, 3)
-	t90        []float32 // %90 add (N, 12)
-	t91        []float32 // %91 reduce_mean (N, 1)
-	t92        []float32 // %92 sub (N, 12)
-	t94        []float32 // %94 reduce_mean (N, 1)
-	t97        []float32 // %97 sqrt (N, 1)
-	t98        []float32 // %98 div (N, 12)
-	t102       []float32 // %102 add (N, 12)
-	t104       []float32 // %104 matmul (N, 1)
-	z          []float32 // %107 add (N, 1)
-	t108       []float32 // %108 reduce_mean scalar
-	t111       []float32 // %111 reduce_mean scalar
-	t113       []float32 // %113 reduce_mean scalar
-	t115       []float32 // %115 reduce_mean scalar
-	t117       []float32 // %117 reduce_mean scalar
-	t119       []float32 // %119 reduce_mean scalar
-	t121       []float32 // %121 reduce_mean scalar
-	t123       []float32 // %123 reduce_mean scalar
-	t128       []float32 // %128 reduce_mean scalar
-	t130       []float32 // %130 sigmoid (N, 1)
-	t131       []float32 // %131 sigmoid (N, 1)
-	t133       []float32 // %133 maximum (N, 1)
-	t135       []float32 // %135 minimum (N, 1)
-	t138       []float32 // %138 sub (N, 1)
-	t139       []float32 // %139 sub (N, 1)
-	t144       []float32 // %144 reduce_mean scalar
-	t145       []float32 // %145 sub (N, 1)
-	t146       []float32 // %146 abs (N, 1)
-	t147       []float32 // %147 minimum (N, 1)
-	t153       []float32 // %153 reduce_mean scalar
-	t155       []float32 // %155 reduce_mean scalar
-	t158       []float32 // %158 reduce_sum scalar
-	t162       []float32 // %162 exp (N, 1)
-	t163       []float32 // %163 add (N, 1)
-	t169       []float32 // %169 reduce_mean scalar
-	t175       []float32 // %175 add (N, 3)
-	t176       []float32 // %176 log_softmax (N, 3)
-	t177       []float32 // %177 one_hot (N, 3)
-	t179       []float32 // %179 reduce_sum (N)
-	t181       []float32 // %181 reduce_mean scalar
-	t182       []float32 // %182 add scalar
-	t189       []float32 // %189 reduce_mean scalar
-	t216       []float32 // %216 add (N, 3)
-	t217       []int32   // %217 argmax (N)
-	t220       []float32 // %220 reduce_mean scalar
-	t222       []float32 // %222 div scalar
-	t225       []float32 // %225 neg (N)
-	t227       []float32 // %227 mul (N, 3)
-	t229       []float32 // %229 reduce_sum (N, 1)
-	t231       []float32 // %231 sub (N, 3)
-	t233       []float32 // %233 matmul (N, 12)
-	t236       []float32 // %236 div scalar
-	t278       []float32 // %278 add (N, 1)
-	t280       []float32 // %280 div scalar
-	t281       []float32 // %281 mul (N, 12)
-	t288       []float32 // %288 div scalar
-	t290       []float32 // %290 broadcast (N, 3, 4)
-	t292       []float32 // %292 div scalar
-	t294       []float32 // %294 broadcast (N, 4)
-	t295       []float32 // %295 mul (N, 3, 4)
-	t297       []float32 // %297 matmul (N, 12)
-	t303       []float32 // %303 div (N, 12)
-	t307       []float32 // %307 reduce_sum (N)
-	t312       []float32 // %312 div (N, 1)
-	t315       []float32 // %315 add (N, 12)
-	t317       []float32 // %317 reduce_sum (N)
-	t319       []float32 // %319 div (N, 1)
-	t320       []float32 // %320 add (N, 12)
-	t321       []float32 // %321 add (N, 12)
-	t323       []float32 // %323 mul (12, 12)
-	t324       []float32 // %324 matmul (12, N)
-	t325       []float32 // %325 matmul (N, 12)
-	t327       []float32 // %327 transpose (N, 12)
-	t328       []float32 // %328 add (N, 12)
-	t331       []float32 // %331 mul (N, 12)
-	t332       []float32 // %332 slice (N, 4)
-	t333       []float32 // %333 slice (N, 8)
-	t334       []float32 // %334 pad (N, 12)
-	t336       []float32 // %336 pad (N, 12)
-	t337       []float32 // %337 add (N, 12)
-	t341       []float32 // %341 transpose (N, 3, 4)
-	t344       []float32 // %344 reduce_sum (N, 1, 4)
-	t349       []float32 // %349 reduce_sum (N, 3, 1)
-	t359       []float32 // %359 neg (N, 4)
-	t362       []float32 // %362 cast (N, 3, 4)
-	t363       []float32 // %363 reduce_sum (N, 1, 4)
-	t365       []float32 // %365 div (N, 1, 4)
-	t371       []float32 // %371 cast (N, 3, 4)
-	t372       []float32 // %372 reduce_sum (N, 1, 4)
-	t373       []float32 // %373 div (N, 1, 4)
-	t376       []float32 // %376 div (N, 4)
-	t441       []float32 // %441 add scalar
-	t443       []float32 // %443 reduce_sum scalar
-	t445       []float32 // %445 reduce_sum scalar
-	t448       []float32 // %448 reduce_sum scalar
-	t451       []float32 // %451 reduce_sum scalar
-	t454       []float32 // %454 reduce_sum scalar
-	t457       []float32 // %457 reduce_sum scalar
-	t459       []float32 // %459 mul (1)
-	t463       []float32 // %463 reduce_sum scalar
-	t466       []float32 // %466 reduce_sum scalar
-	t469       []float32 // %469 reduce_sum scalar
-	t472       []float32 // %472 reduce_sum scalar
-	t476       []float32 // %476 div scalar
+	t61         []float32 // %61 div scalar
+	t63         []float32 // %63 div scalar
+	t65         []float32 // %65 div scalar
+	t67         []float32 // %67 div scalar
+	t69         []float32 // %69 div scalar
+	t71         []float32 // %71 add scalar
+	t74         []float32 // %74 reduce_sum scalar
+	t76         []float32 // %76 neg (N)
+	t78         []float32 // %78 one_hot (N, 3)
+	t79         []float32 // %79 mul (N, 3)
+	t80         []float32 // %80 reduce_sum (N, 1)
+	t81         []float32 // %81 broadcast (N, 4)
+	t83         []float32 // %83 neg (N, 4)
+	t85         []float32 // %85 div (N, 4)
+	t87         []float32 // %87 one_hot (N, 5)
+	oh          []float32 // %88 matmul (N, 1)
+	t91         []float32 // %91 reduce_sum scalar
+	g           []float32 // %92 gather (N, 12)
+	t93         []float32 // %93 broadcast (N, 3, 4)
+	t94         []float32 // %94 mul (N, 3, 4)
+	t95         []float32 // %95 reduce_sum (N, 1, 4)
+	t97         []float32 // %97 mul (12, 12)
+	h           []float32 // %99 add (N, 3, 4)
+	t100        []float32 // %100 tanh (N, 3, 4)
+	t101        []float32 // %101 exp (N, 3, 4)
+	t103        []float32 // %103 add (N, 3, 4)
+	t108        []float32 // %108 sqrt (N, 3, 4)
+	t109        []float32 // %109 sign (N, 3, 4)
+	a           []float32 // %111 sub (N, 3, 4)
+	t112        []float32 // %112 relu (N, 3, 4)
+	t113        []float32 // %113 sigmoid (N, 3, 4)
+	t116        []float32 // %116 add (N, 3, 4)
+	t117        []float32 // %117 div (N, 3, 4)
+	t120        []float32 // %120 neg (N, 3, 4)
+	b           []float32 // %121 add (N, 3, 4)
+	t122        []float32 // %122 gt (N, 3, 4)
+	t126        []float32 // %126 maximum (N, 3, 4)
+	t129        []float32 // %129 lt (N, 3, 4)
+	t130        []float32 // %130 sin (N, 3, 4)
+	t131        []float32 // %131 cos (N, 3, 4)
+	t136        []float32 // %136 ne (N, 3, 4)
+	c           []float32 // %138 add (N, 3, 4)
+	t139        []float32 // %139 reduce_sum (N, 4)
+	t140        []float32 // %140 reduce_mean scalar
+	t141        []float32 // %141 reduce_mean scalar
+	t143        []float32 // %143 reduce_mean scalar
+	t144        []int32   // %144 argmax (N, 3)
+	t146        []float32 // %146 reduce_mean scalar
+	t147        []float32 // %147 reduce_mean (N, 4)
+	t148        []float32 // %148 reduce_max (N, 4)
+	t149        []float32 // %149 reduce_max (N, 4)
+	t150        []float32 // %150 logsumexp (N, 4)
+	t150Scratch []float32 // workspace
+	t159        []float32 // %159 reduce_mean scalar
+	t160        []float32 // %160 softmax (N, 3, 4)
+	t161        []float32 // %161 log_softmax (N, 3, 4)
+	t162        []float32 // %162 transpose (N, 4, 3)
+	t165        []float32 // %165 slice (N, 4)
+	t167        []float32 // %167 add (N, 3)
+	t168        []float32 // %168 log_softmax (N, 3)
+	t170        []float32 // %170 reduce_sum (N)
+	t172        []float32 // %172 reduce_mean scalar
+	t175        []float32 // %175 sub (N, 3)
+	t178        []float32 // %178 reduce_sum scalar
+	t181        []float32 // %181 reduce_sum scalar
+	t183        []float32 // %183 add (N, 3)
+	t184        []int32   // %184 argmax (N)
+	t187        []float32 // %187 reduce_mean scalar
+	t188        []float32 // %188 slice (N, 8)
+	t189        []float32 // %189 concat (N, 12)
+	t190        []float32 // %190 matmul (N, 12)
+	t191        []float32 // %191 transpose (12, N)
+	t192        []float32 // %192 matmul (12, N)
+	t193        []float32 // %193 matmul (N, 12)
+	t194        []float32 // %194 transpose (N, 12)
+	t195        []float32 // %195 matmul (12, 12)
+	t197        []float32 // %197 reduce_mean scalar
+	t199        []float32 // %199 cast (N, 3, 4)
+	t200        []float32 // %200 reduce_sum (N, 1, 4)
+	t201        []float32 // %201 div (N, 1, 4)
+	t203        []float32 // %203 reduce_mean scalar
+	sl          []float32 // %204 mul (N, 12)
+	t207        []float32 // %207 add (N, 12)
+	t208        []float32 // %208 reduce_mean (N, 1)
+	t209        []float32 // %209 sub (N, 12)
+	t211        []float32 // %211 reduce_mean (N, 1)
+	t213        []float32 // %213 sqrt (N, 1)
+	t214        []float32 // %214 mul (N, 12)
+	t217        []float32 // %217 reduce_mean scalar
+	t219        []float32 // %219 reduce_sum (N, 3, 1)
+	t221        []float32 // %221 cast (N, 3, 4)
+	t222        []float32 // %222 reduce_sum (N, 1, 4)
+	t223        []float32 // %223 div (N, 1, 4)
+	t224        []float32 // %224 div (N, 12)
+	t226        []float32 // %226 add (N, 12)
+	t227        []float32 // %227 matmul (N, 1)
+	z           []float32 // %229 add (N, 1)
+	t230        []float32 // %230 sigmoid (N, 1)
+	t231        []float32 // %231 sigmoid (N, 1)
+	t232        []float32 // %232 maximum (N, 1)
+	t233        []float32 // %233 minimum (N, 1)
+	t236        []float32 // %236 sub (N, 1)
+	t237        []float32 // %237 sub (N, 1)
+	t242        []float32 // %242 reduce_mean scalar
+	t249        []float32 // %249 reduce_mean scalar
+	t250        []float32 // %250 sub (N, 1)
+	t251        []float32 // %251 abs (N, 1)
+	t252        []float32 // %252 minimum (N, 1)
+	t258        []float32 // %258 reduce_mean scalar
+	t259        []float32 // %259 reduce_mean scalar
+	t261        []float32 // %261 reduce_sum scalar
+	t264        []float32 // %264 exp (N, 1)
+	t265        []float32 // %265 add (N, 1)
+	t271        []float32 // %271 reduce_mean scalar
+	t312        []float32 // %312 add (N, 1)
+	t316        []float32 // %316 mul (1)
+	t319        []float32 // %319 reduce_sum scalar
+	t321        []float32 // %321 reduce_sum scalar
+	t322        []float32 // %322 matmul (N, 12)
+	t325        []float32 // %325 reduce_sum scalar
+	t329        []float32 // %329 reduce_sum scalar
+	t333        []float32 // %333 reduce_mean scalar
+	t348        []float32 // %348 add scalar
+	t350        []float32 // %350 div (N, 12)
+	t354        []float32 // %354 reduce_sum (N)
+	t358        []float32 // %358 div (N, 1)
+	t361        []float32 // %361 add (N, 12)
+	t363        []float32 // %363 reduce_sum (N)
+	t365        []float32 // %365 div (N, 1)
+	t367        []float32 // %367 add (N, 12)
+	t368        []float32 // %368 add (N, 12)
+	t371        []float32 // %371 add (N, 12)
+	t372        []float32 // %372 mul (N, 12)
+	t373        []float32 // %373 slice (N, 4)
+	t374        []float32 // %374 slice (N, 8)
+	t375        []float32 // %375 pad (N, 12)
+	t378        []float32 // %378 transpose (N, 3, 4)
+	t380        []float32 // %380 reduce_sum scalar
+	t381        []float32 // %381 pad (N, 12)
+	t383        []float32 // %383 add (N, 12)
+	t465        []float32 // %465 reduce_sum scalar
+	t478        []float32 // %478 div scalar
 }
 
 // Option configures New.
@@ -296,148 +296,148 @@ func New(opts ...Option) *Model {
 	m.stateLossBMomentum = m.state[343:346:346]
 	m.stateAcc2WMomentum = m.state[346:382:382]
 	m.stateAcc2BMomentum = m.state[382:385:385]
-	m.h = m.arena[0:96:96]
-	m.t8 = m.arena[96:192:192]
-	m.t9 = m.arena[192:288:288]
-	m.t12 = m.arena[288:384:384]
-	m.t17 = m.arena[384:480:480]
-	m.t18 = m.arena[480:576:576]
-	m.a = m.arena[576:672:672]
-	m.t21 = m.arena[672:768:768]
-	m.t22 = m.arena[768:864:864]
-	m.t26 = m.arena[864:960:960]
-	m.t27 = m.arena[960:1056:1056]
-	m.t30 = m.arena[1056:1152:1152]
-	m.b = m.arena[1152:1248:1248]
-	m.t33 = m.arena[1248:1344:1344]
-	m.t40 = m.arena[1344:1440:1440]
-	m.t44 = m.arena[1440:1536:1536]
-	m.t45 = m.arena[1536:1632:1632]
-	m.t46 = m.arena[1632:1728:1728]
-	m.t51 = m.arena[1728:1824:1824]
-	m.c = m.arena[1824:1920:1920]
-	m.t54 = m.arena[1920:1952:1952]
-	m.t55 = m.arena[1952:1984:1984]
-	m.t57 = m.arena[1984:2016:2016]
-	m.t59 = m.arena[2016:2048:2048]
-	m.t62 = m.arena[2048:2080:2080]
-	m.t62Scratch = m.arena[6268:6300:6300]
-	m.t64 = m.arena[2112:2208:2208]
-	m.t65 = m.arena[2208:2304:2304]
-	m.t67 = m.arena[2304:2400:2400]
-	m.t70 = m.arena[2400:2432:2432]
-	m.t71 = m.arena[2432:2496:2496]
-	m.t72 = m.arena[2496:2592:2592]
-	m.sl = m.arena[2592:2688:2688]
-	m.g = m.arena[2688:2784:2784]
-	m.t76 = m.arena[2784:2824:2824]
-	m.oh = m.arena[2824:2832:2832]
-	m.t83 = m.arena[2832:2928:2928]
-	m.t84 = m.arena[2928:3072:3072]
-	m.t86 = m.iarena[0:24:24]
-	m.t90 = m.arena[3072:3168:3168]
-	m.t91 = m.arena[3168:3176:3176]
-	m.t92 = m.arena[3176:3272:3272]
-	m.t94 = m.arena[3272:3280:3280]
-	m.t97 = m.arena[3280:3288:3288]
-	m.t98 = m.arena[3288:3384:3384]
-	m.t102 = m.arena[3384:3480:3480]
-	m.t104 = m.arena[3480:3488:3488]
-	m.z = m.arena[3488:3496:3496]
-	m.t108 = m.arena[3496:3497:3497]
-	m.t111 = m.arena[3497:3498:3498]
-	m.t113 = m.arena[3498:3499:3499]
-	m.t115 = m.arena[3499:3500:3500]
-	m.t117 = m.arena[3500:3501:3501]
-	m.t119 = m.arena[3501:3502:3502]
-	m.t121 = m.arena[3502:3503:3503]
-	m.t123 = m.arena[3503:3504:3504]
-	m.t128 = m.arena[3504:3505:3505]
-	m.t130 = m.arena[3505:3513:3513]
-	m.t131 = m.arena[3513:3521:3521]
-	m.t133 = m.arena[3521:3529:3529]
-	m.t135 = m.arena[3529:3537:3537]
-	m.t138 = m.arena[3537:3545:3545]
-	m.t139 = m.arena[3545:3553:3553]
-	m.t144 = m.arena[3553:3554:3554]
-	m.t145 = m.arena[3554:3562:3562]
-	m.t146 = m.arena[3562:3570:3570]
-	m.t147 = m.arena[3570:3578:3578]
-	m.t153 = m.arena[3578:3579:3579]
-	m.t155 = m.arena[3579:3580:3580]
-	m.t158 = m.arena[3580:3581:3581]
-	m.t162 = m.arena[3581:3589:3589]
-	m.t163 = m.arena[3589:3597:3597]
-	m.t169 = m.arena[3597:3598:3598]
-	m.t175 = m.arena[3598:3622:3622]
-	m.t176 = m.arena[3622:3646:3646]
-	m.t177 = m.arena[3646:3670:3670]
-	m.t179 = m.arena[3670:3678:3678]
-	m.t181 = m.arena[3678:3679:3679]
-	m.t182 = m.arena[3679:3680:3680]
-	m.t189 = m.arena[3680:3681:3681]
-	m.t216 = m.arena[3681:3705:3705]
-	m.t217 = m.iarena[24:32:32]
-	m.t220 = m.arena[3705:3706:3706]
-	m.t222 = m.arena[3706:3707:3707]
-	m.t225 = m.arena[3707:3715:3715]
-	m.t227 = m.arena[3715:3739:3739]
-	m.t229 = m.arena[3739:3747:3747]
-	m.t231 = m.arena[3747:3771:3771]
-	m.t233 = m.arena[3771:3867:3867]
-	m.t236 = m.arena[3867:3868:3868]
-	m.t278 = m.arena[3868:3876:3876]
-	m.t280 = m.arena[3876:3877:3877]
-	m.t281 = m.arena[3877:3973:3973]
-	m.t288 = m.arena[3973:3974:3974]
-	m.t290 = m.arena[3974:4070:4070]
-	m.t292 = m.arena[4070:4071:4071]
-	m.t294 = m.arena[4071:4103:4103]
-	m.t295 = m.arena[4103:4199:4199]
-	m.t297 = m.arena[4199:4295:4295]
-	m.t303 = m.arena[4295:4391:4391]
-	m.t307 = m.arena[4391:4399:4399]
-	m.t312 = m.arena[4399:4407:4407]
-	m.t315 = m.arena[4407:4503:4503]
-	m.t317 = m.arena[4503:4511:4511]
-	m.t319 = m.arena[4511:4519:4519]
-	m.t320 = m.arena[4519:4615:4615]
-	m.t321 = m.arena[4615:4711:4711]
-	m.t323 = m.arena[4711:4855:4855]
-	m.t324 = m.arena[4855:4951:4951]
-	m.t325 = m.arena[4951:5047:5047]
-	m.t327 = m.arena[5047:5143:5143]
-	m.t328 = m.arena[5143:5239:5239]
-	m.t331 = m.arena[5239:5335:5335]
-	m.t332 = m.arena[5335:5367:5367]
-	m.t333 = m.arena[5367:5431:5431]
-	m.t334 = m.arena[5431:5527:5527]
-	m.t336 = m.arena[5527:5623:5623]
-	m.t337 = m.arena[5623:5719:5719]
-	m.t341 = m.arena[5719:5815:5815]
-	m.t344 = m.arena[5815:5847:5847]
-	m.t349 = m.arena[5847:5871:5871]
-	m.t359 = m.arena[5871:5903:5903]
-	m.t362 = m.arena[5903:5999:5999]
-	m.t363 = m.arena[5999:6031:6031]
-	m.t365 = m.arena[6031:6063:6063]
-	m.t371 = m.arena[6063:6159:6159]
-	m.t372 = m.arena[6159:6191:6191]
-	m.t373 = m.arena[6191:6223:6223]
-	m.t376 = m.arena[6223:6255:6255]
-	m.t441 = m.arena[6255:6256:6256]
-	m.t443 = m.arena[6256:6257:6257]
-	m.t445 = m.arena[6257:6258:6258]
-	m.t448 = m.arena[6258:6259:6259]
-	m.t451 = m.arena[6259:6260:6260]
-	m.t454 = m.arena[6260:6261:6261]
-	m.t457 = m.arena[6261:6262:6262]
-	m.t459 = m.arena[6262:6263:6263]
-	m.t463 = m.arena[6263:6264:6264]
-	m.t466 = m.arena[6264:6265:6265]
-	m.t469 = m.arena[6265:6266:6266]
-	m.t472 = m.arena[6266:6267:6267]
-	m.t476 = m.arena[6267:6268:6268]
+	m.t61 = m.arena[8:9:9]
+	m.t63 = m.arena[3200:3201:3201]
+	m.t65 = m.arena[3201:3202:3202]
+	m.t67 = m.arena[3202:3203:3203]
+	m.t69 = m.arena[9:10:10]
+	m.t71 = m.arena[3203:3204:3204]
+	m.t74 = m.arena[3204:3205:3205]
+	m.t76 = m.arena[0:8:8]
+	m.t78 = m.arena[2384:2408:2408]
+	m.t79 = m.arena[2408:2432:2432]
+	m.t80 = m.arena[2432:2440:2440]
+	m.t81 = m.arena[2968:3000:3000]
+	m.t83 = m.arena[3000:3032:3032]
+	m.t85 = m.arena[3032:3064:3064]
+	m.t87 = m.arena[2928:2968:2968]
+	m.oh = m.arena[3192:3200:3200]
+	m.t91 = m.arena[3205:3206:3206]
+	m.g = m.arena[144:240:240]
+	m.t93 = m.arena[240:336:336]
+	m.t94 = m.arena[336:432:432]
+	m.t95 = m.arena[3064:3096:3096]
+	m.t97 = m.arena[0:144:144]
+	m.h = m.arena[432:528:528]
+	m.t100 = m.arena[528:624:624]
+	m.t101 = m.arena[624:720:720]
+	m.t103 = m.arena[720:816:816]
+	m.t108 = m.arena[816:912:912]
+	m.t109 = m.arena[912:1008:1008]
+	m.a = m.arena[1008:1104:1104]
+	m.t112 = m.arena[1104:1200:1200]
+	m.t113 = m.arena[1200:1296:1296]
+	m.t116 = m.arena[1296:1392:1392]
+	m.t117 = m.arena[1392:1488:1488]
+	m.t120 = m.arena[1488:1584:1584]
+	m.b = m.arena[1584:1680:1680]
+	m.t122 = m.arena[1680:1776:1776]
+	m.t126 = m.arena[1776:1872:1872]
+	m.t129 = m.arena[1872:1968:1968]
+	m.t130 = m.arena[1968:2064:2064]
+	m.t131 = m.arena[2064:2160:2160]
+	m.t136 = m.arena[2160:2256:2256]
+	m.c = m.arena[2256:2352:2352]
+	m.t139 = m.arena[2352:2384:2384]
+	m.t140 = m.arena[3206:3207:3207]
+	m.t141 = m.arena[3207:3208:3208]
+	m.t143 = m.arena[3208:3209:3209]
+	m.t144 = m.iarena[0:24:24]
+	m.t146 = m.arena[3209:3210:3210]
+	m.t147 = m.arena[1008:1040:1040]
+	m.t148 = m.arena[3096:3128:3128]
+	m.t149 = m.arena[3128:3160:3160]
+	m.t150 = m.arena[3160:3192:3192]
+	m.t150Scratch = m.arena[3216:3248:3248]
+	m.t159 = m.arena[3210:3211:3211]
+	m.t160 = m.arena[1008:1104:1104]
+	m.t161 = m.arena[1584:1680:1680]
+	m.t162 = m.arena[2256:2352:2352]
+	m.t165 = m.arena[2512:2544:2544]
+	m.t167 = m.arena[2352:2376:2376]
+	m.t168 = m.arena[2544:2568:2568]
+	m.t170 = m.arena[2352:2360:2360]
+	m.t172 = m.arena[3211:3212:3212]
+	m.t175 = m.arena[2544:2568:2568]
+	m.t178 = m.arena[3212:3213:3213]
+	m.t181 = m.arena[3213:3214:3214]
+	m.t183 = m.arena[2352:2376:2376]
+	m.t184 = m.iarena[0:8:8]
+	m.t187 = m.arena[3214:3215:3215]
+	m.t188 = m.arena[2448:2512:2512]
+	m.t189 = m.arena[2352:2448:2448]
+	m.t190 = m.arena[2448:2544:2544]
+	m.t191 = m.arena[2544:2640:2640]
+	m.t192 = m.arena[2640:2736:2736]
+	m.t193 = m.arena[2736:2832:2832]
+	m.t194 = m.arena[2832:2928:2928]
+	m.t195 = m.arena[0:144:144]
+	m.t197 = m.arena[3215:3216:3216]
+	m.t199 = m.arena[1488:1584:1584]
+	m.t200 = m.arena[2640:2672:2672]
+	m.t201 = m.arena[2640:2672:2672]
+	m.t203 = m.arena[3128:3129:3129]
+	m.sl = m.arena[2352:2448:2448]
+	m.t207 = m.arena[144:240:240]
+	m.t208 = m.arena[96:104:104]
+	m.t209 = m.arena[0:96:96]
+	m.t211 = m.arena[2696:2704:2704]
+	m.t213 = m.arena[2696:2704:2704]
+	m.t214 = m.arena[96:192:192]
+	m.t217 = m.arena[3129:3130:3130]
+	m.t219 = m.arena[2672:2696:2696]
+	m.t221 = m.arena[2256:2352:2352]
+	m.t222 = m.arena[192:224:224]
+	m.t223 = m.arena[192:224:224]
+	m.t224 = m.arena[2352:2448:2448]
+	m.t226 = m.arena[2544:2640:2640]
+	m.t227 = m.arena[224:232:232]
+	m.z = m.arena[224:232:232]
+	m.t230 = m.arena[3192:3200:3200]
+	m.t231 = m.arena[232:240:240]
+	m.t232 = m.arena[2704:2712:2712]
+	m.t233 = m.arena[2712:2720:2720]
+	m.t236 = m.arena[2720:2728:2728]
+	m.t237 = m.arena[2728:2736:2736]
+	m.t242 = m.arena[3104:3105:3105]
+	m.t249 = m.arena[3105:3106:3106]
+	m.t250 = m.arena[3000:3008:3008]
+	m.t251 = m.arena[3008:3016:3016]
+	m.t252 = m.arena[3016:3024:3024]
+	m.t258 = m.arena[3106:3107:3107]
+	m.t259 = m.arena[3107:3108:3108]
+	m.t261 = m.arena[3108:3109:3109]
+	m.t264 = m.arena[3024:3032:3032]
+	m.t265 = m.arena[3096:3104:3104]
+	m.t271 = m.arena[3109:3110:3110]
+	m.t312 = m.arena[3096:3104:3104]
+	m.t316 = m.arena[2704:2705:2705]
+	m.t319 = m.arena[2705:2706:2706]
+	m.t321 = m.arena[2706:2707:2707]
+	m.t322 = m.arena[2544:2640:2640]
+	m.t325 = m.arena[2707:2708:2708]
+	m.t329 = m.arena[2708:2709:2709]
+	m.t333 = m.arena[224:225:225]
+	m.t348 = m.arena[2709:2710:2710]
+	m.t350 = m.arena[2544:2640:2640]
+	m.t354 = m.arena[224:232:232]
+	m.t358 = m.arena[232:240:240]
+	m.t361 = m.arena[0:96:96]
+	m.t363 = m.arena[224:232:232]
+	m.t365 = m.arena[232:240:240]
+	m.t367 = m.arena[2448:2544:2544]
+	m.t368 = m.arena[2736:2832:2832]
+	m.t371 = m.arena[2832:2928:2928]
+	m.t372 = m.arena[0:96:96]
+	m.t373 = m.arena[2544:2576:2576]
+	m.t374 = m.arena[2352:2416:2416]
+	m.t375 = m.arena[0:96:96]
+	m.t378 = m.arena[2352:2448:2448]
+	m.t380 = m.arena[224:225:225]
+	m.t381 = m.arena[2448:2544:2544]
+	m.t383 = m.arena[0:96:96]
+	m.t465 = m.arena[0:1:1]
+	m.t478 = m.arena[0:1:1]
 	m.Reset()
 	return m
 }
@@ -787,7 +787,7 @@ func (m *Model) TrainStep(x []float32, k2 []int32, t []float32, lab []int32, n i
 		return 0, err
 	}
 	m.step(x, k2, t, lab, n)
-	return m.t182[0], nil
+	return m.t348[0], nil
 }
 
 // Eval returns the loss and the metrics (accuracy, acc2) on the first n examples without updating the model.
@@ -814,7 +814,7 @@ func (m *Model) Eval(x []float32, k2 []int32, t []float32, lab []int32, n int) (
 		return 0, 0, 0, err
 	}
 	m.eval(x, k2, t, lab, n)
-	return m.t182[0], m.t189[0], m.t220[0], nil
+	return m.t348[0], m.t249[0], m.t187[0], nil
 }
 
 var _ rt.Model = (*Model)(nil)
@@ -862,168 +862,285 @@ func (m *Model) forward(n int) {}
 func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (reduction): %5 mul, %7 add, %8 tanh, %9 exp, %10 abs, %12 add, %13 log, %14 add, %15 mul, %16 add, %17 sqrt, %18 sign, %19 mul, %20 sub, %21 relu, %22 sigmoid, %24 pow, %25 add, %26 add, %27 div, %28 gelu, %29 add, %30 neg, %31 add, %33 gt, %35 maximum, %37 minimum, %38 where, %40 maximum, %41 minimum, %42 add, %44 lt, %45 sin, %46 cos, %47 where, %48 add, %49 mul, %50 floor, %51 ne, %52 where, %53 add, %54 reduce_sum (N, 4)
-	for i := range m.t54[:4*n] {
-		m.t54[i] = 0
+	// %78 = one_hot(%3) (N, 3)
+	clear(m.t78[:3*n])
+	for i, c := range lab[:n] {
+		if c >= 0 && c < 3 {
+			m.t78[i*3+int(c)] = 1
+		}
+	}
+	// %87 = one_hot(%1) (N, 5)
+	clear(m.t87[:5*n])
+	for i, c := range k2[:n] {
+		if c >= 0 && c < 5 {
+			m.t87[i*5+int(c)] = 1
+		}
+	}
+	// %88 = matmul(%87, %14) (N, 1) (oh)
+	rt.Sgemm(false, false, n, 1, 5, 1, m.t87, 5, m.w, 1, 0, m.oh, 1)
+	// %92 = gather(%13, %1) (N, 12) (g)
+	for i, r := range k2[:n] {
+		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
+	}
+	// group (reduction): %98 mul, %99 add, %100 tanh, %101 exp, %102 abs, %103 add, %104 log, %105 add, %106 mul, %107 add, %108 sqrt, %109 sign, %110 mul, %111 sub, %112 relu, %113 sigmoid, %114 pow, %115 add, %116 add, %117 div, %118 gelu, %119 add, %120 neg, %121 add, %122 gt, %123 maximum, %124 minimum, %125 where, %126 maximum, %127 minimum, %128 add, %129 lt, %130 sin, %131 cos, %132 where, %133 add, %134 mul, %135 floor, %136 ne, %137 where, %138 add, %139 reduce_sum (N, 4)
+	for i := range m.t139[:4*n] {
+		m.t139[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := x[i0*12+i1*4:][:4]
 				a1 := m.p[i1*4:][:4]
-				o7 := m.h[i0*12+i1*4:][:4]
-				o8 := m.t8[i0*12+i1*4:][:4]
-				o9 := m.t9[i0*12+i1*4:][:4]
-				o12 := m.t12[i0*12+i1*4:][:4]
-				o17 := m.t17[i0*12+i1*4:][:4]
-				o18 := m.t18[i0*12+i1*4:][:4]
-				o20 := m.a[i0*12+i1*4:][:4]
-				o21 := m.t21[i0*12+i1*4:][:4]
-				o22 := m.t22[i0*12+i1*4:][:4]
-				o26 := m.t26[i0*12+i1*4:][:4]
-				o27 := m.t27[i0*12+i1*4:][:4]
-				o30 := m.t30[i0*12+i1*4:][:4]
-				o31 := m.b[i0*12+i1*4:][:4]
-				o33 := m.t33[i0*12+i1*4:][:4]
-				o40 := m.t40[i0*12+i1*4:][:4]
-				o44 := m.t44[i0*12+i1*4:][:4]
-				o45 := m.t45[i0*12+i1*4:][:4]
-				o46 := m.t46[i0*12+i1*4:][:4]
-				o51 := m.t51[i0*12+i1*4:][:4]
-				o53 := m.c[i0*12+i1*4:][:4]
-				s := m.t54[i0*4:][:4]
-				for j := range o7 {
-					v5 := a0[j] * a1[j]
-					v7 := v5 + float32(0.1)
-					v8 := tanh32(v7)
-					v9 := exp32(v8)
-					v10 := abs32(v7)
-					v12 := v10 + float32(1.0)
-					v13 := log32(v12)
-					v14 := v9 + v13
-					v15 := v7 * v7
-					v16 := v15 + float32(1.0)
-					v17 := sqrt32(v16)
-					v18 := sign32(v7)
-					v19 := v17 * v18
-					v20 := v14 - v19
-					v21 := relu32(v7)
-					v22 := sigmoid32(v7)
-					v24 := pow32(v8, float32(2.0))
-					v25 := v22 + v24
-					v26 := v25 + float32(1.0)
-					v27 := v21 / v26
-					v28 := gelu32(v7)
-					v29 := v27 + v28
-					v30 := -v7
-					v31 := v29 + v30
-					v33 := b2f(v7 > float32(0.0))
-					v35 := max32(v7, float32(0.5))
-					v37 := min32(v7, float32(-0.5))
-					v38 := sel32(v33, v35, v37)
-					v40 := max32(v7, float32(-1.0))
-					v41 := min32(v40, float32(1.0))
-					v42 := v38 + v41
-					v44 := b2f(v7 < float32(0.2))
-					v45 := sin32(v7)
-					v46 := cos32(v7)
-					v47 := sel32(v44, v45, v46)
-					v48 := v42 + v47
-					v49 := v7 * float32(2.0)
-					v50 := floor32(v49)
-					v51 := b2f(v50 != float32(0.0))
-					v52 := sel32(v51, v7, float32(1.0))
-					v53 := v48 + v52
-					o7[j] = v7
-					o8[j] = v8
-					o9[j] = v9
-					o12[j] = v12
-					o17[j] = v17
-					o18[j] = v18
-					o20[j] = v20
-					o21[j] = v21
-					o22[j] = v22
-					o26[j] = v26
-					o27[j] = v27
-					o30[j] = v30
-					o31[j] = v31
-					o33[j] = v33
-					o40[j] = v40
-					o44[j] = v44
-					o45[j] = v45
-					o46[j] = v46
-					o51[j] = v51
-					o53[j] = v53
-					s[j] += v7
+				o99 := m.h[i0*12+i1*4:][:4]
+				o100 := m.t100[i0*12+i1*4:][:4]
+				o101 := m.t101[i0*12+i1*4:][:4]
+				o103 := m.t103[i0*12+i1*4:][:4]
+				o108 := m.t108[i0*12+i1*4:][:4]
+				o109 := m.t109[i0*12+i1*4:][:4]
+				o111 := m.a[i0*12+i1*4:][:4]
+				o112 := m.t112[i0*12+i1*4:][:4]
+				o113 := m.t113[i0*12+i1*4:][:4]
+				o116 := m.t116[i0*12+i1*4:][:4]
+				o117 := m.t117[i0*12+i1*4:][:4]
+				o120 := m.t120[i0*12+i1*4:][:4]
+				o121 := m.b[i0*12+i1*4:][:4]
+				o122 := m.t122[i0*12+i1*4:][:4]
+				o126 := m.t126[i0*12+i1*4:][:4]
+				o129 := m.t129[i0*12+i1*4:][:4]
+				o130 := m.t130[i0*12+i1*4:][:4]
+				o131 := m.t131[i0*12+i1*4:][:4]
+				o136 := m.t136[i0*12+i1*4:][:4]
+				o138 := m.c[i0*12+i1*4:][:4]
+				s := m.t139[i0*4:][:4]
+				for j := range o99 {
+					v98 := a0[j] * a1[j]
+					v99 := v98 + float32(0.1)
+					v100 := tanh32(v99)
+					v101 := exp32(v100)
+					v102 := abs32(v99)
+					v103 := v102 + float32(1.0)
+					v104 := log32(v103)
+					v105 := v101 + v104
+					v106 := v99 * v99
+					v107 := v106 + float32(1.0)
+					v108 := sqrt32(v107)
+					v109 := sign32(v99)
+					v110 := v108 * v109
+					v111 := v105 - v110
+					v112 := relu32(v99)
+					v113 := sigmoid32(v99)
+					v114 := pow32(v100, float32(2.0))
+					v115 := v113 + v114
+					v116 := v115 + float32(1.0)
+					v117 := v112 / v116
+					v118 := gelu32(v99)
+					v119 := v117 + v118
+					v120 := -v99
+					v121 := v119 + v120
+					v122 := b2f(v99 > float32(0.0))
+					v123 := max32(v99, float32(0.5))
+					v124 := min32(v99, float32(-0.5))
+					v125 := sel32(v122, v123, v124)
+					v126 := max32(v99, float32(-1.0))
+					v127 := min32(v126, float32(1.0))
+					v128 := v125 + v127
+					v129 := b2f(v99 < float32(0.2))
+					v130 := sin32(v99)
+					v131 := cos32(v99)
+					v132 := sel32(v129, v130, v131)
+					v133 := v128 + v132
+					v134 := v99 * float32(2.0)
+					v135 := floor32(v134)
+					v136 := b2f(v135 != float32(0.0))
+					v137 := sel32(v136, v99, float32(1.0))
+					v138 := v133 + v137
+					s[j] += v99
+					o99[j] = v99
+					o100[j] = v100
+					o101[j] = v101
+					o103[j] = v103
+					o108[j] = v108
+					o109[j] = v109
+					o111[j] = v111
+					o112[j] = v112
+					o113[j] = v113
+					o116[j] = v116
+					o117[j] = v117
+					o120[j] = v120
+					o121[j] = v121
+					o122[j] = v122
+					o126[j] = v126
+					o129[j] = v129
+					o130[j] = v130
+					o131[j] = v131
+					o136[j] = v136
+					o138[j] = v138
 				}
 			}
 		}
 	}
-	// %55 = reduce_mean(%7) (N, 4)
-	for i := range m.t55[:4*n] {
-		m.t55[i] = 0
+	// %140 = reduce_mean(%111) scalar
+	for i := range m.t140[:1] {
+		m.t140[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t55[i0*4+i2] += m.h[i0*12+i1*4+i2]
+				m.t140[0] += m.a[i0*12+i1*4+i2]
 			}
 		}
 	}
-	for i := range m.t55[:4*n] {
-		m.t55[i] /= float32(3)
+	for i := range m.t140[:1] {
+		m.t140[i] /= float32(12 * n)
 	}
-	// %57 = reduce_max(%7) (N, 4)
-	for i := range m.t57[:4*n] {
-		m.t57[i] = float32(math.Inf(-1))
+	// %141 = reduce_mean(%138) scalar
+	for i := range m.t141[:1] {
+		m.t141[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.h[i0*12+i1*4+i2]; xv > m.t57[i0*4+i2] || xv != xv {
-					m.t57[i0*4+i2] = xv
+				m.t141[0] += m.c[i0*12+i1*4+i2]
+			}
+		}
+	}
+	for i := range m.t141[:1] {
+		m.t141[i] /= float32(12 * n)
+	}
+	// group (reduction): %142 mul, %143 reduce_mean scalar
+	for i := range m.t143[:1] {
+		m.t143[i] = 0
+	}
+	{
+		a0 := m.b[0:][:12*n]
+		acc := float32(0)
+		for j := 0; j < 12*n; j++ {
+			v142 := a0[j] * float32(0.3)
+			acc += v142
+		}
+		m.t143[0] += acc
+	}
+	for i := range m.t143[:1] {
+		m.t143[i] /= float32(12 * n)
+	}
+	// %144 = argmax(%99) (N, 3)
+	for o := 0; o < 3*n; o++ {
+		for in := 0; in < 1; in++ {
+			base := o*(4)*(1) + in
+			best := 0
+			for j := 1; j < 4; j++ {
+				if m.h[base+j*(1)] > m.h[base+best*(1)] {
+					best = j
+				}
+			}
+			m.t144[o*(1)+in] = int32(best)
+		}
+	}
+	// group (reduction): %145 cast, %146 reduce_mean scalar
+	for i := range m.t146[:1] {
+		m.t146[i] = 0
+	}
+	{
+		a0 := m.t144[0:][:3*n]
+		acc := float32(0)
+		for j := 0; j < 3*n; j++ {
+			v145 := float32(a0[j])
+			acc += v145
+		}
+		m.t146[0] += acc
+	}
+	for i := range m.t146[:1] {
+		m.t146[i] /= float32(3 * n)
+	}
+	// %147 = reduce_mean(%99) (N, 4)
+	for i := range m.t147[:4*n] {
+		m.t147[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t147[i0*4+i2] += m.h[i0*12+i1*4+i2]
+			}
+		}
+	}
+	for i := range m.t147[:4*n] {
+		m.t147[i] /= float32(3)
+	}
+	// %148 = reduce_max(%99) (N, 4)
+	for i := range m.t148[:4*n] {
+		m.t148[i] = float32(math.Inf(-1))
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				if xv := m.h[i0*12+i1*4+i2]; xv > m.t148[i0*4+i2] || xv != xv {
+					m.t148[i0*4+i2] = xv
 				}
 			}
 		}
 	}
-	// %59 = reduce_max(%30) (N, 4)
-	for i := range m.t59[:4*n] {
-		m.t59[i] = float32(math.Inf(-1))
+	// %149 = reduce_max(%120) (N, 4)
+	for i := range m.t149[:4*n] {
+		m.t149[i] = float32(math.Inf(-1))
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.t30[i0*12+i1*4+i2]; xv > m.t59[i0*4+i2] || xv != xv {
-					m.t59[i0*4+i2] = xv
+				if xv := m.t120[i0*12+i1*4+i2]; xv > m.t149[i0*4+i2] || xv != xv {
+					m.t149[i0*4+i2] = xv
 				}
 			}
 		}
 	}
-	// %62 = logsumexp(%7) (N, 4)
-	for i := range m.t62[:4*n] {
-		m.t62[i] = float32(math.Inf(-1))
-		m.t62Scratch[i] = 0
+	// %150 = logsumexp(%99) (N, 4)
+	for i := range m.t150[:4*n] {
+		m.t150[i] = float32(math.Inf(-1))
+		m.t150Scratch[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t62[i0*4+i2] = max(m.t62[i0*4+i2], m.h[i0*12+i1*4+i2])
+				m.t150[i0*4+i2] = max(m.t150[i0*4+i2], m.h[i0*12+i1*4+i2])
 			}
 		}
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t62Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t62[i0*4+i2])
+				m.t150Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t150[i0*4+i2])
 			}
 		}
 	}
-	for i := range m.t62[:4*n] {
-		if !math.IsInf(float64(m.t62[i]), 0) {
-			m.t62[i] += log32(m.t62Scratch[i])
+	for i := range m.t150[:4*n] {
+		if !math.IsInf(float64(m.t150[i]), 0) {
+			m.t150[i] += log32(m.t150Scratch[i])
 		}
 	}
-	// %64 = softmax(%7) (N, 3, 4)
+	// group (reduction): %154 add, %155 add, %156 neg, %157 add, %158 add, %159 reduce_mean scalar
+	for i := range m.t159[:1] {
+		m.t159[i] = 0
+	}
+	{
+		a0 := m.t139[0:][:4*n]
+		a1 := m.t147[0:][:4*n]
+		a2 := m.t148[0:][:4*n]
+		a3 := m.t149[0:][:4*n]
+		a4 := m.t150[0:][:4*n]
+		acc := float32(0)
+		for j := 0; j < 4*n; j++ {
+			v154 := a0[j] + a1[j]
+			v155 := v154 + a2[j]
+			v156 := -a3[j]
+			v157 := v155 + v156
+			v158 := v157 + a4[j]
+			acc += v158
+		}
+		m.t159[0] += acc
+	}
+	for i := range m.t159[:1] {
+		m.t159[i] /= float32(4 * n)
+	}
+	// %160 = softmax(%99) (N, 3, 4)
 	for o := 0; o < 3*n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(4)*(1) + in
@@ -1037,11 +1154,11 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			inv := 1 / sum
 			for j := 0; j < 4; j++ {
-				m.t64[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
+				m.t160[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
 			}
 		}
 	}
-	// %65 = log_softmax(%7) (N, 3, 4)
+	// %161 = log_softmax(%99) (N, 3, 4)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 4; in++ {
 			base := o*(3)*(4) + in
@@ -1055,604 +1172,484 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 3; j++ {
-				m.t65[base+j*(4)] = m.h[base+j*(4)] - lse
+				m.t161[base+j*(4)] = m.h[base+j*(4)] - lse
 			}
 		}
 	}
-	// %67 = transpose(%7) (N, 4, 3)
+	// %162 = transpose(%99) (N, 4, 3)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 3; i2++ {
-				m.t67[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
+				m.t162[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
 			}
 		}
 	}
-	// %70 = slice(%69) (N, 4)
+	// %165 = slice(%164) (N, 4)
 	for o := 0; o < n; o++ {
-		copy(m.t70[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
+		copy(m.t165[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
 	}
-	// %71 = slice(%69) (N, 8)
-	for o := 0; o < n; o++ {
-		copy(m.t71[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
-	}
-	// %72 = concat(%70, %71) (N, 12)
-	for o, pos := 0, 0; o < n; o++ {
-		pos += copy(m.t72[pos:pos+(4)*(1)], m.t70[o*(4)*(1):(o+1)*(4)*(1)])
-		pos += copy(m.t72[pos:pos+(8)*(1)], m.t71[o*(8)*(1):(o+1)*(8)*(1)])
-	}
-	// %75 = gather(%74, %1) (N, 12) (g)
-	for i, r := range k2[:n] {
-		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
-	}
-	// %76 = one_hot(%1) (N, 5)
-	clear(m.t76[:5*n])
-	for i, c := range k2[:n] {
-		if c >= 0 && c < 5 {
-			m.t76[i*5+int(c)] = 1
+	// group (contraction): %166 matmul, %167 add (N, 3)
+	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t167, 3)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t167[i0*3:][:3]
+			a1 := m.lossB[0:][:3]
+			o167 := m.t167[i0*3:][:3]
+			for j := range o167 {
+				v167 := a0[j] + a1[j]
+				o167[j] = v167
+			}
 		}
 	}
-	// %78 = matmul(%76, %77) (N, 1) (oh)
-	rt.Sgemm(false, false, n, 1, 5, 1, m.t76, 5, m.w, 1, 0, m.oh, 1)
-	// %83 = transpose(%69) (12, N)
-	for i0 := 0; i0 < 12; i0++ {
-		for i1 := 0; i1 < n; i1++ {
-			m.t83[i0*n+i1] = m.h[i0+i1*12]
-		}
-	}
-	// %84 = matmul(%83, %69) (12, 12)
-	rt.Sgemm(false, false, 12, 12, n, 1, m.t83, n, m.h, 12, 0, m.t84, 12)
-	// %86 = argmax(%7) (N, 3)
-	for o := 0; o < 3*n; o++ {
+	// %168 = log_softmax(%167) (N, 3)
+	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
+			base := o*(3)*(1) + in
+			mx := float32(math.Inf(-1))
+			for j := 0; j < 3; j++ {
+				mx = max(mx, m.t167[base+j*(1)])
+			}
+			var sum float32
+			for j := 0; j < 3; j++ {
+				sum += exp32(m.t167[base+j*(1)] - mx)
+			}
+			lse := mx + log32(sum)
+			for j := 0; j < 3; j++ {
+				m.t168[base+j*(1)] = m.t167[base+j*(1)] - lse
+			}
+		}
+	}
+	// group (reduction): %169 mul, %170 reduce_sum (N)
+	for i := range m.t170[:n] {
+		m.t170[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t78[i0*3:][:3]
+			a1 := m.t168[i0*3:][:3]
+			acc := float32(0)
+			for j := 0; j < 3; j++ {
+				v169 := a0[j] * a1[j]
+				acc += v169
+			}
+			m.t170[i0] += acc
+		}
+	}
+	// group (reduction): %171 neg, %172 reduce_mean scalar
+	for i := range m.t172[:1] {
+		m.t172[i] = 0
+	}
+	{
+		a0 := m.t170[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v171 := -a0[j]
+			acc += v171
+		}
+		m.t172[0] += acc
+	}
+	for i := range m.t172[:1] {
+		m.t172[i] /= float32(n)
+	}
+	// group (contraction): %182 matmul, %183 add (N, 3)
+	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.acc2W, 3, 0, m.t183, 3)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t183[i0*3:][:3]
+			a1 := m.acc2B[0:][:3]
+			o183 := m.t183[i0*3:][:3]
+			for j := range o183 {
+				v183 := a0[j] + a1[j]
+				o183[j] = v183
+			}
+		}
+	}
+	// %184 = argmax(%183) (N)
+	for o := 0; o < n; o++ {
+		for in := 0; in < 1; in++ {
+			base := o*(3)*(1) + in
 			best := 0
-			for j := 1; j < 4; j++ {
-				if m.h[base+j*(1)] > m.h[base+best*(1)] {
+			for j := 1; j < 3; j++ {
+				if m.t183[base+j*(1)] > m.t183[base+best*(1)] {
 					best = j
 				}
 			}
-			m.t86[o*(1)+in] = int32(best)
+			m.t184[o*(1)+in] = int32(best)
 		}
 	}
-	// group (reduction): %73 mul, %88 add, %89 add, %90 add, %91 reduce_mean (N, 1)
-	for i := range m.t91[:n] {
-		m.t91[i] = 0
+	// group (reduction): %185 eq, %186 cast, %187 reduce_mean scalar
+	for i := range m.t187[:1] {
+		m.t187[i] = 0
 	}
 	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t72[i0*12:][:12]
-			a1 := m.h[i0*12:][:12]
-			a2 := m.t67[i0*12:][:12]
-			a3 := m.g[i0*12:][:12]
-			o73 := m.sl[i0*12:][:12]
-			o90 := m.t90[i0*12:][:12]
-			acc := float32(0)
-			for j := range o73 {
-				v73 := a0[j] * float32(0.5)
-				v88 := a1[j] + a2[j]
-				v89 := v88 + v73
-				v90 := v89 + a3[j]
-				o73[j] = v73
-				o90[j] = v90
-				acc += v90
-			}
-			m.t91[i0] += acc
-		}
-	}
-	for i := range m.t91[:n] {
-		m.t91[i] /= float32(12)
-	}
-	// group (reduction): %92 sub, %93 mul, %94 reduce_mean (N, 1)
-	for i := range m.t94[:n] {
-		m.t94[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t90[i0*12:][:12]
-			a1 := m.t91[i0]
-			o92 := m.t92[i0*12:][:12]
-			acc := float32(0)
-			for j := range o92 {
-				v92 := a0[j] - a1
-				v93 := v92 * v92
-				o92[j] = v92
-				acc += v93
-			}
-			m.t94[i0] += acc
-		}
-	}
-	for i := range m.t94[:n] {
-		m.t94[i] /= float32(12)
-	}
-	// group (elementwise): %96 add, %97 sqrt (N, 1)
-	{
-		a0 := m.t94[0:][:n]
-		o97 := m.t97[0:][:n]
-		for j := range o97 {
-			v96 := a0[j] + float32(1e-05)
-			v97 := sqrt32(v96)
-			o97[j] = v97
-		}
-	}
-	// group (elementwise): %98 div, %101 mul, %102 add (N, 12)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t92[i0*12:][:12]
-			a1 := m.t97[i0]
-			a2 := m.zLayerNorm0Gamma[0:][:12]
-			a3 := m.zLayerNorm0Beta[0:][:12]
-			o98 := m.t98[i0*12:][:12]
-			o102 := m.t102[i0*12:][:12]
-			for j := range o98 {
-				v98 := a0[j] / a1
-				v101 := v98 * a2[j]
-				v102 := v101 + a3[j]
-				o98[j] = v98
-				o102[j] = v102
-			}
-		}
-	}
-	// %104 = matmul(%102, %103) (N, 1)
-	rt.Sgemm(false, false, n, 1, 12, 1, m.t102, 12, m.zDense0W, 1, 0, m.t104, 1)
-	// %108 = reduce_mean(%20) scalar
-	for i := range m.t108[:1] {
-		m.t108[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t108[0] += m.a[i0*12+i1*4+i2]
-			}
-		}
-	}
-	for i := range m.t108[:1] {
-		m.t108[i] /= float32(12 * n)
-	}
-	// group (reduction): %110 mul, %111 reduce_mean scalar
-	for i := range m.t111[:1] {
-		m.t111[i] = 0
-	}
-	{
-		a0 := m.b[0:][:12*n]
+		a0 := m.t184[0:][:n]
+		a1 := lab[0:][:n]
 		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v110 := a0[j] * float32(0.3)
-			acc += v110
+		for j := 0; j < n; j++ {
+			v185 := b2f(a0[j] == a1[j])
+			v186 := v185
+			acc += v186
 		}
-		m.t111[0] += acc
+		m.t187[0] += acc
 	}
-	for i := range m.t111[:1] {
-		m.t111[i] /= float32(12 * n)
+	for i := range m.t187[:1] {
+		m.t187[i] /= float32(n)
 	}
-	// %113 = reduce_mean(%53) scalar
-	for i := range m.t113[:1] {
-		m.t113[i] = 0
+	// %188 = slice(%164) (N, 8)
+	for o := 0; o < n; o++ {
+		copy(m.t188[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t113[0] += m.c[i0*12+i1*4+i2]
-			}
+	// %189 = concat(%165, %188) (N, 12)
+	for o, pos := 0, 0; o < n; o++ {
+		pos += copy(m.t189[pos:pos+(4)*(1)], m.t165[o*(4)*(1):(o+1)*(4)*(1)])
+		pos += copy(m.t189[pos:pos+(8)*(1)], m.t188[o*(8)*(1):(o+1)*(8)*(1)])
+	}
+	// %191 = transpose(%164) (12, N)
+	for i0 := 0; i0 < 12; i0++ {
+		for i1 := 0; i1 < n; i1++ {
+			m.t191[i0*n+i1] = m.h[i0+i1*12]
 		}
 	}
-	for i := range m.t113[:1] {
-		m.t113[i] /= float32(12 * n)
-	}
-	// group (reduction): %56 add, %58 add, %60 neg, %61 add, %63 add, %115 reduce_mean scalar
-	for i := range m.t115[:1] {
-		m.t115[i] = 0
+	// %195 = matmul(%191, %164) (12, 12)
+	rt.Sgemm(false, false, 12, 12, n, 1, m.t191, n, m.h, 12, 0, m.t195, 12)
+	// group (reduction): %196 mul, %197 reduce_mean scalar
+	for i := range m.t197[:1] {
+		m.t197[i] = 0
 	}
 	{
-		a0 := m.t54[0:][:4*n]
-		a1 := m.t55[0:][:4*n]
-		a2 := m.t57[0:][:4*n]
-		a3 := m.t59[0:][:4*n]
-		a4 := m.t62[0:][:4*n]
-		acc := float32(0)
-		for j := 0; j < 4*n; j++ {
-			v56 := a0[j] + a1[j]
-			v58 := v56 + a2[j]
-			v60 := -a3[j]
-			v61 := v58 + v60
-			v63 := v61 + a4[j]
-			acc += v63
-		}
-		m.t115[0] += acc
-	}
-	for i := range m.t115[:1] {
-		m.t115[i] /= float32(4 * n)
-	}
-	// group (reduction): %66 add, %117 reduce_mean scalar
-	for i := range m.t117[:1] {
-		m.t117[i] = 0
-	}
-	{
-		a0 := m.t64[0:][:12*n]
-		a1 := m.t65[0:][:12*n]
-		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v66 := a0[j] + a1[j]
-			acc += v66
-		}
-		m.t117[0] += acc
-	}
-	for i := range m.t117[:1] {
-		m.t117[i] /= float32(12 * n)
-	}
-	// group (reduction): %80 mul, %81 cast, %82 cast, %119 reduce_mean scalar
-	for i := range m.t119[:1] {
-		m.t119[i] = 0
-	}
-	{
-		a0 := m.h[0:][:12*n]
-		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v80 := a0[j] * float32(3.0)
-			v81 := castI32(v80)
-			v82 := float32(v81)
-			acc += v82
-		}
-		m.t119[0] += acc
-	}
-	for i := range m.t119[:1] {
-		m.t119[i] /= float32(12 * n)
-	}
-	// group (reduction): %85 mul, %121 reduce_mean scalar
-	for i := range m.t121[:1] {
-		m.t121[i] = 0
-	}
-	{
-		a0 := m.t84[0:][:144]
+		a0 := m.t195[0:][:144]
 		acc := float32(0)
 		for j := 0; j < 144; j++ {
-			v85 := a0[j] * float32(0.1)
-			acc += v85
+			v196 := a0[j] * float32(0.1)
+			acc += v196
 		}
-		m.t121[0] += acc
+		m.t197[0] += acc
 	}
-	for i := range m.t121[:1] {
-		m.t121[i] /= float32(144)
+	for i := range m.t197[:1] {
+		m.t197[i] /= float32(144)
 	}
-	// group (reduction): %87 cast, %123 reduce_mean scalar
-	for i := range m.t123[:1] {
-		m.t123[i] = 0
+	// group (reduction): %202 add, %203 reduce_mean scalar
+	for i := range m.t203[:1] {
+		m.t203[i] = 0
 	}
 	{
-		a0 := m.t86[0:][:3*n]
+		a0 := m.t160[0:][:12*n]
+		a1 := m.t161[0:][:12*n]
 		acc := float32(0)
-		for j := 0; j < 3*n; j++ {
-			v87 := float32(a0[j])
-			acc += v87
+		for j := 0; j < 12*n; j++ {
+			v202 := a0[j] + a1[j]
+			acc += v202
 		}
-		m.t123[0] += acc
+		m.t203[0] += acc
 	}
-	for i := range m.t123[:1] {
-		m.t123[i] /= float32(3 * n)
+	for i := range m.t203[:1] {
+		m.t203[i] /= float32(12 * n)
 	}
-	// group (reduction): %127 mul, %128 reduce_mean scalar
-	for i := range m.t128[:1] {
-		m.t128[i] = 0
+	// group (reduction): %204 mul, %205 add, %206 add, %207 add, %208 reduce_mean (N, 1)
+	for i := range m.t208[:n] {
+		m.t208[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t189[i0*12:][:12]
+			a1 := m.h[i0*12:][:12]
+			a2 := m.t162[i0*12:][:12]
+			a3 := m.g[i0*12:][:12]
+			o204 := m.sl[i0*12:][:12]
+			o207 := m.t207[i0*12:][:12]
+			acc := float32(0)
+			for j := range o204 {
+				v204 := a0[j] * float32(0.5)
+				v205 := a1[j] + a2[j]
+				v206 := v205 + v204
+				v207 := v206 + a3[j]
+				acc += v207
+				o204[j] = v204
+				o207[j] = v207
+			}
+			m.t208[i0] += acc
+		}
+	}
+	for i := range m.t208[:n] {
+		m.t208[i] /= float32(12)
+	}
+	// group (reduction): %209 sub, %210 mul, %211 reduce_mean (N, 1)
+	for i := range m.t211[:n] {
+		m.t211[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t207[i0*12:][:12]
+			a1 := m.t208[i0]
+			o209 := m.t209[i0*12:][:12]
+			acc := float32(0)
+			for j := range o209 {
+				v209 := a0[j] - a1
+				v210 := v209 * v209
+				acc += v210
+				o209[j] = v209
+			}
+			m.t211[i0] += acc
+		}
+	}
+	for i := range m.t211[:n] {
+		m.t211[i] /= float32(12)
+	}
+	// group (elementwise): %212 add, %213 sqrt (N, 1)
+	{
+		a0 := m.t211[0:][:n]
+		o213 := m.t213[0:][:n]
+		for j := range o213 {
+			v212 := a0[j] + float32(1e-05)
+			v213 := sqrt32(v212)
+			o213[j] = v213
+		}
+	}
+	// group (reduction): %216 mul, %217 reduce_mean scalar
+	for i := range m.t217[:1] {
+		m.t217[i] = 0
 	}
 	{
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v127 := a0[j] * a1[j]
-			acc += v127
+			v216 := a0[j] * a1[j]
+			acc += v216
 		}
-		m.t128[0] += acc
+		m.t217[0] += acc
 	}
-	for i := range m.t128[:1] {
-		m.t128[i] /= float32(12 * n)
+	for i := range m.t217[:1] {
+		m.t217[i] /= float32(12 * n)
 	}
-	// group (reduction): %106 add, %107 add, %130 sigmoid, %131 sigmoid, %133 maximum, %135 minimum, %136 log, %137 mul, %138 sub, %139 sub, %140 log, %141 mul, %142 add, %143 neg, %144 reduce_mean scalar
-	for i := range m.t144[:1] {
-		m.t144[i] = 0
+	// group (elementwise): %224 div, %225 mul, %226 add (N, 12)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t209[i0*12:][:12]
+			a1 := m.t213[i0]
+			a2 := m.zLayerNorm0Gamma[0:][:12]
+			a3 := m.zLayerNorm0Beta[0:][:12]
+			o224 := m.t224[i0*12:][:12]
+			o226 := m.t226[i0*12:][:12]
+			for j := range o224 {
+				v224 := a0[j] / a1
+				v225 := v224 * a2[j]
+				v226 := v225 + a3[j]
+				o224[j] = v224
+				o226[j] = v226
+			}
+		}
+	}
+	// %227 = matmul(%226, %19) (N, 1)
+	rt.Sgemm(false, false, n, 1, 12, 1, m.t226, 12, m.zDense0W, 1, 0, m.t227, 1)
+	// group (reduction): %228 add, %229 add, %230 sigmoid, %231 sigmoid, %232 maximum, %233 minimum, %234 log, %235 mul, %236 sub, %237 sub, %238 log, %239 mul, %240 add, %241 neg, %242 reduce_mean scalar
+	for i := range m.t242[:1] {
+		m.t242[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t104[i0]
+			a0 := m.t227[i0]
 			a1 := m.zDense0B[0]
 			a2 := m.oh[i0]
 			a3 := t[i0]
-			o107 := m.z[i0:][:1]
-			o130 := m.t130[i0:][:1]
-			o131 := m.t131[i0:][:1]
-			o133 := m.t133[i0:][:1]
-			o135 := m.t135[i0:][:1]
-			o138 := m.t138[i0:][:1]
-			o139 := m.t139[i0:][:1]
+			o229 := m.z[i0:][:1]
+			o230 := m.t230[i0:][:1]
+			o231 := m.t231[i0:][:1]
+			o232 := m.t232[i0:][:1]
+			o233 := m.t233[i0:][:1]
+			o236 := m.t236[i0:][:1]
+			o237 := m.t237[i0:][:1]
 			acc := float32(0)
-			for j := range o107 {
-				v106 := a0 + a1
-				v107 := v106 + a2
-				v130 := sigmoid32(v107)
-				v131 := sigmoid32(a3)
-				v133 := max32(v130, float32(1e-07))
-				v135 := min32(v133, float32(0.9999999))
-				v136 := log32(v135)
-				v137 := v131 * v136
-				v138 := float32(1.0) - v131
-				v139 := float32(1.0) - v135
-				v140 := log32(v139)
-				v141 := v138 * v140
-				v142 := v137 + v141
-				v143 := -v142
-				o107[j] = v107
-				o130[j] = v130
-				o131[j] = v131
-				o133[j] = v133
-				o135[j] = v135
-				o138[j] = v138
-				o139[j] = v139
-				acc += v143
+			for j := range o229 {
+				v228 := a0 + a1
+				v229 := v228 + a2
+				v230 := sigmoid32(v229)
+				v231 := sigmoid32(a3)
+				v232 := max32(v230, float32(1e-07))
+				v233 := min32(v232, float32(0.9999999))
+				v234 := log32(v233)
+				v235 := v231 * v234
+				v236 := float32(1.0) - v231
+				v237 := float32(1.0) - v233
+				v238 := log32(v237)
+				v239 := v236 * v238
+				v240 := v235 + v239
+				v241 := -v240
+				acc += v241
+				o229[j] = v229
+				o230[j] = v230
+				o231[j] = v231
+				o232[j] = v232
+				o233[j] = v233
+				o236[j] = v236
+				o237[j] = v237
 			}
-			m.t144[0] += acc
+			m.t242[0] += acc
 		}
 	}
-	for i := range m.t144[:1] {
-		m.t144[i] /= float32(n)
+	for i := range m.t242[:1] {
+		m.t242[i] /= float32(n)
 	}
-	// group (reduction): %145 sub, %146 abs, %147 minimum, %148 mul, %149 mul, %150 sub, %151 mul, %152 add, %153 reduce_mean scalar
-	for i := range m.t153[:1] {
-		m.t153[i] = 0
+	// group (reduction): %243 gt, %244 cast, %245 gt, %246 cast, %247 eq, %248 cast, %249 reduce_mean scalar
+	for i := range m.t249[:1] {
+		m.t249[i] = 0
+	}
+	{
+		a0 := m.t230[0:][:n]
+		a1 := t[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v243 := b2f(a0[j] > float32(0.5))
+			v244 := v243
+			v245 := b2f(a1[j] > float32(0.5))
+			v246 := v245
+			v247 := b2f(v244 == v246)
+			v248 := v247
+			acc += v248
+		}
+		m.t249[0] += acc
+	}
+	for i := range m.t249[:1] {
+		m.t249[i] /= float32(n)
+	}
+	// group (reduction): %250 sub, %251 abs, %252 minimum, %253 mul, %254 mul, %255 sub, %256 mul, %257 add, %258 reduce_mean scalar
+	for i := range m.t258[:1] {
+		m.t258[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
-		o145 := m.t145[0:][:n]
-		o146 := m.t146[0:][:n]
-		o147 := m.t147[0:][:n]
+		o250 := m.t250[0:][:n]
+		o251 := m.t251[0:][:n]
+		o252 := m.t252[0:][:n]
 		acc := float32(0)
-		for j := range o145 {
-			v145 := a0[j] - a1[j]
-			v146 := abs32(v145)
-			v147 := min32(v146, float32(0.5))
-			v148 := v147 * v147
-			v149 := float32(0.5) * v148
-			v150 := v146 - v147
-			v151 := float32(0.5) * v150
-			v152 := v149 + v151
-			o145[j] = v145
-			o146[j] = v146
-			o147[j] = v147
-			acc += v152
+		for j := range o250 {
+			v250 := a0[j] - a1[j]
+			v251 := abs32(v250)
+			v252 := min32(v251, float32(0.5))
+			v253 := v252 * v252
+			v254 := float32(0.5) * v253
+			v255 := v251 - v252
+			v256 := float32(0.5) * v255
+			v257 := v254 + v256
+			acc += v257
+			o250[j] = v250
+			o251[j] = v251
+			o252[j] = v252
 		}
-		m.t153[0] += acc
+		m.t258[0] += acc
 	}
-	for i := range m.t153[:1] {
-		m.t153[i] /= float32(n)
+	for i := range m.t258[:1] {
+		m.t258[i] /= float32(n)
 	}
-	// %155 = reduce_mean(%146) scalar
-	for i := range m.t155[:1] {
-		m.t155[i] = 0
+	// %259 = reduce_mean(%251) scalar
+	for i := range m.t259[:1] {
+		m.t259[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 1; i1++ {
-			m.t155[0] += m.t146[i0+i1]
+			m.t259[0] += m.t251[i0+i1]
 		}
 	}
-	for i := range m.t155[:1] {
-		m.t155[i] /= float32(n)
+	for i := range m.t259[:1] {
+		m.t259[i] /= float32(n)
 	}
-	// group (reduction): %157 mul, %158 reduce_sum scalar
-	for i := range m.t158[:1] {
-		m.t158[i] = 0
+	// group (reduction): %260 mul, %261 reduce_sum scalar
+	for i := range m.t261[:1] {
+		m.t261[i] = 0
 	}
 	{
-		a0 := m.t145[0:][:n]
+		a0 := m.t250[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v157 := a0[j] * a0[j]
-			acc += v157
+			v260 := a0[j] * a0[j]
+			acc += v260
 		}
-		m.t158[0] += acc
+		m.t261[0] += acc
 	}
-	// group (reduction): %160 abs, %161 neg, %162 exp, %163 add, %164 log, %165 maximum, %166 mul, %167 sub, %168 add, %169 reduce_mean scalar
-	for i := range m.t169[:1] {
-		m.t169[i] = 0
+	// group (reduction): %262 abs, %263 neg, %264 exp, %265 add, %266 log, %267 maximum, %268 mul, %269 sub, %270 add, %271 reduce_mean scalar
+	for i := range m.t271[:1] {
+		m.t271[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
-		o162 := m.t162[0:][:n]
-		o163 := m.t163[0:][:n]
+		o264 := m.t264[0:][:n]
+		o265 := m.t265[0:][:n]
 		acc := float32(0)
-		for j := range o162 {
-			v160 := abs32(a0[j])
-			v161 := -v160
-			v162 := exp32(v161)
-			v163 := float32(1.0) + v162
-			v164 := log32(v163)
-			v165 := max32(a0[j], float32(0.0))
-			v166 := a0[j] * a1[j]
-			v167 := v165 - v166
-			v168 := v167 + v164
-			o162[j] = v162
-			o163[j] = v163
-			acc += v168
+		for j := range o264 {
+			v262 := abs32(a0[j])
+			v263 := -v262
+			v264 := exp32(v263)
+			v265 := float32(1.0) + v264
+			v266 := log32(v265)
+			v267 := max32(a0[j], float32(0.0))
+			v268 := a0[j] * a1[j]
+			v269 := v267 - v268
+			v270 := v269 + v266
+			acc += v270
+			o264[j] = v264
+			o265[j] = v265
 		}
-		m.t169[0] += acc
+		m.t271[0] += acc
 	}
-	for i := range m.t169[:1] {
-		m.t169[i] /= float32(n)
+	for i := range m.t271[:1] {
+		m.t271[i] /= float32(n)
 	}
-	// group (contraction): %173 matmul, %175 add (N, 3)
-	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t175, 3)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t175[i0*3:][:3]
-			a1 := m.lossB[0:][:3]
-			o175 := m.t175[i0*3:][:3]
-			for j := range o175 {
-				v175 := a0[j] + a1[j]
-				o175[j] = v175
-			}
-		}
-	}
-	// %176 = log_softmax(%175) (N, 3)
-	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(3)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 3; j++ {
-				mx = max(mx, m.t175[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 3; j++ {
-				sum += exp32(m.t175[base+j*(1)] - mx)
-			}
-			lse := mx + log32(sum)
-			for j := 0; j < 3; j++ {
-				m.t176[base+j*(1)] = m.t175[base+j*(1)] - lse
-			}
-		}
-	}
-	// %177 = one_hot(%3) (N, 3)
-	clear(m.t177[:3*n])
-	for i, c := range lab[:n] {
-		if c >= 0 && c < 3 {
-			m.t177[i*3+int(c)] = 1
-		}
-	}
-	// group (reduction): %178 mul, %179 reduce_sum (N)
-	for i := range m.t179[:n] {
-		m.t179[i] = 0
+	// group (reduction): %330 mul, %331 cast, %332 cast, %333 reduce_mean scalar
+	for i := range m.t333[:1] {
+		m.t333[i] = 0
 	}
 	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t177[i0*3:][:3]
-			a1 := m.t176[i0*3:][:3]
-			acc := float32(0)
-			for j := 0; j < 3; j++ {
-				v178 := a0[j] * a1[j]
-				acc += v178
-			}
-			m.t179[i0] += acc
-		}
-	}
-	// group (reduction): %180 neg, %181 reduce_mean scalar
-	for i := range m.t181[:1] {
-		m.t181[i] = 0
-	}
-	{
-		a0 := m.t179[0:][:n]
+		a0 := m.h[0:][:12*n]
 		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v180 := -a0[j]
-			acc += v180
+		for j := 0; j < 12*n; j++ {
+			v330 := a0[j] * float32(3.0)
+			v331 := castI32(v330)
+			v332 := float32(v331)
+			acc += v332
 		}
-		m.t181[0] += acc
+		m.t333[0] += acc
 	}
-	for i := range m.t181[:1] {
-		m.t181[i] /= float32(n)
+	for i := range m.t333[:1] {
+		m.t333[i] /= float32(12 * n)
 	}
-	// group (elementwise): %112 add, %114 add, %116 add, %118 add, %120 add, %122 add, %125 mul, %126 add, %129 add, %154 add, %156 add, %159 add, %170 add, %171 add, %182 add scalar
+	// group (elementwise): %334 add, %335 add, %336 add, %337 add, %338 add, %339 add, %340 mul, %341 add, %342 add, %343 add, %344 add, %345 add, %346 add, %347 add, %348 add scalar
 	{
-		a0 := m.t108[0:][:1]
-		a1 := m.t111[0:][:1]
-		a2 := m.t113[0:][:1]
-		a3 := m.t115[0:][:1]
-		a4 := m.t117[0:][:1]
-		a5 := m.t119[0:][:1]
-		a6 := m.t121[0:][:1]
-		a7 := m.t123[0:][:1]
-		a8 := m.t128[0:][:1]
-		a9 := m.t144[0:][:1]
-		a10 := m.t153[0:][:1]
-		a11 := m.t155[0:][:1]
-		a12 := m.t158[0:][:1]
-		a13 := m.t169[0:][:1]
-		a14 := m.t181[0:][:1]
-		o182 := m.t182[0:][:1]
-		for j := range o182 {
-			v112 := a0[j] + a1[j]
-			v114 := v112 + a2[j]
-			v116 := v114 + a3[j]
-			v118 := v116 + a4[j]
-			v120 := v118 + a5[j]
-			v122 := v120 + a6[j]
-			v125 := a7[j] * float32(0.01)
-			v126 := v122 + v125
-			v129 := v126 + a8[j]
-			v154 := a9[j] + a10[j]
-			v156 := v154 + a11[j]
-			v159 := v156 + a12[j]
-			v170 := v159 + a13[j]
-			v171 := v170 + v129
-			v182 := v171 + a14[j]
-			o182[j] = v182
+		a0 := m.t140[0:][:1]
+		a1 := m.t143[0:][:1]
+		a2 := m.t141[0:][:1]
+		a3 := m.t159[0:][:1]
+		a4 := m.t203[0:][:1]
+		a5 := m.t333[0:][:1]
+		a6 := m.t197[0:][:1]
+		a7 := m.t146[0:][:1]
+		a8 := m.t217[0:][:1]
+		a9 := m.t242[0:][:1]
+		a10 := m.t258[0:][:1]
+		a11 := m.t259[0:][:1]
+		a12 := m.t261[0:][:1]
+		a13 := m.t271[0:][:1]
+		a14 := m.t172[0:][:1]
+		o348 := m.t348[0:][:1]
+		for j := range o348 {
+			v334 := a0[j] + a1[j]
+			v335 := v334 + a2[j]
+			v336 := v335 + a3[j]
+			v337 := v336 + a4[j]
+			v338 := v337 + a5[j]
+			v339 := v338 + a6[j]
+			v340 := a7[j] * float32(0.01)
+			v341 := v339 + v340
+			v342 := v341 + a8[j]
+			v343 := a9[j] + a10[j]
+			v344 := v343 + a11[j]
+			v345 := v344 + a12[j]
+			v346 := v345 + a13[j]
+			v347 := v346 + v342
+			v348 := v347 + a14[j]
+			o348[j] = v348
 		}
-	}
-
-	// ------------------------------------------------------------------------
-	// Backward.
-	// group (reduction): %183 gt, %184 cast, %185 gt, %186 cast, %187 eq, %188 cast, %189 reduce_mean scalar
-	for i := range m.t189[:1] {
-		m.t189[i] = 0
-	}
-	{
-		a0 := m.t130[0:][:n]
-		a1 := t[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v183 := b2f(a0[j] > float32(0.5))
-			v184 := v183
-			v185 := b2f(a1[j] > float32(0.5))
-			v186 := v185
-			v187 := b2f(v184 == v186)
-			v188 := v187
-			acc += v188
-		}
-		m.t189[0] += acc
-	}
-	for i := range m.t189[:1] {
-		m.t189[i] /= float32(n)
-	}
-	// group (contraction): %191 matmul, %216 add (N, 3)
-	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.acc2W, 3, 0, m.t216, 3)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t216[i0*3:][:3]
-			a1 := m.acc2B[0:][:3]
-			o216 := m.t216[i0*3:][:3]
-			for j := range o216 {
-				v216 := a0[j] + a1[j]
-				o216[j] = v216
-			}
-		}
-	}
-	// %217 = argmax(%216) (N)
-	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(3)*(1) + in
-			best := 0
-			for j := 1; j < 3; j++ {
-				if m.t216[base+j*(1)] > m.t216[base+best*(1)] {
-					best = j
-				}
-			}
-			m.t217[o*(1)+in] = int32(best)
-		}
-	}
-	// group (reduction): %218 eq, %219 cast, %220 reduce_mean scalar
-	for i := range m.t220[:1] {
-		m.t220[i] = 0
-	}
-	{
-		a0 := m.t217[0:][:n]
-		a1 := lab[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v218 := b2f(a0[j] == a1[j])
-			v219 := v218
-			acc += v219
-		}
-		m.t220[0] += acc
-	}
-	for i := range m.t220[:1] {
-		m.t220[i] /= float32(n)
 	}
 }
 
@@ -1661,168 +1658,451 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (reduction): %5 mul, %7 add, %8 tanh, %9 exp, %10 abs, %12 add, %13 log, %14 add, %15 mul, %16 add, %17 sqrt, %18 sign, %19 mul, %20 sub, %21 relu, %22 sigmoid, %24 pow, %25 add, %26 add, %27 div, %28 gelu, %29 add, %30 neg, %31 add, %33 gt, %35 maximum, %37 minimum, %38 where, %40 maximum, %41 minimum, %42 add, %44 lt, %45 sin, %46 cos, %47 where, %48 add, %49 mul, %50 floor, %51 ne, %52 where, %53 add, %54 reduce_sum (N, 4)
-	for i := range m.t54[:4*n] {
-		m.t54[i] = 0
+	// %61 = div(%6, %52) scalar
+	{
+		o61 := m.t61[0:][:1]
+		for j := range o61 {
+			v61 := float32(1.0) / float32(n)
+			o61[j] = v61
+		}
+	}
+	// %63 = div(%6, %53) scalar
+	{
+		o63 := m.t63[0:][:1]
+		for j := range o63 {
+			v63 := float32(1.0) / float32(n)
+			o63[j] = v63
+		}
+	}
+	// %65 = div(%6, %54) scalar
+	{
+		o65 := m.t65[0:][:1]
+		for j := range o65 {
+			v65 := float32(1.0) / float32(12*n)
+			o65[j] = v65
+		}
+	}
+	// %67 = div(%6, %56) scalar
+	{
+		o67 := m.t67[0:][:1]
+		for j := range o67 {
+			v67 := float32(1.0) / float32(12*n)
+			o67[j] = v67
+		}
+	}
+	// %69 = div(%6, %57) scalar
+	{
+		o69 := m.t69[0:][:1]
+		for j := range o69 {
+			v69 := float32(1.0) / float32(4*n)
+			o69[j] = v69
+		}
+	}
+	// %71 = add(%29, %6) scalar
+	{
+		a0 := m.stateStep[0:][:1]
+		o71 := m.t71[0:][:1]
+		for j := range o71 {
+			v71 := a0[j] + float32(1.0)
+			o71[j] = v71
+		}
+	}
+	// group (reduction): %72 broadcast, %73 mul, %74 reduce_sum scalar
+	for i := range m.t74[:1] {
+		m.t74[i] = 0
+	}
+	{
+		o72 := m.acc2BGrad[0:][:3]
+		acc := float32(0)
+		for j := range o72 {
+			v72 := float32(0.0)
+			v73 := float32(0.0) * v72
+			acc += v73
+			o72[j] = v72
+		}
+		m.t74[0] += acc
+	}
+	// group (elementwise): %75 broadcast, %76 neg (N)
+	{
+		a0 := m.t61[0]
+		o76 := m.t76[0:][:n]
+		for j := range o76 {
+			v75 := a0
+			v76 := -v75
+			o76[j] = v76
+		}
+	}
+	// %78 = one_hot(%3) (N, 3)
+	clear(m.t78[:3*n])
+	for i, c := range lab[:n] {
+		if c >= 0 && c < 3 {
+			m.t78[i*3+int(c)] = 1
+		}
+	}
+	// group (reduction): %79 mul, %80 reduce_sum (N, 1)
+	for i := range m.t80[:n] {
+		m.t80[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t76[i0]
+			a1 := m.t78[i0*3:][:3]
+			o79 := m.t79[i0*3:][:3]
+			acc := float32(0)
+			for j := range o79 {
+				v79 := a0 * a1[j]
+				acc += v79
+				o79[j] = v79
+			}
+			m.t80[i0] += acc
+		}
+	}
+	// %81 = broadcast(%70) (N, 4)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t69[0]
+			o81 := m.t81[i0*4:][:4]
+			for j := range o81 {
+				v81 := a0
+				o81[j] = v81
+			}
+		}
+	}
+	// %83 = neg(%81) (N, 4)
+	{
+		a0 := m.t81[0:][:4*n]
+		o83 := m.t83[0:][:4*n]
+		for j := range o83 {
+			v83 := -a0[j]
+			o83[j] = v83
+		}
+	}
+	// %85 = div(%81, %15) (N, 4)
+	{
+		a0 := m.t81[0:][:4*n]
+		o85 := m.t85[0:][:4*n]
+		for j := range o85 {
+			v85 := a0[j] / float32(3.0)
+			o85[j] = v85
+		}
+	}
+	// %87 = one_hot(%1) (N, 5)
+	clear(m.t87[:5*n])
+	for i, c := range k2[:n] {
+		if c >= 0 && c < 5 {
+			m.t87[i*5+int(c)] = 1
+		}
+	}
+	// %88 = matmul(%87, %14) (N, 1) (oh)
+	rt.Sgemm(false, false, n, 1, 5, 1, m.t87, 5, m.w, 1, 0, m.oh, 1)
+	// group (reduction): %89 broadcast, %90 mul, %91 reduce_sum scalar
+	for i := range m.t91[:1] {
+		m.t91[i] = 0
+	}
+	{
+		o89 := m.acc2WGrad[0:][:36]
+		acc := float32(0)
+		for j := range o89 {
+			v89 := float32(0.0)
+			v90 := float32(0.0) * v89
+			acc += v90
+			o89[j] = v89
+		}
+		m.t91[0] += acc
+	}
+	// %92 = gather(%13, %1) (N, 12) (g)
+	for i, r := range k2[:n] {
+		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
+	}
+	// group (reduction): %93 broadcast, %94 mul, %95 reduce_sum (N, 1, 4)
+	for i := range m.t95[:4*n] {
+		m.t95[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 3; i1++ {
+				a0 := m.t67[0]
+				o93 := m.t93[i0*12+i1*4:][:4]
+				o94 := m.t94[i0*12+i1*4:][:4]
+				s := m.t95[i0*4:][:4]
+				for j := range o93 {
+					v93 := a0
+					v94 := v93 * float32(0.3)
+					s[j] += v93
+					o93[j] = v93
+					o94[j] = v94
+				}
+			}
+		}
+	}
+	// group (elementwise): %96 broadcast, %97 mul (12, 12)
+	{
+		o97 := m.t97[0:][:144]
+		for j := range o97 {
+			v96 := float32(0.0069444444961845875)
+			v97 := v96 * float32(0.1)
+			o97[j] = v97
+		}
+	}
+	// group (reduction): %98 mul, %99 add, %100 tanh, %101 exp, %102 abs, %103 add, %104 log, %105 add, %106 mul, %107 add, %108 sqrt, %109 sign, %110 mul, %111 sub, %112 relu, %113 sigmoid, %114 pow, %115 add, %116 add, %117 div, %118 gelu, %119 add, %120 neg, %121 add, %122 gt, %123 maximum, %124 minimum, %125 where, %126 maximum, %127 minimum, %128 add, %129 lt, %130 sin, %131 cos, %132 where, %133 add, %134 mul, %135 floor, %136 ne, %137 where, %138 add, %139 reduce_sum (N, 4)
+	for i := range m.t139[:4*n] {
+		m.t139[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := x[i0*12+i1*4:][:4]
 				a1 := m.p[i1*4:][:4]
-				o7 := m.h[i0*12+i1*4:][:4]
-				o8 := m.t8[i0*12+i1*4:][:4]
-				o9 := m.t9[i0*12+i1*4:][:4]
-				o12 := m.t12[i0*12+i1*4:][:4]
-				o17 := m.t17[i0*12+i1*4:][:4]
-				o18 := m.t18[i0*12+i1*4:][:4]
-				o20 := m.a[i0*12+i1*4:][:4]
-				o21 := m.t21[i0*12+i1*4:][:4]
-				o22 := m.t22[i0*12+i1*4:][:4]
-				o26 := m.t26[i0*12+i1*4:][:4]
-				o27 := m.t27[i0*12+i1*4:][:4]
-				o30 := m.t30[i0*12+i1*4:][:4]
-				o31 := m.b[i0*12+i1*4:][:4]
-				o33 := m.t33[i0*12+i1*4:][:4]
-				o40 := m.t40[i0*12+i1*4:][:4]
-				o44 := m.t44[i0*12+i1*4:][:4]
-				o45 := m.t45[i0*12+i1*4:][:4]
-				o46 := m.t46[i0*12+i1*4:][:4]
-				o51 := m.t51[i0*12+i1*4:][:4]
-				o53 := m.c[i0*12+i1*4:][:4]
-				s := m.t54[i0*4:][:4]
-				for j := range o7 {
-					v5 := a0[j] * a1[j]
-					v7 := v5 + float32(0.1)
-					v8 := tanh32(v7)
-					v9 := exp32(v8)
-					v10 := abs32(v7)
-					v12 := v10 + float32(1.0)
-					v13 := log32(v12)
-					v14 := v9 + v13
-					v15 := v7 * v7
-					v16 := v15 + float32(1.0)
-					v17 := sqrt32(v16)
-					v18 := sign32(v7)
-					v19 := v17 * v18
-					v20 := v14 - v19
-					v21 := relu32(v7)
-					v22 := sigmoid32(v7)
-					v24 := pow32(v8, float32(2.0))
-					v25 := v22 + v24
-					v26 := v25 + float32(1.0)
-					v27 := v21 / v26
-					v28 := gelu32(v7)
-					v29 := v27 + v28
-					v30 := -v7
-					v31 := v29 + v30
-					v33 := b2f(v7 > float32(0.0))
-					v35 := max32(v7, float32(0.5))
-					v37 := min32(v7, float32(-0.5))
-					v38 := sel32(v33, v35, v37)
-					v40 := max32(v7, float32(-1.0))
-					v41 := min32(v40, float32(1.0))
-					v42 := v38 + v41
-					v44 := b2f(v7 < float32(0.2))
-					v45 := sin32(v7)
-					v46 := cos32(v7)
-					v47 := sel32(v44, v45, v46)
-					v48 := v42 + v47
-					v49 := v7 * float32(2.0)
-					v50 := floor32(v49)
-					v51 := b2f(v50 != float32(0.0))
-					v52 := sel32(v51, v7, float32(1.0))
-					v53 := v48 + v52
-					o7[j] = v7
-					o8[j] = v8
-					o9[j] = v9
-					o12[j] = v12
-					o17[j] = v17
-					o18[j] = v18
-					o20[j] = v20
-					o21[j] = v21
-					o22[j] = v22
-					o26[j] = v26
-					o27[j] = v27
-					o30[j] = v30
-					o31[j] = v31
-					o33[j] = v33
-					o40[j] = v40
-					o44[j] = v44
-					o45[j] = v45
-					o46[j] = v46
-					o51[j] = v51
-					o53[j] = v53
-					s[j] += v7
+				o99 := m.h[i0*12+i1*4:][:4]
+				o100 := m.t100[i0*12+i1*4:][:4]
+				o101 := m.t101[i0*12+i1*4:][:4]
+				o103 := m.t103[i0*12+i1*4:][:4]
+				o108 := m.t108[i0*12+i1*4:][:4]
+				o109 := m.t109[i0*12+i1*4:][:4]
+				o111 := m.a[i0*12+i1*4:][:4]
+				o112 := m.t112[i0*12+i1*4:][:4]
+				o113 := m.t113[i0*12+i1*4:][:4]
+				o116 := m.t116[i0*12+i1*4:][:4]
+				o117 := m.t117[i0*12+i1*4:][:4]
+				o120 := m.t120[i0*12+i1*4:][:4]
+				o121 := m.b[i0*12+i1*4:][:4]
+				o122 := m.t122[i0*12+i1*4:][:4]
+				o126 := m.t126[i0*12+i1*4:][:4]
+				o129 := m.t129[i0*12+i1*4:][:4]
+				o130 := m.t130[i0*12+i1*4:][:4]
+				o131 := m.t131[i0*12+i1*4:][:4]
+				o136 := m.t136[i0*12+i1*4:][:4]
+				o138 := m.c[i0*12+i1*4:][:4]
+				s := m.t139[i0*4:][:4]
+				for j := range o99 {
+					v98 := a0[j] * a1[j]
+					v99 := v98 + float32(0.1)
+					v100 := tanh32(v99)
+					v101 := exp32(v100)
+					v102 := abs32(v99)
+					v103 := v102 + float32(1.0)
+					v104 := log32(v103)
+					v105 := v101 + v104
+					v106 := v99 * v99
+					v107 := v106 + float32(1.0)
+					v108 := sqrt32(v107)
+					v109 := sign32(v99)
+					v110 := v108 * v109
+					v111 := v105 - v110
+					v112 := relu32(v99)
+					v113 := sigmoid32(v99)
+					v114 := pow32(v100, float32(2.0))
+					v115 := v113 + v114
+					v116 := v115 + float32(1.0)
+					v117 := v112 / v116
+					v118 := gelu32(v99)
+					v119 := v117 + v118
+					v120 := -v99
+					v121 := v119 + v120
+					v122 := b2f(v99 > float32(0.0))
+					v123 := max32(v99, float32(0.5))
+					v124 := min32(v99, float32(-0.5))
+					v125 := sel32(v122, v123, v124)
+					v126 := max32(v99, float32(-1.0))
+					v127 := min32(v126, float32(1.0))
+					v128 := v125 + v127
+					v129 := b2f(v99 < float32(0.2))
+					v130 := sin32(v99)
+					v131 := cos32(v99)
+					v132 := sel32(v129, v130, v131)
+					v133 := v128 + v132
+					v134 := v99 * float32(2.0)
+					v135 := floor32(v134)
+					v136 := b2f(v135 != float32(0.0))
+					v137 := sel32(v136, v99, float32(1.0))
+					v138 := v133 + v137
+					s[j] += v99
+					o99[j] = v99
+					o100[j] = v100
+					o101[j] = v101
+					o103[j] = v103
+					o108[j] = v108
+					o109[j] = v109
+					o111[j] = v111
+					o112[j] = v112
+					o113[j] = v113
+					o116[j] = v116
+					o117[j] = v117
+					o120[j] = v120
+					o121[j] = v121
+					o122[j] = v122
+					o126[j] = v126
+					o129[j] = v129
+					o130[j] = v130
+					o131[j] = v131
+					o136[j] = v136
+					o138[j] = v138
 				}
 			}
 		}
 	}
-	// %55 = reduce_mean(%7) (N, 4)
-	for i := range m.t55[:4*n] {
-		m.t55[i] = 0
+	// %140 = reduce_mean(%111) scalar
+	for i := range m.t140[:1] {
+		m.t140[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t55[i0*4+i2] += m.h[i0*12+i1*4+i2]
+				m.t140[0] += m.a[i0*12+i1*4+i2]
 			}
 		}
 	}
-	for i := range m.t55[:4*n] {
-		m.t55[i] /= float32(3)
+	for i := range m.t140[:1] {
+		m.t140[i] /= float32(12 * n)
 	}
-	// %57 = reduce_max(%7) (N, 4)
-	for i := range m.t57[:4*n] {
-		m.t57[i] = float32(math.Inf(-1))
+	// %141 = reduce_mean(%138) scalar
+	for i := range m.t141[:1] {
+		m.t141[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.h[i0*12+i1*4+i2]; xv > m.t57[i0*4+i2] || xv != xv {
-					m.t57[i0*4+i2] = xv
+				m.t141[0] += m.c[i0*12+i1*4+i2]
+			}
+		}
+	}
+	for i := range m.t141[:1] {
+		m.t141[i] /= float32(12 * n)
+	}
+	// group (reduction): %142 mul, %143 reduce_mean scalar
+	for i := range m.t143[:1] {
+		m.t143[i] = 0
+	}
+	{
+		a0 := m.b[0:][:12*n]
+		acc := float32(0)
+		for j := 0; j < 12*n; j++ {
+			v142 := a0[j] * float32(0.3)
+			acc += v142
+		}
+		m.t143[0] += acc
+	}
+	for i := range m.t143[:1] {
+		m.t143[i] /= float32(12 * n)
+	}
+	// %144 = argmax(%99) (N, 3)
+	for o := 0; o < 3*n; o++ {
+		for in := 0; in < 1; in++ {
+			base := o*(4)*(1) + in
+			best := 0
+			for j := 1; j < 4; j++ {
+				if m.h[base+j*(1)] > m.h[base+best*(1)] {
+					best = j
+				}
+			}
+			m.t144[o*(1)+in] = int32(best)
+		}
+	}
+	// group (reduction): %145 cast, %146 reduce_mean scalar
+	for i := range m.t146[:1] {
+		m.t146[i] = 0
+	}
+	{
+		a0 := m.t144[0:][:3*n]
+		acc := float32(0)
+		for j := 0; j < 3*n; j++ {
+			v145 := float32(a0[j])
+			acc += v145
+		}
+		m.t146[0] += acc
+	}
+	for i := range m.t146[:1] {
+		m.t146[i] /= float32(3 * n)
+	}
+	// %147 = reduce_mean(%99) (N, 4)
+	for i := range m.t147[:4*n] {
+		m.t147[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t147[i0*4+i2] += m.h[i0*12+i1*4+i2]
+			}
+		}
+	}
+	for i := range m.t147[:4*n] {
+		m.t147[i] /= float32(3)
+	}
+	// %148 = reduce_max(%99) (N, 4)
+	for i := range m.t148[:4*n] {
+		m.t148[i] = float32(math.Inf(-1))
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				if xv := m.h[i0*12+i1*4+i2]; xv > m.t148[i0*4+i2] || xv != xv {
+					m.t148[i0*4+i2] = xv
 				}
 			}
 		}
 	}
-	// %59 = reduce_max(%30) (N, 4)
-	for i := range m.t59[:4*n] {
-		m.t59[i] = float32(math.Inf(-1))
+	// %149 = reduce_max(%120) (N, 4)
+	for i := range m.t149[:4*n] {
+		m.t149[i] = float32(math.Inf(-1))
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.t30[i0*12+i1*4+i2]; xv > m.t59[i0*4+i2] || xv != xv {
-					m.t59[i0*4+i2] = xv
+				if xv := m.t120[i0*12+i1*4+i2]; xv > m.t149[i0*4+i2] || xv != xv {
+					m.t149[i0*4+i2] = xv
 				}
 			}
 		}
 	}
-	// %62 = logsumexp(%7) (N, 4)
-	for i := range m.t62[:4*n] {
-		m.t62[i] = float32(math.Inf(-1))
-		m.t62Scratch[i] = 0
+	// %150 = logsumexp(%99) (N, 4)
+	for i := range m.t150[:4*n] {
+		m.t150[i] = float32(math.Inf(-1))
+		m.t150Scratch[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t62[i0*4+i2] = max(m.t62[i0*4+i2], m.h[i0*12+i1*4+i2])
+				m.t150[i0*4+i2] = max(m.t150[i0*4+i2], m.h[i0*12+i1*4+i2])
 			}
 		}
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t62Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t62[i0*4+i2])
+				m.t150Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t150[i0*4+i2])
 			}
 		}
 	}
-	for i := range m.t62[:4*n] {
-		if !math.IsInf(float64(m.t62[i]), 0) {
-			m.t62[i] += log32(m.t62Scratch[i])
+	for i := range m.t150[:4*n] {
+		if !math.IsInf(float64(m.t150[i]), 0) {
+			m.t150[i] += log32(m.t150Scratch[i])
 		}
 	}
-	// %64 = softmax(%7) (N, 3, 4)
+	// group (reduction): %154 add, %155 add, %156 neg, %157 add, %158 add, %159 reduce_mean scalar
+	for i := range m.t159[:1] {
+		m.t159[i] = 0
+	}
+	{
+		a0 := m.t139[0:][:4*n]
+		a1 := m.t147[0:][:4*n]
+		a2 := m.t148[0:][:4*n]
+		a3 := m.t149[0:][:4*n]
+		a4 := m.t150[0:][:4*n]
+		acc := float32(0)
+		for j := 0; j < 4*n; j++ {
+			v154 := a0[j] + a1[j]
+			v155 := v154 + a2[j]
+			v156 := -a3[j]
+			v157 := v155 + v156
+			v158 := v157 + a4[j]
+			acc += v158
+		}
+		m.t159[0] += acc
+	}
+	for i := range m.t159[:1] {
+		m.t159[i] /= float32(4 * n)
+	}
+	// %160 = softmax(%99) (N, 3, 4)
 	for o := 0; o < 3*n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(4)*(1) + in
@@ -1836,11 +2116,11 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			inv := 1 / sum
 			for j := 0; j < 4; j++ {
-				m.t64[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
+				m.t160[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
 			}
 		}
 	}
-	// %65 = log_softmax(%7) (N, 3, 4)
+	// %161 = log_softmax(%99) (N, 3, 4)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 4; in++ {
 			base := o*(3)*(4) + in
@@ -1854,1160 +2134,1016 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 3; j++ {
-				m.t65[base+j*(4)] = m.h[base+j*(4)] - lse
+				m.t161[base+j*(4)] = m.h[base+j*(4)] - lse
 			}
 		}
 	}
-	// %67 = transpose(%7) (N, 4, 3)
+	// %162 = transpose(%99) (N, 4, 3)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 3; i2++ {
-				m.t67[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
+				m.t162[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
 			}
 		}
 	}
-	// %70 = slice(%69) (N, 4)
+	// %165 = slice(%164) (N, 4)
 	for o := 0; o < n; o++ {
-		copy(m.t70[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
+		copy(m.t165[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
 	}
-	// %71 = slice(%69) (N, 8)
-	for o := 0; o < n; o++ {
-		copy(m.t71[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
-	}
-	// %72 = concat(%70, %71) (N, 12)
-	for o, pos := 0, 0; o < n; o++ {
-		pos += copy(m.t72[pos:pos+(4)*(1)], m.t70[o*(4)*(1):(o+1)*(4)*(1)])
-		pos += copy(m.t72[pos:pos+(8)*(1)], m.t71[o*(8)*(1):(o+1)*(8)*(1)])
-	}
-	// %75 = gather(%74, %1) (N, 12) (g)
-	for i, r := range k2[:n] {
-		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
-	}
-	// %76 = one_hot(%1) (N, 5)
-	clear(m.t76[:5*n])
-	for i, c := range k2[:n] {
-		if c >= 0 && c < 5 {
-			m.t76[i*5+int(c)] = 1
+	// group (contraction): %166 matmul, %167 add (N, 3)
+	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t167, 3)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t167[i0*3:][:3]
+			a1 := m.lossB[0:][:3]
+			o167 := m.t167[i0*3:][:3]
+			for j := range o167 {
+				v167 := a0[j] + a1[j]
+				o167[j] = v167
+			}
 		}
 	}
-	// %78 = matmul(%76, %77) (N, 1) (oh)
-	rt.Sgemm(false, false, n, 1, 5, 1, m.t76, 5, m.w, 1, 0, m.oh, 1)
-	// %83 = transpose(%69) (12, N)
+	// %168 = log_softmax(%167) (N, 3)
+	for o := 0; o < n; o++ {
+		for in := 0; in < 1; in++ {
+			base := o*(3)*(1) + in
+			mx := float32(math.Inf(-1))
+			for j := 0; j < 3; j++ {
+				mx = max(mx, m.t167[base+j*(1)])
+			}
+			var sum float32
+			for j := 0; j < 3; j++ {
+				sum += exp32(m.t167[base+j*(1)] - mx)
+			}
+			lse := mx + log32(sum)
+			for j := 0; j < 3; j++ {
+				m.t168[base+j*(1)] = m.t167[base+j*(1)] - lse
+			}
+		}
+	}
+	// group (reduction): %169 mul, %170 reduce_sum (N)
+	for i := range m.t170[:n] {
+		m.t170[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t78[i0*3:][:3]
+			a1 := m.t168[i0*3:][:3]
+			acc := float32(0)
+			for j := 0; j < 3; j++ {
+				v169 := a0[j] * a1[j]
+				acc += v169
+			}
+			m.t170[i0] += acc
+		}
+	}
+	// group (reduction): %171 neg, %172 reduce_mean scalar
+	for i := range m.t172[:1] {
+		m.t172[i] = 0
+	}
+	{
+		a0 := m.t170[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v171 := -a0[j]
+			acc += v171
+		}
+		m.t172[0] += acc
+	}
+	for i := range m.t172[:1] {
+		m.t172[i] /= float32(n)
+	}
+	// group (reduction): %173 exp, %174 mul, %175 sub, %176 reduce_sum (3)
+	for i := range m.lossBGrad[:3] {
+		m.lossBGrad[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t168[i0*3:][:3]
+			a1 := m.t80[i0]
+			a2 := m.t79[i0*3:][:3]
+			o175 := m.t175[i0*3:][:3]
+			s := m.lossBGrad[0:][:3]
+			for j := range o175 {
+				v173 := exp32(a0[j])
+				v174 := v173 * a1
+				v175 := a2[j] - v174
+				s[j] += v175
+				o175[j] = v175
+			}
+		}
+	}
+	// group (reduction): %177 mul, %178 reduce_sum scalar
+	for i := range m.t178[:1] {
+		m.t178[i] = 0
+	}
+	{
+		a0 := m.lossBGrad[0:][:3]
+		acc := float32(0)
+		for j := 0; j < 3; j++ {
+			v177 := a0[j] * a0[j]
+			acc += v177
+		}
+		m.t178[0] += acc
+	}
+	// %179 = matmul(%164, %175) (12, 3)
+	rt.Sgemm(true, false, 12, 3, n, 1, m.h, 12, m.t175, 3, 0, m.lossWGrad, 3)
+	// group (reduction): %180 mul, %181 reduce_sum scalar
+	for i := range m.t181[:1] {
+		m.t181[i] = 0
+	}
+	{
+		a0 := m.lossWGrad[0:][:36]
+		acc := float32(0)
+		for j := 0; j < 36; j++ {
+			v180 := a0[j] * a0[j]
+			acc += v180
+		}
+		m.t181[0] += acc
+	}
+	// %188 = slice(%164) (N, 8)
+	for o := 0; o < n; o++ {
+		copy(m.t188[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
+	}
+	// %189 = concat(%165, %188) (N, 12)
+	for o, pos := 0, 0; o < n; o++ {
+		pos += copy(m.t189[pos:pos+(4)*(1)], m.t165[o*(4)*(1):(o+1)*(4)*(1)])
+		pos += copy(m.t189[pos:pos+(8)*(1)], m.t188[o*(8)*(1):(o+1)*(8)*(1)])
+	}
+	// %190 = matmul(%175, %25) (N, 12)
+	rt.Sgemm(false, true, n, 12, 3, 1, m.t175, 3, m.lossW, 3, 0, m.t190, 12)
+	// %191 = transpose(%164) (12, N)
 	for i0 := 0; i0 < 12; i0++ {
 		for i1 := 0; i1 < n; i1++ {
-			m.t83[i0*n+i1] = m.h[i0+i1*12]
+			m.t191[i0*n+i1] = m.h[i0+i1*12]
 		}
 	}
-	// %84 = matmul(%83, %69) (12, 12)
-	rt.Sgemm(false, false, 12, 12, n, 1, m.t83, n, m.h, 12, 0, m.t84, 12)
-	// %86 = argmax(%7) (N, 3)
-	for o := 0; o < 3*n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
-			best := 0
-			for j := 1; j < 4; j++ {
-				if m.h[base+j*(1)] > m.h[base+best*(1)] {
-					best = j
-				}
-			}
-			m.t86[o*(1)+in] = int32(best)
-		}
-	}
-	// group (reduction): %73 mul, %88 add, %89 add, %90 add, %91 reduce_mean (N, 1)
-	for i := range m.t91[:n] {
-		m.t91[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t72[i0*12:][:12]
-			a1 := m.h[i0*12:][:12]
-			a2 := m.t67[i0*12:][:12]
-			a3 := m.g[i0*12:][:12]
-			o73 := m.sl[i0*12:][:12]
-			o90 := m.t90[i0*12:][:12]
-			acc := float32(0)
-			for j := range o73 {
-				v73 := a0[j] * float32(0.5)
-				v88 := a1[j] + a2[j]
-				v89 := v88 + v73
-				v90 := v89 + a3[j]
-				o73[j] = v73
-				o90[j] = v90
-				acc += v90
-			}
-			m.t91[i0] += acc
-		}
-	}
-	for i := range m.t91[:n] {
-		m.t91[i] /= float32(12)
-	}
-	// group (reduction): %92 sub, %93 mul, %94 reduce_mean (N, 1)
-	for i := range m.t94[:n] {
-		m.t94[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t90[i0*12:][:12]
-			a1 := m.t91[i0]
-			o92 := m.t92[i0*12:][:12]
-			acc := float32(0)
-			for j := range o92 {
-				v92 := a0[j] - a1
-				v93 := v92 * v92
-				o92[j] = v92
-				acc += v93
-			}
-			m.t94[i0] += acc
-		}
-	}
-	for i := range m.t94[:n] {
-		m.t94[i] /= float32(12)
-	}
-	// group (elementwise): %96 add, %97 sqrt (N, 1)
-	{
-		a0 := m.t94[0:][:n]
-		o97 := m.t97[0:][:n]
-		for j := range o97 {
-			v96 := a0[j] + float32(1e-05)
-			v97 := sqrt32(v96)
-			o97[j] = v97
-		}
-	}
-	// group (elementwise): %98 div, %101 mul, %102 add (N, 12)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t92[i0*12:][:12]
-			a1 := m.t97[i0]
-			a2 := m.zLayerNorm0Gamma[0:][:12]
-			a3 := m.zLayerNorm0Beta[0:][:12]
-			o98 := m.t98[i0*12:][:12]
-			o102 := m.t102[i0*12:][:12]
-			for j := range o98 {
-				v98 := a0[j] / a1
-				v101 := v98 * a2[j]
-				v102 := v101 + a3[j]
-				o98[j] = v98
-				o102[j] = v102
-			}
-		}
-	}
-	// %104 = matmul(%102, %103) (N, 1)
-	rt.Sgemm(false, false, n, 1, 12, 1, m.t102, 12, m.zDense0W, 1, 0, m.t104, 1)
-	// %108 = reduce_mean(%20) scalar
-	for i := range m.t108[:1] {
-		m.t108[i] = 0
-	}
+	// %192 = matmul(%97, %164) (12, N)
+	rt.Sgemm(false, true, 12, n, 12, 1, m.t97, 12, m.h, 12, 0, m.t192, n)
+	// %193 = matmul(%191, %97) (N, 12)
+	rt.Sgemm(true, false, n, 12, 12, 1, m.t191, n, m.t97, 12, 0, m.t193, 12)
+	// %194 = transpose(%192) (N, 12)
 	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t108[0] += m.a[i0*12+i1*4+i2]
-			}
+		for i1 := 0; i1 < 12; i1++ {
+			m.t194[i0*12+i1] = m.t192[i0+i1*n]
 		}
 	}
-	for i := range m.t108[:1] {
-		m.t108[i] /= float32(12 * n)
-	}
-	// group (reduction): %110 mul, %111 reduce_mean scalar
-	for i := range m.t111[:1] {
-		m.t111[i] = 0
+	// %195 = matmul(%191, %164) (12, 12)
+	rt.Sgemm(false, false, 12, 12, n, 1, m.t191, n, m.h, 12, 0, m.t195, 12)
+	// group (reduction): %196 mul, %197 reduce_mean scalar
+	for i := range m.t197[:1] {
+		m.t197[i] = 0
 	}
 	{
-		a0 := m.b[0:][:12*n]
-		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v110 := a0[j] * float32(0.3)
-			acc += v110
-		}
-		m.t111[0] += acc
-	}
-	for i := range m.t111[:1] {
-		m.t111[i] /= float32(12 * n)
-	}
-	// %113 = reduce_mean(%53) scalar
-	for i := range m.t113[:1] {
-		m.t113[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t113[0] += m.c[i0*12+i1*4+i2]
-			}
-		}
-	}
-	for i := range m.t113[:1] {
-		m.t113[i] /= float32(12 * n)
-	}
-	// group (reduction): %56 add, %58 add, %60 neg, %61 add, %63 add, %115 reduce_mean scalar
-	for i := range m.t115[:1] {
-		m.t115[i] = 0
-	}
-	{
-		a0 := m.t54[0:][:4*n]
-		a1 := m.t55[0:][:4*n]
-		a2 := m.t57[0:][:4*n]
-		a3 := m.t59[0:][:4*n]
-		a4 := m.t62[0:][:4*n]
-		acc := float32(0)
-		for j := 0; j < 4*n; j++ {
-			v56 := a0[j] + a1[j]
-			v58 := v56 + a2[j]
-			v60 := -a3[j]
-			v61 := v58 + v60
-			v63 := v61 + a4[j]
-			acc += v63
-		}
-		m.t115[0] += acc
-	}
-	for i := range m.t115[:1] {
-		m.t115[i] /= float32(4 * n)
-	}
-	// group (reduction): %66 add, %117 reduce_mean scalar
-	for i := range m.t117[:1] {
-		m.t117[i] = 0
-	}
-	{
-		a0 := m.t64[0:][:12*n]
-		a1 := m.t65[0:][:12*n]
-		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v66 := a0[j] + a1[j]
-			acc += v66
-		}
-		m.t117[0] += acc
-	}
-	for i := range m.t117[:1] {
-		m.t117[i] /= float32(12 * n)
-	}
-	// group (reduction): %80 mul, %81 cast, %82 cast, %119 reduce_mean scalar
-	for i := range m.t119[:1] {
-		m.t119[i] = 0
-	}
-	{
-		a0 := m.h[0:][:12*n]
-		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v80 := a0[j] * float32(3.0)
-			v81 := castI32(v80)
-			v82 := float32(v81)
-			acc += v82
-		}
-		m.t119[0] += acc
-	}
-	for i := range m.t119[:1] {
-		m.t119[i] /= float32(12 * n)
-	}
-	// group (reduction): %85 mul, %121 reduce_mean scalar
-	for i := range m.t121[:1] {
-		m.t121[i] = 0
-	}
-	{
-		a0 := m.t84[0:][:144]
+		a0 := m.t195[0:][:144]
 		acc := float32(0)
 		for j := 0; j < 144; j++ {
-			v85 := a0[j] * float32(0.1)
-			acc += v85
+			v196 := a0[j] * float32(0.1)
+			acc += v196
 		}
-		m.t121[0] += acc
+		m.t197[0] += acc
 	}
-	for i := range m.t121[:1] {
-		m.t121[i] /= float32(144)
+	for i := range m.t197[:1] {
+		m.t197[i] /= float32(144)
 	}
-	// group (reduction): %87 cast, %123 reduce_mean scalar
-	for i := range m.t123[:1] {
-		m.t123[i] = 0
+	// group (reduction): %198 eq, %199 cast, %200 reduce_sum (N, 1, 4)
+	for i := range m.t200[:4*n] {
+		m.t200[i] = 0
 	}
 	{
-		a0 := m.t86[0:][:3*n]
-		acc := float32(0)
-		for j := 0; j < 3*n; j++ {
-			v87 := float32(a0[j])
-			acc += v87
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 3; i1++ {
+				a0 := m.t120[i0*12+i1*4:][:4]
+				a1 := m.t149[i0*4:][:4]
+				o199 := m.t199[i0*12+i1*4:][:4]
+				s := m.t200[i0*4:][:4]
+				for j := range o199 {
+					v198 := b2f(a0[j] == a1[j])
+					v199 := v198
+					s[j] += v199
+					o199[j] = v199
+				}
+			}
 		}
-		m.t123[0] += acc
 	}
-	for i := range m.t123[:1] {
-		m.t123[i] /= float32(3 * n)
+	// %201 = div(%84, %200) (N, 1, 4)
+	{
+		a0 := m.t83[0:][:4*n]
+		a1 := m.t200[0:][:4*n]
+		o201 := m.t201[0:][:4*n]
+		for j := range o201 {
+			v201 := a0[j] / a1[j]
+			o201[j] = v201
+		}
 	}
-	// group (reduction): %127 mul, %128 reduce_mean scalar
-	for i := range m.t128[:1] {
-		m.t128[i] = 0
+	// group (reduction): %202 add, %203 reduce_mean scalar
+	for i := range m.t203[:1] {
+		m.t203[i] = 0
+	}
+	{
+		a0 := m.t160[0:][:12*n]
+		a1 := m.t161[0:][:12*n]
+		acc := float32(0)
+		for j := 0; j < 12*n; j++ {
+			v202 := a0[j] + a1[j]
+			acc += v202
+		}
+		m.t203[0] += acc
+	}
+	for i := range m.t203[:1] {
+		m.t203[i] /= float32(12 * n)
+	}
+	// group (reduction): %204 mul, %205 add, %206 add, %207 add, %208 reduce_mean (N, 1)
+	for i := range m.t208[:n] {
+		m.t208[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t189[i0*12:][:12]
+			a1 := m.h[i0*12:][:12]
+			a2 := m.t162[i0*12:][:12]
+			a3 := m.g[i0*12:][:12]
+			o204 := m.sl[i0*12:][:12]
+			o207 := m.t207[i0*12:][:12]
+			acc := float32(0)
+			for j := range o204 {
+				v204 := a0[j] * float32(0.5)
+				v205 := a1[j] + a2[j]
+				v206 := v205 + v204
+				v207 := v206 + a3[j]
+				acc += v207
+				o204[j] = v204
+				o207[j] = v207
+			}
+			m.t208[i0] += acc
+		}
+	}
+	for i := range m.t208[:n] {
+		m.t208[i] /= float32(12)
+	}
+	// group (reduction): %209 sub, %210 mul, %211 reduce_mean (N, 1)
+	for i := range m.t211[:n] {
+		m.t211[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t207[i0*12:][:12]
+			a1 := m.t208[i0]
+			o209 := m.t209[i0*12:][:12]
+			acc := float32(0)
+			for j := range o209 {
+				v209 := a0[j] - a1
+				v210 := v209 * v209
+				acc += v210
+				o209[j] = v209
+			}
+			m.t211[i0] += acc
+		}
+	}
+	for i := range m.t211[:n] {
+		m.t211[i] /= float32(12)
+	}
+	// group (elementwise): %212 add, %213 sqrt (N, 1)
+	{
+		a0 := m.t211[0:][:n]
+		o213 := m.t213[0:][:n]
+		for j := range o213 {
+			v212 := a0[j] + float32(1e-05)
+			v213 := sqrt32(v212)
+			o213[j] = v213
+		}
+	}
+	// %214 = mul(%65, %204) (N, 12)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t65[0]
+			a1 := m.sl[i0*12:][:12]
+			o214 := m.t214[i0*12:][:12]
+			for j := range o214 {
+				v214 := a0 * a1[j]
+				o214[j] = v214
+			}
+		}
+	}
+	// group (reduction): %216 mul, %217 reduce_mean scalar
+	for i := range m.t217[:1] {
+		m.t217[i] = 0
 	}
 	{
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v127 := a0[j] * a1[j]
-			acc += v127
+			v216 := a0[j] * a1[j]
+			acc += v216
 		}
-		m.t128[0] += acc
+		m.t217[0] += acc
 	}
-	for i := range m.t128[:1] {
-		m.t128[i] /= float32(12 * n)
+	for i := range m.t217[:1] {
+		m.t217[i] /= float32(12 * n)
 	}
-	// group (reduction): %106 add, %107 add, %130 sigmoid, %131 sigmoid, %133 maximum, %135 minimum, %136 log, %137 mul, %138 sub, %139 sub, %140 log, %141 mul, %142 add, %143 neg, %144 reduce_mean scalar
-	for i := range m.t144[:1] {
-		m.t144[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t104[i0]
-			a1 := m.zDense0B[0]
-			a2 := m.oh[i0]
-			a3 := t[i0]
-			o107 := m.z[i0:][:1]
-			o130 := m.t130[i0:][:1]
-			o131 := m.t131[i0:][:1]
-			o133 := m.t133[i0:][:1]
-			o135 := m.t135[i0:][:1]
-			o138 := m.t138[i0:][:1]
-			o139 := m.t139[i0:][:1]
-			acc := float32(0)
-			for j := range o107 {
-				v106 := a0 + a1
-				v107 := v106 + a2
-				v130 := sigmoid32(v107)
-				v131 := sigmoid32(a3)
-				v133 := max32(v130, float32(1e-07))
-				v135 := min32(v133, float32(0.9999999))
-				v136 := log32(v135)
-				v137 := v131 * v136
-				v138 := float32(1.0) - v131
-				v139 := float32(1.0) - v135
-				v140 := log32(v139)
-				v141 := v138 * v140
-				v142 := v137 + v141
-				v143 := -v142
-				o107[j] = v107
-				o130[j] = v130
-				o131[j] = v131
-				o133[j] = v133
-				o135[j] = v135
-				o138[j] = v138
-				o139[j] = v139
-				acc += v143
-			}
-			m.t144[0] += acc
-		}
-	}
-	for i := range m.t144[:1] {
-		m.t144[i] /= float32(n)
-	}
-	// group (reduction): %145 sub, %146 abs, %147 minimum, %148 mul, %149 mul, %150 sub, %151 mul, %152 add, %153 reduce_mean scalar
-	for i := range m.t153[:1] {
-		m.t153[i] = 0
-	}
-	{
-		a0 := m.z[0:][:n]
-		a1 := t[0:][:n]
-		o145 := m.t145[0:][:n]
-		o146 := m.t146[0:][:n]
-		o147 := m.t147[0:][:n]
-		acc := float32(0)
-		for j := range o145 {
-			v145 := a0[j] - a1[j]
-			v146 := abs32(v145)
-			v147 := min32(v146, float32(0.5))
-			v148 := v147 * v147
-			v149 := float32(0.5) * v148
-			v150 := v146 - v147
-			v151 := float32(0.5) * v150
-			v152 := v149 + v151
-			o145[j] = v145
-			o146[j] = v146
-			o147[j] = v147
-			acc += v152
-		}
-		m.t153[0] += acc
-	}
-	for i := range m.t153[:1] {
-		m.t153[i] /= float32(n)
-	}
-	// %155 = reduce_mean(%146) scalar
-	for i := range m.t155[:1] {
-		m.t155[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 1; i1++ {
-			m.t155[0] += m.t146[i0+i1]
-		}
-	}
-	for i := range m.t155[:1] {
-		m.t155[i] /= float32(n)
-	}
-	// group (reduction): %157 mul, %158 reduce_sum scalar
-	for i := range m.t158[:1] {
-		m.t158[i] = 0
-	}
-	{
-		a0 := m.t145[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v157 := a0[j] * a0[j]
-			acc += v157
-		}
-		m.t158[0] += acc
-	}
-	// group (reduction): %160 abs, %161 neg, %162 exp, %163 add, %164 log, %165 maximum, %166 mul, %167 sub, %168 add, %169 reduce_mean scalar
-	for i := range m.t169[:1] {
-		m.t169[i] = 0
-	}
-	{
-		a0 := m.z[0:][:n]
-		a1 := t[0:][:n]
-		o162 := m.t162[0:][:n]
-		o163 := m.t163[0:][:n]
-		acc := float32(0)
-		for j := range o162 {
-			v160 := abs32(a0[j])
-			v161 := -v160
-			v162 := exp32(v161)
-			v163 := float32(1.0) + v162
-			v164 := log32(v163)
-			v165 := max32(a0[j], float32(0.0))
-			v166 := a0[j] * a1[j]
-			v167 := v165 - v166
-			v168 := v167 + v164
-			o162[j] = v162
-			o163[j] = v163
-			acc += v168
-		}
-		m.t169[0] += acc
-	}
-	for i := range m.t169[:1] {
-		m.t169[i] /= float32(n)
-	}
-	// group (contraction): %173 matmul, %175 add (N, 3)
-	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t175, 3)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t175[i0*3:][:3]
-			a1 := m.lossB[0:][:3]
-			o175 := m.t175[i0*3:][:3]
-			for j := range o175 {
-				v175 := a0[j] + a1[j]
-				o175[j] = v175
-			}
-		}
-	}
-	// %176 = log_softmax(%175) (N, 3)
-	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(3)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 3; j++ {
-				mx = max(mx, m.t175[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 3; j++ {
-				sum += exp32(m.t175[base+j*(1)] - mx)
-			}
-			lse := mx + log32(sum)
-			for j := 0; j < 3; j++ {
-				m.t176[base+j*(1)] = m.t175[base+j*(1)] - lse
-			}
-		}
-	}
-	// %177 = one_hot(%3) (N, 3)
-	clear(m.t177[:3*n])
-	for i, c := range lab[:n] {
-		if c >= 0 && c < 3 {
-			m.t177[i*3+int(c)] = 1
-		}
-	}
-	// group (reduction): %178 mul, %179 reduce_sum (N)
-	for i := range m.t179[:n] {
-		m.t179[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t177[i0*3:][:3]
-			a1 := m.t176[i0*3:][:3]
-			acc := float32(0)
-			for j := 0; j < 3; j++ {
-				v178 := a0[j] * a1[j]
-				acc += v178
-			}
-			m.t179[i0] += acc
-		}
-	}
-	// group (reduction): %180 neg, %181 reduce_mean scalar
-	for i := range m.t181[:1] {
-		m.t181[i] = 0
-	}
-	{
-		a0 := m.t179[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v180 := -a0[j]
-			acc += v180
-		}
-		m.t181[0] += acc
-	}
-	for i := range m.t181[:1] {
-		m.t181[i] /= float32(n)
-	}
-	// group (elementwise): %112 add, %114 add, %116 add, %118 add, %120 add, %122 add, %125 mul, %126 add, %129 add, %154 add, %156 add, %159 add, %170 add, %171 add, %182 add scalar
-	{
-		a0 := m.t108[0:][:1]
-		a1 := m.t111[0:][:1]
-		a2 := m.t113[0:][:1]
-		a3 := m.t115[0:][:1]
-		a4 := m.t117[0:][:1]
-		a5 := m.t119[0:][:1]
-		a6 := m.t121[0:][:1]
-		a7 := m.t123[0:][:1]
-		a8 := m.t128[0:][:1]
-		a9 := m.t144[0:][:1]
-		a10 := m.t153[0:][:1]
-		a11 := m.t155[0:][:1]
-		a12 := m.t158[0:][:1]
-		a13 := m.t169[0:][:1]
-		a14 := m.t181[0:][:1]
-		o182 := m.t182[0:][:1]
-		for j := range o182 {
-			v112 := a0[j] + a1[j]
-			v114 := v112 + a2[j]
-			v116 := v114 + a3[j]
-			v118 := v116 + a4[j]
-			v120 := v118 + a5[j]
-			v122 := v120 + a6[j]
-			v125 := a7[j] * float32(0.01)
-			v126 := v122 + v125
-			v129 := v126 + a8[j]
-			v154 := a9[j] + a10[j]
-			v156 := v154 + a11[j]
-			v159 := v156 + a12[j]
-			v170 := v159 + a13[j]
-			v171 := v170 + v129
-			v182 := v171 + a14[j]
-			o182[j] = v182
-		}
-	}
-
-	// ------------------------------------------------------------------------
-	// Backward.
-	// %222 = div(%11, %221) scalar
-	{
-		o222 := m.t222[0:][:1]
-		for j := range o222 {
-			v222 := float32(1.0) / float32(n)
-			o222[j] = v222
-		}
-	}
-	// group (elementwise): %224 broadcast, %225 neg (N)
-	{
-		a0 := m.t222[0]
-		o225 := m.t225[0:][:n]
-		for j := range o225 {
-			v224 := a0
-			v225 := -v224
-			o225[j] = v225
-		}
-	}
-	// group (reduction): %227 mul, %229 reduce_sum (N, 1)
-	for i := range m.t229[:n] {
-		m.t229[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t225[i0]
-			a1 := m.t177[i0*3:][:3]
-			o227 := m.t227[i0*3:][:3]
-			acc := float32(0)
-			for j := range o227 {
-				v227 := a0 * a1[j]
-				o227[j] = v227
-				acc += v227
-			}
-			m.t229[i0] += acc
-		}
-	}
-	// group (reduction): %228 exp, %230 mul, %231 sub, %232 reduce_sum (3)
-	for i := range m.lossBGrad[:3] {
-		m.lossBGrad[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t176[i0*3:][:3]
-			a1 := m.t229[i0]
-			a2 := m.t227[i0*3:][:3]
-			o231 := m.t231[i0*3:][:3]
-			s := m.lossBGrad[0:][:3]
-			for j := range o231 {
-				v228 := exp32(a0[j])
-				v230 := v228 * a1
-				v231 := a2[j] - v230
-				o231[j] = v231
-				s[j] += v231
-			}
-		}
-	}
-	// %233 = matmul(%231, %172) (N, 12)
-	rt.Sgemm(false, true, n, 12, 3, 1, m.t231, 3, m.lossW, 3, 0, m.t233, 12)
-	// %234 = matmul(%69, %231) (12, 3)
-	rt.Sgemm(true, false, 12, 3, n, 1, m.h, 12, m.t231, 3, 0, m.lossWGrad, 3)
-	// %236 = div(%11, %235) scalar
-	{
-		o236 := m.t236[0:][:1]
-		for j := range o236 {
-			v236 := float32(1.0) / float32(n)
-			o236[j] = v236
-		}
-	}
-	// %280 = div(%11, %279) scalar
-	{
-		o280 := m.t280[0:][:1]
-		for j := range o280 {
-			v280 := float32(1.0) / float32(12*n)
-			o280[j] = v280
-		}
-	}
-	// %281 = mul(%280, %73) (N, 12)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t280[0]
-			a1 := m.sl[i0*12:][:12]
-			o281 := m.t281[i0*12:][:12]
-			for j := range o281 {
-				v281 := a0 * a1[j]
-				o281[j] = v281
-			}
-		}
-	}
-	// %288 = div(%11, %287) scalar
-	{
-		o288 := m.t288[0:][:1]
-		for j := range o288 {
-			v288 := float32(1.0) / float32(12*n)
-			o288[j] = v288
-		}
-	}
-	// %292 = div(%11, %291) scalar
-	{
-		o292 := m.t292[0:][:1]
-		for j := range o292 {
-			v292 := float32(1.0) / float32(4*n)
-			o292[j] = v292
-		}
-	}
-	// %294 = broadcast(%293) (N, 4)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t292[0]
-			o294 := m.t294[i0*4:][:4]
-			for j := range o294 {
-				v294 := a0
-				o294[j] = v294
-			}
-		}
-	}
-	// group (reduction): %238 broadcast, %239 neg, %240 mul, %241 ge, %242 where, %243 add, %244 div, %245 mul, %246 neg, %247 sign, %248 mul, %249 add, %250 add, %251 add, %252 sign, %253 mul, %254 add, %255 mul, %256 neg, %257 mul, %258 add, %259 add, %260 le, %261 where, %262 add, %263 mul, %264 add, %265 mul, %266 div, %267 neg, %268 mul, %269 div, %270 add, %271 le, %272 where, %273 ge, %274 where, %275 mul, %276 sub, %277 mul, %278 add, %296 reduce_sum (1)
-	for i := range m.zDense0BGrad[:1] {
-		m.zDense0BGrad[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t236[0]
-			a1 := t[i0]
-			a2 := m.z[i0]
-			a3 := m.t236[0]
-			a4 := m.t163[i0]
-			a5 := m.t162[i0]
-			a6 := m.t145[i0]
-			a7 := m.t147[i0]
-			a8 := m.t146[i0]
-			a9 := m.t138[i0]
-			a10 := m.t139[i0]
-			a11 := m.t131[i0]
-			a12 := m.t135[i0]
-			a13 := m.t133[i0]
-			a14 := m.t130[i0]
-			o278 := m.t278[i0:][:1]
-			s := m.zDense0BGrad[0:][:1]
-			for j := range o278 {
-				v238 := a0
-				v239 := -v238
-				v240 := v239 * a1
-				v241 := b2f(a2 >= float32(0.0))
-				v242 := sel32(v241, a3, float32(0.0))
-				v243 := v240 + v242
-				v244 := a3 / a4
-				v245 := v244 * a5
-				v246 := -v245
-				v247 := sign32(a2)
-				v248 := v246 * v247
-				v249 := v243 + v248
-				v250 := a6 + a6
-				v251 := v249 + v250
-				v252 := sign32(a6)
-				v253 := a3 * v252
-				v254 := v251 + v253
-				v255 := v238 * float32(0.5)
-				v256 := -v255
-				v257 := v255 * a7
-				v258 := v256 + v257
-				v259 := v258 + v257
-				v260 := b2f(a8 <= float32(0.5))
-				v261 := sel32(v260, v259, float32(0.0))
-				v262 := v255 + v261
-				v263 := v262 * v252
-				v264 := v254 + v263
-				v265 := v239 * a9
-				v266 := v265 / a10
-				v267 := -v266
-				v268 := v239 * a11
-				v269 := v268 / a12
-				v270 := v267 + v269
-				v271 := b2f(a13 <= float32(0.9999999))
-				v272 := sel32(v271, v270, float32(0.0))
-				v273 := b2f(a14 >= float32(1e-07))
-				v274 := sel32(v273, v272, float32(0.0))
-				v275 := v274 * a14
-				v276 := float32(1.0) - a14
-				v277 := v275 * v276
-				v278 := v264 + v277
-				o278[j] = v278
-				s[j] += v278
-			}
-		}
-	}
-	// %297 = matmul(%278, %103) (N, 12)
-	rt.Sgemm(false, true, n, 12, 1, 1, m.t278, 1, m.zDense0W, 1, 0, m.t297, 12)
-	// %298 = matmul(%102, %278) (12, 1)
-	rt.Sgemm(true, false, 12, 1, n, 1, m.t102, 12, m.t278, 1, 0, m.zDense0WGrad, 1)
-	// %299 = reduce_sum(%297) (12)
-	for i := range m.zLayerNorm0BetaGrad[:12] {
-		m.zLayerNorm0BetaGrad[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 12; i1++ {
-			m.zLayerNorm0BetaGrad[i1] += m.t297[i0*12+i1]
-		}
-	}
-	// group (reduction): %301 mul, %302 reduce_sum (12)
-	for i := range m.zLayerNorm0GammaGrad[:12] {
-		m.zLayerNorm0GammaGrad[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t297[i0*12:][:12]
-			a1 := m.t98[i0*12:][:12]
-			s := m.zLayerNorm0GammaGrad[0:][:12]
-			for j := 0; j < 12; j++ {
-				v301 := a0[j] * a1[j]
-				s[j] += v301
-			}
-		}
-	}
-	// group (reduction): %300 mul, %303 div, %304 mul, %305 div, %306 neg, %307 reduce_sum (N)
-	for i := range m.t307[:n] {
-		m.t307[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t297[i0*12:][:12]
-			a1 := m.zLayerNorm0Gamma[0:][:12]
-			a2 := m.t97[i0]
-			a3 := m.t98[i0*12:][:12]
-			o303 := m.t303[i0*12:][:12]
-			acc := float32(0)
-			for j := range o303 {
-				v300 := a0[j] * a1[j]
-				v303 := v300 / a2
-				v304 := v300 * a3[j]
-				v305 := v304 / a2
-				v306 := -v305
-				o303[j] = v303
-				acc += v306
-			}
-			m.t307[i0] += acc
-		}
-	}
-	// group (elementwise): %309 mul, %310 div, %312 div (N, 1)
-	{
-		a0 := m.t307[0:][:n]
-		a1 := m.t97[0:][:n]
-		o312 := m.t312[0:][:n]
-		for j := range o312 {
-			v309 := a0[j] * float32(0.5)
-			v310 := v309 / a1[j]
-			v312 := v310 / float32(12.0)
-			o312[j] = v312
-		}
-	}
-	// group (reduction): %313 mul, %314 add, %315 add, %316 neg, %317 reduce_sum (N)
-	for i := range m.t317[:n] {
-		m.t317[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t312[i0]
-			a1 := m.t92[i0*12:][:12]
-			a2 := m.t303[i0*12:][:12]
-			o315 := m.t315[i0*12:][:12]
-			acc := float32(0)
-			for j := range o315 {
-				v313 := a0 * a1[j]
-				v314 := a2[j] + v313
-				v315 := v314 + v313
-				v316 := -v315
-				o315[j] = v315
-				acc += v316
-			}
-			m.t317[i0] += acc
-		}
-	}
-	// %319 = div(%318, %311) (N, 1)
-	{
-		a0 := m.t317[0:][:n]
-		o319 := m.t319[0:][:n]
-		for j := range o319 {
-			v319 := a0[j] / float32(12.0)
-			o319[j] = v319
-		}
-	}
-	// group (elementwise): %286 broadcast, %323 mul (12, 12)
-	{
-		o323 := m.t323[0:][:144]
-		for j := range o323 {
-			v286 := float32(0.0069444444961845875)
-			v323 := v286 * float32(0.1)
-			o323[j] = v323
-		}
-	}
-	// %324 = matmul(%323, %69) (12, N)
-	rt.Sgemm(false, true, 12, n, 12, 1, m.t323, 12, m.h, 12, 0, m.t324, n)
-	// %325 = matmul(%83, %323) (N, 12)
-	rt.Sgemm(true, false, n, 12, 12, 1, m.t83, n, m.t323, 12, 0, m.t325, 12)
-	// %327 = transpose(%324) (N, 12)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 12; i1++ {
-			m.t327[i0*12+i1] = m.t324[i0+i1*n]
-		}
-	}
-	// group (elementwise): %282 mul, %320 add, %321 add, %322 add, %326 add, %328 add (N, 12)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t280[0]
-			a1 := m.h[i0*12:][:12]
-			a2 := m.t315[i0*12:][:12]
-			a3 := m.t319[i0]
-			a4 := m.t233[i0*12:][:12]
-			a5 := m.t325[i0*12:][:12]
-			a6 := m.t327[i0*12:][:12]
-			o320 := m.t320[i0*12:][:12]
-			o321 := m.t321[i0*12:][:12]
-			o328 := m.t328[i0*12:][:12]
-			for j := range o320 {
-				v282 := a0 * a1[j]
-				v320 := a2[j] + a3
-				v321 := v282 + v320
-				v322 := a4[j] + v320
-				v326 := v322 + a5[j]
-				v328 := v326 + a6[j]
-				o320[j] = v320
-				o321[j] = v321
-				o328[j] = v328
-			}
-		}
-	}
-	// %329 = matmul(%76, %278) (5, 1)
-	rt.Sgemm(true, false, 5, 1, n, 1, m.t76, 5, m.t278, 1, 0, m.wGrad, 1)
-	// %330 = scatter_add(%1, %320) (5, 12)
-	clear(m.tableGrad[:60])
-	for i, r := range k2[:n] {
-		out, in := m.tableGrad[int(r)*(12):(int(r)+1)*(12)], m.t320[i*(12):(i+1)*(12)]
-		for j := range out {
-			out[j] += in[j]
-		}
-	}
-	// %331 = mul(%321, %34) (N, 12)
-	{
-		a0 := m.t321[0:][:12*n]
-		o331 := m.t331[0:][:12*n]
-		for j := range o331 {
-			v331 := a0[j] * float32(0.5)
-			o331[j] = v331
-		}
-	}
-	// %332 = slice(%331) (N, 4)
-	for o := 0; o < n; o++ {
-		copy(m.t332[o*4*(1):(o+1)*4*(1)], m.t331[(o*(12)+0)*(1):(o*(12)+4)*(1)])
-	}
-	// %333 = slice(%331) (N, 8)
-	for o := 0; o < n; o++ {
-		copy(m.t333[o*8*(1):(o+1)*8*(1)], m.t331[(o*(12)+4)*(1):(o*(12)+12)*(1)])
-	}
-	// %334 = pad(%333) (N, 12)
-	clear(m.t334[:12*n])
-	for o := 0; o < n; o++ {
-		copy(m.t334[(o*(12)+4)*(1):], m.t333[o*(8)*(1):(o+1)*(8)*(1)])
-	}
-	// %336 = pad(%332) (N, 12)
-	clear(m.t336[:12*n])
-	for o := 0; o < n; o++ {
-		copy(m.t336[(o*(12)+0)*(1):], m.t332[o*(4)*(1):(o+1)*(4)*(1)])
-	}
-	// group (elementwise): %335 add, %337 add (N, 12)
-	{
-		a0 := m.t328[0:][:12*n]
-		a1 := m.t334[0:][:12*n]
-		a2 := m.t336[0:][:12*n]
-		o337 := m.t337[0:][:12*n]
-		for j := range o337 {
-			v335 := a0[j] + a1[j]
-			v337 := v335 + a2[j]
-			o337[j] = v337
-		}
-	}
-	// %341 = transpose(%340) (N, 3, 4)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t341[i0*12+i1*4+i2] = m.t320[i0*12+i1+i2*3]
-			}
-		}
-	}
-	// group (reduction): %290 broadcast, %295 mul, %344 reduce_sum (N, 1, 4)
-	for i := range m.t344[:4*n] {
-		m.t344[i] = 0
+	// group (reduction): %218 mul, %219 reduce_sum (N, 3, 1)
+	for i := range m.t219[:3*n] {
+		m.t219[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t288[0]
-				o290 := m.t290[i0*12+i1*4:][:4]
-				o295 := m.t295[i0*12+i1*4:][:4]
-				s := m.t344[i0*4:][:4]
-				for j := range o290 {
-					v290 := a0
-					v295 := v290 * float32(0.3)
-					o290[j] = v290
-					o295[j] = v295
-					s[j] += v290
-				}
-			}
-		}
-	}
-	// group (reduction): %348 mul, %349 reduce_sum (N, 3, 1)
-	for i := range m.t349[:3*n] {
-		m.t349[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t288[0]
-				a1 := m.t64[i0*12+i1*4:][:4]
+				a0 := m.t67[0]
+				a1 := m.t160[i0*12+i1*4:][:4]
 				acc := float32(0)
 				for j := 0; j < 4; j++ {
-					v348 := a0 * a1[j]
-					acc += v348
+					v218 := a0 * a1[j]
+					acc += v218
 				}
-				m.t349[i0*3+i1] += acc
+				m.t219[i0*3+i1] += acc
 			}
 		}
 	}
-	// %359 = neg(%294) (N, 4)
-	{
-		a0 := m.t294[0:][:4*n]
-		o359 := m.t359[0:][:4*n]
-		for j := range o359 {
-			v359 := -a0[j]
-			o359[j] = v359
-		}
-	}
-	// group (reduction): %361 eq, %362 cast, %363 reduce_sum (N, 1, 4)
-	for i := range m.t363[:4*n] {
-		m.t363[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t30[i0*12+i1*4:][:4]
-				a1 := m.t59[i0*4:][:4]
-				o362 := m.t362[i0*12+i1*4:][:4]
-				s := m.t363[i0*4:][:4]
-				for j := range o362 {
-					v361 := b2f(a0[j] == a1[j])
-					v362 := v361
-					o362[j] = v362
-					s[j] += v362
-				}
-			}
-		}
-	}
-	// %365 = div(%364, %363) (N, 1, 4)
-	{
-		a0 := m.t359[0:][:4*n]
-		a1 := m.t363[0:][:4*n]
-		o365 := m.t365[0:][:4*n]
-		for j := range o365 {
-			v365 := a0[j] / a1[j]
-			o365[j] = v365
-		}
-	}
-	// group (reduction): %370 eq, %371 cast, %372 reduce_sum (N, 1, 4)
-	for i := range m.t372[:4*n] {
-		m.t372[i] = 0
+	// group (reduction): %220 eq, %221 cast, %222 reduce_sum (N, 1, 4)
+	for i := range m.t222[:4*n] {
+		m.t222[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := m.h[i0*12+i1*4:][:4]
-				a1 := m.t57[i0*4:][:4]
-				o371 := m.t371[i0*12+i1*4:][:4]
-				s := m.t372[i0*4:][:4]
-				for j := range o371 {
-					v370 := b2f(a0[j] == a1[j])
-					v371 := v370
-					o371[j] = v371
-					s[j] += v371
+				a1 := m.t148[i0*4:][:4]
+				o221 := m.t221[i0*12+i1*4:][:4]
+				s := m.t222[i0*4:][:4]
+				for j := range o221 {
+					v220 := b2f(a0[j] == a1[j])
+					v221 := v220
+					s[j] += v221
+					o221[j] = v221
 				}
 			}
 		}
 	}
-	// %373 = div(%356, %372) (N, 1, 4)
+	// %223 = div(%82, %222) (N, 1, 4)
 	{
-		a0 := m.t294[0:][:4*n]
-		a1 := m.t372[0:][:4*n]
-		o373 := m.t373[0:][:4*n]
-		for j := range o373 {
-			v373 := a0[j] / a1[j]
-			o373[j] = v373
+		a0 := m.t81[0:][:4*n]
+		a1 := m.t222[0:][:4*n]
+		o223 := m.t223[0:][:4*n]
+		for j := range o223 {
+			v223 := a0[j] / a1[j]
+			o223[j] = v223
 		}
 	}
-	// %376 = div(%294, %79) (N, 4)
+	// group (elementwise): %224 div, %225 mul, %226 add (N, 12)
 	{
-		a0 := m.t294[0:][:4*n]
-		o376 := m.t376[0:][:4*n]
-		for j := range o376 {
-			v376 := a0[j] / float32(3.0)
-			o376[j] = v376
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t209[i0*12:][:12]
+			a1 := m.t213[i0]
+			a2 := m.zLayerNorm0Gamma[0:][:12]
+			a3 := m.zLayerNorm0Beta[0:][:12]
+			o224 := m.t224[i0*12:][:12]
+			o226 := m.t226[i0*12:][:12]
+			for j := range o224 {
+				v224 := a0[j] / a1
+				v225 := v224 * a2[j]
+				v226 := v225 + a3[j]
+				o224[j] = v224
+				o226[j] = v226
+			}
 		}
 	}
-	// group (reduction): %339 add, %342 add, %343 exp, %345 mul, %346 sub, %347 add, %350 sub, %351 mul, %352 add, %354 sub, %355 exp, %357 mul, %358 add, %366 mul, %367 neg, %368 add, %374 mul, %375 add, %378 add, %379 add, %380 where, %381 add, %382 where, %383 where, %384 mul, %385 neg, %386 add, %387 mul, %388 add, %389 le, %390 where, %391 ge, %392 where, %393 add, %394 where, %395 where, %396 le, %397 where, %398 add, %399 ge, %400 where, %401 add, %402 neg, %403 add, %404 gelu_grad, %405 add, %406 div, %407 mul, %408 div, %409 neg, %410 pow, %411 mul, %412 mul, %413 mul, %414 sub, %415 mul, %416 add, %417 mul, %418 sub, %419 mul, %420 add, %421 gt, %422 where, %423 add, %424 neg, %425 mul, %426 mul, %427 div, %428 mul, %429 add, %430 add, %431 div, %432 mul, %433 add, %434 mul, %435 mul, %436 add, %437 mul, %438 reduce_sum (3, 4)
+	// %227 = matmul(%226, %19) (N, 1)
+	rt.Sgemm(false, false, n, 1, 12, 1, m.t226, 12, m.zDense0W, 1, 0, m.t227, 1)
+	// group (reduction): %228 add, %229 add, %230 sigmoid, %231 sigmoid, %232 maximum, %233 minimum, %234 log, %235 mul, %236 sub, %237 sub, %238 log, %239 mul, %240 add, %241 neg, %242 reduce_mean scalar
+	for i := range m.t242[:1] {
+		m.t242[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t227[i0]
+			a1 := m.zDense0B[0]
+			a2 := m.oh[i0]
+			a3 := t[i0]
+			o229 := m.z[i0:][:1]
+			o230 := m.t230[i0:][:1]
+			o231 := m.t231[i0:][:1]
+			o232 := m.t232[i0:][:1]
+			o233 := m.t233[i0:][:1]
+			o236 := m.t236[i0:][:1]
+			o237 := m.t237[i0:][:1]
+			acc := float32(0)
+			for j := range o229 {
+				v228 := a0 + a1
+				v229 := v228 + a2
+				v230 := sigmoid32(v229)
+				v231 := sigmoid32(a3)
+				v232 := max32(v230, float32(1e-07))
+				v233 := min32(v232, float32(0.9999999))
+				v234 := log32(v233)
+				v235 := v231 * v234
+				v236 := float32(1.0) - v231
+				v237 := float32(1.0) - v233
+				v238 := log32(v237)
+				v239 := v236 * v238
+				v240 := v235 + v239
+				v241 := -v240
+				acc += v241
+				o229[j] = v229
+				o230[j] = v230
+				o231[j] = v231
+				o232[j] = v232
+				o233[j] = v233
+				o236[j] = v236
+				o237[j] = v237
+			}
+			m.t242[0] += acc
+		}
+	}
+	for i := range m.t242[:1] {
+		m.t242[i] /= float32(n)
+	}
+	// group (reduction): %250 sub, %251 abs, %252 minimum, %253 mul, %254 mul, %255 sub, %256 mul, %257 add, %258 reduce_mean scalar
+	for i := range m.t258[:1] {
+		m.t258[i] = 0
+	}
+	{
+		a0 := m.z[0:][:n]
+		a1 := t[0:][:n]
+		o250 := m.t250[0:][:n]
+		o251 := m.t251[0:][:n]
+		o252 := m.t252[0:][:n]
+		acc := float32(0)
+		for j := range o250 {
+			v250 := a0[j] - a1[j]
+			v251 := abs32(v250)
+			v252 := min32(v251, float32(0.5))
+			v253 := v252 * v252
+			v254 := float32(0.5) * v253
+			v255 := v251 - v252
+			v256 := float32(0.5) * v255
+			v257 := v254 + v256
+			acc += v257
+			o250[j] = v250
+			o251[j] = v251
+			o252[j] = v252
+		}
+		m.t258[0] += acc
+	}
+	for i := range m.t258[:1] {
+		m.t258[i] /= float32(n)
+	}
+	// %259 = reduce_mean(%251) scalar
+	for i := range m.t259[:1] {
+		m.t259[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 1; i1++ {
+			m.t259[0] += m.t251[i0+i1]
+		}
+	}
+	for i := range m.t259[:1] {
+		m.t259[i] /= float32(n)
+	}
+	// group (reduction): %260 mul, %261 reduce_sum scalar
+	for i := range m.t261[:1] {
+		m.t261[i] = 0
+	}
+	{
+		a0 := m.t250[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v260 := a0[j] * a0[j]
+			acc += v260
+		}
+		m.t261[0] += acc
+	}
+	// group (reduction): %262 abs, %263 neg, %264 exp, %265 add, %266 log, %267 maximum, %268 mul, %269 sub, %270 add, %271 reduce_mean scalar
+	for i := range m.t271[:1] {
+		m.t271[i] = 0
+	}
+	{
+		a0 := m.z[0:][:n]
+		a1 := t[0:][:n]
+		o264 := m.t264[0:][:n]
+		o265 := m.t265[0:][:n]
+		acc := float32(0)
+		for j := range o264 {
+			v262 := abs32(a0[j])
+			v263 := -v262
+			v264 := exp32(v263)
+			v265 := float32(1.0) + v264
+			v266 := log32(v265)
+			v267 := max32(a0[j], float32(0.0))
+			v268 := a0[j] * a1[j]
+			v269 := v267 - v268
+			v270 := v269 + v266
+			acc += v270
+			o264[j] = v264
+			o265[j] = v265
+		}
+		m.t271[0] += acc
+	}
+	for i := range m.t271[:1] {
+		m.t271[i] /= float32(n)
+	}
+	// group (reduction): %272 broadcast, %273 neg, %274 mul, %275 ge, %276 where, %277 add, %278 div, %279 mul, %280 neg, %281 sign, %282 mul, %283 add, %284 add, %285 add, %286 sign, %287 mul, %288 add, %289 mul, %290 neg, %291 mul, %292 add, %293 add, %294 le, %295 where, %296 add, %297 mul, %298 add, %299 mul, %300 div, %301 neg, %302 mul, %303 div, %304 add, %305 le, %306 where, %307 ge, %308 where, %309 mul, %310 sub, %311 mul, %312 add, %313 reduce_sum (1)
+	for i := range m.zDense0BGrad[:1] {
+		m.zDense0BGrad[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t63[0]
+			a1 := t[i0]
+			a2 := m.z[i0]
+			a3 := m.t63[0]
+			a4 := m.t265[i0]
+			a5 := m.t264[i0]
+			a6 := m.t250[i0]
+			a7 := m.t252[i0]
+			a8 := m.t251[i0]
+			a9 := m.t236[i0]
+			a10 := m.t237[i0]
+			a11 := m.t231[i0]
+			a12 := m.t233[i0]
+			a13 := m.t232[i0]
+			a14 := m.t230[i0]
+			o312 := m.t312[i0:][:1]
+			s := m.zDense0BGrad[0:][:1]
+			for j := range o312 {
+				v272 := a0
+				v273 := -v272
+				v274 := v273 * a1
+				v275 := b2f(a2 >= float32(0.0))
+				v276 := sel32(v275, a3, float32(0.0))
+				v277 := v274 + v276
+				v278 := a3 / a4
+				v279 := v278 * a5
+				v280 := -v279
+				v281 := sign32(a2)
+				v282 := v280 * v281
+				v283 := v277 + v282
+				v284 := a6 + a6
+				v285 := v283 + v284
+				v286 := sign32(a6)
+				v287 := a3 * v286
+				v288 := v285 + v287
+				v289 := v272 * float32(0.5)
+				v290 := -v289
+				v291 := v289 * a7
+				v292 := v290 + v291
+				v293 := v292 + v291
+				v294 := b2f(a8 <= float32(0.5))
+				v295 := sel32(v294, v293, float32(0.0))
+				v296 := v289 + v295
+				v297 := v296 * v286
+				v298 := v288 + v297
+				v299 := v273 * a9
+				v300 := v299 / a10
+				v301 := -v300
+				v302 := v273 * a11
+				v303 := v302 / a12
+				v304 := v301 + v303
+				v305 := b2f(a13 <= float32(0.9999999))
+				v306 := sel32(v305, v304, float32(0.0))
+				v307 := b2f(a14 >= float32(1e-07))
+				v308 := sel32(v307, v306, float32(0.0))
+				v309 := v308 * a14
+				v310 := float32(1.0) - a14
+				v311 := v309 * v310
+				v312 := v298 + v311
+				s[j] += v312
+				o312[j] = v312
+			}
+		}
+	}
+	// %314 = matmul(%226, %312) (12, 1)
+	rt.Sgemm(true, false, 12, 1, n, 1, m.t226, 12, m.t312, 1, 0, m.zDense0WGrad, 1)
+	// %315 = matmul(%87, %312) (5, 1)
+	rt.Sgemm(true, false, 5, 1, n, 1, m.t87, 5, m.t312, 1, 0, m.wGrad, 1)
+	// %316 = mul(%313, %313) (1)
+	{
+		a0 := m.zDense0BGrad[0:][:1]
+		o316 := m.t316[0:][:1]
+		for j := range o316 {
+			v316 := a0[j] * a0[j]
+			o316[j] = v316
+		}
+	}
+	// group (reduction): %318 mul, %319 reduce_sum scalar
+	for i := range m.t319[:1] {
+		m.t319[i] = 0
+	}
+	{
+		a0 := m.wGrad[0:][:5]
+		acc := float32(0)
+		for j := 0; j < 5; j++ {
+			v318 := a0[j] * a0[j]
+			acc += v318
+		}
+		m.t319[0] += acc
+	}
+	// group (reduction): %320 mul, %321 reduce_sum scalar
+	for i := range m.t321[:1] {
+		m.t321[i] = 0
+	}
+	{
+		a0 := m.zDense0WGrad[0:][:12]
+		acc := float32(0)
+		for j := 0; j < 12; j++ {
+			v320 := a0[j] * a0[j]
+			acc += v320
+		}
+		m.t321[0] += acc
+	}
+	// %322 = matmul(%312, %19) (N, 12)
+	rt.Sgemm(false, true, n, 12, 1, 1, m.t312, 1, m.zDense0W, 1, 0, m.t322, 12)
+	// %323 = reduce_sum(%322) (12)
+	for i := range m.zLayerNorm0BetaGrad[:12] {
+		m.zLayerNorm0BetaGrad[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 12; i1++ {
+			m.zLayerNorm0BetaGrad[i1] += m.t322[i0*12+i1]
+		}
+	}
+	// group (reduction): %324 mul, %325 reduce_sum scalar
+	for i := range m.t325[:1] {
+		m.t325[i] = 0
+	}
+	{
+		a0 := m.zLayerNorm0BetaGrad[0:][:12]
+		acc := float32(0)
+		for j := 0; j < 12; j++ {
+			v324 := a0[j] * a0[j]
+			acc += v324
+		}
+		m.t325[0] += acc
+	}
+	// group (reduction): %326 mul, %327 reduce_sum (12)
+	for i := range m.zLayerNorm0GammaGrad[:12] {
+		m.zLayerNorm0GammaGrad[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t322[i0*12:][:12]
+			a1 := m.t224[i0*12:][:12]
+			s := m.zLayerNorm0GammaGrad[0:][:12]
+			for j := 0; j < 12; j++ {
+				v326 := a0[j] * a1[j]
+				s[j] += v326
+			}
+		}
+	}
+	// group (reduction): %328 mul, %329 reduce_sum scalar
+	for i := range m.t329[:1] {
+		m.t329[i] = 0
+	}
+	{
+		a0 := m.zLayerNorm0GammaGrad[0:][:12]
+		acc := float32(0)
+		for j := 0; j < 12; j++ {
+			v328 := a0[j] * a0[j]
+			acc += v328
+		}
+		m.t329[0] += acc
+	}
+	// group (reduction): %330 mul, %331 cast, %332 cast, %333 reduce_mean scalar
+	for i := range m.t333[:1] {
+		m.t333[i] = 0
+	}
+	{
+		a0 := m.h[0:][:12*n]
+		acc := float32(0)
+		for j := 0; j < 12*n; j++ {
+			v330 := a0[j] * float32(3.0)
+			v331 := castI32(v330)
+			v332 := float32(v331)
+			acc += v332
+		}
+		m.t333[0] += acc
+	}
+	for i := range m.t333[:1] {
+		m.t333[i] /= float32(12 * n)
+	}
+	// group (elementwise): %334 add, %335 add, %336 add, %337 add, %338 add, %339 add, %340 mul, %341 add, %342 add, %343 add, %344 add, %345 add, %346 add, %347 add, %348 add scalar
+	{
+		a0 := m.t140[0:][:1]
+		a1 := m.t143[0:][:1]
+		a2 := m.t141[0:][:1]
+		a3 := m.t159[0:][:1]
+		a4 := m.t203[0:][:1]
+		a5 := m.t333[0:][:1]
+		a6 := m.t197[0:][:1]
+		a7 := m.t146[0:][:1]
+		a8 := m.t217[0:][:1]
+		a9 := m.t242[0:][:1]
+		a10 := m.t258[0:][:1]
+		a11 := m.t259[0:][:1]
+		a12 := m.t261[0:][:1]
+		a13 := m.t271[0:][:1]
+		a14 := m.t172[0:][:1]
+		o348 := m.t348[0:][:1]
+		for j := range o348 {
+			v334 := a0[j] + a1[j]
+			v335 := v334 + a2[j]
+			v336 := v335 + a3[j]
+			v337 := v336 + a4[j]
+			v338 := v337 + a5[j]
+			v339 := v338 + a6[j]
+			v340 := a7[j] * float32(0.01)
+			v341 := v339 + v340
+			v342 := v341 + a8[j]
+			v343 := a9[j] + a10[j]
+			v344 := v343 + a11[j]
+			v345 := v344 + a12[j]
+			v346 := v345 + a13[j]
+			v347 := v346 + v342
+			v348 := v347 + a14[j]
+			o348[j] = v348
+		}
+	}
+
+	// ------------------------------------------------------------------------
+	// Backward.
+	// group (reduction): %349 mul, %350 div, %351 mul, %352 div, %353 neg, %354 reduce_sum (N)
+	for i := range m.t354[:n] {
+		m.t354[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t322[i0*12:][:12]
+			a1 := m.zLayerNorm0Gamma[0:][:12]
+			a2 := m.t213[i0]
+			a3 := m.t224[i0*12:][:12]
+			o350 := m.t350[i0*12:][:12]
+			acc := float32(0)
+			for j := range o350 {
+				v349 := a0[j] * a1[j]
+				v350 := v349 / a2
+				v351 := v349 * a3[j]
+				v352 := v351 / a2
+				v353 := -v352
+				acc += v353
+				o350[j] = v350
+			}
+			m.t354[i0] += acc
+		}
+	}
+	// group (elementwise): %356 mul, %357 div, %358 div (N, 1)
+	{
+		a0 := m.t354[0:][:n]
+		a1 := m.t213[0:][:n]
+		o358 := m.t358[0:][:n]
+		for j := range o358 {
+			v356 := a0[j] * float32(0.5)
+			v357 := v356 / a1[j]
+			v358 := v357 / float32(12.0)
+			o358[j] = v358
+		}
+	}
+	// group (reduction): %359 mul, %360 add, %361 add, %362 neg, %363 reduce_sum (N)
+	for i := range m.t363[:n] {
+		m.t363[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t358[i0]
+			a1 := m.t209[i0*12:][:12]
+			a2 := m.t350[i0*12:][:12]
+			o361 := m.t361[i0*12:][:12]
+			acc := float32(0)
+			for j := range o361 {
+				v359 := a0 * a1[j]
+				v360 := a2[j] + v359
+				v361 := v360 + v359
+				v362 := -v361
+				acc += v362
+				o361[j] = v361
+			}
+			m.t363[i0] += acc
+		}
+	}
+	// %365 = div(%364, %58) (N, 1)
+	{
+		a0 := m.t363[0:][:n]
+		o365 := m.t365[0:][:n]
+		for j := range o365 {
+			v365 := a0[j] / float32(12.0)
+			o365[j] = v365
+		}
+	}
+	// group (elementwise): %366 mul, %367 add, %368 add, %369 add, %370 add, %371 add (N, 12)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t65[0]
+			a1 := m.h[i0*12:][:12]
+			a2 := m.t361[i0*12:][:12]
+			a3 := m.t365[i0]
+			a4 := m.t190[i0*12:][:12]
+			a5 := m.t193[i0*12:][:12]
+			a6 := m.t194[i0*12:][:12]
+			o367 := m.t367[i0*12:][:12]
+			o368 := m.t368[i0*12:][:12]
+			o371 := m.t371[i0*12:][:12]
+			for j := range o367 {
+				v366 := a0 * a1[j]
+				v367 := a2[j] + a3
+				v368 := v366 + v367
+				v369 := a4[j] + v367
+				v370 := v369 + a5[j]
+				v371 := v370 + a6[j]
+				o367[j] = v367
+				o368[j] = v368
+				o371[j] = v371
+			}
+		}
+	}
+	// %372 = mul(%368, %9) (N, 12)
+	{
+		a0 := m.t368[0:][:12*n]
+		o372 := m.t372[0:][:12*n]
+		for j := range o372 {
+			v372 := a0[j] * float32(0.5)
+			o372[j] = v372
+		}
+	}
+	// %373 = slice(%372) (N, 4)
+	for o := 0; o < n; o++ {
+		copy(m.t373[o*4*(1):(o+1)*4*(1)], m.t372[(o*(12)+0)*(1):(o*(12)+4)*(1)])
+	}
+	// %374 = slice(%372) (N, 8)
+	for o := 0; o < n; o++ {
+		copy(m.t374[o*8*(1):(o+1)*8*(1)], m.t372[(o*(12)+4)*(1):(o*(12)+12)*(1)])
+	}
+	// %375 = pad(%374) (N, 12)
+	clear(m.t375[:12*n])
+	for o := 0; o < n; o++ {
+		copy(m.t375[(o*(12)+4)*(1):], m.t374[o*(8)*(1):(o+1)*(8)*(1)])
+	}
+	// %376 = scatter_add(%1, %367) (5, 12)
+	clear(m.tableGrad[:60])
+	for i, r := range k2[:n] {
+		out, in := m.tableGrad[int(r)*(12):(int(r)+1)*(12)], m.t367[i*(12):(i+1)*(12)]
+		for j := range out {
+			out[j] += in[j]
+		}
+	}
+	// %378 = transpose(%377) (N, 3, 4)
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t378[i0*12+i1*4+i2] = m.t367[i0*12+i1+i2*3]
+			}
+		}
+	}
+	// group (reduction): %379 mul, %380 reduce_sum scalar
+	for i := range m.t380[:1] {
+		m.t380[i] = 0
+	}
+	{
+		a0 := m.tableGrad[0:][:60]
+		acc := float32(0)
+		for j := 0; j < 60; j++ {
+			v379 := a0[j] * a0[j]
+			acc += v379
+		}
+		m.t380[0] += acc
+	}
+	// %381 = pad(%373) (N, 12)
+	clear(m.t381[:12*n])
+	for o := 0; o < n; o++ {
+		copy(m.t381[(o*(12)+0)*(1):], m.t373[o*(4)*(1):(o+1)*(4)*(1)])
+	}
+	// group (elementwise): %382 add, %383 add (N, 12)
+	{
+		a0 := m.t371[0:][:12*n]
+		a1 := m.t375[0:][:12*n]
+		a2 := m.t381[0:][:12*n]
+		o383 := m.t383[0:][:12*n]
+		for j := range o383 {
+			v382 := a0[j] + a1[j]
+			v383 := v382 + a2[j]
+			o383[j] = v383
+		}
+	}
+	// group (reduction): %385 add, %386 add, %387 exp, %388 mul, %389 sub, %390 add, %391 sub, %392 mul, %393 add, %394 sub, %395 exp, %396 mul, %397 add, %398 mul, %399 neg, %400 add, %401 mul, %402 add, %403 add, %404 add, %405 where, %406 add, %407 where, %408 where, %409 mul, %410 neg, %411 add, %412 mul, %413 add, %414 le, %415 where, %416 ge, %417 where, %418 add, %419 where, %420 where, %421 le, %422 where, %423 add, %424 ge, %425 where, %426 add, %427 neg, %428 add, %429 gelu_grad, %430 add, %431 div, %432 mul, %433 div, %434 neg, %435 pow, %436 mul, %437 mul, %438 mul, %439 sub, %440 mul, %441 add, %442 mul, %443 sub, %444 mul, %445 add, %446 gt, %447 where, %448 add, %449 neg, %450 mul, %451 mul, %452 div, %453 mul, %454 add, %455 add, %456 div, %457 mul, %458 add, %459 mul, %460 mul, %461 add, %462 mul, %463 reduce_sum (3, 4)
 	for i := range m.pGrad[:12] {
 		m.pGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t281[i0*12+i1*4:][:4]
-				a1 := m.t337[i0*12+i1*4:][:4]
-				a2 := m.t341[i0*12+i1*4:][:4]
-				a3 := m.t65[i0*12+i1*4:][:4]
-				a4 := m.t344[i0*4:][:4]
-				a5 := m.t288[0]
-				a6 := m.t290[i0*12+i1*4:][:4]
-				a7 := m.t349[i0*3+i1]
-				a8 := m.t64[i0*12+i1*4:][:4]
+				a0 := m.t214[i0*12+i1*4:][:4]
+				a1 := m.t383[i0*12+i1*4:][:4]
+				a2 := m.t378[i0*12+i1*4:][:4]
+				a3 := m.t161[i0*12+i1*4:][:4]
+				a4 := m.t95[i0*4:][:4]
+				a5 := m.t67[0]
+				a6 := m.t93[i0*12+i1*4:][:4]
+				a7 := m.t219[i0*3+i1]
+				a8 := m.t160[i0*12+i1*4:][:4]
 				a9 := m.h[i0*12+i1*4:][:4]
-				a10 := m.t62[i0*4:][:4]
-				a11 := m.t294[i0*4:][:4]
-				a12 := m.t362[i0*12+i1*4:][:4]
-				a13 := m.t365[i0*4:][:4]
-				a14 := m.t371[i0*12+i1*4:][:4]
-				a15 := m.t373[i0*4:][:4]
-				a16 := m.t376[i0*4:][:4]
-				a17 := m.t51[i0*12+i1*4:][:4]
-				a18 := m.t44[i0*12+i1*4:][:4]
-				a19 := m.t45[i0*12+i1*4:][:4]
-				a20 := m.t46[i0*12+i1*4:][:4]
-				a21 := m.t40[i0*12+i1*4:][:4]
-				a22 := m.t33[i0*12+i1*4:][:4]
-				a23 := m.t295[i0*12+i1*4:][:4]
-				a24 := m.t26[i0*12+i1*4:][:4]
-				a25 := m.t27[i0*12+i1*4:][:4]
-				a26 := m.t8[i0*12+i1*4:][:4]
-				a27 := m.t22[i0*12+i1*4:][:4]
-				a28 := m.t21[i0*12+i1*4:][:4]
-				a29 := m.t18[i0*12+i1*4:][:4]
-				a30 := m.t17[i0*12+i1*4:][:4]
-				a31 := m.t12[i0*12+i1*4:][:4]
-				a32 := m.t9[i0*12+i1*4:][:4]
+				a10 := m.t150[i0*4:][:4]
+				a11 := m.t81[i0*4:][:4]
+				a12 := m.t199[i0*12+i1*4:][:4]
+				a13 := m.t201[i0*4:][:4]
+				a14 := m.t221[i0*12+i1*4:][:4]
+				a15 := m.t223[i0*4:][:4]
+				a16 := m.t85[i0*4:][:4]
+				a17 := m.t136[i0*12+i1*4:][:4]
+				a18 := m.t129[i0*12+i1*4:][:4]
+				a19 := m.t130[i0*12+i1*4:][:4]
+				a20 := m.t131[i0*12+i1*4:][:4]
+				a21 := m.t126[i0*12+i1*4:][:4]
+				a22 := m.t122[i0*12+i1*4:][:4]
+				a23 := m.t94[i0*12+i1*4:][:4]
+				a24 := m.t116[i0*12+i1*4:][:4]
+				a25 := m.t117[i0*12+i1*4:][:4]
+				a26 := m.t100[i0*12+i1*4:][:4]
+				a27 := m.t113[i0*12+i1*4:][:4]
+				a28 := m.t112[i0*12+i1*4:][:4]
+				a29 := m.t109[i0*12+i1*4:][:4]
+				a30 := m.t108[i0*12+i1*4:][:4]
+				a31 := m.t103[i0*12+i1*4:][:4]
+				a32 := m.t101[i0*12+i1*4:][:4]
 				a33 := x[i0*12+i1*4:][:4]
 				s := m.pGrad[i1*4:][:4]
 				for j := 0; j < 4; j++ {
-					v339 := a0[j] + a1[j]
-					v342 := v339 + a2[j]
-					v343 := exp32(a3[j])
-					v345 := v343 * a4[j]
-					v346 := a5 - v345
-					v347 := v342 + v346
-					v350 := a6[j] - a7
-					v351 := a8[j] * v350
-					v352 := v347 + v351
-					v354 := a9[j] - a10[j]
-					v355 := exp32(v354)
-					v357 := a11[j] * v355
-					v358 := v352 + v357
-					v366 := a12[j] * a13[j]
-					v367 := -v366
-					v368 := v358 + v367
-					v374 := a14[j] * a15[j]
-					v375 := v368 + v374
-					v378 := v375 + a16[j]
-					v379 := v378 + a11[j]
-					v380 := sel32(a17[j], a5, float32(0.0))
-					v381 := v379 + v380
-					v382 := sel32(a18[j], a5, float32(0.0))
-					v383 := sel32(a18[j], float32(0.0), a5)
-					v384 := v383 * a19[j]
-					v385 := -v384
-					v386 := v381 + v385
-					v387 := v382 * a20[j]
-					v388 := v386 + v387
-					v389 := b2f(a21[j] <= float32(1.0))
-					v390 := sel32(v389, a5, float32(0.0))
-					v391 := b2f(a9[j] >= float32(-1.0))
-					v392 := sel32(v391, v390, float32(0.0))
-					v393 := v388 + v392
-					v394 := sel32(a22[j], a5, float32(0.0))
-					v395 := sel32(a22[j], float32(0.0), a5)
-					v396 := b2f(a9[j] <= float32(-0.5))
-					v397 := sel32(v396, v395, float32(0.0))
-					v398 := v393 + v397
-					v399 := b2f(a9[j] >= float32(0.5))
-					v400 := sel32(v399, v394, float32(0.0))
-					v401 := v398 + v400
-					v402 := -a23[j]
-					v403 := v401 + v402
-					v404 := geluGrad32(a9[j], a23[j])
-					v405 := v403 + v404
-					v406 := a23[j] / a24[j]
-					v407 := a23[j] * a25[j]
-					v408 := v407 / a24[j]
-					v409 := -v408
-					v410 := pow32(a26[j], float32(1.0))
-					v411 := float32(2.0) * v410
-					v412 := v409 * v411
-					v413 := a26[j] * a26[j]
-					v414 := float32(1.0) - v413
-					v415 := v412 * v414
-					v416 := v405 + v415
-					v417 := v409 * a27[j]
-					v418 := float32(1.0) - a27[j]
-					v419 := v417 * v418
-					v420 := v416 + v419
-					v421 := b2f(a28[j] > float32(0.0))
-					v422 := sel32(v421, v406, float32(0.0))
-					v423 := v420 + v422
-					v424 := -a6[j]
-					v425 := v424 * a29[j]
-					v426 := v425 * float32(0.5)
-					v427 := v426 / a30[j]
-					v428 := v427 * a9[j]
-					v429 := v423 + v428
-					v430 := v429 + v428
-					v431 := a5 / a31[j]
-					v432 := v431 * a29[j]
-					v433 := v430 + v432
-					v434 := a5 * a32[j]
-					v435 := v434 * v414
-					v436 := v433 + v435
-					v437 := v436 * a33[j]
-					s[j] += v437
+					v385 := a0[j] + a1[j]
+					v386 := v385 + a2[j]
+					v387 := exp32(a3[j])
+					v388 := v387 * a4[j]
+					v389 := a5 - v388
+					v390 := v386 + v389
+					v391 := a6[j] - a7
+					v392 := a8[j] * v391
+					v393 := v390 + v392
+					v394 := a9[j] - a10[j]
+					v395 := exp32(v394)
+					v396 := a11[j] * v395
+					v397 := v393 + v396
+					v398 := a12[j] * a13[j]
+					v399 := -v398
+					v400 := v397 + v399
+					v401 := a14[j] * a15[j]
+					v402 := v400 + v401
+					v403 := v402 + a16[j]
+					v404 := v403 + a11[j]
+					v405 := sel32(a17[j], a5, float32(0.0))
+					v406 := v404 + v405
+					v407 := sel32(a18[j], a5, float32(0.0))
+					v408 := sel32(a18[j], float32(0.0), a5)
+					v409 := v408 * a19[j]
+					v410 := -v409
+					v411 := v406 + v410
+					v412 := v407 * a20[j]
+					v413 := v411 + v412
+					v414 := b2f(a21[j] <= float32(1.0))
+					v415 := sel32(v414, a5, float32(0.0))
+					v416 := b2f(a9[j] >= float32(-1.0))
+					v417 := sel32(v416, v415, float32(0.0))
+					v418 := v413 + v417
+					v419 := sel32(a22[j], a5, float32(0.0))
+					v420 := sel32(a22[j], float32(0.0), a5)
+					v421 := b2f(a9[j] <= float32(-0.5))
+					v422 := sel32(v421, v420, float32(0.0))
+					v423 := v418 + v422
+					v424 := b2f(a9[j] >= float32(0.5))
+					v425 := sel32(v424, v419, float32(0.0))
+					v426 := v423 + v425
+					v427 := -a23[j]
+					v428 := v426 + v427
+					v429 := geluGrad32(a9[j], a23[j])
+					v430 := v428 + v429
+					v431 := a23[j] / a24[j]
+					v432 := a23[j] * a25[j]
+					v433 := v432 / a24[j]
+					v434 := -v433
+					v435 := pow32(a26[j], float32(1.0))
+					v436 := float32(2.0) * v435
+					v437 := v434 * v436
+					v438 := a26[j] * a26[j]
+					v439 := float32(1.0) - v438
+					v440 := v437 * v439
+					v441 := v430 + v440
+					v442 := v434 * a27[j]
+					v443 := float32(1.0) - a27[j]
+					v444 := v442 * v443
+					v445 := v441 + v444
+					v446 := b2f(a28[j] > float32(0.0))
+					v447 := sel32(v446, v431, float32(0.0))
+					v448 := v445 + v447
+					v449 := -a6[j]
+					v450 := v449 * a29[j]
+					v451 := v450 * float32(0.5)
+					v452 := v451 / a30[j]
+					v453 := v452 * a9[j]
+					v454 := v448 + v453
+					v455 := v454 + v453
+					v456 := a5 / a31[j]
+					v457 := v456 * a29[j]
+					v458 := v455 + v457
+					v459 := a5 * a32[j]
+					v460 := v459 * v439
+					v461 := v458 + v460
+					v462 := v461 * a33[j]
+					s[j] += v462
 				}
 			}
 		}
@@ -3015,216 +3151,77 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
-	// %441 = add(%193, %11) scalar
-	{
-		a0 := m.stateStep[0:][:1]
-		o441 := m.t441[0:][:1]
-		for j := range o441 {
-			v441 := a0[j] + float32(1.0)
-			o441[j] = v441
-		}
-	}
-	// group (reduction): %442 mul, %443 reduce_sum scalar
-	for i := range m.t443[:1] {
-		m.t443[i] = 0
+	// group (reduction): %464 mul, %465 reduce_sum scalar
+	for i := range m.t465[:1] {
+		m.t465[i] = 0
 	}
 	{
 		a0 := m.pGrad[0:][:12]
 		acc := float32(0)
 		for j := 0; j < 12; j++ {
-			v442 := a0[j] * a0[j]
-			acc += v442
+			v464 := a0[j] * a0[j]
+			acc += v464
 		}
-		m.t443[0] += acc
+		m.t465[0] += acc
 	}
-	// group (reduction): %444 mul, %445 reduce_sum scalar
-	for i := range m.t445[:1] {
-		m.t445[i] = 0
-	}
+	// group (elementwise): %466 add, %467 add, %468 add, %469 add, %470 add, %471 add, %472 add, %473 add, %474 add, %475 add, %476 sqrt, %477 maximum, %478 div scalar
 	{
-		a0 := m.tableGrad[0:][:60]
-		acc := float32(0)
-		for j := 0; j < 60; j++ {
-			v444 := a0[j] * a0[j]
-			acc += v444
-		}
-		m.t445[0] += acc
-	}
-	// group (reduction): %447 mul, %448 reduce_sum scalar
-	for i := range m.t448[:1] {
-		m.t448[i] = 0
-	}
-	{
-		a0 := m.wGrad[0:][:5]
-		acc := float32(0)
-		for j := 0; j < 5; j++ {
-			v447 := a0[j] * a0[j]
-			acc += v447
-		}
-		m.t448[0] += acc
-	}
-	// group (reduction): %450 mul, %451 reduce_sum scalar
-	for i := range m.t451[:1] {
-		m.t451[i] = 0
-	}
-	{
-		a0 := m.zLayerNorm0GammaGrad[0:][:12]
-		acc := float32(0)
-		for j := 0; j < 12; j++ {
-			v450 := a0[j] * a0[j]
-			acc += v450
-		}
-		m.t451[0] += acc
-	}
-	// group (reduction): %453 mul, %454 reduce_sum scalar
-	for i := range m.t454[:1] {
-		m.t454[i] = 0
-	}
-	{
-		a0 := m.zLayerNorm0BetaGrad[0:][:12]
-		acc := float32(0)
-		for j := 0; j < 12; j++ {
-			v453 := a0[j] * a0[j]
-			acc += v453
-		}
-		m.t454[0] += acc
-	}
-	// group (reduction): %456 mul, %457 reduce_sum scalar
-	for i := range m.t457[:1] {
-		m.t457[i] = 0
-	}
-	{
-		a0 := m.zDense0WGrad[0:][:12]
-		acc := float32(0)
-		for j := 0; j < 12; j++ {
-			v456 := a0[j] * a0[j]
-			acc += v456
-		}
-		m.t457[0] += acc
-	}
-	// %459 = mul(%296, %296) (1)
-	{
-		a0 := m.zDense0BGrad[0:][:1]
-		o459 := m.t459[0:][:1]
-		for j := range o459 {
-			v459 := a0[j] * a0[j]
-			o459[j] = v459
+		a0 := m.t465[0:][:1]
+		a1 := m.t380[0:][:1]
+		a2 := m.t319[0:][:1]
+		a3 := m.t329[0:][:1]
+		a4 := m.t325[0:][:1]
+		a5 := m.t321[0:][:1]
+		a6 := m.t316[0:][:1]
+		a7 := m.t181[0:][:1]
+		a8 := m.t178[0:][:1]
+		a9 := m.t91[0:][:1]
+		a10 := m.t74[0:][:1]
+		o478 := m.t478[0:][:1]
+		for j := range o478 {
+			v466 := a0[j] + a1[j]
+			v467 := v466 + a2[j]
+			v468 := v467 + a3[j]
+			v469 := v468 + a4[j]
+			v470 := v469 + a5[j]
+			v471 := v470 + a6[j]
+			v472 := v471 + a7[j]
+			v473 := v472 + a8[j]
+			v474 := v473 + a9[j]
+			v475 := v474 + a10[j]
+			v476 := sqrt32(v475)
+			v477 := max32(v476, float32(1.0))
+			v478 := float32(1.0) / v477
+			o478[j] = v478
 		}
 	}
-	// group (reduction): %462 mul, %463 reduce_sum scalar
-	for i := range m.t463[:1] {
-		m.t463[i] = 0
-	}
-	{
-		a0 := m.lossWGrad[0:][:36]
-		acc := float32(0)
-		for j := 0; j < 36; j++ {
-			v462 := a0[j] * a0[j]
-			acc += v462
-		}
-		m.t463[0] += acc
-	}
-	// group (reduction): %465 mul, %466 reduce_sum scalar
-	for i := range m.t466[:1] {
-		m.t466[i] = 0
-	}
-	{
-		a0 := m.lossBGrad[0:][:3]
-		acc := float32(0)
-		for j := 0; j < 3; j++ {
-			v465 := a0[j] * a0[j]
-			acc += v465
-		}
-		m.t466[0] += acc
-	}
-	// group (reduction): %439 broadcast, %468 mul, %469 reduce_sum scalar
-	for i := range m.t469[:1] {
-		m.t469[i] = 0
-	}
-	{
-		o439 := m.acc2WGrad[0:][:36]
-		acc := float32(0)
-		for j := range o439 {
-			v439 := float32(0.0)
-			v468 := float32(0.0) * v439
-			o439[j] = v439
-			acc += v468
-		}
-		m.t469[0] += acc
-	}
-	// group (reduction): %440 broadcast, %471 mul, %472 reduce_sum scalar
-	for i := range m.t472[:1] {
-		m.t472[i] = 0
-	}
-	{
-		o440 := m.acc2BGrad[0:][:3]
-		acc := float32(0)
-		for j := range o440 {
-			v440 := float32(0.0)
-			v471 := float32(0.0) * v440
-			o440[j] = v440
-			acc += v471
-		}
-		m.t472[0] += acc
-	}
-	// group (elementwise): %446 add, %449 add, %452 add, %455 add, %458 add, %461 add, %464 add, %467 add, %470 add, %473 add, %474 sqrt, %475 maximum, %476 div scalar
-	{
-		a0 := m.t443[0:][:1]
-		a1 := m.t445[0:][:1]
-		a2 := m.t448[0:][:1]
-		a3 := m.t451[0:][:1]
-		a4 := m.t454[0:][:1]
-		a5 := m.t457[0:][:1]
-		a6 := m.t459[0:][:1]
-		a7 := m.t463[0:][:1]
-		a8 := m.t466[0:][:1]
-		a9 := m.t469[0:][:1]
-		a10 := m.t472[0:][:1]
-		o476 := m.t476[0:][:1]
-		for j := range o476 {
-			v446 := a0[j] + a1[j]
-			v449 := v446 + a2[j]
-			v452 := v449 + a3[j]
-			v455 := v452 + a4[j]
-			v458 := v455 + a5[j]
-			v461 := v458 + a6[j]
-			v464 := v461 + a7[j]
-			v467 := v464 + a8[j]
-			v470 := v467 + a9[j]
-			v473 := v470 + a10[j]
-			v474 := sqrt32(v473)
-			v475 := max32(v474, float32(1.0))
-			v476 := float32(1.0) / v475
-			o476[j] = v476
-		}
-	}
-	// group (optimizer update of all 11 params, one loop over the params block): %477 mul, %489 mul, %491 mul, %492 mul, %493 add, %494 mul, %495 add, %496 sqrt, %497 div, %498 mul, %499 add, %500 sub
+	// group (optimizer update of all 11 params, one loop over the params block): %479 mul, %480 mul, %481 mul, %482 mul, %483 add, %484 mul, %485 add, %486 sqrt, %487 div, %488 mul, %489 add, %490 sub
 	{
 		params := m.params[:numParams]
 		grads := m.grads[:numParams]
 		state0 := m.state[1:][:numParams]   // ms
 		state1 := m.state[193:][:numParams] // momentum
 		for i := range params {
-			v477 := grads[i] * m.t476[0]
-			v489 := float32(0.9) * state0[i]
-			v491 := v477 * v477
-			v492 := float32(0.09999999999999998) * v491
-			v493 := v489 + v492
-			v494 := float32(0.01) * v477
-			v495 := v493 + float32(1e-07)
-			v496 := sqrt32(v495)
-			v497 := v494 / v496
-			v498 := float32(0.9) * state1[i]
-			v499 := v498 + v497
-			v500 := params[i] - v499
-			state0[i] = v493
-			state1[i] = v499
-			params[i] = v500
+			v479 := grads[i] * m.t478[0]
+			v480 := float32(0.9) * state0[i]
+			v481 := v479 * v479
+			v482 := float32(0.09999999999999998) * v481
+			v483 := v480 + v482
+			v484 := float32(0.01) * v479
+			v485 := v483 + float32(1e-07)
+			v486 := sqrt32(v485)
+			v487 := v484 / v486
+			v488 := float32(0.9) * state1[i]
+			v489 := v488 + v487
+			v490 := params[i] - v489
+			state0[i] = v483
+			state1[i] = v489
+			params[i] = v490
 		}
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t441[:1])
+	copy(m.stateStep, m.t71[:1])
 }
 
 // Params returns views of the parameters, in declaration order.

@@ -29,114 +29,114 @@ const (
 
 // Kernels of kernels.cu, in launch order.
 const (
-	kernG0MulAddTanhExp = iota
+	kernK61Div = iota
+	kernK63Div
+	kernK65Div
+	kernK67Div
+	kernK69Div
+	kernK71Add
+	kernG40BroadcastMul
+	kernG401ReduceSum
+	kernG23BroadcastNeg
+	kernK78OneHot
+	kernG24Mul
+	kernG241ReduceSum
+	kernK81Broadcast
+	kernK83Neg
+	kernK85Div
+	kernK87OneHot
+	kernG39BroadcastMul
+	kernG391ReduceSum
+	kernK92GatherG
+	kernG29BroadcastMul
+	kernG291ReduceSum
+	kernG28BroadcastMul
+	kernG0MulAddTanhExp
 	kernG01ReduceSum
-	kernK55ReduceMean
-	kernK57ReduceMax
-	kernK59ReduceMax
-	kernK62Logsumexp
-	kernK64Softmax
-	kernK65LogSoftmax
-	kernK67Transpose
-	kernK70Slice
-	kernK71Slice
-	kernK72Concat
-	kernK75GatherG
-	kernK76OneHot
-	kernK83Transpose
-	kernK86Argmax
+	kernK140ReduceMean
+	kernK141ReduceMean
+	kernG11ReduceMean
+	kernK144Argmax
+	kernG6ReduceMean
+	kernK147ReduceMean
+	kernK148ReduceMax
+	kernK149ReduceMax
+	kernK150Logsumexp
+	kernG1ReduceMean
+	kernK160Softmax
+	kernK161LogSoftmax
+	kernK162Transpose
+	kernK165Slice
+	kernG171Add
+	kernK168LogSoftmax
+	kernG18ReduceSum
+	kernG19ReduceMean
+	kernG25ExpMulSub
+	kernG251ReduceSum
+	kernG49ReduceSum
+	kernG48ReduceSum
+	kernG211Add
+	kernK184Argmax
+	kernG22ReduceMean
+	kernK188Slice
+	kernK189Concat
+	kernK191Transpose
+	kernK194Transpose
+	kernG5ReduceMean
+	kernG37EqCast
+	kernG371ReduceSum
+	kernK201Div
+	kernG2ReduceMean
 	kernG3MulAddAddAdd
 	kernG31ReduceMean
 	kernG7SubMul
 	kernG71ReduceMean
 	kernG8AddSqrt
-	kernG9DivMulAdd
-	kernK108ReduceMean
-	kernG11ReduceMean
-	kernK113ReduceMean
-	kernG1ReduceMean
-	kernG2ReduceMean
-	kernG4ReduceMean
-	kernG5ReduceMean
-	kernG6ReduceMean
+	kernK214Mul
 	kernG13ReduceMean
+	kernG36ReduceSum
+	kernG38EqCast
+	kernG381ReduceSum
+	kernK223Div
+	kernG9DivMulAdd
 	kernG10AddAddSigmoidSigmoid
 	kernG101ReduceMean
+	kernG20ReduceMean
 	kernG14SubAbsMinimumMul
 	kernG141ReduceMean
-	kernK155ReduceMean
+	kernK259ReduceMean
 	kernG15ReduceSum
 	kernG16AbsNegExpAdd
 	kernG161ReduceMean
-	kernG171Add
-	kernK176LogSoftmax
-	kernK177OneHot
-	kernG18ReduceSum
-	kernG19ReduceMean
-	kernG12AddAddAddAdd
-	kernG20ReduceMean
-	kernG211Add
-	kernK217Argmax
-	kernG22ReduceMean
-	kernK222Div
-	kernG23BroadcastNeg
-	kernG24Mul
-	kernG241ReduceSum
-	kernG25ExpMulSub
-	kernG251ReduceSum
-	kernK236Div
-	kernK280Div
-	kernK281Mul
-	kernK288Div
-	kernK292Div
-	kernK294Broadcast
 	kernG26BroadcastNegMulGe
 	kernG261ReduceSum
-	kernK299ReduceSum
+	kernK316Mul
+	kernG44ReduceSum
+	kernG47ReduceSum
+	kernK323ReduceSum
+	kernG46ReduceSum
 	kernG31ReduceSum
+	kernG45ReduceSum
+	kernG4ReduceMean
+	kernG12AddAddAddAdd
 	kernG30MulDivMulDiv
 	kernG301ReduceSum
 	kernG32MulDivDiv
 	kernG33MulAddAddNeg
 	kernG331ReduceSum
-	kernK319Div
-	kernG28BroadcastMul
-	kernK327Transpose
-	kernG27MulAddAddAdd
-	kernK330ScatterAdd
-	kernK331Mul
-	kernK332Slice
-	kernK333Slice
-	kernK334Pad
-	kernK336Pad
-	kernG34AddAdd
-	kernK341Transpose
-	kernG29BroadcastMul
-	kernG291ReduceSum
-	kernG36ReduceSum
-	kernK359Neg
-	kernG37EqCast
-	kernG371ReduceSum
 	kernK365Div
-	kernG38EqCast
-	kernG381ReduceSum
-	kernK373Div
-	kernK376Div
-	kernG35ReduceSum
-	kernK441Add
-	kernG41ReduceSum
+	kernG27MulAddAddAdd
+	kernK372Mul
+	kernK373Slice
+	kernK374Slice
+	kernK375Pad
+	kernK376ScatterAdd
+	kernK378Transpose
 	kernG42ReduceSum
-	kernG44ReduceSum
-	kernG45ReduceSum
-	kernG46ReduceSum
-	kernG47ReduceSum
-	kernK459Mul
-	kernG48ReduceSum
-	kernG49ReduceSum
-	kernG39BroadcastMul
-	kernG391ReduceSum
-	kernG40BroadcastMul
-	kernG401ReduceSum
+	kernK381Pad
+	kernG34AddAdd
+	kernG35ReduceSum
+	kernG41ReduceSum
 	kernG43AddAddAddAdd
 	kernG50MulMulMulMul
 	kernG501MulMulMulMul
@@ -153,114 +153,114 @@ const (
 )
 
 var kernelNames = [numKernels]string{
+	"k61_div",
+	"k63_div",
+	"k65_div",
+	"k67_div",
+	"k69_div",
+	"k71_add",
+	"g40_broadcast_mul",
+	"g40_1_reduce_sum",
+	"g23_broadcast_neg",
+	"k78_one_hot",
+	"g24_mul",
+	"g24_1_reduce_sum",
+	"k81_broadcast",
+	"k83_neg",
+	"k85_div",
+	"k87_one_hot",
+	"g39_broadcast_mul",
+	"g39_1_reduce_sum",
+	"k92_gather_g",
+	"g29_broadcast_mul",
+	"g29_1_reduce_sum",
+	"g28_broadcast_mul",
 	"g0_mul_add_tanh_exp",
 	"g0_1_reduce_sum",
-	"k55_reduce_mean",
-	"k57_reduce_max",
-	"k59_reduce_max",
-	"k62_logsumexp",
-	"k64_softmax",
-	"k65_log_softmax",
-	"k67_transpose",
-	"k70_slice",
-	"k71_slice",
-	"k72_concat",
-	"k75_gather_g",
-	"k76_one_hot",
-	"k83_transpose",
-	"k86_argmax",
+	"k140_reduce_mean",
+	"k141_reduce_mean",
+	"g11_reduce_mean",
+	"k144_argmax",
+	"g6_reduce_mean",
+	"k147_reduce_mean",
+	"k148_reduce_max",
+	"k149_reduce_max",
+	"k150_logsumexp",
+	"g1_reduce_mean",
+	"k160_softmax",
+	"k161_log_softmax",
+	"k162_transpose",
+	"k165_slice",
+	"g17_1_add",
+	"k168_log_softmax",
+	"g18_reduce_sum",
+	"g19_reduce_mean",
+	"g25_exp_mul_sub",
+	"g25_1_reduce_sum",
+	"g49_reduce_sum",
+	"g48_reduce_sum",
+	"g21_1_add",
+	"k184_argmax",
+	"g22_reduce_mean",
+	"k188_slice",
+	"k189_concat",
+	"k191_transpose",
+	"k194_transpose",
+	"g5_reduce_mean",
+	"g37_eq_cast",
+	"g37_1_reduce_sum",
+	"k201_div",
+	"g2_reduce_mean",
 	"g3_mul_add_add_add",
 	"g3_1_reduce_mean",
 	"g7_sub_mul",
 	"g7_1_reduce_mean",
 	"g8_add_sqrt",
-	"g9_div_mul_add",
-	"k108_reduce_mean",
-	"g11_reduce_mean",
-	"k113_reduce_mean",
-	"g1_reduce_mean",
-	"g2_reduce_mean",
-	"g4_reduce_mean",
-	"g5_reduce_mean",
-	"g6_reduce_mean",
+	"k214_mul",
 	"g13_reduce_mean",
+	"g36_reduce_sum",
+	"g38_eq_cast",
+	"g38_1_reduce_sum",
+	"k223_div",
+	"g9_div_mul_add",
 	"g10_add_add_sigmoid_sigmoid",
 	"g10_1_reduce_mean",
+	"g20_reduce_mean",
 	"g14_sub_abs_minimum_mul",
 	"g14_1_reduce_mean",
-	"k155_reduce_mean",
+	"k259_reduce_mean",
 	"g15_reduce_sum",
 	"g16_abs_neg_exp_add",
 	"g16_1_reduce_mean",
-	"g17_1_add",
-	"k176_log_softmax",
-	"k177_one_hot",
-	"g18_reduce_sum",
-	"g19_reduce_mean",
-	"g12_add_add_add_add",
-	"g20_reduce_mean",
-	"g21_1_add",
-	"k217_argmax",
-	"g22_reduce_mean",
-	"k222_div",
-	"g23_broadcast_neg",
-	"g24_mul",
-	"g24_1_reduce_sum",
-	"g25_exp_mul_sub",
-	"g25_1_reduce_sum",
-	"k236_div",
-	"k280_div",
-	"k281_mul",
-	"k288_div",
-	"k292_div",
-	"k294_broadcast",
 	"g26_broadcast_neg_mul_ge",
 	"g26_1_reduce_sum",
-	"k299_reduce_sum",
+	"k316_mul",
+	"g44_reduce_sum",
+	"g47_reduce_sum",
+	"k323_reduce_sum",
+	"g46_reduce_sum",
 	"g31_reduce_sum",
+	"g45_reduce_sum",
+	"g4_reduce_mean",
+	"g12_add_add_add_add",
 	"g30_mul_div_mul_div",
 	"g30_1_reduce_sum",
 	"g32_mul_div_div",
 	"g33_mul_add_add_neg",
 	"g33_1_reduce_sum",
-	"k319_div",
-	"g28_broadcast_mul",
-	"k327_transpose",
-	"g27_mul_add_add_add",
-	"k330_scatter_add",
-	"k331_mul",
-	"k332_slice",
-	"k333_slice",
-	"k334_pad",
-	"k336_pad",
-	"g34_add_add",
-	"k341_transpose",
-	"g29_broadcast_mul",
-	"g29_1_reduce_sum",
-	"g36_reduce_sum",
-	"k359_neg",
-	"g37_eq_cast",
-	"g37_1_reduce_sum",
 	"k365_div",
-	"g38_eq_cast",
-	"g38_1_reduce_sum",
-	"k373_div",
-	"k376_div",
-	"g35_reduce_sum",
-	"k441_add",
-	"g41_reduce_sum",
+	"g27_mul_add_add_add",
+	"k372_mul",
+	"k373_slice",
+	"k374_slice",
+	"k375_pad",
+	"k376_scatter_add",
+	"k378_transpose",
 	"g42_reduce_sum",
-	"g44_reduce_sum",
-	"g45_reduce_sum",
-	"g46_reduce_sum",
-	"g47_reduce_sum",
-	"k459_mul",
-	"g48_reduce_sum",
-	"g49_reduce_sum",
-	"g39_broadcast_mul",
-	"g39_1_reduce_sum",
-	"g40_broadcast_mul",
-	"g40_1_reduce_sum",
+	"k381_pad",
+	"g34_add_add",
+	"g35_reduce_sum",
+	"g41_reduce_sum",
 	"g43_add_add_add_add",
 	"g50_mul_mul_mul_mul",
 	"g50_1_mul_mul_mul_mul",
@@ -495,7 +495,7 @@ func (m *CUDAModel) TrainStep(x2 []float32, k2 []int32, t []float32, lab []int32
 	m.putF32(cuInputs+104, t)
 	m.putI32(cuInputs+112, lab)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 7894, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 10502, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -539,9 +539,9 @@ func (m *CUDAModel) Eval(x2 []float32, k2 []int32, t []float32, lab []int32, n i
 	m.putF32(cuInputs+104, t)
 	m.putI32(cuInputs+112, lab)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 7894, 1)
-	m.get(unsafe.Pointer(&m.scalars[1]), 7943, 1)
-	m.get(unsafe.Pointer(&m.scalars[2]), 8008, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 10502, 1)
+	m.get(unsafe.Pointer(&m.scalars[1]), 9580, 1)
+	m.get(unsafe.Pointer(&m.scalars[2]), 6663, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -656,67 +656,65 @@ func (m *CUDAModel) forward(n int) {
 func (m *CUDAModel) eval(n int) {
 	m.n = int32(n)
 	// Forward.
+	m.launch(kernK78OneHot, blocks(3*n, 256)) // %78 = one_hot(%3) (N, 3)
+	m.launch(kernK87OneHot, blocks(5*n, 256)) // %87 = one_hot(%1) (N, 5)
+	// %88 = matmul(%87, %14) (N, 1) (oh)
+	m.gemm(false, false, n, 1, 5, 947, 5, 72, 1, 987, 1)
+	m.launch(kernK92GatherG, blocks(12*n, 256))      // %92 = gather(%13, %1) (N, 12) (g)
 	m.launch(kernG0MulAddTanhExp, blocks(12*n, 256)) // group 0: 41 values (N, 3, 4)
-	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %54 = reduce_sum(%7) (N, 4)
-	m.launch(kernK55ReduceMean, blocks(4*n, 8))      // %55 = reduce_mean(%7) (N, 4)
-	m.launch(kernK57ReduceMax, blocks(4*n, 8))       // %57 = reduce_max(%7) (N, 4)
-	m.launch(kernK59ReduceMax, blocks(4*n, 8))       // %59 = reduce_max(%30) (N, 4)
-	m.launch(kernK62Logsumexp, blocks(4*n, 8))       // %62 = logsumexp(%7) (N, 4)
-	m.launch(kernK64Softmax, blocks(3*n, 8))         // %64 = softmax(%7) (N, 3, 4)
-	m.launch(kernK65LogSoftmax, blocks(n*4, 8))      // %65 = log_softmax(%7) (N, 3, 4)
-	m.launch(kernK67Transpose, blocks(12*n, 256))    // %67 = transpose(%7) (N, 4, 3)
-	m.launch(kernK70Slice, blocks(4*n, 256))         // %70 = slice(%69) (N, 4)
-	m.launch(kernK71Slice, blocks(8*n, 256))         // %71 = slice(%69) (N, 8)
-	m.launch(kernK72Concat, blocks(12*n, 256))       // %72 = concat(%70, %71) (N, 12)
-	m.launch(kernK75GatherG, blocks(12*n, 256))      // %75 = gather(%74, %1) (N, 12) (g)
-	m.launch(kernK76OneHot, blocks(5*n, 256))        // %76 = one_hot(%1) (N, 5)
-	// %78 = matmul(%76, %77) (N, 1) (oh)
-	m.gemm(false, false, n, 1, 5, 5825, 5, 72, 1, 5865, 1)
-	m.launch(kernK83Transpose, blocks(12*n, 256)) // %83 = transpose(%69) (12, N)
-	// %84 = matmul(%83, %69) (12, 12)
-	m.gemm(false, false, 12, 12, n, 6065, n, 865, 12, 6161, 12)
-	m.launch(kernK86Argmax, blocks(3*n, 8))         // %86 = argmax(%7) (N, 3)
+	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %139 = reduce_sum(%99) (N, 4)
+	m.launch(kernK140ReduceMean, 1)                  // %140 = reduce_mean(%111) scalar
+	m.launch(kernK141ReduceMean, 1)                  // %141 = reduce_mean(%138) scalar
+	m.launch(kernG11ReduceMean, 1)                   // group 11: 2 values (N, 3, 4)
+	m.launch(kernK144Argmax, blocks(3*n, 8))         // %144 = argmax(%99) (N, 3)
+	m.launch(kernG6ReduceMean, 1)                    // group 6: 2 values (N, 3)
+	m.launch(kernK147ReduceMean, blocks(4*n, 8))     // %147 = reduce_mean(%99) (N, 4)
+	m.launch(kernK148ReduceMax, blocks(4*n, 8))      // %148 = reduce_max(%99) (N, 4)
+	m.launch(kernK149ReduceMax, blocks(4*n, 8))      // %149 = reduce_max(%120) (N, 4)
+	m.launch(kernK150Logsumexp, blocks(4*n, 8))      // %150 = logsumexp(%99) (N, 4)
+	m.launch(kernG1ReduceMean, 1)                    // group 1: 6 values (N, 4)
+	m.launch(kernK160Softmax, blocks(3*n, 8))        // %160 = softmax(%99) (N, 3, 4)
+	m.launch(kernK161LogSoftmax, blocks(n*4, 8))     // %161 = log_softmax(%99) (N, 3, 4)
+	m.launch(kernK162Transpose, blocks(12*n, 256))   // %162 = transpose(%99) (N, 4, 3)
+	m.launch(kernK165Slice, blocks(4*n, 256))        // %165 = slice(%164) (N, 4)
+	// %166 = matmul(%164, %25) (N, 3)
+	m.gemm(false, false, n, 3, 12, 1736, 12, 114, 3, 6373, 3)
+	m.launch(kernG171Add, blocks(3*n, 256))    // %167 = add(%166, %26) (N, 3)
+	m.launch(kernK168LogSoftmax, blocks(n, 8)) // %168 = log_softmax(%167) (N, 3)
+	m.launch(kernG18ReduceSum, blocks(n, 8))   // group 18: 2 values (N, 3)
+	m.launch(kernG19ReduceMean, 1)             // group 19: 2 values (N)
+	// %182 = matmul(%164, %27) (N, 3)
+	m.gemm(false, false, n, 3, 12, 1736, 12, 153, 3, 6599, 3)
+	m.launch(kernG211Add, blocks(3*n, 256))        // %183 = add(%182, %28) (N, 3)
+	m.launch(kernK184Argmax, blocks(n, 8))         // %184 = argmax(%183) (N)
+	m.launch(kernG22ReduceMean, 1)                 // group 22: 3 values (N)
+	m.launch(kernK188Slice, blocks(8*n, 256))      // %188 = slice(%164) (N, 8)
+	m.launch(kernK189Concat, blocks(12*n, 256))    // %189 = concat(%165, %188) (N, 12)
+	m.launch(kernK191Transpose, blocks(12*n, 256)) // %191 = transpose(%164) (12, N)
+	// %195 = matmul(%191, %164) (12, 12)
+	m.gemm(false, false, 12, 12, n, 6920, n, 1736, 12, 7304, 12)
+	m.launch(kernG5ReduceMean, blocks(1, 8))        // group 5: 2 values (12, 12)
+	m.launch(kernG2ReduceMean, 1)                   // group 2: 2 values (N, 3, 4)
 	m.launch(kernG3MulAddAddAdd, blocks(12*n, 256)) // group 3: 4 values (N, 12)
-	m.launch(kernG31ReduceMean, blocks(n, 8))       // %91 = reduce_mean(%90) (N, 1)
+	m.launch(kernG31ReduceMean, blocks(n, 8))       // %208 = reduce_mean(%207) (N, 1)
 	m.launch(kernG7SubMul, blocks(12*n, 256))       // group 7: 2 values (N, 12)
-	m.launch(kernG71ReduceMean, blocks(n, 8))       // %94 = reduce_mean(%93) (N, 1)
+	m.launch(kernG71ReduceMean, blocks(n, 8))       // %211 = reduce_mean(%210) (N, 1)
 	m.launch(kernG8AddSqrt, blocks(n, 256))         // group 8: 2 values (N, 1)
+	m.launch(kernG13ReduceMean, 1)                  // group 13: 2 values (N, 12)
 	m.launch(kernG9DivMulAdd, blocks(12*n, 256))    // group 9: 3 values (N, 12)
-	// %104 = matmul(%102, %103) (N, 1)
-	m.gemm(false, false, n, 1, 12, 7177, 12, 101, 1, 7273, 1)
-	m.launch(kernK108ReduceMean, 1)                       // %108 = reduce_mean(%20) scalar
-	m.launch(kernG11ReduceMean, 1)                        // group 11: 2 values (N, 3, 4)
-	m.launch(kernK113ReduceMean, 1)                       // %113 = reduce_mean(%53) scalar
-	m.launch(kernG1ReduceMean, 1)                         // group 1: 6 values (N, 4)
-	m.launch(kernG2ReduceMean, 1)                         // group 2: 2 values (N, 3, 4)
-	m.launch(kernG4ReduceMean, 1)                         // group 4: 4 values (N, 3, 4)
-	m.launch(kernG5ReduceMean, blocks(1, 8))              // group 5: 2 values (12, 12)
-	m.launch(kernG6ReduceMean, 1)                         // group 6: 2 values (N, 3)
-	m.launch(kernG13ReduceMean, 1)                        // group 13: 2 values (N, 12)
+	// %227 = matmul(%226, %19) (N, 1)
+	m.gemm(false, false, n, 1, 12, 9315, 12, 101, 1, 9411, 1)
 	m.launch(kernG10AddAddSigmoidSigmoid, blocks(n, 256)) // group 10: 14 values (N, 1)
-	m.launch(kernG101ReduceMean, 1)                       // %144 = reduce_mean(%143) scalar
+	m.launch(kernG101ReduceMean, 1)                       // %242 = reduce_mean(%241) scalar
+	m.launch(kernG20ReduceMean, 1)                        // group 20: 7 values (N, 1)
 	m.launch(kernG14SubAbsMinimumMul, blocks(n, 256))     // group 14: 8 values (N, 1)
-	m.launch(kernG141ReduceMean, 1)                       // %153 = reduce_mean(%152) scalar
-	m.launch(kernK155ReduceMean, 1)                       // %155 = reduce_mean(%146) scalar
+	m.launch(kernG141ReduceMean, 1)                       // %258 = reduce_mean(%257) scalar
+	m.launch(kernK259ReduceMean, 1)                       // %259 = reduce_mean(%251) scalar
 	m.launch(kernG15ReduceSum, 1)                         // group 15: 2 values (N, 1)
 	m.launch(kernG16AbsNegExpAdd, blocks(n, 256))         // group 16: 9 values (N, 1)
-	m.launch(kernG161ReduceMean, 1)                       // %169 = reduce_mean(%168) scalar
-	// %173 = matmul(%69, %172) (N, 3)
-	m.gemm(false, false, n, 3, 12, 865, 12, 114, 3, 7757, 3)
-	m.launch(kernG171Add, blocks(3*n, 256))       // %175 = add(%173, %174) (N, 3)
-	m.launch(kernK176LogSoftmax, blocks(n, 8))    // %176 = log_softmax(%175) (N, 3)
-	m.launch(kernK177OneHot, blocks(3*n, 256))    // %177 = one_hot(%3) (N, 3)
-	m.launch(kernG18ReduceSum, blocks(n, 8))      // group 18: 2 values (N, 3)
-	m.launch(kernG19ReduceMean, 1)                // group 19: 2 values (N)
-	m.launch(kernG12AddAddAddAdd, blocks(1, 256)) // group 12: 15 values scalar
-
-	// Backward.
-	m.launch(kernG20ReduceMean, 1) // group 20: 7 values (N, 1)
-	// %191 = matmul(%69, %190) (N, 3)
-	m.gemm(false, false, n, 3, 12, 865, 12, 153, 3, 7944, 3)
-	m.launch(kernG211Add, blocks(3*n, 256)) // %216 = add(%191, %192) (N, 3)
-	m.launch(kernK217Argmax, blocks(n, 8))  // %217 = argmax(%216) (N)
-	m.launch(kernG22ReduceMean, 1)          // group 22: 3 values (N)
+	m.launch(kernG161ReduceMean, 1)                       // %271 = reduce_mean(%270) scalar
+	m.launch(kernG4ReduceMean, 1)                         // group 4: 4 values (N, 3, 4)
+	m.launch(kernG12AddAddAddAdd, blocks(1, 256))         // group 12: 15 values scalar
 }
 
 // step queues one training step: forward, loss, backward (gradients into the
@@ -724,144 +722,136 @@ func (m *CUDAModel) eval(n int) {
 func (m *CUDAModel) step(n int) {
 	m.n = int32(n)
 	// Forward.
+	m.launch(kernK61Div, blocks(1, 256))          // %61 = div(%6, %52) scalar
+	m.launch(kernK63Div, blocks(1, 256))          // %63 = div(%6, %53) scalar
+	m.launch(kernK65Div, blocks(1, 256))          // %65 = div(%6, %54) scalar
+	m.launch(kernK67Div, blocks(1, 256))          // %67 = div(%6, %56) scalar
+	m.launch(kernK69Div, blocks(1, 256))          // %69 = div(%6, %57) scalar
+	m.launch(kernK71Add, blocks(1, 256))          // %71 = add(%29, %6) scalar
+	m.launch(kernG40BroadcastMul, blocks(3, 256)) // group 40: 2 values (3)
+	m.launch(kernG401ReduceSum, blocks(1, 8))     // %74 = reduce_sum(%73) scalar
+	m.launch(kernG23BroadcastNeg, blocks(n, 256)) // group 23: 2 values (N)
+	m.launch(kernK78OneHot, blocks(3*n, 256))     // %78 = one_hot(%3) (N, 3)
+	m.launch(kernG24Mul, blocks(3*n, 256))        // %79 = mul(%77, %78) (N, 3)
+	m.launch(kernG241ReduceSum, blocks(n, 8))     // %80 = reduce_sum(%79) (N, 1)
+	m.launch(kernK81Broadcast, blocks(4*n, 256))  // %81 = broadcast(%70) (N, 4)
+	m.launch(kernK83Neg, blocks(4*n, 256))        // %83 = neg(%81) (N, 4)
+	m.launch(kernK85Div, blocks(4*n, 256))        // %85 = div(%81, %15) (N, 4)
+	m.launch(kernK87OneHot, blocks(5*n, 256))     // %87 = one_hot(%1) (N, 5)
+	// %88 = matmul(%87, %14) (N, 1) (oh)
+	m.gemm(false, false, n, 1, 5, 947, 5, 72, 1, 987, 1)
+	m.launch(kernG39BroadcastMul, blocks(36, 256))   // group 39: 2 values (12, 3)
+	m.launch(kernG391ReduceSum, blocks(1, 8))        // %91 = reduce_sum(%90) scalar
+	m.launch(kernK92GatherG, blocks(12*n, 256))      // %92 = gather(%13, %1) (N, 12) (g)
+	m.launch(kernG29BroadcastMul, blocks(12*n, 256)) // group 29: 2 values (N, 3, 4)
+	m.launch(kernG291ReduceSum, blocks(4*n, 8))      // %95 = reduce_sum(%93) (N, 1, 4)
+	m.launch(kernG28BroadcastMul, blocks(144, 256))  // group 28: 2 values (12, 12)
 	m.launch(kernG0MulAddTanhExp, blocks(12*n, 256)) // group 0: 41 values (N, 3, 4)
-	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %54 = reduce_sum(%7) (N, 4)
-	m.launch(kernK55ReduceMean, blocks(4*n, 8))      // %55 = reduce_mean(%7) (N, 4)
-	m.launch(kernK57ReduceMax, blocks(4*n, 8))       // %57 = reduce_max(%7) (N, 4)
-	m.launch(kernK59ReduceMax, blocks(4*n, 8))       // %59 = reduce_max(%30) (N, 4)
-	m.launch(kernK62Logsumexp, blocks(4*n, 8))       // %62 = logsumexp(%7) (N, 4)
-	m.launch(kernK64Softmax, blocks(3*n, 8))         // %64 = softmax(%7) (N, 3, 4)
-	m.launch(kernK65LogSoftmax, blocks(n*4, 8))      // %65 = log_softmax(%7) (N, 3, 4)
-	m.launch(kernK67Transpose, blocks(12*n, 256))    // %67 = transpose(%7) (N, 4, 3)
-	m.launch(kernK70Slice, blocks(4*n, 256))         // %70 = slice(%69) (N, 4)
-	m.launch(kernK71Slice, blocks(8*n, 256))         // %71 = slice(%69) (N, 8)
-	m.launch(kernK72Concat, blocks(12*n, 256))       // %72 = concat(%70, %71) (N, 12)
-	m.launch(kernK75GatherG, blocks(12*n, 256))      // %75 = gather(%74, %1) (N, 12) (g)
-	m.launch(kernK76OneHot, blocks(5*n, 256))        // %76 = one_hot(%1) (N, 5)
-	// %78 = matmul(%76, %77) (N, 1) (oh)
-	m.gemm(false, false, n, 1, 5, 5825, 5, 72, 1, 5865, 1)
-	m.launch(kernK83Transpose, blocks(12*n, 256)) // %83 = transpose(%69) (12, N)
-	// %84 = matmul(%83, %69) (12, 12)
-	m.gemm(false, false, 12, 12, n, 6065, n, 865, 12, 6161, 12)
-	m.launch(kernK86Argmax, blocks(3*n, 8))         // %86 = argmax(%7) (N, 3)
+	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %139 = reduce_sum(%99) (N, 4)
+	m.launch(kernK140ReduceMean, 1)                  // %140 = reduce_mean(%111) scalar
+	m.launch(kernK141ReduceMean, 1)                  // %141 = reduce_mean(%138) scalar
+	m.launch(kernG11ReduceMean, 1)                   // group 11: 2 values (N, 3, 4)
+	m.launch(kernK144Argmax, blocks(3*n, 8))         // %144 = argmax(%99) (N, 3)
+	m.launch(kernG6ReduceMean, 1)                    // group 6: 2 values (N, 3)
+	m.launch(kernK147ReduceMean, blocks(4*n, 8))     // %147 = reduce_mean(%99) (N, 4)
+	m.launch(kernK148ReduceMax, blocks(4*n, 8))      // %148 = reduce_max(%99) (N, 4)
+	m.launch(kernK149ReduceMax, blocks(4*n, 8))      // %149 = reduce_max(%120) (N, 4)
+	m.launch(kernK150Logsumexp, blocks(4*n, 8))      // %150 = logsumexp(%99) (N, 4)
+	m.launch(kernG1ReduceMean, 1)                    // group 1: 6 values (N, 4)
+	m.launch(kernK160Softmax, blocks(3*n, 8))        // %160 = softmax(%99) (N, 3, 4)
+	m.launch(kernK161LogSoftmax, blocks(n*4, 8))     // %161 = log_softmax(%99) (N, 3, 4)
+	m.launch(kernK162Transpose, blocks(12*n, 256))   // %162 = transpose(%99) (N, 4, 3)
+	m.launch(kernK165Slice, blocks(4*n, 256))        // %165 = slice(%164) (N, 4)
+	// %166 = matmul(%164, %25) (N, 3)
+	m.gemm(false, false, n, 3, 12, 1736, 12, 114, 3, 6373, 3)
+	m.launch(kernG171Add, blocks(3*n, 256))      // %167 = add(%166, %26) (N, 3)
+	m.launch(kernK168LogSoftmax, blocks(n, 8))   // %168 = log_softmax(%167) (N, 3)
+	m.launch(kernG18ReduceSum, blocks(n, 8))     // group 18: 2 values (N, 3)
+	m.launch(kernG19ReduceMean, 1)               // group 19: 2 values (N)
+	m.launch(kernG25ExpMulSub, blocks(3*n, 256)) // group 25: 3 values (N, 3)
+	m.launch(kernG251ReduceSum, 3)               // %176 = reduce_sum(%175) (3)
+	m.launch(kernG49ReduceSum, blocks(1, 8))     // group 49: 2 values (3)
+	// %179 = matmul(%164, %175) (12, 3)
+	m.gemm(true, false, 12, 3, n, 1736, 12, 6534, 3, 306, 3)
+	m.launch(kernG48ReduceSum, blocks(1, 8))    // group 48: 2 values (12, 3)
+	m.launch(kernK188Slice, blocks(8*n, 256))   // %188 = slice(%164) (N, 8)
+	m.launch(kernK189Concat, blocks(12*n, 256)) // %189 = concat(%165, %188) (N, 12)
+	// %190 = matmul(%175, %25) (N, 12)
+	m.gemm(false, true, n, 12, 3, 6534, 3, 114, 3, 6824, 12)
+	m.launch(kernK191Transpose, blocks(12*n, 256)) // %191 = transpose(%164) (12, N)
+	// %192 = matmul(%97, %164) (12, N)
+	m.gemm(false, true, 12, n, 12, 1496, 12, 1736, 12, 7016, n)
+	// %193 = matmul(%191, %97) (N, 12)
+	m.gemm(true, false, n, 12, 12, 6920, n, 1496, 12, 7112, 12)
+	m.launch(kernK194Transpose, blocks(12*n, 256)) // %194 = transpose(%192) (N, 12)
+	// %195 = matmul(%191, %164) (12, 12)
+	m.gemm(false, false, 12, 12, n, 6920, n, 1736, 12, 7304, 12)
+	m.launch(kernG5ReduceMean, blocks(1, 8))        // group 5: 2 values (12, 12)
+	m.launch(kernG37EqCast, blocks(12*n, 256))      // group 37: 2 values (N, 3, 4)
+	m.launch(kernG371ReduceSum, blocks(4*n, 8))     // %200 = reduce_sum(%199) (N, 1, 4)
+	m.launch(kernK201Div, blocks(4*n, 256))         // %201 = div(%84, %200) (N, 1, 4)
+	m.launch(kernG2ReduceMean, 1)                   // group 2: 2 values (N, 3, 4)
 	m.launch(kernG3MulAddAddAdd, blocks(12*n, 256)) // group 3: 4 values (N, 12)
-	m.launch(kernG31ReduceMean, blocks(n, 8))       // %91 = reduce_mean(%90) (N, 1)
+	m.launch(kernG31ReduceMean, blocks(n, 8))       // %208 = reduce_mean(%207) (N, 1)
 	m.launch(kernG7SubMul, blocks(12*n, 256))       // group 7: 2 values (N, 12)
-	m.launch(kernG71ReduceMean, blocks(n, 8))       // %94 = reduce_mean(%93) (N, 1)
+	m.launch(kernG71ReduceMean, blocks(n, 8))       // %211 = reduce_mean(%210) (N, 1)
 	m.launch(kernG8AddSqrt, blocks(n, 256))         // group 8: 2 values (N, 1)
+	m.launch(kernK214Mul, blocks(12*n, 256))        // %214 = mul(%65, %204) (N, 12)
+	m.launch(kernG13ReduceMean, 1)                  // group 13: 2 values (N, 12)
+	m.launch(kernG36ReduceSum, blocks(3*n, 8))      // group 36: 2 values (N, 3, 4)
+	m.launch(kernG38EqCast, blocks(12*n, 256))      // group 38: 2 values (N, 3, 4)
+	m.launch(kernG381ReduceSum, blocks(4*n, 8))     // %222 = reduce_sum(%221) (N, 1, 4)
+	m.launch(kernK223Div, blocks(4*n, 256))         // %223 = div(%82, %222) (N, 1, 4)
 	m.launch(kernG9DivMulAdd, blocks(12*n, 256))    // group 9: 3 values (N, 12)
-	// %104 = matmul(%102, %103) (N, 1)
-	m.gemm(false, false, n, 1, 12, 7177, 12, 101, 1, 7273, 1)
-	m.launch(kernK108ReduceMean, 1)                       // %108 = reduce_mean(%20) scalar
-	m.launch(kernG11ReduceMean, 1)                        // group 11: 2 values (N, 3, 4)
-	m.launch(kernK113ReduceMean, 1)                       // %113 = reduce_mean(%53) scalar
-	m.launch(kernG1ReduceMean, 1)                         // group 1: 6 values (N, 4)
-	m.launch(kernG2ReduceMean, 1)                         // group 2: 2 values (N, 3, 4)
-	m.launch(kernG4ReduceMean, 1)                         // group 4: 4 values (N, 3, 4)
-	m.launch(kernG5ReduceMean, blocks(1, 8))              // group 5: 2 values (12, 12)
-	m.launch(kernG6ReduceMean, 1)                         // group 6: 2 values (N, 3)
-	m.launch(kernG13ReduceMean, 1)                        // group 13: 2 values (N, 12)
+	// %227 = matmul(%226, %19) (N, 1)
+	m.gemm(false, false, n, 1, 12, 9315, 12, 101, 1, 9411, 1)
 	m.launch(kernG10AddAddSigmoidSigmoid, blocks(n, 256)) // group 10: 14 values (N, 1)
-	m.launch(kernG101ReduceMean, 1)                       // %144 = reduce_mean(%143) scalar
+	m.launch(kernG101ReduceMean, 1)                       // %242 = reduce_mean(%241) scalar
 	m.launch(kernG14SubAbsMinimumMul, blocks(n, 256))     // group 14: 8 values (N, 1)
-	m.launch(kernG141ReduceMean, 1)                       // %153 = reduce_mean(%152) scalar
-	m.launch(kernK155ReduceMean, 1)                       // %155 = reduce_mean(%146) scalar
+	m.launch(kernG141ReduceMean, 1)                       // %258 = reduce_mean(%257) scalar
+	m.launch(kernK259ReduceMean, 1)                       // %259 = reduce_mean(%251) scalar
 	m.launch(kernG15ReduceSum, 1)                         // group 15: 2 values (N, 1)
 	m.launch(kernG16AbsNegExpAdd, blocks(n, 256))         // group 16: 9 values (N, 1)
-	m.launch(kernG161ReduceMean, 1)                       // %169 = reduce_mean(%168) scalar
-	// %173 = matmul(%69, %172) (N, 3)
-	m.gemm(false, false, n, 3, 12, 865, 12, 114, 3, 7757, 3)
-	m.launch(kernG171Add, blocks(3*n, 256))       // %175 = add(%173, %174) (N, 3)
-	m.launch(kernK176LogSoftmax, blocks(n, 8))    // %176 = log_softmax(%175) (N, 3)
-	m.launch(kernK177OneHot, blocks(3*n, 256))    // %177 = one_hot(%3) (N, 3)
-	m.launch(kernG18ReduceSum, blocks(n, 8))      // group 18: 2 values (N, 3)
-	m.launch(kernG19ReduceMean, 1)                // group 19: 2 values (N)
+	m.launch(kernG161ReduceMean, 1)                       // %271 = reduce_mean(%270) scalar
+	m.launch(kernG26BroadcastNegMulGe, blocks(n, 256))    // group 26: 41 values (N, 1)
+	m.launch(kernG261ReduceSum, 1)                        // %313 = reduce_sum(%312) (1)
+	// %314 = matmul(%226, %312) (12, 1)
+	m.gemm(true, false, 12, 1, n, 9315, 12, 10049, 1, 293, 1)
+	// %315 = matmul(%87, %312) (5, 1)
+	m.gemm(true, false, 5, 1, n, 947, 5, 10049, 1, 264, 1)
+	m.launch(kernK316Mul, blocks(1, 256))    // %316 = mul(%313, %313) (1)
+	m.launch(kernG44ReduceSum, blocks(1, 8)) // group 44: 2 values (5, 1)
+	m.launch(kernG47ReduceSum, blocks(1, 8)) // group 47: 2 values (12, 1)
+	// %322 = matmul(%312, %19) (N, 12)
+	m.gemm(false, true, n, 12, 1, 10049, 1, 101, 1, 10077, 12)
+	m.launch(kernK323ReduceSum, 12)               // %323 = reduce_sum(%322) (12)
+	m.launch(kernG46ReduceSum, blocks(1, 8))      // group 46: 2 values (12)
+	m.launch(kernG31ReduceSum, 12)                // group 31: 2 values (N, 12)
+	m.launch(kernG45ReduceSum, blocks(1, 8))      // group 45: 2 values (12)
+	m.launch(kernG4ReduceMean, 1)                 // group 4: 4 values (N, 3, 4)
 	m.launch(kernG12AddAddAddAdd, blocks(1, 256)) // group 12: 15 values scalar
 
 	// Backward.
-	m.launch(kernK222Div, blocks(1, 256))         // %222 = div(%11, %221) scalar
-	m.launch(kernG23BroadcastNeg, blocks(n, 256)) // group 23: 2 values (N)
-	m.launch(kernG24Mul, blocks(3*n, 256))        // %227 = mul(%226, %177) (N, 3)
-	m.launch(kernG241ReduceSum, blocks(n, 8))     // %229 = reduce_sum(%227) (N, 1)
-	m.launch(kernG25ExpMulSub, blocks(3*n, 256))  // group 25: 3 values (N, 3)
-	m.launch(kernG251ReduceSum, 3)                // %232 = reduce_sum(%231) (3)
-	// %233 = matmul(%231, %172) (N, 12)
-	m.gemm(false, true, n, 12, 3, 8106, 3, 114, 3, 8130, 12)
-	// %234 = matmul(%69, %231) (12, 3)
-	m.gemm(true, false, 12, 3, n, 865, 12, 8106, 3, 306, 3)
-	m.launch(kernK236Div, blocks(1, 256))              // %236 = div(%11, %235) scalar
-	m.launch(kernK280Div, blocks(1, 256))              // %280 = div(%11, %279) scalar
-	m.launch(kernK281Mul, blocks(12*n, 256))           // %281 = mul(%280, %73) (N, 12)
-	m.launch(kernK288Div, blocks(1, 256))              // %288 = div(%11, %287) scalar
-	m.launch(kernK292Div, blocks(1, 256))              // %292 = div(%11, %291) scalar
-	m.launch(kernK294Broadcast, blocks(4*n, 256))      // %294 = broadcast(%293) (N, 4)
-	m.launch(kernG26BroadcastNegMulGe, blocks(n, 256)) // group 26: 41 values (N, 1)
-	m.launch(kernG261ReduceSum, 1)                     // %296 = reduce_sum(%278) (1)
-	// %297 = matmul(%278, %103) (N, 12)
-	m.gemm(false, true, n, 12, 1, 8547, 1, 101, 1, 9118, 12)
-	// %298 = matmul(%102, %278) (12, 1)
-	m.gemm(true, false, 12, 1, n, 7177, 12, 8547, 1, 293, 1)
-	m.launch(kernK299ReduceSum, 12)                  // %299 = reduce_sum(%297) (12)
-	m.launch(kernG31ReduceSum, 12)                   // group 31: 2 values (N, 12)
 	m.launch(kernG30MulDivMulDiv, blocks(12*n, 256)) // group 30: 5 values (N, 12)
-	m.launch(kernG301ReduceSum, blocks(n, 8))        // %307 = reduce_sum(%306) (N)
+	m.launch(kernG301ReduceSum, blocks(n, 8))        // %354 = reduce_sum(%353) (N)
 	m.launch(kernG32MulDivDiv, blocks(n, 256))       // group 32: 3 values (N, 1)
 	m.launch(kernG33MulAddAddNeg, blocks(12*n, 256)) // group 33: 4 values (N, 12)
-	m.launch(kernG331ReduceSum, blocks(n, 8))        // %317 = reduce_sum(%316) (N)
-	m.launch(kernK319Div, blocks(n, 256))            // %319 = div(%318, %311) (N, 1)
-	m.launch(kernG28BroadcastMul, blocks(144, 256))  // group 28: 2 values (12, 12)
-	// %324 = matmul(%323, %69) (12, N)
-	m.gemm(false, true, 12, n, 12, 10510, 12, 865, 12, 10654, n)
-	// %325 = matmul(%83, %323) (N, 12)
-	m.gemm(true, false, n, 12, 12, 6065, n, 10510, 12, 10750, 12)
-	m.launch(kernK327Transpose, blocks(12*n, 256))   // %327 = transpose(%324) (N, 12)
+	m.launch(kernG331ReduceSum, blocks(n, 8))        // %363 = reduce_sum(%362) (N)
+	m.launch(kernK365Div, blocks(n, 256))            // %365 = div(%364, %58) (N, 1)
 	m.launch(kernG27MulAddAddAdd, blocks(12*n, 256)) // group 27: 6 values (N, 12)
-	// %329 = matmul(%76, %278) (5, 1)
-	m.gemm(true, false, 5, 1, n, 5825, 5, 8547, 1, 264, 1)
-	m.launch(kernK330ScatterAdd, blocks(60, 256))    // %330 = scatter_add(%1, %320) (5, 12)
-	m.launch(kernK331Mul, blocks(12*n, 256))         // %331 = mul(%321, %34) (N, 12)
-	m.launch(kernK332Slice, blocks(4*n, 256))        // %332 = slice(%331) (N, 4)
-	m.launch(kernK333Slice, blocks(8*n, 256))        // %333 = slice(%331) (N, 8)
-	m.launch(kernK334Pad, blocks(12*n, 256))         // %334 = pad(%333) (N, 12)
-	m.launch(kernK336Pad, blocks(12*n, 256))         // %336 = pad(%332) (N, 12)
+	m.launch(kernK372Mul, blocks(12*n, 256))         // %372 = mul(%368, %9) (N, 12)
+	m.launch(kernK373Slice, blocks(4*n, 256))        // %373 = slice(%372) (N, 4)
+	m.launch(kernK374Slice, blocks(8*n, 256))        // %374 = slice(%372) (N, 8)
+	m.launch(kernK375Pad, blocks(12*n, 256))         // %375 = pad(%374) (N, 12)
+	m.launch(kernK376ScatterAdd, blocks(60, 256))    // %376 = scatter_add(%1, %367) (5, 12)
+	m.launch(kernK378Transpose, blocks(12*n, 256))   // %378 = transpose(%377) (N, 3, 4)
+	m.launch(kernG42ReduceSum, blocks(1, 8))         // group 42: 2 values (5, 12)
+	m.launch(kernK381Pad, blocks(12*n, 256))         // %381 = pad(%373) (N, 12)
 	m.launch(kernG34AddAdd, blocks(12*n, 256))       // group 34: 2 values (N, 12)
-	m.launch(kernK341Transpose, blocks(12*n, 256))   // %341 = transpose(%340) (N, 3, 4)
-	m.launch(kernG29BroadcastMul, blocks(12*n, 256)) // group 29: 2 values (N, 3, 4)
-	m.launch(kernG291ReduceSum, blocks(4*n, 8))      // %344 = reduce_sum(%290) (N, 1, 4)
-	m.launch(kernG36ReduceSum, blocks(3*n, 8))       // group 36: 2 values (N, 3, 4)
-	m.launch(kernK359Neg, blocks(4*n, 256))          // %359 = neg(%294) (N, 4)
-	m.launch(kernG37EqCast, blocks(12*n, 256))       // group 37: 2 values (N, 3, 4)
-	m.launch(kernG371ReduceSum, blocks(4*n, 8))      // %363 = reduce_sum(%362) (N, 1, 4)
-	m.launch(kernK365Div, blocks(4*n, 256))          // %365 = div(%364, %363) (N, 1, 4)
-	m.launch(kernG38EqCast, blocks(12*n, 256))       // group 38: 2 values (N, 3, 4)
-	m.launch(kernG381ReduceSum, blocks(4*n, 8))      // %372 = reduce_sum(%371) (N, 1, 4)
-	m.launch(kernK373Div, blocks(4*n, 256))          // %373 = div(%356, %372) (N, 1, 4)
-	m.launch(kernK376Div, blocks(4*n, 256))          // %376 = div(%294, %79) (N, 4)
 	m.launch(kernG35ReduceSum, 12)                   // group 35: 79 values (N, 3, 4)
 
 	// Optimizer update.
-	m.launch(kernK441Add, blocks(1, 256))    // %441 = add(%193, %11) scalar
-	m.launch(kernG41ReduceSum, blocks(1, 8)) // group 41: 2 values (3, 4)
-	m.launch(kernG42ReduceSum, blocks(1, 8)) // group 42: 2 values (5, 12)
-	m.launch(kernG44ReduceSum, blocks(1, 8)) // group 44: 2 values (5, 1)
-	m.launch(kernG45ReduceSum, blocks(1, 8)) // group 45: 2 values (12)
-	m.launch(kernG46ReduceSum, blocks(1, 8)) // group 46: 2 values (12)
-	m.launch(kernG47ReduceSum, blocks(1, 8)) // group 47: 2 values (12, 1)
-	m.launch(kernK459Mul, blocks(1, 256))    // %459 = mul(%296, %296) (1)
-	m.launch(kernG48ReduceSum, blocks(1, 8)) // group 48: 2 values (12, 3)
-	m.launch(kernG49ReduceSum, blocks(1, 8)) // group 49: 2 values (3)
-
-	// Backward.
-	m.launch(kernG39BroadcastMul, blocks(36, 256)) // group 39: 2 values (12, 3)
-
-	// Optimizer update.
-	m.launch(kernG391ReduceSum, blocks(1, 8)) // %469 = reduce_sum(%468) scalar
-
-	// Backward.
-	m.launch(kernG40BroadcastMul, blocks(3, 256)) // group 40: 2 values (3)
-
-	// Optimizer update.
-	m.launch(kernG401ReduceSum, blocks(1, 8))       // %472 = reduce_sum(%471) scalar
+	m.launch(kernG41ReduceSum, blocks(1, 8))        // group 41: 2 values (3, 4)
 	m.launch(kernG43AddAddAddAdd, blocks(1, 256))   // group 43: 13 values scalar
 	m.launch(kernG50MulMulMulMul, blocks(12, 256))  // group 50: 12 values (3, 4)
 	m.launch(kernG501MulMulMulMul, blocks(60, 256)) // group 50: 12 values (5, 12)

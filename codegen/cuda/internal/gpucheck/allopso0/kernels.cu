@@ -1324,7 +1324,7 @@ extern "C" __global__ void k96_argmax(float* mem, int n) {
 	const int base = (w / 1) * 4 * 1 + w % 1;
 	const int l = threadIdx.x & 31;
 	float best = __int_as_float(0xff800000);
-int bi = 0x7fffffff;
+	int bi = 0x7fffffff; // no element seen
 	for (int j = l; j < 4; j += 32) {
 		const float xv = h[base + j*1];
 		if (bi == 0x7fffffff || xv > best) {
@@ -2238,7 +2238,7 @@ extern "C" __global__ void k241_argmax(float* mem, int n) {
 	const int base = (w / 1) * 3 * 1 + w % 1;
 	const int l = threadIdx.x & 31;
 	float best = __int_as_float(0xff800000);
-int bi = 0x7fffffff;
+	int bi = 0x7fffffff; // no element seen
 	for (int j = l; j < 3; j += 32) {
 		const float xv = t240[base + j*1];
 		if (bi == 0x7fffffff || xv > best) {

@@ -131,16 +131,16 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define stateStep F32(STATE, 0) // step scalar
 
 // Activations and temporaries.
-#define t5 F32(ARENA, 0) // %5 mul (N)
-#define t6 F32(ARENA, 5) // %6 add (N)
-#define t7 F32(ARENA, 10) // %7 sub (N)
-#define t8 F32(ARENA, 15) // %8 mul (N)
-#define t9 F32(ARENA, 20) // %9 reduce_mean scalar
-#define t12 F32(ARENA, 21) // %12 div scalar
-#define t13 F32(ARENA, 22) // %13 mul (N)
-#define t14 F32(ARENA, 27) // %14 add (N)
-#define t16 F32(ARENA, 32) // %16 mul (N)
-#define t18 F32(ARENA, 37) // %18 add scalar
+#define t8 F32(ARENA, 0) // %8 div scalar
+#define t9 F32(ARENA, 1) // %9 add scalar
+#define t10 F32(ARENA, 2) // %10 mul (N)
+#define t11 F32(ARENA, 7) // %11 add (N)
+#define t12 F32(ARENA, 12) // %12 sub (N)
+#define t13 F32(ARENA, 17) // %13 mul (N)
+#define t14 F32(ARENA, 22) // %14 reduce_mean scalar
+#define t15 F32(ARENA, 23) // %15 mul (N)
+#define t16 F32(ARENA, 28) // %16 add (N)
+#define t18 F32(ARENA, 33) // %18 mul (N)
 #define t20 F32(ARENA, 38) // %20 mul scalar
 #define t21 F32(ARENA, 39) // %21 sub scalar
 #define t22 F32(ARENA, 40) // %22 mul scalar
@@ -153,77 +153,84 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 // ----------------------------------------------------------------------------
 // Forward.
 
+// %8 = div(%5, %6) scalar
+extern "C" __global__ void k8_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t8[i] = 1.0f / (float)(n);
+}
+
+// %9 = add(%4, %5) scalar
+extern "C" __global__ void k9_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t9[i] = stateStep[i] + 1.0f;
+}
+
 // Group 0 (elementwise).
-// %5 = mul(%3, %0) (N)
-// %6 = add(%2, %5) (N)
+// %10 = mul(%3, %0) (N)
+// %11 = add(%2, %10) (N)
 extern "C" __global__ void g0_mul_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
 	const int i0 = i;
-	const float e5 = theta1[0] * x2[i]; // %5 mul
-	const float e6 = theta0[0] + e5; // %6 add
-	t6[i] = e6;
+	const float e10 = theta1[0] * x2[i]; // %10 mul
+	const float e11 = theta0[0] + e10; // %11 add
+	t11[i] = e11;
 }
 
 // Group 1 (reduction).
-// %7 = sub(%6, %1) (N)
-// %8 = mul(%7, %7) (N)
+// %12 = sub(%11, %1) (N)
+// %13 = mul(%12, %12) (N)
 extern "C" __global__ void g1_sub_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
-	const float e7 = t6[i] - y[i]; // %7 sub
-	t7[i] = e7;
-	const float e8 = e7 * e7; // %8 mul
-	t8[i] = e8;
+	const float e12 = t11[i] - y[i]; // %12 sub
+	t12[i] = e12;
+	const float e13 = e12 * e12; // %13 mul
+	t13[i] = e13;
 }
 
 // Group 1 (reduction).
-// %9 = reduce_mean(%8) scalar
+// %14 = reduce_mean(%13) scalar
 extern "C" __global__ void g1_1_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t8[r0*1];
+		const float xv = t13[r0*1];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t9[o] = acc;
+	if (threadIdx.x == 0) t14[o] = acc;
 }
 
 // ----------------------------------------------------------------------------
 // Backward.
 
-// %12 = div(%10, %11) scalar
-extern "C" __global__ void k12_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t12[i] = 1.0f / (float)(n);
-}
-
 // Group 2 (reduction).
-// %13 = mul(%12, %7) (N)
-// %14 = add(%13, %13) (N)
+// %15 = mul(%8, %12) (N)
+// %16 = add(%15, %15) (N)
 extern "C" __global__ void g2_mul_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
 	const int i0 = i;
-	const float e13 = t12[0] * t7[i]; // %13 mul
-	const float e14 = e13 + e13; // %14 add
-	t14[i] = e14;
+	const float e15 = t8[0] * t12[i]; // %15 mul
+	const float e16 = e15 + e15; // %16 add
+	t16[i] = e16;
 }
 
 // Group 2 (reduction).
-// %15 = reduce_sum(%14) scalar
+// %17 = reduce_sum(%16) scalar
 extern "C" __global__ void g2_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t14[r0*1];
+		const float xv = t16[r0*1];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -231,16 +238,16 @@ extern "C" __global__ void g2_1_reduce_sum(float* mem, int n) {
 }
 
 // Group 3 (reduction).
-// %16 = mul(%14, %0) (N)
-// %17 = reduce_sum(%16) scalar
+// %18 = mul(%16, %0) (N)
+// %19 = reduce_sum(%18) scalar
 extern "C" __global__ void g3_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e16 = t14[r0] * x2[r0]; // %16 mul
-		const float xv = e16;
+		const float e18 = t16[r0] * x2[r0]; // %18 mul
+		const float xv = e18;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -250,17 +257,10 @@ extern "C" __global__ void g3_reduce_sum(float* mem, int n) {
 // ----------------------------------------------------------------------------
 // Optimizer update.
 
-// %18 = add(%4, %10) scalar
-extern "C" __global__ void k18_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t18[i] = stateStep[i] + 1.0f;
-}
-
 // Group 4 (elementwise).
-// %20 = mul(%19, %15) scalar
+// %20 = mul(%7, %17) scalar
 // %21 = sub(%2, %20) scalar
-// %22 = mul(%19, %17) scalar
+// %22 = mul(%7, %19) scalar
 // %23 = sub(%3, %22) scalar
 extern "C" __global__ void g4_mul_sub_mul_sub(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -277,7 +277,7 @@ extern "C" __global__ void g4_mul_sub_mul_sub(float* mem, int n) {
 // applied: each new value was computed from the old ones above.
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i < 1) stateStep[i] = t18[i];
+	if (i < 1) stateStep[i] = t9[i];
 	if (i < 1) theta0[i] = t21[i];
 	if (i < 1) theta1[i] = t23[i];
 }

@@ -18,7 +18,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 2  // parameters (and gradients)
 	numState   = 1  // optimizer state
-	arenaSize  = 18 // float32 activations and temporaries at MaxBatch
+	arenaSize  = 13 // float32 activations and temporaries at MaxBatch
 	iarenaSize = 0  // int32 temporaries at MaxBatch
 )
 
@@ -43,12 +43,12 @@ type Model struct {
 	stateStep []float32 // step scalar
 
 	// Activations and temporaries (views of the arena).
-	t6  []float32 // %6 add (N)
-	t7  []float32 // %7 sub (N)
-	t9  []float32 // %9 reduce_mean scalar
-	t12 []float32 // %12 div scalar
-	t14 []float32 // %14 add (N)
-	t18 []float32 // %18 add scalar
+	t8  []float32 // %8 div scalar
+	t9  []float32 // %9 add scalar
+	t11 []float32 // %11 add (N)
+	t12 []float32 // %12 sub (N)
+	t14 []float32 // %14 reduce_mean scalar
+	t16 []float32 // %16 add (N)
 }
 
 // Option configures New.
@@ -79,12 +79,12 @@ func New(opts ...Option) *Model {
 	m.theta0Grad = m.grads[0:1:1]
 	m.theta1Grad = m.grads[1:2:2]
 	m.stateStep = m.state[0:1:1]
-	m.t6 = m.arena[0:5:5]
-	m.t7 = m.arena[5:10:10]
-	m.t9 = m.arena[10:11:11]
-	m.t12 = m.arena[11:12:12]
-	m.t14 = m.arena[12:17:17]
-	m.t18 = m.arena[17:18:18]
+	m.t8 = m.arena[10:11:11]
+	m.t9 = m.arena[11:12:12]
+	m.t11 = m.arena[0:5:5]
+	m.t12 = m.arena[5:10:10]
+	m.t14 = m.arena[12:13:13]
+	m.t16 = m.arena[5:10:10]
 	m.Reset()
 	return m
 }
@@ -159,7 +159,7 @@ func (m *Model) Forward(x []float32, n int) (pred []float32, err error) {
 		return nil, err
 	}
 	m.forward(x, n)
-	return m.t6[:n], nil
+	return m.t11[:n], nil
 }
 
 // TrainStep runs one optimizer step on the first n examples and returns the loss
@@ -181,7 +181,7 @@ func (m *Model) TrainStep(x []float32, y []float32, n int) (loss float32, err er
 		return 0, err
 	}
 	m.step(x, y, n)
-	return m.t9[0], nil
+	return m.t14[0], nil
 }
 
 // Eval returns the loss on the first n examples without updating the model.
@@ -202,7 +202,7 @@ func (m *Model) Eval(x []float32, y []float32, n int) (loss float32, err error) 
 		return 0, err
 	}
 	m.eval(x, y, n)
-	return m.t9[0], nil
+	return m.t14[0], nil
 }
 
 var _ rt.Model = (*Model)(nil)
@@ -250,16 +250,16 @@ func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *Model) forward(x []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (elementwise): %5 mul, %6 add (N)
+	// group (elementwise): %10 mul, %11 add (N)
 	{
 		a0 := m.theta1[0]
 		a1 := x[0:][:n]
 		a2 := m.theta0[0]
-		o6 := m.t6[0:][:n]
-		for j := range o6 {
-			v5 := a0 * a1[j]
-			v6 := a2 + v5
-			o6[j] = v6
+		o11 := m.t11[0:][:n]
+		for j := range o11 {
+			v10 := a0 * a1[j]
+			v11 := a2 + v10
+			o11[j] = v11
 		}
 	}
 }
@@ -268,37 +268,37 @@ func (m *Model) forward(x []float32, n int) {
 func (m *Model) eval(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (elementwise): %5 mul, %6 add (N)
+	// group (elementwise): %10 mul, %11 add (N)
 	{
 		a0 := m.theta1[0]
 		a1 := x[0:][:n]
 		a2 := m.theta0[0]
-		o6 := m.t6[0:][:n]
-		for j := range o6 {
-			v5 := a0 * a1[j]
-			v6 := a2 + v5
-			o6[j] = v6
+		o11 := m.t11[0:][:n]
+		for j := range o11 {
+			v10 := a0 * a1[j]
+			v11 := a2 + v10
+			o11[j] = v11
 		}
 	}
-	// group (reduction): %7 sub, %8 mul, %9 reduce_mean scalar
-	for i := range m.t9[:1] {
-		m.t9[i] = 0
+	// group (reduction): %12 sub, %13 mul, %14 reduce_mean scalar
+	for i := range m.t14[:1] {
+		m.t14[i] = 0
 	}
 	{
-		a0 := m.t6[0:][:n]
+		a0 := m.t11[0:][:n]
 		a1 := y[0:][:n]
-		o7 := m.t7[0:][:n]
+		o12 := m.t12[0:][:n]
 		acc := float32(0)
-		for j := range o7 {
-			v7 := a0[j] - a1[j]
-			v8 := v7 * v7
-			o7[j] = v7
-			acc += v8
+		for j := range o12 {
+			v12 := a0[j] - a1[j]
+			v13 := v12 * v12
+			acc += v13
+			o12[j] = v12
 		}
-		m.t9[0] += acc
+		m.t14[0] += acc
 	}
-	for i := range m.t9[:1] {
-		m.t9[i] /= float32(n)
+	for i := range m.t14[:1] {
+		m.t14[i] /= float32(n)
 	}
 }
 
@@ -307,92 +307,92 @@ func (m *Model) eval(x []float32, y []float32, n int) {
 func (m *Model) step(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (elementwise): %5 mul, %6 add (N)
+	// %8 = div(%5, %6) scalar
+	{
+		o8 := m.t8[0:][:1]
+		for j := range o8 {
+			v8 := float32(1.0) / float32(n)
+			o8[j] = v8
+		}
+	}
+	// %9 = add(%4, %5) scalar
+	{
+		a0 := m.stateStep[0:][:1]
+		o9 := m.t9[0:][:1]
+		for j := range o9 {
+			v9 := a0[j] + float32(1.0)
+			o9[j] = v9
+		}
+	}
+	// group (elementwise): %10 mul, %11 add (N)
 	{
 		a0 := m.theta1[0]
 		a1 := x[0:][:n]
 		a2 := m.theta0[0]
-		o6 := m.t6[0:][:n]
-		for j := range o6 {
-			v5 := a0 * a1[j]
-			v6 := a2 + v5
-			o6[j] = v6
+		o11 := m.t11[0:][:n]
+		for j := range o11 {
+			v10 := a0 * a1[j]
+			v11 := a2 + v10
+			o11[j] = v11
 		}
 	}
-	// group (reduction): %7 sub, %8 mul, %9 reduce_mean scalar
-	for i := range m.t9[:1] {
-		m.t9[i] = 0
+	// group (reduction): %12 sub, %13 mul, %14 reduce_mean scalar
+	for i := range m.t14[:1] {
+		m.t14[i] = 0
 	}
 	{
-		a0 := m.t6[0:][:n]
+		a0 := m.t11[0:][:n]
 		a1 := y[0:][:n]
-		o7 := m.t7[0:][:n]
+		o12 := m.t12[0:][:n]
 		acc := float32(0)
-		for j := range o7 {
-			v7 := a0[j] - a1[j]
-			v8 := v7 * v7
-			o7[j] = v7
-			acc += v8
+		for j := range o12 {
+			v12 := a0[j] - a1[j]
+			v13 := v12 * v12
+			acc += v13
+			o12[j] = v12
 		}
-		m.t9[0] += acc
+		m.t14[0] += acc
 	}
-	for i := range m.t9[:1] {
-		m.t9[i] /= float32(n)
+	for i := range m.t14[:1] {
+		m.t14[i] /= float32(n)
 	}
 
 	// ------------------------------------------------------------------------
 	// Backward.
-	// %12 = div(%10, %11) scalar
-	{
-		o12 := m.t12[0:][:1]
-		for j := range o12 {
-			v12 := float32(1.0) / float32(n)
-			o12[j] = v12
-		}
-	}
-	// group (reduction): %13 mul, %14 add, %15 reduce_sum scalar
+	// group (reduction): %15 mul, %16 add, %17 reduce_sum scalar
 	for i := range m.theta0Grad[:1] {
 		m.theta0Grad[i] = 0
 	}
 	{
-		a0 := m.t12[0]
-		a1 := m.t7[0:][:n]
-		o14 := m.t14[0:][:n]
+		a0 := m.t8[0]
+		a1 := m.t12[0:][:n]
+		o16 := m.t16[0:][:n]
 		acc := float32(0)
-		for j := range o14 {
-			v13 := a0 * a1[j]
-			v14 := v13 + v13
-			o14[j] = v14
-			acc += v14
+		for j := range o16 {
+			v15 := a0 * a1[j]
+			v16 := v15 + v15
+			acc += v16
+			o16[j] = v16
 		}
 		m.theta0Grad[0] += acc
 	}
-	// group (reduction): %16 mul, %17 reduce_sum scalar
+	// group (reduction): %18 mul, %19 reduce_sum scalar
 	for i := range m.theta1Grad[:1] {
 		m.theta1Grad[i] = 0
 	}
 	{
-		a0 := m.t14[0:][:n]
+		a0 := m.t16[0:][:n]
 		a1 := x[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v16 := a0[j] * a1[j]
-			acc += v16
+			v18 := a0[j] * a1[j]
+			acc += v18
 		}
 		m.theta1Grad[0] += acc
 	}
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
-	// %18 = add(%4, %10) scalar
-	{
-		a0 := m.stateStep[0:][:1]
-		o18 := m.t18[0:][:1]
-		for j := range o18 {
-			v18 := a0[j] + float32(1.0)
-			o18[j] = v18
-		}
-	}
 	// group (optimizer update of all 2 params, one loop over the params block): %20 mul, %21 sub
 	{
 		params := m.params[:numParams]
@@ -405,7 +405,7 @@ func (m *Model) step(x []float32, y []float32, n int) {
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t18[:1])
+	copy(m.stateStep, m.t9[:1])
 }
 
 // Params returns views of the parameters, in declaration order.

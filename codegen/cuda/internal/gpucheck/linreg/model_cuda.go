@@ -29,28 +29,28 @@ const (
 
 // Kernels of kernels.cu, in launch order.
 const (
-	kernG0MulAdd = iota
+	kernK8Div = iota
+	kernK9Add
+	kernG0MulAdd
 	kernG1SubMul
 	kernG11ReduceMean
-	kernK12Div
 	kernG2MulAdd
 	kernG21ReduceSum
 	kernG3ReduceSum
-	kernK18Add
 	kernG4MulSubMulSub
 	kernApplyUpdates
 	numKernels
 )
 
 var kernelNames = [numKernels]string{
+	"k8_div",
+	"k9_add",
 	"g0_mul_add",
 	"g1_sub_mul",
 	"g1_1_reduce_mean",
-	"k12_div",
 	"g2_mul_add",
 	"g2_1_reduce_sum",
 	"g3_reduce_sum",
-	"k18_add",
 	"g4_mul_sub_mul_sub",
 	"apply_updates",
 }
@@ -223,7 +223,7 @@ func (m *CUDAModel) Forward(x2 []float32, n int) (predOut []float32, err error) 
 	m.err = nil
 	m.putF32(cuInputs+0, x2)
 	m.forward(n)
-	m.get(unsafe.Pointer(&m.out0[0]), 10, n)
+	m.get(unsafe.Pointer(&m.out0[0]), 12, n)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -260,7 +260,7 @@ func (m *CUDAModel) TrainStep(x2 []float32, y []float32, n int) (loss float32, e
 	m.putF32(cuInputs+0, x2)
 	m.putF32(cuInputs+5, y)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 25, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 27, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -296,7 +296,7 @@ func (m *CUDAModel) Eval(x2 []float32, y []float32, n int) (loss float32, err er
 	m.putF32(cuInputs+0, x2)
 	m.putF32(cuInputs+5, y)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 25, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 27, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -418,7 +418,7 @@ func (m *CUDAModel) eval(n int) {
 	// Forward.
 	m.launch(kernG0MulAdd, blocks(n, 256)) // group 0: 2 values (N)
 	m.launch(kernG1SubMul, blocks(n, 256)) // group 1: 2 values (N)
-	m.launch(kernG11ReduceMean, 1)         // %9 = reduce_mean(%8) scalar
+	m.launch(kernG11ReduceMean, 1)         // %14 = reduce_mean(%13) scalar
 }
 
 // step queues one training step: forward, loss, backward (gradients into the
@@ -426,18 +426,18 @@ func (m *CUDAModel) eval(n int) {
 func (m *CUDAModel) step(n int) {
 	m.n = int32(n)
 	// Forward.
+	m.launch(kernK8Div, blocks(1, 256))    // %8 = div(%5, %6) scalar
+	m.launch(kernK9Add, blocks(1, 256))    // %9 = add(%4, %5) scalar
 	m.launch(kernG0MulAdd, blocks(n, 256)) // group 0: 2 values (N)
 	m.launch(kernG1SubMul, blocks(n, 256)) // group 1: 2 values (N)
-	m.launch(kernG11ReduceMean, 1)         // %9 = reduce_mean(%8) scalar
+	m.launch(kernG11ReduceMean, 1)         // %14 = reduce_mean(%13) scalar
 
 	// Backward.
-	m.launch(kernK12Div, blocks(1, 256))   // %12 = div(%10, %11) scalar
 	m.launch(kernG2MulAdd, blocks(n, 256)) // group 2: 2 values (N)
-	m.launch(kernG21ReduceSum, 1)          // %15 = reduce_sum(%14) scalar
+	m.launch(kernG21ReduceSum, 1)          // %17 = reduce_sum(%16) scalar
 	m.launch(kernG3ReduceSum, 1)           // group 3: 2 values (N)
 
 	// Optimizer update.
-	m.launch(kernK18Add, blocks(1, 256))         // %18 = add(%4, %10) scalar
 	m.launch(kernG4MulSubMulSub, blocks(1, 256)) // group 4: 4 values scalar
 
 	// Apply the updates.

@@ -143,48 +143,48 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define stateLogitsBV F32(STATE, 407051) // logits.b.v (10)
 
 // Activations and temporaries.
-#define t3 F32(ARENA, 0) // %3 matmul (N, 256)
-#define t5 F32(ARENA, 32768) // %5 add (N, 256)
-#define hidden F32(ARENA, 65536) // %6 relu (N, 256)
-#define t8 F32(ARENA, 98304) // %8 matmul (N, 10)
-#define logits F32(ARENA, 99584) // %19 add (N, 10)
-#define t20 F32(ARENA, 100864) // %20 softmax (N, 10)
-#define t21 F32(ARENA, 102144) // %21 log_softmax (N, 10)
-#define t22 F32(ARENA, 103424) // %22 one_hot (N, 10)
-#define t23 F32(ARENA, 104704) // %23 mul (N, 10)
-#define t24 F32(ARENA, 105984) // %24 reduce_sum (N)
-#define t25 F32(ARENA, 106112) // %25 neg (N)
-#define t26 F32(ARENA, 106240) // %26 reduce_mean scalar
-#define t27 I32(IARENA, 0) // %27 argmax (N)
-#define t28 F32(ARENA, 106241) // %28 eq (N)
-#define t29 F32(ARENA, 106369) // %29 cast (N)
-#define t30 F32(ARENA, 106497) // %30 reduce_mean scalar
-#define t33 F32(ARENA, 106498) // %33 div scalar
-#define t35 F32(ARENA, 106499) // %35 broadcast (N)
-#define t36 F32(ARENA, 106627) // %36 neg (N)
-#define t38 F32(ARENA, 106755) // %38 mul (N, 10)
-#define t39 F32(ARENA, 108035) // %39 exp (N, 10)
-#define t40 F32(ARENA, 109315) // %40 reduce_sum (N, 1)
-#define t41 F32(ARENA, 109443) // %41 mul (N, 10)
-#define t42 F32(ARENA, 110723) // %42 sub (N, 10)
-#define t44 F32(ARENA, 112003) // %44 matmul (N, 256)
-#define t47 F32(ARENA, 144771) // %47 gt (N, 256)
-#define t48 F32(ARENA, 177539) // %48 where (N, 256)
-#define t51 F32(ARENA, 210307) // %51 add scalar
-#define t54 F32(ARENA, 210308) // %54 pow scalar
-#define t55 F32(ARENA, 210309) // %55 sub scalar
-#define t57 F32(ARENA, 210310) // %57 pow scalar
-#define t58 F32(ARENA, 210311) // %58 sub scalar
-#define t59 F32(ARENA, 210312) // %59 mul (784, 256)
-#define t61 F32(ARENA, 411016) // %61 mul (784, 256)
-#define t62 F32(ARENA, 611720) // %62 add (784, 256)
-#define t63 F32(ARENA, 812424) // %63 mul (784, 256)
-#define t65 F32(ARENA, 1013128) // %65 mul (784, 256)
-#define t66 F32(ARENA, 1213832) // %66 mul (784, 256)
-#define t67 F32(ARENA, 1414536) // %67 add (784, 256)
-#define t68 F32(ARENA, 1615240) // %68 div (784, 256)
-#define t69 F32(ARENA, 1815944) // %69 div (784, 256)
-#define t70 F32(ARENA, 2016648) // %70 sqrt (784, 256)
+#define t24 F32(ARENA, 0) // %24 div scalar
+#define t26 F32(ARENA, 1) // %26 add scalar
+#define t27 F32(ARENA, 2) // %27 pow scalar
+#define t28 F32(ARENA, 3) // %28 sub scalar
+#define t29 F32(ARENA, 4) // %29 pow scalar
+#define t30 F32(ARENA, 5) // %30 sub scalar
+#define t31 F32(ARENA, 6) // %31 broadcast (N)
+#define t32 F32(ARENA, 134) // %32 neg (N)
+#define t34 F32(ARENA, 262) // %34 one_hot (N, 10)
+#define t35 F32(ARENA, 1542) // %35 mul (N, 10)
+#define t36 F32(ARENA, 2822) // %36 reduce_sum (N, 1)
+#define t37 F32(ARENA, 2950) // %37 matmul (N, 256)
+#define t38 F32(ARENA, 35718) // %38 add (N, 256)
+#define hidden F32(ARENA, 68486) // %39 relu (N, 256)
+#define t40 F32(ARENA, 101254) // %40 matmul (N, 10)
+#define logits F32(ARENA, 102534) // %41 add (N, 10)
+#define t42 I32(IARENA, 0) // %42 argmax (N)
+#define t43 F32(ARENA, 103814) // %43 eq (N)
+#define t44 F32(ARENA, 103942) // %44 cast (N)
+#define t45 F32(ARENA, 104070) // %45 reduce_mean scalar
+#define t46 F32(ARENA, 104071) // %46 softmax (N, 10)
+#define t47 F32(ARENA, 105351) // %47 log_softmax (N, 10)
+#define t48 F32(ARENA, 106631) // %48 mul (N, 10)
+#define t49 F32(ARENA, 107911) // %49 reduce_sum (N)
+#define t50 F32(ARENA, 108039) // %50 neg (N)
+#define t51 F32(ARENA, 108167) // %51 reduce_mean scalar
+#define t52 F32(ARENA, 108168) // %52 exp (N, 10)
+#define t53 F32(ARENA, 109448) // %53 mul (N, 10)
+#define t54 F32(ARENA, 110728) // %54 sub (N, 10)
+#define t57 F32(ARENA, 112008) // %57 matmul (N, 256)
+#define t58 F32(ARENA, 144776) // %58 gt (N, 256)
+#define t59 F32(ARENA, 177544) // %59 where (N, 256)
+#define t62 F32(ARENA, 210312) // %62 mul (784, 256)
+#define t63 F32(ARENA, 411016) // %63 mul (784, 256)
+#define t64 F32(ARENA, 611720) // %64 add (784, 256)
+#define t65 F32(ARENA, 812424) // %65 mul (784, 256)
+#define t66 F32(ARENA, 1013128) // %66 mul (784, 256)
+#define t67 F32(ARENA, 1213832) // %67 mul (784, 256)
+#define t68 F32(ARENA, 1414536) // %68 add (784, 256)
+#define t69 F32(ARENA, 1615240) // %69 div (784, 256)
+#define t70 F32(ARENA, 1815944) // %70 div (784, 256)
+#define t71 F32(ARENA, 2016648) // %71 sqrt (784, 256)
 #define t72 F32(ARENA, 2217352) // %72 add (784, 256)
 #define t73 F32(ARENA, 2418056) // %73 div (784, 256)
 #define t74 F32(ARENA, 2618760) // %74 mul (784, 256)
@@ -239,41 +239,152 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 // ----------------------------------------------------------------------------
 // Forward.
 
-// Group 0 (contraction).
-// %3 = matmul(%0, %2) (N, 256)
-// cuBLAS: t3 = image @ hiddenW
+// %24 = div(%15, %16) scalar
+extern "C" __global__ void k24_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t24[i] = 1.0f / (float)(n);
+}
+
+// Group 9 (elementwise).
+// %26 = add(%6, %15) scalar
+// %27 = pow(%19, %26) scalar
+// %28 = sub(%15, %27) scalar
+// %29 = pow(%20, %26) scalar
+// %30 = sub(%15, %29) scalar
+extern "C" __global__ void g9_add_pow_sub_pow(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	const float e26 = stateStep[i] + 1.0f; // %26 add
+	t26[i] = e26;
+	const float e27 = powf(0.9f, e26); // %27 pow
+	const float e28 = 1.0f - e27; // %28 sub
+	t28[i] = e28;
+	const float e29 = powf(0.999f, e26); // %29 pow
+	const float e30 = 1.0f - e29; // %30 sub
+	t30[i] = e30;
+}
+
+// Group 5 (elementwise).
+// %31 = broadcast(%25) (N)
+// %32 = neg(%31) (N)
+extern "C" __global__ void g5_broadcast_neg(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const int i0 = i;
+	const float e31 = t24[0]; // %31 broadcast
+	const float e32 = -e31; // %32 neg
+	t32[i] = e32;
+}
+
+// %34 = one_hot(%1) (N, 10)
+extern "C" __global__ void k34_one_hot(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 10*n) return;
+	t34[i] = label[i / 10] == i % 10 ? 1.0f : 0.0f;
+}
+
+// Group 6 (reduction).
+// %35 = mul(%33, %34) (N, 10)
+extern "C" __global__ void g6_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 10*n) return;
+	int i_ = i;
+	const int i1 = i_ % 10; i_ /= 10;
+	const int i0 = i_;
+	t35[i] = t32[i0] * t34[i];
+}
+
+// Group 6 (reduction).
+// %36 = reduce_sum(%35) (N, 1)
+extern "C" __global__ void g6_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 10; j += 32) {
+		const int r0 = j;
+		const float xv = t35[o0*10 + r0*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t36[o] = acc;
+}
 
 // Group 0 (contraction).
-// %5 = add(%3, %4) (N, 256)
-// %6 = relu(%5) (N, 256) (hidden)
+// %37 = matmul(%0, %2) (N, 256)
+// cuBLAS: t37 = image @ hiddenW
+
+// Group 0 (contraction).
+// %38 = add(%37, %3) (N, 256)
+// %39 = relu(%38) (N, 256) (hidden)
 extern "C" __global__ void g0_1_add_relu(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 256*n) return;
 	int i_ = i;
 	const int i1 = i_ % 256; i_ /= 256;
 	const int i0 = i_;
-	const float e5 = t3[i] + hiddenB[i1]; // %5 add
-	const float e6 = relu_f(e5); // %6 relu
-	hidden[i] = e6;
+	const float e38 = t37[i] + hiddenB[i1]; // %38 add
+	const float e39 = relu_f(e38); // %39 relu
+	hidden[i] = e39;
 }
 
 // Group 1 (contraction).
-// %8 = matmul(%6, %7) (N, 10)
-// cuBLAS: t8 = hidden @ logitsW
+// %40 = matmul(%39, %4) (N, 10)
+// cuBLAS: t40 = hidden @ logitsW
 
 // Group 1 (contraction).
-// %19 = add(%8, %9) (N, 10) (logits)
+// %41 = add(%40, %5) (N, 10) (logits)
 extern "C" __global__ void g1_1_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 10*n) return;
 	int i_ = i;
 	const int i1 = i_ % 10; i_ /= 10;
 	const int i0 = i_;
-	logits[i] = t8[i] + logitsB[i1];
+	logits[i] = t40[i] + logitsB[i1];
 }
 
-// %20 = softmax(%19) (N, 10)
-extern "C" __global__ void k20_softmax(float* mem, int n) {
+// %42 = argmax(%41) (N)
+extern "C" __global__ void k42_argmax(float* mem, int n) {
+	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
+	if (w >= n) return;
+	const int base = (w / 1) * 10 * 1 + w % 1;
+	const int l = threadIdx.x & 31;
+	float best = __int_as_float(0xff800000);
+	int bi = 0x7fffffff; // no element seen
+	for (int j = l; j < 10; j += 32) {
+		const float xv = logits[base + j*1];
+		if (bi == 0x7fffffff || xv > best) {
+			best = xv;
+			bi = j;
+		}
+	}
+	warp_argmax(best, bi);
+	if (l == 0) t42[w] = bi;
+}
+
+// Group 4 (reduction).
+// %43 = eq(%42, %1) (N)
+// %44 = cast(%43) (N)
+// %45 = reduce_mean(%44) scalar
+extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float e43 = (t42[r0] == label[r0] ? 1.0f : 0.0f); // %43 eq
+		const float e44 = e43; // %44 cast
+		const float xv = e44;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t45[o] = acc;
+}
+
+// %46 = softmax(%41) (N, 10)
+extern "C" __global__ void k46_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n) return;
 	const int base = (w / 1) * 10 * 1 + w % 1;
@@ -285,11 +396,11 @@ extern "C" __global__ void k20_softmax(float* mem, int n) {
 	for (int j = l; j < 10; j += 32) sum += expf(logits[base + j*1] - mx);
 	sum = warp_sum(sum);
 	const float inv = 1.0f / sum;
-	for (int j = l; j < 10; j += 32) t20[base + j*1] = expf(logits[base + j*1] - mx) * inv;
+	for (int j = l; j < 10; j += 32) t46[base + j*1] = expf(logits[base + j*1] - mx) * inv;
 }
 
-// %21 = log_softmax(%19) (N, 10)
-extern "C" __global__ void k21_log_softmax(float* mem, int n) {
+// %47 = log_softmax(%41) (N, 10)
+extern "C" __global__ void k47_log_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n) return;
 	const int base = (w / 1) * 10 * 1 + w % 1;
@@ -301,19 +412,12 @@ extern "C" __global__ void k21_log_softmax(float* mem, int n) {
 	for (int j = l; j < 10; j += 32) sum += expf(logits[base + j*1] - mx);
 	sum = warp_sum(sum);
 	const float lse = mx + logf(sum);
-	for (int j = l; j < 10; j += 32) t21[base + j*1] = logits[base + j*1] - lse;
-}
-
-// %22 = one_hot(%1) (N, 10)
-extern "C" __global__ void k22_one_hot(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 10*n) return;
-	t22[i] = label[i / 10] == i % 10 ? 1.0f : 0.0f;
+	for (int j = l; j < 10; j += 32) t47[base + j*1] = logits[base + j*1] - lse;
 }
 
 // Group 2 (reduction).
-// %23 = mul(%22, %21) (N, 10)
-// %24 = reduce_sum(%23) (N)
+// %48 = mul(%34, %47) (N, 10)
+// %49 = reduce_sum(%48) (N)
 extern "C" __global__ void g2_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
@@ -321,138 +425,53 @@ extern "C" __global__ void g2_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 10; j += 32) {
 		const int r0 = j;
-		const float e23 = t22[o0*10 + r0] * t21[o0*10 + r0]; // %23 mul
-		const float xv = e23;
+		const float e48 = t34[o0*10 + r0] * t47[o0*10 + r0]; // %48 mul
+		const float xv = e48;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t24[o] = acc;
+	if ((threadIdx.x & 31) == 0) t49[o] = acc;
 }
 
 // Group 3 (reduction).
-// %25 = neg(%24) (N)
-// %26 = reduce_mean(%25) scalar
+// %50 = neg(%49) (N)
+// %51 = reduce_mean(%50) scalar
 extern "C" __global__ void g3_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e25 = -t24[r0]; // %25 neg
-		const float xv = e25;
+		const float e50 = -t49[r0]; // %50 neg
+		const float xv = e50;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t26[o] = acc;
+	if (threadIdx.x == 0) t51[o] = acc;
 }
 
 // ----------------------------------------------------------------------------
 // Backward.
 
-// %27 = argmax(%19) (N)
-extern "C" __global__ void k27_argmax(float* mem, int n) {
-	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
-	if (w >= n) return;
-	const int base = (w / 1) * 10 * 1 + w % 1;
-	const int l = threadIdx.x & 31;
-	float best = __int_as_float(0xff800000);
-int bi = 0x7fffffff;
-	for (int j = l; j < 10; j += 32) {
-		const float xv = logits[base + j*1];
-		if (bi == 0x7fffffff || xv > best) {
-			best = xv;
-			bi = j;
-		}
-	}
-	warp_argmax(best, bi);
-	if (l == 0) t27[w] = bi;
-}
-
-// Group 4 (reduction).
-// %28 = eq(%27, %1) (N)
-// %29 = cast(%28) (N)
-// %30 = reduce_mean(%29) scalar
-extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e28 = (t27[r0] == label[r0] ? 1.0f : 0.0f); // %28 eq
-		const float e29 = e28; // %29 cast
-		const float xv = e29;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t30[o] = acc;
-}
-
-// %33 = div(%31, %32) scalar
-extern "C" __global__ void k33_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t33[i] = 1.0f / (float)(n);
-}
-
-// Group 5 (elementwise).
-// %35 = broadcast(%34) (N)
-// %36 = neg(%35) (N)
-extern "C" __global__ void g5_broadcast_neg(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const int i0 = i;
-	const float e35 = t33[0]; // %35 broadcast
-	const float e36 = -e35; // %36 neg
-	t36[i] = e36;
-}
-
-// Group 6 (reduction).
-// %38 = mul(%37, %22) (N, 10)
-extern "C" __global__ void g6_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 10*n) return;
-	int i_ = i;
-	const int i1 = i_ % 10; i_ /= 10;
-	const int i0 = i_;
-	t38[i] = t36[i0] * t22[i];
-}
-
-// Group 6 (reduction).
-// %40 = reduce_sum(%38) (N, 1)
-extern "C" __global__ void g6_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 10; j += 32) {
-		const int r0 = j;
-		const float xv = t38[o0*10 + r0*1];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t40[o] = acc;
-}
-
 // Group 7 (reduction).
-// %39 = exp(%21) (N, 10)
-// %41 = mul(%39, %40) (N, 10)
-// %42 = sub(%38, %41) (N, 10)
+// %52 = exp(%47) (N, 10)
+// %53 = mul(%52, %36) (N, 10)
+// %54 = sub(%35, %53) (N, 10)
 extern "C" __global__ void g7_exp_mul_sub(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 10*n) return;
 	int i_ = i;
 	const int i1 = i_ % 10; i_ /= 10;
 	const int i0 = i_;
-	const float e39 = expf(t21[i]); // %39 exp
-	const float e41 = e39 * t40[i0]; // %41 mul
-	const float e42 = t38[i] - e41; // %42 sub
-	t42[i] = e42;
+	const float e52 = expf(t47[i]); // %52 exp
+	const float e53 = e52 * t36[i0]; // %53 mul
+	const float e54 = t35[i] - e53; // %54 sub
+	t54[i] = e54;
 }
 
 // Group 7 (reduction).
-// %43 = reduce_sum(%42) (10)
+// %55 = reduce_sum(%54) (10)
 extern "C" __global__ void g7_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -460,32 +479,32 @@ extern "C" __global__ void g7_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t42[o0*1 + r0*10];
+		const float xv = t54[o0*1 + r0*10];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) logitsBGrad[o] = acc;
 }
 
-// %44 = matmul(%42, %7) (N, 256)
-// cuBLAS: t44 = t42 @ logitsWᵀ
+// %56 = matmul(%39, %54) (256, 10)
+// cuBLAS: logitsWGrad = hiddenᵀ @ t54
 
-// %45 = matmul(%6, %42) (256, 10)
-// cuBLAS: logitsWGrad = hiddenᵀ @ t42
+// %57 = matmul(%54, %4) (N, 256)
+// cuBLAS: t57 = t54 @ logitsWᵀ
 
 // Group 8 (reduction).
-// %47 = gt(%6, %46) (N, 256)
-// %48 = where(%47, %44, %46) (N, 256)
+// %58 = gt(%39, %17) (N, 256)
+// %59 = where(%58, %57, %17) (N, 256)
 extern "C" __global__ void g8_gt_where(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 256*n) return;
-	const float e47 = (hidden[i] > 0.0f ? 1.0f : 0.0f); // %47 gt
-	const float e48 = (e47 != 0.0f ? t44[i] : 0.0f); // %48 where
-	t48[i] = e48;
+	const float e58 = (hidden[i] > 0.0f ? 1.0f : 0.0f); // %58 gt
+	const float e59 = (e58 != 0.0f ? t57[i] : 0.0f); // %59 where
+	t59[i] = e59;
 }
 
 // Group 8 (reduction).
-// %49 = reduce_sum(%48) (256)
+// %60 = reduce_sum(%59) (256)
 extern "C" __global__ void g8_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -493,52 +512,33 @@ extern "C" __global__ void g8_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t48[o0*1 + r0*256];
+		const float xv = t59[o0*1 + r0*256];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) hiddenBGrad[o] = acc;
 }
 
-// %50 = matmul(%0, %48) (784, 256)
-// cuBLAS: hiddenWGrad = imageᵀ @ t48
+// %61 = matmul(%0, %59) (784, 256)
+// cuBLAS: hiddenWGrad = imageᵀ @ t59
 
 // ----------------------------------------------------------------------------
 // Optimizer update.
 
-// Group 9 (elementwise).
-// %51 = add(%10, %31) scalar
-// %54 = pow(%53, %51) scalar
-// %55 = sub(%31, %54) scalar
-// %57 = pow(%56, %51) scalar
-// %58 = sub(%31, %57) scalar
-extern "C" __global__ void g9_add_pow_sub_pow(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	const float e51 = stateStep[i] + 1.0f; // %51 add
-	t51[i] = e51;
-	const float e54 = powf(0.9f, e51); // %54 pow
-	const float e55 = 1.0f - e54; // %55 sub
-	t55[i] = e55;
-	const float e57 = powf(0.999f, e51); // %57 pow
-	const float e58 = 1.0f - e57; // %58 sub
-	t58[i] = e58;
-}
-
 // Group 10 (elementwise).
-// %59 = mul(%53, %11) (784, 256)
-// %61 = mul(%60, %50) (784, 256)
-// %62 = add(%59, %61) (784, 256)
-// %63 = mul(%56, %15) (784, 256)
-// %65 = mul(%50, %50) (784, 256)
-// %66 = mul(%64, %65) (784, 256)
-// %67 = add(%63, %66) (784, 256)
-// %68 = div(%62, %55) (784, 256)
-// %69 = div(%67, %58) (784, 256)
-// %70 = sqrt(%69) (784, 256)
-// %72 = add(%70, %71) (784, 256)
-// %73 = div(%68, %72) (784, 256)
-// %74 = mul(%52, %73) (784, 256)
+// %62 = mul(%19, %7) (784, 256)
+// %63 = mul(%21, %61) (784, 256)
+// %64 = add(%62, %63) (784, 256)
+// %65 = mul(%20, %11) (784, 256)
+// %66 = mul(%61, %61) (784, 256)
+// %67 = mul(%22, %66) (784, 256)
+// %68 = add(%65, %67) (784, 256)
+// %69 = div(%64, %28) (784, 256)
+// %70 = div(%68, %30) (784, 256)
+// %71 = sqrt(%70) (784, 256)
+// %72 = add(%71, %23) (784, 256)
+// %73 = div(%69, %72) (784, 256)
+// %74 = mul(%18, %73) (784, 256)
 // %75 = sub(%2, %74) (784, 256)
 extern "C" __global__ void g10_mul_mul_add_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -546,40 +546,40 @@ extern "C" __global__ void g10_mul_mul_add_mul(float* mem, int n) {
 	int i_ = i;
 	const int i1 = i_ % 256; i_ /= 256;
 	const int i0 = i_;
-	const float e59 = 0.9f * stateHiddenWM[i]; // %59 mul
-	const float e61 = 0.1f * hiddenWGrad[i]; // %61 mul
-	const float e62 = e59 + e61; // %62 add
-	t62[i] = e62;
-	const float e63 = 0.999f * stateHiddenWV[i]; // %63 mul
-	const float e65 = hiddenWGrad[i] * hiddenWGrad[i]; // %65 mul
-	const float e66 = 0.001f * e65; // %66 mul
-	const float e67 = e63 + e66; // %67 add
-	t67[i] = e67;
-	const float e68 = e62 / t55[0]; // %68 div
-	const float e69 = e67 / t58[0]; // %69 div
-	const float e70 = sqrtf(e69); // %70 sqrt
-	const float e72 = e70 + 1e-08f; // %72 add
-	const float e73 = e68 / e72; // %73 div
+	const float e62 = 0.9f * stateHiddenWM[i]; // %62 mul
+	const float e63 = 0.1f * hiddenWGrad[i]; // %63 mul
+	const float e64 = e62 + e63; // %64 add
+	t64[i] = e64;
+	const float e65 = 0.999f * stateHiddenWV[i]; // %65 mul
+	const float e66 = hiddenWGrad[i] * hiddenWGrad[i]; // %66 mul
+	const float e67 = 0.001f * e66; // %67 mul
+	const float e68 = e65 + e67; // %68 add
+	t68[i] = e68;
+	const float e69 = e64 / t28[0]; // %69 div
+	const float e70 = e68 / t30[0]; // %70 div
+	const float e71 = sqrtf(e70); // %71 sqrt
+	const float e72 = e71 + 1e-08f; // %72 add
+	const float e73 = e69 / e72; // %73 div
 	const float e74 = 0.001f * e73; // %74 mul
 	const float e75 = hiddenW[i] - e74; // %75 sub
 	t75[i] = e75;
 }
 
 // Group 10 (elementwise).
-// %76 = mul(%53, %12) (256)
-// %77 = mul(%60, %49) (256)
+// %76 = mul(%19, %8) (256)
+// %77 = mul(%21, %60) (256)
 // %78 = add(%76, %77) (256)
-// %79 = mul(%56, %16) (256)
-// %80 = mul(%49, %49) (256)
-// %81 = mul(%64, %80) (256)
+// %79 = mul(%20, %12) (256)
+// %80 = mul(%60, %60) (256)
+// %81 = mul(%22, %80) (256)
 // %82 = add(%79, %81) (256)
-// %83 = div(%78, %55) (256)
-// %84 = div(%82, %58) (256)
+// %83 = div(%78, %28) (256)
+// %84 = div(%82, %30) (256)
 // %85 = sqrt(%84) (256)
-// %86 = add(%85, %71) (256)
+// %86 = add(%85, %23) (256)
 // %87 = div(%83, %86) (256)
-// %88 = mul(%52, %87) (256)
-// %89 = sub(%4, %88) (256)
+// %88 = mul(%18, %87) (256)
+// %89 = sub(%3, %88) (256)
 extern "C" __global__ void g10_1_mul_mul_add_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 256) return;
@@ -593,8 +593,8 @@ extern "C" __global__ void g10_1_mul_mul_add_mul(float* mem, int n) {
 	const float e81 = 0.001f * e80; // %81 mul
 	const float e82 = e79 + e81; // %82 add
 	t82[i] = e82;
-	const float e83 = e78 / t55[0]; // %83 div
-	const float e84 = e82 / t58[0]; // %84 div
+	const float e83 = e78 / t28[0]; // %83 div
+	const float e84 = e82 / t30[0]; // %84 div
 	const float e85 = sqrtf(e84); // %85 sqrt
 	const float e86 = e85 + 1e-08f; // %86 add
 	const float e87 = e83 / e86; // %87 div
@@ -604,20 +604,20 @@ extern "C" __global__ void g10_1_mul_mul_add_mul(float* mem, int n) {
 }
 
 // Group 10 (elementwise).
-// %90 = mul(%53, %13) (256, 10)
-// %91 = mul(%60, %45) (256, 10)
+// %90 = mul(%19, %9) (256, 10)
+// %91 = mul(%21, %56) (256, 10)
 // %92 = add(%90, %91) (256, 10)
-// %93 = mul(%56, %17) (256, 10)
-// %94 = mul(%45, %45) (256, 10)
-// %95 = mul(%64, %94) (256, 10)
+// %93 = mul(%20, %13) (256, 10)
+// %94 = mul(%56, %56) (256, 10)
+// %95 = mul(%22, %94) (256, 10)
 // %96 = add(%93, %95) (256, 10)
-// %97 = div(%92, %55) (256, 10)
-// %98 = div(%96, %58) (256, 10)
+// %97 = div(%92, %28) (256, 10)
+// %98 = div(%96, %30) (256, 10)
 // %99 = sqrt(%98) (256, 10)
-// %100 = add(%99, %71) (256, 10)
+// %100 = add(%99, %23) (256, 10)
 // %101 = div(%97, %100) (256, 10)
-// %102 = mul(%52, %101) (256, 10)
-// %103 = sub(%7, %102) (256, 10)
+// %102 = mul(%18, %101) (256, 10)
+// %103 = sub(%4, %102) (256, 10)
 extern "C" __global__ void g10_2_mul_mul_add_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 2560) return;
@@ -633,8 +633,8 @@ extern "C" __global__ void g10_2_mul_mul_add_mul(float* mem, int n) {
 	const float e95 = 0.001f * e94; // %95 mul
 	const float e96 = e93 + e95; // %96 add
 	t96[i] = e96;
-	const float e97 = e92 / t55[0]; // %97 div
-	const float e98 = e96 / t58[0]; // %98 div
+	const float e97 = e92 / t28[0]; // %97 div
+	const float e98 = e96 / t30[0]; // %98 div
 	const float e99 = sqrtf(e98); // %99 sqrt
 	const float e100 = e99 + 1e-08f; // %100 add
 	const float e101 = e97 / e100; // %101 div
@@ -644,20 +644,20 @@ extern "C" __global__ void g10_2_mul_mul_add_mul(float* mem, int n) {
 }
 
 // Group 10 (elementwise).
-// %104 = mul(%53, %14) (10)
-// %105 = mul(%60, %43) (10)
+// %104 = mul(%19, %10) (10)
+// %105 = mul(%21, %55) (10)
 // %106 = add(%104, %105) (10)
-// %107 = mul(%56, %18) (10)
-// %108 = mul(%43, %43) (10)
-// %109 = mul(%64, %108) (10)
+// %107 = mul(%20, %14) (10)
+// %108 = mul(%55, %55) (10)
+// %109 = mul(%22, %108) (10)
 // %110 = add(%107, %109) (10)
-// %111 = div(%106, %55) (10)
-// %112 = div(%110, %58) (10)
+// %111 = div(%106, %28) (10)
+// %112 = div(%110, %30) (10)
 // %113 = sqrt(%112) (10)
-// %114 = add(%113, %71) (10)
+// %114 = add(%113, %23) (10)
 // %115 = div(%111, %114) (10)
-// %116 = mul(%52, %115) (10)
-// %117 = sub(%9, %116) (10)
+// %116 = mul(%18, %115) (10)
+// %117 = sub(%5, %116) (10)
 extern "C" __global__ void g10_3_mul_mul_add_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 10) return;
@@ -671,8 +671,8 @@ extern "C" __global__ void g10_3_mul_mul_add_mul(float* mem, int n) {
 	const float e109 = 0.001f * e108; // %109 mul
 	const float e110 = e107 + e109; // %110 add
 	t110[i] = e110;
-	const float e111 = e106 / t55[0]; // %111 div
-	const float e112 = e110 / t58[0]; // %112 div
+	const float e111 = e106 / t28[0]; // %111 div
+	const float e112 = e110 / t30[0]; // %112 div
 	const float e113 = sqrtf(e112); // %113 sqrt
 	const float e114 = e113 + 1e-08f; // %114 add
 	const float e115 = e111 / e114; // %115 div
@@ -685,9 +685,9 @@ extern "C" __global__ void g10_3_mul_mul_add_mul(float* mem, int n) {
 // applied: each new value was computed from the old ones above.
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i < 1) stateStep[i] = t51[i];
-	if (i < 200704) stateHiddenWM[i] = t62[i];
-	if (i < 200704) stateHiddenWV[i] = t67[i];
+	if (i < 1) stateStep[i] = t26[i];
+	if (i < 200704) stateHiddenWM[i] = t64[i];
+	if (i < 200704) stateHiddenWV[i] = t68[i];
 	if (i < 200704) hiddenW[i] = t75[i];
 	if (i < 256) stateHiddenBM[i] = t78[i];
 	if (i < 256) stateHiddenBV[i] = t82[i];

@@ -19,7 +19,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 203530 // parameters (and gradients)
 	numState   = 407061 // optimizer state
-	arenaSize  = 106374 // float32 activations and temporaries at MaxBatch
+	arenaSize  = 68101  // float32 activations and temporaries at MaxBatch
 	iarenaSize = 128    // int32 temporaries at MaxBatch
 )
 
@@ -56,25 +56,25 @@ type Model struct {
 	stateLogitsBV []float32 // logits.b.v (10)
 
 	// Activations and temporaries (views of the arena).
-	hidden []float32 // %6 relu (N, 256)
-	logits []float32 // %19 add (N, 10)
-	t20    []float32 // %20 softmax (N, 10)
-	t21    []float32 // %21 log_softmax (N, 10)
-	t22    []float32 // %22 one_hot (N, 10)
-	t24    []float32 // %24 reduce_sum (N)
-	t26    []float32 // %26 reduce_mean scalar
-	t27    []int32   // %27 argmax (N)
-	t30    []float32 // %30 reduce_mean scalar
-	t33    []float32 // %33 div scalar
-	t36    []float32 // %36 neg (N)
-	t38    []float32 // %38 mul (N, 10)
-	t40    []float32 // %40 reduce_sum (N, 1)
-	t42    []float32 // %42 sub (N, 10)
-	t44    []float32 // %44 matmul (N, 256)
-	t48    []float32 // %48 where (N, 256)
-	t51    []float32 // %51 add scalar
-	t55    []float32 // %55 sub scalar
-	t58    []float32 // %58 sub scalar
+	t24    []float32 // %24 div scalar
+	t26    []float32 // %26 add scalar
+	t28    []float32 // %28 sub scalar
+	t30    []float32 // %30 sub scalar
+	t32    []float32 // %32 neg (N)
+	t34    []float32 // %34 one_hot (N, 10)
+	t35    []float32 // %35 mul (N, 10)
+	t36    []float32 // %36 reduce_sum (N, 1)
+	hidden []float32 // %39 relu (N, 256)
+	logits []float32 // %41 add (N, 10)
+	t42    []int32   // %42 argmax (N)
+	t45    []float32 // %45 reduce_mean scalar
+	t46    []float32 // %46 softmax (N, 10)
+	t47    []float32 // %47 log_softmax (N, 10)
+	t49    []float32 // %49 reduce_sum (N)
+	t51    []float32 // %51 reduce_mean scalar
+	t54    []float32 // %54 sub (N, 10)
+	t57    []float32 // %57 matmul (N, 256)
+	t59    []float32 // %59 where (N, 256)
 }
 
 // Option configures New.
@@ -117,25 +117,25 @@ func New(opts ...Option) *Model {
 	m.stateHiddenBV = m.state[404235:404491:404491]
 	m.stateLogitsWV = m.state[404491:407051:407051]
 	m.stateLogitsBV = m.state[407051:407061:407061]
+	m.t24 = m.arena[128:129:129]
+	m.t26 = m.arena[68096:68097:68097]
+	m.t28 = m.arena[68097:68098:68098]
+	m.t30 = m.arena[68098:68099:68099]
+	m.t32 = m.arena[0:128:128]
+	m.t34 = m.arena[32768:34048:34048]
+	m.t35 = m.arena[34048:35328:35328]
+	m.t36 = m.arena[36608:36736:36736]
 	m.hidden = m.arena[0:32768:32768]
-	m.logits = m.arena[32768:34048:34048]
-	m.t20 = m.arena[34048:35328:35328]
-	m.t21 = m.arena[35328:36608:36608]
-	m.t22 = m.arena[36608:37888:37888]
-	m.t24 = m.arena[37888:38016:38016]
-	m.t26 = m.arena[38016:38017:38017]
-	m.t27 = m.iarena[0:128:128]
-	m.t30 = m.arena[38017:38018:38018]
-	m.t33 = m.arena[38018:38019:38019]
-	m.t36 = m.arena[38019:38147:38147]
-	m.t38 = m.arena[38147:39427:39427]
-	m.t40 = m.arena[39427:39555:39555]
-	m.t42 = m.arena[39555:40835:40835]
-	m.t44 = m.arena[40835:73603:73603]
-	m.t48 = m.arena[73603:106371:106371]
-	m.t51 = m.arena[106371:106372:106372]
-	m.t55 = m.arena[106372:106373:106373]
-	m.t58 = m.arena[106373:106374:106374]
+	m.logits = m.arena[35328:36608:36608]
+	m.t42 = m.iarena[0:128:128]
+	m.t45 = m.arena[68099:68100:68100]
+	m.t46 = m.arena[65536:66816:66816]
+	m.t47 = m.arena[66816:68096:68096]
+	m.t49 = m.arena[35328:35456:35456]
+	m.t51 = m.arena[68100:68101:68101]
+	m.t54 = m.arena[66816:68096:68096]
+	m.t57 = m.arena[32768:65536:65536]
+	m.t59 = m.arena[0:32768:32768]
 	m.Reset()
 	return m
 }
@@ -290,7 +290,7 @@ func (m *Model) Forward(image []float32, n int) (probs []float32, err error) {
 		return nil, err
 	}
 	m.forward(image, n)
-	return m.t20[:10*n], nil
+	return m.t46[:10*n], nil
 }
 
 // TrainStep runs one optimizer step on the first n examples and returns the loss
@@ -309,7 +309,7 @@ func (m *Model) TrainStep(image []float32, label []int32, n int) (loss float32, 
 		return 0, err
 	}
 	m.step(image, label, n)
-	return m.t26[0], nil
+	return m.t51[0], nil
 }
 
 // Eval returns the loss and the metrics (accuracy) on the first n examples without updating the model.
@@ -327,7 +327,7 @@ func (m *Model) Eval(image []float32, label []int32, n int) (loss float32, accur
 		return 0, 0, err
 	}
 	m.eval(image, label, n)
-	return m.t26[0], m.t30[0], nil
+	return m.t51[0], m.t45[0], nil
 }
 
 var _ rt.Model = (*Model)(nil)
@@ -379,34 +379,34 @@ func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *Model) forward(image []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (contraction): %3 matmul, %5 add, %6 relu (N, 256)
+	// group (contraction): %37 matmul, %38 add, %39 relu (N, 256)
 	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.hidden[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
-			o6 := m.hidden[i0*256:][:256]
-			for j := range o6 {
-				v5 := a0[j] + a1[j]
-				v6 := relu32(v5)
-				o6[j] = v6
+			o39 := m.hidden[i0*256:][:256]
+			for j := range o39 {
+				v38 := a0[j] + a1[j]
+				v39 := relu32(v38)
+				o39[j] = v39
 			}
 		}
 	}
-	// group (contraction): %8 matmul, %19 add (N, 10)
+	// group (contraction): %40 matmul, %41 add (N, 10)
 	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.logits[i0*10:][:10]
 			a1 := m.logitsB[0:][:10]
-			o19 := m.logits[i0*10:][:10]
-			for j := range o19 {
-				v19 := a0[j] + a1[j]
-				o19[j] = v19
+			o41 := m.logits[i0*10:][:10]
+			for j := range o41 {
+				v41 := a0[j] + a1[j]
+				o41[j] = v41
 			}
 		}
 	}
-	// %20 = softmax(%19) (N, 10)
+	// %46 = softmax(%41) (N, 10)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(10)*(1) + in
@@ -420,7 +420,7 @@ func (m *Model) forward(image []float32, n int) {
 			}
 			inv := 1 / sum
 			for j := 0; j < 10; j++ {
-				m.t20[base+j*(1)] = exp32(m.logits[base+j*(1)]-mx) * inv
+				m.t46[base+j*(1)] = exp32(m.logits[base+j*(1)]-mx) * inv
 			}
 		}
 	}
@@ -430,94 +430,41 @@ func (m *Model) forward(image []float32, n int) {
 func (m *Model) eval(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (contraction): %3 matmul, %5 add, %6 relu (N, 256)
+	// %34 = one_hot(%1) (N, 10)
+	clear(m.t34[:10*n])
+	for i, c := range label[:n] {
+		if c >= 0 && c < 10 {
+			m.t34[i*10+int(c)] = 1
+		}
+	}
+	// group (contraction): %37 matmul, %38 add, %39 relu (N, 256)
 	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.hidden[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
-			o6 := m.hidden[i0*256:][:256]
-			for j := range o6 {
-				v5 := a0[j] + a1[j]
-				v6 := relu32(v5)
-				o6[j] = v6
+			o39 := m.hidden[i0*256:][:256]
+			for j := range o39 {
+				v38 := a0[j] + a1[j]
+				v39 := relu32(v38)
+				o39[j] = v39
 			}
 		}
 	}
-	// group (contraction): %8 matmul, %19 add (N, 10)
+	// group (contraction): %40 matmul, %41 add (N, 10)
 	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.logits[i0*10:][:10]
 			a1 := m.logitsB[0:][:10]
-			o19 := m.logits[i0*10:][:10]
-			for j := range o19 {
-				v19 := a0[j] + a1[j]
-				o19[j] = v19
+			o41 := m.logits[i0*10:][:10]
+			for j := range o41 {
+				v41 := a0[j] + a1[j]
+				o41[j] = v41
 			}
 		}
 	}
-	// %21 = log_softmax(%19) (N, 10)
-	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(10)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 10; j++ {
-				mx = max(mx, m.logits[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 10; j++ {
-				sum += exp32(m.logits[base+j*(1)] - mx)
-			}
-			lse := mx + log32(sum)
-			for j := 0; j < 10; j++ {
-				m.t21[base+j*(1)] = m.logits[base+j*(1)] - lse
-			}
-		}
-	}
-	// %22 = one_hot(%1) (N, 10)
-	clear(m.t22[:10*n])
-	for i, c := range label[:n] {
-		if c >= 0 && c < 10 {
-			m.t22[i*10+int(c)] = 1
-		}
-	}
-	// group (reduction): %23 mul, %24 reduce_sum (N)
-	for i := range m.t24[:n] {
-		m.t24[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t22[i0*10:][:10]
-			a1 := m.t21[i0*10:][:10]
-			acc := float32(0)
-			for j := 0; j < 10; j++ {
-				v23 := a0[j] * a1[j]
-				acc += v23
-			}
-			m.t24[i0] += acc
-		}
-	}
-	// group (reduction): %25 neg, %26 reduce_mean scalar
-	for i := range m.t26[:1] {
-		m.t26[i] = 0
-	}
-	{
-		a0 := m.t24[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v25 := -a0[j]
-			acc += v25
-		}
-		m.t26[0] += acc
-	}
-	for i := range m.t26[:1] {
-		m.t26[i] /= float32(n)
-	}
-
-	// ------------------------------------------------------------------------
-	// Backward.
-	// %27 = argmax(%19) (N)
+	// %42 = argmax(%41) (N)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(10)*(1) + in
@@ -527,62 +474,28 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 					best = j
 				}
 			}
-			m.t27[o*(1)+in] = int32(best)
+			m.t42[o*(1)+in] = int32(best)
 		}
 	}
-	// group (reduction): %28 eq, %29 cast, %30 reduce_mean scalar
-	for i := range m.t30[:1] {
-		m.t30[i] = 0
+	// group (reduction): %43 eq, %44 cast, %45 reduce_mean scalar
+	for i := range m.t45[:1] {
+		m.t45[i] = 0
 	}
 	{
-		a0 := m.t27[0:][:n]
+		a0 := m.t42[0:][:n]
 		a1 := label[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v28 := b2f(a0[j] == a1[j])
-			v29 := v28
-			acc += v29
+			v43 := b2f(a0[j] == a1[j])
+			v44 := v43
+			acc += v44
 		}
-		m.t30[0] += acc
+		m.t45[0] += acc
 	}
-	for i := range m.t30[:1] {
-		m.t30[i] /= float32(n)
+	for i := range m.t45[:1] {
+		m.t45[i] /= float32(n)
 	}
-}
-
-// step is one training step: forward, loss, backward (gradients into m.grads),
-// then the optimizer update of every parameter and its state.
-func (m *Model) step(image []float32, label []int32, n int) {
-	// ------------------------------------------------------------------------
-	// Forward.
-	// group (contraction): %3 matmul, %5 add, %6 relu (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.hidden[i0*256:][:256]
-			a1 := m.hiddenB[0:][:256]
-			o6 := m.hidden[i0*256:][:256]
-			for j := range o6 {
-				v5 := a0[j] + a1[j]
-				v6 := relu32(v5)
-				o6[j] = v6
-			}
-		}
-	}
-	// group (contraction): %8 matmul, %19 add (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.logits[i0*10:][:10]
-			a1 := m.logitsB[0:][:10]
-			o19 := m.logits[i0*10:][:10]
-			for j := range o19 {
-				v19 := a0[j] + a1[j]
-				o19[j] = v19
-			}
-		}
-	}
-	// %21 = log_softmax(%19) (N, 10)
+	// %47 = log_softmax(%41) (N, 10)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(10)*(1) + in
@@ -596,181 +509,265 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 10; j++ {
-				m.t21[base+j*(1)] = m.logits[base+j*(1)] - lse
+				m.t47[base+j*(1)] = m.logits[base+j*(1)] - lse
 			}
 		}
 	}
-	// %22 = one_hot(%1) (N, 10)
-	clear(m.t22[:10*n])
-	for i, c := range label[:n] {
-		if c >= 0 && c < 10 {
-			m.t22[i*10+int(c)] = 1
-		}
-	}
-	// group (reduction): %23 mul, %24 reduce_sum (N)
-	for i := range m.t24[:n] {
-		m.t24[i] = 0
+	// group (reduction): %48 mul, %49 reduce_sum (N)
+	for i := range m.t49[:n] {
+		m.t49[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t22[i0*10:][:10]
-			a1 := m.t21[i0*10:][:10]
+			a0 := m.t34[i0*10:][:10]
+			a1 := m.t47[i0*10:][:10]
 			acc := float32(0)
 			for j := 0; j < 10; j++ {
-				v23 := a0[j] * a1[j]
-				acc += v23
+				v48 := a0[j] * a1[j]
+				acc += v48
 			}
-			m.t24[i0] += acc
+			m.t49[i0] += acc
 		}
 	}
-	// group (reduction): %25 neg, %26 reduce_mean scalar
-	for i := range m.t26[:1] {
-		m.t26[i] = 0
+	// group (reduction): %50 neg, %51 reduce_mean scalar
+	for i := range m.t51[:1] {
+		m.t51[i] = 0
 	}
 	{
-		a0 := m.t24[0:][:n]
+		a0 := m.t49[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v25 := -a0[j]
-			acc += v25
+			v50 := -a0[j]
+			acc += v50
 		}
-		m.t26[0] += acc
+		m.t51[0] += acc
 	}
-	for i := range m.t26[:1] {
-		m.t26[i] /= float32(n)
+	for i := range m.t51[:1] {
+		m.t51[i] /= float32(n)
+	}
+}
+
+// step is one training step: forward, loss, backward (gradients into m.grads),
+// then the optimizer update of every parameter and its state.
+func (m *Model) step(image []float32, label []int32, n int) {
+	// ------------------------------------------------------------------------
+	// Forward.
+	// %24 = div(%15, %16) scalar
+	{
+		o24 := m.t24[0:][:1]
+		for j := range o24 {
+			v24 := float32(1.0) / float32(n)
+			o24[j] = v24
+		}
+	}
+	// group (elementwise): %26 add, %27 pow, %28 sub, %29 pow, %30 sub scalar
+	{
+		a0 := m.stateStep[0:][:1]
+		o26 := m.t26[0:][:1]
+		o28 := m.t28[0:][:1]
+		o30 := m.t30[0:][:1]
+		for j := range o26 {
+			v26 := a0[j] + float32(1.0)
+			v27 := pow32(float32(0.9), v26)
+			v28 := float32(1.0) - v27
+			v29 := pow32(float32(0.999), v26)
+			v30 := float32(1.0) - v29
+			o26[j] = v26
+			o28[j] = v28
+			o30[j] = v30
+		}
+	}
+	// group (elementwise): %31 broadcast, %32 neg (N)
+	{
+		a0 := m.t24[0]
+		o32 := m.t32[0:][:n]
+		for j := range o32 {
+			v31 := a0
+			v32 := -v31
+			o32[j] = v32
+		}
+	}
+	// %34 = one_hot(%1) (N, 10)
+	clear(m.t34[:10*n])
+	for i, c := range label[:n] {
+		if c >= 0 && c < 10 {
+			m.t34[i*10+int(c)] = 1
+		}
+	}
+	// group (reduction): %35 mul, %36 reduce_sum (N, 1)
+	for i := range m.t36[:n] {
+		m.t36[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t32[i0]
+			a1 := m.t34[i0*10:][:10]
+			o35 := m.t35[i0*10:][:10]
+			acc := float32(0)
+			for j := range o35 {
+				v35 := a0 * a1[j]
+				acc += v35
+				o35[j] = v35
+			}
+			m.t36[i0] += acc
+		}
+	}
+	// group (contraction): %37 matmul, %38 add, %39 relu (N, 256)
+	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.hidden[i0*256:][:256]
+			a1 := m.hiddenB[0:][:256]
+			o39 := m.hidden[i0*256:][:256]
+			for j := range o39 {
+				v38 := a0[j] + a1[j]
+				v39 := relu32(v38)
+				o39[j] = v39
+			}
+		}
+	}
+	// group (contraction): %40 matmul, %41 add (N, 10)
+	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.logits[i0*10:][:10]
+			a1 := m.logitsB[0:][:10]
+			o41 := m.logits[i0*10:][:10]
+			for j := range o41 {
+				v41 := a0[j] + a1[j]
+				o41[j] = v41
+			}
+		}
+	}
+	// %47 = log_softmax(%41) (N, 10)
+	for o := 0; o < n; o++ {
+		for in := 0; in < 1; in++ {
+			base := o*(10)*(1) + in
+			mx := float32(math.Inf(-1))
+			for j := 0; j < 10; j++ {
+				mx = max(mx, m.logits[base+j*(1)])
+			}
+			var sum float32
+			for j := 0; j < 10; j++ {
+				sum += exp32(m.logits[base+j*(1)] - mx)
+			}
+			lse := mx + log32(sum)
+			for j := 0; j < 10; j++ {
+				m.t47[base+j*(1)] = m.logits[base+j*(1)] - lse
+			}
+		}
+	}
+	// group (reduction): %48 mul, %49 reduce_sum (N)
+	for i := range m.t49[:n] {
+		m.t49[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t34[i0*10:][:10]
+			a1 := m.t47[i0*10:][:10]
+			acc := float32(0)
+			for j := 0; j < 10; j++ {
+				v48 := a0[j] * a1[j]
+				acc += v48
+			}
+			m.t49[i0] += acc
+		}
+	}
+	// group (reduction): %50 neg, %51 reduce_mean scalar
+	for i := range m.t51[:1] {
+		m.t51[i] = 0
+	}
+	{
+		a0 := m.t49[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v50 := -a0[j]
+			acc += v50
+		}
+		m.t51[0] += acc
+	}
+	for i := range m.t51[:1] {
+		m.t51[i] /= float32(n)
 	}
 
 	// ------------------------------------------------------------------------
 	// Backward.
-	// %33 = div(%31, %32) scalar
-	{
-		o33 := m.t33[0:][:1]
-		for j := range o33 {
-			v33 := float32(1.0) / float32(n)
-			o33[j] = v33
-		}
-	}
-	// group (elementwise): %35 broadcast, %36 neg (N)
-	{
-		a0 := m.t33[0]
-		o36 := m.t36[0:][:n]
-		for j := range o36 {
-			v35 := a0
-			v36 := -v35
-			o36[j] = v36
-		}
-	}
-	// group (reduction): %38 mul, %40 reduce_sum (N, 1)
-	for i := range m.t40[:n] {
-		m.t40[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t36[i0]
-			a1 := m.t22[i0*10:][:10]
-			o38 := m.t38[i0*10:][:10]
-			acc := float32(0)
-			for j := range o38 {
-				v38 := a0 * a1[j]
-				o38[j] = v38
-				acc += v38
-			}
-			m.t40[i0] += acc
-		}
-	}
-	// group (reduction): %39 exp, %41 mul, %42 sub, %43 reduce_sum (10)
+	// group (reduction): %52 exp, %53 mul, %54 sub, %55 reduce_sum (10)
 	for i := range m.logitsBGrad[:10] {
 		m.logitsBGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t21[i0*10:][:10]
-			a1 := m.t40[i0]
-			a2 := m.t38[i0*10:][:10]
-			o42 := m.t42[i0*10:][:10]
+			a0 := m.t47[i0*10:][:10]
+			a1 := m.t36[i0]
+			a2 := m.t35[i0*10:][:10]
+			o54 := m.t54[i0*10:][:10]
 			s := m.logitsBGrad[0:][:10]
-			for j := range o42 {
-				v39 := exp32(a0[j])
-				v41 := v39 * a1
-				v42 := a2[j] - v41
-				o42[j] = v42
-				s[j] += v42
+			for j := range o54 {
+				v52 := exp32(a0[j])
+				v53 := v52 * a1
+				v54 := a2[j] - v53
+				s[j] += v54
+				o54[j] = v54
 			}
 		}
 	}
-	// %44 = matmul(%42, %7) (N, 256)
-	rt.Sgemm(false, true, n, 256, 10, 1, m.t42, 10, m.logitsW, 10, 0, m.t44, 256)
-	// %45 = matmul(%6, %42) (256, 10)
-	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t42, 10, 0, m.logitsWGrad, 10)
-	// group (reduction): %47 gt, %48 where, %49 reduce_sum (256)
+	// %56 = matmul(%39, %54) (256, 10)
+	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t54, 10, 0, m.logitsWGrad, 10)
+	// %57 = matmul(%54, %4) (N, 256)
+	rt.Sgemm(false, true, n, 256, 10, 1, m.t54, 10, m.logitsW, 10, 0, m.t57, 256)
+	// group (reduction): %58 gt, %59 where, %60 reduce_sum (256)
 	for i := range m.hiddenBGrad[:256] {
 		m.hiddenBGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.hidden[i0*256:][:256]
-			a1 := m.t44[i0*256:][:256]
-			o48 := m.t48[i0*256:][:256]
+			a1 := m.t57[i0*256:][:256]
+			o59 := m.t59[i0*256:][:256]
 			s := m.hiddenBGrad[0:][:256]
-			for j := range o48 {
-				v47 := b2f(a0[j] > float32(0.0))
-				v48 := sel32(v47, a1[j], float32(0.0))
-				o48[j] = v48
-				s[j] += v48
+			for j := range o59 {
+				v58 := b2f(a0[j] > float32(0.0))
+				v59 := sel32(v58, a1[j], float32(0.0))
+				s[j] += v59
+				o59[j] = v59
 			}
 		}
 	}
-	// %50 = matmul(%0, %48) (784, 256)
-	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t48, 256, 0, m.hiddenWGrad, 256)
+	// %61 = matmul(%0, %59) (784, 256)
+	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t59, 256, 0, m.hiddenWGrad, 256)
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
-	// group (elementwise): %51 add, %54 pow, %55 sub, %57 pow, %58 sub scalar
-	{
-		a0 := m.stateStep[0:][:1]
-		o51 := m.t51[0:][:1]
-		o55 := m.t55[0:][:1]
-		o58 := m.t58[0:][:1]
-		for j := range o51 {
-			v51 := a0[j] + float32(1.0)
-			v54 := pow32(float32(0.9), v51)
-			v55 := float32(1.0) - v54
-			v57 := pow32(float32(0.999), v51)
-			v58 := float32(1.0) - v57
-			o51[j] = v51
-			o55[j] = v55
-			o58[j] = v58
-		}
-	}
-	// group (optimizer update of all 4 params, one loop over the params block): %59 mul, %61 mul, %62 add, %63 mul, %65 mul, %66 mul, %67 add, %68 div, %69 div, %70 sqrt, %72 add, %73 div, %74 mul, %75 sub
+	// group (optimizer update of all 4 params, one loop over the params block): %62 mul, %63 mul, %64 add, %65 mul, %66 mul, %67 mul, %68 add, %69 div, %70 div, %71 sqrt, %72 add, %73 div, %74 mul, %75 sub
 	{
 		params := m.params[:numParams]
 		grads := m.grads[:numParams]
 		state0 := m.state[1:][:numParams]      // m
 		state1 := m.state[203531:][:numParams] // v
 		for i := range params {
-			v59 := float32(0.9) * state0[i]
-			v61 := float32(0.09999999999999998) * grads[i]
-			v62 := v59 + v61
-			v63 := float32(0.999) * state1[i]
-			v65 := grads[i] * grads[i]
-			v66 := float32(0.0010000000000000009) * v65
-			v67 := v63 + v66
-			v68 := v62 / m.t55[0]
-			v69 := v67 / m.t58[0]
-			v70 := sqrt32(v69)
-			v72 := v70 + float32(1e-08)
-			v73 := v68 / v72
+			v62 := float32(0.9) * state0[i]
+			v63 := float32(0.09999999999999998) * grads[i]
+			v64 := v62 + v63
+			v65 := float32(0.999) * state1[i]
+			v66 := grads[i] * grads[i]
+			v67 := float32(0.0010000000000000009) * v66
+			v68 := v65 + v67
+			v69 := v64 / m.t28[0]
+			v70 := v68 / m.t30[0]
+			v71 := sqrt32(v70)
+			v72 := v71 + float32(1e-08)
+			v73 := v69 / v72
 			v74 := float32(0.001) * v73
 			v75 := params[i] - v74
-			state0[i] = v62
-			state1[i] = v67
+			state0[i] = v64
+			state1[i] = v68
 			params[i] = v75
 		}
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t51[:1])
+	copy(m.stateStep, m.t26[:1])
 }
 
 // Params returns views of the parameters, in declaration order.

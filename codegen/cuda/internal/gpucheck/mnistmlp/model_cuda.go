@@ -29,24 +29,24 @@ const (
 
 // Kernels of kernels.cu, in launch order.
 const (
-	kernG01AddRelu = iota
-	kernG11Add
-	kernK20Softmax
-	kernK21LogSoftmax
-	kernK22OneHot
-	kernG2ReduceSum
-	kernG3ReduceMean
-	kernK27Argmax
-	kernG4ReduceMean
-	kernK33Div
+	kernK24Div = iota
+	kernG9AddPowSubPow
 	kernG5BroadcastNeg
+	kernK34OneHot
 	kernG6Mul
 	kernG61ReduceSum
+	kernG01AddRelu
+	kernG11Add
+	kernK42Argmax
+	kernG4ReduceMean
+	kernK46Softmax
+	kernK47LogSoftmax
+	kernG2ReduceSum
+	kernG3ReduceMean
 	kernG7ExpMulSub
 	kernG71ReduceSum
 	kernG8GtWhere
 	kernG81ReduceSum
-	kernG9AddPowSubPow
 	kernG10MulMulAddMul
 	kernG101MulMulAddMul
 	kernG102MulMulAddMul
@@ -56,24 +56,24 @@ const (
 )
 
 var kernelNames = [numKernels]string{
-	"g0_1_add_relu",
-	"g1_1_add",
-	"k20_softmax",
-	"k21_log_softmax",
-	"k22_one_hot",
-	"g2_reduce_sum",
-	"g3_reduce_mean",
-	"k27_argmax",
-	"g4_reduce_mean",
-	"k33_div",
+	"k24_div",
+	"g9_add_pow_sub_pow",
 	"g5_broadcast_neg",
+	"k34_one_hot",
 	"g6_mul",
 	"g6_1_reduce_sum",
+	"g0_1_add_relu",
+	"g1_1_add",
+	"k42_argmax",
+	"g4_reduce_mean",
+	"k46_softmax",
+	"k47_log_softmax",
+	"g2_reduce_sum",
+	"g3_reduce_mean",
 	"g7_exp_mul_sub",
 	"g7_1_reduce_sum",
 	"g8_gt_where",
 	"g8_1_reduce_sum",
-	"g9_add_pow_sub_pow",
 	"g10_mul_mul_add_mul",
 	"g10_1_mul_mul_add_mul",
 	"g10_2_mul_mul_add_mul",
@@ -266,7 +266,7 @@ func (m *CUDAModel) Forward(image []float32, n int) (probsOut []float32, err err
 	m.err = nil
 	m.putF32(cuInputs+0, image)
 	m.forward(n)
-	m.get(unsafe.Pointer(&m.out0[0]), 914985, 10*n)
+	m.get(unsafe.Pointer(&m.out0[0]), 918192, 10*n)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -300,7 +300,7 @@ func (m *CUDAModel) TrainStep(image []float32, label []int32, n int) (loss float
 	m.putF32(cuInputs+0, image)
 	m.putI32(cuInputs+100352, label)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 920361, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 922288, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -333,8 +333,8 @@ func (m *CUDAModel) Eval(image []float32, label []int32, n int) (loss float32, a
 	m.putF32(cuInputs+0, image)
 	m.putI32(cuInputs+100352, label)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 920361, 1)
-	m.get(unsafe.Pointer(&m.scalars[1]), 920618, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 922288, 1)
+	m.get(unsafe.Pointer(&m.scalars[1]), 918191, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -451,33 +451,31 @@ func (m *CUDAModel) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *CUDAModel) forward(n int) {
 	m.n = int32(n)
 	// Forward.
-	// %3 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 3873981, 784, 0, 256, 814121, 256)
+	// %37 = matmul(%0, %2) (N, 256)
+	m.gemm(false, false, n, 256, 784, 3873981, 784, 0, 256, 817071, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
-	// %8 = matmul(%6, %7) (N, 10)
-	m.gemm(false, false, n, 10, 256, 879657, 256, 200960, 10, 912425, 10)
-	m.launch(kernG11Add, blocks(10*n, 256)) // %19 = add(%8, %9) (N, 10) (logits)
-	m.launch(kernK20Softmax, blocks(n, 8))  // %20 = softmax(%19) (N, 10)
+	// %40 = matmul(%39, %4) (N, 10)
+	m.gemm(false, false, n, 10, 256, 882607, 256, 200960, 10, 915375, 10)
+	m.launch(kernG11Add, blocks(10*n, 256)) // %41 = add(%40, %5) (N, 10) (logits)
+	m.launch(kernK46Softmax, blocks(n, 8))  // %46 = softmax(%41) (N, 10)
 }
 
 // eval queues the computation of the loss and the metrics.
 func (m *CUDAModel) eval(n int) {
 	m.n = int32(n)
 	// Forward.
-	// %3 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 3873981, 784, 0, 256, 814121, 256)
+	m.launch(kernK34OneHot, blocks(10*n, 256)) // %34 = one_hot(%1) (N, 10)
+	// %37 = matmul(%0, %2) (N, 256)
+	m.gemm(false, false, n, 256, 784, 3873981, 784, 0, 256, 817071, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
-	// %8 = matmul(%6, %7) (N, 10)
-	m.gemm(false, false, n, 10, 256, 879657, 256, 200960, 10, 912425, 10)
-	m.launch(kernG11Add, blocks(10*n, 256))    // %19 = add(%8, %9) (N, 10) (logits)
-	m.launch(kernK21LogSoftmax, blocks(n, 8))  // %21 = log_softmax(%19) (N, 10)
-	m.launch(kernK22OneHot, blocks(10*n, 256)) // %22 = one_hot(%1) (N, 10)
-	m.launch(kernG2ReduceSum, blocks(n, 8))    // group 2: 2 values (N, 10)
-	m.launch(kernG3ReduceMean, 1)              // group 3: 2 values (N)
-
-	// Backward.
-	m.launch(kernK27Argmax, blocks(n, 8)) // %27 = argmax(%19) (N)
-	m.launch(kernG4ReduceMean, 1)         // group 4: 3 values (N)
+	// %40 = matmul(%39, %4) (N, 10)
+	m.gemm(false, false, n, 10, 256, 882607, 256, 200960, 10, 915375, 10)
+	m.launch(kernG11Add, blocks(10*n, 256))   // %41 = add(%40, %5) (N, 10) (logits)
+	m.launch(kernK42Argmax, blocks(n, 8))     // %42 = argmax(%41) (N)
+	m.launch(kernG4ReduceMean, 1)             // group 4: 3 values (N)
+	m.launch(kernK47LogSoftmax, blocks(n, 8)) // %47 = log_softmax(%41) (N, 10)
+	m.launch(kernG2ReduceSum, blocks(n, 8))   // group 2: 2 values (N, 10)
+	m.launch(kernG3ReduceMean, 1)             // group 3: 2 values (N)
 }
 
 // step queues one training step: forward, loss, backward (gradients into the
@@ -485,35 +483,35 @@ func (m *CUDAModel) eval(n int) {
 func (m *CUDAModel) step(n int) {
 	m.n = int32(n)
 	// Forward.
-	// %3 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 3873981, 784, 0, 256, 814121, 256)
+	m.launch(kernK24Div, blocks(1, 256))         // %24 = div(%15, %16) scalar
+	m.launch(kernG9AddPowSubPow, blocks(1, 256)) // group 9: 5 values scalar
+	m.launch(kernG5BroadcastNeg, blocks(n, 256)) // group 5: 2 values (N)
+	m.launch(kernK34OneHot, blocks(10*n, 256))   // %34 = one_hot(%1) (N, 10)
+	m.launch(kernG6Mul, blocks(10*n, 256))       // %35 = mul(%33, %34) (N, 10)
+	m.launch(kernG61ReduceSum, blocks(n, 8))     // %36 = reduce_sum(%35) (N, 1)
+	// %37 = matmul(%0, %2) (N, 256)
+	m.gemm(false, false, n, 256, 784, 3873981, 784, 0, 256, 817071, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
-	// %8 = matmul(%6, %7) (N, 10)
-	m.gemm(false, false, n, 10, 256, 879657, 256, 200960, 10, 912425, 10)
-	m.launch(kernG11Add, blocks(10*n, 256))    // %19 = add(%8, %9) (N, 10) (logits)
-	m.launch(kernK21LogSoftmax, blocks(n, 8))  // %21 = log_softmax(%19) (N, 10)
-	m.launch(kernK22OneHot, blocks(10*n, 256)) // %22 = one_hot(%1) (N, 10)
-	m.launch(kernG2ReduceSum, blocks(n, 8))    // group 2: 2 values (N, 10)
-	m.launch(kernG3ReduceMean, 1)              // group 3: 2 values (N)
+	// %40 = matmul(%39, %4) (N, 10)
+	m.gemm(false, false, n, 10, 256, 882607, 256, 200960, 10, 915375, 10)
+	m.launch(kernG11Add, blocks(10*n, 256))   // %41 = add(%40, %5) (N, 10) (logits)
+	m.launch(kernK47LogSoftmax, blocks(n, 8)) // %47 = log_softmax(%41) (N, 10)
+	m.launch(kernG2ReduceSum, blocks(n, 8))   // group 2: 2 values (N, 10)
+	m.launch(kernG3ReduceMean, 1)             // group 3: 2 values (N)
 
 	// Backward.
-	m.launch(kernK33Div, blocks(1, 256))         // %33 = div(%31, %32) scalar
-	m.launch(kernG5BroadcastNeg, blocks(n, 256)) // group 5: 2 values (N)
-	m.launch(kernG6Mul, blocks(10*n, 256))       // %38 = mul(%37, %22) (N, 10)
-	m.launch(kernG61ReduceSum, blocks(n, 8))     // %40 = reduce_sum(%38) (N, 1)
 	m.launch(kernG7ExpMulSub, blocks(10*n, 256)) // group 7: 3 values (N, 10)
-	m.launch(kernG71ReduceSum, 10)               // %43 = reduce_sum(%42) (10)
-	// %44 = matmul(%42, %7) (N, 256)
-	m.gemm(false, true, n, 256, 10, 924844, 10, 200960, 10, 926124, 256)
-	// %45 = matmul(%6, %42) (256, 10)
-	m.gemm(true, false, 256, 10, n, 879657, 256, 924844, 10, 404490, 10)
+	m.launch(kernG71ReduceSum, 10)               // %55 = reduce_sum(%54) (10)
+	// %56 = matmul(%39, %54) (256, 10)
+	m.gemm(true, false, 256, 10, n, 882607, 256, 924849, 10, 404490, 10)
+	// %57 = matmul(%54, %4) (N, 256)
+	m.gemm(false, true, n, 256, 10, 924849, 10, 200960, 10, 926129, 256)
 	m.launch(kernG8GtWhere, blocks(256*n, 256)) // group 8: 2 values (N, 256)
-	m.launch(kernG81ReduceSum, 256)             // %49 = reduce_sum(%48) (256)
-	// %50 = matmul(%0, %48) (784, 256)
-	m.gemm(true, false, 784, 256, n, 3873981, 784, 991660, 256, 203530, 256)
+	m.launch(kernG81ReduceSum, 256)             // %60 = reduce_sum(%59) (256)
+	// %61 = matmul(%0, %59) (784, 256)
+	m.gemm(true, false, 784, 256, n, 3873981, 784, 991665, 256, 203530, 256)
 
 	// Optimizer update.
-	m.launch(kernG9AddPowSubPow, blocks(1, 256))       // group 9: 5 values scalar
 	m.launch(kernG10MulMulAddMul, blocks(200704, 256)) // group 10: 14 values (784, 256)
 	m.launch(kernG101MulMulAddMul, blocks(256, 256))   // group 10: 14 values (256)
 	m.launch(kernG102MulMulAddMul, blocks(2560, 256))  // group 10: 14 values (256, 10)
