@@ -264,7 +264,9 @@ func elementwiseThroughBroadcast(r *rewriter, v *ir.Value) (*ir.Value, error) {
 			continue
 		}
 		src := a.Args[0]
-		if a.Op.Name == "reshape" && !onlyUnitAxesAdded(src.Type.Shape, a.Type.Shape) {
+		if root := scalarRoot(a); root != nil {
+			src = root // a scalar spread by reshapes and broadcasts is that scalar
+		} else if a.Op.Name == "reshape" && !onlyUnitAxesAdded(src.Type.Shape, a.Type.Shape) {
 			continue
 		}
 		args := append([]*ir.Value(nil), v.Args...)
@@ -277,6 +279,18 @@ func elementwiseThroughBroadcast(r *rewriter, v *ir.Value) (*ir.Value, error) {
 		return r.emit(v.Op.Name, v.Attrs.Clone(), args...)
 	}
 	return nil, nil
+}
+
+// scalarRoot follows reshapes and broadcasts down to a rank-0 value, or
+// returns nil if the chain does not start from one.
+func scalarRoot(v *ir.Value) *ir.Value {
+	for v.Op.Name == "reshape" || v.Op.Name == "broadcast" {
+		v = v.Args[0]
+	}
+	if v.Type.Shape.Rank() == 0 {
+		return v
+	}
+	return nil
 }
 
 // onlyUnitAxesAdded reports whether to is from with leading size-1 axes

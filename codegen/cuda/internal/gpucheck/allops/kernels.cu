@@ -184,513 +184,513 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define t78 F32(ARENA, 26) // %78 one_hot (N, 3)
 #define t79 F32(ARENA, 50) // %79 mul (N, 3)
 #define t80 F32(ARENA, 74) // %80 reduce_sum (N, 1)
-#define t81 F32(ARENA, 82) // %81 broadcast (N, 4)
-#define t83 F32(ARENA, 114) // %83 neg (N, 4)
-#define t85 F32(ARENA, 146) // %85 div (N, 4)
-#define t87 F32(ARENA, 178) // %87 one_hot (N, 5)
-#define oh F32(ARENA, 218) // %88 matmul (N, 1)
-#define t90 F32(ARENA, 226) // %90 mul (12, 3)
-#define t91 F32(ARENA, 262) // %91 reduce_sum scalar
-#define g F32(ARENA, 263) // %92 gather (N, 12)
-#define t93 F32(ARENA, 359) // %93 broadcast (N, 3, 4)
-#define t94 F32(ARENA, 455) // %94 mul (N, 3, 4)
-#define t95 F32(ARENA, 551) // %95 reduce_sum (N, 1, 4)
-#define t96 F32(ARENA, 583) // %96 broadcast (12, 12)
-#define t97 F32(ARENA, 727) // %97 mul (12, 12)
-#define t98 F32(ARENA, 871) // %98 mul (N, 3, 4)
-#define h F32(ARENA, 967) // %99 add (N, 3, 4)
-#define t100 F32(ARENA, 1063) // %100 tanh (N, 3, 4)
-#define t101 F32(ARENA, 1159) // %101 exp (N, 3, 4)
-#define t102 F32(ARENA, 1255) // %102 abs (N, 3, 4)
-#define t103 F32(ARENA, 1351) // %103 add (N, 3, 4)
-#define t104 F32(ARENA, 1447) // %104 log (N, 3, 4)
-#define t105 F32(ARENA, 1543) // %105 add (N, 3, 4)
-#define t106 F32(ARENA, 1639) // %106 mul (N, 3, 4)
-#define t107 F32(ARENA, 1735) // %107 add (N, 3, 4)
-#define t108 F32(ARENA, 1831) // %108 sqrt (N, 3, 4)
-#define t109 F32(ARENA, 1927) // %109 sign (N, 3, 4)
-#define t110 F32(ARENA, 2023) // %110 mul (N, 3, 4)
-#define a F32(ARENA, 2119) // %111 sub (N, 3, 4)
-#define t112 F32(ARENA, 2215) // %112 relu (N, 3, 4)
-#define t113 F32(ARENA, 2311) // %113 sigmoid (N, 3, 4)
-#define t114 F32(ARENA, 2407) // %114 pow (N, 3, 4)
-#define t115 F32(ARENA, 2503) // %115 add (N, 3, 4)
-#define t116 F32(ARENA, 2599) // %116 add (N, 3, 4)
-#define t117 F32(ARENA, 2695) // %117 div (N, 3, 4)
-#define t118 F32(ARENA, 2791) // %118 gelu (N, 3, 4)
-#define t119 F32(ARENA, 2887) // %119 add (N, 3, 4)
-#define t120 F32(ARENA, 2983) // %120 neg (N, 3, 4)
-#define b F32(ARENA, 3079) // %121 add (N, 3, 4)
-#define t122 F32(ARENA, 3175) // %122 gt (N, 3, 4)
-#define t123 F32(ARENA, 3271) // %123 maximum (N, 3, 4)
-#define t124 F32(ARENA, 3367) // %124 minimum (N, 3, 4)
-#define t125 F32(ARENA, 3463) // %125 where (N, 3, 4)
-#define t126 F32(ARENA, 3559) // %126 maximum (N, 3, 4)
-#define t127 F32(ARENA, 3655) // %127 minimum (N, 3, 4)
-#define t128 F32(ARENA, 3751) // %128 add (N, 3, 4)
-#define t129 F32(ARENA, 3847) // %129 lt (N, 3, 4)
-#define t130 F32(ARENA, 3943) // %130 sin (N, 3, 4)
-#define t131 F32(ARENA, 4039) // %131 cos (N, 3, 4)
-#define t132 F32(ARENA, 4135) // %132 where (N, 3, 4)
-#define t133 F32(ARENA, 4231) // %133 add (N, 3, 4)
-#define t134 F32(ARENA, 4327) // %134 mul (N, 3, 4)
-#define t135 F32(ARENA, 4423) // %135 floor (N, 3, 4)
-#define t136 F32(ARENA, 4519) // %136 ne (N, 3, 4)
-#define t137 F32(ARENA, 4615) // %137 where (N, 3, 4)
-#define c F32(ARENA, 4711) // %138 add (N, 3, 4)
-#define t139 F32(ARENA, 4807) // %139 reduce_sum (N, 4)
-#define t140 F32(ARENA, 4839) // %140 reduce_mean scalar
-#define t141 F32(ARENA, 4840) // %141 reduce_mean scalar
-#define t142 F32(ARENA, 4841) // %142 mul (N, 3, 4)
-#define t143 F32(ARENA, 4937) // %143 reduce_mean scalar
-#define t144 I32(IARENA, 0) // %144 argmax (N, 3)
-#define am F32(ARENA, 4938) // %145 cast (N, 3)
-#define t146 F32(ARENA, 4962) // %146 reduce_mean scalar
-#define t147 F32(ARENA, 4963) // %147 reduce_mean (N, 4)
-#define t148 F32(ARENA, 4995) // %148 reduce_max (N, 4)
-#define t149 F32(ARENA, 5027) // %149 reduce_max (N, 4)
-#define t150 F32(ARENA, 5059) // %150 logsumexp (N, 4)
-#define t150Scratch F32(ARENA, 5091) // workspace (unused on the GPU)
-#define t154 F32(ARENA, 5123) // %154 add (N, 4)
-#define t155 F32(ARENA, 5155) // %155 add (N, 4)
-#define t156 F32(ARENA, 5187) // %156 neg (N, 4)
-#define t157 F32(ARENA, 5219) // %157 add (N, 4)
-#define s F32(ARENA, 5251) // %158 add (N, 4)
-#define t159 F32(ARENA, 5283) // %159 reduce_mean scalar
-#define t160 F32(ARENA, 5284) // %160 softmax (N, 3, 4)
-#define t161 F32(ARENA, 5380) // %161 log_softmax (N, 3, 4)
-#define t162 F32(ARENA, 5476) // %162 transpose (N, 4, 3)
-#define t165 F32(ARENA, 5572) // %165 slice (N, 4)
-#define t166 F32(ARENA, 5604) // %166 matmul (N, 3)
-#define t167 F32(ARENA, 5628) // %167 add (N, 3)
-#define t168 F32(ARENA, 5652) // %168 log_softmax (N, 3)
-#define t169 F32(ARENA, 5676) // %169 mul (N, 3)
-#define t170 F32(ARENA, 5700) // %170 reduce_sum (N)
-#define t171 F32(ARENA, 5708) // %171 neg (N)
-#define t172 F32(ARENA, 5716) // %172 reduce_mean scalar
-#define t173 F32(ARENA, 5717) // %173 exp (N, 3)
-#define t174 F32(ARENA, 5741) // %174 mul (N, 3)
-#define t175 F32(ARENA, 5765) // %175 sub (N, 3)
-#define t177 F32(ARENA, 5789) // %177 mul (3)
-#define t178 F32(ARENA, 5792) // %178 reduce_sum scalar
-#define t180 F32(ARENA, 5793) // %180 mul (12, 3)
-#define t181 F32(ARENA, 5829) // %181 reduce_sum scalar
-#define t182 F32(ARENA, 5830) // %182 matmul (N, 3)
-#define t183 F32(ARENA, 5854) // %183 add (N, 3)
-#define t184 I32(IARENA, 24) // %184 argmax (N)
-#define t185 F32(ARENA, 5878) // %185 eq (N)
-#define t186 F32(ARENA, 5886) // %186 cast (N)
-#define t187 F32(ARENA, 5894) // %187 reduce_mean scalar
-#define t188 F32(ARENA, 5895) // %188 slice (N, 8)
-#define t189 F32(ARENA, 5959) // %189 concat (N, 12)
-#define t190 F32(ARENA, 6055) // %190 matmul (N, 12)
-#define t191 F32(ARENA, 6151) // %191 transpose (12, N)
-#define t192 F32(ARENA, 6247) // %192 matmul (12, N)
-#define t193 F32(ARENA, 6343) // %193 matmul (N, 12)
-#define t194 F32(ARENA, 6439) // %194 transpose (N, 12)
-#define t195 F32(ARENA, 6535) // %195 matmul (12, 12)
-#define mm F32(ARENA, 6679) // %196 mul (12, 12)
-#define t197 F32(ARENA, 6823) // %197 reduce_mean scalar
-#define t198 F32(ARENA, 6824) // %198 eq (N, 3, 4)
-#define t199 F32(ARENA, 6920) // %199 cast (N, 3, 4)
-#define t200 F32(ARENA, 7016) // %200 reduce_sum (N, 1, 4)
-#define t201 F32(ARENA, 7048) // %201 div (N, 1, 4)
-#define sm F32(ARENA, 7080) // %202 add (N, 3, 4)
-#define t203 F32(ARENA, 7176) // %203 reduce_mean scalar
-#define sl F32(ARENA, 7177) // %204 mul (N, 12)
-#define t205 F32(ARENA, 7273) // %205 add (N, 12)
-#define t206 F32(ARENA, 7369) // %206 add (N, 12)
-#define t207 F32(ARENA, 7465) // %207 add (N, 12)
-#define t208 F32(ARENA, 7561) // %208 reduce_mean (N, 1)
-#define t209 F32(ARENA, 7569) // %209 sub (N, 12)
-#define t210 F32(ARENA, 7665) // %210 mul (N, 12)
-#define t211 F32(ARENA, 7761) // %211 reduce_mean (N, 1)
-#define t212 F32(ARENA, 7769) // %212 add (N, 1)
-#define t213 F32(ARENA, 7777) // %213 sqrt (N, 1)
-#define t214 F32(ARENA, 7785) // %214 mul (N, 12)
-#define t216 F32(ARENA, 7881) // %216 mul (N, 12)
-#define t217 F32(ARENA, 7977) // %217 reduce_mean scalar
-#define t218 F32(ARENA, 7978) // %218 mul (N, 3, 4)
-#define t219 F32(ARENA, 8074) // %219 reduce_sum (N, 3, 1)
-#define t220 F32(ARENA, 8098) // %220 eq (N, 3, 4)
-#define t221 F32(ARENA, 8194) // %221 cast (N, 3, 4)
-#define t222 F32(ARENA, 8290) // %222 reduce_sum (N, 1, 4)
-#define t223 F32(ARENA, 8322) // %223 div (N, 1, 4)
-#define t224 F32(ARENA, 8354) // %224 div (N, 12)
-#define t225 F32(ARENA, 8450) // %225 mul (N, 12)
-#define t226 F32(ARENA, 8546) // %226 add (N, 12)
-#define t227 F32(ARENA, 8642) // %227 matmul (N, 1)
-#define t228 F32(ARENA, 8650) // %228 add (N, 1)
-#define z F32(ARENA, 8658) // %229 add (N, 1)
-#define t230 F32(ARENA, 8666) // %230 sigmoid (N, 1)
-#define t231 F32(ARENA, 8674) // %231 sigmoid (N, 1)
-#define t232 F32(ARENA, 8682) // %232 maximum (N, 1)
-#define t233 F32(ARENA, 8690) // %233 minimum (N, 1)
-#define t234 F32(ARENA, 8698) // %234 log (N, 1)
-#define t235 F32(ARENA, 8706) // %235 mul (N, 1)
-#define t236 F32(ARENA, 8714) // %236 sub (N, 1)
-#define t237 F32(ARENA, 8722) // %237 sub (N, 1)
-#define t238 F32(ARENA, 8730) // %238 log (N, 1)
-#define t239 F32(ARENA, 8738) // %239 mul (N, 1)
-#define t240 F32(ARENA, 8746) // %240 add (N, 1)
-#define t241 F32(ARENA, 8754) // %241 neg (N, 1)
-#define t242 F32(ARENA, 8762) // %242 reduce_mean scalar
-#define t243 F32(ARENA, 8763) // %243 gt (N, 1)
-#define t244 F32(ARENA, 8771) // %244 cast (N, 1)
-#define t245 F32(ARENA, 8779) // %245 gt (N, 1)
-#define t246 F32(ARENA, 8787) // %246 cast (N, 1)
-#define t247 F32(ARENA, 8795) // %247 eq (N, 1)
-#define t248 F32(ARENA, 8803) // %248 cast (N, 1)
-#define t249 F32(ARENA, 8811) // %249 reduce_mean scalar
-#define t250 F32(ARENA, 8812) // %250 sub (N, 1)
-#define t251 F32(ARENA, 8820) // %251 abs (N, 1)
-#define t252 F32(ARENA, 8828) // %252 minimum (N, 1)
-#define t253 F32(ARENA, 8836) // %253 mul (N, 1)
-#define t254 F32(ARENA, 8844) // %254 mul (N, 1)
-#define t255 F32(ARENA, 8852) // %255 sub (N, 1)
-#define t256 F32(ARENA, 8860) // %256 mul (N, 1)
-#define t257 F32(ARENA, 8868) // %257 add (N, 1)
-#define t258 F32(ARENA, 8876) // %258 reduce_mean scalar
-#define t259 F32(ARENA, 8877) // %259 reduce_mean scalar
-#define t260 F32(ARENA, 8878) // %260 mul (N, 1)
-#define t261 F32(ARENA, 8886) // %261 reduce_sum scalar
-#define t262 F32(ARENA, 8887) // %262 abs (N, 1)
-#define t263 F32(ARENA, 8895) // %263 neg (N, 1)
-#define t264 F32(ARENA, 8903) // %264 exp (N, 1)
-#define t265 F32(ARENA, 8911) // %265 add (N, 1)
-#define t266 F32(ARENA, 8919) // %266 log (N, 1)
-#define t267 F32(ARENA, 8927) // %267 maximum (N, 1)
-#define t268 F32(ARENA, 8935) // %268 mul (N, 1)
-#define t269 F32(ARENA, 8943) // %269 sub (N, 1)
-#define t270 F32(ARENA, 8951) // %270 add (N, 1)
-#define t271 F32(ARENA, 8959) // %271 reduce_mean scalar
-#define t272 F32(ARENA, 8960) // %272 broadcast (N, 1)
-#define t273 F32(ARENA, 8968) // %273 neg (N, 1)
-#define t274 F32(ARENA, 8976) // %274 mul (N, 1)
-#define t275 F32(ARENA, 8984) // %275 ge (N, 1)
-#define t276 F32(ARENA, 8992) // %276 where (N, 1)
-#define t277 F32(ARENA, 9000) // %277 add (N, 1)
-#define t278 F32(ARENA, 9008) // %278 div (N, 1)
-#define t279 F32(ARENA, 9016) // %279 mul (N, 1)
-#define t280 F32(ARENA, 9024) // %280 neg (N, 1)
-#define t281 F32(ARENA, 9032) // %281 sign (N, 1)
-#define t282 F32(ARENA, 9040) // %282 mul (N, 1)
-#define t283 F32(ARENA, 9048) // %283 add (N, 1)
-#define t284 F32(ARENA, 9056) // %284 add (N, 1)
-#define t285 F32(ARENA, 9064) // %285 add (N, 1)
-#define t286 F32(ARENA, 9072) // %286 sign (N, 1)
-#define t287 F32(ARENA, 9080) // %287 mul (N, 1)
-#define t288 F32(ARENA, 9088) // %288 add (N, 1)
-#define t289 F32(ARENA, 9096) // %289 mul (N, 1)
-#define t290 F32(ARENA, 9104) // %290 neg (N, 1)
-#define t291 F32(ARENA, 9112) // %291 mul (N, 1)
-#define t292 F32(ARENA, 9120) // %292 add (N, 1)
-#define t293 F32(ARENA, 9128) // %293 add (N, 1)
-#define t294 F32(ARENA, 9136) // %294 le (N, 1)
-#define t295 F32(ARENA, 9144) // %295 where (N, 1)
-#define t296 F32(ARENA, 9152) // %296 add (N, 1)
-#define t297 F32(ARENA, 9160) // %297 mul (N, 1)
-#define t298 F32(ARENA, 9168) // %298 add (N, 1)
-#define t299 F32(ARENA, 9176) // %299 mul (N, 1)
-#define t300 F32(ARENA, 9184) // %300 div (N, 1)
-#define t301 F32(ARENA, 9192) // %301 neg (N, 1)
-#define t302 F32(ARENA, 9200) // %302 mul (N, 1)
-#define t303 F32(ARENA, 9208) // %303 div (N, 1)
-#define t304 F32(ARENA, 9216) // %304 add (N, 1)
-#define t305 F32(ARENA, 9224) // %305 le (N, 1)
-#define t306 F32(ARENA, 9232) // %306 where (N, 1)
-#define t307 F32(ARENA, 9240) // %307 ge (N, 1)
-#define t308 F32(ARENA, 9248) // %308 where (N, 1)
-#define t309 F32(ARENA, 9256) // %309 mul (N, 1)
-#define t310 F32(ARENA, 9264) // %310 sub (N, 1)
-#define t311 F32(ARENA, 9272) // %311 mul (N, 1)
-#define t312 F32(ARENA, 9280) // %312 add (N, 1)
-#define t316 F32(ARENA, 9288) // %316 mul (1)
-#define t318 F32(ARENA, 9289) // %318 mul (5, 1)
-#define t319 F32(ARENA, 9294) // %319 reduce_sum scalar
-#define t320 F32(ARENA, 9295) // %320 mul (12, 1)
-#define t321 F32(ARENA, 9307) // %321 reduce_sum scalar
-#define t322 F32(ARENA, 9308) // %322 matmul (N, 12)
-#define t324 F32(ARENA, 9404) // %324 mul (12)
-#define t325 F32(ARENA, 9416) // %325 reduce_sum scalar
-#define t326 F32(ARENA, 9417) // %326 mul (N, 12)
-#define t328 F32(ARENA, 9513) // %328 mul (12)
-#define t329 F32(ARENA, 9525) // %329 reduce_sum scalar
-#define t330 F32(ARENA, 9526) // %330 mul (N, 3, 4)
-#define t331 I32(IARENA, 32) // %331 cast (N, 3, 4)
-#define ci F32(ARENA, 9622) // %332 cast (N, 3, 4)
-#define t333 F32(ARENA, 9718) // %333 reduce_mean scalar
-#define t334 F32(ARENA, 9719) // %334 add scalar
-#define t335 F32(ARENA, 9720) // %335 add scalar
-#define t336 F32(ARENA, 9721) // %336 add scalar
-#define t337 F32(ARENA, 9722) // %337 add scalar
-#define t338 F32(ARENA, 9723) // %338 add scalar
-#define t339 F32(ARENA, 9724) // %339 add scalar
-#define t340 F32(ARENA, 9725) // %340 mul scalar
-#define t341 F32(ARENA, 9726) // %341 add scalar
-#define total F32(ARENA, 9727) // %342 add scalar
-#define t343 F32(ARENA, 9728) // %343 add scalar
-#define t344 F32(ARENA, 9729) // %344 add scalar
-#define t345 F32(ARENA, 9730) // %345 add scalar
-#define t346 F32(ARENA, 9731) // %346 add scalar
-#define t347 F32(ARENA, 9732) // %347 add scalar
-#define t348 F32(ARENA, 9733) // %348 add scalar
-#define t349 F32(ARENA, 9734) // %349 mul (N, 12)
-#define t350 F32(ARENA, 9830) // %350 div (N, 12)
-#define t351 F32(ARENA, 9926) // %351 mul (N, 12)
-#define t352 F32(ARENA, 10022) // %352 div (N, 12)
-#define t353 F32(ARENA, 10118) // %353 neg (N, 12)
-#define t354 F32(ARENA, 10214) // %354 reduce_sum (N)
-#define t356 F32(ARENA, 10222) // %356 mul (N, 1)
-#define t357 F32(ARENA, 10230) // %357 div (N, 1)
-#define t358 F32(ARENA, 10238) // %358 div (N, 1)
-#define t359 F32(ARENA, 10246) // %359 mul (N, 12)
-#define t360 F32(ARENA, 10342) // %360 add (N, 12)
-#define t361 F32(ARENA, 10438) // %361 add (N, 12)
-#define t362 F32(ARENA, 10534) // %362 neg (N, 12)
-#define t363 F32(ARENA, 10630) // %363 reduce_sum (N)
-#define t365 F32(ARENA, 10638) // %365 div (N, 1)
-#define t366 F32(ARENA, 10646) // %366 mul (N, 12)
-#define t367 F32(ARENA, 10742) // %367 add (N, 12)
-#define t368 F32(ARENA, 10838) // %368 add (N, 12)
-#define t369 F32(ARENA, 10934) // %369 add (N, 12)
-#define t370 F32(ARENA, 11030) // %370 add (N, 12)
-#define t371 F32(ARENA, 11126) // %371 add (N, 12)
-#define t372 F32(ARENA, 11222) // %372 mul (N, 12)
-#define t373 F32(ARENA, 11318) // %373 slice (N, 4)
-#define t374 F32(ARENA, 11350) // %374 slice (N, 8)
-#define t375 F32(ARENA, 11414) // %375 pad (N, 12)
-#define t378 F32(ARENA, 11510) // %378 transpose (N, 3, 4)
-#define t379 F32(ARENA, 11606) // %379 mul (5, 12)
-#define t380 F32(ARENA, 11666) // %380 reduce_sum scalar
-#define t381 F32(ARENA, 11667) // %381 pad (N, 12)
-#define t382 F32(ARENA, 11763) // %382 add (N, 12)
-#define t383 F32(ARENA, 11859) // %383 add (N, 12)
-#define t385 F32(ARENA, 11955) // %385 add (N, 3, 4)
-#define t386 F32(ARENA, 12051) // %386 add (N, 3, 4)
-#define t387 F32(ARENA, 12147) // %387 exp (N, 3, 4)
-#define t388 F32(ARENA, 12243) // %388 mul (N, 3, 4)
-#define t389 F32(ARENA, 12339) // %389 sub (N, 3, 4)
-#define t390 F32(ARENA, 12435) // %390 add (N, 3, 4)
-#define t391 F32(ARENA, 12531) // %391 sub (N, 3, 4)
-#define t392 F32(ARENA, 12627) // %392 mul (N, 3, 4)
-#define t393 F32(ARENA, 12723) // %393 add (N, 3, 4)
-#define t394 F32(ARENA, 12819) // %394 sub (N, 3, 4)
-#define t395 F32(ARENA, 12915) // %395 exp (N, 3, 4)
-#define t396 F32(ARENA, 13011) // %396 mul (N, 3, 4)
-#define t397 F32(ARENA, 13107) // %397 add (N, 3, 4)
-#define t398 F32(ARENA, 13203) // %398 mul (N, 3, 4)
-#define t399 F32(ARENA, 13299) // %399 neg (N, 3, 4)
-#define t400 F32(ARENA, 13395) // %400 add (N, 3, 4)
-#define t401 F32(ARENA, 13491) // %401 mul (N, 3, 4)
-#define t402 F32(ARENA, 13587) // %402 add (N, 3, 4)
-#define t403 F32(ARENA, 13683) // %403 add (N, 3, 4)
-#define t404 F32(ARENA, 13779) // %404 add (N, 3, 4)
-#define t405 F32(ARENA, 13875) // %405 where (N, 3, 4)
-#define t406 F32(ARENA, 13971) // %406 add (N, 3, 4)
-#define t407 F32(ARENA, 14067) // %407 where (N, 3, 4)
-#define t408 F32(ARENA, 14163) // %408 where (N, 3, 4)
-#define t409 F32(ARENA, 14259) // %409 mul (N, 3, 4)
-#define t410 F32(ARENA, 14355) // %410 neg (N, 3, 4)
-#define t411 F32(ARENA, 14451) // %411 add (N, 3, 4)
-#define t412 F32(ARENA, 14547) // %412 mul (N, 3, 4)
-#define t413 F32(ARENA, 14643) // %413 add (N, 3, 4)
-#define t414 F32(ARENA, 14739) // %414 le (N, 3, 4)
-#define t415 F32(ARENA, 14835) // %415 where (N, 3, 4)
-#define t416 F32(ARENA, 14931) // %416 ge (N, 3, 4)
-#define t417 F32(ARENA, 15027) // %417 where (N, 3, 4)
-#define t418 F32(ARENA, 15123) // %418 add (N, 3, 4)
-#define t419 F32(ARENA, 15219) // %419 where (N, 3, 4)
-#define t420 F32(ARENA, 15315) // %420 where (N, 3, 4)
-#define t421 F32(ARENA, 15411) // %421 le (N, 3, 4)
-#define t422 F32(ARENA, 15507) // %422 where (N, 3, 4)
-#define t423 F32(ARENA, 15603) // %423 add (N, 3, 4)
-#define t424 F32(ARENA, 15699) // %424 ge (N, 3, 4)
-#define t425 F32(ARENA, 15795) // %425 where (N, 3, 4)
-#define t426 F32(ARENA, 15891) // %426 add (N, 3, 4)
-#define t427 F32(ARENA, 15987) // %427 neg (N, 3, 4)
-#define t428 F32(ARENA, 16083) // %428 add (N, 3, 4)
-#define t429 F32(ARENA, 16179) // %429 gelu_grad (N, 3, 4)
-#define t430 F32(ARENA, 16275) // %430 add (N, 3, 4)
-#define t431 F32(ARENA, 16371) // %431 div (N, 3, 4)
-#define t432 F32(ARENA, 16467) // %432 mul (N, 3, 4)
-#define t433 F32(ARENA, 16563) // %433 div (N, 3, 4)
-#define t434 F32(ARENA, 16659) // %434 neg (N, 3, 4)
-#define t435 F32(ARENA, 16755) // %435 pow (N, 3, 4)
-#define t436 F32(ARENA, 16851) // %436 mul (N, 3, 4)
-#define t437 F32(ARENA, 16947) // %437 mul (N, 3, 4)
-#define t438 F32(ARENA, 17043) // %438 mul (N, 3, 4)
-#define t439 F32(ARENA, 17139) // %439 sub (N, 3, 4)
-#define t440 F32(ARENA, 17235) // %440 mul (N, 3, 4)
-#define t441 F32(ARENA, 17331) // %441 add (N, 3, 4)
-#define t442 F32(ARENA, 17427) // %442 mul (N, 3, 4)
-#define t443 F32(ARENA, 17523) // %443 sub (N, 3, 4)
-#define t444 F32(ARENA, 17619) // %444 mul (N, 3, 4)
-#define t445 F32(ARENA, 17715) // %445 add (N, 3, 4)
-#define t446 F32(ARENA, 17811) // %446 gt (N, 3, 4)
-#define t447 F32(ARENA, 17907) // %447 where (N, 3, 4)
-#define t448 F32(ARENA, 18003) // %448 add (N, 3, 4)
-#define t449 F32(ARENA, 18099) // %449 neg (N, 3, 4)
-#define t450 F32(ARENA, 18195) // %450 mul (N, 3, 4)
-#define t451 F32(ARENA, 18291) // %451 mul (N, 3, 4)
-#define t452 F32(ARENA, 18387) // %452 div (N, 3, 4)
-#define t453 F32(ARENA, 18483) // %453 mul (N, 3, 4)
-#define t454 F32(ARENA, 18579) // %454 add (N, 3, 4)
-#define t455 F32(ARENA, 18675) // %455 add (N, 3, 4)
-#define t456 F32(ARENA, 18771) // %456 div (N, 3, 4)
-#define t457 F32(ARENA, 18867) // %457 mul (N, 3, 4)
-#define t458 F32(ARENA, 18963) // %458 add (N, 3, 4)
-#define t459 F32(ARENA, 19059) // %459 mul (N, 3, 4)
-#define t460 F32(ARENA, 19155) // %460 mul (N, 3, 4)
-#define t461 F32(ARENA, 19251) // %461 add (N, 3, 4)
-#define t462 F32(ARENA, 19347) // %462 mul (N, 3, 4)
-#define t464 F32(ARENA, 19443) // %464 mul (3, 4)
-#define t465 F32(ARENA, 19455) // %465 reduce_sum scalar
-#define t466 F32(ARENA, 19456) // %466 add scalar
-#define t467 F32(ARENA, 19457) // %467 add scalar
-#define t468 F32(ARENA, 19458) // %468 add scalar
-#define t469 F32(ARENA, 19459) // %469 add scalar
-#define t470 F32(ARENA, 19460) // %470 add scalar
-#define t471 F32(ARENA, 19461) // %471 add scalar
-#define t472 F32(ARENA, 19462) // %472 add scalar
-#define t473 F32(ARENA, 19463) // %473 add scalar
-#define t474 F32(ARENA, 19464) // %474 add scalar
-#define t475 F32(ARENA, 19465) // %475 add scalar
-#define t476 F32(ARENA, 19466) // %476 sqrt scalar
-#define t477 F32(ARENA, 19467) // %477 maximum scalar
-#define t478 F32(ARENA, 19468) // %478 div scalar
-#define t479 F32(ARENA, 19469) // %479 mul (3, 4)
-#define t480 F32(ARENA, 19481) // %480 mul (3, 4)
-#define t481 F32(ARENA, 19493) // %481 mul (3, 4)
-#define t482 F32(ARENA, 19505) // %482 mul (3, 4)
-#define t483 F32(ARENA, 19517) // %483 add (3, 4)
-#define t484 F32(ARENA, 19529) // %484 mul (3, 4)
-#define t485 F32(ARENA, 19541) // %485 add (3, 4)
-#define t486 F32(ARENA, 19553) // %486 sqrt (3, 4)
-#define t487 F32(ARENA, 19565) // %487 div (3, 4)
-#define t488 F32(ARENA, 19577) // %488 mul (3, 4)
-#define t489 F32(ARENA, 19589) // %489 add (3, 4)
-#define t490 F32(ARENA, 19601) // %490 sub (3, 4)
-#define t491 F32(ARENA, 19613) // %491 mul (5, 12)
-#define t492 F32(ARENA, 19673) // %492 mul (5, 12)
-#define t493 F32(ARENA, 19733) // %493 mul (5, 12)
-#define t494 F32(ARENA, 19793) // %494 mul (5, 12)
-#define t495 F32(ARENA, 19853) // %495 add (5, 12)
-#define t496 F32(ARENA, 19913) // %496 mul (5, 12)
-#define t497 F32(ARENA, 19973) // %497 add (5, 12)
-#define t498 F32(ARENA, 20033) // %498 sqrt (5, 12)
-#define t499 F32(ARENA, 20093) // %499 div (5, 12)
-#define t500 F32(ARENA, 20153) // %500 mul (5, 12)
-#define t501 F32(ARENA, 20213) // %501 add (5, 12)
-#define t502 F32(ARENA, 20273) // %502 sub (5, 12)
-#define t503 F32(ARENA, 20333) // %503 mul (5, 1)
-#define t504 F32(ARENA, 20338) // %504 mul (5, 1)
-#define t505 F32(ARENA, 20343) // %505 mul (5, 1)
-#define t506 F32(ARENA, 20348) // %506 mul (5, 1)
-#define t507 F32(ARENA, 20353) // %507 add (5, 1)
-#define t508 F32(ARENA, 20358) // %508 mul (5, 1)
-#define t509 F32(ARENA, 20363) // %509 add (5, 1)
-#define t510 F32(ARENA, 20368) // %510 sqrt (5, 1)
-#define t511 F32(ARENA, 20373) // %511 div (5, 1)
-#define t512 F32(ARENA, 20378) // %512 mul (5, 1)
-#define t513 F32(ARENA, 20383) // %513 add (5, 1)
-#define t514 F32(ARENA, 20388) // %514 sub (5, 1)
-#define t515 F32(ARENA, 20393) // %515 mul (12)
-#define t516 F32(ARENA, 20405) // %516 mul (12)
-#define t517 F32(ARENA, 20417) // %517 mul (12)
-#define t518 F32(ARENA, 20429) // %518 mul (12)
-#define t519 F32(ARENA, 20441) // %519 add (12)
-#define t520 F32(ARENA, 20453) // %520 mul (12)
-#define t521 F32(ARENA, 20465) // %521 add (12)
-#define t522 F32(ARENA, 20477) // %522 sqrt (12)
-#define t523 F32(ARENA, 20489) // %523 div (12)
-#define t524 F32(ARENA, 20501) // %524 mul (12)
-#define t525 F32(ARENA, 20513) // %525 add (12)
-#define t526 F32(ARENA, 20525) // %526 sub (12)
-#define t527 F32(ARENA, 20537) // %527 mul (12)
-#define t528 F32(ARENA, 20549) // %528 mul (12)
-#define t529 F32(ARENA, 20561) // %529 mul (12)
-#define t530 F32(ARENA, 20573) // %530 mul (12)
-#define t531 F32(ARENA, 20585) // %531 add (12)
-#define t532 F32(ARENA, 20597) // %532 mul (12)
-#define t533 F32(ARENA, 20609) // %533 add (12)
-#define t534 F32(ARENA, 20621) // %534 sqrt (12)
-#define t535 F32(ARENA, 20633) // %535 div (12)
-#define t536 F32(ARENA, 20645) // %536 mul (12)
-#define t537 F32(ARENA, 20657) // %537 add (12)
-#define t538 F32(ARENA, 20669) // %538 sub (12)
-#define t539 F32(ARENA, 20681) // %539 mul (12, 1)
-#define t540 F32(ARENA, 20693) // %540 mul (12, 1)
-#define t541 F32(ARENA, 20705) // %541 mul (12, 1)
-#define t542 F32(ARENA, 20717) // %542 mul (12, 1)
-#define t543 F32(ARENA, 20729) // %543 add (12, 1)
-#define t544 F32(ARENA, 20741) // %544 mul (12, 1)
-#define t545 F32(ARENA, 20753) // %545 add (12, 1)
-#define t546 F32(ARENA, 20765) // %546 sqrt (12, 1)
-#define t547 F32(ARENA, 20777) // %547 div (12, 1)
-#define t548 F32(ARENA, 20789) // %548 mul (12, 1)
-#define t549 F32(ARENA, 20801) // %549 add (12, 1)
-#define t550 F32(ARENA, 20813) // %550 sub (12, 1)
-#define t551 F32(ARENA, 20825) // %551 mul (1)
-#define t552 F32(ARENA, 20826) // %552 mul (1)
-#define t553 F32(ARENA, 20827) // %553 mul (1)
-#define t554 F32(ARENA, 20828) // %554 mul (1)
-#define t555 F32(ARENA, 20829) // %555 add (1)
-#define t556 F32(ARENA, 20830) // %556 mul (1)
-#define t557 F32(ARENA, 20831) // %557 add (1)
-#define t558 F32(ARENA, 20832) // %558 sqrt (1)
-#define t559 F32(ARENA, 20833) // %559 div (1)
-#define t560 F32(ARENA, 20834) // %560 mul (1)
-#define t561 F32(ARENA, 20835) // %561 add (1)
-#define t562 F32(ARENA, 20836) // %562 sub (1)
-#define t563 F32(ARENA, 20837) // %563 mul (12, 3)
-#define t564 F32(ARENA, 20873) // %564 mul (12, 3)
-#define t565 F32(ARENA, 20909) // %565 mul (12, 3)
-#define t566 F32(ARENA, 20945) // %566 mul (12, 3)
-#define t567 F32(ARENA, 20981) // %567 add (12, 3)
-#define t568 F32(ARENA, 21017) // %568 mul (12, 3)
-#define t569 F32(ARENA, 21053) // %569 add (12, 3)
-#define t570 F32(ARENA, 21089) // %570 sqrt (12, 3)
-#define t571 F32(ARENA, 21125) // %571 div (12, 3)
-#define t572 F32(ARENA, 21161) // %572 mul (12, 3)
-#define t573 F32(ARENA, 21197) // %573 add (12, 3)
-#define t574 F32(ARENA, 21233) // %574 sub (12, 3)
-#define t575 F32(ARENA, 21269) // %575 mul (3)
-#define t576 F32(ARENA, 21272) // %576 mul (3)
-#define t577 F32(ARENA, 21275) // %577 mul (3)
-#define t578 F32(ARENA, 21278) // %578 mul (3)
-#define t579 F32(ARENA, 21281) // %579 add (3)
-#define t580 F32(ARENA, 21284) // %580 mul (3)
-#define t581 F32(ARENA, 21287) // %581 add (3)
-#define t582 F32(ARENA, 21290) // %582 sqrt (3)
-#define t583 F32(ARENA, 21293) // %583 div (3)
-#define t584 F32(ARENA, 21296) // %584 mul (3)
-#define t585 F32(ARENA, 21299) // %585 add (3)
-#define t586 F32(ARENA, 21302) // %586 sub (3)
-#define t587 F32(ARENA, 21305) // %587 mul (12, 3)
-#define t588 F32(ARENA, 21341) // %588 mul (12, 3)
-#define t589 F32(ARENA, 21377) // %589 mul (12, 3)
-#define t590 F32(ARENA, 21413) // %590 mul (12, 3)
-#define t591 F32(ARENA, 21449) // %591 add (12, 3)
-#define t592 F32(ARENA, 21485) // %592 mul (12, 3)
-#define t593 F32(ARENA, 21521) // %593 add (12, 3)
-#define t594 F32(ARENA, 21557) // %594 sqrt (12, 3)
-#define t595 F32(ARENA, 21593) // %595 div (12, 3)
-#define t596 F32(ARENA, 21629) // %596 mul (12, 3)
-#define t597 F32(ARENA, 21665) // %597 add (12, 3)
-#define t598 F32(ARENA, 21701) // %598 sub (12, 3)
-#define t599 F32(ARENA, 21737) // %599 mul (3)
-#define t600 F32(ARENA, 21740) // %600 mul (3)
-#define t601 F32(ARENA, 21743) // %601 mul (3)
-#define t602 F32(ARENA, 21746) // %602 mul (3)
-#define t603 F32(ARENA, 21749) // %603 add (3)
-#define t604 F32(ARENA, 21752) // %604 mul (3)
-#define t605 F32(ARENA, 21755) // %605 add (3)
-#define t606 F32(ARENA, 21758) // %606 sqrt (3)
-#define t607 F32(ARENA, 21761) // %607 div (3)
-#define t608 F32(ARENA, 21764) // %608 mul (3)
-#define t609 F32(ARENA, 21767) // %609 add (3)
-#define t610 F32(ARENA, 21770) // %610 sub (3)
+#define t81 F32(ARENA, 82) // %81 one_hot (N, 5)
+#define oh F32(ARENA, 122) // %82 matmul (N, 1)
+#define t83 F32(ARENA, 130) // %83 broadcast (N, 4)
+#define t84 F32(ARENA, 162) // %84 neg (N, 4)
+#define t86 F32(ARENA, 194) // %86 div (N, 4)
+#define t89 F32(ARENA, 226) // %89 mul (12, 3)
+#define t90 F32(ARENA, 262) // %90 reduce_sum scalar
+#define g F32(ARENA, 263) // %91 gather (N, 12)
+#define t92 F32(ARENA, 359) // %92 broadcast (N, 3, 4)
+#define t93 F32(ARENA, 455) // %93 mul (N, 3, 4)
+#define t94 F32(ARENA, 551) // %94 reduce_sum (N, 1, 4)
+#define t95 F32(ARENA, 583) // %95 broadcast (12, 12)
+#define t96 F32(ARENA, 727) // %96 mul (12, 12)
+#define t97 F32(ARENA, 871) // %97 mul (N, 3, 4)
+#define h F32(ARENA, 967) // %98 add (N, 3, 4)
+#define t99 F32(ARENA, 1063) // %99 tanh (N, 3, 4)
+#define t100 F32(ARENA, 1159) // %100 exp (N, 3, 4)
+#define t101 F32(ARENA, 1255) // %101 abs (N, 3, 4)
+#define t102 F32(ARENA, 1351) // %102 add (N, 3, 4)
+#define t103 F32(ARENA, 1447) // %103 log (N, 3, 4)
+#define t104 F32(ARENA, 1543) // %104 add (N, 3, 4)
+#define t105 F32(ARENA, 1639) // %105 mul (N, 3, 4)
+#define t106 F32(ARENA, 1735) // %106 add (N, 3, 4)
+#define t107 F32(ARENA, 1831) // %107 sqrt (N, 3, 4)
+#define t108 F32(ARENA, 1927) // %108 sign (N, 3, 4)
+#define t109 F32(ARENA, 2023) // %109 mul (N, 3, 4)
+#define a F32(ARENA, 2119) // %110 sub (N, 3, 4)
+#define t111 F32(ARENA, 2215) // %111 relu (N, 3, 4)
+#define t112 F32(ARENA, 2311) // %112 sigmoid (N, 3, 4)
+#define t113 F32(ARENA, 2407) // %113 pow (N, 3, 4)
+#define t114 F32(ARENA, 2503) // %114 add (N, 3, 4)
+#define t115 F32(ARENA, 2599) // %115 add (N, 3, 4)
+#define t116 F32(ARENA, 2695) // %116 div (N, 3, 4)
+#define t117 F32(ARENA, 2791) // %117 gelu (N, 3, 4)
+#define t118 F32(ARENA, 2887) // %118 add (N, 3, 4)
+#define t119 F32(ARENA, 2983) // %119 neg (N, 3, 4)
+#define b F32(ARENA, 3079) // %120 add (N, 3, 4)
+#define t121 F32(ARENA, 3175) // %121 gt (N, 3, 4)
+#define t122 F32(ARENA, 3271) // %122 maximum (N, 3, 4)
+#define t123 F32(ARENA, 3367) // %123 minimum (N, 3, 4)
+#define t124 F32(ARENA, 3463) // %124 where (N, 3, 4)
+#define t125 F32(ARENA, 3559) // %125 maximum (N, 3, 4)
+#define t126 F32(ARENA, 3655) // %126 minimum (N, 3, 4)
+#define t127 F32(ARENA, 3751) // %127 add (N, 3, 4)
+#define t128 F32(ARENA, 3847) // %128 lt (N, 3, 4)
+#define t129 F32(ARENA, 3943) // %129 sin (N, 3, 4)
+#define t130 F32(ARENA, 4039) // %130 cos (N, 3, 4)
+#define t131 F32(ARENA, 4135) // %131 where (N, 3, 4)
+#define t132 F32(ARENA, 4231) // %132 add (N, 3, 4)
+#define t133 F32(ARENA, 4327) // %133 mul (N, 3, 4)
+#define t134 F32(ARENA, 4423) // %134 floor (N, 3, 4)
+#define t135 F32(ARENA, 4519) // %135 ne (N, 3, 4)
+#define t136 F32(ARENA, 4615) // %136 where (N, 3, 4)
+#define c F32(ARENA, 4711) // %137 add (N, 3, 4)
+#define t138 F32(ARENA, 4807) // %138 reduce_sum (N, 4)
+#define t139 F32(ARENA, 4839) // %139 reduce_mean scalar
+#define t140 F32(ARENA, 4840) // %140 reduce_mean scalar
+#define t141 F32(ARENA, 4841) // %141 mul (N, 3, 4)
+#define t142 F32(ARENA, 4937) // %142 reduce_mean scalar
+#define t143 I32(IARENA, 0) // %143 argmax (N, 3)
+#define am F32(ARENA, 4938) // %144 cast (N, 3)
+#define t145 F32(ARENA, 4962) // %145 reduce_mean scalar
+#define t146 F32(ARENA, 4963) // %146 reduce_mean (N, 4)
+#define t147 F32(ARENA, 4995) // %147 reduce_max (N, 4)
+#define t148 F32(ARENA, 5027) // %148 reduce_max (N, 4)
+#define t149 F32(ARENA, 5059) // %149 logsumexp (N, 4)
+#define t149Scratch F32(ARENA, 5091) // workspace (unused on the GPU)
+#define t153 F32(ARENA, 5123) // %153 add (N, 4)
+#define t154 F32(ARENA, 5155) // %154 add (N, 4)
+#define t155 F32(ARENA, 5187) // %155 neg (N, 4)
+#define t156 F32(ARENA, 5219) // %156 add (N, 4)
+#define s F32(ARENA, 5251) // %157 add (N, 4)
+#define t158 F32(ARENA, 5283) // %158 reduce_mean scalar
+#define t159 F32(ARENA, 5284) // %159 softmax (N, 3, 4)
+#define t160 F32(ARENA, 5380) // %160 log_softmax (N, 3, 4)
+#define t161 F32(ARENA, 5476) // %161 transpose (N, 4, 3)
+#define t164 F32(ARENA, 5572) // %164 slice (N, 4)
+#define t165 F32(ARENA, 5604) // %165 matmul (N, 3)
+#define t166 F32(ARENA, 5628) // %166 add (N, 3)
+#define t167 F32(ARENA, 5652) // %167 log_softmax (N, 3)
+#define t168 F32(ARENA, 5676) // %168 mul (N, 3)
+#define t169 F32(ARENA, 5700) // %169 reduce_sum (N)
+#define t170 F32(ARENA, 5708) // %170 neg (N)
+#define t171 F32(ARENA, 5716) // %171 reduce_mean scalar
+#define t172 F32(ARENA, 5717) // %172 exp (N, 3)
+#define t173 F32(ARENA, 5741) // %173 mul (N, 3)
+#define t174 F32(ARENA, 5765) // %174 sub (N, 3)
+#define t176 F32(ARENA, 5789) // %176 mul (3)
+#define t177 F32(ARENA, 5792) // %177 reduce_sum scalar
+#define t179 F32(ARENA, 5793) // %179 mul (12, 3)
+#define t180 F32(ARENA, 5829) // %180 reduce_sum scalar
+#define t181 F32(ARENA, 5830) // %181 matmul (N, 3)
+#define t182 F32(ARENA, 5854) // %182 add (N, 3)
+#define t183 I32(IARENA, 24) // %183 argmax (N)
+#define t184 F32(ARENA, 5878) // %184 eq (N)
+#define t185 F32(ARENA, 5886) // %185 cast (N)
+#define t186 F32(ARENA, 5894) // %186 reduce_mean scalar
+#define t187 F32(ARENA, 5895) // %187 slice (N, 8)
+#define t188 F32(ARENA, 5959) // %188 concat (N, 12)
+#define t189 F32(ARENA, 6055) // %189 matmul (N, 12)
+#define t190 F32(ARENA, 6151) // %190 transpose (12, N)
+#define t191 F32(ARENA, 6247) // %191 matmul (12, N)
+#define t192 F32(ARENA, 6343) // %192 matmul (N, 12)
+#define t193 F32(ARENA, 6439) // %193 transpose (N, 12)
+#define t194 F32(ARENA, 6535) // %194 matmul (12, 12)
+#define mm F32(ARENA, 6679) // %195 mul (12, 12)
+#define t196 F32(ARENA, 6823) // %196 reduce_mean scalar
+#define t197 F32(ARENA, 6824) // %197 eq (N, 3, 4)
+#define t198 F32(ARENA, 6920) // %198 cast (N, 3, 4)
+#define t199 F32(ARENA, 7016) // %199 reduce_sum (N, 1, 4)
+#define t200 F32(ARENA, 7048) // %200 div (N, 1, 4)
+#define sm F32(ARENA, 7080) // %201 add (N, 3, 4)
+#define t202 F32(ARENA, 7176) // %202 reduce_mean scalar
+#define sl F32(ARENA, 7177) // %203 mul (N, 12)
+#define t204 F32(ARENA, 7273) // %204 add (N, 12)
+#define t205 F32(ARENA, 7369) // %205 add (N, 12)
+#define t206 F32(ARENA, 7465) // %206 add (N, 12)
+#define t207 F32(ARENA, 7561) // %207 reduce_mean (N, 1)
+#define t208 F32(ARENA, 7569) // %208 sub (N, 12)
+#define t209 F32(ARENA, 7665) // %209 mul (N, 12)
+#define t210 F32(ARENA, 7761) // %210 reduce_mean (N, 1)
+#define t211 F32(ARENA, 7769) // %211 add (N, 1)
+#define t212 F32(ARENA, 7777) // %212 sqrt (N, 1)
+#define t213 F32(ARENA, 7785) // %213 mul (N, 12)
+#define t215 F32(ARENA, 7881) // %215 mul (N, 12)
+#define t216 F32(ARENA, 7977) // %216 reduce_mean scalar
+#define t217 F32(ARENA, 7978) // %217 mul (N, 3, 4)
+#define t218 F32(ARENA, 8074) // %218 reduce_sum (N, 3, 1)
+#define t219 F32(ARENA, 8098) // %219 eq (N, 3, 4)
+#define t220 F32(ARENA, 8194) // %220 cast (N, 3, 4)
+#define t221 F32(ARENA, 8290) // %221 reduce_sum (N, 1, 4)
+#define t222 F32(ARENA, 8322) // %222 div (N, 1, 4)
+#define t223 F32(ARENA, 8354) // %223 div (N, 12)
+#define t224 F32(ARENA, 8450) // %224 mul (N, 12)
+#define t225 F32(ARENA, 8546) // %225 add (N, 12)
+#define t226 F32(ARENA, 8642) // %226 matmul (N, 1)
+#define t227 F32(ARENA, 8650) // %227 add (N, 1)
+#define z F32(ARENA, 8658) // %228 add (N, 1)
+#define t229 F32(ARENA, 8666) // %229 sigmoid (N, 1)
+#define t230 F32(ARENA, 8674) // %230 sigmoid (N, 1)
+#define t231 F32(ARENA, 8682) // %231 maximum (N, 1)
+#define t232 F32(ARENA, 8690) // %232 minimum (N, 1)
+#define t233 F32(ARENA, 8698) // %233 log (N, 1)
+#define t234 F32(ARENA, 8706) // %234 mul (N, 1)
+#define t235 F32(ARENA, 8714) // %235 sub (N, 1)
+#define t236 F32(ARENA, 8722) // %236 sub (N, 1)
+#define t237 F32(ARENA, 8730) // %237 log (N, 1)
+#define t238 F32(ARENA, 8738) // %238 mul (N, 1)
+#define t239 F32(ARENA, 8746) // %239 add (N, 1)
+#define t240 F32(ARENA, 8754) // %240 neg (N, 1)
+#define t241 F32(ARENA, 8762) // %241 reduce_mean scalar
+#define t242 F32(ARENA, 8763) // %242 gt (N, 1)
+#define t243 F32(ARENA, 8771) // %243 cast (N, 1)
+#define t244 F32(ARENA, 8779) // %244 gt (N, 1)
+#define t245 F32(ARENA, 8787) // %245 cast (N, 1)
+#define t246 F32(ARENA, 8795) // %246 eq (N, 1)
+#define t247 F32(ARENA, 8803) // %247 cast (N, 1)
+#define t248 F32(ARENA, 8811) // %248 reduce_mean scalar
+#define t249 F32(ARENA, 8812) // %249 sub (N, 1)
+#define t250 F32(ARENA, 8820) // %250 abs (N, 1)
+#define t251 F32(ARENA, 8828) // %251 minimum (N, 1)
+#define t252 F32(ARENA, 8836) // %252 mul (N, 1)
+#define t253 F32(ARENA, 8844) // %253 mul (N, 1)
+#define t254 F32(ARENA, 8852) // %254 sub (N, 1)
+#define t255 F32(ARENA, 8860) // %255 mul (N, 1)
+#define t256 F32(ARENA, 8868) // %256 add (N, 1)
+#define t257 F32(ARENA, 8876) // %257 reduce_mean scalar
+#define t258 F32(ARENA, 8877) // %258 reduce_mean scalar
+#define t259 F32(ARENA, 8878) // %259 mul (N, 1)
+#define t260 F32(ARENA, 8886) // %260 reduce_sum scalar
+#define t261 F32(ARENA, 8887) // %261 abs (N, 1)
+#define t262 F32(ARENA, 8895) // %262 neg (N, 1)
+#define t263 F32(ARENA, 8903) // %263 exp (N, 1)
+#define t264 F32(ARENA, 8911) // %264 add (N, 1)
+#define t265 F32(ARENA, 8919) // %265 log (N, 1)
+#define t266 F32(ARENA, 8927) // %266 maximum (N, 1)
+#define t267 F32(ARENA, 8935) // %267 mul (N, 1)
+#define t268 F32(ARENA, 8943) // %268 sub (N, 1)
+#define t269 F32(ARENA, 8951) // %269 add (N, 1)
+#define t270 F32(ARENA, 8959) // %270 reduce_mean scalar
+#define t271 F32(ARENA, 8960) // %271 broadcast (N, 1)
+#define t272 F32(ARENA, 8968) // %272 neg (N, 1)
+#define t273 F32(ARENA, 8976) // %273 mul (N, 1)
+#define t274 F32(ARENA, 8984) // %274 ge (N, 1)
+#define t275 F32(ARENA, 8992) // %275 where (N, 1)
+#define t276 F32(ARENA, 9000) // %276 add (N, 1)
+#define t277 F32(ARENA, 9008) // %277 div (N, 1)
+#define t278 F32(ARENA, 9016) // %278 mul (N, 1)
+#define t279 F32(ARENA, 9024) // %279 neg (N, 1)
+#define t280 F32(ARENA, 9032) // %280 sign (N, 1)
+#define t281 F32(ARENA, 9040) // %281 mul (N, 1)
+#define t282 F32(ARENA, 9048) // %282 add (N, 1)
+#define t283 F32(ARENA, 9056) // %283 add (N, 1)
+#define t284 F32(ARENA, 9064) // %284 add (N, 1)
+#define t285 F32(ARENA, 9072) // %285 sign (N, 1)
+#define t286 F32(ARENA, 9080) // %286 mul (N, 1)
+#define t287 F32(ARENA, 9088) // %287 add (N, 1)
+#define t288 F32(ARENA, 9096) // %288 mul (N, 1)
+#define t289 F32(ARENA, 9104) // %289 neg (N, 1)
+#define t290 F32(ARENA, 9112) // %290 mul (N, 1)
+#define t291 F32(ARENA, 9120) // %291 add (N, 1)
+#define t292 F32(ARENA, 9128) // %292 add (N, 1)
+#define t293 F32(ARENA, 9136) // %293 le (N, 1)
+#define t294 F32(ARENA, 9144) // %294 where (N, 1)
+#define t295 F32(ARENA, 9152) // %295 add (N, 1)
+#define t296 F32(ARENA, 9160) // %296 mul (N, 1)
+#define t297 F32(ARENA, 9168) // %297 add (N, 1)
+#define t298 F32(ARENA, 9176) // %298 mul (N, 1)
+#define t299 F32(ARENA, 9184) // %299 div (N, 1)
+#define t300 F32(ARENA, 9192) // %300 neg (N, 1)
+#define t301 F32(ARENA, 9200) // %301 mul (N, 1)
+#define t302 F32(ARENA, 9208) // %302 div (N, 1)
+#define t303 F32(ARENA, 9216) // %303 add (N, 1)
+#define t304 F32(ARENA, 9224) // %304 le (N, 1)
+#define t305 F32(ARENA, 9232) // %305 where (N, 1)
+#define t306 F32(ARENA, 9240) // %306 ge (N, 1)
+#define t307 F32(ARENA, 9248) // %307 where (N, 1)
+#define t308 F32(ARENA, 9256) // %308 mul (N, 1)
+#define t309 F32(ARENA, 9264) // %309 sub (N, 1)
+#define t310 F32(ARENA, 9272) // %310 mul (N, 1)
+#define t311 F32(ARENA, 9280) // %311 add (N, 1)
+#define t315 F32(ARENA, 9288) // %315 mul (1)
+#define t317 F32(ARENA, 9289) // %317 mul (5, 1)
+#define t318 F32(ARENA, 9294) // %318 reduce_sum scalar
+#define t319 F32(ARENA, 9295) // %319 mul (12, 1)
+#define t320 F32(ARENA, 9307) // %320 reduce_sum scalar
+#define t321 F32(ARENA, 9308) // %321 matmul (N, 12)
+#define t323 F32(ARENA, 9404) // %323 mul (12)
+#define t324 F32(ARENA, 9416) // %324 reduce_sum scalar
+#define t325 F32(ARENA, 9417) // %325 mul (N, 12)
+#define t327 F32(ARENA, 9513) // %327 mul (12)
+#define t328 F32(ARENA, 9525) // %328 reduce_sum scalar
+#define t329 F32(ARENA, 9526) // %329 mul (N, 3, 4)
+#define t330 I32(IARENA, 32) // %330 cast (N, 3, 4)
+#define ci F32(ARENA, 9622) // %331 cast (N, 3, 4)
+#define t332 F32(ARENA, 9718) // %332 reduce_mean scalar
+#define t333 F32(ARENA, 9719) // %333 add scalar
+#define t334 F32(ARENA, 9720) // %334 add scalar
+#define t335 F32(ARENA, 9721) // %335 add scalar
+#define t336 F32(ARENA, 9722) // %336 add scalar
+#define t337 F32(ARENA, 9723) // %337 add scalar
+#define t338 F32(ARENA, 9724) // %338 add scalar
+#define t339 F32(ARENA, 9725) // %339 mul scalar
+#define t340 F32(ARENA, 9726) // %340 add scalar
+#define total F32(ARENA, 9727) // %341 add scalar
+#define t342 F32(ARENA, 9728) // %342 add scalar
+#define t343 F32(ARENA, 9729) // %343 add scalar
+#define t344 F32(ARENA, 9730) // %344 add scalar
+#define t345 F32(ARENA, 9731) // %345 add scalar
+#define t346 F32(ARENA, 9732) // %346 add scalar
+#define t347 F32(ARENA, 9733) // %347 add scalar
+#define t348 F32(ARENA, 9734) // %348 mul (N, 12)
+#define t349 F32(ARENA, 9830) // %349 div (N, 12)
+#define t350 F32(ARENA, 9926) // %350 mul (N, 12)
+#define t351 F32(ARENA, 10022) // %351 div (N, 12)
+#define t352 F32(ARENA, 10118) // %352 neg (N, 12)
+#define t353 F32(ARENA, 10214) // %353 reduce_sum (N)
+#define t355 F32(ARENA, 10222) // %355 mul (N, 1)
+#define t356 F32(ARENA, 10230) // %356 div (N, 1)
+#define t357 F32(ARENA, 10238) // %357 div (N, 1)
+#define t358 F32(ARENA, 10246) // %358 mul (N, 12)
+#define t359 F32(ARENA, 10342) // %359 add (N, 12)
+#define t360 F32(ARENA, 10438) // %360 add (N, 12)
+#define t361 F32(ARENA, 10534) // %361 neg (N, 12)
+#define t362 F32(ARENA, 10630) // %362 reduce_sum (N)
+#define t364 F32(ARENA, 10638) // %364 div (N, 1)
+#define t365 F32(ARENA, 10646) // %365 mul (N, 12)
+#define t366 F32(ARENA, 10742) // %366 add (N, 12)
+#define t367 F32(ARENA, 10838) // %367 add (N, 12)
+#define t368 F32(ARENA, 10934) // %368 add (N, 12)
+#define t369 F32(ARENA, 11030) // %369 add (N, 12)
+#define t370 F32(ARENA, 11126) // %370 add (N, 12)
+#define t371 F32(ARENA, 11222) // %371 mul (N, 12)
+#define t372 F32(ARENA, 11318) // %372 slice (N, 4)
+#define t373 F32(ARENA, 11350) // %373 slice (N, 8)
+#define t374 F32(ARENA, 11414) // %374 pad (N, 12)
+#define t377 F32(ARENA, 11510) // %377 transpose (N, 3, 4)
+#define t378 F32(ARENA, 11606) // %378 mul (5, 12)
+#define t379 F32(ARENA, 11666) // %379 reduce_sum scalar
+#define t380 F32(ARENA, 11667) // %380 pad (N, 12)
+#define t381 F32(ARENA, 11763) // %381 add (N, 12)
+#define t382 F32(ARENA, 11859) // %382 add (N, 12)
+#define t384 F32(ARENA, 11955) // %384 add (N, 3, 4)
+#define t385 F32(ARENA, 12051) // %385 add (N, 3, 4)
+#define t386 F32(ARENA, 12147) // %386 exp (N, 3, 4)
+#define t387 F32(ARENA, 12243) // %387 mul (N, 3, 4)
+#define t388 F32(ARENA, 12339) // %388 sub (N, 3, 4)
+#define t389 F32(ARENA, 12435) // %389 add (N, 3, 4)
+#define t390 F32(ARENA, 12531) // %390 sub (N, 3, 4)
+#define t391 F32(ARENA, 12627) // %391 mul (N, 3, 4)
+#define t392 F32(ARENA, 12723) // %392 add (N, 3, 4)
+#define t393 F32(ARENA, 12819) // %393 sub (N, 3, 4)
+#define t394 F32(ARENA, 12915) // %394 exp (N, 3, 4)
+#define t395 F32(ARENA, 13011) // %395 mul (N, 3, 4)
+#define t396 F32(ARENA, 13107) // %396 add (N, 3, 4)
+#define t397 F32(ARENA, 13203) // %397 mul (N, 3, 4)
+#define t398 F32(ARENA, 13299) // %398 neg (N, 3, 4)
+#define t399 F32(ARENA, 13395) // %399 add (N, 3, 4)
+#define t400 F32(ARENA, 13491) // %400 mul (N, 3, 4)
+#define t401 F32(ARENA, 13587) // %401 add (N, 3, 4)
+#define t402 F32(ARENA, 13683) // %402 add (N, 3, 4)
+#define t403 F32(ARENA, 13779) // %403 add (N, 3, 4)
+#define t404 F32(ARENA, 13875) // %404 where (N, 3, 4)
+#define t405 F32(ARENA, 13971) // %405 add (N, 3, 4)
+#define t406 F32(ARENA, 14067) // %406 where (N, 3, 4)
+#define t407 F32(ARENA, 14163) // %407 where (N, 3, 4)
+#define t408 F32(ARENA, 14259) // %408 mul (N, 3, 4)
+#define t409 F32(ARENA, 14355) // %409 neg (N, 3, 4)
+#define t410 F32(ARENA, 14451) // %410 add (N, 3, 4)
+#define t411 F32(ARENA, 14547) // %411 mul (N, 3, 4)
+#define t412 F32(ARENA, 14643) // %412 add (N, 3, 4)
+#define t413 F32(ARENA, 14739) // %413 le (N, 3, 4)
+#define t414 F32(ARENA, 14835) // %414 where (N, 3, 4)
+#define t415 F32(ARENA, 14931) // %415 ge (N, 3, 4)
+#define t416 F32(ARENA, 15027) // %416 where (N, 3, 4)
+#define t417 F32(ARENA, 15123) // %417 add (N, 3, 4)
+#define t418 F32(ARENA, 15219) // %418 where (N, 3, 4)
+#define t419 F32(ARENA, 15315) // %419 where (N, 3, 4)
+#define t420 F32(ARENA, 15411) // %420 le (N, 3, 4)
+#define t421 F32(ARENA, 15507) // %421 where (N, 3, 4)
+#define t422 F32(ARENA, 15603) // %422 add (N, 3, 4)
+#define t423 F32(ARENA, 15699) // %423 ge (N, 3, 4)
+#define t424 F32(ARENA, 15795) // %424 where (N, 3, 4)
+#define t425 F32(ARENA, 15891) // %425 add (N, 3, 4)
+#define t426 F32(ARENA, 15987) // %426 neg (N, 3, 4)
+#define t427 F32(ARENA, 16083) // %427 add (N, 3, 4)
+#define t428 F32(ARENA, 16179) // %428 gelu_grad (N, 3, 4)
+#define t429 F32(ARENA, 16275) // %429 add (N, 3, 4)
+#define t430 F32(ARENA, 16371) // %430 div (N, 3, 4)
+#define t431 F32(ARENA, 16467) // %431 mul (N, 3, 4)
+#define t432 F32(ARENA, 16563) // %432 div (N, 3, 4)
+#define t433 F32(ARENA, 16659) // %433 neg (N, 3, 4)
+#define t434 F32(ARENA, 16755) // %434 pow (N, 3, 4)
+#define t435 F32(ARENA, 16851) // %435 mul (N, 3, 4)
+#define t436 F32(ARENA, 16947) // %436 mul (N, 3, 4)
+#define t437 F32(ARENA, 17043) // %437 mul (N, 3, 4)
+#define t438 F32(ARENA, 17139) // %438 sub (N, 3, 4)
+#define t439 F32(ARENA, 17235) // %439 mul (N, 3, 4)
+#define t440 F32(ARENA, 17331) // %440 add (N, 3, 4)
+#define t441 F32(ARENA, 17427) // %441 mul (N, 3, 4)
+#define t442 F32(ARENA, 17523) // %442 sub (N, 3, 4)
+#define t443 F32(ARENA, 17619) // %443 mul (N, 3, 4)
+#define t444 F32(ARENA, 17715) // %444 add (N, 3, 4)
+#define t445 F32(ARENA, 17811) // %445 gt (N, 3, 4)
+#define t446 F32(ARENA, 17907) // %446 where (N, 3, 4)
+#define t447 F32(ARENA, 18003) // %447 add (N, 3, 4)
+#define t448 F32(ARENA, 18099) // %448 neg (N, 3, 4)
+#define t449 F32(ARENA, 18195) // %449 mul (N, 3, 4)
+#define t450 F32(ARENA, 18291) // %450 mul (N, 3, 4)
+#define t451 F32(ARENA, 18387) // %451 div (N, 3, 4)
+#define t452 F32(ARENA, 18483) // %452 mul (N, 3, 4)
+#define t453 F32(ARENA, 18579) // %453 add (N, 3, 4)
+#define t454 F32(ARENA, 18675) // %454 add (N, 3, 4)
+#define t455 F32(ARENA, 18771) // %455 div (N, 3, 4)
+#define t456 F32(ARENA, 18867) // %456 mul (N, 3, 4)
+#define t457 F32(ARENA, 18963) // %457 add (N, 3, 4)
+#define t458 F32(ARENA, 19059) // %458 mul (N, 3, 4)
+#define t459 F32(ARENA, 19155) // %459 mul (N, 3, 4)
+#define t460 F32(ARENA, 19251) // %460 add (N, 3, 4)
+#define t461 F32(ARENA, 19347) // %461 mul (N, 3, 4)
+#define t463 F32(ARENA, 19443) // %463 mul (3, 4)
+#define t464 F32(ARENA, 19455) // %464 reduce_sum scalar
+#define t465 F32(ARENA, 19456) // %465 add scalar
+#define t466 F32(ARENA, 19457) // %466 add scalar
+#define t467 F32(ARENA, 19458) // %467 add scalar
+#define t468 F32(ARENA, 19459) // %468 add scalar
+#define t469 F32(ARENA, 19460) // %469 add scalar
+#define t470 F32(ARENA, 19461) // %470 add scalar
+#define t471 F32(ARENA, 19462) // %471 add scalar
+#define t472 F32(ARENA, 19463) // %472 add scalar
+#define t473 F32(ARENA, 19464) // %473 add scalar
+#define t474 F32(ARENA, 19465) // %474 add scalar
+#define t475 F32(ARENA, 19466) // %475 sqrt scalar
+#define t476 F32(ARENA, 19467) // %476 maximum scalar
+#define t477 F32(ARENA, 19468) // %477 div scalar
+#define t478 F32(ARENA, 19469) // %478 mul (3, 4)
+#define t479 F32(ARENA, 19481) // %479 mul (3, 4)
+#define t480 F32(ARENA, 19493) // %480 mul (3, 4)
+#define t481 F32(ARENA, 19505) // %481 mul (3, 4)
+#define t482 F32(ARENA, 19517) // %482 add (3, 4)
+#define t483 F32(ARENA, 19529) // %483 mul (3, 4)
+#define t484 F32(ARENA, 19541) // %484 add (3, 4)
+#define t485 F32(ARENA, 19553) // %485 sqrt (3, 4)
+#define t486 F32(ARENA, 19565) // %486 div (3, 4)
+#define t487 F32(ARENA, 19577) // %487 mul (3, 4)
+#define t488 F32(ARENA, 19589) // %488 add (3, 4)
+#define t489 F32(ARENA, 19601) // %489 sub (3, 4)
+#define t490 F32(ARENA, 19613) // %490 mul (5, 12)
+#define t491 F32(ARENA, 19673) // %491 mul (5, 12)
+#define t492 F32(ARENA, 19733) // %492 mul (5, 12)
+#define t493 F32(ARENA, 19793) // %493 mul (5, 12)
+#define t494 F32(ARENA, 19853) // %494 add (5, 12)
+#define t495 F32(ARENA, 19913) // %495 mul (5, 12)
+#define t496 F32(ARENA, 19973) // %496 add (5, 12)
+#define t497 F32(ARENA, 20033) // %497 sqrt (5, 12)
+#define t498 F32(ARENA, 20093) // %498 div (5, 12)
+#define t499 F32(ARENA, 20153) // %499 mul (5, 12)
+#define t500 F32(ARENA, 20213) // %500 add (5, 12)
+#define t501 F32(ARENA, 20273) // %501 sub (5, 12)
+#define t502 F32(ARENA, 20333) // %502 mul (5, 1)
+#define t503 F32(ARENA, 20338) // %503 mul (5, 1)
+#define t504 F32(ARENA, 20343) // %504 mul (5, 1)
+#define t505 F32(ARENA, 20348) // %505 mul (5, 1)
+#define t506 F32(ARENA, 20353) // %506 add (5, 1)
+#define t507 F32(ARENA, 20358) // %507 mul (5, 1)
+#define t508 F32(ARENA, 20363) // %508 add (5, 1)
+#define t509 F32(ARENA, 20368) // %509 sqrt (5, 1)
+#define t510 F32(ARENA, 20373) // %510 div (5, 1)
+#define t511 F32(ARENA, 20378) // %511 mul (5, 1)
+#define t512 F32(ARENA, 20383) // %512 add (5, 1)
+#define t513 F32(ARENA, 20388) // %513 sub (5, 1)
+#define t514 F32(ARENA, 20393) // %514 mul (12)
+#define t515 F32(ARENA, 20405) // %515 mul (12)
+#define t516 F32(ARENA, 20417) // %516 mul (12)
+#define t517 F32(ARENA, 20429) // %517 mul (12)
+#define t518 F32(ARENA, 20441) // %518 add (12)
+#define t519 F32(ARENA, 20453) // %519 mul (12)
+#define t520 F32(ARENA, 20465) // %520 add (12)
+#define t521 F32(ARENA, 20477) // %521 sqrt (12)
+#define t522 F32(ARENA, 20489) // %522 div (12)
+#define t523 F32(ARENA, 20501) // %523 mul (12)
+#define t524 F32(ARENA, 20513) // %524 add (12)
+#define t525 F32(ARENA, 20525) // %525 sub (12)
+#define t526 F32(ARENA, 20537) // %526 mul (12)
+#define t527 F32(ARENA, 20549) // %527 mul (12)
+#define t528 F32(ARENA, 20561) // %528 mul (12)
+#define t529 F32(ARENA, 20573) // %529 mul (12)
+#define t530 F32(ARENA, 20585) // %530 add (12)
+#define t531 F32(ARENA, 20597) // %531 mul (12)
+#define t532 F32(ARENA, 20609) // %532 add (12)
+#define t533 F32(ARENA, 20621) // %533 sqrt (12)
+#define t534 F32(ARENA, 20633) // %534 div (12)
+#define t535 F32(ARENA, 20645) // %535 mul (12)
+#define t536 F32(ARENA, 20657) // %536 add (12)
+#define t537 F32(ARENA, 20669) // %537 sub (12)
+#define t538 F32(ARENA, 20681) // %538 mul (12, 1)
+#define t539 F32(ARENA, 20693) // %539 mul (12, 1)
+#define t540 F32(ARENA, 20705) // %540 mul (12, 1)
+#define t541 F32(ARENA, 20717) // %541 mul (12, 1)
+#define t542 F32(ARENA, 20729) // %542 add (12, 1)
+#define t543 F32(ARENA, 20741) // %543 mul (12, 1)
+#define t544 F32(ARENA, 20753) // %544 add (12, 1)
+#define t545 F32(ARENA, 20765) // %545 sqrt (12, 1)
+#define t546 F32(ARENA, 20777) // %546 div (12, 1)
+#define t547 F32(ARENA, 20789) // %547 mul (12, 1)
+#define t548 F32(ARENA, 20801) // %548 add (12, 1)
+#define t549 F32(ARENA, 20813) // %549 sub (12, 1)
+#define t550 F32(ARENA, 20825) // %550 mul (1)
+#define t551 F32(ARENA, 20826) // %551 mul (1)
+#define t552 F32(ARENA, 20827) // %552 mul (1)
+#define t553 F32(ARENA, 20828) // %553 mul (1)
+#define t554 F32(ARENA, 20829) // %554 add (1)
+#define t555 F32(ARENA, 20830) // %555 mul (1)
+#define t556 F32(ARENA, 20831) // %556 add (1)
+#define t557 F32(ARENA, 20832) // %557 sqrt (1)
+#define t558 F32(ARENA, 20833) // %558 div (1)
+#define t559 F32(ARENA, 20834) // %559 mul (1)
+#define t560 F32(ARENA, 20835) // %560 add (1)
+#define t561 F32(ARENA, 20836) // %561 sub (1)
+#define t562 F32(ARENA, 20837) // %562 mul (12, 3)
+#define t563 F32(ARENA, 20873) // %563 mul (12, 3)
+#define t564 F32(ARENA, 20909) // %564 mul (12, 3)
+#define t565 F32(ARENA, 20945) // %565 mul (12, 3)
+#define t566 F32(ARENA, 20981) // %566 add (12, 3)
+#define t567 F32(ARENA, 21017) // %567 mul (12, 3)
+#define t568 F32(ARENA, 21053) // %568 add (12, 3)
+#define t569 F32(ARENA, 21089) // %569 sqrt (12, 3)
+#define t570 F32(ARENA, 21125) // %570 div (12, 3)
+#define t571 F32(ARENA, 21161) // %571 mul (12, 3)
+#define t572 F32(ARENA, 21197) // %572 add (12, 3)
+#define t573 F32(ARENA, 21233) // %573 sub (12, 3)
+#define t574 F32(ARENA, 21269) // %574 mul (3)
+#define t575 F32(ARENA, 21272) // %575 mul (3)
+#define t576 F32(ARENA, 21275) // %576 mul (3)
+#define t577 F32(ARENA, 21278) // %577 mul (3)
+#define t578 F32(ARENA, 21281) // %578 add (3)
+#define t579 F32(ARENA, 21284) // %579 mul (3)
+#define t580 F32(ARENA, 21287) // %580 add (3)
+#define t581 F32(ARENA, 21290) // %581 sqrt (3)
+#define t582 F32(ARENA, 21293) // %582 div (3)
+#define t583 F32(ARENA, 21296) // %583 mul (3)
+#define t584 F32(ARENA, 21299) // %584 add (3)
+#define t585 F32(ARENA, 21302) // %585 sub (3)
+#define t586 F32(ARENA, 21305) // %586 mul (12, 3)
+#define t587 F32(ARENA, 21341) // %587 mul (12, 3)
+#define t588 F32(ARENA, 21377) // %588 mul (12, 3)
+#define t589 F32(ARENA, 21413) // %589 mul (12, 3)
+#define t590 F32(ARENA, 21449) // %590 add (12, 3)
+#define t591 F32(ARENA, 21485) // %591 mul (12, 3)
+#define t592 F32(ARENA, 21521) // %592 add (12, 3)
+#define t593 F32(ARENA, 21557) // %593 sqrt (12, 3)
+#define t594 F32(ARENA, 21593) // %594 div (12, 3)
+#define t595 F32(ARENA, 21629) // %595 mul (12, 3)
+#define t596 F32(ARENA, 21665) // %596 add (12, 3)
+#define t597 F32(ARENA, 21701) // %597 sub (12, 3)
+#define t598 F32(ARENA, 21737) // %598 mul (3)
+#define t599 F32(ARENA, 21740) // %599 mul (3)
+#define t600 F32(ARENA, 21743) // %600 mul (3)
+#define t601 F32(ARENA, 21746) // %601 mul (3)
+#define t602 F32(ARENA, 21749) // %602 add (3)
+#define t603 F32(ARENA, 21752) // %603 mul (3)
+#define t604 F32(ARENA, 21755) // %604 add (3)
+#define t605 F32(ARENA, 21758) // %605 sqrt (3)
+#define t606 F32(ARENA, 21761) // %606 div (3)
+#define t607 F32(ARENA, 21764) // %607 mul (3)
+#define t608 F32(ARENA, 21767) // %608 add (3)
+#define t609 F32(ARENA, 21770) // %609 sub (3)
 
 // Inputs and targets (copied in by the launch code).
 #define x2 F32(INPUTS, 0) // input x (N, 3, 4) at MaxBatch
@@ -743,10 +743,10 @@ extern "C" __global__ void k71_add(float* mem, int n) {
 	t71[i] = stateStep[i] + 1.0f;
 }
 
-// Group 40 (reduction).
+// Group 41 (reduction).
 // %72 = broadcast(%8) (3)
 // %73 = mul(%8, %72) (3)
-extern "C" __global__ void g40_broadcast_mul(float* mem, int n) {
+extern "C" __global__ void g41_broadcast_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 3) return;
 	const float e72 = 0.0f; // %72 broadcast
@@ -755,9 +755,9 @@ extern "C" __global__ void g40_broadcast_mul(float* mem, int n) {
 	t73[i] = e73;
 }
 
-// Group 40 (reduction).
+// Group 41 (reduction).
 // %74 = reduce_sum(%73) scalar
-extern "C" __global__ void g40_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g41_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
@@ -816,55 +816,53 @@ extern "C" __global__ void g24_1_reduce_sum(float* mem, int n) {
 	if ((threadIdx.x & 31) == 0) t80[o] = acc;
 }
 
-// %81 = broadcast(%70) (N, 4)
-extern "C" __global__ void k81_broadcast(float* mem, int n) {
+// %81 = one_hot(%1) (N, 5)
+extern "C" __global__ void k81_one_hot(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 5*n) return;
+	t81[i] = k2[i / 5] == i % 5 ? 1.0f : 0.0f;
+}
+
+// %82 = matmul(%81, %14) (N, 1) (oh)
+// cuBLAS: oh = t81 @ w2
+
+// Group 30 (elementwise).
+// %83 = broadcast(%70) (N, 4)
+// %84 = neg(%83) (N, 4)
+extern "C" __global__ void g30_broadcast_neg(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 4*n) return;
 	int i_ = i;
 	const int i1 = i_ % 4; i_ /= 4;
 	const int i0 = i_;
-	t81[i] = t69[0];
+	const float e83 = t69[0]; // %83 broadcast
+	t83[i] = e83;
+	const float e84 = -e83; // %84 neg
+	t84[i] = e84;
 }
 
-// %83 = neg(%81) (N, 4)
-extern "C" __global__ void k83_neg(float* mem, int n) {
+// %86 = div(%83, %15) (N, 4)
+extern "C" __global__ void k86_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 4*n) return;
-	t83[i] = -t81[i];
+	t86[i] = t83[i] / 3.0f;
 }
 
-// %85 = div(%81, %15) (N, 4)
-extern "C" __global__ void k85_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	t85[i] = t81[i] / 3.0f;
-}
-
-// %87 = one_hot(%1) (N, 5)
-extern "C" __global__ void k87_one_hot(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 5*n) return;
-	t87[i] = k2[i / 5] == i % 5 ? 1.0f : 0.0f;
-}
-
-// %88 = matmul(%87, %14) (N, 1) (oh)
-// cuBLAS: oh = t87 @ w2
-
-// Group 39 (reduction).
-// %89 = broadcast(%8) (12, 3)
-// %90 = mul(%8, %89) (12, 3)
-extern "C" __global__ void g39_broadcast_mul(float* mem, int n) {
+// Group 40 (reduction).
+// %88 = broadcast(%8) (12, 3)
+// %89 = mul(%8, %88) (12, 3)
+extern "C" __global__ void g40_broadcast_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 36) return;
-	const float e89 = 0.0f; // %89 broadcast
-	acc2WGrad[i] = e89;
-	const float e90 = 0.0f * e89; // %90 mul
-	t90[i] = e90;
+	const float e88 = 0.0f; // %88 broadcast
+	acc2WGrad[i] = e88;
+	const float e89 = 0.0f * e88; // %89 mul
+	t89[i] = e89;
 }
 
-// Group 39 (reduction).
-// %91 = reduce_sum(%90) scalar
-extern "C" __global__ void g39_1_reduce_sum(float* mem, int n) {
+// Group 40 (reduction).
+// %90 = reduce_sum(%89) scalar
+extern "C" __global__ void g40_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
@@ -872,15 +870,15 @@ extern "C" __global__ void g39_1_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 3; r_ /= 3;
 		const int r0 = r_;
-		const float xv = t90[r0*3 + r1*1];
+		const float xv = t89[r0*3 + r1*1];
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t91[o] = acc;
+	if ((threadIdx.x & 31) == 0) t90[o] = acc;
 }
 
-// %92 = gather(%13, %1) (N, 12) (g)
-extern "C" __global__ void k92_gather_g(float* mem, int n) {
+// %91 = gather(%13, %1) (N, 12) (g)
+extern "C" __global__ void k91_gather_g(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	const int r = k2[i / 12];
@@ -888,8 +886,8 @@ extern "C" __global__ void k92_gather_g(float* mem, int n) {
 }
 
 // Group 29 (reduction).
-// %93 = broadcast(%68) (N, 3, 4)
-// %94 = mul(%93, %21) (N, 3, 4)
+// %92 = broadcast(%68) (N, 3, 4)
+// %93 = mul(%92, %21) (N, 3, 4)
 extern "C" __global__ void g29_broadcast_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
@@ -897,14 +895,14 @@ extern "C" __global__ void g29_broadcast_mul(float* mem, int n) {
 	const int i2 = i_ % 4; i_ /= 4;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e93 = t67[0]; // %93 broadcast
+	const float e92 = t67[0]; // %92 broadcast
+	t92[i] = e92;
+	const float e93 = e92 * 0.3f; // %93 mul
 	t93[i] = e93;
-	const float e94 = e93 * 0.3f; // %94 mul
-	t94[i] = e94;
 }
 
 // Group 29 (reduction).
-// %95 = reduce_sum(%93) (N, 1, 4)
+// %94 = reduce_sum(%92) (N, 1, 4)
 extern "C" __global__ void g29_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
@@ -914,66 +912,66 @@ extern "C" __global__ void g29_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t93[o0*12 + o1*1 + r0*4];
+		const float xv = t92[o0*12 + o1*1 + r0*4];
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t95[o] = acc;
+	if ((threadIdx.x & 31) == 0) t94[o] = acc;
 }
 
 // Group 28 (elementwise).
-// %96 = broadcast(%66) (12, 12)
-// %97 = mul(%96, %5) (12, 12)
+// %95 = broadcast(%66) (12, 12)
+// %96 = mul(%95, %5) (12, 12)
 extern "C" __global__ void g28_broadcast_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 144) return;
-	const float e96 = 0.0069444445f; // %96 broadcast
-	const float e97 = e96 * 0.1f; // %97 mul
-	t97[i] = e97;
+	const float e95 = 0.0069444445f; // %95 broadcast
+	const float e96 = e95 * 0.1f; // %96 mul
+	t96[i] = e96;
 }
 
 // Group 0 (reduction).
-// %98 = mul(%0, %4) (N, 3, 4)
-// %99 = add(%98, %5) (N, 3, 4) (h)
-// %100 = tanh(%99) (N, 3, 4)
-// %101 = exp(%100) (N, 3, 4)
-// %102 = abs(%99) (N, 3, 4)
-// %103 = add(%102, %6) (N, 3, 4)
-// %104 = log(%103) (N, 3, 4)
-// %105 = add(%101, %104) (N, 3, 4)
-// %106 = mul(%99, %99) (N, 3, 4)
-// %107 = add(%106, %6) (N, 3, 4)
-// %108 = sqrt(%107) (N, 3, 4)
-// %109 = sign(%99) (N, 3, 4)
-// %110 = mul(%108, %109) (N, 3, 4)
-// %111 = sub(%105, %110) (N, 3, 4) (a)
-// %112 = relu(%99) (N, 3, 4)
-// %113 = sigmoid(%99) (N, 3, 4)
-// %114 = pow(%100, %7) (N, 3, 4)
-// %115 = add(%113, %114) (N, 3, 4)
-// %116 = add(%115, %6) (N, 3, 4)
-// %117 = div(%112, %116) (N, 3, 4)
-// %118 = gelu(%99) (N, 3, 4)
-// %119 = add(%117, %118) (N, 3, 4)
-// %120 = neg(%99) (N, 3, 4)
-// %121 = add(%119, %120) (N, 3, 4) (b)
-// %122 = gt(%99, %8) (N, 3, 4)
-// %123 = maximum(%99, %9) (N, 3, 4)
-// %124 = minimum(%99, %10) (N, 3, 4)
-// %125 = where(%122, %123, %124) (N, 3, 4)
-// %126 = maximum(%99, %11) (N, 3, 4)
-// %127 = minimum(%126, %6) (N, 3, 4)
-// %128 = add(%125, %127) (N, 3, 4)
-// %129 = lt(%99, %12) (N, 3, 4)
-// %130 = sin(%99) (N, 3, 4)
-// %131 = cos(%99) (N, 3, 4)
-// %132 = where(%129, %130, %131) (N, 3, 4)
-// %133 = add(%128, %132) (N, 3, 4)
-// %134 = mul(%99, %7) (N, 3, 4)
-// %135 = floor(%134) (N, 3, 4)
-// %136 = ne(%135, %8) (N, 3, 4)
-// %137 = where(%136, %99, %6) (N, 3, 4)
-// %138 = add(%133, %137) (N, 3, 4) (c)
+// %97 = mul(%0, %4) (N, 3, 4)
+// %98 = add(%97, %5) (N, 3, 4) (h)
+// %99 = tanh(%98) (N, 3, 4)
+// %100 = exp(%99) (N, 3, 4)
+// %101 = abs(%98) (N, 3, 4)
+// %102 = add(%101, %6) (N, 3, 4)
+// %103 = log(%102) (N, 3, 4)
+// %104 = add(%100, %103) (N, 3, 4)
+// %105 = mul(%98, %98) (N, 3, 4)
+// %106 = add(%105, %6) (N, 3, 4)
+// %107 = sqrt(%106) (N, 3, 4)
+// %108 = sign(%98) (N, 3, 4)
+// %109 = mul(%107, %108) (N, 3, 4)
+// %110 = sub(%104, %109) (N, 3, 4) (a)
+// %111 = relu(%98) (N, 3, 4)
+// %112 = sigmoid(%98) (N, 3, 4)
+// %113 = pow(%99, %7) (N, 3, 4)
+// %114 = add(%112, %113) (N, 3, 4)
+// %115 = add(%114, %6) (N, 3, 4)
+// %116 = div(%111, %115) (N, 3, 4)
+// %117 = gelu(%98) (N, 3, 4)
+// %118 = add(%116, %117) (N, 3, 4)
+// %119 = neg(%98) (N, 3, 4)
+// %120 = add(%118, %119) (N, 3, 4) (b)
+// %121 = gt(%98, %8) (N, 3, 4)
+// %122 = maximum(%98, %9) (N, 3, 4)
+// %123 = minimum(%98, %10) (N, 3, 4)
+// %124 = where(%121, %122, %123) (N, 3, 4)
+// %125 = maximum(%98, %11) (N, 3, 4)
+// %126 = minimum(%125, %6) (N, 3, 4)
+// %127 = add(%124, %126) (N, 3, 4)
+// %128 = lt(%98, %12) (N, 3, 4)
+// %129 = sin(%98) (N, 3, 4)
+// %130 = cos(%98) (N, 3, 4)
+// %131 = where(%128, %129, %130) (N, 3, 4)
+// %132 = add(%127, %131) (N, 3, 4)
+// %133 = mul(%98, %7) (N, 3, 4)
+// %134 = floor(%133) (N, 3, 4)
+// %135 = ne(%134, %8) (N, 3, 4)
+// %136 = where(%135, %98, %6) (N, 3, 4)
+// %137 = add(%132, %136) (N, 3, 4) (c)
 extern "C" __global__ void g0_mul_add_tanh_exp(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
@@ -981,71 +979,71 @@ extern "C" __global__ void g0_mul_add_tanh_exp(float* mem, int n) {
 	const int i2 = i_ % 4; i_ /= 4;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e98 = x2[i] * p[i1*4 + i2]; // %98 mul
-	const float e99 = e98 + 0.1f; // %99 add
-	h[i] = e99;
-	const float e100 = tanhf(e99); // %100 tanh
+	const float e97 = x2[i] * p[i1*4 + i2]; // %97 mul
+	const float e98 = e97 + 0.1f; // %98 add
+	h[i] = e98;
+	const float e99 = tanhf(e98); // %99 tanh
+	t99[i] = e99;
+	const float e100 = expf(e99); // %100 exp
 	t100[i] = e100;
-	const float e101 = expf(e100); // %101 exp
-	t101[i] = e101;
-	const float e102 = abs_f(e99); // %102 abs
-	const float e103 = e102 + 1.0f; // %103 add
-	t103[i] = e103;
-	const float e104 = logf(e103); // %104 log
-	const float e105 = e101 + e104; // %105 add
-	const float e106 = e99 * e99; // %106 mul
-	const float e107 = e106 + 1.0f; // %107 add
-	const float e108 = sqrtf(e107); // %108 sqrt
+	const float e101 = abs_f(e98); // %101 abs
+	const float e102 = e101 + 1.0f; // %102 add
+	t102[i] = e102;
+	const float e103 = logf(e102); // %103 log
+	const float e104 = e100 + e103; // %104 add
+	const float e105 = e98 * e98; // %105 mul
+	const float e106 = e105 + 1.0f; // %106 add
+	const float e107 = sqrtf(e106); // %107 sqrt
+	t107[i] = e107;
+	const float e108 = sign_f(e98); // %108 sign
 	t108[i] = e108;
-	const float e109 = sign_f(e99); // %109 sign
-	t109[i] = e109;
-	const float e110 = e108 * e109; // %110 mul
-	const float e111 = e105 - e110; // %111 sub
-	a[i] = e111;
-	const float e112 = relu_f(e99); // %112 relu
+	const float e109 = e107 * e108; // %109 mul
+	const float e110 = e104 - e109; // %110 sub
+	a[i] = e110;
+	const float e111 = relu_f(e98); // %111 relu
+	t111[i] = e111;
+	const float e112 = sigmoid_f(e98); // %112 sigmoid
 	t112[i] = e112;
-	const float e113 = sigmoid_f(e99); // %113 sigmoid
-	t113[i] = e113;
-	const float e114 = powf(e100, 2.0f); // %114 pow
-	const float e115 = e113 + e114; // %115 add
-	const float e116 = e115 + 1.0f; // %116 add
+	const float e113 = powf(e99, 2.0f); // %113 pow
+	const float e114 = e112 + e113; // %114 add
+	const float e115 = e114 + 1.0f; // %115 add
+	t115[i] = e115;
+	const float e116 = e111 / e115; // %116 div
 	t116[i] = e116;
-	const float e117 = e112 / e116; // %117 div
-	t117[i] = e117;
-	const float e118 = gelu_f(e99); // %118 gelu
-	const float e119 = e117 + e118; // %119 add
-	const float e120 = -e99; // %120 neg
-	t120[i] = e120;
-	const float e121 = e119 + e120; // %121 add
-	b[i] = e121;
-	const float e122 = (e99 > 0.0f ? 1.0f : 0.0f); // %122 gt
-	t122[i] = e122;
-	const float e123 = max_f(e99, 0.5f); // %123 maximum
-	const float e124 = min_f(e99, -0.5f); // %124 minimum
-	const float e125 = (e122 != 0.0f ? e123 : e124); // %125 where
-	const float e126 = max_f(e99, -1.0f); // %126 maximum
-	t126[i] = e126;
-	const float e127 = min_f(e126, 1.0f); // %127 minimum
-	const float e128 = e125 + e127; // %128 add
-	const float e129 = (e99 < 0.2f ? 1.0f : 0.0f); // %129 lt
+	const float e117 = gelu_f(e98); // %117 gelu
+	const float e118 = e116 + e117; // %118 add
+	const float e119 = -e98; // %119 neg
+	t119[i] = e119;
+	const float e120 = e118 + e119; // %120 add
+	b[i] = e120;
+	const float e121 = (e98 > 0.0f ? 1.0f : 0.0f); // %121 gt
+	t121[i] = e121;
+	const float e122 = max_f(e98, 0.5f); // %122 maximum
+	const float e123 = min_f(e98, -0.5f); // %123 minimum
+	const float e124 = (e121 != 0.0f ? e122 : e123); // %124 where
+	const float e125 = max_f(e98, -1.0f); // %125 maximum
+	t125[i] = e125;
+	const float e126 = min_f(e125, 1.0f); // %126 minimum
+	const float e127 = e124 + e126; // %127 add
+	const float e128 = (e98 < 0.2f ? 1.0f : 0.0f); // %128 lt
+	t128[i] = e128;
+	const float e129 = sinf(e98); // %129 sin
 	t129[i] = e129;
-	const float e130 = sinf(e99); // %130 sin
+	const float e130 = cosf(e98); // %130 cos
 	t130[i] = e130;
-	const float e131 = cosf(e99); // %131 cos
-	t131[i] = e131;
-	const float e132 = (e129 != 0.0f ? e130 : e131); // %132 where
-	const float e133 = e128 + e132; // %133 add
-	const float e134 = e99 * 2.0f; // %134 mul
-	const float e135 = floorf(e134); // %135 floor
-	const float e136 = (e135 != 0.0f ? 1.0f : 0.0f); // %136 ne
-	t136[i] = e136;
-	const float e137 = (e136 != 0.0f ? e99 : 1.0f); // %137 where
-	const float e138 = e133 + e137; // %138 add
-	c[i] = e138;
+	const float e131 = (e128 != 0.0f ? e129 : e130); // %131 where
+	const float e132 = e127 + e131; // %132 add
+	const float e133 = e98 * 2.0f; // %133 mul
+	const float e134 = floorf(e133); // %134 floor
+	const float e135 = (e134 != 0.0f ? 1.0f : 0.0f); // %135 ne
+	t135[i] = e135;
+	const float e136 = (e135 != 0.0f ? e98 : 1.0f); // %136 where
+	const float e137 = e132 + e136; // %137 add
+	c[i] = e137;
 }
 
 // Group 0 (reduction).
-// %139 = reduce_sum(%99) (N, 4)
+// %138 = reduce_sum(%98) (N, 4)
 extern "C" __global__ void g0_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
@@ -1059,11 +1057,11 @@ extern "C" __global__ void g0_1_reduce_sum(float* mem, int n) {
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t139[o] = acc;
+	if ((threadIdx.x & 31) == 0) t138[o] = acc;
 }
 
-// %140 = reduce_mean(%111) scalar
-extern "C" __global__ void k140_reduce_mean(float* mem, int n) {
+// %139 = reduce_mean(%110) scalar
+extern "C" __global__ void k139_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
@@ -1077,11 +1075,11 @@ extern "C" __global__ void k140_reduce_mean(float* mem, int n) {
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t140[o] = acc;
+	if (threadIdx.x == 0) t139[o] = acc;
 }
 
-// %141 = reduce_mean(%138) scalar
-extern "C" __global__ void k141_reduce_mean(float* mem, int n) {
+// %140 = reduce_mean(%137) scalar
+extern "C" __global__ void k140_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
@@ -1095,12 +1093,12 @@ extern "C" __global__ void k141_reduce_mean(float* mem, int n) {
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t141[o] = acc;
+	if (threadIdx.x == 0) t140[o] = acc;
 }
 
 // Group 11 (reduction).
-// %142 = mul(%121, %21) (N, 3, 4)
-// %143 = reduce_mean(%142) scalar
+// %141 = mul(%120, %21) (N, 3, 4)
+// %142 = reduce_mean(%141) scalar
 extern "C" __global__ void g11_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1110,17 +1108,17 @@ extern "C" __global__ void g11_reduce_mean(float* mem, int n) {
 		const int r2 = r_ % 4; r_ /= 4;
 		const int r1 = r_ % 3; r_ /= 3;
 		const int r0 = r_;
-		const float e142 = b[r0*12 + r1*4 + r2] * 0.3f; // %142 mul
-		const float xv = e142;
+		const float e141 = b[r0*12 + r1*4 + r2] * 0.3f; // %141 mul
+		const float xv = e141;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t143[o] = acc;
+	if (threadIdx.x == 0) t142[o] = acc;
 }
 
-// %144 = argmax(%99) (N, 3)
-extern "C" __global__ void k144_argmax(float* mem, int n) {
+// %143 = argmax(%98) (N, 3)
+extern "C" __global__ void k143_argmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 2
 	if (w >= 3*n) return;
 	const int base = (w / 1) * 4 * 1 + w % 1;
@@ -1135,12 +1133,12 @@ extern "C" __global__ void k144_argmax(float* mem, int n) {
 		}
 	}
 	warp_argmax(best, bi);
-	if (l == 0) t144[w] = bi;
+	if (l == 0) t143[w] = bi;
 }
 
 // Group 6 (reduction).
-// %145 = cast(%144) (N, 3) (am)
-// %146 = reduce_mean(%145) scalar
+// %144 = cast(%143) (N, 3) (am)
+// %145 = reduce_mean(%144) scalar
 extern "C" __global__ void g6_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1149,17 +1147,17 @@ extern "C" __global__ void g6_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 3; r_ /= 3;
 		const int r0 = r_;
-		const float e145 = (float)t144[r0*3 + r1]; // %145 cast
-		const float xv = e145;
+		const float e144 = (float)t143[r0*3 + r1]; // %144 cast
+		const float xv = e144;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(3*n);
-	if (threadIdx.x == 0) t146[o] = acc;
+	if (threadIdx.x == 0) t145[o] = acc;
 }
 
-// %147 = reduce_mean(%99) (N, 4)
-extern "C" __global__ void k147_reduce_mean(float* mem, int n) {
+// %146 = reduce_mean(%98) (N, 4)
+extern "C" __global__ void k146_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -1173,11 +1171,11 @@ extern "C" __global__ void k147_reduce_mean(float* mem, int n) {
 	}
 	acc = warp_sum(acc);
 	acc /= (float)(3);
-	if ((threadIdx.x & 31) == 0) t147[o] = acc;
+	if ((threadIdx.x & 31) == 0) t146[o] = acc;
 }
 
-// %148 = reduce_max(%99) (N, 4)
-extern "C" __global__ void k148_reduce_max(float* mem, int n) {
+// %147 = reduce_max(%98) (N, 4)
+extern "C" __global__ void k147_reduce_max(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -1190,11 +1188,11 @@ extern "C" __global__ void k148_reduce_max(float* mem, int n) {
 		acc = max_nan(acc, xv);
 	}
 	acc = warp_max(acc);
-	if ((threadIdx.x & 31) == 0) t148[o] = acc;
+	if ((threadIdx.x & 31) == 0) t147[o] = acc;
 }
 
-// %149 = reduce_max(%120) (N, 4)
-extern "C" __global__ void k149_reduce_max(float* mem, int n) {
+// %148 = reduce_max(%119) (N, 4)
+extern "C" __global__ void k148_reduce_max(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -1203,15 +1201,15 @@ extern "C" __global__ void k149_reduce_max(float* mem, int n) {
 	float acc = __int_as_float(0xff800000);
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t120[o0*12 + o1*1 + r0*4];
+		const float xv = t119[o0*12 + o1*1 + r0*4];
 		acc = max_nan(acc, xv);
 	}
 	acc = warp_max(acc);
-	if ((threadIdx.x & 31) == 0) t149[o] = acc;
+	if ((threadIdx.x & 31) == 0) t148[o] = acc;
 }
 
-// %150 = logsumexp(%99) (N, 4)
-extern "C" __global__ void k150_logsumexp(float* mem, int n) {
+// %149 = logsumexp(%98) (N, 4)
+extern "C" __global__ void k149_logsumexp(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -1232,16 +1230,16 @@ extern "C" __global__ void k150_logsumexp(float* mem, int n) {
 	}
 	acc = warp_sum(acc);
 	acc = isinf_f(mx) ? mx : mx + logf(acc);
-	if ((threadIdx.x & 31) == 0) t150[o] = acc;
+	if ((threadIdx.x & 31) == 0) t149[o] = acc;
 }
 
 // Group 1 (reduction).
-// %154 = add(%139, %147) (N, 4)
-// %155 = add(%154, %148) (N, 4)
-// %156 = neg(%149) (N, 4)
-// %157 = add(%155, %156) (N, 4)
-// %158 = add(%157, %150) (N, 4) (s)
-// %159 = reduce_mean(%158) scalar
+// %153 = add(%138, %146) (N, 4)
+// %154 = add(%153, %147) (N, 4)
+// %155 = neg(%148) (N, 4)
+// %156 = add(%154, %155) (N, 4)
+// %157 = add(%156, %149) (N, 4) (s)
+// %158 = reduce_mean(%157) scalar
 extern "C" __global__ void g1_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1250,21 +1248,21 @@ extern "C" __global__ void g1_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 4; r_ /= 4;
 		const int r0 = r_;
-		const float e154 = t139[r0*4 + r1] + t147[r0*4 + r1]; // %154 add
-		const float e155 = e154 + t148[r0*4 + r1]; // %155 add
-		const float e156 = -t149[r0*4 + r1]; // %156 neg
-		const float e157 = e155 + e156; // %157 add
-		const float e158 = e157 + t150[r0*4 + r1]; // %158 add
-		const float xv = e158;
+		const float e153 = t138[r0*4 + r1] + t146[r0*4 + r1]; // %153 add
+		const float e154 = e153 + t147[r0*4 + r1]; // %154 add
+		const float e155 = -t148[r0*4 + r1]; // %155 neg
+		const float e156 = e154 + e155; // %156 add
+		const float e157 = e156 + t149[r0*4 + r1]; // %157 add
+		const float xv = e157;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(4*n);
-	if (threadIdx.x == 0) t159[o] = acc;
+	if (threadIdx.x == 0) t158[o] = acc;
 }
 
-// %160 = softmax(%99) (N, 3, 4)
-extern "C" __global__ void k160_softmax(float* mem, int n) {
+// %159 = softmax(%98) (N, 3, 4)
+extern "C" __global__ void k159_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 2
 	if (w >= 3*n) return;
 	const int base = (w / 1) * 4 * 1 + w % 1;
@@ -1276,11 +1274,11 @@ extern "C" __global__ void k160_softmax(float* mem, int n) {
 	for (int j = l; j < 4; j += 32) sum += expf(h[base + j*1] - mx);
 	sum = warp_sum(sum);
 	const float inv = 1.0f / sum;
-	for (int j = l; j < 4; j += 32) t160[base + j*1] = expf(h[base + j*1] - mx) * inv;
+	for (int j = l; j < 4; j += 32) t159[base + j*1] = expf(h[base + j*1] - mx) * inv;
 }
 
-// %161 = log_softmax(%99) (N, 3, 4)
-extern "C" __global__ void k161_log_softmax(float* mem, int n) {
+// %160 = log_softmax(%98) (N, 3, 4)
+extern "C" __global__ void k160_log_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n*4) return;
 	const int base = (w / 4) * 3 * 4 + w % 4;
@@ -1292,62 +1290,62 @@ extern "C" __global__ void k161_log_softmax(float* mem, int n) {
 	for (int j = l; j < 3; j += 32) sum += expf(h[base + j*4] - mx);
 	sum = warp_sum(sum);
 	const float lse = mx + logf(sum);
-	for (int j = l; j < 3; j += 32) t161[base + j*4] = h[base + j*4] - lse;
+	for (int j = l; j < 3; j += 32) t160[base + j*4] = h[base + j*4] - lse;
 }
 
-// %162 = transpose(%99) (N, 4, 3)
-extern "C" __global__ void k162_transpose(float* mem, int n) {
+// %161 = transpose(%98) (N, 4, 3)
+extern "C" __global__ void k161_transpose(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i2 = i_ % 3; i_ /= 3;
 	const int i1 = i_ % 4; i_ /= 4;
 	const int i0 = i_;
-	t162[i] = h[i0*12 + i1 + i2*4];
+	t161[i] = h[i0*12 + i1 + i2*4];
 }
 
-// %165 = slice(%164) (N, 4)
-extern "C" __global__ void k165_slice(float* mem, int n) {
+// %164 = slice(%163) (N, 4)
+extern "C" __global__ void k164_slice(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 4*n) return;
 	const int in = i % 1, j = (i / 1) % 4, o = i / (1 * 4);
-	t165[i] = h[(o * 12 + 0 + j) * 1 + in];
+	t164[i] = h[(o * 12 + 0 + j) * 1 + in];
 }
 
 // Group 17 (contraction).
-// %166 = matmul(%164, %25) (N, 3)
-// cuBLAS: t166 = h @ lossW
+// %165 = matmul(%163, %25) (N, 3)
+// cuBLAS: t165 = h @ lossW
 
 // Group 17 (contraction).
-// %167 = add(%166, %26) (N, 3)
+// %166 = add(%165, %26) (N, 3)
 extern "C" __global__ void g17_1_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 3*n) return;
 	int i_ = i;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	t167[i] = t166[i] + lossB[i1];
+	t166[i] = t165[i] + lossB[i1];
 }
 
-// %168 = log_softmax(%167) (N, 3)
-extern "C" __global__ void k168_log_softmax(float* mem, int n) {
+// %167 = log_softmax(%166) (N, 3)
+extern "C" __global__ void k167_log_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n) return;
 	const int base = (w / 1) * 3 * 1 + w % 1;
 	const int l = threadIdx.x & 31;
 	float mx = __int_as_float(0xff800000);
-	for (int j = l; j < 3; j += 32) mx = max_nan(mx, t167[base + j*1]);
+	for (int j = l; j < 3; j += 32) mx = max_nan(mx, t166[base + j*1]);
 	mx = warp_max(mx);
 	float sum = 0;
-	for (int j = l; j < 3; j += 32) sum += expf(t167[base + j*1] - mx);
+	for (int j = l; j < 3; j += 32) sum += expf(t166[base + j*1] - mx);
 	sum = warp_sum(sum);
 	const float lse = mx + logf(sum);
-	for (int j = l; j < 3; j += 32) t168[base + j*1] = t167[base + j*1] - lse;
+	for (int j = l; j < 3; j += 32) t167[base + j*1] = t166[base + j*1] - lse;
 }
 
 // Group 18 (reduction).
-// %169 = mul(%78, %168) (N, 3)
-// %170 = reduce_sum(%169) (N)
+// %168 = mul(%78, %167) (N, 3)
+// %169 = reduce_sum(%168) (N)
 extern "C" __global__ void g18_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
@@ -1355,50 +1353,50 @@ extern "C" __global__ void g18_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float e169 = t78[o0*3 + r0] * t168[o0*3 + r0]; // %169 mul
-		const float xv = e169;
+		const float e168 = t78[o0*3 + r0] * t167[o0*3 + r0]; // %168 mul
+		const float xv = e168;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t170[o] = acc;
+	if ((threadIdx.x & 31) == 0) t169[o] = acc;
 }
 
 // Group 19 (reduction).
-// %171 = neg(%170) (N)
-// %172 = reduce_mean(%171) scalar
+// %170 = neg(%169) (N)
+// %171 = reduce_mean(%170) scalar
 extern "C" __global__ void g19_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e171 = -t170[r0]; // %171 neg
-		const float xv = e171;
+		const float e170 = -t169[r0]; // %170 neg
+		const float xv = e170;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t172[o] = acc;
+	if (threadIdx.x == 0) t171[o] = acc;
 }
 
 // Group 25 (reduction).
-// %173 = exp(%168) (N, 3)
-// %174 = mul(%173, %80) (N, 3)
-// %175 = sub(%79, %174) (N, 3)
+// %172 = exp(%167) (N, 3)
+// %173 = mul(%172, %80) (N, 3)
+// %174 = sub(%79, %173) (N, 3)
 extern "C" __global__ void g25_exp_mul_sub(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 3*n) return;
 	int i_ = i;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e173 = expf(t168[i]); // %173 exp
-	const float e174 = e173 * t80[i0]; // %174 mul
-	const float e175 = t79[i] - e174; // %175 sub
-	t175[i] = e175;
+	const float e172 = expf(t167[i]); // %172 exp
+	const float e173 = e172 * t80[i0]; // %173 mul
+	const float e174 = t79[i] - e173; // %174 sub
+	t174[i] = e174;
 }
 
 // Group 25 (reduction).
-// %176 = reduce_sum(%175) (3)
+// %175 = reduce_sum(%174) (3)
 extern "C" __global__ void g25_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1406,37 +1404,37 @@ extern "C" __global__ void g25_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t175[o0*1 + r0*3];
+		const float xv = t174[o0*1 + r0*3];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) lossBGrad[o] = acc;
 }
 
-// Group 49 (reduction).
-// %177 = mul(%176, %176) (3)
-// %178 = reduce_sum(%177) scalar
-extern "C" __global__ void g49_reduce_sum(float* mem, int n) {
+// Group 50 (reduction).
+// %176 = mul(%175, %175) (3)
+// %177 = reduce_sum(%176) scalar
+extern "C" __global__ void g50_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float e177 = lossBGrad[r0] * lossBGrad[r0]; // %177 mul
-		const float xv = e177;
+		const float e176 = lossBGrad[r0] * lossBGrad[r0]; // %176 mul
+		const float xv = e176;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t178[o] = acc;
+	if ((threadIdx.x & 31) == 0) t177[o] = acc;
 }
 
-// %179 = matmul(%164, %175) (12, 3)
-// cuBLAS: lossWGrad = hᵀ @ t175
+// %178 = matmul(%163, %174) (12, 3)
+// cuBLAS: lossWGrad = hᵀ @ t174
 
-// Group 48 (reduction).
-// %180 = mul(%179, %179) (12, 3)
-// %181 = reduce_sum(%180) scalar
-extern "C" __global__ void g48_reduce_sum(float* mem, int n) {
+// Group 49 (reduction).
+// %179 = mul(%178, %178) (12, 3)
+// %180 = reduce_sum(%179) scalar
+extern "C" __global__ void g49_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
@@ -1444,31 +1442,31 @@ extern "C" __global__ void g48_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 3; r_ /= 3;
 		const int r0 = r_;
-		const float e180 = lossWGrad[r0*3 + r1] * lossWGrad[r0*3 + r1]; // %180 mul
-		const float xv = e180;
+		const float e179 = lossWGrad[r0*3 + r1] * lossWGrad[r0*3 + r1]; // %179 mul
+		const float xv = e179;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t181[o] = acc;
+	if ((threadIdx.x & 31) == 0) t180[o] = acc;
 }
 
 // Group 21 (contraction).
-// %182 = matmul(%164, %27) (N, 3)
-// cuBLAS: t182 = h @ acc2W
+// %181 = matmul(%163, %27) (N, 3)
+// cuBLAS: t181 = h @ acc2W
 
 // Group 21 (contraction).
-// %183 = add(%182, %28) (N, 3)
+// %182 = add(%181, %28) (N, 3)
 extern "C" __global__ void g21_1_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 3*n) return;
 	int i_ = i;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	t183[i] = t182[i] + acc2B[i1];
+	t182[i] = t181[i] + acc2B[i1];
 }
 
-// %184 = argmax(%183) (N)
-extern "C" __global__ void k184_argmax(float* mem, int n) {
+// %183 = argmax(%182) (N)
+extern "C" __global__ void k183_argmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n) return;
 	const int base = (w / 1) * 3 * 1 + w % 1;
@@ -1476,88 +1474,88 @@ extern "C" __global__ void k184_argmax(float* mem, int n) {
 	float best = __int_as_float(0xff800000);
 	int bi = 0x7fffffff; // no element seen
 	for (int j = l; j < 3; j += 32) {
-		const float xv = t183[base + j*1];
+		const float xv = t182[base + j*1];
 		if (bi == 0x7fffffff || xv > best) {
 			best = xv;
 			bi = j;
 		}
 	}
 	warp_argmax(best, bi);
-	if (l == 0) t184[w] = bi;
+	if (l == 0) t183[w] = bi;
 }
 
 // Group 22 (reduction).
-// %185 = eq(%184, %3) (N)
-// %186 = cast(%185) (N)
-// %187 = reduce_mean(%186) scalar
+// %184 = eq(%183, %3) (N)
+// %185 = cast(%184) (N)
+// %186 = reduce_mean(%185) scalar
 extern "C" __global__ void g22_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e185 = (t184[r0] == lab[r0] ? 1.0f : 0.0f); // %185 eq
-		const float e186 = e185; // %186 cast
-		const float xv = e186;
+		const float e184 = (t183[r0] == lab[r0] ? 1.0f : 0.0f); // %184 eq
+		const float e185 = e184; // %185 cast
+		const float xv = e185;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t187[o] = acc;
+	if (threadIdx.x == 0) t186[o] = acc;
 }
 
-// %188 = slice(%164) (N, 8)
-extern "C" __global__ void k188_slice(float* mem, int n) {
+// %187 = slice(%163) (N, 8)
+extern "C" __global__ void k187_slice(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 8*n) return;
 	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
-	t188[i] = h[(o * 12 + 4 + j) * 1 + in];
+	t187[i] = h[(o * 12 + 4 + j) * 1 + in];
 }
 
-// %189 = concat(%165, %188) (N, 12)
-extern "C" __global__ void k189_concat(float* mem, int n) {
+// %188 = concat(%164, %187) (N, 12)
+extern "C" __global__ void k188_concat(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
-	if (j < 4) t189[i] = t165[(o * 4 + j - (0)) * 1 + in];
-	else t189[i] = t188[(o * 8 + j - (4)) * 1 + in];
+	if (j < 4) t188[i] = t164[(o * 4 + j - (0)) * 1 + in];
+	else t188[i] = t187[(o * 8 + j - (4)) * 1 + in];
 }
 
-// %190 = matmul(%175, %25) (N, 12)
-// cuBLAS: t190 = t175 @ lossWᵀ
+// %189 = matmul(%174, %25) (N, 12)
+// cuBLAS: t189 = t174 @ lossWᵀ
 
-// %191 = transpose(%164) (12, N)
-extern "C" __global__ void k191_transpose(float* mem, int n) {
+// %190 = transpose(%163) (12, N)
+extern "C" __global__ void k190_transpose(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i1 = i_ % n; i_ /= n;
 	const int i0 = i_;
-	t191[i] = h[i0 + i1*12];
+	t190[i] = h[i0 + i1*12];
 }
 
-// %192 = matmul(%97, %164) (12, N)
-// cuBLAS: t192 = t97 @ hᵀ
+// %191 = matmul(%96, %163) (12, N)
+// cuBLAS: t191 = t96 @ hᵀ
 
-// %193 = matmul(%191, %97) (N, 12)
-// cuBLAS: t193 = t191ᵀ @ t97
+// %192 = matmul(%190, %96) (N, 12)
+// cuBLAS: t192 = t190ᵀ @ t96
 
-// %194 = transpose(%192) (N, 12)
-extern "C" __global__ void k194_transpose(float* mem, int n) {
+// %193 = transpose(%191) (N, 12)
+extern "C" __global__ void k193_transpose(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
-	t194[i] = t192[i0 + i1*n];
+	t193[i] = t191[i0 + i1*n];
 }
 
-// %195 = matmul(%191, %164) (12, 12)
-// cuBLAS: t195 = t191 @ h
+// %194 = matmul(%190, %163) (12, 12)
+// cuBLAS: t194 = t190 @ h
 
 // Group 5 (reduction).
-// %196 = mul(%195, %5) (12, 12) (mm)
-// %197 = reduce_mean(%196) scalar
+// %195 = mul(%194, %5) (12, 12) (mm)
+// %196 = reduce_mean(%195) scalar
 extern "C" __global__ void g5_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
@@ -1566,205 +1564,18 @@ extern "C" __global__ void g5_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 12; r_ /= 12;
 		const int r0 = r_;
-		const float e196 = t195[r0*12 + r1] * 0.1f; // %196 mul
-		const float xv = e196;
+		const float e195 = t194[r0*12 + r1] * 0.1f; // %195 mul
+		const float xv = e195;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
 	acc /= (float)(144);
-	if ((threadIdx.x & 31) == 0) t197[o] = acc;
-}
-
-// Group 37 (reduction).
-// %198 = eq(%120, %152) (N, 3, 4)
-// %199 = cast(%198) (N, 3, 4)
-extern "C" __global__ void g37_eq_cast(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i2 = i_ % 4; i_ /= 4;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	const float e198 = (t120[i] == t149[i0*4 + i2] ? 1.0f : 0.0f); // %198 eq
-	const float e199 = e198; // %199 cast
-	t199[i] = e199;
-}
-
-// Group 37 (reduction).
-// %200 = reduce_sum(%199) (N, 1, 4)
-extern "C" __global__ void g37_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 4*n) return;
-	int o_ = o;
-	const int o1 = o_ % 4; o_ /= 4;
-	const int o0 = o_;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float xv = t199[o0*12 + o1*1 + r0*4];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t200[o] = acc;
-}
-
-// %201 = div(%84, %200) (N, 1, 4)
-extern "C" __global__ void k201_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	t201[i] = t83[i] / t200[i];
-}
-
-// Group 2 (reduction).
-// %202 = add(%160, %161) (N, 3, 4) (sm)
-// %203 = reduce_mean(%202) scalar
-extern "C" __global__ void g2_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r2 = r_ % 4; r_ /= 4;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e202 = t160[r0*12 + r1*4 + r2] + t161[r0*12 + r1*4 + r2]; // %202 add
-		const float xv = e202;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t203[o] = acc;
-}
-
-// Group 3 (reduction).
-// %204 = mul(%189, %9) (N, 12) (sl)
-// %205 = add(%164, %163) (N, 12)
-// %206 = add(%205, %204) (N, 12)
-// %207 = add(%206, %92) (N, 12)
-extern "C" __global__ void g3_mul_add_add_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const float e204 = t189[i] * 0.5f; // %204 mul
-	sl[i] = e204;
-	const float e205 = h[i] + t162[i]; // %205 add
-	const float e206 = e205 + e204; // %206 add
-	const float e207 = e206 + g[i]; // %207 add
-	t207[i] = e207;
-}
-
-// Group 3 (reduction).
-// %208 = reduce_mean(%207) (N, 1)
-extern "C" __global__ void g3_1_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float xv = t207[o0*12 + r0*1];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	acc /= (float)(12);
-	if ((threadIdx.x & 31) == 0) t208[o] = acc;
-}
-
-// Group 7 (reduction).
-// %209 = sub(%207, %208) (N, 12)
-// %210 = mul(%209, %209) (N, 12)
-extern "C" __global__ void g7_sub_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e209 = t207[i] - t208[i0]; // %209 sub
-	t209[i] = e209;
-	const float e210 = e209 * e209; // %210 mul
-	t210[i] = e210;
-}
-
-// Group 7 (reduction).
-// %211 = reduce_mean(%210) (N, 1)
-extern "C" __global__ void g7_1_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float xv = t210[o0*12 + r0*1];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	acc /= (float)(12);
-	if ((threadIdx.x & 31) == 0) t211[o] = acc;
-}
-
-// Group 8 (elementwise).
-// %212 = add(%211, %16) (N, 1)
-// %213 = sqrt(%212) (N, 1)
-extern "C" __global__ void g8_add_sqrt(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const float e212 = t211[i] + 1e-05f; // %212 add
-	const float e213 = sqrtf(e212); // %213 sqrt
-	t213[i] = e213;
-}
-
-// %214 = mul(%65, %204) (N, 12)
-extern "C" __global__ void k214_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	t214[i] = t65[0] * sl[i];
-}
-
-// Group 13 (reduction).
-// %216 = mul(%164, %204) (N, 12)
-// %217 = reduce_mean(%216) scalar
-extern "C" __global__ void g13_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 12; r_ /= 12;
-		const int r0 = r_;
-		const float e216 = h[r0*12 + r1] * sl[r0*12 + r1]; // %216 mul
-		const float xv = e216;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t217[o] = acc;
-}
-
-// Group 36 (reduction).
-// %218 = mul(%67, %160) (N, 3, 4)
-// %219 = reduce_sum(%218) (N, 3, 1)
-extern "C" __global__ void g36_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 3*n) return;
-	int o_ = o;
-	const int o1 = o_ % 3; o_ /= 3;
-	const int o0 = o_;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 4; j += 32) {
-		const int r0 = j;
-		const float e218 = t67[0] * t160[o0*12 + o1*4 + r0]; // %218 mul
-		const float xv = e218;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t219[o] = acc;
+	if ((threadIdx.x & 31) == 0) t196[o] = acc;
 }
 
 // Group 38 (reduction).
-// %220 = eq(%99, %153) (N, 3, 4)
-// %221 = cast(%220) (N, 3, 4)
+// %197 = eq(%119, %151) (N, 3, 4)
+// %198 = cast(%197) (N, 3, 4)
 extern "C" __global__ void g38_eq_cast(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
@@ -1772,13 +1583,13 @@ extern "C" __global__ void g38_eq_cast(float* mem, int n) {
 	const int i2 = i_ % 4; i_ /= 4;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e220 = (h[i] == t148[i0*4 + i2] ? 1.0f : 0.0f); // %220 eq
-	const float e221 = e220; // %221 cast
-	t221[i] = e221;
+	const float e197 = (t119[i] == t148[i0*4 + i2] ? 1.0f : 0.0f); // %197 eq
+	const float e198 = e197; // %198 cast
+	t198[i] = e198;
 }
 
 // Group 38 (reduction).
-// %222 = reduce_sum(%221) (N, 1, 4)
+// %199 = reduce_sum(%198) (N, 1, 4)
 extern "C" __global__ void g38_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
@@ -1788,87 +1599,278 @@ extern "C" __global__ void g38_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t221[o0*12 + o1*1 + r0*4];
+		const float xv = t198[o0*12 + o1*1 + r0*4];
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t222[o] = acc;
+	if ((threadIdx.x & 31) == 0) t199[o] = acc;
 }
 
-// %223 = div(%82, %222) (N, 1, 4)
-extern "C" __global__ void k223_div(float* mem, int n) {
+// %200 = div(%85, %199) (N, 1, 4)
+extern "C" __global__ void k200_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 4*n) return;
-	t223[i] = t81[i] / t222[i];
+	t200[i] = t84[i] / t199[i];
+}
+
+// Group 2 (reduction).
+// %201 = add(%159, %160) (N, 3, 4) (sm)
+// %202 = reduce_mean(%201) scalar
+extern "C" __global__ void g2_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r2 = r_ % 4; r_ /= 4;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e201 = t159[r0*12 + r1*4 + r2] + t160[r0*12 + r1*4 + r2]; // %201 add
+		const float xv = e201;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t202[o] = acc;
+}
+
+// Group 3 (reduction).
+// %203 = mul(%188, %9) (N, 12) (sl)
+// %204 = add(%163, %162) (N, 12)
+// %205 = add(%204, %203) (N, 12)
+// %206 = add(%205, %91) (N, 12)
+extern "C" __global__ void g3_mul_add_add_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const float e203 = t188[i] * 0.5f; // %203 mul
+	sl[i] = e203;
+	const float e204 = h[i] + t161[i]; // %204 add
+	const float e205 = e204 + e203; // %205 add
+	const float e206 = e205 + g[i]; // %206 add
+	t206[i] = e206;
+}
+
+// Group 3 (reduction).
+// %207 = reduce_mean(%206) (N, 1)
+extern "C" __global__ void g3_1_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float xv = t206[o0*12 + r0*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	acc /= (float)(12);
+	if ((threadIdx.x & 31) == 0) t207[o] = acc;
+}
+
+// Group 7 (reduction).
+// %208 = sub(%206, %207) (N, 12)
+// %209 = mul(%208, %208) (N, 12)
+extern "C" __global__ void g7_sub_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	const float e208 = t206[i] - t207[i0]; // %208 sub
+	t208[i] = e208;
+	const float e209 = e208 * e208; // %209 mul
+	t209[i] = e209;
+}
+
+// Group 7 (reduction).
+// %210 = reduce_mean(%209) (N, 1)
+extern "C" __global__ void g7_1_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float xv = t209[o0*12 + r0*1];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	acc /= (float)(12);
+	if ((threadIdx.x & 31) == 0) t210[o] = acc;
+}
+
+// Group 8 (elementwise).
+// %211 = add(%210, %16) (N, 1)
+// %212 = sqrt(%211) (N, 1)
+extern "C" __global__ void g8_add_sqrt(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const float e211 = t210[i] + 1e-05f; // %211 add
+	const float e212 = sqrtf(e211); // %212 sqrt
+	t212[i] = e212;
+}
+
+// %213 = mul(%65, %203) (N, 12)
+extern "C" __global__ void k213_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	t213[i] = t65[0] * sl[i];
+}
+
+// Group 13 (reduction).
+// %215 = mul(%163, %203) (N, 12)
+// %216 = reduce_mean(%215) scalar
+extern "C" __global__ void g13_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 12; r_ /= 12;
+		const int r0 = r_;
+		const float e215 = h[r0*12 + r1] * sl[r0*12 + r1]; // %215 mul
+		const float xv = e215;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t216[o] = acc;
+}
+
+// Group 37 (reduction).
+// %217 = mul(%67, %159) (N, 3, 4)
+// %218 = reduce_sum(%217) (N, 3, 1)
+extern "C" __global__ void g37_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 3*n) return;
+	int o_ = o;
+	const int o1 = o_ % 3; o_ /= 3;
+	const int o0 = o_;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 4; j += 32) {
+		const int r0 = j;
+		const float e217 = t67[0] * t159[o0*12 + o1*4 + r0]; // %217 mul
+		const float xv = e217;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t218[o] = acc;
+}
+
+// Group 39 (reduction).
+// %219 = eq(%98, %152) (N, 3, 4)
+// %220 = cast(%219) (N, 3, 4)
+extern "C" __global__ void g39_eq_cast(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i2 = i_ % 4; i_ /= 4;
+	const int i1 = i_ % 3; i_ /= 3;
+	const int i0 = i_;
+	const float e219 = (h[i] == t147[i0*4 + i2] ? 1.0f : 0.0f); // %219 eq
+	const float e220 = e219; // %220 cast
+	t220[i] = e220;
+}
+
+// Group 39 (reduction).
+// %221 = reduce_sum(%220) (N, 1, 4)
+extern "C" __global__ void g39_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 4*n) return;
+	int o_ = o;
+	const int o1 = o_ % 4; o_ /= 4;
+	const int o0 = o_;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float xv = t220[o0*12 + o1*1 + r0*4];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t221[o] = acc;
+}
+
+// %222 = div(%69, %221) (N, 1, 4)
+extern "C" __global__ void k222_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 4*n) return;
+	int i_ = i;
+	const int i2 = i_ % 4; i_ /= 4;
+	const int i1 = i_ % 1; i_ /= 1;
+	const int i0 = i_;
+	t222[i] = t69[0] / t221[i];
 }
 
 // Group 9 (elementwise).
-// %224 = div(%209, %213) (N, 12)
-// %225 = mul(%224, %17) (N, 12)
-// %226 = add(%225, %18) (N, 12)
+// %223 = div(%208, %212) (N, 12)
+// %224 = mul(%223, %17) (N, 12)
+// %225 = add(%224, %18) (N, 12)
 extern "C" __global__ void g9_div_mul_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
-	const float e224 = t209[i] / t213[i0]; // %224 div
-	t224[i] = e224;
-	const float e225 = e224 * zLayerNorm0Gamma[i1]; // %225 mul
-	const float e226 = e225 + zLayerNorm0Beta[i1]; // %226 add
-	t226[i] = e226;
+	const float e223 = t208[i] / t212[i0]; // %223 div
+	t223[i] = e223;
+	const float e224 = e223 * zLayerNorm0Gamma[i1]; // %224 mul
+	const float e225 = e224 + zLayerNorm0Beta[i1]; // %225 add
+	t225[i] = e225;
 }
 
-// %227 = matmul(%226, %19) (N, 1)
-// cuBLAS: t227 = t226 @ zDense0W
+// %226 = matmul(%225, %19) (N, 1)
+// cuBLAS: t226 = t225 @ zDense0W
 
 // Group 10 (reduction).
-// %228 = add(%227, %20) (N, 1)
-// %229 = add(%228, %88) (N, 1) (z)
-// %230 = sigmoid(%229) (N, 1)
-// %231 = sigmoid(%2) (N, 1)
-// %232 = maximum(%230, %23) (N, 1)
-// %233 = minimum(%232, %24) (N, 1)
-// %234 = log(%233) (N, 1)
-// %235 = mul(%231, %234) (N, 1)
-// %236 = sub(%6, %231) (N, 1)
-// %237 = sub(%6, %233) (N, 1)
-// %238 = log(%237) (N, 1)
-// %239 = mul(%236, %238) (N, 1)
-// %240 = add(%235, %239) (N, 1)
-// %241 = neg(%240) (N, 1)
+// %227 = add(%226, %20) (N, 1)
+// %228 = add(%227, %82) (N, 1) (z)
+// %229 = sigmoid(%228) (N, 1)
+// %230 = sigmoid(%2) (N, 1)
+// %231 = maximum(%229, %23) (N, 1)
+// %232 = minimum(%231, %24) (N, 1)
+// %233 = log(%232) (N, 1)
+// %234 = mul(%230, %233) (N, 1)
+// %235 = sub(%6, %230) (N, 1)
+// %236 = sub(%6, %232) (N, 1)
+// %237 = log(%236) (N, 1)
+// %238 = mul(%235, %237) (N, 1)
+// %239 = add(%234, %238) (N, 1)
+// %240 = neg(%239) (N, 1)
 extern "C" __global__ void g10_add_add_sigmoid_sigmoid(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
 	int i_ = i;
 	const int i1 = i_ % 1; i_ /= 1;
 	const int i0 = i_;
-	const float e228 = t227[i] + zDense0B[0]; // %228 add
-	const float e229 = e228 + oh[i]; // %229 add
-	z[i] = e229;
-	const float e230 = sigmoid_f(e229); // %230 sigmoid
+	const float e227 = t226[i] + zDense0B[0]; // %227 add
+	const float e228 = e227 + oh[i]; // %228 add
+	z[i] = e228;
+	const float e229 = sigmoid_f(e228); // %229 sigmoid
+	t229[i] = e229;
+	const float e230 = sigmoid_f(t[i]); // %230 sigmoid
 	t230[i] = e230;
-	const float e231 = sigmoid_f(t[i]); // %231 sigmoid
+	const float e231 = max_f(e229, 1e-07f); // %231 maximum
 	t231[i] = e231;
-	const float e232 = max_f(e230, 1e-07f); // %232 maximum
+	const float e232 = min_f(e231, 0.9999999f); // %232 minimum
 	t232[i] = e232;
-	const float e233 = min_f(e232, 0.9999999f); // %233 minimum
-	t233[i] = e233;
-	const float e234 = logf(e233); // %234 log
-	const float e235 = e231 * e234; // %235 mul
-	const float e236 = 1.0f - e231; // %236 sub
+	const float e233 = logf(e232); // %233 log
+	const float e234 = e230 * e233; // %234 mul
+	const float e235 = 1.0f - e230; // %235 sub
+	t235[i] = e235;
+	const float e236 = 1.0f - e232; // %236 sub
 	t236[i] = e236;
-	const float e237 = 1.0f - e233; // %237 sub
-	t237[i] = e237;
-	const float e238 = logf(e237); // %238 log
-	const float e239 = e236 * e238; // %239 mul
-	const float e240 = e235 + e239; // %240 add
-	const float e241 = -e240; // %241 neg
-	t241[i] = e241;
+	const float e237 = logf(e236); // %237 log
+	const float e238 = e235 * e237; // %238 mul
+	const float e239 = e234 + e238; // %239 add
+	const float e240 = -e239; // %240 neg
+	t240[i] = e240;
 }
 
 // Group 10 (reduction).
-// %242 = reduce_mean(%241) scalar
+// %241 = reduce_mean(%240) scalar
 extern "C" __global__ void g10_1_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1877,22 +1879,22 @@ extern "C" __global__ void g10_1_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float xv = t241[r0*1 + r1*1];
+		const float xv = t240[r0*1 + r1*1];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t242[o] = acc;
+	if (threadIdx.x == 0) t241[o] = acc;
 }
 
 // Group 20 (reduction).
-// %243 = gt(%230, %9) (N, 1)
-// %244 = cast(%243) (N, 1)
-// %245 = gt(%2, %9) (N, 1)
-// %246 = cast(%245) (N, 1)
-// %247 = eq(%244, %246) (N, 1)
-// %248 = cast(%247) (N, 1)
-// %249 = reduce_mean(%248) scalar
+// %242 = gt(%229, %9) (N, 1)
+// %243 = cast(%242) (N, 1)
+// %244 = gt(%2, %9) (N, 1)
+// %245 = cast(%244) (N, 1)
+// %246 = eq(%243, %245) (N, 1)
+// %247 = cast(%246) (N, 1)
+// %248 = reduce_mean(%247) scalar
 extern "C" __global__ void g20_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1901,48 +1903,48 @@ extern "C" __global__ void g20_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float e243 = (t230[r0] > 0.5f ? 1.0f : 0.0f); // %243 gt
-		const float e244 = e243; // %244 cast
-		const float e245 = (t[r0] > 0.5f ? 1.0f : 0.0f); // %245 gt
-		const float e246 = e245; // %246 cast
-		const float e247 = (e244 == e246 ? 1.0f : 0.0f); // %247 eq
-		const float e248 = e247; // %248 cast
-		const float xv = e248;
+		const float e242 = (t229[r0] > 0.5f ? 1.0f : 0.0f); // %242 gt
+		const float e243 = e242; // %243 cast
+		const float e244 = (t[r0] > 0.5f ? 1.0f : 0.0f); // %244 gt
+		const float e245 = e244; // %245 cast
+		const float e246 = (e243 == e245 ? 1.0f : 0.0f); // %246 eq
+		const float e247 = e246; // %247 cast
+		const float xv = e247;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t249[o] = acc;
+	if (threadIdx.x == 0) t248[o] = acc;
 }
 
 // Group 14 (reduction).
-// %250 = sub(%229, %2) (N, 1)
-// %251 = abs(%250) (N, 1)
-// %252 = minimum(%251, %9) (N, 1)
-// %253 = mul(%252, %252) (N, 1)
-// %254 = mul(%9, %253) (N, 1)
-// %255 = sub(%251, %252) (N, 1)
-// %256 = mul(%9, %255) (N, 1)
-// %257 = add(%254, %256) (N, 1)
+// %249 = sub(%228, %2) (N, 1)
+// %250 = abs(%249) (N, 1)
+// %251 = minimum(%250, %9) (N, 1)
+// %252 = mul(%251, %251) (N, 1)
+// %253 = mul(%9, %252) (N, 1)
+// %254 = sub(%250, %251) (N, 1)
+// %255 = mul(%9, %254) (N, 1)
+// %256 = add(%253, %255) (N, 1)
 extern "C" __global__ void g14_sub_abs_minimum_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
-	const float e250 = z[i] - t[i]; // %250 sub
+	const float e249 = z[i] - t[i]; // %249 sub
+	t249[i] = e249;
+	const float e250 = abs_f(e249); // %250 abs
 	t250[i] = e250;
-	const float e251 = abs_f(e250); // %251 abs
+	const float e251 = min_f(e250, 0.5f); // %251 minimum
 	t251[i] = e251;
-	const float e252 = min_f(e251, 0.5f); // %252 minimum
-	t252[i] = e252;
-	const float e253 = e252 * e252; // %253 mul
-	const float e254 = 0.5f * e253; // %254 mul
-	const float e255 = e251 - e252; // %255 sub
-	const float e256 = 0.5f * e255; // %256 mul
-	const float e257 = e254 + e256; // %257 add
-	t257[i] = e257;
+	const float e252 = e251 * e251; // %252 mul
+	const float e253 = 0.5f * e252; // %253 mul
+	const float e254 = e250 - e251; // %254 sub
+	const float e255 = 0.5f * e254; // %255 mul
+	const float e256 = e253 + e255; // %256 add
+	t256[i] = e256;
 }
 
 // Group 14 (reduction).
-// %258 = reduce_mean(%257) scalar
+// %257 = reduce_mean(%256) scalar
 extern "C" __global__ void g14_1_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1951,16 +1953,16 @@ extern "C" __global__ void g14_1_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float xv = t257[r0*1 + r1*1];
+		const float xv = t256[r0*1 + r1*1];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t258[o] = acc;
+	if (threadIdx.x == 0) t257[o] = acc;
 }
 
-// %259 = reduce_mean(%251) scalar
-extern "C" __global__ void k259_reduce_mean(float* mem, int n) {
+// %258 = reduce_mean(%250) scalar
+extern "C" __global__ void k258_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
@@ -1968,17 +1970,17 @@ extern "C" __global__ void k259_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float xv = t251[r0*1 + r1*1];
+		const float xv = t250[r0*1 + r1*1];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t259[o] = acc;
+	if (threadIdx.x == 0) t258[o] = acc;
 }
 
 // Group 15 (reduction).
-// %260 = mul(%250, %250) (N, 1)
-// %261 = reduce_sum(%260) scalar
+// %259 = mul(%249, %249) (N, 1)
+// %260 = reduce_sum(%259) scalar
 extern "C" __global__ void g15_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1987,43 +1989,43 @@ extern "C" __global__ void g15_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float e260 = t250[r0] * t250[r0]; // %260 mul
-		const float xv = e260;
+		const float e259 = t249[r0] * t249[r0]; // %259 mul
+		const float xv = e259;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) t261[o] = acc;
+	if (threadIdx.x == 0) t260[o] = acc;
 }
 
 // Group 16 (reduction).
-// %262 = abs(%229) (N, 1)
-// %263 = neg(%262) (N, 1)
-// %264 = exp(%263) (N, 1)
-// %265 = add(%6, %264) (N, 1)
-// %266 = log(%265) (N, 1)
-// %267 = maximum(%229, %8) (N, 1)
-// %268 = mul(%229, %2) (N, 1)
-// %269 = sub(%267, %268) (N, 1)
-// %270 = add(%269, %266) (N, 1)
+// %261 = abs(%228) (N, 1)
+// %262 = neg(%261) (N, 1)
+// %263 = exp(%262) (N, 1)
+// %264 = add(%6, %263) (N, 1)
+// %265 = log(%264) (N, 1)
+// %266 = maximum(%228, %8) (N, 1)
+// %267 = mul(%228, %2) (N, 1)
+// %268 = sub(%266, %267) (N, 1)
+// %269 = add(%268, %265) (N, 1)
 extern "C" __global__ void g16_abs_neg_exp_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
-	const float e262 = abs_f(z[i]); // %262 abs
-	const float e263 = -e262; // %263 neg
-	const float e264 = expf(e263); // %264 exp
+	const float e261 = abs_f(z[i]); // %261 abs
+	const float e262 = -e261; // %262 neg
+	const float e263 = expf(e262); // %263 exp
+	t263[i] = e263;
+	const float e264 = 1.0f + e263; // %264 add
 	t264[i] = e264;
-	const float e265 = 1.0f + e264; // %265 add
-	t265[i] = e265;
-	const float e266 = logf(e265); // %266 log
-	const float e267 = max_f(z[i], 0.0f); // %267 maximum
-	const float e268 = z[i] * t[i]; // %268 mul
-	const float e269 = e267 - e268; // %269 sub
-	const float e270 = e269 + e266; // %270 add
-	t270[i] = e270;
+	const float e265 = logf(e264); // %265 log
+	const float e266 = max_f(z[i], 0.0f); // %266 maximum
+	const float e267 = z[i] * t[i]; // %267 mul
+	const float e268 = e266 - e267; // %268 sub
+	const float e269 = e268 + e265; // %269 add
+	t269[i] = e269;
 }
 
 // Group 16 (reduction).
-// %271 = reduce_mean(%270) scalar
+// %270 = reduce_mean(%269) scalar
 extern "C" __global__ void g16_1_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -2032,108 +2034,108 @@ extern "C" __global__ void g16_1_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float xv = t270[r0*1 + r1*1];
+		const float xv = t269[r0*1 + r1*1];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t271[o] = acc;
+	if (threadIdx.x == 0) t270[o] = acc;
 }
 
 // Group 26 (reduction).
-// %272 = broadcast(%64) (N, 1)
-// %273 = neg(%272) (N, 1)
-// %274 = mul(%273, %2) (N, 1)
-// %275 = ge(%229, %8) (N, 1)
-// %276 = where(%275, %63, %8) (N, 1)
-// %277 = add(%274, %276) (N, 1)
-// %278 = div(%63, %265) (N, 1)
-// %279 = mul(%278, %264) (N, 1)
-// %280 = neg(%279) (N, 1)
-// %281 = sign(%229) (N, 1)
-// %282 = mul(%280, %281) (N, 1)
-// %283 = add(%277, %282) (N, 1)
-// %284 = add(%250, %250) (N, 1)
-// %285 = add(%283, %284) (N, 1)
-// %286 = sign(%250) (N, 1)
-// %287 = mul(%63, %286) (N, 1)
-// %288 = add(%285, %287) (N, 1)
-// %289 = mul(%272, %9) (N, 1)
-// %290 = neg(%289) (N, 1)
-// %291 = mul(%289, %252) (N, 1)
-// %292 = add(%290, %291) (N, 1)
-// %293 = add(%292, %291) (N, 1)
-// %294 = le(%251, %9) (N, 1)
-// %295 = where(%294, %293, %8) (N, 1)
-// %296 = add(%289, %295) (N, 1)
-// %297 = mul(%296, %286) (N, 1)
-// %298 = add(%288, %297) (N, 1)
-// %299 = mul(%273, %236) (N, 1)
-// %300 = div(%299, %237) (N, 1)
-// %301 = neg(%300) (N, 1)
-// %302 = mul(%273, %231) (N, 1)
-// %303 = div(%302, %233) (N, 1)
-// %304 = add(%301, %303) (N, 1)
-// %305 = le(%232, %24) (N, 1)
-// %306 = where(%305, %304, %8) (N, 1)
-// %307 = ge(%230, %23) (N, 1)
-// %308 = where(%307, %306, %8) (N, 1)
-// %309 = mul(%308, %230) (N, 1)
-// %310 = sub(%6, %230) (N, 1)
-// %311 = mul(%309, %310) (N, 1)
-// %312 = add(%298, %311) (N, 1)
+// %271 = broadcast(%64) (N, 1)
+// %272 = neg(%271) (N, 1)
+// %273 = mul(%272, %2) (N, 1)
+// %274 = ge(%228, %8) (N, 1)
+// %275 = where(%274, %63, %8) (N, 1)
+// %276 = add(%273, %275) (N, 1)
+// %277 = div(%63, %264) (N, 1)
+// %278 = mul(%277, %263) (N, 1)
+// %279 = neg(%278) (N, 1)
+// %280 = sign(%228) (N, 1)
+// %281 = mul(%279, %280) (N, 1)
+// %282 = add(%276, %281) (N, 1)
+// %283 = add(%249, %249) (N, 1)
+// %284 = add(%282, %283) (N, 1)
+// %285 = sign(%249) (N, 1)
+// %286 = mul(%63, %285) (N, 1)
+// %287 = add(%284, %286) (N, 1)
+// %288 = mul(%271, %9) (N, 1)
+// %289 = neg(%288) (N, 1)
+// %290 = mul(%288, %251) (N, 1)
+// %291 = add(%289, %290) (N, 1)
+// %292 = add(%291, %290) (N, 1)
+// %293 = le(%250, %9) (N, 1)
+// %294 = where(%293, %292, %8) (N, 1)
+// %295 = add(%288, %294) (N, 1)
+// %296 = mul(%295, %285) (N, 1)
+// %297 = add(%287, %296) (N, 1)
+// %298 = mul(%272, %235) (N, 1)
+// %299 = div(%298, %236) (N, 1)
+// %300 = neg(%299) (N, 1)
+// %301 = mul(%272, %230) (N, 1)
+// %302 = div(%301, %232) (N, 1)
+// %303 = add(%300, %302) (N, 1)
+// %304 = le(%231, %24) (N, 1)
+// %305 = where(%304, %303, %8) (N, 1)
+// %306 = ge(%229, %23) (N, 1)
+// %307 = where(%306, %305, %8) (N, 1)
+// %308 = mul(%307, %229) (N, 1)
+// %309 = sub(%6, %229) (N, 1)
+// %310 = mul(%308, %309) (N, 1)
+// %311 = add(%297, %310) (N, 1)
 extern "C" __global__ void g26_broadcast_neg_mul_ge(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
 	int i_ = i;
 	const int i1 = i_ % 1; i_ /= 1;
 	const int i0 = i_;
-	const float e272 = t63[0]; // %272 broadcast
-	const float e273 = -e272; // %273 neg
-	const float e274 = e273 * t[i]; // %274 mul
-	const float e275 = (z[i] >= 0.0f ? 1.0f : 0.0f); // %275 ge
-	const float e276 = (e275 != 0.0f ? t63[0] : 0.0f); // %276 where
-	const float e277 = e274 + e276; // %277 add
-	const float e278 = t63[0] / t265[i]; // %278 div
-	const float e279 = e278 * t264[i]; // %279 mul
-	const float e280 = -e279; // %280 neg
-	const float e281 = sign_f(z[i]); // %281 sign
-	const float e282 = e280 * e281; // %282 mul
-	const float e283 = e277 + e282; // %283 add
-	const float e284 = t250[i] + t250[i]; // %284 add
-	const float e285 = e283 + e284; // %285 add
-	const float e286 = sign_f(t250[i]); // %286 sign
-	const float e287 = t63[0] * e286; // %287 mul
-	const float e288 = e285 + e287; // %288 add
-	const float e289 = e272 * 0.5f; // %289 mul
-	const float e290 = -e289; // %290 neg
-	const float e291 = e289 * t252[i]; // %291 mul
-	const float e292 = e290 + e291; // %292 add
-	const float e293 = e292 + e291; // %293 add
-	const float e294 = (t251[i] <= 0.5f ? 1.0f : 0.0f); // %294 le
-	const float e295 = (e294 != 0.0f ? e293 : 0.0f); // %295 where
-	const float e296 = e289 + e295; // %296 add
-	const float e297 = e296 * e286; // %297 mul
-	const float e298 = e288 + e297; // %298 add
-	const float e299 = e273 * t236[i]; // %299 mul
-	const float e300 = e299 / t237[i]; // %300 div
-	const float e301 = -e300; // %301 neg
-	const float e302 = e273 * t231[i]; // %302 mul
-	const float e303 = e302 / t233[i]; // %303 div
-	const float e304 = e301 + e303; // %304 add
-	const float e305 = (t232[i] <= 0.9999999f ? 1.0f : 0.0f); // %305 le
-	const float e306 = (e305 != 0.0f ? e304 : 0.0f); // %306 where
-	const float e307 = (t230[i] >= 1e-07f ? 1.0f : 0.0f); // %307 ge
-	const float e308 = (e307 != 0.0f ? e306 : 0.0f); // %308 where
-	const float e309 = e308 * t230[i]; // %309 mul
-	const float e310 = 1.0f - t230[i]; // %310 sub
-	const float e311 = e309 * e310; // %311 mul
-	const float e312 = e298 + e311; // %312 add
-	t312[i] = e312;
+	const float e271 = t63[0]; // %271 broadcast
+	const float e272 = -e271; // %272 neg
+	const float e273 = e272 * t[i]; // %273 mul
+	const float e274 = (z[i] >= 0.0f ? 1.0f : 0.0f); // %274 ge
+	const float e275 = (e274 != 0.0f ? t63[0] : 0.0f); // %275 where
+	const float e276 = e273 + e275; // %276 add
+	const float e277 = t63[0] / t264[i]; // %277 div
+	const float e278 = e277 * t263[i]; // %278 mul
+	const float e279 = -e278; // %279 neg
+	const float e280 = sign_f(z[i]); // %280 sign
+	const float e281 = e279 * e280; // %281 mul
+	const float e282 = e276 + e281; // %282 add
+	const float e283 = t249[i] + t249[i]; // %283 add
+	const float e284 = e282 + e283; // %284 add
+	const float e285 = sign_f(t249[i]); // %285 sign
+	const float e286 = t63[0] * e285; // %286 mul
+	const float e287 = e284 + e286; // %287 add
+	const float e288 = e271 * 0.5f; // %288 mul
+	const float e289 = -e288; // %289 neg
+	const float e290 = e288 * t251[i]; // %290 mul
+	const float e291 = e289 + e290; // %291 add
+	const float e292 = e291 + e290; // %292 add
+	const float e293 = (t250[i] <= 0.5f ? 1.0f : 0.0f); // %293 le
+	const float e294 = (e293 != 0.0f ? e292 : 0.0f); // %294 where
+	const float e295 = e288 + e294; // %295 add
+	const float e296 = e295 * e285; // %296 mul
+	const float e297 = e287 + e296; // %297 add
+	const float e298 = e272 * t235[i]; // %298 mul
+	const float e299 = e298 / t236[i]; // %299 div
+	const float e300 = -e299; // %300 neg
+	const float e301 = e272 * t230[i]; // %301 mul
+	const float e302 = e301 / t232[i]; // %302 div
+	const float e303 = e300 + e302; // %303 add
+	const float e304 = (t231[i] <= 0.9999999f ? 1.0f : 0.0f); // %304 le
+	const float e305 = (e304 != 0.0f ? e303 : 0.0f); // %305 where
+	const float e306 = (t229[i] >= 1e-07f ? 1.0f : 0.0f); // %306 ge
+	const float e307 = (e306 != 0.0f ? e305 : 0.0f); // %307 where
+	const float e308 = e307 * t229[i]; // %308 mul
+	const float e309 = 1.0f - t229[i]; // %309 sub
+	const float e310 = e308 * e309; // %310 mul
+	const float e311 = e297 + e310; // %311 add
+	t311[i] = e311;
 }
 
 // Group 26 (reduction).
-// %313 = reduce_sum(%312) (1)
+// %312 = reduce_sum(%311) (1)
 extern "C" __global__ void g26_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -2141,30 +2143,30 @@ extern "C" __global__ void g26_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t312[o0*1 + r0*1];
+		const float xv = t311[o0*1 + r0*1];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) zDense0BGrad[o] = acc;
 }
 
-// %314 = matmul(%226, %312) (12, 1)
-// cuBLAS: zDense0WGrad = t226ᵀ @ t312
+// %313 = matmul(%225, %311) (12, 1)
+// cuBLAS: zDense0WGrad = t225ᵀ @ t311
 
-// %315 = matmul(%87, %312) (5, 1)
-// cuBLAS: wGrad = t87ᵀ @ t312
+// %314 = matmul(%81, %311) (5, 1)
+// cuBLAS: wGrad = t81ᵀ @ t311
 
-// %316 = mul(%313, %313) (1)
-extern "C" __global__ void k316_mul(float* mem, int n) {
+// %315 = mul(%312, %312) (1)
+extern "C" __global__ void k315_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
-	t316[i] = zDense0BGrad[i] * zDense0BGrad[i];
+	t315[i] = zDense0BGrad[i] * zDense0BGrad[i];
 }
 
-// Group 44 (reduction).
-// %318 = mul(%315, %315) (5, 1)
-// %319 = reduce_sum(%318) scalar
-extern "C" __global__ void g44_reduce_sum(float* mem, int n) {
+// Group 45 (reduction).
+// %317 = mul(%314, %314) (5, 1)
+// %318 = reduce_sum(%317) scalar
+extern "C" __global__ void g45_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
@@ -2172,18 +2174,18 @@ extern "C" __global__ void g44_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float e318 = wGrad[r0] * wGrad[r0]; // %318 mul
-		const float xv = e318;
+		const float e317 = wGrad[r0] * wGrad[r0]; // %317 mul
+		const float xv = e317;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t319[o] = acc;
+	if ((threadIdx.x & 31) == 0) t318[o] = acc;
 }
 
-// Group 47 (reduction).
-// %320 = mul(%314, %314) (12, 1)
-// %321 = reduce_sum(%320) scalar
-extern "C" __global__ void g47_reduce_sum(float* mem, int n) {
+// Group 48 (reduction).
+// %319 = mul(%313, %313) (12, 1)
+// %320 = reduce_sum(%319) scalar
+extern "C" __global__ void g48_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
@@ -2191,89 +2193,89 @@ extern "C" __global__ void g47_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float e320 = zDense0WGrad[r0] * zDense0WGrad[r0]; // %320 mul
-		const float xv = e320;
+		const float e319 = zDense0WGrad[r0] * zDense0WGrad[r0]; // %319 mul
+		const float xv = e319;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t321[o] = acc;
+	if ((threadIdx.x & 31) == 0) t320[o] = acc;
 }
 
-// %322 = matmul(%312, %19) (N, 12)
-// cuBLAS: t322 = t312 @ zDense0Wᵀ
+// %321 = matmul(%311, %19) (N, 12)
+// cuBLAS: t321 = t311 @ zDense0Wᵀ
 
-// %323 = reduce_sum(%322) (12)
-extern "C" __global__ void k323_reduce_sum(float* mem, int n) {
+// %322 = reduce_sum(%321) (12)
+extern "C" __global__ void k322_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	const int o0 = o;
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t322[o0*1 + r0*12];
+		const float xv = t321[o0*1 + r0*12];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) zLayerNorm0BetaGrad[o] = acc;
 }
 
-// Group 46 (reduction).
-// %324 = mul(%323, %323) (12)
-// %325 = reduce_sum(%324) scalar
-extern "C" __global__ void g46_reduce_sum(float* mem, int n) {
+// Group 47 (reduction).
+// %323 = mul(%322, %322) (12)
+// %324 = reduce_sum(%323) scalar
+extern "C" __global__ void g47_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float e324 = zLayerNorm0BetaGrad[r0] * zLayerNorm0BetaGrad[r0]; // %324 mul
-		const float xv = e324;
+		const float e323 = zLayerNorm0BetaGrad[r0] * zLayerNorm0BetaGrad[r0]; // %323 mul
+		const float xv = e323;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t325[o] = acc;
+	if ((threadIdx.x & 31) == 0) t324[o] = acc;
 }
 
-// Group 31 (reduction).
-// %326 = mul(%322, %224) (N, 12)
-// %327 = reduce_sum(%326) (12)
-extern "C" __global__ void g31_reduce_sum(float* mem, int n) {
+// Group 32 (reduction).
+// %325 = mul(%321, %223) (N, 12)
+// %326 = reduce_sum(%325) (12)
+extern "C" __global__ void g32_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	const int o0 = o;
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e326 = t322[r0*12 + o0] * t224[r0*12 + o0]; // %326 mul
-		const float xv = e326;
+		const float e325 = t321[r0*12 + o0] * t223[r0*12 + o0]; // %325 mul
+		const float xv = e325;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) zLayerNorm0GammaGrad[o] = acc;
 }
 
-// Group 45 (reduction).
-// %328 = mul(%327, %327) (12)
-// %329 = reduce_sum(%328) scalar
-extern "C" __global__ void g45_reduce_sum(float* mem, int n) {
+// Group 46 (reduction).
+// %327 = mul(%326, %326) (12)
+// %328 = reduce_sum(%327) scalar
+extern "C" __global__ void g46_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float e328 = zLayerNorm0GammaGrad[r0] * zLayerNorm0GammaGrad[r0]; // %328 mul
-		const float xv = e328;
+		const float e327 = zLayerNorm0GammaGrad[r0] * zLayerNorm0GammaGrad[r0]; // %327 mul
+		const float xv = e327;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t329[o] = acc;
+	if ((threadIdx.x & 31) == 0) t328[o] = acc;
 }
 
 // Group 4 (reduction).
-// %330 = mul(%99, %15) (N, 3, 4)
-// %331 = cast(%330) (N, 3, 4)
-// %332 = cast(%331) (N, 3, 4) (ci)
-// %333 = reduce_mean(%332) scalar
+// %329 = mul(%98, %15) (N, 3, 4)
+// %330 = cast(%329) (N, 3, 4)
+// %331 = cast(%330) (N, 3, 4) (ci)
+// %332 = reduce_mean(%331) scalar
 extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -2283,230 +2285,230 @@ extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
 		const int r2 = r_ % 4; r_ /= 4;
 		const int r1 = r_ % 3; r_ /= 3;
 		const int r0 = r_;
-		const float e330 = h[r0*12 + r1*4 + r2] * 3.0f; // %330 mul
-		const int e331 = cast_i32(e330); // %331 cast
-		const float e332 = (float)e331; // %332 cast
-		const float xv = e332;
+		const float e329 = h[r0*12 + r1*4 + r2] * 3.0f; // %329 mul
+		const int e330 = cast_i32(e329); // %330 cast
+		const float e331 = (float)e330; // %331 cast
+		const float xv = e331;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t333[o] = acc;
+	if (threadIdx.x == 0) t332[o] = acc;
 }
 
 // Group 12 (elementwise).
-// %334 = add(%140, %143) scalar
-// %335 = add(%334, %141) scalar
-// %336 = add(%335, %159) scalar
-// %337 = add(%336, %203) scalar
-// %338 = add(%337, %333) scalar
-// %339 = add(%338, %197) scalar
-// %340 = mul(%146, %22) scalar
-// %341 = add(%339, %340) scalar
-// %342 = add(%341, %217) scalar (total)
-// %343 = add(%242, %258) scalar
-// %344 = add(%343, %259) scalar
-// %345 = add(%344, %261) scalar
-// %346 = add(%345, %271) scalar
-// %347 = add(%346, %342) scalar
-// %348 = add(%347, %172) scalar
+// %333 = add(%139, %142) scalar
+// %334 = add(%333, %140) scalar
+// %335 = add(%334, %158) scalar
+// %336 = add(%335, %202) scalar
+// %337 = add(%336, %332) scalar
+// %338 = add(%337, %196) scalar
+// %339 = mul(%145, %22) scalar
+// %340 = add(%338, %339) scalar
+// %341 = add(%340, %216) scalar (total)
+// %342 = add(%241, %257) scalar
+// %343 = add(%342, %258) scalar
+// %344 = add(%343, %260) scalar
+// %345 = add(%344, %270) scalar
+// %346 = add(%345, %341) scalar
+// %347 = add(%346, %171) scalar
 extern "C" __global__ void g12_add_add_add_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
-	const float e334 = t140[i] + t143[i]; // %334 add
-	const float e335 = e334 + t141[i]; // %335 add
-	const float e336 = e335 + t159[i]; // %336 add
-	const float e337 = e336 + t203[i]; // %337 add
-	const float e338 = e337 + t333[i]; // %338 add
-	const float e339 = e338 + t197[i]; // %339 add
-	const float e340 = t146[i] * 0.01f; // %340 mul
-	const float e341 = e339 + e340; // %341 add
-	const float e342 = e341 + t217[i]; // %342 add
-	const float e343 = t242[i] + t258[i]; // %343 add
-	const float e344 = e343 + t259[i]; // %344 add
-	const float e345 = e344 + t261[i]; // %345 add
-	const float e346 = e345 + t271[i]; // %346 add
-	const float e347 = e346 + e342; // %347 add
-	const float e348 = e347 + t172[i]; // %348 add
-	t348[i] = e348;
+	const float e333 = t139[i] + t142[i]; // %333 add
+	const float e334 = e333 + t140[i]; // %334 add
+	const float e335 = e334 + t158[i]; // %335 add
+	const float e336 = e335 + t202[i]; // %336 add
+	const float e337 = e336 + t332[i]; // %337 add
+	const float e338 = e337 + t196[i]; // %338 add
+	const float e339 = t145[i] * 0.01f; // %339 mul
+	const float e340 = e338 + e339; // %340 add
+	const float e341 = e340 + t216[i]; // %341 add
+	const float e342 = t241[i] + t257[i]; // %342 add
+	const float e343 = e342 + t258[i]; // %343 add
+	const float e344 = e343 + t260[i]; // %344 add
+	const float e345 = e344 + t270[i]; // %345 add
+	const float e346 = e345 + e341; // %346 add
+	const float e347 = e346 + t171[i]; // %347 add
+	t347[i] = e347;
 }
 
 // ----------------------------------------------------------------------------
 // Backward.
 
-// Group 30 (reduction).
-// %349 = mul(%322, %17) (N, 12)
-// %350 = div(%349, %213) (N, 12)
-// %351 = mul(%349, %224) (N, 12)
-// %352 = div(%351, %213) (N, 12)
-// %353 = neg(%352) (N, 12)
-extern "C" __global__ void g30_mul_div_mul_div(float* mem, int n) {
+// Group 31 (reduction).
+// %348 = mul(%321, %17) (N, 12)
+// %349 = div(%348, %212) (N, 12)
+// %350 = mul(%348, %223) (N, 12)
+// %351 = div(%350, %212) (N, 12)
+// %352 = neg(%351) (N, 12)
+extern "C" __global__ void g31_mul_div_mul_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
-	const float e349 = t322[i] * zLayerNorm0Gamma[i1]; // %349 mul
-	const float e350 = e349 / t213[i0]; // %350 div
-	t350[i] = e350;
-	const float e351 = e349 * t224[i]; // %351 mul
-	const float e352 = e351 / t213[i0]; // %352 div
-	const float e353 = -e352; // %353 neg
-	t353[i] = e353;
+	const float e348 = t321[i] * zLayerNorm0Gamma[i1]; // %348 mul
+	const float e349 = e348 / t212[i0]; // %349 div
+	t349[i] = e349;
+	const float e350 = e348 * t223[i]; // %350 mul
+	const float e351 = e350 / t212[i0]; // %351 div
+	const float e352 = -e351; // %352 neg
+	t352[i] = e352;
 }
 
-// Group 30 (reduction).
-// %354 = reduce_sum(%353) (N)
-extern "C" __global__ void g30_1_reduce_sum(float* mem, int n) {
+// Group 31 (reduction).
+// %353 = reduce_sum(%352) (N)
+extern "C" __global__ void g31_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
 	const int o0 = o;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float xv = t353[o0*12 + r0*1];
+		const float xv = t352[o0*12 + r0*1];
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t354[o] = acc;
+	if ((threadIdx.x & 31) == 0) t353[o] = acc;
 }
 
-// Group 32 (elementwise).
-// %356 = mul(%355, %9) (N, 1)
-// %357 = div(%356, %213) (N, 1)
-// %358 = div(%357, %58) (N, 1)
-extern "C" __global__ void g32_mul_div_div(float* mem, int n) {
+// Group 33 (elementwise).
+// %355 = mul(%354, %9) (N, 1)
+// %356 = div(%355, %212) (N, 1)
+// %357 = div(%356, %58) (N, 1)
+extern "C" __global__ void g33_mul_div_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
-	const float e356 = t354[i] * 0.5f; // %356 mul
-	const float e357 = e356 / t213[i]; // %357 div
-	const float e358 = e357 / 12.0f; // %358 div
-	t358[i] = e358;
+	const float e355 = t353[i] * 0.5f; // %355 mul
+	const float e356 = e355 / t212[i]; // %356 div
+	const float e357 = e356 / 12.0f; // %357 div
+	t357[i] = e357;
 }
 
-// Group 33 (reduction).
-// %359 = mul(%358, %209) (N, 12)
-// %360 = add(%350, %359) (N, 12)
-// %361 = add(%360, %359) (N, 12)
-// %362 = neg(%361) (N, 12)
-extern "C" __global__ void g33_mul_add_add_neg(float* mem, int n) {
+// Group 34 (reduction).
+// %358 = mul(%357, %208) (N, 12)
+// %359 = add(%349, %358) (N, 12)
+// %360 = add(%359, %358) (N, 12)
+// %361 = neg(%360) (N, 12)
+extern "C" __global__ void g34_mul_add_add_neg(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
-	const float e359 = t358[i0] * t209[i]; // %359 mul
-	const float e360 = t350[i] + e359; // %360 add
-	const float e361 = e360 + e359; // %361 add
+	const float e358 = t357[i0] * t208[i]; // %358 mul
+	const float e359 = t349[i] + e358; // %359 add
+	const float e360 = e359 + e358; // %360 add
+	t360[i] = e360;
+	const float e361 = -e360; // %361 neg
 	t361[i] = e361;
-	const float e362 = -e361; // %362 neg
-	t362[i] = e362;
 }
 
-// Group 33 (reduction).
-// %363 = reduce_sum(%362) (N)
-extern "C" __global__ void g33_1_reduce_sum(float* mem, int n) {
+// Group 34 (reduction).
+// %362 = reduce_sum(%361) (N)
+extern "C" __global__ void g34_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
 	const int o0 = o;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float xv = t362[o0*12 + r0*1];
+		const float xv = t361[o0*12 + r0*1];
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t363[o] = acc;
+	if ((threadIdx.x & 31) == 0) t362[o] = acc;
 }
 
-// %365 = div(%364, %58) (N, 1)
-extern "C" __global__ void k365_div(float* mem, int n) {
+// %364 = div(%363, %58) (N, 1)
+extern "C" __global__ void k364_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
-	t365[i] = t363[i] / 12.0f;
+	t364[i] = t362[i] / 12.0f;
 }
 
 // Group 27 (elementwise).
-// %366 = mul(%65, %164) (N, 12)
-// %367 = add(%361, %365) (N, 12)
-// %368 = add(%366, %367) (N, 12)
-// %369 = add(%190, %367) (N, 12)
+// %365 = mul(%65, %163) (N, 12)
+// %366 = add(%360, %364) (N, 12)
+// %367 = add(%365, %366) (N, 12)
+// %368 = add(%189, %366) (N, 12)
+// %369 = add(%368, %192) (N, 12)
 // %370 = add(%369, %193) (N, 12)
-// %371 = add(%370, %194) (N, 12)
 extern "C" __global__ void g27_mul_add_add_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
-	const float e366 = t65[0] * h[i]; // %366 mul
-	const float e367 = t361[i] + t365[i0]; // %367 add
+	const float e365 = t65[0] * h[i]; // %365 mul
+	const float e366 = t360[i] + t364[i0]; // %366 add
+	t366[i] = e366;
+	const float e367 = e365 + e366; // %367 add
 	t367[i] = e367;
-	const float e368 = e366 + e367; // %368 add
-	t368[i] = e368;
-	const float e369 = t190[i] + e367; // %369 add
+	const float e368 = t189[i] + e366; // %368 add
+	const float e369 = e368 + t192[i]; // %369 add
 	const float e370 = e369 + t193[i]; // %370 add
-	const float e371 = e370 + t194[i]; // %371 add
-	t371[i] = e371;
+	t370[i] = e370;
 }
 
-// %372 = mul(%368, %9) (N, 12)
-extern "C" __global__ void k372_mul(float* mem, int n) {
+// %371 = mul(%367, %9) (N, 12)
+extern "C" __global__ void k371_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
-	t372[i] = t368[i] * 0.5f;
+	t371[i] = t367[i] * 0.5f;
 }
 
-// %373 = slice(%372) (N, 4)
-extern "C" __global__ void k373_slice(float* mem, int n) {
+// %372 = slice(%371) (N, 4)
+extern "C" __global__ void k372_slice(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 4*n) return;
 	const int in = i % 1, j = (i / 1) % 4, o = i / (1 * 4);
-	t373[i] = t372[(o * 12 + 0 + j) * 1 + in];
+	t372[i] = t371[(o * 12 + 0 + j) * 1 + in];
 }
 
-// %374 = slice(%372) (N, 8)
-extern "C" __global__ void k374_slice(float* mem, int n) {
+// %373 = slice(%371) (N, 8)
+extern "C" __global__ void k373_slice(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 8*n) return;
 	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
-	t374[i] = t372[(o * 12 + 4 + j) * 1 + in];
+	t373[i] = t371[(o * 12 + 4 + j) * 1 + in];
 }
 
-// %375 = pad(%374) (N, 12)
-extern "C" __global__ void k375_pad(float* mem, int n) {
+// %374 = pad(%373) (N, 12)
+extern "C" __global__ void k374_pad(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
 	const int js = j - 4;
-	t375[i] = js >= 0 && js < 8 ? t374[(o * 8 + js) * 1 + in] : 0;
+	t374[i] = js >= 0 && js < 8 ? t373[(o * 8 + js) * 1 + in] : 0;
 }
 
-// %376 = scatter_add(%1, %367) (5, 12)
-extern "C" __global__ void k376_scatter_add(float* mem, int n) {
+// %375 = scatter_add(%1, %366) (5, 12)
+extern "C" __global__ void k375_scatter_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 60) return;
 	const int r = i / 12, j = i % 12;
 	float acc = 0;
-	for (int e = 0; e < n; e++) if (k2[e] == r) acc += t367[e * 12 + j];
+	for (int e = 0; e < n; e++) if (k2[e] == r) acc += t366[e * 12 + j];
 	tableGrad[i] = acc;
 }
 
-// %378 = transpose(%377) (N, 3, 4)
-extern "C" __global__ void k378_transpose(float* mem, int n) {
+// %377 = transpose(%376) (N, 3, 4)
+extern "C" __global__ void k377_transpose(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i2 = i_ % 4; i_ /= 4;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	t378[i] = t367[i0*12 + i1 + i2*3];
+	t377[i] = t366[i0*12 + i1 + i2*3];
 }
 
-// Group 42 (reduction).
-// %379 = mul(%376, %376) (5, 12)
-// %380 = reduce_sum(%379) scalar
-extern "C" __global__ void g42_reduce_sum(float* mem, int n) {
+// Group 43 (reduction).
+// %378 = mul(%375, %375) (5, 12)
+// %379 = reduce_sum(%378) scalar
+extern "C" __global__ void g43_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
@@ -2514,115 +2516,115 @@ extern "C" __global__ void g42_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 12; r_ /= 12;
 		const int r0 = r_;
-		const float e379 = tableGrad[r0*12 + r1] * tableGrad[r0*12 + r1]; // %379 mul
-		const float xv = e379;
+		const float e378 = tableGrad[r0*12 + r1] * tableGrad[r0*12 + r1]; // %378 mul
+		const float xv = e378;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t380[o] = acc;
+	if ((threadIdx.x & 31) == 0) t379[o] = acc;
 }
 
-// %381 = pad(%373) (N, 12)
-extern "C" __global__ void k381_pad(float* mem, int n) {
+// %380 = pad(%372) (N, 12)
+extern "C" __global__ void k380_pad(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
 	const int js = j - 0;
-	t381[i] = js >= 0 && js < 4 ? t373[(o * 4 + js) * 1 + in] : 0;
+	t380[i] = js >= 0 && js < 4 ? t372[(o * 4 + js) * 1 + in] : 0;
 }
 
-// Group 34 (elementwise).
-// %382 = add(%371, %375) (N, 12)
-// %383 = add(%382, %381) (N, 12)
-extern "C" __global__ void g34_add_add(float* mem, int n) {
+// Group 35 (elementwise).
+// %381 = add(%370, %374) (N, 12)
+// %382 = add(%381, %380) (N, 12)
+extern "C" __global__ void g35_add_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
-	const float e382 = t371[i] + t375[i]; // %382 add
-	const float e383 = e382 + t381[i]; // %383 add
-	t383[i] = e383;
+	const float e381 = t370[i] + t374[i]; // %381 add
+	const float e382 = e381 + t380[i]; // %382 add
+	t382[i] = e382;
 }
 
-// Group 35 (reduction).
-// %385 = add(%215, %384) (N, 3, 4)
-// %386 = add(%385, %378) (N, 3, 4)
-// %387 = exp(%161) (N, 3, 4)
-// %388 = mul(%387, %95) (N, 3, 4)
-// %389 = sub(%67, %388) (N, 3, 4)
-// %390 = add(%386, %389) (N, 3, 4)
-// %391 = sub(%93, %219) (N, 3, 4)
-// %392 = mul(%160, %391) (N, 3, 4)
-// %393 = add(%390, %392) (N, 3, 4)
-// %394 = sub(%99, %151) (N, 3, 4)
-// %395 = exp(%394) (N, 3, 4)
-// %396 = mul(%82, %395) (N, 3, 4)
-// %397 = add(%393, %396) (N, 3, 4)
-// %398 = mul(%199, %201) (N, 3, 4)
-// %399 = neg(%398) (N, 3, 4)
-// %400 = add(%397, %399) (N, 3, 4)
-// %401 = mul(%221, %223) (N, 3, 4)
-// %402 = add(%400, %401) (N, 3, 4)
-// %403 = add(%402, %86) (N, 3, 4)
-// %404 = add(%403, %82) (N, 3, 4)
-// %405 = where(%136, %67, %8) (N, 3, 4)
-// %406 = add(%404, %405) (N, 3, 4)
-// %407 = where(%129, %67, %8) (N, 3, 4)
-// %408 = where(%129, %8, %67) (N, 3, 4)
-// %409 = mul(%408, %130) (N, 3, 4)
-// %410 = neg(%409) (N, 3, 4)
-// %411 = add(%406, %410) (N, 3, 4)
-// %412 = mul(%407, %131) (N, 3, 4)
-// %413 = add(%411, %412) (N, 3, 4)
-// %414 = le(%126, %6) (N, 3, 4)
-// %415 = where(%414, %67, %8) (N, 3, 4)
-// %416 = ge(%99, %11) (N, 3, 4)
-// %417 = where(%416, %415, %8) (N, 3, 4)
-// %418 = add(%413, %417) (N, 3, 4)
-// %419 = where(%122, %67, %8) (N, 3, 4)
-// %420 = where(%122, %8, %67) (N, 3, 4)
-// %421 = le(%99, %10) (N, 3, 4)
-// %422 = where(%421, %420, %8) (N, 3, 4)
-// %423 = add(%418, %422) (N, 3, 4)
-// %424 = ge(%99, %9) (N, 3, 4)
-// %425 = where(%424, %419, %8) (N, 3, 4)
-// %426 = add(%423, %425) (N, 3, 4)
-// %427 = neg(%94) (N, 3, 4)
-// %428 = add(%426, %427) (N, 3, 4)
-// %429 = gelu_grad(%99, %94) (N, 3, 4)
-// %430 = add(%428, %429) (N, 3, 4)
-// %431 = div(%94, %116) (N, 3, 4)
-// %432 = mul(%94, %117) (N, 3, 4)
-// %433 = div(%432, %116) (N, 3, 4)
-// %434 = neg(%433) (N, 3, 4)
-// %435 = pow(%100, %6) (N, 3, 4)
-// %436 = mul(%7, %435) (N, 3, 4)
-// %437 = mul(%434, %436) (N, 3, 4)
-// %438 = mul(%100, %100) (N, 3, 4)
-// %439 = sub(%6, %438) (N, 3, 4)
-// %440 = mul(%437, %439) (N, 3, 4)
-// %441 = add(%430, %440) (N, 3, 4)
-// %442 = mul(%434, %113) (N, 3, 4)
-// %443 = sub(%6, %113) (N, 3, 4)
-// %444 = mul(%442, %443) (N, 3, 4)
-// %445 = add(%441, %444) (N, 3, 4)
-// %446 = gt(%112, %8) (N, 3, 4)
-// %447 = where(%446, %431, %8) (N, 3, 4)
-// %448 = add(%445, %447) (N, 3, 4)
-// %449 = neg(%93) (N, 3, 4)
-// %450 = mul(%449, %109) (N, 3, 4)
-// %451 = mul(%450, %9) (N, 3, 4)
-// %452 = div(%451, %108) (N, 3, 4)
-// %453 = mul(%452, %99) (N, 3, 4)
-// %454 = add(%448, %453) (N, 3, 4)
-// %455 = add(%454, %453) (N, 3, 4)
-// %456 = div(%67, %103) (N, 3, 4)
-// %457 = mul(%456, %109) (N, 3, 4)
-// %458 = add(%455, %457) (N, 3, 4)
-// %459 = mul(%67, %101) (N, 3, 4)
-// %460 = mul(%459, %439) (N, 3, 4)
-// %461 = add(%458, %460) (N, 3, 4)
-// %462 = mul(%461, %0) (N, 3, 4)
-// %463 = reduce_sum(%462) (3, 4)
-extern "C" __global__ void g35_reduce_sum(float* mem, int n) {
+// Group 36 (reduction).
+// %384 = add(%214, %383) (N, 3, 4)
+// %385 = add(%384, %377) (N, 3, 4)
+// %386 = exp(%160) (N, 3, 4)
+// %387 = mul(%386, %94) (N, 3, 4)
+// %388 = sub(%67, %387) (N, 3, 4)
+// %389 = add(%385, %388) (N, 3, 4)
+// %390 = sub(%92, %218) (N, 3, 4)
+// %391 = mul(%159, %390) (N, 3, 4)
+// %392 = add(%389, %391) (N, 3, 4)
+// %393 = sub(%98, %150) (N, 3, 4)
+// %394 = exp(%393) (N, 3, 4)
+// %395 = mul(%69, %394) (N, 3, 4)
+// %396 = add(%392, %395) (N, 3, 4)
+// %397 = mul(%198, %200) (N, 3, 4)
+// %398 = neg(%397) (N, 3, 4)
+// %399 = add(%396, %398) (N, 3, 4)
+// %400 = mul(%220, %222) (N, 3, 4)
+// %401 = add(%399, %400) (N, 3, 4)
+// %402 = add(%401, %87) (N, 3, 4)
+// %403 = add(%402, %69) (N, 3, 4)
+// %404 = where(%135, %67, %8) (N, 3, 4)
+// %405 = add(%403, %404) (N, 3, 4)
+// %406 = where(%128, %67, %8) (N, 3, 4)
+// %407 = where(%128, %8, %67) (N, 3, 4)
+// %408 = mul(%407, %129) (N, 3, 4)
+// %409 = neg(%408) (N, 3, 4)
+// %410 = add(%405, %409) (N, 3, 4)
+// %411 = mul(%406, %130) (N, 3, 4)
+// %412 = add(%410, %411) (N, 3, 4)
+// %413 = le(%125, %6) (N, 3, 4)
+// %414 = where(%413, %67, %8) (N, 3, 4)
+// %415 = ge(%98, %11) (N, 3, 4)
+// %416 = where(%415, %414, %8) (N, 3, 4)
+// %417 = add(%412, %416) (N, 3, 4)
+// %418 = where(%121, %67, %8) (N, 3, 4)
+// %419 = where(%121, %8, %67) (N, 3, 4)
+// %420 = le(%98, %10) (N, 3, 4)
+// %421 = where(%420, %419, %8) (N, 3, 4)
+// %422 = add(%417, %421) (N, 3, 4)
+// %423 = ge(%98, %9) (N, 3, 4)
+// %424 = where(%423, %418, %8) (N, 3, 4)
+// %425 = add(%422, %424) (N, 3, 4)
+// %426 = neg(%93) (N, 3, 4)
+// %427 = add(%425, %426) (N, 3, 4)
+// %428 = gelu_grad(%98, %93) (N, 3, 4)
+// %429 = add(%427, %428) (N, 3, 4)
+// %430 = div(%93, %115) (N, 3, 4)
+// %431 = mul(%93, %116) (N, 3, 4)
+// %432 = div(%431, %115) (N, 3, 4)
+// %433 = neg(%432) (N, 3, 4)
+// %434 = pow(%99, %6) (N, 3, 4)
+// %435 = mul(%7, %434) (N, 3, 4)
+// %436 = mul(%433, %435) (N, 3, 4)
+// %437 = mul(%99, %99) (N, 3, 4)
+// %438 = sub(%6, %437) (N, 3, 4)
+// %439 = mul(%436, %438) (N, 3, 4)
+// %440 = add(%429, %439) (N, 3, 4)
+// %441 = mul(%433, %112) (N, 3, 4)
+// %442 = sub(%6, %112) (N, 3, 4)
+// %443 = mul(%441, %442) (N, 3, 4)
+// %444 = add(%440, %443) (N, 3, 4)
+// %445 = gt(%111, %8) (N, 3, 4)
+// %446 = where(%445, %430, %8) (N, 3, 4)
+// %447 = add(%444, %446) (N, 3, 4)
+// %448 = neg(%92) (N, 3, 4)
+// %449 = mul(%448, %108) (N, 3, 4)
+// %450 = mul(%449, %9) (N, 3, 4)
+// %451 = div(%450, %107) (N, 3, 4)
+// %452 = mul(%451, %98) (N, 3, 4)
+// %453 = add(%447, %452) (N, 3, 4)
+// %454 = add(%453, %452) (N, 3, 4)
+// %455 = div(%67, %102) (N, 3, 4)
+// %456 = mul(%455, %108) (N, 3, 4)
+// %457 = add(%454, %456) (N, 3, 4)
+// %458 = mul(%67, %100) (N, 3, 4)
+// %459 = mul(%458, %438) (N, 3, 4)
+// %460 = add(%457, %459) (N, 3, 4)
+// %461 = mul(%460, %0) (N, 3, 4)
+// %462 = reduce_sum(%461) (3, 4)
+extern "C" __global__ void g36_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	int o_ = o;
@@ -2631,85 +2633,85 @@ extern "C" __global__ void g35_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e385 = t214[r0*12 + o0*4 + o1] + t383[r0*12 + o0*4 + o1]; // %385 add
-		const float e386 = e385 + t378[r0*12 + o0*4 + o1]; // %386 add
-		const float e387 = expf(t161[r0*12 + o0*4 + o1]); // %387 exp
-		const float e388 = e387 * t95[r0*4 + o1]; // %388 mul
-		const float e389 = t67[0] - e388; // %389 sub
-		const float e390 = e386 + e389; // %390 add
-		const float e391 = t93[r0*12 + o0*4 + o1] - t219[r0*3 + o0]; // %391 sub
-		const float e392 = t160[r0*12 + o0*4 + o1] * e391; // %392 mul
-		const float e393 = e390 + e392; // %393 add
-		const float e394 = h[r0*12 + o0*4 + o1] - t150[r0*4 + o1]; // %394 sub
-		const float e395 = expf(e394); // %395 exp
-		const float e396 = t81[r0*4 + o1] * e395; // %396 mul
-		const float e397 = e393 + e396; // %397 add
-		const float e398 = t199[r0*12 + o0*4 + o1] * t201[r0*4 + o1]; // %398 mul
-		const float e399 = -e398; // %399 neg
-		const float e400 = e397 + e399; // %400 add
-		const float e401 = t221[r0*12 + o0*4 + o1] * t223[r0*4 + o1]; // %401 mul
-		const float e402 = e400 + e401; // %402 add
-		const float e403 = e402 + t85[r0*4 + o1]; // %403 add
-		const float e404 = e403 + t81[r0*4 + o1]; // %404 add
-		const float e405 = (t136[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %405 where
-		const float e406 = e404 + e405; // %406 add
-		const float e407 = (t129[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %407 where
-		const float e408 = (t129[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t67[0]); // %408 where
-		const float e409 = e408 * t130[r0*12 + o0*4 + o1]; // %409 mul
-		const float e410 = -e409; // %410 neg
-		const float e411 = e406 + e410; // %411 add
-		const float e412 = e407 * t131[r0*12 + o0*4 + o1]; // %412 mul
-		const float e413 = e411 + e412; // %413 add
-		const float e414 = (t126[r0*12 + o0*4 + o1] <= 1.0f ? 1.0f : 0.0f); // %414 le
-		const float e415 = (e414 != 0.0f ? t67[0] : 0.0f); // %415 where
-		const float e416 = (h[r0*12 + o0*4 + o1] >= -1.0f ? 1.0f : 0.0f); // %416 ge
-		const float e417 = (e416 != 0.0f ? e415 : 0.0f); // %417 where
-		const float e418 = e413 + e417; // %418 add
-		const float e419 = (t122[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %419 where
-		const float e420 = (t122[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t67[0]); // %420 where
-		const float e421 = (h[r0*12 + o0*4 + o1] <= -0.5f ? 1.0f : 0.0f); // %421 le
-		const float e422 = (e421 != 0.0f ? e420 : 0.0f); // %422 where
-		const float e423 = e418 + e422; // %423 add
-		const float e424 = (h[r0*12 + o0*4 + o1] >= 0.5f ? 1.0f : 0.0f); // %424 ge
-		const float e425 = (e424 != 0.0f ? e419 : 0.0f); // %425 where
-		const float e426 = e423 + e425; // %426 add
-		const float e427 = -t94[r0*12 + o0*4 + o1]; // %427 neg
-		const float e428 = e426 + e427; // %428 add
-		const float e429 = gelu_grad_f(h[r0*12 + o0*4 + o1], t94[r0*12 + o0*4 + o1]); // %429 gelu_grad
-		const float e430 = e428 + e429; // %430 add
-		const float e431 = t94[r0*12 + o0*4 + o1] / t116[r0*12 + o0*4 + o1]; // %431 div
-		const float e432 = t94[r0*12 + o0*4 + o1] * t117[r0*12 + o0*4 + o1]; // %432 mul
-		const float e433 = e432 / t116[r0*12 + o0*4 + o1]; // %433 div
-		const float e434 = -e433; // %434 neg
-		const float e435 = powf(t100[r0*12 + o0*4 + o1], 1.0f); // %435 pow
-		const float e436 = 2.0f * e435; // %436 mul
-		const float e437 = e434 * e436; // %437 mul
-		const float e438 = t100[r0*12 + o0*4 + o1] * t100[r0*12 + o0*4 + o1]; // %438 mul
-		const float e439 = 1.0f - e438; // %439 sub
-		const float e440 = e437 * e439; // %440 mul
-		const float e441 = e430 + e440; // %441 add
-		const float e442 = e434 * t113[r0*12 + o0*4 + o1]; // %442 mul
-		const float e443 = 1.0f - t113[r0*12 + o0*4 + o1]; // %443 sub
-		const float e444 = e442 * e443; // %444 mul
-		const float e445 = e441 + e444; // %445 add
-		const float e446 = (t112[r0*12 + o0*4 + o1] > 0.0f ? 1.0f : 0.0f); // %446 gt
-		const float e447 = (e446 != 0.0f ? e431 : 0.0f); // %447 where
-		const float e448 = e445 + e447; // %448 add
-		const float e449 = -t93[r0*12 + o0*4 + o1]; // %449 neg
-		const float e450 = e449 * t109[r0*12 + o0*4 + o1]; // %450 mul
-		const float e451 = e450 * 0.5f; // %451 mul
-		const float e452 = e451 / t108[r0*12 + o0*4 + o1]; // %452 div
-		const float e453 = e452 * h[r0*12 + o0*4 + o1]; // %453 mul
-		const float e454 = e448 + e453; // %454 add
-		const float e455 = e454 + e453; // %455 add
-		const float e456 = t67[0] / t103[r0*12 + o0*4 + o1]; // %456 div
-		const float e457 = e456 * t109[r0*12 + o0*4 + o1]; // %457 mul
-		const float e458 = e455 + e457; // %458 add
-		const float e459 = t67[0] * t101[r0*12 + o0*4 + o1]; // %459 mul
-		const float e460 = e459 * e439; // %460 mul
-		const float e461 = e458 + e460; // %461 add
-		const float e462 = e461 * x2[r0*12 + o0*4 + o1]; // %462 mul
-		const float xv = e462;
+		const float e384 = t213[r0*12 + o0*4 + o1] + t382[r0*12 + o0*4 + o1]; // %384 add
+		const float e385 = e384 + t377[r0*12 + o0*4 + o1]; // %385 add
+		const float e386 = expf(t160[r0*12 + o0*4 + o1]); // %386 exp
+		const float e387 = e386 * t94[r0*4 + o1]; // %387 mul
+		const float e388 = t67[0] - e387; // %388 sub
+		const float e389 = e385 + e388; // %389 add
+		const float e390 = t92[r0*12 + o0*4 + o1] - t218[r0*3 + o0]; // %390 sub
+		const float e391 = t159[r0*12 + o0*4 + o1] * e390; // %391 mul
+		const float e392 = e389 + e391; // %392 add
+		const float e393 = h[r0*12 + o0*4 + o1] - t149[r0*4 + o1]; // %393 sub
+		const float e394 = expf(e393); // %394 exp
+		const float e395 = t69[0] * e394; // %395 mul
+		const float e396 = e392 + e395; // %396 add
+		const float e397 = t198[r0*12 + o0*4 + o1] * t200[r0*4 + o1]; // %397 mul
+		const float e398 = -e397; // %398 neg
+		const float e399 = e396 + e398; // %399 add
+		const float e400 = t220[r0*12 + o0*4 + o1] * t222[r0*4 + o1]; // %400 mul
+		const float e401 = e399 + e400; // %401 add
+		const float e402 = e401 + t86[r0*4 + o1]; // %402 add
+		const float e403 = e402 + t69[0]; // %403 add
+		const float e404 = (t135[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %404 where
+		const float e405 = e403 + e404; // %405 add
+		const float e406 = (t128[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %406 where
+		const float e407 = (t128[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t67[0]); // %407 where
+		const float e408 = e407 * t129[r0*12 + o0*4 + o1]; // %408 mul
+		const float e409 = -e408; // %409 neg
+		const float e410 = e405 + e409; // %410 add
+		const float e411 = e406 * t130[r0*12 + o0*4 + o1]; // %411 mul
+		const float e412 = e410 + e411; // %412 add
+		const float e413 = (t125[r0*12 + o0*4 + o1] <= 1.0f ? 1.0f : 0.0f); // %413 le
+		const float e414 = (e413 != 0.0f ? t67[0] : 0.0f); // %414 where
+		const float e415 = (h[r0*12 + o0*4 + o1] >= -1.0f ? 1.0f : 0.0f); // %415 ge
+		const float e416 = (e415 != 0.0f ? e414 : 0.0f); // %416 where
+		const float e417 = e412 + e416; // %417 add
+		const float e418 = (t121[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %418 where
+		const float e419 = (t121[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t67[0]); // %419 where
+		const float e420 = (h[r0*12 + o0*4 + o1] <= -0.5f ? 1.0f : 0.0f); // %420 le
+		const float e421 = (e420 != 0.0f ? e419 : 0.0f); // %421 where
+		const float e422 = e417 + e421; // %422 add
+		const float e423 = (h[r0*12 + o0*4 + o1] >= 0.5f ? 1.0f : 0.0f); // %423 ge
+		const float e424 = (e423 != 0.0f ? e418 : 0.0f); // %424 where
+		const float e425 = e422 + e424; // %425 add
+		const float e426 = -t93[r0*12 + o0*4 + o1]; // %426 neg
+		const float e427 = e425 + e426; // %427 add
+		const float e428 = gelu_grad_f(h[r0*12 + o0*4 + o1], t93[r0*12 + o0*4 + o1]); // %428 gelu_grad
+		const float e429 = e427 + e428; // %429 add
+		const float e430 = t93[r0*12 + o0*4 + o1] / t115[r0*12 + o0*4 + o1]; // %430 div
+		const float e431 = t93[r0*12 + o0*4 + o1] * t116[r0*12 + o0*4 + o1]; // %431 mul
+		const float e432 = e431 / t115[r0*12 + o0*4 + o1]; // %432 div
+		const float e433 = -e432; // %433 neg
+		const float e434 = powf(t99[r0*12 + o0*4 + o1], 1.0f); // %434 pow
+		const float e435 = 2.0f * e434; // %435 mul
+		const float e436 = e433 * e435; // %436 mul
+		const float e437 = t99[r0*12 + o0*4 + o1] * t99[r0*12 + o0*4 + o1]; // %437 mul
+		const float e438 = 1.0f - e437; // %438 sub
+		const float e439 = e436 * e438; // %439 mul
+		const float e440 = e429 + e439; // %440 add
+		const float e441 = e433 * t112[r0*12 + o0*4 + o1]; // %441 mul
+		const float e442 = 1.0f - t112[r0*12 + o0*4 + o1]; // %442 sub
+		const float e443 = e441 * e442; // %443 mul
+		const float e444 = e440 + e443; // %444 add
+		const float e445 = (t111[r0*12 + o0*4 + o1] > 0.0f ? 1.0f : 0.0f); // %445 gt
+		const float e446 = (e445 != 0.0f ? e430 : 0.0f); // %446 where
+		const float e447 = e444 + e446; // %447 add
+		const float e448 = -t92[r0*12 + o0*4 + o1]; // %448 neg
+		const float e449 = e448 * t108[r0*12 + o0*4 + o1]; // %449 mul
+		const float e450 = e449 * 0.5f; // %450 mul
+		const float e451 = e450 / t107[r0*12 + o0*4 + o1]; // %451 div
+		const float e452 = e451 * h[r0*12 + o0*4 + o1]; // %452 mul
+		const float e453 = e447 + e452; // %453 add
+		const float e454 = e453 + e452; // %454 add
+		const float e455 = t67[0] / t102[r0*12 + o0*4 + o1]; // %455 div
+		const float e456 = e455 * t108[r0*12 + o0*4 + o1]; // %456 mul
+		const float e457 = e454 + e456; // %457 add
+		const float e458 = t67[0] * t100[r0*12 + o0*4 + o1]; // %458 mul
+		const float e459 = e458 * e438; // %459 mul
+		const float e460 = e457 + e459; // %460 add
+		const float e461 = e460 * x2[r0*12 + o0*4 + o1]; // %461 mul
+		const float xv = e461;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -2719,10 +2721,10 @@ extern "C" __global__ void g35_reduce_sum(float* mem, int n) {
 // ----------------------------------------------------------------------------
 // Optimizer update.
 
-// Group 41 (reduction).
-// %464 = mul(%463, %463) (3, 4)
-// %465 = reduce_sum(%464) scalar
-extern "C" __global__ void g41_reduce_sum(float* mem, int n) {
+// Group 42 (reduction).
+// %463 = mul(%462, %462) (3, 4)
+// %464 = reduce_sum(%463) scalar
+extern "C" __global__ void g42_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
@@ -2730,424 +2732,424 @@ extern "C" __global__ void g41_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 4; r_ /= 4;
 		const int r0 = r_;
-		const float e464 = pGrad[r0*4 + r1] * pGrad[r0*4 + r1]; // %464 mul
-		const float xv = e464;
+		const float e463 = pGrad[r0*4 + r1] * pGrad[r0*4 + r1]; // %463 mul
+		const float xv = e463;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t465[o] = acc;
+	if ((threadIdx.x & 31) == 0) t464[o] = acc;
 }
 
-// Group 43 (elementwise).
-// %466 = add(%465, %380) scalar
-// %467 = add(%466, %319) scalar
-// %468 = add(%467, %329) scalar
-// %469 = add(%468, %325) scalar
-// %470 = add(%469, %321) scalar
-// %471 = add(%470, %317) scalar
-// %472 = add(%471, %181) scalar
-// %473 = add(%472, %178) scalar
-// %474 = add(%473, %91) scalar
-// %475 = add(%474, %74) scalar
-// %476 = sqrt(%475) scalar
-// %477 = maximum(%476, %6) scalar
-// %478 = div(%6, %477) scalar
-extern "C" __global__ void g43_add_add_add_add(float* mem, int n) {
+// Group 44 (elementwise).
+// %465 = add(%464, %379) scalar
+// %466 = add(%465, %318) scalar
+// %467 = add(%466, %328) scalar
+// %468 = add(%467, %324) scalar
+// %469 = add(%468, %320) scalar
+// %470 = add(%469, %316) scalar
+// %471 = add(%470, %180) scalar
+// %472 = add(%471, %177) scalar
+// %473 = add(%472, %90) scalar
+// %474 = add(%473, %74) scalar
+// %475 = sqrt(%474) scalar
+// %476 = maximum(%475, %6) scalar
+// %477 = div(%6, %476) scalar
+extern "C" __global__ void g44_add_add_add_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
-	const float e466 = t465[i] + t380[i]; // %466 add
-	const float e467 = e466 + t319[i]; // %467 add
-	const float e468 = e467 + t329[i]; // %468 add
-	const float e469 = e468 + t325[i]; // %469 add
-	const float e470 = e469 + t321[i]; // %470 add
-	const float e471 = e470 + t316[i]; // %471 add
-	const float e472 = e471 + t181[i]; // %472 add
-	const float e473 = e472 + t178[i]; // %473 add
-	const float e474 = e473 + t91[i]; // %474 add
-	const float e475 = e474 + t74[i]; // %475 add
-	const float e476 = sqrtf(e475); // %476 sqrt
-	const float e477 = max_f(e476, 1.0f); // %477 maximum
-	const float e478 = 1.0f / e477; // %478 div
-	t478[i] = e478;
+	const float e465 = t464[i] + t379[i]; // %465 add
+	const float e466 = e465 + t318[i]; // %466 add
+	const float e467 = e466 + t328[i]; // %467 add
+	const float e468 = e467 + t324[i]; // %468 add
+	const float e469 = e468 + t320[i]; // %469 add
+	const float e470 = e469 + t315[i]; // %470 add
+	const float e471 = e470 + t180[i]; // %471 add
+	const float e472 = e471 + t177[i]; // %472 add
+	const float e473 = e472 + t90[i]; // %473 add
+	const float e474 = e473 + t74[i]; // %474 add
+	const float e475 = sqrtf(e474); // %475 sqrt
+	const float e476 = max_f(e475, 1.0f); // %476 maximum
+	const float e477 = 1.0f / e476; // %477 div
+	t477[i] = e477;
 }
 
-// Group 50 (elementwise).
-// %479 = mul(%463, %478) (3, 4)
-// %480 = mul(%59, %30) (3, 4)
-// %481 = mul(%479, %479) (3, 4)
-// %482 = mul(%60, %481) (3, 4)
-// %483 = add(%480, %482) (3, 4)
-// %484 = mul(%22, %479) (3, 4)
-// %485 = add(%483, %23) (3, 4)
-// %486 = sqrt(%485) (3, 4)
-// %487 = div(%484, %486) (3, 4)
-// %488 = mul(%59, %41) (3, 4)
-// %489 = add(%488, %487) (3, 4)
-// %490 = sub(%4, %489) (3, 4)
-extern "C" __global__ void g50_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %478 = mul(%462, %477) (3, 4)
+// %479 = mul(%59, %30) (3, 4)
+// %480 = mul(%478, %478) (3, 4)
+// %481 = mul(%60, %480) (3, 4)
+// %482 = add(%479, %481) (3, 4)
+// %483 = mul(%22, %478) (3, 4)
+// %484 = add(%482, %23) (3, 4)
+// %485 = sqrt(%484) (3, 4)
+// %486 = div(%483, %485) (3, 4)
+// %487 = mul(%59, %41) (3, 4)
+// %488 = add(%487, %486) (3, 4)
+// %489 = sub(%4, %488) (3, 4)
+extern "C" __global__ void g51_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12) return;
 	int i_ = i;
 	const int i1 = i_ % 4; i_ /= 4;
 	const int i0 = i_;
-	const float e479 = pGrad[i] * t478[0]; // %479 mul
-	const float e480 = 0.9f * statePMs[i]; // %480 mul
-	const float e481 = e479 * e479; // %481 mul
-	const float e482 = 0.1f * e481; // %482 mul
-	const float e483 = e480 + e482; // %483 add
-	t483[i] = e483;
-	const float e484 = 0.01f * e479; // %484 mul
-	const float e485 = e483 + 1e-07f; // %485 add
-	const float e486 = sqrtf(e485); // %486 sqrt
-	const float e487 = e484 / e486; // %487 div
-	const float e488 = 0.9f * statePMomentum[i]; // %488 mul
-	const float e489 = e488 + e487; // %489 add
+	const float e478 = pGrad[i] * t477[0]; // %478 mul
+	const float e479 = 0.9f * statePMs[i]; // %479 mul
+	const float e480 = e478 * e478; // %480 mul
+	const float e481 = 0.1f * e480; // %481 mul
+	const float e482 = e479 + e481; // %482 add
+	t482[i] = e482;
+	const float e483 = 0.01f * e478; // %483 mul
+	const float e484 = e482 + 1e-07f; // %484 add
+	const float e485 = sqrtf(e484); // %485 sqrt
+	const float e486 = e483 / e485; // %486 div
+	const float e487 = 0.9f * statePMomentum[i]; // %487 mul
+	const float e488 = e487 + e486; // %488 add
+	t488[i] = e488;
+	const float e489 = p[i] - e488; // %489 sub
 	t489[i] = e489;
-	const float e490 = p[i] - e489; // %490 sub
-	t490[i] = e490;
 }
 
-// Group 50 (elementwise).
-// %491 = mul(%376, %478) (5, 12)
-// %492 = mul(%59, %31) (5, 12)
-// %493 = mul(%491, %491) (5, 12)
-// %494 = mul(%60, %493) (5, 12)
-// %495 = add(%492, %494) (5, 12)
-// %496 = mul(%22, %491) (5, 12)
-// %497 = add(%495, %23) (5, 12)
-// %498 = sqrt(%497) (5, 12)
-// %499 = div(%496, %498) (5, 12)
-// %500 = mul(%59, %42) (5, 12)
-// %501 = add(%500, %499) (5, 12)
-// %502 = sub(%13, %501) (5, 12)
-extern "C" __global__ void g50_1_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %490 = mul(%375, %477) (5, 12)
+// %491 = mul(%59, %31) (5, 12)
+// %492 = mul(%490, %490) (5, 12)
+// %493 = mul(%60, %492) (5, 12)
+// %494 = add(%491, %493) (5, 12)
+// %495 = mul(%22, %490) (5, 12)
+// %496 = add(%494, %23) (5, 12)
+// %497 = sqrt(%496) (5, 12)
+// %498 = div(%495, %497) (5, 12)
+// %499 = mul(%59, %42) (5, 12)
+// %500 = add(%499, %498) (5, 12)
+// %501 = sub(%13, %500) (5, 12)
+extern "C" __global__ void g51_1_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 60) return;
 	int i_ = i;
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
-	const float e491 = tableGrad[i] * t478[0]; // %491 mul
-	const float e492 = 0.9f * stateTableMs[i]; // %492 mul
-	const float e493 = e491 * e491; // %493 mul
-	const float e494 = 0.1f * e493; // %494 mul
-	const float e495 = e492 + e494; // %495 add
-	t495[i] = e495;
-	const float e496 = 0.01f * e491; // %496 mul
-	const float e497 = e495 + 1e-07f; // %497 add
-	const float e498 = sqrtf(e497); // %498 sqrt
-	const float e499 = e496 / e498; // %499 div
-	const float e500 = 0.9f * stateTableMomentum[i]; // %500 mul
-	const float e501 = e500 + e499; // %501 add
+	const float e490 = tableGrad[i] * t477[0]; // %490 mul
+	const float e491 = 0.9f * stateTableMs[i]; // %491 mul
+	const float e492 = e490 * e490; // %492 mul
+	const float e493 = 0.1f * e492; // %493 mul
+	const float e494 = e491 + e493; // %494 add
+	t494[i] = e494;
+	const float e495 = 0.01f * e490; // %495 mul
+	const float e496 = e494 + 1e-07f; // %496 add
+	const float e497 = sqrtf(e496); // %497 sqrt
+	const float e498 = e495 / e497; // %498 div
+	const float e499 = 0.9f * stateTableMomentum[i]; // %499 mul
+	const float e500 = e499 + e498; // %500 add
+	t500[i] = e500;
+	const float e501 = table[i] - e500; // %501 sub
 	t501[i] = e501;
-	const float e502 = table[i] - e501; // %502 sub
-	t502[i] = e502;
 }
 
-// Group 50 (elementwise).
-// %503 = mul(%315, %478) (5, 1)
-// %504 = mul(%59, %32) (5, 1)
-// %505 = mul(%503, %503) (5, 1)
-// %506 = mul(%60, %505) (5, 1)
-// %507 = add(%504, %506) (5, 1)
-// %508 = mul(%22, %503) (5, 1)
-// %509 = add(%507, %23) (5, 1)
-// %510 = sqrt(%509) (5, 1)
-// %511 = div(%508, %510) (5, 1)
-// %512 = mul(%59, %43) (5, 1)
-// %513 = add(%512, %511) (5, 1)
-// %514 = sub(%14, %513) (5, 1)
-extern "C" __global__ void g50_2_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %502 = mul(%314, %477) (5, 1)
+// %503 = mul(%59, %32) (5, 1)
+// %504 = mul(%502, %502) (5, 1)
+// %505 = mul(%60, %504) (5, 1)
+// %506 = add(%503, %505) (5, 1)
+// %507 = mul(%22, %502) (5, 1)
+// %508 = add(%506, %23) (5, 1)
+// %509 = sqrt(%508) (5, 1)
+// %510 = div(%507, %509) (5, 1)
+// %511 = mul(%59, %43) (5, 1)
+// %512 = add(%511, %510) (5, 1)
+// %513 = sub(%14, %512) (5, 1)
+extern "C" __global__ void g51_2_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 5) return;
 	int i_ = i;
 	const int i1 = i_ % 1; i_ /= 1;
 	const int i0 = i_;
-	const float e503 = wGrad[i] * t478[0]; // %503 mul
-	const float e504 = 0.9f * stateWMs[i]; // %504 mul
-	const float e505 = e503 * e503; // %505 mul
-	const float e506 = 0.1f * e505; // %506 mul
-	const float e507 = e504 + e506; // %507 add
-	t507[i] = e507;
-	const float e508 = 0.01f * e503; // %508 mul
-	const float e509 = e507 + 1e-07f; // %509 add
-	const float e510 = sqrtf(e509); // %510 sqrt
-	const float e511 = e508 / e510; // %511 div
-	const float e512 = 0.9f * stateWMomentum[i]; // %512 mul
-	const float e513 = e512 + e511; // %513 add
+	const float e502 = wGrad[i] * t477[0]; // %502 mul
+	const float e503 = 0.9f * stateWMs[i]; // %503 mul
+	const float e504 = e502 * e502; // %504 mul
+	const float e505 = 0.1f * e504; // %505 mul
+	const float e506 = e503 + e505; // %506 add
+	t506[i] = e506;
+	const float e507 = 0.01f * e502; // %507 mul
+	const float e508 = e506 + 1e-07f; // %508 add
+	const float e509 = sqrtf(e508); // %509 sqrt
+	const float e510 = e507 / e509; // %510 div
+	const float e511 = 0.9f * stateWMomentum[i]; // %511 mul
+	const float e512 = e511 + e510; // %512 add
+	t512[i] = e512;
+	const float e513 = w2[i] - e512; // %513 sub
 	t513[i] = e513;
-	const float e514 = w2[i] - e513; // %514 sub
-	t514[i] = e514;
 }
 
-// Group 50 (elementwise).
-// %515 = mul(%327, %478) (12)
-// %516 = mul(%59, %33) (12)
-// %517 = mul(%515, %515) (12)
-// %518 = mul(%60, %517) (12)
-// %519 = add(%516, %518) (12)
-// %520 = mul(%22, %515) (12)
-// %521 = add(%519, %23) (12)
-// %522 = sqrt(%521) (12)
-// %523 = div(%520, %522) (12)
-// %524 = mul(%59, %44) (12)
-// %525 = add(%524, %523) (12)
-// %526 = sub(%17, %525) (12)
-// %527 = mul(%323, %478) (12)
-// %528 = mul(%59, %34) (12)
-// %529 = mul(%527, %527) (12)
-// %530 = mul(%60, %529) (12)
-// %531 = add(%528, %530) (12)
-// %532 = mul(%22, %527) (12)
-// %533 = add(%531, %23) (12)
-// %534 = sqrt(%533) (12)
-// %535 = div(%532, %534) (12)
-// %536 = mul(%59, %45) (12)
-// %537 = add(%536, %535) (12)
-// %538 = sub(%18, %537) (12)
-extern "C" __global__ void g50_3_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %514 = mul(%326, %477) (12)
+// %515 = mul(%59, %33) (12)
+// %516 = mul(%514, %514) (12)
+// %517 = mul(%60, %516) (12)
+// %518 = add(%515, %517) (12)
+// %519 = mul(%22, %514) (12)
+// %520 = add(%518, %23) (12)
+// %521 = sqrt(%520) (12)
+// %522 = div(%519, %521) (12)
+// %523 = mul(%59, %44) (12)
+// %524 = add(%523, %522) (12)
+// %525 = sub(%17, %524) (12)
+// %526 = mul(%322, %477) (12)
+// %527 = mul(%59, %34) (12)
+// %528 = mul(%526, %526) (12)
+// %529 = mul(%60, %528) (12)
+// %530 = add(%527, %529) (12)
+// %531 = mul(%22, %526) (12)
+// %532 = add(%530, %23) (12)
+// %533 = sqrt(%532) (12)
+// %534 = div(%531, %533) (12)
+// %535 = mul(%59, %45) (12)
+// %536 = add(%535, %534) (12)
+// %537 = sub(%18, %536) (12)
+extern "C" __global__ void g51_3_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12) return;
 	const int i0 = i;
-	const float e515 = zLayerNorm0GammaGrad[i] * t478[0]; // %515 mul
-	const float e516 = 0.9f * stateZLayerNorm0GammaMs[i]; // %516 mul
-	const float e517 = e515 * e515; // %517 mul
-	const float e518 = 0.1f * e517; // %518 mul
-	const float e519 = e516 + e518; // %519 add
-	t519[i] = e519;
-	const float e520 = 0.01f * e515; // %520 mul
-	const float e521 = e519 + 1e-07f; // %521 add
-	const float e522 = sqrtf(e521); // %522 sqrt
-	const float e523 = e520 / e522; // %523 div
-	const float e524 = 0.9f * stateZLayerNorm0GammaMomentum[i]; // %524 mul
-	const float e525 = e524 + e523; // %525 add
+	const float e514 = zLayerNorm0GammaGrad[i] * t477[0]; // %514 mul
+	const float e515 = 0.9f * stateZLayerNorm0GammaMs[i]; // %515 mul
+	const float e516 = e514 * e514; // %516 mul
+	const float e517 = 0.1f * e516; // %517 mul
+	const float e518 = e515 + e517; // %518 add
+	t518[i] = e518;
+	const float e519 = 0.01f * e514; // %519 mul
+	const float e520 = e518 + 1e-07f; // %520 add
+	const float e521 = sqrtf(e520); // %521 sqrt
+	const float e522 = e519 / e521; // %522 div
+	const float e523 = 0.9f * stateZLayerNorm0GammaMomentum[i]; // %523 mul
+	const float e524 = e523 + e522; // %524 add
+	t524[i] = e524;
+	const float e525 = zLayerNorm0Gamma[i] - e524; // %525 sub
 	t525[i] = e525;
-	const float e526 = zLayerNorm0Gamma[i] - e525; // %526 sub
-	t526[i] = e526;
-	const float e527 = zLayerNorm0BetaGrad[i] * t478[0]; // %527 mul
-	const float e528 = 0.9f * stateZLayerNorm0BetaMs[i]; // %528 mul
-	const float e529 = e527 * e527; // %529 mul
-	const float e530 = 0.1f * e529; // %530 mul
-	const float e531 = e528 + e530; // %531 add
-	t531[i] = e531;
-	const float e532 = 0.01f * e527; // %532 mul
-	const float e533 = e531 + 1e-07f; // %533 add
-	const float e534 = sqrtf(e533); // %534 sqrt
-	const float e535 = e532 / e534; // %535 div
-	const float e536 = 0.9f * stateZLayerNorm0BetaMomentum[i]; // %536 mul
-	const float e537 = e536 + e535; // %537 add
+	const float e526 = zLayerNorm0BetaGrad[i] * t477[0]; // %526 mul
+	const float e527 = 0.9f * stateZLayerNorm0BetaMs[i]; // %527 mul
+	const float e528 = e526 * e526; // %528 mul
+	const float e529 = 0.1f * e528; // %529 mul
+	const float e530 = e527 + e529; // %530 add
+	t530[i] = e530;
+	const float e531 = 0.01f * e526; // %531 mul
+	const float e532 = e530 + 1e-07f; // %532 add
+	const float e533 = sqrtf(e532); // %533 sqrt
+	const float e534 = e531 / e533; // %534 div
+	const float e535 = 0.9f * stateZLayerNorm0BetaMomentum[i]; // %535 mul
+	const float e536 = e535 + e534; // %536 add
+	t536[i] = e536;
+	const float e537 = zLayerNorm0Beta[i] - e536; // %537 sub
 	t537[i] = e537;
-	const float e538 = zLayerNorm0Beta[i] - e537; // %538 sub
-	t538[i] = e538;
 }
 
-// Group 50 (elementwise).
-// %539 = mul(%314, %478) (12, 1)
-// %540 = mul(%59, %35) (12, 1)
-// %541 = mul(%539, %539) (12, 1)
-// %542 = mul(%60, %541) (12, 1)
-// %543 = add(%540, %542) (12, 1)
-// %544 = mul(%22, %539) (12, 1)
-// %545 = add(%543, %23) (12, 1)
-// %546 = sqrt(%545) (12, 1)
-// %547 = div(%544, %546) (12, 1)
-// %548 = mul(%59, %46) (12, 1)
-// %549 = add(%548, %547) (12, 1)
-// %550 = sub(%19, %549) (12, 1)
-extern "C" __global__ void g50_4_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %538 = mul(%313, %477) (12, 1)
+// %539 = mul(%59, %35) (12, 1)
+// %540 = mul(%538, %538) (12, 1)
+// %541 = mul(%60, %540) (12, 1)
+// %542 = add(%539, %541) (12, 1)
+// %543 = mul(%22, %538) (12, 1)
+// %544 = add(%542, %23) (12, 1)
+// %545 = sqrt(%544) (12, 1)
+// %546 = div(%543, %545) (12, 1)
+// %547 = mul(%59, %46) (12, 1)
+// %548 = add(%547, %546) (12, 1)
+// %549 = sub(%19, %548) (12, 1)
+extern "C" __global__ void g51_4_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12) return;
 	int i_ = i;
 	const int i1 = i_ % 1; i_ /= 1;
 	const int i0 = i_;
-	const float e539 = zDense0WGrad[i] * t478[0]; // %539 mul
-	const float e540 = 0.9f * stateZDense0WMs[i]; // %540 mul
-	const float e541 = e539 * e539; // %541 mul
-	const float e542 = 0.1f * e541; // %542 mul
-	const float e543 = e540 + e542; // %543 add
-	t543[i] = e543;
-	const float e544 = 0.01f * e539; // %544 mul
-	const float e545 = e543 + 1e-07f; // %545 add
-	const float e546 = sqrtf(e545); // %546 sqrt
-	const float e547 = e544 / e546; // %547 div
-	const float e548 = 0.9f * stateZDense0WMomentum[i]; // %548 mul
-	const float e549 = e548 + e547; // %549 add
+	const float e538 = zDense0WGrad[i] * t477[0]; // %538 mul
+	const float e539 = 0.9f * stateZDense0WMs[i]; // %539 mul
+	const float e540 = e538 * e538; // %540 mul
+	const float e541 = 0.1f * e540; // %541 mul
+	const float e542 = e539 + e541; // %542 add
+	t542[i] = e542;
+	const float e543 = 0.01f * e538; // %543 mul
+	const float e544 = e542 + 1e-07f; // %544 add
+	const float e545 = sqrtf(e544); // %545 sqrt
+	const float e546 = e543 / e545; // %546 div
+	const float e547 = 0.9f * stateZDense0WMomentum[i]; // %547 mul
+	const float e548 = e547 + e546; // %548 add
+	t548[i] = e548;
+	const float e549 = zDense0W[i] - e548; // %549 sub
 	t549[i] = e549;
-	const float e550 = zDense0W[i] - e549; // %550 sub
-	t550[i] = e550;
 }
 
-// Group 50 (elementwise).
-// %551 = mul(%313, %478) (1)
-// %552 = mul(%59, %36) (1)
-// %553 = mul(%551, %551) (1)
-// %554 = mul(%60, %553) (1)
-// %555 = add(%552, %554) (1)
-// %556 = mul(%22, %551) (1)
-// %557 = add(%555, %23) (1)
-// %558 = sqrt(%557) (1)
-// %559 = div(%556, %558) (1)
-// %560 = mul(%59, %47) (1)
-// %561 = add(%560, %559) (1)
-// %562 = sub(%20, %561) (1)
-extern "C" __global__ void g50_5_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %550 = mul(%312, %477) (1)
+// %551 = mul(%59, %36) (1)
+// %552 = mul(%550, %550) (1)
+// %553 = mul(%60, %552) (1)
+// %554 = add(%551, %553) (1)
+// %555 = mul(%22, %550) (1)
+// %556 = add(%554, %23) (1)
+// %557 = sqrt(%556) (1)
+// %558 = div(%555, %557) (1)
+// %559 = mul(%59, %47) (1)
+// %560 = add(%559, %558) (1)
+// %561 = sub(%20, %560) (1)
+extern "C" __global__ void g51_5_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
 	const int i0 = i;
-	const float e551 = zDense0BGrad[i] * t478[0]; // %551 mul
-	const float e552 = 0.9f * stateZDense0BMs[i]; // %552 mul
-	const float e553 = e551 * e551; // %553 mul
-	const float e554 = 0.1f * e553; // %554 mul
-	const float e555 = e552 + e554; // %555 add
-	t555[i] = e555;
-	const float e556 = 0.01f * e551; // %556 mul
-	const float e557 = e555 + 1e-07f; // %557 add
-	const float e558 = sqrtf(e557); // %558 sqrt
-	const float e559 = e556 / e558; // %559 div
-	const float e560 = 0.9f * stateZDense0BMomentum[i]; // %560 mul
-	const float e561 = e560 + e559; // %561 add
+	const float e550 = zDense0BGrad[i] * t477[0]; // %550 mul
+	const float e551 = 0.9f * stateZDense0BMs[i]; // %551 mul
+	const float e552 = e550 * e550; // %552 mul
+	const float e553 = 0.1f * e552; // %553 mul
+	const float e554 = e551 + e553; // %554 add
+	t554[i] = e554;
+	const float e555 = 0.01f * e550; // %555 mul
+	const float e556 = e554 + 1e-07f; // %556 add
+	const float e557 = sqrtf(e556); // %557 sqrt
+	const float e558 = e555 / e557; // %558 div
+	const float e559 = 0.9f * stateZDense0BMomentum[i]; // %559 mul
+	const float e560 = e559 + e558; // %560 add
+	t560[i] = e560;
+	const float e561 = zDense0B[i] - e560; // %561 sub
 	t561[i] = e561;
-	const float e562 = zDense0B[i] - e561; // %562 sub
-	t562[i] = e562;
 }
 
-// Group 50 (elementwise).
-// %563 = mul(%179, %478) (12, 3)
-// %564 = mul(%59, %37) (12, 3)
-// %565 = mul(%563, %563) (12, 3)
-// %566 = mul(%60, %565) (12, 3)
-// %567 = add(%564, %566) (12, 3)
-// %568 = mul(%22, %563) (12, 3)
-// %569 = add(%567, %23) (12, 3)
-// %570 = sqrt(%569) (12, 3)
-// %571 = div(%568, %570) (12, 3)
-// %572 = mul(%59, %48) (12, 3)
-// %573 = add(%572, %571) (12, 3)
-// %574 = sub(%25, %573) (12, 3)
-extern "C" __global__ void g50_6_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %562 = mul(%178, %477) (12, 3)
+// %563 = mul(%59, %37) (12, 3)
+// %564 = mul(%562, %562) (12, 3)
+// %565 = mul(%60, %564) (12, 3)
+// %566 = add(%563, %565) (12, 3)
+// %567 = mul(%22, %562) (12, 3)
+// %568 = add(%566, %23) (12, 3)
+// %569 = sqrt(%568) (12, 3)
+// %570 = div(%567, %569) (12, 3)
+// %571 = mul(%59, %48) (12, 3)
+// %572 = add(%571, %570) (12, 3)
+// %573 = sub(%25, %572) (12, 3)
+extern "C" __global__ void g51_6_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 36) return;
 	int i_ = i;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e563 = lossWGrad[i] * t478[0]; // %563 mul
-	const float e564 = 0.9f * stateLossWMs[i]; // %564 mul
-	const float e565 = e563 * e563; // %565 mul
-	const float e566 = 0.1f * e565; // %566 mul
-	const float e567 = e564 + e566; // %567 add
-	t567[i] = e567;
-	const float e568 = 0.01f * e563; // %568 mul
-	const float e569 = e567 + 1e-07f; // %569 add
-	const float e570 = sqrtf(e569); // %570 sqrt
-	const float e571 = e568 / e570; // %571 div
-	const float e572 = 0.9f * stateLossWMomentum[i]; // %572 mul
-	const float e573 = e572 + e571; // %573 add
+	const float e562 = lossWGrad[i] * t477[0]; // %562 mul
+	const float e563 = 0.9f * stateLossWMs[i]; // %563 mul
+	const float e564 = e562 * e562; // %564 mul
+	const float e565 = 0.1f * e564; // %565 mul
+	const float e566 = e563 + e565; // %566 add
+	t566[i] = e566;
+	const float e567 = 0.01f * e562; // %567 mul
+	const float e568 = e566 + 1e-07f; // %568 add
+	const float e569 = sqrtf(e568); // %569 sqrt
+	const float e570 = e567 / e569; // %570 div
+	const float e571 = 0.9f * stateLossWMomentum[i]; // %571 mul
+	const float e572 = e571 + e570; // %572 add
+	t572[i] = e572;
+	const float e573 = lossW[i] - e572; // %573 sub
 	t573[i] = e573;
-	const float e574 = lossW[i] - e573; // %574 sub
-	t574[i] = e574;
 }
 
-// Group 50 (elementwise).
-// %575 = mul(%176, %478) (3)
-// %576 = mul(%59, %38) (3)
-// %577 = mul(%575, %575) (3)
-// %578 = mul(%60, %577) (3)
-// %579 = add(%576, %578) (3)
-// %580 = mul(%22, %575) (3)
-// %581 = add(%579, %23) (3)
-// %582 = sqrt(%581) (3)
-// %583 = div(%580, %582) (3)
-// %584 = mul(%59, %49) (3)
-// %585 = add(%584, %583) (3)
-// %586 = sub(%26, %585) (3)
-extern "C" __global__ void g50_7_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %574 = mul(%175, %477) (3)
+// %575 = mul(%59, %38) (3)
+// %576 = mul(%574, %574) (3)
+// %577 = mul(%60, %576) (3)
+// %578 = add(%575, %577) (3)
+// %579 = mul(%22, %574) (3)
+// %580 = add(%578, %23) (3)
+// %581 = sqrt(%580) (3)
+// %582 = div(%579, %581) (3)
+// %583 = mul(%59, %49) (3)
+// %584 = add(%583, %582) (3)
+// %585 = sub(%26, %584) (3)
+extern "C" __global__ void g51_7_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 3) return;
 	const int i0 = i;
-	const float e575 = lossBGrad[i] * t478[0]; // %575 mul
-	const float e576 = 0.9f * stateLossBMs[i]; // %576 mul
-	const float e577 = e575 * e575; // %577 mul
-	const float e578 = 0.1f * e577; // %578 mul
-	const float e579 = e576 + e578; // %579 add
-	t579[i] = e579;
-	const float e580 = 0.01f * e575; // %580 mul
-	const float e581 = e579 + 1e-07f; // %581 add
-	const float e582 = sqrtf(e581); // %582 sqrt
-	const float e583 = e580 / e582; // %583 div
-	const float e584 = 0.9f * stateLossBMomentum[i]; // %584 mul
-	const float e585 = e584 + e583; // %585 add
+	const float e574 = lossBGrad[i] * t477[0]; // %574 mul
+	const float e575 = 0.9f * stateLossBMs[i]; // %575 mul
+	const float e576 = e574 * e574; // %576 mul
+	const float e577 = 0.1f * e576; // %577 mul
+	const float e578 = e575 + e577; // %578 add
+	t578[i] = e578;
+	const float e579 = 0.01f * e574; // %579 mul
+	const float e580 = e578 + 1e-07f; // %580 add
+	const float e581 = sqrtf(e580); // %581 sqrt
+	const float e582 = e579 / e581; // %582 div
+	const float e583 = 0.9f * stateLossBMomentum[i]; // %583 mul
+	const float e584 = e583 + e582; // %584 add
+	t584[i] = e584;
+	const float e585 = lossB[i] - e584; // %585 sub
 	t585[i] = e585;
-	const float e586 = lossB[i] - e585; // %586 sub
-	t586[i] = e586;
 }
 
-// Group 50 (elementwise).
-// %587 = mul(%89, %478) (12, 3)
-// %588 = mul(%59, %39) (12, 3)
-// %589 = mul(%587, %587) (12, 3)
-// %590 = mul(%60, %589) (12, 3)
-// %591 = add(%588, %590) (12, 3)
-// %592 = mul(%22, %587) (12, 3)
-// %593 = add(%591, %23) (12, 3)
-// %594 = sqrt(%593) (12, 3)
-// %595 = div(%592, %594) (12, 3)
-// %596 = mul(%59, %50) (12, 3)
-// %597 = add(%596, %595) (12, 3)
-// %598 = sub(%27, %597) (12, 3)
-extern "C" __global__ void g50_8_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %586 = mul(%88, %477) (12, 3)
+// %587 = mul(%59, %39) (12, 3)
+// %588 = mul(%586, %586) (12, 3)
+// %589 = mul(%60, %588) (12, 3)
+// %590 = add(%587, %589) (12, 3)
+// %591 = mul(%22, %586) (12, 3)
+// %592 = add(%590, %23) (12, 3)
+// %593 = sqrt(%592) (12, 3)
+// %594 = div(%591, %593) (12, 3)
+// %595 = mul(%59, %50) (12, 3)
+// %596 = add(%595, %594) (12, 3)
+// %597 = sub(%27, %596) (12, 3)
+extern "C" __global__ void g51_8_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 36) return;
 	int i_ = i;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e587 = acc2WGrad[i] * t478[0]; // %587 mul
-	const float e588 = 0.9f * stateAcc2WMs[i]; // %588 mul
-	const float e589 = e587 * e587; // %589 mul
-	const float e590 = 0.1f * e589; // %590 mul
-	const float e591 = e588 + e590; // %591 add
-	t591[i] = e591;
-	const float e592 = 0.01f * e587; // %592 mul
-	const float e593 = e591 + 1e-07f; // %593 add
-	const float e594 = sqrtf(e593); // %594 sqrt
-	const float e595 = e592 / e594; // %595 div
-	const float e596 = 0.9f * stateAcc2WMomentum[i]; // %596 mul
-	const float e597 = e596 + e595; // %597 add
+	const float e586 = acc2WGrad[i] * t477[0]; // %586 mul
+	const float e587 = 0.9f * stateAcc2WMs[i]; // %587 mul
+	const float e588 = e586 * e586; // %588 mul
+	const float e589 = 0.1f * e588; // %589 mul
+	const float e590 = e587 + e589; // %590 add
+	t590[i] = e590;
+	const float e591 = 0.01f * e586; // %591 mul
+	const float e592 = e590 + 1e-07f; // %592 add
+	const float e593 = sqrtf(e592); // %593 sqrt
+	const float e594 = e591 / e593; // %594 div
+	const float e595 = 0.9f * stateAcc2WMomentum[i]; // %595 mul
+	const float e596 = e595 + e594; // %596 add
+	t596[i] = e596;
+	const float e597 = acc2W[i] - e596; // %597 sub
 	t597[i] = e597;
-	const float e598 = acc2W[i] - e597; // %598 sub
-	t598[i] = e598;
 }
 
-// Group 50 (elementwise).
-// %599 = mul(%72, %478) (3)
-// %600 = mul(%59, %40) (3)
-// %601 = mul(%599, %599) (3)
-// %602 = mul(%60, %601) (3)
-// %603 = add(%600, %602) (3)
-// %604 = mul(%22, %599) (3)
-// %605 = add(%603, %23) (3)
-// %606 = sqrt(%605) (3)
-// %607 = div(%604, %606) (3)
-// %608 = mul(%59, %51) (3)
-// %609 = add(%608, %607) (3)
-// %610 = sub(%28, %609) (3)
-extern "C" __global__ void g50_9_mul_mul_mul_mul(float* mem, int n) {
+// Group 51 (elementwise).
+// %598 = mul(%72, %477) (3)
+// %599 = mul(%59, %40) (3)
+// %600 = mul(%598, %598) (3)
+// %601 = mul(%60, %600) (3)
+// %602 = add(%599, %601) (3)
+// %603 = mul(%22, %598) (3)
+// %604 = add(%602, %23) (3)
+// %605 = sqrt(%604) (3)
+// %606 = div(%603, %605) (3)
+// %607 = mul(%59, %51) (3)
+// %608 = add(%607, %606) (3)
+// %609 = sub(%28, %608) (3)
+extern "C" __global__ void g51_9_mul_mul_mul_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 3) return;
 	const int i0 = i;
-	const float e599 = acc2BGrad[i] * t478[0]; // %599 mul
-	const float e600 = 0.9f * stateAcc2BMs[i]; // %600 mul
-	const float e601 = e599 * e599; // %601 mul
-	const float e602 = 0.1f * e601; // %602 mul
-	const float e603 = e600 + e602; // %603 add
-	t603[i] = e603;
-	const float e604 = 0.01f * e599; // %604 mul
-	const float e605 = e603 + 1e-07f; // %605 add
-	const float e606 = sqrtf(e605); // %606 sqrt
-	const float e607 = e604 / e606; // %607 div
-	const float e608 = 0.9f * stateAcc2BMomentum[i]; // %608 mul
-	const float e609 = e608 + e607; // %609 add
+	const float e598 = acc2BGrad[i] * t477[0]; // %598 mul
+	const float e599 = 0.9f * stateAcc2BMs[i]; // %599 mul
+	const float e600 = e598 * e598; // %600 mul
+	const float e601 = 0.1f * e600; // %601 mul
+	const float e602 = e599 + e601; // %602 add
+	t602[i] = e602;
+	const float e603 = 0.01f * e598; // %603 mul
+	const float e604 = e602 + 1e-07f; // %604 add
+	const float e605 = sqrtf(e604); // %605 sqrt
+	const float e606 = e603 / e605; // %606 div
+	const float e607 = 0.9f * stateAcc2BMomentum[i]; // %607 mul
+	const float e608 = e607 + e606; // %608 add
+	t608[i] = e608;
+	const float e609 = acc2B[i] - e608; // %609 sub
 	t609[i] = e609;
-	const float e610 = acc2B[i] - e609; // %610 sub
-	t610[i] = e610;
 }
 
 // Gradients not computed in their slot are copied there; then every update is
@@ -3155,37 +3157,37 @@ extern "C" __global__ void g50_9_mul_mul_mul_mul(float* mem, int n) {
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i < 1) stateStep[i] = t71[i];
-	if (i < 12) statePMs[i] = t483[i];
-	if (i < 12) statePMomentum[i] = t489[i];
-	if (i < 12) p[i] = t490[i];
-	if (i < 60) stateTableMs[i] = t495[i];
-	if (i < 60) stateTableMomentum[i] = t501[i];
-	if (i < 60) table[i] = t502[i];
-	if (i < 5) stateWMs[i] = t507[i];
-	if (i < 5) stateWMomentum[i] = t513[i];
-	if (i < 5) w2[i] = t514[i];
-	if (i < 12) stateZLayerNorm0GammaMs[i] = t519[i];
-	if (i < 12) stateZLayerNorm0GammaMomentum[i] = t525[i];
-	if (i < 12) zLayerNorm0Gamma[i] = t526[i];
-	if (i < 12) stateZLayerNorm0BetaMs[i] = t531[i];
-	if (i < 12) stateZLayerNorm0BetaMomentum[i] = t537[i];
-	if (i < 12) zLayerNorm0Beta[i] = t538[i];
-	if (i < 12) stateZDense0WMs[i] = t543[i];
-	if (i < 12) stateZDense0WMomentum[i] = t549[i];
-	if (i < 12) zDense0W[i] = t550[i];
-	if (i < 1) stateZDense0BMs[i] = t555[i];
-	if (i < 1) stateZDense0BMomentum[i] = t561[i];
-	if (i < 1) zDense0B[i] = t562[i];
-	if (i < 36) stateLossWMs[i] = t567[i];
-	if (i < 36) stateLossWMomentum[i] = t573[i];
-	if (i < 36) lossW[i] = t574[i];
-	if (i < 3) stateLossBMs[i] = t579[i];
-	if (i < 3) stateLossBMomentum[i] = t585[i];
-	if (i < 3) lossB[i] = t586[i];
-	if (i < 36) stateAcc2WMs[i] = t591[i];
-	if (i < 36) stateAcc2WMomentum[i] = t597[i];
-	if (i < 36) acc2W[i] = t598[i];
-	if (i < 3) stateAcc2BMs[i] = t603[i];
-	if (i < 3) stateAcc2BMomentum[i] = t609[i];
-	if (i < 3) acc2B[i] = t610[i];
+	if (i < 12) statePMs[i] = t482[i];
+	if (i < 12) statePMomentum[i] = t488[i];
+	if (i < 12) p[i] = t489[i];
+	if (i < 60) stateTableMs[i] = t494[i];
+	if (i < 60) stateTableMomentum[i] = t500[i];
+	if (i < 60) table[i] = t501[i];
+	if (i < 5) stateWMs[i] = t506[i];
+	if (i < 5) stateWMomentum[i] = t512[i];
+	if (i < 5) w2[i] = t513[i];
+	if (i < 12) stateZLayerNorm0GammaMs[i] = t518[i];
+	if (i < 12) stateZLayerNorm0GammaMomentum[i] = t524[i];
+	if (i < 12) zLayerNorm0Gamma[i] = t525[i];
+	if (i < 12) stateZLayerNorm0BetaMs[i] = t530[i];
+	if (i < 12) stateZLayerNorm0BetaMomentum[i] = t536[i];
+	if (i < 12) zLayerNorm0Beta[i] = t537[i];
+	if (i < 12) stateZDense0WMs[i] = t542[i];
+	if (i < 12) stateZDense0WMomentum[i] = t548[i];
+	if (i < 12) zDense0W[i] = t549[i];
+	if (i < 1) stateZDense0BMs[i] = t554[i];
+	if (i < 1) stateZDense0BMomentum[i] = t560[i];
+	if (i < 1) zDense0B[i] = t561[i];
+	if (i < 36) stateLossWMs[i] = t566[i];
+	if (i < 36) stateLossWMomentum[i] = t572[i];
+	if (i < 36) lossW[i] = t573[i];
+	if (i < 3) stateLossBMs[i] = t578[i];
+	if (i < 3) stateLossBMomentum[i] = t584[i];
+	if (i < 3) lossB[i] = t585[i];
+	if (i < 36) stateAcc2WMs[i] = t590[i];
+	if (i < 36) stateAcc2WMomentum[i] = t596[i];
+	if (i < 36) acc2W[i] = t597[i];
+	if (i < 3) stateAcc2BMs[i] = t602[i];
+	if (i < 3) stateAcc2BMomentum[i] = t608[i];
+	if (i < 3) acc2B[i] = t609[i];
 }

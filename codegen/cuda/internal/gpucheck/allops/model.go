@@ -19,7 +19,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 192  // parameters (and gradients)
 	numState   = 385  // optimizer state
-	arenaSize  = 3248 // float32 activations and temporaries at MaxBatch
+	arenaSize  = 3217 // float32 activations and temporaries at MaxBatch
 	iarenaSize = 24   // int32 temporaries at MaxBatch
 )
 
@@ -95,137 +95,137 @@ type Model struct {
 	t78         []float32 // %78 one_hot (N, 3)
 	t79         []float32 // %79 mul (N, 3)
 	t80         []float32 // %80 reduce_sum (N, 1)
-	t81         []float32 // %81 broadcast (N, 4)
-	t83         []float32 // %83 neg (N, 4)
-	t85         []float32 // %85 div (N, 4)
-	t87         []float32 // %87 one_hot (N, 5)
-	oh          []float32 // %88 matmul (N, 1)
-	t91         []float32 // %91 reduce_sum scalar
-	g           []float32 // %92 gather (N, 12)
-	t93         []float32 // %93 broadcast (N, 3, 4)
-	t94         []float32 // %94 mul (N, 3, 4)
-	t95         []float32 // %95 reduce_sum (N, 1, 4)
-	t97         []float32 // %97 mul (12, 12)
-	h           []float32 // %99 add (N, 3, 4)
-	t100        []float32 // %100 tanh (N, 3, 4)
-	t101        []float32 // %101 exp (N, 3, 4)
-	t103        []float32 // %103 add (N, 3, 4)
-	t108        []float32 // %108 sqrt (N, 3, 4)
-	t109        []float32 // %109 sign (N, 3, 4)
-	a           []float32 // %111 sub (N, 3, 4)
-	t112        []float32 // %112 relu (N, 3, 4)
-	t113        []float32 // %113 sigmoid (N, 3, 4)
-	t116        []float32 // %116 add (N, 3, 4)
-	t117        []float32 // %117 div (N, 3, 4)
-	t120        []float32 // %120 neg (N, 3, 4)
-	b           []float32 // %121 add (N, 3, 4)
-	t122        []float32 // %122 gt (N, 3, 4)
-	t126        []float32 // %126 maximum (N, 3, 4)
-	t129        []float32 // %129 lt (N, 3, 4)
-	t130        []float32 // %130 sin (N, 3, 4)
-	t131        []float32 // %131 cos (N, 3, 4)
-	t136        []float32 // %136 ne (N, 3, 4)
-	c           []float32 // %138 add (N, 3, 4)
-	t139        []float32 // %139 reduce_sum (N, 4)
+	t81         []float32 // %81 one_hot (N, 5)
+	oh          []float32 // %82 matmul (N, 1)
+	t83         []float32 // %83 broadcast (N, 4)
+	t84         []float32 // %84 neg (N, 4)
+	t86         []float32 // %86 div (N, 4)
+	t90         []float32 // %90 reduce_sum scalar
+	g           []float32 // %91 gather (N, 12)
+	t92         []float32 // %92 broadcast (N, 3, 4)
+	t93         []float32 // %93 mul (N, 3, 4)
+	t94         []float32 // %94 reduce_sum (N, 1, 4)
+	t96         []float32 // %96 mul (12, 12)
+	h           []float32 // %98 add (N, 3, 4)
+	t99         []float32 // %99 tanh (N, 3, 4)
+	t100        []float32 // %100 exp (N, 3, 4)
+	t102        []float32 // %102 add (N, 3, 4)
+	t107        []float32 // %107 sqrt (N, 3, 4)
+	t108        []float32 // %108 sign (N, 3, 4)
+	a           []float32 // %110 sub (N, 3, 4)
+	t111        []float32 // %111 relu (N, 3, 4)
+	t112        []float32 // %112 sigmoid (N, 3, 4)
+	t115        []float32 // %115 add (N, 3, 4)
+	t116        []float32 // %116 div (N, 3, 4)
+	t119        []float32 // %119 neg (N, 3, 4)
+	b           []float32 // %120 add (N, 3, 4)
+	t121        []float32 // %121 gt (N, 3, 4)
+	t125        []float32 // %125 maximum (N, 3, 4)
+	t128        []float32 // %128 lt (N, 3, 4)
+	t129        []float32 // %129 sin (N, 3, 4)
+	t130        []float32 // %130 cos (N, 3, 4)
+	t135        []float32 // %135 ne (N, 3, 4)
+	c           []float32 // %137 add (N, 3, 4)
+	t138        []float32 // %138 reduce_sum (N, 4)
+	t139        []float32 // %139 reduce_mean scalar
 	t140        []float32 // %140 reduce_mean scalar
-	t141        []float32 // %141 reduce_mean scalar
-	t143        []float32 // %143 reduce_mean scalar
-	t144        []int32   // %144 argmax (N, 3)
-	t146        []float32 // %146 reduce_mean scalar
-	t147        []float32 // %147 reduce_mean (N, 4)
+	t142        []float32 // %142 reduce_mean scalar
+	t143        []int32   // %143 argmax (N, 3)
+	t145        []float32 // %145 reduce_mean scalar
+	t146        []float32 // %146 reduce_mean (N, 4)
+	t147        []float32 // %147 reduce_max (N, 4)
 	t148        []float32 // %148 reduce_max (N, 4)
-	t149        []float32 // %149 reduce_max (N, 4)
-	t150        []float32 // %150 logsumexp (N, 4)
-	t150Scratch []float32 // workspace
-	t159        []float32 // %159 reduce_mean scalar
-	t160        []float32 // %160 softmax (N, 3, 4)
-	t161        []float32 // %161 log_softmax (N, 3, 4)
-	t162        []float32 // %162 transpose (N, 4, 3)
-	t165        []float32 // %165 slice (N, 4)
-	t167        []float32 // %167 add (N, 3)
-	t168        []float32 // %168 log_softmax (N, 3)
-	t170        []float32 // %170 reduce_sum (N)
-	t172        []float32 // %172 reduce_mean scalar
-	t175        []float32 // %175 sub (N, 3)
-	t178        []float32 // %178 reduce_sum scalar
-	t181        []float32 // %181 reduce_sum scalar
-	t183        []float32 // %183 add (N, 3)
-	t184        []int32   // %184 argmax (N)
-	t187        []float32 // %187 reduce_mean scalar
-	t188        []float32 // %188 slice (N, 8)
-	t189        []float32 // %189 concat (N, 12)
-	t190        []float32 // %190 matmul (N, 12)
-	t191        []float32 // %191 transpose (12, N)
-	t192        []float32 // %192 matmul (12, N)
-	t193        []float32 // %193 matmul (N, 12)
-	t194        []float32 // %194 transpose (N, 12)
-	t195        []float32 // %195 matmul (12, 12)
-	t197        []float32 // %197 reduce_mean scalar
-	t199        []float32 // %199 cast (N, 3, 4)
-	t200        []float32 // %200 reduce_sum (N, 1, 4)
-	t201        []float32 // %201 div (N, 1, 4)
-	t203        []float32 // %203 reduce_mean scalar
-	sl          []float32 // %204 mul (N, 12)
-	t207        []float32 // %207 add (N, 12)
-	t208        []float32 // %208 reduce_mean (N, 1)
-	t209        []float32 // %209 sub (N, 12)
-	t211        []float32 // %211 reduce_mean (N, 1)
-	t213        []float32 // %213 sqrt (N, 1)
-	t214        []float32 // %214 mul (N, 12)
-	t217        []float32 // %217 reduce_mean scalar
-	t219        []float32 // %219 reduce_sum (N, 3, 1)
-	t221        []float32 // %221 cast (N, 3, 4)
-	t222        []float32 // %222 reduce_sum (N, 1, 4)
-	t223        []float32 // %223 div (N, 1, 4)
-	t224        []float32 // %224 div (N, 12)
-	t226        []float32 // %226 add (N, 12)
-	t227        []float32 // %227 matmul (N, 1)
-	z           []float32 // %229 add (N, 1)
+	t149        []float32 // %149 logsumexp (N, 4)
+	t149Scratch []float32 // workspace
+	t158        []float32 // %158 reduce_mean scalar
+	t159        []float32 // %159 softmax (N, 3, 4)
+	t160        []float32 // %160 log_softmax (N, 3, 4)
+	t161        []float32 // %161 transpose (N, 4, 3)
+	t164        []float32 // %164 slice (N, 4)
+	t166        []float32 // %166 add (N, 3)
+	t167        []float32 // %167 log_softmax (N, 3)
+	t169        []float32 // %169 reduce_sum (N)
+	t171        []float32 // %171 reduce_mean scalar
+	t174        []float32 // %174 sub (N, 3)
+	t177        []float32 // %177 reduce_sum scalar
+	t180        []float32 // %180 reduce_sum scalar
+	t182        []float32 // %182 add (N, 3)
+	t183        []int32   // %183 argmax (N)
+	t186        []float32 // %186 reduce_mean scalar
+	t187        []float32 // %187 slice (N, 8)
+	t188        []float32 // %188 concat (N, 12)
+	t189        []float32 // %189 matmul (N, 12)
+	t190        []float32 // %190 transpose (12, N)
+	t191        []float32 // %191 matmul (12, N)
+	t192        []float32 // %192 matmul (N, 12)
+	t193        []float32 // %193 transpose (N, 12)
+	t194        []float32 // %194 matmul (12, 12)
+	t196        []float32 // %196 reduce_mean scalar
+	t198        []float32 // %198 cast (N, 3, 4)
+	t199        []float32 // %199 reduce_sum (N, 1, 4)
+	t200        []float32 // %200 div (N, 1, 4)
+	t202        []float32 // %202 reduce_mean scalar
+	sl          []float32 // %203 mul (N, 12)
+	t206        []float32 // %206 add (N, 12)
+	t207        []float32 // %207 reduce_mean (N, 1)
+	t208        []float32 // %208 sub (N, 12)
+	t210        []float32 // %210 reduce_mean (N, 1)
+	t212        []float32 // %212 sqrt (N, 1)
+	t213        []float32 // %213 mul (N, 12)
+	t216        []float32 // %216 reduce_mean scalar
+	t218        []float32 // %218 reduce_sum (N, 3, 1)
+	t220        []float32 // %220 cast (N, 3, 4)
+	t221        []float32 // %221 reduce_sum (N, 1, 4)
+	t222        []float32 // %222 div (N, 1, 4)
+	t223        []float32 // %223 div (N, 12)
+	t225        []float32 // %225 add (N, 12)
+	t226        []float32 // %226 matmul (N, 1)
+	z           []float32 // %228 add (N, 1)
+	t229        []float32 // %229 sigmoid (N, 1)
 	t230        []float32 // %230 sigmoid (N, 1)
-	t231        []float32 // %231 sigmoid (N, 1)
-	t232        []float32 // %232 maximum (N, 1)
-	t233        []float32 // %233 minimum (N, 1)
+	t231        []float32 // %231 maximum (N, 1)
+	t232        []float32 // %232 minimum (N, 1)
+	t235        []float32 // %235 sub (N, 1)
 	t236        []float32 // %236 sub (N, 1)
-	t237        []float32 // %237 sub (N, 1)
-	t242        []float32 // %242 reduce_mean scalar
-	t249        []float32 // %249 reduce_mean scalar
-	t250        []float32 // %250 sub (N, 1)
-	t251        []float32 // %251 abs (N, 1)
-	t252        []float32 // %252 minimum (N, 1)
+	t241        []float32 // %241 reduce_mean scalar
+	t248        []float32 // %248 reduce_mean scalar
+	t249        []float32 // %249 sub (N, 1)
+	t250        []float32 // %250 abs (N, 1)
+	t251        []float32 // %251 minimum (N, 1)
+	t257        []float32 // %257 reduce_mean scalar
 	t258        []float32 // %258 reduce_mean scalar
-	t259        []float32 // %259 reduce_mean scalar
-	t261        []float32 // %261 reduce_sum scalar
-	t264        []float32 // %264 exp (N, 1)
-	t265        []float32 // %265 add (N, 1)
-	t271        []float32 // %271 reduce_mean scalar
-	t312        []float32 // %312 add (N, 1)
-	t316        []float32 // %316 mul (1)
-	t319        []float32 // %319 reduce_sum scalar
-	t321        []float32 // %321 reduce_sum scalar
-	t322        []float32 // %322 matmul (N, 12)
-	t325        []float32 // %325 reduce_sum scalar
-	t329        []float32 // %329 reduce_sum scalar
-	t333        []float32 // %333 reduce_mean scalar
-	t348        []float32 // %348 add scalar
-	t350        []float32 // %350 div (N, 12)
-	t354        []float32 // %354 reduce_sum (N)
-	t358        []float32 // %358 div (N, 1)
-	t361        []float32 // %361 add (N, 12)
-	t363        []float32 // %363 reduce_sum (N)
-	t365        []float32 // %365 div (N, 1)
+	t260        []float32 // %260 reduce_sum scalar
+	t263        []float32 // %263 exp (N, 1)
+	t264        []float32 // %264 add (N, 1)
+	t270        []float32 // %270 reduce_mean scalar
+	t311        []float32 // %311 add (N, 1)
+	t315        []float32 // %315 mul (1)
+	t318        []float32 // %318 reduce_sum scalar
+	t320        []float32 // %320 reduce_sum scalar
+	t321        []float32 // %321 matmul (N, 12)
+	t324        []float32 // %324 reduce_sum scalar
+	t328        []float32 // %328 reduce_sum scalar
+	t332        []float32 // %332 reduce_mean scalar
+	t347        []float32 // %347 add scalar
+	t349        []float32 // %349 div (N, 12)
+	t353        []float32 // %353 reduce_sum (N)
+	t357        []float32 // %357 div (N, 1)
+	t360        []float32 // %360 add (N, 12)
+	t362        []float32 // %362 reduce_sum (N)
+	t364        []float32 // %364 div (N, 1)
+	t366        []float32 // %366 add (N, 12)
 	t367        []float32 // %367 add (N, 12)
-	t368        []float32 // %368 add (N, 12)
-	t371        []float32 // %371 add (N, 12)
-	t372        []float32 // %372 mul (N, 12)
-	t373        []float32 // %373 slice (N, 4)
-	t374        []float32 // %374 slice (N, 8)
-	t375        []float32 // %375 pad (N, 12)
-	t378        []float32 // %378 transpose (N, 3, 4)
-	t380        []float32 // %380 reduce_sum scalar
-	t381        []float32 // %381 pad (N, 12)
-	t383        []float32 // %383 add (N, 12)
-	t465        []float32 // %465 reduce_sum scalar
-	t478        []float32 // %478 div scalar
+	t370        []float32 // %370 add (N, 12)
+	t371        []float32 // %371 mul (N, 12)
+	t372        []float32 // %372 slice (N, 4)
+	t373        []float32 // %373 slice (N, 8)
+	t374        []float32 // %374 pad (N, 12)
+	t377        []float32 // %377 transpose (N, 3, 4)
+	t379        []float32 // %379 reduce_sum scalar
+	t380        []float32 // %380 pad (N, 12)
+	t382        []float32 // %382 add (N, 12)
+	t464        []float32 // %464 reduce_sum scalar
+	t477        []float32 // %477 div scalar
 }
 
 // Option configures New.
@@ -297,147 +297,147 @@ func New(opts ...Option) *Model {
 	m.stateAcc2WMomentum = m.state[346:382:382]
 	m.stateAcc2BMomentum = m.state[382:385:385]
 	m.t61 = m.arena[8:9:9]
-	m.t63 = m.arena[3200:3201:3201]
-	m.t65 = m.arena[3201:3202:3202]
-	m.t67 = m.arena[3202:3203:3203]
-	m.t69 = m.arena[9:10:10]
-	m.t71 = m.arena[3203:3204:3204]
-	m.t74 = m.arena[3204:3205:3205]
+	m.t63 = m.arena[3168:3169:3169]
+	m.t65 = m.arena[3169:3170:3170]
+	m.t67 = m.arena[3170:3171:3171]
+	m.t69 = m.arena[3171:3172:3172]
+	m.t71 = m.arena[3172:3173:3173]
+	m.t74 = m.arena[3173:3174:3174]
 	m.t76 = m.arena[0:8:8]
 	m.t78 = m.arena[2384:2408:2408]
 	m.t79 = m.arena[2408:2432:2432]
 	m.t80 = m.arena[2432:2440:2440]
-	m.t81 = m.arena[2968:3000:3000]
-	m.t83 = m.arena[3000:3032:3032]
-	m.t85 = m.arena[3032:3064:3064]
-	m.t87 = m.arena[2928:2968:2968]
-	m.oh = m.arena[3192:3200:3200]
-	m.t91 = m.arena[3205:3206:3206]
+	m.t81 = m.arena[2928:2968:2968]
+	m.oh = m.arena[3160:3168:3168]
+	m.t83 = m.arena[2968:3000:3000]
+	m.t84 = m.arena[3000:3032:3032]
+	m.t86 = m.arena[2968:3000:3000]
+	m.t90 = m.arena[3174:3175:3175]
 	m.g = m.arena[144:240:240]
-	m.t93 = m.arena[240:336:336]
-	m.t94 = m.arena[336:432:432]
-	m.t95 = m.arena[3064:3096:3096]
-	m.t97 = m.arena[0:144:144]
+	m.t92 = m.arena[240:336:336]
+	m.t93 = m.arena[336:432:432]
+	m.t94 = m.arena[3032:3064:3064]
+	m.t96 = m.arena[0:144:144]
 	m.h = m.arena[432:528:528]
-	m.t100 = m.arena[528:624:624]
-	m.t101 = m.arena[624:720:720]
-	m.t103 = m.arena[720:816:816]
-	m.t108 = m.arena[816:912:912]
-	m.t109 = m.arena[912:1008:1008]
+	m.t99 = m.arena[528:624:624]
+	m.t100 = m.arena[624:720:720]
+	m.t102 = m.arena[720:816:816]
+	m.t107 = m.arena[816:912:912]
+	m.t108 = m.arena[912:1008:1008]
 	m.a = m.arena[1008:1104:1104]
-	m.t112 = m.arena[1104:1200:1200]
-	m.t113 = m.arena[1200:1296:1296]
-	m.t116 = m.arena[1296:1392:1392]
-	m.t117 = m.arena[1392:1488:1488]
-	m.t120 = m.arena[1488:1584:1584]
+	m.t111 = m.arena[1104:1200:1200]
+	m.t112 = m.arena[1200:1296:1296]
+	m.t115 = m.arena[1296:1392:1392]
+	m.t116 = m.arena[1392:1488:1488]
+	m.t119 = m.arena[1488:1584:1584]
 	m.b = m.arena[1584:1680:1680]
-	m.t122 = m.arena[1680:1776:1776]
-	m.t126 = m.arena[1776:1872:1872]
-	m.t129 = m.arena[1872:1968:1968]
-	m.t130 = m.arena[1968:2064:2064]
-	m.t131 = m.arena[2064:2160:2160]
-	m.t136 = m.arena[2160:2256:2256]
+	m.t121 = m.arena[1680:1776:1776]
+	m.t125 = m.arena[1776:1872:1872]
+	m.t128 = m.arena[1872:1968:1968]
+	m.t129 = m.arena[1968:2064:2064]
+	m.t130 = m.arena[2064:2160:2160]
+	m.t135 = m.arena[2160:2256:2256]
 	m.c = m.arena[2256:2352:2352]
-	m.t139 = m.arena[2352:2384:2384]
-	m.t140 = m.arena[3206:3207:3207]
-	m.t141 = m.arena[3207:3208:3208]
-	m.t143 = m.arena[3208:3209:3209]
-	m.t144 = m.iarena[0:24:24]
-	m.t146 = m.arena[3209:3210:3210]
-	m.t147 = m.arena[1008:1040:1040]
+	m.t138 = m.arena[2352:2384:2384]
+	m.t139 = m.arena[3175:3176:3176]
+	m.t140 = m.arena[3176:3177:3177]
+	m.t142 = m.arena[3177:3178:3178]
+	m.t143 = m.iarena[0:24:24]
+	m.t145 = m.arena[3178:3179:3179]
+	m.t146 = m.arena[1008:1040:1040]
+	m.t147 = m.arena[3064:3096:3096]
 	m.t148 = m.arena[3096:3128:3128]
 	m.t149 = m.arena[3128:3160:3160]
-	m.t150 = m.arena[3160:3192:3192]
-	m.t150Scratch = m.arena[3216:3248:3248]
-	m.t159 = m.arena[3210:3211:3211]
-	m.t160 = m.arena[1008:1104:1104]
-	m.t161 = m.arena[1584:1680:1680]
-	m.t162 = m.arena[2256:2352:2352]
-	m.t165 = m.arena[2512:2544:2544]
-	m.t167 = m.arena[2352:2376:2376]
-	m.t168 = m.arena[2544:2568:2568]
-	m.t170 = m.arena[2352:2360:2360]
-	m.t172 = m.arena[3211:3212:3212]
-	m.t175 = m.arena[2544:2568:2568]
-	m.t178 = m.arena[3212:3213:3213]
-	m.t181 = m.arena[3213:3214:3214]
-	m.t183 = m.arena[2352:2376:2376]
-	m.t184 = m.iarena[0:8:8]
-	m.t187 = m.arena[3214:3215:3215]
-	m.t188 = m.arena[2448:2512:2512]
-	m.t189 = m.arena[2352:2448:2448]
-	m.t190 = m.arena[2448:2544:2544]
-	m.t191 = m.arena[2544:2640:2640]
-	m.t192 = m.arena[2640:2736:2736]
-	m.t193 = m.arena[2736:2832:2832]
-	m.t194 = m.arena[2832:2928:2928]
-	m.t195 = m.arena[0:144:144]
-	m.t197 = m.arena[3215:3216:3216]
-	m.t199 = m.arena[1488:1584:1584]
+	m.t149Scratch = m.arena[3185:3217:3217]
+	m.t158 = m.arena[3179:3180:3180]
+	m.t159 = m.arena[1008:1104:1104]
+	m.t160 = m.arena[1584:1680:1680]
+	m.t161 = m.arena[2256:2352:2352]
+	m.t164 = m.arena[2512:2544:2544]
+	m.t166 = m.arena[2352:2376:2376]
+	m.t167 = m.arena[2544:2568:2568]
+	m.t169 = m.arena[2352:2360:2360]
+	m.t171 = m.arena[3180:3181:3181]
+	m.t174 = m.arena[2544:2568:2568]
+	m.t177 = m.arena[3181:3182:3182]
+	m.t180 = m.arena[3182:3183:3183]
+	m.t182 = m.arena[2352:2376:2376]
+	m.t183 = m.iarena[0:8:8]
+	m.t186 = m.arena[3183:3184:3184]
+	m.t187 = m.arena[2448:2512:2512]
+	m.t188 = m.arena[2352:2448:2448]
+	m.t189 = m.arena[2448:2544:2544]
+	m.t190 = m.arena[2544:2640:2640]
+	m.t191 = m.arena[2640:2736:2736]
+	m.t192 = m.arena[2736:2832:2832]
+	m.t193 = m.arena[2832:2928:2928]
+	m.t194 = m.arena[0:144:144]
+	m.t196 = m.arena[3184:3185:3185]
+	m.t198 = m.arena[1488:1584:1584]
+	m.t199 = m.arena[2640:2672:2672]
 	m.t200 = m.arena[2640:2672:2672]
-	m.t201 = m.arena[2640:2672:2672]
-	m.t203 = m.arena[3128:3129:3129]
+	m.t202 = m.arena[3096:3097:3097]
 	m.sl = m.arena[2352:2448:2448]
-	m.t207 = m.arena[144:240:240]
-	m.t208 = m.arena[96:104:104]
-	m.t209 = m.arena[0:96:96]
-	m.t211 = m.arena[2696:2704:2704]
-	m.t213 = m.arena[2696:2704:2704]
-	m.t214 = m.arena[96:192:192]
-	m.t217 = m.arena[3129:3130:3130]
-	m.t219 = m.arena[2672:2696:2696]
-	m.t221 = m.arena[2256:2352:2352]
+	m.t206 = m.arena[144:240:240]
+	m.t207 = m.arena[96:104:104]
+	m.t208 = m.arena[0:96:96]
+	m.t210 = m.arena[2696:2704:2704]
+	m.t212 = m.arena[2696:2704:2704]
+	m.t213 = m.arena[96:192:192]
+	m.t216 = m.arena[3097:3098:3098]
+	m.t218 = m.arena[2672:2696:2696]
+	m.t220 = m.arena[2256:2352:2352]
+	m.t221 = m.arena[192:224:224]
 	m.t222 = m.arena[192:224:224]
-	m.t223 = m.arena[192:224:224]
-	m.t224 = m.arena[2352:2448:2448]
-	m.t226 = m.arena[2544:2640:2640]
-	m.t227 = m.arena[224:232:232]
+	m.t223 = m.arena[2352:2448:2448]
+	m.t225 = m.arena[2544:2640:2640]
+	m.t226 = m.arena[224:232:232]
 	m.z = m.arena[224:232:232]
-	m.t230 = m.arena[3192:3200:3200]
-	m.t231 = m.arena[232:240:240]
-	m.t232 = m.arena[2704:2712:2712]
-	m.t233 = m.arena[2712:2720:2720]
-	m.t236 = m.arena[2720:2728:2728]
-	m.t237 = m.arena[2728:2736:2736]
-	m.t242 = m.arena[3104:3105:3105]
-	m.t249 = m.arena[3105:3106:3106]
-	m.t250 = m.arena[3000:3008:3008]
-	m.t251 = m.arena[3008:3016:3016]
-	m.t252 = m.arena[3016:3024:3024]
-	m.t258 = m.arena[3106:3107:3107]
-	m.t259 = m.arena[3107:3108:3108]
-	m.t261 = m.arena[3108:3109:3109]
-	m.t264 = m.arena[3024:3032:3032]
-	m.t265 = m.arena[3096:3104:3104]
-	m.t271 = m.arena[3109:3110:3110]
-	m.t312 = m.arena[3096:3104:3104]
-	m.t316 = m.arena[2704:2705:2705]
-	m.t319 = m.arena[2705:2706:2706]
-	m.t321 = m.arena[2706:2707:2707]
-	m.t322 = m.arena[2544:2640:2640]
-	m.t325 = m.arena[2707:2708:2708]
-	m.t329 = m.arena[2708:2709:2709]
-	m.t333 = m.arena[224:225:225]
-	m.t348 = m.arena[2709:2710:2710]
-	m.t350 = m.arena[2544:2640:2640]
-	m.t354 = m.arena[224:232:232]
-	m.t358 = m.arena[232:240:240]
-	m.t361 = m.arena[0:96:96]
-	m.t363 = m.arena[224:232:232]
-	m.t365 = m.arena[232:240:240]
-	m.t367 = m.arena[2448:2544:2544]
-	m.t368 = m.arena[2736:2832:2832]
-	m.t371 = m.arena[2832:2928:2928]
-	m.t372 = m.arena[0:96:96]
-	m.t373 = m.arena[2544:2576:2576]
-	m.t374 = m.arena[2352:2416:2416]
-	m.t375 = m.arena[0:96:96]
-	m.t378 = m.arena[2352:2448:2448]
-	m.t380 = m.arena[224:225:225]
-	m.t381 = m.arena[2448:2544:2544]
-	m.t383 = m.arena[0:96:96]
-	m.t465 = m.arena[0:1:1]
-	m.t478 = m.arena[0:1:1]
+	m.t229 = m.arena[3160:3168:3168]
+	m.t230 = m.arena[232:240:240]
+	m.t231 = m.arena[2704:2712:2712]
+	m.t232 = m.arena[2712:2720:2720]
+	m.t235 = m.arena[2720:2728:2728]
+	m.t236 = m.arena[2728:2736:2736]
+	m.t241 = m.arena[3072:3073:3073]
+	m.t248 = m.arena[3073:3074:3074]
+	m.t249 = m.arena[3000:3008:3008]
+	m.t250 = m.arena[3008:3016:3016]
+	m.t251 = m.arena[3016:3024:3024]
+	m.t257 = m.arena[3074:3075:3075]
+	m.t258 = m.arena[3075:3076:3076]
+	m.t260 = m.arena[3076:3077:3077]
+	m.t263 = m.arena[3024:3032:3032]
+	m.t264 = m.arena[3064:3072:3072]
+	m.t270 = m.arena[3077:3078:3078]
+	m.t311 = m.arena[3064:3072:3072]
+	m.t315 = m.arena[2704:2705:2705]
+	m.t318 = m.arena[2705:2706:2706]
+	m.t320 = m.arena[2706:2707:2707]
+	m.t321 = m.arena[2544:2640:2640]
+	m.t324 = m.arena[2707:2708:2708]
+	m.t328 = m.arena[2708:2709:2709]
+	m.t332 = m.arena[224:225:225]
+	m.t347 = m.arena[2709:2710:2710]
+	m.t349 = m.arena[2544:2640:2640]
+	m.t353 = m.arena[224:232:232]
+	m.t357 = m.arena[232:240:240]
+	m.t360 = m.arena[0:96:96]
+	m.t362 = m.arena[224:232:232]
+	m.t364 = m.arena[232:240:240]
+	m.t366 = m.arena[2448:2544:2544]
+	m.t367 = m.arena[2736:2832:2832]
+	m.t370 = m.arena[2832:2928:2928]
+	m.t371 = m.arena[0:96:96]
+	m.t372 = m.arena[2544:2576:2576]
+	m.t373 = m.arena[2352:2416:2416]
+	m.t374 = m.arena[0:96:96]
+	m.t377 = m.arena[2352:2448:2448]
+	m.t379 = m.arena[224:225:225]
+	m.t380 = m.arena[2448:2544:2544]
+	m.t382 = m.arena[0:96:96]
+	m.t464 = m.arena[0:1:1]
+	m.t477 = m.arena[0:1:1]
 	m.Reset()
 	return m
 }
@@ -787,7 +787,7 @@ func (m *Model) TrainStep(x []float32, k2 []int32, t []float32, lab []int32, n i
 		return 0, err
 	}
 	m.step(x, k2, t, lab, n)
-	return m.t348[0], nil
+	return m.t347[0], nil
 }
 
 // Eval returns the loss and the metrics (accuracy, acc2) on the first n examples without updating the model.
@@ -814,7 +814,7 @@ func (m *Model) Eval(x []float32, k2 []int32, t []float32, lab []int32, n int) (
 		return 0, 0, 0, err
 	}
 	m.eval(x, k2, t, lab, n)
-	return m.t348[0], m.t249[0], m.t187[0], nil
+	return m.t347[0], m.t248[0], m.t186[0], nil
 }
 
 var _ rt.Model = (*Model)(nil)
@@ -869,161 +869,161 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			m.t78[i*3+int(c)] = 1
 		}
 	}
-	// %87 = one_hot(%1) (N, 5)
-	clear(m.t87[:5*n])
+	// %81 = one_hot(%1) (N, 5)
+	clear(m.t81[:5*n])
 	for i, c := range k2[:n] {
 		if c >= 0 && c < 5 {
-			m.t87[i*5+int(c)] = 1
+			m.t81[i*5+int(c)] = 1
 		}
 	}
-	// %88 = matmul(%87, %14) (N, 1) (oh)
-	rt.Sgemm(false, false, n, 1, 5, 1, m.t87, 5, m.w, 1, 0, m.oh, 1)
-	// %92 = gather(%13, %1) (N, 12) (g)
+	// %82 = matmul(%81, %14) (N, 1) (oh)
+	rt.Sgemm(false, false, n, 1, 5, 1, m.t81, 5, m.w, 1, 0, m.oh, 1)
+	// %91 = gather(%13, %1) (N, 12) (g)
 	for i, r := range k2[:n] {
 		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
 	}
-	// group (reduction): %98 mul, %99 add, %100 tanh, %101 exp, %102 abs, %103 add, %104 log, %105 add, %106 mul, %107 add, %108 sqrt, %109 sign, %110 mul, %111 sub, %112 relu, %113 sigmoid, %114 pow, %115 add, %116 add, %117 div, %118 gelu, %119 add, %120 neg, %121 add, %122 gt, %123 maximum, %124 minimum, %125 where, %126 maximum, %127 minimum, %128 add, %129 lt, %130 sin, %131 cos, %132 where, %133 add, %134 mul, %135 floor, %136 ne, %137 where, %138 add, %139 reduce_sum (N, 4)
-	for i := range m.t139[:4*n] {
-		m.t139[i] = 0
+	// group (reduction): %97 mul, %98 add, %99 tanh, %100 exp, %101 abs, %102 add, %103 log, %104 add, %105 mul, %106 add, %107 sqrt, %108 sign, %109 mul, %110 sub, %111 relu, %112 sigmoid, %113 pow, %114 add, %115 add, %116 div, %117 gelu, %118 add, %119 neg, %120 add, %121 gt, %122 maximum, %123 minimum, %124 where, %125 maximum, %126 minimum, %127 add, %128 lt, %129 sin, %130 cos, %131 where, %132 add, %133 mul, %134 floor, %135 ne, %136 where, %137 add, %138 reduce_sum (N, 4)
+	for i := range m.t138[:4*n] {
+		m.t138[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := x[i0*12+i1*4:][:4]
 				a1 := m.p[i1*4:][:4]
-				o99 := m.h[i0*12+i1*4:][:4]
+				o98 := m.h[i0*12+i1*4:][:4]
+				o99 := m.t99[i0*12+i1*4:][:4]
 				o100 := m.t100[i0*12+i1*4:][:4]
-				o101 := m.t101[i0*12+i1*4:][:4]
-				o103 := m.t103[i0*12+i1*4:][:4]
+				o102 := m.t102[i0*12+i1*4:][:4]
+				o107 := m.t107[i0*12+i1*4:][:4]
 				o108 := m.t108[i0*12+i1*4:][:4]
-				o109 := m.t109[i0*12+i1*4:][:4]
-				o111 := m.a[i0*12+i1*4:][:4]
+				o110 := m.a[i0*12+i1*4:][:4]
+				o111 := m.t111[i0*12+i1*4:][:4]
 				o112 := m.t112[i0*12+i1*4:][:4]
-				o113 := m.t113[i0*12+i1*4:][:4]
+				o115 := m.t115[i0*12+i1*4:][:4]
 				o116 := m.t116[i0*12+i1*4:][:4]
-				o117 := m.t117[i0*12+i1*4:][:4]
-				o120 := m.t120[i0*12+i1*4:][:4]
-				o121 := m.b[i0*12+i1*4:][:4]
-				o122 := m.t122[i0*12+i1*4:][:4]
-				o126 := m.t126[i0*12+i1*4:][:4]
+				o119 := m.t119[i0*12+i1*4:][:4]
+				o120 := m.b[i0*12+i1*4:][:4]
+				o121 := m.t121[i0*12+i1*4:][:4]
+				o125 := m.t125[i0*12+i1*4:][:4]
+				o128 := m.t128[i0*12+i1*4:][:4]
 				o129 := m.t129[i0*12+i1*4:][:4]
 				o130 := m.t130[i0*12+i1*4:][:4]
-				o131 := m.t131[i0*12+i1*4:][:4]
-				o136 := m.t136[i0*12+i1*4:][:4]
-				o138 := m.c[i0*12+i1*4:][:4]
-				s := m.t139[i0*4:][:4]
-				for j := range o99 {
-					v98 := a0[j] * a1[j]
-					v99 := v98 + float32(0.1)
-					v100 := tanh32(v99)
-					v101 := exp32(v100)
-					v102 := abs32(v99)
-					v103 := v102 + float32(1.0)
-					v104 := log32(v103)
-					v105 := v101 + v104
-					v106 := v99 * v99
-					v107 := v106 + float32(1.0)
-					v108 := sqrt32(v107)
-					v109 := sign32(v99)
-					v110 := v108 * v109
-					v111 := v105 - v110
-					v112 := relu32(v99)
-					v113 := sigmoid32(v99)
-					v114 := pow32(v100, float32(2.0))
-					v115 := v113 + v114
-					v116 := v115 + float32(1.0)
-					v117 := v112 / v116
-					v118 := gelu32(v99)
-					v119 := v117 + v118
-					v120 := -v99
-					v121 := v119 + v120
-					v122 := b2f(v99 > float32(0.0))
-					v123 := max32(v99, float32(0.5))
-					v124 := min32(v99, float32(-0.5))
-					v125 := sel32(v122, v123, v124)
-					v126 := max32(v99, float32(-1.0))
-					v127 := min32(v126, float32(1.0))
-					v128 := v125 + v127
-					v129 := b2f(v99 < float32(0.2))
-					v130 := sin32(v99)
-					v131 := cos32(v99)
-					v132 := sel32(v129, v130, v131)
-					v133 := v128 + v132
-					v134 := v99 * float32(2.0)
-					v135 := floor32(v134)
-					v136 := b2f(v135 != float32(0.0))
-					v137 := sel32(v136, v99, float32(1.0))
-					v138 := v133 + v137
-					s[j] += v99
+				o135 := m.t135[i0*12+i1*4:][:4]
+				o137 := m.c[i0*12+i1*4:][:4]
+				s := m.t138[i0*4:][:4]
+				for j := range o98 {
+					v97 := a0[j] * a1[j]
+					v98 := v97 + float32(0.1)
+					v99 := tanh32(v98)
+					v100 := exp32(v99)
+					v101 := abs32(v98)
+					v102 := v101 + float32(1.0)
+					v103 := log32(v102)
+					v104 := v100 + v103
+					v105 := v98 * v98
+					v106 := v105 + float32(1.0)
+					v107 := sqrt32(v106)
+					v108 := sign32(v98)
+					v109 := v107 * v108
+					v110 := v104 - v109
+					v111 := relu32(v98)
+					v112 := sigmoid32(v98)
+					v113 := pow32(v99, float32(2.0))
+					v114 := v112 + v113
+					v115 := v114 + float32(1.0)
+					v116 := v111 / v115
+					v117 := gelu32(v98)
+					v118 := v116 + v117
+					v119 := -v98
+					v120 := v118 + v119
+					v121 := b2f(v98 > float32(0.0))
+					v122 := max32(v98, float32(0.5))
+					v123 := min32(v98, float32(-0.5))
+					v124 := sel32(v121, v122, v123)
+					v125 := max32(v98, float32(-1.0))
+					v126 := min32(v125, float32(1.0))
+					v127 := v124 + v126
+					v128 := b2f(v98 < float32(0.2))
+					v129 := sin32(v98)
+					v130 := cos32(v98)
+					v131 := sel32(v128, v129, v130)
+					v132 := v127 + v131
+					v133 := v98 * float32(2.0)
+					v134 := floor32(v133)
+					v135 := b2f(v134 != float32(0.0))
+					v136 := sel32(v135, v98, float32(1.0))
+					v137 := v132 + v136
+					s[j] += v98
+					o98[j] = v98
 					o99[j] = v99
 					o100[j] = v100
-					o101[j] = v101
-					o103[j] = v103
+					o102[j] = v102
+					o107[j] = v107
 					o108[j] = v108
-					o109[j] = v109
+					o110[j] = v110
 					o111[j] = v111
 					o112[j] = v112
-					o113[j] = v113
+					o115[j] = v115
 					o116[j] = v116
-					o117[j] = v117
+					o119[j] = v119
 					o120[j] = v120
 					o121[j] = v121
-					o122[j] = v122
-					o126[j] = v126
+					o125[j] = v125
+					o128[j] = v128
 					o129[j] = v129
 					o130[j] = v130
-					o131[j] = v131
-					o136[j] = v136
-					o138[j] = v138
+					o135[j] = v135
+					o137[j] = v137
 				}
 			}
 		}
 	}
-	// %140 = reduce_mean(%111) scalar
+	// %139 = reduce_mean(%110) scalar
+	for i := range m.t139[:1] {
+		m.t139[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t139[0] += m.a[i0*12+i1*4+i2]
+			}
+		}
+	}
+	for i := range m.t139[:1] {
+		m.t139[i] /= float32(12 * n)
+	}
+	// %140 = reduce_mean(%137) scalar
 	for i := range m.t140[:1] {
 		m.t140[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t140[0] += m.a[i0*12+i1*4+i2]
+				m.t140[0] += m.c[i0*12+i1*4+i2]
 			}
 		}
 	}
 	for i := range m.t140[:1] {
 		m.t140[i] /= float32(12 * n)
 	}
-	// %141 = reduce_mean(%138) scalar
-	for i := range m.t141[:1] {
-		m.t141[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t141[0] += m.c[i0*12+i1*4+i2]
-			}
-		}
-	}
-	for i := range m.t141[:1] {
-		m.t141[i] /= float32(12 * n)
-	}
-	// group (reduction): %142 mul, %143 reduce_mean scalar
-	for i := range m.t143[:1] {
-		m.t143[i] = 0
+	// group (reduction): %141 mul, %142 reduce_mean scalar
+	for i := range m.t142[:1] {
+		m.t142[i] = 0
 	}
 	{
 		a0 := m.b[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v142 := a0[j] * float32(0.3)
-			acc += v142
+			v141 := a0[j] * float32(0.3)
+			acc += v141
 		}
-		m.t143[0] += acc
+		m.t142[0] += acc
 	}
-	for i := range m.t143[:1] {
-		m.t143[i] /= float32(12 * n)
+	for i := range m.t142[:1] {
+		m.t142[i] /= float32(12 * n)
 	}
-	// %144 = argmax(%99) (N, 3)
+	// %143 = argmax(%98) (N, 3)
 	for o := 0; o < 3*n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(4)*(1) + in
@@ -1033,114 +1033,114 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 					best = j
 				}
 			}
-			m.t144[o*(1)+in] = int32(best)
+			m.t143[o*(1)+in] = int32(best)
 		}
 	}
-	// group (reduction): %145 cast, %146 reduce_mean scalar
-	for i := range m.t146[:1] {
-		m.t146[i] = 0
+	// group (reduction): %144 cast, %145 reduce_mean scalar
+	for i := range m.t145[:1] {
+		m.t145[i] = 0
 	}
 	{
-		a0 := m.t144[0:][:3*n]
+		a0 := m.t143[0:][:3*n]
 		acc := float32(0)
 		for j := 0; j < 3*n; j++ {
-			v145 := float32(a0[j])
-			acc += v145
+			v144 := float32(a0[j])
+			acc += v144
 		}
-		m.t146[0] += acc
+		m.t145[0] += acc
 	}
-	for i := range m.t146[:1] {
-		m.t146[i] /= float32(3 * n)
+	for i := range m.t145[:1] {
+		m.t145[i] /= float32(3 * n)
 	}
-	// %147 = reduce_mean(%99) (N, 4)
-	for i := range m.t147[:4*n] {
-		m.t147[i] = 0
+	// %146 = reduce_mean(%98) (N, 4)
+	for i := range m.t146[:4*n] {
+		m.t146[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t147[i0*4+i2] += m.h[i0*12+i1*4+i2]
+				m.t146[i0*4+i2] += m.h[i0*12+i1*4+i2]
 			}
 		}
 	}
-	for i := range m.t147[:4*n] {
-		m.t147[i] /= float32(3)
+	for i := range m.t146[:4*n] {
+		m.t146[i] /= float32(3)
 	}
-	// %148 = reduce_max(%99) (N, 4)
+	// %147 = reduce_max(%98) (N, 4)
+	for i := range m.t147[:4*n] {
+		m.t147[i] = float32(math.Inf(-1))
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				if xv := m.h[i0*12+i1*4+i2]; xv > m.t147[i0*4+i2] || xv != xv {
+					m.t147[i0*4+i2] = xv
+				}
+			}
+		}
+	}
+	// %148 = reduce_max(%119) (N, 4)
 	for i := range m.t148[:4*n] {
 		m.t148[i] = float32(math.Inf(-1))
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.h[i0*12+i1*4+i2]; xv > m.t148[i0*4+i2] || xv != xv {
+				if xv := m.t119[i0*12+i1*4+i2]; xv > m.t148[i0*4+i2] || xv != xv {
 					m.t148[i0*4+i2] = xv
 				}
 			}
 		}
 	}
-	// %149 = reduce_max(%120) (N, 4)
+	// %149 = logsumexp(%98) (N, 4)
 	for i := range m.t149[:4*n] {
 		m.t149[i] = float32(math.Inf(-1))
+		m.t149Scratch[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.t120[i0*12+i1*4+i2]; xv > m.t149[i0*4+i2] || xv != xv {
-					m.t149[i0*4+i2] = xv
-				}
-			}
-		}
-	}
-	// %150 = logsumexp(%99) (N, 4)
-	for i := range m.t150[:4*n] {
-		m.t150[i] = float32(math.Inf(-1))
-		m.t150Scratch[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t150[i0*4+i2] = max(m.t150[i0*4+i2], m.h[i0*12+i1*4+i2])
+				m.t149[i0*4+i2] = max(m.t149[i0*4+i2], m.h[i0*12+i1*4+i2])
 			}
 		}
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t150Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t150[i0*4+i2])
+				m.t149Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t149[i0*4+i2])
 			}
 		}
 	}
-	for i := range m.t150[:4*n] {
-		if !math.IsInf(float64(m.t150[i]), 0) {
-			m.t150[i] += log32(m.t150Scratch[i])
+	for i := range m.t149[:4*n] {
+		if !math.IsInf(float64(m.t149[i]), 0) {
+			m.t149[i] += log32(m.t149Scratch[i])
 		}
 	}
-	// group (reduction): %154 add, %155 add, %156 neg, %157 add, %158 add, %159 reduce_mean scalar
-	for i := range m.t159[:1] {
-		m.t159[i] = 0
+	// group (reduction): %153 add, %154 add, %155 neg, %156 add, %157 add, %158 reduce_mean scalar
+	for i := range m.t158[:1] {
+		m.t158[i] = 0
 	}
 	{
-		a0 := m.t139[0:][:4*n]
-		a1 := m.t147[0:][:4*n]
-		a2 := m.t148[0:][:4*n]
-		a3 := m.t149[0:][:4*n]
-		a4 := m.t150[0:][:4*n]
+		a0 := m.t138[0:][:4*n]
+		a1 := m.t146[0:][:4*n]
+		a2 := m.t147[0:][:4*n]
+		a3 := m.t148[0:][:4*n]
+		a4 := m.t149[0:][:4*n]
 		acc := float32(0)
 		for j := 0; j < 4*n; j++ {
-			v154 := a0[j] + a1[j]
-			v155 := v154 + a2[j]
-			v156 := -a3[j]
-			v157 := v155 + v156
-			v158 := v157 + a4[j]
-			acc += v158
+			v153 := a0[j] + a1[j]
+			v154 := v153 + a2[j]
+			v155 := -a3[j]
+			v156 := v154 + v155
+			v157 := v156 + a4[j]
+			acc += v157
 		}
-		m.t159[0] += acc
+		m.t158[0] += acc
 	}
-	for i := range m.t159[:1] {
-		m.t159[i] /= float32(4 * n)
+	for i := range m.t158[:1] {
+		m.t158[i] /= float32(4 * n)
 	}
-	// %160 = softmax(%99) (N, 3, 4)
+	// %159 = softmax(%98) (N, 3, 4)
 	for o := 0; o < 3*n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(4)*(1) + in
@@ -1154,11 +1154,11 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			inv := 1 / sum
 			for j := 0; j < 4; j++ {
-				m.t160[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
+				m.t159[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
 			}
 		}
 	}
-	// %161 = log_softmax(%99) (N, 3, 4)
+	// %160 = log_softmax(%98) (N, 3, 4)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 4; in++ {
 			base := o*(3)*(4) + in
@@ -1172,483 +1172,483 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 3; j++ {
-				m.t161[base+j*(4)] = m.h[base+j*(4)] - lse
+				m.t160[base+j*(4)] = m.h[base+j*(4)] - lse
 			}
 		}
 	}
-	// %162 = transpose(%99) (N, 4, 3)
+	// %161 = transpose(%98) (N, 4, 3)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 3; i2++ {
-				m.t162[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
+				m.t161[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
 			}
 		}
 	}
-	// %165 = slice(%164) (N, 4)
+	// %164 = slice(%163) (N, 4)
 	for o := 0; o < n; o++ {
-		copy(m.t165[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
+		copy(m.t164[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
 	}
-	// group (contraction): %166 matmul, %167 add (N, 3)
-	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t167, 3)
+	// group (contraction): %165 matmul, %166 add (N, 3)
+	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t166, 3)
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t167[i0*3:][:3]
+			a0 := m.t166[i0*3:][:3]
 			a1 := m.lossB[0:][:3]
-			o167 := m.t167[i0*3:][:3]
-			for j := range o167 {
-				v167 := a0[j] + a1[j]
-				o167[j] = v167
+			o166 := m.t166[i0*3:][:3]
+			for j := range o166 {
+				v166 := a0[j] + a1[j]
+				o166[j] = v166
 			}
 		}
 	}
-	// %168 = log_softmax(%167) (N, 3)
+	// %167 = log_softmax(%166) (N, 3)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(3)*(1) + in
 			mx := float32(math.Inf(-1))
 			for j := 0; j < 3; j++ {
-				mx = max(mx, m.t167[base+j*(1)])
+				mx = max(mx, m.t166[base+j*(1)])
 			}
 			var sum float32
 			for j := 0; j < 3; j++ {
-				sum += exp32(m.t167[base+j*(1)] - mx)
+				sum += exp32(m.t166[base+j*(1)] - mx)
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 3; j++ {
-				m.t168[base+j*(1)] = m.t167[base+j*(1)] - lse
+				m.t167[base+j*(1)] = m.t166[base+j*(1)] - lse
 			}
 		}
 	}
-	// group (reduction): %169 mul, %170 reduce_sum (N)
-	for i := range m.t170[:n] {
-		m.t170[i] = 0
+	// group (reduction): %168 mul, %169 reduce_sum (N)
+	for i := range m.t169[:n] {
+		m.t169[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.t78[i0*3:][:3]
-			a1 := m.t168[i0*3:][:3]
+			a1 := m.t167[i0*3:][:3]
 			acc := float32(0)
 			for j := 0; j < 3; j++ {
-				v169 := a0[j] * a1[j]
-				acc += v169
+				v168 := a0[j] * a1[j]
+				acc += v168
 			}
-			m.t170[i0] += acc
+			m.t169[i0] += acc
 		}
 	}
-	// group (reduction): %171 neg, %172 reduce_mean scalar
-	for i := range m.t172[:1] {
-		m.t172[i] = 0
+	// group (reduction): %170 neg, %171 reduce_mean scalar
+	for i := range m.t171[:1] {
+		m.t171[i] = 0
 	}
 	{
-		a0 := m.t170[0:][:n]
+		a0 := m.t169[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v171 := -a0[j]
-			acc += v171
+			v170 := -a0[j]
+			acc += v170
 		}
-		m.t172[0] += acc
+		m.t171[0] += acc
 	}
-	for i := range m.t172[:1] {
-		m.t172[i] /= float32(n)
+	for i := range m.t171[:1] {
+		m.t171[i] /= float32(n)
 	}
-	// group (contraction): %182 matmul, %183 add (N, 3)
-	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.acc2W, 3, 0, m.t183, 3)
+	// group (contraction): %181 matmul, %182 add (N, 3)
+	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.acc2W, 3, 0, m.t182, 3)
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t183[i0*3:][:3]
+			a0 := m.t182[i0*3:][:3]
 			a1 := m.acc2B[0:][:3]
-			o183 := m.t183[i0*3:][:3]
-			for j := range o183 {
-				v183 := a0[j] + a1[j]
-				o183[j] = v183
+			o182 := m.t182[i0*3:][:3]
+			for j := range o182 {
+				v182 := a0[j] + a1[j]
+				o182[j] = v182
 			}
 		}
 	}
-	// %184 = argmax(%183) (N)
+	// %183 = argmax(%182) (N)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(3)*(1) + in
 			best := 0
 			for j := 1; j < 3; j++ {
-				if m.t183[base+j*(1)] > m.t183[base+best*(1)] {
+				if m.t182[base+j*(1)] > m.t182[base+best*(1)] {
 					best = j
 				}
 			}
-			m.t184[o*(1)+in] = int32(best)
+			m.t183[o*(1)+in] = int32(best)
 		}
 	}
-	// group (reduction): %185 eq, %186 cast, %187 reduce_mean scalar
-	for i := range m.t187[:1] {
-		m.t187[i] = 0
+	// group (reduction): %184 eq, %185 cast, %186 reduce_mean scalar
+	for i := range m.t186[:1] {
+		m.t186[i] = 0
 	}
 	{
-		a0 := m.t184[0:][:n]
+		a0 := m.t183[0:][:n]
 		a1 := lab[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v185 := b2f(a0[j] == a1[j])
-			v186 := v185
-			acc += v186
+			v184 := b2f(a0[j] == a1[j])
+			v185 := v184
+			acc += v185
 		}
-		m.t187[0] += acc
+		m.t186[0] += acc
 	}
-	for i := range m.t187[:1] {
-		m.t187[i] /= float32(n)
+	for i := range m.t186[:1] {
+		m.t186[i] /= float32(n)
 	}
-	// %188 = slice(%164) (N, 8)
+	// %187 = slice(%163) (N, 8)
 	for o := 0; o < n; o++ {
-		copy(m.t188[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
+		copy(m.t187[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
 	}
-	// %189 = concat(%165, %188) (N, 12)
+	// %188 = concat(%164, %187) (N, 12)
 	for o, pos := 0, 0; o < n; o++ {
-		pos += copy(m.t189[pos:pos+(4)*(1)], m.t165[o*(4)*(1):(o+1)*(4)*(1)])
-		pos += copy(m.t189[pos:pos+(8)*(1)], m.t188[o*(8)*(1):(o+1)*(8)*(1)])
+		pos += copy(m.t188[pos:pos+(4)*(1)], m.t164[o*(4)*(1):(o+1)*(4)*(1)])
+		pos += copy(m.t188[pos:pos+(8)*(1)], m.t187[o*(8)*(1):(o+1)*(8)*(1)])
 	}
-	// %191 = transpose(%164) (12, N)
+	// %190 = transpose(%163) (12, N)
 	for i0 := 0; i0 < 12; i0++ {
 		for i1 := 0; i1 < n; i1++ {
-			m.t191[i0*n+i1] = m.h[i0+i1*12]
+			m.t190[i0*n+i1] = m.h[i0+i1*12]
 		}
 	}
-	// %195 = matmul(%191, %164) (12, 12)
-	rt.Sgemm(false, false, 12, 12, n, 1, m.t191, n, m.h, 12, 0, m.t195, 12)
-	// group (reduction): %196 mul, %197 reduce_mean scalar
-	for i := range m.t197[:1] {
-		m.t197[i] = 0
+	// %194 = matmul(%190, %163) (12, 12)
+	rt.Sgemm(false, false, 12, 12, n, 1, m.t190, n, m.h, 12, 0, m.t194, 12)
+	// group (reduction): %195 mul, %196 reduce_mean scalar
+	for i := range m.t196[:1] {
+		m.t196[i] = 0
 	}
 	{
-		a0 := m.t195[0:][:144]
+		a0 := m.t194[0:][:144]
 		acc := float32(0)
 		for j := 0; j < 144; j++ {
-			v196 := a0[j] * float32(0.1)
-			acc += v196
+			v195 := a0[j] * float32(0.1)
+			acc += v195
 		}
-		m.t197[0] += acc
+		m.t196[0] += acc
 	}
-	for i := range m.t197[:1] {
-		m.t197[i] /= float32(144)
+	for i := range m.t196[:1] {
+		m.t196[i] /= float32(144)
 	}
-	// group (reduction): %202 add, %203 reduce_mean scalar
-	for i := range m.t203[:1] {
-		m.t203[i] = 0
+	// group (reduction): %201 add, %202 reduce_mean scalar
+	for i := range m.t202[:1] {
+		m.t202[i] = 0
 	}
 	{
-		a0 := m.t160[0:][:12*n]
-		a1 := m.t161[0:][:12*n]
+		a0 := m.t159[0:][:12*n]
+		a1 := m.t160[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v202 := a0[j] + a1[j]
-			acc += v202
+			v201 := a0[j] + a1[j]
+			acc += v201
 		}
-		m.t203[0] += acc
+		m.t202[0] += acc
 	}
-	for i := range m.t203[:1] {
-		m.t203[i] /= float32(12 * n)
+	for i := range m.t202[:1] {
+		m.t202[i] /= float32(12 * n)
 	}
-	// group (reduction): %204 mul, %205 add, %206 add, %207 add, %208 reduce_mean (N, 1)
-	for i := range m.t208[:n] {
-		m.t208[i] = 0
+	// group (reduction): %203 mul, %204 add, %205 add, %206 add, %207 reduce_mean (N, 1)
+	for i := range m.t207[:n] {
+		m.t207[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t189[i0*12:][:12]
+			a0 := m.t188[i0*12:][:12]
 			a1 := m.h[i0*12:][:12]
-			a2 := m.t162[i0*12:][:12]
+			a2 := m.t161[i0*12:][:12]
 			a3 := m.g[i0*12:][:12]
-			o204 := m.sl[i0*12:][:12]
-			o207 := m.t207[i0*12:][:12]
+			o203 := m.sl[i0*12:][:12]
+			o206 := m.t206[i0*12:][:12]
 			acc := float32(0)
-			for j := range o204 {
-				v204 := a0[j] * float32(0.5)
-				v205 := a1[j] + a2[j]
-				v206 := v205 + v204
-				v207 := v206 + a3[j]
-				acc += v207
-				o204[j] = v204
-				o207[j] = v207
+			for j := range o203 {
+				v203 := a0[j] * float32(0.5)
+				v204 := a1[j] + a2[j]
+				v205 := v204 + v203
+				v206 := v205 + a3[j]
+				acc += v206
+				o203[j] = v203
+				o206[j] = v206
 			}
-			m.t208[i0] += acc
+			m.t207[i0] += acc
 		}
 	}
-	for i := range m.t208[:n] {
-		m.t208[i] /= float32(12)
+	for i := range m.t207[:n] {
+		m.t207[i] /= float32(12)
 	}
-	// group (reduction): %209 sub, %210 mul, %211 reduce_mean (N, 1)
-	for i := range m.t211[:n] {
-		m.t211[i] = 0
+	// group (reduction): %208 sub, %209 mul, %210 reduce_mean (N, 1)
+	for i := range m.t210[:n] {
+		m.t210[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t207[i0*12:][:12]
-			a1 := m.t208[i0]
-			o209 := m.t209[i0*12:][:12]
+			a0 := m.t206[i0*12:][:12]
+			a1 := m.t207[i0]
+			o208 := m.t208[i0*12:][:12]
 			acc := float32(0)
-			for j := range o209 {
-				v209 := a0[j] - a1
-				v210 := v209 * v209
-				acc += v210
-				o209[j] = v209
+			for j := range o208 {
+				v208 := a0[j] - a1
+				v209 := v208 * v208
+				acc += v209
+				o208[j] = v208
 			}
-			m.t211[i0] += acc
+			m.t210[i0] += acc
 		}
 	}
-	for i := range m.t211[:n] {
-		m.t211[i] /= float32(12)
+	for i := range m.t210[:n] {
+		m.t210[i] /= float32(12)
 	}
-	// group (elementwise): %212 add, %213 sqrt (N, 1)
+	// group (elementwise): %211 add, %212 sqrt (N, 1)
 	{
-		a0 := m.t211[0:][:n]
-		o213 := m.t213[0:][:n]
-		for j := range o213 {
-			v212 := a0[j] + float32(1e-05)
-			v213 := sqrt32(v212)
-			o213[j] = v213
+		a0 := m.t210[0:][:n]
+		o212 := m.t212[0:][:n]
+		for j := range o212 {
+			v211 := a0[j] + float32(1e-05)
+			v212 := sqrt32(v211)
+			o212[j] = v212
 		}
 	}
-	// group (reduction): %216 mul, %217 reduce_mean scalar
-	for i := range m.t217[:1] {
-		m.t217[i] = 0
+	// group (reduction): %215 mul, %216 reduce_mean scalar
+	for i := range m.t216[:1] {
+		m.t216[i] = 0
 	}
 	{
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v216 := a0[j] * a1[j]
-			acc += v216
+			v215 := a0[j] * a1[j]
+			acc += v215
 		}
-		m.t217[0] += acc
+		m.t216[0] += acc
 	}
-	for i := range m.t217[:1] {
-		m.t217[i] /= float32(12 * n)
+	for i := range m.t216[:1] {
+		m.t216[i] /= float32(12 * n)
 	}
-	// group (elementwise): %224 div, %225 mul, %226 add (N, 12)
+	// group (elementwise): %223 div, %224 mul, %225 add (N, 12)
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t209[i0*12:][:12]
-			a1 := m.t213[i0]
+			a0 := m.t208[i0*12:][:12]
+			a1 := m.t212[i0]
 			a2 := m.zLayerNorm0Gamma[0:][:12]
 			a3 := m.zLayerNorm0Beta[0:][:12]
-			o224 := m.t224[i0*12:][:12]
-			o226 := m.t226[i0*12:][:12]
-			for j := range o224 {
-				v224 := a0[j] / a1
-				v225 := v224 * a2[j]
-				v226 := v225 + a3[j]
-				o224[j] = v224
-				o226[j] = v226
+			o223 := m.t223[i0*12:][:12]
+			o225 := m.t225[i0*12:][:12]
+			for j := range o223 {
+				v223 := a0[j] / a1
+				v224 := v223 * a2[j]
+				v225 := v224 + a3[j]
+				o223[j] = v223
+				o225[j] = v225
 			}
 		}
 	}
-	// %227 = matmul(%226, %19) (N, 1)
-	rt.Sgemm(false, false, n, 1, 12, 1, m.t226, 12, m.zDense0W, 1, 0, m.t227, 1)
-	// group (reduction): %228 add, %229 add, %230 sigmoid, %231 sigmoid, %232 maximum, %233 minimum, %234 log, %235 mul, %236 sub, %237 sub, %238 log, %239 mul, %240 add, %241 neg, %242 reduce_mean scalar
-	for i := range m.t242[:1] {
-		m.t242[i] = 0
+	// %226 = matmul(%225, %19) (N, 1)
+	rt.Sgemm(false, false, n, 1, 12, 1, m.t225, 12, m.zDense0W, 1, 0, m.t226, 1)
+	// group (reduction): %227 add, %228 add, %229 sigmoid, %230 sigmoid, %231 maximum, %232 minimum, %233 log, %234 mul, %235 sub, %236 sub, %237 log, %238 mul, %239 add, %240 neg, %241 reduce_mean scalar
+	for i := range m.t241[:1] {
+		m.t241[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t227[i0]
+			a0 := m.t226[i0]
 			a1 := m.zDense0B[0]
 			a2 := m.oh[i0]
 			a3 := t[i0]
-			o229 := m.z[i0:][:1]
+			o228 := m.z[i0:][:1]
+			o229 := m.t229[i0:][:1]
 			o230 := m.t230[i0:][:1]
 			o231 := m.t231[i0:][:1]
 			o232 := m.t232[i0:][:1]
-			o233 := m.t233[i0:][:1]
+			o235 := m.t235[i0:][:1]
 			o236 := m.t236[i0:][:1]
-			o237 := m.t237[i0:][:1]
 			acc := float32(0)
-			for j := range o229 {
-				v228 := a0 + a1
-				v229 := v228 + a2
-				v230 := sigmoid32(v229)
-				v231 := sigmoid32(a3)
-				v232 := max32(v230, float32(1e-07))
-				v233 := min32(v232, float32(0.9999999))
-				v234 := log32(v233)
-				v235 := v231 * v234
-				v236 := float32(1.0) - v231
-				v237 := float32(1.0) - v233
-				v238 := log32(v237)
-				v239 := v236 * v238
-				v240 := v235 + v239
-				v241 := -v240
-				acc += v241
+			for j := range o228 {
+				v227 := a0 + a1
+				v228 := v227 + a2
+				v229 := sigmoid32(v228)
+				v230 := sigmoid32(a3)
+				v231 := max32(v229, float32(1e-07))
+				v232 := min32(v231, float32(0.9999999))
+				v233 := log32(v232)
+				v234 := v230 * v233
+				v235 := float32(1.0) - v230
+				v236 := float32(1.0) - v232
+				v237 := log32(v236)
+				v238 := v235 * v237
+				v239 := v234 + v238
+				v240 := -v239
+				acc += v240
+				o228[j] = v228
 				o229[j] = v229
 				o230[j] = v230
 				o231[j] = v231
 				o232[j] = v232
-				o233[j] = v233
+				o235[j] = v235
 				o236[j] = v236
-				o237[j] = v237
 			}
-			m.t242[0] += acc
+			m.t241[0] += acc
 		}
 	}
-	for i := range m.t242[:1] {
-		m.t242[i] /= float32(n)
+	for i := range m.t241[:1] {
+		m.t241[i] /= float32(n)
 	}
-	// group (reduction): %243 gt, %244 cast, %245 gt, %246 cast, %247 eq, %248 cast, %249 reduce_mean scalar
-	for i := range m.t249[:1] {
-		m.t249[i] = 0
+	// group (reduction): %242 gt, %243 cast, %244 gt, %245 cast, %246 eq, %247 cast, %248 reduce_mean scalar
+	for i := range m.t248[:1] {
+		m.t248[i] = 0
 	}
 	{
-		a0 := m.t230[0:][:n]
+		a0 := m.t229[0:][:n]
 		a1 := t[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v243 := b2f(a0[j] > float32(0.5))
-			v244 := v243
-			v245 := b2f(a1[j] > float32(0.5))
-			v246 := v245
-			v247 := b2f(v244 == v246)
-			v248 := v247
-			acc += v248
+			v242 := b2f(a0[j] > float32(0.5))
+			v243 := v242
+			v244 := b2f(a1[j] > float32(0.5))
+			v245 := v244
+			v246 := b2f(v243 == v245)
+			v247 := v246
+			acc += v247
 		}
-		m.t249[0] += acc
+		m.t248[0] += acc
 	}
-	for i := range m.t249[:1] {
-		m.t249[i] /= float32(n)
+	for i := range m.t248[:1] {
+		m.t248[i] /= float32(n)
 	}
-	// group (reduction): %250 sub, %251 abs, %252 minimum, %253 mul, %254 mul, %255 sub, %256 mul, %257 add, %258 reduce_mean scalar
-	for i := range m.t258[:1] {
-		m.t258[i] = 0
+	// group (reduction): %249 sub, %250 abs, %251 minimum, %252 mul, %253 mul, %254 sub, %255 mul, %256 add, %257 reduce_mean scalar
+	for i := range m.t257[:1] {
+		m.t257[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
+		o249 := m.t249[0:][:n]
 		o250 := m.t250[0:][:n]
 		o251 := m.t251[0:][:n]
-		o252 := m.t252[0:][:n]
 		acc := float32(0)
-		for j := range o250 {
-			v250 := a0[j] - a1[j]
-			v251 := abs32(v250)
-			v252 := min32(v251, float32(0.5))
-			v253 := v252 * v252
-			v254 := float32(0.5) * v253
-			v255 := v251 - v252
-			v256 := float32(0.5) * v255
-			v257 := v254 + v256
-			acc += v257
+		for j := range o249 {
+			v249 := a0[j] - a1[j]
+			v250 := abs32(v249)
+			v251 := min32(v250, float32(0.5))
+			v252 := v251 * v251
+			v253 := float32(0.5) * v252
+			v254 := v250 - v251
+			v255 := float32(0.5) * v254
+			v256 := v253 + v255
+			acc += v256
+			o249[j] = v249
 			o250[j] = v250
 			o251[j] = v251
-			o252[j] = v252
 		}
-		m.t258[0] += acc
+		m.t257[0] += acc
+	}
+	for i := range m.t257[:1] {
+		m.t257[i] /= float32(n)
+	}
+	// %258 = reduce_mean(%250) scalar
+	for i := range m.t258[:1] {
+		m.t258[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 1; i1++ {
+			m.t258[0] += m.t250[i0+i1]
+		}
 	}
 	for i := range m.t258[:1] {
 		m.t258[i] /= float32(n)
 	}
-	// %259 = reduce_mean(%251) scalar
-	for i := range m.t259[:1] {
-		m.t259[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 1; i1++ {
-			m.t259[0] += m.t251[i0+i1]
-		}
-	}
-	for i := range m.t259[:1] {
-		m.t259[i] /= float32(n)
-	}
-	// group (reduction): %260 mul, %261 reduce_sum scalar
-	for i := range m.t261[:1] {
-		m.t261[i] = 0
+	// group (reduction): %259 mul, %260 reduce_sum scalar
+	for i := range m.t260[:1] {
+		m.t260[i] = 0
 	}
 	{
-		a0 := m.t250[0:][:n]
+		a0 := m.t249[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v260 := a0[j] * a0[j]
-			acc += v260
+			v259 := a0[j] * a0[j]
+			acc += v259
 		}
-		m.t261[0] += acc
+		m.t260[0] += acc
 	}
-	// group (reduction): %262 abs, %263 neg, %264 exp, %265 add, %266 log, %267 maximum, %268 mul, %269 sub, %270 add, %271 reduce_mean scalar
-	for i := range m.t271[:1] {
-		m.t271[i] = 0
+	// group (reduction): %261 abs, %262 neg, %263 exp, %264 add, %265 log, %266 maximum, %267 mul, %268 sub, %269 add, %270 reduce_mean scalar
+	for i := range m.t270[:1] {
+		m.t270[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
+		o263 := m.t263[0:][:n]
 		o264 := m.t264[0:][:n]
-		o265 := m.t265[0:][:n]
 		acc := float32(0)
-		for j := range o264 {
-			v262 := abs32(a0[j])
-			v263 := -v262
-			v264 := exp32(v263)
-			v265 := float32(1.0) + v264
-			v266 := log32(v265)
-			v267 := max32(a0[j], float32(0.0))
-			v268 := a0[j] * a1[j]
-			v269 := v267 - v268
-			v270 := v269 + v266
-			acc += v270
+		for j := range o263 {
+			v261 := abs32(a0[j])
+			v262 := -v261
+			v263 := exp32(v262)
+			v264 := float32(1.0) + v263
+			v265 := log32(v264)
+			v266 := max32(a0[j], float32(0.0))
+			v267 := a0[j] * a1[j]
+			v268 := v266 - v267
+			v269 := v268 + v265
+			acc += v269
+			o263[j] = v263
 			o264[j] = v264
-			o265[j] = v265
 		}
-		m.t271[0] += acc
+		m.t270[0] += acc
 	}
-	for i := range m.t271[:1] {
-		m.t271[i] /= float32(n)
+	for i := range m.t270[:1] {
+		m.t270[i] /= float32(n)
 	}
-	// group (reduction): %330 mul, %331 cast, %332 cast, %333 reduce_mean scalar
-	for i := range m.t333[:1] {
-		m.t333[i] = 0
+	// group (reduction): %329 mul, %330 cast, %331 cast, %332 reduce_mean scalar
+	for i := range m.t332[:1] {
+		m.t332[i] = 0
 	}
 	{
 		a0 := m.h[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v330 := a0[j] * float32(3.0)
-			v331 := castI32(v330)
-			v332 := float32(v331)
-			acc += v332
+			v329 := a0[j] * float32(3.0)
+			v330 := castI32(v329)
+			v331 := float32(v330)
+			acc += v331
 		}
-		m.t333[0] += acc
+		m.t332[0] += acc
 	}
-	for i := range m.t333[:1] {
-		m.t333[i] /= float32(12 * n)
+	for i := range m.t332[:1] {
+		m.t332[i] /= float32(12 * n)
 	}
-	// group (elementwise): %334 add, %335 add, %336 add, %337 add, %338 add, %339 add, %340 mul, %341 add, %342 add, %343 add, %344 add, %345 add, %346 add, %347 add, %348 add scalar
+	// group (elementwise): %333 add, %334 add, %335 add, %336 add, %337 add, %338 add, %339 mul, %340 add, %341 add, %342 add, %343 add, %344 add, %345 add, %346 add, %347 add scalar
 	{
-		a0 := m.t140[0:][:1]
-		a1 := m.t143[0:][:1]
-		a2 := m.t141[0:][:1]
-		a3 := m.t159[0:][:1]
-		a4 := m.t203[0:][:1]
-		a5 := m.t333[0:][:1]
-		a6 := m.t197[0:][:1]
-		a7 := m.t146[0:][:1]
-		a8 := m.t217[0:][:1]
-		a9 := m.t242[0:][:1]
-		a10 := m.t258[0:][:1]
-		a11 := m.t259[0:][:1]
-		a12 := m.t261[0:][:1]
-		a13 := m.t271[0:][:1]
-		a14 := m.t172[0:][:1]
-		o348 := m.t348[0:][:1]
-		for j := range o348 {
-			v334 := a0[j] + a1[j]
-			v335 := v334 + a2[j]
-			v336 := v335 + a3[j]
-			v337 := v336 + a4[j]
-			v338 := v337 + a5[j]
-			v339 := v338 + a6[j]
-			v340 := a7[j] * float32(0.01)
-			v341 := v339 + v340
-			v342 := v341 + a8[j]
-			v343 := a9[j] + a10[j]
-			v344 := v343 + a11[j]
-			v345 := v344 + a12[j]
-			v346 := v345 + a13[j]
-			v347 := v346 + v342
-			v348 := v347 + a14[j]
-			o348[j] = v348
+		a0 := m.t139[0:][:1]
+		a1 := m.t142[0:][:1]
+		a2 := m.t140[0:][:1]
+		a3 := m.t158[0:][:1]
+		a4 := m.t202[0:][:1]
+		a5 := m.t332[0:][:1]
+		a6 := m.t196[0:][:1]
+		a7 := m.t145[0:][:1]
+		a8 := m.t216[0:][:1]
+		a9 := m.t241[0:][:1]
+		a10 := m.t257[0:][:1]
+		a11 := m.t258[0:][:1]
+		a12 := m.t260[0:][:1]
+		a13 := m.t270[0:][:1]
+		a14 := m.t171[0:][:1]
+		o347 := m.t347[0:][:1]
+		for j := range o347 {
+			v333 := a0[j] + a1[j]
+			v334 := v333 + a2[j]
+			v335 := v334 + a3[j]
+			v336 := v335 + a4[j]
+			v337 := v336 + a5[j]
+			v338 := v337 + a6[j]
+			v339 := a7[j] * float32(0.01)
+			v340 := v338 + v339
+			v341 := v340 + a8[j]
+			v342 := a9[j] + a10[j]
+			v343 := v342 + a11[j]
+			v344 := v343 + a12[j]
+			v345 := v344 + a13[j]
+			v346 := v345 + v341
+			v347 := v346 + a14[j]
+			o347[j] = v347
 		}
 	}
 }
@@ -1757,235 +1757,229 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			m.t80[i0] += acc
 		}
 	}
-	// %81 = broadcast(%70) (N, 4)
+	// %81 = one_hot(%1) (N, 5)
+	clear(m.t81[:5*n])
+	for i, c := range k2[:n] {
+		if c >= 0 && c < 5 {
+			m.t81[i*5+int(c)] = 1
+		}
+	}
+	// %82 = matmul(%81, %14) (N, 1) (oh)
+	rt.Sgemm(false, false, n, 1, 5, 1, m.t81, 5, m.w, 1, 0, m.oh, 1)
+	// group (elementwise): %83 broadcast, %84 neg (N, 4)
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.t69[0]
-			o81 := m.t81[i0*4:][:4]
-			for j := range o81 {
-				v81 := a0
-				o81[j] = v81
+			o83 := m.t83[i0*4:][:4]
+			o84 := m.t84[i0*4:][:4]
+			for j := range o83 {
+				v83 := a0
+				v84 := -v83
+				o83[j] = v83
+				o84[j] = v84
 			}
 		}
 	}
-	// %83 = neg(%81) (N, 4)
+	// %86 = div(%83, %15) (N, 4)
 	{
-		a0 := m.t81[0:][:4*n]
-		o83 := m.t83[0:][:4*n]
-		for j := range o83 {
-			v83 := -a0[j]
-			o83[j] = v83
+		a0 := m.t83[0:][:4*n]
+		o86 := m.t86[0:][:4*n]
+		for j := range o86 {
+			v86 := a0[j] / float32(3.0)
+			o86[j] = v86
 		}
 	}
-	// %85 = div(%81, %15) (N, 4)
-	{
-		a0 := m.t81[0:][:4*n]
-		o85 := m.t85[0:][:4*n]
-		for j := range o85 {
-			v85 := a0[j] / float32(3.0)
-			o85[j] = v85
-		}
-	}
-	// %87 = one_hot(%1) (N, 5)
-	clear(m.t87[:5*n])
-	for i, c := range k2[:n] {
-		if c >= 0 && c < 5 {
-			m.t87[i*5+int(c)] = 1
-		}
-	}
-	// %88 = matmul(%87, %14) (N, 1) (oh)
-	rt.Sgemm(false, false, n, 1, 5, 1, m.t87, 5, m.w, 1, 0, m.oh, 1)
-	// group (reduction): %89 broadcast, %90 mul, %91 reduce_sum scalar
-	for i := range m.t91[:1] {
-		m.t91[i] = 0
+	// group (reduction): %88 broadcast, %89 mul, %90 reduce_sum scalar
+	for i := range m.t90[:1] {
+		m.t90[i] = 0
 	}
 	{
-		o89 := m.acc2WGrad[0:][:36]
+		o88 := m.acc2WGrad[0:][:36]
 		acc := float32(0)
-		for j := range o89 {
-			v89 := float32(0.0)
-			v90 := float32(0.0) * v89
-			acc += v90
-			o89[j] = v89
+		for j := range o88 {
+			v88 := float32(0.0)
+			v89 := float32(0.0) * v88
+			acc += v89
+			o88[j] = v88
 		}
-		m.t91[0] += acc
+		m.t90[0] += acc
 	}
-	// %92 = gather(%13, %1) (N, 12) (g)
+	// %91 = gather(%13, %1) (N, 12) (g)
 	for i, r := range k2[:n] {
 		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
 	}
-	// group (reduction): %93 broadcast, %94 mul, %95 reduce_sum (N, 1, 4)
-	for i := range m.t95[:4*n] {
-		m.t95[i] = 0
+	// group (reduction): %92 broadcast, %93 mul, %94 reduce_sum (N, 1, 4)
+	for i := range m.t94[:4*n] {
+		m.t94[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := m.t67[0]
+				o92 := m.t92[i0*12+i1*4:][:4]
 				o93 := m.t93[i0*12+i1*4:][:4]
-				o94 := m.t94[i0*12+i1*4:][:4]
-				s := m.t95[i0*4:][:4]
-				for j := range o93 {
-					v93 := a0
-					v94 := v93 * float32(0.3)
-					s[j] += v93
+				s := m.t94[i0*4:][:4]
+				for j := range o92 {
+					v92 := a0
+					v93 := v92 * float32(0.3)
+					s[j] += v92
+					o92[j] = v92
 					o93[j] = v93
-					o94[j] = v94
 				}
 			}
 		}
 	}
-	// group (elementwise): %96 broadcast, %97 mul (12, 12)
+	// group (elementwise): %95 broadcast, %96 mul (12, 12)
 	{
-		o97 := m.t97[0:][:144]
-		for j := range o97 {
-			v96 := float32(0.0069444444961845875)
-			v97 := v96 * float32(0.1)
-			o97[j] = v97
+		o96 := m.t96[0:][:144]
+		for j := range o96 {
+			v95 := float32(0.0069444444961845875)
+			v96 := v95 * float32(0.1)
+			o96[j] = v96
 		}
 	}
-	// group (reduction): %98 mul, %99 add, %100 tanh, %101 exp, %102 abs, %103 add, %104 log, %105 add, %106 mul, %107 add, %108 sqrt, %109 sign, %110 mul, %111 sub, %112 relu, %113 sigmoid, %114 pow, %115 add, %116 add, %117 div, %118 gelu, %119 add, %120 neg, %121 add, %122 gt, %123 maximum, %124 minimum, %125 where, %126 maximum, %127 minimum, %128 add, %129 lt, %130 sin, %131 cos, %132 where, %133 add, %134 mul, %135 floor, %136 ne, %137 where, %138 add, %139 reduce_sum (N, 4)
-	for i := range m.t139[:4*n] {
-		m.t139[i] = 0
+	// group (reduction): %97 mul, %98 add, %99 tanh, %100 exp, %101 abs, %102 add, %103 log, %104 add, %105 mul, %106 add, %107 sqrt, %108 sign, %109 mul, %110 sub, %111 relu, %112 sigmoid, %113 pow, %114 add, %115 add, %116 div, %117 gelu, %118 add, %119 neg, %120 add, %121 gt, %122 maximum, %123 minimum, %124 where, %125 maximum, %126 minimum, %127 add, %128 lt, %129 sin, %130 cos, %131 where, %132 add, %133 mul, %134 floor, %135 ne, %136 where, %137 add, %138 reduce_sum (N, 4)
+	for i := range m.t138[:4*n] {
+		m.t138[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := x[i0*12+i1*4:][:4]
 				a1 := m.p[i1*4:][:4]
-				o99 := m.h[i0*12+i1*4:][:4]
+				o98 := m.h[i0*12+i1*4:][:4]
+				o99 := m.t99[i0*12+i1*4:][:4]
 				o100 := m.t100[i0*12+i1*4:][:4]
-				o101 := m.t101[i0*12+i1*4:][:4]
-				o103 := m.t103[i0*12+i1*4:][:4]
+				o102 := m.t102[i0*12+i1*4:][:4]
+				o107 := m.t107[i0*12+i1*4:][:4]
 				o108 := m.t108[i0*12+i1*4:][:4]
-				o109 := m.t109[i0*12+i1*4:][:4]
-				o111 := m.a[i0*12+i1*4:][:4]
+				o110 := m.a[i0*12+i1*4:][:4]
+				o111 := m.t111[i0*12+i1*4:][:4]
 				o112 := m.t112[i0*12+i1*4:][:4]
-				o113 := m.t113[i0*12+i1*4:][:4]
+				o115 := m.t115[i0*12+i1*4:][:4]
 				o116 := m.t116[i0*12+i1*4:][:4]
-				o117 := m.t117[i0*12+i1*4:][:4]
-				o120 := m.t120[i0*12+i1*4:][:4]
-				o121 := m.b[i0*12+i1*4:][:4]
-				o122 := m.t122[i0*12+i1*4:][:4]
-				o126 := m.t126[i0*12+i1*4:][:4]
+				o119 := m.t119[i0*12+i1*4:][:4]
+				o120 := m.b[i0*12+i1*4:][:4]
+				o121 := m.t121[i0*12+i1*4:][:4]
+				o125 := m.t125[i0*12+i1*4:][:4]
+				o128 := m.t128[i0*12+i1*4:][:4]
 				o129 := m.t129[i0*12+i1*4:][:4]
 				o130 := m.t130[i0*12+i1*4:][:4]
-				o131 := m.t131[i0*12+i1*4:][:4]
-				o136 := m.t136[i0*12+i1*4:][:4]
-				o138 := m.c[i0*12+i1*4:][:4]
-				s := m.t139[i0*4:][:4]
-				for j := range o99 {
-					v98 := a0[j] * a1[j]
-					v99 := v98 + float32(0.1)
-					v100 := tanh32(v99)
-					v101 := exp32(v100)
-					v102 := abs32(v99)
-					v103 := v102 + float32(1.0)
-					v104 := log32(v103)
-					v105 := v101 + v104
-					v106 := v99 * v99
-					v107 := v106 + float32(1.0)
-					v108 := sqrt32(v107)
-					v109 := sign32(v99)
-					v110 := v108 * v109
-					v111 := v105 - v110
-					v112 := relu32(v99)
-					v113 := sigmoid32(v99)
-					v114 := pow32(v100, float32(2.0))
-					v115 := v113 + v114
-					v116 := v115 + float32(1.0)
-					v117 := v112 / v116
-					v118 := gelu32(v99)
-					v119 := v117 + v118
-					v120 := -v99
-					v121 := v119 + v120
-					v122 := b2f(v99 > float32(0.0))
-					v123 := max32(v99, float32(0.5))
-					v124 := min32(v99, float32(-0.5))
-					v125 := sel32(v122, v123, v124)
-					v126 := max32(v99, float32(-1.0))
-					v127 := min32(v126, float32(1.0))
-					v128 := v125 + v127
-					v129 := b2f(v99 < float32(0.2))
-					v130 := sin32(v99)
-					v131 := cos32(v99)
-					v132 := sel32(v129, v130, v131)
-					v133 := v128 + v132
-					v134 := v99 * float32(2.0)
-					v135 := floor32(v134)
-					v136 := b2f(v135 != float32(0.0))
-					v137 := sel32(v136, v99, float32(1.0))
-					v138 := v133 + v137
-					s[j] += v99
+				o135 := m.t135[i0*12+i1*4:][:4]
+				o137 := m.c[i0*12+i1*4:][:4]
+				s := m.t138[i0*4:][:4]
+				for j := range o98 {
+					v97 := a0[j] * a1[j]
+					v98 := v97 + float32(0.1)
+					v99 := tanh32(v98)
+					v100 := exp32(v99)
+					v101 := abs32(v98)
+					v102 := v101 + float32(1.0)
+					v103 := log32(v102)
+					v104 := v100 + v103
+					v105 := v98 * v98
+					v106 := v105 + float32(1.0)
+					v107 := sqrt32(v106)
+					v108 := sign32(v98)
+					v109 := v107 * v108
+					v110 := v104 - v109
+					v111 := relu32(v98)
+					v112 := sigmoid32(v98)
+					v113 := pow32(v99, float32(2.0))
+					v114 := v112 + v113
+					v115 := v114 + float32(1.0)
+					v116 := v111 / v115
+					v117 := gelu32(v98)
+					v118 := v116 + v117
+					v119 := -v98
+					v120 := v118 + v119
+					v121 := b2f(v98 > float32(0.0))
+					v122 := max32(v98, float32(0.5))
+					v123 := min32(v98, float32(-0.5))
+					v124 := sel32(v121, v122, v123)
+					v125 := max32(v98, float32(-1.0))
+					v126 := min32(v125, float32(1.0))
+					v127 := v124 + v126
+					v128 := b2f(v98 < float32(0.2))
+					v129 := sin32(v98)
+					v130 := cos32(v98)
+					v131 := sel32(v128, v129, v130)
+					v132 := v127 + v131
+					v133 := v98 * float32(2.0)
+					v134 := floor32(v133)
+					v135 := b2f(v134 != float32(0.0))
+					v136 := sel32(v135, v98, float32(1.0))
+					v137 := v132 + v136
+					s[j] += v98
+					o98[j] = v98
 					o99[j] = v99
 					o100[j] = v100
-					o101[j] = v101
-					o103[j] = v103
+					o102[j] = v102
+					o107[j] = v107
 					o108[j] = v108
-					o109[j] = v109
+					o110[j] = v110
 					o111[j] = v111
 					o112[j] = v112
-					o113[j] = v113
+					o115[j] = v115
 					o116[j] = v116
-					o117[j] = v117
+					o119[j] = v119
 					o120[j] = v120
 					o121[j] = v121
-					o122[j] = v122
-					o126[j] = v126
+					o125[j] = v125
+					o128[j] = v128
 					o129[j] = v129
 					o130[j] = v130
-					o131[j] = v131
-					o136[j] = v136
-					o138[j] = v138
+					o135[j] = v135
+					o137[j] = v137
 				}
 			}
 		}
 	}
-	// %140 = reduce_mean(%111) scalar
+	// %139 = reduce_mean(%110) scalar
+	for i := range m.t139[:1] {
+		m.t139[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t139[0] += m.a[i0*12+i1*4+i2]
+			}
+		}
+	}
+	for i := range m.t139[:1] {
+		m.t139[i] /= float32(12 * n)
+	}
+	// %140 = reduce_mean(%137) scalar
 	for i := range m.t140[:1] {
 		m.t140[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t140[0] += m.a[i0*12+i1*4+i2]
+				m.t140[0] += m.c[i0*12+i1*4+i2]
 			}
 		}
 	}
 	for i := range m.t140[:1] {
 		m.t140[i] /= float32(12 * n)
 	}
-	// %141 = reduce_mean(%138) scalar
-	for i := range m.t141[:1] {
-		m.t141[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t141[0] += m.c[i0*12+i1*4+i2]
-			}
-		}
-	}
-	for i := range m.t141[:1] {
-		m.t141[i] /= float32(12 * n)
-	}
-	// group (reduction): %142 mul, %143 reduce_mean scalar
-	for i := range m.t143[:1] {
-		m.t143[i] = 0
+	// group (reduction): %141 mul, %142 reduce_mean scalar
+	for i := range m.t142[:1] {
+		m.t142[i] = 0
 	}
 	{
 		a0 := m.b[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v142 := a0[j] * float32(0.3)
-			acc += v142
+			v141 := a0[j] * float32(0.3)
+			acc += v141
 		}
-		m.t143[0] += acc
+		m.t142[0] += acc
 	}
-	for i := range m.t143[:1] {
-		m.t143[i] /= float32(12 * n)
+	for i := range m.t142[:1] {
+		m.t142[i] /= float32(12 * n)
 	}
-	// %144 = argmax(%99) (N, 3)
+	// %143 = argmax(%98) (N, 3)
 	for o := 0; o < 3*n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(4)*(1) + in
@@ -1995,114 +1989,114 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 					best = j
 				}
 			}
-			m.t144[o*(1)+in] = int32(best)
+			m.t143[o*(1)+in] = int32(best)
 		}
 	}
-	// group (reduction): %145 cast, %146 reduce_mean scalar
-	for i := range m.t146[:1] {
-		m.t146[i] = 0
+	// group (reduction): %144 cast, %145 reduce_mean scalar
+	for i := range m.t145[:1] {
+		m.t145[i] = 0
 	}
 	{
-		a0 := m.t144[0:][:3*n]
+		a0 := m.t143[0:][:3*n]
 		acc := float32(0)
 		for j := 0; j < 3*n; j++ {
-			v145 := float32(a0[j])
-			acc += v145
+			v144 := float32(a0[j])
+			acc += v144
 		}
-		m.t146[0] += acc
+		m.t145[0] += acc
 	}
-	for i := range m.t146[:1] {
-		m.t146[i] /= float32(3 * n)
+	for i := range m.t145[:1] {
+		m.t145[i] /= float32(3 * n)
 	}
-	// %147 = reduce_mean(%99) (N, 4)
-	for i := range m.t147[:4*n] {
-		m.t147[i] = 0
+	// %146 = reduce_mean(%98) (N, 4)
+	for i := range m.t146[:4*n] {
+		m.t146[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t147[i0*4+i2] += m.h[i0*12+i1*4+i2]
+				m.t146[i0*4+i2] += m.h[i0*12+i1*4+i2]
 			}
 		}
 	}
-	for i := range m.t147[:4*n] {
-		m.t147[i] /= float32(3)
+	for i := range m.t146[:4*n] {
+		m.t146[i] /= float32(3)
 	}
-	// %148 = reduce_max(%99) (N, 4)
+	// %147 = reduce_max(%98) (N, 4)
+	for i := range m.t147[:4*n] {
+		m.t147[i] = float32(math.Inf(-1))
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				if xv := m.h[i0*12+i1*4+i2]; xv > m.t147[i0*4+i2] || xv != xv {
+					m.t147[i0*4+i2] = xv
+				}
+			}
+		}
+	}
+	// %148 = reduce_max(%119) (N, 4)
 	for i := range m.t148[:4*n] {
 		m.t148[i] = float32(math.Inf(-1))
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.h[i0*12+i1*4+i2]; xv > m.t148[i0*4+i2] || xv != xv {
+				if xv := m.t119[i0*12+i1*4+i2]; xv > m.t148[i0*4+i2] || xv != xv {
 					m.t148[i0*4+i2] = xv
 				}
 			}
 		}
 	}
-	// %149 = reduce_max(%120) (N, 4)
+	// %149 = logsumexp(%98) (N, 4)
 	for i := range m.t149[:4*n] {
 		m.t149[i] = float32(math.Inf(-1))
+		m.t149Scratch[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.t120[i0*12+i1*4+i2]; xv > m.t149[i0*4+i2] || xv != xv {
-					m.t149[i0*4+i2] = xv
-				}
-			}
-		}
-	}
-	// %150 = logsumexp(%99) (N, 4)
-	for i := range m.t150[:4*n] {
-		m.t150[i] = float32(math.Inf(-1))
-		m.t150Scratch[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t150[i0*4+i2] = max(m.t150[i0*4+i2], m.h[i0*12+i1*4+i2])
+				m.t149[i0*4+i2] = max(m.t149[i0*4+i2], m.h[i0*12+i1*4+i2])
 			}
 		}
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t150Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t150[i0*4+i2])
+				m.t149Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t149[i0*4+i2])
 			}
 		}
 	}
-	for i := range m.t150[:4*n] {
-		if !math.IsInf(float64(m.t150[i]), 0) {
-			m.t150[i] += log32(m.t150Scratch[i])
+	for i := range m.t149[:4*n] {
+		if !math.IsInf(float64(m.t149[i]), 0) {
+			m.t149[i] += log32(m.t149Scratch[i])
 		}
 	}
-	// group (reduction): %154 add, %155 add, %156 neg, %157 add, %158 add, %159 reduce_mean scalar
-	for i := range m.t159[:1] {
-		m.t159[i] = 0
+	// group (reduction): %153 add, %154 add, %155 neg, %156 add, %157 add, %158 reduce_mean scalar
+	for i := range m.t158[:1] {
+		m.t158[i] = 0
 	}
 	{
-		a0 := m.t139[0:][:4*n]
-		a1 := m.t147[0:][:4*n]
-		a2 := m.t148[0:][:4*n]
-		a3 := m.t149[0:][:4*n]
-		a4 := m.t150[0:][:4*n]
+		a0 := m.t138[0:][:4*n]
+		a1 := m.t146[0:][:4*n]
+		a2 := m.t147[0:][:4*n]
+		a3 := m.t148[0:][:4*n]
+		a4 := m.t149[0:][:4*n]
 		acc := float32(0)
 		for j := 0; j < 4*n; j++ {
-			v154 := a0[j] + a1[j]
-			v155 := v154 + a2[j]
-			v156 := -a3[j]
-			v157 := v155 + v156
-			v158 := v157 + a4[j]
-			acc += v158
+			v153 := a0[j] + a1[j]
+			v154 := v153 + a2[j]
+			v155 := -a3[j]
+			v156 := v154 + v155
+			v157 := v156 + a4[j]
+			acc += v157
 		}
-		m.t159[0] += acc
+		m.t158[0] += acc
 	}
-	for i := range m.t159[:1] {
-		m.t159[i] /= float32(4 * n)
+	for i := range m.t158[:1] {
+		m.t158[i] /= float32(4 * n)
 	}
-	// %160 = softmax(%99) (N, 3, 4)
+	// %159 = softmax(%98) (N, 3, 4)
 	for o := 0; o < 3*n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(4)*(1) + in
@@ -2116,11 +2110,11 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			inv := 1 / sum
 			for j := 0; j < 4; j++ {
-				m.t160[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
+				m.t159[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
 			}
 		}
 	}
-	// %161 = log_softmax(%99) (N, 3, 4)
+	// %160 = log_softmax(%98) (N, 3, 4)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 4; in++ {
 			base := o*(3)*(4) + in
@@ -2134,515 +2128,519 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 3; j++ {
-				m.t161[base+j*(4)] = m.h[base+j*(4)] - lse
+				m.t160[base+j*(4)] = m.h[base+j*(4)] - lse
 			}
 		}
 	}
-	// %162 = transpose(%99) (N, 4, 3)
+	// %161 = transpose(%98) (N, 4, 3)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 3; i2++ {
-				m.t162[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
+				m.t161[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
 			}
 		}
 	}
-	// %165 = slice(%164) (N, 4)
+	// %164 = slice(%163) (N, 4)
 	for o := 0; o < n; o++ {
-		copy(m.t165[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
+		copy(m.t164[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
 	}
-	// group (contraction): %166 matmul, %167 add (N, 3)
-	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t167, 3)
+	// group (contraction): %165 matmul, %166 add (N, 3)
+	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t166, 3)
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t167[i0*3:][:3]
+			a0 := m.t166[i0*3:][:3]
 			a1 := m.lossB[0:][:3]
-			o167 := m.t167[i0*3:][:3]
-			for j := range o167 {
-				v167 := a0[j] + a1[j]
-				o167[j] = v167
+			o166 := m.t166[i0*3:][:3]
+			for j := range o166 {
+				v166 := a0[j] + a1[j]
+				o166[j] = v166
 			}
 		}
 	}
-	// %168 = log_softmax(%167) (N, 3)
+	// %167 = log_softmax(%166) (N, 3)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(3)*(1) + in
 			mx := float32(math.Inf(-1))
 			for j := 0; j < 3; j++ {
-				mx = max(mx, m.t167[base+j*(1)])
+				mx = max(mx, m.t166[base+j*(1)])
 			}
 			var sum float32
 			for j := 0; j < 3; j++ {
-				sum += exp32(m.t167[base+j*(1)] - mx)
+				sum += exp32(m.t166[base+j*(1)] - mx)
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 3; j++ {
-				m.t168[base+j*(1)] = m.t167[base+j*(1)] - lse
+				m.t167[base+j*(1)] = m.t166[base+j*(1)] - lse
 			}
 		}
 	}
-	// group (reduction): %169 mul, %170 reduce_sum (N)
-	for i := range m.t170[:n] {
-		m.t170[i] = 0
+	// group (reduction): %168 mul, %169 reduce_sum (N)
+	for i := range m.t169[:n] {
+		m.t169[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.t78[i0*3:][:3]
-			a1 := m.t168[i0*3:][:3]
+			a1 := m.t167[i0*3:][:3]
 			acc := float32(0)
 			for j := 0; j < 3; j++ {
-				v169 := a0[j] * a1[j]
-				acc += v169
+				v168 := a0[j] * a1[j]
+				acc += v168
 			}
-			m.t170[i0] += acc
+			m.t169[i0] += acc
 		}
 	}
-	// group (reduction): %171 neg, %172 reduce_mean scalar
-	for i := range m.t172[:1] {
-		m.t172[i] = 0
+	// group (reduction): %170 neg, %171 reduce_mean scalar
+	for i := range m.t171[:1] {
+		m.t171[i] = 0
 	}
 	{
-		a0 := m.t170[0:][:n]
+		a0 := m.t169[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v171 := -a0[j]
-			acc += v171
+			v170 := -a0[j]
+			acc += v170
 		}
-		m.t172[0] += acc
+		m.t171[0] += acc
 	}
-	for i := range m.t172[:1] {
-		m.t172[i] /= float32(n)
+	for i := range m.t171[:1] {
+		m.t171[i] /= float32(n)
 	}
-	// group (reduction): %173 exp, %174 mul, %175 sub, %176 reduce_sum (3)
+	// group (reduction): %172 exp, %173 mul, %174 sub, %175 reduce_sum (3)
 	for i := range m.lossBGrad[:3] {
 		m.lossBGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t168[i0*3:][:3]
+			a0 := m.t167[i0*3:][:3]
 			a1 := m.t80[i0]
 			a2 := m.t79[i0*3:][:3]
-			o175 := m.t175[i0*3:][:3]
+			o174 := m.t174[i0*3:][:3]
 			s := m.lossBGrad[0:][:3]
-			for j := range o175 {
-				v173 := exp32(a0[j])
-				v174 := v173 * a1
-				v175 := a2[j] - v174
-				s[j] += v175
-				o175[j] = v175
+			for j := range o174 {
+				v172 := exp32(a0[j])
+				v173 := v172 * a1
+				v174 := a2[j] - v173
+				s[j] += v174
+				o174[j] = v174
 			}
 		}
 	}
-	// group (reduction): %177 mul, %178 reduce_sum scalar
-	for i := range m.t178[:1] {
-		m.t178[i] = 0
+	// group (reduction): %176 mul, %177 reduce_sum scalar
+	for i := range m.t177[:1] {
+		m.t177[i] = 0
 	}
 	{
 		a0 := m.lossBGrad[0:][:3]
 		acc := float32(0)
 		for j := 0; j < 3; j++ {
-			v177 := a0[j] * a0[j]
-			acc += v177
+			v176 := a0[j] * a0[j]
+			acc += v176
 		}
-		m.t178[0] += acc
+		m.t177[0] += acc
 	}
-	// %179 = matmul(%164, %175) (12, 3)
-	rt.Sgemm(true, false, 12, 3, n, 1, m.h, 12, m.t175, 3, 0, m.lossWGrad, 3)
-	// group (reduction): %180 mul, %181 reduce_sum scalar
-	for i := range m.t181[:1] {
-		m.t181[i] = 0
+	// %178 = matmul(%163, %174) (12, 3)
+	rt.Sgemm(true, false, 12, 3, n, 1, m.h, 12, m.t174, 3, 0, m.lossWGrad, 3)
+	// group (reduction): %179 mul, %180 reduce_sum scalar
+	for i := range m.t180[:1] {
+		m.t180[i] = 0
 	}
 	{
 		a0 := m.lossWGrad[0:][:36]
 		acc := float32(0)
 		for j := 0; j < 36; j++ {
-			v180 := a0[j] * a0[j]
-			acc += v180
+			v179 := a0[j] * a0[j]
+			acc += v179
 		}
-		m.t181[0] += acc
+		m.t180[0] += acc
 	}
-	// %188 = slice(%164) (N, 8)
+	// %187 = slice(%163) (N, 8)
 	for o := 0; o < n; o++ {
-		copy(m.t188[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
+		copy(m.t187[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
 	}
-	// %189 = concat(%165, %188) (N, 12)
+	// %188 = concat(%164, %187) (N, 12)
 	for o, pos := 0, 0; o < n; o++ {
-		pos += copy(m.t189[pos:pos+(4)*(1)], m.t165[o*(4)*(1):(o+1)*(4)*(1)])
-		pos += copy(m.t189[pos:pos+(8)*(1)], m.t188[o*(8)*(1):(o+1)*(8)*(1)])
+		pos += copy(m.t188[pos:pos+(4)*(1)], m.t164[o*(4)*(1):(o+1)*(4)*(1)])
+		pos += copy(m.t188[pos:pos+(8)*(1)], m.t187[o*(8)*(1):(o+1)*(8)*(1)])
 	}
-	// %190 = matmul(%175, %25) (N, 12)
-	rt.Sgemm(false, true, n, 12, 3, 1, m.t175, 3, m.lossW, 3, 0, m.t190, 12)
-	// %191 = transpose(%164) (12, N)
+	// %189 = matmul(%174, %25) (N, 12)
+	rt.Sgemm(false, true, n, 12, 3, 1, m.t174, 3, m.lossW, 3, 0, m.t189, 12)
+	// %190 = transpose(%163) (12, N)
 	for i0 := 0; i0 < 12; i0++ {
 		for i1 := 0; i1 < n; i1++ {
-			m.t191[i0*n+i1] = m.h[i0+i1*12]
+			m.t190[i0*n+i1] = m.h[i0+i1*12]
 		}
 	}
-	// %192 = matmul(%97, %164) (12, N)
-	rt.Sgemm(false, true, 12, n, 12, 1, m.t97, 12, m.h, 12, 0, m.t192, n)
-	// %193 = matmul(%191, %97) (N, 12)
-	rt.Sgemm(true, false, n, 12, 12, 1, m.t191, n, m.t97, 12, 0, m.t193, 12)
-	// %194 = transpose(%192) (N, 12)
+	// %191 = matmul(%96, %163) (12, N)
+	rt.Sgemm(false, true, 12, n, 12, 1, m.t96, 12, m.h, 12, 0, m.t191, n)
+	// %192 = matmul(%190, %96) (N, 12)
+	rt.Sgemm(true, false, n, 12, 12, 1, m.t190, n, m.t96, 12, 0, m.t192, 12)
+	// %193 = transpose(%191) (N, 12)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 12; i1++ {
-			m.t194[i0*12+i1] = m.t192[i0+i1*n]
+			m.t193[i0*12+i1] = m.t191[i0+i1*n]
 		}
 	}
-	// %195 = matmul(%191, %164) (12, 12)
-	rt.Sgemm(false, false, 12, 12, n, 1, m.t191, n, m.h, 12, 0, m.t195, 12)
-	// group (reduction): %196 mul, %197 reduce_mean scalar
-	for i := range m.t197[:1] {
-		m.t197[i] = 0
+	// %194 = matmul(%190, %163) (12, 12)
+	rt.Sgemm(false, false, 12, 12, n, 1, m.t190, n, m.h, 12, 0, m.t194, 12)
+	// group (reduction): %195 mul, %196 reduce_mean scalar
+	for i := range m.t196[:1] {
+		m.t196[i] = 0
 	}
 	{
-		a0 := m.t195[0:][:144]
+		a0 := m.t194[0:][:144]
 		acc := float32(0)
 		for j := 0; j < 144; j++ {
-			v196 := a0[j] * float32(0.1)
-			acc += v196
+			v195 := a0[j] * float32(0.1)
+			acc += v195
 		}
-		m.t197[0] += acc
+		m.t196[0] += acc
 	}
-	for i := range m.t197[:1] {
-		m.t197[i] /= float32(144)
+	for i := range m.t196[:1] {
+		m.t196[i] /= float32(144)
 	}
-	// group (reduction): %198 eq, %199 cast, %200 reduce_sum (N, 1, 4)
-	for i := range m.t200[:4*n] {
-		m.t200[i] = 0
+	// group (reduction): %197 eq, %198 cast, %199 reduce_sum (N, 1, 4)
+	for i := range m.t199[:4*n] {
+		m.t199[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t120[i0*12+i1*4:][:4]
-				a1 := m.t149[i0*4:][:4]
-				o199 := m.t199[i0*12+i1*4:][:4]
-				s := m.t200[i0*4:][:4]
-				for j := range o199 {
-					v198 := b2f(a0[j] == a1[j])
-					v199 := v198
-					s[j] += v199
-					o199[j] = v199
+				a0 := m.t119[i0*12+i1*4:][:4]
+				a1 := m.t148[i0*4:][:4]
+				o198 := m.t198[i0*12+i1*4:][:4]
+				s := m.t199[i0*4:][:4]
+				for j := range o198 {
+					v197 := b2f(a0[j] == a1[j])
+					v198 := v197
+					s[j] += v198
+					o198[j] = v198
 				}
 			}
 		}
 	}
-	// %201 = div(%84, %200) (N, 1, 4)
+	// %200 = div(%85, %199) (N, 1, 4)
 	{
-		a0 := m.t83[0:][:4*n]
-		a1 := m.t200[0:][:4*n]
-		o201 := m.t201[0:][:4*n]
-		for j := range o201 {
-			v201 := a0[j] / a1[j]
-			o201[j] = v201
+		a0 := m.t84[0:][:4*n]
+		a1 := m.t199[0:][:4*n]
+		o200 := m.t200[0:][:4*n]
+		for j := range o200 {
+			v200 := a0[j] / a1[j]
+			o200[j] = v200
 		}
 	}
-	// group (reduction): %202 add, %203 reduce_mean scalar
-	for i := range m.t203[:1] {
-		m.t203[i] = 0
+	// group (reduction): %201 add, %202 reduce_mean scalar
+	for i := range m.t202[:1] {
+		m.t202[i] = 0
 	}
 	{
-		a0 := m.t160[0:][:12*n]
-		a1 := m.t161[0:][:12*n]
+		a0 := m.t159[0:][:12*n]
+		a1 := m.t160[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v202 := a0[j] + a1[j]
-			acc += v202
+			v201 := a0[j] + a1[j]
+			acc += v201
 		}
-		m.t203[0] += acc
+		m.t202[0] += acc
 	}
-	for i := range m.t203[:1] {
-		m.t203[i] /= float32(12 * n)
+	for i := range m.t202[:1] {
+		m.t202[i] /= float32(12 * n)
 	}
-	// group (reduction): %204 mul, %205 add, %206 add, %207 add, %208 reduce_mean (N, 1)
-	for i := range m.t208[:n] {
-		m.t208[i] = 0
+	// group (reduction): %203 mul, %204 add, %205 add, %206 add, %207 reduce_mean (N, 1)
+	for i := range m.t207[:n] {
+		m.t207[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t189[i0*12:][:12]
+			a0 := m.t188[i0*12:][:12]
 			a1 := m.h[i0*12:][:12]
-			a2 := m.t162[i0*12:][:12]
+			a2 := m.t161[i0*12:][:12]
 			a3 := m.g[i0*12:][:12]
-			o204 := m.sl[i0*12:][:12]
-			o207 := m.t207[i0*12:][:12]
+			o203 := m.sl[i0*12:][:12]
+			o206 := m.t206[i0*12:][:12]
 			acc := float32(0)
-			for j := range o204 {
-				v204 := a0[j] * float32(0.5)
-				v205 := a1[j] + a2[j]
-				v206 := v205 + v204
-				v207 := v206 + a3[j]
-				acc += v207
-				o204[j] = v204
-				o207[j] = v207
+			for j := range o203 {
+				v203 := a0[j] * float32(0.5)
+				v204 := a1[j] + a2[j]
+				v205 := v204 + v203
+				v206 := v205 + a3[j]
+				acc += v206
+				o203[j] = v203
+				o206[j] = v206
 			}
-			m.t208[i0] += acc
+			m.t207[i0] += acc
 		}
 	}
-	for i := range m.t208[:n] {
-		m.t208[i] /= float32(12)
+	for i := range m.t207[:n] {
+		m.t207[i] /= float32(12)
 	}
-	// group (reduction): %209 sub, %210 mul, %211 reduce_mean (N, 1)
-	for i := range m.t211[:n] {
-		m.t211[i] = 0
+	// group (reduction): %208 sub, %209 mul, %210 reduce_mean (N, 1)
+	for i := range m.t210[:n] {
+		m.t210[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t207[i0*12:][:12]
-			a1 := m.t208[i0]
-			o209 := m.t209[i0*12:][:12]
+			a0 := m.t206[i0*12:][:12]
+			a1 := m.t207[i0]
+			o208 := m.t208[i0*12:][:12]
 			acc := float32(0)
-			for j := range o209 {
-				v209 := a0[j] - a1
-				v210 := v209 * v209
-				acc += v210
-				o209[j] = v209
+			for j := range o208 {
+				v208 := a0[j] - a1
+				v209 := v208 * v208
+				acc += v209
+				o208[j] = v208
 			}
-			m.t211[i0] += acc
+			m.t210[i0] += acc
 		}
 	}
-	for i := range m.t211[:n] {
-		m.t211[i] /= float32(12)
+	for i := range m.t210[:n] {
+		m.t210[i] /= float32(12)
 	}
-	// group (elementwise): %212 add, %213 sqrt (N, 1)
+	// group (elementwise): %211 add, %212 sqrt (N, 1)
 	{
-		a0 := m.t211[0:][:n]
-		o213 := m.t213[0:][:n]
-		for j := range o213 {
-			v212 := a0[j] + float32(1e-05)
-			v213 := sqrt32(v212)
-			o213[j] = v213
+		a0 := m.t210[0:][:n]
+		o212 := m.t212[0:][:n]
+		for j := range o212 {
+			v211 := a0[j] + float32(1e-05)
+			v212 := sqrt32(v211)
+			o212[j] = v212
 		}
 	}
-	// %214 = mul(%65, %204) (N, 12)
+	// %213 = mul(%65, %203) (N, 12)
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.t65[0]
 			a1 := m.sl[i0*12:][:12]
-			o214 := m.t214[i0*12:][:12]
-			for j := range o214 {
-				v214 := a0 * a1[j]
-				o214[j] = v214
+			o213 := m.t213[i0*12:][:12]
+			for j := range o213 {
+				v213 := a0 * a1[j]
+				o213[j] = v213
 			}
 		}
 	}
-	// group (reduction): %216 mul, %217 reduce_mean scalar
-	for i := range m.t217[:1] {
-		m.t217[i] = 0
+	// group (reduction): %215 mul, %216 reduce_mean scalar
+	for i := range m.t216[:1] {
+		m.t216[i] = 0
 	}
 	{
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v216 := a0[j] * a1[j]
-			acc += v216
+			v215 := a0[j] * a1[j]
+			acc += v215
 		}
-		m.t217[0] += acc
+		m.t216[0] += acc
 	}
-	for i := range m.t217[:1] {
-		m.t217[i] /= float32(12 * n)
+	for i := range m.t216[:1] {
+		m.t216[i] /= float32(12 * n)
 	}
-	// group (reduction): %218 mul, %219 reduce_sum (N, 3, 1)
-	for i := range m.t219[:3*n] {
-		m.t219[i] = 0
+	// group (reduction): %217 mul, %218 reduce_sum (N, 3, 1)
+	for i := range m.t218[:3*n] {
+		m.t218[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := m.t67[0]
-				a1 := m.t160[i0*12+i1*4:][:4]
+				a1 := m.t159[i0*12+i1*4:][:4]
 				acc := float32(0)
 				for j := 0; j < 4; j++ {
-					v218 := a0 * a1[j]
-					acc += v218
+					v217 := a0 * a1[j]
+					acc += v217
 				}
-				m.t219[i0*3+i1] += acc
+				m.t218[i0*3+i1] += acc
 			}
 		}
 	}
-	// group (reduction): %220 eq, %221 cast, %222 reduce_sum (N, 1, 4)
-	for i := range m.t222[:4*n] {
-		m.t222[i] = 0
+	// group (reduction): %219 eq, %220 cast, %221 reduce_sum (N, 1, 4)
+	for i := range m.t221[:4*n] {
+		m.t221[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := m.h[i0*12+i1*4:][:4]
-				a1 := m.t148[i0*4:][:4]
-				o221 := m.t221[i0*12+i1*4:][:4]
-				s := m.t222[i0*4:][:4]
-				for j := range o221 {
-					v220 := b2f(a0[j] == a1[j])
-					v221 := v220
-					s[j] += v221
-					o221[j] = v221
+				a1 := m.t147[i0*4:][:4]
+				o220 := m.t220[i0*12+i1*4:][:4]
+				s := m.t221[i0*4:][:4]
+				for j := range o220 {
+					v219 := b2f(a0[j] == a1[j])
+					v220 := v219
+					s[j] += v220
+					o220[j] = v220
 				}
 			}
 		}
 	}
-	// %223 = div(%82, %222) (N, 1, 4)
-	{
-		a0 := m.t81[0:][:4*n]
-		a1 := m.t222[0:][:4*n]
-		o223 := m.t223[0:][:4*n]
-		for j := range o223 {
-			v223 := a0[j] / a1[j]
-			o223[j] = v223
-		}
-	}
-	// group (elementwise): %224 div, %225 mul, %226 add (N, 12)
+	// %222 = div(%69, %221) (N, 1, 4)
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t209[i0*12:][:12]
-			a1 := m.t213[i0]
-			a2 := m.zLayerNorm0Gamma[0:][:12]
-			a3 := m.zLayerNorm0Beta[0:][:12]
-			o224 := m.t224[i0*12:][:12]
-			o226 := m.t226[i0*12:][:12]
-			for j := range o224 {
-				v224 := a0[j] / a1
-				v225 := v224 * a2[j]
-				v226 := v225 + a3[j]
-				o224[j] = v224
-				o226[j] = v226
+			for i1 := 0; i1 < 1; i1++ {
+				a0 := m.t69[0]
+				a1 := m.t221[i0*4:][:4]
+				o222 := m.t222[i0*4+i1*4:][:4]
+				for j := range o222 {
+					v222 := a0 / a1[j]
+					o222[j] = v222
+				}
 			}
 		}
 	}
-	// %227 = matmul(%226, %19) (N, 1)
-	rt.Sgemm(false, false, n, 1, 12, 1, m.t226, 12, m.zDense0W, 1, 0, m.t227, 1)
-	// group (reduction): %228 add, %229 add, %230 sigmoid, %231 sigmoid, %232 maximum, %233 minimum, %234 log, %235 mul, %236 sub, %237 sub, %238 log, %239 mul, %240 add, %241 neg, %242 reduce_mean scalar
-	for i := range m.t242[:1] {
-		m.t242[i] = 0
+	// group (elementwise): %223 div, %224 mul, %225 add (N, 12)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t208[i0*12:][:12]
+			a1 := m.t212[i0]
+			a2 := m.zLayerNorm0Gamma[0:][:12]
+			a3 := m.zLayerNorm0Beta[0:][:12]
+			o223 := m.t223[i0*12:][:12]
+			o225 := m.t225[i0*12:][:12]
+			for j := range o223 {
+				v223 := a0[j] / a1
+				v224 := v223 * a2[j]
+				v225 := v224 + a3[j]
+				o223[j] = v223
+				o225[j] = v225
+			}
+		}
+	}
+	// %226 = matmul(%225, %19) (N, 1)
+	rt.Sgemm(false, false, n, 1, 12, 1, m.t225, 12, m.zDense0W, 1, 0, m.t226, 1)
+	// group (reduction): %227 add, %228 add, %229 sigmoid, %230 sigmoid, %231 maximum, %232 minimum, %233 log, %234 mul, %235 sub, %236 sub, %237 log, %238 mul, %239 add, %240 neg, %241 reduce_mean scalar
+	for i := range m.t241[:1] {
+		m.t241[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t227[i0]
+			a0 := m.t226[i0]
 			a1 := m.zDense0B[0]
 			a2 := m.oh[i0]
 			a3 := t[i0]
-			o229 := m.z[i0:][:1]
+			o228 := m.z[i0:][:1]
+			o229 := m.t229[i0:][:1]
 			o230 := m.t230[i0:][:1]
 			o231 := m.t231[i0:][:1]
 			o232 := m.t232[i0:][:1]
-			o233 := m.t233[i0:][:1]
+			o235 := m.t235[i0:][:1]
 			o236 := m.t236[i0:][:1]
-			o237 := m.t237[i0:][:1]
 			acc := float32(0)
-			for j := range o229 {
-				v228 := a0 + a1
-				v229 := v228 + a2
-				v230 := sigmoid32(v229)
-				v231 := sigmoid32(a3)
-				v232 := max32(v230, float32(1e-07))
-				v233 := min32(v232, float32(0.9999999))
-				v234 := log32(v233)
-				v235 := v231 * v234
-				v236 := float32(1.0) - v231
-				v237 := float32(1.0) - v233
-				v238 := log32(v237)
-				v239 := v236 * v238
-				v240 := v235 + v239
-				v241 := -v240
-				acc += v241
+			for j := range o228 {
+				v227 := a0 + a1
+				v228 := v227 + a2
+				v229 := sigmoid32(v228)
+				v230 := sigmoid32(a3)
+				v231 := max32(v229, float32(1e-07))
+				v232 := min32(v231, float32(0.9999999))
+				v233 := log32(v232)
+				v234 := v230 * v233
+				v235 := float32(1.0) - v230
+				v236 := float32(1.0) - v232
+				v237 := log32(v236)
+				v238 := v235 * v237
+				v239 := v234 + v238
+				v240 := -v239
+				acc += v240
+				o228[j] = v228
 				o229[j] = v229
 				o230[j] = v230
 				o231[j] = v231
 				o232[j] = v232
-				o233[j] = v233
+				o235[j] = v235
 				o236[j] = v236
-				o237[j] = v237
 			}
-			m.t242[0] += acc
+			m.t241[0] += acc
 		}
 	}
-	for i := range m.t242[:1] {
-		m.t242[i] /= float32(n)
+	for i := range m.t241[:1] {
+		m.t241[i] /= float32(n)
 	}
-	// group (reduction): %250 sub, %251 abs, %252 minimum, %253 mul, %254 mul, %255 sub, %256 mul, %257 add, %258 reduce_mean scalar
-	for i := range m.t258[:1] {
-		m.t258[i] = 0
+	// group (reduction): %249 sub, %250 abs, %251 minimum, %252 mul, %253 mul, %254 sub, %255 mul, %256 add, %257 reduce_mean scalar
+	for i := range m.t257[:1] {
+		m.t257[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
+		o249 := m.t249[0:][:n]
 		o250 := m.t250[0:][:n]
 		o251 := m.t251[0:][:n]
-		o252 := m.t252[0:][:n]
 		acc := float32(0)
-		for j := range o250 {
-			v250 := a0[j] - a1[j]
-			v251 := abs32(v250)
-			v252 := min32(v251, float32(0.5))
-			v253 := v252 * v252
-			v254 := float32(0.5) * v253
-			v255 := v251 - v252
-			v256 := float32(0.5) * v255
-			v257 := v254 + v256
-			acc += v257
+		for j := range o249 {
+			v249 := a0[j] - a1[j]
+			v250 := abs32(v249)
+			v251 := min32(v250, float32(0.5))
+			v252 := v251 * v251
+			v253 := float32(0.5) * v252
+			v254 := v250 - v251
+			v255 := float32(0.5) * v254
+			v256 := v253 + v255
+			acc += v256
+			o249[j] = v249
 			o250[j] = v250
 			o251[j] = v251
-			o252[j] = v252
 		}
-		m.t258[0] += acc
+		m.t257[0] += acc
+	}
+	for i := range m.t257[:1] {
+		m.t257[i] /= float32(n)
+	}
+	// %258 = reduce_mean(%250) scalar
+	for i := range m.t258[:1] {
+		m.t258[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 1; i1++ {
+			m.t258[0] += m.t250[i0+i1]
+		}
 	}
 	for i := range m.t258[:1] {
 		m.t258[i] /= float32(n)
 	}
-	// %259 = reduce_mean(%251) scalar
-	for i := range m.t259[:1] {
-		m.t259[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 1; i1++ {
-			m.t259[0] += m.t251[i0+i1]
-		}
-	}
-	for i := range m.t259[:1] {
-		m.t259[i] /= float32(n)
-	}
-	// group (reduction): %260 mul, %261 reduce_sum scalar
-	for i := range m.t261[:1] {
-		m.t261[i] = 0
+	// group (reduction): %259 mul, %260 reduce_sum scalar
+	for i := range m.t260[:1] {
+		m.t260[i] = 0
 	}
 	{
-		a0 := m.t250[0:][:n]
+		a0 := m.t249[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v260 := a0[j] * a0[j]
-			acc += v260
+			v259 := a0[j] * a0[j]
+			acc += v259
 		}
-		m.t261[0] += acc
+		m.t260[0] += acc
 	}
-	// group (reduction): %262 abs, %263 neg, %264 exp, %265 add, %266 log, %267 maximum, %268 mul, %269 sub, %270 add, %271 reduce_mean scalar
-	for i := range m.t271[:1] {
-		m.t271[i] = 0
+	// group (reduction): %261 abs, %262 neg, %263 exp, %264 add, %265 log, %266 maximum, %267 mul, %268 sub, %269 add, %270 reduce_mean scalar
+	for i := range m.t270[:1] {
+		m.t270[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
+		o263 := m.t263[0:][:n]
 		o264 := m.t264[0:][:n]
-		o265 := m.t265[0:][:n]
 		acc := float32(0)
-		for j := range o264 {
-			v262 := abs32(a0[j])
-			v263 := -v262
-			v264 := exp32(v263)
-			v265 := float32(1.0) + v264
-			v266 := log32(v265)
-			v267 := max32(a0[j], float32(0.0))
-			v268 := a0[j] * a1[j]
-			v269 := v267 - v268
-			v270 := v269 + v266
-			acc += v270
+		for j := range o263 {
+			v261 := abs32(a0[j])
+			v262 := -v261
+			v263 := exp32(v262)
+			v264 := float32(1.0) + v263
+			v265 := log32(v264)
+			v266 := max32(a0[j], float32(0.0))
+			v267 := a0[j] * a1[j]
+			v268 := v266 - v267
+			v269 := v268 + v265
+			acc += v269
+			o263[j] = v263
 			o264[j] = v264
-			o265[j] = v265
 		}
-		m.t271[0] += acc
+		m.t270[0] += acc
 	}
-	for i := range m.t271[:1] {
-		m.t271[i] /= float32(n)
+	for i := range m.t270[:1] {
+		m.t270[i] /= float32(n)
 	}
-	// group (reduction): %272 broadcast, %273 neg, %274 mul, %275 ge, %276 where, %277 add, %278 div, %279 mul, %280 neg, %281 sign, %282 mul, %283 add, %284 add, %285 add, %286 sign, %287 mul, %288 add, %289 mul, %290 neg, %291 mul, %292 add, %293 add, %294 le, %295 where, %296 add, %297 mul, %298 add, %299 mul, %300 div, %301 neg, %302 mul, %303 div, %304 add, %305 le, %306 where, %307 ge, %308 where, %309 mul, %310 sub, %311 mul, %312 add, %313 reduce_sum (1)
+	// group (reduction): %271 broadcast, %272 neg, %273 mul, %274 ge, %275 where, %276 add, %277 div, %278 mul, %279 neg, %280 sign, %281 mul, %282 add, %283 add, %284 add, %285 sign, %286 mul, %287 add, %288 mul, %289 neg, %290 mul, %291 add, %292 add, %293 le, %294 where, %295 add, %296 mul, %297 add, %298 mul, %299 div, %300 neg, %301 mul, %302 div, %303 add, %304 le, %305 where, %306 ge, %307 where, %308 mul, %309 sub, %310 mul, %311 add, %312 reduce_sum (1)
 	for i := range m.zDense0BGrad[:1] {
 		m.zDense0BGrad[i] = 0
 	}
@@ -2652,498 +2650,498 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			a1 := t[i0]
 			a2 := m.z[i0]
 			a3 := m.t63[0]
-			a4 := m.t265[i0]
-			a5 := m.t264[i0]
-			a6 := m.t250[i0]
-			a7 := m.t252[i0]
-			a8 := m.t251[i0]
-			a9 := m.t236[i0]
-			a10 := m.t237[i0]
-			a11 := m.t231[i0]
-			a12 := m.t233[i0]
-			a13 := m.t232[i0]
-			a14 := m.t230[i0]
-			o312 := m.t312[i0:][:1]
+			a4 := m.t264[i0]
+			a5 := m.t263[i0]
+			a6 := m.t249[i0]
+			a7 := m.t251[i0]
+			a8 := m.t250[i0]
+			a9 := m.t235[i0]
+			a10 := m.t236[i0]
+			a11 := m.t230[i0]
+			a12 := m.t232[i0]
+			a13 := m.t231[i0]
+			a14 := m.t229[i0]
+			o311 := m.t311[i0:][:1]
 			s := m.zDense0BGrad[0:][:1]
-			for j := range o312 {
-				v272 := a0
-				v273 := -v272
-				v274 := v273 * a1
-				v275 := b2f(a2 >= float32(0.0))
-				v276 := sel32(v275, a3, float32(0.0))
-				v277 := v274 + v276
-				v278 := a3 / a4
-				v279 := v278 * a5
-				v280 := -v279
-				v281 := sign32(a2)
-				v282 := v280 * v281
-				v283 := v277 + v282
-				v284 := a6 + a6
-				v285 := v283 + v284
-				v286 := sign32(a6)
-				v287 := a3 * v286
-				v288 := v285 + v287
-				v289 := v272 * float32(0.5)
-				v290 := -v289
-				v291 := v289 * a7
-				v292 := v290 + v291
-				v293 := v292 + v291
-				v294 := b2f(a8 <= float32(0.5))
-				v295 := sel32(v294, v293, float32(0.0))
-				v296 := v289 + v295
-				v297 := v296 * v286
-				v298 := v288 + v297
-				v299 := v273 * a9
-				v300 := v299 / a10
-				v301 := -v300
-				v302 := v273 * a11
-				v303 := v302 / a12
-				v304 := v301 + v303
-				v305 := b2f(a13 <= float32(0.9999999))
-				v306 := sel32(v305, v304, float32(0.0))
-				v307 := b2f(a14 >= float32(1e-07))
-				v308 := sel32(v307, v306, float32(0.0))
-				v309 := v308 * a14
-				v310 := float32(1.0) - a14
-				v311 := v309 * v310
-				v312 := v298 + v311
-				s[j] += v312
-				o312[j] = v312
+			for j := range o311 {
+				v271 := a0
+				v272 := -v271
+				v273 := v272 * a1
+				v274 := b2f(a2 >= float32(0.0))
+				v275 := sel32(v274, a3, float32(0.0))
+				v276 := v273 + v275
+				v277 := a3 / a4
+				v278 := v277 * a5
+				v279 := -v278
+				v280 := sign32(a2)
+				v281 := v279 * v280
+				v282 := v276 + v281
+				v283 := a6 + a6
+				v284 := v282 + v283
+				v285 := sign32(a6)
+				v286 := a3 * v285
+				v287 := v284 + v286
+				v288 := v271 * float32(0.5)
+				v289 := -v288
+				v290 := v288 * a7
+				v291 := v289 + v290
+				v292 := v291 + v290
+				v293 := b2f(a8 <= float32(0.5))
+				v294 := sel32(v293, v292, float32(0.0))
+				v295 := v288 + v294
+				v296 := v295 * v285
+				v297 := v287 + v296
+				v298 := v272 * a9
+				v299 := v298 / a10
+				v300 := -v299
+				v301 := v272 * a11
+				v302 := v301 / a12
+				v303 := v300 + v302
+				v304 := b2f(a13 <= float32(0.9999999))
+				v305 := sel32(v304, v303, float32(0.0))
+				v306 := b2f(a14 >= float32(1e-07))
+				v307 := sel32(v306, v305, float32(0.0))
+				v308 := v307 * a14
+				v309 := float32(1.0) - a14
+				v310 := v308 * v309
+				v311 := v297 + v310
+				s[j] += v311
+				o311[j] = v311
 			}
 		}
 	}
-	// %314 = matmul(%226, %312) (12, 1)
-	rt.Sgemm(true, false, 12, 1, n, 1, m.t226, 12, m.t312, 1, 0, m.zDense0WGrad, 1)
-	// %315 = matmul(%87, %312) (5, 1)
-	rt.Sgemm(true, false, 5, 1, n, 1, m.t87, 5, m.t312, 1, 0, m.wGrad, 1)
-	// %316 = mul(%313, %313) (1)
+	// %313 = matmul(%225, %311) (12, 1)
+	rt.Sgemm(true, false, 12, 1, n, 1, m.t225, 12, m.t311, 1, 0, m.zDense0WGrad, 1)
+	// %314 = matmul(%81, %311) (5, 1)
+	rt.Sgemm(true, false, 5, 1, n, 1, m.t81, 5, m.t311, 1, 0, m.wGrad, 1)
+	// %315 = mul(%312, %312) (1)
 	{
 		a0 := m.zDense0BGrad[0:][:1]
-		o316 := m.t316[0:][:1]
-		for j := range o316 {
-			v316 := a0[j] * a0[j]
-			o316[j] = v316
+		o315 := m.t315[0:][:1]
+		for j := range o315 {
+			v315 := a0[j] * a0[j]
+			o315[j] = v315
 		}
 	}
-	// group (reduction): %318 mul, %319 reduce_sum scalar
-	for i := range m.t319[:1] {
-		m.t319[i] = 0
+	// group (reduction): %317 mul, %318 reduce_sum scalar
+	for i := range m.t318[:1] {
+		m.t318[i] = 0
 	}
 	{
 		a0 := m.wGrad[0:][:5]
 		acc := float32(0)
 		for j := 0; j < 5; j++ {
-			v318 := a0[j] * a0[j]
-			acc += v318
+			v317 := a0[j] * a0[j]
+			acc += v317
 		}
-		m.t319[0] += acc
+		m.t318[0] += acc
 	}
-	// group (reduction): %320 mul, %321 reduce_sum scalar
-	for i := range m.t321[:1] {
-		m.t321[i] = 0
+	// group (reduction): %319 mul, %320 reduce_sum scalar
+	for i := range m.t320[:1] {
+		m.t320[i] = 0
 	}
 	{
 		a0 := m.zDense0WGrad[0:][:12]
 		acc := float32(0)
 		for j := 0; j < 12; j++ {
-			v320 := a0[j] * a0[j]
-			acc += v320
+			v319 := a0[j] * a0[j]
+			acc += v319
 		}
-		m.t321[0] += acc
+		m.t320[0] += acc
 	}
-	// %322 = matmul(%312, %19) (N, 12)
-	rt.Sgemm(false, true, n, 12, 1, 1, m.t312, 1, m.zDense0W, 1, 0, m.t322, 12)
-	// %323 = reduce_sum(%322) (12)
+	// %321 = matmul(%311, %19) (N, 12)
+	rt.Sgemm(false, true, n, 12, 1, 1, m.t311, 1, m.zDense0W, 1, 0, m.t321, 12)
+	// %322 = reduce_sum(%321) (12)
 	for i := range m.zLayerNorm0BetaGrad[:12] {
 		m.zLayerNorm0BetaGrad[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 12; i1++ {
-			m.zLayerNorm0BetaGrad[i1] += m.t322[i0*12+i1]
+			m.zLayerNorm0BetaGrad[i1] += m.t321[i0*12+i1]
 		}
 	}
-	// group (reduction): %324 mul, %325 reduce_sum scalar
-	for i := range m.t325[:1] {
-		m.t325[i] = 0
+	// group (reduction): %323 mul, %324 reduce_sum scalar
+	for i := range m.t324[:1] {
+		m.t324[i] = 0
 	}
 	{
 		a0 := m.zLayerNorm0BetaGrad[0:][:12]
 		acc := float32(0)
 		for j := 0; j < 12; j++ {
-			v324 := a0[j] * a0[j]
-			acc += v324
+			v323 := a0[j] * a0[j]
+			acc += v323
 		}
-		m.t325[0] += acc
+		m.t324[0] += acc
 	}
-	// group (reduction): %326 mul, %327 reduce_sum (12)
+	// group (reduction): %325 mul, %326 reduce_sum (12)
 	for i := range m.zLayerNorm0GammaGrad[:12] {
 		m.zLayerNorm0GammaGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t322[i0*12:][:12]
-			a1 := m.t224[i0*12:][:12]
+			a0 := m.t321[i0*12:][:12]
+			a1 := m.t223[i0*12:][:12]
 			s := m.zLayerNorm0GammaGrad[0:][:12]
 			for j := 0; j < 12; j++ {
-				v326 := a0[j] * a1[j]
-				s[j] += v326
+				v325 := a0[j] * a1[j]
+				s[j] += v325
 			}
 		}
 	}
-	// group (reduction): %328 mul, %329 reduce_sum scalar
-	for i := range m.t329[:1] {
-		m.t329[i] = 0
+	// group (reduction): %327 mul, %328 reduce_sum scalar
+	for i := range m.t328[:1] {
+		m.t328[i] = 0
 	}
 	{
 		a0 := m.zLayerNorm0GammaGrad[0:][:12]
 		acc := float32(0)
 		for j := 0; j < 12; j++ {
-			v328 := a0[j] * a0[j]
-			acc += v328
+			v327 := a0[j] * a0[j]
+			acc += v327
 		}
-		m.t329[0] += acc
+		m.t328[0] += acc
 	}
-	// group (reduction): %330 mul, %331 cast, %332 cast, %333 reduce_mean scalar
-	for i := range m.t333[:1] {
-		m.t333[i] = 0
+	// group (reduction): %329 mul, %330 cast, %331 cast, %332 reduce_mean scalar
+	for i := range m.t332[:1] {
+		m.t332[i] = 0
 	}
 	{
 		a0 := m.h[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v330 := a0[j] * float32(3.0)
-			v331 := castI32(v330)
-			v332 := float32(v331)
-			acc += v332
+			v329 := a0[j] * float32(3.0)
+			v330 := castI32(v329)
+			v331 := float32(v330)
+			acc += v331
 		}
-		m.t333[0] += acc
+		m.t332[0] += acc
 	}
-	for i := range m.t333[:1] {
-		m.t333[i] /= float32(12 * n)
+	for i := range m.t332[:1] {
+		m.t332[i] /= float32(12 * n)
 	}
-	// group (elementwise): %334 add, %335 add, %336 add, %337 add, %338 add, %339 add, %340 mul, %341 add, %342 add, %343 add, %344 add, %345 add, %346 add, %347 add, %348 add scalar
+	// group (elementwise): %333 add, %334 add, %335 add, %336 add, %337 add, %338 add, %339 mul, %340 add, %341 add, %342 add, %343 add, %344 add, %345 add, %346 add, %347 add scalar
 	{
-		a0 := m.t140[0:][:1]
-		a1 := m.t143[0:][:1]
-		a2 := m.t141[0:][:1]
-		a3 := m.t159[0:][:1]
-		a4 := m.t203[0:][:1]
-		a5 := m.t333[0:][:1]
-		a6 := m.t197[0:][:1]
-		a7 := m.t146[0:][:1]
-		a8 := m.t217[0:][:1]
-		a9 := m.t242[0:][:1]
-		a10 := m.t258[0:][:1]
-		a11 := m.t259[0:][:1]
-		a12 := m.t261[0:][:1]
-		a13 := m.t271[0:][:1]
-		a14 := m.t172[0:][:1]
-		o348 := m.t348[0:][:1]
-		for j := range o348 {
-			v334 := a0[j] + a1[j]
-			v335 := v334 + a2[j]
-			v336 := v335 + a3[j]
-			v337 := v336 + a4[j]
-			v338 := v337 + a5[j]
-			v339 := v338 + a6[j]
-			v340 := a7[j] * float32(0.01)
-			v341 := v339 + v340
-			v342 := v341 + a8[j]
-			v343 := a9[j] + a10[j]
-			v344 := v343 + a11[j]
-			v345 := v344 + a12[j]
-			v346 := v345 + a13[j]
-			v347 := v346 + v342
-			v348 := v347 + a14[j]
-			o348[j] = v348
+		a0 := m.t139[0:][:1]
+		a1 := m.t142[0:][:1]
+		a2 := m.t140[0:][:1]
+		a3 := m.t158[0:][:1]
+		a4 := m.t202[0:][:1]
+		a5 := m.t332[0:][:1]
+		a6 := m.t196[0:][:1]
+		a7 := m.t145[0:][:1]
+		a8 := m.t216[0:][:1]
+		a9 := m.t241[0:][:1]
+		a10 := m.t257[0:][:1]
+		a11 := m.t258[0:][:1]
+		a12 := m.t260[0:][:1]
+		a13 := m.t270[0:][:1]
+		a14 := m.t171[0:][:1]
+		o347 := m.t347[0:][:1]
+		for j := range o347 {
+			v333 := a0[j] + a1[j]
+			v334 := v333 + a2[j]
+			v335 := v334 + a3[j]
+			v336 := v335 + a4[j]
+			v337 := v336 + a5[j]
+			v338 := v337 + a6[j]
+			v339 := a7[j] * float32(0.01)
+			v340 := v338 + v339
+			v341 := v340 + a8[j]
+			v342 := a9[j] + a10[j]
+			v343 := v342 + a11[j]
+			v344 := v343 + a12[j]
+			v345 := v344 + a13[j]
+			v346 := v345 + v341
+			v347 := v346 + a14[j]
+			o347[j] = v347
 		}
 	}
 
 	// ------------------------------------------------------------------------
 	// Backward.
-	// group (reduction): %349 mul, %350 div, %351 mul, %352 div, %353 neg, %354 reduce_sum (N)
-	for i := range m.t354[:n] {
-		m.t354[i] = 0
+	// group (reduction): %348 mul, %349 div, %350 mul, %351 div, %352 neg, %353 reduce_sum (N)
+	for i := range m.t353[:n] {
+		m.t353[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t322[i0*12:][:12]
+			a0 := m.t321[i0*12:][:12]
 			a1 := m.zLayerNorm0Gamma[0:][:12]
-			a2 := m.t213[i0]
-			a3 := m.t224[i0*12:][:12]
-			o350 := m.t350[i0*12:][:12]
+			a2 := m.t212[i0]
+			a3 := m.t223[i0*12:][:12]
+			o349 := m.t349[i0*12:][:12]
 			acc := float32(0)
-			for j := range o350 {
-				v349 := a0[j] * a1[j]
-				v350 := v349 / a2
-				v351 := v349 * a3[j]
-				v352 := v351 / a2
-				v353 := -v352
-				acc += v353
-				o350[j] = v350
+			for j := range o349 {
+				v348 := a0[j] * a1[j]
+				v349 := v348 / a2
+				v350 := v348 * a3[j]
+				v351 := v350 / a2
+				v352 := -v351
+				acc += v352
+				o349[j] = v349
 			}
-			m.t354[i0] += acc
+			m.t353[i0] += acc
 		}
 	}
-	// group (elementwise): %356 mul, %357 div, %358 div (N, 1)
+	// group (elementwise): %355 mul, %356 div, %357 div (N, 1)
 	{
-		a0 := m.t354[0:][:n]
-		a1 := m.t213[0:][:n]
-		o358 := m.t358[0:][:n]
-		for j := range o358 {
-			v356 := a0[j] * float32(0.5)
-			v357 := v356 / a1[j]
-			v358 := v357 / float32(12.0)
-			o358[j] = v358
+		a0 := m.t353[0:][:n]
+		a1 := m.t212[0:][:n]
+		o357 := m.t357[0:][:n]
+		for j := range o357 {
+			v355 := a0[j] * float32(0.5)
+			v356 := v355 / a1[j]
+			v357 := v356 / float32(12.0)
+			o357[j] = v357
 		}
 	}
-	// group (reduction): %359 mul, %360 add, %361 add, %362 neg, %363 reduce_sum (N)
-	for i := range m.t363[:n] {
-		m.t363[i] = 0
+	// group (reduction): %358 mul, %359 add, %360 add, %361 neg, %362 reduce_sum (N)
+	for i := range m.t362[:n] {
+		m.t362[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t358[i0]
-			a1 := m.t209[i0*12:][:12]
-			a2 := m.t350[i0*12:][:12]
-			o361 := m.t361[i0*12:][:12]
+			a0 := m.t357[i0]
+			a1 := m.t208[i0*12:][:12]
+			a2 := m.t349[i0*12:][:12]
+			o360 := m.t360[i0*12:][:12]
 			acc := float32(0)
-			for j := range o361 {
-				v359 := a0 * a1[j]
-				v360 := a2[j] + v359
-				v361 := v360 + v359
-				v362 := -v361
-				acc += v362
-				o361[j] = v361
+			for j := range o360 {
+				v358 := a0 * a1[j]
+				v359 := a2[j] + v358
+				v360 := v359 + v358
+				v361 := -v360
+				acc += v361
+				o360[j] = v360
 			}
-			m.t363[i0] += acc
+			m.t362[i0] += acc
 		}
 	}
-	// %365 = div(%364, %58) (N, 1)
+	// %364 = div(%363, %58) (N, 1)
 	{
-		a0 := m.t363[0:][:n]
-		o365 := m.t365[0:][:n]
-		for j := range o365 {
-			v365 := a0[j] / float32(12.0)
-			o365[j] = v365
+		a0 := m.t362[0:][:n]
+		o364 := m.t364[0:][:n]
+		for j := range o364 {
+			v364 := a0[j] / float32(12.0)
+			o364[j] = v364
 		}
 	}
-	// group (elementwise): %366 mul, %367 add, %368 add, %369 add, %370 add, %371 add (N, 12)
+	// group (elementwise): %365 mul, %366 add, %367 add, %368 add, %369 add, %370 add (N, 12)
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.t65[0]
 			a1 := m.h[i0*12:][:12]
-			a2 := m.t361[i0*12:][:12]
-			a3 := m.t365[i0]
-			a4 := m.t190[i0*12:][:12]
-			a5 := m.t193[i0*12:][:12]
-			a6 := m.t194[i0*12:][:12]
+			a2 := m.t360[i0*12:][:12]
+			a3 := m.t364[i0]
+			a4 := m.t189[i0*12:][:12]
+			a5 := m.t192[i0*12:][:12]
+			a6 := m.t193[i0*12:][:12]
+			o366 := m.t366[i0*12:][:12]
 			o367 := m.t367[i0*12:][:12]
-			o368 := m.t368[i0*12:][:12]
-			o371 := m.t371[i0*12:][:12]
-			for j := range o367 {
-				v366 := a0 * a1[j]
-				v367 := a2[j] + a3
-				v368 := v366 + v367
-				v369 := a4[j] + v367
-				v370 := v369 + a5[j]
-				v371 := v370 + a6[j]
+			o370 := m.t370[i0*12:][:12]
+			for j := range o366 {
+				v365 := a0 * a1[j]
+				v366 := a2[j] + a3
+				v367 := v365 + v366
+				v368 := a4[j] + v366
+				v369 := v368 + a5[j]
+				v370 := v369 + a6[j]
+				o366[j] = v366
 				o367[j] = v367
-				o368[j] = v368
-				o371[j] = v371
+				o370[j] = v370
 			}
 		}
 	}
-	// %372 = mul(%368, %9) (N, 12)
+	// %371 = mul(%367, %9) (N, 12)
 	{
-		a0 := m.t368[0:][:12*n]
-		o372 := m.t372[0:][:12*n]
-		for j := range o372 {
-			v372 := a0[j] * float32(0.5)
-			o372[j] = v372
+		a0 := m.t367[0:][:12*n]
+		o371 := m.t371[0:][:12*n]
+		for j := range o371 {
+			v371 := a0[j] * float32(0.5)
+			o371[j] = v371
 		}
 	}
-	// %373 = slice(%372) (N, 4)
+	// %372 = slice(%371) (N, 4)
 	for o := 0; o < n; o++ {
-		copy(m.t373[o*4*(1):(o+1)*4*(1)], m.t372[(o*(12)+0)*(1):(o*(12)+4)*(1)])
+		copy(m.t372[o*4*(1):(o+1)*4*(1)], m.t371[(o*(12)+0)*(1):(o*(12)+4)*(1)])
 	}
-	// %374 = slice(%372) (N, 8)
+	// %373 = slice(%371) (N, 8)
 	for o := 0; o < n; o++ {
-		copy(m.t374[o*8*(1):(o+1)*8*(1)], m.t372[(o*(12)+4)*(1):(o*(12)+12)*(1)])
+		copy(m.t373[o*8*(1):(o+1)*8*(1)], m.t371[(o*(12)+4)*(1):(o*(12)+12)*(1)])
 	}
-	// %375 = pad(%374) (N, 12)
-	clear(m.t375[:12*n])
+	// %374 = pad(%373) (N, 12)
+	clear(m.t374[:12*n])
 	for o := 0; o < n; o++ {
-		copy(m.t375[(o*(12)+4)*(1):], m.t374[o*(8)*(1):(o+1)*(8)*(1)])
+		copy(m.t374[(o*(12)+4)*(1):], m.t373[o*(8)*(1):(o+1)*(8)*(1)])
 	}
-	// %376 = scatter_add(%1, %367) (5, 12)
+	// %375 = scatter_add(%1, %366) (5, 12)
 	clear(m.tableGrad[:60])
 	for i, r := range k2[:n] {
-		out, in := m.tableGrad[int(r)*(12):(int(r)+1)*(12)], m.t367[i*(12):(i+1)*(12)]
+		out, in := m.tableGrad[int(r)*(12):(int(r)+1)*(12)], m.t366[i*(12):(i+1)*(12)]
 		for j := range out {
 			out[j] += in[j]
 		}
 	}
-	// %378 = transpose(%377) (N, 3, 4)
+	// %377 = transpose(%376) (N, 3, 4)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t378[i0*12+i1*4+i2] = m.t367[i0*12+i1+i2*3]
+				m.t377[i0*12+i1*4+i2] = m.t366[i0*12+i1+i2*3]
 			}
 		}
 	}
-	// group (reduction): %379 mul, %380 reduce_sum scalar
-	for i := range m.t380[:1] {
-		m.t380[i] = 0
+	// group (reduction): %378 mul, %379 reduce_sum scalar
+	for i := range m.t379[:1] {
+		m.t379[i] = 0
 	}
 	{
 		a0 := m.tableGrad[0:][:60]
 		acc := float32(0)
 		for j := 0; j < 60; j++ {
-			v379 := a0[j] * a0[j]
-			acc += v379
+			v378 := a0[j] * a0[j]
+			acc += v378
 		}
-		m.t380[0] += acc
+		m.t379[0] += acc
 	}
-	// %381 = pad(%373) (N, 12)
-	clear(m.t381[:12*n])
+	// %380 = pad(%372) (N, 12)
+	clear(m.t380[:12*n])
 	for o := 0; o < n; o++ {
-		copy(m.t381[(o*(12)+0)*(1):], m.t373[o*(4)*(1):(o+1)*(4)*(1)])
+		copy(m.t380[(o*(12)+0)*(1):], m.t372[o*(4)*(1):(o+1)*(4)*(1)])
 	}
-	// group (elementwise): %382 add, %383 add (N, 12)
+	// group (elementwise): %381 add, %382 add (N, 12)
 	{
-		a0 := m.t371[0:][:12*n]
-		a1 := m.t375[0:][:12*n]
-		a2 := m.t381[0:][:12*n]
-		o383 := m.t383[0:][:12*n]
-		for j := range o383 {
-			v382 := a0[j] + a1[j]
-			v383 := v382 + a2[j]
-			o383[j] = v383
+		a0 := m.t370[0:][:12*n]
+		a1 := m.t374[0:][:12*n]
+		a2 := m.t380[0:][:12*n]
+		o382 := m.t382[0:][:12*n]
+		for j := range o382 {
+			v381 := a0[j] + a1[j]
+			v382 := v381 + a2[j]
+			o382[j] = v382
 		}
 	}
-	// group (reduction): %385 add, %386 add, %387 exp, %388 mul, %389 sub, %390 add, %391 sub, %392 mul, %393 add, %394 sub, %395 exp, %396 mul, %397 add, %398 mul, %399 neg, %400 add, %401 mul, %402 add, %403 add, %404 add, %405 where, %406 add, %407 where, %408 where, %409 mul, %410 neg, %411 add, %412 mul, %413 add, %414 le, %415 where, %416 ge, %417 where, %418 add, %419 where, %420 where, %421 le, %422 where, %423 add, %424 ge, %425 where, %426 add, %427 neg, %428 add, %429 gelu_grad, %430 add, %431 div, %432 mul, %433 div, %434 neg, %435 pow, %436 mul, %437 mul, %438 mul, %439 sub, %440 mul, %441 add, %442 mul, %443 sub, %444 mul, %445 add, %446 gt, %447 where, %448 add, %449 neg, %450 mul, %451 mul, %452 div, %453 mul, %454 add, %455 add, %456 div, %457 mul, %458 add, %459 mul, %460 mul, %461 add, %462 mul, %463 reduce_sum (3, 4)
+	// group (reduction): %384 add, %385 add, %386 exp, %387 mul, %388 sub, %389 add, %390 sub, %391 mul, %392 add, %393 sub, %394 exp, %395 mul, %396 add, %397 mul, %398 neg, %399 add, %400 mul, %401 add, %402 add, %403 add, %404 where, %405 add, %406 where, %407 where, %408 mul, %409 neg, %410 add, %411 mul, %412 add, %413 le, %414 where, %415 ge, %416 where, %417 add, %418 where, %419 where, %420 le, %421 where, %422 add, %423 ge, %424 where, %425 add, %426 neg, %427 add, %428 gelu_grad, %429 add, %430 div, %431 mul, %432 div, %433 neg, %434 pow, %435 mul, %436 mul, %437 mul, %438 sub, %439 mul, %440 add, %441 mul, %442 sub, %443 mul, %444 add, %445 gt, %446 where, %447 add, %448 neg, %449 mul, %450 mul, %451 div, %452 mul, %453 add, %454 add, %455 div, %456 mul, %457 add, %458 mul, %459 mul, %460 add, %461 mul, %462 reduce_sum (3, 4)
 	for i := range m.pGrad[:12] {
 		m.pGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t214[i0*12+i1*4:][:4]
-				a1 := m.t383[i0*12+i1*4:][:4]
-				a2 := m.t378[i0*12+i1*4:][:4]
-				a3 := m.t161[i0*12+i1*4:][:4]
-				a4 := m.t95[i0*4:][:4]
+				a0 := m.t213[i0*12+i1*4:][:4]
+				a1 := m.t382[i0*12+i1*4:][:4]
+				a2 := m.t377[i0*12+i1*4:][:4]
+				a3 := m.t160[i0*12+i1*4:][:4]
+				a4 := m.t94[i0*4:][:4]
 				a5 := m.t67[0]
-				a6 := m.t93[i0*12+i1*4:][:4]
-				a7 := m.t219[i0*3+i1]
-				a8 := m.t160[i0*12+i1*4:][:4]
+				a6 := m.t92[i0*12+i1*4:][:4]
+				a7 := m.t218[i0*3+i1]
+				a8 := m.t159[i0*12+i1*4:][:4]
 				a9 := m.h[i0*12+i1*4:][:4]
-				a10 := m.t150[i0*4:][:4]
-				a11 := m.t81[i0*4:][:4]
-				a12 := m.t199[i0*12+i1*4:][:4]
-				a13 := m.t201[i0*4:][:4]
-				a14 := m.t221[i0*12+i1*4:][:4]
-				a15 := m.t223[i0*4:][:4]
-				a16 := m.t85[i0*4:][:4]
-				a17 := m.t136[i0*12+i1*4:][:4]
-				a18 := m.t129[i0*12+i1*4:][:4]
-				a19 := m.t130[i0*12+i1*4:][:4]
-				a20 := m.t131[i0*12+i1*4:][:4]
-				a21 := m.t126[i0*12+i1*4:][:4]
-				a22 := m.t122[i0*12+i1*4:][:4]
-				a23 := m.t94[i0*12+i1*4:][:4]
-				a24 := m.t116[i0*12+i1*4:][:4]
-				a25 := m.t117[i0*12+i1*4:][:4]
-				a26 := m.t100[i0*12+i1*4:][:4]
-				a27 := m.t113[i0*12+i1*4:][:4]
-				a28 := m.t112[i0*12+i1*4:][:4]
-				a29 := m.t109[i0*12+i1*4:][:4]
-				a30 := m.t108[i0*12+i1*4:][:4]
-				a31 := m.t103[i0*12+i1*4:][:4]
-				a32 := m.t101[i0*12+i1*4:][:4]
+				a10 := m.t149[i0*4:][:4]
+				a11 := m.t69[0]
+				a12 := m.t198[i0*12+i1*4:][:4]
+				a13 := m.t200[i0*4:][:4]
+				a14 := m.t220[i0*12+i1*4:][:4]
+				a15 := m.t222[i0*4:][:4]
+				a16 := m.t86[i0*4:][:4]
+				a17 := m.t135[i0*12+i1*4:][:4]
+				a18 := m.t128[i0*12+i1*4:][:4]
+				a19 := m.t129[i0*12+i1*4:][:4]
+				a20 := m.t130[i0*12+i1*4:][:4]
+				a21 := m.t125[i0*12+i1*4:][:4]
+				a22 := m.t121[i0*12+i1*4:][:4]
+				a23 := m.t93[i0*12+i1*4:][:4]
+				a24 := m.t115[i0*12+i1*4:][:4]
+				a25 := m.t116[i0*12+i1*4:][:4]
+				a26 := m.t99[i0*12+i1*4:][:4]
+				a27 := m.t112[i0*12+i1*4:][:4]
+				a28 := m.t111[i0*12+i1*4:][:4]
+				a29 := m.t108[i0*12+i1*4:][:4]
+				a30 := m.t107[i0*12+i1*4:][:4]
+				a31 := m.t102[i0*12+i1*4:][:4]
+				a32 := m.t100[i0*12+i1*4:][:4]
 				a33 := x[i0*12+i1*4:][:4]
 				s := m.pGrad[i1*4:][:4]
 				for j := 0; j < 4; j++ {
-					v385 := a0[j] + a1[j]
-					v386 := v385 + a2[j]
-					v387 := exp32(a3[j])
-					v388 := v387 * a4[j]
-					v389 := a5 - v388
-					v390 := v386 + v389
-					v391 := a6[j] - a7
-					v392 := a8[j] * v391
-					v393 := v390 + v392
-					v394 := a9[j] - a10[j]
-					v395 := exp32(v394)
-					v396 := a11[j] * v395
-					v397 := v393 + v396
-					v398 := a12[j] * a13[j]
-					v399 := -v398
-					v400 := v397 + v399
-					v401 := a14[j] * a15[j]
-					v402 := v400 + v401
-					v403 := v402 + a16[j]
-					v404 := v403 + a11[j]
-					v405 := sel32(a17[j], a5, float32(0.0))
-					v406 := v404 + v405
-					v407 := sel32(a18[j], a5, float32(0.0))
-					v408 := sel32(a18[j], float32(0.0), a5)
-					v409 := v408 * a19[j]
-					v410 := -v409
-					v411 := v406 + v410
-					v412 := v407 * a20[j]
-					v413 := v411 + v412
-					v414 := b2f(a21[j] <= float32(1.0))
-					v415 := sel32(v414, a5, float32(0.0))
-					v416 := b2f(a9[j] >= float32(-1.0))
-					v417 := sel32(v416, v415, float32(0.0))
-					v418 := v413 + v417
-					v419 := sel32(a22[j], a5, float32(0.0))
-					v420 := sel32(a22[j], float32(0.0), a5)
-					v421 := b2f(a9[j] <= float32(-0.5))
-					v422 := sel32(v421, v420, float32(0.0))
-					v423 := v418 + v422
-					v424 := b2f(a9[j] >= float32(0.5))
-					v425 := sel32(v424, v419, float32(0.0))
-					v426 := v423 + v425
-					v427 := -a23[j]
-					v428 := v426 + v427
-					v429 := geluGrad32(a9[j], a23[j])
-					v430 := v428 + v429
-					v431 := a23[j] / a24[j]
-					v432 := a23[j] * a25[j]
-					v433 := v432 / a24[j]
-					v434 := -v433
-					v435 := pow32(a26[j], float32(1.0))
-					v436 := float32(2.0) * v435
-					v437 := v434 * v436
-					v438 := a26[j] * a26[j]
-					v439 := float32(1.0) - v438
-					v440 := v437 * v439
-					v441 := v430 + v440
-					v442 := v434 * a27[j]
-					v443 := float32(1.0) - a27[j]
-					v444 := v442 * v443
-					v445 := v441 + v444
-					v446 := b2f(a28[j] > float32(0.0))
-					v447 := sel32(v446, v431, float32(0.0))
-					v448 := v445 + v447
-					v449 := -a6[j]
-					v450 := v449 * a29[j]
-					v451 := v450 * float32(0.5)
-					v452 := v451 / a30[j]
-					v453 := v452 * a9[j]
-					v454 := v448 + v453
-					v455 := v454 + v453
-					v456 := a5 / a31[j]
-					v457 := v456 * a29[j]
-					v458 := v455 + v457
-					v459 := a5 * a32[j]
-					v460 := v459 * v439
-					v461 := v458 + v460
-					v462 := v461 * a33[j]
-					s[j] += v462
+					v384 := a0[j] + a1[j]
+					v385 := v384 + a2[j]
+					v386 := exp32(a3[j])
+					v387 := v386 * a4[j]
+					v388 := a5 - v387
+					v389 := v385 + v388
+					v390 := a6[j] - a7
+					v391 := a8[j] * v390
+					v392 := v389 + v391
+					v393 := a9[j] - a10[j]
+					v394 := exp32(v393)
+					v395 := a11 * v394
+					v396 := v392 + v395
+					v397 := a12[j] * a13[j]
+					v398 := -v397
+					v399 := v396 + v398
+					v400 := a14[j] * a15[j]
+					v401 := v399 + v400
+					v402 := v401 + a16[j]
+					v403 := v402 + a11
+					v404 := sel32(a17[j], a5, float32(0.0))
+					v405 := v403 + v404
+					v406 := sel32(a18[j], a5, float32(0.0))
+					v407 := sel32(a18[j], float32(0.0), a5)
+					v408 := v407 * a19[j]
+					v409 := -v408
+					v410 := v405 + v409
+					v411 := v406 * a20[j]
+					v412 := v410 + v411
+					v413 := b2f(a21[j] <= float32(1.0))
+					v414 := sel32(v413, a5, float32(0.0))
+					v415 := b2f(a9[j] >= float32(-1.0))
+					v416 := sel32(v415, v414, float32(0.0))
+					v417 := v412 + v416
+					v418 := sel32(a22[j], a5, float32(0.0))
+					v419 := sel32(a22[j], float32(0.0), a5)
+					v420 := b2f(a9[j] <= float32(-0.5))
+					v421 := sel32(v420, v419, float32(0.0))
+					v422 := v417 + v421
+					v423 := b2f(a9[j] >= float32(0.5))
+					v424 := sel32(v423, v418, float32(0.0))
+					v425 := v422 + v424
+					v426 := -a23[j]
+					v427 := v425 + v426
+					v428 := geluGrad32(a9[j], a23[j])
+					v429 := v427 + v428
+					v430 := a23[j] / a24[j]
+					v431 := a23[j] * a25[j]
+					v432 := v431 / a24[j]
+					v433 := -v432
+					v434 := pow32(a26[j], float32(1.0))
+					v435 := float32(2.0) * v434
+					v436 := v433 * v435
+					v437 := a26[j] * a26[j]
+					v438 := float32(1.0) - v437
+					v439 := v436 * v438
+					v440 := v429 + v439
+					v441 := v433 * a27[j]
+					v442 := float32(1.0) - a27[j]
+					v443 := v441 * v442
+					v444 := v440 + v443
+					v445 := b2f(a28[j] > float32(0.0))
+					v446 := sel32(v445, v430, float32(0.0))
+					v447 := v444 + v446
+					v448 := -a6[j]
+					v449 := v448 * a29[j]
+					v450 := v449 * float32(0.5)
+					v451 := v450 / a30[j]
+					v452 := v451 * a9[j]
+					v453 := v447 + v452
+					v454 := v453 + v452
+					v455 := a5 / a31[j]
+					v456 := v455 * a29[j]
+					v457 := v454 + v456
+					v458 := a5 * a32[j]
+					v459 := v458 * v438
+					v460 := v457 + v459
+					v461 := v460 * a33[j]
+					s[j] += v461
 				}
 			}
 		}
@@ -3151,72 +3149,72 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
-	// group (reduction): %464 mul, %465 reduce_sum scalar
-	for i := range m.t465[:1] {
-		m.t465[i] = 0
+	// group (reduction): %463 mul, %464 reduce_sum scalar
+	for i := range m.t464[:1] {
+		m.t464[i] = 0
 	}
 	{
 		a0 := m.pGrad[0:][:12]
 		acc := float32(0)
 		for j := 0; j < 12; j++ {
-			v464 := a0[j] * a0[j]
-			acc += v464
+			v463 := a0[j] * a0[j]
+			acc += v463
 		}
-		m.t465[0] += acc
+		m.t464[0] += acc
 	}
-	// group (elementwise): %466 add, %467 add, %468 add, %469 add, %470 add, %471 add, %472 add, %473 add, %474 add, %475 add, %476 sqrt, %477 maximum, %478 div scalar
+	// group (elementwise): %465 add, %466 add, %467 add, %468 add, %469 add, %470 add, %471 add, %472 add, %473 add, %474 add, %475 sqrt, %476 maximum, %477 div scalar
 	{
-		a0 := m.t465[0:][:1]
-		a1 := m.t380[0:][:1]
-		a2 := m.t319[0:][:1]
-		a3 := m.t329[0:][:1]
-		a4 := m.t325[0:][:1]
-		a5 := m.t321[0:][:1]
-		a6 := m.t316[0:][:1]
-		a7 := m.t181[0:][:1]
-		a8 := m.t178[0:][:1]
-		a9 := m.t91[0:][:1]
+		a0 := m.t464[0:][:1]
+		a1 := m.t379[0:][:1]
+		a2 := m.t318[0:][:1]
+		a3 := m.t328[0:][:1]
+		a4 := m.t324[0:][:1]
+		a5 := m.t320[0:][:1]
+		a6 := m.t315[0:][:1]
+		a7 := m.t180[0:][:1]
+		a8 := m.t177[0:][:1]
+		a9 := m.t90[0:][:1]
 		a10 := m.t74[0:][:1]
-		o478 := m.t478[0:][:1]
-		for j := range o478 {
-			v466 := a0[j] + a1[j]
-			v467 := v466 + a2[j]
-			v468 := v467 + a3[j]
-			v469 := v468 + a4[j]
-			v470 := v469 + a5[j]
-			v471 := v470 + a6[j]
-			v472 := v471 + a7[j]
-			v473 := v472 + a8[j]
-			v474 := v473 + a9[j]
-			v475 := v474 + a10[j]
-			v476 := sqrt32(v475)
-			v477 := max32(v476, float32(1.0))
-			v478 := float32(1.0) / v477
-			o478[j] = v478
+		o477 := m.t477[0:][:1]
+		for j := range o477 {
+			v465 := a0[j] + a1[j]
+			v466 := v465 + a2[j]
+			v467 := v466 + a3[j]
+			v468 := v467 + a4[j]
+			v469 := v468 + a5[j]
+			v470 := v469 + a6[j]
+			v471 := v470 + a7[j]
+			v472 := v471 + a8[j]
+			v473 := v472 + a9[j]
+			v474 := v473 + a10[j]
+			v475 := sqrt32(v474)
+			v476 := max32(v475, float32(1.0))
+			v477 := float32(1.0) / v476
+			o477[j] = v477
 		}
 	}
-	// group (optimizer update of all 11 params, one loop over the params block): %479 mul, %480 mul, %481 mul, %482 mul, %483 add, %484 mul, %485 add, %486 sqrt, %487 div, %488 mul, %489 add, %490 sub
+	// group (optimizer update of all 11 params, one loop over the params block): %478 mul, %479 mul, %480 mul, %481 mul, %482 add, %483 mul, %484 add, %485 sqrt, %486 div, %487 mul, %488 add, %489 sub
 	{
 		params := m.params[:numParams]
 		grads := m.grads[:numParams]
 		state0 := m.state[1:][:numParams]   // ms
 		state1 := m.state[193:][:numParams] // momentum
 		for i := range params {
-			v479 := grads[i] * m.t478[0]
-			v480 := float32(0.9) * state0[i]
-			v481 := v479 * v479
-			v482 := float32(0.09999999999999998) * v481
-			v483 := v480 + v482
-			v484 := float32(0.01) * v479
-			v485 := v483 + float32(1e-07)
-			v486 := sqrt32(v485)
-			v487 := v484 / v486
-			v488 := float32(0.9) * state1[i]
-			v489 := v488 + v487
-			v490 := params[i] - v489
-			state0[i] = v483
-			state1[i] = v489
-			params[i] = v490
+			v478 := grads[i] * m.t477[0]
+			v479 := float32(0.9) * state0[i]
+			v480 := v478 * v478
+			v481 := float32(0.09999999999999998) * v480
+			v482 := v479 + v481
+			v483 := float32(0.01) * v478
+			v484 := v482 + float32(1e-07)
+			v485 := sqrt32(v484)
+			v486 := v483 / v485
+			v487 := float32(0.9) * state1[i]
+			v488 := v487 + v486
+			v489 := params[i] - v488
+			state0[i] = v482
+			state1[i] = v488
+			params[i] = v489
 		}
 	}
 

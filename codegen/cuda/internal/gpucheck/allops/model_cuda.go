@@ -35,119 +35,118 @@ const (
 	kernK67Div
 	kernK69Div
 	kernK71Add
-	kernG40BroadcastMul
-	kernG401ReduceSum
+	kernG41BroadcastMul
+	kernG411ReduceSum
 	kernG23BroadcastNeg
 	kernK78OneHot
 	kernG24Mul
 	kernG241ReduceSum
-	kernK81Broadcast
-	kernK83Neg
-	kernK85Div
-	kernK87OneHot
-	kernG39BroadcastMul
-	kernG391ReduceSum
-	kernK92GatherG
+	kernK81OneHot
+	kernG30BroadcastNeg
+	kernK86Div
+	kernG40BroadcastMul
+	kernG401ReduceSum
+	kernK91GatherG
 	kernG29BroadcastMul
 	kernG291ReduceSum
 	kernG28BroadcastMul
 	kernG0MulAddTanhExp
 	kernG01ReduceSum
+	kernK139ReduceMean
 	kernK140ReduceMean
-	kernK141ReduceMean
 	kernG11ReduceMean
-	kernK144Argmax
+	kernK143Argmax
 	kernG6ReduceMean
-	kernK147ReduceMean
+	kernK146ReduceMean
+	kernK147ReduceMax
 	kernK148ReduceMax
-	kernK149ReduceMax
-	kernK150Logsumexp
+	kernK149Logsumexp
 	kernG1ReduceMean
-	kernK160Softmax
-	kernK161LogSoftmax
-	kernK162Transpose
-	kernK165Slice
+	kernK159Softmax
+	kernK160LogSoftmax
+	kernK161Transpose
+	kernK164Slice
 	kernG171Add
-	kernK168LogSoftmax
+	kernK167LogSoftmax
 	kernG18ReduceSum
 	kernG19ReduceMean
 	kernG25ExpMulSub
 	kernG251ReduceSum
+	kernG50ReduceSum
 	kernG49ReduceSum
-	kernG48ReduceSum
 	kernG211Add
-	kernK184Argmax
+	kernK183Argmax
 	kernG22ReduceMean
-	kernK188Slice
-	kernK189Concat
-	kernK191Transpose
-	kernK194Transpose
+	kernK187Slice
+	kernK188Concat
+	kernK190Transpose
+	kernK193Transpose
 	kernG5ReduceMean
-	kernG37EqCast
-	kernG371ReduceSum
-	kernK201Div
+	kernG38EqCast
+	kernG381ReduceSum
+	kernK200Div
 	kernG2ReduceMean
 	kernG3MulAddAddAdd
 	kernG31ReduceMean
 	kernG7SubMul
 	kernG71ReduceMean
 	kernG8AddSqrt
-	kernK214Mul
+	kernK213Mul
 	kernG13ReduceMean
-	kernG36ReduceSum
-	kernG38EqCast
-	kernG381ReduceSum
-	kernK223Div
+	kernG37ReduceSum
+	kernG39EqCast
+	kernG391ReduceSum
+	kernK222Div
 	kernG9DivMulAdd
 	kernG10AddAddSigmoidSigmoid
 	kernG101ReduceMean
 	kernG20ReduceMean
 	kernG14SubAbsMinimumMul
 	kernG141ReduceMean
-	kernK259ReduceMean
+	kernK258ReduceMean
 	kernG15ReduceSum
 	kernG16AbsNegExpAdd
 	kernG161ReduceMean
 	kernG26BroadcastNegMulGe
 	kernG261ReduceSum
-	kernK316Mul
-	kernG44ReduceSum
-	kernG47ReduceSum
-	kernK323ReduceSum
-	kernG46ReduceSum
-	kernG31ReduceSum
+	kernK315Mul
 	kernG45ReduceSum
+	kernG48ReduceSum
+	kernK322ReduceSum
+	kernG47ReduceSum
+	kernG32ReduceSum
+	kernG46ReduceSum
 	kernG4ReduceMean
 	kernG12AddAddAddAdd
-	kernG30MulDivMulDiv
-	kernG301ReduceSum
-	kernG32MulDivDiv
-	kernG33MulAddAddNeg
-	kernG331ReduceSum
-	kernK365Div
+	kernG31MulDivMulDiv
+	kernG311ReduceSum
+	kernG33MulDivDiv
+	kernG34MulAddAddNeg
+	kernG341ReduceSum
+	kernK364Div
 	kernG27MulAddAddAdd
-	kernK372Mul
+	kernK371Mul
+	kernK372Slice
 	kernK373Slice
-	kernK374Slice
-	kernK375Pad
-	kernK376ScatterAdd
-	kernK378Transpose
+	kernK374Pad
+	kernK375ScatterAdd
+	kernK377Transpose
+	kernG43ReduceSum
+	kernK380Pad
+	kernG35AddAdd
+	kernG36ReduceSum
 	kernG42ReduceSum
-	kernK381Pad
-	kernG34AddAdd
-	kernG35ReduceSum
-	kernG41ReduceSum
-	kernG43AddAddAddAdd
-	kernG50MulMulMulMul
-	kernG501MulMulMulMul
-	kernG502MulMulMulMul
-	kernG503MulMulMulMul
-	kernG504MulMulMulMul
-	kernG505MulMulMulMul
-	kernG506MulMulMulMul
-	kernG507MulMulMulMul
-	kernG508MulMulMulMul
-	kernG509MulMulMulMul
+	kernG44AddAddAddAdd
+	kernG51MulMulMulMul
+	kernG511MulMulMulMul
+	kernG512MulMulMulMul
+	kernG513MulMulMulMul
+	kernG514MulMulMulMul
+	kernG515MulMulMulMul
+	kernG516MulMulMulMul
+	kernG517MulMulMulMul
+	kernG518MulMulMulMul
+	kernG519MulMulMulMul
 	kernApplyUpdates
 	numKernels
 )
@@ -159,119 +158,118 @@ var kernelNames = [numKernels]string{
 	"k67_div",
 	"k69_div",
 	"k71_add",
-	"g40_broadcast_mul",
-	"g40_1_reduce_sum",
+	"g41_broadcast_mul",
+	"g41_1_reduce_sum",
 	"g23_broadcast_neg",
 	"k78_one_hot",
 	"g24_mul",
 	"g24_1_reduce_sum",
-	"k81_broadcast",
-	"k83_neg",
-	"k85_div",
-	"k87_one_hot",
-	"g39_broadcast_mul",
-	"g39_1_reduce_sum",
-	"k92_gather_g",
+	"k81_one_hot",
+	"g30_broadcast_neg",
+	"k86_div",
+	"g40_broadcast_mul",
+	"g40_1_reduce_sum",
+	"k91_gather_g",
 	"g29_broadcast_mul",
 	"g29_1_reduce_sum",
 	"g28_broadcast_mul",
 	"g0_mul_add_tanh_exp",
 	"g0_1_reduce_sum",
+	"k139_reduce_mean",
 	"k140_reduce_mean",
-	"k141_reduce_mean",
 	"g11_reduce_mean",
-	"k144_argmax",
+	"k143_argmax",
 	"g6_reduce_mean",
-	"k147_reduce_mean",
+	"k146_reduce_mean",
+	"k147_reduce_max",
 	"k148_reduce_max",
-	"k149_reduce_max",
-	"k150_logsumexp",
+	"k149_logsumexp",
 	"g1_reduce_mean",
-	"k160_softmax",
-	"k161_log_softmax",
-	"k162_transpose",
-	"k165_slice",
+	"k159_softmax",
+	"k160_log_softmax",
+	"k161_transpose",
+	"k164_slice",
 	"g17_1_add",
-	"k168_log_softmax",
+	"k167_log_softmax",
 	"g18_reduce_sum",
 	"g19_reduce_mean",
 	"g25_exp_mul_sub",
 	"g25_1_reduce_sum",
+	"g50_reduce_sum",
 	"g49_reduce_sum",
-	"g48_reduce_sum",
 	"g21_1_add",
-	"k184_argmax",
+	"k183_argmax",
 	"g22_reduce_mean",
-	"k188_slice",
-	"k189_concat",
-	"k191_transpose",
-	"k194_transpose",
+	"k187_slice",
+	"k188_concat",
+	"k190_transpose",
+	"k193_transpose",
 	"g5_reduce_mean",
-	"g37_eq_cast",
-	"g37_1_reduce_sum",
-	"k201_div",
+	"g38_eq_cast",
+	"g38_1_reduce_sum",
+	"k200_div",
 	"g2_reduce_mean",
 	"g3_mul_add_add_add",
 	"g3_1_reduce_mean",
 	"g7_sub_mul",
 	"g7_1_reduce_mean",
 	"g8_add_sqrt",
-	"k214_mul",
+	"k213_mul",
 	"g13_reduce_mean",
-	"g36_reduce_sum",
-	"g38_eq_cast",
-	"g38_1_reduce_sum",
-	"k223_div",
+	"g37_reduce_sum",
+	"g39_eq_cast",
+	"g39_1_reduce_sum",
+	"k222_div",
 	"g9_div_mul_add",
 	"g10_add_add_sigmoid_sigmoid",
 	"g10_1_reduce_mean",
 	"g20_reduce_mean",
 	"g14_sub_abs_minimum_mul",
 	"g14_1_reduce_mean",
-	"k259_reduce_mean",
+	"k258_reduce_mean",
 	"g15_reduce_sum",
 	"g16_abs_neg_exp_add",
 	"g16_1_reduce_mean",
 	"g26_broadcast_neg_mul_ge",
 	"g26_1_reduce_sum",
-	"k316_mul",
-	"g44_reduce_sum",
-	"g47_reduce_sum",
-	"k323_reduce_sum",
-	"g46_reduce_sum",
-	"g31_reduce_sum",
+	"k315_mul",
 	"g45_reduce_sum",
+	"g48_reduce_sum",
+	"k322_reduce_sum",
+	"g47_reduce_sum",
+	"g32_reduce_sum",
+	"g46_reduce_sum",
 	"g4_reduce_mean",
 	"g12_add_add_add_add",
-	"g30_mul_div_mul_div",
-	"g30_1_reduce_sum",
-	"g32_mul_div_div",
-	"g33_mul_add_add_neg",
-	"g33_1_reduce_sum",
-	"k365_div",
+	"g31_mul_div_mul_div",
+	"g31_1_reduce_sum",
+	"g33_mul_div_div",
+	"g34_mul_add_add_neg",
+	"g34_1_reduce_sum",
+	"k364_div",
 	"g27_mul_add_add_add",
-	"k372_mul",
+	"k371_mul",
+	"k372_slice",
 	"k373_slice",
-	"k374_slice",
-	"k375_pad",
-	"k376_scatter_add",
-	"k378_transpose",
+	"k374_pad",
+	"k375_scatter_add",
+	"k377_transpose",
+	"g43_reduce_sum",
+	"k380_pad",
+	"g35_add_add",
+	"g36_reduce_sum",
 	"g42_reduce_sum",
-	"k381_pad",
-	"g34_add_add",
-	"g35_reduce_sum",
-	"g41_reduce_sum",
-	"g43_add_add_add_add",
-	"g50_mul_mul_mul_mul",
-	"g50_1_mul_mul_mul_mul",
-	"g50_2_mul_mul_mul_mul",
-	"g50_3_mul_mul_mul_mul",
-	"g50_4_mul_mul_mul_mul",
-	"g50_5_mul_mul_mul_mul",
-	"g50_6_mul_mul_mul_mul",
-	"g50_7_mul_mul_mul_mul",
-	"g50_8_mul_mul_mul_mul",
-	"g50_9_mul_mul_mul_mul",
+	"g44_add_add_add_add",
+	"g51_mul_mul_mul_mul",
+	"g51_1_mul_mul_mul_mul",
+	"g51_2_mul_mul_mul_mul",
+	"g51_3_mul_mul_mul_mul",
+	"g51_4_mul_mul_mul_mul",
+	"g51_5_mul_mul_mul_mul",
+	"g51_6_mul_mul_mul_mul",
+	"g51_7_mul_mul_mul_mul",
+	"g51_8_mul_mul_mul_mul",
+	"g51_9_mul_mul_mul_mul",
 	"apply_updates",
 }
 
@@ -657,62 +655,62 @@ func (m *CUDAModel) eval(n int) {
 	m.n = int32(n)
 	// Forward.
 	m.launch(kernK78OneHot, blocks(3*n, 256)) // %78 = one_hot(%3) (N, 3)
-	m.launch(kernK87OneHot, blocks(5*n, 256)) // %87 = one_hot(%1) (N, 5)
-	// %88 = matmul(%87, %14) (N, 1) (oh)
-	m.gemm(false, false, n, 1, 5, 947, 5, 72, 1, 987, 1)
-	m.launch(kernK92GatherG, blocks(12*n, 256))      // %92 = gather(%13, %1) (N, 12) (g)
+	m.launch(kernK81OneHot, blocks(5*n, 256)) // %81 = one_hot(%1) (N, 5)
+	// %82 = matmul(%81, %14) (N, 1) (oh)
+	m.gemm(false, false, n, 1, 5, 851, 5, 72, 1, 891, 1)
+	m.launch(kernK91GatherG, blocks(12*n, 256))      // %91 = gather(%13, %1) (N, 12) (g)
 	m.launch(kernG0MulAddTanhExp, blocks(12*n, 256)) // group 0: 41 values (N, 3, 4)
-	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %139 = reduce_sum(%99) (N, 4)
-	m.launch(kernK140ReduceMean, 1)                  // %140 = reduce_mean(%111) scalar
-	m.launch(kernK141ReduceMean, 1)                  // %141 = reduce_mean(%138) scalar
+	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %138 = reduce_sum(%98) (N, 4)
+	m.launch(kernK139ReduceMean, 1)                  // %139 = reduce_mean(%110) scalar
+	m.launch(kernK140ReduceMean, 1)                  // %140 = reduce_mean(%137) scalar
 	m.launch(kernG11ReduceMean, 1)                   // group 11: 2 values (N, 3, 4)
-	m.launch(kernK144Argmax, blocks(3*n, 8))         // %144 = argmax(%99) (N, 3)
+	m.launch(kernK143Argmax, blocks(3*n, 8))         // %143 = argmax(%98) (N, 3)
 	m.launch(kernG6ReduceMean, 1)                    // group 6: 2 values (N, 3)
-	m.launch(kernK147ReduceMean, blocks(4*n, 8))     // %147 = reduce_mean(%99) (N, 4)
-	m.launch(kernK148ReduceMax, blocks(4*n, 8))      // %148 = reduce_max(%99) (N, 4)
-	m.launch(kernK149ReduceMax, blocks(4*n, 8))      // %149 = reduce_max(%120) (N, 4)
-	m.launch(kernK150Logsumexp, blocks(4*n, 8))      // %150 = logsumexp(%99) (N, 4)
+	m.launch(kernK146ReduceMean, blocks(4*n, 8))     // %146 = reduce_mean(%98) (N, 4)
+	m.launch(kernK147ReduceMax, blocks(4*n, 8))      // %147 = reduce_max(%98) (N, 4)
+	m.launch(kernK148ReduceMax, blocks(4*n, 8))      // %148 = reduce_max(%119) (N, 4)
+	m.launch(kernK149Logsumexp, blocks(4*n, 8))      // %149 = logsumexp(%98) (N, 4)
 	m.launch(kernG1ReduceMean, 1)                    // group 1: 6 values (N, 4)
-	m.launch(kernK160Softmax, blocks(3*n, 8))        // %160 = softmax(%99) (N, 3, 4)
-	m.launch(kernK161LogSoftmax, blocks(n*4, 8))     // %161 = log_softmax(%99) (N, 3, 4)
-	m.launch(kernK162Transpose, blocks(12*n, 256))   // %162 = transpose(%99) (N, 4, 3)
-	m.launch(kernK165Slice, blocks(4*n, 256))        // %165 = slice(%164) (N, 4)
-	// %166 = matmul(%164, %25) (N, 3)
+	m.launch(kernK159Softmax, blocks(3*n, 8))        // %159 = softmax(%98) (N, 3, 4)
+	m.launch(kernK160LogSoftmax, blocks(n*4, 8))     // %160 = log_softmax(%98) (N, 3, 4)
+	m.launch(kernK161Transpose, blocks(12*n, 256))   // %161 = transpose(%98) (N, 4, 3)
+	m.launch(kernK164Slice, blocks(4*n, 256))        // %164 = slice(%163) (N, 4)
+	// %165 = matmul(%163, %25) (N, 3)
 	m.gemm(false, false, n, 3, 12, 1736, 12, 114, 3, 6373, 3)
-	m.launch(kernG171Add, blocks(3*n, 256))    // %167 = add(%166, %26) (N, 3)
-	m.launch(kernK168LogSoftmax, blocks(n, 8)) // %168 = log_softmax(%167) (N, 3)
+	m.launch(kernG171Add, blocks(3*n, 256))    // %166 = add(%165, %26) (N, 3)
+	m.launch(kernK167LogSoftmax, blocks(n, 8)) // %167 = log_softmax(%166) (N, 3)
 	m.launch(kernG18ReduceSum, blocks(n, 8))   // group 18: 2 values (N, 3)
 	m.launch(kernG19ReduceMean, 1)             // group 19: 2 values (N)
-	// %182 = matmul(%164, %27) (N, 3)
+	// %181 = matmul(%163, %27) (N, 3)
 	m.gemm(false, false, n, 3, 12, 1736, 12, 153, 3, 6599, 3)
-	m.launch(kernG211Add, blocks(3*n, 256))        // %183 = add(%182, %28) (N, 3)
-	m.launch(kernK184Argmax, blocks(n, 8))         // %184 = argmax(%183) (N)
+	m.launch(kernG211Add, blocks(3*n, 256))        // %182 = add(%181, %28) (N, 3)
+	m.launch(kernK183Argmax, blocks(n, 8))         // %183 = argmax(%182) (N)
 	m.launch(kernG22ReduceMean, 1)                 // group 22: 3 values (N)
-	m.launch(kernK188Slice, blocks(8*n, 256))      // %188 = slice(%164) (N, 8)
-	m.launch(kernK189Concat, blocks(12*n, 256))    // %189 = concat(%165, %188) (N, 12)
-	m.launch(kernK191Transpose, blocks(12*n, 256)) // %191 = transpose(%164) (12, N)
-	// %195 = matmul(%191, %164) (12, 12)
+	m.launch(kernK187Slice, blocks(8*n, 256))      // %187 = slice(%163) (N, 8)
+	m.launch(kernK188Concat, blocks(12*n, 256))    // %188 = concat(%164, %187) (N, 12)
+	m.launch(kernK190Transpose, blocks(12*n, 256)) // %190 = transpose(%163) (12, N)
+	// %194 = matmul(%190, %163) (12, 12)
 	m.gemm(false, false, 12, 12, n, 6920, n, 1736, 12, 7304, 12)
 	m.launch(kernG5ReduceMean, blocks(1, 8))        // group 5: 2 values (12, 12)
 	m.launch(kernG2ReduceMean, 1)                   // group 2: 2 values (N, 3, 4)
 	m.launch(kernG3MulAddAddAdd, blocks(12*n, 256)) // group 3: 4 values (N, 12)
-	m.launch(kernG31ReduceMean, blocks(n, 8))       // %208 = reduce_mean(%207) (N, 1)
+	m.launch(kernG31ReduceMean, blocks(n, 8))       // %207 = reduce_mean(%206) (N, 1)
 	m.launch(kernG7SubMul, blocks(12*n, 256))       // group 7: 2 values (N, 12)
-	m.launch(kernG71ReduceMean, blocks(n, 8))       // %211 = reduce_mean(%210) (N, 1)
+	m.launch(kernG71ReduceMean, blocks(n, 8))       // %210 = reduce_mean(%209) (N, 1)
 	m.launch(kernG8AddSqrt, blocks(n, 256))         // group 8: 2 values (N, 1)
 	m.launch(kernG13ReduceMean, 1)                  // group 13: 2 values (N, 12)
 	m.launch(kernG9DivMulAdd, blocks(12*n, 256))    // group 9: 3 values (N, 12)
-	// %227 = matmul(%226, %19) (N, 1)
+	// %226 = matmul(%225, %19) (N, 1)
 	m.gemm(false, false, n, 1, 12, 9315, 12, 101, 1, 9411, 1)
 	m.launch(kernG10AddAddSigmoidSigmoid, blocks(n, 256)) // group 10: 14 values (N, 1)
-	m.launch(kernG101ReduceMean, 1)                       // %242 = reduce_mean(%241) scalar
+	m.launch(kernG101ReduceMean, 1)                       // %241 = reduce_mean(%240) scalar
 	m.launch(kernG20ReduceMean, 1)                        // group 20: 7 values (N, 1)
 	m.launch(kernG14SubAbsMinimumMul, blocks(n, 256))     // group 14: 8 values (N, 1)
-	m.launch(kernG141ReduceMean, 1)                       // %258 = reduce_mean(%257) scalar
-	m.launch(kernK259ReduceMean, 1)                       // %259 = reduce_mean(%251) scalar
+	m.launch(kernG141ReduceMean, 1)                       // %257 = reduce_mean(%256) scalar
+	m.launch(kernK258ReduceMean, 1)                       // %258 = reduce_mean(%250) scalar
 	m.launch(kernG15ReduceSum, 1)                         // group 15: 2 values (N, 1)
 	m.launch(kernG16AbsNegExpAdd, blocks(n, 256))         // group 16: 9 values (N, 1)
-	m.launch(kernG161ReduceMean, 1)                       // %271 = reduce_mean(%270) scalar
+	m.launch(kernG161ReduceMean, 1)                       // %270 = reduce_mean(%269) scalar
 	m.launch(kernG4ReduceMean, 1)                         // group 4: 4 values (N, 3, 4)
 	m.launch(kernG12AddAddAddAdd, blocks(1, 256))         // group 12: 15 values scalar
 }
@@ -728,141 +726,140 @@ func (m *CUDAModel) step(n int) {
 	m.launch(kernK67Div, blocks(1, 256))          // %67 = div(%6, %56) scalar
 	m.launch(kernK69Div, blocks(1, 256))          // %69 = div(%6, %57) scalar
 	m.launch(kernK71Add, blocks(1, 256))          // %71 = add(%29, %6) scalar
-	m.launch(kernG40BroadcastMul, blocks(3, 256)) // group 40: 2 values (3)
-	m.launch(kernG401ReduceSum, blocks(1, 8))     // %74 = reduce_sum(%73) scalar
+	m.launch(kernG41BroadcastMul, blocks(3, 256)) // group 41: 2 values (3)
+	m.launch(kernG411ReduceSum, blocks(1, 8))     // %74 = reduce_sum(%73) scalar
 	m.launch(kernG23BroadcastNeg, blocks(n, 256)) // group 23: 2 values (N)
 	m.launch(kernK78OneHot, blocks(3*n, 256))     // %78 = one_hot(%3) (N, 3)
 	m.launch(kernG24Mul, blocks(3*n, 256))        // %79 = mul(%77, %78) (N, 3)
 	m.launch(kernG241ReduceSum, blocks(n, 8))     // %80 = reduce_sum(%79) (N, 1)
-	m.launch(kernK81Broadcast, blocks(4*n, 256))  // %81 = broadcast(%70) (N, 4)
-	m.launch(kernK83Neg, blocks(4*n, 256))        // %83 = neg(%81) (N, 4)
-	m.launch(kernK85Div, blocks(4*n, 256))        // %85 = div(%81, %15) (N, 4)
-	m.launch(kernK87OneHot, blocks(5*n, 256))     // %87 = one_hot(%1) (N, 5)
-	// %88 = matmul(%87, %14) (N, 1) (oh)
-	m.gemm(false, false, n, 1, 5, 947, 5, 72, 1, 987, 1)
-	m.launch(kernG39BroadcastMul, blocks(36, 256))   // group 39: 2 values (12, 3)
-	m.launch(kernG391ReduceSum, blocks(1, 8))        // %91 = reduce_sum(%90) scalar
-	m.launch(kernK92GatherG, blocks(12*n, 256))      // %92 = gather(%13, %1) (N, 12) (g)
+	m.launch(kernK81OneHot, blocks(5*n, 256))     // %81 = one_hot(%1) (N, 5)
+	// %82 = matmul(%81, %14) (N, 1) (oh)
+	m.gemm(false, false, n, 1, 5, 851, 5, 72, 1, 891, 1)
+	m.launch(kernG30BroadcastNeg, blocks(4*n, 256))  // group 30: 2 values (N, 4)
+	m.launch(kernK86Div, blocks(4*n, 256))           // %86 = div(%83, %15) (N, 4)
+	m.launch(kernG40BroadcastMul, blocks(36, 256))   // group 40: 2 values (12, 3)
+	m.launch(kernG401ReduceSum, blocks(1, 8))        // %90 = reduce_sum(%89) scalar
+	m.launch(kernK91GatherG, blocks(12*n, 256))      // %91 = gather(%13, %1) (N, 12) (g)
 	m.launch(kernG29BroadcastMul, blocks(12*n, 256)) // group 29: 2 values (N, 3, 4)
-	m.launch(kernG291ReduceSum, blocks(4*n, 8))      // %95 = reduce_sum(%93) (N, 1, 4)
+	m.launch(kernG291ReduceSum, blocks(4*n, 8))      // %94 = reduce_sum(%92) (N, 1, 4)
 	m.launch(kernG28BroadcastMul, blocks(144, 256))  // group 28: 2 values (12, 12)
 	m.launch(kernG0MulAddTanhExp, blocks(12*n, 256)) // group 0: 41 values (N, 3, 4)
-	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %139 = reduce_sum(%99) (N, 4)
-	m.launch(kernK140ReduceMean, 1)                  // %140 = reduce_mean(%111) scalar
-	m.launch(kernK141ReduceMean, 1)                  // %141 = reduce_mean(%138) scalar
+	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %138 = reduce_sum(%98) (N, 4)
+	m.launch(kernK139ReduceMean, 1)                  // %139 = reduce_mean(%110) scalar
+	m.launch(kernK140ReduceMean, 1)                  // %140 = reduce_mean(%137) scalar
 	m.launch(kernG11ReduceMean, 1)                   // group 11: 2 values (N, 3, 4)
-	m.launch(kernK144Argmax, blocks(3*n, 8))         // %144 = argmax(%99) (N, 3)
+	m.launch(kernK143Argmax, blocks(3*n, 8))         // %143 = argmax(%98) (N, 3)
 	m.launch(kernG6ReduceMean, 1)                    // group 6: 2 values (N, 3)
-	m.launch(kernK147ReduceMean, blocks(4*n, 8))     // %147 = reduce_mean(%99) (N, 4)
-	m.launch(kernK148ReduceMax, blocks(4*n, 8))      // %148 = reduce_max(%99) (N, 4)
-	m.launch(kernK149ReduceMax, blocks(4*n, 8))      // %149 = reduce_max(%120) (N, 4)
-	m.launch(kernK150Logsumexp, blocks(4*n, 8))      // %150 = logsumexp(%99) (N, 4)
+	m.launch(kernK146ReduceMean, blocks(4*n, 8))     // %146 = reduce_mean(%98) (N, 4)
+	m.launch(kernK147ReduceMax, blocks(4*n, 8))      // %147 = reduce_max(%98) (N, 4)
+	m.launch(kernK148ReduceMax, blocks(4*n, 8))      // %148 = reduce_max(%119) (N, 4)
+	m.launch(kernK149Logsumexp, blocks(4*n, 8))      // %149 = logsumexp(%98) (N, 4)
 	m.launch(kernG1ReduceMean, 1)                    // group 1: 6 values (N, 4)
-	m.launch(kernK160Softmax, blocks(3*n, 8))        // %160 = softmax(%99) (N, 3, 4)
-	m.launch(kernK161LogSoftmax, blocks(n*4, 8))     // %161 = log_softmax(%99) (N, 3, 4)
-	m.launch(kernK162Transpose, blocks(12*n, 256))   // %162 = transpose(%99) (N, 4, 3)
-	m.launch(kernK165Slice, blocks(4*n, 256))        // %165 = slice(%164) (N, 4)
-	// %166 = matmul(%164, %25) (N, 3)
+	m.launch(kernK159Softmax, blocks(3*n, 8))        // %159 = softmax(%98) (N, 3, 4)
+	m.launch(kernK160LogSoftmax, blocks(n*4, 8))     // %160 = log_softmax(%98) (N, 3, 4)
+	m.launch(kernK161Transpose, blocks(12*n, 256))   // %161 = transpose(%98) (N, 4, 3)
+	m.launch(kernK164Slice, blocks(4*n, 256))        // %164 = slice(%163) (N, 4)
+	// %165 = matmul(%163, %25) (N, 3)
 	m.gemm(false, false, n, 3, 12, 1736, 12, 114, 3, 6373, 3)
-	m.launch(kernG171Add, blocks(3*n, 256))      // %167 = add(%166, %26) (N, 3)
-	m.launch(kernK168LogSoftmax, blocks(n, 8))   // %168 = log_softmax(%167) (N, 3)
+	m.launch(kernG171Add, blocks(3*n, 256))      // %166 = add(%165, %26) (N, 3)
+	m.launch(kernK167LogSoftmax, blocks(n, 8))   // %167 = log_softmax(%166) (N, 3)
 	m.launch(kernG18ReduceSum, blocks(n, 8))     // group 18: 2 values (N, 3)
 	m.launch(kernG19ReduceMean, 1)               // group 19: 2 values (N)
 	m.launch(kernG25ExpMulSub, blocks(3*n, 256)) // group 25: 3 values (N, 3)
-	m.launch(kernG251ReduceSum, 3)               // %176 = reduce_sum(%175) (3)
-	m.launch(kernG49ReduceSum, blocks(1, 8))     // group 49: 2 values (3)
-	// %179 = matmul(%164, %175) (12, 3)
+	m.launch(kernG251ReduceSum, 3)               // %175 = reduce_sum(%174) (3)
+	m.launch(kernG50ReduceSum, blocks(1, 8))     // group 50: 2 values (3)
+	// %178 = matmul(%163, %174) (12, 3)
 	m.gemm(true, false, 12, 3, n, 1736, 12, 6534, 3, 306, 3)
-	m.launch(kernG48ReduceSum, blocks(1, 8))    // group 48: 2 values (12, 3)
-	m.launch(kernK188Slice, blocks(8*n, 256))   // %188 = slice(%164) (N, 8)
-	m.launch(kernK189Concat, blocks(12*n, 256)) // %189 = concat(%165, %188) (N, 12)
-	// %190 = matmul(%175, %25) (N, 12)
+	m.launch(kernG49ReduceSum, blocks(1, 8))    // group 49: 2 values (12, 3)
+	m.launch(kernK187Slice, blocks(8*n, 256))   // %187 = slice(%163) (N, 8)
+	m.launch(kernK188Concat, blocks(12*n, 256)) // %188 = concat(%164, %187) (N, 12)
+	// %189 = matmul(%174, %25) (N, 12)
 	m.gemm(false, true, n, 12, 3, 6534, 3, 114, 3, 6824, 12)
-	m.launch(kernK191Transpose, blocks(12*n, 256)) // %191 = transpose(%164) (12, N)
-	// %192 = matmul(%97, %164) (12, N)
+	m.launch(kernK190Transpose, blocks(12*n, 256)) // %190 = transpose(%163) (12, N)
+	// %191 = matmul(%96, %163) (12, N)
 	m.gemm(false, true, 12, n, 12, 1496, 12, 1736, 12, 7016, n)
-	// %193 = matmul(%191, %97) (N, 12)
+	// %192 = matmul(%190, %96) (N, 12)
 	m.gemm(true, false, n, 12, 12, 6920, n, 1496, 12, 7112, 12)
-	m.launch(kernK194Transpose, blocks(12*n, 256)) // %194 = transpose(%192) (N, 12)
-	// %195 = matmul(%191, %164) (12, 12)
+	m.launch(kernK193Transpose, blocks(12*n, 256)) // %193 = transpose(%191) (N, 12)
+	// %194 = matmul(%190, %163) (12, 12)
 	m.gemm(false, false, 12, 12, n, 6920, n, 1736, 12, 7304, 12)
 	m.launch(kernG5ReduceMean, blocks(1, 8))        // group 5: 2 values (12, 12)
-	m.launch(kernG37EqCast, blocks(12*n, 256))      // group 37: 2 values (N, 3, 4)
-	m.launch(kernG371ReduceSum, blocks(4*n, 8))     // %200 = reduce_sum(%199) (N, 1, 4)
-	m.launch(kernK201Div, blocks(4*n, 256))         // %201 = div(%84, %200) (N, 1, 4)
+	m.launch(kernG38EqCast, blocks(12*n, 256))      // group 38: 2 values (N, 3, 4)
+	m.launch(kernG381ReduceSum, blocks(4*n, 8))     // %199 = reduce_sum(%198) (N, 1, 4)
+	m.launch(kernK200Div, blocks(4*n, 256))         // %200 = div(%85, %199) (N, 1, 4)
 	m.launch(kernG2ReduceMean, 1)                   // group 2: 2 values (N, 3, 4)
 	m.launch(kernG3MulAddAddAdd, blocks(12*n, 256)) // group 3: 4 values (N, 12)
-	m.launch(kernG31ReduceMean, blocks(n, 8))       // %208 = reduce_mean(%207) (N, 1)
+	m.launch(kernG31ReduceMean, blocks(n, 8))       // %207 = reduce_mean(%206) (N, 1)
 	m.launch(kernG7SubMul, blocks(12*n, 256))       // group 7: 2 values (N, 12)
-	m.launch(kernG71ReduceMean, blocks(n, 8))       // %211 = reduce_mean(%210) (N, 1)
+	m.launch(kernG71ReduceMean, blocks(n, 8))       // %210 = reduce_mean(%209) (N, 1)
 	m.launch(kernG8AddSqrt, blocks(n, 256))         // group 8: 2 values (N, 1)
-	m.launch(kernK214Mul, blocks(12*n, 256))        // %214 = mul(%65, %204) (N, 12)
+	m.launch(kernK213Mul, blocks(12*n, 256))        // %213 = mul(%65, %203) (N, 12)
 	m.launch(kernG13ReduceMean, 1)                  // group 13: 2 values (N, 12)
-	m.launch(kernG36ReduceSum, blocks(3*n, 8))      // group 36: 2 values (N, 3, 4)
-	m.launch(kernG38EqCast, blocks(12*n, 256))      // group 38: 2 values (N, 3, 4)
-	m.launch(kernG381ReduceSum, blocks(4*n, 8))     // %222 = reduce_sum(%221) (N, 1, 4)
-	m.launch(kernK223Div, blocks(4*n, 256))         // %223 = div(%82, %222) (N, 1, 4)
+	m.launch(kernG37ReduceSum, blocks(3*n, 8))      // group 37: 2 values (N, 3, 4)
+	m.launch(kernG39EqCast, blocks(12*n, 256))      // group 39: 2 values (N, 3, 4)
+	m.launch(kernG391ReduceSum, blocks(4*n, 8))     // %221 = reduce_sum(%220) (N, 1, 4)
+	m.launch(kernK222Div, blocks(4*n, 256))         // %222 = div(%69, %221) (N, 1, 4)
 	m.launch(kernG9DivMulAdd, blocks(12*n, 256))    // group 9: 3 values (N, 12)
-	// %227 = matmul(%226, %19) (N, 1)
+	// %226 = matmul(%225, %19) (N, 1)
 	m.gemm(false, false, n, 1, 12, 9315, 12, 101, 1, 9411, 1)
 	m.launch(kernG10AddAddSigmoidSigmoid, blocks(n, 256)) // group 10: 14 values (N, 1)
-	m.launch(kernG101ReduceMean, 1)                       // %242 = reduce_mean(%241) scalar
+	m.launch(kernG101ReduceMean, 1)                       // %241 = reduce_mean(%240) scalar
 	m.launch(kernG14SubAbsMinimumMul, blocks(n, 256))     // group 14: 8 values (N, 1)
-	m.launch(kernG141ReduceMean, 1)                       // %258 = reduce_mean(%257) scalar
-	m.launch(kernK259ReduceMean, 1)                       // %259 = reduce_mean(%251) scalar
+	m.launch(kernG141ReduceMean, 1)                       // %257 = reduce_mean(%256) scalar
+	m.launch(kernK258ReduceMean, 1)                       // %258 = reduce_mean(%250) scalar
 	m.launch(kernG15ReduceSum, 1)                         // group 15: 2 values (N, 1)
 	m.launch(kernG16AbsNegExpAdd, blocks(n, 256))         // group 16: 9 values (N, 1)
-	m.launch(kernG161ReduceMean, 1)                       // %271 = reduce_mean(%270) scalar
+	m.launch(kernG161ReduceMean, 1)                       // %270 = reduce_mean(%269) scalar
 	m.launch(kernG26BroadcastNegMulGe, blocks(n, 256))    // group 26: 41 values (N, 1)
-	m.launch(kernG261ReduceSum, 1)                        // %313 = reduce_sum(%312) (1)
-	// %314 = matmul(%226, %312) (12, 1)
+	m.launch(kernG261ReduceSum, 1)                        // %312 = reduce_sum(%311) (1)
+	// %313 = matmul(%225, %311) (12, 1)
 	m.gemm(true, false, 12, 1, n, 9315, 12, 10049, 1, 293, 1)
-	// %315 = matmul(%87, %312) (5, 1)
-	m.gemm(true, false, 5, 1, n, 947, 5, 10049, 1, 264, 1)
-	m.launch(kernK316Mul, blocks(1, 256))    // %316 = mul(%313, %313) (1)
-	m.launch(kernG44ReduceSum, blocks(1, 8)) // group 44: 2 values (5, 1)
-	m.launch(kernG47ReduceSum, blocks(1, 8)) // group 47: 2 values (12, 1)
-	// %322 = matmul(%312, %19) (N, 12)
+	// %314 = matmul(%81, %311) (5, 1)
+	m.gemm(true, false, 5, 1, n, 851, 5, 10049, 1, 264, 1)
+	m.launch(kernK315Mul, blocks(1, 256))    // %315 = mul(%312, %312) (1)
+	m.launch(kernG45ReduceSum, blocks(1, 8)) // group 45: 2 values (5, 1)
+	m.launch(kernG48ReduceSum, blocks(1, 8)) // group 48: 2 values (12, 1)
+	// %321 = matmul(%311, %19) (N, 12)
 	m.gemm(false, true, n, 12, 1, 10049, 1, 101, 1, 10077, 12)
-	m.launch(kernK323ReduceSum, 12)               // %323 = reduce_sum(%322) (12)
+	m.launch(kernK322ReduceSum, 12)               // %322 = reduce_sum(%321) (12)
+	m.launch(kernG47ReduceSum, blocks(1, 8))      // group 47: 2 values (12)
+	m.launch(kernG32ReduceSum, 12)                // group 32: 2 values (N, 12)
 	m.launch(kernG46ReduceSum, blocks(1, 8))      // group 46: 2 values (12)
-	m.launch(kernG31ReduceSum, 12)                // group 31: 2 values (N, 12)
-	m.launch(kernG45ReduceSum, blocks(1, 8))      // group 45: 2 values (12)
 	m.launch(kernG4ReduceMean, 1)                 // group 4: 4 values (N, 3, 4)
 	m.launch(kernG12AddAddAddAdd, blocks(1, 256)) // group 12: 15 values scalar
 
 	// Backward.
-	m.launch(kernG30MulDivMulDiv, blocks(12*n, 256)) // group 30: 5 values (N, 12)
-	m.launch(kernG301ReduceSum, blocks(n, 8))        // %354 = reduce_sum(%353) (N)
-	m.launch(kernG32MulDivDiv, blocks(n, 256))       // group 32: 3 values (N, 1)
-	m.launch(kernG33MulAddAddNeg, blocks(12*n, 256)) // group 33: 4 values (N, 12)
-	m.launch(kernG331ReduceSum, blocks(n, 8))        // %363 = reduce_sum(%362) (N)
-	m.launch(kernK365Div, blocks(n, 256))            // %365 = div(%364, %58) (N, 1)
+	m.launch(kernG31MulDivMulDiv, blocks(12*n, 256)) // group 31: 5 values (N, 12)
+	m.launch(kernG311ReduceSum, blocks(n, 8))        // %353 = reduce_sum(%352) (N)
+	m.launch(kernG33MulDivDiv, blocks(n, 256))       // group 33: 3 values (N, 1)
+	m.launch(kernG34MulAddAddNeg, blocks(12*n, 256)) // group 34: 4 values (N, 12)
+	m.launch(kernG341ReduceSum, blocks(n, 8))        // %362 = reduce_sum(%361) (N)
+	m.launch(kernK364Div, blocks(n, 256))            // %364 = div(%363, %58) (N, 1)
 	m.launch(kernG27MulAddAddAdd, blocks(12*n, 256)) // group 27: 6 values (N, 12)
-	m.launch(kernK372Mul, blocks(12*n, 256))         // %372 = mul(%368, %9) (N, 12)
-	m.launch(kernK373Slice, blocks(4*n, 256))        // %373 = slice(%372) (N, 4)
-	m.launch(kernK374Slice, blocks(8*n, 256))        // %374 = slice(%372) (N, 8)
-	m.launch(kernK375Pad, blocks(12*n, 256))         // %375 = pad(%374) (N, 12)
-	m.launch(kernK376ScatterAdd, blocks(60, 256))    // %376 = scatter_add(%1, %367) (5, 12)
-	m.launch(kernK378Transpose, blocks(12*n, 256))   // %378 = transpose(%377) (N, 3, 4)
-	m.launch(kernG42ReduceSum, blocks(1, 8))         // group 42: 2 values (5, 12)
-	m.launch(kernK381Pad, blocks(12*n, 256))         // %381 = pad(%373) (N, 12)
-	m.launch(kernG34AddAdd, blocks(12*n, 256))       // group 34: 2 values (N, 12)
-	m.launch(kernG35ReduceSum, 12)                   // group 35: 79 values (N, 3, 4)
+	m.launch(kernK371Mul, blocks(12*n, 256))         // %371 = mul(%367, %9) (N, 12)
+	m.launch(kernK372Slice, blocks(4*n, 256))        // %372 = slice(%371) (N, 4)
+	m.launch(kernK373Slice, blocks(8*n, 256))        // %373 = slice(%371) (N, 8)
+	m.launch(kernK374Pad, blocks(12*n, 256))         // %374 = pad(%373) (N, 12)
+	m.launch(kernK375ScatterAdd, blocks(60, 256))    // %375 = scatter_add(%1, %366) (5, 12)
+	m.launch(kernK377Transpose, blocks(12*n, 256))   // %377 = transpose(%376) (N, 3, 4)
+	m.launch(kernG43ReduceSum, blocks(1, 8))         // group 43: 2 values (5, 12)
+	m.launch(kernK380Pad, blocks(12*n, 256))         // %380 = pad(%372) (N, 12)
+	m.launch(kernG35AddAdd, blocks(12*n, 256))       // group 35: 2 values (N, 12)
+	m.launch(kernG36ReduceSum, 12)                   // group 36: 79 values (N, 3, 4)
 
 	// Optimizer update.
-	m.launch(kernG41ReduceSum, blocks(1, 8))        // group 41: 2 values (3, 4)
-	m.launch(kernG43AddAddAddAdd, blocks(1, 256))   // group 43: 13 values scalar
-	m.launch(kernG50MulMulMulMul, blocks(12, 256))  // group 50: 12 values (3, 4)
-	m.launch(kernG501MulMulMulMul, blocks(60, 256)) // group 50: 12 values (5, 12)
-	m.launch(kernG502MulMulMulMul, blocks(5, 256))  // group 50: 12 values (5, 1)
-	m.launch(kernG503MulMulMulMul, blocks(12, 256)) // group 50: 24 values (12)
-	m.launch(kernG504MulMulMulMul, blocks(12, 256)) // group 50: 12 values (12, 1)
-	m.launch(kernG505MulMulMulMul, blocks(1, 256))  // group 50: 12 values (1)
-	m.launch(kernG506MulMulMulMul, blocks(36, 256)) // group 50: 12 values (12, 3)
-	m.launch(kernG507MulMulMulMul, blocks(3, 256))  // group 50: 12 values (3)
-	m.launch(kernG508MulMulMulMul, blocks(36, 256)) // group 50: 12 values (12, 3)
-	m.launch(kernG509MulMulMulMul, blocks(3, 256))  // group 50: 12 values (3)
+	m.launch(kernG42ReduceSum, blocks(1, 8))        // group 42: 2 values (3, 4)
+	m.launch(kernG44AddAddAddAdd, blocks(1, 256))   // group 44: 13 values scalar
+	m.launch(kernG51MulMulMulMul, blocks(12, 256))  // group 51: 12 values (3, 4)
+	m.launch(kernG511MulMulMulMul, blocks(60, 256)) // group 51: 12 values (5, 12)
+	m.launch(kernG512MulMulMulMul, blocks(5, 256))  // group 51: 12 values (5, 1)
+	m.launch(kernG513MulMulMulMul, blocks(12, 256)) // group 51: 24 values (12)
+	m.launch(kernG514MulMulMulMul, blocks(12, 256)) // group 51: 12 values (12, 1)
+	m.launch(kernG515MulMulMulMul, blocks(1, 256))  // group 51: 12 values (1)
+	m.launch(kernG516MulMulMulMul, blocks(36, 256)) // group 51: 12 values (12, 3)
+	m.launch(kernG517MulMulMulMul, blocks(3, 256))  // group 51: 12 values (3)
+	m.launch(kernG518MulMulMulMul, blocks(36, 256)) // group 51: 12 values (12, 3)
+	m.launch(kernG519MulMulMulMul, blocks(3, 256))  // group 51: 12 values (3)
 
 	// Apply the updates.
 	m.launch(kernApplyUpdates, blocks(60, 256))
