@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mdlc/mdlc/bench/mnisto0"
 	"github.com/mdlc/mdlc/examples/mnist_mlp/mnistmlp"
 	"github.com/mdlc/mdlc/runtime"
 	"github.com/mdlc/mdlc/runtime/data"
@@ -63,6 +64,15 @@ func BenchmarkMNISTTrainStep(b *testing.B) {
 			run(b, len(xs), func(i int) { h.TrainStep(xs[i], ys[i], MaxBatch) })
 		}
 	}
+	b.Run("mdlc-O0/native", func(b *testing.B) {
+		xs, ys := batches(b)
+		m := mnisto0.New(mnisto0.WithSeed(1))
+		run(b, len(xs), func(i int) {
+			if _, err := m.TrainStep(xs[i], ys[i], MaxBatch); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
 	b.Run("mdlc/native", mdlc(runtime.BLASNative))
 	b.Run("mdlc/gonum", mdlc(runtime.BLASGonum))
 	b.Run("hand/gonum", hand(GonumGemm))

@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"os"
 	"testing"
 
+	gogen "github.com/mdlc/mdlc/codegen/go"
 	"github.com/mdlc/mdlc/examples/mnist_mlp/mnistmlp"
+	"github.com/mdlc/mdlc/passes"
 	"github.com/mdlc/mdlc/runtime"
 )
 
@@ -156,5 +160,26 @@ func TestHandMLPNoAlloc(t *testing.T) {
 	h.TrainStep(x, y, MaxBatch)
 	if a := testing.AllocsPerRun(5, func() { h.TrainStep(x, y, MaxBatch) }); a != 0 {
 		t.Errorf("TrainStep allocates %v times per call, want 0", a)
+	}
+}
+
+// TestGeneratedO0Current rebuilds bench/mnisto0 as its //go:generate line
+// does and fails on any difference.
+func TestGeneratedO0Current(t *testing.T) {
+	src, err := os.ReadFile("../examples/mnist_mlp/mnist_mlp.mdl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gogen.Build("../examples/mnist_mlp/mnist_mlp.mdl", src, "", passes.Options{Level: passes.O0},
+		gogen.Options{Package: "mnisto0", MaxBatch: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("mnisto0/model.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(committed, res.Source) {
+		t.Errorf("bench/mnisto0/model.go is stale; run go generate ./bench")
 	}
 }
