@@ -2,21 +2,59 @@ package runtime
 
 import (
 	"fmt"
-
-	"gonum.org/v1/gonum/blas/gonum"
+	"sync"
 )
 
-// The native GEMM backend. A call is split across the worker pool by rows of
-// C (by columns when C has few rows); each chunk runs a serial kernel:
+// The native GEMM backend, structured like BLIS (Van Zee and van de Geijn,
+// "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", 2015):
 //
-//	NN, TN: C[i,:] += alpha*op(A)[i,p] * B[p,:]   (Saxpy over rows of B)
-//	NT:     C[i,j] += alpha*dot(A[i,:], B[j,:])   (Sdot)
-//	TT:     C[i,j] += alpha*dot(A[:,i], B[j,:])   (strided Sdot)
+//	for jc in steps of nc over n          B block kc×nc packed (L3)
+//	  for pc in steps of kc over k        the k blocks, same for every chunk
+//	    pack op(B)[pc:pc+kc, jc:jc+nc] into nr-wide k-major micro-panels
+//	    for ic in steps of mc over m      A block mc×kc packed (L2)
+//	      pack op(A)[ic:ic+mc, pc:pc+kc] into mr-tall k-major micro-panels
+//	      for jr, ir over the micro-panels
+//	        micro-kernel: one mr×nr tile of C in registers (L1: the B micro-panel)
 //
-// The loops are blocked so the panel of B a block of C reads stays in L2.
-// gonum's Saxpy and Sdot run its assembly for unit strides.
+// Transposes are absorbed by packing, so one kernel serves NN, NT, TN and TT.
+// The first k block applies the caller's beta, later ones beta = 1; the last
+// applies the Epilogue while the tile is still in registers. Tiles that stick
+// out of C are computed whole into a scratch tile and the covered part copied.
+//
+// Parallelism splits C into chunks of whole tiles (rows of C in multiples of
+// mr, or columns in multiples of nr) and runs the loop above on each, with
+// its own packing buffers. k is never split and its blocking depends only on
+// k and the kernel, so every element of C is summed in the same order with
+// any number of workers: results are bit-identical whatever GOMAXPROCS is.
 
-var l1 gonum.Implementation
+// Activation is the elementwise function an Epilogue applies last.
+type Activation uint8
+
+const (
+	ActNone Activation = iota // identity
+	ActReLU                   // max(0, x)
+)
+
+// Epilogue is fused into SgemmEpilogue: C = act(alpha*op(A)op(B) + beta*C + bias).
+type Epilogue struct {
+	Bias []float32 // len >= n, added to every row of C; nil for none
+	Act  Activation
+}
+
+// SgemmEpilogue is Sgemm followed by the epilogue: bias (broadcast over rows)
+// then activation, applied to each tile of C right after its last k block.
+// Sgemm is SgemmEpilogue with a zero Epilogue.
+func SgemmEpilogue(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
+	g := gemm{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep}
+	g.check()
+	if backend.Load() == backendGonum {
+		Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.alpha, g.beta = 0, 1
+		g.scaleC()
+		return
+	}
+	g.run()
+}
 
 // gemm holds one Sgemm call or a chunk of one.
 type gemm struct {
@@ -29,17 +67,17 @@ type gemm struct {
 	ldb         int
 	c           []float32
 	ldc         int
+	ep          Epilogue
+	kr          *microKernel // set by run
+	// swap marks the transposed problem C^T = op(B)^T op(A)^T that run
+	// solves instead when C is too narrow for the kernel's nr: m, n, A and
+	// B are swapped, C[i,j] of this problem is c[j*ldc+i] and the bias is
+	// indexed by i.
+	swap bool
 }
 
-// Blocking and threading parameters, measured on AMD EPYC (see
-// BenchmarkSgemm).
-const (
-	blockFloats = 64 << 10 // floats of B one block reads (256 KiB)
-	minBlockK   = 16       // smallest k panel for NN and TN
-	parFlops    = 1 << 18  // 2*m*n*k below which a call stays serial
-	colAlign    = 16       // column chunks are multiples of this
-	narrow      = 32       // below this length, plain Go loops beat Saxpy/Sdot calls
-)
+// parFlops is 2*m*n*k below which a call stays on the caller's goroutine.
+const parFlops = 1 << 18
 
 func (g *gemm) check() {
 	if g.m < 0 || g.n < 0 || g.k < 0 {
@@ -56,6 +94,12 @@ func (g *gemm) check() {
 	checkMat("A", g.a, ar, ac, g.lda)
 	checkMat("B", g.b, br, bc, g.ldb)
 	checkMat("C", g.c, g.m, g.n, g.ldc)
+	if g.ep.Bias != nil && len(g.ep.Bias) < g.n {
+		panic(fmt.Sprintf("mdlc runtime: Sgemm: bias has %d elements, want at least n=%d", len(g.ep.Bias), g.n))
+	}
+	if g.ep.Act > ActReLU {
+		panic(fmt.Sprintf("mdlc runtime: Sgemm: unknown activation %d", g.ep.Act))
+	}
 }
 
 func checkMat(name string, x []float32, rows, cols, ld int) {
@@ -68,10 +112,19 @@ func checkMat(name string, x []float32, rows, cols, ld int) {
 	}
 }
 
-// run computes the call, in parallel when it is large enough.
+// run computes the call, split across the worker pool when it is large.
 func (g *gemm) run() {
 	if g.m == 0 || g.n == 0 {
 		return
+	}
+	if g.alpha == 0 || g.k == 0 {
+		g.scaleC()
+		return
+	}
+	g.kr = activeKernel.Load()
+	if g.n < g.kr.nr && 4*padded(g.n, g.m, g.kr) < 3*padded(g.m, g.n, g.kr) {
+		*g = gemm{tA: !g.tB, tB: !g.tA, m: g.n, n: g.m, k: g.k, alpha: g.alpha, beta: g.beta,
+			a: g.b, lda: g.ldb, b: g.a, ldb: g.lda, c: g.c, ldc: g.ldc, ep: g.ep, kr: g.kr, swap: true}
 	}
 	if 2*g.m*g.n*g.k < parFlops {
 		g.serial()
@@ -83,13 +136,17 @@ func (g *gemm) run() {
 		return
 	}
 	threads = min(threads, maxThreads)
+	mr, nr := g.kr.mr, g.kr.nr
+	rowUnits, colUnits := (g.m+mr-1)/mr, (g.n+nr-1)/nr
+	// A row split packs all of op(B) in every chunk, a column split all of
+	// op(A): duplicate the smaller one.
+	byRows := rowUnits >= threads && (g.n <= g.m || colUnits < threads) || colUnits < 2
 	var ts [maxThreads]task
 	nt := 0
-	if g.m >= 2*threads || g.m >= g.n {
-		// Split the rows of C.
-		nt = min(threads, g.m)
+	if byRows {
+		nt = min(threads, rowUnits)
 		for t := range nt {
-			lo, hi := g.m*t/nt, g.m*(t+1)/nt
+			lo, hi := min(g.m, rowUnits*t/nt*mr), min(g.m, rowUnits*(t+1)/nt*mr)
 			s := *g
 			s.m = hi - lo
 			if g.tA {
@@ -97,16 +154,20 @@ func (g *gemm) run() {
 			} else {
 				s.a = g.a[lo*g.lda:]
 			}
-			s.c = g.c[lo*g.ldc:]
+			if g.swap {
+				s.c = g.c[lo:]
+				if g.ep.Bias != nil {
+					s.ep.Bias = g.ep.Bias[lo:]
+				}
+			} else {
+				s.c = g.c[lo*g.ldc:]
+			}
 			ts[t].g = s
 		}
 	} else {
-		// Split the columns of C, in multiples of colAlign.
-		units := (g.n + colAlign - 1) / colAlign
-		nt = min(threads, units)
+		nt = min(threads, colUnits)
 		for t := range nt {
-			lo := min(g.n, units*t/nt*colAlign)
-			hi := min(g.n, units*(t+1)/nt*colAlign)
+			lo, hi := min(g.n, colUnits*t/nt*nr), min(g.n, colUnits*(t+1)/nt*nr)
 			s := *g
 			s.n = hi - lo
 			if g.tB {
@@ -114,177 +175,278 @@ func (g *gemm) run() {
 			} else {
 				s.b = g.b[lo:]
 			}
-			s.c = g.c[lo:]
+			if g.swap {
+				s.c = g.c[lo*g.ldc:]
+			} else {
+				s.c = g.c[lo:]
+				if g.ep.Bias != nil {
+					s.ep.Bias = g.ep.Bias[lo:]
+				}
+			}
 			ts[t].g = s
 		}
 	}
 	pool.runHeld(ts[:nt])
 }
 
-// serial computes the call on the calling goroutine.
+// padded is the work of an m×n product on kernel kr: the area of its tiles.
+func padded(m, n int, kr *microKernel) int {
+	return (m + kr.mr - 1) / kr.mr * kr.mr * ((n + kr.nr - 1) / kr.nr * kr.nr)
+}
+
+// scaleC does a call whose product is zero (alpha == 0 or k == 0):
+// C = act(beta*C + bias), not reading C when beta == 0.
+func (g *gemm) scaleC() {
+	relu := g.ep.Act == ActReLU
+	for i := range g.m {
+		row := g.c[i*g.ldc : i*g.ldc+g.n]
+		for j := range row {
+			var v float32
+			if g.beta != 0 {
+				v = g.beta * row[j]
+			}
+			if g.ep.Bias != nil {
+				v += g.ep.Bias[j]
+			}
+			if relu {
+				v = max(v, 0)
+			}
+			row[j] = v
+		}
+	}
+}
+
+// serial computes the call (or chunk) on the calling goroutine with kernel
+// g.kr: the BLIS loop nest described at the top of this file.
 func (g *gemm) serial() {
+	kr := g.kr
 	m, n, k := g.m, g.n, g.k
 	if m == 0 || n == 0 {
 		return
 	}
-	c, ldc := g.c, g.ldc
-	if g.beta != 1 {
-		for i := range m {
-			row := c[i*ldc : i*ldc+n]
-			if g.beta == 0 {
-				clear(row)
-			} else {
-				for j := range row {
-					row[j] *= g.beta
+	mr, nr := kr.mr, kr.nr
+	s := getScratch()
+	defer putScratch(s)
+	s.grow(kr.mc*kr.kc, kr.kc*min(kr.nc, (n+nr-1)/nr*nr), mr*nr)
+	nkb := (k + kr.kc - 1) / kr.kc
+	for jc := 0; jc < n; jc += kr.nc {
+		nc := min(kr.nc, n-jc)
+		for kb := range nkb {
+			p0, p1 := k*kb/nkb, k*(kb+1)/nkb
+			kc := p1 - p0
+			beta, flags := float32(1), kLoadC
+			if kb == 0 {
+				beta = g.beta
+				if beta == 0 {
+					flags = 0
+				}
+			}
+			if kb == nkb-1 {
+				if g.ep.Bias != nil {
+					flags |= kBias
+				}
+				if g.ep.Act == ActReLU {
+					flags |= kReLU
+				}
+			}
+			g.packB(s.b, p0, kc, jc, nc, nr)
+			for ic := 0; ic < m; ic += kr.mc {
+				mc := min(kr.mc, m-ic)
+				g.packA(s.a, ic, mc, p0, kc, mr)
+				for jr := 0; jr < nc; jr += nr {
+					bp := s.b[jr*kc : (jr+nr)*kc]
+					w := min(nr, nc-jr)
+					j := jc + jr
+					var bias []float32
+					if flags&kBias != 0 && !g.swap {
+						bias = g.ep.Bias[j:]
+					}
+					for ir := 0; ir < mc; ir += mr {
+						ap := s.a[ir*kc : (ir+mr)*kc]
+						h := min(mr, mc-ir)
+						i := ic + ir
+						if h == mr && w == nr && !g.swap {
+							kr.fn(kc, ap, bp, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta, bias, flags)
+							continue
+						}
+						kr.fn(kc, ap, bp, s.tile, nr, 1, 0, nil, 0)
+						g.edge(s.tile, nr, i, j, h, w, beta, flags)
+					}
 				}
 			}
 		}
 	}
-	if g.alpha == 0 || k == 0 {
+}
+
+// edge writes the h×w corner of a tile t (rows tn apart) computed with
+// alpha = 1 and no C, bias or activation into C at (i0, j0), doing in Go
+// what the kernel does for whole tiles. It also writes every tile of a
+// swapped problem.
+func (g *gemm) edge(t []float32, tn, i0, j0, h, w int, beta float32, flags int) {
+	if g.swap {
+		g.edgeSwapped(t, tn, i0, j0, h, w, beta, flags)
 		return
 	}
-	switch {
-	case !g.tB:
-		g.axpyKernel()
-	case !g.tA:
-		g.dotKernel()
-	default:
-		g.dotStridedKernel()
-	}
-}
-
-// axpyKernel does NN and TN: for each row i of C, C[i,:] += a_ip * B[p,:]
-// over p, in panels of k (and of n when rows are long) that fit in L2.
-func (g *gemm) axpyKernel() {
-	m, n, k := g.m, g.n, g.k
-	a, b, c := g.a, g.b, g.c
-	lda, ldb, ldc := g.lda, g.ldb, g.ldc
-	nc := min(n, blockFloats/minBlockK)
-	for j0 := 0; j0 < n; j0 += nc {
-		j1 := min(j0+nc, n)
-		w := j1 - j0
-		kc := max(minBlockK, blockFloats/w)
-		for p0 := 0; p0 < k; p0 += kc {
-			p1 := min(p0+kc, k)
-			for i := range m {
-				crow := c[i*ldc+j0 : i*ldc+j1]
-				if w < narrow {
-					g.axpyNarrow(i, j0, p0, p1, crow)
-					continue
-				}
-				if g.tA {
-					for p := p0; p < p1; p++ {
-						if s := g.alpha * a[p*lda+i]; s != 0 {
-							l1.Saxpy(w, s, b[p*ldb+j0:p*ldb+j1], 1, crow, 1)
-						}
-					}
-				} else {
-					arow := a[i*lda+p0 : i*lda+p1]
-					for q, av := range arow {
-						if s := g.alpha * av; s != 0 {
-							p := p0 + q
-							l1.Saxpy(w, s, b[p*ldb+j0:p*ldb+j1], 1, crow, 1)
-						}
-					}
-				}
+	for i := range h {
+		row := g.c[(i0+i)*g.ldc+j0 : (i0+i)*g.ldc+j0+w]
+		tr := t[i*tn : i*tn+w]
+		for j := range row {
+			v := g.alpha * tr[j]
+			if flags&kLoadC != 0 {
+				v += beta * row[j]
 			}
+			if flags&kBias != 0 {
+				v += g.ep.Bias[j0+j]
+			}
+			if flags&kReLU != 0 {
+				v = max(v, 0)
+			}
+			row[j] = v
 		}
 	}
 }
 
-// axpyNarrow does row i of axpyKernel over p in [p0, p1) for a narrow
-// C panel crow, four rows of B at a time in plain Go.
-func (g *gemm) axpyNarrow(i, j0, p0, p1 int, crow []float32) {
-	a, b, lda, ldb := g.a, g.b, g.lda, g.ldb
-	w := len(crow)
-	at := func(p int) float32 {
-		if g.tA {
-			return g.alpha * a[p*lda+i]
+// edgeSwapped is edge for a swapped problem: tile row i goes to column
+// i0+i of C, and the bias follows i.
+func (g *gemm) edgeSwapped(t []float32, tn, i0, j0, h, w int, beta float32, flags int) {
+	for j := range w {
+		row := g.c[(j0+j)*g.ldc+i0 : (j0+j)*g.ldc+i0+h]
+		for i := range row {
+			v := g.alpha * t[i*tn+j]
+			if flags&kLoadC != 0 {
+				v += beta * row[i]
+			}
+			if flags&kBias != 0 {
+				v += g.ep.Bias[i0+i]
+			}
+			if flags&kReLU != 0 {
+				v = max(v, 0)
+			}
+			row[i] = v
 		}
-		return g.alpha * a[i*lda+p]
 	}
-	p := p0
-	for ; p+4 <= p1; p += 4 {
-		s0, s1, s2, s3 := at(p), at(p+1), at(p+2), at(p+3)
-		if s0 == 0 && s1 == 0 && s2 == 0 && s3 == 0 {
+}
+
+// packB packs op(B)[p0:p0+kc, j0:j0+nc] into dst as nr-wide micro-panels,
+// each kc×nr row-major (k-major), the last one padded with zeros.
+func (g *gemm) packB(dst []float32, p0, kc, j0, nc, nr int) {
+	b, ldb := g.b, g.ldb
+	for jr := 0; jr < nc; jr += nr {
+		w := min(nr, nc-jr)
+		panel := dst[jr*kc : jr*kc+nr*kc]
+		if !g.tB {
+			for p := range kc {
+				off := (p0+p)*ldb + j0 + jr
+				d := panel[p*nr : p*nr+nr]
+				copy(d, b[off:off+w])
+				clear(d[w:])
+			}
 			continue
 		}
-		b0 := b[p*ldb+j0 : p*ldb+j0+w]
-		b1 := b[(p+1)*ldb+j0 : (p+1)*ldb+j0+w]
-		b2 := b[(p+2)*ldb+j0 : (p+2)*ldb+j0+w]
-		b3 := b[(p+3)*ldb+j0 : (p+3)*ldb+j0+w]
-		for j := range crow {
-			crow[j] += s0*b0[j] + s1*b1[j] + s2*b2[j] + s3*b3[j]
+		// op(B)[p, j] = B[j, p]: rows of B become columns of the panel.
+		var rows [maxPanel][]float32
+		for jj := range w {
+			off := (j0+jr+jj)*ldb + p0
+			rows[jj] = b[off : off+kc]
 		}
-	}
-	for ; p < p1; p++ {
-		if s := at(p); s != 0 {
-			brow := b[p*ldb+j0 : p*ldb+j0+w]
-			for j := range crow {
-				crow[j] += s * brow[j]
-			}
-		}
+		gatherPanel(panel, nr, kc, rows[:w])
 	}
 }
 
-// dotKernel does NT: C[i,j] += alpha*dot(A[i,:], B[j,:]), in panels of rows
-// of B that fit in L2.
-func (g *gemm) dotKernel() {
-	m, n, k := g.m, g.n, g.k
-	a, b, c := g.a, g.b, g.c
-	lda, ldb, ldc := g.lda, g.ldb, g.ldc
-	jc := max(1, blockFloats/k)
-	for j0 := 0; j0 < n; j0 += jc {
-		j1 := min(j0+jc, n)
-		for i := range m {
-			arow := a[i*lda : i*lda+k]
-			crow := c[i*ldc : i*ldc+n]
-			if k < narrow {
-				j := j0
-				for ; j+4 <= j1; j += 4 {
-					b0 := b[j*ldb : j*ldb+k]
-					b1 := b[(j+1)*ldb : (j+1)*ldb+k]
-					b2 := b[(j+2)*ldb : (j+2)*ldb+k]
-					b3 := b[(j+3)*ldb : (j+3)*ldb+k]
-					var s0, s1, s2, s3 float32
-					for p, av := range arow {
-						s0 += av * b0[p]
-						s1 += av * b1[p]
-						s2 += av * b2[p]
-						s3 += av * b3[p]
-					}
-					crow[j] += g.alpha * s0
-					crow[j+1] += g.alpha * s1
-					crow[j+2] += g.alpha * s2
-					crow[j+3] += g.alpha * s3
-				}
-				for ; j < j1; j++ {
-					brow := b[j*ldb : j*ldb+k]
-					var s float32
-					for p, av := range arow {
-						s += av * brow[p]
-					}
-					crow[j] += g.alpha * s
-				}
-				continue
+// packA packs op(A)[i0:i0+mc, p0:p0+kc] into dst as mr-tall micro-panels,
+// each kc×mr row-major (k-major), the last one padded with zeros.
+func (g *gemm) packA(dst []float32, i0, mc, p0, kc, mr int) {
+	a, lda := g.a, g.lda
+	for ir := 0; ir < mc; ir += mr {
+		h := min(mr, mc-ir)
+		panel := dst[ir*kc : ir*kc+mr*kc]
+		if g.tA {
+			for p := range kc {
+				off := (p0+p)*lda + i0 + ir
+				d := panel[p*mr : p*mr+mr]
+				copy(d, a[off:off+h])
+				clear(d[h:])
 			}
-			for j := j0; j < j1; j++ {
-				crow[j] += g.alpha * l1.Sdot(k, arow, 1, b[j*ldb:j*ldb+k], 1)
-			}
+			continue
 		}
+		var rows [maxPanel][]float32
+		for ii := range h {
+			off := (i0+ir+ii)*lda + p0
+			rows[ii] = a[off : off+kc]
+		}
+		gatherPanel(panel, mr, kc, rows[:h])
 	}
 }
 
-// dotStridedKernel does TT: C[i,j] += alpha*dot(A[:,i], B[j,:]).
-func (g *gemm) dotStridedKernel() {
-	m, n, k := g.m, g.n, g.k
-	a, b, c := g.a, g.b, g.c
-	lda, ldb, ldc := g.lda, g.ldb, g.ldc
-	for i := range m {
-		acol := a[i : i+(k-1)*lda+1]
-		crow := c[i*ldc : i*ldc+n]
-		for j := range crow {
-			crow[j] += g.alpha * l1.Sdot(k, acol, lda, b[j*ldb:j*ldb+k], 1)
+// maxPanel bounds mr and nr of every kernel.
+const maxPanel = 32
+
+// gatherPanel writes panel[p*w+i] = rows[i][p] for p < kc, i < w, zero for
+// i >= len(rows): the rows become the columns of a kc×w panel. Each row
+// has kc floats. Writing the panel in order and reading the rows as
+// parallel streams is about twice as fast as writing one strided column at
+// a time.
+func gatherPanel(panel []float32, w, kc int, rows [][]float32) {
+	h := len(rows)
+	if h == w && w%4 == 0 {
+		for i := 0; i < w; i += 4 {
+			r0, r1, r2, r3 := rows[i][:kc], rows[i+1][:kc], rows[i+2][:kc], rows[i+3][:kc]
+			for p := range kc {
+				d := panel[p*w+i : p*w+i+4 : p*w+i+4]
+				d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+			}
 		}
+		return
 	}
+	for p := range kc {
+		d := panel[p*w : p*w+w]
+		for i, r := range rows {
+			d[i] = r[p]
+		}
+		clear(d[h:])
+	}
+}
+
+// scratch holds one goroutine's packing buffers.
+type scratch struct {
+	a, b, tile []float32
+}
+
+// grow makes the buffers at least na, nb and nt floats long, reallocating
+// only when a larger size than ever before is asked for.
+func (s *scratch) grow(na, nb, nt int) {
+	if len(s.a) < na {
+		s.a = make([]float32, na)
+	}
+	if len(s.b) < nb {
+		s.b = make([]float32, nb)
+	}
+	if len(s.tile) < nt {
+		s.tile = make([]float32, nt)
+	}
+}
+
+// scratches is the free list of packing buffers. A chunk takes one for its
+// duration, so there are as many as chunks ever ran at once; after warm-up
+// nothing is allocated.
+var scratches struct {
+	mu   sync.Mutex
+	free []*scratch
+}
+
+func getScratch() *scratch {
+	scratches.mu.Lock()
+	defer scratches.mu.Unlock()
+	if n := len(scratches.free); n > 0 {
+		s := scratches.free[n-1]
+		scratches.free = scratches.free[:n-1]
+		return s
+	}
+	return new(scratch)
+}
+
+func putScratch(s *scratch) {
+	scratches.mu.Lock()
+	scratches.free = append(scratches.free, s)
+	scratches.mu.Unlock()
 }

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"math"
 	"testing"
 )
@@ -206,43 +205,4 @@ func TestParallelRows(t *testing.T) {
 			Sgemm(false, false, 128, 256, 256, 1, a, 256, b, 256, 0, c[i*128*256:], 256)
 		}
 	})
-}
-
-// BenchmarkSgemm reports GFLOP/s of each backend at the MNIST MLP shapes.
-func BenchmarkSgemm(b *testing.B) {
-	defer SetBLAS(BLAS())
-	shapes := []struct {
-		name    string
-		tA, tB  bool
-		m, n, k int
-	}{
-		{"fwd_128x784@784x256", false, false, 128, 256, 784},
-		{"dX_128x256@(784x256)T", false, true, 128, 784, 256},
-		{"dW_(128x784)T@128x256", true, false, 784, 256, 128},
-		{"fwd_128x256@256x10", false, false, 128, 10, 256},
-		{"dH_128x10@(256x10)T", false, true, 128, 256, 10},
-		{"dW2_(128x256)T@128x10", true, false, 256, 10, 128},
-	}
-	rng := NewRNG(4)
-	for _, s := range shapes {
-		ar, ac := s.m, s.k
-		if s.tA {
-			ar, ac = s.k, s.m
-		}
-		br, bc := s.k, s.n
-		if s.tB {
-			br, bc = s.n, s.k
-		}
-		a, bb, c := randSlice(rng, ar*ac), randSlice(rng, br*bc), make([]float32, s.m*s.n)
-		for _, backend := range []string{BLASNative, BLASGonum} {
-			b.Run(fmt.Sprintf("%s/%s", s.name, backend), func(b *testing.B) {
-				SetBLAS(backend)
-				for b.Loop() {
-					Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, ac, bb, bc, 0, c, s.n)
-				}
-				flops := 2 * float64(s.m*s.n*s.k) * float64(b.N)
-				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
-	}
 }

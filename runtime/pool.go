@@ -3,6 +3,7 @@ package runtime
 import (
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // The worker pool: GOMAXPROCS-1 helper goroutines started once, on first
@@ -34,6 +35,9 @@ type workerPool struct {
 	helpers int
 	tasks   chan task
 	wg      sync.WaitGroup
+	// threads, when set (by tests), replaces the count acquire returns: 1
+	// runs everything on the caller, more than helpers+1 queues chunks.
+	threads atomic.Int32
 }
 
 var pool workerPool
@@ -61,6 +65,12 @@ func (p *workerPool) work() {
 // may use, and whether it holds the pool; release must follow when it does.
 func (p *workerPool) acquire() (threads int, ok bool) {
 	p.once.Do(p.start)
+	if t := int(p.threads.Load()); t > 0 {
+		if t == 1 || !p.mu.TryLock() {
+			return 1, false
+		}
+		return t, true
+	}
 	if p.helpers == 0 || !p.mu.TryLock() {
 		return 1, false
 	}
@@ -70,6 +80,13 @@ func (p *workerPool) acquire() (threads int, ok bool) {
 // runHeld runs ts[0] on the caller and the rest on helpers, waits for all,
 // and releases the pool.
 func (p *workerPool) runHeld(ts []task) {
+	if p.helpers == 0 {
+		for i := range ts {
+			ts[i].run()
+		}
+		p.mu.Unlock()
+		return
+	}
 	p.wg.Add(len(ts) - 1)
 	for i := 1; i < len(ts); i++ {
 		p.tasks <- ts[i]
