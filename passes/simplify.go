@@ -6,7 +6,8 @@
 // until a sweep changes nothing (at most maxSweeps). Rules only fire when the
 // replacement has exactly the value's type, so uses stay well typed.
 //
-// It folds scalar constants and removes identities (x*1, x+0, x-0, x/1,
+// It folds scalar constants, turns division by a scalar into multiplication
+// by its reciprocal, and removes identities (x*1, x+0, x-0, x/1,
 // neg(neg x), where(c, x, x), cast to the same dtype, reshape or broadcast
 // to the same shape, double transposes, reshape chains, sums over size-1
 // axes); it lets elementwise ops read a scalar or a smaller operand directly
@@ -45,6 +46,7 @@ var Rules = []Rule{
 	{Name: "transpose(transpose(x))", Apply: transposeChain},
 	{Name: "sum over size-1 axes", Apply: sumOfOnes},
 	{Name: "elementwise reads through broadcast", Apply: elementwiseThroughBroadcast},
+	{Name: "x / scalar = x * (1/scalar)", Apply: divByScalar},
 }
 
 // Simplify applies Rules to a fixed point.
@@ -279,6 +281,28 @@ func elementwiseThroughBroadcast(r *rewriter, v *ir.Value) (*ir.Value, error) {
 		return r.emit(v.Op.Name, v.Attrs.Clone(), args...)
 	}
 	return nil, nil
+}
+
+// divByScalar turns a tensor divided by a scalar into a product with the
+// scalar's reciprocal, computed once: a division per element costs several
+// multiplications (Adam's bias corrections divide every moment). The result
+// may differ from the quotient in the last bit.
+func divByScalar(r *rewriter, v *ir.Value) (*ir.Value, error) {
+	if v.Op.Name != "div" || v.Type.DType != ir.F32 || v.Type.Shape.Rank() == 0 || v.Args[1].Type.Shape.Rank() != 0 {
+		return nil, nil
+	}
+	if _, isConst := constOf(v.Args[1]); isConst {
+		return nil, nil // left for constant folding of the reciprocal below
+	}
+	one, err := r.emit("const", ir.Attrs{"dtype": ir.F32, "value": 1.0})
+	if err != nil {
+		return nil, err
+	}
+	inv, err := r.emit("div", nil, one, v.Args[1])
+	if err != nil {
+		return nil, err
+	}
+	return r.emit("mul", nil, v.Args[0], inv)
 }
 
 // scalarRoot follows reshapes and broadcasts down to a rank-0 value, or

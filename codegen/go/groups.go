@@ -39,12 +39,56 @@ func (k *kgen) emitGroup(gr *ir.Group) {
 		for _, lane := range gr.Lanes {
 			k.emitLoop(&ir.Group{Kind: gr.Kind, Values: lane}, gr)
 		}
+	case gr.Kind == ir.KindContraction && k.emitFusedGemm(gr):
 	case gr.Kind == ir.KindContraction:
 		emitMatmul(k, gr.Values[0])
 		k.emitLoop(gr, gr)
 	default:
 		k.emitLoop(gr, gr)
 	}
+}
+
+// emitFusedGemm emits a contraction group of the form act(M + bias) (act
+// relu or none, bias a vector over M's last axis) as one SgemmEpilogue call:
+// the bias and activation are applied to each tile while it is in
+// registers. It reports false, emitting nothing, for any other form.
+func (k *kgen) emitFusedGemm(gr *ir.Group) bool {
+	m := gr.Values[0]
+	rest := gr.Values[1:]
+	if m.Type.Shape.Rank() != 2 || len(rest) == 0 || len(rest) > 2 {
+		return false
+	}
+	add := rest[0]
+	if add.Op.Name != "add" {
+		return false
+	}
+	bias := add.Args[1]
+	if add.Args[1] == m {
+		bias = add.Args[0]
+	} else if add.Args[0] != m {
+		return false
+	}
+	n := m.Type.Shape[1]
+	if bias.Type.Shape.Rank() != 1 || bias.Type.Shape[0] != n || bias.Type.DType != ir.F32 || k.p.bufs[bias].kind == inline {
+		return false
+	}
+	act := "rt.ActNone"
+	if len(rest) == 2 {
+		if rest[1].Op.Name != "relu" || rest[1].Args[0] != add {
+			return false
+		}
+		act = "rt.ActReLU"
+	}
+	out := rest[len(rest)-1]
+	if !k.p.stored[out] || (len(rest) == 2 && k.p.stored[add]) {
+		return false
+	}
+	a, b := m.Args[0], m.Args[1]
+	_, mm, kk, nn, _ := ir.MatmulDims(m)
+	k.printf("rt.SgemmEpilogue(%v, %v, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, rt.Epilogue{Bias: %s, Act: %s})\n",
+		m.Attrs.Bool("ta"), m.Attrs.Bool("tb"), extent(mm), extent(nn), extent(kk),
+		k.p.ref(a), extent(a.Type.Shape[1]), k.p.ref(b), extent(b.Type.Shape[1]), k.p.ref(out), extent(nn), k.p.ref(bias), act)
+	return true
 }
 
 // emitLoop emits an elementwise or reduction group as one loop nest over
@@ -127,6 +171,19 @@ func (k *kgen) emitLanes(gr *ir.Group) {
 	for _, kind := range kindOrder {
 		k.printf("%s := m.state[%d:][:numParams] // %s\n", kinds[kind], lay.base[kind]+base, strings.TrimPrefix(kind, "."))
 	}
+	// Shared scalars (learning rate, bias corrections) are read once.
+	scalars := map[*ir.Value]string{}
+	for _, v := range lane {
+		for _, a := range v.Args {
+			src := k.p.source(a)
+			if a == param || grads[a] || k.p.groupOf[a] == gr || src.Op.Name == "const" || src.Op.Name == "numel" || scalars[a] != "" ||
+				(a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+".")) {
+				continue
+			}
+			scalars[a] = fmt.Sprintf("s%d", len(scalars))
+			k.printf("%s := %s\n", scalars[a], k.elem(a, "0"))
+		}
+	}
 	read := func(a *ir.Value) string {
 		switch {
 		case a == param:
@@ -135,6 +192,8 @@ func (k *kgen) emitLanes(gr *ir.Group) {
 			return "grads[i]"
 		case a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+"."):
 			return kinds[a.Name[len(param.Name):]] + "[i]"
+		case scalars[a] != "":
+			return scalars[a]
 		}
 		return k.elem(a, "0")
 	}

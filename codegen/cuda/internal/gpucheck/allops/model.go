@@ -1189,18 +1189,7 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		copy(m.t164[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
 	}
 	// group (contraction): %165 matmul, %166 add (N, 3)
-	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t166, 3)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t166[i0*3:][:3]
-			a1 := m.lossB[0:][:3]
-			o166 := m.t166[i0*3:][:3]
-			for j := range o166 {
-				v166 := a0[j] + a1[j]
-				o166[j] = v166
-			}
-		}
-	}
+	rt.SgemmEpilogue(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t166, 3, rt.Epilogue{Bias: m.lossB, Act: rt.ActNone})
 	// %167 = log_softmax(%166) (N, 3)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
@@ -1252,18 +1241,7 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t171[i] /= float32(n)
 	}
 	// group (contraction): %181 matmul, %182 add (N, 3)
-	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.acc2W, 3, 0, m.t182, 3)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t182[i0*3:][:3]
-			a1 := m.acc2B[0:][:3]
-			o182 := m.t182[i0*3:][:3]
-			for j := range o182 {
-				v182 := a0[j] + a1[j]
-				o182[j] = v182
-			}
-		}
-	}
+	rt.SgemmEpilogue(false, false, n, 3, 12, 1, m.h, 12, m.acc2W, 3, 0, m.t182, 3, rt.Epilogue{Bias: m.acc2B, Act: rt.ActNone})
 	// %183 = argmax(%182) (N)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
@@ -2145,18 +2123,7 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		copy(m.t164[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
 	}
 	// group (contraction): %165 matmul, %166 add (N, 3)
-	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t166, 3)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t166[i0*3:][:3]
-			a1 := m.lossB[0:][:3]
-			o166 := m.t166[i0*3:][:3]
-			for j := range o166 {
-				v166 := a0[j] + a1[j]
-				o166[j] = v166
-			}
-		}
-	}
+	rt.SgemmEpilogue(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t166, 3, rt.Epilogue{Bias: m.lossB, Act: rt.ActNone})
 	// %167 = log_softmax(%166) (N, 3)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
@@ -3199,8 +3166,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		grads := m.grads[:numParams]
 		state0 := m.state[1:][:numParams]   // ms
 		state1 := m.state[193:][:numParams] // momentum
+		s0 := m.t477[0]
 		for i := range params {
-			v478 := grads[i] * m.t477[0]
+			v478 := grads[i] * s0
 			v479 := float32(0.9) * state0[i]
 			v480 := v478 * v478
 			v481 := float32(0.09999999999999998) * v480

@@ -113,9 +113,9 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define GRADS 203530
 #define STATE 407060
 #define ARENA 814121
-#define IARENA 3873853
-#define INPUTS 3873981
-#define WORDS 3974461
+#define IARENA 3873855
+#define INPUTS 3873983
+#define WORDS 3974463
 #define F32(block, off) (mem + (block) + (off))
 #define I32(block, off) ((int*)mem + (block) + (off))
 
@@ -149,88 +149,90 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define t28 F32(ARENA, 3) // %28 sub scalar
 #define t29 F32(ARENA, 4) // %29 pow scalar
 #define t30 F32(ARENA, 5) // %30 sub scalar
-#define t31 F32(ARENA, 6) // %31 broadcast (N)
-#define t32 F32(ARENA, 134) // %32 neg (N)
-#define t34 F32(ARENA, 262) // %34 one_hot (N, 10)
-#define t35 F32(ARENA, 1542) // %35 mul (N, 10)
-#define t36 F32(ARENA, 2822) // %36 reduce_sum (N, 1)
-#define t37 F32(ARENA, 2950) // %37 matmul (N, 256)
-#define t38 F32(ARENA, 35718) // %38 add (N, 256)
-#define hidden F32(ARENA, 68486) // %39 relu (N, 256)
-#define t40 F32(ARENA, 101254) // %40 matmul (N, 10)
-#define logits F32(ARENA, 102534) // %41 add (N, 10)
-#define t42 I32(IARENA, 0) // %42 argmax (N)
-#define t43 F32(ARENA, 103814) // %43 eq (N)
-#define t44 F32(ARENA, 103942) // %44 cast (N)
-#define t45 F32(ARENA, 104070) // %45 reduce_mean scalar
-#define t46 F32(ARENA, 104071) // %46 softmax (N, 10)
-#define t47 F32(ARENA, 105351) // %47 log_softmax (N, 10)
-#define t48 F32(ARENA, 106631) // %48 mul (N, 10)
-#define t49 F32(ARENA, 107911) // %49 reduce_sum (N)
-#define t50 F32(ARENA, 108039) // %50 neg (N)
-#define t51 F32(ARENA, 108167) // %51 reduce_mean scalar
-#define t52 F32(ARENA, 108168) // %52 exp (N, 10)
-#define t53 F32(ARENA, 109448) // %53 mul (N, 10)
-#define t54 F32(ARENA, 110728) // %54 sub (N, 10)
-#define t57 F32(ARENA, 112008) // %57 matmul (N, 256)
-#define t58 F32(ARENA, 144776) // %58 gt (N, 256)
-#define t59 F32(ARENA, 177544) // %59 where (N, 256)
-#define t62 F32(ARENA, 210312) // %62 mul (784, 256)
-#define t63 F32(ARENA, 411016) // %63 mul (784, 256)
-#define t64 F32(ARENA, 611720) // %64 add (784, 256)
-#define t65 F32(ARENA, 812424) // %65 mul (784, 256)
-#define t66 F32(ARENA, 1013128) // %66 mul (784, 256)
-#define t67 F32(ARENA, 1213832) // %67 mul (784, 256)
-#define t68 F32(ARENA, 1414536) // %68 add (784, 256)
-#define t69 F32(ARENA, 1615240) // %69 div (784, 256)
-#define t70 F32(ARENA, 1815944) // %70 div (784, 256)
-#define t71 F32(ARENA, 2016648) // %71 sqrt (784, 256)
-#define t72 F32(ARENA, 2217352) // %72 add (784, 256)
-#define t73 F32(ARENA, 2418056) // %73 div (784, 256)
-#define t74 F32(ARENA, 2618760) // %74 mul (784, 256)
-#define t75 F32(ARENA, 2819464) // %75 sub (784, 256)
-#define t76 F32(ARENA, 3020168) // %76 mul (256)
-#define t77 F32(ARENA, 3020424) // %77 mul (256)
-#define t78 F32(ARENA, 3020680) // %78 add (256)
-#define t79 F32(ARENA, 3020936) // %79 mul (256)
-#define t80 F32(ARENA, 3021192) // %80 mul (256)
-#define t81 F32(ARENA, 3021448) // %81 mul (256)
-#define t82 F32(ARENA, 3021704) // %82 add (256)
-#define t83 F32(ARENA, 3021960) // %83 div (256)
-#define t84 F32(ARENA, 3022216) // %84 div (256)
-#define t85 F32(ARENA, 3022472) // %85 sqrt (256)
-#define t86 F32(ARENA, 3022728) // %86 add (256)
-#define t87 F32(ARENA, 3022984) // %87 div (256)
-#define t88 F32(ARENA, 3023240) // %88 mul (256)
-#define t89 F32(ARENA, 3023496) // %89 sub (256)
-#define t90 F32(ARENA, 3023752) // %90 mul (256, 10)
-#define t91 F32(ARENA, 3026312) // %91 mul (256, 10)
-#define t92 F32(ARENA, 3028872) // %92 add (256, 10)
-#define t93 F32(ARENA, 3031432) // %93 mul (256, 10)
-#define t94 F32(ARENA, 3033992) // %94 mul (256, 10)
-#define t95 F32(ARENA, 3036552) // %95 mul (256, 10)
-#define t96 F32(ARENA, 3039112) // %96 add (256, 10)
-#define t97 F32(ARENA, 3041672) // %97 div (256, 10)
-#define t98 F32(ARENA, 3044232) // %98 div (256, 10)
-#define t99 F32(ARENA, 3046792) // %99 sqrt (256, 10)
-#define t100 F32(ARENA, 3049352) // %100 add (256, 10)
-#define t101 F32(ARENA, 3051912) // %101 div (256, 10)
-#define t102 F32(ARENA, 3054472) // %102 mul (256, 10)
-#define t103 F32(ARENA, 3057032) // %103 sub (256, 10)
-#define t104 F32(ARENA, 3059592) // %104 mul (10)
-#define t105 F32(ARENA, 3059602) // %105 mul (10)
-#define t106 F32(ARENA, 3059612) // %106 add (10)
-#define t107 F32(ARENA, 3059622) // %107 mul (10)
-#define t108 F32(ARENA, 3059632) // %108 mul (10)
-#define t109 F32(ARENA, 3059642) // %109 mul (10)
-#define t110 F32(ARENA, 3059652) // %110 add (10)
-#define t111 F32(ARENA, 3059662) // %111 div (10)
-#define t112 F32(ARENA, 3059672) // %112 div (10)
-#define t113 F32(ARENA, 3059682) // %113 sqrt (10)
-#define t114 F32(ARENA, 3059692) // %114 add (10)
-#define t115 F32(ARENA, 3059702) // %115 div (10)
-#define t116 F32(ARENA, 3059712) // %116 mul (10)
-#define t117 F32(ARENA, 3059722) // %117 sub (10)
+#define t31 F32(ARENA, 6) // %31 div scalar
+#define t32 F32(ARENA, 7) // %32 div scalar
+#define t33 F32(ARENA, 8) // %33 broadcast (N)
+#define t34 F32(ARENA, 136) // %34 neg (N)
+#define t36 F32(ARENA, 264) // %36 one_hot (N, 10)
+#define t37 F32(ARENA, 1544) // %37 mul (N, 10)
+#define t38 F32(ARENA, 2824) // %38 reduce_sum (N, 1)
+#define t39 F32(ARENA, 2952) // %39 matmul (N, 256)
+#define t40 F32(ARENA, 35720) // %40 add (N, 256)
+#define hidden F32(ARENA, 68488) // %41 relu (N, 256)
+#define t42 F32(ARENA, 101256) // %42 matmul (N, 10)
+#define logits F32(ARENA, 102536) // %43 add (N, 10)
+#define t44 I32(IARENA, 0) // %44 argmax (N)
+#define t45 F32(ARENA, 103816) // %45 eq (N)
+#define t46 F32(ARENA, 103944) // %46 cast (N)
+#define t47 F32(ARENA, 104072) // %47 reduce_mean scalar
+#define t48 F32(ARENA, 104073) // %48 softmax (N, 10)
+#define t49 F32(ARENA, 105353) // %49 log_softmax (N, 10)
+#define t50 F32(ARENA, 106633) // %50 mul (N, 10)
+#define t51 F32(ARENA, 107913) // %51 reduce_sum (N)
+#define t52 F32(ARENA, 108041) // %52 neg (N)
+#define t53 F32(ARENA, 108169) // %53 reduce_mean scalar
+#define t54 F32(ARENA, 108170) // %54 exp (N, 10)
+#define t55 F32(ARENA, 109450) // %55 mul (N, 10)
+#define t56 F32(ARENA, 110730) // %56 sub (N, 10)
+#define t59 F32(ARENA, 112010) // %59 matmul (N, 256)
+#define t60 F32(ARENA, 144778) // %60 gt (N, 256)
+#define t61 F32(ARENA, 177546) // %61 where (N, 256)
+#define t64 F32(ARENA, 210314) // %64 mul (784, 256)
+#define t65 F32(ARENA, 411018) // %65 mul (784, 256)
+#define t66 F32(ARENA, 611722) // %66 add (784, 256)
+#define t67 F32(ARENA, 812426) // %67 mul (784, 256)
+#define t68 F32(ARENA, 1013130) // %68 mul (784, 256)
+#define t69 F32(ARENA, 1213834) // %69 mul (784, 256)
+#define t70 F32(ARENA, 1414538) // %70 add (784, 256)
+#define t71 F32(ARENA, 1615242) // %71 mul (784, 256)
+#define t72 F32(ARENA, 1815946) // %72 mul (784, 256)
+#define t73 F32(ARENA, 2016650) // %73 sqrt (784, 256)
+#define t74 F32(ARENA, 2217354) // %74 add (784, 256)
+#define t75 F32(ARENA, 2418058) // %75 div (784, 256)
+#define t76 F32(ARENA, 2618762) // %76 mul (784, 256)
+#define t77 F32(ARENA, 2819466) // %77 sub (784, 256)
+#define t78 F32(ARENA, 3020170) // %78 mul (256)
+#define t79 F32(ARENA, 3020426) // %79 mul (256)
+#define t80 F32(ARENA, 3020682) // %80 add (256)
+#define t81 F32(ARENA, 3020938) // %81 mul (256)
+#define t82 F32(ARENA, 3021194) // %82 mul (256)
+#define t83 F32(ARENA, 3021450) // %83 mul (256)
+#define t84 F32(ARENA, 3021706) // %84 add (256)
+#define t85 F32(ARENA, 3021962) // %85 mul (256)
+#define t86 F32(ARENA, 3022218) // %86 mul (256)
+#define t87 F32(ARENA, 3022474) // %87 sqrt (256)
+#define t88 F32(ARENA, 3022730) // %88 add (256)
+#define t89 F32(ARENA, 3022986) // %89 div (256)
+#define t90 F32(ARENA, 3023242) // %90 mul (256)
+#define t91 F32(ARENA, 3023498) // %91 sub (256)
+#define t92 F32(ARENA, 3023754) // %92 mul (256, 10)
+#define t93 F32(ARENA, 3026314) // %93 mul (256, 10)
+#define t94 F32(ARENA, 3028874) // %94 add (256, 10)
+#define t95 F32(ARENA, 3031434) // %95 mul (256, 10)
+#define t96 F32(ARENA, 3033994) // %96 mul (256, 10)
+#define t97 F32(ARENA, 3036554) // %97 mul (256, 10)
+#define t98 F32(ARENA, 3039114) // %98 add (256, 10)
+#define t99 F32(ARENA, 3041674) // %99 mul (256, 10)
+#define t100 F32(ARENA, 3044234) // %100 mul (256, 10)
+#define t101 F32(ARENA, 3046794) // %101 sqrt (256, 10)
+#define t102 F32(ARENA, 3049354) // %102 add (256, 10)
+#define t103 F32(ARENA, 3051914) // %103 div (256, 10)
+#define t104 F32(ARENA, 3054474) // %104 mul (256, 10)
+#define t105 F32(ARENA, 3057034) // %105 sub (256, 10)
+#define t106 F32(ARENA, 3059594) // %106 mul (10)
+#define t107 F32(ARENA, 3059604) // %107 mul (10)
+#define t108 F32(ARENA, 3059614) // %108 add (10)
+#define t109 F32(ARENA, 3059624) // %109 mul (10)
+#define t110 F32(ARENA, 3059634) // %110 mul (10)
+#define t111 F32(ARENA, 3059644) // %111 mul (10)
+#define t112 F32(ARENA, 3059654) // %112 add (10)
+#define t113 F32(ARENA, 3059664) // %113 mul (10)
+#define t114 F32(ARENA, 3059674) // %114 mul (10)
+#define t115 F32(ARENA, 3059684) // %115 sqrt (10)
+#define t116 F32(ARENA, 3059694) // %116 add (10)
+#define t117 F32(ARENA, 3059704) // %117 div (10)
+#define t118 F32(ARENA, 3059714) // %118 mul (10)
+#define t119 F32(ARENA, 3059724) // %119 sub (10)
 
 // Inputs and targets (copied in by the launch code).
 #define image F32(INPUTS, 0) // input image (N, 784) at MaxBatch
@@ -252,6 +254,7 @@ extern "C" __global__ void k24_div(float* mem, int n) {
 // %28 = sub(%15, %27) scalar
 // %29 = pow(%20, %26) scalar
 // %30 = sub(%15, %29) scalar
+// %31 = div(%15, %28) scalar
 extern "C" __global__ void g9_add_pow_sub_pow(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
@@ -259,44 +262,52 @@ extern "C" __global__ void g9_add_pow_sub_pow(float* mem, int n) {
 	t26[i] = e26;
 	const float e27 = powf(0.9f, e26); // %27 pow
 	const float e28 = 1.0f - e27; // %28 sub
-	t28[i] = e28;
 	const float e29 = powf(0.999f, e26); // %29 pow
 	const float e30 = 1.0f - e29; // %30 sub
 	t30[i] = e30;
+	const float e31 = 1.0f / e28; // %31 div
+	t31[i] = e31;
+}
+
+// %32 = div(%15, %30) scalar
+extern "C" __global__ void k32_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t32[i] = 1.0f / t30[i];
 }
 
 // Group 5 (elementwise).
-// %31 = broadcast(%25) (N)
-// %32 = neg(%31) (N)
+// %33 = broadcast(%25) (N)
+// %34 = neg(%33) (N)
 extern "C" __global__ void g5_broadcast_neg(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
 	const int i0 = i;
-	const float e31 = t24[0]; // %31 broadcast
-	const float e32 = -e31; // %32 neg
-	t32[i] = e32;
+	const float e33 = t24[0]; // %33 broadcast
+	const float e34 = -e33; // %34 neg
+	t34[i] = e34;
 }
 
-// %34 = one_hot(%1) (N, 10)
-extern "C" __global__ void k34_one_hot(float* mem, int n) {
+// %36 = one_hot(%1) (N, 10)
+extern "C" __global__ void k36_one_hot(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 10*n) return;
-	t34[i] = label[i / 10] == i % 10 ? 1.0f : 0.0f;
+	t36[i] = label[i / 10] == i % 10 ? 1.0f : 0.0f;
 }
 
 // Group 6 (reduction).
-// %35 = mul(%33, %34) (N, 10)
+// %37 = mul(%35, %36) (N, 10)
 extern "C" __global__ void g6_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 10*n) return;
 	int i_ = i;
 	const int i1 = i_ % 10; i_ /= 10;
 	const int i0 = i_;
-	t35[i] = t32[i0] * t34[i];
+	t37[i] = t34[i0] * t36[i];
 }
 
 // Group 6 (reduction).
-// %36 = reduce_sum(%35) (N, 1)
+// %38 = reduce_sum(%37) (N, 1)
 extern "C" __global__ void g6_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
@@ -304,48 +315,48 @@ extern "C" __global__ void g6_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 10; j += 32) {
 		const int r0 = j;
-		const float xv = t35[o0*10 + r0*1];
+		const float xv = t37[o0*10 + r0*1];
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t36[o] = acc;
+	if ((threadIdx.x & 31) == 0) t38[o] = acc;
 }
 
 // Group 0 (contraction).
-// %37 = matmul(%0, %2) (N, 256)
-// cuBLAS: t37 = image @ hiddenW
+// %39 = matmul(%0, %2) (N, 256)
+// cuBLAS: t39 = image @ hiddenW
 
 // Group 0 (contraction).
-// %38 = add(%37, %3) (N, 256)
-// %39 = relu(%38) (N, 256) (hidden)
+// %40 = add(%39, %3) (N, 256)
+// %41 = relu(%40) (N, 256) (hidden)
 extern "C" __global__ void g0_1_add_relu(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 256*n) return;
 	int i_ = i;
 	const int i1 = i_ % 256; i_ /= 256;
 	const int i0 = i_;
-	const float e38 = t37[i] + hiddenB[i1]; // %38 add
-	const float e39 = relu_f(e38); // %39 relu
-	hidden[i] = e39;
+	const float e40 = t39[i] + hiddenB[i1]; // %40 add
+	const float e41 = relu_f(e40); // %41 relu
+	hidden[i] = e41;
 }
 
 // Group 1 (contraction).
-// %40 = matmul(%39, %4) (N, 10)
-// cuBLAS: t40 = hidden @ logitsW
+// %42 = matmul(%41, %4) (N, 10)
+// cuBLAS: t42 = hidden @ logitsW
 
 // Group 1 (contraction).
-// %41 = add(%40, %5) (N, 10) (logits)
+// %43 = add(%42, %5) (N, 10) (logits)
 extern "C" __global__ void g1_1_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 10*n) return;
 	int i_ = i;
 	const int i1 = i_ % 10; i_ /= 10;
 	const int i0 = i_;
-	logits[i] = t40[i] + logitsB[i1];
+	logits[i] = t42[i] + logitsB[i1];
 }
 
-// %42 = argmax(%41) (N)
-extern "C" __global__ void k42_argmax(float* mem, int n) {
+// %44 = argmax(%43) (N)
+extern "C" __global__ void k44_argmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n) return;
 	const int base = (w / 1) * 10 * 1 + w % 1;
@@ -360,31 +371,31 @@ extern "C" __global__ void k42_argmax(float* mem, int n) {
 		}
 	}
 	warp_argmax(best, bi);
-	if (l == 0) t42[w] = bi;
+	if (l == 0) t44[w] = bi;
 }
 
 // Group 4 (reduction).
-// %43 = eq(%42, %1) (N)
-// %44 = cast(%43) (N)
-// %45 = reduce_mean(%44) scalar
+// %45 = eq(%44, %1) (N)
+// %46 = cast(%45) (N)
+// %47 = reduce_mean(%46) scalar
 extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e43 = (t42[r0] == label[r0] ? 1.0f : 0.0f); // %43 eq
-		const float e44 = e43; // %44 cast
-		const float xv = e44;
+		const float e45 = (t44[r0] == label[r0] ? 1.0f : 0.0f); // %45 eq
+		const float e46 = e45; // %46 cast
+		const float xv = e46;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t45[o] = acc;
+	if (threadIdx.x == 0) t47[o] = acc;
 }
 
-// %46 = softmax(%41) (N, 10)
-extern "C" __global__ void k46_softmax(float* mem, int n) {
+// %48 = softmax(%43) (N, 10)
+extern "C" __global__ void k48_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n) return;
 	const int base = (w / 1) * 10 * 1 + w % 1;
@@ -396,11 +407,11 @@ extern "C" __global__ void k46_softmax(float* mem, int n) {
 	for (int j = l; j < 10; j += 32) sum += expf(logits[base + j*1] - mx);
 	sum = warp_sum(sum);
 	const float inv = 1.0f / sum;
-	for (int j = l; j < 10; j += 32) t46[base + j*1] = expf(logits[base + j*1] - mx) * inv;
+	for (int j = l; j < 10; j += 32) t48[base + j*1] = expf(logits[base + j*1] - mx) * inv;
 }
 
-// %47 = log_softmax(%41) (N, 10)
-extern "C" __global__ void k47_log_softmax(float* mem, int n) {
+// %49 = log_softmax(%43) (N, 10)
+extern "C" __global__ void k49_log_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n) return;
 	const int base = (w / 1) * 10 * 1 + w % 1;
@@ -412,12 +423,12 @@ extern "C" __global__ void k47_log_softmax(float* mem, int n) {
 	for (int j = l; j < 10; j += 32) sum += expf(logits[base + j*1] - mx);
 	sum = warp_sum(sum);
 	const float lse = mx + logf(sum);
-	for (int j = l; j < 10; j += 32) t47[base + j*1] = logits[base + j*1] - lse;
+	for (int j = l; j < 10; j += 32) t49[base + j*1] = logits[base + j*1] - lse;
 }
 
 // Group 2 (reduction).
-// %48 = mul(%34, %47) (N, 10)
-// %49 = reduce_sum(%48) (N)
+// %50 = mul(%36, %49) (N, 10)
+// %51 = reduce_sum(%50) (N)
 extern "C" __global__ void g2_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
@@ -425,53 +436,53 @@ extern "C" __global__ void g2_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 10; j += 32) {
 		const int r0 = j;
-		const float e48 = t34[o0*10 + r0] * t47[o0*10 + r0]; // %48 mul
-		const float xv = e48;
+		const float e50 = t36[o0*10 + r0] * t49[o0*10 + r0]; // %50 mul
+		const float xv = e50;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t49[o] = acc;
+	if ((threadIdx.x & 31) == 0) t51[o] = acc;
 }
 
 // Group 3 (reduction).
-// %50 = neg(%49) (N)
-// %51 = reduce_mean(%50) scalar
+// %52 = neg(%51) (N)
+// %53 = reduce_mean(%52) scalar
 extern "C" __global__ void g3_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e50 = -t49[r0]; // %50 neg
-		const float xv = e50;
+		const float e52 = -t51[r0]; // %52 neg
+		const float xv = e52;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t51[o] = acc;
+	if (threadIdx.x == 0) t53[o] = acc;
 }
 
 // ----------------------------------------------------------------------------
 // Backward.
 
 // Group 7 (reduction).
-// %52 = exp(%47) (N, 10)
-// %53 = mul(%52, %36) (N, 10)
-// %54 = sub(%35, %53) (N, 10)
+// %54 = exp(%49) (N, 10)
+// %55 = mul(%54, %38) (N, 10)
+// %56 = sub(%37, %55) (N, 10)
 extern "C" __global__ void g7_exp_mul_sub(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 10*n) return;
 	int i_ = i;
 	const int i1 = i_ % 10; i_ /= 10;
 	const int i0 = i_;
-	const float e52 = expf(t47[i]); // %52 exp
-	const float e53 = e52 * t36[i0]; // %53 mul
-	const float e54 = t35[i] - e53; // %54 sub
-	t54[i] = e54;
+	const float e54 = expf(t49[i]); // %54 exp
+	const float e55 = e54 * t38[i0]; // %55 mul
+	const float e56 = t37[i] - e55; // %56 sub
+	t56[i] = e56;
 }
 
 // Group 7 (reduction).
-// %55 = reduce_sum(%54) (10)
+// %57 = reduce_sum(%56) (10)
 extern "C" __global__ void g7_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -479,32 +490,32 @@ extern "C" __global__ void g7_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t54[o0*1 + r0*10];
+		const float xv = t56[o0*1 + r0*10];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) logitsBGrad[o] = acc;
 }
 
-// %56 = matmul(%39, %54) (256, 10)
-// cuBLAS: logitsWGrad = hiddenᵀ @ t54
+// %58 = matmul(%41, %56) (256, 10)
+// cuBLAS: logitsWGrad = hiddenᵀ @ t56
 
-// %57 = matmul(%54, %4) (N, 256)
-// cuBLAS: t57 = t54 @ logitsWᵀ
+// %59 = matmul(%56, %4) (N, 256)
+// cuBLAS: t59 = t56 @ logitsWᵀ
 
 // Group 8 (reduction).
-// %58 = gt(%39, %17) (N, 256)
-// %59 = where(%58, %57, %17) (N, 256)
+// %60 = gt(%41, %17) (N, 256)
+// %61 = where(%60, %59, %17) (N, 256)
 extern "C" __global__ void g8_gt_where(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 256*n) return;
-	const float e58 = (hidden[i] > 0.0f ? 1.0f : 0.0f); // %58 gt
-	const float e59 = (e58 != 0.0f ? t57[i] : 0.0f); // %59 where
-	t59[i] = e59;
+	const float e60 = (hidden[i] > 0.0f ? 1.0f : 0.0f); // %60 gt
+	const float e61 = (e60 != 0.0f ? t59[i] : 0.0f); // %61 where
+	t61[i] = e61;
 }
 
 // Group 8 (reduction).
-// %60 = reduce_sum(%59) (256)
+// %62 = reduce_sum(%61) (256)
 extern "C" __global__ void g8_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -512,173 +523,173 @@ extern "C" __global__ void g8_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t59[o0*1 + r0*256];
+		const float xv = t61[o0*1 + r0*256];
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) hiddenBGrad[o] = acc;
 }
 
-// %61 = matmul(%0, %59) (784, 256)
-// cuBLAS: hiddenWGrad = imageᵀ @ t59
+// %63 = matmul(%0, %61) (784, 256)
+// cuBLAS: hiddenWGrad = imageᵀ @ t61
 
 // ----------------------------------------------------------------------------
 // Optimizer update.
 
 // Group 10 (elementwise).
-// %62 = mul(%19, %7) (784, 256)
-// %63 = mul(%21, %61) (784, 256)
-// %64 = add(%62, %63) (784, 256)
-// %65 = mul(%20, %11) (784, 256)
-// %66 = mul(%61, %61) (784, 256)
-// %67 = mul(%22, %66) (784, 256)
-// %68 = add(%65, %67) (784, 256)
-// %69 = div(%64, %28) (784, 256)
-// %70 = div(%68, %30) (784, 256)
-// %71 = sqrt(%70) (784, 256)
-// %72 = add(%71, %23) (784, 256)
-// %73 = div(%69, %72) (784, 256)
-// %74 = mul(%18, %73) (784, 256)
-// %75 = sub(%2, %74) (784, 256)
+// %64 = mul(%19, %7) (784, 256)
+// %65 = mul(%21, %63) (784, 256)
+// %66 = add(%64, %65) (784, 256)
+// %67 = mul(%20, %11) (784, 256)
+// %68 = mul(%63, %63) (784, 256)
+// %69 = mul(%22, %68) (784, 256)
+// %70 = add(%67, %69) (784, 256)
+// %71 = mul(%66, %31) (784, 256)
+// %72 = mul(%70, %32) (784, 256)
+// %73 = sqrt(%72) (784, 256)
+// %74 = add(%73, %23) (784, 256)
+// %75 = div(%71, %74) (784, 256)
+// %76 = mul(%18, %75) (784, 256)
+// %77 = sub(%2, %76) (784, 256)
 extern "C" __global__ void g10_mul_mul_add_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 200704) return;
 	int i_ = i;
 	const int i1 = i_ % 256; i_ /= 256;
 	const int i0 = i_;
-	const float e62 = 0.9f * stateHiddenWM[i]; // %62 mul
-	const float e63 = 0.1f * hiddenWGrad[i]; // %63 mul
-	const float e64 = e62 + e63; // %64 add
-	t64[i] = e64;
-	const float e65 = 0.999f * stateHiddenWV[i]; // %65 mul
-	const float e66 = hiddenWGrad[i] * hiddenWGrad[i]; // %66 mul
-	const float e67 = 0.001f * e66; // %67 mul
-	const float e68 = e65 + e67; // %68 add
-	t68[i] = e68;
-	const float e69 = e64 / t28[0]; // %69 div
-	const float e70 = e68 / t30[0]; // %70 div
-	const float e71 = sqrtf(e70); // %71 sqrt
-	const float e72 = e71 + 1e-08f; // %72 add
-	const float e73 = e69 / e72; // %73 div
-	const float e74 = 0.001f * e73; // %74 mul
-	const float e75 = hiddenW[i] - e74; // %75 sub
-	t75[i] = e75;
+	const float e64 = 0.9f * stateHiddenWM[i]; // %64 mul
+	const float e65 = 0.1f * hiddenWGrad[i]; // %65 mul
+	const float e66 = e64 + e65; // %66 add
+	t66[i] = e66;
+	const float e67 = 0.999f * stateHiddenWV[i]; // %67 mul
+	const float e68 = hiddenWGrad[i] * hiddenWGrad[i]; // %68 mul
+	const float e69 = 0.001f * e68; // %69 mul
+	const float e70 = e67 + e69; // %70 add
+	t70[i] = e70;
+	const float e71 = e66 * t31[0]; // %71 mul
+	const float e72 = e70 * t32[0]; // %72 mul
+	const float e73 = sqrtf(e72); // %73 sqrt
+	const float e74 = e73 + 1e-08f; // %74 add
+	const float e75 = e71 / e74; // %75 div
+	const float e76 = 0.001f * e75; // %76 mul
+	const float e77 = hiddenW[i] - e76; // %77 sub
+	t77[i] = e77;
 }
 
 // Group 10 (elementwise).
-// %76 = mul(%19, %8) (256)
-// %77 = mul(%21, %60) (256)
-// %78 = add(%76, %77) (256)
-// %79 = mul(%20, %12) (256)
-// %80 = mul(%60, %60) (256)
-// %81 = mul(%22, %80) (256)
-// %82 = add(%79, %81) (256)
-// %83 = div(%78, %28) (256)
-// %84 = div(%82, %30) (256)
-// %85 = sqrt(%84) (256)
-// %86 = add(%85, %23) (256)
-// %87 = div(%83, %86) (256)
-// %88 = mul(%18, %87) (256)
-// %89 = sub(%3, %88) (256)
+// %78 = mul(%19, %8) (256)
+// %79 = mul(%21, %62) (256)
+// %80 = add(%78, %79) (256)
+// %81 = mul(%20, %12) (256)
+// %82 = mul(%62, %62) (256)
+// %83 = mul(%22, %82) (256)
+// %84 = add(%81, %83) (256)
+// %85 = mul(%80, %31) (256)
+// %86 = mul(%84, %32) (256)
+// %87 = sqrt(%86) (256)
+// %88 = add(%87, %23) (256)
+// %89 = div(%85, %88) (256)
+// %90 = mul(%18, %89) (256)
+// %91 = sub(%3, %90) (256)
 extern "C" __global__ void g10_1_mul_mul_add_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 256) return;
 	const int i0 = i;
-	const float e76 = 0.9f * stateHiddenBM[i]; // %76 mul
-	const float e77 = 0.1f * hiddenBGrad[i]; // %77 mul
-	const float e78 = e76 + e77; // %78 add
-	t78[i] = e78;
-	const float e79 = 0.999f * stateHiddenBV[i]; // %79 mul
-	const float e80 = hiddenBGrad[i] * hiddenBGrad[i]; // %80 mul
-	const float e81 = 0.001f * e80; // %81 mul
-	const float e82 = e79 + e81; // %82 add
-	t82[i] = e82;
-	const float e83 = e78 / t28[0]; // %83 div
-	const float e84 = e82 / t30[0]; // %84 div
-	const float e85 = sqrtf(e84); // %85 sqrt
-	const float e86 = e85 + 1e-08f; // %86 add
-	const float e87 = e83 / e86; // %87 div
-	const float e88 = 0.001f * e87; // %88 mul
-	const float e89 = hiddenB[i] - e88; // %89 sub
-	t89[i] = e89;
+	const float e78 = 0.9f * stateHiddenBM[i]; // %78 mul
+	const float e79 = 0.1f * hiddenBGrad[i]; // %79 mul
+	const float e80 = e78 + e79; // %80 add
+	t80[i] = e80;
+	const float e81 = 0.999f * stateHiddenBV[i]; // %81 mul
+	const float e82 = hiddenBGrad[i] * hiddenBGrad[i]; // %82 mul
+	const float e83 = 0.001f * e82; // %83 mul
+	const float e84 = e81 + e83; // %84 add
+	t84[i] = e84;
+	const float e85 = e80 * t31[0]; // %85 mul
+	const float e86 = e84 * t32[0]; // %86 mul
+	const float e87 = sqrtf(e86); // %87 sqrt
+	const float e88 = e87 + 1e-08f; // %88 add
+	const float e89 = e85 / e88; // %89 div
+	const float e90 = 0.001f * e89; // %90 mul
+	const float e91 = hiddenB[i] - e90; // %91 sub
+	t91[i] = e91;
 }
 
 // Group 10 (elementwise).
-// %90 = mul(%19, %9) (256, 10)
-// %91 = mul(%21, %56) (256, 10)
-// %92 = add(%90, %91) (256, 10)
-// %93 = mul(%20, %13) (256, 10)
-// %94 = mul(%56, %56) (256, 10)
-// %95 = mul(%22, %94) (256, 10)
-// %96 = add(%93, %95) (256, 10)
-// %97 = div(%92, %28) (256, 10)
-// %98 = div(%96, %30) (256, 10)
-// %99 = sqrt(%98) (256, 10)
-// %100 = add(%99, %23) (256, 10)
-// %101 = div(%97, %100) (256, 10)
-// %102 = mul(%18, %101) (256, 10)
-// %103 = sub(%4, %102) (256, 10)
+// %92 = mul(%19, %9) (256, 10)
+// %93 = mul(%21, %58) (256, 10)
+// %94 = add(%92, %93) (256, 10)
+// %95 = mul(%20, %13) (256, 10)
+// %96 = mul(%58, %58) (256, 10)
+// %97 = mul(%22, %96) (256, 10)
+// %98 = add(%95, %97) (256, 10)
+// %99 = mul(%94, %31) (256, 10)
+// %100 = mul(%98, %32) (256, 10)
+// %101 = sqrt(%100) (256, 10)
+// %102 = add(%101, %23) (256, 10)
+// %103 = div(%99, %102) (256, 10)
+// %104 = mul(%18, %103) (256, 10)
+// %105 = sub(%4, %104) (256, 10)
 extern "C" __global__ void g10_2_mul_mul_add_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 2560) return;
 	int i_ = i;
 	const int i1 = i_ % 10; i_ /= 10;
 	const int i0 = i_;
-	const float e90 = 0.9f * stateLogitsWM[i]; // %90 mul
-	const float e91 = 0.1f * logitsWGrad[i]; // %91 mul
-	const float e92 = e90 + e91; // %92 add
-	t92[i] = e92;
-	const float e93 = 0.999f * stateLogitsWV[i]; // %93 mul
-	const float e94 = logitsWGrad[i] * logitsWGrad[i]; // %94 mul
-	const float e95 = 0.001f * e94; // %95 mul
-	const float e96 = e93 + e95; // %96 add
-	t96[i] = e96;
-	const float e97 = e92 / t28[0]; // %97 div
-	const float e98 = e96 / t30[0]; // %98 div
-	const float e99 = sqrtf(e98); // %99 sqrt
-	const float e100 = e99 + 1e-08f; // %100 add
-	const float e101 = e97 / e100; // %101 div
-	const float e102 = 0.001f * e101; // %102 mul
-	const float e103 = logitsW[i] - e102; // %103 sub
-	t103[i] = e103;
+	const float e92 = 0.9f * stateLogitsWM[i]; // %92 mul
+	const float e93 = 0.1f * logitsWGrad[i]; // %93 mul
+	const float e94 = e92 + e93; // %94 add
+	t94[i] = e94;
+	const float e95 = 0.999f * stateLogitsWV[i]; // %95 mul
+	const float e96 = logitsWGrad[i] * logitsWGrad[i]; // %96 mul
+	const float e97 = 0.001f * e96; // %97 mul
+	const float e98 = e95 + e97; // %98 add
+	t98[i] = e98;
+	const float e99 = e94 * t31[0]; // %99 mul
+	const float e100 = e98 * t32[0]; // %100 mul
+	const float e101 = sqrtf(e100); // %101 sqrt
+	const float e102 = e101 + 1e-08f; // %102 add
+	const float e103 = e99 / e102; // %103 div
+	const float e104 = 0.001f * e103; // %104 mul
+	const float e105 = logitsW[i] - e104; // %105 sub
+	t105[i] = e105;
 }
 
 // Group 10 (elementwise).
-// %104 = mul(%19, %10) (10)
-// %105 = mul(%21, %55) (10)
-// %106 = add(%104, %105) (10)
-// %107 = mul(%20, %14) (10)
-// %108 = mul(%55, %55) (10)
-// %109 = mul(%22, %108) (10)
-// %110 = add(%107, %109) (10)
-// %111 = div(%106, %28) (10)
-// %112 = div(%110, %30) (10)
-// %113 = sqrt(%112) (10)
-// %114 = add(%113, %23) (10)
-// %115 = div(%111, %114) (10)
-// %116 = mul(%18, %115) (10)
-// %117 = sub(%5, %116) (10)
+// %106 = mul(%19, %10) (10)
+// %107 = mul(%21, %57) (10)
+// %108 = add(%106, %107) (10)
+// %109 = mul(%20, %14) (10)
+// %110 = mul(%57, %57) (10)
+// %111 = mul(%22, %110) (10)
+// %112 = add(%109, %111) (10)
+// %113 = mul(%108, %31) (10)
+// %114 = mul(%112, %32) (10)
+// %115 = sqrt(%114) (10)
+// %116 = add(%115, %23) (10)
+// %117 = div(%113, %116) (10)
+// %118 = mul(%18, %117) (10)
+// %119 = sub(%5, %118) (10)
 extern "C" __global__ void g10_3_mul_mul_add_mul(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 10) return;
 	const int i0 = i;
-	const float e104 = 0.9f * stateLogitsBM[i]; // %104 mul
-	const float e105 = 0.1f * logitsBGrad[i]; // %105 mul
-	const float e106 = e104 + e105; // %106 add
-	t106[i] = e106;
-	const float e107 = 0.999f * stateLogitsBV[i]; // %107 mul
-	const float e108 = logitsBGrad[i] * logitsBGrad[i]; // %108 mul
-	const float e109 = 0.001f * e108; // %109 mul
-	const float e110 = e107 + e109; // %110 add
-	t110[i] = e110;
-	const float e111 = e106 / t28[0]; // %111 div
-	const float e112 = e110 / t30[0]; // %112 div
-	const float e113 = sqrtf(e112); // %113 sqrt
-	const float e114 = e113 + 1e-08f; // %114 add
-	const float e115 = e111 / e114; // %115 div
-	const float e116 = 0.001f * e115; // %116 mul
-	const float e117 = logitsB[i] - e116; // %117 sub
-	t117[i] = e117;
+	const float e106 = 0.9f * stateLogitsBM[i]; // %106 mul
+	const float e107 = 0.1f * logitsBGrad[i]; // %107 mul
+	const float e108 = e106 + e107; // %108 add
+	t108[i] = e108;
+	const float e109 = 0.999f * stateLogitsBV[i]; // %109 mul
+	const float e110 = logitsBGrad[i] * logitsBGrad[i]; // %110 mul
+	const float e111 = 0.001f * e110; // %111 mul
+	const float e112 = e109 + e111; // %112 add
+	t112[i] = e112;
+	const float e113 = e108 * t31[0]; // %113 mul
+	const float e114 = e112 * t32[0]; // %114 mul
+	const float e115 = sqrtf(e114); // %115 sqrt
+	const float e116 = e115 + 1e-08f; // %116 add
+	const float e117 = e113 / e116; // %117 div
+	const float e118 = 0.001f * e117; // %118 mul
+	const float e119 = logitsB[i] - e118; // %119 sub
+	t119[i] = e119;
 }
 
 // Gradients not computed in their slot are copied there; then every update is
@@ -686,16 +697,16 @@ extern "C" __global__ void g10_3_mul_mul_add_mul(float* mem, int n) {
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i < 1) stateStep[i] = t26[i];
-	if (i < 200704) stateHiddenWM[i] = t64[i];
-	if (i < 200704) stateHiddenWV[i] = t68[i];
-	if (i < 200704) hiddenW[i] = t75[i];
-	if (i < 256) stateHiddenBM[i] = t78[i];
-	if (i < 256) stateHiddenBV[i] = t82[i];
-	if (i < 256) hiddenB[i] = t89[i];
-	if (i < 2560) stateLogitsWM[i] = t92[i];
-	if (i < 2560) stateLogitsWV[i] = t96[i];
-	if (i < 2560) logitsW[i] = t103[i];
-	if (i < 10) stateLogitsBM[i] = t106[i];
-	if (i < 10) stateLogitsBV[i] = t110[i];
-	if (i < 10) logitsB[i] = t117[i];
+	if (i < 200704) stateHiddenWM[i] = t66[i];
+	if (i < 200704) stateHiddenWV[i] = t70[i];
+	if (i < 200704) hiddenW[i] = t77[i];
+	if (i < 256) stateHiddenBM[i] = t80[i];
+	if (i < 256) stateHiddenBV[i] = t84[i];
+	if (i < 256) hiddenB[i] = t91[i];
+	if (i < 2560) stateLogitsWM[i] = t94[i];
+	if (i < 2560) stateLogitsWV[i] = t98[i];
+	if (i < 2560) logitsW[i] = t105[i];
+	if (i < 10) stateLogitsBM[i] = t108[i];
+	if (i < 10) stateLogitsBV[i] = t112[i];
+	if (i < 10) logitsB[i] = t119[i];
 }

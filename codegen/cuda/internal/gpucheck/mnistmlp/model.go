@@ -58,23 +58,24 @@ type Model struct {
 	// Activations and temporaries (views of the arena).
 	t24    []float32 // %24 div scalar
 	t26    []float32 // %26 add scalar
-	t28    []float32 // %28 sub scalar
 	t30    []float32 // %30 sub scalar
-	t32    []float32 // %32 neg (N)
-	t34    []float32 // %34 one_hot (N, 10)
-	t35    []float32 // %35 mul (N, 10)
-	t36    []float32 // %36 reduce_sum (N, 1)
-	hidden []float32 // %39 relu (N, 256)
-	logits []float32 // %41 add (N, 10)
-	t42    []int32   // %42 argmax (N)
-	t45    []float32 // %45 reduce_mean scalar
-	t46    []float32 // %46 softmax (N, 10)
-	t47    []float32 // %47 log_softmax (N, 10)
-	t49    []float32 // %49 reduce_sum (N)
-	t51    []float32 // %51 reduce_mean scalar
-	t54    []float32 // %54 sub (N, 10)
-	t57    []float32 // %57 matmul (N, 256)
-	t59    []float32 // %59 where (N, 256)
+	t31    []float32 // %31 div scalar
+	t32    []float32 // %32 div scalar
+	t34    []float32 // %34 neg (N)
+	t36    []float32 // %36 one_hot (N, 10)
+	t37    []float32 // %37 mul (N, 10)
+	t38    []float32 // %38 reduce_sum (N, 1)
+	hidden []float32 // %41 relu (N, 256)
+	logits []float32 // %43 add (N, 10)
+	t44    []int32   // %44 argmax (N)
+	t47    []float32 // %47 reduce_mean scalar
+	t48    []float32 // %48 softmax (N, 10)
+	t49    []float32 // %49 log_softmax (N, 10)
+	t51    []float32 // %51 reduce_sum (N)
+	t53    []float32 // %53 reduce_mean scalar
+	t56    []float32 // %56 sub (N, 10)
+	t59    []float32 // %59 matmul (N, 256)
+	t61    []float32 // %61 where (N, 256)
 }
 
 // Option configures New.
@@ -119,23 +120,24 @@ func New(opts ...Option) *Model {
 	m.stateLogitsBV = m.state[407051:407061:407061]
 	m.t24 = m.arena[128:129:129]
 	m.t26 = m.arena[68096:68097:68097]
-	m.t28 = m.arena[68097:68098:68098]
-	m.t30 = m.arena[68098:68099:68099]
-	m.t32 = m.arena[0:128:128]
-	m.t34 = m.arena[32768:34048:34048]
-	m.t35 = m.arena[34048:35328:35328]
-	m.t36 = m.arena[36608:36736:36736]
+	m.t30 = m.arena[68097:68098:68098]
+	m.t31 = m.arena[68098:68099:68099]
+	m.t32 = m.arena[68097:68098:68098]
+	m.t34 = m.arena[0:128:128]
+	m.t36 = m.arena[32768:34048:34048]
+	m.t37 = m.arena[34048:35328:35328]
+	m.t38 = m.arena[36608:36736:36736]
 	m.hidden = m.arena[0:32768:32768]
 	m.logits = m.arena[35328:36608:36608]
-	m.t42 = m.iarena[0:128:128]
-	m.t45 = m.arena[68099:68100:68100]
-	m.t46 = m.arena[65536:66816:66816]
-	m.t47 = m.arena[66816:68096:68096]
-	m.t49 = m.arena[35328:35456:35456]
-	m.t51 = m.arena[68100:68101:68101]
-	m.t54 = m.arena[66816:68096:68096]
-	m.t57 = m.arena[32768:65536:65536]
-	m.t59 = m.arena[0:32768:32768]
+	m.t44 = m.iarena[0:128:128]
+	m.t47 = m.arena[68099:68100:68100]
+	m.t48 = m.arena[65536:66816:66816]
+	m.t49 = m.arena[66816:68096:68096]
+	m.t51 = m.arena[35328:35456:35456]
+	m.t53 = m.arena[68100:68101:68101]
+	m.t56 = m.arena[66816:68096:68096]
+	m.t59 = m.arena[32768:65536:65536]
+	m.t61 = m.arena[0:32768:32768]
 	m.Reset()
 	return m
 }
@@ -290,7 +292,7 @@ func (m *Model) Forward(image []float32, n int) (probs []float32, err error) {
 		return nil, err
 	}
 	m.forward(image, n)
-	return m.t46[:10*n], nil
+	return m.t48[:10*n], nil
 }
 
 // TrainStep runs one optimizer step on the first n examples and returns the loss
@@ -309,7 +311,7 @@ func (m *Model) TrainStep(image []float32, label []int32, n int) (loss float32, 
 		return 0, err
 	}
 	m.step(image, label, n)
-	return m.t51[0], nil
+	return m.t53[0], nil
 }
 
 // Eval returns the loss and the metrics (accuracy) on the first n examples without updating the model.
@@ -327,7 +329,7 @@ func (m *Model) Eval(image []float32, label []int32, n int) (loss float32, accur
 		return 0, 0, err
 	}
 	m.eval(image, label, n)
-	return m.t51[0], m.t45[0], nil
+	return m.t53[0], m.t47[0], nil
 }
 
 var _ rt.Model = (*Model)(nil)
@@ -379,34 +381,11 @@ func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *Model) forward(image []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (contraction): %37 matmul, %38 add, %39 relu (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.hidden[i0*256:][:256]
-			a1 := m.hiddenB[0:][:256]
-			o39 := m.hidden[i0*256:][:256]
-			for j := range o39 {
-				v38 := a0[j] + a1[j]
-				v39 := relu32(v38)
-				o39[j] = v39
-			}
-		}
-	}
-	// group (contraction): %40 matmul, %41 add (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.logits[i0*10:][:10]
-			a1 := m.logitsB[0:][:10]
-			o41 := m.logits[i0*10:][:10]
-			for j := range o41 {
-				v41 := a0[j] + a1[j]
-				o41[j] = v41
-			}
-		}
-	}
-	// %46 = softmax(%41) (N, 10)
+	// group (contraction): %39 matmul, %40 add, %41 relu (N, 256)
+	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
+	// group (contraction): %42 matmul, %43 add (N, 10)
+	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
+	// %48 = softmax(%43) (N, 10)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(10)*(1) + in
@@ -420,7 +399,7 @@ func (m *Model) forward(image []float32, n int) {
 			}
 			inv := 1 / sum
 			for j := 0; j < 10; j++ {
-				m.t46[base+j*(1)] = exp32(m.logits[base+j*(1)]-mx) * inv
+				m.t48[base+j*(1)] = exp32(m.logits[base+j*(1)]-mx) * inv
 			}
 		}
 	}
@@ -430,41 +409,18 @@ func (m *Model) forward(image []float32, n int) {
 func (m *Model) eval(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %34 = one_hot(%1) (N, 10)
-	clear(m.t34[:10*n])
+	// %36 = one_hot(%1) (N, 10)
+	clear(m.t36[:10*n])
 	for i, c := range label[:n] {
 		if c >= 0 && c < 10 {
-			m.t34[i*10+int(c)] = 1
+			m.t36[i*10+int(c)] = 1
 		}
 	}
-	// group (contraction): %37 matmul, %38 add, %39 relu (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.hidden[i0*256:][:256]
-			a1 := m.hiddenB[0:][:256]
-			o39 := m.hidden[i0*256:][:256]
-			for j := range o39 {
-				v38 := a0[j] + a1[j]
-				v39 := relu32(v38)
-				o39[j] = v39
-			}
-		}
-	}
-	// group (contraction): %40 matmul, %41 add (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.logits[i0*10:][:10]
-			a1 := m.logitsB[0:][:10]
-			o41 := m.logits[i0*10:][:10]
-			for j := range o41 {
-				v41 := a0[j] + a1[j]
-				o41[j] = v41
-			}
-		}
-	}
-	// %42 = argmax(%41) (N)
+	// group (contraction): %39 matmul, %40 add, %41 relu (N, 256)
+	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
+	// group (contraction): %42 matmul, %43 add (N, 10)
+	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
+	// %44 = argmax(%43) (N)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(10)*(1) + in
@@ -474,28 +430,28 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 					best = j
 				}
 			}
-			m.t42[o*(1)+in] = int32(best)
+			m.t44[o*(1)+in] = int32(best)
 		}
 	}
-	// group (reduction): %43 eq, %44 cast, %45 reduce_mean scalar
-	for i := range m.t45[:1] {
-		m.t45[i] = 0
+	// group (reduction): %45 eq, %46 cast, %47 reduce_mean scalar
+	for i := range m.t47[:1] {
+		m.t47[i] = 0
 	}
 	{
-		a0 := m.t42[0:][:n]
+		a0 := m.t44[0:][:n]
 		a1 := label[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v43 := b2f(a0[j] == a1[j])
-			v44 := v43
-			acc += v44
+			v45 := b2f(a0[j] == a1[j])
+			v46 := v45
+			acc += v46
 		}
-		m.t45[0] += acc
+		m.t47[0] += acc
 	}
-	for i := range m.t45[:1] {
-		m.t45[i] /= float32(n)
+	for i := range m.t47[:1] {
+		m.t47[i] /= float32(n)
 	}
-	// %47 = log_softmax(%41) (N, 10)
+	// %49 = log_softmax(%43) (N, 10)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(10)*(1) + in
@@ -509,41 +465,41 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 10; j++ {
-				m.t47[base+j*(1)] = m.logits[base+j*(1)] - lse
+				m.t49[base+j*(1)] = m.logits[base+j*(1)] - lse
 			}
 		}
 	}
-	// group (reduction): %48 mul, %49 reduce_sum (N)
-	for i := range m.t49[:n] {
-		m.t49[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t34[i0*10:][:10]
-			a1 := m.t47[i0*10:][:10]
-			acc := float32(0)
-			for j := 0; j < 10; j++ {
-				v48 := a0[j] * a1[j]
-				acc += v48
-			}
-			m.t49[i0] += acc
-		}
-	}
-	// group (reduction): %50 neg, %51 reduce_mean scalar
-	for i := range m.t51[:1] {
+	// group (reduction): %50 mul, %51 reduce_sum (N)
+	for i := range m.t51[:n] {
 		m.t51[i] = 0
 	}
 	{
-		a0 := m.t49[0:][:n]
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t36[i0*10:][:10]
+			a1 := m.t49[i0*10:][:10]
+			acc := float32(0)
+			for j := 0; j < 10; j++ {
+				v50 := a0[j] * a1[j]
+				acc += v50
+			}
+			m.t51[i0] += acc
+		}
+	}
+	// group (reduction): %52 neg, %53 reduce_mean scalar
+	for i := range m.t53[:1] {
+		m.t53[i] = 0
+	}
+	{
+		a0 := m.t51[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v50 := -a0[j]
-			acc += v50
+			v52 := -a0[j]
+			acc += v52
 		}
-		m.t51[0] += acc
+		m.t53[0] += acc
 	}
-	for i := range m.t51[:1] {
-		m.t51[i] /= float32(n)
+	for i := range m.t53[:1] {
+		m.t53[i] /= float32(n)
 	}
 }
 
@@ -560,86 +516,73 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			o24[j] = v24
 		}
 	}
-	// group (elementwise): %26 add, %27 pow, %28 sub, %29 pow, %30 sub scalar
+	// group (elementwise): %26 add, %27 pow, %28 sub, %29 pow, %30 sub, %31 div scalar
 	{
 		a0 := m.stateStep[0:][:1]
 		o26 := m.t26[0:][:1]
-		o28 := m.t28[0:][:1]
 		o30 := m.t30[0:][:1]
+		o31 := m.t31[0:][:1]
 		for j := range o26 {
 			v26 := a0[j] + float32(1.0)
 			v27 := pow32(float32(0.9), v26)
 			v28 := float32(1.0) - v27
 			v29 := pow32(float32(0.999), v26)
 			v30 := float32(1.0) - v29
+			v31 := float32(1.0) / v28
 			o26[j] = v26
-			o28[j] = v28
 			o30[j] = v30
+			o31[j] = v31
 		}
 	}
-	// group (elementwise): %31 broadcast, %32 neg (N)
+	// %32 = div(%15, %30) scalar
 	{
-		a0 := m.t24[0]
-		o32 := m.t32[0:][:n]
+		a0 := m.t30[0:][:1]
+		o32 := m.t32[0:][:1]
 		for j := range o32 {
-			v31 := a0
-			v32 := -v31
+			v32 := float32(1.0) / a0[j]
 			o32[j] = v32
 		}
 	}
-	// %34 = one_hot(%1) (N, 10)
-	clear(m.t34[:10*n])
+	// group (elementwise): %33 broadcast, %34 neg (N)
+	{
+		a0 := m.t24[0]
+		o34 := m.t34[0:][:n]
+		for j := range o34 {
+			v33 := a0
+			v34 := -v33
+			o34[j] = v34
+		}
+	}
+	// %36 = one_hot(%1) (N, 10)
+	clear(m.t36[:10*n])
 	for i, c := range label[:n] {
 		if c >= 0 && c < 10 {
-			m.t34[i*10+int(c)] = 1
+			m.t36[i*10+int(c)] = 1
 		}
 	}
-	// group (reduction): %35 mul, %36 reduce_sum (N, 1)
-	for i := range m.t36[:n] {
-		m.t36[i] = 0
+	// group (reduction): %37 mul, %38 reduce_sum (N, 1)
+	for i := range m.t38[:n] {
+		m.t38[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t32[i0]
-			a1 := m.t34[i0*10:][:10]
-			o35 := m.t35[i0*10:][:10]
+			a0 := m.t34[i0]
+			a1 := m.t36[i0*10:][:10]
+			o37 := m.t37[i0*10:][:10]
 			acc := float32(0)
-			for j := range o35 {
-				v35 := a0 * a1[j]
-				acc += v35
-				o35[j] = v35
+			for j := range o37 {
+				v37 := a0 * a1[j]
+				acc += v37
+				o37[j] = v37
 			}
-			m.t36[i0] += acc
+			m.t38[i0] += acc
 		}
 	}
-	// group (contraction): %37 matmul, %38 add, %39 relu (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.hidden[i0*256:][:256]
-			a1 := m.hiddenB[0:][:256]
-			o39 := m.hidden[i0*256:][:256]
-			for j := range o39 {
-				v38 := a0[j] + a1[j]
-				v39 := relu32(v38)
-				o39[j] = v39
-			}
-		}
-	}
-	// group (contraction): %40 matmul, %41 add (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.logits[i0*10:][:10]
-			a1 := m.logitsB[0:][:10]
-			o41 := m.logits[i0*10:][:10]
-			for j := range o41 {
-				v41 := a0[j] + a1[j]
-				o41[j] = v41
-			}
-		}
-	}
-	// %47 = log_softmax(%41) (N, 10)
+	// group (contraction): %39 matmul, %40 add, %41 relu (N, 256)
+	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
+	// group (contraction): %42 matmul, %43 add (N, 10)
+	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
+	// %49 = log_softmax(%43) (N, 10)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 1; in++ {
 			base := o*(10)*(1) + in
@@ -653,116 +596,118 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 10; j++ {
-				m.t47[base+j*(1)] = m.logits[base+j*(1)] - lse
+				m.t49[base+j*(1)] = m.logits[base+j*(1)] - lse
 			}
 		}
 	}
-	// group (reduction): %48 mul, %49 reduce_sum (N)
-	for i := range m.t49[:n] {
-		m.t49[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t34[i0*10:][:10]
-			a1 := m.t47[i0*10:][:10]
-			acc := float32(0)
-			for j := 0; j < 10; j++ {
-				v48 := a0[j] * a1[j]
-				acc += v48
-			}
-			m.t49[i0] += acc
-		}
-	}
-	// group (reduction): %50 neg, %51 reduce_mean scalar
-	for i := range m.t51[:1] {
+	// group (reduction): %50 mul, %51 reduce_sum (N)
+	for i := range m.t51[:n] {
 		m.t51[i] = 0
 	}
 	{
-		a0 := m.t49[0:][:n]
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t36[i0*10:][:10]
+			a1 := m.t49[i0*10:][:10]
+			acc := float32(0)
+			for j := 0; j < 10; j++ {
+				v50 := a0[j] * a1[j]
+				acc += v50
+			}
+			m.t51[i0] += acc
+		}
+	}
+	// group (reduction): %52 neg, %53 reduce_mean scalar
+	for i := range m.t53[:1] {
+		m.t53[i] = 0
+	}
+	{
+		a0 := m.t51[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v50 := -a0[j]
-			acc += v50
+			v52 := -a0[j]
+			acc += v52
 		}
-		m.t51[0] += acc
+		m.t53[0] += acc
 	}
-	for i := range m.t51[:1] {
-		m.t51[i] /= float32(n)
+	for i := range m.t53[:1] {
+		m.t53[i] /= float32(n)
 	}
 
 	// ------------------------------------------------------------------------
 	// Backward.
-	// group (reduction): %52 exp, %53 mul, %54 sub, %55 reduce_sum (10)
+	// group (reduction): %54 exp, %55 mul, %56 sub, %57 reduce_sum (10)
 	for i := range m.logitsBGrad[:10] {
 		m.logitsBGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t47[i0*10:][:10]
-			a1 := m.t36[i0]
-			a2 := m.t35[i0*10:][:10]
-			o54 := m.t54[i0*10:][:10]
+			a0 := m.t49[i0*10:][:10]
+			a1 := m.t38[i0]
+			a2 := m.t37[i0*10:][:10]
+			o56 := m.t56[i0*10:][:10]
 			s := m.logitsBGrad[0:][:10]
-			for j := range o54 {
-				v52 := exp32(a0[j])
-				v53 := v52 * a1
-				v54 := a2[j] - v53
-				s[j] += v54
-				o54[j] = v54
+			for j := range o56 {
+				v54 := exp32(a0[j])
+				v55 := v54 * a1
+				v56 := a2[j] - v55
+				s[j] += v56
+				o56[j] = v56
 			}
 		}
 	}
-	// %56 = matmul(%39, %54) (256, 10)
-	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t54, 10, 0, m.logitsWGrad, 10)
-	// %57 = matmul(%54, %4) (N, 256)
-	rt.Sgemm(false, true, n, 256, 10, 1, m.t54, 10, m.logitsW, 10, 0, m.t57, 256)
-	// group (reduction): %58 gt, %59 where, %60 reduce_sum (256)
+	// %58 = matmul(%41, %56) (256, 10)
+	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t56, 10, 0, m.logitsWGrad, 10)
+	// %59 = matmul(%56, %4) (N, 256)
+	rt.Sgemm(false, true, n, 256, 10, 1, m.t56, 10, m.logitsW, 10, 0, m.t59, 256)
+	// group (reduction): %60 gt, %61 where, %62 reduce_sum (256)
 	for i := range m.hiddenBGrad[:256] {
 		m.hiddenBGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.hidden[i0*256:][:256]
-			a1 := m.t57[i0*256:][:256]
-			o59 := m.t59[i0*256:][:256]
+			a1 := m.t59[i0*256:][:256]
+			o61 := m.t61[i0*256:][:256]
 			s := m.hiddenBGrad[0:][:256]
-			for j := range o59 {
-				v58 := b2f(a0[j] > float32(0.0))
-				v59 := sel32(v58, a1[j], float32(0.0))
-				s[j] += v59
-				o59[j] = v59
+			for j := range o61 {
+				v60 := b2f(a0[j] > float32(0.0))
+				v61 := sel32(v60, a1[j], float32(0.0))
+				s[j] += v61
+				o61[j] = v61
 			}
 		}
 	}
-	// %61 = matmul(%0, %59) (784, 256)
-	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t59, 256, 0, m.hiddenWGrad, 256)
+	// %63 = matmul(%0, %61) (784, 256)
+	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t61, 256, 0, m.hiddenWGrad, 256)
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
-	// group (optimizer update of all 4 params, one loop over the params block): %62 mul, %63 mul, %64 add, %65 mul, %66 mul, %67 mul, %68 add, %69 div, %70 div, %71 sqrt, %72 add, %73 div, %74 mul, %75 sub
+	// group (optimizer update of all 4 params, one loop over the params block): %64 mul, %65 mul, %66 add, %67 mul, %68 mul, %69 mul, %70 add, %71 mul, %72 mul, %73 sqrt, %74 add, %75 div, %76 mul, %77 sub
 	{
 		params := m.params[:numParams]
 		grads := m.grads[:numParams]
 		state0 := m.state[1:][:numParams]      // m
 		state1 := m.state[203531:][:numParams] // v
+		s0 := m.t31[0]
+		s1 := m.t32[0]
 		for i := range params {
-			v62 := float32(0.9) * state0[i]
-			v63 := float32(0.09999999999999998) * grads[i]
-			v64 := v62 + v63
-			v65 := float32(0.999) * state1[i]
-			v66 := grads[i] * grads[i]
-			v67 := float32(0.0010000000000000009) * v66
-			v68 := v65 + v67
-			v69 := v64 / m.t28[0]
-			v70 := v68 / m.t30[0]
-			v71 := sqrt32(v70)
-			v72 := v71 + float32(1e-08)
-			v73 := v69 / v72
-			v74 := float32(0.001) * v73
-			v75 := params[i] - v74
-			state0[i] = v64
-			state1[i] = v68
-			params[i] = v75
+			v64 := float32(0.9) * state0[i]
+			v65 := float32(0.09999999999999998) * grads[i]
+			v66 := v64 + v65
+			v67 := float32(0.999) * state1[i]
+			v68 := grads[i] * grads[i]
+			v69 := float32(0.0010000000000000009) * v68
+			v70 := v67 + v69
+			v71 := v66 * s0
+			v72 := v70 * s1
+			v73 := sqrt32(v72)
+			v74 := v73 + float32(1e-08)
+			v75 := v71 / v74
+			v76 := float32(0.001) * v75
+			v77 := params[i] - v76
+			state0[i] = v66
+			state1[i] = v70
+			params[i] = v77
 		}
 	}
 
@@ -878,13 +823,6 @@ func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 
 func pow32(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }
-
-func relu32(x float32) float32 {
-	if x > 0 {
-		return x
-	}
-	return 0
-}
 
 // sel32 is c ? a : b for a bool stored as 0/1.
 func sel32(c, a, b float32) float32 {

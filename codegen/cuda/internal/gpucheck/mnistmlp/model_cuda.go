@@ -22,25 +22,26 @@ const (
 	cuGrads  = 203530
 	cuState  = 407060
 	cuArena  = 814121
-	cuIarena = 3873853
-	cuInputs = 3873981
-	cuWords  = 3974461
+	cuIarena = 3873855
+	cuInputs = 3873983
+	cuWords  = 3974463
 )
 
 // Kernels of kernels.cu, in launch order.
 const (
 	kernK24Div = iota
 	kernG9AddPowSubPow
+	kernK32Div
 	kernG5BroadcastNeg
-	kernK34OneHot
+	kernK36OneHot
 	kernG6Mul
 	kernG61ReduceSum
 	kernG01AddRelu
 	kernG11Add
-	kernK42Argmax
+	kernK44Argmax
 	kernG4ReduceMean
-	kernK46Softmax
-	kernK47LogSoftmax
+	kernK48Softmax
+	kernK49LogSoftmax
 	kernG2ReduceSum
 	kernG3ReduceMean
 	kernG7ExpMulSub
@@ -58,16 +59,17 @@ const (
 var kernelNames = [numKernels]string{
 	"k24_div",
 	"g9_add_pow_sub_pow",
+	"k32_div",
 	"g5_broadcast_neg",
-	"k34_one_hot",
+	"k36_one_hot",
 	"g6_mul",
 	"g6_1_reduce_sum",
 	"g0_1_add_relu",
 	"g1_1_add",
-	"k42_argmax",
+	"k44_argmax",
 	"g4_reduce_mean",
-	"k46_softmax",
-	"k47_log_softmax",
+	"k48_softmax",
+	"k49_log_softmax",
 	"g2_reduce_sum",
 	"g3_reduce_mean",
 	"g7_exp_mul_sub",
@@ -266,7 +268,7 @@ func (m *CUDAModel) Forward(image []float32, n int) (probsOut []float32, err err
 	m.err = nil
 	m.putF32(cuInputs+0, image)
 	m.forward(n)
-	m.get(unsafe.Pointer(&m.out0[0]), 918192, 10*n)
+	m.get(unsafe.Pointer(&m.out0[0]), 918194, 10*n)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -300,7 +302,7 @@ func (m *CUDAModel) TrainStep(image []float32, label []int32, n int) (loss float
 	m.putF32(cuInputs+0, image)
 	m.putI32(cuInputs+100352, label)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 922288, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 922290, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -333,8 +335,8 @@ func (m *CUDAModel) Eval(image []float32, label []int32, n int) (loss float32, a
 	m.putF32(cuInputs+0, image)
 	m.putI32(cuInputs+100352, label)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 922288, 1)
-	m.get(unsafe.Pointer(&m.scalars[1]), 918191, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 922290, 1)
+	m.get(unsafe.Pointer(&m.scalars[1]), 918193, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -451,29 +453,29 @@ func (m *CUDAModel) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *CUDAModel) forward(n int) {
 	m.n = int32(n)
 	// Forward.
-	// %37 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 3873981, 784, 0, 256, 817071, 256)
+	// %39 = matmul(%0, %2) (N, 256)
+	m.gemm(false, false, n, 256, 784, 3873983, 784, 0, 256, 817073, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
-	// %40 = matmul(%39, %4) (N, 10)
-	m.gemm(false, false, n, 10, 256, 882607, 256, 200960, 10, 915375, 10)
-	m.launch(kernG11Add, blocks(10*n, 256)) // %41 = add(%40, %5) (N, 10) (logits)
-	m.launch(kernK46Softmax, blocks(n, 8))  // %46 = softmax(%41) (N, 10)
+	// %42 = matmul(%41, %4) (N, 10)
+	m.gemm(false, false, n, 10, 256, 882609, 256, 200960, 10, 915377, 10)
+	m.launch(kernG11Add, blocks(10*n, 256)) // %43 = add(%42, %5) (N, 10) (logits)
+	m.launch(kernK48Softmax, blocks(n, 8))  // %48 = softmax(%43) (N, 10)
 }
 
 // eval queues the computation of the loss and the metrics.
 func (m *CUDAModel) eval(n int) {
 	m.n = int32(n)
 	// Forward.
-	m.launch(kernK34OneHot, blocks(10*n, 256)) // %34 = one_hot(%1) (N, 10)
-	// %37 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 3873981, 784, 0, 256, 817071, 256)
+	m.launch(kernK36OneHot, blocks(10*n, 256)) // %36 = one_hot(%1) (N, 10)
+	// %39 = matmul(%0, %2) (N, 256)
+	m.gemm(false, false, n, 256, 784, 3873983, 784, 0, 256, 817073, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
-	// %40 = matmul(%39, %4) (N, 10)
-	m.gemm(false, false, n, 10, 256, 882607, 256, 200960, 10, 915375, 10)
-	m.launch(kernG11Add, blocks(10*n, 256))   // %41 = add(%40, %5) (N, 10) (logits)
-	m.launch(kernK42Argmax, blocks(n, 8))     // %42 = argmax(%41) (N)
+	// %42 = matmul(%41, %4) (N, 10)
+	m.gemm(false, false, n, 10, 256, 882609, 256, 200960, 10, 915377, 10)
+	m.launch(kernG11Add, blocks(10*n, 256))   // %43 = add(%42, %5) (N, 10) (logits)
+	m.launch(kernK44Argmax, blocks(n, 8))     // %44 = argmax(%43) (N)
 	m.launch(kernG4ReduceMean, 1)             // group 4: 3 values (N)
-	m.launch(kernK47LogSoftmax, blocks(n, 8)) // %47 = log_softmax(%41) (N, 10)
+	m.launch(kernK49LogSoftmax, blocks(n, 8)) // %49 = log_softmax(%43) (N, 10)
 	m.launch(kernG2ReduceSum, blocks(n, 8))   // group 2: 2 values (N, 10)
 	m.launch(kernG3ReduceMean, 1)             // group 3: 2 values (N)
 }
@@ -484,32 +486,33 @@ func (m *CUDAModel) step(n int) {
 	m.n = int32(n)
 	// Forward.
 	m.launch(kernK24Div, blocks(1, 256))         // %24 = div(%15, %16) scalar
-	m.launch(kernG9AddPowSubPow, blocks(1, 256)) // group 9: 5 values scalar
+	m.launch(kernG9AddPowSubPow, blocks(1, 256)) // group 9: 6 values scalar
+	m.launch(kernK32Div, blocks(1, 256))         // %32 = div(%15, %30) scalar
 	m.launch(kernG5BroadcastNeg, blocks(n, 256)) // group 5: 2 values (N)
-	m.launch(kernK34OneHot, blocks(10*n, 256))   // %34 = one_hot(%1) (N, 10)
-	m.launch(kernG6Mul, blocks(10*n, 256))       // %35 = mul(%33, %34) (N, 10)
-	m.launch(kernG61ReduceSum, blocks(n, 8))     // %36 = reduce_sum(%35) (N, 1)
-	// %37 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 3873981, 784, 0, 256, 817071, 256)
+	m.launch(kernK36OneHot, blocks(10*n, 256))   // %36 = one_hot(%1) (N, 10)
+	m.launch(kernG6Mul, blocks(10*n, 256))       // %37 = mul(%35, %36) (N, 10)
+	m.launch(kernG61ReduceSum, blocks(n, 8))     // %38 = reduce_sum(%37) (N, 1)
+	// %39 = matmul(%0, %2) (N, 256)
+	m.gemm(false, false, n, 256, 784, 3873983, 784, 0, 256, 817073, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
-	// %40 = matmul(%39, %4) (N, 10)
-	m.gemm(false, false, n, 10, 256, 882607, 256, 200960, 10, 915375, 10)
-	m.launch(kernG11Add, blocks(10*n, 256))   // %41 = add(%40, %5) (N, 10) (logits)
-	m.launch(kernK47LogSoftmax, blocks(n, 8)) // %47 = log_softmax(%41) (N, 10)
+	// %42 = matmul(%41, %4) (N, 10)
+	m.gemm(false, false, n, 10, 256, 882609, 256, 200960, 10, 915377, 10)
+	m.launch(kernG11Add, blocks(10*n, 256))   // %43 = add(%42, %5) (N, 10) (logits)
+	m.launch(kernK49LogSoftmax, blocks(n, 8)) // %49 = log_softmax(%43) (N, 10)
 	m.launch(kernG2ReduceSum, blocks(n, 8))   // group 2: 2 values (N, 10)
 	m.launch(kernG3ReduceMean, 1)             // group 3: 2 values (N)
 
 	// Backward.
 	m.launch(kernG7ExpMulSub, blocks(10*n, 256)) // group 7: 3 values (N, 10)
-	m.launch(kernG71ReduceSum, 10)               // %55 = reduce_sum(%54) (10)
-	// %56 = matmul(%39, %54) (256, 10)
-	m.gemm(true, false, 256, 10, n, 882607, 256, 924849, 10, 404490, 10)
-	// %57 = matmul(%54, %4) (N, 256)
-	m.gemm(false, true, n, 256, 10, 924849, 10, 200960, 10, 926129, 256)
+	m.launch(kernG71ReduceSum, 10)               // %57 = reduce_sum(%56) (10)
+	// %58 = matmul(%41, %56) (256, 10)
+	m.gemm(true, false, 256, 10, n, 882609, 256, 924851, 10, 404490, 10)
+	// %59 = matmul(%56, %4) (N, 256)
+	m.gemm(false, true, n, 256, 10, 924851, 10, 200960, 10, 926131, 256)
 	m.launch(kernG8GtWhere, blocks(256*n, 256)) // group 8: 2 values (N, 256)
-	m.launch(kernG81ReduceSum, 256)             // %60 = reduce_sum(%59) (256)
-	// %61 = matmul(%0, %59) (784, 256)
-	m.gemm(true, false, 784, 256, n, 3873981, 784, 991665, 256, 203530, 256)
+	m.launch(kernG81ReduceSum, 256)             // %62 = reduce_sum(%61) (256)
+	// %63 = matmul(%0, %61) (784, 256)
+	m.gemm(true, false, 784, 256, n, 3873983, 784, 991667, 256, 203530, 256)
 
 	// Optimizer update.
 	m.launch(kernG10MulMulAddMul, blocks(200704, 256)) // group 10: 14 values (784, 256)
