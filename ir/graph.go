@@ -276,3 +276,27 @@ func (a Attrs) Shape(k string) Shape {
 	s, _ := a[k].(Shape)
 	return s
 }
+
+// IndexBound returns the exclusive upper bound on the values of an i32
+// value implied by its uses as an index (the depth of a one_hot, the rows
+// of a gather table or of a scatter_add), the smallest if several, or 0
+// when no use bounds it.
+func (g *Graph) IndexBound(v *Value) int {
+	hi := 0
+	note := func(k int) {
+		if k > 0 && (hi == 0 || k < hi) {
+			hi = k
+		}
+	}
+	for _, u := range g.Values {
+		switch {
+		case u.Op.Name == "one_hot" && u.Args[0] == v:
+			note(u.Attrs.Int("depth"))
+		case u.Op.Name == "gather" && u.Args[1] == v:
+			note(int(u.Args[0].Type.Shape[0]))
+		case u.Op.Name == "scatter_add" && u.Args[0] == v:
+			note(u.Attrs.Int("rows"))
+		}
+	}
+	return hi
+}

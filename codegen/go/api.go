@@ -45,28 +45,6 @@ func usedInputs(vals []*ir.Value) []*ir.Value {
 	return out
 }
 
-// classBound returns the exclusive upper bound of an i32 input's values
-// when it is used as an index (one_hot depth, gather rows), or 0.
-func classBound(g *ir.Graph, in *ir.Value) int {
-	hi := 0
-	note := func(k int) {
-		if k > 0 && (hi == 0 || k < hi) {
-			hi = k
-		}
-	}
-	for _, v := range g.Values {
-		switch {
-		case v.Op.Name == "one_hot" && v.Args[0] == in:
-			note(v.Attrs.Int("depth"))
-		case v.Op.Name == "gather" && v.Args[1] == in:
-			note(int(v.Args[0].Type.Shape[0]))
-		case v.Op.Name == "scatter_add" && v.Args[0] == in:
-			note(v.Attrs.Int("rows"))
-		}
-	}
-	return hi
-}
-
 // perExample is the element count of one example of an input (its shape with N = 1).
 func perExample(v *ir.Value) int {
 	n := 1
@@ -106,7 +84,7 @@ func (gen *generator) checks(ins []*ir.Value, zeros ...jen.Code) []jen.Code {
 		id := jen.Id(gen.p.bufs[v].field)
 		per := perExample(v)
 		if v.Type.DType == ir.I32 {
-			hi := classBound(gen.g, v)
+			hi := gen.g.IndexBound(v)
 			if hi == 0 {
 				hi = 1<<31 - 1
 			}
