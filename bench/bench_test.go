@@ -77,7 +77,22 @@ func BenchmarkMNISTTrainStep(b *testing.B) {
 	b.Run("mdlc/gonum", mdlc(runtime.BLASGonum))
 	b.Run("hand/gonum", hand(GonumGemm))
 	b.Run("hand/native", hand(NativeGemm))
+	for _, e := range extraTrainStep {
+		b.Run("mdlc/"+e.backend, mdlc(e.backend))
+		b.Run("hand/"+e.backend, hand(e.gemm))
+	}
 }
+
+// trainStepBackend is a runtime BLAS backend and the GemmFunc that calls the
+// same library directly, for the mdlc/ and hand/ sub-benchmarks.
+type trainStepBackend struct {
+	backend string
+	gemm    GemmFunc
+}
+
+// extraTrainStep holds backends that build-tagged files add
+// (bench_openblas_test.go: "openblas").
+var extraTrainStep []trainStepBackend
 
 // run times b.N steps, cycling through nb batches, after one untimed step
 // (first-call costs, such as worker start-up, are not per step).

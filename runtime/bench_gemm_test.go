@@ -45,7 +45,8 @@ var sgemmShapes = []struct {
 }
 
 // BenchmarkSgemm reports GFLOP/s of the native backend (its best kernel),
-// each other native kernel, and gonum, at sgemmShapes.
+// each other native kernel, gonum, and OpenBLAS when built with -tags
+// openblas, at sgemmShapes.
 func BenchmarkSgemm(b *testing.B) {
 	defer SetBLAS(BLAS())
 	rng := NewRNG(4)
@@ -64,10 +65,13 @@ func BenchmarkSgemm(b *testing.B) {
 			variants = append(variants, BLASNative+"-"+k.name)
 		}
 		variants = append(variants, BLASGonum)
+		if openblasSgemm != nil { // built with -tags openblas
+			variants = append(variants, BLASOpenBLAS)
+		}
 		for _, v := range variants {
 			b.Run(fmt.Sprintf("%s/%s", s.name, v), func(b *testing.B) {
 				switch v {
-				case BLASNative, BLASGonum:
+				case BLASNative, BLASGonum, BLASOpenBLAS:
 					SetBLAS(v)
 				default:
 					SetBLAS(BLASNative)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -13,19 +14,30 @@ import (
 // goroutines per call for medium sizes (sgemmParallel), which allocates,
 // and a generated TrainStep must not allocate after its first call.
 //
-// TODO: an "openblas" backend behind a build tag, through
-// gonum.org/v1/netlib. It needs cgo and is not built yet.
+// "openblas" calls OpenBLAS's cblas_sgemm through gonum.org/v1/netlib. It
+// needs cgo, so it is only built with -tags openblas (blas_openblas.go);
+// other builds know the name but SetBLAS("openblas") returns an error.
 const (
-	BLASNative = "native"
-	BLASGonum  = "gonum"
+	BLASNative   = "native"
+	BLASGonum    = "gonum"
+	BLASOpenBLAS = "openblas"
 )
 
 const (
 	backendNative int32 = iota
 	backendGonum
+	backendOpenBLAS
 )
 
 var backend atomic.Int32
+
+// openblasSgemm is the OpenBLAS Sgemm, with Sgemm's signature. It is set
+// while package variables are initialized (before init reads MDLC_BLAS) by
+// blas_openblas.go, and is nil when that file is not built.
+var openblasSgemm func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+// errOpenBLASNotBuilt is SetBLAS("openblas")'s error in builds without it.
+var errOpenBLASNotBuilt = errors.New("openblas backend not built: build with -tags openblas (needs cgo and libopenblas-dev)")
 
 func init() {
 	if err := setBLASFromEnv(os.Getenv("MDLC_BLAS")); err != nil {
@@ -44,23 +56,32 @@ func setBLASFromEnv(v string) error {
 	return nil
 }
 
-// SetBLAS selects the backend Sgemm dispatches to: "native" or "gonum".
+// SetBLAS selects the backend Sgemm dispatches to: "native", "gonum" or,
+// in builds with -tags openblas, "openblas".
 func SetBLAS(name string) error {
 	switch name {
 	case BLASNative:
 		backend.Store(backendNative)
 	case BLASGonum:
 		backend.Store(backendGonum)
+	case BLASOpenBLAS:
+		if openblasSgemm == nil {
+			return errOpenBLASNotBuilt
+		}
+		backend.Store(backendOpenBLAS)
 	default:
-		return fmt.Errorf("unknown BLAS backend %q (want %q or %q)", name, BLASNative, BLASGonum)
+		return fmt.Errorf("unknown BLAS backend %q (want %q, %q or %q)", name, BLASNative, BLASGonum, BLASOpenBLAS)
 	}
 	return nil
 }
 
 // BLAS names the selected backend.
 func BLAS() string {
-	if backend.Load() == backendGonum {
+	switch backend.Load() {
+	case backendGonum:
 		return BLASGonum
+	case backendOpenBLAS:
+		return BLASOpenBLAS
 	}
 	return BLASNative
 }
@@ -74,7 +95,11 @@ func BLAS() string {
 // sizes, strides or short slices panic: they are bugs in the caller, not
 // data errors.
 func Sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if backend.Load() == backendGonum {
+	switch backend.Load() {
+	case backendOpenBLAS:
+		openblasSgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	case backendGonum:
 		ta, tb := blas.NoTrans, blas.NoTrans
 		if tA {
 			ta = blas.Trans

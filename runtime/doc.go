@@ -3,10 +3,13 @@
 //
 //   - Sgemm, the row-major single-precision GEMM every generated matmul calls,
 //     dispatched to a backend chosen with SetBLAS or MDLC_BLAS: "native" (the
-//     default: a persistent worker pool over cache-blocked kernels built on
-//     gonum's assembly level-1 routines; no heap allocation per call) or
-//     "gonum" (gonum.org/v1/gonum/blas/gonum, which spawns goroutines per
-//     call and so allocates). ParallelRows shares the same pool.
+//     default: BLIS-style packing and blocking around generated AVX-512 and
+//     AVX2+FMA micro-kernels with a pure-Go fallback, split over a persistent
+//     worker pool; no heap allocation per call; see GEMM.md), "gonum"
+//     (gonum.org/v1/gonum/blas/gonum, which spawns goroutines per call and so
+//     allocates) or, built with -tags openblas, "openblas" (cgo, through
+//     gonum.org/v1/netlib). SgemmEpilogue adds a bias and ReLU while a tile is
+//     in registers. ParallelRows shares the same pool.
 //   - RNG and InitParam: deterministic per seed parameter initializers with
 //     Keras semantics.
 //   - SaveSafetensors and LoadSafetensors: checkpoints in the safetensors

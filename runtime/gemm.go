@@ -47,7 +47,7 @@ type Epilogue struct {
 func SgemmEpilogue(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ep Epilogue) {
 	g := gemm{tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, ep: ep}
 	g.check()
-	if backend.Load() == backendGonum {
+	if backend.Load() != backendNative {
 		Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		g.alpha, g.beta = 0, 1
 		g.scaleC()
