@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -273,4 +274,182 @@ func TestGroupOrder(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "computed later") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+var defineRE = regexp.MustCompile(`(?m)^#define (\w+) (\d+)$`)
+
+// defines returns the numeric #defines of a .cu (block bases, WORDS).
+func defines(cu []byte) map[string]int {
+	out := map[string]int{}
+	for _, m := range defineRE.FindAllSubmatch(cu, -1) {
+		n := 0
+		for _, c := range m[2] {
+			n = 10*n + int(c-'0')
+		}
+		out[string(m[1])] = n
+	}
+	return out
+}
+
+// compiles checks that cu builds to PTX when a compiler is installed.
+func compiles(t *testing.T, cu []byte) {
+	t.Helper()
+	c, err := FindCompiler()
+	if err != nil {
+		return
+	}
+	ptx, err := c.CompilePTX(cu, DefaultArch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, "PTX", cu, ptx)
+}
+
+// With a memory plan the device arena is the planned one, every value the
+// plan leaves in registers has no memory, and the optimizer update of all
+// params is one kernel that writes params and state in place.
+func TestPlannedArena(t *testing.T) {
+	for _, m := range testModels {
+		g := m.graph(t)
+		cu, _, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: m.batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := defines(cu)
+		arena, iarena := d["IARENA"]-d["ARENA"], d["INPUTS"]-d["IARENA"]
+		if g.Plan == nil {
+			continue
+		}
+		if arena != g.Plan.Arena || iarena != g.Plan.IArena {
+			t.Errorf("%s: device arena %d + %d words, plan %d + %d", m.pkg, arena, iarena, g.Plan.Arena, g.Plan.IArena)
+		}
+		for _, v := range g.Values {
+			if _, ok := g.Plan.Slots[v]; ok || !computes(v) || v.Op.Name == "matmul" {
+				continue
+			}
+			if regexp.MustCompile(`(?m)^#define \w+ [FI]32\(I?ARENA, \d+\) // %` + strconv.Itoa(v.ID) + ` `).Match(cu) {
+				t.Errorf("%s: %%%d %s has device memory; the plan keeps it in a register", m.pkg, v.ID, v.Op.Name)
+			}
+		}
+		if n := strings.Count(string(cu), "_update_all_params("); n != 1 {
+			t.Errorf("%s: %d kernels update all params, want 1", m.pkg, n)
+		}
+		if i := strings.Index(string(cu), "void apply_updates("); i >= 0 {
+			body := string(cu[i:])
+			body = body[:strings.Index(body, "\n}\n")]
+			for _, p := range regexp.MustCompile(`(?m)^#define (\w+) F32\(PARAMS,`).FindAllSubmatch(cu, -1) {
+				if strings.Contains(body, " "+string(p[1])+"[i] =") {
+					t.Errorf("%s: apply_updates copies %s, which the optimizer kernel updated in place", m.pkg, p[1])
+				}
+			}
+		}
+	}
+	g := testModels[1].graph(t)
+	cu, _, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := defines(cu)
+	t.Logf("mnist_mlp at batch 128: arena %d + iarena %d words, allocation %d words (%.2f MiB)",
+		d["IARENA"]-d["ARENA"], d["INPUTS"]-d["IARENA"], d["WORDS"], float64(4*d["WORDS"])/(1<<20))
+}
+
+// mnistWithReshapedGrad returns the MNIST graph with the gradient of
+// logits.b replaced by a reshape of it (so that it is not computed in its
+// grads slot) and re-planned.
+func mnistWithReshapedGrad(t *testing.T) *ir.Graph {
+	g := testModels[1].graph(t)
+	var grad *ir.Value
+	ri := -1
+	for i, r := range g.Results {
+		if r.Kind == ir.ResultGrad && r.Name == "logits.b" {
+			grad, ri = r.Value, i
+		}
+	}
+	if grad == nil {
+		t.Fatal("no gradient of logits.b")
+	}
+	r := &ir.Value{Op: ir.LookupOp("reshape"), Type: grad.Type, Args: []*ir.Value{grad}, Attrs: ir.Attrs{"shape": grad.Type.Shape.Clone()}}
+	var vals []*ir.Value
+	for _, v := range g.Values {
+		for i, a := range v.Args {
+			if a == grad {
+				v.Args[i] = r
+			}
+		}
+		vals = append(vals, v)
+		if v == grad {
+			vals = append(vals, r)
+		}
+	}
+	g.Values = vals
+	g.Results[ri].Value = r
+	g.Renumber()
+	if err := passes.Memplan(g, &passes.Context{MaxBatch: 128}); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// A gradient computed outside its slot is copied there before the
+// optimizer kernel reads the grads block.
+func TestGradCopiedBeforeOptimizer(t *testing.T) {
+	g := mnistWithReshapedGrad(t)
+	cu, goSrc, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(cu)
+	cp, upd := strings.Index(s, "void copy_grads("), strings.Index(s, "_update_all_params(")
+	if cp < 0 || upd < 0 || cp > upd {
+		t.Fatalf("copy_grads at %d, the optimizer kernel at %d", cp, upd)
+	}
+	if !strings.Contains(s[cp:upd], "logitsBGrad[i] =") {
+		t.Errorf("copy_grads does not copy logits.b's gradient:\n%s", s[cp:upd])
+	}
+	if strings.Contains(s[upd:], "logitsBGrad[i] =") {
+		t.Error("apply_updates copies the gradient again")
+	}
+	lc, lu := strings.Index(string(goSrc), "m.launch(kernCopyGrads"), strings.Index(string(goSrc), "m.launch(kernG10UpdateAllParams")
+	if lc < 0 || lu < 0 || lc > lu {
+		t.Errorf("copy_grads launched at %d, the optimizer kernel at %d", lc, lu)
+	}
+	compiles(t, cu)
+}
+
+// A lanes group whose layout is not flat runs a kernel per lane shape; the
+// updates the plan writes in place get device scratch and apply_updates
+// copies them.
+func TestLanesNotFlat(t *testing.T) {
+	g := testModels[1].graph(t)
+	var gr *ir.Group
+	for i := range g.Groups {
+		if g.Groups[i].Lanes != nil {
+			gr = &g.Groups[i]
+		}
+	}
+	if gr == nil {
+		t.Skip("no lanes group")
+	}
+	// Lanes out of param order: not flat.
+	gr.Lanes[0], gr.Lanes[1] = gr.Lanes[1], gr.Lanes[0]
+	cu, _, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(cu)
+	if strings.Contains(s, "_update_all_params(") {
+		t.Error("lanes out of param order run as one kernel")
+	}
+	if !strings.Contains(s, "device scratch after the planned arena") {
+		t.Error("no scratch for the updates")
+	}
+	d := defines(cu)
+	if arena := d["IARENA"] - d["ARENA"]; arena <= g.Plan.Arena {
+		t.Errorf("arena %d words, plan %d: no room for the updates", arena, g.Plan.Arena)
+	}
+	if !regexp.MustCompile(`apply_updates[^}]*hiddenW\[i\] = `).MatchString(s) {
+		t.Error("apply_updates does not update hidden.w")
+	}
+	compiles(t, cu)
 }

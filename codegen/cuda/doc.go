@@ -6,9 +6,11 @@
 // Model's Forward/TrainStep/Eval/Save/Load with parameters, state and
 // activations on the GPU, launched through runtime/cuda without cgo.
 //
-// Stages: layout (the device allocation mirrors the Go backend's blocks and
-// arena offsets, or g.Plan's), units (groups split into launchable kernels),
-// kernels (one emitter per op, as the Go backend's table), then the .cu
-// and Go sources. What it does not do: tensor cores, fp16, convolutions
+// Stages: layout (the device allocation mirrors the Go backend's blocks; the
+// arena is g.Plan's when the memory planner ran, with group members used only
+// in their group in registers, else one slice per value), units (a kernel per
+// fused group, a cuBLAS call per GEMM, the optimizer update of all params as
+// one kernel over the params block), kernels (one emitter per op, as the Go
+// backend's table), then the .cu and Go sources. What it does not do: tensor cores, fp16, convolutions
 // beyond the op table, multi-GPU, or CUDA graphs.
 package cuda

@@ -174,7 +174,7 @@ func (c *cgen) goSource(g *ir.Graph, units []*unit, header string, opt Options) 
 			w.p("%s", kernConst(u.name))
 		}
 	}
-	if train {
+	if train && c.apply != "" {
 		w.p("kernApplyUpdates")
 	}
 	w.p("numKernels")
@@ -184,7 +184,7 @@ func (c *cgen) goSource(g *ir.Graph, units []*unit, header string, opt Options) 
 	for _, u := range kernels {
 		w.p("%q,", u.name)
 	}
-	if train {
+	if train && c.apply != "" {
 		w.p("\"apply_updates\",")
 	}
 	w.p("}")
@@ -547,13 +547,21 @@ func (c *cgen) goSource(g *ir.Graph, units []*unit, header string, opt Options) 
 				w.p("%s", c.gemmCall(u.gemm))
 				continue
 			}
+			switch {
+			case u.copies:
+				w.p("m.launch(%s, %s) // gradients computed outside their slot", kernConst(u.name), u.kernel.grid)
+				continue
+			case u.lanes != nil:
+				w.p("m.launch(%s, %s) // group %d: the optimizer update of all %d params, in place", kernConst(u.name), u.kernel.grid, u.group, len(u.lanes.Lanes))
+				continue
+			}
 			if len(u.vals) == 1 {
 				w.p("m.launch(%s, %s) // %s", kernConst(u.name), u.kernel.grid, valueComment(u.vals[0]))
 			} else {
 				w.p("m.launch(%s, %s) // group %d: %d values %s", kernConst(u.name), u.kernel.grid, u.group, len(u.vals), shapeComment(u.vals[0].Type.Shape))
 			}
 		}
-		if apply {
+		if apply && c.apply != "" {
 			w.p("")
 			w.p("// Apply the updates.")
 			w.p("m.launch(kernApplyUpdates, blocks(%d, %d))", c.applySize(g), threads)

@@ -187,7 +187,10 @@ func literal(d ir.DType, x float64) string {
 
 // cgen generates kernels for one graph.
 type cgen struct {
-	l *layout
+	l      *layout
+	store  map[*ir.Value]bool // values kernels write to memory (see stored)
+	copied bool               // copy_grads copies gradients (not apply_updates)
+	apply  string             // apply_updates ("" when there is nothing to apply)
 }
 
 // elem is the element-read expression of arg v at flat index idx.
@@ -269,7 +272,10 @@ func (k *kernel) unflatten(flat, prefix string, dims ir.Shape) {
 func flatGrid(size string) string { return fmt.Sprintf("blocks(%s, %d)", size, threads) }
 
 // elementwise writes one thread per output element computing vals, which
-// all have the same shape; each value is a local, stored when store says.
+// all have the same shape; each value is a local, stored when store says,
+// after all are computed: a stored value may take the memory of an
+// argument (the memory plan's in-place rule), which this thread has read
+// by then, at its own element.
 func (c *cgen) elementwise(k *kernel, vals []*ir.Value, store ...func(*ir.Value) bool) {
 	out := vals[0].Type.Shape
 	size := sizeExpr(out)
@@ -294,7 +300,7 @@ func (c *cgen) elementwise(k *kernel, vals []*ir.Value, store ...func(*ir.Value)
 	if k.local == nil {
 		k.local = map[*ir.Value]string{}
 	}
-	for n, v := range vals {
+	for _, v := range vals {
 		args := make([]string, len(v.Args))
 		for j, a := range v.Args {
 			idx := "i"
@@ -317,8 +323,10 @@ func (c *cgen) elementwise(k *kernel, vals []*ir.Value, store ...func(*ir.Value)
 		local := fmt.Sprintf("e%d", v.ID)
 		k.printf("const %s %s = %s; // %%%d %s\n", ctype(v), local, e, v.ID, v.Op.Name)
 		k.local[v] = local
-		if len(store) > 0 && store[0](v) || n == len(vals)-1 {
-			k.printf("%s[i] = %s;\n", c.l.ref(v), local)
+	}
+	for _, v := range vals {
+		if len(store) > 0 && store[0](v) {
+			k.printf("%s[i] = %s;\n", c.l.ref(v), k.local[v])
 		}
 	}
 }
@@ -396,6 +404,7 @@ func emitReduce(c *cgen, k *kernel, v *ir.Value) {
 	if off == "" {
 		off = "0"
 	}
+	loops := 0
 	loop := func(body string) {
 		k.printf("for (int j = %s; j < %s; j += %s) {\n", first, R, step)
 		k.depth++
@@ -404,6 +413,14 @@ func emitReduce(c *cgen, k *kernel, v *ir.Value) {
 			c.prologue(k, x.Type.Shape, keptAx, redAx)
 		}
 		k.printf("const %s xv = %s;\n", t, c.elem(k, x, off))
+		// The first loop visits each input element once: it stores the
+		// prologue's values used elsewhere (of the input's shape, at off).
+		for _, p := range k.prologue {
+			if loops == 0 && c.store[p] {
+				k.printf("%s[%s] = %s;\n", c.l.ref(p), off, k.local[p])
+			}
+		}
+		loops++
 		k.printf("%s\n", body)
 		k.depth--
 		k.printf("}\n")
@@ -637,5 +654,97 @@ func (c *cgen) prologue(k *kernel, shape ir.Shape, keptAx, redAx []int) {
 		local := fmt.Sprintf("e%d", v.ID)
 		k.printf("const %s %s = %s; // %%%d %s\n", ctype(v), local, e, v.ID, v.Op.Name)
 		k.local[v] = local
+	}
+}
+
+// lanesKernel is the optimizer update of every param as one kernel over
+// the params block (codegen/go's emitLanes): thread i runs the first
+// param's chain with that param, its gradient and its state of each kind
+// read at element i of their blocks (which share the params block's
+// layout, flatLayout checks), the shared scalars read once, and writes the
+// updates of element i in place after computing them.
+func (c *cgen) lanesKernel(k *kernel, gr *ir.Group) {
+	l := c.l
+	lay := l.flat[gr]
+	lane := gr.Lanes[0]
+	param := l.g.Params()[0]
+	grads := map[*ir.Value]bool{}
+	for _, r := range l.g.ResultsOf(ir.ResultGrad) {
+		if r.Name == param.Name {
+			grads[r.Value] = true
+		}
+	}
+	kindOf := func(a *ir.Value) string {
+		if a != nil && a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+".") {
+			return a.Name[len(param.Name):]
+		}
+		return ""
+	}
+	k.grid = flatGrid(fmt.Sprint(l.params))
+	k.printf("const int i = blockIdx.x * blockDim.x + threadIdx.x;\n")
+	k.printf("if (i >= %d) return; // one thread per element of the params block\n", l.params)
+	k.printf("float* const params = F32(PARAMS, 0);\n")
+	k.printf("const float* const grads = F32(GRADS, 0);\n")
+	kinds := map[string]string{}
+	for _, v := range lane {
+		for _, a := range append(append([]*ir.Value(nil), v.Args...), l.updates[v]) {
+			if kind := kindOf(a); kind != "" && kinds[kind] == "" {
+				// v0, v1, ...: index-like names no buffer macro takes.
+				kinds[kind] = fmt.Sprintf("v%d", len(kinds))
+				k.printf("float* const %s = F32(STATE, %d); // state %s, laid out as the params block\n",
+					kinds[kind], lay.base[kind]+l.bufs[param].off, strings.TrimPrefix(kind, "."))
+			}
+		}
+	}
+	in := map[*ir.Value]bool{}
+	for _, v := range lane {
+		in[v] = true
+	}
+	k.local = map[*ir.Value]string{}
+	// Shared scalars (learning rate, bias corrections) are read once.
+	for _, v := range lane {
+		for _, a := range v.Args {
+			if a == param || grads[a] || in[a] || kindOf(a) != "" || c.inlined(a) || k.local[a] != "" {
+				continue
+			}
+			local := fmt.Sprintf("e%d", a.ID)
+			k.printf("const %s %s = %s; // %%%d shared\n", ctype(a), local, c.elem(k, a, "0"), a.ID)
+			k.local[a] = local
+		}
+	}
+	read := func(a *ir.Value) string {
+		switch {
+		case k.local[a] != "":
+			return k.local[a]
+		case a == param:
+			return "params[i]"
+		case grads[a]:
+			return "grads[i]"
+		case kindOf(a) != "":
+			return kinds[kindOf(a)] + "[i]"
+		}
+		return c.elem(k, a, "0")
+	}
+	for _, v := range lane {
+		args := make([]string, len(v.Args))
+		for j, a := range v.Args {
+			args[j] = read(a)
+		}
+		e := args[0]
+		if v.Op.Name != "broadcast" {
+			e = scalarOps[v.Op.Name](v, args)
+		}
+		local := fmt.Sprintf("e%d", v.ID)
+		k.printf("const %s %s = %s; // %%%d %s\n", ctype(v), local, e, v.ID, v.Op.Name)
+		k.local[v] = local
+	}
+	for _, v := range lane {
+		switch t := l.updates[v]; {
+		case t == nil:
+		case t.Op.Name == "param":
+			k.printf("params[i] = %s;\n", k.local[v])
+		default:
+			k.printf("%s[i] = %s;\n", kinds[kindOf(t)], k.local[v])
+		}
 	}
 }

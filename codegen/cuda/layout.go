@@ -19,7 +19,9 @@ const (
 	inIArena              // int32 temporaries
 	inInput               // an input's staging area (MaxBatch examples)
 	inline                // a scalar written into expressions (const, numel)
-	alias                 // shares the buffer of Args[0] (reshape)
+	alias                 // shares the buffer of Args[0] (reshape) or of its group's output (matmul anchor)
+	local                 // a group member kept in a register of its kernel: no memory
+	toTarget              // an update the flat optimizer kernel writes straight into its target: no memory
 )
 
 // buffer is where one value lives on the device.
@@ -32,17 +34,35 @@ type buffer struct {
 	i32   bool
 	of    *buffer
 	label string // what a grads-block slot holds
+	extra bool   // device scratch after the planned arena (see place)
 }
 
-// layout places every value of the step graph. It follows the Go
-// backend's plan exactly (codegen/go/plan.go): params, grads and state
-// each one block in graph order; every other value its own slice of the
-// f32 or i32 arena in graph order; reshapes alias; logsumexp gets a
-// scratch slice after its own; gradients computed in their grads slot
-// when they can be. With the same offsets, the device arena mirrors the
-// host one element for element. g.Plan is not used: kernels store values
-// a memory plan may leave without a slot (a group's members that another
-// kernel of the same group reads), so every value keeps its own slice.
+// layout places every value of the step graph on the device.
+//
+// Params, grads and state are each one block in graph order, as in the Go
+// Model (codegen/go/plan.go), so that the host copy uploads and downloads
+// them as they are; gradients are computed in their grads slot when they
+// can be; reshapes alias their argument; constants are inlined.
+//
+// With a memory plan (g.Plan, -O2) the activations follow it: every value
+// with an arena slot takes the plan's offset, and the device arena is the
+// planned one (g.Plan.Arena and IArena words), as the Go Model's arena is.
+// The kernels store exactly what the Go backend stores: a group member
+// used only inside its group lives in a register of the group's kernel
+// (local), a matmul anchoring a contraction group writes the group's output
+// (alias), and the flat optimizer kernel writes updates into their targets
+// (toTarget). Two things differ from the host: logsumexp's scratch is not
+// allocated (the GPU kernel needs none), and a value the CUDA kernels must
+// store but the plan leaves in registers gets device scratch after the
+// planned arena (extra). That happens only where a group does not run as
+// one kernel: the optimizer update of a group whose lanes are not flat
+// (each lane is its own kernel and apply_updates copies its updates), or a
+// group the fuse pass did not shape (see units); the fused graphs of the
+// examples need none.
+//
+// Without a plan (-O0, -O1) every other value gets its own slice of the
+// f32 or i32 arena in graph order, with logsumexp's scratch after its own,
+// as the Go backend lays out its arena without a plan.
 //
 // The device allocation is, in 32-bit words: params | grads | state |
 // arena | iarena | one staging area per input.
@@ -58,25 +78,48 @@ type layout struct {
 	inputs   int // words of input staging
 	gradOf   map[*ir.Value]*buffer
 	names    map[string]bool
+	planned  bool // the arena follows g.Plan
+	extra    int  // words of extra scratch after the planned f32 arena
+	iextra   int  // and after the planned i32 arena
+	err      error
+
+	// The fused groups as the kernels run them (the Go backend's rules,
+	// codegen/go/plan.go's planGroups): a lanes group whose layout is not
+	// flat runs as one group per lane.
+	groupOf map[*ir.Value]*ir.Group
+	flat    map[*ir.Group]*lanesLayout
+	anchor  map[*ir.Value]*ir.Group // contraction anchor -> its group
+	updates map[*ir.Value]*ir.Value // update value -> its target
 }
 
+// lanesLayout is how a lanes group maps onto the storage blocks: state of
+// each kind starts at base[kind] in the state block, with the params
+// block's layout.
+type lanesLayout struct {
+	base map[string]int
+}
+
+func (l *layout) sizeOf(v *ir.Value) (int, error) {
+	n := 1
+	for _, d := range v.Type.Shape {
+		n *= d.Resolve(l.maxBatch)
+		if n > 1<<31 {
+			return 0, fmt.Errorf("value %%%d %s is too large at batch %d", v.ID, v.Type, l.maxBatch)
+		}
+	}
+	return n, nil
+}
+
+// newLayout places the params, grads and state blocks and analyses the
+// groups; place puts the other values once the kernels are known.
 func newLayout(g *ir.Graph, maxBatch int) (*layout, error) {
-	l := &layout{g: g, maxBatch: maxBatch, bufs: map[*ir.Value]*buffer{}, gradOf: map[*ir.Value]*buffer{}, names: map[string]bool{}}
+	l := &layout{g: g, maxBatch: maxBatch, bufs: map[*ir.Value]*buffer{}, gradOf: map[*ir.Value]*buffer{}, names: map[string]bool{},
+		planned: g.Plan != nil}
 	for _, kw := range reserved {
 		l.names[kw] = true
 	}
-	size := func(v *ir.Value) (int, error) {
-		n := 1
-		for _, d := range v.Type.Shape {
-			n *= d.Resolve(maxBatch)
-			if n > 1<<31 {
-				return 0, fmt.Errorf("value %%%d %s is too large at batch %d", v.ID, v.Type, maxBatch)
-			}
-		}
-		return n, nil
-	}
 	for _, v := range g.Params() {
-		s, err := size(v)
+		s, err := l.sizeOf(v)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +134,7 @@ func newLayout(g *ir.Graph, maxBatch int) (*layout, error) {
 		l.order = append(l.order, gb)
 	}
 	for _, v := range g.State() {
-		s, err := size(v)
+		s, err := l.sizeOf(v)
 		if err != nil {
 			return nil, err
 		}
@@ -99,6 +142,174 @@ func newLayout(g *ir.Graph, maxBatch int) (*layout, error) {
 		l.bufs[v], l.state = b, l.state+s
 		l.order = append(l.order, b)
 	}
+	l.planGroups()
+	return l, nil
+}
+
+// planGroups finds the groups as the kernels run them, the flat lanes
+// groups and the contraction anchors.
+func (l *layout) planGroups() {
+	g := l.g
+	l.groupOf = map[*ir.Value]*ir.Group{}
+	l.flat = map[*ir.Group]*lanesLayout{}
+	l.anchor = map[*ir.Value]*ir.Group{}
+	l.updates = map[*ir.Value]*ir.Value{}
+	for _, u := range g.Updates {
+		l.updates[u.Value] = u.Target
+	}
+	pos := map[*ir.Value]int{}
+	for i, v := range g.Values {
+		pos[v] = i
+	}
+	for i := range g.Groups {
+		gr := &g.Groups[i]
+		if gr.Lanes != nil {
+			if lay := l.flatLayout(gr, pos); lay != nil {
+				l.flat[gr] = lay
+			} else {
+				for _, lane := range gr.Lanes {
+					lg := &ir.Group{Kind: gr.Kind, Values: lane}
+					for _, v := range lane {
+						l.groupOf[v] = lg
+					}
+				}
+				continue
+			}
+		}
+		for _, v := range gr.Values {
+			l.groupOf[v] = gr
+		}
+		if gr.Kind == ir.KindContraction && len(gr.Values) > 1 && gr.Values[0].Op.Name == "matmul" {
+			l.anchor[gr.Values[0]] = gr
+		}
+	}
+}
+
+// usedOutside reports the values read outside their group (through
+// reshapes too) or that are results or updates: the Go backend's stored
+// members.
+func (l *layout) usedOutside() map[*ir.Value]bool {
+	out := map[*ir.Value]bool{}
+	for _, v := range l.g.Values {
+		for _, a := range v.Args {
+			if ga := l.groupOf[a]; ga != nil && ga != l.groupOf[v] {
+				out[a] = true
+			}
+		}
+	}
+	for _, r := range l.g.Results {
+		out[r.Value] = true
+	}
+	for _, u := range l.g.Updates {
+		out[u.Value] = true
+	}
+	return out
+}
+
+// flatLayout returns the state bases of a lanes group that can run as one
+// kernel over the params block, or nil: the Go backend's flatOK and
+// layoutOf (its lanes are the params in block order, no value after the
+// group and no result reads a target, the state of each kind follows the
+// params block's layout), and every member read outside the group is an
+// update.
+func (l *layout) flatLayout(gr *ir.Group, pos map[*ir.Value]int) *lanesLayout {
+	g := l.g
+	params := g.Params()
+	if len(gr.Lanes) != len(params) || len(params) == 0 || l.bufs[params[0]].off != 0 {
+		return nil
+	}
+	last := 0
+	inGroup := map[*ir.Value]bool{}
+	for _, v := range gr.Values {
+		last = max(last, pos[v])
+		inGroup[v] = true
+	}
+	written := map[*ir.Value]bool{}
+	for k, lane := range gr.Lanes {
+		for _, v := range lane {
+			if t := l.updates[v]; t != nil {
+				written[t] = true
+				if t.Op.Name == "param" && t != params[k] {
+					return nil
+				}
+			}
+		}
+	}
+	for i, v := range g.Values {
+		for _, a := range v.Args {
+			if inGroup[a] && !inGroup[v] && l.updates[a] == nil {
+				return nil // a member other code reads is not an update
+			}
+			if i > last && !inGroup[v] && written[a] {
+				return nil
+			}
+		}
+	}
+	for _, r := range g.Results {
+		if written[r.Value] || inGroup[r.Value] && l.updates[r.Value] == nil {
+			return nil
+		}
+	}
+	lay := &lanesLayout{base: map[string]int{}}
+	for k, lane := range gr.Lanes {
+		param := params[k]
+		poff := l.bufs[param].off
+		grad := map[*ir.Value]bool{}
+		for _, r := range g.ResultsOf(ir.ResultGrad) {
+			if r.Name == param.Name {
+				grad[r.Value] = true
+			}
+		}
+		if len(lane) != len(gr.Lanes[0]) {
+			return nil
+		}
+		for j, v := range lane {
+			if v0 := gr.Lanes[0][j]; v.Op != v0.Op || len(v.Args) != len(v0.Args) {
+				return nil // lanes run the first lane's chain: they must be the same
+			}
+			t := l.updates[v]
+			if t != nil && t != param && (t.Op.Name != "state" || !strings.HasPrefix(t.Name, param.Name+".")) {
+				return nil // an update of something else than this lane's param and state
+			}
+			for x, a := range append(append([]*ir.Value(nil), v.Args...), t) {
+				if a == nil || inGroup[a] || a == param || grad[a] {
+					continue
+				}
+				if a.Op.Name != "state" || !strings.HasPrefix(a.Name, param.Name+".") {
+					// Anything else is read at element 0: a shared scalar.
+					root := a
+					for root.Op.Name == "reshape" {
+						root = root.Args[0]
+					}
+					if n, ok := static(a.Type.Shape); (!ok || n != 1) && root.Op.Name != "const" && root.Op.Name != "numel" {
+						return nil
+					}
+					// Every lane reads the same one where the first does.
+					if a0 := gr.Lanes[0][j].Args[x]; a0 != a && !sameConst(a0, root) {
+						return nil
+					}
+					continue
+				}
+				kind := a.Name[len(param.Name):]
+				b := l.bufs[a]
+				if b == nil {
+					return nil
+				}
+				if base, ok := lay.base[kind]; ok && base+poff != b.off {
+					return nil
+				} else if !ok {
+					lay.base[kind] = b.off - poff
+				}
+			}
+		}
+	}
+	return lay
+}
+
+// place puts every other value: store reports the group members a kernel
+// writes to memory (see Generate).
+func (l *layout) place(store map[*ir.Value]bool) error {
+	g := l.g
 	gradSlot := map[*ir.Value]*buffer{}
 	for _, r := range g.ResultsOf(ir.ResultGrad) {
 		param := g.Lookup(r.Name)
@@ -109,16 +320,20 @@ func newLayout(g *ir.Graph, maxBatch int) (*layout, error) {
 			gradSlot[r.Value] = l.gradOf[param]
 		}
 	}
-	var inputs []*buffer
+	if l.planned {
+		l.arena, l.iarena = g.Plan.Arena, g.Plan.IArena
+	}
+	var inputs, extra []*buffer
 	for _, v := range g.Values {
 		if _, done := l.bufs[v]; done {
 			continue
 		}
-		s, err := size(v)
+		s, err := l.sizeOf(v)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		isInt := v.Type.DType == ir.I32
+		gr := l.groupOf[v]
 		switch {
 		case v.Op.Name == "input":
 			b := &buffer{v: v, blk: inInput, name: l.name(v.Name, ""), size: s, i32: isInt}
@@ -140,13 +355,17 @@ func newLayout(g *ir.Graph, maxBatch int) (*layout, error) {
 			gb := gradSlot[v]
 			gb.v = v
 			l.bufs[v] = gb
+		case l.planned && gr != nil && l.flat[gr] != nil && l.updates[v] != nil:
+			l.bufs[v] = &buffer{v: v, blk: toTarget, i32: isInt, size: s}
+		case l.planned && l.anchor[v] != nil:
+			// Resolved below: the GEMM writes its group's output.
+			l.bufs[v] = &buffer{v: v, blk: alias, i32: isInt, size: s}
+		case l.planned && gr != nil && !store[v]:
+			l.bufs[v] = &buffer{v: v, blk: local, i32: isInt, size: s}
 		default:
 			b := &buffer{v: v, blk: inArena, size: s, i32: isInt}
 			if isInt {
 				b.blk = inIArena
-				b.off, l.iarena = l.iarena, l.iarena+s
-			} else {
-				b.off, l.arena = l.arena, l.arena+s
 			}
 			base := v.Name
 			if base == "" || v.Op.Bound() {
@@ -155,7 +374,22 @@ func newLayout(g *ir.Graph, maxBatch int) (*layout, error) {
 			b.name = l.name(base, "")
 			l.bufs[v] = b
 			l.order = append(l.order, b)
-			if v.Op.Name == "logsumexp" {
+			want := "arena"
+			if isInt {
+				want = "iarena"
+			}
+			switch slot, ok := planSlot(g, v); {
+			case ok && slot.Block == want:
+				b.off = slot.Offset
+			case l.planned:
+				b.extra = true
+				extra = append(extra, b)
+			case isInt:
+				b.off, l.iarena = l.iarena, l.iarena+s
+			default:
+				b.off, l.arena = l.arena, l.arena+s
+			}
+			if v.Op.Name == "logsumexp" && !l.planned {
 				// The Go backend's scratch; kept so that offsets match.
 				sb := &buffer{blk: inArena, size: s, off: l.arena, name: l.name(base, "Scratch")}
 				l.arena += s
@@ -163,12 +397,55 @@ func newLayout(g *ir.Graph, maxBatch int) (*layout, error) {
 			}
 		}
 	}
+	// Values the plan keeps in registers but a kernel here stores: device
+	// scratch after the planned arenas.
+	for _, b := range extra {
+		if b.i32 {
+			b.off, l.iarena, l.iextra = l.iarena, l.iarena+b.size, l.iextra+b.size
+		} else {
+			b.off, l.arena, l.extra = l.arena, l.arena+b.size, l.extra+b.size
+		}
+	}
+	// A matmul anchoring a group writes the group's output buffer.
+	for v, gr := range l.anchor {
+		b := l.bufs[v]
+		if b.blk != alias {
+			continue
+		}
+		var out *ir.Value
+		for _, m := range gr.Values[1:] {
+			if store[m] {
+				out = m
+				break
+			}
+		}
+		if out == nil || !out.Type.Shape.Equal(v.Type.Shape) || out.Type.DType != v.Type.DType || l.bufs[out].blk != inArena && l.bufs[out].blk != inGrads {
+			return fmt.Errorf("cuda: contraction group of %%%d has no stored output of its shape", v.ID)
+		}
+		b.of = l.bufs[out]
+	}
 	for _, b := range inputs {
 		b.off = l.inputs
 		l.inputs += b.size
 		l.order = append(l.order, b)
 	}
-	return l, nil
+	return nil
+}
+
+// sameConst reports whether a (through reshapes) is the constant c.
+func sameConst(a, c *ir.Value) bool {
+	for a.Op.Name == "reshape" {
+		a = a.Args[0]
+	}
+	return a.Op.Name == "const" && c.Op.Name == "const" && a.Type.DType == c.Type.DType && a.Attrs.Float("value") == c.Attrs.Float("value")
+}
+
+func planSlot(g *ir.Graph, v *ir.Value) (ir.Slot, bool) {
+	if g.Plan == nil {
+		return ir.Slot{}, false
+	}
+	s, ok := g.Plan.Slots[v]
+	return s, ok
 }
 
 // Word offsets of the blocks in the device allocation.
@@ -196,8 +473,14 @@ func (l *layout) words() int { return l.base(inInput) + l.inputs }
 // storage returns the buffer holding v's elements (through aliases).
 func (l *layout) storage(v *ir.Value) *buffer {
 	b := l.bufs[v]
-	for b.blk == alias {
+	for b != nil && b.blk == alias {
 		b = b.of
+	}
+	if b == nil || b.blk == local || b.blk == toTarget {
+		if l.err == nil {
+			l.err = fmt.Errorf("cuda: a kernel reads or writes %%%d %s, which has no device memory (a register of its group)", v.ID, v.Op.Name)
+		}
+		return &buffer{v: v, blk: inArena, name: "NO_MEMORY"}
 	}
 	return b
 }

@@ -398,6 +398,13 @@ func (gen *generator) kernelFunc(f *jen.File, name, doc string, ins, vals []*ir.
 		f.Comment(line)
 	}
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(name).Params(gen.params(ins)...).Block(body...)
+	for _, mt := range k.methods {
+		for _, line := range strings.Split(mt.doc, "\n") {
+			f.Comment(line)
+		}
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(mt.name).Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Block(jen.Id(strings.TrimRight(mt.body, "\n")))
+		gen.methods = append(gen.methods, mt.name)
+	}
 }
 
 // valueRead is a slice expression with the value's elements (size of them),

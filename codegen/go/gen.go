@@ -97,6 +97,7 @@ type generator struct {
 	helpers map[string]bool
 
 	fwdIns, stepIns, evalIns []*ir.Value // inputs each entry point takes
+	methods                  []string    // Model methods used as func values (NAMEFn fields)
 }
 
 func rt(name string) *jen.Statement { return jen.Qual(RuntimePath, name) }
@@ -157,6 +158,9 @@ func (gen *generator) file() *jen.File {
 		}
 		fields = append(fields, jen.Id(b.field).Add(typ).Comment(gen.describe(b)))
 	}
+	if gen.hasFlatLanes() {
+		fields = append(fields, jen.Line(), jen.Id("updateFn").Func().Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Comment("m.update, made once so parallel calls do not allocate"))
+	}
 	f.Comment(fmt.Sprintf("Model is the compiled %s model.", g.Name))
 	f.Type().Id("Model").Struct(fields...)
 
@@ -183,6 +187,16 @@ func (gen *generator) file() *jen.File {
 		}
 	}
 	return f
+}
+
+// hasFlatLanes reports whether the step runs an optimizer loop over the params block.
+func (gen *generator) hasFlatLanes() bool {
+	for _, gr := range gen.p.groups {
+		if gr.Lanes != nil && gen.p.flat[gr] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (gen *generator) describe(b *buffer) string {
@@ -225,6 +239,9 @@ func (gen *generator) constructor(f *jen.File) {
 			block = "iarena"
 		}
 		body = append(body, jen.Id("m").Dot(b.field).Op("=").Id("m").Dot(block).Index(jen.Lit(b.off).Op(":").Lit(b.off+b.size).Op(":").Lit(b.off+b.size)))
+	}
+	if gen.hasFlatLanes() {
+		body = append(body, jen.Id("m").Dot("updateFn").Op("=").Id("m").Dot("update"))
 	}
 	body = append(body, jen.Id("m").Dot("Reset").Call(), jen.Return(jen.Id("m")))
 	f.Comment("New returns a model with freshly initialized parameters.")

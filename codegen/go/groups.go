@@ -153,8 +153,12 @@ func (k *kgen) emitLanes(gr *ir.Group) {
 	// Lane 0's param, gradient and state are read at flat index i of row
 	// slices that cover every param (their blocks share the layout).
 	base := k.p.bufs[param].off
-	k.printf("{\n")
-	k.printf("params := m.params[:numParams]\ngrads := m.grads[:numParams]\n")
+	// The loop body becomes the method update(lo, hi) over a range of the
+	// blocks, split across cores by rt.ParallelRows (every element is
+	// independent, so the result does not depend on the split).
+	outer := k.b.String()
+	k.b.Reset()
+	k.printf("params := m.params[lo:hi]\ngrads := m.grads[lo:hi:hi]\n")
 	kinds := map[string]string{}
 	var kindOrder []string
 	for _, v := range lane {
@@ -169,7 +173,7 @@ func (k *kgen) emitLanes(gr *ir.Group) {
 		}
 	}
 	for _, kind := range kindOrder {
-		k.printf("%s := m.state[%d:][:numParams] // %s\n", kinds[kind], lay.base[kind]+base, strings.TrimPrefix(kind, "."))
+		k.printf("%s := m.state[%d+lo : %d+hi] // %s\n", kinds[kind], lay.base[kind]+base, lay.base[kind]+base, strings.TrimPrefix(kind, "."))
 	}
 	// Shared scalars (learning rate, bias corrections) are read once.
 	scalars := map[*ir.Value]string{}
@@ -212,7 +216,16 @@ func (k *kgen) emitLanes(gr *ir.Group) {
 			k.printf("%s[i] = %s\n", kinds[t.Name[len(param.Name):]], localVar(v))
 		}
 	}
-	k.printf("}\n}\n")
+	k.printf("}\n")
+	k.methods = append(k.methods, method{name: "update", doc: "update is the optimizer step of the params in [lo, hi) of the params block (and of\ntheir gradients and state at the same offsets).", body: k.b.String()})
+	k.b.Reset()
+	k.b.WriteString(outer)
+	k.printf("if numParams >= 1<<15 {\nrt.ParallelRows(numParams, m.updateFn)\n} else {\nm.update(0, numParams)\n}\n")
+}
+
+// method is a helper method of the Model that a kernel needs.
+type method struct {
+	name, doc, body string
 }
 
 func plusOffset(i string, off int) string {

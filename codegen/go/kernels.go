@@ -119,7 +119,8 @@ type kgen struct {
 	p       *plan
 	b       strings.Builder
 	helpers map[string]bool
-	sinkOff string // offset expression of the current reduction sink
+	sinkOff string   // offset expression of the current reduction sink
+	methods []method // Model methods the kernels call
 }
 
 func (k *kgen) printf(format string, args ...any) { fmt.Fprintf(&k.b, format, args...) }

@@ -109,13 +109,15 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 }
 
 // Device memory: one allocation of 32-bit words, laid out as the Go Model's blocks.
+// The arena follows the memory plan: values whose lives do not overlap share
+// words, and group members used only in their group live in registers.
 #define PARAMS 0
 #define GRADS 192
 #define STATE 384
 #define ARENA 769
-#define IARENA 22542
-#define INPUTS 22670
-#define WORDS 22790
+#define IARENA 3954
+#define INPUTS 3978
+#define WORDS 4098
 #define F32(block, off) (mem + (block) + (off))
 #define I32(block, off) ((int*)mem + (block) + (off))
 
@@ -171,526 +173,147 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define stateAcc2BMomentum F32(STATE, 382) // acc2.b.momentum (3)
 
 // Activations and temporaries.
-#define t61 F32(ARENA, 0) // %61 div scalar
-#define t63 F32(ARENA, 1) // %63 div scalar
-#define t65 F32(ARENA, 2) // %65 div scalar
-#define t67 F32(ARENA, 3) // %67 div scalar
-#define t69 F32(ARENA, 4) // %69 div scalar
-#define t71 F32(ARENA, 5) // %71 add scalar
-#define t73 F32(ARENA, 6) // %73 mul (3)
-#define t74 F32(ARENA, 9) // %74 reduce_sum scalar
-#define t75 F32(ARENA, 10) // %75 broadcast (N)
-#define t76 F32(ARENA, 18) // %76 neg (N)
-#define t78 F32(ARENA, 26) // %78 one_hot (N, 3)
-#define t79 F32(ARENA, 50) // %79 mul (N, 3)
-#define t80 F32(ARENA, 74) // %80 reduce_sum (N, 1)
-#define t81 F32(ARENA, 82) // %81 one_hot (N, 5)
-#define oh F32(ARENA, 122) // %82 matmul (N, 1)
-#define t83 F32(ARENA, 130) // %83 broadcast (N, 4)
-#define t84 F32(ARENA, 162) // %84 neg (N, 4)
-#define t86 F32(ARENA, 194) // %86 div (N, 4)
-#define t89 F32(ARENA, 226) // %89 mul (12, 3)
-#define t90 F32(ARENA, 262) // %90 reduce_sum scalar
-#define g F32(ARENA, 263) // %91 gather (N, 12)
-#define t92 F32(ARENA, 359) // %92 broadcast (N, 3, 4)
-#define t93 F32(ARENA, 455) // %93 mul (N, 3, 4)
-#define t94 F32(ARENA, 551) // %94 reduce_sum (N, 1, 4)
-#define t95 F32(ARENA, 583) // %95 broadcast (12, 12)
-#define t96 F32(ARENA, 727) // %96 mul (12, 12)
-#define t97 F32(ARENA, 871) // %97 mul (N, 3, 4)
-#define h F32(ARENA, 967) // %98 add (N, 3, 4)
-#define t99 F32(ARENA, 1063) // %99 tanh (N, 3, 4)
-#define t100 F32(ARENA, 1159) // %100 exp (N, 3, 4)
-#define t101 F32(ARENA, 1255) // %101 abs (N, 3, 4)
-#define t102 F32(ARENA, 1351) // %102 add (N, 3, 4)
-#define t103 F32(ARENA, 1447) // %103 log (N, 3, 4)
-#define t104 F32(ARENA, 1543) // %104 add (N, 3, 4)
-#define t105 F32(ARENA, 1639) // %105 mul (N, 3, 4)
-#define t106 F32(ARENA, 1735) // %106 add (N, 3, 4)
-#define t107 F32(ARENA, 1831) // %107 sqrt (N, 3, 4)
-#define t108 F32(ARENA, 1927) // %108 sign (N, 3, 4)
-#define t109 F32(ARENA, 2023) // %109 mul (N, 3, 4)
-#define a F32(ARENA, 2119) // %110 sub (N, 3, 4)
-#define t111 F32(ARENA, 2215) // %111 relu (N, 3, 4)
-#define t112 F32(ARENA, 2311) // %112 sigmoid (N, 3, 4)
-#define t113 F32(ARENA, 2407) // %113 pow (N, 3, 4)
-#define t114 F32(ARENA, 2503) // %114 add (N, 3, 4)
-#define t115 F32(ARENA, 2599) // %115 add (N, 3, 4)
-#define t116 F32(ARENA, 2695) // %116 div (N, 3, 4)
-#define t117 F32(ARENA, 2791) // %117 gelu (N, 3, 4)
-#define t118 F32(ARENA, 2887) // %118 add (N, 3, 4)
-#define t119 F32(ARENA, 2983) // %119 neg (N, 3, 4)
-#define b F32(ARENA, 3079) // %120 add (N, 3, 4)
-#define t121 F32(ARENA, 3175) // %121 gt (N, 3, 4)
-#define t122 F32(ARENA, 3271) // %122 maximum (N, 3, 4)
-#define t123 F32(ARENA, 3367) // %123 minimum (N, 3, 4)
-#define t124 F32(ARENA, 3463) // %124 where (N, 3, 4)
-#define t125 F32(ARENA, 3559) // %125 maximum (N, 3, 4)
-#define t126 F32(ARENA, 3655) // %126 minimum (N, 3, 4)
-#define t127 F32(ARENA, 3751) // %127 add (N, 3, 4)
-#define t128 F32(ARENA, 3847) // %128 lt (N, 3, 4)
-#define t129 F32(ARENA, 3943) // %129 sin (N, 3, 4)
-#define t130 F32(ARENA, 4039) // %130 cos (N, 3, 4)
-#define t131 F32(ARENA, 4135) // %131 where (N, 3, 4)
-#define t132 F32(ARENA, 4231) // %132 add (N, 3, 4)
-#define t133 F32(ARENA, 4327) // %133 mul (N, 3, 4)
-#define t134 F32(ARENA, 4423) // %134 floor (N, 3, 4)
-#define t135 F32(ARENA, 4519) // %135 ne (N, 3, 4)
-#define t136 F32(ARENA, 4615) // %136 where (N, 3, 4)
-#define c F32(ARENA, 4711) // %137 add (N, 3, 4)
-#define t138 F32(ARENA, 4807) // %138 reduce_sum (N, 4)
-#define t139 F32(ARENA, 4839) // %139 reduce_mean scalar
-#define t140 F32(ARENA, 4840) // %140 reduce_mean scalar
-#define t141 F32(ARENA, 4841) // %141 mul (N, 3, 4)
-#define t142 F32(ARENA, 4937) // %142 reduce_mean scalar
+#define t61 F32(ARENA, 8) // %61 div scalar
+#define t63 F32(ARENA, 3168) // %63 div scalar
+#define t65 F32(ARENA, 3169) // %65 div scalar
+#define t67 F32(ARENA, 3170) // %67 div scalar
+#define t69 F32(ARENA, 3171) // %69 div scalar
+#define t71 F32(ARENA, 3172) // %71 add scalar
+#define t74 F32(ARENA, 3173) // %74 reduce_sum scalar
+#define t76 F32(ARENA, 0) // %76 neg (N)
+#define t78 F32(ARENA, 2384) // %78 one_hot (N, 3)
+#define t79 F32(ARENA, 2408) // %79 mul (N, 3)
+#define t80 F32(ARENA, 2432) // %80 reduce_sum (N, 1)
+#define t81 F32(ARENA, 2928) // %81 one_hot (N, 5)
+#define oh F32(ARENA, 3160) // %82 matmul (N, 1)
+#define t83 F32(ARENA, 2968) // %83 broadcast (N, 4)
+#define t84 F32(ARENA, 3000) // %84 neg (N, 4)
+#define t86 F32(ARENA, 2968) // %86 div (N, 4)
+#define t90 F32(ARENA, 3174) // %90 reduce_sum scalar
+#define g F32(ARENA, 144) // %91 gather (N, 12)
+#define t92 F32(ARENA, 240) // %92 broadcast (N, 3, 4)
+#define t93 F32(ARENA, 336) // %93 mul (N, 3, 4)
+#define t94 F32(ARENA, 3032) // %94 reduce_sum (N, 1, 4)
+#define t96 F32(ARENA, 0) // %96 mul (12, 12)
+#define h F32(ARENA, 432) // %98 add (N, 3, 4)
+#define t99 F32(ARENA, 528) // %99 tanh (N, 3, 4)
+#define t100 F32(ARENA, 624) // %100 exp (N, 3, 4)
+#define t102 F32(ARENA, 720) // %102 add (N, 3, 4)
+#define t107 F32(ARENA, 816) // %107 sqrt (N, 3, 4)
+#define t108 F32(ARENA, 912) // %108 sign (N, 3, 4)
+#define a F32(ARENA, 1008) // %110 sub (N, 3, 4)
+#define t111 F32(ARENA, 1104) // %111 relu (N, 3, 4)
+#define t112 F32(ARENA, 1200) // %112 sigmoid (N, 3, 4)
+#define t115 F32(ARENA, 1296) // %115 add (N, 3, 4)
+#define t116 F32(ARENA, 1392) // %116 div (N, 3, 4)
+#define t119 F32(ARENA, 1488) // %119 neg (N, 3, 4)
+#define b F32(ARENA, 1584) // %120 add (N, 3, 4)
+#define t121 F32(ARENA, 1680) // %121 gt (N, 3, 4)
+#define t125 F32(ARENA, 1776) // %125 maximum (N, 3, 4)
+#define t128 F32(ARENA, 1872) // %128 lt (N, 3, 4)
+#define t129 F32(ARENA, 1968) // %129 sin (N, 3, 4)
+#define t130 F32(ARENA, 2064) // %130 cos (N, 3, 4)
+#define t135 F32(ARENA, 2160) // %135 ne (N, 3, 4)
+#define c F32(ARENA, 2256) // %137 add (N, 3, 4)
+#define t138 F32(ARENA, 2352) // %138 reduce_sum (N, 4)
+#define t139 F32(ARENA, 3175) // %139 reduce_mean scalar
+#define t140 F32(ARENA, 3176) // %140 reduce_mean scalar
+#define t142 F32(ARENA, 3177) // %142 reduce_mean scalar
 #define t143 I32(IARENA, 0) // %143 argmax (N, 3)
-#define am F32(ARENA, 4938) // %144 cast (N, 3)
-#define t145 F32(ARENA, 4962) // %145 reduce_mean scalar
-#define t146 F32(ARENA, 4963) // %146 reduce_mean (N, 4)
-#define t147 F32(ARENA, 4995) // %147 reduce_max (N, 4)
-#define t148 F32(ARENA, 5027) // %148 reduce_max (N, 4)
-#define t149 F32(ARENA, 5059) // %149 logsumexp (N, 4)
-#define t149Scratch F32(ARENA, 5091) // workspace (unused on the GPU)
-#define t153 F32(ARENA, 5123) // %153 add (N, 4)
-#define t154 F32(ARENA, 5155) // %154 add (N, 4)
-#define t155 F32(ARENA, 5187) // %155 neg (N, 4)
-#define t156 F32(ARENA, 5219) // %156 add (N, 4)
-#define s F32(ARENA, 5251) // %157 add (N, 4)
-#define t158 F32(ARENA, 5283) // %158 reduce_mean scalar
-#define t159 F32(ARENA, 5284) // %159 softmax (N, 3, 4)
-#define t160 F32(ARENA, 5380) // %160 log_softmax (N, 3, 4)
-#define t161 F32(ARENA, 5476) // %161 transpose (N, 4, 3)
-#define t164 F32(ARENA, 5572) // %164 slice (N, 4)
-#define t165 F32(ARENA, 5604) // %165 matmul (N, 3)
-#define t166 F32(ARENA, 5628) // %166 add (N, 3)
-#define t167 F32(ARENA, 5652) // %167 log_softmax (N, 3)
-#define t168 F32(ARENA, 5676) // %168 mul (N, 3)
-#define t169 F32(ARENA, 5700) // %169 reduce_sum (N)
-#define t170 F32(ARENA, 5708) // %170 neg (N)
-#define t171 F32(ARENA, 5716) // %171 reduce_mean scalar
-#define t172 F32(ARENA, 5717) // %172 exp (N, 3)
-#define t173 F32(ARENA, 5741) // %173 mul (N, 3)
-#define t174 F32(ARENA, 5765) // %174 sub (N, 3)
-#define t176 F32(ARENA, 5789) // %176 mul (3)
-#define t177 F32(ARENA, 5792) // %177 reduce_sum scalar
-#define t179 F32(ARENA, 5793) // %179 mul (12, 3)
-#define t180 F32(ARENA, 5829) // %180 reduce_sum scalar
-#define t181 F32(ARENA, 5830) // %181 matmul (N, 3)
-#define t182 F32(ARENA, 5854) // %182 add (N, 3)
-#define t183 I32(IARENA, 24) // %183 argmax (N)
-#define t184 F32(ARENA, 5878) // %184 eq (N)
-#define t185 F32(ARENA, 5886) // %185 cast (N)
-#define t186 F32(ARENA, 5894) // %186 reduce_mean scalar
-#define t187 F32(ARENA, 5895) // %187 slice (N, 8)
-#define t188 F32(ARENA, 5959) // %188 concat (N, 12)
-#define t189 F32(ARENA, 6055) // %189 matmul (N, 12)
-#define t190 F32(ARENA, 6151) // %190 transpose (12, N)
-#define t191 F32(ARENA, 6247) // %191 matmul (12, N)
-#define t192 F32(ARENA, 6343) // %192 matmul (N, 12)
-#define t193 F32(ARENA, 6439) // %193 transpose (N, 12)
-#define t194 F32(ARENA, 6535) // %194 matmul (12, 12)
-#define mm F32(ARENA, 6679) // %195 mul (12, 12)
-#define t196 F32(ARENA, 6823) // %196 reduce_mean scalar
-#define t197 F32(ARENA, 6824) // %197 eq (N, 3, 4)
-#define t198 F32(ARENA, 6920) // %198 cast (N, 3, 4)
-#define t199 F32(ARENA, 7016) // %199 reduce_sum (N, 1, 4)
-#define t200 F32(ARENA, 7048) // %200 div (N, 1, 4)
-#define sm F32(ARENA, 7080) // %201 add (N, 3, 4)
-#define t202 F32(ARENA, 7176) // %202 reduce_mean scalar
-#define sl F32(ARENA, 7177) // %203 mul (N, 12)
-#define t204 F32(ARENA, 7273) // %204 add (N, 12)
-#define t205 F32(ARENA, 7369) // %205 add (N, 12)
-#define t206 F32(ARENA, 7465) // %206 add (N, 12)
-#define t207 F32(ARENA, 7561) // %207 reduce_mean (N, 1)
-#define t208 F32(ARENA, 7569) // %208 sub (N, 12)
-#define t209 F32(ARENA, 7665) // %209 mul (N, 12)
-#define t210 F32(ARENA, 7761) // %210 reduce_mean (N, 1)
-#define t211 F32(ARENA, 7769) // %211 add (N, 1)
-#define t212 F32(ARENA, 7777) // %212 sqrt (N, 1)
-#define t213 F32(ARENA, 7785) // %213 mul (N, 12)
-#define t215 F32(ARENA, 7881) // %215 mul (N, 12)
-#define t216 F32(ARENA, 7977) // %216 reduce_mean scalar
-#define t217 F32(ARENA, 7978) // %217 mul (N, 3, 4)
-#define t218 F32(ARENA, 8074) // %218 reduce_sum (N, 3, 1)
-#define t219 F32(ARENA, 8098) // %219 eq (N, 3, 4)
-#define t220 F32(ARENA, 8194) // %220 cast (N, 3, 4)
-#define t221 F32(ARENA, 8290) // %221 reduce_sum (N, 1, 4)
-#define t222 F32(ARENA, 8322) // %222 div (N, 1, 4)
-#define t223 F32(ARENA, 8354) // %223 div (N, 12)
-#define t224 F32(ARENA, 8450) // %224 mul (N, 12)
-#define t225 F32(ARENA, 8546) // %225 add (N, 12)
-#define t226 F32(ARENA, 8642) // %226 matmul (N, 1)
-#define t227 F32(ARENA, 8650) // %227 add (N, 1)
-#define z F32(ARENA, 8658) // %228 add (N, 1)
-#define t229 F32(ARENA, 8666) // %229 sigmoid (N, 1)
-#define t230 F32(ARENA, 8674) // %230 sigmoid (N, 1)
-#define t231 F32(ARENA, 8682) // %231 maximum (N, 1)
-#define t232 F32(ARENA, 8690) // %232 minimum (N, 1)
-#define t233 F32(ARENA, 8698) // %233 log (N, 1)
-#define t234 F32(ARENA, 8706) // %234 mul (N, 1)
-#define t235 F32(ARENA, 8714) // %235 sub (N, 1)
-#define t236 F32(ARENA, 8722) // %236 sub (N, 1)
-#define t237 F32(ARENA, 8730) // %237 log (N, 1)
-#define t238 F32(ARENA, 8738) // %238 mul (N, 1)
-#define t239 F32(ARENA, 8746) // %239 add (N, 1)
-#define t240 F32(ARENA, 8754) // %240 neg (N, 1)
-#define t241 F32(ARENA, 8762) // %241 reduce_mean scalar
-#define t242 F32(ARENA, 8763) // %242 gt (N, 1)
-#define t243 F32(ARENA, 8771) // %243 cast (N, 1)
-#define t244 F32(ARENA, 8779) // %244 gt (N, 1)
-#define t245 F32(ARENA, 8787) // %245 cast (N, 1)
-#define t246 F32(ARENA, 8795) // %246 eq (N, 1)
-#define t247 F32(ARENA, 8803) // %247 cast (N, 1)
-#define t248 F32(ARENA, 8811) // %248 reduce_mean scalar
-#define t249 F32(ARENA, 8812) // %249 sub (N, 1)
-#define t250 F32(ARENA, 8820) // %250 abs (N, 1)
-#define t251 F32(ARENA, 8828) // %251 minimum (N, 1)
-#define t252 F32(ARENA, 8836) // %252 mul (N, 1)
-#define t253 F32(ARENA, 8844) // %253 mul (N, 1)
-#define t254 F32(ARENA, 8852) // %254 sub (N, 1)
-#define t255 F32(ARENA, 8860) // %255 mul (N, 1)
-#define t256 F32(ARENA, 8868) // %256 add (N, 1)
-#define t257 F32(ARENA, 8876) // %257 reduce_mean scalar
-#define t258 F32(ARENA, 8877) // %258 reduce_mean scalar
-#define t259 F32(ARENA, 8878) // %259 mul (N, 1)
-#define t260 F32(ARENA, 8886) // %260 reduce_sum scalar
-#define t261 F32(ARENA, 8887) // %261 abs (N, 1)
-#define t262 F32(ARENA, 8895) // %262 neg (N, 1)
-#define t263 F32(ARENA, 8903) // %263 exp (N, 1)
-#define t264 F32(ARENA, 8911) // %264 add (N, 1)
-#define t265 F32(ARENA, 8919) // %265 log (N, 1)
-#define t266 F32(ARENA, 8927) // %266 maximum (N, 1)
-#define t267 F32(ARENA, 8935) // %267 mul (N, 1)
-#define t268 F32(ARENA, 8943) // %268 sub (N, 1)
-#define t269 F32(ARENA, 8951) // %269 add (N, 1)
-#define t270 F32(ARENA, 8959) // %270 reduce_mean scalar
-#define t271 F32(ARENA, 8960) // %271 broadcast (N, 1)
-#define t272 F32(ARENA, 8968) // %272 neg (N, 1)
-#define t273 F32(ARENA, 8976) // %273 mul (N, 1)
-#define t274 F32(ARENA, 8984) // %274 ge (N, 1)
-#define t275 F32(ARENA, 8992) // %275 where (N, 1)
-#define t276 F32(ARENA, 9000) // %276 add (N, 1)
-#define t277 F32(ARENA, 9008) // %277 div (N, 1)
-#define t278 F32(ARENA, 9016) // %278 mul (N, 1)
-#define t279 F32(ARENA, 9024) // %279 neg (N, 1)
-#define t280 F32(ARENA, 9032) // %280 sign (N, 1)
-#define t281 F32(ARENA, 9040) // %281 mul (N, 1)
-#define t282 F32(ARENA, 9048) // %282 add (N, 1)
-#define t283 F32(ARENA, 9056) // %283 add (N, 1)
-#define t284 F32(ARENA, 9064) // %284 add (N, 1)
-#define t285 F32(ARENA, 9072) // %285 sign (N, 1)
-#define t286 F32(ARENA, 9080) // %286 mul (N, 1)
-#define t287 F32(ARENA, 9088) // %287 add (N, 1)
-#define t288 F32(ARENA, 9096) // %288 mul (N, 1)
-#define t289 F32(ARENA, 9104) // %289 neg (N, 1)
-#define t290 F32(ARENA, 9112) // %290 mul (N, 1)
-#define t291 F32(ARENA, 9120) // %291 add (N, 1)
-#define t292 F32(ARENA, 9128) // %292 add (N, 1)
-#define t293 F32(ARENA, 9136) // %293 le (N, 1)
-#define t294 F32(ARENA, 9144) // %294 where (N, 1)
-#define t295 F32(ARENA, 9152) // %295 add (N, 1)
-#define t296 F32(ARENA, 9160) // %296 mul (N, 1)
-#define t297 F32(ARENA, 9168) // %297 add (N, 1)
-#define t298 F32(ARENA, 9176) // %298 mul (N, 1)
-#define t299 F32(ARENA, 9184) // %299 div (N, 1)
-#define t300 F32(ARENA, 9192) // %300 neg (N, 1)
-#define t301 F32(ARENA, 9200) // %301 mul (N, 1)
-#define t302 F32(ARENA, 9208) // %302 div (N, 1)
-#define t303 F32(ARENA, 9216) // %303 add (N, 1)
-#define t304 F32(ARENA, 9224) // %304 le (N, 1)
-#define t305 F32(ARENA, 9232) // %305 where (N, 1)
-#define t306 F32(ARENA, 9240) // %306 ge (N, 1)
-#define t307 F32(ARENA, 9248) // %307 where (N, 1)
-#define t308 F32(ARENA, 9256) // %308 mul (N, 1)
-#define t309 F32(ARENA, 9264) // %309 sub (N, 1)
-#define t310 F32(ARENA, 9272) // %310 mul (N, 1)
-#define t311 F32(ARENA, 9280) // %311 add (N, 1)
-#define t315 F32(ARENA, 9288) // %315 mul (1)
-#define t317 F32(ARENA, 9289) // %317 mul (5, 1)
-#define t318 F32(ARENA, 9294) // %318 reduce_sum scalar
-#define t319 F32(ARENA, 9295) // %319 mul (12, 1)
-#define t320 F32(ARENA, 9307) // %320 reduce_sum scalar
-#define t321 F32(ARENA, 9308) // %321 matmul (N, 12)
-#define t323 F32(ARENA, 9404) // %323 mul (12)
-#define t324 F32(ARENA, 9416) // %324 reduce_sum scalar
-#define t325 F32(ARENA, 9417) // %325 mul (N, 12)
-#define t327 F32(ARENA, 9513) // %327 mul (12)
-#define t328 F32(ARENA, 9525) // %328 reduce_sum scalar
-#define t329 F32(ARENA, 9526) // %329 mul (N, 3, 4)
-#define t330 I32(IARENA, 32) // %330 cast (N, 3, 4)
-#define ci F32(ARENA, 9622) // %331 cast (N, 3, 4)
-#define t332 F32(ARENA, 9718) // %332 reduce_mean scalar
-#define t333 F32(ARENA, 9719) // %333 add scalar
-#define t334 F32(ARENA, 9720) // %334 add scalar
-#define t335 F32(ARENA, 9721) // %335 add scalar
-#define t336 F32(ARENA, 9722) // %336 add scalar
-#define t337 F32(ARENA, 9723) // %337 add scalar
-#define t338 F32(ARENA, 9724) // %338 add scalar
-#define t339 F32(ARENA, 9725) // %339 mul scalar
-#define t340 F32(ARENA, 9726) // %340 add scalar
-#define total F32(ARENA, 9727) // %341 add scalar
-#define t342 F32(ARENA, 9728) // %342 add scalar
-#define t343 F32(ARENA, 9729) // %343 add scalar
-#define t344 F32(ARENA, 9730) // %344 add scalar
-#define t345 F32(ARENA, 9731) // %345 add scalar
-#define t346 F32(ARENA, 9732) // %346 add scalar
-#define t347 F32(ARENA, 9733) // %347 add scalar
-#define t348 F32(ARENA, 9734) // %348 mul (N, 12)
-#define t349 F32(ARENA, 9830) // %349 div (N, 12)
-#define t350 F32(ARENA, 9926) // %350 mul (N, 12)
-#define t351 F32(ARENA, 10022) // %351 div (N, 12)
-#define t352 F32(ARENA, 10118) // %352 neg (N, 12)
-#define t353 F32(ARENA, 10214) // %353 reduce_sum (N)
-#define t355 F32(ARENA, 10222) // %355 mul (N, 1)
-#define t356 F32(ARENA, 10230) // %356 div (N, 1)
-#define t357 F32(ARENA, 10238) // %357 div (N, 1)
-#define t358 F32(ARENA, 10246) // %358 mul (N, 12)
-#define t359 F32(ARENA, 10342) // %359 add (N, 12)
-#define t360 F32(ARENA, 10438) // %360 add (N, 12)
-#define t361 F32(ARENA, 10534) // %361 neg (N, 12)
-#define t362 F32(ARENA, 10630) // %362 reduce_sum (N)
-#define t364 F32(ARENA, 10638) // %364 div (N, 1)
-#define t365 F32(ARENA, 10646) // %365 mul (N, 12)
-#define t366 F32(ARENA, 10742) // %366 add (N, 12)
-#define t367 F32(ARENA, 10838) // %367 add (N, 12)
-#define t368 F32(ARENA, 10934) // %368 add (N, 12)
-#define t369 F32(ARENA, 11030) // %369 add (N, 12)
-#define t370 F32(ARENA, 11126) // %370 add (N, 12)
-#define t371 F32(ARENA, 11222) // %371 mul (N, 12)
-#define t372 F32(ARENA, 11318) // %372 slice (N, 4)
-#define t373 F32(ARENA, 11350) // %373 slice (N, 8)
-#define t374 F32(ARENA, 11414) // %374 pad (N, 12)
-#define t377 F32(ARENA, 11510) // %377 transpose (N, 3, 4)
-#define t378 F32(ARENA, 11606) // %378 mul (5, 12)
-#define t379 F32(ARENA, 11666) // %379 reduce_sum scalar
-#define t380 F32(ARENA, 11667) // %380 pad (N, 12)
-#define t381 F32(ARENA, 11763) // %381 add (N, 12)
-#define t382 F32(ARENA, 11859) // %382 add (N, 12)
-#define t384 F32(ARENA, 11955) // %384 add (N, 3, 4)
-#define t385 F32(ARENA, 12051) // %385 add (N, 3, 4)
-#define t386 F32(ARENA, 12147) // %386 exp (N, 3, 4)
-#define t387 F32(ARENA, 12243) // %387 mul (N, 3, 4)
-#define t388 F32(ARENA, 12339) // %388 sub (N, 3, 4)
-#define t389 F32(ARENA, 12435) // %389 add (N, 3, 4)
-#define t390 F32(ARENA, 12531) // %390 sub (N, 3, 4)
-#define t391 F32(ARENA, 12627) // %391 mul (N, 3, 4)
-#define t392 F32(ARENA, 12723) // %392 add (N, 3, 4)
-#define t393 F32(ARENA, 12819) // %393 sub (N, 3, 4)
-#define t394 F32(ARENA, 12915) // %394 exp (N, 3, 4)
-#define t395 F32(ARENA, 13011) // %395 mul (N, 3, 4)
-#define t396 F32(ARENA, 13107) // %396 add (N, 3, 4)
-#define t397 F32(ARENA, 13203) // %397 mul (N, 3, 4)
-#define t398 F32(ARENA, 13299) // %398 neg (N, 3, 4)
-#define t399 F32(ARENA, 13395) // %399 add (N, 3, 4)
-#define t400 F32(ARENA, 13491) // %400 mul (N, 3, 4)
-#define t401 F32(ARENA, 13587) // %401 add (N, 3, 4)
-#define t402 F32(ARENA, 13683) // %402 add (N, 3, 4)
-#define t403 F32(ARENA, 13779) // %403 add (N, 3, 4)
-#define t404 F32(ARENA, 13875) // %404 where (N, 3, 4)
-#define t405 F32(ARENA, 13971) // %405 add (N, 3, 4)
-#define t406 F32(ARENA, 14067) // %406 where (N, 3, 4)
-#define t407 F32(ARENA, 14163) // %407 where (N, 3, 4)
-#define t408 F32(ARENA, 14259) // %408 mul (N, 3, 4)
-#define t409 F32(ARENA, 14355) // %409 neg (N, 3, 4)
-#define t410 F32(ARENA, 14451) // %410 add (N, 3, 4)
-#define t411 F32(ARENA, 14547) // %411 mul (N, 3, 4)
-#define t412 F32(ARENA, 14643) // %412 add (N, 3, 4)
-#define t413 F32(ARENA, 14739) // %413 le (N, 3, 4)
-#define t414 F32(ARENA, 14835) // %414 where (N, 3, 4)
-#define t415 F32(ARENA, 14931) // %415 ge (N, 3, 4)
-#define t416 F32(ARENA, 15027) // %416 where (N, 3, 4)
-#define t417 F32(ARENA, 15123) // %417 add (N, 3, 4)
-#define t418 F32(ARENA, 15219) // %418 where (N, 3, 4)
-#define t419 F32(ARENA, 15315) // %419 where (N, 3, 4)
-#define t420 F32(ARENA, 15411) // %420 le (N, 3, 4)
-#define t421 F32(ARENA, 15507) // %421 where (N, 3, 4)
-#define t422 F32(ARENA, 15603) // %422 add (N, 3, 4)
-#define t423 F32(ARENA, 15699) // %423 ge (N, 3, 4)
-#define t424 F32(ARENA, 15795) // %424 where (N, 3, 4)
-#define t425 F32(ARENA, 15891) // %425 add (N, 3, 4)
-#define t426 F32(ARENA, 15987) // %426 neg (N, 3, 4)
-#define t427 F32(ARENA, 16083) // %427 add (N, 3, 4)
-#define t428 F32(ARENA, 16179) // %428 gelu_grad (N, 3, 4)
-#define t429 F32(ARENA, 16275) // %429 add (N, 3, 4)
-#define t430 F32(ARENA, 16371) // %430 div (N, 3, 4)
-#define t431 F32(ARENA, 16467) // %431 mul (N, 3, 4)
-#define t432 F32(ARENA, 16563) // %432 div (N, 3, 4)
-#define t433 F32(ARENA, 16659) // %433 neg (N, 3, 4)
-#define t434 F32(ARENA, 16755) // %434 pow (N, 3, 4)
-#define t435 F32(ARENA, 16851) // %435 mul (N, 3, 4)
-#define t436 F32(ARENA, 16947) // %436 mul (N, 3, 4)
-#define t437 F32(ARENA, 17043) // %437 mul (N, 3, 4)
-#define t438 F32(ARENA, 17139) // %438 sub (N, 3, 4)
-#define t439 F32(ARENA, 17235) // %439 mul (N, 3, 4)
-#define t440 F32(ARENA, 17331) // %440 add (N, 3, 4)
-#define t441 F32(ARENA, 17427) // %441 mul (N, 3, 4)
-#define t442 F32(ARENA, 17523) // %442 sub (N, 3, 4)
-#define t443 F32(ARENA, 17619) // %443 mul (N, 3, 4)
-#define t444 F32(ARENA, 17715) // %444 add (N, 3, 4)
-#define t445 F32(ARENA, 17811) // %445 gt (N, 3, 4)
-#define t446 F32(ARENA, 17907) // %446 where (N, 3, 4)
-#define t447 F32(ARENA, 18003) // %447 add (N, 3, 4)
-#define t448 F32(ARENA, 18099) // %448 neg (N, 3, 4)
-#define t449 F32(ARENA, 18195) // %449 mul (N, 3, 4)
-#define t450 F32(ARENA, 18291) // %450 mul (N, 3, 4)
-#define t451 F32(ARENA, 18387) // %451 div (N, 3, 4)
-#define t452 F32(ARENA, 18483) // %452 mul (N, 3, 4)
-#define t453 F32(ARENA, 18579) // %453 add (N, 3, 4)
-#define t454 F32(ARENA, 18675) // %454 add (N, 3, 4)
-#define t455 F32(ARENA, 18771) // %455 div (N, 3, 4)
-#define t456 F32(ARENA, 18867) // %456 mul (N, 3, 4)
-#define t457 F32(ARENA, 18963) // %457 add (N, 3, 4)
-#define t458 F32(ARENA, 19059) // %458 mul (N, 3, 4)
-#define t459 F32(ARENA, 19155) // %459 mul (N, 3, 4)
-#define t460 F32(ARENA, 19251) // %460 add (N, 3, 4)
-#define t461 F32(ARENA, 19347) // %461 mul (N, 3, 4)
-#define t463 F32(ARENA, 19443) // %463 mul (3, 4)
-#define t464 F32(ARENA, 19455) // %464 reduce_sum scalar
-#define t465 F32(ARENA, 19456) // %465 add scalar
-#define t466 F32(ARENA, 19457) // %466 add scalar
-#define t467 F32(ARENA, 19458) // %467 add scalar
-#define t468 F32(ARENA, 19459) // %468 add scalar
-#define t469 F32(ARENA, 19460) // %469 add scalar
-#define t470 F32(ARENA, 19461) // %470 add scalar
-#define t471 F32(ARENA, 19462) // %471 add scalar
-#define t472 F32(ARENA, 19463) // %472 add scalar
-#define t473 F32(ARENA, 19464) // %473 add scalar
-#define t474 F32(ARENA, 19465) // %474 add scalar
-#define t475 F32(ARENA, 19466) // %475 sqrt scalar
-#define t476 F32(ARENA, 19467) // %476 maximum scalar
-#define t477 F32(ARENA, 19468) // %477 div scalar
-#define t478 F32(ARENA, 19469) // %478 mul (3, 4)
-#define t479 F32(ARENA, 19481) // %479 mul (3, 4)
-#define t480 F32(ARENA, 19493) // %480 mul (3, 4)
-#define t481 F32(ARENA, 19505) // %481 mul (3, 4)
-#define t482 F32(ARENA, 19517) // %482 add (3, 4)
-#define t483 F32(ARENA, 19529) // %483 mul (3, 4)
-#define t484 F32(ARENA, 19541) // %484 add (3, 4)
-#define t485 F32(ARENA, 19553) // %485 sqrt (3, 4)
-#define t486 F32(ARENA, 19565) // %486 div (3, 4)
-#define t487 F32(ARENA, 19577) // %487 mul (3, 4)
-#define t488 F32(ARENA, 19589) // %488 add (3, 4)
-#define t489 F32(ARENA, 19601) // %489 sub (3, 4)
-#define t490 F32(ARENA, 19613) // %490 mul (5, 12)
-#define t491 F32(ARENA, 19673) // %491 mul (5, 12)
-#define t492 F32(ARENA, 19733) // %492 mul (5, 12)
-#define t493 F32(ARENA, 19793) // %493 mul (5, 12)
-#define t494 F32(ARENA, 19853) // %494 add (5, 12)
-#define t495 F32(ARENA, 19913) // %495 mul (5, 12)
-#define t496 F32(ARENA, 19973) // %496 add (5, 12)
-#define t497 F32(ARENA, 20033) // %497 sqrt (5, 12)
-#define t498 F32(ARENA, 20093) // %498 div (5, 12)
-#define t499 F32(ARENA, 20153) // %499 mul (5, 12)
-#define t500 F32(ARENA, 20213) // %500 add (5, 12)
-#define t501 F32(ARENA, 20273) // %501 sub (5, 12)
-#define t502 F32(ARENA, 20333) // %502 mul (5, 1)
-#define t503 F32(ARENA, 20338) // %503 mul (5, 1)
-#define t504 F32(ARENA, 20343) // %504 mul (5, 1)
-#define t505 F32(ARENA, 20348) // %505 mul (5, 1)
-#define t506 F32(ARENA, 20353) // %506 add (5, 1)
-#define t507 F32(ARENA, 20358) // %507 mul (5, 1)
-#define t508 F32(ARENA, 20363) // %508 add (5, 1)
-#define t509 F32(ARENA, 20368) // %509 sqrt (5, 1)
-#define t510 F32(ARENA, 20373) // %510 div (5, 1)
-#define t511 F32(ARENA, 20378) // %511 mul (5, 1)
-#define t512 F32(ARENA, 20383) // %512 add (5, 1)
-#define t513 F32(ARENA, 20388) // %513 sub (5, 1)
-#define t514 F32(ARENA, 20393) // %514 mul (12)
-#define t515 F32(ARENA, 20405) // %515 mul (12)
-#define t516 F32(ARENA, 20417) // %516 mul (12)
-#define t517 F32(ARENA, 20429) // %517 mul (12)
-#define t518 F32(ARENA, 20441) // %518 add (12)
-#define t519 F32(ARENA, 20453) // %519 mul (12)
-#define t520 F32(ARENA, 20465) // %520 add (12)
-#define t521 F32(ARENA, 20477) // %521 sqrt (12)
-#define t522 F32(ARENA, 20489) // %522 div (12)
-#define t523 F32(ARENA, 20501) // %523 mul (12)
-#define t524 F32(ARENA, 20513) // %524 add (12)
-#define t525 F32(ARENA, 20525) // %525 sub (12)
-#define t526 F32(ARENA, 20537) // %526 mul (12)
-#define t527 F32(ARENA, 20549) // %527 mul (12)
-#define t528 F32(ARENA, 20561) // %528 mul (12)
-#define t529 F32(ARENA, 20573) // %529 mul (12)
-#define t530 F32(ARENA, 20585) // %530 add (12)
-#define t531 F32(ARENA, 20597) // %531 mul (12)
-#define t532 F32(ARENA, 20609) // %532 add (12)
-#define t533 F32(ARENA, 20621) // %533 sqrt (12)
-#define t534 F32(ARENA, 20633) // %534 div (12)
-#define t535 F32(ARENA, 20645) // %535 mul (12)
-#define t536 F32(ARENA, 20657) // %536 add (12)
-#define t537 F32(ARENA, 20669) // %537 sub (12)
-#define t538 F32(ARENA, 20681) // %538 mul (12, 1)
-#define t539 F32(ARENA, 20693) // %539 mul (12, 1)
-#define t540 F32(ARENA, 20705) // %540 mul (12, 1)
-#define t541 F32(ARENA, 20717) // %541 mul (12, 1)
-#define t542 F32(ARENA, 20729) // %542 add (12, 1)
-#define t543 F32(ARENA, 20741) // %543 mul (12, 1)
-#define t544 F32(ARENA, 20753) // %544 add (12, 1)
-#define t545 F32(ARENA, 20765) // %545 sqrt (12, 1)
-#define t546 F32(ARENA, 20777) // %546 div (12, 1)
-#define t547 F32(ARENA, 20789) // %547 mul (12, 1)
-#define t548 F32(ARENA, 20801) // %548 add (12, 1)
-#define t549 F32(ARENA, 20813) // %549 sub (12, 1)
-#define t550 F32(ARENA, 20825) // %550 mul (1)
-#define t551 F32(ARENA, 20826) // %551 mul (1)
-#define t552 F32(ARENA, 20827) // %552 mul (1)
-#define t553 F32(ARENA, 20828) // %553 mul (1)
-#define t554 F32(ARENA, 20829) // %554 add (1)
-#define t555 F32(ARENA, 20830) // %555 mul (1)
-#define t556 F32(ARENA, 20831) // %556 add (1)
-#define t557 F32(ARENA, 20832) // %557 sqrt (1)
-#define t558 F32(ARENA, 20833) // %558 div (1)
-#define t559 F32(ARENA, 20834) // %559 mul (1)
-#define t560 F32(ARENA, 20835) // %560 add (1)
-#define t561 F32(ARENA, 20836) // %561 sub (1)
-#define t562 F32(ARENA, 20837) // %562 mul (12, 3)
-#define t563 F32(ARENA, 20873) // %563 mul (12, 3)
-#define t564 F32(ARENA, 20909) // %564 mul (12, 3)
-#define t565 F32(ARENA, 20945) // %565 mul (12, 3)
-#define t566 F32(ARENA, 20981) // %566 add (12, 3)
-#define t567 F32(ARENA, 21017) // %567 mul (12, 3)
-#define t568 F32(ARENA, 21053) // %568 add (12, 3)
-#define t569 F32(ARENA, 21089) // %569 sqrt (12, 3)
-#define t570 F32(ARENA, 21125) // %570 div (12, 3)
-#define t571 F32(ARENA, 21161) // %571 mul (12, 3)
-#define t572 F32(ARENA, 21197) // %572 add (12, 3)
-#define t573 F32(ARENA, 21233) // %573 sub (12, 3)
-#define t574 F32(ARENA, 21269) // %574 mul (3)
-#define t575 F32(ARENA, 21272) // %575 mul (3)
-#define t576 F32(ARENA, 21275) // %576 mul (3)
-#define t577 F32(ARENA, 21278) // %577 mul (3)
-#define t578 F32(ARENA, 21281) // %578 add (3)
-#define t579 F32(ARENA, 21284) // %579 mul (3)
-#define t580 F32(ARENA, 21287) // %580 add (3)
-#define t581 F32(ARENA, 21290) // %581 sqrt (3)
-#define t582 F32(ARENA, 21293) // %582 div (3)
-#define t583 F32(ARENA, 21296) // %583 mul (3)
-#define t584 F32(ARENA, 21299) // %584 add (3)
-#define t585 F32(ARENA, 21302) // %585 sub (3)
-#define t586 F32(ARENA, 21305) // %586 mul (12, 3)
-#define t587 F32(ARENA, 21341) // %587 mul (12, 3)
-#define t588 F32(ARENA, 21377) // %588 mul (12, 3)
-#define t589 F32(ARENA, 21413) // %589 mul (12, 3)
-#define t590 F32(ARENA, 21449) // %590 add (12, 3)
-#define t591 F32(ARENA, 21485) // %591 mul (12, 3)
-#define t592 F32(ARENA, 21521) // %592 add (12, 3)
-#define t593 F32(ARENA, 21557) // %593 sqrt (12, 3)
-#define t594 F32(ARENA, 21593) // %594 div (12, 3)
-#define t595 F32(ARENA, 21629) // %595 mul (12, 3)
-#define t596 F32(ARENA, 21665) // %596 add (12, 3)
-#define t597 F32(ARENA, 21701) // %597 sub (12, 3)
-#define t598 F32(ARENA, 21737) // %598 mul (3)
-#define t599 F32(ARENA, 21740) // %599 mul (3)
-#define t600 F32(ARENA, 21743) // %600 mul (3)
-#define t601 F32(ARENA, 21746) // %601 mul (3)
-#define t602 F32(ARENA, 21749) // %602 add (3)
-#define t603 F32(ARENA, 21752) // %603 mul (3)
-#define t604 F32(ARENA, 21755) // %604 add (3)
-#define t605 F32(ARENA, 21758) // %605 sqrt (3)
-#define t606 F32(ARENA, 21761) // %606 div (3)
-#define t607 F32(ARENA, 21764) // %607 mul (3)
-#define t608 F32(ARENA, 21767) // %608 add (3)
-#define t609 F32(ARENA, 21770) // %609 sub (3)
+#define t145 F32(ARENA, 3178) // %145 reduce_mean scalar
+#define t146 F32(ARENA, 1008) // %146 reduce_mean (N, 4)
+#define t147 F32(ARENA, 3064) // %147 reduce_max (N, 4)
+#define t148 F32(ARENA, 3096) // %148 reduce_max (N, 4)
+#define t149 F32(ARENA, 3128) // %149 logsumexp (N, 4)
+#define t158 F32(ARENA, 3179) // %158 reduce_mean scalar
+#define t159 F32(ARENA, 1008) // %159 softmax (N, 3, 4)
+#define t160 F32(ARENA, 1584) // %160 log_softmax (N, 3, 4)
+#define t161 F32(ARENA, 2256) // %161 transpose (N, 4, 3)
+#define t164 F32(ARENA, 2512) // %164 slice (N, 4)
+#define t166 F32(ARENA, 2352) // %166 add (N, 3)
+#define t167 F32(ARENA, 2544) // %167 log_softmax (N, 3)
+#define t169 F32(ARENA, 2352) // %169 reduce_sum (N)
+#define t171 F32(ARENA, 3180) // %171 reduce_mean scalar
+#define t174 F32(ARENA, 2544) // %174 sub (N, 3)
+#define t177 F32(ARENA, 3181) // %177 reduce_sum scalar
+#define t180 F32(ARENA, 3182) // %180 reduce_sum scalar
+#define t182 F32(ARENA, 2352) // %182 add (N, 3)
+#define t183 I32(IARENA, 0) // %183 argmax (N)
+#define t186 F32(ARENA, 3183) // %186 reduce_mean scalar
+#define t187 F32(ARENA, 2448) // %187 slice (N, 8)
+#define t188 F32(ARENA, 2352) // %188 concat (N, 12)
+#define t189 F32(ARENA, 2448) // %189 matmul (N, 12)
+#define t190 F32(ARENA, 2544) // %190 transpose (12, N)
+#define t191 F32(ARENA, 2640) // %191 matmul (12, N)
+#define t192 F32(ARENA, 2736) // %192 matmul (N, 12)
+#define t193 F32(ARENA, 2832) // %193 transpose (N, 12)
+#define t194 F32(ARENA, 0) // %194 matmul (12, 12)
+#define t196 F32(ARENA, 3184) // %196 reduce_mean scalar
+#define t198 F32(ARENA, 1488) // %198 cast (N, 3, 4)
+#define t199 F32(ARENA, 2640) // %199 reduce_sum (N, 1, 4)
+#define t200 F32(ARENA, 2640) // %200 div (N, 1, 4)
+#define t202 F32(ARENA, 3096) // %202 reduce_mean scalar
+#define sl F32(ARENA, 2352) // %203 mul (N, 12)
+#define t206 F32(ARENA, 144) // %206 add (N, 12)
+#define t207 F32(ARENA, 96) // %207 reduce_mean (N, 1)
+#define t208 F32(ARENA, 0) // %208 sub (N, 12)
+#define t210 F32(ARENA, 2696) // %210 reduce_mean (N, 1)
+#define t212 F32(ARENA, 2696) // %212 sqrt (N, 1)
+#define t213 F32(ARENA, 96) // %213 mul (N, 12)
+#define t216 F32(ARENA, 3097) // %216 reduce_mean scalar
+#define t218 F32(ARENA, 2672) // %218 reduce_sum (N, 3, 1)
+#define t220 F32(ARENA, 2256) // %220 cast (N, 3, 4)
+#define t221 F32(ARENA, 192) // %221 reduce_sum (N, 1, 4)
+#define t222 F32(ARENA, 192) // %222 div (N, 1, 4)
+#define t223 F32(ARENA, 2352) // %223 div (N, 12)
+#define t225 F32(ARENA, 2544) // %225 add (N, 12)
+#define t226 F32(ARENA, 224) // %226 matmul (N, 1)
+#define z F32(ARENA, 224) // %228 add (N, 1)
+#define t229 F32(ARENA, 3160) // %229 sigmoid (N, 1)
+#define t230 F32(ARENA, 232) // %230 sigmoid (N, 1)
+#define t231 F32(ARENA, 2704) // %231 maximum (N, 1)
+#define t232 F32(ARENA, 2712) // %232 minimum (N, 1)
+#define t235 F32(ARENA, 2720) // %235 sub (N, 1)
+#define t236 F32(ARENA, 2728) // %236 sub (N, 1)
+#define t241 F32(ARENA, 3072) // %241 reduce_mean scalar
+#define t248 F32(ARENA, 3073) // %248 reduce_mean scalar
+#define t249 F32(ARENA, 3000) // %249 sub (N, 1)
+#define t250 F32(ARENA, 3008) // %250 abs (N, 1)
+#define t251 F32(ARENA, 3016) // %251 minimum (N, 1)
+#define t257 F32(ARENA, 3074) // %257 reduce_mean scalar
+#define t258 F32(ARENA, 3075) // %258 reduce_mean scalar
+#define t260 F32(ARENA, 3076) // %260 reduce_sum scalar
+#define t263 F32(ARENA, 3024) // %263 exp (N, 1)
+#define t264 F32(ARENA, 3064) // %264 add (N, 1)
+#define t270 F32(ARENA, 3077) // %270 reduce_mean scalar
+#define t311 F32(ARENA, 3064) // %311 add (N, 1)
+#define t315 F32(ARENA, 2704) // %315 mul (1)
+#define t318 F32(ARENA, 2705) // %318 reduce_sum scalar
+#define t320 F32(ARENA, 2706) // %320 reduce_sum scalar
+#define t321 F32(ARENA, 2544) // %321 matmul (N, 12)
+#define t324 F32(ARENA, 2707) // %324 reduce_sum scalar
+#define t328 F32(ARENA, 2708) // %328 reduce_sum scalar
+#define t332 F32(ARENA, 224) // %332 reduce_mean scalar
+#define t347 F32(ARENA, 2709) // %347 add scalar
+#define t349 F32(ARENA, 2544) // %349 div (N, 12)
+#define t353 F32(ARENA, 224) // %353 reduce_sum (N)
+#define t357 F32(ARENA, 232) // %357 div (N, 1)
+#define t360 F32(ARENA, 0) // %360 add (N, 12)
+#define t362 F32(ARENA, 224) // %362 reduce_sum (N)
+#define t364 F32(ARENA, 232) // %364 div (N, 1)
+#define t366 F32(ARENA, 2448) // %366 add (N, 12)
+#define t367 F32(ARENA, 2736) // %367 add (N, 12)
+#define t370 F32(ARENA, 2832) // %370 add (N, 12)
+#define t371 F32(ARENA, 0) // %371 mul (N, 12)
+#define t372 F32(ARENA, 2544) // %372 slice (N, 4)
+#define t373 F32(ARENA, 2352) // %373 slice (N, 8)
+#define t374 F32(ARENA, 0) // %374 pad (N, 12)
+#define t377 F32(ARENA, 2352) // %377 transpose (N, 3, 4)
+#define t379 F32(ARENA, 224) // %379 reduce_sum scalar
+#define t380 F32(ARENA, 2448) // %380 pad (N, 12)
+#define t382 F32(ARENA, 0) // %382 add (N, 12)
+#define t464 F32(ARENA, 0) // %464 reduce_sum scalar
+#define t477 F32(ARENA, 0) // %477 div scalar
 
 // Inputs and targets (copied in by the launch code).
 #define x2 F32(INPUTS, 0) // input x (N, 3, 4) at MaxBatch
@@ -746,24 +369,17 @@ extern "C" __global__ void k71_add(float* mem, int n) {
 // Group 41 (reduction).
 // %72 = broadcast(%8) (3)
 // %73 = mul(%8, %72) (3)
-extern "C" __global__ void g41_broadcast_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3) return;
-	const float e72 = 0.0f; // %72 broadcast
-	acc2BGrad[i] = e72;
-	const float e73 = 0.0f * e72; // %73 mul
-	t73[i] = e73;
-}
-
-// Group 41 (reduction).
 // %74 = reduce_sum(%73) scalar
-extern "C" __global__ void g41_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g41_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t73[r0*1];
+		const float e72 = 0.0f; // %72 broadcast
+		const float e73 = 0.0f * e72; // %73 mul
+		const float xv = e73;
+		acc2BGrad[r0*1] = e72;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -791,25 +407,17 @@ extern "C" __global__ void k78_one_hot(float* mem, int n) {
 
 // Group 24 (reduction).
 // %79 = mul(%77, %78) (N, 3)
-extern "C" __global__ void g24_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	t79[i] = t76[i0] * t78[i];
-}
-
-// Group 24 (reduction).
 // %80 = reduce_sum(%79) (N, 1)
-extern "C" __global__ void g24_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g24_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
 	const int o0 = o;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t79[o0*3 + r0*1];
+		const float e79 = t76[o0] * t78[o0*3 + r0]; // %79 mul
+		const float xv = e79;
+		t79[o0*3 + r0*1] = e79;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -836,8 +444,8 @@ extern "C" __global__ void g30_broadcast_neg(float* mem, int n) {
 	const int i1 = i_ % 4; i_ /= 4;
 	const int i0 = i_;
 	const float e83 = t69[0]; // %83 broadcast
-	t83[i] = e83;
 	const float e84 = -e83; // %84 neg
+	t83[i] = e83;
 	t84[i] = e84;
 }
 
@@ -851,18 +459,8 @@ extern "C" __global__ void k86_div(float* mem, int n) {
 // Group 40 (reduction).
 // %88 = broadcast(%8) (12, 3)
 // %89 = mul(%8, %88) (12, 3)
-extern "C" __global__ void g40_broadcast_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 36) return;
-	const float e88 = 0.0f; // %88 broadcast
-	acc2WGrad[i] = e88;
-	const float e89 = 0.0f * e88; // %89 mul
-	t89[i] = e89;
-}
-
-// Group 40 (reduction).
 // %90 = reduce_sum(%89) scalar
-extern "C" __global__ void g40_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g40_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
 	float acc = 0;
@@ -870,7 +468,10 @@ extern "C" __global__ void g40_1_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 3; r_ /= 3;
 		const int r0 = r_;
-		const float xv = t89[r0*3 + r1*1];
+		const float e88 = 0.0f; // %88 broadcast
+		const float e89 = 0.0f * e88; // %89 mul
+		const float xv = e89;
+		acc2WGrad[r0*3 + r1*1] = e88;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -896,8 +497,8 @@ extern "C" __global__ void g29_broadcast_mul(float* mem, int n) {
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
 	const float e92 = t67[0]; // %92 broadcast
-	t92[i] = e92;
 	const float e93 = e92 * 0.3f; // %93 mul
+	t92[i] = e92;
 	t93[i] = e93;
 }
 
@@ -981,64 +582,64 @@ extern "C" __global__ void g0_mul_add_tanh_exp(float* mem, int n) {
 	const int i0 = i_;
 	const float e97 = x2[i] * p[i1*4 + i2]; // %97 mul
 	const float e98 = e97 + 0.1f; // %98 add
-	h[i] = e98;
 	const float e99 = tanhf(e98); // %99 tanh
-	t99[i] = e99;
 	const float e100 = expf(e99); // %100 exp
-	t100[i] = e100;
 	const float e101 = abs_f(e98); // %101 abs
 	const float e102 = e101 + 1.0f; // %102 add
-	t102[i] = e102;
 	const float e103 = logf(e102); // %103 log
 	const float e104 = e100 + e103; // %104 add
 	const float e105 = e98 * e98; // %105 mul
 	const float e106 = e105 + 1.0f; // %106 add
 	const float e107 = sqrtf(e106); // %107 sqrt
-	t107[i] = e107;
 	const float e108 = sign_f(e98); // %108 sign
-	t108[i] = e108;
 	const float e109 = e107 * e108; // %109 mul
 	const float e110 = e104 - e109; // %110 sub
-	a[i] = e110;
 	const float e111 = relu_f(e98); // %111 relu
-	t111[i] = e111;
 	const float e112 = sigmoid_f(e98); // %112 sigmoid
-	t112[i] = e112;
 	const float e113 = powf(e99, 2.0f); // %113 pow
 	const float e114 = e112 + e113; // %114 add
 	const float e115 = e114 + 1.0f; // %115 add
-	t115[i] = e115;
 	const float e116 = e111 / e115; // %116 div
-	t116[i] = e116;
 	const float e117 = gelu_f(e98); // %117 gelu
 	const float e118 = e116 + e117; // %118 add
 	const float e119 = -e98; // %119 neg
-	t119[i] = e119;
 	const float e120 = e118 + e119; // %120 add
-	b[i] = e120;
 	const float e121 = (e98 > 0.0f ? 1.0f : 0.0f); // %121 gt
-	t121[i] = e121;
 	const float e122 = max_f(e98, 0.5f); // %122 maximum
 	const float e123 = min_f(e98, -0.5f); // %123 minimum
 	const float e124 = (e121 != 0.0f ? e122 : e123); // %124 where
 	const float e125 = max_f(e98, -1.0f); // %125 maximum
-	t125[i] = e125;
 	const float e126 = min_f(e125, 1.0f); // %126 minimum
 	const float e127 = e124 + e126; // %127 add
 	const float e128 = (e98 < 0.2f ? 1.0f : 0.0f); // %128 lt
-	t128[i] = e128;
 	const float e129 = sinf(e98); // %129 sin
-	t129[i] = e129;
 	const float e130 = cosf(e98); // %130 cos
-	t130[i] = e130;
 	const float e131 = (e128 != 0.0f ? e129 : e130); // %131 where
 	const float e132 = e127 + e131; // %132 add
 	const float e133 = e98 * 2.0f; // %133 mul
 	const float e134 = floorf(e133); // %134 floor
 	const float e135 = (e134 != 0.0f ? 1.0f : 0.0f); // %135 ne
-	t135[i] = e135;
 	const float e136 = (e135 != 0.0f ? e98 : 1.0f); // %136 where
 	const float e137 = e132 + e136; // %137 add
+	h[i] = e98;
+	t99[i] = e99;
+	t100[i] = e100;
+	t102[i] = e102;
+	t107[i] = e107;
+	t108[i] = e108;
+	a[i] = e110;
+	t111[i] = e111;
+	t112[i] = e112;
+	t115[i] = e115;
+	t116[i] = e116;
+	t119[i] = e119;
+	b[i] = e120;
+	t121[i] = e121;
+	t125[i] = e125;
+	t128[i] = e128;
+	t129[i] = e129;
+	t130[i] = e130;
+	t135[i] = e135;
 	c[i] = e137;
 }
 
@@ -1314,7 +915,7 @@ extern "C" __global__ void k164_slice(float* mem, int n) {
 
 // Group 17 (contraction).
 // %165 = matmul(%163, %25) (N, 3)
-// cuBLAS: t165 = h @ lossW
+// cuBLAS: t166 = h @ lossW
 
 // Group 17 (contraction).
 // %166 = add(%165, %26) (N, 3)
@@ -1324,7 +925,7 @@ extern "C" __global__ void g17_1_add(float* mem, int n) {
 	int i_ = i;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	t166[i] = t165[i] + lossB[i1];
+	t166[i] = t166[i] + lossB[i1];
 }
 
 // %167 = log_softmax(%166) (N, 3)
@@ -1383,28 +984,19 @@ extern "C" __global__ void g19_reduce_mean(float* mem, int n) {
 // %172 = exp(%167) (N, 3)
 // %173 = mul(%172, %80) (N, 3)
 // %174 = sub(%79, %173) (N, 3)
-extern "C" __global__ void g25_exp_mul_sub(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	const float e172 = expf(t167[i]); // %172 exp
-	const float e173 = e172 * t80[i0]; // %173 mul
-	const float e174 = t79[i] - e173; // %174 sub
-	t174[i] = e174;
-}
-
-// Group 25 (reduction).
 // %175 = reduce_sum(%174) (3)
-extern "C" __global__ void g25_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g25_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	const int o0 = o;
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t174[o0*1 + r0*3];
+		const float e172 = expf(t167[r0*3 + o0]); // %172 exp
+		const float e173 = e172 * t80[r0]; // %173 mul
+		const float e174 = t79[r0*3 + o0] - e173; // %174 sub
+		const float xv = e174;
+		t174[o0*1 + r0*3] = e174;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -1452,7 +1044,7 @@ extern "C" __global__ void g49_reduce_sum(float* mem, int n) {
 
 // Group 21 (contraction).
 // %181 = matmul(%163, %27) (N, 3)
-// cuBLAS: t181 = h @ acc2W
+// cuBLAS: t182 = h @ acc2W
 
 // Group 21 (contraction).
 // %182 = add(%181, %28) (N, 3)
@@ -1462,7 +1054,7 @@ extern "C" __global__ void g21_1_add(float* mem, int n) {
 	int i_ = i;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	t182[i] = t181[i] + acc2B[i1];
+	t182[i] = t182[i] + acc2B[i1];
 }
 
 // %183 = argmax(%182) (N)
@@ -1576,21 +1168,8 @@ extern "C" __global__ void g5_reduce_mean(float* mem, int n) {
 // Group 38 (reduction).
 // %197 = eq(%119, %151) (N, 3, 4)
 // %198 = cast(%197) (N, 3, 4)
-extern "C" __global__ void g38_eq_cast(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i2 = i_ % 4; i_ /= 4;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	const float e197 = (t119[i] == t148[i0*4 + i2] ? 1.0f : 0.0f); // %197 eq
-	const float e198 = e197; // %198 cast
-	t198[i] = e198;
-}
-
-// Group 38 (reduction).
 // %199 = reduce_sum(%198) (N, 1, 4)
-extern "C" __global__ void g38_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g38_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -1599,7 +1178,10 @@ extern "C" __global__ void g38_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t198[o0*12 + o1*1 + r0*4];
+		const float e197 = (t119[o0*12 + r0*4 + o1] == t148[o0*4 + o1] ? 1.0f : 0.0f); // %197 eq
+		const float e198 = e197; // %198 cast
+		const float xv = e198;
+		t198[o0*12 + o1*1 + r0*4] = e198;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -1639,27 +1221,21 @@ extern "C" __global__ void g2_reduce_mean(float* mem, int n) {
 // %204 = add(%163, %162) (N, 12)
 // %205 = add(%204, %203) (N, 12)
 // %206 = add(%205, %91) (N, 12)
-extern "C" __global__ void g3_mul_add_add_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const float e203 = t188[i] * 0.5f; // %203 mul
-	sl[i] = e203;
-	const float e204 = h[i] + t161[i]; // %204 add
-	const float e205 = e204 + e203; // %205 add
-	const float e206 = e205 + g[i]; // %206 add
-	t206[i] = e206;
-}
-
-// Group 3 (reduction).
 // %207 = reduce_mean(%206) (N, 1)
-extern "C" __global__ void g3_1_reduce_mean(float* mem, int n) {
+extern "C" __global__ void g3_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
 	const int o0 = o;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float xv = t206[o0*12 + r0*1];
+		const float e203 = t188[o0*12 + r0] * 0.5f; // %203 mul
+		const float e204 = h[o0*12 + r0] + t161[o0*12 + r0]; // %204 add
+		const float e205 = e204 + e203; // %205 add
+		const float e206 = e205 + g[o0*12 + r0]; // %206 add
+		const float xv = e206;
+		sl[o0*12 + r0*1] = e203;
+		t206[o0*12 + r0*1] = e206;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -1670,28 +1246,18 @@ extern "C" __global__ void g3_1_reduce_mean(float* mem, int n) {
 // Group 7 (reduction).
 // %208 = sub(%206, %207) (N, 12)
 // %209 = mul(%208, %208) (N, 12)
-extern "C" __global__ void g7_sub_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e208 = t206[i] - t207[i0]; // %208 sub
-	t208[i] = e208;
-	const float e209 = e208 * e208; // %209 mul
-	t209[i] = e209;
-}
-
-// Group 7 (reduction).
 // %210 = reduce_mean(%209) (N, 1)
-extern "C" __global__ void g7_1_reduce_mean(float* mem, int n) {
+extern "C" __global__ void g7_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
 	const int o0 = o;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float xv = t209[o0*12 + r0*1];
+		const float e208 = t206[o0*12 + r0] - t207[o0]; // %208 sub
+		const float e209 = e208 * e208; // %209 mul
+		const float xv = e209;
+		t208[o0*12 + r0*1] = e208;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -1763,21 +1329,8 @@ extern "C" __global__ void g37_reduce_sum(float* mem, int n) {
 // Group 39 (reduction).
 // %219 = eq(%98, %152) (N, 3, 4)
 // %220 = cast(%219) (N, 3, 4)
-extern "C" __global__ void g39_eq_cast(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i2 = i_ % 4; i_ /= 4;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	const float e219 = (h[i] == t147[i0*4 + i2] ? 1.0f : 0.0f); // %219 eq
-	const float e220 = e219; // %220 cast
-	t220[i] = e220;
-}
-
-// Group 39 (reduction).
 // %221 = reduce_sum(%220) (N, 1, 4)
-extern "C" __global__ void g39_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g39_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -1786,7 +1339,10 @@ extern "C" __global__ void g39_1_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t220[o0*12 + o1*1 + r0*4];
+		const float e219 = (h[o0*12 + r0*4 + o1] == t147[o0*4 + o1] ? 1.0f : 0.0f); // %219 eq
+		const float e220 = e219; // %220 cast
+		const float xv = e220;
+		t220[o0*12 + o1*1 + r0*4] = e220;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -1815,9 +1371,9 @@ extern "C" __global__ void g9_div_mul_add(float* mem, int n) {
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
 	const float e223 = t208[i] / t212[i0]; // %223 div
-	t223[i] = e223;
 	const float e224 = e223 * zLayerNorm0Gamma[i1]; // %224 mul
 	const float e225 = e224 + zLayerNorm0Beta[i1]; // %225 add
+	t223[i] = e223;
 	t225[i] = e225;
 }
 
@@ -1839,39 +1395,8 @@ extern "C" __global__ void g9_div_mul_add(float* mem, int n) {
 // %238 = mul(%235, %237) (N, 1)
 // %239 = add(%234, %238) (N, 1)
 // %240 = neg(%239) (N, 1)
-extern "C" __global__ void g10_add_add_sigmoid_sigmoid(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	int i_ = i;
-	const int i1 = i_ % 1; i_ /= 1;
-	const int i0 = i_;
-	const float e227 = t226[i] + zDense0B[0]; // %227 add
-	const float e228 = e227 + oh[i]; // %228 add
-	z[i] = e228;
-	const float e229 = sigmoid_f(e228); // %229 sigmoid
-	t229[i] = e229;
-	const float e230 = sigmoid_f(t[i]); // %230 sigmoid
-	t230[i] = e230;
-	const float e231 = max_f(e229, 1e-07f); // %231 maximum
-	t231[i] = e231;
-	const float e232 = min_f(e231, 0.9999999f); // %232 minimum
-	t232[i] = e232;
-	const float e233 = logf(e232); // %233 log
-	const float e234 = e230 * e233; // %234 mul
-	const float e235 = 1.0f - e230; // %235 sub
-	t235[i] = e235;
-	const float e236 = 1.0f - e232; // %236 sub
-	t236[i] = e236;
-	const float e237 = logf(e236); // %237 log
-	const float e238 = e235 * e237; // %238 mul
-	const float e239 = e234 + e238; // %239 add
-	const float e240 = -e239; // %240 neg
-	t240[i] = e240;
-}
-
-// Group 10 (reduction).
 // %241 = reduce_mean(%240) scalar
-extern "C" __global__ void g10_1_reduce_mean(float* mem, int n) {
+extern "C" __global__ void g10_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
@@ -1879,7 +1404,28 @@ extern "C" __global__ void g10_1_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float xv = t240[r0*1 + r1*1];
+		const float e227 = t226[r0] + zDense0B[0]; // %227 add
+		const float e228 = e227 + oh[r0]; // %228 add
+		const float e229 = sigmoid_f(e228); // %229 sigmoid
+		const float e230 = sigmoid_f(t[r0]); // %230 sigmoid
+		const float e231 = max_f(e229, 1e-07f); // %231 maximum
+		const float e232 = min_f(e231, 0.9999999f); // %232 minimum
+		const float e233 = logf(e232); // %233 log
+		const float e234 = e230 * e233; // %234 mul
+		const float e235 = 1.0f - e230; // %235 sub
+		const float e236 = 1.0f - e232; // %236 sub
+		const float e237 = logf(e236); // %237 log
+		const float e238 = e235 * e237; // %238 mul
+		const float e239 = e234 + e238; // %239 add
+		const float e240 = -e239; // %240 neg
+		const float xv = e240;
+		z[r0*1 + r1*1] = e228;
+		t229[r0*1 + r1*1] = e229;
+		t230[r0*1 + r1*1] = e230;
+		t231[r0*1 + r1*1] = e231;
+		t232[r0*1 + r1*1] = e232;
+		t235[r0*1 + r1*1] = e235;
+		t236[r0*1 + r1*1] = e236;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -1926,26 +1472,8 @@ extern "C" __global__ void g20_reduce_mean(float* mem, int n) {
 // %254 = sub(%250, %251) (N, 1)
 // %255 = mul(%9, %254) (N, 1)
 // %256 = add(%253, %255) (N, 1)
-extern "C" __global__ void g14_sub_abs_minimum_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const float e249 = z[i] - t[i]; // %249 sub
-	t249[i] = e249;
-	const float e250 = abs_f(e249); // %250 abs
-	t250[i] = e250;
-	const float e251 = min_f(e250, 0.5f); // %251 minimum
-	t251[i] = e251;
-	const float e252 = e251 * e251; // %252 mul
-	const float e253 = 0.5f * e252; // %253 mul
-	const float e254 = e250 - e251; // %254 sub
-	const float e255 = 0.5f * e254; // %255 mul
-	const float e256 = e253 + e255; // %256 add
-	t256[i] = e256;
-}
-
-// Group 14 (reduction).
 // %257 = reduce_mean(%256) scalar
-extern "C" __global__ void g14_1_reduce_mean(float* mem, int n) {
+extern "C" __global__ void g14_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
@@ -1953,7 +1481,18 @@ extern "C" __global__ void g14_1_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float xv = t256[r0*1 + r1*1];
+		const float e249 = z[r0] - t[r0]; // %249 sub
+		const float e250 = abs_f(e249); // %250 abs
+		const float e251 = min_f(e250, 0.5f); // %251 minimum
+		const float e252 = e251 * e251; // %252 mul
+		const float e253 = 0.5f * e252; // %253 mul
+		const float e254 = e250 - e251; // %254 sub
+		const float e255 = 0.5f * e254; // %255 mul
+		const float e256 = e253 + e255; // %256 add
+		const float xv = e256;
+		t249[r0*1 + r1*1] = e249;
+		t250[r0*1 + r1*1] = e250;
+		t251[r0*1 + r1*1] = e251;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -2007,26 +1546,8 @@ extern "C" __global__ void g15_reduce_sum(float* mem, int n) {
 // %267 = mul(%228, %2) (N, 1)
 // %268 = sub(%266, %267) (N, 1)
 // %269 = add(%268, %265) (N, 1)
-extern "C" __global__ void g16_abs_neg_exp_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const float e261 = abs_f(z[i]); // %261 abs
-	const float e262 = -e261; // %262 neg
-	const float e263 = expf(e262); // %263 exp
-	t263[i] = e263;
-	const float e264 = 1.0f + e263; // %264 add
-	t264[i] = e264;
-	const float e265 = logf(e264); // %265 log
-	const float e266 = max_f(z[i], 0.0f); // %266 maximum
-	const float e267 = z[i] * t[i]; // %267 mul
-	const float e268 = e266 - e267; // %268 sub
-	const float e269 = e268 + e265; // %269 add
-	t269[i] = e269;
-}
-
-// Group 16 (reduction).
 // %270 = reduce_mean(%269) scalar
-extern "C" __global__ void g16_1_reduce_mean(float* mem, int n) {
+extern "C" __global__ void g16_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
@@ -2034,7 +1555,18 @@ extern "C" __global__ void g16_1_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 1; r_ /= 1;
 		const int r0 = r_;
-		const float xv = t269[r0*1 + r1*1];
+		const float e261 = abs_f(z[r0]); // %261 abs
+		const float e262 = -e261; // %262 neg
+		const float e263 = expf(e262); // %263 exp
+		const float e264 = 1.0f + e263; // %264 add
+		const float e265 = logf(e264); // %265 log
+		const float e266 = max_f(z[r0], 0.0f); // %266 maximum
+		const float e267 = z[r0] * t[r0]; // %267 mul
+		const float e268 = e266 - e267; // %268 sub
+		const float e269 = e268 + e265; // %269 add
+		const float xv = e269;
+		t263[r0*1 + r1*1] = e263;
+		t264[r0*1 + r1*1] = e264;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -2084,66 +1616,57 @@ extern "C" __global__ void g16_1_reduce_mean(float* mem, int n) {
 // %309 = sub(%6, %229) (N, 1)
 // %310 = mul(%308, %309) (N, 1)
 // %311 = add(%297, %310) (N, 1)
-extern "C" __global__ void g26_broadcast_neg_mul_ge(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	int i_ = i;
-	const int i1 = i_ % 1; i_ /= 1;
-	const int i0 = i_;
-	const float e271 = t63[0]; // %271 broadcast
-	const float e272 = -e271; // %272 neg
-	const float e273 = e272 * t[i]; // %273 mul
-	const float e274 = (z[i] >= 0.0f ? 1.0f : 0.0f); // %274 ge
-	const float e275 = (e274 != 0.0f ? t63[0] : 0.0f); // %275 where
-	const float e276 = e273 + e275; // %276 add
-	const float e277 = t63[0] / t264[i]; // %277 div
-	const float e278 = e277 * t263[i]; // %278 mul
-	const float e279 = -e278; // %279 neg
-	const float e280 = sign_f(z[i]); // %280 sign
-	const float e281 = e279 * e280; // %281 mul
-	const float e282 = e276 + e281; // %282 add
-	const float e283 = t249[i] + t249[i]; // %283 add
-	const float e284 = e282 + e283; // %284 add
-	const float e285 = sign_f(t249[i]); // %285 sign
-	const float e286 = t63[0] * e285; // %286 mul
-	const float e287 = e284 + e286; // %287 add
-	const float e288 = e271 * 0.5f; // %288 mul
-	const float e289 = -e288; // %289 neg
-	const float e290 = e288 * t251[i]; // %290 mul
-	const float e291 = e289 + e290; // %291 add
-	const float e292 = e291 + e290; // %292 add
-	const float e293 = (t250[i] <= 0.5f ? 1.0f : 0.0f); // %293 le
-	const float e294 = (e293 != 0.0f ? e292 : 0.0f); // %294 where
-	const float e295 = e288 + e294; // %295 add
-	const float e296 = e295 * e285; // %296 mul
-	const float e297 = e287 + e296; // %297 add
-	const float e298 = e272 * t235[i]; // %298 mul
-	const float e299 = e298 / t236[i]; // %299 div
-	const float e300 = -e299; // %300 neg
-	const float e301 = e272 * t230[i]; // %301 mul
-	const float e302 = e301 / t232[i]; // %302 div
-	const float e303 = e300 + e302; // %303 add
-	const float e304 = (t231[i] <= 0.9999999f ? 1.0f : 0.0f); // %304 le
-	const float e305 = (e304 != 0.0f ? e303 : 0.0f); // %305 where
-	const float e306 = (t229[i] >= 1e-07f ? 1.0f : 0.0f); // %306 ge
-	const float e307 = (e306 != 0.0f ? e305 : 0.0f); // %307 where
-	const float e308 = e307 * t229[i]; // %308 mul
-	const float e309 = 1.0f - t229[i]; // %309 sub
-	const float e310 = e308 * e309; // %310 mul
-	const float e311 = e297 + e310; // %311 add
-	t311[i] = e311;
-}
-
-// Group 26 (reduction).
 // %312 = reduce_sum(%311) (1)
-extern "C" __global__ void g26_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g26_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	const int o0 = o;
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t311[o0*1 + r0*1];
+		const float e271 = t63[0]; // %271 broadcast
+		const float e272 = -e271; // %272 neg
+		const float e273 = e272 * t[r0]; // %273 mul
+		const float e274 = (z[r0] >= 0.0f ? 1.0f : 0.0f); // %274 ge
+		const float e275 = (e274 != 0.0f ? t63[0] : 0.0f); // %275 where
+		const float e276 = e273 + e275; // %276 add
+		const float e277 = t63[0] / t264[r0]; // %277 div
+		const float e278 = e277 * t263[r0]; // %278 mul
+		const float e279 = -e278; // %279 neg
+		const float e280 = sign_f(z[r0]); // %280 sign
+		const float e281 = e279 * e280; // %281 mul
+		const float e282 = e276 + e281; // %282 add
+		const float e283 = t249[r0] + t249[r0]; // %283 add
+		const float e284 = e282 + e283; // %284 add
+		const float e285 = sign_f(t249[r0]); // %285 sign
+		const float e286 = t63[0] * e285; // %286 mul
+		const float e287 = e284 + e286; // %287 add
+		const float e288 = e271 * 0.5f; // %288 mul
+		const float e289 = -e288; // %289 neg
+		const float e290 = e288 * t251[r0]; // %290 mul
+		const float e291 = e289 + e290; // %291 add
+		const float e292 = e291 + e290; // %292 add
+		const float e293 = (t250[r0] <= 0.5f ? 1.0f : 0.0f); // %293 le
+		const float e294 = (e293 != 0.0f ? e292 : 0.0f); // %294 where
+		const float e295 = e288 + e294; // %295 add
+		const float e296 = e295 * e285; // %296 mul
+		const float e297 = e287 + e296; // %297 add
+		const float e298 = e272 * t235[r0]; // %298 mul
+		const float e299 = e298 / t236[r0]; // %299 div
+		const float e300 = -e299; // %300 neg
+		const float e301 = e272 * t230[r0]; // %301 mul
+		const float e302 = e301 / t232[r0]; // %302 div
+		const float e303 = e300 + e302; // %303 add
+		const float e304 = (t231[r0] <= 0.9999999f ? 1.0f : 0.0f); // %304 le
+		const float e305 = (e304 != 0.0f ? e303 : 0.0f); // %305 where
+		const float e306 = (t229[r0] >= 1e-07f ? 1.0f : 0.0f); // %306 ge
+		const float e307 = (e306 != 0.0f ? e305 : 0.0f); // %307 where
+		const float e308 = e307 * t229[r0]; // %308 mul
+		const float e309 = 1.0f - t229[r0]; // %309 sub
+		const float e310 = e308 * e309; // %310 mul
+		const float e311 = e297 + e310; // %311 add
+		const float xv = e311;
+		t311[o0*1 + r0*1] = e311;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -2342,31 +1865,21 @@ extern "C" __global__ void g12_add_add_add_add(float* mem, int n) {
 // %350 = mul(%348, %223) (N, 12)
 // %351 = div(%350, %212) (N, 12)
 // %352 = neg(%351) (N, 12)
-extern "C" __global__ void g31_mul_div_mul_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e348 = t321[i] * zLayerNorm0Gamma[i1]; // %348 mul
-	const float e349 = e348 / t212[i0]; // %349 div
-	t349[i] = e349;
-	const float e350 = e348 * t223[i]; // %350 mul
-	const float e351 = e350 / t212[i0]; // %351 div
-	const float e352 = -e351; // %352 neg
-	t352[i] = e352;
-}
-
-// Group 31 (reduction).
 // %353 = reduce_sum(%352) (N)
-extern "C" __global__ void g31_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g31_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
 	const int o0 = o;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float xv = t352[o0*12 + r0*1];
+		const float e348 = t321[o0*12 + r0] * zLayerNorm0Gamma[r0]; // %348 mul
+		const float e349 = e348 / t212[o0]; // %349 div
+		const float e350 = e348 * t223[o0*12 + r0]; // %350 mul
+		const float e351 = e350 / t212[o0]; // %351 div
+		const float e352 = -e351; // %352 neg
+		const float xv = e352;
+		t349[o0*12 + r0*1] = e349;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -2391,30 +1904,20 @@ extern "C" __global__ void g33_mul_div_div(float* mem, int n) {
 // %359 = add(%349, %358) (N, 12)
 // %360 = add(%359, %358) (N, 12)
 // %361 = neg(%360) (N, 12)
-extern "C" __global__ void g34_mul_add_add_neg(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e358 = t357[i0] * t208[i]; // %358 mul
-	const float e359 = t349[i] + e358; // %359 add
-	const float e360 = e359 + e358; // %360 add
-	t360[i] = e360;
-	const float e361 = -e360; // %361 neg
-	t361[i] = e361;
-}
-
-// Group 34 (reduction).
 // %362 = reduce_sum(%361) (N)
-extern "C" __global__ void g34_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g34_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
 	const int o0 = o;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float xv = t361[o0*12 + r0*1];
+		const float e358 = t357[o0] * t208[o0*12 + r0]; // %358 mul
+		const float e359 = t349[o0*12 + r0] + e358; // %359 add
+		const float e360 = e359 + e358; // %360 add
+		const float e361 = -e360; // %361 neg
+		const float xv = e361;
+		t360[o0*12 + r0*1] = e360;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -2443,12 +1946,12 @@ extern "C" __global__ void g27_mul_add_add_add(float* mem, int n) {
 	const int i0 = i_;
 	const float e365 = t65[0] * h[i]; // %365 mul
 	const float e366 = t360[i] + t364[i0]; // %366 add
-	t366[i] = e366;
 	const float e367 = e365 + e366; // %367 add
-	t367[i] = e367;
 	const float e368 = t189[i] + e366; // %368 add
 	const float e369 = e368 + t192[i]; // %369 add
 	const float e370 = e369 + t193[i]; // %370 add
+	t366[i] = e366;
+	t367[i] = e367;
 	t370[i] = e370;
 }
 
@@ -2773,7 +2276,9 @@ extern "C" __global__ void g44_add_add_add_add(float* mem, int n) {
 	t477[i] = e477;
 }
 
-// Group 51 (elementwise).
+// Group 51 (the optimizer update of all 11 params): one thread per element of the
+// params block runs the first param's chain on the params, grads and state
+// blocks (which share its layout) at that element and writes the updates in place.
 // %478 = mul(%462, %477) (3, 4)
 // %479 = mul(%59, %30) (3, 4)
 // %480 = mul(%478, %478) (3, 4)
@@ -2786,370 +2291,29 @@ extern "C" __global__ void g44_add_add_add_add(float* mem, int n) {
 // %487 = mul(%59, %41) (3, 4)
 // %488 = add(%487, %486) (3, 4)
 // %489 = sub(%4, %488) (3, 4)
-extern "C" __global__ void g51_mul_mul_mul_mul(float* mem, int n) {
+extern "C" __global__ void g51_update_all_params(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12) return;
-	int i_ = i;
-	const int i1 = i_ % 4; i_ /= 4;
-	const int i0 = i_;
-	const float e478 = pGrad[i] * t477[0]; // %478 mul
-	const float e479 = 0.9f * statePMs[i]; // %479 mul
+	if (i >= 192) return; // one thread per element of the params block
+	float* const params = F32(PARAMS, 0);
+	const float* const grads = F32(GRADS, 0);
+	float* const v0 = F32(STATE, 1); // state ms, laid out as the params block
+	float* const v1 = F32(STATE, 193); // state momentum, laid out as the params block
+	const float e477 = t477[0]; // %477 shared
+	const float e478 = grads[i] * e477; // %478 mul
+	const float e479 = 0.9f * v0[i]; // %479 mul
 	const float e480 = e478 * e478; // %480 mul
 	const float e481 = 0.1f * e480; // %481 mul
 	const float e482 = e479 + e481; // %482 add
-	t482[i] = e482;
 	const float e483 = 0.01f * e478; // %483 mul
 	const float e484 = e482 + 1e-07f; // %484 add
 	const float e485 = sqrtf(e484); // %485 sqrt
 	const float e486 = e483 / e485; // %486 div
-	const float e487 = 0.9f * statePMomentum[i]; // %487 mul
+	const float e487 = 0.9f * v1[i]; // %487 mul
 	const float e488 = e487 + e486; // %488 add
-	t488[i] = e488;
-	const float e489 = p[i] - e488; // %489 sub
-	t489[i] = e489;
-}
-
-// Group 51 (elementwise).
-// %490 = mul(%375, %477) (5, 12)
-// %491 = mul(%59, %31) (5, 12)
-// %492 = mul(%490, %490) (5, 12)
-// %493 = mul(%60, %492) (5, 12)
-// %494 = add(%491, %493) (5, 12)
-// %495 = mul(%22, %490) (5, 12)
-// %496 = add(%494, %23) (5, 12)
-// %497 = sqrt(%496) (5, 12)
-// %498 = div(%495, %497) (5, 12)
-// %499 = mul(%59, %42) (5, 12)
-// %500 = add(%499, %498) (5, 12)
-// %501 = sub(%13, %500) (5, 12)
-extern "C" __global__ void g51_1_mul_mul_mul_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 60) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e490 = tableGrad[i] * t477[0]; // %490 mul
-	const float e491 = 0.9f * stateTableMs[i]; // %491 mul
-	const float e492 = e490 * e490; // %492 mul
-	const float e493 = 0.1f * e492; // %493 mul
-	const float e494 = e491 + e493; // %494 add
-	t494[i] = e494;
-	const float e495 = 0.01f * e490; // %495 mul
-	const float e496 = e494 + 1e-07f; // %496 add
-	const float e497 = sqrtf(e496); // %497 sqrt
-	const float e498 = e495 / e497; // %498 div
-	const float e499 = 0.9f * stateTableMomentum[i]; // %499 mul
-	const float e500 = e499 + e498; // %500 add
-	t500[i] = e500;
-	const float e501 = table[i] - e500; // %501 sub
-	t501[i] = e501;
-}
-
-// Group 51 (elementwise).
-// %502 = mul(%314, %477) (5, 1)
-// %503 = mul(%59, %32) (5, 1)
-// %504 = mul(%502, %502) (5, 1)
-// %505 = mul(%60, %504) (5, 1)
-// %506 = add(%503, %505) (5, 1)
-// %507 = mul(%22, %502) (5, 1)
-// %508 = add(%506, %23) (5, 1)
-// %509 = sqrt(%508) (5, 1)
-// %510 = div(%507, %509) (5, 1)
-// %511 = mul(%59, %43) (5, 1)
-// %512 = add(%511, %510) (5, 1)
-// %513 = sub(%14, %512) (5, 1)
-extern "C" __global__ void g51_2_mul_mul_mul_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 5) return;
-	int i_ = i;
-	const int i1 = i_ % 1; i_ /= 1;
-	const int i0 = i_;
-	const float e502 = wGrad[i] * t477[0]; // %502 mul
-	const float e503 = 0.9f * stateWMs[i]; // %503 mul
-	const float e504 = e502 * e502; // %504 mul
-	const float e505 = 0.1f * e504; // %505 mul
-	const float e506 = e503 + e505; // %506 add
-	t506[i] = e506;
-	const float e507 = 0.01f * e502; // %507 mul
-	const float e508 = e506 + 1e-07f; // %508 add
-	const float e509 = sqrtf(e508); // %509 sqrt
-	const float e510 = e507 / e509; // %510 div
-	const float e511 = 0.9f * stateWMomentum[i]; // %511 mul
-	const float e512 = e511 + e510; // %512 add
-	t512[i] = e512;
-	const float e513 = w2[i] - e512; // %513 sub
-	t513[i] = e513;
-}
-
-// Group 51 (elementwise).
-// %514 = mul(%326, %477) (12)
-// %515 = mul(%59, %33) (12)
-// %516 = mul(%514, %514) (12)
-// %517 = mul(%60, %516) (12)
-// %518 = add(%515, %517) (12)
-// %519 = mul(%22, %514) (12)
-// %520 = add(%518, %23) (12)
-// %521 = sqrt(%520) (12)
-// %522 = div(%519, %521) (12)
-// %523 = mul(%59, %44) (12)
-// %524 = add(%523, %522) (12)
-// %525 = sub(%17, %524) (12)
-// %526 = mul(%322, %477) (12)
-// %527 = mul(%59, %34) (12)
-// %528 = mul(%526, %526) (12)
-// %529 = mul(%60, %528) (12)
-// %530 = add(%527, %529) (12)
-// %531 = mul(%22, %526) (12)
-// %532 = add(%530, %23) (12)
-// %533 = sqrt(%532) (12)
-// %534 = div(%531, %533) (12)
-// %535 = mul(%59, %45) (12)
-// %536 = add(%535, %534) (12)
-// %537 = sub(%18, %536) (12)
-extern "C" __global__ void g51_3_mul_mul_mul_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12) return;
-	const int i0 = i;
-	const float e514 = zLayerNorm0GammaGrad[i] * t477[0]; // %514 mul
-	const float e515 = 0.9f * stateZLayerNorm0GammaMs[i]; // %515 mul
-	const float e516 = e514 * e514; // %516 mul
-	const float e517 = 0.1f * e516; // %517 mul
-	const float e518 = e515 + e517; // %518 add
-	t518[i] = e518;
-	const float e519 = 0.01f * e514; // %519 mul
-	const float e520 = e518 + 1e-07f; // %520 add
-	const float e521 = sqrtf(e520); // %521 sqrt
-	const float e522 = e519 / e521; // %522 div
-	const float e523 = 0.9f * stateZLayerNorm0GammaMomentum[i]; // %523 mul
-	const float e524 = e523 + e522; // %524 add
-	t524[i] = e524;
-	const float e525 = zLayerNorm0Gamma[i] - e524; // %525 sub
-	t525[i] = e525;
-	const float e526 = zLayerNorm0BetaGrad[i] * t477[0]; // %526 mul
-	const float e527 = 0.9f * stateZLayerNorm0BetaMs[i]; // %527 mul
-	const float e528 = e526 * e526; // %528 mul
-	const float e529 = 0.1f * e528; // %529 mul
-	const float e530 = e527 + e529; // %530 add
-	t530[i] = e530;
-	const float e531 = 0.01f * e526; // %531 mul
-	const float e532 = e530 + 1e-07f; // %532 add
-	const float e533 = sqrtf(e532); // %533 sqrt
-	const float e534 = e531 / e533; // %534 div
-	const float e535 = 0.9f * stateZLayerNorm0BetaMomentum[i]; // %535 mul
-	const float e536 = e535 + e534; // %536 add
-	t536[i] = e536;
-	const float e537 = zLayerNorm0Beta[i] - e536; // %537 sub
-	t537[i] = e537;
-}
-
-// Group 51 (elementwise).
-// %538 = mul(%313, %477) (12, 1)
-// %539 = mul(%59, %35) (12, 1)
-// %540 = mul(%538, %538) (12, 1)
-// %541 = mul(%60, %540) (12, 1)
-// %542 = add(%539, %541) (12, 1)
-// %543 = mul(%22, %538) (12, 1)
-// %544 = add(%542, %23) (12, 1)
-// %545 = sqrt(%544) (12, 1)
-// %546 = div(%543, %545) (12, 1)
-// %547 = mul(%59, %46) (12, 1)
-// %548 = add(%547, %546) (12, 1)
-// %549 = sub(%19, %548) (12, 1)
-extern "C" __global__ void g51_4_mul_mul_mul_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12) return;
-	int i_ = i;
-	const int i1 = i_ % 1; i_ /= 1;
-	const int i0 = i_;
-	const float e538 = zDense0WGrad[i] * t477[0]; // %538 mul
-	const float e539 = 0.9f * stateZDense0WMs[i]; // %539 mul
-	const float e540 = e538 * e538; // %540 mul
-	const float e541 = 0.1f * e540; // %541 mul
-	const float e542 = e539 + e541; // %542 add
-	t542[i] = e542;
-	const float e543 = 0.01f * e538; // %543 mul
-	const float e544 = e542 + 1e-07f; // %544 add
-	const float e545 = sqrtf(e544); // %545 sqrt
-	const float e546 = e543 / e545; // %546 div
-	const float e547 = 0.9f * stateZDense0WMomentum[i]; // %547 mul
-	const float e548 = e547 + e546; // %548 add
-	t548[i] = e548;
-	const float e549 = zDense0W[i] - e548; // %549 sub
-	t549[i] = e549;
-}
-
-// Group 51 (elementwise).
-// %550 = mul(%312, %477) (1)
-// %551 = mul(%59, %36) (1)
-// %552 = mul(%550, %550) (1)
-// %553 = mul(%60, %552) (1)
-// %554 = add(%551, %553) (1)
-// %555 = mul(%22, %550) (1)
-// %556 = add(%554, %23) (1)
-// %557 = sqrt(%556) (1)
-// %558 = div(%555, %557) (1)
-// %559 = mul(%59, %47) (1)
-// %560 = add(%559, %558) (1)
-// %561 = sub(%20, %560) (1)
-extern "C" __global__ void g51_5_mul_mul_mul_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	const int i0 = i;
-	const float e550 = zDense0BGrad[i] * t477[0]; // %550 mul
-	const float e551 = 0.9f * stateZDense0BMs[i]; // %551 mul
-	const float e552 = e550 * e550; // %552 mul
-	const float e553 = 0.1f * e552; // %553 mul
-	const float e554 = e551 + e553; // %554 add
-	t554[i] = e554;
-	const float e555 = 0.01f * e550; // %555 mul
-	const float e556 = e554 + 1e-07f; // %556 add
-	const float e557 = sqrtf(e556); // %557 sqrt
-	const float e558 = e555 / e557; // %558 div
-	const float e559 = 0.9f * stateZDense0BMomentum[i]; // %559 mul
-	const float e560 = e559 + e558; // %560 add
-	t560[i] = e560;
-	const float e561 = zDense0B[i] - e560; // %561 sub
-	t561[i] = e561;
-}
-
-// Group 51 (elementwise).
-// %562 = mul(%178, %477) (12, 3)
-// %563 = mul(%59, %37) (12, 3)
-// %564 = mul(%562, %562) (12, 3)
-// %565 = mul(%60, %564) (12, 3)
-// %566 = add(%563, %565) (12, 3)
-// %567 = mul(%22, %562) (12, 3)
-// %568 = add(%566, %23) (12, 3)
-// %569 = sqrt(%568) (12, 3)
-// %570 = div(%567, %569) (12, 3)
-// %571 = mul(%59, %48) (12, 3)
-// %572 = add(%571, %570) (12, 3)
-// %573 = sub(%25, %572) (12, 3)
-extern "C" __global__ void g51_6_mul_mul_mul_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 36) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	const float e562 = lossWGrad[i] * t477[0]; // %562 mul
-	const float e563 = 0.9f * stateLossWMs[i]; // %563 mul
-	const float e564 = e562 * e562; // %564 mul
-	const float e565 = 0.1f * e564; // %565 mul
-	const float e566 = e563 + e565; // %566 add
-	t566[i] = e566;
-	const float e567 = 0.01f * e562; // %567 mul
-	const float e568 = e566 + 1e-07f; // %568 add
-	const float e569 = sqrtf(e568); // %569 sqrt
-	const float e570 = e567 / e569; // %570 div
-	const float e571 = 0.9f * stateLossWMomentum[i]; // %571 mul
-	const float e572 = e571 + e570; // %572 add
-	t572[i] = e572;
-	const float e573 = lossW[i] - e572; // %573 sub
-	t573[i] = e573;
-}
-
-// Group 51 (elementwise).
-// %574 = mul(%175, %477) (3)
-// %575 = mul(%59, %38) (3)
-// %576 = mul(%574, %574) (3)
-// %577 = mul(%60, %576) (3)
-// %578 = add(%575, %577) (3)
-// %579 = mul(%22, %574) (3)
-// %580 = add(%578, %23) (3)
-// %581 = sqrt(%580) (3)
-// %582 = div(%579, %581) (3)
-// %583 = mul(%59, %49) (3)
-// %584 = add(%583, %582) (3)
-// %585 = sub(%26, %584) (3)
-extern "C" __global__ void g51_7_mul_mul_mul_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3) return;
-	const int i0 = i;
-	const float e574 = lossBGrad[i] * t477[0]; // %574 mul
-	const float e575 = 0.9f * stateLossBMs[i]; // %575 mul
-	const float e576 = e574 * e574; // %576 mul
-	const float e577 = 0.1f * e576; // %577 mul
-	const float e578 = e575 + e577; // %578 add
-	t578[i] = e578;
-	const float e579 = 0.01f * e574; // %579 mul
-	const float e580 = e578 + 1e-07f; // %580 add
-	const float e581 = sqrtf(e580); // %581 sqrt
-	const float e582 = e579 / e581; // %582 div
-	const float e583 = 0.9f * stateLossBMomentum[i]; // %583 mul
-	const float e584 = e583 + e582; // %584 add
-	t584[i] = e584;
-	const float e585 = lossB[i] - e584; // %585 sub
-	t585[i] = e585;
-}
-
-// Group 51 (elementwise).
-// %586 = mul(%88, %477) (12, 3)
-// %587 = mul(%59, %39) (12, 3)
-// %588 = mul(%586, %586) (12, 3)
-// %589 = mul(%60, %588) (12, 3)
-// %590 = add(%587, %589) (12, 3)
-// %591 = mul(%22, %586) (12, 3)
-// %592 = add(%590, %23) (12, 3)
-// %593 = sqrt(%592) (12, 3)
-// %594 = div(%591, %593) (12, 3)
-// %595 = mul(%59, %50) (12, 3)
-// %596 = add(%595, %594) (12, 3)
-// %597 = sub(%27, %596) (12, 3)
-extern "C" __global__ void g51_8_mul_mul_mul_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 36) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	const float e586 = acc2WGrad[i] * t477[0]; // %586 mul
-	const float e587 = 0.9f * stateAcc2WMs[i]; // %587 mul
-	const float e588 = e586 * e586; // %588 mul
-	const float e589 = 0.1f * e588; // %589 mul
-	const float e590 = e587 + e589; // %590 add
-	t590[i] = e590;
-	const float e591 = 0.01f * e586; // %591 mul
-	const float e592 = e590 + 1e-07f; // %592 add
-	const float e593 = sqrtf(e592); // %593 sqrt
-	const float e594 = e591 / e593; // %594 div
-	const float e595 = 0.9f * stateAcc2WMomentum[i]; // %595 mul
-	const float e596 = e595 + e594; // %596 add
-	t596[i] = e596;
-	const float e597 = acc2W[i] - e596; // %597 sub
-	t597[i] = e597;
-}
-
-// Group 51 (elementwise).
-// %598 = mul(%72, %477) (3)
-// %599 = mul(%59, %40) (3)
-// %600 = mul(%598, %598) (3)
-// %601 = mul(%60, %600) (3)
-// %602 = add(%599, %601) (3)
-// %603 = mul(%22, %598) (3)
-// %604 = add(%602, %23) (3)
-// %605 = sqrt(%604) (3)
-// %606 = div(%603, %605) (3)
-// %607 = mul(%59, %51) (3)
-// %608 = add(%607, %606) (3)
-// %609 = sub(%28, %608) (3)
-extern "C" __global__ void g51_9_mul_mul_mul_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3) return;
-	const int i0 = i;
-	const float e598 = acc2BGrad[i] * t477[0]; // %598 mul
-	const float e599 = 0.9f * stateAcc2BMs[i]; // %599 mul
-	const float e600 = e598 * e598; // %600 mul
-	const float e601 = 0.1f * e600; // %601 mul
-	const float e602 = e599 + e601; // %602 add
-	t602[i] = e602;
-	const float e603 = 0.01f * e598; // %603 mul
-	const float e604 = e602 + 1e-07f; // %604 add
-	const float e605 = sqrtf(e604); // %605 sqrt
-	const float e606 = e603 / e605; // %606 div
-	const float e607 = 0.9f * stateAcc2BMomentum[i]; // %607 mul
-	const float e608 = e607 + e606; // %608 add
-	t608[i] = e608;
-	const float e609 = acc2B[i] - e608; // %609 sub
-	t609[i] = e609;
+	const float e489 = params[i] - e488; // %489 sub
+	v0[i] = e482;
+	v1[i] = e488;
+	params[i] = e489;
 }
 
 // Gradients not computed in their slot are copied there; then every update is
@@ -3157,37 +2321,4 @@ extern "C" __global__ void g51_9_mul_mul_mul_mul(float* mem, int n) {
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i < 1) stateStep[i] = t71[i];
-	if (i < 12) statePMs[i] = t482[i];
-	if (i < 12) statePMomentum[i] = t488[i];
-	if (i < 12) p[i] = t489[i];
-	if (i < 60) stateTableMs[i] = t494[i];
-	if (i < 60) stateTableMomentum[i] = t500[i];
-	if (i < 60) table[i] = t501[i];
-	if (i < 5) stateWMs[i] = t506[i];
-	if (i < 5) stateWMomentum[i] = t512[i];
-	if (i < 5) w2[i] = t513[i];
-	if (i < 12) stateZLayerNorm0GammaMs[i] = t518[i];
-	if (i < 12) stateZLayerNorm0GammaMomentum[i] = t524[i];
-	if (i < 12) zLayerNorm0Gamma[i] = t525[i];
-	if (i < 12) stateZLayerNorm0BetaMs[i] = t530[i];
-	if (i < 12) stateZLayerNorm0BetaMomentum[i] = t536[i];
-	if (i < 12) zLayerNorm0Beta[i] = t537[i];
-	if (i < 12) stateZDense0WMs[i] = t542[i];
-	if (i < 12) stateZDense0WMomentum[i] = t548[i];
-	if (i < 12) zDense0W[i] = t549[i];
-	if (i < 1) stateZDense0BMs[i] = t554[i];
-	if (i < 1) stateZDense0BMomentum[i] = t560[i];
-	if (i < 1) zDense0B[i] = t561[i];
-	if (i < 36) stateLossWMs[i] = t566[i];
-	if (i < 36) stateLossWMomentum[i] = t572[i];
-	if (i < 36) lossW[i] = t573[i];
-	if (i < 3) stateLossBMs[i] = t578[i];
-	if (i < 3) stateLossBMomentum[i] = t584[i];
-	if (i < 3) lossB[i] = t585[i];
-	if (i < 36) stateAcc2WMs[i] = t590[i];
-	if (i < 36) stateAcc2WMomentum[i] = t596[i];
-	if (i < 36) acc2W[i] = t597[i];
-	if (i < 3) stateAcc2BMs[i] = t602[i];
-	if (i < 3) stateAcc2BMomentum[i] = t608[i];
-	if (i < 3) acc2B[i] = t609[i];
 }

@@ -226,6 +226,8 @@ type Model struct {
 	t382        []float32 // %382 add (N, 12)
 	t464        []float32 // %464 reduce_sum scalar
 	t477        []float32 // %477 div scalar
+
+	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -438,6 +440,7 @@ func New(opts ...Option) *Model {
 	m.t382 = m.arena[0:96:96]
 	m.t464 = m.arena[0:1:1]
 	m.t477 = m.arena[0:1:1]
+	m.updateFn = m.update
 	m.Reset()
 	return m
 }
@@ -3161,33 +3164,41 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// group (optimizer update of all 11 params, one loop over the params block): %478 mul, %479 mul, %480 mul, %481 mul, %482 add, %483 mul, %484 add, %485 sqrt, %486 div, %487 mul, %488 add, %489 sub
-	{
-		params := m.params[:numParams]
-		grads := m.grads[:numParams]
-		state0 := m.state[1:][:numParams]   // ms
-		state1 := m.state[193:][:numParams] // momentum
-		s0 := m.t477[0]
-		for i := range params {
-			v478 := grads[i] * s0
-			v479 := float32(0.9) * state0[i]
-			v480 := v478 * v478
-			v481 := float32(0.09999999999999998) * v480
-			v482 := v479 + v481
-			v483 := float32(0.01) * v478
-			v484 := v482 + float32(1e-07)
-			v485 := sqrt32(v484)
-			v486 := v483 / v485
-			v487 := float32(0.9) * state1[i]
-			v488 := v487 + v486
-			v489 := params[i] - v488
-			state0[i] = v482
-			state1[i] = v488
-			params[i] = v489
-		}
+	if numParams >= 1<<15 {
+		rt.ParallelRows(numParams, m.updateFn)
+	} else {
+		m.update(0, numParams)
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
 	copy(m.stateStep, m.t71[:1])
+}
+
+// update is the optimizer step of the params in [lo, hi) of the params block (and of
+// their gradients and state at the same offsets).
+func (m *Model) update(lo, hi int) {
+	params := m.params[lo:hi]
+	grads := m.grads[lo:hi:hi]
+	state0 := m.state[1+lo : 1+hi]     // ms
+	state1 := m.state[193+lo : 193+hi] // momentum
+	s0 := m.t477[0]
+	for i := range params {
+		v478 := grads[i] * s0
+		v479 := float32(0.9) * state0[i]
+		v480 := v478 * v478
+		v481 := float32(0.09999999999999998) * v480
+		v482 := v479 + v481
+		v483 := float32(0.01) * v478
+		v484 := v482 + float32(1e-07)
+		v485 := sqrt32(v484)
+		v486 := v483 / v485
+		v487 := float32(0.9) * state1[i]
+		v488 := v487 + v486
+		v489 := params[i] - v488
+		state0[i] = v482
+		state1[i] = v488
+		params[i] = v489
+	}
 }
 
 // Params returns views of the parameters, in declaration order.

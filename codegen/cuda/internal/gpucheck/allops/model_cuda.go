@@ -22,9 +22,9 @@ const (
 	cuGrads  = 192
 	cuState  = 384
 	cuArena  = 769
-	cuIarena = 22542
-	cuInputs = 22670
-	cuWords  = 22790
+	cuIarena = 3954
+	cuInputs = 3978
+	cuWords  = 4098
 )
 
 // Kernels of kernels.cu, in launch order.
@@ -35,17 +35,14 @@ const (
 	kernK67Div
 	kernK69Div
 	kernK71Add
-	kernG41BroadcastMul
-	kernG411ReduceSum
+	kernG41ReduceSum
 	kernG23BroadcastNeg
 	kernK78OneHot
-	kernG24Mul
-	kernG241ReduceSum
+	kernG24ReduceSum
 	kernK81OneHot
 	kernG30BroadcastNeg
 	kernK86Div
-	kernG40BroadcastMul
-	kernG401ReduceSum
+	kernG40ReduceSum
 	kernK91GatherG
 	kernG29BroadcastMul
 	kernG291ReduceSum
@@ -70,8 +67,7 @@ const (
 	kernK167LogSoftmax
 	kernG18ReduceSum
 	kernG19ReduceMean
-	kernG25ExpMulSub
-	kernG251ReduceSum
+	kernG25ReduceSum
 	kernG50ReduceSum
 	kernG49ReduceSum
 	kernG211Add
@@ -82,33 +78,25 @@ const (
 	kernK190Transpose
 	kernK193Transpose
 	kernG5ReduceMean
-	kernG38EqCast
-	kernG381ReduceSum
+	kernG38ReduceSum
 	kernK200Div
 	kernG2ReduceMean
-	kernG3MulAddAddAdd
-	kernG31ReduceMean
-	kernG7SubMul
-	kernG71ReduceMean
+	kernG3ReduceMean
+	kernG7ReduceMean
 	kernG8AddSqrt
 	kernK213Mul
 	kernG13ReduceMean
 	kernG37ReduceSum
-	kernG39EqCast
-	kernG391ReduceSum
+	kernG39ReduceSum
 	kernK222Div
 	kernG9DivMulAdd
-	kernG10AddAddSigmoidSigmoid
-	kernG101ReduceMean
+	kernG10ReduceMean
 	kernG20ReduceMean
-	kernG14SubAbsMinimumMul
-	kernG141ReduceMean
+	kernG14ReduceMean
 	kernK258ReduceMean
 	kernG15ReduceSum
-	kernG16AbsNegExpAdd
-	kernG161ReduceMean
-	kernG26BroadcastNegMulGe
-	kernG261ReduceSum
+	kernG16ReduceMean
+	kernG26ReduceSum
 	kernK315Mul
 	kernG45ReduceSum
 	kernG48ReduceSum
@@ -118,11 +106,9 @@ const (
 	kernG46ReduceSum
 	kernG4ReduceMean
 	kernG12AddAddAddAdd
-	kernG31MulDivMulDiv
-	kernG311ReduceSum
+	kernG31ReduceSum
 	kernG33MulDivDiv
-	kernG34MulAddAddNeg
-	kernG341ReduceSum
+	kernG34ReduceSum
 	kernK364Div
 	kernG27MulAddAddAdd
 	kernK371Mul
@@ -137,16 +123,7 @@ const (
 	kernG36ReduceSum
 	kernG42ReduceSum
 	kernG44AddAddAddAdd
-	kernG51MulMulMulMul
-	kernG511MulMulMulMul
-	kernG512MulMulMulMul
-	kernG513MulMulMulMul
-	kernG514MulMulMulMul
-	kernG515MulMulMulMul
-	kernG516MulMulMulMul
-	kernG517MulMulMulMul
-	kernG518MulMulMulMul
-	kernG519MulMulMulMul
+	kernG51UpdateAllParams
 	kernApplyUpdates
 	numKernels
 )
@@ -158,17 +135,14 @@ var kernelNames = [numKernels]string{
 	"k67_div",
 	"k69_div",
 	"k71_add",
-	"g41_broadcast_mul",
-	"g41_1_reduce_sum",
+	"g41_reduce_sum",
 	"g23_broadcast_neg",
 	"k78_one_hot",
-	"g24_mul",
-	"g24_1_reduce_sum",
+	"g24_reduce_sum",
 	"k81_one_hot",
 	"g30_broadcast_neg",
 	"k86_div",
-	"g40_broadcast_mul",
-	"g40_1_reduce_sum",
+	"g40_reduce_sum",
 	"k91_gather_g",
 	"g29_broadcast_mul",
 	"g29_1_reduce_sum",
@@ -193,8 +167,7 @@ var kernelNames = [numKernels]string{
 	"k167_log_softmax",
 	"g18_reduce_sum",
 	"g19_reduce_mean",
-	"g25_exp_mul_sub",
-	"g25_1_reduce_sum",
+	"g25_reduce_sum",
 	"g50_reduce_sum",
 	"g49_reduce_sum",
 	"g21_1_add",
@@ -205,33 +178,25 @@ var kernelNames = [numKernels]string{
 	"k190_transpose",
 	"k193_transpose",
 	"g5_reduce_mean",
-	"g38_eq_cast",
-	"g38_1_reduce_sum",
+	"g38_reduce_sum",
 	"k200_div",
 	"g2_reduce_mean",
-	"g3_mul_add_add_add",
-	"g3_1_reduce_mean",
-	"g7_sub_mul",
-	"g7_1_reduce_mean",
+	"g3_reduce_mean",
+	"g7_reduce_mean",
 	"g8_add_sqrt",
 	"k213_mul",
 	"g13_reduce_mean",
 	"g37_reduce_sum",
-	"g39_eq_cast",
-	"g39_1_reduce_sum",
+	"g39_reduce_sum",
 	"k222_div",
 	"g9_div_mul_add",
-	"g10_add_add_sigmoid_sigmoid",
-	"g10_1_reduce_mean",
+	"g10_reduce_mean",
 	"g20_reduce_mean",
-	"g14_sub_abs_minimum_mul",
-	"g14_1_reduce_mean",
+	"g14_reduce_mean",
 	"k258_reduce_mean",
 	"g15_reduce_sum",
-	"g16_abs_neg_exp_add",
-	"g16_1_reduce_mean",
-	"g26_broadcast_neg_mul_ge",
-	"g26_1_reduce_sum",
+	"g16_reduce_mean",
+	"g26_reduce_sum",
 	"k315_mul",
 	"g45_reduce_sum",
 	"g48_reduce_sum",
@@ -241,11 +206,9 @@ var kernelNames = [numKernels]string{
 	"g46_reduce_sum",
 	"g4_reduce_mean",
 	"g12_add_add_add_add",
-	"g31_mul_div_mul_div",
-	"g31_1_reduce_sum",
+	"g31_reduce_sum",
 	"g33_mul_div_div",
-	"g34_mul_add_add_neg",
-	"g34_1_reduce_sum",
+	"g34_reduce_sum",
 	"k364_div",
 	"g27_mul_add_add_add",
 	"k371_mul",
@@ -260,16 +223,7 @@ var kernelNames = [numKernels]string{
 	"g36_reduce_sum",
 	"g42_reduce_sum",
 	"g44_add_add_add_add",
-	"g51_mul_mul_mul_mul",
-	"g51_1_mul_mul_mul_mul",
-	"g51_2_mul_mul_mul_mul",
-	"g51_3_mul_mul_mul_mul",
-	"g51_4_mul_mul_mul_mul",
-	"g51_5_mul_mul_mul_mul",
-	"g51_6_mul_mul_mul_mul",
-	"g51_7_mul_mul_mul_mul",
-	"g51_8_mul_mul_mul_mul",
-	"g51_9_mul_mul_mul_mul",
+	"g51_update_all_params",
 	"apply_updates",
 }
 
@@ -493,7 +447,7 @@ func (m *CUDAModel) TrainStep(x2 []float32, k2 []int32, t []float32, lab []int32
 	m.putF32(cuInputs+104, t)
 	m.putI32(cuInputs+112, lab)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 10502, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 3478, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -537,9 +491,9 @@ func (m *CUDAModel) Eval(x2 []float32, k2 []int32, t []float32, lab []int32, n i
 	m.putF32(cuInputs+104, t)
 	m.putI32(cuInputs+112, lab)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 10502, 1)
-	m.get(unsafe.Pointer(&m.scalars[1]), 9580, 1)
-	m.get(unsafe.Pointer(&m.scalars[2]), 6663, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 3478, 1)
+	m.get(unsafe.Pointer(&m.scalars[1]), 3842, 1)
+	m.get(unsafe.Pointer(&m.scalars[2]), 3952, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -657,7 +611,7 @@ func (m *CUDAModel) eval(n int) {
 	m.launch(kernK78OneHot, blocks(3*n, 256)) // %78 = one_hot(%3) (N, 3)
 	m.launch(kernK81OneHot, blocks(5*n, 256)) // %81 = one_hot(%1) (N, 5)
 	// %82 = matmul(%81, %14) (N, 1) (oh)
-	m.gemm(false, false, n, 1, 5, 851, 5, 72, 1, 891, 1)
+	m.gemm(false, false, n, 1, 5, 3697, 5, 72, 1, 3929, 1)
 	m.launch(kernK91GatherG, blocks(12*n, 256))      // %91 = gather(%13, %1) (N, 12) (g)
 	m.launch(kernG0MulAddTanhExp, blocks(12*n, 256)) // group 0: 41 values (N, 3, 4)
 	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %138 = reduce_sum(%98) (N, 4)
@@ -676,13 +630,13 @@ func (m *CUDAModel) eval(n int) {
 	m.launch(kernK161Transpose, blocks(12*n, 256))   // %161 = transpose(%98) (N, 4, 3)
 	m.launch(kernK164Slice, blocks(4*n, 256))        // %164 = slice(%163) (N, 4)
 	// %165 = matmul(%163, %25) (N, 3)
-	m.gemm(false, false, n, 3, 12, 1736, 12, 114, 3, 6373, 3)
+	m.gemm(false, false, n, 3, 12, 1201, 12, 114, 3, 3121, 3)
 	m.launch(kernG171Add, blocks(3*n, 256))    // %166 = add(%165, %26) (N, 3)
 	m.launch(kernK167LogSoftmax, blocks(n, 8)) // %167 = log_softmax(%166) (N, 3)
 	m.launch(kernG18ReduceSum, blocks(n, 8))   // group 18: 2 values (N, 3)
 	m.launch(kernG19ReduceMean, 1)             // group 19: 2 values (N)
 	// %181 = matmul(%163, %27) (N, 3)
-	m.gemm(false, false, n, 3, 12, 1736, 12, 153, 3, 6599, 3)
+	m.gemm(false, false, n, 3, 12, 1201, 12, 153, 3, 3121, 3)
 	m.launch(kernG211Add, blocks(3*n, 256))        // %182 = add(%181, %28) (N, 3)
 	m.launch(kernK183Argmax, blocks(n, 8))         // %183 = argmax(%182) (N)
 	m.launch(kernG22ReduceMean, 1)                 // group 22: 3 values (N)
@@ -690,29 +644,24 @@ func (m *CUDAModel) eval(n int) {
 	m.launch(kernK188Concat, blocks(12*n, 256))    // %188 = concat(%164, %187) (N, 12)
 	m.launch(kernK190Transpose, blocks(12*n, 256)) // %190 = transpose(%163) (12, N)
 	// %194 = matmul(%190, %163) (12, 12)
-	m.gemm(false, false, 12, 12, n, 6920, n, 1736, 12, 7304, 12)
-	m.launch(kernG5ReduceMean, blocks(1, 8))        // group 5: 2 values (12, 12)
-	m.launch(kernG2ReduceMean, 1)                   // group 2: 2 values (N, 3, 4)
-	m.launch(kernG3MulAddAddAdd, blocks(12*n, 256)) // group 3: 4 values (N, 12)
-	m.launch(kernG31ReduceMean, blocks(n, 8))       // %207 = reduce_mean(%206) (N, 1)
-	m.launch(kernG7SubMul, blocks(12*n, 256))       // group 7: 2 values (N, 12)
-	m.launch(kernG71ReduceMean, blocks(n, 8))       // %210 = reduce_mean(%209) (N, 1)
-	m.launch(kernG8AddSqrt, blocks(n, 256))         // group 8: 2 values (N, 1)
-	m.launch(kernG13ReduceMean, 1)                  // group 13: 2 values (N, 12)
-	m.launch(kernG9DivMulAdd, blocks(12*n, 256))    // group 9: 3 values (N, 12)
+	m.gemm(false, false, 12, 12, n, 3313, n, 1201, 12, 769, 12)
+	m.launch(kernG5ReduceMean, blocks(1, 8))     // group 5: 2 values (12, 12)
+	m.launch(kernG2ReduceMean, 1)                // group 2: 2 values (N, 3, 4)
+	m.launch(kernG3ReduceMean, blocks(n, 8))     // group 3: 5 values (N, 12)
+	m.launch(kernG7ReduceMean, blocks(n, 8))     // group 7: 3 values (N, 12)
+	m.launch(kernG8AddSqrt, blocks(n, 256))      // group 8: 2 values (N, 1)
+	m.launch(kernG13ReduceMean, 1)               // group 13: 2 values (N, 12)
+	m.launch(kernG9DivMulAdd, blocks(12*n, 256)) // group 9: 3 values (N, 12)
 	// %226 = matmul(%225, %19) (N, 1)
-	m.gemm(false, false, n, 1, 12, 9315, 12, 101, 1, 9411, 1)
-	m.launch(kernG10AddAddSigmoidSigmoid, blocks(n, 256)) // group 10: 14 values (N, 1)
-	m.launch(kernG101ReduceMean, 1)                       // %241 = reduce_mean(%240) scalar
-	m.launch(kernG20ReduceMean, 1)                        // group 20: 7 values (N, 1)
-	m.launch(kernG14SubAbsMinimumMul, blocks(n, 256))     // group 14: 8 values (N, 1)
-	m.launch(kernG141ReduceMean, 1)                       // %257 = reduce_mean(%256) scalar
-	m.launch(kernK258ReduceMean, 1)                       // %258 = reduce_mean(%250) scalar
-	m.launch(kernG15ReduceSum, 1)                         // group 15: 2 values (N, 1)
-	m.launch(kernG16AbsNegExpAdd, blocks(n, 256))         // group 16: 9 values (N, 1)
-	m.launch(kernG161ReduceMean, 1)                       // %270 = reduce_mean(%269) scalar
-	m.launch(kernG4ReduceMean, 1)                         // group 4: 4 values (N, 3, 4)
-	m.launch(kernG12AddAddAddAdd, blocks(1, 256))         // group 12: 15 values scalar
+	m.gemm(false, false, n, 1, 12, 3313, 12, 101, 1, 993, 1)
+	m.launch(kernG10ReduceMean, 1)                // group 10: 15 values (N, 1)
+	m.launch(kernG20ReduceMean, 1)                // group 20: 7 values (N, 1)
+	m.launch(kernG14ReduceMean, 1)                // group 14: 9 values (N, 1)
+	m.launch(kernK258ReduceMean, 1)               // %258 = reduce_mean(%250) scalar
+	m.launch(kernG15ReduceSum, 1)                 // group 15: 2 values (N, 1)
+	m.launch(kernG16ReduceMean, 1)                // group 16: 10 values (N, 1)
+	m.launch(kernG4ReduceMean, 1)                 // group 4: 4 values (N, 3, 4)
+	m.launch(kernG12AddAddAddAdd, blocks(1, 256)) // group 12: 15 values scalar
 }
 
 // step queues one training step: forward, loss, backward (gradients into the
@@ -726,19 +675,16 @@ func (m *CUDAModel) step(n int) {
 	m.launch(kernK67Div, blocks(1, 256))          // %67 = div(%6, %56) scalar
 	m.launch(kernK69Div, blocks(1, 256))          // %69 = div(%6, %57) scalar
 	m.launch(kernK71Add, blocks(1, 256))          // %71 = add(%29, %6) scalar
-	m.launch(kernG41BroadcastMul, blocks(3, 256)) // group 41: 2 values (3)
-	m.launch(kernG411ReduceSum, blocks(1, 8))     // %74 = reduce_sum(%73) scalar
+	m.launch(kernG41ReduceSum, blocks(1, 8))      // group 41: 3 values (3)
 	m.launch(kernG23BroadcastNeg, blocks(n, 256)) // group 23: 2 values (N)
 	m.launch(kernK78OneHot, blocks(3*n, 256))     // %78 = one_hot(%3) (N, 3)
-	m.launch(kernG24Mul, blocks(3*n, 256))        // %79 = mul(%77, %78) (N, 3)
-	m.launch(kernG241ReduceSum, blocks(n, 8))     // %80 = reduce_sum(%79) (N, 1)
+	m.launch(kernG24ReduceSum, blocks(n, 8))      // group 24: 2 values (N, 3)
 	m.launch(kernK81OneHot, blocks(5*n, 256))     // %81 = one_hot(%1) (N, 5)
 	// %82 = matmul(%81, %14) (N, 1) (oh)
-	m.gemm(false, false, n, 1, 5, 851, 5, 72, 1, 891, 1)
+	m.gemm(false, false, n, 1, 5, 3697, 5, 72, 1, 3929, 1)
 	m.launch(kernG30BroadcastNeg, blocks(4*n, 256))  // group 30: 2 values (N, 4)
 	m.launch(kernK86Div, blocks(4*n, 256))           // %86 = div(%83, %15) (N, 4)
-	m.launch(kernG40BroadcastMul, blocks(36, 256))   // group 40: 2 values (12, 3)
-	m.launch(kernG401ReduceSum, blocks(1, 8))        // %90 = reduce_sum(%89) scalar
+	m.launch(kernG40ReduceSum, blocks(1, 8))         // group 40: 3 values (12, 3)
 	m.launch(kernK91GatherG, blocks(12*n, 256))      // %91 = gather(%13, %1) (N, 12) (g)
 	m.launch(kernG29BroadcastMul, blocks(12*n, 256)) // group 29: 2 values (N, 3, 4)
 	m.launch(kernG291ReduceSum, blocks(4*n, 8))      // %94 = reduce_sum(%92) (N, 1, 4)
@@ -760,67 +706,58 @@ func (m *CUDAModel) step(n int) {
 	m.launch(kernK161Transpose, blocks(12*n, 256))   // %161 = transpose(%98) (N, 4, 3)
 	m.launch(kernK164Slice, blocks(4*n, 256))        // %164 = slice(%163) (N, 4)
 	// %165 = matmul(%163, %25) (N, 3)
-	m.gemm(false, false, n, 3, 12, 1736, 12, 114, 3, 6373, 3)
-	m.launch(kernG171Add, blocks(3*n, 256))      // %166 = add(%165, %26) (N, 3)
-	m.launch(kernK167LogSoftmax, blocks(n, 8))   // %167 = log_softmax(%166) (N, 3)
-	m.launch(kernG18ReduceSum, blocks(n, 8))     // group 18: 2 values (N, 3)
-	m.launch(kernG19ReduceMean, 1)               // group 19: 2 values (N)
-	m.launch(kernG25ExpMulSub, blocks(3*n, 256)) // group 25: 3 values (N, 3)
-	m.launch(kernG251ReduceSum, 3)               // %175 = reduce_sum(%174) (3)
-	m.launch(kernG50ReduceSum, blocks(1, 8))     // group 50: 2 values (3)
+	m.gemm(false, false, n, 3, 12, 1201, 12, 114, 3, 3121, 3)
+	m.launch(kernG171Add, blocks(3*n, 256))    // %166 = add(%165, %26) (N, 3)
+	m.launch(kernK167LogSoftmax, blocks(n, 8)) // %167 = log_softmax(%166) (N, 3)
+	m.launch(kernG18ReduceSum, blocks(n, 8))   // group 18: 2 values (N, 3)
+	m.launch(kernG19ReduceMean, 1)             // group 19: 2 values (N)
+	m.launch(kernG25ReduceSum, 3)              // group 25: 4 values (N, 3)
+	m.launch(kernG50ReduceSum, blocks(1, 8))   // group 50: 2 values (3)
 	// %178 = matmul(%163, %174) (12, 3)
-	m.gemm(true, false, 12, 3, n, 1736, 12, 6534, 3, 306, 3)
+	m.gemm(true, false, 12, 3, n, 1201, 12, 3313, 3, 306, 3)
 	m.launch(kernG49ReduceSum, blocks(1, 8))    // group 49: 2 values (12, 3)
 	m.launch(kernK187Slice, blocks(8*n, 256))   // %187 = slice(%163) (N, 8)
 	m.launch(kernK188Concat, blocks(12*n, 256)) // %188 = concat(%164, %187) (N, 12)
 	// %189 = matmul(%174, %25) (N, 12)
-	m.gemm(false, true, n, 12, 3, 6534, 3, 114, 3, 6824, 12)
+	m.gemm(false, true, n, 12, 3, 3313, 3, 114, 3, 3217, 12)
 	m.launch(kernK190Transpose, blocks(12*n, 256)) // %190 = transpose(%163) (12, N)
 	// %191 = matmul(%96, %163) (12, N)
-	m.gemm(false, true, 12, n, 12, 1496, 12, 1736, 12, 7016, n)
+	m.gemm(false, true, 12, n, 12, 769, 12, 1201, 12, 3409, n)
 	// %192 = matmul(%190, %96) (N, 12)
-	m.gemm(true, false, n, 12, 12, 6920, n, 1496, 12, 7112, 12)
+	m.gemm(true, false, n, 12, 12, 3313, n, 769, 12, 3505, 12)
 	m.launch(kernK193Transpose, blocks(12*n, 256)) // %193 = transpose(%191) (N, 12)
 	// %194 = matmul(%190, %163) (12, 12)
-	m.gemm(false, false, 12, 12, n, 6920, n, 1736, 12, 7304, 12)
-	m.launch(kernG5ReduceMean, blocks(1, 8))        // group 5: 2 values (12, 12)
-	m.launch(kernG38EqCast, blocks(12*n, 256))      // group 38: 2 values (N, 3, 4)
-	m.launch(kernG381ReduceSum, blocks(4*n, 8))     // %199 = reduce_sum(%198) (N, 1, 4)
-	m.launch(kernK200Div, blocks(4*n, 256))         // %200 = div(%85, %199) (N, 1, 4)
-	m.launch(kernG2ReduceMean, 1)                   // group 2: 2 values (N, 3, 4)
-	m.launch(kernG3MulAddAddAdd, blocks(12*n, 256)) // group 3: 4 values (N, 12)
-	m.launch(kernG31ReduceMean, blocks(n, 8))       // %207 = reduce_mean(%206) (N, 1)
-	m.launch(kernG7SubMul, blocks(12*n, 256))       // group 7: 2 values (N, 12)
-	m.launch(kernG71ReduceMean, blocks(n, 8))       // %210 = reduce_mean(%209) (N, 1)
-	m.launch(kernG8AddSqrt, blocks(n, 256))         // group 8: 2 values (N, 1)
-	m.launch(kernK213Mul, blocks(12*n, 256))        // %213 = mul(%65, %203) (N, 12)
-	m.launch(kernG13ReduceMean, 1)                  // group 13: 2 values (N, 12)
-	m.launch(kernG37ReduceSum, blocks(3*n, 8))      // group 37: 2 values (N, 3, 4)
-	m.launch(kernG39EqCast, blocks(12*n, 256))      // group 39: 2 values (N, 3, 4)
-	m.launch(kernG391ReduceSum, blocks(4*n, 8))     // %221 = reduce_sum(%220) (N, 1, 4)
-	m.launch(kernK222Div, blocks(4*n, 256))         // %222 = div(%69, %221) (N, 1, 4)
-	m.launch(kernG9DivMulAdd, blocks(12*n, 256))    // group 9: 3 values (N, 12)
+	m.gemm(false, false, 12, 12, n, 3313, n, 1201, 12, 769, 12)
+	m.launch(kernG5ReduceMean, blocks(1, 8))     // group 5: 2 values (12, 12)
+	m.launch(kernG38ReduceSum, blocks(4*n, 8))   // group 38: 3 values (N, 3, 4)
+	m.launch(kernK200Div, blocks(4*n, 256))      // %200 = div(%85, %199) (N, 1, 4)
+	m.launch(kernG2ReduceMean, 1)                // group 2: 2 values (N, 3, 4)
+	m.launch(kernG3ReduceMean, blocks(n, 8))     // group 3: 5 values (N, 12)
+	m.launch(kernG7ReduceMean, blocks(n, 8))     // group 7: 3 values (N, 12)
+	m.launch(kernG8AddSqrt, blocks(n, 256))      // group 8: 2 values (N, 1)
+	m.launch(kernK213Mul, blocks(12*n, 256))     // %213 = mul(%65, %203) (N, 12)
+	m.launch(kernG13ReduceMean, 1)               // group 13: 2 values (N, 12)
+	m.launch(kernG37ReduceSum, blocks(3*n, 8))   // group 37: 2 values (N, 3, 4)
+	m.launch(kernG39ReduceSum, blocks(4*n, 8))   // group 39: 3 values (N, 3, 4)
+	m.launch(kernK222Div, blocks(4*n, 256))      // %222 = div(%69, %221) (N, 1, 4)
+	m.launch(kernG9DivMulAdd, blocks(12*n, 256)) // group 9: 3 values (N, 12)
 	// %226 = matmul(%225, %19) (N, 1)
-	m.gemm(false, false, n, 1, 12, 9315, 12, 101, 1, 9411, 1)
-	m.launch(kernG10AddAddSigmoidSigmoid, blocks(n, 256)) // group 10: 14 values (N, 1)
-	m.launch(kernG101ReduceMean, 1)                       // %241 = reduce_mean(%240) scalar
-	m.launch(kernG14SubAbsMinimumMul, blocks(n, 256))     // group 14: 8 values (N, 1)
-	m.launch(kernG141ReduceMean, 1)                       // %257 = reduce_mean(%256) scalar
-	m.launch(kernK258ReduceMean, 1)                       // %258 = reduce_mean(%250) scalar
-	m.launch(kernG15ReduceSum, 1)                         // group 15: 2 values (N, 1)
-	m.launch(kernG16AbsNegExpAdd, blocks(n, 256))         // group 16: 9 values (N, 1)
-	m.launch(kernG161ReduceMean, 1)                       // %270 = reduce_mean(%269) scalar
-	m.launch(kernG26BroadcastNegMulGe, blocks(n, 256))    // group 26: 41 values (N, 1)
-	m.launch(kernG261ReduceSum, 1)                        // %312 = reduce_sum(%311) (1)
+	m.gemm(false, false, n, 1, 12, 3313, 12, 101, 1, 993, 1)
+	m.launch(kernG10ReduceMean, 1)  // group 10: 15 values (N, 1)
+	m.launch(kernG14ReduceMean, 1)  // group 14: 9 values (N, 1)
+	m.launch(kernK258ReduceMean, 1) // %258 = reduce_mean(%250) scalar
+	m.launch(kernG15ReduceSum, 1)   // group 15: 2 values (N, 1)
+	m.launch(kernG16ReduceMean, 1)  // group 16: 10 values (N, 1)
+	m.launch(kernG26ReduceSum, 1)   // group 26: 42 values (N, 1)
 	// %313 = matmul(%225, %311) (12, 1)
-	m.gemm(true, false, 12, 1, n, 9315, 12, 10049, 1, 293, 1)
+	m.gemm(true, false, 12, 1, n, 3313, 12, 3833, 1, 293, 1)
 	// %314 = matmul(%81, %311) (5, 1)
-	m.gemm(true, false, 5, 1, n, 851, 5, 10049, 1, 264, 1)
+	m.gemm(true, false, 5, 1, n, 3697, 5, 3833, 1, 264, 1)
 	m.launch(kernK315Mul, blocks(1, 256))    // %315 = mul(%312, %312) (1)
 	m.launch(kernG45ReduceSum, blocks(1, 8)) // group 45: 2 values (5, 1)
 	m.launch(kernG48ReduceSum, blocks(1, 8)) // group 48: 2 values (12, 1)
 	// %321 = matmul(%311, %19) (N, 12)
-	m.gemm(false, true, n, 12, 1, 10049, 1, 101, 1, 10077, 12)
+	m.gemm(false, true, n, 12, 1, 3833, 1, 101, 1, 3313, 12)
 	m.launch(kernK322ReduceSum, 12)               // %322 = reduce_sum(%321) (12)
 	m.launch(kernG47ReduceSum, blocks(1, 8))      // group 47: 2 values (12)
 	m.launch(kernG32ReduceSum, 12)                // group 32: 2 values (N, 12)
@@ -829,11 +766,9 @@ func (m *CUDAModel) step(n int) {
 	m.launch(kernG12AddAddAddAdd, blocks(1, 256)) // group 12: 15 values scalar
 
 	// Backward.
-	m.launch(kernG31MulDivMulDiv, blocks(12*n, 256)) // group 31: 5 values (N, 12)
-	m.launch(kernG311ReduceSum, blocks(n, 8))        // %353 = reduce_sum(%352) (N)
+	m.launch(kernG31ReduceSum, blocks(n, 8))         // group 31: 6 values (N, 12)
 	m.launch(kernG33MulDivDiv, blocks(n, 256))       // group 33: 3 values (N, 1)
-	m.launch(kernG34MulAddAddNeg, blocks(12*n, 256)) // group 34: 4 values (N, 12)
-	m.launch(kernG341ReduceSum, blocks(n, 8))        // %362 = reduce_sum(%361) (N)
+	m.launch(kernG34ReduceSum, blocks(n, 8))         // group 34: 5 values (N, 12)
 	m.launch(kernK364Div, blocks(n, 256))            // %364 = div(%363, %58) (N, 1)
 	m.launch(kernG27MulAddAddAdd, blocks(12*n, 256)) // group 27: 6 values (N, 12)
 	m.launch(kernK371Mul, blocks(12*n, 256))         // %371 = mul(%367, %9) (N, 12)
@@ -848,19 +783,10 @@ func (m *CUDAModel) step(n int) {
 	m.launch(kernG36ReduceSum, 12)                   // group 36: 79 values (N, 3, 4)
 
 	// Optimizer update.
-	m.launch(kernG42ReduceSum, blocks(1, 8))        // group 42: 2 values (3, 4)
-	m.launch(kernG44AddAddAddAdd, blocks(1, 256))   // group 44: 13 values scalar
-	m.launch(kernG51MulMulMulMul, blocks(12, 256))  // group 51: 12 values (3, 4)
-	m.launch(kernG511MulMulMulMul, blocks(60, 256)) // group 51: 12 values (5, 12)
-	m.launch(kernG512MulMulMulMul, blocks(5, 256))  // group 51: 12 values (5, 1)
-	m.launch(kernG513MulMulMulMul, blocks(12, 256)) // group 51: 24 values (12)
-	m.launch(kernG514MulMulMulMul, blocks(12, 256)) // group 51: 12 values (12, 1)
-	m.launch(kernG515MulMulMulMul, blocks(1, 256))  // group 51: 12 values (1)
-	m.launch(kernG516MulMulMulMul, blocks(36, 256)) // group 51: 12 values (12, 3)
-	m.launch(kernG517MulMulMulMul, blocks(3, 256))  // group 51: 12 values (3)
-	m.launch(kernG518MulMulMulMul, blocks(36, 256)) // group 51: 12 values (12, 3)
-	m.launch(kernG519MulMulMulMul, blocks(3, 256))  // group 51: 12 values (3)
+	m.launch(kernG42ReduceSum, blocks(1, 8))           // group 42: 2 values (3, 4)
+	m.launch(kernG44AddAddAddAdd, blocks(1, 256))      // group 44: 13 values scalar
+	m.launch(kernG51UpdateAllParams, blocks(192, 256)) // group 51: the optimizer update of all 11 params, in place
 
 	// Apply the updates.
-	m.launch(kernApplyUpdates, blocks(60, 256))
+	m.launch(kernApplyUpdates, blocks(1, 256))
 }

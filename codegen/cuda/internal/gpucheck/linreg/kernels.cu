@@ -109,13 +109,15 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 }
 
 // Device memory: one allocation of 32-bit words, laid out as the Go Model's blocks.
+// The arena follows the memory plan: values whose lives do not overlap share
+// words, and group members used only in their group live in registers.
 #define PARAMS 0
 #define GRADS 2
 #define STATE 4
 #define ARENA 5
-#define IARENA 47
-#define INPUTS 47
-#define WORDS 57
+#define IARENA 18
+#define INPUTS 18
+#define WORDS 28
 #define F32(block, off) (mem + (block) + (off))
 #define I32(block, off) ((int*)mem + (block) + (off))
 
@@ -131,20 +133,12 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define stateStep F32(STATE, 0) // step scalar
 
 // Activations and temporaries.
-#define t8 F32(ARENA, 0) // %8 div scalar
-#define t9 F32(ARENA, 1) // %9 add scalar
-#define t10 F32(ARENA, 2) // %10 mul (N)
-#define t11 F32(ARENA, 7) // %11 add (N)
-#define t12 F32(ARENA, 12) // %12 sub (N)
-#define t13 F32(ARENA, 17) // %13 mul (N)
-#define t14 F32(ARENA, 22) // %14 reduce_mean scalar
-#define t15 F32(ARENA, 23) // %15 mul (N)
-#define t16 F32(ARENA, 28) // %16 add (N)
-#define t18 F32(ARENA, 33) // %18 mul (N)
-#define t20 F32(ARENA, 38) // %20 mul scalar
-#define t21 F32(ARENA, 39) // %21 sub scalar
-#define t22 F32(ARENA, 40) // %22 mul scalar
-#define t23 F32(ARENA, 41) // %23 sub scalar
+#define t8 F32(ARENA, 10) // %8 div scalar
+#define t9 F32(ARENA, 11) // %9 add scalar
+#define t11 F32(ARENA, 0) // %11 add (N)
+#define t12 F32(ARENA, 5) // %12 sub (N)
+#define t14 F32(ARENA, 12) // %14 reduce_mean scalar
+#define t16 F32(ARENA, 5) // %16 add (N)
 
 // Inputs and targets (copied in by the launch code).
 #define x2 F32(INPUTS, 0) // input x (N) at MaxBatch
@@ -182,24 +176,17 @@ extern "C" __global__ void g0_mul_add(float* mem, int n) {
 // Group 1 (reduction).
 // %12 = sub(%11, %1) (N)
 // %13 = mul(%12, %12) (N)
-extern "C" __global__ void g1_sub_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const float e12 = t11[i] - y[i]; // %12 sub
-	t12[i] = e12;
-	const float e13 = e12 * e12; // %13 mul
-	t13[i] = e13;
-}
-
-// Group 1 (reduction).
 // %14 = reduce_mean(%13) scalar
-extern "C" __global__ void g1_1_reduce_mean(float* mem, int n) {
+extern "C" __global__ void g1_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t13[r0*1];
+		const float e12 = t11[r0] - y[r0]; // %12 sub
+		const float e13 = e12 * e12; // %13 mul
+		const float xv = e13;
+		t12[r0*1] = e12;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -213,24 +200,17 @@ extern "C" __global__ void g1_1_reduce_mean(float* mem, int n) {
 // Group 2 (reduction).
 // %15 = mul(%8, %12) (N)
 // %16 = add(%15, %15) (N)
-extern "C" __global__ void g2_mul_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const int i0 = i;
-	const float e15 = t8[0] * t12[i]; // %15 mul
-	const float e16 = e15 + e15; // %16 add
-	t16[i] = e16;
-}
-
-// Group 2 (reduction).
 // %17 = reduce_sum(%16) scalar
-extern "C" __global__ void g2_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g2_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t16[r0*1];
+		const float e15 = t8[0] * t12[r0]; // %15 mul
+		const float e16 = e15 + e15; // %16 add
+		const float xv = e16;
+		t16[r0*1] = e16;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -257,20 +237,19 @@ extern "C" __global__ void g3_reduce_sum(float* mem, int n) {
 // ----------------------------------------------------------------------------
 // Optimizer update.
 
-// Group 4 (elementwise).
+// Group 4 (the optimizer update of all 2 params): one thread per element of the
+// params block runs the first param's chain on the params, grads and state
+// blocks (which share its layout) at that element and writes the updates in place.
 // %20 = mul(%7, %17) scalar
 // %21 = sub(%2, %20) scalar
-// %22 = mul(%7, %19) scalar
-// %23 = sub(%3, %22) scalar
-extern "C" __global__ void g4_mul_sub_mul_sub(float* mem, int n) {
+extern "C" __global__ void g4_update_all_params(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	const float e20 = 0.01f * theta0Grad[i]; // %20 mul
-	const float e21 = theta0[i] - e20; // %21 sub
-	t21[i] = e21;
-	const float e22 = 0.01f * theta1Grad[i]; // %22 mul
-	const float e23 = theta1[i] - e22; // %23 sub
-	t23[i] = e23;
+	if (i >= 2) return; // one thread per element of the params block
+	float* const params = F32(PARAMS, 0);
+	const float* const grads = F32(GRADS, 0);
+	const float e20 = 0.01f * grads[i]; // %20 mul
+	const float e21 = params[i] - e20; // %21 sub
+	params[i] = e21;
 }
 
 // Gradients not computed in their slot are copied there; then every update is
@@ -278,6 +257,4 @@ extern "C" __global__ void g4_mul_sub_mul_sub(float* mem, int n) {
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i < 1) stateStep[i] = t9[i];
-	if (i < 1) theta0[i] = t21[i];
-	if (i < 1) theta1[i] = t23[i];
 }

@@ -49,6 +49,8 @@ type Model struct {
 	t12 []float32 // %12 sub (N)
 	t14 []float32 // %14 reduce_mean scalar
 	t16 []float32 // %16 add (N)
+
+	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -85,6 +87,7 @@ func New(opts ...Option) *Model {
 	m.t12 = m.arena[5:10:10]
 	m.t14 = m.arena[12:13:13]
 	m.t16 = m.arena[5:10:10]
+	m.updateFn = m.update
 	m.Reset()
 	return m
 }
@@ -394,18 +397,26 @@ func (m *Model) step(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Optimizer update.
 	// group (optimizer update of all 2 params, one loop over the params block): %20 mul, %21 sub
-	{
-		params := m.params[:numParams]
-		grads := m.grads[:numParams]
-		for i := range params {
-			v20 := float32(0.01) * grads[i]
-			v21 := params[i] - v20
-			params[i] = v21
-		}
+	if numParams >= 1<<15 {
+		rt.ParallelRows(numParams, m.updateFn)
+	} else {
+		m.update(0, numParams)
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
 	copy(m.stateStep, m.t9[:1])
+}
+
+// update is the optimizer step of the params in [lo, hi) of the params block (and of
+// their gradients and state at the same offsets).
+func (m *Model) update(lo, hi int) {
+	params := m.params[lo:hi]
+	grads := m.grads[lo:hi:hi]
+	for i := range params {
+		v20 := float32(0.01) * grads[i]
+		v21 := params[i] - v20
+		params[i] = v21
+	}
 }
 
 // Params returns views of the parameters, in declaration order.

@@ -22,9 +22,9 @@ const (
 	cuGrads  = 2
 	cuState  = 4
 	cuArena  = 5
-	cuIarena = 47
-	cuInputs = 47
-	cuWords  = 57
+	cuIarena = 18
+	cuInputs = 18
+	cuWords  = 28
 )
 
 // Kernels of kernels.cu, in launch order.
@@ -32,12 +32,10 @@ const (
 	kernK8Div = iota
 	kernK9Add
 	kernG0MulAdd
-	kernG1SubMul
-	kernG11ReduceMean
-	kernG2MulAdd
-	kernG21ReduceSum
+	kernG1ReduceMean
+	kernG2ReduceSum
 	kernG3ReduceSum
-	kernG4MulSubMulSub
+	kernG4UpdateAllParams
 	kernApplyUpdates
 	numKernels
 )
@@ -46,12 +44,10 @@ var kernelNames = [numKernels]string{
 	"k8_div",
 	"k9_add",
 	"g0_mul_add",
-	"g1_sub_mul",
-	"g1_1_reduce_mean",
-	"g2_mul_add",
-	"g2_1_reduce_sum",
+	"g1_reduce_mean",
+	"g2_reduce_sum",
 	"g3_reduce_sum",
-	"g4_mul_sub_mul_sub",
+	"g4_update_all_params",
 	"apply_updates",
 }
 
@@ -223,7 +219,7 @@ func (m *CUDAModel) Forward(x2 []float32, n int) (predOut []float32, err error) 
 	m.err = nil
 	m.putF32(cuInputs+0, x2)
 	m.forward(n)
-	m.get(unsafe.Pointer(&m.out0[0]), 12, n)
+	m.get(unsafe.Pointer(&m.out0[0]), 5, n)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -260,7 +256,7 @@ func (m *CUDAModel) TrainStep(x2 []float32, y []float32, n int) (loss float32, e
 	m.putF32(cuInputs+0, x2)
 	m.putF32(cuInputs+5, y)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 27, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 17, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -296,7 +292,7 @@ func (m *CUDAModel) Eval(x2 []float32, y []float32, n int) (loss float32, err er
 	m.putF32(cuInputs+0, x2)
 	m.putF32(cuInputs+5, y)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 27, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 17, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -417,8 +413,7 @@ func (m *CUDAModel) eval(n int) {
 	m.n = int32(n)
 	// Forward.
 	m.launch(kernG0MulAdd, blocks(n, 256)) // group 0: 2 values (N)
-	m.launch(kernG1SubMul, blocks(n, 256)) // group 1: 2 values (N)
-	m.launch(kernG11ReduceMean, 1)         // %14 = reduce_mean(%13) scalar
+	m.launch(kernG1ReduceMean, 1)          // group 1: 3 values (N)
 }
 
 // step queues one training step: forward, loss, backward (gradients into the
@@ -429,16 +424,14 @@ func (m *CUDAModel) step(n int) {
 	m.launch(kernK8Div, blocks(1, 256))    // %8 = div(%5, %6) scalar
 	m.launch(kernK9Add, blocks(1, 256))    // %9 = add(%4, %5) scalar
 	m.launch(kernG0MulAdd, blocks(n, 256)) // group 0: 2 values (N)
-	m.launch(kernG1SubMul, blocks(n, 256)) // group 1: 2 values (N)
-	m.launch(kernG11ReduceMean, 1)         // %14 = reduce_mean(%13) scalar
+	m.launch(kernG1ReduceMean, 1)          // group 1: 3 values (N)
 
 	// Backward.
-	m.launch(kernG2MulAdd, blocks(n, 256)) // group 2: 2 values (N)
-	m.launch(kernG21ReduceSum, 1)          // %17 = reduce_sum(%16) scalar
-	m.launch(kernG3ReduceSum, 1)           // group 3: 2 values (N)
+	m.launch(kernG2ReduceSum, 1) // group 2: 3 values (N)
+	m.launch(kernG3ReduceSum, 1) // group 3: 2 values (N)
 
 	// Optimizer update.
-	m.launch(kernG4MulSubMulSub, blocks(1, 256)) // group 4: 4 values scalar
+	m.launch(kernG4UpdateAllParams, blocks(2, 256)) // group 4: the optimizer update of all 2 params, in place
 
 	// Apply the updates.
 	m.launch(kernApplyUpdates, blocks(1, 256))

@@ -109,13 +109,15 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 }
 
 // Device memory: one allocation of 32-bit words, laid out as the Go Model's blocks.
+// The arena follows the memory plan: values whose lives do not overlap share
+// words, and group members used only in their group live in registers.
 #define PARAMS 0
 #define GRADS 203530
 #define STATE 407060
 #define ARENA 814121
-#define IARENA 3873855
-#define INPUTS 3873983
-#define WORDS 3974463
+#define IARENA 882222
+#define INPUTS 882350
+#define WORDS 982830
 #define F32(block, off) (mem + (block) + (off))
 #define I32(block, off) ((int*)mem + (block) + (off))
 
@@ -143,96 +145,26 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define stateLogitsBV F32(STATE, 407051) // logits.b.v (10)
 
 // Activations and temporaries.
-#define t24 F32(ARENA, 0) // %24 div scalar
-#define t26 F32(ARENA, 1) // %26 add scalar
-#define t27 F32(ARENA, 2) // %27 pow scalar
-#define t28 F32(ARENA, 3) // %28 sub scalar
-#define t29 F32(ARENA, 4) // %29 pow scalar
-#define t30 F32(ARENA, 5) // %30 sub scalar
-#define t31 F32(ARENA, 6) // %31 div scalar
-#define t32 F32(ARENA, 7) // %32 div scalar
-#define t33 F32(ARENA, 8) // %33 broadcast (N)
-#define t34 F32(ARENA, 136) // %34 neg (N)
-#define t36 F32(ARENA, 264) // %36 one_hot (N, 10)
-#define t37 F32(ARENA, 1544) // %37 mul (N, 10)
-#define t38 F32(ARENA, 2824) // %38 reduce_sum (N, 1)
-#define t39 F32(ARENA, 2952) // %39 matmul (N, 256)
-#define t40 F32(ARENA, 35720) // %40 add (N, 256)
-#define hidden F32(ARENA, 68488) // %41 relu (N, 256)
-#define t42 F32(ARENA, 101256) // %42 matmul (N, 10)
-#define logits F32(ARENA, 102536) // %43 add (N, 10)
+#define t24 F32(ARENA, 128) // %24 div scalar
+#define t26 F32(ARENA, 68096) // %26 add scalar
+#define t30 F32(ARENA, 68097) // %30 sub scalar
+#define t31 F32(ARENA, 68098) // %31 div scalar
+#define t32 F32(ARENA, 68097) // %32 div scalar
+#define t34 F32(ARENA, 0) // %34 neg (N)
+#define t36 F32(ARENA, 32768) // %36 one_hot (N, 10)
+#define t37 F32(ARENA, 34048) // %37 mul (N, 10)
+#define t38 F32(ARENA, 36608) // %38 reduce_sum (N, 1)
+#define hidden F32(ARENA, 0) // %41 relu (N, 256)
+#define logits F32(ARENA, 35328) // %43 add (N, 10)
 #define t44 I32(IARENA, 0) // %44 argmax (N)
-#define t45 F32(ARENA, 103816) // %45 eq (N)
-#define t46 F32(ARENA, 103944) // %46 cast (N)
-#define t47 F32(ARENA, 104072) // %47 reduce_mean scalar
-#define t48 F32(ARENA, 104073) // %48 softmax (N, 10)
-#define t49 F32(ARENA, 105353) // %49 log_softmax (N, 10)
-#define t50 F32(ARENA, 106633) // %50 mul (N, 10)
-#define t51 F32(ARENA, 107913) // %51 reduce_sum (N)
-#define t52 F32(ARENA, 108041) // %52 neg (N)
-#define t53 F32(ARENA, 108169) // %53 reduce_mean scalar
-#define t54 F32(ARENA, 108170) // %54 exp (N, 10)
-#define t55 F32(ARENA, 109450) // %55 mul (N, 10)
-#define t56 F32(ARENA, 110730) // %56 sub (N, 10)
-#define t59 F32(ARENA, 112010) // %59 matmul (N, 256)
-#define t60 F32(ARENA, 144778) // %60 gt (N, 256)
-#define t61 F32(ARENA, 177546) // %61 where (N, 256)
-#define t64 F32(ARENA, 210314) // %64 mul (784, 256)
-#define t65 F32(ARENA, 411018) // %65 mul (784, 256)
-#define t66 F32(ARENA, 611722) // %66 add (784, 256)
-#define t67 F32(ARENA, 812426) // %67 mul (784, 256)
-#define t68 F32(ARENA, 1013130) // %68 mul (784, 256)
-#define t69 F32(ARENA, 1213834) // %69 mul (784, 256)
-#define t70 F32(ARENA, 1414538) // %70 add (784, 256)
-#define t71 F32(ARENA, 1615242) // %71 mul (784, 256)
-#define t72 F32(ARENA, 1815946) // %72 mul (784, 256)
-#define t73 F32(ARENA, 2016650) // %73 sqrt (784, 256)
-#define t74 F32(ARENA, 2217354) // %74 add (784, 256)
-#define t75 F32(ARENA, 2418058) // %75 div (784, 256)
-#define t76 F32(ARENA, 2618762) // %76 mul (784, 256)
-#define t77 F32(ARENA, 2819466) // %77 sub (784, 256)
-#define t78 F32(ARENA, 3020170) // %78 mul (256)
-#define t79 F32(ARENA, 3020426) // %79 mul (256)
-#define t80 F32(ARENA, 3020682) // %80 add (256)
-#define t81 F32(ARENA, 3020938) // %81 mul (256)
-#define t82 F32(ARENA, 3021194) // %82 mul (256)
-#define t83 F32(ARENA, 3021450) // %83 mul (256)
-#define t84 F32(ARENA, 3021706) // %84 add (256)
-#define t85 F32(ARENA, 3021962) // %85 mul (256)
-#define t86 F32(ARENA, 3022218) // %86 mul (256)
-#define t87 F32(ARENA, 3022474) // %87 sqrt (256)
-#define t88 F32(ARENA, 3022730) // %88 add (256)
-#define t89 F32(ARENA, 3022986) // %89 div (256)
-#define t90 F32(ARENA, 3023242) // %90 mul (256)
-#define t91 F32(ARENA, 3023498) // %91 sub (256)
-#define t92 F32(ARENA, 3023754) // %92 mul (256, 10)
-#define t93 F32(ARENA, 3026314) // %93 mul (256, 10)
-#define t94 F32(ARENA, 3028874) // %94 add (256, 10)
-#define t95 F32(ARENA, 3031434) // %95 mul (256, 10)
-#define t96 F32(ARENA, 3033994) // %96 mul (256, 10)
-#define t97 F32(ARENA, 3036554) // %97 mul (256, 10)
-#define t98 F32(ARENA, 3039114) // %98 add (256, 10)
-#define t99 F32(ARENA, 3041674) // %99 mul (256, 10)
-#define t100 F32(ARENA, 3044234) // %100 mul (256, 10)
-#define t101 F32(ARENA, 3046794) // %101 sqrt (256, 10)
-#define t102 F32(ARENA, 3049354) // %102 add (256, 10)
-#define t103 F32(ARENA, 3051914) // %103 div (256, 10)
-#define t104 F32(ARENA, 3054474) // %104 mul (256, 10)
-#define t105 F32(ARENA, 3057034) // %105 sub (256, 10)
-#define t106 F32(ARENA, 3059594) // %106 mul (10)
-#define t107 F32(ARENA, 3059604) // %107 mul (10)
-#define t108 F32(ARENA, 3059614) // %108 add (10)
-#define t109 F32(ARENA, 3059624) // %109 mul (10)
-#define t110 F32(ARENA, 3059634) // %110 mul (10)
-#define t111 F32(ARENA, 3059644) // %111 mul (10)
-#define t112 F32(ARENA, 3059654) // %112 add (10)
-#define t113 F32(ARENA, 3059664) // %113 mul (10)
-#define t114 F32(ARENA, 3059674) // %114 mul (10)
-#define t115 F32(ARENA, 3059684) // %115 sqrt (10)
-#define t116 F32(ARENA, 3059694) // %116 add (10)
-#define t117 F32(ARENA, 3059704) // %117 div (10)
-#define t118 F32(ARENA, 3059714) // %118 mul (10)
-#define t119 F32(ARENA, 3059724) // %119 sub (10)
+#define t47 F32(ARENA, 68099) // %47 reduce_mean scalar
+#define t48 F32(ARENA, 65536) // %48 softmax (N, 10)
+#define t49 F32(ARENA, 66816) // %49 log_softmax (N, 10)
+#define t51 F32(ARENA, 35328) // %51 reduce_sum (N)
+#define t53 F32(ARENA, 68100) // %53 reduce_mean scalar
+#define t56 F32(ARENA, 66816) // %56 sub (N, 10)
+#define t59 F32(ARENA, 32768) // %59 matmul (N, 256)
+#define t61 F32(ARENA, 0) // %61 where (N, 256)
 
 // Inputs and targets (copied in by the launch code).
 #define image F32(INPUTS, 0) // input image (N, 784) at MaxBatch
@@ -259,13 +191,13 @@ extern "C" __global__ void g9_add_pow_sub_pow(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
 	const float e26 = stateStep[i] + 1.0f; // %26 add
-	t26[i] = e26;
 	const float e27 = powf(0.9f, e26); // %27 pow
 	const float e28 = 1.0f - e27; // %28 sub
 	const float e29 = powf(0.999f, e26); // %29 pow
 	const float e30 = 1.0f - e29; // %30 sub
-	t30[i] = e30;
 	const float e31 = 1.0f / e28; // %31 div
+	t26[i] = e26;
+	t30[i] = e30;
 	t31[i] = e31;
 }
 
@@ -297,25 +229,17 @@ extern "C" __global__ void k36_one_hot(float* mem, int n) {
 
 // Group 6 (reduction).
 // %37 = mul(%35, %36) (N, 10)
-extern "C" __global__ void g6_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 10*n) return;
-	int i_ = i;
-	const int i1 = i_ % 10; i_ /= 10;
-	const int i0 = i_;
-	t37[i] = t34[i0] * t36[i];
-}
-
-// Group 6 (reduction).
 // %38 = reduce_sum(%37) (N, 1)
-extern "C" __global__ void g6_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g6_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
 	const int o0 = o;
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 10; j += 32) {
 		const int r0 = j;
-		const float xv = t37[o0*10 + r0*1];
+		const float e37 = t34[o0] * t36[o0*10 + r0]; // %37 mul
+		const float xv = e37;
+		t37[o0*10 + r0*1] = e37;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
@@ -324,7 +248,7 @@ extern "C" __global__ void g6_1_reduce_sum(float* mem, int n) {
 
 // Group 0 (contraction).
 // %39 = matmul(%0, %2) (N, 256)
-// cuBLAS: t39 = image @ hiddenW
+// cuBLAS: hidden = image @ hiddenW
 
 // Group 0 (contraction).
 // %40 = add(%39, %3) (N, 256)
@@ -335,14 +259,14 @@ extern "C" __global__ void g0_1_add_relu(float* mem, int n) {
 	int i_ = i;
 	const int i1 = i_ % 256; i_ /= 256;
 	const int i0 = i_;
-	const float e40 = t39[i] + hiddenB[i1]; // %40 add
+	const float e40 = hidden[i] + hiddenB[i1]; // %40 add
 	const float e41 = relu_f(e40); // %41 relu
 	hidden[i] = e41;
 }
 
 // Group 1 (contraction).
 // %42 = matmul(%41, %4) (N, 10)
-// cuBLAS: t42 = hidden @ logitsW
+// cuBLAS: logits = hidden @ logitsW
 
 // Group 1 (contraction).
 // %43 = add(%42, %5) (N, 10) (logits)
@@ -352,7 +276,7 @@ extern "C" __global__ void g1_1_add(float* mem, int n) {
 	int i_ = i;
 	const int i1 = i_ % 10; i_ /= 10;
 	const int i0 = i_;
-	logits[i] = t42[i] + logitsB[i1];
+	logits[i] = logits[i] + logitsB[i1];
 }
 
 // %44 = argmax(%43) (N)
@@ -469,28 +393,19 @@ extern "C" __global__ void g3_reduce_mean(float* mem, int n) {
 // %54 = exp(%49) (N, 10)
 // %55 = mul(%54, %38) (N, 10)
 // %56 = sub(%37, %55) (N, 10)
-extern "C" __global__ void g7_exp_mul_sub(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 10*n) return;
-	int i_ = i;
-	const int i1 = i_ % 10; i_ /= 10;
-	const int i0 = i_;
-	const float e54 = expf(t49[i]); // %54 exp
-	const float e55 = e54 * t38[i0]; // %55 mul
-	const float e56 = t37[i] - e55; // %56 sub
-	t56[i] = e56;
-}
-
-// Group 7 (reduction).
 // %57 = reduce_sum(%56) (10)
-extern "C" __global__ void g7_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g7_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	const int o0 = o;
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t56[o0*1 + r0*10];
+		const float e54 = expf(t49[r0*10 + o0]); // %54 exp
+		const float e55 = e54 * t38[r0]; // %55 mul
+		const float e56 = t37[r0*10 + o0] - e55; // %56 sub
+		const float xv = e56;
+		t56[o0*1 + r0*10] = e56;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -506,24 +421,18 @@ extern "C" __global__ void g7_1_reduce_sum(float* mem, int n) {
 // Group 8 (reduction).
 // %60 = gt(%41, %17) (N, 256)
 // %61 = where(%60, %59, %17) (N, 256)
-extern "C" __global__ void g8_gt_where(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 256*n) return;
-	const float e60 = (hidden[i] > 0.0f ? 1.0f : 0.0f); // %60 gt
-	const float e61 = (e60 != 0.0f ? t59[i] : 0.0f); // %61 where
-	t61[i] = e61;
-}
-
-// Group 8 (reduction).
 // %62 = reduce_sum(%61) (256)
-extern "C" __global__ void g8_1_reduce_sum(float* mem, int n) {
+extern "C" __global__ void g8_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	const int o0 = o;
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float xv = t61[o0*1 + r0*256];
+		const float e60 = (hidden[r0*256 + o0] > 0.0f ? 1.0f : 0.0f); // %60 gt
+		const float e61 = (e60 != 0.0f ? t59[r0*256 + o0] : 0.0f); // %61 where
+		const float xv = e61;
+		t61[o0*1 + r0*256] = e61;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -536,7 +445,9 @@ extern "C" __global__ void g8_1_reduce_sum(float* mem, int n) {
 // ----------------------------------------------------------------------------
 // Optimizer update.
 
-// Group 10 (elementwise).
+// Group 10 (the optimizer update of all 4 params): one thread per element of the
+// params block runs the first param's chain on the params, grads and state
+// blocks (which share its layout) at that element and writes the updates in place.
 // %64 = mul(%19, %7) (784, 256)
 // %65 = mul(%21, %63) (784, 256)
 // %66 = add(%64, %65) (784, 256)
@@ -551,145 +462,32 @@ extern "C" __global__ void g8_1_reduce_sum(float* mem, int n) {
 // %75 = div(%71, %74) (784, 256)
 // %76 = mul(%18, %75) (784, 256)
 // %77 = sub(%2, %76) (784, 256)
-extern "C" __global__ void g10_mul_mul_add_mul(float* mem, int n) {
+extern "C" __global__ void g10_update_all_params(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 200704) return;
-	int i_ = i;
-	const int i1 = i_ % 256; i_ /= 256;
-	const int i0 = i_;
-	const float e64 = 0.9f * stateHiddenWM[i]; // %64 mul
-	const float e65 = 0.1f * hiddenWGrad[i]; // %65 mul
+	if (i >= 203530) return; // one thread per element of the params block
+	float* const params = F32(PARAMS, 0);
+	const float* const grads = F32(GRADS, 0);
+	float* const v0 = F32(STATE, 1); // state m, laid out as the params block
+	float* const v1 = F32(STATE, 203531); // state v, laid out as the params block
+	const float e31 = t31[0]; // %31 shared
+	const float e32 = t32[0]; // %32 shared
+	const float e64 = 0.9f * v0[i]; // %64 mul
+	const float e65 = 0.1f * grads[i]; // %65 mul
 	const float e66 = e64 + e65; // %66 add
-	t66[i] = e66;
-	const float e67 = 0.999f * stateHiddenWV[i]; // %67 mul
-	const float e68 = hiddenWGrad[i] * hiddenWGrad[i]; // %68 mul
+	const float e67 = 0.999f * v1[i]; // %67 mul
+	const float e68 = grads[i] * grads[i]; // %68 mul
 	const float e69 = 0.001f * e68; // %69 mul
 	const float e70 = e67 + e69; // %70 add
-	t70[i] = e70;
-	const float e71 = e66 * t31[0]; // %71 mul
-	const float e72 = e70 * t32[0]; // %72 mul
+	const float e71 = e66 * e31; // %71 mul
+	const float e72 = e70 * e32; // %72 mul
 	const float e73 = sqrtf(e72); // %73 sqrt
 	const float e74 = e73 + 1e-08f; // %74 add
 	const float e75 = e71 / e74; // %75 div
 	const float e76 = 0.001f * e75; // %76 mul
-	const float e77 = hiddenW[i] - e76; // %77 sub
-	t77[i] = e77;
-}
-
-// Group 10 (elementwise).
-// %78 = mul(%19, %8) (256)
-// %79 = mul(%21, %62) (256)
-// %80 = add(%78, %79) (256)
-// %81 = mul(%20, %12) (256)
-// %82 = mul(%62, %62) (256)
-// %83 = mul(%22, %82) (256)
-// %84 = add(%81, %83) (256)
-// %85 = mul(%80, %31) (256)
-// %86 = mul(%84, %32) (256)
-// %87 = sqrt(%86) (256)
-// %88 = add(%87, %23) (256)
-// %89 = div(%85, %88) (256)
-// %90 = mul(%18, %89) (256)
-// %91 = sub(%3, %90) (256)
-extern "C" __global__ void g10_1_mul_mul_add_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 256) return;
-	const int i0 = i;
-	const float e78 = 0.9f * stateHiddenBM[i]; // %78 mul
-	const float e79 = 0.1f * hiddenBGrad[i]; // %79 mul
-	const float e80 = e78 + e79; // %80 add
-	t80[i] = e80;
-	const float e81 = 0.999f * stateHiddenBV[i]; // %81 mul
-	const float e82 = hiddenBGrad[i] * hiddenBGrad[i]; // %82 mul
-	const float e83 = 0.001f * e82; // %83 mul
-	const float e84 = e81 + e83; // %84 add
-	t84[i] = e84;
-	const float e85 = e80 * t31[0]; // %85 mul
-	const float e86 = e84 * t32[0]; // %86 mul
-	const float e87 = sqrtf(e86); // %87 sqrt
-	const float e88 = e87 + 1e-08f; // %88 add
-	const float e89 = e85 / e88; // %89 div
-	const float e90 = 0.001f * e89; // %90 mul
-	const float e91 = hiddenB[i] - e90; // %91 sub
-	t91[i] = e91;
-}
-
-// Group 10 (elementwise).
-// %92 = mul(%19, %9) (256, 10)
-// %93 = mul(%21, %58) (256, 10)
-// %94 = add(%92, %93) (256, 10)
-// %95 = mul(%20, %13) (256, 10)
-// %96 = mul(%58, %58) (256, 10)
-// %97 = mul(%22, %96) (256, 10)
-// %98 = add(%95, %97) (256, 10)
-// %99 = mul(%94, %31) (256, 10)
-// %100 = mul(%98, %32) (256, 10)
-// %101 = sqrt(%100) (256, 10)
-// %102 = add(%101, %23) (256, 10)
-// %103 = div(%99, %102) (256, 10)
-// %104 = mul(%18, %103) (256, 10)
-// %105 = sub(%4, %104) (256, 10)
-extern "C" __global__ void g10_2_mul_mul_add_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 2560) return;
-	int i_ = i;
-	const int i1 = i_ % 10; i_ /= 10;
-	const int i0 = i_;
-	const float e92 = 0.9f * stateLogitsWM[i]; // %92 mul
-	const float e93 = 0.1f * logitsWGrad[i]; // %93 mul
-	const float e94 = e92 + e93; // %94 add
-	t94[i] = e94;
-	const float e95 = 0.999f * stateLogitsWV[i]; // %95 mul
-	const float e96 = logitsWGrad[i] * logitsWGrad[i]; // %96 mul
-	const float e97 = 0.001f * e96; // %97 mul
-	const float e98 = e95 + e97; // %98 add
-	t98[i] = e98;
-	const float e99 = e94 * t31[0]; // %99 mul
-	const float e100 = e98 * t32[0]; // %100 mul
-	const float e101 = sqrtf(e100); // %101 sqrt
-	const float e102 = e101 + 1e-08f; // %102 add
-	const float e103 = e99 / e102; // %103 div
-	const float e104 = 0.001f * e103; // %104 mul
-	const float e105 = logitsW[i] - e104; // %105 sub
-	t105[i] = e105;
-}
-
-// Group 10 (elementwise).
-// %106 = mul(%19, %10) (10)
-// %107 = mul(%21, %57) (10)
-// %108 = add(%106, %107) (10)
-// %109 = mul(%20, %14) (10)
-// %110 = mul(%57, %57) (10)
-// %111 = mul(%22, %110) (10)
-// %112 = add(%109, %111) (10)
-// %113 = mul(%108, %31) (10)
-// %114 = mul(%112, %32) (10)
-// %115 = sqrt(%114) (10)
-// %116 = add(%115, %23) (10)
-// %117 = div(%113, %116) (10)
-// %118 = mul(%18, %117) (10)
-// %119 = sub(%5, %118) (10)
-extern "C" __global__ void g10_3_mul_mul_add_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 10) return;
-	const int i0 = i;
-	const float e106 = 0.9f * stateLogitsBM[i]; // %106 mul
-	const float e107 = 0.1f * logitsBGrad[i]; // %107 mul
-	const float e108 = e106 + e107; // %108 add
-	t108[i] = e108;
-	const float e109 = 0.999f * stateLogitsBV[i]; // %109 mul
-	const float e110 = logitsBGrad[i] * logitsBGrad[i]; // %110 mul
-	const float e111 = 0.001f * e110; // %111 mul
-	const float e112 = e109 + e111; // %112 add
-	t112[i] = e112;
-	const float e113 = e108 * t31[0]; // %113 mul
-	const float e114 = e112 * t32[0]; // %114 mul
-	const float e115 = sqrtf(e114); // %115 sqrt
-	const float e116 = e115 + 1e-08f; // %116 add
-	const float e117 = e113 / e116; // %117 div
-	const float e118 = 0.001f * e117; // %118 mul
-	const float e119 = logitsB[i] - e118; // %119 sub
-	t119[i] = e119;
+	const float e77 = params[i] - e76; // %77 sub
+	v0[i] = e66;
+	v1[i] = e70;
+	params[i] = e77;
 }
 
 // Gradients not computed in their slot are copied there; then every update is
@@ -697,16 +495,4 @@ extern "C" __global__ void g10_3_mul_mul_add_mul(float* mem, int n) {
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i < 1) stateStep[i] = t26[i];
-	if (i < 200704) stateHiddenWM[i] = t66[i];
-	if (i < 200704) stateHiddenWV[i] = t70[i];
-	if (i < 200704) hiddenW[i] = t77[i];
-	if (i < 256) stateHiddenBM[i] = t80[i];
-	if (i < 256) stateHiddenBV[i] = t84[i];
-	if (i < 256) hiddenB[i] = t91[i];
-	if (i < 2560) stateLogitsWM[i] = t94[i];
-	if (i < 2560) stateLogitsWV[i] = t98[i];
-	if (i < 2560) logitsW[i] = t105[i];
-	if (i < 10) stateLogitsBM[i] = t108[i];
-	if (i < 10) stateLogitsBV[i] = t112[i];
-	if (i < 10) logitsB[i] = t119[i];
 }

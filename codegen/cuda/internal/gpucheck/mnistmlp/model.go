@@ -76,6 +76,8 @@ type Model struct {
 	t56    []float32 // %56 sub (N, 10)
 	t59    []float32 // %59 matmul (N, 256)
 	t61    []float32 // %61 where (N, 256)
+
+	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -138,6 +140,7 @@ func New(opts ...Option) *Model {
 	m.t56 = m.arena[66816:68096:68096]
 	m.t59 = m.arena[32768:65536:65536]
 	m.t61 = m.arena[0:32768:32768]
+	m.updateFn = m.update
 	m.Reset()
 	return m
 }
@@ -683,36 +686,44 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Optimizer update.
 	// group (optimizer update of all 4 params, one loop over the params block): %64 mul, %65 mul, %66 add, %67 mul, %68 mul, %69 mul, %70 add, %71 mul, %72 mul, %73 sqrt, %74 add, %75 div, %76 mul, %77 sub
-	{
-		params := m.params[:numParams]
-		grads := m.grads[:numParams]
-		state0 := m.state[1:][:numParams]      // m
-		state1 := m.state[203531:][:numParams] // v
-		s0 := m.t31[0]
-		s1 := m.t32[0]
-		for i := range params {
-			v64 := float32(0.9) * state0[i]
-			v65 := float32(0.09999999999999998) * grads[i]
-			v66 := v64 + v65
-			v67 := float32(0.999) * state1[i]
-			v68 := grads[i] * grads[i]
-			v69 := float32(0.0010000000000000009) * v68
-			v70 := v67 + v69
-			v71 := v66 * s0
-			v72 := v70 * s1
-			v73 := sqrt32(v72)
-			v74 := v73 + float32(1e-08)
-			v75 := v71 / v74
-			v76 := float32(0.001) * v75
-			v77 := params[i] - v76
-			state0[i] = v66
-			state1[i] = v70
-			params[i] = v77
-		}
+	if numParams >= 1<<15 {
+		rt.ParallelRows(numParams, m.updateFn)
+	} else {
+		m.update(0, numParams)
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
 	copy(m.stateStep, m.t26[:1])
+}
+
+// update is the optimizer step of the params in [lo, hi) of the params block (and of
+// their gradients and state at the same offsets).
+func (m *Model) update(lo, hi int) {
+	params := m.params[lo:hi]
+	grads := m.grads[lo:hi:hi]
+	state0 := m.state[1+lo : 1+hi]           // m
+	state1 := m.state[203531+lo : 203531+hi] // v
+	s0 := m.t31[0]
+	s1 := m.t32[0]
+	for i := range params {
+		v64 := float32(0.9) * state0[i]
+		v65 := float32(0.09999999999999998) * grads[i]
+		v66 := v64 + v65
+		v67 := float32(0.999) * state1[i]
+		v68 := grads[i] * grads[i]
+		v69 := float32(0.0010000000000000009) * v68
+		v70 := v67 + v69
+		v71 := v66 * s0
+		v72 := v70 * s1
+		v73 := sqrt32(v72)
+		v74 := v73 + float32(1e-08)
+		v75 := v71 / v74
+		v76 := float32(0.001) * v75
+		v77 := params[i] - v76
+		state0[i] = v66
+		state1[i] = v70
+		params[i] = v77
+	}
 }
 
 // Params returns views of the parameters, in declaration order.

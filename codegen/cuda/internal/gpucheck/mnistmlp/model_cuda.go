@@ -22,9 +22,9 @@ const (
 	cuGrads  = 203530
 	cuState  = 407060
 	cuArena  = 814121
-	cuIarena = 3873855
-	cuInputs = 3873983
-	cuWords  = 3974463
+	cuIarena = 882222
+	cuInputs = 882350
+	cuWords  = 982830
 )
 
 // Kernels of kernels.cu, in launch order.
@@ -34,8 +34,7 @@ const (
 	kernK32Div
 	kernG5BroadcastNeg
 	kernK36OneHot
-	kernG6Mul
-	kernG61ReduceSum
+	kernG6ReduceSum
 	kernG01AddRelu
 	kernG11Add
 	kernK44Argmax
@@ -44,14 +43,9 @@ const (
 	kernK49LogSoftmax
 	kernG2ReduceSum
 	kernG3ReduceMean
-	kernG7ExpMulSub
-	kernG71ReduceSum
-	kernG8GtWhere
-	kernG81ReduceSum
-	kernG10MulMulAddMul
-	kernG101MulMulAddMul
-	kernG102MulMulAddMul
-	kernG103MulMulAddMul
+	kernG7ReduceSum
+	kernG8ReduceSum
+	kernG10UpdateAllParams
 	kernApplyUpdates
 	numKernels
 )
@@ -62,8 +56,7 @@ var kernelNames = [numKernels]string{
 	"k32_div",
 	"g5_broadcast_neg",
 	"k36_one_hot",
-	"g6_mul",
-	"g6_1_reduce_sum",
+	"g6_reduce_sum",
 	"g0_1_add_relu",
 	"g1_1_add",
 	"k44_argmax",
@@ -72,14 +65,9 @@ var kernelNames = [numKernels]string{
 	"k49_log_softmax",
 	"g2_reduce_sum",
 	"g3_reduce_mean",
-	"g7_exp_mul_sub",
-	"g7_1_reduce_sum",
-	"g8_gt_where",
-	"g8_1_reduce_sum",
-	"g10_mul_mul_add_mul",
-	"g10_1_mul_mul_add_mul",
-	"g10_2_mul_mul_add_mul",
-	"g10_3_mul_mul_add_mul",
+	"g7_reduce_sum",
+	"g8_reduce_sum",
+	"g10_update_all_params",
 	"apply_updates",
 }
 
@@ -268,7 +256,7 @@ func (m *CUDAModel) Forward(image []float32, n int) (probsOut []float32, err err
 	m.err = nil
 	m.putF32(cuInputs+0, image)
 	m.forward(n)
-	m.get(unsafe.Pointer(&m.out0[0]), 918194, 10*n)
+	m.get(unsafe.Pointer(&m.out0[0]), 879657, 10*n)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -302,7 +290,7 @@ func (m *CUDAModel) TrainStep(image []float32, label []int32, n int) (loss float
 	m.putF32(cuInputs+0, image)
 	m.putI32(cuInputs+100352, label)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 922290, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 882221, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -335,8 +323,8 @@ func (m *CUDAModel) Eval(image []float32, label []int32, n int) (loss float32, a
 	m.putF32(cuInputs+0, image)
 	m.putI32(cuInputs+100352, label)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 922290, 1)
-	m.get(unsafe.Pointer(&m.scalars[1]), 918193, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 882221, 1)
+	m.get(unsafe.Pointer(&m.scalars[1]), 882220, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -454,10 +442,10 @@ func (m *CUDAModel) forward(n int) {
 	m.n = int32(n)
 	// Forward.
 	// %39 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 3873983, 784, 0, 256, 817073, 256)
+	m.gemm(false, false, n, 256, 784, 882350, 784, 0, 256, 814121, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
 	// %42 = matmul(%41, %4) (N, 10)
-	m.gemm(false, false, n, 10, 256, 882609, 256, 200960, 10, 915377, 10)
+	m.gemm(false, false, n, 10, 256, 814121, 256, 200960, 10, 849449, 10)
 	m.launch(kernG11Add, blocks(10*n, 256)) // %43 = add(%42, %5) (N, 10) (logits)
 	m.launch(kernK48Softmax, blocks(n, 8))  // %48 = softmax(%43) (N, 10)
 }
@@ -468,10 +456,10 @@ func (m *CUDAModel) eval(n int) {
 	// Forward.
 	m.launch(kernK36OneHot, blocks(10*n, 256)) // %36 = one_hot(%1) (N, 10)
 	// %39 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 3873983, 784, 0, 256, 817073, 256)
+	m.gemm(false, false, n, 256, 784, 882350, 784, 0, 256, 814121, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
 	// %42 = matmul(%41, %4) (N, 10)
-	m.gemm(false, false, n, 10, 256, 882609, 256, 200960, 10, 915377, 10)
+	m.gemm(false, false, n, 10, 256, 814121, 256, 200960, 10, 849449, 10)
 	m.launch(kernG11Add, blocks(10*n, 256))   // %43 = add(%42, %5) (N, 10) (logits)
 	m.launch(kernK44Argmax, blocks(n, 8))     // %44 = argmax(%43) (N)
 	m.launch(kernG4ReduceMean, 1)             // group 4: 3 values (N)
@@ -490,36 +478,30 @@ func (m *CUDAModel) step(n int) {
 	m.launch(kernK32Div, blocks(1, 256))         // %32 = div(%15, %30) scalar
 	m.launch(kernG5BroadcastNeg, blocks(n, 256)) // group 5: 2 values (N)
 	m.launch(kernK36OneHot, blocks(10*n, 256))   // %36 = one_hot(%1) (N, 10)
-	m.launch(kernG6Mul, blocks(10*n, 256))       // %37 = mul(%35, %36) (N, 10)
-	m.launch(kernG61ReduceSum, blocks(n, 8))     // %38 = reduce_sum(%37) (N, 1)
+	m.launch(kernG6ReduceSum, blocks(n, 8))      // group 6: 2 values (N, 10)
 	// %39 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 3873983, 784, 0, 256, 817073, 256)
+	m.gemm(false, false, n, 256, 784, 882350, 784, 0, 256, 814121, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
 	// %42 = matmul(%41, %4) (N, 10)
-	m.gemm(false, false, n, 10, 256, 882609, 256, 200960, 10, 915377, 10)
+	m.gemm(false, false, n, 10, 256, 814121, 256, 200960, 10, 849449, 10)
 	m.launch(kernG11Add, blocks(10*n, 256))   // %43 = add(%42, %5) (N, 10) (logits)
 	m.launch(kernK49LogSoftmax, blocks(n, 8)) // %49 = log_softmax(%43) (N, 10)
 	m.launch(kernG2ReduceSum, blocks(n, 8))   // group 2: 2 values (N, 10)
 	m.launch(kernG3ReduceMean, 1)             // group 3: 2 values (N)
 
 	// Backward.
-	m.launch(kernG7ExpMulSub, blocks(10*n, 256)) // group 7: 3 values (N, 10)
-	m.launch(kernG71ReduceSum, 10)               // %57 = reduce_sum(%56) (10)
+	m.launch(kernG7ReduceSum, 10) // group 7: 4 values (N, 10)
 	// %58 = matmul(%41, %56) (256, 10)
-	m.gemm(true, false, 256, 10, n, 882609, 256, 924851, 10, 404490, 10)
+	m.gemm(true, false, 256, 10, n, 814121, 256, 880937, 10, 404490, 10)
 	// %59 = matmul(%56, %4) (N, 256)
-	m.gemm(false, true, n, 256, 10, 924851, 10, 200960, 10, 926131, 256)
-	m.launch(kernG8GtWhere, blocks(256*n, 256)) // group 8: 2 values (N, 256)
-	m.launch(kernG81ReduceSum, 256)             // %62 = reduce_sum(%61) (256)
+	m.gemm(false, true, n, 256, 10, 880937, 10, 200960, 10, 846889, 256)
+	m.launch(kernG8ReduceSum, 256) // group 8: 3 values (N, 256)
 	// %63 = matmul(%0, %61) (784, 256)
-	m.gemm(true, false, 784, 256, n, 3873983, 784, 991667, 256, 203530, 256)
+	m.gemm(true, false, 784, 256, n, 882350, 784, 814121, 256, 203530, 256)
 
 	// Optimizer update.
-	m.launch(kernG10MulMulAddMul, blocks(200704, 256)) // group 10: 14 values (784, 256)
-	m.launch(kernG101MulMulAddMul, blocks(256, 256))   // group 10: 14 values (256)
-	m.launch(kernG102MulMulAddMul, blocks(2560, 256))  // group 10: 14 values (256, 10)
-	m.launch(kernG103MulMulAddMul, blocks(10, 256))    // group 10: 14 values (10)
+	m.launch(kernG10UpdateAllParams, blocks(203530, 256)) // group 10: the optimizer update of all 4 params, in place
 
 	// Apply the updates.
-	m.launch(kernApplyUpdates, blocks(200704, 256))
+	m.launch(kernApplyUpdates, blocks(1, 256))
 }
