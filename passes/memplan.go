@@ -134,7 +134,10 @@ func plan(g *ir.Graph, maxBatch int) (*ir.Plan, *PlanStats, error) {
 	}
 	inPlaceTargets := map[*ir.Value]bool{}
 	for _, u := range us {
-		if u.group != nil && u.group.Lanes != nil {
+		if u.group == nil || u.group.Lanes == nil {
+			continue
+		}
+		if _, flat := FlatLanes(g, u.group); flat {
 			for _, v := range u.vals {
 				if external[v] {
 					inPlaceTargets[v] = true

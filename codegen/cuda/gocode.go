@@ -7,27 +7,12 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/mdlc/mdlc/codegen/internal/dims"
 	"github.com/mdlc/mdlc/ir"
 )
 
 // needed returns the values roots depend on, in graph order.
-func needed(g *ir.Graph, roots []*ir.Value) map[*ir.Value]bool {
-	need := map[*ir.Value]bool{}
-	var mark func(v *ir.Value)
-	mark = func(v *ir.Value) {
-		if need[v] {
-			return
-		}
-		need[v] = true
-		for _, a := range v.Args {
-			mark(a)
-		}
-	}
-	for _, r := range roots {
-		mark(r)
-	}
-	return need
-}
+func needed(g *ir.Graph, roots []*ir.Value) map[*ir.Value]bool { return dims.Needed(roots) }
 
 // usedInputs returns the inputs marked in need, in graph order.
 func usedInputs(g *ir.Graph, need map[*ir.Value]bool) []*ir.Value {
@@ -38,41 +23,6 @@ func usedInputs(g *ir.Graph, need map[*ir.Value]bool) []*ir.Value {
 		}
 	}
 	return out
-}
-
-// classBound is the exclusive bound of an i32 input used as an index
-// (as the Go backend checks it), or 0.
-func classBound(g *ir.Graph, in *ir.Value) int {
-	hi := 0
-	note := func(k int) {
-		if k > 0 && (hi == 0 || k < hi) {
-			hi = k
-		}
-	}
-	for _, v := range g.Values {
-		switch {
-		case v.Op.Name == "one_hot" && v.Args[0] == in:
-			note(v.Attrs.Int("depth"))
-		case v.Op.Name == "gather" && v.Args[1] == in:
-			note(int(v.Args[0].Type.Shape[0]))
-		case v.Op.Name == "scatter_add" && v.Args[0] == in:
-			note(v.Attrs.Int("rows"))
-		}
-	}
-	return hi
-}
-
-// perExample is the element count of one example of an input.
-func perExample(v *ir.Value) int {
-	n := 1
-	for _, d := range v.Type.Shape {
-		if d < 0 {
-			n *= int(-d)
-		} else {
-			n *= int(d)
-		}
-	}
-	return n
 }
 
 func goType(v *ir.Value) string {
@@ -377,7 +327,7 @@ func (c *cgen) goSource(g *ir.Graph, units []*unit, header string, opt Options) 
 			name := v.Attrs.String("role") + " " + v.Name
 			id := l.bufs[v].name
 			if v.Type.DType == ir.I32 {
-				hi := classBound(g, v)
+				hi := g.IndexBound(v)
 				if hi == 0 {
 					hi = 1<<31 - 1
 				}

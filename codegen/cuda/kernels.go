@@ -212,28 +212,6 @@ func (c *cgen) elem(k *kernel, v *ir.Value, idx string) string {
 
 func (c *cgen) inlined(v *ir.Value) bool { return c.l.storage(v).blk == inline }
 
-// stridesOf returns the row-major strides of shape as expressions.
-func stridesOf(s ir.Shape) []string {
-	out := make([]string, len(s))
-	for i := range s {
-		out[i] = sizeExpr(s[i+1:])
-	}
-	return out
-}
-
-// bcastStrides gives arg's strides when read as shape out ("" on broadcast axes).
-func bcastStrides(arg, out ir.Shape) []string {
-	st := stridesOf(arg)
-	r := make([]string, len(out))
-	off := len(out) - len(arg)
-	for i := range out {
-		if j := i - off; j >= 0 && arg[j] != 1 {
-			r[i] = st[j]
-		}
-	}
-	return r
-}
-
 // offset is sum(i_d * stride_d) over index variables named prefix0, prefix1, ...
 func offset(prefix string, strides []string) string {
 	var terms []string
@@ -661,7 +639,7 @@ func (c *cgen) prologue(k *kernel, shape ir.Shape, keptAx, redAx []int) {
 // the params block (codegen/go's emitLanes): thread i runs the first
 // param's chain with that param, its gradient and its state of each kind
 // read at element i of their blocks (which share the params block's
-// layout, flatLayout checks), the shared scalars read once, and writes the
+// layout, passes.FlatLanes checks), the shared scalars read once, and writes the
 // updates of element i in place after computing them.
 func (c *cgen) lanesKernel(k *kernel, gr *ir.Group) {
 	l := c.l

@@ -6,6 +6,7 @@ import (
 	"unicode"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
 )
 
 // block is a region of the one device allocation.
@@ -157,15 +158,11 @@ func (l *layout) planGroups() {
 	for _, u := range g.Updates {
 		l.updates[u.Value] = u.Target
 	}
-	pos := map[*ir.Value]int{}
-	for i, v := range g.Values {
-		pos[v] = i
-	}
 	for i := range g.Groups {
 		gr := &g.Groups[i]
 		if gr.Lanes != nil {
-			if lay := l.flatLayout(gr, pos); lay != nil {
-				l.flat[gr] = lay
+			if bases, ok := passes.FlatLanes(g, gr); ok {
+				l.flat[gr] = &lanesLayout{base: bases}
 			} else {
 				for _, lane := range gr.Lanes {
 					lg := &ir.Group{Kind: gr.Kind, Values: lane}
@@ -204,106 +201,6 @@ func (l *layout) usedOutside() map[*ir.Value]bool {
 		out[u.Value] = true
 	}
 	return out
-}
-
-// flatLayout returns the state bases of a lanes group that can run as one
-// kernel over the params block, or nil: the Go backend's flatOK and
-// layoutOf (its lanes are the params in block order, no value after the
-// group and no result reads a target, the state of each kind follows the
-// params block's layout), and every member read outside the group is an
-// update.
-func (l *layout) flatLayout(gr *ir.Group, pos map[*ir.Value]int) *lanesLayout {
-	g := l.g
-	params := g.Params()
-	if len(gr.Lanes) != len(params) || len(params) == 0 || l.bufs[params[0]].off != 0 {
-		return nil
-	}
-	last := 0
-	inGroup := map[*ir.Value]bool{}
-	for _, v := range gr.Values {
-		last = max(last, pos[v])
-		inGroup[v] = true
-	}
-	written := map[*ir.Value]bool{}
-	for k, lane := range gr.Lanes {
-		for _, v := range lane {
-			if t := l.updates[v]; t != nil {
-				written[t] = true
-				if t.Op.Name == "param" && t != params[k] {
-					return nil
-				}
-			}
-		}
-	}
-	for i, v := range g.Values {
-		for _, a := range v.Args {
-			if inGroup[a] && !inGroup[v] && l.updates[a] == nil {
-				return nil // a member other code reads is not an update
-			}
-			if i > last && !inGroup[v] && written[a] {
-				return nil
-			}
-		}
-	}
-	for _, r := range g.Results {
-		if written[r.Value] || inGroup[r.Value] && l.updates[r.Value] == nil {
-			return nil
-		}
-	}
-	lay := &lanesLayout{base: map[string]int{}}
-	for k, lane := range gr.Lanes {
-		param := params[k]
-		poff := l.bufs[param].off
-		grad := map[*ir.Value]bool{}
-		for _, r := range g.ResultsOf(ir.ResultGrad) {
-			if r.Name == param.Name {
-				grad[r.Value] = true
-			}
-		}
-		if len(lane) != len(gr.Lanes[0]) {
-			return nil
-		}
-		for j, v := range lane {
-			if v0 := gr.Lanes[0][j]; v.Op != v0.Op || len(v.Args) != len(v0.Args) {
-				return nil // lanes run the first lane's chain: they must be the same
-			}
-			t := l.updates[v]
-			if t != nil && t != param && (t.Op.Name != "state" || !strings.HasPrefix(t.Name, param.Name+".")) {
-				return nil // an update of something else than this lane's param and state
-			}
-			for x, a := range append(append([]*ir.Value(nil), v.Args...), t) {
-				if a == nil || inGroup[a] || a == param || grad[a] {
-					continue
-				}
-				if a.Op.Name != "state" || !strings.HasPrefix(a.Name, param.Name+".") {
-					// Anything else is read at element 0: a shared scalar.
-					root := a
-					for root.Op.Name == "reshape" {
-						root = root.Args[0]
-					}
-					if n, ok := static(a.Type.Shape); (!ok || n != 1) && root.Op.Name != "const" && root.Op.Name != "numel" {
-						return nil
-					}
-					// Every lane reads the same one where the first does.
-					if a0 := gr.Lanes[0][j].Args[x]; a0 != a && !sameConst(a0, root) {
-						return nil
-					}
-					continue
-				}
-				kind := a.Name[len(param.Name):]
-				b := l.bufs[a]
-				if b == nil {
-					return nil
-				}
-				if base, ok := lay.base[kind]; ok && base+poff != b.off {
-					return nil
-				} else if !ok {
-					lay.base[kind] = b.off - poff
-				}
-			}
-		}
-	}
-	return lay
 }
 
 // place puts every other value: store reports the group members a kernel
@@ -432,14 +329,6 @@ func (l *layout) place(store map[*ir.Value]bool) error {
 	return nil
 }
 
-// sameConst reports whether a (through reshapes) is the constant c.
-func sameConst(a, c *ir.Value) bool {
-	for a.Op.Name == "reshape" {
-		a = a.Args[0]
-	}
-	return a.Op.Name == "const" && c.Op.Name == "const" && a.Type.DType == c.Type.DType && a.Attrs.Float("value") == c.Attrs.Float("value")
-}
-
 func planSlot(g *ir.Graph, v *ir.Value) (ir.Slot, bool) {
 	if g.Plan == nil {
 		return ir.Slot{}, false
@@ -545,37 +434,6 @@ func (l *layout) name(s, suffix string) string {
 	return id
 }
 
-// extent is a dim as a C or Go expression in the batch size n.
-func extent(d ir.Dim) string {
-	switch {
-	case d == ir.N:
-		return "n"
-	case d < 0:
-		return fmt.Sprintf("%d*n", -d)
-	}
-	return fmt.Sprint(int(d))
-}
-
-// sizeExpr is the element count of a shape as an expression in n.
-func sizeExpr(s ir.Shape) string {
-	c, batch := 1, false
-	for _, d := range s {
-		if d < 0 {
-			c *= int(-d)
-			batch = true
-		} else {
-			c *= int(d)
-		}
-	}
-	switch {
-	case !batch:
-		return fmt.Sprint(c)
-	case c == 1:
-		return "n"
-	}
-	return fmt.Sprintf("%d*n", c)
-}
-
 // static reports whether a shape's size does not depend on n, and the size.
 func static(s ir.Shape) (int, bool) {
 	c := 1
@@ -586,18 +444,6 @@ func static(s ir.Shape) (int, bool) {
 		c *= int(d)
 	}
 	return c, true
-}
-
-// shapeComment is a shape for comments: (N, 784).
-func shapeComment(s ir.Shape) string {
-	if len(s) == 0 {
-		return "scalar"
-	}
-	var parts []string
-	for _, d := range s {
-		parts = append(parts, d.String())
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
 }
 
 // indexLike reports names of the form i0, r12, e3: the generated kernels'

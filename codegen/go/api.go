@@ -6,25 +6,14 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+
 	"github.com/mdlc/mdlc/ir"
 )
 
 // needed returns the values roots depend on, in graph order.
 func needed(g *ir.Graph, roots []*ir.Value) []*ir.Value {
-	need := map[*ir.Value]bool{}
-	var mark func(v *ir.Value)
-	mark = func(v *ir.Value) {
-		if need[v] {
-			return
-		}
-		need[v] = true
-		for _, a := range v.Args {
-			mark(a)
-		}
-	}
-	for _, r := range roots {
-		mark(r)
-	}
+	need := dims.Needed(roots)
 	var out []*ir.Value
 	for _, v := range g.Values {
 		if need[v] {
@@ -43,19 +32,6 @@ func usedInputs(vals []*ir.Value) []*ir.Value {
 		}
 	}
 	return out
-}
-
-// perExample is the element count of one example of an input (its shape with N = 1).
-func perExample(v *ir.Value) int {
-	n := 1
-	for _, d := range v.Type.Shape {
-		if d < 0 {
-			n *= int(-d)
-		} else {
-			n *= int(d)
-		}
-	}
-	return n
 }
 
 // params returns the Go parameter list for inputs.

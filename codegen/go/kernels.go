@@ -189,31 +189,6 @@ func offset(strides []string) string {
 	return strings.Join(terms, " + ")
 }
 
-// stridesOf returns the row-major strides of shape as Go expressions.
-func stridesOf(s ir.Shape) []string {
-	out := make([]string, len(s))
-	for i := range s {
-		out[i] = prodExpr(s[i+1:])
-		if out[i] == "1" || len(s[i+1:]) == 0 {
-			out[i] = "1"
-		}
-	}
-	return out
-}
-
-// bcastStrides gives arg's strides when read as shape out (0 = "" on broadcast axes).
-func bcastStrides(arg, out ir.Shape) []string {
-	st := stridesOf(arg)
-	r := make([]string, len(out))
-	off := len(out) - len(arg)
-	for i := range out {
-		if j := i - off; j >= 0 && arg[j] != 1 {
-			r[i] = st[j]
-		}
-	}
-	return r
-}
-
 // elementwise emits out[idx] = f(args[idx]) with broadcasting.
 func (k *kgen) elementwise(v *ir.Value, f func(a []string) string) {
 	k.emitRows(nil, []*ir.Value{v}, nil, v.Type.Shape, func(w *ir.Value, read func(a *ir.Value) string) string {

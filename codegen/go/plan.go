@@ -6,6 +6,7 @@ import (
 	"unicode"
 
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
 )
 
 // storage says where a value lives in the generated Model.
@@ -214,10 +215,6 @@ func (p *plan) planGroups() {
 	p.groupOf = map[*ir.Value]*ir.Group{}
 	p.flat = map[*ir.Group]*lanesLayout{}
 	p.stored = map[*ir.Value]bool{}
-	pos := map[*ir.Value]int{}
-	for i, v := range g.Values {
-		pos[v] = i
-	}
 	external := map[*ir.Value]bool{}
 	for _, r := range g.Results {
 		external[r.Value] = true
@@ -225,15 +222,22 @@ func (p *plan) planGroups() {
 	for _, u := range g.Updates {
 		external[u.Value] = true
 	}
+	bases := map[*ir.Group]map[string]int{}
 	for i := range g.Groups {
 		gr := &g.Groups[i]
-		if gr.Lanes != nil && !p.flatOK(gr, pos) {
+		if gr.Lanes == nil {
+			p.groups = append(p.groups, gr)
+			continue
+		}
+		b, flat := passes.FlatLanes(g, gr)
+		if !flat {
 			// Emit each lane as its own group.
 			for _, lane := range gr.Lanes {
 				p.groups = append(p.groups, &ir.Group{Kind: gr.Kind, Values: lane})
 			}
 			continue
 		}
+		bases[gr] = b
 		p.groups = append(p.groups, gr)
 	}
 	for _, gr := range p.groups {
@@ -258,10 +262,8 @@ func (p *plan) planGroups() {
 			p.stored[gr.Values[0]] = false
 		}
 	}
-	for _, gr := range p.groups {
-		if gr.Lanes != nil {
-			p.flat[gr] = p.layoutOf(gr)
-		}
+	for gr, b := range bases {
+		p.flat[gr] = &lanesLayout{base: b}
 	}
 }
 
@@ -274,84 +276,6 @@ func (p *plan) groupOutputs(gr *ir.Group) []*ir.Value {
 		}
 	}
 	return out
-}
-
-// flatOK checks that a lanes group can update the params block in place:
-// its lanes are the params in block order, every member that other code
-// reads is an update, and no value after the group reads a target.
-func (p *plan) flatOK(gr *ir.Group, pos map[*ir.Value]int) bool {
-	params := p.g.Params()
-	if len(gr.Lanes) != len(params) {
-		return false
-	}
-	targets := map[*ir.Value]*ir.Value{}
-	for _, u := range p.g.Updates {
-		targets[u.Value] = u.Target
-	}
-	last := 0
-	for _, v := range gr.Values {
-		last = max(last, pos[v])
-	}
-	inGroup := map[*ir.Value]bool{}
-	for _, v := range gr.Values {
-		inGroup[v] = true
-	}
-	written := map[*ir.Value]bool{}
-	for k, lane := range gr.Lanes {
-		for _, v := range lane {
-			if t := targets[v]; t != nil {
-				written[t] = true
-				if t.Op.Name == "param" && t != params[k] {
-					return false
-				}
-			}
-		}
-	}
-	for i, v := range p.g.Values {
-		if i <= last || inGroup[v] {
-			continue
-		}
-		for _, a := range v.Args {
-			if written[a] {
-				return false
-			}
-		}
-	}
-	for _, r := range p.g.Results {
-		if written[r.Value] {
-			return false
-		}
-	}
-	return true
-}
-
-// layoutOf finds the state bases of a lanes group, or nil if the state of
-// some kind does not follow the params block's layout.
-func (p *plan) layoutOf(gr *ir.Group) *lanesLayout {
-	params := p.g.Params()
-	lay := &lanesLayout{base: map[string]int{}}
-	for k, lane := range gr.Lanes {
-		param := params[k]
-		poff := p.bufs[param].off
-		for _, v := range lane {
-			for _, a := range v.Args {
-				if a.Op.Name != "state" || !strings.HasPrefix(a.Name, param.Name+".") {
-					continue
-				}
-				kind := a.Name[len(param.Name):]
-				b := p.bufs[a]
-				if b == nil {
-					return nil
-				}
-				if base, ok := lay.base[kind]; ok && base+poff != b.off {
-					return nil
-				} else if !ok {
-					lay.base[kind] = b.off - poff
-				}
-			}
-		}
-	}
-	return lay
 }
 
 // source returns the value whose storage v uses (v itself unless it aliases).
@@ -426,48 +350,5 @@ func goKeyword(s string) bool {
 	return false
 }
 
-// extent is a dim as a Go expression in terms of the runtime batch n.
-func extent(d ir.Dim) string {
-	switch {
-	case d == ir.N:
-		return "n"
-	case d < 0:
-		return fmt.Sprintf("%d*n", -d)
-	}
-	return fmt.Sprint(int(d))
-}
-
-// sizeExpr is the element count of a shape as a Go expression.
-func sizeExpr(s ir.Shape) string {
-	c, batch := 1, false
-	for _, d := range s {
-		if d < 0 {
-			c *= int(-d)
-			batch = true
-		} else {
-			c *= int(d)
-		}
-	}
-	switch {
-	case !batch:
-		return fmt.Sprint(c)
-	case c == 1:
-		return "n"
-	}
-	return fmt.Sprintf("%d*n", c)
-}
-
 // prodExpr is the product of dims as a Go expression.
 func prodExpr(s ir.Shape) string { return sizeExpr(s) }
-
-// shapeComment is a shape for comments: (N, 784).
-func shapeComment(s ir.Shape) string {
-	if len(s) == 0 {
-		return "scalar"
-	}
-	var parts []string
-	for _, d := range s {
-		parts = append(parts, d.String())
-	}
-	return "(" + strings.Join(parts, ", ") + ")"
-}
