@@ -110,6 +110,17 @@ func Run(g *ir.Graph, opt Options) (*Context, error) {
 			}
 			continue
 		}
+		// A model without a loss is for inference only, and one without an
+		// optimizer is evaluated but not trained: their passes do nothing.
+		if p.Name == "autodiff" && g.Loss() == nil {
+			continue
+		}
+		if p.Name == "optimizer" && (g.Optimizer == nil || len(g.ResultsOf(ir.ResultGrad)) == 0) {
+			if g.Loss() != nil && g.Optimizer == nil {
+				c.Warnf(ir.Pos{}, "model %s declares a loss but no optimizer: the generated code can evaluate it but not train it", g.Name)
+			}
+			continue
+		}
 		if err := p.Fn(g, c); err != nil {
 			return c, fmt.Errorf("pass %s: %w", p.Name, err)
 		}

@@ -83,7 +83,11 @@ func printWarnings(stderr io.Writer, path string, ws []passes.Warning) {
 	src, _ := os.ReadFile(path)
 	var ds dsl.Diagnostics
 	for _, w := range ws {
-		ds = append(ds, dsl.Diagnostic{Pos: dsl.Pos{File: w.Pos.File, Line: w.Pos.Line, Col: w.Pos.Col}, Msg: w.Msg, Severity: dsl.Warning})
+		pos := dsl.Pos{File: w.Pos.File, Line: w.Pos.Line, Col: w.Pos.Col}
+		if !w.Pos.IsValid() {
+			pos = dsl.Pos{File: path} // a warning about the whole model
+		}
+		ds = append(ds, dsl.Diagnostic{Pos: pos, Msg: w.Msg, Severity: dsl.Warning})
 	}
 	fmt.Fprint(stderr, ds.Format(dsl.Sources{path: src}))
 }

@@ -32,6 +32,10 @@ func cmdGradcheck(stdout, stderr io.Writer, args []string) int {
 	if g == nil {
 		return exitUsage
 	}
+	if g.Loss() == nil {
+		fmt.Fprintf(stderr, "%s: model %s declares no loss: there is no gradient to check\n", path, g.Name)
+		return exitError
+	}
 	c, err := passes.Run(g, passes.Options{Upto: "autodiff", VerifyEach: true})
 	printWarnings(stderr, path, c.Warnings)
 	if err != nil {

@@ -124,6 +124,32 @@ func TestFit(t *testing.T) {
 	}
 }
 `)
+	// An inference-only model (no loss) and one without an optimizer build too.
+	write("infer/model.mdl", "model Infer {\n    input x: f32[N, 4]\n    output y = softmax(dense(x, 3))\n}\n")
+	write("infer/infer.go", "// Package infer only predicts.\npackage infer\n\n//go:generate go tool mdlc build -batch 8 model.mdl\n")
+	write("infer/infer_test.go", `package infer
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mdlc/mdlc/runtime"
+)
+
+func TestInfer(t *testing.T) {
+	m := New()
+	y, err := m.Forward(make([]float32, 2*4), 2)
+	if err != nil || len(y) != 2*3 {
+		t.Fatalf("Forward: %v, %d outputs", err, len(y))
+	}
+	if s := y[0] + y[1] + y[2]; s < 0.999 || s > 1.001 {
+		t.Fatalf("softmax row sums to %v", s)
+	}
+	if _, err := m.Train(runtime.Batch{{F32: make([]float32, 8)}}, 2); err == nil || !strings.Contains(err.Error(), "cannot be trained") {
+		t.Fatalf("Train of an inference-only model: %v", err)
+	}
+}
+`)
 	gocmd := func(args ...string) string {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = dir
