@@ -2,9 +2,10 @@
 //
 // The pass treats each group (and each ungrouped value) as one unit and
 // list-schedules the units: among those whose args are all computed, it
-// picks the one that grows live memory least (bytes it allocates minus the
-// bytes of args it is the last user of), breaking ties by the original
-// order. A unit that updates params or state in place (the flat optimizer
+// picks the one that frees the most memory (bytes of args it is the last
+// user of minus bytes it allocates), and when none frees any, the earliest
+// in the original order, so the code keeps the order it was written in
+// unless memory is to be gained. A unit that updates params or state in place (the flat optimizer
 // loop) waits for every other reader of them. Sources move to the front in
 // their original order; group members end up contiguous, in their order.
 // The pass changes no value, only g.Values' order.
@@ -99,7 +100,12 @@ func Schedule(g *ir.Graph, c *Context) error {
 					}
 				}
 			}
-			if best < 0 || cost < bestCost {
+			// Prefer the unit that frees the most memory; when none frees
+			// any, keep the original order (the earliest ready unit).
+			switch {
+			case best < 0:
+				best, bestCost = i, cost
+			case cost < 0 && cost < bestCost:
 				best, bestCost = i, cost
 			}
 		}

@@ -558,20 +558,18 @@ func (m *Model) forward(image []float32, n int) {
 	}
 	// %20 = softmax(%19) (N, 10)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(10)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 10; j++ {
-				mx = max(mx, m.logits[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 10; j++ {
-				sum += exp32(m.logits[base+j*(1)] - mx)
-			}
-			inv := 1 / sum
-			for j := 0; j < 10; j++ {
-				m.t20[base+j*(1)] = exp32(m.logits[base+j*(1)]-mx) * inv
-			}
+		base := o * 10
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 10; j++ {
+			mx = max(mx, m.logits[base+j])
+		}
+		var sum float32
+		for j := 0; j < 10; j++ {
+			sum += exp32(m.logits[base+j] - mx)
+		}
+		inv := 1 / sum
+		for j := 0; j < 10; j++ {
+			m.t20[base+j] = exp32(m.logits[base+j]-mx) * inv
 		}
 	}
 }
@@ -619,20 +617,18 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	}
 	// %21 = log_softmax(%19) (N, 10)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(10)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 10; j++ {
-				mx = max(mx, m.logits[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 10; j++ {
-				sum += exp32(m.logits[base+j*(1)] - mx)
-			}
-			lse := mx + log32(sum)
-			for j := 0; j < 10; j++ {
-				m.t21[base+j*(1)] = m.logits[base+j*(1)] - lse
-			}
+		base := o * 10
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 10; j++ {
+			mx = max(mx, m.logits[base+j])
+		}
+		var sum float32
+		for j := 0; j < 10; j++ {
+			sum += exp32(m.logits[base+j] - mx)
+		}
+		lse := mx + log32(sum)
+		for j := 0; j < 10; j++ {
+			m.t21[base+j] = m.logits[base+j] - lse
 		}
 	}
 	// %22 = one_hot(%1) (N, 10)
@@ -680,21 +676,16 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	for i := range m.t26[:1] {
 		m.t26[i] /= float32(n)
 	}
-
-	// ------------------------------------------------------------------------
-	// Backward.
 	// %27 = argmax(%19) (N)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(10)*(1) + in
-			best := 0
-			for j := 1; j < 10; j++ {
-				if m.logits[base+j*(1)] > m.logits[base+best*(1)] {
-					best = j
-				}
+		base := o * 10
+		best := 0
+		for j := 1; j < 10; j++ {
+			if m.logits[base+j] > m.logits[base+best] {
+				best = j
 			}
-			m.t27[o*(1)+in] = int32(best)
 		}
+		m.t27[o] = int32(best)
 	}
 	// %28 = eq(%27, %1) (N)
 	{
@@ -771,20 +762,18 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %21 = log_softmax(%19) (N, 10)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(10)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 10; j++ {
-				mx = max(mx, m.logits[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 10; j++ {
-				sum += exp32(m.logits[base+j*(1)] - mx)
-			}
-			lse := mx + log32(sum)
-			for j := 0; j < 10; j++ {
-				m.t21[base+j*(1)] = m.logits[base+j*(1)] - lse
-			}
+		base := o * 10
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 10; j++ {
+			mx = max(mx, m.logits[base+j])
+		}
+		var sum float32
+		for j := 0; j < 10; j++ {
+			sum += exp32(m.logits[base+j] - mx)
+		}
+		lse := mx + log32(sum)
+		for j := 0; j < 10; j++ {
+			m.t21[base+j] = m.logits[base+j] - lse
 		}
 	}
 	// %22 = one_hot(%1) (N, 10)
@@ -836,13 +825,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Backward.
 	// %33 = div(%31, %32) scalar
-	{
-		o33 := m.t33[0:][:1]
-		for j := range o33 {
-			v33 := float32(1.0) / float32(n)
-			o33[j] = v33
-		}
-	}
+	v33 := float32(1.0) / float32(n)
+	m.t33[0] = v33
 	// %35 = broadcast(%34) (N)
 	{
 		a0 := m.t33[0]
@@ -969,50 +953,20 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Optimizer update.
 	// %54 = add(%10, %53) scalar
-	{
-		a0 := m.stateStep[0:][:1]
-		o54 := m.t54[0:][:1]
-		for j := range o54 {
-			v54 := a0[j] + float32(1.0)
-			o54[j] = v54
-		}
-	}
+	v54 := m.stateStep[0] + float32(1.0)
+	m.t54[0] = v54
 	// %57 = pow(%56, %54) scalar
-	{
-		a0 := m.t54[0:][:1]
-		o57 := m.t57[0:][:1]
-		for j := range o57 {
-			v57 := pow32(float32(0.9), a0[j])
-			o57[j] = v57
-		}
-	}
+	v57 := pow32(float32(0.9), m.t54[0])
+	m.t57[0] = v57
 	// %58 = sub(%53, %57) scalar
-	{
-		a0 := m.t57[0:][:1]
-		o58 := m.t58[0:][:1]
-		for j := range o58 {
-			v58 := float32(1.0) - a0[j]
-			o58[j] = v58
-		}
-	}
+	v58 := float32(1.0) - m.t57[0]
+	m.t58[0] = v58
 	// %60 = pow(%59, %54) scalar
-	{
-		a0 := m.t54[0:][:1]
-		o60 := m.t60[0:][:1]
-		for j := range o60 {
-			v60 := pow32(float32(0.999), a0[j])
-			o60[j] = v60
-		}
-	}
+	v60 := pow32(float32(0.999), m.t54[0])
+	m.t60[0] = v60
 	// %61 = sub(%53, %60) scalar
-	{
-		a0 := m.t60[0:][:1]
-		o61 := m.t61[0:][:1]
-		for j := range o61 {
-			v61 := float32(1.0) - a0[j]
-			o61[j] = v61
-		}
-	}
+	v61 := float32(1.0) - m.t60[0]
+	m.t61[0] = v61
 	// %62 = mul(%56, %11) (784, 256)
 	{
 		a0 := m.stateHiddenWM[0:][:200704]

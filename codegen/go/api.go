@@ -290,13 +290,26 @@ func (gen *generator) kernelFuncs(f *jen.File) {
 func (gen *generator) kernelFunc(f *jen.File, name, doc string, ins, vals []*ir.Value, updates []ir.Update) {
 	g, p := gen.g, gen.p
 	k := &kgen{p: p, helpers: gen.helpers}
-	// Section boundaries: backward starts after the loss, the update after the last gradient.
-	lossIdx, lastGrad := -1, -1
-	if l := g.Loss(); l != nil {
-		lossIdx = l.ID
+	// Sections by what a value serves: the forward pass computes what the
+	// outputs, loss and metrics need; the backward pass the rest of what the
+	// gradients need; the optimizer update everything else.
+	var fwdRoots, gradRoots []*ir.Value
+	for _, r := range g.Results {
+		if r.Kind == ir.ResultGrad {
+			gradRoots = append(gradRoots, r.Value)
+		} else {
+			fwdRoots = append(fwdRoots, r.Value)
+		}
 	}
-	for _, r := range g.ResultsOf(ir.ResultGrad) {
-		lastGrad = max(lastGrad, r.Value.ID)
+	fwdSet, gradSet := dims.Needed(fwdRoots), dims.Needed(gradRoots)
+	sectionOf := func(v *ir.Value) string {
+		switch {
+		case fwdSet[v]:
+			return "Forward."
+		case gradSet[v]:
+			return "Backward."
+		}
+		return "Optimizer update."
 	}
 	section := ""
 	var body []jen.Code
@@ -327,13 +340,7 @@ func (gen *generator) kernelFunc(f *jen.File, name, doc string, ins, vals []*ir.
 		if gr == nil && (v.Op.Kind == ir.KindSource || v.Op.Name == "reshape") {
 			continue
 		}
-		s := "Forward."
-		switch {
-		case updates != nil && lastGrad >= 0 && v.ID > lastGrad:
-			s = "Optimizer update."
-		case lossIdx >= 0 && v.ID > lossIdx:
-			s = "Backward."
-		}
+		s := sectionOf(v)
 		if s != section {
 			flush()
 			if section != "" {

@@ -280,29 +280,49 @@ func laneGeom(s ir.Shape, axis int) (outer, length, inner string) {
 	return prodExpr(s[:axis]), extent(s[axis]), prodExpr(s[axis+1:])
 }
 
-// emitLane emits softmax, log_softmax and argmax along one axis.
+// emitLane emits softmax, log_softmax and argmax along one axis: lane
+// element j of row (o, in) is at base + j*inner.
 func emitLane(k *kgen, v *ir.Value) {
 	x := v.Args[0]
 	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
 	outer, length, inner := laneGeom(x.Type.Shape, ax[0])
 	src, dst := k.p.ref(x), k.p.ref(v)
-	k.printf("for o := 0; o < %s; o++ {\nfor in := 0; in < %s; in++ {\n", outer, inner)
-	k.printf("base := o*(%s)*(%s) + in\n", length, inner)
+	atIdx := func(buf, j string) string { // element j of the lane
+		if inner == "1" {
+			return fmt.Sprintf("%s[base+%s]", buf, j)
+		}
+		return fmt.Sprintf("%s[base+%s*(%s)]", buf, j, inner)
+	}
+	at := func(buf string) string { return atIdx(buf, "j") }
+	if inner == "1" {
+		k.printf("for o := 0; o < %s; o++ {\nbase := o * %s\n", outer, length)
+	} else {
+		k.printf("for o := 0; o < %s; o++ {\nfor in := 0; in < %s; in++ {\n", outer, inner)
+		k.printf("base := o*(%s)*(%s) + in\n", length, inner)
+	}
 	switch v.Op.Name {
 	case "argmax":
-		k.printf("best := 0\nfor j := 1; j < %s; j++ {\nif %s[base+j*(%s)] > %s[base+best*(%s)] {\nbest = j\n}\n}\n", length, src, inner, src, inner)
-		k.printf("%s[o*(%s)+in] = int32(best)\n", dst, inner)
+		k.printf("best := 0\nfor j := 1; j < %s; j++ {\nif %s > %s {\nbest = j\n}\n}\n", length, at(src), atIdx(src, "best"))
+		if inner == "1" {
+			k.printf("%s[o] = int32(best)\n", dst)
+		} else {
+			k.printf("%s[o*(%s)+in] = int32(best)\n", dst, inner)
+		}
 	default:
 		k.helpers["math"] = true
-		k.printf("mx := float32(math.Inf(-1))\nfor j := 0; j < %s; j++ {\nmx = max(mx, %s[base+j*(%s)])\n}\n", length, src, inner)
-		k.printf("var sum float32\nfor j := 0; j < %s; j++ {\nsum += %s\n}\n", length, k.call("exp32", fmt.Sprintf("%s[base+j*(%s)] - mx", src, inner)))
+		k.printf("mx := float32(math.Inf(-1))\nfor j := 0; j < %s; j++ {\nmx = max(mx, %s)\n}\n", length, at(src))
+		k.printf("var sum float32\nfor j := 0; j < %s; j++ {\nsum += %s\n}\n", length, k.call("exp32", at(src)+" - mx"))
 		if v.Op.Name == "softmax" {
-			k.printf("inv := 1 / sum\nfor j := 0; j < %s; j++ {\n%s[base+j*(%s)] = %s * inv\n}\n", length, dst, inner, k.call("exp32", fmt.Sprintf("%s[base+j*(%s)] - mx", src, inner)))
+			k.printf("inv := 1 / sum\nfor j := 0; j < %s; j++ {\n%s = %s * inv\n}\n", length, at(dst), k.call("exp32", at(src)+" - mx"))
 		} else {
-			k.printf("lse := mx + %s\nfor j := 0; j < %s; j++ {\n%s[base+j*(%s)] = %s[base+j*(%s)] - lse\n}\n", k.call("log32", "sum"), length, dst, inner, src, inner)
+			k.printf("lse := mx + %s\nfor j := 0; j < %s; j++ {\n%s = %s - lse\n}\n", k.call("log32", "sum"), length, at(dst), at(src))
 		}
 	}
-	k.printf("}\n}\n")
+	if inner == "1" {
+		k.printf("}\n")
+	} else {
+		k.printf("}\n}\n")
+	}
 }
 
 func emitLogsumexp(k *kgen, v *ir.Value) {

@@ -38,6 +38,19 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 	if sink != nil {
 		addExt(sink.Args[0])
 	}
+	// A scalar computation is straight-line code.
+	if len(space) == 0 && sink == nil {
+		rd := func(a *ir.Value) string { return k.elem(a, "0") }
+		for _, v := range members {
+			k.printf("%s := %s\n", localVar(v), expr(v, rd))
+		}
+		for _, v := range members {
+			if stored(v) {
+				k.printf("%s[0] = %s\n", k.p.ref(v), localVar(v))
+			}
+		}
+		return
+	}
 	// Flatten when every external array has the loop's shape and the sink
 	// (if any) reduces to a scalar.
 	flat := sink == nil || sink.Type.Shape.Rank() == 0

@@ -18,7 +18,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 2  // parameters (and gradients)
 	numState   = 1  // optimizer state
-	arenaSize  = 13 // float32 activations and temporaries at MaxBatch
+	arenaSize  = 12 // float32 activations and temporaries at MaxBatch
 	iarenaSize = 0  // int32 temporaries at MaxBatch
 )
 
@@ -43,12 +43,12 @@ type Model struct {
 	stateStep []float32 // step scalar
 
 	// Activations and temporaries (views of the arena).
-	t8  []float32 // %8 div scalar
-	t9  []float32 // %9 add scalar
-	t11 []float32 // %11 add (N)
-	t12 []float32 // %12 sub (N)
-	t14 []float32 // %14 reduce_mean scalar
-	t16 []float32 // %16 add (N)
+	t9  []float32 // %9 add (N)
+	t10 []float32 // %10 sub (N)
+	t12 []float32 // %12 reduce_mean scalar
+	t13 []float32 // %13 div scalar
+	t15 []float32 // %15 add (N)
+	t19 []float32 // %19 add scalar
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
@@ -81,12 +81,12 @@ func New(opts ...Option) *Model {
 	m.theta0Grad = m.grads[0:1:1]
 	m.theta1Grad = m.grads[1:2:2]
 	m.stateStep = m.state[0:1:1]
-	m.t8 = m.arena[10:11:11]
-	m.t9 = m.arena[11:12:12]
-	m.t11 = m.arena[0:5:5]
-	m.t12 = m.arena[5:10:10]
-	m.t14 = m.arena[12:13:13]
-	m.t16 = m.arena[5:10:10]
+	m.t9 = m.arena[0:5:5]
+	m.t10 = m.arena[5:10:10]
+	m.t12 = m.arena[10:11:11]
+	m.t13 = m.arena[11:12:12]
+	m.t15 = m.arena[5:10:10]
+	m.t19 = m.arena[5:6:6]
 	m.updateFn = m.update
 	m.Reset()
 	return m
@@ -162,7 +162,7 @@ func (m *Model) Forward(x []float32, n int) (pred []float32, err error) {
 		return nil, err
 	}
 	m.forward(x, n)
-	return m.t11[:n], nil
+	return m.t9[:n], nil
 }
 
 // TrainStep runs one optimizer step on the first n examples and returns the loss
@@ -184,7 +184,7 @@ func (m *Model) TrainStep(x []float32, y []float32, n int) (loss float32, err er
 		return 0, err
 	}
 	m.step(x, y, n)
-	return m.t14[0], nil
+	return m.t12[0], nil
 }
 
 // Eval returns the loss on the first n examples without updating the model.
@@ -205,7 +205,7 @@ func (m *Model) Eval(x []float32, y []float32, n int) (loss float32, err error) 
 		return 0, err
 	}
 	m.eval(x, y, n)
-	return m.t14[0], nil
+	return m.t12[0], nil
 }
 
 var _ rt.Model = (*Model)(nil)
@@ -253,16 +253,16 @@ func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *Model) forward(x []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (elementwise): %10 mul, %11 add (N)
+	// group (elementwise): %8 mul, %9 add (N)
 	{
 		a0 := m.theta1[0]
 		a1 := x[0:][:n]
 		a2 := m.theta0[0]
-		o11 := m.t11[0:][:n]
-		for j := range o11 {
-			v10 := a0 * a1[j]
-			v11 := a2 + v10
-			o11[j] = v11
+		o9 := m.t9[0:][:n]
+		for j := range o9 {
+			v8 := a0 * a1[j]
+			v9 := a2 + v8
+			o9[j] = v9
 		}
 	}
 }
@@ -271,37 +271,37 @@ func (m *Model) forward(x []float32, n int) {
 func (m *Model) eval(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (elementwise): %10 mul, %11 add (N)
+	// group (elementwise): %8 mul, %9 add (N)
 	{
 		a0 := m.theta1[0]
 		a1 := x[0:][:n]
 		a2 := m.theta0[0]
-		o11 := m.t11[0:][:n]
-		for j := range o11 {
-			v10 := a0 * a1[j]
-			v11 := a2 + v10
-			o11[j] = v11
+		o9 := m.t9[0:][:n]
+		for j := range o9 {
+			v8 := a0 * a1[j]
+			v9 := a2 + v8
+			o9[j] = v9
 		}
 	}
-	// group (reduction): %12 sub, %13 mul, %14 reduce_mean scalar
-	for i := range m.t14[:1] {
-		m.t14[i] = 0
+	// group (reduction): %10 sub, %11 mul, %12 reduce_mean scalar
+	for i := range m.t12[:1] {
+		m.t12[i] = 0
 	}
 	{
-		a0 := m.t11[0:][:n]
+		a0 := m.t9[0:][:n]
 		a1 := y[0:][:n]
-		o12 := m.t12[0:][:n]
+		o10 := m.t10[0:][:n]
 		acc := float32(0)
-		for j := range o12 {
-			v12 := a0[j] - a1[j]
-			v13 := v12 * v12
-			acc += v13
-			o12[j] = v12
+		for j := range o10 {
+			v10 := a0[j] - a1[j]
+			v11 := v10 * v10
+			acc += v11
+			o10[j] = v10
 		}
-		m.t14[0] += acc
+		m.t12[0] += acc
 	}
-	for i := range m.t14[:1] {
-		m.t14[i] /= float32(n)
+	for i := range m.t12[:1] {
+		m.t12[i] /= float32(n)
 	}
 }
 
@@ -310,92 +310,81 @@ func (m *Model) eval(x []float32, y []float32, n int) {
 func (m *Model) step(x []float32, y []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %8 = div(%5, %6) scalar
-	{
-		o8 := m.t8[0:][:1]
-		for j := range o8 {
-			v8 := float32(1.0) / float32(n)
-			o8[j] = v8
-		}
-	}
-	// %9 = add(%4, %5) scalar
-	{
-		a0 := m.stateStep[0:][:1]
-		o9 := m.t9[0:][:1]
-		for j := range o9 {
-			v9 := a0[j] + float32(1.0)
-			o9[j] = v9
-		}
-	}
-	// group (elementwise): %10 mul, %11 add (N)
+	// group (elementwise): %8 mul, %9 add (N)
 	{
 		a0 := m.theta1[0]
 		a1 := x[0:][:n]
 		a2 := m.theta0[0]
-		o11 := m.t11[0:][:n]
-		for j := range o11 {
-			v10 := a0 * a1[j]
-			v11 := a2 + v10
-			o11[j] = v11
+		o9 := m.t9[0:][:n]
+		for j := range o9 {
+			v8 := a0 * a1[j]
+			v9 := a2 + v8
+			o9[j] = v9
 		}
 	}
-	// group (reduction): %12 sub, %13 mul, %14 reduce_mean scalar
-	for i := range m.t14[:1] {
-		m.t14[i] = 0
+	// group (reduction): %10 sub, %11 mul, %12 reduce_mean scalar
+	for i := range m.t12[:1] {
+		m.t12[i] = 0
 	}
 	{
-		a0 := m.t11[0:][:n]
+		a0 := m.t9[0:][:n]
 		a1 := y[0:][:n]
-		o12 := m.t12[0:][:n]
+		o10 := m.t10[0:][:n]
 		acc := float32(0)
-		for j := range o12 {
-			v12 := a0[j] - a1[j]
-			v13 := v12 * v12
-			acc += v13
-			o12[j] = v12
+		for j := range o10 {
+			v10 := a0[j] - a1[j]
+			v11 := v10 * v10
+			acc += v11
+			o10[j] = v10
 		}
-		m.t14[0] += acc
+		m.t12[0] += acc
 	}
-	for i := range m.t14[:1] {
-		m.t14[i] /= float32(n)
+	for i := range m.t12[:1] {
+		m.t12[i] /= float32(n)
 	}
 
 	// ------------------------------------------------------------------------
 	// Backward.
-	// group (reduction): %15 mul, %16 add, %17 reduce_sum scalar
+	// %13 = div(%5, %6) scalar
+	v13 := float32(1.0) / float32(n)
+	m.t13[0] = v13
+	// group (reduction): %14 mul, %15 add, %16 reduce_sum scalar
 	for i := range m.theta0Grad[:1] {
 		m.theta0Grad[i] = 0
 	}
 	{
-		a0 := m.t8[0]
-		a1 := m.t12[0:][:n]
-		o16 := m.t16[0:][:n]
+		a0 := m.t13[0]
+		a1 := m.t10[0:][:n]
+		o15 := m.t15[0:][:n]
 		acc := float32(0)
-		for j := range o16 {
-			v15 := a0 * a1[j]
-			v16 := v15 + v15
-			acc += v16
-			o16[j] = v16
+		for j := range o15 {
+			v14 := a0 * a1[j]
+			v15 := v14 + v14
+			acc += v15
+			o15[j] = v15
 		}
 		m.theta0Grad[0] += acc
 	}
-	// group (reduction): %18 mul, %19 reduce_sum scalar
+	// group (reduction): %17 mul, %18 reduce_sum scalar
 	for i := range m.theta1Grad[:1] {
 		m.theta1Grad[i] = 0
 	}
 	{
-		a0 := m.t16[0:][:n]
+		a0 := m.t15[0:][:n]
 		a1 := x[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v18 := a0[j] * a1[j]
-			acc += v18
+			v17 := a0[j] * a1[j]
+			acc += v17
 		}
 		m.theta1Grad[0] += acc
 	}
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
+	// %19 = add(%4, %5) scalar
+	v19 := m.stateStep[0] + float32(1.0)
+	m.t19[0] = v19
 	// group (optimizer update of all 2 params, one loop over the params block): %20 mul, %21 sub
 	if numParams >= 1<<15 {
 		rt.ParallelRows(numParams, m.updateFn)
@@ -404,7 +393,7 @@ func (m *Model) step(x []float32, y []float32, n int) {
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t9[:1])
+	copy(m.stateStep, m.t19[:1])
 }
 
 // update is the optimizer step of the params in [lo, hi) of the params block (and of

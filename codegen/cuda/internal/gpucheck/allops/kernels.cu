@@ -115,9 +115,9 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define GRADS 192
 #define STATE 384
 #define ARENA 769
-#define IARENA 3954
-#define INPUTS 3978
-#define WORDS 4098
+#define IARENA 3815
+#define INPUTS 3839
+#define WORDS 3959
 #define F32(block, off) (mem + (block) + (off))
 #define I32(block, off) ((int*)mem + (block) + (off))
 
@@ -173,147 +173,147 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define stateAcc2BMomentum F32(STATE, 382) // acc2.b.momentum (3)
 
 // Activations and temporaries.
-#define t61 F32(ARENA, 8) // %61 div scalar
-#define t63 F32(ARENA, 3168) // %63 div scalar
-#define t65 F32(ARENA, 3169) // %65 div scalar
-#define t67 F32(ARENA, 3170) // %67 div scalar
-#define t69 F32(ARENA, 3171) // %69 div scalar
-#define t71 F32(ARENA, 3172) // %71 add scalar
-#define t74 F32(ARENA, 3173) // %74 reduce_sum scalar
-#define t76 F32(ARENA, 0) // %76 neg (N)
-#define t78 F32(ARENA, 2384) // %78 one_hot (N, 3)
-#define t79 F32(ARENA, 2408) // %79 mul (N, 3)
-#define t80 F32(ARENA, 2432) // %80 reduce_sum (N, 1)
-#define t81 F32(ARENA, 2928) // %81 one_hot (N, 5)
-#define oh F32(ARENA, 3160) // %82 matmul (N, 1)
-#define t83 F32(ARENA, 2968) // %83 broadcast (N, 4)
-#define t84 F32(ARENA, 3000) // %84 neg (N, 4)
-#define t86 F32(ARENA, 2968) // %86 div (N, 4)
-#define t90 F32(ARENA, 3174) // %90 reduce_sum scalar
-#define g F32(ARENA, 144) // %91 gather (N, 12)
-#define t92 F32(ARENA, 240) // %92 broadcast (N, 3, 4)
-#define t93 F32(ARENA, 336) // %93 mul (N, 3, 4)
-#define t94 F32(ARENA, 3032) // %94 reduce_sum (N, 1, 4)
-#define t96 F32(ARENA, 0) // %96 mul (12, 12)
-#define h F32(ARENA, 432) // %98 add (N, 3, 4)
-#define t99 F32(ARENA, 528) // %99 tanh (N, 3, 4)
-#define t100 F32(ARENA, 624) // %100 exp (N, 3, 4)
-#define t102 F32(ARENA, 720) // %102 add (N, 3, 4)
-#define t107 F32(ARENA, 816) // %107 sqrt (N, 3, 4)
-#define t108 F32(ARENA, 912) // %108 sign (N, 3, 4)
-#define a F32(ARENA, 1008) // %110 sub (N, 3, 4)
-#define t111 F32(ARENA, 1104) // %111 relu (N, 3, 4)
-#define t112 F32(ARENA, 1200) // %112 sigmoid (N, 3, 4)
-#define t115 F32(ARENA, 1296) // %115 add (N, 3, 4)
-#define t116 F32(ARENA, 1392) // %116 div (N, 3, 4)
-#define t119 F32(ARENA, 1488) // %119 neg (N, 3, 4)
-#define b F32(ARENA, 1584) // %120 add (N, 3, 4)
-#define t121 F32(ARENA, 1680) // %121 gt (N, 3, 4)
-#define t125 F32(ARENA, 1776) // %125 maximum (N, 3, 4)
-#define t128 F32(ARENA, 1872) // %128 lt (N, 3, 4)
-#define t129 F32(ARENA, 1968) // %129 sin (N, 3, 4)
-#define t130 F32(ARENA, 2064) // %130 cos (N, 3, 4)
-#define t135 F32(ARENA, 2160) // %135 ne (N, 3, 4)
-#define c F32(ARENA, 2256) // %137 add (N, 3, 4)
-#define t138 F32(ARENA, 2352) // %138 reduce_sum (N, 4)
-#define t139 F32(ARENA, 3175) // %139 reduce_mean scalar
-#define t140 F32(ARENA, 3176) // %140 reduce_mean scalar
-#define t142 F32(ARENA, 3177) // %142 reduce_mean scalar
-#define t143 I32(IARENA, 0) // %143 argmax (N, 3)
-#define t145 F32(ARENA, 3178) // %145 reduce_mean scalar
-#define t146 F32(ARENA, 1008) // %146 reduce_mean (N, 4)
-#define t147 F32(ARENA, 3064) // %147 reduce_max (N, 4)
-#define t148 F32(ARENA, 3096) // %148 reduce_max (N, 4)
-#define t149 F32(ARENA, 3128) // %149 logsumexp (N, 4)
-#define t158 F32(ARENA, 3179) // %158 reduce_mean scalar
-#define t159 F32(ARENA, 1008) // %159 softmax (N, 3, 4)
-#define t160 F32(ARENA, 1584) // %160 log_softmax (N, 3, 4)
-#define t161 F32(ARENA, 2256) // %161 transpose (N, 4, 3)
-#define t164 F32(ARENA, 2512) // %164 slice (N, 4)
-#define t166 F32(ARENA, 2352) // %166 add (N, 3)
-#define t167 F32(ARENA, 2544) // %167 log_softmax (N, 3)
-#define t169 F32(ARENA, 2352) // %169 reduce_sum (N)
-#define t171 F32(ARENA, 3180) // %171 reduce_mean scalar
-#define t174 F32(ARENA, 2544) // %174 sub (N, 3)
-#define t177 F32(ARENA, 3181) // %177 reduce_sum scalar
-#define t180 F32(ARENA, 3182) // %180 reduce_sum scalar
-#define t182 F32(ARENA, 2352) // %182 add (N, 3)
-#define t183 I32(IARENA, 0) // %183 argmax (N)
-#define t186 F32(ARENA, 3183) // %186 reduce_mean scalar
-#define t187 F32(ARENA, 2448) // %187 slice (N, 8)
-#define t188 F32(ARENA, 2352) // %188 concat (N, 12)
-#define t189 F32(ARENA, 2448) // %189 matmul (N, 12)
-#define t190 F32(ARENA, 2544) // %190 transpose (12, N)
-#define t191 F32(ARENA, 2640) // %191 matmul (12, N)
-#define t192 F32(ARENA, 2736) // %192 matmul (N, 12)
-#define t193 F32(ARENA, 2832) // %193 transpose (N, 12)
-#define t194 F32(ARENA, 0) // %194 matmul (12, 12)
-#define t196 F32(ARENA, 3184) // %196 reduce_mean scalar
-#define t198 F32(ARENA, 1488) // %198 cast (N, 3, 4)
-#define t199 F32(ARENA, 2640) // %199 reduce_sum (N, 1, 4)
-#define t200 F32(ARENA, 2640) // %200 div (N, 1, 4)
-#define t202 F32(ARENA, 3096) // %202 reduce_mean scalar
-#define sl F32(ARENA, 2352) // %203 mul (N, 12)
-#define t206 F32(ARENA, 144) // %206 add (N, 12)
-#define t207 F32(ARENA, 96) // %207 reduce_mean (N, 1)
-#define t208 F32(ARENA, 0) // %208 sub (N, 12)
-#define t210 F32(ARENA, 2696) // %210 reduce_mean (N, 1)
-#define t212 F32(ARENA, 2696) // %212 sqrt (N, 1)
-#define t213 F32(ARENA, 96) // %213 mul (N, 12)
-#define t216 F32(ARENA, 3097) // %216 reduce_mean scalar
-#define t218 F32(ARENA, 2672) // %218 reduce_sum (N, 3, 1)
-#define t220 F32(ARENA, 2256) // %220 cast (N, 3, 4)
-#define t221 F32(ARENA, 192) // %221 reduce_sum (N, 1, 4)
-#define t222 F32(ARENA, 192) // %222 div (N, 1, 4)
-#define t223 F32(ARENA, 2352) // %223 div (N, 12)
-#define t225 F32(ARENA, 2544) // %225 add (N, 12)
-#define t226 F32(ARENA, 224) // %226 matmul (N, 1)
-#define z F32(ARENA, 224) // %228 add (N, 1)
-#define t229 F32(ARENA, 3160) // %229 sigmoid (N, 1)
-#define t230 F32(ARENA, 232) // %230 sigmoid (N, 1)
-#define t231 F32(ARENA, 2704) // %231 maximum (N, 1)
-#define t232 F32(ARENA, 2712) // %232 minimum (N, 1)
-#define t235 F32(ARENA, 2720) // %235 sub (N, 1)
-#define t236 F32(ARENA, 2728) // %236 sub (N, 1)
-#define t241 F32(ARENA, 3072) // %241 reduce_mean scalar
-#define t248 F32(ARENA, 3073) // %248 reduce_mean scalar
-#define t249 F32(ARENA, 3000) // %249 sub (N, 1)
-#define t250 F32(ARENA, 3008) // %250 abs (N, 1)
-#define t251 F32(ARENA, 3016) // %251 minimum (N, 1)
-#define t257 F32(ARENA, 3074) // %257 reduce_mean scalar
-#define t258 F32(ARENA, 3075) // %258 reduce_mean scalar
-#define t260 F32(ARENA, 3076) // %260 reduce_sum scalar
-#define t263 F32(ARENA, 3024) // %263 exp (N, 1)
-#define t264 F32(ARENA, 3064) // %264 add (N, 1)
-#define t270 F32(ARENA, 3077) // %270 reduce_mean scalar
-#define t311 F32(ARENA, 3064) // %311 add (N, 1)
-#define t315 F32(ARENA, 2704) // %315 mul (1)
-#define t318 F32(ARENA, 2705) // %318 reduce_sum scalar
-#define t320 F32(ARENA, 2706) // %320 reduce_sum scalar
-#define t321 F32(ARENA, 2544) // %321 matmul (N, 12)
-#define t324 F32(ARENA, 2707) // %324 reduce_sum scalar
-#define t328 F32(ARENA, 2708) // %328 reduce_sum scalar
-#define t332 F32(ARENA, 224) // %332 reduce_mean scalar
-#define t347 F32(ARENA, 2709) // %347 add scalar
-#define t349 F32(ARENA, 2544) // %349 div (N, 12)
-#define t353 F32(ARENA, 224) // %353 reduce_sum (N)
-#define t357 F32(ARENA, 232) // %357 div (N, 1)
-#define t360 F32(ARENA, 0) // %360 add (N, 12)
-#define t362 F32(ARENA, 224) // %362 reduce_sum (N)
-#define t364 F32(ARENA, 232) // %364 div (N, 1)
-#define t366 F32(ARENA, 2448) // %366 add (N, 12)
-#define t367 F32(ARENA, 2736) // %367 add (N, 12)
-#define t370 F32(ARENA, 2832) // %370 add (N, 12)
-#define t371 F32(ARENA, 0) // %371 mul (N, 12)
-#define t372 F32(ARENA, 2544) // %372 slice (N, 4)
-#define t373 F32(ARENA, 2352) // %373 slice (N, 8)
-#define t374 F32(ARENA, 0) // %374 pad (N, 12)
-#define t377 F32(ARENA, 2352) // %377 transpose (N, 3, 4)
-#define t379 F32(ARENA, 224) // %379 reduce_sum scalar
-#define t380 F32(ARENA, 2448) // %380 pad (N, 12)
-#define t382 F32(ARENA, 0) // %382 add (N, 12)
-#define t464 F32(ARENA, 0) // %464 reduce_sum scalar
-#define t477 F32(ARENA, 0) // %477 div scalar
+#define h F32(ARENA, 144) // %62 add (N, 3, 4)
+#define t63 F32(ARENA, 240) // %63 tanh (N, 3, 4)
+#define t64 F32(ARENA, 336) // %64 exp (N, 3, 4)
+#define t66 F32(ARENA, 432) // %66 add (N, 3, 4)
+#define t71 F32(ARENA, 528) // %71 sqrt (N, 3, 4)
+#define t72 F32(ARENA, 624) // %72 sign (N, 3, 4)
+#define a F32(ARENA, 0) // %74 sub (N, 3, 4)
+#define t75 F32(ARENA, 720) // %75 relu (N, 3, 4)
+#define t76 F32(ARENA, 816) // %76 sigmoid (N, 3, 4)
+#define t79 F32(ARENA, 912) // %79 add (N, 3, 4)
+#define t80 F32(ARENA, 1008) // %80 div (N, 3, 4)
+#define t83 F32(ARENA, 1104) // %83 neg (N, 3, 4)
+#define b F32(ARENA, 1200) // %84 add (N, 3, 4)
+#define t85 F32(ARENA, 1296) // %85 gt (N, 3, 4)
+#define t89 F32(ARENA, 1392) // %89 maximum (N, 3, 4)
+#define t92 F32(ARENA, 1488) // %92 lt (N, 3, 4)
+#define t93 F32(ARENA, 1584) // %93 sin (N, 3, 4)
+#define t94 F32(ARENA, 1680) // %94 cos (N, 3, 4)
+#define t99 F32(ARENA, 1776) // %99 ne (N, 3, 4)
+#define c F32(ARENA, 1872) // %101 add (N, 3, 4)
+#define t102 F32(ARENA, 96) // %102 reduce_sum (N, 4)
+#define t103 F32(ARENA, 2576) // %103 reduce_mean scalar
+#define t104 F32(ARENA, 2577) // %104 reduce_mean scalar
+#define t105 F32(ARENA, 0) // %105 reduce_mean (N, 4)
+#define t106 F32(ARENA, 2832) // %106 reduce_max (N, 4)
+#define t107 F32(ARENA, 2864) // %107 reduce_max (N, 4)
+#define t108 F32(ARENA, 2896) // %108 logsumexp (N, 4)
+#define t114 F32(ARENA, 2578) // %114 reduce_mean scalar
+#define t115 F32(ARENA, 1872) // %115 softmax (N, 3, 4)
+#define t116 F32(ARENA, 1968) // %116 log_softmax (N, 3, 4)
+#define t118 F32(ARENA, 2579) // %118 reduce_mean scalar
+#define t119 F32(ARENA, 0) // %119 transpose (N, 4, 3)
+#define t122 F32(ARENA, 96) // %122 slice (N, 4)
+#define t123 F32(ARENA, 2160) // %123 slice (N, 8)
+#define t124 F32(ARENA, 2064) // %124 concat (N, 12)
+#define g F32(ARENA, 2160) // %125 gather (N, 12)
+#define sl F32(ARENA, 2064) // %126 mul (N, 12)
+#define t129 F32(ARENA, 2160) // %129 add (N, 12)
+#define t130 F32(ARENA, 2488) // %130 reduce_mean (N, 1)
+#define t131 F32(ARENA, 2448) // %131 one_hot (N, 5)
+#define oh F32(ARENA, 2496) // %132 matmul (N, 1)
+#define t136 F32(ARENA, 2580) // %136 reduce_mean scalar
+#define t137 F32(ARENA, 2256) // %137 transpose (12, N)
+#define t138 F32(ARENA, 0) // %138 matmul (12, 12)
+#define t140 F32(ARENA, 2581) // %140 reduce_mean scalar
+#define t141 I32(IARENA, 0) // %141 argmax (N, 3)
+#define t143 F32(ARENA, 2582) // %143 reduce_mean scalar
+#define t144 F32(ARENA, 2352) // %144 sub (N, 12)
+#define t146 F32(ARENA, 3024) // %146 reduce_mean (N, 1)
+#define t148 F32(ARENA, 3024) // %148 sqrt (N, 1)
+#define t149 F32(ARENA, 2160) // %149 div (N, 12)
+#define t151 F32(ARENA, 0) // %151 add (N, 12)
+#define t152 F32(ARENA, 2488) // %152 matmul (N, 1)
+#define z F32(ARENA, 2488) // %154 add (N, 1)
+#define t155 F32(ARENA, 2496) // %155 sigmoid (N, 1)
+#define t156 F32(ARENA, 2504) // %156 sigmoid (N, 1)
+#define t157 F32(ARENA, 2512) // %157 maximum (N, 1)
+#define t158 F32(ARENA, 2520) // %158 minimum (N, 1)
+#define t161 F32(ARENA, 2528) // %161 sub (N, 1)
+#define t162 F32(ARENA, 2536) // %162 sub (N, 1)
+#define t167 F32(ARENA, 2583) // %167 reduce_mean scalar
+#define t169 F32(ARENA, 2584) // %169 reduce_mean scalar
+#define t171 F32(ARENA, 1208) // %171 reduce_mean scalar
+#define t172 F32(ARENA, 2544) // %172 sub (N, 1)
+#define t173 F32(ARENA, 2552) // %173 abs (N, 1)
+#define t174 F32(ARENA, 2560) // %174 minimum (N, 1)
+#define t180 F32(ARENA, 1209) // %180 reduce_mean scalar
+#define t181 F32(ARENA, 1210) // %181 reduce_mean scalar
+#define t183 F32(ARENA, 1211) // %183 reduce_sum scalar
+#define t186 F32(ARENA, 2568) // %186 exp (N, 1)
+#define t187 F32(ARENA, 2736) // %187 add (N, 1)
+#define t193 F32(ARENA, 1212) // %193 reduce_mean scalar
+#define t195 F32(ARENA, 96) // %195 add (N, 3)
+#define t196 F32(ARENA, 120) // %196 log_softmax (N, 3)
+#define t197 F32(ARENA, 96) // %197 one_hot (N, 3)
+#define t199 F32(ARENA, 1200) // %199 reduce_sum (N)
+#define t201 F32(ARENA, 1213) // %201 reduce_mean scalar
+#define t216 F32(ARENA, 3040) // %216 add scalar
+#define t223 F32(ARENA, 3041) // %223 reduce_mean scalar
+#define t225 F32(ARENA, 1200) // %225 add (N, 3)
+#define t226 I32(IARENA, 0) // %226 argmax (N)
+#define t229 F32(ARENA, 3042) // %229 reduce_mean scalar
+#define t230 F32(ARENA, 1208) // %230 div scalar
+#define t233 F32(ARENA, 1200) // %233 neg (N)
+#define t235 F32(ARENA, 96) // %235 mul (N, 3)
+#define t236 F32(ARENA, 1208) // %236 reduce_sum (N, 1)
+#define t239 F32(ARENA, 120) // %239 sub (N, 3)
+#define t241 F32(ARENA, 1200) // %241 matmul (N, 12)
+#define t243 F32(ARENA, 96) // %243 div scalar
+#define t285 F32(ARENA, 2736) // %285 add (N, 1)
+#define t289 F32(ARENA, 3043) // %289 div scalar
+#define t290 F32(ARENA, 2448) // %290 mul (N, 12)
+#define t294 F32(ARENA, 0) // %294 mul (12, 12)
+#define t295 F32(ARENA, 3044) // %295 div scalar
+#define t297 F32(ARENA, 2064) // %297 broadcast (N, 3, 4)
+#define t298 F32(ARENA, 2544) // %298 mul (N, 3, 4)
+#define t299 F32(ARENA, 2928) // %299 reduce_sum (N, 1, 4)
+#define t300 F32(ARENA, 3045) // %300 div scalar
+#define t302 F32(ARENA, 2960) // %302 broadcast (N, 4)
+#define t303 F32(ARENA, 2992) // %303 neg (N, 4)
+#define t304 F32(ARENA, 2640) // %304 matmul (N, 12)
+#define t307 F32(ARENA, 2736) // %307 div (N, 12)
+#define t311 F32(ARENA, 3032) // %311 reduce_sum (N)
+#define t317 F32(ARENA, 2160) // %317 div (N, 1)
+#define t320 F32(ARENA, 2352) // %320 add (N, 12)
+#define t322 F32(ARENA, 2168) // %322 reduce_sum (N)
+#define t324 F32(ARENA, 2736) // %324 div (N, 1)
+#define t325 F32(ARENA, 2160) // %325 matmul (12, N)
+#define t326 F32(ARENA, 2640) // %326 matmul (N, 12)
+#define t327 F32(ARENA, 0) // %327 transpose (N, 12)
+#define t329 F32(ARENA, 1200) // %329 add (N, 12)
+#define t330 F32(ARENA, 2640) // %330 add (N, 12)
+#define t333 F32(ARENA, 0) // %333 add (N, 12)
+#define t335 F32(ARENA, 2160) // %335 mul (N, 12)
+#define t336 F32(ARENA, 96) // %336 slice (N, 4)
+#define t337 F32(ARENA, 2256) // %337 slice (N, 8)
+#define t338 F32(ARENA, 2160) // %338 pad (N, 12)
+#define t339 F32(ARENA, 2256) // %339 pad (N, 12)
+#define t341 F32(ARENA, 2160) // %341 add (N, 12)
+#define t344 F32(ARENA, 0) // %344 transpose (N, 3, 4)
+#define t346 F32(ARENA, 2288) // %346 reduce_sum (N, 3, 1)
+#define t350 F32(ARENA, 1104) // %350 cast (N, 3, 4)
+#define t351 F32(ARENA, 96) // %351 reduce_sum (N, 1, 4)
+#define t353 F32(ARENA, 96) // %353 div (N, 1, 4)
+#define t356 F32(ARENA, 1200) // %356 cast (N, 3, 4)
+#define t357 F32(ARENA, 2256) // %357 reduce_sum (N, 1, 4)
+#define t358 F32(ARENA, 2256) // %358 div (N, 1, 4)
+#define t359 F32(ARENA, 2960) // %359 div (N, 4)
+#define t442 F32(ARENA, 0) // %442 reduce_sum scalar
+#define t445 F32(ARENA, 1) // %445 reduce_sum scalar
+#define t446 F32(ARENA, 2) // %446 add scalar
+#define t448 F32(ARENA, 3) // %448 reduce_sum scalar
+#define t450 F32(ARENA, 4) // %450 reduce_sum scalar
+#define t452 F32(ARENA, 5) // %452 reduce_sum scalar
+#define t454 F32(ARENA, 6) // %454 reduce_sum scalar
+#define t456 F32(ARENA, 7) // %456 reduce_sum scalar
+#define t458 F32(ARENA, 8) // %458 reduce_sum scalar
+#define t459 F32(ARENA, 9) // %459 mul (1)
+#define t462 F32(ARENA, 10) // %462 reduce_sum scalar
+#define t464 F32(ARENA, 11) // %464 reduce_sum scalar
+#define t477 F32(ARENA, 3) // %477 div scalar
 
 // Inputs and targets (copied in by the launch code).
 #define x2 F32(INPUTS, 0) // input x (N, 3, 4) at MaxBatch
@@ -324,255 +324,48 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 // ----------------------------------------------------------------------------
 // Forward.
 
-// %61 = div(%6, %52) scalar
-extern "C" __global__ void k61_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t61[i] = 1.0f / (float)(n);
-}
-
-// %63 = div(%6, %53) scalar
-extern "C" __global__ void k63_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t63[i] = 1.0f / (float)(n);
-}
-
-// %65 = div(%6, %54) scalar
-extern "C" __global__ void k65_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t65[i] = 1.0f / (float)(12*n);
-}
-
-// %67 = div(%6, %56) scalar
-extern "C" __global__ void k67_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t67[i] = 1.0f / (float)(12*n);
-}
-
-// %69 = div(%6, %57) scalar
-extern "C" __global__ void k69_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t69[i] = 1.0f / (float)(4*n);
-}
-
-// %71 = add(%29, %6) scalar
-extern "C" __global__ void k71_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t71[i] = stateStep[i] + 1.0f;
-}
-
-// Group 41 (reduction).
-// %72 = broadcast(%8) (3)
-// %73 = mul(%8, %72) (3)
-// %74 = reduce_sum(%73) scalar
-extern "C" __global__ void g41_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float e72 = 0.0f; // %72 broadcast
-		const float e73 = 0.0f * e72; // %73 mul
-		const float xv = e73;
-		acc2BGrad[r0*1] = e72;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t74[o] = acc;
-}
-
-// Group 23 (elementwise).
-// %75 = broadcast(%62) (N)
-// %76 = neg(%75) (N)
-extern "C" __global__ void g23_broadcast_neg(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const int i0 = i;
-	const float e75 = t61[0]; // %75 broadcast
-	const float e76 = -e75; // %76 neg
-	t76[i] = e76;
-}
-
-// %78 = one_hot(%3) (N, 3)
-extern "C" __global__ void k78_one_hot(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	t78[i] = lab[i / 3] == i % 3 ? 1.0f : 0.0f;
-}
-
-// Group 24 (reduction).
-// %79 = mul(%77, %78) (N, 3)
-// %80 = reduce_sum(%79) (N, 1)
-extern "C" __global__ void g24_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float e79 = t76[o0] * t78[o0*3 + r0]; // %79 mul
-		const float xv = e79;
-		t79[o0*3 + r0*1] = e79;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t80[o] = acc;
-}
-
-// %81 = one_hot(%1) (N, 5)
-extern "C" __global__ void k81_one_hot(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 5*n) return;
-	t81[i] = k2[i / 5] == i % 5 ? 1.0f : 0.0f;
-}
-
-// %82 = matmul(%81, %14) (N, 1) (oh)
-// cuBLAS: oh = t81 @ w2
-
-// Group 30 (elementwise).
-// %83 = broadcast(%70) (N, 4)
-// %84 = neg(%83) (N, 4)
-extern "C" __global__ void g30_broadcast_neg(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	int i_ = i;
-	const int i1 = i_ % 4; i_ /= 4;
-	const int i0 = i_;
-	const float e83 = t69[0]; // %83 broadcast
-	const float e84 = -e83; // %84 neg
-	t83[i] = e83;
-	t84[i] = e84;
-}
-
-// %86 = div(%83, %15) (N, 4)
-extern "C" __global__ void k86_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	t86[i] = t83[i] / 3.0f;
-}
-
-// Group 40 (reduction).
-// %88 = broadcast(%8) (12, 3)
-// %89 = mul(%8, %88) (12, 3)
-// %90 = reduce_sum(%89) scalar
-extern "C" __global__ void g40_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 36; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e88 = 0.0f; // %88 broadcast
-		const float e89 = 0.0f * e88; // %89 mul
-		const float xv = e89;
-		acc2WGrad[r0*3 + r1*1] = e88;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t90[o] = acc;
-}
-
-// %91 = gather(%13, %1) (N, 12) (g)
-extern "C" __global__ void k91_gather_g(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const int r = k2[i / 12];
-	g[i] = table[r * 12 + i % 12];
-}
-
-// Group 29 (reduction).
-// %92 = broadcast(%68) (N, 3, 4)
-// %93 = mul(%92, %21) (N, 3, 4)
-extern "C" __global__ void g29_broadcast_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i2 = i_ % 4; i_ /= 4;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	const float e92 = t67[0]; // %92 broadcast
-	const float e93 = e92 * 0.3f; // %93 mul
-	t92[i] = e92;
-	t93[i] = e93;
-}
-
-// Group 29 (reduction).
-// %94 = reduce_sum(%92) (N, 1, 4)
-extern "C" __global__ void g29_1_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 4*n) return;
-	int o_ = o;
-	const int o1 = o_ % 4; o_ /= 4;
-	const int o0 = o_;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float xv = t92[o0*12 + o1*1 + r0*4];
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t94[o] = acc;
-}
-
-// Group 28 (elementwise).
-// %95 = broadcast(%66) (12, 12)
-// %96 = mul(%95, %5) (12, 12)
-extern "C" __global__ void g28_broadcast_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 144) return;
-	const float e95 = 0.0069444445f; // %95 broadcast
-	const float e96 = e95 * 0.1f; // %96 mul
-	t96[i] = e96;
-}
-
 // Group 0 (reduction).
-// %97 = mul(%0, %4) (N, 3, 4)
-// %98 = add(%97, %5) (N, 3, 4) (h)
-// %99 = tanh(%98) (N, 3, 4)
-// %100 = exp(%99) (N, 3, 4)
-// %101 = abs(%98) (N, 3, 4)
-// %102 = add(%101, %6) (N, 3, 4)
-// %103 = log(%102) (N, 3, 4)
-// %104 = add(%100, %103) (N, 3, 4)
-// %105 = mul(%98, %98) (N, 3, 4)
-// %106 = add(%105, %6) (N, 3, 4)
-// %107 = sqrt(%106) (N, 3, 4)
-// %108 = sign(%98) (N, 3, 4)
-// %109 = mul(%107, %108) (N, 3, 4)
-// %110 = sub(%104, %109) (N, 3, 4) (a)
-// %111 = relu(%98) (N, 3, 4)
-// %112 = sigmoid(%98) (N, 3, 4)
-// %113 = pow(%99, %7) (N, 3, 4)
-// %114 = add(%112, %113) (N, 3, 4)
-// %115 = add(%114, %6) (N, 3, 4)
-// %116 = div(%111, %115) (N, 3, 4)
-// %117 = gelu(%98) (N, 3, 4)
-// %118 = add(%116, %117) (N, 3, 4)
-// %119 = neg(%98) (N, 3, 4)
-// %120 = add(%118, %119) (N, 3, 4) (b)
-// %121 = gt(%98, %8) (N, 3, 4)
-// %122 = maximum(%98, %9) (N, 3, 4)
-// %123 = minimum(%98, %10) (N, 3, 4)
-// %124 = where(%121, %122, %123) (N, 3, 4)
-// %125 = maximum(%98, %11) (N, 3, 4)
-// %126 = minimum(%125, %6) (N, 3, 4)
-// %127 = add(%124, %126) (N, 3, 4)
-// %128 = lt(%98, %12) (N, 3, 4)
-// %129 = sin(%98) (N, 3, 4)
-// %130 = cos(%98) (N, 3, 4)
-// %131 = where(%128, %129, %130) (N, 3, 4)
-// %132 = add(%127, %131) (N, 3, 4)
-// %133 = mul(%98, %7) (N, 3, 4)
-// %134 = floor(%133) (N, 3, 4)
-// %135 = ne(%134, %8) (N, 3, 4)
-// %136 = where(%135, %98, %6) (N, 3, 4)
-// %137 = add(%132, %136) (N, 3, 4) (c)
+// %61 = mul(%0, %4) (N, 3, 4)
+// %62 = add(%61, %5) (N, 3, 4) (h)
+// %63 = tanh(%62) (N, 3, 4)
+// %64 = exp(%63) (N, 3, 4)
+// %65 = abs(%62) (N, 3, 4)
+// %66 = add(%65, %6) (N, 3, 4)
+// %67 = log(%66) (N, 3, 4)
+// %68 = add(%64, %67) (N, 3, 4)
+// %69 = mul(%62, %62) (N, 3, 4)
+// %70 = add(%69, %6) (N, 3, 4)
+// %71 = sqrt(%70) (N, 3, 4)
+// %72 = sign(%62) (N, 3, 4)
+// %73 = mul(%71, %72) (N, 3, 4)
+// %74 = sub(%68, %73) (N, 3, 4) (a)
+// %75 = relu(%62) (N, 3, 4)
+// %76 = sigmoid(%62) (N, 3, 4)
+// %77 = pow(%63, %7) (N, 3, 4)
+// %78 = add(%76, %77) (N, 3, 4)
+// %79 = add(%78, %6) (N, 3, 4)
+// %80 = div(%75, %79) (N, 3, 4)
+// %81 = gelu(%62) (N, 3, 4)
+// %82 = add(%80, %81) (N, 3, 4)
+// %83 = neg(%62) (N, 3, 4)
+// %84 = add(%82, %83) (N, 3, 4) (b)
+// %85 = gt(%62, %8) (N, 3, 4)
+// %86 = maximum(%62, %9) (N, 3, 4)
+// %87 = minimum(%62, %10) (N, 3, 4)
+// %88 = where(%85, %86, %87) (N, 3, 4)
+// %89 = maximum(%62, %11) (N, 3, 4)
+// %90 = minimum(%89, %6) (N, 3, 4)
+// %91 = add(%88, %90) (N, 3, 4)
+// %92 = lt(%62, %12) (N, 3, 4)
+// %93 = sin(%62) (N, 3, 4)
+// %94 = cos(%62) (N, 3, 4)
+// %95 = where(%92, %93, %94) (N, 3, 4)
+// %96 = add(%91, %95) (N, 3, 4)
+// %97 = mul(%62, %7) (N, 3, 4)
+// %98 = floor(%97) (N, 3, 4)
+// %99 = ne(%98, %8) (N, 3, 4)
+// %100 = where(%99, %62, %6) (N, 3, 4)
+// %101 = add(%96, %100) (N, 3, 4) (c)
 extern "C" __global__ void g0_mul_add_tanh_exp(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
@@ -580,71 +373,71 @@ extern "C" __global__ void g0_mul_add_tanh_exp(float* mem, int n) {
 	const int i2 = i_ % 4; i_ /= 4;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	const float e97 = x2[i] * p[i1*4 + i2]; // %97 mul
-	const float e98 = e97 + 0.1f; // %98 add
-	const float e99 = tanhf(e98); // %99 tanh
-	const float e100 = expf(e99); // %100 exp
-	const float e101 = abs_f(e98); // %101 abs
-	const float e102 = e101 + 1.0f; // %102 add
-	const float e103 = logf(e102); // %103 log
-	const float e104 = e100 + e103; // %104 add
-	const float e105 = e98 * e98; // %105 mul
-	const float e106 = e105 + 1.0f; // %106 add
-	const float e107 = sqrtf(e106); // %107 sqrt
-	const float e108 = sign_f(e98); // %108 sign
-	const float e109 = e107 * e108; // %109 mul
-	const float e110 = e104 - e109; // %110 sub
-	const float e111 = relu_f(e98); // %111 relu
-	const float e112 = sigmoid_f(e98); // %112 sigmoid
-	const float e113 = powf(e99, 2.0f); // %113 pow
-	const float e114 = e112 + e113; // %114 add
-	const float e115 = e114 + 1.0f; // %115 add
-	const float e116 = e111 / e115; // %116 div
-	const float e117 = gelu_f(e98); // %117 gelu
-	const float e118 = e116 + e117; // %118 add
-	const float e119 = -e98; // %119 neg
-	const float e120 = e118 + e119; // %120 add
-	const float e121 = (e98 > 0.0f ? 1.0f : 0.0f); // %121 gt
-	const float e122 = max_f(e98, 0.5f); // %122 maximum
-	const float e123 = min_f(e98, -0.5f); // %123 minimum
-	const float e124 = (e121 != 0.0f ? e122 : e123); // %124 where
-	const float e125 = max_f(e98, -1.0f); // %125 maximum
-	const float e126 = min_f(e125, 1.0f); // %126 minimum
-	const float e127 = e124 + e126; // %127 add
-	const float e128 = (e98 < 0.2f ? 1.0f : 0.0f); // %128 lt
-	const float e129 = sinf(e98); // %129 sin
-	const float e130 = cosf(e98); // %130 cos
-	const float e131 = (e128 != 0.0f ? e129 : e130); // %131 where
-	const float e132 = e127 + e131; // %132 add
-	const float e133 = e98 * 2.0f; // %133 mul
-	const float e134 = floorf(e133); // %134 floor
-	const float e135 = (e134 != 0.0f ? 1.0f : 0.0f); // %135 ne
-	const float e136 = (e135 != 0.0f ? e98 : 1.0f); // %136 where
-	const float e137 = e132 + e136; // %137 add
-	h[i] = e98;
+	const float e61 = x2[i] * p[i1*4 + i2]; // %61 mul
+	const float e62 = e61 + 0.1f; // %62 add
+	const float e63 = tanhf(e62); // %63 tanh
+	const float e64 = expf(e63); // %64 exp
+	const float e65 = abs_f(e62); // %65 abs
+	const float e66 = e65 + 1.0f; // %66 add
+	const float e67 = logf(e66); // %67 log
+	const float e68 = e64 + e67; // %68 add
+	const float e69 = e62 * e62; // %69 mul
+	const float e70 = e69 + 1.0f; // %70 add
+	const float e71 = sqrtf(e70); // %71 sqrt
+	const float e72 = sign_f(e62); // %72 sign
+	const float e73 = e71 * e72; // %73 mul
+	const float e74 = e68 - e73; // %74 sub
+	const float e75 = relu_f(e62); // %75 relu
+	const float e76 = sigmoid_f(e62); // %76 sigmoid
+	const float e77 = powf(e63, 2.0f); // %77 pow
+	const float e78 = e76 + e77; // %78 add
+	const float e79 = e78 + 1.0f; // %79 add
+	const float e80 = e75 / e79; // %80 div
+	const float e81 = gelu_f(e62); // %81 gelu
+	const float e82 = e80 + e81; // %82 add
+	const float e83 = -e62; // %83 neg
+	const float e84 = e82 + e83; // %84 add
+	const float e85 = (e62 > 0.0f ? 1.0f : 0.0f); // %85 gt
+	const float e86 = max_f(e62, 0.5f); // %86 maximum
+	const float e87 = min_f(e62, -0.5f); // %87 minimum
+	const float e88 = (e85 != 0.0f ? e86 : e87); // %88 where
+	const float e89 = max_f(e62, -1.0f); // %89 maximum
+	const float e90 = min_f(e89, 1.0f); // %90 minimum
+	const float e91 = e88 + e90; // %91 add
+	const float e92 = (e62 < 0.2f ? 1.0f : 0.0f); // %92 lt
+	const float e93 = sinf(e62); // %93 sin
+	const float e94 = cosf(e62); // %94 cos
+	const float e95 = (e92 != 0.0f ? e93 : e94); // %95 where
+	const float e96 = e91 + e95; // %96 add
+	const float e97 = e62 * 2.0f; // %97 mul
+	const float e98 = floorf(e97); // %98 floor
+	const float e99 = (e98 != 0.0f ? 1.0f : 0.0f); // %99 ne
+	const float e100 = (e99 != 0.0f ? e62 : 1.0f); // %100 where
+	const float e101 = e96 + e100; // %101 add
+	h[i] = e62;
+	t63[i] = e63;
+	t64[i] = e64;
+	t66[i] = e66;
+	t71[i] = e71;
+	t72[i] = e72;
+	a[i] = e74;
+	t75[i] = e75;
+	t76[i] = e76;
+	t79[i] = e79;
+	t80[i] = e80;
+	t83[i] = e83;
+	b[i] = e84;
+	t85[i] = e85;
+	t89[i] = e89;
+	t92[i] = e92;
+	t93[i] = e93;
+	t94[i] = e94;
 	t99[i] = e99;
-	t100[i] = e100;
-	t102[i] = e102;
-	t107[i] = e107;
-	t108[i] = e108;
-	a[i] = e110;
-	t111[i] = e111;
-	t112[i] = e112;
-	t115[i] = e115;
-	t116[i] = e116;
-	t119[i] = e119;
-	b[i] = e120;
-	t121[i] = e121;
-	t125[i] = e125;
-	t128[i] = e128;
-	t129[i] = e129;
-	t130[i] = e130;
-	t135[i] = e135;
-	c[i] = e137;
+	c[i] = e101;
 }
 
 // Group 0 (reduction).
-// %138 = reduce_sum(%98) (N, 4)
+// %102 = reduce_sum(%62) (N, 4)
 extern "C" __global__ void g0_1_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
@@ -658,11 +451,11 @@ extern "C" __global__ void g0_1_reduce_sum(float* mem, int n) {
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t138[o] = acc;
+	if ((threadIdx.x & 31) == 0) t102[o] = acc;
 }
 
-// %139 = reduce_mean(%110) scalar
-extern "C" __global__ void k139_reduce_mean(float* mem, int n) {
+// %103 = reduce_mean(%74) scalar
+extern "C" __global__ void k103_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
@@ -676,11 +469,11 @@ extern "C" __global__ void k139_reduce_mean(float* mem, int n) {
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t139[o] = acc;
+	if (threadIdx.x == 0) t103[o] = acc;
 }
 
-// %140 = reduce_mean(%137) scalar
-extern "C" __global__ void k140_reduce_mean(float* mem, int n) {
+// %104 = reduce_mean(%101) scalar
+extern "C" __global__ void k104_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
@@ -694,71 +487,11 @@ extern "C" __global__ void k140_reduce_mean(float* mem, int n) {
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t140[o] = acc;
+	if (threadIdx.x == 0) t104[o] = acc;
 }
 
-// Group 11 (reduction).
-// %141 = mul(%120, %21) (N, 3, 4)
-// %142 = reduce_mean(%141) scalar
-extern "C" __global__ void g11_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r2 = r_ % 4; r_ /= 4;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e141 = b[r0*12 + r1*4 + r2] * 0.3f; // %141 mul
-		const float xv = e141;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t142[o] = acc;
-}
-
-// %143 = argmax(%98) (N, 3)
-extern "C" __global__ void k143_argmax(float* mem, int n) {
-	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 2
-	if (w >= 3*n) return;
-	const int base = (w / 1) * 4 * 1 + w % 1;
-	const int l = threadIdx.x & 31;
-	float best = __int_as_float(0xff800000);
-	int bi = 0x7fffffff; // no element seen
-	for (int j = l; j < 4; j += 32) {
-		const float xv = h[base + j*1];
-		if (bi == 0x7fffffff || xv > best) {
-			best = xv;
-			bi = j;
-		}
-	}
-	warp_argmax(best, bi);
-	if (l == 0) t143[w] = bi;
-}
-
-// Group 6 (reduction).
-// %144 = cast(%143) (N, 3) (am)
-// %145 = reduce_mean(%144) scalar
-extern "C" __global__ void g6_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 3*n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e144 = (float)t143[r0*3 + r1]; // %144 cast
-		const float xv = e144;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(3*n);
-	if (threadIdx.x == 0) t145[o] = acc;
-}
-
-// %146 = reduce_mean(%98) (N, 4)
-extern "C" __global__ void k146_reduce_mean(float* mem, int n) {
+// %105 = reduce_mean(%62) (N, 4)
+extern "C" __global__ void k105_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -772,11 +505,11 @@ extern "C" __global__ void k146_reduce_mean(float* mem, int n) {
 	}
 	acc = warp_sum(acc);
 	acc /= (float)(3);
-	if ((threadIdx.x & 31) == 0) t146[o] = acc;
+	if ((threadIdx.x & 31) == 0) t105[o] = acc;
 }
 
-// %147 = reduce_max(%98) (N, 4)
-extern "C" __global__ void k147_reduce_max(float* mem, int n) {
+// %106 = reduce_max(%62) (N, 4)
+extern "C" __global__ void k106_reduce_max(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -789,11 +522,11 @@ extern "C" __global__ void k147_reduce_max(float* mem, int n) {
 		acc = max_nan(acc, xv);
 	}
 	acc = warp_max(acc);
-	if ((threadIdx.x & 31) == 0) t147[o] = acc;
+	if ((threadIdx.x & 31) == 0) t106[o] = acc;
 }
 
-// %148 = reduce_max(%119) (N, 4)
-extern "C" __global__ void k148_reduce_max(float* mem, int n) {
+// %107 = reduce_max(%83) (N, 4)
+extern "C" __global__ void k107_reduce_max(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -802,15 +535,15 @@ extern "C" __global__ void k148_reduce_max(float* mem, int n) {
 	float acc = __int_as_float(0xff800000);
 	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
 		const int r0 = j;
-		const float xv = t119[o0*12 + o1*1 + r0*4];
+		const float xv = t83[o0*12 + o1*1 + r0*4];
 		acc = max_nan(acc, xv);
 	}
 	acc = warp_max(acc);
-	if ((threadIdx.x & 31) == 0) t148[o] = acc;
+	if ((threadIdx.x & 31) == 0) t107[o] = acc;
 }
 
-// %149 = logsumexp(%98) (N, 4)
-extern "C" __global__ void k149_logsumexp(float* mem, int n) {
+// %108 = logsumexp(%62) (N, 4)
+extern "C" __global__ void k108_logsumexp(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 4*n) return;
 	int o_ = o;
@@ -831,16 +564,16 @@ extern "C" __global__ void k149_logsumexp(float* mem, int n) {
 	}
 	acc = warp_sum(acc);
 	acc = isinf_f(mx) ? mx : mx + logf(acc);
-	if ((threadIdx.x & 31) == 0) t149[o] = acc;
+	if ((threadIdx.x & 31) == 0) t108[o] = acc;
 }
 
 // Group 1 (reduction).
-// %153 = add(%138, %146) (N, 4)
-// %154 = add(%153, %147) (N, 4)
-// %155 = neg(%148) (N, 4)
-// %156 = add(%154, %155) (N, 4)
-// %157 = add(%156, %149) (N, 4) (s)
-// %158 = reduce_mean(%157) scalar
+// %109 = add(%102, %105) (N, 4)
+// %110 = add(%109, %106) (N, 4)
+// %111 = neg(%107) (N, 4)
+// %112 = add(%110, %111) (N, 4)
+// %113 = add(%112, %108) (N, 4) (s)
+// %114 = reduce_mean(%113) scalar
 extern "C" __global__ void g1_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -849,21 +582,21 @@ extern "C" __global__ void g1_reduce_mean(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 4; r_ /= 4;
 		const int r0 = r_;
-		const float e153 = t138[r0*4 + r1] + t146[r0*4 + r1]; // %153 add
-		const float e154 = e153 + t147[r0*4 + r1]; // %154 add
-		const float e155 = -t148[r0*4 + r1]; // %155 neg
-		const float e156 = e154 + e155; // %156 add
-		const float e157 = e156 + t149[r0*4 + r1]; // %157 add
-		const float xv = e157;
+		const float e109 = t102[r0*4 + r1] + t105[r0*4 + r1]; // %109 add
+		const float e110 = e109 + t106[r0*4 + r1]; // %110 add
+		const float e111 = -t107[r0*4 + r1]; // %111 neg
+		const float e112 = e110 + e111; // %112 add
+		const float e113 = e112 + t108[r0*4 + r1]; // %113 add
+		const float xv = e113;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(4*n);
-	if (threadIdx.x == 0) t158[o] = acc;
+	if (threadIdx.x == 0) t114[o] = acc;
 }
 
-// %159 = softmax(%98) (N, 3, 4)
-extern "C" __global__ void k159_softmax(float* mem, int n) {
+// %115 = softmax(%62) (N, 3, 4)
+extern "C" __global__ void k115_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 2
 	if (w >= 3*n) return;
 	const int base = (w / 1) * 4 * 1 + w % 1;
@@ -875,11 +608,11 @@ extern "C" __global__ void k159_softmax(float* mem, int n) {
 	for (int j = l; j < 4; j += 32) sum += expf(h[base + j*1] - mx);
 	sum = warp_sum(sum);
 	const float inv = 1.0f / sum;
-	for (int j = l; j < 4; j += 32) t159[base + j*1] = expf(h[base + j*1] - mx) * inv;
+	for (int j = l; j < 4; j += 32) t115[base + j*1] = expf(h[base + j*1] - mx) * inv;
 }
 
-// %160 = log_softmax(%98) (N, 3, 4)
-extern "C" __global__ void k160_log_softmax(float* mem, int n) {
+// %116 = log_softmax(%62) (N, 3, 4)
+extern "C" __global__ void k116_log_softmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n*4) return;
 	const int base = (w / 4) * 3 * 4 + w % 4;
@@ -891,313 +624,12 @@ extern "C" __global__ void k160_log_softmax(float* mem, int n) {
 	for (int j = l; j < 3; j += 32) sum += expf(h[base + j*4] - mx);
 	sum = warp_sum(sum);
 	const float lse = mx + logf(sum);
-	for (int j = l; j < 3; j += 32) t160[base + j*4] = h[base + j*4] - lse;
-}
-
-// %161 = transpose(%98) (N, 4, 3)
-extern "C" __global__ void k161_transpose(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i2 = i_ % 3; i_ /= 3;
-	const int i1 = i_ % 4; i_ /= 4;
-	const int i0 = i_;
-	t161[i] = h[i0*12 + i1 + i2*4];
-}
-
-// %164 = slice(%163) (N, 4)
-extern "C" __global__ void k164_slice(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	const int in = i % 1, j = (i / 1) % 4, o = i / (1 * 4);
-	t164[i] = h[(o * 12 + 0 + j) * 1 + in];
-}
-
-// Group 17 (contraction).
-// %165 = matmul(%163, %25) (N, 3)
-// cuBLAS: t166 = h @ lossW
-
-// Group 17 (contraction).
-// %166 = add(%165, %26) (N, 3)
-extern "C" __global__ void g17_1_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	t166[i] = t166[i] + lossB[i1];
-}
-
-// %167 = log_softmax(%166) (N, 3)
-extern "C" __global__ void k167_log_softmax(float* mem, int n) {
-	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
-	if (w >= n) return;
-	const int base = (w / 1) * 3 * 1 + w % 1;
-	const int l = threadIdx.x & 31;
-	float mx = __int_as_float(0xff800000);
-	for (int j = l; j < 3; j += 32) mx = max_nan(mx, t166[base + j*1]);
-	mx = warp_max(mx);
-	float sum = 0;
-	for (int j = l; j < 3; j += 32) sum += expf(t166[base + j*1] - mx);
-	sum = warp_sum(sum);
-	const float lse = mx + logf(sum);
-	for (int j = l; j < 3; j += 32) t167[base + j*1] = t166[base + j*1] - lse;
-}
-
-// Group 18 (reduction).
-// %168 = mul(%78, %167) (N, 3)
-// %169 = reduce_sum(%168) (N)
-extern "C" __global__ void g18_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float e168 = t78[o0*3 + r0] * t167[o0*3 + r0]; // %168 mul
-		const float xv = e168;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t169[o] = acc;
-}
-
-// Group 19 (reduction).
-// %170 = neg(%169) (N)
-// %171 = reduce_mean(%170) scalar
-extern "C" __global__ void g19_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e170 = -t169[r0]; // %170 neg
-		const float xv = e170;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t171[o] = acc;
-}
-
-// Group 25 (reduction).
-// %172 = exp(%167) (N, 3)
-// %173 = mul(%172, %80) (N, 3)
-// %174 = sub(%79, %173) (N, 3)
-// %175 = reduce_sum(%174) (3)
-extern "C" __global__ void g25_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	const int o0 = o;
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e172 = expf(t167[r0*3 + o0]); // %172 exp
-		const float e173 = e172 * t80[r0]; // %173 mul
-		const float e174 = t79[r0*3 + o0] - e173; // %174 sub
-		const float xv = e174;
-		t174[o0*1 + r0*3] = e174;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) lossBGrad[o] = acc;
-}
-
-// Group 50 (reduction).
-// %176 = mul(%175, %175) (3)
-// %177 = reduce_sum(%176) scalar
-extern "C" __global__ void g50_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float e176 = lossBGrad[r0] * lossBGrad[r0]; // %176 mul
-		const float xv = e176;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t177[o] = acc;
-}
-
-// %178 = matmul(%163, %174) (12, 3)
-// cuBLAS: lossWGrad = hᵀ @ t174
-
-// Group 49 (reduction).
-// %179 = mul(%178, %178) (12, 3)
-// %180 = reduce_sum(%179) scalar
-extern "C" __global__ void g49_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 36; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 3; r_ /= 3;
-		const int r0 = r_;
-		const float e179 = lossWGrad[r0*3 + r1] * lossWGrad[r0*3 + r1]; // %179 mul
-		const float xv = e179;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t180[o] = acc;
-}
-
-// Group 21 (contraction).
-// %181 = matmul(%163, %27) (N, 3)
-// cuBLAS: t182 = h @ acc2W
-
-// Group 21 (contraction).
-// %182 = add(%181, %28) (N, 3)
-extern "C" __global__ void g21_1_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 3*n) return;
-	int i_ = i;
-	const int i1 = i_ % 3; i_ /= 3;
-	const int i0 = i_;
-	t182[i] = t182[i] + acc2B[i1];
-}
-
-// %183 = argmax(%182) (N)
-extern "C" __global__ void k183_argmax(float* mem, int n) {
-	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
-	if (w >= n) return;
-	const int base = (w / 1) * 3 * 1 + w % 1;
-	const int l = threadIdx.x & 31;
-	float best = __int_as_float(0xff800000);
-	int bi = 0x7fffffff; // no element seen
-	for (int j = l; j < 3; j += 32) {
-		const float xv = t182[base + j*1];
-		if (bi == 0x7fffffff || xv > best) {
-			best = xv;
-			bi = j;
-		}
-	}
-	warp_argmax(best, bi);
-	if (l == 0) t183[w] = bi;
-}
-
-// Group 22 (reduction).
-// %184 = eq(%183, %3) (N)
-// %185 = cast(%184) (N)
-// %186 = reduce_mean(%185) scalar
-extern "C" __global__ void g22_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e184 = (t183[r0] == lab[r0] ? 1.0f : 0.0f); // %184 eq
-		const float e185 = e184; // %185 cast
-		const float xv = e185;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t186[o] = acc;
-}
-
-// %187 = slice(%163) (N, 8)
-extern "C" __global__ void k187_slice(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 8*n) return;
-	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
-	t187[i] = h[(o * 12 + 4 + j) * 1 + in];
-}
-
-// %188 = concat(%164, %187) (N, 12)
-extern "C" __global__ void k188_concat(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
-	if (j < 4) t188[i] = t164[(o * 4 + j - (0)) * 1 + in];
-	else t188[i] = t187[(o * 8 + j - (4)) * 1 + in];
-}
-
-// %189 = matmul(%174, %25) (N, 12)
-// cuBLAS: t189 = t174 @ lossWᵀ
-
-// %190 = transpose(%163) (12, N)
-extern "C" __global__ void k190_transpose(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % n; i_ /= n;
-	const int i0 = i_;
-	t190[i] = h[i0 + i1*12];
-}
-
-// %191 = matmul(%96, %163) (12, N)
-// cuBLAS: t191 = t96 @ hᵀ
-
-// %192 = matmul(%190, %96) (N, 12)
-// cuBLAS: t192 = t190ᵀ @ t96
-
-// %193 = transpose(%191) (N, 12)
-extern "C" __global__ void k193_transpose(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	t193[i] = t191[i0 + i1*n];
-}
-
-// %194 = matmul(%190, %163) (12, 12)
-// cuBLAS: t194 = t190 @ h
-
-// Group 5 (reduction).
-// %195 = mul(%194, %5) (12, 12) (mm)
-// %196 = reduce_mean(%195) scalar
-extern "C" __global__ void g5_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 144; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 12; r_ /= 12;
-		const int r0 = r_;
-		const float e195 = t194[r0*12 + r1] * 0.1f; // %195 mul
-		const float xv = e195;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	acc /= (float)(144);
-	if ((threadIdx.x & 31) == 0) t196[o] = acc;
-}
-
-// Group 38 (reduction).
-// %197 = eq(%119, %151) (N, 3, 4)
-// %198 = cast(%197) (N, 3, 4)
-// %199 = reduce_sum(%198) (N, 1, 4)
-extern "C" __global__ void g38_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 4*n) return;
-	int o_ = o;
-	const int o1 = o_ % 4; o_ /= 4;
-	const int o0 = o_;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float e197 = (t119[o0*12 + r0*4 + o1] == t148[o0*4 + o1] ? 1.0f : 0.0f); // %197 eq
-		const float e198 = e197; // %198 cast
-		const float xv = e198;
-		t198[o0*12 + o1*1 + r0*4] = e198;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t199[o] = acc;
-}
-
-// %200 = div(%85, %199) (N, 1, 4)
-extern "C" __global__ void k200_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	t200[i] = t84[i] / t199[i];
+	for (int j = l; j < 3; j += 32) t116[base + j*4] = h[base + j*4] - lse;
 }
 
 // Group 2 (reduction).
-// %201 = add(%159, %160) (N, 3, 4) (sm)
-// %202 = reduce_mean(%201) scalar
+// %117 = add(%115, %116) (N, 3, 4) (sm)
+// %118 = reduce_mean(%117) scalar
 extern "C" __global__ void g2_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1207,21 +639,65 @@ extern "C" __global__ void g2_reduce_mean(float* mem, int n) {
 		const int r2 = r_ % 4; r_ /= 4;
 		const int r1 = r_ % 3; r_ /= 3;
 		const int r0 = r_;
-		const float e201 = t159[r0*12 + r1*4 + r2] + t160[r0*12 + r1*4 + r2]; // %201 add
-		const float xv = e201;
+		const float e117 = t115[r0*12 + r1*4 + r2] + t116[r0*12 + r1*4 + r2]; // %117 add
+		const float xv = e117;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t202[o] = acc;
+	if (threadIdx.x == 0) t118[o] = acc;
+}
+
+// %119 = transpose(%62) (N, 4, 3)
+extern "C" __global__ void k119_transpose(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i2 = i_ % 3; i_ /= 3;
+	const int i1 = i_ % 4; i_ /= 4;
+	const int i0 = i_;
+	t119[i] = h[i0*12 + i1 + i2*4];
+}
+
+// %122 = slice(%121) (N, 4)
+extern "C" __global__ void k122_slice(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 4*n) return;
+	const int in = i % 1, j = (i / 1) % 4, o = i / (1 * 4);
+	t122[i] = h[(o * 12 + 0 + j) * 1 + in];
+}
+
+// %123 = slice(%121) (N, 8)
+extern "C" __global__ void k123_slice(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 8*n) return;
+	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
+	t123[i] = h[(o * 12 + 4 + j) * 1 + in];
+}
+
+// %124 = concat(%122, %123) (N, 12)
+extern "C" __global__ void k124_concat(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
+	if (j < 4) t124[i] = t122[(o * 4 + j - (0)) * 1 + in];
+	else t124[i] = t123[(o * 8 + j - (4)) * 1 + in];
+}
+
+// %125 = gather(%13, %1) (N, 12) (g)
+extern "C" __global__ void k125_gather_g(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const int r = k2[i / 12];
+	g[i] = table[r * 12 + i % 12];
 }
 
 // Group 3 (reduction).
-// %203 = mul(%188, %9) (N, 12) (sl)
-// %204 = add(%163, %162) (N, 12)
-// %205 = add(%204, %203) (N, 12)
-// %206 = add(%205, %91) (N, 12)
-// %207 = reduce_mean(%206) (N, 1)
+// %126 = mul(%124, %9) (N, 12) (sl)
+// %127 = add(%121, %120) (N, 12)
+// %128 = add(%127, %126) (N, 12)
+// %129 = add(%128, %125) (N, 12)
+// %130 = reduce_mean(%129) (N, 1)
 extern "C" __global__ void g3_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
@@ -1229,576 +705,35 @@ extern "C" __global__ void g3_reduce_mean(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float e203 = t188[o0*12 + r0] * 0.5f; // %203 mul
-		const float e204 = h[o0*12 + r0] + t161[o0*12 + r0]; // %204 add
-		const float e205 = e204 + e203; // %205 add
-		const float e206 = e205 + g[o0*12 + r0]; // %206 add
-		const float xv = e206;
-		sl[o0*12 + r0*1] = e203;
-		t206[o0*12 + r0*1] = e206;
+		const float e126 = t124[o0*12 + r0] * 0.5f; // %126 mul
+		const float e127 = h[o0*12 + r0] + t119[o0*12 + r0]; // %127 add
+		const float e128 = e127 + e126; // %128 add
+		const float e129 = e128 + g[o0*12 + r0]; // %129 add
+		const float xv = e129;
+		sl[o0*12 + r0*1] = e126;
+		t129[o0*12 + r0*1] = e129;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
 	acc /= (float)(12);
-	if ((threadIdx.x & 31) == 0) t207[o] = acc;
+	if ((threadIdx.x & 31) == 0) t130[o] = acc;
 }
 
-// Group 7 (reduction).
-// %208 = sub(%206, %207) (N, 12)
-// %209 = mul(%208, %208) (N, 12)
-// %210 = reduce_mean(%209) (N, 1)
-extern "C" __global__ void g7_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float e208 = t206[o0*12 + r0] - t207[o0]; // %208 sub
-		const float e209 = e208 * e208; // %209 mul
-		const float xv = e209;
-		t208[o0*12 + r0*1] = e208;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	acc /= (float)(12);
-	if ((threadIdx.x & 31) == 0) t210[o] = acc;
-}
-
-// Group 8 (elementwise).
-// %211 = add(%210, %16) (N, 1)
-// %212 = sqrt(%211) (N, 1)
-extern "C" __global__ void g8_add_sqrt(float* mem, int n) {
+// %131 = one_hot(%1) (N, 5)
+extern "C" __global__ void k131_one_hot(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const float e211 = t210[i] + 1e-05f; // %211 add
-	const float e212 = sqrtf(e211); // %212 sqrt
-	t212[i] = e212;
+	if (i >= 5*n) return;
+	t131[i] = k2[i / 5] == i % 5 ? 1.0f : 0.0f;
 }
 
-// %213 = mul(%65, %203) (N, 12)
-extern "C" __global__ void k213_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	t213[i] = t65[0] * sl[i];
-}
-
-// Group 13 (reduction).
-// %215 = mul(%163, %203) (N, 12)
-// %216 = reduce_mean(%215) scalar
-extern "C" __global__ void g13_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 12; r_ /= 12;
-		const int r0 = r_;
-		const float e215 = h[r0*12 + r1] * sl[r0*12 + r1]; // %215 mul
-		const float xv = e215;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t216[o] = acc;
-}
-
-// Group 37 (reduction).
-// %217 = mul(%67, %159) (N, 3, 4)
-// %218 = reduce_sum(%217) (N, 3, 1)
-extern "C" __global__ void g37_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 3*n) return;
-	int o_ = o;
-	const int o1 = o_ % 3; o_ /= 3;
-	const int o0 = o_;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 4; j += 32) {
-		const int r0 = j;
-		const float e217 = t67[0] * t159[o0*12 + o1*4 + r0]; // %217 mul
-		const float xv = e217;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t218[o] = acc;
-}
-
-// Group 39 (reduction).
-// %219 = eq(%98, %152) (N, 3, 4)
-// %220 = cast(%219) (N, 3, 4)
-// %221 = reduce_sum(%220) (N, 1, 4)
-extern "C" __global__ void g39_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 4*n) return;
-	int o_ = o;
-	const int o1 = o_ % 4; o_ /= 4;
-	const int o0 = o_;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
-		const int r0 = j;
-		const float e219 = (h[o0*12 + r0*4 + o1] == t147[o0*4 + o1] ? 1.0f : 0.0f); // %219 eq
-		const float e220 = e219; // %220 cast
-		const float xv = e220;
-		t220[o0*12 + o1*1 + r0*4] = e220;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t221[o] = acc;
-}
-
-// %222 = div(%69, %221) (N, 1, 4)
-extern "C" __global__ void k222_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	int i_ = i;
-	const int i2 = i_ % 4; i_ /= 4;
-	const int i1 = i_ % 1; i_ /= 1;
-	const int i0 = i_;
-	t222[i] = t69[0] / t221[i];
-}
-
-// Group 9 (elementwise).
-// %223 = div(%208, %212) (N, 12)
-// %224 = mul(%223, %17) (N, 12)
-// %225 = add(%224, %18) (N, 12)
-extern "C" __global__ void g9_div_mul_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	int i_ = i;
-	const int i1 = i_ % 12; i_ /= 12;
-	const int i0 = i_;
-	const float e223 = t208[i] / t212[i0]; // %223 div
-	const float e224 = e223 * zLayerNorm0Gamma[i1]; // %224 mul
-	const float e225 = e224 + zLayerNorm0Beta[i1]; // %225 add
-	t223[i] = e223;
-	t225[i] = e225;
-}
-
-// %226 = matmul(%225, %19) (N, 1)
-// cuBLAS: t226 = t225 @ zDense0W
-
-// Group 10 (reduction).
-// %227 = add(%226, %20) (N, 1)
-// %228 = add(%227, %82) (N, 1) (z)
-// %229 = sigmoid(%228) (N, 1)
-// %230 = sigmoid(%2) (N, 1)
-// %231 = maximum(%229, %23) (N, 1)
-// %232 = minimum(%231, %24) (N, 1)
-// %233 = log(%232) (N, 1)
-// %234 = mul(%230, %233) (N, 1)
-// %235 = sub(%6, %230) (N, 1)
-// %236 = sub(%6, %232) (N, 1)
-// %237 = log(%236) (N, 1)
-// %238 = mul(%235, %237) (N, 1)
-// %239 = add(%234, %238) (N, 1)
-// %240 = neg(%239) (N, 1)
-// %241 = reduce_mean(%240) scalar
-extern "C" __global__ void g10_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e227 = t226[r0] + zDense0B[0]; // %227 add
-		const float e228 = e227 + oh[r0]; // %228 add
-		const float e229 = sigmoid_f(e228); // %229 sigmoid
-		const float e230 = sigmoid_f(t[r0]); // %230 sigmoid
-		const float e231 = max_f(e229, 1e-07f); // %231 maximum
-		const float e232 = min_f(e231, 0.9999999f); // %232 minimum
-		const float e233 = logf(e232); // %233 log
-		const float e234 = e230 * e233; // %234 mul
-		const float e235 = 1.0f - e230; // %235 sub
-		const float e236 = 1.0f - e232; // %236 sub
-		const float e237 = logf(e236); // %237 log
-		const float e238 = e235 * e237; // %238 mul
-		const float e239 = e234 + e238; // %239 add
-		const float e240 = -e239; // %240 neg
-		const float xv = e240;
-		z[r0*1 + r1*1] = e228;
-		t229[r0*1 + r1*1] = e229;
-		t230[r0*1 + r1*1] = e230;
-		t231[r0*1 + r1*1] = e231;
-		t232[r0*1 + r1*1] = e232;
-		t235[r0*1 + r1*1] = e235;
-		t236[r0*1 + r1*1] = e236;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t241[o] = acc;
-}
-
-// Group 20 (reduction).
-// %242 = gt(%229, %9) (N, 1)
-// %243 = cast(%242) (N, 1)
-// %244 = gt(%2, %9) (N, 1)
-// %245 = cast(%244) (N, 1)
-// %246 = eq(%243, %245) (N, 1)
-// %247 = cast(%246) (N, 1)
-// %248 = reduce_mean(%247) scalar
-extern "C" __global__ void g20_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e242 = (t229[r0] > 0.5f ? 1.0f : 0.0f); // %242 gt
-		const float e243 = e242; // %243 cast
-		const float e244 = (t[r0] > 0.5f ? 1.0f : 0.0f); // %244 gt
-		const float e245 = e244; // %245 cast
-		const float e246 = (e243 == e245 ? 1.0f : 0.0f); // %246 eq
-		const float e247 = e246; // %247 cast
-		const float xv = e247;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t248[o] = acc;
-}
-
-// Group 14 (reduction).
-// %249 = sub(%228, %2) (N, 1)
-// %250 = abs(%249) (N, 1)
-// %251 = minimum(%250, %9) (N, 1)
-// %252 = mul(%251, %251) (N, 1)
-// %253 = mul(%9, %252) (N, 1)
-// %254 = sub(%250, %251) (N, 1)
-// %255 = mul(%9, %254) (N, 1)
-// %256 = add(%253, %255) (N, 1)
-// %257 = reduce_mean(%256) scalar
-extern "C" __global__ void g14_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e249 = z[r0] - t[r0]; // %249 sub
-		const float e250 = abs_f(e249); // %250 abs
-		const float e251 = min_f(e250, 0.5f); // %251 minimum
-		const float e252 = e251 * e251; // %252 mul
-		const float e253 = 0.5f * e252; // %253 mul
-		const float e254 = e250 - e251; // %254 sub
-		const float e255 = 0.5f * e254; // %255 mul
-		const float e256 = e253 + e255; // %256 add
-		const float xv = e256;
-		t249[r0*1 + r1*1] = e249;
-		t250[r0*1 + r1*1] = e250;
-		t251[r0*1 + r1*1] = e251;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t257[o] = acc;
-}
-
-// %258 = reduce_mean(%250) scalar
-extern "C" __global__ void k258_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float xv = t250[r0*1 + r1*1];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t258[o] = acc;
-}
-
-// Group 15 (reduction).
-// %259 = mul(%249, %249) (N, 1)
-// %260 = reduce_sum(%259) scalar
-extern "C" __global__ void g15_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e259 = t249[r0] * t249[r0]; // %259 mul
-		const float xv = e259;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) t260[o] = acc;
-}
-
-// Group 16 (reduction).
-// %261 = abs(%228) (N, 1)
-// %262 = neg(%261) (N, 1)
-// %263 = exp(%262) (N, 1)
-// %264 = add(%6, %263) (N, 1)
-// %265 = log(%264) (N, 1)
-// %266 = maximum(%228, %8) (N, 1)
-// %267 = mul(%228, %2) (N, 1)
-// %268 = sub(%266, %267) (N, 1)
-// %269 = add(%268, %265) (N, 1)
-// %270 = reduce_mean(%269) scalar
-extern "C" __global__ void g16_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e261 = abs_f(z[r0]); // %261 abs
-		const float e262 = -e261; // %262 neg
-		const float e263 = expf(e262); // %263 exp
-		const float e264 = 1.0f + e263; // %264 add
-		const float e265 = logf(e264); // %265 log
-		const float e266 = max_f(z[r0], 0.0f); // %266 maximum
-		const float e267 = z[r0] * t[r0]; // %267 mul
-		const float e268 = e266 - e267; // %268 sub
-		const float e269 = e268 + e265; // %269 add
-		const float xv = e269;
-		t263[r0*1 + r1*1] = e263;
-		t264[r0*1 + r1*1] = e264;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t270[o] = acc;
-}
-
-// Group 26 (reduction).
-// %271 = broadcast(%64) (N, 1)
-// %272 = neg(%271) (N, 1)
-// %273 = mul(%272, %2) (N, 1)
-// %274 = ge(%228, %8) (N, 1)
-// %275 = where(%274, %63, %8) (N, 1)
-// %276 = add(%273, %275) (N, 1)
-// %277 = div(%63, %264) (N, 1)
-// %278 = mul(%277, %263) (N, 1)
-// %279 = neg(%278) (N, 1)
-// %280 = sign(%228) (N, 1)
-// %281 = mul(%279, %280) (N, 1)
-// %282 = add(%276, %281) (N, 1)
-// %283 = add(%249, %249) (N, 1)
-// %284 = add(%282, %283) (N, 1)
-// %285 = sign(%249) (N, 1)
-// %286 = mul(%63, %285) (N, 1)
-// %287 = add(%284, %286) (N, 1)
-// %288 = mul(%271, %9) (N, 1)
-// %289 = neg(%288) (N, 1)
-// %290 = mul(%288, %251) (N, 1)
-// %291 = add(%289, %290) (N, 1)
-// %292 = add(%291, %290) (N, 1)
-// %293 = le(%250, %9) (N, 1)
-// %294 = where(%293, %292, %8) (N, 1)
-// %295 = add(%288, %294) (N, 1)
-// %296 = mul(%295, %285) (N, 1)
-// %297 = add(%287, %296) (N, 1)
-// %298 = mul(%272, %235) (N, 1)
-// %299 = div(%298, %236) (N, 1)
-// %300 = neg(%299) (N, 1)
-// %301 = mul(%272, %230) (N, 1)
-// %302 = div(%301, %232) (N, 1)
-// %303 = add(%300, %302) (N, 1)
-// %304 = le(%231, %24) (N, 1)
-// %305 = where(%304, %303, %8) (N, 1)
-// %306 = ge(%229, %23) (N, 1)
-// %307 = where(%306, %305, %8) (N, 1)
-// %308 = mul(%307, %229) (N, 1)
-// %309 = sub(%6, %229) (N, 1)
-// %310 = mul(%308, %309) (N, 1)
-// %311 = add(%297, %310) (N, 1)
-// %312 = reduce_sum(%311) (1)
-extern "C" __global__ void g26_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	const int o0 = o;
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e271 = t63[0]; // %271 broadcast
-		const float e272 = -e271; // %272 neg
-		const float e273 = e272 * t[r0]; // %273 mul
-		const float e274 = (z[r0] >= 0.0f ? 1.0f : 0.0f); // %274 ge
-		const float e275 = (e274 != 0.0f ? t63[0] : 0.0f); // %275 where
-		const float e276 = e273 + e275; // %276 add
-		const float e277 = t63[0] / t264[r0]; // %277 div
-		const float e278 = e277 * t263[r0]; // %278 mul
-		const float e279 = -e278; // %279 neg
-		const float e280 = sign_f(z[r0]); // %280 sign
-		const float e281 = e279 * e280; // %281 mul
-		const float e282 = e276 + e281; // %282 add
-		const float e283 = t249[r0] + t249[r0]; // %283 add
-		const float e284 = e282 + e283; // %284 add
-		const float e285 = sign_f(t249[r0]); // %285 sign
-		const float e286 = t63[0] * e285; // %286 mul
-		const float e287 = e284 + e286; // %287 add
-		const float e288 = e271 * 0.5f; // %288 mul
-		const float e289 = -e288; // %289 neg
-		const float e290 = e288 * t251[r0]; // %290 mul
-		const float e291 = e289 + e290; // %291 add
-		const float e292 = e291 + e290; // %292 add
-		const float e293 = (t250[r0] <= 0.5f ? 1.0f : 0.0f); // %293 le
-		const float e294 = (e293 != 0.0f ? e292 : 0.0f); // %294 where
-		const float e295 = e288 + e294; // %295 add
-		const float e296 = e295 * e285; // %296 mul
-		const float e297 = e287 + e296; // %297 add
-		const float e298 = e272 * t235[r0]; // %298 mul
-		const float e299 = e298 / t236[r0]; // %299 div
-		const float e300 = -e299; // %300 neg
-		const float e301 = e272 * t230[r0]; // %301 mul
-		const float e302 = e301 / t232[r0]; // %302 div
-		const float e303 = e300 + e302; // %303 add
-		const float e304 = (t231[r0] <= 0.9999999f ? 1.0f : 0.0f); // %304 le
-		const float e305 = (e304 != 0.0f ? e303 : 0.0f); // %305 where
-		const float e306 = (t229[r0] >= 1e-07f ? 1.0f : 0.0f); // %306 ge
-		const float e307 = (e306 != 0.0f ? e305 : 0.0f); // %307 where
-		const float e308 = e307 * t229[r0]; // %308 mul
-		const float e309 = 1.0f - t229[r0]; // %309 sub
-		const float e310 = e308 * e309; // %310 mul
-		const float e311 = e297 + e310; // %311 add
-		const float xv = e311;
-		t311[o0*1 + r0*1] = e311;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) zDense0BGrad[o] = acc;
-}
-
-// %313 = matmul(%225, %311) (12, 1)
-// cuBLAS: zDense0WGrad = t225ᵀ @ t311
-
-// %314 = matmul(%81, %311) (5, 1)
-// cuBLAS: wGrad = t81ᵀ @ t311
-
-// %315 = mul(%312, %312) (1)
-extern "C" __global__ void k315_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t315[i] = zDense0BGrad[i] * zDense0BGrad[i];
-}
-
-// Group 45 (reduction).
-// %317 = mul(%314, %314) (5, 1)
-// %318 = reduce_sum(%317) scalar
-extern "C" __global__ void g45_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 5; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e317 = wGrad[r0] * wGrad[r0]; // %317 mul
-		const float xv = e317;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t318[o] = acc;
-}
-
-// Group 48 (reduction).
-// %319 = mul(%313, %313) (12, 1)
-// %320 = reduce_sum(%319) scalar
-extern "C" __global__ void g48_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 1; r_ /= 1;
-		const int r0 = r_;
-		const float e319 = zDense0WGrad[r0] * zDense0WGrad[r0]; // %319 mul
-		const float xv = e319;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t320[o] = acc;
-}
-
-// %321 = matmul(%311, %19) (N, 12)
-// cuBLAS: t321 = t311 @ zDense0Wᵀ
-
-// %322 = reduce_sum(%321) (12)
-extern "C" __global__ void k322_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	const int o0 = o;
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float xv = t321[o0*1 + r0*12];
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) zLayerNorm0BetaGrad[o] = acc;
-}
-
-// Group 47 (reduction).
-// %323 = mul(%322, %322) (12)
-// %324 = reduce_sum(%323) scalar
-extern "C" __global__ void g47_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float e323 = zLayerNorm0BetaGrad[r0] * zLayerNorm0BetaGrad[r0]; // %323 mul
-		const float xv = e323;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t324[o] = acc;
-}
-
-// Group 32 (reduction).
-// %325 = mul(%321, %223) (N, 12)
-// %326 = reduce_sum(%325) (12)
-extern "C" __global__ void g32_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	const int o0 = o;
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e325 = t321[r0*12 + o0] * t223[r0*12 + o0]; // %325 mul
-		const float xv = e325;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	if (threadIdx.x == 0) zLayerNorm0GammaGrad[o] = acc;
-}
-
-// Group 46 (reduction).
-// %327 = mul(%326, %326) (12)
-// %328 = reduce_sum(%327) scalar
-extern "C" __global__ void g46_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
-		const int r0 = j;
-		const float e327 = zLayerNorm0GammaGrad[r0] * zLayerNorm0GammaGrad[r0]; // %327 mul
-		const float xv = e327;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t328[o] = acc;
-}
+// %132 = matmul(%131, %14) (N, 1) (oh)
+// cuBLAS: oh = t131 @ w2
 
 // Group 4 (reduction).
-// %329 = mul(%98, %15) (N, 3, 4)
-// %330 = cast(%329) (N, 3, 4)
-// %331 = cast(%330) (N, 3, 4) (ci)
-// %332 = reduce_mean(%331) scalar
+// %133 = mul(%62, %15) (N, 3, 4)
+// %134 = cast(%133) (N, 3, 4)
+// %135 = cast(%134) (N, 3, 4) (ci)
+// %136 = reduce_mean(%135) scalar
 extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -1808,64 +743,840 @@ extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
 		const int r2 = r_ % 4; r_ /= 4;
 		const int r1 = r_ % 3; r_ /= 3;
 		const int r0 = r_;
-		const float e329 = h[r0*12 + r1*4 + r2] * 3.0f; // %329 mul
-		const int e330 = cast_i32(e329); // %330 cast
-		const float e331 = (float)e330; // %331 cast
-		const float xv = e331;
+		const float e133 = h[r0*12 + r1*4 + r2] * 3.0f; // %133 mul
+		const int e134 = cast_i32(e133); // %134 cast
+		const float e135 = (float)e134; // %135 cast
+		const float xv = e135;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(12*n);
-	if (threadIdx.x == 0) t332[o] = acc;
+	if (threadIdx.x == 0) t136[o] = acc;
+}
+
+// %137 = transpose(%121) (12, N)
+extern "C" __global__ void k137_transpose(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % n; i_ /= n;
+	const int i0 = i_;
+	t137[i] = h[i0 + i1*12];
+}
+
+// %138 = matmul(%137, %121) (12, 12)
+// cuBLAS: t138 = t137 @ h
+
+// Group 5 (reduction).
+// %139 = mul(%138, %5) (12, 12) (mm)
+// %140 = reduce_mean(%139) scalar
+extern "C" __global__ void g5_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 144; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 12; r_ /= 12;
+		const int r0 = r_;
+		const float e139 = t138[r0*12 + r1] * 0.1f; // %139 mul
+		const float xv = e139;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	acc /= (float)(144);
+	if ((threadIdx.x & 31) == 0) t140[o] = acc;
+}
+
+// %141 = argmax(%62) (N, 3)
+extern "C" __global__ void k141_argmax(float* mem, int n) {
+	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 2
+	if (w >= 3*n) return;
+	const int base = (w / 1) * 4 * 1 + w % 1;
+	const int l = threadIdx.x & 31;
+	float best = __int_as_float(0xff800000);
+	int bi = 0x7fffffff; // no element seen
+	for (int j = l; j < 4; j += 32) {
+		const float xv = h[base + j*1];
+		if (bi == 0x7fffffff || xv > best) {
+			best = xv;
+			bi = j;
+		}
+	}
+	warp_argmax(best, bi);
+	if (l == 0) t141[w] = bi;
+}
+
+// Group 6 (reduction).
+// %142 = cast(%141) (N, 3) (am)
+// %143 = reduce_mean(%142) scalar
+extern "C" __global__ void g6_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 3*n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e142 = (float)t141[r0*3 + r1]; // %142 cast
+		const float xv = e142;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(3*n);
+	if (threadIdx.x == 0) t143[o] = acc;
+}
+
+// Group 7 (reduction).
+// %144 = sub(%129, %130) (N, 12)
+// %145 = mul(%144, %144) (N, 12)
+// %146 = reduce_mean(%145) (N, 1)
+extern "C" __global__ void g7_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float e144 = t129[o0*12 + r0] - t130[o0]; // %144 sub
+		const float e145 = e144 * e144; // %145 mul
+		const float xv = e145;
+		t144[o0*12 + r0*1] = e144;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	acc /= (float)(12);
+	if ((threadIdx.x & 31) == 0) t146[o] = acc;
+}
+
+// Group 8 (elementwise).
+// %147 = add(%146, %16) (N, 1)
+// %148 = sqrt(%147) (N, 1)
+extern "C" __global__ void g8_add_sqrt(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const float e147 = t146[i] + 1e-05f; // %147 add
+	const float e148 = sqrtf(e147); // %148 sqrt
+	t148[i] = e148;
+}
+
+// Group 9 (elementwise).
+// %149 = div(%144, %148) (N, 12)
+// %150 = mul(%149, %17) (N, 12)
+// %151 = add(%150, %18) (N, 12)
+extern "C" __global__ void g9_div_mul_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	const float e149 = t144[i] / t148[i0]; // %149 div
+	const float e150 = e149 * zLayerNorm0Gamma[i1]; // %150 mul
+	const float e151 = e150 + zLayerNorm0Beta[i1]; // %151 add
+	t149[i] = e149;
+	t151[i] = e151;
+}
+
+// %152 = matmul(%151, %19) (N, 1)
+// cuBLAS: t152 = t151 @ zDense0W
+
+// Group 10 (reduction).
+// %153 = add(%152, %20) (N, 1)
+// %154 = add(%153, %132) (N, 1) (z)
+// %155 = sigmoid(%154) (N, 1)
+// %156 = sigmoid(%2) (N, 1)
+// %157 = maximum(%155, %23) (N, 1)
+// %158 = minimum(%157, %24) (N, 1)
+// %159 = log(%158) (N, 1)
+// %160 = mul(%156, %159) (N, 1)
+// %161 = sub(%6, %156) (N, 1)
+// %162 = sub(%6, %158) (N, 1)
+// %163 = log(%162) (N, 1)
+// %164 = mul(%161, %163) (N, 1)
+// %165 = add(%160, %164) (N, 1)
+// %166 = neg(%165) (N, 1)
+// %167 = reduce_mean(%166) scalar
+extern "C" __global__ void g10_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e153 = t152[r0] + zDense0B[0]; // %153 add
+		const float e154 = e153 + oh[r0]; // %154 add
+		const float e155 = sigmoid_f(e154); // %155 sigmoid
+		const float e156 = sigmoid_f(t[r0]); // %156 sigmoid
+		const float e157 = max_f(e155, 1e-07f); // %157 maximum
+		const float e158 = min_f(e157, 0.9999999f); // %158 minimum
+		const float e159 = logf(e158); // %159 log
+		const float e160 = e156 * e159; // %160 mul
+		const float e161 = 1.0f - e156; // %161 sub
+		const float e162 = 1.0f - e158; // %162 sub
+		const float e163 = logf(e162); // %163 log
+		const float e164 = e161 * e163; // %164 mul
+		const float e165 = e160 + e164; // %165 add
+		const float e166 = -e165; // %166 neg
+		const float xv = e166;
+		z[r0*1 + r1*1] = e154;
+		t155[r0*1 + r1*1] = e155;
+		t156[r0*1 + r1*1] = e156;
+		t157[r0*1 + r1*1] = e157;
+		t158[r0*1 + r1*1] = e158;
+		t161[r0*1 + r1*1] = e161;
+		t162[r0*1 + r1*1] = e162;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t167[o] = acc;
+}
+
+// Group 11 (reduction).
+// %168 = mul(%84, %21) (N, 3, 4)
+// %169 = reduce_mean(%168) scalar
+extern "C" __global__ void g11_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r2 = r_ % 4; r_ /= 4;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e168 = b[r0*12 + r1*4 + r2] * 0.3f; // %168 mul
+		const float xv = e168;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t169[o] = acc;
+}
+
+// Group 13 (reduction).
+// %170 = mul(%121, %126) (N, 12)
+// %171 = reduce_mean(%170) scalar
+extern "C" __global__ void g13_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < 12*n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 12; r_ /= 12;
+		const int r0 = r_;
+		const float e170 = h[r0*12 + r1] * sl[r0*12 + r1]; // %170 mul
+		const float xv = e170;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(12*n);
+	if (threadIdx.x == 0) t171[o] = acc;
+}
+
+// Group 14 (reduction).
+// %172 = sub(%154, %2) (N, 1)
+// %173 = abs(%172) (N, 1)
+// %174 = minimum(%173, %9) (N, 1)
+// %175 = mul(%174, %174) (N, 1)
+// %176 = mul(%9, %175) (N, 1)
+// %177 = sub(%173, %174) (N, 1)
+// %178 = mul(%9, %177) (N, 1)
+// %179 = add(%176, %178) (N, 1)
+// %180 = reduce_mean(%179) scalar
+extern "C" __global__ void g14_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e172 = z[r0] - t[r0]; // %172 sub
+		const float e173 = abs_f(e172); // %173 abs
+		const float e174 = min_f(e173, 0.5f); // %174 minimum
+		const float e175 = e174 * e174; // %175 mul
+		const float e176 = 0.5f * e175; // %176 mul
+		const float e177 = e173 - e174; // %177 sub
+		const float e178 = 0.5f * e177; // %178 mul
+		const float e179 = e176 + e178; // %179 add
+		const float xv = e179;
+		t172[r0*1 + r1*1] = e172;
+		t173[r0*1 + r1*1] = e173;
+		t174[r0*1 + r1*1] = e174;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t180[o] = acc;
+}
+
+// %181 = reduce_mean(%173) scalar
+extern "C" __global__ void k181_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float xv = t173[r0*1 + r1*1];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t181[o] = acc;
+}
+
+// Group 15 (reduction).
+// %182 = mul(%172, %172) (N, 1)
+// %183 = reduce_sum(%182) scalar
+extern "C" __global__ void g15_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e182 = t172[r0] * t172[r0]; // %182 mul
+		const float xv = e182;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) t183[o] = acc;
+}
+
+// Group 16 (reduction).
+// %184 = abs(%154) (N, 1)
+// %185 = neg(%184) (N, 1)
+// %186 = exp(%185) (N, 1)
+// %187 = add(%6, %186) (N, 1)
+// %188 = log(%187) (N, 1)
+// %189 = maximum(%154, %8) (N, 1)
+// %190 = mul(%154, %2) (N, 1)
+// %191 = sub(%189, %190) (N, 1)
+// %192 = add(%191, %188) (N, 1)
+// %193 = reduce_mean(%192) scalar
+extern "C" __global__ void g16_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e184 = abs_f(z[r0]); // %184 abs
+		const float e185 = -e184; // %185 neg
+		const float e186 = expf(e185); // %186 exp
+		const float e187 = 1.0f + e186; // %187 add
+		const float e188 = logf(e187); // %188 log
+		const float e189 = max_f(z[r0], 0.0f); // %189 maximum
+		const float e190 = z[r0] * t[r0]; // %190 mul
+		const float e191 = e189 - e190; // %191 sub
+		const float e192 = e191 + e188; // %192 add
+		const float xv = e192;
+		t186[r0*1 + r1*1] = e186;
+		t187[r0*1 + r1*1] = e187;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t193[o] = acc;
+}
+
+// Group 17 (contraction).
+// %194 = matmul(%121, %25) (N, 3)
+// cuBLAS: t195 = h @ lossW
+
+// Group 17 (contraction).
+// %195 = add(%194, %26) (N, 3)
+extern "C" __global__ void g17_1_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 3*n) return;
+	int i_ = i;
+	const int i1 = i_ % 3; i_ /= 3;
+	const int i0 = i_;
+	t195[i] = t195[i] + lossB[i1];
+}
+
+// %196 = log_softmax(%195) (N, 3)
+extern "C" __global__ void k196_log_softmax(float* mem, int n) {
+	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
+	if (w >= n) return;
+	const int base = (w / 1) * 3 * 1 + w % 1;
+	const int l = threadIdx.x & 31;
+	float mx = __int_as_float(0xff800000);
+	for (int j = l; j < 3; j += 32) mx = max_nan(mx, t195[base + j*1]);
+	mx = warp_max(mx);
+	float sum = 0;
+	for (int j = l; j < 3; j += 32) sum += expf(t195[base + j*1] - mx);
+	sum = warp_sum(sum);
+	const float lse = mx + logf(sum);
+	for (int j = l; j < 3; j += 32) t196[base + j*1] = t195[base + j*1] - lse;
+}
+
+// %197 = one_hot(%3) (N, 3)
+extern "C" __global__ void k197_one_hot(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 3*n) return;
+	t197[i] = lab[i / 3] == i % 3 ? 1.0f : 0.0f;
+}
+
+// Group 18 (reduction).
+// %198 = mul(%197, %196) (N, 3)
+// %199 = reduce_sum(%198) (N)
+extern "C" __global__ void g18_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float e198 = t197[o0*3 + r0] * t196[o0*3 + r0]; // %198 mul
+		const float xv = e198;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t199[o] = acc;
+}
+
+// Group 19 (reduction).
+// %200 = neg(%199) (N)
+// %201 = reduce_mean(%200) scalar
+extern "C" __global__ void g19_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float e200 = -t199[r0]; // %200 neg
+		const float xv = e200;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t201[o] = acc;
 }
 
 // Group 12 (elementwise).
-// %333 = add(%139, %142) scalar
-// %334 = add(%333, %140) scalar
-// %335 = add(%334, %158) scalar
-// %336 = add(%335, %202) scalar
-// %337 = add(%336, %332) scalar
-// %338 = add(%337, %196) scalar
-// %339 = mul(%145, %22) scalar
-// %340 = add(%338, %339) scalar
-// %341 = add(%340, %216) scalar (total)
-// %342 = add(%241, %257) scalar
-// %343 = add(%342, %258) scalar
-// %344 = add(%343, %260) scalar
-// %345 = add(%344, %270) scalar
-// %346 = add(%345, %341) scalar
-// %347 = add(%346, %171) scalar
+// %202 = add(%103, %169) scalar
+// %203 = add(%202, %104) scalar
+// %204 = add(%203, %114) scalar
+// %205 = add(%204, %118) scalar
+// %206 = add(%205, %136) scalar
+// %207 = add(%206, %140) scalar
+// %208 = mul(%143, %22) scalar
+// %209 = add(%207, %208) scalar
+// %210 = add(%209, %171) scalar (total)
+// %211 = add(%167, %180) scalar
+// %212 = add(%211, %181) scalar
+// %213 = add(%212, %183) scalar
+// %214 = add(%213, %193) scalar
+// %215 = add(%214, %210) scalar
+// %216 = add(%215, %201) scalar
 extern "C" __global__ void g12_add_add_add_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
-	const float e333 = t139[i] + t142[i]; // %333 add
-	const float e334 = e333 + t140[i]; // %334 add
-	const float e335 = e334 + t158[i]; // %335 add
-	const float e336 = e335 + t202[i]; // %336 add
-	const float e337 = e336 + t332[i]; // %337 add
-	const float e338 = e337 + t196[i]; // %338 add
-	const float e339 = t145[i] * 0.01f; // %339 mul
-	const float e340 = e338 + e339; // %340 add
-	const float e341 = e340 + t216[i]; // %341 add
-	const float e342 = t241[i] + t257[i]; // %342 add
-	const float e343 = e342 + t258[i]; // %343 add
-	const float e344 = e343 + t260[i]; // %344 add
-	const float e345 = e344 + t270[i]; // %345 add
-	const float e346 = e345 + e341; // %346 add
-	const float e347 = e346 + t171[i]; // %347 add
-	t347[i] = e347;
+	const float e202 = t103[i] + t169[i]; // %202 add
+	const float e203 = e202 + t104[i]; // %203 add
+	const float e204 = e203 + t114[i]; // %204 add
+	const float e205 = e204 + t118[i]; // %205 add
+	const float e206 = e205 + t136[i]; // %206 add
+	const float e207 = e206 + t140[i]; // %207 add
+	const float e208 = t143[i] * 0.01f; // %208 mul
+	const float e209 = e207 + e208; // %209 add
+	const float e210 = e209 + t171[i]; // %210 add
+	const float e211 = t167[i] + t180[i]; // %211 add
+	const float e212 = e211 + t181[i]; // %212 add
+	const float e213 = e212 + t183[i]; // %213 add
+	const float e214 = e213 + t193[i]; // %214 add
+	const float e215 = e214 + e210; // %215 add
+	const float e216 = e215 + t201[i]; // %216 add
+	t216[i] = e216;
 }
 
 // ----------------------------------------------------------------------------
 // Backward.
 
+// Group 20 (reduction).
+// %217 = gt(%155, %9) (N, 1)
+// %218 = cast(%217) (N, 1)
+// %219 = gt(%2, %9) (N, 1)
+// %220 = cast(%219) (N, 1)
+// %221 = eq(%218, %220) (N, 1)
+// %222 = cast(%221) (N, 1)
+// %223 = reduce_mean(%222) scalar
+extern "C" __global__ void g20_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e217 = (t155[r0] > 0.5f ? 1.0f : 0.0f); // %217 gt
+		const float e218 = e217; // %218 cast
+		const float e219 = (t[r0] > 0.5f ? 1.0f : 0.0f); // %219 gt
+		const float e220 = e219; // %220 cast
+		const float e221 = (e218 == e220 ? 1.0f : 0.0f); // %221 eq
+		const float e222 = e221; // %222 cast
+		const float xv = e222;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t223[o] = acc;
+}
+
+// Group 21 (contraction).
+// %224 = matmul(%121, %27) (N, 3)
+// cuBLAS: t225 = h @ acc2W
+
+// Group 21 (contraction).
+// %225 = add(%224, %28) (N, 3)
+extern "C" __global__ void g21_1_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 3*n) return;
+	int i_ = i;
+	const int i1 = i_ % 3; i_ /= 3;
+	const int i0 = i_;
+	t225[i] = t225[i] + acc2B[i1];
+}
+
+// %226 = argmax(%225) (N)
+extern "C" __global__ void k226_argmax(float* mem, int n) {
+	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
+	if (w >= n) return;
+	const int base = (w / 1) * 3 * 1 + w % 1;
+	const int l = threadIdx.x & 31;
+	float best = __int_as_float(0xff800000);
+	int bi = 0x7fffffff; // no element seen
+	for (int j = l; j < 3; j += 32) {
+		const float xv = t225[base + j*1];
+		if (bi == 0x7fffffff || xv > best) {
+			best = xv;
+			bi = j;
+		}
+	}
+	warp_argmax(best, bi);
+	if (l == 0) t226[w] = bi;
+}
+
+// Group 22 (reduction).
+// %227 = eq(%226, %3) (N)
+// %228 = cast(%227) (N)
+// %229 = reduce_mean(%228) scalar
+extern "C" __global__ void g22_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float e227 = (t226[r0] == lab[r0] ? 1.0f : 0.0f); // %227 eq
+		const float e228 = e227; // %228 cast
+		const float xv = e228;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t229[o] = acc;
+}
+
+// %230 = div(%6, %52) scalar
+extern "C" __global__ void k230_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t230[i] = 1.0f / (float)(n);
+}
+
+// Group 23 (elementwise).
+// %232 = broadcast(%231) (N)
+// %233 = neg(%232) (N)
+extern "C" __global__ void g23_broadcast_neg(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const int i0 = i;
+	const float e232 = t230[0]; // %232 broadcast
+	const float e233 = -e232; // %233 neg
+	t233[i] = e233;
+}
+
+// Group 24 (reduction).
+// %235 = mul(%234, %197) (N, 3)
+// %236 = reduce_sum(%235) (N, 1)
+extern "C" __global__ void g24_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float e235 = t233[o0] * t197[o0*3 + r0]; // %235 mul
+		const float xv = e235;
+		t235[o0*3 + r0*1] = e235;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t236[o] = acc;
+}
+
+// Group 25 (reduction).
+// %237 = exp(%196) (N, 3)
+// %238 = mul(%237, %236) (N, 3)
+// %239 = sub(%235, %238) (N, 3)
+// %240 = reduce_sum(%239) (3)
+extern "C" __global__ void g25_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	const int o0 = o;
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float e237 = expf(t196[r0*3 + o0]); // %237 exp
+		const float e238 = e237 * t236[r0]; // %238 mul
+		const float e239 = t235[r0*3 + o0] - e238; // %239 sub
+		const float xv = e239;
+		t239[o0*1 + r0*3] = e239;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) lossBGrad[o] = acc;
+}
+
+// %241 = matmul(%239, %25) (N, 12)
+// cuBLAS: t241 = t239 @ lossWᵀ
+
+// %242 = matmul(%121, %239) (12, 3)
+// cuBLAS: lossWGrad = hᵀ @ t239
+
+// %243 = div(%6, %53) scalar
+extern "C" __global__ void k243_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t243[i] = 1.0f / (float)(n);
+}
+
+// Group 26 (reduction).
+// %245 = broadcast(%244) (N, 1)
+// %246 = neg(%245) (N, 1)
+// %247 = mul(%246, %2) (N, 1)
+// %248 = ge(%154, %8) (N, 1)
+// %249 = where(%248, %243, %8) (N, 1)
+// %250 = add(%247, %249) (N, 1)
+// %251 = div(%243, %187) (N, 1)
+// %252 = mul(%251, %186) (N, 1)
+// %253 = neg(%252) (N, 1)
+// %254 = sign(%154) (N, 1)
+// %255 = mul(%253, %254) (N, 1)
+// %256 = add(%250, %255) (N, 1)
+// %257 = add(%172, %172) (N, 1)
+// %258 = add(%256, %257) (N, 1)
+// %259 = sign(%172) (N, 1)
+// %260 = mul(%243, %259) (N, 1)
+// %261 = add(%258, %260) (N, 1)
+// %262 = mul(%245, %9) (N, 1)
+// %263 = neg(%262) (N, 1)
+// %264 = mul(%262, %174) (N, 1)
+// %265 = add(%263, %264) (N, 1)
+// %266 = add(%265, %264) (N, 1)
+// %267 = le(%173, %9) (N, 1)
+// %268 = where(%267, %266, %8) (N, 1)
+// %269 = add(%262, %268) (N, 1)
+// %270 = mul(%269, %259) (N, 1)
+// %271 = add(%261, %270) (N, 1)
+// %272 = mul(%246, %161) (N, 1)
+// %273 = div(%272, %162) (N, 1)
+// %274 = neg(%273) (N, 1)
+// %275 = mul(%246, %156) (N, 1)
+// %276 = div(%275, %158) (N, 1)
+// %277 = add(%274, %276) (N, 1)
+// %278 = le(%157, %24) (N, 1)
+// %279 = where(%278, %277, %8) (N, 1)
+// %280 = ge(%155, %23) (N, 1)
+// %281 = where(%280, %279, %8) (N, 1)
+// %282 = mul(%281, %155) (N, 1)
+// %283 = sub(%6, %155) (N, 1)
+// %284 = mul(%282, %283) (N, 1)
+// %285 = add(%271, %284) (N, 1)
+// %286 = reduce_sum(%285) (1)
+extern "C" __global__ void g26_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	const int o0 = o;
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float e245 = t243[0]; // %245 broadcast
+		const float e246 = -e245; // %246 neg
+		const float e247 = e246 * t[r0]; // %247 mul
+		const float e248 = (z[r0] >= 0.0f ? 1.0f : 0.0f); // %248 ge
+		const float e249 = (e248 != 0.0f ? t243[0] : 0.0f); // %249 where
+		const float e250 = e247 + e249; // %250 add
+		const float e251 = t243[0] / t187[r0]; // %251 div
+		const float e252 = e251 * t186[r0]; // %252 mul
+		const float e253 = -e252; // %253 neg
+		const float e254 = sign_f(z[r0]); // %254 sign
+		const float e255 = e253 * e254; // %255 mul
+		const float e256 = e250 + e255; // %256 add
+		const float e257 = t172[r0] + t172[r0]; // %257 add
+		const float e258 = e256 + e257; // %258 add
+		const float e259 = sign_f(t172[r0]); // %259 sign
+		const float e260 = t243[0] * e259; // %260 mul
+		const float e261 = e258 + e260; // %261 add
+		const float e262 = e245 * 0.5f; // %262 mul
+		const float e263 = -e262; // %263 neg
+		const float e264 = e262 * t174[r0]; // %264 mul
+		const float e265 = e263 + e264; // %265 add
+		const float e266 = e265 + e264; // %266 add
+		const float e267 = (t173[r0] <= 0.5f ? 1.0f : 0.0f); // %267 le
+		const float e268 = (e267 != 0.0f ? e266 : 0.0f); // %268 where
+		const float e269 = e262 + e268; // %269 add
+		const float e270 = e269 * e259; // %270 mul
+		const float e271 = e261 + e270; // %271 add
+		const float e272 = e246 * t161[r0]; // %272 mul
+		const float e273 = e272 / t162[r0]; // %273 div
+		const float e274 = -e273; // %274 neg
+		const float e275 = e246 * t156[r0]; // %275 mul
+		const float e276 = e275 / t158[r0]; // %276 div
+		const float e277 = e274 + e276; // %277 add
+		const float e278 = (t157[r0] <= 0.9999999f ? 1.0f : 0.0f); // %278 le
+		const float e279 = (e278 != 0.0f ? e277 : 0.0f); // %279 where
+		const float e280 = (t155[r0] >= 1e-07f ? 1.0f : 0.0f); // %280 ge
+		const float e281 = (e280 != 0.0f ? e279 : 0.0f); // %281 where
+		const float e282 = e281 * t155[r0]; // %282 mul
+		const float e283 = 1.0f - t155[r0]; // %283 sub
+		const float e284 = e282 * e283; // %284 mul
+		const float e285 = e271 + e284; // %285 add
+		const float xv = e285;
+		t285[o0*1 + r0*1] = e285;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) zDense0BGrad[o] = acc;
+}
+
+// %287 = matmul(%151, %285) (12, 1)
+// cuBLAS: zDense0WGrad = t151ᵀ @ t285
+
+// %288 = matmul(%131, %285) (5, 1)
+// cuBLAS: wGrad = t131ᵀ @ t285
+
+// %289 = div(%6, %54) scalar
+extern "C" __global__ void k289_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t289[i] = 1.0f / (float)(12*n);
+}
+
+// %290 = mul(%289, %126) (N, 12)
+extern "C" __global__ void k290_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	t290[i] = t289[0] * sl[i];
+}
+
+// Group 28 (elementwise).
+// %293 = broadcast(%292) (12, 12)
+// %294 = mul(%293, %5) (12, 12)
+extern "C" __global__ void g28_broadcast_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 144) return;
+	const float e293 = 0.0069444445f; // %293 broadcast
+	const float e294 = e293 * 0.1f; // %294 mul
+	t294[i] = e294;
+}
+
+// %295 = div(%6, %56) scalar
+extern "C" __global__ void k295_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t295[i] = 1.0f / (float)(12*n);
+}
+
+// Group 29 (reduction).
+// %297 = broadcast(%296) (N, 3, 4)
+// %298 = mul(%297, %21) (N, 3, 4)
+extern "C" __global__ void g29_broadcast_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i2 = i_ % 4; i_ /= 4;
+	const int i1 = i_ % 3; i_ /= 3;
+	const int i0 = i_;
+	const float e297 = t295[0]; // %297 broadcast
+	const float e298 = e297 * 0.3f; // %298 mul
+	t297[i] = e297;
+	t298[i] = e298;
+}
+
+// Group 29 (reduction).
+// %299 = reduce_sum(%297) (N, 1, 4)
+extern "C" __global__ void g29_1_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 4*n) return;
+	int o_ = o;
+	const int o1 = o_ % 4; o_ /= 4;
+	const int o0 = o_;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float xv = t297[o0*12 + o1*1 + r0*4];
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t299[o] = acc;
+}
+
+// %300 = div(%6, %57) scalar
+extern "C" __global__ void k300_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t300[i] = 1.0f / (float)(4*n);
+}
+
+// Group 30 (elementwise).
+// %302 = broadcast(%301) (N, 4)
+// %303 = neg(%302) (N, 4)
+extern "C" __global__ void g30_broadcast_neg(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 4*n) return;
+	int i_ = i;
+	const int i1 = i_ % 4; i_ /= 4;
+	const int i0 = i_;
+	const float e302 = t300[0]; // %302 broadcast
+	const float e303 = -e302; // %303 neg
+	t302[i] = e302;
+	t303[i] = e303;
+}
+
+// %304 = matmul(%285, %19) (N, 12)
+// cuBLAS: t304 = t285 @ zDense0Wᵀ
+
+// %305 = reduce_sum(%304) (12)
+extern "C" __global__ void k305_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	const int o0 = o;
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float xv = t304[o0*1 + r0*12];
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) zLayerNorm0BetaGrad[o] = acc;
+}
+
 // Group 31 (reduction).
-// %348 = mul(%321, %17) (N, 12)
-// %349 = div(%348, %212) (N, 12)
-// %350 = mul(%348, %223) (N, 12)
-// %351 = div(%350, %212) (N, 12)
-// %352 = neg(%351) (N, 12)
-// %353 = reduce_sum(%352) (N)
+// %306 = mul(%304, %17) (N, 12)
+// %307 = div(%306, %148) (N, 12)
+// %308 = mul(%306, %149) (N, 12)
+// %309 = div(%308, %148) (N, 12)
+// %310 = neg(%309) (N, 12)
+// %311 = reduce_sum(%310) (N)
 extern "C" __global__ void g31_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
@@ -1873,38 +1584,56 @@ extern "C" __global__ void g31_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float e348 = t321[o0*12 + r0] * zLayerNorm0Gamma[r0]; // %348 mul
-		const float e349 = e348 / t212[o0]; // %349 div
-		const float e350 = e348 * t223[o0*12 + r0]; // %350 mul
-		const float e351 = e350 / t212[o0]; // %351 div
-		const float e352 = -e351; // %352 neg
-		const float xv = e352;
-		t349[o0*12 + r0*1] = e349;
+		const float e306 = t304[o0*12 + r0] * zLayerNorm0Gamma[r0]; // %306 mul
+		const float e307 = e306 / t148[o0]; // %307 div
+		const float e308 = e306 * t149[o0*12 + r0]; // %308 mul
+		const float e309 = e308 / t148[o0]; // %309 div
+		const float e310 = -e309; // %310 neg
+		const float xv = e310;
+		t307[o0*12 + r0*1] = e307;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t353[o] = acc;
+	if ((threadIdx.x & 31) == 0) t311[o] = acc;
+}
+
+// Group 32 (reduction).
+// %312 = mul(%304, %149) (N, 12)
+// %313 = reduce_sum(%312) (12)
+extern "C" __global__ void g32_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	const int o0 = o;
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float e312 = t304[r0*12 + o0] * t149[r0*12 + o0]; // %312 mul
+		const float xv = e312;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	if (threadIdx.x == 0) zLayerNorm0GammaGrad[o] = acc;
 }
 
 // Group 33 (elementwise).
-// %355 = mul(%354, %9) (N, 1)
-// %356 = div(%355, %212) (N, 1)
-// %357 = div(%356, %58) (N, 1)
+// %315 = mul(%314, %9) (N, 1)
+// %316 = div(%315, %148) (N, 1)
+// %317 = div(%316, %58) (N, 1)
 extern "C" __global__ void g33_mul_div_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
-	const float e355 = t353[i] * 0.5f; // %355 mul
-	const float e356 = e355 / t212[i]; // %356 div
-	const float e357 = e356 / 12.0f; // %357 div
-	t357[i] = e357;
+	const float e315 = t311[i] * 0.5f; // %315 mul
+	const float e316 = e315 / t148[i]; // %316 div
+	const float e317 = e316 / 12.0f; // %317 div
+	t317[i] = e317;
 }
 
 // Group 34 (reduction).
-// %358 = mul(%357, %208) (N, 12)
-// %359 = add(%349, %358) (N, 12)
-// %360 = add(%359, %358) (N, 12)
-// %361 = neg(%360) (N, 12)
-// %362 = reduce_sum(%361) (N)
+// %318 = mul(%317, %144) (N, 12)
+// %319 = add(%307, %318) (N, 12)
+// %320 = add(%319, %318) (N, 12)
+// %321 = neg(%320) (N, 12)
+// %322 = reduce_sum(%321) (N)
 extern "C" __global__ void g34_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
@@ -1912,221 +1641,309 @@ extern "C" __global__ void g34_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
 		const int r0 = j;
-		const float e358 = t357[o0] * t208[o0*12 + r0]; // %358 mul
-		const float e359 = t349[o0*12 + r0] + e358; // %359 add
-		const float e360 = e359 + e358; // %360 add
-		const float e361 = -e360; // %361 neg
-		const float xv = e361;
-		t360[o0*12 + r0*1] = e360;
+		const float e318 = t317[o0] * t144[o0*12 + r0]; // %318 mul
+		const float e319 = t307[o0*12 + r0] + e318; // %319 add
+		const float e320 = e319 + e318; // %320 add
+		const float e321 = -e320; // %321 neg
+		const float xv = e321;
+		t320[o0*12 + r0*1] = e320;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t362[o] = acc;
+	if ((threadIdx.x & 31) == 0) t322[o] = acc;
 }
 
-// %364 = div(%363, %58) (N, 1)
-extern "C" __global__ void k364_div(float* mem, int n) {
+// %324 = div(%323, %58) (N, 1)
+extern "C" __global__ void k324_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
-	t364[i] = t362[i] / 12.0f;
+	t324[i] = t322[i] / 12.0f;
+}
+
+// %325 = matmul(%294, %121) (12, N)
+// cuBLAS: t325 = t294 @ hᵀ
+
+// %326 = matmul(%137, %294) (N, 12)
+// cuBLAS: t326 = t137ᵀ @ t294
+
+// %327 = transpose(%325) (N, 12)
+extern "C" __global__ void k327_transpose(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	int i_ = i;
+	const int i1 = i_ % 12; i_ /= 12;
+	const int i0 = i_;
+	t327[i] = t325[i0 + i1*n];
 }
 
 // Group 27 (elementwise).
-// %365 = mul(%65, %163) (N, 12)
-// %366 = add(%360, %364) (N, 12)
-// %367 = add(%365, %366) (N, 12)
-// %368 = add(%189, %366) (N, 12)
-// %369 = add(%368, %192) (N, 12)
-// %370 = add(%369, %193) (N, 12)
+// %328 = mul(%289, %121) (N, 12)
+// %329 = add(%320, %324) (N, 12)
+// %330 = add(%328, %329) (N, 12)
+// %331 = add(%241, %329) (N, 12)
+// %332 = add(%331, %326) (N, 12)
+// %333 = add(%332, %327) (N, 12)
 extern "C" __global__ void g27_mul_add_add_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i1 = i_ % 12; i_ /= 12;
 	const int i0 = i_;
-	const float e365 = t65[0] * h[i]; // %365 mul
-	const float e366 = t360[i] + t364[i0]; // %366 add
-	const float e367 = e365 + e366; // %367 add
-	const float e368 = t189[i] + e366; // %368 add
-	const float e369 = e368 + t192[i]; // %369 add
-	const float e370 = e369 + t193[i]; // %370 add
-	t366[i] = e366;
-	t367[i] = e367;
-	t370[i] = e370;
+	const float e328 = t289[0] * h[i]; // %328 mul
+	const float e329 = t320[i] + t324[i0]; // %329 add
+	const float e330 = e328 + e329; // %330 add
+	const float e331 = t241[i] + e329; // %331 add
+	const float e332 = e331 + t326[i]; // %332 add
+	const float e333 = e332 + t327[i]; // %333 add
+	t329[i] = e329;
+	t330[i] = e330;
+	t333[i] = e333;
 }
 
-// %371 = mul(%367, %9) (N, 12)
-extern "C" __global__ void k371_mul(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	t371[i] = t367[i] * 0.5f;
-}
-
-// %372 = slice(%371) (N, 4)
-extern "C" __global__ void k372_slice(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 4*n) return;
-	const int in = i % 1, j = (i / 1) % 4, o = i / (1 * 4);
-	t372[i] = t371[(o * 12 + 0 + j) * 1 + in];
-}
-
-// %373 = slice(%371) (N, 8)
-extern "C" __global__ void k373_slice(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 8*n) return;
-	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
-	t373[i] = t371[(o * 12 + 4 + j) * 1 + in];
-}
-
-// %374 = pad(%373) (N, 12)
-extern "C" __global__ void k374_pad(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
-	const int js = j - 4;
-	t374[i] = js >= 0 && js < 8 ? t373[(o * 8 + js) * 1 + in] : 0;
-}
-
-// %375 = scatter_add(%1, %366) (5, 12)
-extern "C" __global__ void k375_scatter_add(float* mem, int n) {
+// %334 = scatter_add(%1, %329) (5, 12)
+extern "C" __global__ void k334_scatter_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 60) return;
 	const int r = i / 12, j = i % 12;
 	float acc = 0;
-	for (int e = 0; e < n; e++) if (k2[e] == r) acc += t366[e * 12 + j];
+	for (int e = 0; e < n; e++) if (k2[e] == r) acc += t329[e * 12 + j];
 	tableGrad[i] = acc;
 }
 
-// %377 = transpose(%376) (N, 3, 4)
-extern "C" __global__ void k377_transpose(float* mem, int n) {
+// %335 = mul(%330, %9) (N, 12)
+extern "C" __global__ void k335_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	t335[i] = t330[i] * 0.5f;
+}
+
+// %336 = slice(%335) (N, 4)
+extern "C" __global__ void k336_slice(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 4*n) return;
+	const int in = i % 1, j = (i / 1) % 4, o = i / (1 * 4);
+	t336[i] = t335[(o * 12 + 0 + j) * 1 + in];
+}
+
+// %337 = slice(%335) (N, 8)
+extern "C" __global__ void k337_slice(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 8*n) return;
+	const int in = i % 1, j = (i / 1) % 8, o = i / (1 * 8);
+	t337[i] = t335[(o * 12 + 4 + j) * 1 + in];
+}
+
+// %338 = pad(%337) (N, 12)
+extern "C" __global__ void k338_pad(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
+	const int js = j - 4;
+	t338[i] = js >= 0 && js < 8 ? t337[(o * 8 + js) * 1 + in] : 0;
+}
+
+// %339 = pad(%336) (N, 12)
+extern "C" __global__ void k339_pad(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
+	const int js = j - 0;
+	t339[i] = js >= 0 && js < 4 ? t336[(o * 4 + js) * 1 + in] : 0;
+}
+
+// Group 35 (elementwise).
+// %340 = add(%333, %338) (N, 12)
+// %341 = add(%340, %339) (N, 12)
+extern "C" __global__ void g35_add_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 12*n) return;
+	const float e340 = t333[i] + t338[i]; // %340 add
+	const float e341 = e340 + t339[i]; // %341 add
+	t341[i] = e341;
+}
+
+// %344 = transpose(%343) (N, 3, 4)
+extern "C" __global__ void k344_transpose(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 12*n) return;
 	int i_ = i;
 	const int i2 = i_ % 4; i_ /= 4;
 	const int i1 = i_ % 3; i_ /= 3;
 	const int i0 = i_;
-	t377[i] = t366[i0*12 + i1 + i2*3];
+	t344[i] = t329[i0*12 + i1 + i2*3];
 }
 
-// Group 43 (reduction).
-// %378 = mul(%375, %375) (5, 12)
-// %379 = reduce_sum(%378) scalar
-extern "C" __global__ void g43_reduce_sum(float* mem, int n) {
+// Group 37 (reduction).
+// %345 = mul(%295, %115) (N, 3, 4)
+// %346 = reduce_sum(%345) (N, 3, 1)
+extern "C" __global__ void g37_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= 1) return;
+	if (o >= 3*n) return;
+	int o_ = o;
+	const int o1 = o_ % 3; o_ /= 3;
+	const int o0 = o_;
 	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 60; j += 32) {
-		int r_ = j;
-		const int r1 = r_ % 12; r_ /= 12;
-		const int r0 = r_;
-		const float e378 = tableGrad[r0*12 + r1] * tableGrad[r0*12 + r1]; // %378 mul
-		const float xv = e378;
+	for (int j = (threadIdx.x & 31); j < 4; j += 32) {
+		const int r0 = j;
+		const float e345 = t295[0] * t115[o0*12 + o1*4 + r0]; // %345 mul
+		const float xv = e345;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t379[o] = acc;
+	if ((threadIdx.x & 31) == 0) t346[o] = acc;
 }
 
-// %380 = pad(%372) (N, 12)
-extern "C" __global__ void k380_pad(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const int in = i % 1, j = (i / 1) % 12, o = i / (1 * 12);
-	const int js = j - 0;
-	t380[i] = js >= 0 && js < 4 ? t372[(o * 4 + js) * 1 + in] : 0;
+// Group 38 (reduction).
+// %349 = eq(%83, %348) (N, 3, 4)
+// %350 = cast(%349) (N, 3, 4)
+// %351 = reduce_sum(%350) (N, 1, 4)
+extern "C" __global__ void g38_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 4*n) return;
+	int o_ = o;
+	const int o1 = o_ % 4; o_ /= 4;
+	const int o0 = o_;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float e349 = (t83[o0*12 + r0*4 + o1] == t107[o0*4 + o1] ? 1.0f : 0.0f); // %349 eq
+		const float e350 = e349; // %350 cast
+		const float xv = e350;
+		t350[o0*12 + o1*1 + r0*4] = e350;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t351[o] = acc;
 }
 
-// Group 35 (elementwise).
-// %381 = add(%370, %374) (N, 12)
-// %382 = add(%381, %380) (N, 12)
-extern "C" __global__ void g35_add_add(float* mem, int n) {
+// %353 = div(%352, %351) (N, 1, 4)
+extern "C" __global__ void k353_div(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 12*n) return;
-	const float e381 = t370[i] + t374[i]; // %381 add
-	const float e382 = e381 + t380[i]; // %382 add
-	t382[i] = e382;
+	if (i >= 4*n) return;
+	t353[i] = t303[i] / t351[i];
+}
+
+// Group 39 (reduction).
+// %355 = eq(%62, %354) (N, 3, 4)
+// %356 = cast(%355) (N, 3, 4)
+// %357 = reduce_sum(%356) (N, 1, 4)
+extern "C" __global__ void g39_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 4*n) return;
+	int o_ = o;
+	const int o1 = o_ % 4; o_ /= 4;
+	const int o0 = o_;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float e355 = (h[o0*12 + r0*4 + o1] == t106[o0*4 + o1] ? 1.0f : 0.0f); // %355 eq
+		const float e356 = e355; // %356 cast
+		const float xv = e356;
+		t356[o0*12 + o1*1 + r0*4] = e356;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t357[o] = acc;
+}
+
+// %358 = div(%300, %357) (N, 1, 4)
+extern "C" __global__ void k358_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 4*n) return;
+	int i_ = i;
+	const int i2 = i_ % 4; i_ /= 4;
+	const int i1 = i_ % 1; i_ /= 1;
+	const int i0 = i_;
+	t358[i] = t300[0] / t357[i];
+}
+
+// %359 = div(%302, %15) (N, 4)
+extern "C" __global__ void k359_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 4*n) return;
+	t359[i] = t302[i] / 3.0f;
 }
 
 // Group 36 (reduction).
-// %384 = add(%214, %383) (N, 3, 4)
-// %385 = add(%384, %377) (N, 3, 4)
-// %386 = exp(%160) (N, 3, 4)
-// %387 = mul(%386, %94) (N, 3, 4)
-// %388 = sub(%67, %387) (N, 3, 4)
-// %389 = add(%385, %388) (N, 3, 4)
-// %390 = sub(%92, %218) (N, 3, 4)
-// %391 = mul(%159, %390) (N, 3, 4)
-// %392 = add(%389, %391) (N, 3, 4)
-// %393 = sub(%98, %150) (N, 3, 4)
-// %394 = exp(%393) (N, 3, 4)
-// %395 = mul(%69, %394) (N, 3, 4)
-// %396 = add(%392, %395) (N, 3, 4)
-// %397 = mul(%198, %200) (N, 3, 4)
-// %398 = neg(%397) (N, 3, 4)
-// %399 = add(%396, %398) (N, 3, 4)
-// %400 = mul(%220, %222) (N, 3, 4)
-// %401 = add(%399, %400) (N, 3, 4)
-// %402 = add(%401, %87) (N, 3, 4)
-// %403 = add(%402, %69) (N, 3, 4)
-// %404 = where(%135, %67, %8) (N, 3, 4)
-// %405 = add(%403, %404) (N, 3, 4)
-// %406 = where(%128, %67, %8) (N, 3, 4)
-// %407 = where(%128, %8, %67) (N, 3, 4)
-// %408 = mul(%407, %129) (N, 3, 4)
-// %409 = neg(%408) (N, 3, 4)
-// %410 = add(%405, %409) (N, 3, 4)
-// %411 = mul(%406, %130) (N, 3, 4)
-// %412 = add(%410, %411) (N, 3, 4)
-// %413 = le(%125, %6) (N, 3, 4)
-// %414 = where(%413, %67, %8) (N, 3, 4)
-// %415 = ge(%98, %11) (N, 3, 4)
-// %416 = where(%415, %414, %8) (N, 3, 4)
-// %417 = add(%412, %416) (N, 3, 4)
-// %418 = where(%121, %67, %8) (N, 3, 4)
-// %419 = where(%121, %8, %67) (N, 3, 4)
-// %420 = le(%98, %10) (N, 3, 4)
-// %421 = where(%420, %419, %8) (N, 3, 4)
-// %422 = add(%417, %421) (N, 3, 4)
-// %423 = ge(%98, %9) (N, 3, 4)
-// %424 = where(%423, %418, %8) (N, 3, 4)
-// %425 = add(%422, %424) (N, 3, 4)
-// %426 = neg(%93) (N, 3, 4)
-// %427 = add(%425, %426) (N, 3, 4)
-// %428 = gelu_grad(%98, %93) (N, 3, 4)
-// %429 = add(%427, %428) (N, 3, 4)
-// %430 = div(%93, %115) (N, 3, 4)
-// %431 = mul(%93, %116) (N, 3, 4)
-// %432 = div(%431, %115) (N, 3, 4)
-// %433 = neg(%432) (N, 3, 4)
-// %434 = pow(%99, %6) (N, 3, 4)
-// %435 = mul(%7, %434) (N, 3, 4)
-// %436 = mul(%433, %435) (N, 3, 4)
-// %437 = mul(%99, %99) (N, 3, 4)
-// %438 = sub(%6, %437) (N, 3, 4)
-// %439 = mul(%436, %438) (N, 3, 4)
-// %440 = add(%429, %439) (N, 3, 4)
-// %441 = mul(%433, %112) (N, 3, 4)
-// %442 = sub(%6, %112) (N, 3, 4)
-// %443 = mul(%441, %442) (N, 3, 4)
-// %444 = add(%440, %443) (N, 3, 4)
-// %445 = gt(%111, %8) (N, 3, 4)
-// %446 = where(%445, %430, %8) (N, 3, 4)
-// %447 = add(%444, %446) (N, 3, 4)
-// %448 = neg(%92) (N, 3, 4)
-// %449 = mul(%448, %108) (N, 3, 4)
-// %450 = mul(%449, %9) (N, 3, 4)
-// %451 = div(%450, %107) (N, 3, 4)
-// %452 = mul(%451, %98) (N, 3, 4)
-// %453 = add(%447, %452) (N, 3, 4)
-// %454 = add(%453, %452) (N, 3, 4)
-// %455 = div(%67, %102) (N, 3, 4)
-// %456 = mul(%455, %108) (N, 3, 4)
-// %457 = add(%454, %456) (N, 3, 4)
-// %458 = mul(%67, %100) (N, 3, 4)
-// %459 = mul(%458, %438) (N, 3, 4)
-// %460 = add(%457, %459) (N, 3, 4)
-// %461 = mul(%460, %0) (N, 3, 4)
-// %462 = reduce_sum(%461) (3, 4)
+// %361 = add(%291, %342) (N, 3, 4)
+// %362 = add(%361, %344) (N, 3, 4)
+// %363 = exp(%116) (N, 3, 4)
+// %364 = mul(%363, %299) (N, 3, 4)
+// %365 = sub(%295, %364) (N, 3, 4)
+// %366 = add(%362, %365) (N, 3, 4)
+// %367 = sub(%297, %346) (N, 3, 4)
+// %368 = mul(%115, %367) (N, 3, 4)
+// %369 = add(%366, %368) (N, 3, 4)
+// %370 = sub(%62, %347) (N, 3, 4)
+// %371 = exp(%370) (N, 3, 4)
+// %372 = mul(%300, %371) (N, 3, 4)
+// %373 = add(%369, %372) (N, 3, 4)
+// %374 = mul(%350, %353) (N, 3, 4)
+// %375 = neg(%374) (N, 3, 4)
+// %376 = add(%373, %375) (N, 3, 4)
+// %377 = mul(%356, %358) (N, 3, 4)
+// %378 = add(%376, %377) (N, 3, 4)
+// %379 = add(%378, %360) (N, 3, 4)
+// %380 = add(%379, %300) (N, 3, 4)
+// %381 = where(%99, %295, %8) (N, 3, 4)
+// %382 = add(%380, %381) (N, 3, 4)
+// %383 = where(%92, %295, %8) (N, 3, 4)
+// %384 = where(%92, %8, %295) (N, 3, 4)
+// %385 = mul(%384, %93) (N, 3, 4)
+// %386 = neg(%385) (N, 3, 4)
+// %387 = add(%382, %386) (N, 3, 4)
+// %388 = mul(%383, %94) (N, 3, 4)
+// %389 = add(%387, %388) (N, 3, 4)
+// %390 = le(%89, %6) (N, 3, 4)
+// %391 = where(%390, %295, %8) (N, 3, 4)
+// %392 = ge(%62, %11) (N, 3, 4)
+// %393 = where(%392, %391, %8) (N, 3, 4)
+// %394 = add(%389, %393) (N, 3, 4)
+// %395 = where(%85, %295, %8) (N, 3, 4)
+// %396 = where(%85, %8, %295) (N, 3, 4)
+// %397 = le(%62, %10) (N, 3, 4)
+// %398 = where(%397, %396, %8) (N, 3, 4)
+// %399 = add(%394, %398) (N, 3, 4)
+// %400 = ge(%62, %9) (N, 3, 4)
+// %401 = where(%400, %395, %8) (N, 3, 4)
+// %402 = add(%399, %401) (N, 3, 4)
+// %403 = neg(%298) (N, 3, 4)
+// %404 = add(%402, %403) (N, 3, 4)
+// %405 = gelu_grad(%62, %298) (N, 3, 4)
+// %406 = add(%404, %405) (N, 3, 4)
+// %407 = div(%298, %79) (N, 3, 4)
+// %408 = mul(%298, %80) (N, 3, 4)
+// %409 = div(%408, %79) (N, 3, 4)
+// %410 = neg(%409) (N, 3, 4)
+// %411 = pow(%63, %6) (N, 3, 4)
+// %412 = mul(%7, %411) (N, 3, 4)
+// %413 = mul(%410, %412) (N, 3, 4)
+// %414 = mul(%63, %63) (N, 3, 4)
+// %415 = sub(%6, %414) (N, 3, 4)
+// %416 = mul(%413, %415) (N, 3, 4)
+// %417 = add(%406, %416) (N, 3, 4)
+// %418 = mul(%410, %76) (N, 3, 4)
+// %419 = sub(%6, %76) (N, 3, 4)
+// %420 = mul(%418, %419) (N, 3, 4)
+// %421 = add(%417, %420) (N, 3, 4)
+// %422 = gt(%75, %8) (N, 3, 4)
+// %423 = where(%422, %407, %8) (N, 3, 4)
+// %424 = add(%421, %423) (N, 3, 4)
+// %425 = neg(%297) (N, 3, 4)
+// %426 = mul(%425, %72) (N, 3, 4)
+// %427 = mul(%426, %9) (N, 3, 4)
+// %428 = div(%427, %71) (N, 3, 4)
+// %429 = mul(%428, %62) (N, 3, 4)
+// %430 = add(%424, %429) (N, 3, 4)
+// %431 = add(%430, %429) (N, 3, 4)
+// %432 = div(%295, %66) (N, 3, 4)
+// %433 = mul(%432, %72) (N, 3, 4)
+// %434 = add(%431, %433) (N, 3, 4)
+// %435 = mul(%295, %64) (N, 3, 4)
+// %436 = mul(%435, %415) (N, 3, 4)
+// %437 = add(%434, %436) (N, 3, 4)
+// %438 = mul(%437, %0) (N, 3, 4)
+// %439 = reduce_sum(%438) (3, 4)
 extern "C" __global__ void g36_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -2136,97 +1953,146 @@ extern "C" __global__ void g36_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e384 = t213[r0*12 + o0*4 + o1] + t382[r0*12 + o0*4 + o1]; // %384 add
-		const float e385 = e384 + t377[r0*12 + o0*4 + o1]; // %385 add
-		const float e386 = expf(t160[r0*12 + o0*4 + o1]); // %386 exp
-		const float e387 = e386 * t94[r0*4 + o1]; // %387 mul
-		const float e388 = t67[0] - e387; // %388 sub
-		const float e389 = e385 + e388; // %389 add
-		const float e390 = t92[r0*12 + o0*4 + o1] - t218[r0*3 + o0]; // %390 sub
-		const float e391 = t159[r0*12 + o0*4 + o1] * e390; // %391 mul
-		const float e392 = e389 + e391; // %392 add
-		const float e393 = h[r0*12 + o0*4 + o1] - t149[r0*4 + o1]; // %393 sub
-		const float e394 = expf(e393); // %394 exp
-		const float e395 = t69[0] * e394; // %395 mul
-		const float e396 = e392 + e395; // %396 add
-		const float e397 = t198[r0*12 + o0*4 + o1] * t200[r0*4 + o1]; // %397 mul
-		const float e398 = -e397; // %398 neg
-		const float e399 = e396 + e398; // %399 add
-		const float e400 = t220[r0*12 + o0*4 + o1] * t222[r0*4 + o1]; // %400 mul
-		const float e401 = e399 + e400; // %401 add
-		const float e402 = e401 + t86[r0*4 + o1]; // %402 add
-		const float e403 = e402 + t69[0]; // %403 add
-		const float e404 = (t135[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %404 where
-		const float e405 = e403 + e404; // %405 add
-		const float e406 = (t128[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %406 where
-		const float e407 = (t128[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t67[0]); // %407 where
-		const float e408 = e407 * t129[r0*12 + o0*4 + o1]; // %408 mul
-		const float e409 = -e408; // %409 neg
-		const float e410 = e405 + e409; // %410 add
-		const float e411 = e406 * t130[r0*12 + o0*4 + o1]; // %411 mul
-		const float e412 = e410 + e411; // %412 add
-		const float e413 = (t125[r0*12 + o0*4 + o1] <= 1.0f ? 1.0f : 0.0f); // %413 le
-		const float e414 = (e413 != 0.0f ? t67[0] : 0.0f); // %414 where
-		const float e415 = (h[r0*12 + o0*4 + o1] >= -1.0f ? 1.0f : 0.0f); // %415 ge
-		const float e416 = (e415 != 0.0f ? e414 : 0.0f); // %416 where
-		const float e417 = e412 + e416; // %417 add
-		const float e418 = (t121[r0*12 + o0*4 + o1] != 0.0f ? t67[0] : 0.0f); // %418 where
-		const float e419 = (t121[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t67[0]); // %419 where
-		const float e420 = (h[r0*12 + o0*4 + o1] <= -0.5f ? 1.0f : 0.0f); // %420 le
-		const float e421 = (e420 != 0.0f ? e419 : 0.0f); // %421 where
-		const float e422 = e417 + e421; // %422 add
-		const float e423 = (h[r0*12 + o0*4 + o1] >= 0.5f ? 1.0f : 0.0f); // %423 ge
-		const float e424 = (e423 != 0.0f ? e418 : 0.0f); // %424 where
-		const float e425 = e422 + e424; // %425 add
-		const float e426 = -t93[r0*12 + o0*4 + o1]; // %426 neg
-		const float e427 = e425 + e426; // %427 add
-		const float e428 = gelu_grad_f(h[r0*12 + o0*4 + o1], t93[r0*12 + o0*4 + o1]); // %428 gelu_grad
-		const float e429 = e427 + e428; // %429 add
-		const float e430 = t93[r0*12 + o0*4 + o1] / t115[r0*12 + o0*4 + o1]; // %430 div
-		const float e431 = t93[r0*12 + o0*4 + o1] * t116[r0*12 + o0*4 + o1]; // %431 mul
-		const float e432 = e431 / t115[r0*12 + o0*4 + o1]; // %432 div
-		const float e433 = -e432; // %433 neg
-		const float e434 = powf(t99[r0*12 + o0*4 + o1], 1.0f); // %434 pow
-		const float e435 = 2.0f * e434; // %435 mul
-		const float e436 = e433 * e435; // %436 mul
-		const float e437 = t99[r0*12 + o0*4 + o1] * t99[r0*12 + o0*4 + o1]; // %437 mul
-		const float e438 = 1.0f - e437; // %438 sub
-		const float e439 = e436 * e438; // %439 mul
-		const float e440 = e429 + e439; // %440 add
-		const float e441 = e433 * t112[r0*12 + o0*4 + o1]; // %441 mul
-		const float e442 = 1.0f - t112[r0*12 + o0*4 + o1]; // %442 sub
-		const float e443 = e441 * e442; // %443 mul
-		const float e444 = e440 + e443; // %444 add
-		const float e445 = (t111[r0*12 + o0*4 + o1] > 0.0f ? 1.0f : 0.0f); // %445 gt
-		const float e446 = (e445 != 0.0f ? e430 : 0.0f); // %446 where
-		const float e447 = e444 + e446; // %447 add
-		const float e448 = -t92[r0*12 + o0*4 + o1]; // %448 neg
-		const float e449 = e448 * t108[r0*12 + o0*4 + o1]; // %449 mul
-		const float e450 = e449 * 0.5f; // %450 mul
-		const float e451 = e450 / t107[r0*12 + o0*4 + o1]; // %451 div
-		const float e452 = e451 * h[r0*12 + o0*4 + o1]; // %452 mul
-		const float e453 = e447 + e452; // %453 add
-		const float e454 = e453 + e452; // %454 add
-		const float e455 = t67[0] / t102[r0*12 + o0*4 + o1]; // %455 div
-		const float e456 = e455 * t108[r0*12 + o0*4 + o1]; // %456 mul
-		const float e457 = e454 + e456; // %457 add
-		const float e458 = t67[0] * t100[r0*12 + o0*4 + o1]; // %458 mul
-		const float e459 = e458 * e438; // %459 mul
-		const float e460 = e457 + e459; // %460 add
-		const float e461 = e460 * x2[r0*12 + o0*4 + o1]; // %461 mul
-		const float xv = e461;
+		const float e361 = t290[r0*12 + o0*4 + o1] + t341[r0*12 + o0*4 + o1]; // %361 add
+		const float e362 = e361 + t344[r0*12 + o0*4 + o1]; // %362 add
+		const float e363 = expf(t116[r0*12 + o0*4 + o1]); // %363 exp
+		const float e364 = e363 * t299[r0*4 + o1]; // %364 mul
+		const float e365 = t295[0] - e364; // %365 sub
+		const float e366 = e362 + e365; // %366 add
+		const float e367 = t297[r0*12 + o0*4 + o1] - t346[r0*3 + o0]; // %367 sub
+		const float e368 = t115[r0*12 + o0*4 + o1] * e367; // %368 mul
+		const float e369 = e366 + e368; // %369 add
+		const float e370 = h[r0*12 + o0*4 + o1] - t108[r0*4 + o1]; // %370 sub
+		const float e371 = expf(e370); // %371 exp
+		const float e372 = t300[0] * e371; // %372 mul
+		const float e373 = e369 + e372; // %373 add
+		const float e374 = t350[r0*12 + o0*4 + o1] * t353[r0*4 + o1]; // %374 mul
+		const float e375 = -e374; // %375 neg
+		const float e376 = e373 + e375; // %376 add
+		const float e377 = t356[r0*12 + o0*4 + o1] * t358[r0*4 + o1]; // %377 mul
+		const float e378 = e376 + e377; // %378 add
+		const float e379 = e378 + t359[r0*4 + o1]; // %379 add
+		const float e380 = e379 + t300[0]; // %380 add
+		const float e381 = (t99[r0*12 + o0*4 + o1] != 0.0f ? t295[0] : 0.0f); // %381 where
+		const float e382 = e380 + e381; // %382 add
+		const float e383 = (t92[r0*12 + o0*4 + o1] != 0.0f ? t295[0] : 0.0f); // %383 where
+		const float e384 = (t92[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t295[0]); // %384 where
+		const float e385 = e384 * t93[r0*12 + o0*4 + o1]; // %385 mul
+		const float e386 = -e385; // %386 neg
+		const float e387 = e382 + e386; // %387 add
+		const float e388 = e383 * t94[r0*12 + o0*4 + o1]; // %388 mul
+		const float e389 = e387 + e388; // %389 add
+		const float e390 = (t89[r0*12 + o0*4 + o1] <= 1.0f ? 1.0f : 0.0f); // %390 le
+		const float e391 = (e390 != 0.0f ? t295[0] : 0.0f); // %391 where
+		const float e392 = (h[r0*12 + o0*4 + o1] >= -1.0f ? 1.0f : 0.0f); // %392 ge
+		const float e393 = (e392 != 0.0f ? e391 : 0.0f); // %393 where
+		const float e394 = e389 + e393; // %394 add
+		const float e395 = (t85[r0*12 + o0*4 + o1] != 0.0f ? t295[0] : 0.0f); // %395 where
+		const float e396 = (t85[r0*12 + o0*4 + o1] != 0.0f ? 0.0f : t295[0]); // %396 where
+		const float e397 = (h[r0*12 + o0*4 + o1] <= -0.5f ? 1.0f : 0.0f); // %397 le
+		const float e398 = (e397 != 0.0f ? e396 : 0.0f); // %398 where
+		const float e399 = e394 + e398; // %399 add
+		const float e400 = (h[r0*12 + o0*4 + o1] >= 0.5f ? 1.0f : 0.0f); // %400 ge
+		const float e401 = (e400 != 0.0f ? e395 : 0.0f); // %401 where
+		const float e402 = e399 + e401; // %402 add
+		const float e403 = -t298[r0*12 + o0*4 + o1]; // %403 neg
+		const float e404 = e402 + e403; // %404 add
+		const float e405 = gelu_grad_f(h[r0*12 + o0*4 + o1], t298[r0*12 + o0*4 + o1]); // %405 gelu_grad
+		const float e406 = e404 + e405; // %406 add
+		const float e407 = t298[r0*12 + o0*4 + o1] / t79[r0*12 + o0*4 + o1]; // %407 div
+		const float e408 = t298[r0*12 + o0*4 + o1] * t80[r0*12 + o0*4 + o1]; // %408 mul
+		const float e409 = e408 / t79[r0*12 + o0*4 + o1]; // %409 div
+		const float e410 = -e409; // %410 neg
+		const float e411 = powf(t63[r0*12 + o0*4 + o1], 1.0f); // %411 pow
+		const float e412 = 2.0f * e411; // %412 mul
+		const float e413 = e410 * e412; // %413 mul
+		const float e414 = t63[r0*12 + o0*4 + o1] * t63[r0*12 + o0*4 + o1]; // %414 mul
+		const float e415 = 1.0f - e414; // %415 sub
+		const float e416 = e413 * e415; // %416 mul
+		const float e417 = e406 + e416; // %417 add
+		const float e418 = e410 * t76[r0*12 + o0*4 + o1]; // %418 mul
+		const float e419 = 1.0f - t76[r0*12 + o0*4 + o1]; // %419 sub
+		const float e420 = e418 * e419; // %420 mul
+		const float e421 = e417 + e420; // %421 add
+		const float e422 = (t75[r0*12 + o0*4 + o1] > 0.0f ? 1.0f : 0.0f); // %422 gt
+		const float e423 = (e422 != 0.0f ? e407 : 0.0f); // %423 where
+		const float e424 = e421 + e423; // %424 add
+		const float e425 = -t297[r0*12 + o0*4 + o1]; // %425 neg
+		const float e426 = e425 * t72[r0*12 + o0*4 + o1]; // %426 mul
+		const float e427 = e426 * 0.5f; // %427 mul
+		const float e428 = e427 / t71[r0*12 + o0*4 + o1]; // %428 div
+		const float e429 = e428 * h[r0*12 + o0*4 + o1]; // %429 mul
+		const float e430 = e424 + e429; // %430 add
+		const float e431 = e430 + e429; // %431 add
+		const float e432 = t295[0] / t66[r0*12 + o0*4 + o1]; // %432 div
+		const float e433 = e432 * t72[r0*12 + o0*4 + o1]; // %433 mul
+		const float e434 = e431 + e433; // %434 add
+		const float e435 = t295[0] * t64[r0*12 + o0*4 + o1]; // %435 mul
+		const float e436 = e435 * e415; // %436 mul
+		const float e437 = e434 + e436; // %437 add
+		const float e438 = e437 * x2[r0*12 + o0*4 + o1]; // %438 mul
+		const float xv = e438;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) pGrad[o] = acc;
 }
 
+// Group 40 (reduction).
+// %440 = broadcast(%8) (12, 3)
+// %441 = mul(%8, %440) (12, 3)
+// %442 = reduce_sum(%441) scalar
+extern "C" __global__ void g40_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 36; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e440 = 0.0f; // %440 broadcast
+		const float e441 = 0.0f * e440; // %441 mul
+		const float xv = e441;
+		acc2WGrad[r0*3 + r1*1] = e440;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t442[o] = acc;
+}
+
+// Group 41 (reduction).
+// %443 = broadcast(%8) (3)
+// %444 = mul(%8, %443) (3)
+// %445 = reduce_sum(%444) scalar
+extern "C" __global__ void g41_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float e443 = 0.0f; // %443 broadcast
+		const float e444 = 0.0f * e443; // %444 mul
+		const float xv = e444;
+		acc2BGrad[r0*1] = e443;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t445[o] = acc;
+}
+
 // ----------------------------------------------------------------------------
 // Optimizer update.
 
+// %446 = add(%29, %6) scalar
+extern "C" __global__ void k446_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t446[i] = stateStep[i] + 1.0f;
+}
+
 // Group 42 (reduction).
-// %463 = mul(%462, %462) (3, 4)
-// %464 = reduce_sum(%463) scalar
+// %447 = mul(%439, %439) (3, 4)
+// %448 = reduce_sum(%447) scalar
 extern "C" __global__ void g42_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= 1) return;
@@ -2235,7 +2101,141 @@ extern "C" __global__ void g42_reduce_sum(float* mem, int n) {
 		int r_ = j;
 		const int r1 = r_ % 4; r_ /= 4;
 		const int r0 = r_;
-		const float e463 = pGrad[r0*4 + r1] * pGrad[r0*4 + r1]; // %463 mul
+		const float e447 = pGrad[r0*4 + r1] * pGrad[r0*4 + r1]; // %447 mul
+		const float xv = e447;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t448[o] = acc;
+}
+
+// Group 43 (reduction).
+// %449 = mul(%334, %334) (5, 12)
+// %450 = reduce_sum(%449) scalar
+extern "C" __global__ void g43_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 60; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 12; r_ /= 12;
+		const int r0 = r_;
+		const float e449 = tableGrad[r0*12 + r1] * tableGrad[r0*12 + r1]; // %449 mul
+		const float xv = e449;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t450[o] = acc;
+}
+
+// Group 45 (reduction).
+// %451 = mul(%288, %288) (5, 1)
+// %452 = reduce_sum(%451) scalar
+extern "C" __global__ void g45_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 5; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e451 = wGrad[r0] * wGrad[r0]; // %451 mul
+		const float xv = e451;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t452[o] = acc;
+}
+
+// Group 46 (reduction).
+// %453 = mul(%313, %313) (12)
+// %454 = reduce_sum(%453) scalar
+extern "C" __global__ void g46_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float e453 = zLayerNorm0GammaGrad[r0] * zLayerNorm0GammaGrad[r0]; // %453 mul
+		const float xv = e453;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t454[o] = acc;
+}
+
+// Group 47 (reduction).
+// %455 = mul(%305, %305) (12)
+// %456 = reduce_sum(%455) scalar
+extern "C" __global__ void g47_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		const int r0 = j;
+		const float e455 = zLayerNorm0BetaGrad[r0] * zLayerNorm0BetaGrad[r0]; // %455 mul
+		const float xv = e455;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t456[o] = acc;
+}
+
+// Group 48 (reduction).
+// %457 = mul(%287, %287) (12, 1)
+// %458 = reduce_sum(%457) scalar
+extern "C" __global__ void g48_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 12; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 1; r_ /= 1;
+		const int r0 = r_;
+		const float e457 = zDense0WGrad[r0] * zDense0WGrad[r0]; // %457 mul
+		const float xv = e457;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t458[o] = acc;
+}
+
+// %459 = mul(%286, %286) (1)
+extern "C" __global__ void k459_mul(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t459[i] = zDense0BGrad[i] * zDense0BGrad[i];
+}
+
+// Group 49 (reduction).
+// %461 = mul(%242, %242) (12, 3)
+// %462 = reduce_sum(%461) scalar
+extern "C" __global__ void g49_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 36; j += 32) {
+		int r_ = j;
+		const int r1 = r_ % 3; r_ /= 3;
+		const int r0 = r_;
+		const float e461 = lossWGrad[r0*3 + r1] * lossWGrad[r0*3 + r1]; // %461 mul
+		const float xv = e461;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t462[o] = acc;
+}
+
+// Group 50 (reduction).
+// %463 = mul(%240, %240) (3)
+// %464 = reduce_sum(%463) scalar
+extern "C" __global__ void g50_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= 1) return;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 3; j += 32) {
+		const int r0 = j;
+		const float e463 = lossBGrad[r0] * lossBGrad[r0]; // %463 mul
 		const float xv = e463;
 		acc += xv;
 	}
@@ -2244,32 +2244,32 @@ extern "C" __global__ void g42_reduce_sum(float* mem, int n) {
 }
 
 // Group 44 (elementwise).
-// %465 = add(%464, %379) scalar
-// %466 = add(%465, %318) scalar
-// %467 = add(%466, %328) scalar
-// %468 = add(%467, %324) scalar
-// %469 = add(%468, %320) scalar
-// %470 = add(%469, %316) scalar
-// %471 = add(%470, %180) scalar
-// %472 = add(%471, %177) scalar
-// %473 = add(%472, %90) scalar
-// %474 = add(%473, %74) scalar
+// %465 = add(%448, %450) scalar
+// %466 = add(%465, %452) scalar
+// %467 = add(%466, %454) scalar
+// %468 = add(%467, %456) scalar
+// %469 = add(%468, %458) scalar
+// %470 = add(%469, %460) scalar
+// %471 = add(%470, %462) scalar
+// %472 = add(%471, %464) scalar
+// %473 = add(%472, %442) scalar
+// %474 = add(%473, %445) scalar
 // %475 = sqrt(%474) scalar
 // %476 = maximum(%475, %6) scalar
 // %477 = div(%6, %476) scalar
 extern "C" __global__ void g44_add_add_add_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 1) return;
-	const float e465 = t464[i] + t379[i]; // %465 add
-	const float e466 = e465 + t318[i]; // %466 add
-	const float e467 = e466 + t328[i]; // %467 add
-	const float e468 = e467 + t324[i]; // %468 add
-	const float e469 = e468 + t320[i]; // %469 add
-	const float e470 = e469 + t315[i]; // %470 add
-	const float e471 = e470 + t180[i]; // %471 add
-	const float e472 = e471 + t177[i]; // %472 add
-	const float e473 = e472 + t90[i]; // %473 add
-	const float e474 = e473 + t74[i]; // %474 add
+	const float e465 = t448[i] + t450[i]; // %465 add
+	const float e466 = e465 + t452[i]; // %466 add
+	const float e467 = e466 + t454[i]; // %467 add
+	const float e468 = e467 + t456[i]; // %468 add
+	const float e469 = e468 + t458[i]; // %469 add
+	const float e470 = e469 + t459[i]; // %470 add
+	const float e471 = e470 + t462[i]; // %471 add
+	const float e472 = e471 + t464[i]; // %472 add
+	const float e473 = e472 + t442[i]; // %473 add
+	const float e474 = e473 + t445[i]; // %474 add
 	const float e475 = sqrtf(e474); // %475 sqrt
 	const float e476 = max_f(e475, 1.0f); // %476 maximum
 	const float e477 = 1.0f / e476; // %477 div
@@ -2279,7 +2279,7 @@ extern "C" __global__ void g44_add_add_add_add(float* mem, int n) {
 // Group 51 (the optimizer update of all 11 params): one thread per element of the
 // params block runs the first param's chain on the params, grads and state
 // blocks (which share its layout) at that element and writes the updates in place.
-// %478 = mul(%462, %477) (3, 4)
+// %478 = mul(%439, %477) (3, 4)
 // %479 = mul(%59, %30) (3, 4)
 // %480 = mul(%478, %478) (3, 4)
 // %481 = mul(%60, %480) (3, 4)
@@ -2320,5 +2320,5 @@ extern "C" __global__ void g51_update_all_params(float* mem, int n) {
 // applied: each new value was computed from the old ones above.
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i < 1) stateStep[i] = t71[i];
+	if (i < 1) stateStep[i] = t446[i];
 }

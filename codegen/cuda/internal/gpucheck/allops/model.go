@@ -19,7 +19,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 192  // parameters (and gradients)
 	numState   = 385  // optimizer state
-	arenaSize  = 3217 // float32 activations and temporaries at MaxBatch
+	arenaSize  = 3078 // float32 activations and temporaries at MaxBatch
 	iarenaSize = 24   // int32 temporaries at MaxBatch
 )
 
@@ -84,146 +84,146 @@ type Model struct {
 	stateAcc2BMomentum            []float32 // acc2.b.momentum (3)
 
 	// Activations and temporaries (views of the arena).
-	t61         []float32 // %61 div scalar
-	t63         []float32 // %63 div scalar
-	t65         []float32 // %65 div scalar
-	t67         []float32 // %67 div scalar
-	t69         []float32 // %69 div scalar
-	t71         []float32 // %71 add scalar
-	t74         []float32 // %74 reduce_sum scalar
-	t76         []float32 // %76 neg (N)
-	t78         []float32 // %78 one_hot (N, 3)
-	t79         []float32 // %79 mul (N, 3)
-	t80         []float32 // %80 reduce_sum (N, 1)
-	t81         []float32 // %81 one_hot (N, 5)
-	oh          []float32 // %82 matmul (N, 1)
-	t83         []float32 // %83 broadcast (N, 4)
-	t84         []float32 // %84 neg (N, 4)
-	t86         []float32 // %86 div (N, 4)
-	t90         []float32 // %90 reduce_sum scalar
-	g           []float32 // %91 gather (N, 12)
-	t92         []float32 // %92 broadcast (N, 3, 4)
-	t93         []float32 // %93 mul (N, 3, 4)
-	t94         []float32 // %94 reduce_sum (N, 1, 4)
-	t96         []float32 // %96 mul (12, 12)
-	h           []float32 // %98 add (N, 3, 4)
-	t99         []float32 // %99 tanh (N, 3, 4)
-	t100        []float32 // %100 exp (N, 3, 4)
-	t102        []float32 // %102 add (N, 3, 4)
-	t107        []float32 // %107 sqrt (N, 3, 4)
-	t108        []float32 // %108 sign (N, 3, 4)
-	a           []float32 // %110 sub (N, 3, 4)
-	t111        []float32 // %111 relu (N, 3, 4)
-	t112        []float32 // %112 sigmoid (N, 3, 4)
-	t115        []float32 // %115 add (N, 3, 4)
-	t116        []float32 // %116 div (N, 3, 4)
-	t119        []float32 // %119 neg (N, 3, 4)
-	b           []float32 // %120 add (N, 3, 4)
-	t121        []float32 // %121 gt (N, 3, 4)
-	t125        []float32 // %125 maximum (N, 3, 4)
-	t128        []float32 // %128 lt (N, 3, 4)
-	t129        []float32 // %129 sin (N, 3, 4)
-	t130        []float32 // %130 cos (N, 3, 4)
-	t135        []float32 // %135 ne (N, 3, 4)
-	c           []float32 // %137 add (N, 3, 4)
-	t138        []float32 // %138 reduce_sum (N, 4)
-	t139        []float32 // %139 reduce_mean scalar
+	h           []float32 // %62 add (N, 3, 4)
+	t63         []float32 // %63 tanh (N, 3, 4)
+	t64         []float32 // %64 exp (N, 3, 4)
+	t66         []float32 // %66 add (N, 3, 4)
+	t71         []float32 // %71 sqrt (N, 3, 4)
+	t72         []float32 // %72 sign (N, 3, 4)
+	a           []float32 // %74 sub (N, 3, 4)
+	t75         []float32 // %75 relu (N, 3, 4)
+	t76         []float32 // %76 sigmoid (N, 3, 4)
+	t79         []float32 // %79 add (N, 3, 4)
+	t80         []float32 // %80 div (N, 3, 4)
+	t83         []float32 // %83 neg (N, 3, 4)
+	b           []float32 // %84 add (N, 3, 4)
+	t85         []float32 // %85 gt (N, 3, 4)
+	t89         []float32 // %89 maximum (N, 3, 4)
+	t92         []float32 // %92 lt (N, 3, 4)
+	t93         []float32 // %93 sin (N, 3, 4)
+	t94         []float32 // %94 cos (N, 3, 4)
+	t99         []float32 // %99 ne (N, 3, 4)
+	c           []float32 // %101 add (N, 3, 4)
+	t102        []float32 // %102 reduce_sum (N, 4)
+	t103        []float32 // %103 reduce_mean scalar
+	t104        []float32 // %104 reduce_mean scalar
+	t105        []float32 // %105 reduce_mean (N, 4)
+	t106        []float32 // %106 reduce_max (N, 4)
+	t107        []float32 // %107 reduce_max (N, 4)
+	t108        []float32 // %108 logsumexp (N, 4)
+	t108Scratch []float32 // workspace
+	t114        []float32 // %114 reduce_mean scalar
+	t115        []float32 // %115 softmax (N, 3, 4)
+	t116        []float32 // %116 log_softmax (N, 3, 4)
+	t118        []float32 // %118 reduce_mean scalar
+	t119        []float32 // %119 transpose (N, 4, 3)
+	t122        []float32 // %122 slice (N, 4)
+	t123        []float32 // %123 slice (N, 8)
+	t124        []float32 // %124 concat (N, 12)
+	g           []float32 // %125 gather (N, 12)
+	sl          []float32 // %126 mul (N, 12)
+	t129        []float32 // %129 add (N, 12)
+	t130        []float32 // %130 reduce_mean (N, 1)
+	t131        []float32 // %131 one_hot (N, 5)
+	oh          []float32 // %132 matmul (N, 1)
+	t136        []float32 // %136 reduce_mean scalar
+	t137        []float32 // %137 transpose (12, N)
+	t138        []float32 // %138 matmul (12, 12)
 	t140        []float32 // %140 reduce_mean scalar
-	t142        []float32 // %142 reduce_mean scalar
-	t143        []int32   // %143 argmax (N, 3)
-	t145        []float32 // %145 reduce_mean scalar
-	t146        []float32 // %146 reduce_mean (N, 4)
-	t147        []float32 // %147 reduce_max (N, 4)
-	t148        []float32 // %148 reduce_max (N, 4)
-	t149        []float32 // %149 logsumexp (N, 4)
-	t149Scratch []float32 // workspace
-	t158        []float32 // %158 reduce_mean scalar
-	t159        []float32 // %159 softmax (N, 3, 4)
-	t160        []float32 // %160 log_softmax (N, 3, 4)
-	t161        []float32 // %161 transpose (N, 4, 3)
-	t164        []float32 // %164 slice (N, 4)
-	t166        []float32 // %166 add (N, 3)
-	t167        []float32 // %167 log_softmax (N, 3)
-	t169        []float32 // %169 reduce_sum (N)
+	t141        []int32   // %141 argmax (N, 3)
+	t143        []float32 // %143 reduce_mean scalar
+	t144        []float32 // %144 sub (N, 12)
+	t146        []float32 // %146 reduce_mean (N, 1)
+	t148        []float32 // %148 sqrt (N, 1)
+	t149        []float32 // %149 div (N, 12)
+	t151        []float32 // %151 add (N, 12)
+	t152        []float32 // %152 matmul (N, 1)
+	z           []float32 // %154 add (N, 1)
+	t155        []float32 // %155 sigmoid (N, 1)
+	t156        []float32 // %156 sigmoid (N, 1)
+	t157        []float32 // %157 maximum (N, 1)
+	t158        []float32 // %158 minimum (N, 1)
+	t161        []float32 // %161 sub (N, 1)
+	t162        []float32 // %162 sub (N, 1)
+	t167        []float32 // %167 reduce_mean scalar
+	t169        []float32 // %169 reduce_mean scalar
 	t171        []float32 // %171 reduce_mean scalar
-	t174        []float32 // %174 sub (N, 3)
-	t177        []float32 // %177 reduce_sum scalar
-	t180        []float32 // %180 reduce_sum scalar
-	t182        []float32 // %182 add (N, 3)
-	t183        []int32   // %183 argmax (N)
-	t186        []float32 // %186 reduce_mean scalar
-	t187        []float32 // %187 slice (N, 8)
-	t188        []float32 // %188 concat (N, 12)
-	t189        []float32 // %189 matmul (N, 12)
-	t190        []float32 // %190 transpose (12, N)
-	t191        []float32 // %191 matmul (12, N)
-	t192        []float32 // %192 matmul (N, 12)
-	t193        []float32 // %193 transpose (N, 12)
-	t194        []float32 // %194 matmul (12, 12)
-	t196        []float32 // %196 reduce_mean scalar
-	t198        []float32 // %198 cast (N, 3, 4)
-	t199        []float32 // %199 reduce_sum (N, 1, 4)
-	t200        []float32 // %200 div (N, 1, 4)
-	t202        []float32 // %202 reduce_mean scalar
-	sl          []float32 // %203 mul (N, 12)
-	t206        []float32 // %206 add (N, 12)
-	t207        []float32 // %207 reduce_mean (N, 1)
-	t208        []float32 // %208 sub (N, 12)
-	t210        []float32 // %210 reduce_mean (N, 1)
-	t212        []float32 // %212 sqrt (N, 1)
-	t213        []float32 // %213 mul (N, 12)
-	t216        []float32 // %216 reduce_mean scalar
-	t218        []float32 // %218 reduce_sum (N, 3, 1)
-	t220        []float32 // %220 cast (N, 3, 4)
-	t221        []float32 // %221 reduce_sum (N, 1, 4)
-	t222        []float32 // %222 div (N, 1, 4)
-	t223        []float32 // %223 div (N, 12)
-	t225        []float32 // %225 add (N, 12)
-	t226        []float32 // %226 matmul (N, 1)
-	z           []float32 // %228 add (N, 1)
-	t229        []float32 // %229 sigmoid (N, 1)
-	t230        []float32 // %230 sigmoid (N, 1)
-	t231        []float32 // %231 maximum (N, 1)
-	t232        []float32 // %232 minimum (N, 1)
-	t235        []float32 // %235 sub (N, 1)
-	t236        []float32 // %236 sub (N, 1)
-	t241        []float32 // %241 reduce_mean scalar
-	t248        []float32 // %248 reduce_mean scalar
-	t249        []float32 // %249 sub (N, 1)
-	t250        []float32 // %250 abs (N, 1)
-	t251        []float32 // %251 minimum (N, 1)
-	t257        []float32 // %257 reduce_mean scalar
-	t258        []float32 // %258 reduce_mean scalar
-	t260        []float32 // %260 reduce_sum scalar
-	t263        []float32 // %263 exp (N, 1)
-	t264        []float32 // %264 add (N, 1)
-	t270        []float32 // %270 reduce_mean scalar
-	t311        []float32 // %311 add (N, 1)
-	t315        []float32 // %315 mul (1)
-	t318        []float32 // %318 reduce_sum scalar
-	t320        []float32 // %320 reduce_sum scalar
-	t321        []float32 // %321 matmul (N, 12)
-	t324        []float32 // %324 reduce_sum scalar
-	t328        []float32 // %328 reduce_sum scalar
-	t332        []float32 // %332 reduce_mean scalar
-	t347        []float32 // %347 add scalar
-	t349        []float32 // %349 div (N, 12)
-	t353        []float32 // %353 reduce_sum (N)
-	t357        []float32 // %357 div (N, 1)
-	t360        []float32 // %360 add (N, 12)
-	t362        []float32 // %362 reduce_sum (N)
-	t364        []float32 // %364 div (N, 1)
-	t366        []float32 // %366 add (N, 12)
-	t367        []float32 // %367 add (N, 12)
-	t370        []float32 // %370 add (N, 12)
-	t371        []float32 // %371 mul (N, 12)
-	t372        []float32 // %372 slice (N, 4)
-	t373        []float32 // %373 slice (N, 8)
-	t374        []float32 // %374 pad (N, 12)
-	t377        []float32 // %377 transpose (N, 3, 4)
-	t379        []float32 // %379 reduce_sum scalar
-	t380        []float32 // %380 pad (N, 12)
-	t382        []float32 // %382 add (N, 12)
+	t172        []float32 // %172 sub (N, 1)
+	t173        []float32 // %173 abs (N, 1)
+	t174        []float32 // %174 minimum (N, 1)
+	t180        []float32 // %180 reduce_mean scalar
+	t181        []float32 // %181 reduce_mean scalar
+	t183        []float32 // %183 reduce_sum scalar
+	t186        []float32 // %186 exp (N, 1)
+	t187        []float32 // %187 add (N, 1)
+	t193        []float32 // %193 reduce_mean scalar
+	t195        []float32 // %195 add (N, 3)
+	t196        []float32 // %196 log_softmax (N, 3)
+	t197        []float32 // %197 one_hot (N, 3)
+	t199        []float32 // %199 reduce_sum (N)
+	t201        []float32 // %201 reduce_mean scalar
+	t216        []float32 // %216 add scalar
+	t223        []float32 // %223 reduce_mean scalar
+	t225        []float32 // %225 add (N, 3)
+	t226        []int32   // %226 argmax (N)
+	t229        []float32 // %229 reduce_mean scalar
+	t230        []float32 // %230 div scalar
+	t233        []float32 // %233 neg (N)
+	t235        []float32 // %235 mul (N, 3)
+	t236        []float32 // %236 reduce_sum (N, 1)
+	t239        []float32 // %239 sub (N, 3)
+	t241        []float32 // %241 matmul (N, 12)
+	t243        []float32 // %243 div scalar
+	t285        []float32 // %285 add (N, 1)
+	t289        []float32 // %289 div scalar
+	t290        []float32 // %290 mul (N, 12)
+	t294        []float32 // %294 mul (12, 12)
+	t295        []float32 // %295 div scalar
+	t297        []float32 // %297 broadcast (N, 3, 4)
+	t298        []float32 // %298 mul (N, 3, 4)
+	t299        []float32 // %299 reduce_sum (N, 1, 4)
+	t300        []float32 // %300 div scalar
+	t302        []float32 // %302 broadcast (N, 4)
+	t303        []float32 // %303 neg (N, 4)
+	t304        []float32 // %304 matmul (N, 12)
+	t307        []float32 // %307 div (N, 12)
+	t311        []float32 // %311 reduce_sum (N)
+	t317        []float32 // %317 div (N, 1)
+	t320        []float32 // %320 add (N, 12)
+	t322        []float32 // %322 reduce_sum (N)
+	t324        []float32 // %324 div (N, 1)
+	t325        []float32 // %325 matmul (12, N)
+	t326        []float32 // %326 matmul (N, 12)
+	t327        []float32 // %327 transpose (N, 12)
+	t329        []float32 // %329 add (N, 12)
+	t330        []float32 // %330 add (N, 12)
+	t333        []float32 // %333 add (N, 12)
+	t335        []float32 // %335 mul (N, 12)
+	t336        []float32 // %336 slice (N, 4)
+	t337        []float32 // %337 slice (N, 8)
+	t338        []float32 // %338 pad (N, 12)
+	t339        []float32 // %339 pad (N, 12)
+	t341        []float32 // %341 add (N, 12)
+	t344        []float32 // %344 transpose (N, 3, 4)
+	t346        []float32 // %346 reduce_sum (N, 3, 1)
+	t350        []float32 // %350 cast (N, 3, 4)
+	t351        []float32 // %351 reduce_sum (N, 1, 4)
+	t353        []float32 // %353 div (N, 1, 4)
+	t356        []float32 // %356 cast (N, 3, 4)
+	t357        []float32 // %357 reduce_sum (N, 1, 4)
+	t358        []float32 // %358 div (N, 1, 4)
+	t359        []float32 // %359 div (N, 4)
+	t442        []float32 // %442 reduce_sum scalar
+	t445        []float32 // %445 reduce_sum scalar
+	t446        []float32 // %446 add scalar
+	t448        []float32 // %448 reduce_sum scalar
+	t450        []float32 // %450 reduce_sum scalar
+	t452        []float32 // %452 reduce_sum scalar
+	t454        []float32 // %454 reduce_sum scalar
+	t456        []float32 // %456 reduce_sum scalar
+	t458        []float32 // %458 reduce_sum scalar
+	t459        []float32 // %459 mul (1)
+	t462        []float32 // %462 reduce_sum scalar
 	t464        []float32 // %464 reduce_sum scalar
 	t477        []float32 // %477 div scalar
 
@@ -298,148 +298,148 @@ func New(opts ...Option) *Model {
 	m.stateLossBMomentum = m.state[343:346:346]
 	m.stateAcc2WMomentum = m.state[346:382:382]
 	m.stateAcc2BMomentum = m.state[382:385:385]
-	m.t61 = m.arena[8:9:9]
-	m.t63 = m.arena[3168:3169:3169]
-	m.t65 = m.arena[3169:3170:3170]
-	m.t67 = m.arena[3170:3171:3171]
-	m.t69 = m.arena[3171:3172:3172]
-	m.t71 = m.arena[3172:3173:3173]
-	m.t74 = m.arena[3173:3174:3174]
-	m.t76 = m.arena[0:8:8]
-	m.t78 = m.arena[2384:2408:2408]
-	m.t79 = m.arena[2408:2432:2432]
-	m.t80 = m.arena[2432:2440:2440]
-	m.t81 = m.arena[2928:2968:2968]
-	m.oh = m.arena[3160:3168:3168]
-	m.t83 = m.arena[2968:3000:3000]
-	m.t84 = m.arena[3000:3032:3032]
-	m.t86 = m.arena[2968:3000:3000]
-	m.t90 = m.arena[3174:3175:3175]
-	m.g = m.arena[144:240:240]
-	m.t92 = m.arena[240:336:336]
-	m.t93 = m.arena[336:432:432]
-	m.t94 = m.arena[3032:3064:3064]
-	m.t96 = m.arena[0:144:144]
-	m.h = m.arena[432:528:528]
-	m.t99 = m.arena[528:624:624]
-	m.t100 = m.arena[624:720:720]
-	m.t102 = m.arena[720:816:816]
-	m.t107 = m.arena[816:912:912]
-	m.t108 = m.arena[912:1008:1008]
-	m.a = m.arena[1008:1104:1104]
-	m.t111 = m.arena[1104:1200:1200]
-	m.t112 = m.arena[1200:1296:1296]
-	m.t115 = m.arena[1296:1392:1392]
-	m.t116 = m.arena[1392:1488:1488]
-	m.t119 = m.arena[1488:1584:1584]
-	m.b = m.arena[1584:1680:1680]
-	m.t121 = m.arena[1680:1776:1776]
-	m.t125 = m.arena[1776:1872:1872]
-	m.t128 = m.arena[1872:1968:1968]
-	m.t129 = m.arena[1968:2064:2064]
-	m.t130 = m.arena[2064:2160:2160]
-	m.t135 = m.arena[2160:2256:2256]
-	m.c = m.arena[2256:2352:2352]
-	m.t138 = m.arena[2352:2384:2384]
-	m.t139 = m.arena[3175:3176:3176]
-	m.t140 = m.arena[3176:3177:3177]
-	m.t142 = m.arena[3177:3178:3178]
-	m.t143 = m.iarena[0:24:24]
-	m.t145 = m.arena[3178:3179:3179]
-	m.t146 = m.arena[1008:1040:1040]
-	m.t147 = m.arena[3064:3096:3096]
-	m.t148 = m.arena[3096:3128:3128]
-	m.t149 = m.arena[3128:3160:3160]
-	m.t149Scratch = m.arena[3185:3217:3217]
-	m.t158 = m.arena[3179:3180:3180]
-	m.t159 = m.arena[1008:1104:1104]
-	m.t160 = m.arena[1584:1680:1680]
-	m.t161 = m.arena[2256:2352:2352]
-	m.t164 = m.arena[2512:2544:2544]
-	m.t166 = m.arena[2352:2376:2376]
-	m.t167 = m.arena[2544:2568:2568]
-	m.t169 = m.arena[2352:2360:2360]
-	m.t171 = m.arena[3180:3181:3181]
-	m.t174 = m.arena[2544:2568:2568]
-	m.t177 = m.arena[3181:3182:3182]
-	m.t180 = m.arena[3182:3183:3183]
-	m.t182 = m.arena[2352:2376:2376]
-	m.t183 = m.iarena[0:8:8]
-	m.t186 = m.arena[3183:3184:3184]
-	m.t187 = m.arena[2448:2512:2512]
-	m.t188 = m.arena[2352:2448:2448]
-	m.t189 = m.arena[2448:2544:2544]
-	m.t190 = m.arena[2544:2640:2640]
-	m.t191 = m.arena[2640:2736:2736]
-	m.t192 = m.arena[2736:2832:2832]
-	m.t193 = m.arena[2832:2928:2928]
-	m.t194 = m.arena[0:144:144]
-	m.t196 = m.arena[3184:3185:3185]
-	m.t198 = m.arena[1488:1584:1584]
-	m.t199 = m.arena[2640:2672:2672]
-	m.t200 = m.arena[2640:2672:2672]
-	m.t202 = m.arena[3096:3097:3097]
-	m.sl = m.arena[2352:2448:2448]
-	m.t206 = m.arena[144:240:240]
-	m.t207 = m.arena[96:104:104]
-	m.t208 = m.arena[0:96:96]
-	m.t210 = m.arena[2696:2704:2704]
-	m.t212 = m.arena[2696:2704:2704]
-	m.t213 = m.arena[96:192:192]
-	m.t216 = m.arena[3097:3098:3098]
-	m.t218 = m.arena[2672:2696:2696]
-	m.t220 = m.arena[2256:2352:2352]
-	m.t221 = m.arena[192:224:224]
-	m.t222 = m.arena[192:224:224]
-	m.t223 = m.arena[2352:2448:2448]
-	m.t225 = m.arena[2544:2640:2640]
-	m.t226 = m.arena[224:232:232]
-	m.z = m.arena[224:232:232]
-	m.t229 = m.arena[3160:3168:3168]
-	m.t230 = m.arena[232:240:240]
-	m.t231 = m.arena[2704:2712:2712]
-	m.t232 = m.arena[2712:2720:2720]
-	m.t235 = m.arena[2720:2728:2728]
-	m.t236 = m.arena[2728:2736:2736]
-	m.t241 = m.arena[3072:3073:3073]
-	m.t248 = m.arena[3073:3074:3074]
-	m.t249 = m.arena[3000:3008:3008]
-	m.t250 = m.arena[3008:3016:3016]
-	m.t251 = m.arena[3016:3024:3024]
-	m.t257 = m.arena[3074:3075:3075]
-	m.t258 = m.arena[3075:3076:3076]
-	m.t260 = m.arena[3076:3077:3077]
-	m.t263 = m.arena[3024:3032:3032]
-	m.t264 = m.arena[3064:3072:3072]
-	m.t270 = m.arena[3077:3078:3078]
-	m.t311 = m.arena[3064:3072:3072]
-	m.t315 = m.arena[2704:2705:2705]
-	m.t318 = m.arena[2705:2706:2706]
-	m.t320 = m.arena[2706:2707:2707]
-	m.t321 = m.arena[2544:2640:2640]
-	m.t324 = m.arena[2707:2708:2708]
-	m.t328 = m.arena[2708:2709:2709]
-	m.t332 = m.arena[224:225:225]
-	m.t347 = m.arena[2709:2710:2710]
-	m.t349 = m.arena[2544:2640:2640]
-	m.t353 = m.arena[224:232:232]
-	m.t357 = m.arena[232:240:240]
-	m.t360 = m.arena[0:96:96]
-	m.t362 = m.arena[224:232:232]
-	m.t364 = m.arena[232:240:240]
-	m.t366 = m.arena[2448:2544:2544]
-	m.t367 = m.arena[2736:2832:2832]
-	m.t370 = m.arena[2832:2928:2928]
-	m.t371 = m.arena[0:96:96]
-	m.t372 = m.arena[2544:2576:2576]
-	m.t373 = m.arena[2352:2416:2416]
-	m.t374 = m.arena[0:96:96]
-	m.t377 = m.arena[2352:2448:2448]
-	m.t379 = m.arena[224:225:225]
-	m.t380 = m.arena[2448:2544:2544]
-	m.t382 = m.arena[0:96:96]
-	m.t464 = m.arena[0:1:1]
-	m.t477 = m.arena[0:1:1]
+	m.h = m.arena[144:240:240]
+	m.t63 = m.arena[240:336:336]
+	m.t64 = m.arena[336:432:432]
+	m.t66 = m.arena[432:528:528]
+	m.t71 = m.arena[528:624:624]
+	m.t72 = m.arena[624:720:720]
+	m.a = m.arena[0:96:96]
+	m.t75 = m.arena[720:816:816]
+	m.t76 = m.arena[816:912:912]
+	m.t79 = m.arena[912:1008:1008]
+	m.t80 = m.arena[1008:1104:1104]
+	m.t83 = m.arena[1104:1200:1200]
+	m.b = m.arena[1200:1296:1296]
+	m.t85 = m.arena[1296:1392:1392]
+	m.t89 = m.arena[1392:1488:1488]
+	m.t92 = m.arena[1488:1584:1584]
+	m.t93 = m.arena[1584:1680:1680]
+	m.t94 = m.arena[1680:1776:1776]
+	m.t99 = m.arena[1776:1872:1872]
+	m.c = m.arena[1872:1968:1968]
+	m.t102 = m.arena[96:128:128]
+	m.t103 = m.arena[2576:2577:2577]
+	m.t104 = m.arena[2577:2578:2578]
+	m.t105 = m.arena[0:32:32]
+	m.t106 = m.arena[2832:2864:2864]
+	m.t107 = m.arena[2864:2896:2896]
+	m.t108 = m.arena[2896:2928:2928]
+	m.t108Scratch = m.arena[3046:3078:3078]
+	m.t114 = m.arena[2578:2579:2579]
+	m.t115 = m.arena[1872:1968:1968]
+	m.t116 = m.arena[1968:2064:2064]
+	m.t118 = m.arena[2579:2580:2580]
+	m.t119 = m.arena[0:96:96]
+	m.t122 = m.arena[96:128:128]
+	m.t123 = m.arena[2160:2224:2224]
+	m.t124 = m.arena[2064:2160:2160]
+	m.g = m.arena[2160:2256:2256]
+	m.sl = m.arena[2064:2160:2160]
+	m.t129 = m.arena[2160:2256:2256]
+	m.t130 = m.arena[2488:2496:2496]
+	m.t131 = m.arena[2448:2488:2488]
+	m.oh = m.arena[2496:2504:2504]
+	m.t136 = m.arena[2580:2581:2581]
+	m.t137 = m.arena[2256:2352:2352]
+	m.t138 = m.arena[0:144:144]
+	m.t140 = m.arena[2581:2582:2582]
+	m.t141 = m.iarena[0:24:24]
+	m.t143 = m.arena[2582:2583:2583]
+	m.t144 = m.arena[2352:2448:2448]
+	m.t146 = m.arena[3024:3032:3032]
+	m.t148 = m.arena[3024:3032:3032]
+	m.t149 = m.arena[2160:2256:2256]
+	m.t151 = m.arena[0:96:96]
+	m.t152 = m.arena[2488:2496:2496]
+	m.z = m.arena[2488:2496:2496]
+	m.t155 = m.arena[2496:2504:2504]
+	m.t156 = m.arena[2504:2512:2512]
+	m.t157 = m.arena[2512:2520:2520]
+	m.t158 = m.arena[2520:2528:2528]
+	m.t161 = m.arena[2528:2536:2536]
+	m.t162 = m.arena[2536:2544:2544]
+	m.t167 = m.arena[2583:2584:2584]
+	m.t169 = m.arena[2584:2585:2585]
+	m.t171 = m.arena[1208:1209:1209]
+	m.t172 = m.arena[2544:2552:2552]
+	m.t173 = m.arena[2552:2560:2560]
+	m.t174 = m.arena[2560:2568:2568]
+	m.t180 = m.arena[1209:1210:1210]
+	m.t181 = m.arena[1210:1211:1211]
+	m.t183 = m.arena[1211:1212:1212]
+	m.t186 = m.arena[2568:2576:2576]
+	m.t187 = m.arena[2736:2744:2744]
+	m.t193 = m.arena[1212:1213:1213]
+	m.t195 = m.arena[96:120:120]
+	m.t196 = m.arena[120:144:144]
+	m.t197 = m.arena[96:120:120]
+	m.t199 = m.arena[1200:1208:1208]
+	m.t201 = m.arena[1213:1214:1214]
+	m.t216 = m.arena[3040:3041:3041]
+	m.t223 = m.arena[3041:3042:3042]
+	m.t225 = m.arena[1200:1224:1224]
+	m.t226 = m.iarena[0:8:8]
+	m.t229 = m.arena[3042:3043:3043]
+	m.t230 = m.arena[1208:1209:1209]
+	m.t233 = m.arena[1200:1208:1208]
+	m.t235 = m.arena[96:120:120]
+	m.t236 = m.arena[1208:1216:1216]
+	m.t239 = m.arena[120:144:144]
+	m.t241 = m.arena[1200:1296:1296]
+	m.t243 = m.arena[96:97:97]
+	m.t285 = m.arena[2736:2744:2744]
+	m.t289 = m.arena[3043:3044:3044]
+	m.t290 = m.arena[2448:2544:2544]
+	m.t294 = m.arena[0:144:144]
+	m.t295 = m.arena[3044:3045:3045]
+	m.t297 = m.arena[2064:2160:2160]
+	m.t298 = m.arena[2544:2640:2640]
+	m.t299 = m.arena[2928:2960:2960]
+	m.t300 = m.arena[3045:3046:3046]
+	m.t302 = m.arena[2960:2992:2992]
+	m.t303 = m.arena[2992:3024:3024]
+	m.t304 = m.arena[2640:2736:2736]
+	m.t307 = m.arena[2736:2832:2832]
+	m.t311 = m.arena[3032:3040:3040]
+	m.t317 = m.arena[2160:2168:2168]
+	m.t320 = m.arena[2352:2448:2448]
+	m.t322 = m.arena[2168:2176:2176]
+	m.t324 = m.arena[2736:2744:2744]
+	m.t325 = m.arena[2160:2256:2256]
+	m.t326 = m.arena[2640:2736:2736]
+	m.t327 = m.arena[0:96:96]
+	m.t329 = m.arena[1200:1296:1296]
+	m.t330 = m.arena[2640:2736:2736]
+	m.t333 = m.arena[0:96:96]
+	m.t335 = m.arena[2160:2256:2256]
+	m.t336 = m.arena[96:128:128]
+	m.t337 = m.arena[2256:2320:2320]
+	m.t338 = m.arena[2160:2256:2256]
+	m.t339 = m.arena[2256:2352:2352]
+	m.t341 = m.arena[2160:2256:2256]
+	m.t344 = m.arena[0:96:96]
+	m.t346 = m.arena[2288:2312:2312]
+	m.t350 = m.arena[1104:1200:1200]
+	m.t351 = m.arena[96:128:128]
+	m.t353 = m.arena[96:128:128]
+	m.t356 = m.arena[1200:1296:1296]
+	m.t357 = m.arena[2256:2288:2288]
+	m.t358 = m.arena[2256:2288:2288]
+	m.t359 = m.arena[2960:2992:2992]
+	m.t442 = m.arena[0:1:1]
+	m.t445 = m.arena[1:2:2]
+	m.t446 = m.arena[2:3:3]
+	m.t448 = m.arena[3:4:4]
+	m.t450 = m.arena[4:5:5]
+	m.t452 = m.arena[5:6:6]
+	m.t454 = m.arena[6:7:7]
+	m.t456 = m.arena[7:8:8]
+	m.t458 = m.arena[8:9:9]
+	m.t459 = m.arena[9:10:10]
+	m.t462 = m.arena[10:11:11]
+	m.t464 = m.arena[11:12:12]
+	m.t477 = m.arena[3:4:4]
 	m.updateFn = m.update
 	m.Reset()
 	return m
@@ -790,7 +790,7 @@ func (m *Model) TrainStep(x []float32, k2 []int32, t []float32, lab []int32, n i
 		return 0, err
 	}
 	m.step(x, k2, t, lab, n)
-	return m.t347[0], nil
+	return m.t216[0], nil
 }
 
 // Eval returns the loss and the metrics (accuracy, acc2) on the first n examples without updating the model.
@@ -817,7 +817,7 @@ func (m *Model) Eval(x []float32, k2 []int32, t []float32, lab []int32, n int) (
 		return 0, 0, 0, err
 	}
 	m.eval(x, k2, t, lab, n)
-	return m.t347[0], m.t248[0], m.t186[0], nil
+	return m.t216[0], m.t223[0], m.t229[0], nil
 }
 
 var _ rt.Model = (*Model)(nil)
@@ -865,303 +865,236 @@ func (m *Model) forward(n int) {}
 func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %78 = one_hot(%3) (N, 3)
-	clear(m.t78[:3*n])
-	for i, c := range lab[:n] {
-		if c >= 0 && c < 3 {
-			m.t78[i*3+int(c)] = 1
-		}
-	}
-	// %81 = one_hot(%1) (N, 5)
-	clear(m.t81[:5*n])
-	for i, c := range k2[:n] {
-		if c >= 0 && c < 5 {
-			m.t81[i*5+int(c)] = 1
-		}
-	}
-	// %82 = matmul(%81, %14) (N, 1) (oh)
-	rt.Sgemm(false, false, n, 1, 5, 1, m.t81, 5, m.w, 1, 0, m.oh, 1)
-	// %91 = gather(%13, %1) (N, 12) (g)
-	for i, r := range k2[:n] {
-		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
-	}
-	// group (reduction): %97 mul, %98 add, %99 tanh, %100 exp, %101 abs, %102 add, %103 log, %104 add, %105 mul, %106 add, %107 sqrt, %108 sign, %109 mul, %110 sub, %111 relu, %112 sigmoid, %113 pow, %114 add, %115 add, %116 div, %117 gelu, %118 add, %119 neg, %120 add, %121 gt, %122 maximum, %123 minimum, %124 where, %125 maximum, %126 minimum, %127 add, %128 lt, %129 sin, %130 cos, %131 where, %132 add, %133 mul, %134 floor, %135 ne, %136 where, %137 add, %138 reduce_sum (N, 4)
-	for i := range m.t138[:4*n] {
-		m.t138[i] = 0
+	// group (reduction): %61 mul, %62 add, %63 tanh, %64 exp, %65 abs, %66 add, %67 log, %68 add, %69 mul, %70 add, %71 sqrt, %72 sign, %73 mul, %74 sub, %75 relu, %76 sigmoid, %77 pow, %78 add, %79 add, %80 div, %81 gelu, %82 add, %83 neg, %84 add, %85 gt, %86 maximum, %87 minimum, %88 where, %89 maximum, %90 minimum, %91 add, %92 lt, %93 sin, %94 cos, %95 where, %96 add, %97 mul, %98 floor, %99 ne, %100 where, %101 add, %102 reduce_sum (N, 4)
+	for i := range m.t102[:4*n] {
+		m.t102[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := x[i0*12+i1*4:][:4]
 				a1 := m.p[i1*4:][:4]
-				o98 := m.h[i0*12+i1*4:][:4]
+				o62 := m.h[i0*12+i1*4:][:4]
+				o63 := m.t63[i0*12+i1*4:][:4]
+				o64 := m.t64[i0*12+i1*4:][:4]
+				o66 := m.t66[i0*12+i1*4:][:4]
+				o71 := m.t71[i0*12+i1*4:][:4]
+				o72 := m.t72[i0*12+i1*4:][:4]
+				o74 := m.a[i0*12+i1*4:][:4]
+				o75 := m.t75[i0*12+i1*4:][:4]
+				o76 := m.t76[i0*12+i1*4:][:4]
+				o79 := m.t79[i0*12+i1*4:][:4]
+				o80 := m.t80[i0*12+i1*4:][:4]
+				o83 := m.t83[i0*12+i1*4:][:4]
+				o84 := m.b[i0*12+i1*4:][:4]
+				o85 := m.t85[i0*12+i1*4:][:4]
+				o89 := m.t89[i0*12+i1*4:][:4]
+				o92 := m.t92[i0*12+i1*4:][:4]
+				o93 := m.t93[i0*12+i1*4:][:4]
+				o94 := m.t94[i0*12+i1*4:][:4]
 				o99 := m.t99[i0*12+i1*4:][:4]
-				o100 := m.t100[i0*12+i1*4:][:4]
-				o102 := m.t102[i0*12+i1*4:][:4]
-				o107 := m.t107[i0*12+i1*4:][:4]
-				o108 := m.t108[i0*12+i1*4:][:4]
-				o110 := m.a[i0*12+i1*4:][:4]
-				o111 := m.t111[i0*12+i1*4:][:4]
-				o112 := m.t112[i0*12+i1*4:][:4]
-				o115 := m.t115[i0*12+i1*4:][:4]
-				o116 := m.t116[i0*12+i1*4:][:4]
-				o119 := m.t119[i0*12+i1*4:][:4]
-				o120 := m.b[i0*12+i1*4:][:4]
-				o121 := m.t121[i0*12+i1*4:][:4]
-				o125 := m.t125[i0*12+i1*4:][:4]
-				o128 := m.t128[i0*12+i1*4:][:4]
-				o129 := m.t129[i0*12+i1*4:][:4]
-				o130 := m.t130[i0*12+i1*4:][:4]
-				o135 := m.t135[i0*12+i1*4:][:4]
-				o137 := m.c[i0*12+i1*4:][:4]
-				s := m.t138[i0*4:][:4]
-				for j := range o98 {
-					v97 := a0[j] * a1[j]
-					v98 := v97 + float32(0.1)
-					v99 := tanh32(v98)
-					v100 := exp32(v99)
-					v101 := abs32(v98)
-					v102 := v101 + float32(1.0)
-					v103 := log32(v102)
-					v104 := v100 + v103
-					v105 := v98 * v98
-					v106 := v105 + float32(1.0)
-					v107 := sqrt32(v106)
-					v108 := sign32(v98)
-					v109 := v107 * v108
-					v110 := v104 - v109
-					v111 := relu32(v98)
-					v112 := sigmoid32(v98)
-					v113 := pow32(v99, float32(2.0))
-					v114 := v112 + v113
-					v115 := v114 + float32(1.0)
-					v116 := v111 / v115
-					v117 := gelu32(v98)
-					v118 := v116 + v117
-					v119 := -v98
-					v120 := v118 + v119
-					v121 := b2f(v98 > float32(0.0))
-					v122 := max32(v98, float32(0.5))
-					v123 := min32(v98, float32(-0.5))
-					v124 := sel32(v121, v122, v123)
-					v125 := max32(v98, float32(-1.0))
-					v126 := min32(v125, float32(1.0))
-					v127 := v124 + v126
-					v128 := b2f(v98 < float32(0.2))
-					v129 := sin32(v98)
-					v130 := cos32(v98)
-					v131 := sel32(v128, v129, v130)
-					v132 := v127 + v131
-					v133 := v98 * float32(2.0)
-					v134 := floor32(v133)
-					v135 := b2f(v134 != float32(0.0))
-					v136 := sel32(v135, v98, float32(1.0))
-					v137 := v132 + v136
-					s[j] += v98
-					o98[j] = v98
+				o101 := m.c[i0*12+i1*4:][:4]
+				s := m.t102[i0*4:][:4]
+				for j := range o62 {
+					v61 := a0[j] * a1[j]
+					v62 := v61 + float32(0.1)
+					v63 := tanh32(v62)
+					v64 := exp32(v63)
+					v65 := abs32(v62)
+					v66 := v65 + float32(1.0)
+					v67 := log32(v66)
+					v68 := v64 + v67
+					v69 := v62 * v62
+					v70 := v69 + float32(1.0)
+					v71 := sqrt32(v70)
+					v72 := sign32(v62)
+					v73 := v71 * v72
+					v74 := v68 - v73
+					v75 := relu32(v62)
+					v76 := sigmoid32(v62)
+					v77 := pow32(v63, float32(2.0))
+					v78 := v76 + v77
+					v79 := v78 + float32(1.0)
+					v80 := v75 / v79
+					v81 := gelu32(v62)
+					v82 := v80 + v81
+					v83 := -v62
+					v84 := v82 + v83
+					v85 := b2f(v62 > float32(0.0))
+					v86 := max32(v62, float32(0.5))
+					v87 := min32(v62, float32(-0.5))
+					v88 := sel32(v85, v86, v87)
+					v89 := max32(v62, float32(-1.0))
+					v90 := min32(v89, float32(1.0))
+					v91 := v88 + v90
+					v92 := b2f(v62 < float32(0.2))
+					v93 := sin32(v62)
+					v94 := cos32(v62)
+					v95 := sel32(v92, v93, v94)
+					v96 := v91 + v95
+					v97 := v62 * float32(2.0)
+					v98 := floor32(v97)
+					v99 := b2f(v98 != float32(0.0))
+					v100 := sel32(v99, v62, float32(1.0))
+					v101 := v96 + v100
+					s[j] += v62
+					o62[j] = v62
+					o63[j] = v63
+					o64[j] = v64
+					o66[j] = v66
+					o71[j] = v71
+					o72[j] = v72
+					o74[j] = v74
+					o75[j] = v75
+					o76[j] = v76
+					o79[j] = v79
+					o80[j] = v80
+					o83[j] = v83
+					o84[j] = v84
+					o85[j] = v85
+					o89[j] = v89
+					o92[j] = v92
+					o93[j] = v93
+					o94[j] = v94
 					o99[j] = v99
-					o100[j] = v100
-					o102[j] = v102
-					o107[j] = v107
-					o108[j] = v108
-					o110[j] = v110
-					o111[j] = v111
-					o112[j] = v112
-					o115[j] = v115
-					o116[j] = v116
-					o119[j] = v119
-					o120[j] = v120
-					o121[j] = v121
-					o125[j] = v125
-					o128[j] = v128
-					o129[j] = v129
-					o130[j] = v130
-					o135[j] = v135
-					o137[j] = v137
+					o101[j] = v101
 				}
 			}
 		}
 	}
-	// %139 = reduce_mean(%110) scalar
-	for i := range m.t139[:1] {
-		m.t139[i] = 0
+	// %103 = reduce_mean(%74) scalar
+	for i := range m.t103[:1] {
+		m.t103[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t139[0] += m.a[i0*12+i1*4+i2]
+				m.t103[0] += m.a[i0*12+i1*4+i2]
 			}
 		}
 	}
-	for i := range m.t139[:1] {
-		m.t139[i] /= float32(12 * n)
+	for i := range m.t103[:1] {
+		m.t103[i] /= float32(12 * n)
 	}
-	// %140 = reduce_mean(%137) scalar
-	for i := range m.t140[:1] {
-		m.t140[i] = 0
+	// %104 = reduce_mean(%101) scalar
+	for i := range m.t104[:1] {
+		m.t104[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t140[0] += m.c[i0*12+i1*4+i2]
+				m.t104[0] += m.c[i0*12+i1*4+i2]
 			}
 		}
 	}
-	for i := range m.t140[:1] {
-		m.t140[i] /= float32(12 * n)
+	for i := range m.t104[:1] {
+		m.t104[i] /= float32(12 * n)
 	}
-	// group (reduction): %141 mul, %142 reduce_mean scalar
-	for i := range m.t142[:1] {
-		m.t142[i] = 0
+	// %105 = reduce_mean(%62) (N, 4)
+	for i := range m.t105[:4*n] {
+		m.t105[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t105[i0*4+i2] += m.h[i0*12+i1*4+i2]
+			}
+		}
+	}
+	for i := range m.t105[:4*n] {
+		m.t105[i] /= float32(3)
+	}
+	// %106 = reduce_max(%62) (N, 4)
+	for i := range m.t106[:4*n] {
+		m.t106[i] = float32(math.Inf(-1))
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				if xv := m.h[i0*12+i1*4+i2]; xv > m.t106[i0*4+i2] || xv != xv {
+					m.t106[i0*4+i2] = xv
+				}
+			}
+		}
+	}
+	// %107 = reduce_max(%83) (N, 4)
+	for i := range m.t107[:4*n] {
+		m.t107[i] = float32(math.Inf(-1))
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				if xv := m.t83[i0*12+i1*4+i2]; xv > m.t107[i0*4+i2] || xv != xv {
+					m.t107[i0*4+i2] = xv
+				}
+			}
+		}
+	}
+	// %108 = logsumexp(%62) (N, 4)
+	for i := range m.t108[:4*n] {
+		m.t108[i] = float32(math.Inf(-1))
+		m.t108Scratch[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t108[i0*4+i2] = max(m.t108[i0*4+i2], m.h[i0*12+i1*4+i2])
+			}
+		}
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t108Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t108[i0*4+i2])
+			}
+		}
+	}
+	for i := range m.t108[:4*n] {
+		if !math.IsInf(float64(m.t108[i]), 0) {
+			m.t108[i] += log32(m.t108Scratch[i])
+		}
+	}
+	// group (reduction): %109 add, %110 add, %111 neg, %112 add, %113 add, %114 reduce_mean scalar
+	for i := range m.t114[:1] {
+		m.t114[i] = 0
 	}
 	{
-		a0 := m.b[0:][:12*n]
-		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v141 := a0[j] * float32(0.3)
-			acc += v141
-		}
-		m.t142[0] += acc
-	}
-	for i := range m.t142[:1] {
-		m.t142[i] /= float32(12 * n)
-	}
-	// %143 = argmax(%98) (N, 3)
-	for o := 0; o < 3*n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
-			best := 0
-			for j := 1; j < 4; j++ {
-				if m.h[base+j*(1)] > m.h[base+best*(1)] {
-					best = j
-				}
-			}
-			m.t143[o*(1)+in] = int32(best)
-		}
-	}
-	// group (reduction): %144 cast, %145 reduce_mean scalar
-	for i := range m.t145[:1] {
-		m.t145[i] = 0
-	}
-	{
-		a0 := m.t143[0:][:3*n]
-		acc := float32(0)
-		for j := 0; j < 3*n; j++ {
-			v144 := float32(a0[j])
-			acc += v144
-		}
-		m.t145[0] += acc
-	}
-	for i := range m.t145[:1] {
-		m.t145[i] /= float32(3 * n)
-	}
-	// %146 = reduce_mean(%98) (N, 4)
-	for i := range m.t146[:4*n] {
-		m.t146[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t146[i0*4+i2] += m.h[i0*12+i1*4+i2]
-			}
-		}
-	}
-	for i := range m.t146[:4*n] {
-		m.t146[i] /= float32(3)
-	}
-	// %147 = reduce_max(%98) (N, 4)
-	for i := range m.t147[:4*n] {
-		m.t147[i] = float32(math.Inf(-1))
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.h[i0*12+i1*4+i2]; xv > m.t147[i0*4+i2] || xv != xv {
-					m.t147[i0*4+i2] = xv
-				}
-			}
-		}
-	}
-	// %148 = reduce_max(%119) (N, 4)
-	for i := range m.t148[:4*n] {
-		m.t148[i] = float32(math.Inf(-1))
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.t119[i0*12+i1*4+i2]; xv > m.t148[i0*4+i2] || xv != xv {
-					m.t148[i0*4+i2] = xv
-				}
-			}
-		}
-	}
-	// %149 = logsumexp(%98) (N, 4)
-	for i := range m.t149[:4*n] {
-		m.t149[i] = float32(math.Inf(-1))
-		m.t149Scratch[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t149[i0*4+i2] = max(m.t149[i0*4+i2], m.h[i0*12+i1*4+i2])
-			}
-		}
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t149Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t149[i0*4+i2])
-			}
-		}
-	}
-	for i := range m.t149[:4*n] {
-		if !math.IsInf(float64(m.t149[i]), 0) {
-			m.t149[i] += log32(m.t149Scratch[i])
-		}
-	}
-	// group (reduction): %153 add, %154 add, %155 neg, %156 add, %157 add, %158 reduce_mean scalar
-	for i := range m.t158[:1] {
-		m.t158[i] = 0
-	}
-	{
-		a0 := m.t138[0:][:4*n]
-		a1 := m.t146[0:][:4*n]
-		a2 := m.t147[0:][:4*n]
-		a3 := m.t148[0:][:4*n]
-		a4 := m.t149[0:][:4*n]
+		a0 := m.t102[0:][:4*n]
+		a1 := m.t105[0:][:4*n]
+		a2 := m.t106[0:][:4*n]
+		a3 := m.t107[0:][:4*n]
+		a4 := m.t108[0:][:4*n]
 		acc := float32(0)
 		for j := 0; j < 4*n; j++ {
-			v153 := a0[j] + a1[j]
-			v154 := v153 + a2[j]
-			v155 := -a3[j]
-			v156 := v154 + v155
-			v157 := v156 + a4[j]
-			acc += v157
+			v109 := a0[j] + a1[j]
+			v110 := v109 + a2[j]
+			v111 := -a3[j]
+			v112 := v110 + v111
+			v113 := v112 + a4[j]
+			acc += v113
 		}
-		m.t158[0] += acc
+		m.t114[0] += acc
 	}
-	for i := range m.t158[:1] {
-		m.t158[i] /= float32(4 * n)
+	for i := range m.t114[:1] {
+		m.t114[i] /= float32(4 * n)
 	}
-	// %159 = softmax(%98) (N, 3, 4)
+	// %115 = softmax(%62) (N, 3, 4)
 	for o := 0; o < 3*n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 4; j++ {
-				mx = max(mx, m.h[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 4; j++ {
-				sum += exp32(m.h[base+j*(1)] - mx)
-			}
-			inv := 1 / sum
-			for j := 0; j < 4; j++ {
-				m.t159[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
-			}
+		base := o * 4
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 4; j++ {
+			mx = max(mx, m.h[base+j])
+		}
+		var sum float32
+		for j := 0; j < 4; j++ {
+			sum += exp32(m.h[base+j] - mx)
+		}
+		inv := 1 / sum
+		for j := 0; j < 4; j++ {
+			m.t115[base+j] = exp32(m.h[base+j]-mx) * inv
 		}
 	}
-	// %160 = log_softmax(%98) (N, 3, 4)
+	// %116 = log_softmax(%62) (N, 3, 4)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 4; in++ {
 			base := o*(3)*(4) + in
@@ -1175,462 +1108,501 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 3; j++ {
-				m.t160[base+j*(4)] = m.h[base+j*(4)] - lse
+				m.t116[base+j*(4)] = m.h[base+j*(4)] - lse
 			}
 		}
 	}
-	// %161 = transpose(%98) (N, 4, 3)
+	// group (reduction): %117 add, %118 reduce_mean scalar
+	for i := range m.t118[:1] {
+		m.t118[i] = 0
+	}
+	{
+		a0 := m.t115[0:][:12*n]
+		a1 := m.t116[0:][:12*n]
+		acc := float32(0)
+		for j := 0; j < 12*n; j++ {
+			v117 := a0[j] + a1[j]
+			acc += v117
+		}
+		m.t118[0] += acc
+	}
+	for i := range m.t118[:1] {
+		m.t118[i] /= float32(12 * n)
+	}
+	// %119 = transpose(%62) (N, 4, 3)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 3; i2++ {
-				m.t161[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
+				m.t119[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
 			}
 		}
 	}
-	// %164 = slice(%163) (N, 4)
+	// %122 = slice(%121) (N, 4)
 	for o := 0; o < n; o++ {
-		copy(m.t164[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
+		copy(m.t122[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
 	}
-	// group (contraction): %165 matmul, %166 add (N, 3)
-	rt.SgemmEpilogue(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t166, 3, rt.Epilogue{Bias: m.lossB, Act: rt.ActNone})
-	// %167 = log_softmax(%166) (N, 3)
+	// %123 = slice(%121) (N, 8)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(3)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 3; j++ {
-				mx = max(mx, m.t166[base+j*(1)])
+		copy(m.t123[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
+	}
+	// %124 = concat(%122, %123) (N, 12)
+	for o, pos := 0, 0; o < n; o++ {
+		pos += copy(m.t124[pos:pos+(4)*(1)], m.t122[o*(4)*(1):(o+1)*(4)*(1)])
+		pos += copy(m.t124[pos:pos+(8)*(1)], m.t123[o*(8)*(1):(o+1)*(8)*(1)])
+	}
+	// %125 = gather(%13, %1) (N, 12) (g)
+	for i, r := range k2[:n] {
+		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
+	}
+	// group (reduction): %126 mul, %127 add, %128 add, %129 add, %130 reduce_mean (N, 1)
+	for i := range m.t130[:n] {
+		m.t130[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t124[i0*12:][:12]
+			a1 := m.h[i0*12:][:12]
+			a2 := m.t119[i0*12:][:12]
+			a3 := m.g[i0*12:][:12]
+			o126 := m.sl[i0*12:][:12]
+			o129 := m.t129[i0*12:][:12]
+			acc := float32(0)
+			for j := range o126 {
+				v126 := a0[j] * float32(0.5)
+				v127 := a1[j] + a2[j]
+				v128 := v127 + v126
+				v129 := v128 + a3[j]
+				acc += v129
+				o126[j] = v126
+				o129[j] = v129
 			}
-			var sum float32
-			for j := 0; j < 3; j++ {
-				sum += exp32(m.t166[base+j*(1)] - mx)
+			m.t130[i0] += acc
+		}
+	}
+	for i := range m.t130[:n] {
+		m.t130[i] /= float32(12)
+	}
+	// %131 = one_hot(%1) (N, 5)
+	clear(m.t131[:5*n])
+	for i, c := range k2[:n] {
+		if c >= 0 && c < 5 {
+			m.t131[i*5+int(c)] = 1
+		}
+	}
+	// %132 = matmul(%131, %14) (N, 1) (oh)
+	rt.Sgemm(false, false, n, 1, 5, 1, m.t131, 5, m.w, 1, 0, m.oh, 1)
+	// group (reduction): %133 mul, %134 cast, %135 cast, %136 reduce_mean scalar
+	for i := range m.t136[:1] {
+		m.t136[i] = 0
+	}
+	{
+		a0 := m.h[0:][:12*n]
+		acc := float32(0)
+		for j := 0; j < 12*n; j++ {
+			v133 := a0[j] * float32(3.0)
+			v134 := castI32(v133)
+			v135 := float32(v134)
+			acc += v135
+		}
+		m.t136[0] += acc
+	}
+	for i := range m.t136[:1] {
+		m.t136[i] /= float32(12 * n)
+	}
+	// %137 = transpose(%121) (12, N)
+	for i0 := 0; i0 < 12; i0++ {
+		for i1 := 0; i1 < n; i1++ {
+			m.t137[i0*n+i1] = m.h[i0+i1*12]
+		}
+	}
+	// %138 = matmul(%137, %121) (12, 12)
+	rt.Sgemm(false, false, 12, 12, n, 1, m.t137, n, m.h, 12, 0, m.t138, 12)
+	// group (reduction): %139 mul, %140 reduce_mean scalar
+	for i := range m.t140[:1] {
+		m.t140[i] = 0
+	}
+	{
+		a0 := m.t138[0:][:144]
+		acc := float32(0)
+		for j := 0; j < 144; j++ {
+			v139 := a0[j] * float32(0.1)
+			acc += v139
+		}
+		m.t140[0] += acc
+	}
+	for i := range m.t140[:1] {
+		m.t140[i] /= float32(144)
+	}
+	// %141 = argmax(%62) (N, 3)
+	for o := 0; o < 3*n; o++ {
+		base := o * 4
+		best := 0
+		for j := 1; j < 4; j++ {
+			if m.h[base+j] > m.h[base+best] {
+				best = j
 			}
-			lse := mx + log32(sum)
-			for j := 0; j < 3; j++ {
-				m.t167[base+j*(1)] = m.t166[base+j*(1)] - lse
+		}
+		m.t141[o] = int32(best)
+	}
+	// group (reduction): %142 cast, %143 reduce_mean scalar
+	for i := range m.t143[:1] {
+		m.t143[i] = 0
+	}
+	{
+		a0 := m.t141[0:][:3*n]
+		acc := float32(0)
+		for j := 0; j < 3*n; j++ {
+			v142 := float32(a0[j])
+			acc += v142
+		}
+		m.t143[0] += acc
+	}
+	for i := range m.t143[:1] {
+		m.t143[i] /= float32(3 * n)
+	}
+	// group (reduction): %144 sub, %145 mul, %146 reduce_mean (N, 1)
+	for i := range m.t146[:n] {
+		m.t146[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t129[i0*12:][:12]
+			a1 := m.t130[i0]
+			o144 := m.t144[i0*12:][:12]
+			acc := float32(0)
+			for j := range o144 {
+				v144 := a0[j] - a1
+				v145 := v144 * v144
+				acc += v145
+				o144[j] = v144
+			}
+			m.t146[i0] += acc
+		}
+	}
+	for i := range m.t146[:n] {
+		m.t146[i] /= float32(12)
+	}
+	// group (elementwise): %147 add, %148 sqrt (N, 1)
+	{
+		a0 := m.t146[0:][:n]
+		o148 := m.t148[0:][:n]
+		for j := range o148 {
+			v147 := a0[j] + float32(1e-05)
+			v148 := sqrt32(v147)
+			o148[j] = v148
+		}
+	}
+	// group (elementwise): %149 div, %150 mul, %151 add (N, 12)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t144[i0*12:][:12]
+			a1 := m.t148[i0]
+			a2 := m.zLayerNorm0Gamma[0:][:12]
+			a3 := m.zLayerNorm0Beta[0:][:12]
+			o149 := m.t149[i0*12:][:12]
+			o151 := m.t151[i0*12:][:12]
+			for j := range o149 {
+				v149 := a0[j] / a1
+				v150 := v149 * a2[j]
+				v151 := v150 + a3[j]
+				o149[j] = v149
+				o151[j] = v151
 			}
 		}
 	}
-	// group (reduction): %168 mul, %169 reduce_sum (N)
-	for i := range m.t169[:n] {
+	// %152 = matmul(%151, %19) (N, 1)
+	rt.Sgemm(false, false, n, 1, 12, 1, m.t151, 12, m.zDense0W, 1, 0, m.t152, 1)
+	// group (reduction): %153 add, %154 add, %155 sigmoid, %156 sigmoid, %157 maximum, %158 minimum, %159 log, %160 mul, %161 sub, %162 sub, %163 log, %164 mul, %165 add, %166 neg, %167 reduce_mean scalar
+	for i := range m.t167[:1] {
+		m.t167[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t152[i0]
+			a1 := m.zDense0B[0]
+			a2 := m.oh[i0]
+			a3 := t[i0]
+			o154 := m.z[i0:][:1]
+			o155 := m.t155[i0:][:1]
+			o156 := m.t156[i0:][:1]
+			o157 := m.t157[i0:][:1]
+			o158 := m.t158[i0:][:1]
+			o161 := m.t161[i0:][:1]
+			o162 := m.t162[i0:][:1]
+			acc := float32(0)
+			for j := range o154 {
+				v153 := a0 + a1
+				v154 := v153 + a2
+				v155 := sigmoid32(v154)
+				v156 := sigmoid32(a3)
+				v157 := max32(v155, float32(1e-07))
+				v158 := min32(v157, float32(0.9999999))
+				v159 := log32(v158)
+				v160 := v156 * v159
+				v161 := float32(1.0) - v156
+				v162 := float32(1.0) - v158
+				v163 := log32(v162)
+				v164 := v161 * v163
+				v165 := v160 + v164
+				v166 := -v165
+				acc += v166
+				o154[j] = v154
+				o155[j] = v155
+				o156[j] = v156
+				o157[j] = v157
+				o158[j] = v158
+				o161[j] = v161
+				o162[j] = v162
+			}
+			m.t167[0] += acc
+		}
+	}
+	for i := range m.t167[:1] {
+		m.t167[i] /= float32(n)
+	}
+	// group (reduction): %168 mul, %169 reduce_mean scalar
+	for i := range m.t169[:1] {
 		m.t169[i] = 0
 	}
 	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t78[i0*3:][:3]
-			a1 := m.t167[i0*3:][:3]
-			acc := float32(0)
-			for j := 0; j < 3; j++ {
-				v168 := a0[j] * a1[j]
-				acc += v168
-			}
-			m.t169[i0] += acc
-		}
-	}
-	// group (reduction): %170 neg, %171 reduce_mean scalar
-	for i := range m.t171[:1] {
-		m.t171[i] = 0
-	}
-	{
-		a0 := m.t169[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v170 := -a0[j]
-			acc += v170
-		}
-		m.t171[0] += acc
-	}
-	for i := range m.t171[:1] {
-		m.t171[i] /= float32(n)
-	}
-	// group (contraction): %181 matmul, %182 add (N, 3)
-	rt.SgemmEpilogue(false, false, n, 3, 12, 1, m.h, 12, m.acc2W, 3, 0, m.t182, 3, rt.Epilogue{Bias: m.acc2B, Act: rt.ActNone})
-	// %183 = argmax(%182) (N)
-	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(3)*(1) + in
-			best := 0
-			for j := 1; j < 3; j++ {
-				if m.t182[base+j*(1)] > m.t182[base+best*(1)] {
-					best = j
-				}
-			}
-			m.t183[o*(1)+in] = int32(best)
-		}
-	}
-	// group (reduction): %184 eq, %185 cast, %186 reduce_mean scalar
-	for i := range m.t186[:1] {
-		m.t186[i] = 0
-	}
-	{
-		a0 := m.t183[0:][:n]
-		a1 := lab[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v184 := b2f(a0[j] == a1[j])
-			v185 := v184
-			acc += v185
-		}
-		m.t186[0] += acc
-	}
-	for i := range m.t186[:1] {
-		m.t186[i] /= float32(n)
-	}
-	// %187 = slice(%163) (N, 8)
-	for o := 0; o < n; o++ {
-		copy(m.t187[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
-	}
-	// %188 = concat(%164, %187) (N, 12)
-	for o, pos := 0, 0; o < n; o++ {
-		pos += copy(m.t188[pos:pos+(4)*(1)], m.t164[o*(4)*(1):(o+1)*(4)*(1)])
-		pos += copy(m.t188[pos:pos+(8)*(1)], m.t187[o*(8)*(1):(o+1)*(8)*(1)])
-	}
-	// %190 = transpose(%163) (12, N)
-	for i0 := 0; i0 < 12; i0++ {
-		for i1 := 0; i1 < n; i1++ {
-			m.t190[i0*n+i1] = m.h[i0+i1*12]
-		}
-	}
-	// %194 = matmul(%190, %163) (12, 12)
-	rt.Sgemm(false, false, 12, 12, n, 1, m.t190, n, m.h, 12, 0, m.t194, 12)
-	// group (reduction): %195 mul, %196 reduce_mean scalar
-	for i := range m.t196[:1] {
-		m.t196[i] = 0
-	}
-	{
-		a0 := m.t194[0:][:144]
-		acc := float32(0)
-		for j := 0; j < 144; j++ {
-			v195 := a0[j] * float32(0.1)
-			acc += v195
-		}
-		m.t196[0] += acc
-	}
-	for i := range m.t196[:1] {
-		m.t196[i] /= float32(144)
-	}
-	// group (reduction): %201 add, %202 reduce_mean scalar
-	for i := range m.t202[:1] {
-		m.t202[i] = 0
-	}
-	{
-		a0 := m.t159[0:][:12*n]
-		a1 := m.t160[0:][:12*n]
+		a0 := m.b[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v201 := a0[j] + a1[j]
-			acc += v201
+			v168 := a0[j] * float32(0.3)
+			acc += v168
 		}
-		m.t202[0] += acc
+		m.t169[0] += acc
 	}
-	for i := range m.t202[:1] {
-		m.t202[i] /= float32(12 * n)
+	for i := range m.t169[:1] {
+		m.t169[i] /= float32(12 * n)
 	}
-	// group (reduction): %203 mul, %204 add, %205 add, %206 add, %207 reduce_mean (N, 1)
-	for i := range m.t207[:n] {
-		m.t207[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t188[i0*12:][:12]
-			a1 := m.h[i0*12:][:12]
-			a2 := m.t161[i0*12:][:12]
-			a3 := m.g[i0*12:][:12]
-			o203 := m.sl[i0*12:][:12]
-			o206 := m.t206[i0*12:][:12]
-			acc := float32(0)
-			for j := range o203 {
-				v203 := a0[j] * float32(0.5)
-				v204 := a1[j] + a2[j]
-				v205 := v204 + v203
-				v206 := v205 + a3[j]
-				acc += v206
-				o203[j] = v203
-				o206[j] = v206
-			}
-			m.t207[i0] += acc
-		}
-	}
-	for i := range m.t207[:n] {
-		m.t207[i] /= float32(12)
-	}
-	// group (reduction): %208 sub, %209 mul, %210 reduce_mean (N, 1)
-	for i := range m.t210[:n] {
-		m.t210[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t206[i0*12:][:12]
-			a1 := m.t207[i0]
-			o208 := m.t208[i0*12:][:12]
-			acc := float32(0)
-			for j := range o208 {
-				v208 := a0[j] - a1
-				v209 := v208 * v208
-				acc += v209
-				o208[j] = v208
-			}
-			m.t210[i0] += acc
-		}
-	}
-	for i := range m.t210[:n] {
-		m.t210[i] /= float32(12)
-	}
-	// group (elementwise): %211 add, %212 sqrt (N, 1)
-	{
-		a0 := m.t210[0:][:n]
-		o212 := m.t212[0:][:n]
-		for j := range o212 {
-			v211 := a0[j] + float32(1e-05)
-			v212 := sqrt32(v211)
-			o212[j] = v212
-		}
-	}
-	// group (reduction): %215 mul, %216 reduce_mean scalar
-	for i := range m.t216[:1] {
-		m.t216[i] = 0
+	// group (reduction): %170 mul, %171 reduce_mean scalar
+	for i := range m.t171[:1] {
+		m.t171[i] = 0
 	}
 	{
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v215 := a0[j] * a1[j]
-			acc += v215
+			v170 := a0[j] * a1[j]
+			acc += v170
 		}
-		m.t216[0] += acc
+		m.t171[0] += acc
 	}
-	for i := range m.t216[:1] {
-		m.t216[i] /= float32(12 * n)
+	for i := range m.t171[:1] {
+		m.t171[i] /= float32(12 * n)
 	}
-	// group (elementwise): %223 div, %224 mul, %225 add (N, 12)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t208[i0*12:][:12]
-			a1 := m.t212[i0]
-			a2 := m.zLayerNorm0Gamma[0:][:12]
-			a3 := m.zLayerNorm0Beta[0:][:12]
-			o223 := m.t223[i0*12:][:12]
-			o225 := m.t225[i0*12:][:12]
-			for j := range o223 {
-				v223 := a0[j] / a1
-				v224 := v223 * a2[j]
-				v225 := v224 + a3[j]
-				o223[j] = v223
-				o225[j] = v225
-			}
-		}
-	}
-	// %226 = matmul(%225, %19) (N, 1)
-	rt.Sgemm(false, false, n, 1, 12, 1, m.t225, 12, m.zDense0W, 1, 0, m.t226, 1)
-	// group (reduction): %227 add, %228 add, %229 sigmoid, %230 sigmoid, %231 maximum, %232 minimum, %233 log, %234 mul, %235 sub, %236 sub, %237 log, %238 mul, %239 add, %240 neg, %241 reduce_mean scalar
-	for i := range m.t241[:1] {
-		m.t241[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t226[i0]
-			a1 := m.zDense0B[0]
-			a2 := m.oh[i0]
-			a3 := t[i0]
-			o228 := m.z[i0:][:1]
-			o229 := m.t229[i0:][:1]
-			o230 := m.t230[i0:][:1]
-			o231 := m.t231[i0:][:1]
-			o232 := m.t232[i0:][:1]
-			o235 := m.t235[i0:][:1]
-			o236 := m.t236[i0:][:1]
-			acc := float32(0)
-			for j := range o228 {
-				v227 := a0 + a1
-				v228 := v227 + a2
-				v229 := sigmoid32(v228)
-				v230 := sigmoid32(a3)
-				v231 := max32(v229, float32(1e-07))
-				v232 := min32(v231, float32(0.9999999))
-				v233 := log32(v232)
-				v234 := v230 * v233
-				v235 := float32(1.0) - v230
-				v236 := float32(1.0) - v232
-				v237 := log32(v236)
-				v238 := v235 * v237
-				v239 := v234 + v238
-				v240 := -v239
-				acc += v240
-				o228[j] = v228
-				o229[j] = v229
-				o230[j] = v230
-				o231[j] = v231
-				o232[j] = v232
-				o235[j] = v235
-				o236[j] = v236
-			}
-			m.t241[0] += acc
-		}
-	}
-	for i := range m.t241[:1] {
-		m.t241[i] /= float32(n)
-	}
-	// group (reduction): %242 gt, %243 cast, %244 gt, %245 cast, %246 eq, %247 cast, %248 reduce_mean scalar
-	for i := range m.t248[:1] {
-		m.t248[i] = 0
-	}
-	{
-		a0 := m.t229[0:][:n]
-		a1 := t[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v242 := b2f(a0[j] > float32(0.5))
-			v243 := v242
-			v244 := b2f(a1[j] > float32(0.5))
-			v245 := v244
-			v246 := b2f(v243 == v245)
-			v247 := v246
-			acc += v247
-		}
-		m.t248[0] += acc
-	}
-	for i := range m.t248[:1] {
-		m.t248[i] /= float32(n)
-	}
-	// group (reduction): %249 sub, %250 abs, %251 minimum, %252 mul, %253 mul, %254 sub, %255 mul, %256 add, %257 reduce_mean scalar
-	for i := range m.t257[:1] {
-		m.t257[i] = 0
+	// group (reduction): %172 sub, %173 abs, %174 minimum, %175 mul, %176 mul, %177 sub, %178 mul, %179 add, %180 reduce_mean scalar
+	for i := range m.t180[:1] {
+		m.t180[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
-		o249 := m.t249[0:][:n]
-		o250 := m.t250[0:][:n]
-		o251 := m.t251[0:][:n]
+		o172 := m.t172[0:][:n]
+		o173 := m.t173[0:][:n]
+		o174 := m.t174[0:][:n]
 		acc := float32(0)
-		for j := range o249 {
-			v249 := a0[j] - a1[j]
-			v250 := abs32(v249)
-			v251 := min32(v250, float32(0.5))
-			v252 := v251 * v251
-			v253 := float32(0.5) * v252
-			v254 := v250 - v251
-			v255 := float32(0.5) * v254
-			v256 := v253 + v255
-			acc += v256
-			o249[j] = v249
-			o250[j] = v250
-			o251[j] = v251
+		for j := range o172 {
+			v172 := a0[j] - a1[j]
+			v173 := abs32(v172)
+			v174 := min32(v173, float32(0.5))
+			v175 := v174 * v174
+			v176 := float32(0.5) * v175
+			v177 := v173 - v174
+			v178 := float32(0.5) * v177
+			v179 := v176 + v178
+			acc += v179
+			o172[j] = v172
+			o173[j] = v173
+			o174[j] = v174
 		}
-		m.t257[0] += acc
+		m.t180[0] += acc
 	}
-	for i := range m.t257[:1] {
-		m.t257[i] /= float32(n)
+	for i := range m.t180[:1] {
+		m.t180[i] /= float32(n)
 	}
-	// %258 = reduce_mean(%250) scalar
-	for i := range m.t258[:1] {
-		m.t258[i] = 0
+	// %181 = reduce_mean(%173) scalar
+	for i := range m.t181[:1] {
+		m.t181[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 1; i1++ {
-			m.t258[0] += m.t250[i0+i1]
+			m.t181[0] += m.t173[i0+i1]
 		}
 	}
-	for i := range m.t258[:1] {
-		m.t258[i] /= float32(n)
+	for i := range m.t181[:1] {
+		m.t181[i] /= float32(n)
 	}
-	// group (reduction): %259 mul, %260 reduce_sum scalar
-	for i := range m.t260[:1] {
-		m.t260[i] = 0
+	// group (reduction): %182 mul, %183 reduce_sum scalar
+	for i := range m.t183[:1] {
+		m.t183[i] = 0
 	}
 	{
-		a0 := m.t249[0:][:n]
+		a0 := m.t172[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v259 := a0[j] * a0[j]
-			acc += v259
+			v182 := a0[j] * a0[j]
+			acc += v182
 		}
-		m.t260[0] += acc
+		m.t183[0] += acc
 	}
-	// group (reduction): %261 abs, %262 neg, %263 exp, %264 add, %265 log, %266 maximum, %267 mul, %268 sub, %269 add, %270 reduce_mean scalar
-	for i := range m.t270[:1] {
-		m.t270[i] = 0
+	// group (reduction): %184 abs, %185 neg, %186 exp, %187 add, %188 log, %189 maximum, %190 mul, %191 sub, %192 add, %193 reduce_mean scalar
+	for i := range m.t193[:1] {
+		m.t193[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
-		o263 := m.t263[0:][:n]
-		o264 := m.t264[0:][:n]
+		o186 := m.t186[0:][:n]
+		o187 := m.t187[0:][:n]
 		acc := float32(0)
-		for j := range o263 {
-			v261 := abs32(a0[j])
-			v262 := -v261
-			v263 := exp32(v262)
-			v264 := float32(1.0) + v263
-			v265 := log32(v264)
-			v266 := max32(a0[j], float32(0.0))
-			v267 := a0[j] * a1[j]
-			v268 := v266 - v267
-			v269 := v268 + v265
-			acc += v269
-			o263[j] = v263
-			o264[j] = v264
+		for j := range o186 {
+			v184 := abs32(a0[j])
+			v185 := -v184
+			v186 := exp32(v185)
+			v187 := float32(1.0) + v186
+			v188 := log32(v187)
+			v189 := max32(a0[j], float32(0.0))
+			v190 := a0[j] * a1[j]
+			v191 := v189 - v190
+			v192 := v191 + v188
+			acc += v192
+			o186[j] = v186
+			o187[j] = v187
 		}
-		m.t270[0] += acc
+		m.t193[0] += acc
 	}
-	for i := range m.t270[:1] {
-		m.t270[i] /= float32(n)
+	for i := range m.t193[:1] {
+		m.t193[i] /= float32(n)
 	}
-	// group (reduction): %329 mul, %330 cast, %331 cast, %332 reduce_mean scalar
-	for i := range m.t332[:1] {
-		m.t332[i] = 0
+	// group (contraction): %194 matmul, %195 add (N, 3)
+	rt.SgemmEpilogue(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t195, 3, rt.Epilogue{Bias: m.lossB, Act: rt.ActNone})
+	// %196 = log_softmax(%195) (N, 3)
+	for o := 0; o < n; o++ {
+		base := o * 3
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 3; j++ {
+			mx = max(mx, m.t195[base+j])
+		}
+		var sum float32
+		for j := 0; j < 3; j++ {
+			sum += exp32(m.t195[base+j] - mx)
+		}
+		lse := mx + log32(sum)
+		for j := 0; j < 3; j++ {
+			m.t196[base+j] = m.t195[base+j] - lse
+		}
+	}
+	// %197 = one_hot(%3) (N, 3)
+	clear(m.t197[:3*n])
+	for i, c := range lab[:n] {
+		if c >= 0 && c < 3 {
+			m.t197[i*3+int(c)] = 1
+		}
+	}
+	// group (reduction): %198 mul, %199 reduce_sum (N)
+	for i := range m.t199[:n] {
+		m.t199[i] = 0
 	}
 	{
-		a0 := m.h[0:][:12*n]
-		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v329 := a0[j] * float32(3.0)
-			v330 := castI32(v329)
-			v331 := float32(v330)
-			acc += v331
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t197[i0*3:][:3]
+			a1 := m.t196[i0*3:][:3]
+			acc := float32(0)
+			for j := 0; j < 3; j++ {
+				v198 := a0[j] * a1[j]
+				acc += v198
+			}
+			m.t199[i0] += acc
 		}
-		m.t332[0] += acc
 	}
-	for i := range m.t332[:1] {
-		m.t332[i] /= float32(12 * n)
+	// group (reduction): %200 neg, %201 reduce_mean scalar
+	for i := range m.t201[:1] {
+		m.t201[i] = 0
 	}
-	// group (elementwise): %333 add, %334 add, %335 add, %336 add, %337 add, %338 add, %339 mul, %340 add, %341 add, %342 add, %343 add, %344 add, %345 add, %346 add, %347 add scalar
 	{
-		a0 := m.t139[0:][:1]
-		a1 := m.t142[0:][:1]
-		a2 := m.t140[0:][:1]
-		a3 := m.t158[0:][:1]
-		a4 := m.t202[0:][:1]
-		a5 := m.t332[0:][:1]
-		a6 := m.t196[0:][:1]
-		a7 := m.t145[0:][:1]
-		a8 := m.t216[0:][:1]
-		a9 := m.t241[0:][:1]
-		a10 := m.t257[0:][:1]
-		a11 := m.t258[0:][:1]
-		a12 := m.t260[0:][:1]
-		a13 := m.t270[0:][:1]
-		a14 := m.t171[0:][:1]
-		o347 := m.t347[0:][:1]
-		for j := range o347 {
-			v333 := a0[j] + a1[j]
-			v334 := v333 + a2[j]
-			v335 := v334 + a3[j]
-			v336 := v335 + a4[j]
-			v337 := v336 + a5[j]
-			v338 := v337 + a6[j]
-			v339 := a7[j] * float32(0.01)
-			v340 := v338 + v339
-			v341 := v340 + a8[j]
-			v342 := a9[j] + a10[j]
-			v343 := v342 + a11[j]
-			v344 := v343 + a12[j]
-			v345 := v344 + a13[j]
-			v346 := v345 + v341
-			v347 := v346 + a14[j]
-			o347[j] = v347
+		a0 := m.t199[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v200 := -a0[j]
+			acc += v200
 		}
+		m.t201[0] += acc
+	}
+	for i := range m.t201[:1] {
+		m.t201[i] /= float32(n)
+	}
+	// group (elementwise): %202 add, %203 add, %204 add, %205 add, %206 add, %207 add, %208 mul, %209 add, %210 add, %211 add, %212 add, %213 add, %214 add, %215 add, %216 add scalar
+	v202 := m.t103[0] + m.t169[0]
+	v203 := v202 + m.t104[0]
+	v204 := v203 + m.t114[0]
+	v205 := v204 + m.t118[0]
+	v206 := v205 + m.t136[0]
+	v207 := v206 + m.t140[0]
+	v208 := m.t143[0] * float32(0.01)
+	v209 := v207 + v208
+	v210 := v209 + m.t171[0]
+	v211 := m.t167[0] + m.t180[0]
+	v212 := v211 + m.t181[0]
+	v213 := v212 + m.t183[0]
+	v214 := v213 + m.t193[0]
+	v215 := v214 + v210
+	v216 := v215 + m.t201[0]
+	m.t216[0] = v216
+	// group (reduction): %217 gt, %218 cast, %219 gt, %220 cast, %221 eq, %222 cast, %223 reduce_mean scalar
+	for i := range m.t223[:1] {
+		m.t223[i] = 0
+	}
+	{
+		a0 := m.t155[0:][:n]
+		a1 := t[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v217 := b2f(a0[j] > float32(0.5))
+			v218 := v217
+			v219 := b2f(a1[j] > float32(0.5))
+			v220 := v219
+			v221 := b2f(v218 == v220)
+			v222 := v221
+			acc += v222
+		}
+		m.t223[0] += acc
+	}
+	for i := range m.t223[:1] {
+		m.t223[i] /= float32(n)
+	}
+	// group (contraction): %224 matmul, %225 add (N, 3)
+	rt.SgemmEpilogue(false, false, n, 3, 12, 1, m.h, 12, m.acc2W, 3, 0, m.t225, 3, rt.Epilogue{Bias: m.acc2B, Act: rt.ActNone})
+	// %226 = argmax(%225) (N)
+	for o := 0; o < n; o++ {
+		base := o * 3
+		best := 0
+		for j := 1; j < 3; j++ {
+			if m.t225[base+j] > m.t225[base+best] {
+				best = j
+			}
+		}
+		m.t226[o] = int32(best)
+	}
+	// group (reduction): %227 eq, %228 cast, %229 reduce_mean scalar
+	for i := range m.t229[:1] {
+		m.t229[i] = 0
+	}
+	{
+		a0 := m.t226[0:][:n]
+		a1 := lab[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v227 := b2f(a0[j] == a1[j])
+			v228 := v227
+			acc += v228
+		}
+		m.t229[0] += acc
+	}
+	for i := range m.t229[:1] {
+		m.t229[i] /= float32(n)
 	}
 }
 
@@ -1639,463 +1611,236 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %61 = div(%6, %52) scalar
-	{
-		o61 := m.t61[0:][:1]
-		for j := range o61 {
-			v61 := float32(1.0) / float32(n)
-			o61[j] = v61
-		}
-	}
-	// %63 = div(%6, %53) scalar
-	{
-		o63 := m.t63[0:][:1]
-		for j := range o63 {
-			v63 := float32(1.0) / float32(n)
-			o63[j] = v63
-		}
-	}
-	// %65 = div(%6, %54) scalar
-	{
-		o65 := m.t65[0:][:1]
-		for j := range o65 {
-			v65 := float32(1.0) / float32(12*n)
-			o65[j] = v65
-		}
-	}
-	// %67 = div(%6, %56) scalar
-	{
-		o67 := m.t67[0:][:1]
-		for j := range o67 {
-			v67 := float32(1.0) / float32(12*n)
-			o67[j] = v67
-		}
-	}
-	// %69 = div(%6, %57) scalar
-	{
-		o69 := m.t69[0:][:1]
-		for j := range o69 {
-			v69 := float32(1.0) / float32(4*n)
-			o69[j] = v69
-		}
-	}
-	// %71 = add(%29, %6) scalar
-	{
-		a0 := m.stateStep[0:][:1]
-		o71 := m.t71[0:][:1]
-		for j := range o71 {
-			v71 := a0[j] + float32(1.0)
-			o71[j] = v71
-		}
-	}
-	// group (reduction): %72 broadcast, %73 mul, %74 reduce_sum scalar
-	for i := range m.t74[:1] {
-		m.t74[i] = 0
-	}
-	{
-		o72 := m.acc2BGrad[0:][:3]
-		acc := float32(0)
-		for j := range o72 {
-			v72 := float32(0.0)
-			v73 := float32(0.0) * v72
-			acc += v73
-			o72[j] = v72
-		}
-		m.t74[0] += acc
-	}
-	// group (elementwise): %75 broadcast, %76 neg (N)
-	{
-		a0 := m.t61[0]
-		o76 := m.t76[0:][:n]
-		for j := range o76 {
-			v75 := a0
-			v76 := -v75
-			o76[j] = v76
-		}
-	}
-	// %78 = one_hot(%3) (N, 3)
-	clear(m.t78[:3*n])
-	for i, c := range lab[:n] {
-		if c >= 0 && c < 3 {
-			m.t78[i*3+int(c)] = 1
-		}
-	}
-	// group (reduction): %79 mul, %80 reduce_sum (N, 1)
-	for i := range m.t80[:n] {
-		m.t80[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t76[i0]
-			a1 := m.t78[i0*3:][:3]
-			o79 := m.t79[i0*3:][:3]
-			acc := float32(0)
-			for j := range o79 {
-				v79 := a0 * a1[j]
-				acc += v79
-				o79[j] = v79
-			}
-			m.t80[i0] += acc
-		}
-	}
-	// %81 = one_hot(%1) (N, 5)
-	clear(m.t81[:5*n])
-	for i, c := range k2[:n] {
-		if c >= 0 && c < 5 {
-			m.t81[i*5+int(c)] = 1
-		}
-	}
-	// %82 = matmul(%81, %14) (N, 1) (oh)
-	rt.Sgemm(false, false, n, 1, 5, 1, m.t81, 5, m.w, 1, 0, m.oh, 1)
-	// group (elementwise): %83 broadcast, %84 neg (N, 4)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t69[0]
-			o83 := m.t83[i0*4:][:4]
-			o84 := m.t84[i0*4:][:4]
-			for j := range o83 {
-				v83 := a0
-				v84 := -v83
-				o83[j] = v83
-				o84[j] = v84
-			}
-		}
-	}
-	// %86 = div(%83, %15) (N, 4)
-	{
-		a0 := m.t83[0:][:4*n]
-		o86 := m.t86[0:][:4*n]
-		for j := range o86 {
-			v86 := a0[j] / float32(3.0)
-			o86[j] = v86
-		}
-	}
-	// group (reduction): %88 broadcast, %89 mul, %90 reduce_sum scalar
-	for i := range m.t90[:1] {
-		m.t90[i] = 0
-	}
-	{
-		o88 := m.acc2WGrad[0:][:36]
-		acc := float32(0)
-		for j := range o88 {
-			v88 := float32(0.0)
-			v89 := float32(0.0) * v88
-			acc += v89
-			o88[j] = v88
-		}
-		m.t90[0] += acc
-	}
-	// %91 = gather(%13, %1) (N, 12) (g)
-	for i, r := range k2[:n] {
-		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
-	}
-	// group (reduction): %92 broadcast, %93 mul, %94 reduce_sum (N, 1, 4)
-	for i := range m.t94[:4*n] {
-		m.t94[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t67[0]
-				o92 := m.t92[i0*12+i1*4:][:4]
-				o93 := m.t93[i0*12+i1*4:][:4]
-				s := m.t94[i0*4:][:4]
-				for j := range o92 {
-					v92 := a0
-					v93 := v92 * float32(0.3)
-					s[j] += v92
-					o92[j] = v92
-					o93[j] = v93
-				}
-			}
-		}
-	}
-	// group (elementwise): %95 broadcast, %96 mul (12, 12)
-	{
-		o96 := m.t96[0:][:144]
-		for j := range o96 {
-			v95 := float32(0.0069444444961845875)
-			v96 := v95 * float32(0.1)
-			o96[j] = v96
-		}
-	}
-	// group (reduction): %97 mul, %98 add, %99 tanh, %100 exp, %101 abs, %102 add, %103 log, %104 add, %105 mul, %106 add, %107 sqrt, %108 sign, %109 mul, %110 sub, %111 relu, %112 sigmoid, %113 pow, %114 add, %115 add, %116 div, %117 gelu, %118 add, %119 neg, %120 add, %121 gt, %122 maximum, %123 minimum, %124 where, %125 maximum, %126 minimum, %127 add, %128 lt, %129 sin, %130 cos, %131 where, %132 add, %133 mul, %134 floor, %135 ne, %136 where, %137 add, %138 reduce_sum (N, 4)
-	for i := range m.t138[:4*n] {
-		m.t138[i] = 0
+	// group (reduction): %61 mul, %62 add, %63 tanh, %64 exp, %65 abs, %66 add, %67 log, %68 add, %69 mul, %70 add, %71 sqrt, %72 sign, %73 mul, %74 sub, %75 relu, %76 sigmoid, %77 pow, %78 add, %79 add, %80 div, %81 gelu, %82 add, %83 neg, %84 add, %85 gt, %86 maximum, %87 minimum, %88 where, %89 maximum, %90 minimum, %91 add, %92 lt, %93 sin, %94 cos, %95 where, %96 add, %97 mul, %98 floor, %99 ne, %100 where, %101 add, %102 reduce_sum (N, 4)
+	for i := range m.t102[:4*n] {
+		m.t102[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
 				a0 := x[i0*12+i1*4:][:4]
 				a1 := m.p[i1*4:][:4]
-				o98 := m.h[i0*12+i1*4:][:4]
+				o62 := m.h[i0*12+i1*4:][:4]
+				o63 := m.t63[i0*12+i1*4:][:4]
+				o64 := m.t64[i0*12+i1*4:][:4]
+				o66 := m.t66[i0*12+i1*4:][:4]
+				o71 := m.t71[i0*12+i1*4:][:4]
+				o72 := m.t72[i0*12+i1*4:][:4]
+				o74 := m.a[i0*12+i1*4:][:4]
+				o75 := m.t75[i0*12+i1*4:][:4]
+				o76 := m.t76[i0*12+i1*4:][:4]
+				o79 := m.t79[i0*12+i1*4:][:4]
+				o80 := m.t80[i0*12+i1*4:][:4]
+				o83 := m.t83[i0*12+i1*4:][:4]
+				o84 := m.b[i0*12+i1*4:][:4]
+				o85 := m.t85[i0*12+i1*4:][:4]
+				o89 := m.t89[i0*12+i1*4:][:4]
+				o92 := m.t92[i0*12+i1*4:][:4]
+				o93 := m.t93[i0*12+i1*4:][:4]
+				o94 := m.t94[i0*12+i1*4:][:4]
 				o99 := m.t99[i0*12+i1*4:][:4]
-				o100 := m.t100[i0*12+i1*4:][:4]
-				o102 := m.t102[i0*12+i1*4:][:4]
-				o107 := m.t107[i0*12+i1*4:][:4]
-				o108 := m.t108[i0*12+i1*4:][:4]
-				o110 := m.a[i0*12+i1*4:][:4]
-				o111 := m.t111[i0*12+i1*4:][:4]
-				o112 := m.t112[i0*12+i1*4:][:4]
-				o115 := m.t115[i0*12+i1*4:][:4]
-				o116 := m.t116[i0*12+i1*4:][:4]
-				o119 := m.t119[i0*12+i1*4:][:4]
-				o120 := m.b[i0*12+i1*4:][:4]
-				o121 := m.t121[i0*12+i1*4:][:4]
-				o125 := m.t125[i0*12+i1*4:][:4]
-				o128 := m.t128[i0*12+i1*4:][:4]
-				o129 := m.t129[i0*12+i1*4:][:4]
-				o130 := m.t130[i0*12+i1*4:][:4]
-				o135 := m.t135[i0*12+i1*4:][:4]
-				o137 := m.c[i0*12+i1*4:][:4]
-				s := m.t138[i0*4:][:4]
-				for j := range o98 {
-					v97 := a0[j] * a1[j]
-					v98 := v97 + float32(0.1)
-					v99 := tanh32(v98)
-					v100 := exp32(v99)
-					v101 := abs32(v98)
-					v102 := v101 + float32(1.0)
-					v103 := log32(v102)
-					v104 := v100 + v103
-					v105 := v98 * v98
-					v106 := v105 + float32(1.0)
-					v107 := sqrt32(v106)
-					v108 := sign32(v98)
-					v109 := v107 * v108
-					v110 := v104 - v109
-					v111 := relu32(v98)
-					v112 := sigmoid32(v98)
-					v113 := pow32(v99, float32(2.0))
-					v114 := v112 + v113
-					v115 := v114 + float32(1.0)
-					v116 := v111 / v115
-					v117 := gelu32(v98)
-					v118 := v116 + v117
-					v119 := -v98
-					v120 := v118 + v119
-					v121 := b2f(v98 > float32(0.0))
-					v122 := max32(v98, float32(0.5))
-					v123 := min32(v98, float32(-0.5))
-					v124 := sel32(v121, v122, v123)
-					v125 := max32(v98, float32(-1.0))
-					v126 := min32(v125, float32(1.0))
-					v127 := v124 + v126
-					v128 := b2f(v98 < float32(0.2))
-					v129 := sin32(v98)
-					v130 := cos32(v98)
-					v131 := sel32(v128, v129, v130)
-					v132 := v127 + v131
-					v133 := v98 * float32(2.0)
-					v134 := floor32(v133)
-					v135 := b2f(v134 != float32(0.0))
-					v136 := sel32(v135, v98, float32(1.0))
-					v137 := v132 + v136
-					s[j] += v98
-					o98[j] = v98
+				o101 := m.c[i0*12+i1*4:][:4]
+				s := m.t102[i0*4:][:4]
+				for j := range o62 {
+					v61 := a0[j] * a1[j]
+					v62 := v61 + float32(0.1)
+					v63 := tanh32(v62)
+					v64 := exp32(v63)
+					v65 := abs32(v62)
+					v66 := v65 + float32(1.0)
+					v67 := log32(v66)
+					v68 := v64 + v67
+					v69 := v62 * v62
+					v70 := v69 + float32(1.0)
+					v71 := sqrt32(v70)
+					v72 := sign32(v62)
+					v73 := v71 * v72
+					v74 := v68 - v73
+					v75 := relu32(v62)
+					v76 := sigmoid32(v62)
+					v77 := pow32(v63, float32(2.0))
+					v78 := v76 + v77
+					v79 := v78 + float32(1.0)
+					v80 := v75 / v79
+					v81 := gelu32(v62)
+					v82 := v80 + v81
+					v83 := -v62
+					v84 := v82 + v83
+					v85 := b2f(v62 > float32(0.0))
+					v86 := max32(v62, float32(0.5))
+					v87 := min32(v62, float32(-0.5))
+					v88 := sel32(v85, v86, v87)
+					v89 := max32(v62, float32(-1.0))
+					v90 := min32(v89, float32(1.0))
+					v91 := v88 + v90
+					v92 := b2f(v62 < float32(0.2))
+					v93 := sin32(v62)
+					v94 := cos32(v62)
+					v95 := sel32(v92, v93, v94)
+					v96 := v91 + v95
+					v97 := v62 * float32(2.0)
+					v98 := floor32(v97)
+					v99 := b2f(v98 != float32(0.0))
+					v100 := sel32(v99, v62, float32(1.0))
+					v101 := v96 + v100
+					s[j] += v62
+					o62[j] = v62
+					o63[j] = v63
+					o64[j] = v64
+					o66[j] = v66
+					o71[j] = v71
+					o72[j] = v72
+					o74[j] = v74
+					o75[j] = v75
+					o76[j] = v76
+					o79[j] = v79
+					o80[j] = v80
+					o83[j] = v83
+					o84[j] = v84
+					o85[j] = v85
+					o89[j] = v89
+					o92[j] = v92
+					o93[j] = v93
+					o94[j] = v94
 					o99[j] = v99
-					o100[j] = v100
-					o102[j] = v102
-					o107[j] = v107
-					o108[j] = v108
-					o110[j] = v110
-					o111[j] = v111
-					o112[j] = v112
-					o115[j] = v115
-					o116[j] = v116
-					o119[j] = v119
-					o120[j] = v120
-					o121[j] = v121
-					o125[j] = v125
-					o128[j] = v128
-					o129[j] = v129
-					o130[j] = v130
-					o135[j] = v135
-					o137[j] = v137
+					o101[j] = v101
 				}
 			}
 		}
 	}
-	// %139 = reduce_mean(%110) scalar
-	for i := range m.t139[:1] {
-		m.t139[i] = 0
+	// %103 = reduce_mean(%74) scalar
+	for i := range m.t103[:1] {
+		m.t103[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t139[0] += m.a[i0*12+i1*4+i2]
+				m.t103[0] += m.a[i0*12+i1*4+i2]
 			}
 		}
 	}
-	for i := range m.t139[:1] {
-		m.t139[i] /= float32(12 * n)
+	for i := range m.t103[:1] {
+		m.t103[i] /= float32(12 * n)
 	}
-	// %140 = reduce_mean(%137) scalar
-	for i := range m.t140[:1] {
-		m.t140[i] = 0
+	// %104 = reduce_mean(%101) scalar
+	for i := range m.t104[:1] {
+		m.t104[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t140[0] += m.c[i0*12+i1*4+i2]
+				m.t104[0] += m.c[i0*12+i1*4+i2]
 			}
 		}
 	}
-	for i := range m.t140[:1] {
-		m.t140[i] /= float32(12 * n)
+	for i := range m.t104[:1] {
+		m.t104[i] /= float32(12 * n)
 	}
-	// group (reduction): %141 mul, %142 reduce_mean scalar
-	for i := range m.t142[:1] {
-		m.t142[i] = 0
+	// %105 = reduce_mean(%62) (N, 4)
+	for i := range m.t105[:4*n] {
+		m.t105[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t105[i0*4+i2] += m.h[i0*12+i1*4+i2]
+			}
+		}
+	}
+	for i := range m.t105[:4*n] {
+		m.t105[i] /= float32(3)
+	}
+	// %106 = reduce_max(%62) (N, 4)
+	for i := range m.t106[:4*n] {
+		m.t106[i] = float32(math.Inf(-1))
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				if xv := m.h[i0*12+i1*4+i2]; xv > m.t106[i0*4+i2] || xv != xv {
+					m.t106[i0*4+i2] = xv
+				}
+			}
+		}
+	}
+	// %107 = reduce_max(%83) (N, 4)
+	for i := range m.t107[:4*n] {
+		m.t107[i] = float32(math.Inf(-1))
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				if xv := m.t83[i0*12+i1*4+i2]; xv > m.t107[i0*4+i2] || xv != xv {
+					m.t107[i0*4+i2] = xv
+				}
+			}
+		}
+	}
+	// %108 = logsumexp(%62) (N, 4)
+	for i := range m.t108[:4*n] {
+		m.t108[i] = float32(math.Inf(-1))
+		m.t108Scratch[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t108[i0*4+i2] = max(m.t108[i0*4+i2], m.h[i0*12+i1*4+i2])
+			}
+		}
+	}
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 3; i1++ {
+			for i2 := 0; i2 < 4; i2++ {
+				m.t108Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t108[i0*4+i2])
+			}
+		}
+	}
+	for i := range m.t108[:4*n] {
+		if !math.IsInf(float64(m.t108[i]), 0) {
+			m.t108[i] += log32(m.t108Scratch[i])
+		}
+	}
+	// group (reduction): %109 add, %110 add, %111 neg, %112 add, %113 add, %114 reduce_mean scalar
+	for i := range m.t114[:1] {
+		m.t114[i] = 0
 	}
 	{
-		a0 := m.b[0:][:12*n]
-		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v141 := a0[j] * float32(0.3)
-			acc += v141
-		}
-		m.t142[0] += acc
-	}
-	for i := range m.t142[:1] {
-		m.t142[i] /= float32(12 * n)
-	}
-	// %143 = argmax(%98) (N, 3)
-	for o := 0; o < 3*n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
-			best := 0
-			for j := 1; j < 4; j++ {
-				if m.h[base+j*(1)] > m.h[base+best*(1)] {
-					best = j
-				}
-			}
-			m.t143[o*(1)+in] = int32(best)
-		}
-	}
-	// group (reduction): %144 cast, %145 reduce_mean scalar
-	for i := range m.t145[:1] {
-		m.t145[i] = 0
-	}
-	{
-		a0 := m.t143[0:][:3*n]
-		acc := float32(0)
-		for j := 0; j < 3*n; j++ {
-			v144 := float32(a0[j])
-			acc += v144
-		}
-		m.t145[0] += acc
-	}
-	for i := range m.t145[:1] {
-		m.t145[i] /= float32(3 * n)
-	}
-	// %146 = reduce_mean(%98) (N, 4)
-	for i := range m.t146[:4*n] {
-		m.t146[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t146[i0*4+i2] += m.h[i0*12+i1*4+i2]
-			}
-		}
-	}
-	for i := range m.t146[:4*n] {
-		m.t146[i] /= float32(3)
-	}
-	// %147 = reduce_max(%98) (N, 4)
-	for i := range m.t147[:4*n] {
-		m.t147[i] = float32(math.Inf(-1))
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.h[i0*12+i1*4+i2]; xv > m.t147[i0*4+i2] || xv != xv {
-					m.t147[i0*4+i2] = xv
-				}
-			}
-		}
-	}
-	// %148 = reduce_max(%119) (N, 4)
-	for i := range m.t148[:4*n] {
-		m.t148[i] = float32(math.Inf(-1))
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				if xv := m.t119[i0*12+i1*4+i2]; xv > m.t148[i0*4+i2] || xv != xv {
-					m.t148[i0*4+i2] = xv
-				}
-			}
-		}
-	}
-	// %149 = logsumexp(%98) (N, 4)
-	for i := range m.t149[:4*n] {
-		m.t149[i] = float32(math.Inf(-1))
-		m.t149Scratch[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t149[i0*4+i2] = max(m.t149[i0*4+i2], m.h[i0*12+i1*4+i2])
-			}
-		}
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 3; i1++ {
-			for i2 := 0; i2 < 4; i2++ {
-				m.t149Scratch[i0*4+i2] += exp32(m.h[i0*12+i1*4+i2] - m.t149[i0*4+i2])
-			}
-		}
-	}
-	for i := range m.t149[:4*n] {
-		if !math.IsInf(float64(m.t149[i]), 0) {
-			m.t149[i] += log32(m.t149Scratch[i])
-		}
-	}
-	// group (reduction): %153 add, %154 add, %155 neg, %156 add, %157 add, %158 reduce_mean scalar
-	for i := range m.t158[:1] {
-		m.t158[i] = 0
-	}
-	{
-		a0 := m.t138[0:][:4*n]
-		a1 := m.t146[0:][:4*n]
-		a2 := m.t147[0:][:4*n]
-		a3 := m.t148[0:][:4*n]
-		a4 := m.t149[0:][:4*n]
+		a0 := m.t102[0:][:4*n]
+		a1 := m.t105[0:][:4*n]
+		a2 := m.t106[0:][:4*n]
+		a3 := m.t107[0:][:4*n]
+		a4 := m.t108[0:][:4*n]
 		acc := float32(0)
 		for j := 0; j < 4*n; j++ {
-			v153 := a0[j] + a1[j]
-			v154 := v153 + a2[j]
-			v155 := -a3[j]
-			v156 := v154 + v155
-			v157 := v156 + a4[j]
-			acc += v157
+			v109 := a0[j] + a1[j]
+			v110 := v109 + a2[j]
+			v111 := -a3[j]
+			v112 := v110 + v111
+			v113 := v112 + a4[j]
+			acc += v113
 		}
-		m.t158[0] += acc
+		m.t114[0] += acc
 	}
-	for i := range m.t158[:1] {
-		m.t158[i] /= float32(4 * n)
+	for i := range m.t114[:1] {
+		m.t114[i] /= float32(4 * n)
 	}
-	// %159 = softmax(%98) (N, 3, 4)
+	// %115 = softmax(%62) (N, 3, 4)
 	for o := 0; o < 3*n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 4; j++ {
-				mx = max(mx, m.h[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 4; j++ {
-				sum += exp32(m.h[base+j*(1)] - mx)
-			}
-			inv := 1 / sum
-			for j := 0; j < 4; j++ {
-				m.t159[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
-			}
+		base := o * 4
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 4; j++ {
+			mx = max(mx, m.h[base+j])
+		}
+		var sum float32
+		for j := 0; j < 4; j++ {
+			sum += exp32(m.h[base+j] - mx)
+		}
+		inv := 1 / sum
+		for j := 0; j < 4; j++ {
+			m.t115[base+j] = exp32(m.h[base+j]-mx) * inv
 		}
 	}
-	// %160 = log_softmax(%98) (N, 3, 4)
+	// %116 = log_softmax(%62) (N, 3, 4)
 	for o := 0; o < n; o++ {
 		for in := 0; in < 4; in++ {
 			base := o*(3)*(4) + in
@@ -2109,1009 +1854,1046 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 			}
 			lse := mx + log32(sum)
 			for j := 0; j < 3; j++ {
-				m.t160[base+j*(4)] = m.h[base+j*(4)] - lse
+				m.t116[base+j*(4)] = m.h[base+j*(4)] - lse
 			}
 		}
 	}
-	// %161 = transpose(%98) (N, 4, 3)
+	// group (reduction): %117 add, %118 reduce_mean scalar
+	for i := range m.t118[:1] {
+		m.t118[i] = 0
+	}
+	{
+		a0 := m.t115[0:][:12*n]
+		a1 := m.t116[0:][:12*n]
+		acc := float32(0)
+		for j := 0; j < 12*n; j++ {
+			v117 := a0[j] + a1[j]
+			acc += v117
+		}
+		m.t118[0] += acc
+	}
+	for i := range m.t118[:1] {
+		m.t118[i] /= float32(12 * n)
+	}
+	// %119 = transpose(%62) (N, 4, 3)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 3; i2++ {
-				m.t161[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
+				m.t119[i0*12+i1*3+i2] = m.h[i0*12+i1+i2*4]
 			}
 		}
 	}
-	// %164 = slice(%163) (N, 4)
+	// %122 = slice(%121) (N, 4)
 	for o := 0; o < n; o++ {
-		copy(m.t164[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
+		copy(m.t122[o*4*(1):(o+1)*4*(1)], m.h[(o*(12)+0)*(1):(o*(12)+4)*(1)])
 	}
-	// group (contraction): %165 matmul, %166 add (N, 3)
-	rt.SgemmEpilogue(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t166, 3, rt.Epilogue{Bias: m.lossB, Act: rt.ActNone})
-	// %167 = log_softmax(%166) (N, 3)
+	// %123 = slice(%121) (N, 8)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(3)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 3; j++ {
-				mx = max(mx, m.t166[base+j*(1)])
+		copy(m.t123[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
+	}
+	// %124 = concat(%122, %123) (N, 12)
+	for o, pos := 0, 0; o < n; o++ {
+		pos += copy(m.t124[pos:pos+(4)*(1)], m.t122[o*(4)*(1):(o+1)*(4)*(1)])
+		pos += copy(m.t124[pos:pos+(8)*(1)], m.t123[o*(8)*(1):(o+1)*(8)*(1)])
+	}
+	// %125 = gather(%13, %1) (N, 12) (g)
+	for i, r := range k2[:n] {
+		copy(m.g[i*(12):(i+1)*(12)], m.table[int(r)*(12):(int(r)+1)*(12)])
+	}
+	// group (reduction): %126 mul, %127 add, %128 add, %129 add, %130 reduce_mean (N, 1)
+	for i := range m.t130[:n] {
+		m.t130[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t124[i0*12:][:12]
+			a1 := m.h[i0*12:][:12]
+			a2 := m.t119[i0*12:][:12]
+			a3 := m.g[i0*12:][:12]
+			o126 := m.sl[i0*12:][:12]
+			o129 := m.t129[i0*12:][:12]
+			acc := float32(0)
+			for j := range o126 {
+				v126 := a0[j] * float32(0.5)
+				v127 := a1[j] + a2[j]
+				v128 := v127 + v126
+				v129 := v128 + a3[j]
+				acc += v129
+				o126[j] = v126
+				o129[j] = v129
 			}
-			var sum float32
-			for j := 0; j < 3; j++ {
-				sum += exp32(m.t166[base+j*(1)] - mx)
+			m.t130[i0] += acc
+		}
+	}
+	for i := range m.t130[:n] {
+		m.t130[i] /= float32(12)
+	}
+	// %131 = one_hot(%1) (N, 5)
+	clear(m.t131[:5*n])
+	for i, c := range k2[:n] {
+		if c >= 0 && c < 5 {
+			m.t131[i*5+int(c)] = 1
+		}
+	}
+	// %132 = matmul(%131, %14) (N, 1) (oh)
+	rt.Sgemm(false, false, n, 1, 5, 1, m.t131, 5, m.w, 1, 0, m.oh, 1)
+	// group (reduction): %133 mul, %134 cast, %135 cast, %136 reduce_mean scalar
+	for i := range m.t136[:1] {
+		m.t136[i] = 0
+	}
+	{
+		a0 := m.h[0:][:12*n]
+		acc := float32(0)
+		for j := 0; j < 12*n; j++ {
+			v133 := a0[j] * float32(3.0)
+			v134 := castI32(v133)
+			v135 := float32(v134)
+			acc += v135
+		}
+		m.t136[0] += acc
+	}
+	for i := range m.t136[:1] {
+		m.t136[i] /= float32(12 * n)
+	}
+	// %137 = transpose(%121) (12, N)
+	for i0 := 0; i0 < 12; i0++ {
+		for i1 := 0; i1 < n; i1++ {
+			m.t137[i0*n+i1] = m.h[i0+i1*12]
+		}
+	}
+	// %138 = matmul(%137, %121) (12, 12)
+	rt.Sgemm(false, false, 12, 12, n, 1, m.t137, n, m.h, 12, 0, m.t138, 12)
+	// group (reduction): %139 mul, %140 reduce_mean scalar
+	for i := range m.t140[:1] {
+		m.t140[i] = 0
+	}
+	{
+		a0 := m.t138[0:][:144]
+		acc := float32(0)
+		for j := 0; j < 144; j++ {
+			v139 := a0[j] * float32(0.1)
+			acc += v139
+		}
+		m.t140[0] += acc
+	}
+	for i := range m.t140[:1] {
+		m.t140[i] /= float32(144)
+	}
+	// %141 = argmax(%62) (N, 3)
+	for o := 0; o < 3*n; o++ {
+		base := o * 4
+		best := 0
+		for j := 1; j < 4; j++ {
+			if m.h[base+j] > m.h[base+best] {
+				best = j
 			}
-			lse := mx + log32(sum)
-			for j := 0; j < 3; j++ {
-				m.t167[base+j*(1)] = m.t166[base+j*(1)] - lse
+		}
+		m.t141[o] = int32(best)
+	}
+	// group (reduction): %142 cast, %143 reduce_mean scalar
+	for i := range m.t143[:1] {
+		m.t143[i] = 0
+	}
+	{
+		a0 := m.t141[0:][:3*n]
+		acc := float32(0)
+		for j := 0; j < 3*n; j++ {
+			v142 := float32(a0[j])
+			acc += v142
+		}
+		m.t143[0] += acc
+	}
+	for i := range m.t143[:1] {
+		m.t143[i] /= float32(3 * n)
+	}
+	// group (reduction): %144 sub, %145 mul, %146 reduce_mean (N, 1)
+	for i := range m.t146[:n] {
+		m.t146[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t129[i0*12:][:12]
+			a1 := m.t130[i0]
+			o144 := m.t144[i0*12:][:12]
+			acc := float32(0)
+			for j := range o144 {
+				v144 := a0[j] - a1
+				v145 := v144 * v144
+				acc += v145
+				o144[j] = v144
+			}
+			m.t146[i0] += acc
+		}
+	}
+	for i := range m.t146[:n] {
+		m.t146[i] /= float32(12)
+	}
+	// group (elementwise): %147 add, %148 sqrt (N, 1)
+	{
+		a0 := m.t146[0:][:n]
+		o148 := m.t148[0:][:n]
+		for j := range o148 {
+			v147 := a0[j] + float32(1e-05)
+			v148 := sqrt32(v147)
+			o148[j] = v148
+		}
+	}
+	// group (elementwise): %149 div, %150 mul, %151 add (N, 12)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t144[i0*12:][:12]
+			a1 := m.t148[i0]
+			a2 := m.zLayerNorm0Gamma[0:][:12]
+			a3 := m.zLayerNorm0Beta[0:][:12]
+			o149 := m.t149[i0*12:][:12]
+			o151 := m.t151[i0*12:][:12]
+			for j := range o149 {
+				v149 := a0[j] / a1
+				v150 := v149 * a2[j]
+				v151 := v150 + a3[j]
+				o149[j] = v149
+				o151[j] = v151
 			}
 		}
 	}
-	// group (reduction): %168 mul, %169 reduce_sum (N)
-	for i := range m.t169[:n] {
+	// %152 = matmul(%151, %19) (N, 1)
+	rt.Sgemm(false, false, n, 1, 12, 1, m.t151, 12, m.zDense0W, 1, 0, m.t152, 1)
+	// group (reduction): %153 add, %154 add, %155 sigmoid, %156 sigmoid, %157 maximum, %158 minimum, %159 log, %160 mul, %161 sub, %162 sub, %163 log, %164 mul, %165 add, %166 neg, %167 reduce_mean scalar
+	for i := range m.t167[:1] {
+		m.t167[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t152[i0]
+			a1 := m.zDense0B[0]
+			a2 := m.oh[i0]
+			a3 := t[i0]
+			o154 := m.z[i0:][:1]
+			o155 := m.t155[i0:][:1]
+			o156 := m.t156[i0:][:1]
+			o157 := m.t157[i0:][:1]
+			o158 := m.t158[i0:][:1]
+			o161 := m.t161[i0:][:1]
+			o162 := m.t162[i0:][:1]
+			acc := float32(0)
+			for j := range o154 {
+				v153 := a0 + a1
+				v154 := v153 + a2
+				v155 := sigmoid32(v154)
+				v156 := sigmoid32(a3)
+				v157 := max32(v155, float32(1e-07))
+				v158 := min32(v157, float32(0.9999999))
+				v159 := log32(v158)
+				v160 := v156 * v159
+				v161 := float32(1.0) - v156
+				v162 := float32(1.0) - v158
+				v163 := log32(v162)
+				v164 := v161 * v163
+				v165 := v160 + v164
+				v166 := -v165
+				acc += v166
+				o154[j] = v154
+				o155[j] = v155
+				o156[j] = v156
+				o157[j] = v157
+				o158[j] = v158
+				o161[j] = v161
+				o162[j] = v162
+			}
+			m.t167[0] += acc
+		}
+	}
+	for i := range m.t167[:1] {
+		m.t167[i] /= float32(n)
+	}
+	// group (reduction): %168 mul, %169 reduce_mean scalar
+	for i := range m.t169[:1] {
 		m.t169[i] = 0
 	}
 	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t78[i0*3:][:3]
-			a1 := m.t167[i0*3:][:3]
-			acc := float32(0)
-			for j := 0; j < 3; j++ {
-				v168 := a0[j] * a1[j]
-				acc += v168
-			}
-			m.t169[i0] += acc
-		}
-	}
-	// group (reduction): %170 neg, %171 reduce_mean scalar
-	for i := range m.t171[:1] {
-		m.t171[i] = 0
-	}
-	{
-		a0 := m.t169[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v170 := -a0[j]
-			acc += v170
-		}
-		m.t171[0] += acc
-	}
-	for i := range m.t171[:1] {
-		m.t171[i] /= float32(n)
-	}
-	// group (reduction): %172 exp, %173 mul, %174 sub, %175 reduce_sum (3)
-	for i := range m.lossBGrad[:3] {
-		m.lossBGrad[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t167[i0*3:][:3]
-			a1 := m.t80[i0]
-			a2 := m.t79[i0*3:][:3]
-			o174 := m.t174[i0*3:][:3]
-			s := m.lossBGrad[0:][:3]
-			for j := range o174 {
-				v172 := exp32(a0[j])
-				v173 := v172 * a1
-				v174 := a2[j] - v173
-				s[j] += v174
-				o174[j] = v174
-			}
-		}
-	}
-	// group (reduction): %176 mul, %177 reduce_sum scalar
-	for i := range m.t177[:1] {
-		m.t177[i] = 0
-	}
-	{
-		a0 := m.lossBGrad[0:][:3]
-		acc := float32(0)
-		for j := 0; j < 3; j++ {
-			v176 := a0[j] * a0[j]
-			acc += v176
-		}
-		m.t177[0] += acc
-	}
-	// %178 = matmul(%163, %174) (12, 3)
-	rt.Sgemm(true, false, 12, 3, n, 1, m.h, 12, m.t174, 3, 0, m.lossWGrad, 3)
-	// group (reduction): %179 mul, %180 reduce_sum scalar
-	for i := range m.t180[:1] {
-		m.t180[i] = 0
-	}
-	{
-		a0 := m.lossWGrad[0:][:36]
-		acc := float32(0)
-		for j := 0; j < 36; j++ {
-			v179 := a0[j] * a0[j]
-			acc += v179
-		}
-		m.t180[0] += acc
-	}
-	// %187 = slice(%163) (N, 8)
-	for o := 0; o < n; o++ {
-		copy(m.t187[o*8*(1):(o+1)*8*(1)], m.h[(o*(12)+4)*(1):(o*(12)+12)*(1)])
-	}
-	// %188 = concat(%164, %187) (N, 12)
-	for o, pos := 0, 0; o < n; o++ {
-		pos += copy(m.t188[pos:pos+(4)*(1)], m.t164[o*(4)*(1):(o+1)*(4)*(1)])
-		pos += copy(m.t188[pos:pos+(8)*(1)], m.t187[o*(8)*(1):(o+1)*(8)*(1)])
-	}
-	// %189 = matmul(%174, %25) (N, 12)
-	rt.Sgemm(false, true, n, 12, 3, 1, m.t174, 3, m.lossW, 3, 0, m.t189, 12)
-	// %190 = transpose(%163) (12, N)
-	for i0 := 0; i0 < 12; i0++ {
-		for i1 := 0; i1 < n; i1++ {
-			m.t190[i0*n+i1] = m.h[i0+i1*12]
-		}
-	}
-	// %191 = matmul(%96, %163) (12, N)
-	rt.Sgemm(false, true, 12, n, 12, 1, m.t96, 12, m.h, 12, 0, m.t191, n)
-	// %192 = matmul(%190, %96) (N, 12)
-	rt.Sgemm(true, false, n, 12, 12, 1, m.t190, n, m.t96, 12, 0, m.t192, 12)
-	// %193 = transpose(%191) (N, 12)
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 12; i1++ {
-			m.t193[i0*12+i1] = m.t191[i0+i1*n]
-		}
-	}
-	// %194 = matmul(%190, %163) (12, 12)
-	rt.Sgemm(false, false, 12, 12, n, 1, m.t190, n, m.h, 12, 0, m.t194, 12)
-	// group (reduction): %195 mul, %196 reduce_mean scalar
-	for i := range m.t196[:1] {
-		m.t196[i] = 0
-	}
-	{
-		a0 := m.t194[0:][:144]
-		acc := float32(0)
-		for j := 0; j < 144; j++ {
-			v195 := a0[j] * float32(0.1)
-			acc += v195
-		}
-		m.t196[0] += acc
-	}
-	for i := range m.t196[:1] {
-		m.t196[i] /= float32(144)
-	}
-	// group (reduction): %197 eq, %198 cast, %199 reduce_sum (N, 1, 4)
-	for i := range m.t199[:4*n] {
-		m.t199[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t119[i0*12+i1*4:][:4]
-				a1 := m.t148[i0*4:][:4]
-				o198 := m.t198[i0*12+i1*4:][:4]
-				s := m.t199[i0*4:][:4]
-				for j := range o198 {
-					v197 := b2f(a0[j] == a1[j])
-					v198 := v197
-					s[j] += v198
-					o198[j] = v198
-				}
-			}
-		}
-	}
-	// %200 = div(%85, %199) (N, 1, 4)
-	{
-		a0 := m.t84[0:][:4*n]
-		a1 := m.t199[0:][:4*n]
-		o200 := m.t200[0:][:4*n]
-		for j := range o200 {
-			v200 := a0[j] / a1[j]
-			o200[j] = v200
-		}
-	}
-	// group (reduction): %201 add, %202 reduce_mean scalar
-	for i := range m.t202[:1] {
-		m.t202[i] = 0
-	}
-	{
-		a0 := m.t159[0:][:12*n]
-		a1 := m.t160[0:][:12*n]
+		a0 := m.b[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v201 := a0[j] + a1[j]
-			acc += v201
+			v168 := a0[j] * float32(0.3)
+			acc += v168
 		}
-		m.t202[0] += acc
+		m.t169[0] += acc
 	}
-	for i := range m.t202[:1] {
-		m.t202[i] /= float32(12 * n)
+	for i := range m.t169[:1] {
+		m.t169[i] /= float32(12 * n)
 	}
-	// group (reduction): %203 mul, %204 add, %205 add, %206 add, %207 reduce_mean (N, 1)
-	for i := range m.t207[:n] {
-		m.t207[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t188[i0*12:][:12]
-			a1 := m.h[i0*12:][:12]
-			a2 := m.t161[i0*12:][:12]
-			a3 := m.g[i0*12:][:12]
-			o203 := m.sl[i0*12:][:12]
-			o206 := m.t206[i0*12:][:12]
-			acc := float32(0)
-			for j := range o203 {
-				v203 := a0[j] * float32(0.5)
-				v204 := a1[j] + a2[j]
-				v205 := v204 + v203
-				v206 := v205 + a3[j]
-				acc += v206
-				o203[j] = v203
-				o206[j] = v206
-			}
-			m.t207[i0] += acc
-		}
-	}
-	for i := range m.t207[:n] {
-		m.t207[i] /= float32(12)
-	}
-	// group (reduction): %208 sub, %209 mul, %210 reduce_mean (N, 1)
-	for i := range m.t210[:n] {
-		m.t210[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t206[i0*12:][:12]
-			a1 := m.t207[i0]
-			o208 := m.t208[i0*12:][:12]
-			acc := float32(0)
-			for j := range o208 {
-				v208 := a0[j] - a1
-				v209 := v208 * v208
-				acc += v209
-				o208[j] = v208
-			}
-			m.t210[i0] += acc
-		}
-	}
-	for i := range m.t210[:n] {
-		m.t210[i] /= float32(12)
-	}
-	// group (elementwise): %211 add, %212 sqrt (N, 1)
-	{
-		a0 := m.t210[0:][:n]
-		o212 := m.t212[0:][:n]
-		for j := range o212 {
-			v211 := a0[j] + float32(1e-05)
-			v212 := sqrt32(v211)
-			o212[j] = v212
-		}
-	}
-	// %213 = mul(%65, %203) (N, 12)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t65[0]
-			a1 := m.sl[i0*12:][:12]
-			o213 := m.t213[i0*12:][:12]
-			for j := range o213 {
-				v213 := a0 * a1[j]
-				o213[j] = v213
-			}
-		}
-	}
-	// group (reduction): %215 mul, %216 reduce_mean scalar
-	for i := range m.t216[:1] {
-		m.t216[i] = 0
+	// group (reduction): %170 mul, %171 reduce_mean scalar
+	for i := range m.t171[:1] {
+		m.t171[i] = 0
 	}
 	{
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		acc := float32(0)
 		for j := 0; j < 12*n; j++ {
-			v215 := a0[j] * a1[j]
-			acc += v215
+			v170 := a0[j] * a1[j]
+			acc += v170
 		}
-		m.t216[0] += acc
+		m.t171[0] += acc
 	}
-	for i := range m.t216[:1] {
-		m.t216[i] /= float32(12 * n)
+	for i := range m.t171[:1] {
+		m.t171[i] /= float32(12 * n)
 	}
-	// group (reduction): %217 mul, %218 reduce_sum (N, 3, 1)
-	for i := range m.t218[:3*n] {
-		m.t218[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t67[0]
-				a1 := m.t159[i0*12+i1*4:][:4]
-				acc := float32(0)
-				for j := 0; j < 4; j++ {
-					v217 := a0 * a1[j]
-					acc += v217
-				}
-				m.t218[i0*3+i1] += acc
-			}
-		}
-	}
-	// group (reduction): %219 eq, %220 cast, %221 reduce_sum (N, 1, 4)
-	for i := range m.t221[:4*n] {
-		m.t221[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.h[i0*12+i1*4:][:4]
-				a1 := m.t147[i0*4:][:4]
-				o220 := m.t220[i0*12+i1*4:][:4]
-				s := m.t221[i0*4:][:4]
-				for j := range o220 {
-					v219 := b2f(a0[j] == a1[j])
-					v220 := v219
-					s[j] += v220
-					o220[j] = v220
-				}
-			}
-		}
-	}
-	// %222 = div(%69, %221) (N, 1, 4)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 1; i1++ {
-				a0 := m.t69[0]
-				a1 := m.t221[i0*4:][:4]
-				o222 := m.t222[i0*4+i1*4:][:4]
-				for j := range o222 {
-					v222 := a0 / a1[j]
-					o222[j] = v222
-				}
-			}
-		}
-	}
-	// group (elementwise): %223 div, %224 mul, %225 add (N, 12)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t208[i0*12:][:12]
-			a1 := m.t212[i0]
-			a2 := m.zLayerNorm0Gamma[0:][:12]
-			a3 := m.zLayerNorm0Beta[0:][:12]
-			o223 := m.t223[i0*12:][:12]
-			o225 := m.t225[i0*12:][:12]
-			for j := range o223 {
-				v223 := a0[j] / a1
-				v224 := v223 * a2[j]
-				v225 := v224 + a3[j]
-				o223[j] = v223
-				o225[j] = v225
-			}
-		}
-	}
-	// %226 = matmul(%225, %19) (N, 1)
-	rt.Sgemm(false, false, n, 1, 12, 1, m.t225, 12, m.zDense0W, 1, 0, m.t226, 1)
-	// group (reduction): %227 add, %228 add, %229 sigmoid, %230 sigmoid, %231 maximum, %232 minimum, %233 log, %234 mul, %235 sub, %236 sub, %237 log, %238 mul, %239 add, %240 neg, %241 reduce_mean scalar
-	for i := range m.t241[:1] {
-		m.t241[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t226[i0]
-			a1 := m.zDense0B[0]
-			a2 := m.oh[i0]
-			a3 := t[i0]
-			o228 := m.z[i0:][:1]
-			o229 := m.t229[i0:][:1]
-			o230 := m.t230[i0:][:1]
-			o231 := m.t231[i0:][:1]
-			o232 := m.t232[i0:][:1]
-			o235 := m.t235[i0:][:1]
-			o236 := m.t236[i0:][:1]
-			acc := float32(0)
-			for j := range o228 {
-				v227 := a0 + a1
-				v228 := v227 + a2
-				v229 := sigmoid32(v228)
-				v230 := sigmoid32(a3)
-				v231 := max32(v229, float32(1e-07))
-				v232 := min32(v231, float32(0.9999999))
-				v233 := log32(v232)
-				v234 := v230 * v233
-				v235 := float32(1.0) - v230
-				v236 := float32(1.0) - v232
-				v237 := log32(v236)
-				v238 := v235 * v237
-				v239 := v234 + v238
-				v240 := -v239
-				acc += v240
-				o228[j] = v228
-				o229[j] = v229
-				o230[j] = v230
-				o231[j] = v231
-				o232[j] = v232
-				o235[j] = v235
-				o236[j] = v236
-			}
-			m.t241[0] += acc
-		}
-	}
-	for i := range m.t241[:1] {
-		m.t241[i] /= float32(n)
-	}
-	// group (reduction): %249 sub, %250 abs, %251 minimum, %252 mul, %253 mul, %254 sub, %255 mul, %256 add, %257 reduce_mean scalar
-	for i := range m.t257[:1] {
-		m.t257[i] = 0
+	// group (reduction): %172 sub, %173 abs, %174 minimum, %175 mul, %176 mul, %177 sub, %178 mul, %179 add, %180 reduce_mean scalar
+	for i := range m.t180[:1] {
+		m.t180[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
-		o249 := m.t249[0:][:n]
-		o250 := m.t250[0:][:n]
-		o251 := m.t251[0:][:n]
+		o172 := m.t172[0:][:n]
+		o173 := m.t173[0:][:n]
+		o174 := m.t174[0:][:n]
 		acc := float32(0)
-		for j := range o249 {
-			v249 := a0[j] - a1[j]
-			v250 := abs32(v249)
-			v251 := min32(v250, float32(0.5))
-			v252 := v251 * v251
-			v253 := float32(0.5) * v252
-			v254 := v250 - v251
-			v255 := float32(0.5) * v254
-			v256 := v253 + v255
-			acc += v256
-			o249[j] = v249
-			o250[j] = v250
-			o251[j] = v251
+		for j := range o172 {
+			v172 := a0[j] - a1[j]
+			v173 := abs32(v172)
+			v174 := min32(v173, float32(0.5))
+			v175 := v174 * v174
+			v176 := float32(0.5) * v175
+			v177 := v173 - v174
+			v178 := float32(0.5) * v177
+			v179 := v176 + v178
+			acc += v179
+			o172[j] = v172
+			o173[j] = v173
+			o174[j] = v174
 		}
-		m.t257[0] += acc
+		m.t180[0] += acc
 	}
-	for i := range m.t257[:1] {
-		m.t257[i] /= float32(n)
+	for i := range m.t180[:1] {
+		m.t180[i] /= float32(n)
 	}
-	// %258 = reduce_mean(%250) scalar
-	for i := range m.t258[:1] {
-		m.t258[i] = 0
+	// %181 = reduce_mean(%173) scalar
+	for i := range m.t181[:1] {
+		m.t181[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 1; i1++ {
-			m.t258[0] += m.t250[i0+i1]
+			m.t181[0] += m.t173[i0+i1]
 		}
 	}
-	for i := range m.t258[:1] {
-		m.t258[i] /= float32(n)
+	for i := range m.t181[:1] {
+		m.t181[i] /= float32(n)
 	}
-	// group (reduction): %259 mul, %260 reduce_sum scalar
-	for i := range m.t260[:1] {
-		m.t260[i] = 0
+	// group (reduction): %182 mul, %183 reduce_sum scalar
+	for i := range m.t183[:1] {
+		m.t183[i] = 0
 	}
 	{
-		a0 := m.t249[0:][:n]
+		a0 := m.t172[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v259 := a0[j] * a0[j]
-			acc += v259
+			v182 := a0[j] * a0[j]
+			acc += v182
 		}
-		m.t260[0] += acc
+		m.t183[0] += acc
 	}
-	// group (reduction): %261 abs, %262 neg, %263 exp, %264 add, %265 log, %266 maximum, %267 mul, %268 sub, %269 add, %270 reduce_mean scalar
-	for i := range m.t270[:1] {
-		m.t270[i] = 0
+	// group (reduction): %184 abs, %185 neg, %186 exp, %187 add, %188 log, %189 maximum, %190 mul, %191 sub, %192 add, %193 reduce_mean scalar
+	for i := range m.t193[:1] {
+		m.t193[i] = 0
 	}
 	{
 		a0 := m.z[0:][:n]
 		a1 := t[0:][:n]
-		o263 := m.t263[0:][:n]
-		o264 := m.t264[0:][:n]
+		o186 := m.t186[0:][:n]
+		o187 := m.t187[0:][:n]
 		acc := float32(0)
-		for j := range o263 {
-			v261 := abs32(a0[j])
-			v262 := -v261
-			v263 := exp32(v262)
-			v264 := float32(1.0) + v263
-			v265 := log32(v264)
-			v266 := max32(a0[j], float32(0.0))
-			v267 := a0[j] * a1[j]
-			v268 := v266 - v267
-			v269 := v268 + v265
-			acc += v269
-			o263[j] = v263
-			o264[j] = v264
+		for j := range o186 {
+			v184 := abs32(a0[j])
+			v185 := -v184
+			v186 := exp32(v185)
+			v187 := float32(1.0) + v186
+			v188 := log32(v187)
+			v189 := max32(a0[j], float32(0.0))
+			v190 := a0[j] * a1[j]
+			v191 := v189 - v190
+			v192 := v191 + v188
+			acc += v192
+			o186[j] = v186
+			o187[j] = v187
 		}
-		m.t270[0] += acc
+		m.t193[0] += acc
 	}
-	for i := range m.t270[:1] {
-		m.t270[i] /= float32(n)
+	for i := range m.t193[:1] {
+		m.t193[i] /= float32(n)
 	}
-	// group (reduction): %271 broadcast, %272 neg, %273 mul, %274 ge, %275 where, %276 add, %277 div, %278 mul, %279 neg, %280 sign, %281 mul, %282 add, %283 add, %284 add, %285 sign, %286 mul, %287 add, %288 mul, %289 neg, %290 mul, %291 add, %292 add, %293 le, %294 where, %295 add, %296 mul, %297 add, %298 mul, %299 div, %300 neg, %301 mul, %302 div, %303 add, %304 le, %305 where, %306 ge, %307 where, %308 mul, %309 sub, %310 mul, %311 add, %312 reduce_sum (1)
+	// group (contraction): %194 matmul, %195 add (N, 3)
+	rt.SgemmEpilogue(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t195, 3, rt.Epilogue{Bias: m.lossB, Act: rt.ActNone})
+	// %196 = log_softmax(%195) (N, 3)
+	for o := 0; o < n; o++ {
+		base := o * 3
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 3; j++ {
+			mx = max(mx, m.t195[base+j])
+		}
+		var sum float32
+		for j := 0; j < 3; j++ {
+			sum += exp32(m.t195[base+j] - mx)
+		}
+		lse := mx + log32(sum)
+		for j := 0; j < 3; j++ {
+			m.t196[base+j] = m.t195[base+j] - lse
+		}
+	}
+	// %197 = one_hot(%3) (N, 3)
+	clear(m.t197[:3*n])
+	for i, c := range lab[:n] {
+		if c >= 0 && c < 3 {
+			m.t197[i*3+int(c)] = 1
+		}
+	}
+	// group (reduction): %198 mul, %199 reduce_sum (N)
+	for i := range m.t199[:n] {
+		m.t199[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t197[i0*3:][:3]
+			a1 := m.t196[i0*3:][:3]
+			acc := float32(0)
+			for j := 0; j < 3; j++ {
+				v198 := a0[j] * a1[j]
+				acc += v198
+			}
+			m.t199[i0] += acc
+		}
+	}
+	// group (reduction): %200 neg, %201 reduce_mean scalar
+	for i := range m.t201[:1] {
+		m.t201[i] = 0
+	}
+	{
+		a0 := m.t199[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v200 := -a0[j]
+			acc += v200
+		}
+		m.t201[0] += acc
+	}
+	for i := range m.t201[:1] {
+		m.t201[i] /= float32(n)
+	}
+	// group (elementwise): %202 add, %203 add, %204 add, %205 add, %206 add, %207 add, %208 mul, %209 add, %210 add, %211 add, %212 add, %213 add, %214 add, %215 add, %216 add scalar
+	v202 := m.t103[0] + m.t169[0]
+	v203 := v202 + m.t104[0]
+	v204 := v203 + m.t114[0]
+	v205 := v204 + m.t118[0]
+	v206 := v205 + m.t136[0]
+	v207 := v206 + m.t140[0]
+	v208 := m.t143[0] * float32(0.01)
+	v209 := v207 + v208
+	v210 := v209 + m.t171[0]
+	v211 := m.t167[0] + m.t180[0]
+	v212 := v211 + m.t181[0]
+	v213 := v212 + m.t183[0]
+	v214 := v213 + m.t193[0]
+	v215 := v214 + v210
+	v216 := v215 + m.t201[0]
+	m.t216[0] = v216
+
+	// ------------------------------------------------------------------------
+	// Backward.
+	// %230 = div(%6, %52) scalar
+	v230 := float32(1.0) / float32(n)
+	m.t230[0] = v230
+	// group (elementwise): %232 broadcast, %233 neg (N)
+	{
+		a0 := m.t230[0]
+		o233 := m.t233[0:][:n]
+		for j := range o233 {
+			v232 := a0
+			v233 := -v232
+			o233[j] = v233
+		}
+	}
+	// group (reduction): %235 mul, %236 reduce_sum (N, 1)
+	for i := range m.t236[:n] {
+		m.t236[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t233[i0]
+			a1 := m.t197[i0*3:][:3]
+			o235 := m.t235[i0*3:][:3]
+			acc := float32(0)
+			for j := range o235 {
+				v235 := a0 * a1[j]
+				acc += v235
+				o235[j] = v235
+			}
+			m.t236[i0] += acc
+		}
+	}
+	// group (reduction): %237 exp, %238 mul, %239 sub, %240 reduce_sum (3)
+	for i := range m.lossBGrad[:3] {
+		m.lossBGrad[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t196[i0*3:][:3]
+			a1 := m.t236[i0]
+			a2 := m.t235[i0*3:][:3]
+			o239 := m.t239[i0*3:][:3]
+			s := m.lossBGrad[0:][:3]
+			for j := range o239 {
+				v237 := exp32(a0[j])
+				v238 := v237 * a1
+				v239 := a2[j] - v238
+				s[j] += v239
+				o239[j] = v239
+			}
+		}
+	}
+	// %241 = matmul(%239, %25) (N, 12)
+	rt.Sgemm(false, true, n, 12, 3, 1, m.t239, 3, m.lossW, 3, 0, m.t241, 12)
+	// %242 = matmul(%121, %239) (12, 3)
+	rt.Sgemm(true, false, 12, 3, n, 1, m.h, 12, m.t239, 3, 0, m.lossWGrad, 3)
+	// %243 = div(%6, %53) scalar
+	v243 := float32(1.0) / float32(n)
+	m.t243[0] = v243
+	// group (reduction): %245 broadcast, %246 neg, %247 mul, %248 ge, %249 where, %250 add, %251 div, %252 mul, %253 neg, %254 sign, %255 mul, %256 add, %257 add, %258 add, %259 sign, %260 mul, %261 add, %262 mul, %263 neg, %264 mul, %265 add, %266 add, %267 le, %268 where, %269 add, %270 mul, %271 add, %272 mul, %273 div, %274 neg, %275 mul, %276 div, %277 add, %278 le, %279 where, %280 ge, %281 where, %282 mul, %283 sub, %284 mul, %285 add, %286 reduce_sum (1)
 	for i := range m.zDense0BGrad[:1] {
 		m.zDense0BGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t63[0]
+			a0 := m.t243[0]
 			a1 := t[i0]
 			a2 := m.z[i0]
-			a3 := m.t63[0]
-			a4 := m.t264[i0]
-			a5 := m.t263[i0]
-			a6 := m.t249[i0]
-			a7 := m.t251[i0]
-			a8 := m.t250[i0]
-			a9 := m.t235[i0]
-			a10 := m.t236[i0]
-			a11 := m.t230[i0]
-			a12 := m.t232[i0]
-			a13 := m.t231[i0]
-			a14 := m.t229[i0]
-			o311 := m.t311[i0:][:1]
+			a3 := m.t243[0]
+			a4 := m.t187[i0]
+			a5 := m.t186[i0]
+			a6 := m.t172[i0]
+			a7 := m.t174[i0]
+			a8 := m.t173[i0]
+			a9 := m.t161[i0]
+			a10 := m.t162[i0]
+			a11 := m.t156[i0]
+			a12 := m.t158[i0]
+			a13 := m.t157[i0]
+			a14 := m.t155[i0]
+			o285 := m.t285[i0:][:1]
 			s := m.zDense0BGrad[0:][:1]
-			for j := range o311 {
-				v271 := a0
-				v272 := -v271
-				v273 := v272 * a1
-				v274 := b2f(a2 >= float32(0.0))
-				v275 := sel32(v274, a3, float32(0.0))
-				v276 := v273 + v275
-				v277 := a3 / a4
-				v278 := v277 * a5
-				v279 := -v278
-				v280 := sign32(a2)
-				v281 := v279 * v280
-				v282 := v276 + v281
-				v283 := a6 + a6
-				v284 := v282 + v283
-				v285 := sign32(a6)
-				v286 := a3 * v285
-				v287 := v284 + v286
-				v288 := v271 * float32(0.5)
-				v289 := -v288
-				v290 := v288 * a7
-				v291 := v289 + v290
-				v292 := v291 + v290
-				v293 := b2f(a8 <= float32(0.5))
-				v294 := sel32(v293, v292, float32(0.0))
-				v295 := v288 + v294
-				v296 := v295 * v285
-				v297 := v287 + v296
-				v298 := v272 * a9
-				v299 := v298 / a10
-				v300 := -v299
-				v301 := v272 * a11
-				v302 := v301 / a12
-				v303 := v300 + v302
-				v304 := b2f(a13 <= float32(0.9999999))
-				v305 := sel32(v304, v303, float32(0.0))
-				v306 := b2f(a14 >= float32(1e-07))
-				v307 := sel32(v306, v305, float32(0.0))
-				v308 := v307 * a14
-				v309 := float32(1.0) - a14
-				v310 := v308 * v309
-				v311 := v297 + v310
-				s[j] += v311
-				o311[j] = v311
+			for j := range o285 {
+				v245 := a0
+				v246 := -v245
+				v247 := v246 * a1
+				v248 := b2f(a2 >= float32(0.0))
+				v249 := sel32(v248, a3, float32(0.0))
+				v250 := v247 + v249
+				v251 := a3 / a4
+				v252 := v251 * a5
+				v253 := -v252
+				v254 := sign32(a2)
+				v255 := v253 * v254
+				v256 := v250 + v255
+				v257 := a6 + a6
+				v258 := v256 + v257
+				v259 := sign32(a6)
+				v260 := a3 * v259
+				v261 := v258 + v260
+				v262 := v245 * float32(0.5)
+				v263 := -v262
+				v264 := v262 * a7
+				v265 := v263 + v264
+				v266 := v265 + v264
+				v267 := b2f(a8 <= float32(0.5))
+				v268 := sel32(v267, v266, float32(0.0))
+				v269 := v262 + v268
+				v270 := v269 * v259
+				v271 := v261 + v270
+				v272 := v246 * a9
+				v273 := v272 / a10
+				v274 := -v273
+				v275 := v246 * a11
+				v276 := v275 / a12
+				v277 := v274 + v276
+				v278 := b2f(a13 <= float32(0.9999999))
+				v279 := sel32(v278, v277, float32(0.0))
+				v280 := b2f(a14 >= float32(1e-07))
+				v281 := sel32(v280, v279, float32(0.0))
+				v282 := v281 * a14
+				v283 := float32(1.0) - a14
+				v284 := v282 * v283
+				v285 := v271 + v284
+				s[j] += v285
+				o285[j] = v285
 			}
 		}
 	}
-	// %313 = matmul(%225, %311) (12, 1)
-	rt.Sgemm(true, false, 12, 1, n, 1, m.t225, 12, m.t311, 1, 0, m.zDense0WGrad, 1)
-	// %314 = matmul(%81, %311) (5, 1)
-	rt.Sgemm(true, false, 5, 1, n, 1, m.t81, 5, m.t311, 1, 0, m.wGrad, 1)
-	// %315 = mul(%312, %312) (1)
+	// %287 = matmul(%151, %285) (12, 1)
+	rt.Sgemm(true, false, 12, 1, n, 1, m.t151, 12, m.t285, 1, 0, m.zDense0WGrad, 1)
+	// %288 = matmul(%131, %285) (5, 1)
+	rt.Sgemm(true, false, 5, 1, n, 1, m.t131, 5, m.t285, 1, 0, m.wGrad, 1)
+	// %289 = div(%6, %54) scalar
+	v289 := float32(1.0) / float32(12*n)
+	m.t289[0] = v289
+	// %290 = mul(%289, %126) (N, 12)
 	{
-		a0 := m.zDense0BGrad[0:][:1]
-		o315 := m.t315[0:][:1]
-		for j := range o315 {
-			v315 := a0[j] * a0[j]
-			o315[j] = v315
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t289[0]
+			a1 := m.sl[i0*12:][:12]
+			o290 := m.t290[i0*12:][:12]
+			for j := range o290 {
+				v290 := a0 * a1[j]
+				o290[j] = v290
+			}
 		}
 	}
-	// group (reduction): %317 mul, %318 reduce_sum scalar
-	for i := range m.t318[:1] {
-		m.t318[i] = 0
+	// group (elementwise): %293 broadcast, %294 mul (12, 12)
+	{
+		o294 := m.t294[0:][:144]
+		for j := range o294 {
+			v293 := float32(0.0069444444961845875)
+			v294 := v293 * float32(0.1)
+			o294[j] = v294
+		}
+	}
+	// %295 = div(%6, %56) scalar
+	v295 := float32(1.0) / float32(12*n)
+	m.t295[0] = v295
+	// group (reduction): %297 broadcast, %298 mul, %299 reduce_sum (N, 1, 4)
+	for i := range m.t299[:4*n] {
+		m.t299[i] = 0
 	}
 	{
-		a0 := m.wGrad[0:][:5]
-		acc := float32(0)
-		for j := 0; j < 5; j++ {
-			v317 := a0[j] * a0[j]
-			acc += v317
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 3; i1++ {
+				a0 := m.t295[0]
+				o297 := m.t297[i0*12+i1*4:][:4]
+				o298 := m.t298[i0*12+i1*4:][:4]
+				s := m.t299[i0*4:][:4]
+				for j := range o297 {
+					v297 := a0
+					v298 := v297 * float32(0.3)
+					s[j] += v297
+					o297[j] = v297
+					o298[j] = v298
+				}
+			}
 		}
-		m.t318[0] += acc
 	}
-	// group (reduction): %319 mul, %320 reduce_sum scalar
-	for i := range m.t320[:1] {
-		m.t320[i] = 0
-	}
+	// %300 = div(%6, %57) scalar
+	v300 := float32(1.0) / float32(4*n)
+	m.t300[0] = v300
+	// group (elementwise): %302 broadcast, %303 neg (N, 4)
 	{
-		a0 := m.zDense0WGrad[0:][:12]
-		acc := float32(0)
-		for j := 0; j < 12; j++ {
-			v319 := a0[j] * a0[j]
-			acc += v319
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t300[0]
+			o302 := m.t302[i0*4:][:4]
+			o303 := m.t303[i0*4:][:4]
+			for j := range o302 {
+				v302 := a0
+				v303 := -v302
+				o302[j] = v302
+				o303[j] = v303
+			}
 		}
-		m.t320[0] += acc
 	}
-	// %321 = matmul(%311, %19) (N, 12)
-	rt.Sgemm(false, true, n, 12, 1, 1, m.t311, 1, m.zDense0W, 1, 0, m.t321, 12)
-	// %322 = reduce_sum(%321) (12)
+	// %304 = matmul(%285, %19) (N, 12)
+	rt.Sgemm(false, true, n, 12, 1, 1, m.t285, 1, m.zDense0W, 1, 0, m.t304, 12)
+	// %305 = reduce_sum(%304) (12)
 	for i := range m.zLayerNorm0BetaGrad[:12] {
 		m.zLayerNorm0BetaGrad[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 12; i1++ {
-			m.zLayerNorm0BetaGrad[i1] += m.t321[i0*12+i1]
+			m.zLayerNorm0BetaGrad[i1] += m.t304[i0*12+i1]
 		}
 	}
-	// group (reduction): %323 mul, %324 reduce_sum scalar
-	for i := range m.t324[:1] {
-		m.t324[i] = 0
+	// group (reduction): %306 mul, %307 div, %308 mul, %309 div, %310 neg, %311 reduce_sum (N)
+	for i := range m.t311[:n] {
+		m.t311[i] = 0
 	}
 	{
-		a0 := m.zLayerNorm0BetaGrad[0:][:12]
-		acc := float32(0)
-		for j := 0; j < 12; j++ {
-			v323 := a0[j] * a0[j]
-			acc += v323
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t304[i0*12:][:12]
+			a1 := m.zLayerNorm0Gamma[0:][:12]
+			a2 := m.t148[i0]
+			a3 := m.t149[i0*12:][:12]
+			o307 := m.t307[i0*12:][:12]
+			acc := float32(0)
+			for j := range o307 {
+				v306 := a0[j] * a1[j]
+				v307 := v306 / a2
+				v308 := v306 * a3[j]
+				v309 := v308 / a2
+				v310 := -v309
+				acc += v310
+				o307[j] = v307
+			}
+			m.t311[i0] += acc
 		}
-		m.t324[0] += acc
 	}
-	// group (reduction): %325 mul, %326 reduce_sum (12)
+	// group (reduction): %312 mul, %313 reduce_sum (12)
 	for i := range m.zLayerNorm0GammaGrad[:12] {
 		m.zLayerNorm0GammaGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t321[i0*12:][:12]
-			a1 := m.t223[i0*12:][:12]
+			a0 := m.t304[i0*12:][:12]
+			a1 := m.t149[i0*12:][:12]
 			s := m.zLayerNorm0GammaGrad[0:][:12]
 			for j := 0; j < 12; j++ {
-				v325 := a0[j] * a1[j]
-				s[j] += v325
+				v312 := a0[j] * a1[j]
+				s[j] += v312
 			}
 		}
 	}
-	// group (reduction): %327 mul, %328 reduce_sum scalar
-	for i := range m.t328[:1] {
-		m.t328[i] = 0
-	}
+	// group (elementwise): %315 mul, %316 div, %317 div (N, 1)
 	{
-		a0 := m.zLayerNorm0GammaGrad[0:][:12]
-		acc := float32(0)
-		for j := 0; j < 12; j++ {
-			v327 := a0[j] * a0[j]
-			acc += v327
-		}
-		m.t328[0] += acc
-	}
-	// group (reduction): %329 mul, %330 cast, %331 cast, %332 reduce_mean scalar
-	for i := range m.t332[:1] {
-		m.t332[i] = 0
-	}
-	{
-		a0 := m.h[0:][:12*n]
-		acc := float32(0)
-		for j := 0; j < 12*n; j++ {
-			v329 := a0[j] * float32(3.0)
-			v330 := castI32(v329)
-			v331 := float32(v330)
-			acc += v331
-		}
-		m.t332[0] += acc
-	}
-	for i := range m.t332[:1] {
-		m.t332[i] /= float32(12 * n)
-	}
-	// group (elementwise): %333 add, %334 add, %335 add, %336 add, %337 add, %338 add, %339 mul, %340 add, %341 add, %342 add, %343 add, %344 add, %345 add, %346 add, %347 add scalar
-	{
-		a0 := m.t139[0:][:1]
-		a1 := m.t142[0:][:1]
-		a2 := m.t140[0:][:1]
-		a3 := m.t158[0:][:1]
-		a4 := m.t202[0:][:1]
-		a5 := m.t332[0:][:1]
-		a6 := m.t196[0:][:1]
-		a7 := m.t145[0:][:1]
-		a8 := m.t216[0:][:1]
-		a9 := m.t241[0:][:1]
-		a10 := m.t257[0:][:1]
-		a11 := m.t258[0:][:1]
-		a12 := m.t260[0:][:1]
-		a13 := m.t270[0:][:1]
-		a14 := m.t171[0:][:1]
-		o347 := m.t347[0:][:1]
-		for j := range o347 {
-			v333 := a0[j] + a1[j]
-			v334 := v333 + a2[j]
-			v335 := v334 + a3[j]
-			v336 := v335 + a4[j]
-			v337 := v336 + a5[j]
-			v338 := v337 + a6[j]
-			v339 := a7[j] * float32(0.01)
-			v340 := v338 + v339
-			v341 := v340 + a8[j]
-			v342 := a9[j] + a10[j]
-			v343 := v342 + a11[j]
-			v344 := v343 + a12[j]
-			v345 := v344 + a13[j]
-			v346 := v345 + v341
-			v347 := v346 + a14[j]
-			o347[j] = v347
+		a0 := m.t311[0:][:n]
+		a1 := m.t148[0:][:n]
+		o317 := m.t317[0:][:n]
+		for j := range o317 {
+			v315 := a0[j] * float32(0.5)
+			v316 := v315 / a1[j]
+			v317 := v316 / float32(12.0)
+			o317[j] = v317
 		}
 	}
-
-	// ------------------------------------------------------------------------
-	// Backward.
-	// group (reduction): %348 mul, %349 div, %350 mul, %351 div, %352 neg, %353 reduce_sum (N)
-	for i := range m.t353[:n] {
-		m.t353[i] = 0
+	// group (reduction): %318 mul, %319 add, %320 add, %321 neg, %322 reduce_sum (N)
+	for i := range m.t322[:n] {
+		m.t322[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t321[i0*12:][:12]
-			a1 := m.zLayerNorm0Gamma[0:][:12]
-			a2 := m.t212[i0]
-			a3 := m.t223[i0*12:][:12]
-			o349 := m.t349[i0*12:][:12]
+			a0 := m.t317[i0]
+			a1 := m.t144[i0*12:][:12]
+			a2 := m.t307[i0*12:][:12]
+			o320 := m.t320[i0*12:][:12]
 			acc := float32(0)
-			for j := range o349 {
-				v348 := a0[j] * a1[j]
-				v349 := v348 / a2
-				v350 := v348 * a3[j]
-				v351 := v350 / a2
-				v352 := -v351
-				acc += v352
-				o349[j] = v349
+			for j := range o320 {
+				v318 := a0 * a1[j]
+				v319 := a2[j] + v318
+				v320 := v319 + v318
+				v321 := -v320
+				acc += v321
+				o320[j] = v320
 			}
-			m.t353[i0] += acc
+			m.t322[i0] += acc
 		}
 	}
-	// group (elementwise): %355 mul, %356 div, %357 div (N, 1)
+	// %324 = div(%323, %58) (N, 1)
 	{
-		a0 := m.t353[0:][:n]
-		a1 := m.t212[0:][:n]
-		o357 := m.t357[0:][:n]
-		for j := range o357 {
-			v355 := a0[j] * float32(0.5)
-			v356 := v355 / a1[j]
-			v357 := v356 / float32(12.0)
-			o357[j] = v357
+		a0 := m.t322[0:][:n]
+		o324 := m.t324[0:][:n]
+		for j := range o324 {
+			v324 := a0[j] / float32(12.0)
+			o324[j] = v324
 		}
 	}
-	// group (reduction): %358 mul, %359 add, %360 add, %361 neg, %362 reduce_sum (N)
-	for i := range m.t362[:n] {
-		m.t362[i] = 0
+	// %325 = matmul(%294, %121) (12, N)
+	rt.Sgemm(false, true, 12, n, 12, 1, m.t294, 12, m.h, 12, 0, m.t325, n)
+	// %326 = matmul(%137, %294) (N, 12)
+	rt.Sgemm(true, false, n, 12, 12, 1, m.t137, n, m.t294, 12, 0, m.t326, 12)
+	// %327 = transpose(%325) (N, 12)
+	for i0 := 0; i0 < n; i0++ {
+		for i1 := 0; i1 < 12; i1++ {
+			m.t327[i0*12+i1] = m.t325[i0+i1*n]
+		}
 	}
+	// group (elementwise): %328 mul, %329 add, %330 add, %331 add, %332 add, %333 add (N, 12)
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t357[i0]
-			a1 := m.t208[i0*12:][:12]
-			a2 := m.t349[i0*12:][:12]
-			o360 := m.t360[i0*12:][:12]
-			acc := float32(0)
-			for j := range o360 {
-				v358 := a0 * a1[j]
-				v359 := a2[j] + v358
-				v360 := v359 + v358
-				v361 := -v360
-				acc += v361
-				o360[j] = v360
-			}
-			m.t362[i0] += acc
-		}
-	}
-	// %364 = div(%363, %58) (N, 1)
-	{
-		a0 := m.t362[0:][:n]
-		o364 := m.t364[0:][:n]
-		for j := range o364 {
-			v364 := a0[j] / float32(12.0)
-			o364[j] = v364
-		}
-	}
-	// group (elementwise): %365 mul, %366 add, %367 add, %368 add, %369 add, %370 add (N, 12)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t65[0]
+			a0 := m.t289[0]
 			a1 := m.h[i0*12:][:12]
-			a2 := m.t360[i0*12:][:12]
-			a3 := m.t364[i0]
-			a4 := m.t189[i0*12:][:12]
-			a5 := m.t192[i0*12:][:12]
-			a6 := m.t193[i0*12:][:12]
-			o366 := m.t366[i0*12:][:12]
-			o367 := m.t367[i0*12:][:12]
-			o370 := m.t370[i0*12:][:12]
-			for j := range o366 {
-				v365 := a0 * a1[j]
-				v366 := a2[j] + a3
-				v367 := v365 + v366
-				v368 := a4[j] + v366
-				v369 := v368 + a5[j]
-				v370 := v369 + a6[j]
-				o366[j] = v366
-				o367[j] = v367
-				o370[j] = v370
+			a2 := m.t320[i0*12:][:12]
+			a3 := m.t324[i0]
+			a4 := m.t241[i0*12:][:12]
+			a5 := m.t326[i0*12:][:12]
+			a6 := m.t327[i0*12:][:12]
+			o329 := m.t329[i0*12:][:12]
+			o330 := m.t330[i0*12:][:12]
+			o333 := m.t333[i0*12:][:12]
+			for j := range o329 {
+				v328 := a0 * a1[j]
+				v329 := a2[j] + a3
+				v330 := v328 + v329
+				v331 := a4[j] + v329
+				v332 := v331 + a5[j]
+				v333 := v332 + a6[j]
+				o329[j] = v329
+				o330[j] = v330
+				o333[j] = v333
 			}
 		}
 	}
-	// %371 = mul(%367, %9) (N, 12)
-	{
-		a0 := m.t367[0:][:12*n]
-		o371 := m.t371[0:][:12*n]
-		for j := range o371 {
-			v371 := a0[j] * float32(0.5)
-			o371[j] = v371
-		}
-	}
-	// %372 = slice(%371) (N, 4)
-	for o := 0; o < n; o++ {
-		copy(m.t372[o*4*(1):(o+1)*4*(1)], m.t371[(o*(12)+0)*(1):(o*(12)+4)*(1)])
-	}
-	// %373 = slice(%371) (N, 8)
-	for o := 0; o < n; o++ {
-		copy(m.t373[o*8*(1):(o+1)*8*(1)], m.t371[(o*(12)+4)*(1):(o*(12)+12)*(1)])
-	}
-	// %374 = pad(%373) (N, 12)
-	clear(m.t374[:12*n])
-	for o := 0; o < n; o++ {
-		copy(m.t374[(o*(12)+4)*(1):], m.t373[o*(8)*(1):(o+1)*(8)*(1)])
-	}
-	// %375 = scatter_add(%1, %366) (5, 12)
+	// %334 = scatter_add(%1, %329) (5, 12)
 	clear(m.tableGrad[:60])
 	for i, r := range k2[:n] {
-		out, in := m.tableGrad[int(r)*(12):(int(r)+1)*(12)], m.t366[i*(12):(i+1)*(12)]
+		out, in := m.tableGrad[int(r)*(12):(int(r)+1)*(12)], m.t329[i*(12):(i+1)*(12)]
 		for j := range out {
 			out[j] += in[j]
 		}
 	}
-	// %377 = transpose(%376) (N, 3, 4)
+	// %335 = mul(%330, %9) (N, 12)
+	{
+		a0 := m.t330[0:][:12*n]
+		o335 := m.t335[0:][:12*n]
+		for j := range o335 {
+			v335 := a0[j] * float32(0.5)
+			o335[j] = v335
+		}
+	}
+	// %336 = slice(%335) (N, 4)
+	for o := 0; o < n; o++ {
+		copy(m.t336[o*4*(1):(o+1)*4*(1)], m.t335[(o*(12)+0)*(1):(o*(12)+4)*(1)])
+	}
+	// %337 = slice(%335) (N, 8)
+	for o := 0; o < n; o++ {
+		copy(m.t337[o*8*(1):(o+1)*8*(1)], m.t335[(o*(12)+4)*(1):(o*(12)+12)*(1)])
+	}
+	// %338 = pad(%337) (N, 12)
+	clear(m.t338[:12*n])
+	for o := 0; o < n; o++ {
+		copy(m.t338[(o*(12)+4)*(1):], m.t337[o*(8)*(1):(o+1)*(8)*(1)])
+	}
+	// %339 = pad(%336) (N, 12)
+	clear(m.t339[:12*n])
+	for o := 0; o < n; o++ {
+		copy(m.t339[(o*(12)+0)*(1):], m.t336[o*(4)*(1):(o+1)*(4)*(1)])
+	}
+	// group (elementwise): %340 add, %341 add (N, 12)
+	{
+		a0 := m.t333[0:][:12*n]
+		a1 := m.t338[0:][:12*n]
+		a2 := m.t339[0:][:12*n]
+		o341 := m.t341[0:][:12*n]
+		for j := range o341 {
+			v340 := a0[j] + a1[j]
+			v341 := v340 + a2[j]
+			o341[j] = v341
+		}
+	}
+	// %344 = transpose(%343) (N, 3, 4)
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 3; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
-				m.t377[i0*12+i1*4+i2] = m.t366[i0*12+i1+i2*3]
+				m.t344[i0*12+i1*4+i2] = m.t329[i0*12+i1+i2*3]
 			}
 		}
 	}
-	// group (reduction): %378 mul, %379 reduce_sum scalar
-	for i := range m.t379[:1] {
-		m.t379[i] = 0
+	// group (reduction): %345 mul, %346 reduce_sum (N, 3, 1)
+	for i := range m.t346[:3*n] {
+		m.t346[i] = 0
 	}
 	{
-		a0 := m.tableGrad[0:][:60]
-		acc := float32(0)
-		for j := 0; j < 60; j++ {
-			v378 := a0[j] * a0[j]
-			acc += v378
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 3; i1++ {
+				a0 := m.t295[0]
+				a1 := m.t115[i0*12+i1*4:][:4]
+				acc := float32(0)
+				for j := 0; j < 4; j++ {
+					v345 := a0 * a1[j]
+					acc += v345
+				}
+				m.t346[i0*3+i1] += acc
+			}
 		}
-		m.t379[0] += acc
 	}
-	// %380 = pad(%372) (N, 12)
-	clear(m.t380[:12*n])
-	for o := 0; o < n; o++ {
-		copy(m.t380[(o*(12)+0)*(1):], m.t372[o*(4)*(1):(o+1)*(4)*(1)])
+	// group (reduction): %349 eq, %350 cast, %351 reduce_sum (N, 1, 4)
+	for i := range m.t351[:4*n] {
+		m.t351[i] = 0
 	}
-	// group (elementwise): %381 add, %382 add (N, 12)
 	{
-		a0 := m.t370[0:][:12*n]
-		a1 := m.t374[0:][:12*n]
-		a2 := m.t380[0:][:12*n]
-		o382 := m.t382[0:][:12*n]
-		for j := range o382 {
-			v381 := a0[j] + a1[j]
-			v382 := v381 + a2[j]
-			o382[j] = v382
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 3; i1++ {
+				a0 := m.t83[i0*12+i1*4:][:4]
+				a1 := m.t107[i0*4:][:4]
+				o350 := m.t350[i0*12+i1*4:][:4]
+				s := m.t351[i0*4:][:4]
+				for j := range o350 {
+					v349 := b2f(a0[j] == a1[j])
+					v350 := v349
+					s[j] += v350
+					o350[j] = v350
+				}
+			}
 		}
 	}
-	// group (reduction): %384 add, %385 add, %386 exp, %387 mul, %388 sub, %389 add, %390 sub, %391 mul, %392 add, %393 sub, %394 exp, %395 mul, %396 add, %397 mul, %398 neg, %399 add, %400 mul, %401 add, %402 add, %403 add, %404 where, %405 add, %406 where, %407 where, %408 mul, %409 neg, %410 add, %411 mul, %412 add, %413 le, %414 where, %415 ge, %416 where, %417 add, %418 where, %419 where, %420 le, %421 where, %422 add, %423 ge, %424 where, %425 add, %426 neg, %427 add, %428 gelu_grad, %429 add, %430 div, %431 mul, %432 div, %433 neg, %434 pow, %435 mul, %436 mul, %437 mul, %438 sub, %439 mul, %440 add, %441 mul, %442 sub, %443 mul, %444 add, %445 gt, %446 where, %447 add, %448 neg, %449 mul, %450 mul, %451 div, %452 mul, %453 add, %454 add, %455 div, %456 mul, %457 add, %458 mul, %459 mul, %460 add, %461 mul, %462 reduce_sum (3, 4)
+	// %353 = div(%352, %351) (N, 1, 4)
+	{
+		a0 := m.t303[0:][:4*n]
+		a1 := m.t351[0:][:4*n]
+		o353 := m.t353[0:][:4*n]
+		for j := range o353 {
+			v353 := a0[j] / a1[j]
+			o353[j] = v353
+		}
+	}
+	// group (reduction): %355 eq, %356 cast, %357 reduce_sum (N, 1, 4)
+	for i := range m.t357[:4*n] {
+		m.t357[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 3; i1++ {
+				a0 := m.h[i0*12+i1*4:][:4]
+				a1 := m.t106[i0*4:][:4]
+				o356 := m.t356[i0*12+i1*4:][:4]
+				s := m.t357[i0*4:][:4]
+				for j := range o356 {
+					v355 := b2f(a0[j] == a1[j])
+					v356 := v355
+					s[j] += v356
+					o356[j] = v356
+				}
+			}
+		}
+	}
+	// %358 = div(%300, %357) (N, 1, 4)
+	{
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 1; i1++ {
+				a0 := m.t300[0]
+				a1 := m.t357[i0*4:][:4]
+				o358 := m.t358[i0*4+i1*4:][:4]
+				for j := range o358 {
+					v358 := a0 / a1[j]
+					o358[j] = v358
+				}
+			}
+		}
+	}
+	// %359 = div(%302, %15) (N, 4)
+	{
+		a0 := m.t302[0:][:4*n]
+		o359 := m.t359[0:][:4*n]
+		for j := range o359 {
+			v359 := a0[j] / float32(3.0)
+			o359[j] = v359
+		}
+	}
+	// group (reduction): %361 add, %362 add, %363 exp, %364 mul, %365 sub, %366 add, %367 sub, %368 mul, %369 add, %370 sub, %371 exp, %372 mul, %373 add, %374 mul, %375 neg, %376 add, %377 mul, %378 add, %379 add, %380 add, %381 where, %382 add, %383 where, %384 where, %385 mul, %386 neg, %387 add, %388 mul, %389 add, %390 le, %391 where, %392 ge, %393 where, %394 add, %395 where, %396 where, %397 le, %398 where, %399 add, %400 ge, %401 where, %402 add, %403 neg, %404 add, %405 gelu_grad, %406 add, %407 div, %408 mul, %409 div, %410 neg, %411 pow, %412 mul, %413 mul, %414 mul, %415 sub, %416 mul, %417 add, %418 mul, %419 sub, %420 mul, %421 add, %422 gt, %423 where, %424 add, %425 neg, %426 mul, %427 mul, %428 div, %429 mul, %430 add, %431 add, %432 div, %433 mul, %434 add, %435 mul, %436 mul, %437 add, %438 mul, %439 reduce_sum (3, 4)
 	for i := range m.pGrad[:12] {
 		m.pGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 3; i1++ {
-				a0 := m.t213[i0*12+i1*4:][:4]
-				a1 := m.t382[i0*12+i1*4:][:4]
-				a2 := m.t377[i0*12+i1*4:][:4]
-				a3 := m.t160[i0*12+i1*4:][:4]
-				a4 := m.t94[i0*4:][:4]
-				a5 := m.t67[0]
-				a6 := m.t92[i0*12+i1*4:][:4]
-				a7 := m.t218[i0*3+i1]
-				a8 := m.t159[i0*12+i1*4:][:4]
+				a0 := m.t290[i0*12+i1*4:][:4]
+				a1 := m.t341[i0*12+i1*4:][:4]
+				a2 := m.t344[i0*12+i1*4:][:4]
+				a3 := m.t116[i0*12+i1*4:][:4]
+				a4 := m.t299[i0*4:][:4]
+				a5 := m.t295[0]
+				a6 := m.t297[i0*12+i1*4:][:4]
+				a7 := m.t346[i0*3+i1]
+				a8 := m.t115[i0*12+i1*4:][:4]
 				a9 := m.h[i0*12+i1*4:][:4]
-				a10 := m.t149[i0*4:][:4]
-				a11 := m.t69[0]
-				a12 := m.t198[i0*12+i1*4:][:4]
-				a13 := m.t200[i0*4:][:4]
-				a14 := m.t220[i0*12+i1*4:][:4]
-				a15 := m.t222[i0*4:][:4]
-				a16 := m.t86[i0*4:][:4]
-				a17 := m.t135[i0*12+i1*4:][:4]
-				a18 := m.t128[i0*12+i1*4:][:4]
-				a19 := m.t129[i0*12+i1*4:][:4]
-				a20 := m.t130[i0*12+i1*4:][:4]
-				a21 := m.t125[i0*12+i1*4:][:4]
-				a22 := m.t121[i0*12+i1*4:][:4]
-				a23 := m.t93[i0*12+i1*4:][:4]
-				a24 := m.t115[i0*12+i1*4:][:4]
-				a25 := m.t116[i0*12+i1*4:][:4]
-				a26 := m.t99[i0*12+i1*4:][:4]
-				a27 := m.t112[i0*12+i1*4:][:4]
-				a28 := m.t111[i0*12+i1*4:][:4]
-				a29 := m.t108[i0*12+i1*4:][:4]
-				a30 := m.t107[i0*12+i1*4:][:4]
-				a31 := m.t102[i0*12+i1*4:][:4]
-				a32 := m.t100[i0*12+i1*4:][:4]
+				a10 := m.t108[i0*4:][:4]
+				a11 := m.t300[0]
+				a12 := m.t350[i0*12+i1*4:][:4]
+				a13 := m.t353[i0*4:][:4]
+				a14 := m.t356[i0*12+i1*4:][:4]
+				a15 := m.t358[i0*4:][:4]
+				a16 := m.t359[i0*4:][:4]
+				a17 := m.t99[i0*12+i1*4:][:4]
+				a18 := m.t92[i0*12+i1*4:][:4]
+				a19 := m.t93[i0*12+i1*4:][:4]
+				a20 := m.t94[i0*12+i1*4:][:4]
+				a21 := m.t89[i0*12+i1*4:][:4]
+				a22 := m.t85[i0*12+i1*4:][:4]
+				a23 := m.t298[i0*12+i1*4:][:4]
+				a24 := m.t79[i0*12+i1*4:][:4]
+				a25 := m.t80[i0*12+i1*4:][:4]
+				a26 := m.t63[i0*12+i1*4:][:4]
+				a27 := m.t76[i0*12+i1*4:][:4]
+				a28 := m.t75[i0*12+i1*4:][:4]
+				a29 := m.t72[i0*12+i1*4:][:4]
+				a30 := m.t71[i0*12+i1*4:][:4]
+				a31 := m.t66[i0*12+i1*4:][:4]
+				a32 := m.t64[i0*12+i1*4:][:4]
 				a33 := x[i0*12+i1*4:][:4]
 				s := m.pGrad[i1*4:][:4]
 				for j := 0; j < 4; j++ {
-					v384 := a0[j] + a1[j]
-					v385 := v384 + a2[j]
-					v386 := exp32(a3[j])
-					v387 := v386 * a4[j]
-					v388 := a5 - v387
-					v389 := v385 + v388
-					v390 := a6[j] - a7
-					v391 := a8[j] * v390
-					v392 := v389 + v391
-					v393 := a9[j] - a10[j]
-					v394 := exp32(v393)
-					v395 := a11 * v394
-					v396 := v392 + v395
-					v397 := a12[j] * a13[j]
-					v398 := -v397
-					v399 := v396 + v398
-					v400 := a14[j] * a15[j]
-					v401 := v399 + v400
-					v402 := v401 + a16[j]
-					v403 := v402 + a11
-					v404 := sel32(a17[j], a5, float32(0.0))
-					v405 := v403 + v404
-					v406 := sel32(a18[j], a5, float32(0.0))
-					v407 := sel32(a18[j], float32(0.0), a5)
-					v408 := v407 * a19[j]
-					v409 := -v408
-					v410 := v405 + v409
-					v411 := v406 * a20[j]
-					v412 := v410 + v411
-					v413 := b2f(a21[j] <= float32(1.0))
-					v414 := sel32(v413, a5, float32(0.0))
-					v415 := b2f(a9[j] >= float32(-1.0))
-					v416 := sel32(v415, v414, float32(0.0))
-					v417 := v412 + v416
-					v418 := sel32(a22[j], a5, float32(0.0))
-					v419 := sel32(a22[j], float32(0.0), a5)
-					v420 := b2f(a9[j] <= float32(-0.5))
-					v421 := sel32(v420, v419, float32(0.0))
-					v422 := v417 + v421
-					v423 := b2f(a9[j] >= float32(0.5))
-					v424 := sel32(v423, v418, float32(0.0))
-					v425 := v422 + v424
-					v426 := -a23[j]
-					v427 := v425 + v426
-					v428 := geluGrad32(a9[j], a23[j])
-					v429 := v427 + v428
-					v430 := a23[j] / a24[j]
-					v431 := a23[j] * a25[j]
-					v432 := v431 / a24[j]
-					v433 := -v432
-					v434 := pow32(a26[j], float32(1.0))
-					v435 := float32(2.0) * v434
-					v436 := v433 * v435
-					v437 := a26[j] * a26[j]
-					v438 := float32(1.0) - v437
-					v439 := v436 * v438
-					v440 := v429 + v439
-					v441 := v433 * a27[j]
-					v442 := float32(1.0) - a27[j]
-					v443 := v441 * v442
-					v444 := v440 + v443
-					v445 := b2f(a28[j] > float32(0.0))
-					v446 := sel32(v445, v430, float32(0.0))
-					v447 := v444 + v446
-					v448 := -a6[j]
-					v449 := v448 * a29[j]
-					v450 := v449 * float32(0.5)
-					v451 := v450 / a30[j]
-					v452 := v451 * a9[j]
-					v453 := v447 + v452
-					v454 := v453 + v452
-					v455 := a5 / a31[j]
-					v456 := v455 * a29[j]
-					v457 := v454 + v456
-					v458 := a5 * a32[j]
-					v459 := v458 * v438
-					v460 := v457 + v459
-					v461 := v460 * a33[j]
-					s[j] += v461
+					v361 := a0[j] + a1[j]
+					v362 := v361 + a2[j]
+					v363 := exp32(a3[j])
+					v364 := v363 * a4[j]
+					v365 := a5 - v364
+					v366 := v362 + v365
+					v367 := a6[j] - a7
+					v368 := a8[j] * v367
+					v369 := v366 + v368
+					v370 := a9[j] - a10[j]
+					v371 := exp32(v370)
+					v372 := a11 * v371
+					v373 := v369 + v372
+					v374 := a12[j] * a13[j]
+					v375 := -v374
+					v376 := v373 + v375
+					v377 := a14[j] * a15[j]
+					v378 := v376 + v377
+					v379 := v378 + a16[j]
+					v380 := v379 + a11
+					v381 := sel32(a17[j], a5, float32(0.0))
+					v382 := v380 + v381
+					v383 := sel32(a18[j], a5, float32(0.0))
+					v384 := sel32(a18[j], float32(0.0), a5)
+					v385 := v384 * a19[j]
+					v386 := -v385
+					v387 := v382 + v386
+					v388 := v383 * a20[j]
+					v389 := v387 + v388
+					v390 := b2f(a21[j] <= float32(1.0))
+					v391 := sel32(v390, a5, float32(0.0))
+					v392 := b2f(a9[j] >= float32(-1.0))
+					v393 := sel32(v392, v391, float32(0.0))
+					v394 := v389 + v393
+					v395 := sel32(a22[j], a5, float32(0.0))
+					v396 := sel32(a22[j], float32(0.0), a5)
+					v397 := b2f(a9[j] <= float32(-0.5))
+					v398 := sel32(v397, v396, float32(0.0))
+					v399 := v394 + v398
+					v400 := b2f(a9[j] >= float32(0.5))
+					v401 := sel32(v400, v395, float32(0.0))
+					v402 := v399 + v401
+					v403 := -a23[j]
+					v404 := v402 + v403
+					v405 := geluGrad32(a9[j], a23[j])
+					v406 := v404 + v405
+					v407 := a23[j] / a24[j]
+					v408 := a23[j] * a25[j]
+					v409 := v408 / a24[j]
+					v410 := -v409
+					v411 := pow32(a26[j], float32(1.0))
+					v412 := float32(2.0) * v411
+					v413 := v410 * v412
+					v414 := a26[j] * a26[j]
+					v415 := float32(1.0) - v414
+					v416 := v413 * v415
+					v417 := v406 + v416
+					v418 := v410 * a27[j]
+					v419 := float32(1.0) - a27[j]
+					v420 := v418 * v419
+					v421 := v417 + v420
+					v422 := b2f(a28[j] > float32(0.0))
+					v423 := sel32(v422, v407, float32(0.0))
+					v424 := v421 + v423
+					v425 := -a6[j]
+					v426 := v425 * a29[j]
+					v427 := v426 * float32(0.5)
+					v428 := v427 / a30[j]
+					v429 := v428 * a9[j]
+					v430 := v424 + v429
+					v431 := v430 + v429
+					v432 := a5 / a31[j]
+					v433 := v432 * a29[j]
+					v434 := v431 + v433
+					v435 := a5 * a32[j]
+					v436 := v435 * v415
+					v437 := v434 + v436
+					v438 := v437 * a33[j]
+					s[j] += v438
 				}
 			}
 		}
@@ -3119,50 +2901,167 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
-	// group (reduction): %463 mul, %464 reduce_sum scalar
-	for i := range m.t464[:1] {
-		m.t464[i] = 0
+	// group (reduction): %440 broadcast, %441 mul, %442 reduce_sum scalar
+	for i := range m.t442[:1] {
+		m.t442[i] = 0
+	}
+	{
+		o440 := m.acc2WGrad[0:][:36]
+		acc := float32(0)
+		for j := range o440 {
+			v440 := float32(0.0)
+			v441 := float32(0.0) * v440
+			acc += v441
+			o440[j] = v440
+		}
+		m.t442[0] += acc
+	}
+	// group (reduction): %443 broadcast, %444 mul, %445 reduce_sum scalar
+	for i := range m.t445[:1] {
+		m.t445[i] = 0
+	}
+	{
+		o443 := m.acc2BGrad[0:][:3]
+		acc := float32(0)
+		for j := range o443 {
+			v443 := float32(0.0)
+			v444 := float32(0.0) * v443
+			acc += v444
+			o443[j] = v443
+		}
+		m.t445[0] += acc
+	}
+	// %446 = add(%29, %6) scalar
+	v446 := m.stateStep[0] + float32(1.0)
+	m.t446[0] = v446
+	// group (reduction): %447 mul, %448 reduce_sum scalar
+	for i := range m.t448[:1] {
+		m.t448[i] = 0
 	}
 	{
 		a0 := m.pGrad[0:][:12]
 		acc := float32(0)
 		for j := 0; j < 12; j++ {
+			v447 := a0[j] * a0[j]
+			acc += v447
+		}
+		m.t448[0] += acc
+	}
+	// group (reduction): %449 mul, %450 reduce_sum scalar
+	for i := range m.t450[:1] {
+		m.t450[i] = 0
+	}
+	{
+		a0 := m.tableGrad[0:][:60]
+		acc := float32(0)
+		for j := 0; j < 60; j++ {
+			v449 := a0[j] * a0[j]
+			acc += v449
+		}
+		m.t450[0] += acc
+	}
+	// group (reduction): %451 mul, %452 reduce_sum scalar
+	for i := range m.t452[:1] {
+		m.t452[i] = 0
+	}
+	{
+		a0 := m.wGrad[0:][:5]
+		acc := float32(0)
+		for j := 0; j < 5; j++ {
+			v451 := a0[j] * a0[j]
+			acc += v451
+		}
+		m.t452[0] += acc
+	}
+	// group (reduction): %453 mul, %454 reduce_sum scalar
+	for i := range m.t454[:1] {
+		m.t454[i] = 0
+	}
+	{
+		a0 := m.zLayerNorm0GammaGrad[0:][:12]
+		acc := float32(0)
+		for j := 0; j < 12; j++ {
+			v453 := a0[j] * a0[j]
+			acc += v453
+		}
+		m.t454[0] += acc
+	}
+	// group (reduction): %455 mul, %456 reduce_sum scalar
+	for i := range m.t456[:1] {
+		m.t456[i] = 0
+	}
+	{
+		a0 := m.zLayerNorm0BetaGrad[0:][:12]
+		acc := float32(0)
+		for j := 0; j < 12; j++ {
+			v455 := a0[j] * a0[j]
+			acc += v455
+		}
+		m.t456[0] += acc
+	}
+	// group (reduction): %457 mul, %458 reduce_sum scalar
+	for i := range m.t458[:1] {
+		m.t458[i] = 0
+	}
+	{
+		a0 := m.zDense0WGrad[0:][:12]
+		acc := float32(0)
+		for j := 0; j < 12; j++ {
+			v457 := a0[j] * a0[j]
+			acc += v457
+		}
+		m.t458[0] += acc
+	}
+	// %459 = mul(%286, %286) (1)
+	{
+		a0 := m.zDense0BGrad[0:][:1]
+		o459 := m.t459[0:][:1]
+		for j := range o459 {
+			v459 := a0[j] * a0[j]
+			o459[j] = v459
+		}
+	}
+	// group (reduction): %461 mul, %462 reduce_sum scalar
+	for i := range m.t462[:1] {
+		m.t462[i] = 0
+	}
+	{
+		a0 := m.lossWGrad[0:][:36]
+		acc := float32(0)
+		for j := 0; j < 36; j++ {
+			v461 := a0[j] * a0[j]
+			acc += v461
+		}
+		m.t462[0] += acc
+	}
+	// group (reduction): %463 mul, %464 reduce_sum scalar
+	for i := range m.t464[:1] {
+		m.t464[i] = 0
+	}
+	{
+		a0 := m.lossBGrad[0:][:3]
+		acc := float32(0)
+		for j := 0; j < 3; j++ {
 			v463 := a0[j] * a0[j]
 			acc += v463
 		}
 		m.t464[0] += acc
 	}
 	// group (elementwise): %465 add, %466 add, %467 add, %468 add, %469 add, %470 add, %471 add, %472 add, %473 add, %474 add, %475 sqrt, %476 maximum, %477 div scalar
-	{
-		a0 := m.t464[0:][:1]
-		a1 := m.t379[0:][:1]
-		a2 := m.t318[0:][:1]
-		a3 := m.t328[0:][:1]
-		a4 := m.t324[0:][:1]
-		a5 := m.t320[0:][:1]
-		a6 := m.t315[0:][:1]
-		a7 := m.t180[0:][:1]
-		a8 := m.t177[0:][:1]
-		a9 := m.t90[0:][:1]
-		a10 := m.t74[0:][:1]
-		o477 := m.t477[0:][:1]
-		for j := range o477 {
-			v465 := a0[j] + a1[j]
-			v466 := v465 + a2[j]
-			v467 := v466 + a3[j]
-			v468 := v467 + a4[j]
-			v469 := v468 + a5[j]
-			v470 := v469 + a6[j]
-			v471 := v470 + a7[j]
-			v472 := v471 + a8[j]
-			v473 := v472 + a9[j]
-			v474 := v473 + a10[j]
-			v475 := sqrt32(v474)
-			v476 := max32(v475, float32(1.0))
-			v477 := float32(1.0) / v476
-			o477[j] = v477
-		}
-	}
+	v465 := m.t448[0] + m.t450[0]
+	v466 := v465 + m.t452[0]
+	v467 := v466 + m.t454[0]
+	v468 := v467 + m.t456[0]
+	v469 := v468 + m.t458[0]
+	v470 := v469 + m.t459[0]
+	v471 := v470 + m.t462[0]
+	v472 := v471 + m.t464[0]
+	v473 := v472 + m.t442[0]
+	v474 := v473 + m.t445[0]
+	v475 := sqrt32(v474)
+	v476 := max32(v475, float32(1.0))
+	v477 := float32(1.0) / v476
+	m.t477[0] = v477
 	// group (optimizer update of all 11 params, one loop over the params block): %478 mul, %479 mul, %480 mul, %481 mul, %482 add, %483 mul, %484 add, %485 sqrt, %486 div, %487 mul, %488 add, %489 sub
 	if numParams >= 1<<15 {
 		rt.ParallelRows(numParams, m.updateFn)
@@ -3171,7 +3070,7 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t71[:1])
+	copy(m.stateStep, m.t446[:1])
 }
 
 // update is the optimizer step of the params in [lo, hi) of the params block (and of

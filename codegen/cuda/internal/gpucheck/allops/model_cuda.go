@@ -22,106 +22,106 @@ const (
 	cuGrads  = 192
 	cuState  = 384
 	cuArena  = 769
-	cuIarena = 3954
-	cuInputs = 3978
-	cuWords  = 4098
+	cuIarena = 3815
+	cuInputs = 3839
+	cuWords  = 3959
 )
 
 // Kernels of kernels.cu, in launch order.
 const (
-	kernK61Div = iota
-	kernK63Div
-	kernK65Div
-	kernK67Div
-	kernK69Div
-	kernK71Add
-	kernG41ReduceSum
-	kernG23BroadcastNeg
-	kernK78OneHot
-	kernG24ReduceSum
-	kernK81OneHot
-	kernG30BroadcastNeg
-	kernK86Div
-	kernG40ReduceSum
-	kernK91GatherG
-	kernG29BroadcastMul
-	kernG291ReduceSum
-	kernG28BroadcastMul
-	kernG0MulAddTanhExp
+	kernG0MulAddTanhExp = iota
 	kernG01ReduceSum
-	kernK139ReduceMean
-	kernK140ReduceMean
-	kernG11ReduceMean
-	kernK143Argmax
-	kernG6ReduceMean
-	kernK146ReduceMean
-	kernK147ReduceMax
-	kernK148ReduceMax
-	kernK149Logsumexp
+	kernK103ReduceMean
+	kernK104ReduceMean
+	kernK105ReduceMean
+	kernK106ReduceMax
+	kernK107ReduceMax
+	kernK108Logsumexp
 	kernG1ReduceMean
-	kernK159Softmax
-	kernK160LogSoftmax
-	kernK161Transpose
-	kernK164Slice
-	kernG171Add
-	kernK167LogSoftmax
-	kernG18ReduceSum
-	kernG19ReduceMean
-	kernG25ReduceSum
-	kernG50ReduceSum
-	kernG49ReduceSum
-	kernG211Add
-	kernK183Argmax
-	kernG22ReduceMean
-	kernK187Slice
-	kernK188Concat
-	kernK190Transpose
-	kernK193Transpose
-	kernG5ReduceMean
-	kernG38ReduceSum
-	kernK200Div
+	kernK115Softmax
+	kernK116LogSoftmax
 	kernG2ReduceMean
+	kernK119Transpose
+	kernK122Slice
+	kernK123Slice
+	kernK124Concat
+	kernK125GatherG
 	kernG3ReduceMean
+	kernK131OneHot
+	kernG4ReduceMean
+	kernK137Transpose
+	kernG5ReduceMean
+	kernK141Argmax
+	kernG6ReduceMean
 	kernG7ReduceMean
 	kernG8AddSqrt
-	kernK213Mul
-	kernG13ReduceMean
-	kernG37ReduceSum
-	kernG39ReduceSum
-	kernK222Div
 	kernG9DivMulAdd
 	kernG10ReduceMean
-	kernG20ReduceMean
+	kernG11ReduceMean
+	kernG13ReduceMean
 	kernG14ReduceMean
-	kernK258ReduceMean
+	kernK181ReduceMean
 	kernG15ReduceSum
 	kernG16ReduceMean
-	kernG26ReduceSum
-	kernK315Mul
-	kernG45ReduceSum
-	kernG48ReduceSum
-	kernK322ReduceSum
-	kernG47ReduceSum
-	kernG32ReduceSum
-	kernG46ReduceSum
-	kernG4ReduceMean
+	kernG171Add
+	kernK196LogSoftmax
+	kernK197OneHot
+	kernG18ReduceSum
+	kernG19ReduceMean
 	kernG12AddAddAddAdd
+	kernG20ReduceMean
+	kernG211Add
+	kernK226Argmax
+	kernG22ReduceMean
+	kernK230Div
+	kernG23BroadcastNeg
+	kernG24ReduceSum
+	kernG25ReduceSum
+	kernK243Div
+	kernG26ReduceSum
+	kernK289Div
+	kernK290Mul
+	kernG28BroadcastMul
+	kernK295Div
+	kernG29BroadcastMul
+	kernG291ReduceSum
+	kernK300Div
+	kernG30BroadcastNeg
+	kernK305ReduceSum
 	kernG31ReduceSum
+	kernG32ReduceSum
 	kernG33MulDivDiv
 	kernG34ReduceSum
-	kernK364Div
+	kernK324Div
+	kernK327Transpose
 	kernG27MulAddAddAdd
-	kernK371Mul
-	kernK372Slice
-	kernK373Slice
-	kernK374Pad
-	kernK375ScatterAdd
-	kernK377Transpose
-	kernG43ReduceSum
-	kernK380Pad
+	kernK334ScatterAdd
+	kernK335Mul
+	kernK336Slice
+	kernK337Slice
+	kernK338Pad
+	kernK339Pad
 	kernG35AddAdd
+	kernK344Transpose
+	kernG37ReduceSum
+	kernG38ReduceSum
+	kernK353Div
+	kernG39ReduceSum
+	kernK358Div
+	kernK359Div
 	kernG36ReduceSum
+	kernG40ReduceSum
+	kernG41ReduceSum
+	kernK446Add
 	kernG42ReduceSum
+	kernG43ReduceSum
+	kernG45ReduceSum
+	kernG46ReduceSum
+	kernG47ReduceSum
+	kernG48ReduceSum
+	kernK459Mul
+	kernG49ReduceSum
+	kernG50ReduceSum
 	kernG44AddAddAddAdd
 	kernG51UpdateAllParams
 	kernApplyUpdates
@@ -129,99 +129,99 @@ const (
 )
 
 var kernelNames = [numKernels]string{
-	"k61_div",
-	"k63_div",
-	"k65_div",
-	"k67_div",
-	"k69_div",
-	"k71_add",
-	"g41_reduce_sum",
-	"g23_broadcast_neg",
-	"k78_one_hot",
-	"g24_reduce_sum",
-	"k81_one_hot",
-	"g30_broadcast_neg",
-	"k86_div",
-	"g40_reduce_sum",
-	"k91_gather_g",
-	"g29_broadcast_mul",
-	"g29_1_reduce_sum",
-	"g28_broadcast_mul",
 	"g0_mul_add_tanh_exp",
 	"g0_1_reduce_sum",
-	"k139_reduce_mean",
-	"k140_reduce_mean",
-	"g11_reduce_mean",
-	"k143_argmax",
-	"g6_reduce_mean",
-	"k146_reduce_mean",
-	"k147_reduce_max",
-	"k148_reduce_max",
-	"k149_logsumexp",
+	"k103_reduce_mean",
+	"k104_reduce_mean",
+	"k105_reduce_mean",
+	"k106_reduce_max",
+	"k107_reduce_max",
+	"k108_logsumexp",
 	"g1_reduce_mean",
-	"k159_softmax",
-	"k160_log_softmax",
-	"k161_transpose",
-	"k164_slice",
-	"g17_1_add",
-	"k167_log_softmax",
-	"g18_reduce_sum",
-	"g19_reduce_mean",
-	"g25_reduce_sum",
-	"g50_reduce_sum",
-	"g49_reduce_sum",
-	"g21_1_add",
-	"k183_argmax",
-	"g22_reduce_mean",
-	"k187_slice",
-	"k188_concat",
-	"k190_transpose",
-	"k193_transpose",
-	"g5_reduce_mean",
-	"g38_reduce_sum",
-	"k200_div",
+	"k115_softmax",
+	"k116_log_softmax",
 	"g2_reduce_mean",
+	"k119_transpose",
+	"k122_slice",
+	"k123_slice",
+	"k124_concat",
+	"k125_gather_g",
 	"g3_reduce_mean",
+	"k131_one_hot",
+	"g4_reduce_mean",
+	"k137_transpose",
+	"g5_reduce_mean",
+	"k141_argmax",
+	"g6_reduce_mean",
 	"g7_reduce_mean",
 	"g8_add_sqrt",
-	"k213_mul",
-	"g13_reduce_mean",
-	"g37_reduce_sum",
-	"g39_reduce_sum",
-	"k222_div",
 	"g9_div_mul_add",
 	"g10_reduce_mean",
-	"g20_reduce_mean",
+	"g11_reduce_mean",
+	"g13_reduce_mean",
 	"g14_reduce_mean",
-	"k258_reduce_mean",
+	"k181_reduce_mean",
 	"g15_reduce_sum",
 	"g16_reduce_mean",
-	"g26_reduce_sum",
-	"k315_mul",
-	"g45_reduce_sum",
-	"g48_reduce_sum",
-	"k322_reduce_sum",
-	"g47_reduce_sum",
-	"g32_reduce_sum",
-	"g46_reduce_sum",
-	"g4_reduce_mean",
+	"g17_1_add",
+	"k196_log_softmax",
+	"k197_one_hot",
+	"g18_reduce_sum",
+	"g19_reduce_mean",
 	"g12_add_add_add_add",
+	"g20_reduce_mean",
+	"g21_1_add",
+	"k226_argmax",
+	"g22_reduce_mean",
+	"k230_div",
+	"g23_broadcast_neg",
+	"g24_reduce_sum",
+	"g25_reduce_sum",
+	"k243_div",
+	"g26_reduce_sum",
+	"k289_div",
+	"k290_mul",
+	"g28_broadcast_mul",
+	"k295_div",
+	"g29_broadcast_mul",
+	"g29_1_reduce_sum",
+	"k300_div",
+	"g30_broadcast_neg",
+	"k305_reduce_sum",
 	"g31_reduce_sum",
+	"g32_reduce_sum",
 	"g33_mul_div_div",
 	"g34_reduce_sum",
-	"k364_div",
+	"k324_div",
+	"k327_transpose",
 	"g27_mul_add_add_add",
-	"k371_mul",
-	"k372_slice",
-	"k373_slice",
-	"k374_pad",
-	"k375_scatter_add",
-	"k377_transpose",
-	"g43_reduce_sum",
-	"k380_pad",
+	"k334_scatter_add",
+	"k335_mul",
+	"k336_slice",
+	"k337_slice",
+	"k338_pad",
+	"k339_pad",
 	"g35_add_add",
+	"k344_transpose",
+	"g37_reduce_sum",
+	"g38_reduce_sum",
+	"k353_div",
+	"g39_reduce_sum",
+	"k358_div",
+	"k359_div",
 	"g36_reduce_sum",
+	"g40_reduce_sum",
+	"g41_reduce_sum",
+	"k446_add",
 	"g42_reduce_sum",
+	"g43_reduce_sum",
+	"g45_reduce_sum",
+	"g46_reduce_sum",
+	"g47_reduce_sum",
+	"g48_reduce_sum",
+	"k459_mul",
+	"g49_reduce_sum",
+	"g50_reduce_sum",
 	"g44_add_add_add_add",
 	"g51_update_all_params",
 	"apply_updates",
@@ -447,7 +447,7 @@ func (m *CUDAModel) TrainStep(x2 []float32, k2 []int32, t []float32, lab []int32
 	m.putF32(cuInputs+104, t)
 	m.putI32(cuInputs+112, lab)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 3478, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 3809, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -491,9 +491,9 @@ func (m *CUDAModel) Eval(x2 []float32, k2 []int32, t []float32, lab []int32, n i
 	m.putF32(cuInputs+104, t)
 	m.putI32(cuInputs+112, lab)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 3478, 1)
-	m.get(unsafe.Pointer(&m.scalars[1]), 3842, 1)
-	m.get(unsafe.Pointer(&m.scalars[2]), 3952, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 3809, 1)
+	m.get(unsafe.Pointer(&m.scalars[1]), 3810, 1)
+	m.get(unsafe.Pointer(&m.scalars[2]), 3811, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -608,60 +608,62 @@ func (m *CUDAModel) forward(n int) {
 func (m *CUDAModel) eval(n int) {
 	m.n = int32(n)
 	// Forward.
-	m.launch(kernK78OneHot, blocks(3*n, 256)) // %78 = one_hot(%3) (N, 3)
-	m.launch(kernK81OneHot, blocks(5*n, 256)) // %81 = one_hot(%1) (N, 5)
-	// %82 = matmul(%81, %14) (N, 1) (oh)
-	m.gemm(false, false, n, 1, 5, 3697, 5, 72, 1, 3929, 1)
-	m.launch(kernK91GatherG, blocks(12*n, 256))      // %91 = gather(%13, %1) (N, 12) (g)
 	m.launch(kernG0MulAddTanhExp, blocks(12*n, 256)) // group 0: 41 values (N, 3, 4)
-	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %138 = reduce_sum(%98) (N, 4)
-	m.launch(kernK139ReduceMean, 1)                  // %139 = reduce_mean(%110) scalar
-	m.launch(kernK140ReduceMean, 1)                  // %140 = reduce_mean(%137) scalar
-	m.launch(kernG11ReduceMean, 1)                   // group 11: 2 values (N, 3, 4)
-	m.launch(kernK143Argmax, blocks(3*n, 8))         // %143 = argmax(%98) (N, 3)
-	m.launch(kernG6ReduceMean, 1)                    // group 6: 2 values (N, 3)
-	m.launch(kernK146ReduceMean, blocks(4*n, 8))     // %146 = reduce_mean(%98) (N, 4)
-	m.launch(kernK147ReduceMax, blocks(4*n, 8))      // %147 = reduce_max(%98) (N, 4)
-	m.launch(kernK148ReduceMax, blocks(4*n, 8))      // %148 = reduce_max(%119) (N, 4)
-	m.launch(kernK149Logsumexp, blocks(4*n, 8))      // %149 = logsumexp(%98) (N, 4)
+	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %102 = reduce_sum(%62) (N, 4)
+	m.launch(kernK103ReduceMean, 1)                  // %103 = reduce_mean(%74) scalar
+	m.launch(kernK104ReduceMean, 1)                  // %104 = reduce_mean(%101) scalar
+	m.launch(kernK105ReduceMean, blocks(4*n, 8))     // %105 = reduce_mean(%62) (N, 4)
+	m.launch(kernK106ReduceMax, blocks(4*n, 8))      // %106 = reduce_max(%62) (N, 4)
+	m.launch(kernK107ReduceMax, blocks(4*n, 8))      // %107 = reduce_max(%83) (N, 4)
+	m.launch(kernK108Logsumexp, blocks(4*n, 8))      // %108 = logsumexp(%62) (N, 4)
 	m.launch(kernG1ReduceMean, 1)                    // group 1: 6 values (N, 4)
-	m.launch(kernK159Softmax, blocks(3*n, 8))        // %159 = softmax(%98) (N, 3, 4)
-	m.launch(kernK160LogSoftmax, blocks(n*4, 8))     // %160 = log_softmax(%98) (N, 3, 4)
-	m.launch(kernK161Transpose, blocks(12*n, 256))   // %161 = transpose(%98) (N, 4, 3)
-	m.launch(kernK164Slice, blocks(4*n, 256))        // %164 = slice(%163) (N, 4)
-	// %165 = matmul(%163, %25) (N, 3)
-	m.gemm(false, false, n, 3, 12, 1201, 12, 114, 3, 3121, 3)
-	m.launch(kernG171Add, blocks(3*n, 256))    // %166 = add(%165, %26) (N, 3)
-	m.launch(kernK167LogSoftmax, blocks(n, 8)) // %167 = log_softmax(%166) (N, 3)
-	m.launch(kernG18ReduceSum, blocks(n, 8))   // group 18: 2 values (N, 3)
-	m.launch(kernG19ReduceMean, 1)             // group 19: 2 values (N)
-	// %181 = matmul(%163, %27) (N, 3)
-	m.gemm(false, false, n, 3, 12, 1201, 12, 153, 3, 3121, 3)
-	m.launch(kernG211Add, blocks(3*n, 256))        // %182 = add(%181, %28) (N, 3)
-	m.launch(kernK183Argmax, blocks(n, 8))         // %183 = argmax(%182) (N)
-	m.launch(kernG22ReduceMean, 1)                 // group 22: 3 values (N)
-	m.launch(kernK187Slice, blocks(8*n, 256))      // %187 = slice(%163) (N, 8)
-	m.launch(kernK188Concat, blocks(12*n, 256))    // %188 = concat(%164, %187) (N, 12)
-	m.launch(kernK190Transpose, blocks(12*n, 256)) // %190 = transpose(%163) (12, N)
-	// %194 = matmul(%190, %163) (12, 12)
-	m.gemm(false, false, 12, 12, n, 3313, n, 1201, 12, 769, 12)
+	m.launch(kernK115Softmax, blocks(3*n, 8))        // %115 = softmax(%62) (N, 3, 4)
+	m.launch(kernK116LogSoftmax, blocks(n*4, 8))     // %116 = log_softmax(%62) (N, 3, 4)
+	m.launch(kernG2ReduceMean, 1)                    // group 2: 2 values (N, 3, 4)
+	m.launch(kernK119Transpose, blocks(12*n, 256))   // %119 = transpose(%62) (N, 4, 3)
+	m.launch(kernK122Slice, blocks(4*n, 256))        // %122 = slice(%121) (N, 4)
+	m.launch(kernK123Slice, blocks(8*n, 256))        // %123 = slice(%121) (N, 8)
+	m.launch(kernK124Concat, blocks(12*n, 256))      // %124 = concat(%122, %123) (N, 12)
+	m.launch(kernK125GatherG, blocks(12*n, 256))     // %125 = gather(%13, %1) (N, 12) (g)
+	m.launch(kernG3ReduceMean, blocks(n, 8))         // group 3: 5 values (N, 12)
+	m.launch(kernK131OneHot, blocks(5*n, 256))       // %131 = one_hot(%1) (N, 5)
+	// %132 = matmul(%131, %14) (N, 1) (oh)
+	m.gemm(false, false, n, 1, 5, 3217, 5, 72, 1, 3265, 1)
+	m.launch(kernG4ReduceMean, 1)                  // group 4: 4 values (N, 3, 4)
+	m.launch(kernK137Transpose, blocks(12*n, 256)) // %137 = transpose(%121) (12, N)
+	// %138 = matmul(%137, %121) (12, 12)
+	m.gemm(false, false, 12, 12, n, 3025, n, 913, 12, 769, 12)
 	m.launch(kernG5ReduceMean, blocks(1, 8))     // group 5: 2 values (12, 12)
-	m.launch(kernG2ReduceMean, 1)                // group 2: 2 values (N, 3, 4)
-	m.launch(kernG3ReduceMean, blocks(n, 8))     // group 3: 5 values (N, 12)
+	m.launch(kernK141Argmax, blocks(3*n, 8))     // %141 = argmax(%62) (N, 3)
+	m.launch(kernG6ReduceMean, 1)                // group 6: 2 values (N, 3)
 	m.launch(kernG7ReduceMean, blocks(n, 8))     // group 7: 3 values (N, 12)
 	m.launch(kernG8AddSqrt, blocks(n, 256))      // group 8: 2 values (N, 1)
-	m.launch(kernG13ReduceMean, 1)               // group 13: 2 values (N, 12)
 	m.launch(kernG9DivMulAdd, blocks(12*n, 256)) // group 9: 3 values (N, 12)
-	// %226 = matmul(%225, %19) (N, 1)
-	m.gemm(false, false, n, 1, 12, 3313, 12, 101, 1, 993, 1)
-	m.launch(kernG10ReduceMean, 1)                // group 10: 15 values (N, 1)
-	m.launch(kernG20ReduceMean, 1)                // group 20: 7 values (N, 1)
-	m.launch(kernG14ReduceMean, 1)                // group 14: 9 values (N, 1)
-	m.launch(kernK258ReduceMean, 1)               // %258 = reduce_mean(%250) scalar
-	m.launch(kernG15ReduceSum, 1)                 // group 15: 2 values (N, 1)
-	m.launch(kernG16ReduceMean, 1)                // group 16: 10 values (N, 1)
-	m.launch(kernG4ReduceMean, 1)                 // group 4: 4 values (N, 3, 4)
+	// %152 = matmul(%151, %19) (N, 1)
+	m.gemm(false, false, n, 1, 12, 769, 12, 101, 1, 3257, 1)
+	m.launch(kernG10ReduceMean, 1)  // group 10: 15 values (N, 1)
+	m.launch(kernG11ReduceMean, 1)  // group 11: 2 values (N, 3, 4)
+	m.launch(kernG13ReduceMean, 1)  // group 13: 2 values (N, 12)
+	m.launch(kernG14ReduceMean, 1)  // group 14: 9 values (N, 1)
+	m.launch(kernK181ReduceMean, 1) // %181 = reduce_mean(%173) scalar
+	m.launch(kernG15ReduceSum, 1)   // group 15: 2 values (N, 1)
+	m.launch(kernG16ReduceMean, 1)  // group 16: 10 values (N, 1)
+	// %194 = matmul(%121, %25) (N, 3)
+	m.gemm(false, false, n, 3, 12, 913, 12, 114, 3, 865, 3)
+	m.launch(kernG171Add, blocks(3*n, 256))       // %195 = add(%194, %26) (N, 3)
+	m.launch(kernK196LogSoftmax, blocks(n, 8))    // %196 = log_softmax(%195) (N, 3)
+	m.launch(kernK197OneHot, blocks(3*n, 256))    // %197 = one_hot(%3) (N, 3)
+	m.launch(kernG18ReduceSum, blocks(n, 8))      // group 18: 2 values (N, 3)
+	m.launch(kernG19ReduceMean, 1)                // group 19: 2 values (N)
 	m.launch(kernG12AddAddAddAdd, blocks(1, 256)) // group 12: 15 values scalar
+
+	// Backward.
+	m.launch(kernG20ReduceMean, 1) // group 20: 7 values (N, 1)
+	// %224 = matmul(%121, %27) (N, 3)
+	m.gemm(false, false, n, 3, 12, 913, 12, 153, 3, 1969, 3)
+	m.launch(kernG211Add, blocks(3*n, 256)) // %225 = add(%224, %28) (N, 3)
+	m.launch(kernK226Argmax, blocks(n, 8))  // %226 = argmax(%225) (N)
+	m.launch(kernG22ReduceMean, 1)          // group 22: 3 values (N)
 }
 
 // step queues one training step: forward, loss, backward (gradients into the
@@ -669,121 +671,121 @@ func (m *CUDAModel) eval(n int) {
 func (m *CUDAModel) step(n int) {
 	m.n = int32(n)
 	// Forward.
-	m.launch(kernK61Div, blocks(1, 256))          // %61 = div(%6, %52) scalar
-	m.launch(kernK63Div, blocks(1, 256))          // %63 = div(%6, %53) scalar
-	m.launch(kernK65Div, blocks(1, 256))          // %65 = div(%6, %54) scalar
-	m.launch(kernK67Div, blocks(1, 256))          // %67 = div(%6, %56) scalar
-	m.launch(kernK69Div, blocks(1, 256))          // %69 = div(%6, %57) scalar
-	m.launch(kernK71Add, blocks(1, 256))          // %71 = add(%29, %6) scalar
-	m.launch(kernG41ReduceSum, blocks(1, 8))      // group 41: 3 values (3)
-	m.launch(kernG23BroadcastNeg, blocks(n, 256)) // group 23: 2 values (N)
-	m.launch(kernK78OneHot, blocks(3*n, 256))     // %78 = one_hot(%3) (N, 3)
-	m.launch(kernG24ReduceSum, blocks(n, 8))      // group 24: 2 values (N, 3)
-	m.launch(kernK81OneHot, blocks(5*n, 256))     // %81 = one_hot(%1) (N, 5)
-	// %82 = matmul(%81, %14) (N, 1) (oh)
-	m.gemm(false, false, n, 1, 5, 3697, 5, 72, 1, 3929, 1)
-	m.launch(kernG30BroadcastNeg, blocks(4*n, 256))  // group 30: 2 values (N, 4)
-	m.launch(kernK86Div, blocks(4*n, 256))           // %86 = div(%83, %15) (N, 4)
-	m.launch(kernG40ReduceSum, blocks(1, 8))         // group 40: 3 values (12, 3)
-	m.launch(kernK91GatherG, blocks(12*n, 256))      // %91 = gather(%13, %1) (N, 12) (g)
-	m.launch(kernG29BroadcastMul, blocks(12*n, 256)) // group 29: 2 values (N, 3, 4)
-	m.launch(kernG291ReduceSum, blocks(4*n, 8))      // %94 = reduce_sum(%92) (N, 1, 4)
-	m.launch(kernG28BroadcastMul, blocks(144, 256))  // group 28: 2 values (12, 12)
 	m.launch(kernG0MulAddTanhExp, blocks(12*n, 256)) // group 0: 41 values (N, 3, 4)
-	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %138 = reduce_sum(%98) (N, 4)
-	m.launch(kernK139ReduceMean, 1)                  // %139 = reduce_mean(%110) scalar
-	m.launch(kernK140ReduceMean, 1)                  // %140 = reduce_mean(%137) scalar
-	m.launch(kernG11ReduceMean, 1)                   // group 11: 2 values (N, 3, 4)
-	m.launch(kernK143Argmax, blocks(3*n, 8))         // %143 = argmax(%98) (N, 3)
-	m.launch(kernG6ReduceMean, 1)                    // group 6: 2 values (N, 3)
-	m.launch(kernK146ReduceMean, blocks(4*n, 8))     // %146 = reduce_mean(%98) (N, 4)
-	m.launch(kernK147ReduceMax, blocks(4*n, 8))      // %147 = reduce_max(%98) (N, 4)
-	m.launch(kernK148ReduceMax, blocks(4*n, 8))      // %148 = reduce_max(%119) (N, 4)
-	m.launch(kernK149Logsumexp, blocks(4*n, 8))      // %149 = logsumexp(%98) (N, 4)
+	m.launch(kernG01ReduceSum, blocks(4*n, 8))       // %102 = reduce_sum(%62) (N, 4)
+	m.launch(kernK103ReduceMean, 1)                  // %103 = reduce_mean(%74) scalar
+	m.launch(kernK104ReduceMean, 1)                  // %104 = reduce_mean(%101) scalar
+	m.launch(kernK105ReduceMean, blocks(4*n, 8))     // %105 = reduce_mean(%62) (N, 4)
+	m.launch(kernK106ReduceMax, blocks(4*n, 8))      // %106 = reduce_max(%62) (N, 4)
+	m.launch(kernK107ReduceMax, blocks(4*n, 8))      // %107 = reduce_max(%83) (N, 4)
+	m.launch(kernK108Logsumexp, blocks(4*n, 8))      // %108 = logsumexp(%62) (N, 4)
 	m.launch(kernG1ReduceMean, 1)                    // group 1: 6 values (N, 4)
-	m.launch(kernK159Softmax, blocks(3*n, 8))        // %159 = softmax(%98) (N, 3, 4)
-	m.launch(kernK160LogSoftmax, blocks(n*4, 8))     // %160 = log_softmax(%98) (N, 3, 4)
-	m.launch(kernK161Transpose, blocks(12*n, 256))   // %161 = transpose(%98) (N, 4, 3)
-	m.launch(kernK164Slice, blocks(4*n, 256))        // %164 = slice(%163) (N, 4)
-	// %165 = matmul(%163, %25) (N, 3)
-	m.gemm(false, false, n, 3, 12, 1201, 12, 114, 3, 3121, 3)
-	m.launch(kernG171Add, blocks(3*n, 256))    // %166 = add(%165, %26) (N, 3)
-	m.launch(kernK167LogSoftmax, blocks(n, 8)) // %167 = log_softmax(%166) (N, 3)
-	m.launch(kernG18ReduceSum, blocks(n, 8))   // group 18: 2 values (N, 3)
-	m.launch(kernG19ReduceMean, 1)             // group 19: 2 values (N)
-	m.launch(kernG25ReduceSum, 3)              // group 25: 4 values (N, 3)
-	m.launch(kernG50ReduceSum, blocks(1, 8))   // group 50: 2 values (3)
-	// %178 = matmul(%163, %174) (12, 3)
-	m.gemm(true, false, 12, 3, n, 1201, 12, 3313, 3, 306, 3)
-	m.launch(kernG49ReduceSum, blocks(1, 8))    // group 49: 2 values (12, 3)
-	m.launch(kernK187Slice, blocks(8*n, 256))   // %187 = slice(%163) (N, 8)
-	m.launch(kernK188Concat, blocks(12*n, 256)) // %188 = concat(%164, %187) (N, 12)
-	// %189 = matmul(%174, %25) (N, 12)
-	m.gemm(false, true, n, 12, 3, 3313, 3, 114, 3, 3217, 12)
-	m.launch(kernK190Transpose, blocks(12*n, 256)) // %190 = transpose(%163) (12, N)
-	// %191 = matmul(%96, %163) (12, N)
-	m.gemm(false, true, 12, n, 12, 769, 12, 1201, 12, 3409, n)
-	// %192 = matmul(%190, %96) (N, 12)
-	m.gemm(true, false, n, 12, 12, 3313, n, 769, 12, 3505, 12)
-	m.launch(kernK193Transpose, blocks(12*n, 256)) // %193 = transpose(%191) (N, 12)
-	// %194 = matmul(%190, %163) (12, 12)
-	m.gemm(false, false, 12, 12, n, 3313, n, 1201, 12, 769, 12)
+	m.launch(kernK115Softmax, blocks(3*n, 8))        // %115 = softmax(%62) (N, 3, 4)
+	m.launch(kernK116LogSoftmax, blocks(n*4, 8))     // %116 = log_softmax(%62) (N, 3, 4)
+	m.launch(kernG2ReduceMean, 1)                    // group 2: 2 values (N, 3, 4)
+	m.launch(kernK119Transpose, blocks(12*n, 256))   // %119 = transpose(%62) (N, 4, 3)
+	m.launch(kernK122Slice, blocks(4*n, 256))        // %122 = slice(%121) (N, 4)
+	m.launch(kernK123Slice, blocks(8*n, 256))        // %123 = slice(%121) (N, 8)
+	m.launch(kernK124Concat, blocks(12*n, 256))      // %124 = concat(%122, %123) (N, 12)
+	m.launch(kernK125GatherG, blocks(12*n, 256))     // %125 = gather(%13, %1) (N, 12) (g)
+	m.launch(kernG3ReduceMean, blocks(n, 8))         // group 3: 5 values (N, 12)
+	m.launch(kernK131OneHot, blocks(5*n, 256))       // %131 = one_hot(%1) (N, 5)
+	// %132 = matmul(%131, %14) (N, 1) (oh)
+	m.gemm(false, false, n, 1, 5, 3217, 5, 72, 1, 3265, 1)
+	m.launch(kernG4ReduceMean, 1)                  // group 4: 4 values (N, 3, 4)
+	m.launch(kernK137Transpose, blocks(12*n, 256)) // %137 = transpose(%121) (12, N)
+	// %138 = matmul(%137, %121) (12, 12)
+	m.gemm(false, false, 12, 12, n, 3025, n, 913, 12, 769, 12)
 	m.launch(kernG5ReduceMean, blocks(1, 8))     // group 5: 2 values (12, 12)
-	m.launch(kernG38ReduceSum, blocks(4*n, 8))   // group 38: 3 values (N, 3, 4)
-	m.launch(kernK200Div, blocks(4*n, 256))      // %200 = div(%85, %199) (N, 1, 4)
-	m.launch(kernG2ReduceMean, 1)                // group 2: 2 values (N, 3, 4)
-	m.launch(kernG3ReduceMean, blocks(n, 8))     // group 3: 5 values (N, 12)
+	m.launch(kernK141Argmax, blocks(3*n, 8))     // %141 = argmax(%62) (N, 3)
+	m.launch(kernG6ReduceMean, 1)                // group 6: 2 values (N, 3)
 	m.launch(kernG7ReduceMean, blocks(n, 8))     // group 7: 3 values (N, 12)
 	m.launch(kernG8AddSqrt, blocks(n, 256))      // group 8: 2 values (N, 1)
-	m.launch(kernK213Mul, blocks(12*n, 256))     // %213 = mul(%65, %203) (N, 12)
-	m.launch(kernG13ReduceMean, 1)               // group 13: 2 values (N, 12)
-	m.launch(kernG37ReduceSum, blocks(3*n, 8))   // group 37: 2 values (N, 3, 4)
-	m.launch(kernG39ReduceSum, blocks(4*n, 8))   // group 39: 3 values (N, 3, 4)
-	m.launch(kernK222Div, blocks(4*n, 256))      // %222 = div(%69, %221) (N, 1, 4)
 	m.launch(kernG9DivMulAdd, blocks(12*n, 256)) // group 9: 3 values (N, 12)
-	// %226 = matmul(%225, %19) (N, 1)
-	m.gemm(false, false, n, 1, 12, 3313, 12, 101, 1, 993, 1)
+	// %152 = matmul(%151, %19) (N, 1)
+	m.gemm(false, false, n, 1, 12, 769, 12, 101, 1, 3257, 1)
 	m.launch(kernG10ReduceMean, 1)  // group 10: 15 values (N, 1)
+	m.launch(kernG11ReduceMean, 1)  // group 11: 2 values (N, 3, 4)
+	m.launch(kernG13ReduceMean, 1)  // group 13: 2 values (N, 12)
 	m.launch(kernG14ReduceMean, 1)  // group 14: 9 values (N, 1)
-	m.launch(kernK258ReduceMean, 1) // %258 = reduce_mean(%250) scalar
+	m.launch(kernK181ReduceMean, 1) // %181 = reduce_mean(%173) scalar
 	m.launch(kernG15ReduceSum, 1)   // group 15: 2 values (N, 1)
 	m.launch(kernG16ReduceMean, 1)  // group 16: 10 values (N, 1)
-	m.launch(kernG26ReduceSum, 1)   // group 26: 42 values (N, 1)
-	// %313 = matmul(%225, %311) (12, 1)
-	m.gemm(true, false, 12, 1, n, 3313, 12, 3833, 1, 293, 1)
-	// %314 = matmul(%81, %311) (5, 1)
-	m.gemm(true, false, 5, 1, n, 3697, 5, 3833, 1, 264, 1)
-	m.launch(kernK315Mul, blocks(1, 256))    // %315 = mul(%312, %312) (1)
-	m.launch(kernG45ReduceSum, blocks(1, 8)) // group 45: 2 values (5, 1)
-	m.launch(kernG48ReduceSum, blocks(1, 8)) // group 48: 2 values (12, 1)
-	// %321 = matmul(%311, %19) (N, 12)
-	m.gemm(false, true, n, 12, 1, 3833, 1, 101, 1, 3313, 12)
-	m.launch(kernK322ReduceSum, 12)               // %322 = reduce_sum(%321) (12)
-	m.launch(kernG47ReduceSum, blocks(1, 8))      // group 47: 2 values (12)
-	m.launch(kernG32ReduceSum, 12)                // group 32: 2 values (N, 12)
-	m.launch(kernG46ReduceSum, blocks(1, 8))      // group 46: 2 values (12)
-	m.launch(kernG4ReduceMean, 1)                 // group 4: 4 values (N, 3, 4)
+	// %194 = matmul(%121, %25) (N, 3)
+	m.gemm(false, false, n, 3, 12, 913, 12, 114, 3, 865, 3)
+	m.launch(kernG171Add, blocks(3*n, 256))       // %195 = add(%194, %26) (N, 3)
+	m.launch(kernK196LogSoftmax, blocks(n, 8))    // %196 = log_softmax(%195) (N, 3)
+	m.launch(kernK197OneHot, blocks(3*n, 256))    // %197 = one_hot(%3) (N, 3)
+	m.launch(kernG18ReduceSum, blocks(n, 8))      // group 18: 2 values (N, 3)
+	m.launch(kernG19ReduceMean, 1)                // group 19: 2 values (N)
 	m.launch(kernG12AddAddAddAdd, blocks(1, 256)) // group 12: 15 values scalar
 
 	// Backward.
-	m.launch(kernG31ReduceSum, blocks(n, 8))         // group 31: 6 values (N, 12)
-	m.launch(kernG33MulDivDiv, blocks(n, 256))       // group 33: 3 values (N, 1)
-	m.launch(kernG34ReduceSum, blocks(n, 8))         // group 34: 5 values (N, 12)
-	m.launch(kernK364Div, blocks(n, 256))            // %364 = div(%363, %58) (N, 1)
+	m.launch(kernK230Div, blocks(1, 256))         // %230 = div(%6, %52) scalar
+	m.launch(kernG23BroadcastNeg, blocks(n, 256)) // group 23: 2 values (N)
+	m.launch(kernG24ReduceSum, blocks(n, 8))      // group 24: 2 values (N, 3)
+	m.launch(kernG25ReduceSum, 3)                 // group 25: 4 values (N, 3)
+	// %241 = matmul(%239, %25) (N, 12)
+	m.gemm(false, true, n, 12, 3, 889, 3, 114, 3, 1969, 12)
+	// %242 = matmul(%121, %239) (12, 3)
+	m.gemm(true, false, 12, 3, n, 913, 12, 889, 3, 306, 3)
+	m.launch(kernK243Div, blocks(1, 256)) // %243 = div(%6, %53) scalar
+	m.launch(kernG26ReduceSum, 1)         // group 26: 42 values (N, 1)
+	// %287 = matmul(%151, %285) (12, 1)
+	m.gemm(true, false, 12, 1, n, 769, 12, 3505, 1, 293, 1)
+	// %288 = matmul(%131, %285) (5, 1)
+	m.gemm(true, false, 5, 1, n, 3217, 5, 3505, 1, 264, 1)
+	m.launch(kernK289Div, blocks(1, 256))            // %289 = div(%6, %54) scalar
+	m.launch(kernK290Mul, blocks(12*n, 256))         // %290 = mul(%289, %126) (N, 12)
+	m.launch(kernG28BroadcastMul, blocks(144, 256))  // group 28: 2 values (12, 12)
+	m.launch(kernK295Div, blocks(1, 256))            // %295 = div(%6, %56) scalar
+	m.launch(kernG29BroadcastMul, blocks(12*n, 256)) // group 29: 2 values (N, 3, 4)
+	m.launch(kernG291ReduceSum, blocks(4*n, 8))      // %299 = reduce_sum(%297) (N, 1, 4)
+	m.launch(kernK300Div, blocks(1, 256))            // %300 = div(%6, %57) scalar
+	m.launch(kernG30BroadcastNeg, blocks(4*n, 256))  // group 30: 2 values (N, 4)
+	// %304 = matmul(%285, %19) (N, 12)
+	m.gemm(false, true, n, 12, 1, 3505, 1, 101, 1, 3409, 12)
+	m.launch(kernK305ReduceSum, 12)            // %305 = reduce_sum(%304) (12)
+	m.launch(kernG31ReduceSum, blocks(n, 8))   // group 31: 6 values (N, 12)
+	m.launch(kernG32ReduceSum, 12)             // group 32: 2 values (N, 12)
+	m.launch(kernG33MulDivDiv, blocks(n, 256)) // group 33: 3 values (N, 1)
+	m.launch(kernG34ReduceSum, blocks(n, 8))   // group 34: 5 values (N, 12)
+	m.launch(kernK324Div, blocks(n, 256))      // %324 = div(%323, %58) (N, 1)
+	// %325 = matmul(%294, %121) (12, N)
+	m.gemm(false, true, 12, n, 12, 769, 12, 913, 12, 2929, n)
+	// %326 = matmul(%137, %294) (N, 12)
+	m.gemm(true, false, n, 12, 12, 3025, n, 769, 12, 3409, 12)
+	m.launch(kernK327Transpose, blocks(12*n, 256))   // %327 = transpose(%325) (N, 12)
 	m.launch(kernG27MulAddAddAdd, blocks(12*n, 256)) // group 27: 6 values (N, 12)
-	m.launch(kernK371Mul, blocks(12*n, 256))         // %371 = mul(%367, %9) (N, 12)
-	m.launch(kernK372Slice, blocks(4*n, 256))        // %372 = slice(%371) (N, 4)
-	m.launch(kernK373Slice, blocks(8*n, 256))        // %373 = slice(%371) (N, 8)
-	m.launch(kernK374Pad, blocks(12*n, 256))         // %374 = pad(%373) (N, 12)
-	m.launch(kernK375ScatterAdd, blocks(60, 256))    // %375 = scatter_add(%1, %366) (5, 12)
-	m.launch(kernK377Transpose, blocks(12*n, 256))   // %377 = transpose(%376) (N, 3, 4)
-	m.launch(kernG43ReduceSum, blocks(1, 8))         // group 43: 2 values (5, 12)
-	m.launch(kernK380Pad, blocks(12*n, 256))         // %380 = pad(%372) (N, 12)
+	m.launch(kernK334ScatterAdd, blocks(60, 256))    // %334 = scatter_add(%1, %329) (5, 12)
+	m.launch(kernK335Mul, blocks(12*n, 256))         // %335 = mul(%330, %9) (N, 12)
+	m.launch(kernK336Slice, blocks(4*n, 256))        // %336 = slice(%335) (N, 4)
+	m.launch(kernK337Slice, blocks(8*n, 256))        // %337 = slice(%335) (N, 8)
+	m.launch(kernK338Pad, blocks(12*n, 256))         // %338 = pad(%337) (N, 12)
+	m.launch(kernK339Pad, blocks(12*n, 256))         // %339 = pad(%336) (N, 12)
 	m.launch(kernG35AddAdd, blocks(12*n, 256))       // group 35: 2 values (N, 12)
+	m.launch(kernK344Transpose, blocks(12*n, 256))   // %344 = transpose(%343) (N, 3, 4)
+	m.launch(kernG37ReduceSum, blocks(3*n, 8))       // group 37: 2 values (N, 3, 4)
+	m.launch(kernG38ReduceSum, blocks(4*n, 8))       // group 38: 3 values (N, 3, 4)
+	m.launch(kernK353Div, blocks(4*n, 256))          // %353 = div(%352, %351) (N, 1, 4)
+	m.launch(kernG39ReduceSum, blocks(4*n, 8))       // group 39: 3 values (N, 3, 4)
+	m.launch(kernK358Div, blocks(4*n, 256))          // %358 = div(%300, %357) (N, 1, 4)
+	m.launch(kernK359Div, blocks(4*n, 256))          // %359 = div(%302, %15) (N, 4)
 	m.launch(kernG36ReduceSum, 12)                   // group 36: 79 values (N, 3, 4)
+	m.launch(kernG40ReduceSum, blocks(1, 8))         // group 40: 3 values (12, 3)
+	m.launch(kernG41ReduceSum, blocks(1, 8))         // group 41: 3 values (3)
 
 	// Optimizer update.
+	m.launch(kernK446Add, blocks(1, 256))              // %446 = add(%29, %6) scalar
 	m.launch(kernG42ReduceSum, blocks(1, 8))           // group 42: 2 values (3, 4)
+	m.launch(kernG43ReduceSum, blocks(1, 8))           // group 43: 2 values (5, 12)
+	m.launch(kernG45ReduceSum, blocks(1, 8))           // group 45: 2 values (5, 1)
+	m.launch(kernG46ReduceSum, blocks(1, 8))           // group 46: 2 values (12)
+	m.launch(kernG47ReduceSum, blocks(1, 8))           // group 47: 2 values (12)
+	m.launch(kernG48ReduceSum, blocks(1, 8))           // group 48: 2 values (12, 1)
+	m.launch(kernK459Mul, blocks(1, 256))              // %459 = mul(%286, %286) (1)
+	m.launch(kernG49ReduceSum, blocks(1, 8))           // group 49: 2 values (12, 3)
+	m.launch(kernG50ReduceSum, blocks(1, 8))           // group 50: 2 values (3)
 	m.launch(kernG44AddAddAddAdd, blocks(1, 256))      // group 44: 13 values scalar
 	m.launch(kernG51UpdateAllParams, blocks(192, 256)) // group 51: the optimizer update of all 11 params, in place
 

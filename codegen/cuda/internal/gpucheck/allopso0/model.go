@@ -2233,20 +2233,18 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %72 = softmax(%7) (N, 3, 4)
 	for o := 0; o < 3*n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 4; j++ {
-				mx = max(mx, m.h[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 4; j++ {
-				sum += exp32(m.h[base+j*(1)] - mx)
-			}
-			inv := 1 / sum
-			for j := 0; j < 4; j++ {
-				m.t72[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
-			}
+		base := o * 4
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 4; j++ {
+			mx = max(mx, m.h[base+j])
+		}
+		var sum float32
+		for j := 0; j < 4; j++ {
+			sum += exp32(m.h[base+j] - mx)
+		}
+		inv := 1 / sum
+		for j := 0; j < 4; j++ {
+			m.t72[base+j] = exp32(m.h[base+j]-mx) * inv
 		}
 	}
 	// %73 = log_softmax(%7) (N, 3, 4)
@@ -2366,16 +2364,14 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %96 = argmax(%7) (N, 3)
 	for o := 0; o < 3*n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
-			best := 0
-			for j := 1; j < 4; j++ {
-				if m.h[base+j*(1)] > m.h[base+best*(1)] {
-					best = j
-				}
+		base := o * 4
+		best := 0
+		for j := 1; j < 4; j++ {
+			if m.h[base+j] > m.h[base+best] {
+				best = j
 			}
-			m.t96[o*(1)+in] = int32(best)
 		}
+		m.t96[o] = int32(best)
 	}
 	// %97 = cast(%96) (N, 3) (am)
 	{
@@ -2577,15 +2573,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t121[i] /= float32(12 * n)
 	}
 	// %122 = add(%118, %121) scalar
-	{
-		a0 := m.t118[0:][:1]
-		a1 := m.t121[0:][:1]
-		o122 := m.t122[0:][:1]
-		for j := range o122 {
-			v122 := a0[j] + a1[j]
-			o122[j] = v122
-		}
-	}
+	v122 := m.t118[0] + m.t121[0]
+	m.t122[0] = v122
 	// %123 = reduce_mean(%60) scalar
 	for i := range m.t123[:1] {
 		m.t123[i] = 0
@@ -2601,15 +2590,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t123[i] /= float32(12 * n)
 	}
 	// %124 = add(%122, %123) scalar
-	{
-		a0 := m.t122[0:][:1]
-		a1 := m.t123[0:][:1]
-		o124 := m.t124[0:][:1]
-		for j := range o124 {
-			v124 := a0[j] + a1[j]
-			o124[j] = v124
-		}
-	}
+	v124 := m.t122[0] + m.t123[0]
+	m.t124[0] = v124
 	// %125 = reduce_mean(%71) scalar
 	for i := range m.t125[:1] {
 		m.t125[i] = 0
@@ -2623,15 +2605,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t125[i] /= float32(4 * n)
 	}
 	// %126 = add(%124, %125) scalar
-	{
-		a0 := m.t124[0:][:1]
-		a1 := m.t125[0:][:1]
-		o126 := m.t126[0:][:1]
-		for j := range o126 {
-			v126 := a0[j] + a1[j]
-			o126[j] = v126
-		}
-	}
+	v126 := m.t124[0] + m.t125[0]
+	m.t126[0] = v126
 	// %127 = reduce_mean(%74) scalar
 	for i := range m.t127[:1] {
 		m.t127[i] = 0
@@ -2647,15 +2622,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t127[i] /= float32(12 * n)
 	}
 	// %128 = add(%126, %127) scalar
-	{
-		a0 := m.t126[0:][:1]
-		a1 := m.t127[0:][:1]
-		o128 := m.t128[0:][:1]
-		for j := range o128 {
-			v128 := a0[j] + a1[j]
-			o128[j] = v128
-		}
-	}
+	v128 := m.t126[0] + m.t127[0]
+	m.t128[0] = v128
 	// %129 = reduce_mean(%91) scalar
 	for i := range m.t129[:1] {
 		m.t129[i] = 0
@@ -2671,15 +2639,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t129[i] /= float32(12 * n)
 	}
 	// %130 = add(%128, %129) scalar
-	{
-		a0 := m.t128[0:][:1]
-		a1 := m.t129[0:][:1]
-		o130 := m.t130[0:][:1]
-		for j := range o130 {
-			v130 := a0[j] + a1[j]
-			o130[j] = v130
-		}
-	}
+	v130 := m.t128[0] + m.t129[0]
+	m.t130[0] = v130
 	// %131 = reduce_mean(%95) scalar
 	for i := range m.t131[:1] {
 		m.t131[i] = 0
@@ -2693,15 +2654,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t131[i] /= float32(144)
 	}
 	// %132 = add(%130, %131) scalar
-	{
-		a0 := m.t130[0:][:1]
-		a1 := m.t131[0:][:1]
-		o132 := m.t132[0:][:1]
-		for j := range o132 {
-			v132 := a0[j] + a1[j]
-			o132[j] = v132
-		}
-	}
+	v132 := m.t130[0] + m.t131[0]
+	m.t132[0] = v132
 	// %133 = reduce_mean(%97) scalar
 	for i := range m.t133[:1] {
 		m.t133[i] = 0
@@ -2715,24 +2669,11 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t133[i] /= float32(3 * n)
 	}
 	// %135 = mul(%133, %134) scalar
-	{
-		a0 := m.t133[0:][:1]
-		o135 := m.t135[0:][:1]
-		for j := range o135 {
-			v135 := a0[j] * float32(0.01)
-			o135[j] = v135
-		}
-	}
+	v135 := m.t133[0] * float32(0.01)
+	m.t135[0] = v135
 	// %136 = add(%132, %135) scalar
-	{
-		a0 := m.t132[0:][:1]
-		a1 := m.t135[0:][:1]
-		o136 := m.t136[0:][:1]
-		for j := range o136 {
-			v136 := a0[j] + a1[j]
-			o136[j] = v136
-		}
-	}
+	v136 := m.t132[0] + m.t135[0]
+	m.t136[0] = v136
 	// %138 = mul(%137, %82) (N, 12)
 	{
 		a0 := m.h[0:][:12*n]
@@ -2756,15 +2697,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t139[i] /= float32(12 * n)
 	}
 	// %140 = add(%136, %139) scalar (total)
-	{
-		a0 := m.t136[0:][:1]
-		a1 := m.t139[0:][:1]
-		o140 := m.total[0:][:1]
-		for j := range o140 {
-			v140 := a0[j] + a1[j]
-			o140[j] = v140
-		}
-	}
+	v140 := m.t136[0] + m.t139[0]
+	m.total[0] = v140
 	// %141 = sigmoid(%117) (N, 1)
 	{
 		a0 := m.z[0:][:n]
@@ -2976,15 +2910,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t169[i] /= float32(n)
 	}
 	// %170 = add(%157, %169) scalar
-	{
-		a0 := m.t157[0:][:1]
-		a1 := m.t169[0:][:1]
-		o170 := m.t170[0:][:1]
-		for j := range o170 {
-			v170 := a0[j] + a1[j]
-			o170[j] = v170
-		}
-	}
+	v170 := m.t157[0] + m.t169[0]
+	m.t170[0] = v170
 	// %171 = sub(%117, %2) (N, 1)
 	{
 		a0 := m.z[0:][:n]
@@ -3017,15 +2944,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t173[i] /= float32(n)
 	}
 	// %174 = add(%170, %173) scalar
-	{
-		a0 := m.t170[0:][:1]
-		a1 := m.t173[0:][:1]
-		o174 := m.t174[0:][:1]
-		for j := range o174 {
-			v174 := a0[j] + a1[j]
-			o174[j] = v174
-		}
-	}
+	v174 := m.t170[0] + m.t173[0]
+	m.t174[0] = v174
 	// %175 = sub(%117, %2) (N, 1)
 	{
 		a0 := m.z[0:][:n]
@@ -3055,15 +2975,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %178 = add(%174, %177) scalar
-	{
-		a0 := m.t174[0:][:1]
-		a1 := m.t177[0:][:1]
-		o178 := m.t178[0:][:1]
-		for j := range o178 {
-			v178 := a0[j] + a1[j]
-			o178[j] = v178
-		}
-	}
+	v178 := m.t174[0] + m.t177[0]
+	m.t178[0] = v178
 	// %179 = abs(%117) (N, 1)
 	{
 		a0 := m.z[0:][:n]
@@ -3161,25 +3074,11 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t190[i] /= float32(n)
 	}
 	// %191 = add(%178, %190) scalar
-	{
-		a0 := m.t178[0:][:1]
-		a1 := m.t190[0:][:1]
-		o191 := m.t191[0:][:1]
-		for j := range o191 {
-			v191 := a0[j] + a1[j]
-			o191[j] = v191
-		}
-	}
+	v191 := m.t178[0] + m.t190[0]
+	m.t191[0] = v191
 	// %192 = add(%191, %140) scalar
-	{
-		a0 := m.t191[0:][:1]
-		a1 := m.total[0:][:1]
-		o192 := m.t192[0:][:1]
-		for j := range o192 {
-			v192 := a0[j] + a1[j]
-			o192[j] = v192
-		}
-	}
+	v192 := m.t191[0] + m.total[0]
+	m.t192[0] = v192
 	// %194 = matmul(%77, %193) (N, 3)
 	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t194, 3)
 	// %196 = add(%194, %195) (N, 3)
@@ -3196,20 +3095,18 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %197 = log_softmax(%196) (N, 3)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(3)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 3; j++ {
-				mx = max(mx, m.t196[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 3; j++ {
-				sum += exp32(m.t196[base+j*(1)] - mx)
-			}
-			lse := mx + log32(sum)
-			for j := 0; j < 3; j++ {
-				m.t197[base+j*(1)] = m.t196[base+j*(1)] - lse
-			}
+		base := o * 3
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 3; j++ {
+			mx = max(mx, m.t196[base+j])
+		}
+		var sum float32
+		for j := 0; j < 3; j++ {
+			sum += exp32(m.t196[base+j] - mx)
+		}
+		lse := mx + log32(sum)
+		for j := 0; j < 3; j++ {
+			m.t197[base+j] = m.t196[base+j] - lse
 		}
 	}
 	// %198 = one_hot(%3) (N, 3)
@@ -3258,18 +3155,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t202[i] /= float32(n)
 	}
 	// %203 = add(%192, %202) scalar
-	{
-		a0 := m.t192[0:][:1]
-		a1 := m.t202[0:][:1]
-		o203 := m.t203[0:][:1]
-		for j := range o203 {
-			v203 := a0[j] + a1[j]
-			o203[j] = v203
-		}
-	}
-
-	// ------------------------------------------------------------------------
-	// Backward.
+	v203 := m.t192[0] + m.t202[0]
+	m.t203[0] = v203
 	// %204 = sigmoid(%117) (N, 1)
 	{
 		a0 := m.z[0:][:n]
@@ -3362,16 +3249,14 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %241 = argmax(%240) (N)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(3)*(1) + in
-			best := 0
-			for j := 1; j < 3; j++ {
-				if m.t240[base+j*(1)] > m.t240[base+best*(1)] {
-					best = j
-				}
+		base := o * 3
+		best := 0
+		for j := 1; j < 3; j++ {
+			if m.t240[base+j] > m.t240[base+best] {
+				best = j
 			}
-			m.t241[o*(1)+in] = int32(best)
 		}
+		m.t241[o] = int32(best)
 	}
 	// %242 = eq(%241, %3) (N)
 	{
@@ -3942,20 +3827,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %72 = softmax(%7) (N, 3, 4)
 	for o := 0; o < 3*n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 4; j++ {
-				mx = max(mx, m.h[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 4; j++ {
-				sum += exp32(m.h[base+j*(1)] - mx)
-			}
-			inv := 1 / sum
-			for j := 0; j < 4; j++ {
-				m.t72[base+j*(1)] = exp32(m.h[base+j*(1)]-mx) * inv
-			}
+		base := o * 4
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 4; j++ {
+			mx = max(mx, m.h[base+j])
+		}
+		var sum float32
+		for j := 0; j < 4; j++ {
+			sum += exp32(m.h[base+j] - mx)
+		}
+		inv := 1 / sum
+		for j := 0; j < 4; j++ {
+			m.t72[base+j] = exp32(m.h[base+j]-mx) * inv
 		}
 	}
 	// %73 = log_softmax(%7) (N, 3, 4)
@@ -4075,16 +3958,14 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %96 = argmax(%7) (N, 3)
 	for o := 0; o < 3*n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(4)*(1) + in
-			best := 0
-			for j := 1; j < 4; j++ {
-				if m.h[base+j*(1)] > m.h[base+best*(1)] {
-					best = j
-				}
+		base := o * 4
+		best := 0
+		for j := 1; j < 4; j++ {
+			if m.h[base+j] > m.h[base+best] {
+				best = j
 			}
-			m.t96[o*(1)+in] = int32(best)
 		}
+		m.t96[o] = int32(best)
 	}
 	// %97 = cast(%96) (N, 3) (am)
 	{
@@ -4286,15 +4167,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t121[i] /= float32(12 * n)
 	}
 	// %122 = add(%118, %121) scalar
-	{
-		a0 := m.t118[0:][:1]
-		a1 := m.t121[0:][:1]
-		o122 := m.t122[0:][:1]
-		for j := range o122 {
-			v122 := a0[j] + a1[j]
-			o122[j] = v122
-		}
-	}
+	v122 := m.t118[0] + m.t121[0]
+	m.t122[0] = v122
 	// %123 = reduce_mean(%60) scalar
 	for i := range m.t123[:1] {
 		m.t123[i] = 0
@@ -4310,15 +4184,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t123[i] /= float32(12 * n)
 	}
 	// %124 = add(%122, %123) scalar
-	{
-		a0 := m.t122[0:][:1]
-		a1 := m.t123[0:][:1]
-		o124 := m.t124[0:][:1]
-		for j := range o124 {
-			v124 := a0[j] + a1[j]
-			o124[j] = v124
-		}
-	}
+	v124 := m.t122[0] + m.t123[0]
+	m.t124[0] = v124
 	// %125 = reduce_mean(%71) scalar
 	for i := range m.t125[:1] {
 		m.t125[i] = 0
@@ -4332,15 +4199,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t125[i] /= float32(4 * n)
 	}
 	// %126 = add(%124, %125) scalar
-	{
-		a0 := m.t124[0:][:1]
-		a1 := m.t125[0:][:1]
-		o126 := m.t126[0:][:1]
-		for j := range o126 {
-			v126 := a0[j] + a1[j]
-			o126[j] = v126
-		}
-	}
+	v126 := m.t124[0] + m.t125[0]
+	m.t126[0] = v126
 	// %127 = reduce_mean(%74) scalar
 	for i := range m.t127[:1] {
 		m.t127[i] = 0
@@ -4356,15 +4216,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t127[i] /= float32(12 * n)
 	}
 	// %128 = add(%126, %127) scalar
-	{
-		a0 := m.t126[0:][:1]
-		a1 := m.t127[0:][:1]
-		o128 := m.t128[0:][:1]
-		for j := range o128 {
-			v128 := a0[j] + a1[j]
-			o128[j] = v128
-		}
-	}
+	v128 := m.t126[0] + m.t127[0]
+	m.t128[0] = v128
 	// %129 = reduce_mean(%91) scalar
 	for i := range m.t129[:1] {
 		m.t129[i] = 0
@@ -4380,15 +4233,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t129[i] /= float32(12 * n)
 	}
 	// %130 = add(%128, %129) scalar
-	{
-		a0 := m.t128[0:][:1]
-		a1 := m.t129[0:][:1]
-		o130 := m.t130[0:][:1]
-		for j := range o130 {
-			v130 := a0[j] + a1[j]
-			o130[j] = v130
-		}
-	}
+	v130 := m.t128[0] + m.t129[0]
+	m.t130[0] = v130
 	// %131 = reduce_mean(%95) scalar
 	for i := range m.t131[:1] {
 		m.t131[i] = 0
@@ -4402,15 +4248,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t131[i] /= float32(144)
 	}
 	// %132 = add(%130, %131) scalar
-	{
-		a0 := m.t130[0:][:1]
-		a1 := m.t131[0:][:1]
-		o132 := m.t132[0:][:1]
-		for j := range o132 {
-			v132 := a0[j] + a1[j]
-			o132[j] = v132
-		}
-	}
+	v132 := m.t130[0] + m.t131[0]
+	m.t132[0] = v132
 	// %133 = reduce_mean(%97) scalar
 	for i := range m.t133[:1] {
 		m.t133[i] = 0
@@ -4424,24 +4263,11 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t133[i] /= float32(3 * n)
 	}
 	// %135 = mul(%133, %134) scalar
-	{
-		a0 := m.t133[0:][:1]
-		o135 := m.t135[0:][:1]
-		for j := range o135 {
-			v135 := a0[j] * float32(0.01)
-			o135[j] = v135
-		}
-	}
+	v135 := m.t133[0] * float32(0.01)
+	m.t135[0] = v135
 	// %136 = add(%132, %135) scalar
-	{
-		a0 := m.t132[0:][:1]
-		a1 := m.t135[0:][:1]
-		o136 := m.t136[0:][:1]
-		for j := range o136 {
-			v136 := a0[j] + a1[j]
-			o136[j] = v136
-		}
-	}
+	v136 := m.t132[0] + m.t135[0]
+	m.t136[0] = v136
 	// %138 = mul(%137, %82) (N, 12)
 	{
 		a0 := m.h[0:][:12*n]
@@ -4465,15 +4291,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t139[i] /= float32(12 * n)
 	}
 	// %140 = add(%136, %139) scalar (total)
-	{
-		a0 := m.t136[0:][:1]
-		a1 := m.t139[0:][:1]
-		o140 := m.total[0:][:1]
-		for j := range o140 {
-			v140 := a0[j] + a1[j]
-			o140[j] = v140
-		}
-	}
+	v140 := m.t136[0] + m.t139[0]
+	m.total[0] = v140
 	// %141 = sigmoid(%117) (N, 1)
 	{
 		a0 := m.z[0:][:n]
@@ -4685,15 +4504,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t169[i] /= float32(n)
 	}
 	// %170 = add(%157, %169) scalar
-	{
-		a0 := m.t157[0:][:1]
-		a1 := m.t169[0:][:1]
-		o170 := m.t170[0:][:1]
-		for j := range o170 {
-			v170 := a0[j] + a1[j]
-			o170[j] = v170
-		}
-	}
+	v170 := m.t157[0] + m.t169[0]
+	m.t170[0] = v170
 	// %171 = sub(%117, %2) (N, 1)
 	{
 		a0 := m.z[0:][:n]
@@ -4726,15 +4538,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t173[i] /= float32(n)
 	}
 	// %174 = add(%170, %173) scalar
-	{
-		a0 := m.t170[0:][:1]
-		a1 := m.t173[0:][:1]
-		o174 := m.t174[0:][:1]
-		for j := range o174 {
-			v174 := a0[j] + a1[j]
-			o174[j] = v174
-		}
-	}
+	v174 := m.t170[0] + m.t173[0]
+	m.t174[0] = v174
 	// %175 = sub(%117, %2) (N, 1)
 	{
 		a0 := m.z[0:][:n]
@@ -4764,15 +4569,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %178 = add(%174, %177) scalar
-	{
-		a0 := m.t174[0:][:1]
-		a1 := m.t177[0:][:1]
-		o178 := m.t178[0:][:1]
-		for j := range o178 {
-			v178 := a0[j] + a1[j]
-			o178[j] = v178
-		}
-	}
+	v178 := m.t174[0] + m.t177[0]
+	m.t178[0] = v178
 	// %179 = abs(%117) (N, 1)
 	{
 		a0 := m.z[0:][:n]
@@ -4870,25 +4668,11 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t190[i] /= float32(n)
 	}
 	// %191 = add(%178, %190) scalar
-	{
-		a0 := m.t178[0:][:1]
-		a1 := m.t190[0:][:1]
-		o191 := m.t191[0:][:1]
-		for j := range o191 {
-			v191 := a0[j] + a1[j]
-			o191[j] = v191
-		}
-	}
+	v191 := m.t178[0] + m.t190[0]
+	m.t191[0] = v191
 	// %192 = add(%191, %140) scalar
-	{
-		a0 := m.t191[0:][:1]
-		a1 := m.total[0:][:1]
-		o192 := m.t192[0:][:1]
-		for j := range o192 {
-			v192 := a0[j] + a1[j]
-			o192[j] = v192
-		}
-	}
+	v192 := m.t191[0] + m.total[0]
+	m.t192[0] = v192
 	// %194 = matmul(%77, %193) (N, 3)
 	rt.Sgemm(false, false, n, 3, 12, 1, m.h, 12, m.lossW, 3, 0, m.t194, 3)
 	// %196 = add(%194, %195) (N, 3)
@@ -4905,20 +4689,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %197 = log_softmax(%196) (N, 3)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(3)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 3; j++ {
-				mx = max(mx, m.t196[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 3; j++ {
-				sum += exp32(m.t196[base+j*(1)] - mx)
-			}
-			lse := mx + log32(sum)
-			for j := 0; j < 3; j++ {
-				m.t197[base+j*(1)] = m.t196[base+j*(1)] - lse
-			}
+		base := o * 3
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 3; j++ {
+			mx = max(mx, m.t196[base+j])
+		}
+		var sum float32
+		for j := 0; j < 3; j++ {
+			sum += exp32(m.t196[base+j] - mx)
+		}
+		lse := mx + log32(sum)
+		for j := 0; j < 3; j++ {
+			m.t197[base+j] = m.t196[base+j] - lse
 		}
 	}
 	// %198 = one_hot(%3) (N, 3)
@@ -4967,26 +4749,14 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t202[i] /= float32(n)
 	}
 	// %203 = add(%192, %202) scalar
-	{
-		a0 := m.t192[0:][:1]
-		a1 := m.t202[0:][:1]
-		o203 := m.t203[0:][:1]
-		for j := range o203 {
-			v203 := a0[j] + a1[j]
-			o203[j] = v203
-		}
-	}
+	v203 := m.t192[0] + m.t202[0]
+	m.t203[0] = v203
 
 	// ------------------------------------------------------------------------
 	// Backward.
 	// %247 = div(%245, %246) scalar
-	{
-		o247 := m.t247[0:][:1]
-		for j := range o247 {
-			v247 := float32(1.0) / float32(n)
-			o247[j] = v247
-		}
-	}
+	v247 := float32(1.0) / float32(n)
+	m.t247[0] = v247
 	// %249 = broadcast(%248) (N)
 	{
 		a0 := m.t247[0]
@@ -5080,13 +4850,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	// %260 = matmul(%77, %257) (12, 3)
 	rt.Sgemm(true, false, 12, 3, n, 1, m.h, 12, m.t257, 3, 0, m.lossWGrad, 3)
 	// %262 = div(%245, %261) scalar
-	{
-		o262 := m.t262[0:][:1]
-		for j := range o262 {
-			v262 := float32(1.0) / float32(n)
-			o262[j] = v262
-		}
-	}
+	v262 := float32(1.0) / float32(n)
+	m.t262[0] = v262
 	// %264 = broadcast(%263) (N, 1)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -5253,13 +5018,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %284 = div(%245, %283) scalar
-	{
-		o284 := m.t284[0:][:1]
-		for j := range o284 {
-			v284 := float32(1.0) / float32(n)
-			o284[j] = v284
-		}
-	}
+	v284 := float32(1.0) / float32(n)
+	m.t284[0] = v284
 	// %286 = broadcast(%285) (N, 1)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -5301,13 +5061,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %291 = div(%245, %290) scalar
-	{
-		o291 := m.t291[0:][:1]
-		for j := range o291 {
-			v291 := float32(1.0) / float32(n)
-			o291[j] = v291
-		}
-	}
+	v291 := float32(1.0) / float32(n)
+	m.t291[0] = v291
 	// %293 = broadcast(%292) (N, 1)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -5445,13 +5200,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %309 = div(%245, %308) scalar
-	{
-		o309 := m.t309[0:][:1]
-		for j := range o309 {
-			v309 := float32(1.0) / float32(n)
-			o309[j] = v309
-		}
-	}
+	v309 := float32(1.0) / float32(n)
+	m.t309[0] = v309
 	// %311 = broadcast(%310) (N, 1)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -5609,13 +5359,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %331 = div(%245, %330) scalar
-	{
-		o331 := m.t331[0:][:1]
-		for j := range o331 {
-			v331 := float32(1.0) / float32(12*n)
-			o331[j] = v331
-		}
-	}
+	v331 := float32(1.0) / float32(12*n)
+	m.t331[0] = v331
 	// %333 = broadcast(%332) (N, 12)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -5648,13 +5393,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %338 = div(%245, %337) scalar
-	{
-		o338 := m.t338[0:][:1]
-		for j := range o338 {
-			v338 := float32(1.0) / float32(144.0)
-			o338[j] = v338
-		}
-	}
+	v338 := float32(1.0) / float32(144.0)
+	m.t338[0] = v338
 	// %340 = broadcast(%339) (12, 12)
 	{
 		for i0 := 0; i0 < 12; i0++ {
@@ -5667,13 +5407,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %342 = div(%245, %341) scalar
-	{
-		o342 := m.t342[0:][:1]
-		for j := range o342 {
-			v342 := float32(1.0) / float32(12*n)
-			o342[j] = v342
-		}
-	}
+	v342 := float32(1.0) / float32(12*n)
+	m.t342[0] = v342
 	// %344 = broadcast(%343) (N, 3, 4)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -5688,13 +5423,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %346 = div(%245, %345) scalar
-	{
-		o346 := m.t346[0:][:1]
-		for j := range o346 {
-			v346 := float32(1.0) / float32(4*n)
-			o346[j] = v346
-		}
-	}
+	v346 := float32(1.0) / float32(4*n)
+	m.t346[0] = v346
 	// %348 = broadcast(%347) (N, 4)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -5707,13 +5437,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %350 = div(%245, %349) scalar
-	{
-		o350 := m.t350[0:][:1]
-		for j := range o350 {
-			v350 := float32(1.0) / float32(12*n)
-			o350[j] = v350
-		}
-	}
+	v350 := float32(1.0) / float32(12*n)
+	m.t350[0] = v350
 	// %352 = broadcast(%351) (N, 3, 4)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -5728,13 +5453,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %354 = div(%245, %353) scalar
-	{
-		o354 := m.t354[0:][:1]
-		for j := range o354 {
-			v354 := float32(1.0) / float32(12*n)
-			o354[j] = v354
-		}
-	}
+	v354 := float32(1.0) / float32(12*n)
+	m.t354[0] = v354
 	// %356 = broadcast(%355) (N, 3, 4)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -5758,13 +5478,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %359 = div(%245, %358) scalar
-	{
-		o359 := m.t359[0:][:1]
-		for j := range o359 {
-			v359 := float32(1.0) / float32(12*n)
-			o359[j] = v359
-		}
-	}
+	v359 := float32(1.0) / float32(12*n)
+	m.t359[0] = v359
 	// %361 = broadcast(%360) (N, 3, 4)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -6831,13 +6546,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %498 = sub(%25, %497) scalar
-	{
-		o498 := m.t498[0:][:1]
-		for j := range o498 {
-			v498 := float32(2.0) - float32(1.0)
-			o498[j] = v498
-		}
-	}
+	v498 := float32(2.0) - float32(1.0)
+	m.t498[0] = v498
 	// %499 = pow(%24, %498) (N, 3, 4)
 	{
 		for i0 := 0; i0 < n; i0++ {
@@ -7183,14 +6893,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Optimizer update.
 	// %543 = add(%217, %542) scalar
-	{
-		a0 := m.stateStep[0:][:1]
-		o543 := m.t543[0:][:1]
-		for j := range o543 {
-			v543 := a0[j] + float32(1.0)
-			o543[j] = v543
-		}
-	}
+	v543 := m.stateStep[0] + float32(1.0)
+	m.t543[0] = v543
 	// %545 = mul(%537, %537) (3, 4)
 	{
 		a0 := m.pGrad[0:][:12]
@@ -7228,15 +6932,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %549 = add(%546, %548) scalar
-	{
-		a0 := m.t546[0:][:1]
-		a1 := m.t548[0:][:1]
-		o549 := m.t549[0:][:1]
-		for j := range o549 {
-			v549 := a0[j] + a1[j]
-			o549[j] = v549
-		}
-	}
+	v549 := m.t546[0] + m.t548[0]
+	m.t549[0] = v549
 	// %550 = mul(%400, %400) (5, 1)
 	{
 		a0 := m.wGrad[0:][:5]
@@ -7256,15 +6953,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %552 = add(%549, %551) scalar
-	{
-		a0 := m.t549[0:][:1]
-		a1 := m.t551[0:][:1]
-		o552 := m.t552[0:][:1]
-		for j := range o552 {
-			v552 := a0[j] + a1[j]
-			o552[j] = v552
-		}
-	}
+	v552 := m.t549[0] + m.t551[0]
+	m.t552[0] = v552
 	// %553 = mul(%368, %368) (12)
 	{
 		a0 := m.zLayerNorm0GammaGrad[0:][:12]
@@ -7282,15 +6972,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t554[0] += m.t553[i0]
 	}
 	// %555 = add(%552, %554) scalar
-	{
-		a0 := m.t552[0:][:1]
-		a1 := m.t554[0:][:1]
-		o555 := m.t555[0:][:1]
-		for j := range o555 {
-			v555 := a0[j] + a1[j]
-			o555[j] = v555
-		}
-	}
+	v555 := m.t552[0] + m.t554[0]
+	m.t555[0] = v555
 	// %556 = mul(%365, %365) (12)
 	{
 		a0 := m.zLayerNorm0BetaGrad[0:][:12]
@@ -7308,15 +6991,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t557[0] += m.t556[i0]
 	}
 	// %558 = add(%555, %557) scalar
-	{
-		a0 := m.t555[0:][:1]
-		a1 := m.t557[0:][:1]
-		o558 := m.t558[0:][:1]
-		for j := range o558 {
-			v558 := a0[j] + a1[j]
-			o558[j] = v558
-		}
-	}
+	v558 := m.t555[0] + m.t557[0]
+	m.t558[0] = v558
 	// %559 = mul(%364, %364) (12, 1)
 	{
 		a0 := m.zDense0WGrad[0:][:12]
@@ -7336,15 +7012,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %561 = add(%558, %560) scalar
-	{
-		a0 := m.t558[0:][:1]
-		a1 := m.t560[0:][:1]
-		o561 := m.t561[0:][:1]
-		for j := range o561 {
-			v561 := a0[j] + a1[j]
-			o561[j] = v561
-		}
-	}
+	v561 := m.t558[0] + m.t560[0]
+	m.t561[0] = v561
 	// %562 = mul(%362, %362) (1)
 	{
 		a0 := m.zDense0BGrad[0:][:1]
@@ -7362,15 +7031,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t563[0] += m.t562[i0]
 	}
 	// %564 = add(%561, %563) scalar
-	{
-		a0 := m.t561[0:][:1]
-		a1 := m.t563[0:][:1]
-		o564 := m.t564[0:][:1]
-		for j := range o564 {
-			v564 := a0[j] + a1[j]
-			o564[j] = v564
-		}
-	}
+	v564 := m.t561[0] + m.t563[0]
+	m.t564[0] = v564
 	// %565 = mul(%260, %260) (12, 3)
 	{
 		a0 := m.lossWGrad[0:][:36]
@@ -7390,15 +7052,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %567 = add(%564, %566) scalar
-	{
-		a0 := m.t564[0:][:1]
-		a1 := m.t566[0:][:1]
-		o567 := m.t567[0:][:1]
-		for j := range o567 {
-			v567 := a0[j] + a1[j]
-			o567[j] = v567
-		}
-	}
+	v567 := m.t564[0] + m.t566[0]
+	m.t567[0] = v567
 	// %568 = mul(%258, %258) (3)
 	{
 		a0 := m.lossBGrad[0:][:3]
@@ -7416,15 +7071,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t569[0] += m.t568[i0]
 	}
 	// %570 = add(%567, %569) scalar
-	{
-		a0 := m.t567[0:][:1]
-		a1 := m.t569[0:][:1]
-		o570 := m.t570[0:][:1]
-		for j := range o570 {
-			v570 := a0[j] + a1[j]
-			o570[j] = v570
-		}
-	}
+	v570 := m.t567[0] + m.t569[0]
+	m.t570[0] = v570
 	// %571 = mul(%539, %539) (12, 3)
 	{
 		a0 := m.acc2WGrad[0:][:36]
@@ -7444,15 +7092,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		}
 	}
 	// %573 = add(%570, %572) scalar
-	{
-		a0 := m.t570[0:][:1]
-		a1 := m.t572[0:][:1]
-		o573 := m.t573[0:][:1]
-		for j := range o573 {
-			v573 := a0[j] + a1[j]
-			o573[j] = v573
-		}
-	}
+	v573 := m.t570[0] + m.t572[0]
+	m.t573[0] = v573
 	// %574 = mul(%541, %541) (3)
 	{
 		a0 := m.acc2BGrad[0:][:3]
@@ -7470,42 +7111,17 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		m.t575[0] += m.t574[i0]
 	}
 	// %576 = add(%573, %575) scalar
-	{
-		a0 := m.t573[0:][:1]
-		a1 := m.t575[0:][:1]
-		o576 := m.t576[0:][:1]
-		for j := range o576 {
-			v576 := a0[j] + a1[j]
-			o576[j] = v576
-		}
-	}
+	v576 := m.t573[0] + m.t575[0]
+	m.t576[0] = v576
 	// %577 = sqrt(%576) scalar
-	{
-		a0 := m.t576[0:][:1]
-		o577 := m.t577[0:][:1]
-		for j := range o577 {
-			v577 := sqrt32(a0[j])
-			o577[j] = v577
-		}
-	}
+	v577 := sqrt32(m.t576[0])
+	m.t577[0] = v577
 	// %578 = maximum(%577, %542) scalar
-	{
-		a0 := m.t577[0:][:1]
-		o578 := m.t578[0:][:1]
-		for j := range o578 {
-			v578 := max32(a0[j], float32(1.0))
-			o578[j] = v578
-		}
-	}
+	v578 := max32(m.t577[0], float32(1.0))
+	m.t578[0] = v578
 	// %579 = div(%542, %578) scalar
-	{
-		a0 := m.t578[0:][:1]
-		o579 := m.t579[0:][:1]
-		for j := range o579 {
-			v579 := float32(1.0) / a0[j]
-			o579[j] = v579
-		}
-	}
+	v579 := float32(1.0) / m.t578[0]
+	m.t579[0] = v579
 	// %580 = mul(%537, %579) (3, 4)
 	{
 		for i0 := 0; i0 < 3; i0++ {

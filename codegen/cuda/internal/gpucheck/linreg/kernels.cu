@@ -115,9 +115,9 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define GRADS 2
 #define STATE 4
 #define ARENA 5
-#define IARENA 18
-#define INPUTS 18
-#define WORDS 28
+#define IARENA 17
+#define INPUTS 17
+#define WORDS 27
 #define F32(block, off) (mem + (block) + (off))
 #define I32(block, off) ((int*)mem + (block) + (off))
 
@@ -133,12 +133,12 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define stateStep F32(STATE, 0) // step scalar
 
 // Activations and temporaries.
-#define t8 F32(ARENA, 10) // %8 div scalar
-#define t9 F32(ARENA, 11) // %9 add scalar
-#define t11 F32(ARENA, 0) // %11 add (N)
-#define t12 F32(ARENA, 5) // %12 sub (N)
-#define t14 F32(ARENA, 12) // %14 reduce_mean scalar
-#define t16 F32(ARENA, 5) // %16 add (N)
+#define t9 F32(ARENA, 0) // %9 add (N)
+#define t10 F32(ARENA, 5) // %10 sub (N)
+#define t12 F32(ARENA, 10) // %12 reduce_mean scalar
+#define t13 F32(ARENA, 11) // %13 div scalar
+#define t15 F32(ARENA, 5) // %15 add (N)
+#define t19 F32(ARENA, 5) // %19 add scalar
 
 // Inputs and targets (copied in by the launch code).
 #define x2 F32(INPUTS, 0) // input x (N) at MaxBatch
@@ -147,70 +147,63 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 // ----------------------------------------------------------------------------
 // Forward.
 
-// %8 = div(%5, %6) scalar
-extern "C" __global__ void k8_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t8[i] = 1.0f / (float)(n);
-}
-
-// %9 = add(%4, %5) scalar
-extern "C" __global__ void k9_add(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t9[i] = stateStep[i] + 1.0f;
-}
-
 // Group 0 (elementwise).
-// %10 = mul(%3, %0) (N)
-// %11 = add(%2, %10) (N)
+// %8 = mul(%3, %0) (N)
+// %9 = add(%2, %8) (N)
 extern "C" __global__ void g0_mul_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= n) return;
 	const int i0 = i;
-	const float e10 = theta1[0] * x2[i]; // %10 mul
-	const float e11 = theta0[0] + e10; // %11 add
-	t11[i] = e11;
+	const float e8 = theta1[0] * x2[i]; // %8 mul
+	const float e9 = theta0[0] + e8; // %9 add
+	t9[i] = e9;
 }
 
 // Group 1 (reduction).
-// %12 = sub(%11, %1) (N)
-// %13 = mul(%12, %12) (N)
-// %14 = reduce_mean(%13) scalar
+// %10 = sub(%9, %1) (N)
+// %11 = mul(%10, %10) (N)
+// %12 = reduce_mean(%11) scalar
 extern "C" __global__ void g1_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e12 = t11[r0] - y[r0]; // %12 sub
-		const float e13 = e12 * e12; // %13 mul
-		const float xv = e13;
-		t12[r0*1] = e12;
+		const float e10 = t9[r0] - y[r0]; // %10 sub
+		const float e11 = e10 * e10; // %11 mul
+		const float xv = e11;
+		t10[r0*1] = e10;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t14[o] = acc;
+	if (threadIdx.x == 0) t12[o] = acc;
 }
 
 // ----------------------------------------------------------------------------
 // Backward.
 
+// %13 = div(%5, %6) scalar
+extern "C" __global__ void k13_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t13[i] = 1.0f / (float)(n);
+}
+
 // Group 2 (reduction).
-// %15 = mul(%8, %12) (N)
-// %16 = add(%15, %15) (N)
-// %17 = reduce_sum(%16) scalar
+// %14 = mul(%13, %10) (N)
+// %15 = add(%14, %14) (N)
+// %16 = reduce_sum(%15) scalar
 extern "C" __global__ void g2_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e15 = t8[0] * t12[r0]; // %15 mul
-		const float e16 = e15 + e15; // %16 add
-		const float xv = e16;
-		t16[r0*1] = e16;
+		const float e14 = t13[0] * t10[r0]; // %14 mul
+		const float e15 = e14 + e14; // %15 add
+		const float xv = e15;
+		t15[r0*1] = e15;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -218,16 +211,16 @@ extern "C" __global__ void g2_reduce_sum(float* mem, int n) {
 }
 
 // Group 3 (reduction).
-// %18 = mul(%16, %0) (N)
-// %19 = reduce_sum(%18) scalar
+// %17 = mul(%15, %0) (N)
+// %18 = reduce_sum(%17) scalar
 extern "C" __global__ void g3_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e18 = t16[r0] * x2[r0]; // %18 mul
-		const float xv = e18;
+		const float e17 = t15[r0] * x2[r0]; // %17 mul
+		const float xv = e17;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
@@ -237,10 +230,17 @@ extern "C" __global__ void g3_reduce_sum(float* mem, int n) {
 // ----------------------------------------------------------------------------
 // Optimizer update.
 
+// %19 = add(%4, %5) scalar
+extern "C" __global__ void k19_add(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t19[i] = stateStep[i] + 1.0f;
+}
+
 // Group 4 (the optimizer update of all 2 params): one thread per element of the
 // params block runs the first param's chain on the params, grads and state
 // blocks (which share its layout) at that element and writes the updates in place.
-// %20 = mul(%7, %17) scalar
+// %20 = mul(%7, %16) scalar
 // %21 = sub(%2, %20) scalar
 extern "C" __global__ void g4_update_all_params(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -256,5 +256,5 @@ extern "C" __global__ void g4_update_all_params(float* mem, int n) {
 // applied: each new value was computed from the old ones above.
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i < 1) stateStep[i] = t9[i];
+	if (i < 1) stateStep[i] = t19[i];
 }

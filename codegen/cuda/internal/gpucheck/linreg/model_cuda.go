@@ -22,31 +22,31 @@ const (
 	cuGrads  = 2
 	cuState  = 4
 	cuArena  = 5
-	cuIarena = 18
-	cuInputs = 18
-	cuWords  = 28
+	cuIarena = 17
+	cuInputs = 17
+	cuWords  = 27
 )
 
 // Kernels of kernels.cu, in launch order.
 const (
-	kernK8Div = iota
-	kernK9Add
-	kernG0MulAdd
+	kernG0MulAdd = iota
 	kernG1ReduceMean
+	kernK13Div
 	kernG2ReduceSum
 	kernG3ReduceSum
+	kernK19Add
 	kernG4UpdateAllParams
 	kernApplyUpdates
 	numKernels
 )
 
 var kernelNames = [numKernels]string{
-	"k8_div",
-	"k9_add",
 	"g0_mul_add",
 	"g1_reduce_mean",
+	"k13_div",
 	"g2_reduce_sum",
 	"g3_reduce_sum",
+	"k19_add",
 	"g4_update_all_params",
 	"apply_updates",
 }
@@ -256,7 +256,7 @@ func (m *CUDAModel) TrainStep(x2 []float32, y []float32, n int) (loss float32, e
 	m.putF32(cuInputs+0, x2)
 	m.putF32(cuInputs+5, y)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 17, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 15, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -292,7 +292,7 @@ func (m *CUDAModel) Eval(x2 []float32, y []float32, n int) (loss float32, err er
 	m.putF32(cuInputs+0, x2)
 	m.putF32(cuInputs+5, y)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 17, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 15, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -421,16 +421,16 @@ func (m *CUDAModel) eval(n int) {
 func (m *CUDAModel) step(n int) {
 	m.n = int32(n)
 	// Forward.
-	m.launch(kernK8Div, blocks(1, 256))    // %8 = div(%5, %6) scalar
-	m.launch(kernK9Add, blocks(1, 256))    // %9 = add(%4, %5) scalar
 	m.launch(kernG0MulAdd, blocks(n, 256)) // group 0: 2 values (N)
 	m.launch(kernG1ReduceMean, 1)          // group 1: 3 values (N)
 
 	// Backward.
-	m.launch(kernG2ReduceSum, 1) // group 2: 3 values (N)
-	m.launch(kernG3ReduceSum, 1) // group 3: 2 values (N)
+	m.launch(kernK13Div, blocks(1, 256)) // %13 = div(%5, %6) scalar
+	m.launch(kernG2ReduceSum, 1)         // group 2: 3 values (N)
+	m.launch(kernG3ReduceSum, 1)         // group 3: 2 values (N)
 
 	// Optimizer update.
+	m.launch(kernK19Add, blocks(1, 256))            // %19 = add(%4, %5) scalar
 	m.launch(kernG4UpdateAllParams, blocks(2, 256)) // group 4: the optimizer update of all 2 params, in place
 
 	// Apply the updates.

@@ -115,9 +115,9 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define GRADS 203530
 #define STATE 407060
 #define ARENA 814121
-#define IARENA 882222
-#define INPUTS 882350
-#define WORDS 982830
+#define IARENA 882219
+#define INPUTS 882347
+#define WORDS 982827
 #define F32(block, off) (mem + (block) + (off))
 #define I32(block, off) ((int*)mem + (block) + (off))
 
@@ -145,26 +145,26 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 #define stateLogitsBV F32(STATE, 407051) // logits.b.v (10)
 
 // Activations and temporaries.
-#define t24 F32(ARENA, 128) // %24 div scalar
-#define t26 F32(ARENA, 68096) // %26 add scalar
-#define t30 F32(ARENA, 68097) // %30 sub scalar
-#define t31 F32(ARENA, 68098) // %31 div scalar
-#define t32 F32(ARENA, 68097) // %32 div scalar
-#define t34 F32(ARENA, 0) // %34 neg (N)
-#define t36 F32(ARENA, 32768) // %36 one_hot (N, 10)
-#define t37 F32(ARENA, 34048) // %37 mul (N, 10)
-#define t38 F32(ARENA, 36608) // %38 reduce_sum (N, 1)
-#define hidden F32(ARENA, 0) // %41 relu (N, 256)
-#define logits F32(ARENA, 35328) // %43 add (N, 10)
-#define t44 I32(IARENA, 0) // %44 argmax (N)
-#define t47 F32(ARENA, 68099) // %47 reduce_mean scalar
-#define t48 F32(ARENA, 65536) // %48 softmax (N, 10)
-#define t49 F32(ARENA, 66816) // %49 log_softmax (N, 10)
-#define t51 F32(ARENA, 35328) // %51 reduce_sum (N)
-#define t53 F32(ARENA, 68100) // %53 reduce_mean scalar
-#define t56 F32(ARENA, 66816) // %56 sub (N, 10)
-#define t59 F32(ARENA, 32768) // %59 matmul (N, 256)
-#define t61 F32(ARENA, 0) // %61 where (N, 256)
+#define hidden F32(ARENA, 0) // %26 relu (N, 256)
+#define logits F32(ARENA, 32768) // %28 add (N, 10)
+#define t29 F32(ARENA, 65536) // %29 softmax (N, 10)
+#define t30 F32(ARENA, 66816) // %30 log_softmax (N, 10)
+#define t31 I32(IARENA, 0) // %31 argmax (N)
+#define t32 F32(ARENA, 32768) // %32 one_hot (N, 10)
+#define t34 F32(ARENA, 34048) // %34 reduce_sum (N)
+#define t36 F32(ARENA, 68096) // %36 reduce_mean scalar
+#define t39 F32(ARENA, 68097) // %39 reduce_mean scalar
+#define t40 F32(ARENA, 34176) // %40 div scalar
+#define t43 F32(ARENA, 34048) // %43 neg (N)
+#define t45 F32(ARENA, 32768) // %45 mul (N, 10)
+#define t46 F32(ARENA, 34176) // %46 reduce_sum (N, 1)
+#define t49 F32(ARENA, 66816) // %49 sub (N, 10)
+#define t51 F32(ARENA, 32768) // %51 matmul (N, 256)
+#define t54 F32(ARENA, 0) // %54 where (N, 256)
+#define t57 F32(ARENA, 0) // %57 add scalar
+#define t61 F32(ARENA, 1) // %61 sub scalar
+#define t62 F32(ARENA, 2) // %62 div scalar
+#define t63 F32(ARENA, 1) // %63 div scalar
 
 // Inputs and targets (copied in by the launch code).
 #define image F32(INPUTS, 0) // input image (N, 784) at MaxBatch
@@ -173,103 +173,30 @@ __device__ __forceinline__ int block_max(int v, float* sh) {
 // ----------------------------------------------------------------------------
 // Forward.
 
-// %24 = div(%15, %16) scalar
-extern "C" __global__ void k24_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t24[i] = 1.0f / (float)(n);
-}
-
-// Group 9 (elementwise).
-// %26 = add(%6, %15) scalar
-// %27 = pow(%19, %26) scalar
-// %28 = sub(%15, %27) scalar
-// %29 = pow(%20, %26) scalar
-// %30 = sub(%15, %29) scalar
-// %31 = div(%15, %28) scalar
-extern "C" __global__ void g9_add_pow_sub_pow(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	const float e26 = stateStep[i] + 1.0f; // %26 add
-	const float e27 = powf(0.9f, e26); // %27 pow
-	const float e28 = 1.0f - e27; // %28 sub
-	const float e29 = powf(0.999f, e26); // %29 pow
-	const float e30 = 1.0f - e29; // %30 sub
-	const float e31 = 1.0f / e28; // %31 div
-	t26[i] = e26;
-	t30[i] = e30;
-	t31[i] = e31;
-}
-
-// %32 = div(%15, %30) scalar
-extern "C" __global__ void k32_div(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 1) return;
-	t32[i] = 1.0f / t30[i];
-}
-
-// Group 5 (elementwise).
-// %33 = broadcast(%25) (N)
-// %34 = neg(%33) (N)
-extern "C" __global__ void g5_broadcast_neg(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= n) return;
-	const int i0 = i;
-	const float e33 = t24[0]; // %33 broadcast
-	const float e34 = -e33; // %34 neg
-	t34[i] = e34;
-}
-
-// %36 = one_hot(%1) (N, 10)
-extern "C" __global__ void k36_one_hot(float* mem, int n) {
-	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i >= 10*n) return;
-	t36[i] = label[i / 10] == i % 10 ? 1.0f : 0.0f;
-}
-
-// Group 6 (reduction).
-// %37 = mul(%35, %36) (N, 10)
-// %38 = reduce_sum(%37) (N, 1)
-extern "C" __global__ void g6_reduce_sum(float* mem, int n) {
-	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
-	if (o >= n) return;
-	const int o0 = o;
-	float acc = 0;
-	for (int j = (threadIdx.x & 31); j < 10; j += 32) {
-		const int r0 = j;
-		const float e37 = t34[o0] * t36[o0*10 + r0]; // %37 mul
-		const float xv = e37;
-		t37[o0*10 + r0*1] = e37;
-		acc += xv;
-	}
-	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t38[o] = acc;
-}
-
 // Group 0 (contraction).
-// %39 = matmul(%0, %2) (N, 256)
+// %24 = matmul(%0, %2) (N, 256)
 // cuBLAS: hidden = image @ hiddenW
 
 // Group 0 (contraction).
-// %40 = add(%39, %3) (N, 256)
-// %41 = relu(%40) (N, 256) (hidden)
+// %25 = add(%24, %3) (N, 256)
+// %26 = relu(%25) (N, 256) (hidden)
 extern "C" __global__ void g0_1_add_relu(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 256*n) return;
 	int i_ = i;
 	const int i1 = i_ % 256; i_ /= 256;
 	const int i0 = i_;
-	const float e40 = hidden[i] + hiddenB[i1]; // %40 add
-	const float e41 = relu_f(e40); // %41 relu
-	hidden[i] = e41;
+	const float e25 = hidden[i] + hiddenB[i1]; // %25 add
+	const float e26 = relu_f(e25); // %26 relu
+	hidden[i] = e26;
 }
 
 // Group 1 (contraction).
-// %42 = matmul(%41, %4) (N, 10)
+// %27 = matmul(%26, %4) (N, 10)
 // cuBLAS: logits = hidden @ logitsW
 
 // Group 1 (contraction).
-// %43 = add(%42, %5) (N, 10) (logits)
+// %28 = add(%27, %5) (N, 10) (logits)
 extern "C" __global__ void g1_1_add(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= 10*n) return;
@@ -279,8 +206,40 @@ extern "C" __global__ void g1_1_add(float* mem, int n) {
 	logits[i] = logits[i] + logitsB[i1];
 }
 
-// %44 = argmax(%43) (N)
-extern "C" __global__ void k44_argmax(float* mem, int n) {
+// %29 = softmax(%28) (N, 10)
+extern "C" __global__ void k29_softmax(float* mem, int n) {
+	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
+	if (w >= n) return;
+	const int base = (w / 1) * 10 * 1 + w % 1;
+	const int l = threadIdx.x & 31;
+	float mx = __int_as_float(0xff800000);
+	for (int j = l; j < 10; j += 32) mx = max_nan(mx, logits[base + j*1]);
+	mx = warp_max(mx);
+	float sum = 0;
+	for (int j = l; j < 10; j += 32) sum += expf(logits[base + j*1] - mx);
+	sum = warp_sum(sum);
+	const float inv = 1.0f / sum;
+	for (int j = l; j < 10; j += 32) t29[base + j*1] = expf(logits[base + j*1] - mx) * inv;
+}
+
+// %30 = log_softmax(%28) (N, 10)
+extern "C" __global__ void k30_log_softmax(float* mem, int n) {
+	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
+	if (w >= n) return;
+	const int base = (w / 1) * 10 * 1 + w % 1;
+	const int l = threadIdx.x & 31;
+	float mx = __int_as_float(0xff800000);
+	for (int j = l; j < 10; j += 32) mx = max_nan(mx, logits[base + j*1]);
+	mx = warp_max(mx);
+	float sum = 0;
+	for (int j = l; j < 10; j += 32) sum += expf(logits[base + j*1] - mx);
+	sum = warp_sum(sum);
+	const float lse = mx + logf(sum);
+	for (int j = l; j < 10; j += 32) t30[base + j*1] = logits[base + j*1] - lse;
+}
+
+// %31 = argmax(%28) (N)
+extern "C" __global__ void k31_argmax(float* mem, int n) {
 	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
 	if (w >= n) return;
 	const int base = (w / 1) * 10 * 1 + w % 1;
@@ -295,64 +254,19 @@ extern "C" __global__ void k44_argmax(float* mem, int n) {
 		}
 	}
 	warp_argmax(best, bi);
-	if (l == 0) t44[w] = bi;
+	if (l == 0) t31[w] = bi;
 }
 
-// Group 4 (reduction).
-// %45 = eq(%44, %1) (N)
-// %46 = cast(%45) (N)
-// %47 = reduce_mean(%46) scalar
-extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
-	const int o = blockIdx.x; // one block per output
-	__shared__ float sh[32];
-	float acc = 0;
-	for (int j = threadIdx.x; j < n; j += blockDim.x) {
-		const int r0 = j;
-		const float e45 = (t44[r0] == label[r0] ? 1.0f : 0.0f); // %45 eq
-		const float e46 = e45; // %46 cast
-		const float xv = e46;
-		acc += xv;
-	}
-	acc = block_sum(acc, sh);
-	acc /= (float)(n);
-	if (threadIdx.x == 0) t47[o] = acc;
-}
-
-// %48 = softmax(%43) (N, 10)
-extern "C" __global__ void k48_softmax(float* mem, int n) {
-	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
-	if (w >= n) return;
-	const int base = (w / 1) * 10 * 1 + w % 1;
-	const int l = threadIdx.x & 31;
-	float mx = __int_as_float(0xff800000);
-	for (int j = l; j < 10; j += 32) mx = max_nan(mx, logits[base + j*1]);
-	mx = warp_max(mx);
-	float sum = 0;
-	for (int j = l; j < 10; j += 32) sum += expf(logits[base + j*1] - mx);
-	sum = warp_sum(sum);
-	const float inv = 1.0f / sum;
-	for (int j = l; j < 10; j += 32) t48[base + j*1] = expf(logits[base + j*1] - mx) * inv;
-}
-
-// %49 = log_softmax(%43) (N, 10)
-extern "C" __global__ void k49_log_softmax(float* mem, int n) {
-	const int w = blockIdx.x * 8 + threadIdx.x / 32; // one warp per lane along axis 1
-	if (w >= n) return;
-	const int base = (w / 1) * 10 * 1 + w % 1;
-	const int l = threadIdx.x & 31;
-	float mx = __int_as_float(0xff800000);
-	for (int j = l; j < 10; j += 32) mx = max_nan(mx, logits[base + j*1]);
-	mx = warp_max(mx);
-	float sum = 0;
-	for (int j = l; j < 10; j += 32) sum += expf(logits[base + j*1] - mx);
-	sum = warp_sum(sum);
-	const float lse = mx + logf(sum);
-	for (int j = l; j < 10; j += 32) t49[base + j*1] = logits[base + j*1] - lse;
+// %32 = one_hot(%1) (N, 10)
+extern "C" __global__ void k32_one_hot(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 10*n) return;
+	t32[i] = label[i / 10] == i % 10 ? 1.0f : 0.0f;
 }
 
 // Group 2 (reduction).
-// %50 = mul(%36, %49) (N, 10)
-// %51 = reduce_sum(%50) (N)
+// %33 = mul(%32, %30) (N, 10)
+// %34 = reduce_sum(%33) (N)
 extern "C" __global__ void g2_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
 	if (o >= n) return;
@@ -360,40 +274,98 @@ extern "C" __global__ void g2_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = (threadIdx.x & 31); j < 10; j += 32) {
 		const int r0 = j;
-		const float e50 = t36[o0*10 + r0] * t49[o0*10 + r0]; // %50 mul
-		const float xv = e50;
+		const float e33 = t32[o0*10 + r0] * t30[o0*10 + r0]; // %33 mul
+		const float xv = e33;
 		acc += xv;
 	}
 	acc = warp_sum(acc);
-	if ((threadIdx.x & 31) == 0) t51[o] = acc;
+	if ((threadIdx.x & 31) == 0) t34[o] = acc;
 }
 
 // Group 3 (reduction).
-// %52 = neg(%51) (N)
-// %53 = reduce_mean(%52) scalar
+// %35 = neg(%34) (N)
+// %36 = reduce_mean(%35) scalar
 extern "C" __global__ void g3_reduce_mean(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e52 = -t51[r0]; // %52 neg
-		const float xv = e52;
+		const float e35 = -t34[r0]; // %35 neg
+		const float xv = e35;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	acc /= (float)(n);
-	if (threadIdx.x == 0) t53[o] = acc;
+	if (threadIdx.x == 0) t36[o] = acc;
 }
 
 // ----------------------------------------------------------------------------
 // Backward.
 
+// Group 4 (reduction).
+// %37 = eq(%31, %1) (N)
+// %38 = cast(%37) (N)
+// %39 = reduce_mean(%38) scalar
+extern "C" __global__ void g4_reduce_mean(float* mem, int n) {
+	const int o = blockIdx.x; // one block per output
+	__shared__ float sh[32];
+	float acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) {
+		const int r0 = j;
+		const float e37 = (t31[r0] == label[r0] ? 1.0f : 0.0f); // %37 eq
+		const float e38 = e37; // %38 cast
+		const float xv = e38;
+		acc += xv;
+	}
+	acc = block_sum(acc, sh);
+	acc /= (float)(n);
+	if (threadIdx.x == 0) t39[o] = acc;
+}
+
+// %40 = div(%15, %16) scalar
+extern "C" __global__ void k40_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t40[i] = 1.0f / (float)(n);
+}
+
+// Group 5 (elementwise).
+// %42 = broadcast(%41) (N)
+// %43 = neg(%42) (N)
+extern "C" __global__ void g5_broadcast_neg(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= n) return;
+	const int i0 = i;
+	const float e42 = t40[0]; // %42 broadcast
+	const float e43 = -e42; // %43 neg
+	t43[i] = e43;
+}
+
+// Group 6 (reduction).
+// %45 = mul(%44, %32) (N, 10)
+// %46 = reduce_sum(%45) (N, 1)
+extern "C" __global__ void g6_reduce_sum(float* mem, int n) {
+	const int o = blockIdx.x * 8 + threadIdx.x / 32; // one warp per output
+	if (o >= n) return;
+	const int o0 = o;
+	float acc = 0;
+	for (int j = (threadIdx.x & 31); j < 10; j += 32) {
+		const int r0 = j;
+		const float e45 = t43[o0] * t32[o0*10 + r0]; // %45 mul
+		const float xv = e45;
+		t45[o0*10 + r0*1] = e45;
+		acc += xv;
+	}
+	acc = warp_sum(acc);
+	if ((threadIdx.x & 31) == 0) t46[o] = acc;
+}
+
 // Group 7 (reduction).
-// %54 = exp(%49) (N, 10)
-// %55 = mul(%54, %38) (N, 10)
-// %56 = sub(%37, %55) (N, 10)
-// %57 = reduce_sum(%56) (10)
+// %47 = exp(%30) (N, 10)
+// %48 = mul(%47, %46) (N, 10)
+// %49 = sub(%45, %48) (N, 10)
+// %50 = reduce_sum(%49) (10)
 extern "C" __global__ void g7_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -401,27 +373,27 @@ extern "C" __global__ void g7_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e54 = expf(t49[r0*10 + o0]); // %54 exp
-		const float e55 = e54 * t38[r0]; // %55 mul
-		const float e56 = t37[r0*10 + o0] - e55; // %56 sub
-		const float xv = e56;
-		t56[o0*1 + r0*10] = e56;
+		const float e47 = expf(t30[r0*10 + o0]); // %47 exp
+		const float e48 = e47 * t46[r0]; // %48 mul
+		const float e49 = t45[r0*10 + o0] - e48; // %49 sub
+		const float xv = e49;
+		t49[o0*1 + r0*10] = e49;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) logitsBGrad[o] = acc;
 }
 
-// %58 = matmul(%41, %56) (256, 10)
-// cuBLAS: logitsWGrad = hiddenᵀ @ t56
+// %51 = matmul(%49, %4) (N, 256)
+// cuBLAS: t51 = t49 @ logitsWᵀ
 
-// %59 = matmul(%56, %4) (N, 256)
-// cuBLAS: t59 = t56 @ logitsWᵀ
+// %52 = matmul(%26, %49) (256, 10)
+// cuBLAS: logitsWGrad = hiddenᵀ @ t49
 
 // Group 8 (reduction).
-// %60 = gt(%41, %17) (N, 256)
-// %61 = where(%60, %59, %17) (N, 256)
-// %62 = reduce_sum(%61) (256)
+// %53 = gt(%26, %17) (N, 256)
+// %54 = where(%53, %51, %17) (N, 256)
+// %55 = reduce_sum(%54) (256)
 extern "C" __global__ void g8_reduce_sum(float* mem, int n) {
 	const int o = blockIdx.x; // one block per output
 	__shared__ float sh[32];
@@ -429,34 +401,62 @@ extern "C" __global__ void g8_reduce_sum(float* mem, int n) {
 	float acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) {
 		const int r0 = j;
-		const float e60 = (hidden[r0*256 + o0] > 0.0f ? 1.0f : 0.0f); // %60 gt
-		const float e61 = (e60 != 0.0f ? t59[r0*256 + o0] : 0.0f); // %61 where
-		const float xv = e61;
-		t61[o0*1 + r0*256] = e61;
+		const float e53 = (hidden[r0*256 + o0] > 0.0f ? 1.0f : 0.0f); // %53 gt
+		const float e54 = (e53 != 0.0f ? t51[r0*256 + o0] : 0.0f); // %54 where
+		const float xv = e54;
+		t54[o0*1 + r0*256] = e54;
 		acc += xv;
 	}
 	acc = block_sum(acc, sh);
 	if (threadIdx.x == 0) hiddenBGrad[o] = acc;
 }
 
-// %63 = matmul(%0, %61) (784, 256)
-// cuBLAS: hiddenWGrad = imageᵀ @ t61
+// %56 = matmul(%0, %54) (784, 256)
+// cuBLAS: hiddenWGrad = imageᵀ @ t54
 
 // ----------------------------------------------------------------------------
 // Optimizer update.
+
+// Group 9 (elementwise).
+// %57 = add(%6, %15) scalar
+// %58 = pow(%19, %57) scalar
+// %59 = sub(%15, %58) scalar
+// %60 = pow(%20, %57) scalar
+// %61 = sub(%15, %60) scalar
+// %62 = div(%15, %59) scalar
+extern "C" __global__ void g9_add_pow_sub_pow(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	const float e57 = stateStep[i] + 1.0f; // %57 add
+	const float e58 = powf(0.9f, e57); // %58 pow
+	const float e59 = 1.0f - e58; // %59 sub
+	const float e60 = powf(0.999f, e57); // %60 pow
+	const float e61 = 1.0f - e60; // %61 sub
+	const float e62 = 1.0f / e59; // %62 div
+	t57[i] = e57;
+	t61[i] = e61;
+	t62[i] = e62;
+}
+
+// %63 = div(%15, %61) scalar
+extern "C" __global__ void k63_div(float* mem, int n) {
+	const int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= 1) return;
+	t63[i] = 1.0f / t61[i];
+}
 
 // Group 10 (the optimizer update of all 4 params): one thread per element of the
 // params block runs the first param's chain on the params, grads and state
 // blocks (which share its layout) at that element and writes the updates in place.
 // %64 = mul(%19, %7) (784, 256)
-// %65 = mul(%21, %63) (784, 256)
+// %65 = mul(%21, %56) (784, 256)
 // %66 = add(%64, %65) (784, 256)
 // %67 = mul(%20, %11) (784, 256)
-// %68 = mul(%63, %63) (784, 256)
+// %68 = mul(%56, %56) (784, 256)
 // %69 = mul(%22, %68) (784, 256)
 // %70 = add(%67, %69) (784, 256)
-// %71 = mul(%66, %31) (784, 256)
-// %72 = mul(%70, %32) (784, 256)
+// %71 = mul(%66, %62) (784, 256)
+// %72 = mul(%70, %63) (784, 256)
 // %73 = sqrt(%72) (784, 256)
 // %74 = add(%73, %23) (784, 256)
 // %75 = div(%71, %74) (784, 256)
@@ -469,8 +469,8 @@ extern "C" __global__ void g10_update_all_params(float* mem, int n) {
 	const float* const grads = F32(GRADS, 0);
 	float* const v0 = F32(STATE, 1); // state m, laid out as the params block
 	float* const v1 = F32(STATE, 203531); // state v, laid out as the params block
-	const float e31 = t31[0]; // %31 shared
-	const float e32 = t32[0]; // %32 shared
+	const float e62 = t62[0]; // %62 shared
+	const float e63 = t63[0]; // %63 shared
 	const float e64 = 0.9f * v0[i]; // %64 mul
 	const float e65 = 0.1f * grads[i]; // %65 mul
 	const float e66 = e64 + e65; // %66 add
@@ -478,8 +478,8 @@ extern "C" __global__ void g10_update_all_params(float* mem, int n) {
 	const float e68 = grads[i] * grads[i]; // %68 mul
 	const float e69 = 0.001f * e68; // %69 mul
 	const float e70 = e67 + e69; // %70 add
-	const float e71 = e66 * e31; // %71 mul
-	const float e72 = e70 * e32; // %72 mul
+	const float e71 = e66 * e62; // %71 mul
+	const float e72 = e70 * e63; // %72 mul
 	const float e73 = sqrtf(e72); // %73 sqrt
 	const float e74 = e73 + 1e-08f; // %74 add
 	const float e75 = e71 / e74; // %75 div
@@ -494,5 +494,5 @@ extern "C" __global__ void g10_update_all_params(float* mem, int n) {
 // applied: each new value was computed from the old ones above.
 extern "C" __global__ void apply_updates(float* mem, int n) {
 	const int i = blockIdx.x * blockDim.x + threadIdx.x;
-	if (i < 1) stateStep[i] = t26[i];
+	if (i < 1) stateStep[i] = t57[i];
 }

@@ -19,7 +19,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 203530 // parameters (and gradients)
 	numState   = 407061 // optimizer state
-	arenaSize  = 68101  // float32 activations and temporaries at MaxBatch
+	arenaSize  = 68098  // float32 activations and temporaries at MaxBatch
 	iarenaSize = 128    // int32 temporaries at MaxBatch
 )
 
@@ -56,26 +56,26 @@ type Model struct {
 	stateLogitsBV []float32 // logits.b.v (10)
 
 	// Activations and temporaries (views of the arena).
-	t24    []float32 // %24 div scalar
-	t26    []float32 // %26 add scalar
-	t30    []float32 // %30 sub scalar
-	t31    []float32 // %31 div scalar
-	t32    []float32 // %32 div scalar
-	t34    []float32 // %34 neg (N)
-	t36    []float32 // %36 one_hot (N, 10)
-	t37    []float32 // %37 mul (N, 10)
-	t38    []float32 // %38 reduce_sum (N, 1)
-	hidden []float32 // %41 relu (N, 256)
-	logits []float32 // %43 add (N, 10)
-	t44    []int32   // %44 argmax (N)
-	t47    []float32 // %47 reduce_mean scalar
-	t48    []float32 // %48 softmax (N, 10)
-	t49    []float32 // %49 log_softmax (N, 10)
-	t51    []float32 // %51 reduce_sum (N)
-	t53    []float32 // %53 reduce_mean scalar
-	t56    []float32 // %56 sub (N, 10)
-	t59    []float32 // %59 matmul (N, 256)
-	t61    []float32 // %61 where (N, 256)
+	hidden []float32 // %26 relu (N, 256)
+	logits []float32 // %28 add (N, 10)
+	t29    []float32 // %29 softmax (N, 10)
+	t30    []float32 // %30 log_softmax (N, 10)
+	t31    []int32   // %31 argmax (N)
+	t32    []float32 // %32 one_hot (N, 10)
+	t34    []float32 // %34 reduce_sum (N)
+	t36    []float32 // %36 reduce_mean scalar
+	t39    []float32 // %39 reduce_mean scalar
+	t40    []float32 // %40 div scalar
+	t43    []float32 // %43 neg (N)
+	t45    []float32 // %45 mul (N, 10)
+	t46    []float32 // %46 reduce_sum (N, 1)
+	t49    []float32 // %49 sub (N, 10)
+	t51    []float32 // %51 matmul (N, 256)
+	t54    []float32 // %54 where (N, 256)
+	t57    []float32 // %57 add scalar
+	t61    []float32 // %61 sub scalar
+	t62    []float32 // %62 div scalar
+	t63    []float32 // %63 div scalar
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
@@ -120,26 +120,26 @@ func New(opts ...Option) *Model {
 	m.stateHiddenBV = m.state[404235:404491:404491]
 	m.stateLogitsWV = m.state[404491:407051:407051]
 	m.stateLogitsBV = m.state[407051:407061:407061]
-	m.t24 = m.arena[128:129:129]
-	m.t26 = m.arena[68096:68097:68097]
-	m.t30 = m.arena[68097:68098:68098]
-	m.t31 = m.arena[68098:68099:68099]
-	m.t32 = m.arena[68097:68098:68098]
-	m.t34 = m.arena[0:128:128]
-	m.t36 = m.arena[32768:34048:34048]
-	m.t37 = m.arena[34048:35328:35328]
-	m.t38 = m.arena[36608:36736:36736]
 	m.hidden = m.arena[0:32768:32768]
-	m.logits = m.arena[35328:36608:36608]
-	m.t44 = m.iarena[0:128:128]
-	m.t47 = m.arena[68099:68100:68100]
-	m.t48 = m.arena[65536:66816:66816]
+	m.logits = m.arena[32768:34048:34048]
+	m.t29 = m.arena[65536:66816:66816]
+	m.t30 = m.arena[66816:68096:68096]
+	m.t31 = m.iarena[0:128:128]
+	m.t32 = m.arena[32768:34048:34048]
+	m.t34 = m.arena[34048:34176:34176]
+	m.t36 = m.arena[68096:68097:68097]
+	m.t39 = m.arena[68097:68098:68098]
+	m.t40 = m.arena[34176:34177:34177]
+	m.t43 = m.arena[34048:34176:34176]
+	m.t45 = m.arena[32768:34048:34048]
+	m.t46 = m.arena[34176:34304:34304]
 	m.t49 = m.arena[66816:68096:68096]
-	m.t51 = m.arena[35328:35456:35456]
-	m.t53 = m.arena[68100:68101:68101]
-	m.t56 = m.arena[66816:68096:68096]
-	m.t59 = m.arena[32768:65536:65536]
-	m.t61 = m.arena[0:32768:32768]
+	m.t51 = m.arena[32768:65536:65536]
+	m.t54 = m.arena[0:32768:32768]
+	m.t57 = m.arena[0:1:1]
+	m.t61 = m.arena[1:2:2]
+	m.t62 = m.arena[2:3:3]
+	m.t63 = m.arena[1:2:2]
 	m.updateFn = m.update
 	m.Reset()
 	return m
@@ -295,7 +295,7 @@ func (m *Model) Forward(image []float32, n int) (probs []float32, err error) {
 		return nil, err
 	}
 	m.forward(image, n)
-	return m.t48[:10*n], nil
+	return m.t29[:10*n], nil
 }
 
 // TrainStep runs one optimizer step on the first n examples and returns the loss
@@ -314,7 +314,7 @@ func (m *Model) TrainStep(image []float32, label []int32, n int) (loss float32, 
 		return 0, err
 	}
 	m.step(image, label, n)
-	return m.t53[0], nil
+	return m.t36[0], nil
 }
 
 // Eval returns the loss and the metrics (accuracy) on the first n examples without updating the model.
@@ -332,7 +332,7 @@ func (m *Model) Eval(image []float32, label []int32, n int) (loss float32, accur
 		return 0, 0, err
 	}
 	m.eval(image, label, n)
-	return m.t53[0], m.t47[0], nil
+	return m.t36[0], m.t39[0], nil
 }
 
 var _ rt.Model = (*Model)(nil)
@@ -384,26 +384,24 @@ func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *Model) forward(image []float32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// group (contraction): %39 matmul, %40 add, %41 relu (N, 256)
+	// group (contraction): %24 matmul, %25 add, %26 relu (N, 256)
 	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
-	// group (contraction): %42 matmul, %43 add (N, 10)
+	// group (contraction): %27 matmul, %28 add (N, 10)
 	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
-	// %48 = softmax(%43) (N, 10)
+	// %29 = softmax(%28) (N, 10)
 	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(10)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 10; j++ {
-				mx = max(mx, m.logits[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 10; j++ {
-				sum += exp32(m.logits[base+j*(1)] - mx)
-			}
-			inv := 1 / sum
-			for j := 0; j < 10; j++ {
-				m.t48[base+j*(1)] = exp32(m.logits[base+j*(1)]-mx) * inv
-			}
+		base := o * 10
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 10; j++ {
+			mx = max(mx, m.logits[base+j])
+		}
+		var sum float32
+		for j := 0; j < 10; j++ {
+			sum += exp32(m.logits[base+j] - mx)
+		}
+		inv := 1 / sum
+		for j := 0; j < 10; j++ {
+			m.t29[base+j] = exp32(m.logits[base+j]-mx) * inv
 		}
 	}
 }
@@ -412,97 +410,93 @@ func (m *Model) forward(image []float32, n int) {
 func (m *Model) eval(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %36 = one_hot(%1) (N, 10)
-	clear(m.t36[:10*n])
+	// group (contraction): %24 matmul, %25 add, %26 relu (N, 256)
+	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
+	// group (contraction): %27 matmul, %28 add (N, 10)
+	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
+	// %30 = log_softmax(%28) (N, 10)
+	for o := 0; o < n; o++ {
+		base := o * 10
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 10; j++ {
+			mx = max(mx, m.logits[base+j])
+		}
+		var sum float32
+		for j := 0; j < 10; j++ {
+			sum += exp32(m.logits[base+j] - mx)
+		}
+		lse := mx + log32(sum)
+		for j := 0; j < 10; j++ {
+			m.t30[base+j] = m.logits[base+j] - lse
+		}
+	}
+	// %31 = argmax(%28) (N)
+	for o := 0; o < n; o++ {
+		base := o * 10
+		best := 0
+		for j := 1; j < 10; j++ {
+			if m.logits[base+j] > m.logits[base+best] {
+				best = j
+			}
+		}
+		m.t31[o] = int32(best)
+	}
+	// %32 = one_hot(%1) (N, 10)
+	clear(m.t32[:10*n])
 	for i, c := range label[:n] {
 		if c >= 0 && c < 10 {
-			m.t36[i*10+int(c)] = 1
+			m.t32[i*10+int(c)] = 1
 		}
 	}
-	// group (contraction): %39 matmul, %40 add, %41 relu (N, 256)
-	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
-	// group (contraction): %42 matmul, %43 add (N, 10)
-	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
-	// %44 = argmax(%43) (N)
-	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(10)*(1) + in
-			best := 0
-			for j := 1; j < 10; j++ {
-				if m.logits[base+j*(1)] > m.logits[base+best*(1)] {
-					best = j
-				}
-			}
-			m.t44[o*(1)+in] = int32(best)
-		}
-	}
-	// group (reduction): %45 eq, %46 cast, %47 reduce_mean scalar
-	for i := range m.t47[:1] {
-		m.t47[i] = 0
-	}
-	{
-		a0 := m.t44[0:][:n]
-		a1 := label[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v45 := b2f(a0[j] == a1[j])
-			v46 := v45
-			acc += v46
-		}
-		m.t47[0] += acc
-	}
-	for i := range m.t47[:1] {
-		m.t47[i] /= float32(n)
-	}
-	// %49 = log_softmax(%43) (N, 10)
-	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(10)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 10; j++ {
-				mx = max(mx, m.logits[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 10; j++ {
-				sum += exp32(m.logits[base+j*(1)] - mx)
-			}
-			lse := mx + log32(sum)
-			for j := 0; j < 10; j++ {
-				m.t49[base+j*(1)] = m.logits[base+j*(1)] - lse
-			}
-		}
-	}
-	// group (reduction): %50 mul, %51 reduce_sum (N)
-	for i := range m.t51[:n] {
-		m.t51[i] = 0
+	// group (reduction): %33 mul, %34 reduce_sum (N)
+	for i := range m.t34[:n] {
+		m.t34[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t36[i0*10:][:10]
-			a1 := m.t49[i0*10:][:10]
+			a0 := m.t32[i0*10:][:10]
+			a1 := m.t30[i0*10:][:10]
 			acc := float32(0)
 			for j := 0; j < 10; j++ {
-				v50 := a0[j] * a1[j]
-				acc += v50
+				v33 := a0[j] * a1[j]
+				acc += v33
 			}
-			m.t51[i0] += acc
+			m.t34[i0] += acc
 		}
 	}
-	// group (reduction): %52 neg, %53 reduce_mean scalar
-	for i := range m.t53[:1] {
-		m.t53[i] = 0
+	// group (reduction): %35 neg, %36 reduce_mean scalar
+	for i := range m.t36[:1] {
+		m.t36[i] = 0
 	}
 	{
-		a0 := m.t51[0:][:n]
+		a0 := m.t34[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v52 := -a0[j]
-			acc += v52
+			v35 := -a0[j]
+			acc += v35
 		}
-		m.t53[0] += acc
+		m.t36[0] += acc
 	}
-	for i := range m.t53[:1] {
-		m.t53[i] /= float32(n)
+	for i := range m.t36[:1] {
+		m.t36[i] /= float32(n)
+	}
+	// group (reduction): %37 eq, %38 cast, %39 reduce_mean scalar
+	for i := range m.t39[:1] {
+		m.t39[i] = 0
+	}
+	{
+		a0 := m.t31[0:][:n]
+		a1 := label[0:][:n]
+		acc := float32(0)
+		for j := 0; j < n; j++ {
+			v37 := b2f(a0[j] == a1[j])
+			v38 := v37
+			acc += v38
+		}
+		m.t39[0] += acc
+	}
+	for i := range m.t39[:1] {
+		m.t39[i] /= float32(n)
 	}
 }
 
@@ -511,180 +505,159 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 func (m *Model) step(image []float32, label []int32, n int) {
 	// ------------------------------------------------------------------------
 	// Forward.
-	// %24 = div(%15, %16) scalar
-	{
-		o24 := m.t24[0:][:1]
-		for j := range o24 {
-			v24 := float32(1.0) / float32(n)
-			o24[j] = v24
+	// group (contraction): %24 matmul, %25 add, %26 relu (N, 256)
+	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
+	// group (contraction): %27 matmul, %28 add (N, 10)
+	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
+	// %30 = log_softmax(%28) (N, 10)
+	for o := 0; o < n; o++ {
+		base := o * 10
+		mx := float32(math.Inf(-1))
+		for j := 0; j < 10; j++ {
+			mx = max(mx, m.logits[base+j])
+		}
+		var sum float32
+		for j := 0; j < 10; j++ {
+			sum += exp32(m.logits[base+j] - mx)
+		}
+		lse := mx + log32(sum)
+		for j := 0; j < 10; j++ {
+			m.t30[base+j] = m.logits[base+j] - lse
 		}
 	}
-	// group (elementwise): %26 add, %27 pow, %28 sub, %29 pow, %30 sub, %31 div scalar
-	{
-		a0 := m.stateStep[0:][:1]
-		o26 := m.t26[0:][:1]
-		o30 := m.t30[0:][:1]
-		o31 := m.t31[0:][:1]
-		for j := range o26 {
-			v26 := a0[j] + float32(1.0)
-			v27 := pow32(float32(0.9), v26)
-			v28 := float32(1.0) - v27
-			v29 := pow32(float32(0.999), v26)
-			v30 := float32(1.0) - v29
-			v31 := float32(1.0) / v28
-			o26[j] = v26
-			o30[j] = v30
-			o31[j] = v31
-		}
-	}
-	// %32 = div(%15, %30) scalar
-	{
-		a0 := m.t30[0:][:1]
-		o32 := m.t32[0:][:1]
-		for j := range o32 {
-			v32 := float32(1.0) / a0[j]
-			o32[j] = v32
-		}
-	}
-	// group (elementwise): %33 broadcast, %34 neg (N)
-	{
-		a0 := m.t24[0]
-		o34 := m.t34[0:][:n]
-		for j := range o34 {
-			v33 := a0
-			v34 := -v33
-			o34[j] = v34
-		}
-	}
-	// %36 = one_hot(%1) (N, 10)
-	clear(m.t36[:10*n])
+	// %32 = one_hot(%1) (N, 10)
+	clear(m.t32[:10*n])
 	for i, c := range label[:n] {
 		if c >= 0 && c < 10 {
-			m.t36[i*10+int(c)] = 1
+			m.t32[i*10+int(c)] = 1
 		}
 	}
-	// group (reduction): %37 mul, %38 reduce_sum (N, 1)
-	for i := range m.t38[:n] {
-		m.t38[i] = 0
+	// group (reduction): %33 mul, %34 reduce_sum (N)
+	for i := range m.t34[:n] {
+		m.t34[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t34[i0]
-			a1 := m.t36[i0*10:][:10]
-			o37 := m.t37[i0*10:][:10]
-			acc := float32(0)
-			for j := range o37 {
-				v37 := a0 * a1[j]
-				acc += v37
-				o37[j] = v37
-			}
-			m.t38[i0] += acc
-		}
-	}
-	// group (contraction): %39 matmul, %40 add, %41 relu (N, 256)
-	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
-	// group (contraction): %42 matmul, %43 add (N, 10)
-	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
-	// %49 = log_softmax(%43) (N, 10)
-	for o := 0; o < n; o++ {
-		for in := 0; in < 1; in++ {
-			base := o*(10)*(1) + in
-			mx := float32(math.Inf(-1))
-			for j := 0; j < 10; j++ {
-				mx = max(mx, m.logits[base+j*(1)])
-			}
-			var sum float32
-			for j := 0; j < 10; j++ {
-				sum += exp32(m.logits[base+j*(1)] - mx)
-			}
-			lse := mx + log32(sum)
-			for j := 0; j < 10; j++ {
-				m.t49[base+j*(1)] = m.logits[base+j*(1)] - lse
-			}
-		}
-	}
-	// group (reduction): %50 mul, %51 reduce_sum (N)
-	for i := range m.t51[:n] {
-		m.t51[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t36[i0*10:][:10]
-			a1 := m.t49[i0*10:][:10]
+			a0 := m.t32[i0*10:][:10]
+			a1 := m.t30[i0*10:][:10]
 			acc := float32(0)
 			for j := 0; j < 10; j++ {
-				v50 := a0[j] * a1[j]
-				acc += v50
+				v33 := a0[j] * a1[j]
+				acc += v33
 			}
-			m.t51[i0] += acc
+			m.t34[i0] += acc
 		}
 	}
-	// group (reduction): %52 neg, %53 reduce_mean scalar
-	for i := range m.t53[:1] {
-		m.t53[i] = 0
+	// group (reduction): %35 neg, %36 reduce_mean scalar
+	for i := range m.t36[:1] {
+		m.t36[i] = 0
 	}
 	{
-		a0 := m.t51[0:][:n]
+		a0 := m.t34[0:][:n]
 		acc := float32(0)
 		for j := 0; j < n; j++ {
-			v52 := -a0[j]
-			acc += v52
+			v35 := -a0[j]
+			acc += v35
 		}
-		m.t53[0] += acc
+		m.t36[0] += acc
 	}
-	for i := range m.t53[:1] {
-		m.t53[i] /= float32(n)
+	for i := range m.t36[:1] {
+		m.t36[i] /= float32(n)
 	}
 
 	// ------------------------------------------------------------------------
 	// Backward.
-	// group (reduction): %54 exp, %55 mul, %56 sub, %57 reduce_sum (10)
+	// %40 = div(%15, %16) scalar
+	v40 := float32(1.0) / float32(n)
+	m.t40[0] = v40
+	// group (elementwise): %42 broadcast, %43 neg (N)
+	{
+		a0 := m.t40[0]
+		o43 := m.t43[0:][:n]
+		for j := range o43 {
+			v42 := a0
+			v43 := -v42
+			o43[j] = v43
+		}
+	}
+	// group (reduction): %45 mul, %46 reduce_sum (N, 1)
+	for i := range m.t46[:n] {
+		m.t46[i] = 0
+	}
+	{
+		for i0 := 0; i0 < n; i0++ {
+			a0 := m.t43[i0]
+			a1 := m.t32[i0*10:][:10]
+			o45 := m.t45[i0*10:][:10]
+			acc := float32(0)
+			for j := range o45 {
+				v45 := a0 * a1[j]
+				acc += v45
+				o45[j] = v45
+			}
+			m.t46[i0] += acc
+		}
+	}
+	// group (reduction): %47 exp, %48 mul, %49 sub, %50 reduce_sum (10)
 	for i := range m.logitsBGrad[:10] {
 		m.logitsBGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t49[i0*10:][:10]
-			a1 := m.t38[i0]
-			a2 := m.t37[i0*10:][:10]
-			o56 := m.t56[i0*10:][:10]
+			a0 := m.t30[i0*10:][:10]
+			a1 := m.t46[i0]
+			a2 := m.t45[i0*10:][:10]
+			o49 := m.t49[i0*10:][:10]
 			s := m.logitsBGrad[0:][:10]
-			for j := range o56 {
-				v54 := exp32(a0[j])
-				v55 := v54 * a1
-				v56 := a2[j] - v55
-				s[j] += v56
-				o56[j] = v56
+			for j := range o49 {
+				v47 := exp32(a0[j])
+				v48 := v47 * a1
+				v49 := a2[j] - v48
+				s[j] += v49
+				o49[j] = v49
 			}
 		}
 	}
-	// %58 = matmul(%41, %56) (256, 10)
-	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t56, 10, 0, m.logitsWGrad, 10)
-	// %59 = matmul(%56, %4) (N, 256)
-	rt.Sgemm(false, true, n, 256, 10, 1, m.t56, 10, m.logitsW, 10, 0, m.t59, 256)
-	// group (reduction): %60 gt, %61 where, %62 reduce_sum (256)
+	// %51 = matmul(%49, %4) (N, 256)
+	rt.Sgemm(false, true, n, 256, 10, 1, m.t49, 10, m.logitsW, 10, 0, m.t51, 256)
+	// %52 = matmul(%26, %49) (256, 10)
+	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t49, 10, 0, m.logitsWGrad, 10)
+	// group (reduction): %53 gt, %54 where, %55 reduce_sum (256)
 	for i := range m.hiddenBGrad[:256] {
 		m.hiddenBGrad[i] = 0
 	}
 	{
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.hidden[i0*256:][:256]
-			a1 := m.t59[i0*256:][:256]
-			o61 := m.t61[i0*256:][:256]
+			a1 := m.t51[i0*256:][:256]
+			o54 := m.t54[i0*256:][:256]
 			s := m.hiddenBGrad[0:][:256]
-			for j := range o61 {
-				v60 := b2f(a0[j] > float32(0.0))
-				v61 := sel32(v60, a1[j], float32(0.0))
-				s[j] += v61
-				o61[j] = v61
+			for j := range o54 {
+				v53 := b2f(a0[j] > float32(0.0))
+				v54 := sel32(v53, a1[j], float32(0.0))
+				s[j] += v54
+				o54[j] = v54
 			}
 		}
 	}
-	// %63 = matmul(%0, %61) (784, 256)
-	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t61, 256, 0, m.hiddenWGrad, 256)
+	// %56 = matmul(%0, %54) (784, 256)
+	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t54, 256, 0, m.hiddenWGrad, 256)
 
 	// ------------------------------------------------------------------------
 	// Optimizer update.
+	// group (elementwise): %57 add, %58 pow, %59 sub, %60 pow, %61 sub, %62 div scalar
+	v57 := m.stateStep[0] + float32(1.0)
+	v58 := pow32(float32(0.9), v57)
+	v59 := float32(1.0) - v58
+	v60 := pow32(float32(0.999), v57)
+	v61 := float32(1.0) - v60
+	v62 := float32(1.0) / v59
+	m.t57[0] = v57
+	m.t61[0] = v61
+	m.t62[0] = v62
+	// %63 = div(%15, %61) scalar
+	v63 := float32(1.0) / m.t61[0]
+	m.t63[0] = v63
 	// group (optimizer update of all 4 params, one loop over the params block): %64 mul, %65 mul, %66 add, %67 mul, %68 mul, %69 mul, %70 add, %71 mul, %72 mul, %73 sqrt, %74 add, %75 div, %76 mul, %77 sub
 	if numParams >= 1<<15 {
 		rt.ParallelRows(numParams, m.updateFn)
@@ -693,7 +666,7 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 
 	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t26[:1])
+	copy(m.stateStep, m.t57[:1])
 }
 
 // update is the optimizer step of the params in [lo, hi) of the params block (and of
@@ -703,8 +676,8 @@ func (m *Model) update(lo, hi int) {
 	grads := m.grads[lo:hi:hi]
 	state0 := m.state[1+lo : 1+hi]           // m
 	state1 := m.state[203531+lo : 203531+hi] // v
-	s0 := m.t31[0]
-	s1 := m.t32[0]
+	s0 := m.t62[0]
+	s1 := m.t63[0]
 	for i := range params {
 		v64 := float32(0.9) * state0[i]
 		v65 := float32(0.09999999999999998) * grads[i]

@@ -22,51 +22,51 @@ const (
 	cuGrads  = 203530
 	cuState  = 407060
 	cuArena  = 814121
-	cuIarena = 882222
-	cuInputs = 882350
-	cuWords  = 982830
+	cuIarena = 882219
+	cuInputs = 882347
+	cuWords  = 982827
 )
 
 // Kernels of kernels.cu, in launch order.
 const (
-	kernK24Div = iota
-	kernG9AddPowSubPow
-	kernK32Div
-	kernG5BroadcastNeg
-	kernK36OneHot
-	kernG6ReduceSum
-	kernG01AddRelu
+	kernG01AddRelu = iota
 	kernG11Add
-	kernK44Argmax
-	kernG4ReduceMean
-	kernK48Softmax
-	kernK49LogSoftmax
+	kernK29Softmax
+	kernK30LogSoftmax
+	kernK31Argmax
+	kernK32OneHot
 	kernG2ReduceSum
 	kernG3ReduceMean
+	kernG4ReduceMean
+	kernK40Div
+	kernG5BroadcastNeg
+	kernG6ReduceSum
 	kernG7ReduceSum
 	kernG8ReduceSum
+	kernG9AddPowSubPow
+	kernK63Div
 	kernG10UpdateAllParams
 	kernApplyUpdates
 	numKernels
 )
 
 var kernelNames = [numKernels]string{
-	"k24_div",
-	"g9_add_pow_sub_pow",
-	"k32_div",
-	"g5_broadcast_neg",
-	"k36_one_hot",
-	"g6_reduce_sum",
 	"g0_1_add_relu",
 	"g1_1_add",
-	"k44_argmax",
-	"g4_reduce_mean",
-	"k48_softmax",
-	"k49_log_softmax",
+	"k29_softmax",
+	"k30_log_softmax",
+	"k31_argmax",
+	"k32_one_hot",
 	"g2_reduce_sum",
 	"g3_reduce_mean",
+	"g4_reduce_mean",
+	"k40_div",
+	"g5_broadcast_neg",
+	"g6_reduce_sum",
 	"g7_reduce_sum",
 	"g8_reduce_sum",
+	"g9_add_pow_sub_pow",
+	"k63_div",
 	"g10_update_all_params",
 	"apply_updates",
 }
@@ -290,7 +290,7 @@ func (m *CUDAModel) TrainStep(image []float32, label []int32, n int) (loss float
 	m.putF32(cuInputs+0, image)
 	m.putI32(cuInputs+100352, label)
 	m.step(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 882221, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 882217, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -323,8 +323,8 @@ func (m *CUDAModel) Eval(image []float32, label []int32, n int) (loss float32, a
 	m.putF32(cuInputs+0, image)
 	m.putI32(cuInputs+100352, label)
 	m.eval(n)
-	m.get(unsafe.Pointer(&m.scalars[0]), 882221, 1)
-	m.get(unsafe.Pointer(&m.scalars[1]), 882220, 1)
+	m.get(unsafe.Pointer(&m.scalars[0]), 882217, 1)
+	m.get(unsafe.Pointer(&m.scalars[1]), 882218, 1)
 	if m.err == nil {
 		m.err = m.dev.Sync()
 	}
@@ -441,31 +441,33 @@ func (m *CUDAModel) Predict(b rt.Batch, n int, outputs [][]float32) error {
 func (m *CUDAModel) forward(n int) {
 	m.n = int32(n)
 	// Forward.
-	// %39 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 882350, 784, 0, 256, 814121, 256)
+	// %24 = matmul(%0, %2) (N, 256)
+	m.gemm(false, false, n, 256, 784, 882347, 784, 0, 256, 814121, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
-	// %42 = matmul(%41, %4) (N, 10)
-	m.gemm(false, false, n, 10, 256, 814121, 256, 200960, 10, 849449, 10)
-	m.launch(kernG11Add, blocks(10*n, 256)) // %43 = add(%42, %5) (N, 10) (logits)
-	m.launch(kernK48Softmax, blocks(n, 8))  // %48 = softmax(%43) (N, 10)
+	// %27 = matmul(%26, %4) (N, 10)
+	m.gemm(false, false, n, 10, 256, 814121, 256, 200960, 10, 846889, 10)
+	m.launch(kernG11Add, blocks(10*n, 256)) // %28 = add(%27, %5) (N, 10) (logits)
+	m.launch(kernK29Softmax, blocks(n, 8))  // %29 = softmax(%28) (N, 10)
 }
 
 // eval queues the computation of the loss and the metrics.
 func (m *CUDAModel) eval(n int) {
 	m.n = int32(n)
 	// Forward.
-	m.launch(kernK36OneHot, blocks(10*n, 256)) // %36 = one_hot(%1) (N, 10)
-	// %39 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 882350, 784, 0, 256, 814121, 256)
+	// %24 = matmul(%0, %2) (N, 256)
+	m.gemm(false, false, n, 256, 784, 882347, 784, 0, 256, 814121, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
-	// %42 = matmul(%41, %4) (N, 10)
-	m.gemm(false, false, n, 10, 256, 814121, 256, 200960, 10, 849449, 10)
-	m.launch(kernG11Add, blocks(10*n, 256))   // %43 = add(%42, %5) (N, 10) (logits)
-	m.launch(kernK44Argmax, blocks(n, 8))     // %44 = argmax(%43) (N)
-	m.launch(kernG4ReduceMean, 1)             // group 4: 3 values (N)
-	m.launch(kernK49LogSoftmax, blocks(n, 8)) // %49 = log_softmax(%43) (N, 10)
-	m.launch(kernG2ReduceSum, blocks(n, 8))   // group 2: 2 values (N, 10)
-	m.launch(kernG3ReduceMean, 1)             // group 3: 2 values (N)
+	// %27 = matmul(%26, %4) (N, 10)
+	m.gemm(false, false, n, 10, 256, 814121, 256, 200960, 10, 846889, 10)
+	m.launch(kernG11Add, blocks(10*n, 256))    // %28 = add(%27, %5) (N, 10) (logits)
+	m.launch(kernK30LogSoftmax, blocks(n, 8))  // %30 = log_softmax(%28) (N, 10)
+	m.launch(kernK31Argmax, blocks(n, 8))      // %31 = argmax(%28) (N)
+	m.launch(kernK32OneHot, blocks(10*n, 256)) // %32 = one_hot(%1) (N, 10)
+	m.launch(kernG2ReduceSum, blocks(n, 8))    // group 2: 2 values (N, 10)
+	m.launch(kernG3ReduceMean, 1)              // group 3: 2 values (N)
+
+	// Backward.
+	m.launch(kernG4ReduceMean, 1) // group 4: 3 values (N)
 }
 
 // step queues one training step: forward, loss, backward (gradients into the
@@ -473,33 +475,33 @@ func (m *CUDAModel) eval(n int) {
 func (m *CUDAModel) step(n int) {
 	m.n = int32(n)
 	// Forward.
-	m.launch(kernK24Div, blocks(1, 256))         // %24 = div(%15, %16) scalar
-	m.launch(kernG9AddPowSubPow, blocks(1, 256)) // group 9: 6 values scalar
-	m.launch(kernK32Div, blocks(1, 256))         // %32 = div(%15, %30) scalar
-	m.launch(kernG5BroadcastNeg, blocks(n, 256)) // group 5: 2 values (N)
-	m.launch(kernK36OneHot, blocks(10*n, 256))   // %36 = one_hot(%1) (N, 10)
-	m.launch(kernG6ReduceSum, blocks(n, 8))      // group 6: 2 values (N, 10)
-	// %39 = matmul(%0, %2) (N, 256)
-	m.gemm(false, false, n, 256, 784, 882350, 784, 0, 256, 814121, 256)
+	// %24 = matmul(%0, %2) (N, 256)
+	m.gemm(false, false, n, 256, 784, 882347, 784, 0, 256, 814121, 256)
 	m.launch(kernG01AddRelu, blocks(256*n, 256)) // group 0: 2 values (N, 256)
-	// %42 = matmul(%41, %4) (N, 10)
-	m.gemm(false, false, n, 10, 256, 814121, 256, 200960, 10, 849449, 10)
-	m.launch(kernG11Add, blocks(10*n, 256))   // %43 = add(%42, %5) (N, 10) (logits)
-	m.launch(kernK49LogSoftmax, blocks(n, 8)) // %49 = log_softmax(%43) (N, 10)
-	m.launch(kernG2ReduceSum, blocks(n, 8))   // group 2: 2 values (N, 10)
-	m.launch(kernG3ReduceMean, 1)             // group 3: 2 values (N)
+	// %27 = matmul(%26, %4) (N, 10)
+	m.gemm(false, false, n, 10, 256, 814121, 256, 200960, 10, 846889, 10)
+	m.launch(kernG11Add, blocks(10*n, 256))    // %28 = add(%27, %5) (N, 10) (logits)
+	m.launch(kernK30LogSoftmax, blocks(n, 8))  // %30 = log_softmax(%28) (N, 10)
+	m.launch(kernK32OneHot, blocks(10*n, 256)) // %32 = one_hot(%1) (N, 10)
+	m.launch(kernG2ReduceSum, blocks(n, 8))    // group 2: 2 values (N, 10)
+	m.launch(kernG3ReduceMean, 1)              // group 3: 2 values (N)
 
 	// Backward.
-	m.launch(kernG7ReduceSum, 10) // group 7: 4 values (N, 10)
-	// %58 = matmul(%41, %56) (256, 10)
-	m.gemm(true, false, 256, 10, n, 814121, 256, 880937, 10, 404490, 10)
-	// %59 = matmul(%56, %4) (N, 256)
+	m.launch(kernK40Div, blocks(1, 256))         // %40 = div(%15, %16) scalar
+	m.launch(kernG5BroadcastNeg, blocks(n, 256)) // group 5: 2 values (N)
+	m.launch(kernG6ReduceSum, blocks(n, 8))      // group 6: 2 values (N, 10)
+	m.launch(kernG7ReduceSum, 10)                // group 7: 4 values (N, 10)
+	// %51 = matmul(%49, %4) (N, 256)
 	m.gemm(false, true, n, 256, 10, 880937, 10, 200960, 10, 846889, 256)
+	// %52 = matmul(%26, %49) (256, 10)
+	m.gemm(true, false, 256, 10, n, 814121, 256, 880937, 10, 404490, 10)
 	m.launch(kernG8ReduceSum, 256) // group 8: 3 values (N, 256)
-	// %63 = matmul(%0, %61) (784, 256)
-	m.gemm(true, false, 784, 256, n, 882350, 784, 814121, 256, 203530, 256)
+	// %56 = matmul(%0, %54) (784, 256)
+	m.gemm(true, false, 784, 256, n, 882347, 784, 814121, 256, 203530, 256)
 
 	// Optimizer update.
+	m.launch(kernG9AddPowSubPow, blocks(1, 256))          // group 9: 6 values scalar
+	m.launch(kernK63Div, blocks(1, 256))                  // %63 = div(%15, %61) scalar
 	m.launch(kernG10UpdateAllParams, blocks(203530, 256)) // group 10: the optimizer update of all 4 params, in place
 
 	// Apply the updates.
