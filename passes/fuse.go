@@ -236,7 +236,6 @@ func (f *fuser) elementwise(i int, v *ir.Value) {
 		}
 	}
 	set := map[*ir.Value]bool{v: true}
-	var joined []*fgroup
 	for _, gr := range cands {
 		if !f.sameNeed(gr, v) {
 			continue
@@ -250,7 +249,6 @@ func (f *fuser) elementwise(i int, v *ir.Value) {
 		}
 		if f.legal(trial, i) {
 			set = trial
-			joined = append(joined, gr)
 		}
 	}
 	ng := &fgroup{kind: ir.KindElementwise, shape: v.Type.Shape, vals: set, last: i}

@@ -154,7 +154,6 @@ func plan(g *ir.Graph, maxBatch int) (*ir.Plan, *PlanStats, error) {
 		return v
 	}
 	for _, v := range g.Values {
-		st.NaiveBytes += 0
 		if v.Op.Kind == ir.KindSource {
 			continue
 		}
@@ -179,9 +178,6 @@ func plan(g *ir.Graph, maxBatch int) (*ir.Plan, *PlanStats, error) {
 		c := &class{vals: []*ir.Value{v}, size: size(v), i32: v.Type.DType == ir.I32}
 		classOf[v] = c
 		classes = append(classes, c)
-		if v.Op.Name == "logsumexp" {
-			// its scratch lives after the arena (the Go backend's)
-		}
 	}
 
 	// 2. In place: for each unit's stored outputs, take over a dying arg.
@@ -199,9 +195,6 @@ func plan(g *ir.Graph, maxBatch int) (*ir.Plan, *PlanStats, error) {
 	}
 	merged := map[*class]bool{}
 	for i, u := range us {
-		if noInPlace {
-			break
-		}
 		if u.group != nil && (u.group.Kind == ir.KindContraction || u.group.Lanes != nil) {
 			continue
 		}
@@ -372,6 +365,3 @@ func bytesText(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
-
-// noInPlace turns stage 2 off (for debugging plans).
-var noInPlace = false

@@ -319,10 +319,6 @@ func (gen *generator) kernelFunc(f *jen.File, name, doc string, ins, vals []*ir.
 			k.b.Reset()
 		}
 	}
-	inFunc := map[*ir.Value]bool{}
-	for _, v := range vals {
-		inFunc[v] = true
-	}
 	gradSlot := map[*ir.Value][]*buffer{}
 	if updates != nil {
 		for _, r := range g.ResultsOf(ir.ResultGrad) {

@@ -351,12 +351,12 @@ func (l *lowerer) callDef(sc *scope, e *dsl.Call, d *dsl.Def) val {
 		seg = fmt.Sprintf("%s_%d", seg, k)
 	}
 	l.defCalls[d.Name.Name]++
-	savePath, saveAssigned := l.path, l.assigned
+	savePath := l.path
 	l.path = append(append([]string(nil), l.path...), seg)
 	l.callStack = append(l.callStack, d.Name.Name)
 	ret := l.block(inner, d.Body, true)
 	l.callStack = l.callStack[:len(l.callStack)-1]
-	l.path, l.assigned = savePath, saveAssigned
+	l.path = savePath
 	if ret == nil {
 		if !l.full {
 			l.errorf(d.Pos, "def %s ends without return", d.Name.Name)
