@@ -527,9 +527,9 @@ func (m *Model) forward(image []float32, n int) {
 			a0 := m.t3[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
 			o5 := m.t5[i0*256:][:256]
-			for j := range o5 {
-				v5 := a0[j] + a1[j]
-				o5[j] = v5
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
 			}
 		}
 	}
@@ -537,9 +537,9 @@ func (m *Model) forward(image []float32, n int) {
 	{
 		a0 := m.t5[0:][:256*n]
 		o6 := m.hidden[0:][:256*n]
-		for j := range o6 {
-			v6 := relu32(a0[j])
-			o6[j] = v6
+		for c := 0; c < 256*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256*n)
+			rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
 		}
 	}
 	// %8 = matmul(%6, %7) (N, 10)
@@ -586,9 +586,9 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 			a0 := m.t3[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
 			o5 := m.t5[i0*256:][:256]
-			for j := range o5 {
-				v5 := a0[j] + a1[j]
-				o5[j] = v5
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
 			}
 		}
 	}
@@ -596,9 +596,9 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	{
 		a0 := m.t5[0:][:256*n]
 		o6 := m.hidden[0:][:256*n]
-		for j := range o6 {
-			v6 := relu32(a0[j])
-			o6[j] = v6
+		for c := 0; c < 256*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256*n)
+			rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
 		}
 	}
 	// %8 = matmul(%6, %7) (N, 10)
@@ -643,9 +643,9 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 		a0 := m.t22[0:][:10*n]
 		a1 := m.t21[0:][:10*n]
 		o23 := m.t23[0:][:10*n]
-		for j := range o23 {
-			v23 := a0[j] * a1[j]
-			o23[j] = v23
+		for c := 0; c < 10*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 10*n)
+			rt.VMul(o23[c:e], a0[c:e], a1[c:e]) // %23 = mul(%22, %21)
 		}
 	}
 	// %24 = reduce_sum(%23) (N)
@@ -661,9 +661,9 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	{
 		a0 := m.t24[0:][:n]
 		o25 := m.t25[0:][:n]
-		for j := range o25 {
-			v25 := -a0[j]
-			o25[j] = v25
+		for c := 0; c < n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, n)
+			rt.VNeg(o25[c:e], a0[c:e]) // %25 = neg(%24)
 		}
 	}
 	// %26 = reduce_mean(%25) scalar
@@ -721,6 +721,7 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 // step is one training step: forward, loss, backward (gradients into m.grads),
 // then the optimizer update of every parameter and its state.
 func (m *Model) step(image []float32, label []int32, n int) {
+	var vt [1][rt.VecChunk]float32 // strips for the vectorized loops
 	// ------------------------------------------------------------------------
 	// Forward.
 	// %3 = matmul(%0, %2) (N, 256)
@@ -731,9 +732,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			a0 := m.t3[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
 			o5 := m.t5[i0*256:][:256]
-			for j := range o5 {
-				v5 := a0[j] + a1[j]
-				o5[j] = v5
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
 			}
 		}
 	}
@@ -741,9 +742,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t5[0:][:256*n]
 		o6 := m.hidden[0:][:256*n]
-		for j := range o6 {
-			v6 := relu32(a0[j])
-			o6[j] = v6
+		for c := 0; c < 256*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256*n)
+			rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
 		}
 	}
 	// %8 = matmul(%6, %7) (N, 10)
@@ -788,9 +789,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t22[0:][:10*n]
 		a1 := m.t21[0:][:10*n]
 		o23 := m.t23[0:][:10*n]
-		for j := range o23 {
-			v23 := a0[j] * a1[j]
-			o23[j] = v23
+		for c := 0; c < 10*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 10*n)
+			rt.VMul(o23[c:e], a0[c:e], a1[c:e]) // %23 = mul(%22, %21)
 		}
 	}
 	// %24 = reduce_sum(%23) (N)
@@ -806,9 +807,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t24[0:][:n]
 		o25 := m.t25[0:][:n]
-		for j := range o25 {
-			v25 := -a0[j]
-			o25[j] = v25
+		for c := 0; c < n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, n)
+			rt.VNeg(o25[c:e], a0[c:e]) // %25 = neg(%24)
 		}
 	}
 	// %26 = reduce_mean(%25) scalar
@@ -831,18 +832,19 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t33[0]
 		o35 := m.t35[0:][:n]
-		for j := range o35 {
-			v35 := a0
-			o35[j] = v35
+		rt.VFill(vt[0][:], a0)
+		for c := 0; c < n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, n)
+			copy(o35[c:e], vt[0][:])
 		}
 	}
 	// %36 = neg(%35) (N)
 	{
 		a0 := m.t35[0:][:n]
 		o36 := m.t36[0:][:n]
-		for j := range o36 {
-			v36 := -a0[j]
-			o36[j] = v36
+		for c := 0; c < n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, n)
+			rt.VNeg(o36[c:e], a0[c:e]) // %36 = neg(%35)
 		}
 	}
 	// %38 = broadcast(%37) (N, 10)
@@ -861,9 +863,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t38[0:][:10*n]
 		a1 := m.t22[0:][:10*n]
 		o39 := m.t39[0:][:10*n]
-		for j := range o39 {
-			v39 := a0[j] * a1[j]
-			o39[j] = v39
+		for c := 0; c < 10*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 10*n)
+			rt.VMul(o39[c:e], a0[c:e], a1[c:e]) // %39 = mul(%38, %22)
 		}
 	}
 	// %40 = exp(%21) (N, 10)
@@ -901,9 +903,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t39[0:][:10*n]
 		a1 := m.t42[0:][:10*n]
 		o43 := m.t43[0:][:10*n]
-		for j := range o43 {
-			v43 := a0[j] - a1[j]
-			o43[j] = v43
+		for c := 0; c < 10*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 10*n)
+			rt.VSub(o43[c:e], a0[c:e], a1[c:e]) // %43 = sub(%39, %42)
 		}
 	}
 	// %44 = reduce_sum(%43) (10)
@@ -921,21 +923,23 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t43, 10, 0, m.logitsWGrad, 10)
 	// %48 = gt(%6, %47) (N, 256)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.hidden[0:][:256*n]
 		o48 := m.t48[0:][:256*n]
-		for j := range o48 {
-			v48 := b2f(a0[j] > float32(0.0))
-			o48[j] = v48
+		for c := 0; c < 256*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256*n)
+			rt.VGt(o48[c:e], a0[c:e], vt[0][:]) // %48 = gt(%6, %47)
 		}
 	}
 	// %50 = where(%48, %45, %49) (N, 256)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t48[0:][:256*n]
 		a1 := m.t45[0:][:256*n]
 		o50 := m.t50[0:][:256*n]
-		for j := range o50 {
-			v50 := sel32(a0[j], a1[j], float32(0.0))
-			o50[j] = v50
+		for c := 0; c < 256*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256*n)
+			rt.VWhere(o50[c:e], a0[c:e], a1[c:e], vt[0][:]) // %50 = where(%48, %45, %49)
 		}
 	}
 	// %51 = reduce_sum(%50) (256)
@@ -969,20 +973,22 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	m.t61[0] = v61
 	// %62 = mul(%56, %11) (784, 256)
 	{
+		rt.VFill(vt[0][:], float32(0.9))
 		a0 := m.stateHiddenWM[0:][:200704]
 		o62 := m.t62[0:][:200704]
-		for j := range o62 {
-			v62 := float32(0.9) * a0[j]
-			o62[j] = v62
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VMul(o62[c:e], vt[0][:], a0[c:e]) // %62 = mul(%56, %11)
 		}
 	}
 	// %64 = mul(%63, %52) (784, 256)
 	{
+		rt.VFill(vt[0][:], float32(0.09999999999999998))
 		a0 := m.hiddenWGrad[0:][:200704]
 		o64 := m.t64[0:][:200704]
-		for j := range o64 {
-			v64 := float32(0.09999999999999998) * a0[j]
-			o64[j] = v64
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VMul(o64[c:e], vt[0][:], a0[c:e]) // %64 = mul(%63, %52)
 		}
 	}
 	// %65 = add(%62, %64) (784, 256)
@@ -990,36 +996,38 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t62[0:][:200704]
 		a1 := m.t64[0:][:200704]
 		o65 := m.t65[0:][:200704]
-		for j := range o65 {
-			v65 := a0[j] + a1[j]
-			o65[j] = v65
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VAdd(o65[c:e], a0[c:e], a1[c:e]) // %65 = add(%62, %64)
 		}
 	}
 	// %66 = mul(%59, %15) (784, 256)
 	{
+		rt.VFill(vt[0][:], float32(0.999))
 		a0 := m.stateHiddenWV[0:][:200704]
 		o66 := m.t66[0:][:200704]
-		for j := range o66 {
-			v66 := float32(0.999) * a0[j]
-			o66[j] = v66
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VMul(o66[c:e], vt[0][:], a0[c:e]) // %66 = mul(%59, %15)
 		}
 	}
 	// %68 = mul(%52, %52) (784, 256)
 	{
 		a0 := m.hiddenWGrad[0:][:200704]
 		o68 := m.t68[0:][:200704]
-		for j := range o68 {
-			v68 := a0[j] * a0[j]
-			o68[j] = v68
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VMul(o68[c:e], a0[c:e], a0[c:e]) // %68 = mul(%52, %52)
 		}
 	}
 	// %69 = mul(%67, %68) (784, 256)
 	{
+		rt.VFill(vt[0][:], float32(0.0010000000000000009))
 		a0 := m.t68[0:][:200704]
 		o69 := m.t69[0:][:200704]
-		for j := range o69 {
-			v69 := float32(0.0010000000000000009) * a0[j]
-			o69[j] = v69
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VMul(o69[c:e], vt[0][:], a0[c:e]) // %69 = mul(%67, %68)
 		}
 	}
 	// %70 = add(%66, %69) (784, 256)
@@ -1027,9 +1035,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t66[0:][:200704]
 		a1 := m.t69[0:][:200704]
 		o70 := m.t70[0:][:200704]
-		for j := range o70 {
-			v70 := a0[j] + a1[j]
-			o70[j] = v70
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VAdd(o70[c:e], a0[c:e], a1[c:e]) // %70 = add(%66, %69)
 		}
 	}
 	// %71 = div(%65, %58) (784, 256)
@@ -1038,9 +1046,10 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			a0 := m.t65[i0*256:][:256]
 			a1 := m.t58[0]
 			o71 := m.t71[i0*256:][:256]
-			for j := range o71 {
-				v71 := a0[j] / a1
-				o71[j] = v71
+			rt.VFill(vt[0][:], a1)
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VDiv(o71[c:e], a0[c:e], vt[0][:]) // %71 = div(%65, %58)
 			}
 		}
 	}
@@ -1050,9 +1059,10 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			a0 := m.t70[i0*256:][:256]
 			a1 := m.t61[0]
 			o72 := m.t72[i0*256:][:256]
-			for j := range o72 {
-				v72 := a0[j] / a1
-				o72[j] = v72
+			rt.VFill(vt[0][:], a1)
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VDiv(o72[c:e], a0[c:e], vt[0][:]) // %72 = div(%70, %61)
 			}
 		}
 	}
@@ -1060,18 +1070,19 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t72[0:][:200704]
 		o73 := m.t73[0:][:200704]
-		for j := range o73 {
-			v73 := sqrt32(a0[j])
-			o73[j] = v73
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VSqrt(o73[c:e], a0[c:e]) // %73 = sqrt(%72)
 		}
 	}
 	// %75 = add(%73, %74) (784, 256)
 	{
+		rt.VFill(vt[0][:], float32(1e-08))
 		a0 := m.t73[0:][:200704]
 		o75 := m.t75[0:][:200704]
-		for j := range o75 {
-			v75 := a0[j] + float32(1e-08)
-			o75[j] = v75
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VAdd(o75[c:e], a0[c:e], vt[0][:]) // %75 = add(%73, %74)
 		}
 	}
 	// %76 = div(%71, %75) (784, 256)
@@ -1079,18 +1090,19 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t71[0:][:200704]
 		a1 := m.t75[0:][:200704]
 		o76 := m.t76[0:][:200704]
-		for j := range o76 {
-			v76 := a0[j] / a1[j]
-			o76[j] = v76
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VDiv(o76[c:e], a0[c:e], a1[c:e]) // %76 = div(%71, %75)
 		}
 	}
 	// %77 = mul(%55, %76) (784, 256)
 	{
+		rt.VFill(vt[0][:], float32(0.001))
 		a0 := m.t76[0:][:200704]
 		o77 := m.t77[0:][:200704]
-		for j := range o77 {
-			v77 := float32(0.001) * a0[j]
-			o77[j] = v77
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VMul(o77[c:e], vt[0][:], a0[c:e]) // %77 = mul(%55, %76)
 		}
 	}
 	// %78 = sub(%2, %77) (784, 256)
@@ -1098,27 +1110,29 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.hiddenW[0:][:200704]
 		a1 := m.t77[0:][:200704]
 		o78 := m.t78[0:][:200704]
-		for j := range o78 {
-			v78 := a0[j] - a1[j]
-			o78[j] = v78
+		for c := 0; c < 200704; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 200704)
+			rt.VSub(o78[c:e], a0[c:e], a1[c:e]) // %78 = sub(%2, %77)
 		}
 	}
 	// %79 = mul(%56, %12) (256)
 	{
+		rt.VFill(vt[0][:], float32(0.9))
 		a0 := m.stateHiddenBM[0:][:256]
 		o79 := m.t79[0:][:256]
-		for j := range o79 {
-			v79 := float32(0.9) * a0[j]
-			o79[j] = v79
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VMul(o79[c:e], vt[0][:], a0[c:e]) // %79 = mul(%56, %12)
 		}
 	}
 	// %80 = mul(%63, %51) (256)
 	{
+		rt.VFill(vt[0][:], float32(0.09999999999999998))
 		a0 := m.hiddenBGrad[0:][:256]
 		o80 := m.t80[0:][:256]
-		for j := range o80 {
-			v80 := float32(0.09999999999999998) * a0[j]
-			o80[j] = v80
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VMul(o80[c:e], vt[0][:], a0[c:e]) // %80 = mul(%63, %51)
 		}
 	}
 	// %81 = add(%79, %80) (256)
@@ -1126,36 +1140,38 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t79[0:][:256]
 		a1 := m.t80[0:][:256]
 		o81 := m.t81[0:][:256]
-		for j := range o81 {
-			v81 := a0[j] + a1[j]
-			o81[j] = v81
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VAdd(o81[c:e], a0[c:e], a1[c:e]) // %81 = add(%79, %80)
 		}
 	}
 	// %82 = mul(%59, %16) (256)
 	{
+		rt.VFill(vt[0][:], float32(0.999))
 		a0 := m.stateHiddenBV[0:][:256]
 		o82 := m.t82[0:][:256]
-		for j := range o82 {
-			v82 := float32(0.999) * a0[j]
-			o82[j] = v82
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VMul(o82[c:e], vt[0][:], a0[c:e]) // %82 = mul(%59, %16)
 		}
 	}
 	// %83 = mul(%51, %51) (256)
 	{
 		a0 := m.hiddenBGrad[0:][:256]
 		o83 := m.t83[0:][:256]
-		for j := range o83 {
-			v83 := a0[j] * a0[j]
-			o83[j] = v83
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VMul(o83[c:e], a0[c:e], a0[c:e]) // %83 = mul(%51, %51)
 		}
 	}
 	// %84 = mul(%67, %83) (256)
 	{
+		rt.VFill(vt[0][:], float32(0.0010000000000000009))
 		a0 := m.t83[0:][:256]
 		o84 := m.t84[0:][:256]
-		for j := range o84 {
-			v84 := float32(0.0010000000000000009) * a0[j]
-			o84[j] = v84
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VMul(o84[c:e], vt[0][:], a0[c:e]) // %84 = mul(%67, %83)
 		}
 	}
 	// %85 = add(%82, %84) (256)
@@ -1163,9 +1179,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t82[0:][:256]
 		a1 := m.t84[0:][:256]
 		o85 := m.t85[0:][:256]
-		for j := range o85 {
-			v85 := a0[j] + a1[j]
-			o85[j] = v85
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VAdd(o85[c:e], a0[c:e], a1[c:e]) // %85 = add(%82, %84)
 		}
 	}
 	// %86 = div(%81, %58) (256)
@@ -1173,9 +1189,10 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t81[0:][:256]
 		a1 := m.t58[0]
 		o86 := m.t86[0:][:256]
-		for j := range o86 {
-			v86 := a0[j] / a1
-			o86[j] = v86
+		rt.VFill(vt[0][:], a1)
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VDiv(o86[c:e], a0[c:e], vt[0][:]) // %86 = div(%81, %58)
 		}
 	}
 	// %87 = div(%85, %61) (256)
@@ -1183,27 +1200,29 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t85[0:][:256]
 		a1 := m.t61[0]
 		o87 := m.t87[0:][:256]
-		for j := range o87 {
-			v87 := a0[j] / a1
-			o87[j] = v87
+		rt.VFill(vt[0][:], a1)
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VDiv(o87[c:e], a0[c:e], vt[0][:]) // %87 = div(%85, %61)
 		}
 	}
 	// %88 = sqrt(%87) (256)
 	{
 		a0 := m.t87[0:][:256]
 		o88 := m.t88[0:][:256]
-		for j := range o88 {
-			v88 := sqrt32(a0[j])
-			o88[j] = v88
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VSqrt(o88[c:e], a0[c:e]) // %88 = sqrt(%87)
 		}
 	}
 	// %89 = add(%88, %74) (256)
 	{
+		rt.VFill(vt[0][:], float32(1e-08))
 		a0 := m.t88[0:][:256]
 		o89 := m.t89[0:][:256]
-		for j := range o89 {
-			v89 := a0[j] + float32(1e-08)
-			o89[j] = v89
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VAdd(o89[c:e], a0[c:e], vt[0][:]) // %89 = add(%88, %74)
 		}
 	}
 	// %90 = div(%86, %89) (256)
@@ -1211,18 +1230,19 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t86[0:][:256]
 		a1 := m.t89[0:][:256]
 		o90 := m.t90[0:][:256]
-		for j := range o90 {
-			v90 := a0[j] / a1[j]
-			o90[j] = v90
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VDiv(o90[c:e], a0[c:e], a1[c:e]) // %90 = div(%86, %89)
 		}
 	}
 	// %91 = mul(%55, %90) (256)
 	{
+		rt.VFill(vt[0][:], float32(0.001))
 		a0 := m.t90[0:][:256]
 		o91 := m.t91[0:][:256]
-		for j := range o91 {
-			v91 := float32(0.001) * a0[j]
-			o91[j] = v91
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VMul(o91[c:e], vt[0][:], a0[c:e]) // %91 = mul(%55, %90)
 		}
 	}
 	// %92 = sub(%4, %91) (256)
@@ -1230,27 +1250,29 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.hiddenB[0:][:256]
 		a1 := m.t91[0:][:256]
 		o92 := m.t92[0:][:256]
-		for j := range o92 {
-			v92 := a0[j] - a1[j]
-			o92[j] = v92
+		for c := 0; c < 256; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 256)
+			rt.VSub(o92[c:e], a0[c:e], a1[c:e]) // %92 = sub(%4, %91)
 		}
 	}
 	// %93 = mul(%56, %13) (256, 10)
 	{
+		rt.VFill(vt[0][:], float32(0.9))
 		a0 := m.stateLogitsWM[0:][:2560]
 		o93 := m.t93[0:][:2560]
-		for j := range o93 {
-			v93 := float32(0.9) * a0[j]
-			o93[j] = v93
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VMul(o93[c:e], vt[0][:], a0[c:e]) // %93 = mul(%56, %13)
 		}
 	}
 	// %94 = mul(%63, %46) (256, 10)
 	{
+		rt.VFill(vt[0][:], float32(0.09999999999999998))
 		a0 := m.logitsWGrad[0:][:2560]
 		o94 := m.t94[0:][:2560]
-		for j := range o94 {
-			v94 := float32(0.09999999999999998) * a0[j]
-			o94[j] = v94
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VMul(o94[c:e], vt[0][:], a0[c:e]) // %94 = mul(%63, %46)
 		}
 	}
 	// %95 = add(%93, %94) (256, 10)
@@ -1258,36 +1280,38 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t93[0:][:2560]
 		a1 := m.t94[0:][:2560]
 		o95 := m.t95[0:][:2560]
-		for j := range o95 {
-			v95 := a0[j] + a1[j]
-			o95[j] = v95
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VAdd(o95[c:e], a0[c:e], a1[c:e]) // %95 = add(%93, %94)
 		}
 	}
 	// %96 = mul(%59, %17) (256, 10)
 	{
+		rt.VFill(vt[0][:], float32(0.999))
 		a0 := m.stateLogitsWV[0:][:2560]
 		o96 := m.t96[0:][:2560]
-		for j := range o96 {
-			v96 := float32(0.999) * a0[j]
-			o96[j] = v96
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VMul(o96[c:e], vt[0][:], a0[c:e]) // %96 = mul(%59, %17)
 		}
 	}
 	// %97 = mul(%46, %46) (256, 10)
 	{
 		a0 := m.logitsWGrad[0:][:2560]
 		o97 := m.t97[0:][:2560]
-		for j := range o97 {
-			v97 := a0[j] * a0[j]
-			o97[j] = v97
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VMul(o97[c:e], a0[c:e], a0[c:e]) // %97 = mul(%46, %46)
 		}
 	}
 	// %98 = mul(%67, %97) (256, 10)
 	{
+		rt.VFill(vt[0][:], float32(0.0010000000000000009))
 		a0 := m.t97[0:][:2560]
 		o98 := m.t98[0:][:2560]
-		for j := range o98 {
-			v98 := float32(0.0010000000000000009) * a0[j]
-			o98[j] = v98
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VMul(o98[c:e], vt[0][:], a0[c:e]) // %98 = mul(%67, %97)
 		}
 	}
 	// %99 = add(%96, %98) (256, 10)
@@ -1295,9 +1319,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t96[0:][:2560]
 		a1 := m.t98[0:][:2560]
 		o99 := m.t99[0:][:2560]
-		for j := range o99 {
-			v99 := a0[j] + a1[j]
-			o99[j] = v99
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%96, %98)
 		}
 	}
 	// %100 = div(%95, %58) (256, 10)
@@ -1328,18 +1352,19 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t101[0:][:2560]
 		o102 := m.t102[0:][:2560]
-		for j := range o102 {
-			v102 := sqrt32(a0[j])
-			o102[j] = v102
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VSqrt(o102[c:e], a0[c:e]) // %102 = sqrt(%101)
 		}
 	}
 	// %103 = add(%102, %74) (256, 10)
 	{
+		rt.VFill(vt[0][:], float32(1e-08))
 		a0 := m.t102[0:][:2560]
 		o103 := m.t103[0:][:2560]
-		for j := range o103 {
-			v103 := a0[j] + float32(1e-08)
-			o103[j] = v103
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VAdd(o103[c:e], a0[c:e], vt[0][:]) // %103 = add(%102, %74)
 		}
 	}
 	// %104 = div(%100, %103) (256, 10)
@@ -1347,18 +1372,19 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t100[0:][:2560]
 		a1 := m.t103[0:][:2560]
 		o104 := m.t104[0:][:2560]
-		for j := range o104 {
-			v104 := a0[j] / a1[j]
-			o104[j] = v104
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VDiv(o104[c:e], a0[c:e], a1[c:e]) // %104 = div(%100, %103)
 		}
 	}
 	// %105 = mul(%55, %104) (256, 10)
 	{
+		rt.VFill(vt[0][:], float32(0.001))
 		a0 := m.t104[0:][:2560]
 		o105 := m.t105[0:][:2560]
-		for j := range o105 {
-			v105 := float32(0.001) * a0[j]
-			o105[j] = v105
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VMul(o105[c:e], vt[0][:], a0[c:e]) // %105 = mul(%55, %104)
 		}
 	}
 	// %106 = sub(%7, %105) (256, 10)
@@ -1366,9 +1392,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.logitsW[0:][:2560]
 		a1 := m.t105[0:][:2560]
 		o106 := m.t106[0:][:2560]
-		for j := range o106 {
-			v106 := a0[j] - a1[j]
-			o106[j] = v106
+		for c := 0; c < 2560; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 2560)
+			rt.VSub(o106[c:e], a0[c:e], a1[c:e]) // %106 = sub(%7, %105)
 		}
 	}
 	// %107 = mul(%56, %14) (10)
@@ -1628,20 +1654,5 @@ func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 
 func pow32(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }
-
-func relu32(x float32) float32 {
-	if x > 0 {
-		return x
-	}
-	return 0
-}
-
-// sel32 is c ? a : b for a bool stored as 0/1.
-func sel32(c, a, b float32) float32 {
-	if c != 0 {
-		return a
-	}
-	return b
-}
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

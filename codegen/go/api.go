@@ -373,6 +373,9 @@ func (gen *generator) kernelFunc(f *jen.File, name, doc string, ins, vals []*ir.
 			body = append(body, jen.Id(fmt.Sprintf("copy(%s, %s)", p.ref(u.Target), gen.valueRead(u.Value, p.bufs[u.Target].size))))
 		}
 	}
+	if k.vtSlots > 0 {
+		body = append([]jen.Code{jen.Id(vtDecl(k.vtSlots))}, body...)
+	}
 	for _, line := range strings.Split(doc, "\n") {
 		f.Comment(line)
 	}

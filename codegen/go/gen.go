@@ -35,6 +35,9 @@ type Options struct {
 	Source   string // the .mdl file, named in the header
 	MaxBatch int    // largest batch size n the package accepts
 	Version  string // mdlc version named in the header (default Version)
+	// VecMinLen is the shortest inner loop computed with the runtime's
+	// vector primitives (0: 64; tests use 1 to vectorize every loop it can).
+	VecMinLen int
 }
 
 // Generate returns the Go source of the model package for the step graph g.
@@ -59,6 +62,10 @@ func Generate(g *ir.Graph, opt Options) ([]byte, error) {
 	p, err := newPlan(g, opt.MaxBatch)
 	if err != nil {
 		return nil, err
+	}
+	p.vecMin = opt.VecMinLen
+	if p.vecMin <= 0 {
+		p.vecMin = vecMinLen
 	}
 	gen := &generator{g: g, p: p, opt: opt, helpers: map[string]bool{}}
 	f := gen.file()

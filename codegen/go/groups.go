@@ -201,22 +201,49 @@ func (k *kgen) emitLanes(gr *ir.Group) {
 		}
 		return k.elem(a, "0")
 	}
-	k.printf("for i := range params {\n")
-	for _, v := range lane {
-		k.printf("%s := %s\n", localVar(v), k.groupExpr(gr, v, read))
-	}
-	for _, v := range lane {
-		t := targets[v]
-		if t == nil {
-			continue
+	if k.p.vectorizable(lane, nil, k.p.params) {
+		saved := k.vtSlots
+		k.vtSlots = 0
+		vl := &vecLoop{k: k, members: lane, slices: map[*ir.Value]string{}, outs: map[*ir.Value]string{}}
+		for _, v := range lane {
+			for _, a := range v.Args {
+				if r := read(a); strings.HasSuffix(r, "[i]") {
+					vl.slices[a] = strings.TrimSuffix(r, "[i]")
+				}
+			}
+			if t := targets[v]; t != nil && t.Op.Name == "param" {
+				vl.outs[v] = "params"
+			} else if t != nil {
+				vl.outs[v] = kinds[t.Name[len(param.Name):]]
+			}
 		}
-		if t.Op.Name == "param" {
-			k.printf("params[i] = %s\n", localVar(v))
-		} else {
-			k.printf("%s[i] = %s\n", kinds[t.Name[len(param.Name):]], localVar(v))
+		vl.scalar = read
+		vl.mayAlias = func(out, in string) bool { return out == in } // distinct blocks
+		vl.plan()
+		body := k.b.String()
+		k.b.Reset()
+		k.printf("%s\n%s", vtDecl(k.vtSlots), body)
+		vl.fill(func(string) bool { return true })
+		vl.loop("len(params)")
+		k.vtSlots = saved
+	} else {
+		k.printf("for i := range params {\n")
+		for _, v := range lane {
+			k.printf("%s := %s\n", localVar(v), k.groupExpr(gr, v, read))
 		}
+		for _, v := range lane {
+			t := targets[v]
+			if t == nil {
+				continue
+			}
+			if t.Op.Name == "param" {
+				k.printf("params[i] = %s\n", localVar(v))
+			} else {
+				k.printf("%s[i] = %s\n", kinds[t.Name[len(param.Name):]], localVar(v))
+			}
+		}
+		k.printf("}\n")
 	}
-	k.printf("}\n")
 	k.methods = append(k.methods, method{name: "update", doc: "update is the optimizer step of the params in [lo, hi) of the params block (and of\ntheir gradients and state at the same offsets).", body: k.b.String()})
 	k.b.Reset()
 	k.b.WriteString(outer)

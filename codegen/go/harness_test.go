@@ -35,6 +35,9 @@ func repoRoot(t testing.TB) string {
 // and returns its directory.
 func tempModule(t testing.TB, name string) string {
 	dir := t.TempDir()
+	if d := os.Getenv("MDLC_HARNESS_DIR"); d != "" {
+		dir = d
+	}
 	root := repoRoot(t)
 	gomod := fmt.Sprintf("module %s\n\ngo 1.26\n\nrequire github.com/mdlc/mdlc v0.0.0\n\nreplace github.com/mdlc/mdlc => %s\n", name, root)
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
@@ -72,6 +75,7 @@ type harnessCase struct {
 	max   int       // compiled maximum batch
 	seed  uint64
 	steps int
+	vec   int       // gogen.Options.VecMinLen
 	resp  *response // filled in by runHarness
 }
 
@@ -251,7 +255,7 @@ func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]str
 	binds := make([]map[string]*ir.Tensor, len(cases))
 	for i, c := range cases {
 		pkg := fmt.Sprintf("m%d", i)
-		src, err := gogen.Generate(c.g, gogen.Options{Package: pkg, Source: c.name + ".mdl", MaxBatch: c.max, Version: "test"})
+		src, err := gogen.Generate(c.g, gogen.Options{Package: pkg, Source: c.name + ".mdl", MaxBatch: c.max, Version: "test", VecMinLen: c.vec})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

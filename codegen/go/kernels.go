@@ -121,6 +121,7 @@ type kgen struct {
 	helpers map[string]bool
 	sinkOff string   // offset expression of the current reduction sink
 	methods []method // Model methods the kernels call
+	vtSlots int      // strips of VecChunk floats the vectorized loops use (vec.go)
 }
 
 func (k *kgen) printf(format string, args ...any) { fmt.Fprintf(&k.b, format, args...) }

@@ -57,6 +57,7 @@ type plan struct {
 	groupOf map[*ir.Value]*ir.Group // member -> its group
 	flat    map[*ir.Group]*lanesLayout
 	stored  map[*ir.Value]bool // group members that must be written to memory
+	vecMin  int                // shortest inner loop to vectorize (Options.VecMinLen)
 }
 
 // scratch returns the workspace of v (same size as v).
@@ -288,6 +289,29 @@ func (p *plan) source(v *ir.Value) *ir.Value {
 		return b.v
 	}
 	return v
+}
+
+// overlap reports whether the storage of a and b may share memory: the same
+// buffer, or arena ranges that intersect. Params, grads, state and inputs
+// are distinct blocks whose slices never overlap.
+func (p *plan) overlap(a, b *ir.Value) bool {
+	if a == nil || b == nil {
+		return true
+	}
+	ba, bb := p.bufs[a], p.bufs[b]
+	for ba.kind == alias {
+		ba = ba.of
+	}
+	for bb.kind == alias {
+		bb = bb.of
+	}
+	if ba == bb {
+		return true
+	}
+	if ba.kind != inArena || bb.kind != inArena || ba.i32 != bb.i32 {
+		return false
+	}
+	return ba.off < bb.off+bb.size && bb.off < ba.off+ba.size
 }
 
 // ref returns the Go expression of a value's slice.

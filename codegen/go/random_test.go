@@ -3,6 +3,7 @@ package gogen_test
 import (
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -201,7 +202,8 @@ func TestRandomModels(t *testing.T) {
 			t.Fatalf("random model %d is invalid: %v\n%s", i, err, ir.Format(g))
 		}
 		n, max := 1+r.IntN(4), 5
-		// The same model at -O0 (no rewrites, fusion or planning) and -O2.
+		// The same model at -O0 (no rewrites, fusion or planning), -O2,
+		// and -O2 with every loop that can be vectorized vectorized.
 		for _, level := range []passes.Level{passes.O0, passes.O2} {
 			gl := g.Clone()
 			if _, err := passes.Run(gl, passes.Options{VerifyEach: true, Level: level, MaxBatch: max}); err != nil {
@@ -209,6 +211,7 @@ func TestRandomModels(t *testing.T) {
 			}
 			cases = append(cases, harnessCase{name: fmt.Sprintf("%s-O%d", g.Name, level-passes.O0), g: gl, n: n, max: max, seed: uint64(i), steps: 3})
 		}
+		cases = append(cases, harnessCase{name: g.Name + "-O2-vec", g: cases[len(cases)-1].g, n: n, max: max, seed: uint64(i), steps: 3, vec: 1})
 	}
 	report := runHarness(t, cases, 1e-4)
 	for _, c := range cases {
@@ -216,9 +219,20 @@ func TestRandomModels(t *testing.T) {
 			t.Errorf("%s: %s\n%s", c.name, msg, ir.Format(c.g))
 		}
 	}
-	// -O2 against -O0 directly.
-	for i := 0; i+1 < len(cases); i += 2 {
-		o0, o2 := cases[i].resp, cases[i+1].resp
+	// -O2 against -O0 directly, and the vectorized -O2 against -O2 bit for
+	// bit: the vector primitives compute exactly what the scalar code does.
+	for i := 0; i+2 < len(cases); i += 3 {
+		o0, o2, vec := cases[i].resp, cases[i+1].resp, cases[i+2].resp
+		if o2 != nil && vec != nil {
+			for name, p := range o2.Params {
+				for j, x := range p {
+					if y := vec.Params[name][j]; math.Float32bits(x) != math.Float32bits(y) && !(x != x && y != y) {
+						t.Errorf("%s: param %s[%d] after 3 steps: %v, scalar -O2 gives %v", cases[i+2].name, name, j, y, x)
+						break
+					}
+				}
+			}
+		}
 		if o0 == nil || o2 == nil {
 			continue
 		}

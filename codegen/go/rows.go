@@ -75,15 +75,73 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 		axes, _ = ir.NormAxes(sink.Attrs.Ints("axes"), sink.Args[0].Type.Shape.Rank())
 		k.initReduction(sink)
 	}
-	k.printf("{\n")
-	closing := k.loopNest(loop[:r-1]) + "}\n"
-	// Row slices and per-row scalars of the external args.
-	read := map[*ir.Value]string{}
-	for n, a := range ext {
+	// Which args are row slices (their last axis is the loop's).
+	strides := map[*ir.Value][]string{}
+	for _, a := range ext {
 		st := stridesOf(loop)
 		if !flat {
 			st = bcastStrides(a.Type.Shape, loop)
 		}
+		strides[a] = st
+	}
+	var outs []*ir.Value
+	for _, v := range members {
+		if stored(v) {
+			outs = append(outs, v)
+		}
+	}
+	sinkRow, sinkOff := false, ""
+	if sink != nil {
+		st := reducedStrides(sink.Args[0].Type.Shape, axes, sink.Attrs.Bool("keepdims"))
+		if flat {
+			st = make([]string, r)
+		}
+		sinkOff, sinkRow = offset(st[:r-1]), st[r-1] != ""
+	}
+	// The vector form, when every op has a primitive (see vec.go).
+	var vl *vecLoop
+	rowScalar := map[*ir.Value]string{}
+	isRowScalar := func(expr string) bool {
+		for _, name := range rowScalar {
+			if name == expr {
+				return true
+			}
+		}
+		return false
+	}
+	if k.p.vectorizable(members, sink, loop[r-1].Resolve(k.p.maxBatch)) && (sink == nil || sinkRow) {
+		vl = &vecLoop{k: k, members: members, slices: map[*ir.Value]string{}, outs: map[*ir.Value]string{}, sink: sink, sinkTo: "s"}
+		byName := map[string]*ir.Value{"s": sink}
+		for n, a := range ext {
+			name := fmt.Sprintf("a%d", n)
+			if strides[a][r-1] == "" {
+				rowScalar[a] = name
+			} else {
+				vl.slices[a], byName[name] = name, a
+			}
+		}
+		for _, v := range outs {
+			vl.outs[v] = fmt.Sprintf("o%d", v.ID)
+			byName[vl.outs[v]] = v
+		}
+		vl.scalar = func(a *ir.Value) string {
+			if s, ok := rowScalar[a]; ok {
+				return s
+			}
+			return k.elem(a, "0")
+		}
+		vl.mayAlias = func(out, in string) bool { return k.p.overlap(byName[out], byName[in]) }
+		vl.plan()
+	}
+	k.printf("{\n")
+	if vl != nil { // constants: filled once
+		vl.fill(func(s string) bool { return !isRowScalar(s) })
+	}
+	closing := k.loopNest(loop[:r-1]) + "}\n"
+	// Row slices and per-row scalars of the external args.
+	read := map[*ir.Value]string{}
+	for n, a := range ext {
+		st := strides[a]
 		outer := offset(st[:r-1])
 		name := fmt.Sprintf("a%d", n)
 		if st[r-1] == "" {
@@ -95,35 +153,33 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 		}
 	}
 	outOff := offset(stridesOf(loop)[:r-1])
-	var outs []*ir.Value
-	for _, v := range members {
-		if stored(v) {
-			outs = append(outs, v)
-			k.printf("o%d := %s[%s:][:%s]\n", v.ID, k.p.ref(v), outOff, inner)
-		}
+	for _, v := range outs {
+		k.printf("o%d := %s[%s:][:%s]\n", v.ID, k.p.ref(v), outOff, inner)
 	}
 	// The sink: a row slice when it keeps the last axis, else a local sum.
-	sinkRow := false
 	if sink != nil {
-		st := reducedStrides(sink.Args[0].Type.Shape, axes, sink.Attrs.Bool("keepdims"))
-		if flat {
-			st = make([]string, r)
-		}
-		so := offset(st[:r-1])
-		if st[r-1] != "" {
-			sinkRow = true
-			k.printf("s := %s[%s:][:%s]\n", k.p.ref(sink), so, inner)
+		if sinkRow {
+			k.printf("s := %s[%s:][:%s]\n", k.p.ref(sink), sinkOff, inner)
 		} else {
 			init := "float32(0)"
 			if sink.Type.DType == ir.I32 {
 				init = "int32(0)"
 			}
 			if sink.Op.Name == "reduce_max" {
-				init = k.p.ref(sink) + "[" + so + "]"
+				init = k.p.ref(sink) + "[" + sinkOff + "]"
 			}
 			k.printf("acc := %s\n", init)
 		}
-		k.sinkOff = so
+		k.sinkOff = sinkOff
+	}
+	if vl != nil {
+		vl.fill(isRowScalar) // per-row scalars
+		vl.loop(inner)
+		k.printf("%s", closing)
+		if sink != nil && sink.Op.Name == "reduce_mean" {
+			k.finishMean(sink)
+		}
+		return
 	}
 	if len(outs) > 0 {
 		k.printf("for j := range o%d {\n", outs[0].ID)

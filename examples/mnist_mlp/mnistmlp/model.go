@@ -503,6 +503,7 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 // step is one training step: forward, loss, backward (gradients into m.grads),
 // then the optimizer update of every parameter and its state.
 func (m *Model) step(image []float32, label []int32, n int) {
+	var vt [2][rt.VecChunk]float32 // strips for the vectorized loops
 	// ------------------------------------------------------------------------
 	// Forward.
 	// group (contraction): %24 matmul, %25 add, %26 relu (N, 256)
@@ -574,10 +575,10 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t40[0]
 		o43 := m.t43[0:][:n]
-		for j := range o43 {
-			v42 := a0
-			v43 := -v42
-			o43[j] = v43
+		rt.VFill(vt[0][:], a0)
+		for c := 0; c < n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, n)
+			rt.VNeg(o43[c:e], vt[0][:]) // %43 = neg(%42)
 		}
 	}
 	// group (reduction): %45 mul, %46 reduce_sum (N, 1)
@@ -627,16 +628,18 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		m.hiddenBGrad[i] = 0
 	}
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.hidden[i0*256:][:256]
 			a1 := m.t51[i0*256:][:256]
 			o54 := m.t54[i0*256:][:256]
 			s := m.hiddenBGrad[0:][:256]
-			for j := range o54 {
-				v53 := b2f(a0[j] > float32(0.0))
-				v54 := sel32(v53, a1[j], float32(0.0))
-				s[j] += v54
-				o54[j] = v54
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				w := e - c
+				rt.VGt(vt[1][:w], a0[c:e], vt[0][:])              // %53 = gt(%26, %17)
+				rt.VWhere(o54[c:e], vt[1][:w], a1[c:e], vt[0][:]) // %54 = where(%53, %51, %17)
+				rt.VAdd(s[c:e], s[c:e], o54[c:e])
 			}
 		}
 	}
@@ -672,30 +675,38 @@ func (m *Model) step(image []float32, label []int32, n int) {
 // update is the optimizer step of the params in [lo, hi) of the params block (and of
 // their gradients and state at the same offsets).
 func (m *Model) update(lo, hi int) {
+	var vt [10][rt.VecChunk]float32 // strips for the vectorized loops
 	params := m.params[lo:hi]
 	grads := m.grads[lo:hi:hi]
 	state0 := m.state[1+lo : 1+hi]           // m
 	state1 := m.state[203531+lo : 203531+hi] // v
 	s0 := m.t62[0]
 	s1 := m.t63[0]
-	for i := range params {
-		v64 := float32(0.9) * state0[i]
-		v65 := float32(0.09999999999999998) * grads[i]
-		v66 := v64 + v65
-		v67 := float32(0.999) * state1[i]
-		v68 := grads[i] * grads[i]
-		v69 := float32(0.0010000000000000009) * v68
-		v70 := v67 + v69
-		v71 := v66 * s0
-		v72 := v70 * s1
-		v73 := sqrt32(v72)
-		v74 := v73 + float32(1e-08)
-		v75 := v71 / v74
-		v76 := float32(0.001) * v75
-		v77 := params[i] - v76
-		state0[i] = v66
-		state1[i] = v70
-		params[i] = v77
+	rt.VFill(vt[0][:], float32(0.9))
+	rt.VFill(vt[1][:], float32(0.09999999999999998))
+	rt.VFill(vt[2][:], float32(0.999))
+	rt.VFill(vt[3][:], float32(0.0010000000000000009))
+	rt.VFill(vt[4][:], s0)
+	rt.VFill(vt[5][:], s1)
+	rt.VFill(vt[6][:], float32(1e-08))
+	rt.VFill(vt[7][:], float32(0.001))
+	for c := 0; c < len(params); c += rt.VecChunk {
+		e := min(c+rt.VecChunk, len(params))
+		w := e - c
+		rt.VMul(vt[8][:w], vt[0][:], state0[c:e])    // %64 = mul(%19, %7)
+		rt.VMul(vt[9][:w], vt[1][:], grads[c:e])     // %65 = mul(%21, %56)
+		rt.VAdd(state0[c:e], vt[8][:w], vt[9][:w])   // %66 = add(%64, %65)
+		rt.VMul(vt[9][:w], vt[2][:], state1[c:e])    // %67 = mul(%20, %11)
+		rt.VMul(vt[8][:w], grads[c:e], grads[c:e])   // %68 = mul(%56, %56)
+		rt.VMul(vt[8][:w], vt[3][:], vt[8][:w])      // %69 = mul(%22, %68)
+		rt.VAdd(state1[c:e], vt[9][:w], vt[8][:w])   // %70 = add(%67, %69)
+		rt.VMul(vt[8][:w], state0[c:e], vt[4][:])    // %71 = mul(%66, %62)
+		rt.VMul(vt[9][:w], state1[c:e], vt[5][:])    // %72 = mul(%70, %63)
+		rt.VSqrt(vt[9][:w], vt[9][:w])               // %73 = sqrt(%72)
+		rt.VAdd(vt[9][:w], vt[9][:w], vt[6][:])      // %74 = add(%73, %23)
+		rt.VDiv(vt[9][:w], vt[8][:w], vt[9][:w])     // %75 = div(%71, %74)
+		rt.VMul(vt[9][:w], vt[7][:], vt[9][:w])      // %76 = mul(%18, %75)
+		rt.VSub(params[c:e], params[c:e], vt[9][:w]) // %77 = sub(%2, %76)
 	}
 }
 
@@ -807,13 +818,3 @@ func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 
 func pow32(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }
-
-// sel32 is c ? a : b for a bool stored as 0/1.
-func sel32(c, a, b float32) float32 {
-	if c != 0 {
-		return a
-	}
-	return b
-}
-
-func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

@@ -1609,6 +1609,7 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 // step is one training step: forward, loss, backward (gradients into m.grads),
 // then the optimizer update of every parameter and its state.
 func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
+	var vt [2][rt.VecChunk]float32 // strips for the vectorized loops
 	// ------------------------------------------------------------------------
 	// Forward.
 	// group (reduction): %61 mul, %62 add, %63 tanh, %64 exp, %65 abs, %66 add, %67 log, %68 add, %69 mul, %70 add, %71 sqrt, %72 sign, %73 mul, %74 sub, %75 relu, %76 sigmoid, %77 pow, %78 add, %79 add, %80 div, %81 gelu, %82 add, %83 neg, %84 add, %85 gt, %86 maximum, %87 minimum, %88 where, %89 maximum, %90 minimum, %91 add, %92 lt, %93 sin, %94 cos, %95 where, %96 add, %97 mul, %98 floor, %99 ne, %100 where, %101 add, %102 reduce_sum (N, 4)
@@ -2449,11 +2450,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// group (elementwise): %293 broadcast, %294 mul (12, 12)
 	{
+		rt.VFill(vt[0][:], float32(0.0069444444961845875))
+		rt.VFill(vt[1][:], float32(0.1))
 		o294 := m.t294[0:][:144]
-		for j := range o294 {
-			v293 := float32(0.0069444444961845875)
-			v294 := v293 * float32(0.1)
-			o294[j] = v294
+		for c := 0; c < 144; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 144)
+			rt.VMul(o294[c:e], vt[0][:], vt[1][:]) // %294 = mul(%293, %5)
 		}
 	}
 	// %295 = div(%6, %56) scalar
@@ -2636,11 +2638,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %335 = mul(%330, %9) (N, 12)
 	{
+		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t330[0:][:12*n]
 		o335 := m.t335[0:][:12*n]
-		for j := range o335 {
-			v335 := a0[j] * float32(0.5)
-			o335[j] = v335
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o335[c:e], a0[c:e], vt[0][:]) // %335 = mul(%330, %9)
 		}
 	}
 	// %336 = slice(%335) (N, 4)
@@ -2667,10 +2670,11 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t338[0:][:12*n]
 		a2 := m.t339[0:][:12*n]
 		o341 := m.t341[0:][:12*n]
-		for j := range o341 {
-			v340 := a0[j] + a1[j]
-			v341 := v340 + a2[j]
-			o341[j] = v341
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			w := e - c
+			rt.VAdd(vt[0][:w], a0[c:e], a1[c:e])   // %340 = add(%333, %338)
+			rt.VAdd(o341[c:e], vt[0][:w], a2[c:e]) // %341 = add(%340, %339)
 		}
 	}
 	// %344 = transpose(%343) (N, 3, 4)
@@ -3076,27 +3080,32 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 // update is the optimizer step of the params in [lo, hi) of the params block (and of
 // their gradients and state at the same offsets).
 func (m *Model) update(lo, hi int) {
+	var vt [8][rt.VecChunk]float32 // strips for the vectorized loops
 	params := m.params[lo:hi]
 	grads := m.grads[lo:hi:hi]
 	state0 := m.state[1+lo : 1+hi]     // ms
 	state1 := m.state[193+lo : 193+hi] // momentum
 	s0 := m.t477[0]
-	for i := range params {
-		v478 := grads[i] * s0
-		v479 := float32(0.9) * state0[i]
-		v480 := v478 * v478
-		v481 := float32(0.09999999999999998) * v480
-		v482 := v479 + v481
-		v483 := float32(0.01) * v478
-		v484 := v482 + float32(1e-07)
-		v485 := sqrt32(v484)
-		v486 := v483 / v485
-		v487 := float32(0.9) * state1[i]
-		v488 := v487 + v486
-		v489 := params[i] - v488
-		state0[i] = v482
-		state1[i] = v488
-		params[i] = v489
+	rt.VFill(vt[0][:], s0)
+	rt.VFill(vt[1][:], float32(0.9))
+	rt.VFill(vt[2][:], float32(0.09999999999999998))
+	rt.VFill(vt[3][:], float32(0.01))
+	rt.VFill(vt[4][:], float32(1e-07))
+	for c := 0; c < len(params); c += rt.VecChunk {
+		e := min(c+rt.VecChunk, len(params))
+		w := e - c
+		rt.VMul(vt[5][:w], grads[c:e], vt[0][:])       // %478 = mul(%439, %477)
+		rt.VMul(vt[6][:w], vt[1][:], state0[c:e])      // %479 = mul(%59, %30)
+		rt.VMul(vt[7][:w], vt[5][:w], vt[5][:w])       // %480 = mul(%478, %478)
+		rt.VMul(vt[7][:w], vt[2][:], vt[7][:w])        // %481 = mul(%60, %480)
+		rt.VAdd(state0[c:e], vt[6][:w], vt[7][:w])     // %482 = add(%479, %481)
+		rt.VMul(vt[5][:w], vt[3][:], vt[5][:w])        // %483 = mul(%22, %478)
+		rt.VAdd(vt[7][:w], state0[c:e], vt[4][:])      // %484 = add(%482, %23)
+		rt.VSqrt(vt[7][:w], vt[7][:w])                 // %485 = sqrt(%484)
+		rt.VDiv(vt[7][:w], vt[5][:w], vt[7][:w])       // %486 = div(%483, %485)
+		rt.VMul(vt[5][:w], vt[1][:], state1[c:e])      // %487 = mul(%59, %41)
+		rt.VAdd(state1[c:e], vt[5][:w], vt[7][:w])     // %488 = add(%487, %486)
+		rt.VSub(params[c:e], params[c:e], state1[c:e]) // %489 = sub(%4, %488)
 	}
 }
 

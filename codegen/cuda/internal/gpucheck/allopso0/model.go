@@ -1698,6 +1698,7 @@ func (m *Model) forward(n int) {}
 
 // eval computes the loss and the metrics.
 func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
+	var vt [1][rt.VecChunk]float32 // strips for the vectorized loops
 	// ------------------------------------------------------------------------
 	// Forward.
 	// %5 = mul(%0, %4) (N, 3, 4)
@@ -1716,11 +1717,12 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %7 = add(%5, %6) (N, 3, 4) (h)
 	{
+		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t5[0:][:12*n]
 		o7 := m.h[0:][:12*n]
-		for j := range o7 {
-			v7 := a0[j] + float32(0.1)
-			o7[j] = v7
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o7[c:e], a0[c:e], vt[0][:]) // %7 = add(%5, %6)
 		}
 	}
 	// %8 = tanh(%7) (N, 3, 4)
@@ -1752,11 +1754,12 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %12 = add(%10, %11) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t10[0:][:12*n]
 		o12 := m.t12[0:][:12*n]
-		for j := range o12 {
-			v12 := a0[j] + float32(1.0)
-			o12[j] = v12
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o12[c:e], a0[c:e], vt[0][:]) // %12 = add(%10, %11)
 		}
 	}
 	// %13 = log(%12) (N, 3, 4)
@@ -1773,36 +1776,37 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t9[0:][:12*n]
 		a1 := m.t13[0:][:12*n]
 		o14 := m.t14[0:][:12*n]
-		for j := range o14 {
-			v14 := a0[j] + a1[j]
-			o14[j] = v14
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o14[c:e], a0[c:e], a1[c:e]) // %14 = add(%9, %13)
 		}
 	}
 	// %15 = mul(%7, %7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o15 := m.t15[0:][:12*n]
-		for j := range o15 {
-			v15 := a0[j] * a0[j]
-			o15[j] = v15
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o15[c:e], a0[c:e], a0[c:e]) // %15 = mul(%7, %7)
 		}
 	}
 	// %17 = add(%15, %16) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t15[0:][:12*n]
 		o17 := m.t17[0:][:12*n]
-		for j := range o17 {
-			v17 := a0[j] + float32(1.0)
-			o17[j] = v17
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o17[c:e], a0[c:e], vt[0][:]) // %17 = add(%15, %16)
 		}
 	}
 	// %18 = sqrt(%17) (N, 3, 4)
 	{
 		a0 := m.t17[0:][:12*n]
 		o18 := m.t18[0:][:12*n]
-		for j := range o18 {
-			v18 := sqrt32(a0[j])
-			o18[j] = v18
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VSqrt(o18[c:e], a0[c:e]) // %18 = sqrt(%17)
 		}
 	}
 	// %19 = sign(%7) (N, 3, 4)
@@ -1819,9 +1823,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t18[0:][:12*n]
 		a1 := m.t19[0:][:12*n]
 		o20 := m.t20[0:][:12*n]
-		for j := range o20 {
-			v20 := a0[j] * a1[j]
-			o20[j] = v20
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o20[c:e], a0[c:e], a1[c:e]) // %20 = mul(%18, %19)
 		}
 	}
 	// %21 = sub(%14, %20) (N, 3, 4) (a)
@@ -1829,18 +1833,18 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t14[0:][:12*n]
 		a1 := m.t20[0:][:12*n]
 		o21 := m.a[0:][:12*n]
-		for j := range o21 {
-			v21 := a0[j] - a1[j]
-			o21[j] = v21
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VSub(o21[c:e], a0[c:e], a1[c:e]) // %21 = sub(%14, %20)
 		}
 	}
 	// %22 = relu(%7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o22 := m.t22[0:][:12*n]
-		for j := range o22 {
-			v22 := relu32(a0[j])
-			o22[j] = v22
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VRelu(o22[c:e], a0[c:e]) // %22 = relu(%7)
 		}
 	}
 	// %23 = sigmoid(%7) (N, 3, 4)
@@ -1875,18 +1879,19 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t23[0:][:12*n]
 		a1 := m.t26[0:][:12*n]
 		o27 := m.t27[0:][:12*n]
-		for j := range o27 {
-			v27 := a0[j] + a1[j]
-			o27[j] = v27
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o27[c:e], a0[c:e], a1[c:e]) // %27 = add(%23, %26)
 		}
 	}
 	// %29 = add(%27, %28) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t27[0:][:12*n]
 		o29 := m.t29[0:][:12*n]
-		for j := range o29 {
-			v29 := a0[j] + float32(1.0)
-			o29[j] = v29
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o29[c:e], a0[c:e], vt[0][:]) // %29 = add(%27, %28)
 		}
 	}
 	// %30 = div(%22, %29) (N, 3, 4)
@@ -1894,9 +1899,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t22[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o30 := m.t30[0:][:12*n]
-		for j := range o30 {
-			v30 := a0[j] / a1[j]
-			o30[j] = v30
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VDiv(o30[c:e], a0[c:e], a1[c:e]) // %30 = div(%22, %29)
 		}
 	}
 	// %31 = gelu(%7) (N, 3, 4)
@@ -1913,18 +1918,18 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t30[0:][:12*n]
 		a1 := m.t31[0:][:12*n]
 		o32 := m.t32[0:][:12*n]
-		for j := range o32 {
-			v32 := a0[j] + a1[j]
-			o32[j] = v32
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o32[c:e], a0[c:e], a1[c:e]) // %32 = add(%30, %31)
 		}
 	}
 	// %33 = neg(%7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o33 := m.t33[0:][:12*n]
-		for j := range o33 {
-			v33 := -a0[j]
-			o33[j] = v33
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o33[c:e], a0[c:e]) // %33 = neg(%7)
 		}
 	}
 	// %34 = add(%32, %33) (N, 3, 4) (b)
@@ -1932,18 +1937,19 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t32[0:][:12*n]
 		a1 := m.t33[0:][:12*n]
 		o34 := m.b[0:][:12*n]
-		for j := range o34 {
-			v34 := a0[j] + a1[j]
-			o34[j] = v34
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o34[c:e], a0[c:e], a1[c:e]) // %34 = add(%32, %33)
 		}
 	}
 	// %36 = gt(%7, %35) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.h[0:][:12*n]
 		o36 := m.t36[0:][:12*n]
-		for j := range o36 {
-			v36 := b2f(a0[j] > float32(0.0))
-			o36[j] = v36
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VGt(o36[c:e], a0[c:e], vt[0][:]) // %36 = gt(%7, %35)
 		}
 	}
 	// %38 = maximum(%7, %37) (N, 3, 4)
@@ -1970,9 +1976,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t38[0:][:12*n]
 		a2 := m.t40[0:][:12*n]
 		o41 := m.t41[0:][:12*n]
-		for j := range o41 {
-			v41 := sel32(a0[j], a1[j], a2[j])
-			o41[j] = v41
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o41[c:e], a0[c:e], a1[c:e], a2[c:e]) // %41 = where(%36, %38, %40)
 		}
 	}
 	// %43 = maximum(%7, %42) (N, 3, 4)
@@ -1998,18 +2004,19 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t41[0:][:12*n]
 		a1 := m.t45[0:][:12*n]
 		o46 := m.t46[0:][:12*n]
-		for j := range o46 {
-			v46 := a0[j] + a1[j]
-			o46[j] = v46
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o46[c:e], a0[c:e], a1[c:e]) // %46 = add(%41, %45)
 		}
 	}
 	// %48 = lt(%7, %47) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.2))
 		a0 := m.h[0:][:12*n]
 		o48 := m.t48[0:][:12*n]
-		for j := range o48 {
-			v48 := b2f(a0[j] < float32(0.2))
-			o48[j] = v48
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VLt(o48[c:e], a0[c:e], vt[0][:]) // %48 = lt(%7, %47)
 		}
 	}
 	// %49 = sin(%7) (N, 3, 4)
@@ -2036,9 +2043,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t49[0:][:12*n]
 		a2 := m.t50[0:][:12*n]
 		o51 := m.t51[0:][:12*n]
-		for j := range o51 {
-			v51 := sel32(a0[j], a1[j], a2[j])
-			o51[j] = v51
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o51[c:e], a0[c:e], a1[c:e], a2[c:e]) // %51 = where(%48, %49, %50)
 		}
 	}
 	// %52 = add(%46, %51) (N, 3, 4)
@@ -2046,18 +2053,19 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t46[0:][:12*n]
 		a1 := m.t51[0:][:12*n]
 		o52 := m.t52[0:][:12*n]
-		for j := range o52 {
-			v52 := a0[j] + a1[j]
-			o52[j] = v52
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o52[c:e], a0[c:e], a1[c:e]) // %52 = add(%46, %51)
 		}
 	}
 	// %54 = mul(%7, %53) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(2.0))
 		a0 := m.h[0:][:12*n]
 		o54 := m.t54[0:][:12*n]
-		for j := range o54 {
-			v54 := a0[j] * float32(2.0)
-			o54[j] = v54
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o54[c:e], a0[c:e], vt[0][:]) // %54 = mul(%7, %53)
 		}
 	}
 	// %55 = floor(%54) (N, 3, 4)
@@ -2071,21 +2079,23 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %57 = ne(%55, %56) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t55[0:][:12*n]
 		o57 := m.t57[0:][:12*n]
-		for j := range o57 {
-			v57 := b2f(a0[j] != float32(0.0))
-			o57[j] = v57
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNe(o57[c:e], a0[c:e], vt[0][:]) // %57 = ne(%55, %56)
 		}
 	}
 	// %59 = where(%57, %7, %58) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t57[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o59 := m.t59[0:][:12*n]
-		for j := range o59 {
-			v59 := sel32(a0[j], a1[j], float32(1.0))
-			o59[j] = v59
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o59[c:e], a0[c:e], a1[c:e], vt[0][:]) // %59 = where(%57, %7, %58)
 		}
 	}
 	// %60 = add(%52, %59) (N, 3, 4) (c)
@@ -2093,9 +2103,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t52[0:][:12*n]
 		a1 := m.t59[0:][:12*n]
 		o60 := m.c[0:][:12*n]
-		for j := range o60 {
-			v60 := a0[j] + a1[j]
-			o60[j] = v60
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o60[c:e], a0[c:e], a1[c:e]) // %60 = add(%52, %59)
 		}
 	}
 	// %61 = reduce_sum(%7) (N, 4)
@@ -2160,9 +2170,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.h[0:][:12*n]
 		o66 := m.t66[0:][:12*n]
-		for j := range o66 {
-			v66 := -a0[j]
-			o66[j] = v66
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o66[c:e], a0[c:e]) // %66 = neg(%7)
 		}
 	}
 	// %67 = reduce_max(%66) (N, 4)
@@ -2270,9 +2280,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t72[0:][:12*n]
 		a1 := m.t73[0:][:12*n]
 		o74 := m.sm[0:][:12*n]
-		for j := range o74 {
-			v74 := a0[j] + a1[j]
-			o74[j] = v74
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o74[c:e], a0[c:e], a1[c:e]) // %74 = add(%72, %73)
 		}
 	}
 	// %75 = transpose(%7) (N, 4, 3)
@@ -2298,11 +2308,12 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %82 = mul(%80, %81) (N, 12) (sl)
 	{
+		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t80[0:][:12*n]
 		o82 := m.sl[0:][:12*n]
-		for j := range o82 {
-			v82 := a0[j] * float32(0.5)
-			o82[j] = v82
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o82[c:e], a0[c:e], vt[0][:]) // %82 = mul(%80, %81)
 		}
 	}
 	// %84 = gather(%83, %1) (N, 12) (g)
@@ -2320,11 +2331,12 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	rt.Sgemm(false, false, n, 1, 5, 1, m.t85, 5, m.w, 1, 0, m.oh, 1)
 	// %89 = mul(%7, %88) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(3.0))
 		a0 := m.h[0:][:12*n]
 		o89 := m.t89[0:][:12*n]
-		for j := range o89 {
-			v89 := a0[j] * float32(3.0)
-			o89[j] = v89
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o89[c:e], a0[c:e], vt[0][:]) // %89 = mul(%7, %88)
 		}
 	}
 	// %90 = cast(%89) (N, 3, 4)
@@ -2355,11 +2367,12 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	rt.Sgemm(false, false, 12, 12, n, 1, m.t92, n, m.h, 12, 0, m.t93, 12)
 	// %95 = mul(%93, %94) (12, 12) (mm)
 	{
+		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t93[0:][:144]
 		o95 := m.mm[0:][:144]
-		for j := range o95 {
-			v95 := a0[j] * float32(0.1)
-			o95[j] = v95
+		for c := 0; c < 144; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 144)
+			rt.VMul(o95[c:e], a0[c:e], vt[0][:]) // %95 = mul(%93, %94)
 		}
 	}
 	// %96 = argmax(%7) (N, 3)
@@ -2387,9 +2400,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.h[0:][:12*n]
 		a1 := m.t75[0:][:12*n]
 		o98 := m.t98[0:][:12*n]
-		for j := range o98 {
-			v98 := a0[j] + a1[j]
-			o98[j] = v98
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o98[c:e], a0[c:e], a1[c:e]) // %98 = add(%77, %76)
 		}
 	}
 	// %99 = add(%98, %82) (N, 12)
@@ -2397,9 +2410,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t98[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o99 := m.t99[0:][:12*n]
-		for j := range o99 {
-			v99 := a0[j] + a1[j]
-			o99[j] = v99
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%98, %82)
 		}
 	}
 	// %100 = add(%99, %84) (N, 12)
@@ -2407,9 +2420,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t99[0:][:12*n]
 		a1 := m.g[0:][:12*n]
 		o100 := m.t100[0:][:12*n]
-		for j := range o100 {
-			v100 := a0[j] + a1[j]
-			o100[j] = v100
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o100[c:e], a0[c:e], a1[c:e]) // %100 = add(%99, %84)
 		}
 	}
 	// %101 = reduce_mean(%100) (N, 1)
@@ -2440,9 +2453,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.t102[0:][:12*n]
 		o103 := m.t103[0:][:12*n]
-		for j := range o103 {
-			v103 := a0[j] * a0[j]
-			o103[j] = v103
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o103[c:e], a0[c:e], a0[c:e]) // %103 = mul(%102, %102)
 		}
 	}
 	// %104 = reduce_mean(%103) (N, 1)
@@ -2551,11 +2564,12 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %120 = mul(%34, %119) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.3))
 		a0 := m.b[0:][:12*n]
 		o120 := m.t120[0:][:12*n]
-		for j := range o120 {
-			v120 := a0[j] * float32(0.3)
-			o120[j] = v120
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o120[c:e], a0[c:e], vt[0][:]) // %120 = mul(%34, %119)
 		}
 	}
 	// %121 = reduce_mean(%120) scalar
@@ -2679,9 +2693,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o138 := m.t138[0:][:12*n]
-		for j := range o138 {
-			v138 := a0[j] * a1[j]
-			o138[j] = v138
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o138[c:e], a0[c:e], a1[c:e]) // %138 = mul(%137, %82)
 		}
 	}
 	// %139 = reduce_mean(%138) scalar
@@ -3292,6 +3306,7 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 // step is one training step: forward, loss, backward (gradients into m.grads),
 // then the optimizer update of every parameter and its state.
 func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
+	var vt [1][rt.VecChunk]float32 // strips for the vectorized loops
 	// ------------------------------------------------------------------------
 	// Forward.
 	// %5 = mul(%0, %4) (N, 3, 4)
@@ -3310,11 +3325,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %7 = add(%5, %6) (N, 3, 4) (h)
 	{
+		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t5[0:][:12*n]
 		o7 := m.h[0:][:12*n]
-		for j := range o7 {
-			v7 := a0[j] + float32(0.1)
-			o7[j] = v7
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o7[c:e], a0[c:e], vt[0][:]) // %7 = add(%5, %6)
 		}
 	}
 	// %8 = tanh(%7) (N, 3, 4)
@@ -3346,11 +3362,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %12 = add(%10, %11) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t10[0:][:12*n]
 		o12 := m.t12[0:][:12*n]
-		for j := range o12 {
-			v12 := a0[j] + float32(1.0)
-			o12[j] = v12
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o12[c:e], a0[c:e], vt[0][:]) // %12 = add(%10, %11)
 		}
 	}
 	// %13 = log(%12) (N, 3, 4)
@@ -3367,36 +3384,37 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t9[0:][:12*n]
 		a1 := m.t13[0:][:12*n]
 		o14 := m.t14[0:][:12*n]
-		for j := range o14 {
-			v14 := a0[j] + a1[j]
-			o14[j] = v14
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o14[c:e], a0[c:e], a1[c:e]) // %14 = add(%9, %13)
 		}
 	}
 	// %15 = mul(%7, %7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o15 := m.t15[0:][:12*n]
-		for j := range o15 {
-			v15 := a0[j] * a0[j]
-			o15[j] = v15
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o15[c:e], a0[c:e], a0[c:e]) // %15 = mul(%7, %7)
 		}
 	}
 	// %17 = add(%15, %16) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t15[0:][:12*n]
 		o17 := m.t17[0:][:12*n]
-		for j := range o17 {
-			v17 := a0[j] + float32(1.0)
-			o17[j] = v17
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o17[c:e], a0[c:e], vt[0][:]) // %17 = add(%15, %16)
 		}
 	}
 	// %18 = sqrt(%17) (N, 3, 4)
 	{
 		a0 := m.t17[0:][:12*n]
 		o18 := m.t18[0:][:12*n]
-		for j := range o18 {
-			v18 := sqrt32(a0[j])
-			o18[j] = v18
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VSqrt(o18[c:e], a0[c:e]) // %18 = sqrt(%17)
 		}
 	}
 	// %19 = sign(%7) (N, 3, 4)
@@ -3413,9 +3431,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t18[0:][:12*n]
 		a1 := m.t19[0:][:12*n]
 		o20 := m.t20[0:][:12*n]
-		for j := range o20 {
-			v20 := a0[j] * a1[j]
-			o20[j] = v20
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o20[c:e], a0[c:e], a1[c:e]) // %20 = mul(%18, %19)
 		}
 	}
 	// %21 = sub(%14, %20) (N, 3, 4) (a)
@@ -3423,18 +3441,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t14[0:][:12*n]
 		a1 := m.t20[0:][:12*n]
 		o21 := m.a[0:][:12*n]
-		for j := range o21 {
-			v21 := a0[j] - a1[j]
-			o21[j] = v21
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VSub(o21[c:e], a0[c:e], a1[c:e]) // %21 = sub(%14, %20)
 		}
 	}
 	// %22 = relu(%7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o22 := m.t22[0:][:12*n]
-		for j := range o22 {
-			v22 := relu32(a0[j])
-			o22[j] = v22
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VRelu(o22[c:e], a0[c:e]) // %22 = relu(%7)
 		}
 	}
 	// %23 = sigmoid(%7) (N, 3, 4)
@@ -3469,18 +3487,19 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t23[0:][:12*n]
 		a1 := m.t26[0:][:12*n]
 		o27 := m.t27[0:][:12*n]
-		for j := range o27 {
-			v27 := a0[j] + a1[j]
-			o27[j] = v27
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o27[c:e], a0[c:e], a1[c:e]) // %27 = add(%23, %26)
 		}
 	}
 	// %29 = add(%27, %28) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t27[0:][:12*n]
 		o29 := m.t29[0:][:12*n]
-		for j := range o29 {
-			v29 := a0[j] + float32(1.0)
-			o29[j] = v29
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o29[c:e], a0[c:e], vt[0][:]) // %29 = add(%27, %28)
 		}
 	}
 	// %30 = div(%22, %29) (N, 3, 4)
@@ -3488,9 +3507,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t22[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o30 := m.t30[0:][:12*n]
-		for j := range o30 {
-			v30 := a0[j] / a1[j]
-			o30[j] = v30
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VDiv(o30[c:e], a0[c:e], a1[c:e]) // %30 = div(%22, %29)
 		}
 	}
 	// %31 = gelu(%7) (N, 3, 4)
@@ -3507,18 +3526,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t30[0:][:12*n]
 		a1 := m.t31[0:][:12*n]
 		o32 := m.t32[0:][:12*n]
-		for j := range o32 {
-			v32 := a0[j] + a1[j]
-			o32[j] = v32
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o32[c:e], a0[c:e], a1[c:e]) // %32 = add(%30, %31)
 		}
 	}
 	// %33 = neg(%7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o33 := m.t33[0:][:12*n]
-		for j := range o33 {
-			v33 := -a0[j]
-			o33[j] = v33
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o33[c:e], a0[c:e]) // %33 = neg(%7)
 		}
 	}
 	// %34 = add(%32, %33) (N, 3, 4) (b)
@@ -3526,18 +3545,19 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t32[0:][:12*n]
 		a1 := m.t33[0:][:12*n]
 		o34 := m.b[0:][:12*n]
-		for j := range o34 {
-			v34 := a0[j] + a1[j]
-			o34[j] = v34
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o34[c:e], a0[c:e], a1[c:e]) // %34 = add(%32, %33)
 		}
 	}
 	// %36 = gt(%7, %35) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.h[0:][:12*n]
 		o36 := m.t36[0:][:12*n]
-		for j := range o36 {
-			v36 := b2f(a0[j] > float32(0.0))
-			o36[j] = v36
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VGt(o36[c:e], a0[c:e], vt[0][:]) // %36 = gt(%7, %35)
 		}
 	}
 	// %38 = maximum(%7, %37) (N, 3, 4)
@@ -3564,9 +3584,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t38[0:][:12*n]
 		a2 := m.t40[0:][:12*n]
 		o41 := m.t41[0:][:12*n]
-		for j := range o41 {
-			v41 := sel32(a0[j], a1[j], a2[j])
-			o41[j] = v41
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o41[c:e], a0[c:e], a1[c:e], a2[c:e]) // %41 = where(%36, %38, %40)
 		}
 	}
 	// %43 = maximum(%7, %42) (N, 3, 4)
@@ -3592,18 +3612,19 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t41[0:][:12*n]
 		a1 := m.t45[0:][:12*n]
 		o46 := m.t46[0:][:12*n]
-		for j := range o46 {
-			v46 := a0[j] + a1[j]
-			o46[j] = v46
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o46[c:e], a0[c:e], a1[c:e]) // %46 = add(%41, %45)
 		}
 	}
 	// %48 = lt(%7, %47) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.2))
 		a0 := m.h[0:][:12*n]
 		o48 := m.t48[0:][:12*n]
-		for j := range o48 {
-			v48 := b2f(a0[j] < float32(0.2))
-			o48[j] = v48
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VLt(o48[c:e], a0[c:e], vt[0][:]) // %48 = lt(%7, %47)
 		}
 	}
 	// %49 = sin(%7) (N, 3, 4)
@@ -3630,9 +3651,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t49[0:][:12*n]
 		a2 := m.t50[0:][:12*n]
 		o51 := m.t51[0:][:12*n]
-		for j := range o51 {
-			v51 := sel32(a0[j], a1[j], a2[j])
-			o51[j] = v51
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o51[c:e], a0[c:e], a1[c:e], a2[c:e]) // %51 = where(%48, %49, %50)
 		}
 	}
 	// %52 = add(%46, %51) (N, 3, 4)
@@ -3640,18 +3661,19 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t46[0:][:12*n]
 		a1 := m.t51[0:][:12*n]
 		o52 := m.t52[0:][:12*n]
-		for j := range o52 {
-			v52 := a0[j] + a1[j]
-			o52[j] = v52
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o52[c:e], a0[c:e], a1[c:e]) // %52 = add(%46, %51)
 		}
 	}
 	// %54 = mul(%7, %53) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(2.0))
 		a0 := m.h[0:][:12*n]
 		o54 := m.t54[0:][:12*n]
-		for j := range o54 {
-			v54 := a0[j] * float32(2.0)
-			o54[j] = v54
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o54[c:e], a0[c:e], vt[0][:]) // %54 = mul(%7, %53)
 		}
 	}
 	// %55 = floor(%54) (N, 3, 4)
@@ -3665,21 +3687,23 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %57 = ne(%55, %56) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t55[0:][:12*n]
 		o57 := m.t57[0:][:12*n]
-		for j := range o57 {
-			v57 := b2f(a0[j] != float32(0.0))
-			o57[j] = v57
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNe(o57[c:e], a0[c:e], vt[0][:]) // %57 = ne(%55, %56)
 		}
 	}
 	// %59 = where(%57, %7, %58) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t57[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o59 := m.t59[0:][:12*n]
-		for j := range o59 {
-			v59 := sel32(a0[j], a1[j], float32(1.0))
-			o59[j] = v59
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o59[c:e], a0[c:e], a1[c:e], vt[0][:]) // %59 = where(%57, %7, %58)
 		}
 	}
 	// %60 = add(%52, %59) (N, 3, 4) (c)
@@ -3687,9 +3711,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t52[0:][:12*n]
 		a1 := m.t59[0:][:12*n]
 		o60 := m.c[0:][:12*n]
-		for j := range o60 {
-			v60 := a0[j] + a1[j]
-			o60[j] = v60
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o60[c:e], a0[c:e], a1[c:e]) // %60 = add(%52, %59)
 		}
 	}
 	// %61 = reduce_sum(%7) (N, 4)
@@ -3754,9 +3778,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.h[0:][:12*n]
 		o66 := m.t66[0:][:12*n]
-		for j := range o66 {
-			v66 := -a0[j]
-			o66[j] = v66
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o66[c:e], a0[c:e]) // %66 = neg(%7)
 		}
 	}
 	// %67 = reduce_max(%66) (N, 4)
@@ -3864,9 +3888,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t72[0:][:12*n]
 		a1 := m.t73[0:][:12*n]
 		o74 := m.sm[0:][:12*n]
-		for j := range o74 {
-			v74 := a0[j] + a1[j]
-			o74[j] = v74
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o74[c:e], a0[c:e], a1[c:e]) // %74 = add(%72, %73)
 		}
 	}
 	// %75 = transpose(%7) (N, 4, 3)
@@ -3892,11 +3916,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %82 = mul(%80, %81) (N, 12) (sl)
 	{
+		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t80[0:][:12*n]
 		o82 := m.sl[0:][:12*n]
-		for j := range o82 {
-			v82 := a0[j] * float32(0.5)
-			o82[j] = v82
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o82[c:e], a0[c:e], vt[0][:]) // %82 = mul(%80, %81)
 		}
 	}
 	// %84 = gather(%83, %1) (N, 12) (g)
@@ -3914,11 +3939,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	rt.Sgemm(false, false, n, 1, 5, 1, m.t85, 5, m.w, 1, 0, m.oh, 1)
 	// %89 = mul(%7, %88) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(3.0))
 		a0 := m.h[0:][:12*n]
 		o89 := m.t89[0:][:12*n]
-		for j := range o89 {
-			v89 := a0[j] * float32(3.0)
-			o89[j] = v89
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o89[c:e], a0[c:e], vt[0][:]) // %89 = mul(%7, %88)
 		}
 	}
 	// %90 = cast(%89) (N, 3, 4)
@@ -3949,11 +3975,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	rt.Sgemm(false, false, 12, 12, n, 1, m.t92, n, m.h, 12, 0, m.t93, 12)
 	// %95 = mul(%93, %94) (12, 12) (mm)
 	{
+		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t93[0:][:144]
 		o95 := m.mm[0:][:144]
-		for j := range o95 {
-			v95 := a0[j] * float32(0.1)
-			o95[j] = v95
+		for c := 0; c < 144; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 144)
+			rt.VMul(o95[c:e], a0[c:e], vt[0][:]) // %95 = mul(%93, %94)
 		}
 	}
 	// %96 = argmax(%7) (N, 3)
@@ -3981,9 +4008,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.h[0:][:12*n]
 		a1 := m.t75[0:][:12*n]
 		o98 := m.t98[0:][:12*n]
-		for j := range o98 {
-			v98 := a0[j] + a1[j]
-			o98[j] = v98
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o98[c:e], a0[c:e], a1[c:e]) // %98 = add(%77, %76)
 		}
 	}
 	// %99 = add(%98, %82) (N, 12)
@@ -3991,9 +4018,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t98[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o99 := m.t99[0:][:12*n]
-		for j := range o99 {
-			v99 := a0[j] + a1[j]
-			o99[j] = v99
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%98, %82)
 		}
 	}
 	// %100 = add(%99, %84) (N, 12)
@@ -4001,9 +4028,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t99[0:][:12*n]
 		a1 := m.g[0:][:12*n]
 		o100 := m.t100[0:][:12*n]
-		for j := range o100 {
-			v100 := a0[j] + a1[j]
-			o100[j] = v100
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o100[c:e], a0[c:e], a1[c:e]) // %100 = add(%99, %84)
 		}
 	}
 	// %101 = reduce_mean(%100) (N, 1)
@@ -4034,9 +4061,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.t102[0:][:12*n]
 		o103 := m.t103[0:][:12*n]
-		for j := range o103 {
-			v103 := a0[j] * a0[j]
-			o103[j] = v103
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o103[c:e], a0[c:e], a0[c:e]) // %103 = mul(%102, %102)
 		}
 	}
 	// %104 = reduce_mean(%103) (N, 1)
@@ -4145,11 +4172,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %120 = mul(%34, %119) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.3))
 		a0 := m.b[0:][:12*n]
 		o120 := m.t120[0:][:12*n]
-		for j := range o120 {
-			v120 := a0[j] * float32(0.3)
-			o120[j] = v120
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o120[c:e], a0[c:e], vt[0][:]) // %120 = mul(%34, %119)
 		}
 	}
 	// %121 = reduce_mean(%120) scalar
@@ -4273,9 +4301,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o138 := m.t138[0:][:12*n]
-		for j := range o138 {
-			v138 := a0[j] * a1[j]
-			o138[j] = v138
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o138[c:e], a0[c:e], a1[c:e]) // %138 = mul(%137, %82)
 		}
 	}
 	// %139 = reduce_mean(%138) scalar
@@ -5377,9 +5405,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t333[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o334 := m.t334[0:][:12*n]
-		for j := range o334 {
-			v334 := a0[j] * a1[j]
-			o334[j] = v334
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o334[c:e], a0[c:e], a1[c:e]) // %334 = mul(%333, %82)
 		}
 	}
 	// %335 = mul(%333, %137) (N, 12)
@@ -5387,9 +5415,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t333[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o335 := m.t335[0:][:12*n]
-		for j := range o335 {
-			v335 := a0[j] * a1[j]
-			o335[j] = v335
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o335[c:e], a0[c:e], a1[c:e]) // %335 = mul(%333, %137)
 		}
 	}
 	// %338 = div(%245, %337) scalar
@@ -5470,11 +5498,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %357 = mul(%356, %119) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.3))
 		a0 := m.t356[0:][:12*n]
 		o357 := m.t357[0:][:12*n]
-		for j := range o357 {
-			v357 := a0[j] * float32(0.3)
-			o357[j] = v357
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o357[c:e], a0[c:e], vt[0][:]) // %357 = mul(%356, %119)
 		}
 	}
 	// %359 = div(%245, %358) scalar
@@ -5532,9 +5561,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t363[0:][:12*n]
 		a1 := m.t108[0:][:12*n]
 		o367 := m.t367[0:][:12*n]
-		for j := range o367 {
-			v367 := a0[j] * a1[j]
-			o367[j] = v367
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o367[c:e], a0[c:e], a1[c:e]) // %367 = mul(%363, %108)
 		}
 	}
 	// %368 = reduce_sum(%367) (12)
@@ -5563,9 +5592,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t366[0:][:12*n]
 		a1 := m.t108[0:][:12*n]
 		o370 := m.t370[0:][:12*n]
-		for j := range o370 {
-			v370 := a0[j] * a1[j]
-			o370[j] = v370
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o370[c:e], a0[c:e], a1[c:e]) // %370 = mul(%366, %108)
 		}
 	}
 	// %371 = div(%370, %107) (N, 12)
@@ -5584,9 +5613,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.t371[0:][:12*n]
 		o372 := m.t372[0:][:12*n]
-		for j := range o372 {
-			v372 := -a0[j]
-			o372[j] = v372
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o372[c:e], a0[c:e]) // %372 = neg(%371)
 		}
 	}
 	// %373 = reduce_sum(%372) (N)
@@ -5642,9 +5671,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t380[0:][:12*n]
 		a1 := m.t102[0:][:12*n]
 		o381 := m.t381[0:][:12*n]
-		for j := range o381 {
-			v381 := a0[j] * a1[j]
-			o381[j] = v381
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o381[c:e], a0[c:e], a1[c:e]) // %381 = mul(%380, %102)
 		}
 	}
 	// %382 = mul(%380, %102) (N, 12)
@@ -5652,9 +5681,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t380[0:][:12*n]
 		a1 := m.t102[0:][:12*n]
 		o382 := m.t382[0:][:12*n]
-		for j := range o382 {
-			v382 := a0[j] * a1[j]
-			o382[j] = v382
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o382[c:e], a0[c:e], a1[c:e]) // %382 = mul(%380, %102)
 		}
 	}
 	// %383 = add(%369, %381) (N, 12)
@@ -5662,9 +5691,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t369[0:][:12*n]
 		a1 := m.t381[0:][:12*n]
 		o383 := m.t383[0:][:12*n]
-		for j := range o383 {
-			v383 := a0[j] + a1[j]
-			o383[j] = v383
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o383[c:e], a0[c:e], a1[c:e]) // %383 = add(%369, %381)
 		}
 	}
 	// %384 = add(%383, %382) (N, 12)
@@ -5672,18 +5701,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t383[0:][:12*n]
 		a1 := m.t382[0:][:12*n]
 		o384 := m.t384[0:][:12*n]
-		for j := range o384 {
-			v384 := a0[j] + a1[j]
-			o384[j] = v384
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o384[c:e], a0[c:e], a1[c:e]) // %384 = add(%383, %382)
 		}
 	}
 	// %385 = neg(%384) (N, 12)
 	{
 		a0 := m.t384[0:][:12*n]
 		o385 := m.t385[0:][:12*n]
-		for j := range o385 {
-			v385 := -a0[j]
-			o385[j] = v385
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o385[c:e], a0[c:e]) // %385 = neg(%384)
 		}
 	}
 	// %386 = reduce_sum(%385) (N)
@@ -5720,9 +5749,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t384[0:][:12*n]
 		a1 := m.t390[0:][:12*n]
 		o391 := m.t391[0:][:12*n]
-		for j := range o391 {
-			v391 := a0[j] + a1[j]
-			o391[j] = v391
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o391[c:e], a0[c:e], a1[c:e]) // %391 = add(%384, %390)
 		}
 	}
 	// %392 = add(%335, %391) (N, 12)
@@ -5730,9 +5759,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t335[0:][:12*n]
 		a1 := m.t391[0:][:12*n]
 		o392 := m.t392[0:][:12*n]
-		for j := range o392 {
-			v392 := a0[j] + a1[j]
-			o392[j] = v392
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o392[c:e], a0[c:e], a1[c:e]) // %392 = add(%335, %391)
 		}
 	}
 	// %393 = add(%259, %391) (N, 12)
@@ -5740,18 +5769,19 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t259[0:][:12*n]
 		a1 := m.t391[0:][:12*n]
 		o393 := m.t393[0:][:12*n]
-		for j := range o393 {
-			v393 := a0[j] + a1[j]
-			o393[j] = v393
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o393[c:e], a0[c:e], a1[c:e]) // %393 = add(%259, %391)
 		}
 	}
 	// %394 = mul(%340, %94) (12, 12)
 	{
+		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t340[0:][:144]
 		o394 := m.t394[0:][:144]
-		for j := range o394 {
-			v394 := a0[j] * float32(0.1)
-			o394[j] = v394
+		for c := 0; c < 144; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 144)
+			rt.VMul(o394[c:e], a0[c:e], vt[0][:]) // %394 = mul(%340, %94)
 		}
 	}
 	// %395 = matmul(%394, %77) (12, N)
@@ -5763,9 +5793,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t393[0:][:12*n]
 		a1 := m.t396[0:][:12*n]
 		o397 := m.t397[0:][:12*n]
-		for j := range o397 {
-			v397 := a0[j] + a1[j]
-			o397[j] = v397
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o397[c:e], a0[c:e], a1[c:e]) // %397 = add(%393, %396)
 		}
 	}
 	// %398 = transpose(%395) (N, 12)
@@ -5779,9 +5809,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t397[0:][:12*n]
 		a1 := m.t398[0:][:12*n]
 		o399 := m.t399[0:][:12*n]
-		for j := range o399 {
-			v399 := a0[j] + a1[j]
-			o399[j] = v399
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o399[c:e], a0[c:e], a1[c:e]) // %399 = add(%397, %398)
 		}
 	}
 	// %400 = matmul(%85, %329) (5, 1)
@@ -5796,11 +5826,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %402 = mul(%392, %81) (N, 12)
 	{
+		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t392[0:][:12*n]
 		o402 := m.t402[0:][:12*n]
-		for j := range o402 {
-			v402 := a0[j] * float32(0.5)
-			o402[j] = v402
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o402[c:e], a0[c:e], vt[0][:]) // %402 = mul(%392, %81)
 		}
 	}
 	// %403 = slice(%402) (N, 4)
@@ -5821,9 +5852,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t399[0:][:12*n]
 		a1 := m.t405[0:][:12*n]
 		o406 := m.t406[0:][:12*n]
-		for j := range o406 {
-			v406 := a0[j] + a1[j]
-			o406[j] = v406
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o406[c:e], a0[c:e], a1[c:e]) // %406 = add(%399, %405)
 		}
 	}
 	// %407 = pad(%403) (N, 12)
@@ -5836,9 +5867,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t406[0:][:12*n]
 		a1 := m.t407[0:][:12*n]
 		o408 := m.t408[0:][:12*n]
-		for j := range o408 {
-			v408 := a0[j] + a1[j]
-			o408[j] = v408
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o408[c:e], a0[c:e], a1[c:e]) // %408 = add(%406, %407)
 		}
 	}
 	// %410 = add(%336, %409) (N, 3, 4)
@@ -5846,9 +5877,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t334[0:][:12*n]
 		a1 := m.t408[0:][:12*n]
 		o410 := m.t410[0:][:12*n]
-		for j := range o410 {
-			v410 := a0[j] + a1[j]
-			o410[j] = v410
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o410[c:e], a0[c:e], a1[c:e]) // %410 = add(%336, %409)
 		}
 	}
 	// %412 = transpose(%411) (N, 3, 4)
@@ -5864,9 +5895,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t410[0:][:12*n]
 		a1 := m.t412[0:][:12*n]
 		o413 := m.t413[0:][:12*n]
-		for j := range o413 {
-			v413 := a0[j] + a1[j]
-			o413[j] = v413
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o413[c:e], a0[c:e], a1[c:e]) // %413 = add(%410, %412)
 		}
 	}
 	// %414 = exp(%73) (N, 3, 4)
@@ -5908,9 +5939,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t344[0:][:12*n]
 		a1 := m.t416[0:][:12*n]
 		o417 := m.t417[0:][:12*n]
-		for j := range o417 {
-			v417 := a0[j] - a1[j]
-			o417[j] = v417
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VSub(o417[c:e], a0[c:e], a1[c:e]) // %417 = sub(%344, %416)
 		}
 	}
 	// %418 = add(%413, %417) (N, 3, 4)
@@ -5918,9 +5949,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t413[0:][:12*n]
 		a1 := m.t417[0:][:12*n]
 		o418 := m.t418[0:][:12*n]
-		for j := range o418 {
-			v418 := a0[j] + a1[j]
-			o418[j] = v418
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o418[c:e], a0[c:e], a1[c:e]) // %418 = add(%413, %417)
 		}
 	}
 	// %419 = mul(%344, %72) (N, 3, 4)
@@ -5928,9 +5959,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t344[0:][:12*n]
 		a1 := m.t72[0:][:12*n]
 		o419 := m.t419[0:][:12*n]
-		for j := range o419 {
-			v419 := a0[j] * a1[j]
-			o419[j] = v419
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o419[c:e], a0[c:e], a1[c:e]) // %419 = mul(%344, %72)
 		}
 	}
 	// %420 = reduce_sum(%419) (N, 3, 1)
@@ -5963,9 +5994,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t72[0:][:12*n]
 		a1 := m.t421[0:][:12*n]
 		o422 := m.t422[0:][:12*n]
-		for j := range o422 {
-			v422 := a0[j] * a1[j]
-			o422[j] = v422
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o422[c:e], a0[c:e], a1[c:e]) // %422 = mul(%72, %421)
 		}
 	}
 	// %423 = add(%418, %422) (N, 3, 4)
@@ -5973,9 +6004,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t418[0:][:12*n]
 		a1 := m.t422[0:][:12*n]
 		o423 := m.t423[0:][:12*n]
-		for j := range o423 {
-			v423 := a0[j] + a1[j]
-			o423[j] = v423
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o423[c:e], a0[c:e], a1[c:e]) // %423 = add(%418, %422)
 		}
 	}
 	// %425 = sub(%7, %424) (N, 3, 4)
@@ -6020,9 +6051,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t423[0:][:12*n]
 		a1 := m.t428[0:][:12*n]
 		o429 := m.t429[0:][:12*n]
-		for j := range o429 {
-			v429 := a0[j] + a1[j]
-			o429[j] = v429
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o429[c:e], a0[c:e], a1[c:e]) // %429 = add(%423, %428)
 		}
 	}
 	// %430 = neg(%348) (N, 4)
@@ -6096,9 +6127,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.t437[0:][:12*n]
 		o438 := m.t438[0:][:12*n]
-		for j := range o438 {
-			v438 := -a0[j]
-			o438[j] = v438
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o438[c:e], a0[c:e]) // %438 = neg(%437)
 		}
 	}
 	// %439 = add(%429, %438) (N, 3, 4)
@@ -6106,9 +6137,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t429[0:][:12*n]
 		a1 := m.t438[0:][:12*n]
 		o439 := m.t439[0:][:12*n]
-		for j := range o439 {
-			v439 := a0[j] + a1[j]
-			o439[j] = v439
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o439[c:e], a0[c:e], a1[c:e]) // %439 = add(%429, %438)
 		}
 	}
 	// %441 = eq(%7, %440) (N, 3, 4)
@@ -6174,9 +6205,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t439[0:][:12*n]
 		a1 := m.t446[0:][:12*n]
 		o447 := m.t447[0:][:12*n]
-		for j := range o447 {
-			v447 := a0[j] + a1[j]
-			o447[j] = v447
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o447[c:e], a0[c:e], a1[c:e]) // %447 = add(%439, %446)
 		}
 	}
 	// %449 = div(%348, %448) (N, 4)
@@ -6206,9 +6237,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t447[0:][:12*n]
 		a1 := m.t451[0:][:12*n]
 		o452 := m.t452[0:][:12*n]
-		for j := range o452 {
-			v452 := a0[j] + a1[j]
-			o452[j] = v452
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o452[c:e], a0[c:e], a1[c:e]) // %452 = add(%447, %451)
 		}
 	}
 	// %454 = broadcast(%453) (N, 3, 4)
@@ -6229,19 +6260,20 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t452[0:][:12*n]
 		a1 := m.t454[0:][:12*n]
 		o455 := m.t455[0:][:12*n]
-		for j := range o455 {
-			v455 := a0[j] + a1[j]
-			o455[j] = v455
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o455[c:e], a0[c:e], a1[c:e]) // %455 = add(%452, %454)
 		}
 	}
 	// %457 = where(%57, %352, %456) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t57[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o457 := m.t457[0:][:12*n]
-		for j := range o457 {
-			v457 := sel32(a0[j], a1[j], float32(0.0))
-			o457[j] = v457
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o457[c:e], a0[c:e], a1[c:e], vt[0][:]) // %457 = where(%57, %352, %456)
 		}
 	}
 	// %458 = add(%455, %457) (N, 3, 4)
@@ -6249,29 +6281,31 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t455[0:][:12*n]
 		a1 := m.t457[0:][:12*n]
 		o458 := m.t458[0:][:12*n]
-		for j := range o458 {
-			v458 := a0[j] + a1[j]
-			o458[j] = v458
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o458[c:e], a0[c:e], a1[c:e]) // %458 = add(%455, %457)
 		}
 	}
 	// %460 = where(%48, %352, %459) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t48[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o460 := m.t460[0:][:12*n]
-		for j := range o460 {
-			v460 := sel32(a0[j], a1[j], float32(0.0))
-			o460[j] = v460
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o460[c:e], a0[c:e], a1[c:e], vt[0][:]) // %460 = where(%48, %352, %459)
 		}
 	}
 	// %462 = where(%48, %461, %352) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t48[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o462 := m.t462[0:][:12*n]
-		for j := range o462 {
-			v462 := sel32(a0[j], float32(0.0), a1[j])
-			o462[j] = v462
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o462[c:e], a0[c:e], vt[0][:], a1[c:e]) // %462 = where(%48, %461, %352)
 		}
 	}
 	// %463 = sin(%7) (N, 3, 4)
@@ -6288,18 +6322,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t462[0:][:12*n]
 		a1 := m.t463[0:][:12*n]
 		o464 := m.t464[0:][:12*n]
-		for j := range o464 {
-			v464 := a0[j] * a1[j]
-			o464[j] = v464
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o464[c:e], a0[c:e], a1[c:e]) // %464 = mul(%462, %463)
 		}
 	}
 	// %465 = neg(%464) (N, 3, 4)
 	{
 		a0 := m.t464[0:][:12*n]
 		o465 := m.t465[0:][:12*n]
-		for j := range o465 {
-			v465 := -a0[j]
-			o465[j] = v465
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o465[c:e], a0[c:e]) // %465 = neg(%464)
 		}
 	}
 	// %466 = add(%458, %465) (N, 3, 4)
@@ -6307,9 +6341,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t458[0:][:12*n]
 		a1 := m.t465[0:][:12*n]
 		o466 := m.t466[0:][:12*n]
-		for j := range o466 {
-			v466 := a0[j] + a1[j]
-			o466[j] = v466
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o466[c:e], a0[c:e], a1[c:e]) // %466 = add(%458, %465)
 		}
 	}
 	// %467 = cos(%7) (N, 3, 4)
@@ -6326,9 +6360,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t460[0:][:12*n]
 		a1 := m.t467[0:][:12*n]
 		o468 := m.t468[0:][:12*n]
-		for j := range o468 {
-			v468 := a0[j] * a1[j]
-			o468[j] = v468
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o468[c:e], a0[c:e], a1[c:e]) // %468 = mul(%460, %467)
 		}
 	}
 	// %469 = add(%466, %468) (N, 3, 4)
@@ -6336,47 +6370,51 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t466[0:][:12*n]
 		a1 := m.t468[0:][:12*n]
 		o469 := m.t469[0:][:12*n]
-		for j := range o469 {
-			v469 := a0[j] + a1[j]
-			o469[j] = v469
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o469[c:e], a0[c:e], a1[c:e]) // %469 = add(%466, %468)
 		}
 	}
 	// %470 = le(%43, %44) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t43[0:][:12*n]
 		o470 := m.t470[0:][:12*n]
-		for j := range o470 {
-			v470 := b2f(a0[j] <= float32(1.0))
-			o470[j] = v470
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VLe(o470[c:e], a0[c:e], vt[0][:]) // %470 = le(%43, %44)
 		}
 	}
 	// %472 = where(%470, %352, %471) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t470[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o472 := m.t472[0:][:12*n]
-		for j := range o472 {
-			v472 := sel32(a0[j], a1[j], float32(0.0))
-			o472[j] = v472
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o472[c:e], a0[c:e], a1[c:e], vt[0][:]) // %472 = where(%470, %352, %471)
 		}
 	}
 	// %473 = ge(%7, %42) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(-1.0))
 		a0 := m.h[0:][:12*n]
 		o473 := m.t473[0:][:12*n]
-		for j := range o473 {
-			v473 := b2f(a0[j] >= float32(-1.0))
-			o473[j] = v473
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VGe(o473[c:e], a0[c:e], vt[0][:]) // %473 = ge(%7, %42)
 		}
 	}
 	// %475 = where(%473, %472, %474) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t473[0:][:12*n]
 		a1 := m.t472[0:][:12*n]
 		o475 := m.t475[0:][:12*n]
-		for j := range o475 {
-			v475 := sel32(a0[j], a1[j], float32(0.0))
-			o475[j] = v475
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o475[c:e], a0[c:e], a1[c:e], vt[0][:]) // %475 = where(%473, %472, %474)
 		}
 	}
 	// %476 = add(%469, %475) (N, 3, 4)
@@ -6384,48 +6422,52 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t469[0:][:12*n]
 		a1 := m.t475[0:][:12*n]
 		o476 := m.t476[0:][:12*n]
-		for j := range o476 {
-			v476 := a0[j] + a1[j]
-			o476[j] = v476
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o476[c:e], a0[c:e], a1[c:e]) // %476 = add(%469, %475)
 		}
 	}
 	// %478 = where(%36, %352, %477) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t36[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o478 := m.t478[0:][:12*n]
-		for j := range o478 {
-			v478 := sel32(a0[j], a1[j], float32(0.0))
-			o478[j] = v478
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o478[c:e], a0[c:e], a1[c:e], vt[0][:]) // %478 = where(%36, %352, %477)
 		}
 	}
 	// %480 = where(%36, %479, %352) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t36[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o480 := m.t480[0:][:12*n]
-		for j := range o480 {
-			v480 := sel32(a0[j], float32(0.0), a1[j])
-			o480[j] = v480
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o480[c:e], a0[c:e], vt[0][:], a1[c:e]) // %480 = where(%36, %479, %352)
 		}
 	}
 	// %481 = le(%7, %39) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(-0.5))
 		a0 := m.h[0:][:12*n]
 		o481 := m.t481[0:][:12*n]
-		for j := range o481 {
-			v481 := b2f(a0[j] <= float32(-0.5))
-			o481[j] = v481
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VLe(o481[c:e], a0[c:e], vt[0][:]) // %481 = le(%7, %39)
 		}
 	}
 	// %483 = where(%481, %480, %482) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t481[0:][:12*n]
 		a1 := m.t480[0:][:12*n]
 		o483 := m.t483[0:][:12*n]
-		for j := range o483 {
-			v483 := sel32(a0[j], a1[j], float32(0.0))
-			o483[j] = v483
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o483[c:e], a0[c:e], a1[c:e], vt[0][:]) // %483 = where(%481, %480, %482)
 		}
 	}
 	// %484 = add(%476, %483) (N, 3, 4)
@@ -6433,28 +6475,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t476[0:][:12*n]
 		a1 := m.t483[0:][:12*n]
 		o484 := m.t484[0:][:12*n]
-		for j := range o484 {
-			v484 := a0[j] + a1[j]
-			o484[j] = v484
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o484[c:e], a0[c:e], a1[c:e]) // %484 = add(%476, %483)
 		}
 	}
 	// %485 = ge(%7, %37) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.h[0:][:12*n]
 		o485 := m.t485[0:][:12*n]
-		for j := range o485 {
-			v485 := b2f(a0[j] >= float32(0.5))
-			o485[j] = v485
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VGe(o485[c:e], a0[c:e], vt[0][:]) // %485 = ge(%7, %37)
 		}
 	}
 	// %487 = where(%485, %478, %486) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t485[0:][:12*n]
 		a1 := m.t478[0:][:12*n]
 		o487 := m.t487[0:][:12*n]
-		for j := range o487 {
-			v487 := sel32(a0[j], a1[j], float32(0.0))
-			o487[j] = v487
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o487[c:e], a0[c:e], a1[c:e], vt[0][:]) // %487 = where(%485, %478, %486)
 		}
 	}
 	// %488 = add(%484, %487) (N, 3, 4)
@@ -6462,18 +6506,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t484[0:][:12*n]
 		a1 := m.t487[0:][:12*n]
 		o488 := m.t488[0:][:12*n]
-		for j := range o488 {
-			v488 := a0[j] + a1[j]
-			o488[j] = v488
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o488[c:e], a0[c:e], a1[c:e]) // %488 = add(%484, %487)
 		}
 	}
 	// %489 = neg(%357) (N, 3, 4)
 	{
 		a0 := m.t357[0:][:12*n]
 		o489 := m.t489[0:][:12*n]
-		for j := range o489 {
-			v489 := -a0[j]
-			o489[j] = v489
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o489[c:e], a0[c:e]) // %489 = neg(%357)
 		}
 	}
 	// %490 = add(%488, %489) (N, 3, 4)
@@ -6481,9 +6525,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t488[0:][:12*n]
 		a1 := m.t489[0:][:12*n]
 		o490 := m.t490[0:][:12*n]
-		for j := range o490 {
-			v490 := a0[j] + a1[j]
-			o490[j] = v490
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o490[c:e], a0[c:e], a1[c:e]) // %490 = add(%488, %489)
 		}
 	}
 	// %491 = gelu_grad(%7, %357) (N, 3, 4)
@@ -6501,9 +6545,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t490[0:][:12*n]
 		a1 := m.t491[0:][:12*n]
 		o492 := m.t492[0:][:12*n]
-		for j := range o492 {
-			v492 := a0[j] + a1[j]
-			o492[j] = v492
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o492[c:e], a0[c:e], a1[c:e]) // %492 = add(%490, %491)
 		}
 	}
 	// %493 = div(%357, %29) (N, 3, 4)
@@ -6511,9 +6555,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t357[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o493 := m.t493[0:][:12*n]
-		for j := range o493 {
-			v493 := a0[j] / a1[j]
-			o493[j] = v493
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VDiv(o493[c:e], a0[c:e], a1[c:e]) // %493 = div(%357, %29)
 		}
 	}
 	// %494 = mul(%357, %30) (N, 3, 4)
@@ -6521,9 +6565,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t357[0:][:12*n]
 		a1 := m.t30[0:][:12*n]
 		o494 := m.t494[0:][:12*n]
-		for j := range o494 {
-			v494 := a0[j] * a1[j]
-			o494[j] = v494
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o494[c:e], a0[c:e], a1[c:e]) // %494 = mul(%357, %30)
 		}
 	}
 	// %495 = div(%494, %29) (N, 3, 4)
@@ -6531,18 +6575,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t494[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o495 := m.t495[0:][:12*n]
-		for j := range o495 {
-			v495 := a0[j] / a1[j]
-			o495[j] = v495
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VDiv(o495[c:e], a0[c:e], a1[c:e]) // %495 = div(%494, %29)
 		}
 	}
 	// %496 = neg(%495) (N, 3, 4)
 	{
 		a0 := m.t495[0:][:12*n]
 		o496 := m.t496[0:][:12*n]
-		for j := range o496 {
-			v496 := -a0[j]
-			o496[j] = v496
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o496[c:e], a0[c:e]) // %496 = neg(%495)
 		}
 	}
 	// %498 = sub(%25, %497) scalar
@@ -6564,11 +6608,12 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %500 = mul(%25, %499) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(2.0))
 		a0 := m.t499[0:][:12*n]
 		o500 := m.t500[0:][:12*n]
-		for j := range o500 {
-			v500 := float32(2.0) * a0[j]
-			o500[j] = v500
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o500[c:e], vt[0][:], a0[c:e]) // %500 = mul(%25, %499)
 		}
 	}
 	// %501 = mul(%496, %500) (N, 3, 4)
@@ -6576,27 +6621,28 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t496[0:][:12*n]
 		a1 := m.t500[0:][:12*n]
 		o501 := m.t501[0:][:12*n]
-		for j := range o501 {
-			v501 := a0[j] * a1[j]
-			o501[j] = v501
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o501[c:e], a0[c:e], a1[c:e]) // %501 = mul(%496, %500)
 		}
 	}
 	// %503 = mul(%24, %24) (N, 3, 4)
 	{
 		a0 := m.t24[0:][:12*n]
 		o503 := m.t503[0:][:12*n]
-		for j := range o503 {
-			v503 := a0[j] * a0[j]
-			o503[j] = v503
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o503[c:e], a0[c:e], a0[c:e]) // %503 = mul(%24, %24)
 		}
 	}
 	// %504 = sub(%502, %503) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t503[0:][:12*n]
 		o504 := m.t504[0:][:12*n]
-		for j := range o504 {
-			v504 := float32(1.0) - a0[j]
-			o504[j] = v504
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VSub(o504[c:e], vt[0][:], a0[c:e]) // %504 = sub(%502, %503)
 		}
 	}
 	// %505 = mul(%501, %504) (N, 3, 4)
@@ -6604,9 +6650,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t501[0:][:12*n]
 		a1 := m.t504[0:][:12*n]
 		o505 := m.t505[0:][:12*n]
-		for j := range o505 {
-			v505 := a0[j] * a1[j]
-			o505[j] = v505
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o505[c:e], a0[c:e], a1[c:e]) // %505 = mul(%501, %504)
 		}
 	}
 	// %506 = add(%492, %505) (N, 3, 4)
@@ -6614,9 +6660,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t492[0:][:12*n]
 		a1 := m.t505[0:][:12*n]
 		o506 := m.t506[0:][:12*n]
-		for j := range o506 {
-			v506 := a0[j] + a1[j]
-			o506[j] = v506
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o506[c:e], a0[c:e], a1[c:e]) // %506 = add(%492, %505)
 		}
 	}
 	// %507 = mul(%496, %23) (N, 3, 4)
@@ -6624,18 +6670,19 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t496[0:][:12*n]
 		a1 := m.t23[0:][:12*n]
 		o507 := m.t507[0:][:12*n]
-		for j := range o507 {
-			v507 := a0[j] * a1[j]
-			o507[j] = v507
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o507[c:e], a0[c:e], a1[c:e]) // %507 = mul(%496, %23)
 		}
 	}
 	// %509 = sub(%508, %23) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t23[0:][:12*n]
 		o509 := m.t509[0:][:12*n]
-		for j := range o509 {
-			v509 := float32(1.0) - a0[j]
-			o509[j] = v509
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VSub(o509[c:e], vt[0][:], a0[c:e]) // %509 = sub(%508, %23)
 		}
 	}
 	// %510 = mul(%507, %509) (N, 3, 4)
@@ -6643,9 +6690,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t507[0:][:12*n]
 		a1 := m.t509[0:][:12*n]
 		o510 := m.t510[0:][:12*n]
-		for j := range o510 {
-			v510 := a0[j] * a1[j]
-			o510[j] = v510
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o510[c:e], a0[c:e], a1[c:e]) // %510 = mul(%507, %509)
 		}
 	}
 	// %511 = add(%506, %510) (N, 3, 4)
@@ -6653,28 +6700,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t506[0:][:12*n]
 		a1 := m.t510[0:][:12*n]
 		o511 := m.t511[0:][:12*n]
-		for j := range o511 {
-			v511 := a0[j] + a1[j]
-			o511[j] = v511
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o511[c:e], a0[c:e], a1[c:e]) // %511 = add(%506, %510)
 		}
 	}
 	// %513 = gt(%22, %512) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t22[0:][:12*n]
 		o513 := m.t513[0:][:12*n]
-		for j := range o513 {
-			v513 := b2f(a0[j] > float32(0.0))
-			o513[j] = v513
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VGt(o513[c:e], a0[c:e], vt[0][:]) // %513 = gt(%22, %512)
 		}
 	}
 	// %515 = where(%513, %493, %514) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t513[0:][:12*n]
 		a1 := m.t493[0:][:12*n]
 		o515 := m.t515[0:][:12*n]
-		for j := range o515 {
-			v515 := sel32(a0[j], a1[j], float32(0.0))
-			o515[j] = v515
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VWhere(o515[c:e], a0[c:e], a1[c:e], vt[0][:]) // %515 = where(%513, %493, %514)
 		}
 	}
 	// %516 = add(%511, %515) (N, 3, 4)
@@ -6682,18 +6731,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t511[0:][:12*n]
 		a1 := m.t515[0:][:12*n]
 		o516 := m.t516[0:][:12*n]
-		for j := range o516 {
-			v516 := a0[j] + a1[j]
-			o516[j] = v516
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o516[c:e], a0[c:e], a1[c:e]) // %516 = add(%511, %515)
 		}
 	}
 	// %517 = neg(%361) (N, 3, 4)
 	{
 		a0 := m.t361[0:][:12*n]
 		o517 := m.t517[0:][:12*n]
-		for j := range o517 {
-			v517 := -a0[j]
-			o517[j] = v517
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VNeg(o517[c:e], a0[c:e]) // %517 = neg(%361)
 		}
 	}
 	// %518 = mul(%517, %19) (N, 3, 4)
@@ -6701,18 +6750,19 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t517[0:][:12*n]
 		a1 := m.t19[0:][:12*n]
 		o518 := m.t518[0:][:12*n]
-		for j := range o518 {
-			v518 := a0[j] * a1[j]
-			o518[j] = v518
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o518[c:e], a0[c:e], a1[c:e]) // %518 = mul(%517, %19)
 		}
 	}
 	// %520 = mul(%518, %519) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t518[0:][:12*n]
 		o520 := m.t520[0:][:12*n]
-		for j := range o520 {
-			v520 := a0[j] * float32(0.5)
-			o520[j] = v520
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o520[c:e], a0[c:e], vt[0][:]) // %520 = mul(%518, %519)
 		}
 	}
 	// %521 = div(%520, %18) (N, 3, 4)
@@ -6720,9 +6770,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t520[0:][:12*n]
 		a1 := m.t18[0:][:12*n]
 		o521 := m.t521[0:][:12*n]
-		for j := range o521 {
-			v521 := a0[j] / a1[j]
-			o521[j] = v521
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VDiv(o521[c:e], a0[c:e], a1[c:e]) // %521 = div(%520, %18)
 		}
 	}
 	// %522 = mul(%521, %7) (N, 3, 4)
@@ -6730,9 +6780,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t521[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o522 := m.t522[0:][:12*n]
-		for j := range o522 {
-			v522 := a0[j] * a1[j]
-			o522[j] = v522
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o522[c:e], a0[c:e], a1[c:e]) // %522 = mul(%521, %7)
 		}
 	}
 	// %523 = mul(%521, %7) (N, 3, 4)
@@ -6740,9 +6790,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t521[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o523 := m.t523[0:][:12*n]
-		for j := range o523 {
-			v523 := a0[j] * a1[j]
-			o523[j] = v523
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o523[c:e], a0[c:e], a1[c:e]) // %523 = mul(%521, %7)
 		}
 	}
 	// %524 = add(%516, %522) (N, 3, 4)
@@ -6750,9 +6800,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t516[0:][:12*n]
 		a1 := m.t522[0:][:12*n]
 		o524 := m.t524[0:][:12*n]
-		for j := range o524 {
-			v524 := a0[j] + a1[j]
-			o524[j] = v524
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o524[c:e], a0[c:e], a1[c:e]) // %524 = add(%516, %522)
 		}
 	}
 	// %525 = add(%524, %523) (N, 3, 4)
@@ -6760,9 +6810,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t524[0:][:12*n]
 		a1 := m.t523[0:][:12*n]
 		o525 := m.t525[0:][:12*n]
-		for j := range o525 {
-			v525 := a0[j] + a1[j]
-			o525[j] = v525
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o525[c:e], a0[c:e], a1[c:e]) // %525 = add(%524, %523)
 		}
 	}
 	// %526 = div(%361, %12) (N, 3, 4)
@@ -6770,9 +6820,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t361[0:][:12*n]
 		a1 := m.t12[0:][:12*n]
 		o526 := m.t526[0:][:12*n]
-		for j := range o526 {
-			v526 := a0[j] / a1[j]
-			o526[j] = v526
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VDiv(o526[c:e], a0[c:e], a1[c:e]) // %526 = div(%361, %12)
 		}
 	}
 	// %527 = sign(%7) (N, 3, 4)
@@ -6789,9 +6839,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t526[0:][:12*n]
 		a1 := m.t527[0:][:12*n]
 		o528 := m.t528[0:][:12*n]
-		for j := range o528 {
-			v528 := a0[j] * a1[j]
-			o528[j] = v528
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o528[c:e], a0[c:e], a1[c:e]) // %528 = mul(%526, %527)
 		}
 	}
 	// %529 = add(%525, %528) (N, 3, 4)
@@ -6799,9 +6849,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t525[0:][:12*n]
 		a1 := m.t528[0:][:12*n]
 		o529 := m.t529[0:][:12*n]
-		for j := range o529 {
-			v529 := a0[j] + a1[j]
-			o529[j] = v529
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o529[c:e], a0[c:e], a1[c:e]) // %529 = add(%525, %528)
 		}
 	}
 	// %530 = mul(%361, %9) (N, 3, 4)
@@ -6809,27 +6859,28 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t361[0:][:12*n]
 		a1 := m.t9[0:][:12*n]
 		o530 := m.t530[0:][:12*n]
-		for j := range o530 {
-			v530 := a0[j] * a1[j]
-			o530[j] = v530
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o530[c:e], a0[c:e], a1[c:e]) // %530 = mul(%361, %9)
 		}
 	}
 	// %532 = mul(%8, %8) (N, 3, 4)
 	{
 		a0 := m.t8[0:][:12*n]
 		o532 := m.t532[0:][:12*n]
-		for j := range o532 {
-			v532 := a0[j] * a0[j]
-			o532[j] = v532
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o532[c:e], a0[c:e], a0[c:e]) // %532 = mul(%8, %8)
 		}
 	}
 	// %533 = sub(%531, %532) (N, 3, 4)
 	{
+		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t532[0:][:12*n]
 		o533 := m.t533[0:][:12*n]
-		for j := range o533 {
-			v533 := float32(1.0) - a0[j]
-			o533[j] = v533
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VSub(o533[c:e], vt[0][:], a0[c:e]) // %533 = sub(%531, %532)
 		}
 	}
 	// %534 = mul(%530, %533) (N, 3, 4)
@@ -6837,9 +6888,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t530[0:][:12*n]
 		a1 := m.t533[0:][:12*n]
 		o534 := m.t534[0:][:12*n]
-		for j := range o534 {
-			v534 := a0[j] * a1[j]
-			o534[j] = v534
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o534[c:e], a0[c:e], a1[c:e]) // %534 = mul(%530, %533)
 		}
 	}
 	// %535 = add(%529, %534) (N, 3, 4)
@@ -6847,9 +6898,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t529[0:][:12*n]
 		a1 := m.t534[0:][:12*n]
 		o535 := m.t535[0:][:12*n]
-		for j := range o535 {
-			v535 := a0[j] + a1[j]
-			o535[j] = v535
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VAdd(o535[c:e], a0[c:e], a1[c:e]) // %535 = add(%529, %534)
 		}
 	}
 	// %536 = mul(%535, %0) (N, 3, 4)
@@ -6857,9 +6908,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t535[0:][:12*n]
 		a1 := x[0:][:12*n]
 		o536 := m.t536[0:][:12*n]
-		for j := range o536 {
-			v536 := a0[j] * a1[j]
-			o536[j] = v536
+		for c := 0; c < 12*n; c += rt.VecChunk {
+			e := min(c+rt.VecChunk, 12*n)
+			rt.VMul(o536[c:e], a0[c:e], a1[c:e]) // %536 = mul(%535, %0)
 		}
 	}
 	// %537 = reduce_sum(%536) (3, 4)
@@ -8684,13 +8735,6 @@ func min32(a, b float32) float32 {
 }
 
 func pow32(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }
-
-func relu32(x float32) float32 {
-	if x > 0 {
-		return x
-	}
-	return 0
-}
 
 // sel32 is c ? a : b for a bool stored as 0/1.
 func sel32(c, a, b float32) float32 {

@@ -1,0 +1,241 @@
+package gogen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+)
+
+// Vectorized inner loops. The innermost loop of a fused group whose ops all
+// have a runtime vector primitive (rt.VAdd, ...) is strip-mined: each
+// member is computed for VecChunk elements at a time by one primitive call,
+// into a strip of the function's vt array or straight into its output. The
+// primitives give every element the same IEEE float32 result as the scalar
+// expression, so this is a pure speed-up (AVX2 on amd64): the Adam update,
+// ReLU backward and bias gradients of a training step run 8 lanes wide.
+
+// vecPrims names the primitive of each op that has one.
+var vecPrims = map[string]string{
+	"add": "VAdd", "sub": "VSub", "mul": "VMul", "div": "VDiv",
+	"sqrt": "VSqrt", "neg": "VNeg", "relu": "VRelu",
+	"eq": "VEq", "ne": "VNe", "lt": "VLt", "le": "VLe", "gt": "VGt", "ge": "VGe",
+	"where": "VWhere",
+}
+
+// vecMinLen is the default shortest inner loop worth strip-mining: below
+// it the calls cost more than the scalar loop.
+const vecMinLen = 64
+
+// floatLike: f32 or bool (stored as 0/1 float32).
+func floatLike(v *ir.Value) bool { return v.Type.DType == ir.F32 || v.Type.DType == ir.Bool }
+
+// vectorizable reports whether members (and the row sink, if any) can run
+// as vector primitives over an inner loop of length inner.
+func (p *plan) vectorizable(members []*ir.Value, sink *ir.Value, inner int) bool {
+	if inner < p.vecMin {
+		return false
+	}
+	for _, v := range members {
+		if (vecPrims[v.Op.Name] == "" && v.Op.Name != "broadcast") || !floatLike(v) || p.bufs[v].kind == alias {
+			return false
+		}
+		for _, a := range v.Args {
+			if !floatLike(a) {
+				return false
+			}
+		}
+	}
+	return sink == nil || ((sink.Op.Name == "reduce_sum" || sink.Op.Name == "reduce_mean") && sink.Type.DType == ir.F32)
+}
+
+// vecLoop is one strip-mined inner loop.
+type vecLoop struct {
+	k       *kgen
+	members []*ir.Value
+	member  func(a *ir.Value) bool   // computed in the loop (set by plan)
+	slices  map[*ir.Value]string     // external arrays: slices of the loop's length
+	scalar  func(a *ir.Value) string // any other arg: its scalar expression
+	outs    map[*ir.Value]string     // stored members: their output slice
+	sink    *ir.Value                // sinkTo[j] += sink.Args[0] (a row sink)
+	sinkTo  string
+	// mayAlias reports whether output slice out may share memory with
+	// input slice in; such an output is written from a strip after the
+	// last read of in.
+	mayAlias func(out, in string) bool
+
+	splat  map[string]int // scalar expression -> its strip, filled once
+	splats []string       // in strip order
+	temp   map[*ir.Value]int
+	direct map[*ir.Value]bool // computed straight into its output
+	slots  int
+}
+
+// plan gives each scalar operand a strip, decides which stored members are
+// computed straight into their output, and gives the others strips by
+// liveness (a strip is reused once its value's last reader has run).
+func (l *vecLoop) plan() {
+	l.splat, l.temp, l.direct = map[string]int{}, map[*ir.Value]int{}, map[*ir.Value]bool{}
+	in := map[*ir.Value]bool{}
+	for _, v := range l.members {
+		in[v] = true
+	}
+	l.member = func(a *ir.Value) bool { return in[a] }
+	n := len(l.members)
+	type read struct {
+		at   int
+		name string
+	}
+	var reads []read
+	for i, v := range l.members {
+		for _, a := range v.Args {
+			switch {
+			case l.member(a):
+			case l.slices[a] != "":
+				reads = append(reads, read{i, l.slices[a]})
+			default:
+				if s := l.scalar(a); !containsKey(l.splat, s) {
+					l.splat[s] = len(l.splats)
+					l.splats = append(l.splats, s)
+				}
+			}
+		}
+	}
+	if l.sink != nil {
+		reads = append(reads, read{n, l.sinkTo})
+		if a := l.sink.Args[0]; !l.member(a) {
+			reads = append(reads, read{n, l.slices[a]})
+		}
+	}
+	for i, v := range l.members {
+		out := l.outs[v]
+		if out == "" || v.Op.Name == "broadcast" {
+			continue
+		}
+		l.direct[v] = true
+		for _, r := range reads {
+			if r.at > i && l.mayAlias(out, r.name) {
+				l.direct[v] = false
+			}
+		}
+	}
+	last := map[*ir.Value]int{}
+	for i, v := range l.members {
+		for _, a := range v.Args {
+			if l.member(a) {
+				last[l.root(a)] = i
+			}
+		}
+		if l.outs[v] != "" && !l.direct[v] {
+			last[l.root(v)] = n + 1 // copied out at the end of the strip
+		}
+	}
+	if l.sink != nil && l.member(l.sink.Args[0]) {
+		last[l.root(l.sink.Args[0])] = max(last[l.root(l.sink.Args[0])], n)
+	}
+	var free []int
+	next := len(l.splats)
+	released := map[*ir.Value]bool{}
+	for i, v := range l.members {
+		if v.Op.Name == "broadcast" {
+			continue
+		}
+		// Args read for the last time here free their strips first: a
+		// primitive may write the strip it reads (element by element).
+		for _, a := range v.Args {
+			r := l.root(a)
+			if t, ok := l.temp[r]; ok && l.member(a) && last[r] == i && !released[r] {
+				free = append(free, t)
+				released[r] = true
+			}
+		}
+		if l.direct[v] {
+			continue
+		}
+		if len(free) > 0 {
+			l.temp[v], free = free[len(free)-1], free[:len(free)-1]
+		} else {
+			l.temp[v] = next
+			next++
+		}
+	}
+	l.slots = next
+	l.k.vtSlots = max(l.k.vtSlots, next)
+}
+
+func containsKey(m map[string]int, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// root follows broadcast members to the value they repeat.
+func (l *vecLoop) root(a *ir.Value) *ir.Value {
+	for l.member(a) && a.Op.Name == "broadcast" {
+		a = a.Args[0]
+	}
+	return a
+}
+
+// fill emits the fills of the splats whose expression keep accepts.
+func (l *vecLoop) fill(keep func(expr string) bool) {
+	for i, s := range l.splats {
+		if keep(s) {
+			l.k.printf("rt.VFill(vt[%d][:], %s)\n", i, s)
+		}
+	}
+}
+
+// loop emits the strip loop over n elements.
+func (l *vecLoop) loop(n string) {
+	var b strings.Builder
+	usesW := false
+	operand := func(a *ir.Value) string {
+		if l.member(a) {
+			a = l.root(a)
+		}
+		switch {
+		case l.member(a) && l.direct[a]:
+			return l.outs[a] + "[c:e]"
+		case l.member(a):
+			usesW = true
+			return fmt.Sprintf("vt[%d][:w]", l.temp[a])
+		case l.slices[a] != "":
+			return l.slices[a] + "[c:e]"
+		}
+		return fmt.Sprintf("vt[%d][:]", l.splat[l.scalar(a)])
+	}
+	for _, v := range l.members {
+		if v.Op.Name == "broadcast" {
+			continue
+		}
+		args := []string{operand(v)}
+		for _, a := range v.Args {
+			args = append(args, operand(a))
+		}
+		var ids []string
+		for _, a := range v.Args {
+			ids = append(ids, fmt.Sprintf("%%%d", a.ID))
+		}
+		fmt.Fprintf(&b, "rt.%s(%s) // %%%d = %s(%s)\n", vecPrims[v.Op.Name], strings.Join(args, ", "), v.ID, v.Op.Name, strings.Join(ids, ", "))
+	}
+	if l.sink != nil {
+		fmt.Fprintf(&b, "rt.VAdd(%s[c:e], %s[c:e], %s)\n", l.sinkTo, l.sinkTo, operand(l.sink.Args[0]))
+	}
+	for _, v := range l.members {
+		if l.outs[v] != "" && !l.direct[v] {
+			fmt.Fprintf(&b, "copy(%s[c:e], %s)\n", l.outs[v], operand(v))
+		}
+	}
+	l.k.printf("for c := 0; c < %s; c += rt.VecChunk {\n", n)
+	l.k.printf("e := min(c+rt.VecChunk, %s)\n", n)
+	if usesW {
+		l.k.printf("w := e - c\n")
+	}
+	l.k.printf("%s}\n", b.String())
+}
+
+// vtDecl declares the strips of a function's vectorized loops (on the
+// stack: each goroutine running update gets its own).
+func vtDecl(slots int) string {
+	return fmt.Sprintf("var vt [%d][rt.VecChunk]float32 // strips for the vectorized loops", slots)
+}

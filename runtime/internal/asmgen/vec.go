@@ -1,0 +1,161 @@
+package main
+
+import "fmt"
+
+// Vector primitives for generated elementwise code (runtime/vec.go): one
+// AVX2 loop per op over n floats, 32 per iteration, then 8, then one at a
+// time with the scalar (SS) form of the same instruction, so every element
+// gets exactly the IEEE single-precision result Go's scalar code gives.
+
+// vecOp is one primitive: its Go name suffix, operand count and the body
+// that computes Y/X register 0..3 (index i) from operands loaded from
+// memory. opnd(j, i) is the memory operand j (0 = a, 1 = b, 2 = c) of
+// vector i; r is the register prefix (Y for 8 floats, X for the tail).
+type vecOp struct {
+	name  string
+	nargs int
+	doc   string
+	body  func(g *gen, r string, opnd func(j, i int) string, i int, scalar bool)
+}
+
+// Constant registers: 15 holds 1.0, 14 the sign bit, 13 zero.
+const (
+	vOne, vSign, vZero = 15, 14, 13
+)
+
+func binOp(name, vec, ss, doc string) vecOp {
+	return vecOp{name: name, nargs: 2, doc: doc, body: func(g *gen, r string, opnd func(j, i int) string, i int, scalar bool) {
+		ins := vec
+		if scalar {
+			// The scalar form reads a register: load b first.
+			g.p("\tVMOVSS %s, X%d", opnd(1, i), 4+i)
+			g.p("\tVMOVSS %s, X%d", opnd(0, i), i)
+			g.p("\t%s X%d, X%d, X%d", ss, 4+i, i, i)
+			return
+		}
+		g.p("\tVMOVUPS %s, %s%d", opnd(0, i), r, i)
+		g.p("\t%s %s, %s%d, %s%d", ins, opnd(1, i), r, i, r, i)
+	}}
+}
+
+// cmpOp computes 1.0 where a <pred> b holds, else 0.
+func cmpOp(name string, pred int, doc string) vecOp {
+	return vecOp{name: name, nargs: 2, doc: doc, body: func(g *gen, r string, opnd func(j, i int) string, i int, scalar bool) {
+		load := "VMOVUPS"
+		if scalar {
+			load = "VMOVSS"
+		}
+		g.p("\t%s %s, %s%d", load, opnd(0, i), r, i)
+		g.p("\t%s %s, %s%d", load, opnd(1, i), r, 4+i)
+		g.p("\tVCMPPS $%d, %s%d, %s%d, %s%d", pred, r, 4+i, r, i, r, i)
+		g.p("\tVANDPS %s%d, %s%d, %s%d", r, vOne, r, i, r, i)
+	}}
+}
+
+var vecOps = []vecOp{
+	binOp("Add", "VADDPS", "VADDSS", "dst = a + b"),
+	binOp("Sub", "VSUBPS", "VSUBSS", "dst = a - b"),
+	binOp("Mul", "VMULPS", "VMULSS", "dst = a * b"),
+	binOp("Div", "VDIVPS", "VDIVSS", "dst = a / b"),
+	{name: "Sqrt", nargs: 1, doc: "dst = sqrt(a), correctly rounded", body: func(g *gen, r string, opnd func(j, i int) string, i int, scalar bool) {
+		if scalar {
+			g.p("\tVMOVSS %s, X%d", opnd(0, i), i)
+			g.p("\tVSQRTSS X%d, X%d, X%d", i, i, i)
+			return
+		}
+		g.p("\tVSQRTPS %s, %s%d", opnd(0, i), r, i)
+	}},
+	{name: "Neg", nargs: 1, doc: "dst = -a (the sign bit flipped)", body: func(g *gen, r string, opnd func(j, i int) string, i int, scalar bool) {
+		if scalar {
+			g.p("\tVMOVSS %s, X%d", opnd(0, i), i)
+			g.p("\tVXORPS X%d, X%d, X%d", vSign, i, i)
+			return
+		}
+		g.p("\tVXORPS %s, %s%d, %s%d", opnd(0, i), r, vSign, r, i)
+	}},
+	// VMAXPS returns its second source when either is NaN or both are
+	// zeros: max(a, +0) is then a if a > 0, else +0, as relu32 is.
+	{name: "Relu", nargs: 1, doc: "dst = a if a > 0, else 0 (NaN and -0 give 0)", body: func(g *gen, r string, opnd func(j, i int) string, i int, scalar bool) {
+		load := "VMOVUPS"
+		if scalar {
+			load = "VMOVSS"
+		}
+		g.p("\t%s %s, %s%d", load, opnd(0, i), r, i)
+		g.p("\tVMAXPS %s%d, %s%d, %s%d", r, vZero, r, i, r, i)
+	}},
+	cmpOp("Eq", 0, "dst = 1 if a == b, else 0"),
+	cmpOp("Lt", 1, "dst = 1 if a < b, else 0"),
+	cmpOp("Le", 2, "dst = 1 if a <= b, else 0"),
+	cmpOp("Ne", 4, "dst = 1 if a != b (NaN included), else 0"),
+	cmpOp("Ge", 13, "dst = 1 if a >= b, else 0"),
+	cmpOp("Gt", 14, "dst = 1 if a > b, else 0"),
+	{name: "Where", nargs: 3, doc: "dst = a where c != 0 (NaN included), else b", body: func(g *gen, r string, opnd func(j, i int) string, i int, scalar bool) {
+		load := "VMOVUPS"
+		if scalar {
+			load = "VMOVSS"
+		}
+		g.p("\t%s %s, %s%d", load, opnd(2, i), r, i)   // c
+		g.p("\tVCMPPS $4, %s%d, %s%d, %s%d", r, vZero, r, i, r, i)
+		g.p("\t%s %s, %s%d", load, opnd(0, i), r, 4+i) // a
+		g.p("\t%s %s, %s%d", load, opnd(1, i), r, 8+i) // b
+		g.p("\tVBLENDVPS %s%d, %s%d, %s%d, %s%d", r, i, r, 4+i, r, 8+i, r, i)
+	}},
+}
+
+// vecFuncs writes
+//
+//	func vec<Name>AVX2(dst, a[, b[, c]] *float32, n int)
+//
+// for every primitive. Where takes (dst, a, b, c): a where c != 0, else b.
+func (g *gen) vecFuncs() {
+	ptrs := []string{"SI", "DX", "R8"}
+	names := []string{"a", "b", "c"}
+	for _, op := range vecOps {
+		frame := 8 * (op.nargs + 2)
+		args := "dst"
+		for j := range op.nargs {
+			args += ", " + names[j]
+		}
+		g.p("")
+		g.p("// func vec%sAVX2(%s *float32, n int): %s.", op.name, args, op.doc)
+		g.p("TEXT ·vec%sAVX2(SB), NOSPLIT, $0-%d", op.name, frame)
+		g.p("\tMOVQ dst+0(FP), DI")
+		for j := range op.nargs {
+			g.p("\tMOVQ %s+%d(FP), %s", names[j], 8*(j+1), ptrs[j])
+		}
+		g.p("\tMOVQ n+%d(FP), CX", 8*(op.nargs+1))
+		g.p("\tMOVL $0x3f800000, AX")
+		g.p("\tVMOVD AX, X%d", vOne)
+		g.p("\tVBROADCASTSS X%d, Y%d", vOne, vOne)
+		g.p("\tMOVL $0x80000000, AX")
+		g.p("\tVMOVD AX, X%d", vSign)
+		g.p("\tVBROADCASTSS X%d, Y%d", vSign, vSign)
+		g.p("\tVXORPS Y%d, Y%d, Y%d", vZero, vZero, vZero)
+		g.p("\tXORQ AX, AX")
+		loop := func(label string, width, count int, r string, scalar bool) {
+			opnd := func(j, i int) string { return fmt.Sprintf("%d(%s)(AX*4)", 4*width*i, ptrs[j]) }
+			g.p("%s%s:", label, op.name)
+			g.p("\tLEAQ %d(AX), BX", width*count)
+			g.p("\tCMPQ BX, CX")
+			g.p("\tJGT end%s%s", label, op.name)
+			for i := range count {
+				op.body(g, r, opnd, i, scalar)
+			}
+			store := "VMOVUPS"
+			if scalar {
+				store = "VMOVSS"
+			}
+			for i := range count {
+				g.p("\t%s %s%d, %d(DI)(AX*4)", store, r, i, 4*width*i)
+			}
+			g.p("\tMOVQ BX, AX")
+			g.p("\tJMP %s%s", label, op.name)
+			g.p("end%s%s:", label, op.name)
+		}
+		loop("loop32", 8, 4, "Y", false)
+		loop("loop8", 8, 1, "Y", false)
+		loop("loop1", 1, 1, "X", true)
+		g.p("\tVZEROUPPER")
+		g.p("\tRET")
+	}
+}

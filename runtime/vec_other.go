@@ -1,0 +1,22 @@
+//go:build !amd64 || purego
+
+package runtime
+
+// Builds without assembly run the Go loops of vec.go.
+
+const hasVecAVX2 = false
+
+func vecAddAVX2(dst, a, b *float32, n int)      { panic("unreachable") }
+func vecSubAVX2(dst, a, b *float32, n int)      { panic("unreachable") }
+func vecMulAVX2(dst, a, b *float32, n int)      { panic("unreachable") }
+func vecDivAVX2(dst, a, b *float32, n int)      { panic("unreachable") }
+func vecSqrtAVX2(dst, a *float32, n int)        { panic("unreachable") }
+func vecNegAVX2(dst, a *float32, n int)         { panic("unreachable") }
+func vecReluAVX2(dst, a *float32, n int)        { panic("unreachable") }
+func vecEqAVX2(dst, a, b *float32, n int)       { panic("unreachable") }
+func vecLtAVX2(dst, a, b *float32, n int)       { panic("unreachable") }
+func vecLeAVX2(dst, a, b *float32, n int)       { panic("unreachable") }
+func vecNeAVX2(dst, a, b *float32, n int)       { panic("unreachable") }
+func vecGeAVX2(dst, a, b *float32, n int)       { panic("unreachable") }
+func vecGtAVX2(dst, a, b *float32, n int)       { panic("unreachable") }
+func vecWhereAVX2(dst, a, b, c *float32, n int) { panic("unreachable") }
