@@ -251,25 +251,28 @@ func FuzzSgemm(f *testing.F) {
 	})
 }
 
-// TestAsmUpToDate: sgemm_amd64.s is what internal/asmgen writes now.
+// TestAsmUpToDate: sgemm_amd64.s and vec_amd64.s are what internal/asmgen
+// writes now.
 func TestAsmUpToDate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go tool")
 	}
-	out := filepath.Join(t.TempDir(), "sgemm_amd64.s")
-	cmd := exec.Command("go", "run", "./internal/asmgen", "-out", out)
+	dir := t.TempDir()
+	cmd := exec.Command("go", "run", "./internal/asmgen", "-out", filepath.Join(dir, "sgemm_amd64.s"), "-vec", filepath.Join(dir, "vec_amd64.s"))
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("asmgen: %v\n%s", err, msg)
 	}
-	want, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile("sgemm_amd64.s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("sgemm_amd64.s is stale; run go generate in runtime/")
+	for _, name := range []string{"sgemm_amd64.s", "vec_amd64.s"} {
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s is stale; run go generate in runtime/", name)
+		}
 	}
 }

@@ -94,7 +94,7 @@ var vecOps = []vecOp{
 		if scalar {
 			load = "VMOVSS"
 		}
-		g.p("\t%s %s, %s%d", load, opnd(2, i), r, i)   // c
+		g.p("\t%s %s, %s%d", load, opnd(2, i), r, i) // c
 		g.p("\tVCMPPS $4, %s%d, %s%d, %s%d", r, vZero, r, i, r, i)
 		g.p("\t%s %s, %s%d", load, opnd(0, i), r, 4+i) // a
 		g.p("\t%s %s, %s%d", load, opnd(1, i), r, 8+i) // b
