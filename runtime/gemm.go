@@ -249,27 +249,36 @@ func (g *gemm) serial() {
 					flags |= kReLU
 				}
 			}
+			// Full micro-panels of op(B) = B and of op(A) = A^T are already
+			// k-major: the kernel reads them in place (stride ldb or lda)
+			// and only the others are packed.
 			g.packB(s.b, p0, kc, jc, nc, nr)
 			for ic := 0; ic < m; ic += kr.mc {
 				mc := min(kr.mc, m-ic)
 				g.packA(s.a, ic, mc, p0, kc, mr)
 				for jr := 0; jr < nc; jr += nr {
-					bp := s.b[jr*kc : (jr+nr)*kc]
 					w := min(nr, nc-jr)
 					j := jc + jr
+					bp, sb := s.b[jr*kc:(jr+nr)*kc], nr
+					if !g.tB && w == nr {
+						bp, sb = g.b[p0*g.ldb+j:], g.ldb
+					}
 					var bias []float32
 					if flags&kBias != 0 && !g.swap {
 						bias = g.ep.Bias[j:]
 					}
 					for ir := 0; ir < mc; ir += mr {
-						ap := s.a[ir*kc : (ir+mr)*kc]
 						h := min(mr, mc-ir)
 						i := ic + ir
+						ap, sa := s.a[ir*kc:(ir+mr)*kc], mr
+						if g.tA && h == mr {
+							ap, sa = g.a[p0*g.lda+i:], g.lda
+						}
 						if h == mr && w == nr && !g.swap {
-							kr.fn(kc, ap, bp, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta, bias, flags)
+							kr.fn(kc, ap, bp, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta, bias, flags, sa, sb)
 							continue
 						}
-						kr.fn(kc, ap, bp, s.tile, nr, 1, 0, nil, 0)
+						kr.fn(kc, ap, bp, s.tile, nr, 1, 0, nil, 0, sa, sb)
 						g.edge(s.tile, nr, i, j, h, w, beta, flags)
 					}
 				}
@@ -328,13 +337,17 @@ func (g *gemm) edgeSwapped(t []float32, tn, i0, j0, h, w int, beta float32, flag
 }
 
 // packB packs op(B)[p0:p0+kc, j0:j0+nc] into dst as nr-wide micro-panels,
-// each kc×nr row-major (k-major), the last one padded with zeros.
+// each kc×nr row-major (k-major), the last one padded with zeros. Full
+// panels of an untransposed B are skipped: serial reads them in place.
 func (g *gemm) packB(dst []float32, p0, kc, j0, nc, nr int) {
 	b, ldb := g.b, g.ldb
 	for jr := 0; jr < nc; jr += nr {
 		w := min(nr, nc-jr)
 		panel := dst[jr*kc : jr*kc+nr*kc]
 		if !g.tB {
+			if w == nr {
+				continue // read in place
+			}
 			for p := range kc {
 				off := (p0+p)*ldb + j0 + jr
 				d := panel[p*nr : p*nr+nr]
@@ -354,13 +367,17 @@ func (g *gemm) packB(dst []float32, p0, kc, j0, nc, nr int) {
 }
 
 // packA packs op(A)[i0:i0+mc, p0:p0+kc] into dst as mr-tall micro-panels,
-// each kc×mr row-major (k-major), the last one padded with zeros.
+// each kc×mr row-major (k-major), the last one padded with zeros. Full
+// panels of a transposed A are skipped: serial reads them in place.
 func (g *gemm) packA(dst []float32, i0, mc, p0, kc, mr int) {
 	a, lda := g.a, g.lda
 	for ir := 0; ir < mc; ir += mr {
 		h := min(mr, mc-ir)
 		panel := dst[ir*kc : ir*kc+mr*kc]
 		if g.tA {
+			if h == mr {
+				continue // read in place
+			}
 			for p := range kc {
 				off := (p0+p)*lda + i0 + ir
 				d := panel[p*mr : p*mr+mr]

@@ -5,14 +5,17 @@ import (
 	"sync/atomic"
 )
 
-// A microKernel computes one mr×nr tile of C from packed panels:
+// A microKernel computes one mr×nr tile of C from k-major panels:
 //
-//	acc[i][j] = sum over p < k of a[p*mr+i] * b[p*nr+j]
+//	acc[i][j] = sum over p < k of a[p*sa+i] * b[p*sb+j]
 //	C[i][j]   = alpha*acc[i][j] (+ beta*C[i][j] if flags&kLoadC)
 //	            (+ bias[j] if flags&kBias), then max(0, .) if flags&kReLU
 //
 // with C[i][j] at c[i*ldc+j]. The whole tile is written: edge tiles go
-// through a scratch tile. a holds k*mr floats, b k*nr, bias nr when used.
+// through a scratch tile. Packed panels have sa = mr and sb = nr; a matrix
+// already laid out k-major (op(A) of a transposed A, op(B) of a plain B) is
+// read in place with its leading dimension as the stride. bias has nr
+// floats when used.
 // The blocking sizes belong to the kernel: kc is the k extent of a packed
 // panel, mc (a multiple of mr) the rows of A packed at once, nc (a multiple
 // of nr) the columns of B.
@@ -20,7 +23,7 @@ type microKernel struct {
 	name       string
 	mr, nr     int
 	kc, mc, nc int
-	fn         func(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags int)
+	fn         func(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)
 }
 
 // Kernel flags.
@@ -55,11 +58,10 @@ func useKernel(name string) (restore func(), err error) {
 }
 
 // sgemmKernelGo is microKernel's contract in Go, a 4×4 tile.
-func sgemmKernelGo(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags int) {
+func sgemmKernelGo(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
-	a, b = a[:4*k], b[:4*k]
-	for p := 0; p < 4*k; p += 4 {
-		ap, bp := a[p:p+4:p+4], b[p:p+4:p+4]
+	for p := range k {
+		ap, bp := a[p*sa:p*sa+4:p*sa+4], b[p*sb:p*sb+4:p*sb+4]
 		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		c00 += a0 * b0

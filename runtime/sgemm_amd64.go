@@ -9,10 +9,10 @@ import "golang.org/x/sys/cpu"
 // Assembly kernels (sgemm_amd64.s); see microKernel for the contract.
 
 //go:noescape
-func sgemmKernelAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags int)
+func sgemmKernelAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)
 
 //go:noescape
-func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags int)
+func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)
 
 // fmaPeakAVX512 and fmaPeakAVX2 run n iterations of 12 independent vector
 // FMAs (16 and 8 floats wide).

@@ -6,10 +6,12 @@
 //
 // A kernel computes one MR×NR tile of C from packed panels:
 //
-//	acc = sum over p < k of a[p*MR+i] * b[p*NR+j]     (a: MR×k, b: k×NR, k-major)
+//	acc = sum over p < k of a[p*sa+i] * b[p*sb+j]     (a: MR×k, b: k×NR, k-major)
 //	C   = alpha*acc (+ beta*C if flags&1) (+ bias if flags&2), then max(0, .) if flags&4
 //
-// C rows are ldc floats apart; the tile is written in full.
+// sa and sb are the strides of a and b in floats: MR and NR for packed
+// panels, or the leading dimension of a matrix read in place. C rows are
+// ldc floats apart; the tile is written in full.
 package main
 
 import (
@@ -75,53 +77,54 @@ const unroll = 4
 
 // kernel writes
 //
-//	func sgemmKernel<ISA>(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags int)
+//	func sgemmKernel<ISA>(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)
 func (g *gen) kernel(s isa) {
 	nv := s.nr / s.width // vectors per row of the tile
 	nacc := s.mr * nv    // accumulators
 	bReg := nacc         // first B register
 	bcReg := nacc + nv   // first broadcast register
-	aStep, bStep := 4*s.mr, 4*s.nr
 	g.p("")
-	g.p("// func sgemmKernel%s(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags int)", s.name)
-	g.p("// %d×%d tile, %d accumulators %s0-%s.", s.mr, s.nr, nacc, s.reg, s.r(nacc-1))
-	g.p("TEXT ·sgemmKernel%s(SB), NOSPLIT, $0-128", s.name)
+	g.p("// func sgemmKernel%s(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)", s.name)
+	g.p("// %d×%d tile, %d accumulators %s0-%s; a and b advance by sa and sb floats per k.", s.mr, s.nr, nacc, s.reg, s.r(nacc-1))
+	g.p("TEXT ·sgemmKernel%s(SB), NOSPLIT, $0-144", s.name)
 	g.p("\tMOVQ k+0(FP), CX")
 	g.p("\tMOVQ a_base+8(FP), SI")
 	g.p("\tMOVQ b_base+32(FP), DI")
+	g.p("\tMOVQ sa+128(FP), R10")
+	g.p("\tSHLQ $2, R10")
+	g.p("\tMOVQ sb+136(FP), R11")
+	g.p("\tSHLQ $2, R11")
 	for i := range nacc {
 		g.p("\t%s %s, %s, %s", s.vzero, s.r(i), s.r(i), s.r(i))
 	}
-	step := func(k int) {
+	step := func() {
 		for v := range nv {
-			g.p("\tVMOVUPS %d(DI), %s", k*bStep+64*v*s.width/16, s.r(bReg+v))
+			g.p("\tVMOVUPS %d(DI), %s", 4*s.width*v, s.r(bReg+v))
 		}
 		for i := range s.mr {
 			bc := s.r(bcReg + i%s.nbc)
-			g.p("\tVBROADCASTSS %d(SI), %s", k*aStep+4*i, bc)
+			g.p("\tVBROADCASTSS %d(SI), %s", 4*i, bc)
 			for v := range nv {
 				g.p("\tVFMADD231PS %s, %s, %s", bc, s.r(bReg+v), s.r(i*nv+v))
 			}
 		}
+		g.p("\tADDQ R10, SI")
+		g.p("\tADDQ R11, DI")
 	}
 	g.p("\tMOVQ CX, DX")
 	g.p("\tSHRQ $%d, DX", log2(unroll))
 	g.p("\tJZ tail%s", s.name)
 	g.p("loop%s:", s.name)
-	for k := range unroll {
-		step(k)
+	for range unroll {
+		step()
 	}
-	g.p("\tADDQ $%d, SI", unroll*aStep)
-	g.p("\tADDQ $%d, DI", unroll*bStep)
 	g.p("\tDECQ DX")
 	g.p("\tJNZ loop%s", s.name)
 	g.p("tail%s:", s.name)
 	g.p("\tANDQ $%d, CX", unroll-1)
 	g.p("\tJZ store%s", s.name)
 	g.p("loop1%s:", s.name)
-	step(0)
-	g.p("\tADDQ $%d, SI", aStep)
-	g.p("\tADDQ $%d, DI", bStep)
+	step()
 	g.p("\tDECQ CX")
 	g.p("\tJNZ loop1%s", s.name)
 
