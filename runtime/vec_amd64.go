@@ -51,3 +51,8 @@ func vecGtAVX2(dst, a, b *float32, n int)
 //
 //go:noescape
 func vecWhereAVX2(dst, a, b, c *float32, n int)
+
+// vecAllFiniteAVX2 reports whether no element of x[:n] is NaN or ±Inf.
+//
+//go:noescape
+func vecAllFiniteAVX2(x *float32, n int) bool

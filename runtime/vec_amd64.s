@@ -869,3 +869,51 @@ loop1Where:
 endloop1Where:
 	VZEROUPPER
 	RET
+
+// func vecAllFiniteAVX2(x *float32, n int) bool
+TEXT ·vecAllFiniteAVX2(SB), NOSPLIT, $0-17
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0x7f800000, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR Y14, Y14, Y14
+	XORQ DX, DX
+loop32Finite:
+	LEAQ 32(DX), BX
+	CMPQ BX, CX
+	JGT end32Finite
+	VPAND 0(SI)(DX*4), Y15, Y0
+	VPCMPEQD Y15, Y0, Y0
+	VPAND 32(SI)(DX*4), Y15, Y1
+	VPCMPEQD Y15, Y1, Y1
+	VPAND 64(SI)(DX*4), Y15, Y2
+	VPCMPEQD Y15, Y2, Y2
+	VPAND 96(SI)(DX*4), Y15, Y3
+	VPCMPEQD Y15, Y3, Y3
+	VPOR Y0, Y1, Y0
+	VPOR Y2, Y3, Y2
+	VPOR Y0, Y2, Y0
+	VPOR Y0, Y14, Y14
+	MOVQ BX, DX
+	JMP loop32Finite
+end32Finite:
+	VPTEST Y14, Y14
+	JNZ bad
+loop1Finite:
+	CMPQ DX, CX
+	JGE good
+	MOVL (SI)(DX*4), AX
+	ANDL $0x7f800000, AX
+	CMPL AX, $0x7f800000
+	JEQ bad
+	INCQ DX
+	JMP loop1Finite
+good:
+	VZEROUPPER
+	MOVB $1, ret+16(FP)
+	RET
+bad:
+	VZEROUPPER
+	MOVB $0, ret+16(FP)
+	RET

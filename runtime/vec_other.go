@@ -20,3 +20,4 @@ func vecNeAVX2(dst, a, b *float32, n int)       { panic("unreachable") }
 func vecGeAVX2(dst, a, b *float32, n int)       { panic("unreachable") }
 func vecGtAVX2(dst, a, b *float32, n int)       { panic("unreachable") }
 func vecWhereAVX2(dst, a, b, c *float32, n int) { panic("unreachable") }
+func vecAllFiniteAVX2(x *float32, n int) bool   { panic("unreachable") }

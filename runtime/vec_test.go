@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -178,5 +180,40 @@ func TestVecNoAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per run, want 0", allocs)
+	}
+}
+
+// TestCheckFiniteVec: the AVX2 pre-check agrees with the scalar loop for a
+// NaN, +Inf or -Inf at every position of slices around the loop sizes,
+// and lets extreme finite values through.
+func TestCheckFiniteVec(t *testing.T) {
+	bad := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7f800001), math.Float32frombits(0xffc00000)}
+	paths := []bool{false}
+	if hasVecAVX2 {
+		paths = append(paths, true)
+	}
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	for _, asm := range paths {
+		vecAVX2 = asm
+		for _, n := range []int{0, 1, 7, 8, 31, 32, 33, 64, 65, 100} {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = []float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 0, -1.5}[i%5]
+			}
+			if err := CheckFinite("x", x); err != nil {
+				t.Fatalf("asm=%v n=%d finite: %v", asm, n, err)
+			}
+			for i := range n {
+				for _, b := range bad {
+					old := x[i]
+					x[i] = b
+					err := CheckFinite("x", x)
+					x[i] = old
+					if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("value %d is", i)) {
+						t.Fatalf("asm=%v n=%d: %v at %d: got %v", asm, n, b, i, err)
+					}
+				}
+			}
+		}
 	}
 }

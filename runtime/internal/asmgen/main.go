@@ -46,6 +46,7 @@ func main() {
 	v.p("")
 	v.p(`#include "textflag.h"`)
 	v.vecFuncs()
+	v.finite()
 	if err := os.WriteFile(*vecOut, v.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -159,3 +159,57 @@ func (g *gen) vecFuncs() {
 		g.p("\tRET")
 	}
 }
+
+// finite writes
+//
+//	func vecAllFiniteAVX2(x *float32, n int) bool
+//
+// true when no element is NaN or ±Inf (exponent bits all ones): the
+// exponent fields are masked, compared with the all-ones exponent, and the
+// results ORed together, 32 floats per iteration; the tail one at a time.
+func (g *gen) finite() {
+	g.p("")
+	g.p("// func vecAllFiniteAVX2(x *float32, n int) bool")
+	g.p("TEXT ·vecAllFiniteAVX2(SB), NOSPLIT, $0-17")
+	g.p("\tMOVQ x+0(FP), SI")
+	g.p("\tMOVQ n+8(FP), CX")
+	g.p("\tMOVL $0x7f800000, AX")
+	g.p("\tVMOVD AX, X15")
+	g.p("\tVPBROADCASTD X15, Y15")
+	g.p("\tVPXOR Y14, Y14, Y14") // OR of the comparisons
+	g.p("\tXORQ DX, DX")
+	g.p("loop32Finite:")
+	g.p("\tLEAQ 32(DX), BX")
+	g.p("\tCMPQ BX, CX")
+	g.p("\tJGT end32Finite")
+	for i := range 4 {
+		g.p("\tVPAND %d(SI)(DX*4), Y15, Y%d", 32*i, i)
+		g.p("\tVPCMPEQD Y15, Y%d, Y%d", i, i)
+	}
+	g.p("\tVPOR Y0, Y1, Y0")
+	g.p("\tVPOR Y2, Y3, Y2")
+	g.p("\tVPOR Y0, Y2, Y0")
+	g.p("\tVPOR Y0, Y14, Y14")
+	g.p("\tMOVQ BX, DX")
+	g.p("\tJMP loop32Finite")
+	g.p("end32Finite:")
+	g.p("\tVPTEST Y14, Y14")
+	g.p("\tJNZ bad")
+	g.p("loop1Finite:")
+	g.p("\tCMPQ DX, CX")
+	g.p("\tJGE good")
+	g.p("\tMOVL (SI)(DX*4), AX")
+	g.p("\tANDL $0x7f800000, AX")
+	g.p("\tCMPL AX, $0x7f800000")
+	g.p("\tJEQ bad")
+	g.p("\tINCQ DX")
+	g.p("\tJMP loop1Finite")
+	g.p("good:")
+	g.p("\tVZEROUPPER")
+	g.p("\tMOVB $1, ret+16(FP)")
+	g.p("\tRET")
+	g.p("bad:")
+	g.p("\tVZEROUPPER")
+	g.p("\tMOVB $0, ret+16(FP)")
+	g.p("\tRET")
+}
