@@ -357,12 +357,7 @@ func (g *gemm) packB(dst []float32, p0, kc, j0, nc, nr int) {
 			continue
 		}
 		// op(B)[p, j] = B[j, p]: rows of B become columns of the panel.
-		var rows [maxPanel][]float32
-		for jj := range w {
-			off := (j0+jr+jj)*ldb + p0
-			rows[jj] = b[off : off+kc]
-		}
-		gatherPanel(panel, nr, kc, rows[:w])
+		gatherPanel(panel, nr, kc, b, (j0+jr)*ldb+p0, ldb, w)
 	}
 }
 
@@ -386,41 +381,54 @@ func (g *gemm) packA(dst []float32, i0, mc, p0, kc, mr int) {
 			}
 			continue
 		}
-		var rows [maxPanel][]float32
-		for ii := range h {
-			off := (i0+ir+ii)*lda + p0
-			rows[ii] = a[off : off+kc]
-		}
-		gatherPanel(panel, mr, kc, rows[:h])
+		gatherPanel(panel, mr, kc, a, (i0+ir)*lda+p0, lda, h)
 	}
 }
 
-// maxPanel bounds mr and nr of every kernel.
-const maxPanel = 32
-
-// gatherPanel writes panel[p*w+i] = rows[i][p] for p < kc, i < w, zero for
-// i >= len(rows): the rows become the columns of a kc×w panel. Each row
-// has kc floats. Writing the panel in order and reading the rows as
-// parallel streams is about twice as fast as writing one strided column at
-// a time.
-func gatherPanel(panel []float32, w, kc int, rows [][]float32) {
-	h := len(rows)
-	if h == w && w%4 == 0 {
-		for i := 0; i < w; i += 4 {
-			r0, r1, r2, r3 := rows[i][:kc], rows[i+1][:kc], rows[i+2][:kc], rows[i+3][:kc]
-			for p := range kc {
-				d := panel[p*w+i : p*w+i+4 : p*w+i+4]
-				d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+// gatherPanel writes panel[p*w+i] = src[off+i*ld+p] for p < kc, i < h,
+// and zero for h <= i < w: h rows of a matrix (ld apart) become the columns
+// of a kc×w panel. With AVX2, blocks of 8 (then 4) rows × 8 columns are
+// transposed in registers (gather8AVX2, gather4AVX2); the rest is Go.
+// Writing the panel in order and reading the rows as parallel streams is
+// about twice as fast as writing one strided column at a time.
+func gatherPanel(panel []float32, w, kc int, src []float32, off, ld, h int) {
+	_ = panel[kc*w-1]
+	if h > 0 {
+		_ = src[off+(h-1)*ld+kc-1]
+	}
+	i := 0
+	if vecAVX2 && kc >= 8 {
+		blocks := kc / 8
+		for ; i+8 <= h; i += 8 {
+			gather8AVX2(&panel[i], w, &src[off+i*ld], ld, blocks)
+		}
+		for ; i+4 <= h; i += 4 {
+			gather4AVX2(&panel[i], w, &src[off+i*ld], ld, blocks)
+		}
+		// The columns the blocks did not reach.
+		for p := blocks * 8; p < kc; p++ {
+			for ii := range i {
+				panel[p*w+ii] = src[off+ii*ld+p]
 			}
 		}
-		return
 	}
-	for p := range kc {
-		d := panel[p*w : p*w+w]
-		for i, r := range rows {
-			d[i] = r[p]
+	for ; i+4 <= h; i += 4 {
+		r0, r1, r2, r3 := src[off+i*ld:][:kc], src[off+(i+1)*ld:][:kc], src[off+(i+2)*ld:][:kc], src[off+(i+3)*ld:][:kc]
+		for p := range kc {
+			d := panel[p*w+i : p*w+i+4 : p*w+i+4]
+			d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
 		}
-		clear(d[h:])
+	}
+	for ; i < h; i++ {
+		r := src[off+i*ld:][:kc]
+		for p, x := range r {
+			panel[p*w+i] = x
+		}
+	}
+	if h < w {
+		for p := range kc {
+			clear(panel[p*w+h : p*w+w])
+		}
 	}
 }
 

@@ -56,3 +56,12 @@ func vecWhereAVX2(dst, a, b, c *float32, n int)
 //
 //go:noescape
 func vecAllFiniteAVX2(x *float32, n int) bool
+
+// gather8AVX2 and gather4AVX2 set dst[p*w+i] = src[i*ld+p] for i < 8 (4)
+// and p < 8*blocks: the transposing copy of GEMM packing.
+//
+//go:noescape
+func gather8AVX2(dst *float32, w int, src *float32, ld int, blocks int)
+
+//go:noescape
+func gather4AVX2(dst *float32, w int, src *float32, ld int, blocks int)

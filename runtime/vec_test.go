@@ -217,3 +217,39 @@ func TestCheckFiniteVec(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherPanel: the transposing pack on the AVX2 and Go paths, for the
+// panel widths of every kernel, every row count and column counts around
+// the 8-wide blocks, with padding rows zeroed.
+func TestGatherPanel(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	for _, asm := range []bool{false, true} {
+		if asm && !hasVecAVX2 {
+			continue
+		}
+		vecAVX2 = asm
+		for _, w := range []int{4, 6, 12, 16, 32} {
+			for h := 0; h <= w; h++ {
+				for _, kc := range []int{1, 3, 7, 8, 9, 15, 16, 17, 33, 256} {
+					ld := kc + r.IntN(5)
+					off := r.IntN(3)
+					src := vecInput(r, off+max(h, 1)*ld)
+					panel := vecInput(r, kc*w)
+					gatherPanel(panel, w, kc, src, off, ld, h)
+					for p := range kc {
+						for i := range w {
+							want := float32(0)
+							if i < h {
+								want = src[off+i*ld+p]
+							}
+							if got := panel[p*w+i]; !sameBits(got, want) {
+								t.Fatalf("asm=%v w=%d h=%d kc=%d: panel[%d*%d+%d] = %v, want %v", asm, w, h, kc, p, w, i, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -47,6 +47,8 @@ func main() {
 	v.p(`#include "textflag.h"`)
 	v.vecFuncs()
 	v.finite()
+	v.gather(8)
+	v.gather(4)
 	if err := os.WriteFile(*vecOut, v.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

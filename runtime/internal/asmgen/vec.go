@@ -213,3 +213,70 @@ func (g *gen) finite() {
 	g.p("\tMOVB $0, ret+16(FP)")
 	g.p("\tRET")
 }
+
+// gather writes
+//
+//	func gather8AVX2(dst *float32, w int, src *float32, ld int, blocks int)
+//	func gather4AVX2(dst *float32, w int, src *float32, ld int, blocks int)
+//
+// the transposing copy of GEMM packing: dst[p*w+i] = src[i*ld+p] for i < 8
+// (or 4) and p < 8*blocks, as 8×8 (4×8) register transposes.
+func (g *gen) gather(rows int) {
+	name := fmt.Sprintf("gather%dAVX2", rows)
+	g.p("")
+	g.p("// func %s(dst *float32, w int, src *float32, ld int, blocks int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-40", name)
+	g.p("\tMOVQ dst+0(FP), DI")
+	g.p("\tMOVQ w+8(FP), R11")
+	g.p("\tSHLQ $2, R11")          // w*4: bytes between panel rows
+	g.p("\tLEAQ (R11)(R11*2), R12") // 3*w*4
+	g.p("\tMOVQ src+16(FP), SI")
+	g.p("\tMOVQ ld+24(FP), R8")
+	g.p("\tSHLQ $2, R8")          // ld*4
+	g.p("\tLEAQ (R8)(R8*2), R9") // 3*ld*4
+	g.p("\tLEAQ (SI)(R8*4), R10") // row 4
+	g.p("\tMOVQ blocks+32(FP), CX")
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJZ done%s", name)
+	g.p("loop%s:", name)
+	src := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)", "(R10)", "(R10)(R8*1)", "(R10)(R8*2)", "(R10)(R9*1)"}
+	for i := range rows {
+		g.p("\tVMOVUPS %s, Y%d", src[i], i)
+	}
+	// Pairs of rows interleaved, then groups of four.
+	for i := 0; i < rows; i += 2 {
+		g.p("\tVUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
+		g.p("\tVUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
+	}
+	for i := 0; i < rows; i += 4 {
+		g.p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", 10+i, 8+i, i)   // p0 | p4
+		g.p("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", 10+i, 8+i, 1+i) // p1 | p5
+		g.p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", 11+i, 9+i, 2+i) // p2 | p6
+		g.p("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", 11+i, 9+i, 3+i) // p3 | p7
+	}
+	dst := []string{"(DI)", "(DI)(R11*1)", "(DI)(R11*2)", "(DI)(R12*1)", "(DX)", "(DX)(R11*1)", "(DX)(R11*2)", "(DX)(R12*1)"}
+	g.p("\tLEAQ (DI)(R11*4), DX") // panel row p+4
+	if rows == 8 {
+		for q := range 4 {
+			g.p("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+q, q, 8+q)
+			g.p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+q, q, 12+q)
+		}
+		for q := range 8 {
+			g.p("\tVMOVUPS Y%d, %s", 8+q, dst[q])
+		}
+	} else {
+		for q := range 4 {
+			g.p("\tVMOVUPS X%d, %s", q, dst[q])
+			g.p("\tVEXTRACTF128 $1, Y%d, X%d", q, 8+q)
+			g.p("\tVMOVUPS X%d, %s", 8+q, dst[4+q])
+		}
+	}
+	g.p("\tLEAQ (DX)(R11*4), DI")
+	g.p("\tADDQ $32, SI")
+	g.p("\tADDQ $32, R10")
+	g.p("\tDECQ CX")
+	g.p("\tJNZ loop%s", name)
+	g.p("done%s:", name)
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
