@@ -228,12 +228,12 @@ func (g *gen) gather(rows int) {
 	g.p("TEXT ·%s(SB), NOSPLIT, $0-40", name)
 	g.p("\tMOVQ dst+0(FP), DI")
 	g.p("\tMOVQ w+8(FP), R11")
-	g.p("\tSHLQ $2, R11")          // w*4: bytes between panel rows
+	g.p("\tSHLQ $2, R11")           // w*4: bytes between panel rows
 	g.p("\tLEAQ (R11)(R11*2), R12") // 3*w*4
 	g.p("\tMOVQ src+16(FP), SI")
 	g.p("\tMOVQ ld+24(FP), R8")
 	g.p("\tSHLQ $2, R8")          // ld*4
-	g.p("\tLEAQ (R8)(R8*2), R9") // 3*ld*4
+	g.p("\tLEAQ (R8)(R8*2), R9")  // 3*ld*4
 	g.p("\tLEAQ (SI)(R8*4), R10") // row 4
 	g.p("\tMOVQ blocks+32(FP), CX")
 	g.p("\tTESTQ CX, CX")
