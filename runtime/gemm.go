@@ -318,6 +318,40 @@ func (g *gemm) edge(t []float32, tn, i0, j0, h, w int, beta float32, flags int) 
 // edgeSwapped is edge for a swapped problem: tile row i goes to column
 // i0+i of C, and the bias follows i.
 func (g *gemm) edgeSwapped(t []float32, tn, i0, j0, h, w int, beta float32, flags int) {
+	if flags&kLoadC == 0 && g.alpha == 1 && vecAVX2 && w >= 8 {
+		// A transposed copy, then the epilogue along the rows of C (the
+		// narrow products of a training step: one k block, C not read):
+		// 8×8 register transposes, then Go for the rows and columns left
+		// over. Rows of C beyond h are another part of C and must not be
+		// written, so no 4-row blocks.
+		blocks := w / 8
+		_, _ = g.c[(j0+w-1)*g.ldc+i0+h-1], t[(h-1)*tn+w-1] // what the blocks touch is in range
+		i := 0
+		for ; i+8 <= h; i += 8 {
+			gather8AVX2(&g.c[j0*g.ldc+i0+i], g.ldc, &t[i*tn], tn, blocks)
+		}
+		for j := range w {
+			row := g.c[(j0+j)*g.ldc+i0 : (j0+j)*g.ldc+i0+h]
+			lo := i
+			if j >= blocks*8 {
+				lo = 0
+			}
+			for ii := lo; ii < h; ii++ {
+				row[ii] = t[ii*tn+j]
+			}
+			if flags&kBias != 0 {
+				for ii, b := range g.ep.Bias[i0 : i0+h] {
+					row[ii] += b
+				}
+			}
+			if flags&kReLU != 0 {
+				for ii, x := range row {
+					row[ii] = max(x, 0)
+				}
+			}
+		}
+		return
+	}
 	for j := range w {
 		row := g.c[(j0+j)*g.ldc+i0 : (j0+j)*g.ldc+i0+h]
 		for i := range row {
@@ -348,12 +382,7 @@ func (g *gemm) packB(dst []float32, p0, kc, j0, nc, nr int) {
 			if w == nr {
 				continue // read in place
 			}
-			for p := range kc {
-				off := (p0+p)*ldb + j0 + jr
-				d := panel[p*nr : p*nr+nr]
-				copy(d, b[off:off+w])
-				clear(d[w:])
-			}
+			copyPanel(panel, nr, kc, b, (p0)*ldb+j0+jr, ldb, w)
 			continue
 		}
 		// op(B)[p, j] = B[j, p]: rows of B become columns of the panel.
@@ -373,15 +402,27 @@ func (g *gemm) packA(dst []float32, i0, mc, p0, kc, mr int) {
 			if h == mr {
 				continue // read in place
 			}
-			for p := range kc {
-				off := (p0+p)*lda + i0 + ir
-				d := panel[p*mr : p*mr+mr]
-				copy(d, a[off:off+h])
-				clear(d[h:])
-			}
+			copyPanel(panel, mr, kc, a, p0*lda+i0+ir, lda, h)
 			continue
 		}
 		gatherPanel(panel, mr, kc, a, (i0+ir)*lda+p0, lda, h)
+	}
+}
+
+// copyPanel writes panel[p*w+i] = src[off+p*ld+i] for p < kc, i < h, and
+// zero for h <= i < w: the partial last micro-panel of a matrix that is
+// already k-major. Rows are short (h < w <= 32), so an element loop beats
+// copy's call.
+func copyPanel(panel []float32, w, kc int, src []float32, off, ld, h int) {
+	for p := range kc {
+		d := panel[p*w : p*w+w : p*w+w]
+		r := src[off+p*ld:][:h:h]
+		for i, x := range r {
+			d[i] = x
+		}
+		for i := h; i < w; i++ {
+			d[i] = 0
+		}
 	}
 }
 
