@@ -21,60 +21,16 @@ const VecChunk = 256
 var vecAVX2 = hasVecAVX2
 
 // VAdd sets dst = a + b.
-func VAdd(dst, a, b []float32) {
-	if n := len(dst); n > 0 {
-		_, _ = a[n-1], b[n-1]
-		if vecAVX2 {
-			vecAddAVX2(&dst[0], &a[0], &b[0], n)
-			return
-		}
-		for i := range dst {
-			dst[i] = a[i] + b[i]
-		}
-	}
-}
+func VAdd(dst, a, b []float32) { vbinary(dst, a, b, opAdd) }
 
 // VSub sets dst = a - b.
-func VSub(dst, a, b []float32) {
-	if n := len(dst); n > 0 {
-		_, _ = a[n-1], b[n-1]
-		if vecAVX2 {
-			vecSubAVX2(&dst[0], &a[0], &b[0], n)
-			return
-		}
-		for i := range dst {
-			dst[i] = a[i] - b[i]
-		}
-	}
-}
+func VSub(dst, a, b []float32) { vbinary(dst, a, b, opSub) }
 
 // VMul sets dst = a * b.
-func VMul(dst, a, b []float32) {
-	if n := len(dst); n > 0 {
-		_, _ = a[n-1], b[n-1]
-		if vecAVX2 {
-			vecMulAVX2(&dst[0], &a[0], &b[0], n)
-			return
-		}
-		for i := range dst {
-			dst[i] = a[i] * b[i]
-		}
-	}
-}
+func VMul(dst, a, b []float32) { vbinary(dst, a, b, opMul) }
 
 // VDiv sets dst = a / b.
-func VDiv(dst, a, b []float32) {
-	if n := len(dst); n > 0 {
-		_, _ = a[n-1], b[n-1]
-		if vecAVX2 {
-			vecDivAVX2(&dst[0], &a[0], &b[0], n)
-			return
-		}
-		for i := range dst {
-			dst[i] = a[i] / b[i]
-		}
-	}
-}
+func VDiv(dst, a, b []float32) { vbinary(dst, a, b, opDiv) }
 
 // VSqrt sets dst = sqrt(a), correctly rounded.
 func VSqrt(dst, a []float32) {
@@ -121,12 +77,16 @@ func VRelu(dst, a []float32) {
 	}
 }
 
-// cmpOp names a comparison; vcmp switches on it (a func value would make
-// the operands escape to the heap).
-type cmpOp uint8
+// binOp names a two-operand primitive; vbinary switches on it (a func
+// value would make the operands escape to the heap).
+type binOp uint8
 
 const (
-	cmpEq cmpOp = iota
+	opAdd binOp = iota
+	opSub
+	opMul
+	opDiv
+	cmpEq
 	cmpNe
 	cmpLt
 	cmpLe
@@ -134,72 +94,101 @@ const (
 	cmpGe
 )
 
-// vcmp sets dst = 1 where a <op> b, else 0.
-func vcmp(dst, a, b []float32, op cmpOp) {
+// vbinary sets dst = a op b (comparisons: 1 where true, else 0).
+func vbinary(dst, a, b []float32, op binOp) {
 	n := len(dst)
 	if n == 0 {
 		return
 	}
 	_, _ = a[n-1], b[n-1]
 	if vecAVX2 {
+		d, x, y := &dst[0], &a[0], &b[0]
 		switch op {
+		case opAdd:
+			vecAddAVX2(d, x, y, n)
+		case opSub:
+			vecSubAVX2(d, x, y, n)
+		case opMul:
+			vecMulAVX2(d, x, y, n)
+		case opDiv:
+			vecDivAVX2(d, x, y, n)
 		case cmpEq:
-			vecEqAVX2(&dst[0], &a[0], &b[0], n)
+			vecEqAVX2(d, x, y, n)
 		case cmpNe:
-			vecNeAVX2(&dst[0], &a[0], &b[0], n)
+			vecNeAVX2(d, x, y, n)
 		case cmpLt:
-			vecLtAVX2(&dst[0], &a[0], &b[0], n)
+			vecLtAVX2(d, x, y, n)
 		case cmpLe:
-			vecLeAVX2(&dst[0], &a[0], &b[0], n)
+			vecLeAVX2(d, x, y, n)
 		case cmpGt:
-			vecGtAVX2(&dst[0], &a[0], &b[0], n)
+			vecGtAVX2(d, x, y, n)
 		case cmpGe:
-			vecGeAVX2(&dst[0], &a[0], &b[0], n)
+			vecGeAVX2(d, x, y, n)
 		}
 		return
 	}
-	for i := range dst {
-		x, y := a[i], b[i]
-		var t bool
-		switch op {
-		case cmpEq:
-			t = x == y
-		case cmpNe:
-			t = x != y
-		case cmpLt:
-			t = x < y
-		case cmpLe:
-			t = x <= y
-		case cmpGt:
-			t = x > y
-		case cmpGe:
-			t = x >= y
+	a, b = a[:n], b[:n]
+	switch op {
+	case opAdd:
+		for i := range dst {
+			dst[i] = a[i] + b[i]
 		}
-		var r float32
-		if t {
-			r = 1
+	case opSub:
+		for i := range dst {
+			dst[i] = a[i] - b[i]
 		}
-		dst[i] = r
+	case opMul:
+		for i := range dst {
+			dst[i] = a[i] * b[i]
+		}
+	case opDiv:
+		for i := range dst {
+			dst[i] = a[i] / b[i]
+		}
+	default:
+		for i := range dst {
+			x, y := a[i], b[i]
+			var t bool
+			switch op {
+			case cmpEq:
+				t = x == y
+			case cmpNe:
+				t = x != y
+			case cmpLt:
+				t = x < y
+			case cmpLe:
+				t = x <= y
+			case cmpGt:
+				t = x > y
+			case cmpGe:
+				t = x >= y
+			}
+			var r float32
+			if t {
+				r = 1
+			}
+			dst[i] = r
+		}
 	}
 }
 
 // VEq sets dst = 1 where a == b, else 0.
-func VEq(dst, a, b []float32) { vcmp(dst, a, b, cmpEq) }
+func VEq(dst, a, b []float32) { vbinary(dst, a, b, cmpEq) }
 
 // VNe sets dst = 1 where a != b (NaN included), else 0.
-func VNe(dst, a, b []float32) { vcmp(dst, a, b, cmpNe) }
+func VNe(dst, a, b []float32) { vbinary(dst, a, b, cmpNe) }
 
 // VLt sets dst = 1 where a < b, else 0.
-func VLt(dst, a, b []float32) { vcmp(dst, a, b, cmpLt) }
+func VLt(dst, a, b []float32) { vbinary(dst, a, b, cmpLt) }
 
 // VLe sets dst = 1 where a <= b, else 0.
-func VLe(dst, a, b []float32) { vcmp(dst, a, b, cmpLe) }
+func VLe(dst, a, b []float32) { vbinary(dst, a, b, cmpLe) }
 
 // VGt sets dst = 1 where a > b, else 0.
-func VGt(dst, a, b []float32) { vcmp(dst, a, b, cmpGt) }
+func VGt(dst, a, b []float32) { vbinary(dst, a, b, cmpGt) }
 
 // VGe sets dst = 1 where a >= b, else 0.
-func VGe(dst, a, b []float32) { vcmp(dst, a, b, cmpGe) }
+func VGe(dst, a, b []float32) { vbinary(dst, a, b, cmpGe) }
 
 // VWhere sets dst = a where c != 0 (NaN included), else b.
 func VWhere(dst, c, a, b []float32) {

@@ -66,6 +66,19 @@ func vecInput(r *rand.Rand, n int) []float32 {
 	return x
 }
 
+// forVecPaths runs f with the Go loops and, where the CPU has AVX2, with
+// the assembly ones, restoring the selection after.
+func forVecPaths(f func(asm bool)) {
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	for _, asm := range []bool{false, true} {
+		if asm && !hasVecAVX2 {
+			continue
+		}
+		vecAVX2 = asm
+		f(asm)
+	}
+}
+
 func sameBits(a, b float32) bool {
 	if a != a || b != b {
 		return a != a && b != b
@@ -79,13 +92,7 @@ func sameBits(a, b float32) bool {
 // around every loop boundary, with dst separate and dst == a.
 func TestVec(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	paths := []bool{false}
-	if hasVecAVX2 {
-		paths = append(paths, true)
-	}
-	defer func(v bool) { vecAVX2 = v }(vecAVX2)
-	for _, asm := range paths {
-		vecAVX2 = asm
+	forVecPaths(func(asm bool) {
 		for _, tc := range vecCases {
 			for _, n := range []int{0, 1, 2, 7, 8, 9, 15, 31, 32, 33, 39, 40, 41, 63, 64, 65, 100, VecChunk, VecChunk + 3} {
 				a, b, c := vecInput(r, n), vecInput(r, n), vecInput(r, n)
@@ -113,7 +120,7 @@ func TestVec(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestVecShortOperand: an operand shorter than dst panics (index out of
@@ -188,13 +195,7 @@ func TestVecNoAllocs(t *testing.T) {
 // and lets extreme finite values through.
 func TestCheckFiniteVec(t *testing.T) {
 	bad := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7f800001), math.Float32frombits(0xffc00000)}
-	paths := []bool{false}
-	if hasVecAVX2 {
-		paths = append(paths, true)
-	}
-	defer func(v bool) { vecAVX2 = v }(vecAVX2)
-	for _, asm := range paths {
-		vecAVX2 = asm
+	forVecPaths(func(asm bool) {
 		for _, n := range []int{0, 1, 7, 8, 31, 32, 33, 64, 65, 100} {
 			x := make([]float32, n)
 			for i := range x {
@@ -215,7 +216,7 @@ func TestCheckFiniteVec(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestGatherPanel: the transposing pack on the AVX2 and Go paths, for the
@@ -223,12 +224,7 @@ func TestCheckFiniteVec(t *testing.T) {
 // the 8-wide blocks, with padding rows zeroed.
 func TestGatherPanel(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	defer func(v bool) { vecAVX2 = v }(vecAVX2)
-	for _, asm := range []bool{false, true} {
-		if asm && !hasVecAVX2 {
-			continue
-		}
-		vecAVX2 = asm
+	forVecPaths(func(asm bool) {
 		for _, w := range []int{4, 6, 12, 16, 32} {
 			for h := 0; h <= w; h++ {
 				for _, kc := range []int{1, 3, 7, 8, 9, 15, 16, 17, 33, 256} {
@@ -251,5 +247,5 @@ func TestGatherPanel(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }
