@@ -3,8 +3,8 @@ package cuda
 import (
 	"fmt"
 	"strings"
-	"unicode"
 
+	"github.com/mdlc/mdlc/codegen/internal/names"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/passes"
 )
@@ -78,7 +78,7 @@ type layout struct {
 	iarena   int
 	inputs   int // words of input staging
 	gradOf   map[*ir.Value]*buffer
-	names    map[string]bool
+	names    *names.Namer
 	planned  bool // the arena follows g.Plan
 	extra    int  // words of extra scratch after the planned f32 arena
 	iextra   int  // and after the planned i32 arena
@@ -114,11 +114,15 @@ func (l *layout) sizeOf(v *ir.Value) (int, error) {
 // newLayout places the params, grads and state blocks and analyses the
 // groups; place puts the other values once the kernels are known.
 func newLayout(g *ir.Graph, maxBatch int) (*layout, error) {
-	l := &layout{g: g, maxBatch: maxBatch, bufs: map[*ir.Value]*buffer{}, gradOf: map[*ir.Value]*buffer{}, names: map[string]bool{},
+	l := &layout{g: g, maxBatch: maxBatch, bufs: map[*ir.Value]*buffer{}, gradOf: map[*ir.Value]*buffer{}, names: names.New(reserved),
 		planned: g.Plan != nil}
-	for _, kw := range reserved {
-		l.names[kw] = true
+	l.names.Adjust = func(id string) string {
+		if indexLike(id) {
+			return id + "_"
+		}
+		return id
 	}
+	l.names.Avoid = func(id string) bool { return strings.HasPrefix(id, "__") }
 	for _, v := range g.Params() {
 		s, err := l.sizeOf(v)
 		if err != nil {
@@ -397,42 +401,7 @@ var reserved = []string{"mem", "n", "i", "j", "k", "o", "in", "r", "l", "w", "la
 	"type", "var", "package", "import", "go", "chan", "map", "select", "defer", "fallthrough", "interface", "clear"}
 
 // name makes a unique identifier from a value name ("hidden.w" -> "hiddenW").
-func (l *layout) name(s, suffix string) string {
-	var b strings.Builder
-	up := false
-	for _, r := range s + suffix {
-		switch {
-		case r == '.' || r == '_' || r == '-':
-			up = b.Len() > 0
-		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			if up {
-				r = unicode.ToUpper(r)
-				up = false
-			}
-			if b.Len() == 0 && unicode.IsDigit(r) {
-				b.WriteByte('v')
-			}
-			b.WriteRune(r)
-		}
-	}
-	id := b.String()
-	if id == "" {
-		id = "v"
-	}
-	if r := []rune(id); unicode.IsUpper(r[0]) {
-		r[0] = unicode.ToLower(r[0])
-		id = string(r)
-	}
-	base := id
-	if indexLike(id) {
-		id += "_"
-	}
-	for i := 2; l.names[id] || strings.HasPrefix(id, "__"); i++ {
-		id = fmt.Sprintf("%s%d", base, i)
-	}
-	l.names[id] = true
-	return id
-}
+func (l *layout) name(s, suffix string) string { return l.names.Name(s, suffix) }
 
 // static reports whether a shape's size does not depend on n, and the size.
 func static(s ir.Shape) (int, bool) {

@@ -2,9 +2,8 @@ package gogen
 
 import (
 	"fmt"
-	"strings"
-	"unicode"
 
+	"github.com/mdlc/mdlc/codegen/internal/names"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/passes"
 )
@@ -50,7 +49,7 @@ type plan struct {
 	arena    int
 	iarena   int
 	gradOf   map[*ir.Value]*buffer // param -> its grad slot
-	names    map[string]bool
+	names    *names.Namer
 	scratchB map[*ir.Value]*buffer // extra per-value workspace (logsumexp)
 
 	groups  []*ir.Group             // groups the generator emits as one loop
@@ -64,10 +63,8 @@ type plan struct {
 func (p *plan) scratch(v *ir.Value) string { return "m." + p.scratchB[v].field }
 
 func newPlan(g *ir.Graph, maxBatch int) (*plan, error) {
-	p := &plan{g: g, maxBatch: maxBatch, bufs: map[*ir.Value]*buffer{}, gradOf: map[*ir.Value]*buffer{}, names: map[string]bool{}, scratchB: map[*ir.Value]*buffer{}}
-	for _, kw := range reserved {
-		p.names[kw] = true
-	}
+	p := &plan{g: g, maxBatch: maxBatch, bufs: map[*ir.Value]*buffer{}, gradOf: map[*ir.Value]*buffer{}, names: names.New(reserved), scratchB: map[*ir.Value]*buffer{}}
+	p.names.Avoid = goKeyword
 	size := func(v *ir.Value) (int, error) {
 		n := 1
 		for _, d := range v.Type.Shape {
@@ -330,39 +327,7 @@ func (p *plan) ref(v *ir.Value) string {
 var reserved = []string{"m", "n", "i", "j", "k", "err", "New", "Model", "Option", "WithSeed", "MaxBatch", "params", "grads", "state", "arena", "iarena", "seed", "math", "rt", "fmt", "loss", "spec"}
 
 // name makes a unique Go identifier from a value name ("hidden.w" -> "hiddenW").
-func (p *plan) name(s, suffix string) string {
-	var b strings.Builder
-	up := false
-	for _, r := range s + suffix {
-		switch {
-		case r == '.' || r == '_' || r == '-':
-			up = b.Len() > 0
-		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			if up {
-				r = unicode.ToUpper(r)
-				up = false
-			}
-			if b.Len() == 0 && unicode.IsDigit(r) {
-				b.WriteByte('v')
-			}
-			b.WriteRune(r)
-		}
-	}
-	id := b.String()
-	if id == "" {
-		id = "v"
-	}
-	if r := []rune(id); unicode.IsUpper(r[0]) {
-		r[0] = unicode.ToLower(r[0])
-		id = string(r)
-	}
-	base := id
-	for i := 2; p.names[id] || goKeyword(id); i++ {
-		id = fmt.Sprintf("%s%d", base, i)
-	}
-	p.names[id] = true
-	return id
-}
+func (p *plan) name(s, suffix string) string { return p.names.Name(s, suffix) }
 
 func goKeyword(s string) bool {
 	switch s {
