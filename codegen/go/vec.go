@@ -87,25 +87,26 @@ func (l *vecLoop) plan() {
 		name string
 	}
 	var reads []read
+	use := func(i int, a *ir.Value) {
+		switch {
+		case l.member(a):
+		case l.slices[a] != "":
+			reads = append(reads, read{i, l.slices[a]})
+		default:
+			if s := l.scalar(a); !containsKey(l.splat, s) {
+				l.splat[s] = len(l.splats)
+				l.splats = append(l.splats, s)
+			}
+		}
+	}
 	for i, v := range l.members {
 		for _, a := range v.Args {
-			switch {
-			case l.member(a):
-			case l.slices[a] != "":
-				reads = append(reads, read{i, l.slices[a]})
-			default:
-				if s := l.scalar(a); !containsKey(l.splat, s) {
-					l.splat[s] = len(l.splats)
-					l.splats = append(l.splats, s)
-				}
-			}
+			use(i, a)
 		}
 	}
 	if l.sink != nil {
 		reads = append(reads, read{n, l.sinkTo})
-		if a := l.sink.Args[0]; !l.member(a) {
-			reads = append(reads, read{n, l.slices[a]})
-		}
+		use(n, l.sink.Args[0])
 	}
 	for i, v := range l.members {
 		out := l.outs[v]
