@@ -220,7 +220,8 @@ func (l *vecLoop) loop(n string) {
 		fmt.Fprintf(&b, "rt.%s(%s) // %%%d = %s(%s)\n", vecPrims[v.Op.Name], strings.Join(args, ", "), v.ID, v.Op.Name, strings.Join(ids, ", "))
 	}
 	if l.sink != nil {
-		fmt.Fprintf(&b, "rt.VAdd(%s[c:e], %s[c:e], %s)\n", l.sinkTo, l.sinkTo, operand(l.sink.Args[0]))
+		fmt.Fprintf(&b, "rt.VAdd(%s[c:e], %s[c:e], %s) // %%%d = %s(%%%d): accumulate\n", l.sinkTo, l.sinkTo, operand(l.sink.Args[0]),
+			l.sink.ID, l.sink.Op.Name, l.sink.Args[0].ID)
 	}
 	for _, v := range l.members {
 		if l.outs[v] != "" && !l.direct[v] {

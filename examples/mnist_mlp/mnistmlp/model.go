@@ -639,7 +639,7 @@ func (m *Model) step(image []float32, label []int32, n int) {
 				w := e - c
 				rt.VGt(vt[1][:w], a0[c:e], vt[0][:])              // %53 = gt(%26, %17)
 				rt.VWhere(o54[c:e], vt[1][:w], a1[c:e], vt[0][:]) // %54 = where(%53, %51, %17)
-				rt.VAdd(s[c:e], s[c:e], o54[c:e])
+				rt.VAdd(s[c:e], s[c:e], o54[c:e])                 // %55 = reduce_sum(%54): accumulate
 			}
 		}
 	}
