@@ -186,6 +186,10 @@ func (g *gemm) run() {
 			ts[t].g = s
 		}
 	}
+	// Every chunk may run at the same time as every other, on whichever
+	// goroutine claims it: have a big enough scratch ready for each, so
+	// that nothing is allocated later depending on who ran what.
+	reserveScratch(nt, g.kr.mc*g.kr.kc, g.kr.kc*min(g.kr.nc, (g.n+nr-1)/nr*nr), mr*nr)
 	pool.runHeld(ts[:nt])
 }
 
@@ -498,6 +502,19 @@ func (s *scratch) grow(na, nb, nt int) {
 var scratches struct {
 	mu   sync.Mutex
 	free []*scratch
+}
+
+// reserveScratch makes the free list hold at least n scratches, each with
+// buffers of at least na, nb and nt floats.
+func reserveScratch(n, na, nb, nt int) {
+	scratches.mu.Lock()
+	defer scratches.mu.Unlock()
+	for len(scratches.free) < n {
+		scratches.free = append(scratches.free, new(scratch))
+	}
+	for _, s := range scratches.free[len(scratches.free)-n:] { // the ones getScratch hands out first
+		s.grow(na, nb, nt)
+	}
 }
 
 func getScratch() *scratch {

@@ -110,6 +110,12 @@ func (p *workerPool) claim() bool {
 
 func (p *workerPool) work() {
 	seen := p.ticket.Load() >> (ticketIdxBits + ticketNBits)
+	// Start asleep: the first parallel call wakes the helper, so the
+	// runtime's bookkeeping for a sleeping goroutine is allocated during
+	// that first call, not at some later one.
+	p.sleepy.Add(1)
+	<-p.wake
+	p.sleepy.Add(-1)
 	idleSince := time.Now()
 	for spins := 0; ; spins++ {
 		gen := p.ticket.Load() >> (ticketIdxBits + ticketNBits)
