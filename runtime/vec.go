@@ -214,3 +214,7 @@ func VFill(dst []float32, x float32) {
 		dst[i] = x
 	}
 }
+
+// HasAVX2 reports whether the vector primitives run as AVX2 assembly; a
+// generated package uses its own AVX2 loops (model_amd64.s) only then.
+func HasAVX2() bool { return vecAVX2 }

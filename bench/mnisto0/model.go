@@ -527,9 +527,13 @@ func (m *Model) forward(image []float32, n int) {
 			a0 := m.t3[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
 			o5 := m.t5[i0*256:][:256]
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
+			if g5AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+				g5AVX2(256, &a0[0], &a1[0], &o5[0])
+			} else {
+				for c := 0; c < 256; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 256)
+					rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
+				}
 			}
 		}
 	}
@@ -537,9 +541,15 @@ func (m *Model) forward(image []float32, n int) {
 	{
 		a0 := m.t5[0:][:256*n]
 		o6 := m.hidden[0:][:256*n]
-		for c := 0; c < 256*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256*n)
-			rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
+		if g6AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 256*n > 0 {
+				g6AVX2(256*n, &a0[0], &o6[0])
+			}
+		} else {
+			for c := 0; c < 256*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256*n)
+				rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
+			}
 		}
 	}
 	// %8 = matmul(%6, %7) (N, 10)
@@ -586,9 +596,13 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 			a0 := m.t3[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
 			o5 := m.t5[i0*256:][:256]
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
+			if g5AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+				g5AVX2(256, &a0[0], &a1[0], &o5[0])
+			} else {
+				for c := 0; c < 256; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 256)
+					rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
+				}
 			}
 		}
 	}
@@ -596,9 +610,15 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	{
 		a0 := m.t5[0:][:256*n]
 		o6 := m.hidden[0:][:256*n]
-		for c := 0; c < 256*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256*n)
-			rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
+		if g6AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 256*n > 0 {
+				g6AVX2(256*n, &a0[0], &o6[0])
+			}
+		} else {
+			for c := 0; c < 256*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256*n)
+				rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
+			}
 		}
 	}
 	// %8 = matmul(%6, %7) (N, 10)
@@ -643,9 +663,15 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 		a0 := m.t22[0:][:10*n]
 		a1 := m.t21[0:][:10*n]
 		o23 := m.t23[0:][:10*n]
-		for c := 0; c < 10*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 10*n)
-			rt.VMul(o23[c:e], a0[c:e], a1[c:e]) // %23 = mul(%22, %21)
+		if g23AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 10*n > 0 {
+				g23AVX2(10*n, &a0[0], &a1[0], &o23[0])
+			}
+		} else {
+			for c := 0; c < 10*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 10*n)
+				rt.VMul(o23[c:e], a0[c:e], a1[c:e]) // %23 = mul(%22, %21)
+			}
 		}
 	}
 	// %24 = reduce_sum(%23) (N)
@@ -661,9 +687,15 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	{
 		a0 := m.t24[0:][:n]
 		o25 := m.t25[0:][:n]
-		for c := 0; c < n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, n)
-			rt.VNeg(o25[c:e], a0[c:e]) // %25 = neg(%24)
+		if g25AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if n > 0 {
+				g25AVX2(n, &a0[0], &o25[0])
+			}
+		} else {
+			for c := 0; c < n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, n)
+				rt.VNeg(o25[c:e], a0[c:e]) // %25 = neg(%24)
+			}
 		}
 	}
 	// %26 = reduce_mean(%25) scalar
@@ -732,9 +764,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			a0 := m.t3[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
 			o5 := m.t5[i0*256:][:256]
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
+			if g5AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+				g5AVX2(256, &a0[0], &a1[0], &o5[0])
+			} else {
+				for c := 0; c < 256; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 256)
+					rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
+				}
 			}
 		}
 	}
@@ -742,9 +778,15 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t5[0:][:256*n]
 		o6 := m.hidden[0:][:256*n]
-		for c := 0; c < 256*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256*n)
-			rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
+		if g6AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 256*n > 0 {
+				g6AVX2(256*n, &a0[0], &o6[0])
+			}
+		} else {
+			for c := 0; c < 256*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256*n)
+				rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
+			}
 		}
 	}
 	// %8 = matmul(%6, %7) (N, 10)
@@ -789,9 +831,15 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t22[0:][:10*n]
 		a1 := m.t21[0:][:10*n]
 		o23 := m.t23[0:][:10*n]
-		for c := 0; c < 10*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 10*n)
-			rt.VMul(o23[c:e], a0[c:e], a1[c:e]) // %23 = mul(%22, %21)
+		if g23AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 10*n > 0 {
+				g23AVX2(10*n, &a0[0], &a1[0], &o23[0])
+			}
+		} else {
+			for c := 0; c < 10*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 10*n)
+				rt.VMul(o23[c:e], a0[c:e], a1[c:e]) // %23 = mul(%22, %21)
+			}
 		}
 	}
 	// %24 = reduce_sum(%23) (N)
@@ -807,9 +855,15 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t24[0:][:n]
 		o25 := m.t25[0:][:n]
-		for c := 0; c < n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, n)
-			rt.VNeg(o25[c:e], a0[c:e]) // %25 = neg(%24)
+		if g25AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if n > 0 {
+				g25AVX2(n, &a0[0], &o25[0])
+			}
+		} else {
+			for c := 0; c < n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, n)
+				rt.VNeg(o25[c:e], a0[c:e]) // %25 = neg(%24)
+			}
 		}
 	}
 	// %26 = reduce_mean(%25) scalar
@@ -842,9 +896,15 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t35[0:][:n]
 		o36 := m.t36[0:][:n]
-		for c := 0; c < n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, n)
-			rt.VNeg(o36[c:e], a0[c:e]) // %36 = neg(%35)
+		if g36AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if n > 0 {
+				g36AVX2(n, &a0[0], &o36[0])
+			}
+		} else {
+			for c := 0; c < n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, n)
+				rt.VNeg(o36[c:e], a0[c:e]) // %36 = neg(%35)
+			}
 		}
 	}
 	// %38 = broadcast(%37) (N, 10)
@@ -863,9 +923,15 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t38[0:][:10*n]
 		a1 := m.t22[0:][:10*n]
 		o39 := m.t39[0:][:10*n]
-		for c := 0; c < 10*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 10*n)
-			rt.VMul(o39[c:e], a0[c:e], a1[c:e]) // %39 = mul(%38, %22)
+		if g39AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 10*n > 0 {
+				g39AVX2(10*n, &a0[0], &a1[0], &o39[0])
+			}
+		} else {
+			for c := 0; c < 10*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 10*n)
+				rt.VMul(o39[c:e], a0[c:e], a1[c:e]) // %39 = mul(%38, %22)
+			}
 		}
 	}
 	// %40 = exp(%21) (N, 10)
@@ -903,9 +969,15 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t39[0:][:10*n]
 		a1 := m.t42[0:][:10*n]
 		o43 := m.t43[0:][:10*n]
-		for c := 0; c < 10*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 10*n)
-			rt.VSub(o43[c:e], a0[c:e], a1[c:e]) // %43 = sub(%39, %42)
+		if g43AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 10*n > 0 {
+				g43AVX2(10*n, &a0[0], &a1[0], &o43[0])
+			}
+		} else {
+			for c := 0; c < 10*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 10*n)
+				rt.VSub(o43[c:e], a0[c:e], a1[c:e]) // %43 = sub(%39, %42)
+			}
 		}
 	}
 	// %44 = reduce_sum(%43) (10)
@@ -926,9 +998,15 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.hidden[0:][:256*n]
 		o48 := m.t48[0:][:256*n]
-		for c := 0; c < 256*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256*n)
-			rt.VGt(o48[c:e], a0[c:e], vt[0][:]) // %48 = gt(%6, %47)
+		if g48AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 256*n > 0 {
+				g48AVX2(256*n, &a0[0], &o48[0])
+			}
+		} else {
+			for c := 0; c < 256*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256*n)
+				rt.VGt(o48[c:e], a0[c:e], vt[0][:]) // %48 = gt(%6, %47)
+			}
 		}
 	}
 	// %50 = where(%48, %45, %49) (N, 256)
@@ -937,9 +1015,15 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t48[0:][:256*n]
 		a1 := m.t45[0:][:256*n]
 		o50 := m.t50[0:][:256*n]
-		for c := 0; c < 256*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256*n)
-			rt.VWhere(o50[c:e], a0[c:e], a1[c:e], vt[0][:]) // %50 = where(%48, %45, %49)
+		if g50AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 256*n > 0 {
+				g50AVX2(256*n, &a0[0], &a1[0], &o50[0])
+			}
+		} else {
+			for c := 0; c < 256*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256*n)
+				rt.VWhere(o50[c:e], a0[c:e], a1[c:e], vt[0][:]) // %50 = where(%48, %45, %49)
+			}
 		}
 	}
 	// %51 = reduce_sum(%50) (256)
@@ -976,9 +1060,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.9))
 		a0 := m.stateHiddenWM[0:][:200704]
 		o62 := m.t62[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VMul(o62[c:e], vt[0][:], a0[c:e]) // %62 = mul(%56, %11)
+		if g62AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g62AVX2(200704, &a0[0], &o62[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VMul(o62[c:e], vt[0][:], a0[c:e]) // %62 = mul(%56, %11)
+			}
 		}
 	}
 	// %64 = mul(%63, %52) (784, 256)
@@ -986,9 +1074,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.09999999999999998))
 		a0 := m.hiddenWGrad[0:][:200704]
 		o64 := m.t64[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VMul(o64[c:e], vt[0][:], a0[c:e]) // %64 = mul(%63, %52)
+		if g64AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g64AVX2(200704, &a0[0], &o64[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VMul(o64[c:e], vt[0][:], a0[c:e]) // %64 = mul(%63, %52)
+			}
 		}
 	}
 	// %65 = add(%62, %64) (784, 256)
@@ -996,9 +1088,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t62[0:][:200704]
 		a1 := m.t64[0:][:200704]
 		o65 := m.t65[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VAdd(o65[c:e], a0[c:e], a1[c:e]) // %65 = add(%62, %64)
+		if g65AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g65AVX2(200704, &a0[0], &a1[0], &o65[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VAdd(o65[c:e], a0[c:e], a1[c:e]) // %65 = add(%62, %64)
+			}
 		}
 	}
 	// %66 = mul(%59, %15) (784, 256)
@@ -1006,18 +1102,26 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.999))
 		a0 := m.stateHiddenWV[0:][:200704]
 		o66 := m.t66[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VMul(o66[c:e], vt[0][:], a0[c:e]) // %66 = mul(%59, %15)
+		if g66AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g66AVX2(200704, &a0[0], &o66[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VMul(o66[c:e], vt[0][:], a0[c:e]) // %66 = mul(%59, %15)
+			}
 		}
 	}
 	// %68 = mul(%52, %52) (784, 256)
 	{
 		a0 := m.hiddenWGrad[0:][:200704]
 		o68 := m.t68[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VMul(o68[c:e], a0[c:e], a0[c:e]) // %68 = mul(%52, %52)
+		if g68AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g68AVX2(200704, &a0[0], &o68[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VMul(o68[c:e], a0[c:e], a0[c:e]) // %68 = mul(%52, %52)
+			}
 		}
 	}
 	// %69 = mul(%67, %68) (784, 256)
@@ -1025,9 +1129,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0010000000000000009))
 		a0 := m.t68[0:][:200704]
 		o69 := m.t69[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VMul(o69[c:e], vt[0][:], a0[c:e]) // %69 = mul(%67, %68)
+		if g69AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g69AVX2(200704, &a0[0], &o69[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VMul(o69[c:e], vt[0][:], a0[c:e]) // %69 = mul(%67, %68)
+			}
 		}
 	}
 	// %70 = add(%66, %69) (784, 256)
@@ -1035,9 +1143,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t66[0:][:200704]
 		a1 := m.t69[0:][:200704]
 		o70 := m.t70[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VAdd(o70[c:e], a0[c:e], a1[c:e]) // %70 = add(%66, %69)
+		if g70AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g70AVX2(200704, &a0[0], &a1[0], &o70[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VAdd(o70[c:e], a0[c:e], a1[c:e]) // %70 = add(%66, %69)
+			}
 		}
 	}
 	// %71 = div(%65, %58) (784, 256)
@@ -1046,10 +1158,14 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			a0 := m.t65[i0*256:][:256]
 			a1 := m.t58[0]
 			o71 := m.t71[i0*256:][:256]
-			rt.VFill(vt[0][:], a1)
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VDiv(o71[c:e], a0[c:e], vt[0][:]) // %71 = div(%65, %58)
+			if g71AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+				g71AVX2(256, &a0[0], &o71[0], a1)
+			} else {
+				rt.VFill(vt[0][:], a1)
+				for c := 0; c < 256; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 256)
+					rt.VDiv(o71[c:e], a0[c:e], vt[0][:]) // %71 = div(%65, %58)
+				}
 			}
 		}
 	}
@@ -1059,10 +1175,14 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			a0 := m.t70[i0*256:][:256]
 			a1 := m.t61[0]
 			o72 := m.t72[i0*256:][:256]
-			rt.VFill(vt[0][:], a1)
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VDiv(o72[c:e], a0[c:e], vt[0][:]) // %72 = div(%70, %61)
+			if g72AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+				g72AVX2(256, &a0[0], &o72[0], a1)
+			} else {
+				rt.VFill(vt[0][:], a1)
+				for c := 0; c < 256; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 256)
+					rt.VDiv(o72[c:e], a0[c:e], vt[0][:]) // %72 = div(%70, %61)
+				}
 			}
 		}
 	}
@@ -1070,9 +1190,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t72[0:][:200704]
 		o73 := m.t73[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VSqrt(o73[c:e], a0[c:e]) // %73 = sqrt(%72)
+		if g73AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g73AVX2(200704, &a0[0], &o73[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VSqrt(o73[c:e], a0[c:e]) // %73 = sqrt(%72)
+			}
 		}
 	}
 	// %75 = add(%73, %74) (784, 256)
@@ -1080,9 +1204,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(1e-08))
 		a0 := m.t73[0:][:200704]
 		o75 := m.t75[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VAdd(o75[c:e], a0[c:e], vt[0][:]) // %75 = add(%73, %74)
+		if g75AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g75AVX2(200704, &a0[0], &o75[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VAdd(o75[c:e], a0[c:e], vt[0][:]) // %75 = add(%73, %74)
+			}
 		}
 	}
 	// %76 = div(%71, %75) (784, 256)
@@ -1090,9 +1218,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t71[0:][:200704]
 		a1 := m.t75[0:][:200704]
 		o76 := m.t76[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VDiv(o76[c:e], a0[c:e], a1[c:e]) // %76 = div(%71, %75)
+		if g76AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g76AVX2(200704, &a0[0], &a1[0], &o76[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VDiv(o76[c:e], a0[c:e], a1[c:e]) // %76 = div(%71, %75)
+			}
 		}
 	}
 	// %77 = mul(%55, %76) (784, 256)
@@ -1100,9 +1232,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.001))
 		a0 := m.t76[0:][:200704]
 		o77 := m.t77[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VMul(o77[c:e], vt[0][:], a0[c:e]) // %77 = mul(%55, %76)
+		if g77AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g77AVX2(200704, &a0[0], &o77[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VMul(o77[c:e], vt[0][:], a0[c:e]) // %77 = mul(%55, %76)
+			}
 		}
 	}
 	// %78 = sub(%2, %77) (784, 256)
@@ -1110,9 +1246,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.hiddenW[0:][:200704]
 		a1 := m.t77[0:][:200704]
 		o78 := m.t78[0:][:200704]
-		for c := 0; c < 200704; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 200704)
-			rt.VSub(o78[c:e], a0[c:e], a1[c:e]) // %78 = sub(%2, %77)
+		if g78AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g78AVX2(200704, &a0[0], &a1[0], &o78[0])
+		} else {
+			for c := 0; c < 200704; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 200704)
+				rt.VSub(o78[c:e], a0[c:e], a1[c:e]) // %78 = sub(%2, %77)
+			}
 		}
 	}
 	// %79 = mul(%56, %12) (256)
@@ -1120,9 +1260,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.9))
 		a0 := m.stateHiddenBM[0:][:256]
 		o79 := m.t79[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VMul(o79[c:e], vt[0][:], a0[c:e]) // %79 = mul(%56, %12)
+		if g79AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g79AVX2(256, &a0[0], &o79[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VMul(o79[c:e], vt[0][:], a0[c:e]) // %79 = mul(%56, %12)
+			}
 		}
 	}
 	// %80 = mul(%63, %51) (256)
@@ -1130,9 +1274,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.09999999999999998))
 		a0 := m.hiddenBGrad[0:][:256]
 		o80 := m.t80[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VMul(o80[c:e], vt[0][:], a0[c:e]) // %80 = mul(%63, %51)
+		if g80AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g80AVX2(256, &a0[0], &o80[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VMul(o80[c:e], vt[0][:], a0[c:e]) // %80 = mul(%63, %51)
+			}
 		}
 	}
 	// %81 = add(%79, %80) (256)
@@ -1140,9 +1288,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t79[0:][:256]
 		a1 := m.t80[0:][:256]
 		o81 := m.t81[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VAdd(o81[c:e], a0[c:e], a1[c:e]) // %81 = add(%79, %80)
+		if g81AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g81AVX2(256, &a0[0], &a1[0], &o81[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VAdd(o81[c:e], a0[c:e], a1[c:e]) // %81 = add(%79, %80)
+			}
 		}
 	}
 	// %82 = mul(%59, %16) (256)
@@ -1150,18 +1302,26 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.999))
 		a0 := m.stateHiddenBV[0:][:256]
 		o82 := m.t82[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VMul(o82[c:e], vt[0][:], a0[c:e]) // %82 = mul(%59, %16)
+		if g82AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g82AVX2(256, &a0[0], &o82[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VMul(o82[c:e], vt[0][:], a0[c:e]) // %82 = mul(%59, %16)
+			}
 		}
 	}
 	// %83 = mul(%51, %51) (256)
 	{
 		a0 := m.hiddenBGrad[0:][:256]
 		o83 := m.t83[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VMul(o83[c:e], a0[c:e], a0[c:e]) // %83 = mul(%51, %51)
+		if g83AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g83AVX2(256, &a0[0], &o83[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VMul(o83[c:e], a0[c:e], a0[c:e]) // %83 = mul(%51, %51)
+			}
 		}
 	}
 	// %84 = mul(%67, %83) (256)
@@ -1169,9 +1329,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0010000000000000009))
 		a0 := m.t83[0:][:256]
 		o84 := m.t84[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VMul(o84[c:e], vt[0][:], a0[c:e]) // %84 = mul(%67, %83)
+		if g84AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g84AVX2(256, &a0[0], &o84[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VMul(o84[c:e], vt[0][:], a0[c:e]) // %84 = mul(%67, %83)
+			}
 		}
 	}
 	// %85 = add(%82, %84) (256)
@@ -1179,9 +1343,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t82[0:][:256]
 		a1 := m.t84[0:][:256]
 		o85 := m.t85[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VAdd(o85[c:e], a0[c:e], a1[c:e]) // %85 = add(%82, %84)
+		if g85AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g85AVX2(256, &a0[0], &a1[0], &o85[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VAdd(o85[c:e], a0[c:e], a1[c:e]) // %85 = add(%82, %84)
+			}
 		}
 	}
 	// %86 = div(%81, %58) (256)
@@ -1189,10 +1357,14 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t81[0:][:256]
 		a1 := m.t58[0]
 		o86 := m.t86[0:][:256]
-		rt.VFill(vt[0][:], a1)
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VDiv(o86[c:e], a0[c:e], vt[0][:]) // %86 = div(%81, %58)
+		if g86AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g86AVX2(256, &a0[0], &o86[0], a1)
+		} else {
+			rt.VFill(vt[0][:], a1)
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VDiv(o86[c:e], a0[c:e], vt[0][:]) // %86 = div(%81, %58)
+			}
 		}
 	}
 	// %87 = div(%85, %61) (256)
@@ -1200,19 +1372,27 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t85[0:][:256]
 		a1 := m.t61[0]
 		o87 := m.t87[0:][:256]
-		rt.VFill(vt[0][:], a1)
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VDiv(o87[c:e], a0[c:e], vt[0][:]) // %87 = div(%85, %61)
+		if g87AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g87AVX2(256, &a0[0], &o87[0], a1)
+		} else {
+			rt.VFill(vt[0][:], a1)
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VDiv(o87[c:e], a0[c:e], vt[0][:]) // %87 = div(%85, %61)
+			}
 		}
 	}
 	// %88 = sqrt(%87) (256)
 	{
 		a0 := m.t87[0:][:256]
 		o88 := m.t88[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VSqrt(o88[c:e], a0[c:e]) // %88 = sqrt(%87)
+		if g88AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g88AVX2(256, &a0[0], &o88[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VSqrt(o88[c:e], a0[c:e]) // %88 = sqrt(%87)
+			}
 		}
 	}
 	// %89 = add(%88, %74) (256)
@@ -1220,9 +1400,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(1e-08))
 		a0 := m.t88[0:][:256]
 		o89 := m.t89[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VAdd(o89[c:e], a0[c:e], vt[0][:]) // %89 = add(%88, %74)
+		if g89AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g89AVX2(256, &a0[0], &o89[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VAdd(o89[c:e], a0[c:e], vt[0][:]) // %89 = add(%88, %74)
+			}
 		}
 	}
 	// %90 = div(%86, %89) (256)
@@ -1230,9 +1414,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t86[0:][:256]
 		a1 := m.t89[0:][:256]
 		o90 := m.t90[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VDiv(o90[c:e], a0[c:e], a1[c:e]) // %90 = div(%86, %89)
+		if g90AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g90AVX2(256, &a0[0], &a1[0], &o90[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VDiv(o90[c:e], a0[c:e], a1[c:e]) // %90 = div(%86, %89)
+			}
 		}
 	}
 	// %91 = mul(%55, %90) (256)
@@ -1240,9 +1428,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.001))
 		a0 := m.t90[0:][:256]
 		o91 := m.t91[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VMul(o91[c:e], vt[0][:], a0[c:e]) // %91 = mul(%55, %90)
+		if g91AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g91AVX2(256, &a0[0], &o91[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VMul(o91[c:e], vt[0][:], a0[c:e]) // %91 = mul(%55, %90)
+			}
 		}
 	}
 	// %92 = sub(%4, %91) (256)
@@ -1250,9 +1442,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.hiddenB[0:][:256]
 		a1 := m.t91[0:][:256]
 		o92 := m.t92[0:][:256]
-		for c := 0; c < 256; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 256)
-			rt.VSub(o92[c:e], a0[c:e], a1[c:e]) // %92 = sub(%4, %91)
+		if g92AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g92AVX2(256, &a0[0], &a1[0], &o92[0])
+		} else {
+			for c := 0; c < 256; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 256)
+				rt.VSub(o92[c:e], a0[c:e], a1[c:e]) // %92 = sub(%4, %91)
+			}
 		}
 	}
 	// %93 = mul(%56, %13) (256, 10)
@@ -1260,9 +1456,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.9))
 		a0 := m.stateLogitsWM[0:][:2560]
 		o93 := m.t93[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VMul(o93[c:e], vt[0][:], a0[c:e]) // %93 = mul(%56, %13)
+		if g93AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g93AVX2(2560, &a0[0], &o93[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VMul(o93[c:e], vt[0][:], a0[c:e]) // %93 = mul(%56, %13)
+			}
 		}
 	}
 	// %94 = mul(%63, %46) (256, 10)
@@ -1270,9 +1470,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.09999999999999998))
 		a0 := m.logitsWGrad[0:][:2560]
 		o94 := m.t94[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VMul(o94[c:e], vt[0][:], a0[c:e]) // %94 = mul(%63, %46)
+		if g94AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g94AVX2(2560, &a0[0], &o94[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VMul(o94[c:e], vt[0][:], a0[c:e]) // %94 = mul(%63, %46)
+			}
 		}
 	}
 	// %95 = add(%93, %94) (256, 10)
@@ -1280,9 +1484,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t93[0:][:2560]
 		a1 := m.t94[0:][:2560]
 		o95 := m.t95[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VAdd(o95[c:e], a0[c:e], a1[c:e]) // %95 = add(%93, %94)
+		if g95AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g95AVX2(2560, &a0[0], &a1[0], &o95[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VAdd(o95[c:e], a0[c:e], a1[c:e]) // %95 = add(%93, %94)
+			}
 		}
 	}
 	// %96 = mul(%59, %17) (256, 10)
@@ -1290,18 +1498,26 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.999))
 		a0 := m.stateLogitsWV[0:][:2560]
 		o96 := m.t96[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VMul(o96[c:e], vt[0][:], a0[c:e]) // %96 = mul(%59, %17)
+		if g96AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g96AVX2(2560, &a0[0], &o96[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VMul(o96[c:e], vt[0][:], a0[c:e]) // %96 = mul(%59, %17)
+			}
 		}
 	}
 	// %97 = mul(%46, %46) (256, 10)
 	{
 		a0 := m.logitsWGrad[0:][:2560]
 		o97 := m.t97[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VMul(o97[c:e], a0[c:e], a0[c:e]) // %97 = mul(%46, %46)
+		if g97AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g97AVX2(2560, &a0[0], &o97[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VMul(o97[c:e], a0[c:e], a0[c:e]) // %97 = mul(%46, %46)
+			}
 		}
 	}
 	// %98 = mul(%67, %97) (256, 10)
@@ -1309,9 +1525,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0010000000000000009))
 		a0 := m.t97[0:][:2560]
 		o98 := m.t98[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VMul(o98[c:e], vt[0][:], a0[c:e]) // %98 = mul(%67, %97)
+		if g98AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g98AVX2(2560, &a0[0], &o98[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VMul(o98[c:e], vt[0][:], a0[c:e]) // %98 = mul(%67, %97)
+			}
 		}
 	}
 	// %99 = add(%96, %98) (256, 10)
@@ -1319,9 +1539,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t96[0:][:2560]
 		a1 := m.t98[0:][:2560]
 		o99 := m.t99[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%96, %98)
+		if g99AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g99AVX2(2560, &a0[0], &a1[0], &o99[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%96, %98)
+			}
 		}
 	}
 	// %100 = div(%95, %58) (256, 10)
@@ -1352,9 +1576,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t101[0:][:2560]
 		o102 := m.t102[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VSqrt(o102[c:e], a0[c:e]) // %102 = sqrt(%101)
+		if g102AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g102AVX2(2560, &a0[0], &o102[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VSqrt(o102[c:e], a0[c:e]) // %102 = sqrt(%101)
+			}
 		}
 	}
 	// %103 = add(%102, %74) (256, 10)
@@ -1362,9 +1590,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(1e-08))
 		a0 := m.t102[0:][:2560]
 		o103 := m.t103[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VAdd(o103[c:e], a0[c:e], vt[0][:]) // %103 = add(%102, %74)
+		if g103AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g103AVX2(2560, &a0[0], &o103[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VAdd(o103[c:e], a0[c:e], vt[0][:]) // %103 = add(%102, %74)
+			}
 		}
 	}
 	// %104 = div(%100, %103) (256, 10)
@@ -1372,9 +1604,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.t100[0:][:2560]
 		a1 := m.t103[0:][:2560]
 		o104 := m.t104[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VDiv(o104[c:e], a0[c:e], a1[c:e]) // %104 = div(%100, %103)
+		if g104AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g104AVX2(2560, &a0[0], &a1[0], &o104[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VDiv(o104[c:e], a0[c:e], a1[c:e]) // %104 = div(%100, %103)
+			}
 		}
 	}
 	// %105 = mul(%55, %104) (256, 10)
@@ -1382,9 +1618,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.001))
 		a0 := m.t104[0:][:2560]
 		o105 := m.t105[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VMul(o105[c:e], vt[0][:], a0[c:e]) // %105 = mul(%55, %104)
+		if g105AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g105AVX2(2560, &a0[0], &o105[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VMul(o105[c:e], vt[0][:], a0[c:e]) // %105 = mul(%55, %104)
+			}
 		}
 	}
 	// %106 = sub(%7, %105) (256, 10)
@@ -1392,9 +1632,13 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		a0 := m.logitsW[0:][:2560]
 		a1 := m.t105[0:][:2560]
 		o106 := m.t106[0:][:2560]
-		for c := 0; c < 2560; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 2560)
-			rt.VSub(o106[c:e], a0[c:e], a1[c:e]) // %106 = sub(%7, %105)
+		if g106AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g106AVX2(2560, &a0[0], &a1[0], &o106[0])
+		} else {
+			for c := 0; c < 2560; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 2560)
+				rt.VSub(o106[c:e], a0[c:e], a1[c:e]) // %106 = sub(%7, %105)
+			}
 		}
 	}
 	// %107 = mul(%56, %14) (10)
@@ -1545,6 +1789,153 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	copy(m.stateLogitsBV, m.t113[:10])
 	copy(m.logitsB, m.t120[:10])
 }
+
+// g5AVX2 is g5AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g5AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g6AVX2 is g6AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g6AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g23AVX2 is g23AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g23AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g25AVX2 is g25AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g25AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g36AVX2 is g36AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g36AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g39AVX2 is g39AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g39AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g43AVX2 is g43AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g43AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g48AVX2 is g48AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g48AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g50AVX2 is g50AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g50AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g62AVX2 is g62AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g62AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g64AVX2 is g64AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g64AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g65AVX2 is g65AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g65AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g66AVX2 is g66AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g66AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g68AVX2 is g68AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g68AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g69AVX2 is g69AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g69AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g70AVX2 is g70AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g70AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g71AVX2 is g71AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g71AVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
+
+// g72AVX2 is g72AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g72AVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
+
+// g73AVX2 is g73AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g73AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g75AVX2 is g75AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g75AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g76AVX2 is g76AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g76AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g77AVX2 is g77AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g77AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g78AVX2 is g78AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g78AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g79AVX2 is g79AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g79AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g80AVX2 is g80AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g80AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g81AVX2 is g81AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g81AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g82AVX2 is g82AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g82AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g83AVX2 is g83AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g83AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g84AVX2 is g84AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g84AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g85AVX2 is g85AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g85AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g86AVX2 is g86AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g86AVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
+
+// g87AVX2 is g87AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g87AVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
+
+// g88AVX2 is g88AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g88AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g89AVX2 is g89AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g89AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g90AVX2 is g90AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g90AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g91AVX2 is g91AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g91AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g92AVX2 is g92AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g92AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g93AVX2 is g93AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g93AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g94AVX2 is g94AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g94AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g95AVX2 is g95AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g95AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g96AVX2 is g96AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g96AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g97AVX2 is g97AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g97AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g98AVX2 is g98AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g98AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g99AVX2 is g99AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g99AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g102AVX2 is g102AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g102AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g103AVX2 is g103AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g103AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g104AVX2 is g104AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g104AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g105AVX2 is g105AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g105AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g106AVX2 is g106AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g106AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
 
 // Params returns views of the parameters, in declaration order.
 func (m *Model) Params() []rt.Tensor {

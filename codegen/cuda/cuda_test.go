@@ -55,15 +55,17 @@ func (m testModel) graph(t *testing.T) *ir.Graph {
 	return gs[0]
 }
 
-// generate returns kernels.cu, model_cuda.go and the Go backend's model.go.
-func (m testModel) generate(t *testing.T) (cu, goSrc, host []byte) {
+// generate returns kernels.cu, model_cuda.go and the Go backend's files
+// (model.go and, when it has AVX2 loops, model_amd64.go and .s), as
+// mdlc build -target cuda writes them.
+func (m testModel) generate(t *testing.T) (cu, goSrc []byte, host gogen.Files) {
 	t.Helper()
 	g := m.graph(t)
 	cu, goSrc, err := Generate(g, Options{Package: m.pkg, Source: m.mdl, MaxBatch: m.batch})
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err = gogen.Generate(g, gogen.Options{Package: m.pkg, Source: m.mdl, MaxBatch: m.batch})
+	host, err = gogen.GenerateFiles(g, gogen.Options{Package: m.pkg, Source: m.mdl, MaxBatch: m.batch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,10 @@ func TestGenerated(t *testing.T) {
 	for _, m := range testModels {
 		t.Run(m.pkg, func(t *testing.T) {
 			cu, goSrc, host := m.generate(t)
-			files := map[string][]byte{CUFile: cu, GoFile: goSrc, "model.go": host}
+			files := map[string][]byte{CUFile: cu, GoFile: goSrc}
+			for name, data := range host {
+				files[name] = data
+			}
 			if *update {
 				ptx, err := CompilePTX(cu, DefaultArch)
 				if err != nil {
@@ -105,12 +110,18 @@ func TestGenerated(t *testing.T) {
 				if err := os.MkdirAll(m.dir(), 0o755); err != nil {
 					t.Fatal(err)
 				}
+				for _, name := range gogen.Generated {
+					os.Remove(filepath.Join(m.dir(), name)) // one the Go backend no longer writes must go
+				}
 				for name, data := range files {
 					if err := os.WriteFile(filepath.Join(m.dir(), name), data, 0o644); err != nil {
 						t.Fatal(err)
 					}
 				}
 				return
+			}
+			for _, msg := range host.Stale(m.dir()) {
+				t.Errorf("%s/%s (run go test ./codegen/cuda -update)", m.dir(), msg)
 			}
 			for name, want := range files {
 				got, err := os.ReadFile(filepath.Join(m.dir(), name))

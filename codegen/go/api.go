@@ -2,6 +2,7 @@ package gogen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -380,6 +381,11 @@ func (gen *generator) kernelFunc(f *jen.File, name, doc string, ins, vals []*ir.
 		f.Comment(line)
 	}
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(name).Params(gen.params(ins)...).Block(body...)
+	for _, fn := range k.asm {
+		if !slices.ContainsFunc(gen.asm, func(g asmFunc) bool { return g.name == fn.name }) {
+			gen.asm = append(gen.asm, fn)
+		}
+	}
 	for _, mt := range k.methods {
 		for _, line := range strings.Split(mt.doc, "\n") {
 			f.Comment(line)

@@ -220,9 +220,12 @@ func (k *kgen) emitLanes(gr *ir.Group) {
 		vl.scalar = read
 		vl.mayAlias = func(out, in string) bool { return out == in } // distinct blocks
 		vl.plan()
-		body := k.b.String()
-		k.b.Reset()
-		k.printf("%s\n%s", vtDecl(k.vtSlots), body)
+		if fn, args, ok := vl.asm("updateAVX2Asm", "len(params)"); ok && !k.p.noAsm {
+			k.asm = append(k.asm, fn)
+			k.printf("if updateAVX2 != nil { // the loop below in registers, 8 lanes at a time (model_amd64.s)\n")
+			k.printf("if len(params) > 0 {\nupdateAVX2(%s)\n}\nreturn\n}\n", strings.Join(args, ", "))
+		}
+		k.printf("%s\n", vtDecl(k.vtSlots))
 		vl.fill(func(string) bool { return true })
 		vl.loop("len(params)")
 		k.vtSlots = saved

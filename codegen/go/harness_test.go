@@ -76,6 +76,7 @@ type harnessCase struct {
 	seed  uint64
 	steps int
 	vec   int       // gogen.Options.VecMinLen
+	noAsm bool      // gogen.Options.NoAsm
 	resp  *response // filled in by runHarness
 }
 
@@ -255,13 +256,15 @@ func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]str
 	binds := make([]map[string]*ir.Tensor, len(cases))
 	for i, c := range cases {
 		pkg := fmt.Sprintf("m%d", i)
-		src, err := gogen.Generate(c.g, gogen.Options{Package: pkg, Source: c.name + ".mdl", MaxBatch: c.max, Version: "test", VecMinLen: c.vec})
+		files, err := gogen.GenerateFiles(c.g, gogen.Options{Package: pkg, Source: c.name + ".mdl", MaxBatch: c.max, Version: "test", VecMinLen: c.vec, NoAsm: c.noAsm})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		os.MkdirAll(filepath.Join(dir, pkg), 0o755)
-		if err := os.WriteFile(filepath.Join(dir, pkg, "model.go"), src, 0o644); err != nil {
-			t.Fatal(err)
+		for name, src := range files {
+			if err := os.WriteFile(filepath.Join(dir, pkg, name), src, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		fmt.Fprintf(&imports, "\t%s \"mdlcharness/%s\"\n", pkg, pkg)
 		fmt.Fprintf(&entries, "\t%q: func() model { return %s.New() },\n", pkg, pkg)

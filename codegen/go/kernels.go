@@ -122,6 +122,7 @@ type kgen struct {
 	sinkOff string   // offset expression of the current reduction sink
 	methods []method // Model methods the kernels call
 	vtSlots int      // strips of VecChunk floats the vectorized loops use (vec.go)
+	asm     []asmFunc // AVX2 functions for model_amd64.s (asm.go)
 }
 
 func (k *kgen) printf(format string, args ...any) { fmt.Fprintf(&k.b, format, args...) }

@@ -57,6 +57,7 @@ type plan struct {
 	flat    map[*ir.Group]*lanesLayout
 	stored  map[*ir.Value]bool // group members that must be written to memory
 	vecMin  int                // shortest inner loop to vectorize (Options.VecMinLen)
+	noAsm   bool               // Options.NoAsm
 }
 
 // scratch returns the workspace of v (same size as v).

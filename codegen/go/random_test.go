@@ -211,7 +211,9 @@ func TestRandomModels(t *testing.T) {
 			}
 			cases = append(cases, harnessCase{name: fmt.Sprintf("%s-O%d", g.Name, level-passes.O0), g: gl, n: n, max: max, seed: uint64(i), steps: 3})
 		}
-		cases = append(cases, harnessCase{name: g.Name + "-O2-vec", g: cases[len(cases)-1].g, n: n, max: max, seed: uint64(i), steps: 3, vec: 1})
+		o2 := cases[len(cases)-1].g
+		cases = append(cases, harnessCase{name: g.Name + "-O2-vec", g: o2, n: n, max: max, seed: uint64(i), steps: 3, vec: 1},
+			harnessCase{name: g.Name + "-O2-vecgo", g: o2, n: n, max: max, seed: uint64(i), steps: 3, vec: 1, noAsm: true})
 	}
 	report := runHarness(t, cases, 1e-4)
 	for _, c := range cases {
@@ -219,15 +221,20 @@ func TestRandomModels(t *testing.T) {
 			t.Errorf("%s: %s\n%s", c.name, msg, ir.Format(c.g))
 		}
 	}
-	// -O2 against -O0 directly, and the vectorized -O2 against -O2 bit for
-	// bit: the vector primitives compute exactly what the scalar code does.
-	for i := 0; i+2 < len(cases); i += 3 {
-		o0, o2, vec := cases[i].resp, cases[i+1].resp, cases[i+2].resp
-		if o2 != nil && vec != nil {
+	// -O2 against -O0 directly, and the vectorized -O2 (with the AVX2
+	// loops of model_amd64.s, and with the runtime's primitives only)
+	// against -O2 bit for bit: both compute exactly what the scalar code does.
+	for i := 0; i+3 < len(cases); i += 4 {
+		o0, o2 := cases[i].resp, cases[i+1].resp
+		for _, vc := range cases[i+2 : i+4] {
+			vec := vc.resp
+			if o2 == nil || vec == nil {
+				continue
+			}
 			for name, p := range o2.Params {
 				for j, x := range p {
 					if y := vec.Params[name][j]; math.Float32bits(x) != math.Float32bits(y) && !(x != x && y != y) {
-						t.Errorf("%s: param %s[%d] after 3 steps: %v, scalar -O2 gives %v", cases[i+2].name, name, j, y, x)
+						t.Errorf("%s: param %s[%d] after 3 steps: %v, scalar -O2 gives %v", vc.name, name, j, y, x)
 						break
 					}
 				}

@@ -2,6 +2,8 @@ package gogen
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/mdlc/mdlc/ir"
 )
@@ -173,8 +175,27 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 		k.sinkOff = sinkOff
 	}
 	if vl != nil {
-		vl.fill(isRowScalar) // per-row scalars
-		vl.loop(inner)
+		// The AVX2 function of the loop (asm.go), named after the group's
+		// last value: the same group in Forward, Eval and step shares it.
+		last := members[len(members)-1]
+		if sink != nil {
+			last = sink
+		}
+		name := fmt.Sprintf("g%dAVX2", last.ID)
+		if fn, args, ok := vl.asm(name+"Asm", inner); ok && !k.p.noAsm {
+			k.asm = append(k.asm, fn)
+			call := fmt.Sprintf("%s(%s)\n", name, strings.Join(args, ", "))
+			if _, err := strconv.Atoi(inner); err != nil {
+				call = fmt.Sprintf("if %s > 0 {\n%s}\n", inner, call)
+			}
+			k.printf("if %s != nil { // in registers, 8 lanes at a time (model_amd64.s)\n%s} else {\n", name, call)
+			vl.fill(isRowScalar) // per-row scalars
+			vl.loop(inner)
+			k.printf("}\n")
+		} else {
+			vl.fill(isRowScalar)
+			vl.loop(inner)
+		}
 		k.printf("%s", closing)
 		if sink != nil && sink.Op.Name == "reduce_mean" {
 			k.finishMean(sink)

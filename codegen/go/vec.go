@@ -66,6 +66,7 @@ type vecLoop struct {
 
 	splat  map[string]int // scalar expression -> its strip, filled once
 	splats []string       // in strip order
+	splatV []*ir.Value    // the value of each splat
 	temp   map[*ir.Value]int
 	direct map[*ir.Value]bool // computed straight into its output
 	slots  int
@@ -96,6 +97,7 @@ func (l *vecLoop) plan() {
 			if s := l.scalar(a); !containsKey(l.splat, s) {
 				l.splat[s] = len(l.splats)
 				l.splats = append(l.splats, s)
+				l.splatV = append(l.splatV, a)
 			}
 		}
 	}
@@ -127,6 +129,8 @@ func (l *vecLoop) plan() {
 				last[l.root(a)] = i
 			}
 		}
+	}
+	for _, v := range l.members {
 		if l.outs[v] != "" && !l.direct[v] {
 			last[l.root(v)] = n + 1 // copied out at the end of the strip
 		}

@@ -575,10 +575,16 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	{
 		a0 := m.t40[0]
 		o43 := m.t43[0:][:n]
-		rt.VFill(vt[0][:], a0)
-		for c := 0; c < n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, n)
-			rt.VNeg(o43[c:e], vt[0][:]) // %43 = neg(%42)
+		if g43AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if n > 0 {
+				g43AVX2(n, &o43[0], a0)
+			}
+		} else {
+			rt.VFill(vt[0][:], a0)
+			for c := 0; c < n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, n)
+				rt.VNeg(o43[c:e], vt[0][:]) // %43 = neg(%42)
+			}
 		}
 	}
 	// group (reduction): %45 mul, %46 reduce_sum (N, 1)
@@ -634,12 +640,16 @@ func (m *Model) step(image []float32, label []int32, n int) {
 			a1 := m.t51[i0*256:][:256]
 			o54 := m.t54[i0*256:][:256]
 			s := m.hiddenBGrad[0:][:256]
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				w := e - c
-				rt.VGt(vt[1][:w], a0[c:e], vt[0][:])              // %53 = gt(%26, %17)
-				rt.VWhere(o54[c:e], vt[1][:w], a1[c:e], vt[0][:]) // %54 = where(%53, %51, %17)
-				rt.VAdd(s[c:e], s[c:e], o54[c:e])                 // %55 = reduce_sum(%54): accumulate
+			if g55AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+				g55AVX2(256, &a0[0], &a1[0], &o54[0], &s[0])
+			} else {
+				for c := 0; c < 256; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 256)
+					w := e - c
+					rt.VGt(vt[1][:w], a0[c:e], vt[0][:])              // %53 = gt(%26, %17)
+					rt.VWhere(o54[c:e], vt[1][:w], a1[c:e], vt[0][:]) // %54 = where(%53, %51, %17)
+					rt.VAdd(s[c:e], s[c:e], o54[c:e])                 // %55 = reduce_sum(%54): accumulate
+				}
 			}
 		}
 	}
@@ -675,13 +685,19 @@ func (m *Model) step(image []float32, label []int32, n int) {
 // update is the optimizer step of the params in [lo, hi) of the params block (and of
 // their gradients and state at the same offsets).
 func (m *Model) update(lo, hi int) {
-	var vt [10][rt.VecChunk]float32 // strips for the vectorized loops
 	params := m.params[lo:hi]
 	grads := m.grads[lo:hi:hi]
 	state0 := m.state[1+lo : 1+hi]           // m
 	state1 := m.state[203531+lo : 203531+hi] // v
 	s0 := m.t62[0]
 	s1 := m.t63[0]
+	if updateAVX2 != nil { // the loop below in registers, 8 lanes at a time (model_amd64.s)
+		if len(params) > 0 {
+			updateAVX2(len(params), &state0[0], &grads[0], &state1[0], &params[0], s0, s1)
+		}
+		return
+	}
+	var vt [10][rt.VecChunk]float32 // strips for the vectorized loops
 	rt.VFill(vt[0][:], float32(0.9))
 	rt.VFill(vt[1][:], float32(0.09999999999999998))
 	rt.VFill(vt[2][:], float32(0.999))
@@ -709,6 +725,15 @@ func (m *Model) update(lo, hi int) {
 		rt.VSub(params[c:e], params[c:e], vt[9][:w]) // %77 = sub(%2, %76)
 	}
 }
+
+// g43AVX2 is g43AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g43AVX2 func(n int, p0 *float32, f0 float32)
+
+// g55AVX2 is g55AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g55AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+
+// updateAVX2 is updateAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)
 
 // Params returns views of the parameters, in declaration order.
 func (m *Model) Params() []rt.Tensor {

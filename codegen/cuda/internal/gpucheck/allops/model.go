@@ -2453,9 +2453,13 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0069444444961845875))
 		rt.VFill(vt[1][:], float32(0.1))
 		o294 := m.t294[0:][:144]
-		for c := 0; c < 144; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 144)
-			rt.VMul(o294[c:e], vt[0][:], vt[1][:]) // %294 = mul(%293, %5)
+		if g294AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g294AVX2(144, &o294[0])
+		} else {
+			for c := 0; c < 144; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 144)
+				rt.VMul(o294[c:e], vt[0][:], vt[1][:]) // %294 = mul(%293, %5)
+			}
 		}
 	}
 	// %295 = div(%6, %56) scalar
@@ -2641,9 +2645,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t330[0:][:12*n]
 		o335 := m.t335[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o335[c:e], a0[c:e], vt[0][:]) // %335 = mul(%330, %9)
+		if g335AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g335AVX2(12*n, &a0[0], &o335[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o335[c:e], a0[c:e], vt[0][:]) // %335 = mul(%330, %9)
+			}
 		}
 	}
 	// %336 = slice(%335) (N, 4)
@@ -2670,11 +2680,17 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t338[0:][:12*n]
 		a2 := m.t339[0:][:12*n]
 		o341 := m.t341[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			w := e - c
-			rt.VAdd(vt[0][:w], a0[c:e], a1[c:e])   // %340 = add(%333, %338)
-			rt.VAdd(o341[c:e], vt[0][:w], a2[c:e]) // %341 = add(%340, %339)
+		if g341AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g341AVX2(12*n, &a0[0], &a1[0], &a2[0], &o341[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				w := e - c
+				rt.VAdd(vt[0][:w], a0[c:e], a1[c:e])   // %340 = add(%333, %338)
+				rt.VAdd(o341[c:e], vt[0][:w], a2[c:e]) // %341 = add(%340, %339)
+			}
 		}
 	}
 	// %344 = transpose(%343) (N, 3, 4)
@@ -3080,12 +3096,18 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 // update is the optimizer step of the params in [lo, hi) of the params block (and of
 // their gradients and state at the same offsets).
 func (m *Model) update(lo, hi int) {
-	var vt [8][rt.VecChunk]float32 // strips for the vectorized loops
 	params := m.params[lo:hi]
 	grads := m.grads[lo:hi:hi]
 	state0 := m.state[1+lo : 1+hi]     // ms
 	state1 := m.state[193+lo : 193+hi] // momentum
 	s0 := m.t477[0]
+	if updateAVX2 != nil { // the loop below in registers, 8 lanes at a time (model_amd64.s)
+		if len(params) > 0 {
+			updateAVX2(len(params), &grads[0], &state0[0], &state1[0], &params[0], s0)
+		}
+		return
+	}
+	var vt [8][rt.VecChunk]float32 // strips for the vectorized loops
 	rt.VFill(vt[0][:], s0)
 	rt.VFill(vt[1][:], float32(0.9))
 	rt.VFill(vt[2][:], float32(0.09999999999999998))
@@ -3108,6 +3130,18 @@ func (m *Model) update(lo, hi int) {
 		rt.VSub(params[c:e], params[c:e], state1[c:e]) // %489 = sub(%4, %488)
 	}
 }
+
+// g294AVX2 is g294AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g294AVX2 func(n int, p0 *float32)
+
+// g335AVX2 is g335AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g335AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g341AVX2 is g341AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g341AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+
+// updateAVX2 is updateAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32)
 
 // Params returns views of the parameters, in declaration order.
 func (m *Model) Params() []rt.Tensor {

@@ -1720,9 +1720,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t5[0:][:12*n]
 		o7 := m.h[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o7[c:e], a0[c:e], vt[0][:]) // %7 = add(%5, %6)
+		if g7AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g7AVX2(12*n, &a0[0], &o7[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o7[c:e], a0[c:e], vt[0][:]) // %7 = add(%5, %6)
+			}
 		}
 	}
 	// %8 = tanh(%7) (N, 3, 4)
@@ -1757,9 +1763,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t10[0:][:12*n]
 		o12 := m.t12[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o12[c:e], a0[c:e], vt[0][:]) // %12 = add(%10, %11)
+		if g12AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g12AVX2(12*n, &a0[0], &o12[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o12[c:e], a0[c:e], vt[0][:]) // %12 = add(%10, %11)
+			}
 		}
 	}
 	// %13 = log(%12) (N, 3, 4)
@@ -1776,18 +1788,30 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t9[0:][:12*n]
 		a1 := m.t13[0:][:12*n]
 		o14 := m.t14[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o14[c:e], a0[c:e], a1[c:e]) // %14 = add(%9, %13)
+		if g14AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g14AVX2(12*n, &a0[0], &a1[0], &o14[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o14[c:e], a0[c:e], a1[c:e]) // %14 = add(%9, %13)
+			}
 		}
 	}
 	// %15 = mul(%7, %7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o15 := m.t15[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o15[c:e], a0[c:e], a0[c:e]) // %15 = mul(%7, %7)
+		if g15AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g15AVX2(12*n, &a0[0], &o15[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o15[c:e], a0[c:e], a0[c:e]) // %15 = mul(%7, %7)
+			}
 		}
 	}
 	// %17 = add(%15, %16) (N, 3, 4)
@@ -1795,18 +1819,30 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t15[0:][:12*n]
 		o17 := m.t17[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o17[c:e], a0[c:e], vt[0][:]) // %17 = add(%15, %16)
+		if g17AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g17AVX2(12*n, &a0[0], &o17[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o17[c:e], a0[c:e], vt[0][:]) // %17 = add(%15, %16)
+			}
 		}
 	}
 	// %18 = sqrt(%17) (N, 3, 4)
 	{
 		a0 := m.t17[0:][:12*n]
 		o18 := m.t18[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VSqrt(o18[c:e], a0[c:e]) // %18 = sqrt(%17)
+		if g18AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g18AVX2(12*n, &a0[0], &o18[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VSqrt(o18[c:e], a0[c:e]) // %18 = sqrt(%17)
+			}
 		}
 	}
 	// %19 = sign(%7) (N, 3, 4)
@@ -1823,9 +1859,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t18[0:][:12*n]
 		a1 := m.t19[0:][:12*n]
 		o20 := m.t20[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o20[c:e], a0[c:e], a1[c:e]) // %20 = mul(%18, %19)
+		if g20AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g20AVX2(12*n, &a0[0], &a1[0], &o20[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o20[c:e], a0[c:e], a1[c:e]) // %20 = mul(%18, %19)
+			}
 		}
 	}
 	// %21 = sub(%14, %20) (N, 3, 4) (a)
@@ -1833,18 +1875,30 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t14[0:][:12*n]
 		a1 := m.t20[0:][:12*n]
 		o21 := m.a[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VSub(o21[c:e], a0[c:e], a1[c:e]) // %21 = sub(%14, %20)
+		if g21AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g21AVX2(12*n, &a0[0], &a1[0], &o21[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VSub(o21[c:e], a0[c:e], a1[c:e]) // %21 = sub(%14, %20)
+			}
 		}
 	}
 	// %22 = relu(%7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o22 := m.t22[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VRelu(o22[c:e], a0[c:e]) // %22 = relu(%7)
+		if g22AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g22AVX2(12*n, &a0[0], &o22[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VRelu(o22[c:e], a0[c:e]) // %22 = relu(%7)
+			}
 		}
 	}
 	// %23 = sigmoid(%7) (N, 3, 4)
@@ -1879,9 +1933,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t23[0:][:12*n]
 		a1 := m.t26[0:][:12*n]
 		o27 := m.t27[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o27[c:e], a0[c:e], a1[c:e]) // %27 = add(%23, %26)
+		if g27AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g27AVX2(12*n, &a0[0], &a1[0], &o27[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o27[c:e], a0[c:e], a1[c:e]) // %27 = add(%23, %26)
+			}
 		}
 	}
 	// %29 = add(%27, %28) (N, 3, 4)
@@ -1889,9 +1949,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t27[0:][:12*n]
 		o29 := m.t29[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o29[c:e], a0[c:e], vt[0][:]) // %29 = add(%27, %28)
+		if g29AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g29AVX2(12*n, &a0[0], &o29[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o29[c:e], a0[c:e], vt[0][:]) // %29 = add(%27, %28)
+			}
 		}
 	}
 	// %30 = div(%22, %29) (N, 3, 4)
@@ -1899,9 +1965,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t22[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o30 := m.t30[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VDiv(o30[c:e], a0[c:e], a1[c:e]) // %30 = div(%22, %29)
+		if g30AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g30AVX2(12*n, &a0[0], &a1[0], &o30[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VDiv(o30[c:e], a0[c:e], a1[c:e]) // %30 = div(%22, %29)
+			}
 		}
 	}
 	// %31 = gelu(%7) (N, 3, 4)
@@ -1918,18 +1990,30 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t30[0:][:12*n]
 		a1 := m.t31[0:][:12*n]
 		o32 := m.t32[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o32[c:e], a0[c:e], a1[c:e]) // %32 = add(%30, %31)
+		if g32AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g32AVX2(12*n, &a0[0], &a1[0], &o32[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o32[c:e], a0[c:e], a1[c:e]) // %32 = add(%30, %31)
+			}
 		}
 	}
 	// %33 = neg(%7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o33 := m.t33[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o33[c:e], a0[c:e]) // %33 = neg(%7)
+		if g33AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g33AVX2(12*n, &a0[0], &o33[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o33[c:e], a0[c:e]) // %33 = neg(%7)
+			}
 		}
 	}
 	// %34 = add(%32, %33) (N, 3, 4) (b)
@@ -1937,9 +2021,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t32[0:][:12*n]
 		a1 := m.t33[0:][:12*n]
 		o34 := m.b[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o34[c:e], a0[c:e], a1[c:e]) // %34 = add(%32, %33)
+		if g34AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g34AVX2(12*n, &a0[0], &a1[0], &o34[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o34[c:e], a0[c:e], a1[c:e]) // %34 = add(%32, %33)
+			}
 		}
 	}
 	// %36 = gt(%7, %35) (N, 3, 4)
@@ -1947,9 +2037,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.h[0:][:12*n]
 		o36 := m.t36[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VGt(o36[c:e], a0[c:e], vt[0][:]) // %36 = gt(%7, %35)
+		if g36AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g36AVX2(12*n, &a0[0], &o36[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VGt(o36[c:e], a0[c:e], vt[0][:]) // %36 = gt(%7, %35)
+			}
 		}
 	}
 	// %38 = maximum(%7, %37) (N, 3, 4)
@@ -1976,9 +2072,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t38[0:][:12*n]
 		a2 := m.t40[0:][:12*n]
 		o41 := m.t41[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o41[c:e], a0[c:e], a1[c:e], a2[c:e]) // %41 = where(%36, %38, %40)
+		if g41AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g41AVX2(12*n, &a0[0], &a1[0], &a2[0], &o41[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o41[c:e], a0[c:e], a1[c:e], a2[c:e]) // %41 = where(%36, %38, %40)
+			}
 		}
 	}
 	// %43 = maximum(%7, %42) (N, 3, 4)
@@ -2004,9 +2106,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t41[0:][:12*n]
 		a1 := m.t45[0:][:12*n]
 		o46 := m.t46[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o46[c:e], a0[c:e], a1[c:e]) // %46 = add(%41, %45)
+		if g46AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g46AVX2(12*n, &a0[0], &a1[0], &o46[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o46[c:e], a0[c:e], a1[c:e]) // %46 = add(%41, %45)
+			}
 		}
 	}
 	// %48 = lt(%7, %47) (N, 3, 4)
@@ -2014,9 +2122,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.2))
 		a0 := m.h[0:][:12*n]
 		o48 := m.t48[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VLt(o48[c:e], a0[c:e], vt[0][:]) // %48 = lt(%7, %47)
+		if g48AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g48AVX2(12*n, &a0[0], &o48[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VLt(o48[c:e], a0[c:e], vt[0][:]) // %48 = lt(%7, %47)
+			}
 		}
 	}
 	// %49 = sin(%7) (N, 3, 4)
@@ -2043,9 +2157,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t49[0:][:12*n]
 		a2 := m.t50[0:][:12*n]
 		o51 := m.t51[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o51[c:e], a0[c:e], a1[c:e], a2[c:e]) // %51 = where(%48, %49, %50)
+		if g51AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g51AVX2(12*n, &a0[0], &a1[0], &a2[0], &o51[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o51[c:e], a0[c:e], a1[c:e], a2[c:e]) // %51 = where(%48, %49, %50)
+			}
 		}
 	}
 	// %52 = add(%46, %51) (N, 3, 4)
@@ -2053,9 +2173,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t46[0:][:12*n]
 		a1 := m.t51[0:][:12*n]
 		o52 := m.t52[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o52[c:e], a0[c:e], a1[c:e]) // %52 = add(%46, %51)
+		if g52AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g52AVX2(12*n, &a0[0], &a1[0], &o52[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o52[c:e], a0[c:e], a1[c:e]) // %52 = add(%46, %51)
+			}
 		}
 	}
 	// %54 = mul(%7, %53) (N, 3, 4)
@@ -2063,9 +2189,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(2.0))
 		a0 := m.h[0:][:12*n]
 		o54 := m.t54[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o54[c:e], a0[c:e], vt[0][:]) // %54 = mul(%7, %53)
+		if g54AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g54AVX2(12*n, &a0[0], &o54[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o54[c:e], a0[c:e], vt[0][:]) // %54 = mul(%7, %53)
+			}
 		}
 	}
 	// %55 = floor(%54) (N, 3, 4)
@@ -2082,9 +2214,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t55[0:][:12*n]
 		o57 := m.t57[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNe(o57[c:e], a0[c:e], vt[0][:]) // %57 = ne(%55, %56)
+		if g57AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g57AVX2(12*n, &a0[0], &o57[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNe(o57[c:e], a0[c:e], vt[0][:]) // %57 = ne(%55, %56)
+			}
 		}
 	}
 	// %59 = where(%57, %7, %58) (N, 3, 4)
@@ -2093,9 +2231,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t57[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o59 := m.t59[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o59[c:e], a0[c:e], a1[c:e], vt[0][:]) // %59 = where(%57, %7, %58)
+		if g59AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g59AVX2(12*n, &a0[0], &a1[0], &o59[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o59[c:e], a0[c:e], a1[c:e], vt[0][:]) // %59 = where(%57, %7, %58)
+			}
 		}
 	}
 	// %60 = add(%52, %59) (N, 3, 4) (c)
@@ -2103,9 +2247,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t52[0:][:12*n]
 		a1 := m.t59[0:][:12*n]
 		o60 := m.c[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o60[c:e], a0[c:e], a1[c:e]) // %60 = add(%52, %59)
+		if g60AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g60AVX2(12*n, &a0[0], &a1[0], &o60[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o60[c:e], a0[c:e], a1[c:e]) // %60 = add(%52, %59)
+			}
 		}
 	}
 	// %61 = reduce_sum(%7) (N, 4)
@@ -2170,9 +2320,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.h[0:][:12*n]
 		o66 := m.t66[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o66[c:e], a0[c:e]) // %66 = neg(%7)
+		if g66AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g66AVX2(12*n, &a0[0], &o66[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o66[c:e], a0[c:e]) // %66 = neg(%7)
+			}
 		}
 	}
 	// %67 = reduce_max(%66) (N, 4)
@@ -2280,9 +2436,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t72[0:][:12*n]
 		a1 := m.t73[0:][:12*n]
 		o74 := m.sm[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o74[c:e], a0[c:e], a1[c:e]) // %74 = add(%72, %73)
+		if g74AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g74AVX2(12*n, &a0[0], &a1[0], &o74[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o74[c:e], a0[c:e], a1[c:e]) // %74 = add(%72, %73)
+			}
 		}
 	}
 	// %75 = transpose(%7) (N, 4, 3)
@@ -2311,9 +2473,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t80[0:][:12*n]
 		o82 := m.sl[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o82[c:e], a0[c:e], vt[0][:]) // %82 = mul(%80, %81)
+		if g82AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g82AVX2(12*n, &a0[0], &o82[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o82[c:e], a0[c:e], vt[0][:]) // %82 = mul(%80, %81)
+			}
 		}
 	}
 	// %84 = gather(%83, %1) (N, 12) (g)
@@ -2334,9 +2502,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(3.0))
 		a0 := m.h[0:][:12*n]
 		o89 := m.t89[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o89[c:e], a0[c:e], vt[0][:]) // %89 = mul(%7, %88)
+		if g89AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g89AVX2(12*n, &a0[0], &o89[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o89[c:e], a0[c:e], vt[0][:]) // %89 = mul(%7, %88)
+			}
 		}
 	}
 	// %90 = cast(%89) (N, 3, 4)
@@ -2370,9 +2544,13 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t93[0:][:144]
 		o95 := m.mm[0:][:144]
-		for c := 0; c < 144; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 144)
-			rt.VMul(o95[c:e], a0[c:e], vt[0][:]) // %95 = mul(%93, %94)
+		if g95AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g95AVX2(144, &a0[0], &o95[0])
+		} else {
+			for c := 0; c < 144; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 144)
+				rt.VMul(o95[c:e], a0[c:e], vt[0][:]) // %95 = mul(%93, %94)
+			}
 		}
 	}
 	// %96 = argmax(%7) (N, 3)
@@ -2400,9 +2578,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.h[0:][:12*n]
 		a1 := m.t75[0:][:12*n]
 		o98 := m.t98[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o98[c:e], a0[c:e], a1[c:e]) // %98 = add(%77, %76)
+		if g98AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g98AVX2(12*n, &a0[0], &a1[0], &o98[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o98[c:e], a0[c:e], a1[c:e]) // %98 = add(%77, %76)
+			}
 		}
 	}
 	// %99 = add(%98, %82) (N, 12)
@@ -2410,9 +2594,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t98[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o99 := m.t99[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%98, %82)
+		if g99AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g99AVX2(12*n, &a0[0], &a1[0], &o99[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%98, %82)
+			}
 		}
 	}
 	// %100 = add(%99, %84) (N, 12)
@@ -2420,9 +2610,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t99[0:][:12*n]
 		a1 := m.g[0:][:12*n]
 		o100 := m.t100[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o100[c:e], a0[c:e], a1[c:e]) // %100 = add(%99, %84)
+		if g100AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g100AVX2(12*n, &a0[0], &a1[0], &o100[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o100[c:e], a0[c:e], a1[c:e]) // %100 = add(%99, %84)
+			}
 		}
 	}
 	// %101 = reduce_mean(%100) (N, 1)
@@ -2453,9 +2649,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.t102[0:][:12*n]
 		o103 := m.t103[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o103[c:e], a0[c:e], a0[c:e]) // %103 = mul(%102, %102)
+		if g103AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g103AVX2(12*n, &a0[0], &o103[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o103[c:e], a0[c:e], a0[c:e]) // %103 = mul(%102, %102)
+			}
 		}
 	}
 	// %104 = reduce_mean(%103) (N, 1)
@@ -2567,9 +2769,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.3))
 		a0 := m.b[0:][:12*n]
 		o120 := m.t120[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o120[c:e], a0[c:e], vt[0][:]) // %120 = mul(%34, %119)
+		if g120AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g120AVX2(12*n, &a0[0], &o120[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o120[c:e], a0[c:e], vt[0][:]) // %120 = mul(%34, %119)
+			}
 		}
 	}
 	// %121 = reduce_mean(%120) scalar
@@ -2693,9 +2901,15 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o138 := m.t138[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o138[c:e], a0[c:e], a1[c:e]) // %138 = mul(%137, %82)
+		if g138AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g138AVX2(12*n, &a0[0], &a1[0], &o138[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o138[c:e], a0[c:e], a1[c:e]) // %138 = mul(%137, %82)
+			}
 		}
 	}
 	// %139 = reduce_mean(%138) scalar
@@ -3328,9 +3542,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t5[0:][:12*n]
 		o7 := m.h[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o7[c:e], a0[c:e], vt[0][:]) // %7 = add(%5, %6)
+		if g7AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g7AVX2(12*n, &a0[0], &o7[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o7[c:e], a0[c:e], vt[0][:]) // %7 = add(%5, %6)
+			}
 		}
 	}
 	// %8 = tanh(%7) (N, 3, 4)
@@ -3365,9 +3585,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t10[0:][:12*n]
 		o12 := m.t12[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o12[c:e], a0[c:e], vt[0][:]) // %12 = add(%10, %11)
+		if g12AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g12AVX2(12*n, &a0[0], &o12[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o12[c:e], a0[c:e], vt[0][:]) // %12 = add(%10, %11)
+			}
 		}
 	}
 	// %13 = log(%12) (N, 3, 4)
@@ -3384,18 +3610,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t9[0:][:12*n]
 		a1 := m.t13[0:][:12*n]
 		o14 := m.t14[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o14[c:e], a0[c:e], a1[c:e]) // %14 = add(%9, %13)
+		if g14AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g14AVX2(12*n, &a0[0], &a1[0], &o14[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o14[c:e], a0[c:e], a1[c:e]) // %14 = add(%9, %13)
+			}
 		}
 	}
 	// %15 = mul(%7, %7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o15 := m.t15[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o15[c:e], a0[c:e], a0[c:e]) // %15 = mul(%7, %7)
+		if g15AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g15AVX2(12*n, &a0[0], &o15[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o15[c:e], a0[c:e], a0[c:e]) // %15 = mul(%7, %7)
+			}
 		}
 	}
 	// %17 = add(%15, %16) (N, 3, 4)
@@ -3403,18 +3641,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t15[0:][:12*n]
 		o17 := m.t17[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o17[c:e], a0[c:e], vt[0][:]) // %17 = add(%15, %16)
+		if g17AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g17AVX2(12*n, &a0[0], &o17[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o17[c:e], a0[c:e], vt[0][:]) // %17 = add(%15, %16)
+			}
 		}
 	}
 	// %18 = sqrt(%17) (N, 3, 4)
 	{
 		a0 := m.t17[0:][:12*n]
 		o18 := m.t18[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VSqrt(o18[c:e], a0[c:e]) // %18 = sqrt(%17)
+		if g18AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g18AVX2(12*n, &a0[0], &o18[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VSqrt(o18[c:e], a0[c:e]) // %18 = sqrt(%17)
+			}
 		}
 	}
 	// %19 = sign(%7) (N, 3, 4)
@@ -3431,9 +3681,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t18[0:][:12*n]
 		a1 := m.t19[0:][:12*n]
 		o20 := m.t20[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o20[c:e], a0[c:e], a1[c:e]) // %20 = mul(%18, %19)
+		if g20AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g20AVX2(12*n, &a0[0], &a1[0], &o20[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o20[c:e], a0[c:e], a1[c:e]) // %20 = mul(%18, %19)
+			}
 		}
 	}
 	// %21 = sub(%14, %20) (N, 3, 4) (a)
@@ -3441,18 +3697,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t14[0:][:12*n]
 		a1 := m.t20[0:][:12*n]
 		o21 := m.a[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VSub(o21[c:e], a0[c:e], a1[c:e]) // %21 = sub(%14, %20)
+		if g21AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g21AVX2(12*n, &a0[0], &a1[0], &o21[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VSub(o21[c:e], a0[c:e], a1[c:e]) // %21 = sub(%14, %20)
+			}
 		}
 	}
 	// %22 = relu(%7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o22 := m.t22[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VRelu(o22[c:e], a0[c:e]) // %22 = relu(%7)
+		if g22AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g22AVX2(12*n, &a0[0], &o22[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VRelu(o22[c:e], a0[c:e]) // %22 = relu(%7)
+			}
 		}
 	}
 	// %23 = sigmoid(%7) (N, 3, 4)
@@ -3487,9 +3755,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t23[0:][:12*n]
 		a1 := m.t26[0:][:12*n]
 		o27 := m.t27[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o27[c:e], a0[c:e], a1[c:e]) // %27 = add(%23, %26)
+		if g27AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g27AVX2(12*n, &a0[0], &a1[0], &o27[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o27[c:e], a0[c:e], a1[c:e]) // %27 = add(%23, %26)
+			}
 		}
 	}
 	// %29 = add(%27, %28) (N, 3, 4)
@@ -3497,9 +3771,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t27[0:][:12*n]
 		o29 := m.t29[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o29[c:e], a0[c:e], vt[0][:]) // %29 = add(%27, %28)
+		if g29AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g29AVX2(12*n, &a0[0], &o29[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o29[c:e], a0[c:e], vt[0][:]) // %29 = add(%27, %28)
+			}
 		}
 	}
 	// %30 = div(%22, %29) (N, 3, 4)
@@ -3507,9 +3787,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t22[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o30 := m.t30[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VDiv(o30[c:e], a0[c:e], a1[c:e]) // %30 = div(%22, %29)
+		if g30AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g30AVX2(12*n, &a0[0], &a1[0], &o30[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VDiv(o30[c:e], a0[c:e], a1[c:e]) // %30 = div(%22, %29)
+			}
 		}
 	}
 	// %31 = gelu(%7) (N, 3, 4)
@@ -3526,18 +3812,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t30[0:][:12*n]
 		a1 := m.t31[0:][:12*n]
 		o32 := m.t32[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o32[c:e], a0[c:e], a1[c:e]) // %32 = add(%30, %31)
+		if g32AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g32AVX2(12*n, &a0[0], &a1[0], &o32[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o32[c:e], a0[c:e], a1[c:e]) // %32 = add(%30, %31)
+			}
 		}
 	}
 	// %33 = neg(%7) (N, 3, 4)
 	{
 		a0 := m.h[0:][:12*n]
 		o33 := m.t33[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o33[c:e], a0[c:e]) // %33 = neg(%7)
+		if g33AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g33AVX2(12*n, &a0[0], &o33[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o33[c:e], a0[c:e]) // %33 = neg(%7)
+			}
 		}
 	}
 	// %34 = add(%32, %33) (N, 3, 4) (b)
@@ -3545,9 +3843,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t32[0:][:12*n]
 		a1 := m.t33[0:][:12*n]
 		o34 := m.b[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o34[c:e], a0[c:e], a1[c:e]) // %34 = add(%32, %33)
+		if g34AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g34AVX2(12*n, &a0[0], &a1[0], &o34[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o34[c:e], a0[c:e], a1[c:e]) // %34 = add(%32, %33)
+			}
 		}
 	}
 	// %36 = gt(%7, %35) (N, 3, 4)
@@ -3555,9 +3859,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.h[0:][:12*n]
 		o36 := m.t36[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VGt(o36[c:e], a0[c:e], vt[0][:]) // %36 = gt(%7, %35)
+		if g36AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g36AVX2(12*n, &a0[0], &o36[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VGt(o36[c:e], a0[c:e], vt[0][:]) // %36 = gt(%7, %35)
+			}
 		}
 	}
 	// %38 = maximum(%7, %37) (N, 3, 4)
@@ -3584,9 +3894,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t38[0:][:12*n]
 		a2 := m.t40[0:][:12*n]
 		o41 := m.t41[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o41[c:e], a0[c:e], a1[c:e], a2[c:e]) // %41 = where(%36, %38, %40)
+		if g41AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g41AVX2(12*n, &a0[0], &a1[0], &a2[0], &o41[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o41[c:e], a0[c:e], a1[c:e], a2[c:e]) // %41 = where(%36, %38, %40)
+			}
 		}
 	}
 	// %43 = maximum(%7, %42) (N, 3, 4)
@@ -3612,9 +3928,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t41[0:][:12*n]
 		a1 := m.t45[0:][:12*n]
 		o46 := m.t46[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o46[c:e], a0[c:e], a1[c:e]) // %46 = add(%41, %45)
+		if g46AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g46AVX2(12*n, &a0[0], &a1[0], &o46[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o46[c:e], a0[c:e], a1[c:e]) // %46 = add(%41, %45)
+			}
 		}
 	}
 	// %48 = lt(%7, %47) (N, 3, 4)
@@ -3622,9 +3944,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.2))
 		a0 := m.h[0:][:12*n]
 		o48 := m.t48[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VLt(o48[c:e], a0[c:e], vt[0][:]) // %48 = lt(%7, %47)
+		if g48AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g48AVX2(12*n, &a0[0], &o48[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VLt(o48[c:e], a0[c:e], vt[0][:]) // %48 = lt(%7, %47)
+			}
 		}
 	}
 	// %49 = sin(%7) (N, 3, 4)
@@ -3651,9 +3979,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a1 := m.t49[0:][:12*n]
 		a2 := m.t50[0:][:12*n]
 		o51 := m.t51[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o51[c:e], a0[c:e], a1[c:e], a2[c:e]) // %51 = where(%48, %49, %50)
+		if g51AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g51AVX2(12*n, &a0[0], &a1[0], &a2[0], &o51[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o51[c:e], a0[c:e], a1[c:e], a2[c:e]) // %51 = where(%48, %49, %50)
+			}
 		}
 	}
 	// %52 = add(%46, %51) (N, 3, 4)
@@ -3661,9 +3995,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t46[0:][:12*n]
 		a1 := m.t51[0:][:12*n]
 		o52 := m.t52[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o52[c:e], a0[c:e], a1[c:e]) // %52 = add(%46, %51)
+		if g52AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g52AVX2(12*n, &a0[0], &a1[0], &o52[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o52[c:e], a0[c:e], a1[c:e]) // %52 = add(%46, %51)
+			}
 		}
 	}
 	// %54 = mul(%7, %53) (N, 3, 4)
@@ -3671,9 +4011,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(2.0))
 		a0 := m.h[0:][:12*n]
 		o54 := m.t54[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o54[c:e], a0[c:e], vt[0][:]) // %54 = mul(%7, %53)
+		if g54AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g54AVX2(12*n, &a0[0], &o54[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o54[c:e], a0[c:e], vt[0][:]) // %54 = mul(%7, %53)
+			}
 		}
 	}
 	// %55 = floor(%54) (N, 3, 4)
@@ -3690,9 +4036,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t55[0:][:12*n]
 		o57 := m.t57[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNe(o57[c:e], a0[c:e], vt[0][:]) // %57 = ne(%55, %56)
+		if g57AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g57AVX2(12*n, &a0[0], &o57[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNe(o57[c:e], a0[c:e], vt[0][:]) // %57 = ne(%55, %56)
+			}
 		}
 	}
 	// %59 = where(%57, %7, %58) (N, 3, 4)
@@ -3701,9 +4053,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t57[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o59 := m.t59[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o59[c:e], a0[c:e], a1[c:e], vt[0][:]) // %59 = where(%57, %7, %58)
+		if g59AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g59AVX2(12*n, &a0[0], &a1[0], &o59[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o59[c:e], a0[c:e], a1[c:e], vt[0][:]) // %59 = where(%57, %7, %58)
+			}
 		}
 	}
 	// %60 = add(%52, %59) (N, 3, 4) (c)
@@ -3711,9 +4069,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t52[0:][:12*n]
 		a1 := m.t59[0:][:12*n]
 		o60 := m.c[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o60[c:e], a0[c:e], a1[c:e]) // %60 = add(%52, %59)
+		if g60AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g60AVX2(12*n, &a0[0], &a1[0], &o60[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o60[c:e], a0[c:e], a1[c:e]) // %60 = add(%52, %59)
+			}
 		}
 	}
 	// %61 = reduce_sum(%7) (N, 4)
@@ -3778,9 +4142,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.h[0:][:12*n]
 		o66 := m.t66[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o66[c:e], a0[c:e]) // %66 = neg(%7)
+		if g66AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g66AVX2(12*n, &a0[0], &o66[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o66[c:e], a0[c:e]) // %66 = neg(%7)
+			}
 		}
 	}
 	// %67 = reduce_max(%66) (N, 4)
@@ -3888,9 +4258,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t72[0:][:12*n]
 		a1 := m.t73[0:][:12*n]
 		o74 := m.sm[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o74[c:e], a0[c:e], a1[c:e]) // %74 = add(%72, %73)
+		if g74AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g74AVX2(12*n, &a0[0], &a1[0], &o74[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o74[c:e], a0[c:e], a1[c:e]) // %74 = add(%72, %73)
+			}
 		}
 	}
 	// %75 = transpose(%7) (N, 4, 3)
@@ -3919,9 +4295,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t80[0:][:12*n]
 		o82 := m.sl[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o82[c:e], a0[c:e], vt[0][:]) // %82 = mul(%80, %81)
+		if g82AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g82AVX2(12*n, &a0[0], &o82[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o82[c:e], a0[c:e], vt[0][:]) // %82 = mul(%80, %81)
+			}
 		}
 	}
 	// %84 = gather(%83, %1) (N, 12) (g)
@@ -3942,9 +4324,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(3.0))
 		a0 := m.h[0:][:12*n]
 		o89 := m.t89[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o89[c:e], a0[c:e], vt[0][:]) // %89 = mul(%7, %88)
+		if g89AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g89AVX2(12*n, &a0[0], &o89[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o89[c:e], a0[c:e], vt[0][:]) // %89 = mul(%7, %88)
+			}
 		}
 	}
 	// %90 = cast(%89) (N, 3, 4)
@@ -3978,9 +4366,13 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t93[0:][:144]
 		o95 := m.mm[0:][:144]
-		for c := 0; c < 144; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 144)
-			rt.VMul(o95[c:e], a0[c:e], vt[0][:]) // %95 = mul(%93, %94)
+		if g95AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g95AVX2(144, &a0[0], &o95[0])
+		} else {
+			for c := 0; c < 144; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 144)
+				rt.VMul(o95[c:e], a0[c:e], vt[0][:]) // %95 = mul(%93, %94)
+			}
 		}
 	}
 	// %96 = argmax(%7) (N, 3)
@@ -4008,9 +4400,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.h[0:][:12*n]
 		a1 := m.t75[0:][:12*n]
 		o98 := m.t98[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o98[c:e], a0[c:e], a1[c:e]) // %98 = add(%77, %76)
+		if g98AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g98AVX2(12*n, &a0[0], &a1[0], &o98[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o98[c:e], a0[c:e], a1[c:e]) // %98 = add(%77, %76)
+			}
 		}
 	}
 	// %99 = add(%98, %82) (N, 12)
@@ -4018,9 +4416,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t98[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o99 := m.t99[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%98, %82)
+		if g99AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g99AVX2(12*n, &a0[0], &a1[0], &o99[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%98, %82)
+			}
 		}
 	}
 	// %100 = add(%99, %84) (N, 12)
@@ -4028,9 +4432,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t99[0:][:12*n]
 		a1 := m.g[0:][:12*n]
 		o100 := m.t100[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o100[c:e], a0[c:e], a1[c:e]) // %100 = add(%99, %84)
+		if g100AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g100AVX2(12*n, &a0[0], &a1[0], &o100[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o100[c:e], a0[c:e], a1[c:e]) // %100 = add(%99, %84)
+			}
 		}
 	}
 	// %101 = reduce_mean(%100) (N, 1)
@@ -4061,9 +4471,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.t102[0:][:12*n]
 		o103 := m.t103[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o103[c:e], a0[c:e], a0[c:e]) // %103 = mul(%102, %102)
+		if g103AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g103AVX2(12*n, &a0[0], &o103[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o103[c:e], a0[c:e], a0[c:e]) // %103 = mul(%102, %102)
+			}
 		}
 	}
 	// %104 = reduce_mean(%103) (N, 1)
@@ -4175,9 +4591,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.3))
 		a0 := m.b[0:][:12*n]
 		o120 := m.t120[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o120[c:e], a0[c:e], vt[0][:]) // %120 = mul(%34, %119)
+		if g120AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g120AVX2(12*n, &a0[0], &o120[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o120[c:e], a0[c:e], vt[0][:]) // %120 = mul(%34, %119)
+			}
 		}
 	}
 	// %121 = reduce_mean(%120) scalar
@@ -4301,9 +4723,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o138 := m.t138[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o138[c:e], a0[c:e], a1[c:e]) // %138 = mul(%137, %82)
+		if g138AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g138AVX2(12*n, &a0[0], &a1[0], &o138[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o138[c:e], a0[c:e], a1[c:e]) // %138 = mul(%137, %82)
+			}
 		}
 	}
 	// %139 = reduce_mean(%138) scalar
@@ -5405,9 +5833,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t333[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o334 := m.t334[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o334[c:e], a0[c:e], a1[c:e]) // %334 = mul(%333, %82)
+		if g334AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g334AVX2(12*n, &a0[0], &a1[0], &o334[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o334[c:e], a0[c:e], a1[c:e]) // %334 = mul(%333, %82)
+			}
 		}
 	}
 	// %335 = mul(%333, %137) (N, 12)
@@ -5415,9 +5849,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t333[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o335 := m.t335[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o335[c:e], a0[c:e], a1[c:e]) // %335 = mul(%333, %137)
+		if g335AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g335AVX2(12*n, &a0[0], &a1[0], &o335[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o335[c:e], a0[c:e], a1[c:e]) // %335 = mul(%333, %137)
+			}
 		}
 	}
 	// %338 = div(%245, %337) scalar
@@ -5501,9 +5941,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.3))
 		a0 := m.t356[0:][:12*n]
 		o357 := m.t357[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o357[c:e], a0[c:e], vt[0][:]) // %357 = mul(%356, %119)
+		if g357AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g357AVX2(12*n, &a0[0], &o357[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o357[c:e], a0[c:e], vt[0][:]) // %357 = mul(%356, %119)
+			}
 		}
 	}
 	// %359 = div(%245, %358) scalar
@@ -5561,9 +6007,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t363[0:][:12*n]
 		a1 := m.t108[0:][:12*n]
 		o367 := m.t367[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o367[c:e], a0[c:e], a1[c:e]) // %367 = mul(%363, %108)
+		if g367AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g367AVX2(12*n, &a0[0], &a1[0], &o367[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o367[c:e], a0[c:e], a1[c:e]) // %367 = mul(%363, %108)
+			}
 		}
 	}
 	// %368 = reduce_sum(%367) (12)
@@ -5592,9 +6044,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t366[0:][:12*n]
 		a1 := m.t108[0:][:12*n]
 		o370 := m.t370[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o370[c:e], a0[c:e], a1[c:e]) // %370 = mul(%366, %108)
+		if g370AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g370AVX2(12*n, &a0[0], &a1[0], &o370[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o370[c:e], a0[c:e], a1[c:e]) // %370 = mul(%366, %108)
+			}
 		}
 	}
 	// %371 = div(%370, %107) (N, 12)
@@ -5613,9 +6071,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.t371[0:][:12*n]
 		o372 := m.t372[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o372[c:e], a0[c:e]) // %372 = neg(%371)
+		if g372AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g372AVX2(12*n, &a0[0], &o372[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o372[c:e], a0[c:e]) // %372 = neg(%371)
+			}
 		}
 	}
 	// %373 = reduce_sum(%372) (N)
@@ -5671,9 +6135,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t380[0:][:12*n]
 		a1 := m.t102[0:][:12*n]
 		o381 := m.t381[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o381[c:e], a0[c:e], a1[c:e]) // %381 = mul(%380, %102)
+		if g381AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g381AVX2(12*n, &a0[0], &a1[0], &o381[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o381[c:e], a0[c:e], a1[c:e]) // %381 = mul(%380, %102)
+			}
 		}
 	}
 	// %382 = mul(%380, %102) (N, 12)
@@ -5681,9 +6151,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t380[0:][:12*n]
 		a1 := m.t102[0:][:12*n]
 		o382 := m.t382[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o382[c:e], a0[c:e], a1[c:e]) // %382 = mul(%380, %102)
+		if g382AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g382AVX2(12*n, &a0[0], &a1[0], &o382[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o382[c:e], a0[c:e], a1[c:e]) // %382 = mul(%380, %102)
+			}
 		}
 	}
 	// %383 = add(%369, %381) (N, 12)
@@ -5691,9 +6167,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t369[0:][:12*n]
 		a1 := m.t381[0:][:12*n]
 		o383 := m.t383[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o383[c:e], a0[c:e], a1[c:e]) // %383 = add(%369, %381)
+		if g383AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g383AVX2(12*n, &a0[0], &a1[0], &o383[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o383[c:e], a0[c:e], a1[c:e]) // %383 = add(%369, %381)
+			}
 		}
 	}
 	// %384 = add(%383, %382) (N, 12)
@@ -5701,18 +6183,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t383[0:][:12*n]
 		a1 := m.t382[0:][:12*n]
 		o384 := m.t384[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o384[c:e], a0[c:e], a1[c:e]) // %384 = add(%383, %382)
+		if g384AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g384AVX2(12*n, &a0[0], &a1[0], &o384[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o384[c:e], a0[c:e], a1[c:e]) // %384 = add(%383, %382)
+			}
 		}
 	}
 	// %385 = neg(%384) (N, 12)
 	{
 		a0 := m.t384[0:][:12*n]
 		o385 := m.t385[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o385[c:e], a0[c:e]) // %385 = neg(%384)
+		if g385AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g385AVX2(12*n, &a0[0], &o385[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o385[c:e], a0[c:e]) // %385 = neg(%384)
+			}
 		}
 	}
 	// %386 = reduce_sum(%385) (N)
@@ -5749,9 +6243,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t384[0:][:12*n]
 		a1 := m.t390[0:][:12*n]
 		o391 := m.t391[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o391[c:e], a0[c:e], a1[c:e]) // %391 = add(%384, %390)
+		if g391AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g391AVX2(12*n, &a0[0], &a1[0], &o391[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o391[c:e], a0[c:e], a1[c:e]) // %391 = add(%384, %390)
+			}
 		}
 	}
 	// %392 = add(%335, %391) (N, 12)
@@ -5759,9 +6259,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t335[0:][:12*n]
 		a1 := m.t391[0:][:12*n]
 		o392 := m.t392[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o392[c:e], a0[c:e], a1[c:e]) // %392 = add(%335, %391)
+		if g392AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g392AVX2(12*n, &a0[0], &a1[0], &o392[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o392[c:e], a0[c:e], a1[c:e]) // %392 = add(%335, %391)
+			}
 		}
 	}
 	// %393 = add(%259, %391) (N, 12)
@@ -5769,9 +6275,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t259[0:][:12*n]
 		a1 := m.t391[0:][:12*n]
 		o393 := m.t393[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o393[c:e], a0[c:e], a1[c:e]) // %393 = add(%259, %391)
+		if g393AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g393AVX2(12*n, &a0[0], &a1[0], &o393[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o393[c:e], a0[c:e], a1[c:e]) // %393 = add(%259, %391)
+			}
 		}
 	}
 	// %394 = mul(%340, %94) (12, 12)
@@ -5779,9 +6291,13 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.1))
 		a0 := m.t340[0:][:144]
 		o394 := m.t394[0:][:144]
-		for c := 0; c < 144; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 144)
-			rt.VMul(o394[c:e], a0[c:e], vt[0][:]) // %394 = mul(%340, %94)
+		if g394AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			g394AVX2(144, &a0[0], &o394[0])
+		} else {
+			for c := 0; c < 144; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 144)
+				rt.VMul(o394[c:e], a0[c:e], vt[0][:]) // %394 = mul(%340, %94)
+			}
 		}
 	}
 	// %395 = matmul(%394, %77) (12, N)
@@ -5793,9 +6309,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t393[0:][:12*n]
 		a1 := m.t396[0:][:12*n]
 		o397 := m.t397[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o397[c:e], a0[c:e], a1[c:e]) // %397 = add(%393, %396)
+		if g397AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g397AVX2(12*n, &a0[0], &a1[0], &o397[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o397[c:e], a0[c:e], a1[c:e]) // %397 = add(%393, %396)
+			}
 		}
 	}
 	// %398 = transpose(%395) (N, 12)
@@ -5809,9 +6331,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t397[0:][:12*n]
 		a1 := m.t398[0:][:12*n]
 		o399 := m.t399[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o399[c:e], a0[c:e], a1[c:e]) // %399 = add(%397, %398)
+		if g399AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g399AVX2(12*n, &a0[0], &a1[0], &o399[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o399[c:e], a0[c:e], a1[c:e]) // %399 = add(%397, %398)
+			}
 		}
 	}
 	// %400 = matmul(%85, %329) (5, 1)
@@ -5829,9 +6357,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t392[0:][:12*n]
 		o402 := m.t402[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o402[c:e], a0[c:e], vt[0][:]) // %402 = mul(%392, %81)
+		if g402AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g402AVX2(12*n, &a0[0], &o402[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o402[c:e], a0[c:e], vt[0][:]) // %402 = mul(%392, %81)
+			}
 		}
 	}
 	// %403 = slice(%402) (N, 4)
@@ -5852,9 +6386,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t399[0:][:12*n]
 		a1 := m.t405[0:][:12*n]
 		o406 := m.t406[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o406[c:e], a0[c:e], a1[c:e]) // %406 = add(%399, %405)
+		if g406AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g406AVX2(12*n, &a0[0], &a1[0], &o406[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o406[c:e], a0[c:e], a1[c:e]) // %406 = add(%399, %405)
+			}
 		}
 	}
 	// %407 = pad(%403) (N, 12)
@@ -5867,9 +6407,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t406[0:][:12*n]
 		a1 := m.t407[0:][:12*n]
 		o408 := m.t408[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o408[c:e], a0[c:e], a1[c:e]) // %408 = add(%406, %407)
+		if g408AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g408AVX2(12*n, &a0[0], &a1[0], &o408[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o408[c:e], a0[c:e], a1[c:e]) // %408 = add(%406, %407)
+			}
 		}
 	}
 	// %410 = add(%336, %409) (N, 3, 4)
@@ -5877,9 +6423,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t334[0:][:12*n]
 		a1 := m.t408[0:][:12*n]
 		o410 := m.t410[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o410[c:e], a0[c:e], a1[c:e]) // %410 = add(%336, %409)
+		if g410AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g410AVX2(12*n, &a0[0], &a1[0], &o410[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o410[c:e], a0[c:e], a1[c:e]) // %410 = add(%336, %409)
+			}
 		}
 	}
 	// %412 = transpose(%411) (N, 3, 4)
@@ -5895,9 +6447,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t410[0:][:12*n]
 		a1 := m.t412[0:][:12*n]
 		o413 := m.t413[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o413[c:e], a0[c:e], a1[c:e]) // %413 = add(%410, %412)
+		if g413AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g413AVX2(12*n, &a0[0], &a1[0], &o413[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o413[c:e], a0[c:e], a1[c:e]) // %413 = add(%410, %412)
+			}
 		}
 	}
 	// %414 = exp(%73) (N, 3, 4)
@@ -5939,9 +6497,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t344[0:][:12*n]
 		a1 := m.t416[0:][:12*n]
 		o417 := m.t417[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VSub(o417[c:e], a0[c:e], a1[c:e]) // %417 = sub(%344, %416)
+		if g417AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g417AVX2(12*n, &a0[0], &a1[0], &o417[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VSub(o417[c:e], a0[c:e], a1[c:e]) // %417 = sub(%344, %416)
+			}
 		}
 	}
 	// %418 = add(%413, %417) (N, 3, 4)
@@ -5949,9 +6513,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t413[0:][:12*n]
 		a1 := m.t417[0:][:12*n]
 		o418 := m.t418[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o418[c:e], a0[c:e], a1[c:e]) // %418 = add(%413, %417)
+		if g418AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g418AVX2(12*n, &a0[0], &a1[0], &o418[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o418[c:e], a0[c:e], a1[c:e]) // %418 = add(%413, %417)
+			}
 		}
 	}
 	// %419 = mul(%344, %72) (N, 3, 4)
@@ -5959,9 +6529,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t344[0:][:12*n]
 		a1 := m.t72[0:][:12*n]
 		o419 := m.t419[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o419[c:e], a0[c:e], a1[c:e]) // %419 = mul(%344, %72)
+		if g419AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g419AVX2(12*n, &a0[0], &a1[0], &o419[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o419[c:e], a0[c:e], a1[c:e]) // %419 = mul(%344, %72)
+			}
 		}
 	}
 	// %420 = reduce_sum(%419) (N, 3, 1)
@@ -5994,9 +6570,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t72[0:][:12*n]
 		a1 := m.t421[0:][:12*n]
 		o422 := m.t422[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o422[c:e], a0[c:e], a1[c:e]) // %422 = mul(%72, %421)
+		if g422AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g422AVX2(12*n, &a0[0], &a1[0], &o422[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o422[c:e], a0[c:e], a1[c:e]) // %422 = mul(%72, %421)
+			}
 		}
 	}
 	// %423 = add(%418, %422) (N, 3, 4)
@@ -6004,9 +6586,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t418[0:][:12*n]
 		a1 := m.t422[0:][:12*n]
 		o423 := m.t423[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o423[c:e], a0[c:e], a1[c:e]) // %423 = add(%418, %422)
+		if g423AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g423AVX2(12*n, &a0[0], &a1[0], &o423[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o423[c:e], a0[c:e], a1[c:e]) // %423 = add(%418, %422)
+			}
 		}
 	}
 	// %425 = sub(%7, %424) (N, 3, 4)
@@ -6051,9 +6639,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t423[0:][:12*n]
 		a1 := m.t428[0:][:12*n]
 		o429 := m.t429[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o429[c:e], a0[c:e], a1[c:e]) // %429 = add(%423, %428)
+		if g429AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g429AVX2(12*n, &a0[0], &a1[0], &o429[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o429[c:e], a0[c:e], a1[c:e]) // %429 = add(%423, %428)
+			}
 		}
 	}
 	// %430 = neg(%348) (N, 4)
@@ -6127,9 +6721,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	{
 		a0 := m.t437[0:][:12*n]
 		o438 := m.t438[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o438[c:e], a0[c:e]) // %438 = neg(%437)
+		if g438AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g438AVX2(12*n, &a0[0], &o438[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o438[c:e], a0[c:e]) // %438 = neg(%437)
+			}
 		}
 	}
 	// %439 = add(%429, %438) (N, 3, 4)
@@ -6137,9 +6737,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t429[0:][:12*n]
 		a1 := m.t438[0:][:12*n]
 		o439 := m.t439[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o439[c:e], a0[c:e], a1[c:e]) // %439 = add(%429, %438)
+		if g439AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g439AVX2(12*n, &a0[0], &a1[0], &o439[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o439[c:e], a0[c:e], a1[c:e]) // %439 = add(%429, %438)
+			}
 		}
 	}
 	// %441 = eq(%7, %440) (N, 3, 4)
@@ -6205,9 +6811,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t439[0:][:12*n]
 		a1 := m.t446[0:][:12*n]
 		o447 := m.t447[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o447[c:e], a0[c:e], a1[c:e]) // %447 = add(%439, %446)
+		if g447AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g447AVX2(12*n, &a0[0], &a1[0], &o447[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o447[c:e], a0[c:e], a1[c:e]) // %447 = add(%439, %446)
+			}
 		}
 	}
 	// %449 = div(%348, %448) (N, 4)
@@ -6237,9 +6849,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t447[0:][:12*n]
 		a1 := m.t451[0:][:12*n]
 		o452 := m.t452[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o452[c:e], a0[c:e], a1[c:e]) // %452 = add(%447, %451)
+		if g452AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g452AVX2(12*n, &a0[0], &a1[0], &o452[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o452[c:e], a0[c:e], a1[c:e]) // %452 = add(%447, %451)
+			}
 		}
 	}
 	// %454 = broadcast(%453) (N, 3, 4)
@@ -6260,9 +6878,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t452[0:][:12*n]
 		a1 := m.t454[0:][:12*n]
 		o455 := m.t455[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o455[c:e], a0[c:e], a1[c:e]) // %455 = add(%452, %454)
+		if g455AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g455AVX2(12*n, &a0[0], &a1[0], &o455[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o455[c:e], a0[c:e], a1[c:e]) // %455 = add(%452, %454)
+			}
 		}
 	}
 	// %457 = where(%57, %352, %456) (N, 3, 4)
@@ -6271,9 +6895,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t57[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o457 := m.t457[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o457[c:e], a0[c:e], a1[c:e], vt[0][:]) // %457 = where(%57, %352, %456)
+		if g457AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g457AVX2(12*n, &a0[0], &a1[0], &o457[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o457[c:e], a0[c:e], a1[c:e], vt[0][:]) // %457 = where(%57, %352, %456)
+			}
 		}
 	}
 	// %458 = add(%455, %457) (N, 3, 4)
@@ -6281,9 +6911,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t455[0:][:12*n]
 		a1 := m.t457[0:][:12*n]
 		o458 := m.t458[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o458[c:e], a0[c:e], a1[c:e]) // %458 = add(%455, %457)
+		if g458AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g458AVX2(12*n, &a0[0], &a1[0], &o458[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o458[c:e], a0[c:e], a1[c:e]) // %458 = add(%455, %457)
+			}
 		}
 	}
 	// %460 = where(%48, %352, %459) (N, 3, 4)
@@ -6292,9 +6928,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t48[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o460 := m.t460[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o460[c:e], a0[c:e], a1[c:e], vt[0][:]) // %460 = where(%48, %352, %459)
+		if g460AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g460AVX2(12*n, &a0[0], &a1[0], &o460[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o460[c:e], a0[c:e], a1[c:e], vt[0][:]) // %460 = where(%48, %352, %459)
+			}
 		}
 	}
 	// %462 = where(%48, %461, %352) (N, 3, 4)
@@ -6303,9 +6945,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t48[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o462 := m.t462[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o462[c:e], a0[c:e], vt[0][:], a1[c:e]) // %462 = where(%48, %461, %352)
+		if g462AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g462AVX2(12*n, &a0[0], &a1[0], &o462[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o462[c:e], a0[c:e], vt[0][:], a1[c:e]) // %462 = where(%48, %461, %352)
+			}
 		}
 	}
 	// %463 = sin(%7) (N, 3, 4)
@@ -6322,18 +6970,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t462[0:][:12*n]
 		a1 := m.t463[0:][:12*n]
 		o464 := m.t464[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o464[c:e], a0[c:e], a1[c:e]) // %464 = mul(%462, %463)
+		if g464AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g464AVX2(12*n, &a0[0], &a1[0], &o464[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o464[c:e], a0[c:e], a1[c:e]) // %464 = mul(%462, %463)
+			}
 		}
 	}
 	// %465 = neg(%464) (N, 3, 4)
 	{
 		a0 := m.t464[0:][:12*n]
 		o465 := m.t465[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o465[c:e], a0[c:e]) // %465 = neg(%464)
+		if g465AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g465AVX2(12*n, &a0[0], &o465[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o465[c:e], a0[c:e]) // %465 = neg(%464)
+			}
 		}
 	}
 	// %466 = add(%458, %465) (N, 3, 4)
@@ -6341,9 +7001,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t458[0:][:12*n]
 		a1 := m.t465[0:][:12*n]
 		o466 := m.t466[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o466[c:e], a0[c:e], a1[c:e]) // %466 = add(%458, %465)
+		if g466AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g466AVX2(12*n, &a0[0], &a1[0], &o466[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o466[c:e], a0[c:e], a1[c:e]) // %466 = add(%458, %465)
+			}
 		}
 	}
 	// %467 = cos(%7) (N, 3, 4)
@@ -6360,9 +7026,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t460[0:][:12*n]
 		a1 := m.t467[0:][:12*n]
 		o468 := m.t468[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o468[c:e], a0[c:e], a1[c:e]) // %468 = mul(%460, %467)
+		if g468AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g468AVX2(12*n, &a0[0], &a1[0], &o468[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o468[c:e], a0[c:e], a1[c:e]) // %468 = mul(%460, %467)
+			}
 		}
 	}
 	// %469 = add(%466, %468) (N, 3, 4)
@@ -6370,9 +7042,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t466[0:][:12*n]
 		a1 := m.t468[0:][:12*n]
 		o469 := m.t469[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o469[c:e], a0[c:e], a1[c:e]) // %469 = add(%466, %468)
+		if g469AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g469AVX2(12*n, &a0[0], &a1[0], &o469[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o469[c:e], a0[c:e], a1[c:e]) // %469 = add(%466, %468)
+			}
 		}
 	}
 	// %470 = le(%43, %44) (N, 3, 4)
@@ -6380,9 +7058,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t43[0:][:12*n]
 		o470 := m.t470[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VLe(o470[c:e], a0[c:e], vt[0][:]) // %470 = le(%43, %44)
+		if g470AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g470AVX2(12*n, &a0[0], &o470[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VLe(o470[c:e], a0[c:e], vt[0][:]) // %470 = le(%43, %44)
+			}
 		}
 	}
 	// %472 = where(%470, %352, %471) (N, 3, 4)
@@ -6391,9 +7075,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t470[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o472 := m.t472[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o472[c:e], a0[c:e], a1[c:e], vt[0][:]) // %472 = where(%470, %352, %471)
+		if g472AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g472AVX2(12*n, &a0[0], &a1[0], &o472[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o472[c:e], a0[c:e], a1[c:e], vt[0][:]) // %472 = where(%470, %352, %471)
+			}
 		}
 	}
 	// %473 = ge(%7, %42) (N, 3, 4)
@@ -6401,9 +7091,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(-1.0))
 		a0 := m.h[0:][:12*n]
 		o473 := m.t473[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VGe(o473[c:e], a0[c:e], vt[0][:]) // %473 = ge(%7, %42)
+		if g473AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g473AVX2(12*n, &a0[0], &o473[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VGe(o473[c:e], a0[c:e], vt[0][:]) // %473 = ge(%7, %42)
+			}
 		}
 	}
 	// %475 = where(%473, %472, %474) (N, 3, 4)
@@ -6412,9 +7108,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t473[0:][:12*n]
 		a1 := m.t472[0:][:12*n]
 		o475 := m.t475[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o475[c:e], a0[c:e], a1[c:e], vt[0][:]) // %475 = where(%473, %472, %474)
+		if g475AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g475AVX2(12*n, &a0[0], &a1[0], &o475[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o475[c:e], a0[c:e], a1[c:e], vt[0][:]) // %475 = where(%473, %472, %474)
+			}
 		}
 	}
 	// %476 = add(%469, %475) (N, 3, 4)
@@ -6422,9 +7124,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t469[0:][:12*n]
 		a1 := m.t475[0:][:12*n]
 		o476 := m.t476[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o476[c:e], a0[c:e], a1[c:e]) // %476 = add(%469, %475)
+		if g476AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g476AVX2(12*n, &a0[0], &a1[0], &o476[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o476[c:e], a0[c:e], a1[c:e]) // %476 = add(%469, %475)
+			}
 		}
 	}
 	// %478 = where(%36, %352, %477) (N, 3, 4)
@@ -6433,9 +7141,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t36[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o478 := m.t478[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o478[c:e], a0[c:e], a1[c:e], vt[0][:]) // %478 = where(%36, %352, %477)
+		if g478AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g478AVX2(12*n, &a0[0], &a1[0], &o478[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o478[c:e], a0[c:e], a1[c:e], vt[0][:]) // %478 = where(%36, %352, %477)
+			}
 		}
 	}
 	// %480 = where(%36, %479, %352) (N, 3, 4)
@@ -6444,9 +7158,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t36[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o480 := m.t480[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o480[c:e], a0[c:e], vt[0][:], a1[c:e]) // %480 = where(%36, %479, %352)
+		if g480AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g480AVX2(12*n, &a0[0], &a1[0], &o480[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o480[c:e], a0[c:e], vt[0][:], a1[c:e]) // %480 = where(%36, %479, %352)
+			}
 		}
 	}
 	// %481 = le(%7, %39) (N, 3, 4)
@@ -6454,9 +7174,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(-0.5))
 		a0 := m.h[0:][:12*n]
 		o481 := m.t481[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VLe(o481[c:e], a0[c:e], vt[0][:]) // %481 = le(%7, %39)
+		if g481AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g481AVX2(12*n, &a0[0], &o481[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VLe(o481[c:e], a0[c:e], vt[0][:]) // %481 = le(%7, %39)
+			}
 		}
 	}
 	// %483 = where(%481, %480, %482) (N, 3, 4)
@@ -6465,9 +7191,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t481[0:][:12*n]
 		a1 := m.t480[0:][:12*n]
 		o483 := m.t483[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o483[c:e], a0[c:e], a1[c:e], vt[0][:]) // %483 = where(%481, %480, %482)
+		if g483AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g483AVX2(12*n, &a0[0], &a1[0], &o483[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o483[c:e], a0[c:e], a1[c:e], vt[0][:]) // %483 = where(%481, %480, %482)
+			}
 		}
 	}
 	// %484 = add(%476, %483) (N, 3, 4)
@@ -6475,9 +7207,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t476[0:][:12*n]
 		a1 := m.t483[0:][:12*n]
 		o484 := m.t484[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o484[c:e], a0[c:e], a1[c:e]) // %484 = add(%476, %483)
+		if g484AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g484AVX2(12*n, &a0[0], &a1[0], &o484[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o484[c:e], a0[c:e], a1[c:e]) // %484 = add(%476, %483)
+			}
 		}
 	}
 	// %485 = ge(%7, %37) (N, 3, 4)
@@ -6485,9 +7223,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.h[0:][:12*n]
 		o485 := m.t485[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VGe(o485[c:e], a0[c:e], vt[0][:]) // %485 = ge(%7, %37)
+		if g485AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g485AVX2(12*n, &a0[0], &o485[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VGe(o485[c:e], a0[c:e], vt[0][:]) // %485 = ge(%7, %37)
+			}
 		}
 	}
 	// %487 = where(%485, %478, %486) (N, 3, 4)
@@ -6496,9 +7240,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t485[0:][:12*n]
 		a1 := m.t478[0:][:12*n]
 		o487 := m.t487[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o487[c:e], a0[c:e], a1[c:e], vt[0][:]) // %487 = where(%485, %478, %486)
+		if g487AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g487AVX2(12*n, &a0[0], &a1[0], &o487[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o487[c:e], a0[c:e], a1[c:e], vt[0][:]) // %487 = where(%485, %478, %486)
+			}
 		}
 	}
 	// %488 = add(%484, %487) (N, 3, 4)
@@ -6506,18 +7256,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t484[0:][:12*n]
 		a1 := m.t487[0:][:12*n]
 		o488 := m.t488[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o488[c:e], a0[c:e], a1[c:e]) // %488 = add(%484, %487)
+		if g488AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g488AVX2(12*n, &a0[0], &a1[0], &o488[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o488[c:e], a0[c:e], a1[c:e]) // %488 = add(%484, %487)
+			}
 		}
 	}
 	// %489 = neg(%357) (N, 3, 4)
 	{
 		a0 := m.t357[0:][:12*n]
 		o489 := m.t489[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o489[c:e], a0[c:e]) // %489 = neg(%357)
+		if g489AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g489AVX2(12*n, &a0[0], &o489[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o489[c:e], a0[c:e]) // %489 = neg(%357)
+			}
 		}
 	}
 	// %490 = add(%488, %489) (N, 3, 4)
@@ -6525,9 +7287,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t488[0:][:12*n]
 		a1 := m.t489[0:][:12*n]
 		o490 := m.t490[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o490[c:e], a0[c:e], a1[c:e]) // %490 = add(%488, %489)
+		if g490AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g490AVX2(12*n, &a0[0], &a1[0], &o490[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o490[c:e], a0[c:e], a1[c:e]) // %490 = add(%488, %489)
+			}
 		}
 	}
 	// %491 = gelu_grad(%7, %357) (N, 3, 4)
@@ -6545,9 +7313,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t490[0:][:12*n]
 		a1 := m.t491[0:][:12*n]
 		o492 := m.t492[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o492[c:e], a0[c:e], a1[c:e]) // %492 = add(%490, %491)
+		if g492AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g492AVX2(12*n, &a0[0], &a1[0], &o492[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o492[c:e], a0[c:e], a1[c:e]) // %492 = add(%490, %491)
+			}
 		}
 	}
 	// %493 = div(%357, %29) (N, 3, 4)
@@ -6555,9 +7329,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t357[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o493 := m.t493[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VDiv(o493[c:e], a0[c:e], a1[c:e]) // %493 = div(%357, %29)
+		if g493AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g493AVX2(12*n, &a0[0], &a1[0], &o493[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VDiv(o493[c:e], a0[c:e], a1[c:e]) // %493 = div(%357, %29)
+			}
 		}
 	}
 	// %494 = mul(%357, %30) (N, 3, 4)
@@ -6565,9 +7345,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t357[0:][:12*n]
 		a1 := m.t30[0:][:12*n]
 		o494 := m.t494[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o494[c:e], a0[c:e], a1[c:e]) // %494 = mul(%357, %30)
+		if g494AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g494AVX2(12*n, &a0[0], &a1[0], &o494[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o494[c:e], a0[c:e], a1[c:e]) // %494 = mul(%357, %30)
+			}
 		}
 	}
 	// %495 = div(%494, %29) (N, 3, 4)
@@ -6575,18 +7361,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t494[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o495 := m.t495[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VDiv(o495[c:e], a0[c:e], a1[c:e]) // %495 = div(%494, %29)
+		if g495AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g495AVX2(12*n, &a0[0], &a1[0], &o495[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VDiv(o495[c:e], a0[c:e], a1[c:e]) // %495 = div(%494, %29)
+			}
 		}
 	}
 	// %496 = neg(%495) (N, 3, 4)
 	{
 		a0 := m.t495[0:][:12*n]
 		o496 := m.t496[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o496[c:e], a0[c:e]) // %496 = neg(%495)
+		if g496AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g496AVX2(12*n, &a0[0], &o496[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o496[c:e], a0[c:e]) // %496 = neg(%495)
+			}
 		}
 	}
 	// %498 = sub(%25, %497) scalar
@@ -6611,9 +7409,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(2.0))
 		a0 := m.t499[0:][:12*n]
 		o500 := m.t500[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o500[c:e], vt[0][:], a0[c:e]) // %500 = mul(%25, %499)
+		if g500AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g500AVX2(12*n, &a0[0], &o500[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o500[c:e], vt[0][:], a0[c:e]) // %500 = mul(%25, %499)
+			}
 		}
 	}
 	// %501 = mul(%496, %500) (N, 3, 4)
@@ -6621,18 +7425,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t496[0:][:12*n]
 		a1 := m.t500[0:][:12*n]
 		o501 := m.t501[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o501[c:e], a0[c:e], a1[c:e]) // %501 = mul(%496, %500)
+		if g501AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g501AVX2(12*n, &a0[0], &a1[0], &o501[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o501[c:e], a0[c:e], a1[c:e]) // %501 = mul(%496, %500)
+			}
 		}
 	}
 	// %503 = mul(%24, %24) (N, 3, 4)
 	{
 		a0 := m.t24[0:][:12*n]
 		o503 := m.t503[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o503[c:e], a0[c:e], a0[c:e]) // %503 = mul(%24, %24)
+		if g503AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g503AVX2(12*n, &a0[0], &o503[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o503[c:e], a0[c:e], a0[c:e]) // %503 = mul(%24, %24)
+			}
 		}
 	}
 	// %504 = sub(%502, %503) (N, 3, 4)
@@ -6640,9 +7456,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t503[0:][:12*n]
 		o504 := m.t504[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VSub(o504[c:e], vt[0][:], a0[c:e]) // %504 = sub(%502, %503)
+		if g504AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g504AVX2(12*n, &a0[0], &o504[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VSub(o504[c:e], vt[0][:], a0[c:e]) // %504 = sub(%502, %503)
+			}
 		}
 	}
 	// %505 = mul(%501, %504) (N, 3, 4)
@@ -6650,9 +7472,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t501[0:][:12*n]
 		a1 := m.t504[0:][:12*n]
 		o505 := m.t505[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o505[c:e], a0[c:e], a1[c:e]) // %505 = mul(%501, %504)
+		if g505AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g505AVX2(12*n, &a0[0], &a1[0], &o505[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o505[c:e], a0[c:e], a1[c:e]) // %505 = mul(%501, %504)
+			}
 		}
 	}
 	// %506 = add(%492, %505) (N, 3, 4)
@@ -6660,9 +7488,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t492[0:][:12*n]
 		a1 := m.t505[0:][:12*n]
 		o506 := m.t506[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o506[c:e], a0[c:e], a1[c:e]) // %506 = add(%492, %505)
+		if g506AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g506AVX2(12*n, &a0[0], &a1[0], &o506[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o506[c:e], a0[c:e], a1[c:e]) // %506 = add(%492, %505)
+			}
 		}
 	}
 	// %507 = mul(%496, %23) (N, 3, 4)
@@ -6670,9 +7504,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t496[0:][:12*n]
 		a1 := m.t23[0:][:12*n]
 		o507 := m.t507[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o507[c:e], a0[c:e], a1[c:e]) // %507 = mul(%496, %23)
+		if g507AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g507AVX2(12*n, &a0[0], &a1[0], &o507[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o507[c:e], a0[c:e], a1[c:e]) // %507 = mul(%496, %23)
+			}
 		}
 	}
 	// %509 = sub(%508, %23) (N, 3, 4)
@@ -6680,9 +7520,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t23[0:][:12*n]
 		o509 := m.t509[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VSub(o509[c:e], vt[0][:], a0[c:e]) // %509 = sub(%508, %23)
+		if g509AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g509AVX2(12*n, &a0[0], &o509[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VSub(o509[c:e], vt[0][:], a0[c:e]) // %509 = sub(%508, %23)
+			}
 		}
 	}
 	// %510 = mul(%507, %509) (N, 3, 4)
@@ -6690,9 +7536,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t507[0:][:12*n]
 		a1 := m.t509[0:][:12*n]
 		o510 := m.t510[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o510[c:e], a0[c:e], a1[c:e]) // %510 = mul(%507, %509)
+		if g510AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g510AVX2(12*n, &a0[0], &a1[0], &o510[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o510[c:e], a0[c:e], a1[c:e]) // %510 = mul(%507, %509)
+			}
 		}
 	}
 	// %511 = add(%506, %510) (N, 3, 4)
@@ -6700,9 +7552,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t506[0:][:12*n]
 		a1 := m.t510[0:][:12*n]
 		o511 := m.t511[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o511[c:e], a0[c:e], a1[c:e]) // %511 = add(%506, %510)
+		if g511AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g511AVX2(12*n, &a0[0], &a1[0], &o511[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o511[c:e], a0[c:e], a1[c:e]) // %511 = add(%506, %510)
+			}
 		}
 	}
 	// %513 = gt(%22, %512) (N, 3, 4)
@@ -6710,9 +7568,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.0))
 		a0 := m.t22[0:][:12*n]
 		o513 := m.t513[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VGt(o513[c:e], a0[c:e], vt[0][:]) // %513 = gt(%22, %512)
+		if g513AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g513AVX2(12*n, &a0[0], &o513[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VGt(o513[c:e], a0[c:e], vt[0][:]) // %513 = gt(%22, %512)
+			}
 		}
 	}
 	// %515 = where(%513, %493, %514) (N, 3, 4)
@@ -6721,9 +7585,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t513[0:][:12*n]
 		a1 := m.t493[0:][:12*n]
 		o515 := m.t515[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VWhere(o515[c:e], a0[c:e], a1[c:e], vt[0][:]) // %515 = where(%513, %493, %514)
+		if g515AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g515AVX2(12*n, &a0[0], &a1[0], &o515[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VWhere(o515[c:e], a0[c:e], a1[c:e], vt[0][:]) // %515 = where(%513, %493, %514)
+			}
 		}
 	}
 	// %516 = add(%511, %515) (N, 3, 4)
@@ -6731,18 +7601,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t511[0:][:12*n]
 		a1 := m.t515[0:][:12*n]
 		o516 := m.t516[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o516[c:e], a0[c:e], a1[c:e]) // %516 = add(%511, %515)
+		if g516AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g516AVX2(12*n, &a0[0], &a1[0], &o516[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o516[c:e], a0[c:e], a1[c:e]) // %516 = add(%511, %515)
+			}
 		}
 	}
 	// %517 = neg(%361) (N, 3, 4)
 	{
 		a0 := m.t361[0:][:12*n]
 		o517 := m.t517[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VNeg(o517[c:e], a0[c:e]) // %517 = neg(%361)
+		if g517AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g517AVX2(12*n, &a0[0], &o517[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VNeg(o517[c:e], a0[c:e]) // %517 = neg(%361)
+			}
 		}
 	}
 	// %518 = mul(%517, %19) (N, 3, 4)
@@ -6750,9 +7632,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t517[0:][:12*n]
 		a1 := m.t19[0:][:12*n]
 		o518 := m.t518[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o518[c:e], a0[c:e], a1[c:e]) // %518 = mul(%517, %19)
+		if g518AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g518AVX2(12*n, &a0[0], &a1[0], &o518[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o518[c:e], a0[c:e], a1[c:e]) // %518 = mul(%517, %19)
+			}
 		}
 	}
 	// %520 = mul(%518, %519) (N, 3, 4)
@@ -6760,9 +7648,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(0.5))
 		a0 := m.t518[0:][:12*n]
 		o520 := m.t520[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o520[c:e], a0[c:e], vt[0][:]) // %520 = mul(%518, %519)
+		if g520AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g520AVX2(12*n, &a0[0], &o520[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o520[c:e], a0[c:e], vt[0][:]) // %520 = mul(%518, %519)
+			}
 		}
 	}
 	// %521 = div(%520, %18) (N, 3, 4)
@@ -6770,9 +7664,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t520[0:][:12*n]
 		a1 := m.t18[0:][:12*n]
 		o521 := m.t521[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VDiv(o521[c:e], a0[c:e], a1[c:e]) // %521 = div(%520, %18)
+		if g521AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g521AVX2(12*n, &a0[0], &a1[0], &o521[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VDiv(o521[c:e], a0[c:e], a1[c:e]) // %521 = div(%520, %18)
+			}
 		}
 	}
 	// %522 = mul(%521, %7) (N, 3, 4)
@@ -6780,9 +7680,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t521[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o522 := m.t522[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o522[c:e], a0[c:e], a1[c:e]) // %522 = mul(%521, %7)
+		if g522AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g522AVX2(12*n, &a0[0], &a1[0], &o522[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o522[c:e], a0[c:e], a1[c:e]) // %522 = mul(%521, %7)
+			}
 		}
 	}
 	// %523 = mul(%521, %7) (N, 3, 4)
@@ -6790,9 +7696,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t521[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o523 := m.t523[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o523[c:e], a0[c:e], a1[c:e]) // %523 = mul(%521, %7)
+		if g523AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g523AVX2(12*n, &a0[0], &a1[0], &o523[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o523[c:e], a0[c:e], a1[c:e]) // %523 = mul(%521, %7)
+			}
 		}
 	}
 	// %524 = add(%516, %522) (N, 3, 4)
@@ -6800,9 +7712,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t516[0:][:12*n]
 		a1 := m.t522[0:][:12*n]
 		o524 := m.t524[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o524[c:e], a0[c:e], a1[c:e]) // %524 = add(%516, %522)
+		if g524AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g524AVX2(12*n, &a0[0], &a1[0], &o524[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o524[c:e], a0[c:e], a1[c:e]) // %524 = add(%516, %522)
+			}
 		}
 	}
 	// %525 = add(%524, %523) (N, 3, 4)
@@ -6810,9 +7728,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t524[0:][:12*n]
 		a1 := m.t523[0:][:12*n]
 		o525 := m.t525[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o525[c:e], a0[c:e], a1[c:e]) // %525 = add(%524, %523)
+		if g525AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g525AVX2(12*n, &a0[0], &a1[0], &o525[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o525[c:e], a0[c:e], a1[c:e]) // %525 = add(%524, %523)
+			}
 		}
 	}
 	// %526 = div(%361, %12) (N, 3, 4)
@@ -6820,9 +7744,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t361[0:][:12*n]
 		a1 := m.t12[0:][:12*n]
 		o526 := m.t526[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VDiv(o526[c:e], a0[c:e], a1[c:e]) // %526 = div(%361, %12)
+		if g526AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g526AVX2(12*n, &a0[0], &a1[0], &o526[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VDiv(o526[c:e], a0[c:e], a1[c:e]) // %526 = div(%361, %12)
+			}
 		}
 	}
 	// %527 = sign(%7) (N, 3, 4)
@@ -6839,9 +7769,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t526[0:][:12*n]
 		a1 := m.t527[0:][:12*n]
 		o528 := m.t528[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o528[c:e], a0[c:e], a1[c:e]) // %528 = mul(%526, %527)
+		if g528AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g528AVX2(12*n, &a0[0], &a1[0], &o528[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o528[c:e], a0[c:e], a1[c:e]) // %528 = mul(%526, %527)
+			}
 		}
 	}
 	// %529 = add(%525, %528) (N, 3, 4)
@@ -6849,9 +7785,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t525[0:][:12*n]
 		a1 := m.t528[0:][:12*n]
 		o529 := m.t529[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o529[c:e], a0[c:e], a1[c:e]) // %529 = add(%525, %528)
+		if g529AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g529AVX2(12*n, &a0[0], &a1[0], &o529[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o529[c:e], a0[c:e], a1[c:e]) // %529 = add(%525, %528)
+			}
 		}
 	}
 	// %530 = mul(%361, %9) (N, 3, 4)
@@ -6859,18 +7801,30 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t361[0:][:12*n]
 		a1 := m.t9[0:][:12*n]
 		o530 := m.t530[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o530[c:e], a0[c:e], a1[c:e]) // %530 = mul(%361, %9)
+		if g530AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g530AVX2(12*n, &a0[0], &a1[0], &o530[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o530[c:e], a0[c:e], a1[c:e]) // %530 = mul(%361, %9)
+			}
 		}
 	}
 	// %532 = mul(%8, %8) (N, 3, 4)
 	{
 		a0 := m.t8[0:][:12*n]
 		o532 := m.t532[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o532[c:e], a0[c:e], a0[c:e]) // %532 = mul(%8, %8)
+		if g532AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g532AVX2(12*n, &a0[0], &o532[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o532[c:e], a0[c:e], a0[c:e]) // %532 = mul(%8, %8)
+			}
 		}
 	}
 	// %533 = sub(%531, %532) (N, 3, 4)
@@ -6878,9 +7832,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		rt.VFill(vt[0][:], float32(1.0))
 		a0 := m.t532[0:][:12*n]
 		o533 := m.t533[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VSub(o533[c:e], vt[0][:], a0[c:e]) // %533 = sub(%531, %532)
+		if g533AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g533AVX2(12*n, &a0[0], &o533[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VSub(o533[c:e], vt[0][:], a0[c:e]) // %533 = sub(%531, %532)
+			}
 		}
 	}
 	// %534 = mul(%530, %533) (N, 3, 4)
@@ -6888,9 +7848,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t530[0:][:12*n]
 		a1 := m.t533[0:][:12*n]
 		o534 := m.t534[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o534[c:e], a0[c:e], a1[c:e]) // %534 = mul(%530, %533)
+		if g534AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g534AVX2(12*n, &a0[0], &a1[0], &o534[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o534[c:e], a0[c:e], a1[c:e]) // %534 = mul(%530, %533)
+			}
 		}
 	}
 	// %535 = add(%529, %534) (N, 3, 4)
@@ -6898,9 +7864,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t529[0:][:12*n]
 		a1 := m.t534[0:][:12*n]
 		o535 := m.t535[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VAdd(o535[c:e], a0[c:e], a1[c:e]) // %535 = add(%529, %534)
+		if g535AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g535AVX2(12*n, &a0[0], &a1[0], &o535[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VAdd(o535[c:e], a0[c:e], a1[c:e]) // %535 = add(%529, %534)
+			}
 		}
 	}
 	// %536 = mul(%535, %0) (N, 3, 4)
@@ -6908,9 +7880,15 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 		a0 := m.t535[0:][:12*n]
 		a1 := x[0:][:12*n]
 		o536 := m.t536[0:][:12*n]
-		for c := 0; c < 12*n; c += rt.VecChunk {
-			e := min(c+rt.VecChunk, 12*n)
-			rt.VMul(o536[c:e], a0[c:e], a1[c:e]) // %536 = mul(%535, %0)
+		if g536AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+			if 12*n > 0 {
+				g536AVX2(12*n, &a0[0], &a1[0], &o536[0])
+			}
+		} else {
+			for c := 0; c < 12*n; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 12*n)
+				rt.VMul(o536[c:e], a0[c:e], a1[c:e]) // %536 = mul(%535, %0)
+			}
 		}
 	}
 	// %537 = reduce_sum(%536) (3, 4)
@@ -8465,6 +9443,390 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	copy(m.stateAcc2BMomentum, m.t713[:3])
 	copy(m.acc2B, m.t714[:3])
 }
+
+// g7AVX2 is g7AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g7AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g12AVX2 is g12AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g12AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g14AVX2 is g14AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g14AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g15AVX2 is g15AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g15AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g17AVX2 is g17AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g17AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g18AVX2 is g18AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g18AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g20AVX2 is g20AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g20AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g21AVX2 is g21AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g21AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g22AVX2 is g22AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g22AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g27AVX2 is g27AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g27AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g29AVX2 is g29AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g29AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g30AVX2 is g30AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g30AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g32AVX2 is g32AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g32AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g33AVX2 is g33AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g33AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g34AVX2 is g34AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g34AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g36AVX2 is g36AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g36AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g41AVX2 is g41AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g41AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+
+// g46AVX2 is g46AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g46AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g48AVX2 is g48AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g48AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g51AVX2 is g51AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g51AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+
+// g52AVX2 is g52AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g52AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g54AVX2 is g54AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g54AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g57AVX2 is g57AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g57AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g59AVX2 is g59AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g59AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g60AVX2 is g60AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g60AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g66AVX2 is g66AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g66AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g74AVX2 is g74AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g74AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g82AVX2 is g82AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g82AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g89AVX2 is g89AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g89AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g95AVX2 is g95AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g95AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g98AVX2 is g98AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g98AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g99AVX2 is g99AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g99AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g100AVX2 is g100AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g100AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g103AVX2 is g103AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g103AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g120AVX2 is g120AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g120AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g138AVX2 is g138AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g138AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g334AVX2 is g334AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g334AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g335AVX2 is g335AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g335AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g357AVX2 is g357AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g357AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g367AVX2 is g367AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g367AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g370AVX2 is g370AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g370AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g372AVX2 is g372AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g372AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g381AVX2 is g381AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g381AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g382AVX2 is g382AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g382AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g383AVX2 is g383AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g383AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g384AVX2 is g384AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g384AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g385AVX2 is g385AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g385AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g391AVX2 is g391AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g391AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g392AVX2 is g392AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g392AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g393AVX2 is g393AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g393AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g394AVX2 is g394AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g394AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g397AVX2 is g397AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g397AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g399AVX2 is g399AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g399AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g402AVX2 is g402AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g402AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g406AVX2 is g406AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g406AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g408AVX2 is g408AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g408AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g410AVX2 is g410AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g410AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g413AVX2 is g413AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g413AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g417AVX2 is g417AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g417AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g418AVX2 is g418AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g418AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g419AVX2 is g419AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g419AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g422AVX2 is g422AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g422AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g423AVX2 is g423AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g423AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g429AVX2 is g429AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g429AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g438AVX2 is g438AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g438AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g439AVX2 is g439AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g439AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g447AVX2 is g447AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g447AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g452AVX2 is g452AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g452AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g455AVX2 is g455AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g455AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g457AVX2 is g457AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g457AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g458AVX2 is g458AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g458AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g460AVX2 is g460AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g460AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g462AVX2 is g462AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g462AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g464AVX2 is g464AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g464AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g465AVX2 is g465AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g465AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g466AVX2 is g466AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g466AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g468AVX2 is g468AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g468AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g469AVX2 is g469AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g469AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g470AVX2 is g470AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g470AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g472AVX2 is g472AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g472AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g473AVX2 is g473AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g473AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g475AVX2 is g475AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g475AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g476AVX2 is g476AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g476AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g478AVX2 is g478AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g478AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g480AVX2 is g480AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g480AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g481AVX2 is g481AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g481AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g483AVX2 is g483AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g483AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g484AVX2 is g484AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g484AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g485AVX2 is g485AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g485AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g487AVX2 is g487AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g487AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g488AVX2 is g488AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g488AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g489AVX2 is g489AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g489AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g490AVX2 is g490AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g490AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g492AVX2 is g492AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g492AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g493AVX2 is g493AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g493AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g494AVX2 is g494AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g494AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g495AVX2 is g495AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g495AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g496AVX2 is g496AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g496AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g500AVX2 is g500AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g500AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g501AVX2 is g501AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g501AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g503AVX2 is g503AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g503AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g504AVX2 is g504AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g504AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g505AVX2 is g505AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g505AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g506AVX2 is g506AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g506AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g507AVX2 is g507AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g507AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g509AVX2 is g509AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g509AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g510AVX2 is g510AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g510AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g511AVX2 is g511AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g511AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g513AVX2 is g513AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g513AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g515AVX2 is g515AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g515AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g516AVX2 is g516AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g516AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g517AVX2 is g517AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g517AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g518AVX2 is g518AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g518AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g520AVX2 is g520AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g520AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g521AVX2 is g521AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g521AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g522AVX2 is g522AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g522AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g523AVX2 is g523AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g523AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g524AVX2 is g524AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g524AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g525AVX2 is g525AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g525AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g526AVX2 is g526AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g526AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g528AVX2 is g528AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g528AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g529AVX2 is g529AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g529AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g530AVX2 is g530AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g530AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g532AVX2 is g532AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g532AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g533AVX2 is g533AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g533AVX2 func(n int, p0 *float32, p1 *float32)
+
+// g534AVX2 is g534AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g534AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g535AVX2 is g535AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g535AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// g536AVX2 is g536AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var g536AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
 
 // Params returns views of the parameters, in declaration order.
 func (m *Model) Params() []rt.Tensor {
