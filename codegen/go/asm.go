@@ -178,9 +178,12 @@ func (l *vecLoop) asm(name, n string) (asmFunc, []string, bool) {
 		p("VMOVD AX, X%d", r)
 		p("VBROADCASTSS X%d, Y%d", r, r)
 	}
-	for c, r := range map[string]uint32{"zero": 0, "one": 0x3f800000, "sign": 0x80000000} {
-		if rg, ok := constReg[c]; ok {
-			broadcastBits(r, rg)
+	for _, c := range []struct {
+		name string
+		bits uint32
+	}{{"zero", 0}, {"one", 0x3f800000}, {"sign", 0x80000000}} {
+		if rg, ok := constReg[c.name]; ok {
+			broadcastBits(c.bits, rg)
 		}
 	}
 	fi := 0

@@ -119,9 +119,9 @@ type kgen struct {
 	p       *plan
 	b       strings.Builder
 	helpers map[string]bool
-	sinkOff string   // offset expression of the current reduction sink
-	methods []method // Model methods the kernels call
-	vtSlots int      // strips of VecChunk floats the vectorized loops use (vec.go)
+	sinkOff string    // offset expression of the current reduction sink
+	methods []method  // Model methods the kernels call
+	vtSlots int       // strips of VecChunk floats the vectorized loops use (vec.go)
 	asm     []asmFunc // AVX2 functions for model_amd64.s (asm.go)
 }
 
