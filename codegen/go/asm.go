@@ -102,43 +102,10 @@ func (l *vecLoop) asm(name, n string) (asmFunc, []string, bool) {
 	if len(l.splats) > free {
 		return asmFunc{}, nil, false
 	}
-	reg := map[*ir.Value]int{}
-	last := map[*ir.Value]int{}
-	for i, v := range l.members {
-		for _, a := range v.Args {
-			if l.member(a) {
-				last[l.root(a)] = i
-			}
-		}
-	}
-	for _, v := range l.members {
-		if l.outs[v] != "" {
-			last[v] = len(l.members) // stored at the end of the iteration
-		}
-	}
-	if l.sink != nil && l.member(l.sink.Args[0]) {
-		last[l.root(l.sink.Args[0])] = len(l.members) // accumulated at the end
-	}
-	var pool []int
-	for r := free - 1; r >= len(l.splats); r-- {
-		pool = append(pool, r)
-	}
-	released := map[*ir.Value]bool{}
-	for i, v := range l.members {
-		if v.Op.Name == "broadcast" {
-			continue
-		}
-		for _, a := range v.Args {
-			r := l.root(a)
-			if rg, ok := reg[r]; ok && l.member(a) && last[r] == i && !released[r] {
-				pool = append(pool, rg)
-				released[r] = true
-			}
-		}
-		if len(pool) == 0 {
-			return asmFunc{}, nil, false
-		}
-		reg[v], pool = pool[len(pool)-1], pool[:len(pool)-1]
+	reg, _, ok := l.assign(func(*ir.Value) bool { return false }, func(v *ir.Value) bool { return l.outs[v] != "" },
+		len(l.splats), free)
+	if !ok {
+		return asmFunc{}, nil, false
 	}
 
 	var b strings.Builder

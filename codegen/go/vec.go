@@ -76,7 +76,7 @@ type vecLoop struct {
 // computed straight into their output, and gives the others strips by
 // liveness (a strip is reused once its value's last reader has run).
 func (l *vecLoop) plan() {
-	l.splat, l.temp, l.direct = map[string]int{}, map[*ir.Value]int{}, map[*ir.Value]bool{}
+	l.splat, l.direct = map[string]int{}, map[*ir.Value]bool{}
 	in := map[*ir.Value]bool{}
 	for _, v := range l.members {
 		in[v] = true
@@ -122,6 +122,21 @@ func (l *vecLoop) plan() {
 			}
 		}
 	}
+	l.temp, l.slots, _ = l.assign(func(v *ir.Value) bool { return l.direct[v] },
+		func(v *ir.Value) bool { return l.outs[v] != "" && !l.direct[v] }, len(l.splats), -1)
+	l.k.vtSlots = max(l.k.vtSlots, l.slots)
+}
+
+// assign gives every member that is not a broadcast and not skipped a slot
+// (a strip or a register) for its value, numbered from first up, reusing
+// a slot once the last reader of its value has run: an op may write the
+// slot it reads (both the primitives and the instructions work element by
+// element). A value kept (stored at the end) holds its slot to the end,
+// and so does the value a row sink accumulates. It returns the slots, how
+// many were used (first included), and false when more than limit would
+// be needed (limit < 0: no limit).
+func (l *vecLoop) assign(skip, keep func(v *ir.Value) bool, first, limit int) (map[*ir.Value]int, int, bool) {
+	n := len(l.members)
 	last := map[*ir.Value]int{}
 	for i, v := range l.members {
 		for _, a := range v.Args {
@@ -131,41 +146,42 @@ func (l *vecLoop) plan() {
 		}
 	}
 	for _, v := range l.members {
-		if l.outs[v] != "" && !l.direct[v] {
-			last[l.root(v)] = n + 1 // copied out at the end of the strip
+		if keep(v) {
+			last[l.root(v)] = n + 1
 		}
 	}
 	if l.sink != nil && l.member(l.sink.Args[0]) {
 		last[l.root(l.sink.Args[0])] = max(last[l.root(l.sink.Args[0])], n)
 	}
+	slot := map[*ir.Value]int{}
 	var free []int
-	next := len(l.splats)
+	next := first
 	released := map[*ir.Value]bool{}
 	for i, v := range l.members {
 		if v.Op.Name == "broadcast" {
 			continue
 		}
-		// Args read for the last time here free their strips first: a
-		// primitive may write the strip it reads (element by element).
 		for _, a := range v.Args {
 			r := l.root(a)
-			if t, ok := l.temp[r]; ok && l.member(a) && last[r] == i && !released[r] {
+			if t, ok := slot[r]; ok && l.member(a) && last[r] == i && !released[r] {
 				free = append(free, t)
 				released[r] = true
 			}
 		}
-		if l.direct[v] {
+		if skip(v) {
 			continue
 		}
 		if len(free) > 0 {
-			l.temp[v], free = free[len(free)-1], free[:len(free)-1]
-		} else {
-			l.temp[v] = next
-			next++
+			slot[v], free = free[len(free)-1], free[:len(free)-1]
+			continue
 		}
+		if limit >= 0 && next >= limit {
+			return nil, 0, false
+		}
+		slot[v] = next
+		next++
 	}
-	l.slots = next
-	l.k.vtSlots = max(l.k.vtSlots, next)
+	return slot, next, true
 }
 
 func containsKey(m map[string]int, k string) bool {
