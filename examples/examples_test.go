@@ -3,6 +3,7 @@ package examples
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -105,5 +106,18 @@ func TestExamplesRegenerate(t *testing.T) {
 				t.Errorf("%s lacks the standard generated-code header", path)
 			}
 		})
+	}
+}
+
+// TestGeneratedVet runs go vet on the committed generated packages: its
+// asmdecl check matches every function of model_amd64.s (frame and argument
+// offsets) with its declaration in model_amd64.go.
+func TestGeneratedVet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go tool")
+	}
+	cmd := exec.Command("go", "vet", "./...", "../bench/mnisto0", "../codegen/cuda/internal/gpucheck/...")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go vet: %v\n%s", err, out)
 	}
 }
