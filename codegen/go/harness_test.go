@@ -305,6 +305,8 @@ func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]str
 		t.Fatal(err)
 	}
 	goCmd(t, dir, nil, "build", "-o", "driver", ".")
+	// vet's asmdecl matches the generated model_amd64.s with its declarations.
+	goCmd(t, dir, nil, "vet", "-asmdecl", "./...")
 	cmd := exec.Command(filepath.Join(dir, "driver"), filepath.Join(dir, "requests.gob"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
