@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -105,4 +106,29 @@ func run(b *testing.B, nb int, step func(i int)) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*MaxBatch)/b.Elapsed().Seconds(), "examples/s")
+}
+
+// BenchmarkMNISTForward times the generated model's Forward (inference) at
+// a batch of one, where every GEMM has a single row of C, and at 128.
+func BenchmarkMNISTForward(b *testing.B) {
+	for _, n := range []int{1, MaxBatch} {
+		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) {
+			xs, _ := batches(b)
+			m := mnistmlp.New(mnistmlp.WithSeed(1))
+			forward := func(i int) {
+				if _, err := m.Forward(xs[i][:n*784], n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			forward(0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				forward(i % len(xs))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e3, "µs/call")
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "examples/s")
+		})
+	}
 }

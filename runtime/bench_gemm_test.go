@@ -28,8 +28,9 @@ func BenchmarkSgemmPeak(b *testing.B) {
 	b.ReportMetric(total/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
-// sgemmShapes are 1024³ and the products of an MNIST MLP (784->256->10,
-// batch 128) training step: forward, and both backward products per layer.
+// sgemmShapes are 1024³, the products of an MNIST MLP (784->256->10,
+// batch 128) training step: forward, and both backward products per layer,
+// and its first layer at a batch of one (inference).
 var sgemmShapes = []struct {
 	name    string
 	tA, tB  bool
@@ -42,6 +43,7 @@ var sgemmShapes = []struct {
 	{"fwd_128x256@256x10", false, false, 128, 10, 256},
 	{"dH_128x10@(256x10)T", false, true, 128, 256, 10},
 	{"dW2_(128x256)T@128x10", true, false, 256, 10, 128},
+	{"infer_1x784@784x256", false, false, 1, 256, 784},
 }
 
 // BenchmarkSgemm reports GFLOP/s of the native backend (its best kernel),

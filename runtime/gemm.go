@@ -228,6 +228,10 @@ func (g *gemm) serial() {
 	if m == 0 || n == 0 {
 		return
 	}
+	if m == 1 && !g.tB && !g.swap && kr.gemv != nil {
+		g.gemv()
+		return
+	}
 	mr, nr := kr.mr, kr.nr
 	s := getScratch()
 	defer putScratch(s)
@@ -288,6 +292,39 @@ func (g *gemm) serial() {
 				}
 			}
 		}
+	}
+}
+
+// gemv computes a product with one row of C and op(B) = B (a batch of one
+// through a dense layer) without tiles: each k block as the tile loop
+// splits k, with the kernel's arithmetic in the kernel's order, so the row
+// equals what the tiles give for it, bit for bit (TestSgemvMatchesTiles).
+func (g *gemm) gemv() {
+	incx := 1 // op(A)[0, p] = A[p] or, transposed, A[p*lda]
+	if g.tA {
+		incx = g.lda
+	}
+	nkb := (g.k + g.kr.kc - 1) / g.kr.kc
+	for kb := range nkb {
+		p0, p1 := g.k*kb/nkb, g.k*(kb+1)/nkb
+		beta, flags := float32(1), kLoadC
+		if kb == 0 {
+			beta = g.beta
+			if beta == 0 {
+				flags = 0
+			}
+		}
+		var bias *float32
+		if kb == nkb-1 {
+			if g.ep.Bias != nil {
+				flags |= kBias
+				bias = &g.ep.Bias[0]
+			}
+			if g.ep.Act == ActReLU {
+				flags |= kReLU
+			}
+		}
+		g.kr.gemv(p1-p0, g.n, &g.a[p0*incx], incx, &g.b[p0*g.ldb], g.ldb, &g.c[0], g.alpha, beta, bias, flags)
 	}
 }
 

@@ -24,6 +24,10 @@ type microKernel struct {
 	mr, nr     int
 	kc, mc, nc int
 	fn         func(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)
+	// gemv, when set, computes one k block of a one-row product with this
+	// kernel's arithmetic (fused multiply-adds in the same order), so
+	// that m = 1 skips the 11 wasted rows of a tile (gemm.gemv).
+	gemv func(k, n int, x *float32, incx int, b *float32, ldb int, c *float32, alpha, beta float32, bias *float32, flags int)
 }
 
 // Kernel flags.

@@ -276,3 +276,64 @@ func TestAsmUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemvMatchesTiles: a product with one row of C (the gemv path) equals,
+// bit for bit, row 0 of the same product with mr rows (a full tile), on
+// every assembly kernel: k in one and in several blocks, both layouts of
+// A, alpha and beta, bias and ReLU. Columns that do not fill a tile are
+// compared where edge tiles do the same arithmetic (beta = 0, one k block).
+func TestSgemvMatchesTiles(t *testing.T) {
+	rng := NewRNG(11)
+	for _, kr := range kernels {
+		if kr.gemv == nil {
+			continue
+		}
+		restore, err := useKernel(kr.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []int{1, 7, 256, 257, 784, 1000} {
+			for _, n := range []int{kr.nr, 2 * kr.nr, 3 * kr.nr, 10 * kr.nr, 1, 7, 9, 65, 100} {
+				full := n%kr.nr == 0
+				for _, ab := range [][2]float32{{1, 0}, {0.5, 0}, {1, 1}, {-2, 0.5}} {
+					if !full && (ab[1] != 0 || k > kr.kc) {
+						continue
+					}
+					for _, tA := range []bool{false, true} {
+						for _, ep := range []Epilogue{{}, {Bias: randSlice(rng, n)}, {Bias: randSlice(rng, n), Act: ActReLU}} {
+							m := kr.mr
+							a := randSlice(rng, m*k) // m×k, or k×m when transposed
+							b := randSlice(rng, k*n)
+							c0 := randSlice(rng, m*n)
+							lda := k
+							x := make([]float32, k) // row 0 of op(A)
+							if tA {
+								lda = m
+								for p := range x {
+									x[p] = a[p*m]
+								}
+							} else {
+								copy(x, a[:k])
+							}
+							tiles := append([]float32(nil), c0...)
+							SgemmEpilogue(tA, false, m, n, k, ab[0], a, lda, b, n, ab[1], tiles, n, ep)
+							row := append([]float32(nil), c0[:n]...)
+							xa, xlda := x, k
+							if tA {
+								xa, xlda = x, 1
+							}
+							SgemmEpilogue(tA, false, 1, n, k, ab[0], xa, xlda, b, n, ab[1], row, n, ep)
+							for j := range n {
+								if math.Float32bits(row[j]) != math.Float32bits(tiles[j]) {
+									t.Fatalf("%s k=%d n=%d tA=%v alpha,beta=%v bias=%v relu=%v: C[0,%d] = %v by gemv, %v by tiles",
+										kr.name, k, n, tA, ab, ep.Bias != nil, ep.Act == ActReLU, j, row[j], tiles[j])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		restore()
+	}
+}

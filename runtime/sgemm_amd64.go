@@ -14,6 +14,12 @@ func sgemmKernelAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32, b
 //go:noescape
 func sgemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)
 
+// sgemvBlockAVX2 computes one k block of a product with one row of C
+// (see gemm.gemv): the micro-kernels' arithmetic, element by element.
+//
+//go:noescape
+func sgemvBlockAVX2(k, n int, x *float32, incx int, b *float32, ldb int, c *float32, alpha, beta float32, bias *float32, flags int)
+
 // fmaPeakAVX512 and fmaPeakAVX2 run n iterations of 12 independent vector
 // FMAs (16 and 8 floats wide).
 func fmaPeakAVX512(n int)
@@ -23,8 +29,8 @@ func fmaPeakAVX2(n int)
 // stays in L1), mc rows of A per packed block (in L2), nc columns of B per
 // packed block (in L3). Measured with BenchmarkSgemm on AMD EPYC (Zen 4).
 var (
-	kernelAVX512 = &microKernel{name: "avx512", mr: 12, nr: 32, kc: 256, mc: 144, nc: 1024, fn: sgemmKernelAVX512}
-	kernelAVX2   = &microKernel{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 96, nc: 1024, fn: sgemmKernelAVX2}
+	kernelAVX512 = &microKernel{name: "avx512", mr: 12, nr: 32, kc: 256, mc: 144, nc: 1024, fn: sgemmKernelAVX512, gemv: sgemvBlockAVX2}
+	kernelAVX2   = &microKernel{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 96, nc: 1024, fn: sgemmKernelAVX2, gemv: sgemvBlockAVX2}
 )
 
 // archKernels lists the kernels this CPU runs, best first.

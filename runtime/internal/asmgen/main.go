@@ -31,6 +31,7 @@ func main() {
 	g.kernel(avx2)
 	g.peak(avx512)
 	g.peak(avx2)
+	g.gemv()
 	if err := os.WriteFile(*out, g.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -222,4 +223,97 @@ func log2(n int) int {
 		l++
 	}
 	return l
+}
+
+// gemv writes
+//
+//	func sgemvBlockAVX2(k, n int, x *float32, incx int, b *float32, ldb int, c *float32, alpha, beta float32, bias *float32, flags int)
+//
+// one k block of a GEMM with one row of C: acc[j] = sum over p < k of
+// x[p*incx] * b[p*ldb+j], then the micro-kernels' store sequence
+// (alpha*acc, + beta*C if flags&1, + bias if flags&2, ReLU if flags&4).
+// Each element gets exactly the kernels' operations in the kernels'
+// order, so a row computed here equals the same row computed through a
+// tile, bit for bit. Columns go 64 at a time (8 accumulators), then 8,
+// then one at a time with the scalar forms.
+func (g *gen) gemv() {
+	g.p("")
+	g.p("// func sgemvBlockAVX2(k, n int, x *float32, incx int, b *float32, ldb int, c *float32, alpha, beta float32, bias *float32, flags int)")
+	g.p("TEXT ·sgemvBlockAVX2(SB), NOSPLIT, $0-80")
+	g.p("\tMOVQ n+8(FP), R9")
+	g.p("\tMOVQ incx+24(FP), R11")
+	g.p("\tSHLQ $2, R11")
+	g.p("\tMOVQ ldb+40(FP), R12")
+	g.p("\tSHLQ $2, R12")
+	g.p("\tMOVQ flags+72(FP), R13")
+	g.p("\tXORQ R10, R10") // j
+	block := func(label string, width, nacc int, r string, scalar bool) {
+		g.p("%s:", label)
+		g.p("\tLEAQ %d(R10), AX", width*nacc)
+		g.p("\tCMPQ AX, R9")
+		g.p("\tJGT end%s", label)
+		zero, fma, mul, add, max, store := "VXORPS", "VFMADD231PS", "VMULPS", "VADDPS", "VMAXPS", "VMOVUPS"
+		if scalar {
+			fma, mul, add, max, store = "VFMADD231SS", "VMULSS", "VADDSS", "VMAXSS", "VMOVSS"
+		}
+		for i := range nacc {
+			g.p("\t%s %s%d, %s%d, %s%d", zero, r, i, r, i, r, i)
+		}
+		g.p("\tMOVQ x+16(FP), SI")
+		g.p("\tMOVQ b+32(FP), DI")
+		g.p("\tLEAQ (DI)(R10*4), DI")
+		g.p("\tMOVQ k+0(FP), CX")
+		g.p("\tTESTQ CX, CX")
+		g.p("\tJZ store%s", label)
+		g.p("p%s:", label)
+		g.p("\tVBROADCASTSS (SI), %s15", r)
+		for i := range nacc {
+			g.p("\t%s %d(DI), %s15, %s%d", fma, 4*width*i, r, r, i)
+		}
+		g.p("\tADDQ R11, SI")
+		g.p("\tADDQ R12, DI")
+		g.p("\tDECQ CX")
+		g.p("\tJNZ p%s", label)
+		g.p("store%s:", label)
+		g.p("\tMOVQ c+48(FP), DX")
+		g.p("\tLEAQ (DX)(R10*4), DX")
+		g.p("\tVBROADCASTSS alpha+56(FP), %s14", r)
+		for i := range nacc {
+			g.p("\t%s %s14, %s%d, %s%d", mul, r, r, i, r, i)
+		}
+		g.p("\tTESTQ $1, R13")
+		g.p("\tJZ nobeta%s", label)
+		g.p("\tVBROADCASTSS beta+60(FP), %s14", r)
+		for i := range nacc {
+			g.p("\t%s %d(DX), %s14, %s%d", fma, 4*width*i, r, r, i)
+		}
+		g.p("nobeta%s:", label)
+		g.p("\tTESTQ $2, R13")
+		g.p("\tJZ nobias%s", label)
+		g.p("\tMOVQ bias+64(FP), BX")
+		g.p("\tLEAQ (BX)(R10*4), BX")
+		for i := range nacc {
+			g.p("\t%s %d(BX), %s%d, %s%d", add, 4*width*i, r, i, r, i)
+		}
+		g.p("nobias%s:", label)
+		g.p("\tTESTQ $4, R13")
+		g.p("\tJZ norelu%s", label)
+		g.p("\tVXORPS %s14, %s14, %s14", r, r, r)
+		for i := range nacc {
+			// As the kernels: max(0, acc) returning acc when it is NaN.
+			g.p("\t%s %s%d, %s14, %s%d", max, r, i, r, r, i)
+		}
+		g.p("norelu%s:", label)
+		for i := range nacc {
+			g.p("\t%s %s%d, %d(DX)", store, r, i, 4*width*i)
+		}
+		g.p("\tMOVQ AX, R10")
+		g.p("\tJMP %s", label)
+		g.p("end%s:", label)
+	}
+	block("gemv64", 8, 8, "Y", false)
+	block("gemv8", 8, 1, "Y", false)
+	block("gemv1", 1, 1, "X", true)
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
 }
