@@ -74,6 +74,10 @@ type gemm struct {
 	// B are swapped, C[i,j] of this problem is c[j*ldc+i] and the bias is
 	// indexed by i.
 	swap bool
+	// oneRow marks a call whose C has one row (op(B) = B): run decides it
+	// for the whole call, so a one-row chunk of a row split still goes
+	// through tiles, as it would with one worker.
+	oneRow bool
 }
 
 // parFlops is 2*m*n*k below which a call stays on the caller's goroutine.
@@ -126,6 +130,7 @@ func (g *gemm) run() {
 		*g = gemm{tA: !g.tB, tB: !g.tA, m: g.n, n: g.m, k: g.k, alpha: g.alpha, beta: g.beta,
 			a: g.b, lda: g.ldb, b: g.a, ldb: g.lda, c: g.c, ldc: g.ldc, ep: g.ep, kr: g.kr, swap: true}
 	}
+	g.oneRow = g.m == 1 && !g.tB && !g.swap && g.kr.gemv != nil
 	if 2*g.m*g.n*g.k < parFlops {
 		g.serial()
 		return
@@ -228,7 +233,7 @@ func (g *gemm) serial() {
 	if m == 0 || n == 0 {
 		return
 	}
-	if m == 1 && !g.tB && !g.swap && kr.gemv != nil {
+	if g.oneRow {
 		g.gemv()
 		return
 	}

@@ -65,15 +65,16 @@ func ticket(gen uint64, n int) uint64 {
 }
 
 type workerPool struct {
-	once    sync.Once
-	mu      sync.Mutex
-	helpers int
-	tasks   [maxThreads]task // the current batch
-	ticket  atomic.Uint64    // generation | n | next index
-	gen     uint64           // generation of the current batch (owner only)
-	done    atomic.Int64     // tasks of the current batch finished
-	sleepy  atomic.Int32     // helpers asleep or about to sleep
-	wake    chan struct{}
+	once     sync.Once
+	mu       sync.Mutex
+	helpers  int
+	tasks    [maxThreads]task // the current batch
+	ticket   atomic.Uint64    // generation | n | next index
+	gen      uint64           // generation of the current batch (owner only)
+	done     atomic.Int64     // tasks of the current batch finished
+	panicked atomic.Pointer[taskPanic]
+	sleepy   atomic.Int32 // helpers asleep or about to sleep
+	wake     chan struct{}
 	// threads, when set (by tests), replaces the count acquire returns: 1
 	// runs everything on the caller, more than helpers+1 makes more chunks
 	// than goroutines.
@@ -103,10 +104,26 @@ func (p *workerPool) claim() bool {
 	if idx >= n {
 		return false
 	}
-	p.tasks[idx].run()
-	p.done.Add(1)
+	p.runTask(idx)
 	return true
 }
+
+// runTask runs chunk idx and counts it done even if it panics; the first
+// panic of a batch is kept for the caller to raise again (a panic on a
+// helper goroutine would otherwise end the process, and one on the caller
+// would leave the pool held).
+func (p *workerPool) runTask(idx int) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.panicked.CompareAndSwap(nil, &taskPanic{r})
+		}
+		p.done.Add(1)
+	}()
+	p.tasks[idx].run()
+}
+
+// taskPanic is the value a chunk panicked with.
+type taskPanic struct{ v any }
 
 func (p *workerPool) work() {
 	seen := p.ticket.Load() >> (ticketIdxBits + ticketNBits)
@@ -114,7 +131,9 @@ func (p *workerPool) work() {
 	// runtime's bookkeeping for a sleeping goroutine is allocated during
 	// that first call, not at some later one.
 	p.sleepy.Add(1)
-	<-p.wake
+	if p.ticket.Load()>>(ticketIdxBits+ticketNBits) == seen {
+		<-p.wake
+	}
 	p.sleepy.Add(-1)
 	idleSince := time.Now()
 	for spins := 0; ; spins++ {
@@ -168,10 +187,10 @@ func (p *workerPool) acquire() (threads int, ok bool) {
 // and releases the pool.
 func (p *workerPool) runHeld(ts []task) {
 	if p.helpers == 0 {
+		defer p.mu.Unlock()
 		for i := range ts {
 			ts[i].run()
 		}
-		p.mu.Unlock()
 		return
 	}
 	copy(p.tasks[:], ts)
@@ -194,7 +213,11 @@ func (p *workerPool) runHeld(ts []task) {
 		}
 	}
 	clear(p.tasks[:len(ts)]) // drop references to the caller's slices
+	tp := p.panicked.Swap(nil)
 	p.mu.Unlock()
+	if tp != nil {
+		panic(tp.v)
+	}
 }
 
 // maxThreads bounds the chunks of one call.

@@ -1,6 +1,9 @@
 package runtime
 
-import "testing"
+import (
+	"sync/atomic"
+	"testing"
+)
 
 var poolSink [64]int64
 
@@ -14,5 +17,33 @@ func BenchmarkParallelDispatch(b *testing.B) {
 	}
 	for b.Loop() {
 		ParallelRows(64, f)
+	}
+}
+
+// TestParallelRowsPanic: a chunk that panics on the caller reaches the
+// caller's recover, and the pool is free afterwards: the next call still
+// splits its work.
+func TestParallelRowsPanic(t *testing.T) {
+	if _, ok := pool.acquire(); ok {
+		pool.mu.Unlock()
+	} else {
+		t.Skip("no helpers (GOMAXPROCS 1)")
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want boom", r)
+			}
+		}()
+		ParallelRows(64, func(lo, hi int) {
+			if lo == 0 {
+				panic("boom")
+			}
+		})
+	}()
+	var chunks atomic.Int32
+	ParallelRows(64, func(lo, hi int) { chunks.Add(1) })
+	if chunks.Load() < 2 {
+		t.Fatalf("after a panic the next call ran %d chunk(s): the pool is still held", chunks.Load())
 	}
 }
