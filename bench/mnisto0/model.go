@@ -523,6 +523,8 @@ func (m *Model) forward(image []float32, n int) {
 	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.t3, 256)
 	// %5 = add(%3, %4) (N, 256)
 	{
+		if g5AVX2 == nil {
+		}
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.t3[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
@@ -539,6 +541,8 @@ func (m *Model) forward(image []float32, n int) {
 	}
 	// %6 = relu(%5) (N, 256) (hidden)
 	{
+		if g6AVX2 == nil {
+		}
 		a0 := m.t5[0:][:256*n]
 		o6 := m.hidden[0:][:256*n]
 		if g6AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -592,6 +596,8 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.t3, 256)
 	// %5 = add(%3, %4) (N, 256)
 	{
+		if g5AVX2 == nil {
+		}
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.t3[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
@@ -608,6 +614,8 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	}
 	// %6 = relu(%5) (N, 256) (hidden)
 	{
+		if g6AVX2 == nil {
+		}
 		a0 := m.t5[0:][:256*n]
 		o6 := m.hidden[0:][:256*n]
 		if g6AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -660,6 +668,8 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	}
 	// %23 = mul(%22, %21) (N, 10)
 	{
+		if g23AVX2 == nil {
+		}
 		a0 := m.t22[0:][:10*n]
 		a1 := m.t21[0:][:10*n]
 		o23 := m.t23[0:][:10*n]
@@ -685,6 +695,8 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	}
 	// %25 = neg(%24) (N)
 	{
+		if g25AVX2 == nil {
+		}
 		a0 := m.t24[0:][:n]
 		o25 := m.t25[0:][:n]
 		if g25AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -760,6 +772,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.t3, 256)
 	// %5 = add(%3, %4) (N, 256)
 	{
+		if g5AVX2 == nil {
+		}
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.t3[i0*256:][:256]
 			a1 := m.hiddenB[0:][:256]
@@ -776,6 +790,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %6 = relu(%5) (N, 256) (hidden)
 	{
+		if g6AVX2 == nil {
+		}
 		a0 := m.t5[0:][:256*n]
 		o6 := m.hidden[0:][:256*n]
 		if g6AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -828,6 +844,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %23 = mul(%22, %21) (N, 10)
 	{
+		if g23AVX2 == nil {
+		}
 		a0 := m.t22[0:][:10*n]
 		a1 := m.t21[0:][:10*n]
 		o23 := m.t23[0:][:10*n]
@@ -853,6 +871,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %25 = neg(%24) (N)
 	{
+		if g25AVX2 == nil {
+		}
 		a0 := m.t24[0:][:n]
 		o25 := m.t25[0:][:n]
 		if g25AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -894,6 +914,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %36 = neg(%35) (N)
 	{
+		if g36AVX2 == nil {
+		}
 		a0 := m.t35[0:][:n]
 		o36 := m.t36[0:][:n]
 		if g36AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -920,6 +942,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %39 = mul(%38, %22) (N, 10)
 	{
+		if g39AVX2 == nil {
+		}
 		a0 := m.t38[0:][:10*n]
 		a1 := m.t22[0:][:10*n]
 		o39 := m.t39[0:][:10*n]
@@ -966,6 +990,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %43 = sub(%39, %42) (N, 10)
 	{
+		if g43AVX2 == nil {
+		}
 		a0 := m.t39[0:][:10*n]
 		a1 := m.t42[0:][:10*n]
 		o43 := m.t43[0:][:10*n]
@@ -995,7 +1021,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t43, 10, 0, m.logitsWGrad, 10)
 	// %48 = gt(%6, %47) (N, 256)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g48AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.hidden[0:][:256*n]
 		o48 := m.t48[0:][:256*n]
 		if g48AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1011,7 +1039,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %50 = where(%48, %45, %49) (N, 256)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g50AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t48[0:][:256*n]
 		a1 := m.t45[0:][:256*n]
 		o50 := m.t50[0:][:256*n]
@@ -1057,7 +1087,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	m.t61[0] = v61
 	// %62 = mul(%56, %11) (784, 256)
 	{
-		rt.VFill(vt[0][:], float32(0.9))
+		if g62AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.9))
+		}
 		a0 := m.stateHiddenWM[0:][:200704]
 		o62 := m.t62[0:][:200704]
 		if g62AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1071,7 +1103,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %64 = mul(%63, %52) (784, 256)
 	{
-		rt.VFill(vt[0][:], float32(0.09999999999999998))
+		if g64AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.09999999999999998))
+		}
 		a0 := m.hiddenWGrad[0:][:200704]
 		o64 := m.t64[0:][:200704]
 		if g64AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1085,6 +1119,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %65 = add(%62, %64) (784, 256)
 	{
+		if g65AVX2 == nil {
+		}
 		a0 := m.t62[0:][:200704]
 		a1 := m.t64[0:][:200704]
 		o65 := m.t65[0:][:200704]
@@ -1099,7 +1135,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %66 = mul(%59, %15) (784, 256)
 	{
-		rt.VFill(vt[0][:], float32(0.999))
+		if g66AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.999))
+		}
 		a0 := m.stateHiddenWV[0:][:200704]
 		o66 := m.t66[0:][:200704]
 		if g66AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1113,6 +1151,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %68 = mul(%52, %52) (784, 256)
 	{
+		if g68AVX2 == nil {
+		}
 		a0 := m.hiddenWGrad[0:][:200704]
 		o68 := m.t68[0:][:200704]
 		if g68AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1126,7 +1166,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %69 = mul(%67, %68) (784, 256)
 	{
-		rt.VFill(vt[0][:], float32(0.0010000000000000009))
+		if g69AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0010000000000000009))
+		}
 		a0 := m.t68[0:][:200704]
 		o69 := m.t69[0:][:200704]
 		if g69AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1140,6 +1182,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %70 = add(%66, %69) (784, 256)
 	{
+		if g70AVX2 == nil {
+		}
 		a0 := m.t66[0:][:200704]
 		a1 := m.t69[0:][:200704]
 		o70 := m.t70[0:][:200704]
@@ -1154,6 +1198,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %71 = div(%65, %58) (784, 256)
 	{
+		if g71AVX2 == nil {
+		}
 		for i0 := 0; i0 < 784; i0++ {
 			a0 := m.t65[i0*256:][:256]
 			a1 := m.t58[0]
@@ -1171,6 +1217,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %72 = div(%70, %61) (784, 256)
 	{
+		if g72AVX2 == nil {
+		}
 		for i0 := 0; i0 < 784; i0++ {
 			a0 := m.t70[i0*256:][:256]
 			a1 := m.t61[0]
@@ -1188,6 +1236,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %73 = sqrt(%72) (784, 256)
 	{
+		if g73AVX2 == nil {
+		}
 		a0 := m.t72[0:][:200704]
 		o73 := m.t73[0:][:200704]
 		if g73AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1201,7 +1251,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %75 = add(%73, %74) (784, 256)
 	{
-		rt.VFill(vt[0][:], float32(1e-08))
+		if g75AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1e-08))
+		}
 		a0 := m.t73[0:][:200704]
 		o75 := m.t75[0:][:200704]
 		if g75AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1215,6 +1267,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %76 = div(%71, %75) (784, 256)
 	{
+		if g76AVX2 == nil {
+		}
 		a0 := m.t71[0:][:200704]
 		a1 := m.t75[0:][:200704]
 		o76 := m.t76[0:][:200704]
@@ -1229,7 +1283,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %77 = mul(%55, %76) (784, 256)
 	{
-		rt.VFill(vt[0][:], float32(0.001))
+		if g77AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.001))
+		}
 		a0 := m.t76[0:][:200704]
 		o77 := m.t77[0:][:200704]
 		if g77AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1243,6 +1299,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %78 = sub(%2, %77) (784, 256)
 	{
+		if g78AVX2 == nil {
+		}
 		a0 := m.hiddenW[0:][:200704]
 		a1 := m.t77[0:][:200704]
 		o78 := m.t78[0:][:200704]
@@ -1257,7 +1315,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %79 = mul(%56, %12) (256)
 	{
-		rt.VFill(vt[0][:], float32(0.9))
+		if g79AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.9))
+		}
 		a0 := m.stateHiddenBM[0:][:256]
 		o79 := m.t79[0:][:256]
 		if g79AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1271,7 +1331,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %80 = mul(%63, %51) (256)
 	{
-		rt.VFill(vt[0][:], float32(0.09999999999999998))
+		if g80AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.09999999999999998))
+		}
 		a0 := m.hiddenBGrad[0:][:256]
 		o80 := m.t80[0:][:256]
 		if g80AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1285,6 +1347,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %81 = add(%79, %80) (256)
 	{
+		if g81AVX2 == nil {
+		}
 		a0 := m.t79[0:][:256]
 		a1 := m.t80[0:][:256]
 		o81 := m.t81[0:][:256]
@@ -1299,7 +1363,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %82 = mul(%59, %16) (256)
 	{
-		rt.VFill(vt[0][:], float32(0.999))
+		if g82AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.999))
+		}
 		a0 := m.stateHiddenBV[0:][:256]
 		o82 := m.t82[0:][:256]
 		if g82AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1313,6 +1379,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %83 = mul(%51, %51) (256)
 	{
+		if g83AVX2 == nil {
+		}
 		a0 := m.hiddenBGrad[0:][:256]
 		o83 := m.t83[0:][:256]
 		if g83AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1326,7 +1394,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %84 = mul(%67, %83) (256)
 	{
-		rt.VFill(vt[0][:], float32(0.0010000000000000009))
+		if g84AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0010000000000000009))
+		}
 		a0 := m.t83[0:][:256]
 		o84 := m.t84[0:][:256]
 		if g84AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1340,6 +1410,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %85 = add(%82, %84) (256)
 	{
+		if g85AVX2 == nil {
+		}
 		a0 := m.t82[0:][:256]
 		a1 := m.t84[0:][:256]
 		o85 := m.t85[0:][:256]
@@ -1354,6 +1426,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %86 = div(%81, %58) (256)
 	{
+		if g86AVX2 == nil {
+		}
 		a0 := m.t81[0:][:256]
 		a1 := m.t58[0]
 		o86 := m.t86[0:][:256]
@@ -1369,6 +1443,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %87 = div(%85, %61) (256)
 	{
+		if g87AVX2 == nil {
+		}
 		a0 := m.t85[0:][:256]
 		a1 := m.t61[0]
 		o87 := m.t87[0:][:256]
@@ -1384,6 +1460,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %88 = sqrt(%87) (256)
 	{
+		if g88AVX2 == nil {
+		}
 		a0 := m.t87[0:][:256]
 		o88 := m.t88[0:][:256]
 		if g88AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1397,7 +1475,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %89 = add(%88, %74) (256)
 	{
-		rt.VFill(vt[0][:], float32(1e-08))
+		if g89AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1e-08))
+		}
 		a0 := m.t88[0:][:256]
 		o89 := m.t89[0:][:256]
 		if g89AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1411,6 +1491,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %90 = div(%86, %89) (256)
 	{
+		if g90AVX2 == nil {
+		}
 		a0 := m.t86[0:][:256]
 		a1 := m.t89[0:][:256]
 		o90 := m.t90[0:][:256]
@@ -1425,7 +1507,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %91 = mul(%55, %90) (256)
 	{
-		rt.VFill(vt[0][:], float32(0.001))
+		if g91AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.001))
+		}
 		a0 := m.t90[0:][:256]
 		o91 := m.t91[0:][:256]
 		if g91AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1439,6 +1523,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %92 = sub(%4, %91) (256)
 	{
+		if g92AVX2 == nil {
+		}
 		a0 := m.hiddenB[0:][:256]
 		a1 := m.t91[0:][:256]
 		o92 := m.t92[0:][:256]
@@ -1453,7 +1539,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %93 = mul(%56, %13) (256, 10)
 	{
-		rt.VFill(vt[0][:], float32(0.9))
+		if g93AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.9))
+		}
 		a0 := m.stateLogitsWM[0:][:2560]
 		o93 := m.t93[0:][:2560]
 		if g93AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1467,7 +1555,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %94 = mul(%63, %46) (256, 10)
 	{
-		rt.VFill(vt[0][:], float32(0.09999999999999998))
+		if g94AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.09999999999999998))
+		}
 		a0 := m.logitsWGrad[0:][:2560]
 		o94 := m.t94[0:][:2560]
 		if g94AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1481,6 +1571,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %95 = add(%93, %94) (256, 10)
 	{
+		if g95AVX2 == nil {
+		}
 		a0 := m.t93[0:][:2560]
 		a1 := m.t94[0:][:2560]
 		o95 := m.t95[0:][:2560]
@@ -1495,7 +1587,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %96 = mul(%59, %17) (256, 10)
 	{
-		rt.VFill(vt[0][:], float32(0.999))
+		if g96AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.999))
+		}
 		a0 := m.stateLogitsWV[0:][:2560]
 		o96 := m.t96[0:][:2560]
 		if g96AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1509,6 +1603,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %97 = mul(%46, %46) (256, 10)
 	{
+		if g97AVX2 == nil {
+		}
 		a0 := m.logitsWGrad[0:][:2560]
 		o97 := m.t97[0:][:2560]
 		if g97AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1522,7 +1618,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %98 = mul(%67, %97) (256, 10)
 	{
-		rt.VFill(vt[0][:], float32(0.0010000000000000009))
+		if g98AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0010000000000000009))
+		}
 		a0 := m.t97[0:][:2560]
 		o98 := m.t98[0:][:2560]
 		if g98AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1536,6 +1634,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %99 = add(%96, %98) (256, 10)
 	{
+		if g99AVX2 == nil {
+		}
 		a0 := m.t96[0:][:2560]
 		a1 := m.t98[0:][:2560]
 		o99 := m.t99[0:][:2560]
@@ -1574,6 +1674,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %102 = sqrt(%101) (256, 10)
 	{
+		if g102AVX2 == nil {
+		}
 		a0 := m.t101[0:][:2560]
 		o102 := m.t102[0:][:2560]
 		if g102AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1587,7 +1689,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %103 = add(%102, %74) (256, 10)
 	{
-		rt.VFill(vt[0][:], float32(1e-08))
+		if g103AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1e-08))
+		}
 		a0 := m.t102[0:][:2560]
 		o103 := m.t103[0:][:2560]
 		if g103AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1601,6 +1705,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %104 = div(%100, %103) (256, 10)
 	{
+		if g104AVX2 == nil {
+		}
 		a0 := m.t100[0:][:2560]
 		a1 := m.t103[0:][:2560]
 		o104 := m.t104[0:][:2560]
@@ -1615,7 +1721,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %105 = mul(%55, %104) (256, 10)
 	{
-		rt.VFill(vt[0][:], float32(0.001))
+		if g105AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.001))
+		}
 		a0 := m.t104[0:][:2560]
 		o105 := m.t105[0:][:2560]
 		if g105AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1629,6 +1737,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	}
 	// %106 = sub(%7, %105) (256, 10)
 	{
+		if g106AVX2 == nil {
+		}
 		a0 := m.logitsW[0:][:2560]
 		a1 := m.t105[0:][:2560]
 		o106 := m.t106[0:][:2560]

@@ -65,7 +65,7 @@ func (m testModel) generate(t *testing.T) (cu, goSrc []byte, host gogen.Files) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err = gogen.GenerateFiles(g, gogen.Options{Package: m.pkg, Source: m.mdl, MaxBatch: m.batch})
+	host, err = gogen.Generate(g, gogen.Options{Package: m.pkg, Source: m.mdl, MaxBatch: m.batch})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,8 @@ const (
 	firstConstReg       = 12 // constants (zero, one, sign) count down from here
 )
 
-// asmOps gives each primitive's op its packed instruction.
+// asmBinary and asmCompare give the packed instruction and the VCMPPS
+// predicate of each op.
 var asmBinary = map[string]string{"add": "VADDPS", "sub": "VSUBPS", "mul": "VMULPS", "div": "VDIVPS"}
 var asmCompare = map[string]int{"eq": 0, "lt": 1, "le": 2, "ne": 4, "ge": 13, "gt": 14}
 

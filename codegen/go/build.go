@@ -58,7 +58,7 @@ func Build(filename string, src []byte, model string, popt passes.Options, opt O
 	if opt.Source == "" {
 		opt.Source = filename
 	}
-	files, err := GenerateFiles(g, opt)
+	files, err := Generate(g, opt)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", filename, err)
 	}

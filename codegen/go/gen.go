@@ -53,18 +53,8 @@ type Files map[string][]byte
 // writer can remove those a new version no longer has.
 var Generated = []string{"model.go", "model_amd64.go", "model_amd64.s"}
 
-// Generate returns the Go source of the model package for the step graph
-// g: model.go.
-func Generate(g *ir.Graph, opt Options) ([]byte, error) {
-	files, err := GenerateFiles(g, opt)
-	if err != nil {
-		return nil, err
-	}
-	return files["model.go"], nil
-}
-
-// GenerateFiles returns every file of the model package for the step graph g.
-func GenerateFiles(g *ir.Graph, opt Options) (Files, error) {
+// Generate returns the files of the model package for the step graph g.
+func Generate(g *ir.Graph, opt Options) (Files, error) {
 	if opt.MaxBatch < 1 {
 		return nil, fmt.Errorf("gogen: batch size %d must be positive", opt.MaxBatch)
 	}

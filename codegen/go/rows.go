@@ -135,9 +135,32 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 		vl.mayAlias = func(out, in string) bool { return k.p.overlap(byName[out], byName[in]) }
 		vl.plan()
 	}
+	// The AVX2 function of the loop (asm.go), named after the group's last
+	// value: the same group in Forward, Eval and step shares it.
+	var asmName, asmCall string
+	if vl != nil && !k.p.noAsm {
+		last := members[len(members)-1]
+		if sink != nil {
+			last = sink
+		}
+		name := fmt.Sprintf("g%dAVX2", last.ID)
+		if fn, args, ok := vl.asm(name+"Asm", inner); ok {
+			k.asm = append(k.asm, fn)
+			asmName, asmCall = name, fmt.Sprintf("%s(%s)\n", name, strings.Join(args, ", "))
+			if _, err := strconv.Atoi(inner); err != nil {
+				asmCall = fmt.Sprintf("if %s > 0 {\n%s}\n", inner, asmCall)
+			}
+		}
+	}
 	k.printf("{\n")
-	if vl != nil { // constants: filled once
+	if vl != nil { // constants: filled once, for the strip-mined loop only
+		if asmName != "" {
+			k.printf("if %s == nil {\n", asmName)
+		}
 		vl.fill(func(s string) bool { return !isRowScalar(s) })
+		if asmName != "" {
+			k.printf("}\n")
+		}
 	}
 	closing := k.loopNest(loop[:r-1]) + "}\n"
 	// Row slices and per-row scalars of the external args.
@@ -175,26 +198,13 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 		k.sinkOff = sinkOff
 	}
 	if vl != nil {
-		// The AVX2 function of the loop (asm.go), named after the group's
-		// last value: the same group in Forward, Eval and step shares it.
-		last := members[len(members)-1]
-		if sink != nil {
-			last = sink
+		if asmName != "" {
+			k.printf("if %s != nil { // in registers, 8 lanes at a time (model_amd64.s)\n%s} else {\n", asmName, asmCall)
 		}
-		name := fmt.Sprintf("g%dAVX2", last.ID)
-		if fn, args, ok := vl.asm(name+"Asm", inner); ok && !k.p.noAsm {
-			k.asm = append(k.asm, fn)
-			call := fmt.Sprintf("%s(%s)\n", name, strings.Join(args, ", "))
-			if _, err := strconv.Atoi(inner); err != nil {
-				call = fmt.Sprintf("if %s > 0 {\n%s}\n", inner, call)
-			}
-			k.printf("if %s != nil { // in registers, 8 lanes at a time (model_amd64.s)\n%s} else {\n", name, call)
-			vl.fill(isRowScalar) // per-row scalars
-			vl.loop(inner)
+		vl.fill(isRowScalar) // per-row scalars
+		vl.loop(inner)
+		if asmName != "" {
 			k.printf("}\n")
-		} else {
-			vl.fill(isRowScalar)
-			vl.loop(inner)
 		}
 		k.printf("%s", closing)
 		if sink != nil && sink.Op.Name == "reduce_mean" {

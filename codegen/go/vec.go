@@ -2,6 +2,7 @@ package gogen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mdlc/mdlc/ir"
@@ -94,7 +95,7 @@ func (l *vecLoop) plan() {
 		case l.slices[a] != "":
 			reads = append(reads, read{i, l.slices[a]})
 		default:
-			if s := l.scalar(a); !containsKey(l.splat, s) {
+			if s := l.scalar(a); !slices.Contains(l.splats, s) {
 				l.splat[s] = len(l.splats)
 				l.splats = append(l.splats, s)
 				l.splatV = append(l.splatV, a)
@@ -182,11 +183,6 @@ func (l *vecLoop) assign(skip, keep func(v *ir.Value) bool, first, limit int) (m
 		next++
 	}
 	return slot, next, true
-}
-
-func containsKey(m map[string]int, k string) bool {
-	_, ok := m[k]
-	return ok
 }
 
 // root follows broadcast members to the value they repeat.

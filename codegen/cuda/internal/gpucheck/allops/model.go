@@ -2450,8 +2450,10 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// group (elementwise): %293 broadcast, %294 mul (12, 12)
 	{
-		rt.VFill(vt[0][:], float32(0.0069444444961845875))
-		rt.VFill(vt[1][:], float32(0.1))
+		if g294AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0069444444961845875))
+			rt.VFill(vt[1][:], float32(0.1))
+		}
 		o294 := m.t294[0:][:144]
 		if g294AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 			g294AVX2(144, &o294[0])
@@ -2642,7 +2644,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %335 = mul(%330, %9) (N, 12)
 	{
-		rt.VFill(vt[0][:], float32(0.5))
+		if g335AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.5))
+		}
 		a0 := m.t330[0:][:12*n]
 		o335 := m.t335[0:][:12*n]
 		if g335AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2676,6 +2680,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// group (elementwise): %340 add, %341 add (N, 12)
 	{
+		if g341AVX2 == nil {
+		}
 		a0 := m.t333[0:][:12*n]
 		a1 := m.t338[0:][:12*n]
 		a2 := m.t339[0:][:12*n]

@@ -1717,7 +1717,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %7 = add(%5, %6) (N, 3, 4) (h)
 	{
-		rt.VFill(vt[0][:], float32(0.1))
+		if g7AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.1))
+		}
 		a0 := m.t5[0:][:12*n]
 		o7 := m.h[0:][:12*n]
 		if g7AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1760,7 +1762,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %12 = add(%10, %11) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g12AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t10[0:][:12*n]
 		o12 := m.t12[0:][:12*n]
 		if g12AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1785,6 +1789,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %14 = add(%9, %13) (N, 3, 4)
 	{
+		if g14AVX2 == nil {
+		}
 		a0 := m.t9[0:][:12*n]
 		a1 := m.t13[0:][:12*n]
 		o14 := m.t14[0:][:12*n]
@@ -1801,6 +1807,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %15 = mul(%7, %7) (N, 3, 4)
 	{
+		if g15AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		o15 := m.t15[0:][:12*n]
 		if g15AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1816,7 +1824,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %17 = add(%15, %16) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g17AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t15[0:][:12*n]
 		o17 := m.t17[0:][:12*n]
 		if g17AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1832,6 +1842,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %18 = sqrt(%17) (N, 3, 4)
 	{
+		if g18AVX2 == nil {
+		}
 		a0 := m.t17[0:][:12*n]
 		o18 := m.t18[0:][:12*n]
 		if g18AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1856,6 +1868,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %20 = mul(%18, %19) (N, 3, 4)
 	{
+		if g20AVX2 == nil {
+		}
 		a0 := m.t18[0:][:12*n]
 		a1 := m.t19[0:][:12*n]
 		o20 := m.t20[0:][:12*n]
@@ -1872,6 +1886,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %21 = sub(%14, %20) (N, 3, 4) (a)
 	{
+		if g21AVX2 == nil {
+		}
 		a0 := m.t14[0:][:12*n]
 		a1 := m.t20[0:][:12*n]
 		o21 := m.a[0:][:12*n]
@@ -1888,6 +1904,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %22 = relu(%7) (N, 3, 4)
 	{
+		if g22AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		o22 := m.t22[0:][:12*n]
 		if g22AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1930,6 +1948,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %27 = add(%23, %26) (N, 3, 4)
 	{
+		if g27AVX2 == nil {
+		}
 		a0 := m.t23[0:][:12*n]
 		a1 := m.t26[0:][:12*n]
 		o27 := m.t27[0:][:12*n]
@@ -1946,7 +1966,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %29 = add(%27, %28) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g29AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t27[0:][:12*n]
 		o29 := m.t29[0:][:12*n]
 		if g29AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -1962,6 +1984,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %30 = div(%22, %29) (N, 3, 4)
 	{
+		if g30AVX2 == nil {
+		}
 		a0 := m.t22[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o30 := m.t30[0:][:12*n]
@@ -1987,6 +2011,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %32 = add(%30, %31) (N, 3, 4)
 	{
+		if g32AVX2 == nil {
+		}
 		a0 := m.t30[0:][:12*n]
 		a1 := m.t31[0:][:12*n]
 		o32 := m.t32[0:][:12*n]
@@ -2003,6 +2029,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %33 = neg(%7) (N, 3, 4)
 	{
+		if g33AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		o33 := m.t33[0:][:12*n]
 		if g33AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2018,6 +2046,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %34 = add(%32, %33) (N, 3, 4) (b)
 	{
+		if g34AVX2 == nil {
+		}
 		a0 := m.t32[0:][:12*n]
 		a1 := m.t33[0:][:12*n]
 		o34 := m.b[0:][:12*n]
@@ -2034,7 +2064,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %36 = gt(%7, %35) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g36AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.h[0:][:12*n]
 		o36 := m.t36[0:][:12*n]
 		if g36AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2068,6 +2100,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %41 = where(%36, %38, %40) (N, 3, 4)
 	{
+		if g41AVX2 == nil {
+		}
 		a0 := m.t36[0:][:12*n]
 		a1 := m.t38[0:][:12*n]
 		a2 := m.t40[0:][:12*n]
@@ -2103,6 +2137,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %46 = add(%41, %45) (N, 3, 4)
 	{
+		if g46AVX2 == nil {
+		}
 		a0 := m.t41[0:][:12*n]
 		a1 := m.t45[0:][:12*n]
 		o46 := m.t46[0:][:12*n]
@@ -2119,7 +2155,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %48 = lt(%7, %47) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.2))
+		if g48AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.2))
+		}
 		a0 := m.h[0:][:12*n]
 		o48 := m.t48[0:][:12*n]
 		if g48AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2153,6 +2191,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %51 = where(%48, %49, %50) (N, 3, 4)
 	{
+		if g51AVX2 == nil {
+		}
 		a0 := m.t48[0:][:12*n]
 		a1 := m.t49[0:][:12*n]
 		a2 := m.t50[0:][:12*n]
@@ -2170,6 +2210,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %52 = add(%46, %51) (N, 3, 4)
 	{
+		if g52AVX2 == nil {
+		}
 		a0 := m.t46[0:][:12*n]
 		a1 := m.t51[0:][:12*n]
 		o52 := m.t52[0:][:12*n]
@@ -2186,7 +2228,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %54 = mul(%7, %53) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(2.0))
+		if g54AVX2 == nil {
+			rt.VFill(vt[0][:], float32(2.0))
+		}
 		a0 := m.h[0:][:12*n]
 		o54 := m.t54[0:][:12*n]
 		if g54AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2211,7 +2255,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %57 = ne(%55, %56) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g57AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t55[0:][:12*n]
 		o57 := m.t57[0:][:12*n]
 		if g57AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2227,7 +2273,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %59 = where(%57, %7, %58) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g59AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t57[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o59 := m.t59[0:][:12*n]
@@ -2244,6 +2292,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %60 = add(%52, %59) (N, 3, 4) (c)
 	{
+		if g60AVX2 == nil {
+		}
 		a0 := m.t52[0:][:12*n]
 		a1 := m.t59[0:][:12*n]
 		o60 := m.c[0:][:12*n]
@@ -2318,6 +2368,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %66 = neg(%7) (N, 3, 4)
 	{
+		if g66AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		o66 := m.t66[0:][:12*n]
 		if g66AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2433,6 +2485,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %74 = add(%72, %73) (N, 3, 4) (sm)
 	{
+		if g74AVX2 == nil {
+		}
 		a0 := m.t72[0:][:12*n]
 		a1 := m.t73[0:][:12*n]
 		o74 := m.sm[0:][:12*n]
@@ -2470,7 +2524,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %82 = mul(%80, %81) (N, 12) (sl)
 	{
-		rt.VFill(vt[0][:], float32(0.5))
+		if g82AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.5))
+		}
 		a0 := m.t80[0:][:12*n]
 		o82 := m.sl[0:][:12*n]
 		if g82AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2499,7 +2555,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	rt.Sgemm(false, false, n, 1, 5, 1, m.t85, 5, m.w, 1, 0, m.oh, 1)
 	// %89 = mul(%7, %88) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(3.0))
+		if g89AVX2 == nil {
+			rt.VFill(vt[0][:], float32(3.0))
+		}
 		a0 := m.h[0:][:12*n]
 		o89 := m.t89[0:][:12*n]
 		if g89AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2541,7 +2599,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	rt.Sgemm(false, false, 12, 12, n, 1, m.t92, n, m.h, 12, 0, m.t93, 12)
 	// %95 = mul(%93, %94) (12, 12) (mm)
 	{
-		rt.VFill(vt[0][:], float32(0.1))
+		if g95AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.1))
+		}
 		a0 := m.t93[0:][:144]
 		o95 := m.mm[0:][:144]
 		if g95AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2575,6 +2635,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %98 = add(%77, %76) (N, 12)
 	{
+		if g98AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		a1 := m.t75[0:][:12*n]
 		o98 := m.t98[0:][:12*n]
@@ -2591,6 +2653,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %99 = add(%98, %82) (N, 12)
 	{
+		if g99AVX2 == nil {
+		}
 		a0 := m.t98[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o99 := m.t99[0:][:12*n]
@@ -2607,6 +2671,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %100 = add(%99, %84) (N, 12)
 	{
+		if g100AVX2 == nil {
+		}
 		a0 := m.t99[0:][:12*n]
 		a1 := m.g[0:][:12*n]
 		o100 := m.t100[0:][:12*n]
@@ -2647,6 +2713,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %103 = mul(%102, %102) (N, 12)
 	{
+		if g103AVX2 == nil {
+		}
 		a0 := m.t102[0:][:12*n]
 		o103 := m.t103[0:][:12*n]
 		if g103AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2766,7 +2834,9 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %120 = mul(%34, %119) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.3))
+		if g120AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.3))
+		}
 		a0 := m.b[0:][:12*n]
 		o120 := m.t120[0:][:12*n]
 		if g120AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -2898,6 +2968,8 @@ func (m *Model) eval(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	m.t136[0] = v136
 	// %138 = mul(%137, %82) (N, 12)
 	{
+		if g138AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o138 := m.t138[0:][:12*n]
@@ -3539,7 +3611,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %7 = add(%5, %6) (N, 3, 4) (h)
 	{
-		rt.VFill(vt[0][:], float32(0.1))
+		if g7AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.1))
+		}
 		a0 := m.t5[0:][:12*n]
 		o7 := m.h[0:][:12*n]
 		if g7AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3582,7 +3656,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %12 = add(%10, %11) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g12AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t10[0:][:12*n]
 		o12 := m.t12[0:][:12*n]
 		if g12AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3607,6 +3683,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %14 = add(%9, %13) (N, 3, 4)
 	{
+		if g14AVX2 == nil {
+		}
 		a0 := m.t9[0:][:12*n]
 		a1 := m.t13[0:][:12*n]
 		o14 := m.t14[0:][:12*n]
@@ -3623,6 +3701,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %15 = mul(%7, %7) (N, 3, 4)
 	{
+		if g15AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		o15 := m.t15[0:][:12*n]
 		if g15AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3638,7 +3718,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %17 = add(%15, %16) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g17AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t15[0:][:12*n]
 		o17 := m.t17[0:][:12*n]
 		if g17AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3654,6 +3736,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %18 = sqrt(%17) (N, 3, 4)
 	{
+		if g18AVX2 == nil {
+		}
 		a0 := m.t17[0:][:12*n]
 		o18 := m.t18[0:][:12*n]
 		if g18AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3678,6 +3762,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %20 = mul(%18, %19) (N, 3, 4)
 	{
+		if g20AVX2 == nil {
+		}
 		a0 := m.t18[0:][:12*n]
 		a1 := m.t19[0:][:12*n]
 		o20 := m.t20[0:][:12*n]
@@ -3694,6 +3780,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %21 = sub(%14, %20) (N, 3, 4) (a)
 	{
+		if g21AVX2 == nil {
+		}
 		a0 := m.t14[0:][:12*n]
 		a1 := m.t20[0:][:12*n]
 		o21 := m.a[0:][:12*n]
@@ -3710,6 +3798,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %22 = relu(%7) (N, 3, 4)
 	{
+		if g22AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		o22 := m.t22[0:][:12*n]
 		if g22AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3752,6 +3842,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %27 = add(%23, %26) (N, 3, 4)
 	{
+		if g27AVX2 == nil {
+		}
 		a0 := m.t23[0:][:12*n]
 		a1 := m.t26[0:][:12*n]
 		o27 := m.t27[0:][:12*n]
@@ -3768,7 +3860,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %29 = add(%27, %28) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g29AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t27[0:][:12*n]
 		o29 := m.t29[0:][:12*n]
 		if g29AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3784,6 +3878,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %30 = div(%22, %29) (N, 3, 4)
 	{
+		if g30AVX2 == nil {
+		}
 		a0 := m.t22[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o30 := m.t30[0:][:12*n]
@@ -3809,6 +3905,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %32 = add(%30, %31) (N, 3, 4)
 	{
+		if g32AVX2 == nil {
+		}
 		a0 := m.t30[0:][:12*n]
 		a1 := m.t31[0:][:12*n]
 		o32 := m.t32[0:][:12*n]
@@ -3825,6 +3923,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %33 = neg(%7) (N, 3, 4)
 	{
+		if g33AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		o33 := m.t33[0:][:12*n]
 		if g33AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3840,6 +3940,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %34 = add(%32, %33) (N, 3, 4) (b)
 	{
+		if g34AVX2 == nil {
+		}
 		a0 := m.t32[0:][:12*n]
 		a1 := m.t33[0:][:12*n]
 		o34 := m.b[0:][:12*n]
@@ -3856,7 +3958,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %36 = gt(%7, %35) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g36AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.h[0:][:12*n]
 		o36 := m.t36[0:][:12*n]
 		if g36AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3890,6 +3994,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %41 = where(%36, %38, %40) (N, 3, 4)
 	{
+		if g41AVX2 == nil {
+		}
 		a0 := m.t36[0:][:12*n]
 		a1 := m.t38[0:][:12*n]
 		a2 := m.t40[0:][:12*n]
@@ -3925,6 +4031,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %46 = add(%41, %45) (N, 3, 4)
 	{
+		if g46AVX2 == nil {
+		}
 		a0 := m.t41[0:][:12*n]
 		a1 := m.t45[0:][:12*n]
 		o46 := m.t46[0:][:12*n]
@@ -3941,7 +4049,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %48 = lt(%7, %47) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.2))
+		if g48AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.2))
+		}
 		a0 := m.h[0:][:12*n]
 		o48 := m.t48[0:][:12*n]
 		if g48AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -3975,6 +4085,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %51 = where(%48, %49, %50) (N, 3, 4)
 	{
+		if g51AVX2 == nil {
+		}
 		a0 := m.t48[0:][:12*n]
 		a1 := m.t49[0:][:12*n]
 		a2 := m.t50[0:][:12*n]
@@ -3992,6 +4104,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %52 = add(%46, %51) (N, 3, 4)
 	{
+		if g52AVX2 == nil {
+		}
 		a0 := m.t46[0:][:12*n]
 		a1 := m.t51[0:][:12*n]
 		o52 := m.t52[0:][:12*n]
@@ -4008,7 +4122,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %54 = mul(%7, %53) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(2.0))
+		if g54AVX2 == nil {
+			rt.VFill(vt[0][:], float32(2.0))
+		}
 		a0 := m.h[0:][:12*n]
 		o54 := m.t54[0:][:12*n]
 		if g54AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -4033,7 +4149,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %57 = ne(%55, %56) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g57AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t55[0:][:12*n]
 		o57 := m.t57[0:][:12*n]
 		if g57AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -4049,7 +4167,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %59 = where(%57, %7, %58) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g59AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t57[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o59 := m.t59[0:][:12*n]
@@ -4066,6 +4186,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %60 = add(%52, %59) (N, 3, 4) (c)
 	{
+		if g60AVX2 == nil {
+		}
 		a0 := m.t52[0:][:12*n]
 		a1 := m.t59[0:][:12*n]
 		o60 := m.c[0:][:12*n]
@@ -4140,6 +4262,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %66 = neg(%7) (N, 3, 4)
 	{
+		if g66AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		o66 := m.t66[0:][:12*n]
 		if g66AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -4255,6 +4379,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %74 = add(%72, %73) (N, 3, 4) (sm)
 	{
+		if g74AVX2 == nil {
+		}
 		a0 := m.t72[0:][:12*n]
 		a1 := m.t73[0:][:12*n]
 		o74 := m.sm[0:][:12*n]
@@ -4292,7 +4418,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %82 = mul(%80, %81) (N, 12) (sl)
 	{
-		rt.VFill(vt[0][:], float32(0.5))
+		if g82AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.5))
+		}
 		a0 := m.t80[0:][:12*n]
 		o82 := m.sl[0:][:12*n]
 		if g82AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -4321,7 +4449,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	rt.Sgemm(false, false, n, 1, 5, 1, m.t85, 5, m.w, 1, 0, m.oh, 1)
 	// %89 = mul(%7, %88) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(3.0))
+		if g89AVX2 == nil {
+			rt.VFill(vt[0][:], float32(3.0))
+		}
 		a0 := m.h[0:][:12*n]
 		o89 := m.t89[0:][:12*n]
 		if g89AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -4363,7 +4493,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	rt.Sgemm(false, false, 12, 12, n, 1, m.t92, n, m.h, 12, 0, m.t93, 12)
 	// %95 = mul(%93, %94) (12, 12) (mm)
 	{
-		rt.VFill(vt[0][:], float32(0.1))
+		if g95AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.1))
+		}
 		a0 := m.t93[0:][:144]
 		o95 := m.mm[0:][:144]
 		if g95AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -4397,6 +4529,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %98 = add(%77, %76) (N, 12)
 	{
+		if g98AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		a1 := m.t75[0:][:12*n]
 		o98 := m.t98[0:][:12*n]
@@ -4413,6 +4547,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %99 = add(%98, %82) (N, 12)
 	{
+		if g99AVX2 == nil {
+		}
 		a0 := m.t98[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o99 := m.t99[0:][:12*n]
@@ -4429,6 +4565,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %100 = add(%99, %84) (N, 12)
 	{
+		if g100AVX2 == nil {
+		}
 		a0 := m.t99[0:][:12*n]
 		a1 := m.g[0:][:12*n]
 		o100 := m.t100[0:][:12*n]
@@ -4469,6 +4607,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %103 = mul(%102, %102) (N, 12)
 	{
+		if g103AVX2 == nil {
+		}
 		a0 := m.t102[0:][:12*n]
 		o103 := m.t103[0:][:12*n]
 		if g103AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -4588,7 +4728,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %120 = mul(%34, %119) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.3))
+		if g120AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.3))
+		}
 		a0 := m.b[0:][:12*n]
 		o120 := m.t120[0:][:12*n]
 		if g120AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -4720,6 +4862,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	m.t136[0] = v136
 	// %138 = mul(%137, %82) (N, 12)
 	{
+		if g138AVX2 == nil {
+		}
 		a0 := m.h[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o138 := m.t138[0:][:12*n]
@@ -5830,6 +5974,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %334 = mul(%333, %82) (N, 12)
 	{
+		if g334AVX2 == nil {
+		}
 		a0 := m.t333[0:][:12*n]
 		a1 := m.sl[0:][:12*n]
 		o334 := m.t334[0:][:12*n]
@@ -5846,6 +5992,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %335 = mul(%333, %137) (N, 12)
 	{
+		if g335AVX2 == nil {
+		}
 		a0 := m.t333[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o335 := m.t335[0:][:12*n]
@@ -5938,7 +6086,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %357 = mul(%356, %119) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.3))
+		if g357AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.3))
+		}
 		a0 := m.t356[0:][:12*n]
 		o357 := m.t357[0:][:12*n]
 		if g357AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -6004,6 +6154,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %367 = mul(%363, %108) (N, 12)
 	{
+		if g367AVX2 == nil {
+		}
 		a0 := m.t363[0:][:12*n]
 		a1 := m.t108[0:][:12*n]
 		o367 := m.t367[0:][:12*n]
@@ -6041,6 +6193,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %370 = mul(%366, %108) (N, 12)
 	{
+		if g370AVX2 == nil {
+		}
 		a0 := m.t366[0:][:12*n]
 		a1 := m.t108[0:][:12*n]
 		o370 := m.t370[0:][:12*n]
@@ -6069,6 +6223,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %372 = neg(%371) (N, 12)
 	{
+		if g372AVX2 == nil {
+		}
 		a0 := m.t371[0:][:12*n]
 		o372 := m.t372[0:][:12*n]
 		if g372AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -6132,6 +6288,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %381 = mul(%380, %102) (N, 12)
 	{
+		if g381AVX2 == nil {
+		}
 		a0 := m.t380[0:][:12*n]
 		a1 := m.t102[0:][:12*n]
 		o381 := m.t381[0:][:12*n]
@@ -6148,6 +6306,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %382 = mul(%380, %102) (N, 12)
 	{
+		if g382AVX2 == nil {
+		}
 		a0 := m.t380[0:][:12*n]
 		a1 := m.t102[0:][:12*n]
 		o382 := m.t382[0:][:12*n]
@@ -6164,6 +6324,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %383 = add(%369, %381) (N, 12)
 	{
+		if g383AVX2 == nil {
+		}
 		a0 := m.t369[0:][:12*n]
 		a1 := m.t381[0:][:12*n]
 		o383 := m.t383[0:][:12*n]
@@ -6180,6 +6342,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %384 = add(%383, %382) (N, 12)
 	{
+		if g384AVX2 == nil {
+		}
 		a0 := m.t383[0:][:12*n]
 		a1 := m.t382[0:][:12*n]
 		o384 := m.t384[0:][:12*n]
@@ -6196,6 +6360,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %385 = neg(%384) (N, 12)
 	{
+		if g385AVX2 == nil {
+		}
 		a0 := m.t384[0:][:12*n]
 		o385 := m.t385[0:][:12*n]
 		if g385AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -6240,6 +6406,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %391 = add(%384, %390) (N, 12)
 	{
+		if g391AVX2 == nil {
+		}
 		a0 := m.t384[0:][:12*n]
 		a1 := m.t390[0:][:12*n]
 		o391 := m.t391[0:][:12*n]
@@ -6256,6 +6424,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %392 = add(%335, %391) (N, 12)
 	{
+		if g392AVX2 == nil {
+		}
 		a0 := m.t335[0:][:12*n]
 		a1 := m.t391[0:][:12*n]
 		o392 := m.t392[0:][:12*n]
@@ -6272,6 +6442,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %393 = add(%259, %391) (N, 12)
 	{
+		if g393AVX2 == nil {
+		}
 		a0 := m.t259[0:][:12*n]
 		a1 := m.t391[0:][:12*n]
 		o393 := m.t393[0:][:12*n]
@@ -6288,7 +6460,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %394 = mul(%340, %94) (12, 12)
 	{
-		rt.VFill(vt[0][:], float32(0.1))
+		if g394AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.1))
+		}
 		a0 := m.t340[0:][:144]
 		o394 := m.t394[0:][:144]
 		if g394AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -6306,6 +6480,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	rt.Sgemm(true, false, n, 12, 12, 1, m.t92, n, m.t394, 12, 0, m.t396, 12)
 	// %397 = add(%393, %396) (N, 12)
 	{
+		if g397AVX2 == nil {
+		}
 		a0 := m.t393[0:][:12*n]
 		a1 := m.t396[0:][:12*n]
 		o397 := m.t397[0:][:12*n]
@@ -6328,6 +6504,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %399 = add(%397, %398) (N, 12)
 	{
+		if g399AVX2 == nil {
+		}
 		a0 := m.t397[0:][:12*n]
 		a1 := m.t398[0:][:12*n]
 		o399 := m.t399[0:][:12*n]
@@ -6354,7 +6532,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %402 = mul(%392, %81) (N, 12)
 	{
-		rt.VFill(vt[0][:], float32(0.5))
+		if g402AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.5))
+		}
 		a0 := m.t392[0:][:12*n]
 		o402 := m.t402[0:][:12*n]
 		if g402AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -6383,6 +6563,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %406 = add(%399, %405) (N, 12)
 	{
+		if g406AVX2 == nil {
+		}
 		a0 := m.t399[0:][:12*n]
 		a1 := m.t405[0:][:12*n]
 		o406 := m.t406[0:][:12*n]
@@ -6404,6 +6586,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %408 = add(%406, %407) (N, 12)
 	{
+		if g408AVX2 == nil {
+		}
 		a0 := m.t406[0:][:12*n]
 		a1 := m.t407[0:][:12*n]
 		o408 := m.t408[0:][:12*n]
@@ -6420,6 +6604,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %410 = add(%336, %409) (N, 3, 4)
 	{
+		if g410AVX2 == nil {
+		}
 		a0 := m.t334[0:][:12*n]
 		a1 := m.t408[0:][:12*n]
 		o410 := m.t410[0:][:12*n]
@@ -6444,6 +6630,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %413 = add(%410, %412) (N, 3, 4)
 	{
+		if g413AVX2 == nil {
+		}
 		a0 := m.t410[0:][:12*n]
 		a1 := m.t412[0:][:12*n]
 		o413 := m.t413[0:][:12*n]
@@ -6494,6 +6682,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %417 = sub(%344, %416) (N, 3, 4)
 	{
+		if g417AVX2 == nil {
+		}
 		a0 := m.t344[0:][:12*n]
 		a1 := m.t416[0:][:12*n]
 		o417 := m.t417[0:][:12*n]
@@ -6510,6 +6700,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %418 = add(%413, %417) (N, 3, 4)
 	{
+		if g418AVX2 == nil {
+		}
 		a0 := m.t413[0:][:12*n]
 		a1 := m.t417[0:][:12*n]
 		o418 := m.t418[0:][:12*n]
@@ -6526,6 +6718,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %419 = mul(%344, %72) (N, 3, 4)
 	{
+		if g419AVX2 == nil {
+		}
 		a0 := m.t344[0:][:12*n]
 		a1 := m.t72[0:][:12*n]
 		o419 := m.t419[0:][:12*n]
@@ -6567,6 +6761,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %422 = mul(%72, %421) (N, 3, 4)
 	{
+		if g422AVX2 == nil {
+		}
 		a0 := m.t72[0:][:12*n]
 		a1 := m.t421[0:][:12*n]
 		o422 := m.t422[0:][:12*n]
@@ -6583,6 +6779,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %423 = add(%418, %422) (N, 3, 4)
 	{
+		if g423AVX2 == nil {
+		}
 		a0 := m.t418[0:][:12*n]
 		a1 := m.t422[0:][:12*n]
 		o423 := m.t423[0:][:12*n]
@@ -6636,6 +6834,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %429 = add(%423, %428) (N, 3, 4)
 	{
+		if g429AVX2 == nil {
+		}
 		a0 := m.t423[0:][:12*n]
 		a1 := m.t428[0:][:12*n]
 		o429 := m.t429[0:][:12*n]
@@ -6719,6 +6919,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %438 = neg(%437) (N, 3, 4)
 	{
+		if g438AVX2 == nil {
+		}
 		a0 := m.t437[0:][:12*n]
 		o438 := m.t438[0:][:12*n]
 		if g438AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -6734,6 +6936,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %439 = add(%429, %438) (N, 3, 4)
 	{
+		if g439AVX2 == nil {
+		}
 		a0 := m.t429[0:][:12*n]
 		a1 := m.t438[0:][:12*n]
 		o439 := m.t439[0:][:12*n]
@@ -6808,6 +7012,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %447 = add(%439, %446) (N, 3, 4)
 	{
+		if g447AVX2 == nil {
+		}
 		a0 := m.t439[0:][:12*n]
 		a1 := m.t446[0:][:12*n]
 		o447 := m.t447[0:][:12*n]
@@ -6846,6 +7052,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %452 = add(%447, %451) (N, 3, 4)
 	{
+		if g452AVX2 == nil {
+		}
 		a0 := m.t447[0:][:12*n]
 		a1 := m.t451[0:][:12*n]
 		o452 := m.t452[0:][:12*n]
@@ -6875,6 +7083,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %455 = add(%452, %454) (N, 3, 4)
 	{
+		if g455AVX2 == nil {
+		}
 		a0 := m.t452[0:][:12*n]
 		a1 := m.t454[0:][:12*n]
 		o455 := m.t455[0:][:12*n]
@@ -6891,7 +7101,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %457 = where(%57, %352, %456) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g457AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t57[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o457 := m.t457[0:][:12*n]
@@ -6908,6 +7120,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %458 = add(%455, %457) (N, 3, 4)
 	{
+		if g458AVX2 == nil {
+		}
 		a0 := m.t455[0:][:12*n]
 		a1 := m.t457[0:][:12*n]
 		o458 := m.t458[0:][:12*n]
@@ -6924,7 +7138,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %460 = where(%48, %352, %459) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g460AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t48[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o460 := m.t460[0:][:12*n]
@@ -6941,7 +7157,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %462 = where(%48, %461, %352) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g462AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t48[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o462 := m.t462[0:][:12*n]
@@ -6967,6 +7185,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %464 = mul(%462, %463) (N, 3, 4)
 	{
+		if g464AVX2 == nil {
+		}
 		a0 := m.t462[0:][:12*n]
 		a1 := m.t463[0:][:12*n]
 		o464 := m.t464[0:][:12*n]
@@ -6983,6 +7203,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %465 = neg(%464) (N, 3, 4)
 	{
+		if g465AVX2 == nil {
+		}
 		a0 := m.t464[0:][:12*n]
 		o465 := m.t465[0:][:12*n]
 		if g465AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -6998,6 +7220,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %466 = add(%458, %465) (N, 3, 4)
 	{
+		if g466AVX2 == nil {
+		}
 		a0 := m.t458[0:][:12*n]
 		a1 := m.t465[0:][:12*n]
 		o466 := m.t466[0:][:12*n]
@@ -7023,6 +7247,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %468 = mul(%460, %467) (N, 3, 4)
 	{
+		if g468AVX2 == nil {
+		}
 		a0 := m.t460[0:][:12*n]
 		a1 := m.t467[0:][:12*n]
 		o468 := m.t468[0:][:12*n]
@@ -7039,6 +7265,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %469 = add(%466, %468) (N, 3, 4)
 	{
+		if g469AVX2 == nil {
+		}
 		a0 := m.t466[0:][:12*n]
 		a1 := m.t468[0:][:12*n]
 		o469 := m.t469[0:][:12*n]
@@ -7055,7 +7283,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %470 = le(%43, %44) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g470AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t43[0:][:12*n]
 		o470 := m.t470[0:][:12*n]
 		if g470AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7071,7 +7301,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %472 = where(%470, %352, %471) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g472AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t470[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o472 := m.t472[0:][:12*n]
@@ -7088,7 +7320,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %473 = ge(%7, %42) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(-1.0))
+		if g473AVX2 == nil {
+			rt.VFill(vt[0][:], float32(-1.0))
+		}
 		a0 := m.h[0:][:12*n]
 		o473 := m.t473[0:][:12*n]
 		if g473AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7104,7 +7338,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %475 = where(%473, %472, %474) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g475AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t473[0:][:12*n]
 		a1 := m.t472[0:][:12*n]
 		o475 := m.t475[0:][:12*n]
@@ -7121,6 +7357,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %476 = add(%469, %475) (N, 3, 4)
 	{
+		if g476AVX2 == nil {
+		}
 		a0 := m.t469[0:][:12*n]
 		a1 := m.t475[0:][:12*n]
 		o476 := m.t476[0:][:12*n]
@@ -7137,7 +7375,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %478 = where(%36, %352, %477) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g478AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t36[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o478 := m.t478[0:][:12*n]
@@ -7154,7 +7394,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %480 = where(%36, %479, %352) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g480AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t36[0:][:12*n]
 		a1 := m.t352[0:][:12*n]
 		o480 := m.t480[0:][:12*n]
@@ -7171,7 +7413,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %481 = le(%7, %39) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(-0.5))
+		if g481AVX2 == nil {
+			rt.VFill(vt[0][:], float32(-0.5))
+		}
 		a0 := m.h[0:][:12*n]
 		o481 := m.t481[0:][:12*n]
 		if g481AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7187,7 +7431,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %483 = where(%481, %480, %482) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g483AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t481[0:][:12*n]
 		a1 := m.t480[0:][:12*n]
 		o483 := m.t483[0:][:12*n]
@@ -7204,6 +7450,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %484 = add(%476, %483) (N, 3, 4)
 	{
+		if g484AVX2 == nil {
+		}
 		a0 := m.t476[0:][:12*n]
 		a1 := m.t483[0:][:12*n]
 		o484 := m.t484[0:][:12*n]
@@ -7220,7 +7468,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %485 = ge(%7, %37) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.5))
+		if g485AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.5))
+		}
 		a0 := m.h[0:][:12*n]
 		o485 := m.t485[0:][:12*n]
 		if g485AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7236,7 +7486,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %487 = where(%485, %478, %486) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g487AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t485[0:][:12*n]
 		a1 := m.t478[0:][:12*n]
 		o487 := m.t487[0:][:12*n]
@@ -7253,6 +7505,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %488 = add(%484, %487) (N, 3, 4)
 	{
+		if g488AVX2 == nil {
+		}
 		a0 := m.t484[0:][:12*n]
 		a1 := m.t487[0:][:12*n]
 		o488 := m.t488[0:][:12*n]
@@ -7269,6 +7523,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %489 = neg(%357) (N, 3, 4)
 	{
+		if g489AVX2 == nil {
+		}
 		a0 := m.t357[0:][:12*n]
 		o489 := m.t489[0:][:12*n]
 		if g489AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7284,6 +7540,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %490 = add(%488, %489) (N, 3, 4)
 	{
+		if g490AVX2 == nil {
+		}
 		a0 := m.t488[0:][:12*n]
 		a1 := m.t489[0:][:12*n]
 		o490 := m.t490[0:][:12*n]
@@ -7310,6 +7568,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %492 = add(%490, %491) (N, 3, 4)
 	{
+		if g492AVX2 == nil {
+		}
 		a0 := m.t490[0:][:12*n]
 		a1 := m.t491[0:][:12*n]
 		o492 := m.t492[0:][:12*n]
@@ -7326,6 +7586,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %493 = div(%357, %29) (N, 3, 4)
 	{
+		if g493AVX2 == nil {
+		}
 		a0 := m.t357[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o493 := m.t493[0:][:12*n]
@@ -7342,6 +7604,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %494 = mul(%357, %30) (N, 3, 4)
 	{
+		if g494AVX2 == nil {
+		}
 		a0 := m.t357[0:][:12*n]
 		a1 := m.t30[0:][:12*n]
 		o494 := m.t494[0:][:12*n]
@@ -7358,6 +7622,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %495 = div(%494, %29) (N, 3, 4)
 	{
+		if g495AVX2 == nil {
+		}
 		a0 := m.t494[0:][:12*n]
 		a1 := m.t29[0:][:12*n]
 		o495 := m.t495[0:][:12*n]
@@ -7374,6 +7640,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %496 = neg(%495) (N, 3, 4)
 	{
+		if g496AVX2 == nil {
+		}
 		a0 := m.t495[0:][:12*n]
 		o496 := m.t496[0:][:12*n]
 		if g496AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7406,7 +7674,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %500 = mul(%25, %499) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(2.0))
+		if g500AVX2 == nil {
+			rt.VFill(vt[0][:], float32(2.0))
+		}
 		a0 := m.t499[0:][:12*n]
 		o500 := m.t500[0:][:12*n]
 		if g500AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7422,6 +7692,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %501 = mul(%496, %500) (N, 3, 4)
 	{
+		if g501AVX2 == nil {
+		}
 		a0 := m.t496[0:][:12*n]
 		a1 := m.t500[0:][:12*n]
 		o501 := m.t501[0:][:12*n]
@@ -7438,6 +7710,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %503 = mul(%24, %24) (N, 3, 4)
 	{
+		if g503AVX2 == nil {
+		}
 		a0 := m.t24[0:][:12*n]
 		o503 := m.t503[0:][:12*n]
 		if g503AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7453,7 +7727,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %504 = sub(%502, %503) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g504AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t503[0:][:12*n]
 		o504 := m.t504[0:][:12*n]
 		if g504AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7469,6 +7745,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %505 = mul(%501, %504) (N, 3, 4)
 	{
+		if g505AVX2 == nil {
+		}
 		a0 := m.t501[0:][:12*n]
 		a1 := m.t504[0:][:12*n]
 		o505 := m.t505[0:][:12*n]
@@ -7485,6 +7763,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %506 = add(%492, %505) (N, 3, 4)
 	{
+		if g506AVX2 == nil {
+		}
 		a0 := m.t492[0:][:12*n]
 		a1 := m.t505[0:][:12*n]
 		o506 := m.t506[0:][:12*n]
@@ -7501,6 +7781,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %507 = mul(%496, %23) (N, 3, 4)
 	{
+		if g507AVX2 == nil {
+		}
 		a0 := m.t496[0:][:12*n]
 		a1 := m.t23[0:][:12*n]
 		o507 := m.t507[0:][:12*n]
@@ -7517,7 +7799,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %509 = sub(%508, %23) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g509AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t23[0:][:12*n]
 		o509 := m.t509[0:][:12*n]
 		if g509AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7533,6 +7817,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %510 = mul(%507, %509) (N, 3, 4)
 	{
+		if g510AVX2 == nil {
+		}
 		a0 := m.t507[0:][:12*n]
 		a1 := m.t509[0:][:12*n]
 		o510 := m.t510[0:][:12*n]
@@ -7549,6 +7835,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %511 = add(%506, %510) (N, 3, 4)
 	{
+		if g511AVX2 == nil {
+		}
 		a0 := m.t506[0:][:12*n]
 		a1 := m.t510[0:][:12*n]
 		o511 := m.t511[0:][:12*n]
@@ -7565,7 +7853,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %513 = gt(%22, %512) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g513AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t22[0:][:12*n]
 		o513 := m.t513[0:][:12*n]
 		if g513AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7581,7 +7871,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %515 = where(%513, %493, %514) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g515AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		a0 := m.t513[0:][:12*n]
 		a1 := m.t493[0:][:12*n]
 		o515 := m.t515[0:][:12*n]
@@ -7598,6 +7890,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %516 = add(%511, %515) (N, 3, 4)
 	{
+		if g516AVX2 == nil {
+		}
 		a0 := m.t511[0:][:12*n]
 		a1 := m.t515[0:][:12*n]
 		o516 := m.t516[0:][:12*n]
@@ -7614,6 +7908,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %517 = neg(%361) (N, 3, 4)
 	{
+		if g517AVX2 == nil {
+		}
 		a0 := m.t361[0:][:12*n]
 		o517 := m.t517[0:][:12*n]
 		if g517AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7629,6 +7925,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %518 = mul(%517, %19) (N, 3, 4)
 	{
+		if g518AVX2 == nil {
+		}
 		a0 := m.t517[0:][:12*n]
 		a1 := m.t19[0:][:12*n]
 		o518 := m.t518[0:][:12*n]
@@ -7645,7 +7943,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %520 = mul(%518, %519) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(0.5))
+		if g520AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.5))
+		}
 		a0 := m.t518[0:][:12*n]
 		o520 := m.t520[0:][:12*n]
 		if g520AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7661,6 +7961,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %521 = div(%520, %18) (N, 3, 4)
 	{
+		if g521AVX2 == nil {
+		}
 		a0 := m.t520[0:][:12*n]
 		a1 := m.t18[0:][:12*n]
 		o521 := m.t521[0:][:12*n]
@@ -7677,6 +7979,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %522 = mul(%521, %7) (N, 3, 4)
 	{
+		if g522AVX2 == nil {
+		}
 		a0 := m.t521[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o522 := m.t522[0:][:12*n]
@@ -7693,6 +7997,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %523 = mul(%521, %7) (N, 3, 4)
 	{
+		if g523AVX2 == nil {
+		}
 		a0 := m.t521[0:][:12*n]
 		a1 := m.h[0:][:12*n]
 		o523 := m.t523[0:][:12*n]
@@ -7709,6 +8015,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %524 = add(%516, %522) (N, 3, 4)
 	{
+		if g524AVX2 == nil {
+		}
 		a0 := m.t516[0:][:12*n]
 		a1 := m.t522[0:][:12*n]
 		o524 := m.t524[0:][:12*n]
@@ -7725,6 +8033,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %525 = add(%524, %523) (N, 3, 4)
 	{
+		if g525AVX2 == nil {
+		}
 		a0 := m.t524[0:][:12*n]
 		a1 := m.t523[0:][:12*n]
 		o525 := m.t525[0:][:12*n]
@@ -7741,6 +8051,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %526 = div(%361, %12) (N, 3, 4)
 	{
+		if g526AVX2 == nil {
+		}
 		a0 := m.t361[0:][:12*n]
 		a1 := m.t12[0:][:12*n]
 		o526 := m.t526[0:][:12*n]
@@ -7766,6 +8078,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %528 = mul(%526, %527) (N, 3, 4)
 	{
+		if g528AVX2 == nil {
+		}
 		a0 := m.t526[0:][:12*n]
 		a1 := m.t527[0:][:12*n]
 		o528 := m.t528[0:][:12*n]
@@ -7782,6 +8096,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %529 = add(%525, %528) (N, 3, 4)
 	{
+		if g529AVX2 == nil {
+		}
 		a0 := m.t525[0:][:12*n]
 		a1 := m.t528[0:][:12*n]
 		o529 := m.t529[0:][:12*n]
@@ -7798,6 +8114,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %530 = mul(%361, %9) (N, 3, 4)
 	{
+		if g530AVX2 == nil {
+		}
 		a0 := m.t361[0:][:12*n]
 		a1 := m.t9[0:][:12*n]
 		o530 := m.t530[0:][:12*n]
@@ -7814,6 +8132,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %532 = mul(%8, %8) (N, 3, 4)
 	{
+		if g532AVX2 == nil {
+		}
 		a0 := m.t8[0:][:12*n]
 		o532 := m.t532[0:][:12*n]
 		if g532AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7829,7 +8149,9 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %533 = sub(%531, %532) (N, 3, 4)
 	{
-		rt.VFill(vt[0][:], float32(1.0))
+		if g533AVX2 == nil {
+			rt.VFill(vt[0][:], float32(1.0))
+		}
 		a0 := m.t532[0:][:12*n]
 		o533 := m.t533[0:][:12*n]
 		if g533AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -7845,6 +8167,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %534 = mul(%530, %533) (N, 3, 4)
 	{
+		if g534AVX2 == nil {
+		}
 		a0 := m.t530[0:][:12*n]
 		a1 := m.t533[0:][:12*n]
 		o534 := m.t534[0:][:12*n]
@@ -7861,6 +8185,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %535 = add(%529, %534) (N, 3, 4)
 	{
+		if g535AVX2 == nil {
+		}
 		a0 := m.t529[0:][:12*n]
 		a1 := m.t534[0:][:12*n]
 		o535 := m.t535[0:][:12*n]
@@ -7877,6 +8203,8 @@ func (m *Model) step(x []float32, k2 []int32, t []float32, lab []int32, n int) {
 	}
 	// %536 = mul(%535, %0) (N, 3, 4)
 	{
+		if g536AVX2 == nil {
+		}
 		a0 := m.t535[0:][:12*n]
 		a1 := x[0:][:12*n]
 		o536 := m.t536[0:][:12*n]

@@ -573,6 +573,8 @@ func (m *Model) step(image []float32, label []int32, n int) {
 	m.t40[0] = v40
 	// group (elementwise): %42 broadcast, %43 neg (N)
 	{
+		if g43AVX2 == nil {
+		}
 		a0 := m.t40[0]
 		o43 := m.t43[0:][:n]
 		if g43AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
@@ -634,7 +636,9 @@ func (m *Model) step(image []float32, label []int32, n int) {
 		m.hiddenBGrad[i] = 0
 	}
 	{
-		rt.VFill(vt[0][:], float32(0.0))
+		if g55AVX2 == nil {
+			rt.VFill(vt[0][:], float32(0.0))
+		}
 		for i0 := 0; i0 < n; i0++ {
 			a0 := m.hidden[i0*256:][:256]
 			a1 := m.t51[i0*256:][:256]
