@@ -2,7 +2,7 @@
 // baseline: HandMLP, the MNIST MLP of examples/mnist_mlp written the way a
 // careful person writes it with gonum (preallocated buffers, fused softmax
 // cross-entropy, one loop per Adam tensor), with its GEMMs behind a GemmFunc
-// so the same code runs on gonum's blas32 and on mdlc's runtime.Sgemm.
+// so the same code runs on gonum's blas32 and on mdlc's impl.Sgemm.
 //
 // The package holds no production code; see README.md for the figures.
 package bench
@@ -13,10 +13,11 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 
-	"github.com/mdlc/mdlc/runtime"
+	mdlc "github.com/mdlc/mdlc/runtime"
+	"github.com/mdlc/mdlc/runtime/impl"
 )
 
-// GemmFunc is runtime.Sgemm's signature: row-major
+// GemmFunc is impl.Sgemm's signature: row-major
 // C = alpha*op(A)*op(B) + beta*C, op(A) m×k, op(B) k×n.
 type GemmFunc func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
@@ -33,9 +34,9 @@ func GonumGemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b 
 	blas32.Implementation().Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// NativeGemm is mdlc's runtime.Sgemm; it uses whichever backend
+// NativeGemm is mdlc's impl.Sgemm; it uses whichever backend
 // runtime.SetBLAS selected ("native" by default).
-var NativeGemm GemmFunc = runtime.Sgemm
+var NativeGemm GemmFunc = impl.Sgemm
 
 // Sizes of the model: 784 -> 256 (relu) -> 10.
 const (
@@ -80,7 +81,7 @@ type HandMLP struct {
 
 // NewHandMLP returns a model initialized like the generated one: glorot
 // uniform weights and zero biases, drawn in the same order from
-// runtime.NewRNG(seed), so equal seeds give equal parameters.
+// impl.NewRNG(seed), so equal seeds give equal parameters.
 func NewHandMLP(seed uint64, gemm GemmFunc) *HandMLP {
 	f := func(n int) []float32 { return make([]float32, n) }
 	h := &HandMLP{
@@ -93,14 +94,14 @@ func NewHandMLP(seed uint64, gemm GemmFunc) *HandMLP {
 		z:  f(MaxBatch * nOut),
 		dh: f(MaxBatch * nHid),
 	}
-	rng := runtime.NewRNG(seed)
+	rng := impl.NewRNG(seed)
 	glorot(h.w1, nIn, nHid, rng)
 	glorot(h.w2, nHid, nOut, rng)
 	return h
 }
 
 // glorot fills w (fanIn, fanOut) from U(-l, l), l = sqrt(6/(fanIn+fanOut)).
-func glorot(w []float32, fanIn, fanOut int, rng *runtime.RNG) {
+func glorot(w []float32, fanIn, fanOut int, rng *impl.RNG) {
 	l := math.Sqrt(6 / float64(fanIn+fanOut))
 	for i := range w {
 		w[i] = float32(-l + 2*l*rng.Float64())
@@ -109,8 +110,8 @@ func glorot(w []float32, fanIn, fanOut int, rng *runtime.RNG) {
 
 // Params returns views of the parameters with the generated model's names,
 // order and shapes.
-func (h *HandMLP) Params() []runtime.Tensor {
-	return []runtime.Tensor{
+func (h *HandMLP) Params() []mdlc.Tensor {
+	return []mdlc.Tensor{
 		{Name: "hidden.w", Shape: []int{nIn, nHid}, Data: h.w1},
 		{Name: "hidden.b", Shape: []int{nHid}, Data: h.b1},
 		{Name: "logits.w", Shape: []int{nHid, nOut}, Data: h.w2},
@@ -119,8 +120,8 @@ func (h *HandMLP) Params() []runtime.Tensor {
 }
 
 // Grads returns views of the gradients of the last TrainStep, in Params order.
-func (h *HandMLP) Grads() []runtime.Tensor {
-	return []runtime.Tensor{
+func (h *HandMLP) Grads() []mdlc.Tensor {
+	return []mdlc.Tensor{
 		{Name: "hidden.w", Shape: []int{nIn, nHid}, Data: h.gw1},
 		{Name: "hidden.b", Shape: []int{nHid}, Data: h.gb1},
 		{Name: "logits.w", Shape: []int{nHid, nOut}, Data: h.gw2},

@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	gogen "github.com/mdlc/mdlc/codegen/go"
+	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/examples/mnist_mlp/mnistmlp"
 	"github.com/mdlc/mdlc/passes"
 	"github.com/mdlc/mdlc/runtime"
@@ -169,8 +169,7 @@ func TestGeneratedO0Current(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := gogen.Build("../examples/mnist_mlp/mnist_mlp.mdl", src, "", passes.Options{Level: passes.O0},
-		gogen.Options{Package: "mnisto0", MaxBatch: 128})
+	res, err := compile.Build("../examples/mnist_mlp/mnist_mlp.mdl", src, "", compile.BuildOptions{Options: compile.Options{Level: passes.O0, MaxBatch: 128}, Package: "mnisto0"})
 	if err != nil {
 		t.Fatal(err)
 	}

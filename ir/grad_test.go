@@ -17,7 +17,7 @@ import (
 // (not Bound) and is not marked NoGrad needs a gradient rule.
 func TestEveryOpHasGrad(t *testing.T) {
 	for _, op := range ir.Ops() {
-		if op.Bound() || op.NoGrad {
+		if op.Bound || op.NoGrad {
 			if op.Grad != nil && op.NoGrad {
 				t.Errorf("op %s is NoGrad but has a Grad rule", op.Name)
 			}
@@ -332,7 +332,7 @@ func TestGradCheckOps(t *testing.T) {
 	// Every differentiable op must be covered by a case.
 	var ops []string
 	for _, op := range ir.Ops() {
-		if op.Bound() || op.NoGrad {
+		if op.Bound || op.NoGrad {
 			continue
 		}
 		if _, ok := worst[op.Name]; !ok && !t.Failed() {

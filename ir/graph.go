@@ -75,34 +75,6 @@ type Optimizer struct {
 	Pos   Pos
 }
 
-// Group is a set of values that a backend computes in one loop nest (CPU)
-// or one kernel (CUDA), as chosen by the fuse pass. Values are in graph
-// order; values of the group used only inside it need no buffer.
-type Group struct {
-	Kind   FusionKind // the kind of its anchor: elementwise, reduction, contraction, ...
-	Values []*Value
-	// Lanes, when set, splits Values into structurally identical chains,
-	// one per param in param order (the optimizer update): a backend runs
-	// them as one flat loop over the params block.
-	Lanes [][]*Value
-}
-
-// Slot is where the memory planner put a value: an offset (in elements)
-// in one of the storage blocks, sized for the compiled maximum batch.
-type Slot struct {
-	Block  string // "arena", "iarena", "params", "grads", "state"
-	Offset int
-	Size   int
-}
-
-// Plan is the output of the memory planner.
-type Plan struct {
-	MaxBatch int             // the batch size the sizes are computed for
-	Slots    map[*Value]Slot // every value that needs storage
-	Arena    int             // elements of the float32 arena
-	IArena   int             // elements of the int32 arena
-}
-
 // Graph is a model: values in topological order plus its interface.
 type Graph struct {
 	Name      string
@@ -112,7 +84,7 @@ type Graph struct {
 	Optimizer *Optimizer
 
 	Groups []Group // set by the fuse pass (nil: every value on its own)
-	Plan   *Plan   // set by the memory planner (nil: one buffer per value)
+	Plan   *Plan   // set by the memory planner (plan.go)
 }
 
 // Sources returns the values of op kind name ("input", "param", "state") in graph order.
@@ -278,24 +250,19 @@ func (a Attrs) Shape(k string) Shape {
 }
 
 // IndexBound returns the exclusive upper bound on the values of an i32
-// value implied by its uses as an index (the depth of a one_hot, the rows
-// of a gather table or of a scatter_add), the smallest if several, or 0
-// when no use bounds it.
+// value implied by its uses as an index (the op table's IndexBound: the
+// depth of a one_hot, the rows of a gather table or of a scatter_add), the
+// smallest if several, or 0 when no use bounds it.
 func (g *Graph) IndexBound(v *Value) int {
 	hi := 0
-	note := func(k int) {
-		if k > 0 && (hi == 0 || k < hi) {
-			hi = k
-		}
-	}
 	for _, u := range g.Values {
-		switch {
-		case u.Op.Name == "one_hot" && u.Args[0] == v:
-			note(u.Attrs.Int("depth"))
-		case u.Op.Name == "gather" && u.Args[1] == v:
-			note(int(u.Args[0].Type.Shape[0]))
-		case u.Op.Name == "scatter_add" && u.Args[0] == v:
-			note(u.Attrs.Int("rows"))
+		if u.Op.IndexBound == nil {
+			continue
+		}
+		for i, a := range u.Args {
+			if k := u.Op.IndexBound(u, i); a == v && k > 0 && (hi == 0 || k < hi) {
+				hi = k
+			}
 		}
 	}
 	return hi

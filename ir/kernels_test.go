@@ -486,7 +486,7 @@ func TestKernelCoverage(t *testing.T) {
 		}
 	}
 	for _, op := range ir.Ops() {
-		if !op.Bound() && !seen[op.Name] {
+		if !op.Bound && !seen[op.Name] {
 			t.Errorf("op %s has no kernel test", op.Name)
 		}
 	}

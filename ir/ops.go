@@ -10,11 +10,11 @@ type FusionKind uint8
 
 const (
 	KindSource      FusionKind = iota // input, param, state, const: no computation
-	KindElementwise                   // out[i] = f(args[i]) with broadcasting
-	KindReduction                     // reduces one or more axes
-	KindContraction                   // matmul
-	KindLayout                        // moves data: reshape, transpose, broadcast, slice, concat
-	KindOpaque                        // gather, scatter, one_hot: backend-specific kernels
+	KindElementwise                   // out[i] = f(args[i]) with numpy broadcasting: joins loops
+	KindReduction                     // reduces one or more axes (a sink of a loop when Reduce is set)
+	KindContraction                   // matmul: anchors an elementwise epilogue computed on its output
+	KindLayout                        // moves data: reshape, transpose, slice, pad, concat
+	KindOpaque                        // gather, scatter_add, one_hot: a kernel of its own
 )
 
 var fusionKindNames = [...]string{"source", "elementwise", "reduction", "contraction", "layout", "opaque"}
@@ -75,7 +75,47 @@ type OpDef struct {
 	NoGrad bool
 	// Commutative binary ops may have their args swapped by CSE.
 	Commutative bool
+
+	// Facts the passes and the code generators read instead of op names.
+
+	// Bound: values are supplied from outside the graph (inputs, params,
+	// optimizer state), never computed.
+	Bound bool
+	// Inline: a scalar computed from the attributes alone (const, numel);
+	// backends write it into expressions and give it no memory.
+	Inline bool
+	// View: the result is arg 0's elements in the same order (reshape); it
+	// shares arg 0's memory and needs no code.
+	View bool
+	// Identity (elementwise): out[i] is arg 0 read with broadcasting; a loop
+	// computes nothing for it.
+	Identity bool
+	// Reduce, when set, makes the op an accumulating reduction over its
+	// "axes" attribute: the fuse pass may make it the sink of an elementwise
+	// loop, which accumulates into the output as it goes.
+	Reduce ReduceOp
+	// Scratch, when set, gives the shape of the workspace a CPU kernel of v
+	// needs beside its result; the memory planner places it.
+	Scratch func(v *Value) Shape
+	// IndexBound, when set, gives the exclusive upper bound v's semantics put
+	// on the values of its i32 arg i (0 when it bounds none): the generated
+	// input checks and the interpreter's random inputs use it.
+	IndexBound func(v *Value, arg int) int
 }
+
+// ReduceOp is how an accumulating reduction combines and finishes.
+type ReduceOp uint8
+
+const (
+	ReduceNone ReduceOp = iota
+	ReduceSum           // start at 0, add
+	ReduceMean          // start at 0, add, divide by the reduced count
+	ReduceMax           // start at -Inf (MinInt32), keep the larger (NaN wins)
+)
+
+var reduceOpNames = [...]string{"none", "sum", "mean", "max"}
+
+func (r ReduceOp) String() string { return reduceOpNames[r] }
 
 // Attr returns the spec of attribute name, or nil.
 func (op *OpDef) Attr(name string) *AttrSpec {
@@ -122,16 +162,16 @@ var (
 // opTable is the op table. Keep entries keyed and grouped by kind.
 var opTable = []*OpDef{
 	// Sources.
-	{Name: "input", Doc: "a model input or target fed by the caller", Arity: 0, Kind: KindSource, NoGrad: true,
+	{Name: "input", Doc: "a model input or target fed by the caller", Arity: 0, Kind: KindSource, NoGrad: true, Bound: true,
 		Attrs: append([]AttrSpec{{Name: "role", Kind: AttrString}}, sourceAttrs...), Shape: shapeSource},
-	{Name: "param", Doc: "a trainable parameter with its initializer", Arity: 0, Kind: KindSource,
+	{Name: "param", Doc: "a trainable parameter with its initializer", Arity: 0, Kind: KindSource, Bound: true,
 		Attrs: initAttrs, Shape: shapeSource},
-	{Name: "state", Doc: "optimizer state (moments, step counter) with its initializer", Arity: 0, Kind: KindSource, NoGrad: true,
+	{Name: "state", Doc: "optimizer state (moments, step counter) with its initializer", Arity: 0, Kind: KindSource, NoGrad: true, Bound: true,
 		Attrs: initAttrs, Shape: shapeSource},
-	{Name: "const", Doc: "a scalar constant", Arity: 0, Kind: KindSource, NoGrad: true,
+	{Name: "const", Doc: "a scalar constant", Arity: 0, Kind: KindSource, NoGrad: true, Inline: true,
 		Attrs: []AttrSpec{{Name: "dtype", Kind: AttrDType}, {Name: "value", Kind: AttrFloat}},
 		Shape: shapeConst, Eval: evalConst},
-	{Name: "numel", Doc: "the element count of shape as a f32 scalar (depends on N when shape does)", Arity: 0, Kind: KindSource, NoGrad: true,
+	{Name: "numel", Doc: "the element count of shape as a f32 scalar (depends on N when shape does)", Arity: 0, Kind: KindSource, NoGrad: true, Inline: true,
 		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}}, Shape: shapeNumel, Eval: evalNumel},
 
 	// Elementwise unary.
@@ -175,20 +215,20 @@ var opTable = []*OpDef{
 		Attrs: []AttrSpec{{Name: "ta", Kind: AttrBool, Optional: true}, {Name: "tb", Kind: AttrBool, Optional: true}}, Shape: shapeMatmul, Eval: evalMatmul, Grad: gradMatmul},
 
 	// Reductions.
-	{Name: "reduce_sum", Doc: "sum over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Shape: shapeReduce, Eval: evalReduce(reduceSum), Grad: gradReduceSum},
-	{Name: "reduce_mean", Doc: "mean over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Shape: shapeReduceFloat, Eval: evalReduce(reduceMean), Grad: gradReduceMean},
-	{Name: "reduce_max", Doc: "maximum over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Shape: shapeReduce, Eval: evalReduce(reduceMax), Grad: gradReduceMax},
+	{Name: "reduce_sum", Doc: "sum over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Reduce: ReduceSum, Shape: shapeReduce, Eval: evalReduce(reduceSum), Grad: gradReduceSum},
+	{Name: "reduce_mean", Doc: "mean over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Reduce: ReduceMean, Shape: shapeReduceFloat, Eval: evalReduce(reduceMean), Grad: gradReduceMean},
+	{Name: "reduce_max", Doc: "maximum over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Reduce: ReduceMax, Shape: shapeReduce, Eval: evalReduce(reduceMax), Grad: gradReduceMax},
 	{Name: "argmax", Doc: "index of the first maximum along axis (i32; axis removed)", Arity: 1, Kind: KindReduction, NoGrad: true, Attrs: axisAttr, Shape: shapeArgmax, Eval: evalArgmax},
 	{Name: "softmax", Doc: "exp(x - max) / sum(exp(x - max)) along axis", Arity: 1, Kind: KindReduction, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(false), Grad: gradSoftmax},
 	{Name: "log_softmax", Doc: "x - logsumexp(x) along axis", Arity: 1, Kind: KindReduction, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(true), Grad: gradLogSoftmax},
-	{Name: "logsumexp", Doc: "max + log(sum(exp(x - max))) over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Shape: shapeReduceFloat, Eval: evalReduce(reduceLSE), Grad: gradLogsumexp},
+	{Name: "logsumexp", Doc: "max + log(sum(exp(x - max))) over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Scratch: sameShape, Shape: shapeReduceFloat, Eval: evalReduce(reduceLSE), Grad: gradLogsumexp},
 
 	// Layout.
-	{Name: "reshape", Doc: "same elements, new shape (element count must match)", Arity: 1, Kind: KindLayout,
+	{Name: "reshape", Doc: "same elements, new shape (element count must match)", Arity: 1, Kind: KindLayout, View: true,
 		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}}, Shape: shapeReshape, Eval: evalReshape, Grad: gradReshape},
 	{Name: "transpose", Doc: "permute axes: out axis i is in axis perm[i]", Arity: 1, Kind: KindLayout,
 		Attrs: []AttrSpec{{Name: "perm", Kind: AttrInts}}, Shape: shapeTranspose, Eval: evalTranspose, Grad: gradTranspose},
-	{Name: "broadcast", Doc: "broadcast to shape (numpy rules)", Arity: 1, Kind: KindLayout,
+	{Name: "broadcast", Doc: "broadcast to shape (numpy rules)", Arity: 1, Kind: KindElementwise, Identity: true,
 		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}}, Shape: shapeBroadcast, Eval: evalBroadcast, Grad: gradBroadcast},
 	{Name: "slice", Doc: "elements start..end-1 of axis", Arity: 1, Kind: KindLayout,
 		Attrs: []AttrSpec{{Name: "axis", Kind: AttrInt}, {Name: "start", Kind: AttrInt}, {Name: "end", Kind: AttrInt}}, Shape: shapeSlice, Eval: evalSlice, Grad: gradSlice},
@@ -198,11 +238,11 @@ var opTable = []*OpDef{
 
 	// Indexing.
 	{Name: "gather", Doc: "rows of table (arg 0) picked by i32 indices (arg 1): out[i..., j...] = table[idx[i...], j...]", Arity: 2, Kind: KindOpaque,
-		Shape: shapeGather, Eval: evalGather, Grad: gradGather},
+		IndexBound: boundByRows(1), Shape: shapeGather, Eval: evalGather, Grad: gradGather},
 	{Name: "scatter_add", Doc: "the backward of gather: out[idx[i...], j...] += src[i..., j...], out has size rows on axis 0", Arity: 2, Kind: KindOpaque,
-		Attrs: []AttrSpec{{Name: "rows", Kind: AttrInt}}, NoGrad: true, Shape: shapeScatterAdd, Eval: evalScatterAdd},
+		Attrs: []AttrSpec{{Name: "rows", Kind: AttrInt}}, NoGrad: true, IndexBound: boundByAttr(0, "rows"), Shape: shapeScatterAdd, Eval: evalScatterAdd},
 	{Name: "one_hot", Doc: "f32 one-hot encoding of i32 indices with depth classes (out of range gives a zero row)", Arity: 1, Kind: KindOpaque, NoGrad: true,
-		Attrs: []AttrSpec{{Name: "depth", Kind: AttrInt}}, Shape: shapeOneHot, Eval: evalOneHot},
+		Attrs: []AttrSpec{{Name: "depth", Kind: AttrInt}}, IndexBound: boundByAttr(0, "depth"), Shape: shapeOneHot, Eval: evalOneHot},
 }
 
 // checkAttrs validates attrs against op's schema.
@@ -246,8 +286,25 @@ func checkAttrs(op *OpDef, a Attrs) error {
 	return nil
 }
 
-// Bound reports whether values of op are supplied from outside the graph
-// (inputs, params, state) rather than computed.
-func (op *OpDef) Bound() bool {
-	return op.Name == "input" || op.Name == "param" || op.Name == "state"
+// sameShape is the Scratch of an op whose workspace has its result's shape.
+func sameShape(v *Value) Shape { return v.Type.Shape }
+
+// boundByRows bounds index arg i by the rows (axis 0) of arg 0.
+func boundByRows(i int) func(v *Value, arg int) int {
+	return func(v *Value, arg int) int {
+		if arg != i {
+			return 0
+		}
+		return int(v.Args[0].Type.Shape[0])
+	}
+}
+
+// boundByAttr bounds index arg i by the int attribute name.
+func boundByAttr(i int, name string) func(v *Value, arg int) int {
+	return func(v *Value, arg int) int {
+		if arg != i {
+			return 0
+		}
+		return v.Attrs.Int(name)
+	}
 }

@@ -33,10 +33,10 @@ func TestOpTableComplete(t *testing.T) {
 		if op.Shape == nil {
 			t.Errorf("%s: no Shape rule", op.Name)
 		}
-		if op.Eval == nil && !op.Bound() {
+		if op.Eval == nil && !op.Bound {
 			t.Errorf("%s: no Eval kernel", op.Name)
 		}
-		if op.Bound() && op.Eval != nil {
+		if op.Bound && op.Eval != nil {
 			t.Errorf("%s: bound from outside but has an Eval kernel the interpreter never calls", op.Name)
 		}
 		if op.Arity < -1 {
@@ -63,7 +63,7 @@ func TestOpTableComplete(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"input", "param", "state"} {
-		if op := LookupOp(name); op == nil || !op.Bound() {
+		if op := LookupOp(name); op == nil || !op.Bound {
 			t.Errorf("%s: missing or not Bound", name)
 		}
 	}

@@ -92,7 +92,7 @@ func (p *printer) graph(g *Graph) {
 		if _, dup := p.ids[v]; v != nil && !dup {
 			p.ids[v] = i
 		}
-		if v != nil && v.Op != nil && v.Op.Bound() && v.Name != "" && p.bound[v.Name] == nil {
+		if v != nil && v.Op != nil && v.Op.Bound && v.Name != "" && p.bound[v.Name] == nil {
 			p.bound[v.Name] = v
 		}
 	}
@@ -139,9 +139,22 @@ func (p *printer) graph(g *Graph) {
 	}
 	if pl := g.Plan; pl != nil {
 		fmt.Fprintf(&p.buf, "  plan batch %d arena %d iarena %d\n", pl.MaxBatch, pl.Arena, pl.IArena)
+		slot := func(kw string, v *Value, s Slot) {
+			fmt.Fprintf(&p.buf, "  %s %s %s", kw, p.ref(v), s.Storage)
+			switch {
+			case s.Storage.InBlock():
+				fmt.Fprintf(&p.buf, " %d %d", s.Offset, s.Size)
+			case s.Storage == StoreAlias:
+				p.buf.WriteString(" " + p.ref(s.Of))
+			}
+			p.buf.WriteString("\n")
+		}
 		for _, v := range g.Values {
 			if s, ok := pl.Slots[v]; ok {
-				fmt.Fprintf(&p.buf, "  slot %s %s %d %d\n", p.ref(v), s.Block, s.Offset, s.Size)
+				slot("slot", v, s)
+			}
+			if s, ok := pl.Scratch[v]; ok {
+				slot("scratch", v, s)
 			}
 		}
 	}
@@ -625,7 +638,7 @@ func (p *parser) graph() {
 			p.group()
 		case p.isKeyword("plan"):
 			p.plan()
-		case p.isKeyword("slot"):
+		case p.isKeyword("slot"), p.isKeyword("scratch"):
 			p.slot()
 		case t.kind == tEOF:
 			p.errorf(t, "unexpected end of input; missing \"}\"")
@@ -693,7 +706,7 @@ func (p *parser) value() {
 	}
 	v.ID = id
 	g.Values = append(g.Values, v)
-	if op.Bound() && v.Name != "" && p.bound[v.Name] == nil {
+	if op.Bound && v.Name != "" && p.bound[v.Name] == nil {
 		p.bound[v.Name] = v
 	}
 }
@@ -762,7 +775,7 @@ func (p *parser) plan() {
 	if p.g.Plan != nil {
 		p.errorf(p.tok, "second plan")
 	}
-	pl := &Plan{Slots: map[*Value]Slot{}}
+	pl := &Plan{Slots: map[*Value]Slot{}, Scratch: map[*Value]Slot{}}
 	for _, field := range []*int{&pl.MaxBatch, &pl.Arena, &pl.IArena} {
 		p.name("plan field")
 		*field = p.int()
@@ -770,19 +783,38 @@ func (p *parser) plan() {
 	p.g.Plan = pl
 }
 
-// slot = "slot" ref block int int
+// slot = ("slot" | "scratch") ref storage [int int | ref]
 func (p *parser) slot() {
 	t := p.tok
+	scratch := t.text == "scratch"
 	p.next()
 	if p.g.Plan == nil {
-		p.errorf(t, "slot before plan")
+		p.errorf(t, "%s before plan", t.text)
 		return
 	}
 	v := p.ref()
-	block := p.name("block")
-	off := p.int()
-	size := p.int()
-	p.g.Plan.Slots[v] = Slot{Block: block, Offset: off, Size: size}
+	st := p.tok
+	name := p.name("storage")
+	s := Slot{Storage: StoreNone}
+	for i, n := range storageNames {
+		if n == name && i > 0 {
+			s.Storage = Storage(i)
+		}
+	}
+	switch {
+	case s.Storage == StoreNone:
+		p.errorf(st, "unknown storage %q", name)
+	case s.Storage.InBlock():
+		s.Offset = p.int()
+		s.Size = p.int()
+	case s.Storage == StoreAlias:
+		s.Of = p.ref()
+	}
+	if scratch {
+		p.g.Plan.Scratch[v] = s
+	} else {
+		p.g.Plan.Slots[v] = s
+	}
 }
 
 // update = "update" (name | ref) "=" ref

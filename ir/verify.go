@@ -68,7 +68,7 @@ func Verify(g *Graph) error {
 				bad(v, "type %s, but its op infers %s", v.Type, t)
 			}
 		}
-		if v.Op.Bound() {
+		if v.Op.Bound {
 			if v.Name == "" {
 				bad(v, "%s has no name", v.Op.Name)
 			} else if w, dup := names[v.Name]; dup {
@@ -150,14 +150,29 @@ func Verify(g *Graph) error {
 		}
 	}
 	if pl := g.Plan; pl != nil {
-		for v, s := range pl.Slots {
+		check := func(v *Value, s Slot, what string) {
 			if _, ok := index[v]; !ok {
-				bad(nil, "plan has a slot for a value not in the graph")
-				continue
+				bad(nil, "plan has a %s for a value not in the graph", what)
+				return
 			}
-			if s.Offset < 0 || s.Size < 0 || (s.Block == "arena" && s.Offset+s.Size > pl.Arena) || (s.Block == "iarena" && s.Offset+s.Size > pl.IArena) {
-				bad(v, "slot %s[%d:%d] outside its block", s.Block, s.Offset, s.Offset+s.Size)
+			limit := map[Storage]int{StoreArena: pl.Arena, StoreIArena: pl.IArena, StoreParams: pl.Params, StoreGrads: pl.Params, StoreState: pl.State}
+			if s.Offset < 0 || s.Size < 0 || s.Storage.InBlock() && limit[s.Storage] > 0 && s.Offset+s.Size > limit[s.Storage] ||
+				(s.Storage == StoreArena || s.Storage == StoreIArena) && s.Offset+s.Size > limit[s.Storage] {
+				bad(v, "%s %s[%d:%d] outside its block", what, s.Storage, s.Offset, s.Offset+s.Size)
 			}
+			if s.Storage == StoreAlias {
+				if _, ok := index[s.Of]; !ok || s.Of == nil {
+					bad(v, "%s aliases a value not in the graph", what)
+				} else if pl.Slots[s.Of].Storage == StoreAlias {
+					bad(v, "%s aliases %%%d, itself an alias", what, s.Of.ID)
+				}
+			}
+		}
+		for v, s := range pl.Slots {
+			check(v, s, "slot")
+		}
+		for v, s := range pl.Scratch {
+			check(v, s, "scratch")
 		}
 	}
 	return errors.Join(errs...)

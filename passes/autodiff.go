@@ -11,6 +11,8 @@
 //  2. Reverse sweep: seed d loss / d loss with const 1.0 and visit the values
 //     in reverse graph order, calling each op's Grad rule (ir/grad.go). A
 //     value used more than once gets the sum (add) of its uses' gradients.
+//     The gradient of a named value is named "d." and its name ("d.hidden",
+//     "d.hidden.w"), for the generated code.
 //  3. Results: one ResultGrad per param. A param the loss does not depend on
 //     gets a zero gradient and a warning at its position.
 //  4. Cleanup: rules build d/d arg for every f32 arg, active or not; backward
@@ -82,7 +84,7 @@ func autodiff(g *ir.Graph, c *Context) error {
 	for i := nf - 1; i >= 0; i-- {
 		v := fwd[i]
 		gv := grads[v]
-		if gv == nil || v.Op.Bound() {
+		if gv == nil || v.Op.Bound {
 			continue
 		}
 		if v.Op.Grad == nil {
@@ -110,6 +112,13 @@ func autodiff(g *ir.Graph, c *Context) error {
 				b.Pos = v.Pos
 			}
 			grads[a] = d
+		}
+	}
+
+	// The gradient of a named forward value is named after it: "d.hidden".
+	for _, v := range fwd {
+		if d := grads[v]; d != nil && v.Name != "" && d.Name == "" && d.ID >= nf {
+			d.Name = "d." + v.Name
 		}
 	}
 

@@ -22,7 +22,7 @@ func CSE(g *ir.Graph, c *Context) error {
 	r := newRewriter(g)
 	seen := map[string]*ir.Value{}
 	_, err := r.run(func(v *ir.Value) (*ir.Value, error) {
-		if v.Op.Bound() {
+		if v.Op.Bound {
 			return nil, nil
 		}
 		k := cseKey(v)

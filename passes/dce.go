@@ -31,7 +31,7 @@ func DCE(g *ir.Graph, c *Context) error {
 	}
 	out := g.Values[:0]
 	for _, v := range g.Values {
-		if live[v] || v.Op.Bound() {
+		if live[v] || v.Op.Bound {
 			out = append(out, v)
 		}
 	}

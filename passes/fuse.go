@@ -77,12 +77,12 @@ func Fuse(g *ir.Graph, c *Context) error {
 	for _, u := range g.Updates {
 		f.users[u.Value] = append(f.users[u.Value], end)
 	}
-	f.need = NeedMasks(g)
+	f.need = needMasks(g)
 	for i, v := range g.Values {
 		switch {
 		case isElementwise(v):
 			f.elementwise(i, v)
-		case v.Op.Name == "reduce_sum" || v.Op.Name == "reduce_mean" || v.Op.Name == "reduce_max":
+		case v.Op.Reduce != ir.ReduceNone:
 			f.reduction(i, v)
 		}
 	}
@@ -118,46 +118,6 @@ func Fuse(g *ir.Graph, c *Context) error {
 	return nil
 }
 
-// Entry points of generated code, as bits of NeedMasks.
-const (
-	NeedForward = 1 << iota // outputs
-	NeedEval                // loss and metrics
-	NeedStep                // the training step: loss, grads and updates
-)
-
-// NeedMasks tells, for every value, which entry points compute it. Groups
-// never mix values of different masks, so every entry point computes whole
-// groups.
-func NeedMasks(g *ir.Graph) map[*ir.Value]int {
-	need := map[*ir.Value]int{}
-	var mark func(v *ir.Value, bit int)
-	mark = func(v *ir.Value, bit int) {
-		if need[v]&bit != 0 {
-			return
-		}
-		need[v] |= bit
-		for _, a := range v.Args {
-			mark(a, bit)
-		}
-	}
-	for _, r := range g.Results {
-		switch r.Kind {
-		case ir.ResultOutput:
-			mark(r.Value, NeedForward)
-		case ir.ResultLoss:
-			mark(r.Value, NeedEval|NeedStep)
-		case ir.ResultMetric:
-			mark(r.Value, NeedEval)
-		case ir.ResultGrad:
-			mark(r.Value, NeedStep)
-		}
-	}
-	for _, u := range g.Updates {
-		mark(u.Value, NeedStep)
-	}
-	return need
-}
-
 func (f *fuser) sameNeed(gr *fgroup, v *ir.Value) bool {
 	for m := range gr.vals {
 		return f.need[m] == f.need[v]
@@ -166,9 +126,7 @@ func (f *fuser) sameNeed(gr *fgroup, v *ir.Value) bool {
 }
 
 // isElementwise: ops that compute out[i] from args read at i (with broadcasting).
-func isElementwise(v *ir.Value) bool {
-	return v.Op.Kind == ir.KindElementwise || v.Op.Name == "broadcast"
-}
+func isElementwise(v *ir.Value) bool { return v.Op.Kind == ir.KindElementwise }
 
 // members returns a group's values in graph order.
 func (f *fuser) members(gr *fgroup) []*ir.Value {
@@ -303,7 +261,7 @@ func (f *fuser) epilogues() {
 		}
 		for _, m := range f.members(gr) {
 			for _, a := range m.Args {
-				if a.Op.Name != "matmul" || f.group[a] != nil || !a.Type.Equal(out[0].Type) {
+				if a.Op.Kind != ir.KindContraction || f.group[a] != nil || !a.Type.Equal(out[0].Type) {
 					continue
 				}
 				only := f.sameNeed(gr, a)

@@ -1,30 +1,37 @@
-// Memplan: static memory planning of the step into one arena.
+// Memplan: the storage plan of the step, made once for every backend and
+// at every optimization level (g.Plan, ir/plan.go).
 //
 // Stages:
-//  1. Storage: decide which values need memory of their own, as the Go
-//     backend stores them: params, grads and optimizer state are each one
-//     contiguous block (params and state in graph order, the grads block
-//     with the params' layout, each gradient computed straight into it);
-//     constants and element counts are inlined; a reshape aliases its
-//     argument; members of a group used only inside it live in registers; a
-//     matmul anchoring a group writes the group's output; the flat optimizer
-//     loop writes params and state in place. Everything else needs an arena
-//     slot (f32 and bool in the float32 arena, i32 in the int32 one).
-//  2. In place: an elementwise unit's output may take over the slot of an
-//     arg of its shape and dtype that dies in that unit (read and written at
-//     the same index of the same loop), merging their storage classes.
-//  3. Liveness: each class lives from the unit that defines it to its last
-//     use; results (outputs, loss, metrics) live to the end, so every entry
-//     point (which computes a subset of the units in the same order) sees a
-//     valid plan.
+//  1. Storage (storage.go): the units backends emit (the fuse pass's groups,
+//     with the optimizer update of all params as one loop over the params
+//     block when its layout allows; every other computed value alone), which
+//     entry points run each unit, its phase, and where every value lives:
+//     params, grads and optimizer state are each one contiguous block (params
+//     and state in graph order, the grads block with the params' layout, each
+//     gradient computed straight into it when it can be, else copied there);
+//     inputs stay the caller's; inline ops are written into expressions; a
+//     view aliases its argument; members of a unit used only inside it live
+//     in registers; a contraction writes its epilogue's output; the flat
+//     optimizer loop writes params and state in place. Everything else needs
+//     an arena slot (f32 and bool values in the float32 arena, i32 in the
+//     int32 one), and so does the workspace of an op with Scratch.
+//  2. In place (O2): an elementwise unit's output may take over the slot of
+//     an arg of its shape and dtype that dies in that unit (read and written
+//     at the same index of the same loop), merging their storage classes.
+//  3. Liveness (O2): each class lives from the unit that defines it to its
+//     last use; results and updates live to the end, so every entry point
+//     (which runs a subset of the units in the same order) sees a valid
+//     plan; a workspace lives in its unit.
 //  4. Offsets: greedy by size (Pisarchyk and Lee, "Efficient Memory
 //     Management for Deep Neural Net Inference", 2020, as TFLite's arena
 //     planner does): classes in decreasing size each take the lowest offset
-//     that overlaps no placed class with an intersecting live range.
+//     that overlaps no placed class with an intersecting live range. Below
+//     O2 every class lives for the whole step: nothing shares memory (one
+//     buffer per value, the naive plan).
 //
-// The result is g.Plan, sized for Context.MaxBatch; Stats reports it against
-// the naive sum (one buffer per computed value). The pass does not reorder
-// (schedule.go does) and plans nothing for inputs, which stay the caller's.
+// The plan is sized for Context.MaxBatch; Context.Stats reports it against
+// the naive sum. The pass does not reorder (schedule.go does) and plans no
+// memory for inputs, which stay the caller's.
 
 package passes
 
@@ -38,17 +45,18 @@ import (
 
 // Memplan sets g.Plan (see above).
 func Memplan(g *ir.Graph, c *Context) error {
-	pl, _, err := plan(g, c.MaxBatch)
+	pl, st, err := plan(g, c.MaxBatch, c.Level == Default || c.Level >= O2)
 	if err != nil {
 		return err
 	}
-	g.Plan = pl
+	g.Plan, c.Stats = pl, st
 	return nil
 }
 
-// class is a storage class: values sharing one slot.
+// class is a storage class: arena slots sharing one range.
 type class struct {
-	vals       []*ir.Value
+	vals       []*ir.Value // values, or the op of a workspace
+	scratch    bool        // the workspace of vals[0]
 	size       int
 	i32        bool
 	start, end int // live range in units
@@ -57,56 +65,38 @@ type class struct {
 
 // PlanStats describes a memory plan.
 type PlanStats struct {
-	Ops, Units         int   // computed values; groups + ungrouped values
-	Groups             int   // groups of two or more ops
-	ArenaBytes         int64 // planned (float32 + int32 arenas)
-	NaiveBytes         int64 // one buffer per computed value
-	PeakBytes          int64 // the largest live set
-	PeakAt             *ir.Value
-	ParamBytes         int64
-	StateBytes         int64
-	InPlace, Aliases   int
-	InlinedOrRegisters int
-	Planned            bool // a plan was made (-O2); else the arena is the naive sum
+	Ops, Units       int   // computed values; units
+	Groups           int   // units of two or more values
+	ArenaBytes       int64 // planned (float32 + int32 arenas)
+	NaiveBytes       int64 // one buffer per computed value
+	PeakBytes        int64 // the largest live set
+	PeakAt           *ir.Value
+	ParamBytes       int64
+	StateBytes       int64
+	InPlace, Aliases int
+	Registers        int
+	Planned          bool // memory is shared (-O2); else every value has its own
 }
 
-// plan computes the memory plan and its statistics.
-func plan(g *ir.Graph, maxBatch int) (*ir.Plan, *PlanStats, error) {
+// plan builds the plan and its statistics; reuse shares memory between
+// values whose lives do not overlap (-O2).
+func plan(g *ir.Graph, maxBatch int, reuse bool) (*ir.Plan, *PlanStats, error) {
 	if maxBatch <= 0 {
 		maxBatch = 128
 	}
-	st := &PlanStats{Planned: true}
-	size := func(v *ir.Value) int {
-		d, ok := v.Type.Shape.Size()
-		if !ok {
-			return 0
-		}
-		return d.Resolve(maxBatch)
+	pl, err := storage(g, maxBatch)
+	if err != nil {
+		return nil, nil, err
 	}
-	us, of := units(g)
-	uidx := map[*unit]int{}
+	us := pl.Units
+	uidx := map[*ir.Unit]int{}
+	st := &PlanStats{Planned: reuse, Units: len(us), ParamBytes: int64(pl.Params) * 4, StateBytes: int64(pl.State) * 4}
 	for i, u := range us {
 		uidx[u] = i
-		if u.group != nil {
+		if len(u.Values) > 1 {
 			st.Groups++
 		}
 	}
-	st.Units = len(us)
-	pl := &ir.Plan{MaxBatch: maxBatch, Slots: map[*ir.Value]ir.Slot{}}
-
-	// 1. Storage.
-	off := 0
-	for _, p := range g.Params() {
-		pl.Slots[p] = ir.Slot{Block: "params", Offset: off, Size: size(p)}
-		off += size(p)
-	}
-	st.ParamBytes = int64(off) * 4
-	soff := 0
-	for _, s := range g.State() {
-		pl.Slots[s] = ir.Slot{Block: "state", Offset: soff, Size: size(s)}
-		soff += size(s)
-	}
-	st.StateBytes = int64(soff) * 4
 	external := map[*ir.Value]bool{}
 	for _, r := range g.Results {
 		external[r.Value] = true
@@ -114,143 +104,93 @@ func plan(g *ir.Graph, maxBatch int) (*ir.Plan, *PlanStats, error) {
 	for _, up := range g.Updates {
 		external[up.Value] = true
 	}
-	inGrads := map[*ir.Value]bool{}
-	for _, r := range g.ResultsOf(ir.ResultGrad) {
-		p := g.Lookup(r.Name)
-		v := r.Value
-		if p == nil || inGrads[v] || v.Op.Bound() || v.Op.Kind == ir.KindSource || v.Op.Name == "reshape" {
-			continue
-		}
-		inGrads[v] = true
-		pl.Slots[v] = ir.Slot{Block: "grads", Offset: pl.Slots[p].Offset, Size: size(v)}
-	}
-	usedOutside := map[*ir.Value]bool{}
-	for _, v := range g.Values {
-		for _, a := range v.Args {
-			if of[a] != nil && of[a] != of[v] {
-				usedOutside[a] = true
-			}
-		}
-	}
-	inPlaceTargets := map[*ir.Value]bool{}
-	for _, u := range us {
-		if u.group == nil || u.group.Lanes == nil {
-			continue
-		}
-		if _, flat := FlatLanes(g, u.group); flat {
-			for _, v := range u.vals {
-				if external[v] {
-					inPlaceTargets[v] = true
-				}
-			}
-		}
-	}
 	classOf := map[*ir.Value]*class{}
 	var classes []*class
-	root := func(v *ir.Value) *ir.Value {
-		for v.Op.Name == "reshape" {
-			v = v.Args[0]
-		}
-		return v
-	}
 	for _, v := range g.Values {
 		if v.Op.Kind == ir.KindSource {
 			continue
 		}
 		st.Ops++
-		if v.Op.Name != "reshape" {
-			st.NaiveBytes += int64(size(v)) * 4
+		s := pl.Slots[v]
+		if !v.Op.View {
+			st.NaiveBytes += int64(s.Size) * 4
 		}
-		u := of[v]
-		switch {
-		case v.Op.Name == "reshape":
+		switch s.Storage {
+		case ir.StoreAlias:
 			st.Aliases++
-			continue
-		case inGrads[v] || inPlaceTargets[v]:
-			continue
-		case u.group != nil && u.group.Kind == ir.KindContraction && u.vals[0] == v:
-			st.Aliases++
-			continue // writes its group's output
-		case u.group != nil && !usedOutside[v] && !external[v]:
-			st.InlinedOrRegisters++
-			continue
+		case ir.StoreRegister:
+			st.Registers++
+		case ir.StoreArena, ir.StoreIArena:
+			c := &class{vals: []*ir.Value{v}, size: s.Size, i32: s.Storage == ir.StoreIArena}
+			classOf[v] = c
+			classes = append(classes, c)
 		}
-		c := &class{vals: []*ir.Value{v}, size: size(v), i32: v.Type.DType == ir.I32}
-		classOf[v] = c
-		classes = append(classes, c)
+		if ws, ok := pl.Scratch[v]; ok {
+			classes = append(classes, &class{vals: []*ir.Value{v}, scratch: true, size: ws.Size})
+			st.NaiveBytes += int64(ws.Size) * 4
+		}
 	}
 
-	// 2. In place: for each unit's stored outputs, take over a dying arg.
+	// Last uses, by unit.
 	lastUse := map[*ir.Value]int{}
 	for i, u := range us {
-		for _, v := range u.vals {
+		for _, v := range u.Values {
 			for _, a := range v.Args {
-				ra := root(a)
+				ra := pl.Root(a)
 				lastUse[ra] = max(lastUse[ra], i)
 			}
 		}
 	}
 	for v := range external {
-		lastUse[root(v)] = len(us)
+		lastUse[pl.Root(v)] = len(us)
 	}
-	merged := map[*class]bool{}
-	for i, u := range us {
-		if u.group != nil && (u.group.Kind == ir.KindContraction || u.group.Lanes != nil) {
-			continue
-		}
-		if u.group == nil && !isElementwise(u.vals[0]) {
-			continue
-		}
-		in := map[*ir.Value]bool{}
-		for _, v := range u.vals {
-			in[v] = true
-		}
-		for _, v := range u.vals {
-			c := classOf[v]
-			if c == nil || len(c.vals) > 1 || external[v] || !isElementwise(v) {
-				continue // a reduction sink clears its output before the loop reads
+
+	// 2. In place: for each unit's stored values, take over a dying arg.
+	if reuse {
+		merged := map[*class]bool{}
+		for i, u := range us {
+			if u.Kind == ir.UnitContract || u.Kind == ir.UnitUpdate || u.Kind == ir.UnitOp && !isElementwise(u.Values[0]) {
+				continue
 			}
-			space := v.Type.Shape
-			for _, m := range u.vals {
-				for _, a := range m.Args {
-					ra := root(a)
-					ca := classOf[ra]
-					if in[a] || ca == nil || merged[ca] || ca == c || lastUse[ra] != i || external[ra] ||
-						!a.Type.Shape.Equal(space) || !ra.Type.Shape.Equal(space) || ra.Type.DType != v.Type.DType || ca.size != c.size {
-						continue
-					}
-					// v takes over a's slot.
+			in := map[*ir.Value]bool{}
+			for _, v := range u.Values {
+				in[v] = true
+			}
+			for _, v := range u.Values {
+				c := classOf[v]
+				if c == nil || len(c.vals) > 1 || external[v] || !isElementwise(v) {
+					continue // a reduction sink clears its output before the loop reads
+				}
+				if ca := inPlaceArg(pl, u, i, v, c, in, classOf, merged, lastUse, external); ca != nil {
 					ca.vals = append(ca.vals, v)
 					classOf[v] = ca
 					merged[ca] = true
 					c.vals = nil
 					st.InPlace++
-					goto next
 				}
 			}
-		next:
 		}
-	}
-	var live []*class
-	for _, c := range classes {
-		if len(c.vals) > 0 {
-			live = append(live, c)
+		var live []*class
+		for _, c := range classes {
+			if len(c.vals) > 0 {
+				live = append(live, c)
+			}
 		}
+		classes = live
 	}
-	classes = live
 
 	// 3. Liveness.
 	for _, c := range classes {
+		if !reuse {
+			c.start, c.end = 0, len(us)
+			continue
+		}
 		c.start, c.end = len(us), -1
 		for _, v := range c.vals {
-			c.start = min(c.start, uidx[of[v]])
-			c.end = max(c.end, uidx[of[v]], lastUse[v])
-		}
-	}
-	// Reshapes extend their root's life.
-	for _, v := range g.Values {
-		if v.Op.Name == "reshape" {
-			if c := classOf[root(v)]; c != nil {
+			i := uidx[pl.UnitOf[v]]
+			c.start = min(c.start, i)
+			c.end = max(c.end, i)
+			if !c.scratch {
 				c.end = max(c.end, lastUse[v])
 			}
 		}
@@ -293,12 +233,16 @@ func plan(g *ir.Graph, maxBatch int) (*ir.Plan, *PlanStats, error) {
 		}
 	}
 	for _, c := range classes {
-		block := "arena"
-		if c.i32 {
-			block = "iarena"
-		}
 		for _, v := range c.vals {
-			pl.Slots[v] = ir.Slot{Block: block, Offset: c.offset, Size: size(v)}
+			if c.scratch {
+				s := pl.Scratch[v]
+				s.Offset = c.offset
+				pl.Scratch[v] = s
+				continue
+			}
+			s := pl.Slots[v]
+			s.Offset = c.offset
+			pl.Slots[v] = s
 		}
 	}
 	st.ArenaBytes = int64(pl.Arena+pl.IArena) * 4
@@ -311,23 +255,30 @@ func plan(g *ir.Graph, maxBatch int) (*ir.Plan, *PlanStats, error) {
 			}
 		}
 		if b > st.PeakBytes {
-			st.PeakBytes, st.PeakAt = b, us[i].vals[0]
+			st.PeakBytes, st.PeakAt = b, us[i].Values[0]
 		}
 	}
 	return pl, st, nil
 }
 
-// Stats plans g's memory (without changing g) and returns the statistics
-// that `mdlc build -stats` prints.
-func Stats(g *ir.Graph, maxBatch int) (*PlanStats, error) {
-	_, st, err := plan(g, maxBatch)
-	if err == nil && g.Plan == nil {
-		// Not planned (-O0, -O1): every computed value has its own buffer.
-		st.ArenaBytes, st.InPlace = st.NaiveBytes, 0
-		st.PeakBytes, st.PeakAt = st.NaiveBytes, nil
-		st.Planned = false
+// inPlaceArg returns the class of an arg of unit u (at index i) whose slot
+// v (of class c) may take over: it dies in u and has v's shape, dtype and
+// size, and nothing else merged into it yet.
+func inPlaceArg(pl *ir.Plan, u *ir.Unit, i int, v *ir.Value, c *class, in map[*ir.Value]bool, classOf map[*ir.Value]*class,
+	merged map[*class]bool, lastUse map[*ir.Value]int, external map[*ir.Value]bool) *class {
+	space := v.Type.Shape
+	for _, m := range u.Values {
+		for _, a := range m.Args {
+			ra := pl.Root(a)
+			ca := classOf[ra]
+			if in[a] || ca == nil || merged[ca] || ca == c || lastUse[ra] != i || external[ra] ||
+				!a.Type.Shape.Equal(space) || !ra.Type.Shape.Equal(space) || ra.Type.DType != v.Type.DType || ca.size != c.size {
+				continue
+			}
+			return ca
+		}
 	}
-	return st, err
+	return nil
 }
 
 // Format writes the statistics as a short report.
@@ -342,13 +293,13 @@ func (st *PlanStats) Format(opsBefore int) string {
 	fmt.Fprintf(&b, "ops:    %d before fusion, %d kernels after (%d groups of 2+ ops), %.0f%% of the op count\n",
 		opsBefore, st.Units, st.Groups, pct(int64(st.Units), int64(opsBefore)))
 	if !st.Planned {
-		fmt.Fprintf(&b, "memory: not planned (-O0/-O1): arena %s, one buffer per computed value\n", bytesText(st.ArenaBytes))
+		fmt.Fprintf(&b, "memory: not shared (-O0/-O1): arena %s, one buffer per computed value\n", bytesText(st.ArenaBytes))
 	} else {
 		fmt.Fprintf(&b, "memory: arena %s planned vs %s naive (%.0f%%); %d in place, %d aliases, %d values in registers\n",
-			bytesText(st.ArenaBytes), bytesText(st.NaiveBytes), pct(st.ArenaBytes, st.NaiveBytes), st.InPlace, st.Aliases, st.InlinedOrRegisters)
+			bytesText(st.ArenaBytes), bytesText(st.NaiveBytes), pct(st.ArenaBytes, st.NaiveBytes), st.InPlace, st.Aliases, st.Registers)
 	}
 	where := "-"
-	if st.PeakAt != nil {
+	if st.PeakAt != nil && st.Planned {
 		where = fmt.Sprintf("%%%d %s at %s", st.PeakAt.ID, st.PeakAt.Op.Name, st.PeakAt.Pos)
 	}
 	fmt.Fprintf(&b, "        largest live set %s, at %s\n", bytesText(st.PeakBytes), where)

@@ -50,6 +50,9 @@
 //     otherwise:       p' = p - inc
 //     and step' = t.
 //
+// The values the generated code keeps (lr_t, Adam's bias corrections, the
+// gradient norm and clipping scale) are named for it.
+//
 // It leaves everything else alone: no forward or backward value is changed
 // or removed (only state values are inserted), the grad results stay, and the
 // update graph is not simplified (constants are not folded, scalar chains not
@@ -145,7 +148,7 @@ func optimizer(g *ir.Graph) error {
 	// 1. State.
 	var states []*ir.Value
 	declare := func(name string, shape ir.Shape) (*ir.Value, error) {
-		if w := g.Lookup(name); w != nil && w.Op.Bound() {
+		if w := g.Lookup(name); w != nil && w.Op.Bound {
 			return nil, posErr(w.Pos, "optimizer state %q clashes with the %s of that name", name, w.Op.Name)
 		}
 		v, err := ir.NewValue(ir.LookupOp("state"), ir.Attrs{"dtype": ir.F32, "shape": shape.Clone(), "init": "zeros"})
@@ -190,6 +193,9 @@ func optimizer(g *ir.Graph) error {
 
 	// 2. Learning rate.
 	lr := o.learningRate(step, t)
+	if lr.Op.Name != "const" {
+		lr.Name = "lr"
+	}
 
 	// 3. Gradients.
 	if clip := o.f("clip_norm"); clip > 0 {
@@ -207,6 +213,7 @@ func optimizer(g *ir.Graph) error {
 		}
 		norm := b.Unary("sqrt", sq)
 		scale := b.Div(o.k(clip), b.Binary("maximum", norm, o.k(clip)))
+		norm.Name, scale.Name = "grad_norm", "clip_scale"
 		for i := range grads {
 			grads[i] = b.Mul(grads[i], scale)
 		}
@@ -222,6 +229,7 @@ func optimizer(g *ir.Graph) error {
 	if def.Name == "adam" || def.Name == "adamw" {
 		bc1 = b.Sub(o.k(1), b.Binary("pow", o.k(o.f("beta1")), t))
 		bc2 = b.Sub(o.k(1), b.Binary("pow", o.k(o.f("beta2")), t))
+		bc1.Name, bc2.Name = "bias_correction1", "bias_correction2"
 	}
 	for i, p := range params {
 		gp, st := grads[i], slots[i]

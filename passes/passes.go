@@ -20,7 +20,9 @@ type Warning struct {
 // Context carries options into passes and warnings out of them.
 type Context struct {
 	Warnings []Warning
-	MaxBatch int // the batch size memory is planned for
+	MaxBatch int        // the batch size memory is planned for
+	Level    Level      // the optimization level of the run (O0, O1 or O2)
+	Stats    *PlanStats // set by memplan
 }
 
 // Warnf records a warning.
@@ -44,7 +46,7 @@ var Pipeline = []Pass{
 	{Name: "dce", Fn: DCE, Level: O1},
 	{Name: "fuse", Fn: Fuse, Level: O2},
 	{Name: "schedule", Fn: Schedule, Level: O2},
-	{Name: "memplan", Fn: Memplan, Level: O2},
+	{Name: "memplan", Fn: Memplan}, // at every level: the plan every backend reads
 }
 
 // Options control a pipeline run.
@@ -63,9 +65,9 @@ type Level int
 
 const (
 	Default Level = iota // O2
-	O0                   // autodiff and optimizer only: no rewrites, fusion or planning
+	O0                   // autodiff and optimizer only: no rewrites or fusion, no memory shared
 	O1                   // plus simplify, CSE and DCE
-	O2                   // plus fusion, scheduling and memory planning
+	O2                   // plus fusion, scheduling and memory reuse
 )
 
 // Lookup returns the pass named name, or nil.
@@ -97,6 +99,7 @@ func Run(g *ir.Graph, opt Options) (*Context, error) {
 	if level == Default {
 		level = O2
 	}
+	c.Level = level
 	if opt.Upto != "" && Lookup(opt.Upto) == nil {
 		return c, fmt.Errorf("unknown pass %q (passes: %v)", opt.Upto, Names())
 	}

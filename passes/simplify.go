@@ -302,6 +302,9 @@ func divByScalar(r *rewriter, v *ir.Value) (*ir.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s := scalarRoot(v.Args[1]); s != nil && s.Name != "" && inv.Name == "" {
+		inv.Name = s.Name + ".inv"
+	}
 	return r.emit("mul", nil, v.Args[0], inv)
 }
 

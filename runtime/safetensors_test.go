@@ -267,3 +267,11 @@ func FuzzLoadSafetensors(f *testing.F) {
 		parseSafetensors(b)
 	})
 }
+
+func randSlice(rng *RNG, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.Float64()*2 - 1)
+	}
+	return x
+}

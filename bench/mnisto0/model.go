@@ -8,7 +8,8 @@ package mnisto0
 
 import (
 	"fmt"
-	rt "github.com/mdlc/mdlc/runtime"
+	mdlc "github.com/mdlc/mdlc/runtime"
+	rt "github.com/mdlc/mdlc/runtime/impl"
 	"math"
 )
 
@@ -39,112 +40,112 @@ type Model struct {
 	logitsB []float32 // logits.b (10)
 
 	// Gradients.
-	hiddenWGrad []float32 // d loss / d hidden.w (784, 256)
-	hiddenBGrad []float32 // d loss / d hidden.b (256)
-	logitsWGrad []float32 // d loss / d logits.w (256, 10)
-	logitsBGrad []float32 // d loss / d logits.b (10)
+	dHiddenW []float32 // d loss / d hidden.w (784, 256)
+	dHiddenB []float32 // d loss / d hidden.b (256)
+	dLogitsW []float32 // d loss / d logits.w (256, 10)
+	dLogitsB []float32 // d loss / d logits.b (10)
 
 	// Optimizer state.
-	stateStep     []float32 // step scalar
-	stateHiddenWM []float32 // hidden.w.m (784, 256)
-	stateHiddenBM []float32 // hidden.b.m (256)
-	stateLogitsWM []float32 // logits.w.m (256, 10)
-	stateLogitsBM []float32 // logits.b.m (10)
-	stateHiddenWV []float32 // hidden.w.v (784, 256)
-	stateHiddenBV []float32 // hidden.b.v (256)
-	stateLogitsWV []float32 // logits.w.v (256, 10)
-	stateLogitsBV []float32 // logits.b.v (10)
+	step     []float32 // step scalar
+	hiddenWM []float32 // hidden.w.m (784, 256)
+	hiddenBM []float32 // hidden.b.m (256)
+	logitsWM []float32 // logits.w.m (256, 10)
+	logitsBM []float32 // logits.b.m (10)
+	hiddenWV []float32 // hidden.w.v (784, 256)
+	hiddenBV []float32 // hidden.b.v (256)
+	logitsWV []float32 // logits.w.v (256, 10)
+	logitsBV []float32 // logits.b.v (10)
 
 	// Activations and temporaries (views of the arena).
-	t3     []float32 // %3 matmul (N, 256)
-	t5     []float32 // %5 add (N, 256)
-	hidden []float32 // %6 relu (N, 256)
-	t8     []float32 // %8 matmul (N, 10)
-	logits []float32 // %19 add (N, 10)
-	t20    []float32 // %20 softmax (N, 10)
-	t21    []float32 // %21 log_softmax (N, 10)
-	t22    []float32 // %22 one_hot (N, 10)
-	t23    []float32 // %23 mul (N, 10)
-	t24    []float32 // %24 reduce_sum (N)
-	t25    []float32 // %25 neg (N)
-	t26    []float32 // %26 reduce_mean scalar
-	t27    []int32   // %27 argmax (N)
-	t28    []float32 // %28 eq (N)
-	t29    []float32 // %29 cast (N)
-	t30    []float32 // %30 reduce_mean scalar
-	t33    []float32 // %33 div scalar
-	t35    []float32 // %35 broadcast (N)
-	t36    []float32 // %36 neg (N)
-	t38    []float32 // %38 broadcast (N, 10)
-	t39    []float32 // %39 mul (N, 10)
-	t40    []float32 // %40 exp (N, 10)
-	t41    []float32 // %41 reduce_sum (N, 1)
-	t42    []float32 // %42 mul (N, 10)
-	t43    []float32 // %43 sub (N, 10)
-	t45    []float32 // %45 matmul (N, 256)
-	t48    []float32 // %48 gt (N, 256)
-	t50    []float32 // %50 where (N, 256)
-	t54    []float32 // %54 add scalar
-	t57    []float32 // %57 pow scalar
-	t58    []float32 // %58 sub scalar
-	t60    []float32 // %60 pow scalar
-	t61    []float32 // %61 sub scalar
-	t62    []float32 // %62 mul (784, 256)
-	t64    []float32 // %64 mul (784, 256)
-	t65    []float32 // %65 add (784, 256)
-	t66    []float32 // %66 mul (784, 256)
-	t68    []float32 // %68 mul (784, 256)
-	t69    []float32 // %69 mul (784, 256)
-	t70    []float32 // %70 add (784, 256)
-	t71    []float32 // %71 div (784, 256)
-	t72    []float32 // %72 div (784, 256)
-	t73    []float32 // %73 sqrt (784, 256)
-	t75    []float32 // %75 add (784, 256)
-	t76    []float32 // %76 div (784, 256)
-	t77    []float32 // %77 mul (784, 256)
-	t78    []float32 // %78 sub (784, 256)
-	t79    []float32 // %79 mul (256)
-	t80    []float32 // %80 mul (256)
-	t81    []float32 // %81 add (256)
-	t82    []float32 // %82 mul (256)
-	t83    []float32 // %83 mul (256)
-	t84    []float32 // %84 mul (256)
-	t85    []float32 // %85 add (256)
-	t86    []float32 // %86 div (256)
-	t87    []float32 // %87 div (256)
-	t88    []float32 // %88 sqrt (256)
-	t89    []float32 // %89 add (256)
-	t90    []float32 // %90 div (256)
-	t91    []float32 // %91 mul (256)
-	t92    []float32 // %92 sub (256)
-	t93    []float32 // %93 mul (256, 10)
-	t94    []float32 // %94 mul (256, 10)
-	t95    []float32 // %95 add (256, 10)
-	t96    []float32 // %96 mul (256, 10)
-	t97    []float32 // %97 mul (256, 10)
-	t98    []float32 // %98 mul (256, 10)
-	t99    []float32 // %99 add (256, 10)
-	t100   []float32 // %100 div (256, 10)
-	t101   []float32 // %101 div (256, 10)
-	t102   []float32 // %102 sqrt (256, 10)
-	t103   []float32 // %103 add (256, 10)
-	t104   []float32 // %104 div (256, 10)
-	t105   []float32 // %105 mul (256, 10)
-	t106   []float32 // %106 sub (256, 10)
-	t107   []float32 // %107 mul (10)
-	t108   []float32 // %108 mul (10)
-	t109   []float32 // %109 add (10)
-	t110   []float32 // %110 mul (10)
-	t111   []float32 // %111 mul (10)
-	t112   []float32 // %112 mul (10)
-	t113   []float32 // %113 add (10)
-	t114   []float32 // %114 div (10)
-	t115   []float32 // %115 div (10)
-	t116   []float32 // %116 sqrt (10)
-	t117   []float32 // %117 add (10)
-	t118   []float32 // %118 div (10)
-	t119   []float32 // %119 mul (10)
-	t120   []float32 // %120 sub (10)
+	hiddenMatmul       []float32 // (N, 256) hiddenMatmul = matmul(image, hiddenW)
+	hiddenAdd          []float32 // (N, 256) hiddenAdd = add(hiddenMatmul, hiddenB)
+	hidden             []float32 // (N, 256) hidden = relu(hiddenAdd)
+	logitsMatmul       []float32 // (N, 10) logitsMatmul = matmul(hidden, logitsW)
+	logits             []float32 // (N, 10) logits = add(logitsMatmul, logitsB)
+	probs              []float32 // (N, 10) probs = softmax(logits)
+	lossLogSoftmax     []float32 // (N, 10) lossLogSoftmax = log_softmax(logits)
+	lossOneHot         []float32 // (N, 10) lossOneHot = one_hot(label)
+	lossMul            []float32 // (N, 10) lossMul = mul(lossOneHot, lossLogSoftmax)
+	lossReduceSum      []float32 // (N) lossReduceSum = reduce_sum(lossMul)
+	lossNeg            []float32 // (N) lossNeg = neg(lossReduceSum)
+	loss               []float32 // scalar loss = reduce_mean(lossNeg)
+	accuracyArgmax     []int32   // (N) accuracyArgmax = argmax(logits)
+	accuracyEq         []float32 // (N) accuracyEq = eq(accuracyArgmax, label)
+	accuracyCast       []float32 // (N) accuracyCast = cast(accuracyEq)
+	accuracy           []float32 // scalar accuracy = reduce_mean(accuracyCast)
+	dLogitsDiv         []float32 // scalar dLogitsDiv = div(float32(1.0), n)
+	dLogitsBroadcast   []float32 // (N) dLogitsBroadcast = broadcast(dLogitsDiv)
+	dLogitsNeg         []float32 // (N) dLogitsNeg = neg(dLogitsBroadcast)
+	dLogitsBroadcast2  []float32 // (N, 10) dLogitsBroadcast2 = broadcast(dLogitsNeg)
+	dLogitsMul         []float32 // (N, 10) dLogitsMul = mul(dLogitsBroadcast2, lossOneHot)
+	dLogitsExp         []float32 // (N, 10) dLogitsExp = exp(lossLogSoftmax)
+	dLogitsReduceSum   []float32 // (N, 1) dLogitsReduceSum = reduce_sum(dLogitsMul)
+	dLogitsMul2        []float32 // (N, 10) dLogitsMul2 = mul(dLogitsExp, dLogitsReduceSum)
+	dLogits            []float32 // (N, 10) dLogits = sub(dLogitsMul, dLogitsMul2)
+	dHidden            []float32 // (N, 256) dHidden = matmul(dLogits, logitsW)
+	dHiddenBGt         []float32 // (N, 256) dHiddenBGt = gt(hidden, float32(0.0))
+	dHiddenBWhere      []float32 // (N, 256) dHiddenBWhere = where(dHiddenBGt, dHidden, float32(0.0))
+	newStep            []float32 // scalar newStep = add(step, float32(1.0))
+	biasCorrection1Pow []float32 // scalar biasCorrection1Pow = pow(float32(0.9), newStep)
+	biasCorrection1    []float32 // scalar biasCorrection1 = sub(float32(1.0), biasCorrection1Pow)
+	biasCorrection2Pow []float32 // scalar biasCorrection2Pow = pow(float32(0.999), newStep)
+	biasCorrection2    []float32 // scalar biasCorrection2 = sub(float32(1.0), biasCorrection2Pow)
+	newHiddenWMMul     []float32 // (784, 256) newHiddenWMMul = mul(float32(0.9), hiddenWM)
+	newHiddenWMMul2    []float32 // (784, 256) newHiddenWMMul2 = mul(float32(0.09999999999999998), dHiddenW)
+	newHiddenWM        []float32 // (784, 256) newHiddenWM = add(newHiddenWMMul, newHiddenWMMul2)
+	newHiddenWVMul     []float32 // (784, 256) newHiddenWVMul = mul(float32(0.999), hiddenWV)
+	newHiddenWVMul2    []float32 // (784, 256) newHiddenWVMul2 = mul(dHiddenW, dHiddenW)
+	newHiddenWVMul3    []float32 // (784, 256) newHiddenWVMul3 = mul(float32(0.0010000000000000009), newHiddenWVMul2)
+	newHiddenWV        []float32 // (784, 256) newHiddenWV = add(newHiddenWVMul, newHiddenWVMul3)
+	newHiddenWDiv      []float32 // (784, 256) newHiddenWDiv = div(newHiddenWM, biasCorrection1)
+	newHiddenWDiv2     []float32 // (784, 256) newHiddenWDiv2 = div(newHiddenWV, biasCorrection2)
+	newHiddenWSqrt     []float32 // (784, 256) newHiddenWSqrt = sqrt(newHiddenWDiv2)
+	newHiddenWAdd      []float32 // (784, 256) newHiddenWAdd = add(newHiddenWSqrt, float32(1e-08))
+	newHiddenWDiv3     []float32 // (784, 256) newHiddenWDiv3 = div(newHiddenWDiv, newHiddenWAdd)
+	newHiddenWMul      []float32 // (784, 256) newHiddenWMul = mul(float32(0.001), newHiddenWDiv3)
+	newHiddenW         []float32 // (784, 256) newHiddenW = sub(hiddenW, newHiddenWMul)
+	newHiddenBMMul     []float32 // (256) newHiddenBMMul = mul(float32(0.9), hiddenBM)
+	newHiddenBMMul2    []float32 // (256) newHiddenBMMul2 = mul(float32(0.09999999999999998), dHiddenB)
+	newHiddenBM        []float32 // (256) newHiddenBM = add(newHiddenBMMul, newHiddenBMMul2)
+	newHiddenBVMul     []float32 // (256) newHiddenBVMul = mul(float32(0.999), hiddenBV)
+	newHiddenBVMul2    []float32 // (256) newHiddenBVMul2 = mul(dHiddenB, dHiddenB)
+	newHiddenBVMul3    []float32 // (256) newHiddenBVMul3 = mul(float32(0.0010000000000000009), newHiddenBVMul2)
+	newHiddenBV        []float32 // (256) newHiddenBV = add(newHiddenBVMul, newHiddenBVMul3)
+	newHiddenBDiv      []float32 // (256) newHiddenBDiv = div(newHiddenBM, biasCorrection1)
+	newHiddenBDiv2     []float32 // (256) newHiddenBDiv2 = div(newHiddenBV, biasCorrection2)
+	newHiddenBSqrt     []float32 // (256) newHiddenBSqrt = sqrt(newHiddenBDiv2)
+	newHiddenBAdd      []float32 // (256) newHiddenBAdd = add(newHiddenBSqrt, float32(1e-08))
+	newHiddenBDiv3     []float32 // (256) newHiddenBDiv3 = div(newHiddenBDiv, newHiddenBAdd)
+	newHiddenBMul      []float32 // (256) newHiddenBMul = mul(float32(0.001), newHiddenBDiv3)
+	newHiddenB         []float32 // (256) newHiddenB = sub(hiddenB, newHiddenBMul)
+	newLogitsWMMul     []float32 // (256, 10) newLogitsWMMul = mul(float32(0.9), logitsWM)
+	newLogitsWMMul2    []float32 // (256, 10) newLogitsWMMul2 = mul(float32(0.09999999999999998), dLogitsW)
+	newLogitsWM        []float32 // (256, 10) newLogitsWM = add(newLogitsWMMul, newLogitsWMMul2)
+	newLogitsWVMul     []float32 // (256, 10) newLogitsWVMul = mul(float32(0.999), logitsWV)
+	newLogitsWVMul2    []float32 // (256, 10) newLogitsWVMul2 = mul(dLogitsW, dLogitsW)
+	newLogitsWVMul3    []float32 // (256, 10) newLogitsWVMul3 = mul(float32(0.0010000000000000009), newLogitsWVMul2)
+	newLogitsWV        []float32 // (256, 10) newLogitsWV = add(newLogitsWVMul, newLogitsWVMul3)
+	newLogitsWDiv      []float32 // (256, 10) newLogitsWDiv = div(newLogitsWM, biasCorrection1)
+	newLogitsWDiv2     []float32 // (256, 10) newLogitsWDiv2 = div(newLogitsWV, biasCorrection2)
+	newLogitsWSqrt     []float32 // (256, 10) newLogitsWSqrt = sqrt(newLogitsWDiv2)
+	newLogitsWAdd      []float32 // (256, 10) newLogitsWAdd = add(newLogitsWSqrt, float32(1e-08))
+	newLogitsWDiv3     []float32 // (256, 10) newLogitsWDiv3 = div(newLogitsWDiv, newLogitsWAdd)
+	newLogitsWMul      []float32 // (256, 10) newLogitsWMul = mul(float32(0.001), newLogitsWDiv3)
+	newLogitsW         []float32 // (256, 10) newLogitsW = sub(logitsW, newLogitsWMul)
+	newLogitsBMMul     []float32 // (10) newLogitsBMMul = mul(float32(0.9), logitsBM)
+	newLogitsBMMul2    []float32 // (10) newLogitsBMMul2 = mul(float32(0.09999999999999998), dLogitsB)
+	newLogitsBM        []float32 // (10) newLogitsBM = add(newLogitsBMMul, newLogitsBMMul2)
+	newLogitsBVMul     []float32 // (10) newLogitsBVMul = mul(float32(0.999), logitsBV)
+	newLogitsBVMul2    []float32 // (10) newLogitsBVMul2 = mul(dLogitsB, dLogitsB)
+	newLogitsBVMul3    []float32 // (10) newLogitsBVMul3 = mul(float32(0.0010000000000000009), newLogitsBVMul2)
+	newLogitsBV        []float32 // (10) newLogitsBV = add(newLogitsBVMul, newLogitsBVMul3)
+	newLogitsBDiv      []float32 // (10) newLogitsBDiv = div(newLogitsBM, biasCorrection1)
+	newLogitsBDiv2     []float32 // (10) newLogitsBDiv2 = div(newLogitsBV, biasCorrection2)
+	newLogitsBSqrt     []float32 // (10) newLogitsBSqrt = sqrt(newLogitsBDiv2)
+	newLogitsBAdd      []float32 // (10) newLogitsBAdd = add(newLogitsBSqrt, float32(1e-08))
+	newLogitsBDiv3     []float32 // (10) newLogitsBDiv3 = div(newLogitsBDiv, newLogitsBAdd)
+	newLogitsBMul      []float32 // (10) newLogitsBMul = mul(float32(0.001), newLogitsBDiv3)
+	newLogitsB         []float32 // (10) newLogitsB = sub(logitsB, newLogitsBMul)
 }
 
 // Option configures New.
@@ -174,160 +175,359 @@ func New(opts ...Option) *Model {
 	m.hiddenB = m.params[200704:200960:200960]
 	m.logitsW = m.params[200960:203520:203520]
 	m.logitsB = m.params[203520:203530:203530]
-	m.hiddenWGrad = m.grads[0:200704:200704]
-	m.hiddenBGrad = m.grads[200704:200960:200960]
-	m.logitsWGrad = m.grads[200960:203520:203520]
-	m.logitsBGrad = m.grads[203520:203530:203530]
-	m.stateStep = m.state[0:1:1]
-	m.stateHiddenWM = m.state[1:200705:200705]
-	m.stateHiddenBM = m.state[200705:200961:200961]
-	m.stateLogitsWM = m.state[200961:203521:203521]
-	m.stateLogitsBM = m.state[203521:203531:203531]
-	m.stateHiddenWV = m.state[203531:404235:404235]
-	m.stateHiddenBV = m.state[404235:404491:404491]
-	m.stateLogitsWV = m.state[404491:407051:407051]
-	m.stateLogitsBV = m.state[407051:407061:407061]
-	m.t3 = m.arena[0:32768:32768]
-	m.t5 = m.arena[32768:65536:65536]
-	m.hidden = m.arena[65536:98304:98304]
-	m.t8 = m.arena[98304:99584:99584]
-	m.logits = m.arena[99584:100864:100864]
-	m.t20 = m.arena[100864:102144:102144]
-	m.t21 = m.arena[102144:103424:103424]
-	m.t22 = m.arena[103424:104704:104704]
-	m.t23 = m.arena[104704:105984:105984]
-	m.t24 = m.arena[105984:106112:106112]
-	m.t25 = m.arena[106112:106240:106240]
-	m.t26 = m.arena[106240:106241:106241]
-	m.t27 = m.iarena[0:128:128]
-	m.t28 = m.arena[106241:106369:106369]
-	m.t29 = m.arena[106369:106497:106497]
-	m.t30 = m.arena[106497:106498:106498]
-	m.t33 = m.arena[106498:106499:106499]
-	m.t35 = m.arena[106499:106627:106627]
-	m.t36 = m.arena[106627:106755:106755]
-	m.t38 = m.arena[106755:108035:108035]
-	m.t39 = m.arena[108035:109315:109315]
-	m.t40 = m.arena[109315:110595:110595]
-	m.t41 = m.arena[110595:110723:110723]
-	m.t42 = m.arena[110723:112003:112003]
-	m.t43 = m.arena[112003:113283:113283]
-	m.t45 = m.arena[113283:146051:146051]
-	m.t48 = m.arena[146051:178819:178819]
-	m.t50 = m.arena[178819:211587:211587]
-	m.t54 = m.arena[211587:211588:211588]
-	m.t57 = m.arena[211588:211589:211589]
-	m.t58 = m.arena[211589:211590:211590]
-	m.t60 = m.arena[211590:211591:211591]
-	m.t61 = m.arena[211591:211592:211592]
-	m.t62 = m.arena[211592:412296:412296]
-	m.t64 = m.arena[412296:613000:613000]
-	m.t65 = m.arena[613000:813704:813704]
-	m.t66 = m.arena[813704:1014408:1014408]
-	m.t68 = m.arena[1014408:1215112:1215112]
-	m.t69 = m.arena[1215112:1415816:1415816]
-	m.t70 = m.arena[1415816:1616520:1616520]
-	m.t71 = m.arena[1616520:1817224:1817224]
-	m.t72 = m.arena[1817224:2017928:2017928]
-	m.t73 = m.arena[2017928:2218632:2218632]
-	m.t75 = m.arena[2218632:2419336:2419336]
-	m.t76 = m.arena[2419336:2620040:2620040]
-	m.t77 = m.arena[2620040:2820744:2820744]
-	m.t78 = m.arena[2820744:3021448:3021448]
-	m.t79 = m.arena[3021448:3021704:3021704]
-	m.t80 = m.arena[3021704:3021960:3021960]
-	m.t81 = m.arena[3021960:3022216:3022216]
-	m.t82 = m.arena[3022216:3022472:3022472]
-	m.t83 = m.arena[3022472:3022728:3022728]
-	m.t84 = m.arena[3022728:3022984:3022984]
-	m.t85 = m.arena[3022984:3023240:3023240]
-	m.t86 = m.arena[3023240:3023496:3023496]
-	m.t87 = m.arena[3023496:3023752:3023752]
-	m.t88 = m.arena[3023752:3024008:3024008]
-	m.t89 = m.arena[3024008:3024264:3024264]
-	m.t90 = m.arena[3024264:3024520:3024520]
-	m.t91 = m.arena[3024520:3024776:3024776]
-	m.t92 = m.arena[3024776:3025032:3025032]
-	m.t93 = m.arena[3025032:3027592:3027592]
-	m.t94 = m.arena[3027592:3030152:3030152]
-	m.t95 = m.arena[3030152:3032712:3032712]
-	m.t96 = m.arena[3032712:3035272:3035272]
-	m.t97 = m.arena[3035272:3037832:3037832]
-	m.t98 = m.arena[3037832:3040392:3040392]
-	m.t99 = m.arena[3040392:3042952:3042952]
-	m.t100 = m.arena[3042952:3045512:3045512]
-	m.t101 = m.arena[3045512:3048072:3048072]
-	m.t102 = m.arena[3048072:3050632:3050632]
-	m.t103 = m.arena[3050632:3053192:3053192]
-	m.t104 = m.arena[3053192:3055752:3055752]
-	m.t105 = m.arena[3055752:3058312:3058312]
-	m.t106 = m.arena[3058312:3060872:3060872]
-	m.t107 = m.arena[3060872:3060882:3060882]
-	m.t108 = m.arena[3060882:3060892:3060892]
-	m.t109 = m.arena[3060892:3060902:3060902]
-	m.t110 = m.arena[3060902:3060912:3060912]
-	m.t111 = m.arena[3060912:3060922:3060922]
-	m.t112 = m.arena[3060922:3060932:3060932]
-	m.t113 = m.arena[3060932:3060942:3060942]
-	m.t114 = m.arena[3060942:3060952:3060952]
-	m.t115 = m.arena[3060952:3060962:3060962]
-	m.t116 = m.arena[3060962:3060972:3060972]
-	m.t117 = m.arena[3060972:3060982:3060982]
-	m.t118 = m.arena[3060982:3060992:3060992]
-	m.t119 = m.arena[3060992:3061002:3061002]
-	m.t120 = m.arena[3061002:3061012:3061012]
+	m.dHiddenW = m.grads[0:200704:200704]
+	m.dHiddenB = m.grads[200704:200960:200960]
+	m.dLogitsW = m.grads[200960:203520:203520]
+	m.dLogitsB = m.grads[203520:203530:203530]
+	m.step = m.state[0:1:1]
+	m.hiddenWM = m.state[1:200705:200705]
+	m.hiddenBM = m.state[200705:200961:200961]
+	m.logitsWM = m.state[200961:203521:203521]
+	m.logitsBM = m.state[203521:203531:203531]
+	m.hiddenWV = m.state[203531:404235:404235]
+	m.hiddenBV = m.state[404235:404491:404491]
+	m.logitsWV = m.state[404491:407051:407051]
+	m.logitsBV = m.state[407051:407061:407061]
+	m.hiddenMatmul = m.arena[2809856:2842624:2842624]
+	m.hiddenAdd = m.arena[2842624:2875392:2875392]
+	m.hidden = m.arena[2875392:2908160:2908160]
+	m.logitsMatmul = m.arena[3042304:3043584:3043584]
+	m.logits = m.arena[3043584:3044864:3044864]
+	m.probs = m.arena[3044864:3046144:3046144]
+	m.lossLogSoftmax = m.arena[3046144:3047424:3047424]
+	m.lossOneHot = m.arena[3047424:3048704:3048704]
+	m.lossMul = m.arena[3048704:3049984:3049984]
+	m.lossReduceSum = m.arena[3059968:3060096:3060096]
+	m.lossNeg = m.arena[3060096:3060224:3060224]
+	m.loss = m.arena[3061004:3061005:3061005]
+	m.accuracyArgmax = m.iarena[0:128:128]
+	m.accuracyEq = m.arena[3060224:3060352:3060352]
+	m.accuracyCast = m.arena[3060352:3060480:3060480]
+	m.accuracy = m.arena[3061005:3061006:3061006]
+	m.dLogitsDiv = m.arena[3061006:3061007:3061007]
+	m.dLogitsBroadcast = m.arena[3060480:3060608:3060608]
+	m.dLogitsNeg = m.arena[3060608:3060736:3060736]
+	m.dLogitsBroadcast2 = m.arena[3049984:3051264:3051264]
+	m.dLogitsMul = m.arena[3051264:3052544:3052544]
+	m.dLogitsExp = m.arena[3052544:3053824:3053824]
+	m.dLogitsReduceSum = m.arena[3060736:3060864:3060864]
+	m.dLogitsMul2 = m.arena[3053824:3055104:3055104]
+	m.dLogits = m.arena[3055104:3056384:3056384]
+	m.dHidden = m.arena[2908160:2940928:2940928]
+	m.dHiddenBGt = m.arena[2940928:2973696:2973696]
+	m.dHiddenBWhere = m.arena[2973696:3006464:3006464]
+	m.newStep = m.arena[3061007:3061008:3061008]
+	m.biasCorrection1Pow = m.arena[3061008:3061009:3061009]
+	m.biasCorrection1 = m.arena[3061009:3061010:3061010]
+	m.biasCorrection2Pow = m.arena[3061010:3061011:3061011]
+	m.biasCorrection2 = m.arena[3061011:3061012:3061012]
+	m.newHiddenWMMul = m.arena[0:200704:200704]
+	m.newHiddenWMMul2 = m.arena[200704:401408:401408]
+	m.newHiddenWM = m.arena[401408:602112:602112]
+	m.newHiddenWVMul = m.arena[602112:802816:802816]
+	m.newHiddenWVMul2 = m.arena[802816:1003520:1003520]
+	m.newHiddenWVMul3 = m.arena[1003520:1204224:1204224]
+	m.newHiddenWV = m.arena[1204224:1404928:1404928]
+	m.newHiddenWDiv = m.arena[1404928:1605632:1605632]
+	m.newHiddenWDiv2 = m.arena[1605632:1806336:1806336]
+	m.newHiddenWSqrt = m.arena[1806336:2007040:2007040]
+	m.newHiddenWAdd = m.arena[2007040:2207744:2207744]
+	m.newHiddenWDiv3 = m.arena[2207744:2408448:2408448]
+	m.newHiddenWMul = m.arena[2408448:2609152:2609152]
+	m.newHiddenW = m.arena[2609152:2809856:2809856]
+	m.newHiddenBMMul = m.arena[3056384:3056640:3056640]
+	m.newHiddenBMMul2 = m.arena[3056640:3056896:3056896]
+	m.newHiddenBM = m.arena[3056896:3057152:3057152]
+	m.newHiddenBVMul = m.arena[3057152:3057408:3057408]
+	m.newHiddenBVMul2 = m.arena[3057408:3057664:3057664]
+	m.newHiddenBVMul3 = m.arena[3057664:3057920:3057920]
+	m.newHiddenBV = m.arena[3057920:3058176:3058176]
+	m.newHiddenBDiv = m.arena[3058176:3058432:3058432]
+	m.newHiddenBDiv2 = m.arena[3058432:3058688:3058688]
+	m.newHiddenBSqrt = m.arena[3058688:3058944:3058944]
+	m.newHiddenBAdd = m.arena[3058944:3059200:3059200]
+	m.newHiddenBDiv3 = m.arena[3059200:3059456:3059456]
+	m.newHiddenBMul = m.arena[3059456:3059712:3059712]
+	m.newHiddenB = m.arena[3059712:3059968:3059968]
+	m.newLogitsWMMul = m.arena[3006464:3009024:3009024]
+	m.newLogitsWMMul2 = m.arena[3009024:3011584:3011584]
+	m.newLogitsWM = m.arena[3011584:3014144:3014144]
+	m.newLogitsWVMul = m.arena[3014144:3016704:3016704]
+	m.newLogitsWVMul2 = m.arena[3016704:3019264:3019264]
+	m.newLogitsWVMul3 = m.arena[3019264:3021824:3021824]
+	m.newLogitsWV = m.arena[3021824:3024384:3024384]
+	m.newLogitsWDiv = m.arena[3024384:3026944:3026944]
+	m.newLogitsWDiv2 = m.arena[3026944:3029504:3029504]
+	m.newLogitsWSqrt = m.arena[3029504:3032064:3032064]
+	m.newLogitsWAdd = m.arena[3032064:3034624:3034624]
+	m.newLogitsWDiv3 = m.arena[3034624:3037184:3037184]
+	m.newLogitsWMul = m.arena[3037184:3039744:3039744]
+	m.newLogitsW = m.arena[3039744:3042304:3042304]
+	m.newLogitsBMMul = m.arena[3060864:3060874:3060874]
+	m.newLogitsBMMul2 = m.arena[3060874:3060884:3060884]
+	m.newLogitsBM = m.arena[3060884:3060894:3060894]
+	m.newLogitsBVMul = m.arena[3060894:3060904:3060904]
+	m.newLogitsBVMul2 = m.arena[3060904:3060914:3060914]
+	m.newLogitsBVMul3 = m.arena[3060914:3060924:3060924]
+	m.newLogitsBV = m.arena[3060924:3060934:3060934]
+	m.newLogitsBDiv = m.arena[3060934:3060944:3060944]
+	m.newLogitsBDiv2 = m.arena[3060944:3060954:3060954]
+	m.newLogitsBSqrt = m.arena[3060954:3060964:3060964]
+	m.newLogitsBAdd = m.arena[3060964:3060974:3060974]
+	m.newLogitsBDiv3 = m.arena[3060974:3060984:3060984]
+	m.newLogitsBMul = m.arena[3060984:3060994:3060994]
+	m.newLogitsB = m.arena[3060994:3061004:3061004]
 	m.Reset()
 	return m
 }
 
-// Reset re-initializes the parameters from the seed and clears the optimizer state.
-func (m *Model) Reset() {
-	rng := rt.NewRNG(m.seed)
-	if err := rt.InitParam(m.hiddenW, []int{784, 256}, "glorot_uniform", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.hiddenB, []int{256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.logitsW, []int{256, 10}, "glorot_uniform", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.logitsB, []int{10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateStep, []int{}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateHiddenWM, []int{784, 256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateHiddenBM, []int{256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateLogitsWM, []int{256, 10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateLogitsBM, []int{10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateHiddenWV, []int{784, 256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateHiddenBV, []int{256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateLogitsWV, []int{256, 10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateLogitsBV, []int{10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
+// Spec describes the model's inputs, outputs, metrics, parameters and state.
+func (m *Model) Spec() mdlc.Spec {
+	return spec()
 }
 
-// Spec describes the model's inputs, outputs, metrics, parameters and state.
-func (m *Model) Spec() rt.Spec {
-	return rt.Spec{
-		Inputs: []rt.IO{{
+// Forward runs the model on the first n examples and returns its outputs, views of the
+// model's memory that stay valid until the next call.
+func (m *Model) Forward(image []float32, n int) (probs []float32, err error) {
+	if err := rt.CheckBatch(n, MaxBatch); err != nil {
+		return nil, err
+	}
+	if err := rt.CheckF32("input image", image, n, 784); err != nil {
+		return nil, err
+	}
+	if err := rt.CheckFinite("input image", image); err != nil {
+		return nil, err
+	}
+	m.forward(image, n)
+	return m.probs[:10*n], nil
+}
+
+// TrainStep runs one optimizer step on the first n examples and returns the loss
+// before the update.
+func (m *Model) TrainStep(image []float32, label []int32, n int) (loss float32, err error) {
+	if err := rt.CheckBatch(n, MaxBatch); err != nil {
+		return 0, err
+	}
+	if err := rt.CheckF32("input image", image, n, 784); err != nil {
+		return 0, err
+	}
+	if err := rt.CheckFinite("input image", image); err != nil {
+		return 0, err
+	}
+	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
+		return 0, err
+	}
+	m.trainStep(image, label, n)
+	return m.loss[0], nil
+}
+
+// Eval returns the loss and the metrics (accuracy) on the first n examples without updating the model.
+func (m *Model) Eval(image []float32, label []int32, n int) (loss float32, accuracy float32, err error) {
+	if err := rt.CheckBatch(n, MaxBatch); err != nil {
+		return 0, 0, err
+	}
+	if err := rt.CheckF32("input image", image, n, 784); err != nil {
+		return 0, 0, err
+	}
+	if err := rt.CheckFinite("input image", image); err != nil {
+		return 0, 0, err
+	}
+	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
+		return 0, 0, err
+	}
+	m.eval(image, label, n)
+	return m.loss[0], m.accuracy[0], nil
+}
+
+var _ mdlc.Model = (*Model)(nil)
+
+// Train implements runtime.Model: TrainStep on a batch given in Spec().Inputs order.
+func (m *Model) Train(b mdlc.Batch, n int) (float32, error) {
+	if len(b) != 2 {
+		return 0, fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
+	}
+	return m.TrainStep(b[0].F32, b[1].I32, n)
+}
+
+// Evaluate implements runtime.Model: Eval on a batch, metrics written to metrics.
+func (m *Model) Evaluate(b mdlc.Batch, n int, metrics []float32) (float32, error) {
+	if len(b) != 2 {
+		return 0, fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
+	}
+	if len(metrics) < 1 {
+		return 0, fmt.Errorf("metrics has room for %d values, want 1", len(metrics))
+	}
+	loss, m0, err := m.Eval(b[0].F32, b[1].I32, n)
+	if err != nil {
+		return 0, err
+	}
+	metrics[0] = m0
+	return loss, nil
+}
+
+// Predict implements runtime.Model: Forward on a batch, outputs copied into outputs.
+func (m *Model) Predict(b mdlc.Batch, n int, outputs [][]float32) error {
+	if len(b) != 2 {
+		return fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
+	}
+	if len(outputs) != 1 {
+		return fmt.Errorf("outputs has %d slices, want 1", len(outputs))
+	}
+	o0, err := m.Forward(b[0].F32, n)
+	if err != nil {
+		return err
+	}
+	if len(outputs[0]) < len(o0) {
+		return fmt.Errorf("output probs: buffer holds %d values, need %d", len(outputs[0]), len(o0))
+	}
+	copy(outputs[0], o0)
+	return nil
+}
+
+// Params returns views of the parameters, in declaration order.
+func (m *Model) Params() []mdlc.Tensor {
+	return []mdlc.Tensor{{
+		Data:  m.hiddenW,
+		Name:  "hidden.w",
+		Shape: []int{784, 256},
+	}, {
+		Data:  m.hiddenB,
+		Name:  "hidden.b",
+		Shape: []int{256},
+	}, {
+		Data:  m.logitsW,
+		Name:  "logits.w",
+		Shape: []int{256, 10},
+	}, {
+		Data:  m.logitsB,
+		Name:  "logits.b",
+		Shape: []int{10},
+	}}
+}
+
+// Grads returns views of the gradients of the last TrainStep, in parameter order.
+func (m *Model) Grads() []mdlc.Tensor {
+	return []mdlc.Tensor{{
+		Data:  m.dHiddenW,
+		Name:  "hidden.w",
+		Shape: []int{784, 256},
+	}, {
+		Data:  m.dHiddenB,
+		Name:  "hidden.b",
+		Shape: []int{256},
+	}, {
+		Data:  m.dLogitsW,
+		Name:  "logits.w",
+		Shape: []int{256, 10},
+	}, {
+		Data:  m.dLogitsB,
+		Name:  "logits.b",
+		Shape: []int{10},
+	}}
+}
+
+// State returns views of the optimizer state (named optimizer.NAME).
+func (m *Model) State() []mdlc.Tensor {
+	return []mdlc.Tensor{{
+		Data:  m.step,
+		Name:  "optimizer.step",
+		Shape: []int{},
+	}, {
+		Data:  m.hiddenWM,
+		Name:  "optimizer.hidden.w.m",
+		Shape: []int{784, 256},
+	}, {
+		Data:  m.hiddenBM,
+		Name:  "optimizer.hidden.b.m",
+		Shape: []int{256},
+	}, {
+		Data:  m.logitsWM,
+		Name:  "optimizer.logits.w.m",
+		Shape: []int{256, 10},
+	}, {
+		Data:  m.logitsBM,
+		Name:  "optimizer.logits.b.m",
+		Shape: []int{10},
+	}, {
+		Data:  m.hiddenWV,
+		Name:  "optimizer.hidden.w.v",
+		Shape: []int{784, 256},
+	}, {
+		Data:  m.hiddenBV,
+		Name:  "optimizer.hidden.b.v",
+		Shape: []int{256},
+	}, {
+		Data:  m.logitsWV,
+		Name:  "optimizer.logits.w.v",
+		Shape: []int{256, 10},
+	}, {
+		Data:  m.logitsBV,
+		Name:  "optimizer.logits.b.v",
+		Shape: []int{10},
+	}}
+}
+
+// Save writes the parameters and the optimizer state to path as safetensors,
+// atomically: a crash during Save leaves the previous file intact.
+func (m *Model) Save(path string) error {
+	return mdlc.SaveSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "MnistMLP"})
+}
+
+// Load reads a checkpoint written by Save (by either target). On error the model
+// is unchanged.
+func (m *Model) Load(path string) error {
+	return mdlc.LoadSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "MnistMLP"})
+}
+
+// Reset re-initializes the parameters from the seed and clears the optimizer state.
+func (m *Model) Reset() error {
+	rng := rt.NewRNG(m.seed)
+	if err := rt.InitParam(m.hiddenW, []int{784, 256}, "glorot_uniform", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenB, []int{256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsW, []int{256, 10}, "glorot_uniform", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsB, []int{10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.step, []int{}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenWM, []int{784, 256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenBM, []int{256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsWM, []int{256, 10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsBM, []int{10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenWV, []int{784, 256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenBV, []int{256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsWV, []int{256, 10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsBV, []int{10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	return nil
+}
+
+// spec is the model's runtime.Spec: shapes use -1 for the batch axis N (-k for k*N).
+func spec() mdlc.Spec {
+	return mdlc.Spec{
+		Inputs: []mdlc.IO{{
 			DType: "f32",
 			Name:  "image",
 			Role:  "input",
@@ -341,13 +541,13 @@ func (m *Model) Spec() rt.Spec {
 		MaxBatch: MaxBatch,
 		Metrics:  []string{"accuracy"},
 		Name:     "MnistMLP",
-		Outputs: []rt.IO{{
+		Outputs: []mdlc.IO{{
 			DType: "f32",
 			Name:  "probs",
 			Role:  "output",
 			Shape: []int{-1, 10},
 		}},
-		Params: []rt.IO{{
+		Params: []mdlc.IO{{
 			DType: "f32",
 			Name:  "hidden.w",
 			Role:  "param",
@@ -368,7 +568,7 @@ func (m *Model) Spec() rt.Spec {
 			Role:  "param",
 			Shape: []int{10},
 		}},
-		State: []rt.IO{{
+		State: []mdlc.IO{{
 			DType: "f32",
 			Name:  "step",
 			Role:  "state",
@@ -417,160 +617,228 @@ func (m *Model) Spec() rt.Spec {
 	}
 }
 
-// Forward runs the model on the first n examples and returns its outputs, views of
-// the model's memory that stay valid until the next call.
-func (m *Model) Forward(image []float32, n int) (probs []float32, err error) {
-	if err := rt.CheckBatch(n, MaxBatch); err != nil {
-		return nil, err
-	}
-	if err := rt.CheckF32("input image", image, n, 784); err != nil {
-		return nil, err
-	}
-	if err := rt.CheckFinite("input image", image); err != nil {
-		return nil, err
-	}
-	m.forward(image, n)
-	return m.t20[:10*n], nil
-}
-
-// TrainStep runs one optimizer step on the first n examples and returns the loss
-// before the update.
-func (m *Model) TrainStep(image []float32, label []int32, n int) (loss float32, err error) {
-	if err := rt.CheckBatch(n, MaxBatch); err != nil {
-		return 0, err
-	}
-	if err := rt.CheckF32("input image", image, n, 784); err != nil {
-		return 0, err
-	}
-	if err := rt.CheckFinite("input image", image); err != nil {
-		return 0, err
-	}
-	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
-		return 0, err
-	}
-	m.step(image, label, n)
-	return m.t26[0], nil
-}
-
-// Eval returns the loss and the metrics (accuracy) on the first n examples without updating the model.
-func (m *Model) Eval(image []float32, label []int32, n int) (loss float32, accuracy float32, err error) {
-	if err := rt.CheckBatch(n, MaxBatch); err != nil {
-		return 0, 0, err
-	}
-	if err := rt.CheckF32("input image", image, n, 784); err != nil {
-		return 0, 0, err
-	}
-	if err := rt.CheckFinite("input image", image); err != nil {
-		return 0, 0, err
-	}
-	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
-		return 0, 0, err
-	}
-	m.eval(image, label, n)
-	return m.t26[0], m.t30[0], nil
-}
-
-var _ rt.Model = (*Model)(nil)
-
-// Train implements runtime.Model: TrainStep on a batch given in Spec().Inputs order.
-func (m *Model) Train(b rt.Batch, n int) (float32, error) {
-	if len(b) != 2 {
-		return 0, fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
-	}
-	return m.TrainStep(b[0].F32, b[1].I32, n)
-}
-
-// Evaluate implements runtime.Model: Eval on a batch, metrics written to metrics.
-func (m *Model) Evaluate(b rt.Batch, n int, metrics []float32) (float32, error) {
-	if len(b) != 2 {
-		return 0, fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
-	}
-	if len(metrics) < 1 {
-		return 0, fmt.Errorf("metrics has room for %d values, want 1", len(metrics))
-	}
-	loss, m0, err := m.Eval(b[0].F32, b[1].I32, n)
-	if err != nil {
-		return 0, err
-	}
-	metrics[0] = m0
-	return loss, nil
-}
-
-// Predict implements runtime.Model: Forward on a batch, outputs copied into outputs.
-func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
-	if len(b) != 2 {
-		return fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
-	}
-	if len(outputs) != 1 {
-		return fmt.Errorf("outputs has %d slices, want 1", len(outputs))
-	}
-	o0, err := m.Forward(b[0].F32, n)
-	if err != nil {
-		return err
-	}
-	if len(outputs[0]) < len(o0) {
-		return fmt.Errorf("output probs: buffer holds %d values, need %d", len(outputs[0]), len(o0))
-	}
-	copy(outputs[0], o0)
-	return nil
-}
-
 // forward computes the outputs.
 func (m *Model) forward(image []float32, n int) {
-	// ------------------------------------------------------------------------
+	m.hiddenMatmulForward(image, n)
+	m.hiddenAddForward(n)
+	m.hiddenForward(n)
+	m.logitsMatmulForward(n)
+	m.logitsForward(n)
+	m.probsForward(n)
+}
+
+// eval computes the loss and the metrics.
+func (m *Model) eval(image []float32, label []int32, n int) {
+	m.hiddenMatmulForward(image, n)
+	m.hiddenAddForward(n)
+	m.hiddenForward(n)
+	m.logitsMatmulForward(n)
+	m.logitsForward(n)
+	m.lossLogSoftmaxForward(n)
+	m.lossOneHotForward(label, n)
+	m.lossMulForward(n)
+	m.lossReduceSumForward(n)
+	m.lossNegForward(n)
+	m.lossForward(n)
+	m.accuracyArgmaxForward(n)
+	m.accuracyEqForward(label, n)
+	m.accuracyCastForward(n)
+	m.accuracyForward(n)
+}
+
+// trainStep is one training step: forward, loss, backward (gradients into m.grads),
+// then the optimizer update of every parameter and its state.
+func (m *Model) trainStep(image []float32, label []int32, n int) {
 	// Forward.
-	// %3 = matmul(%0, %2) (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.t3, 256)
-	// %5 = add(%3, %4) (N, 256)
-	{
-		if g5AVX2 == nil {
-		}
+	m.hiddenMatmulForward(image, n)
+	m.hiddenAddForward(n)
+	m.hiddenForward(n)
+	m.logitsMatmulForward(n)
+	m.logitsForward(n)
+	m.lossLogSoftmaxForward(n)
+	m.lossOneHotForward(label, n)
+	m.lossMulForward(n)
+	m.lossReduceSumForward(n)
+	m.lossNegForward(n)
+	m.lossForward(n)
+
+	// Backward.
+	m.dLogitsDivBackward(n)
+	m.dLogitsBroadcastBackward(n)
+	m.dLogitsNegBackward(n)
+	m.dLogitsBroadcastBackward2(n)
+	m.dLogitsMulBackward(n)
+	m.dLogitsExpBackward(n)
+	m.dLogitsReduceSumBackward(n)
+	m.dLogitsMulBackward2(n)
+	m.dLogitsBackward(n)
+	m.dLogitsBBackward(n)
+	m.dHiddenBackward(n)
+	m.dLogitsWBackward(n)
+	m.dHiddenBGtBackward(n)
+	m.dHiddenBWhereBackward(n)
+	m.dHiddenBBackward(n)
+	m.dHiddenWBackward(image, n)
+
+	// Optimizer update.
+	m.newStepUpdate(n)
+	m.biasCorrection1PowUpdate(n)
+	m.biasCorrection1Update(n)
+	m.biasCorrection2PowUpdate(n)
+	m.biasCorrection2Update(n)
+	m.newHiddenWMMulUpdate(n)
+	m.newHiddenWMMulUpdate2(n)
+	m.newHiddenWMUpdate(n)
+	m.newHiddenWVMulUpdate(n)
+	m.newHiddenWVMulUpdate2(n)
+	m.newHiddenWVMulUpdate3(n)
+	m.newHiddenWVUpdate(n)
+	m.newHiddenWDivUpdate(n)
+	m.newHiddenWDivUpdate2(n)
+	m.newHiddenWSqrtUpdate(n)
+	m.newHiddenWAddUpdate(n)
+	m.newHiddenWDivUpdate3(n)
+	m.newHiddenWMulUpdate(n)
+	m.newHiddenWUpdate(n)
+	m.newHiddenBMMulUpdate(n)
+	m.newHiddenBMMulUpdate2(n)
+	m.newHiddenBMUpdate(n)
+	m.newHiddenBVMulUpdate(n)
+	m.newHiddenBVMulUpdate2(n)
+	m.newHiddenBVMulUpdate3(n)
+	m.newHiddenBVUpdate(n)
+	m.newHiddenBDivUpdate(n)
+	m.newHiddenBDivUpdate2(n)
+	m.newHiddenBSqrtUpdate(n)
+	m.newHiddenBAddUpdate(n)
+	m.newHiddenBDivUpdate3(n)
+	m.newHiddenBMulUpdate(n)
+	m.newHiddenBUpdate(n)
+	m.newLogitsWMMulUpdate(n)
+	m.newLogitsWMMulUpdate2(n)
+	m.newLogitsWMUpdate(n)
+	m.newLogitsWVMulUpdate(n)
+	m.newLogitsWVMulUpdate2(n)
+	m.newLogitsWVMulUpdate3(n)
+	m.newLogitsWVUpdate(n)
+	m.newLogitsWDivUpdate(n)
+	m.newLogitsWDivUpdate2(n)
+	m.newLogitsWSqrtUpdate(n)
+	m.newLogitsWAddUpdate(n)
+	m.newLogitsWDivUpdate3(n)
+	m.newLogitsWMulUpdate(n)
+	m.newLogitsWUpdate(n)
+	m.newLogitsBMMulUpdate(n)
+	m.newLogitsBMMulUpdate2(n)
+	m.newLogitsBMUpdate(n)
+	m.newLogitsBVMulUpdate(n)
+	m.newLogitsBVMulUpdate2(n)
+	m.newLogitsBVMulUpdate3(n)
+	m.newLogitsBVUpdate(n)
+	m.newLogitsBDivUpdate(n)
+	m.newLogitsBDivUpdate2(n)
+	m.newLogitsBSqrtUpdate(n)
+	m.newLogitsBAddUpdate(n)
+	m.newLogitsBDivUpdate3(n)
+	m.newLogitsBMulUpdate(n)
+	m.newLogitsBUpdate(n)
+
+	// Apply the updates: every new value was computed from the old ones above.
+	copy(m.step, m.newStep[:1])
+	copy(m.hiddenWM, m.newHiddenWM[:200704])
+	copy(m.hiddenWV, m.newHiddenWV[:200704])
+	copy(m.hiddenW, m.newHiddenW[:200704])
+	copy(m.hiddenBM, m.newHiddenBM[:256])
+	copy(m.hiddenBV, m.newHiddenBV[:256])
+	copy(m.hiddenB, m.newHiddenB[:256])
+	copy(m.logitsWM, m.newLogitsWM[:2560])
+	copy(m.logitsWV, m.newLogitsWV[:2560])
+	copy(m.logitsW, m.newLogitsW[:2560])
+	copy(m.logitsBM, m.newLogitsBM[:10])
+	copy(m.logitsBV, m.newLogitsBV[:10])
+	copy(m.logitsB, m.newLogitsB[:10])
+}
+
+// ----------------------------------------------------------------------------
+// Forward.
+
+// hiddenMatmulForward computes
+//
+//	hiddenMatmul = matmul(image, hiddenW) (N, 256)
+func (m *Model) hiddenMatmulForward(image []float32, n int) {
+	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hiddenMatmul, 256)
+}
+
+// hiddenAddForward computes
+//
+//	hiddenAdd = add(hiddenMatmul, hiddenB) (N, 256)
+func (m *Model) hiddenAddForward(n int) {
+	if hiddenAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t3[i0*256:][:256]
-			a1 := m.hiddenB[0:][:256]
-			o5 := m.t5[i0*256:][:256]
-			if g5AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-				g5AVX2(256, &a0[0], &a1[0], &o5[0])
-			} else {
-				for c := 0; c < 256; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 256)
-					rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
-				}
-			}
+			hiddenMatmulRow := m.hiddenMatmul[i0*256:][:256]
+			hiddenBRow := m.hiddenB[0:][:256]
+			hiddenAddRow := m.hiddenAdd[i0*256:][:256]
+			hiddenAddAVX2(256, &hiddenMatmulRow[0], &hiddenBRow[0], &hiddenAddRow[0])
 		}
-	}
-	// %6 = relu(%5) (N, 256) (hidden)
-	{
-		if g6AVX2 == nil {
-		}
-		a0 := m.t5[0:][:256*n]
-		o6 := m.hidden[0:][:256*n]
-		if g6AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if 256*n > 0 {
-				g6AVX2(256*n, &a0[0], &o6[0])
-			}
-		} else {
-			for c := 0; c < 256*n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256*n)
-				rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
-			}
-		}
-	}
-	// %8 = matmul(%6, %7) (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.t8, 10)
-	// %19 = add(%8, %9) (N, 10) (logits)
-	{
+	} else {
 		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t8[i0*10:][:10]
-			a1 := m.logitsB[0:][:10]
-			o19 := m.logits[i0*10:][:10]
-			for j := range o19 {
-				v19 := a0[j] + a1[j]
-				o19[j] = v19
+			hiddenMatmulRow := m.hiddenMatmul[i0*256:][:256]
+			hiddenBRow := m.hiddenB[0:][:256]
+			hiddenAddRow := m.hiddenAdd[i0*256:][:256]
+			for j := range hiddenAddRow {
+				hiddenAdd := hiddenMatmulRow[j] + hiddenBRow[j]
+				hiddenAddRow[j] = hiddenAdd
 			}
 		}
 	}
-	// %20 = softmax(%19) (N, 10)
+}
+
+// hiddenForward computes
+//
+//	hidden = relu(hiddenAdd) (N, 256)
+func (m *Model) hiddenForward(n int) {
+	if hiddenAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		hiddenAddRow := m.hiddenAdd[0:][:256*n]
+		hiddenRow := m.hidden[0:][:256*n]
+		if 256*n > 0 {
+			hiddenAVX2(256*n, &hiddenAddRow[0], &hiddenRow[0])
+		}
+	} else {
+		hiddenAddRow := m.hiddenAdd[0:][:256*n]
+		hiddenRow := m.hidden[0:][:256*n]
+		for j := range hiddenRow {
+			hidden := relu32(hiddenAddRow[j])
+			hiddenRow[j] = hidden
+		}
+	}
+}
+
+// logitsMatmulForward computes
+//
+//	logitsMatmul = matmul(hidden, logitsW) (N, 10)
+func (m *Model) logitsMatmulForward(n int) {
+	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logitsMatmul, 10)
+}
+
+// logitsForward computes
+//
+//	logits = add(logitsMatmul, logitsB) (N, 10)
+func (m *Model) logitsForward(n int) {
+	for i0 := 0; i0 < n; i0++ {
+		logitsMatmulRow := m.logitsMatmul[i0*10:][:10]
+		logitsBRow := m.logitsB[0:][:10]
+		logitsRow := m.logits[i0*10:][:10]
+		for j := range logitsRow {
+			logits := logitsMatmulRow[j] + logitsBRow[j]
+			logitsRow[j] = logits
+		}
+	}
+}
+
+// probsForward computes
+//
+//	probs = softmax(logits) (N, 10)
+func (m *Model) probsForward(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
 		mx := float32(math.Inf(-1))
@@ -583,67 +851,15 @@ func (m *Model) forward(image []float32, n int) {
 		}
 		inv := 1 / sum
 		for j := 0; j < 10; j++ {
-			m.t20[base+j] = exp32(m.logits[base+j]-mx) * inv
+			m.probs[base+j] = exp32(m.logits[base+j]-mx) * inv
 		}
 	}
 }
 
-// eval computes the loss and the metrics.
-func (m *Model) eval(image []float32, label []int32, n int) {
-	// ------------------------------------------------------------------------
-	// Forward.
-	// %3 = matmul(%0, %2) (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.t3, 256)
-	// %5 = add(%3, %4) (N, 256)
-	{
-		if g5AVX2 == nil {
-		}
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t3[i0*256:][:256]
-			a1 := m.hiddenB[0:][:256]
-			o5 := m.t5[i0*256:][:256]
-			if g5AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-				g5AVX2(256, &a0[0], &a1[0], &o5[0])
-			} else {
-				for c := 0; c < 256; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 256)
-					rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
-				}
-			}
-		}
-	}
-	// %6 = relu(%5) (N, 256) (hidden)
-	{
-		if g6AVX2 == nil {
-		}
-		a0 := m.t5[0:][:256*n]
-		o6 := m.hidden[0:][:256*n]
-		if g6AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if 256*n > 0 {
-				g6AVX2(256*n, &a0[0], &o6[0])
-			}
-		} else {
-			for c := 0; c < 256*n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256*n)
-				rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
-			}
-		}
-	}
-	// %8 = matmul(%6, %7) (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.t8, 10)
-	// %19 = add(%8, %9) (N, 10) (logits)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t8[i0*10:][:10]
-			a1 := m.logitsB[0:][:10]
-			o19 := m.logits[i0*10:][:10]
-			for j := range o19 {
-				v19 := a0[j] + a1[j]
-				o19[j] = v19
-			}
-		}
-	}
-	// %21 = log_softmax(%19) (N, 10)
+// lossLogSoftmaxForward computes
+//
+//	lossLogSoftmax = log_softmax(logits) (N, 10)
+func (m *Model) lossLogSoftmaxForward(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
 		mx := float32(math.Inf(-1))
@@ -656,71 +872,98 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 		}
 		lse := mx + log32(sum)
 		for j := 0; j < 10; j++ {
-			m.t21[base+j] = m.logits[base+j] - lse
+			m.lossLogSoftmax[base+j] = m.logits[base+j] - lse
 		}
 	}
-	// %22 = one_hot(%1) (N, 10)
-	clear(m.t22[:10*n])
+}
+
+// lossOneHotForward computes
+//
+//	lossOneHot = one_hot(label) (N, 10)
+func (m *Model) lossOneHotForward(label []int32, n int) {
+	clear(m.lossOneHot[:10*n])
 	for i, c := range label[:n] {
 		if c >= 0 && c < 10 {
-			m.t22[i*10+int(c)] = 1
+			m.lossOneHot[i*10+int(c)] = 1
 		}
 	}
-	// %23 = mul(%22, %21) (N, 10)
-	{
-		if g23AVX2 == nil {
+}
+
+// lossMulForward computes
+//
+//	lossMul = mul(lossOneHot, lossLogSoftmax) (N, 10)
+func (m *Model) lossMulForward(n int) {
+	if lossMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		lossOneHotRow := m.lossOneHot[0:][:10*n]
+		lossLogSoftmaxRow := m.lossLogSoftmax[0:][:10*n]
+		lossMulRow := m.lossMul[0:][:10*n]
+		if 10*n > 0 {
+			lossMulAVX2(10*n, &lossOneHotRow[0], &lossLogSoftmaxRow[0], &lossMulRow[0])
 		}
-		a0 := m.t22[0:][:10*n]
-		a1 := m.t21[0:][:10*n]
-		o23 := m.t23[0:][:10*n]
-		if g23AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if 10*n > 0 {
-				g23AVX2(10*n, &a0[0], &a1[0], &o23[0])
-			}
-		} else {
-			for c := 0; c < 10*n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 10*n)
-				rt.VMul(o23[c:e], a0[c:e], a1[c:e]) // %23 = mul(%22, %21)
-			}
+	} else {
+		lossOneHotRow := m.lossOneHot[0:][:10*n]
+		lossLogSoftmaxRow := m.lossLogSoftmax[0:][:10*n]
+		lossMulRow := m.lossMul[0:][:10*n]
+		for j := range lossMulRow {
+			lossMul := lossOneHotRow[j] * lossLogSoftmaxRow[j]
+			lossMulRow[j] = lossMul
 		}
 	}
-	// %24 = reduce_sum(%23) (N)
-	for i := range m.t24[:n] {
-		m.t24[i] = 0
+}
+
+// lossReduceSumForward computes
+//
+//	lossReduceSum = reduce_sum(lossMul) (N)
+func (m *Model) lossReduceSumForward(n int) {
+	for i := range m.lossReduceSum[:n] {
+		m.lossReduceSum[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.t24[i0] += m.t23[i0*10+i1]
+			m.lossReduceSum[i0] += m.lossMul[i0*10+i1]
 		}
 	}
-	// %25 = neg(%24) (N)
-	{
-		if g25AVX2 == nil {
+}
+
+// lossNegForward computes
+//
+//	lossNeg = neg(lossReduceSum) (N)
+func (m *Model) lossNegForward(n int) {
+	if lossNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		lossReduceSumRow := m.lossReduceSum[0:][:n]
+		lossNegRow := m.lossNeg[0:][:n]
+		if n > 0 {
+			lossNegAVX2(n, &lossReduceSumRow[0], &lossNegRow[0])
 		}
-		a0 := m.t24[0:][:n]
-		o25 := m.t25[0:][:n]
-		if g25AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if n > 0 {
-				g25AVX2(n, &a0[0], &o25[0])
-			}
-		} else {
-			for c := 0; c < n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, n)
-				rt.VNeg(o25[c:e], a0[c:e]) // %25 = neg(%24)
-			}
+	} else {
+		lossReduceSumRow := m.lossReduceSum[0:][:n]
+		lossNegRow := m.lossNeg[0:][:n]
+		for j := range lossNegRow {
+			lossNeg := -lossReduceSumRow[j]
+			lossNegRow[j] = lossNeg
 		}
 	}
-	// %26 = reduce_mean(%25) scalar
-	for i := range m.t26[:1] {
-		m.t26[i] = 0
+}
+
+// lossForward computes
+//
+//	loss = reduce_mean(lossNeg) scalar
+func (m *Model) lossForward(n int) {
+	for i := range m.loss[:1] {
+		m.loss[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
-		m.t26[0] += m.t25[i0]
+		m.loss[0] += m.lossNeg[i0]
 	}
-	for i := range m.t26[:1] {
-		m.t26[i] /= float32(n)
+	for i := range m.loss[:1] {
+		m.loss[i] /= float32(n)
 	}
-	// %27 = argmax(%19) (N)
+}
+
+// accuracyArgmaxForward computes
+//
+//	accuracyArgmax = argmax(logits) (N)
+func (m *Model) accuracyArgmaxForward(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
 		best := 0
@@ -729,1417 +972,1447 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 				best = j
 			}
 		}
-		m.t27[o] = int32(best)
-	}
-	// %28 = eq(%27, %1) (N)
-	{
-		a0 := m.t27[0:][:n]
-		a1 := label[0:][:n]
-		o28 := m.t28[0:][:n]
-		for j := range o28 {
-			v28 := b2f(a0[j] == a1[j])
-			o28[j] = v28
-		}
-	}
-	// %29 = cast(%28) (N)
-	{
-		a0 := m.t28[0:][:n]
-		o29 := m.t29[0:][:n]
-		for j := range o29 {
-			v29 := a0[j]
-			o29[j] = v29
-		}
-	}
-	// %30 = reduce_mean(%29) scalar
-	for i := range m.t30[:1] {
-		m.t30[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		m.t30[0] += m.t29[i0]
-	}
-	for i := range m.t30[:1] {
-		m.t30[i] /= float32(n)
+		m.accuracyArgmax[o] = int32(best)
 	}
 }
 
-// step is one training step: forward, loss, backward (gradients into m.grads),
-// then the optimizer update of every parameter and its state.
-func (m *Model) step(image []float32, label []int32, n int) {
-	var vt [1][rt.VecChunk]float32 // strips for the vectorized loops
-	// ------------------------------------------------------------------------
-	// Forward.
-	// %3 = matmul(%0, %2) (N, 256)
-	rt.Sgemm(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.t3, 256)
-	// %5 = add(%3, %4) (N, 256)
-	{
-		if g5AVX2 == nil {
-		}
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t3[i0*256:][:256]
-			a1 := m.hiddenB[0:][:256]
-			o5 := m.t5[i0*256:][:256]
-			if g5AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-				g5AVX2(256, &a0[0], &a1[0], &o5[0])
-			} else {
-				for c := 0; c < 256; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 256)
-					rt.VAdd(o5[c:e], a0[c:e], a1[c:e]) // %5 = add(%3, %4)
-				}
-			}
-		}
+// accuracyEqForward computes
+//
+//	accuracyEq = eq(accuracyArgmax, label) (N)
+func (m *Model) accuracyEqForward(label []int32, n int) {
+	accuracyArgmaxRow := m.accuracyArgmax[0:][:n]
+	labelRow := label[0:][:n]
+	accuracyEqRow := m.accuracyEq[0:][:n]
+	for j := range accuracyEqRow {
+		accuracyEq := b2f(accuracyArgmaxRow[j] == labelRow[j])
+		accuracyEqRow[j] = accuracyEq
 	}
-	// %6 = relu(%5) (N, 256) (hidden)
-	{
-		if g6AVX2 == nil {
-		}
-		a0 := m.t5[0:][:256*n]
-		o6 := m.hidden[0:][:256*n]
-		if g6AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if 256*n > 0 {
-				g6AVX2(256*n, &a0[0], &o6[0])
-			}
-		} else {
-			for c := 0; c < 256*n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256*n)
-				rt.VRelu(o6[c:e], a0[c:e]) // %6 = relu(%5)
-			}
-		}
-	}
-	// %8 = matmul(%6, %7) (N, 10)
-	rt.Sgemm(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.t8, 10)
-	// %19 = add(%8, %9) (N, 10) (logits)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t8[i0*10:][:10]
-			a1 := m.logitsB[0:][:10]
-			o19 := m.logits[i0*10:][:10]
-			for j := range o19 {
-				v19 := a0[j] + a1[j]
-				o19[j] = v19
-			}
-		}
-	}
-	// %21 = log_softmax(%19) (N, 10)
-	for o := 0; o < n; o++ {
-		base := o * 10
-		mx := float32(math.Inf(-1))
-		for j := 0; j < 10; j++ {
-			mx = max(mx, m.logits[base+j])
-		}
-		var sum float32
-		for j := 0; j < 10; j++ {
-			sum += exp32(m.logits[base+j] - mx)
-		}
-		lse := mx + log32(sum)
-		for j := 0; j < 10; j++ {
-			m.t21[base+j] = m.logits[base+j] - lse
-		}
-	}
-	// %22 = one_hot(%1) (N, 10)
-	clear(m.t22[:10*n])
-	for i, c := range label[:n] {
-		if c >= 0 && c < 10 {
-			m.t22[i*10+int(c)] = 1
-		}
-	}
-	// %23 = mul(%22, %21) (N, 10)
-	{
-		if g23AVX2 == nil {
-		}
-		a0 := m.t22[0:][:10*n]
-		a1 := m.t21[0:][:10*n]
-		o23 := m.t23[0:][:10*n]
-		if g23AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if 10*n > 0 {
-				g23AVX2(10*n, &a0[0], &a1[0], &o23[0])
-			}
-		} else {
-			for c := 0; c < 10*n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 10*n)
-				rt.VMul(o23[c:e], a0[c:e], a1[c:e]) // %23 = mul(%22, %21)
-			}
-		}
-	}
-	// %24 = reduce_sum(%23) (N)
-	for i := range m.t24[:n] {
-		m.t24[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 10; i1++ {
-			m.t24[i0] += m.t23[i0*10+i1]
-		}
-	}
-	// %25 = neg(%24) (N)
-	{
-		if g25AVX2 == nil {
-		}
-		a0 := m.t24[0:][:n]
-		o25 := m.t25[0:][:n]
-		if g25AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if n > 0 {
-				g25AVX2(n, &a0[0], &o25[0])
-			}
-		} else {
-			for c := 0; c < n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, n)
-				rt.VNeg(o25[c:e], a0[c:e]) // %25 = neg(%24)
-			}
-		}
-	}
-	// %26 = reduce_mean(%25) scalar
-	for i := range m.t26[:1] {
-		m.t26[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		m.t26[0] += m.t25[i0]
-	}
-	for i := range m.t26[:1] {
-		m.t26[i] /= float32(n)
-	}
+}
 
-	// ------------------------------------------------------------------------
-	// Backward.
-	// %33 = div(%31, %32) scalar
-	v33 := float32(1.0) / float32(n)
-	m.t33[0] = v33
-	// %35 = broadcast(%34) (N)
-	{
-		a0 := m.t33[0]
-		o35 := m.t35[0:][:n]
-		rt.VFill(vt[0][:], a0)
+// accuracyCastForward computes
+//
+//	accuracyCast = cast(accuracyEq) (N)
+func (m *Model) accuracyCastForward(n int) {
+	accuracyEqRow := m.accuracyEq[0:][:n]
+	accuracyCastRow := m.accuracyCast[0:][:n]
+	for j := range accuracyCastRow {
+		accuracyCast := accuracyEqRow[j]
+		accuracyCastRow[j] = accuracyCast
+	}
+}
+
+// accuracyForward computes
+//
+//	accuracy = reduce_mean(accuracyCast) scalar
+func (m *Model) accuracyForward(n int) {
+	for i := range m.accuracy[:1] {
+		m.accuracy[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		m.accuracy[0] += m.accuracyCast[i0]
+	}
+	for i := range m.accuracy[:1] {
+		m.accuracy[i] /= float32(n)
+	}
+}
+
+// ----------------------------------------------------------------------------
+// Backward.
+
+// dLogitsDivBackward computes
+//
+//	dLogitsDiv = div(float32(1.0), n) scalar
+func (m *Model) dLogitsDivBackward(n int) {
+	dLogitsDiv := float32(1.0) / float32(n)
+	m.dLogitsDiv[0] = dLogitsDiv
+}
+
+// dLogitsBroadcastBackward computes
+//
+//	dLogitsBroadcast = broadcast(dLogitsDiv) (N)
+func (m *Model) dLogitsBroadcastBackward(n int) {
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+		var vt [1][rt.VecChunk]float32 // strips of the operands and intermediates
+		dLogitsReshape := m.dLogitsDiv[0]
+		dLogitsBroadcastRow := m.dLogitsBroadcast[0:][:n]
+		rt.VFill(vt[0][:], dLogitsReshape)
 		for c := 0; c < n; c += rt.VecChunk {
 			e := min(c+rt.VecChunk, n)
-			copy(o35[c:e], vt[0][:])
+			copy(dLogitsBroadcastRow[c:e], vt[0][:])
+		}
+	} else {
+		dLogitsReshape := m.dLogitsDiv[0]
+		dLogitsBroadcastRow := m.dLogitsBroadcast[0:][:n]
+		for j := range dLogitsBroadcastRow {
+			dLogitsBroadcast := dLogitsReshape
+			dLogitsBroadcastRow[j] = dLogitsBroadcast
 		}
 	}
-	// %36 = neg(%35) (N)
-	{
-		if g36AVX2 == nil {
+}
+
+// dLogitsNegBackward computes
+//
+//	dLogitsNeg = neg(dLogitsBroadcast) (N)
+func (m *Model) dLogitsNegBackward(n int) {
+	if dLogitsNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dLogitsBroadcastRow := m.dLogitsBroadcast[0:][:n]
+		dLogitsNegRow := m.dLogitsNeg[0:][:n]
+		if n > 0 {
+			dLogitsNegAVX2(n, &dLogitsBroadcastRow[0], &dLogitsNegRow[0])
 		}
-		a0 := m.t35[0:][:n]
-		o36 := m.t36[0:][:n]
-		if g36AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if n > 0 {
-				g36AVX2(n, &a0[0], &o36[0])
-			}
-		} else {
-			for c := 0; c < n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, n)
-				rt.VNeg(o36[c:e], a0[c:e]) // %36 = neg(%35)
-			}
-		}
-	}
-	// %38 = broadcast(%37) (N, 10)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t36[i0]
-			o38 := m.t38[i0*10:][:10]
-			for j := range o38 {
-				v38 := a0
-				o38[j] = v38
-			}
+	} else {
+		dLogitsBroadcastRow := m.dLogitsBroadcast[0:][:n]
+		dLogitsNegRow := m.dLogitsNeg[0:][:n]
+		for j := range dLogitsNegRow {
+			dLogitsNeg := -dLogitsBroadcastRow[j]
+			dLogitsNegRow[j] = dLogitsNeg
 		}
 	}
-	// %39 = mul(%38, %22) (N, 10)
-	{
-		if g39AVX2 == nil {
-		}
-		a0 := m.t38[0:][:10*n]
-		a1 := m.t22[0:][:10*n]
-		o39 := m.t39[0:][:10*n]
-		if g39AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if 10*n > 0 {
-				g39AVX2(10*n, &a0[0], &a1[0], &o39[0])
-			}
-		} else {
-			for c := 0; c < 10*n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 10*n)
-				rt.VMul(o39[c:e], a0[c:e], a1[c:e]) // %39 = mul(%38, %22)
-			}
+}
+
+// dLogitsBroadcastBackward2 computes
+//
+//	dLogitsBroadcast2 = broadcast(dLogitsNeg) (N, 10)
+func (m *Model) dLogitsBroadcastBackward2(n int) {
+	for i0 := 0; i0 < n; i0++ {
+		dLogitsReshape2 := m.dLogitsNeg[i0]
+		dLogitsBroadcastRow2 := m.dLogitsBroadcast2[i0*10:][:10]
+		for j := range dLogitsBroadcastRow2 {
+			dLogitsBroadcast2 := dLogitsReshape2
+			dLogitsBroadcastRow2[j] = dLogitsBroadcast2
 		}
 	}
-	// %40 = exp(%21) (N, 10)
-	{
-		a0 := m.t21[0:][:10*n]
-		o40 := m.t40[0:][:10*n]
-		for j := range o40 {
-			v40 := exp32(a0[j])
-			o40[j] = v40
+}
+
+// dLogitsMulBackward computes
+//
+//	dLogitsMul = mul(dLogitsBroadcast2, lossOneHot) (N, 10)
+func (m *Model) dLogitsMulBackward(n int) {
+	if dLogitsMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dLogitsBroadcastRow2 := m.dLogitsBroadcast2[0:][:10*n]
+		lossOneHotRow := m.lossOneHot[0:][:10*n]
+		dLogitsMulRow := m.dLogitsMul[0:][:10*n]
+		if 10*n > 0 {
+			dLogitsMulAVX2(10*n, &dLogitsBroadcastRow2[0], &lossOneHotRow[0], &dLogitsMulRow[0])
+		}
+	} else {
+		dLogitsBroadcastRow2 := m.dLogitsBroadcast2[0:][:10*n]
+		lossOneHotRow := m.lossOneHot[0:][:10*n]
+		dLogitsMulRow := m.dLogitsMul[0:][:10*n]
+		for j := range dLogitsMulRow {
+			dLogitsMul := dLogitsBroadcastRow2[j] * lossOneHotRow[j]
+			dLogitsMulRow[j] = dLogitsMul
 		}
 	}
-	// %41 = reduce_sum(%39) (N, 1)
-	for i := range m.t41[:n] {
-		m.t41[i] = 0
+}
+
+// dLogitsExpBackward computes
+//
+//	dLogitsExp = exp(lossLogSoftmax) (N, 10)
+func (m *Model) dLogitsExpBackward(n int) {
+	lossLogSoftmaxRow := m.lossLogSoftmax[0:][:10*n]
+	dLogitsExpRow := m.dLogitsExp[0:][:10*n]
+	for j := range dLogitsExpRow {
+		dLogitsExp := exp32(lossLogSoftmaxRow[j])
+		dLogitsExpRow[j] = dLogitsExp
+	}
+}
+
+// dLogitsReduceSumBackward computes
+//
+//	dLogitsReduceSum = reduce_sum(dLogitsMul) (N, 1)
+func (m *Model) dLogitsReduceSumBackward(n int) {
+	for i := range m.dLogitsReduceSum[:n] {
+		m.dLogitsReduceSum[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.t41[i0] += m.t39[i0*10+i1]
+			m.dLogitsReduceSum[i0] += m.dLogitsMul[i0*10+i1]
 		}
 	}
-	// %42 = mul(%40, %41) (N, 10)
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t40[i0*10:][:10]
-			a1 := m.t41[i0]
-			o42 := m.t42[i0*10:][:10]
-			for j := range o42 {
-				v42 := a0[j] * a1
-				o42[j] = v42
-			}
+}
+
+// dLogitsMulBackward2 computes
+//
+//	dLogitsMul2 = mul(dLogitsExp, dLogitsReduceSum) (N, 10)
+func (m *Model) dLogitsMulBackward2(n int) {
+	for i0 := 0; i0 < n; i0++ {
+		dLogitsExpRow := m.dLogitsExp[i0*10:][:10]
+		dLogitsReduceSum := m.dLogitsReduceSum[i0]
+		dLogitsMulRow2 := m.dLogitsMul2[i0*10:][:10]
+		for j := range dLogitsMulRow2 {
+			dLogitsMul2 := dLogitsExpRow[j] * dLogitsReduceSum
+			dLogitsMulRow2[j] = dLogitsMul2
 		}
 	}
-	// %43 = sub(%39, %42) (N, 10)
-	{
-		if g43AVX2 == nil {
+}
+
+// dLogitsBackward computes
+//
+//	dLogits = sub(dLogitsMul, dLogitsMul2) (N, 10)
+func (m *Model) dLogitsBackward(n int) {
+	if dLogitsAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dLogitsMulRow := m.dLogitsMul[0:][:10*n]
+		dLogitsMulRow2 := m.dLogitsMul2[0:][:10*n]
+		dLogitsRow := m.dLogits[0:][:10*n]
+		if 10*n > 0 {
+			dLogitsAVX2(10*n, &dLogitsMulRow[0], &dLogitsMulRow2[0], &dLogitsRow[0])
 		}
-		a0 := m.t39[0:][:10*n]
-		a1 := m.t42[0:][:10*n]
-		o43 := m.t43[0:][:10*n]
-		if g43AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if 10*n > 0 {
-				g43AVX2(10*n, &a0[0], &a1[0], &o43[0])
-			}
-		} else {
-			for c := 0; c < 10*n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 10*n)
-				rt.VSub(o43[c:e], a0[c:e], a1[c:e]) // %43 = sub(%39, %42)
-			}
+	} else {
+		dLogitsMulRow := m.dLogitsMul[0:][:10*n]
+		dLogitsMulRow2 := m.dLogitsMul2[0:][:10*n]
+		dLogitsRow := m.dLogits[0:][:10*n]
+		for j := range dLogitsRow {
+			dLogits := dLogitsMulRow[j] - dLogitsMulRow2[j]
+			dLogitsRow[j] = dLogits
 		}
 	}
-	// %44 = reduce_sum(%43) (10)
-	for i := range m.logitsBGrad[:10] {
-		m.logitsBGrad[i] = 0
+}
+
+// dLogitsBBackward computes
+//
+//	dLogitsB = reduce_sum(dLogits) (10)
+func (m *Model) dLogitsBBackward(n int) {
+	for i := range m.dLogitsB[:10] {
+		m.dLogitsB[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 10; i1++ {
-			m.logitsBGrad[i1] += m.t43[i0*10+i1]
+			m.dLogitsB[i1] += m.dLogits[i0*10+i1]
 		}
 	}
-	// %45 = matmul(%43, %7) (N, 256)
-	rt.Sgemm(false, true, n, 256, 10, 1, m.t43, 10, m.logitsW, 10, 0, m.t45, 256)
-	// %46 = matmul(%6, %43) (256, 10)
-	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t43, 10, 0, m.logitsWGrad, 10)
-	// %48 = gt(%6, %47) (N, 256)
-	{
-		if g48AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.0))
+}
+
+// dHiddenBackward computes
+//
+//	dHidden = matmul(dLogits, logitsW) (N, 256)
+func (m *Model) dHiddenBackward(n int) {
+	rt.Sgemm(false, true, n, 256, 10, 1, m.dLogits, 10, m.logitsW, 10, 0, m.dHidden, 256)
+}
+
+// dLogitsWBackward computes
+//
+//	dLogitsW = matmul(hidden, dLogits) (256, 10)
+func (m *Model) dLogitsWBackward(n int) {
+	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.dLogits, 10, 0, m.dLogitsW, 10)
+}
+
+// dHiddenBGtBackward computes
+//
+//	dHiddenBGt = gt(hidden, float32(0.0)) (N, 256)
+func (m *Model) dHiddenBGtBackward(n int) {
+	if dHiddenBGtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		hiddenRow := m.hidden[0:][:256*n]
+		dHiddenBGtRow := m.dHiddenBGt[0:][:256*n]
+		if 256*n > 0 {
+			dHiddenBGtAVX2(256*n, &hiddenRow[0], &dHiddenBGtRow[0])
 		}
-		a0 := m.hidden[0:][:256*n]
-		o48 := m.t48[0:][:256*n]
-		if g48AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if 256*n > 0 {
-				g48AVX2(256*n, &a0[0], &o48[0])
-			}
-		} else {
-			for c := 0; c < 256*n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256*n)
-				rt.VGt(o48[c:e], a0[c:e], vt[0][:]) // %48 = gt(%6, %47)
-			}
-		}
-	}
-	// %50 = where(%48, %45, %49) (N, 256)
-	{
-		if g50AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.0))
-		}
-		a0 := m.t48[0:][:256*n]
-		a1 := m.t45[0:][:256*n]
-		o50 := m.t50[0:][:256*n]
-		if g50AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if 256*n > 0 {
-				g50AVX2(256*n, &a0[0], &a1[0], &o50[0])
-			}
-		} else {
-			for c := 0; c < 256*n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256*n)
-				rt.VWhere(o50[c:e], a0[c:e], a1[c:e], vt[0][:]) // %50 = where(%48, %45, %49)
-			}
+	} else {
+		hiddenRow := m.hidden[0:][:256*n]
+		dHiddenBGtRow := m.dHiddenBGt[0:][:256*n]
+		for j := range dHiddenBGtRow {
+			dHiddenBGt := b2f(hiddenRow[j] > float32(0.0))
+			dHiddenBGtRow[j] = dHiddenBGt
 		}
 	}
-	// %51 = reduce_sum(%50) (256)
-	for i := range m.hiddenBGrad[:256] {
-		m.hiddenBGrad[i] = 0
+}
+
+// dHiddenBWhereBackward computes
+//
+//	dHiddenBWhere = where(dHiddenBGt, dHidden, float32(0.0)) (N, 256)
+func (m *Model) dHiddenBWhereBackward(n int) {
+	if dHiddenBWhereAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dHiddenBGtRow := m.dHiddenBGt[0:][:256*n]
+		dHiddenRow := m.dHidden[0:][:256*n]
+		dHiddenBWhereRow := m.dHiddenBWhere[0:][:256*n]
+		if 256*n > 0 {
+			dHiddenBWhereAVX2(256*n, &dHiddenBGtRow[0], &dHiddenRow[0], &dHiddenBWhereRow[0])
+		}
+	} else {
+		dHiddenBGtRow := m.dHiddenBGt[0:][:256*n]
+		dHiddenRow := m.dHidden[0:][:256*n]
+		dHiddenBWhereRow := m.dHiddenBWhere[0:][:256*n]
+		for j := range dHiddenBWhereRow {
+			dHiddenBWhere := sel32(dHiddenBGtRow[j], dHiddenRow[j], float32(0.0))
+			dHiddenBWhereRow[j] = dHiddenBWhere
+		}
+	}
+}
+
+// dHiddenBBackward computes
+//
+//	dHiddenB = reduce_sum(dHiddenBWhere) (256)
+func (m *Model) dHiddenBBackward(n int) {
+	for i := range m.dHiddenB[:256] {
+		m.dHiddenB[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			m.hiddenBGrad[i1] += m.t50[i0*256+i1]
+			m.dHiddenB[i1] += m.dHiddenBWhere[i0*256+i1]
 		}
 	}
-	// %52 = matmul(%0, %50) (784, 256)
-	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t50, 256, 0, m.hiddenWGrad, 256)
+}
 
-	// ------------------------------------------------------------------------
-	// Optimizer update.
-	// %54 = add(%10, %53) scalar
-	v54 := m.stateStep[0] + float32(1.0)
-	m.t54[0] = v54
-	// %57 = pow(%56, %54) scalar
-	v57 := pow32(float32(0.9), m.t54[0])
-	m.t57[0] = v57
-	// %58 = sub(%53, %57) scalar
-	v58 := float32(1.0) - m.t57[0]
-	m.t58[0] = v58
-	// %60 = pow(%59, %54) scalar
-	v60 := pow32(float32(0.999), m.t54[0])
-	m.t60[0] = v60
-	// %61 = sub(%53, %60) scalar
-	v61 := float32(1.0) - m.t60[0]
-	m.t61[0] = v61
-	// %62 = mul(%56, %11) (784, 256)
-	{
-		if g62AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.9))
-		}
-		a0 := m.stateHiddenWM[0:][:200704]
-		o62 := m.t62[0:][:200704]
-		if g62AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g62AVX2(200704, &a0[0], &o62[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VMul(o62[c:e], vt[0][:], a0[c:e]) // %62 = mul(%56, %11)
-			}
-		}
-	}
-	// %64 = mul(%63, %52) (784, 256)
-	{
-		if g64AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.09999999999999998))
-		}
-		a0 := m.hiddenWGrad[0:][:200704]
-		o64 := m.t64[0:][:200704]
-		if g64AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g64AVX2(200704, &a0[0], &o64[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VMul(o64[c:e], vt[0][:], a0[c:e]) // %64 = mul(%63, %52)
-			}
-		}
-	}
-	// %65 = add(%62, %64) (784, 256)
-	{
-		if g65AVX2 == nil {
-		}
-		a0 := m.t62[0:][:200704]
-		a1 := m.t64[0:][:200704]
-		o65 := m.t65[0:][:200704]
-		if g65AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g65AVX2(200704, &a0[0], &a1[0], &o65[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VAdd(o65[c:e], a0[c:e], a1[c:e]) // %65 = add(%62, %64)
-			}
-		}
-	}
-	// %66 = mul(%59, %15) (784, 256)
-	{
-		if g66AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.999))
-		}
-		a0 := m.stateHiddenWV[0:][:200704]
-		o66 := m.t66[0:][:200704]
-		if g66AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g66AVX2(200704, &a0[0], &o66[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VMul(o66[c:e], vt[0][:], a0[c:e]) // %66 = mul(%59, %15)
-			}
+// dHiddenWBackward computes
+//
+//	dHiddenW = matmul(image, dHiddenBWhere) (784, 256)
+func (m *Model) dHiddenWBackward(image []float32, n int) {
+	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.dHiddenBWhere, 256, 0, m.dHiddenW, 256)
+}
+
+// ----------------------------------------------------------------------------
+// Optimizer update.
+
+// newStepUpdate computes
+//
+//	newStep = add(step, float32(1.0)) scalar
+func (m *Model) newStepUpdate(n int) {
+	newStep := m.step[0] + float32(1.0)
+	m.newStep[0] = newStep
+}
+
+// biasCorrection1PowUpdate computes
+//
+//	biasCorrection1Pow = pow(float32(0.9), newStep) scalar
+func (m *Model) biasCorrection1PowUpdate(n int) {
+	biasCorrection1Pow := pow32(float32(0.9), m.newStep[0])
+	m.biasCorrection1Pow[0] = biasCorrection1Pow
+}
+
+// biasCorrection1Update computes
+//
+//	biasCorrection1 = sub(float32(1.0), biasCorrection1Pow) scalar
+func (m *Model) biasCorrection1Update(n int) {
+	biasCorrection1 := float32(1.0) - m.biasCorrection1Pow[0]
+	m.biasCorrection1[0] = biasCorrection1
+}
+
+// biasCorrection2PowUpdate computes
+//
+//	biasCorrection2Pow = pow(float32(0.999), newStep) scalar
+func (m *Model) biasCorrection2PowUpdate(n int) {
+	biasCorrection2Pow := pow32(float32(0.999), m.newStep[0])
+	m.biasCorrection2Pow[0] = biasCorrection2Pow
+}
+
+// biasCorrection2Update computes
+//
+//	biasCorrection2 = sub(float32(1.0), biasCorrection2Pow) scalar
+func (m *Model) biasCorrection2Update(n int) {
+	biasCorrection2 := float32(1.0) - m.biasCorrection2Pow[0]
+	m.biasCorrection2[0] = biasCorrection2
+}
+
+// newHiddenWMMulUpdate computes
+//
+//	newHiddenWMMul = mul(float32(0.9), hiddenWM) (784, 256)
+func (m *Model) newHiddenWMMulUpdate(n int) {
+	if newHiddenWMMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		hiddenWMRow := m.hiddenWM[0:][:200704]
+		newHiddenWMMulRow := m.newHiddenWMMul[0:][:200704]
+		newHiddenWMMulAVX2(200704, &hiddenWMRow[0], &newHiddenWMMulRow[0])
+	} else {
+		hiddenWMRow := m.hiddenWM[0:][:200704]
+		newHiddenWMMulRow := m.newHiddenWMMul[0:][:200704]
+		for j := range newHiddenWMMulRow {
+			newHiddenWMMul := float32(0.9) * hiddenWMRow[j]
+			newHiddenWMMulRow[j] = newHiddenWMMul
 		}
 	}
-	// %68 = mul(%52, %52) (784, 256)
-	{
-		if g68AVX2 == nil {
-		}
-		a0 := m.hiddenWGrad[0:][:200704]
-		o68 := m.t68[0:][:200704]
-		if g68AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g68AVX2(200704, &a0[0], &o68[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VMul(o68[c:e], a0[c:e], a0[c:e]) // %68 = mul(%52, %52)
-			}
-		}
-	}
-	// %69 = mul(%67, %68) (784, 256)
-	{
-		if g69AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.0010000000000000009))
-		}
-		a0 := m.t68[0:][:200704]
-		o69 := m.t69[0:][:200704]
-		if g69AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g69AVX2(200704, &a0[0], &o69[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VMul(o69[c:e], vt[0][:], a0[c:e]) // %69 = mul(%67, %68)
-			}
+}
+
+// newHiddenWMMulUpdate2 computes
+//
+//	newHiddenWMMul2 = mul(float32(0.09999999999999998), dHiddenW) (784, 256)
+func (m *Model) newHiddenWMMulUpdate2(n int) {
+	if newHiddenWMMulAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dHiddenWRow := m.dHiddenW[0:][:200704]
+		newHiddenWMMulRow2 := m.newHiddenWMMul2[0:][:200704]
+		newHiddenWMMulAVX22(200704, &dHiddenWRow[0], &newHiddenWMMulRow2[0])
+	} else {
+		dHiddenWRow := m.dHiddenW[0:][:200704]
+		newHiddenWMMulRow2 := m.newHiddenWMMul2[0:][:200704]
+		for j := range newHiddenWMMulRow2 {
+			newHiddenWMMul2 := float32(0.09999999999999998) * dHiddenWRow[j]
+			newHiddenWMMulRow2[j] = newHiddenWMMul2
 		}
 	}
-	// %70 = add(%66, %69) (784, 256)
-	{
-		if g70AVX2 == nil {
-		}
-		a0 := m.t66[0:][:200704]
-		a1 := m.t69[0:][:200704]
-		o70 := m.t70[0:][:200704]
-		if g70AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g70AVX2(200704, &a0[0], &a1[0], &o70[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VAdd(o70[c:e], a0[c:e], a1[c:e]) // %70 = add(%66, %69)
-			}
+}
+
+// newHiddenWMUpdate computes
+//
+//	newHiddenWM = add(newHiddenWMMul, newHiddenWMMul2) (784, 256)
+func (m *Model) newHiddenWMUpdate(n int) {
+	if newHiddenWMAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenWMMulRow := m.newHiddenWMMul[0:][:200704]
+		newHiddenWMMulRow2 := m.newHiddenWMMul2[0:][:200704]
+		newHiddenWMRow := m.newHiddenWM[0:][:200704]
+		newHiddenWMAVX2(200704, &newHiddenWMMulRow[0], &newHiddenWMMulRow2[0], &newHiddenWMRow[0])
+	} else {
+		newHiddenWMMulRow := m.newHiddenWMMul[0:][:200704]
+		newHiddenWMMulRow2 := m.newHiddenWMMul2[0:][:200704]
+		newHiddenWMRow := m.newHiddenWM[0:][:200704]
+		for j := range newHiddenWMRow {
+			newHiddenWM := newHiddenWMMulRow[j] + newHiddenWMMulRow2[j]
+			newHiddenWMRow[j] = newHiddenWM
 		}
 	}
-	// %71 = div(%65, %58) (784, 256)
-	{
-		if g71AVX2 == nil {
+}
+
+// newHiddenWVMulUpdate computes
+//
+//	newHiddenWVMul = mul(float32(0.999), hiddenWV) (784, 256)
+func (m *Model) newHiddenWVMulUpdate(n int) {
+	if newHiddenWVMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		hiddenWVRow := m.hiddenWV[0:][:200704]
+		newHiddenWVMulRow := m.newHiddenWVMul[0:][:200704]
+		newHiddenWVMulAVX2(200704, &hiddenWVRow[0], &newHiddenWVMulRow[0])
+	} else {
+		hiddenWVRow := m.hiddenWV[0:][:200704]
+		newHiddenWVMulRow := m.newHiddenWVMul[0:][:200704]
+		for j := range newHiddenWVMulRow {
+			newHiddenWVMul := float32(0.999) * hiddenWVRow[j]
+			newHiddenWVMulRow[j] = newHiddenWVMul
 		}
+	}
+}
+
+// newHiddenWVMulUpdate2 computes
+//
+//	newHiddenWVMul2 = mul(dHiddenW, dHiddenW) (784, 256)
+func (m *Model) newHiddenWVMulUpdate2(n int) {
+	if newHiddenWVMulAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dHiddenWRow := m.dHiddenW[0:][:200704]
+		newHiddenWVMulRow2 := m.newHiddenWVMul2[0:][:200704]
+		newHiddenWVMulAVX22(200704, &dHiddenWRow[0], &newHiddenWVMulRow2[0])
+	} else {
+		dHiddenWRow := m.dHiddenW[0:][:200704]
+		newHiddenWVMulRow2 := m.newHiddenWVMul2[0:][:200704]
+		for j := range newHiddenWVMulRow2 {
+			newHiddenWVMul2 := dHiddenWRow[j] * dHiddenWRow[j]
+			newHiddenWVMulRow2[j] = newHiddenWVMul2
+		}
+	}
+}
+
+// newHiddenWVMulUpdate3 computes
+//
+//	newHiddenWVMul3 = mul(float32(0.0010000000000000009), newHiddenWVMul2) (784, 256)
+func (m *Model) newHiddenWVMulUpdate3(n int) {
+	if newHiddenWVMulAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenWVMulRow2 := m.newHiddenWVMul2[0:][:200704]
+		newHiddenWVMulRow3 := m.newHiddenWVMul3[0:][:200704]
+		newHiddenWVMulAVX23(200704, &newHiddenWVMulRow2[0], &newHiddenWVMulRow3[0])
+	} else {
+		newHiddenWVMulRow2 := m.newHiddenWVMul2[0:][:200704]
+		newHiddenWVMulRow3 := m.newHiddenWVMul3[0:][:200704]
+		for j := range newHiddenWVMulRow3 {
+			newHiddenWVMul3 := float32(0.0010000000000000009) * newHiddenWVMulRow2[j]
+			newHiddenWVMulRow3[j] = newHiddenWVMul3
+		}
+	}
+}
+
+// newHiddenWVUpdate computes
+//
+//	newHiddenWV = add(newHiddenWVMul, newHiddenWVMul3) (784, 256)
+func (m *Model) newHiddenWVUpdate(n int) {
+	if newHiddenWVAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenWVMulRow := m.newHiddenWVMul[0:][:200704]
+		newHiddenWVMulRow3 := m.newHiddenWVMul3[0:][:200704]
+		newHiddenWVRow := m.newHiddenWV[0:][:200704]
+		newHiddenWVAVX2(200704, &newHiddenWVMulRow[0], &newHiddenWVMulRow3[0], &newHiddenWVRow[0])
+	} else {
+		newHiddenWVMulRow := m.newHiddenWVMul[0:][:200704]
+		newHiddenWVMulRow3 := m.newHiddenWVMul3[0:][:200704]
+		newHiddenWVRow := m.newHiddenWV[0:][:200704]
+		for j := range newHiddenWVRow {
+			newHiddenWV := newHiddenWVMulRow[j] + newHiddenWVMulRow3[j]
+			newHiddenWVRow[j] = newHiddenWV
+		}
+	}
+}
+
+// newHiddenWDivUpdate computes
+//
+//	newHiddenWDiv = div(newHiddenWM, biasCorrection1) (784, 256)
+func (m *Model) newHiddenWDivUpdate(n int) {
+	if newHiddenWDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < 784; i0++ {
-			a0 := m.t65[i0*256:][:256]
-			a1 := m.t58[0]
-			o71 := m.t71[i0*256:][:256]
-			if g71AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-				g71AVX2(256, &a0[0], &o71[0], a1)
-			} else {
-				rt.VFill(vt[0][:], a1)
-				for c := 0; c < 256; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 256)
-					rt.VDiv(o71[c:e], a0[c:e], vt[0][:]) // %71 = div(%65, %58)
-				}
-			}
+			newHiddenWMRow := m.newHiddenWM[i0*256:][:256]
+			biasCorrection1 := m.biasCorrection1[0]
+			newHiddenWDivRow := m.newHiddenWDiv[i0*256:][:256]
+			newHiddenWDivAVX2(256, &newHiddenWMRow[0], &newHiddenWDivRow[0], biasCorrection1)
 		}
-	}
-	// %72 = div(%70, %61) (784, 256)
-	{
-		if g72AVX2 == nil {
-		}
+	} else {
 		for i0 := 0; i0 < 784; i0++ {
-			a0 := m.t70[i0*256:][:256]
-			a1 := m.t61[0]
-			o72 := m.t72[i0*256:][:256]
-			if g72AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-				g72AVX2(256, &a0[0], &o72[0], a1)
-			} else {
-				rt.VFill(vt[0][:], a1)
-				for c := 0; c < 256; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 256)
-					rt.VDiv(o72[c:e], a0[c:e], vt[0][:]) // %72 = div(%70, %61)
-				}
+			newHiddenWMRow := m.newHiddenWM[i0*256:][:256]
+			biasCorrection1 := m.biasCorrection1[0]
+			newHiddenWDivRow := m.newHiddenWDiv[i0*256:][:256]
+			for j := range newHiddenWDivRow {
+				newHiddenWDiv := newHiddenWMRow[j] / biasCorrection1
+				newHiddenWDivRow[j] = newHiddenWDiv
 			}
 		}
 	}
-	// %73 = sqrt(%72) (784, 256)
-	{
-		if g73AVX2 == nil {
-		}
-		a0 := m.t72[0:][:200704]
-		o73 := m.t73[0:][:200704]
-		if g73AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g73AVX2(200704, &a0[0], &o73[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VSqrt(o73[c:e], a0[c:e]) // %73 = sqrt(%72)
-			}
-		}
-	}
-	// %75 = add(%73, %74) (784, 256)
-	{
-		if g75AVX2 == nil {
-			rt.VFill(vt[0][:], float32(1e-08))
-		}
-		a0 := m.t73[0:][:200704]
-		o75 := m.t75[0:][:200704]
-		if g75AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g75AVX2(200704, &a0[0], &o75[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VAdd(o75[c:e], a0[c:e], vt[0][:]) // %75 = add(%73, %74)
-			}
-		}
-	}
-	// %76 = div(%71, %75) (784, 256)
-	{
-		if g76AVX2 == nil {
-		}
-		a0 := m.t71[0:][:200704]
-		a1 := m.t75[0:][:200704]
-		o76 := m.t76[0:][:200704]
-		if g76AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g76AVX2(200704, &a0[0], &a1[0], &o76[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VDiv(o76[c:e], a0[c:e], a1[c:e]) // %76 = div(%71, %75)
-			}
-		}
-	}
-	// %77 = mul(%55, %76) (784, 256)
-	{
-		if g77AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.001))
-		}
-		a0 := m.t76[0:][:200704]
-		o77 := m.t77[0:][:200704]
-		if g77AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g77AVX2(200704, &a0[0], &o77[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VMul(o77[c:e], vt[0][:], a0[c:e]) // %77 = mul(%55, %76)
-			}
-		}
-	}
-	// %78 = sub(%2, %77) (784, 256)
-	{
-		if g78AVX2 == nil {
-		}
-		a0 := m.hiddenW[0:][:200704]
-		a1 := m.t77[0:][:200704]
-		o78 := m.t78[0:][:200704]
-		if g78AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g78AVX2(200704, &a0[0], &a1[0], &o78[0])
-		} else {
-			for c := 0; c < 200704; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 200704)
-				rt.VSub(o78[c:e], a0[c:e], a1[c:e]) // %78 = sub(%2, %77)
-			}
-		}
-	}
-	// %79 = mul(%56, %12) (256)
-	{
-		if g79AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.9))
-		}
-		a0 := m.stateHiddenBM[0:][:256]
-		o79 := m.t79[0:][:256]
-		if g79AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g79AVX2(256, &a0[0], &o79[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VMul(o79[c:e], vt[0][:], a0[c:e]) // %79 = mul(%56, %12)
-			}
-		}
-	}
-	// %80 = mul(%63, %51) (256)
-	{
-		if g80AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.09999999999999998))
-		}
-		a0 := m.hiddenBGrad[0:][:256]
-		o80 := m.t80[0:][:256]
-		if g80AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g80AVX2(256, &a0[0], &o80[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VMul(o80[c:e], vt[0][:], a0[c:e]) // %80 = mul(%63, %51)
-			}
-		}
-	}
-	// %81 = add(%79, %80) (256)
-	{
-		if g81AVX2 == nil {
-		}
-		a0 := m.t79[0:][:256]
-		a1 := m.t80[0:][:256]
-		o81 := m.t81[0:][:256]
-		if g81AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g81AVX2(256, &a0[0], &a1[0], &o81[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VAdd(o81[c:e], a0[c:e], a1[c:e]) // %81 = add(%79, %80)
-			}
-		}
-	}
-	// %82 = mul(%59, %16) (256)
-	{
-		if g82AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.999))
-		}
-		a0 := m.stateHiddenBV[0:][:256]
-		o82 := m.t82[0:][:256]
-		if g82AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g82AVX2(256, &a0[0], &o82[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VMul(o82[c:e], vt[0][:], a0[c:e]) // %82 = mul(%59, %16)
-			}
-		}
-	}
-	// %83 = mul(%51, %51) (256)
-	{
-		if g83AVX2 == nil {
-		}
-		a0 := m.hiddenBGrad[0:][:256]
-		o83 := m.t83[0:][:256]
-		if g83AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g83AVX2(256, &a0[0], &o83[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VMul(o83[c:e], a0[c:e], a0[c:e]) // %83 = mul(%51, %51)
-			}
-		}
-	}
-	// %84 = mul(%67, %83) (256)
-	{
-		if g84AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.0010000000000000009))
-		}
-		a0 := m.t83[0:][:256]
-		o84 := m.t84[0:][:256]
-		if g84AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g84AVX2(256, &a0[0], &o84[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VMul(o84[c:e], vt[0][:], a0[c:e]) // %84 = mul(%67, %83)
-			}
-		}
-	}
-	// %85 = add(%82, %84) (256)
-	{
-		if g85AVX2 == nil {
-		}
-		a0 := m.t82[0:][:256]
-		a1 := m.t84[0:][:256]
-		o85 := m.t85[0:][:256]
-		if g85AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g85AVX2(256, &a0[0], &a1[0], &o85[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VAdd(o85[c:e], a0[c:e], a1[c:e]) // %85 = add(%82, %84)
-			}
-		}
-	}
-	// %86 = div(%81, %58) (256)
-	{
-		if g86AVX2 == nil {
-		}
-		a0 := m.t81[0:][:256]
-		a1 := m.t58[0]
-		o86 := m.t86[0:][:256]
-		if g86AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g86AVX2(256, &a0[0], &o86[0], a1)
-		} else {
-			rt.VFill(vt[0][:], a1)
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VDiv(o86[c:e], a0[c:e], vt[0][:]) // %86 = div(%81, %58)
-			}
-		}
-	}
-	// %87 = div(%85, %61) (256)
-	{
-		if g87AVX2 == nil {
-		}
-		a0 := m.t85[0:][:256]
-		a1 := m.t61[0]
-		o87 := m.t87[0:][:256]
-		if g87AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g87AVX2(256, &a0[0], &o87[0], a1)
-		} else {
-			rt.VFill(vt[0][:], a1)
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VDiv(o87[c:e], a0[c:e], vt[0][:]) // %87 = div(%85, %61)
-			}
-		}
-	}
-	// %88 = sqrt(%87) (256)
-	{
-		if g88AVX2 == nil {
-		}
-		a0 := m.t87[0:][:256]
-		o88 := m.t88[0:][:256]
-		if g88AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g88AVX2(256, &a0[0], &o88[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VSqrt(o88[c:e], a0[c:e]) // %88 = sqrt(%87)
-			}
-		}
-	}
-	// %89 = add(%88, %74) (256)
-	{
-		if g89AVX2 == nil {
-			rt.VFill(vt[0][:], float32(1e-08))
-		}
-		a0 := m.t88[0:][:256]
-		o89 := m.t89[0:][:256]
-		if g89AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g89AVX2(256, &a0[0], &o89[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VAdd(o89[c:e], a0[c:e], vt[0][:]) // %89 = add(%88, %74)
-			}
-		}
-	}
-	// %90 = div(%86, %89) (256)
-	{
-		if g90AVX2 == nil {
-		}
-		a0 := m.t86[0:][:256]
-		a1 := m.t89[0:][:256]
-		o90 := m.t90[0:][:256]
-		if g90AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g90AVX2(256, &a0[0], &a1[0], &o90[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VDiv(o90[c:e], a0[c:e], a1[c:e]) // %90 = div(%86, %89)
-			}
-		}
-	}
-	// %91 = mul(%55, %90) (256)
-	{
-		if g91AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.001))
-		}
-		a0 := m.t90[0:][:256]
-		o91 := m.t91[0:][:256]
-		if g91AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g91AVX2(256, &a0[0], &o91[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VMul(o91[c:e], vt[0][:], a0[c:e]) // %91 = mul(%55, %90)
-			}
-		}
-	}
-	// %92 = sub(%4, %91) (256)
-	{
-		if g92AVX2 == nil {
-		}
-		a0 := m.hiddenB[0:][:256]
-		a1 := m.t91[0:][:256]
-		o92 := m.t92[0:][:256]
-		if g92AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g92AVX2(256, &a0[0], &a1[0], &o92[0])
-		} else {
-			for c := 0; c < 256; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 256)
-				rt.VSub(o92[c:e], a0[c:e], a1[c:e]) // %92 = sub(%4, %91)
-			}
-		}
-	}
-	// %93 = mul(%56, %13) (256, 10)
-	{
-		if g93AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.9))
-		}
-		a0 := m.stateLogitsWM[0:][:2560]
-		o93 := m.t93[0:][:2560]
-		if g93AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g93AVX2(2560, &a0[0], &o93[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VMul(o93[c:e], vt[0][:], a0[c:e]) // %93 = mul(%56, %13)
-			}
-		}
-	}
-	// %94 = mul(%63, %46) (256, 10)
-	{
-		if g94AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.09999999999999998))
-		}
-		a0 := m.logitsWGrad[0:][:2560]
-		o94 := m.t94[0:][:2560]
-		if g94AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g94AVX2(2560, &a0[0], &o94[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VMul(o94[c:e], vt[0][:], a0[c:e]) // %94 = mul(%63, %46)
-			}
-		}
-	}
-	// %95 = add(%93, %94) (256, 10)
-	{
-		if g95AVX2 == nil {
-		}
-		a0 := m.t93[0:][:2560]
-		a1 := m.t94[0:][:2560]
-		o95 := m.t95[0:][:2560]
-		if g95AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g95AVX2(2560, &a0[0], &a1[0], &o95[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VAdd(o95[c:e], a0[c:e], a1[c:e]) // %95 = add(%93, %94)
-			}
-		}
-	}
-	// %96 = mul(%59, %17) (256, 10)
-	{
-		if g96AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.999))
-		}
-		a0 := m.stateLogitsWV[0:][:2560]
-		o96 := m.t96[0:][:2560]
-		if g96AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g96AVX2(2560, &a0[0], &o96[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VMul(o96[c:e], vt[0][:], a0[c:e]) // %96 = mul(%59, %17)
-			}
-		}
-	}
-	// %97 = mul(%46, %46) (256, 10)
-	{
-		if g97AVX2 == nil {
-		}
-		a0 := m.logitsWGrad[0:][:2560]
-		o97 := m.t97[0:][:2560]
-		if g97AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g97AVX2(2560, &a0[0], &o97[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VMul(o97[c:e], a0[c:e], a0[c:e]) // %97 = mul(%46, %46)
-			}
-		}
-	}
-	// %98 = mul(%67, %97) (256, 10)
-	{
-		if g98AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.0010000000000000009))
-		}
-		a0 := m.t97[0:][:2560]
-		o98 := m.t98[0:][:2560]
-		if g98AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g98AVX2(2560, &a0[0], &o98[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VMul(o98[c:e], vt[0][:], a0[c:e]) // %98 = mul(%67, %97)
-			}
-		}
-	}
-	// %99 = add(%96, %98) (256, 10)
-	{
-		if g99AVX2 == nil {
-		}
-		a0 := m.t96[0:][:2560]
-		a1 := m.t98[0:][:2560]
-		o99 := m.t99[0:][:2560]
-		if g99AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g99AVX2(2560, &a0[0], &a1[0], &o99[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VAdd(o99[c:e], a0[c:e], a1[c:e]) // %99 = add(%96, %98)
-			}
-		}
-	}
-	// %100 = div(%95, %58) (256, 10)
-	{
-		for i0 := 0; i0 < 256; i0++ {
-			a0 := m.t95[i0*10:][:10]
-			a1 := m.t58[0]
-			o100 := m.t100[i0*10:][:10]
-			for j := range o100 {
-				v100 := a0[j] / a1
-				o100[j] = v100
-			}
-		}
-	}
-	// %101 = div(%99, %61) (256, 10)
-	{
-		for i0 := 0; i0 < 256; i0++ {
-			a0 := m.t99[i0*10:][:10]
-			a1 := m.t61[0]
-			o101 := m.t101[i0*10:][:10]
-			for j := range o101 {
-				v101 := a0[j] / a1
-				o101[j] = v101
-			}
-		}
-	}
-	// %102 = sqrt(%101) (256, 10)
-	{
-		if g102AVX2 == nil {
-		}
-		a0 := m.t101[0:][:2560]
-		o102 := m.t102[0:][:2560]
-		if g102AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g102AVX2(2560, &a0[0], &o102[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VSqrt(o102[c:e], a0[c:e]) // %102 = sqrt(%101)
-			}
-		}
-	}
-	// %103 = add(%102, %74) (256, 10)
-	{
-		if g103AVX2 == nil {
-			rt.VFill(vt[0][:], float32(1e-08))
-		}
-		a0 := m.t102[0:][:2560]
-		o103 := m.t103[0:][:2560]
-		if g103AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g103AVX2(2560, &a0[0], &o103[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VAdd(o103[c:e], a0[c:e], vt[0][:]) // %103 = add(%102, %74)
-			}
-		}
-	}
-	// %104 = div(%100, %103) (256, 10)
-	{
-		if g104AVX2 == nil {
-		}
-		a0 := m.t100[0:][:2560]
-		a1 := m.t103[0:][:2560]
-		o104 := m.t104[0:][:2560]
-		if g104AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g104AVX2(2560, &a0[0], &a1[0], &o104[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VDiv(o104[c:e], a0[c:e], a1[c:e]) // %104 = div(%100, %103)
-			}
-		}
-	}
-	// %105 = mul(%55, %104) (256, 10)
-	{
-		if g105AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.001))
-		}
-		a0 := m.t104[0:][:2560]
-		o105 := m.t105[0:][:2560]
-		if g105AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g105AVX2(2560, &a0[0], &o105[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VMul(o105[c:e], vt[0][:], a0[c:e]) // %105 = mul(%55, %104)
-			}
-		}
-	}
-	// %106 = sub(%7, %105) (256, 10)
-	{
-		if g106AVX2 == nil {
-		}
-		a0 := m.logitsW[0:][:2560]
-		a1 := m.t105[0:][:2560]
-		o106 := m.t106[0:][:2560]
-		if g106AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			g106AVX2(2560, &a0[0], &a1[0], &o106[0])
-		} else {
-			for c := 0; c < 2560; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 2560)
-				rt.VSub(o106[c:e], a0[c:e], a1[c:e]) // %106 = sub(%7, %105)
-			}
-		}
-	}
-	// %107 = mul(%56, %14) (10)
-	{
-		a0 := m.stateLogitsBM[0:][:10]
-		o107 := m.t107[0:][:10]
-		for j := range o107 {
-			v107 := float32(0.9) * a0[j]
-			o107[j] = v107
-		}
-	}
-	// %108 = mul(%63, %44) (10)
-	{
-		a0 := m.logitsBGrad[0:][:10]
-		o108 := m.t108[0:][:10]
-		for j := range o108 {
-			v108 := float32(0.09999999999999998) * a0[j]
-			o108[j] = v108
-		}
-	}
-	// %109 = add(%107, %108) (10)
-	{
-		a0 := m.t107[0:][:10]
-		a1 := m.t108[0:][:10]
-		o109 := m.t109[0:][:10]
-		for j := range o109 {
-			v109 := a0[j] + a1[j]
-			o109[j] = v109
-		}
-	}
-	// %110 = mul(%59, %18) (10)
-	{
-		a0 := m.stateLogitsBV[0:][:10]
-		o110 := m.t110[0:][:10]
-		for j := range o110 {
-			v110 := float32(0.999) * a0[j]
-			o110[j] = v110
-		}
-	}
-	// %111 = mul(%44, %44) (10)
-	{
-		a0 := m.logitsBGrad[0:][:10]
-		o111 := m.t111[0:][:10]
-		for j := range o111 {
-			v111 := a0[j] * a0[j]
-			o111[j] = v111
-		}
-	}
-	// %112 = mul(%67, %111) (10)
-	{
-		a0 := m.t111[0:][:10]
-		o112 := m.t112[0:][:10]
-		for j := range o112 {
-			v112 := float32(0.0010000000000000009) * a0[j]
-			o112[j] = v112
-		}
-	}
-	// %113 = add(%110, %112) (10)
-	{
-		a0 := m.t110[0:][:10]
-		a1 := m.t112[0:][:10]
-		o113 := m.t113[0:][:10]
-		for j := range o113 {
-			v113 := a0[j] + a1[j]
-			o113[j] = v113
-		}
-	}
-	// %114 = div(%109, %58) (10)
-	{
-		a0 := m.t109[0:][:10]
-		a1 := m.t58[0]
-		o114 := m.t114[0:][:10]
-		for j := range o114 {
-			v114 := a0[j] / a1
-			o114[j] = v114
-		}
-	}
-	// %115 = div(%113, %61) (10)
-	{
-		a0 := m.t113[0:][:10]
-		a1 := m.t61[0]
-		o115 := m.t115[0:][:10]
-		for j := range o115 {
-			v115 := a0[j] / a1
-			o115[j] = v115
-		}
-	}
-	// %116 = sqrt(%115) (10)
-	{
-		a0 := m.t115[0:][:10]
-		o116 := m.t116[0:][:10]
-		for j := range o116 {
-			v116 := sqrt32(a0[j])
-			o116[j] = v116
-		}
-	}
-	// %117 = add(%116, %74) (10)
-	{
-		a0 := m.t116[0:][:10]
-		o117 := m.t117[0:][:10]
-		for j := range o117 {
-			v117 := a0[j] + float32(1e-08)
-			o117[j] = v117
-		}
-	}
-	// %118 = div(%114, %117) (10)
-	{
-		a0 := m.t114[0:][:10]
-		a1 := m.t117[0:][:10]
-		o118 := m.t118[0:][:10]
-		for j := range o118 {
-			v118 := a0[j] / a1[j]
-			o118[j] = v118
-		}
-	}
-	// %119 = mul(%55, %118) (10)
-	{
-		a0 := m.t118[0:][:10]
-		o119 := m.t119[0:][:10]
-		for j := range o119 {
-			v119 := float32(0.001) * a0[j]
-			o119[j] = v119
-		}
-	}
-	// %120 = sub(%9, %119) (10)
-	{
-		a0 := m.logitsB[0:][:10]
-		a1 := m.t119[0:][:10]
-		o120 := m.t120[0:][:10]
-		for j := range o120 {
-			v120 := a0[j] - a1[j]
-			o120[j] = v120
-		}
-	}
-
-	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t54[:1])
-	copy(m.stateHiddenWM, m.t65[:200704])
-	copy(m.stateHiddenWV, m.t70[:200704])
-	copy(m.hiddenW, m.t78[:200704])
-	copy(m.stateHiddenBM, m.t81[:256])
-	copy(m.stateHiddenBV, m.t85[:256])
-	copy(m.hiddenB, m.t92[:256])
-	copy(m.stateLogitsWM, m.t95[:2560])
-	copy(m.stateLogitsWV, m.t99[:2560])
-	copy(m.logitsW, m.t106[:2560])
-	copy(m.stateLogitsBM, m.t109[:10])
-	copy(m.stateLogitsBV, m.t113[:10])
-	copy(m.logitsB, m.t120[:10])
 }
 
-// g5AVX2 is g5AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g5AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g6AVX2 is g6AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g6AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g23AVX2 is g23AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g23AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g25AVX2 is g25AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g25AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g36AVX2 is g36AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g36AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g39AVX2 is g39AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g39AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g43AVX2 is g43AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g43AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g48AVX2 is g48AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g48AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g50AVX2 is g50AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g50AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g62AVX2 is g62AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g62AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g64AVX2 is g64AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g64AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g65AVX2 is g65AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g65AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g66AVX2 is g66AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g66AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g68AVX2 is g68AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g68AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g69AVX2 is g69AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g69AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g70AVX2 is g70AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g70AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g71AVX2 is g71AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g71AVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
-
-// g72AVX2 is g72AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g72AVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
-
-// g73AVX2 is g73AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g73AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g75AVX2 is g75AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g75AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g76AVX2 is g76AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g76AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g77AVX2 is g77AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g77AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g78AVX2 is g78AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g78AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g79AVX2 is g79AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g79AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g80AVX2 is g80AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g80AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g81AVX2 is g81AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g81AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g82AVX2 is g82AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g82AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g83AVX2 is g83AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g83AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g84AVX2 is g84AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g84AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g85AVX2 is g85AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g85AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g86AVX2 is g86AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g86AVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
-
-// g87AVX2 is g87AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g87AVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
-
-// g88AVX2 is g88AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g88AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g89AVX2 is g89AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g89AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g90AVX2 is g90AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g90AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g91AVX2 is g91AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g91AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g92AVX2 is g92AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g92AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g93AVX2 is g93AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g93AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g94AVX2 is g94AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g94AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g95AVX2 is g95AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g95AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g96AVX2 is g96AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g96AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g97AVX2 is g97AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g97AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g98AVX2 is g98AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g98AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g99AVX2 is g99AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g99AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g102AVX2 is g102AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g102AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g103AVX2 is g103AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g103AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g104AVX2 is g104AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g104AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// g105AVX2 is g105AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g105AVX2 func(n int, p0 *float32, p1 *float32)
-
-// g106AVX2 is g106AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g106AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// Params returns views of the parameters, in declaration order.
-func (m *Model) Params() []rt.Tensor {
-	return []rt.Tensor{rt.Tensor{
-		Data:  m.hiddenW,
-		Name:  "hidden.w",
-		Shape: []int{784, 256},
-	}, rt.Tensor{
-		Data:  m.hiddenB,
-		Name:  "hidden.b",
-		Shape: []int{256},
-	}, rt.Tensor{
-		Data:  m.logitsW,
-		Name:  "logits.w",
-		Shape: []int{256, 10},
-	}, rt.Tensor{
-		Data:  m.logitsB,
-		Name:  "logits.b",
-		Shape: []int{10},
-	}}
+// newHiddenWDivUpdate2 computes
+//
+//	newHiddenWDiv2 = div(newHiddenWV, biasCorrection2) (784, 256)
+func (m *Model) newHiddenWDivUpdate2(n int) {
+	if newHiddenWDivAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		for i0 := 0; i0 < 784; i0++ {
+			newHiddenWVRow := m.newHiddenWV[i0*256:][:256]
+			biasCorrection2 := m.biasCorrection2[0]
+			newHiddenWDivRow2 := m.newHiddenWDiv2[i0*256:][:256]
+			newHiddenWDivAVX22(256, &newHiddenWVRow[0], &newHiddenWDivRow2[0], biasCorrection2)
+		}
+	} else {
+		for i0 := 0; i0 < 784; i0++ {
+			newHiddenWVRow := m.newHiddenWV[i0*256:][:256]
+			biasCorrection2 := m.biasCorrection2[0]
+			newHiddenWDivRow2 := m.newHiddenWDiv2[i0*256:][:256]
+			for j := range newHiddenWDivRow2 {
+				newHiddenWDiv2 := newHiddenWVRow[j] / biasCorrection2
+				newHiddenWDivRow2[j] = newHiddenWDiv2
+			}
+		}
+	}
 }
 
-// Grads returns views of the gradients of the last TrainStep, in parameter order.
-func (m *Model) Grads() []rt.Tensor {
-	return []rt.Tensor{rt.Tensor{
-		Data:  m.hiddenWGrad,
-		Name:  "hidden.w",
-		Shape: []int{784, 256},
-	}, rt.Tensor{
-		Data:  m.hiddenBGrad,
-		Name:  "hidden.b",
-		Shape: []int{256},
-	}, rt.Tensor{
-		Data:  m.logitsWGrad,
-		Name:  "logits.w",
-		Shape: []int{256, 10},
-	}, rt.Tensor{
-		Data:  m.logitsBGrad,
-		Name:  "logits.b",
-		Shape: []int{10},
-	}}
+// newHiddenWSqrtUpdate computes
+//
+//	newHiddenWSqrt = sqrt(newHiddenWDiv2) (784, 256)
+func (m *Model) newHiddenWSqrtUpdate(n int) {
+	if newHiddenWSqrtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenWDivRow2 := m.newHiddenWDiv2[0:][:200704]
+		newHiddenWSqrtRow := m.newHiddenWSqrt[0:][:200704]
+		newHiddenWSqrtAVX2(200704, &newHiddenWDivRow2[0], &newHiddenWSqrtRow[0])
+	} else {
+		newHiddenWDivRow2 := m.newHiddenWDiv2[0:][:200704]
+		newHiddenWSqrtRow := m.newHiddenWSqrt[0:][:200704]
+		for j := range newHiddenWSqrtRow {
+			newHiddenWSqrt := sqrt32(newHiddenWDivRow2[j])
+			newHiddenWSqrtRow[j] = newHiddenWSqrt
+		}
+	}
 }
 
-// State returns views of the optimizer state (named optimizer.NAME).
-func (m *Model) State() []rt.Tensor {
-	return []rt.Tensor{rt.Tensor{
-		Data:  m.stateStep,
-		Name:  "optimizer.step",
-		Shape: []int{},
-	}, rt.Tensor{
-		Data:  m.stateHiddenWM,
-		Name:  "optimizer.hidden.w.m",
-		Shape: []int{784, 256},
-	}, rt.Tensor{
-		Data:  m.stateHiddenBM,
-		Name:  "optimizer.hidden.b.m",
-		Shape: []int{256},
-	}, rt.Tensor{
-		Data:  m.stateLogitsWM,
-		Name:  "optimizer.logits.w.m",
-		Shape: []int{256, 10},
-	}, rt.Tensor{
-		Data:  m.stateLogitsBM,
-		Name:  "optimizer.logits.b.m",
-		Shape: []int{10},
-	}, rt.Tensor{
-		Data:  m.stateHiddenWV,
-		Name:  "optimizer.hidden.w.v",
-		Shape: []int{784, 256},
-	}, rt.Tensor{
-		Data:  m.stateHiddenBV,
-		Name:  "optimizer.hidden.b.v",
-		Shape: []int{256},
-	}, rt.Tensor{
-		Data:  m.stateLogitsWV,
-		Name:  "optimizer.logits.w.v",
-		Shape: []int{256, 10},
-	}, rt.Tensor{
-		Data:  m.stateLogitsBV,
-		Name:  "optimizer.logits.b.v",
-		Shape: []int{10},
-	}}
+// newHiddenWAddUpdate computes
+//
+//	newHiddenWAdd = add(newHiddenWSqrt, float32(1e-08)) (784, 256)
+func (m *Model) newHiddenWAddUpdate(n int) {
+	if newHiddenWAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenWSqrtRow := m.newHiddenWSqrt[0:][:200704]
+		newHiddenWAddRow := m.newHiddenWAdd[0:][:200704]
+		newHiddenWAddAVX2(200704, &newHiddenWSqrtRow[0], &newHiddenWAddRow[0])
+	} else {
+		newHiddenWSqrtRow := m.newHiddenWSqrt[0:][:200704]
+		newHiddenWAddRow := m.newHiddenWAdd[0:][:200704]
+		for j := range newHiddenWAddRow {
+			newHiddenWAdd := newHiddenWSqrtRow[j] + float32(1e-08)
+			newHiddenWAddRow[j] = newHiddenWAdd
+		}
+	}
 }
 
-// Save writes the parameters and the optimizer state to path as safetensors,
-// atomically: a crash during Save leaves the previous file intact.
-func (m *Model) Save(path string) error {
-	return rt.SaveSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "MnistMLP"})
+// newHiddenWDivUpdate3 computes
+//
+//	newHiddenWDiv3 = div(newHiddenWDiv, newHiddenWAdd) (784, 256)
+func (m *Model) newHiddenWDivUpdate3(n int) {
+	if newHiddenWDivAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenWDivRow := m.newHiddenWDiv[0:][:200704]
+		newHiddenWAddRow := m.newHiddenWAdd[0:][:200704]
+		newHiddenWDivRow3 := m.newHiddenWDiv3[0:][:200704]
+		newHiddenWDivAVX23(200704, &newHiddenWDivRow[0], &newHiddenWAddRow[0], &newHiddenWDivRow3[0])
+	} else {
+		newHiddenWDivRow := m.newHiddenWDiv[0:][:200704]
+		newHiddenWAddRow := m.newHiddenWAdd[0:][:200704]
+		newHiddenWDivRow3 := m.newHiddenWDiv3[0:][:200704]
+		for j := range newHiddenWDivRow3 {
+			newHiddenWDiv3 := newHiddenWDivRow[j] / newHiddenWAddRow[j]
+			newHiddenWDivRow3[j] = newHiddenWDiv3
+		}
+	}
 }
 
-// Load reads a checkpoint written by Save. On error the model is unchanged.
-func (m *Model) Load(path string) error {
-	return rt.LoadSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "MnistMLP"})
+// newHiddenWMulUpdate computes
+//
+//	newHiddenWMul = mul(float32(0.001), newHiddenWDiv3) (784, 256)
+func (m *Model) newHiddenWMulUpdate(n int) {
+	if newHiddenWMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenWDivRow3 := m.newHiddenWDiv3[0:][:200704]
+		newHiddenWMulRow := m.newHiddenWMul[0:][:200704]
+		newHiddenWMulAVX2(200704, &newHiddenWDivRow3[0], &newHiddenWMulRow[0])
+	} else {
+		newHiddenWDivRow3 := m.newHiddenWDiv3[0:][:200704]
+		newHiddenWMulRow := m.newHiddenWMul[0:][:200704]
+		for j := range newHiddenWMulRow {
+			newHiddenWMul := float32(0.001) * newHiddenWDivRow3[j]
+			newHiddenWMulRow[j] = newHiddenWMul
+		}
+	}
 }
+
+// newHiddenWUpdate computes
+//
+//	newHiddenW = sub(hiddenW, newHiddenWMul) (784, 256)
+func (m *Model) newHiddenWUpdate(n int) {
+	if newHiddenWAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		hiddenWRow := m.hiddenW[0:][:200704]
+		newHiddenWMulRow := m.newHiddenWMul[0:][:200704]
+		newHiddenWRow := m.newHiddenW[0:][:200704]
+		newHiddenWAVX2(200704, &hiddenWRow[0], &newHiddenWMulRow[0], &newHiddenWRow[0])
+	} else {
+		hiddenWRow := m.hiddenW[0:][:200704]
+		newHiddenWMulRow := m.newHiddenWMul[0:][:200704]
+		newHiddenWRow := m.newHiddenW[0:][:200704]
+		for j := range newHiddenWRow {
+			newHiddenW := hiddenWRow[j] - newHiddenWMulRow[j]
+			newHiddenWRow[j] = newHiddenW
+		}
+	}
+}
+
+// newHiddenBMMulUpdate computes
+//
+//	newHiddenBMMul = mul(float32(0.9), hiddenBM) (256)
+func (m *Model) newHiddenBMMulUpdate(n int) {
+	if newHiddenBMMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		hiddenBMRow := m.hiddenBM[0:][:256]
+		newHiddenBMMulRow := m.newHiddenBMMul[0:][:256]
+		newHiddenBMMulAVX2(256, &hiddenBMRow[0], &newHiddenBMMulRow[0])
+	} else {
+		hiddenBMRow := m.hiddenBM[0:][:256]
+		newHiddenBMMulRow := m.newHiddenBMMul[0:][:256]
+		for j := range newHiddenBMMulRow {
+			newHiddenBMMul := float32(0.9) * hiddenBMRow[j]
+			newHiddenBMMulRow[j] = newHiddenBMMul
+		}
+	}
+}
+
+// newHiddenBMMulUpdate2 computes
+//
+//	newHiddenBMMul2 = mul(float32(0.09999999999999998), dHiddenB) (256)
+func (m *Model) newHiddenBMMulUpdate2(n int) {
+	if newHiddenBMMulAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dHiddenBRow := m.dHiddenB[0:][:256]
+		newHiddenBMMulRow2 := m.newHiddenBMMul2[0:][:256]
+		newHiddenBMMulAVX22(256, &dHiddenBRow[0], &newHiddenBMMulRow2[0])
+	} else {
+		dHiddenBRow := m.dHiddenB[0:][:256]
+		newHiddenBMMulRow2 := m.newHiddenBMMul2[0:][:256]
+		for j := range newHiddenBMMulRow2 {
+			newHiddenBMMul2 := float32(0.09999999999999998) * dHiddenBRow[j]
+			newHiddenBMMulRow2[j] = newHiddenBMMul2
+		}
+	}
+}
+
+// newHiddenBMUpdate computes
+//
+//	newHiddenBM = add(newHiddenBMMul, newHiddenBMMul2) (256)
+func (m *Model) newHiddenBMUpdate(n int) {
+	if newHiddenBMAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenBMMulRow := m.newHiddenBMMul[0:][:256]
+		newHiddenBMMulRow2 := m.newHiddenBMMul2[0:][:256]
+		newHiddenBMRow := m.newHiddenBM[0:][:256]
+		newHiddenBMAVX2(256, &newHiddenBMMulRow[0], &newHiddenBMMulRow2[0], &newHiddenBMRow[0])
+	} else {
+		newHiddenBMMulRow := m.newHiddenBMMul[0:][:256]
+		newHiddenBMMulRow2 := m.newHiddenBMMul2[0:][:256]
+		newHiddenBMRow := m.newHiddenBM[0:][:256]
+		for j := range newHiddenBMRow {
+			newHiddenBM := newHiddenBMMulRow[j] + newHiddenBMMulRow2[j]
+			newHiddenBMRow[j] = newHiddenBM
+		}
+	}
+}
+
+// newHiddenBVMulUpdate computes
+//
+//	newHiddenBVMul = mul(float32(0.999), hiddenBV) (256)
+func (m *Model) newHiddenBVMulUpdate(n int) {
+	if newHiddenBVMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		hiddenBVRow := m.hiddenBV[0:][:256]
+		newHiddenBVMulRow := m.newHiddenBVMul[0:][:256]
+		newHiddenBVMulAVX2(256, &hiddenBVRow[0], &newHiddenBVMulRow[0])
+	} else {
+		hiddenBVRow := m.hiddenBV[0:][:256]
+		newHiddenBVMulRow := m.newHiddenBVMul[0:][:256]
+		for j := range newHiddenBVMulRow {
+			newHiddenBVMul := float32(0.999) * hiddenBVRow[j]
+			newHiddenBVMulRow[j] = newHiddenBVMul
+		}
+	}
+}
+
+// newHiddenBVMulUpdate2 computes
+//
+//	newHiddenBVMul2 = mul(dHiddenB, dHiddenB) (256)
+func (m *Model) newHiddenBVMulUpdate2(n int) {
+	if newHiddenBVMulAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dHiddenBRow := m.dHiddenB[0:][:256]
+		newHiddenBVMulRow2 := m.newHiddenBVMul2[0:][:256]
+		newHiddenBVMulAVX22(256, &dHiddenBRow[0], &newHiddenBVMulRow2[0])
+	} else {
+		dHiddenBRow := m.dHiddenB[0:][:256]
+		newHiddenBVMulRow2 := m.newHiddenBVMul2[0:][:256]
+		for j := range newHiddenBVMulRow2 {
+			newHiddenBVMul2 := dHiddenBRow[j] * dHiddenBRow[j]
+			newHiddenBVMulRow2[j] = newHiddenBVMul2
+		}
+	}
+}
+
+// newHiddenBVMulUpdate3 computes
+//
+//	newHiddenBVMul3 = mul(float32(0.0010000000000000009), newHiddenBVMul2) (256)
+func (m *Model) newHiddenBVMulUpdate3(n int) {
+	if newHiddenBVMulAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenBVMulRow2 := m.newHiddenBVMul2[0:][:256]
+		newHiddenBVMulRow3 := m.newHiddenBVMul3[0:][:256]
+		newHiddenBVMulAVX23(256, &newHiddenBVMulRow2[0], &newHiddenBVMulRow3[0])
+	} else {
+		newHiddenBVMulRow2 := m.newHiddenBVMul2[0:][:256]
+		newHiddenBVMulRow3 := m.newHiddenBVMul3[0:][:256]
+		for j := range newHiddenBVMulRow3 {
+			newHiddenBVMul3 := float32(0.0010000000000000009) * newHiddenBVMulRow2[j]
+			newHiddenBVMulRow3[j] = newHiddenBVMul3
+		}
+	}
+}
+
+// newHiddenBVUpdate computes
+//
+//	newHiddenBV = add(newHiddenBVMul, newHiddenBVMul3) (256)
+func (m *Model) newHiddenBVUpdate(n int) {
+	if newHiddenBVAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenBVMulRow := m.newHiddenBVMul[0:][:256]
+		newHiddenBVMulRow3 := m.newHiddenBVMul3[0:][:256]
+		newHiddenBVRow := m.newHiddenBV[0:][:256]
+		newHiddenBVAVX2(256, &newHiddenBVMulRow[0], &newHiddenBVMulRow3[0], &newHiddenBVRow[0])
+	} else {
+		newHiddenBVMulRow := m.newHiddenBVMul[0:][:256]
+		newHiddenBVMulRow3 := m.newHiddenBVMul3[0:][:256]
+		newHiddenBVRow := m.newHiddenBV[0:][:256]
+		for j := range newHiddenBVRow {
+			newHiddenBV := newHiddenBVMulRow[j] + newHiddenBVMulRow3[j]
+			newHiddenBVRow[j] = newHiddenBV
+		}
+	}
+}
+
+// newHiddenBDivUpdate computes
+//
+//	newHiddenBDiv = div(newHiddenBM, biasCorrection1) (256)
+func (m *Model) newHiddenBDivUpdate(n int) {
+	if newHiddenBDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenBMRow := m.newHiddenBM[0:][:256]
+		biasCorrection1 := m.biasCorrection1[0]
+		newHiddenBDivRow := m.newHiddenBDiv[0:][:256]
+		newHiddenBDivAVX2(256, &newHiddenBMRow[0], &newHiddenBDivRow[0], biasCorrection1)
+	} else {
+		newHiddenBMRow := m.newHiddenBM[0:][:256]
+		biasCorrection1 := m.biasCorrection1[0]
+		newHiddenBDivRow := m.newHiddenBDiv[0:][:256]
+		for j := range newHiddenBDivRow {
+			newHiddenBDiv := newHiddenBMRow[j] / biasCorrection1
+			newHiddenBDivRow[j] = newHiddenBDiv
+		}
+	}
+}
+
+// newHiddenBDivUpdate2 computes
+//
+//	newHiddenBDiv2 = div(newHiddenBV, biasCorrection2) (256)
+func (m *Model) newHiddenBDivUpdate2(n int) {
+	if newHiddenBDivAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenBVRow := m.newHiddenBV[0:][:256]
+		biasCorrection2 := m.biasCorrection2[0]
+		newHiddenBDivRow2 := m.newHiddenBDiv2[0:][:256]
+		newHiddenBDivAVX22(256, &newHiddenBVRow[0], &newHiddenBDivRow2[0], biasCorrection2)
+	} else {
+		newHiddenBVRow := m.newHiddenBV[0:][:256]
+		biasCorrection2 := m.biasCorrection2[0]
+		newHiddenBDivRow2 := m.newHiddenBDiv2[0:][:256]
+		for j := range newHiddenBDivRow2 {
+			newHiddenBDiv2 := newHiddenBVRow[j] / biasCorrection2
+			newHiddenBDivRow2[j] = newHiddenBDiv2
+		}
+	}
+}
+
+// newHiddenBSqrtUpdate computes
+//
+//	newHiddenBSqrt = sqrt(newHiddenBDiv2) (256)
+func (m *Model) newHiddenBSqrtUpdate(n int) {
+	if newHiddenBSqrtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenBDivRow2 := m.newHiddenBDiv2[0:][:256]
+		newHiddenBSqrtRow := m.newHiddenBSqrt[0:][:256]
+		newHiddenBSqrtAVX2(256, &newHiddenBDivRow2[0], &newHiddenBSqrtRow[0])
+	} else {
+		newHiddenBDivRow2 := m.newHiddenBDiv2[0:][:256]
+		newHiddenBSqrtRow := m.newHiddenBSqrt[0:][:256]
+		for j := range newHiddenBSqrtRow {
+			newHiddenBSqrt := sqrt32(newHiddenBDivRow2[j])
+			newHiddenBSqrtRow[j] = newHiddenBSqrt
+		}
+	}
+}
+
+// newHiddenBAddUpdate computes
+//
+//	newHiddenBAdd = add(newHiddenBSqrt, float32(1e-08)) (256)
+func (m *Model) newHiddenBAddUpdate(n int) {
+	if newHiddenBAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenBSqrtRow := m.newHiddenBSqrt[0:][:256]
+		newHiddenBAddRow := m.newHiddenBAdd[0:][:256]
+		newHiddenBAddAVX2(256, &newHiddenBSqrtRow[0], &newHiddenBAddRow[0])
+	} else {
+		newHiddenBSqrtRow := m.newHiddenBSqrt[0:][:256]
+		newHiddenBAddRow := m.newHiddenBAdd[0:][:256]
+		for j := range newHiddenBAddRow {
+			newHiddenBAdd := newHiddenBSqrtRow[j] + float32(1e-08)
+			newHiddenBAddRow[j] = newHiddenBAdd
+		}
+	}
+}
+
+// newHiddenBDivUpdate3 computes
+//
+//	newHiddenBDiv3 = div(newHiddenBDiv, newHiddenBAdd) (256)
+func (m *Model) newHiddenBDivUpdate3(n int) {
+	if newHiddenBDivAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenBDivRow := m.newHiddenBDiv[0:][:256]
+		newHiddenBAddRow := m.newHiddenBAdd[0:][:256]
+		newHiddenBDivRow3 := m.newHiddenBDiv3[0:][:256]
+		newHiddenBDivAVX23(256, &newHiddenBDivRow[0], &newHiddenBAddRow[0], &newHiddenBDivRow3[0])
+	} else {
+		newHiddenBDivRow := m.newHiddenBDiv[0:][:256]
+		newHiddenBAddRow := m.newHiddenBAdd[0:][:256]
+		newHiddenBDivRow3 := m.newHiddenBDiv3[0:][:256]
+		for j := range newHiddenBDivRow3 {
+			newHiddenBDiv3 := newHiddenBDivRow[j] / newHiddenBAddRow[j]
+			newHiddenBDivRow3[j] = newHiddenBDiv3
+		}
+	}
+}
+
+// newHiddenBMulUpdate computes
+//
+//	newHiddenBMul = mul(float32(0.001), newHiddenBDiv3) (256)
+func (m *Model) newHiddenBMulUpdate(n int) {
+	if newHiddenBMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newHiddenBDivRow3 := m.newHiddenBDiv3[0:][:256]
+		newHiddenBMulRow := m.newHiddenBMul[0:][:256]
+		newHiddenBMulAVX2(256, &newHiddenBDivRow3[0], &newHiddenBMulRow[0])
+	} else {
+		newHiddenBDivRow3 := m.newHiddenBDiv3[0:][:256]
+		newHiddenBMulRow := m.newHiddenBMul[0:][:256]
+		for j := range newHiddenBMulRow {
+			newHiddenBMul := float32(0.001) * newHiddenBDivRow3[j]
+			newHiddenBMulRow[j] = newHiddenBMul
+		}
+	}
+}
+
+// newHiddenBUpdate computes
+//
+//	newHiddenB = sub(hiddenB, newHiddenBMul) (256)
+func (m *Model) newHiddenBUpdate(n int) {
+	if newHiddenBAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		hiddenBRow := m.hiddenB[0:][:256]
+		newHiddenBMulRow := m.newHiddenBMul[0:][:256]
+		newHiddenBRow := m.newHiddenB[0:][:256]
+		newHiddenBAVX2(256, &hiddenBRow[0], &newHiddenBMulRow[0], &newHiddenBRow[0])
+	} else {
+		hiddenBRow := m.hiddenB[0:][:256]
+		newHiddenBMulRow := m.newHiddenBMul[0:][:256]
+		newHiddenBRow := m.newHiddenB[0:][:256]
+		for j := range newHiddenBRow {
+			newHiddenB := hiddenBRow[j] - newHiddenBMulRow[j]
+			newHiddenBRow[j] = newHiddenB
+		}
+	}
+}
+
+// newLogitsWMMulUpdate computes
+//
+//	newLogitsWMMul = mul(float32(0.9), logitsWM) (256, 10)
+func (m *Model) newLogitsWMMulUpdate(n int) {
+	if newLogitsWMMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		logitsWMRow := m.logitsWM[0:][:2560]
+		newLogitsWMMulRow := m.newLogitsWMMul[0:][:2560]
+		newLogitsWMMulAVX2(2560, &logitsWMRow[0], &newLogitsWMMulRow[0])
+	} else {
+		logitsWMRow := m.logitsWM[0:][:2560]
+		newLogitsWMMulRow := m.newLogitsWMMul[0:][:2560]
+		for j := range newLogitsWMMulRow {
+			newLogitsWMMul := float32(0.9) * logitsWMRow[j]
+			newLogitsWMMulRow[j] = newLogitsWMMul
+		}
+	}
+}
+
+// newLogitsWMMulUpdate2 computes
+//
+//	newLogitsWMMul2 = mul(float32(0.09999999999999998), dLogitsW) (256, 10)
+func (m *Model) newLogitsWMMulUpdate2(n int) {
+	if newLogitsWMMulAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dLogitsWRow := m.dLogitsW[0:][:2560]
+		newLogitsWMMulRow2 := m.newLogitsWMMul2[0:][:2560]
+		newLogitsWMMulAVX22(2560, &dLogitsWRow[0], &newLogitsWMMulRow2[0])
+	} else {
+		dLogitsWRow := m.dLogitsW[0:][:2560]
+		newLogitsWMMulRow2 := m.newLogitsWMMul2[0:][:2560]
+		for j := range newLogitsWMMulRow2 {
+			newLogitsWMMul2 := float32(0.09999999999999998) * dLogitsWRow[j]
+			newLogitsWMMulRow2[j] = newLogitsWMMul2
+		}
+	}
+}
+
+// newLogitsWMUpdate computes
+//
+//	newLogitsWM = add(newLogitsWMMul, newLogitsWMMul2) (256, 10)
+func (m *Model) newLogitsWMUpdate(n int) {
+	if newLogitsWMAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newLogitsWMMulRow := m.newLogitsWMMul[0:][:2560]
+		newLogitsWMMulRow2 := m.newLogitsWMMul2[0:][:2560]
+		newLogitsWMRow := m.newLogitsWM[0:][:2560]
+		newLogitsWMAVX2(2560, &newLogitsWMMulRow[0], &newLogitsWMMulRow2[0], &newLogitsWMRow[0])
+	} else {
+		newLogitsWMMulRow := m.newLogitsWMMul[0:][:2560]
+		newLogitsWMMulRow2 := m.newLogitsWMMul2[0:][:2560]
+		newLogitsWMRow := m.newLogitsWM[0:][:2560]
+		for j := range newLogitsWMRow {
+			newLogitsWM := newLogitsWMMulRow[j] + newLogitsWMMulRow2[j]
+			newLogitsWMRow[j] = newLogitsWM
+		}
+	}
+}
+
+// newLogitsWVMulUpdate computes
+//
+//	newLogitsWVMul = mul(float32(0.999), logitsWV) (256, 10)
+func (m *Model) newLogitsWVMulUpdate(n int) {
+	if newLogitsWVMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		logitsWVRow := m.logitsWV[0:][:2560]
+		newLogitsWVMulRow := m.newLogitsWVMul[0:][:2560]
+		newLogitsWVMulAVX2(2560, &logitsWVRow[0], &newLogitsWVMulRow[0])
+	} else {
+		logitsWVRow := m.logitsWV[0:][:2560]
+		newLogitsWVMulRow := m.newLogitsWVMul[0:][:2560]
+		for j := range newLogitsWVMulRow {
+			newLogitsWVMul := float32(0.999) * logitsWVRow[j]
+			newLogitsWVMulRow[j] = newLogitsWVMul
+		}
+	}
+}
+
+// newLogitsWVMulUpdate2 computes
+//
+//	newLogitsWVMul2 = mul(dLogitsW, dLogitsW) (256, 10)
+func (m *Model) newLogitsWVMulUpdate2(n int) {
+	if newLogitsWVMulAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dLogitsWRow := m.dLogitsW[0:][:2560]
+		newLogitsWVMulRow2 := m.newLogitsWVMul2[0:][:2560]
+		newLogitsWVMulAVX22(2560, &dLogitsWRow[0], &newLogitsWVMulRow2[0])
+	} else {
+		dLogitsWRow := m.dLogitsW[0:][:2560]
+		newLogitsWVMulRow2 := m.newLogitsWVMul2[0:][:2560]
+		for j := range newLogitsWVMulRow2 {
+			newLogitsWVMul2 := dLogitsWRow[j] * dLogitsWRow[j]
+			newLogitsWVMulRow2[j] = newLogitsWVMul2
+		}
+	}
+}
+
+// newLogitsWVMulUpdate3 computes
+//
+//	newLogitsWVMul3 = mul(float32(0.0010000000000000009), newLogitsWVMul2) (256, 10)
+func (m *Model) newLogitsWVMulUpdate3(n int) {
+	if newLogitsWVMulAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newLogitsWVMulRow2 := m.newLogitsWVMul2[0:][:2560]
+		newLogitsWVMulRow3 := m.newLogitsWVMul3[0:][:2560]
+		newLogitsWVMulAVX23(2560, &newLogitsWVMulRow2[0], &newLogitsWVMulRow3[0])
+	} else {
+		newLogitsWVMulRow2 := m.newLogitsWVMul2[0:][:2560]
+		newLogitsWVMulRow3 := m.newLogitsWVMul3[0:][:2560]
+		for j := range newLogitsWVMulRow3 {
+			newLogitsWVMul3 := float32(0.0010000000000000009) * newLogitsWVMulRow2[j]
+			newLogitsWVMulRow3[j] = newLogitsWVMul3
+		}
+	}
+}
+
+// newLogitsWVUpdate computes
+//
+//	newLogitsWV = add(newLogitsWVMul, newLogitsWVMul3) (256, 10)
+func (m *Model) newLogitsWVUpdate(n int) {
+	if newLogitsWVAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newLogitsWVMulRow := m.newLogitsWVMul[0:][:2560]
+		newLogitsWVMulRow3 := m.newLogitsWVMul3[0:][:2560]
+		newLogitsWVRow := m.newLogitsWV[0:][:2560]
+		newLogitsWVAVX2(2560, &newLogitsWVMulRow[0], &newLogitsWVMulRow3[0], &newLogitsWVRow[0])
+	} else {
+		newLogitsWVMulRow := m.newLogitsWVMul[0:][:2560]
+		newLogitsWVMulRow3 := m.newLogitsWVMul3[0:][:2560]
+		newLogitsWVRow := m.newLogitsWV[0:][:2560]
+		for j := range newLogitsWVRow {
+			newLogitsWV := newLogitsWVMulRow[j] + newLogitsWVMulRow3[j]
+			newLogitsWVRow[j] = newLogitsWV
+		}
+	}
+}
+
+// newLogitsWDivUpdate computes
+//
+//	newLogitsWDiv = div(newLogitsWM, biasCorrection1) (256, 10)
+func (m *Model) newLogitsWDivUpdate(n int) {
+	for i0 := 0; i0 < 256; i0++ {
+		newLogitsWMRow := m.newLogitsWM[i0*10:][:10]
+		biasCorrection1 := m.biasCorrection1[0]
+		newLogitsWDivRow := m.newLogitsWDiv[i0*10:][:10]
+		for j := range newLogitsWDivRow {
+			newLogitsWDiv := newLogitsWMRow[j] / biasCorrection1
+			newLogitsWDivRow[j] = newLogitsWDiv
+		}
+	}
+}
+
+// newLogitsWDivUpdate2 computes
+//
+//	newLogitsWDiv2 = div(newLogitsWV, biasCorrection2) (256, 10)
+func (m *Model) newLogitsWDivUpdate2(n int) {
+	for i0 := 0; i0 < 256; i0++ {
+		newLogitsWVRow := m.newLogitsWV[i0*10:][:10]
+		biasCorrection2 := m.biasCorrection2[0]
+		newLogitsWDivRow2 := m.newLogitsWDiv2[i0*10:][:10]
+		for j := range newLogitsWDivRow2 {
+			newLogitsWDiv2 := newLogitsWVRow[j] / biasCorrection2
+			newLogitsWDivRow2[j] = newLogitsWDiv2
+		}
+	}
+}
+
+// newLogitsWSqrtUpdate computes
+//
+//	newLogitsWSqrt = sqrt(newLogitsWDiv2) (256, 10)
+func (m *Model) newLogitsWSqrtUpdate(n int) {
+	if newLogitsWSqrtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newLogitsWDivRow2 := m.newLogitsWDiv2[0:][:2560]
+		newLogitsWSqrtRow := m.newLogitsWSqrt[0:][:2560]
+		newLogitsWSqrtAVX2(2560, &newLogitsWDivRow2[0], &newLogitsWSqrtRow[0])
+	} else {
+		newLogitsWDivRow2 := m.newLogitsWDiv2[0:][:2560]
+		newLogitsWSqrtRow := m.newLogitsWSqrt[0:][:2560]
+		for j := range newLogitsWSqrtRow {
+			newLogitsWSqrt := sqrt32(newLogitsWDivRow2[j])
+			newLogitsWSqrtRow[j] = newLogitsWSqrt
+		}
+	}
+}
+
+// newLogitsWAddUpdate computes
+//
+//	newLogitsWAdd = add(newLogitsWSqrt, float32(1e-08)) (256, 10)
+func (m *Model) newLogitsWAddUpdate(n int) {
+	if newLogitsWAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newLogitsWSqrtRow := m.newLogitsWSqrt[0:][:2560]
+		newLogitsWAddRow := m.newLogitsWAdd[0:][:2560]
+		newLogitsWAddAVX2(2560, &newLogitsWSqrtRow[0], &newLogitsWAddRow[0])
+	} else {
+		newLogitsWSqrtRow := m.newLogitsWSqrt[0:][:2560]
+		newLogitsWAddRow := m.newLogitsWAdd[0:][:2560]
+		for j := range newLogitsWAddRow {
+			newLogitsWAdd := newLogitsWSqrtRow[j] + float32(1e-08)
+			newLogitsWAddRow[j] = newLogitsWAdd
+		}
+	}
+}
+
+// newLogitsWDivUpdate3 computes
+//
+//	newLogitsWDiv3 = div(newLogitsWDiv, newLogitsWAdd) (256, 10)
+func (m *Model) newLogitsWDivUpdate3(n int) {
+	if newLogitsWDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newLogitsWDivRow := m.newLogitsWDiv[0:][:2560]
+		newLogitsWAddRow := m.newLogitsWAdd[0:][:2560]
+		newLogitsWDivRow3 := m.newLogitsWDiv3[0:][:2560]
+		newLogitsWDivAVX2(2560, &newLogitsWDivRow[0], &newLogitsWAddRow[0], &newLogitsWDivRow3[0])
+	} else {
+		newLogitsWDivRow := m.newLogitsWDiv[0:][:2560]
+		newLogitsWAddRow := m.newLogitsWAdd[0:][:2560]
+		newLogitsWDivRow3 := m.newLogitsWDiv3[0:][:2560]
+		for j := range newLogitsWDivRow3 {
+			newLogitsWDiv3 := newLogitsWDivRow[j] / newLogitsWAddRow[j]
+			newLogitsWDivRow3[j] = newLogitsWDiv3
+		}
+	}
+}
+
+// newLogitsWMulUpdate computes
+//
+//	newLogitsWMul = mul(float32(0.001), newLogitsWDiv3) (256, 10)
+func (m *Model) newLogitsWMulUpdate(n int) {
+	if newLogitsWMulAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		newLogitsWDivRow3 := m.newLogitsWDiv3[0:][:2560]
+		newLogitsWMulRow := m.newLogitsWMul[0:][:2560]
+		newLogitsWMulAVX2(2560, &newLogitsWDivRow3[0], &newLogitsWMulRow[0])
+	} else {
+		newLogitsWDivRow3 := m.newLogitsWDiv3[0:][:2560]
+		newLogitsWMulRow := m.newLogitsWMul[0:][:2560]
+		for j := range newLogitsWMulRow {
+			newLogitsWMul := float32(0.001) * newLogitsWDivRow3[j]
+			newLogitsWMulRow[j] = newLogitsWMul
+		}
+	}
+}
+
+// newLogitsWUpdate computes
+//
+//	newLogitsW = sub(logitsW, newLogitsWMul) (256, 10)
+func (m *Model) newLogitsWUpdate(n int) {
+	if newLogitsWAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		logitsWRow := m.logitsW[0:][:2560]
+		newLogitsWMulRow := m.newLogitsWMul[0:][:2560]
+		newLogitsWRow := m.newLogitsW[0:][:2560]
+		newLogitsWAVX2(2560, &logitsWRow[0], &newLogitsWMulRow[0], &newLogitsWRow[0])
+	} else {
+		logitsWRow := m.logitsW[0:][:2560]
+		newLogitsWMulRow := m.newLogitsWMul[0:][:2560]
+		newLogitsWRow := m.newLogitsW[0:][:2560]
+		for j := range newLogitsWRow {
+			newLogitsW := logitsWRow[j] - newLogitsWMulRow[j]
+			newLogitsWRow[j] = newLogitsW
+		}
+	}
+}
+
+// newLogitsBMMulUpdate computes
+//
+//	newLogitsBMMul = mul(float32(0.9), logitsBM) (10)
+func (m *Model) newLogitsBMMulUpdate(n int) {
+	logitsBMRow := m.logitsBM[0:][:10]
+	newLogitsBMMulRow := m.newLogitsBMMul[0:][:10]
+	for j := range newLogitsBMMulRow {
+		newLogitsBMMul := float32(0.9) * logitsBMRow[j]
+		newLogitsBMMulRow[j] = newLogitsBMMul
+	}
+}
+
+// newLogitsBMMulUpdate2 computes
+//
+//	newLogitsBMMul2 = mul(float32(0.09999999999999998), dLogitsB) (10)
+func (m *Model) newLogitsBMMulUpdate2(n int) {
+	dLogitsBRow := m.dLogitsB[0:][:10]
+	newLogitsBMMulRow2 := m.newLogitsBMMul2[0:][:10]
+	for j := range newLogitsBMMulRow2 {
+		newLogitsBMMul2 := float32(0.09999999999999998) * dLogitsBRow[j]
+		newLogitsBMMulRow2[j] = newLogitsBMMul2
+	}
+}
+
+// newLogitsBMUpdate computes
+//
+//	newLogitsBM = add(newLogitsBMMul, newLogitsBMMul2) (10)
+func (m *Model) newLogitsBMUpdate(n int) {
+	newLogitsBMMulRow := m.newLogitsBMMul[0:][:10]
+	newLogitsBMMulRow2 := m.newLogitsBMMul2[0:][:10]
+	newLogitsBMRow := m.newLogitsBM[0:][:10]
+	for j := range newLogitsBMRow {
+		newLogitsBM := newLogitsBMMulRow[j] + newLogitsBMMulRow2[j]
+		newLogitsBMRow[j] = newLogitsBM
+	}
+}
+
+// newLogitsBVMulUpdate computes
+//
+//	newLogitsBVMul = mul(float32(0.999), logitsBV) (10)
+func (m *Model) newLogitsBVMulUpdate(n int) {
+	logitsBVRow := m.logitsBV[0:][:10]
+	newLogitsBVMulRow := m.newLogitsBVMul[0:][:10]
+	for j := range newLogitsBVMulRow {
+		newLogitsBVMul := float32(0.999) * logitsBVRow[j]
+		newLogitsBVMulRow[j] = newLogitsBVMul
+	}
+}
+
+// newLogitsBVMulUpdate2 computes
+//
+//	newLogitsBVMul2 = mul(dLogitsB, dLogitsB) (10)
+func (m *Model) newLogitsBVMulUpdate2(n int) {
+	dLogitsBRow := m.dLogitsB[0:][:10]
+	newLogitsBVMulRow2 := m.newLogitsBVMul2[0:][:10]
+	for j := range newLogitsBVMulRow2 {
+		newLogitsBVMul2 := dLogitsBRow[j] * dLogitsBRow[j]
+		newLogitsBVMulRow2[j] = newLogitsBVMul2
+	}
+}
+
+// newLogitsBVMulUpdate3 computes
+//
+//	newLogitsBVMul3 = mul(float32(0.0010000000000000009), newLogitsBVMul2) (10)
+func (m *Model) newLogitsBVMulUpdate3(n int) {
+	newLogitsBVMulRow2 := m.newLogitsBVMul2[0:][:10]
+	newLogitsBVMulRow3 := m.newLogitsBVMul3[0:][:10]
+	for j := range newLogitsBVMulRow3 {
+		newLogitsBVMul3 := float32(0.0010000000000000009) * newLogitsBVMulRow2[j]
+		newLogitsBVMulRow3[j] = newLogitsBVMul3
+	}
+}
+
+// newLogitsBVUpdate computes
+//
+//	newLogitsBV = add(newLogitsBVMul, newLogitsBVMul3) (10)
+func (m *Model) newLogitsBVUpdate(n int) {
+	newLogitsBVMulRow := m.newLogitsBVMul[0:][:10]
+	newLogitsBVMulRow3 := m.newLogitsBVMul3[0:][:10]
+	newLogitsBVRow := m.newLogitsBV[0:][:10]
+	for j := range newLogitsBVRow {
+		newLogitsBV := newLogitsBVMulRow[j] + newLogitsBVMulRow3[j]
+		newLogitsBVRow[j] = newLogitsBV
+	}
+}
+
+// newLogitsBDivUpdate computes
+//
+//	newLogitsBDiv = div(newLogitsBM, biasCorrection1) (10)
+func (m *Model) newLogitsBDivUpdate(n int) {
+	newLogitsBMRow := m.newLogitsBM[0:][:10]
+	biasCorrection1 := m.biasCorrection1[0]
+	newLogitsBDivRow := m.newLogitsBDiv[0:][:10]
+	for j := range newLogitsBDivRow {
+		newLogitsBDiv := newLogitsBMRow[j] / biasCorrection1
+		newLogitsBDivRow[j] = newLogitsBDiv
+	}
+}
+
+// newLogitsBDivUpdate2 computes
+//
+//	newLogitsBDiv2 = div(newLogitsBV, biasCorrection2) (10)
+func (m *Model) newLogitsBDivUpdate2(n int) {
+	newLogitsBVRow := m.newLogitsBV[0:][:10]
+	biasCorrection2 := m.biasCorrection2[0]
+	newLogitsBDivRow2 := m.newLogitsBDiv2[0:][:10]
+	for j := range newLogitsBDivRow2 {
+		newLogitsBDiv2 := newLogitsBVRow[j] / biasCorrection2
+		newLogitsBDivRow2[j] = newLogitsBDiv2
+	}
+}
+
+// newLogitsBSqrtUpdate computes
+//
+//	newLogitsBSqrt = sqrt(newLogitsBDiv2) (10)
+func (m *Model) newLogitsBSqrtUpdate(n int) {
+	newLogitsBDivRow2 := m.newLogitsBDiv2[0:][:10]
+	newLogitsBSqrtRow := m.newLogitsBSqrt[0:][:10]
+	for j := range newLogitsBSqrtRow {
+		newLogitsBSqrt := sqrt32(newLogitsBDivRow2[j])
+		newLogitsBSqrtRow[j] = newLogitsBSqrt
+	}
+}
+
+// newLogitsBAddUpdate computes
+//
+//	newLogitsBAdd = add(newLogitsBSqrt, float32(1e-08)) (10)
+func (m *Model) newLogitsBAddUpdate(n int) {
+	newLogitsBSqrtRow := m.newLogitsBSqrt[0:][:10]
+	newLogitsBAddRow := m.newLogitsBAdd[0:][:10]
+	for j := range newLogitsBAddRow {
+		newLogitsBAdd := newLogitsBSqrtRow[j] + float32(1e-08)
+		newLogitsBAddRow[j] = newLogitsBAdd
+	}
+}
+
+// newLogitsBDivUpdate3 computes
+//
+//	newLogitsBDiv3 = div(newLogitsBDiv, newLogitsBAdd) (10)
+func (m *Model) newLogitsBDivUpdate3(n int) {
+	newLogitsBDivRow := m.newLogitsBDiv[0:][:10]
+	newLogitsBAddRow := m.newLogitsBAdd[0:][:10]
+	newLogitsBDivRow3 := m.newLogitsBDiv3[0:][:10]
+	for j := range newLogitsBDivRow3 {
+		newLogitsBDiv3 := newLogitsBDivRow[j] / newLogitsBAddRow[j]
+		newLogitsBDivRow3[j] = newLogitsBDiv3
+	}
+}
+
+// newLogitsBMulUpdate computes
+//
+//	newLogitsBMul = mul(float32(0.001), newLogitsBDiv3) (10)
+func (m *Model) newLogitsBMulUpdate(n int) {
+	newLogitsBDivRow3 := m.newLogitsBDiv3[0:][:10]
+	newLogitsBMulRow := m.newLogitsBMul[0:][:10]
+	for j := range newLogitsBMulRow {
+		newLogitsBMul := float32(0.001) * newLogitsBDivRow3[j]
+		newLogitsBMulRow[j] = newLogitsBMul
+	}
+}
+
+// newLogitsBUpdate computes
+//
+//	newLogitsB = sub(logitsB, newLogitsBMul) (10)
+func (m *Model) newLogitsBUpdate(n int) {
+	logitsBRow := m.logitsB[0:][:10]
+	newLogitsBMulRow := m.newLogitsBMul[0:][:10]
+	newLogitsBRow := m.newLogitsB[0:][:10]
+	for j := range newLogitsBRow {
+		newLogitsB := logitsBRow[j] - newLogitsBMulRow[j]
+		newLogitsBRow[j] = newLogitsB
+	}
+}
+
+// hiddenAddAVX2 is hiddenAddAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var hiddenAddAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// hiddenAVX2 is hiddenAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var hiddenAVX2 func(n int, p0 *float32, p1 *float32)
+
+// lossMulAVX2 is lossMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var lossMulAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// lossNegAVX2 is lossNegAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var lossNegAVX2 func(n int, p0 *float32, p1 *float32)
+
+// dLogitsNegAVX2 is dLogitsNegAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dLogitsNegAVX2 func(n int, p0 *float32, p1 *float32)
+
+// dLogitsMulAVX2 is dLogitsMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dLogitsMulAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// dLogitsAVX2 is dLogitsAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dLogitsAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// dHiddenBGtAVX2 is dHiddenBGtAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dHiddenBGtAVX2 func(n int, p0 *float32, p1 *float32)
+
+// dHiddenBWhereAVX2 is dHiddenBWhereAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dHiddenBWhereAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newHiddenWMMulAVX2 is newHiddenWMMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWMMulAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenWMMulAVX22 is newHiddenWMMulAVX22Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWMMulAVX22 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenWMAVX2 is newHiddenWMAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWMAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newHiddenWVMulAVX2 is newHiddenWVMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWVMulAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenWVMulAVX22 is newHiddenWVMulAVX22Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWVMulAVX22 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenWVMulAVX23 is newHiddenWVMulAVX23Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWVMulAVX23 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenWVAVX2 is newHiddenWVAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWVAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newHiddenWDivAVX2 is newHiddenWDivAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWDivAVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
+
+// newHiddenWDivAVX22 is newHiddenWDivAVX22Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWDivAVX22 func(n int, p0 *float32, p1 *float32, f0 float32)
+
+// newHiddenWSqrtAVX2 is newHiddenWSqrtAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWSqrtAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenWAddAVX2 is newHiddenWAddAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWAddAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenWDivAVX23 is newHiddenWDivAVX23Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWDivAVX23 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newHiddenWMulAVX2 is newHiddenWMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWMulAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenWAVX2 is newHiddenWAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenWAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newHiddenBMMulAVX2 is newHiddenBMMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBMMulAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenBMMulAVX22 is newHiddenBMMulAVX22Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBMMulAVX22 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenBMAVX2 is newHiddenBMAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBMAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newHiddenBVMulAVX2 is newHiddenBVMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBVMulAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenBVMulAVX22 is newHiddenBVMulAVX22Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBVMulAVX22 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenBVMulAVX23 is newHiddenBVMulAVX23Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBVMulAVX23 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenBVAVX2 is newHiddenBVAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBVAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newHiddenBDivAVX2 is newHiddenBDivAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBDivAVX2 func(n int, p0 *float32, p1 *float32, f0 float32)
+
+// newHiddenBDivAVX22 is newHiddenBDivAVX22Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBDivAVX22 func(n int, p0 *float32, p1 *float32, f0 float32)
+
+// newHiddenBSqrtAVX2 is newHiddenBSqrtAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBSqrtAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenBAddAVX2 is newHiddenBAddAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBAddAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenBDivAVX23 is newHiddenBDivAVX23Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBDivAVX23 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newHiddenBMulAVX2 is newHiddenBMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBMulAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newHiddenBAVX2 is newHiddenBAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newHiddenBAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newLogitsWMMulAVX2 is newLogitsWMMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWMMulAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newLogitsWMMulAVX22 is newLogitsWMMulAVX22Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWMMulAVX22 func(n int, p0 *float32, p1 *float32)
+
+// newLogitsWMAVX2 is newLogitsWMAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWMAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newLogitsWVMulAVX2 is newLogitsWVMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWVMulAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newLogitsWVMulAVX22 is newLogitsWVMulAVX22Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWVMulAVX22 func(n int, p0 *float32, p1 *float32)
+
+// newLogitsWVMulAVX23 is newLogitsWVMulAVX23Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWVMulAVX23 func(n int, p0 *float32, p1 *float32)
+
+// newLogitsWVAVX2 is newLogitsWVAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWVAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newLogitsWSqrtAVX2 is newLogitsWSqrtAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWSqrtAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newLogitsWAddAVX2 is newLogitsWAddAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWAddAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newLogitsWDivAVX2 is newLogitsWDivAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWDivAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
+
+// newLogitsWMulAVX2 is newLogitsWMulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWMulAVX2 func(n int, p0 *float32, p1 *float32)
+
+// newLogitsWAVX2 is newLogitsWAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var newLogitsWAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
 
 // Scalar helpers.
 // b2f stores a bool as 0 or 1.
@@ -2155,5 +2428,20 @@ func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 
 func pow32(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }
+
+func relu32(x float32) float32 {
+	if x > 0 {
+		return x
+	}
+	return 0
+}
+
+// sel32 is c ? a : b for a bool stored as 0/1.
+func sel32(c, a, b float32) float32 {
+	if c != 0 {
+		return a
+	}
+	return b
+}
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

@@ -4,37 +4,37 @@
 
 #include "textflag.h"
 
-// func g5AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g5AVX2Asm(SB), NOSPLIT, $0-32
+// func hiddenAddAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·hiddenAddAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g5AVX2Asmloop:
+hiddenAddAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g5AVX2Asmtail
+	JGT hiddenAddAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g5AVX2Asmloop
-g5AVX2Asmtail:
+	JMP hiddenAddAVX2Asmloop
+hiddenAddAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g5AVX2Asmdone
+	JGE hiddenAddAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VADDPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g5AVX2Asmtail
-g5AVX2Asmdone:
+	JMP hiddenAddAVX2Asmtail
+hiddenAddAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g6AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g6AVX2Asm(SB), NOSPLIT, $0-24
+// func hiddenAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·hiddenAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -42,58 +42,58 @@ TEXT ·g6AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X12
 	VBROADCASTSS X12, Y12
 	XORQ AX, AX
-g6AVX2Asmloop:
+hiddenAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g6AVX2Asmtail
+	JGT hiddenAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VMAXPS Y12, Y15, Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g6AVX2Asmloop
-g6AVX2Asmtail:
+	JMP hiddenAVX2Asmloop
+hiddenAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g6AVX2Asmdone
+	JGE hiddenAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMAXPS X12, X15, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ AX
-	JMP g6AVX2Asmtail
-g6AVX2Asmdone:
+	JMP hiddenAVX2Asmtail
+hiddenAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g23AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g23AVX2Asm(SB), NOSPLIT, $0-32
+// func lossMulAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·lossMulAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g23AVX2Asmloop:
+lossMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g23AVX2Asmtail
+	JGT lossMulAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VMULPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g23AVX2Asmloop
-g23AVX2Asmtail:
+	JMP lossMulAVX2Asmloop
+lossMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g23AVX2Asmdone
+	JGE lossMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VMULPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g23AVX2Asmtail
-g23AVX2Asmdone:
+	JMP lossMulAVX2Asmtail
+lossMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g25AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g25AVX2Asm(SB), NOSPLIT, $0-24
+// func lossNegAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·lossNegAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -101,28 +101,28 @@ TEXT ·g25AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X12
 	VBROADCASTSS X12, Y12
 	XORQ AX, AX
-g25AVX2Asmloop:
+lossNegAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g25AVX2Asmtail
+	JGT lossNegAVX2Asmtail
 	VXORPS (SI)(AX*4), Y12, Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g25AVX2Asmloop
-g25AVX2Asmtail:
+	JMP lossNegAVX2Asmloop
+lossNegAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g25AVX2Asmdone
+	JGE lossNegAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VXORPS X15, X12, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ AX
-	JMP g25AVX2Asmtail
-g25AVX2Asmdone:
+	JMP lossNegAVX2Asmtail
+lossNegAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g36AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g36AVX2Asm(SB), NOSPLIT, $0-24
+// func dLogitsNegAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·dLogitsNegAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -130,86 +130,86 @@ TEXT ·g36AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X12
 	VBROADCASTSS X12, Y12
 	XORQ AX, AX
-g36AVX2Asmloop:
+dLogitsNegAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g36AVX2Asmtail
+	JGT dLogitsNegAVX2Asmtail
 	VXORPS (SI)(AX*4), Y12, Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g36AVX2Asmloop
-g36AVX2Asmtail:
+	JMP dLogitsNegAVX2Asmloop
+dLogitsNegAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g36AVX2Asmdone
+	JGE dLogitsNegAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VXORPS X15, X12, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ AX
-	JMP g36AVX2Asmtail
-g36AVX2Asmdone:
+	JMP dLogitsNegAVX2Asmtail
+dLogitsNegAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g39AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g39AVX2Asm(SB), NOSPLIT, $0-32
+// func dLogitsMulAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·dLogitsMulAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g39AVX2Asmloop:
+dLogitsMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g39AVX2Asmtail
+	JGT dLogitsMulAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VMULPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g39AVX2Asmloop
-g39AVX2Asmtail:
+	JMP dLogitsMulAVX2Asmloop
+dLogitsMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g39AVX2Asmdone
+	JGE dLogitsMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VMULPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g39AVX2Asmtail
-g39AVX2Asmdone:
+	JMP dLogitsMulAVX2Asmtail
+dLogitsMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g43AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g43AVX2Asm(SB), NOSPLIT, $0-32
+// func dLogitsAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·dLogitsAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g43AVX2Asmloop:
+dLogitsAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g43AVX2Asmtail
+	JGT dLogitsAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VSUBPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g43AVX2Asmloop
-g43AVX2Asmtail:
+	JMP dLogitsAVX2Asmloop
+dLogitsAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g43AVX2Asmdone
+	JGE dLogitsAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VSUBPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g43AVX2Asmtail
-g43AVX2Asmdone:
+	JMP dLogitsAVX2Asmtail
+dLogitsAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g48AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g48AVX2Asm(SB), NOSPLIT, $0-24
+// func dHiddenBGtAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·dHiddenBGtAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -220,31 +220,31 @@ TEXT ·g48AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g48AVX2Asmloop:
+dHiddenBGtAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g48AVX2Asmtail
+	JGT dHiddenBGtAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VCMPPS $14, Y0, Y15, Y1
 	VANDPS Y12, Y1, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g48AVX2Asmloop
-g48AVX2Asmtail:
+	JMP dHiddenBGtAVX2Asmloop
+dHiddenBGtAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g48AVX2Asmdone
+	JGE dHiddenBGtAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VCMPPS $14, X0, X15, X1
 	VANDPS X12, X1, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g48AVX2Asmtail
-g48AVX2Asmdone:
+	JMP dHiddenBGtAVX2Asmtail
+dHiddenBGtAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g50AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g50AVX2Asm(SB), NOSPLIT, $0-32
+// func dHiddenBWhereAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·dHiddenBWhereAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -256,31 +256,31 @@ TEXT ·g50AVX2Asm(SB), NOSPLIT, $0-32
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g50AVX2Asmloop:
+dHiddenBWhereAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g50AVX2Asmtail
+	JGT dHiddenBWhereAVX2Asmtail
 	VCMPPS $4, (SI)(AX*4), Y12, Y15
 	VBLENDVPS Y15, (DI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g50AVX2Asmloop
-g50AVX2Asmtail:
+	JMP dHiddenBWhereAVX2Asmloop
+dHiddenBWhereAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g50AVX2Asmdone
+	JGE dHiddenBWhereAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VCMPPS $4, X15, X12, X15
 	VMOVSS (DI)(AX*4), X14
 	VBLENDVPS X15, X14, X0, X1
 	VMOVSS X1, (DX)(AX*4)
 	INCQ AX
-	JMP g50AVX2Asmtail
-g50AVX2Asmdone:
+	JMP dHiddenBWhereAVX2Asmtail
+dHiddenBWhereAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g62AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g62AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenWMMulAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenWMMulAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -288,28 +288,28 @@ TEXT ·g62AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g62AVX2Asmloop:
+newHiddenWMMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g62AVX2Asmtail
+	JGT newHiddenWMMulAVX2Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g62AVX2Asmloop
-g62AVX2Asmtail:
+	JMP newHiddenWMMulAVX2Asmloop
+newHiddenWMMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g62AVX2Asmdone
+	JGE newHiddenWMMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g62AVX2Asmtail
-g62AVX2Asmdone:
+	JMP newHiddenWMMulAVX2Asmtail
+newHiddenWMMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g64AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g64AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenWMMulAVX22Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenWMMulAVX22Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -317,57 +317,57 @@ TEXT ·g64AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g64AVX2Asmloop:
+newHiddenWMMulAVX22Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g64AVX2Asmtail
+	JGT newHiddenWMMulAVX22Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g64AVX2Asmloop
-g64AVX2Asmtail:
+	JMP newHiddenWMMulAVX22Asmloop
+newHiddenWMMulAVX22Asmtail:
 	CMPQ AX, CX
-	JGE g64AVX2Asmdone
+	JGE newHiddenWMMulAVX22Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g64AVX2Asmtail
-g64AVX2Asmdone:
+	JMP newHiddenWMMulAVX22Asmtail
+newHiddenWMMulAVX22Asmdone:
 	VZEROUPPER
 	RET
 
-// func g65AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g65AVX2Asm(SB), NOSPLIT, $0-32
+// func newHiddenWMAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newHiddenWMAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g65AVX2Asmloop:
+newHiddenWMAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g65AVX2Asmtail
+	JGT newHiddenWMAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g65AVX2Asmloop
-g65AVX2Asmtail:
+	JMP newHiddenWMAVX2Asmloop
+newHiddenWMAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g65AVX2Asmdone
+	JGE newHiddenWMAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VADDPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g65AVX2Asmtail
-g65AVX2Asmdone:
+	JMP newHiddenWMAVX2Asmtail
+newHiddenWMAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g66AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g66AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenWVMulAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenWVMulAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -375,56 +375,56 @@ TEXT ·g66AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g66AVX2Asmloop:
+newHiddenWVMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g66AVX2Asmtail
+	JGT newHiddenWVMulAVX2Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g66AVX2Asmloop
-g66AVX2Asmtail:
+	JMP newHiddenWVMulAVX2Asmloop
+newHiddenWVMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g66AVX2Asmdone
+	JGE newHiddenWVMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g66AVX2Asmtail
-g66AVX2Asmdone:
+	JMP newHiddenWVMulAVX2Asmtail
+newHiddenWVMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g68AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g68AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenWVMulAVX22Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenWVMulAVX22Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	XORQ AX, AX
-g68AVX2Asmloop:
+newHiddenWVMulAVX22Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g68AVX2Asmtail
+	JGT newHiddenWVMulAVX22Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VMULPS (SI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g68AVX2Asmloop
-g68AVX2Asmtail:
+	JMP newHiddenWVMulAVX22Asmloop
+newHiddenWVMulAVX22Asmtail:
 	CMPQ AX, CX
-	JGE g68AVX2Asmdone
+	JGE newHiddenWVMulAVX22Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X15, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ AX
-	JMP g68AVX2Asmtail
-g68AVX2Asmdone:
+	JMP newHiddenWVMulAVX22Asmtail
+newHiddenWVMulAVX22Asmdone:
 	VZEROUPPER
 	RET
 
-// func g69AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g69AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenWVMulAVX23Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenWVMulAVX23Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -432,139 +432,139 @@ TEXT ·g69AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g69AVX2Asmloop:
+newHiddenWVMulAVX23Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g69AVX2Asmtail
+	JGT newHiddenWVMulAVX23Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g69AVX2Asmloop
-g69AVX2Asmtail:
+	JMP newHiddenWVMulAVX23Asmloop
+newHiddenWVMulAVX23Asmtail:
 	CMPQ AX, CX
-	JGE g69AVX2Asmdone
+	JGE newHiddenWVMulAVX23Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g69AVX2Asmtail
-g69AVX2Asmdone:
+	JMP newHiddenWVMulAVX23Asmtail
+newHiddenWVMulAVX23Asmdone:
 	VZEROUPPER
 	RET
 
-// func g70AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g70AVX2Asm(SB), NOSPLIT, $0-32
+// func newHiddenWVAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newHiddenWVAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g70AVX2Asmloop:
+newHiddenWVAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g70AVX2Asmtail
+	JGT newHiddenWVAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g70AVX2Asmloop
-g70AVX2Asmtail:
+	JMP newHiddenWVAVX2Asmloop
+newHiddenWVAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g70AVX2Asmdone
+	JGE newHiddenWVAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VADDPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g70AVX2Asmtail
-g70AVX2Asmdone:
+	JMP newHiddenWVAVX2Asmtail
+newHiddenWVAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g71AVX2Asm(n int, p0 *float32, p1 *float32, f0 float32)
-TEXT ·g71AVX2Asm(SB), NOSPLIT, $0-28
+// func newHiddenWDivAVX2Asm(n int, p0 *float32, p1 *float32, f0 float32)
+TEXT ·newHiddenWDivAVX2Asm(SB), NOSPLIT, $0-28
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	VBROADCASTSS f0+24(FP), Y0
 	XORQ AX, AX
-g71AVX2Asmloop:
+newHiddenWDivAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g71AVX2Asmtail
+	JGT newHiddenWDivAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VDIVPS Y0, Y15, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g71AVX2Asmloop
-g71AVX2Asmtail:
+	JMP newHiddenWDivAVX2Asmloop
+newHiddenWDivAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g71AVX2Asmdone
+	JGE newHiddenWDivAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VDIVPS X0, X15, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g71AVX2Asmtail
-g71AVX2Asmdone:
+	JMP newHiddenWDivAVX2Asmtail
+newHiddenWDivAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g72AVX2Asm(n int, p0 *float32, p1 *float32, f0 float32)
-TEXT ·g72AVX2Asm(SB), NOSPLIT, $0-28
+// func newHiddenWDivAVX22Asm(n int, p0 *float32, p1 *float32, f0 float32)
+TEXT ·newHiddenWDivAVX22Asm(SB), NOSPLIT, $0-28
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	VBROADCASTSS f0+24(FP), Y0
 	XORQ AX, AX
-g72AVX2Asmloop:
+newHiddenWDivAVX22Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g72AVX2Asmtail
+	JGT newHiddenWDivAVX22Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VDIVPS Y0, Y15, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g72AVX2Asmloop
-g72AVX2Asmtail:
+	JMP newHiddenWDivAVX22Asmloop
+newHiddenWDivAVX22Asmtail:
 	CMPQ AX, CX
-	JGE g72AVX2Asmdone
+	JGE newHiddenWDivAVX22Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VDIVPS X0, X15, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g72AVX2Asmtail
-g72AVX2Asmdone:
+	JMP newHiddenWDivAVX22Asmtail
+newHiddenWDivAVX22Asmdone:
 	VZEROUPPER
 	RET
 
-// func g73AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g73AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenWSqrtAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenWSqrtAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	XORQ AX, AX
-g73AVX2Asmloop:
+newHiddenWSqrtAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g73AVX2Asmtail
+	JGT newHiddenWSqrtAVX2Asmtail
 	VSQRTPS (SI)(AX*4), Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g73AVX2Asmloop
-g73AVX2Asmtail:
+	JMP newHiddenWSqrtAVX2Asmloop
+newHiddenWSqrtAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g73AVX2Asmdone
+	JGE newHiddenWSqrtAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VSQRTSS X15, X15, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ AX
-	JMP g73AVX2Asmtail
-g73AVX2Asmdone:
+	JMP newHiddenWSqrtAVX2Asmtail
+newHiddenWSqrtAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g75AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g75AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenWAddAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenWAddAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -572,58 +572,58 @@ TEXT ·g75AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g75AVX2Asmloop:
+newHiddenWAddAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g75AVX2Asmtail
+	JGT newHiddenWAddAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS Y0, Y15, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g75AVX2Asmloop
-g75AVX2Asmtail:
+	JMP newHiddenWAddAVX2Asmloop
+newHiddenWAddAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g75AVX2Asmdone
+	JGE newHiddenWAddAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VADDPS X0, X15, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g75AVX2Asmtail
-g75AVX2Asmdone:
+	JMP newHiddenWAddAVX2Asmtail
+newHiddenWAddAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g76AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g76AVX2Asm(SB), NOSPLIT, $0-32
+// func newHiddenWDivAVX23Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newHiddenWDivAVX23Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g76AVX2Asmloop:
+newHiddenWDivAVX23Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g76AVX2Asmtail
+	JGT newHiddenWDivAVX23Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VDIVPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g76AVX2Asmloop
-g76AVX2Asmtail:
+	JMP newHiddenWDivAVX23Asmloop
+newHiddenWDivAVX23Asmtail:
 	CMPQ AX, CX
-	JGE g76AVX2Asmdone
+	JGE newHiddenWDivAVX23Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VDIVPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g76AVX2Asmtail
-g76AVX2Asmdone:
+	JMP newHiddenWDivAVX23Asmtail
+newHiddenWDivAVX23Asmdone:
 	VZEROUPPER
 	RET
 
-// func g77AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g77AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenWMulAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenWMulAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -631,57 +631,57 @@ TEXT ·g77AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g77AVX2Asmloop:
+newHiddenWMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g77AVX2Asmtail
+	JGT newHiddenWMulAVX2Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g77AVX2Asmloop
-g77AVX2Asmtail:
+	JMP newHiddenWMulAVX2Asmloop
+newHiddenWMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g77AVX2Asmdone
+	JGE newHiddenWMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g77AVX2Asmtail
-g77AVX2Asmdone:
+	JMP newHiddenWMulAVX2Asmtail
+newHiddenWMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g78AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g78AVX2Asm(SB), NOSPLIT, $0-32
+// func newHiddenWAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newHiddenWAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g78AVX2Asmloop:
+newHiddenWAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g78AVX2Asmtail
+	JGT newHiddenWAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VSUBPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g78AVX2Asmloop
-g78AVX2Asmtail:
+	JMP newHiddenWAVX2Asmloop
+newHiddenWAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g78AVX2Asmdone
+	JGE newHiddenWAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VSUBPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g78AVX2Asmtail
-g78AVX2Asmdone:
+	JMP newHiddenWAVX2Asmtail
+newHiddenWAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g79AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g79AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenBMMulAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenBMMulAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -689,28 +689,28 @@ TEXT ·g79AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g79AVX2Asmloop:
+newHiddenBMMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g79AVX2Asmtail
+	JGT newHiddenBMMulAVX2Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g79AVX2Asmloop
-g79AVX2Asmtail:
+	JMP newHiddenBMMulAVX2Asmloop
+newHiddenBMMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g79AVX2Asmdone
+	JGE newHiddenBMMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g79AVX2Asmtail
-g79AVX2Asmdone:
+	JMP newHiddenBMMulAVX2Asmtail
+newHiddenBMMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g80AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g80AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenBMMulAVX22Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenBMMulAVX22Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -718,57 +718,57 @@ TEXT ·g80AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g80AVX2Asmloop:
+newHiddenBMMulAVX22Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g80AVX2Asmtail
+	JGT newHiddenBMMulAVX22Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g80AVX2Asmloop
-g80AVX2Asmtail:
+	JMP newHiddenBMMulAVX22Asmloop
+newHiddenBMMulAVX22Asmtail:
 	CMPQ AX, CX
-	JGE g80AVX2Asmdone
+	JGE newHiddenBMMulAVX22Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g80AVX2Asmtail
-g80AVX2Asmdone:
+	JMP newHiddenBMMulAVX22Asmtail
+newHiddenBMMulAVX22Asmdone:
 	VZEROUPPER
 	RET
 
-// func g81AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g81AVX2Asm(SB), NOSPLIT, $0-32
+// func newHiddenBMAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newHiddenBMAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g81AVX2Asmloop:
+newHiddenBMAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g81AVX2Asmtail
+	JGT newHiddenBMAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g81AVX2Asmloop
-g81AVX2Asmtail:
+	JMP newHiddenBMAVX2Asmloop
+newHiddenBMAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g81AVX2Asmdone
+	JGE newHiddenBMAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VADDPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g81AVX2Asmtail
-g81AVX2Asmdone:
+	JMP newHiddenBMAVX2Asmtail
+newHiddenBMAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g82AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g82AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenBVMulAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenBVMulAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -776,56 +776,56 @@ TEXT ·g82AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g82AVX2Asmloop:
+newHiddenBVMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g82AVX2Asmtail
+	JGT newHiddenBVMulAVX2Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g82AVX2Asmloop
-g82AVX2Asmtail:
+	JMP newHiddenBVMulAVX2Asmloop
+newHiddenBVMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g82AVX2Asmdone
+	JGE newHiddenBVMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g82AVX2Asmtail
-g82AVX2Asmdone:
+	JMP newHiddenBVMulAVX2Asmtail
+newHiddenBVMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g83AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g83AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenBVMulAVX22Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenBVMulAVX22Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	XORQ AX, AX
-g83AVX2Asmloop:
+newHiddenBVMulAVX22Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g83AVX2Asmtail
+	JGT newHiddenBVMulAVX22Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VMULPS (SI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g83AVX2Asmloop
-g83AVX2Asmtail:
+	JMP newHiddenBVMulAVX22Asmloop
+newHiddenBVMulAVX22Asmtail:
 	CMPQ AX, CX
-	JGE g83AVX2Asmdone
+	JGE newHiddenBVMulAVX22Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X15, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ AX
-	JMP g83AVX2Asmtail
-g83AVX2Asmdone:
+	JMP newHiddenBVMulAVX22Asmtail
+newHiddenBVMulAVX22Asmdone:
 	VZEROUPPER
 	RET
 
-// func g84AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g84AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenBVMulAVX23Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenBVMulAVX23Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -833,139 +833,139 @@ TEXT ·g84AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g84AVX2Asmloop:
+newHiddenBVMulAVX23Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g84AVX2Asmtail
+	JGT newHiddenBVMulAVX23Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g84AVX2Asmloop
-g84AVX2Asmtail:
+	JMP newHiddenBVMulAVX23Asmloop
+newHiddenBVMulAVX23Asmtail:
 	CMPQ AX, CX
-	JGE g84AVX2Asmdone
+	JGE newHiddenBVMulAVX23Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g84AVX2Asmtail
-g84AVX2Asmdone:
+	JMP newHiddenBVMulAVX23Asmtail
+newHiddenBVMulAVX23Asmdone:
 	VZEROUPPER
 	RET
 
-// func g85AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g85AVX2Asm(SB), NOSPLIT, $0-32
+// func newHiddenBVAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newHiddenBVAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g85AVX2Asmloop:
+newHiddenBVAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g85AVX2Asmtail
+	JGT newHiddenBVAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g85AVX2Asmloop
-g85AVX2Asmtail:
+	JMP newHiddenBVAVX2Asmloop
+newHiddenBVAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g85AVX2Asmdone
+	JGE newHiddenBVAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VADDPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g85AVX2Asmtail
-g85AVX2Asmdone:
+	JMP newHiddenBVAVX2Asmtail
+newHiddenBVAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g86AVX2Asm(n int, p0 *float32, p1 *float32, f0 float32)
-TEXT ·g86AVX2Asm(SB), NOSPLIT, $0-28
+// func newHiddenBDivAVX2Asm(n int, p0 *float32, p1 *float32, f0 float32)
+TEXT ·newHiddenBDivAVX2Asm(SB), NOSPLIT, $0-28
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	VBROADCASTSS f0+24(FP), Y0
 	XORQ AX, AX
-g86AVX2Asmloop:
+newHiddenBDivAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g86AVX2Asmtail
+	JGT newHiddenBDivAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VDIVPS Y0, Y15, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g86AVX2Asmloop
-g86AVX2Asmtail:
+	JMP newHiddenBDivAVX2Asmloop
+newHiddenBDivAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g86AVX2Asmdone
+	JGE newHiddenBDivAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VDIVPS X0, X15, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g86AVX2Asmtail
-g86AVX2Asmdone:
+	JMP newHiddenBDivAVX2Asmtail
+newHiddenBDivAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g87AVX2Asm(n int, p0 *float32, p1 *float32, f0 float32)
-TEXT ·g87AVX2Asm(SB), NOSPLIT, $0-28
+// func newHiddenBDivAVX22Asm(n int, p0 *float32, p1 *float32, f0 float32)
+TEXT ·newHiddenBDivAVX22Asm(SB), NOSPLIT, $0-28
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	VBROADCASTSS f0+24(FP), Y0
 	XORQ AX, AX
-g87AVX2Asmloop:
+newHiddenBDivAVX22Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g87AVX2Asmtail
+	JGT newHiddenBDivAVX22Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VDIVPS Y0, Y15, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g87AVX2Asmloop
-g87AVX2Asmtail:
+	JMP newHiddenBDivAVX22Asmloop
+newHiddenBDivAVX22Asmtail:
 	CMPQ AX, CX
-	JGE g87AVX2Asmdone
+	JGE newHiddenBDivAVX22Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VDIVPS X0, X15, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g87AVX2Asmtail
-g87AVX2Asmdone:
+	JMP newHiddenBDivAVX22Asmtail
+newHiddenBDivAVX22Asmdone:
 	VZEROUPPER
 	RET
 
-// func g88AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g88AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenBSqrtAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenBSqrtAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	XORQ AX, AX
-g88AVX2Asmloop:
+newHiddenBSqrtAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g88AVX2Asmtail
+	JGT newHiddenBSqrtAVX2Asmtail
 	VSQRTPS (SI)(AX*4), Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g88AVX2Asmloop
-g88AVX2Asmtail:
+	JMP newHiddenBSqrtAVX2Asmloop
+newHiddenBSqrtAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g88AVX2Asmdone
+	JGE newHiddenBSqrtAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VSQRTSS X15, X15, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ AX
-	JMP g88AVX2Asmtail
-g88AVX2Asmdone:
+	JMP newHiddenBSqrtAVX2Asmtail
+newHiddenBSqrtAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g89AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g89AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenBAddAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenBAddAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -973,58 +973,58 @@ TEXT ·g89AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g89AVX2Asmloop:
+newHiddenBAddAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g89AVX2Asmtail
+	JGT newHiddenBAddAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS Y0, Y15, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g89AVX2Asmloop
-g89AVX2Asmtail:
+	JMP newHiddenBAddAVX2Asmloop
+newHiddenBAddAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g89AVX2Asmdone
+	JGE newHiddenBAddAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VADDPS X0, X15, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g89AVX2Asmtail
-g89AVX2Asmdone:
+	JMP newHiddenBAddAVX2Asmtail
+newHiddenBAddAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g90AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g90AVX2Asm(SB), NOSPLIT, $0-32
+// func newHiddenBDivAVX23Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newHiddenBDivAVX23Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g90AVX2Asmloop:
+newHiddenBDivAVX23Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g90AVX2Asmtail
+	JGT newHiddenBDivAVX23Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VDIVPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g90AVX2Asmloop
-g90AVX2Asmtail:
+	JMP newHiddenBDivAVX23Asmloop
+newHiddenBDivAVX23Asmtail:
 	CMPQ AX, CX
-	JGE g90AVX2Asmdone
+	JGE newHiddenBDivAVX23Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VDIVPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g90AVX2Asmtail
-g90AVX2Asmdone:
+	JMP newHiddenBDivAVX23Asmtail
+newHiddenBDivAVX23Asmdone:
 	VZEROUPPER
 	RET
 
-// func g91AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g91AVX2Asm(SB), NOSPLIT, $0-24
+// func newHiddenBMulAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newHiddenBMulAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -1032,57 +1032,57 @@ TEXT ·g91AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g91AVX2Asmloop:
+newHiddenBMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g91AVX2Asmtail
+	JGT newHiddenBMulAVX2Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g91AVX2Asmloop
-g91AVX2Asmtail:
+	JMP newHiddenBMulAVX2Asmloop
+newHiddenBMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g91AVX2Asmdone
+	JGE newHiddenBMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g91AVX2Asmtail
-g91AVX2Asmdone:
+	JMP newHiddenBMulAVX2Asmtail
+newHiddenBMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g92AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g92AVX2Asm(SB), NOSPLIT, $0-32
+// func newHiddenBAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newHiddenBAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g92AVX2Asmloop:
+newHiddenBAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g92AVX2Asmtail
+	JGT newHiddenBAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VSUBPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g92AVX2Asmloop
-g92AVX2Asmtail:
+	JMP newHiddenBAVX2Asmloop
+newHiddenBAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g92AVX2Asmdone
+	JGE newHiddenBAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VSUBPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g92AVX2Asmtail
-g92AVX2Asmdone:
+	JMP newHiddenBAVX2Asmtail
+newHiddenBAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g93AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g93AVX2Asm(SB), NOSPLIT, $0-24
+// func newLogitsWMMulAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newLogitsWMMulAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -1090,28 +1090,28 @@ TEXT ·g93AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g93AVX2Asmloop:
+newLogitsWMMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g93AVX2Asmtail
+	JGT newLogitsWMMulAVX2Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g93AVX2Asmloop
-g93AVX2Asmtail:
+	JMP newLogitsWMMulAVX2Asmloop
+newLogitsWMMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g93AVX2Asmdone
+	JGE newLogitsWMMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g93AVX2Asmtail
-g93AVX2Asmdone:
+	JMP newLogitsWMMulAVX2Asmtail
+newLogitsWMMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g94AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g94AVX2Asm(SB), NOSPLIT, $0-24
+// func newLogitsWMMulAVX22Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newLogitsWMMulAVX22Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -1119,57 +1119,57 @@ TEXT ·g94AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g94AVX2Asmloop:
+newLogitsWMMulAVX22Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g94AVX2Asmtail
+	JGT newLogitsWMMulAVX22Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g94AVX2Asmloop
-g94AVX2Asmtail:
+	JMP newLogitsWMMulAVX22Asmloop
+newLogitsWMMulAVX22Asmtail:
 	CMPQ AX, CX
-	JGE g94AVX2Asmdone
+	JGE newLogitsWMMulAVX22Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g94AVX2Asmtail
-g94AVX2Asmdone:
+	JMP newLogitsWMMulAVX22Asmtail
+newLogitsWMMulAVX22Asmdone:
 	VZEROUPPER
 	RET
 
-// func g95AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g95AVX2Asm(SB), NOSPLIT, $0-32
+// func newLogitsWMAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newLogitsWMAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g95AVX2Asmloop:
+newLogitsWMAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g95AVX2Asmtail
+	JGT newLogitsWMAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g95AVX2Asmloop
-g95AVX2Asmtail:
+	JMP newLogitsWMAVX2Asmloop
+newLogitsWMAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g95AVX2Asmdone
+	JGE newLogitsWMAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VADDPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g95AVX2Asmtail
-g95AVX2Asmdone:
+	JMP newLogitsWMAVX2Asmtail
+newLogitsWMAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g96AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g96AVX2Asm(SB), NOSPLIT, $0-24
+// func newLogitsWVMulAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newLogitsWVMulAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -1177,56 +1177,56 @@ TEXT ·g96AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g96AVX2Asmloop:
+newLogitsWVMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g96AVX2Asmtail
+	JGT newLogitsWVMulAVX2Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g96AVX2Asmloop
-g96AVX2Asmtail:
+	JMP newLogitsWVMulAVX2Asmloop
+newLogitsWVMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g96AVX2Asmdone
+	JGE newLogitsWVMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g96AVX2Asmtail
-g96AVX2Asmdone:
+	JMP newLogitsWVMulAVX2Asmtail
+newLogitsWVMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g97AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g97AVX2Asm(SB), NOSPLIT, $0-24
+// func newLogitsWVMulAVX22Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newLogitsWVMulAVX22Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	XORQ AX, AX
-g97AVX2Asmloop:
+newLogitsWVMulAVX22Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g97AVX2Asmtail
+	JGT newLogitsWVMulAVX22Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VMULPS (SI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g97AVX2Asmloop
-g97AVX2Asmtail:
+	JMP newLogitsWVMulAVX22Asmloop
+newLogitsWVMulAVX22Asmtail:
 	CMPQ AX, CX
-	JGE g97AVX2Asmdone
+	JGE newLogitsWVMulAVX22Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X15, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ AX
-	JMP g97AVX2Asmtail
-g97AVX2Asmdone:
+	JMP newLogitsWVMulAVX22Asmtail
+newLogitsWVMulAVX22Asmdone:
 	VZEROUPPER
 	RET
 
-// func g98AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g98AVX2Asm(SB), NOSPLIT, $0-24
+// func newLogitsWVMulAVX23Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newLogitsWVMulAVX23Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -1234,83 +1234,83 @@ TEXT ·g98AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g98AVX2Asmloop:
+newLogitsWVMulAVX23Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g98AVX2Asmtail
+	JGT newLogitsWVMulAVX23Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g98AVX2Asmloop
-g98AVX2Asmtail:
+	JMP newLogitsWVMulAVX23Asmloop
+newLogitsWVMulAVX23Asmtail:
 	CMPQ AX, CX
-	JGE g98AVX2Asmdone
+	JGE newLogitsWVMulAVX23Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g98AVX2Asmtail
-g98AVX2Asmdone:
+	JMP newLogitsWVMulAVX23Asmtail
+newLogitsWVMulAVX23Asmdone:
 	VZEROUPPER
 	RET
 
-// func g99AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g99AVX2Asm(SB), NOSPLIT, $0-32
+// func newLogitsWVAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newLogitsWVAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g99AVX2Asmloop:
+newLogitsWVAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g99AVX2Asmtail
+	JGT newLogitsWVAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g99AVX2Asmloop
-g99AVX2Asmtail:
+	JMP newLogitsWVAVX2Asmloop
+newLogitsWVAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g99AVX2Asmdone
+	JGE newLogitsWVAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VADDPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g99AVX2Asmtail
-g99AVX2Asmdone:
+	JMP newLogitsWVAVX2Asmtail
+newLogitsWVAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g102AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g102AVX2Asm(SB), NOSPLIT, $0-24
+// func newLogitsWSqrtAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newLogitsWSqrtAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	XORQ AX, AX
-g102AVX2Asmloop:
+newLogitsWSqrtAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g102AVX2Asmtail
+	JGT newLogitsWSqrtAVX2Asmtail
 	VSQRTPS (SI)(AX*4), Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g102AVX2Asmloop
-g102AVX2Asmtail:
+	JMP newLogitsWSqrtAVX2Asmloop
+newLogitsWSqrtAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g102AVX2Asmdone
+	JGE newLogitsWSqrtAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VSQRTSS X15, X15, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ AX
-	JMP g102AVX2Asmtail
-g102AVX2Asmdone:
+	JMP newLogitsWSqrtAVX2Asmtail
+newLogitsWSqrtAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g103AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g103AVX2Asm(SB), NOSPLIT, $0-24
+// func newLogitsWAddAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newLogitsWAddAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -1318,58 +1318,58 @@ TEXT ·g103AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g103AVX2Asmloop:
+newLogitsWAddAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g103AVX2Asmtail
+	JGT newLogitsWAddAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VADDPS Y0, Y15, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g103AVX2Asmloop
-g103AVX2Asmtail:
+	JMP newLogitsWAddAVX2Asmloop
+newLogitsWAddAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g103AVX2Asmdone
+	JGE newLogitsWAddAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VADDPS X0, X15, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g103AVX2Asmtail
-g103AVX2Asmdone:
+	JMP newLogitsWAddAVX2Asmtail
+newLogitsWAddAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g104AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g104AVX2Asm(SB), NOSPLIT, $0-32
+// func newLogitsWDivAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newLogitsWDivAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g104AVX2Asmloop:
+newLogitsWDivAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g104AVX2Asmtail
+	JGT newLogitsWDivAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VDIVPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g104AVX2Asmloop
-g104AVX2Asmtail:
+	JMP newLogitsWDivAVX2Asmloop
+newLogitsWDivAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g104AVX2Asmdone
+	JGE newLogitsWDivAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VDIVPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g104AVX2Asmtail
-g104AVX2Asmdone:
+	JMP newLogitsWDivAVX2Asmtail
+newLogitsWDivAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g105AVX2Asm(n int, p0 *float32, p1 *float32)
-TEXT ·g105AVX2Asm(SB), NOSPLIT, $0-24
+// func newLogitsWMulAVX2Asm(n int, p0 *float32, p1 *float32)
+TEXT ·newLogitsWMulAVX2Asm(SB), NOSPLIT, $0-24
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -1377,51 +1377,51 @@ TEXT ·g105AVX2Asm(SB), NOSPLIT, $0-24
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g105AVX2Asmloop:
+newLogitsWMulAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g105AVX2Asmtail
+	JGT newLogitsWMulAVX2Asmtail
 	VMULPS (SI)(AX*4), Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	MOVQ BX, AX
-	JMP g105AVX2Asmloop
-g105AVX2Asmtail:
+	JMP newLogitsWMulAVX2Asmloop
+newLogitsWMulAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g105AVX2Asmdone
+	JGE newLogitsWMulAVX2Asmdone
 	VMOVSS (SI)(AX*4), X14
 	VMULPS X14, X0, X1
 	VMOVSS X1, (DI)(AX*4)
 	INCQ AX
-	JMP g105AVX2Asmtail
-g105AVX2Asmdone:
+	JMP newLogitsWMulAVX2Asmtail
+newLogitsWMulAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g106AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·g106AVX2Asm(SB), NOSPLIT, $0-32
+// func newLogitsWAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
+TEXT ·newLogitsWAVX2Asm(SB), NOSPLIT, $0-32
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
 	MOVQ p2+24(FP), DX
 	XORQ AX, AX
-g106AVX2Asmloop:
+newLogitsWAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g106AVX2Asmtail
+	JGT newLogitsWAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VSUBPS (DI)(AX*4), Y15, Y0
 	VMOVUPS Y0, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g106AVX2Asmloop
-g106AVX2Asmtail:
+	JMP newLogitsWAVX2Asmloop
+newLogitsWAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g106AVX2Asmdone
+	JGE newLogitsWAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VMOVSS (DI)(AX*4), X14
 	VSUBPS X14, X15, X0
 	VMOVSS X0, (DX)(AX*4)
 	INCQ AX
-	JMP g106AVX2Asmtail
-g106AVX2Asmdone:
+	JMP newLogitsWAVX2Asmtail
+newLogitsWAVX2Asmdone:
 	VZEROUPPER
 	RET

@@ -11,11 +11,11 @@ import (
 	"io"
 	"os"
 
-	gogen "github.com/mdlc/mdlc/codegen/go"
+	"github.com/mdlc/mdlc/compile"
 )
 
 // Version is the compiler version written into generated files.
-const Version = gogen.Version
+const Version = compile.Version
 
 // Exit codes.
 const (

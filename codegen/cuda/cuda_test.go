@@ -1,75 +1,73 @@
-package cuda
+package cuda_test
 
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/tools/txtar"
 
-	gogen "github.com/mdlc/mdlc/codegen/go"
+	"github.com/mdlc/mdlc/codegen/cuda"
+	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/ir"
-	"github.com/mdlc/mdlc/ir/lower"
 	"github.com/mdlc/mdlc/passes"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated packages under internal/gpucheck")
+var (
+	update      = flag.Bool("update", false, "rewrite testdata/linreg.txtar")
+	gpucheckOut = flag.String("gpucheck-out", "", "TestGPUCheckBuild: copy the GPU check program here (scripts/gpu-check build)")
+)
 
-// testModel is one generated package under internal/gpucheck: the golden
-// output of both backends, and what the GPU check runs.
+// testModel is one model the tests generate, and the GPU check runs.
 type testModel struct {
-	pkg   string
-	mdl   string
-	batch int
-	level passes.Level
+	pkg    string
+	mdl    string
+	batch  int
+	level  passes.Level
+	bounds string // the exclusive upper bounds of its i32 inputs, as Go map entries
 }
 
 var testModels = []testModel{
-	{"linreg", "../../examples/linreg/linreg.mdl", 5, passes.Default},
-	{"mnistmlp", "../../examples/mnist_mlp/mnist_mlp.mdl", 128, passes.Default},
-	{"allops", "../go/testdata/models/allops.mdl", 8, passes.Default},
-	{"allopso0", "../go/testdata/models/allops.mdl", 8, passes.O0}, // unfused: a kernel per value
+	{"linreg", "../../examples/linreg/linreg.mdl", 5, passes.Default, ""},
+	{"mnistmlp", "../../examples/mnist_mlp/mnist_mlp.mdl", 128, passes.Default, `"label": 10`},
+	{"allops", "../go/testdata/models/allops.mdl", 8, passes.Default, `"k": 5, "lab": 3`},
+	{"allopso0", "../go/testdata/models/allops.mdl", 8, passes.O0, `"k": 5, "lab": 3`}, // unfused: a kernel per value
 }
 
-func (m testModel) dir() string { return filepath.Join("internal", "gpucheck", m.pkg) }
-
-// graph lowers and runs the pass pipeline as `mdlc build` does.
+// graph lowers and plans the model as `mdlc build` does.
 func (m testModel) graph(t *testing.T) *ir.Graph {
 	t.Helper()
 	src, err := os.ReadFile(m.mdl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs, diags := lower.Source(filepath.Base(m.mdl), src)
-	if diags.HasErrors() || len(gs) != 1 {
-		t.Fatalf("%s: %v", m.mdl, diags)
-	}
-	if _, err := passes.Run(gs[0], passes.Options{VerifyEach: true, Level: m.level, MaxBatch: m.batch}); err != nil {
+	g, _, err := compile.Load(filepath.Base(m.mdl), src, "")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return gs[0]
+	if _, err := compile.Plan(g, compile.Options{VerifyEach: true, Level: m.level, MaxBatch: m.batch}); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
-// generate returns kernels.cu, model_cuda.go and the Go backend's files
-// (model.go and, when it has AVX2 loops, model_amd64.go and .s), as
-// mdlc build -target cuda writes them.
-func (m testModel) generate(t *testing.T) (cu, goSrc []byte, host gogen.Files) {
+// generate returns kernels.cu and model_cuda.go.
+func (m testModel) generate(t *testing.T) (cu, goSrc []byte) {
 	t.Helper()
-	g := m.graph(t)
-	cu, goSrc, err := Generate(g, Options{Package: m.pkg, Source: m.mdl, MaxBatch: m.batch})
+	files, err := cuda.Generate(m.graph(t), cuda.Options{Package: m.pkg, Source: m.mdl})
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, err = gogen.Generate(g, gogen.Options{Package: m.pkg, Source: m.mdl, MaxBatch: m.batch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cu, goSrc, host
+	return files[cuda.CUFile], files[cuda.GoFile]
 }
 
 var entryRE = regexp.MustCompile(`extern "C" __global__ void (\w+)\(`)
@@ -91,82 +89,53 @@ func checkEntries(t *testing.T, what string, cu, ptx []byte) {
 	}
 }
 
-// The committed packages are what the generators produce now (refresh
-// with -update; that also rebuilds their PTX).
+// The linreg kernels and launch code are what the generator produces now
+// (testdata/linreg.txtar; refresh with -update). The larger models are
+// generated and compiled by TestPTX and TestGPUCheckBuild instead of being
+// committed.
 func TestGenerated(t *testing.T) {
-	for _, m := range testModels {
-		t.Run(m.pkg, func(t *testing.T) {
-			cu, goSrc, host := m.generate(t)
-			files := map[string][]byte{CUFile: cu, GoFile: goSrc}
-			for name, data := range host {
-				files[name] = data
-			}
-			if *update {
-				ptx, err := CompilePTX(cu, DefaultArch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				files[PTXFile] = ptx
-				if err := os.MkdirAll(m.dir(), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				for _, name := range gogen.Generated {
-					os.Remove(filepath.Join(m.dir(), name)) // one the Go backend no longer writes must go
-				}
-				for name, data := range files {
-					if err := os.WriteFile(filepath.Join(m.dir(), name), data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				return
-			}
-			for _, msg := range host.Stale(m.dir()) {
-				t.Errorf("%s/%s (run go test ./codegen/cuda -update)", m.dir(), msg)
-			}
-			for name, want := range files {
-				got, err := os.ReadFile(filepath.Join(m.dir(), name))
-				if err != nil {
-					t.Fatalf("%v (run go test ./codegen/cuda -update)", err)
-				}
-				if d := cmp.Diff(string(want), string(got)); d != "" {
-					t.Errorf("%s/%s is stale (run go test ./codegen/cuda -update); -generated +committed:\n%s", m.dir(), name, d)
-				}
-			}
-			ptx, err := os.ReadFile(filepath.Join(m.dir(), PTXFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkEntries(t, m.dir()+"/"+PTXFile, cu, ptx)
-			if c, err := FindCompiler(); err == nil && strings.HasSuffix(c.Path, "clang-16") {
-				fresh, err := c.CompilePTX(cu, DefaultArch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(fresh, ptx) {
-					t.Errorf("%s/%s differs from clang-16's output (run go test ./codegen/cuda -update)", m.dir(), PTXFile)
-				}
-			}
-		})
+	cu, goSrc := testModels[0].generate(t)
+	path := filepath.Join("testdata", "linreg.txtar")
+	if *update {
+		ar := &txtar.Archive{Comment: []byte("kernels.cu and model_cuda.go of examples/linreg (go test ./codegen/cuda -update rewrites them).\n"),
+			Files: []txtar.File{{Name: cuda.CUFile, Data: cu}, {Name: cuda.GoFile, Data: goSrc}}}
+		if err := os.WriteFile(path, txtar.Format(ar), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	ar, err := txtar.ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{cuda.CUFile: cu, cuda.GoFile: goSrc}
+	for _, f := range ar.Files {
+		if d := cmp.Diff(string(f.Data), string(want[f.Name])); d != "" {
+			t.Errorf("%s of linreg is stale (go test ./codegen/cuda -update); -committed +generated:\n%s", f.Name, d)
+		}
 	}
 }
 
-// Every example and the all-ops model compile to PTX for each
-// architecture, so every kernel template is compiled at least once.
+// Every model compiles to PTX for each architecture, so every kernel
+// template is compiled at least once.
 func TestPTX(t *testing.T) {
-	c, err := FindCompiler()
+	c, err := cuda.FindCompiler()
 	if err != nil {
 		t.Skipf("neither nvcc nor clang >= 16 is installed (apt-get install clang-16): %v", err)
 	}
 	t.Logf("compiler: %s %s", c.Kind, c.Path)
 	for _, m := range testModels {
-		cu, _, _ := m.generate(t)
-		for _, arch := range Archs {
+		cu, _ := m.generate(t)
+		for _, arch := range cuda.Archs {
 			ptx, err := c.CompilePTX(cu, arch)
 			if err != nil {
 				t.Fatalf("%s %s: %v", m.pkg, arch, err)
 			}
 			if !bytes.Contains(ptx, []byte(".target "+arch)) {
 				t.Errorf("%s: PTX is not for %s", m.pkg, arch)
+			}
+			if !bytes.HasPrefix(ptx, []byte("// Code generated by mdlc ")) {
+				t.Errorf("%s: PTX lacks the generated-code header", m.pkg)
 			}
 			checkEntries(t, m.pkg+" "+arch, cu, ptx)
 		}
@@ -175,7 +144,7 @@ func TestPTX(t *testing.T) {
 
 // The fast tanh variant of the prelude compiles too.
 func TestPTXFastTanh(t *testing.T) {
-	c, err := FindCompiler()
+	c, err := cuda.FindCompiler()
 	if err != nil || c.Kind != "clang" {
 		t.Skip("needs clang >= 16")
 	}
@@ -190,26 +159,11 @@ func TestPTXFastTanh(t *testing.T) {
 	}
 }
 
-// Every op of the op table that computes has a CUDA emitter.
-func TestEmitterCoverage(t *testing.T) {
-	for _, op := range ir.Ops() {
-		if op.Bound() {
-			continue
-		}
-		if !hasEmitter(op.Name) {
-			t.Errorf("op %s has no CUDA emitter", op.Name)
-		}
-		if op.Kind == ir.KindElementwise && scalarOps[op.Name] == nil {
-			t.Errorf("elementwise op %s has no scalar expression", op.Name)
-		}
-	}
-}
-
 func TestNoCompiler(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("MDLC_NVCC", "")
 	t.Setenv("MDLC_CLANG", "")
-	_, err := CompilePTX([]byte("x"), "")
+	_, err := cuda.CompilePTX([]byte("x"), "")
 	if err == nil {
 		t.Fatal("compiled without a compiler")
 	}
@@ -218,72 +172,49 @@ func TestNoCompiler(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if _, err := CompilePTX([]byte("x"), "sm_75"); err == nil || !strings.Contains(err.Error(), "sm_80, sm_90") {
+	if _, err := cuda.CompilePTX([]byte("x"), "sm_75"); err == nil || !strings.Contains(err.Error(), "sm_80, sm_90") {
 		t.Errorf("unknown arch: %v", err)
 	}
 }
 
 func TestDeterministic(t *testing.T) {
 	m := testModels[1]
-	cu1, go1, _ := m.generate(t)
-	cu2, go2, _ := m.generate(t)
+	cu1, go1 := m.generate(t)
+	cu2, go2 := m.generate(t)
 	if !bytes.Equal(cu1, cu2) || !bytes.Equal(go1, go2) {
 		t.Fatal("two generations differ")
 	}
 }
 
 func TestHeaders(t *testing.T) {
-	cu, goSrc, _ := testModels[0].generate(t)
+	cu, goSrc := testModels[0].generate(t)
 	want := "// Code generated by mdlc v0.1.0 from linreg.mdl. DO NOT EDIT.\n"
 	if !strings.HasPrefix(string(cu), want) || !strings.HasPrefix(string(goSrc), want) {
 		t.Errorf("headers:\n%s\n%s", cu[:80], goSrc[:80])
 	}
 }
 
-// Fused groups become one kernel each; a reduction computes its
-// elementwise producers in its loop.
+// Every unit of the plan is one kernel (after the GEMM of a contraction); a
+// reduction computes its elementwise producers in its loop.
 func TestFusedKernels(t *testing.T) {
-	m := testModels[1]
-	g := m.graph(t)
-	if len(g.Groups) == 0 {
-		t.Skip("the pipeline does not fuse")
-	}
-	cu, _, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var values int
-	for _, v := range g.Values {
-		if computes(v) && v.Op.Name != "matmul" {
-			values++
+	g := testModels[1].graph(t)
+	cu, _ := testModels[1].generate(t)
+	kernels, gemmOnly := 0, 0
+	for _, u := range g.Plan.Units {
+		if u.Kind == ir.UnitOp && u.Values[0].Op.Kind == ir.KindContraction {
+			gemmOnly++
+			continue
 		}
+		kernels++
 	}
-	if k := len(kernelNames(cu)); k >= values {
-		t.Errorf("%d kernels for %d computing values: nothing fused", k, values)
+	if got := len(kernelNames(cu)); got != kernels+1 { // + apply_updates
+		t.Errorf("%d kernels for %d units that are not only a GEMM (+ apply_updates)", got, kernels)
 	}
-	if !regexp.MustCompile(`const float e\d+ = .*\n\t\tconst float xv = e\d+;`).Match(cu) {
+	if gemmOnly == 0 || kernels >= len(g.Values)/2 {
+		t.Errorf("%d kernels and %d GEMMs for %d values: nothing fused", kernels, gemmOnly, len(g.Values))
+	}
+	if !regexp.MustCompile(`const float \w+ = .*; // \w+\n\t\tconst float xv = \w+;`).Match(cu) {
 		t.Error("no reduction computes its producer in its loop")
-	}
-}
-
-// A group whose member needs a value computed after the group is launched
-// is refused with a message naming both.
-func TestGroupOrder(t *testing.T) {
-	g := testModels[0].graph(t)
-	// theta1 * x, then + theta0, then - y: group the first and the last only.
-	var mul, sub *ir.Value
-	for _, v := range g.Values {
-		if v.Op.Name == "mul" && mul == nil {
-			mul = v
-		}
-		if v.Op.Name == "sub" && sub == nil {
-			sub = v
-		}
-	}
-	g.Groups = []ir.Group{{Kind: ir.KindElementwise, Values: []*ir.Value{mul, sub}}}
-	_, _, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: 4})
-	if err == nil || !strings.Contains(err.Error(), "computed later") {
-		t.Fatalf("err = %v", err)
 	}
 }
 
@@ -293,11 +224,7 @@ var defineRE = regexp.MustCompile(`(?m)^#define (\w+) (\d+)$`)
 func defines(cu []byte) map[string]int {
 	out := map[string]int{}
 	for _, m := range defineRE.FindAllSubmatch(cu, -1) {
-		n := 0
-		for _, c := range m[2] {
-			n = 10*n + int(c-'0')
-		}
-		out[string(m[1])] = n
+		out[string(m[1])], _ = strconv.Atoi(string(m[2]))
 	}
 	return out
 }
@@ -305,47 +232,60 @@ func defines(cu []byte) map[string]int {
 // compiles checks that cu builds to PTX when a compiler is installed.
 func compiles(t *testing.T, cu []byte) {
 	t.Helper()
-	c, err := FindCompiler()
+	c, err := cuda.FindCompiler()
 	if err != nil {
 		return
 	}
-	ptx, err := c.CompilePTX(cu, DefaultArch)
+	ptx, err := c.CompilePTX(cu, cuda.DefaultArch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkEntries(t, "PTX", cu, ptx)
 }
 
-// With a memory plan the device arena is the planned one, every value the
-// plan leaves in registers has no memory, and the optimizer update of all
-// params is one kernel that writes params and state in place.
+var bufferRE = regexp.MustCompile(`(?m)^#define \w+ [FI]32\((\w+), \d+\)`)
+
+// The device allocation is the plan's blocks: the arenas are the planned
+// ones, a buffer is defined exactly for each value with memory, and the
+// optimizer update of all params is one kernel that writes params and
+// state in place.
 func TestPlannedArena(t *testing.T) {
 	for _, m := range testModels {
 		g := m.graph(t)
-		cu, _, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: m.batch})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cu, _ := m.generate(t)
 		d := defines(cu)
-		arena, iarena := d["IARENA"]-d["ARENA"], d["INPUTS"]-d["IARENA"]
-		if g.Plan == nil {
-			continue
+		pl := g.Plan
+		if arena, iarena := d["IARENA"]-d["ARENA"], d["INPUTS"]-d["IARENA"]; arena != pl.Arena || iarena != pl.IArena {
+			t.Errorf("%s: device arena %d + %d words, plan %d + %d", m.pkg, arena, iarena, pl.Arena, pl.IArena)
 		}
-		if arena != g.Plan.Arena || iarena != g.Plan.IArena {
-			t.Errorf("%s: device arena %d + %d words, plan %d + %d", m.pkg, arena, iarena, g.Plan.Arena, g.Plan.IArena)
+		if d["ARENA"] != 2*pl.Params+pl.State {
+			t.Errorf("%s: the arena starts at word %d, not after params, grads and state (%d)", m.pkg, d["ARENA"], 2*pl.Params+pl.State)
 		}
+		want := map[string]int{}
 		for _, v := range g.Values {
-			if _, ok := g.Plan.Slots[v]; ok || !computes(v) || v.Op.Name == "matmul" {
-				continue
-			}
-			if regexp.MustCompile(`(?m)^#define \w+ [FI]32\(I?ARENA, \d+\) // %` + strconv.Itoa(v.ID) + ` `).Match(cu) {
-				t.Errorf("%s: %%%d %s has device memory; the plan keeps it in a register", m.pkg, v.ID, v.Op.Name)
+			switch pl.Slots[v].Storage {
+			case ir.StoreArena, ir.StoreParams, ir.StoreState:
+				want[map[ir.Storage]string{ir.StoreArena: "ARENA", ir.StoreParams: "PARAMS", ir.StoreState: "STATE"}[pl.Slots[v].Storage]]++
+			case ir.StoreIArena:
+				want["IARENA"]++
+			case ir.StoreInput:
+				want["INPUTS"]++
 			}
 		}
-		if n := strings.Count(string(cu), "_update_all_params("); n != 1 {
-			t.Errorf("%s: %d kernels update all params, want 1", m.pkg, n)
+		want["GRADS"] = len(g.Params())
+		got := map[string]int{}
+		for _, b := range bufferRE.FindAllSubmatch(cu, -1) {
+			got[string(b[1])]++
 		}
-		if i := strings.Index(string(cu), "void apply_updates("); i >= 0 {
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s: buffers by block (-plan +kernels.cu):\n%s", m.pkg, d)
+		}
+		if m.level == passes.Default {
+			if n := strings.Count(string(cu), " void update("); n != 1 {
+				t.Errorf("%s: %d kernels update all params, want 1", m.pkg, n)
+			}
+		}
+		if i := strings.Index(string(cu), "void apply_updates("); i >= 0 && m.level == passes.Default {
 			body := string(cu[i:])
 			body = body[:strings.Index(body, "\n}\n")]
 			for _, p := range regexp.MustCompile(`(?m)^#define (\w+) F32\(PARAMS,`).FindAllSubmatch(cu, -1) {
@@ -355,14 +295,6 @@ func TestPlannedArena(t *testing.T) {
 			}
 		}
 	}
-	g := testModels[1].graph(t)
-	cu, _, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: 128})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := defines(cu)
-	t.Logf("mnist_mlp at batch 128: arena %d + iarena %d words, allocation %d words (%.2f MiB)",
-		d["IARENA"]-d["ARENA"], d["INPUTS"]-d["IARENA"], d["WORDS"], float64(4*d["WORDS"])/(1<<20))
 }
 
 // mnistWithReshapedGrad returns the MNIST graph with the gradient of
@@ -406,31 +338,30 @@ func mnistWithReshapedGrad(t *testing.T) *ir.Graph {
 // optimizer kernel reads the grads block.
 func TestGradCopiedBeforeOptimizer(t *testing.T) {
 	g := mnistWithReshapedGrad(t)
-	cu, goSrc, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: 128})
+	files, err := cuda.Generate(g, cuda.Options{Package: "p", Source: "m.mdl"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(cu)
-	cp, upd := strings.Index(s, "void copy_grads("), strings.Index(s, "_update_all_params(")
+	cu, goSrc := string(files[cuda.CUFile]), string(files[cuda.GoFile])
+	cp, upd := strings.Index(cu, "void copy_grads("), strings.Index(cu, " void update(")
 	if cp < 0 || upd < 0 || cp > upd {
 		t.Fatalf("copy_grads at %d, the optimizer kernel at %d", cp, upd)
 	}
-	if !strings.Contains(s[cp:upd], "logitsBGrad[i] =") {
-		t.Errorf("copy_grads does not copy logits.b's gradient:\n%s", s[cp:upd])
+	if !strings.Contains(cu[cp:upd], "D_LOGITS_B[i] =") {
+		t.Errorf("copy_grads does not copy logits.b's gradient:\n%s", cu[cp:upd])
 	}
-	if strings.Contains(s[upd:], "logitsBGrad[i] =") {
+	if strings.Contains(cu[upd:], "D_LOGITS_B[i] =") {
 		t.Error("apply_updates copies the gradient again")
 	}
-	lc, lu := strings.Index(string(goSrc), "m.launch(kernCopyGrads"), strings.Index(string(goSrc), "m.launch(kernG10UpdateAllParams")
+	lc, lu := strings.Index(goSrc, "m.launch(kernCopyGrads"), strings.Index(goSrc, "m.launch(kernUpdate")
 	if lc < 0 || lu < 0 || lc > lu {
 		t.Errorf("copy_grads launched at %d, the optimizer kernel at %d", lc, lu)
 	}
-	compiles(t, cu)
+	compiles(t, []byte(cu))
 }
 
-// A lanes group whose layout is not flat runs a kernel per lane shape; the
-// updates the plan writes in place get device scratch and apply_updates
-// copies them.
+// A lanes group whose layout is not flat runs a kernel per lane; its
+// updates get arena slots and apply_updates copies them.
 func TestLanesNotFlat(t *testing.T) {
 	g := testModels[1].graph(t)
 	var gr *ir.Group
@@ -440,27 +371,125 @@ func TestLanesNotFlat(t *testing.T) {
 		}
 	}
 	if gr == nil {
-		t.Skip("no lanes group")
+		t.Fatal("no lanes group")
 	}
-	// Lanes out of param order: not flat.
-	gr.Lanes[0], gr.Lanes[1] = gr.Lanes[1], gr.Lanes[0]
-	cu, _, err := Generate(g, Options{Package: "p", Source: "m.mdl", MaxBatch: 128})
+	gr.Lanes[0], gr.Lanes[1] = gr.Lanes[1], gr.Lanes[0] // out of param order: not flat
+	if err := passes.Memplan(g, &passes.Context{MaxBatch: 128}); err != nil {
+		t.Fatal(err)
+	}
+	files, err := cuda.Generate(g, cuda.Options{Package: "p", Source: "m.mdl"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(cu)
-	if strings.Contains(s, "_update_all_params(") {
+	cu := string(files[cuda.CUFile])
+	if strings.Contains(cu, " void update(") {
 		t.Error("lanes out of param order run as one kernel")
 	}
-	if !strings.Contains(s, "device scratch after the planned arena") {
-		t.Error("no scratch for the updates")
-	}
-	d := defines(cu)
-	if arena := d["IARENA"] - d["ARENA"]; arena <= g.Plan.Arena {
-		t.Errorf("arena %d words, plan %d: no room for the updates", arena, g.Plan.Arena)
-	}
-	if !regexp.MustCompile(`apply_updates[^}]*hiddenW\[i\] = `).MatchString(s) {
+	if !regexp.MustCompile(`apply_updates[^}]*HIDDEN_W\[i\] = NEW_HIDDEN_W`).MatchString(cu) {
 		t.Error("apply_updates does not update hidden.w")
 	}
-	compiles(t, cu)
+	compiles(t, []byte(cu))
+}
+
+// repoRoot is the module root of mdlc.
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	root, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+const checkMain = `// Command gpucheck compares the CUDA target of generated models with their
+// CPU target (codegen/cuda/gpucheck); scripts/gpu-check builds it.
+package main
+
+import (
+	"os"
+
+	"github.com/mdlc/mdlc/codegen/cuda/gpucheck"
+%s)
+
+func main() {
+	cases := []gpucheck.Case{
+%s	}
+	if !gpucheck.Run(os.Stdout, cases, "mnistmlp") {
+		os.Exit(1)
+	}
+}
+`
+
+// TestGPUCheckBuild generates every test model for the cuda target (PTX
+// included) into a module of its own with a main that runs
+// gpucheck.Run, and builds it without cgo: the program scripts/gpu-check
+// carries to a GPU machine, which has no Go toolchain. With -gpucheck-out
+// the program is copied there.
+func TestGPUCheckBuild(t *testing.T) {
+	if _, err := cuda.FindCompiler(); err != nil {
+		t.Skipf("no CUDA compiler: %v", err)
+	}
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	root := repoRoot(t)
+	dir := t.TempDir()
+	gomod := fmt.Sprintf("module gpucheckmain\n\ngo 1.26\n\nrequire github.com/mdlc/mdlc v0.0.0\n\nreplace github.com/mdlc/mdlc => %s\n", root)
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var imports, cases strings.Builder
+	for _, m := range testModels {
+		src, err := os.ReadFile(m.mdl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := compile.Build(filepath.Base(m.mdl), src, "", compile.BuildOptions{Options: compile.Options{Level: m.level, MaxBatch: m.batch, VerifyEach: true},
+			Target: "cuda", Package: m.pkg})
+		if err != nil {
+			t.Fatalf("%s: %v", m.pkg, err)
+		}
+		os.MkdirAll(filepath.Join(dir, m.pkg), 0o755)
+		for name, data := range res.Files {
+			if err := os.WriteFile(filepath.Join(dir, m.pkg, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Fprintf(&imports, "\t%q\n", "gpucheckmain/"+m.pkg)
+		fmt.Fprintf(&cases, "\t\t{Name: %q, Bounds: map[string]int32{%s},\n\t\t\tCPU: func(s uint64) gpucheck.Model { return %s.New(%s.WithSeed(s)) },\n\t\t\tGPU: func(s uint64) (gpucheck.GPUModel, error) { return %s.NewCUDA(0, %s.WithSeed(s)) }},\n",
+			m.pkg, m.bounds, m.pkg, m.pkg, m.pkg, m.pkg)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(fmt.Sprintf(checkMain, imports.String(), cases.String())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(env []string, args ...string) {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		cmd.Env = append(append(os.Environ(), "GOFLAGS=-mod=mod"), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run(nil, "vet", "./...")
+	run([]string{"CGO_ENABLED=0"}, "build", "-o", "gpucheck", ".")
+	if *gpucheckOut != "" {
+		if err := os.MkdirAll(*gpucheckOut, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		bin, err := os.ReadFile(filepath.Join(dir, "gpucheck"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(*gpucheckOut, "gpucheck"), bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", filepath.Join(*gpucheckOut, "gpucheck"))
+	}
 }

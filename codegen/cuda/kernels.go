@@ -37,19 +37,16 @@ func (k *kernel) printf(format string, args ...any) {
 }
 
 // emitter writes the body of the kernel that computes v. The table has an
-// entry for every computing op of ir's op table (a test walks ir.Ops()).
-// Matmul is a cuBLAS call and has no body; reshape, const and numel need
-// no code.
+// entry for every op of ir's op table that is computed (not bound, inline
+// or a view; a test walks ir.Ops()): elementwise ops through scalarOps,
+// their render table. A contraction is a cuBLAS call and has no body.
 type emitter func(c *cgen, k *kernel, v *ir.Value)
 
 var emitters map[string]emitter
 
 func init() {
 	emitters = map[string]emitter{
-		"matmul":      nil, // cuBLAS
-		"reshape":     nil, // aliases its argument
-		"const":       nil, // inlined
-		"numel":       nil, // inlined
+		"matmul":      nil, // cuBLAS (gemmCall)
 		"reduce_sum":  emitReduce,
 		"reduce_mean": emitReduce,
 		"reduce_max":  emitReduce,
@@ -58,7 +55,6 @@ func init() {
 		"softmax":     emitLane,
 		"log_softmax": emitLane,
 		"transpose":   emitTranspose,
-		"broadcast":   func(c *cgen, k *kernel, v *ir.Value) { c.elementwise(k, []*ir.Value{v}) },
 		"slice":       emitSlice,
 		"pad":         emitPad,
 		"concat":      emitConcat,
@@ -78,8 +74,10 @@ func hasEmitter(op string) bool {
 }
 
 // scalarOps give the C expression of an elementwise op on element
-// expressions a[0], a[1], ...; the helpers are defined in every .cu.
+// expressions a[0], a[1], ...; the helpers are defined in every .cu. A new
+// elementwise op needs one line here.
 var scalarOps = map[string]func(v *ir.Value, a []string) string{
+	"broadcast": func(v *ir.Value, a []string) string { return a[0] },
 	"neg":       func(v *ir.Value, a []string) string { return "-" + paren(a[0]) },
 	"abs":       func(v *ir.Value, a []string) string { return typed(v, "abs") + "(" + a[0] + ")" },
 	"sign":      func(v *ir.Value, a []string) string { return typed(v, "sign") + "(" + a[0] + ")" },
@@ -188,29 +186,30 @@ func literal(d ir.DType, x float64) string {
 // cgen generates kernels for one graph.
 type cgen struct {
 	l      *layout
-	store  map[*ir.Value]bool // values kernels write to memory (see stored)
-	copied bool               // copy_grads copies gradients (not apply_updates)
-	apply  string             // apply_updates ("" when there is nothing to apply)
+	copied bool   // copy_grads copies gradients (not apply_updates)
+	apply  string // apply_updates ("" when there is nothing to apply)
 }
+
+// stored reports whether v's kernel writes it to memory.
+func (c *cgen) stored(v *ir.Value) bool { return c.l.pl.Stored(v) }
 
 // elem is the element-read expression of arg v at flat index idx.
 func (c *cgen) elem(k *kernel, v *ir.Value, idx string) string {
 	if s, ok := k.local[v]; ok {
 		return s
 	}
-	src := c.l.storage(v)
-	if src.blk == inline {
-		switch src.v.Op.Name {
+	if src := c.l.pl.Root(v); c.l.inline(src) {
+		switch src.Op.Name {
 		case "const":
-			return literal(v.Type.DType, src.v.Attrs.Float("value"))
+			return literal(v.Type.DType, src.Attrs.Float("value"))
 		case "numel":
-			return "(float)(" + sizeExpr(src.v.Attrs.Shape("shape")) + ")"
+			return "(float)(" + sizeExpr(src.Attrs.Shape("shape")) + ")"
 		}
 	}
-	return src.name + "[" + idx + "]"
+	return c.l.ref(v) + "[" + idx + "]"
 }
 
-func (c *cgen) inlined(v *ir.Value) bool { return c.l.storage(v).blk == inline }
+func (c *cgen) inlined(v *ir.Value) bool { return c.l.inline(v) }
 
 // offset is sum(i_d * stride_d) over index variables named prefix0, prefix1, ...
 func offset(prefix string, strides []string) string {
@@ -247,7 +246,7 @@ func (k *kernel) unflatten(flat, prefix string, dims ir.Shape) {
 }
 
 // flatGrid is the Go expression of the blocks covering size elements.
-func flatGrid(size string) string { return fmt.Sprintf("blocks(%s, %d)", size, threads) }
+func flatGrid(size string) string { return fmt.Sprintf("cuBlocks(%s, %d)", size, threads) }
 
 // elementwise writes one thread per output element computing vals, which
 // all have the same shape; each value is a local, stored when store says,
@@ -287,23 +286,17 @@ func (c *cgen) elementwise(k *kernel, vals []*ir.Value, store ...func(*ir.Value)
 			}
 			args[j] = c.elem(k, a, idx)
 		}
-		expr := scalarOps[v.Op.Name]
-		var e string
-		if v.Op.Name == "broadcast" {
-			e = args[0]
-		} else {
-			e = expr(v, args)
-		}
+		e := scalarOps[v.Op.Name](v, args)
 		if len(vals) == 1 {
 			k.printf("%s[i] = %s;\n", c.l.ref(v), e)
 			continue
 		}
-		local := fmt.Sprintf("e%d", v.ID)
-		k.printf("const %s %s = %s; // %%%d %s\n", ctype(v), local, e, v.ID, v.Op.Name)
+		local := c.l.loc[v]
+		k.printf("const %s %s = %s; // %s\n", ctype(v), local, e, v.Op.Name)
 		k.local[v] = local
 	}
 	for _, v := range vals {
-		if len(store) > 0 && store[0](v) {
+		if len(vals) > 1 && len(store) > 0 && store[0](v) {
 			k.printf("%s[i] = %s;\n", c.l.ref(v), k.local[v])
 		}
 	}
@@ -336,7 +329,7 @@ func (c *cgen) reduceHead(k *kernel, outs string, red ir.Shape) (perBlock bool) 
 		k.printf("const int o = blockIdx.x; // one block per output\n")
 		k.printf("__shared__ float sh[32];\n")
 	} else {
-		k.grid = fmt.Sprintf("blocks(%s, %d)", outs, warpsPerBlock)
+		k.grid = fmt.Sprintf("cuBlocks(%s, %d)", outs, warpsPerBlock)
 		k.printf("const int o = blockIdx.x * %d + threadIdx.x / 32; // one warp per output\n", warpsPerBlock)
 		k.printf("if (o >= %s) return;\n", outs)
 	}
@@ -394,7 +387,7 @@ func emitReduce(c *cgen, k *kernel, v *ir.Value) {
 		// The first loop visits each input element once: it stores the
 		// prologue's values used elsewhere (of the input's shape, at off).
 		for _, p := range k.prologue {
-			if loops == 0 && c.store[p] {
+			if loops == 0 && c.stored(p) {
 				k.printf("%s[%s] = %s;\n", c.l.ref(p), off, k.local[p])
 			}
 		}
@@ -412,7 +405,7 @@ func emitReduce(c *cgen, k *kernel, v *ir.Value) {
 		if v.Op.Name == "reduce_mean" {
 			k.printf("acc /= (float)(%s);\n", R)
 		}
-	case "reduce_max":
+	case "reduce_max": // also the sink of a unit with Reduce: ReduceMax
 		if t == "int" {
 			k.printf("int acc = -2147483647 - 1;\n")
 		} else {
@@ -445,7 +438,7 @@ func emitLane(c *cgen, k *kernel, v *ir.Value) {
 			lanes = inner
 		}
 	}
-	k.grid = fmt.Sprintf("blocks(%s, %d)", lanes, warpsPerBlock)
+	k.grid = fmt.Sprintf("cuBlocks(%s, %d)", lanes, warpsPerBlock)
 	k.printf("const int w = blockIdx.x * %d + threadIdx.x / 32; // one warp per lane along axis %d\n", warpsPerBlock, ax[0])
 	k.printf("if (w >= %s) return;\n", lanes)
 	k.printf("const int base = (w / %s) * %s * %s + w %% %s;\n", paren(inner), paren(length), paren(inner), paren(inner))
@@ -625,68 +618,47 @@ func (c *cgen) prologue(k *kernel, shape ir.Shape, keptAx, redAx []int) {
 			}
 			args[j] = c.elem(k, a, off)
 		}
-		e := args[0]
-		if v.Op.Name != "broadcast" {
-			e = scalarOps[v.Op.Name](v, args)
-		}
-		local := fmt.Sprintf("e%d", v.ID)
-		k.printf("const %s %s = %s; // %%%d %s\n", ctype(v), local, e, v.ID, v.Op.Name)
+		local := c.l.loc[v]
+		k.printf("const %s %s = %s; // %s\n", ctype(v), local, scalarOps[v.Op.Name](v, args), v.Op.Name)
 		k.local[v] = local
 	}
 }
 
-// lanesKernel is the optimizer update of every param as one kernel over
-// the params block (codegen/go's emitLanes): thread i runs the first
-// param's chain with that param, its gradient and its state of each kind
-// read at element i of their blocks (which share the params block's
-// layout, passes.FlatLanes checks), the shared scalars read once, and writes the
-// updates of element i in place after computing them.
-func (c *cgen) lanesKernel(k *kernel, gr *ir.Group) {
-	l := c.l
-	lay := l.flat[gr]
-	lane := gr.Lanes[0]
-	param := l.g.Params()[0]
-	grads := map[*ir.Value]bool{}
-	for _, r := range l.g.ResultsOf(ir.ResultGrad) {
-		if r.Name == param.Name {
-			grads[r.Value] = true
-		}
-	}
-	kindOf := func(a *ir.Value) string {
-		if a != nil && a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+".") {
-			return a.Name[len(param.Name):]
-		}
-		return ""
-	}
-	k.grid = flatGrid(fmt.Sprint(l.params))
+// updateKernel is the optimizer update of every param as one kernel over
+// the params block (ir.FlatUpdate; codegen/go's update): thread i runs the
+// first param's chain with that param, its gradient and its state of each
+// kind read at element i of their blocks, the shared scalars read once,
+// and writes the updates of element i in place after computing them.
+func (c *cgen) updateKernel(k *kernel, u *ir.Unit) {
+	l, fu := c.l, u.Flat
+	k.grid = flatGrid(fmt.Sprint(l.pl.Params))
 	k.printf("const int i = blockIdx.x * blockDim.x + threadIdx.x;\n")
-	k.printf("if (i >= %d) return; // one thread per element of the params block\n", l.params)
+	k.printf("if (i >= %d) return; // one thread per element of the params block\n", l.pl.Params)
 	k.printf("float* const params = F32(PARAMS, 0);\n")
 	k.printf("const float* const grads = F32(GRADS, 0);\n")
-	kinds := map[string]string{}
-	for _, v := range lane {
-		for _, a := range append(append([]*ir.Value(nil), v.Args...), l.updates[v]) {
-			if kind := kindOf(a); kind != "" && kinds[kind] == "" {
-				// v0, v1, ...: index-like names no buffer macro takes.
-				kinds[kind] = fmt.Sprintf("v%d", len(kinds))
-				k.printf("float* const %s = F32(STATE, %d); // state %s, laid out as the params block\n",
-					kinds[kind], lay.base[kind]+l.bufs[param].off, strings.TrimPrefix(kind, "."))
+	kinds := map[*ir.Value]string{}
+	for _, v := range fu.Chain {
+		for _, a := range append(append([]*ir.Value(nil), v.Args...), fu.Targets[v]) {
+			if base, ok := fu.State[a]; ok && kinds[a] == "" {
+				kind := strings.TrimPrefix(a.Name, fu.Param.Name)
+				kinds[a] = l.locals.Name("state"+kind, "")
+				k.printf("float* const %s = F32(STATE, %d); // %s of every param, laid out as the params block\n",
+					kinds[a], base, strings.TrimPrefix(kind, "."))
 			}
 		}
-	}
-	in := map[*ir.Value]bool{}
-	for _, v := range lane {
-		in[v] = true
 	}
 	k.local = map[*ir.Value]string{}
 	// Shared scalars (learning rate, bias corrections) are read once.
-	for _, v := range lane {
+	for _, v := range fu.Chain {
 		for _, a := range v.Args {
-			if a == param || grads[a] || in[a] || kindOf(a) != "" || c.inlined(a) || k.local[a] != "" {
+			if _, isState := fu.State[a]; a == fu.Param || a == fu.Grad || l.pl.UnitOf[a] == u || isState || c.inlined(a) || k.local[a] != "" {
 				continue
 			}
-			local := fmt.Sprintf("e%d", a.ID)
-			k.printf("const %s %s = %s; // %%%d shared\n", ctype(a), local, c.elem(k, a, "0"), a.ID)
+			local := l.loc[a]
+			if local == "" {
+				local = l.locals.Name(l.base[a], "")
+			}
+			k.printf("const %s %s = %s; // shared\n", ctype(a), local, c.elem(k, a, "0"))
 			k.local[a] = local
 		}
 	}
@@ -694,35 +666,30 @@ func (c *cgen) lanesKernel(k *kernel, gr *ir.Group) {
 		switch {
 		case k.local[a] != "":
 			return k.local[a]
-		case a == param:
+		case a == fu.Param:
 			return "params[i]"
-		case grads[a]:
+		case a == fu.Grad:
 			return "grads[i]"
-		case kindOf(a) != "":
-			return kinds[kindOf(a)] + "[i]"
+		case kinds[a] != "":
+			return kinds[a] + "[i]"
 		}
 		return c.elem(k, a, "0")
 	}
-	for _, v := range lane {
+	for _, v := range fu.Chain {
 		args := make([]string, len(v.Args))
 		for j, a := range v.Args {
 			args[j] = read(a)
 		}
-		e := args[0]
-		if v.Op.Name != "broadcast" {
-			e = scalarOps[v.Op.Name](v, args)
-		}
-		local := fmt.Sprintf("e%d", v.ID)
-		k.printf("const %s %s = %s; // %%%d %s\n", ctype(v), local, e, v.ID, v.Op.Name)
-		k.local[v] = local
+		k.printf("const %s %s = %s; // %s\n", ctype(v), l.loc[v], scalarOps[v.Op.Name](v, args), v.Op.Name)
+		k.local[v] = l.loc[v]
 	}
-	for _, v := range lane {
-		switch t := l.updates[v]; {
+	for _, v := range fu.Chain {
+		switch t := fu.Targets[v]; {
 		case t == nil:
-		case t.Op.Name == "param":
+		case t == fu.Param:
 			k.printf("params[i] = %s;\n", k.local[v])
 		default:
-			k.printf("%s[i] = %s;\n", kinds[kindOf(t)], k.local[v])
+			k.printf("%s[i] = %s;\n", kinds[t], k.local[v])
 		}
 	}
 }

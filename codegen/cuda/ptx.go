@@ -131,7 +131,15 @@ func (c *Compiler) CompilePTX(cu []byte, arch string) ([]byte, error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("cuda: %s %s: %v\n%s", filepath.Base(c.Path), strings.Join(args, " "), err, stderr.String())
 	}
-	return os.ReadFile(out)
+	ptx, err := os.ReadFile(out)
+	if err != nil {
+		return nil, err
+	}
+	// The PTX starts with the .cu's generated-code header (PTX has // comments).
+	if line, _, ok := bytes.Cut(cu, []byte("\n")); ok && bytes.HasPrefix(line, []byte("// Code generated ")) {
+		ptx = append(append(append([]byte(nil), line...), '\n'), ptx...)
+	}
+	return ptx, nil
 }
 
 func validArch(a string) bool {

@@ -2,6 +2,8 @@ package gogen
 
 import (
 	"fmt"
+
+	"github.com/dave/jennifer/jen"
 	"go/constant"
 	"go/token"
 	"math"
@@ -24,9 +26,9 @@ import (
 
 // asmFunc is one generated assembly function.
 type asmFunc struct {
-	name   string // Go name of the function (updateAVX2)
-	params string // its Go parameter list
-	text   string // its assembly
+	name   string     // Go name of the function (updateAVX2)
+	params []jen.Code // its Go parameters
+	text   string     // its assembly
 }
 
 // Register roles. Scratch registers hold operands that must be in a
@@ -64,7 +66,7 @@ func (l *vecLoop) asm(name, n string) (asmFunc, []string, bool) {
 			}
 		}
 		if l.outs[v] != "" {
-			if v.Op.Name == "broadcast" {
+			if v.Op.Identity {
 				return asmFunc{}, nil, false
 			}
 			addPtr(l.outs[v])
@@ -113,10 +115,13 @@ func (l *vecLoop) asm(name, n string) (asmFunc, []string, bool) {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, "\t"+format+"\n", args...) }
 	// Arguments: n, the pointers, the non-constant splats.
 	var params []string
+	var decl []jen.Code
 	callArgs := []string{n}
 	params = append(params, "n int")
+	decl = append(decl, jen.Id("n").Int())
 	for i, s := range ptrNames {
 		params = append(params, fmt.Sprintf("p%d *float32", i))
+		decl = append(decl, jen.Id(fmt.Sprintf("p%d", i)).Op("*").Float32())
 		callArgs = append(callArgs, "&"+s+"[0]")
 	}
 	type floatArg struct {
@@ -129,6 +134,7 @@ func (l *vecLoop) asm(name, n string) (asmFunc, []string, bool) {
 		if _, ok := l.constBits(v); ok {
 			continue
 		}
+		decl = append(decl, jen.Id(fmt.Sprintf("f%d", len(floats))).Float32())
 		params = append(params, fmt.Sprintf("f%d float32", len(floats)))
 		callArgs = append(callArgs, l.splats[i])
 		floats = append(floats, floatArg{i, off})
@@ -202,7 +208,7 @@ func (l *vecLoop) asm(name, n string) (asmFunc, []string, bool) {
 			return s
 		}
 		for _, v := range l.members {
-			if v.Op.Name == "broadcast" {
+			if v.Op.Identity {
 				continue
 			}
 			d := rn(reg[v])
@@ -271,14 +277,14 @@ func (l *vecLoop) asm(name, n string) (asmFunc, []string, bool) {
 	fmt.Fprintf(&b, "%sdone:\n", name)
 	p("VZEROUPPER")
 	p("RET")
-	return asmFunc{name: name, params: strings.Join(params, ", "), text: b.String()}, callArgs, true
+	return asmFunc{name: name, params: decl, text: b.String()}, callArgs, true
 }
 
 // constBits reports the float32 bits of a splat that is a constant, as
 // Go's constant conversion float32(literal) rounds it.
 func (l *vecLoop) constBits(v *ir.Value) (uint32, bool) {
 	src := l.k.p.source(v)
-	if src.Op.Name != "const" {
+	if !src.Op.Inline || src.Op.Name != "const" {
 		return 0, false
 	}
 	x := src.Attrs.Float("value")

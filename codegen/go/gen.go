@@ -1,11 +1,14 @@
-// Package gogen generates Go source for a model: one package per model with
-// shape constants, a Model holding params, grads, optimizer state and one
-// arena, and Forward/TrainStep/Eval/Save/Load. It takes the training-step
-// graph (after autodiff and the optimizer pass) and emits, in graph order,
-// one loop nest (or one BLAS call) per value, specialized to the static
-// shapes with the batch size n as the only runtime extent. The output is
-// built with jennifer, has the standard generated-code header, and is
-// gofmt'd.
+// Package gogen generates the Go package of a model from its planned step
+// graph (ir.Plan, passes/memplan.go): model.go holds shape constants, a
+// Model with its params, grads, optimizer state and one arena laid out as
+// the plan says, the model API (codegen/internal/api), and one method per
+// unit of the plan (hiddenForward, dLogitsBackward, update) that the entry
+// points forward, eval and step call in order, each unit a loop nest or a
+// GEMM specialized to the static shapes with the batch size n as the only
+// run-time extent. model_amd64.go and model_amd64.s add AVX2 versions of
+// its vectorizable loops. The output is built with jennifer, starts with
+// the standard generated-code header, and is gofmt'd. Generate only names
+// and emits: every storage decision is the plan's.
 package gogen
 
 import (
@@ -15,27 +18,32 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
 	"golang.org/x/tools/go/ast/astutil"
 
+	"github.com/mdlc/mdlc/codegen/internal/api"
 	"github.com/mdlc/mdlc/ir"
 )
 
-// Version is the mdlc version, written into generated headers.
+// Version is the mdlc version written into generated headers by default.
 const Version = "0.1.0"
 
-// RuntimePath is the import path of mdlc's runtime.
-const RuntimePath = "github.com/mdlc/mdlc/runtime"
+// The files Generate writes.
+const (
+	GoFile      = "model.go"       // the complete, portable package
+	AsmDeclFile = "model_amd64.go" // the AVX2 loops' declarations and their installation
+	AsmFile     = "model_amd64.s"  // the AVX2 loops
+)
 
 // Options control generation.
 type Options struct {
-	Package  string // Go package name
-	Source   string // the .mdl file, named in the header
-	MaxBatch int    // largest batch size n the package accepts
-	Version  string // mdlc version named in the header (default Version)
+	Package string // Go package name
+	Source  string // the .mdl file, named in the header
+	Version string // mdlc version named in the header (default Version)
 	// VecMinLen is the shortest inner loop computed with the runtime's
 	// vector primitives (0: 64; tests use 1 to vectorize every loop it can).
 	VecMinLen int
@@ -44,43 +52,27 @@ type Options struct {
 	NoAsm bool
 }
 
-// Files is a generated package: file name -> contents. It always has
-// model.go (a complete, portable package); model_amd64.go and
-// model_amd64.s come with it when a loop has an AVX2 version (asm.go).
-type Files map[string][]byte
-
-// Generated lists the names of every file Generate can write, so that a
-// writer can remove those a new version no longer has.
-var Generated = []string{"model.go", "model_amd64.go", "model_amd64.s"}
-
-// Generate returns the files of the model package for the step graph g.
-func Generate(g *ir.Graph, opt Options) (Files, error) {
-	if opt.MaxBatch < 1 {
-		return nil, fmt.Errorf("gogen: batch size %d must be positive", opt.MaxBatch)
-	}
+// Generate returns the files of the model package for the planned step
+// graph g: model.go, and model_amd64.go and model_amd64.s when a loop has
+// an AVX2 version.
+func Generate(g *ir.Graph, opt Options) (map[string][]byte, error) {
 	if opt.Package == "" {
 		return nil, fmt.Errorf("gogen: no package name")
+	}
+	if g.Plan == nil || g.Plan.UnitOf == nil {
+		return nil, fmt.Errorf("gogen: model %s has no storage plan", g.Name)
 	}
 	if opt.Version == "" {
 		opt.Version = Version
 	}
-	for _, v := range g.Values {
-		if v.Op.Bound() || v.Op.Kind == ir.KindSource {
-			continue
+	for _, u := range g.Plan.Units {
+		for _, v := range u.Values {
+			if (u.Kind == ir.UnitOp && emitters[v.Op.Name] == nil) || (u.Kind != ir.UnitOp && v.Op.Kind == ir.KindElementwise && scalarOps[v.Op.Name] == nil) {
+				return nil, fmt.Errorf("gogen: op %s has no Go emitter", v.Op.Name)
+			}
 		}
-		if emitters[v.Op.Name] == nil {
-			return nil, fmt.Errorf("gogen: op %s has no Go emitter", v.Op.Name)
-		}
 	}
-	p, err := newPlan(g, opt.MaxBatch)
-	if err != nil {
-		return nil, err
-	}
-	p.vecMin, p.noAsm = opt.VecMinLen, opt.NoAsm
-	if p.vecMin <= 0 {
-		p.vecMin = vecMinLen
-	}
-	gen := &generator{g: g, p: p, opt: opt, helpers: map[string]bool{}}
+	gen := &generator{g: g, pl: g.Plan, p: newPlan(g, opt), opt: opt, helpers: map[string]bool{}}
 	f := gen.file()
 	var buf bytes.Buffer
 	if err := f.Render(&buf); err != nil {
@@ -90,39 +82,45 @@ func Generate(g *ir.Graph, opt Options) (Files, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := Files{"model.go": model}
+	files := map[string][]byte{GoFile: model}
 	if len(gen.asm) > 0 {
-		if files["model_amd64.go"], err = gen.asmDecls(); err != nil {
+		if files[AsmDeclFile], err = gen.asmDecls(); err != nil {
 			return nil, err
 		}
-		files["model_amd64.s"] = gen.asmFile()
+		files[AsmFile] = gen.asmFile()
 	}
 	return files, nil
 }
 
-// header is the first line of every generated file.
-func (gen *generator) header() string {
-	return fmt.Sprintf("Code generated by mdlc v%s from %s. DO NOT EDIT.", gen.opt.Version, filepath.Base(gen.opt.Source))
+// Header is the first line of every file generated from source at version.
+func Header(version, source string) string {
+	return fmt.Sprintf("Code generated by mdlc v%s from %s. DO NOT EDIT.", version, filepath.Base(source))
 }
+
+func (gen *generator) header() string { return Header(gen.opt.Version, gen.opt.Source) }
 
 // asmDecls is model_amd64.go: the assembly functions' declarations and
 // the init that installs them when the CPU has AVX2.
 func (gen *generator) asmDecls() ([]byte, error) {
+	f := api.NewFile(gen.opt.Package, gen.header())
+	f.HeaderComment("//go:build amd64 && !purego")
+	var set []jen.Code
+	for _, fn := range gen.asm {
+		set = append(set, jen.Id(strings.TrimSuffix(fn.name, "Asm")).Op("=").Id(fn.name))
+	}
+	f.Comment("The AVX2 loops of model_amd64.s replace their plain versions in model.go when")
+	f.Comment("the CPU has AVX2 (the results are the same, bit for bit).")
+	f.Func().Id("init").Params().Block(jen.If(api.Rt("HasAVX2").Call()).Block(set...))
+	for _, fn := range gen.asm {
+		f.Line()
+		f.Comment("//go:noescape")
+		f.Func().Id(fn.name).Params(fn.params...)
+	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "// %s\n\n//go:build amd64 && !purego\n\npackage %s\n\nimport rt %q\n\n", gen.header(), gen.opt.Package, RuntimePath)
-	b.WriteString("// The AVX2 loops of model_amd64.s replace their strip-mined versions in\n// model.go when the CPU has AVX2 (the results are the same, bit for bit).\nfunc init() {\n\tif rt.HasAVX2() {\n")
-	for _, fn := range gen.asm {
-		fmt.Fprintf(&b, "\t\t%s = %s\n", strings.TrimSuffix(fn.name, "Asm"), fn.name)
+	if err := f.Render(&b); err != nil {
+		return nil, fmt.Errorf("gogen: %s: %w", AsmDeclFile, err)
 	}
-	b.WriteString("\t}\n}\n")
-	for _, fn := range gen.asm {
-		fmt.Fprintf(&b, "\n//go:noescape\nfunc %s(%s)\n", fn.name, fn.params)
-	}
-	out, err := format.Source(b.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("gogen: model_amd64.go: %w\n%s", err, b.Bytes())
-	}
-	return out, nil
+	return b.Bytes(), nil
 }
 
 // asmFile is model_amd64.s.
@@ -139,7 +137,7 @@ func (gen *generator) asmFile() []byte {
 // (jennifer only tracks the ones built with Qual) and gofmts the file.
 func finish(src []byte) ([]byte, error) {
 	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, "model.go", src, parser.ParseComments)
+	file, err := parser.ParseFile(fset, GoFile, src, parser.ParseComments)
 	if err != nil {
 		return nil, fmt.Errorf("gogen: generated code does not parse: %w\n%s", err, src)
 	}
@@ -158,51 +156,35 @@ func finish(src []byte) ([]byte, error) {
 
 type generator struct {
 	g       *ir.Graph
+	pl      *ir.Plan
 	p       *plan
 	opt     Options
 	helpers map[string]bool
-
-	fwdIns, stepIns, evalIns []*ir.Value // inputs each entry point takes
-	methods                  []string    // Model methods used as func values (NAMEFn fields)
-	asm                      []asmFunc   // functions of model_amd64.s
+	asm     []asmFunc // functions of model_amd64.s
 }
 
-func rt(name string) *jen.Statement { return jen.Qual(RuntimePath, name) }
-
-// inputs lists the input and target values in declaration order.
-func (gen *generator) inputs() []*ir.Value { return gen.g.Inputs() }
-
-func goType(v *ir.Value) string {
-	if v.Type.DType == ir.I32 {
-		return "[]int32"
-	}
-	return "[]float32"
-}
+func rt(name string) *jen.Statement { return api.Rt(name) }
 
 func (gen *generator) file() *jen.File {
-	g, p := gen.g, gen.p
-	f := jen.NewFile(gen.opt.Package)
-	f.ImportAlias(RuntimePath, "rt")
-	f.HeaderComment(gen.header())
+	g, pl, p := gen.g, gen.pl, gen.p
+	f := api.NewFile(gen.opt.Package, gen.header())
 	f.PackageComment(fmt.Sprintf("Package %s is the model %s compiled by mdlc from %s.", gen.opt.Package, g.Name, filepath.Base(gen.opt.Source)))
 	f.PackageComment("")
 	f.PackageComment("Create it with New, train it with TrainStep, predict with Forward, measure with")
 	f.PackageComment("Eval, and checkpoint it with Save and Load. A Model is not safe for concurrent use.")
 
-	// Constants.
-	consts := []jen.Code{
+	f.Const().Defs(
 		jen.Comment("MaxBatch is the largest batch size n the methods accept."),
-		jen.Id("MaxBatch").Op("=").Lit(gen.opt.MaxBatch),
+		jen.Id("MaxBatch").Op("=").Lit(pl.MaxBatch),
 		jen.Line(),
 		jen.Comment("Sizes of the storage blocks, in elements."),
-		jen.Id("numParams").Op("=").Lit(p.params).Comment("parameters (and gradients)"),
-		jen.Id("numState").Op("=").Lit(p.state).Comment("optimizer state"),
-		jen.Id("arenaSize").Op("=").Lit(p.arena).Comment("float32 activations and temporaries at MaxBatch"),
-		jen.Id("iarenaSize").Op("=").Lit(p.iarena).Comment("int32 temporaries at MaxBatch"),
-	}
-	f.Const().Defs(consts...)
+		jen.Id("numParams").Op("=").Lit(pl.Params).Comment("parameters (and gradients)"),
+		jen.Id("numState").Op("=").Lit(pl.State).Comment("optimizer state"),
+		jen.Id("arenaSize").Op("=").Lit(pl.Arena).Comment("float32 activations and temporaries at MaxBatch"),
+		jen.Id("iarenaSize").Op("=").Lit(pl.IArena).Comment("int32 temporaries at MaxBatch"),
+	)
 
-	// The Model.
+	// The Model: its blocks, then a view of every buffer.
 	fields := []jen.Code{
 		jen.Id("params").Index().Float32().Comment("all parameters, one block"),
 		jen.Id("grads").Index().Float32().Comment("d loss / d params, same layout as params"),
@@ -210,37 +192,42 @@ func (gen *generator) file() *jen.File {
 		jen.Id("arena").Index().Float32().Comment("activations and temporaries"),
 		jen.Id("iarena").Index().Int32().Comment("int32 temporaries"),
 		jen.Id("seed").Uint64(),
-		jen.Line(),
 	}
+	views := gen.views()
 	section := ""
-	for _, b := range p.order {
-		s := map[storage]string{inParams: "Parameters.", inGrads: "Gradients.", inState: "Optimizer state.", inArena: "Activations and temporaries (views of the arena)."}[b.kind]
-		if s != section {
-			fields = append(fields, jen.Line(), jen.Comment(s))
-			section = s
+	for _, vw := range views {
+		if vw.section != section {
+			fields = append(fields, jen.Line(), jen.Comment(vw.section))
+			section = vw.section
 		}
 		typ := jen.Index().Float32()
-		if b.i32 {
+		if vw.block == "iarena" {
 			typ = jen.Index().Int32()
 		}
-		fields = append(fields, jen.Id(b.field).Add(typ).Comment(gen.describe(b)))
+		fields = append(fields, jen.Id(vw.field).Add(typ).Comment(vw.doc))
 	}
-	if gen.hasFlatLanes() {
+	if gen.update() != nil {
 		fields = append(fields, jen.Line(), jen.Id("updateFn").Func().Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Comment("m.update, made once so parallel calls do not allocate"))
 	}
 	f.Comment(fmt.Sprintf("Model is the compiled %s model.", g.Name))
 	f.Type().Id("Model").Struct(fields...)
 
-	gen.constructor(f)
-	gen.spec(f)
-	gen.api(f)
-	gen.kernelFuncs(f)
+	gen.constructor(f, views)
+	m := &api.Model{G: g, Type: "Model", Ident: p.ident, Where: "views of the\nmodel's memory that stay valid until the next call",
+		Call: func(e ir.Entry, args []jen.Code) *jen.Statement {
+			return jen.Id("m").Dot(api.EntryMethod(e)).Call(args...)
+		},
+		Result: func(v *ir.Value) *jen.Statement { return gen.slice(v) },
+		Body:   gen.body,
+	}
+	m.Emit(f)
+	api.SpecFunc(f, g)
+	gen.entries(f)
 	for _, fn := range gen.asm {
 		v := strings.TrimSuffix(fn.name, "Asm")
 		f.Comment(fmt.Sprintf("%s is %s (model_amd64.s) when the CPU has AVX2, nil elsewhere.", v, fn.name))
-		f.Var().Id(v).Id("func(" + fn.params + ")")
+		f.Var().Id(v).Func().Params(fn.params...)
 	}
-	gen.checkpoint(f)
 
 	// Helpers used by the kernels.
 	var hs []string
@@ -261,33 +248,66 @@ func (gen *generator) file() *jen.File {
 	return f
 }
 
-// hasFlatLanes reports whether the step runs an optimizer loop over the params block.
-func (gen *generator) hasFlatLanes() bool {
-	for _, gr := range gen.p.groups {
-		if gr.Lanes != nil && gen.p.flat[gr] != nil {
-			return true
+// slice is the Go slice of v's storage.
+func (gen *generator) slice(v *ir.Value) *jen.Statement {
+	if gen.pl.Storage(v) == ir.StoreInput {
+		return jen.Id(gen.p.ident(gen.pl.Root(v)))
+	}
+	return jen.Id("m").Dot(gen.p.ident(gen.pl.Root(v)))
+}
+
+// update is the flat optimizer update unit, if any.
+func (gen *generator) update() *ir.Unit {
+	for _, u := range gen.pl.Units {
+		if u.Kind == ir.UnitUpdate && u.Runs(ir.EntryStep) {
+			return u
 		}
 	}
-	return false
+	return nil
 }
 
-func (gen *generator) describe(b *buffer) string {
-	switch b.kind {
-	case inParams:
-		return fmt.Sprintf("%s %s", b.v.Name, shapeComment(b.v.Type.Shape))
-	case inGrads:
-		return b.label
-	case inState:
-		return fmt.Sprintf("%s %s", b.v.Name, shapeComment(b.v.Type.Shape))
-	}
-	if b.v == nil {
-		return "workspace"
-	}
-	return fmt.Sprintf("%%%d %s %s", b.v.ID, b.v.Op.Name, shapeComment(b.v.Type.Shape))
+// view is a Model field viewing a range of a block.
+type view struct {
+	field, block, section, doc string
+	off, size                  int
 }
 
-func (gen *generator) constructor(f *jen.File) {
-	p := gen.p
+// views lists the Model's fields over its blocks: params, their gradients,
+// optimizer state, then every arena buffer and workspace, in graph order.
+func (gen *generator) views() []view {
+	g, pl, p := gen.g, gen.pl, gen.p
+	var out []view
+	for _, v := range g.Params() {
+		s := pl.Slots[v]
+		out = append(out, view{p.ident(v), "params", "Parameters.", fmt.Sprintf("%s %s", v.Name, shapeComment(v.Type.Shape)), s.Offset, s.Size})
+	}
+	for _, v := range g.Params() {
+		s := pl.GradSlot[v]
+		out = append(out, view{p.grad[v], "grads", "Gradients.", fmt.Sprintf("d loss / d %s %s", v.Name, shapeComment(v.Type.Shape)), s.Offset, s.Size})
+	}
+	for _, v := range g.State() {
+		s := pl.Slots[v]
+		out = append(out, view{p.ident(v), "state", "Optimizer state.", fmt.Sprintf("%s %s", v.Name, shapeComment(v.Type.Shape)), s.Offset, s.Size})
+	}
+	for _, v := range g.Values {
+		s := pl.Slots[v]
+		if s.Storage == ir.StoreArena || s.Storage == ir.StoreIArena {
+			block := "arena"
+			if s.Storage == ir.StoreIArena {
+				block = "iarena"
+			}
+			out = append(out, view{p.ident(v), block, "Activations and temporaries (views of the arena).", fmt.Sprintf("%s %s", shapeComment(v.Type.Shape), p.formula(v)), s.Offset, s.Size})
+		}
+	}
+	for _, v := range g.Values {
+		if s, ok := pl.Scratch[v]; ok {
+			out = append(out, view{p.scratchF[v], "arena", "Workspaces (of the arena).", fmt.Sprintf("%s for %s", shapeComment(v.Type.Shape), p.ident(v)), s.Offset, s.Size})
+		}
+	}
+	return out
+}
+
+func (gen *generator) constructor(f *jen.File, views []view) {
 	f.Comment("Option configures New.")
 	f.Type().Id("Option").Func().Params(jen.Op("*").Id("Model"))
 	f.Comment("WithSeed sets the seed of the parameter initializers (default 1).")
@@ -305,23 +325,40 @@ func (gen *generator) constructor(f *jen.File) {
 		}),
 		jen.For(jen.List(jen.Id("_"), jen.Id("o")).Op(":=").Range().Id("opts")).Block(jen.Id("o").Call(jen.Id("m"))),
 	}
-	for _, b := range p.order {
-		block := map[storage]string{inParams: "params", inGrads: "grads", inState: "state", inArena: "arena"}[b.kind]
-		if b.i32 {
-			block = "iarena"
-		}
-		body = append(body, jen.Id("m").Dot(b.field).Op("=").Id("m").Dot(block).Index(jen.Lit(b.off).Op(":").Lit(b.off+b.size).Op(":").Lit(b.off+b.size)))
+	for _, vw := range views {
+		end := vw.off + vw.size
+		body = append(body, jen.Id("m").Dot(vw.field).Op("=").Id("m").Dot(vw.block).Index(jen.Lit(vw.off).Op(":").Lit(end).Op(":").Lit(end)))
 	}
-	if gen.hasFlatLanes() {
+	if gen.update() != nil {
 		body = append(body, jen.Id("m").Dot("updateFn").Op("=").Id("m").Dot("update"))
 	}
 	body = append(body, jen.Id("m").Dot("Reset").Call(), jen.Return(jen.Id("m")))
 	f.Comment("New returns a model with freshly initialized parameters.")
 	f.Func().Id("New").Params(jen.Id("opts").Op("...").Id("Option")).Op("*").Id("Model").Block(body...)
+}
 
+// body gives the CPU bodies of the API's parameter views, checkpoint
+// methods and Reset.
+func (gen *generator) body(method string) []jen.Code {
+	g, p := gen.g, gen.p
+	name := func(v *ir.Value) string { return v.Name }
+	field := func(v *ir.Value) jen.Code { return jen.Id("m").Dot(p.ident(v)) }
+	ckpt := jen.Append(jen.Id("m").Dot("Params").Call(), jen.Id("m").Dot("State").Call().Op("..."))
+	switch method {
+	case "Params":
+		return []jen.Code{jen.Return(api.Tensors(g.Params(), name, field))}
+	case "Grads":
+		return []jen.Code{jen.Return(api.Tensors(g.Params(), name, func(v *ir.Value) jen.Code { return jen.Id("m").Dot(p.grad[v]) }))}
+	case "State":
+		return []jen.Code{jen.Return(api.Tensors(g.State(), func(v *ir.Value) string { return "optimizer." + v.Name }, field))}
+	case "Save":
+		return []jen.Code{jen.Return(api.Mdlc("SaveSafetensors").Call(jen.Id("path"), ckpt, api.Meta(g)))}
+	case "Load":
+		return []jen.Code{jen.Return(api.Mdlc("LoadSafetensors").Call(jen.Id("path"), ckpt, api.Meta(g)))}
+	}
 	// Reset: initialize params and state from the seed.
-	reset := []jen.Code{jen.Id("rng").Op(":=").Add(rt("NewRNG")).Call(jen.Id("m").Dot("seed"))}
-	for _, v := range append(gen.g.Params(), gen.g.State()...) {
+	out := []jen.Code{jen.Id("rng").Op(":=").Add(rt("NewRNG")).Call(jen.Id("m").Dot("seed"))}
+	for _, v := range append(g.Params(), g.State()...) {
 		args := jen.Nil()
 		if a, ok := v.Attrs["init_args"].([]float64); ok && len(a) > 0 {
 			var lits []jen.Code
@@ -330,62 +367,183 @@ func (gen *generator) constructor(f *jen.File) {
 			}
 			args = jen.Index().Float64().Values(lits...)
 		}
-		reset = append(reset, jen.If(
-			jen.Err().Op(":=").Add(rt("InitParam")).Call(jen.Id("m").Dot(p.bufs[v].field), shapeLit(v.Type.Shape), jen.Lit(v.Attrs.String("init")), args, jen.Id("rng")),
+		out = append(out, jen.If(
+			jen.Err().Op(":=").Add(rt("InitParam")).Call(jen.Id("m").Dot(p.ident(v)), api.ShapeLit(v.Type.Shape), jen.Lit(v.Attrs.String("init")), args, jen.Id("rng")),
 			jen.Err().Op("!=").Nil(),
-		).Block(jen.Panic(jen.Err()).Comment("unreachable: initializers are checked at compile time")))
+		).Block(jen.Return(jen.Err()).Comment("unreachable: initializers are checked at compile time")))
 	}
-	f.Comment("Reset re-initializes the parameters from the seed and clears the optimizer state.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Reset").Params().Block(reset...)
+	return append(out, jen.Return(jen.Nil()))
 }
 
-func shapeLit(s ir.Shape) jen.Code {
-	var lits []jen.Code
-	for _, d := range s {
-		lits = append(lits, jen.Lit(int(d)))
+// entries writes the entry points (forward, eval, step: the units each
+// runs, in order) and then every unit once, as a method.
+func (gen *generator) entries(f *jen.File) {
+	g, pl := gen.g, gen.pl
+	methods := map[*ir.Unit]string{}
+	var order []*ir.Unit
+	for _, u := range pl.Units {
+		if u.Entries != 0 {
+			order = append(order, u)
+		}
 	}
-	return jen.Index().Int().Values(lits...)
+	suffix := [...]string{ir.PhaseForward: "Forward", ir.PhaseBackward: "Backward", ir.PhaseUpdate: "Update"}
+	for _, u := range order {
+		if u.Kind != ir.UnitUpdate {
+			methods[u] = gen.p.unitName(u, nil, nil, suffix[u.Phase])
+		}
+	}
+	docs := [...][]string{
+		ir.EntryForward: {"forward computes the outputs."},
+		ir.EntryEval:    {"eval computes the loss and the metrics."},
+		ir.EntryStep:    {"trainStep is one training step: forward, loss, backward (gradients into m.grads),", "then the optimizer update of every parameter and its state."},
+	}
+	sections := [...]string{ir.PhaseForward: "Forward.", ir.PhaseBackward: "Backward.", ir.PhaseUpdate: "Optimizer update."}
+	for e := range ir.NumEntries {
+		ep := pl.Entries[e]
+		if ep == nil {
+			continue
+		}
+		var body []jen.Code
+		section := ""
+		for _, u := range ep.Units {
+			if e == ir.EntryStep && sections[u.Phase] != section {
+				if section != "" {
+					body = append(body, jen.Line())
+				}
+				section = sections[u.Phase]
+				body = append(body, jen.Comment(section))
+			}
+			if u.Kind == ir.UnitUpdate {
+				body = append(body, jen.If(jen.Id("numParams").Op(">=").Lit(1).Op("<<").Lit(15)).Block(
+					rt("ParallelRows").Call(jen.Id("numParams"), jen.Id("m").Dot("updateFn")).Comment("m.update(lo, hi), split across the cores"),
+				).Else().Block(jen.Id("m").Dot("update").Call(jen.Lit(0), jen.Id("numParams"))))
+			} else {
+				body = append(body, jen.Id("m").Dot(methods[u]).Call(gen.unitArgs(u)...))
+			}
+			if e == ir.EntryStep {
+				// Gradients not computed in their slot are copied there at
+				// once, before the optimizer update reads the grads block.
+				for _, c := range pl.GradCopy {
+					if c.After == u {
+						body = append(body, gen.copyInto(jen.Id("m").Dot(gen.p.grad[c.Param]), c.Value, pl.GradSlot[c.Param].Size))
+					}
+				}
+			}
+		}
+		if e == ir.EntryStep {
+			var pre []jen.Code
+			for _, c := range pl.GradCopy {
+				if c.After == nil {
+					pre = append(pre, gen.copyInto(jen.Id("m").Dot(gen.p.grad[c.Param]), c.Value, pl.GradSlot[c.Param].Size))
+				}
+			}
+			body = append(pre, body...)
+			if len(pl.Apply) > 0 {
+				body = append(body, jen.Line(), jen.Comment("Apply the updates: every new value was computed from the old ones above."))
+				for _, up := range pl.Apply {
+					body = append(body, gen.copyInto(gen.slice(up.Target), up.Value, pl.Slots[up.Target].Size))
+				}
+			}
+		}
+		for _, line := range docs[e] {
+			f.Comment(line)
+		}
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(api.EntryMethod(e)).Params(gen.params(ep.Inputs)...).Block(body...)
+	}
+
+	// The units.
+	section := ""
+	for _, u := range order {
+		if s := sections[u.Phase]; s != section {
+			section = s
+			f.Comment(strings.Repeat("-", 76))
+			f.Comment(s)
+			f.Line()
+		}
+		k := &kgen{p: gen.p, helpers: gen.helpers}
+		if u.Kind == ir.UnitUpdate {
+			k.emitUpdate(u)
+			gen.addAsm(k)
+			f.Comment("update is the optimizer step of the params in [lo, hi) of the params block (and of")
+			f.Comment("their gradients and state at the same offsets); element i computes")
+			f.Comment("")
+			gen.formulas(f, u.Flat.Chain)
+			f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("update").Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Block(jen.Id(strings.TrimRight(k.b.String(), "\n")))
+			continue
+		}
+		k.emitUnit(u)
+		gen.addAsm(k)
+		f.Comment(fmt.Sprintf("%s computes", methods[u]))
+		f.Comment("")
+		gen.formulas(f, u.Values)
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(methods[u]).Params(gen.params(gen.unitInputs(u))...).Block(jen.Id(strings.TrimRight(k.b.String(), "\n")))
+	}
+	_ = g
 }
 
-// ioShape is a shape for the runtime Spec: -k for k*N.
-func ioShape(s ir.Shape) jen.Code { return shapeLit(s) }
+// formulas writes a doc comment block: what each value computes, by the
+// names of this file, with its shape.
+func (gen *generator) formulas(f *jen.File, vals []*ir.Value) {
+	for _, v := range vals {
+		f.Comment(fmt.Sprintf("\t%s %s", gen.p.formula(v), shapeComment(v.Type.Shape)))
+	}
+}
 
-func (gen *generator) spec(f *jen.File) {
-	g := gen.g
-	io := func(v *ir.Value, name, role string) jen.Code {
-		return jen.Values(jen.Dict{
-			jen.Id("Name"):  jen.Lit(name),
-			jen.Id("DType"): jen.Lit(v.Type.DType.String()),
-			jen.Id("Shape"): ioShape(v.Type.Shape),
-			jen.Id("Role"):  jen.Lit(role),
-		})
+func (gen *generator) addAsm(k *kgen) {
+	for _, fn := range k.asm {
+		if !slices.ContainsFunc(gen.asm, func(g asmFunc) bool { return g.name == fn.name }) {
+			gen.asm = append(gen.asm, fn)
+		}
 	}
-	var ins, outs, params, state, metrics []jen.Code
-	for _, v := range gen.inputs() {
-		ins = append(ins, io(v, v.Name, v.Attrs.String("role")))
+}
+
+// unitInputs lists the inputs a unit reads, in declaration order.
+func (gen *generator) unitInputs(u *ir.Unit) []*ir.Value {
+	reads := map[*ir.Value]bool{}
+	for _, v := range u.Values {
+		for _, a := range v.Args {
+			reads[gen.pl.Root(a)] = true
+		}
 	}
-	for _, r := range g.ResultsOf(ir.ResultOutput) {
-		outs = append(outs, io(r.Value, r.Name, "output"))
+	var out []*ir.Value
+	for _, v := range gen.g.Inputs() {
+		if reads[v] {
+			out = append(out, v)
+		}
 	}
-	for _, r := range g.ResultsOf(ir.ResultMetric) {
-		metrics = append(metrics, jen.Lit(r.Name))
+	return out
+}
+
+// params is the parameter list of a function taking inputs ins and n.
+func (gen *generator) params(ins []*ir.Value) []jen.Code {
+	var out []jen.Code
+	for _, v := range ins {
+		typ := jen.Index().Float32()
+		if v.Type.DType == ir.I32 {
+			typ = jen.Index().Int32()
+		}
+		out = append(out, jen.Id(gen.p.ident(v)).Add(typ))
 	}
-	for _, v := range g.Params() {
-		params = append(params, io(v, v.Name, "param"))
+	return append(out, jen.Id("n").Int())
+}
+
+// unitArgs are the arguments of a unit's method.
+func (gen *generator) unitArgs(u *ir.Unit) []jen.Code {
+	var out []jen.Code
+	for _, v := range gen.unitInputs(u) {
+		out = append(out, jen.Id(gen.p.ident(v)))
 	}
-	for _, v := range g.State() {
-		state = append(state, io(v, v.Name, "state"))
+	return append(out, jen.Id("n"))
+}
+
+// copyInto copies size elements of v (a constant included) into dst.
+func (gen *generator) copyInto(dst jen.Code, v *ir.Value, size int) jen.Code {
+	src := gen.pl.Root(v)
+	switch src.Op.Name {
+	case "const":
+		return jen.Copy(dst, jen.Index().Float32().Values(jen.Id(literal(src.Type.DType, src.Attrs.Float("value")))))
+	case "numel":
+		return jen.Copy(dst, jen.Index().Float32().Values(jen.Float32().Parens(jen.Id(sizeExpr(src.Attrs.Shape("shape"))))))
 	}
-	f.Comment("Spec describes the model's inputs, outputs, metrics, parameters and state.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Spec").Params().Add(rt("Spec")).Block(
-		jen.Return(rt("Spec").Values(jen.Dict{
-			jen.Id("Name"):     jen.Lit(g.Name),
-			jen.Id("MaxBatch"): jen.Id("MaxBatch"),
-			jen.Id("Inputs"):   jen.Index().Add(rt("IO")).Values(ins...),
-			jen.Id("Outputs"):  jen.Index().Add(rt("IO")).Values(outs...),
-			jen.Id("Metrics"):  jen.Index().String().Values(metrics...),
-			jen.Id("Params"):   jen.Index().Add(rt("IO")).Values(params...),
-			jen.Id("State"):    jen.Index().Add(rt("IO")).Values(state...),
-		})),
-	)
+	return jen.Copy(dst, gen.slice(src).Index(jen.Op(":").Lit(size)))
 }

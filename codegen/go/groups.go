@@ -1,50 +1,48 @@
 package gogen
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/mdlc/mdlc/ir"
 )
 
-// Emission of fused groups: one loop nest per group with members held in
-// local variables; members used elsewhere are stored.
+// Emission of units: one loop nest per unit with members held in local
+// variables; members used elsewhere are stored.
 
-// local is the Go name of a member's local variable.
-func localVar(v *ir.Value) string { return fmt.Sprintf("v%d", v.ID) }
+// inUnit reports whether a is computed in u's loop (as a local): a member
+// that is not the contraction, which the loop reads from its output.
+func (k *kgen) inUnit(u *ir.Unit, a *ir.Value) bool {
+	return u != nil && k.p.unitOf(a) == u && k.p.slot(a).Storage != ir.StoreAlias
+}
 
-// groupExpr builds the expression of member v, reading members from locals
+// unitExpr builds the expression of member v, reading members from locals
 // and other args through read.
-func (k *kgen) groupExpr(gr *ir.Group, v *ir.Value, read func(a *ir.Value) string) string {
+func (k *kgen) unitExpr(u *ir.Unit, v *ir.Value, read func(a *ir.Value) string) string {
 	args := make([]string, len(v.Args))
 	for i, a := range v.Args {
-		if k.p.groupOf[a] == gr && k.p.bufs[a].kind != alias {
-			args[i] = localVar(a)
+		if k.inUnit(u, a) {
+			args[i] = k.p.ident(a)
 		} else {
 			args[i] = read(a)
 		}
 	}
-	if v.Op.Name == "broadcast" {
-		return args[0]
-	}
-	return scalarOps[v.Op.Name](k, v, args)
+	return k.scalarExpr(v, args)
 }
 
-// emitGroup writes the code of one group.
-func (k *kgen) emitGroup(gr *ir.Group) {
-	switch {
-	case gr.Lanes != nil && k.p.flat[gr] != nil:
-		k.emitLanes(gr)
-	case gr.Lanes != nil:
-		for _, lane := range gr.Lanes {
-			k.emitLoop(&ir.Group{Kind: gr.Kind, Values: lane}, gr)
+// emitUnit writes the code of one unit.
+func (k *kgen) emitUnit(u *ir.Unit) {
+	switch u.Kind {
+	case ir.UnitUpdate:
+		k.emitUpdate(u)
+	case ir.UnitContract:
+		if !k.emitFusedGemm(u) {
+			emitMatmul(k, u.Values[0])
+			k.emitLoop(u)
 		}
-	case gr.Kind == ir.KindContraction && k.emitFusedGemm(gr):
-	case gr.Kind == ir.KindContraction:
-		emitMatmul(k, gr.Values[0])
-		k.emitLoop(gr, gr)
+	case ir.UnitOp:
+		emitters[u.Values[0].Op.Name](k, u.Values[0])
 	default:
-		k.emitLoop(gr, gr)
+		k.emitLoop(u)
 	}
 }
 
@@ -52,9 +50,9 @@ func (k *kgen) emitGroup(gr *ir.Group) {
 // relu or none, bias a vector over M's last axis) as one SgemmEpilogue call:
 // the bias and activation are applied to each tile while it is in
 // registers. It reports false, emitting nothing, for any other form.
-func (k *kgen) emitFusedGemm(gr *ir.Group) bool {
-	m := gr.Values[0]
-	rest := gr.Values[1:]
+func (k *kgen) emitFusedGemm(u *ir.Unit) bool {
+	m := u.Values[0]
+	rest := u.Values[1:]
 	if m.Type.Shape.Rank() != 2 || len(rest) == 0 || len(rest) > 2 {
 		return false
 	}
@@ -69,7 +67,7 @@ func (k *kgen) emitFusedGemm(gr *ir.Group) bool {
 		return false
 	}
 	n := m.Type.Shape[1]
-	if bias.Type.Shape.Rank() != 1 || bias.Type.Shape[0] != n || bias.Type.DType != ir.F32 || k.p.bufs[bias].kind == inline {
+	if bias.Type.Shape.Rank() != 1 || bias.Type.Shape[0] != n || bias.Type.DType != ir.F32 || k.p.inline(bias) {
 		return false
 	}
 	act := "rt.ActNone"
@@ -80,7 +78,7 @@ func (k *kgen) emitFusedGemm(gr *ir.Group) bool {
 		act = "rt.ActReLU"
 	}
 	out := rest[len(rest)-1]
-	if !k.p.stored[out] || (len(rest) == 2 && k.p.stored[add]) {
+	if !k.p.stored(out) || (len(rest) == 2 && k.p.stored(add)) {
 		return false
 	}
 	a, b := m.Args[0], m.Args[1]
@@ -91,29 +89,29 @@ func (k *kgen) emitFusedGemm(gr *ir.Group) bool {
 	return true
 }
 
-// emitLoop emits an elementwise or reduction group as one loop nest over
-// its loop space. owner is the group the plan knows the members by.
-func (k *kgen) emitLoop(gr, owner *ir.Group) {
+// emitLoop emits a loop or reduction unit (or a contraction's epilogue)
+// as one loop nest over its loop space.
+func (k *kgen) emitLoop(u *ir.Unit) {
 	var sink *ir.Value
-	members := gr.Values
-	if gr.Kind == ir.KindContraction {
+	members := u.Values
+	if u.Kind == ir.UnitContract {
 		members = members[1:]
 	}
 	last := members[len(members)-1]
 	space := last.Type.Shape
-	if gr.Kind == ir.KindReduction {
+	if u.Kind == ir.UnitReduce {
 		sink, members = last, members[:len(members)-1]
 		space = sink.Args[0].Type.Shape
 	}
-	k.emitRows(owner, members, sink, space, func(v *ir.Value, read func(a *ir.Value) string) string {
-		return k.groupExpr(owner, v, read)
-	}, func(v *ir.Value) bool { return k.p.stored[v] })
+	k.emitRows(u, members, sink, space, func(v *ir.Value, read func(a *ir.Value) string) string {
+		return k.unitExpr(u, v, read)
+	}, k.p.stored)
 }
 
 func (k *kgen) initReduction(r *ir.Value) {
 	dst := k.p.ref(r)
 	init := "0"
-	if r.Op.Name == "reduce_max" {
+	if r.Op.Reduce == ir.ReduceMax {
 		init = "float32(math.Inf(-1))"
 		if r.Type.DType == ir.I32 {
 			init = "int32(math.MinInt32)"
@@ -133,156 +131,102 @@ func (k *kgen) finishMean(r *ir.Value) {
 	k.printf("for i := range %s[:%s] {\n%s[i] /= float32(%s)\n}\n", dst, sizeExpr(r.Type.Shape), dst, prodExpr(red))
 }
 
-// emitLanes runs the optimizer update of every param as one loop over the
-// params block: lane 0's chain, with the param, its gradient and its state
-// read at the same flat index of their blocks, and updates written in place.
-func (k *kgen) emitLanes(gr *ir.Group) {
-	lay := k.p.flat[gr]
-	lane := gr.Lanes[0]
-	param := k.p.g.Params()[0]
-	targets := map[*ir.Value]*ir.Value{}
-	for _, u := range k.p.g.Updates {
-		targets[u.Value] = u.Target
-	}
-	grads := map[*ir.Value]bool{}
-	for _, r := range k.p.g.ResultsOf(ir.ResultGrad) {
-		if r.Name == param.Name {
-			grads[r.Value] = true
-		}
-	}
-	// Lane 0's param, gradient and state are read at flat index i of row
-	// slices that cover every param (their blocks share the layout).
-	base := k.p.bufs[param].off
-	// The loop body becomes the method update(lo, hi) over a range of the
-	// blocks, split across cores by rt.ParallelRows (every element is
-	// independent, so the result does not depend on the split).
-	outer := k.b.String()
-	k.b.Reset()
+// emitUpdate writes the optimizer update of every param as one loop over
+// the params block (ir.FlatUpdate): the first param's chain, with the
+// param, its gradient and its state read at the same flat index of their
+// blocks, and updates written in place. It is the body of the method
+// update(lo, hi) over a range of the blocks, which the step splits across
+// cores by rt.ParallelRows (every element is independent, so the result
+// does not depend on the split).
+func (k *kgen) emitUpdate(u *ir.Unit) {
+	fu := u.Flat
+	lane := fu.Chain
 	k.printf("params := m.params[lo:hi]\ngrads := m.grads[lo:hi:hi]\n")
-	kinds := map[string]string{}
-	var kindOrder []string
+	kinds := map[*ir.Value]string{}
 	for _, v := range lane {
-		for _, a := range append(append([]*ir.Value(nil), v.Args...), targets[v]) {
-			if a != nil && a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+".") {
-				kind := a.Name[len(param.Name):]
-				if kinds[kind] == "" {
-					kinds[kind] = fmt.Sprintf("state%d", len(kinds))
-					kindOrder = append(kindOrder, kind)
-				}
+		for _, a := range append(append([]*ir.Value(nil), v.Args...), fu.Targets[v]) {
+			if base, ok := fu.State[a]; ok && kinds[a] == "" {
+				kind := strings.TrimPrefix(a.Name, fu.Param.Name)
+				kinds[a] = k.p.names.Name("state"+kind, "")
+				k.printf("%s := m.state[%d+lo : %d+hi] // %s of every param\n", kinds[a], base, base, strings.TrimPrefix(kind, "."))
 			}
 		}
-	}
-	for _, kind := range kindOrder {
-		k.printf("%s := m.state[%d+lo : %d+hi] // %s\n", kinds[kind], lay.base[kind]+base, lay.base[kind]+base, strings.TrimPrefix(kind, "."))
 	}
 	// Shared scalars (learning rate, bias corrections) are read once.
-	scalars := map[*ir.Value]string{}
+	shared := map[*ir.Value]string{}
 	for _, v := range lane {
 		for _, a := range v.Args {
-			src := k.p.source(a)
-			if a == param || grads[a] || k.p.groupOf[a] == gr || src.Op.Name == "const" || src.Op.Name == "numel" || scalars[a] != "" ||
-				(a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+".")) {
+			if _, isState := fu.State[a]; a == fu.Param || a == fu.Grad || k.p.unitOf(a) == u || k.p.inline(a) || shared[a] != "" || isState {
 				continue
 			}
-			scalars[a] = fmt.Sprintf("s%d", len(scalars))
-			k.printf("%s := %s\n", scalars[a], k.elem(a, "0"))
+			shared[a] = k.p.ident(a)
+			k.printf("%s := %s\n", shared[a], k.elem(a, "0"))
 		}
 	}
 	read := func(a *ir.Value) string {
 		switch {
-		case a == param:
+		case a == fu.Param:
 			return "params[i]"
-		case grads[a]:
+		case a == fu.Grad:
 			return "grads[i]"
-		case a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+"."):
-			return kinds[a.Name[len(param.Name):]] + "[i]"
-		case scalars[a] != "":
-			return scalars[a]
+		case kinds[a] != "":
+			return kinds[a] + "[i]"
+		case shared[a] != "":
+			return shared[a]
 		}
 		return k.elem(a, "0")
 	}
-	if k.p.vectorizable(lane, nil, k.p.params) {
-		saved := k.vtSlots
-		k.vtSlots = 0
-		vl := &vecLoop{k: k, members: lane, slices: map[*ir.Value]string{}, outs: map[*ir.Value]string{}}
-		for _, v := range lane {
-			for _, a := range v.Args {
-				if r := read(a); strings.HasSuffix(r, "[i]") {
-					vl.slices[a] = strings.TrimSuffix(r, "[i]")
-				}
-			}
-			if t := targets[v]; t != nil && t.Op.Name == "param" {
-				vl.outs[v] = "params"
-			} else if t != nil {
-				vl.outs[v] = kinds[t.Name[len(param.Name):]]
-			}
+	target := func(v *ir.Value) string {
+		switch t := fu.Targets[v]; {
+		case t == nil:
+			return ""
+		case t == fu.Param:
+			return "params"
+		default:
+			return kinds[t]
 		}
-		vl.scalar = read
-		vl.mayAlias = func(out, in string) bool { return out == in } // distinct blocks
-		vl.plan()
-		if fn, args, ok := vl.asm("updateAVX2Asm", "len(params)"); ok && !k.p.noAsm {
-			k.asm = append(k.asm, fn)
-			k.printf("if updateAVX2 != nil { // the loop below in registers, 8 lanes at a time (model_amd64.s)\n")
-			k.printf("if len(params) > 0 {\nupdateAVX2(%s)\n}\nreturn\n}\n", strings.Join(args, ", "))
-		}
-		k.printf("%s\n", vtDecl(k.vtSlots))
-		vl.fill(func(string) bool { return true })
-		vl.loop("len(params)")
-		k.vtSlots = saved
-	} else {
+	}
+	loop := func() {
 		k.printf("for i := range params {\n")
 		for _, v := range lane {
-			k.printf("%s := %s\n", localVar(v), k.groupExpr(gr, v, read))
+			k.printf("%s := %s\n", k.p.ident(v), k.unitExpr(u, v, read))
 		}
 		for _, v := range lane {
-			t := targets[v]
-			if t == nil {
-				continue
-			}
-			if t.Op.Name == "param" {
-				k.printf("params[i] = %s\n", localVar(v))
-			} else {
-				k.printf("%s[i] = %s\n", kinds[t.Name[len(param.Name):]], localVar(v))
+			if t := target(v); t != "" {
+				k.printf("%s[i] = %s\n", t, k.p.ident(v))
 			}
 		}
 		k.printf("}\n")
 	}
-	k.methods = append(k.methods, method{name: "update", doc: "update is the optimizer step of the params in [lo, hi) of the params block (and of\ntheir gradients and state at the same offsets).", body: k.b.String()})
-	k.b.Reset()
-	k.b.WriteString(outer)
-	k.printf("if numParams >= 1<<15 {\nrt.ParallelRows(numParams, m.updateFn)\n} else {\nm.update(0, numParams)\n}\n")
-}
-
-// method is a helper method of the Model that a kernel needs.
-type method struct {
-	name, doc, body string
-}
-
-func plusOffset(i string, off int) string {
-	switch {
-	case off == 0:
-		return i
-	case off < 0:
-		return fmt.Sprintf("%s-%d", i, -off)
+	if !k.p.vectorizable(lane, nil, k.p.pl.Params) {
+		loop()
+		return
 	}
-	return fmt.Sprintf("%s+%d", i, off)
-}
-
-// groupComment describes a group for the generated code.
-func (gen *generator) groupComment(gr *ir.Group) string {
-	var parts []string
-	n := len(gr.Values)
-	if gr.Lanes != nil {
-		n = len(gr.Lanes[0])
+	vl := &vecLoop{k: k, members: lane, slices: map[*ir.Value]string{}, outs: map[*ir.Value]string{}}
+	for _, v := range lane {
+		for _, a := range v.Args {
+			if r := read(a); strings.HasSuffix(r, "[i]") {
+				vl.slices[a] = strings.TrimSuffix(r, "[i]")
+			}
+		}
+		if t := target(v); t != "" {
+			vl.outs[v] = t
+		}
 	}
-	for _, v := range gr.Values[:n] {
-		parts = append(parts, fmt.Sprintf("%%%d %s", v.ID, v.Op.Name))
+	vl.scalar = read
+	vl.mayAlias = func(out, in string) bool { return out == in } // distinct blocks
+	vl.plan()
+	if fn, args, ok := vl.asm("updateAVX2Asm", "len(params)"); ok && !k.p.noAsm {
+		k.asm = append(k.asm, fn)
+		k.printf("if updateAVX2 != nil { // the loop below in registers, 8 lanes at a time (model_amd64.s)\n")
+		k.printf("if len(params) > 0 {\nupdateAVX2(%s)\n}\nreturn\n}\n", strings.Join(args, ", "))
+		loop()
+		return
 	}
-	shape := shapeComment(gr.Values[len(gr.Values)-1].Type.Shape)
-	kind := gr.Kind.String()
-	if gr.Lanes != nil {
-		kind = fmt.Sprintf("optimizer update of all %d params, one loop over the params block", len(gr.Lanes))
-		shape = ""
-	}
-	return strings.TrimSpace(fmt.Sprintf("group (%s): %s %s", kind, strings.Join(parts, ", "), shape))
+	k.printf("if rt.HasAVX2() { // the loop below, a strip of rt.VecChunk elements at a time\n")
+	k.printf("%s\n", vtDecl(vl.slots))
+	vl.fill(func(string) bool { return true })
+	vl.loop("len(params)")
+	k.printf("return\n}\n")
+	loop()
 }

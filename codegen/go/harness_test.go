@@ -256,7 +256,7 @@ func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]str
 	binds := make([]map[string]*ir.Tensor, len(cases))
 	for i, c := range cases {
 		pkg := fmt.Sprintf("m%d", i)
-		files, err := gogen.Generate(c.g, gogen.Options{Package: pkg, Source: c.name + ".mdl", MaxBatch: c.max, Version: "test", VecMinLen: c.vec, NoAsm: c.noAsm})
+		files, err := gogen.Generate(c.g, gogen.Options{Package: pkg, Source: c.name + ".mdl", Version: "test", VecMinLen: c.vec, NoAsm: c.noAsm})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

@@ -112,3 +112,12 @@ func castI32(x float32) int32 {
 	return int32(x)
 }`,
 }
+
+// helperNames lists the helpers' names (reserved: a local must not shadow one).
+func helperNames() []string {
+	var out []string
+	for name := range helperSrc {
+		out = append(out, name)
+	}
+	return out
+}

@@ -9,8 +9,10 @@ import (
 	"github.com/mdlc/mdlc/ir"
 )
 
-// emitter writes the Go statements that compute v. The table has one entry
-// per computing op of ir's op table (a test checks that none is missing).
+// emitter writes the Go statements that compute v alone (a unit of one
+// value). The table has one entry per op of ir's op table that is computed
+// (not bound, inline or a view; a test checks that none is missing):
+// elementwise ops through scalarOps, their render table.
 type emitter func(k *kgen, v *ir.Value)
 
 var emitters map[string]emitter
@@ -26,16 +28,12 @@ func init() {
 		"softmax":     emitLane,
 		"log_softmax": emitLane,
 		"transpose":   emitTranspose,
-		"broadcast":   func(k *kgen, v *ir.Value) { k.elementwise(v, func(a []string) string { return a[0] }) },
 		"slice":       emitSlice,
 		"pad":         emitPad,
 		"concat":      emitConcat,
 		"gather":      emitGather,
 		"scatter_add": emitScatterAdd,
 		"one_hot":     emitOneHot,
-		"reshape":     func(k *kgen, v *ir.Value) {}, // aliases its argument
-		"const":       func(k *kgen, v *ir.Value) {}, // inlined
-		"numel":       func(k *kgen, v *ir.Value) {}, // inlined
 	}
 	for name, f := range scalarOps {
 		f := f
@@ -45,7 +43,9 @@ func init() {
 
 // scalarOps give the Go expression of an elementwise op on element
 // expressions a[0], a[1], ...; helpers (exp32, ...) are emitted on demand.
+// A new elementwise op needs one line here.
 var scalarOps = map[string]func(k *kgen, v *ir.Value, a []string) string{
+	"broadcast": func(k *kgen, v *ir.Value, a []string) string { return a[0] },
 	"neg":       func(k *kgen, v *ir.Value, a []string) string { return "-" + paren(a[0]) },
 	"abs":       func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "abs"), a...) },
 	"sign":      func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "sign"), a...) },
@@ -119,11 +119,11 @@ type kgen struct {
 	p       *plan
 	b       strings.Builder
 	helpers map[string]bool
-	sinkOff string    // offset expression of the current reduction sink
-	methods []method  // Model methods the kernels call
-	vtSlots int       // strips of VecChunk floats the vectorized loops use (vec.go)
 	asm     []asmFunc // AVX2 functions for model_amd64.s (asm.go)
 }
+
+// scalarExpr is the expression of elementwise v on its args' expressions.
+func (k *kgen) scalarExpr(v *ir.Value, args []string) string { return scalarOps[v.Op.Name](k, v, args) }
 
 func (k *kgen) printf(format string, args ...any) { fmt.Fprintf(&k.b, format, args...) }
 
@@ -251,7 +251,7 @@ func emitReduce(k *kgen, v *ir.Value) {
 	dst := k.p.ref(v)
 	size := sizeExpr(v.Type.Shape)
 	init := "0"
-	if v.Op.Name == "reduce_max" {
+	if v.Op.Reduce == ir.ReduceMax {
 		init = "float32(math.Inf(-1))"
 		if v.Type.DType == ir.I32 {
 			init = "int32(math.MinInt32)"
@@ -262,13 +262,13 @@ func emitReduce(k *kgen, v *ir.Value) {
 	closing := k.loopNest(x.Type.Shape)
 	o := offset(reducedStrides(x.Type.Shape, axes, v.Attrs.Bool("keepdims")))
 	src := k.elem(x, offset(stridesOf(x.Type.Shape)))
-	if v.Op.Name == "reduce_max" {
+	if v.Op.Reduce == ir.ReduceMax {
 		k.printf("if xv := %s; xv > %s[%s] || xv != xv {\n%s[%s] = xv\n}\n", src, dst, o, dst, o)
 	} else {
 		k.printf("%s[%s] += %s\n", dst, o, src)
 	}
 	k.printf("%s", closing)
-	if v.Op.Name == "reduce_mean" {
+	if v.Op.Reduce == ir.ReduceMean {
 		var red ir.Shape
 		for _, a := range axes {
 			red = append(red, x.Type.Shape[a])

@@ -76,7 +76,7 @@ func TestGeneratedMatchesInterpreter(t *testing.T) {
 	}
 	var missing []string
 	for _, op := range ir.Ops() {
-		if !op.Bound() && !seen[op.Name] {
+		if !op.Bound && !seen[op.Name] {
 			missing = append(missing, op.Name)
 		}
 	}

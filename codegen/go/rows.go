@@ -14,20 +14,20 @@ import (
 // the bounds checks: each external arg is a row slice (its last axis is the
 // loop's) or a scalar read once per row (broadcast along the last axis).
 // expr gives a member's expression from its args' element expressions.
-func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, space ir.Shape,
+//
+// When every op of the loop has a vector form (vec.go) the unit also gets
+// a vectorized version beside the plain loop: an AVX2 function of
+// model_amd64.s (asm.go) when the CPU has AVX2, or, when the loop needs more
+// registers than that has, a strip-mined loop of the runtime's vector
+// primitives. Both compute exactly what the plain loop computes.
+func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space ir.Shape,
 	expr func(v *ir.Value, read func(a *ir.Value) string) string, stored func(v *ir.Value) bool) {
-	inGroup := func(a *ir.Value) bool {
-		return owner != nil && k.p.groupOf[a] == owner && k.p.bufs[a].kind != alias && a != sink
-	}
-	isInline := func(a *ir.Value) bool {
-		src := k.p.source(a)
-		return src.Op.Name == "const" || src.Op.Name == "numel"
-	}
+	inUnit := func(a *ir.Value) bool { return k.inUnit(u, a) && a != sink }
 	// External array args, in first-use order.
 	var ext []*ir.Value
 	seen := map[*ir.Value]bool{}
 	addExt := func(a *ir.Value) {
-		if !inGroup(a) && !isInline(a) && !seen[a] {
+		if !inUnit(a) && !k.p.inline(a) && !seen[a] {
 			seen[a] = true
 			ext = append(ext, a)
 		}
@@ -44,11 +44,11 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 	if len(space) == 0 && sink == nil {
 		rd := func(a *ir.Value) string { return k.elem(a, "0") }
 		for _, v := range members {
-			k.printf("%s := %s\n", localVar(v), expr(v, rd))
+			k.printf("%s := %s\n", k.p.ident(v), expr(v, rd))
 		}
 		for _, v := range members {
 			if stored(v) {
-				k.printf("%s[0] = %s\n", k.p.ref(v), localVar(v))
+				k.printf("%s[0] = %s\n", k.p.ref(v), k.p.ident(v))
 			}
 		}
 		return
@@ -77,14 +77,27 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 		axes, _ = ir.NormAxes(sink.Attrs.Ints("axes"), sink.Args[0].Type.Shape.Rank())
 		k.initReduction(sink)
 	}
-	// Which args are row slices (their last axis is the loop's).
+	// Which args are row slices (their last axis is the loop's), and the
+	// locals that hold them or their per-row scalar.
 	strides := map[*ir.Value][]string{}
+	local := map[*ir.Value]string{}
+	rowScalar := map[*ir.Value]bool{}
 	for _, a := range ext {
 		st := stridesOf(loop)
 		if !flat {
 			st = bcastStrides(a.Type.Shape, loop)
 		}
 		strides[a] = st
+		switch {
+		case st[r-1] != "":
+			local[a] = k.p.rowOf(a)
+		case k.p.slot(k.p.source(a)).Storage == ir.StoreInput:
+			local[a] = k.p.elemOf(a) // not the input's own name, the method's parameter
+			rowScalar[a] = true
+		default:
+			local[a] = k.p.ident(a)
+			rowScalar[a] = true
+		}
 	}
 	var outs []*ir.Value
 	for _, v := range members {
@@ -100,162 +113,150 @@ func (k *kgen) emitRows(owner *ir.Group, members []*ir.Value, sink *ir.Value, sp
 		}
 		sinkOff, sinkRow = offset(st[:r-1]), st[r-1] != ""
 	}
-	// The vector form, when every op has a primitive (see vec.go).
-	var vl *vecLoop
-	rowScalar := map[*ir.Value]string{}
-	isRowScalar := func(expr string) bool {
-		for _, name := range rowScalar {
-			if name == expr {
-				return true
+	// The row loops, with the row slices and per-row scalars.
+	open := func() string {
+		closing := k.loopNest(loop[:r-1])
+		for _, a := range ext {
+			outer := offset(strides[a][:r-1])
+			if rowScalar[a] {
+				k.printf("%s := %s\n", local[a], k.elem(a, outer))
+			} else {
+				k.printf("%s := %s[%s:][:%s]\n", local[a], k.p.ref(a), outer, inner)
 			}
 		}
-		return false
+		outOff := offset(stridesOf(loop)[:r-1])
+		for _, v := range outs {
+			k.printf("%s := %s[%s:][:%s]\n", k.p.rowOf(v), k.p.ref(v), outOff, inner)
+		}
+		if sink != nil && sinkRow {
+			k.printf("%s := %s[%s:][:%s]\n", k.p.rowOf(sink), k.p.ref(sink), sinkOff, inner)
+		}
+		return closing
 	}
+	// The vector form, when every op has a primitive (see vec.go).
+	var vl *vecLoop
 	if k.p.vectorizable(members, sink, loop[r-1].Resolve(k.p.maxBatch)) && (sink == nil || sinkRow) {
-		vl = &vecLoop{k: k, members: members, slices: map[*ir.Value]string{}, outs: map[*ir.Value]string{}, sink: sink, sinkTo: "s"}
-		byName := map[string]*ir.Value{"s": sink}
-		for n, a := range ext {
-			name := fmt.Sprintf("a%d", n)
-			if strides[a][r-1] == "" {
-				rowScalar[a] = name
-			} else {
-				vl.slices[a], byName[name] = name, a
+		vl = &vecLoop{k: k, members: members, slices: map[*ir.Value]string{}, outs: map[*ir.Value]string{}, sink: sink}
+		byName := map[string]*ir.Value{}
+		for _, a := range ext {
+			if !rowScalar[a] {
+				vl.slices[a], byName[local[a]] = local[a], a
 			}
 		}
 		for _, v := range outs {
-			vl.outs[v] = fmt.Sprintf("o%d", v.ID)
+			vl.outs[v] = k.p.rowOf(v)
 			byName[vl.outs[v]] = v
 		}
+		if sink != nil {
+			vl.sinkTo = k.p.rowOf(sink)
+			byName[vl.sinkTo] = sink
+		}
 		vl.scalar = func(a *ir.Value) string {
-			if s, ok := rowScalar[a]; ok {
-				return s
+			if rowScalar[a] {
+				return local[a]
 			}
 			return k.elem(a, "0")
 		}
 		vl.mayAlias = func(out, in string) bool { return k.p.overlap(byName[out], byName[in]) }
 		vl.plan()
 	}
-	// The AVX2 function of the loop (asm.go), named after the group's last
-	// value: the same group in Forward, Eval and step shares it.
-	var asmName, asmCall string
-	if vl != nil && !k.p.noAsm {
-		last := members[len(members)-1]
-		if sink != nil {
-			last = sink
+	isRowScalar := func(expr string) bool {
+		for a, ok := range rowScalar {
+			if ok && local[a] == expr {
+				return true
+			}
 		}
-		name := fmt.Sprintf("g%dAVX2", last.ID)
+		return false
+	}
+	vectorized := false
+	// The AVX2 function of the loop (asm.go), named after the unit.
+	if vl != nil && !k.p.noAsm {
+		name := k.p.unitName(u, members, sink, "AVX2")
 		if fn, args, ok := vl.asm(name+"Asm", inner); ok {
 			k.asm = append(k.asm, fn)
-			asmName, asmCall = name, fmt.Sprintf("%s(%s)\n", name, strings.Join(args, ", "))
+			call := fmt.Sprintf("%s(%s)\n", name, strings.Join(args, ", "))
 			if _, err := strconv.Atoi(inner); err != nil {
-				asmCall = fmt.Sprintf("if %s > 0 {\n%s}\n", inner, asmCall)
+				call = fmt.Sprintf("if %s > 0 {\n%s}\n", inner, call)
 			}
+			k.printf("if %s != nil { // in registers, 8 lanes at a time (model_amd64.s)\n", name)
+			closing := open()
+			k.printf("%s%s} else {\n", call, closing)
+			vectorized = true
 		}
 	}
-	k.printf("{\n")
-	if vl != nil { // constants: filled once, for the strip-mined loop only
-		if asmName != "" {
-			k.printf("if %s == nil {\n", asmName)
-		}
-		vl.fill(func(s string) bool { return !isRowScalar(s) })
-		if asmName != "" {
-			k.printf("}\n")
-		}
-	}
-	closing := k.loopNest(loop[:r-1]) + "}\n"
-	// Row slices and per-row scalars of the external args.
-	read := map[*ir.Value]string{}
-	for n, a := range ext {
-		st := strides[a]
-		outer := offset(st[:r-1])
-		name := fmt.Sprintf("a%d", n)
-		if st[r-1] == "" {
-			k.printf("%s := %s\n", name, k.elem(a, outer))
-			read[a] = name
-		} else {
-			k.printf("%s := %s[%s:][:%s]\n", name, k.p.ref(a), outer, inner)
-			read[a] = name + "[j]"
-		}
-	}
-	outOff := offset(stridesOf(loop)[:r-1])
-	for _, v := range outs {
-		k.printf("o%d := %s[%s:][:%s]\n", v.ID, k.p.ref(v), outOff, inner)
-	}
-	// The sink: a row slice when it keeps the last axis, else a local sum.
-	if sink != nil {
-		if sinkRow {
-			k.printf("s := %s[%s:][:%s]\n", k.p.ref(sink), sinkOff, inner)
-		} else {
-			init := "float32(0)"
-			if sink.Type.DType == ir.I32 {
-				init = "int32(0)"
-			}
-			if sink.Op.Name == "reduce_max" {
-				init = k.p.ref(sink) + "[" + sinkOff + "]"
-			}
-			k.printf("acc := %s\n", init)
-		}
-		k.sinkOff = sinkOff
-	}
-	if vl != nil {
-		if asmName != "" {
-			k.printf("if %s != nil { // in registers, 8 lanes at a time (model_amd64.s)\n%s} else {\n", asmName, asmCall)
-		}
+	if vl != nil && !vectorized {
+		k.printf("if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time\n")
+		k.printf("%s\n", vtDecl(vl.slots))
+		vl.fill(func(s string) bool { return !isRowScalar(s) }) // constants: filled once
+		closing := open()
 		vl.fill(isRowScalar) // per-row scalars
 		vl.loop(inner)
-		if asmName != "" {
-			k.printf("}\n")
+		k.printf("%s} else {\n", closing)
+		vectorized = true
+	}
+	// The plain loop.
+	closing := open()
+	acc := ""
+	if sink != nil && !sinkRow {
+		init := "float32(0)"
+		if sink.Type.DType == ir.I32 {
+			init = "int32(0)"
 		}
-		k.printf("%s", closing)
-		if sink != nil && sink.Op.Name == "reduce_mean" {
-			k.finishMean(sink)
+		if sink.Op.Reduce == ir.ReduceMax {
+			init = k.p.ref(sink) + "[" + sinkOff + "]"
 		}
-		return
+		acc = "acc"
+		k.printf("acc := %s\n", init)
 	}
 	if len(outs) > 0 {
-		k.printf("for j := range o%d {\n", outs[0].ID)
+		k.printf("for j := range %s {\n", k.p.rowOf(outs[0]))
 	} else {
 		k.printf("for j := 0; j < %s; j++ {\n", inner)
 	}
 	rd := func(a *ir.Value) string {
-		if s, ok := read[a]; ok {
-			return s
+		switch {
+		case rowScalar[a]:
+			return local[a]
+		case local[a] != "":
+			return local[a] + "[j]"
 		}
 		return k.elem(a, "0") // inline scalars
 	}
 	for _, v := range members {
-		k.printf("%s := %s\n", localVar(v), expr(v, rd))
+		k.printf("%s := %s\n", k.p.ident(v), expr(v, rd))
 	}
 	if sink != nil {
 		x := rd(sink.Args[0])
-		if inGroup(sink.Args[0]) {
-			x = localVar(sink.Args[0])
+		if inUnit(sink.Args[0]) {
+			x = k.p.ident(sink.Args[0])
 		}
-		switch {
-		case sinkRow && sink.Op.Name == "reduce_max":
-			k.printf("if x := %s; x > s[j] || x != x {\ns[j] = x\n}\n", x)
-		case sinkRow:
-			k.printf("s[j] += %s\n", x)
-		case sink.Op.Name == "reduce_max":
-			k.printf("if x := %s; x > acc || x != x {\nacc = x\n}\n", x)
-		default:
-			k.printf("acc += %s\n", x)
+		dst := acc
+		if sinkRow {
+			dst = k.p.rowOf(sink) + "[j]"
+		}
+		if sink.Op.Reduce == ir.ReduceMax {
+			k.printf("if x := %s; x > %s || x != x {\n%s = x\n}\n", x, dst, dst)
+		} else {
+			k.printf("%s += %s\n", dst, x)
 		}
 	}
 	// Stores last: an output may reuse the memory of an arg read above.
 	for _, v := range outs {
-		k.printf("o%d[j] = %s\n", v.ID, localVar(v))
+		k.printf("%s[j] = %s\n", k.p.rowOf(v), k.p.ident(v))
 	}
 	k.printf("}\n")
-	if sink != nil && !sinkRow {
-		if sink.Op.Name == "reduce_max" {
-			k.printf("%s[%s] = acc\n", k.p.ref(sink), k.sinkOff)
+	if acc != "" {
+		if sink.Op.Reduce == ir.ReduceMax {
+			k.printf("%s[%s] = acc\n", k.p.ref(sink), sinkOff)
 		} else {
-			k.printf("%s[%s] += acc\n", k.p.ref(sink), k.sinkOff)
+			k.printf("%s[%s] += acc\n", k.p.ref(sink), sinkOff)
 		}
 	}
 	k.printf("%s", closing)
-	if sink != nil && sink.Op.Name == "reduce_mean" {
+	if vectorized {
+		k.printf("}\n")
+	}
+	if sink != nil && sink.Op.Reduce == ir.ReduceMean {
 		k.finishMean(sink)
 	}
 }

@@ -38,7 +38,7 @@ func (p *plan) vectorizable(members []*ir.Value, sink *ir.Value, inner int) bool
 		return false
 	}
 	for _, v := range members {
-		if (vecPrims[v.Op.Name] == "" && v.Op.Name != "broadcast") || !floatLike(v) || p.bufs[v].kind == alias {
+		if (vecPrims[v.Op.Name] == "" && !v.Op.Identity) || !floatLike(v) || p.slot(v).Storage == ir.StoreAlias {
 			return false
 		}
 		for _, a := range v.Args {
@@ -47,7 +47,7 @@ func (p *plan) vectorizable(members []*ir.Value, sink *ir.Value, inner int) bool
 			}
 		}
 	}
-	return sink == nil || ((sink.Op.Name == "reduce_sum" || sink.Op.Name == "reduce_mean") && sink.Type.DType == ir.F32)
+	return sink == nil || ((sink.Op.Reduce == ir.ReduceSum || sink.Op.Reduce == ir.ReduceMean) && sink.Type.DType == ir.F32)
 }
 
 // vecLoop is one strip-mined inner loop.
@@ -113,7 +113,7 @@ func (l *vecLoop) plan() {
 	}
 	for i, v := range l.members {
 		out := l.outs[v]
-		if out == "" || v.Op.Name == "broadcast" {
+		if out == "" || v.Op.Identity {
 			continue
 		}
 		l.direct[v] = true
@@ -125,10 +125,9 @@ func (l *vecLoop) plan() {
 	}
 	l.temp, l.slots, _ = l.assign(func(v *ir.Value) bool { return l.direct[v] },
 		func(v *ir.Value) bool { return l.outs[v] != "" && !l.direct[v] }, len(l.splats), -1)
-	l.k.vtSlots = max(l.k.vtSlots, l.slots)
 }
 
-// assign gives every member that is not a broadcast and not skipped a slot
+// assign gives every member that is not an identity and not skipped a slot
 // (a strip or a register) for its value, numbered from first up, reusing
 // a slot once the last reader of its value has run: an op may write the
 // slot it reads (both the primitives and the instructions work element by
@@ -159,7 +158,7 @@ func (l *vecLoop) assign(skip, keep func(v *ir.Value) bool, first, limit int) (m
 	next := first
 	released := map[*ir.Value]bool{}
 	for i, v := range l.members {
-		if v.Op.Name == "broadcast" {
+		if v.Op.Identity {
 			continue
 		}
 		for _, a := range v.Args {
@@ -185,9 +184,9 @@ func (l *vecLoop) assign(skip, keep func(v *ir.Value) bool, first, limit int) (m
 	return slot, next, true
 }
 
-// root follows broadcast members to the value they repeat.
+// root follows identity members (broadcasts) to the value they repeat.
 func (l *vecLoop) root(a *ir.Value) *ir.Value {
-	for l.member(a) && a.Op.Name == "broadcast" {
+	for l.member(a) && a.Op.Identity {
 		a = a.Args[0]
 	}
 	return a
@@ -222,22 +221,17 @@ func (l *vecLoop) loop(n string) {
 		return fmt.Sprintf("vt[%d][:]", l.splat[l.scalar(a)])
 	}
 	for _, v := range l.members {
-		if v.Op.Name == "broadcast" {
+		if v.Op.Identity {
 			continue
 		}
 		args := []string{operand(v)}
 		for _, a := range v.Args {
 			args = append(args, operand(a))
 		}
-		var ids []string
-		for _, a := range v.Args {
-			ids = append(ids, fmt.Sprintf("%%%d", a.ID))
-		}
-		fmt.Fprintf(&b, "rt.%s(%s) // %%%d = %s(%s)\n", vecPrims[v.Op.Name], strings.Join(args, ", "), v.ID, v.Op.Name, strings.Join(ids, ", "))
+		fmt.Fprintf(&b, "rt.%s(%s) // %s\n", vecPrims[v.Op.Name], strings.Join(args, ", "), l.k.p.formula(v))
 	}
 	if l.sink != nil {
-		fmt.Fprintf(&b, "rt.VAdd(%s[c:e], %s[c:e], %s) // %%%d = %s(%%%d): accumulate\n", l.sinkTo, l.sinkTo, operand(l.sink.Args[0]),
-			l.sink.ID, l.sink.Op.Name, l.sink.Args[0].ID)
+		fmt.Fprintf(&b, "rt.VAdd(%s[c:e], %s[c:e], %s) // %s: accumulate\n", l.sinkTo, l.sinkTo, operand(l.sink.Args[0]), l.k.p.formula(l.sink))
 	}
 	for _, v := range l.members {
 		if l.outs[v] != "" && !l.direct[v] {
@@ -252,8 +246,11 @@ func (l *vecLoop) loop(n string) {
 	l.k.printf("%s}\n", b.String())
 }
 
-// vtDecl declares the strips of a function's vectorized loops (on the
-// stack: each goroutine running update gets its own).
+// vtDecl declares the strips of a vectorized loop (on the stack: each
+// goroutine running update gets its own).
 func vtDecl(slots int) string {
-	return fmt.Sprintf("var vt [%d][rt.VecChunk]float32 // strips for the vectorized loops", slots)
+	if slots == 0 {
+		return ""
+	}
+	return fmt.Sprintf("var vt [%d][rt.VecChunk]float32 // strips of the operands and intermediates", slots)
 }

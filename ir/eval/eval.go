@@ -25,7 +25,7 @@ func Run(g *ir.Graph, n int, bind map[string]*ir.Tensor) (Env, error) {
 	args := []*ir.Tensor{}
 	for _, v := range g.Values {
 		want := v.Type.Shape.Resolve(n)
-		if v.Op.Bound() {
+		if v.Op.Bound {
 			t, ok := bind[v.Name]
 			if !ok {
 				return nil, fmt.Errorf("eval: no value bound for %s %q", v.Op.Name, v.Name)
@@ -103,7 +103,7 @@ func Random(g *ir.Graph, n int, seed uint64, classes func(v *ir.Value) int) map[
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	out := map[string]*ir.Tensor{}
 	for _, v := range g.Values {
-		if !v.Op.Bound() {
+		if !v.Op.Bound {
 			continue
 		}
 		t := ir.NewTensor(v.Type.Shape.Resolve(n))

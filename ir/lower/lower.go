@@ -219,7 +219,7 @@ func (l *lowerer) block(sc *scope, body []dsl.Stmt, inDef bool) *val {
 		case *dsl.Assign:
 			l.stmt(st.Name.Name, st.Value, func() {
 				v := l.expr(sc, st.Value)
-				if v.k == kTensor && v.v.Name == "" && !v.v.Op.Bound() && v.v.Op.Name != "const" {
+				if v.k == kTensor && v.v.Name == "" && !v.v.Op.Bound && v.v.Op.Name != "const" {
 					v.v.Name = st.Name.Name
 				}
 				v.desc, v.pos = st.Name.Name, st.Name.Pos

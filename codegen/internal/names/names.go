@@ -8,9 +8,19 @@ import (
 	"unicode"
 )
 
+// Style is how a Namer joins the words of a name.
+type Style uint8
+
+const (
+	Camel Style = iota // hiddenW: Go identifiers, C locals
+	Upper              // HIDDEN_W: C macros
+	Snake              // hidden_w: C functions
+)
+
 // Namer hands out unique identifiers.
 type Namer struct {
-	used map[string]bool
+	Style Style
+	used  map[string]bool
 	// Adjust, if set, rewrites an identifier before it is made unique
 	// (CUDA: a name like i0 gets a trailing _ to stay clear of loop indices).
 	Adjust func(id string) string
@@ -33,37 +43,71 @@ func New(reserved []string) *Namer {
 // characters are dropped, a leading digit gets a v, the first letter is
 // lower case, and a taken name gets a number.
 func (n *Namer) Name(s, suffix string) string {
-	var b strings.Builder
-	up := false
-	for _, r := range s + suffix {
+	var words []string
+	word := ""
+	flush := func() {
+		if word != "" {
+			words = append(words, word)
+			word = ""
+		}
+	}
+	for _, r := range s + "." + suffix {
 		switch {
 		case r == '.' || r == '_' || r == '-':
-			up = b.Len() > 0
+			flush()
 		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			if up {
-				r = unicode.ToUpper(r)
-				up = false
+			if unicode.IsUpper(r) && word != "" && n.Style != Camel {
+				flush() // a camel-case suffix (Grad) starts a word
 			}
-			if b.Len() == 0 && unicode.IsDigit(r) {
-				b.WriteByte('v')
+			word += string(r)
+		}
+	}
+	flush()
+	var b strings.Builder
+	for i, w := range words {
+		switch n.Style {
+		case Upper:
+			if i > 0 {
+				b.WriteByte('_')
 			}
-			b.WriteRune(r)
+			b.WriteString(strings.ToUpper(w))
+		case Snake:
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			b.WriteString(strings.ToLower(w))
+		default:
+			if i > 0 {
+				r := []rune(w)
+				r[0] = unicode.ToUpper(r[0])
+				w = string(r)
+			}
+			b.WriteString(w)
 		}
 	}
 	id := b.String()
 	if id == "" {
 		id = "v"
 	}
-	if r := []rune(id); unicode.IsUpper(r[0]) {
-		r[0] = unicode.ToLower(r[0])
-		id = string(r)
+	if unicode.IsDigit(rune(id[0])) {
+		id = "v" + id
+	}
+	if n.Style != Upper {
+		if r := []rune(id); unicode.IsUpper(r[0]) {
+			r[0] = unicode.ToLower(r[0])
+			id = string(r)
+		}
 	}
 	if n.Adjust != nil {
 		id = n.Adjust(id)
 	}
 	base := id
-	for i := 2; n.used[id] || (n.Avoid != nil && n.Avoid(id)); i++ {
-		id = fmt.Sprintf("%s%d", base, i)
+	avoid := func(id string) bool { return n.Avoid != nil && n.Avoid(id) }
+	for i := 2; n.used[id] || avoid(id); i++ {
+		id = fmt.Sprintf("%s_%d", base, i)
+		if n.Style == Camel && !avoid(fmt.Sprintf("%s%d", base, i)) {
+			id = fmt.Sprintf("%s%d", base, i)
+		}
 	}
 	n.used[id] = true
 	return id

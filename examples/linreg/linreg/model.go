@@ -8,7 +8,8 @@ package linreg
 
 import (
 	"fmt"
-	rt "github.com/mdlc/mdlc/runtime"
+	mdlc "github.com/mdlc/mdlc/runtime"
+	rt "github.com/mdlc/mdlc/runtime/impl"
 )
 
 const (
@@ -36,19 +37,19 @@ type Model struct {
 	theta1 []float32 // theta1 scalar
 
 	// Gradients.
-	theta0Grad []float32 // d loss / d theta0 scalar
-	theta1Grad []float32 // d loss / d theta1 scalar
+	dTheta0 []float32 // d loss / d theta0 scalar
+	dTheta1 []float32 // d loss / d theta1 scalar
 
 	// Optimizer state.
-	stateStep []float32 // step scalar
+	step []float32 // step scalar
 
 	// Activations and temporaries (views of the arena).
-	t9  []float32 // %9 add (N)
-	t10 []float32 // %10 sub (N)
-	t12 []float32 // %12 reduce_mean scalar
-	t13 []float32 // %13 div scalar
-	t15 []float32 // %15 add (N)
-	t19 []float32 // %19 add scalar
+	pred       []float32 // (N) pred = add(theta0, predMul)
+	lossSub    []float32 // (N) lossSub = sub(pred, y)
+	loss       []float32 // scalar loss = reduce_mean(lossMul)
+	dTheta0Div []float32 // scalar dTheta0Div = div(float32(1.0), n)
+	dTheta0Add []float32 // (N) dTheta0Add = add(dTheta0Mul, dTheta0Mul)
+	newStep    []float32 // scalar newStep = add(step, float32(1.0))
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
@@ -78,103 +79,51 @@ func New(opts ...Option) *Model {
 	}
 	m.theta0 = m.params[0:1:1]
 	m.theta1 = m.params[1:2:2]
-	m.theta0Grad = m.grads[0:1:1]
-	m.theta1Grad = m.grads[1:2:2]
-	m.stateStep = m.state[0:1:1]
-	m.t9 = m.arena[0:5:5]
-	m.t10 = m.arena[5:10:10]
-	m.t12 = m.arena[10:11:11]
-	m.t13 = m.arena[11:12:12]
-	m.t15 = m.arena[5:10:10]
-	m.t19 = m.arena[5:6:6]
+	m.dTheta0 = m.grads[0:1:1]
+	m.dTheta1 = m.grads[1:2:2]
+	m.step = m.state[0:1:1]
+	m.pred = m.arena[0:5:5]
+	m.lossSub = m.arena[5:10:10]
+	m.loss = m.arena[10:11:11]
+	m.dTheta0Div = m.arena[11:12:12]
+	m.dTheta0Add = m.arena[5:10:10]
+	m.newStep = m.arena[5:6:6]
 	m.updateFn = m.update
 	m.Reset()
 	return m
 }
 
-// Reset re-initializes the parameters from the seed and clears the optimizer state.
-func (m *Model) Reset() {
-	rng := rt.NewRNG(m.seed)
-	if err := rt.InitParam(m.theta0, []int{}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.theta1, []int{}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateStep, []int{}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-}
-
 // Spec describes the model's inputs, outputs, metrics, parameters and state.
-func (m *Model) Spec() rt.Spec {
-	return rt.Spec{
-		Inputs: []rt.IO{{
-			DType: "f32",
-			Name:  "x",
-			Role:  "input",
-			Shape: []int{-1},
-		}, {
-			DType: "f32",
-			Name:  "y",
-			Role:  "target",
-			Shape: []int{-1},
-		}},
-		MaxBatch: MaxBatch,
-		Metrics:  []string{},
-		Name:     "LinReg",
-		Outputs: []rt.IO{{
-			DType: "f32",
-			Name:  "pred",
-			Role:  "output",
-			Shape: []int{-1},
-		}},
-		Params: []rt.IO{{
-			DType: "f32",
-			Name:  "theta0",
-			Role:  "param",
-			Shape: []int{},
-		}, {
-			DType: "f32",
-			Name:  "theta1",
-			Role:  "param",
-			Shape: []int{},
-		}},
-		State: []rt.IO{{
-			DType: "f32",
-			Name:  "step",
-			Role:  "state",
-			Shape: []int{},
-		}},
-	}
+func (m *Model) Spec() mdlc.Spec {
+	return spec()
 }
 
-// Forward runs the model on the first n examples and returns its outputs, views of
-// the model's memory that stay valid until the next call.
-func (m *Model) Forward(x []float32, n int) (pred []float32, err error) {
+// Forward runs the model on the first n examples and returns its outputs, views of the
+// model's memory that stay valid until the next call.
+func (m *Model) Forward(x2 []float32, n int) (pred []float32, err error) {
 	if err := rt.CheckBatch(n, MaxBatch); err != nil {
 		return nil, err
 	}
-	if err := rt.CheckF32("input x", x, n, 1); err != nil {
+	if err := rt.CheckF32("input x", x2, n, 1); err != nil {
 		return nil, err
 	}
-	if err := rt.CheckFinite("input x", x); err != nil {
+	if err := rt.CheckFinite("input x", x2); err != nil {
 		return nil, err
 	}
-	m.forward(x, n)
-	return m.t9[:n], nil
+	m.forward(x2, n)
+	return m.pred[:n], nil
 }
 
 // TrainStep runs one optimizer step on the first n examples and returns the loss
 // before the update.
-func (m *Model) TrainStep(x []float32, y []float32, n int) (loss float32, err error) {
+func (m *Model) TrainStep(x2 []float32, y []float32, n int) (loss float32, err error) {
 	if err := rt.CheckBatch(n, MaxBatch); err != nil {
 		return 0, err
 	}
-	if err := rt.CheckF32("input x", x, n, 1); err != nil {
+	if err := rt.CheckF32("input x", x2, n, 1); err != nil {
 		return 0, err
 	}
-	if err := rt.CheckFinite("input x", x); err != nil {
+	if err := rt.CheckFinite("input x", x2); err != nil {
 		return 0, err
 	}
 	if err := rt.CheckF32("target y", y, n, 1); err != nil {
@@ -183,19 +132,19 @@ func (m *Model) TrainStep(x []float32, y []float32, n int) (loss float32, err er
 	if err := rt.CheckFinite("target y", y); err != nil {
 		return 0, err
 	}
-	m.step(x, y, n)
-	return m.t12[0], nil
+	m.trainStep(x2, y, n)
+	return m.loss[0], nil
 }
 
 // Eval returns the loss on the first n examples without updating the model.
-func (m *Model) Eval(x []float32, y []float32, n int) (loss float32, err error) {
+func (m *Model) Eval(x2 []float32, y []float32, n int) (loss float32, err error) {
 	if err := rt.CheckBatch(n, MaxBatch); err != nil {
 		return 0, err
 	}
-	if err := rt.CheckF32("input x", x, n, 1); err != nil {
+	if err := rt.CheckF32("input x", x2, n, 1); err != nil {
 		return 0, err
 	}
-	if err := rt.CheckFinite("input x", x); err != nil {
+	if err := rt.CheckFinite("input x", x2); err != nil {
 		return 0, err
 	}
 	if err := rt.CheckF32("target y", y, n, 1); err != nil {
@@ -204,14 +153,14 @@ func (m *Model) Eval(x []float32, y []float32, n int) (loss float32, err error) 
 	if err := rt.CheckFinite("target y", y); err != nil {
 		return 0, err
 	}
-	m.eval(x, y, n)
-	return m.t12[0], nil
+	m.eval(x2, y, n)
+	return m.loss[0], nil
 }
 
-var _ rt.Model = (*Model)(nil)
+var _ mdlc.Model = (*Model)(nil)
 
 // Train implements runtime.Model: TrainStep on a batch given in Spec().Inputs order.
-func (m *Model) Train(b rt.Batch, n int) (float32, error) {
+func (m *Model) Train(b mdlc.Batch, n int) (float32, error) {
 	if len(b) != 2 {
 		return 0, fmt.Errorf("batch has %d values, want 2 (x, y)", len(b))
 	}
@@ -219,7 +168,7 @@ func (m *Model) Train(b rt.Batch, n int) (float32, error) {
 }
 
 // Evaluate implements runtime.Model: Eval on a batch, metrics written to metrics.
-func (m *Model) Evaluate(b rt.Batch, n int, metrics []float32) (float32, error) {
+func (m *Model) Evaluate(b mdlc.Batch, n int, metrics []float32) (float32, error) {
 	if len(b) != 2 {
 		return 0, fmt.Errorf("batch has %d values, want 2 (x, y)", len(b))
 	}
@@ -231,7 +180,7 @@ func (m *Model) Evaluate(b rt.Batch, n int, metrics []float32) (float32, error) 
 }
 
 // Predict implements runtime.Model: Forward on a batch, outputs copied into outputs.
-func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
+func (m *Model) Predict(b mdlc.Batch, n int, outputs [][]float32) error {
 	if len(b) != 2 {
 		return fmt.Errorf("batch has %d values, want 2 (x, y)", len(b))
 	}
@@ -249,172 +198,13 @@ func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
 	return nil
 }
 
-// forward computes the outputs.
-func (m *Model) forward(x []float32, n int) {
-	// ------------------------------------------------------------------------
-	// Forward.
-	// group (elementwise): %8 mul, %9 add (N)
-	{
-		a0 := m.theta1[0]
-		a1 := x[0:][:n]
-		a2 := m.theta0[0]
-		o9 := m.t9[0:][:n]
-		for j := range o9 {
-			v8 := a0 * a1[j]
-			v9 := a2 + v8
-			o9[j] = v9
-		}
-	}
-}
-
-// eval computes the loss and the metrics.
-func (m *Model) eval(x []float32, y []float32, n int) {
-	// ------------------------------------------------------------------------
-	// Forward.
-	// group (elementwise): %8 mul, %9 add (N)
-	{
-		a0 := m.theta1[0]
-		a1 := x[0:][:n]
-		a2 := m.theta0[0]
-		o9 := m.t9[0:][:n]
-		for j := range o9 {
-			v8 := a0 * a1[j]
-			v9 := a2 + v8
-			o9[j] = v9
-		}
-	}
-	// group (reduction): %10 sub, %11 mul, %12 reduce_mean scalar
-	for i := range m.t12[:1] {
-		m.t12[i] = 0
-	}
-	{
-		a0 := m.t9[0:][:n]
-		a1 := y[0:][:n]
-		o10 := m.t10[0:][:n]
-		acc := float32(0)
-		for j := range o10 {
-			v10 := a0[j] - a1[j]
-			v11 := v10 * v10
-			acc += v11
-			o10[j] = v10
-		}
-		m.t12[0] += acc
-	}
-	for i := range m.t12[:1] {
-		m.t12[i] /= float32(n)
-	}
-}
-
-// step is one training step: forward, loss, backward (gradients into m.grads),
-// then the optimizer update of every parameter and its state.
-func (m *Model) step(x []float32, y []float32, n int) {
-	// ------------------------------------------------------------------------
-	// Forward.
-	// group (elementwise): %8 mul, %9 add (N)
-	{
-		a0 := m.theta1[0]
-		a1 := x[0:][:n]
-		a2 := m.theta0[0]
-		o9 := m.t9[0:][:n]
-		for j := range o9 {
-			v8 := a0 * a1[j]
-			v9 := a2 + v8
-			o9[j] = v9
-		}
-	}
-	// group (reduction): %10 sub, %11 mul, %12 reduce_mean scalar
-	for i := range m.t12[:1] {
-		m.t12[i] = 0
-	}
-	{
-		a0 := m.t9[0:][:n]
-		a1 := y[0:][:n]
-		o10 := m.t10[0:][:n]
-		acc := float32(0)
-		for j := range o10 {
-			v10 := a0[j] - a1[j]
-			v11 := v10 * v10
-			acc += v11
-			o10[j] = v10
-		}
-		m.t12[0] += acc
-	}
-	for i := range m.t12[:1] {
-		m.t12[i] /= float32(n)
-	}
-
-	// ------------------------------------------------------------------------
-	// Backward.
-	// %13 = div(%5, %6) scalar
-	v13 := float32(1.0) / float32(n)
-	m.t13[0] = v13
-	// group (reduction): %14 mul, %15 add, %16 reduce_sum scalar
-	for i := range m.theta0Grad[:1] {
-		m.theta0Grad[i] = 0
-	}
-	{
-		a0 := m.t13[0]
-		a1 := m.t10[0:][:n]
-		o15 := m.t15[0:][:n]
-		acc := float32(0)
-		for j := range o15 {
-			v14 := a0 * a1[j]
-			v15 := v14 + v14
-			acc += v15
-			o15[j] = v15
-		}
-		m.theta0Grad[0] += acc
-	}
-	// group (reduction): %17 mul, %18 reduce_sum scalar
-	for i := range m.theta1Grad[:1] {
-		m.theta1Grad[i] = 0
-	}
-	{
-		a0 := m.t15[0:][:n]
-		a1 := x[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v17 := a0[j] * a1[j]
-			acc += v17
-		}
-		m.theta1Grad[0] += acc
-	}
-
-	// ------------------------------------------------------------------------
-	// Optimizer update.
-	// %19 = add(%4, %5) scalar
-	v19 := m.stateStep[0] + float32(1.0)
-	m.t19[0] = v19
-	// group (optimizer update of all 2 params, one loop over the params block): %20 mul, %21 sub
-	if numParams >= 1<<15 {
-		rt.ParallelRows(numParams, m.updateFn)
-	} else {
-		m.update(0, numParams)
-	}
-
-	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t19[:1])
-}
-
-// update is the optimizer step of the params in [lo, hi) of the params block (and of
-// their gradients and state at the same offsets).
-func (m *Model) update(lo, hi int) {
-	params := m.params[lo:hi]
-	grads := m.grads[lo:hi:hi]
-	for i := range params {
-		v20 := float32(0.01) * grads[i]
-		v21 := params[i] - v20
-		params[i] = v21
-	}
-}
-
 // Params returns views of the parameters, in declaration order.
-func (m *Model) Params() []rt.Tensor {
-	return []rt.Tensor{rt.Tensor{
+func (m *Model) Params() []mdlc.Tensor {
+	return []mdlc.Tensor{{
 		Data:  m.theta0,
 		Name:  "theta0",
 		Shape: []int{},
-	}, rt.Tensor{
+	}, {
 		Data:  m.theta1,
 		Name:  "theta1",
 		Shape: []int{},
@@ -422,22 +212,22 @@ func (m *Model) Params() []rt.Tensor {
 }
 
 // Grads returns views of the gradients of the last TrainStep, in parameter order.
-func (m *Model) Grads() []rt.Tensor {
-	return []rt.Tensor{rt.Tensor{
-		Data:  m.theta0Grad,
+func (m *Model) Grads() []mdlc.Tensor {
+	return []mdlc.Tensor{{
+		Data:  m.dTheta0,
 		Name:  "theta0",
 		Shape: []int{},
-	}, rt.Tensor{
-		Data:  m.theta1Grad,
+	}, {
+		Data:  m.dTheta1,
 		Name:  "theta1",
 		Shape: []int{},
 	}}
 }
 
 // State returns views of the optimizer state (named optimizer.NAME).
-func (m *Model) State() []rt.Tensor {
-	return []rt.Tensor{rt.Tensor{
-		Data:  m.stateStep,
+func (m *Model) State() []mdlc.Tensor {
+	return []mdlc.Tensor{{
+		Data:  m.step,
 		Name:  "optimizer.step",
 		Shape: []int{},
 	}}
@@ -446,10 +236,225 @@ func (m *Model) State() []rt.Tensor {
 // Save writes the parameters and the optimizer state to path as safetensors,
 // atomically: a crash during Save leaves the previous file intact.
 func (m *Model) Save(path string) error {
-	return rt.SaveSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "LinReg"})
+	return mdlc.SaveSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "LinReg"})
 }
 
-// Load reads a checkpoint written by Save. On error the model is unchanged.
+// Load reads a checkpoint written by Save (by either target). On error the model
+// is unchanged.
 func (m *Model) Load(path string) error {
-	return rt.LoadSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "LinReg"})
+	return mdlc.LoadSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "LinReg"})
+}
+
+// Reset re-initializes the parameters from the seed and clears the optimizer state.
+func (m *Model) Reset() error {
+	rng := rt.NewRNG(m.seed)
+	if err := rt.InitParam(m.theta0, []int{}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.theta1, []int{}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.step, []int{}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	return nil
+}
+
+// spec is the model's runtime.Spec: shapes use -1 for the batch axis N (-k for k*N).
+func spec() mdlc.Spec {
+	return mdlc.Spec{
+		Inputs: []mdlc.IO{{
+			DType: "f32",
+			Name:  "x",
+			Role:  "input",
+			Shape: []int{-1},
+		}, {
+			DType: "f32",
+			Name:  "y",
+			Role:  "target",
+			Shape: []int{-1},
+		}},
+		MaxBatch: MaxBatch,
+		Metrics:  []string{},
+		Name:     "LinReg",
+		Outputs: []mdlc.IO{{
+			DType: "f32",
+			Name:  "pred",
+			Role:  "output",
+			Shape: []int{-1},
+		}},
+		Params: []mdlc.IO{{
+			DType: "f32",
+			Name:  "theta0",
+			Role:  "param",
+			Shape: []int{},
+		}, {
+			DType: "f32",
+			Name:  "theta1",
+			Role:  "param",
+			Shape: []int{},
+		}},
+		State: []mdlc.IO{{
+			DType: "f32",
+			Name:  "step",
+			Role:  "state",
+			Shape: []int{},
+		}},
+	}
+}
+
+// forward computes the outputs.
+func (m *Model) forward(x2 []float32, n int) {
+	m.predForward(x2, n)
+}
+
+// eval computes the loss and the metrics.
+func (m *Model) eval(x2 []float32, y []float32, n int) {
+	m.predForward(x2, n)
+	m.lossForward(y, n)
+}
+
+// trainStep is one training step: forward, loss, backward (gradients into m.grads),
+// then the optimizer update of every parameter and its state.
+func (m *Model) trainStep(x2 []float32, y []float32, n int) {
+	// Forward.
+	m.predForward(x2, n)
+	m.lossForward(y, n)
+
+	// Backward.
+	m.dTheta0DivBackward(n)
+	m.dTheta0Backward(n)
+	m.dTheta1Backward(x2, n)
+
+	// Optimizer update.
+	m.newStepUpdate(n)
+	if numParams >= 1<<15 {
+		rt.ParallelRows(numParams, m.updateFn) // m.update(lo, hi), split across the cores
+	} else {
+		m.update(0, numParams)
+	}
+
+	// Apply the updates: every new value was computed from the old ones above.
+	copy(m.step, m.newStep[:1])
+}
+
+// ----------------------------------------------------------------------------
+// Forward.
+
+// predForward computes
+//
+//	predMul = mul(theta1, x2) (N)
+//	pred = add(theta0, predMul) (N)
+func (m *Model) predForward(x2 []float32, n int) {
+	theta1 := m.theta1[0]
+	xRow := x2[0:][:n]
+	theta0 := m.theta0[0]
+	predRow := m.pred[0:][:n]
+	for j := range predRow {
+		predMul := theta1 * xRow[j]
+		pred := theta0 + predMul
+		predRow[j] = pred
+	}
+}
+
+// lossForward computes
+//
+//	lossSub = sub(pred, y) (N)
+//	lossMul = mul(lossSub, lossSub) (N)
+//	loss = reduce_mean(lossMul) scalar
+func (m *Model) lossForward(y []float32, n int) {
+	for i := range m.loss[:1] {
+		m.loss[i] = 0
+	}
+	predRow := m.pred[0:][:n]
+	yRow := y[0:][:n]
+	lossSubRow := m.lossSub[0:][:n]
+	acc := float32(0)
+	for j := range lossSubRow {
+		lossSub := predRow[j] - yRow[j]
+		lossMul := lossSub * lossSub
+		acc += lossMul
+		lossSubRow[j] = lossSub
+	}
+	m.loss[0] += acc
+	for i := range m.loss[:1] {
+		m.loss[i] /= float32(n)
+	}
+}
+
+// ----------------------------------------------------------------------------
+// Backward.
+
+// dTheta0DivBackward computes
+//
+//	dTheta0Div = div(float32(1.0), n) scalar
+func (m *Model) dTheta0DivBackward(n int) {
+	dTheta0Div := float32(1.0) / float32(n)
+	m.dTheta0Div[0] = dTheta0Div
+}
+
+// dTheta0Backward computes
+//
+//	dTheta0Mul = mul(dTheta0Div, lossSub) (N)
+//	dTheta0Add = add(dTheta0Mul, dTheta0Mul) (N)
+//	dTheta0 = reduce_sum(dTheta0Add) scalar
+func (m *Model) dTheta0Backward(n int) {
+	for i := range m.dTheta0[:1] {
+		m.dTheta0[i] = 0
+	}
+	dTheta0Div := m.dTheta0Div[0]
+	lossSubRow := m.lossSub[0:][:n]
+	dTheta0AddRow := m.dTheta0Add[0:][:n]
+	acc := float32(0)
+	for j := range dTheta0AddRow {
+		dTheta0Mul := dTheta0Div * lossSubRow[j]
+		dTheta0Add := dTheta0Mul + dTheta0Mul
+		acc += dTheta0Add
+		dTheta0AddRow[j] = dTheta0Add
+	}
+	m.dTheta0[0] += acc
+}
+
+// dTheta1Backward computes
+//
+//	dTheta1Mul = mul(dTheta0Add, x2) (N)
+//	dTheta1 = reduce_sum(dTheta1Mul) scalar
+func (m *Model) dTheta1Backward(x2 []float32, n int) {
+	for i := range m.dTheta1[:1] {
+		m.dTheta1[i] = 0
+	}
+	dTheta0AddRow := m.dTheta0Add[0:][:n]
+	xRow := x2[0:][:n]
+	acc := float32(0)
+	for j := 0; j < n; j++ {
+		dTheta1Mul := dTheta0AddRow[j] * xRow[j]
+		acc += dTheta1Mul
+	}
+	m.dTheta1[0] += acc
+}
+
+// ----------------------------------------------------------------------------
+// Optimizer update.
+
+// newStepUpdate computes
+//
+//	newStep = add(step, float32(1.0)) scalar
+func (m *Model) newStepUpdate(n int) {
+	newStep := m.step[0] + float32(1.0)
+	m.newStep[0] = newStep
+}
+
+// update is the optimizer step of the params in [lo, hi) of the params block (and of
+// their gradients and state at the same offsets); element i computes
+//
+//	newTheta0Mul = mul(float32(0.01), dTheta0) scalar
+//	newTheta0 = sub(theta0, newTheta0Mul) scalar
+func (m *Model) update(lo, hi int) {
+	params := m.params[lo:hi]
+	grads := m.grads[lo:hi:hi]
+	for i := range params {
+		newTheta0Mul := float32(0.01) * grads[i]
+		newTheta0 := params[i] - newTheta0Mul
+		params[i] = newTheta0
+	}
 }

@@ -8,7 +8,8 @@ package mnistmlp
 
 import (
 	"fmt"
-	rt "github.com/mdlc/mdlc/runtime"
+	mdlc "github.com/mdlc/mdlc/runtime"
+	rt "github.com/mdlc/mdlc/runtime/impl"
 	"math"
 )
 
@@ -39,43 +40,43 @@ type Model struct {
 	logitsB []float32 // logits.b (10)
 
 	// Gradients.
-	hiddenWGrad []float32 // d loss / d hidden.w (784, 256)
-	hiddenBGrad []float32 // d loss / d hidden.b (256)
-	logitsWGrad []float32 // d loss / d logits.w (256, 10)
-	logitsBGrad []float32 // d loss / d logits.b (10)
+	dHiddenW []float32 // d loss / d hidden.w (784, 256)
+	dHiddenB []float32 // d loss / d hidden.b (256)
+	dLogitsW []float32 // d loss / d logits.w (256, 10)
+	dLogitsB []float32 // d loss / d logits.b (10)
 
 	// Optimizer state.
-	stateStep     []float32 // step scalar
-	stateHiddenWM []float32 // hidden.w.m (784, 256)
-	stateHiddenBM []float32 // hidden.b.m (256)
-	stateLogitsWM []float32 // logits.w.m (256, 10)
-	stateLogitsBM []float32 // logits.b.m (10)
-	stateHiddenWV []float32 // hidden.w.v (784, 256)
-	stateHiddenBV []float32 // hidden.b.v (256)
-	stateLogitsWV []float32 // logits.w.v (256, 10)
-	stateLogitsBV []float32 // logits.b.v (10)
+	step     []float32 // step scalar
+	hiddenWM []float32 // hidden.w.m (784, 256)
+	hiddenBM []float32 // hidden.b.m (256)
+	logitsWM []float32 // logits.w.m (256, 10)
+	logitsBM []float32 // logits.b.m (10)
+	hiddenWV []float32 // hidden.w.v (784, 256)
+	hiddenBV []float32 // hidden.b.v (256)
+	logitsWV []float32 // logits.w.v (256, 10)
+	logitsBV []float32 // logits.b.v (10)
 
 	// Activations and temporaries (views of the arena).
-	hidden []float32 // %26 relu (N, 256)
-	logits []float32 // %28 add (N, 10)
-	t29    []float32 // %29 softmax (N, 10)
-	t30    []float32 // %30 log_softmax (N, 10)
-	t31    []int32   // %31 argmax (N)
-	t32    []float32 // %32 one_hot (N, 10)
-	t34    []float32 // %34 reduce_sum (N)
-	t36    []float32 // %36 reduce_mean scalar
-	t39    []float32 // %39 reduce_mean scalar
-	t40    []float32 // %40 div scalar
-	t43    []float32 // %43 neg (N)
-	t45    []float32 // %45 mul (N, 10)
-	t46    []float32 // %46 reduce_sum (N, 1)
-	t49    []float32 // %49 sub (N, 10)
-	t51    []float32 // %51 matmul (N, 256)
-	t54    []float32 // %54 where (N, 256)
-	t57    []float32 // %57 add scalar
-	t61    []float32 // %61 sub scalar
-	t62    []float32 // %62 div scalar
-	t63    []float32 // %63 div scalar
+	hidden             []float32 // (N, 256) hidden = relu(hiddenAdd)
+	logits             []float32 // (N, 10) logits = add(logitsMatmul, logitsB)
+	probs              []float32 // (N, 10) probs = softmax(logits)
+	lossLogSoftmax     []float32 // (N, 10) lossLogSoftmax = log_softmax(logits)
+	accuracyArgmax     []int32   // (N) accuracyArgmax = argmax(logits)
+	lossOneHot         []float32 // (N, 10) lossOneHot = one_hot(label)
+	lossReduceSum      []float32 // (N) lossReduceSum = reduce_sum(lossMul)
+	loss               []float32 // scalar loss = reduce_mean(lossNeg)
+	accuracy           []float32 // scalar accuracy = reduce_mean(accuracyCast)
+	dLogitsDiv         []float32 // scalar dLogitsDiv = div(float32(1.0), n)
+	dLogitsNeg         []float32 // (N) dLogitsNeg = neg(dLogitsBroadcast)
+	dLogitsMul         []float32 // (N, 10) dLogitsMul = mul(dLogitsNeg, lossOneHot)
+	dLogitsReduceSum   []float32 // (N, 1) dLogitsReduceSum = reduce_sum(dLogitsMul)
+	dLogits            []float32 // (N, 10) dLogits = sub(dLogitsMul, dLogitsMul2)
+	dHidden            []float32 // (N, 256) dHidden = matmul(dLogits, logitsW)
+	dHiddenBWhere      []float32 // (N, 256) dHiddenBWhere = where(dHiddenBGt, dHidden, float32(0.0))
+	newStep            []float32 // scalar newStep = add(step, float32(1.0))
+	biasCorrection2    []float32 // scalar biasCorrection2 = sub(float32(1.0), biasCorrection2Pow)
+	biasCorrection1Inv []float32 // scalar biasCorrection1Inv = div(float32(1.0), biasCorrection1)
+	biasCorrection2Inv []float32 // scalar biasCorrection2Inv = div(float32(1.0), biasCorrection2)
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
@@ -107,92 +108,291 @@ func New(opts ...Option) *Model {
 	m.hiddenB = m.params[200704:200960:200960]
 	m.logitsW = m.params[200960:203520:203520]
 	m.logitsB = m.params[203520:203530:203530]
-	m.hiddenWGrad = m.grads[0:200704:200704]
-	m.hiddenBGrad = m.grads[200704:200960:200960]
-	m.logitsWGrad = m.grads[200960:203520:203520]
-	m.logitsBGrad = m.grads[203520:203530:203530]
-	m.stateStep = m.state[0:1:1]
-	m.stateHiddenWM = m.state[1:200705:200705]
-	m.stateHiddenBM = m.state[200705:200961:200961]
-	m.stateLogitsWM = m.state[200961:203521:203521]
-	m.stateLogitsBM = m.state[203521:203531:203531]
-	m.stateHiddenWV = m.state[203531:404235:404235]
-	m.stateHiddenBV = m.state[404235:404491:404491]
-	m.stateLogitsWV = m.state[404491:407051:407051]
-	m.stateLogitsBV = m.state[407051:407061:407061]
+	m.dHiddenW = m.grads[0:200704:200704]
+	m.dHiddenB = m.grads[200704:200960:200960]
+	m.dLogitsW = m.grads[200960:203520:203520]
+	m.dLogitsB = m.grads[203520:203530:203530]
+	m.step = m.state[0:1:1]
+	m.hiddenWM = m.state[1:200705:200705]
+	m.hiddenBM = m.state[200705:200961:200961]
+	m.logitsWM = m.state[200961:203521:203521]
+	m.logitsBM = m.state[203521:203531:203531]
+	m.hiddenWV = m.state[203531:404235:404235]
+	m.hiddenBV = m.state[404235:404491:404491]
+	m.logitsWV = m.state[404491:407051:407051]
+	m.logitsBV = m.state[407051:407061:407061]
 	m.hidden = m.arena[0:32768:32768]
 	m.logits = m.arena[32768:34048:34048]
-	m.t29 = m.arena[65536:66816:66816]
-	m.t30 = m.arena[66816:68096:68096]
-	m.t31 = m.iarena[0:128:128]
-	m.t32 = m.arena[32768:34048:34048]
-	m.t34 = m.arena[34048:34176:34176]
-	m.t36 = m.arena[68096:68097:68097]
-	m.t39 = m.arena[68097:68098:68098]
-	m.t40 = m.arena[34176:34177:34177]
-	m.t43 = m.arena[34048:34176:34176]
-	m.t45 = m.arena[32768:34048:34048]
-	m.t46 = m.arena[34176:34304:34304]
-	m.t49 = m.arena[66816:68096:68096]
-	m.t51 = m.arena[32768:65536:65536]
-	m.t54 = m.arena[0:32768:32768]
-	m.t57 = m.arena[0:1:1]
-	m.t61 = m.arena[1:2:2]
-	m.t62 = m.arena[2:3:3]
-	m.t63 = m.arena[1:2:2]
+	m.probs = m.arena[65536:66816:66816]
+	m.lossLogSoftmax = m.arena[66816:68096:68096]
+	m.accuracyArgmax = m.iarena[0:128:128]
+	m.lossOneHot = m.arena[32768:34048:34048]
+	m.lossReduceSum = m.arena[34048:34176:34176]
+	m.loss = m.arena[68096:68097:68097]
+	m.accuracy = m.arena[68097:68098:68098]
+	m.dLogitsDiv = m.arena[34176:34177:34177]
+	m.dLogitsNeg = m.arena[34048:34176:34176]
+	m.dLogitsMul = m.arena[32768:34048:34048]
+	m.dLogitsReduceSum = m.arena[34176:34304:34304]
+	m.dLogits = m.arena[66816:68096:68096]
+	m.dHidden = m.arena[32768:65536:65536]
+	m.dHiddenBWhere = m.arena[0:32768:32768]
+	m.newStep = m.arena[0:1:1]
+	m.biasCorrection2 = m.arena[1:2:2]
+	m.biasCorrection1Inv = m.arena[2:3:3]
+	m.biasCorrection2Inv = m.arena[1:2:2]
 	m.updateFn = m.update
 	m.Reset()
 	return m
 }
 
-// Reset re-initializes the parameters from the seed and clears the optimizer state.
-func (m *Model) Reset() {
-	rng := rt.NewRNG(m.seed)
-	if err := rt.InitParam(m.hiddenW, []int{784, 256}, "glorot_uniform", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.hiddenB, []int{256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.logitsW, []int{256, 10}, "glorot_uniform", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.logitsB, []int{10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateStep, []int{}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateHiddenWM, []int{784, 256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateHiddenBM, []int{256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateLogitsWM, []int{256, 10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateLogitsBM, []int{10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateHiddenWV, []int{784, 256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateHiddenBV, []int{256}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateLogitsWV, []int{256, 10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
-	if err := rt.InitParam(m.stateLogitsBV, []int{10}, "zeros", nil, rng); err != nil {
-		panic(err) // unreachable: initializers are checked at compile time
-	}
+// Spec describes the model's inputs, outputs, metrics, parameters and state.
+func (m *Model) Spec() mdlc.Spec {
+	return spec()
 }
 
-// Spec describes the model's inputs, outputs, metrics, parameters and state.
-func (m *Model) Spec() rt.Spec {
-	return rt.Spec{
-		Inputs: []rt.IO{{
+// Forward runs the model on the first n examples and returns its outputs, views of the
+// model's memory that stay valid until the next call.
+func (m *Model) Forward(image []float32, n int) (probs []float32, err error) {
+	if err := rt.CheckBatch(n, MaxBatch); err != nil {
+		return nil, err
+	}
+	if err := rt.CheckF32("input image", image, n, 784); err != nil {
+		return nil, err
+	}
+	if err := rt.CheckFinite("input image", image); err != nil {
+		return nil, err
+	}
+	m.forward(image, n)
+	return m.probs[:10*n], nil
+}
+
+// TrainStep runs one optimizer step on the first n examples and returns the loss
+// before the update.
+func (m *Model) TrainStep(image []float32, label []int32, n int) (loss float32, err error) {
+	if err := rt.CheckBatch(n, MaxBatch); err != nil {
+		return 0, err
+	}
+	if err := rt.CheckF32("input image", image, n, 784); err != nil {
+		return 0, err
+	}
+	if err := rt.CheckFinite("input image", image); err != nil {
+		return 0, err
+	}
+	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
+		return 0, err
+	}
+	m.trainStep(image, label, n)
+	return m.loss[0], nil
+}
+
+// Eval returns the loss and the metrics (accuracy) on the first n examples without updating the model.
+func (m *Model) Eval(image []float32, label []int32, n int) (loss float32, accuracy float32, err error) {
+	if err := rt.CheckBatch(n, MaxBatch); err != nil {
+		return 0, 0, err
+	}
+	if err := rt.CheckF32("input image", image, n, 784); err != nil {
+		return 0, 0, err
+	}
+	if err := rt.CheckFinite("input image", image); err != nil {
+		return 0, 0, err
+	}
+	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
+		return 0, 0, err
+	}
+	m.eval(image, label, n)
+	return m.loss[0], m.accuracy[0], nil
+}
+
+var _ mdlc.Model = (*Model)(nil)
+
+// Train implements runtime.Model: TrainStep on a batch given in Spec().Inputs order.
+func (m *Model) Train(b mdlc.Batch, n int) (float32, error) {
+	if len(b) != 2 {
+		return 0, fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
+	}
+	return m.TrainStep(b[0].F32, b[1].I32, n)
+}
+
+// Evaluate implements runtime.Model: Eval on a batch, metrics written to metrics.
+func (m *Model) Evaluate(b mdlc.Batch, n int, metrics []float32) (float32, error) {
+	if len(b) != 2 {
+		return 0, fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
+	}
+	if len(metrics) < 1 {
+		return 0, fmt.Errorf("metrics has room for %d values, want 1", len(metrics))
+	}
+	loss, m0, err := m.Eval(b[0].F32, b[1].I32, n)
+	if err != nil {
+		return 0, err
+	}
+	metrics[0] = m0
+	return loss, nil
+}
+
+// Predict implements runtime.Model: Forward on a batch, outputs copied into outputs.
+func (m *Model) Predict(b mdlc.Batch, n int, outputs [][]float32) error {
+	if len(b) != 2 {
+		return fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
+	}
+	if len(outputs) != 1 {
+		return fmt.Errorf("outputs has %d slices, want 1", len(outputs))
+	}
+	o0, err := m.Forward(b[0].F32, n)
+	if err != nil {
+		return err
+	}
+	if len(outputs[0]) < len(o0) {
+		return fmt.Errorf("output probs: buffer holds %d values, need %d", len(outputs[0]), len(o0))
+	}
+	copy(outputs[0], o0)
+	return nil
+}
+
+// Params returns views of the parameters, in declaration order.
+func (m *Model) Params() []mdlc.Tensor {
+	return []mdlc.Tensor{{
+		Data:  m.hiddenW,
+		Name:  "hidden.w",
+		Shape: []int{784, 256},
+	}, {
+		Data:  m.hiddenB,
+		Name:  "hidden.b",
+		Shape: []int{256},
+	}, {
+		Data:  m.logitsW,
+		Name:  "logits.w",
+		Shape: []int{256, 10},
+	}, {
+		Data:  m.logitsB,
+		Name:  "logits.b",
+		Shape: []int{10},
+	}}
+}
+
+// Grads returns views of the gradients of the last TrainStep, in parameter order.
+func (m *Model) Grads() []mdlc.Tensor {
+	return []mdlc.Tensor{{
+		Data:  m.dHiddenW,
+		Name:  "hidden.w",
+		Shape: []int{784, 256},
+	}, {
+		Data:  m.dHiddenB,
+		Name:  "hidden.b",
+		Shape: []int{256},
+	}, {
+		Data:  m.dLogitsW,
+		Name:  "logits.w",
+		Shape: []int{256, 10},
+	}, {
+		Data:  m.dLogitsB,
+		Name:  "logits.b",
+		Shape: []int{10},
+	}}
+}
+
+// State returns views of the optimizer state (named optimizer.NAME).
+func (m *Model) State() []mdlc.Tensor {
+	return []mdlc.Tensor{{
+		Data:  m.step,
+		Name:  "optimizer.step",
+		Shape: []int{},
+	}, {
+		Data:  m.hiddenWM,
+		Name:  "optimizer.hidden.w.m",
+		Shape: []int{784, 256},
+	}, {
+		Data:  m.hiddenBM,
+		Name:  "optimizer.hidden.b.m",
+		Shape: []int{256},
+	}, {
+		Data:  m.logitsWM,
+		Name:  "optimizer.logits.w.m",
+		Shape: []int{256, 10},
+	}, {
+		Data:  m.logitsBM,
+		Name:  "optimizer.logits.b.m",
+		Shape: []int{10},
+	}, {
+		Data:  m.hiddenWV,
+		Name:  "optimizer.hidden.w.v",
+		Shape: []int{784, 256},
+	}, {
+		Data:  m.hiddenBV,
+		Name:  "optimizer.hidden.b.v",
+		Shape: []int{256},
+	}, {
+		Data:  m.logitsWV,
+		Name:  "optimizer.logits.w.v",
+		Shape: []int{256, 10},
+	}, {
+		Data:  m.logitsBV,
+		Name:  "optimizer.logits.b.v",
+		Shape: []int{10},
+	}}
+}
+
+// Save writes the parameters and the optimizer state to path as safetensors,
+// atomically: a crash during Save leaves the previous file intact.
+func (m *Model) Save(path string) error {
+	return mdlc.SaveSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "MnistMLP"})
+}
+
+// Load reads a checkpoint written by Save (by either target). On error the model
+// is unchanged.
+func (m *Model) Load(path string) error {
+	return mdlc.LoadSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "MnistMLP"})
+}
+
+// Reset re-initializes the parameters from the seed and clears the optimizer state.
+func (m *Model) Reset() error {
+	rng := rt.NewRNG(m.seed)
+	if err := rt.InitParam(m.hiddenW, []int{784, 256}, "glorot_uniform", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenB, []int{256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsW, []int{256, 10}, "glorot_uniform", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsB, []int{10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.step, []int{}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenWM, []int{784, 256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenBM, []int{256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsWM, []int{256, 10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsBM, []int{10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenWV, []int{784, 256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.hiddenBV, []int{256}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsWV, []int{256, 10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	if err := rt.InitParam(m.logitsBV, []int{10}, "zeros", nil, rng); err != nil {
+		return err // unreachable: initializers are checked at compile time
+	}
+	return nil
+}
+
+// spec is the model's runtime.Spec: shapes use -1 for the batch axis N (-k for k*N).
+func spec() mdlc.Spec {
+	return mdlc.Spec{
+		Inputs: []mdlc.IO{{
 			DType: "f32",
 			Name:  "image",
 			Role:  "input",
@@ -206,13 +406,13 @@ func (m *Model) Spec() rt.Spec {
 		MaxBatch: MaxBatch,
 		Metrics:  []string{"accuracy"},
 		Name:     "MnistMLP",
-		Outputs: []rt.IO{{
+		Outputs: []mdlc.IO{{
 			DType: "f32",
 			Name:  "probs",
 			Role:  "output",
 			Shape: []int{-1, 10},
 		}},
-		Params: []rt.IO{{
+		Params: []mdlc.IO{{
 			DType: "f32",
 			Name:  "hidden.w",
 			Role:  "param",
@@ -233,7 +433,7 @@ func (m *Model) Spec() rt.Spec {
 			Role:  "param",
 			Shape: []int{10},
 		}},
-		State: []rt.IO{{
+		State: []mdlc.IO{{
 			DType: "f32",
 			Name:  "step",
 			Role:  "state",
@@ -282,113 +482,83 @@ func (m *Model) Spec() rt.Spec {
 	}
 }
 
-// Forward runs the model on the first n examples and returns its outputs, views of
-// the model's memory that stay valid until the next call.
-func (m *Model) Forward(image []float32, n int) (probs []float32, err error) {
-	if err := rt.CheckBatch(n, MaxBatch); err != nil {
-		return nil, err
-	}
-	if err := rt.CheckF32("input image", image, n, 784); err != nil {
-		return nil, err
-	}
-	if err := rt.CheckFinite("input image", image); err != nil {
-		return nil, err
-	}
-	m.forward(image, n)
-	return m.t29[:10*n], nil
-}
-
-// TrainStep runs one optimizer step on the first n examples and returns the loss
-// before the update.
-func (m *Model) TrainStep(image []float32, label []int32, n int) (loss float32, err error) {
-	if err := rt.CheckBatch(n, MaxBatch); err != nil {
-		return 0, err
-	}
-	if err := rt.CheckF32("input image", image, n, 784); err != nil {
-		return 0, err
-	}
-	if err := rt.CheckFinite("input image", image); err != nil {
-		return 0, err
-	}
-	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
-		return 0, err
-	}
-	m.step(image, label, n)
-	return m.t36[0], nil
-}
-
-// Eval returns the loss and the metrics (accuracy) on the first n examples without updating the model.
-func (m *Model) Eval(image []float32, label []int32, n int) (loss float32, accuracy float32, err error) {
-	if err := rt.CheckBatch(n, MaxBatch); err != nil {
-		return 0, 0, err
-	}
-	if err := rt.CheckF32("input image", image, n, 784); err != nil {
-		return 0, 0, err
-	}
-	if err := rt.CheckFinite("input image", image); err != nil {
-		return 0, 0, err
-	}
-	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
-		return 0, 0, err
-	}
-	m.eval(image, label, n)
-	return m.t36[0], m.t39[0], nil
-}
-
-var _ rt.Model = (*Model)(nil)
-
-// Train implements runtime.Model: TrainStep on a batch given in Spec().Inputs order.
-func (m *Model) Train(b rt.Batch, n int) (float32, error) {
-	if len(b) != 2 {
-		return 0, fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
-	}
-	return m.TrainStep(b[0].F32, b[1].I32, n)
-}
-
-// Evaluate implements runtime.Model: Eval on a batch, metrics written to metrics.
-func (m *Model) Evaluate(b rt.Batch, n int, metrics []float32) (float32, error) {
-	if len(b) != 2 {
-		return 0, fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
-	}
-	if len(metrics) < 1 {
-		return 0, fmt.Errorf("metrics has room for %d values, want 1", len(metrics))
-	}
-	loss, m0, err := m.Eval(b[0].F32, b[1].I32, n)
-	if err != nil {
-		return 0, err
-	}
-	metrics[0] = m0
-	return loss, nil
-}
-
-// Predict implements runtime.Model: Forward on a batch, outputs copied into outputs.
-func (m *Model) Predict(b rt.Batch, n int, outputs [][]float32) error {
-	if len(b) != 2 {
-		return fmt.Errorf("batch has %d values, want 2 (image, label)", len(b))
-	}
-	if len(outputs) != 1 {
-		return fmt.Errorf("outputs has %d slices, want 1", len(outputs))
-	}
-	o0, err := m.Forward(b[0].F32, n)
-	if err != nil {
-		return err
-	}
-	if len(outputs[0]) < len(o0) {
-		return fmt.Errorf("output probs: buffer holds %d values, need %d", len(outputs[0]), len(o0))
-	}
-	copy(outputs[0], o0)
-	return nil
-}
-
 // forward computes the outputs.
 func (m *Model) forward(image []float32, n int) {
-	// ------------------------------------------------------------------------
+	m.hiddenForward(image, n)
+	m.logitsForward(n)
+	m.probsForward(n)
+}
+
+// eval computes the loss and the metrics.
+func (m *Model) eval(image []float32, label []int32, n int) {
+	m.hiddenForward(image, n)
+	m.logitsForward(n)
+	m.lossLogSoftmaxForward(n)
+	m.accuracyArgmaxForward(n)
+	m.lossOneHotForward(label, n)
+	m.lossReduceSumForward(n)
+	m.lossForward(n)
+	m.accuracyForward(label, n)
+}
+
+// trainStep is one training step: forward, loss, backward (gradients into m.grads),
+// then the optimizer update of every parameter and its state.
+func (m *Model) trainStep(image []float32, label []int32, n int) {
 	// Forward.
-	// group (contraction): %24 matmul, %25 add, %26 relu (N, 256)
+	m.hiddenForward(image, n)
+	m.logitsForward(n)
+	m.lossLogSoftmaxForward(n)
+	m.lossOneHotForward(label, n)
+	m.lossReduceSumForward(n)
+	m.lossForward(n)
+
+	// Backward.
+	m.dLogitsDivBackward(n)
+	m.dLogitsNegBackward(n)
+	m.dLogitsReduceSumBackward(n)
+	m.dLogitsBBackward(n)
+	m.dHiddenBackward(n)
+	m.dLogitsWBackward(n)
+	m.dHiddenBBackward(n)
+	m.dHiddenWBackward(image, n)
+
+	// Optimizer update.
+	m.newStepUpdate(n)
+	m.biasCorrection2InvUpdate(n)
+	if numParams >= 1<<15 {
+		rt.ParallelRows(numParams, m.updateFn) // m.update(lo, hi), split across the cores
+	} else {
+		m.update(0, numParams)
+	}
+
+	// Apply the updates: every new value was computed from the old ones above.
+	copy(m.step, m.newStep[:1])
+}
+
+// ----------------------------------------------------------------------------
+// Forward.
+
+// hiddenForward computes
+//
+//	hiddenMatmul = matmul(image, hiddenW) (N, 256)
+//	hiddenAdd = add(hiddenMatmul, hiddenB) (N, 256)
+//	hidden = relu(hiddenAdd) (N, 256)
+func (m *Model) hiddenForward(image []float32, n int) {
 	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
-	// group (contraction): %27 matmul, %28 add (N, 10)
+}
+
+// logitsForward computes
+//
+//	logitsMatmul = matmul(hidden, logitsW) (N, 10)
+//	logits = add(logitsMatmul, logitsB) (N, 10)
+func (m *Model) logitsForward(n int) {
 	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
-	// %29 = softmax(%28) (N, 10)
+}
+
+// probsForward computes
+//
+//	probs = softmax(logits) (N, 10)
+func (m *Model) probsForward(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
 		mx := float32(math.Inf(-1))
@@ -401,20 +571,15 @@ func (m *Model) forward(image []float32, n int) {
 		}
 		inv := 1 / sum
 		for j := 0; j < 10; j++ {
-			m.t29[base+j] = exp32(m.logits[base+j]-mx) * inv
+			m.probs[base+j] = exp32(m.logits[base+j]-mx) * inv
 		}
 	}
 }
 
-// eval computes the loss and the metrics.
-func (m *Model) eval(image []float32, label []int32, n int) {
-	// ------------------------------------------------------------------------
-	// Forward.
-	// group (contraction): %24 matmul, %25 add, %26 relu (N, 256)
-	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
-	// group (contraction): %27 matmul, %28 add (N, 10)
-	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
-	// %30 = log_softmax(%28) (N, 10)
+// lossLogSoftmaxForward computes
+//
+//	lossLogSoftmax = log_softmax(logits) (N, 10)
+func (m *Model) lossLogSoftmaxForward(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
 		mx := float32(math.Inf(-1))
@@ -427,10 +592,15 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 		}
 		lse := mx + log32(sum)
 		for j := 0; j < 10; j++ {
-			m.t30[base+j] = m.logits[base+j] - lse
+			m.lossLogSoftmax[base+j] = m.logits[base+j] - lse
 		}
 	}
-	// %31 = argmax(%28) (N)
+}
+
+// accuracyArgmaxForward computes
+//
+//	accuracyArgmax = argmax(logits) (N)
+func (m *Model) accuracyArgmaxForward(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
 		best := 0
@@ -439,399 +609,310 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 				best = j
 			}
 		}
-		m.t31[o] = int32(best)
-	}
-	// %32 = one_hot(%1) (N, 10)
-	clear(m.t32[:10*n])
-	for i, c := range label[:n] {
-		if c >= 0 && c < 10 {
-			m.t32[i*10+int(c)] = 1
-		}
-	}
-	// group (reduction): %33 mul, %34 reduce_sum (N)
-	for i := range m.t34[:n] {
-		m.t34[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t32[i0*10:][:10]
-			a1 := m.t30[i0*10:][:10]
-			acc := float32(0)
-			for j := 0; j < 10; j++ {
-				v33 := a0[j] * a1[j]
-				acc += v33
-			}
-			m.t34[i0] += acc
-		}
-	}
-	// group (reduction): %35 neg, %36 reduce_mean scalar
-	for i := range m.t36[:1] {
-		m.t36[i] = 0
-	}
-	{
-		a0 := m.t34[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v35 := -a0[j]
-			acc += v35
-		}
-		m.t36[0] += acc
-	}
-	for i := range m.t36[:1] {
-		m.t36[i] /= float32(n)
-	}
-	// group (reduction): %37 eq, %38 cast, %39 reduce_mean scalar
-	for i := range m.t39[:1] {
-		m.t39[i] = 0
-	}
-	{
-		a0 := m.t31[0:][:n]
-		a1 := label[0:][:n]
-		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v37 := b2f(a0[j] == a1[j])
-			v38 := v37
-			acc += v38
-		}
-		m.t39[0] += acc
-	}
-	for i := range m.t39[:1] {
-		m.t39[i] /= float32(n)
+		m.accuracyArgmax[o] = int32(best)
 	}
 }
 
-// step is one training step: forward, loss, backward (gradients into m.grads),
-// then the optimizer update of every parameter and its state.
-func (m *Model) step(image []float32, label []int32, n int) {
-	var vt [2][rt.VecChunk]float32 // strips for the vectorized loops
-	// ------------------------------------------------------------------------
-	// Forward.
-	// group (contraction): %24 matmul, %25 add, %26 relu (N, 256)
-	rt.SgemmEpilogue(false, false, n, 256, 784, 1, image, 784, m.hiddenW, 256, 0, m.hidden, 256, rt.Epilogue{Bias: m.hiddenB, Act: rt.ActReLU})
-	// group (contraction): %27 matmul, %28 add (N, 10)
-	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
-	// %30 = log_softmax(%28) (N, 10)
-	for o := 0; o < n; o++ {
-		base := o * 10
-		mx := float32(math.Inf(-1))
-		for j := 0; j < 10; j++ {
-			mx = max(mx, m.logits[base+j])
-		}
-		var sum float32
-		for j := 0; j < 10; j++ {
-			sum += exp32(m.logits[base+j] - mx)
-		}
-		lse := mx + log32(sum)
-		for j := 0; j < 10; j++ {
-			m.t30[base+j] = m.logits[base+j] - lse
-		}
-	}
-	// %32 = one_hot(%1) (N, 10)
-	clear(m.t32[:10*n])
+// lossOneHotForward computes
+//
+//	lossOneHot = one_hot(label) (N, 10)
+func (m *Model) lossOneHotForward(label []int32, n int) {
+	clear(m.lossOneHot[:10*n])
 	for i, c := range label[:n] {
 		if c >= 0 && c < 10 {
-			m.t32[i*10+int(c)] = 1
+			m.lossOneHot[i*10+int(c)] = 1
 		}
 	}
-	// group (reduction): %33 mul, %34 reduce_sum (N)
-	for i := range m.t34[:n] {
-		m.t34[i] = 0
+}
+
+// lossReduceSumForward computes
+//
+//	lossMul = mul(lossOneHot, lossLogSoftmax) (N, 10)
+//	lossReduceSum = reduce_sum(lossMul) (N)
+func (m *Model) lossReduceSumForward(n int) {
+	for i := range m.lossReduceSum[:n] {
+		m.lossReduceSum[i] = 0
 	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t32[i0*10:][:10]
-			a1 := m.t30[i0*10:][:10]
-			acc := float32(0)
-			for j := 0; j < 10; j++ {
-				v33 := a0[j] * a1[j]
-				acc += v33
-			}
-			m.t34[i0] += acc
-		}
-	}
-	// group (reduction): %35 neg, %36 reduce_mean scalar
-	for i := range m.t36[:1] {
-		m.t36[i] = 0
-	}
-	{
-		a0 := m.t34[0:][:n]
+	for i0 := 0; i0 < n; i0++ {
+		lossOneHotRow := m.lossOneHot[i0*10:][:10]
+		lossLogSoftmaxRow := m.lossLogSoftmax[i0*10:][:10]
 		acc := float32(0)
-		for j := 0; j < n; j++ {
-			v35 := -a0[j]
-			acc += v35
+		for j := 0; j < 10; j++ {
+			lossMul := lossOneHotRow[j] * lossLogSoftmaxRow[j]
+			acc += lossMul
 		}
-		m.t36[0] += acc
+		m.lossReduceSum[i0] += acc
 	}
-	for i := range m.t36[:1] {
-		m.t36[i] /= float32(n)
-	}
+}
 
-	// ------------------------------------------------------------------------
-	// Backward.
-	// %40 = div(%15, %16) scalar
-	v40 := float32(1.0) / float32(n)
-	m.t40[0] = v40
-	// group (elementwise): %42 broadcast, %43 neg (N)
-	{
-		if g43AVX2 == nil {
-		}
-		a0 := m.t40[0]
-		o43 := m.t43[0:][:n]
-		if g43AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-			if n > 0 {
-				g43AVX2(n, &o43[0], a0)
-			}
-		} else {
-			rt.VFill(vt[0][:], a0)
-			for c := 0; c < n; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, n)
-				rt.VNeg(o43[c:e], vt[0][:]) // %43 = neg(%42)
-			}
-		}
+// lossForward computes
+//
+//	lossNeg = neg(lossReduceSum) (N)
+//	loss = reduce_mean(lossNeg) scalar
+func (m *Model) lossForward(n int) {
+	for i := range m.loss[:1] {
+		m.loss[i] = 0
 	}
-	// group (reduction): %45 mul, %46 reduce_sum (N, 1)
-	for i := range m.t46[:n] {
-		m.t46[i] = 0
+	lossReduceSumRow := m.lossReduceSum[0:][:n]
+	acc := float32(0)
+	for j := 0; j < n; j++ {
+		lossNeg := -lossReduceSumRow[j]
+		acc += lossNeg
 	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t43[i0]
-			a1 := m.t32[i0*10:][:10]
-			o45 := m.t45[i0*10:][:10]
-			acc := float32(0)
-			for j := range o45 {
-				v45 := a0 * a1[j]
-				acc += v45
-				o45[j] = v45
-			}
-			m.t46[i0] += acc
-		}
+	m.loss[0] += acc
+	for i := range m.loss[:1] {
+		m.loss[i] /= float32(n)
 	}
-	// group (reduction): %47 exp, %48 mul, %49 sub, %50 reduce_sum (10)
-	for i := range m.logitsBGrad[:10] {
-		m.logitsBGrad[i] = 0
-	}
-	{
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.t30[i0*10:][:10]
-			a1 := m.t46[i0]
-			a2 := m.t45[i0*10:][:10]
-			o49 := m.t49[i0*10:][:10]
-			s := m.logitsBGrad[0:][:10]
-			for j := range o49 {
-				v47 := exp32(a0[j])
-				v48 := v47 * a1
-				v49 := a2[j] - v48
-				s[j] += v49
-				o49[j] = v49
-			}
-		}
-	}
-	// %51 = matmul(%49, %4) (N, 256)
-	rt.Sgemm(false, true, n, 256, 10, 1, m.t49, 10, m.logitsW, 10, 0, m.t51, 256)
-	// %52 = matmul(%26, %49) (256, 10)
-	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.t49, 10, 0, m.logitsWGrad, 10)
-	// group (reduction): %53 gt, %54 where, %55 reduce_sum (256)
-	for i := range m.hiddenBGrad[:256] {
-		m.hiddenBGrad[i] = 0
-	}
-	{
-		if g55AVX2 == nil {
-			rt.VFill(vt[0][:], float32(0.0))
-		}
-		for i0 := 0; i0 < n; i0++ {
-			a0 := m.hidden[i0*256:][:256]
-			a1 := m.t51[i0*256:][:256]
-			o54 := m.t54[i0*256:][:256]
-			s := m.hiddenBGrad[0:][:256]
-			if g55AVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-				g55AVX2(256, &a0[0], &a1[0], &o54[0], &s[0])
-			} else {
-				for c := 0; c < 256; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 256)
-					w := e - c
-					rt.VGt(vt[1][:w], a0[c:e], vt[0][:])              // %53 = gt(%26, %17)
-					rt.VWhere(o54[c:e], vt[1][:w], a1[c:e], vt[0][:]) // %54 = where(%53, %51, %17)
-					rt.VAdd(s[c:e], s[c:e], o54[c:e])                 // %55 = reduce_sum(%54): accumulate
-				}
-			}
-		}
-	}
-	// %56 = matmul(%0, %54) (784, 256)
-	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.t54, 256, 0, m.hiddenWGrad, 256)
+}
 
-	// ------------------------------------------------------------------------
-	// Optimizer update.
-	// group (elementwise): %57 add, %58 pow, %59 sub, %60 pow, %61 sub, %62 div scalar
-	v57 := m.stateStep[0] + float32(1.0)
-	v58 := pow32(float32(0.9), v57)
-	v59 := float32(1.0) - v58
-	v60 := pow32(float32(0.999), v57)
-	v61 := float32(1.0) - v60
-	v62 := float32(1.0) / v59
-	m.t57[0] = v57
-	m.t61[0] = v61
-	m.t62[0] = v62
-	// %63 = div(%15, %61) scalar
-	v63 := float32(1.0) / m.t61[0]
-	m.t63[0] = v63
-	// group (optimizer update of all 4 params, one loop over the params block): %64 mul, %65 mul, %66 add, %67 mul, %68 mul, %69 mul, %70 add, %71 mul, %72 mul, %73 sqrt, %74 add, %75 div, %76 mul, %77 sub
-	if numParams >= 1<<15 {
-		rt.ParallelRows(numParams, m.updateFn)
+// accuracyForward computes
+//
+//	accuracyEq = eq(accuracyArgmax, label) (N)
+//	accuracyCast = cast(accuracyEq) (N)
+//	accuracy = reduce_mean(accuracyCast) scalar
+func (m *Model) accuracyForward(label []int32, n int) {
+	for i := range m.accuracy[:1] {
+		m.accuracy[i] = 0
+	}
+	accuracyArgmaxRow := m.accuracyArgmax[0:][:n]
+	labelRow := label[0:][:n]
+	acc := float32(0)
+	for j := 0; j < n; j++ {
+		accuracyEq := b2f(accuracyArgmaxRow[j] == labelRow[j])
+		accuracyCast := accuracyEq
+		acc += accuracyCast
+	}
+	m.accuracy[0] += acc
+	for i := range m.accuracy[:1] {
+		m.accuracy[i] /= float32(n)
+	}
+}
+
+// ----------------------------------------------------------------------------
+// Backward.
+
+// dLogitsDivBackward computes
+//
+//	dLogitsDiv = div(float32(1.0), n) scalar
+func (m *Model) dLogitsDivBackward(n int) {
+	dLogitsDiv := float32(1.0) / float32(n)
+	m.dLogitsDiv[0] = dLogitsDiv
+}
+
+// dLogitsNegBackward computes
+//
+//	dLogitsBroadcast = broadcast(dLogitsDiv) (N)
+//	dLogitsNeg = neg(dLogitsBroadcast) (N)
+func (m *Model) dLogitsNegBackward(n int) {
+	if dLogitsNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		dLogitsReshape := m.dLogitsDiv[0]
+		dLogitsNegRow := m.dLogitsNeg[0:][:n]
+		if n > 0 {
+			dLogitsNegAVX2(n, &dLogitsNegRow[0], dLogitsReshape)
+		}
 	} else {
-		m.update(0, numParams)
+		dLogitsReshape := m.dLogitsDiv[0]
+		dLogitsNegRow := m.dLogitsNeg[0:][:n]
+		for j := range dLogitsNegRow {
+			dLogitsBroadcast := dLogitsReshape
+			dLogitsNeg := -dLogitsBroadcast
+			dLogitsNegRow[j] = dLogitsNeg
+		}
 	}
+}
 
-	// Apply the updates: every new value was computed from the old ones above.
-	copy(m.stateStep, m.t57[:1])
+// dLogitsReduceSumBackward computes
+//
+//	dLogitsMul = mul(dLogitsNeg, lossOneHot) (N, 10)
+//	dLogitsReduceSum = reduce_sum(dLogitsMul) (N, 1)
+func (m *Model) dLogitsReduceSumBackward(n int) {
+	for i := range m.dLogitsReduceSum[:n] {
+		m.dLogitsReduceSum[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		dLogitsReshape2 := m.dLogitsNeg[i0]
+		lossOneHotRow := m.lossOneHot[i0*10:][:10]
+		dLogitsMulRow := m.dLogitsMul[i0*10:][:10]
+		acc := float32(0)
+		for j := range dLogitsMulRow {
+			dLogitsMul := dLogitsReshape2 * lossOneHotRow[j]
+			acc += dLogitsMul
+			dLogitsMulRow[j] = dLogitsMul
+		}
+		m.dLogitsReduceSum[i0] += acc
+	}
+}
+
+// dLogitsBBackward computes
+//
+//	dLogitsExp = exp(lossLogSoftmax) (N, 10)
+//	dLogitsMul2 = mul(dLogitsExp, dLogitsReduceSum) (N, 10)
+//	dLogits = sub(dLogitsMul, dLogitsMul2) (N, 10)
+//	dLogitsB = reduce_sum(dLogits) (10)
+func (m *Model) dLogitsBBackward(n int) {
+	for i := range m.dLogitsB[:10] {
+		m.dLogitsB[i] = 0
+	}
+	for i0 := 0; i0 < n; i0++ {
+		lossLogSoftmaxRow := m.lossLogSoftmax[i0*10:][:10]
+		dLogitsReduceSum := m.dLogitsReduceSum[i0]
+		dLogitsMulRow := m.dLogitsMul[i0*10:][:10]
+		dLogitsRow := m.dLogits[i0*10:][:10]
+		dLogitsBRow := m.dLogitsB[0:][:10]
+		for j := range dLogitsRow {
+			dLogitsExp := exp32(lossLogSoftmaxRow[j])
+			dLogitsMul2 := dLogitsExp * dLogitsReduceSum
+			dLogits := dLogitsMulRow[j] - dLogitsMul2
+			dLogitsBRow[j] += dLogits
+			dLogitsRow[j] = dLogits
+		}
+	}
+}
+
+// dHiddenBackward computes
+//
+//	dHidden = matmul(dLogits, logitsW) (N, 256)
+func (m *Model) dHiddenBackward(n int) {
+	rt.Sgemm(false, true, n, 256, 10, 1, m.dLogits, 10, m.logitsW, 10, 0, m.dHidden, 256)
+}
+
+// dLogitsWBackward computes
+//
+//	dLogitsW = matmul(hidden, dLogits) (256, 10)
+func (m *Model) dLogitsWBackward(n int) {
+	rt.Sgemm(true, false, 256, 10, n, 1, m.hidden, 256, m.dLogits, 10, 0, m.dLogitsW, 10)
+}
+
+// dHiddenBBackward computes
+//
+//	dHiddenBGt = gt(hidden, float32(0.0)) (N, 256)
+//	dHiddenBWhere = where(dHiddenBGt, dHidden, float32(0.0)) (N, 256)
+//	dHiddenB = reduce_sum(dHiddenBWhere) (256)
+func (m *Model) dHiddenBBackward(n int) {
+	for i := range m.dHiddenB[:256] {
+		m.dHiddenB[i] = 0
+	}
+	if dHiddenBAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		for i0 := 0; i0 < n; i0++ {
+			hiddenRow := m.hidden[i0*256:][:256]
+			dHiddenRow := m.dHidden[i0*256:][:256]
+			dHiddenBWhereRow := m.dHiddenBWhere[i0*256:][:256]
+			dHiddenBRow := m.dHiddenB[0:][:256]
+			dHiddenBAVX2(256, &hiddenRow[0], &dHiddenRow[0], &dHiddenBWhereRow[0], &dHiddenBRow[0])
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			hiddenRow := m.hidden[i0*256:][:256]
+			dHiddenRow := m.dHidden[i0*256:][:256]
+			dHiddenBWhereRow := m.dHiddenBWhere[i0*256:][:256]
+			dHiddenBRow := m.dHiddenB[0:][:256]
+			for j := range dHiddenBWhereRow {
+				dHiddenBGt := b2f(hiddenRow[j] > float32(0.0))
+				dHiddenBWhere := sel32(dHiddenBGt, dHiddenRow[j], float32(0.0))
+				dHiddenBRow[j] += dHiddenBWhere
+				dHiddenBWhereRow[j] = dHiddenBWhere
+			}
+		}
+	}
+}
+
+// dHiddenWBackward computes
+//
+//	dHiddenW = matmul(image, dHiddenBWhere) (784, 256)
+func (m *Model) dHiddenWBackward(image []float32, n int) {
+	rt.Sgemm(true, false, 784, 256, n, 1, image, 784, m.dHiddenBWhere, 256, 0, m.dHiddenW, 256)
+}
+
+// ----------------------------------------------------------------------------
+// Optimizer update.
+
+// newStepUpdate computes
+//
+//	newStep = add(step, float32(1.0)) scalar
+//	biasCorrection1Pow = pow(float32(0.9), newStep) scalar
+//	biasCorrection1 = sub(float32(1.0), biasCorrection1Pow) scalar
+//	biasCorrection2Pow = pow(float32(0.999), newStep) scalar
+//	biasCorrection2 = sub(float32(1.0), biasCorrection2Pow) scalar
+//	biasCorrection1Inv = div(float32(1.0), biasCorrection1) scalar
+func (m *Model) newStepUpdate(n int) {
+	newStep := m.step[0] + float32(1.0)
+	biasCorrection1Pow := pow32(float32(0.9), newStep)
+	biasCorrection1 := float32(1.0) - biasCorrection1Pow
+	biasCorrection2Pow := pow32(float32(0.999), newStep)
+	biasCorrection2 := float32(1.0) - biasCorrection2Pow
+	biasCorrection1Inv := float32(1.0) / biasCorrection1
+	m.newStep[0] = newStep
+	m.biasCorrection2[0] = biasCorrection2
+	m.biasCorrection1Inv[0] = biasCorrection1Inv
+}
+
+// biasCorrection2InvUpdate computes
+//
+//	biasCorrection2Inv = div(float32(1.0), biasCorrection2) scalar
+func (m *Model) biasCorrection2InvUpdate(n int) {
+	biasCorrection2Inv := float32(1.0) / m.biasCorrection2[0]
+	m.biasCorrection2Inv[0] = biasCorrection2Inv
 }
 
 // update is the optimizer step of the params in [lo, hi) of the params block (and of
-// their gradients and state at the same offsets).
+// their gradients and state at the same offsets); element i computes
+//
+//	newHiddenWMMul = mul(float32(0.9), hiddenWM) (784, 256)
+//	newHiddenWMMul2 = mul(float32(0.09999999999999998), dHiddenW) (784, 256)
+//	newHiddenWM = add(newHiddenWMMul, newHiddenWMMul2) (784, 256)
+//	newHiddenWVMul = mul(float32(0.999), hiddenWV) (784, 256)
+//	newHiddenWVMul2 = mul(dHiddenW, dHiddenW) (784, 256)
+//	newHiddenWVMul3 = mul(float32(0.0010000000000000009), newHiddenWVMul2) (784, 256)
+//	newHiddenWV = add(newHiddenWVMul, newHiddenWVMul3) (784, 256)
+//	newHiddenWMul = mul(newHiddenWM, biasCorrection1Inv) (784, 256)
+//	newHiddenWMul2 = mul(newHiddenWV, biasCorrection2Inv) (784, 256)
+//	newHiddenWSqrt = sqrt(newHiddenWMul2) (784, 256)
+//	newHiddenWAdd = add(newHiddenWSqrt, float32(1e-08)) (784, 256)
+//	newHiddenWDiv = div(newHiddenWMul, newHiddenWAdd) (784, 256)
+//	newHiddenWMul3 = mul(float32(0.001), newHiddenWDiv) (784, 256)
+//	newHiddenW = sub(hiddenW, newHiddenWMul3) (784, 256)
 func (m *Model) update(lo, hi int) {
 	params := m.params[lo:hi]
 	grads := m.grads[lo:hi:hi]
-	state0 := m.state[1+lo : 1+hi]           // m
-	state1 := m.state[203531+lo : 203531+hi] // v
-	s0 := m.t62[0]
-	s1 := m.t63[0]
+	stateM := m.state[1+lo : 1+hi]           // m of every param
+	stateV := m.state[203531+lo : 203531+hi] // v of every param
+	biasCorrection1Inv := m.biasCorrection1Inv[0]
+	biasCorrection2Inv := m.biasCorrection2Inv[0]
 	if updateAVX2 != nil { // the loop below in registers, 8 lanes at a time (model_amd64.s)
 		if len(params) > 0 {
-			updateAVX2(len(params), &state0[0], &grads[0], &state1[0], &params[0], s0, s1)
+			updateAVX2(len(params), &stateM[0], &grads[0], &stateV[0], &params[0], biasCorrection1Inv, biasCorrection2Inv)
 		}
 		return
 	}
-	var vt [10][rt.VecChunk]float32 // strips for the vectorized loops
-	rt.VFill(vt[0][:], float32(0.9))
-	rt.VFill(vt[1][:], float32(0.09999999999999998))
-	rt.VFill(vt[2][:], float32(0.999))
-	rt.VFill(vt[3][:], float32(0.0010000000000000009))
-	rt.VFill(vt[4][:], s0)
-	rt.VFill(vt[5][:], s1)
-	rt.VFill(vt[6][:], float32(1e-08))
-	rt.VFill(vt[7][:], float32(0.001))
-	for c := 0; c < len(params); c += rt.VecChunk {
-		e := min(c+rt.VecChunk, len(params))
-		w := e - c
-		rt.VMul(vt[8][:w], vt[0][:], state0[c:e])    // %64 = mul(%19, %7)
-		rt.VMul(vt[9][:w], vt[1][:], grads[c:e])     // %65 = mul(%21, %56)
-		rt.VAdd(state0[c:e], vt[8][:w], vt[9][:w])   // %66 = add(%64, %65)
-		rt.VMul(vt[9][:w], vt[2][:], state1[c:e])    // %67 = mul(%20, %11)
-		rt.VMul(vt[8][:w], grads[c:e], grads[c:e])   // %68 = mul(%56, %56)
-		rt.VMul(vt[8][:w], vt[3][:], vt[8][:w])      // %69 = mul(%22, %68)
-		rt.VAdd(state1[c:e], vt[9][:w], vt[8][:w])   // %70 = add(%67, %69)
-		rt.VMul(vt[8][:w], state0[c:e], vt[4][:])    // %71 = mul(%66, %62)
-		rt.VMul(vt[9][:w], state1[c:e], vt[5][:])    // %72 = mul(%70, %63)
-		rt.VSqrt(vt[9][:w], vt[9][:w])               // %73 = sqrt(%72)
-		rt.VAdd(vt[9][:w], vt[9][:w], vt[6][:])      // %74 = add(%73, %23)
-		rt.VDiv(vt[9][:w], vt[8][:w], vt[9][:w])     // %75 = div(%71, %74)
-		rt.VMul(vt[9][:w], vt[7][:], vt[9][:w])      // %76 = mul(%18, %75)
-		rt.VSub(params[c:e], params[c:e], vt[9][:w]) // %77 = sub(%2, %76)
+	for i := range params {
+		newHiddenWMMul := float32(0.9) * stateM[i]
+		newHiddenWMMul2 := float32(0.09999999999999998) * grads[i]
+		newHiddenWM := newHiddenWMMul + newHiddenWMMul2
+		newHiddenWVMul := float32(0.999) * stateV[i]
+		newHiddenWVMul2 := grads[i] * grads[i]
+		newHiddenWVMul3 := float32(0.0010000000000000009) * newHiddenWVMul2
+		newHiddenWV := newHiddenWVMul + newHiddenWVMul3
+		newHiddenWMul := newHiddenWM * biasCorrection1Inv
+		newHiddenWMul2 := newHiddenWV * biasCorrection2Inv
+		newHiddenWSqrt := sqrt32(newHiddenWMul2)
+		newHiddenWAdd := newHiddenWSqrt + float32(1e-08)
+		newHiddenWDiv := newHiddenWMul / newHiddenWAdd
+		newHiddenWMul3 := float32(0.001) * newHiddenWDiv
+		newHiddenW := params[i] - newHiddenWMul3
+		stateM[i] = newHiddenWM
+		stateV[i] = newHiddenWV
+		params[i] = newHiddenW
 	}
 }
 
-// g43AVX2 is g43AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g43AVX2 func(n int, p0 *float32, f0 float32)
+// dLogitsNegAVX2 is dLogitsNegAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dLogitsNegAVX2 func(n int, p0 *float32, f0 float32)
 
-// g55AVX2 is g55AVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var g55AVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+// dHiddenBAVX2 is dHiddenBAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dHiddenBAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 // updateAVX2 is updateAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)
-
-// Params returns views of the parameters, in declaration order.
-func (m *Model) Params() []rt.Tensor {
-	return []rt.Tensor{rt.Tensor{
-		Data:  m.hiddenW,
-		Name:  "hidden.w",
-		Shape: []int{784, 256},
-	}, rt.Tensor{
-		Data:  m.hiddenB,
-		Name:  "hidden.b",
-		Shape: []int{256},
-	}, rt.Tensor{
-		Data:  m.logitsW,
-		Name:  "logits.w",
-		Shape: []int{256, 10},
-	}, rt.Tensor{
-		Data:  m.logitsB,
-		Name:  "logits.b",
-		Shape: []int{10},
-	}}
-}
-
-// Grads returns views of the gradients of the last TrainStep, in parameter order.
-func (m *Model) Grads() []rt.Tensor {
-	return []rt.Tensor{rt.Tensor{
-		Data:  m.hiddenWGrad,
-		Name:  "hidden.w",
-		Shape: []int{784, 256},
-	}, rt.Tensor{
-		Data:  m.hiddenBGrad,
-		Name:  "hidden.b",
-		Shape: []int{256},
-	}, rt.Tensor{
-		Data:  m.logitsWGrad,
-		Name:  "logits.w",
-		Shape: []int{256, 10},
-	}, rt.Tensor{
-		Data:  m.logitsBGrad,
-		Name:  "logits.b",
-		Shape: []int{10},
-	}}
-}
-
-// State returns views of the optimizer state (named optimizer.NAME).
-func (m *Model) State() []rt.Tensor {
-	return []rt.Tensor{rt.Tensor{
-		Data:  m.stateStep,
-		Name:  "optimizer.step",
-		Shape: []int{},
-	}, rt.Tensor{
-		Data:  m.stateHiddenWM,
-		Name:  "optimizer.hidden.w.m",
-		Shape: []int{784, 256},
-	}, rt.Tensor{
-		Data:  m.stateHiddenBM,
-		Name:  "optimizer.hidden.b.m",
-		Shape: []int{256},
-	}, rt.Tensor{
-		Data:  m.stateLogitsWM,
-		Name:  "optimizer.logits.w.m",
-		Shape: []int{256, 10},
-	}, rt.Tensor{
-		Data:  m.stateLogitsBM,
-		Name:  "optimizer.logits.b.m",
-		Shape: []int{10},
-	}, rt.Tensor{
-		Data:  m.stateHiddenWV,
-		Name:  "optimizer.hidden.w.v",
-		Shape: []int{784, 256},
-	}, rt.Tensor{
-		Data:  m.stateHiddenBV,
-		Name:  "optimizer.hidden.b.v",
-		Shape: []int{256},
-	}, rt.Tensor{
-		Data:  m.stateLogitsWV,
-		Name:  "optimizer.logits.w.v",
-		Shape: []int{256, 10},
-	}, rt.Tensor{
-		Data:  m.stateLogitsBV,
-		Name:  "optimizer.logits.b.v",
-		Shape: []int{10},
-	}}
-}
-
-// Save writes the parameters and the optimizer state to path as safetensors,
-// atomically: a crash during Save leaves the previous file intact.
-func (m *Model) Save(path string) error {
-	return rt.SaveSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "MnistMLP"})
-}
-
-// Load reads a checkpoint written by Save. On error the model is unchanged.
-func (m *Model) Load(path string) error {
-	return rt.LoadSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "MnistMLP"})
-}
 
 // Scalar helpers.
 // b2f stores a bool as 0 or 1.
@@ -847,3 +928,13 @@ func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 
 func pow32(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }
+
+// sel32 is c ? a : b for a bool stored as 0/1.
+func sel32(c, a, b float32) float32 {
+	if c != 0 {
+		return a
+	}
+	return b
+}
+
+func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

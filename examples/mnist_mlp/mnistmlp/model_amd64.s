@@ -4,8 +4,8 @@
 
 #include "textflag.h"
 
-// func g43AVX2Asm(n int, p0 *float32, f0 float32)
-TEXT ·g43AVX2Asm(SB), NOSPLIT, $0-20
+// func dLogitsNegAVX2Asm(n int, p0 *float32, f0 float32)
+TEXT ·dLogitsNegAVX2Asm(SB), NOSPLIT, $0-20
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVL $0x80000000, AX
@@ -13,27 +13,27 @@ TEXT ·g43AVX2Asm(SB), NOSPLIT, $0-20
 	VBROADCASTSS X12, Y12
 	VBROADCASTSS f0+16(FP), Y0
 	XORQ AX, AX
-g43AVX2Asmloop:
+dLogitsNegAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g43AVX2Asmtail
+	JGT dLogitsNegAVX2Asmtail
 	VXORPS Y0, Y12, Y1
 	VMOVUPS Y1, (SI)(AX*4)
 	MOVQ BX, AX
-	JMP g43AVX2Asmloop
-g43AVX2Asmtail:
+	JMP dLogitsNegAVX2Asmloop
+dLogitsNegAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g43AVX2Asmdone
+	JGE dLogitsNegAVX2Asmdone
 	VXORPS X0, X12, X1
 	VMOVSS X1, (SI)(AX*4)
 	INCQ AX
-	JMP g43AVX2Asmtail
-g43AVX2Asmdone:
+	JMP dLogitsNegAVX2Asmtail
+dLogitsNegAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func g55AVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
-TEXT ·g55AVX2Asm(SB), NOSPLIT, $0-40
+// func dHiddenBAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+TEXT ·dHiddenBAVX2Asm(SB), NOSPLIT, $0-40
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVQ p1+16(FP), DI
@@ -49,10 +49,10 @@ TEXT ·g55AVX2Asm(SB), NOSPLIT, $0-40
 	VMOVD AX, X0
 	VBROADCASTSS X0, Y0
 	XORQ AX, AX
-g55AVX2Asmloop:
+dHiddenBAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT g55AVX2Asmtail
+	JGT dHiddenBAVX2Asmtail
 	VMOVUPS (SI)(AX*4), Y15
 	VCMPPS $14, Y0, Y15, Y1
 	VANDPS Y12, Y1, Y1
@@ -63,10 +63,10 @@ g55AVX2Asmloop:
 	VMOVUPS Y15, (R8)(AX*4)
 	VMOVUPS Y1, (DX)(AX*4)
 	MOVQ BX, AX
-	JMP g55AVX2Asmloop
-g55AVX2Asmtail:
+	JMP dHiddenBAVX2Asmloop
+dHiddenBAVX2Asmtail:
 	CMPQ AX, CX
-	JGE g55AVX2Asmdone
+	JGE dHiddenBAVX2Asmdone
 	VMOVSS (SI)(AX*4), X15
 	VCMPPS $14, X0, X15, X1
 	VANDPS X12, X1, X1
@@ -78,8 +78,8 @@ g55AVX2Asmtail:
 	VMOVSS X15, (R8)(AX*4)
 	VMOVSS X1, (DX)(AX*4)
 	INCQ AX
-	JMP g55AVX2Asmtail
-g55AVX2Asmdone:
+	JMP dHiddenBAVX2Asmtail
+dHiddenBAVX2Asmdone:
 	VZEROUPPER
 	RET
 

@@ -1,0 +1,339 @@
+// Package gpucheck compares the CUDA target of generated models with their
+// CPU target: scripts/gpu-check builds a program that runs Run on the
+// examples and the all-ops model (codegen/cuda's TestGPUCheckBuild writes
+// it), to be run on a machine with an NVIDIA GPU. The checks:
+//
+//   - every model's forward outputs, eval loss and metrics at two batch
+//     sizes, then loss, gradients, parameters and optimizer state after each
+//     of 3 training steps, against the CPU model from the same
+//     initialization (relative error <= Tol per tensor);
+//   - checkpoints crossed GPU -> CPU -> GPU;
+//   - a training step of the benchmark model allocates nothing on the host;
+//   - without a driver, NewCUDA's error names libcuda and the CPU model
+//     still trains;
+//   - then the benchmark model's training step is timed on the GPU and the
+//     CPU (examples/s).
+//
+// The package runs on a CPU too: its tests check the checks with the CPU
+// model standing in for the GPU.
+package gpucheck
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	mdlc "github.com/mdlc/mdlc/runtime"
+	cu "github.com/mdlc/mdlc/runtime/cuda"
+)
+
+// Tol is the largest relative error allowed between the GPU and the CPU:
+// max |gpu - cpu| / max(max |cpu|, Floor) per tensor.
+const (
+	Tol   = 1e-3
+	Floor = 1e-4
+)
+
+// Model is what both a Model and a CUDAModel offer.
+type Model interface {
+	mdlc.Model
+	Grads() []mdlc.Tensor
+	State() []mdlc.Tensor
+}
+
+// GPUModel is a model on a device.
+type GPUModel interface {
+	Model
+	Close() error
+}
+
+// Case is one generated package: its two constructors and the exclusive
+// upper bounds of its i32 inputs (class labels, table rows; 2 if absent).
+type Case struct {
+	Name   string
+	CPU    func(seed uint64) Model
+	GPU    func(seed uint64) (GPUModel, error)
+	Bounds map[string]int32
+}
+
+// NoGPU reports whether err says there is no driver or no device.
+func NoGPU(err error) bool {
+	var e *cu.Error
+	return strings.Contains(err.Error(), "cannot load the NVIDIA driver") ||
+		errors.As(err, &e) && (e.Name == "CUDA_ERROR_NO_DEVICE" || e.Name == "CUDA_ERROR_STUB_LIBRARY")
+}
+
+// Batch makes n random examples for spec's inputs.
+func Batch(spec mdlc.Spec, n int, bounds map[string]int32, rng *rand.Rand) mdlc.Batch {
+	var b mdlc.Batch
+	for _, in := range spec.Inputs {
+		per := 1
+		for _, d := range in.Shape {
+			if d < 0 {
+				per *= -d
+			} else {
+				per *= d
+			}
+		}
+		var v mdlc.Value
+		if in.DType == mdlc.I32 {
+			hi := bounds[in.Name]
+			if hi == 0 {
+				hi = 2
+			}
+			v.I32 = make([]int32, n*per)
+			for i := range v.I32 {
+				v.I32[i] = rng.Int32N(hi)
+			}
+		} else {
+			v.F32 = make([]float32, n*per)
+			for i := range v.F32 {
+				v.F32[i] = float32(rng.NormFloat64())
+			}
+		}
+		b = append(b, v)
+	}
+	return b
+}
+
+// RelErr is max |got - want| / max(max |want|, Floor); +Inf when the
+// lengths or the NaNs differ.
+func RelErr(got, want []float32) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
+	var diff, scale float64
+	for i := range want {
+		diff = max(diff, math.Abs(float64(got[i])-float64(want[i])))
+		scale = max(scale, math.Abs(float64(want[i])))
+		if math.IsNaN(float64(got[i])) != math.IsNaN(float64(want[i])) {
+			return math.Inf(1)
+		}
+	}
+	return diff / max(scale, Floor)
+}
+
+// checker collects the failures of one case.
+type checker struct {
+	w      io.Writer
+	name   string
+	failed bool
+}
+
+func (c *checker) errorf(format string, args ...any) {
+	c.failed = true
+	fmt.Fprintf(c.w, "FAIL %s: %s\n", c.name, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) tensors(what string, gpu, cpu []mdlc.Tensor) {
+	if len(gpu) != len(cpu) {
+		c.errorf("%s: %d tensors on the GPU, %d on the CPU", what, len(gpu), len(cpu))
+		return
+	}
+	for i := range cpu {
+		if e := RelErr(gpu[i].Data, cpu[i].Data); !(e <= Tol) {
+			c.errorf("%s %s: relative error %.3g > %g", what, cpu[i].Name, e, Tol)
+		}
+	}
+}
+
+// Match runs one case's forward pass, evaluation, three training steps and
+// checkpoint round trips on the GPU and the CPU from the same
+// initialization and compares them. It reports false when a check failed,
+// and an error when the GPU model could not be made.
+func Match(w io.Writer, c Case, dir string) (bool, error) {
+	gpu, err := c.GPU(3)
+	if err != nil {
+		return false, err
+	}
+	defer gpu.Close()
+	ck := &checker{w: w, name: c.Name}
+	cpu := c.CPU(3)
+	spec := cpu.Spec()
+	rng := rand.New(rand.NewPCG(1, 2))
+	ck.tensors("initial param", gpu.Params(), cpu.Params())
+	for _, n := range []int{spec.MaxBatch, max(1, spec.MaxBatch-3)} {
+		b := Batch(spec, n, c.Bounds, rng)
+		outs := func(m Model) [][]float32 {
+			o := make([][]float32, len(spec.Outputs))
+			for i := range o {
+				o[i] = make([]float32, spec.MaxBatch*1024)
+			}
+			if err := m.Predict(b, n, o); err != nil {
+				ck.errorf("n=%d predict: %v", n, err)
+			}
+			return o
+		}
+		og, oc := outs(gpu), outs(cpu)
+		for i := range oc {
+			if e := RelErr(og[i], oc[i]); !(e <= Tol) {
+				ck.errorf("n=%d output %s: relative error %.3g", n, spec.Outputs[i].Name, e)
+			}
+		}
+		mg, mc := make([]float32, len(spec.Metrics)), make([]float32, len(spec.Metrics))
+		lg, errg := gpu.Evaluate(b, n, mg)
+		lc, errc := cpu.Evaluate(b, n, mc)
+		if (errg == nil) != (errc == nil) {
+			ck.errorf("n=%d eval: GPU error %v, CPU error %v", n, errg, errc)
+			continue
+		}
+		if errc != nil {
+			continue // no loss: inference only
+		}
+		if e := RelErr([]float32{lg}, []float32{lc}); !(e <= Tol) {
+			ck.errorf("n=%d eval loss: GPU %v, CPU %v", n, lg, lc)
+		}
+		for i := range mc {
+			// A metric such as accuracy may flip one example on a near tie.
+			if d := math.Abs(float64(mg[i] - mc[i])); !(d <= 1.01/float64(n)+Tol) {
+				ck.errorf("n=%d metric %s: GPU %v, CPU %v", n, spec.Metrics[i], mg[i], mc[i])
+			}
+		}
+	}
+	b := Batch(spec, spec.MaxBatch, c.Bounds, rng)
+	for step := 1; step <= 3; step++ {
+		lg, errg := gpu.Train(b, spec.MaxBatch)
+		lc, errc := cpu.Train(b, spec.MaxBatch)
+		if errg != nil || errc != nil {
+			if (errg == nil) != (errc == nil) {
+				ck.errorf("step %d: GPU error %v, CPU error %v", step, errg, errc)
+			}
+			break // not trainable
+		}
+		if e := RelErr([]float32{lg}, []float32{lc}); !(e <= Tol) {
+			ck.errorf("step %d loss: GPU %v, CPU %v", step, lg, lc)
+		}
+		ck.tensors(fmt.Sprintf("step %d grad", step), gpu.Grads(), cpu.Grads())
+		ck.tensors(fmt.Sprintf("step %d param", step), gpu.Params(), cpu.Params())
+		ck.tensors(fmt.Sprintf("step %d state", step), gpu.State(), cpu.State())
+	}
+	// A checkpoint written on the GPU loads on the CPU and back.
+	path := dir + "/" + c.Name + ".safetensors"
+	if err := gpu.Save(path); err != nil {
+		ck.errorf("save on the GPU: %v", err)
+		return false, nil
+	}
+	fresh := c.CPU(99)
+	if err := fresh.Load(path); err != nil {
+		ck.errorf("load on the CPU: %v", err)
+	}
+	ck.tensors("checkpoint", fresh.Params(), cpu.Params())
+	gpu2, err := c.GPU(99)
+	if err != nil {
+		ck.errorf("a second GPU model: %v", err)
+		return false, nil
+	}
+	defer gpu2.Close()
+	if err := gpu2.Load(path); err != nil {
+		ck.errorf("load on the GPU: %v", err)
+	}
+	ck.tensors("loaded on GPU", gpu2.Params(), cpu.Params())
+	return !ck.failed, nil
+}
+
+// StepAllocs reports the host allocations of one training step of m.
+func StepAllocs(m Model, b mdlc.Batch, n int) (float64, error) {
+	if _, err := m.Train(b, n); err != nil {
+		return 0, err
+	}
+	var err error
+	a := testing.AllocsPerRun(10, func() {
+		if _, e := m.Train(b, n); e != nil {
+			err = e
+		}
+	})
+	return a, err
+}
+
+// StepsPerSecond times training steps of m on one batch of n for about d
+// and returns examples per second.
+func StepsPerSecond(m Model, b mdlc.Batch, n int, d time.Duration) (float64, error) {
+	if _, err := m.Train(b, n); err != nil {
+		return 0, err
+	}
+	steps := 0
+	start := time.Now()
+	for time.Since(start) < d || steps < 10 {
+		if _, err := m.Train(b, n); err != nil {
+			return 0, err
+		}
+		steps++
+	}
+	return float64(steps*n) / time.Since(start).Seconds(), nil
+}
+
+// Run runs every check on every case, then times the training step of the
+// case named bench on both targets, reporting to w. It returns false when a
+// check failed; without a GPU it checks the error NewCUDA gives and that
+// the CPU model still trains.
+func Run(w io.Writer, cases []Case, bench string) bool {
+	ok := true
+	dir, err := os.MkdirTemp("", "gpucheck-")
+	if err != nil {
+		fmt.Fprintf(w, "FAIL: %v\n", err)
+		return false
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintf(w, "== GPU vs CPU (3 training steps, relative error <= %g)\n", Tol)
+	for _, c := range cases {
+		pass, err := Match(w, c, dir)
+		switch {
+		case err != nil && NoGPU(err):
+			fmt.Fprintf(w, "SKIP %s: no GPU: %v\n", c.Name, err)
+			if !strings.Contains(err.Error(), "libcuda.so.1") && strings.Contains(err.Error(), "driver") {
+				fmt.Fprintf(w, "FAIL %s: the error does not name libcuda.so.1\n", c.Name)
+				ok = false
+			}
+			cpu := c.CPU(1)
+			if _, err := cpu.Train(Batch(cpu.Spec(), 2, c.Bounds, rand.New(rand.NewPCG(1, 1))), 2); err != nil && !strings.Contains(err.Error(), "cannot be trained") {
+				fmt.Fprintf(w, "FAIL %s: the CPU model does not train: %v\n", c.Name, err)
+				ok = false
+			}
+		case err != nil:
+			fmt.Fprintf(w, "FAIL %s: %v\n", c.Name, err)
+			ok = false
+		case pass:
+			fmt.Fprintf(w, "ok   %s\n", c.Name)
+		default:
+			ok = false
+		}
+	}
+	for _, c := range cases {
+		if c.Name != bench {
+			continue
+		}
+		gpu, err := c.GPU(1)
+		if err != nil {
+			fmt.Fprintf(w, "SKIP timing: %v\n", err)
+			break
+		}
+		defer gpu.Close()
+		cpu := c.CPU(1)
+		n := cpu.Spec().MaxBatch
+		b := Batch(cpu.Spec(), n, c.Bounds, rand.New(rand.NewPCG(1, 1)))
+		if a, err := StepAllocs(gpu, b, n); err != nil || a != 0 {
+			fmt.Fprintf(w, "FAIL %s: a training step on the GPU allocates %v times (%v)\n", c.Name, a, err)
+			ok = false
+		}
+		fmt.Fprintf(w, "== %s training step, batch %d\n", c.Name, n)
+		for _, t := range []struct {
+			target string
+			m      Model
+		}{{"GPU", gpu}, {"CPU", cpu}} {
+			eps, err := StepsPerSecond(t.m, b, n, 2*time.Second)
+			if err != nil {
+				fmt.Fprintf(w, "FAIL %s on the %s: %v\n", c.Name, t.target, err)
+				ok = false
+				continue
+			}
+			fmt.Fprintf(w, "%s: %.0f examples/s (%.3f ms/step)\n", t.target, eps, 1000*float64(n)/eps)
+		}
+	}
+	return ok
+}

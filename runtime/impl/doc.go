@@ -1,0 +1,24 @@
+// Package impl is what generated model code links against beside the
+// user-facing runtime package, as protobuf's generated code links against
+// protoimpl: it is not for direct use, and its API changes with the code
+// generators. It holds:
+//
+//   - Sgemm, the row-major single-precision GEMM every generated matmul calls,
+//     dispatched to the backend chosen with runtime.SetBLAS or MDLC_BLAS:
+//     "native" (the default: BLIS-style packing and blocking around generated
+//     AVX-512 and AVX2+FMA micro-kernels with a pure-Go fallback, split over a
+//     persistent worker pool; no heap allocation per call; see GEMM.md),
+//     "gonum" (gonum.org/v1/gonum/blas/gonum, which spawns goroutines per
+//     call and so allocates) or, built with -tags openblas, "openblas" (cgo,
+//     through gonum.org/v1/netlib). SgemmEpilogue adds a bias and ReLU while
+//     a tile is in registers. ParallelRows shares the same pool.
+//   - The vector primitives of strip-mined elementwise loops (VAdd, ...: AVX2
+//     on amd64, Go elsewhere, bit-identical to scalar float32 Go) and
+//     HasAVX2, which generated AVX2 loops are installed by.
+//   - RNG and InitParam: deterministic per seed parameter initializers with
+//     Keras semantics.
+//   - CheckF32, CheckI32Range, CheckBatch and CheckFinite: the
+//     allocation-free input checks generated code runs before a step.
+//
+// Its assembly is written by internal/asmgen (go generate).
+package impl

@@ -1,0 +1,141 @@
+package impl
+
+import (
+	"fmt"
+	"math"
+)
+
+// InitParam fills dst, a parameter of the given shape, with the initializer
+// init and its arguments, drawing from rng. len(dst) must equal the product of
+// shape. The initializers follow Keras:
+//
+//	zeros, ones
+//	constant(value=0)
+//	normal(std=0.05, mean=0)       plain normal
+//	uniform(lo=-0.05, hi=0.05)
+//	glorot_uniform                 U(-l, l), l = sqrt(6/(fan_in+fan_out))
+//	glorot_normal                  std sqrt(2/(fan_in+fan_out))
+//	he_uniform                     U(-l, l), l = sqrt(6/fan_in)
+//	he_normal                      std sqrt(2/fan_in)
+//
+// Missing trailing arguments take the Keras defaults shown. glorot_normal and
+// he_normal draw, as Keras does, from a normal truncated at two standard
+// deviations and widened by 1/0.87962566103423978 so the result has the
+// stated std. Fans: rank 0 has fan_in = fan_out = 1; rank 1 has both equal to
+// the size; rank 2 has fan_in = shape[0], fan_out = shape[1]; higher ranks
+// multiply shape[-2] and shape[-1] by the receptive field prod(shape[:-2]).
+func InitParam(dst []float32, shape []int, init string, args []float64, rng *RNG) error {
+	size := 1
+	for _, d := range shape {
+		if d < 0 {
+			return fmt.Errorf("init %s: negative dimension in shape %v", init, shape)
+		}
+		size *= d
+	}
+	if len(dst) != size {
+		return fmt.Errorf("init %s: %d values for shape %v, want %d", init, len(dst), shape, size)
+	}
+	for _, a := range args {
+		if math.IsNaN(a) || math.IsInf(a, 0) {
+			return fmt.Errorf("init %s: argument %v is not finite", init, a)
+		}
+	}
+	arg := func(i int, def float64) float64 {
+		if i < len(args) {
+			return args[i]
+		}
+		return def
+	}
+	nargs := 0
+	switch init {
+	case "constant":
+		nargs = 1
+	case "normal", "uniform":
+		nargs = 2
+	}
+	if len(args) > nargs {
+		return fmt.Errorf("init %s: %d arguments, want at most %d", init, len(args), nargs)
+	}
+	fanIn, fanOut := fans(shape)
+	switch init {
+	case "zeros":
+		fill(dst, 0)
+	case "ones":
+		fill(dst, 1)
+	case "constant":
+		fill(dst, float32(arg(0, 0)))
+	case "normal":
+		std, mean := arg(0, 0.05), arg(1, 0)
+		if std < 0 {
+			return fmt.Errorf("init normal: std %v is negative", std)
+		}
+		for i := range dst {
+			dst[i] = float32(mean + std*rng.NormFloat64())
+		}
+	case "uniform":
+		lo, hi := arg(0, -0.05), arg(1, 0.05)
+		if hi < lo {
+			return fmt.Errorf("init uniform: hi %v < lo %v", hi, lo)
+		}
+		uniform(dst, lo, hi, rng)
+	case "glorot_uniform":
+		l := math.Sqrt(6 / float64(fanIn+fanOut))
+		uniform(dst, -l, l, rng)
+	case "he_uniform":
+		l := math.Sqrt(6 / float64(fanIn))
+		uniform(dst, -l, l, rng)
+	case "glorot_normal":
+		truncNormal(dst, math.Sqrt(2/float64(fanIn+fanOut)), rng)
+	case "he_normal":
+		truncNormal(dst, math.Sqrt(2/float64(fanIn)), rng)
+	default:
+		return fmt.Errorf("unknown initializer %q (want zeros, ones, constant, normal, uniform, glorot_uniform, glorot_normal, he_uniform or he_normal)", init)
+	}
+	return nil
+}
+
+// fans returns Keras's fan_in and fan_out for a weight shape, at least 1.
+func fans(shape []int) (in, out int) {
+	switch r := len(shape); r {
+	case 0:
+		in, out = 1, 1
+	case 1:
+		in, out = shape[0], shape[0]
+	case 2:
+		in, out = shape[0], shape[1]
+	default:
+		recep := 1
+		for _, d := range shape[:r-2] {
+			recep *= d
+		}
+		in, out = shape[r-2]*recep, shape[r-1]*recep
+	}
+	return max(in, 1), max(out, 1)
+}
+
+func fill(dst []float32, v float32) {
+	for i := range dst {
+		dst[i] = v
+	}
+}
+
+func uniform(dst []float32, lo, hi float64, rng *RNG) {
+	for i := range dst {
+		dst[i] = float32(lo + (hi-lo)*rng.Float64())
+	}
+}
+
+// truncStdCorrection is the std of a standard normal truncated to [-2, 2];
+// Keras divides by it so the truncated draw has the requested std.
+const truncStdCorrection = 0.87962566103423978
+
+func truncNormal(dst []float32, std float64, rng *RNG) {
+	s := std / truncStdCorrection
+	for i := range dst {
+		z := rng.NormFloat64()
+		for z < -2 || z > 2 {
+			z = rng.NormFloat64()
+		}
+		dst[i] = float32(s * z)
+	}
+}
