@@ -101,7 +101,40 @@ type OpDef struct {
 	// on the values of its i32 arg i (0 when it bounds none): the generated
 	// input checks and the interpreter's random inputs use it.
 	IndexBound func(v *Value, arg int) int
+	// Operator (elementwise) is the Go and C operator computing the op on
+	// scalars: binary, or prefix when Arity is 1 ("+", "-", "==", ...); a
+	// comparison's bool result is stored as 0 or 1. Ops without one are
+	// rendered by each backend's table of scalar functions.
+	Operator string
+	// Family is the kernel template a backend computes the op with when it
+	// is not fused (codegen/internal/kernel dispatches on it): every
+	// computed op has one.
+	Family Family
 }
+
+// Family is a kind of kernel template: what each backend implements once
+// for every op of the family.
+type Family uint8
+
+const (
+	FamilyNone        Family = iota // not computed: bound, inline or a view
+	FamilyElementwise               // one loop over the result
+	FamilyContraction               // a GEMM (matmul)
+	FamilyReduce                    // over the "axes" attribute: reduce_sum/mean/max, logsumexp
+	FamilyLane                      // along the "axis" attribute: softmax, log_softmax, argmax
+	FamilyTranspose
+	FamilySlice
+	FamilyPad
+	FamilyConcat
+	FamilyGather
+	FamilyScatterAdd
+	FamilyOneHot
+	NumFamilies
+)
+
+var familyNames = [...]string{"none", "elementwise", "contraction", "reduce", "lane", "transpose", "slice", "pad", "concat", "gather", "scatter_add", "one_hot"}
+
+func (f Family) String() string { return familyNames[f] }
 
 // ReduceOp is how an accumulating reduction combines and finishes.
 type ReduceOp uint8
@@ -133,6 +166,13 @@ var opsByName = map[string]*OpDef{}
 
 func init() {
 	for _, op := range opTable {
+		// Elementwise ops and contractions have the family of their kind.
+		switch {
+		case op.Kind == KindElementwise:
+			op.Family = FamilyElementwise
+		case op.Kind == KindContraction:
+			op.Family = FamilyContraction
+		}
 		if _, dup := opsByName[op.Name]; dup {
 			panic("ir: duplicate op " + op.Name)
 		}
@@ -175,7 +215,7 @@ var opTable = []*OpDef{
 		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}}, Shape: shapeNumel, Eval: evalNumel},
 
 	// Elementwise unary.
-	{Name: "neg", Doc: "-x", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryNum, Eval: unary(func(x float64) float64 { return -x }), Grad: gradNeg},
+	{Name: "neg", Doc: "-x", Arity: 1, Kind: KindElementwise, Operator: "-", Shape: shapeUnaryNum, Eval: unary(func(x float64) float64 { return -x }), Grad: gradNeg},
 	{Name: "abs", Doc: "|x|", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryNum, Eval: unary(absF), Grad: gradAbs},
 	{Name: "sign", Doc: "-1, 0 or 1 by the sign of x", Arity: 1, Kind: KindElementwise, NoGrad: true, Shape: shapeUnaryNum, Eval: unary(signF)},
 	{Name: "exp", Doc: "e^x", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(expF), Grad: gradExp},
@@ -191,21 +231,21 @@ var opTable = []*OpDef{
 	{Name: "cos", Doc: "cosine (radians)", Arity: 1, Kind: KindElementwise, Shape: shapeUnaryFloat, Eval: unary(cosF), Grad: gradCos},
 
 	// Elementwise binary, numpy broadcasting.
-	{Name: "add", Doc: "a + b", Arity: 2, Kind: KindElementwise, Commutative: true, Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a + b }), Grad: gradAdd},
-	{Name: "sub", Doc: "a - b", Arity: 2, Kind: KindElementwise, Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a - b }), Grad: gradSub},
-	{Name: "mul", Doc: "a * b", Arity: 2, Kind: KindElementwise, Commutative: true, Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a * b }), Grad: gradMul},
-	{Name: "div", Doc: "a / b", Arity: 2, Kind: KindElementwise, Shape: shapeBinaryFloat, Eval: binary(func(a, b float64) float64 { return a / b }), Grad: gradDiv},
+	{Name: "add", Doc: "a + b", Arity: 2, Kind: KindElementwise, Operator: "+", Commutative: true, Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a + b }), Grad: gradAdd},
+	{Name: "sub", Doc: "a - b", Arity: 2, Kind: KindElementwise, Operator: "-", Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a - b }), Grad: gradSub},
+	{Name: "mul", Doc: "a * b", Arity: 2, Kind: KindElementwise, Operator: "*", Commutative: true, Shape: shapeBinaryNum, Eval: binary(func(a, b float64) float64 { return a * b }), Grad: gradMul},
+	{Name: "div", Doc: "a / b", Arity: 2, Kind: KindElementwise, Operator: "/", Shape: shapeBinaryFloat, Eval: binary(func(a, b float64) float64 { return a / b }), Grad: gradDiv},
 	{Name: "pow", Doc: "a ^ b", Arity: 2, Kind: KindElementwise, Shape: shapeBinaryFloat, Eval: binary(powF), Grad: gradPow},
 	{Name: "maximum", Doc: "max(a, b) elementwise", Arity: 2, Kind: KindElementwise, Commutative: true, Shape: shapeBinaryNum, Eval: binary(maxF), Grad: gradMaximum},
 	{Name: "minimum", Doc: "min(a, b) elementwise", Arity: 2, Kind: KindElementwise, Commutative: true, Shape: shapeBinaryNum, Eval: binary(minF), Grad: gradMinimum},
 
 	// Comparisons and selection.
-	{Name: "eq", Doc: "a == b", Arity: 2, Kind: KindElementwise, NoGrad: true, Commutative: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a == b }))},
-	{Name: "ne", Doc: "a != b", Arity: 2, Kind: KindElementwise, NoGrad: true, Commutative: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a != b }))},
-	{Name: "lt", Doc: "a < b", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a < b }))},
-	{Name: "le", Doc: "a <= b", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a <= b }))},
-	{Name: "gt", Doc: "a > b", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a > b }))},
-	{Name: "ge", Doc: "a >= b", Arity: 2, Kind: KindElementwise, NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a >= b }))},
+	{Name: "eq", Doc: "a == b", Arity: 2, Kind: KindElementwise, Operator: "==", NoGrad: true, Commutative: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a == b }))},
+	{Name: "ne", Doc: "a != b", Arity: 2, Kind: KindElementwise, Operator: "!=", NoGrad: true, Commutative: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a != b }))},
+	{Name: "lt", Doc: "a < b", Arity: 2, Kind: KindElementwise, Operator: "<", NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a < b }))},
+	{Name: "le", Doc: "a <= b", Arity: 2, Kind: KindElementwise, Operator: "<=", NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a <= b }))},
+	{Name: "gt", Doc: "a > b", Arity: 2, Kind: KindElementwise, Operator: ">", NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a > b }))},
+	{Name: "ge", Doc: "a >= b", Arity: 2, Kind: KindElementwise, Operator: ">=", NoGrad: true, Shape: shapeCompare, Eval: binary(cmpF(func(a, b float64) bool { return a >= b }))},
 	{Name: "where", Doc: "cond ? a : b elementwise", Arity: 3, Kind: KindElementwise, Shape: shapeWhere, Eval: evalWhere, Grad: gradWhere},
 	{Name: "cast", Doc: "convert to dtype (f32 -> i32 truncates toward zero; bool is 0 or 1)", Arity: 1, Kind: KindElementwise,
 		Attrs: []AttrSpec{{Name: "dtype", Kind: AttrDType}}, Shape: shapeCast, Eval: evalCast, Grad: gradCast},
@@ -215,33 +255,33 @@ var opTable = []*OpDef{
 		Attrs: []AttrSpec{{Name: "ta", Kind: AttrBool, Optional: true}, {Name: "tb", Kind: AttrBool, Optional: true}}, Shape: shapeMatmul, Eval: evalMatmul, Grad: gradMatmul},
 
 	// Reductions.
-	{Name: "reduce_sum", Doc: "sum over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Reduce: ReduceSum, Shape: shapeReduce, Eval: evalReduce(reduceSum), Grad: gradReduceSum},
-	{Name: "reduce_mean", Doc: "mean over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Reduce: ReduceMean, Shape: shapeReduceFloat, Eval: evalReduce(reduceMean), Grad: gradReduceMean},
-	{Name: "reduce_max", Doc: "maximum over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Reduce: ReduceMax, Shape: shapeReduce, Eval: evalReduce(reduceMax), Grad: gradReduceMax},
-	{Name: "argmax", Doc: "index of the first maximum along axis (i32; axis removed)", Arity: 1, Kind: KindReduction, NoGrad: true, Attrs: axisAttr, Shape: shapeArgmax, Eval: evalArgmax},
-	{Name: "softmax", Doc: "exp(x - max) / sum(exp(x - max)) along axis", Arity: 1, Kind: KindReduction, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(false), Grad: gradSoftmax},
-	{Name: "log_softmax", Doc: "x - logsumexp(x) along axis", Arity: 1, Kind: KindReduction, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(true), Grad: gradLogSoftmax},
-	{Name: "logsumexp", Doc: "max + log(sum(exp(x - max))) over axes", Arity: 1, Kind: KindReduction, Attrs: axesAttrs, Scratch: sameShape, Shape: shapeReduceFloat, Eval: evalReduce(reduceLSE), Grad: gradLogsumexp},
+	{Name: "reduce_sum", Doc: "sum over axes", Arity: 1, Kind: KindReduction, Family: FamilyReduce, Attrs: axesAttrs, Reduce: ReduceSum, Shape: shapeReduce, Eval: evalReduce(reduceSum), Grad: gradReduceSum},
+	{Name: "reduce_mean", Doc: "mean over axes", Arity: 1, Kind: KindReduction, Family: FamilyReduce, Attrs: axesAttrs, Reduce: ReduceMean, Shape: shapeReduceFloat, Eval: evalReduce(reduceMean), Grad: gradReduceMean},
+	{Name: "reduce_max", Doc: "maximum over axes", Arity: 1, Kind: KindReduction, Family: FamilyReduce, Attrs: axesAttrs, Reduce: ReduceMax, Shape: shapeReduce, Eval: evalReduce(reduceMax), Grad: gradReduceMax},
+	{Name: "argmax", Doc: "index of the first maximum along axis (i32; axis removed)", Arity: 1, Kind: KindReduction, Family: FamilyLane, NoGrad: true, Attrs: axisAttr, Shape: shapeArgmax, Eval: evalArgmax},
+	{Name: "softmax", Doc: "exp(x - max) / sum(exp(x - max)) along axis", Arity: 1, Kind: KindReduction, Family: FamilyLane, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(false), Grad: gradSoftmax},
+	{Name: "log_softmax", Doc: "x - logsumexp(x) along axis", Arity: 1, Kind: KindReduction, Family: FamilyLane, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(true), Grad: gradLogSoftmax},
+	{Name: "logsumexp", Doc: "max + log(sum(exp(x - max))) over axes", Arity: 1, Kind: KindReduction, Family: FamilyReduce, Attrs: axesAttrs, Scratch: sameShape, Shape: shapeReduceFloat, Eval: evalReduce(reduceLSE), Grad: gradLogsumexp},
 
 	// Layout.
 	{Name: "reshape", Doc: "same elements, new shape (element count must match)", Arity: 1, Kind: KindLayout, View: true,
 		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}}, Shape: shapeReshape, Eval: evalReshape, Grad: gradReshape},
-	{Name: "transpose", Doc: "permute axes: out axis i is in axis perm[i]", Arity: 1, Kind: KindLayout,
+	{Name: "transpose", Doc: "permute axes: out axis i is in axis perm[i]", Arity: 1, Kind: KindLayout, Family: FamilyTranspose,
 		Attrs: []AttrSpec{{Name: "perm", Kind: AttrInts}}, Shape: shapeTranspose, Eval: evalTranspose, Grad: gradTranspose},
 	{Name: "broadcast", Doc: "broadcast to shape (numpy rules)", Arity: 1, Kind: KindElementwise, Identity: true,
 		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}}, Shape: shapeBroadcast, Eval: evalBroadcast, Grad: gradBroadcast},
-	{Name: "slice", Doc: "elements start..end-1 of axis", Arity: 1, Kind: KindLayout,
+	{Name: "slice", Doc: "elements start..end-1 of axis", Arity: 1, Kind: KindLayout, Family: FamilySlice,
 		Attrs: []AttrSpec{{Name: "axis", Kind: AttrInt}, {Name: "start", Kind: AttrInt}, {Name: "end", Kind: AttrInt}}, Shape: shapeSlice, Eval: evalSlice, Grad: gradSlice},
-	{Name: "pad", Doc: "zero-pad axis with before and after elements (the backward of slice)", Arity: 1, Kind: KindLayout,
+	{Name: "pad", Doc: "zero-pad axis with before and after elements (the backward of slice)", Arity: 1, Kind: KindLayout, Family: FamilyPad,
 		Attrs: []AttrSpec{{Name: "axis", Kind: AttrInt}, {Name: "before", Kind: AttrInt}, {Name: "after", Kind: AttrInt}}, Shape: shapePad, Eval: evalPad, Grad: gradPad},
-	{Name: "concat", Doc: "join args along axis", Arity: -1, Kind: KindLayout, Attrs: axisAttr, Shape: shapeConcat, Eval: evalConcat, Grad: gradConcat},
+	{Name: "concat", Doc: "join args along axis", Arity: -1, Kind: KindLayout, Family: FamilyConcat, Attrs: axisAttr, Shape: shapeConcat, Eval: evalConcat, Grad: gradConcat},
 
 	// Indexing.
-	{Name: "gather", Doc: "rows of table (arg 0) picked by i32 indices (arg 1): out[i..., j...] = table[idx[i...], j...]", Arity: 2, Kind: KindOpaque,
+	{Name: "gather", Doc: "rows of table (arg 0) picked by i32 indices (arg 1): out[i..., j...] = table[idx[i...], j...]", Arity: 2, Kind: KindOpaque, Family: FamilyGather,
 		IndexBound: boundByRows(1), Shape: shapeGather, Eval: evalGather, Grad: gradGather},
-	{Name: "scatter_add", Doc: "the backward of gather: out[idx[i...], j...] += src[i..., j...], out has size rows on axis 0", Arity: 2, Kind: KindOpaque,
+	{Name: "scatter_add", Doc: "the backward of gather: out[idx[i...], j...] += src[i..., j...], out has size rows on axis 0", Arity: 2, Kind: KindOpaque, Family: FamilyScatterAdd,
 		Attrs: []AttrSpec{{Name: "rows", Kind: AttrInt}}, NoGrad: true, IndexBound: boundByAttr(0, "rows"), Shape: shapeScatterAdd, Eval: evalScatterAdd},
-	{Name: "one_hot", Doc: "f32 one-hot encoding of i32 indices with depth classes (out of range gives a zero row)", Arity: 1, Kind: KindOpaque, NoGrad: true,
+	{Name: "one_hot", Doc: "f32 one-hot encoding of i32 indices with depth classes (out of range gives a zero row)", Arity: 1, Kind: KindOpaque, Family: FamilyOneHot, NoGrad: true,
 		Attrs: []AttrSpec{{Name: "depth", Kind: AttrInt}}, IndexBound: boundByAttr(0, "depth"), Shape: shapeOneHot, Eval: evalOneHot},
 }
 

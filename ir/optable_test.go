@@ -69,6 +69,38 @@ func TestOpTableComplete(t *testing.T) {
 	}
 }
 
+// TestOpFacts checks that the facts of every op agree with each other:
+// backends and passes rely on them instead of op names.
+func TestOpFacts(t *testing.T) {
+	for _, op := range Ops() {
+		computed := !op.Bound && !op.Inline && !op.View
+		if computed != (op.Family != FamilyNone) || int(op.Family) >= int(NumFamilies) {
+			t.Errorf("%s: family %s, computed %v (every computed op has a family, no other op has one)", op.Name, op.Family, computed)
+		}
+		if (op.Family == FamilyElementwise) != (op.Kind == KindElementwise) || (op.Family == FamilyContraction) != (op.Kind == KindContraction) {
+			t.Errorf("%s: family %s with kind %s", op.Name, op.Family, op.Kind)
+		}
+		if (op.Bound || op.Inline) && op.Kind != KindSource {
+			t.Errorf("%s: bound or inline but of kind %s", op.Name, op.Kind)
+		}
+		if op.Inline && op.Arity != 0 || op.View && op.Arity != 1 || op.Identity && (op.Arity != 1 || op.Kind != KindElementwise) {
+			t.Errorf("%s: inline, view or identity with arity %d", op.Name, op.Arity)
+		}
+		if op.Operator != "" && (op.Kind != KindElementwise || op.Arity < 1 || op.Arity > 2) {
+			t.Errorf("%s: operator %q on a %s op of arity %d", op.Name, op.Operator, op.Kind, op.Arity)
+		}
+		if op.Reduce != ReduceNone && (op.Kind != KindReduction || op.Family != FamilyReduce || op.Attr("axes") == nil) {
+			t.Errorf("%s: an accumulating reduction needs kind reduction, family reduce and axes", op.Name)
+		}
+		if op.Scratch != nil && !computed {
+			t.Errorf("%s: a workspace for an op that is not computed", op.Name)
+		}
+		if op.IndexBound != nil && op.Arity == 0 {
+			t.Errorf("%s: bounds the index of an arg it does not have", op.Name)
+		}
+	}
+}
+
 // TestCheckAttrsKinds checks that checkAttrs accepts a value of each
 // attribute kind and rejects a value of another type, so no kind is
 // silently unchecked.

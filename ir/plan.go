@@ -122,6 +122,15 @@ type FlatUpdate struct {
 	State       map[*Value]int    // the first lane's state -> base: element i of the params block pairs with element base+i of the state block
 	Targets     map[*Value]*Value // a chain value -> the param or state it updates
 	Lanes       [][]*Value        // every param's chain, in param order
+	Runs        []StateRun        // the first lane's state, in the order the chain first uses it
+}
+
+// StateRun is one kind of optimizer state ("m", "v") of every param: a run
+// of the state block with the params block's layout, starting at Base.
+type StateRun struct {
+	State *Value // the first lane's state of this kind
+	Kind  string // its name after the param's ("m")
+	Base  int
 }
 
 // EntryPlan is what one entry point runs.

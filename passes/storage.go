@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -36,6 +37,9 @@ func storage(g *ir.Graph, maxBatch int) (*ir.Plan, error) {
 		pl.State += size[v]
 	}
 	buildUnits(g, pl)
+	if err := checkOrder(pl); err != nil {
+		return nil, err
+	}
 	if err := storageKinds(g, pl, size); err != nil {
 		return nil, err
 	}
@@ -132,6 +136,26 @@ func buildUnits(g *ir.Graph, pl *ir.Plan) {
 			u.Phase = max(u.Phase, ph)
 		}
 	}
+}
+
+// checkOrder reports a unit that reads a value computed by a later unit (a
+// group the fuse pass could not legally emit where its last value is).
+func checkOrder(pl *ir.Plan) error {
+	done := map[*ir.Unit]bool{}
+	for _, u := range pl.Units {
+		for _, v := range u.Values {
+			for _, a := range v.Args {
+				for a.Op.View {
+					a = a.Args[0]
+				}
+				if ua := pl.UnitOf[a]; ua != nil && ua != u && !done[ua] {
+					return fmt.Errorf("%%%d %s needs %%%d %s, which is computed later (in another unit)", v.ID, v.Op.Name, a.ID, a.Op.Name)
+				}
+			}
+		}
+		done[u] = true
+	}
+	return nil
 }
 
 // reaches returns the values roots depend on.
@@ -443,6 +467,13 @@ func flatUpdate(g *ir.Graph, gr *ir.Group, pl *ir.Plan) *ir.FlatUpdate {
 				if k == 0 {
 					fu.State[a] = off - poff
 				}
+			}
+		}
+	}
+	for _, v := range fu.Chain {
+		for _, a := range append(append([]*ir.Value(nil), v.Args...), fu.Targets[v]) {
+			if base, ok := fu.State[a]; ok && !slices.ContainsFunc(fu.Runs, func(r ir.StateRun) bool { return r.State == a }) {
+				fu.Runs = append(fu.Runs, ir.StateRun{State: a, Kind: strings.TrimPrefix(a.Name, fu.Param.Name+"."), Base: base})
 			}
 		}
 	}

@@ -73,7 +73,7 @@ type Model struct {
 	accuracyEq         []float32 // (N) accuracyEq = eq(accuracyArgmax, label)
 	accuracyCast       []float32 // (N) accuracyCast = cast(accuracyEq)
 	accuracy           []float32 // scalar accuracy = reduce_mean(accuracyCast)
-	dLogitsDiv         []float32 // scalar dLogitsDiv = div(float32(1.0), n)
+	dLogitsDiv         []float32 // scalar dLogitsDiv = div(float32(1.0), float32(n))
 	dLogitsBroadcast   []float32 // (N) dLogitsBroadcast = broadcast(dLogitsDiv)
 	dLogitsNeg         []float32 // (N) dLogitsNeg = neg(dLogitsBroadcast)
 	dLogitsBroadcast2  []float32 // (N, 10) dLogitsBroadcast2 = broadcast(dLogitsNeg)
@@ -1021,7 +1021,7 @@ func (m *Model) accuracyForward(n int) {
 
 // dLogitsDivBackward computes
 //
-//	dLogitsDiv = div(float32(1.0), n) scalar
+//	dLogitsDiv = div(float32(1.0), float32(n)) scalar
 func (m *Model) dLogitsDivBackward(n int) {
 	dLogitsDiv := float32(1.0) / float32(n)
 	m.dLogitsDiv[0] = dLogitsDiv

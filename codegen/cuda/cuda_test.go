@@ -5,10 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/mdlc/mdlc/codegen/cuda"
 	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/internal/gotool"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/passes"
 )
@@ -391,16 +390,6 @@ func TestLanesNotFlat(t *testing.T) {
 	compiles(t, []byte(cu))
 }
 
-// repoRoot is the module root of mdlc.
-func repoRoot(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	root, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 const checkMain = `// Command gpucheck compares the CUDA target of generated models with their
 // CPU target (codegen/cuda/gpucheck); scripts/gpu-check builds it.
 package main
@@ -432,19 +421,7 @@ func TestGPUCheckBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a program")
 	}
-	root := repoRoot(t)
-	dir := t.TempDir()
-	gomod := fmt.Sprintf("module gpucheckmain\n\ngo 1.26\n\nrequire github.com/mdlc/mdlc v0.0.0\n\nreplace github.com/mdlc/mdlc => %s\n", root)
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := gotool.TempModule(t, "gpucheckmain")
 	var imports, cases strings.Builder
 	for _, m := range testModels {
 		src, err := os.ReadFile(m.mdl)
@@ -469,16 +446,8 @@ func TestGPUCheckBuild(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(fmt.Sprintf(checkMain, imports.String(), cases.String())), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(env []string, args ...string) {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = dir
-		cmd.Env = append(append(os.Environ(), "GOFLAGS=-mod=mod"), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run(nil, "vet", "./...")
-	run([]string{"CGO_ENABLED=0"}, "build", "-o", "gpucheck", ".")
+	gotool.Go(t, dir, nil, "vet", "./...")
+	gotool.Go(t, dir, []string{"CGO_ENABLED=0"}, "build", "-o", "gpucheck", ".")
 	if *gpucheckOut != "" {
 		if err := os.MkdirAll(*gpucheckOut, 0o755); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mdlc/mdlc/codegen/internal/api"
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+
+	"github.com/mdlc/mdlc/codegen/internal/render"
 	"github.com/mdlc/mdlc/ir"
 )
 
@@ -42,24 +46,14 @@ type launch struct {
 // unit of the plan, and the launch code, whose model API is the CPU
 // Model's (codegen/internal/api).
 func Generate(g *ir.Graph, opt Options) (map[string][]byte, error) {
-	if opt.Package == "" {
-		return nil, fmt.Errorf("cuda: no package name")
-	}
-	if g.Plan == nil || g.Plan.UnitOf == nil {
-		return nil, fmt.Errorf("cuda: model %s has no storage plan", g.Name)
+	if err := api.Check("cuda", g, opt.Package, Handles); err != nil {
+		return nil, err
 	}
 	if opt.Version == "" {
 		opt.Version = Version
 	}
 	if opt.Arch == "" {
 		opt.Arch = DefaultArch
-	}
-	for _, u := range g.Plan.Units {
-		for _, v := range u.Values {
-			if _, ok := emitters[v.Op.Name]; !ok && !(u.Kind != ir.UnitOp && scalarOps[v.Op.Name] != nil) {
-				return nil, fmt.Errorf("cuda: op %s has no CUDA emitter", v.Op.Name)
-			}
-		}
 	}
 	l := newLayout(g)
 	c := &cgen{l: l}
@@ -116,15 +110,16 @@ func (c *cgen) launches() []*launch {
 		case ir.UnitReduce:
 			main = u.Last()
 			k.prologue = u.Values[:len(u.Values)-1]
-			emitters[main.Op.Name](c, k, main)
+			emitReduce(c, k, main)
 		case ir.UnitLoop:
 			c.elementwise(k, u.Values, c.stored)
 		default:
-			if u.Values[0].Op.Kind == ir.KindContraction {
-				ln.gemm, k = u.Values[0], nil
-				break
+			if err := render.Op(templates{c, k}, u.Values[0]); err != nil && l.err == nil {
+				l.err = err
 			}
-			emitters[u.Values[0].Op.Name](c, k, u.Values[0])
+			if k.gemm != nil {
+				ln.gemm, k = k.gemm, nil // a cuBLAS call, no kernel
+			}
 		}
 		if k != nil {
 			ln.kernel = k
@@ -170,22 +165,22 @@ func (c *cgen) cuSource(launches []*launch, header string) []byte {
 		fmt.Fprintf(&b, "#define %s %s(%s, %d) // %s\n", mac, kind, blockMacro[s], off, doc)
 	}
 	for _, v := range g.Params() {
-		define("Parameters.", l.mac[v], false, ir.StoreParams, l.offset(v), v.Name+" "+shapeComment(v.Type.Shape))
+		define("Parameters.", l.mac[v], false, ir.StoreParams, l.offset(v), v.Name+" "+dims.Comment(v.Type.Shape))
 	}
 	for _, v := range g.Params() {
-		define("Gradients.", l.grad[v], false, ir.StoreGrads, l.pl.GradSlot[v].Offset, "d loss / d "+v.Name+" "+shapeComment(v.Type.Shape))
+		define("Gradients.", l.grad[v], false, ir.StoreGrads, l.pl.GradSlot[v].Offset, "d loss / d "+v.Name+" "+dims.Comment(v.Type.Shape))
 	}
 	for _, v := range g.State() {
-		define("Optimizer state.", l.mac[v], false, ir.StoreState, l.offset(v), v.Name+" "+shapeComment(v.Type.Shape))
+		define("Optimizer state.", l.mac[v], false, ir.StoreState, l.offset(v), v.Name+" "+dims.Comment(v.Type.Shape))
 	}
 	for _, v := range g.Values {
 		if s := l.pl.Slots[v]; s.Storage == ir.StoreArena || s.Storage == ir.StoreIArena {
-			define("Activations and temporaries.", l.mac[v], s.Storage == ir.StoreIArena, s.Storage, s.Offset, shapeComment(v.Type.Shape)+" "+c.formula(v))
+			define("Activations and temporaries.", l.mac[v], s.Storage == ir.StoreIArena, s.Storage, s.Offset, dims.Comment(v.Type.Shape)+" "+c.formula(v))
 		}
 	}
 	for _, v := range g.Inputs() {
 		define("Inputs and targets (copied in by the launch code).", l.mac[v], v.Type.DType == ir.I32, ir.StoreInput, l.offset(v),
-			fmt.Sprintf("%s %s %s at MaxBatch", v.Attrs.String("role"), v.Name, shapeComment(v.Type.Shape)))
+			fmt.Sprintf("%s %s %s at MaxBatch", v.Attrs.String("role"), v.Name, dims.Comment(v.Type.Shape)))
 	}
 	section = ""
 	for _, ln := range launches {
@@ -205,11 +200,11 @@ func (c *cgen) cuSource(launches []*launch, header string) []byte {
 			b.WriteString("// block runs the first param's chain on the params, grads and state blocks (which\n")
 			b.WriteString("// share its layout) at that element and writes the updates in place:\n")
 			for _, v := range ln.u.Flat.Chain {
-				fmt.Fprintf(&b, "//   %s %s\n", c.formula(v), shapeComment(v.Type.Shape))
+				fmt.Fprintf(&b, "//   %s %s\n", c.formula(v), dims.Comment(v.Type.Shape))
 			}
 		default:
 			for _, v := range ln.u.Values {
-				fmt.Fprintf(&b, "//   %s %s\n", c.formula(v), shapeComment(v.Type.Shape))
+				fmt.Fprintf(&b, "//   %s %s\n", c.formula(v), dims.Comment(v.Type.Shape))
 			}
 		}
 		if ln.gemm != nil {
@@ -241,11 +236,10 @@ func (c *cgen) formula(v *ir.Value) string {
 			a = a.Args[0]
 		}
 		r := c.l.pl.Root(a)
+		if s, ok := render.Inline(r, cConst); ok {
+			return s
+		}
 		switch {
-		case r.Op.Name == "const":
-			return literal(r.Type.DType, r.Attrs.Float("value"))
-		case r.Op.Name == "numel":
-			return sizeExpr(r.Attrs.Shape("shape"))
 		case c.l.mac[a] != "":
 			return c.l.mac[a]
 		case c.l.loc[a] != "":

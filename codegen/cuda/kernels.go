@@ -2,10 +2,14 @@ package cuda
 
 import (
 	"fmt"
-	"math"
+
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/mdlc/mdlc/codegen/internal/render"
 
 	"github.com/mdlc/mdlc/ir"
 )
@@ -21,6 +25,7 @@ const (
 
 // kernel is the body of one __global__ function and how to launch it.
 type kernel struct {
+	gemm  *ir.Value // a contraction: a cuBLAS call, no body
 	b     strings.Builder
 	grid  string // number of blocks, a Go expression in n
 	local map[*ir.Value]string
@@ -36,49 +41,37 @@ func (k *kernel) printf(format string, args ...any) {
 	fmt.Fprintf(&k.b, format, args...)
 }
 
-// emitter writes the body of the kernel that computes v. The table has an
-// entry for every op of ir's op table that is computed (not bound, inline
-// or a view; a test walks ir.Ops()): elementwise ops through scalarOps,
-// their render table. A contraction is a cuBLAS call and has no body.
-type emitter func(c *cgen, k *kernel, v *ir.Value)
-
-var emitters map[string]emitter
-
-func init() {
-	emitters = map[string]emitter{
-		"matmul":      nil, // cuBLAS (gemmCall)
-		"reduce_sum":  emitReduce,
-		"reduce_mean": emitReduce,
-		"reduce_max":  emitReduce,
-		"logsumexp":   emitReduce,
-		"argmax":      emitLane,
-		"softmax":     emitLane,
-		"log_softmax": emitLane,
-		"transpose":   emitTranspose,
-		"slice":       emitSlice,
-		"pad":         emitPad,
-		"concat":      emitConcat,
-		"gather":      emitGather,
-		"scatter_add": emitScatterAdd,
-		"one_hot":     emitOneHot,
-	}
-	for name := range scalarOps {
-		emitters[name] = func(c *cgen, k *kernel, v *ir.Value) { c.elementwise(k, []*ir.Value{v}) }
-	}
+// templates is the CUDA backend's set of kernel templates
+// (render.Templates): each writes kernel k computing v alone. A
+// contraction is a cuBLAS call made by the launch code: its kernel has no
+// body.
+type templates struct {
+	c *cgen
+	k *kernel
 }
 
-// hasEmitter reports whether op is known to the CUDA backend.
-func hasEmitter(op string) bool {
-	_, ok := emitters[op]
-	return ok
+func (t templates) Elementwise(v *ir.Value) { t.c.elementwise(t.k, []*ir.Value{v}) }
+func (t templates) Contraction(v *ir.Value) { t.k.gemm = v }
+func (t templates) Reduce(v *ir.Value)      { emitReduce(t.c, t.k, v) }
+func (t templates) Lane(v *ir.Value)        { emitLane(t.c, t.k, v) }
+func (t templates) Transpose(v *ir.Value)   { emitTranspose(t.c, t.k, v) }
+func (t templates) Slice(v *ir.Value)       { emitSlice(t.c, t.k, v) }
+func (t templates) Pad(v *ir.Value)         { emitPad(t.c, t.k, v) }
+func (t templates) Concat(v *ir.Value)      { emitConcat(t.c, t.k, v) }
+func (t templates) Gather(v *ir.Value)      { emitGather(t.c, t.k, v) }
+func (t templates) ScatterAdd(v *ir.Value)  { emitScatterAdd(t.c, t.k, v) }
+func (t templates) OneHot(v *ir.Value)      { emitOneHot(t.c, t.k, v) }
+
+// Handles reports whether the CUDA backend can compute op.
+func Handles(op *ir.OpDef) bool {
+	return render.Handles(op, func(op *ir.OpDef) bool { return scalarOps[op.Name] != nil })
 }
 
-// scalarOps give the C expression of an elementwise op on element
-// expressions a[0], a[1], ...; the helpers are defined in every .cu. A new
-// elementwise op needs one line here.
+// scalarOps give the C expression of an elementwise op without an operator
+// on element expressions a[0], a[1], ...; the helpers are defined in every
+// .cu. A new elementwise op needs one line here (or none: an op with an
+// operator is written by render.Scalar).
 var scalarOps = map[string]func(v *ir.Value, a []string) string{
-	"broadcast": func(v *ir.Value, a []string) string { return a[0] },
-	"neg":       func(v *ir.Value, a []string) string { return "-" + paren(a[0]) },
 	"abs":       func(v *ir.Value, a []string) string { return typed(v, "abs") + "(" + a[0] + ")" },
 	"sign":      func(v *ir.Value, a []string) string { return typed(v, "sign") + "(" + a[0] + ")" },
 	"exp":       fn("expf"),
@@ -93,18 +86,8 @@ var scalarOps = map[string]func(v *ir.Value, a []string) string{
 	"cos":       fn("cosf"),
 	"floor":     fn("floorf"),
 	"pow":       fn("powf"),
-	"add":       func(v *ir.Value, a []string) string { return a[0] + " + " + a[1] },
-	"sub":       func(v *ir.Value, a []string) string { return a[0] + " - " + paren(a[1]) },
-	"mul":       func(v *ir.Value, a []string) string { return paren(a[0]) + " * " + paren(a[1]) },
-	"div":       func(v *ir.Value, a []string) string { return paren(a[0]) + " / " + paren(a[1]) },
 	"maximum":   func(v *ir.Value, a []string) string { return typed(v, "max") + "(" + a[0] + ", " + a[1] + ")" },
 	"minimum":   func(v *ir.Value, a []string) string { return typed(v, "min") + "(" + a[0] + ", " + a[1] + ")" },
-	"eq":        compare("=="),
-	"ne":        compare("!="),
-	"lt":        compare("<"),
-	"le":        compare("<="),
-	"gt":        compare(">"),
-	"ge":        compare(">="),
 	"where":     func(v *ir.Value, a []string) string { return "(" + a[0] + " != 0.0f ? " + a[1] + " : " + a[2] + ")" },
 	"cast":      castExpr,
 }
@@ -113,8 +96,12 @@ func fn(name string) func(v *ir.Value, a []string) string {
 	return func(v *ir.Value, a []string) string { return name + "(" + strings.Join(a, ", ") + ")" }
 }
 
-func compare(op string) func(v *ir.Value, a []string) string {
-	return func(v *ir.Value, a []string) string { return "(" + a[0] + " " + op + " " + a[1] + " ? 1.0f : 0.0f)" }
+// scalarExpr is the C expression of elementwise v on its args' expressions.
+func scalarExpr(v *ir.Value, args []string) string {
+	if e, ok := render.Scalar(v, args, paren, func(c string) string { return "(" + c + " ? 1.0f : 0.0f)" }); ok {
+		return e
+	}
+	return scalarOps[v.Op.Name](v, args)
 }
 
 // typed picks the helper for the value's element type: abs_f or abs_i.
@@ -163,25 +150,19 @@ func ctype(v *ir.Value) string {
 	return "float"
 }
 
+// cConst spells constants in C: float32 values as the shortest float32
+// literal, bit patterns for NaN and the infinities.
+var cConst = render.Spelling{NaN: "__int_as_float(0x7fc00000)", Inf: "__int_as_float(0x7f800000)", NegInf: "__int_as_float(0xff800000)", Int: "%d", IntToFloat: "(float)(%s)",
+	Float: func(x float64) string {
+		s := strconv.FormatFloat(float64(float32(x)), 'g', -1, 32)
+		if !strings.ContainsAny(s, ".eEn") {
+			s += ".0"
+		}
+		return s + "f"
+	}}
+
 // literal is a C constant of dtype d.
-func literal(d ir.DType, x float64) string {
-	switch {
-	case math.IsNaN(x):
-		return "__int_as_float(0x7fc00000)"
-	case math.IsInf(x, 1) || (d != ir.I32 && x > math.MaxFloat32):
-		return "__int_as_float(0x7f800000)"
-	case math.IsInf(x, -1) || (d != ir.I32 && x < -math.MaxFloat32):
-		return "__int_as_float(0xff800000)"
-	}
-	if d == ir.I32 {
-		return strconv.FormatInt(int64(math.Max(math.MinInt32, math.Min(math.MaxInt32, math.Trunc(x)))), 10)
-	}
-	s := strconv.FormatFloat(float64(float32(x)), 'g', -1, 32)
-	if !strings.ContainsAny(s, ".eEn") {
-		s += ".0"
-	}
-	return s + "f"
-}
+func literal(d ir.DType, x float64) string { return render.Literal(d, x, cConst) }
 
 // cgen generates kernels for one graph.
 type cgen struct {
@@ -198,13 +179,8 @@ func (c *cgen) elem(k *kernel, v *ir.Value, idx string) string {
 	if s, ok := k.local[v]; ok {
 		return s
 	}
-	if src := c.l.pl.Root(v); c.l.inline(src) {
-		switch src.Op.Name {
-		case "const":
-			return literal(v.Type.DType, src.Attrs.Float("value"))
-		case "numel":
-			return "(float)(" + sizeExpr(src.Attrs.Shape("shape")) + ")"
-		}
+	if s, ok := render.Inline(c.l.pl.Root(v), cConst); ok {
+		return s
 	}
 	return c.l.ref(v) + "[" + idx + "]"
 }
@@ -229,18 +205,18 @@ func offset(prefix string, strides []string) string {
 	return strings.Join(terms, " + ")
 }
 
-// unflatten declares index variables prefix0.. for flat index flat over dims.
-func (k *kernel) unflatten(flat, prefix string, dims ir.Shape) {
-	if len(dims) == 0 {
+// unflatten declares index variables prefix0.. for flat index flat over shape.
+func (k *kernel) unflatten(flat, prefix string, shape ir.Shape) {
+	if len(shape) == 0 {
 		return
 	}
-	if len(dims) == 1 {
+	if len(shape) == 1 {
 		k.printf("const int %s0 = %s;\n", prefix, flat)
 		return
 	}
 	k.printf("int %s_ = %s;\n", prefix, flat)
-	for d := len(dims) - 1; d > 0; d-- {
-		k.printf("const int %s%d = %s_ %% %s; %s_ /= %s;\n", prefix, d, prefix, paren(extent(dims[d])), prefix, paren(extent(dims[d])))
+	for d := len(shape) - 1; d > 0; d-- {
+		k.printf("const int %s%d = %s_ %% %s; %s_ /= %s;\n", prefix, d, prefix, paren(dims.Extent(shape[d])), prefix, paren(dims.Extent(shape[d])))
 	}
 	k.printf("const int %s0 = %s_;\n", prefix, prefix)
 }
@@ -255,7 +231,7 @@ func flatGrid(size string) string { return fmt.Sprintf("cuBlocks(%s, %d)", size,
 // by then, at its own element.
 func (c *cgen) elementwise(k *kernel, vals []*ir.Value, store ...func(*ir.Value) bool) {
 	out := vals[0].Type.Shape
-	size := sizeExpr(out)
+	size := dims.Size(out)
 	k.grid = flatGrid(size)
 	k.printf("const int i = blockIdx.x * blockDim.x + threadIdx.x;\n")
 	k.printf("if (i >= %s) return;\n", size)
@@ -282,11 +258,11 @@ func (c *cgen) elementwise(k *kernel, vals []*ir.Value, store ...func(*ir.Value)
 		for j, a := range v.Args {
 			idx := "i"
 			if !inGroup[a] && !a.Type.Shape.Equal(out) {
-				idx = offset("i", bcastStrides(a.Type.Shape, out))
+				idx = offset("i", dims.BcastStrides(a.Type.Shape, out))
 			}
 			args[j] = c.elem(k, a, idx)
 		}
-		e := scalarOps[v.Op.Name](v, args)
+		e := scalarExpr(v, args)
 		if len(vals) == 1 {
 			k.printf("%s[i] = %s;\n", c.l.ref(v), e)
 			continue
@@ -357,8 +333,8 @@ func emitReduce(c *cgen, k *kernel, v *ir.Value) {
 	x := v.Args[0]
 	axes, _ := ir.NormAxes(v.Attrs.Ints("axes"), x.Type.Shape.Rank())
 	kept, red, keptAx, redAx := reduceGeom(x.Type.Shape, axes)
-	st := stridesOf(x.Type.Shape)
-	outs, R := sizeExpr(kept), sizeExpr(red)
+	st := dims.Strides(x.Type.Shape)
+	outs, R := dims.Size(kept), dims.Size(red)
 	perBlock := c.reduceHead(k, outs, red)
 	k.unflatten("o", "o", kept)
 	var keptOff []string
@@ -430,7 +406,7 @@ func emitLane(c *cgen, k *kernel, v *ir.Value) {
 	x := v.Args[0]
 	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
 	s := x.Type.Shape
-	outer, length, inner := sizeExpr(s[:ax[0]]), extent(s[ax[0]]), sizeExpr(s[ax[0]+1:])
+	outer, length, inner := dims.Size(s[:ax[0]]), dims.Extent(s[ax[0]]), dims.Size(s[ax[0]+1:])
 	lanes := outer
 	if inner != "1" {
 		lanes = paren(outer) + "*" + paren(inner)
@@ -473,7 +449,7 @@ func emitLane(c *cgen, k *kernel, v *ir.Value) {
 
 // flatHead opens a kernel with one thread per element of shape out.
 func flatHead(k *kernel, out ir.Shape) {
-	size := sizeExpr(out)
+	size := dims.Size(out)
 	k.grid = flatGrid(size)
 	k.printf("const int i = blockIdx.x * blockDim.x + threadIdx.x;\n")
 	k.printf("if (i >= %s) return;\n", size)
@@ -481,12 +457,7 @@ func flatHead(k *kernel, out ir.Shape) {
 
 func emitTranspose(c *cgen, k *kernel, v *ir.Value) {
 	x := v.Args[0]
-	perm := v.Attrs.Ints("perm")
-	xs := stridesOf(x.Type.Shape)
-	st := make([]string, len(perm))
-	for i, p := range perm {
-		st[i] = xs[p]
-	}
+	st := dims.PermutedStrides(x.Type.Shape, v.Attrs.Ints("perm"))
 	flatHead(k, v.Type.Shape)
 	k.unflatten("i", "i", v.Type.Shape)
 	k.printf("%s[i] = %s;\n", c.l.ref(v), c.elem(k, x, offset("i", st)))
@@ -494,7 +465,7 @@ func emitTranspose(c *cgen, k *kernel, v *ir.Value) {
 
 // axisGeom views a shape as [outer, extent, inner] around axis.
 func axisGeom(s ir.Shape, axis int) (outer, ext, inner string) {
-	return sizeExpr(s[:axis]), extent(s[axis]), sizeExpr(s[axis+1:])
+	return dims.Size(s[:axis]), dims.Extent(s[axis]), dims.Size(s[axis+1:])
 }
 
 // splitAxis declares o, j, in for flat index i over [outer, ext, inner].
@@ -508,7 +479,7 @@ func emitSlice(c *cgen, k *kernel, v *ir.Value) {
 	s := v.Attrs.Int("start")
 	_, d, inner := axisGeom(x.Type.Shape, ax[0])
 	flatHead(k, v.Type.Shape)
-	splitAxis(k, extent(v.Type.Shape[ax[0]]), inner)
+	splitAxis(k, dims.Extent(v.Type.Shape[ax[0]]), inner)
 	k.printf("%s[i] = %s[(o * %s + %d + j) * %s + in];\n", c.l.ref(v), c.l.ref(x), paren(d), s, paren(inner))
 }
 
@@ -518,7 +489,7 @@ func emitPad(c *cgen, k *kernel, v *ir.Value) {
 	b := v.Attrs.Int("before")
 	_, d, inner := axisGeom(x.Type.Shape, ax[0])
 	flatHead(k, v.Type.Shape)
-	splitAxis(k, extent(v.Type.Shape[ax[0]]), inner)
+	splitAxis(k, dims.Extent(v.Type.Shape[ax[0]]), inner)
 	k.printf("const int js = j - %d;\n", b)
 	k.printf("%s[i] = js >= 0 && js < %s ? %s[(o * %s + js) * %s + in] : 0;\n", c.l.ref(v), d, c.l.ref(x), paren(d), paren(inner))
 }
@@ -527,10 +498,10 @@ func emitConcat(c *cgen, k *kernel, v *ir.Value) {
 	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, v.Type.Shape.Rank())
 	_, _, inner := axisGeom(v.Type.Shape, ax[0])
 	flatHead(k, v.Type.Shape)
-	splitAxis(k, extent(v.Type.Shape[ax[0]]), inner)
+	splitAxis(k, dims.Extent(v.Type.Shape[ax[0]]), inner)
 	start := "0"
 	for n, a := range v.Args {
-		d := extent(a.Type.Shape[ax[0]])
+		d := dims.Extent(a.Type.Shape[ax[0]])
 		end := d
 		if start != "0" {
 			end = start + " + " + d
@@ -551,7 +522,7 @@ func emitConcat(c *cgen, k *kernel, v *ir.Value) {
 
 func emitGather(c *cgen, k *kernel, v *ir.Value) {
 	tab, idx := v.Args[0], v.Args[1]
-	row := sizeExpr(tab.Type.Shape[1:])
+	row := dims.Size(tab.Type.Shape[1:])
 	flatHead(k, v.Type.Shape)
 	k.printf("const int r = %s[i / %s];\n", c.l.ref(idx), paren(row))
 	k.printf("%s[i] = %s[r * %s + i %% %s];\n", c.l.ref(v), c.l.ref(tab), paren(row), paren(row))
@@ -561,11 +532,11 @@ func emitGather(c *cgen, k *kernel, v *ir.Value) {
 // names its row, in index order: deterministic, no atomics.
 func emitScatterAdd(c *cgen, k *kernel, v *ir.Value) {
 	idx, src := v.Args[0], v.Args[1]
-	row := sizeExpr(src.Type.Shape[idx.Type.Shape.Rank():])
+	row := dims.Size(src.Type.Shape[idx.Type.Shape.Rank():])
 	flatHead(k, v.Type.Shape)
 	k.printf("const int r = i / %s, j = i %% %s;\n", paren(row), paren(row))
 	k.printf("%s acc = 0;\n", ctype(v))
-	k.printf("for (int e = 0; e < %s; e++) if (%s[e] == r) acc += %s[e * %s + j];\n", sizeExpr(idx.Type.Shape), c.l.ref(idx), c.l.ref(src), paren(row))
+	k.printf("for (int e = 0; e < %s; e++) if (%s[e] == r) acc += %s[e * %s + j];\n", dims.Size(idx.Type.Shape), c.l.ref(idx), c.l.ref(src), paren(row))
 	k.printf("%s[i] = acc;\n", c.l.ref(v))
 }
 
@@ -603,7 +574,7 @@ func (c *cgen) prologue(k *kernel, shape ir.Shape, keptAx, redAx []int) {
 				continue
 			}
 			var terms []string
-			for d, s := range bcastStrides(a.Type.Shape, shape) {
+			for d, s := range dims.BcastStrides(a.Type.Shape, shape) {
 				switch s {
 				case "":
 				case "1":
@@ -619,7 +590,7 @@ func (c *cgen) prologue(k *kernel, shape ir.Shape, keptAx, redAx []int) {
 			args[j] = c.elem(k, a, off)
 		}
 		local := c.l.loc[v]
-		k.printf("const %s %s = %s; // %s\n", ctype(v), local, scalarOps[v.Op.Name](v, args), v.Op.Name)
+		k.printf("const %s %s = %s; // %s\n", ctype(v), local, scalarExpr(v, args), v.Op.Name)
 		k.local[v] = local
 	}
 }
@@ -637,15 +608,9 @@ func (c *cgen) updateKernel(k *kernel, u *ir.Unit) {
 	k.printf("float* const params = F32(PARAMS, 0);\n")
 	k.printf("const float* const grads = F32(GRADS, 0);\n")
 	kinds := map[*ir.Value]string{}
-	for _, v := range fu.Chain {
-		for _, a := range append(append([]*ir.Value(nil), v.Args...), fu.Targets[v]) {
-			if base, ok := fu.State[a]; ok && kinds[a] == "" {
-				kind := strings.TrimPrefix(a.Name, fu.Param.Name)
-				kinds[a] = l.locals.Name("state"+kind, "")
-				k.printf("float* const %s = F32(STATE, %d); // %s of every param, laid out as the params block\n",
-					kinds[a], base, strings.TrimPrefix(kind, "."))
-			}
-		}
+	for _, r := range fu.Runs {
+		kinds[r.State] = l.locals.Name("state."+r.Kind, "")
+		k.printf("float* const %s = F32(STATE, %d); // %s of every param, laid out as the params block\n", kinds[r.State], r.Base, r.Kind)
 	}
 	k.local = map[*ir.Value]string{}
 	// Shared scalars (learning rate, bias corrections) are read once.
@@ -663,15 +628,11 @@ func (c *cgen) updateKernel(k *kernel, u *ir.Unit) {
 		}
 	}
 	read := func(a *ir.Value) string {
-		switch {
-		case k.local[a] != "":
+		if k.local[a] != "" {
 			return k.local[a]
-		case a == fu.Param:
-			return "params[i]"
-		case a == fu.Grad:
-			return "grads[i]"
-		case kinds[a] != "":
-			return kinds[a] + "[i]"
+		}
+		if s := render.FlatOperand(fu, a, kinds); s != "" {
+			return s
 		}
 		return c.elem(k, a, "0")
 	}
@@ -680,7 +641,7 @@ func (c *cgen) updateKernel(k *kernel, u *ir.Unit) {
 		for j, a := range v.Args {
 			args[j] = read(a)
 		}
-		k.printf("const %s %s = %s; // %s\n", ctype(v), l.loc[v], scalarOps[v.Op.Name](v, args), v.Op.Name)
+		k.printf("const %s %s = %s; // %s\n", ctype(v), l.loc[v], scalarExpr(v, args), v.Op.Name)
 		k.local[v] = l.loc[v]
 	}
 	for _, v := range fu.Chain {

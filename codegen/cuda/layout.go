@@ -55,7 +55,7 @@ var indexLike = regexp.MustCompile(`^[a-z][0-9]*_?$`)
 
 func newLayout(g *ir.Graph) *layout {
 	l := &layout{g: g, pl: g.Plan, base: names.Bases(g), mac: map[*ir.Value]string{}, grad: map[*ir.Value]string{}, loc: map[*ir.Value]string{},
-		input: map[*ir.Value]int{},
+		input:  map[*ir.Value]int{},
 		macros: names.New(blockMacros), locals: names.New(cReserved), kernels: names.New(cReserved),
 		goNames: names.New(append(append([]string(nil), api.Reserved...), goReserved...))}
 	l.macros.Style = names.Upper

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+
 	"github.com/dave/jennifer/jen"
 
 	"github.com/mdlc/mdlc/codegen/internal/api"
@@ -124,7 +126,7 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		if v.Type.DType == ir.I32 {
 			typ = jen.Index().Int32()
 		}
-		fields = append(fields, jen.Id(ident[v]).Add(typ).Comment(shapeComment(v.Type.Shape)))
+		fields = append(fields, jen.Id(ident[v]).Add(typ).Comment(dims.Comment(v.Type.Shape)))
 	}
 	f.Comment(fmt.Sprintf("CUDAModel is the %s model on an NVIDIA GPU: parameters, gradients, optimizer", g.Name))
 	f.Comment("state and activations live in one device allocation; a step uploads its inputs,")
@@ -256,7 +258,9 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		return append([]jen.Code{returnIfErr(jen.Id("m").Dot("host").Dot("Reset").Call())}, append(lock(), jen.Return(jen.Id("m").Dot("upload").Call()))...)
 	}
 	m := &api.Model{G: g, Type: "CUDAModel", Ident: name, Where: "host buffers\nthat stay valid until the next call", Fallible: true,
-		Call:   func(e ir.Entry, args []jen.Code) *jen.Statement { return jen.Id("m").Dot(api.EntryMethod(e)).Call(args...) },
+		Call: func(e ir.Entry, args []jen.Code) *jen.Statement {
+			return jen.Id("m").Dot(api.EntryMethod(e)).Call(args...)
+		},
 		Result: func(v *ir.Value) *jen.Statement { return jen.Id("m").Dot(ident[v]) },
 		Body:   body}
 	m.Emit(f)
@@ -326,7 +330,7 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 			reads = append(reads, g.Loss())
 		}
 		for _, v := range reads {
-			body = append(body, jen.Id("m").Dot("get").Call(jen.Qual("unsafe", "Pointer").Call(jen.Op("&").Id("m").Dot(ident[v]).Index(jen.Lit(0))), jen.Lit(l.word(v)), jen.Id(sizeExpr(v.Type.Shape))))
+			body = append(body, jen.Id("m").Dot("get").Call(jen.Qual("unsafe", "Pointer").Call(jen.Op("&").Id("m").Dot(ident[v]).Index(jen.Lit(0))), jen.Lit(l.word(v)), jen.Id(dims.Size(v.Type.Shape))))
 		}
 		body = append(body,
 			jen.If(jen.Id("m").Dot("err").Op("==").Nil()).Block(jen.Id("m").Dot("err").Op("=").Id("m").Dot("dev").Dot("Sync").Call()),
@@ -350,13 +354,13 @@ func (c *cgen) gemmCall(v *ir.Value) *jen.Statement {
 	batch, m, kk, n, _ := ir.MatmulDims(v)
 	ta, tb := v.Attrs.Bool("ta"), v.Attrs.Bool("tb")
 	ra := a.Type.Shape.Rank()
-	lda, ldb := jen.Id(extent(a.Type.Shape[ra-1])), jen.Id(extent(b.Type.Shape[ra-1]))
-	M, K, N := jen.Id(extent(m)), jen.Id(extent(kk)), jen.Id(extent(n))
+	lda, ldb := jen.Id(dims.Extent(a.Type.Shape[ra-1])), jen.Id(dims.Extent(b.Type.Shape[ra-1]))
+	M, K, N := jen.Id(dims.Extent(m)), jen.Id(dims.Extent(kk)), jen.Id(dims.Extent(n))
 	if len(batch) == 0 {
-		return jen.Id("m").Dot("gemm").Call(jen.Lit(ta), jen.Lit(tb), M, N, K, jen.Lit(c.l.word(a)), lda, jen.Lit(c.l.word(b)), ldb, jen.Lit(c.l.word(v)), jen.Id(extent(n)))
+		return jen.Id("m").Dot("gemm").Call(jen.Lit(ta), jen.Lit(tb), M, N, K, jen.Lit(c.l.word(a)), lda, jen.Lit(c.l.word(b)), ldb, jen.Lit(c.l.word(v)), jen.Id(dims.Extent(n)))
 	}
 	return jen.Id("m").Dot("gemmBatched").Call(jen.Lit(ta), jen.Lit(tb), M, N, K,
-		jen.Lit(c.l.word(a)), lda, jen.Id(sizeExpr(a.Type.Shape[ra-2:])),
-		jen.Lit(c.l.word(b)), ldb, jen.Id(sizeExpr(b.Type.Shape[ra-2:])),
-		jen.Lit(c.l.word(v)), jen.Id(extent(n)), jen.Id(sizeExpr(v.Type.Shape[ra-2:])), jen.Id(sizeExpr(batch)))
+		jen.Lit(c.l.word(a)), lda, jen.Id(dims.Size(a.Type.Shape[ra-2:])),
+		jen.Lit(c.l.word(b)), ldb, jen.Id(dims.Size(b.Type.Shape[ra-2:])),
+		jen.Lit(c.l.word(v)), jen.Id(dims.Extent(n)), jen.Id(dims.Size(v.Type.Shape[ra-2:])), jen.Id(dims.Size(batch)))
 }

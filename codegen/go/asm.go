@@ -3,11 +3,12 @@ package gogen
 import (
 	"fmt"
 
-	"github.com/dave/jennifer/jen"
 	"go/constant"
 	"go/token"
 	"math"
 	"strings"
+
+	"github.com/dave/jennifer/jen"
 
 	"github.com/mdlc/mdlc/ir"
 )

@@ -22,6 +22,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+
 	"github.com/dave/jennifer/jen"
 	"golang.org/x/tools/go/ast/astutil"
 
@@ -56,24 +58,17 @@ type Options struct {
 // graph g: model.go, and model_amd64.go and model_amd64.s when a loop has
 // an AVX2 version.
 func Generate(g *ir.Graph, opt Options) (map[string][]byte, error) {
-	if opt.Package == "" {
-		return nil, fmt.Errorf("gogen: no package name")
-	}
-	if g.Plan == nil || g.Plan.UnitOf == nil {
-		return nil, fmt.Errorf("gogen: model %s has no storage plan", g.Name)
+	if err := api.Check("gogen", g, opt.Package, Handles); err != nil {
+		return nil, err
 	}
 	if opt.Version == "" {
 		opt.Version = Version
 	}
-	for _, u := range g.Plan.Units {
-		for _, v := range u.Values {
-			if (u.Kind == ir.UnitOp && emitters[v.Op.Name] == nil) || (u.Kind != ir.UnitOp && v.Op.Kind == ir.KindElementwise && scalarOps[v.Op.Name] == nil) {
-				return nil, fmt.Errorf("gogen: op %s has no Go emitter", v.Op.Name)
-			}
-		}
-	}
 	gen := &generator{g: g, pl: g.Plan, p: newPlan(g, opt), opt: opt, helpers: map[string]bool{}}
 	f := gen.file()
+	if gen.err != nil {
+		return nil, fmt.Errorf("gogen: %w", gen.err)
+	}
 	var buf bytes.Buffer
 	if err := f.Render(&buf); err != nil {
 		return nil, fmt.Errorf("gogen: render: %w", err)
@@ -161,6 +156,7 @@ type generator struct {
 	opt     Options
 	helpers map[string]bool
 	asm     []asmFunc // functions of model_amd64.s
+	err     error     // the first unit that could not be emitted
 }
 
 func rt(name string) *jen.Statement { return api.Rt(name) }
@@ -279,15 +275,15 @@ func (gen *generator) views() []view {
 	var out []view
 	for _, v := range g.Params() {
 		s := pl.Slots[v]
-		out = append(out, view{p.ident(v), "params", "Parameters.", fmt.Sprintf("%s %s", v.Name, shapeComment(v.Type.Shape)), s.Offset, s.Size})
+		out = append(out, view{p.ident(v), "params", "Parameters.", fmt.Sprintf("%s %s", v.Name, dims.Comment(v.Type.Shape)), s.Offset, s.Size})
 	}
 	for _, v := range g.Params() {
 		s := pl.GradSlot[v]
-		out = append(out, view{p.grad[v], "grads", "Gradients.", fmt.Sprintf("d loss / d %s %s", v.Name, shapeComment(v.Type.Shape)), s.Offset, s.Size})
+		out = append(out, view{p.grad[v], "grads", "Gradients.", fmt.Sprintf("d loss / d %s %s", v.Name, dims.Comment(v.Type.Shape)), s.Offset, s.Size})
 	}
 	for _, v := range g.State() {
 		s := pl.Slots[v]
-		out = append(out, view{p.ident(v), "state", "Optimizer state.", fmt.Sprintf("%s %s", v.Name, shapeComment(v.Type.Shape)), s.Offset, s.Size})
+		out = append(out, view{p.ident(v), "state", "Optimizer state.", fmt.Sprintf("%s %s", v.Name, dims.Comment(v.Type.Shape)), s.Offset, s.Size})
 	}
 	for _, v := range g.Values {
 		s := pl.Slots[v]
@@ -296,12 +292,12 @@ func (gen *generator) views() []view {
 			if s.Storage == ir.StoreIArena {
 				block = "iarena"
 			}
-			out = append(out, view{p.ident(v), block, "Activations and temporaries (views of the arena).", fmt.Sprintf("%s %s", shapeComment(v.Type.Shape), p.formula(v)), s.Offset, s.Size})
+			out = append(out, view{p.ident(v), block, "Activations and temporaries (views of the arena).", fmt.Sprintf("%s %s", dims.Comment(v.Type.Shape), p.formula(v)), s.Offset, s.Size})
 		}
 	}
 	for _, v := range g.Values {
 		if s, ok := pl.Scratch[v]; ok {
-			out = append(out, view{p.scratchF[v], "arena", "Workspaces (of the arena).", fmt.Sprintf("%s for %s", shapeComment(v.Type.Shape), p.ident(v)), s.Offset, s.Size})
+			out = append(out, view{p.scratchF[v], "arena", "Workspaces (of the arena).", fmt.Sprintf("%s for %s", dims.Comment(v.Type.Shape), p.ident(v)), s.Offset, s.Size})
 		}
 	}
 	return out
@@ -472,6 +468,9 @@ func (gen *generator) entries(f *jen.File) {
 			continue
 		}
 		k.emitUnit(u)
+		if k.err != nil && gen.err == nil {
+			gen.err = k.err
+		}
 		gen.addAsm(k)
 		f.Comment(fmt.Sprintf("%s computes", methods[u]))
 		f.Comment("")
@@ -485,7 +484,7 @@ func (gen *generator) entries(f *jen.File) {
 // names of this file, with its shape.
 func (gen *generator) formulas(f *jen.File, vals []*ir.Value) {
 	for _, v := range vals {
-		f.Comment(fmt.Sprintf("\t%s %s", gen.p.formula(v), shapeComment(v.Type.Shape)))
+		f.Comment(fmt.Sprintf("\t%s %s", gen.p.formula(v), dims.Comment(v.Type.Shape)))
 	}
 }
 
@@ -543,7 +542,7 @@ func (gen *generator) copyInto(dst jen.Code, v *ir.Value, size int) jen.Code {
 	case "const":
 		return jen.Copy(dst, jen.Index().Float32().Values(jen.Id(literal(src.Type.DType, src.Attrs.Float("value")))))
 	case "numel":
-		return jen.Copy(dst, jen.Index().Float32().Values(jen.Float32().Parens(jen.Id(sizeExpr(src.Attrs.Shape("shape"))))))
+		return jen.Copy(dst, jen.Index().Float32().Values(jen.Float32().Parens(jen.Id(dims.Size(src.Attrs.Shape("shape"))))))
 	}
 	return jen.Copy(dst, gen.slice(src).Index(jen.Op(":").Lit(size)))
 }

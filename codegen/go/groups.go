@@ -3,6 +3,9 @@ package gogen
 import (
 	"strings"
 
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+
+	"github.com/mdlc/mdlc/codegen/internal/render"
 	"github.com/mdlc/mdlc/ir"
 )
 
@@ -36,11 +39,13 @@ func (k *kgen) emitUnit(u *ir.Unit) {
 		k.emitUpdate(u)
 	case ir.UnitContract:
 		if !k.emitFusedGemm(u) {
-			emitMatmul(k, u.Values[0])
+			k.Contraction(u.Values[0])
 			k.emitLoop(u)
 		}
 	case ir.UnitOp:
-		emitters[u.Values[0].Op.Name](k, u.Values[0])
+		if err := render.Op(k, u.Values[0]); err != nil {
+			k.err = err
+		}
 	default:
 		k.emitLoop(u)
 	}
@@ -84,8 +89,8 @@ func (k *kgen) emitFusedGemm(u *ir.Unit) bool {
 	a, b := m.Args[0], m.Args[1]
 	_, mm, kk, nn, _ := ir.MatmulDims(m)
 	k.printf("rt.SgemmEpilogue(%v, %v, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s, rt.Epilogue{Bias: %s, Act: %s})\n",
-		m.Attrs.Bool("ta"), m.Attrs.Bool("tb"), extent(mm), extent(nn), extent(kk),
-		k.p.ref(a), extent(a.Type.Shape[1]), k.p.ref(b), extent(b.Type.Shape[1]), k.p.ref(out), extent(nn), k.p.ref(bias), act)
+		m.Attrs.Bool("ta"), m.Attrs.Bool("tb"), dims.Extent(mm), dims.Extent(nn), dims.Extent(kk),
+		k.p.ref(a), dims.Extent(a.Type.Shape[1]), k.p.ref(b), dims.Extent(b.Type.Shape[1]), k.p.ref(out), dims.Extent(nn), k.p.ref(bias), act)
 	return true
 }
 
@@ -117,7 +122,7 @@ func (k *kgen) initReduction(r *ir.Value) {
 			init = "int32(math.MinInt32)"
 		}
 	}
-	k.printf("for i := range %s[:%s] {\n%s[i] = %s\n}\n", dst, sizeExpr(r.Type.Shape), dst, init)
+	k.printf("for i := range %s[:%s] {\n%s[i] = %s\n}\n", dst, dims.Size(r.Type.Shape), dst, init)
 }
 
 func (k *kgen) finishMean(r *ir.Value) {
@@ -128,7 +133,7 @@ func (k *kgen) finishMean(r *ir.Value) {
 		red = append(red, x.Type.Shape[a])
 	}
 	dst := k.p.ref(r)
-	k.printf("for i := range %s[:%s] {\n%s[i] /= float32(%s)\n}\n", dst, sizeExpr(r.Type.Shape), dst, prodExpr(red))
+	k.printf("for i := range %s[:%s] {\n%s[i] /= float32(%s)\n}\n", dst, dims.Size(r.Type.Shape), dst, dims.Size(red))
 }
 
 // emitUpdate writes the optimizer update of every param as one loop over
@@ -143,14 +148,9 @@ func (k *kgen) emitUpdate(u *ir.Unit) {
 	lane := fu.Chain
 	k.printf("params := m.params[lo:hi]\ngrads := m.grads[lo:hi:hi]\n")
 	kinds := map[*ir.Value]string{}
-	for _, v := range lane {
-		for _, a := range append(append([]*ir.Value(nil), v.Args...), fu.Targets[v]) {
-			if base, ok := fu.State[a]; ok && kinds[a] == "" {
-				kind := strings.TrimPrefix(a.Name, fu.Param.Name)
-				kinds[a] = k.p.names.Name("state"+kind, "")
-				k.printf("%s := m.state[%d+lo : %d+hi] // %s of every param\n", kinds[a], base, base, strings.TrimPrefix(kind, "."))
-			}
-		}
+	for _, r := range fu.Runs {
+		kinds[r.State] = k.p.names.Name("state."+r.Kind, "")
+		k.printf("%s := m.state[%d+lo : %d+hi] // %s of every param\n", kinds[r.State], r.Base, r.Base, r.Kind)
 	}
 	// Shared scalars (learning rate, bias corrections) are read once.
 	shared := map[*ir.Value]string{}
@@ -164,14 +164,10 @@ func (k *kgen) emitUpdate(u *ir.Unit) {
 		}
 	}
 	read := func(a *ir.Value) string {
-		switch {
-		case a == fu.Param:
-			return "params[i]"
-		case a == fu.Grad:
-			return "grads[i]"
-		case kinds[a] != "":
-			return kinds[a] + "[i]"
-		case shared[a] != "":
+		if s := render.FlatOperand(fu, a, kinds); s != "" {
+			return s
+		}
+		if shared[a] != "" {
 			return shared[a]
 		}
 		return k.elem(a, "0")

@@ -12,60 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	gogen "github.com/mdlc/mdlc/codegen/go"
+	"github.com/mdlc/mdlc/internal/gotool"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/ir/eval"
 )
-
-// repoRoot is the module root of mdlc.
-func repoRoot(t testing.TB) string {
-	_, file, _, _ := runtime.Caller(0)
-	root, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-// tempModule makes a module that requires mdlc (replaced by this checkout)
-// and returns its directory.
-func tempModule(t testing.TB, name string) string {
-	dir := t.TempDir()
-	if d := os.Getenv("MDLC_HARNESS_DIR"); d != "" {
-		dir = d
-	}
-	root := repoRoot(t)
-	gomod := fmt.Sprintf("module %s\n\ngo 1.26\n\nrequire github.com/mdlc/mdlc v0.0.0\n\nreplace github.com/mdlc/mdlc => %s\n", name, root)
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// goCmd runs the go tool in dir.
-func goCmd(t testing.TB, dir string, env []string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("go", args...)
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "GOFLAGS=-mod=mod"), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out.String())
-	}
-	return out.String()
-}
 
 // harnessCase is one graph to compare.
 type harnessCase struct {
@@ -250,7 +204,7 @@ func toF32(xs []float64) []float32 {
 // the interpreter. It returns the per-case error reports (empty = all agree).
 func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]string {
 	t.Helper()
-	dir := tempModule(t, "mdlcharness")
+	dir := gotool.TempModule(t, "mdlcharness")
 	var imports, entries strings.Builder
 	var reqs []request
 	binds := make([]map[string]*ir.Tensor, len(cases))
@@ -304,9 +258,9 @@ func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]str
 	if err := os.WriteFile(filepath.Join(dir, "requests.gob"), data.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	goCmd(t, dir, nil, "build", "-o", "driver", ".")
+	gotool.Go(t, dir, nil, "build", "-o", "driver", ".")
 	// vet's asmdecl matches the generated model_amd64.s with its declarations.
-	goCmd(t, dir, nil, "vet", "-asmdecl", "./...")
+	gotool.Go(t, dir, nil, "vet", "-asmdecl", "./...")
 	cmd := exec.Command(filepath.Join(dir, "driver"), filepath.Join(dir, "requests.gob"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

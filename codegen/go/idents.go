@@ -7,6 +7,7 @@ import (
 
 	"github.com/mdlc/mdlc/codegen/internal/api"
 	"github.com/mdlc/mdlc/codegen/internal/names"
+	"github.com/mdlc/mdlc/codegen/internal/render"
 	"github.com/mdlc/mdlc/ir"
 )
 
@@ -24,7 +25,7 @@ type plan struct {
 	names    *names.Namer
 	base     map[*ir.Value]string
 	id       map[*ir.Value]string
-	row      map[*ir.Value]string
+	row      map[derivedKey]string
 	grad     map[*ir.Value]string // param -> its field of the grads block
 	scratchF map[*ir.Value]string // value -> its workspace field
 	vecMin   int                  // shortest inner loop to vectorize (Options.VecMinLen)
@@ -45,7 +46,7 @@ var generated = regexp.MustCompile(`^i[0-9]+$`)
 
 func newPlan(g *ir.Graph, opt Options) *plan {
 	p := &plan{g: g, pl: g.Plan, maxBatch: g.Plan.MaxBatch, names: names.New(append(reserved, api.Reserved...)), base: names.Bases(g),
-		id: map[*ir.Value]string{}, row: map[*ir.Value]string{}, grad: map[*ir.Value]string{}, scratchF: map[*ir.Value]string{},
+		id: map[*ir.Value]string{}, row: map[derivedKey]string{}, grad: map[*ir.Value]string{}, scratchF: map[*ir.Value]string{},
 		vecMin: opt.VecMinLen, noAsm: opt.NoAsm}
 	p.names.Avoid = func(id string) bool { return goKeyword(id) || generated.MatchString(id) }
 	if p.vecMin <= 0 {
@@ -92,12 +93,25 @@ func (p *plan) ident(v *ir.Value) string {
 }
 
 // rowOf is the identifier of a row slice of v in a loop.
-func (p *plan) rowOf(v *ir.Value) string {
-	if r := p.row[v]; r != "" {
+func (p *plan) rowOf(v *ir.Value) string { return p.derived(v, "Row") }
+
+// elemOf is the identifier of a per-row scalar of input v in a loop (the
+// input's own identifier is the method's parameter).
+func (p *plan) elemOf(v *ir.Value) string { return p.derived(v, "Elem") }
+
+// derived is the identifier of v with a suffix, made once.
+func (p *plan) derived(v *ir.Value, suffix string) string {
+	key := derivedKey{v, suffix}
+	if r := p.row[key]; r != "" {
 		return r
 	}
-	p.row[v] = p.names.Name(p.base[v], "Row")
-	return p.row[v]
+	p.row[key] = p.names.Name(p.base[v], suffix)
+	return p.row[key]
+}
+
+type derivedKey struct {
+	v      *ir.Value
+	suffix string
 }
 
 // slot is the plan's slot of v.
@@ -148,19 +162,6 @@ func goKeyword(s string) bool {
 	return false
 }
 
-// prodExpr is the product of dims as a Go expression.
-func prodExpr(s ir.Shape) string { return sizeExpr(s) }
-
-// elemOf is the identifier of a per-row scalar of input v in a loop (the
-// input's own identifier is the method's parameter).
-func (p *plan) elemOf(v *ir.Value) string {
-	if r := p.row[v]; r != "" {
-		return r
-	}
-	p.row[v] = p.names.Name(p.base[v], "Elem")
-	return p.row[v]
-}
-
 // mainValue is the value a unit is named after: its sink, its first stored
 // value, or its last.
 func (p *plan) mainValue(members []*ir.Value, sink *ir.Value) *ir.Value {
@@ -197,12 +198,8 @@ func (p *plan) operand(a *ir.Value) string {
 	for a.Op.View {
 		a = a.Args[0]
 	}
-	src := p.source(a)
-	switch {
-	case src.Op.Name == "const":
-		return literal(src.Type.DType, src.Attrs.Float("value"))
-	case src.Op.Name == "numel":
-		return sizeExpr(src.Attrs.Shape("shape"))
+	if s, ok := render.Inline(p.source(a), goConst); ok {
+		return s
 	}
 	return p.ident(a)
 }

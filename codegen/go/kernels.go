@@ -2,51 +2,41 @@ package gogen
 
 import (
 	"fmt"
-	"math"
+
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+
 	"strconv"
 	"strings"
+
+	"github.com/mdlc/mdlc/codegen/internal/render"
 
 	"github.com/mdlc/mdlc/ir"
 )
 
-// emitter writes the Go statements that compute v alone (a unit of one
-// value). The table has one entry per op of ir's op table that is computed
-// (not bound, inline or a view; a test checks that none is missing):
-// elementwise ops through scalarOps, their render table.
-type emitter func(k *kgen, v *ir.Value)
+// The kernel templates of the Go backend (render.Templates): what computes
+// an op alone, in a unit of one value.
 
-var emitters map[string]emitter
-
-func init() {
-	emitters = map[string]emitter{
-		"matmul":      emitMatmul,
-		"reduce_sum":  emitReduce,
-		"reduce_mean": emitReduce,
-		"reduce_max":  emitReduce,
-		"logsumexp":   emitLogsumexp,
-		"argmax":      emitLane,
-		"softmax":     emitLane,
-		"log_softmax": emitLane,
-		"transpose":   emitTranspose,
-		"slice":       emitSlice,
-		"pad":         emitPad,
-		"concat":      emitConcat,
-		"gather":      emitGather,
-		"scatter_add": emitScatterAdd,
-		"one_hot":     emitOneHot,
-	}
-	for name, f := range scalarOps {
-		f := f
-		emitters[name] = func(k *kgen, v *ir.Value) { k.elementwise(v, func(a []string) string { return f(k, v, a) }) }
-	}
+// Handles reports whether the Go backend can compute op.
+func Handles(op *ir.OpDef) bool {
+	return render.Handles(op, func(op *ir.OpDef) bool { return scalarOps[op.Name] != nil })
 }
 
-// scalarOps give the Go expression of an elementwise op on element
-// expressions a[0], a[1], ...; helpers (exp32, ...) are emitted on demand.
-// A new elementwise op needs one line here.
+// Elementwise emits out[idx] = f(args[idx]) with broadcasting.
+func (k *kgen) Elementwise(v *ir.Value) {
+	k.emitRows(nil, []*ir.Value{v}, nil, v.Type.Shape, func(w *ir.Value, read func(a *ir.Value) string) string {
+		args := make([]string, len(w.Args))
+		for i, a := range w.Args {
+			args[i] = read(a)
+		}
+		return k.scalarExpr(w, args)
+	}, func(*ir.Value) bool { return true })
+}
+
+// scalarOps give the Go expression of an elementwise op without an
+// operator on element expressions a[0], a[1], ...; helpers (exp32, ...) are
+// emitted on demand. A new elementwise op needs one line here (or none: an
+// op with an operator is written by render.Scalar).
 var scalarOps = map[string]func(k *kgen, v *ir.Value, a []string) string{
-	"broadcast": func(k *kgen, v *ir.Value, a []string) string { return a[0] },
-	"neg":       func(k *kgen, v *ir.Value, a []string) string { return "-" + paren(a[0]) },
 	"abs":       func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "abs"), a...) },
 	"sign":      func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "sign"), a...) },
 	"exp":       func(k *kgen, v *ir.Value, a []string) string { return k.call("exp32", a...) },
@@ -60,19 +50,9 @@ var scalarOps = map[string]func(k *kgen, v *ir.Value, a []string) string{
 	"sin":       func(k *kgen, v *ir.Value, a []string) string { return k.call("sin32", a...) },
 	"cos":       func(k *kgen, v *ir.Value, a []string) string { return k.call("cos32", a...) },
 	"floor":     func(k *kgen, v *ir.Value, a []string) string { return k.call("floor32", a...) },
-	"add":       func(k *kgen, v *ir.Value, a []string) string { return a[0] + " + " + a[1] },
-	"sub":       func(k *kgen, v *ir.Value, a []string) string { return a[0] + " - " + paren(a[1]) },
-	"mul":       func(k *kgen, v *ir.Value, a []string) string { return paren(a[0]) + " * " + paren(a[1]) },
-	"div":       func(k *kgen, v *ir.Value, a []string) string { return paren(a[0]) + " / " + paren(a[1]) },
 	"pow":       func(k *kgen, v *ir.Value, a []string) string { return k.call("pow32", a...) },
 	"maximum":   func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "max"), a...) },
 	"minimum":   func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "min"), a...) },
-	"eq":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" == "+a[1]) },
-	"ne":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" != "+a[1]) },
-	"lt":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" < "+a[1]) },
-	"le":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" <= "+a[1]) },
-	"gt":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" > "+a[1]) },
-	"ge":        func(k *kgen, v *ir.Value, a []string) string { return k.call("b2f", a[0]+" >= "+a[1]) },
 	"where":     func(k *kgen, v *ir.Value, a []string) string { return k.call(typed(v, "sel"), a...) },
 	"cast":      emitCastExpr,
 }
@@ -120,10 +100,16 @@ type kgen struct {
 	b       strings.Builder
 	helpers map[string]bool
 	asm     []asmFunc // AVX2 functions for model_amd64.s (asm.go)
+	err     error     // the first op without a template
 }
 
 // scalarExpr is the expression of elementwise v on its args' expressions.
-func (k *kgen) scalarExpr(v *ir.Value, args []string) string { return scalarOps[v.Op.Name](k, v, args) }
+func (k *kgen) scalarExpr(v *ir.Value, args []string) string {
+	if e, ok := render.Scalar(v, args, paren, func(c string) string { return k.call("b2f", c) }); ok {
+		return e
+	}
+	return scalarOps[v.Op.Name](k, v, args)
+}
 
 func (k *kgen) printf(format string, args ...any) { fmt.Fprintf(&k.b, format, args...) }
 
@@ -134,43 +120,33 @@ func (k *kgen) call(helper string, args ...string) string {
 
 // elem is the element-read expression of arg v at flat index idx.
 func (k *kgen) elem(v *ir.Value, idx string) string {
-	v = k.p.source(v)
-	switch v.Op.Name {
-	case "const":
-		return literal(v.Type.DType, v.Attrs.Float("value"))
-	case "numel":
-		return "float32(" + sizeExpr(v.Attrs.Shape("shape")) + ")"
+	if s, ok := render.Inline(k.p.source(v), goConst); ok {
+		return s
 	}
 	return k.p.ref(v) + "[" + idx + "]"
 }
 
-// literal is a Go constant of dtype d.
-func literal(d ir.DType, x float64) string {
-	switch {
-	case math.IsNaN(x):
-		return "float32(math.NaN())"
-	case math.IsInf(x, 1) || (d != ir.I32 && x > math.MaxFloat32):
-		return "float32(math.Inf(1))"
-	case math.IsInf(x, -1) || (d != ir.I32 && x < -math.MaxFloat32):
-		return "float32(math.Inf(-1))"
-	}
-	if d == ir.I32 {
-		return "int32(" + strconv.FormatInt(int64(math.Max(math.MinInt32, math.Min(math.MaxInt32, math.Trunc(x)))), 10) + ")"
-	}
-	s := strconv.FormatFloat(x, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eE") {
-		s += ".0"
-	}
-	return "float32(" + s + ")"
-}
+// goConst spells constants in Go: float32 values are written as the
+// float64 literal Go's float32 conversion rounds.
+var goConst = render.Spelling{NaN: "float32(math.NaN())", Inf: "float32(math.Inf(1))", NegInf: "float32(math.Inf(-1))", Int: "int32(%d)", IntToFloat: "float32(%s)",
+	Float: func(x float64) string {
+		s := strconv.FormatFloat(x, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eE") {
+			s += ".0"
+		}
+		return "float32(" + s + ")"
+	}}
 
-// loopNest opens loops over dims (index vars i0, i1, ...) and returns the
-// closing braces. Each var runs over extent(dim).
-func (k *kgen) loopNest(dims ir.Shape) string {
-	for i, d := range dims {
-		k.printf("for i%d := 0; i%d < %s; i%d++ {\n", i, i, extent(d), i)
+// literal is a Go constant of dtype d.
+func literal(d ir.DType, x float64) string { return render.Literal(d, x, goConst) }
+
+// loopNest opens loops over shape (index vars i0, i1, ...) and returns the
+// closing braces.
+func (k *kgen) loopNest(shape ir.Shape) string {
+	for i, d := range shape {
+		k.printf("for i%d := 0; i%d < %s; i%d++ {\n", i, i, dims.Extent(d), i)
 	}
-	return strings.Repeat("}\n", len(dims))
+	return strings.Repeat("}\n", len(shape))
 }
 
 // offset is sum(i_d * stride_d) for the given per-dim strides (as Go expressions, "" = 0).
@@ -191,41 +167,31 @@ func offset(strides []string) string {
 	return strings.Join(terms, " + ")
 }
 
-// elementwise emits out[idx] = f(args[idx]) with broadcasting.
-func (k *kgen) elementwise(v *ir.Value, f func(a []string) string) {
-	k.emitRows(nil, []*ir.Value{v}, nil, v.Type.Shape, func(w *ir.Value, read func(a *ir.Value) string) string {
-		args := make([]string, len(w.Args))
-		for i, a := range w.Args {
-			args[i] = read(a)
-		}
-		return f(args)
-	}, func(*ir.Value) bool { return true })
-}
-
-func emitMatmul(k *kgen, v *ir.Value) {
+// Contraction emits a GEMM (batched over the leading axes by a loop).
+func (k *kgen) Contraction(v *ir.Value) {
 	a, b := v.Args[0], v.Args[1]
 	batch, m, kk, n, _ := ir.MatmulDims(v)
 	ta, tb := v.Attrs.Bool("ta"), v.Attrs.Bool("tb")
 	ra := a.Type.Shape.Rank()
-	lda, ldb := extent(a.Type.Shape[ra-1]), extent(b.Type.Shape[ra-1])
-	M, K, N := extent(m), extent(kk), extent(n)
+	lda, ldb := dims.Extent(a.Type.Shape[ra-1]), dims.Extent(b.Type.Shape[ra-1])
+	M, K, N := dims.Extent(m), dims.Extent(kk), dims.Extent(n)
 	if len(batch) == 0 {
 		k.printf("rt.Sgemm(%v, %v, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s)\n", ta, tb, M, N, K, k.p.ref(a), lda, k.p.ref(b), ldb, k.p.ref(v), N)
 		return
 	}
-	k.printf("for bi := 0; bi < %s; bi++ {\n", prodExpr(batch))
+	k.printf("for bi := 0; bi < %s; bi++ {\n", dims.Size(batch))
 	k.printf("rt.Sgemm(%v, %v, %s, %s, %s, 1, %s[bi*(%s):], %s, %s[bi*(%s):], %s, 0, %s[bi*(%s):], %s)\n}\n",
 		ta, tb, M, N, K,
-		k.p.ref(a), prodExpr(a.Type.Shape[ra-2:]), lda,
-		k.p.ref(b), prodExpr(b.Type.Shape[ra-2:]), ldb,
-		k.p.ref(v), prodExpr(v.Type.Shape[ra-2:]), N)
+		k.p.ref(a), dims.Size(a.Type.Shape[ra-2:]), lda,
+		k.p.ref(b), dims.Size(b.Type.Shape[ra-2:]), ldb,
+		k.p.ref(v), dims.Size(v.Type.Shape[ra-2:]), N)
 }
 
 // reduced returns the per-dim strides into the output of a reduction
 // ("" for reduced axes).
 func reducedStrides(in ir.Shape, axes []int, keep bool) []string {
 	out := ir.ReducedShape(in, axes, keep)
-	ost := stridesOf(out)
+	ost := dims.Strides(out)
 	r := make([]string, len(in))
 	j := 0
 	for i := range in {
@@ -245,11 +211,16 @@ func reducedStrides(in ir.Shape, axes []int, keep bool) []string {
 	return r
 }
 
-func emitReduce(k *kgen, v *ir.Value) {
+// Reduce emits a reduction over the axes attribute.
+func (k *kgen) Reduce(v *ir.Value) {
+	if v.Op.Reduce == ir.ReduceNone {
+		k.logsumexp(v)
+		return
+	}
 	x := v.Args[0]
 	axes, _ := ir.NormAxes(v.Attrs.Ints("axes"), x.Type.Shape.Rank())
 	dst := k.p.ref(v)
-	size := sizeExpr(v.Type.Shape)
+	size := dims.Size(v.Type.Shape)
 	init := "0"
 	if v.Op.Reduce == ir.ReduceMax {
 		init = "float32(math.Inf(-1))"
@@ -261,7 +232,7 @@ func emitReduce(k *kgen, v *ir.Value) {
 	k.printf("for i := range %s[:%s] {\n%s[i] = %s\n}\n", dst, size, dst, init)
 	closing := k.loopNest(x.Type.Shape)
 	o := offset(reducedStrides(x.Type.Shape, axes, v.Attrs.Bool("keepdims")))
-	src := k.elem(x, offset(stridesOf(x.Type.Shape)))
+	src := k.elem(x, offset(dims.Strides(x.Type.Shape)))
 	if v.Op.Reduce == ir.ReduceMax {
 		k.printf("if xv := %s; xv > %s[%s] || xv != xv {\n%s[%s] = xv\n}\n", src, dst, o, dst, o)
 	} else {
@@ -273,18 +244,18 @@ func emitReduce(k *kgen, v *ir.Value) {
 		for _, a := range axes {
 			red = append(red, x.Type.Shape[a])
 		}
-		k.printf("for i := range %s[:%s] {\n%s[i] /= float32(%s)\n}\n", dst, size, dst, prodExpr(red))
+		k.printf("for i := range %s[:%s] {\n%s[i] /= float32(%s)\n}\n", dst, size, dst, dims.Size(red))
 	}
 }
 
 // laneGeom views x as [outer, len, inner] around axis.
 func laneGeom(s ir.Shape, axis int) (outer, length, inner string) {
-	return prodExpr(s[:axis]), extent(s[axis]), prodExpr(s[axis+1:])
+	return dims.Size(s[:axis]), dims.Extent(s[axis]), dims.Size(s[axis+1:])
 }
 
-// emitLane emits softmax, log_softmax and argmax along one axis: lane
-// element j of row (o, in) is at base + j*inner.
-func emitLane(k *kgen, v *ir.Value) {
+// Lane emits softmax, log_softmax and argmax along one axis: lane element
+// j of row (o, in) is at base + j*inner.
+func (k *kgen) Lane(v *ir.Value) {
 	x := v.Args[0]
 	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
 	outer, length, inner := laneGeom(x.Type.Shape, ax[0])
@@ -327,19 +298,19 @@ func emitLane(k *kgen, v *ir.Value) {
 	}
 }
 
-func emitLogsumexp(k *kgen, v *ir.Value) {
+func (k *kgen) logsumexp(v *ir.Value) {
 	// Reduce to the max first (into the output), then sum exp(x - max)
 	// lane by lane: logsumexp's axes are made contiguous by iterating the
 	// input in full and accumulating into a scratch sum stored in place.
 	x := v.Args[0]
 	axes, _ := ir.NormAxes(v.Attrs.Ints("axes"), x.Type.Shape.Rank())
 	dst := k.p.ref(v)
-	size := sizeExpr(v.Type.Shape)
+	size := dims.Size(v.Type.Shape)
 	scratch := k.p.scratch(v)
 	k.helpers["math"] = true
 	k.printf("for i := range %s[:%s] {\n%s[i] = float32(math.Inf(-1))\n%s[i] = 0\n}\n", dst, size, dst, scratch)
 	o := offset(reducedStrides(x.Type.Shape, axes, v.Attrs.Bool("keepdims")))
-	src := k.elem(x, offset(stridesOf(x.Type.Shape)))
+	src := k.elem(x, offset(dims.Strides(x.Type.Shape)))
 	closing := k.loopNest(x.Type.Shape)
 	k.printf("%s[%s] = max(%s[%s], %s)\n%s", dst, o, dst, o, src, closing)
 	closing = k.loopNest(x.Type.Shape)
@@ -347,19 +318,14 @@ func emitLogsumexp(k *kgen, v *ir.Value) {
 	k.printf("for i := range %s[:%s] {\nif !math.IsInf(float64(%s[i]), 0) {\n%s[i] += %s\n}\n}\n", dst, size, dst, dst, k.call("log32", scratch+"[i]"))
 }
 
-func emitTranspose(k *kgen, v *ir.Value) {
+func (k *kgen) Transpose(v *ir.Value) {
 	x := v.Args[0]
-	perm := v.Attrs.Ints("perm")
-	xs := stridesOf(x.Type.Shape)
-	st := make([]string, len(perm))
-	for i, p := range perm {
-		st[i] = xs[p]
-	}
+	st := dims.PermutedStrides(x.Type.Shape, v.Attrs.Ints("perm"))
 	closing := k.loopNest(v.Type.Shape)
-	k.printf("%s[%s] = %s\n%s", k.p.ref(v), offset(stridesOf(v.Type.Shape)), k.elem(x, offset(st)), closing)
+	k.printf("%s[%s] = %s\n%s", k.p.ref(v), offset(dims.Strides(v.Type.Shape)), k.elem(x, offset(st)), closing)
 }
 
-func emitSlice(k *kgen, v *ir.Value) {
+func (k *kgen) Slice(v *ir.Value) {
 	x := v.Args[0]
 	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
 	s, e := v.Attrs.Int("start"), v.Attrs.Int("end")
@@ -368,49 +334,49 @@ func emitSlice(k *kgen, v *ir.Value) {
 		outer, k.p.ref(v), e-s, inner, e-s, inner, k.p.ref(x), d, s, inner, d, e, inner)
 }
 
-func emitPad(k *kgen, v *ir.Value) {
+func (k *kgen) Pad(v *ir.Value) {
 	x := v.Args[0]
 	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
 	b := v.Attrs.Int("before")
 	outer, d, inner := laneGeom(x.Type.Shape, ax[0])
-	nd := extent(v.Type.Shape[ax[0]])
+	nd := dims.Extent(v.Type.Shape[ax[0]])
 	dst := k.p.ref(v)
-	k.printf("clear(%s[:%s])\n", dst, sizeExpr(v.Type.Shape))
+	k.printf("clear(%s[:%s])\n", dst, dims.Size(v.Type.Shape))
 	k.printf("for o := 0; o < %s; o++ {\ncopy(%s[(o*(%s)+%d)*(%s):], %s[o*(%s)*(%s):(o+1)*(%s)*(%s)])\n}\n",
 		outer, dst, nd, b, inner, k.p.ref(x), d, inner, d, inner)
 }
 
-func emitConcat(k *kgen, v *ir.Value) {
+func (k *kgen) Concat(v *ir.Value) {
 	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, v.Type.Shape.Rank())
-	outer := prodExpr(v.Type.Shape[:ax[0]])
-	inner := prodExpr(v.Type.Shape[ax[0]+1:])
+	outer := dims.Size(v.Type.Shape[:ax[0]])
+	inner := dims.Size(v.Type.Shape[ax[0]+1:])
 	k.printf("for o, pos := 0, 0; o < %s; o++ {\n", outer)
 	for _, a := range v.Args {
-		w := fmt.Sprintf("(%s)*(%s)", extent(a.Type.Shape[ax[0]]), inner)
+		w := fmt.Sprintf("(%s)*(%s)", dims.Extent(a.Type.Shape[ax[0]]), inner)
 		k.printf("pos += copy(%s[pos:pos+%s], %s[o*%s:(o+1)*%s])\n", k.p.ref(v), w, k.p.ref(a), w, w)
 	}
 	k.printf("}\n")
 }
 
-func emitGather(k *kgen, v *ir.Value) {
+func (k *kgen) Gather(v *ir.Value) {
 	tab, idx := v.Args[0], v.Args[1]
-	row := prodExpr(tab.Type.Shape[1:])
+	row := dims.Size(tab.Type.Shape[1:])
 	k.printf("for i, r := range %s[:%s] {\ncopy(%s[i*(%s):(i+1)*(%s)], %s[int(r)*(%s):(int(r)+1)*(%s)])\n}\n",
-		k.p.ref(idx), sizeExpr(idx.Type.Shape), k.p.ref(v), row, row, k.p.ref(tab), row, row)
+		k.p.ref(idx), dims.Size(idx.Type.Shape), k.p.ref(v), row, row, k.p.ref(tab), row, row)
 }
 
-func emitScatterAdd(k *kgen, v *ir.Value) {
+func (k *kgen) ScatterAdd(v *ir.Value) {
 	idx, src := v.Args[0], v.Args[1]
-	row := prodExpr(src.Type.Shape[idx.Type.Shape.Rank():])
+	row := dims.Size(src.Type.Shape[idx.Type.Shape.Rank():])
 	dst := k.p.ref(v)
-	k.printf("clear(%s[:%s])\n", dst, sizeExpr(v.Type.Shape))
+	k.printf("clear(%s[:%s])\n", dst, dims.Size(v.Type.Shape))
 	k.printf("for i, r := range %s[:%s] {\nout, in := %s[int(r)*(%s):(int(r)+1)*(%s)], %s[i*(%s):(i+1)*(%s)]\nfor j := range out {\nout[j] += in[j]\n}\n}\n",
-		k.p.ref(idx), sizeExpr(idx.Type.Shape), dst, row, row, k.p.ref(src), row, row)
+		k.p.ref(idx), dims.Size(idx.Type.Shape), dst, row, row, k.p.ref(src), row, row)
 }
 
-func emitOneHot(k *kgen, v *ir.Value) {
+func (k *kgen) OneHot(v *ir.Value) {
 	d := v.Attrs.Int("depth")
 	dst := k.p.ref(v)
-	k.printf("clear(%s[:%s])\n", dst, sizeExpr(v.Type.Shape))
-	k.printf("for i, c := range %s[:%s] {\nif c >= 0 && c < %d {\n%s[i*%d+int(c)] = 1\n}\n}\n", k.p.ref(v.Args[0]), sizeExpr(v.Args[0].Type.Shape), d, dst, d)
+	k.printf("clear(%s[:%s])\n", dst, dims.Size(v.Type.Shape))
+	k.printf("for i, c := range %s[:%s] {\nif c >= 0 && c < %d {\n%s[i*%d+int(c)] = 1\n}\n}\n", k.p.ref(v.Args[0]), dims.Size(v.Args[0].Type.Shape), d, dst, d)
 }

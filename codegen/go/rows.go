@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+
 	"github.com/mdlc/mdlc/ir"
 )
 
@@ -71,7 +73,7 @@ func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space i
 	if r == 0 {
 		loop, r = ir.Shape{1}, 1
 	}
-	inner := extent(loop[r-1])
+	inner := dims.Extent(loop[r-1])
 	var axes []int
 	if sink != nil {
 		axes, _ = ir.NormAxes(sink.Attrs.Ints("axes"), sink.Args[0].Type.Shape.Rank())
@@ -83,9 +85,9 @@ func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space i
 	local := map[*ir.Value]string{}
 	rowScalar := map[*ir.Value]bool{}
 	for _, a := range ext {
-		st := stridesOf(loop)
+		st := dims.Strides(loop)
 		if !flat {
-			st = bcastStrides(a.Type.Shape, loop)
+			st = dims.BcastStrides(a.Type.Shape, loop)
 		}
 		strides[a] = st
 		switch {
@@ -124,7 +126,7 @@ func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space i
 				k.printf("%s := %s[%s:][:%s]\n", local[a], k.p.ref(a), outer, inner)
 			}
 		}
-		outOff := offset(stridesOf(loop)[:r-1])
+		outOff := offset(dims.Strides(loop)[:r-1])
 		for _, v := range outs {
 			k.printf("%s := %s[%s:][:%s]\n", k.p.rowOf(v), k.p.ref(v), outOff, inner)
 		}

@@ -55,9 +55,9 @@ func NewFile(pkg, header string) *jen.File {
 // Model is one model type's API as a target provides it.
 type Model struct {
 	G     *ir.Graph
-	Type  string                  // the model type: Model, CUDAModel
+	Type  string                   // the model type: Model, CUDAModel
 	Ident func(v *ir.Value) string // the identifier of an input or result (a method parameter or named result)
-	Where string                  // what Forward's outputs are, for its doc
+	Where string                   // what Forward's outputs are, for its doc
 	// Call is the call that runs entry point e (after the input checks)
 	// with args (the inputs it reads, then n); when Fallible it returns an
 	// error.
@@ -348,4 +348,21 @@ func Tensors(vals []*ir.Value, name func(v *ir.Value) string, data func(v *ir.Va
 // Meta is the checkpoint metadata of the model.
 func Meta(g *ir.Graph) jen.Code {
 	return jen.Map(jen.String()).String().Values(jen.Dict{jen.Lit("mdlc.model"): jen.Lit(g.Name)})
+}
+
+// Check reports what keeps backend from generating the package pkg for g:
+// no package name, no storage plan, or an op the backend does not handle.
+func Check(backend string, g *ir.Graph, pkg string, handles func(*ir.OpDef) bool) error {
+	if pkg == "" {
+		return fmt.Errorf("%s: no package name", backend)
+	}
+	if g.Plan == nil || g.Plan.UnitOf == nil {
+		return fmt.Errorf("%s: model %s has no storage plan", backend, g.Name)
+	}
+	for _, v := range g.Values {
+		if !handles(v.Op) {
+			return fmt.Errorf("%s: op %s has no %s emitter", backend, v.Op.Name, backend)
+		}
+	}
+	return nil
 }

@@ -108,3 +108,14 @@ func PerExample(v *ir.Value) int {
 	}
 	return n
 }
+
+// PermutedStrides gives the strides of s read in the order of perm: the
+// strides of a transpose's argument along the transpose's output axes.
+func PermutedStrides(s ir.Shape, perm []int) []string {
+	xs := Strides(s)
+	out := make([]string, len(perm))
+	for i, p := range perm {
+		out[i] = xs[p]
+	}
+	return out
+}

@@ -47,7 +47,7 @@ type Model struct {
 	pred       []float32 // (N) pred = add(theta0, predMul)
 	lossSub    []float32 // (N) lossSub = sub(pred, y)
 	loss       []float32 // scalar loss = reduce_mean(lossMul)
-	dTheta0Div []float32 // scalar dTheta0Div = div(float32(1.0), n)
+	dTheta0Div []float32 // scalar dTheta0Div = div(float32(1.0), float32(n))
 	dTheta0Add []float32 // (N) dTheta0Add = add(dTheta0Mul, dTheta0Mul)
 	newStep    []float32 // scalar newStep = add(step, float32(1.0))
 
@@ -387,7 +387,7 @@ func (m *Model) lossForward(y []float32, n int) {
 
 // dTheta0DivBackward computes
 //
-//	dTheta0Div = div(float32(1.0), n) scalar
+//	dTheta0Div = div(float32(1.0), float32(n)) scalar
 func (m *Model) dTheta0DivBackward(n int) {
 	dTheta0Div := float32(1.0) / float32(n)
 	m.dTheta0Div[0] = dTheta0Div

@@ -66,7 +66,7 @@ type Model struct {
 	lossReduceSum      []float32 // (N) lossReduceSum = reduce_sum(lossMul)
 	loss               []float32 // scalar loss = reduce_mean(lossNeg)
 	accuracy           []float32 // scalar accuracy = reduce_mean(accuracyCast)
-	dLogitsDiv         []float32 // scalar dLogitsDiv = div(float32(1.0), n)
+	dLogitsDiv         []float32 // scalar dLogitsDiv = div(float32(1.0), float32(n))
 	dLogitsNeg         []float32 // (N) dLogitsNeg = neg(dLogitsBroadcast)
 	dLogitsMul         []float32 // (N, 10) dLogitsMul = mul(dLogitsNeg, lossOneHot)
 	dLogitsReduceSum   []float32 // (N, 1) dLogitsReduceSum = reduce_sum(dLogitsMul)
@@ -693,7 +693,7 @@ func (m *Model) accuracyForward(label []int32, n int) {
 
 // dLogitsDivBackward computes
 //
-//	dLogitsDiv = div(float32(1.0), n) scalar
+//	dLogitsDiv = div(float32(1.0), float32(n)) scalar
 func (m *Model) dLogitsDivBackward(n int) {
 	dLogitsDiv := float32(1.0) / float32(n)
 	m.dLogitsDiv[0] = dLogitsDiv

@@ -1,0 +1,148 @@
+// Package render holds what both code generators decide the same way about
+// computing one op: which kernel template an op is computed with when it is
+// not fused (its ir.Family; a backend implements Templates, one method per
+// family, so the compiler checks that every backend has every template),
+// and how an elementwise op with an operator is written as a scalar
+// expression (Go and C share the syntax).
+package render
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+	"github.com/mdlc/mdlc/ir"
+)
+
+// Templates is a backend's set of kernel templates.
+type Templates interface {
+	Elementwise(v *ir.Value) // one loop over the result
+	Contraction(v *ir.Value) // a GEMM
+	Reduce(v *ir.Value)      // over the axes attribute
+	Lane(v *ir.Value)        // along the axis attribute
+	Transpose(v *ir.Value)
+	Slice(v *ir.Value)
+	Pad(v *ir.Value)
+	Concat(v *ir.Value)
+	Gather(v *ir.Value)
+	ScatterAdd(v *ir.Value)
+	OneHot(v *ir.Value)
+}
+
+// Op writes the kernel of v computed alone with e's template for its family.
+func Op(e Templates, v *ir.Value) error {
+	switch v.Op.Family {
+	case ir.FamilyElementwise:
+		e.Elementwise(v)
+	case ir.FamilyContraction:
+		e.Contraction(v)
+	case ir.FamilyReduce:
+		e.Reduce(v)
+	case ir.FamilyLane:
+		e.Lane(v)
+	case ir.FamilyTranspose:
+		e.Transpose(v)
+	case ir.FamilySlice:
+		e.Slice(v)
+	case ir.FamilyPad:
+		e.Pad(v)
+	case ir.FamilyConcat:
+		e.Concat(v)
+	case ir.FamilyGather:
+		e.Gather(v)
+	case ir.FamilyScatterAdd:
+		e.ScatterAdd(v)
+	case ir.FamilyOneHot:
+		e.OneHot(v)
+	default:
+		return fmt.Errorf("op %s (family %s) has no kernel template", v.Op.Name, v.Op.Family)
+	}
+	return nil
+}
+
+// Handles reports whether a backend can compute op: every op that is not
+// computed (bound, inline, a view), every op of a family Op knows, and an
+// elementwise op when it has an operator or is an identity, or when the
+// backend's table of scalar functions renders it (renders).
+func Handles(op *ir.OpDef, renders func(op *ir.OpDef) bool) bool {
+	switch {
+	case op.Family == ir.FamilyNone:
+		return op.Bound || op.Inline || op.View
+	case op.Family == ir.FamilyElementwise:
+		return op.Operator != "" || op.Identity || renders(op)
+	}
+	return op.Family < ir.NumFamilies
+}
+
+// Scalar writes elementwise v on its args' scalar expressions when its op
+// has an operator or is an identity, with paren to parenthesize an
+// operand and boolean to turn a comparison into the 0-or-1 a bool is
+// stored as. It reports false for any other op: the backend's table of
+// scalar functions renders it.
+func Scalar(v *ir.Value, args []string, paren, boolean func(string) string) (string, bool) {
+	op := v.Op
+	switch {
+	case op.Identity:
+		return args[0], true
+	case op.Operator == "":
+		return "", false
+	case len(args) == 1:
+		return op.Operator + paren(args[0]), true
+	case v.Type.DType == ir.Bool:
+		return boolean(args[0] + " " + op.Operator + " " + args[1]), true
+	}
+	return paren(args[0]) + " " + op.Operator + " " + paren(args[1]), true
+}
+
+// Spelling is how a backend writes constants.
+type Spelling struct {
+	NaN, Inf, NegInf string                 // float32 NaN, +Inf and -Inf
+	Int              string                 // the format of an i32 (one %d)
+	Float            func(x float64) string // any other number
+	IntToFloat       string                 // the format converting an int expression (one %s) to float32
+}
+
+// Literal writes constant x of dtype d with sp: NaN and the infinities (a
+// number beyond the float32 range is infinite in f32), an i32 truncated
+// toward zero and saturated, any other number by sp.Float.
+func Literal(d ir.DType, x float64, sp Spelling) string {
+	switch {
+	case math.IsNaN(x):
+		return sp.NaN
+	case math.IsInf(x, 1) || (d != ir.I32 && x > math.MaxFloat32):
+		return sp.Inf
+	case math.IsInf(x, -1) || (d != ir.I32 && x < -math.MaxFloat32):
+		return sp.NegInf
+	case d == ir.I32:
+		return fmt.Sprintf(sp.Int, int64(math.Max(math.MinInt32, math.Min(math.MaxInt32, math.Trunc(x)))))
+	}
+	return sp.Float(x)
+}
+
+// Inline writes the value of an inline op (ir.OpDef.Inline: a constant,
+// an element count in terms of n) with sp, or reports false for another op.
+func Inline(v *ir.Value, sp Spelling) (string, bool) {
+	switch v.Op.Name {
+	case "const":
+		return Literal(v.Type.DType, v.Attrs.Float("value"), sp), true
+	case "numel":
+		return fmt.Sprintf(sp.IntToFloat, dims.Size(v.Attrs.Shape("shape"))), true
+	}
+	return "", false
+}
+
+// FlatOperand is how the loop of a flat optimizer update (ir.FlatUpdate)
+// reads arg a at element i: the params, grads or state run arrays of both
+// backends' update loops ("params[i]", "grads[i]", run[a]+"[i]"), or ""
+// when a is not read at i (a shared scalar, a constant, a chain value).
+func FlatOperand(fu *ir.FlatUpdate, a *ir.Value, run map[*ir.Value]string) string {
+	switch {
+	case a == fu.Param:
+		return "params[i]"
+	case a == fu.Grad:
+		return "grads[i]"
+	case run[a] != "":
+		return run[a] + "[i]"
+	}
+	return ""
+}

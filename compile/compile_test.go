@@ -1,0 +1,95 @@
+package compile_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	cudagen "github.com/mdlc/mdlc/codegen/cuda"
+	gogen "github.com/mdlc/mdlc/codegen/go"
+	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
+)
+
+// Every op of the op table is handled by each backend: an elementwise op
+// by its operator or a line of the backend's table of scalar functions, any
+// other computed op by the backend's template for its family.
+func TestBackendsHandleEveryOp(t *testing.T) {
+	for _, op := range ir.Ops() {
+		if !gogen.Handles(op) {
+			t.Errorf("op %s: the Go backend cannot compute it", op.Name)
+		}
+		if !cudagen.Handles(op) {
+			t.Errorf("op %s: the CUDA backend cannot compute it", op.Name)
+		}
+	}
+}
+
+func readExample(t *testing.T) []byte {
+	t.Helper()
+	src, err := os.ReadFile("../examples/mnist_mlp/mnist_mlp.mdl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// Build takes a source through the passes to the files of a target.
+func TestBuild(t *testing.T) {
+	res, err := compile.Build("mnist_mlp.mdl", readExample(t), "", compile.BuildOptions{Package: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Graph.Plan == nil || res.Stats == nil || res.OpsIn == 0 {
+		t.Fatalf("plan %v, stats %v, %d ops", res.Graph.Plan, res.Stats, res.OpsIn)
+	}
+	for _, name := range []string{gogen.GoFile, gogen.AsmDeclFile, gogen.AsmFile} {
+		if !compile.Ours(res.Files[name]) {
+			t.Errorf("%s is missing or lacks the generated-code header", name)
+		}
+	}
+	if res.Files[cudagen.GoFile] != nil {
+		t.Error("the go target wrote CUDA files")
+	}
+	if _, err := compile.Build("mnist_mlp.mdl", readExample(t), "", compile.BuildOptions{Package: "m", Target: "tpu"}); err == nil || !strings.Contains(err.Error(), "unknown target") {
+		t.Errorf("unknown target: %v", err)
+	}
+	if _, err := compile.Build("mnist_mlp.mdl", readExample(t), "", compile.BuildOptions{}); err == nil || !strings.Contains(err.Error(), "no package name") {
+		t.Errorf("no package: %v", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	two := []byte("model A {\n input x: f32[N, 2]\n output y = x * 2\n}\nmodel B {\n input x: f32[N, 2]\n output y = x + 1\n}\n")
+	if _, _, err := compile.Load("two.mdl", two, ""); err == nil || !strings.Contains(err.Error(), "has 2 models") {
+		t.Errorf("two models, none chosen: %v", err)
+	}
+	if g, _, err := compile.Load("two.mdl", two, "B"); err != nil || g.Name != "B" {
+		t.Errorf("model B: %v, %v", g, err)
+	}
+	if _, _, err := compile.Load("two.mdl", two, "C"); err == nil || !strings.Contains(err.Error(), "no model C (models: [A B])") {
+		t.Errorf("model C: %v", err)
+	}
+	if _, diags, err := compile.Load("bad.mdl", []byte("model M { output y = nope }"), ""); err == nil || !diags.HasErrors() {
+		t.Errorf("bad source: %v %v", diags, err)
+	}
+}
+
+// Plan leaves a plan at every level, and none when stopped early.
+func TestPlanLevels(t *testing.T) {
+	for _, level := range []passes.Level{passes.O0, passes.O1, passes.O2} {
+		g, _, err := compile.Load("mnist_mlp.mdl", readExample(t), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := compile.Plan(g, compile.Options{Level: level, VerifyEach: true})
+		if err != nil || g.Plan == nil || c.Stats.Planned != (level == passes.O2) {
+			t.Errorf("-O%d: plan %v, err %v", level-passes.O0, g.Plan != nil, err)
+		}
+	}
+	g, _, _ := compile.Load("mnist_mlp.mdl", readExample(t), "")
+	if _, err := compile.Plan(g, compile.Options{Upto: "fuse"}); err != nil || g.Plan != nil {
+		t.Errorf("stopped after fuse: plan %v, err %v", g.Plan != nil, err)
+	}
+}
