@@ -37,7 +37,7 @@ func batches(b *testing.B) (xs [][]float32, ys [][]int32) {
 
 // BenchmarkMNISTTrainStep times one training step on a real MNIST batch of
 // 128: the generated model on each runtime BLAS backend, and the
-// hand-written HandMLP on gonum's blas32 directly and on runtime.Sgemm.
+// hand-written HandMLP on gonum's blas32 directly and on impl.Sgemm.
 func BenchmarkMNISTTrainStep(b *testing.B) {
 	mdlc := func(backend string) func(*testing.B) {
 		return func(b *testing.B) {

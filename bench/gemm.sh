@@ -14,17 +14,17 @@ benchtime=${BENCHTIME:-1s}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-go test -c -o "$tmp/default.test" ./runtime
+go test -c -o "$tmp/default.test" ./runtime/impl
 backends=(native gonum)
 bins=(default default)
 if [[ -n "${OPENBLAS:-}" ]]; then
-	CGO_LDFLAGS=-lopenblas go test -tags openblas -c -o "$tmp/openblas.test" ./runtime
+	CGO_LDFLAGS=-lopenblas go test -tags openblas -c -o "$tmp/openblas.test" ./runtime/impl
 	backends+=(openblas)
 	bins+=(openblas)
 fi
 for ((r = 1; r <= rounds; r++)); do
 	for i in "${!backends[@]}"; do
-		(cd runtime && env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$tmp/${bins[$i]}.test" -test.run '^$' \
+		(cd runtime/impl && env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$tmp/${bins[$i]}.test" -test.run '^$' \
 			-test.bench "SgemmPeak|Sgemm\$/.*/${backends[$i]}\$" -test.benchtime "$benchtime") |
 			awk '/GFLOP\/s/ { name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name); print name, $(NF-1) }' >>"$tmp/results"
 	done

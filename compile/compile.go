@@ -89,7 +89,6 @@ type Result struct {
 	Diags    dsl.Diagnostics   // parse and lowering diagnostics
 	Warnings []passes.Warning  // warnings of the passes
 	Stats    *passes.PlanStats // the memory plan's statistics
-	OpsIn    int               // values in the lowered graph, before the passes
 	Files    Files             // the generated package
 }
 
@@ -101,11 +100,6 @@ func Build(filename string, src []byte, model string, opt BuildOptions) (*Result
 	res.Diags = diags
 	if err != nil {
 		return res, err
-	}
-	for _, v := range g.Values {
-		if v.Op.Kind != ir.KindSource {
-			res.OpsIn++
-		}
 	}
 	c, err := Plan(g, opt.Options)
 	res.Graph, res.Warnings, res.Stats = g, c.Warnings, c.Stats

@@ -41,8 +41,8 @@ func TestBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Graph.Plan == nil || res.Stats == nil || res.OpsIn == 0 {
-		t.Fatalf("plan %v, stats %v, %d ops", res.Graph.Plan, res.Stats, res.OpsIn)
+	if res.Graph.Plan == nil || res.Stats == nil || res.Stats.Ops == 0 {
+		t.Fatalf("plan %v, stats %v", res.Graph.Plan, res.Stats)
 	}
 	for _, name := range []string{gogen.GoFile, gogen.AsmDeclFile, gogen.AsmFile} {
 		if !compile.Ours(res.Files[name]) {

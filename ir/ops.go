@@ -1,3 +1,13 @@
+// The op table: everything the compiler knows about an op, one keyed entry
+// each (opTable below). Shape inference, autodiff, the reference
+// interpreter, the passes and both code generators read it; an op's facts
+// (Kind, Bound, Inline, View, Identity, Reduce, Scratch, IndexBound,
+// Operator, Family) are what passes and backends test instead of its name.
+// Adding an elementwise op is an entry here with its reference kernel and
+// gradient rule, and at most one line in each backend's render table (none
+// when it has an Operator); CONTRIBUTING.md lists the files a
+// convolution-like op touches.
+
 package ir
 
 import (

@@ -112,8 +112,8 @@ func plan(g *ir.Graph, maxBatch int, reuse bool) (*ir.Plan, *PlanStats, error) {
 		}
 		st.Ops++
 		s := pl.Slots[v]
-		if !v.Op.View {
-			st.NaiveBytes += int64(s.Size) * 4
+		if n, err := elements(v.Type.Shape, maxBatch); err == nil && !v.Op.View {
+			st.NaiveBytes += int64(n) * 4
 		}
 		switch s.Storage {
 		case ir.StoreAlias:

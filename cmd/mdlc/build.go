@@ -82,7 +82,7 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 		return exitError
 	}
 	if *stats {
-		fmt.Fprintf(stdout, "%s (model %s, -O%d, batch %d)\n%s", path, res.Graph.Name, *olevel, *batch, res.Stats.Format(res.OpsIn))
+		fmt.Fprintf(stdout, "%s (model %s, -O%d, batch %d)\n%s", path, res.Graph.Name, *olevel, *batch, res.Stats.Format(res.Stats.Ops))
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fmt.Fprintf(stderr, "mdlc: %v\n", err)

@@ -32,7 +32,7 @@ func op(t bool) uintptr {
 }
 
 // Sgemm queues C = alpha*op(A)*op(B) + beta*C on row-major matrices, as
-// runtime.Sgemm does on the host: op(A) is m×k, op(B) is k×n, C is m×n,
+// impl.Sgemm does on the host: op(A) is m×k, op(B) is k×n, C is m×n,
 // and lda, ldb, ldc are the row strides of A, B and C as stored. cuBLAS is
 // column-major, so it computes Cᵀ = op(B)ᵀ op(A)ᵀ: the operands swap.
 func (d *Device) Sgemm(ta, tb bool, m, n, k int, alpha float32, a Ptr, lda int, b Ptr, ldb int, beta float32, c Ptr, ldc int) error {

@@ -9,7 +9,7 @@ import (
 
 // Run the two together so the ratio to peak is taken in one run:
 //
-//	go test ./runtime -run '^$' -bench 'SgemmPeak|Sgemm$' -benchtime 2s
+//	go test ./runtime/impl -run '^$' -bench 'SgemmPeak|Sgemm$' -benchtime 2s
 
 // BenchmarkSgemmPeak measures the machine's fp32 peak: the widest FMA loop
 // the CPU has (12 independent chains) on every core of GOMAXPROCS at once.
