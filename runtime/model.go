@@ -1,6 +1,5 @@
 package runtime
 
-
 // DTypes of model inputs and outputs.
 const (
 	F32 = "f32"
