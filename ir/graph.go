@@ -138,6 +138,25 @@ func (g *Graph) Lookup(name string) *Value {
 	return nil
 }
 
+// Reaches returns the values roots depend on (roots included).
+func Reaches(roots ...*Value) map[*Value]bool {
+	seen := map[*Value]bool{}
+	var mark func(v *Value)
+	mark = func(v *Value) {
+		if seen[v] {
+			return
+		}
+		seen[v] = true
+		for _, a := range v.Args {
+			mark(a)
+		}
+	}
+	for _, r := range roots {
+		mark(r)
+	}
+	return seen
+}
+
 // Renumber assigns dense IDs in graph order.
 func (g *Graph) Renumber() {
 	for i, v := range g.Values {

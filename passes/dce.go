@@ -12,23 +12,14 @@ import "github.com/mdlc/mdlc/ir"
 
 // DCE removes values no result or update depends on.
 func DCE(g *ir.Graph, c *Context) error {
-	live := map[*ir.Value]bool{}
-	var mark func(v *ir.Value)
-	mark = func(v *ir.Value) {
-		if live[v] {
-			return
-		}
-		live[v] = true
-		for _, a := range v.Args {
-			mark(a)
-		}
-	}
+	var roots []*ir.Value
 	for _, r := range g.Results {
-		mark(r.Value)
+		roots = append(roots, r.Value)
 	}
 	for _, u := range g.Updates {
-		mark(u.Value)
+		roots = append(roots, u.Value)
 	}
+	live := ir.Reaches(roots...)
 	out := g.Values[:0]
 	for _, v := range g.Values {
 		if live[v] || v.Op.Bound {

@@ -113,7 +113,7 @@ func buildUnits(g *ir.Graph, pl *ir.Plan) {
 	for _, r := range g.ResultsOf(ir.ResultGrad) {
 		gradRoots = append(gradRoots, r.Value)
 	}
-	forGrads := reaches(gradRoots)
+	forGrads := ir.Reaches(gradRoots...)
 	for _, u := range pl.Units {
 		for _, v := range u.Values {
 			m := need[v]
@@ -156,25 +156,6 @@ func checkOrder(pl *ir.Plan) error {
 		done[u] = true
 	}
 	return nil
-}
-
-// reaches returns the values roots depend on.
-func reaches(roots []*ir.Value) map[*ir.Value]bool {
-	seen := map[*ir.Value]bool{}
-	var mark func(v *ir.Value)
-	mark = func(v *ir.Value) {
-		if seen[v] {
-			return
-		}
-		seen[v] = true
-		for _, a := range v.Args {
-			mark(a)
-		}
-	}
-	for _, r := range roots {
-		mark(r)
-	}
-	return seen
 }
 
 // storageKinds decides where every value lives (ir.Storage): the one rule

@@ -1,6 +1,6 @@
 // Package dims holds what both code generators need to write shapes as
-// source text (extents in terms of the runtime batch size n, row-major
-// strides, shape comments) and to decide what an entry point computes.
+// source text: extents in terms of the run-time batch size n, row-major
+// strides, shape comments.
 package dims
 
 import (
@@ -74,25 +74,6 @@ func BcastStrides(arg, out ir.Shape) []string {
 		}
 	}
 	return r
-}
-
-// Needed returns the values roots depend on.
-func Needed(roots []*ir.Value) map[*ir.Value]bool {
-	need := map[*ir.Value]bool{}
-	var mark func(v *ir.Value)
-	mark = func(v *ir.Value) {
-		if need[v] {
-			return
-		}
-		need[v] = true
-		for _, a := range v.Args {
-			mark(a)
-		}
-	}
-	for _, r := range roots {
-		mark(r)
-	}
-	return need
 }
 
 // PerExample is the element count of one example of an input: its shape
