@@ -29,7 +29,7 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 	stats := fs.Bool("stats", false, "print kernel and memory statistics of the planned step")
 	target := fs.String("target", "go", "go, or cuda: also write kernels.cu, kernels.ptx and model_cuda.go (NewCUDA)")
 	arch := fs.String("arch", cudagen.DefaultArch, "PTX architecture with -target cuda: sm_80 or sm_90")
-	olevel := fs.Int("O", 2, "optimization level: 0 no rewrites, fusion or planning; 1 simplify, cse, dce; 2 all")
+	olevel := fs.Int("O", 2, "optimization level: 0 no rewrites or fusion, no memory shared; 1 simplify, cse, dce; 2 all")
 	dumpAfter := fs.String("dump-after", "", fmt.Sprintf("print the IR after this pass (one of %v) to stderr", passes.Names()))
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
