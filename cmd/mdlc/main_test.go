@@ -135,8 +135,6 @@ import (
 	"strings"
 	"testing"
 
-	cudagen "github.com/mdlc/mdlc/codegen/cuda"
-
 	"github.com/mdlc/mdlc/runtime"
 )
 
