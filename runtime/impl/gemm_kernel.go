@@ -5,25 +5,26 @@ import (
 	"sync/atomic"
 )
 
-// A microKernel computes one mr×nr tile of C from k-major panels:
+// A microKernel computes one mr×nr tile of C from panels of A and B:
 //
-//	acc[i][j] = sum over p < k of a[p*sa+i] * b[p*sb+j]
+//	acc[i][j] = sum over p < k of a[i*ra+p*sa] * b[p*sb+j]
 //	C[i][j]   = alpha*acc[i][j] (+ beta*C[i][j] if flags&kLoadC)
 //	            (+ bias[j] if flags&kBias), then max(0, .) if flags&kReLU
 //
 // with C[i][j] at c[i*ldc+j]. The whole tile is written: edge tiles go
-// through a scratch tile. Packed panels have sa = mr and sb = nr; a matrix
-// already laid out k-major (op(A) of a transposed A, op(B) of a plain B) is
-// read in place with its leading dimension as the stride. bias has nr
-// floats when used.
-// The blocking sizes belong to the kernel: kc is the k extent of a packed
-// panel, mc (a multiple of mr) the rows of A packed at once, nc (a multiple
-// of nr) the columns of B.
+// through a scratch tile. Packed (k-major) panels have ra = 1, sa = mr and
+// sb = nr; a matrix read in place has its leading dimension as a stride:
+// op(A) = A row by row (ra = lda, sa = 1), op(A) = Aᵀ (ra = 1, sa = lda),
+// op(B) = B (sb = ldb). bias has nr floats when used.
+// The blocking sizes belong to the kernel, derived from this machine's
+// caches at start-up (blocking, cache.go): kc is the k extent of a block,
+// mc (a multiple of mr) the rows of A per block, nc (a multiple of nr) the
+// columns of B.
 type microKernel struct {
 	name       string
 	mr, nr     int
 	kc, mc, nc int
-	fn         func(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)
+	fn         func(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb, ra int)
 	// gemv, when set, computes one k block of a one-row product with this
 	// kernel's arithmetic (fused multiply-adds in the same order), so
 	// that m = 1 skips the 11 wasted rows of a tile (gemm.gemv).
@@ -38,7 +39,7 @@ const (
 )
 
 // kernelGo is the portable kernel, the only one without assembly.
-var kernelGo = &microKernel{name: "go", mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, fn: sgemmKernelGo}
+var kernelGo = &microKernel{name: "go", mr: 4, nr: 4, fn: sgemmKernelGo}
 
 // kernels lists the kernels this machine runs, best first; kernelGo is last.
 var kernels = append(archKernels(), kernelGo)
@@ -47,7 +48,12 @@ var kernels = append(archKernels(), kernelGo)
 // another with useKernel.
 var activeKernel atomic.Pointer[microKernel]
 
-func init() { activeKernel.Store(kernels[0]) }
+func init() {
+	for _, k := range kernels {
+		k.kc, k.mc, k.nc = blocking(k, machineCaches)
+	}
+	activeKernel.Store(kernels[0])
+}
 
 // useKernel makes Sgemm use the named kernel and returns a function that
 // restores the previous one. For tests and benchmarks.
@@ -62,11 +68,11 @@ func useKernel(name string) (restore func(), err error) {
 }
 
 // sgemmKernelGo is microKernel's contract in Go, a 4×4 tile.
-func sgemmKernelGo(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int) {
+func sgemmKernelGo(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb, ra int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
 	for p := range k {
-		ap, bp := a[p*sa:p*sa+4:p*sa+4], b[p*sb:p*sb+4:p*sb+4]
-		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
+		bp := b[p*sb : p*sb+4 : p*sb+4]
+		a0, a1, a2, a3 := a[p*sa], a[p*sa+ra], a[p*sa+2*ra], a[p*sa+3*ra]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		c00 += a0 * b0
 		c01 += a0 * b1

@@ -163,6 +163,9 @@ func TestSgemmKernelsLarge(t *testing.T) {
 		{1000, 17, 33}, {17, 1000, 33}, {17, 33, 1000},
 		{255, 257, 31}, {257, 255, 257}, {33, 31, 255},
 		{5, 2100, 300}, {300, 7, 600}, {128, 10, 256}, {256, 10, 128}, {128, 256, 10},
+		// A leading dimension of 1024 or more: those operands are packed,
+		// not read in place (inPlace); k = 1100 is three k blocks.
+		{33, 40, 1100}, {1100, 40, 33}, {40, 1100, 33},
 	}
 	if testing.Short() {
 		shapes = shapes[:4]

@@ -65,3 +65,17 @@ func gather8AVX2(dst *float32, w int, src *float32, ld int, blocks int)
 
 //go:noescape
 func gather4AVX2(dst *float32, w int, src *float32, ld int, blocks int)
+
+// gather6AVX2 is gather8AVX2 for 6 rows (the AVX2 kernel's A panels).
+//
+//go:noescape
+func gather6AVX2(dst *float32, w int, src *float32, ld int, blocks int)
+
+// copyRows16AVX2 and copyRows32AVX2 set dst[p*W+x] = src[p*ld+x] for
+// x < W (16, 32) and p < rows: a micro-panel already k-major, packed.
+//
+//go:noescape
+func copyRows16AVX2(dst *float32, src *float32, ld int, rows int)
+
+//go:noescape
+func copyRows32AVX2(dst *float32, src *float32, ld int, rows int)

@@ -23,3 +23,6 @@ func vecWhereAVX2(dst, a, b, c *float32, n int)                         { panic(
 func vecAllFiniteAVX2(x *float32, n int) bool                           { panic("unreachable") }
 func gather8AVX2(dst *float32, w int, src *float32, ld int, blocks int) { panic("unreachable") }
 func gather4AVX2(dst *float32, w int, src *float32, ld int, blocks int) { panic("unreachable") }
+func gather6AVX2(dst *float32, w int, src *float32, ld int, blocks int) { panic("unreachable") }
+func copyRows16AVX2(dst *float32, src *float32, ld int, rows int)      { panic("unreachable") }
+func copyRows32AVX2(dst *float32, src *float32, ld int, rows int)      { panic("unreachable") }

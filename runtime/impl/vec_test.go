@@ -249,3 +249,33 @@ func TestGatherPanel(t *testing.T) {
 		}
 	})
 }
+
+// copyPanel (a micro-panel already k-major, packed) gives the same panel on
+// both paths: AVX2 row copies for full panels 16 and 32 wide, Go else.
+func TestCopyPanel(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	forVecPaths(func(asm bool) {
+		for _, w := range []int{6, 12, 16, 32} {
+			for _, h := range []int{1, w / 2, w - 1, w} {
+				for _, kc := range []int{1, 2, 7, 256} {
+					ld := w + r.IntN(40)
+					off := r.IntN(3)
+					src := vecInput(r, off+kc*ld)
+					panel := vecInput(r, kc*w)
+					copyPanel(panel, w, kc, src, off, ld, h)
+					for p := range kc {
+						for i := range w {
+							want := float32(0)
+							if i < h {
+								want = src[off+p*ld+i]
+							}
+							if got := panel[p*w+i]; !sameBits(got, want) {
+								t.Fatalf("asm=%v w=%d h=%d kc=%d: panel[%d*%d+%d] = %v, want %v", asm, w, h, kc, p, w, i, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}

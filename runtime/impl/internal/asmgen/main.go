@@ -4,14 +4,16 @@
 // kernels are unrolled register-blocked loops, tedious by hand and easy to
 // generate; run it with go generate in runtime/impl/.
 //
-// A kernel computes one MR×NR tile of C from packed panels:
+// A kernel computes one MR×NR tile of C from panels of A and B:
 //
-//	acc = sum over p < k of a[p*sa+i] * b[p*sb+j]     (a: MR×k, b: k×NR, k-major)
+//	acc = sum over p < k of a[i*ra+p*sa] * b[p*sb+j]     (a: MR×k, b: k×NR)
 //	C   = alpha*acc (+ beta*C if flags&1) (+ bias if flags&2), then max(0, .) if flags&4
 //
-// sa and sb are the strides of a and b in floats: MR and NR for packed
-// panels, or the leading dimension of a matrix read in place. C rows are
-// ldc floats apart; the tile is written in full.
+// sa and sb are the k strides of a and b in floats, ra the row stride of a:
+// a packed (k-major) panel has ra = 1 and sa = MR, b's packed panel sb = NR;
+// a matrix read in place has its leading dimension as the stride (op(A) =
+// A: ra = lda, sa = 1; op(A) = Aᵀ: ra = 1, sa = lda; op(B) = B: sb = ldb).
+// C rows are ldc floats apart; the tile is written in full.
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 )
 
 func main() {
@@ -32,6 +35,7 @@ func main() {
 	g.peak(avx512)
 	g.peak(avx2)
 	g.gemv()
+	g.cpuid()
 	if err := os.WriteFile(*out, g.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -39,7 +43,10 @@ func main() {
 	v.vecFuncs()
 	v.finite()
 	v.gather(8)
+	v.gather(6)
 	v.gather(4)
+	v.copyRows(16)
+	v.copyRows(32)
 	if err := os.WriteFile(*vecOut, v.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -81,18 +88,24 @@ func (s isa) r(i int) string { return fmt.Sprintf("%s%d", s.reg, i) }
 // unroll is the k-loop unroll factor of the kernels.
 const unroll = 4
 
+// rowBases are the registers holding the addresses of rows 0, 3, 6, 9 of
+// a: row i is read at rowBases[i/3] + (i%3)*ra, with ra*4 in R9.
+var rowBases = []string{"SI", "R12", "R13", "AX"}
+
 // kernel writes
 //
-//	func sgemmKernel<ISA>(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)
+//	func sgemmKernel<ISA>(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb, ra int)
 func (g *gen) kernel(s isa) {
 	nv := s.nr / s.width // vectors per row of the tile
 	nacc := s.mr * nv    // accumulators
 	bReg := nacc         // first B register
 	bcReg := nacc + nv   // first broadcast register
+	bases := rowBases[:(s.mr+2)/3]
 	g.p("")
-	g.p("// func sgemmKernel%s(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb int)", s.name)
-	g.p("// %d×%d tile, %d accumulators %s0-%s; a and b advance by sa and sb floats per k.", s.mr, s.nr, nacc, s.reg, s.r(nacc-1))
-	g.p("TEXT ·sgemmKernel%s(SB), NOSPLIT, $0-144", s.name)
+	g.p("// func sgemmKernel%s(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags, sa, sb, ra int)", s.name)
+	g.p("// %d×%d tile, %d accumulators %s0-%s; a and b advance by sa and sb floats per k, rows", s.mr, s.nr, nacc, s.reg, s.r(nacc-1))
+	g.p("// of a are ra floats apart (read through %s, 3 rows each).", strings.Join(bases, ", "))
+	g.p("TEXT ·sgemmKernel%s(SB), NOSPLIT, $0-152", s.name)
 	g.p("\tMOVQ k+0(FP), CX")
 	g.p("\tMOVQ a_base+8(FP), SI")
 	g.p("\tMOVQ b_base+32(FP), DI")
@@ -100,6 +113,12 @@ func (g *gen) kernel(s isa) {
 	g.p("\tSHLQ $2, R10")
 	g.p("\tMOVQ sb+136(FP), R11")
 	g.p("\tSHLQ $2, R11")
+	g.p("\tMOVQ ra+144(FP), R9")
+	g.p("\tSHLQ $2, R9")
+	for i := 1; i < len(bases); i++ {
+		g.p("\tLEAQ (%s)(R9*2), %s", bases[i-1], bases[i])
+		g.p("\tADDQ R9, %s", bases[i])
+	}
 	for i := range nacc {
 		g.p("\t%s %s, %s, %s", s.vzero, s.r(i), s.r(i), s.r(i))
 	}
@@ -109,12 +128,18 @@ func (g *gen) kernel(s isa) {
 		}
 		for i := range s.mr {
 			bc := s.r(bcReg + i%s.nbc)
-			g.p("\tVBROADCASTSS %d(SI), %s", 4*i, bc)
+			addr := "(" + bases[i/3] + ")"
+			if i%3 > 0 {
+				addr += fmt.Sprintf("(R9*%d)", i%3)
+			}
+			g.p("\tVBROADCASTSS %s, %s", addr, bc)
 			for v := range nv {
 				g.p("\tVFMADD231PS %s, %s, %s", bc, s.r(bReg+v), s.r(i*nv+v))
 			}
 		}
-		g.p("\tADDQ R10, SI")
+		for _, b := range bases {
+			g.p("\tADDQ R10, %s", b)
+		}
 		g.p("\tADDQ R11, DI")
 	}
 	g.p("\tMOVQ CX, DX")
@@ -183,6 +208,25 @@ func (g *gen) kernel(s isa) {
 		g.p("\tADDQ BX, DX")
 	}
 	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
+
+// cpuid writes
+//
+//	func cpuid(leaf, subleaf uint32) (eax, ebx, ecx, edx uint32)
+//
+// which the blocking reads the cache sizes with (cache.go).
+func (g *gen) cpuid() {
+	g.p("")
+	g.p("// func cpuid(leaf, subleaf uint32) (eax, ebx, ecx, edx uint32)")
+	g.p("TEXT ·cpuid(SB), NOSPLIT, $0-24")
+	g.p("\tMOVL leaf+0(FP), AX")
+	g.p("\tMOVL subleaf+4(FP), CX")
+	g.p("\tCPUID")
+	g.p("\tMOVL AX, eax+8(FP)")
+	g.p("\tMOVL BX, ebx+12(FP)")
+	g.p("\tMOVL CX, ecx+16(FP)")
+	g.p("\tMOVL DX, edx+20(FP)")
 	g.p("\tRET")
 }
 

@@ -214,15 +214,54 @@ func (g *gen) finite() {
 	g.p("\tRET")
 }
 
+// copyRows writes
+//
+//	func copyRows<W>AVX2(dst *float32, src *float32, ld int, rows int)
+//
+// dst[p*W+x] = src[p*ld+x] for x < W, p < rows: a micro-panel of W floats
+// of a matrix that is already k-major, copied into its packed layout.
+func (g *gen) copyRows(w int) {
+	name := fmt.Sprintf("copyRows%dAVX2", w)
+	g.p("")
+	g.p("// func %s(dst *float32, src *float32, ld int, rows int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-32", name)
+	g.p("\tMOVQ dst+0(FP), DI")
+	g.p("\tMOVQ src+8(FP), SI")
+	g.p("\tMOVQ ld+16(FP), R8")
+	g.p("\tSHLQ $2, R8")
+	g.p("\tMOVQ rows+24(FP), CX")
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJZ done%s", name)
+	g.p("loop%s:", name)
+	for v := range w / 8 {
+		g.p("\tVMOVUPS %d(SI), Y%d", 32*v, v)
+	}
+	for v := range w / 8 {
+		g.p("\tVMOVUPS Y%d, %d(DI)", v, 32*v)
+	}
+	g.p("\tADDQ R8, SI")
+	g.p("\tADDQ $%d, DI", 4*w)
+	g.p("\tDECQ CX")
+	g.p("\tJNZ loop%s", name)
+	g.p("done%s:", name)
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
+
 // gather writes
 //
 //	func gather8AVX2(dst *float32, w int, src *float32, ld int, blocks int)
+//	func gather6AVX2(dst *float32, w int, src *float32, ld int, blocks int)
 //	func gather4AVX2(dst *float32, w int, src *float32, ld int, blocks int)
 //
 // the transposing copy of GEMM packing: dst[p*w+i] = src[i*ld+p] for i < 8
-// (or 4) and p < 8*blocks, as 8×8 (4×8) register transposes.
+// (6, 4) and p < 8*blocks, as 8×8 (4×8) register transposes.
 func (g *gen) gather(rows int) {
 	name := fmt.Sprintf("gather%dAVX2", rows)
+	loaded := rows
+	if rows == 6 {
+		loaded = 8 // rows 6 and 7 are zeros: the 8-row transpose, 6 floats stored
+	}
 	g.p("")
 	g.p("// func %s(dst *float32, w int, src *float32, ld int, blocks int)", name)
 	g.p("TEXT ·%s(SB), NOSPLIT, $0-40", name)
@@ -243,12 +282,15 @@ func (g *gen) gather(rows int) {
 	for i := range rows {
 		g.p("\tVMOVUPS %s, Y%d", src[i], i)
 	}
+	for i := rows; i < loaded; i++ {
+		g.p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
 	// Pairs of rows interleaved, then groups of four.
-	for i := 0; i < rows; i += 2 {
+	for i := 0; i < loaded; i += 2 {
 		g.p("\tVUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
 		g.p("\tVUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
 	}
-	for i := 0; i < rows; i += 4 {
+	for i := 0; i < loaded; i += 4 {
 		g.p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", 10+i, 8+i, i)   // p0 | p4
 		g.p("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", 10+i, 8+i, 1+i) // p1 | p5
 		g.p("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", 11+i, 9+i, 2+i) // p2 | p6
@@ -256,7 +298,8 @@ func (g *gen) gather(rows int) {
 	}
 	dst := []string{"(DI)", "(DI)(R11*1)", "(DI)(R11*2)", "(DI)(R12*1)", "(DX)", "(DX)(R11*1)", "(DX)(R11*2)", "(DX)(R12*1)"}
 	g.p("\tLEAQ (DI)(R11*4), DX") // panel row p+4
-	if rows == 8 {
+	switch rows {
+	case 8:
 		for q := range 4 {
 			g.p("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+q, q, 8+q)
 			g.p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+q, q, 12+q)
@@ -264,7 +307,19 @@ func (g *gen) gather(rows int) {
 		for q := range 8 {
 			g.p("\tVMOVUPS Y%d, %s", 8+q, dst[q])
 		}
-	} else {
+	case 6:
+		// Column q: rows 0-3 in the low half of Y(8+q), rows 4-5 in the low
+		// 8 bytes of its high half.
+		for q := range 4 {
+			g.p("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+q, q, 8+q)
+			g.p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+q, q, 12+q)
+		}
+		for q := range 8 {
+			g.p("\tVMOVUPS X%d, %s", 8+q, dst[q])
+			g.p("\tVEXTRACTF128 $1, Y%d, X%d", 8+q, 8+q)
+			g.p("\tVMOVQ X%d, 16%s", 8+q, dst[q])
+		}
+	default:
 		for q := range 4 {
 			g.p("\tVMOVUPS X%d, %s", q, dst[q])
 			g.p("\tVEXTRACTF128 $1, Y%d, X%d", q, 8+q)
