@@ -24,5 +24,5 @@ func vecAllFiniteAVX2(x *float32, n int) bool                           { panic(
 func gather8AVX2(dst *float32, w int, src *float32, ld int, blocks int) { panic("unreachable") }
 func gather4AVX2(dst *float32, w int, src *float32, ld int, blocks int) { panic("unreachable") }
 func gather6AVX2(dst *float32, w int, src *float32, ld int, blocks int) { panic("unreachable") }
-func copyRows16AVX2(dst *float32, src *float32, ld int, rows int)      { panic("unreachable") }
-func copyRows32AVX2(dst *float32, src *float32, ld int, rows int)      { panic("unreachable") }
+func copyRows16AVX2(dst *float32, src *float32, ld int, rows int)       { panic("unreachable") }
+func copyRows32AVX2(dst *float32, src *float32, ld int, rows int)       { panic("unreachable") }
