@@ -53,7 +53,10 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 echo "BenchmarkSgemm, best of $rounds rounds of $benchtime per backend process"
-echo "$(go version) $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+cpuinfo() { grep -m1 "^$1" /proc/cpuinfo | cut -d: -f2 | xargs; }
+isa=$(grep -qw avx512f /proc/cpuinfo && echo AVX-512F || { grep -qw avx2 /proc/cpuinfo && echo AVX2 || echo "no AVX2"; })
+caches=$(lscpu 2>/dev/null | awk -F: '/^L1d cache|^L2 cache|^L3 cache/ { sub(/ cache/, "", $1); gsub(/^ +/, "", $2); printf "%s%s %s", sep, $1, $2; sep = ", " }')
+echo "$(go version) $(nproc) CPUs, $(cpuinfo 'model name') (family $(cpuinfo 'cpu family') model $(cpuinfo 'model[[:space:]]*:'), $isa${caches:+; $caches})"
 echo
 awk -v backends="${backends[*]}" '
 	$2 + 0 > best[$1] + 0 { best[$1] = $2 }

@@ -132,12 +132,12 @@ func (g *gemm) run() {
 	}
 	g.oneRow = g.m == 1 && !g.tB && !g.swap && g.kr.gemv != nil
 	if 2*g.m*g.n*g.k < parFlops {
-		g.serial()
+		g.serialAlone()
 		return
 	}
 	threads, ok := pool.acquire()
 	if !ok {
-		g.serial()
+		g.serialAlone()
 		return
 	}
 	threads = min(threads, maxThreads)
@@ -191,10 +191,7 @@ func (g *gemm) run() {
 			ts[t].g = s
 		}
 	}
-	// Every chunk may run at the same time as every other, on whichever
-	// goroutine claims it: have a big enough scratch ready for each, so
-	// that nothing is allocated later depending on who ran what.
-	reserveScratch(nt, g.kr.mc*g.kr.kc, g.kr.kc*min(g.kr.nc, (g.n+nr-1)/nr*nr), mr*nr)
+	pool.growScratch(g.kr.mc*g.kr.kc, g.kr.kc*min(g.kr.nc, (g.n+nr-1)/nr*nr), mr*nr)
 	pool.runHeld(ts[:nt])
 }
 
@@ -225,9 +222,18 @@ func (g *gemm) scaleC() {
 	}
 }
 
+// serialAlone computes the call on the calling goroutine, outside the pool,
+// with packing buffers from the free list.
+func (g *gemm) serialAlone() {
+	s := getScratch()
+	defer putScratch(s)
+	g.serial(s)
+}
+
 // serial computes the call (or chunk) on the calling goroutine with kernel
-// g.kr: the BLIS loop nest described at the top of this file.
-func (g *gemm) serial() {
+// g.kr and packing buffers s: the BLIS loop nest described at the top of
+// this file.
+func (g *gemm) serial(s *scratch) {
 	kr := g.kr
 	m, n, k := g.m, g.n, g.k
 	if m == 0 || n == 0 {
@@ -238,8 +244,6 @@ func (g *gemm) serial() {
 		return
 	}
 	mr, nr := kr.mr, kr.nr
-	s := getScratch()
-	defer putScratch(s)
 	s.grow(kr.mc*kr.kc, kr.kc*min(kr.nc, (n+nr-1)/nr*nr), mr*nr)
 	nkb := (k + kr.kc - 1) / kr.kc
 	for jc := 0; jc < n; jc += kr.nc {
@@ -571,25 +575,13 @@ func (s *scratch) grow(na, nb, nt int) {
 	}
 }
 
-// scratches is the free list of packing buffers. A chunk takes one for its
-// duration, so there are as many as chunks ever ran at once; after warm-up
-// nothing is allocated.
+// scratches is the free list of packing buffers for calls that run outside
+// the pool (too small to split, or made while another call holds it). A
+// call takes one for its duration, so there are as many as calls ever ran
+// at once; after warm-up nothing is allocated.
 var scratches struct {
 	mu   sync.Mutex
 	free []*scratch
-}
-
-// reserveScratch makes the free list hold at least n scratches, each with
-// buffers of at least na, nb and nt floats.
-func reserveScratch(n, na, nb, nt int) {
-	scratches.mu.Lock()
-	defer scratches.mu.Unlock()
-	for len(scratches.free) < n {
-		scratches.free = append(scratches.free, new(scratch))
-	}
-	for _, s := range scratches.free[len(scratches.free)-n:] { // the ones getScratch hands out first
-		s.grow(na, nb, nt)
-	}
 }
 
 func getScratch() *scratch {

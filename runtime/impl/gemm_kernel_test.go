@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -223,6 +224,46 @@ func TestSgemmDeterministic(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSgemmConcurrentCalls: goroutines calling Sgemm at once, on products
+// big enough to split, all get the result one worker gives: one holds the
+// pool and packs into its workers' buffers, the others run alone on buffers
+// from the free list, and no buffer is used by two calls at a time (run
+// with -race too).
+func TestSgemmConcurrentCalls(t *testing.T) {
+	rng := NewRNG(15)
+	var ps []*gemmProblem
+	var want [][]float32
+	for i, s := range [][3]int{{128, 256, 784}, {128, 10, 256}, {300, 200, 100}, {64, 512, 96}} {
+		p := newGemmProblem(rng, i%2 == 1, i >= 2, s[0], s[1], s[2], 1, 0.5, true, ActReLU)
+		var w []float32
+		withThreads(1, func() { w = p.run() })
+		ps, want = append(ps, p), append(want, w)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4*len(ps))
+	for g := range 4 * len(ps) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			i := g % len(ps)
+			for range 20 {
+				got := ps[i].run()
+				for j := range got {
+					if math.Float32bits(got[j]) != math.Float32bits(want[i][j]) {
+						errs <- fmt.Sprintf("%v: C[%d] = %v, alone: %v", ps[i], j, got[j], want[i][j])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
 
 // TestSgemmNoAllocsKernels: after a warm-up call, no call allocates, on any
