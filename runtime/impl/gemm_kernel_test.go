@@ -165,8 +165,9 @@ func TestSgemmKernelsLarge(t *testing.T) {
 		{255, 257, 31}, {257, 255, 257}, {33, 31, 255},
 		{5, 2100, 300}, {300, 7, 600}, {128, 10, 256}, {256, 10, 128}, {128, 256, 10},
 		// A leading dimension of 1024 or more: those operands are packed,
-		// not read in place (inPlace); k = 1100 is three k blocks.
-		{33, 40, 1100}, {1100, 40, 33}, {40, 1100, 33},
+		// not read in place (inPlace); k = 2100 is at least six k blocks
+		// (kc <= 384).
+		{33, 40, 2100}, {1100, 40, 33}, {40, 1100, 33},
 	}
 	if testing.Short() {
 		shapes = shapes[:4]
@@ -344,7 +345,7 @@ func TestSgemvMatchesTiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []int{1, 7, 256, 257, 784, 1000} {
+		for _, k := range []int{1, 7, 256, 257, 784, 1000, 2100} { // 2100: several k blocks
 			for _, n := range []int{kr.nr, 2 * kr.nr, 3 * kr.nr, 10 * kr.nr, 1, 7, 9, 65, 100} {
 				full := n%kr.nr == 0
 				for _, ab := range [][2]float32{{1, 0}, {0.5, 0}, {1, 1}, {-2, 0.5}} {
