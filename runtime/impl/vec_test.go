@@ -233,17 +233,7 @@ func TestGatherPanel(t *testing.T) {
 					src := vecInput(r, off+max(h, 1)*ld)
 					panel := vecInput(r, kc*w)
 					gatherPanel(panel, w, kc, src, off, ld, h)
-					for p := range kc {
-						for i := range w {
-							want := float32(0)
-							if i < h {
-								want = src[off+i*ld+p]
-							}
-							if got := panel[p*w+i]; !sameBits(got, want) {
-								t.Fatalf("asm=%v w=%d h=%d kc=%d: panel[%d*%d+%d] = %v, want %v", asm, w, h, kc, p, w, i, got, want)
-							}
-						}
-					}
+					checkPanel(t, asm, w, h, kc, panel, func(p, i int) float32 { return src[off+i*ld+p] })
 				}
 			}
 		}
@@ -263,19 +253,26 @@ func TestCopyPanel(t *testing.T) {
 					src := vecInput(r, off+kc*ld)
 					panel := vecInput(r, kc*w)
 					copyPanel(panel, w, kc, src, off, ld, h)
-					for p := range kc {
-						for i := range w {
-							want := float32(0)
-							if i < h {
-								want = src[off+p*ld+i]
-							}
-							if got := panel[p*w+i]; !sameBits(got, want) {
-								t.Fatalf("asm=%v w=%d h=%d kc=%d: panel[%d*%d+%d] = %v, want %v", asm, w, h, kc, p, w, i, got, want)
-							}
-						}
-					}
+					checkPanel(t, asm, w, h, kc, panel, func(p, i int) float32 { return src[off+p*ld+i] })
 				}
 			}
 		}
 	})
+}
+
+// checkPanel compares a packed kc×w micro-panel (k-major) with src(p, i)
+// in its first h columns and zeros in the rest.
+func checkPanel(t *testing.T, asm bool, w, h, kc int, panel []float32, src func(p, i int) float32) {
+	t.Helper()
+	for p := range kc {
+		for i := range w {
+			want := float32(0)
+			if i < h {
+				want = src(p, i)
+			}
+			if got := panel[p*w+i]; !sameBits(got, want) {
+				t.Fatalf("asm=%v w=%d h=%d kc=%d: panel[%d*%d+%d] = %v, want %v", asm, w, h, kc, p, w, i, got, want)
+			}
+		}
+	}
 }

@@ -298,22 +298,21 @@ func (g *gen) gather(rows int) {
 	}
 	dst := []string{"(DI)", "(DI)(R11*1)", "(DI)(R11*2)", "(DI)(R12*1)", "(DX)", "(DX)(R11*1)", "(DX)(R11*2)", "(DX)(R12*1)"}
 	g.p("\tLEAQ (DI)(R11*4), DX") // panel row p+4
-	switch rows {
-	case 8:
+	if rows > 4 {
+		// Column q gathers in Y(8+q): rows 0-3 in the low half, rows 4-7
+		// (or 4-5) in the high half.
 		for q := range 4 {
 			g.p("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+q, q, 8+q)
 			g.p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+q, q, 12+q)
 		}
+	}
+	switch rows {
+	case 8:
 		for q := range 8 {
 			g.p("\tVMOVUPS Y%d, %s", 8+q, dst[q])
 		}
 	case 6:
-		// Column q: rows 0-3 in the low half of Y(8+q), rows 4-5 in the low
-		// 8 bytes of its high half.
-		for q := range 4 {
-			g.p("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+q, q, 8+q)
-			g.p("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+q, q, 12+q)
-		}
+		// Rows 4-5 are the low 8 bytes of the high half.
 		for q := range 8 {
 			g.p("\tVMOVUPS X%d, %s", 8+q, dst[q])
 			g.p("\tVEXTRACTF128 $1, Y%d, X%d", 8+q, 8+q)
