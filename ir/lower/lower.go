@@ -256,7 +256,8 @@ func (l *lowerer) block(sc *scope, body []dsl.Stmt, inDef bool) *val {
 				l.errorf(st.Pos, "return is only allowed in a def")
 				continue
 			}
-			v := l.expr(sc, st.Value)
+			var v val
+			l.returnStmt(st.Value, func() { v = l.expr(sc, st.Value) })
 			ret = &v
 		default:
 			l.errorf(st.Position(), "unexpected statement")
@@ -280,6 +281,18 @@ func (l *lowerer) stmt(name string, root dsl.Node, f func()) {
 	l.nLayers = countLayers(root)
 	f()
 	l.path, l.layers, l.nLayers, l.defCalls = savePath, saveLayers, saveN, saveDefs
+}
+
+// returnStmt runs f with the naming state of a def's return statement: its
+// layers are numbered like those of any statement (h.block.dense0.w), under
+// the def call's path without a segment of its own.
+func (l *lowerer) returnStmt(root dsl.Node, f func()) {
+	saveLayers, saveN, saveDefs := l.layers, l.nLayers, l.defCalls
+	l.layers = map[string]int{}
+	l.defCalls = map[string]int{}
+	l.nLayers = countLayers(root)
+	f()
+	l.layers, l.nLayers, l.defCalls = saveLayers, saveN, saveDefs
 }
 
 // countLayers counts the layer calls written in n (not those inside defs it calls).
