@@ -59,6 +59,14 @@ func (l *lowerer) call(sc *scope, e *dsl.Call) val {
 	bi := builtins[name]
 	if bi == nil {
 		l.unknown(e.Func.Pos, "function", name, l.functionNames())
+		// Still lower the arguments, so that their own errors are reported
+		// too (max_pool2d(relu(conv2d(...))) names conv2d as well).
+		for _, x := range e.Args {
+			l.expr(sc, x)
+		}
+		for _, na := range e.Named {
+			l.expr(sc, na.Value)
+		}
 		return errVal
 	}
 	c := &callArgs{sc: sc, name: name, pos: e.Pos, vals: map[string]val{}, raw: map[string]dsl.Expr{}, at: map[string]dsl.Pos{}}
@@ -354,13 +362,19 @@ func (l *lowerer) callDef(sc *scope, e *dsl.Call, d *dsl.Def) val {
 	savePath := l.path
 	l.path = append(append([]string(nil), l.path...), seg)
 	l.callStack = append(l.callStack, d.Name.Name)
+	before := len(l.diags)
 	ret := l.block(inner, d.Body, true)
 	l.callStack = l.callStack[:len(l.callStack)-1]
 	l.path = savePath
+	if ret == nil && !l.full {
+		l.errorf(d.Pos, "def %s ends without return", d.Name.Name)
+	}
+	// Errors inside the body point into the def; a note names this call
+	// (one per level of nested calls, the innermost first).
+	for i := before; i < len(l.diags); i++ {
+		l.diags[i].Related = append(l.diags[i].Related, dsl.Related{Pos: e.Func.Pos, Msg: "in call to " + d.Name.Name})
+	}
 	if ret == nil {
-		if !l.full {
-			l.errorf(d.Pos, "def %s ends without return", d.Name.Name)
-		}
 		return errVal
 	}
 	r := *ret
