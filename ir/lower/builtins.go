@@ -658,8 +658,13 @@ func lossBCE(l *lowerer, c *callArgs) val {
 		l.errorf(c.posOf("eps"), "binary_cross_entropy: eps must be in (0, 0.5), got %v", eps)
 		return errVal
 	}
+	// The clamp bounds are float32 values (1-1e-7 is not one: float32 code
+	// would clamp at 1-2^-23 while the float64 interpreter clamped at
+	// 1-1e-7, and log(1-p) of a saturated prediction differed by 1%), so
+	// every backend and the interpreter clamp at the same numbers.
+	lo, hi := float64(float32(eps)), float64(float32(1-eps))
 	one := numVal(1, false, c.pos)
-	pc := l.op(c.pos, "minimum", nil, l.op(c.pos, "maximum", nil, p, numVal(eps, false, c.pos)), numVal(1-eps, false, c.pos))
+	pc := l.op(c.pos, "minimum", nil, l.op(c.pos, "maximum", nil, p, numVal(lo, false, c.pos)), numVal(hi, false, c.pos))
 	pos := l.op(c.pos, "mul", nil, t, l.op(c.pos, "log", nil, pc))
 	neg := l.op(c.pos, "mul", nil, l.op(c.pos, "sub", nil, one, t), l.op(c.pos, "log", nil, l.op(c.pos, "sub", nil, one, pc)))
 	return l.reduceAll(c, l.op(c.pos, "neg", nil, l.op(c.pos, "add", nil, pos, neg)))

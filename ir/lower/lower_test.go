@@ -155,3 +155,24 @@ func roundTrip(t *testing.T, text string) {
 		}
 	}
 }
+
+// binary_cross_entropy clamps its predictions at bounds that are float32
+// values (1-1e-7 is not one), so that float32 code and the float64
+// interpreter clamp at the same numbers.
+func TestBCEClampIsFloat32(t *testing.T) {
+	src := []byte("model M {\n    input p: f32[N, 1]\n    target y: f32[N, 1]\n    loss binary_cross_entropy(p, y)\n}\n")
+	gs, diags := lower.Source("bce.mdl", src)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	bound := map[string]float64{}
+	for _, v := range gs[0].Values {
+		if v.Op.Name == "minimum" || v.Op.Name == "maximum" {
+			bound[v.Op.Name] = v.Args[1].Attrs.Float("value")
+		}
+	}
+	lo, hi := float64(float32(1e-7)), 1-0x1p-23
+	if bound["maximum"] != lo || bound["minimum"] != hi {
+		t.Errorf("clamp bounds [%v, %v]; want [%v, %v] (float32 values)", bound["maximum"], bound["minimum"], lo, hi)
+	}
+}
