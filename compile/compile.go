@@ -7,6 +7,7 @@ package compile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -66,9 +67,15 @@ func (o Options) maxBatch() int {
 
 // Plan runs the pass pipeline on g in place. Unless opt.Upto stops it
 // early, g.Plan is then the storage plan of the step: what a backend takes.
+// An error about the source (a setting a pass rejects, a value too large at
+// opt.MaxBatch) is a dsl.Diagnostics, positioned: file:line:col: message.
 func Plan(g *ir.Graph, opt Options) (*passes.Context, error) {
-	return passes.Run(g, passes.Options{Upto: opt.Upto, VerifyEach: opt.VerifyEach, DumpAfter: opt.DumpAfter, Dump: opt.Dump,
+	c, err := passes.Run(g, passes.Options{Upto: opt.Upto, VerifyEach: opt.VerifyEach, DumpAfter: opt.DumpAfter, Dump: opt.Dump,
 		Print: ir.Print, Level: opt.Level, MaxBatch: opt.maxBatch()})
+	if err != nil {
+		return c, passDiagnostics(g, opt.maxBatch(), err)
+	}
+	return c, nil
 }
 
 // Targets are the backends Build can generate for.
@@ -103,6 +110,10 @@ func Build(filename string, src []byte, model string, opt BuildOptions) (*Result
 	}
 	c, err := Plan(g, opt.Options)
 	res.Graph, res.Warnings, res.Stats = g, c.Warnings, c.Stats
+	if ds := (dsl.Diagnostics)(nil); errors.As(err, &ds) {
+		res.Diags = append(res.Diags, ds...)
+		return res, err
+	}
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", filename, err)
 	}

@@ -1,6 +1,7 @@
 package compile_test
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	cudagen "github.com/mdlc/mdlc/codegen/cuda"
 	gogen "github.com/mdlc/mdlc/codegen/go"
 	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/dsl"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/passes"
 )
@@ -91,5 +93,48 @@ func TestPlanLevels(t *testing.T) {
 	g, _, _ := compile.Load("mnist_mlp.mdl", readExample(t), "")
 	if _, err := compile.Plan(g, compile.Options{Upto: "fuse"}); err != nil || g.Plan != nil {
 		t.Errorf("stopped after fuse: plan %v, err %v", g.Plan != nil, err)
+	}
+}
+
+// A pass's error about the source comes back as positioned diagnostics:
+// a position from inside the message moves to the front, and memplan's
+// size error gets the position of the value it is about.
+func TestPlanDiagnostics(t *testing.T) {
+	nesterov := []byte("model M {\n    input x: f32[N, 3]\n    target y: f32[N, 1]\n    loss mse(dense(x, 1), y)\n    optimizer sgd(lr: 0.1, nesterov: true)\n}\n")
+	g, _, err := compile.Load("m:1.mdl", nesterov, "") // a file name with a colon
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = compile.Plan(g, compile.Options{})
+	var ds dsl.Diagnostics
+	if !errors.As(err, &ds) || len(ds) != 1 || ds[0].Pos != (dsl.Pos{File: "m:1.mdl", Line: 5, Col: 15}) || ds[0].Msg != "sgd: nesterov needs momentum > 0" {
+		t.Errorf("nesterov without momentum: %#v", err)
+	}
+
+	huge := []byte("model Huge {\n    input x: f32[N, 1000000]\n    param w: f32[1000000, 1000000] = glorot\n    loss mean(x @ w)\n    optimizer sgd(lr: 0.1)\n}\n")
+	res, err := compile.Build("huge.mdl", huge, "", compile.BuildOptions{Package: "m"})
+	want := "huge.mdl:3:11: param w f32[1000000, 1000000] is too large at batch 128: 1000000000000 elements (3.64 TiB as f32); a tensor may have at most 2^31"
+	if err == nil || err.Error() != want || !res.Diags.HasErrors() || res.Diags[len(res.Diags)-1].String() != want {
+		t.Errorf("huge param: err %v, diags %v; want %q", err, res.Diags, want)
+	}
+	wide := []byte("model Wide {\n    input x: f32[N, 4096]\n    output y = relu(x)\n}\n")
+	res, err = compile.Build("wide.mdl", wide, "", compile.BuildOptions{Package: "m", Options: compile.Options{MaxBatch: 1 << 20}})
+	if !errors.As(err, &ds) || ds[0].Pos.Line != 2 || ds[0].Hint != "this tensor fits at batch 524288 or below" {
+		t.Errorf("wide input at batch 2^20: %v, hint %q", err, ds[0].Hint)
+	}
+	if _, err := compile.Build("wide.mdl", wide, "", compile.BuildOptions{Package: "m", Options: compile.Options{MaxBatch: 1 << 19}}); err != nil {
+		t.Errorf("wide input at batch 2^19: %v", err)
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for _, c := range []struct {
+		n    float64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.00 KiB"}, {1536, "1.50 KiB"}, {10 << 20, "10.0 MiB"}, {1 << 30, "1.00 GiB"},
+		{4e12, "3.64 TiB"}, {300 * (1 << 50), "300 PiB"}, {1e30, "867361737988 EiB"}} {
+		if got := compile.FormatBytes(c.n); got != c.want {
+			t.Errorf("FormatBytes(%v) = %q, want %q", c.n, got, c.want)
+		}
 	}
 }
