@@ -71,10 +71,11 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 	res, err := compile.Build(path, src, *model, compile.BuildOptions{
 		Options: compile.Options{MaxBatch: *batch, Level: passes.O0 + passes.Level(*olevel), VerifyEach: *verify, DumpAfter: *dumpAfter, Dump: stderr},
 		Target:  *target, Package: name, Version: Version, Arch: *arch})
-	if len(res.Diags) > 0 {
-		fmt.Fprint(stderr, res.Diags.Format(dsl.Sources{path: src}))
-	}
-	printWarnings(stderr, path, res.Warnings)
+	// Lowering's diagnostics, the passes' warnings and a pass's error about
+	// the source, in the order of their positions.
+	ds := append(append(dsl.Diagnostics(nil), res.Diags...), warningDiags(path, res.Warnings)...)
+	ds.Sort()
+	fmt.Fprint(stderr, ds.Format(dsl.Sources{path: src}))
 	if err != nil {
 		if !res.Diags.HasErrors() {
 			fmt.Fprintf(stderr, "mdlc: %v\n", err)

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/dsl"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/ir/lower"
@@ -76,11 +78,8 @@ func pick(stderr io.Writer, gs []*ir.Graph, name, path string) *ir.Graph {
 	return nil
 }
 
-func printWarnings(stderr io.Writer, path string, ws []passes.Warning) {
-	if len(ws) == 0 {
-		return
-	}
-	src, _ := os.ReadFile(path)
+// warningDiags turns the warnings of the passes into diagnostics.
+func warningDiags(path string, ws []passes.Warning) dsl.Diagnostics {
 	var ds dsl.Diagnostics
 	for _, w := range ws {
 		pos := dsl.Pos{File: w.Pos.File, Line: w.Pos.Line, Col: w.Pos.Col}
@@ -89,11 +88,40 @@ func printWarnings(stderr io.Writer, path string, ws []passes.Warning) {
 		}
 		ds = append(ds, dsl.Diagnostic{Pos: pos, Msg: w.Msg, Severity: dsl.Warning})
 	}
+	return ds
+}
+
+// printDiags prints diagnostics about path with their source lines.
+func printDiags(stderr io.Writer, path string, ds dsl.Diagnostics) {
+	if len(ds) == 0 {
+		return
+	}
+	src, _ := os.ReadFile(path)
 	fmt.Fprint(stderr, ds.Format(dsl.Sources{path: src}))
 }
 
+func printWarnings(stderr io.Writer, path string, ws []passes.Warning) {
+	printDiags(stderr, path, warningDiags(path, ws))
+}
+
+// printError prints an error of compile.Plan: diagnostics with their source
+// lines (file:line:col: message first), any other error as "path: error".
+func printError(stderr io.Writer, path string, err error) {
+	var ds dsl.Diagnostics
+	if errors.As(err, &ds) {
+		printDiags(stderr, path, ds)
+		return
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", path, err)
+}
+
+// checkPasses are the passes check runs after lowering: they find what
+// the lowering cannot (a parameter that does not affect the loss, settings
+// an optimizer rejects) and are quick; the rest belongs to build.
+const checkPasses = "optimizer"
+
 func cmdCheck(stdout, stderr io.Writer, args []string) int {
-	fs := newFlags("check", "FILE...", "Parse, lower and shape-check each file, printing every diagnostic.\nExit status 1 if any file has errors.", stderr)
+	fs := newFlags("check", "FILE...", "Parse, lower and shape-check each file, then run autodiff and the optimizer pass\non each model, printing every diagnostic and warning. Exit status 1 if any file\nhas errors (warnings do not change it).", stderr)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -116,6 +144,12 @@ func cmdCheck(stdout, stderr io.Writer, args []string) int {
 				elems += int(n)
 			}
 			fmt.Fprintf(stdout, "%s: model %s: %d values, %d params (%d weights)\n", path, g.Name, len(g.Values), params, elems)
+			c, err := compile.Plan(g, compile.Options{Upto: checkPasses})
+			printWarnings(stderr, path, c.Warnings)
+			if err != nil {
+				printError(stderr, path, err)
+				code = exitError
+			}
 		}
 	}
 	return code
@@ -146,10 +180,10 @@ func cmdDump(stdout, stderr io.Writer, args []string) int {
 		return exitUsage
 	}
 	if *after != "" {
-		c, err := passes.Run(g, passes.Options{Upto: *after, VerifyEach: true})
+		c, err := compile.Plan(g, compile.Options{Upto: *after, VerifyEach: true})
 		printWarnings(stderr, path, c.Warnings)
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+			printError(stderr, path, err)
 			return exitError
 		}
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -56,6 +58,119 @@ func TestCLI(t *testing.T) {
 			t.Errorf("mdlc %s: exit %d, stdout %q, stderr %q; want exit %d, stdout containing %q, stderr containing %q",
 				strings.Join(c.args, " "), code, out, errOut, c.code, c.out, c.err)
 		}
+	}
+}
+
+// positioned fails unless every diagnostic in stderr (a line that does not
+// start with a blank) starts with path:line:col:, and there is one.
+func positioned(t *testing.T, what, path, stderr string) {
+	t.Helper()
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(path) + `:\d+:\d+: `)
+	n := 0
+	for _, line := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+		if line == "" || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		if !re.MatchString(line) {
+			t.Errorf("%s: diagnostic without file:line:col: first: %q\nstderr:\n%s", what, line, stderr)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Errorf("%s: no diagnostic", what)
+	}
+}
+
+// Errors of the passes and size errors put file:line:col: first, with the
+// source line, in check, build, dump and gradcheck alike; check prints the
+// warnings of the passes (its exit status stays 0); gradcheck refuses a
+// model or batch too large for memory before allocating it.
+func TestPassDiagnostics(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	nesterov := write("nesterov.mdl", "model M {\n    input x: f32[N, 3]\n    target y: f32[N, 1]\n    loss mse(dense(x, 1), y)\n    optimizer sgd(lr: 0.1, nesterov: true)\n}\n")
+	huge := write("huge.mdl", "model Huge {\n    input x: f32[N, 1000000]\n    param w: f32[1000000, 1000000] = glorot\n    loss mean(x @ w)\n    optimizer sgd(lr: 0.1)\n}\n")
+	wide := write("wide.mdl", "model Wide {\n    input x: f32[N, 4096]\n    output y = relu(x)\n}\n")
+	unused := write("unused.mdl", "model M {\n    input x: f32[N, 3]\n    target y: f32[N, 1]\n    param unused: f32[4] = zeros\n    loss mse(dense(x, 1), y)\n    optimizer sgd(lr: 0.1)\n}\n")
+	out := filepath.Join(dir, "out")
+	mnist := "../../examples/mnist_mlp/mnist_mlp.mdl"
+	cases := []struct {
+		args []string
+		path string
+		code int
+		err  string
+	}{
+		{[]string{"check", nesterov}, nesterov, exitError, nesterov + ":5:15: sgd: nesterov needs momentum > 0\n        optimizer sgd("},
+		{[]string{"build", "-o", out, nesterov}, nesterov, exitError, nesterov + ":5:15: sgd: nesterov needs momentum > 0\n"},
+		{[]string{"dump", "-after=optimizer", nesterov}, nesterov, exitError, nesterov + ":5:15: sgd: nesterov needs momentum > 0\n"},
+		{[]string{"build", "-o", out, huge}, huge, exitError, huge + ":3:11: param w f32[1000000, 1000000] is too large at batch 128: 1000000000000 elements (3.64 TiB as f32)"},
+		{[]string{"build", "-o", out, "-batch", "1048576", wide}, wide, exitError, wide + ":2:11: input x f32[N, 4096] is too large at batch 1048576: 4294967296 elements (16.0 GiB as f32); a tensor may have at most 2^31\n        input x: f32[N, 4096]\n              ^\n    hint: this tensor fits at batch 524288 or below\n"},
+		{[]string{"gradcheck", huge}, huge, exitError, huge + ":3:11: gradcheck of model Huge at batch 3 needs 21.8 TiB of float64 tensors, more than the limit of 1.00 GiB (-max-mib 1024); the largest is param w f32[1000000, 1000000] (7.28 TiB)"},
+		{[]string{"gradcheck", "-n", "100000000", mnist}, mnist, exitError, mnist + ":4:12: gradcheck of model MnistMLP at batch 100000000 needs 2.37 TiB of float64 tensors"},
+		{[]string{"gradcheck", "-n", "4", "-max-mib", "1", mnist}, mnist, exitError, "more than the limit of 1.00 MiB (-max-mib 1)"},
+		{[]string{"check", unused}, unused, exitOK, unused + ":4:11: warning: parameter unused does not affect the loss; its gradient is always zero\n        param unused"},
+	}
+	for _, c := range cases {
+		code, _, errOut := mdlc(c.args...)
+		what := "mdlc " + strings.Join(c.args, " ")
+		if code != c.code || !strings.Contains(errOut, c.err) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d, stderr containing %q", what, code, errOut, c.code, c.err)
+		}
+		positioned(t, what, c.path, errOut)
+	}
+	// The same warning text from check, gradcheck and build.
+	var warnings []string
+	for _, args := range [][]string{{"check", unused}, {"gradcheck", unused}, {"build", "-o", out, unused}} {
+		code, _, errOut := mdlc(args...)
+		if code != exitOK {
+			t.Errorf("mdlc %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		warnings = append(warnings, errOut)
+	}
+	if warnings[0] != warnings[1] || warnings[0] != warnings[2] {
+		t.Errorf("check, gradcheck and build warn differently:\n%s\n%s\n%s", warnings[0], warnings[1], warnings[2])
+	}
+}
+
+// TestReadmeTour checks every model of README.md as written: each fenced
+// block of .mdl source (no language tag, or mdl, with a line that starts
+// with "model ") goes through mdlc check with no diagnostic at all.
+func TestReadmeTour(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fence := regexp.MustCompile("(?ms)^```([a-z]*)\n(.*?)^```")
+	model := regexp.MustCompile(`(?m)^model \w+`)
+	dir := t.TempDir()
+	n := 0
+	for i, m := range fence.FindAllStringSubmatch(string(readme), -1) {
+		if (m[1] != "" && m[1] != "mdl") || !model.MatchString(m[2]) {
+			continue
+		}
+		n++
+		path := filepath.Join(dir, fmt.Sprintf("readme%d.mdl", i))
+		if err := os.WriteFile(path, []byte(m[2]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := mdlc("check", path)
+		if code != exitOK || errOut != "" {
+			t.Errorf("README.md block %d: mdlc check: exit %d\n%s\nsource:\n%s", i, code, errOut, m[2])
+		}
+		for _, name := range model.FindAllString(m[2], -1) {
+			if !strings.Contains(out, ": "+name+": ") {
+				t.Errorf("README.md block %d: check did not report %s: %q", i, name, out)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no model in README.md's fenced blocks")
 	}
 }
 
