@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Checkpoints in the safetensors format (github.com/huggingface/safetensors):
@@ -47,10 +49,22 @@ const metadataKey = "__metadata__"
 // error it returns fails the save there.
 var saveHook func(stage string) error
 
+// staleAge is how old a temp file left by an interrupted save must be before
+// a later save of the same checkpoint removes it: a younger one may belong to
+// a save still running in another process.
+const staleAge = time.Minute
+
 // SaveSafetensors writes tensors and metadata to path atomically: to a temp
-// file in the same directory, synced and renamed over path, then the
-// directory is synced. On error the previous file at path is left intact and
-// the temp file is removed.
+// file .NAME.tmp-DIGITS in the same directory, synced and renamed over path,
+// then the directory is synced. On error the previous file at path is left
+// intact and the temp file is removed; temp files of that same checkpoint
+// left by interrupted saves (older than a minute) are removed by the next
+// save.
+//
+// When path is a symbolic link, the file it points to is replaced and the
+// link is kept, as editors do: the temp file is written in the target's
+// directory and renamed onto the target (a dangling link is followed to the
+// file it names, which is created).
 func SaveSafetensors(path string, tensors []Tensor, metadata map[string]string) (err error) {
 	defer func() {
 		if err != nil {
@@ -63,11 +77,16 @@ func SaveSafetensors(path string, tensors []Tensor, metadata map[string]string) 
 	}
 	header := encodeHeader(tensors, order, metadata)
 
-	dir, base := filepath.Split(path)
+	target, err := saveTarget(path)
+	if err != nil {
+		return err
+	}
+	dir, base := filepath.Split(target)
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	removeStale(dir, base)
+	f, err := os.CreateTemp(dir, tempPrefix(base)+"*")
 	if err != nil {
 		return err
 	}
@@ -122,7 +141,7 @@ func SaveSafetensors(path string, tensors []Tensor, metadata map[string]string) 
 			return err
 		}
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := os.Rename(tmp, target); err != nil {
 		return err
 	}
 	d, err := os.Open(dir)
@@ -134,6 +153,61 @@ func SaveSafetensors(path string, tensors []Tensor, metadata map[string]string) 
 		return fmt.Errorf("sync directory: %w", err)
 	}
 	return nil
+}
+
+// tempPrefix is the name of a save's temp file of checkpoint base, less the
+// digits os.CreateTemp appends.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// saveTarget returns the file a save of path replaces: path itself, or when
+// path is a symbolic link, the file the chain of links ends at.
+func saveTarget(path string) (string, error) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return path, nil // missing or not a link: written in place
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real, nil
+	}
+	// A dangling link: follow it by hand to the missing file it names. A
+	// relative target is appended to the link's directory unchanged, so the
+	// kernel resolves it as it would the link.
+	for range 40 {
+		link, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(link) {
+			dir, _ := filepath.Split(path)
+			link = dir + link
+		}
+		path = link
+		if fi, err := os.Lstat(path); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+}
+
+// removeStale removes the regular files in dir named like a temp file of a
+// save of checkpoint base (exactly .BASE.tmp-DIGITS) and older than staleAge:
+// leftovers of saves that were interrupted before their rename. Errors are
+// ignored; the save goes on.
+func removeStale(dir, base string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := tempPrefix(base)
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) >= staleAge {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // saveOrder validates tensors and returns their indices sorted by name.

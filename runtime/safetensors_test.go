@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func tinyTensors() []Tensor {
@@ -274,4 +275,58 @@ func randSlice(rng *RNG, n int) []float32 {
 		x[i] = float32(rng.Float64()*2 - 1)
 	}
 	return x
+}
+
+// TestSaveSafetensorsStaleTemps checks a save removes the temp files that
+// interrupted saves of the same checkpoint left, and nothing else.
+func TestSaveSafetensorsStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ckpt.safetensors")
+	old := time.Now().Add(-2 * staleAge)
+	mk := func(name string, mtime time.Time) {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed := []string{".ckpt.safetensors.tmp-123", ".ckpt.safetensors.tmp-4294967295"}
+	kept := []string{
+		".ckpt.safetensors.tmp-456",         // young: a save may still be writing it
+		".ckpt.safetensors.tmp-",            // not what os.CreateTemp makes
+		".ckpt.safetensors.tmp-12x",         //
+		".ckpt.safetensors.tmp-1.tmp-2",     // a temp file of checkpoint "ckpt.safetensors.tmp-1"
+		".ckpt.tmp-123",                     // another checkpoint's
+		".Ckpt.safetensors.tmp-123",         //
+		"ckpt.safetensors.tmp-123",          //
+		"x.ckpt.safetensors.tmp-123",        //
+		".ckpt.safetensors.tmp-123.partial", //
+		"other",
+	}
+	for _, n := range removed {
+		mk(n, old)
+	}
+	for _, n := range kept {
+		mk(n, old)
+	}
+	mk(kept[0], time.Now())
+	if err := os.Mkdir(filepath.Join(dir, ".ckpt.safetensors.tmp-789"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, ".ckpt.safetensors.tmp-789") // a directory
+	if err := SaveSafetensors(path, tinyTensors(), nil); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	want := append(slices.Clone(kept), "ckpt.safetensors")
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("directory after save:\n%q\nwant:\n%q", names, want)
+	}
 }
