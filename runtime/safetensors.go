@@ -7,13 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Checkpoints in the safetensors format (github.com/huggingface/safetensors):
@@ -299,122 +302,350 @@ func numel(shape []int) (int, bool) {
 	return n, true
 }
 
-// stEntry is one tensor of a parsed file.
+// stEntry is one tensor of a parsed header.
 type stEntry struct {
 	name       string
 	shape      []int
 	begin, end int
 }
 
-// stFile is a parsed, validated safetensors file.
-type stFile struct {
+// stHeader is a parsed, validated safetensors header.
+type stHeader struct {
 	entries  []stEntry // sorted by name
+	byOffset []int     // indices into entries, in the order their data lies
 	metadata map[string]string
-	data     []byte
+	hlen     int // bytes of JSON header
+	dataLen  int // bytes of tensor data the header declares
 }
 
-type stInfo struct {
-	Dtype       string  `json:"dtype"`
-	Shape       []int64 `json:"shape"`
-	DataOffsets []int64 `json:"data_offsets"`
+// checkpoint is an open checkpoint file whose header has been read.
+type checkpoint struct {
+	path string
+	r    io.Reader
+	size int64 // of the whole file; -1 when unknown (a pipe, a device)
+	h    *stHeader
 }
 
-// parseSafetensors checks a whole file strictly; its errors lack the path.
-func parseSafetensors(buf []byte) (*stFile, error) {
-	if len(buf) < 8 {
-		return nil, fmt.Errorf("truncated (%d bytes, shorter than the 8-byte header length)", len(buf))
+// openCheckpoint opens path and reads its header; it reads no tensor data.
+// Opening a FIFO waits for a writer, as reading one does for data.
+func openCheckpoint(path string) (*checkpoint, io.Closer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	hlen := binary.LittleEndian.Uint64(buf)
+	size := int64(-1)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	} else if err == nil && fi.IsDir() {
+		f.Close()
+		return nil, nil, fmt.Errorf("checkpoint %s: is a directory", path)
+	}
+	c, err := readCheckpoint(path, f, size)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return c, f, nil
+}
+
+// readCheckpoint reads the header of the checkpoint r, of size bytes in all
+// (-1 when unknown). It reads exactly the 8-byte length and the header, and
+// allocates for the header only as much as arrives when size is unknown, so
+// an endless or lying stream fails fast without exhausting memory.
+func readCheckpoint(path string, r io.Reader, size int64) (*checkpoint, error) {
+	h, err := readHeader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return &checkpoint{path: path, r: r, size: size, h: h}, nil
+}
+
+func readHeader(r io.Reader, size int64) (*stHeader, error) {
+	var n8 [8]byte
+	if n, err := io.ReadFull(r, n8[:]); err != nil {
+		if isEOF(err) {
+			return nil, fmt.Errorf("truncated (%d bytes, shorter than the 8-byte header length)", n)
+		}
+		return nil, err
+	}
+	hlen := binary.LittleEndian.Uint64(n8[:])
 	if hlen > maxHeader {
 		return nil, fmt.Errorf("header length %d exceeds the limit of %d bytes", hlen, maxHeader)
 	}
-	if hlen > uint64(len(buf)-8) {
-		return nil, fmt.Errorf("truncated (header length %d, file has %d bytes after it)", hlen, len(buf)-8)
+	if size >= 0 && hlen > uint64(size-8) {
+		return nil, fmt.Errorf("truncated (header length %d, file has %d bytes after it)", hlen, size-8)
 	}
-	hdr := buf[8 : 8+hlen]
-	data := buf[8+hlen:]
+	var buf bytes.Buffer
+	if size >= 0 {
+		buf.Grow(int(hlen))
+	}
+	if n, err := io.CopyN(&buf, r, int64(hlen)); err != nil {
+		if isEOF(err) {
+			return nil, fmt.Errorf("truncated (header length %d, file has %d bytes after it)", hlen, n)
+		}
+		return nil, err
+	}
+	return parseHeader(buf.Bytes())
+}
+
+func isEOF(err error) bool { return err == io.EOF || err == io.ErrUnexpectedEOF }
+
+// checkSize checks that the file holds exactly the header and the data it
+// declares, when its size is known; streams are checked as they are read.
+func (c *checkpoint) checkSize() error {
+	if c.size < 0 {
+		return nil
+	}
+	h := c.h
+	have := c.size - 8 - int64(h.hlen)
+	if have < int64(h.dataLen) {
+		for _, i := range h.byOffset {
+			if e := h.entries[i]; int64(e.end) > have {
+				return fmt.Errorf("checkpoint %s: truncated (header says %d bytes of data, file has %d): tensor %q [%d,%d] runs past the end", c.path, h.dataLen, have, e.name, e.begin, e.end)
+			}
+		}
+	}
+	if have > int64(h.dataLen) {
+		return fmt.Errorf("checkpoint %s: corrupt: %d bytes after the last tensor's data%s", c.path, have-int64(h.dataLen), c.lastName())
+	}
+	return nil
+}
+
+// lastName names the tensor whose data comes last, for errors.
+func (c *checkpoint) lastName() string {
+	if n := len(c.h.byOffset); n > 0 {
+		return fmt.Sprintf(" (tensor %q)", c.h.entries[c.h.byOffset[n-1]].name)
+	}
+	return ""
+}
+
+// readData reads every tensor's data, in file order, into data (indexed like
+// the header's entries) and checks the file ends there. At most limit values
+// of a tensor are allocated before they arrive.
+func (c *checkpoint) readData(limit int) (data [][]float32, err error) {
+	h := c.h
+	data = make([][]float32, len(h.entries))
+	chunk := make([]byte, 1<<16)
+	for _, i := range h.byOffset {
+		e := h.entries[i]
+		n := (e.end - e.begin) / 4
+		d := make([]float32, 0, min(n, limit))
+		for len(d) < n {
+			m := min(n-len(d), len(chunk)/4)
+			k, err := io.ReadFull(c.r, chunk[:4*m])
+			if err != nil {
+				if isEOF(err) {
+					return nil, fmt.Errorf("checkpoint %s: truncated (header says %d bytes of data, file has %d): tensor %q [%d,%d] is cut short", c.path, h.dataLen, e.begin+4*len(d)+k, e.name, e.begin, e.end)
+				}
+				return nil, fmt.Errorf("checkpoint %s: tensor %q: %w", c.path, e.name, err)
+			}
+			for j := range m {
+				d = append(d, math.Float32frombits(binary.LittleEndian.Uint32(chunk[4*j:])))
+			}
+		}
+		data[i] = d
+	}
+	// The declared data must end the file (a stream, or a file that grew).
+	var one [1]byte
+	if k, _ := io.ReadFull(c.r, one[:]); k > 0 {
+		return nil, fmt.Errorf("checkpoint %s: corrupt: bytes after the last tensor's data%s", c.path, c.lastName())
+	}
+	return data, nil
+}
+
+// parseHeader parses the JSON header as strictly as the reference reader:
+// keys match exactly (not case-insensitively), a duplicate key at any level
+// is an error, a tensor entry has exactly the fields dtype, shape and
+// data_offsets, and __metadata__ maps strings to strings. The tensors' data
+// must tile [0, dataLen) with neither gaps nor overlaps. Its errors lack the
+// path.
+func parseHeader(hdr []byte) (*stHeader, error) {
 	if len(hdr) == 0 || hdr[0] != '{' {
 		return nil, errors.New("corrupt header: does not start with '{'")
 	}
+	if !utf8.Valid(hdr) {
+		return nil, errors.New("corrupt header: not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(hdr))
 	dec.UseNumber()
-	if _, err := dec.Token(); err != nil {
+	if err := expectDelim(dec, '{'); err != nil {
 		return nil, fmt.Errorf("corrupt header: %v", err)
 	}
-	f := &stFile{data: data}
+	h := &stHeader{hlen: len(hdr)}
 	seen := map[string]bool{}
 	for dec.More() {
-		tok, err := dec.Token()
+		key, err := stringToken(dec)
 		if err != nil {
 			return nil, fmt.Errorf("corrupt header: %v", err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("corrupt header: key %v is not a string", tok)
 		}
 		if seen[key] {
 			return nil, fmt.Errorf("corrupt header: duplicate key %q", key)
 		}
 		seen[key] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("corrupt header: %v", err)
-		}
 		if key == metadataKey {
-			if err := json.Unmarshal(raw, &f.metadata); err != nil {
-				return nil, fmt.Errorf("corrupt header: __metadata__ is not a map of strings: %v", err)
+			if h.metadata, err = parseMetadata(dec); err != nil {
+				return nil, err
 			}
 			continue
 		}
-		e, err := parseEntry(key, raw, len(data))
+		e, err := parseEntry(dec, key)
 		if err != nil {
 			return nil, err
 		}
-		f.entries = append(f.entries, e)
+		h.entries = append(h.entries, e)
 	}
-	if _, err := dec.Token(); err != nil {
+	if err := expectDelim(dec, '}'); err != nil {
 		return nil, fmt.Errorf("corrupt header: %v", err)
 	}
 	if rest := bytes.TrimRight(hdr[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return nil, errors.New("corrupt header: data after the JSON object")
 	}
-	if err := checkCoverage(f.entries, len(data)); err != nil {
+	slices.SortFunc(h.entries, func(a, b stEntry) int { return strings.Compare(a.name, b.name) })
+	var err error
+	if h.byOffset, h.dataLen, err = tile(h.entries); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(f.entries, func(a, b stEntry) int { return strings.Compare(a.name, b.name) })
-	return f, nil
+	return h, nil
 }
 
-func parseEntry(name string, raw json.RawMessage, dataLen int) (stEntry, error) {
-	var info stInfo
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&info); err != nil {
-		return stEntry{}, fmt.Errorf("corrupt header: tensor %q: %v", name, err)
+// expectDelim reads the next token, which must be d.
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonErr(err)
 	}
-	if info.Dtype == "" || info.Shape == nil || info.DataOffsets == nil {
-		return stEntry{}, fmt.Errorf("corrupt header: tensor %q lacks dtype, shape or data_offsets", name)
+	if tok != d {
+		return fmt.Errorf("found %v, want %v", tokenText(tok), d)
 	}
-	if info.Dtype != "F32" {
-		return stEntry{}, fmt.Errorf("tensor %q has dtype %s, want F32", name, info.Dtype)
+	return nil
+}
+
+// stringToken reads the next token, which must be a string.
+func stringToken(dec *json.Decoder) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", jsonErr(err)
 	}
-	e := stEntry{name: name, shape: make([]int, len(info.Shape))}
-	for i, s := range info.Shape {
-		if s < 0 || s > math.MaxInt32 {
-			return stEntry{}, fmt.Errorf("corrupt header: tensor %q has invalid shape %v", name, info.Shape)
+	s, ok := tok.(string)
+	if !ok {
+		return "", fmt.Errorf("found %v, want a string", tokenText(tok))
+	}
+	return s, nil
+}
+
+func jsonErr(err error) error {
+	if err == io.EOF {
+		return errors.New("unexpected end of JSON")
+	}
+	return err
+}
+
+func tokenText(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		return "'" + t.String() + "'"
+	case string:
+		return strconv.Quote(t)
+	case nil:
+		return "null"
+	}
+	return fmt.Sprint(tok)
+}
+
+// parseMetadata reads the value of __metadata__: an object of strings.
+func parseMetadata(dec *json.Decoder) (map[string]string, error) {
+	bad := func(err error) error {
+		return fmt.Errorf("corrupt header: __metadata__ is not a map of strings: %v", err)
+	}
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, bad(err)
+	}
+	m := map[string]string{}
+	for dec.More() {
+		k, err := stringToken(dec)
+		if err != nil {
+			return nil, bad(err)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("corrupt header: duplicate key %q in __metadata__", k)
+		}
+		v, err := stringToken(dec)
+		if err != nil {
+			return nil, bad(fmt.Errorf("value of %q: %v", k, err))
+		}
+		m[k] = v
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, bad(err)
+	}
+	return m, nil
+}
+
+// parseEntry reads the value of tensor name's key and validates it alone.
+func parseEntry(dec *json.Decoder, name string) (stEntry, error) {
+	fail := func(format string, args ...any) (stEntry, error) {
+		return stEntry{}, fmt.Errorf("corrupt header: tensor %q: "+format, append([]any{name}, args...)...)
+	}
+	if err := expectDelim(dec, '{'); err != nil {
+		return fail("%v", err)
+	}
+	var (
+		dtype       string
+		shape, offs []int64
+		seen        = map[string]bool{}
+		err         error
+	)
+	for dec.More() {
+		key, err := stringToken(dec)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if seen[key] {
+			return fail("duplicate key %q", key)
+		}
+		seen[key] = true
+		switch key {
+		case "dtype":
+			dtype, err = stringToken(dec)
+		case "shape":
+			shape, err = intsToken(dec)
+		case "data_offsets":
+			offs, err = intsToken(dec)
+		default:
+			return fail("unknown field %q", key)
+		}
+		if err != nil {
+			return fail("%s: %v", key, err)
+		}
+	}
+	if err = expectDelim(dec, '}'); err != nil {
+		return fail("%v", err)
+	}
+	for _, k := range []string{"dtype", "shape", "data_offsets"} {
+		if !seen[k] {
+			return fail("lacks %s", k)
+		}
+	}
+	if dtype != "F32" {
+		return stEntry{}, fmt.Errorf("tensor %q has dtype %s, want F32", name, dtype)
+	}
+	e := stEntry{name: name, shape: make([]int, len(shape))}
+	for i, s := range shape {
+		if s > math.MaxInt32 {
+			return fail("invalid shape %v", shape)
 		}
 		e.shape[i] = int(s)
 	}
 	n, ok := numel(e.shape)
 	if !ok {
-		return stEntry{}, fmt.Errorf("corrupt header: tensor %q shape %v is too large", name, info.Shape)
+		return fail("shape %v is too large", shape)
 	}
-	if len(info.DataOffsets) != 2 {
-		return stEntry{}, fmt.Errorf("corrupt header: tensor %q has %d data_offsets, want 2", name, len(info.DataOffsets))
+	if len(offs) != 2 {
+		return fail("has %d data_offsets, want 2", len(offs))
 	}
-	b, end := info.DataOffsets[0], info.DataOffsets[1]
-	if b < 0 || end < b || end > math.MaxInt32*16 {
-		return stEntry{}, fmt.Errorf("corrupt header: tensor %q has invalid data_offsets [%d,%d]", name, b, end)
+	b, end := offs[0], offs[1]
+	if end < b || end > math.MaxInt32*16 {
+		return fail("invalid data_offsets [%d,%d]", b, end)
 	}
 	if end-b != 4*int64(n) {
 		return stEntry{}, fmt.Errorf("corrupt header: tensor %q has %d bytes of data for shape %v, want %d", name, end-b, e.shape, 4*n)
@@ -423,58 +654,86 @@ func parseEntry(name string, raw json.RawMessage, dataLen int) (stEntry, error) 
 	return e, nil
 }
 
-// checkCoverage checks that the tensors' byte ranges tile [0, dataLen).
-func checkCoverage(entries []stEntry, dataLen int) error {
-	byOff := slices.Clone(entries)
-	slices.SortFunc(byOff, func(a, b stEntry) int {
+// intsToken reads an array of non-negative integers.
+func intsToken(dec *json.Decoder) ([]int64, error) {
+	if err := expectDelim(dec, '['); err != nil {
+		return nil, err
+	}
+	xs := []int64{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, jsonErr(err)
+		}
+		num, ok := tok.(json.Number)
+		if !ok {
+			return nil, fmt.Errorf("found %v, want a non-negative integer", tokenText(tok))
+		}
+		x, err := strconv.ParseInt(string(num), 10, 64)
+		if err != nil || x < 0 {
+			return nil, fmt.Errorf("%s is not a non-negative integer", num)
+		}
+		xs = append(xs, x)
+	}
+	if err := expectDelim(dec, ']'); err != nil {
+		return nil, err
+	}
+	return xs, nil
+}
+
+// tile checks that the entries' byte ranges tile [0, dataLen) and returns
+// their indices in offset order.
+func tile(entries []stEntry) (byOffset []int, dataLen int, err error) {
+	byOffset = make([]int, len(entries))
+	for i := range byOffset {
+		byOffset[i] = i
+	}
+	slices.SortStableFunc(byOffset, func(i, j int) int {
+		a, b := entries[i], entries[j]
 		if a.begin != b.begin {
 			return a.begin - b.begin
 		}
 		return a.end - b.end
 	})
 	end := 0
-	for i, e := range byOff {
+	for k, i := range byOffset {
+		e := entries[i]
 		if e.begin < end {
-			return fmt.Errorf("corrupt header: tensors %q and %q overlap", byOff[i-1].name, e.name)
+			prev := entries[byOffset[k-1]]
+			return nil, 0, fmt.Errorf("corrupt header: tensors %q [%d,%d] and %q [%d,%d] overlap", prev.name, prev.begin, prev.end, e.name, e.begin, e.end)
 		}
 		if e.begin > end {
-			return fmt.Errorf("corrupt header: gap of %d bytes before tensor %q", e.begin-end, e.name)
+			return nil, 0, fmt.Errorf("corrupt header: gap of %d bytes before tensor %q", e.begin-end, e.name)
 		}
 		end = e.end
 	}
-	if end > dataLen {
-		return fmt.Errorf("truncated (header says %d bytes of data, file has %d)", end, dataLen)
-	}
-	if end < dataLen {
-		return fmt.Errorf("corrupt: %d bytes after the last tensor's data", dataLen-end)
-	}
-	return nil
+	return byOffset, end, nil
 }
 
 // LoadSafetensors reads the checkpoint at path into tensors, whose Shape and
-// Data length say what is expected. The file is validated whole first: its
-// header, that it holds exactly the expected tensors with equal shapes, and
-// that its metadata has every key of metadata with that value. Only then is
-// data copied, so a failed load leaves tensors untouched. Errors name the
+// Data length say what is expected. The header is read and validated first:
+// that the file holds exactly the expected tensors with equal shapes, that
+// its metadata has every key of metadata with that value, and, for a regular
+// file, that its size is exactly what the header declares. Only then is the
+// data read, exactly the declared bytes, and copied once it has all arrived,
+// so a failed load leaves tensors untouched. Errors name the file and the
 // mismatch; several tensor mismatches are reported together.
 func LoadSafetensors(path string, tensors []Tensor, metadata map[string]string) error {
-	buf, err := os.ReadFile(path)
+	c, f, err := openCheckpoint(path)
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		return err
 	}
-	return loadBytes(path, buf, tensors, metadata)
+	defer f.Close()
+	return c.load(tensors, metadata)
 }
 
-func loadBytes(path string, buf []byte, tensors []Tensor, metadata map[string]string) error {
-	f, err := parseSafetensors(buf)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
+func (c *checkpoint) load(tensors []Tensor, metadata map[string]string) error {
+	path, h := c.path, c.h
 	// Metadata first: a checkpoint of another model mismatches everywhere.
 	var errs []error
 	for _, k := range sortedKeys(metadata) {
 		want := metadata[k]
-		got, ok := f.metadata[k]
+		got, ok := h.metadata[k]
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("checkpoint %s: metadata %q missing, want %q", path, k, want))
@@ -487,15 +746,15 @@ func loadBytes(path string, buf []byte, tensors []Tensor, metadata map[string]st
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	found := make([]int, len(tensors))
-	used := make([]bool, len(f.entries))
+	found := make([]int, len(tensors)) // tensor -> entry
+	used := make([]bool, len(h.entries))
 	for i, t := range tensors {
 		n, ok := numel(t.Shape)
 		if !ok || n != len(t.Data) {
 			errs = append(errs, fmt.Errorf("checkpoint %s: model tensor %q has %d values for shape %v", path, t.Name, len(t.Data), t.Shape))
 			continue
 		}
-		j, ok := slices.BinarySearchFunc(f.entries, t.Name, func(e stEntry, name string) int { return strings.Compare(e.name, name) })
+		j, ok := slices.BinarySearchFunc(h.entries, t.Name, func(e stEntry, name string) int { return strings.Compare(e.name, name) })
 		if !ok {
 			errs = append(errs, fmt.Errorf("checkpoint %s: missing tensor %q", path, t.Name))
 			continue
@@ -506,11 +765,11 @@ func loadBytes(path string, buf []byte, tensors []Tensor, metadata map[string]st
 		}
 		used[j] = true
 		found[i] = j
-		if !slices.Equal(f.entries[j].shape, t.Shape) {
-			errs = append(errs, fmt.Errorf("checkpoint %s: tensor %q has shape %v, model expects %v", path, t.Name, f.entries[j].shape, t.Shape))
+		if !slices.Equal(h.entries[j].shape, t.Shape) {
+			errs = append(errs, fmt.Errorf("checkpoint %s: tensor %q has shape %v, model expects %v", path, t.Name, h.entries[j].shape, t.Shape))
 		}
 	}
-	for j, e := range f.entries {
+	for j, e := range h.entries {
 		if !used[j] {
 			errs = append(errs, fmt.Errorf("checkpoint %s: unexpected tensor %q (not in the model)", path, e.name))
 		}
@@ -518,9 +777,17 @@ func loadBytes(path string, buf []byte, tensors []Tensor, metadata map[string]st
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	if err := c.checkSize(); err != nil {
+		return err
+	}
+	// Every entry now matches a model tensor of its size: allocating it
+	// whole costs no more than the model itself.
+	data, err := c.readData(math.MaxInt)
+	if err != nil {
+		return err
+	}
 	for i, t := range tensors {
-		e := f.entries[found[i]]
-		decodeF32(t.Data, f.data[e.begin:e.end])
+		copy(t.Data, data[found[i]])
 	}
 	return nil
 }
@@ -528,29 +795,37 @@ func loadBytes(path string, buf []byte, tensors []Tensor, metadata map[string]st
 // ReadSafetensors reads every tensor and the metadata of the checkpoint at
 // path, for tools. Tensors come sorted by name.
 func ReadSafetensors(path string) (tensors []Tensor, metadata map[string]string, err error) {
-	buf, err := os.ReadFile(path)
+	c, f, err := openCheckpoint(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint %s: %w", path, err)
+		return nil, nil, err
 	}
-	f, err := parseSafetensors(buf)
-	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	tensors = make([]Tensor, len(f.entries))
-	for i, e := range f.entries {
-		tensors[i] = Tensor{Name: e.name, Shape: e.shape, Data: make([]float32, (e.end-e.begin)/4)}
-		decodeF32(tensors[i].Data, f.data[e.begin:e.end])
-	}
-	if f.metadata == nil {
-		f.metadata = map[string]string{}
-	}
-	return tensors, f.metadata, nil
+	defer f.Close()
+	return c.readAll()
 }
 
-func decodeF32(dst []float32, src []byte) {
-	for i := range dst {
-		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+func (c *checkpoint) readAll() ([]Tensor, map[string]string, error) {
+	if err := c.checkSize(); err != nil {
+		return nil, nil, err
 	}
+	// A file's size vouches for its header; a stream's tensors grow as
+	// their data arrives.
+	limit := math.MaxInt
+	if c.size < 0 {
+		limit = 1 << 16
+	}
+	data, err := c.readData(limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	tensors := make([]Tensor, len(c.h.entries))
+	for i, e := range c.h.entries {
+		tensors[i] = Tensor{Name: e.name, Shape: e.shape, Data: data[i]}
+	}
+	metadata := c.h.metadata
+	if metadata == nil {
+		metadata = map[string]string{}
+	}
+	return tensors, metadata, nil
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -261,11 +263,21 @@ func FuzzLoadSafetensors(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(binary.LittleEndian.AppendUint64(nil, 2))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		dst := destTensors()
-		if err := loadBytes("fuzz", b, dst, map[string]string{"mdlc.model": "T"}); err != nil && !untouched(dst) {
-			t.Fatal("failed load changed the destination")
+		// As a file (size known) and as a stream.
+		for _, size := range []int64{int64(len(b)), -1} {
+			dst := destTensors()
+			c, err := readCheckpoint("fuzz", bytes.NewReader(b), size)
+			if err == nil {
+				err = c.load(dst, map[string]string{"mdlc.model": "T"})
+			}
+			if err != nil && !untouched(dst) {
+				t.Fatalf("size %d: failed load changed the destination", size)
+			}
+			if c, err := readCheckpoint("fuzz", bytes.NewReader(b), size); err == nil {
+				c.readAll()
+			}
 		}
-		parseSafetensors(b)
+		parseHeader(b)
 	})
 }
 
@@ -275,6 +287,223 @@ func randSlice(rng *RNG, n int) []float32 {
 		x[i] = float32(rng.Float64()*2 - 1)
 	}
 	return x
+}
+
+// withData returns a checkpoint with header h (padded) and data bytes.
+func withData(h string, data int) []byte {
+	for len(h)%8 != 0 {
+		h += " "
+	}
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	return append(append(b, h...), make([]byte, data)...)
+}
+
+// TestSafetensorsStrictHeader checks the header is parsed as strictly as
+// the reference reader: exact-case keys, no duplicate keys at any level, no
+// unknown fields, __metadata__ a map of strings.
+func TestSafetensorsStrictHeader(t *testing.T) {
+	const a, bb = `"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]}`, `"bb":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}`
+	tests := []struct{ header, want string }{
+		// encoding/json would match these case-insensitively.
+		{`{"a":{"DType":"F32","Shape":[1,1],"Data_Offsets":[0,4]},` + bb + `}`, `tensor "a": unknown field "DType"`},
+		{`{"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4],"Dtype":"F16"},` + bb + `}`, `tensor "a": unknown field "Dtype"`},
+		{`{"__Metadata__":{"mdlc.model":"T"},` + a + `,` + bb + `}`, `tensor "__Metadata__": unknown field "mdlc.model"`},
+		// Duplicates at every level; encoding/json keeps the last.
+		{`{` + a + `,` + a + `}`, `duplicate key "a"`},
+		{`{"a":{"dtype":"F32","dtype":"F32","shape":[1,1],"data_offsets":[0,4]},` + bb + `}`, `tensor "a": duplicate key "dtype"`},
+		{`{"a":{"dtype":"F32","shape":[1,1],"shape":[1,1],"data_offsets":[0,4]},` + bb + `}`, `tensor "a": duplicate key "shape"`},
+		{`{"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4],"data_offsets":[0,4]},` + bb + `}`, `tensor "a": duplicate key "data_offsets"`},
+		{`{"__metadata__":{"mdlc.model":"X","mdlc.model":"T"},` + a + `,` + bb + `}`, `duplicate key "mdlc.model" in __metadata__`},
+		{`{"__metadata__":{},"__metadata__":{"mdlc.model":"T"},` + a + `,` + bb + `}`, `duplicate key "__metadata__"`},
+		// __metadata__ maps strings to strings.
+		{`{"__metadata__":{"k":{"x":"y"}}}`, `__metadata__ is not a map of strings: value of "k"`},
+		{`{"__metadata__":{"k":["v"]}}`, `__metadata__ is not a map of strings`},
+		{`{"__metadata__":{"k":null}}`, `__metadata__ is not a map of strings`},
+		{`{"__metadata__":null}`, `__metadata__ is not a map of strings`},
+		{`{"__metadata__":["k","v"]}`, `__metadata__ is not a map of strings`},
+		{`{"__metadata__":"k"}`, `__metadata__ is not a map of strings`},
+		// Entries: every field, of its type.
+		{`{"a":{"dtype":"F32","shape":[1,1]},` + bb + `}`, `tensor "a": lacks data_offsets`},
+		{`{"a":{"shape":[1,1],"data_offsets":[0,4]},` + bb + `}`, `tensor "a": lacks dtype`},
+		{`{"a":{"dtype":"F32","data_offsets":[0,4]},` + bb + `}`, `tensor "a": lacks shape`},
+		{`{"a":{"dtype":"F32","shape":[1.0,1],"data_offsets":[0,4]},` + bb + `}`, `tensor "a": shape: 1.0 is not a non-negative integer`},
+		{`{"a":{"dtype":"F32","shape":[1e0,1],"data_offsets":[0,4]},` + bb + `}`, `tensor "a": shape: 1e0 is not a non-negative integer`},
+		{`{"a":{"dtype":"F32","shape":[-1,-1],"data_offsets":[0,4]},` + bb + `}`, `tensor "a": shape: -1 is not a non-negative integer`},
+		{`{"a":{"dtype":"F32","shape":[1,1],"data_offsets":["0","4"]},` + bb + `}`, `tensor "a": data_offsets: found "0", want a non-negative integer`},
+		{`{"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,99999999999999999999]},` + bb + `}`, `tensor "a": data_offsets: 99999999999999999999 is not a non-negative integer`},
+		{`{"a":{"dtype":"F32","shape":[1,1],"data_offsets":[4]},` + bb + `}`, `tensor "a": has 1 data_offsets, want 2`},
+		{`{"a":{"dtype":32,"shape":[1,1],"data_offsets":[0,4]},` + bb + `}`, `tensor "a": dtype: found 32, want a string`},
+		{`{"a":{"dtype":"F32","shape":{},"data_offsets":[0,4]},` + bb + `}`, `tensor "a": shape: found '{', want [`},
+		{`{"a":5,` + bb + `}`, `tensor "a": found 5, want {`},
+		{`{"a":null,` + bb + `}`, `tensor "a": found null, want {`},
+		// The object itself.
+		{`{` + a + `,` + bb + `} {}`, `data after the JSON object`},
+		{`{` + a + `,` + bb, `corrupt header: unexpected end of JSON`},
+		{"{\"a\xff\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}", `not valid UTF-8`},
+		{`{` + a + `,` + bb + `,}`, `corrupt header`},
+	}
+	dir := t.TempDir()
+	for i, tc := range tests {
+		p := filepath.Join(dir, "h.safetensors")
+		if err := os.WriteFile(p, withData(tc.header, 12), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dst := destTensors()
+		err := LoadSafetensors(p, dst, map[string]string{"mdlc.model": "T"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("case %d %s:\nerror %v\nwant one naming the file and containing %q", i, tc.header, err, tc.want)
+		}
+		if !untouched(dst) {
+			t.Errorf("case %d: failed load changed the destination", i)
+		}
+		if _, _, err := ReadSafetensors(p); err == nil {
+			t.Errorf("case %d: ReadSafetensors accepted %s", i, tc.header)
+		}
+	}
+
+	// Keys in any order, whitespace, escapes: what another writer may emit.
+	p := filepath.Join(dir, "other.safetensors")
+	h := "{ \"bb\" : {\"shape\":[ 2 ],\"data_offsets\":[4,12],\"dtype\":\"F32\"},\n" +
+		`"\u0061":{"data_offsets":[0,4],"dtype":"F32","shape":[1,1]}, "__metadata__":{"mdlc.model":"T","x":""}}`
+	raw := withData(h, 0)
+	raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(3))
+	raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(1))
+	raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(2))
+	if err := os.WriteFile(p, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := destTensors()
+	if err := LoadSafetensors(p, dst, map[string]string{"mdlc.model": "T"}); err != nil {
+		t.Fatal(err)
+	}
+	if dst[0].Data[1] != 2 || dst[1].Data[0] != 3 {
+		t.Fatalf("loaded %v, want bb=[1 2] a=[3]", dst)
+	}
+}
+
+// TestLoadSafetensorsSizes checks files shorter or longer than their
+// header declares, and declared sizes larger than the file, are refused
+// before anything big is allocated, with errors naming the file and tensor.
+func TestLoadSafetensorsSizes(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.safetensors")
+	if err := SaveSafetensors(good, tinyTensors(), map[string]string{"mdlc.model": "T"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(good)
+	const big = `{"a":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]},"bb":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},` +
+		`"w":{"dtype":"F32","shape":[1073741824],"data_offsets":[12,4294967308]}}`
+	tests := []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"cut", raw[:len(raw)-1], `truncated (header says 12 bytes of data, file has 11): tensor "bb" [4,12] runs past the end`},
+		{"nodata", raw[:len(raw)-12], `truncated (header says 12 bytes of data, file has 0): tensor "a" [0,4] runs past the end`},
+		{"long", append(slices.Clone(raw), 1, 2, 3), `corrupt: 3 bytes after the last tensor's data (tensor "bb")`},
+		{"empty", nil, "truncated (0 bytes, shorter than the 8-byte header length)"},
+		{"nohdr", binary.LittleEndian.AppendUint64(nil, 0), "does not start with '{'"},
+		{"maxhdr", binary.LittleEndian.AppendUint64(nil, maxHeader), "truncated (header length 100000000, file has 0 bytes after it)"},
+		{"overmax", binary.LittleEndian.AppendUint64(nil, maxHeader+1), "header length 100000001 exceeds the limit of 100000000 bytes"},
+		{"huge", withData(big, 12), `truncated (header says 4294967308 bytes of data, file has 12): tensor "w" [12,4294967308] runs past the end`},
+	}
+	for _, tc := range tests {
+		p := filepath.Join(dir, tc.name+".safetensors")
+		if err := os.WriteFile(p, tc.b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		alloc := allocated(func() {
+			if tc.name == "huge" {
+				_, _, err = ReadSafetensors(p) // Load would refuse the unknown tensor first
+			} else {
+				err = LoadSafetensors(p, destTensors(), map[string]string{"mdlc.model": "T"})
+			}
+		})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "checkpoint "+p) {
+			t.Errorf("%s: error %v, want one naming the file and containing %q", tc.name, err, tc.want)
+		}
+		if alloc > 1<<20 {
+			t.Errorf("%s: allocated %d bytes", tc.name, alloc)
+		}
+	}
+}
+
+// TestLoadSafetensorsStream checks checkpoints read from a stream, whose
+// size is unknown: exactly the declared bytes are read, a stream that goes
+// on is refused, and allocation follows the data that arrives.
+func TestLoadSafetensorsStream(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.safetensors")
+	if err := SaveSafetensors(path, tinyTensors(), map[string]string{"mdlc.model": "T"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	load := func(r io.Reader) error {
+		c, err := readCheckpoint("stream", r, -1)
+		if err != nil {
+			return err
+		}
+		dst := destTensors()
+		if err := c.load(dst, map[string]string{"mdlc.model": "T"}); err != nil {
+			if !untouched(dst) {
+				t.Error("failed load changed the destination")
+			}
+			return err
+		}
+		if dst[0].Data[1] != 2 || dst[1].Data[0] != 3 {
+			t.Errorf("loaded %v", dst)
+		}
+		return nil
+	}
+	if err := load(bytes.NewReader(raw)); err != nil {
+		t.Fatal(err)
+	}
+	if err := load(io.MultiReader(bytes.NewReader(raw), zeros{})); err == nil || !strings.Contains(err.Error(), `checkpoint stream: corrupt: bytes after the last tensor's data (tensor "bb")`) {
+		t.Errorf("endless stream: %v", err)
+	}
+	if err := load(bytes.NewReader(raw[:len(raw)-3])); err == nil || !strings.Contains(err.Error(), `truncated (header says 12 bytes of data, file has 9): tensor "bb" [4,12] is cut short`) {
+		t.Errorf("short stream: %v", err)
+	}
+	if err := load(bytes.NewReader(raw[:30])); err == nil || !strings.Contains(err.Error(), `truncated (header length 152, file has 22 bytes after it)`) {
+		t.Errorf("short header: %v", err)
+	}
+	var err error
+	if alloc := allocated(func() { err = load(zeros{}) }); err == nil || alloc > 1<<20 {
+		t.Errorf("zeros: error %v after allocating %d bytes", err, alloc)
+	}
+	// A header of almost the limit that never comes, and a huge tensor
+	// that never comes: memory follows the bytes that arrive.
+	short := append(binary.LittleEndian.AppendUint64(nil, maxHeader), "{\"a\":"...)
+	if alloc := allocated(func() { err = load(bytes.NewReader(short)) }); err == nil || !strings.Contains(err.Error(), "truncated (header length 100000000, file has 5 bytes after it)") || alloc > 1<<20 {
+		t.Errorf("short huge header: error %v after allocating %d bytes", err, alloc)
+	}
+	huge := withData(`{"w":{"dtype":"F32","shape":[1073741824],"data_offsets":[0,4294967296]}}`, 12)
+	alloc := allocated(func() {
+		var c *checkpoint
+		if c, err = readCheckpoint("stream", bytes.NewReader(huge), -1); err == nil {
+			_, _, err = c.readAll()
+		}
+	})
+	if err == nil || !strings.Contains(err.Error(), `truncated (header says 4294967296 bytes of data, file has 12): tensor "w"`) || alloc > 1<<20 {
+		t.Errorf("huge tensor: error %v after allocating %d bytes", err, alloc)
+	}
+}
+
+// zeros is an endless stream of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+
+// allocated returns the bytes f allocates on the heap.
+func allocated(f func()) uint64 {
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	f()
+	goruntime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
 
 // TestSaveSafetensorsStaleTemps checks a save removes the temp files that
