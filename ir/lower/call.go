@@ -60,12 +60,18 @@ func (l *lowerer) call(sc *scope, e *dsl.Call) val {
 	if bi == nil {
 		l.unknown(e.Func.Pos, "function", name, l.functionNames())
 		// Still lower the arguments, so that their own errors are reported
-		// too (max_pool2d(relu(conv2d(...))) names conv2d as well).
+		// too (max_pool2d(relu(conv2d(...))) names conv2d as well), but not
+		// those that read as the unevaluated argument of a layer or cast
+		// (init: normal(0.02), f32): they are no error in a known function.
 		for _, x := range e.Args {
-			l.expr(sc, x)
+			if !l.rawLike(sc, x) {
+				l.expr(sc, x)
+			}
 		}
 		for _, na := range e.Named {
-			l.expr(sc, na.Value)
+			if !l.rawLike(sc, na.Value) {
+				l.expr(sc, na.Value)
+			}
 		}
 		return errVal
 	}
@@ -153,6 +159,26 @@ func (l *lowerer) call(sc *scope, e *dsl.Call) val {
 		v.pos = e.Pos
 	}
 	return v
+}
+
+// rawLike reports whether x is an initializer or an element type written
+// as a name or a call (glorot, normal(0.02), f32) that is not bound in sc.
+func (l *lowerer) rawLike(sc *scope, x dsl.Expr) bool {
+	var name string
+	switch x := x.(type) {
+	case *dsl.Ident:
+		name = x.Name
+	case *dsl.Call:
+		name = x.Func.Name
+	default:
+		return false
+	}
+	if sc.lookup(name) != nil || builtins[name] != nil || l.defs[name] != nil {
+		return false
+	}
+	_, isInit := initAliases[name]
+	_, isType := ir.ParseDType(name)
+	return isInit || isType
 }
 
 func defaultVal(d any, pos dsl.Pos) val {
