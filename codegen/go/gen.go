@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/mdlc/mdlc/codegen/internal/dims"
+	"github.com/mdlc/mdlc/codegen/internal/render"
 
 	"github.com/dave/jennifer/jen"
 	"golang.org/x/tools/go/ast/astutil"
@@ -58,8 +59,15 @@ type Options struct {
 // graph g: model.go, and model_amd64.go and model_amd64.s when a loop has
 // an AVX2 version.
 func Generate(g *ir.Graph, opt Options) (map[string][]byte, error) {
+	files, _, err := generate(g, opt)
+	return files, err
+}
+
+// generate is Generate, also returning the generator (its namer knows
+// every identifier it handed out).
+func generate(g *ir.Graph, opt Options) (map[string][]byte, *generator, error) {
 	if err := api.Check("gogen", g, opt.Package, Handles); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if opt.Version == "" {
 		opt.Version = Version
@@ -67,24 +75,24 @@ func Generate(g *ir.Graph, opt Options) (map[string][]byte, error) {
 	gen := &generator{g: g, pl: g.Plan, p: newPlan(g, opt), opt: opt, helpers: map[string]bool{}}
 	f := gen.file()
 	if gen.err != nil {
-		return nil, fmt.Errorf("gogen: %w", gen.err)
+		return nil, nil, fmt.Errorf("gogen: %w", gen.err)
 	}
 	var buf bytes.Buffer
 	if err := f.Render(&buf); err != nil {
-		return nil, fmt.Errorf("gogen: render: %w", err)
+		return nil, nil, fmt.Errorf("gogen: render: %w", err)
 	}
 	model, err := finish(buf.Bytes())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	files := map[string][]byte{GoFile: model}
 	if len(gen.asm) > 0 {
 		if files[AsmDeclFile], err = gen.asmDecls(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		files[AsmFile] = gen.asmFile()
 	}
-	return files, nil
+	return files, gen, nil
 }
 
 // Header is the first line of every file generated from source at version.
@@ -202,6 +210,9 @@ func (gen *generator) file() *jen.File {
 		}
 		fields = append(fields, jen.Id(vw.field).Add(typ).Comment(vw.doc))
 	}
+	if len(render.Faults(g)) > 0 {
+		fields = append(fields, jen.Line(), jen.Id("fault").Error().Comment("the first index out of range in a call (rt.IndexError), returned by the entry point"))
+	}
 	if gen.update() != nil {
 		fields = append(fields, jen.Line(), jen.Id("updateFn").Func().Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Comment("m.update, made once so parallel calls do not allocate"))
 	}
@@ -215,6 +226,9 @@ func (gen *generator) file() *jen.File {
 		},
 		Result: func(v *ir.Value) *jen.Statement { return gen.slice(v) },
 		Body:   gen.body,
+	}
+	if len(render.Faults(g)) > 0 {
+		m.Fault = "fault"
 	}
 	m.Emit(f)
 	api.SpecFunc(f, g)
@@ -352,9 +366,14 @@ func (gen *generator) body(method string) []jen.Code {
 	case "Load":
 		return []jen.Code{jen.Return(api.Mdlc("LoadSafetensors").Call(jen.Id("path"), ckpt, api.Meta(g)))}
 	}
-	// Reset: initialize params and state from the seed.
+	// Reset: initialize params and state from the seed (a model without
+	// either has nothing to draw).
+	init := append(g.Params(), g.State()...)
+	if len(init) == 0 {
+		return []jen.Code{jen.Return(jen.Nil())}
+	}
 	out := []jen.Code{jen.Id("rng").Op(":=").Add(rt("NewRNG")).Call(jen.Id("m").Dot("seed"))}
-	for _, v := range append(g.Params(), g.State()...) {
+	for _, v := range init {
 		args := jen.Nil()
 		if a, ok := v.Attrs["init_args"].([]float64); ok && len(a) > 0 {
 			var lits []jen.Code
@@ -405,6 +424,10 @@ func (gen *generator) entries(f *jen.File) {
 			if e == ir.EntryStep && sections[u.Phase] != section {
 				if section != "" {
 					body = append(body, jen.Line())
+				}
+				if u.Phase == ir.PhaseUpdate && len(render.Faults(gen.g)) > 0 {
+					body = append(body, jen.If(jen.Id("m").Dot("fault").Op("!=").Nil()).Block(
+						jen.Return().Comment("an index was out of range: leave the parameters as they were")))
 				}
 				section = sections[u.Phase]
 				body = append(body, jen.Comment(section))

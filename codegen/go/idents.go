@@ -35,14 +35,15 @@ type plan struct {
 // reserved are the identifiers model.go and model_amd64.go use for their
 // own purposes: besides the API's, the blocks, the loop and kernel locals
 // and the scalar helpers.
-var reserved = append([]string{"numParams", "numState", "arenaSize", "iarenaSize", "params", "grads", "state", "arena", "iarena",
+var reserved = append([]string{"numParams", "numState", "fault", "arenaSize", "iarenaSize", "params", "grads", "state", "arena", "iarena",
 	"i", "j", "k", "c", "e", "w", "lo", "hi", "in", "base", "mx", "sum", "inv", "lse", "best", "acc", "s", "x", "xv", "r", "out", "pos", "bi", "vt",
-	"max", "min", "clear", "append", "make", "new", "nil", "true", "false", "float32", "float64", "int32", "int", "string", "bool", "cap", "panic"},
+	"max", "min", "clear", "init", "updateAVX2", "updateAVX2Asm", "append", "make", "new", "nil", "true", "false", "float32", "float64", "int32", "int", "string", "bool", "cap", "panic"},
 	helperNames()...)
 
-// generated matches identifiers of the kind the kernels make up: loop
-// indices (i0, i1, ...).
-var generated = regexp.MustCompile(`^i[0-9]+$`)
+// generated matches identifiers of the kind the generator numbers: loop
+// indices (i0, i1, ...), and the API's locals for outputs and metrics (o0,
+// m0, ...).
+var generated = regexp.MustCompile(`^[iom][0-9]+$`)
 
 func newPlan(g *ir.Graph, opt Options) *plan {
 	p := &plan{g: g, pl: g.Plan, maxBatch: g.Plan.MaxBatch, names: names.New(append(reserved, api.Reserved...)), base: names.Bases(g),

@@ -361,8 +361,12 @@ func (k *kgen) Concat(v *ir.Value) {
 func (k *kgen) Gather(v *ir.Value) {
 	tab, idx := v.Args[0], v.Args[1]
 	row := dims.Size(tab.Type.Shape[1:])
-	k.printf("for i, r := range %s[:%s] {\ncopy(%s[i*(%s):(i+1)*(%s)], %s[int(r)*(%s):(int(r)+1)*(%s)])\n}\n",
-		k.p.ref(idx), dims.Size(idx.Type.Shape), k.p.ref(v), row, row, k.p.ref(tab), row, row)
+	out := k.p.ref(v)
+	k.printf("for i, r := range %s[:%s] {\n", k.p.ref(idx), dims.Size(idx.Type.Shape))
+	if render.Guarded(k.p.g, v, 1) {
+		k.fault(v, int(tab.Type.Shape[0]), fmt.Sprintf("clear(%s[i*(%s):(i+1)*(%s)])\ncontinue", out, row, row))
+	}
+	k.printf("copy(%s[i*(%s):(i+1)*(%s)], %s[int(r)*(%s):(int(r)+1)*(%s)])\n}\n", out, row, row, k.p.ref(tab), row, row)
 }
 
 func (k *kgen) ScatterAdd(v *ir.Value) {
@@ -370,8 +374,20 @@ func (k *kgen) ScatterAdd(v *ir.Value) {
 	row := dims.Size(src.Type.Shape[idx.Type.Shape.Rank():])
 	dst := k.p.ref(v)
 	k.printf("clear(%s[:%s])\n", dst, dims.Size(v.Type.Shape))
-	k.printf("for i, r := range %s[:%s] {\nout, in := %s[int(r)*(%s):(int(r)+1)*(%s)], %s[i*(%s):(i+1)*(%s)]\nfor j := range out {\nout[j] += in[j]\n}\n}\n",
-		k.p.ref(idx), dims.Size(idx.Type.Shape), dst, row, row, k.p.ref(src), row, row)
+	k.printf("for i, r := range %s[:%s] {\n", k.p.ref(idx), dims.Size(idx.Type.Shape))
+	if render.Guarded(k.p.g, v, 0) {
+		k.fault(v, v.Attrs.Int("rows"), "continue")
+	}
+	k.printf("out, in := %s[int(r)*(%s):(int(r)+1)*(%s)], %s[i*(%s):(i+1)*(%s)]\nfor j := range out {\nout[j] += in[j]\n}\n}\n",
+		dst, row, row, k.p.ref(src), row, row)
+}
+
+// fault checks index r (at position i of the loop) of v against [0, hi): an
+// index out of range records the model's first fault, which the entry point
+// returns as its error (after skipping the optimizer update), and runs skip
+// instead of reading or writing out of bounds.
+func (k *kgen) fault(v *ir.Value, hi int, skip string) {
+	k.printf("if uint32(r) >= %d {\nif m.fault == nil {\nm.fault = rt.IndexError(%q, i, r, %d)\n}\n%s\n}\n", hi, render.FaultWhere(v), hi, skip)
 }
 
 func (k *kgen) OneHot(v *ir.Value) {

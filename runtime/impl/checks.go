@@ -61,5 +61,15 @@ func CheckFinite(name string, data []float32) error {
 }
 
 func lengthError(name string, got, n, perExample int) error {
+	if n == 1 {
+		return fmt.Errorf("%s: got %d values, want %d", name, got, perExample)
+	}
 	return fmt.Errorf("%s: got %d values, want %d (n=%d × %d)", name, got, n*perExample, n, perExample)
+}
+
+// IndexError is the error of a generated kernel that met an index out of
+// range [0, hi) at position i of a computed index (where: the op and its
+// position in the model's source).
+func IndexError(where string, i int, index int32, hi int) error {
+	return fmt.Errorf("%s: index %d at position %d is out of range [0, %d)", where, index, i, hi)
 }

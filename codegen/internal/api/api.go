@@ -8,6 +8,7 @@ package api
 
 import (
 	"fmt"
+	"go/token"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -63,6 +64,10 @@ type Model struct {
 	// error.
 	Call     func(e ir.Entry, args []jen.Code) *jen.Statement
 	Fallible bool
+	// Fault, if set, is the model field holding the first fault a call
+	// met (an index out of range in a kernel); the entry point returns and
+	// clears it after the call.
+	Fault string
 	// Result is a slice holding a result's elements after a call.
 	Result func(v *ir.Value) *jen.Statement
 	// Bodies of the methods whose work is the target's: "Params", "Grads",
@@ -169,6 +174,10 @@ func (m *Model) entry(f *jen.File, name string, e ir.Entry, names, vals, zeros [
 	} else {
 		body = append(body, m.Call(e, args))
 	}
+	if m.Fault != "" {
+		fault := jen.Id("m").Dot(m.Fault)
+		body = append(body, jen.If(jen.Err().Op(":=").Add(fault), jen.Err().Op("!=").Nil()).Block(fault.Clone().Op("=").Nil(), ret(jen.Err())))
+	}
 	body = append(body, jen.Return(append(vals, jen.Nil())...))
 	f.Add(m.recv()).Id(name).Params(params...).Params(append(names, jen.Err().Error())...).Block(body...)
 }
@@ -183,16 +192,21 @@ func (m *Model) checks(ins []*ir.Value, zeros []jen.Code) []jen.Code {
 	for _, v := range ins {
 		name := v.Attrs.String("role") + " " + v.Name
 		id := jen.Id(m.Ident(v))
-		per := dims.PerExample(v)
+		// An input without the batch axis (a mask, a lookup table) is
+		// the same for every example: it has exactly its declared size.
+		per, count := dims.PerExample(v), jen.Id("n")
+		if size, _ := v.Type.Shape.Size(); !size.IsBatch() {
+			count = jen.Lit(1)
+		}
 		if v.Type.DType == ir.I32 {
 			hi := m.G.IndexBound(v)
 			if hi == 0 {
 				hi = 1<<31 - 1
 			}
-			out = append(out, check(Rt("CheckI32Range").Call(jen.Lit(name), id, jen.Id("n"), jen.Lit(per), jen.Lit(hi))))
+			out = append(out, check(Rt("CheckI32Range").Call(jen.Lit(name), id, count, jen.Lit(per), jen.Lit(hi))))
 			continue
 		}
-		out = append(out, check(Rt("CheckF32").Call(jen.Lit(name), id, jen.Id("n"), jen.Lit(per))),
+		out = append(out, check(Rt("CheckF32").Call(jen.Lit(name), id, count, jen.Lit(per))),
 			check(Rt("CheckFinite").Call(jen.Lit(name), id)))
 	}
 	return out
@@ -353,8 +367,8 @@ func Meta(g *ir.Graph) jen.Code {
 // Check reports what keeps backend from generating the package pkg for g:
 // no package name, no storage plan, or an op the backend does not handle.
 func Check(backend string, g *ir.Graph, pkg string, handles func(*ir.OpDef) bool) error {
-	if pkg == "" {
-		return fmt.Errorf("%s: no package name", backend)
+	if err := ValidPackage(pkg); err != nil {
+		return fmt.Errorf("%s: %v", backend, err)
 	}
 	if g.Plan == nil || g.Plan.UnitOf == nil {
 		return fmt.Errorf("%s: model %s has no storage plan", backend, g.Name)
@@ -363,6 +377,21 @@ func Check(backend string, g *ir.Graph, pkg string, handles func(*ir.OpDef) bool
 		if !handles(v.Op) {
 			return fmt.Errorf("%s: op %s has no %s emitter", backend, v.Op.Name, backend)
 		}
+	}
+	return nil
+}
+
+// ValidPackage reports why pkg cannot name a generated package: it must be
+// a Go identifier other than the blank identifier, a keyword, or main (a
+// package main without func main does not build).
+func ValidPackage(pkg string) error {
+	switch {
+	case pkg == "":
+		return fmt.Errorf("no package name")
+	case !token.IsIdentifier(pkg):
+		return fmt.Errorf("%q is not a valid Go package name", pkg)
+	case pkg == "_" || pkg == "main":
+		return fmt.Errorf("%q cannot name a model's package", pkg)
 	}
 	return nil
 }

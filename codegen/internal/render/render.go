@@ -9,6 +9,7 @@ package render
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 
 	"github.com/mdlc/mdlc/codegen/internal/dims"
 	"github.com/mdlc/mdlc/ir"
@@ -145,4 +146,47 @@ func FlatOperand(fu *ir.FlatUpdate, a *ir.Value, run map[*ir.Value]string) strin
 		return run[a] + "[i]"
 	}
 	return ""
+}
+
+// Guarded reports whether the index arg a of v (an op with an IndexBound:
+// gather, scatter_add) must be checked where it is used. The entry points
+// check an input's indices against the bound its uses imply
+// (ir.Graph.IndexBound), but not a computed index (gather(w, idx + 1)),
+// nor a view of an input. A one_hot needs no check: an index out of range
+// gives a zero row by its semantics.
+func Guarded(g *ir.Graph, v *ir.Value, a int) bool {
+	if v.Op.IndexBound == nil || v.Op.Family == ir.FamilyOneHot || v.Op.IndexBound(v, a) <= 0 {
+		return false
+	}
+	idx := v.Args[a]
+	if idx.Op.Name != "input" {
+		return true
+	}
+	hi := g.IndexBound(idx)
+	return hi <= 0 || hi > v.Op.IndexBound(v, a)
+}
+
+// Faults returns the values whose kernels check an index (Guarded), in
+// graph order: a generated model records the first index out of range a
+// call meets as a fault, reported by its 1-based position in this list.
+func Faults(g *ir.Graph) []*ir.Value {
+	var out []*ir.Value
+	for _, v := range g.Values {
+		for a := range v.Args {
+			if Guarded(g, v, a) {
+				out = append(out, v)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// FaultWhere names a checked op in its fault's error: its position in the
+// model's source (file base name) and its op ("model.mdl:5:16: gather").
+func FaultWhere(v *ir.Value) string {
+	if v.Pos.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", filepath.Base(v.Pos.File), v.Pos.Line, v.Pos.Col, v.Op.Name)
+	}
+	return v.Op.Name
 }
