@@ -174,7 +174,7 @@ func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space i
 	// The AVX2 function of the loop (asm.go), named after the unit.
 	if vl != nil && !k.p.noAsm {
 		name := k.p.unitName(u, members, sink, "AVX2")
-		if fn, args, ok := vl.asm(name+"Asm", inner); ok {
+		if fn, args, ok := vl.asm(k.p.names.Name(name, "Asm"), inner); ok {
 			k.asm = append(k.asm, fn)
 			call := fmt.Sprintf("%s(%s)\n", name, strings.Join(args, ", "))
 			if _, err := strconv.Atoi(inner); err != nil {

@@ -112,3 +112,6 @@ func (n *Namer) Name(s, suffix string) string {
 	n.used[id] = true
 	return id
 }
+
+// Used reports whether id is reserved or was handed out.
+func (n *Namer) Used(id string) bool { return n.used[id] }
