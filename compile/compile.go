@@ -139,7 +139,7 @@ func Generate(g *ir.Graph, source string, opt BuildOptions) (Files, error) {
 	switch opt.Target {
 	case "", "go":
 	case "cuda":
-		cu, err := cudagen.Generate(g, cudagen.Options{Package: opt.Package, Source: source, Version: opt.Version, Arch: opt.Arch})
+		cu, err := cudagen.Generate(g, cudagen.Options{Package: opt.Package, Source: source, Version: opt.Version, Arch: opt.Arch, Host: files})
 		if err != nil {
 			return nil, err
 		}

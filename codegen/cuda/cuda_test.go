@@ -33,13 +33,15 @@ type testModel struct {
 	batch  int
 	level  passes.Level
 	bounds string // the exclusive upper bounds of its i32 inputs, as Go map entries
+	bad    string // gpucheck.Case.Bad, as Go map entries
 }
 
 var testModels = []testModel{
-	{"linreg", "../../examples/linreg/linreg.mdl", 5, passes.Default, ""},
-	{"mnistmlp", "../../examples/mnist_mlp/mnist_mlp.mdl", 128, passes.Default, `"label": 10`},
-	{"allops", "../go/testdata/models/allops.mdl", 8, passes.Default, `"k": 5, "lab": 3`},
-	{"allopso0", "../go/testdata/models/allops.mdl", 8, passes.O0, `"k": 5, "lab": 3`}, // unfused: a kernel per value
+	{"linreg", "../../examples/linreg/linreg.mdl", 5, passes.Default, "", ""},
+	{"mnistmlp", "../../examples/mnist_mlp/mnist_mlp.mdl", 128, passes.Default, `"label": 10`, ""},
+	{"allops", "../go/testdata/models/allops.mdl", 8, passes.Default, `"k": 5, "lab": 3`, ""},
+	{"allopso0", "../go/testdata/models/allops.mdl", 8, passes.O0, `"k": 5, "lab": 3`, ""},      // unfused: a kernel per value
+	{"indices", "../go/testdata/models/indices.mdl", 8, passes.Default, `"idx": 5`, `"idx": 9`}, // computed indices, a mask without N
 }
 
 // graph lowers and plans the model as `mdlc build` does.
@@ -440,8 +442,8 @@ func TestGPUCheckBuild(t *testing.T) {
 			}
 		}
 		fmt.Fprintf(&imports, "\t%q\n", "gpucheckmain/"+m.pkg)
-		fmt.Fprintf(&cases, "\t\t{Name: %q, Bounds: map[string]int32{%s},\n\t\t\tCPU: func(s uint64) gpucheck.Model { return %s.New(%s.WithSeed(s)) },\n\t\t\tGPU: func(s uint64) (gpucheck.GPUModel, error) { return %s.NewCUDA(0, %s.WithSeed(s)) }},\n",
-			m.pkg, m.bounds, m.pkg, m.pkg, m.pkg, m.pkg)
+		fmt.Fprintf(&cases, "\t\t{Name: %q, Bounds: map[string]int32{%s}, Bad: map[string]int32{%s},\n\t\t\tCPU: func(s uint64) gpucheck.Model { return %s.New(%s.WithSeed(s)) },\n\t\t\tGPU: func(s uint64) (gpucheck.GPUModel, error) { return %s.NewCUDA(0, %s.WithSeed(s)) }},\n",
+			m.pkg, m.bounds, m.bad, m.pkg, m.pkg, m.pkg, m.pkg)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(fmt.Sprintf(checkMain, imports.String(), cases.String())), 0o644); err != nil {
 		t.Fatal(err)

@@ -140,6 +140,7 @@ static __device__ __forceinline__ float __int_as_float(int x) { return __nvvm_bi
 static __device__ __forceinline__ int __float_as_int(float x) { return __nvvm_bitcast_f2i(x); }
 static __device__ __forceinline__ float __shfl_xor_sync(unsigned m, float v, int l) { return __nvvm_shfl_sync_bfly_f32(m, v, l, 0x1f); }
 static __device__ __forceinline__ int __shfl_xor_sync(unsigned m, int v, int l) { return __nvvm_shfl_sync_bfly_i32(m, v, l, 0x1f); }
+static __device__ __forceinline__ int atomicCAS(int* p, int cmp, int v) { return __nvvm_atom_cas_gen_i(p, cmp, v); }
 
 static __device__ __forceinline__ float fabsf(float x) { return __nvvm_fabs_f(x); }
 static __device__ __forceinline__ float floorf(float x) { return __nvvm_floor_f(x); }

@@ -525,6 +525,14 @@ func emitGather(c *cgen, k *kernel, v *ir.Value) {
 	row := dims.Size(tab.Type.Shape[1:])
 	flatHead(k, v.Type.Shape)
 	k.printf("const int r = %s[i / %s];\n", c.l.ref(idx), paren(row))
+	if render.Guarded(c.l.g, v, 1) {
+		// An index out of range gives a zero row and records the
+		// launch's first fault (the launch code returns it as the error).
+		k.printf("if ((unsigned)r >= %du) {\n", tab.Type.Shape[0])
+		k.printf("\t%s[i] = 0.0f;\n", c.l.ref(v))
+		k.printf("\tif (i %% %s == 0 && atomicCAS(FAULT, 0, %d) == 0) { FAULT[1] = r; FAULT[2] = i / %s; }\n", paren(row), c.l.faultCode(v), paren(row))
+		k.printf("\treturn;\n}\n")
+	}
 	k.printf("%s[i] = %s[r * %s + i %% %s];\n", c.l.ref(v), c.l.ref(tab), paren(row), paren(row))
 }
 

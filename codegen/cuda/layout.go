@@ -2,41 +2,49 @@ package cuda
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"regexp"
+	"strings"
 
 	"github.com/mdlc/mdlc/codegen/internal/api"
 	"github.com/mdlc/mdlc/codegen/internal/names"
+	"github.com/mdlc/mdlc/codegen/internal/render"
 	"github.com/mdlc/mdlc/ir"
 )
 
 // layout places the plan (ir.Plan) in the one device allocation and names
 // what the kernels refer to. The allocation is, in 32-bit words:
 //
-//	params | grads | state | arena | iarena | inputs
+//	params | grads | state | arena | iarena | inputs [| fault]
 //
 // the first five exactly the host Model's blocks (so a checkpoint moves
 // between the targets by copying blocks), then one staging area per input
-// at MaxBatch. Every buffer is a macro of kernels.cu in upper case
+// at MaxBatch, then, when a kernel checks an index (render.Faults), three
+// words recording the first index out of range of a launch sequence. Every buffer is a macro of kernels.cu in upper case
 // (HIDDEN_W, D_LOGITS); a value computed in a kernel is a local named in
 // camel case (hiddenAdd); kernels are named in snake case
 // (hidden_forward). The names come from the model's source (names.Bases),
 // each style from one namer, so they never collide.
 type layout struct {
-	g      *ir.Graph
-	pl     *ir.Plan
-	base   map[*ir.Value]string
-	mac    map[*ir.Value]string // the macro of a buffer (a root value with memory)
-	grad   map[*ir.Value]string // param -> its macro in the grads block
-	loc    map[*ir.Value]string // the local of a value computed in a kernel
-	input  map[*ir.Value]int    // input -> its offset in the staging area
-	inputs int                  // words of input staging
-	err    error
+	g         *ir.Graph
+	pl        *ir.Plan
+	base      map[*ir.Value]string
+	mac       map[*ir.Value]string // the macro of a buffer (a root value with memory)
+	grad      map[*ir.Value]string // param -> its macro in the grads block
+	loc       map[*ir.Value]string // the local of a value computed in a kernel
+	input     map[*ir.Value]int    // input -> its offset in the staging area
+	inputs    int                  // words of input staging
+	faults    []*ir.Value          // the values whose kernels check an index (render.Faults)
+	hostIdent map[string]bool      // the identifiers of the CPU model's files (Options.Host)
+	err       error
 
 	macros, locals, kernels, goNames *names.Namer
 }
 
 // blockMacros are the fixed macros of kernels.cu.
-var blockMacros = []string{"PARAMS", "GRADS", "STATE", "ARENA", "IARENA", "INPUTS", "WORDS", "F32", "I32"}
+var blockMacros = []string{"PARAMS", "GRADS", "STATE", "ARENA", "IARENA", "INPUTS", "WORDS", "F32", "I32", "FAULT"}
 
 // cReserved are C and CUDA words, the helpers' names and the kernels' own
 // locals: no local or kernel may take one.
@@ -44,23 +52,31 @@ var cReserved = []string{"int", "float", "void", "char", "const", "return", "if"
 	"default", "break", "continue", "static", "extern", "inline", "unsigned", "signed", "short", "long", "double", "bool", "true",
 	"false", "auto", "register", "volatile", "struct", "union", "enum", "typedef", "sizeof", "goto", "new", "delete", "this",
 	"template", "typename", "class", "public", "private", "operator", "namespace", "using", "asm", "restrict",
+	"and", "and_eq", "bitand", "bitor", "compl", "not", "not_eq", "or", "or_eq", "xor", "xor_eq", "alignas", "alignof",
+	"catch", "char8_t", "char16_t", "char32_t", "concept", "consteval", "constexpr", "constinit", "const_cast", "co_await",
+	"co_return", "co_yield", "decltype", "dynamic_cast", "explicit", "export", "friend", "mutable", "noexcept", "nullptr",
+	"protected", "reinterpret_cast", "requires", "static_assert", "static_cast", "thread_local", "throw", "try", "typeid",
+	"virtual", "wchar_t", "float2", "float4", "int2", "int4", "uint3", "printf", "malloc", "free", "assert",
 	"abs", "min", "max", "exp", "log", "sqrt", "sin", "cos", "tanh", "floor", "pow", "expf", "logf", "sqrtf", "sinf", "cosf",
 	"tanhf", "floorf", "powf", "fabsf", "exp2f", "log2f", "dim3", "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize",
 	"mem", "n", "params", "grads", "in", "base", "mx", "sum", "inv", "lse", "best", "bi", "acc", "xv", "js", "sh", "lane", "warp",
 	"relu_f", "abs_f", "abs_i", "sign_f", "sign_i", "max_f", "min_f", "max_i", "min_i", "max_nan", "isinf_f", "sigmoid_f",
-	"gelu_f", "gelu_grad_f", "cast_i32", "warp_sum", "warp_max", "warp_argmax", "block_sum", "block_max", "apply_updates", "copy_grads"}
+	"gelu_f", "gelu_grad_f", "cast_i32", "warp_sum", "warp_max", "warp_argmax", "atomicCAS", "block_sum", "block_max", "apply_updates", "copy_grads"}
 
-// indexLike matches the kernels' index variables (i, o0, r12, j_).
-var indexLike = regexp.MustCompile(`^[a-z][0-9]*_?$`)
+// indexLike matches the kernels' index variables (i, o0, r12, j_), and
+// the identifiers C and C++ reserve for the implementation (__x, _X).
+var indexLike = regexp.MustCompile(`^([a-z][0-9]*_?|__.*|_[A-Z].*)$`)
 
 func newLayout(g *ir.Graph) *layout {
 	l := &layout{g: g, pl: g.Plan, base: names.Bases(g), mac: map[*ir.Value]string{}, grad: map[*ir.Value]string{}, loc: map[*ir.Value]string{},
 		input:  map[*ir.Value]int{},
 		macros: names.New(blockMacros), locals: names.New(cReserved), kernels: names.New(cReserved),
 		goNames: names.New(append(append([]string(nil), api.Reserved...), goReserved...))}
+	l.faults = render.Faults(g)
 	l.macros.Style = names.Upper
 	l.kernels.Style = names.Snake
 	l.locals.Avoid = func(id string) bool { return indexLike.MatchString(id) }
+	l.goNames.Avoid = api.AvoidGo
 	l.kernels.Avoid = l.locals.Avoid
 	for _, v := range g.Inputs() {
 		l.mac[v] = l.macros.Name(l.base[v], "")
@@ -91,6 +107,59 @@ func newLayout(g *ir.Graph) *layout {
 	return l
 }
 
+// reserveHost keeps model_cuda.go's Go namer off the package-level names
+// of the CPU model's Go files, which share its package, and records every
+// identifier they use (hostIdent): a package-level name model_cuda.go
+// makes up must not be one of them either.
+func (l *layout) reserveHost(files map[string][]byte) error {
+	l.hostIdent = map[string]bool{}
+	for name, src := range files {
+		if !strings.HasSuffix(name, ".go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, src, parser.SkipObjectResolution)
+		if err != nil {
+			return fmt.Errorf("cuda: host file %s: %w", name, err)
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					l.goNames.Reserve(d.Name.Name)
+				}
+			case *ast.GenDecl:
+				for _, sp := range d.Specs {
+					switch sp := sp.(type) {
+					case *ast.ValueSpec:
+						for _, n := range sp.Names {
+							l.goNames.Reserve(n.Name)
+						}
+					case *ast.TypeSpec:
+						l.goNames.Reserve(sp.Name.Name)
+					}
+				}
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if id, ok := n.(*ast.Ident); ok {
+				l.hostIdent[id.Name] = true
+			}
+			return true
+		})
+	}
+	return nil
+}
+
+// topName is a new package-level identifier of model_cuda.go: one no
+// identifier of the CPU model's files uses.
+func (l *layout) topName(s string) string {
+	for {
+		if id := l.goNames.Name(s, ""); !l.hostIdent[id] {
+			return id
+		}
+	}
+}
+
 // blockBase is the word offset of a storage's block in the allocation.
 func (l *layout) blockBase(s ir.Storage) int {
 	switch s {
@@ -110,8 +179,32 @@ func (l *layout) blockBase(s ir.Storage) int {
 	panic("cuda: no block for storage " + s.String())
 }
 
+// faultWords are the words of a fault record: the 1-based position in
+// layout.faults of the op that met an index out of range (0: none), the
+// index, and its position in the op's index tensor.
+const faultWords = 3
+
+// faultCode is the code a kernel of v records its fault with: v's 1-based
+// position in layout.faults.
+func (l *layout) faultCode(v *ir.Value) int {
+	for i, f := range l.faults {
+		if f == v {
+			return i + 1
+		}
+	}
+	panic("cuda: no fault code for " + v.Op.Name)
+}
+
+// fault is the word offset of the fault record (when there are faults).
+func (l *layout) fault() int { return l.blockBase(ir.StoreInput) + l.inputs }
+
 // words is the size of the device allocation in 32-bit words.
-func (l *layout) words() int { return l.blockBase(ir.StoreInput) + l.inputs }
+func (l *layout) words() int {
+	if len(l.faults) > 0 {
+		return l.fault() + faultWords
+	}
+	return l.fault()
+}
 
 // offset is v's word offset in its block (the staging area for an input).
 func (l *layout) offset(v *ir.Value) int {

@@ -4,45 +4,28 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/mdlc/mdlc/codegen/internal/dims"
 
 	"github.com/dave/jennifer/jen"
 
 	"github.com/mdlc/mdlc/codegen/internal/api"
+	"github.com/mdlc/mdlc/codegen/internal/render"
 	"github.com/mdlc/mdlc/ir"
 )
 
 // goReserved are the identifiers model_cuda.go declares itself.
-var goReserved = []string{"kernelsPTX", "cuParams", "cuGrads", "cuState", "cuArena", "cuIArena", "cuInputs", "cuWords", "numKernels",
-	"kernelNames", "cuBlocks", "kernApplyUpdates", "kernCopyGrads", "mod", "fn", "mem", "args", "init", "upload", "download",
-	"at", "launch", "gemm", "gemmBatched", "putF32", "putI32", "get", "unsafe", "cu"}
+var goReserved = []string{"mod", "fn", "mem", "args", "init", "upload", "download", "at", "launch", "gemm", "gemmBatched",
+	"putF32", "putI32", "get", "unsafe", "cu", "fault",
+	// the parameters and locals of the methods above
+	"word", "x", "dst", "off", "count", "k", "grid", "name", "h", "i", "a", "c", "ta", "tb", "M", "N", "K", "lda", "ldb", "ldc",
+	"sa", "sb", "sc", "batch", "per"}
 
 func cu(name string) *jen.Statement { return jen.Qual(api.CUDAPath, name) }
 
 // cuBlock names the word offset of each block of the device allocation.
 var cuBlock = map[ir.Storage]string{ir.StoreParams: "cuParams", ir.StoreGrads: "cuGrads", ir.StoreState: "cuState",
 	ir.StoreArena: "cuArena", ir.StoreIArena: "cuIArena", ir.StoreInput: "cuInputs"}
-
-// kernConst is the Go constant naming a kernel: hidden_forward -> kernHiddenForward.
-func kernConst(name string) string {
-	var b strings.Builder
-	b.WriteString("kern")
-	up := true
-	for _, r := range name {
-		if r == '_' {
-			up = true
-			continue
-		}
-		if up {
-			r = unicode.ToUpper(r)
-			up = false
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 // goSource writes model_cuda.go: the CUDAModel, its device handling and
 // launch sequences, and the model API (codegen/internal/api), the same as
@@ -70,9 +53,11 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 	}
 	var kernels []*launch
 	hasGemm := false
+	kernConst := map[string]string{} // the Go constant of a kernel: hidden_forward -> kernHiddenForward
 	for _, ln := range launches {
 		if ln.kernel != nil {
 			kernels = append(kernels, ln)
+			kernConst[ln.name] = l.topName("kern_" + ln.name)
 		}
 		hasGemm = hasGemm || ln.gemm != nil
 	}
@@ -88,16 +73,34 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 	for _, s := range []ir.Storage{ir.StoreParams, ir.StoreGrads, ir.StoreState, ir.StoreArena, ir.StoreIArena, ir.StoreInput} {
 		consts = append(consts, jen.Id(cuBlock[s]).Op("=").Lit(l.blockBase(s)))
 	}
+	if len(l.faults) > 0 {
+		consts = append(consts, jen.Id("cuFault").Op("=").Lit(l.fault()).Comment("the fault record: op (1-based in faultAt), index, position"))
+	}
 	consts = append(consts, jen.Id("cuWords").Op("=").Lit(l.words()))
 	f.Const().Defs(consts...)
+	if len(l.faults) > 0 {
+		var at, hi []jen.Code
+		for _, v := range l.faults {
+			at = append(at, jen.Lit(render.FaultWhere(v)))
+			a := 1
+			if v.Op.Family == ir.FamilyScatterAdd {
+				a = 0
+			}
+			hi = append(hi, jen.Lit(v.Op.IndexBound(v, a)))
+		}
+		f.Comment("faultAt and faultHi name the ops whose kernels check an index, and the bound.")
+		f.Var().Defs(
+			jen.Id("faultAt").Op("=").Index(jen.Op("...")).String().Values(at...),
+			jen.Id("faultHi").Op("=").Index(jen.Op("...")).Int().Values(hi...))
+	}
 
 	f.Comment(fmt.Sprintf("Kernels of %s, in launch order.", CUFile))
 	var kconsts, knames []jen.Code
 	for i, ln := range kernels {
 		if i == 0 {
-			kconsts = append(kconsts, jen.Id(kernConst(ln.name)).Op("=").Iota())
+			kconsts = append(kconsts, jen.Id(kernConst[ln.name]).Op("=").Iota())
 		} else {
-			kconsts = append(kconsts, jen.Id(kernConst(ln.name)))
+			kconsts = append(kconsts, jen.Id(kernConst[ln.name]))
 		}
 		knames = append(knames, jen.Lit(ln.name))
 	}
@@ -118,9 +121,11 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		jen.Id("args").Index(jen.Lit(2)).Qual("unsafe", "Pointer").Comment("kernel parameters: &mem, &n"),
 		jen.Id("err").Error().Comment("the first error of the launch in progress"),
 		jen.Id("host").Op("*").Id("Model").Comment("host copy: initialization, parameter views, checkpoints"),
-		jen.Line(),
-		jen.Comment("Results read back from the device."),
 	}
+	if len(l.faults) > 0 {
+		fields = append(fields, jen.Id("fault").Index(jen.Lit(faultWords)).Int32().Comment("the fault record, read back after each launch sequence"))
+	}
+	fields = append(fields, jen.Line(), jen.Comment("Results read back from the device."))
 	for _, v := range results {
 		typ := jen.Index().Float32()
 		if v.Type.DType == ir.I32 {
@@ -282,6 +287,9 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		}
 		var params []jen.Code
 		body := append(lock(), jen.Id("m").Dot("err").Op("=").Nil(), jen.Id("m").Dot("n").Op("=").Int32().Parens(jen.Id("n")))
+		if len(l.faults) > 0 {
+			body = append(body, keep(jen.Id("m").Dot("dev").Dot("Memset32").Call(jen.Id("m").Dot("at").Call(jen.Id("cuFault")), jen.Lit(0), jen.Lit(faultWords))))
+		}
 		for _, v := range ep.Inputs {
 			typ, put := jen.Index().Float32(), "putF32"
 			if v.Type.DType == ir.I32 {
@@ -304,7 +312,7 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 				body = append(body, c.gemmCall(ln.gemm).Comment(c.formula(ln.gemm)))
 			}
 			if ln.kernel != nil {
-				launch := jen.Id("m").Dot("launch").Call(jen.Id(kernConst(ln.name)), jen.Id(ln.kernel.grid))
+				launch := jen.Id("m").Dot("launch").Call(jen.Id(kernConst[ln.name]), jen.Id(ln.kernel.grid))
 				if ln.copies {
 					launch.Comment("gradients computed outside their slot, before the update reads them")
 				}
@@ -332,9 +340,18 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		for _, v := range reads {
 			body = append(body, jen.Id("m").Dot("get").Call(jen.Qual("unsafe", "Pointer").Call(jen.Op("&").Id("m").Dot(ident[v]).Index(jen.Lit(0))), jen.Lit(l.word(v)), jen.Id(dims.Size(v.Type.Shape))))
 		}
+		if len(l.faults) > 0 {
+			body = append(body, jen.Id("m").Dot("get").Call(jen.Qual("unsafe", "Pointer").Call(jen.Op("&").Id("m").Dot("fault").Index(jen.Lit(0))), jen.Id("cuFault"), jen.Lit(faultWords)))
+		}
 		body = append(body,
-			jen.If(jen.Id("m").Dot("err").Op("==").Nil()).Block(jen.Id("m").Dot("err").Op("=").Id("m").Dot("dev").Dot("Sync").Call()),
-			jen.Return(jen.Id("m").Dot("err")))
+			jen.If(jen.Id("m").Dot("err").Op("==").Nil()).Block(jen.Id("m").Dot("err").Op("=").Id("m").Dot("dev").Dot("Sync").Call()))
+		if len(l.faults) > 0 {
+			fw := func(i int) *jen.Statement { return jen.Id("m").Dot("fault").Index(jen.Lit(i)) }
+			op := fw(0).Op("-").Lit(1)
+			body = append(body, jen.If(jen.Id("m").Dot("err").Op("==").Nil().Op("&&").Add(fw(0)).Op("!=").Lit(0)).Block(
+				jen.Return(api.Rt("IndexError").Call(jen.Id("faultAt").Index(op), jen.Int().Call(fw(2)), fw(1), jen.Id("faultHi").Index(op.Clone())))))
+		}
+		body = append(body, jen.Return(jen.Id("m").Dot("err")))
 		for _, line := range strings.Split(docs[e], "\n") {
 			f.Comment(line)
 		}

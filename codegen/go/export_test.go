@@ -1,6 +1,9 @@
 package gogen
 
-import "github.com/mdlc/mdlc/ir"
+import (
+	"github.com/mdlc/mdlc/codegen/internal/api"
+	"github.com/mdlc/mdlc/ir"
+)
 
 // Reserved exposes the identifiers the generator keeps for itself to the
 // name hygiene test.
@@ -14,7 +17,7 @@ func GenerateNamed(g *ir.Graph, opt Options) (map[string][]byte, func(id string)
 		return nil, nil, err
 	}
 	return files, func(id string) bool {
-		return gen.p.names.Used(id) || generated.MatchString(id) || goKeyword(id)
+		return gen.p.names.Used(id) || api.AvoidGo(id)
 	}, nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	gogen "github.com/mdlc/mdlc/codegen/go"
 	"github.com/mdlc/mdlc/codegen/internal/api"
+	"github.com/mdlc/mdlc/codegen/internal/gocheck"
 	"github.com/mdlc/mdlc/ir/lower"
 )
 
@@ -166,7 +167,7 @@ func checkScopes(t *testing.T, c harnessCase) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bad, declared, err := shadows(files)
+		bad, declared, err := gocheck.Shadows(files, gogen.IsHelper)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

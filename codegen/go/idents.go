@@ -2,7 +2,6 @@ package gogen
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/mdlc/mdlc/codegen/internal/api"
@@ -40,16 +39,11 @@ var reserved = append([]string{"numParams", "numState", "fault", "arenaSize", "i
 	"max", "min", "clear", "init", "updateAVX2", "updateAVX2Asm", "append", "make", "new", "nil", "true", "false", "float32", "float64", "int32", "int", "string", "bool", "cap", "panic"},
 	helperNames()...)
 
-// generated matches identifiers of the kind the generator numbers: loop
-// indices (i0, i1, ...), and the API's locals for outputs and metrics (o0,
-// m0, ...).
-var generated = regexp.MustCompile(`^[iom][0-9]+$`)
-
 func newPlan(g *ir.Graph, opt Options) *plan {
 	p := &plan{g: g, pl: g.Plan, maxBatch: g.Plan.MaxBatch, names: names.New(append(reserved, api.Reserved...)), base: names.Bases(g),
 		id: map[*ir.Value]string{}, row: map[derivedKey]string{}, grad: map[*ir.Value]string{}, scratchF: map[*ir.Value]string{},
 		vecMin: opt.VecMinLen, noAsm: opt.NoAsm}
-	p.names.Avoid = func(id string) bool { return goKeyword(id) || generated.MatchString(id) }
+	p.names.Avoid = api.AvoidGo
 	if p.vecMin <= 0 {
 		p.vecMin = vecMinLen
 	}
@@ -150,18 +144,6 @@ func (p *plan) ref(v *ir.Value) string {
 
 // scratch returns the workspace of v (same size as v).
 func (p *plan) scratch(v *ir.Value) string { return "m." + p.scratchF[v] }
-
-func goKeyword(s string) bool {
-	switch s {
-	case "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for", "func", "go", "goto", "if",
-		"import", "interface", "map", "package", "range", "return", "select", "struct", "switch", "type", "var",
-		"len", "cap", "copy", "max", "min", "append", "make", "new", "nil", "true", "false", "float32", "float64", "int32", "int", "string", "bool", "clear",
-		"iota", "any", "byte", "rune", "error", "uint", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int64", "uintptr",
-		"complex", "complex64", "complex128", "real", "imag", "close", "delete", "print", "println", "recover", "comparable":
-		return true
-	}
-	return false
-}
 
 // mainValue is the value a unit is named after: its sink, its first stored
 // value, or its last.

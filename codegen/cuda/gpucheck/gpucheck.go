@@ -55,11 +55,15 @@ type GPUModel interface {
 
 // Case is one generated package: its two constructors and the exclusive
 // upper bounds of its i32 inputs (class labels, table rows; 2 if absent).
+// Bad, if set, is an i32 input's value that makes a computed index out of
+// range: a training step with it must fail on both targets with the same
+// error and leave the parameters as they were.
 type Case struct {
 	Name   string
 	CPU    func(seed uint64) Model
 	GPU    func(seed uint64) (GPUModel, error)
 	Bounds map[string]int32
+	Bad    map[string]int32
 }
 
 // NoGPU reports whether err says there is no driver or no device.
@@ -73,13 +77,18 @@ func NoGPU(err error) bool {
 func Batch(spec mdlc.Spec, n int, bounds map[string]int32, rng *rand.Rand) mdlc.Batch {
 	var b mdlc.Batch
 	for _, in := range spec.Inputs {
-		per := 1
+		per, batched := 1, false
 		for _, d := range in.Shape {
 			if d < 0 {
 				per *= -d
+				batched = true
 			} else {
 				per *= d
 			}
+		}
+		count := n * per
+		if !batched { // the same for every example: its declared size
+			count = per
 		}
 		var v mdlc.Value
 		if in.DType == mdlc.I32 {
@@ -87,12 +96,12 @@ func Batch(spec mdlc.Spec, n int, bounds map[string]int32, rng *rand.Rand) mdlc.
 			if hi == 0 {
 				hi = 2
 			}
-			v.I32 = make([]int32, n*per)
+			v.I32 = make([]int32, count)
 			for i := range v.I32 {
 				v.I32[i] = rng.Int32N(hi)
 			}
 		} else {
-			v.F32 = make([]float32, n*per)
+			v.F32 = make([]float32, count)
 			for i := range v.F32 {
 				v.F32[i] = float32(rng.NormFloat64())
 			}
@@ -213,6 +222,9 @@ func Match(w io.Writer, c Case, dir string) (bool, error) {
 		ck.tensors(fmt.Sprintf("step %d param", step), gpu.Params(), cpu.Params())
 		ck.tensors(fmt.Sprintf("step %d state", step), gpu.State(), cpu.State())
 	}
+	if len(c.Bad) > 0 {
+		faults(ck, gpu, cpu, spec, c, rng)
+	}
 	// A checkpoint written on the GPU loads on the CPU and back.
 	path := dir + "/" + c.Name + ".safetensors"
 	if err := gpu.Save(path); err != nil {
@@ -235,6 +247,36 @@ func Match(w io.Writer, c Case, dir string) (bool, error) {
 	}
 	ck.tensors("loaded on GPU", gpu2.Params(), cpu.Params())
 	return !ck.failed, nil
+}
+
+// faults checks a training step whose computed index is out of range (the
+// inputs of c.Bad set to their bad value): both targets fail with the same
+// error, and neither changes its parameters or optimizer state.
+func faults(ck *checker, gpu, cpu Model, spec mdlc.Spec, c Case, rng *rand.Rand) {
+	b := Batch(spec, spec.MaxBatch, c.Bounds, rng)
+	for i, in := range spec.Inputs {
+		if bad, ok := c.Bad[in.Name]; ok {
+			b[i].I32[len(b[i].I32)-1] = bad
+		}
+	}
+	snapshot := func(m Model) []mdlc.Tensor {
+		var out []mdlc.Tensor
+		for _, t := range append(m.Params(), m.State()...) {
+			out = append(out, mdlc.Tensor{Name: t.Name, Data: append([]float32(nil), t.Data...)})
+		}
+		return out
+	}
+	pg, pc := snapshot(gpu), snapshot(cpu)
+	_, errg := gpu.Train(b, spec.MaxBatch)
+	_, errc := cpu.Train(b, spec.MaxBatch)
+	switch {
+	case errc == nil:
+		ck.errorf("an index out of range: the CPU step did not fail")
+	case errg == nil || errg.Error() != errc.Error():
+		ck.errorf("an index out of range: GPU error %v, CPU error %v", errg, errc)
+	}
+	ck.tensors("after a failed step", snapshot(gpu), pg)
+	ck.tensors("after a failed step (CPU)", snapshot(cpu), pc)
 }
 
 // StepAllocs reports the host allocations of one training step of m.

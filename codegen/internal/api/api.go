@@ -9,6 +9,8 @@ package api
 import (
 	"fmt"
 	"go/token"
+	"go/types"
+	"regexp"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -30,7 +32,21 @@ var Reserved = []string{"mdlc", "rt", "cu", "fmt", "math", "unsafe", "embed", "e
 	"Model", "CUDAModel", "Option", "New", "NewCUDA", "WithSeed", "MaxBatch", "spec",
 	"Spec", "Forward", "TrainStep", "Eval", "Train", "Evaluate", "Predict", "Params", "Grads", "State",
 	"Save", "Load", "Reset", "Close", "Device", "forward", "eval", "trainStep", "update", "updateFn",
-	"m", "n", "b", "o", "err", "path", "metrics", "outputs", "opts", "seed", "rng", "device", "dev", "host", "len", "copy"}
+	"m", "n", "b", "o", "err", "path", "metrics", "outputs", "opts", "seed", "rng", "device", "dev", "host", "len", "copy",
+	// model_cuda.go's package-level names, in the package of model.go
+	"kernelsPTX", "cuParams", "cuGrads", "cuState", "cuArena", "cuIArena", "cuInputs", "cuWords", "cuFault", "numKernels",
+	"kernelNames", "cuBlocks", "kernApplyUpdates", "kernCopyGrads", "faultAt", "faultHi"}
+
+// numbered matches the identifiers generated code numbers: loop indices
+// (i0, i1, ...) and the API's locals for outputs and metrics (o0, m0, ...).
+var numbered = regexp.MustCompile(`^[iom][0-9]+$`)
+
+// AvoidGo reports the identifiers a Go namer (names.Namer.Avoid) must
+// never hand out besides its reserved ones: Go's keywords and predeclared
+// identifiers, and the numbered locals of generated code.
+func AvoidGo(id string) bool {
+	return token.IsKeyword(id) || types.Universe.Lookup(id) != nil || numbered.MatchString(id)
+}
 
 // EntryMethod is the private method of a model type that runs an entry
 // point: forward, eval, trainStep.

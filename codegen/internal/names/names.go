@@ -115,3 +115,6 @@ func (n *Namer) Name(s, suffix string) string {
 
 // Used reports whether id is reserved or was handed out.
 func (n *Namer) Used(id string) bool { return n.used[id] }
+
+// Reserve keeps id from being handed out.
+func (n *Namer) Reserve(id string) { n.used[id] = true }

@@ -1,4 +1,9 @@
-package gogen_test
+// Package gocheck checks the scoping of generated Go source, for the code
+// generators' tests: no declaration may shadow a name visible where it is
+// made. Generated code that never shadows cannot capture: a user's name and
+// a generator's local can only meet as a compile error, which the same
+// check reports as a redeclaration.
+package gocheck
 
 import (
 	"fmt"
@@ -10,19 +15,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	gogen "github.com/mdlc/mdlc/codegen/go"
 )
 
-// shadows checks the scoping of a generated package (its files by name):
+// Shadows checks the scoping of a generated package (its files by name):
 // no declaration may reuse a name visible where it is made (a package-level
 // name, an import, a predeclared identifier, a parameter or a local of an
-// enclosing block). Generated code that never shadows cannot capture: a
-// user's name and a generator's local can only meet as a compile error,
-// which the same check reports as a redeclaration. It returns one line per
-// violation, and every name the package declares (at package level, and
-// parameters and locals of its functions).
-func shadows(files map[string][]byte) (bad, declared []string, err error) {
+// enclosing block). It returns one line per violation, and every name the
+// package declares (at package level, the fields of its struct types, and
+// parameters and locals of its functions). The bodies of the package-level functions skip names are not
+// walked (helpers that refer to nothing of the package but each other).
+func Shadows(files map[string][]byte, skip func(fn string) bool) (bad, declared []string, err error) {
 	fset := token.NewFileSet()
 	var parsed []*ast.File
 	pkg := map[string]bool{}
@@ -72,7 +74,7 @@ func shadows(files map[string][]byte) (bad, declared []string, err error) {
 	for _, f := range parsed {
 		w := &scopeWalker{fset: fset, scopes: []map[string]bool{pkg}, bad: &bad, declared: &declared}
 		for _, d := range f.Decls {
-			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil && !(fd.Recv == nil && gogen.IsHelper(fd.Name.Name)) {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil && !(fd.Recv == nil && skip != nil && skip(fd.Name.Name)) {
 				w.push()
 				w.fields(fd.Recv)
 				w.fields(fd.Type.Params)
@@ -100,6 +102,14 @@ func shadows(files map[string][]byte) (bad, declared []string, err error) {
 						}
 					case *ast.TypeSpec:
 						declared = append(declared, sp.Name.Name)
+						// A field may not share a name with a method.
+						if st, ok := sp.Type.(*ast.StructType); ok {
+							for _, f := range st.Fields.List {
+								for _, n := range f.Names {
+									declared = append(declared, n.Name)
+								}
+							}
+						}
 					}
 				}
 			}
