@@ -36,12 +36,13 @@ type harnessCase struct {
 
 // request and response are the driver's wire format.
 type request struct {
-	Model  string
-	N      int
-	Steps  int
-	Params map[string][]float32
-	State  map[string][]float32
-	Inputs []value
+	ForwardOnly bool // a model without a loss
+	Model       string
+	N           int
+	Steps       int
+	Params      map[string][]float32
+	State       map[string][]float32
+	Inputs      []value
 }
 
 type value struct {
@@ -80,6 +81,7 @@ var models = map[string]func() model{
 %s}
 
 type request struct {
+	ForwardOnly bool // a model without a loss
 	Model  string
 	N      int
 	Steps  int
@@ -141,6 +143,9 @@ func run(r request) (resp response) {
 	}
 	if err := m.Predict(rt.Batch(r.Inputs), r.N, resp.Outputs); err != nil {
 		return fail(err)
+	}
+	if r.ForwardOnly {
+		return resp
 	}
 	resp.Metrics = make([]float32, len(spec.Metrics))
 	var err error
@@ -228,7 +233,7 @@ func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]str
 		}
 		f32(bind)
 		binds[i] = bind
-		r := request{Model: pkg, N: c.n, Steps: c.steps, Params: map[string][]float32{}, State: map[string][]float32{}}
+		r := request{ForwardOnly: c.g.Loss() == nil, Model: pkg, N: c.n, Steps: c.steps, Params: map[string][]float32{}, State: map[string][]float32{}}
 		for _, v := range c.g.Params() {
 			r.Params[v.Name] = toF32(bind[v.Name].Data)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mdlc/mdlc/ir"
@@ -13,34 +15,51 @@ import (
 
 var randomModels = flag.Int("random-models", 24, "random models in TestRandomModels (more for a longer search)")
 
-// randomModel builds a random well-typed training graph: inputs, params,
-// a random mix of elementwise ops with broadcasting, matmuls, reductions,
-// softmax, layout ops and gathers, with fan-out (values are reused), and a
-// scalar loss over several of its values. Domains are kept safe (log and
-// sqrt of x*x+1, exp of tanh), so both sides stay finite.
+// randomNames are names a model may give that generated code also uses
+// (locals, fields, API names, Go words): randomModel names its inputs and
+// params with them.
+var randomNames = strings.Fields("x label sum mx base inv lse o vt i0 a0 m0 o0 exp32 pow32 n m b err rng seed params grads " +
+	"state arena fault len copy range func type int float32 Model New Spec lr i j k w r in out")
+
+// randomModel builds a random well-typed training graph: inputs (one may
+// lack the batch axis), params, a random mix of elementwise ops with
+// broadcasting, matmuls, reductions, softmax, layout ops and gathers (by
+// the labels, or by an index computed from them), with fan-out (values are
+// reused), and a scalar loss over several of its values. Its inputs and
+// params are named from randomNames. Domains are kept safe (log and sqrt
+// of x*x+1, exp of tanh), so both sides stay finite.
 func randomModel(r *rand.Rand, id int) *ir.Graph {
 	g := &ir.Graph{Name: fmt.Sprintf("Random%d", id)}
 	b := ir.NewBuilder(g)
 	dim := func() ir.Dim { return ir.Dim(1 + r.IntN(5)) }
-	nparams := 0
+	names := slices.Clone(randomNames)
+	r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	name := func() string {
+		s := names[0]
+		names = append(names[1:], s+"_")
+		return s
+	}
 	param := func(s ir.Shape) *ir.Value {
-		nparams++
 		v := b.Op("param", ir.Attrs{"dtype": ir.F32, "shape": s, "init": "normal", "init_args": []float64{0.5, 0}})
-		v.Name = fmt.Sprintf("p%d", nparams)
+		v.Name = name()
 		return v
 	}
-	input := func(name, role string, dt ir.DType, s ir.Shape) *ir.Value {
+	input := func(role string, dt ir.DType, s ir.Shape) *ir.Value {
 		v := b.Op("input", ir.Attrs{"role": role, "dtype": dt, "shape": s})
-		v.Name = name
+		v.Name = name()
 		return v
 	}
 	a := dim()
-	x := input("x", "input", ir.F32, ir.Shape{ir.N, a})
+	x := input("input", ir.F32, ir.Shape{ir.N, a})
 	classes := 2 + r.IntN(4)
-	label := input("label", "target", ir.I32, ir.Shape{ir.N})
+	label := input("target", ir.I32, ir.Shape{ir.N})
 	pool := []*ir.Value{x}
 	if r.IntN(2) == 0 {
-		pool = append(pool, input("x3", "input", ir.F32, ir.Shape{ir.N, dim(), dim()}))
+		pool = append(pool, input("input", ir.F32, ir.Shape{ir.N, dim(), dim()}))
+	}
+	var mask *ir.Value // an input without the batch axis
+	if r.IntN(2) == 0 {
+		mask = input("input", ir.F32, ir.Shape{a, a})
 	}
 	pick := func() *ir.Value { return pool[r.IntN(len(pool))] }
 	all := append([]*ir.Value(nil), pool...)
@@ -133,7 +152,12 @@ func randomModel(r *rand.Rand, id int) *ir.Graph {
 				continue
 			}
 		case 8: // embedding-style gather of a param table by the labels
-			out = b.Op("gather", nil, param(ir.Shape{ir.Dim(classes), dim()}), label)
+			if r.IntN(2) == 0 {
+				out = b.Op("gather", nil, param(ir.Shape{ir.Dim(classes), dim()}), label)
+				break
+			}
+			// by an index computed from them: checked where it is used
+			out = b.Op("gather", nil, param(ir.Shape{ir.Dim(classes + 2), dim()}), b.Add(label, b.Const(2, ir.I32)))
 		case 9: // where on a comparison
 			w := pick()
 			if !w.Type.Shape.Equal(v.Type.Shape) {
@@ -142,9 +166,13 @@ func randomModel(r *rand.Rand, id int) *ir.Graph {
 			out = b.Where(b.Op("gt", nil, v, w), v, w)
 		case 10: // square and scale
 			out = b.Mul(b.Mul(v, v), b.Const(0.5, ir.F32))
-		case 11: // broadcast a row vector up
+		case 11: // broadcast a row vector up, or multiply by the mask
 			if rank(v) != 2 {
 				continue
+			}
+			if mask != nil && last(v) == a && r.IntN(2) == 0 {
+				out = b.Op("matmul", nil, v, mask)
+				break
 			}
 			out = b.BroadcastTo(b.Sum(v, []int{0}, true), v.Type.Shape)
 		default: // tanh keeps magnitudes bounded
@@ -190,6 +218,35 @@ func randomModel(r *rand.Rand, id int) *ir.Graph {
 	return g
 }
 
+// randomInference builds a random model without params or a loss: an
+// inference function of its inputs (one of them without the batch axis).
+func randomInference(r *rand.Rand, id int) *ir.Graph {
+	g := &ir.Graph{Name: fmt.Sprintf("Inference%d", id)}
+	b := ir.NewBuilder(g)
+	a := ir.Dim(1 + r.IntN(5))
+	x := b.Op("input", ir.Attrs{"role": "input", "dtype": ir.F32, "shape": ir.Shape{ir.N, a}})
+	x.Name = randomNames[r.IntN(len(randomNames))]
+	mask := b.Op("input", ir.Attrs{"role": "input", "dtype": ir.F32, "shape": ir.Shape{a, a}})
+	mask.Name = x.Name + "_mask"
+	v := b.Op("matmul", nil, x, mask)
+	for range 1 + r.IntN(4) {
+		switch r.IntN(3) {
+		case 0:
+			v = b.Unary("tanh", b.Mul(v, b.Const(2, ir.F32)))
+		case 1:
+			v = b.Op("softmax", ir.Attrs{"axis": -1}, v)
+		default:
+			v = b.Add(v, b.BroadcastTo(b.Sum(v, []int{0}, true), v.Type.Shape))
+		}
+	}
+	if b.Err() != nil {
+		panic(fmt.Sprintf("random inference model %d: %v", id, b.Err()))
+	}
+	g.Results = append(g.Results, ir.Result{Kind: ir.ResultOutput, Name: "y", Value: v})
+	g.Renumber()
+	return g
+}
+
 // TestRandomModels is the property test: random well-typed models through
 // all passes, compiled to Go, run, and compared with the interpreter.
 // -random-models=N runs more.
@@ -215,8 +272,19 @@ func TestRandomModels(t *testing.T) {
 		cases = append(cases, harnessCase{name: g.Name + "-O2-vec", g: o2, n: n, max: max, seed: uint64(i), steps: 3, vec: 1},
 			harnessCase{name: g.Name + "-O2-vecgo", g: o2, n: n, max: max, seed: uint64(i), steps: 3, vec: 1, noAsm: true})
 	}
-	report := runHarness(t, cases, 1e-4)
-	for _, c := range cases {
+	// Models without params, loss or optimizer: the generated Forward.
+	var more []harnessCase
+	for i := 0; i < max(2, *randomModels/6); i++ {
+		g := randomInference(r, i)
+		if _, err := passes.Run(g, passes.Options{VerifyEach: true, MaxBatch: 5}); err != nil {
+			t.Fatalf("random inference model %d: %v\n%s", i, err, ir.Format(g))
+		}
+		more = append(more, harnessCase{name: g.Name, g: g, n: 1 + r.IntN(4), max: 5, seed: uint64(i)})
+	}
+	all := append(cases, more...)
+	report := runHarness(t, all, 1e-4)
+	cases = all[:len(cases)] // with their responses
+	for _, c := range all {
 		for _, msg := range report[c.name] {
 			t.Errorf("%s: %s\n%s", c.name, msg, ir.Format(c.g))
 		}
