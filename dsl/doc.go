@@ -2,9 +2,10 @@
 // diagnostics type used by the whole compiler.
 //
 // Pipeline: scan.go (hand-written lexer, bracket/nesting limits) ->
-// grammar.go (participle grammar, LL(1)) -> parse.go (error recovery and
-// conversion) -> ast.go (the AST every later stage sees). diag.go holds
-// Diagnostic, Diagnostics.Format and Suggest.
+// grammar.go (participle grammar, LL(1)) -> recovery.go (drives participle
+// one declaration head or statement at a time; error recovery) -> parse.go
+// (diagnostics and conversion) -> ast.go (the AST every later stage sees).
+// diag.go holds Diagnostic, Diagnostics.Format and Suggest.
 //
 // # Grammar
 //
@@ -57,8 +58,11 @@
 //
 // Parse reports every lexical error (invalid characters, invalid UTF-8,
 // malformed numbers, unterminated strings and comments) and up to 20 syntax
-// errors: after each it blanks the offending line (keeping positions) and
-// parses again. Files over 16 MiB, over 524288 tokens, or nesting brackets
-// plus unary minus signs more than 200 deep are rejected before participle
-// runs, so parsing is linear-time and its recursion is bounded.
+// errors: after each it blanks the offending statement (its line, through
+// the closers of brackets opened on it; positions are kept) and parses
+// again, re-parsing only the statements the blanking touched (recovery.go).
+// Files over 16 MiB, over 524288 tokens, or nesting brackets plus unary
+// minus signs more than 200 deep are rejected before participle runs, so
+// parsing is linear-time (each error adds a walk over the tokens, not a
+// parse) and its recursion is bounded.
 package dsl

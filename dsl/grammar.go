@@ -254,11 +254,48 @@ type gArg struct {
 	Value  *gExpr `parser:"( ':' @@ )?"`
 }
 
-// parser is built on first use: the lexer definition refers to package
-// variables that a package-level initializer could see uninitialized.
-var parser = sync.OnceValue(func() *participle.Parser[gFile] {
-	return participle.MustBuild[gFile](
-		participle.Lexer(definition{}),
-		participle.UseLookahead(0), // LL(1): a failed branch that consumed a token is the error
-	)
-})
+// Productions Parse drives one at a time (parse.go): the heads of blocks,
+// and the rest of a block from a statement that does not parse, whose
+// error is the one gModel, gDef or gRepeat would report there.
+
+type gDefHead struct {
+	Pos    lexer.Position
+	Name   *gIdent      `parser:"'def' @@"`
+	Params []*gDefParam `parser:"'(' ( @@ ( ',' @@ )* )? ')' '{'"`
+}
+
+type gModelHead struct {
+	Pos  lexer.Position
+	Name *gIdent `parser:"'model' @@ '{'"`
+}
+
+type gRepeatHead struct {
+	Pos   lexer.Position
+	Count *gExpr `parser:"'repeat' @@ '{'"`
+}
+
+type gBlockTail struct {
+	Body []*gStmt `parser:"@@* '}'"`
+}
+
+// build builds a parser on first use: the lexer definition refers to
+// package variables that a package-level initializer could see
+// uninitialized.
+func build[G any]() func() *participle.Parser[G] {
+	return sync.OnceValue(func() *participle.Parser[G] {
+		return participle.MustBuild[G](
+			participle.Lexer(definition{}),
+			participle.UseLookahead(0), // LL(1): a failed branch that consumed a token is the error
+		)
+	})
+}
+
+var (
+	parser          = build[gFile]() // the whole grammar
+	constParser     = build[gConst]()
+	stmtParser      = build[gStmt]()
+	defHeadParser   = build[gDefHead]()
+	modelHeadParser = build[gModelHead]()
+	repeatParser    = build[gRepeatHead]()
+	blockTailParser = build[gBlockTail]()
+)

@@ -1,8 +1,9 @@
 package dsl
 
-// Parse: scan, parse with participle, recover from syntax errors by blanking
-// the offending line and parsing again, then convert the grammar structs into
-// the AST.
+// Parse: scan, parse (recovery.go drives participle one declaration head and
+// one statement at a time, and recovers from syntax errors by blanking the
+// offending statement and parsing again), then convert the grammar structs
+// into the AST.
 
 import (
 	"errors"
@@ -25,11 +26,18 @@ const maxExprDepth = 2000
 // Parse parses one .mdl file. Positions in the result carry filename.
 //
 // Parse never panics and reports every problem as a diagnostic: lexical
-// errors, up to 20 syntax errors (it recovers by blanking the line of each
-// error and parsing again), and limits (16 MiB, nesting depth 200). When the
+// errors, up to 20 syntax errors (it recovers by blanking the statement of
+// each error and parsing again, which re-parses only the statements the
+// blanking touched), and limits (16 MiB, nesting depth 200). When the
 // diagnostics contain errors the File may be nil or describe only the lines
 // that parsed; it must not be compiled.
 func Parse(filename string, src []byte) (file *File, diags Diagnostics) {
+	return parse(filename, src, recoverSyntax)
+}
+
+// parse scans src, reports lexical errors and hands the tokens to syntax,
+// which reports syntax errors and converts the result.
+func parse(filename string, src []byte, syntax func(p *parseState, buf []byte, sc *scanned) *File) (file *File, diags Diagnostics) {
 	defer func() {
 		if r := recover(); r != nil {
 			file = nil
@@ -71,32 +79,29 @@ func Parse(filename string, src []byte) (file *File, diags Diagnostics) {
 		}
 	}
 
-	// Syntax errors: report, blank the line, parse again.
-	for {
-		g, err := parseTokens(sc)
-		if err == nil {
-			f := p.convertFile(g)
-			return f, p.diags
-		}
-		pos, msg, hint, fatal := p.describe(sc, err)
-		if !p.addHint(pos, msg, hint) || fatal {
-			return nil, p.diags
-		}
-		blankStmt(buf, sc, pos.Offset)
-		if sc = scan(filename, buf); sc.fatal != nil || len(sc.errs) > 0 {
-			// Blanking cannot create lexical errors or deeper nesting in
-			// practice; stop rather than report confusing follow-ons.
-			return nil, p.diags
-		}
-	}
+	f := syntax(p, buf, sc)
+	return f, p.diags
 }
 
-func parseTokens(sc *scanned) (*gFile, error) {
-	pl, err := lexer.Upgrade(&tokenLexer{toks: sc.toks}, tEnd)
-	if err != nil {
-		return nil, err
+// recoverSyntax reports syntax errors: each, blank its statement, parse
+// again (recovery.go).
+func recoverSyntax(p *parseState, buf []byte, sc *scanned) *File {
+	r := newRecovery(p, buf, sc)
+	for {
+		g, err := r.parse()
+		if err == nil {
+			return p.convertFile(g)
+		}
+		pos, msg, hint, fatal := p.describe(r.sc, err)
+		if !p.addHint(pos, msg, hint) || fatal {
+			return nil
+		}
+		if !r.blank(pos.Offset) {
+			// Blanking cannot create lexical errors or deeper nesting in
+			// practice; stop rather than report confusing follow-ons.
+			return nil
+		}
 	}
-	return parser().ParseFromLexer(pl)
 }
 
 type parseState struct {
@@ -131,17 +136,18 @@ func blankLine(buf []byte, off int) {
 	blank(buf, start, end)
 }
 
-// blankStmt blanks the line containing offset, extended through the line of
-// the matching closer of any bracket opened on it, so that a broken block
-// header does not leave its body to produce follow-on errors.
-func blankStmt(buf []byte, sc *scanned, off int) {
-	start, end := lineBounds(buf, off)
+// stmtBounds is the byte range recovery blanks for an error at offset: its
+// line, extended through the line of the matching closer of any bracket
+// opened on it, so that a broken block header does not leave its body to
+// produce follow-on errors.
+func stmtBounds(buf []byte, sc *scanned, off int) (start, end int) {
+	start, end = lineBounds(buf, off)
 	for _, o := range sc.openers {
 		if o.pos.Offset >= start && o.pos.Offset < end && o.close > end {
 			_, end = lineBounds(buf, o.close)
 		}
 	}
-	blank(buf, start, end)
+	return start, end
 }
 
 func lineBounds(buf []byte, off int) (start, end int) {
@@ -180,8 +186,9 @@ func (p *parseState) describe(sc *scanned, err error) (pos Pos, msg, hint string
 	tok := ut.Unexpected
 	idx := tokenIndex(sc, lp.Offset, tok.EOF())
 	var prev *lexer.Token // the real token before tok
-	if idx > 0 {
-		prev = &sc.toks[2*(idx-1)]
+	prevIdx := sc.prevLive(idx)
+	if prevIdx >= 0 {
+		prev = &sc.toks[2*prevIdx]
 	}
 	var open *opener
 	if o := sc.open[idx]; o >= 0 {
@@ -227,7 +234,7 @@ func (p *parseState) describe(sc *scanned, err error) (pos Pos, msg, hint string
 	case tok.EOF():
 		if prev != nil {
 			// Point just past the last token rather than at an empty last line.
-			end := sc.toks[2*(idx-1)+1].Pos
+			end := sc.toks[2*prevIdx+1].Pos
 			pos = Pos{File: p.file, Line: end.Line, Col: end.Column, Offset: end.Offset}
 		}
 		if open != nil {
@@ -255,6 +262,14 @@ func unexpected(tok lexer.Token) string {
 
 // statementKeywords start statements; misspellings of them get a hint.
 var statementKeywords = []string{"const", "input", "target", "param", "output", "loss", "metric", "optimizer", "repeat", "return"}
+
+// prevLive returns the index of the last real token before idx that
+// recovery did not remove, or -1.
+func (s *scanned) prevLive(idx int) int {
+	for idx--; idx >= 0 && s.toks[2*idx].Type == tEnd; idx-- {
+	}
+	return idx
+}
 
 // tokenIndex finds the real-token index of the token at offset.
 func tokenIndex(sc *scanned, off int, eof bool) int {

@@ -76,8 +76,15 @@ type scanned struct {
 	open      []int32       // per real token and EOF: innermost unclosed opener before it (index into openers), -1 if none
 	unmatched map[int]bool  // real token indexes of closers with no opener
 	openers   []opener
+	comments  []comment // every comment, in source order
 	errs      []lexError
 	fatal     *lexError // limit exceeded; nothing can be parsed
+}
+
+// comment is the byte range [start, end) of a // or /* */ comment.
+type comment struct {
+	start, end Pos
+	block      bool
 }
 
 // real returns the number of real tokens (excluding markers and EOF).
@@ -90,10 +97,7 @@ type scanner struct {
 	line      int
 	lineStart int
 	out       scanned
-
-	stack    []int32 // indexes into out.openers of open brackets
-	minusRun int     // consecutive "-" tokens
-	blockKw  string  // last model/def/repeat keyword not yet given a "{"
+	brackets  matcher
 }
 
 func scan(file string, src []byte) *scanned {
@@ -107,7 +111,7 @@ func scan(file string, src []byte) *scanned {
 		s.next()
 	}
 	eof := s.pos()
-	s.out.open = append(s.out.open, s.top())
+	s.out.open = append(s.out.open, s.brackets.top())
 	s.out.toks = append(s.out.toks, lexer.Token{Type: lexer.EOF, Pos: lexPos(eof)})
 	return &s.out
 }
@@ -118,13 +122,6 @@ func (s *scanner) pos() Pos {
 
 func lexPos(p Pos) lexer.Position {
 	return lexer.Position{Filename: p.File, Offset: p.Offset, Line: p.Line, Column: p.Col}
-}
-
-func (s *scanner) top() int32 {
-	if len(s.stack) == 0 {
-		return -1
-	}
-	return s.stack[len(s.stack)-1]
 }
 
 // advance moves over n bytes that contain no newline.
@@ -146,9 +143,11 @@ func (s *scanner) skipSpace() {
 		case c == ' ' || c == '\t' || c == '\r':
 			s.off++
 		case c == '/' && s.peek(1) == '/':
+			start := s.pos()
 			for s.off < len(s.src) && s.src[s.off] != '\n' {
 				s.off++
 			}
+			s.out.comments = append(s.out.comments, comment{start: start, end: s.pos()})
 		case c == '/' && s.peek(1) == '*':
 			start := s.pos()
 			s.advance(2)
@@ -159,6 +158,7 @@ func (s *scanner) skipSpace() {
 				}
 				if s.src[s.off] == '*' && s.peek(1) == '/' {
 					s.advance(2)
+					s.out.comments = append(s.out.comments, comment{start: start, end: s.pos(), block: true})
 					break
 				}
 				if s.src[s.off] == '\n' {
@@ -206,9 +206,6 @@ func (s *scanner) next() {
 		typ := tIdent
 		if keywords[text] {
 			typ = tKeyword
-			if text == "model" || text == "def" || text == "repeat" {
-				s.blockKw = text
-			}
 		}
 		s.emit(typ, text, start)
 	case isDigit(c) || c == '.' && isDigit(s.peek(1)):
@@ -313,52 +310,104 @@ func (s *scanner) emit(typ lexer.TokenType, text string, start Pos) {
 		s.out.fatal = &lexError{pos: start, msg: fmt.Sprintf("file too large: more than %d tokens", maxTokens)}
 		return
 	}
-	s.out.open = append(s.out.open, s.top())
-	s.out.toks = append(s.out.toks,
-		lexer.Token{Type: typ, Value: text, Pos: lexPos(start)},
-		lexer.Token{Type: tEnd, Pos: lexPos(s.pos())})
-	if typ != tPunct {
-		s.minusRun = 0
+	tok := lexer.Token{Type: typ, Value: text, Pos: lexPos(start)}
+	s.out.open = append(s.out.open, s.brackets.top())
+	s.out.toks = append(s.out.toks, tok, lexer.Token{Type: tEnd, Pos: lexPos(s.pos())})
+	s.brackets.token(&s.out, idx, tok)
+}
+
+// matcher matches brackets over a token sequence: the scanner runs it as it
+// emits tokens, and Parse runs it again over the tokens left after
+// recovery removed some (rematch).
+type matcher struct {
+	stack    []int32 // indexes into openers of open brackets
+	minusRun int     // consecutive "-" tokens
+	blockKw  string  // last model/def/repeat keyword not yet given a "{"
+}
+
+func (m *matcher) top() int32 {
+	if len(m.stack) == 0 {
+		return -1
+	}
+	return m.stack[len(m.stack)-1]
+}
+
+// token records real token idx in out's openers and unmatched, and sets
+// out.fatal when brackets plus unary minus signs nest too deeply. The
+// caller has recorded out.open[idx] = m.top() already.
+func (m *matcher) token(out *scanned, idx int, tok lexer.Token) {
+	text := tok.Value
+	if tok.Type == tKeyword && (text == "model" || text == "def" || text == "repeat") {
+		m.blockKw = text
+	}
+	if tok.Type != tPunct {
+		m.minusRun = 0
 		return
 	}
 	switch text {
 	case "-":
-		s.minusRun++
+		m.minusRun++
 	case "(", "[", "{":
-		s.minusRun = 0
+		m.minusRun = 0
 		label := ""
 		if text == "{" {
 			label = "block"
-			if s.blockKw != "" {
-				label = s.blockKw + " block"
-				s.blockKw = ""
+			if m.blockKw != "" {
+				label = m.blockKw + " block"
+				m.blockKw = ""
 			}
 		}
-		s.out.openers = append(s.out.openers, opener{pos: start, text: text, label: label, close: -1})
-		s.stack = append(s.stack, int32(len(s.out.openers)-1))
+		out.openers = append(out.openers, opener{pos: posOf(tok.Pos), text: text, label: label, close: -1})
+		m.stack = append(m.stack, int32(len(out.openers)-1))
 	case ")", "]", "}":
-		s.minusRun = 0
+		m.minusRun = 0
 		want := map[string]string{")": "(", "]": "[", "}": "{"}[text]
 		// Pop to the nearest matching opener; openers skipped are unclosed
 		// but their error will surface in the parser.
 		matched := false
-		for i := len(s.stack) - 1; i >= 0; i-- {
-			if o := &s.out.openers[s.stack[i]]; o.text == want {
-				o.close = start.Offset
-				s.stack = s.stack[:i]
+		for i := len(m.stack) - 1; i >= 0; i-- {
+			if o := &out.openers[m.stack[i]]; o.text == want {
+				o.close = tok.Pos.Offset
+				m.stack = m.stack[:i]
 				matched = true
 				break
 			}
 		}
 		if !matched {
-			s.out.unmatched[idx] = true
+			out.unmatched[idx] = true
 		}
 	default:
-		s.minusRun = 0
+		m.minusRun = 0
 	}
-	if depth := len(s.stack) + s.minusRun; depth > maxNesting {
-		s.out.fatal = &lexError{pos: start, msg: fmt.Sprintf("expression nested too deeply (more than %d levels of brackets and unary minus)", maxNesting)}
+	if depth := len(m.stack) + m.minusRun; depth > maxNesting {
+		out.fatal = &lexError{pos: posOf(tok.Pos), msg: fmt.Sprintf("expression nested too deeply (more than %d levels of brackets and unary minus)", maxNesting)}
 	}
+}
+
+// rematch recomputes open, openers, unmatched and fatal over the live real
+// tokens of s (a removed token has type tEnd), as scanning the source with
+// the removed tokens blanked would.
+func (s *scanned) rematch() {
+	var m matcher
+	s.openers = s.openers[:0]
+	clear(s.unmatched)
+	n := s.real()
+	for i := range n {
+		s.open[i] = m.top()
+		tok := s.toks[2*i]
+		if tok.Type == tEnd {
+			continue
+		}
+		m.token(s, i, tok)
+		if s.fatal != nil {
+			return
+		}
+	}
+	s.open[n] = m.top()
+}
+
+func posOf(p lexer.Position) Pos {
+	return Pos{File: p.Filename, Line: p.Line, Col: p.Column, Offset: p.Offset}
 }
 
 // tokenLexer feeds pre-scanned tokens to participle.
