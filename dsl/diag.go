@@ -209,8 +209,12 @@ func writeExcerpt(b *strings.Builder, src Sources, p Pos) {
 	b.WriteString("    " + pad.String() + "^\n")
 }
 
-// sourceLine returns line n (1-based) of text without its line terminator.
+// sourceLine returns line n (1-based) of text without its line terminator
+// (and line 1 without a byte-order mark, which columns do not count).
 func sourceLine(text []byte, n int) (string, bool) {
+	if n == 1 {
+		text = bytes.TrimPrefix(text, []byte(bom))
+	}
 	for i := 1; i < n; i++ {
 		j := bytes.IndexByte(text, '\n')
 		if j < 0 {

@@ -11,7 +11,8 @@
 //
 // Newlines are not significant: every statement starts with a keyword or
 // with `name =`, and expressions end where the next token cannot continue
-// them. Comments are // to end of line and /* ... */.
+// them. Comments are // to end of line and /* ... */. A leading UTF-8
+// byte-order mark is skipped (column 1 is the character after it).
 //
 //	File       = { ConstDecl | Def | Model } .
 //	ConstDecl  = "const" Name "=" Expr { "," Name "=" Expr } .

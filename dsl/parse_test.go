@@ -257,3 +257,49 @@ func TestEmptyFile(t *testing.T) {
 		}
 	}
 }
+
+// TestByteOrderMark: a leading UTF-8 byte-order mark is skipped; column 1
+// is the character after it, and an error on line 1 shows the line without
+// it, the caret under the right character.
+func TestByteOrderMark(t *testing.T) {
+	src, err := os.ReadFile("testdata/ok/linreg.mdl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withBOM := append([]byte("\xef\xbb\xbf"), src...)
+	f, diags := Parse("linreg.mdl", withBOM)
+	if len(diags) > 0 {
+		t.Fatalf("diagnostics:\n%s", diags.Format(Sources{"linreg.mdl": withBOM}))
+	}
+	want, _ := Parse("linreg.mdl", src)
+	// Same tree, offsets 3 bytes further on.
+	for _, f := range []*File{f, want} {
+		Inspect(f, func(n Node) bool {
+			if id, ok := n.(*Ident); ok && id.Name == "theta1" && id.Pos.Line == 8 {
+				if id.Pos.Col != 12 {
+					t.Errorf("theta1 at column %d, want 12", id.Pos.Col)
+				}
+			}
+			return true
+		})
+	}
+	if got, w := f.Models[0].Pos, want.Models[0].Pos; got.Line != w.Line || got.Col != w.Col || got.Offset != w.Offset+3 {
+		t.Errorf("model at %+v, want line/col of %+v and offset +3", got, w)
+	}
+
+	bad := []byte("\xef\xbb\xbfmodle M {}\n")
+	_, diags = Parse("bad.mdl", bad)
+	got := diags.Format(Sources{"bad.mdl": bad})
+	wantDiag := `bad.mdl:1:1: unexpected "modle"; expected "const", "def" or "model"
+    modle M {}
+    ^
+    hint: did you mean "model"?
+`
+	if got != wantDiag {
+		t.Errorf("got\n%s\nwant\n%s", got, wantDiag)
+	}
+	// Only a leading BOM is skipped.
+	if _, diags := Parse("mid.mdl", []byte("model M {}\n\xef\xbb\xbf")); !strings.Contains(diags.Error(), "invalid character U+FEFF") {
+		t.Errorf("BOM after the start: %v", diags)
+	}
+}

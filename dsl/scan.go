@@ -6,6 +6,7 @@ package dsl
 // before participle's recursive descent ever sees the tokens.
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -100,8 +101,16 @@ type scanner struct {
 	brackets  matcher
 }
 
+// bom is the UTF-8 encoding of U+FEFF. A file may start with it; it is
+// skipped, and column 1 of line 1 is the byte after it (offsets still count
+// from the start of the file).
+const bom = "\xef\xbb\xbf"
+
 func scan(file string, src []byte) *scanned {
 	s := &scanner{file: file, src: src, line: 1}
+	if bytes.HasPrefix(src, []byte(bom)) {
+		s.off, s.lineStart = len(bom), len(bom)
+	}
 	s.out.unmatched = map[int]bool{}
 	for s.out.fatal == nil {
 		s.skipSpace()
