@@ -131,7 +131,9 @@ type NamedArg struct {
 
 // InlineParam is a param declared inside an expression:
 // `h = embed(t) + param pos: f32[T, D] = normal(0.02)`.
-// Its value is the parameter itself.
+// Its value is the parameter itself. It is an operand, and so is its
+// initializer: a number, name, call or parenthesized expression, optionally
+// negated (`x * param s: f32 = normal(0.5) + b` adds b to the product).
 type InlineParam struct {
 	Span
 	Decl *ParamDecl
@@ -502,8 +504,18 @@ func writeExpr(b *strings.Builder, e Expr, min int) {
 	case *InlineParam:
 		b.WriteString("param " + e.Decl.Name.Name + ": " + TypeString(e.Decl.Type))
 		if e.Decl.Init != nil {
+			// One operand: { "-" } Primary.
 			b.WriteString(" = ")
-			writeExpr(b, e.Decl.Init, 0)
+			init := e.Decl.Init
+			for {
+				u, ok := init.(*Unary)
+				if !ok {
+					break
+				}
+				b.WriteString(u.Op)
+				init = u.X
+			}
+			writeExpr(b, init, precAtom)
 		}
 	default:
 		fmt.Fprintf(b, "<%T>", e)

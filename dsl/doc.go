@@ -39,7 +39,10 @@
 //	Unary   = { "-" } Power .                            // -a**b == -(a**b)
 //	Power   = Primary [ "**" Unary ] .                   // right-assoc: a**b**c == a**(b**c)
 //	Primary = Number | "true" | "false" | String | Call | Name
-//	        | "(" Expr ")" | ParamDecl .                 // inline param; its Init extends as far as an Expr does
+//	        | "(" Expr ")" | InlineParam .
+//	InlineParam = "param" Name ":" TensorType [ "=" { "-" } Primary ] .
+//	        // an operand, and so is its initializer: in
+//	        // x * param s: f32[4] = normal(0.5, 1) + b, "+ b" adds to the product
 //	Call    = Name "(" [ Arg { "," Arg } ] ")" .
 //	Arg     = [ Name ":" ] Expr .                        // positional and named may mix; Call.Order keeps order
 //

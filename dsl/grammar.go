@@ -112,6 +112,28 @@ type gParam struct {
 	Init   *gExpr       `parser:"( '=' @@ )?"`
 }
 
+// gInlineParam is a param declared inside an expression. It is an operand,
+// so its initializer is one operand too ({ "-" } Primary): in
+// `x * param s: f32[4] = normal(0.5, 1) + b` the "+ b" adds to the product.
+type gInlineParam struct {
+	Pos    lexer.Position
+	EndPos lexer.Position
+	Name   *gIdent       `parser:"'param' @@ ':'"`
+	Type   *gTensorType  `parser:"@@"`
+	Init   *gInitOperand `parser:"( '=' @@ )?"`
+}
+
+type gInitOperand struct {
+	Neg  []gMinus   `parser:"@@*"`
+	Base *gInitBase `parser:"@@"`
+}
+
+// gInitBase is a Primary; its own type names it in errors ("expected an
+// initializer").
+type gInitBase struct {
+	Primary *gPrimary `parser:"@@"`
+}
+
 type gOutput struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
@@ -214,13 +236,13 @@ type gPowOp struct {
 type gPrimary struct {
 	Pos    lexer.Position
 	EndPos lexer.Position
-	Float  string   `parser:"  @Float"`
-	Int    string   `parser:"| @Int"`
-	Bool   string   `parser:"| @( 'true' | 'false' )"`
-	String *gString `parser:"| @@"`
-	Param  *gParam  `parser:"| @@"`
-	Ref    *gRef    `parser:"| @@"`
-	Paren  *gExpr   `parser:"| '(' @@ ')'"`
+	Float  string        `parser:"  @Float"`
+	Int    string        `parser:"| @Int"`
+	Bool   string        `parser:"| @( 'true' | 'false' )"`
+	String *gString      `parser:"| @@"`
+	Param  *gInlineParam `parser:"| @@"`
+	Ref    *gRef         `parser:"| @@"`
+	Paren  *gExpr        `parser:"| '(' @@ ')'"`
 }
 
 // gRef is a name, or a call when Args is set.

@@ -317,6 +317,7 @@ var expectWords = map[string]string{
 	"GIdent":      "a name",
 	"<ident>":     "a name",
 	"GTensorType": "a tensor type such as f32[N]",
+	"GInitBase":   "an initializer such as normal(0.02), or an expression in parentheses",
 	"GTypeRef":    "a type (such as f32[N], int, float or bool)",
 	"GCall":       "a call such as sgd(lr: 0.01)",
 	"GCallArgs":   `"("`,
@@ -531,8 +532,15 @@ func (p *parseState) primary(g *gPrimary) (Expr, int) {
 		v, _ := strconv.Unquote(g.String.Value) // validated by the scanner
 		return &String{Span: sp, Value: v}, 1
 	case g.Param != nil:
-		decl := p.param(g.Param)
-		return &InlineParam{Span: decl.Span, Decl: decl}, 1
+		gp := g.Param
+		decl := &ParamDecl{Span: p.span(gp.Pos, gp.EndPos), Name: p.ident(gp.Name), Type: p.tensorType(gp.Type)}
+		d := 1
+		if gp.Init != nil {
+			base, bd := p.primary(gp.Init.Base.Primary)
+			decl.Init, d = p.negate(gp.Init.Neg, base, bd)
+			d++
+		}
+		return &InlineParam{Span: decl.Span, Decl: decl}, d
 	case g.Ref != nil && g.Ref.Args != nil:
 		return p.call(g.Ref.Pos, g.Ref.EndPos, g.Ref.Name, g.Ref.Args), 1
 	case g.Ref != nil:

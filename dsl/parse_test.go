@@ -158,7 +158,12 @@ func TestPrecedence(t *testing.T) {
 		{"f(a, k: 1, b)", "f(a, k: 1, b)"},
 		{"1e-3 + .5 + 1. + 7E+1 + 3", "(+ (+ (+ (+ 1e-3 .5) 1.) 7E+1) 3)"},
 		{`"s\t" + true`, `(+ "s\t" true)`},
-		{"x + param w: f32 = 1 + 2", "(+ x (param w: f32 = (+ 1 2)))"},
+		{"x + param w: f32 = 1 + 2", "(+ (+ x (param w: f32 = 1)) 2)"},
+		{"x * param s: f32[4] = normal(0.5, 1) + b", "(+ (* x (param s: f32[4] = normal(0.5, 1))) b)"},
+		{"x * param s: f32[4] = normal(0.5) ** 2", "(* x (** (param s: f32[4] = normal(0.5)) 2))"},
+		{"x + param w: f32 = -(1 + 2) * 3", "(+ x (* (param w: f32 = (- (+ 1 2))) 3))"},
+		{"x + param w: f32 = - -A", "(+ x (param w: f32 = (- (- A))))"},
+		{"x + param w: f32[2] - 1", "(- (+ x (param w: f32[2] = <nil>)) 1)"},
 	} {
 		src := "const A = " + tc.src
 		f, diags := Parse("t.mdl", []byte(src))
@@ -196,7 +201,11 @@ func sexpr(e Expr) string {
 		}
 		return e.Func.Name + "(" + strings.Join(args, ", ") + ")"
 	case *InlineParam:
-		return fmt.Sprintf("(param %s: %s = %s)", e.Decl.Name.Name, TypeString(e.Decl.Type), sexpr(e.Decl.Init))
+		init := "<nil>"
+		if e.Decl.Init != nil {
+			init = sexpr(e.Decl.Init)
+		}
+		return fmt.Sprintf("(param %s: %s = %s)", e.Decl.Name.Name, TypeString(e.Decl.Type), init)
 	}
 	return ExprString(e)
 }
@@ -301,5 +310,37 @@ func TestByteOrderMark(t *testing.T) {
 	// Only a leading BOM is skipped.
 	if _, diags := Parse("mid.mdl", []byte("model M {}\n\xef\xbb\xbf")); !strings.Contains(diags.Error(), "invalid character U+FEFF") {
 		t.Errorf("BOM after the start: %v", diags)
+	}
+}
+
+// TestInlineParamInitializer: an inline param's initializer is one operand,
+// so what follows it continues the enclosing expression; a statement's
+// param takes a whole expression; a missing initializer says what fits.
+func TestInlineParamInitializer(t *testing.T) {
+	src := "model M {\n    param a: f32 = 1 + 2\n    y = x * param s: f32[4] = normal(0.5, 1) + b\n    z = param t: f32 = (A * 2)\n}\n"
+	f, diags := Parse("m.mdl", []byte(src))
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	body := f.Models[0].Body
+	if got := sexpr(body[0].(*ParamDecl).Init); got != "(+ 1 2)" {
+		t.Errorf("statement param init = %s", got)
+	}
+	if got := sexpr(body[1].(*Assign).Value); got != "(+ (* x (param s: f32[4] = normal(0.5, 1))) b)" {
+		t.Errorf("inline param = %s", got)
+	}
+	ip := body[2].(*Assign).Value.(*InlineParam)
+	if got := sexpr(ip.Decl.Init); got != "(* A 2)" || ip.End.Col != 31 {
+		t.Errorf("parenthesized init = %s, param ends at %v", got, ip.End)
+	}
+
+	bad := []byte("model M {\n    y = x * param s: f32[4] = + b\n}\n")
+	_, diags = Parse("bad.mdl", bad)
+	want := `bad.mdl:2:31: unexpected "+"; expected an initializer such as normal(0.02), or an expression in parentheses
+        y = x * param s: f32[4] = + b
+                                  ^
+`
+	if got := diags.Format(Sources{"bad.mdl": bad}); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
