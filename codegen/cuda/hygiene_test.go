@@ -17,7 +17,7 @@ import (
 	"github.com/mdlc/mdlc/codegen/cuda"
 	gogen "github.com/mdlc/mdlc/codegen/go"
 	"github.com/mdlc/mdlc/codegen/internal/api"
-	"github.com/mdlc/mdlc/codegen/internal/gocheck"
+	"github.com/mdlc/mdlc/internal/gocheck"
 	"github.com/mdlc/mdlc/internal/gotool"
 	"github.com/mdlc/mdlc/ir/lower"
 	"github.com/mdlc/mdlc/passes"

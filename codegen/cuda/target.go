@@ -108,7 +108,12 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		kconsts = append(kconsts, jen.Id("kernApplyUpdates"))
 		knames = append(knames, jen.Lit("apply_updates"))
 	}
-	f.Const().Defs(append(kconsts, jen.Id("numKernels"))...)
+	if len(kconsts) == 0 {
+		kconsts = append(kconsts, jen.Id("numKernels").Op("=").Lit(0))
+	} else {
+		kconsts = append(kconsts, jen.Id("numKernels"))
+	}
+	f.Const().Defs(kconsts...)
 	f.Var().Id("kernelNames").Op("=").Index(jen.Id("numKernels")).String().Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}, knames...)
 
 	// The model type.

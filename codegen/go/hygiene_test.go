@@ -16,7 +16,7 @@ import (
 
 	gogen "github.com/mdlc/mdlc/codegen/go"
 	"github.com/mdlc/mdlc/codegen/internal/api"
-	"github.com/mdlc/mdlc/codegen/internal/gocheck"
+	"github.com/mdlc/mdlc/internal/gocheck"
 	"github.com/mdlc/mdlc/ir/lower"
 )
 
