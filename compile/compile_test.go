@@ -118,7 +118,7 @@ func TestPlanDiagnostics(t *testing.T) {
 		t.Errorf("huge param: err %v, diags %v; want %q", err, res.Diags, want)
 	}
 	wide := []byte("model Wide {\n    input x: f32[N, 4096]\n    output y = relu(x)\n}\n")
-	res, err = compile.Build("wide.mdl", wide, "", compile.BuildOptions{Package: "m", Options: compile.Options{MaxBatch: 1 << 20}})
+	_, err = compile.Build("wide.mdl", wide, "", compile.BuildOptions{Package: "m", Options: compile.Options{MaxBatch: 1 << 20}})
 	if !errors.As(err, &ds) || ds[0].Pos.Line != 2 || ds[0].Hint != "this tensor fits at batch 524288 or below" {
 		t.Errorf("wide input at batch 2^20: %v, hint %q", err, ds[0].Hint)
 	}

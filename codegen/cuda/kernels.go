@@ -161,9 +161,6 @@ var cConst = render.Spelling{NaN: "__int_as_float(0x7fc00000)", Inf: "__int_as_f
 		return s + "f"
 	}}
 
-// literal is a C constant of dtype d.
-func literal(d ir.DType, x float64) string { return render.Literal(d, x, cConst) }
-
 // cgen generates kernels for one graph.
 type cgen struct {
 	l      *layout

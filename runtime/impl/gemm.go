@@ -495,9 +495,7 @@ func copyPanel(panel []float32, w, kc int, src []float32, off, ld, h int) {
 	for p := range kc {
 		d := panel[p*w : p*w+w : p*w+w]
 		r := src[off+p*ld:][:h:h]
-		for i, x := range r {
-			d[i] = x
-		}
+		copy(d, r)
 		for i := h; i < w; i++ {
 			d[i] = 0
 		}
