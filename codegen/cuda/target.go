@@ -18,7 +18,7 @@ import (
 var goReserved = []string{"mod", "fn", "mem", "args", "init", "upload", "download", "at", "launch", "gemm", "gemmBatched",
 	"putF32", "putI32", "get", "unsafe", "cu", "fault",
 	// the parameters and locals of the methods above
-	"word", "x", "dst", "off", "count", "k", "grid", "name", "h", "i", "a", "c", "ta", "tb", "M", "N", "K", "lda", "ldb", "ldc",
+	"word", "data", "dst", "off", "count", "k", "grid", "name", "h", "i", "a", "c", "ta", "tb", "M", "N", "K", "lda", "ldb", "ldc",
 	"sa", "sb", "sc", "batch", "per"}
 
 func cu(name string) *jen.Statement { return jen.Qual(api.CUDAPath, name) }
@@ -243,8 +243,8 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 				jen.Id("m").Dot("at").Call(jen.Id("b")), jen.Id("ldb"), jen.Id("sb"), jen.Lit(0), jen.Id("m").Dot("at").Call(jen.Id("c")), jen.Id("ldc"), jen.Id("sc"), jen.Id("batch"))))
 	}
 	f.Comment("putF32, putI32 and get queue copies of inputs in and results out.")
-	f.Add(recv()).Id("putF32").Params(jen.Id("word").Int(), jen.Id("x").Index().Float32()).Block(keep(jen.Id("m").Dot("dev").Dot("UploadF32").Call(jen.Id("m").Dot("at").Call(jen.Id("word")), jen.Id("x"))))
-	f.Add(recv()).Id("putI32").Params(jen.Id("word").Int(), jen.Id("x").Index().Int32()).Block(keep(jen.Id("m").Dot("dev").Dot("UploadI32").Call(jen.Id("m").Dot("at").Call(jen.Id("word")), jen.Id("x"))))
+	f.Add(recv()).Id("putF32").Params(jen.Id("word").Int(), jen.Id("data").Index().Float32()).Block(keep(jen.Id("m").Dot("dev").Dot("UploadF32").Call(jen.Id("m").Dot("at").Call(jen.Id("word")), jen.Id("data"))))
+	f.Add(recv()).Id("putI32").Params(jen.Id("word").Int(), jen.Id("data").Index().Int32()).Block(keep(jen.Id("m").Dot("dev").Dot("UploadI32").Call(jen.Id("m").Dot("at").Call(jen.Id("word")), jen.Id("data"))))
 	f.Add(recv()).Id("get").Params(jen.Id("dst").Qual("unsafe", "Pointer"), jen.List(jen.Id("word"), jen.Id("count")).Int()).Block(
 		keep(jen.Id("m").Dot("dev").Dot("CopyFromDevice").Call(jen.Id("dst"), jen.Id("m").Dot("at").Call(jen.Id("word")), jen.Lit(4).Op("*").Id("count"))))
 

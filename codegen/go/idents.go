@@ -35,7 +35,7 @@ type plan struct {
 // own purposes: besides the API's, the blocks, the loop and kernel locals
 // and the scalar helpers.
 var reserved = append([]string{"numParams", "numState", "fault", "arenaSize", "iarenaSize", "params", "grads", "state", "arena", "iarena",
-	"i", "j", "k", "c", "e", "w", "lo", "hi", "in", "base", "mx", "sum", "inv", "lse", "best", "acc", "s", "x", "xv", "r", "out", "pos", "bi", "vt",
+	"i", "j", "c", "e", "w", "lo", "hi", "in", "base", "mx", "sum", "inv", "lse", "best", "acc", "cand", "xv", "r", "out", "pos", "vt",
 	"max", "min", "clear", "init", "updateAVX2", "updateAVX2Asm", "append", "make", "new", "nil", "true", "false", "float32", "float64", "int32", "int", "string", "bool", "cap", "panic"},
 	helperNames()...)
 

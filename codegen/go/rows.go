@@ -237,7 +237,7 @@ func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space i
 			dst = k.p.rowOf(sink) + "[j]"
 		}
 		if sink.Op.Reduce == ir.ReduceMax {
-			k.printf("if x := %s; x > %s || x != x {\n%s = x\n}\n", x, dst, dst)
+			k.printf("if cand := %s; cand > %s || cand != cand {\n%s = cand\n}\n", x, dst, dst)
 		} else {
 			k.printf("%s += %s\n", dst, x)
 		}

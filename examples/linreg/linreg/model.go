@@ -100,30 +100,30 @@ func (m *Model) Spec() mdlc.Spec {
 
 // Forward runs the model on the first n examples and returns its outputs, views of the
 // model's memory that stay valid until the next call.
-func (m *Model) Forward(x2 []float32, n int) (pred []float32, err error) {
+func (m *Model) Forward(x []float32, n int) (pred []float32, err error) {
 	if err := rt.CheckBatch(n, MaxBatch); err != nil {
 		return nil, err
 	}
-	if err := rt.CheckF32("input x", x2, n, 1); err != nil {
+	if err := rt.CheckF32("input x", x, n, 1); err != nil {
 		return nil, err
 	}
-	if err := rt.CheckFinite("input x", x2); err != nil {
+	if err := rt.CheckFinite("input x", x); err != nil {
 		return nil, err
 	}
-	m.forward(x2, n)
+	m.forward(x, n)
 	return m.pred[:n], nil
 }
 
 // TrainStep runs one optimizer step on the first n examples and returns the loss
 // before the update.
-func (m *Model) TrainStep(x2 []float32, y []float32, n int) (loss float32, err error) {
+func (m *Model) TrainStep(x []float32, y []float32, n int) (loss float32, err error) {
 	if err := rt.CheckBatch(n, MaxBatch); err != nil {
 		return 0, err
 	}
-	if err := rt.CheckF32("input x", x2, n, 1); err != nil {
+	if err := rt.CheckF32("input x", x, n, 1); err != nil {
 		return 0, err
 	}
-	if err := rt.CheckFinite("input x", x2); err != nil {
+	if err := rt.CheckFinite("input x", x); err != nil {
 		return 0, err
 	}
 	if err := rt.CheckF32("target y", y, n, 1); err != nil {
@@ -132,19 +132,19 @@ func (m *Model) TrainStep(x2 []float32, y []float32, n int) (loss float32, err e
 	if err := rt.CheckFinite("target y", y); err != nil {
 		return 0, err
 	}
-	m.trainStep(x2, y, n)
+	m.trainStep(x, y, n)
 	return m.loss[0], nil
 }
 
 // Eval returns the loss on the first n examples without updating the model.
-func (m *Model) Eval(x2 []float32, y []float32, n int) (loss float32, err error) {
+func (m *Model) Eval(x []float32, y []float32, n int) (loss float32, err error) {
 	if err := rt.CheckBatch(n, MaxBatch); err != nil {
 		return 0, err
 	}
-	if err := rt.CheckF32("input x", x2, n, 1); err != nil {
+	if err := rt.CheckF32("input x", x, n, 1); err != nil {
 		return 0, err
 	}
-	if err := rt.CheckFinite("input x", x2); err != nil {
+	if err := rt.CheckFinite("input x", x); err != nil {
 		return 0, err
 	}
 	if err := rt.CheckF32("target y", y, n, 1); err != nil {
@@ -153,7 +153,7 @@ func (m *Model) Eval(x2 []float32, y []float32, n int) (loss float32, err error)
 	if err := rt.CheckFinite("target y", y); err != nil {
 		return 0, err
 	}
-	m.eval(x2, y, n)
+	m.eval(x, y, n)
 	return m.loss[0], nil
 }
 
@@ -304,27 +304,27 @@ func spec() mdlc.Spec {
 }
 
 // forward computes the outputs.
-func (m *Model) forward(x2 []float32, n int) {
-	m.predForward(x2, n)
+func (m *Model) forward(x []float32, n int) {
+	m.predForward(x, n)
 }
 
 // eval computes the loss and the metrics.
-func (m *Model) eval(x2 []float32, y []float32, n int) {
-	m.predForward(x2, n)
+func (m *Model) eval(x []float32, y []float32, n int) {
+	m.predForward(x, n)
 	m.lossForward(y, n)
 }
 
 // trainStep is one training step: forward, loss, backward (gradients into m.grads),
 // then the optimizer update of every parameter and its state.
-func (m *Model) trainStep(x2 []float32, y []float32, n int) {
+func (m *Model) trainStep(x []float32, y []float32, n int) {
 	// Forward.
-	m.predForward(x2, n)
+	m.predForward(x, n)
 	m.lossForward(y, n)
 
 	// Backward.
 	m.dTheta0DivBackward(n)
 	m.dTheta0Backward(n)
-	m.dTheta1Backward(x2, n)
+	m.dTheta1Backward(x, n)
 
 	// Optimizer update.
 	m.newStepUpdate(n)
@@ -343,11 +343,11 @@ func (m *Model) trainStep(x2 []float32, y []float32, n int) {
 
 // predForward computes
 //
-//	predMul = mul(theta1, x2) (N)
+//	predMul = mul(theta1, x) (N)
 //	pred = add(theta0, predMul) (N)
-func (m *Model) predForward(x2 []float32, n int) {
+func (m *Model) predForward(x []float32, n int) {
 	theta1 := m.theta1[0]
-	xRow := x2[0:][:n]
+	xRow := x[0:][:n]
 	theta0 := m.theta0[0]
 	predRow := m.pred[0:][:n]
 	for j := range predRow {
@@ -417,14 +417,14 @@ func (m *Model) dTheta0Backward(n int) {
 
 // dTheta1Backward computes
 //
-//	dTheta1Mul = mul(dTheta0Add, x2) (N)
+//	dTheta1Mul = mul(dTheta0Add, x) (N)
 //	dTheta1 = reduce_sum(dTheta1Mul) scalar
-func (m *Model) dTheta1Backward(x2 []float32, n int) {
+func (m *Model) dTheta1Backward(x []float32, n int) {
 	for i := range m.dTheta1[:1] {
 		m.dTheta1[i] = 0
 	}
 	dTheta0AddRow := m.dTheta0Add[0:][:n]
-	xRow := x2[0:][:n]
+	xRow := x[0:][:n]
 	acc := float32(0)
 	for j := 0; j < n; j++ {
 		dTheta1Mul := dTheta0AddRow[j] * xRow[j]
