@@ -37,6 +37,7 @@ func init() {
 		{"dump", "[-after=PASS] [-model=NAME] FILE", "print the IR of a model (after a pass, if given)", cmdDump},
 		{"build", "[-o DIR] [-pkg NAME] [-batch N] FILE", "compile a model to a Go package", cmdBuild},
 		{"gradcheck", "[-n=BATCH] [-tol=TOL] FILE", "compare autodiff gradients with finite differences", cmdGradcheck},
+		{"fmt", "[-l] [-w] [-d] [FILE...]", "print .mdl files in the canonical layout (or list, rewrite or diff them)", cmdFmt},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
