@@ -28,6 +28,9 @@
 //
 // Legality: a group is emitted where its last member is, so a value joins
 // only if no user outside the group was already emitted before that point.
+// Each group keeps the users outside it that the sweep has passed, so a
+// merge costs the size of the smaller groups (they join the largest), not
+// a rescan of the merged set.
 // The pass changes no value and no order (schedule.go orders groups); it
 // only sets g.Groups. Single-op groups are dropped. Lane-merging needs the
 // optimizer's state layout (one run per kind in param order).
@@ -36,6 +39,7 @@ package passes
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,6 +52,7 @@ type fuser struct {
 	pos   map[*ir.Value]int   // index in g.Values
 	users map[*ir.Value][]int // positions of users (len(Values) for results/updates)
 	group map[*ir.Value]*fgroup
+	upd   map[*ir.Value]bool // update values
 }
 
 // fgroup is a group under construction.
@@ -58,6 +63,12 @@ type fgroup struct {
 	last   int  // emission position
 	sink   bool // has a reduction sink: closed
 	anchor *ir.Value
+	need   int // the entry points computing every member (they all agree)
+	// out holds the values already swept that use a member and were outside
+	// the group then; an entry that has joined it since is dropped when met.
+	// The group may join a value at the sweep's position only if all of out
+	// joins with it (legality, above).
+	out []*ir.Value
 }
 
 // Fuse sets g.Groups (see above).
@@ -78,6 +89,10 @@ func Fuse(g *ir.Graph, c *Context) error {
 		f.users[u.Value] = append(f.users[u.Value], end)
 	}
 	f.need = needMasks(g)
+	f.upd = map[*ir.Value]bool{}
+	for _, u := range g.Updates {
+		f.upd[u.Value] = true
+	}
 	for i, v := range g.Values {
 		switch {
 		case isElementwise(v):
@@ -85,6 +100,7 @@ func Fuse(g *ir.Graph, c *Context) error {
 		case v.Op.Reduce != ir.ReduceNone:
 			f.reduction(i, v)
 		}
+		f.swept(v)
 	}
 	f.epilogues()
 	var groups []*fgroup
@@ -118,12 +134,7 @@ func Fuse(g *ir.Graph, c *Context) error {
 	return nil
 }
 
-func (f *fuser) sameNeed(gr *fgroup, v *ir.Value) bool {
-	for m := range gr.vals {
-		return f.need[m] == f.need[v]
-	}
-	return true
-}
+func (f *fuser) sameNeed(gr *fgroup, v *ir.Value) bool { return gr.need == f.need[v] }
 
 // isElementwise: ops that compute out[i] from args read at i (with broadcasting).
 func isElementwise(v *ir.Value) bool { return v.Op.Kind == ir.KindElementwise }
@@ -153,65 +164,83 @@ func (f *fuser) finish(gr *fgroup) ir.Group {
 	return ir.Group{Kind: gr.kind, Values: ms}
 }
 
-// legal reports whether the set (members of groups gs plus v) may be
-// emitted at position at: no user outside it is emitted earlier.
-func (f *fuser) legal(set map[*ir.Value]bool, at int) bool {
-	for m := range set {
-		for _, u := range f.users[m] {
-			if u < len(f.g.Values) && set[f.g.Values[u]] {
-				continue
-			}
-			if f.emitPos(u) < at {
-				return false
-			}
+// swept records v, just swept, as a user outside the groups of its args.
+func (f *fuser) swept(v *ir.Value) {
+	gv := f.group[v]
+	for _, a := range v.Args {
+		if ga := f.group[a]; ga != nil && ga != gv && (len(ga.out) == 0 || ga.out[len(ga.out)-1] != v) {
+			ga.out = append(ga.out, v)
 		}
 	}
-	return true
 }
 
-// emitPos is where the value at position i is emitted (its group's last member).
-func (f *fuser) emitPos(i int) int {
-	if i >= len(f.g.Values) {
-		return i
+// joins reports whether group gr may join the values being grouped at the
+// sweep's position: the groups in with, and the value there (whose users
+// all come later). Every value before that position is emitted before it,
+// so a group may move there only if every earlier user of a member is
+// in the new group too: gr's users outside it (gr.out) must all be members
+// of groups in with. It drops the entries of gr.out that joined gr since.
+func (f *fuser) joins(gr *fgroup, with []*fgroup) bool {
+	out := gr.out[:0]
+	for k, u := range gr.out {
+		gu := f.group[u]
+		if gu == gr {
+			continue
+		}
+		out = append(out, u)
+		if !slices.Contains(with, gu) {
+			// Keep the rest, with this user first: the next check of gr
+			// is likely to stop at it again.
+			b := len(out) - 1
+			out = append(out, gr.out[k+1:]...)
+			out[0], out[b] = out[b], out[0]
+			gr.out = out
+			return false
+		}
 	}
-	if gr := f.group[f.g.Values[i]]; gr != nil {
-		return gr.last
-	}
-	return i
+	gr.out = out
+	return true
 }
 
 func (f *fuser) elementwise(i int, v *ir.Value) {
 	var cands []*fgroup
 	for _, a := range v.Args {
 		if gr := f.group[a]; gr != nil && gr.kind == ir.KindElementwise && !gr.sink && gr.shape.Equal(v.Type.Shape) {
-			dup := false
-			for _, c := range cands {
-				dup = dup || c == gr
-			}
-			if !dup {
+			if !slices.Contains(cands, gr) {
 				cands = append(cands, gr)
 			}
 		}
 	}
-	set := map[*ir.Value]bool{v: true}
+	// The groups v joins, each whole: a merge is legal when no member's
+	// user outside the merged set was emitted before i.
+	var joined []*fgroup
 	for _, gr := range cands {
-		if !f.sameNeed(gr, v) {
-			continue
-		}
-		trial := map[*ir.Value]bool{}
-		for m := range set {
-			trial[m] = true
-		}
-		for m := range gr.vals {
-			trial[m] = true
-		}
-		if f.legal(trial, i) {
-			set = trial
+		if f.sameNeed(gr, v) && f.joins(gr, joined) {
+			joined = append(joined, gr)
 		}
 	}
-	ng := &fgroup{kind: ir.KindElementwise, shape: v.Type.Shape, vals: set, last: i}
-	for m := range set {
-		f.group[m] = ng
+	// The largest joined group takes in v and the others.
+	var ng *fgroup
+	for _, gr := range joined {
+		if ng == nil || len(gr.vals)+len(gr.out) > len(ng.vals)+len(ng.out) {
+			ng = gr
+		}
+	}
+	if ng == nil {
+		ng = &fgroup{vals: map[*ir.Value]bool{}}
+	}
+	ng.kind, ng.shape, ng.last, ng.need = ir.KindElementwise, v.Type.Shape, i, f.need[v]
+	ng.vals[v] = true
+	f.group[v] = ng
+	for _, gr := range joined {
+		if gr == ng {
+			continue
+		}
+		for m := range gr.vals {
+			ng.vals[m] = true
+			f.group[m] = ng
+		}
+		ng.out = append(ng.out, gr.out...)
 	}
 }
 
@@ -221,11 +250,7 @@ func (f *fuser) reduction(i int, v *ir.Value) {
 	if gr == nil || gr.kind != ir.KindElementwise || gr.sink || !gr.shape.Equal(x.Type.Shape) || x.Type.DType != v.Type.DType {
 		return
 	}
-	trial := map[*ir.Value]bool{v: true}
-	for m := range gr.vals {
-		trial[m] = true
-	}
-	if !f.sameNeed(gr, v) || !f.legal(trial, i) {
+	if !f.sameNeed(gr, v) || !f.joins(gr, nil) {
 		return
 	}
 	gr.vals[v] = true
@@ -284,13 +309,9 @@ func (f *fuser) epilogues() {
 
 // storesOnlyUpdates reports whether every stored member is an update value.
 func (f *fuser) storesOnlyUpdates(gr *fgroup) bool {
-	upd := map[*ir.Value]bool{}
-	for _, u := range f.g.Updates {
-		upd[u.Value] = true
-	}
 	st := f.stored(gr)
 	for _, m := range st {
-		if !upd[m] {
+		if !f.upd[m] {
 			return false
 		}
 		for _, u := range f.users[m] {
@@ -309,9 +330,15 @@ func (f *fuser) lanes(gs []*fgroup) *ir.Group {
 	if len(gs) != len(params) || len(params) < 2 {
 		return nil
 	}
+	byName := map[string]*ir.Value{} // the first value of each name (g.Lookup)
+	for _, v := range f.g.Values {
+		if _, ok := byName[v.Name]; !ok {
+			byName[v.Name] = v
+		}
+	}
 	grads := map[*ir.Value]*ir.Value{} // grad value -> param
 	for _, r := range f.g.ResultsOf(ir.ResultGrad) {
-		if p := f.g.Lookup(r.Name); p != nil {
+		if p := byName[r.Name]; p != nil {
 			grads[r.Value] = p
 		}
 	}
