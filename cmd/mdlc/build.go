@@ -189,8 +189,11 @@ func packageName(dir string) string {
 	return s
 }
 
+// validPackage reports whether s can name a model's package: a Go
+// identifier other than the blank identifier, a keyword or main (a package
+// main without func main does not build).
 func validPackage(s string) bool {
-	if s == "" {
+	if s == "" || s == "_" || s == "main" {
 		return false
 	}
 	for i, r := range s {

@@ -49,6 +49,8 @@ func TestCLI(t *testing.T) {
 		{[]string{"dump", "-after=nosuch", "../../examples/linreg/linreg.mdl"}, exitUsage, "", `unknown pass "nosuch"`},
 		{[]string{"gradcheck", "../../examples/mnist_mlp/mnist_mlp.mdl"}, exitOK, "hidden.w", ""},
 		{[]string{"build", "-o", filepath.Join(dir, "out"), "-pkg", "func", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "not a valid Go package name"},
+		{[]string{"build", "-o", filepath.Join(dir, "out"), "-pkg", "_", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "not a valid Go package name"},
+		{[]string{"build", "-o", filepath.Join(dir, "out"), "-pkg", "main", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "not a valid Go package name"},
 		{[]string{"build", "-batch", "0", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "-batch 0 out of range"},
 		{[]string{"build", "-o", filepath.Join(dir, "out"), bad}, exitError, "", "reul"},
 	}
