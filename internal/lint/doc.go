@@ -1,0 +1,3 @@
+// Package lint holds no code: its test runs go vet and staticcheck over the
+// module, so that both stay clean.
+package lint
