@@ -25,7 +25,8 @@
 //  4. Offsets: greedy by size (Pisarchyk and Lee, "Efficient Memory
 //     Management for Deep Neural Net Inference", 2020, as TFLite's arena
 //     planner does): classes in decreasing size each take the lowest offset
-//     that overlaps no placed class with an intersecting live range. Below
+//     that overlaps no placed class with an intersecting live range (found
+//     in a segment tree over the units, firstfit.go). Below
 //     O2 every class lives for the whole step: nothing shares memory (one
 //     buffer per value, the naive plan).
 //
@@ -156,12 +157,13 @@ func plan(g *ir.Graph, maxBatch int, reuse bool) (*ir.Plan, *PlanStats, error) {
 			for _, v := range u.Values {
 				in[v] = true
 			}
+			dying := dyingArgs(pl, u, i, in, classOf, lastUse, external)
 			for _, v := range u.Values {
 				c := classOf[v]
 				if c == nil || len(c.vals) > 1 || external[v] || !isElementwise(v) {
 					continue // a reduction sink clears its output before the loop reads
 				}
-				if ca := inPlaceArg(pl, u, i, v, c, in, classOf, merged, lastUse, external); ca != nil {
+				if ca := dying.take(v, c, merged); ca != nil {
 					ca.vals = append(ca.vals, v)
 					classOf[v] = ca
 					merged[ca] = true
@@ -205,26 +207,11 @@ func plan(g *ir.Graph, maxBatch int, reuse bool) (*ir.Plan, *PlanStats, error) {
 			}
 		}
 		sort.SliceStable(cs, func(a, b int) bool { return cs[a].size > cs[b].size })
-		var placed []*class
+		ff := newFirstFit(len(us) + 1) // live ranges end at len(us) at the latest
 		top := 0
 		for _, c := range cs {
-			var overlap []*class
-			for _, p := range placed {
-				if p.start <= c.end && c.start <= p.end {
-					overlap = append(overlap, p)
-				}
-			}
-			sort.Slice(overlap, func(a, b int) bool { return overlap[a].offset < overlap[b].offset })
-			at := 0
-			for _, p := range overlap {
-				if at+c.size <= p.offset {
-					break
-				}
-				at = max(at, p.offset+p.size)
-			}
-			c.offset = at
-			top = max(top, at+c.size)
-			placed = append(placed, c)
+			c.offset = ff.place(c.start, c.end, c.size)
+			top = max(top, c.offset+c.size)
 		}
 		if i32 {
 			pl.IArena = top
@@ -246,14 +233,17 @@ func plan(g *ir.Graph, maxBatch int, reuse bool) (*ir.Plan, *PlanStats, error) {
 		}
 	}
 	st.ArenaBytes = int64(pl.Arena+pl.IArena) * 4
-	// The largest live set.
-	for i := range us {
-		var b int64
-		for _, c := range classes {
-			if c.start <= i && i <= c.end {
-				b += int64(c.size) * 4
-			}
+	// The largest live set: the bytes each unit's live classes add and drop.
+	delta := make([]int64, len(us)+1)
+	for _, c := range classes {
+		if lo, hi := max(c.start, 0), min(c.end, len(us)-1); lo <= hi {
+			delta[lo] += int64(c.size) * 4
+			delta[hi+1] -= int64(c.size) * 4
 		}
+	}
+	var b int64
+	for i := range us {
+		b += delta[i]
 		if b > st.PeakBytes {
 			st.PeakBytes, st.PeakAt = b, us[i].Values[0]
 		}
@@ -261,20 +251,49 @@ func plan(g *ir.Graph, maxBatch int, reuse bool) (*ir.Plan, *PlanStats, error) {
 	return pl, st, nil
 }
 
-// inPlaceArg returns the class of an arg of unit u (at index i) whose slot
-// v (of class c) may take over: it dies in u and has v's shape, dtype and
-// size, and nothing else merged into it yet.
-func inPlaceArg(pl *ir.Plan, u *ir.Unit, i int, v *ir.Value, c *class, in map[*ir.Value]bool, classOf map[*ir.Value]*class,
-	merged map[*class]bool, lastUse map[*ir.Value]int, external map[*ir.Value]bool) *class {
-	space := v.Type.Shape
+// dying holds the classes of the args of one unit that die in it and
+// may give their slot to a member, keyed by shape, dtype and size, each
+// list in the order of the unit's members and their args.
+type dying map[dyingKey][]*class
+
+type dyingKey struct {
+	typ  string // dtype and shape
+	size int
+}
+
+func keyOf(v *ir.Value, c *class) dyingKey { return dyingKey{v.Type.String(), c.size} }
+
+// dyingArgs returns the classes of the args of unit u (at index i) from
+// outside it whose last use is u: a root of the arg's shape in the arena,
+// not a result or an update.
+func dyingArgs(pl *ir.Plan, u *ir.Unit, i int, in map[*ir.Value]bool, classOf map[*ir.Value]*class, lastUse map[*ir.Value]int, external map[*ir.Value]bool) dying {
+	d := dying{}
 	for _, m := range u.Values {
 		for _, a := range m.Args {
 			ra := pl.Root(a)
 			ca := classOf[ra]
-			if in[a] || ca == nil || merged[ca] || ca == c || lastUse[ra] != i || external[ra] ||
-				!a.Type.Shape.Equal(space) || !ra.Type.Shape.Equal(space) || ra.Type.DType != v.Type.DType || ca.size != c.size {
+			if in[a] || ca == nil || lastUse[ra] != i || external[ra] || !a.Type.Shape.Equal(ra.Type.Shape) {
 				continue
 			}
+			k := keyOf(ra, ca)
+			d[k] = append(d[k], ca)
+		}
+	}
+	return d
+}
+
+// take returns the first class whose slot v (of class c) may take over: a
+// dying arg with v's shape, dtype and size, and nothing else merged into
+// it yet.
+func (d dying) take(v *ir.Value, c *class, merged map[*class]bool) *class {
+	k := keyOf(v, c)
+	cs := d[k]
+	for len(cs) > 0 && merged[cs[0]] {
+		cs = cs[1:] // merged stays merged
+	}
+	d[k] = cs
+	for _, ca := range cs {
+		if ca != c && !merged[ca] {
 			return ca
 		}
 	}
