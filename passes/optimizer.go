@@ -146,9 +146,15 @@ func optimizer(g *ir.Graph) error {
 	}
 
 	// 1. State.
+	byName := map[string]*ir.Value{} // the first value of each name (g.Lookup)
+	for _, v := range g.Values {
+		if _, ok := byName[v.Name]; !ok && v.Name != "" {
+			byName[v.Name] = v
+		}
+	}
 	var states []*ir.Value
 	declare := func(name string, shape ir.Shape) (*ir.Value, error) {
-		if w := g.Lookup(name); w != nil && w.Op.Bound {
+		if w := byName[name]; w != nil && w.Op.Bound {
 			return nil, posErr(w.Pos, "optimizer state %q clashes with the %s of that name", name, w.Op.Name)
 		}
 		v, err := ir.NewValue(ir.LookupOp("state"), ir.Attrs{"dtype": ir.F32, "shape": shape.Clone(), "init": "zeros"})

@@ -391,16 +391,18 @@ func flatUpdate(g *ir.Graph, gr *ir.Group, pl *ir.Plan) *ir.FlatUpdate {
 	}
 	fu := &ir.FlatUpdate{Chain: gr.Lanes[0], Param: params[0], State: map[*ir.Value]int{}, Targets: map[*ir.Value]*ir.Value{}, Lanes: gr.Lanes}
 	bases := map[string]int{}
+	gradsOf := map[string][]*ir.Value{} // param name -> its grad results' values, in result order
+	for _, r := range g.ResultsOf(ir.ResultGrad) {
+		gradsOf[r.Name] = append(gradsOf[r.Name], r.Value)
+	}
 	for k, lane := range gr.Lanes {
 		param := params[k]
 		poff, _ := offset(param)
 		grad := map[*ir.Value]bool{}
-		for _, r := range g.ResultsOf(ir.ResultGrad) {
-			if r.Name == param.Name {
-				grad[r.Value] = true
-				if k == 0 {
-					fu.Grad = r.Value
-				}
+		for _, gv := range gradsOf[param.Name] {
+			grad[gv] = true
+			if k == 0 {
+				fu.Grad = gv
 			}
 		}
 		if len(lane) != len(gr.Lanes[0]) {
