@@ -92,11 +92,11 @@ func TestLinRegClassic(t *testing.T) {
 	x := []float64{1, 2, 3, 4, 5}
 	y := []float64{2, 4, 5, 4, 5}
 	bind := map[string]*ir.Tensor{
-		"x":      {Shape: []int{5}, Data: x},
-		"y":      {Shape: []int{5}, Data: y},
-		"theta0": ir.ScalarTensor(0),
-		"theta1": ir.ScalarTensor(0),
-		"step":   ir.ScalarTensor(0),
+		"x":              {Shape: []int{5}, Data: x},
+		"y":              {Shape: []int{5}, Data: y},
+		"theta0":         ir.ScalarTensor(0),
+		"theta1":         ir.ScalarTensor(0),
+		"optimizer.step": ir.ScalarTensor(0),
 	}
 	for i := 0; i < 1000; i++ {
 		var err error
@@ -126,8 +126,8 @@ func TestLinRegClassic(t *testing.T) {
 			t.Errorf("%s = %.17g, hand-written loop gives %.17g", c.name, c.got, c.want)
 		}
 	}
-	if bind["step"].Data[0] != 1000 {
-		t.Errorf("step counter = %v, want 1000", bind["step"].Data[0])
+	if bind["optimizer.step"].Data[0] != 1000 {
+		t.Errorf("step counter = %v, want 1000", bind["optimizer.step"].Data[0])
 	}
 	t.Logf("theta0 = %.6f, theta1 = %.6f", got0, got1)
 }

@@ -395,8 +395,9 @@ func (f *fuser) signature(gr *fgroup, grads, targets map[*ir.Value]*ir.Value) (p
 			return "param", true
 		case grads[a] == param:
 			return "grad", true
-		case a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+".") && a.Type.Equal(param.Type):
-			return "state:" + strings.TrimPrefix(a.Name, param.Name+"."), true
+		case isState(a, param) && a.Type.Equal(param.Type):
+			kind, _ := stateKind(a, param)
+			return "state:" + kind, true
 		case a.Op.Name == "const":
 			return fmt.Sprintf("const:%v", a.Attrs.Float("value")), true
 		case a.Type.Shape.Rank() == 0:
@@ -429,4 +430,9 @@ func (f *fuser) signature(gr *fgroup, grads, targets map[*ir.Value]*ir.Value) (p
 		b.WriteString(";")
 	}
 	return param, b.String(), true
+}
+
+func isState(a, param *ir.Value) bool {
+	_, ok := stateKind(a, param)
+	return ok
 }

@@ -36,7 +36,7 @@ func TestPlanMNIST(t *testing.T) {
 		return nil
 	}
 	want := map[string]ir.Storage{
-		"image": ir.StoreInput, "label": ir.StoreInput, "hidden.w": ir.StoreParams, "step": ir.StoreState, "hidden.w.m": ir.StoreState,
+		"image": ir.StoreInput, "label": ir.StoreInput, "hidden.w": ir.StoreParams, "optimizer.step": ir.StoreState, "optimizer.hidden.w.m": ir.StoreState,
 		"hidden": ir.StoreArena, "logits": ir.StoreArena, "d.hidden.w": ir.StoreGrads, "d.logits.b": ir.StoreGrads,
 	}
 	for name, s := range want {
@@ -85,7 +85,7 @@ func TestPlanMNIST(t *testing.T) {
 	if contract != 2 || update != 1 {
 		t.Errorf("%d contraction units, %d flat updates; want 2 and 1", contract, update)
 	}
-	if len(pl.Apply) != 1 || pl.Apply[0].Target.Name != "step" {
+	if len(pl.Apply) != 1 || pl.Apply[0].Target.Name != "optimizer.step" {
 		t.Errorf("updates applied by copy: %v, want only step's", pl.Apply)
 	}
 	if len(pl.GradCopy) != 0 {

@@ -6,12 +6,16 @@
 // optimizer state as g.Updates. It runs in four stages:
 //
 //  1. State: declares the optimizer state up front, as "state" values
-//     (f32, init zeros) inserted right after the last input/param source:
-//     "step", the f32 scalar count of updates done so far, then per kind of
-//     state one run over the params in param order: "<param>.m", then
-//     "<param>.v" (adam, adamw), "<param>.momentum" (sgd and rmsprop with
-//     momentum > 0), "<param>.ms" (rmsprop, before its momentum). Each has
-//     the param's type; each run has the params block's layout.
+//     (f32, init zeros) inserted right after the last input/param source,
+//     each named with the prefix "optimizer." (StatePrefix: the names a
+//     checkpoint stores, which no name of the model can take, as the
+//     language reserves the word optimizer): "optimizer.step", the f32
+//     scalar count of updates done so far, then per kind of state one run
+//     over the params in param order: "optimizer.<param>.m", then
+//     "optimizer.<param>.v" (adam, adamw), "optimizer.<param>.momentum" (sgd
+//     and rmsprop with momentum > 0), "optimizer.<param>.ms" (rmsprop,
+//     before its momentum). Each has the param's type; each run has the
+//     params block's layout.
 //  2. Learning rate: with t = step + 1 (the 1-based index of this update),
 //     lr_t is computed in the graph as an f32 scalar:
 //     constant:    lr
@@ -69,6 +73,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/mdlc/mdlc/ir"
 )
@@ -106,6 +111,19 @@ func (o *opt) k(x float64) *ir.Value {
 
 func (o *opt) update(target, v *ir.Value) {
 	o.g.Updates = append(o.g.Updates, ir.Update{Target: target, Value: v})
+}
+
+// StatePrefix starts the name of every piece of optimizer state: the name
+// a checkpoint stores it under, apart from every name a model gives.
+const StatePrefix = "optimizer."
+
+// stateKind reports whether a is a piece of param's optimizer state, and
+// which ("m", "v", "momentum", "ms").
+func stateKind(a, param *ir.Value) (string, bool) {
+	if a == nil || a.Op.Name != "state" {
+		return "", false
+	}
+	return strings.CutPrefix(a.Name, StatePrefix+param.Name+".")
 }
 
 func optimizer(g *ir.Graph) error {
@@ -165,7 +183,7 @@ func optimizer(g *ir.Graph) error {
 		states = append(states, v)
 		return v, nil
 	}
-	step, err := declare("step", ir.Shape{})
+	step, err := declare(StatePrefix+"step", ir.Shape{})
 	if err != nil {
 		return err
 	}
@@ -177,7 +195,7 @@ func optimizer(g *ir.Graph) error {
 	}
 	for _, sfx := range stateSuffixes(def.Name, s) {
 		for i, p := range params {
-			if slots[i][sfx], err = declare(p.Name+"."+sfx, p.Type.Shape); err != nil {
+			if slots[i][sfx], err = declare(StatePrefix+p.Name+"."+sfx, p.Type.Shape); err != nil {
 				return err
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/mdlc/mdlc/ir"
 )
@@ -387,7 +386,8 @@ func flatUpdate(g *ir.Graph, gr *ir.Group, pl *ir.Plan) *ir.FlatUpdate {
 		}
 	}
 	stateOf := func(a *ir.Value, param *ir.Value) bool {
-		return a != nil && a.Op.Name == "state" && strings.HasPrefix(a.Name, param.Name+".")
+		_, ok := stateKind(a, param)
+		return ok
 	}
 	fu := &ir.FlatUpdate{Chain: gr.Lanes[0], Param: params[0], State: map[*ir.Value]int{}, Targets: map[*ir.Value]*ir.Value{}, Lanes: gr.Lanes}
 	bases := map[string]int{}
@@ -456,7 +456,8 @@ func flatUpdate(g *ir.Graph, gr *ir.Group, pl *ir.Plan) *ir.FlatUpdate {
 	for _, v := range fu.Chain {
 		for _, a := range append(append([]*ir.Value(nil), v.Args...), fu.Targets[v]) {
 			if base, ok := fu.State[a]; ok && !slices.ContainsFunc(fu.Runs, func(r ir.StateRun) bool { return r.State == a }) {
-				fu.Runs = append(fu.Runs, ir.StateRun{State: a, Kind: strings.TrimPrefix(a.Name, fu.Param.Name+"."), Base: base})
+				kind, _ := stateKind(a, fu.Param)
+				fu.Runs = append(fu.Runs, ir.StateRun{State: a, Kind: kind, Base: base})
 			}
 		}
 	}

@@ -46,15 +46,15 @@ type Model struct {
 	dLogitsB []float32 // d loss / d logits.b (10)
 
 	// Optimizer state.
-	step     []float32 // step scalar
-	hiddenWM []float32 // hidden.w.m (784, 256)
-	hiddenBM []float32 // hidden.b.m (256)
-	logitsWM []float32 // logits.w.m (256, 10)
-	logitsBM []float32 // logits.b.m (10)
-	hiddenWV []float32 // hidden.w.v (784, 256)
-	hiddenBV []float32 // hidden.b.v (256)
-	logitsWV []float32 // logits.w.v (256, 10)
-	logitsBV []float32 // logits.b.v (10)
+	step     []float32 // optimizer.step scalar
+	hiddenWM []float32 // optimizer.hidden.w.m (784, 256)
+	hiddenBM []float32 // optimizer.hidden.b.m (256)
+	logitsWM []float32 // optimizer.logits.w.m (256, 10)
+	logitsBM []float32 // optimizer.logits.b.m (10)
+	hiddenWV []float32 // optimizer.hidden.w.v (784, 256)
+	hiddenBV []float32 // optimizer.hidden.b.v (256)
+	logitsWV []float32 // optimizer.logits.w.v (256, 10)
+	logitsBV []float32 // optimizer.logits.b.v (10)
 
 	// Activations and temporaries (views of the arena).
 	hiddenMatmul       []float32 // (N, 256) hiddenMatmul = matmul(image, hiddenW)
@@ -570,47 +570,47 @@ func spec() mdlc.Spec {
 		}},
 		State: []mdlc.IO{{
 			DType: "f32",
-			Name:  "step",
+			Name:  "optimizer.step",
 			Role:  "state",
 			Shape: []int{},
 		}, {
 			DType: "f32",
-			Name:  "hidden.w.m",
+			Name:  "optimizer.hidden.w.m",
 			Role:  "state",
 			Shape: []int{784, 256},
 		}, {
 			DType: "f32",
-			Name:  "hidden.b.m",
+			Name:  "optimizer.hidden.b.m",
 			Role:  "state",
 			Shape: []int{256},
 		}, {
 			DType: "f32",
-			Name:  "logits.w.m",
+			Name:  "optimizer.logits.w.m",
 			Role:  "state",
 			Shape: []int{256, 10},
 		}, {
 			DType: "f32",
-			Name:  "logits.b.m",
+			Name:  "optimizer.logits.b.m",
 			Role:  "state",
 			Shape: []int{10},
 		}, {
 			DType: "f32",
-			Name:  "hidden.w.v",
+			Name:  "optimizer.hidden.w.v",
 			Role:  "state",
 			Shape: []int{784, 256},
 		}, {
 			DType: "f32",
-			Name:  "hidden.b.v",
+			Name:  "optimizer.hidden.b.v",
 			Role:  "state",
 			Shape: []int{256},
 		}, {
 			DType: "f32",
-			Name:  "logits.w.v",
+			Name:  "optimizer.logits.w.v",
 			Role:  "state",
 			Shape: []int{256, 10},
 		}, {
 			DType: "f32",
-			Name:  "logits.b.v",
+			Name:  "optimizer.logits.b.v",
 			Role:  "state",
 			Shape: []int{10},
 		}},

@@ -360,7 +360,7 @@ func (gen *generator) body(method string) []jen.Code {
 	case "Grads":
 		return []jen.Code{jen.Return(api.Tensors(g.Params(), name, func(v *ir.Value) jen.Code { return jen.Id("m").Dot(p.grad[v]) }))}
 	case "State":
-		return []jen.Code{jen.Return(api.Tensors(g.State(), func(v *ir.Value) string { return "optimizer." + v.Name }, field))}
+		return []jen.Code{jen.Return(api.Tensors(g.State(), name, field))}
 	case "Save":
 		return []jen.Code{jen.Return(api.Mdlc("SaveSafetensors").Call(jen.Id("path"), ckpt, api.Meta(g)))}
 	case "Load":

@@ -238,7 +238,7 @@ func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]str
 			r.Params[v.Name] = toF32(bind[v.Name].Data)
 		}
 		for _, v := range c.g.State() {
-			r.State["optimizer."+v.Name] = toF32(bind[v.Name].Data)
+			r.State[v.Name] = toF32(bind[v.Name].Data)
 		}
 		for _, v := range c.g.Inputs() {
 			var val value
@@ -346,7 +346,7 @@ func compareCase(c harnessCase, bind map[string]*ir.Tensor, r response, tol floa
 		// ones that cancel to near zero in a reduction, so its float32
 		// rounding is allowed 10x the tolerance of params.
 		for _, v := range c.g.State() {
-			if e := relErr(r.State["optimizer."+v.Name], cur[v.Name].Data); !(e <= 10*tol) {
+			if e := relErr(r.State[v.Name], cur[v.Name].Data); !(e <= 10*tol) {
 				bad = append(bad, fmt.Sprintf("state %s after %d steps: rel err %.3g", v.Name, c.steps, e))
 			}
 		}

@@ -19,7 +19,7 @@ var randomModels = flag.Int("random-models", 24, "random models in TestRandomMod
 // (locals, fields, API names, Go words): randomModel names its inputs and
 // params with them.
 var randomNames = strings.Fields("x label sum mx base inv lse o vt i0 a0 m0 o0 exp32 pow32 n m b err rng seed params grads " +
-	"state arena fault len copy range func type int float32 Model New Spec lr i j k w r in out")
+	"state arena fault len copy range func type int float32 Model New Spec step lr i j k w r in out")
 
 // randomModel builds a random well-typed training graph: inputs (one may
 // lack the batch axis), params, a random mix of elementwise ops with

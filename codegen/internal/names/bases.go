@@ -1,13 +1,18 @@
 package names
 
-import "github.com/mdlc/mdlc/ir"
+import (
+	"strings"
+
+	"github.com/mdlc/mdlc/ir"
+)
 
 // Bases returns, for every value of g, the name from the model's source a
 // generator makes its identifier from (Namer.Name), so that both code
 // generators name a buffer the same way:
 //   - an output, loss or metric: its result name ("probs", "loss");
 //   - a named value: its name (a binding "hidden", a param "hidden.w", an
-//     input, optimizer state, a gradient autodiff named "d.hidden");
+//     input, a gradient autodiff named "d.hidden"); optimizer state without
+//     its "optimizer." prefix ("hidden.w.m");
 //   - a param's gradient: "d." and the param's name ("d.hidden.w");
 //   - an update: "new." and its target's name ("new.step");
 //   - any other value: the name its first user's name starts from and its
@@ -27,13 +32,13 @@ func Bases(g *ir.Graph) map[*ir.Value]string {
 		}
 	}
 	for _, v := range g.Values {
-		set(v, v.Name)
+		set(v, sourceName(v))
 	}
 	for _, r := range g.ResultsOf(ir.ResultGrad) {
 		set(r.Value, "d."+r.Name)
 	}
 	for _, u := range g.Updates {
-		set(u.Value, "new."+u.Target.Name)
+		set(u.Value, "new."+sourceName(u.Target))
 	}
 	first := map[*ir.Value]*ir.Value{}
 	for _, v := range g.Values {
@@ -62,4 +67,14 @@ func Bases(g *ir.Graph) map[*ir.Value]string {
 		base[v] = v.Op.Name
 	}
 	return base
+}
+
+// sourceName is v's name, optimizer state's without its "optimizer." prefix
+// (optimizer.hidden.w.m: the prefix keeps the checkpoint name apart from
+// the model's names; the namer does that here).
+func sourceName(v *ir.Value) string {
+	if v.Op.Name == "state" {
+		return strings.TrimPrefix(v.Name, "optimizer.")
+	}
+	return v.Name
 }

@@ -41,7 +41,7 @@ type Model struct {
 	dTheta1 []float32 // d loss / d theta1 scalar
 
 	// Optimizer state.
-	step []float32 // step scalar
+	step []float32 // optimizer.step scalar
 
 	// Activations and temporaries (views of the arena).
 	pred       []float32 // (N) pred = add(theta0, predMul)
@@ -296,7 +296,7 @@ func spec() mdlc.Spec {
 		}},
 		State: []mdlc.IO{{
 			DType: "f32",
-			Name:  "step",
+			Name:  "optimizer.step",
 			Role:  "state",
 			Shape: []int{},
 		}},
