@@ -152,7 +152,7 @@ func (m *Model) Emit(f *jen.File) {
 		"Params": {"Params returns views of the parameters, in declaration order."},
 		"Grads":  {"Grads returns views of the gradients of the last TrainStep, in parameter order."},
 		"State":  {"State returns views of the optimizer state (named optimizer.NAME)."},
-		"Save":   {"Save writes the parameters and the optimizer state to path as safetensors,", "atomically: a crash during Save leaves the previous file intact."},
+		"Save":   {"Save writes the parameters and the optimizer state to path as safetensors,", "atomically: a crash during Save leaves the previous file intact (a symbolic link", "is followed: its target is replaced, the link kept)."},
 		"Load":   {"Load reads a checkpoint written by Save (by either target). On error the model", "is unchanged."},
 		"Reset":  {"Reset re-initializes the parameters from the seed and clears the optimizer state."},
 	}

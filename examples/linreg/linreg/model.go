@@ -234,7 +234,8 @@ func (m *Model) State() []mdlc.Tensor {
 }
 
 // Save writes the parameters and the optimizer state to path as safetensors,
-// atomically: a crash during Save leaves the previous file intact.
+// atomically: a crash during Save leaves the previous file intact (a symbolic link
+// is followed: its target is replaced, the link kept).
 func (m *Model) Save(path string) error {
 	return mdlc.SaveSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "LinReg"})
 }
