@@ -139,10 +139,12 @@ const (
 	FamilyGather
 	FamilyScatterAdd
 	FamilyOneHot
+	FamilyConv // conv2d and its backward ops over NHWC images (ir/conv.go)
+	FamilyPool // max_pool2d, avg_pool2d and their backward ops
 	NumFamilies
 )
 
-var familyNames = [...]string{"none", "elementwise", "contraction", "reduce", "lane", "transpose", "slice", "pad", "concat", "gather", "scatter_add", "one_hot"}
+var familyNames = [...]string{"none", "elementwise", "contraction", "reduce", "lane", "transpose", "slice", "pad", "concat", "gather", "scatter_add", "one_hot", "conv", "pool"}
 
 func (f Family) String() string { return familyNames[f] }
 
@@ -285,6 +287,23 @@ var opTable = []*OpDef{
 	{Name: "pad", Doc: "zero-pad axis with before and after elements (the backward of slice)", Arity: 1, Kind: KindLayout, Family: FamilyPad,
 		Attrs: []AttrSpec{{Name: "axis", Kind: AttrInt}, {Name: "before", Kind: AttrInt}, {Name: "after", Kind: AttrInt}}, Shape: shapePad, Eval: evalPad, Grad: gradPad},
 	{Name: "concat", Doc: "join args along axis", Arity: -1, Kind: KindLayout, Family: FamilyConcat, Attrs: axisAttr, Shape: shapeConcat, Eval: evalConcat, Grad: gradConcat},
+
+	// Convolution and pooling over NHWC images (ir/conv.go). Opaque for now:
+	// each a kernel of its own, the bias a separate broadcast add.
+	{Name: "conv2d", Doc: "2-D convolution (cross-correlation) of x [N, H, W, C] with filter w [KH, KW, C/groups, F]: [N, OH, OW, F]", Arity: 2, Kind: KindOpaque, Family: FamilyConv,
+		Attrs: convAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D, Grad: gradConv2D},
+	{Name: "conv2d_grad_input", Doc: "the backward of conv2d for its input: g [N, OH, OW, F] and w to dx of the shape attribute", Arity: 2, Kind: KindOpaque, Family: FamilyConv, NoGrad: true,
+		Attrs: convGradAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D},
+	{Name: "conv2d_grad_filter", Doc: "the backward of conv2d for its filter: x and g [N, OH, OW, F] to dw of the shape attribute", Arity: 2, Kind: KindOpaque, Family: FamilyConv, NoGrad: true,
+		Attrs: convGradAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D},
+	{Name: "max_pool2d", Doc: "maximum over each window of x [N, H, W, C] (padding never wins): [N, OH, OW, C]", Arity: 1, Kind: KindOpaque, Family: FamilyPool,
+		Attrs: poolAttrs, Shape: shapeConv2D, Eval: evalPool2D, Grad: gradMaxPool2D},
+	{Name: "max_pool2d_grad", Doc: "the backward of max_pool2d: g [N, OH, OW, C] routed to the first maximum of each window of x", Arity: 2, Kind: KindOpaque, Family: FamilyPool, NoGrad: true,
+		Attrs: poolAttrs, Shape: shapeConv2D, Eval: evalPool2D},
+	{Name: "avg_pool2d", Doc: "mean over the non-padded elements of each window of x [N, H, W, C]: [N, OH, OW, C]", Arity: 1, Kind: KindOpaque, Family: FamilyPool,
+		Attrs: poolAttrs, Shape: shapeConv2D, Eval: evalPool2D, Grad: gradAvgPool2D},
+	{Name: "avg_pool2d_grad", Doc: "the backward of avg_pool2d: g [N, OH, OW, C] spread over each window's non-padded elements, to dx of the shape attribute", Arity: 1, Kind: KindOpaque, Family: FamilyPool, NoGrad: true,
+		Attrs: poolGradAttrs, Shape: shapeConv2D, Eval: evalPool2D},
 
 	// Indexing.
 	{Name: "gather", Doc: "rows of table (arg 0) picked by i32 indices (arg 1): out[i..., j...] = table[idx[i...], j...]", Arity: 2, Kind: KindOpaque, Family: FamilyGather,

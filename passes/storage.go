@@ -224,7 +224,11 @@ func storageKinds(g *ir.Graph, pl *ir.Plan, size map[*ir.Value]int) error {
 			s = ir.Slot{Storage: ir.StoreArena, Size: size[v]}
 		}
 		pl.Slots[v] = s
-		if u != nil && v.Op.Scratch != nil {
+	}
+	// The workspace of every computed value whose op has one, a gradient
+	// computed in the grads block too.
+	for _, v := range g.Values {
+		if pl.UnitOf[v] != nil && v.Op.Scratch != nil {
 			n, err := elements(v.Op.Scratch(v), pl.MaxBatch)
 			if err != nil {
 				return fmt.Errorf("scratch of %%%d %s: %v", v.ID, v.Op.Name, err)

@@ -42,6 +42,7 @@ var testModels = []testModel{
 	{"allops", "../go/testdata/models/allops.mdl", 8, passes.Default, `"k": 5, "lab": 3`, ""},
 	{"allopso0", "../go/testdata/models/allops.mdl", 8, passes.O0, `"k": 5, "lab": 3`, ""},      // unfused: a kernel per value
 	{"indices", "../go/testdata/models/indices.mdl", 8, passes.Default, `"idx": 5`, `"idx": 9`}, // computed indices, a mask without N
+	{"cnn", "../go/testdata/models/cnn.mdl", 8, passes.Default, `"label": 5`, ""},               // conv2d, pooling (direct kernels)
 }
 
 // graph lowers and plans the model as `mdlc build` does.

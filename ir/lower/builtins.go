@@ -80,6 +80,7 @@ func init() {
 		params: []param{{name: "indices", def: required}, {name: "vocab", def: required}, {name: "dim", def: required}, {name: "init", def: "uniform", raw: true}}, fn: layerEmbedding}
 	builtins["layer_norm"] = &builtin{kind: kindLayer, doc: "normalize the last axis, then scale by gamma (ones) and shift by beta (zeros)",
 		params: []param{x, {name: "eps", def: 1e-5}}, fn: layerNorm}
+	addConvBuiltins() // conv.go: conv2d and the pooling functions
 
 	// Losses: mean over examples by default (reduction: "sum" to add them).
 	red := param{name: "reduction", def: "mean"}

@@ -28,6 +28,8 @@ type Templates interface {
 	Gather(v *ir.Value)
 	ScatterAdd(v *ir.Value)
 	OneHot(v *ir.Value)
+	Conv(v *ir.Value) // conv2d and its backward ops (ir.Conv2DGeometry)
+	Pool(v *ir.Value) // max_pool2d, avg_pool2d and their backward ops
 }
 
 // Op writes the kernel of v computed alone with e's template for its family.
@@ -55,6 +57,10 @@ func Op(e Templates, v *ir.Value) error {
 		e.ScatterAdd(v)
 	case ir.FamilyOneHot:
 		e.OneHot(v)
+	case ir.FamilyConv:
+		e.Conv(v)
+	case ir.FamilyPool:
+		e.Pool(v)
 	default:
 		return fmt.Errorf("op %s (family %s) has no kernel template", v.Op.Name, v.Op.Family)
 	}

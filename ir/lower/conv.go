@@ -1,0 +1,155 @@
+package lower
+
+import (
+	"fmt"
+
+	"github.com/mdlc/mdlc/dsl"
+	"github.com/mdlc/mdlc/ir"
+)
+
+// The convolution layer and the pooling functions over NHWC images, with
+// Keras's defaults and padding rules (Conv2D, MaxPooling2D,
+// AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D).
+
+func addConvBuiltins() {
+	x := param{name: "x", def: required}
+	pad := param{name: "padding", def: "valid"}
+	builtins["conv2d"] = &builtin{kind: kindLayer, doc: "2-D convolution of NHWC x [N, H, W, C]; w [kh, kw, C/groups, filters] (glorot_uniform), b [filters] (zeros)",
+		params: []param{x, {name: "filters", def: required}, {name: "kernel", def: required}, {name: "stride", def: 1}, pad,
+			{name: "dilation", def: 1}, {name: "groups", def: 1}, {name: "use_bias", def: true}, {name: "init", def: "glorot_uniform", raw: true}},
+		fn: layerConv2D}
+	for _, op := range []string{"max_pool2d", "avg_pool2d"} {
+		builtins[op] = &builtin{kind: kindOp, doc: op + " over windows of NHWC x (Keras semantics)",
+			params: []param{x, {name: "size", def: required}, {name: "stride", def: "size"}, pad}, fn: poolFn(op)}
+	}
+	builtins["global_avg_pool2d"] = &builtin{kind: kindOp, doc: "mean over H and W of NHWC x: [N, C]", params: []param{x}, fn: globalPoolFn("reduce_mean")}
+	builtins["global_max_pool2d"] = &builtin{kind: kindOp, doc: "maximum over H and W of NHWC x: [N, C]", params: []param{x}, fn: globalPoolFn("reduce_max")}
+}
+
+// argPair reads an argument that is a whole number >= 1 (the same for rows
+// and columns); the IR takes a pair.
+func (l *lowerer) argPair(c *callArgs, name string) ([]int, bool) {
+	k, ok := l.argInt(c, name, 1)
+	if !ok {
+		return nil, false
+	}
+	return []int{k, k}, true
+}
+
+// samePads returns Keras's "same" padding of one axis of extent in for a
+// window of extent k (dilated) and stride s: the output has ceil(in/s)
+// elements and the smaller half of the padding goes first.
+func samePads(in, k, s int) (int, int) {
+	out := (in + s - 1) / s
+	total := max((out-1)*s+k-in, 0)
+	return total / 2, total - total/2
+}
+
+// pads2D turns padding "valid" or "same" into the IR's pads (top, bottom,
+// left, right) for image x and a window kh x kw (dilated extents).
+func (l *lowerer) pads2D(c *callArgs, x val, kh, kw int, stride []int) ([]int, bool) {
+	mode, ok := l.argStr(c, "padding", "valid", "same")
+	if !ok {
+		return nil, false
+	}
+	if mode == "valid" {
+		return []int{0, 0, 0, 0}, true
+	}
+	s := x.v.Type.Shape
+	t, b := samePads(int(s[1]), kh, stride[0])
+	lft, r := samePads(int(s[2]), kw, stride[1])
+	return []int{t, b, lft, r}, true
+}
+
+// image checks that x is an NHWC f32 image with fixed H, W and C.
+func (l *lowerer) image(c *callArgs) (val, bool) {
+	x, ok := l.layerInput(c, "x")
+	if !ok {
+		return errVal, false
+	}
+	s := x.v.Type.Shape
+	if s.Rank() != 4 || s[1].IsBatch() || s[2].IsBatch() || s[3].IsBatch() {
+		l.hintf(c.posOf("x"), "images are NHWC (channels last), like Keras: f32[N, 28, 28, 1]",
+			"%s needs an image [N, H, W, C] with fixed H, W and C, got %s", c.name, x.where())
+		return errVal, false
+	}
+	return x, true
+}
+
+func layerConv2D(l *lowerer, c *callArgs) val {
+	x, ok := l.image(c)
+	filters, ok2 := l.argInt(c, "filters", 1)
+	kernel, ok3 := l.argPair(c, "kernel")
+	stride, ok4 := l.argPair(c, "stride")
+	dil, ok5 := l.argPair(c, "dilation")
+	groups, ok6 := l.argInt(c, "groups", 1)
+	bias, ok7 := l.argBool(c, "use_bias")
+	if !ok || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 {
+		return errVal
+	}
+	cin := int(x.v.Type.Shape[3])
+	if cin%groups != 0 || filters%groups != 0 {
+		d := dsl.Diagnostic{Pos: c.posOf("groups"), Msg: fmt.Sprintf("conv2d: groups %d must divide the %d input channels of %s and the %d filters", groups, cin, x.v.Type, filters)}
+		addNotes(&d, x)
+		l.diags = append(l.diags, d)
+		return errVal
+	}
+	if stride[0] > 1 && dil[0] > 1 {
+		l.errorf(c.posOf("dilation"), "conv2d: a dilation above 1 needs stride 1 (as in Keras), got stride %d and dilation %d", stride[0], dil[0])
+		return errVal
+	}
+	pads, ok := l.pads2D(c, x, (kernel[0]-1)*dil[0]+1, (kernel[1]-1)*dil[1]+1, stride)
+	if !ok {
+		return errVal
+	}
+	shape := ir.Shape{ir.Dim(kernel[0]), ir.Dim(kernel[1]), ir.Dim(cin / groups), ir.Dim(filters)}
+	init, iargs, ok := l.initSpec(c.sc, c.raw["init"], shape)
+	if !ok {
+		return errVal
+	}
+	w, ok := l.newParam(l.paramName("conv2d", "w"), shape, init, iargs, c.pos)
+	if !ok {
+		return errVal
+	}
+	attrs := ir.Attrs{"stride": stride, "dilation": dil, "pads": pads, "groups": groups}
+	y := l.op(c.pos, "conv2d", attrs, x, tensorVal(w, w.Name, c.pos))
+	if !bias || y.k != kTensor {
+		return y
+	}
+	b, ok := l.newParam(l.paramName("conv2d", "b"), ir.Shape{ir.Dim(filters)}, "zeros", nil, c.pos)
+	if !ok {
+		return errVal
+	}
+	return l.op(c.pos, "add", nil, y, tensorVal(b, b.Name, c.pos))
+}
+
+func poolFn(op string) func(*lowerer, *callArgs) val {
+	return func(l *lowerer, c *callArgs) val {
+		x, ok := l.image(c)
+		size, ok2 := l.argPair(c, "size")
+		if !ok || !ok2 {
+			return errVal
+		}
+		stride := size
+		if s := c.vals["stride"]; !(s.k == kStr && s.s == "size") {
+			if stride, ok = l.argPair(c, "stride"); !ok {
+				return errVal
+			}
+		}
+		pads, ok := l.pads2D(c, x, size[0], size[1], stride)
+		if !ok {
+			return errVal
+		}
+		return l.op(c.pos, op, ir.Attrs{"size": size, "stride": stride, "pads": pads}, x)
+	}
+}
+
+func globalPoolFn(op string) func(*lowerer, *callArgs) val {
+	return func(l *lowerer, c *callArgs) val {
+		x, ok := l.image(c)
+		if !ok {
+			return errVal
+		}
+		return l.op(c.pos, op, ir.Attrs{"axes": []int{1, 2}, "keepdims": false}, x)
+	}
+}
