@@ -45,7 +45,7 @@ type Node interface {
 }
 
 // Expr is an expression node: *Number, *Bool, *String, *Ident, *Binary,
-// *Unary, *Call, *InlineParam.
+// *Unary, *Call, *InlineParam, *Tuple.
 type Expr interface {
 	Node
 	exprNode()
@@ -147,6 +147,14 @@ func (*Binary) exprNode()      {}
 func (*Unary) exprNode()       {}
 func (*Call) exprNode()        {}
 func (*InlineParam) exprNode() {}
+func (*Tuple) exprNode()       {}
+
+// Tuple is (a, b, ...), two or more expressions in parentheses: the pairs
+// of conv2d's kernel, stride and dilation and of the pools' size and stride.
+type Tuple struct {
+	Span
+	Elems []Expr
+}
 
 // ---------------------------------------------------------------------------
 // Types
@@ -339,6 +347,10 @@ func Inspect(n any, f func(Node) bool) {
 		each(n.L, n.R)
 	case *Unary:
 		each(n.X)
+	case *Tuple:
+		for _, x := range n.Elems {
+			each(x)
+		}
 	case *Call:
 		each(n.Func)
 		for _, i := range n.Order {
@@ -485,6 +497,15 @@ func writeExpr(b *strings.Builder, e Expr, min int) {
 	case *Unary:
 		b.WriteString(e.Op)
 		writeExpr(b, e.X, precUnary)
+	case *Tuple:
+		b.WriteByte('(')
+		for i, x := range e.Elems {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeExpr(b, x, 0)
+		}
+		b.WriteByte(')')
 	case *Call:
 		b.WriteString(e.Func.Name)
 		b.WriteByte('(')

@@ -39,7 +39,8 @@
 //	Unary   = { "-" } Power .                            // -a**b == -(a**b)
 //	Power   = Primary [ "**" Unary ] .                   // right-assoc: a**b**c == a**(b**c)
 //	Primary = Number | "true" | "false" | String | Call | Name
-//	        | "(" Expr ")" | InlineParam .
+//	        | "(" Expr ")" | Tuple | InlineParam .
+//	Tuple   = "(" Expr "," Expr { "," Expr } ")" .      // a pair: conv2d(x, 8, (3, 1), stride: (2, 1))
 //	InlineParam = "param" Name ":" TensorType [ "=" { "-" } Primary ] .
 //	        // an operand, and so is its initializer: in
 //	        // x * param s: f32[4] = normal(0.5, 1) + b, "+ b" adds to the product

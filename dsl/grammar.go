@@ -242,7 +242,13 @@ type gPrimary struct {
 	String *gString      `parser:"| @@"`
 	Param  *gInlineParam `parser:"| @@"`
 	Ref    *gRef         `parser:"| @@"`
-	Paren  *gExpr        `parser:"| '(' @@ ')'"`
+	Paren  *gParen       `parser:"| @@"`
+}
+
+// gParen is "(" Expr ")", or a tuple "(" Expr "," Expr { "," Expr } ")".
+type gParen struct {
+	First *gExpr   `parser:"'(' @@"`
+	Rest  []*gExpr `parser:"( ',' @@ )* ')'"`
 }
 
 // gRef is a name, or a call when Args is set.

@@ -545,8 +545,17 @@ func (p *parseState) primary(g *gPrimary) (Expr, int) {
 		return p.call(g.Ref.Pos, g.Ref.EndPos, g.Ref.Name, g.Ref.Args), 1
 	case g.Ref != nil:
 		return p.ident(g.Ref.Name), 1
+	case g.Paren != nil && len(g.Paren.Rest) == 0:
+		return p.sum(g.Paren.First)
 	case g.Paren != nil:
-		return p.sum(g.Paren)
+		t := &Tuple{Span: sp}
+		d := 0
+		for _, x := range append([]*gExpr{g.Paren.First}, g.Paren.Rest...) {
+			e, ed := p.sum(x)
+			t.Elems = append(t.Elems, e)
+			d = max(d, ed)
+		}
+		return t, d + 1
 	}
 	panic("dsl: empty primary from grammar")
 }

@@ -164,6 +164,8 @@ func TestPrecedence(t *testing.T) {
 		{"x + param w: f32 = -(1 + 2) * 3", "(+ x (* (param w: f32 = (- (+ 1 2))) 3))"},
 		{"x + param w: f32 = - -A", "(+ x (param w: f32 = (- (- A))))"},
 		{"x + param w: f32[2] - 1", "(- (+ x (param w: f32[2] = <nil>)) 1)"},
+		{"conv2d(x, 8, (3, 1 + 1), stride: (2, -A))", "conv2d(x, 8, (tuple 3 (+ 1 1)), stride: (tuple 2 (- A)))"},
+		{"((a), (b, c), d)", "(tuple a (tuple b c) d)"},
 	} {
 		src := "const A = " + tc.src
 		f, diags := Parse("t.mdl", []byte(src))
@@ -190,6 +192,12 @@ func sexpr(e Expr) string {
 		return fmt.Sprintf("(%s %s %s)", e.Op, sexpr(e.L), sexpr(e.R))
 	case *Unary:
 		return fmt.Sprintf("(- %s)", sexpr(e.X))
+	case *Tuple:
+		var xs []string
+		for _, x := range e.Elems {
+			xs = append(xs, sexpr(x))
+		}
+		return "(tuple " + strings.Join(xs, " ") + ")"
 	case *Call:
 		var args []string
 		for _, i := range e.Order {

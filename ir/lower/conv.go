@@ -15,25 +15,49 @@ func addConvBuiltins() {
 	x := param{name: "x", def: required}
 	pad := param{name: "padding", def: "valid"}
 	builtins["conv2d"] = &builtin{kind: kindLayer, doc: "2-D convolution of NHWC x [N, H, W, C]; w [kh, kw, C/groups, filters] (glorot_uniform), b [filters] (zeros)",
-		params: []param{x, {name: "filters", def: required}, {name: "kernel", def: required}, {name: "stride", def: 1}, pad,
-			{name: "dilation", def: 1}, {name: "groups", def: 1}, {name: "use_bias", def: true}, {name: "init", def: "glorot_uniform", raw: true}},
+		params: []param{x, {name: "filters", def: required}, {name: "kernel", def: required, raw: true}, {name: "stride", def: 1, raw: true}, pad,
+			{name: "dilation", def: 1, raw: true}, {name: "groups", def: 1}, {name: "use_bias", def: true}, {name: "init", def: "glorot_uniform", raw: true}},
 		fn: layerConv2D}
 	for _, op := range []string{"max_pool2d", "avg_pool2d"} {
 		builtins[op] = &builtin{kind: kindOp, doc: op + " over windows of NHWC x (Keras semantics)",
-			params: []param{x, {name: "size", def: required}, {name: "stride", def: "size"}, pad}, fn: poolFn(op)}
+			params: []param{x, {name: "size", def: required, raw: true}, {name: "stride", def: "size", raw: true}, pad}, fn: poolFn(op)}
 	}
 	builtins["global_avg_pool2d"] = &builtin{kind: kindOp, doc: "mean over H and W of NHWC x: [N, C]", params: []param{x}, fn: globalPoolFn("reduce_mean")}
 	builtins["global_max_pool2d"] = &builtin{kind: kindOp, doc: "maximum over H and W of NHWC x: [N, C]", params: []param{x}, fn: globalPoolFn("reduce_max")}
 }
 
-// argPair reads an argument that is a whole number >= 1 (the same for rows
-// and columns); the IR takes a pair.
-func (l *lowerer) argPair(c *callArgs, name string) ([]int, bool) {
-	k, ok := l.argInt(c, name, 1)
-	if !ok {
-		return nil, false
+// argPair reads a window extent, stride or dilation: a whole number >= 1
+// for rows and columns alike, or a pair (rows, columns); def when the call
+// leaves it out. The parameters are raw: a pair is no value of its own.
+func (l *lowerer) argPair(c *callArgs, name string, def int) ([]int, bool) {
+	e, given := c.raw[name]
+	if _, isStr := e.(*dsl.String); !given || isStr && !c.at[name].IsValid() {
+		return []int{def, def}, true
 	}
-	return []int{k, k}, true
+	elems := []dsl.Expr{e}
+	if t, ok := e.(*dsl.Tuple); ok {
+		if len(t.Elems) != 2 {
+			l.errorf(t.Pos, "%s: %s must be a whole number or a pair (rows, columns), got %d values", c.name, name, len(t.Elems))
+			return nil, false
+		}
+		elems = t.Elems
+	}
+	var out []int
+	for _, x := range elems {
+		v := l.expr(c.sc, x)
+		if v.k == kErr {
+			return nil, false
+		}
+		if v.k != kNum || !v.isInt || v.num < 1 || v.num >= maxDim {
+			l.errorf(x.Position(), "%s: %s must be whole numbers >= 1, got %s", c.name, name, v.kindName())
+			return nil, false
+		}
+		out = append(out, int(v.num))
+	}
+	if len(out) == 1 {
+		out = append(out, out[0])
+	}
+	return out, true
 }
 
 // samePads returns Keras's "same" padding of one axis of extent in for a
@@ -79,9 +103,9 @@ func (l *lowerer) image(c *callArgs) (val, bool) {
 func layerConv2D(l *lowerer, c *callArgs) val {
 	x, ok := l.image(c)
 	filters, ok2 := l.argInt(c, "filters", 1)
-	kernel, ok3 := l.argPair(c, "kernel")
-	stride, ok4 := l.argPair(c, "stride")
-	dil, ok5 := l.argPair(c, "dilation")
+	kernel, ok3 := l.argPair(c, "kernel", 0)
+	stride, ok4 := l.argPair(c, "stride", 1)
+	dil, ok5 := l.argPair(c, "dilation", 1)
 	groups, ok6 := l.argInt(c, "groups", 1)
 	bias, ok7 := l.argBool(c, "use_bias")
 	if !ok || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 {
@@ -94,8 +118,8 @@ func layerConv2D(l *lowerer, c *callArgs) val {
 		l.diags = append(l.diags, d)
 		return errVal
 	}
-	if stride[0] > 1 && dil[0] > 1 {
-		l.errorf(c.posOf("dilation"), "conv2d: a dilation above 1 needs stride 1 (as in Keras), got stride %d and dilation %d", stride[0], dil[0])
+	if max(stride[0], stride[1]) > 1 && max(dil[0], dil[1]) > 1 {
+		l.errorf(c.posOf("dilation"), "conv2d: a dilation above 1 needs stride 1 (as in Keras), got stride %v and dilation %v", pairText(stride), pairText(dil))
 		return errVal
 	}
 	pads, ok := l.pads2D(c, x, (kernel[0]-1)*dil[0]+1, (kernel[1]-1)*dil[1]+1, stride)
@@ -126,13 +150,13 @@ func layerConv2D(l *lowerer, c *callArgs) val {
 func poolFn(op string) func(*lowerer, *callArgs) val {
 	return func(l *lowerer, c *callArgs) val {
 		x, ok := l.image(c)
-		size, ok2 := l.argPair(c, "size")
+		size, ok2 := l.argPair(c, "size", 0)
 		if !ok || !ok2 {
 			return errVal
 		}
 		stride := size
-		if s := c.vals["stride"]; !(s.k == kStr && s.s == "size") {
-			if stride, ok = l.argPair(c, "stride"); !ok {
+		if _, given := c.at["stride"]; given {
+			if stride, ok = l.argPair(c, "stride", 0); !ok {
 				return errVal
 			}
 		}
@@ -152,4 +176,12 @@ func globalPoolFn(op string) func(*lowerer, *callArgs) val {
 		}
 		return l.op(c.pos, op, ir.Attrs{"axes": []int{1, 2}, "keepdims": false}, x)
 	}
+}
+
+// pairText writes a pair as the language does: 2, or (2, 1).
+func pairText(p []int) string {
+	if p[0] == p[1] {
+		return fmt.Sprint(p[0])
+	}
+	return fmt.Sprintf("(%d, %d)", p[0], p[1])
 }

@@ -152,6 +152,9 @@ func (l *lowerer) expr(sc *scope, e dsl.Expr) val {
 		return errVal
 	case *dsl.Binary:
 		return l.binary(sc, e)
+	case *dsl.Tuple:
+		l.errorf(e.Pos, "a pair %s is only the kernel, stride or dilation of conv2d or the size or stride of a pool", dsl.ExprString(e))
+		return errVal
 	case *dsl.Call:
 		return l.call(sc, e)
 	case *dsl.InlineParam:
