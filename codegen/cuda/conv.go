@@ -22,10 +22,16 @@ func coordC(o string, s, p int, k string, d int) string {
 	return fmt.Sprintf("%s*%d - %d + %s*%d", o, s, p, k, d)
 }
 
+// closeC writes the closing braces of two nested loops.
+func closeC(k *kernel) {
+	k.printf("\t}\n")
+	k.printf("}\n")
+}
+
 // coverC opens the loops over the outputs (oy, ox) whose windows read
-// input element (iy, ix) through window offset (ky, kx); it returns the
-// closing braces.
-func coverC(k *kernel, g ir.Geom2D) string {
+// input element (iy, ix) through window offset (ky, kx); closeC closes
+// them.
+func coverC(k *kernel, g ir.Geom2D) {
 	k.printf("for (int ky = 0; ky < %d; ky++) {\n", g.KH)
 	k.printf("\tconst int ty = iy + %d - ky*%d;\n", g.PT, g.DH)
 	k.printf("\tif (ty < 0 || ty %% %d != 0 || ty / %d >= %d) continue;\n", g.SH, g.SH, g.OH)
@@ -34,19 +40,17 @@ func coverC(k *kernel, g ir.Geom2D) string {
 	k.printf("\t\tconst int tx = ix + %d - kx*%d;\n", g.PL, g.DW)
 	k.printf("\t\tif (tx < 0 || tx %% %d != 0 || tx / %d >= %d) continue;\n", g.SW, g.SW, g.OW)
 	k.printf("\t\tconst int ox = tx / %d;\n", g.SW)
-	return "\t}\n}\n"
 }
 
 // windowC opens the loops over the window of output (oy, ox) with prefix
-// p on the variables (pky, piy, ...), skipping padding.
-func windowC(k *kernel, g ir.Geom2D, p string) string {
+// p on the variables (pky, piy, ...), skipping padding; closeC closes them.
+func windowC(k *kernel, g ir.Geom2D, p string) {
 	k.printf("for (int %sky = 0; %sky < %d; %sky++) {\n", p, p, g.KH, p)
 	k.printf("\tconst int %siy = %s;\n", p, coordC("oy", g.SH, g.PT, p+"ky", g.DH))
 	k.printf("\tif (%siy < 0 || %siy >= %d) continue;\n", p, p, g.H)
 	k.printf("\tfor (int %skx = 0; %skx < %d; %skx++) {\n", p, p, g.KW, p)
 	k.printf("\t\tconst int %six = %s;\n", p, coordC("ox", g.SW, g.PL, p+"kx", g.DW))
 	k.printf("\t\tif (%six < 0 || %six >= %d) continue;\n", p, p, g.W)
-	return "\t}\n}\n"
 }
 
 func emitConv(c *cgen, k *kernel, v *ir.Value) {
@@ -64,10 +68,10 @@ func emitConv(c *cgen, k *kernel, v *ir.Value) {
 		k.unflatten("i", "i", v.Type.Shape)
 		k.printf("const int oy = i1, ox = i2, f = i3, gi = f / %d;\n", g.FG())
 		k.printf("float acc = 0;\n")
-		closing := windowC(k, g, "")
+		windowC(k, g, "")
 		k.printf("\t\tconst int xo = ((i0*%d + iy)*%d + ix)*%d + gi*%d, wo = (ky*%d + kx)*%d*%d + f;\n", g.H, g.W, g.C, g.CG(), g.KW, g.CG(), g.F)
 		k.printf("\t\tfor (int c = 0; c < %d; c++) acc += %s[xo + c] * %s[wo + c*%d];\n", g.CG(), x, w, g.F)
-		k.printf("%s", closing)
+		closeC(k)
 		k.printf("%s[i] = acc;\n", dst)
 	case "conv2d_grad_input":
 		dy, w := c.l.ref(v.Args[0]), c.l.ref(v.Args[1])
@@ -75,10 +79,10 @@ func emitConv(c *cgen, k *kernel, v *ir.Value) {
 		k.unflatten("i", "i", v.Type.Shape)
 		k.printf("const int iy = i1, ix = i2, gi = i3 / %d, c = i3 %% %d;\n", g.CG(), g.CG())
 		k.printf("float acc = 0;\n")
-		closing := coverC(k, g)
+		coverC(k, g)
 		k.printf("\t\tconst int go = ((i0*%d + oy)*%d + ox)*%d + gi*%d, wo = ((ky*%d + kx)*%d + c)*%d + gi*%d;\n", g.OH, g.OW, g.F, g.FG(), g.KW, g.CG(), g.F, g.FG())
 		k.printf("\t\tfor (int fo = 0; fo < %d; fo++) acc += %s[go + fo] * %s[wo + fo];\n", g.FG(), dy, w)
-		k.printf("%s", closing)
+		closeC(k)
 		k.printf("%s[i] = acc;\n", dst)
 	default: // conv2d_grad_filter
 		x, dy := c.l.ref(v.Args[0]), c.l.ref(v.Args[1])
@@ -94,7 +98,9 @@ func emitConv(c *cgen, k *kernel, v *ir.Value) {
 		k.printf("\t\tconst int ix = %s;\n", coordC("ox", g.SW, g.PL, "kx", g.DW))
 		k.printf("\t\tif (ix < 0 || ix >= %d) continue;\n", g.W)
 		k.printf("\t\tacc += %s[((b*%d + iy)*%d + ix)*%d + gi*%d + c] * %s[((b*%d + oy)*%d + ox)*%d + f];\n", x, g.H, g.W, g.C, g.CG(), dy, g.OH, g.OW, g.F)
-		k.printf("\t}\n}\n}\n")
+		k.printf("\t}\n")
+		k.printf("}\n")
+		k.printf("}\n")
 		k.printf("%s[i] = acc;\n", dst)
 	}
 }
@@ -114,12 +120,13 @@ func extentC(d ir.Dim) string {
 // the first maximum of channel c in the window of output (i0, oy, ox);
 // NaN wins, as in the reference kernel.
 func argmaxC(k *kernel, g ir.Geom2D, x string) {
-	k.printf("float best = 0;\nint at = -1;\n")
-	closing := windowC(k, g, "w")
+	k.printf("float best = 0;\n")
+	k.printf("int at = -1;\n")
+	windowC(k, g, "w")
 	k.printf("\t\tconst int o = (i0*%d + wiy)*%d + wix;\n", g.H, g.W)
 	k.printf("\t\tconst float xv = %s[o*%d + c];\n", x, g.C)
 	k.printf("\t\tif (at < 0 || xv > best || (xv != xv && best == best)) { best = xv; at = o; }\n")
-	k.printf("%s", closing)
+	closeC(k)
 }
 
 func emitPool(c *cgen, k *kernel, v *ir.Value) {
@@ -140,35 +147,37 @@ func emitPool(c *cgen, k *kernel, v *ir.Value) {
 	case "avg_pool2d":
 		x := c.l.ref(v.Args[0])
 		k.printf("const int oy = i1, ox = i2, c = i3;\n")
-		k.printf("float acc = 0;\nint count = 0;\n")
-		closing := windowC(k, g, "")
-		k.printf("\t\tacc += %s[((i0*%d + iy)*%d + ix)*%d + c];\n\t\tcount++;\n", x, g.H, g.W, g.C)
-		k.printf("%s", closing)
+		k.printf("float acc = 0;\n")
+		k.printf("int count = 0;\n")
+		windowC(k, g, "")
+		k.printf("\t\tacc += %s[((i0*%d + iy)*%d + ix)*%d + c];\n", x, g.H, g.W, g.C)
+		k.printf("\t\tcount++;\n")
+		closeC(k)
 		k.printf("%s[i] = acc / (float)count;\n", dst)
 	case "max_pool2d_grad":
 		x, dy := c.l.ref(v.Args[0]), c.l.ref(v.Args[1])
 		k.printf("const int iy = i1, ix = i2, c = i3, self = (i0*%d + iy)*%d + ix;\n", g.H, g.W)
 		k.printf("float acc = 0;\n")
-		closing := coverC(k, g)
+		coverC(k, g)
 		k.depth += 2
 		argmaxC(k, g, x)
 		k.printf("if (at == self) acc += %s[((i0*%d + oy)*%d + ox)*%d + c];\n", dy, g.OH, g.OW, g.C)
 		k.depth -= 2
-		k.printf("%s", closing)
+		closeC(k)
 		k.printf("%s[i] = acc;\n", dst)
 	default: // avg_pool2d_grad
 		dy := c.l.ref(v.Args[0])
 		k.printf("const int iy = i1, ix = i2, c = i3;\n")
 		k.printf("float acc = 0;\n")
-		closing := coverC(k, g)
+		coverC(k, g)
 		k.depth += 2
 		k.printf("int count = 0;\n")
-		win := windowC(k, g, "w")
+		windowC(k, g, "w")
 		k.printf("\t\tcount++;\n")
-		k.printf("%s", win)
+		closeC(k)
 		k.printf("acc += %s[((i0*%d + oy)*%d + ox)*%d + c] / (float)count;\n", dy, g.OH, g.OW, g.C)
 		k.depth -= 2
-		k.printf("%s", closing)
+		closeC(k)
 		k.printf("%s[i] = acc;\n", dst)
 	}
 }

@@ -311,7 +311,7 @@ func (gen *generator) views() []view {
 	}
 	for _, v := range g.Values {
 		if s, ok := pl.Scratch[v]; ok {
-			out = append(out, view{p.scratchF[v], "arena", "Workspaces (of the arena).", fmt.Sprintf("%s for %s", dims.Comment(v.Type.Shape), p.ident(v)), s.Offset, s.Size})
+			out = append(out, view{p.scratchF[v], "arena", "Workspaces (of the arena).", fmt.Sprintf("%s for %s", dims.Comment(v.Op.Scratch(v)), p.ident(v)), s.Offset, s.Size})
 		}
 	}
 	return out
