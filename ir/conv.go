@@ -183,11 +183,18 @@ func shapeConv2D(v *Value) (Type, error) {
 	return Type{DType: F32, Shape: g.In()}, nil
 }
 
+// Pointwise reports whether the convolution is a plain matrix product
+// over the batch's pixels: a 1x1 filter, stride 1, no padding, one group.
+func (g Geom2D) Pointwise() bool {
+	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT+g.PB+g.PL+g.PR == 0 && g.Groups == 1
+}
+
 // im2colShape is the Scratch of the CPU conv kernels: one example's
-// unfolded patches of one group, [OH*OW, KH*KW*C/G].
+// unfolded patches of one group, [OH*OW, KH*KW*C/G] (one element for a
+// pointwise convolution, which needs none).
 func im2colShape(v *Value) Shape {
 	g, err := Conv2DGeometry(v)
-	if err != nil {
+	if err != nil || g.Pointwise() {
 		return Shape{1}
 	}
 	return Shape{Dim(g.OH * g.OW), Dim(g.KH * g.KW * g.CG())}

@@ -84,6 +84,20 @@ func (k *kgen) Conv(v *ir.Value) {
 	col := k.p.scratch(v)
 	k.printf("// %s: x %s, filter %s, output %s; stride %dx%d, dilation %dx%d, pads %d,%d,%d,%d, groups %d\n",
 		v.Op.Name, dims.Comment(g.In()), dims.Comment(g.Filter()), dims.Comment(g.Out()), g.SH, g.SW, g.DH, g.DW, g.PT, g.PB, g.PL, g.PR, g.Groups)
+	if g.Pointwise() {
+		// One GEMM over every pixel of the batch: x is [n*H*W, C].
+		rows := dims.Size(ir.Shape{g.N, ir.Dim(g.H * g.W)})
+		a0, a1 := k.p.ref(v.Args[0]), k.p.ref(v.Args[1])
+		switch v.Op.Name {
+		case "conv2d":
+			k.printf("rt.Sgemm(false, false, %s, %d, %d, 1, %s, %d, %s, %d, 0, %s, %d)\n", rows, g.F, g.C, a0, g.C, a1, g.F, k.p.ref(v), g.F)
+		case "conv2d_grad_filter":
+			k.printf("rt.Sgemm(true, false, %d, %d, %s, 1, %s, %d, %s, %d, 0, %s, %d)\n", g.C, g.F, rows, a0, g.C, a1, g.F, k.p.ref(v), g.F)
+		default: // conv2d_grad_input
+			k.printf("rt.Sgemm(false, true, %s, %d, %d, 1, %s, %d, %s, %d, 0, %s, %d)\n", rows, g.C, g.F, a0, g.F, a1, g.F, k.p.ref(v), g.C)
+		}
+		return
+	}
 	switch v.Op.Name {
 	case "conv2d":
 		x, w := k.p.ref(v.Args[0]), k.p.ref(v.Args[1])
