@@ -80,7 +80,19 @@ func init() {
 		params: []param{{name: "indices", def: required}, {name: "vocab", def: required}, {name: "dim", def: required}, {name: "init", def: "uniform", raw: true}}, fn: layerEmbedding}
 	builtins["layer_norm"] = &builtin{kind: kindLayer, doc: "normalize the last axis, then scale by gamma (ones) and shift by beta (zeros)",
 		params: []param{x, {name: "eps", def: 1e-5}}, fn: layerNorm}
-	addConvBuiltins() // conv.go: conv2d and the pooling functions
+
+	// Convolution and pooling over NHWC images (conv.go), Keras semantics.
+	pad := param{name: "padding", def: "valid"}
+	builtins["conv2d"] = &builtin{kind: kindLayer, doc: "2-D convolution of NHWC x [N, H, W, C]; w [kh, kw, C/groups, filters] (glorot_uniform), b [filters] (zeros)",
+		params: []param{x, {name: "filters", def: required}, {name: "kernel", def: required, raw: true}, {name: "stride", def: 1, raw: true}, pad,
+			{name: "dilation", def: 1, raw: true}, {name: "groups", def: 1}, {name: "use_bias", def: true}, {name: "init", def: "glorot_uniform", raw: true}},
+		fn: layerConv2D}
+	for _, op := range []string{"max_pool2d", "avg_pool2d"} {
+		builtins[op] = &builtin{kind: kindOp, doc: op + " over windows of NHWC x (Keras semantics)",
+			params: []param{x, {name: "size", def: required, raw: true}, {name: "stride", def: "size", raw: true}, pad}, fn: poolFn(op)}
+	}
+	builtins["global_avg_pool2d"] = &builtin{kind: kindOp, doc: "mean over H and W of NHWC x: [N, C]", params: []param{x}, fn: globalPoolFn("reduce_mean")}
+	builtins["global_max_pool2d"] = &builtin{kind: kindOp, doc: "maximum over H and W of NHWC x: [N, C]", params: []param{x}, fn: globalPoolFn("reduce_max")}
 
 	// Losses: mean over examples by default (reduction: "sum" to add them).
 	red := param{name: "reduction", def: "mean"}

@@ -9,22 +9,8 @@ import (
 
 // The convolution layer and the pooling functions over NHWC images, with
 // Keras's defaults and padding rules (Conv2D, MaxPooling2D,
-// AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D).
-
-func addConvBuiltins() {
-	x := param{name: "x", def: required}
-	pad := param{name: "padding", def: "valid"}
-	builtins["conv2d"] = &builtin{kind: kindLayer, doc: "2-D convolution of NHWC x [N, H, W, C]; w [kh, kw, C/groups, filters] (glorot_uniform), b [filters] (zeros)",
-		params: []param{x, {name: "filters", def: required}, {name: "kernel", def: required, raw: true}, {name: "stride", def: 1, raw: true}, pad,
-			{name: "dilation", def: 1, raw: true}, {name: "groups", def: 1}, {name: "use_bias", def: true}, {name: "init", def: "glorot_uniform", raw: true}},
-		fn: layerConv2D}
-	for _, op := range []string{"max_pool2d", "avg_pool2d"} {
-		builtins[op] = &builtin{kind: kindOp, doc: op + " over windows of NHWC x (Keras semantics)",
-			params: []param{x, {name: "size", def: required, raw: true}, {name: "stride", def: "size", raw: true}, pad}, fn: poolFn(op)}
-	}
-	builtins["global_avg_pool2d"] = &builtin{kind: kindOp, doc: "mean over H and W of NHWC x: [N, C]", params: []param{x}, fn: globalPoolFn("reduce_mean")}
-	builtins["global_max_pool2d"] = &builtin{kind: kindOp, doc: "maximum over H and W of NHWC x: [N, C]", params: []param{x}, fn: globalPoolFn("reduce_max")}
-}
+// AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D); their
+// entries are in builtins.go's table.
 
 // argPair reads a window extent, stride or dilation: a whole number >= 1
 // for rows and columns alike, or a pair (rows, columns); def when the call
