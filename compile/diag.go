@@ -76,30 +76,16 @@ func splitPos(g *ir.Graph, msg string) (dsl.Pos, string, bool) {
 	return dsl.Pos{}, "", false
 }
 
-// Elements is the element count of s at batch size n, as a float64 so that
-// it cannot overflow.
-func Elements(s ir.Shape, n int) float64 {
-	c := 1.0
-	for _, d := range s {
-		if d.IsBatch() {
-			c *= float64(-d) * float64(n)
-		} else {
-			c *= float64(d)
-		}
-	}
-	return c
-}
-
 // sizeDiagnostic reports the first value of g, or the workspace of one,
 // with more than MaxElements elements at batch maxBatch, at the value's
 // position.
 func sizeDiagnostic(g *ir.Graph, maxBatch int) (dsl.Diagnostic, bool) {
 	for _, v := range g.Values {
 		what, s := "", v.Type.Shape
-		if Elements(s, maxBatch) <= MaxElements && v.Op.Scratch != nil {
+		if s.Elements(maxBatch) <= MaxElements && v.Op.Scratch != nil {
 			what, s = "the workspace of ", v.Op.Scratch(v)
 		}
-		n := Elements(s, maxBatch)
+		n := s.Elements(maxBatch)
 		if n <= MaxElements {
 			continue
 		}
@@ -111,7 +97,7 @@ func sizeDiagnostic(g *ir.Graph, maxBatch int) (dsl.Diagnostic, bool) {
 		msg := fmt.Sprintf("%s%s %s is too large at batch %d: %s elements (%s as f32); a tensor may have at most 2^31",
 			what, name, t, maxBatch, countText(n), FormatBytes(4*n))
 		hint := ""
-		if per := Elements(s, 1); per <= MaxElements && per < n {
+		if per := s.Elements(1); per <= MaxElements && per < n {
 			hint = fmt.Sprintf("this tensor fits at batch %d or below", int64(MaxElements/per))
 		}
 		pos := dsl.Pos{File: v.Pos.File, Line: v.Pos.Line, Col: v.Pos.Col}

@@ -134,6 +134,20 @@ func (s Shape) Resolve(n int) []int {
 	return out
 }
 
+// Elements is the element count at batch size n, as a float64 so that it
+// cannot overflow (a declared f32[1000000, 1000000] is fine to count).
+func (s Shape) Elements(n int) float64 {
+	c := 1.0
+	for _, d := range s {
+		if d.IsBatch() {
+			c *= float64(-d) * float64(n)
+		} else {
+			c *= float64(d)
+		}
+	}
+	return c
+}
+
 // Clone returns a copy.
 func (s Shape) Clone() Shape { return append(Shape(nil), s...) }
 

@@ -56,7 +56,7 @@ func cmdGradcheck(stdout, stderr io.Writer, args []string) int {
 			if v.Name != "" {
 				name += " " + v.Name
 			}
-			largest = fmt.Sprintf("; the largest is %s %s (%s)", name, v.Type, compile.FormatBytes(8*compile.Elements(v.Type.Shape, *n)))
+			largest = fmt.Sprintf("; the largest is %s %s (%s)", name, v.Type, compile.FormatBytes(8*v.Type.Shape.Elements(*n)))
 		}
 		printDiags(stderr, path, dsl.Diagnostics{{Pos: pos,
 			Msg: fmt.Sprintf("gradcheck of model %s at batch %d needs %s of float64 tensors, more than the limit of %s (-max-mib %d)%s",

@@ -12,7 +12,7 @@ import "github.com/mdlc/mdlc/ir"
 func Footprint(g *ir.Graph, n int) (bytes float64, largest *ir.Value) {
 	var elems, most, param float64
 	for _, v := range g.Values {
-		e := elements(v.Type.Shape, n)
+		e := v.Type.Shape.Elements(n)
 		elems += e
 		if largest == nil || e > most {
 			largest, most = v, e
@@ -24,22 +24,9 @@ func Footprint(g *ir.Graph, n int) (bytes float64, largest *ir.Value) {
 	if loss := g.Loss(); loss != nil {
 		for _, v := range lossGraph(g, loss).Values {
 			if !v.Op.Bound {
-				elems += elements(v.Type.Shape, n)
+				elems += v.Type.Shape.Elements(n)
 			}
 		}
 	}
 	return 8 * (elems + param), largest
-}
-
-// elements is the element count of s at batch size n.
-func elements(s ir.Shape, n int) float64 {
-	c := 1.0
-	for _, d := range s {
-		if d.IsBatch() {
-			c *= float64(-d) * float64(n)
-		} else {
-			c *= float64(d)
-		}
-	}
-	return c
 }
