@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -60,39 +59,13 @@ func TestHostileNames(t *testing.T) {
 		set[string(w)] = true
 		set[strings.ToLower(string(w))] = true
 	}
-	declared := map[string]bool{}
-	for _, s := range allopsNames {
-		declared[s] = true
-	}
-	calls := map[string]bool{}
-	for _, w := range word.FindAllString(string(src), -1) {
-		calls[w] = !declared[w]
-	}
-	var names []string
-	for s := range set {
-		probe := fmt.Sprintf("model Probe {\n input %s: f32[N, 2]\n output y = %s * 2\n}\n", s, s)
-		if _, diags := lower.Source("probe.mdl", []byte(probe)); diags.HasErrors() || calls[s] || s == "_" {
-			continue
-		}
-		names = append(names, s)
-	}
-	sort.Strings(names)
-	if len(names) < 300 {
-		t.Fatalf("only %d hostile names", len(names))
+	models, names := gocheck.Hostile(src, allopsNames, set)
+	if names < 300 {
+		t.Fatalf("only %d hostile names", names)
 	}
 	dir := gotool.TempModule(t, "hostile")
 	var imports strings.Builder
-	for i := 0; i*len(allopsNames) < len(names); i++ {
-		rename := map[string]string{"AllOps": fmt.Sprintf("Hostile%d", i)}
-		for j, s := range allopsNames[1:] {
-			rename[s] = names[(i*len(allopsNames)+j)%len(names)]
-		}
-		model := word.ReplaceAllStringFunc(string(src), func(w string) string {
-			if r, ok := rename[w]; ok {
-				return r
-			}
-			return w
-		})
+	for i, model := range models {
 		gs, diags := lower.Source("hostile.mdl", []byte(model))
 		if diags.HasErrors() {
 			t.Fatalf("%s", diags.Format(nil))
@@ -114,7 +87,7 @@ func TestHostileNames(t *testing.T) {
 			t.Fatalf("%s: %v", g.Name, err)
 		}
 		if err := syntaxCheck(c, t.TempDir(), files[cuda.CUFile]); err != nil {
-			t.Errorf("%s (%v): %v", g.Name, rename, err)
+			t.Errorf("%s: %v\n%s", g.Name, err, model)
 		}
 		maps.Copy(files, host)
 		bad, _, err := gocheck.Shadows(files, nil)
@@ -131,7 +104,7 @@ func TestHostileNames(t *testing.T) {
 			}
 		}
 		for _, b := range bad {
-			t.Errorf("%s (%v): %s", g.Name, rename, b)
+			t.Errorf("%s: %s\n%s", g.Name, b, model)
 		}
 		if i >= 3 {
 			continue // building every package takes a minute; the checks above see what it would
@@ -150,7 +123,7 @@ func TestHostileNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	gotool.Go(t, dir, nil, "vet", "./...")
-	t.Logf("%d names", len(names))
+	t.Logf("%d names in %d models", names, len(models))
 }
 
 // syntaxCheck compiles cu far enough to resolve every name: clang

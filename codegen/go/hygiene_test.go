@@ -8,16 +8,13 @@ import (
 	"go/types"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
 	gogen "github.com/mdlc/mdlc/codegen/go"
 	"github.com/mdlc/mdlc/codegen/internal/api"
 	"github.com/mdlc/mdlc/internal/gocheck"
-	"github.com/mdlc/mdlc/ir/lower"
 )
 
 // The hostile models are testdata/models/allops.mdl (every op, inputs and
@@ -30,7 +27,7 @@ var allopsNames = strings.Fields("AllOps x k t lab p h a b c s sm r f sl g table
 // identifier in the Go generated for the examples and test models (locals,
 // loop variables, helpers, imports, fields), the issue's list, and Go's
 // keywords and predeclared identifiers.
-func hostileNames(t *testing.T) []string {
+func hostileNames(t *testing.T) map[string]bool {
 	set := map[string]bool{}
 	for _, s := range append(slices.Clone(gogen.Reserved), api.Reserved...) {
 		set[s] = true
@@ -70,18 +67,7 @@ func hostileNames(t *testing.T) []string {
 		}
 		collectIdents(t, f, src, set)
 	}
-	var out []string
-	for s := range set {
-		// A name the language reserves or cannot spell is not one a
-		// model can give; everything else it accepts must work.
-		probe := fmt.Sprintf("model Probe {\n input %s: f32[N, 2]\n output y = %s * 2\n}\n", s, s)
-		if _, diags := lower.Source("probe.mdl", []byte(probe)); diags.HasErrors() || s == "_" {
-			continue
-		}
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
+	return set
 }
 
 func collectIdents(t *testing.T, name string, src []byte, set map[string]bool) {
@@ -105,39 +91,12 @@ func TestHostileNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	word := regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
-	// Names the model calls stay functions: every other word of its source.
-	declared := map[string]bool{}
-	for _, s := range allopsNames {
-		declared[s] = true
-	}
-	calls := map[string]bool{}
-	for _, w := range word.FindAllString(string(src), -1) {
-		calls[w] = !declared[w]
-	}
-	pool := hostileNames(t)
-	var names []string
-	for _, s := range pool {
-		if !calls[s] {
-			names = append(names, s)
-		}
-	}
-	if len(names) < 300 {
-		t.Fatalf("only %d hostile names", len(names))
+	models, names := gocheck.Hostile(src, allopsNames, hostileNames(t))
+	if names < 300 {
+		t.Fatalf("only %d hostile names", names)
 	}
 	var cases []harnessCase
-	for i := 0; i*len(allopsNames) < len(names); i++ {
-		rename := map[string]string{}
-		for j, s := range allopsNames {
-			rename[s] = names[(i*len(allopsNames)+j)%len(names)]
-		}
-		rename["AllOps"] = fmt.Sprintf("Hostile%d", i) // the model's name is the generated package's business
-		model := word.ReplaceAllStringFunc(string(src), func(w string) string {
-			if r, ok := rename[w]; ok {
-				return r
-			}
-			return w
-		})
+	for i, model := range models {
 		for _, g := range stepGraphs(t, fmt.Sprintf("hostile%d.mdl", i), []byte(model), 4) {
 			cases = append(cases, harnessCase{name: g.Name, g: g, n: 3, max: 4, seed: uint64(i), steps: 2})
 		}
@@ -151,7 +110,7 @@ func TestHostileNames(t *testing.T) {
 			t.Errorf("%s: %s", c.name, msg)
 		}
 	}
-	t.Logf("%d names in %d models", len(names), len(cases))
+	t.Logf("%d names in %d models", names, len(cases))
 }
 
 // checkScopes checks the scoping of the Go generated for c's graph, with
