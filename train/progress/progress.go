@@ -3,7 +3,7 @@
 // and remaining time, the running loss and metrics and the examples per
 // second,
 //
-//	 50% [==============>...............] (2/4) [1s:1s] epoch 3/10 - loss 0.4321 - accuracy 0.8765 - 4,321 examples/s
+//	50% [==============>...............] (2/4) [1s:1s] epoch 3/10 - loss 0.4321 - accuracy 0.8765 - 4,321 examples/s
 //
 // replaced by a summary line when the epoch ends; elsewhere (a pipe, a log
 // file) only the summary line of each epoch:
