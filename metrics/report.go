@@ -150,6 +150,9 @@ func (r Report) name(i int) string {
 func (r Report) Table(w io.Writer) error {
 	b := bufio.NewWriter(w)
 	nw := len("weighted avg")
+	if len(r.TopK) > 2 {
+		nw = len("top-2 accuracy")
+	}
 	for i := range r.Classes {
 		nw = max(nw, len(r.name(i)))
 	}
@@ -167,7 +170,7 @@ func (r Report) Table(w io.Writer) error {
 	if len(r.TopK) > 2 {
 		fmt.Fprintln(b)
 		for i := 1; i < len(r.TopK)-1 && i < 5; i++ {
-			fmt.Fprintf(b, "%*s %10.4f\n", nw, fmt.Sprintf("top-%d accuracy", i+1), r.TopK[i])
+			fmt.Fprintf(b, "%*s %10s %10s %10.4f %10d\n", nw, fmt.Sprintf("top-%d accuracy", i+1), "", "", r.TopK[i], r.Count)
 		}
 	}
 	if len(r.Confusion) > 0 {
