@@ -60,9 +60,12 @@ func train(trainSet, test *data.Dataset, epochs, batch int, seed uint64, w io.Wr
 		var sum float64
 		seen := 0
 		for {
-			n, ok := batches.Next(x, y)
-			if !ok {
+			n, err := batches.Next(x, y)
+			if err == io.EOF {
 				break
+			}
+			if err != nil {
+				log.Fatal(err)
 			}
 			loss, err := m.TrainStep(x[:n*trainSet.Dim], y[:n], n)
 			if err != nil {
@@ -84,9 +87,12 @@ func train(trainSet, test *data.Dataset, epochs, batch int, seed uint64, w io.Wr
 func evaluate(m *mnistmlp.Model, d *data.Dataset, x []float32, y []int32) (acc, loss float64) {
 	it := d.Batches(mnistmlp.MaxBatch, nil)
 	for {
-		n, ok := it.Next(x, y)
-		if !ok {
+		n, err := it.Next(x, y)
+		if err == io.EOF {
 			break
+		}
+		if err != nil {
+			log.Fatal(err)
 		}
 		l, a, err := m.Eval(x[:n*d.Dim], y[:n], n)
 		if err != nil {

@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/mdlc/mdlc/runtime"
 )
@@ -9,6 +10,7 @@ import (
 // Batcher walks a Dataset in batches, an epoch at a time. With an RNG each
 // epoch visits the examples in a fresh permutation drawn from it, so the
 // order is deterministic per seed; without one it visits them in order.
+// (A Loader does the same for any Source and any model's inputs.)
 type Batcher struct {
 	d    *Dataset
 	size int
@@ -18,12 +20,10 @@ type Batcher struct {
 }
 
 // Batches returns a Batcher of batches of size examples (the last batch of
-// an epoch may be smaller). rng may be nil for no shuffling.
+// an epoch may be smaller). rng may be nil for no shuffling. A size below 1
+// makes every Next fail.
 func (d *Dataset) Batches(size int, rng *runtime.RNG) *Batcher {
-	if size < 1 {
-		panic(fmt.Sprintf("data: batch size %d < 1", size))
-	}
-	b := &Batcher{d: d, size: size, rng: rng, perm: make([]int, d.N), pos: -1}
+	b := &Batcher{d: d, size: size, rng: rng, perm: make([]int, max(d.N, 0)), pos: -1}
 	for i := range b.perm {
 		b.perm[i] = i
 	}
@@ -31,13 +31,21 @@ func (d *Dataset) Batches(size int, rng *runtime.RNG) *Batcher {
 }
 
 // Next copies the next batch into x (n*Dim values) and y (n labels; y may be
-// nil) and returns its size n. At the end of an epoch it returns 0, false;
+// nil) and returns its size n. At the end of an epoch it returns 0, io.EOF;
 // the call after that starts the next epoch. x must hold size*Dim values and
-// y, unless nil, size labels. Next allocates nothing.
-func (b *Batcher) Next(x []float32, y []int32) (n int, ok bool) {
+// y, unless nil, size labels; shorter buffers, a size below 1 or a Dataset
+// whose X or Y is shorter than N examples are errors. Next allocates
+// nothing.
+func (b *Batcher) Next(x []float32, y []int32) (n int, err error) {
 	d := b.d
+	if b.size < 1 {
+		return 0, fmt.Errorf("data: batch size %d < 1", b.size)
+	}
 	if len(x) < b.size*d.Dim || (y != nil && len(y) < b.size) {
-		panic(fmt.Sprintf("data: Next: buffers hold %d values and %d labels, want %d and %d", len(x), len(y), b.size*d.Dim, b.size))
+		return 0, fmt.Errorf("data: Next: buffers hold %d values and %d labels, want %d and %d", len(x), len(y), b.size*d.Dim, b.size)
+	}
+	if len(d.X) < d.N*d.Dim || (y != nil && d.Y != nil && len(d.Y) < d.N) || len(b.perm) != d.N {
+		return 0, fmt.Errorf("data: Next: dataset of %d examples of %d holds %d values and %d labels", d.N, d.Dim, len(d.X), len(d.Y))
 	}
 	if b.pos < 0 {
 		if b.rng != nil {
@@ -47,7 +55,7 @@ func (b *Batcher) Next(x []float32, y []int32) (n int, ok bool) {
 	}
 	if b.pos >= d.N {
 		b.pos = -1
-		return 0, false
+		return 0, io.EOF
 	}
 	n = min(b.size, d.N-b.pos)
 	for j, i := range b.perm[b.pos : b.pos+n] {
@@ -57,7 +65,7 @@ func (b *Batcher) Next(x []float32, y []int32) (n int, ok bool) {
 		}
 	}
 	b.pos += n
-	return n, true
+	return n, nil
 }
 
 // Reset abandons the current epoch; the next call to Next starts a new one.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -152,9 +153,12 @@ func TestBatcher(t *testing.T) {
 		var order []int32
 		var sizes []int
 		for {
-			k, ok := b.Next(x, y)
-			if !ok {
+			k, err := b.Next(x, y)
+			if err == io.EOF {
 				break
+			}
+			if err != nil {
+				t.Fatal(err)
 			}
 			sizes = append(sizes, k)
 			for j := range k {
@@ -193,5 +197,15 @@ func TestBatcher(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { b.Next(x, y) }); allocs != 0 {
 		t.Fatalf("Next allocates %v times", allocs)
+	}
+	if _, err := b.Next(x[:5], y); err == nil || !strings.Contains(err.Error(), "buffers hold 5 values") {
+		t.Fatalf("short buffer: %v", err)
+	}
+	if _, err := d.Batches(0, nil).Next(x, y); err == nil || !strings.Contains(err.Error(), "batch size 0") {
+		t.Fatalf("batch size 0: %v", err)
+	}
+	short := &Dataset{N: 5, Dim: dim, X: make([]float32, 4*dim)}
+	if _, err := short.Batches(2, nil).Next(x, nil); err == nil || !strings.Contains(err.Error(), "dataset of 5 examples") {
+		t.Fatalf("short dataset: %v", err)
 	}
 }

@@ -7,14 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"slices"
 )
 
 // maxIDXBytes bounds the data an IDX header may announce (4 GiB).
 const maxIDXBytes = 1 << 32
 
 // ReadIDX reads an IDX file of unsigned bytes (type 0x08), gzip-compressed
-// when its name ends in .gz. It returns the dimensions and the data, whose
+// or not (told by the gzip magic number 1f 8b, whatever the name). It returns the dimensions and the data, whose
 // length is their product. A bad magic number, another element type, a size
 // that disagrees with the dimensions, or a truncated or corrupt file is an
 // error.
@@ -24,9 +24,10 @@ func ReadIDX(path string) (dims []int, data []byte, err error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	var r io.Reader = bufio.NewReader(f)
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(r)
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -86,4 +87,30 @@ func readIDX(r io.Reader) ([]int, []byte, error) {
 		return nil, nil, fmt.Errorf("reading IDX data: %w", err)
 	}
 	return dims, buf, nil
+}
+
+// LoadIDX reads a pair of IDX files: images [N, ...] (any rank; each
+// example is the product of the other dimensions, scaled from 0..255 to
+// [0, 1]) and labels [N] (0..255). Either may be gzip-compressed. A count
+// that differs between the two is an error naming both files.
+func LoadIDX(images, labels string) (*Dataset, error) {
+	idims, pix, err := ReadIDX(images)
+	if err != nil {
+		return nil, err
+	}
+	ldims, lab, err := ReadIDX(labels)
+	if err != nil {
+		return nil, err
+	}
+	if len(ldims) != 1 || ldims[0] != idims[0] {
+		return nil, fmt.Errorf("%s: dimensions %v, want [%d] to match the %d images of %s", labels, ldims, idims[0], idims[0], images)
+	}
+	d := &Dataset{N: idims[0], Dim: prod(idims[1:]), Shape: slices.Clone(idims[1:]), X: make([]float32, len(pix)), Y: make([]int32, len(lab))}
+	for i, p := range pix {
+		d.X[i] = float32(p) / 255
+	}
+	for i, l := range lab {
+		d.Y[i] = int32(l)
+	}
+	return d, nil
 }

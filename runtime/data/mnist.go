@@ -7,16 +7,50 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/mdlc/mdlc/runtime"
 )
 
 // Dataset is N examples of Dim float32 values each (X, row-major) with one
-// int32 label each (Y).
+// int32 label each (Y). It is a Source of two fields: x, f32 of Shape (or
+// [Dim] when Shape is nil), and y, an i32 scalar (absent when Y is nil).
 type Dataset struct {
-	X   []float32
-	Y   []int32
-	N   int
-	Dim int
+	X     []float32
+	Y     []int32
+	N     int
+	Dim   int
+	Shape []int // of one example, e.g. [28 28] from an IDX file; nil: [Dim]
 }
+
+func (d *Dataset) Len() int { return d.N }
+
+func (d *Dataset) Fields() []Field {
+	shape := d.Shape
+	if shape == nil {
+		shape = []int{d.Dim}
+	}
+	fs := []Field{{Name: "x", DType: runtime.F32, Shape: shape}}
+	if d.Y != nil {
+		fs = append(fs, Field{Name: "y", DType: runtime.I32, Shape: []int{}})
+	}
+	return fs
+}
+
+func (d *Dataset) Read(f, i int, dst runtime.Value) error {
+	if i < 0 || i >= d.N {
+		return fmt.Errorf("example %d of %d", i, d.N)
+	}
+	switch {
+	case f == 0 && len(d.X) >= (i+1)*d.Dim:
+		return readF32(dst, d.X[i*d.Dim:(i+1)*d.Dim])
+	case f == 1 && i < len(d.Y):
+		return readI32(dst, d.Y[i:i+1])
+	}
+	return fmt.Errorf("dataset has no field %d of example %d (X holds %d values, Y %d labels)", f, i, len(d.X), len(d.Y))
+}
+
+// Label is the label of example i.
+func (d *Dataset) Label(i int) int32 { return d.Y[i] }
 
 // LoadMNIST reads MNIST-format IDX files (MNIST, Fashion-MNIST) from dir:
 // train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
@@ -43,29 +77,17 @@ func loadMNISTPair(dir, prefix string) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	idims, pix, err := ReadIDX(ipath)
+	d, err := LoadIDX(ipath, lpath)
 	if err != nil {
 		return nil, err
 	}
-	if len(idims) != 3 {
-		return nil, fmt.Errorf("%s: dimensions %v, want [N rows cols]", ipath, idims)
+	if len(d.Shape) != 2 {
+		return nil, fmt.Errorf("%s: dimensions %v, want [N rows cols]", ipath, append([]int{d.N}, d.Shape...))
 	}
-	ldims, labels, err := ReadIDX(lpath)
-	if err != nil {
-		return nil, err
-	}
-	if len(ldims) != 1 || ldims[0] != idims[0] {
-		return nil, fmt.Errorf("%s: dimensions %v, want [%d] to match %s", lpath, ldims, idims[0], ipath)
-	}
-	d := &Dataset{N: idims[0], Dim: idims[1] * idims[2], X: make([]float32, len(pix)), Y: make([]int32, len(labels))}
-	for i, p := range pix {
-		d.X[i] = float32(p) / 255
-	}
-	for i, l := range labels {
+	for i, l := range d.Y {
 		if l > 9 {
 			return nil, fmt.Errorf("%s: label %d at index %d is out of range 0..9", lpath, l, i)
 		}
-		d.Y[i] = int32(l)
 	}
 	return d, nil
 }

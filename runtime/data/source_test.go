@@ -1,0 +1,286 @@
+package data
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mdlc/mdlc/runtime"
+)
+
+// toySource has n examples: a (f32 [2]: i, -i), b (i32 scalar: i), and a
+// whole value w (f32 [3]).
+type toySource struct{ n int }
+
+func (s toySource) Len() int { return s.n }
+func (s toySource) Fields() []Field {
+	return []Field{
+		{Name: "a", DType: runtime.F32, Shape: []int{2}},
+		{Name: "b", DType: runtime.I32, Shape: []int{}},
+		{Name: "w", DType: runtime.F32, Shape: []int{3}, Whole: true},
+	}
+}
+func (s toySource) Read(f, i int, dst runtime.Value) error {
+	switch f {
+	case 0:
+		return readF32(dst, []float32{float32(i), -float32(i)})
+	case 1:
+		return readI32(dst, []int32{int32(i)})
+	}
+	return readF32(dst, []float32{7, 8, 9})
+}
+
+func io_(name, dtype, role string, shape ...int) runtime.IO {
+	return runtime.IO{Name: name, DType: dtype, Shape: shape, Role: role}
+}
+
+func TestLoaderFill(t *testing.T) {
+	inputs := []runtime.IO{
+		io_("x", runtime.F32, "input", -1, 2),
+		io_("table", runtime.F32, "input", 3),
+		io_("y", runtime.F32, "target", -1), // i32 field read as f32
+	}
+	l, err := NewLoader(toySource{10}, inputs, LoaderOptions{BatchSize: 4, Bind: map[string]string{"table": "w", "y": "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Steps() != 3 || l.Len() != 10 {
+		t.Fatalf("steps %d len %d", l.Steps(), l.Len())
+	}
+	b := l.NewBatch()
+	n, err := l.Load(b, 0, 2)
+	if err != nil || n != 2 {
+		t.Fatalf("n %d err %v", n, err)
+	}
+	if !slices.Equal(b[0].F32[:4], []float32{8, -8, 9, -9}) || !slices.Equal(b[1].F32, []float32{7, 8, 9}) || !slices.Equal(b[2].F32[:2], []float32{8, 9}) {
+		t.Fatalf("batch %v", b)
+	}
+	if _, err := l.Load(b, 0, 3); err == nil || !strings.Contains(err.Error(), "step 3 of an epoch of 3") {
+		t.Fatalf("step out of range: %v", err)
+	}
+	// Wrong buffers are errors, never panics.
+	short := runtime.Batch{{F32: make([]float32, 3)}, {F32: make([]float32, 3)}, {F32: make([]float32, 4)}}
+	if _, err := l.Load(short, 0, 0); err == nil || !strings.Contains(err.Error(), "holds 3 elements, want 8") {
+		t.Fatalf("short buffer: %v", err)
+	}
+	if _, err := l.Load(b[:2], 0, 0); err == nil || !strings.Contains(err.Error(), "batch has 2 values") {
+		t.Fatalf("short batch: %v", err)
+	}
+	if err := l.Fill(b, []int{10}); err == nil || !strings.Contains(err.Error(), "example 10 of 10") {
+		t.Fatalf("bad index: %v", err)
+	}
+
+	// Positional binding, and a target the source lacks (Predict).
+	two := []runtime.IO{io_("img", runtime.F32, "input", -1, 1, 2), io_("lab", runtime.I32, "target", -1)}
+	if _, err := NewLoader(&Dataset{N: 1, Dim: 2, X: []float32{1, 2}, Y: []int32{0}}, two, LoaderOptions{BatchSize: 1}); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := NewLoader(&Dataset{N: 1, Dim: 2, X: []float32{1, 2}}, two, LoaderOptions{BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 := l2.NewBatch()
+	if _, err := l2.Load(b2, 0, 0); err != nil || b2[1].I32 != nil || !slices.Equal(b2[0].F32, []float32{1, 2}) {
+		t.Fatalf("predict batch %v err %v", b2, err)
+	}
+
+	bad := []struct {
+		inputs []runtime.IO
+		opts   LoaderOptions
+		want   string
+	}{
+		{inputs[:1], LoaderOptions{}, "batch size 0"},
+		{[]runtime.IO{io_("x", runtime.F32, "input", -1, 3)}, LoaderOptions{BatchSize: 1}, "takes 3 values per example, field a [2] has 2"},
+		{[]runtime.IO{io_("x", runtime.I32, "input", -1, 2)}, LoaderOptions{BatchSize: 1}, "input x is i32 but field a is f32"},
+		{[]runtime.IO{io_("x", runtime.F32, "input", 2)}, LoaderOptions{BatchSize: 1}, "has no batch axis but field a is per example"},
+		{[]runtime.IO{io_("x", runtime.F32, "input", -1, 3)}, LoaderOptions{BatchSize: 1, Bind: map[string]string{"x": "w"}}, "one value for all examples"},
+		{[]runtime.IO{io_("x", runtime.F32, "input", -1, 2)}, LoaderOptions{BatchSize: 1, Bind: map[string]string{"x": "z"}}, `bound to field "z"`},
+		{[]runtime.IO{io_("x", runtime.F32, "input", -1, 2), io_("y", runtime.F32, "input", -1), io_("z", runtime.F32, "input", 3), io_("t", runtime.F32, "input", -1)}, LoaderOptions{BatchSize: 1}, "no field of the source for input t"},
+		{inputs[:1], LoaderOptions{BatchSize: 1, Rank: 2, World: 2}, "rank 2 of world 2"},
+	}
+	for _, tc := range bad {
+		if _, err := NewLoader(toySource{3}, tc.inputs, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %+v: error %v, want %q", tc.inputs, tc.opts, err, tc.want)
+		}
+	}
+}
+
+// epochOrder reads every batch of an epoch and returns the b values.
+func epochOrder(t *testing.T, l *Loader, epoch int) []int32 {
+	t.Helper()
+	b := l.NewBatch()
+	var got []int32
+	for s := range l.Steps() {
+		n, err := l.Load(b, epoch, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b[1].I32[:n]...)
+	}
+	return got
+}
+
+func TestLoaderOrder(t *testing.T) {
+	inputs := []runtime.IO{io_("a", runtime.F32, "input", -1, 2), io_("b", runtime.I32, "target", -1)}
+	mk := func(o LoaderOptions) *Loader {
+		l, err := NewLoader(toySource{23}, inputs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 3})
+	e0, e1 := epochOrder(t, l, 0), epochOrder(t, l, 1)
+	if !slices.Equal(slices.Sorted(slices.Values(e0)), slices.Sorted(slices.Values(e1))) || len(e0) != 23 {
+		t.Fatalf("epochs do not cover the examples once: %v %v", e0, e1)
+	}
+	if slices.Equal(e0, e1) {
+		t.Fatal("two epochs in the same order")
+	}
+	// Deterministic by (seed, epoch), whatever was read before.
+	if again := epochOrder(t, mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 3}), 1); !slices.Equal(again, e1) {
+		t.Fatalf("epoch 1 again: %v, want %v", again, e1)
+	}
+	if other := epochOrder(t, mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 4}), 1); slices.Equal(other, e1) {
+		t.Fatal("another seed gives the same order")
+	}
+	if seq := epochOrder(t, mk(LoaderOptions{BatchSize: 5}), 0); !slices.Equal(seq, slices.Collect(func(yield func(int32) bool) {
+		for i := range int32(23) {
+			yield(i)
+		}
+	})) {
+		t.Fatalf("unshuffled order %v", seq)
+	}
+	if d := mk(LoaderOptions{BatchSize: 5, DropLast: true}); d.Steps() != 4 || d.Len() != 20 {
+		t.Fatalf("drop last: %d steps, %d examples", d.Steps(), d.Len())
+	}
+	// Ranks read disjoint shares of the same epoch order.
+	var all []int32
+	for r := range 3 {
+		lr := mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 3, Rank: r, World: 3})
+		part := epochOrder(t, lr, 1)
+		if len(part) != lr.Len() || lr.Len() != []int{8, 8, 7}[r] {
+			t.Fatalf("rank %d reads %d examples (Len %d)", r, len(part), lr.Len())
+		}
+		for k, v := range part {
+			if v != e1[r+3*k] {
+				t.Fatalf("rank %d position %d: %d, want %d", r, k, v, e1[r+3*k])
+			}
+		}
+		all = append(all, part...)
+	}
+	slices.Sort(all)
+	if len(slices.Compact(all)) != 23 {
+		t.Fatal("ranks do not cover the epoch")
+	}
+}
+
+func TestStratifiedSplit(t *testing.T) {
+	var labels []int32
+	for c, n := range []int{50, 30, 7, 1} {
+		for range n {
+			labels = append(labels, int32(c))
+		}
+	}
+	train, val, err := StratifiedSplit(labels, 0.2, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(idx []int) []int {
+		n := make([]int, 4)
+		for _, i := range idx {
+			n[labels[i]]++
+		}
+		return n
+	}
+	if got := count(val); !slices.Equal(got, []int{10, 6, 1, 0}) {
+		t.Fatalf("validation per class %v, want [10 6 1 0]", got)
+	}
+	if got := count(train); !slices.Equal(got, []int{40, 24, 6, 1}) {
+		t.Fatalf("training per class %v", got)
+	}
+	if !slices.IsSorted(train) || !slices.IsSorted(val) {
+		t.Fatal("parts not in index order")
+	}
+	all := append(slices.Clone(train), val...)
+	slices.Sort(all)
+	if len(slices.Compact(all)) != len(labels) {
+		t.Fatal("parts overlap or miss examples")
+	}
+	t2, v2, _ := StratifiedSplit(labels, 0.2, 9)
+	if !slices.Equal(t2, train) || !slices.Equal(v2, val) {
+		t.Fatal("same seed, another split")
+	}
+	if _, v3, _ := StratifiedSplit(labels, 0.2, 10); slices.Equal(v3, val) {
+		t.Fatal("another seed, same split")
+	}
+	if _, v, _ := StratifiedSplit(labels, 0, 1); len(v) != 0 {
+		t.Fatal("fraction 0 gives validation examples")
+	}
+	for _, f := range []float64{-0.1, 1.5, math.NaN()} {
+		if _, _, err := StratifiedSplit(labels, f, 1); err == nil {
+			t.Fatalf("fraction %v accepted", f)
+		}
+	}
+	// Subsets of a labeled source read through to it.
+	d := &Dataset{N: len(labels), Dim: 1, X: make([]float32, len(labels)), Y: labels}
+	for i := range d.X {
+		d.X[i] = float32(i)
+	}
+	tr, va, err := SplitLabeled(d, 0.2, 9)
+	if err != nil || !slices.Equal(tr.Index, train) || !slices.Equal(va.Index, val) {
+		t.Fatalf("SplitLabeled: %v", err)
+	}
+	x := make([]float32, 1)
+	if err := va.Read(0, 3, runtime.Value{F32: x}); err != nil || x[0] != float32(val[3]) || va.Label(3) != labels[val[3]] {
+		t.Fatalf("subset read %v err %v", x, err)
+	}
+	if _, err := va.Image(0); err == nil {
+		t.Fatal("a dataset's subset has images")
+	}
+}
+
+func TestLoadIDX(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// gzip'd without a .gz name: told by the magic number.
+	imgs := write("images", gz(idxBytes([]int{2, 1, 2, 1}, []byte{0, 255, 51, 0})))
+	labs := write("labels", idxBytes([]int{2}, []byte{3, 200}))
+	d, err := LoadIDX(imgs, labs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.N != 2 || d.Dim != 2 || !slices.Equal(d.Shape, []int{1, 2, 1}) || !slices.Equal(d.X, []float32{0, 1, 0.2, 0}) || !slices.Equal(d.Y, []int32{3, 200}) {
+		t.Fatalf("%+v", d)
+	}
+	l, err := NewLoader(d, []runtime.IO{io_("x", runtime.F32, "input", -1, 1, 2, 1), io_("y", runtime.I32, "target", -1)}, LoaderOptions{BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := l.NewBatch()
+	if _, err := l.Load(b, 0, 0); err != nil || !slices.Equal(b[0].F32, d.X) || !slices.Equal(b[1].I32, d.Y) {
+		t.Fatalf("batch %v err %v", b, err)
+	}
+	three := write("labels3", idxBytes([]int{3}, []byte{1, 2, 3}))
+	if _, err := LoadIDX(imgs, three); err == nil || !strings.Contains(err.Error(), "want [2] to match the 2 images") {
+		t.Fatalf("count mismatch: %v", err)
+	}
+	if _, err := LoadIDX(imgs, write("bad", []byte("GIF89a..."))); err == nil || !strings.Contains(err.Error(), "not an IDX file") {
+		t.Fatalf("wrong magic: %v", err)
+	}
+	if _, err := LoadIDX(write("trunc", idxBytes([]int{2, 2}, []byte{1, 2, 3})), labs); err == nil || !strings.Contains(err.Error(), "truncated IDX data") {
+		t.Fatalf("truncated: %v", err)
+	}
+	if _, err := LoadIDX(filepath.Join(dir, "missing"), labs); err == nil {
+		t.Fatal("missing file accepted")
+	}
+}
