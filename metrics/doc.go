@@ -48,12 +48,14 @@
 // These are scikit-learn's accuracy_score, precision_recall_fscore_support with
 // labels=range(k) (average=None, "macro", "micro", "weighted"; for two classes
 // PerClass[1], see Report.Binary, is average="binary" with pos_label=1),
-// f1_score's 2tp/(2tp+fp+fn) form (scikit-learn 1.3 and later),
+// f1_score in the 2tp/(2tp+fp+fn) form recent scikit-learn computes (equal
+// to 2PR/(P+R) whenever precision and recall are both defined),
 // confusion_matrix and, but for ties, top_k_accuracy_score. A zero denominator
 // gives 0 and a Warning, as zero_division="warn" does: precision of a class
 // never predicted, recall of a class with no examples, F1 of a class neither
 // true nor predicted, anything over an empty set. Macro averages include such
-// classes with their 0, as scikit-learn does when labels are given.
+// classes with their 0, as scikit-learn does when labels are given. Each
+// Warning names the metric, the class and the value reported instead.
 //
 // # Regression
 //
