@@ -159,13 +159,13 @@ func TestConfusionMatrix(t *testing.T) {
 		{strings.Fields("0 1 2 3 4 5 6 7 8 9"), 720}, // 1.5 + 0.6*10 inches
 	} {
 		n := len(c.classes)
-		counts := make([][]int, n)
+		counts := make([][]int64, n)
 		for i := range counts {
-			counts[i] = make([]int, n)
+			counts[i] = make([]int64, n)
 			for j := range counts[i] {
-				counts[i][j] = i + j
+				counts[i][j] = int64(i + j)
 			}
-			counts[i][i] = 100 + i
+			counts[i][i] = int64(100 + i)
 		}
 		path := filepath.Join(dir, "cm.png")
 		if err := ConfusionMatrix(path, counts, c.classes); err != nil {
@@ -182,13 +182,13 @@ func TestConfusionMatrix(t *testing.T) {
 	}
 
 	for _, bad := range []struct {
-		counts  [][]int
+		counts  [][]int64
 		classes []string
 	}{
 		{nil, nil},
-		{[][]int{{1}}, []string{"a", "b"}},
-		{[][]int{{1, 2}, {3}}, []string{"a", "b"}},
-		{[][]int{{1, -2}, {3, 4}}, []string{"a", "b"}},
+		{[][]int64{{1}}, []string{"a", "b"}},
+		{[][]int64{{1, 2}, {3}}, []string{"a", "b"}},
+		{[][]int64{{1, -2}, {3, 4}}, []string{"a", "b"}},
 	} {
 		if err := ConfusionMatrix(filepath.Join(dir, "bad.png"), bad.counts, bad.classes); err == nil {
 			t.Errorf("ConfusionMatrix(%v, %v): no error", bad.counts, bad.classes)

@@ -188,12 +188,13 @@ func savePNG(p *plot.Plot, w, h vg.Length, path string) error {
 	})
 }
 
-// ConfusionMatrix writes a PNG of counts, counts[true][predicted], as a
+// ConfusionMatrix writes a PNG of counts, counts[true][predicted] (as in
+// metrics.Report.Confusion), as a
 // heatmap from white to blue with each cell's count written in it, the true
 // classes down the left (the first at the top) and the predicted classes
 // along the bottom, named by classes. The image is square, 4 inches or
 // 1.5 + 0.6 per class inches if larger, at 96 dots per inch.
-func ConfusionMatrix(path string, counts [][]int, classes []string) error {
+func ConfusionMatrix(path string, counts [][]int64, classes []string) error {
 	n := len(classes)
 	if n == 0 {
 		return fmt.Errorf("confusion matrix: no classes")
@@ -201,7 +202,7 @@ func ConfusionMatrix(path string, counts [][]int, classes []string) error {
 	if len(counts) != n {
 		return fmt.Errorf("confusion matrix: %d rows for %d classes", len(counts), n)
 	}
-	top := 0
+	var top int64
 	for i, row := range counts {
 		if len(row) != n {
 			return fmt.Errorf("confusion matrix: row %d has %d counts for %d classes", i, len(row), n)
@@ -228,7 +229,7 @@ func ConfusionMatrix(path string, counts [][]int, classes []string) error {
 	for i, row := range counts {
 		for j, c := range row {
 			labels.XYs = append(labels.XYs, plotter.XY{X: float64(j), Y: float64(n - 1 - i)})
-			labels.Labels = append(labels.Labels, strconv.Itoa(c))
+			labels.Labels = append(labels.Labels, strconv.FormatInt(c, 10))
 			st := text.Style{
 				Color:   color.Black,
 				Font:    plot.DefaultFont,
@@ -277,7 +278,7 @@ func ConfusionSide(n int) vg.Length {
 
 // grid is a confusion matrix as a heatmap's grid: column j, row r is the
 // count of true class n-1-r predicted as j (the first class at the top).
-type grid [][]int
+type grid [][]int64
 
 func (g grid) Dims() (c, r int)   { return len(g), len(g) }
 func (g grid) Z(c, r int) float64 { return float64(g[len(g)-1-r][c]) }
