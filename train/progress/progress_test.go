@@ -118,3 +118,20 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// More steps than announced, and an epoch ended before any step: no panic,
+// the summary line still ends the epoch.
+func TestBarOddSteps(t *testing.T) {
+	var buf bytes.Buffer
+	p := New(&buf, Options{Mode: Bar, Now: clock(time.Second)})
+	p.StartEpoch(1, 2, 2)
+	for range 5 {
+		p.Step(1, 1, nil)
+	}
+	p.EndEpoch(Summary{Train: Scores{Loss: 1}})
+	p.StartEpoch(2, 2, 3)
+	p.EndEpoch(Summary{Train: Scores{Loss: 1}})
+	if out := buf.String(); !strings.HasSuffix(out, "epoch 2/2 - 1.0s - loss 1.0000\n") {
+		t.Errorf("output %q", out)
+	}
+}

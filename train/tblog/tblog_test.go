@@ -308,3 +308,34 @@ for e in acc.Scalars("epoch_loss"):
 		t.Errorf("TensorBoard read:\n%s\nwant:\n%s", out, want)
 	}
 }
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
+
+func TestErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(filepath.Join(file, "logs"), Options{}); err == nil {
+		t.Error("Create under a file: no error")
+	}
+	if _, err := NewWriter(failWriter{}, Options{}); err == nil {
+		t.Error("NewWriter on a failing writer: no error")
+	}
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Options{Now: func() time.Time { return time.Unix(1, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Path() != "" {
+		t.Errorf("Path() = %q", w.Path())
+	}
+	if err := w.Scalar("a", 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readRecords(t, buf.Bytes())); n != 2 {
+		t.Errorf("%d records, want 2", n)
+	}
+}
