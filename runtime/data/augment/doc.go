@@ -46,4 +46,16 @@
 //     interpolates in float64 (differences below 1e-4 of a pixel level).
 //   - Channel shift, brightness, featurewise/samplewise normalization and ZCA
 //     are not here.
+//
+// # Throughput
+//
+// One 150x150x3 image with every transform on (bilinear, fill nearest,
+// rescaled) costs about 0.26 ms of CPU on one core of the 2-core AMD EPYC
+// development machine, about 3,500 images/s per core when the machine is
+// idle (1,300 to 3,700 measured while other jobs shared it):
+//
+//	go test ./runtime/data/augment -run '^$' -bench Augment -benchtime 2s
+//
+// BenchmarkAugment is Params.Apply on one goroutine; BenchmarkAugmentPipeline
+// is a Pipeline with one worker per core, batches of 32.
 package augment

@@ -74,12 +74,24 @@ func (wp *warper) bilinearRow(row []float32, m Matrix, r int) {
 	for c := range w {
 		y, x := m.Apply(float64(r), float64(c))
 		out := row[c*ch : (c+1)*ch]
-		yf, xf := math.Floor(y), math.Floor(x)
-		fy, fx := float32(y-yf), float32(x-xf)
 		// Compare as floats first: a far-off point must not overflow int.
-		if yf >= 0 && xf >= 0 && yf < float64(h-1) && xf < float64(w-1) {
-			i00 := (int(yf)*w + int(xf)) * ch
+		if y >= 0 && x >= 0 && y < float64(h-1) && x < float64(w-1) {
+			yi, xi := int(y), int(x) // floor, as both are >= 0
+			fy, fx := float32(y-float64(yi)), float32(x-float64(xi))
+			i00 := (yi*w + xi) * ch
 			i10 := i00 + w*ch
+			if ch == 3 { // RGB unrolled: the common case
+				a, b := src[i00:i00+6:i00+6], src[i10:i10+6:i10+6]
+				o := out[:3:3]
+				for k := range 3 {
+					p00, p01 := float32(a[k]), float32(a[k+3])
+					p10, p11 := float32(b[k]), float32(b[k+3])
+					top := p00 + fx*(p01-p00)
+					bot := p10 + fx*(p11-p10)
+					o[k] = (top + fy*(bot-top)) * wp.scale
+				}
+				continue
+			}
 			for k := range out {
 				p00, p01 := float32(src[i00+k]), float32(src[i00+ch+k])
 				p10, p11 := float32(src[i10+k]), float32(src[i10+ch+k])
@@ -95,6 +107,8 @@ func (wp *warper) bilinearRow(row []float32, m Matrix, r int) {
 			}
 			continue
 		}
+		yf, xf := math.Floor(y), math.Floor(x)
+		fy, fx := float32(y-yf), float32(x-xf)
 		y0, y1 := wp.index(yf, h), wp.index(yf+1, h)
 		x0, x1 := wp.index(xf, w), wp.index(xf+1, w)
 		for k := range out {
