@@ -466,12 +466,15 @@ type Labeled interface {
 }
 
 // StratifiedSplit splits the examples 0..len(labels)-1 into a training and
-// a validation part, as Keras's validation_split but per class: each class
-// c of n_c examples gives round(valFraction*n_c) of them, chosen by a
-// permutation drawn from seed, to validation (at least one when
-// valFraction > 0 and n_c > 1, and never all n_c unless valFraction is 1).
-// Both parts are in index order. The same labels, fraction and seed give
-// the same split. valFraction must lie in [0, 1].
+// a validation part, as Keras's validation_split but per class: the
+// validation part has round(valFraction*N) examples, shared among the
+// classes in proportion to their sizes (each class c of n_c examples gives
+// floor(valFraction*n_c), and the examples left over go to the classes with
+// the largest remainders, the smaller class id first on a tie), never all
+// of a class unless valFraction is 1. Which examples of a class go to
+// validation is drawn from seed. Both parts are in index order; the same
+// labels, fraction and seed give the same split. valFraction must lie in
+// [0, 1].
 func StratifiedSplit(labels []int32, valFraction float64, seed uint64) (train, val []int, err error) {
 	if !(valFraction >= 0 && valFraction <= 1) {
 		return nil, nil, fmt.Errorf("data: validation fraction %v not in [0, 1]", valFraction)
@@ -485,21 +488,45 @@ func StratifiedSplit(labels []int32, valFraction float64, seed uint64) (train, v
 		byClass[c] = append(byClass[c], i)
 	}
 	slices.Sort(classes)
+	// Largest-remainder quotas.
+	k := make([]int, len(classes))
+	rem := make([]float64, len(classes))
+	left := int(math.Round(valFraction * float64(len(labels))))
+	for ci, c := range classes {
+		q := valFraction * float64(len(byClass[c]))
+		k[ci] = int(math.Floor(q))
+		rem[ci] = q - float64(k[ci])
+		left -= k[ci]
+	}
+	capOf := func(ci int) int {
+		n := len(byClass[classes[ci]])
+		if valFraction < 1 {
+			return n - 1
+		}
+		return n
+	}
+	byRem := make([]int, len(classes))
+	for ci := range byRem {
+		byRem[ci] = ci
+	}
+	slices.SortStableFunc(byRem, func(a, b int) int { return cmpDesc(rem[a], rem[b]) })
+	for _, ci := range byRem {
+		if left <= 0 {
+			break
+		}
+		if k[ci] < capOf(ci) {
+			k[ci]++
+			left--
+		}
+	}
 	isVal := make([]bool, len(labels))
 	rng := runtime.NewRNG(seed)
-	for _, c := range classes {
+	for ci, c := range classes {
 		idx := byClass[c]
-		nc := len(idx)
-		k := int(math.Round(valFraction * float64(nc)))
-		if valFraction > 0 && k == 0 && nc > 1 {
-			k = 1
-		}
-		if valFraction < 1 && k == nc {
-			k = nc - 1
-		}
-		perm := make([]int, nc)
-		rng.Perm(nc, perm)
-		for _, p := range perm[:k] {
+		kc := min(k[ci], max(capOf(ci), 0))
+		perm := make([]int, len(idx))
+		rng.Perm(len(idx), perm)
+		for _, p := range perm[:kc] {
 			isVal[idx[p]] = true
 		}
 	}
@@ -511,6 +538,16 @@ func StratifiedSplit(labels []int32, valFraction float64, seed uint64) (train, v
 		}
 	}
 	return train, val, nil
+}
+
+func cmpDesc(a, b float64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
 }
 
 // SplitLabeled splits a labeled source with StratifiedSplit into two

@@ -196,10 +196,12 @@ func TestStratifiedSplit(t *testing.T) {
 		}
 		return n
 	}
-	if got := count(val); !slices.Equal(got, []int{10, 6, 1, 0}) {
-		t.Fatalf("validation per class %v, want [10 6 1 0]", got)
+	// Quotas 10, 6, 1.4, 0.2 of round(0.2*88) = 18: the one left over
+	// goes to the largest remainder.
+	if got := count(val); !slices.Equal(got, []int{10, 6, 2, 0}) {
+		t.Fatalf("validation per class %v, want [10 6 2 0]", got)
 	}
-	if got := count(train); !slices.Equal(got, []int{40, 24, 6, 1}) {
+	if got := count(train); !slices.Equal(got, []int{40, 24, 5, 1}) {
 		t.Fatalf("training per class %v", got)
 	}
 	if !slices.IsSorted(train) || !slices.IsSorted(val) {
@@ -219,6 +221,13 @@ func TestStratifiedSplit(t *testing.T) {
 	}
 	if _, v, _ := StratifiedSplit(labels, 0, 1); len(v) != 0 {
 		t.Fatal("fraction 0 gives validation examples")
+	}
+	if tr, v, _ := StratifiedSplit(labels, 1, 1); len(tr) != 0 || len(v) != len(labels) {
+		t.Fatal("fraction 1 leaves training examples")
+	}
+	// A class is never wholly in validation: the one left over goes on.
+	if _, v, _ := StratifiedSplit([]int32{0, 0, 1}, 0.5, 1); len(v) != 1 || v[0] > 1 {
+		t.Fatalf("validation %v, want one example of class 0", v)
 	}
 	for _, f := range []float64{-0.1, 1.5, math.NaN()} {
 		if _, _, err := StratifiedSplit(labels, f, 1); err == nil {
