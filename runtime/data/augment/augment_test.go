@@ -141,7 +141,8 @@ func TestIdentityIsExact(t *testing.T) {
 }
 
 // A one-row image shifted by ty reads columns c+ty; outside [0, 4] each fill
-// mode decides.
+// mode decides. Every row was also checked with scipy.ndimage.affine_transform
+// (wrap against its grid-wrap).
 func TestFillModesAtBorders(t *testing.T) {
 	src := Image{Width: 5, Height: 1, Channels: 1, Pix: []uint8{10, 20, 30, 40, 50}}
 	for _, c := range []struct {
@@ -157,6 +158,7 @@ func TestFillModesAtBorders(t *testing.T) {
 		{FillConstant, Bilinear, 2, []float32{30, 40, 50, 7, 7}},
 		{FillConstant, Bilinear, -1.5, []float32{7, 7, 15, 25, 35}},
 		{FillConstant, Nearest, -1, []float32{7, 10, 20, 30, 40}},
+		{FillConstant, Nearest, -0.4, []float32{7, 20, 30, 40, 50}}, // -0.4 rounds to 0 but lies outside: cval, as scipy
 		{FillReflect, Bilinear, 3, []float32{40, 50, 50, 40, 30}},
 		{FillReflect, Bilinear, -2, []float32{20, 10, 10, 20, 30}},
 		{FillWrap, Bilinear, 3, []float32{40, 50, 10, 20, 30}},
@@ -227,7 +229,7 @@ func referenceWarp(p Params, src Image, m Matrix) []float64 {
 				switch {
 				case p.Interpolation == Nearest:
 					yi, xi := int(math.Round(y)), int(math.Round(x))
-					if p.FillMode == FillConstant && (yi < 0 || xi < 0 || yi > h-1 || xi > w-1) {
+					if p.FillMode == FillConstant && (y < 0 || x < 0 || y > float64(h-1) || x > float64(w-1)) {
 						v = p.Cval
 					} else {
 						v = float64(src.Pix[(at(yi, h)*w+at(xi, w))*ch+k])

@@ -25,7 +25,14 @@
 // Interpolation is bilinear (Keras's default interpolation_order=1) or
 // nearest (order 0). Fill modes are scipy.ndimage's on the pixel grid:
 // nearest (the default), constant (Cval for a source point outside
-// [0, h-1] x [0, w-1], no interpolation with Cval), reflect (dcba|abcd|dcba).
+// [0, h-1] x [0, w-1], with either interpolation; no interpolation with
+// Cval), reflect (dcba|abcd|dcba).
+//
+// TestMatchesKerasScipy checks whole warped images against values computed
+// by Keras's own path (testdata/keras_ref.py: its matrix composition,
+// scipy.ndimage.affine_transform, its flips) for every transform, each fill
+// mode but wrap, and both interpolations: they agree within 1e-4 of a pixel
+// level.
 //
 // # Differences from Keras
 //
@@ -43,7 +50,8 @@
 //   - wrap is periodic (scipy's "grid-wrap"); scipy's legacy "wrap", which
 //     Keras passes on, has a different period at the edges.
 //   - The 8-bit input is read as float32 and interpolated in float32; Keras
-//     interpolates in float64 (differences below 1e-4 of a pixel level).
+//     interpolates in float64 (differences below 1e-4 of a pixel level in
+//     the tests).
 //   - Channel shift, brightness, featurewise/samplewise normalization and ZCA
 //     are not here.
 //

@@ -129,7 +129,8 @@ func (wp *warper) nearestRow(row []float32, m Matrix, r int) {
 		y, x := m.Apply(float64(r), float64(c))
 		out := row[c*ch : (c+1)*ch]
 		yr, xr := math.Round(y), math.Round(x)
-		if wp.mode == FillConstant && !(yr >= 0 && xr >= 0 && yr <= float64(h-1) && xr <= float64(w-1)) {
+		// As scipy: constant decides on the point, not its grid point.
+		if wp.mode == FillConstant && !(y >= 0 && x >= 0 && y <= float64(h-1) && x <= float64(w-1)) {
 			for k := range out {
 				out[k] = wp.cval
 			}
