@@ -83,9 +83,13 @@ type Loader struct {
 	bind   []int // input k reads field bind[k]; -1: a target the Source lacks (left nil)
 	per    []int // elements of input k per example (whole size for a Whole field)
 
-	mu         sync.Mutex
-	orderEpoch int
-	order      []int // positions of orderEpoch (this rank's share)
+	mu     sync.Mutex
+	orders [2]epochOrder // the last two epochs asked for (training and the one prefetched)
+}
+
+type epochOrder struct {
+	epoch int
+	order []int // this rank's share of the epoch's order; nil: none yet
 }
 
 // NewLoader binds src's fields to inputs (a model's Spec().Inputs). It
@@ -105,7 +109,7 @@ func NewLoader(src Source, inputs []runtime.IO, opts LoaderOptions) (*Loader, er
 	if opts.World < 0 || opts.World > 1 && (opts.Rank < 0 || opts.Rank >= opts.World) || opts.World <= 1 && opts.Rank != 0 {
 		return nil, fmt.Errorf("data: rank %d of world %d", opts.Rank, opts.World)
 	}
-	l := &Loader{src: src, fields: src.Fields(), inputs: inputs, opts: opts, orderEpoch: -1}
+	l := &Loader{src: src, fields: src.Fields(), inputs: inputs, opts: opts}
 	byName := map[string]int{}
 	for j, f := range l.fields {
 		byName[f.Name] = j
@@ -252,8 +256,10 @@ func (l *Loader) NewBatch() runtime.Batch {
 func (l *Loader) Order(epoch int) []int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.order != nil && l.orderEpoch == epoch {
-		return l.order
+	for _, o := range l.orders {
+		if o.order != nil && o.epoch == epoch {
+			return o.order
+		}
 	}
 	n := l.src.Len()
 	perm := make([]int, n)
@@ -271,7 +277,7 @@ func (l *Loader) Order(epoch int) []int {
 		}
 		perm = mine
 	}
-	l.order, l.orderEpoch = perm, epoch
+	l.orders[1], l.orders[0] = l.orders[0], epochOrder{epoch, perm}
 	return perm
 }
 
@@ -562,4 +568,60 @@ func SplitLabeled(src Labeled, valFraction float64, seed uint64) (train, val *Su
 		return nil, nil, err
 	}
 	return &Subset{Src: src, Index: ti}, &Subset{Src: src, Index: vi}, nil
+}
+
+// Const is a batch-independent value: one value for every example, bound
+// to an input without the batch axis and passed whole.
+type Const struct {
+	Name  string
+	Shape []int
+	Value runtime.Value // F32 or I32, prod(Shape) elements
+}
+
+// WithConsts returns src with the fields consts added after its own, each
+// Whole. It fails when a Const's value does not have prod(Shape) elements
+// of one dtype or its name is already a field of src.
+func WithConsts(src Source, consts ...Const) (Source, error) {
+	fs := slices.Clone(src.Fields())
+	for _, c := range consts {
+		var dtype string
+		n := -1
+		switch {
+		case c.Value.F32 != nil && c.Value.I32 == nil:
+			dtype, n = runtime.F32, len(c.Value.F32)
+		case c.Value.I32 != nil && c.Value.F32 == nil:
+			dtype, n = runtime.I32, len(c.Value.I32)
+		}
+		if n != prod(c.Shape) {
+			return nil, fmt.Errorf("data: constant %s %v needs %d values of one dtype", c.Name, c.Shape, prod(c.Shape))
+		}
+		if slices.ContainsFunc(fs, func(f Field) bool { return f.Name == c.Name }) {
+			return nil, fmt.Errorf("data: constant %s: the source has a field of that name", c.Name)
+		}
+		fs = append(fs, Field{Name: c.Name, DType: dtype, Shape: slices.Clone(c.Shape), Whole: true})
+	}
+	return &withConsts{src: src, fields: fs, consts: consts, own: len(src.Fields())}, nil
+}
+
+type withConsts struct {
+	src    Source
+	fields []Field
+	consts []Const
+	own    int // fields of src
+}
+
+func (w *withConsts) Len() int        { return w.src.Len() }
+func (w *withConsts) Fields() []Field { return w.fields }
+
+func (w *withConsts) Read(f, i int, dst runtime.Value) error {
+	if f < w.own {
+		return w.src.Read(f, i, dst)
+	}
+	if f-w.own >= len(w.consts) {
+		return fmt.Errorf("no field %d", f)
+	}
+	if v := w.consts[f-w.own].Value; v.I32 != nil {
+		return readI32(dst, v.I32)
+	}
+	return readF32(dst, w.consts[f-w.own].Value.F32)
 }

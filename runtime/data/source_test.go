@@ -108,8 +108,8 @@ func TestLoaderFill(t *testing.T) {
 	}
 }
 
-// epochOrder reads every batch of an epoch and returns the b values.
-func epochOrder(t *testing.T, l *Loader, epoch int) []int32 {
+// readEpoch reads every batch of an epoch and returns the b values.
+func readEpoch(t *testing.T, l *Loader, epoch int) []int32 {
 	t.Helper()
 	b := l.NewBatch()
 	var got []int32
@@ -133,7 +133,7 @@ func TestLoaderOrder(t *testing.T) {
 		return l
 	}
 	l := mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 3})
-	e0, e1 := epochOrder(t, l, 0), epochOrder(t, l, 1)
+	e0, e1 := readEpoch(t, l, 0), readEpoch(t, l, 1)
 	if !slices.Equal(slices.Sorted(slices.Values(e0)), slices.Sorted(slices.Values(e1))) || len(e0) != 23 {
 		t.Fatalf("epochs do not cover the examples once: %v %v", e0, e1)
 	}
@@ -141,13 +141,13 @@ func TestLoaderOrder(t *testing.T) {
 		t.Fatal("two epochs in the same order")
 	}
 	// Deterministic by (seed, epoch), whatever was read before.
-	if again := epochOrder(t, mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 3}), 1); !slices.Equal(again, e1) {
+	if again := readEpoch(t, mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 3}), 1); !slices.Equal(again, e1) {
 		t.Fatalf("epoch 1 again: %v, want %v", again, e1)
 	}
-	if other := epochOrder(t, mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 4}), 1); slices.Equal(other, e1) {
+	if other := readEpoch(t, mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 4}), 1); slices.Equal(other, e1) {
 		t.Fatal("another seed gives the same order")
 	}
-	if seq := epochOrder(t, mk(LoaderOptions{BatchSize: 5}), 0); !slices.Equal(seq, slices.Collect(func(yield func(int32) bool) {
+	if seq := readEpoch(t, mk(LoaderOptions{BatchSize: 5}), 0); !slices.Equal(seq, slices.Collect(func(yield func(int32) bool) {
 		for i := range int32(23) {
 			yield(i)
 		}
@@ -161,7 +161,7 @@ func TestLoaderOrder(t *testing.T) {
 	var all []int32
 	for r := range 3 {
 		lr := mk(LoaderOptions{BatchSize: 5, Shuffle: true, Seed: 3, Rank: r, World: 3})
-		part := epochOrder(t, lr, 1)
+		part := readEpoch(t, lr, 1)
 		if len(part) != lr.Len() || lr.Len() != []int{8, 8, 7}[r] {
 			t.Fatalf("rank %d reads %d examples (Len %d)", r, len(part), lr.Len())
 		}
@@ -291,5 +291,66 @@ func TestLoadIDX(t *testing.T) {
 	}
 	if _, err := LoadIDX(filepath.Join(dir, "missing"), labs); err == nil {
 		t.Fatal("missing file accepted")
+	}
+}
+
+func TestWithConsts(t *testing.T) {
+	d := &Dataset{N: 3, Dim: 1, X: []float32{1, 2, 3}, Y: []int32{0, 1, 0}}
+	src, err := WithConsts(d, Const{Name: "pos", Shape: []int{2}, Value: runtime.Value{I32: []int32{5, 6}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := []runtime.IO{io_("x", runtime.F32, "input", -1, 1), io_("pos", runtime.I32, "input", 2), io_("y", runtime.I32, "target", -1)}
+	l, err := NewLoader(src, inputs, LoaderOptions{BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := l.NewBatch()
+	if n, err := l.Load(b, 0, 1); err != nil || n != 1 || b[0].F32[0] != 3 || !slices.Equal(b[1].I32, []int32{5, 6}) || b[2].I32[0] != 0 {
+		t.Fatalf("batch %v n %d err %v", b, n, err)
+	}
+	for _, c := range []Const{
+		{Name: "c", Shape: []int{3}, Value: runtime.Value{F32: []float32{1}}},
+		{Name: "c", Shape: []int{1}, Value: runtime.Value{F32: []float32{1}, I32: []int32{1}}},
+		{Name: "x", Shape: []int{1}, Value: runtime.Value{F32: []float32{1}}},
+	} {
+		if _, err := WithConsts(d, c); err == nil {
+			t.Errorf("constant %+v accepted", c)
+		}
+	}
+}
+
+// TestLoaderConcurrent: goroutines filling their own batches of different
+// epochs at once get the batches one goroutine gets (run with -race).
+func TestLoaderConcurrent(t *testing.T) {
+	inputs := []runtime.IO{io_("a", runtime.F32, "input", -1, 2), io_("b", runtime.I32, "target", -1)}
+	l, err := NewLoader(toySource{50}, inputs, LoaderOptions{BatchSize: 7, Shuffle: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int32{readEpoch(t, l, 0), readEpoch(t, l, 1), readEpoch(t, l, 2)}
+	got := make([][]int32, 6)
+	done := make(chan bool)
+	for g := range got {
+		go func() {
+			defer func() { done <- true }()
+			b := l.NewBatch()
+			for s := range l.Steps() {
+				n, err := l.Load(b, g%3, s)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got[g] = append(got[g], b[1].I32[:n]...)
+			}
+		}()
+	}
+	for range got {
+		<-done
+	}
+	for g := range got {
+		if !slices.Equal(got[g], want[g%3]) {
+			t.Fatalf("goroutine %d read epoch %d as %v, want %v", g, g%3, got[g], want[g%3])
+		}
 	}
 }
