@@ -1,0 +1,174 @@
+package train
+
+// Evaluation over a whole set: the loss as a mean weighted by each batch's
+// example count, the metrics the .mdl declares likewise (metrics.Means),
+// and, for a classifier, a classification report from Model.Predict.
+
+import (
+	"fmt"
+
+	"github.com/mdlc/mdlc/metrics"
+	"github.com/mdlc/mdlc/runtime"
+	"github.com/mdlc/mdlc/runtime/data"
+)
+
+// Result is one evaluation over a whole set.
+type Result struct {
+	Loss     float64
+	Metrics  []string  // the model's declared metrics
+	Values   []float64 // their means, in order
+	Count    int64     // examples
+	report   *metrics.Report
+	classify bool
+}
+
+// Report is the classification report, nil when the model is not a
+// classifier.
+func (r *Result) Report() *metrics.Report { return r.report }
+
+// logs returns the result as Logs with each name prefixed: loss, the
+// declared metrics, and for a classifier accuracy (unless declared),
+// precision, recall and f1 (macro averages).
+func (r *Result) logs(prefix string) Logs {
+	l := Logs{{Name: prefix + "loss", Value: r.Loss}}
+	for i, n := range r.Metrics {
+		l = append(l, Value(prefix+n, r.Values[i]))
+	}
+	if rep := r.report; rep != nil {
+		for _, v := range []struct {
+			name string
+			v    float64
+		}{{"accuracy", rep.Accuracy}, {"precision", rep.Macro.Precision}, {"recall", rep.Macro.Recall}, {"f1", rep.Macro.F1}} {
+			if _, ok := l.Get(prefix + v.name); !ok {
+				l = append(l, Value(prefix+v.name, v.v))
+			}
+		}
+	}
+	return l
+}
+
+// evaluator evaluates a model on a loader with buffers made once.
+type evaluator struct {
+	spec    runtime.Spec
+	data    *data.Loader
+	b, view runtime.Batch
+	outs    [][]float32
+	mvals   []float32
+	out     int // the classifier's output, -1 when none
+	target  int // its i32 target among the inputs
+	classes int
+}
+
+// classifier returns the output and target that make spec a classifier:
+// the first output of shape [N, k] (k >= 2) and the first i32 target of
+// shape [N]; ok is false when there is none.
+func classifier(spec runtime.Spec) (out, target, k int, ok bool) {
+	out, target = -1, -1
+	for i, o := range spec.Outputs {
+		if len(o.Shape) == 2 && o.Shape[0] == -1 && o.Shape[1] >= 2 && o.DType == runtime.F32 {
+			out, k = i, o.Shape[1]
+			break
+		}
+	}
+	for i, in := range spec.Inputs {
+		if in.Role == "target" && in.DType == runtime.I32 && len(in.Shape) == 1 && in.Shape[0] == -1 {
+			target = i
+			break
+		}
+	}
+	return out, target, k, out >= 0 && target >= 0
+}
+
+func newEvaluator(spec runtime.Spec, l *data.Loader) *evaluator {
+	if l == nil {
+		return nil
+	}
+	ev := &evaluator{spec: spec, data: l, b: l.NewBatch(), mvals: make([]float32, len(spec.Metrics)), out: -1}
+	if out, target, k, ok := classifier(spec); ok && ev.b[target].I32 != nil {
+		ev.out, ev.target, ev.classes = out, target, k
+	}
+	ev.outs = make([][]float32, len(spec.Outputs))
+	for i, o := range spec.Outputs {
+		per := 1
+		for _, d := range o.Shape {
+			if d < 0 {
+				per *= -d * l.BatchSize()
+			} else {
+				per *= d
+			}
+		}
+		ev.outs[i] = make([]float32, per)
+	}
+	return ev
+}
+
+// Evaluate evaluates m over every example of l (see Result).
+func Evaluate(m runtime.Model, l *data.Loader) (*Result, error) {
+	return newEvaluator(m.Spec(), l).run(m)
+}
+
+func (ev *evaluator) run(m runtime.Model) (*Result, error) {
+	var loss metrics.Mean
+	means := metrics.NewMeans(ev.spec.Metrics)
+	var cls *metrics.Classification
+	if ev.out >= 0 {
+		cls = metrics.NewClassification(ev.classes)
+	}
+	for step := range ev.data.Steps() {
+		n, err := ev.data.Load(ev.b, 0, step)
+		if err != nil {
+			return nil, err
+		}
+		ev.view = trim(ev.view, ev.b, ev.spec.Inputs, n)
+		l, err := m.Evaluate(ev.view, n, ev.mvals)
+		if err != nil {
+			return nil, err
+		}
+		if err := loss.Add(l, n); err != nil {
+			return nil, fmt.Errorf("loss: %w", err)
+		}
+		if err := means.Add(ev.mvals, n); err != nil {
+			return nil, err
+		}
+		if cls != nil {
+			if err := m.Predict(ev.view, n, ev.outs); err != nil {
+				return nil, err
+			}
+			if err := cls.Add(ev.outs[ev.out], ev.b[ev.target].I32, n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	r := &Result{Loss: loss.Value(), Metrics: ev.spec.Metrics, Values: means.Values(), Count: loss.Count(), classify: cls != nil}
+	if cls != nil {
+		rep := cls.Report()
+		r.report = &rep
+	}
+	return r, nil
+}
+
+// trim returns b with every batched value cut to n examples (the generated
+// models take exactly n examples), sharing b's storage; dst is reused.
+func trim(dst, b runtime.Batch, inputs []runtime.IO, n int) runtime.Batch {
+	dst = append(dst[:0], b...)
+	for k, in := range inputs {
+		per, batched := 1, false
+		for _, d := range in.Shape {
+			if d < 0 {
+				per *= -d
+				batched = true
+			} else {
+				per *= d
+			}
+		}
+		if !batched || k >= len(dst) {
+			continue
+		}
+		if v := dst[k]; v.F32 != nil && len(v.F32) >= n*per {
+			dst[k].F32 = v.F32[:n*per]
+		} else if v.I32 != nil && len(v.I32) >= n*per {
+			dst[k].I32 = v.I32[:n*per]
+		}
+	}
+	return dst
+}
