@@ -160,3 +160,27 @@ func TestCSVErrors(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+func FuzzCSV(f *testing.F) {
+	f.Add("a,b,y\n1,2,3\n4,5,6\n")
+	f.Add("a,\"b\",y\n1,\"2\n\",3\n")
+	f.Add("y\n1\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, opts := range []CSVOptions{{Targets: []string{"y"}}, {Features: []string{"a"}, Targets: []string{"y"}, TargetDType: runtime.I32}} {
+			tab, err := readCSV(strings.NewReader(text), "f.csv", opts)
+			if err != nil {
+				continue
+			}
+			if len(tab.X) != tab.N*len(tab.Features) || len(tab.Y) != tab.N*len(tab.Targets) {
+				t.Fatalf("%d rows, %d values, %d targets", tab.N, len(tab.X), len(tab.Y))
+			}
+			train, val, err := tab.Split(0.3, 1)
+			if err != nil || train.N+val.N != tab.N {
+				t.Fatalf("split %v", err)
+			}
+			if _, err := Standardize(train, val); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
@@ -33,7 +34,7 @@ func solid(w, h int, c color.Color) *image.RGBA {
 	return img
 }
 
-func encode(t *testing.T, format string, img image.Image) []byte {
+func encode(t testing.TB, format string, img image.Image) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	var err error
@@ -302,4 +303,43 @@ func TestImageFolderSplit(t *testing.T) {
 	if h, w, c := is.ImageShape(); h != 2 || w != 2 || c != 1 {
 		t.Fatalf("subset shape %d %d %d", h, w, c)
 	}
+}
+
+// TestImageFolderTruncated: every format cut at many lengths loads without
+// a panic; each cut file either decodes or is skipped with a warning.
+func TestImageFolderTruncated(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "ok/x.png"), encode(t, "png", solid(2, 2, red)))
+	n := 0
+	for _, format := range []string{"png", "jpg", "gif", "bmp", "webp"} {
+		full := encode(t, format, solid(9, 7, green))
+		for cut := 0; cut <= len(full); cut += 1 + len(full)/40 {
+			writeFile(t, filepath.Join(dir, "cut", fmt.Sprintf("%s%04d.%s", format, cut, format)), full[:cut])
+			n++
+		}
+		writeFile(t, filepath.Join(dir, "cut", "full."+format), full)
+		n++
+	}
+	f, err := LoadImageFolder(dir, ImageOptions{Height: 3, Width: 3, Channels: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Len()+len(f.Warnings) != n+1 || len(f.Warnings) == 0 {
+		t.Fatalf("%d images and %d warnings of %d files", f.Len(), len(f.Warnings), n+1)
+	}
+}
+
+func FuzzDecodeImage(f *testing.F) {
+	for _, format := range []string{"png", "jpg", "gif", "bmp", "webp"} {
+		f.Add(encode(f, format, solid(3, 2, blue)))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "x")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dst := make([]uint8, 2*2*3)
+		decodeImage(p, ImageOptions{Height: 2, Width: 2, Channels: 3}, dst) // must not panic
+	})
 }
