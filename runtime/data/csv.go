@@ -225,6 +225,14 @@ func editDistance(a, b string) int {
 
 func (t *Table) Len() int { return t.N }
 
+// check reports a Table whose slices disagree with N (one built by hand).
+func (t *Table) check() error {
+	if t.N < 0 || len(t.X) != t.N*len(t.Features) || len(t.Y) != t.N*len(t.Targets) {
+		return fmt.Errorf("data: table %s of %d rows holds %d feature values for %d features and %d target values for %d targets", t.Path, t.N, len(t.X), len(t.Features), len(t.Y), len(t.Targets))
+	}
+	return nil
+}
+
 func (t *Table) Fields() []Field {
 	fs := []Field{{Name: "x", DType: runtime.F32, Shape: []int{len(t.Features)}}}
 	if len(t.Targets) > 0 {
@@ -236,6 +244,9 @@ func (t *Table) Fields() []Field {
 func (t *Table) Read(f, i int, dst runtime.Value) error {
 	if i < 0 || i >= t.N {
 		return fmt.Errorf("row %d of %d", i, t.N)
+	}
+	if err := t.check(); err != nil {
+		return err
 	}
 	nf, nt := len(t.Features), len(t.Targets)
 	switch {
@@ -258,14 +269,17 @@ func (t *Table) Read(f, i int, dst runtime.Value) error {
 // Label is row i's first target as a class id (for a stratified split of
 // an I32 table).
 func (t *Table) Label(i int) int32 {
-	if len(t.Targets) == 0 {
-		return 0
+	if len(t.Targets) == 0 || i < 0 || i*len(t.Targets) >= len(t.Y) {
+		return -1
 	}
 	return int32(t.Y[i*len(t.Targets)])
 }
 
 // Rows returns a new Table of the rows idx of t, in that order.
 func (t *Table) Rows(idx []int) (*Table, error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
 	s := &Table{Path: t.Path, Features: t.Features, Targets: t.Targets, TargetDType: t.TargetDType, N: len(idx)}
 	nf, nt := len(t.Features), len(t.Targets)
 	for _, i := range idx {
@@ -274,7 +288,9 @@ func (t *Table) Rows(idx []int) (*Table, error) {
 		}
 		s.X = append(s.X, t.X[i*nf:(i+1)*nf]...)
 		s.Y = append(s.Y, t.Y[i*nt:(i+1)*nt]...)
-		s.Lines = append(s.Lines, t.Lines[i])
+		if len(t.Lines) == t.N {
+			s.Lines = append(s.Lines, t.Lines[i])
+		}
 	}
 	return s, nil
 }
@@ -312,7 +328,10 @@ type Standardizer struct {
 // FitStandardizer computes each feature's mean and standard deviation over
 // t (in float64), as scikit-learn's StandardScaler: fit it on the training
 // split only and Apply it to every split.
-func FitStandardizer(t *Table) Standardizer {
+func FitStandardizer(t *Table) (Standardizer, error) {
+	if err := t.check(); err != nil {
+		return Standardizer{}, err
+	}
 	nf := len(t.Features)
 	sum, sq := make([]float64, nf), make([]float64, nf)
 	for i := range t.N {
@@ -338,7 +357,7 @@ func FitStandardizer(t *Table) Standardizer {
 		}
 		s.Std[k] = float32(std)
 	}
-	return s
+	return s, nil
 }
 
 // Apply standardizes t's features in place; t must have the features s
@@ -346,6 +365,12 @@ func FitStandardizer(t *Table) Standardizer {
 func (s Standardizer) Apply(t *Table) error {
 	if !slices.Equal(s.Features, t.Features) {
 		return fmt.Errorf("data: standardizer fit on features %v, table %s has %v", s.Features, t.Path, t.Features)
+	}
+	if len(s.Mean) != len(s.Features) || len(s.Std) != len(s.Features) {
+		return fmt.Errorf("data: standardizer of %d features has %d means and %d deviations", len(s.Features), len(s.Mean), len(s.Std))
+	}
+	if err := t.check(); err != nil {
+		return err
 	}
 	nf := len(s.Features)
 	for i := range t.N {
@@ -360,7 +385,10 @@ func (s Standardizer) Apply(t *Table) error {
 // Standardize fits a Standardizer on train and applies it to train and to
 // every other table (validation, test).
 func Standardize(train *Table, others ...*Table) (Standardizer, error) {
-	s := FitStandardizer(train)
+	s, err := FitStandardizer(train)
+	if err != nil {
+		return Standardizer{}, err
+	}
 	for _, t := range append([]*Table{train}, others...) {
 		if err := s.Apply(t); err != nil {
 			return Standardizer{}, err

@@ -159,6 +159,20 @@ func TestCSVErrors(t *testing.T) {
 	if _, err := LoadCSV(filepath.Join(t.TempDir(), "missing.csv"), CSVOptions{}); err == nil || !strings.Contains(err.Error(), "missing.csv") {
 		t.Fatalf("missing file: %v", err)
 	}
+	// A table built by hand with too few values: errors, not panics.
+	bad := &Table{Path: "hand", Features: []string{"a", "b"}, Targets: []string{"y"}, N: 2, X: []float32{1, 2, 3}, Y: []float32{0, 1}}
+	if err := bad.Read(0, 1, runtime.Value{F32: make([]float32, 2)}); err == nil || !strings.Contains(err.Error(), "holds 3 feature values") {
+		t.Fatalf("Read: %v", err)
+	}
+	if _, err := Standardize(bad); err == nil {
+		t.Fatal("Standardize accepted a bad table")
+	}
+	if _, _, err := bad.Split(0.5, 1); err == nil {
+		t.Fatal("Split accepted a bad table")
+	}
+	if err := (Standardizer{Features: []string{"a", "b"}}).Apply(&Table{Features: []string{"a", "b"}}); err == nil {
+		t.Fatal("Apply of a standardizer without statistics")
+	}
 }
 
 func FuzzCSV(f *testing.F) {

@@ -336,8 +336,13 @@ func RescaleInto(dst []float32, src []uint8, scale float32) {
 	}
 }
 
-// Label is example i's class id.
-func (f *ImageFolder) Label(i int) int32 { return f.Labels[i] }
+// Label is example i's class id (-1 out of range).
+func (f *ImageFolder) Label(i int) int32 {
+	if i < 0 || i >= len(f.Labels) {
+		return -1
+	}
+	return f.Labels[i]
+}
 
 // ImageShape is the size every image was resized to.
 func (f *ImageFolder) ImageShape() (h, w, c int) {

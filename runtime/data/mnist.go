@@ -49,8 +49,13 @@ func (d *Dataset) Read(f, i int, dst runtime.Value) error {
 	return fmt.Errorf("dataset has no field %d of example %d (X holds %d values, Y %d labels)", f, i, len(d.X), len(d.Y))
 }
 
-// Label is the label of example i.
-func (d *Dataset) Label(i int) int32 { return d.Y[i] }
+// Label is the label of example i (-1 when there is none).
+func (d *Dataset) Label(i int) int32 {
+	if i < 0 || i >= len(d.Y) {
+		return -1
+	}
+	return d.Y[i]
+}
 
 // LoadMNIST reads MNIST-format IDX files (MNIST, Fashion-MNIST) from dir:
 // train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte

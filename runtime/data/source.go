@@ -468,7 +468,7 @@ type ImageSource interface {
 // Labeled is a Source whose examples have one class id each.
 type Labeled interface {
 	Source
-	Label(i int) int32
+	Label(i int) int32 // -1 for an example without one
 }
 
 // StratifiedSplit splits the examples 0..len(labels)-1 into a training and
