@@ -37,13 +37,14 @@ func (v *Value) String() string { return fmt.Sprintf("%%%d", v.ID) }
 type ResultKind uint8
 
 const (
-	ResultOutput ResultKind = iota // user-visible prediction (output)
-	ResultLoss                     // the scalar training loss
-	ResultMetric                   // an evaluation metric
-	ResultGrad                     // d loss / d param (after autodiff)
+	ResultOutput    ResultKind = iota // user-visible prediction (output)
+	ResultLoss                        // the scalar training loss
+	ResultMetric                      // an evaluation metric
+	ResultGrad                        // d loss / d param (after autodiff)
+	ResultTrainLoss                   // the loss in training mode, when it differs from the loss (modes.go)
 )
 
-var resultKindNames = [...]string{"output", "loss", "metric", "grad"}
+var resultKindNames = [...]string{"output", "loss", "metric", "grad", "train_loss"}
 
 func (k ResultKind) String() string {
 	if int(k) < len(resultKindNames) {
@@ -61,7 +62,8 @@ type Result struct {
 
 // Update says that, at the end of a training step, Target (a param or state
 // value) takes the value Value. All updates read the values of the current
-// step; they are applied together.
+// step; they are applied together. The optimizer's updates and the layers'
+// (batch_norm's moving statistics, added by the lowering) are alike.
 type Update struct {
 	Target *Value
 	Value  *Value
@@ -104,10 +106,12 @@ func (g *Graph) Inputs() []*Value { return g.Sources("input") }
 // Params returns the trainable parameters in graph order.
 func (g *Graph) Params() []*Value { return g.Sources("param") }
 
-// State returns optimizer state values in graph order.
+// State returns the non-trainable state in graph order: the optimizer's
+// (named "optimizer.*") and the layers' (batch_norm's moving statistics).
 func (g *Graph) State() []*Value { return g.Sources("state") }
 
-// Loss returns the loss value or nil.
+// Loss returns the loss value or nil: in inference mode (Eval) when the
+// model's modes differ (modes.go).
 func (g *Graph) Loss() *Value {
 	for _, r := range g.Results {
 		if r.Kind == ResultLoss {
@@ -115,6 +119,17 @@ func (g *Graph) Loss() *Value {
 		}
 	}
 	return nil
+}
+
+// TrainLoss returns the loss in training mode (TrainStep, autodiff): the
+// train_loss result when the model has one, else the loss, or nil.
+func (g *Graph) TrainLoss() *Value {
+	for _, r := range g.Results {
+		if r.Kind == ResultTrainLoss {
+			return r.Value
+		}
+	}
+	return g.Loss()
 }
 
 // ResultsOf returns results of one kind.

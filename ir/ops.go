@@ -218,7 +218,7 @@ var opTable = []*OpDef{
 		Attrs: append([]AttrSpec{{Name: "role", Kind: AttrString}}, sourceAttrs...), Shape: shapeSource},
 	{Name: "param", Doc: "a trainable parameter with its initializer", Arity: 0, Kind: KindSource, Bound: true,
 		Attrs: initAttrs, Shape: shapeSource},
-	{Name: "state", Doc: "optimizer state (moments, step counter) with its initializer", Arity: 0, Kind: KindSource, NoGrad: true, Bound: true,
+	{Name: "state", Doc: "non-trainable state with its initializer: the optimizer's (moments, step counter), a layer's (moving statistics)", Arity: 0, Kind: KindSource, NoGrad: true, Bound: true,
 		Attrs: initAttrs, Shape: shapeSource},
 	{Name: "const", Doc: "a scalar constant", Arity: 0, Kind: KindSource, NoGrad: true, Inline: true,
 		Attrs: []AttrSpec{{Name: "dtype", Kind: AttrDType}, {Name: "value", Kind: AttrFloat}},

@@ -628,7 +628,7 @@ func (p *parser) graph() {
 		switch t := p.tok; {
 		case t.kind == tRef:
 			p.value()
-		case t.kind == tIdent && (t.text == "output" || t.text == "loss" || t.text == "metric" || t.text == "grad"):
+		case t.kind == tIdent && (t.text == "output" || t.text == "loss" || t.text == "metric" || t.text == "grad" || t.text == "train_loss"):
 			p.result()
 		case p.isKeyword("update"):
 			p.update()
@@ -711,7 +711,7 @@ func (p *parser) value() {
 	}
 }
 
-// result = ("output" | "loss" | "metric" | "grad") name "=" ref
+// result = ("output" | "loss" | "metric" | "grad" | "train_loss") name "=" ref
 func (p *parser) result() {
 	var kind ResultKind
 	for k, n := range resultKindNames {

@@ -91,8 +91,13 @@ func Verify(g *Graph) error {
 			bad(nil, "duplicate %s %q", r.Kind, r.Name)
 		}
 		seen[key] = true
-		if r.Kind == ResultLoss {
-			losses++
+		if r.Kind == ResultTrainLoss && g.Loss() == nil {
+			bad(r.Value, "train_loss without a loss")
+		}
+		if r.Kind == ResultLoss || r.Kind == ResultTrainLoss {
+			if r.Kind == ResultLoss {
+				losses++
+			}
 			if r.Value.Type.DType != F32 || r.Value.Type.Shape.Rank() != 0 {
 				bad(r.Value, "loss must be a f32 scalar, got %s", r.Value.Type)
 			}

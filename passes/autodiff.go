@@ -1,6 +1,7 @@
 // Autodiff: reverse-mode differentiation of the loss.
 //
-// The pass appends to the graph the gradient of its loss with respect to
+// The pass appends to the graph the gradient of its loss (the training
+// path's: g.TrainLoss, see ir/modes.go) with respect to
 // every param and exposes each as a grad result named after the param, in
 // param order. It runs in four stages:
 //
@@ -46,7 +47,7 @@ func Autodiff(g *ir.Graph, c *Context) error {
 }
 
 func autodiff(g *ir.Graph, c *Context) error {
-	loss := g.Loss()
+	loss := g.TrainLoss() // the training path's (ir/modes.go)
 	if loss == nil {
 		return fmt.Errorf("no loss declared")
 	}

@@ -64,8 +64,10 @@
 // "zeros"). The step counter is f32 and so counts exactly up to 2^24 updates
 // in generated f32 code. Every new value carries the optimizer declaration's
 // position. Autodiff must have run (every param needs its grad result), and
-// the pass runs once: a graph with state or updates already is an error. On
-// error the graph is left as it was.
+// the pass runs once: a graph with optimizer state or param updates already
+// is an error. The layers' state and its updates (batch_norm's moving
+// statistics, from the lowering) are left alone. On error the graph is left
+// as it was.
 
 package passes
 
@@ -139,8 +141,15 @@ func optimizer(g *ir.Graph) error {
 	if err != nil {
 		return posErr(decl.Pos, "%v", err)
 	}
-	if len(g.State()) > 0 || len(g.Updates) > 0 {
-		return fmt.Errorf("graph already has optimizer state or updates (the optimizer pass runs once)")
+	for _, v := range g.State() {
+		if strings.HasPrefix(v.Name, StatePrefix) {
+			return fmt.Errorf("graph already has optimizer state (the optimizer pass runs once)")
+		}
+	}
+	for _, u := range g.Updates {
+		if u.Target.Op.Name == "param" {
+			return fmt.Errorf("graph already has parameter updates (the optimizer pass runs once)")
+		}
 	}
 	params := g.Params()
 	if len(params) == 0 {

@@ -113,6 +113,10 @@ func buildUnits(g *ir.Graph, pl *ir.Plan) {
 		gradRoots = append(gradRoots, r.Value)
 	}
 	forGrads := ir.Reaches(gradRoots...)
+	forTrainLoss := map[*ir.Value]bool{} // the training path's forward values (ir/modes.go)
+	if l := g.TrainLoss(); l != nil {
+		forTrainLoss = ir.Reaches(l)
+	}
 	for _, u := range pl.Units {
 		for _, v := range u.Values {
 			m := need[v]
@@ -127,7 +131,7 @@ func buildUnits(g *ir.Graph, pl *ir.Plan) {
 			}
 			ph := ir.PhaseUpdate
 			switch {
-			case m&(needForward|needEval) != 0:
+			case m&(needForward|needEval) != 0 || forTrainLoss[v]:
 				ph = ir.PhaseForward
 			case forGrads[v]:
 				ph = ir.PhaseBackward
@@ -316,7 +320,13 @@ func needMasks(g *ir.Graph) map[*ir.Value]int {
 		case ir.ResultOutput:
 			mark(r.Value, needForward)
 		case ir.ResultLoss:
-			mark(r.Value, needEval|needStep)
+			bits := needEval
+			if g.TrainLoss() == r.Value {
+				bits |= needStep
+			}
+			mark(r.Value, bits)
+		case ir.ResultTrainLoss:
+			mark(r.Value, needStep)
 		case ir.ResultMetric:
 			mark(r.Value, needEval)
 		case ir.ResultGrad:

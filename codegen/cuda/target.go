@@ -340,7 +340,7 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 				reads = append(reads, r.Value)
 			}
 		case ir.EntryStep:
-			reads = append(reads, g.Loss())
+			reads = append(reads, g.TrainLoss())
 		}
 		for _, v := range reads {
 			body = append(body, jen.Id("m").Dot("get").Call(jen.Qual("unsafe", "Pointer").Call(jen.Op("&").Id("m").Dot(ident[v]).Index(jen.Lit(0))), jen.Lit(l.word(v)), jen.Id(dims.Size(v.Type.Shape))))

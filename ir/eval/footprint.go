@@ -21,7 +21,7 @@ func Footprint(g *ir.Graph, n int) (bytes float64, largest *ir.Value) {
 			param = max(param, e)
 		}
 	}
-	if loss := g.Loss(); loss != nil {
+	if loss := g.TrainLoss(); loss != nil {
 		for _, v := range lossGraph(g, loss).Values {
 			if !v.Op.Bound {
 				elems += v.Type.Shape.Elements(n)

@@ -57,7 +57,7 @@ func GradCheck(g *ir.Graph, n int, bind map[string]*ir.Tensor, opt GradCheckOpti
 	if opt.MaxElems <= 0 {
 		opt.MaxElems = 64
 	}
-	loss := g.Loss()
+	loss := g.TrainLoss()
 	if loss == nil {
 		return nil, fmt.Errorf("gradcheck: graph %s has no loss", g.Name)
 	}

@@ -102,6 +102,7 @@ type lowerer struct {
 	callStack []string
 
 	loss, opt *dsl.Pos
+	twins     map[*ir.Value]*ir.Value // inference value -> training value (modes.go)
 }
 
 func (l *lowerer) errorf(pos dsl.Pos, format string, args ...any) {
@@ -181,8 +182,10 @@ func (l *lowerer) model(globals *scope, m *dsl.Model) *ir.Graph {
 	l.params = map[string]dsl.Pos{}
 	l.loss, l.opt = nil, nil
 	l.path = nil
+	l.twins = nil
 	sc := newScope(globals)
 	l.block(sc, m.Body, false)
+	ir.SplitModes(l.g, l.twins) // training and inference paths (ir/modes.go)
 	l.g.Renumber()
 	return l.g
 }

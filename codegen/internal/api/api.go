@@ -125,8 +125,9 @@ func (m *Model) Emit(f *jen.File) {
 	if pl.Entries[ir.EntryStep] != nil {
 		f.Comment("TrainStep runs one optimizer step on the first n examples and returns the loss")
 		f.Comment("before the update.")
+		tl := g.TrainLoss()
 		m.entry(f, "TrainStep", ir.EntryStep, []jen.Code{jen.Id(m.Ident(loss)).Float32()},
-			[]jen.Code{m.Result(loss).Index(jen.Lit(0))}, []jen.Code{jen.Lit(0)})
+			[]jen.Code{m.Result(tl).Index(jen.Lit(0))}, []jen.Code{jen.Lit(0)})
 	}
 	if pl.Entries[ir.EntryEval] != nil {
 		names := []jen.Code{jen.Id(m.Ident(loss)).Float32()}
