@@ -95,7 +95,8 @@ func (w Warning) String() string { return fmt.Sprintf("%s: skipped: %v", w.Path,
 // ImageFolder is the images of a folder tree, dir/CLASS/.../FILE. It is an
 // ImageSource and a Labeled Source of two fields: image, f32 [H, W, C]
 // (the cached bytes times Rescale), and label, the class id (i32 scalar) or
-// its one-hot vector (f32 [len(Classes)]) with OneHot.
+// its one-hot vector (f32 [len(Classes)]) with OneHot. From LoadImages it
+// has no classes and image is its only field.
 type ImageFolder struct {
 	Dir string
 	// Classes are the sub-folders of Dir in sorted order; class i has
@@ -120,11 +121,8 @@ type ImageFolder struct {
 // readable image, or (Strict) when a file with an image extension cannot
 // be decoded; a file without an image extension is skipped with a warning.
 func LoadImageFolder(dir string, opts ImageOptions) (*ImageFolder, error) {
-	if opts.Height < 1 || opts.Width < 1 || (opts.Channels != 1 && opts.Channels != 3) {
-		return nil, fmt.Errorf("data: image size %dx%dx%d: want height and width >= 1 and 1 or 3 channels", opts.Height, opts.Width, opts.Channels)
-	}
-	if opts.Rescale == 0 {
-		opts.Rescale = 1.0 / 255
+	if err := checkImageOptions(&opts); err != nil {
+		return nil, err
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -174,7 +172,25 @@ func LoadImageFolder(dir string, opts ImageOptions) (*ImageFolder, error) {
 		}
 	}
 
-	// Decode into the cache on workers; then keep the images that decoded.
+	if err := f.decode(paths, labels); err != nil {
+		return nil, err
+	}
+	counts := make([]int, len(f.Classes))
+	for _, l := range f.Labels {
+		counts[l]++
+	}
+	for c, n := range counts {
+		if n == 0 {
+			return nil, fmt.Errorf("data: class folder %s has no readable images (%d warnings)", filepath.Join(dir, f.Classes[c]), len(f.Warnings))
+		}
+	}
+	return f, nil
+}
+
+// decode decodes paths into the cache on workers and keeps those that
+// decoded (with their labels), warning of the others or, Strict, failing.
+func (f *ImageFolder) decode(paths []string, labels []int32) error {
+	opts := f.opts
 	pix := make([]uint8, len(paths)*f.size)
 	errs := make([]error, len(paths))
 	workers := opts.Workers
@@ -200,7 +216,7 @@ func LoadImageFolder(dir string, opts ImageOptions) (*ImageFolder, error) {
 	for i, p := range paths {
 		if errs[i] != nil {
 			if opts.Strict {
-				return nil, fmt.Errorf("data: %s: %w", p, errs[i])
+				return fmt.Errorf("data: %s: %w", p, errs[i])
 			}
 			f.Warnings = append(f.Warnings, Warning{p, errs[i]})
 			continue
@@ -211,16 +227,42 @@ func LoadImageFolder(dir string, opts ImageOptions) (*ImageFolder, error) {
 		kept++
 	}
 	f.pix = pix[: kept*f.size : kept*f.size]
-	counts := make([]int, len(f.Classes))
-	for _, l := range f.Labels {
-		counts[l]++
+	return nil
+}
+
+// LoadImages reads the image files paths (to predict on): an ImageFolder
+// without classes, whose only field is image and whose Labels are -1. A
+// file that cannot be decoded is skipped with a Warning (Paths lists those
+// kept) or, Strict, an error; none left is an error.
+func LoadImages(paths []string, opts ImageOptions) (*ImageFolder, error) {
+	if err := checkImageOptions(&opts); err != nil {
+		return nil, err
 	}
-	for c, n := range counts {
-		if n == 0 {
-			return nil, fmt.Errorf("data: class folder %s has no readable images (%d warnings)", filepath.Join(dir, f.Classes[c]), len(f.Warnings))
-		}
+	f := &ImageFolder{opts: opts, size: opts.Height * opts.Width * opts.Channels}
+	labels := make([]int32, len(paths))
+	for i := range labels {
+		labels[i] = -1
+	}
+	if err := f.decode(paths, labels); err != nil {
+		return nil, err
+	}
+	if f.Len() == 0 {
+		return nil, fmt.Errorf("data: no readable images among %d files (%d warnings)", len(paths), len(f.Warnings))
 	}
 	return f, nil
+}
+
+func checkImageOptions(opts *ImageOptions) error {
+	if opts.Height < 1 || opts.Width < 1 || (opts.Channels != 1 && opts.Channels != 3) {
+		return fmt.Errorf("data: image size %dx%dx%d: want height and width >= 1 and 1 or 3 channels", opts.Height, opts.Width, opts.Channels)
+	}
+	if opts.Height > maxImagePixels/opts.Width/opts.Channels {
+		return fmt.Errorf("data: image size %dx%dx%d is too large", opts.Height, opts.Width, opts.Channels)
+	}
+	if opts.Rescale == 0 {
+		opts.Rescale = 1.0 / 255
+	}
+	return nil
 }
 
 // isDir reports whether e is a folder, following a symbolic link.
@@ -296,11 +338,15 @@ func resize(img image.Image, h, w, c int, dst []uint8) {
 func (f *ImageFolder) Len() int { return len(f.Labels) }
 
 func (f *ImageFolder) Fields() []Field {
+	image := Field{Name: "image", DType: runtime.F32, Shape: []int{f.opts.Height, f.opts.Width, f.opts.Channels}}
+	if len(f.Classes) == 0 {
+		return []Field{image} // LoadImages
+	}
 	label := Field{Name: "label", DType: runtime.I32, Shape: []int{}}
 	if f.opts.OneHot {
 		label = Field{Name: "label", DType: runtime.F32, Shape: []int{len(f.Classes)}}
 	}
-	return []Field{{Name: "image", DType: runtime.F32, Shape: []int{f.opts.Height, f.opts.Width, f.opts.Channels}}, label}
+	return []Field{image, label}
 }
 
 func (f *ImageFolder) Read(field, i int, dst runtime.Value) error {
@@ -315,6 +361,9 @@ func (f *ImageFolder) Read(field, i int, dst runtime.Value) error {
 		RescaleInto(dst.F32, f.pix[i*f.size:(i+1)*f.size], f.opts.Rescale)
 		return nil
 	case 1:
+		if len(f.Classes) == 0 {
+			return errors.New("images without classes have no label")
+		}
 		if !f.opts.OneHot {
 			return readI32(dst, f.Labels[i:i+1])
 		}

@@ -343,3 +343,34 @@ func FuzzDecodeImage(f *testing.F) {
 		decodeImage(p, ImageOptions{Height: 2, Width: 2, Channels: 3}, dst) // must not panic
 	})
 }
+
+func TestLoadImages(t *testing.T) {
+	dir, _, _ := imageTree(t)
+	paths := []string{filepath.Join(dir, "cats/a.png"), filepath.Join(dir, "dogs/fake.png"), filepath.Join(dir, "dogs/d.bmp")}
+	f, err := LoadImages(paths, ImageOptions{Height: 2, Width: 2, Channels: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(f.Paths, []string{paths[0], paths[2]}) || len(f.Warnings) != 1 || f.Warnings[0].Path != paths[1] || len(f.Fields()) != 1 {
+		t.Fatalf("paths %v warnings %v fields %v", f.Paths, f.Warnings, f.Fields())
+	}
+	// A Batch for Predict: the target stays nil.
+	l, err := NewLoader(f, []runtime.IO{io_("image", runtime.F32, "input", -1, 2, 2, 3), io_("label", runtime.I32, "target", -1)}, LoaderOptions{BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := l.NewBatch()
+	if n, err := l.Load(b, 0, 0); err != nil || n != 2 || b[1].I32 != nil || b[0].F32[0] != 1 || b[0].F32[14] != 1 {
+		t.Fatalf("n %d err %v batch %v", n, err, b)
+	}
+	strict := ImageOptions{Height: 2, Width: 2, Channels: 3, Strict: true}
+	if _, err := LoadImages(paths, strict); err == nil || !strings.Contains(err.Error(), "fake.png") {
+		t.Fatalf("strict: %v", err)
+	}
+	if _, err := LoadImages(paths[1:2], ImageOptions{Height: 2, Width: 2, Channels: 3}); err == nil || !strings.Contains(err.Error(), "no readable images") {
+		t.Fatalf("none readable: %v", err)
+	}
+	if _, err := LoadImages(paths, ImageOptions{Height: 1 << 20, Width: 1 << 20, Channels: 3}); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("huge size: %v", err)
+	}
+}
