@@ -1,0 +1,41 @@
+package impl
+
+// Counter-based randomness: Philox4x32-10 (Salmon, Moraes, Dror and Shaw,
+// "Parallel Random Numbers: As Easy as 1, 2, 3", SC11; the Random123
+// library's philox4x32 with 10 rounds). A draw is a pure function of its
+// key and counter, so element i of a step's random tensor is the same on
+// any number of cores, on the CPU and the GPU (the CUDA helpers have the
+// same function), and after a checkpoint is resumed.
+
+// Philox constants: the round multipliers and the Weyl key increments.
+const (
+	philoxM0 = 0xD2511F53
+	philoxM1 = 0xCD9E8D57
+	philoxW0 = 0x9E3779B9
+	philoxW1 = 0xBB67AE85
+)
+
+// Philox4x32 returns the Philox4x32-10 block of counter ctr under key.
+func Philox4x32(ctr [4]uint32, key [2]uint32) [4]uint32 {
+	for r := 0; r < 10; r++ {
+		if r > 0 {
+			key[0] += philoxW0
+			key[1] += philoxW1
+		}
+		p0 := uint64(philoxM0) * uint64(ctr[0])
+		p1 := uint64(philoxM1) * uint64(ctr[2])
+		ctr = [4]uint32{uint32(p1>>32) ^ ctr[1] ^ key[0], uint32(p1), uint32(p0>>32) ^ ctr[3] ^ key[1], uint32(p0)}
+	}
+	return ctr
+}
+
+// PhiloxUniform is the uniform draw of element i of a random tensor at a
+// training step: the first word of the Philox4x32-10 block with key seed
+// (low word, high word) and counter (i low, i high, step, stream), as a
+// float32 in [0, 1) with 24 random bits (word>>8 times 2^-24: exact in
+// float32 and float64, so every backend and the interpreter draw the same
+// value). stream tells apart the random ops of one model.
+func PhiloxUniform(seed uint64, step, stream uint32, i uint64) float32 {
+	b := Philox4x32([4]uint32{uint32(i), uint32(i >> 32), step, stream}, [2]uint32{uint32(seed), uint32(seed >> 32)})
+	return float32(b[0]>>8) * (1.0 / (1 << 24))
+}
