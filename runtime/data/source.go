@@ -68,7 +68,7 @@ type LoaderOptions struct {
 	Rank, World int
 	// Bind names the field of the Source each input reads, by input name.
 	// Without an entry, an input reads the field of its own name when the
-	// Source has one, else the field at its position among Spec().Inputs.
+	// Source has one; the inputs left take the fields left, in order.
 	Bind map[string]string
 }
 
@@ -114,19 +114,41 @@ func NewLoader(src Source, inputs []runtime.IO, opts LoaderOptions) (*Loader, er
 	for j, f := range l.fields {
 		byName[f.Name] = j
 	}
+	// Inputs named in Bind or named like a field first; the others take the
+	// fields left, in order.
+	bind := make([]int, len(inputs))
 	used := make([]bool, len(l.fields))
 	for k, in := range inputs {
-		j := -1
-		if name, ok := opts.Bind[in.Name]; ok {
-			var found bool
-			if j, found = byName[name]; !found {
-				return nil, fmt.Errorf("data: input %s is bound to field %q, which the source lacks (fields: %s)", in.Name, name, fieldNames(l.fields))
-			}
-		} else if jj, ok := byName[in.Name]; ok {
-			j = jj
-		} else if k < len(l.fields) && !used[k] {
-			j = k
+		bind[k] = -1
+		name, ok := opts.Bind[in.Name]
+		if !ok {
+			name = in.Name
 		}
+		j, found := byName[name]
+		switch {
+		case !found && ok:
+			return nil, fmt.Errorf("data: input %s is bound to field %q, which the source lacks (fields: %s)", in.Name, name, fieldNames(l.fields))
+		case !found:
+			continue
+		case used[j]:
+			return nil, fmt.Errorf("data: field %s is bound to two inputs (the second %s); say which in LoaderOptions.Bind", name, in.Name)
+		}
+		bind[k], used[j] = j, true
+	}
+	next := 0
+	for k := range inputs {
+		if bind[k] >= 0 {
+			continue
+		}
+		for next < len(used) && used[next] {
+			next++
+		}
+		if next < len(used) {
+			bind[k], used[next] = next, true
+		}
+	}
+	for k, in := range inputs {
+		j := bind[k]
 		if j < 0 {
 			if in.Role == "target" && allUsed(used) {
 				l.bind = append(l.bind, -1)
@@ -135,7 +157,6 @@ func NewLoader(src Source, inputs []runtime.IO, opts LoaderOptions) (*Loader, er
 			}
 			return nil, fmt.Errorf("data: no field of the source for input %s (fields: %s)", in.Name, fieldNames(l.fields))
 		}
-		used[j] = true
 		f := l.fields[j]
 		per, batched, err := perExample(in)
 		if err != nil {

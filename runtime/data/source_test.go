@@ -87,6 +87,16 @@ func TestLoaderFill(t *testing.T) {
 		t.Fatalf("predict batch %v err %v", b2, err)
 	}
 
+	// Names first, then the fields left in order: c takes b, not a.
+	named, err := NewLoader(toySource{3}, []runtime.IO{io_("c", runtime.I32, "target", -1), io_("a", runtime.F32, "input", -1, 2)}, LoaderOptions{BatchSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := named.NewBatch()
+	if _, err := named.Load(nb, 0, 0); err != nil || !slices.Equal(nb[0].I32, []int32{0, 1, 2}) || nb[1].F32[5] != -2 {
+		t.Fatalf("named binding %v %v", nb, err)
+	}
+
 	bad := []struct {
 		inputs []runtime.IO
 		opts   LoaderOptions
@@ -100,6 +110,7 @@ func TestLoaderFill(t *testing.T) {
 		{[]runtime.IO{io_("x", runtime.F32, "input", -1, 2)}, LoaderOptions{BatchSize: 1, Bind: map[string]string{"x": "z"}}, `bound to field "z"`},
 		{[]runtime.IO{io_("x", runtime.F32, "input", -1, 2), io_("y", runtime.F32, "input", -1), io_("z", runtime.F32, "input", 3), io_("t", runtime.F32, "input", -1)}, LoaderOptions{BatchSize: 1}, "no field of the source for input t"},
 		{inputs[:1], LoaderOptions{BatchSize: 1, Rank: 2, World: 2}, "rank 2 of world 2"},
+		{[]runtime.IO{io_("a", runtime.F32, "input", -1, 2), io_("x", runtime.F32, "input", -1, 2)}, LoaderOptions{BatchSize: 1, Bind: map[string]string{"x": "a"}}, "field a is bound to two inputs"},
 	}
 	for _, tc := range bad {
 		if _, err := NewLoader(toySource{3}, tc.inputs, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
