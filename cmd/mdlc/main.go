@@ -38,6 +38,9 @@ func init() {
 		{"build", "[-o DIR] [-pkg NAME] [-batch N] FILE", "compile a model to a Go package", cmdBuild},
 		{"gradcheck", "[-n=BATCH] [-tol=TOL] FILE", "compare autodiff gradients with finite differences", cmdGradcheck},
 		{"fmt", "[-l] [-w] [-d] [FILE...]", "print .mdl files in the canonical layout (or list, rewrite or diff them)", cmdFmt},
+		{"train", modelCommandArgs["train"], "train a model on a data set (builds it into a cached program)", cmdTrain},
+		{"eval", modelCommandArgs["eval"], "evaluate a checkpoint on a data set", cmdEval},
+		{"predict", modelCommandArgs["predict"], "print a checkpoint's class probabilities for inputs", cmdPredict},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
