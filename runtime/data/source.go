@@ -52,6 +52,14 @@ type Source interface {
 	Read(f, i int, dst runtime.Value) error
 }
 
+// EpochSource is a Source whose values may differ by epoch (augmentation
+// drawn from (seed, epoch, example)): a Loader's Load and FillEpoch call
+// ReadEpoch, Fill calls Read (the values without augmentation).
+type EpochSource interface {
+	Source
+	ReadEpoch(f, i, epoch int, dst runtime.Value) error
+}
+
 // LoaderOptions configures a Loader.
 type LoaderOptions struct {
 	// BatchSize is the number of examples per batch (required, >= 1).
@@ -329,14 +337,24 @@ func (l *Loader) Load(b runtime.Batch, epoch, step int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return len(idx), l.Fill(b, idx)
+	return len(idx), l.fill(b, idx, epoch)
 }
 
 // Fill writes the examples idx into b, one after another; b must have one
 // Value per input, each holding at least len(idx) examples (the whole value
 // for an input without the batch axis) of the input's dtype. A target the
-// Source lacks is skipped.
-func (l *Loader) Fill(b runtime.Batch, idx []int) error {
+// Source lacks is skipped. Fill reads no epoch's values of an EpochSource
+// (Read, e.g. without augmentation); FillEpoch does.
+func (l *Loader) Fill(b runtime.Batch, idx []int) error { return l.fill(b, idx, -1) }
+
+// FillEpoch is Fill with the values of epoch (ReadEpoch) when the Source is
+// an EpochSource.
+func (l *Loader) FillEpoch(b runtime.Batch, idx []int, epoch int) error {
+	return l.fill(b, idx, epoch)
+}
+
+// fill is Fill; epoch -1 reads with Read.
+func (l *Loader) fill(b runtime.Batch, idx []int, epoch int) error {
 	if len(b) != len(l.inputs) {
 		return fmt.Errorf("data: batch has %d values, the model %d inputs", len(b), len(l.inputs))
 	}
@@ -364,13 +382,13 @@ func (l *Loader) Fill(b runtime.Batch, idx []int) error {
 			return fmt.Errorf("data: batch value %d (input %s) holds %d elements, want %d", k, in.Name, have, want)
 		}
 		if f.Whole {
-			if err := l.read(j, 0, in.DType, v, 0, per); err != nil {
+			if err := l.read(j, 0, epoch, in.DType, v, 0, per); err != nil {
 				return err
 			}
 			continue
 		}
 		for s, i := range idx {
-			if err := l.read(j, i, in.DType, v, s*per, per); err != nil {
+			if err := l.read(j, i, epoch, in.DType, v, s*per, per); err != nil {
 				return err
 			}
 		}
@@ -378,15 +396,22 @@ func (l *Loader) Fill(b runtime.Batch, idx []int) error {
 	return nil
 }
 
-// read reads field j of example i into v[off:off+n] as dtype.
-func (l *Loader) read(j, i int, dtype string, v runtime.Value, off, n int) error {
+// read reads field j of example i (of epoch, unless -1) into v[off:off+n]
+// as dtype.
+func (l *Loader) read(j, i, epoch int, dtype string, v runtime.Value, off, n int) error {
 	var dst runtime.Value
 	if dtype == runtime.I32 {
 		dst.I32 = v.I32[off : off+n]
 	} else {
 		dst.F32 = v.F32[off : off+n]
 	}
-	if err := l.src.Read(j, i, dst); err != nil {
+	var err error
+	if es, ok := l.src.(EpochSource); ok && epoch >= 0 {
+		err = es.ReadEpoch(j, i, epoch, dst)
+	} else {
+		err = l.src.Read(j, i, dst)
+	}
+	if err != nil {
 		return fmt.Errorf("data: example %d, field %s: %w", i, l.fields[j].Name, err)
 	}
 	return nil
@@ -442,6 +467,18 @@ func (s *Subset) Fields() []Field { return s.Src.Fields() }
 func (s *Subset) Read(f, i int, dst runtime.Value) error {
 	if i < 0 || i >= len(s.Index) {
 		return fmt.Errorf("example %d of %d", i, len(s.Index))
+	}
+	return s.Src.Read(f, s.Index[i], dst)
+}
+
+// ReadEpoch reads through to Src's ReadEpoch when Src is an EpochSource,
+// else to its Read.
+func (s *Subset) ReadEpoch(f, i, epoch int, dst runtime.Value) error {
+	if i < 0 || i >= len(s.Index) {
+		return fmt.Errorf("example %d of %d", i, len(s.Index))
+	}
+	if es, ok := s.Src.(EpochSource); ok {
+		return es.ReadEpoch(f, s.Index[i], epoch, dst)
 	}
 	return s.Src.Read(f, s.Index[i], dst)
 }
@@ -645,4 +682,13 @@ func (w *withConsts) Read(f, i int, dst runtime.Value) error {
 		return readI32(dst, v.I32)
 	}
 	return readF32(dst, w.consts[f-w.own].Value.F32)
+}
+
+// ReadEpoch reads the source's fields through its ReadEpoch when it is an
+// EpochSource.
+func (w *withConsts) ReadEpoch(f, i, epoch int, dst runtime.Value) error {
+	if es, ok := w.src.(EpochSource); ok && f < w.own {
+		return es.ReadEpoch(f, i, epoch, dst)
+	}
+	return w.Read(f, i, dst)
 }

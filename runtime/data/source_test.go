@@ -365,3 +365,32 @@ func TestLoaderConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// epochToy is toySource whose a values are shifted by 100*epoch.
+type epochToy struct{ toySource }
+
+func (s epochToy) ReadEpoch(f, i, epoch int, dst runtime.Value) error {
+	if f != 0 {
+		return s.Read(f, i, dst)
+	}
+	return readF32(dst, []float32{float32(i + 100*epoch), 0})
+}
+
+func TestEpochSource(t *testing.T) {
+	inputs := []runtime.IO{io_("a", runtime.F32, "input", -1, 2), io_("b", runtime.I32, "target", -1)}
+	sub := &Subset{Src: epochToy{toySource{10}}, Index: []int{4, 2}}
+	l, err := NewLoader(sub, inputs, LoaderOptions{BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := l.NewBatch()
+	if _, err := l.Load(b, 3, 0); err != nil || b[0].F32[0] != 304 || b[0].F32[2] != 302 || !slices.Equal(b[1].I32, []int32{4, 2}) {
+		t.Fatalf("Load of epoch 3: %v %v", b, err)
+	}
+	if err := l.Fill(b, []int{1}); err != nil || b[0].F32[0] != 2 || b[0].F32[1] != -2 {
+		t.Fatalf("Fill without an epoch: %v %v", b, err)
+	}
+	if err := l.FillEpoch(b, []int{1}, 1); err != nil || b[0].F32[0] != 102 {
+		t.Fatalf("FillEpoch: %v %v", b, err)
+	}
+}
