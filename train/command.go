@@ -54,7 +54,7 @@ func flagSet(cmd string, c *config, out io.Writer) *flag.FlagSet {
 		fs.BoolVar(&c.strict, "strict", false, "an unreadable image is an error (default: skipped with a warning)")
 	}
 	if cmd != "eval" {
-		fs.IntVar(&c.batch, "batch", 32, "examples per step")
+		fs.IntVar(&c.batch, "batch", 0, "examples per step (default 32, or the model's largest batch when smaller)")
 	} else {
 		fs.IntVar(&c.batch, "batch", 0, "examples per evaluation batch (default: the model's largest)")
 	}
@@ -322,6 +322,9 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func runTrain(ctx context.Context, m runtime.Model, c *config, stdout, stderr io.Writer) error {
 	spec := m.Spec()
+	if c.batch == 0 {
+		c.batch = min(32, spec.MaxBatch)
+	}
 	if c.batch < 1 || c.batch > spec.MaxBatch {
 		return fmt.Errorf("-batch %d: want 1..%d (the model's largest batch)", c.batch, spec.MaxBatch)
 	}
@@ -465,7 +468,10 @@ func runPredict(m runtime.Model, c *config, inputs []string, stdout, stderr io.W
 		return err
 	}
 	defer cleanup()
-	bs := min(max(c.batch, 1), spec.MaxBatch)
+	bs := spec.MaxBatch
+	if c.batch > 0 {
+		bs = min(c.batch, spec.MaxBatch)
+	}
 	l, err := data.NewLoader(src, spec.Inputs, data.LoaderOptions{BatchSize: bs})
 	if err != nil {
 		return err

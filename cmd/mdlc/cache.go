@@ -127,6 +127,9 @@ func findMDLC() (*mdlcSource, error) {
 	var sum bytes.Buffer
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %s %s\n", bi.Main.Path, bi.Main.Version, bi.Main.Sum)
+	if bi.Main.Sum != "" {
+		fmt.Fprintf(&sum, "%s %s %s\n", bi.Main.Path, bi.Main.Version, bi.Main.Sum)
+	}
 	for _, d := range bi.Deps {
 		if d.Replace != nil {
 			d = d.Replace

@@ -25,8 +25,8 @@ directory's mdlc/), keyed by the .mdl source, the build options, the Go
 toolchain and mdlc itself. The first run of a model builds it: about 1 s
 when Go's build cache already holds mdlc's packages (after any go build of
 mdlc), about 45 s with an empty one (measured on 2 cores); later runs reuse
-the program. Ctrl-C stops training between two steps; the
-checkpoint of the last completed epoch is kept and -resume continues it.`
+the program. Ctrl-C stops training between two steps; the checkpoint of the
+last completed epoch is kept and -resume continues it.`
 
 var modelCommandArgs = map[string]string{
 	"train":   "MODEL.mdl -data PATH [-val-split 0.2] [-epochs E] [-batch B] [-seed S] [-augment ...] [-checkpoint FILE] [-resume] [-early-stop PATIENCE] [-logdir DIR]",

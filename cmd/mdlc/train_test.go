@@ -165,6 +165,7 @@ func TestTrainEvalPredict(t *testing.T) {
 	}{
 		{[]string{"train", mdl, "-data", filepath.Join(dir, "missing")}, exitError, "missing: no such file or directory"},
 		{[]string{"train", mdl}, exitUsage, "want -data PATH"},
+		{[]string{"train", "-data", imgs, "-epochs", "x", mdl}, exitUsage, "invalid value"},
 		{[]string{"train", "-data", imgs}, exitUsage, "no MODEL.mdl file"},
 		{[]string{"train", mdl, "-data", imgs, "-frobnicate"}, exitUsage, "flag provided but not defined: -frobnicate"},
 		{[]string{"train", mdl, "-data", imgs, "-augment", "spin=3"}, exitError, `unknown "spin"`},
@@ -175,6 +176,15 @@ func TestTrainEvalPredict(t *testing.T) {
 		code, out, errs := mdlc(c.args...)
 		if code != c.code || !strings.Contains(errs, c.err) {
 			t.Errorf("mdlc %s: exit %d, want %d and %q\n%s\n%s", strings.Join(c.args, " "), code, c.code, c.err, out, errs)
+		}
+	}
+}
+
+func TestModelCommandHelp(t *testing.T) {
+	for _, name := range []string{"train", "eval", "predict"} {
+		code, out, _ := mdlc(name, "-h")
+		if code != exitOK || !strings.Contains(out, "usage: mdlc "+name) || !strings.Contains(out, "Go toolchain") || !strings.Contains(out, "-checkpoint") {
+			t.Errorf("mdlc %s -h: exit %d\n%s", name, code, out)
 		}
 	}
 }
