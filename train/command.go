@@ -33,7 +33,7 @@ const (
 type config struct {
 	data, checkpoint, augment, logdir, monitor, mode, target, features string
 	valSplit                                                           float64
-	epochs, batch, patience                                            int
+	epochs, batch, patience, workers                                   int
 	seed                                                               uint64
 	resume, strict, jsonOut, noStd                                     bool
 }
@@ -69,6 +69,7 @@ func flagSet(cmd string, c *config, out io.Writer) *flag.FlagSet {
 		fs.StringVar(&c.monitor, "monitor", "", "the value that picks the best checkpoint and stops early (default val_loss)")
 		fs.StringVar(&c.mode, "mode", "", "min or max for -monitor (default: max for accuracy, precision, recall, f1)")
 		fs.StringVar(&c.logdir, "logdir", "", "write history.csv/json, curves (PNG), confusion.png and TensorBoard event files here")
+		fs.IntVar(&c.workers, "workers", 1, "goroutines filling (and augmenting) batches ahead of the training steps")
 		fs.BoolVar(&c.noStd, "no-standardize", false, "do not standardize CSV features (default: fit on the training split)")
 	case "predict":
 		fs.BoolVar(&c.jsonOut, "json", false, "print JSON instead of CSV")
@@ -377,7 +378,7 @@ func runTrain(ctx context.Context, m runtime.Model, c *config, stdout, stderr io
 	}
 	h, err := Fit(ctx, m, tl, vl, Options{
 		Epochs: c.epochs, Checkpoint: c.checkpoint, Resume: c.resume, Monitor: c.monitor, Mode: c.mode,
-		Patience: c.patience, LogDir: c.logdir, Progress: stdout, Classes: ds.classes,
+		Patience: c.patience, LogDir: c.logdir, Progress: stdout, Classes: ds.classes, Workers: c.workers,
 	})
 	if err != nil {
 		return err

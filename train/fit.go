@@ -73,6 +73,9 @@ type Options struct {
 	Classes []string
 	// Callbacks are called in order.
 	Callbacks []Callback
+	// Workers is the number of goroutines that fill (and augment) the
+	// training batches ahead of the steps; 0 means 1.
+	Workers int
 }
 
 // Callback holds functions Fit calls; any may be nil. An error stops
@@ -228,8 +231,7 @@ func Fit(ctx context.Context, m runtime.Model, trainData, valData *data.Loader, 
 		pr = progress.New(opts.Progress, progress.Options{Mode: opts.ProgressMode})
 	}
 	ev := newEvaluator(spec, valData)
-	b := trainData.NewBatch()
-	var view runtime.Batch
+	pf := newPrefetcher(trainData, opts.Workers)
 
 	for epoch := start; epoch < opts.Epochs; epoch++ {
 		e := epoch + 1 // as shown and logged
@@ -246,33 +248,9 @@ func Fit(ctx context.Context, m runtime.Model, trainData, valData *data.Loader, 
 		if pr != nil {
 			pr.StartEpoch(e, opts.Epochs, trainData.Steps())
 		}
-		var loss metrics.Mean
-		for step := range trainData.Steps() {
-			if err := ctx.Err(); err != nil {
-				return h, err
-			}
-			n, err := trainData.Load(b, epoch, step)
-			if err != nil {
-				return h, fmt.Errorf("train: epoch %d: %w", e, err)
-			}
-			view = trim(view, b, spec.Inputs, n)
-			l, err := m.Train(view, n)
-			if err != nil {
-				return h, fmt.Errorf("train: epoch %d, step %d: %w", e, step+1, err)
-			}
-			if err := loss.Add(l, n); err != nil {
-				return h, fmt.Errorf("train: epoch %d, step %d: loss %v", e, step+1, l)
-			}
-			if pr != nil {
-				pr.Step(n, float64(l), nil)
-			}
-			for _, c := range opts.Callbacks {
-				if c.OnStepEnd != nil {
-					if err := c.OnStepEnd(e, step, n, l); err != nil {
-						return h, stopErr(h, err)
-					}
-				}
-			}
+		loss, err := runEpoch(ctx, m, pf, epoch, opts, pr)
+		if err != nil {
+			return h, stopErr(h, err)
 		}
 		logs := Logs{{Name: "loss", Value: loss.Value()}}
 		if valData != nil {
@@ -341,6 +319,50 @@ func Fit(ctx context.Context, m runtime.Model, trainData, valData *data.Loader, 
 		}
 	}
 	return h, nil
+}
+
+// runEpoch runs the steps of epoch and returns the mean loss.
+func runEpoch(ctx context.Context, m runtime.Model, pf *prefetcher, epoch int, opts Options, pr *progress.Progress) (*metrics.Mean, error) {
+	e := epoch + 1
+	spec := m.Spec()
+	st := pf.start(epoch)
+	defer st.close()
+	var loss metrics.Mean
+	var view runtime.Batch
+	for step := 0; ; step++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		f, ok := st.next()
+		if !ok {
+			break
+		}
+		if f.err != nil {
+			st.release(f.b)
+			return nil, fmt.Errorf("train: epoch %d: %w", e, f.err)
+		}
+		n := f.n
+		view = trim(view, f.b, spec.Inputs, n)
+		l, err := m.Train(view, n)
+		st.release(f.b)
+		if err != nil {
+			return nil, fmt.Errorf("train: epoch %d, step %d: %w", e, step+1, err)
+		}
+		if err := loss.Add(l, n); err != nil {
+			return nil, fmt.Errorf("train: epoch %d, step %d: loss %v", e, step+1, l)
+		}
+		if pr != nil {
+			pr.Step(n, float64(l), nil)
+		}
+		for _, c := range opts.Callbacks {
+			if c.OnStepEnd != nil {
+				if err := c.OnStepEnd(e, step, n, l); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return &loss, nil
 }
 
 // stopErr turns ErrStop from a callback mid-epoch into a stop.

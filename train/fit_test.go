@@ -194,3 +194,22 @@ func TestResumeIsExact(t *testing.T) {
 		t.Errorf("mismatched history: err %v", err)
 	}
 }
+
+// The batches are a function of (epoch, step): any number of prefetching
+// workers trains the same parameters.
+func TestFitWorkersSameParams(t *testing.T) {
+	var params [][]runtime.Tensor
+	for _, w := range []int{1, 3} {
+		m := newModel()
+		tr, val := loaders(t, m)
+		if _, err := train.Fit(context.Background(), m, tr, val, train.Options{Epochs: 2, Workers: w}); err != nil {
+			t.Fatal(err)
+		}
+		params = append(params, m.Params())
+	}
+	for i := range params[0] {
+		if !slices.Equal(params[0][i].Data, params[1][i].Data) {
+			t.Fatalf("%s differs between 1 and 3 workers", params[0][i].Name)
+		}
+	}
+}
