@@ -92,6 +92,11 @@ func TestTrainEvalPredict(t *testing.T) {
 	}
 	imgs := filepath.Join(dir, "images")
 	stripes(t, imgs, 40)
+	// A truncated PNG and a file that is not an image are skipped with a
+	// warning (an error with -strict).
+	good, _ := os.ReadFile(filepath.Join(imgs, "vertical", "000.png"))
+	os.WriteFile(filepath.Join(imgs, "vertical", "truncated.png"), good[:len(good)/2], 0o644)
+	os.WriteFile(filepath.Join(imgs, "horizontal", "notes.txt"), []byte("not an image"), 0o644)
 	ckpt := filepath.Join(dir, "out", "stripes.safetensors")
 	logs := filepath.Join(dir, "logs")
 
@@ -105,6 +110,9 @@ func TestTrainEvalPredict(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("train output lacks %q", want)
 		}
+	}
+	if !strings.Contains(errs, "truncated.png: skipped: ") || !strings.Contains(errs, "notes.txt: skipped: not an image file name") {
+		t.Errorf("no warnings for the bad files:\n%s", errs)
 	}
 	if !strings.Contains(errs, "mdlc: built ") {
 		t.Errorf("the first run did not report its build:\n%s", errs)
@@ -169,6 +177,7 @@ func TestTrainEvalPredict(t *testing.T) {
 		{[]string{"train", "-data", imgs}, exitUsage, "no MODEL.mdl file"},
 		{[]string{"train", mdl, "-data", imgs, "-frobnicate"}, exitUsage, "flag provided but not defined: -frobnicate"},
 		{[]string{"train", mdl, "-data", imgs, "-augment", "spin=3"}, exitError, `unknown "spin"`},
+		{[]string{"train", mdl, "-data", imgs, "-strict"}, exitError, "truncated.png: not a readable png image"},
 		{[]string{"eval", other, "-checkpoint", ckpt, "-data", imgs}, exitError, "Stripes"},
 		{[]string{"eval", mdl, "-data", imgs}, exitUsage, "-checkpoint is required"},
 		{[]string{"predict", mdl, "-checkpoint", ckpt, mdl}, exitError, "not an image file name"},
