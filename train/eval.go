@@ -14,12 +14,11 @@ import (
 
 // Result is one evaluation over a whole set.
 type Result struct {
-	Loss     float64
-	Metrics  []string  // the model's declared metrics
-	Values   []float64 // their means, in order
-	Count    int64     // examples
-	report   *metrics.Report
-	classify bool
+	Loss    float64
+	Metrics []string  // the model's declared metrics
+	Values  []float64 // their means, in order
+	Count   int64     // examples
+	report  *metrics.Report
 }
 
 // Report is the classification report, nil when the model is not a
@@ -104,6 +103,12 @@ func newEvaluator(spec runtime.Spec, l *data.Loader) *evaluator {
 
 // Evaluate evaluates m over every example of l (see Result).
 func Evaluate(m runtime.Model, l *data.Loader) (*Result, error) {
+	if l == nil {
+		return nil, fmt.Errorf("train: Evaluate: no data")
+	}
+	if l.BatchSize() > m.Spec().MaxBatch {
+		return nil, fmt.Errorf("train: batch size %d exceeds the model's largest batch %d", l.BatchSize(), m.Spec().MaxBatch)
+	}
 	return newEvaluator(m.Spec(), l).run(m)
 }
 
@@ -139,7 +144,7 @@ func (ev *evaluator) run(m runtime.Model) (*Result, error) {
 			}
 		}
 	}
-	r := &Result{Loss: loss.Value(), Metrics: ev.spec.Metrics, Values: means.Values(), Count: loss.Count(), classify: cls != nil}
+	r := &Result{Loss: loss.Value(), Metrics: ev.spec.Metrics, Values: means.Values(), Count: loss.Count()}
 	if cls != nil {
 		rep := cls.Report()
 		r.report = &rep
