@@ -1,30 +1,30 @@
 package train
 
-// Augmented images for training: a Source over an ImageSource whose image
-// field is the cached image warped by augment.Params with the transform of
-// (seed, epoch, example index). Fit sets the epoch before each one, so the
+// Augmented images for training: a data.EpochSource over an ImageSource
+// whose image field, read for an epoch, is the cached image warped by
+// augment.Params with the transform of (seed, epoch, example index), so the
 // images of an epoch are a function of (seed, epoch) as the order is, and a
-// resumed run sees the same ones. The warp runs on the training goroutine
-// as each batch is filled (augment.Pipeline's workers and prefetch are not
-// used here yet).
+// resumed run sees the same ones. A Loader's Load reads them that way; Fit
+// fills batches on its prefetching workers (Options.Workers), so the warps
+// run off the training goroutine. (augment.Pipeline, which fills whole
+// batches of images on its own workers, is not used.)
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/mdlc/mdlc/runtime"
 	"github.com/mdlc/mdlc/runtime/data"
 	"github.com/mdlc/mdlc/runtime/data/augment"
 )
 
-// Augmented is src with its first field (the image) augmented.
+// Augmented is src with its first field (the image) augmented when read
+// for an epoch (ReadEpoch); Read gives the images as they are.
 type Augmented struct {
 	Src     data.ImageSource
 	Params  augment.Params
 	Seed    uint64
-	epoch   atomic.Int64
 	h, w, c int
 }
 
@@ -49,13 +49,14 @@ func NewAugmented(src data.ImageSource, p augment.Params, seed uint64) (*Augment
 	return a, nil
 }
 
-// SetEpoch chooses the epoch whose transforms Read applies (Fit calls it).
-func (a *Augmented) SetEpoch(epoch int) { a.epoch.Store(int64(epoch)) }
-
 func (a *Augmented) Len() int             { return a.Src.Len() }
 func (a *Augmented) Fields() []data.Field { return a.Src.Fields() }
 
-func (a *Augmented) Read(f, i int, dst runtime.Value) error {
+// Read reads example i without augmentation.
+func (a *Augmented) Read(f, i int, dst runtime.Value) error { return a.Src.Read(f, i, dst) }
+
+// ReadEpoch reads example i as augmented in epoch.
+func (a *Augmented) ReadEpoch(f, i, epoch int, dst runtime.Value) error {
 	if f != 0 {
 		return a.Src.Read(f, i, dst)
 	}
@@ -67,7 +68,7 @@ func (a *Augmented) Read(f, i int, dst runtime.Value) error {
 		return fmt.Errorf("image destination holds %d float32 values, want %d", len(dst.F32), a.h*a.w*a.c)
 	}
 	im := augment.Image{Height: a.h, Width: a.w, Channels: a.c, Pix: pix}
-	_, err = a.Params.Apply(dst.F32, im, a.Seed, uint32(a.epoch.Load()), uint64(i))
+	_, err = a.Params.Apply(dst.F32, im, a.Seed, uint32(epoch), uint64(i))
 	return err
 }
 

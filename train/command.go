@@ -464,11 +464,10 @@ func runPredict(m runtime.Model, c *config, inputs []string, stdout, stderr io.W
 	if len(spec.Outputs) == 0 {
 		return errors.New("the model has no outputs")
 	}
-	src, paths, cleanup, err := predictSource(spec, inputs)
+	src, paths, err := predictSource(spec, inputs)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
 	bs := spec.MaxBatch
 	if c.batch > 0 {
 		bs = min(c.batch, spec.MaxBatch)
@@ -573,41 +572,42 @@ func csvQuote(s string) string {
 	return s
 }
 
-// predictSource reads the input files of predict. Images go through the
-// image-folder loader (the same decoding, resizing and rescaling as
-// training) by way of a temporary folder of links, one class "x"; a CSV
-// file gives its rows.
-func predictSource(spec runtime.Spec, inputs []string) (data.Source, []string, func(), error) {
-	none := func() {}
+// predictSource reads the input files of predict: images (files, or the
+// image files of a folder) decoded, resized and rescaled as training's
+// (data.LoadImages, strict), or the rows of one CSV file.
+func predictSource(spec runtime.Spec, inputs []string) (data.Source, []string, error) {
 	if len(inputs) == 1 && strings.EqualFold(filepath.Ext(inputs[0]), ".csv") {
 		t, err := data.LoadCSV(inputs[0], data.CSVOptions{})
 		if err != nil {
-			return nil, nil, none, err
+			return nil, nil, err
 		}
 		var rows []string
 		for i := range t.N {
 			rows = append(rows, fmt.Sprintf("%s:%d", inputs[0], t.Lines[i]))
 		}
-		return t, rows, none, nil
+		return t, rows, nil
 	}
 	opts, err := data.ImageOptionsFor(spec.Inputs[0])
 	if err != nil {
-		return nil, nil, none, fmt.Errorf("predict reads images (or one .csv file), but %w", err)
+		return nil, nil, fmt.Errorf("predict reads images (or one .csv file), but %w", err)
 	}
 	opts.Strict = true
 	var files []string
 	for _, in := range inputs {
 		st, err := os.Stat(in)
 		if err != nil {
-			return nil, nil, none, err
+			return nil, nil, err
 		}
 		if !st.IsDir() {
+			if !slices.Contains(data.ImageExtensions, strings.ToLower(filepath.Ext(in))) {
+				return nil, nil, fmt.Errorf("%s: not an image file name (extensions %s)", in, strings.Join(data.ImageExtensions, " "))
+			}
 			files = append(files, in)
 			continue
 		}
 		ents, err := os.ReadDir(in)
 		if err != nil {
-			return nil, nil, none, err
+			return nil, nil, err
 		}
 		for _, e := range ents {
 			if !e.IsDir() && slices.Contains(data.ImageExtensions, strings.ToLower(filepath.Ext(e.Name()))) {
@@ -615,41 +615,9 @@ func predictSource(spec runtime.Spec, inputs []string) (data.Source, []string, f
 			}
 		}
 	}
-	tmp, err := os.MkdirTemp("", "mdlc-predict-")
+	f, err := data.LoadImages(files, opts)
 	if err != nil {
-		return nil, nil, none, err
+		return nil, nil, err
 	}
-	cleanup := func() { os.RemoveAll(tmp) }
-	cls := filepath.Join(tmp, "x")
-	if err := os.Mkdir(cls, 0o755); err != nil {
-		cleanup()
-		return nil, nil, none, err
-	}
-	for i, f := range files {
-		abs, err := filepath.Abs(f)
-		if err != nil {
-			cleanup()
-			return nil, nil, none, err
-		}
-		ext := strings.ToLower(filepath.Ext(f))
-		if !slices.Contains(data.ImageExtensions, ext) {
-			cleanup()
-			return nil, nil, none, fmt.Errorf("%s: not an image file name (extensions %s)", f, strings.Join(data.ImageExtensions, " "))
-		}
-		if err := os.Symlink(abs, filepath.Join(cls, fmt.Sprintf("%08d%s", i, ext))); err != nil {
-			cleanup()
-			return nil, nil, none, err
-		}
-	}
-	folder, err := data.LoadImageFolder(tmp, opts)
-	if err != nil {
-		cleanup()
-		for i, f := range files { // name the user's file, not the link
-			if err != nil {
-				err = errors.New(strings.ReplaceAll(err.Error(), filepath.Join(cls, fmt.Sprintf("%08d%s", i, strings.ToLower(filepath.Ext(f)))), f))
-			}
-		}
-		return nil, nil, none, err
-	}
-	return folder, files, cleanup, nil
+	return f, f.Paths, nil
 }

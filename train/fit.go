@@ -242,9 +242,6 @@ func Fit(ctx context.Context, m runtime.Model, trainData, valData *data.Loader, 
 				}
 			}
 		}
-		if s, ok := trainData.Source().(interface{ SetEpoch(int) }); ok {
-			s.SetEpoch(epoch)
-		}
 		if pr != nil {
 			pr.StartEpoch(e, opts.Epochs, trainData.Steps())
 		}
