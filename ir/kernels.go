@@ -3,6 +3,8 @@ package ir
 import (
 	"fmt"
 	"math"
+
+	"github.com/mdlc/mdlc/runtime/impl"
 )
 
 // Reference kernels: float64, straightforward loops, written for clarity.
@@ -572,6 +574,21 @@ func evalOneHot(_ *EvalCtx, v *Value, a []*Tensor) (*Tensor, error) {
 		if c := int(f); c >= 0 && c < d {
 			out.Data[i*d+c] = 1
 		}
+	}
+	return out, nil
+}
+
+// evalRandom draws exactly what generated code draws: impl.PhiloxUniform's
+// float32, widened.
+func evalRandom(ctx *EvalCtx, v *Value, a []*Tensor) (*Tensor, error) {
+	w := make([]float32, 4)
+	for i, x := range a[0].Data {
+		w[i] = float32(x)
+	}
+	key, step := impl.PhiloxKey(w), uint32(a[1].Data[0])
+	out := NewTensor(v.Attrs.Shape("shape").Resolve(ctx.N))
+	for i := range out.Data {
+		out.Data[i] = float64(impl.PhiloxUniform(key, step, uint32(v.Attrs.Int("stream")), uint64(i)))
 	}
 	return out, nil
 }

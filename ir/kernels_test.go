@@ -398,6 +398,12 @@ var kernelCases = []kcase{
 	{name: "one_hot/out of range gives zero row", build: func(k *kg) *ir.Value {
 		return k.op("one_hot", ir.Attrs{"depth": 3}, k.i32("i", ir.Shape{2, 2}, 0, 3, -1, 2))
 	}, shape: []int{2, 2, 3}, want: []float64{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
+
+	// Randomness: element 0 at key 0, step 0, stream 0 is the first word of
+	// Random123's zero known-answer vector, 0x6627e8d5, as (word>>8) / 2^24.
+	{name: "random_uniform/known answer", build: func(k *kg) *ir.Value {
+		return k.op("random_uniform", ir.Attrs{"shape": ir.Shape{1}, "stream": 0}, k.f32("key", ir.Shape{4}, 0, 0, 0, 0), k.f32("step", ir.Shape{}, 0))
+	}, shape: []int{1}, want: []float64{0x6627e8 / float64(1<<24)}},
 }
 
 var (

@@ -139,12 +139,13 @@ const (
 	FamilyGather
 	FamilyScatterAdd
 	FamilyOneHot
-	FamilyConv // conv2d and its backward ops over NHWC images (ir/conv.go)
-	FamilyPool // max_pool2d, avg_pool2d and their backward ops
+	FamilyConv   // conv2d and its backward ops over NHWC images (ir/conv.go)
+	FamilyPool   // max_pool2d, avg_pool2d and their backward ops
+	FamilyRandom // random_uniform: counter-based draws (runtime/impl/philox.go)
 	NumFamilies
 )
 
-var familyNames = [...]string{"none", "elementwise", "contraction", "reduce", "lane", "transpose", "slice", "pad", "concat", "gather", "scatter_add", "one_hot", "conv", "pool"}
+var familyNames = [...]string{"none", "elementwise", "contraction", "reduce", "lane", "transpose", "slice", "pad", "concat", "gather", "scatter_add", "one_hot", "conv", "pool", "random"}
 
 func (f Family) String() string { return familyNames[f] }
 
@@ -310,6 +311,8 @@ var opTable = []*OpDef{
 		IndexBound: boundByRows(1), Shape: shapeGather, Eval: evalGather, Grad: gradGather},
 	{Name: "scatter_add", Doc: "the backward of gather: out[idx[i...], j...] += src[i..., j...], out has size rows on axis 0", Arity: 2, Kind: KindOpaque, Family: FamilyScatterAdd,
 		Attrs: []AttrSpec{{Name: "rows", Kind: AttrInt}}, NoGrad: true, IndexBound: boundByAttr(0, "rows"), Shape: shapeScatterAdd, Eval: evalScatterAdd},
+	{Name: "random_uniform", Doc: "uniform f32 draws in [0, 1) of the given shape: element i is Philox4x32-10 of key (arg 0, the f32[4] random key state) and counter (i, step (arg 1, the f32 step state), stream)", Arity: 2, Kind: KindOpaque, Family: FamilyRandom, NoGrad: true,
+		Attrs: []AttrSpec{{Name: "shape", Kind: AttrShape}, {Name: "stream", Kind: AttrInt}}, Shape: shapeRandom, Eval: evalRandom},
 	{Name: "one_hot", Doc: "f32 one-hot encoding of i32 indices with depth classes (out of range gives a zero row)", Arity: 1, Kind: KindOpaque, Family: FamilyOneHot, NoGrad: true,
 		Attrs: []AttrSpec{{Name: "depth", Kind: AttrInt}}, IndexBound: boundByAttr(0, "depth"), Shape: shapeOneHot, Eval: evalOneHot},
 }

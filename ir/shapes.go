@@ -42,7 +42,7 @@ func shapeSource(v *Value) (Type, error) {
 
 // Initializers accepted by param and state (see runtime for their meaning).
 var Initializers = []string{"zeros", "ones", "constant", "normal", "uniform",
-	"glorot_uniform", "glorot_normal", "he_uniform", "he_normal"}
+	"glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "random_key"}
 
 func validInit(s string) bool { return slices.Contains(Initializers, s) }
 
@@ -415,4 +415,18 @@ func shapeNumel(v *Value) (Type, error) {
 		return Type{}, fmt.Errorf("numel: bad shape %v", v.Attrs.Shape("shape"))
 	}
 	return Scalar(F32), nil
+}
+
+func shapeRandom(v *Value) (Type, error) {
+	k, st := v.Args[0].Type, v.Args[1].Type
+	if k.DType != F32 || k.Shape.Rank() != 1 || k.Shape[0] != 4 {
+		return Type{}, fmt.Errorf("random_uniform: key must be f32[4], got %s", k)
+	}
+	if st.DType != F32 || st.Shape.Rank() != 0 {
+		return Type{}, fmt.Errorf("random_uniform: step must be a f32 scalar, got %s", st)
+	}
+	if v.Attrs.Int("stream") < 0 {
+		return Type{}, fmt.Errorf("random_uniform: stream must be >= 0, got %d", v.Attrs.Int("stream"))
+	}
+	return Type{DType: F32, Shape: v.Attrs.Shape("shape").Clone()}, nil
 }

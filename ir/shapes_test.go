@@ -173,6 +173,10 @@ var shapeCases = append(elementwiseCases(), []scase{
 	{op: "one_hot", attrs: ir.Attrs{"depth": 10}, args: vals(ti32(ir.N)), want: "f32[N, 10]"},
 	{op: "one_hot", attrs: ir.Attrs{"depth": 0}, args: vals(ti32(ir.N)), errs: []string{"one_hot", "depth", "0"}},
 	{op: "one_hot", attrs: ir.Attrs{"depth": 10}, args: vals(tf32(ir.N)), errs: []string{"one_hot", "f32[N]"}},
+	{op: "random_uniform", attrs: ir.Attrs{"shape": ir.Shape{ir.N, 5}, "stream": 1}, args: vals(tf32(4), tf32()), want: "f32[N, 5]"},
+	{op: "random_uniform", attrs: ir.Attrs{"shape": ir.Shape{5}, "stream": 0}, args: vals(tf32(2), tf32()), errs: []string{"random_uniform", "key", "f32[2]"}},
+	{op: "random_uniform", attrs: ir.Attrs{"shape": ir.Shape{5}, "stream": 0}, args: vals(tf32(4), tf32(1)), errs: []string{"random_uniform", "step", "f32[1]"}},
+	{op: "random_uniform", attrs: ir.Attrs{"shape": ir.Shape{5}, "stream": -1}, args: vals(tf32(4), tf32()), errs: []string{"random_uniform", "stream"}},
 
 	// Arity and attribute schema (checked by NewValue before the rule runs).
 	{op: "add", args: vals(tf32(2)), errs: []string{"add", "2 arguments", "got 1"}},

@@ -22,7 +22,8 @@
 //  4. The optimizer update: the per-param update groups, when they are
 //     structurally identical (the same ops on the param, its gradient, its
 //     state of each kind, shared scalars and constants) and store only
-//     updates, merge into one group whose Lanes are the per-param chains; a
+//     param updates (a layer's state update is left a group of its own),
+//     merge into one group whose Lanes are the per-param chains; a
 //     backend runs it as one flat loop over the params block, as llm.c's fused
 //     AdamW does.
 //
@@ -113,11 +114,17 @@ func Fuse(g *ir.Graph, c *Context) error {
 	}
 	g.Groups = nil
 	var updateGroups []*fgroup
+	paramUpd := map[*ir.Value]bool{} // the values of param updates
+	for _, u := range g.Updates {
+		if u.Target.Op.Name == "param" {
+			paramUpd[u.Value] = true
+		}
+	}
 	for _, gr := range groups {
 		if len(gr.vals) < 2 {
 			continue
 		}
-		if gr.kind == ir.KindElementwise && f.storesOnlyUpdates(gr) {
+		if gr.kind == ir.KindElementwise && f.storesOnlyUpdates(gr) && f.updatesParam(gr, paramUpd) {
 			updateGroups = append(updateGroups, gr)
 			continue
 		}
@@ -321,6 +328,18 @@ func (f *fuser) storesOnlyUpdates(gr *fgroup) bool {
 		}
 	}
 	return len(st) > 0
+}
+
+// updatesParam reports whether a group stores a param's update (the
+// optimizer's; a layer's state update, such as batch_norm's moving
+// statistics, is a group of its own: ir/modes.go).
+func (f *fuser) updatesParam(gr *fgroup, paramUpd map[*ir.Value]bool) bool {
+	for _, m := range f.stored(gr) {
+		if paramUpd[m] {
+			return true
+		}
+	}
+	return false
 }
 
 // lanes merges per-param update groups into one group with lanes, or

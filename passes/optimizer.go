@@ -10,7 +10,9 @@
 //     each named with the prefix "optimizer." (StatePrefix: the names a
 //     checkpoint stores, which no name of the model can take, as the
 //     language reserves the word optimizer): "optimizer.step", the f32
-//     scalar count of updates done so far, then per kind of state one run
+//     scalar count of updates done so far (reused when the lowering made
+//     it: the counter of dropout's draws, with "optimizer.random_key"),
+//     then per kind of state one run
 //     over the params in param order: "optimizer.<param>.m", then
 //     "optimizer.<param>.v" (adam, adamw), "optimizer.<param>.momentum" (sgd
 //     and rmsprop with momentum > 0), "optimizer.<param>.ms" (rmsprop,
@@ -141,14 +143,14 @@ func optimizer(g *ir.Graph) error {
 	if err != nil {
 		return posErr(decl.Pos, "%v", err)
 	}
-	for _, v := range g.State() {
-		if strings.HasPrefix(v.Name, StatePrefix) {
-			return fmt.Errorf("graph already has optimizer state (the optimizer pass runs once)")
+	for _, u := range g.Updates {
+		if u.Target.Op.Name == "param" || strings.HasPrefix(u.Target.Name, StatePrefix) {
+			return fmt.Errorf("graph already has optimizer updates (the optimizer pass runs once)")
 		}
 	}
-	for _, u := range g.Updates {
-		if u.Target.Op.Name == "param" {
-			return fmt.Errorf("graph already has parameter updates (the optimizer pass runs once)")
+	for _, v := range g.State() {
+		if strings.HasPrefix(v.Name, StatePrefix) && v.Name != StatePrefix+"step" && v.Name != StatePrefix+"random_key" {
+			return fmt.Errorf("graph already has optimizer state (the optimizer pass runs once)")
 		}
 	}
 	params := g.Params()
@@ -181,6 +183,9 @@ func optimizer(g *ir.Graph) error {
 	}
 	var states []*ir.Value
 	declare := func(name string, shape ir.Shape) (*ir.Value, error) {
+		if w := byName[name]; w != nil && w.Op.Name == "state" && name == StatePrefix+"step" && w.Type.Shape.Rank() == 0 {
+			return w, nil // declared by the lowering for the draws of dropout (ir/lower/modes.go)
+		}
 		if w := byName[name]; w != nil && w.Op.Bound {
 			return nil, posErr(w.Pos, "optimizer state %q clashes with the %s of that name", name, w.Op.Name)
 		}

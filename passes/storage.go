@@ -347,7 +347,9 @@ func needMasks(g *ir.Graph) map[*ir.Value]int {
 //     as shared scalars (the same value in every lane) or constants;
 //   - a lane updates only its own param and state, and every member read
 //     outside the group is such an update (written in place);
-//   - no value after the group and no result reads an updated target;
+//   - no value the step computes after the group and no result reads an
+//     updated target (an inference-only value, which only Forward and Eval
+//     compute, may come after it: ir/modes.go);
 //   - the state of each kind ("<param>.m", ...) follows the params block's
 //     layout: element i of the params block pairs with element base+i.
 func flatUpdate(g *ir.Graph, gr *ir.Group, pl *ir.Plan) *ir.FlatUpdate {
@@ -374,6 +376,7 @@ func flatUpdate(g *ir.Graph, gr *ir.Group, pl *ir.Plan) *ir.FlatUpdate {
 		inGroup[v] = true
 	}
 	written := map[*ir.Value]bool{}
+	need := needMasks(g)
 	for k, lane := range gr.Lanes {
 		for _, v := range lane {
 			if t := updates[v]; t != nil {
@@ -389,8 +392,8 @@ func flatUpdate(g *ir.Graph, gr *ir.Group, pl *ir.Plan) *ir.FlatUpdate {
 			if inGroup[a] && !inGroup[v] && updates[a] == nil {
 				return nil // a member other code reads is not an update
 			}
-			if i > last && !inGroup[v] && written[a] {
-				return nil // read after the in-place update
+			if i > last && !inGroup[v] && written[a] && need[v]&needStep != 0 {
+				return nil // read after the in-place update (by the step: inference-only values run in other entries)
 			}
 		}
 	}

@@ -43,6 +43,7 @@ var testModels = []testModel{
 	{"allopso0", "../go/testdata/models/allops.mdl", 8, passes.O0, `"k": 5, "lab": 3`, ""},      // unfused: a kernel per value
 	{"indices", "../go/testdata/models/indices.mdl", 8, passes.Default, `"idx": 5`, `"idx": 9`}, // computed indices, a mask without N
 	{"cnn", "../go/testdata/models/cnn.mdl", 8, passes.Default, `"label": 5`, ""},               // conv2d, pooling (direct kernels)
+	{"modes", "../go/testdata/models/modes.mdl", 8, passes.Default, `"label": 3`, ""},           // batch_norm, dropout (Philox draws)
 }
 
 // graph lowers and plans the model as `mdlc build` does.

@@ -156,6 +156,12 @@ func (c *cgen) cuSource(launches []*launch, header string) []byte {
 	b.WriteString("// GEMMs are cuBLAS calls made by the Go launch code, shown here as comments.\n\n")
 	b.WriteString("// ----------------------------------------------------------------------------\n// Helpers.\n\n")
 	b.WriteString(helperSrc)
+	for _, v := range g.Values {
+		if v.Op.Family == ir.FamilyRandom {
+			b.WriteString(philoxSrc)
+			break
+		}
+	}
 	b.WriteString("\n")
 	b.WriteString("// Device memory: one allocation of 32-bit words, laid out as the Go Model's blocks\n")
 	b.WriteString("// (then a staging area per input): values whose lives do not overlap may share\n")

@@ -176,3 +176,36 @@ static __device__ __forceinline__ float powf(float x, float y) {
 	return r;
 }
 `
+
+// philoxSrc is runtime/impl's Philox4x32-10 and PhiloxUniform as device
+// code, written after helperSrc in the .cu of a model with a random op: the
+// GPU draws the CPU's values bit for bit.
+const philoxSrc = `
+// Philox4x32-10 (Salmon et al. 2011; Random123's philox4x32): the first
+// word of the block of counter (i low, i high, step, stream) under key, as
+// a float in [0, 1) on the 2^-24 grid (runtime/impl.PhiloxUniform).
+__device__ __forceinline__ float philox_uniform(unsigned long long key, unsigned int step, unsigned int stream, unsigned long long i) {
+    unsigned int c0 = (unsigned int)i, c1 = (unsigned int)(i >> 32), c2 = step, c3 = stream;
+    unsigned int k0 = (unsigned int)key, k1 = (unsigned int)(key >> 32);
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        unsigned long long p0 = (unsigned long long)0xD2511F53u * c0;
+        unsigned long long p1 = (unsigned long long)0xCD9E8D57u * c2;
+        unsigned int n0 = (unsigned int)(p1 >> 32) ^ c1 ^ k0, n2 = (unsigned int)(p0 >> 32) ^ c3 ^ k1;
+        c1 = (unsigned int)p1;
+        c3 = (unsigned int)p0;
+        c0 = n0;
+        c2 = n2;
+    }
+    return (float)(c0 >> 8) * (1.0f / 16777216.0f);
+}
+
+// philox_key is runtime/impl.PhiloxKey: the 64-bit key from four f32 words of 16 bits.
+__device__ __forceinline__ unsigned long long philox_key(const float* w) {
+    return (unsigned long long)(unsigned short)w[0] | (unsigned long long)(unsigned short)w[1] << 16 |
+        (unsigned long long)(unsigned short)w[2] << 32 | (unsigned long long)(unsigned short)w[3] << 48;
+}
+`

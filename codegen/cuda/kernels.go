@@ -61,6 +61,7 @@ func (t templates) Concat(v *ir.Value)      { emitConcat(t.c, t.k, v) }
 func (t templates) Gather(v *ir.Value)      { emitGather(t.c, t.k, v) }
 func (t templates) ScatterAdd(v *ir.Value)  { emitScatterAdd(t.c, t.k, v) }
 func (t templates) OneHot(v *ir.Value)      { emitOneHot(t.c, t.k, v) }
+func (t templates) Random(v *ir.Value)      { emitRandom(t.c, t.k, v) }
 
 // Handles reports whether the CUDA backend can compute op.
 func Handles(op *ir.OpDef) bool {
@@ -543,6 +544,12 @@ func emitScatterAdd(c *cgen, k *kernel, v *ir.Value) {
 	k.printf("%s acc = 0;\n", ctype(v))
 	k.printf("for (int e = 0; e < %s; e++) if (%s[e] == r) acc += %s[e * %s + j];\n", dims.Size(idx.Type.Shape), c.l.ref(idx), c.l.ref(src), paren(row))
 	k.printf("%s[i] = acc;\n", c.l.ref(v))
+}
+
+// emitRandom draws element i of random_uniform with philox_uniform.
+func emitRandom(c *cgen, k *kernel, v *ir.Value) {
+	flatHead(k, v.Type.Shape)
+	k.printf("%s[i] = philox_uniform(philox_key(&%s[0]), (unsigned int)%s[0], %du, (unsigned long long)i);\n", c.l.ref(v), c.l.ref(v.Args[0]), c.l.ref(v.Args[1]), v.Attrs.Int("stream"))
 }
 
 func emitOneHot(c *cgen, k *kernel, v *ir.Value) {

@@ -98,7 +98,8 @@ func numel(s []int) int {
 
 // Random returns bindings for every input, param and state of g with batch
 // size n: f32 values uniform in [-1, 1), i32 values in [0, hi) where hi is
-// taken from classes(name) (default 2), bools 0 or 1. Deterministic per seed.
+// taken from classes(name) (default 2), bools 0 or 1, the words of a random
+// key (init random_key) in [0, 2^16). Deterministic per seed.
 func Random(g *ir.Graph, n int, seed uint64, classes func(v *ir.Value) int) map[string]*ir.Tensor {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	out := map[string]*ir.Tensor{}
@@ -118,6 +119,10 @@ func Random(g *ir.Graph, n int, seed uint64, classes func(v *ir.Value) int) map[
 			case ir.Bool:
 				t.Data[i] = float64(r.IntN(2))
 			default:
+				if v.Attrs.String("init") == "random_key" { // 16-bit words
+					t.Data[i] = float64(r.IntN(1 << 16))
+					continue
+				}
 				t.Data[i] = 2*r.Float64() - 1
 			}
 		}

@@ -80,6 +80,8 @@ func init() {
 		params: []param{{name: "indices", def: required}, {name: "vocab", def: required}, {name: "dim", def: required}, {name: "init", def: "uniform", raw: true}}, fn: layerEmbedding}
 	builtins["layer_norm"] = &builtin{kind: kindLayer, doc: "normalize the last axis, then scale by gamma (ones) and shift by beta (zeros)",
 		params: []param{x, {name: "eps", def: 1e-5}}, fn: layerNorm}
+	builtins["dropout"] = &builtin{kind: kindOp, doc: "inverted dropout: in training, zero each element with probability rate (counter-based Philox draws) and scale the rest by 1/(1-rate); the identity in inference",
+		params: []param{x, {name: "rate", def: required}}, fn: layerDropout}
 	builtins["batch_norm"] = &builtin{kind: kindLayer, doc: "Keras BatchNormalization over the last axis: batch statistics and moving-average updates in training, the moving statistics in inference; gamma (ones), beta (zeros), state moving_mean (zeros), moving_variance (ones)",
 		params: []param{x, {name: "momentum", def: 0.99}, {name: "eps", def: 1e-3}}, fn: layerBatchNorm}
 

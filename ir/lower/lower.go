@@ -103,6 +103,8 @@ type lowerer struct {
 
 	loss, opt *dsl.Pos
 	twins     map[*ir.Value]*ir.Value // inference value -> training value (modes.go)
+	step, key *ir.Value               // the random state, once a layer draws (modes.go)
+	streams   int                     // random ops so far: each draws its own stream
 }
 
 func (l *lowerer) errorf(pos dsl.Pos, format string, args ...any) {
@@ -182,7 +184,7 @@ func (l *lowerer) model(globals *scope, m *dsl.Model) *ir.Graph {
 	l.params = map[string]dsl.Pos{}
 	l.loss, l.opt = nil, nil
 	l.path = nil
-	l.twins = nil
+	l.twins, l.step, l.key, l.streams = nil, nil, nil, 0
 	sc := newScope(globals)
 	l.block(sc, m.Body, false)
 	ir.SplitModes(l.g, l.twins) // training and inference paths (ir/modes.go)

@@ -113,3 +113,62 @@ func layerBatchNorm(l *lowerer, c *callArgs) val {
 	// Inference: the moving statistics.
 	return l.twin(norm(l.op(c.pos, "sub", nil, x, tv(mm)), tv(mv)), train)
 }
+
+// The training step's randomness: the step counter the optimizer pass
+// increments (optimizer.step, which it reuses) and the model's random key
+// (optimizer.random_key, four 16-bit words drawn from the model's seed by
+// Reset), both state saved in checkpoints, so a resumed run draws what an
+// uninterrupted one would.
+const (
+	stepName = "optimizer.step"
+	keyName  = "optimizer.random_key"
+)
+
+// randomState returns the step and key states, created at the first use.
+func (l *lowerer) randomState(pos dsl.Pos) (step, key *ir.Value, ok bool) {
+	if l.step == nil {
+		if l.step, ok = l.newState(stepName, ir.Shape{}, "zeros", pos); !ok {
+			return nil, nil, false
+		}
+		if l.key, ok = l.newState(keyName, ir.Shape{4}, "random_key", pos); !ok {
+			return nil, nil, false
+		}
+	}
+	return l.step, l.key, true
+}
+
+// layerDropout is inverted dropout (Keras Dropout): in training, element i
+// is kept when its uniform draw u_i >= rate and scaled by 1/(1-rate), else
+// zeroed; u_i is random_uniform of the model's key at the current step with
+// a stream per dropout call. In inference it is the identity.
+func layerDropout(l *lowerer, c *callArgs) val {
+	x, ok := l.layerInput(c, "x")
+	rate, ok2 := l.argNum(c, "rate")
+	if !ok || !ok2 {
+		return errVal
+	}
+	if rate < 0 || rate >= 1 {
+		l.errorf(c.posOf("rate"), "dropout: rate must be in [0, 1), got %s", numText(rate))
+		return errVal
+	}
+	if rate == 0 {
+		return x
+	}
+	step, key, ok := l.randomState(c.pos)
+	if !ok {
+		return errVal
+	}
+	l.b.Pos = irPos(c.pos)
+	u, err := l.b.TryOp("random_uniform", ir.Attrs{"shape": x.v.Type.Shape.Clone(), "stream": l.streams}, key, step)
+	if err != nil {
+		l.errorf(c.pos, "%v", err)
+		return errVal
+	}
+	l.streams++
+	num := func(x float64) val { return numVal(x, false, c.pos) }
+	keep := l.op(c.pos, "ge", nil, tensorVal(u, "random_uniform", c.pos), num(rate))
+	train := l.op(c.pos, "where", nil, keep, l.op(c.pos, "mul", nil, x, num(1/(1-rate))), num(0))
+	// Inference: the identity, as a value of its own (the twin's key).
+	infer := l.op(c.pos, "broadcast", ir.Attrs{"shape": x.v.Type.Shape.Clone()}, x)
+	return l.twin(infer, train)
+}

@@ -195,3 +195,81 @@ func TestModesText(t *testing.T) {
 		t.Error("train_loss lost in the round trip")
 	}
 }
+
+// TestDropoutInterpreter checks dropout in the interpreter: in training the
+// fraction dropped is within 5 standard errors of the rate and every kept
+// element is x / (1 - rate); in inference the output is x; the mask
+// changes with the step and repeats for the same step and key.
+func TestDropoutInterpreter(t *testing.T) {
+	const rate, n, d = 0.3, 50, 200
+	g := lowerOne(t, `model D {
+    input  x: f32[N, 200]
+    target y: f32[N, 200]
+    h = dropout(x, 0.3)
+    output out = h
+    loss mse(h, y)
+    optimizer sgd(lr: 0.1)
+}
+`)
+	if _, err := passes.Run(g, passes.Options{VerifyEach: true, MaxBatch: n, Level: passes.O0}); err != nil {
+		t.Fatal(err)
+	}
+	var train *ir.Value // the training path's h: the where feeding the train loss
+	for _, v := range g.Values {
+		if v.Op.Name == "where" && ir.Reaches(g.TrainLoss())[v] {
+			train = v
+		}
+	}
+	if train == nil {
+		t.Fatal("no training dropout")
+	}
+	bind := eval.Random(g, n, 1, nil)
+	bind["x"].Data[0] = 0 // a zero kept is still zero
+	bind["optimizer.step"].Data[0] = 0
+	masks := map[float64][]bool{}
+	for _, step := range []float64{0, 1, 0} {
+		bind["optimizer.step"].Data[0] = step
+		env, err := eval.Run(g, n, bind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, h := bind["x"].Data, env[train].Data
+		out := env[g.ResultsOf(ir.ResultOutput)[0].Value].Data
+		dropped := 0
+		mask := make([]bool, len(x))
+		for i := range x {
+			if out[i] != x[i] {
+				t.Fatalf("inference output[%d] = %g, want x = %g", i, out[i], x[i])
+			}
+			want := float64(float32(x[i] * float64(float32(1/(1-rate)))))
+			switch {
+			case h[i] == 0 && x[i] != 0:
+				dropped++
+			case math.Abs(h[i]-x[i]/(1-rate)) > 1e-6:
+				t.Fatalf("kept element %d = %g, want x/(1-rate) = %g (%g)", i, h[i], x[i]/(1-rate), want)
+			default:
+				mask[i] = true
+			}
+		}
+		if se := math.Sqrt(rate * (1 - rate) / (n * d)); math.Abs(float64(dropped)/(n*d)-rate) > 5*se {
+			t.Errorf("step %g: dropped %d of %d (%.4f), want %.2f ± %.4f", step, dropped, n*d, float64(dropped)/(n*d), rate, 5*se)
+		}
+		if prev, ok := masks[step]; ok {
+			for i := range prev {
+				if prev[i] != mask[i] {
+					t.Fatalf("step %g drew another mask the second time (element %d)", step, i)
+				}
+			}
+		}
+		masks[step] = mask
+	}
+	same := 0
+	for i := range masks[0] {
+		if masks[0][i] == masks[1][i] {
+			same++
+		}
+	}
+	if same == len(masks[0]) {
+		t.Error("steps 0 and 1 drew the same mask")
+	}
+}

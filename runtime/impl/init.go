@@ -88,8 +88,13 @@ func InitParam(dst []float32, shape []int, init string, args []float64, rng *RNG
 		truncNormal(dst, math.Sqrt(2/float64(fanIn+fanOut)), rng)
 	case "he_normal":
 		truncNormal(dst, math.Sqrt(2/float64(fanIn)), rng)
+	case "random_key":
+		// The key of counter-based draws (philox.go): 16-bit words, exact in float32.
+		for i := range dst {
+			dst[i] = float32(rng.IntN(1 << 16))
+		}
 	default:
-		return fmt.Errorf("unknown initializer %q (want zeros, ones, constant, normal, uniform, glorot_uniform, glorot_normal, he_uniform or he_normal)", init)
+		return fmt.Errorf("unknown initializer %q (want zeros, ones, constant, normal, uniform, glorot_uniform, glorot_normal, he_uniform, he_normal or random_key)", init)
 	}
 	return nil
 }

@@ -39,3 +39,9 @@ func PhiloxUniform(seed uint64, step, stream uint32, i uint64) float32 {
 	b := Philox4x32([4]uint32{uint32(i), uint32(i >> 32), step, stream}, [2]uint32{uint32(seed), uint32(seed >> 32)})
 	return float32(b[0]>>8) * (1.0 / (1 << 24))
 }
+
+// PhiloxKey reads a model's random key from its state: four f32 words, each
+// a 16-bit piece of the 64-bit key, low first (exact in float32).
+func PhiloxKey(w []float32) uint64 {
+	return uint64(uint16(w[0])) | uint64(uint16(w[1]))<<16 | uint64(uint16(w[2]))<<32 | uint64(uint16(w[3]))<<48
+}

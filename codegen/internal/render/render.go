@@ -28,8 +28,9 @@ type Templates interface {
 	Gather(v *ir.Value)
 	ScatterAdd(v *ir.Value)
 	OneHot(v *ir.Value)
-	Conv(v *ir.Value) // conv2d and its backward ops (ir.Conv2DGeometry)
-	Pool(v *ir.Value) // max_pool2d, avg_pool2d and their backward ops
+	Conv(v *ir.Value)   // conv2d and its backward ops (ir.Conv2DGeometry)
+	Pool(v *ir.Value)   // max_pool2d, avg_pool2d and their backward ops
+	Random(v *ir.Value) // random_uniform: counter-based draws (runtime/impl/philox.go)
 }
 
 // Op writes the kernel of v computed alone with e's template for its family.
@@ -61,6 +62,8 @@ func Op(e Templates, v *ir.Value) error {
 		e.Conv(v)
 	case ir.FamilyPool:
 		e.Pool(v)
+	case ir.FamilyRandom:
+		e.Random(v)
 	default:
 		return fmt.Errorf("op %s (family %s) has no kernel template", v.Op.Name, v.Op.Family)
 	}
