@@ -11,9 +11,9 @@
 //     checkpoint stores, which no name of the model can take, as the
 //     language reserves the word optimizer): "optimizer.step", the f32
 //     scalar count of updates done so far (reused when the lowering made
-//     it: the counter of dropout's draws, with "optimizer.random_key"),
-//     then per kind of state one run
-//     over the params in param order: "optimizer.<param>.m", then
+//     it: the counter of dropout's draws, beside "optimizer.random_key"),
+//     then per kind of state one run over the params in param order:
+//     "optimizer.<param>.m", then
 //     "optimizer.<param>.v" (adam, adamw), "optimizer.<param>.momentum" (sgd
 //     and rmsprop with momentum > 0), "optimizer.<param>.ms" (rmsprop,
 //     before its momentum). Each has the param's type; each run has the
