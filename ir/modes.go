@@ -1,5 +1,7 @@
 package ir
 
+import "fmt"
+
 // Modes: training and inference as two paths of one graph.
 //
 // A layer whose semantics depend on the mode (batch_norm: batch statistics
@@ -24,7 +26,8 @@ package ir
 // SplitModes resolves the training twins of g (twins[inference] =
 // training; a twin must come before any value that uses its inference
 // value) as described above. Values without twins upstream are shared by
-// both paths. The graph is renumbered.
+// both paths. The graph is renumbered. It panics if a twin comes after its
+// inference value (a lowering bug).
 func SplitModes(g *Graph, twins map[*Value]*Value) {
 	if len(twins) == 0 {
 		return
@@ -37,9 +40,14 @@ func SplitModes(g *Graph, twins map[*Value]*Value) {
 		return v
 	}
 	var out []*Value
+	seen := make(map[*Value]bool, len(g.Values))
 	for _, v := range g.Values {
 		out = append(out, v)
+		seen[v] = true
 		if t := twins[v]; t != nil {
+			if !seen[t] {
+				panic(fmt.Sprintf("ir.SplitModes: the training twin %%%d of %%%d %s comes after it", t.ID, v.ID, v.Op.Name))
+			}
 			train[v] = tr(t)
 			continue
 		}

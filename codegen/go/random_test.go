@@ -25,7 +25,8 @@ var randomNames = strings.Fields("x label sum mx base inv lse o vt i0 a0 m0 o0 e
 // lack the batch axis), params, a random mix of elementwise ops with
 // broadcasting, matmuls, reductions, softmax, layout ops and gathers (by
 // the labels, or by an index computed from them), with fan-out (values are
-// reused), and a scalar loss over several of its values. Its inputs and
+// reused), often a batch_norm or a dropout (two modes: ir/modes.go), and a
+// scalar loss over several of its values. Its inputs and
 // params are named from randomNames. Domains are kept safe (log and sqrt
 // of x*x+1, exp of tanh), so both sides stay finite.
 func randomModel(r *rand.Rand, id int) *ir.Graph {
@@ -186,6 +187,45 @@ func randomModel(r *rand.Rand, id int) *ir.Graph {
 			pool = append(pool, out) // a value further ops can build on
 		}
 	}
+	// Modes (ir/modes.go), drawn from a source of their own so the rest of
+	// the model is what it was before: batch_norm or dropout on the last
+	// value, as the lowering builds them, which the head then reads.
+	rm := rand.New(rand.NewPCG(uint64(id), 12))
+	twins := map[*ir.Value]*ir.Value{}
+	if v := pool[len(pool)-1]; rank(v) == 2 && v.Type.Shape[0] == ir.N && rm.IntN(3) > 0 {
+		state := func(name string, s ir.Shape, init string) *ir.Value {
+			st := b.Op("state", ir.Attrs{"dtype": ir.F32, "shape": s, "init": init})
+			st.Name = name
+			return st
+		}
+		var infer, train *ir.Value
+		if rm.IntN(2) == 0 { // batch_norm(v, momentum: 0.9, eps: 0.01)
+			nm := name()
+			gamma, beta := param(ir.Shape{last(v)}), param(ir.Shape{last(v)})
+			mm, mv := state(nm+".moving_mean", ir.Shape{last(v)}, "zeros"), state(nm+".moving_variance", ir.Shape{last(v)}, "ones")
+			norm := func(xc, variance *ir.Value) *ir.Value {
+				return b.Add(b.Mul(b.Div(xc, b.Unary("sqrt", b.Add(variance, b.Const(0.01, ir.F32)))), gamma), beta)
+			}
+			mean := b.Op("reduce_mean", ir.Attrs{"axes": []int{0}}, v)
+			xc := b.Sub(v, mean)
+			variance := b.Op("reduce_mean", ir.Attrs{"axes": []int{0}}, b.Mul(xc, xc))
+			train = norm(xc, variance)
+			moving := func(st, batch *ir.Value) *ir.Value {
+				return b.Add(b.Mul(st, b.Const(0.9, ir.F32)), b.Mul(batch, b.Const(0.1, ir.F32)))
+			}
+			g.Updates = append(g.Updates, ir.Update{Target: mm, Value: moving(mm, mean)}, ir.Update{Target: mv, Value: moving(mv, variance)})
+			infer = norm(b.Sub(v, mm), mv)
+		} else { // dropout(v, 0.25)
+			step := state("optimizer.step", ir.Shape{}, "zeros")
+			key := state("optimizer.random_key", ir.Shape{4}, "random_key")
+			u := b.Op("random_uniform", ir.Attrs{"shape": v.Type.Shape.Clone(), "stream": 0}, key, step)
+			train = b.Where(b.Op("ge", nil, u, b.Const(0.25, ir.F32)), b.Mul(v, b.Const(1/0.75, ir.F32)), b.Const(0, ir.F32))
+			infer = b.Op("broadcast", ir.Attrs{"shape": v.Type.Shape.Clone()}, v) // a value of its own
+
+		}
+		twins[infer] = train
+		pool = append(pool, infer)
+	}
 	// Loss: a cross-entropy head on one value plus means over a few others.
 	head := pool[len(pool)-1]
 	if rank(head) != 2 || head.Type.Shape[0] != ir.N {
@@ -214,6 +254,7 @@ func randomModel(r *rand.Rand, id int) *ir.Graph {
 		ir.Result{Kind: ir.ResultOutput, Name: "logits", Value: logits})
 	opts := []string{"sgd", "adam", "rmsprop"}
 	g.Optimizer = &ir.Optimizer{Name: opts[r.IntN(3)], Attrs: ir.Attrs{"lr": 0.05}}
+	ir.SplitModes(g, twins)
 	g.Renumber()
 	return g
 }
