@@ -320,7 +320,8 @@ func (gen *generator) views() []view {
 func (gen *generator) constructor(f *jen.File, views []view) {
 	f.Comment("Option configures New.")
 	f.Type().Id("Option").Func().Params(jen.Op("*").Id("Model"))
-	f.Comment("WithSeed sets the seed of the parameter initializers (default 1).")
+	f.Comment("WithSeed sets the seed of the initializers (default 1): of the parameters and of the")
+	f.Comment("random key of dropout's draws.")
 	f.Func().Id("WithSeed").Params(jen.Id("seed").Uint64()).Id("Option").Block(
 		jen.Return(jen.Func().Params(jen.Id("m").Op("*").Id("Model")).Block(jen.Id("m").Dot("seed").Op("=").Id("seed"))),
 	)

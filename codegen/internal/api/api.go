@@ -152,10 +152,10 @@ func (m *Model) Emit(f *jen.File) {
 	docs := map[string][]string{
 		"Params": {"Params returns views of the parameters, in declaration order."},
 		"Grads":  {"Grads returns views of the gradients of the last TrainStep, in parameter order."},
-		"State":  {"State returns views of the optimizer state (named optimizer.NAME)."},
-		"Save":   {"Save writes the parameters and the optimizer state to path as safetensors,", "atomically: a crash during Save leaves the previous file intact (a symbolic link", "is followed: its target is replaced, the link kept)."},
+		"State":  {"State returns views of the non-trainable state: the optimizer's (named optimizer.NAME)", "and the layers' (batch_norm's NAME.moving_mean and NAME.moving_variance)."},
+		"Save":   {"Save writes the parameters and the state to path as safetensors,", "atomically: a crash during Save leaves the previous file intact (a symbolic link", "is followed: its target is replaced, the link kept)."},
 		"Load":   {"Load reads a checkpoint written by Save (by either target). On error the model", "is unchanged."},
-		"Reset":  {"Reset re-initializes the parameters from the seed and clears the optimizer state."},
+		"Reset":  {"Reset re-initializes the parameters and the state from their initializers and the", "seed (the optimizer's moments and step start at zero)."},
 	}
 	for _, name := range []string{"Params", "Grads", "State", "Save", "Load", "Reset"} {
 		for _, line := range docs[name] {

@@ -84,7 +84,8 @@ type Model struct {
 // Option configures New.
 type Option func(*Model)
 
-// WithSeed sets the seed of the parameter initializers (default 1).
+// WithSeed sets the seed of the initializers (default 1): of the parameters and of the
+// random key of dropout's draws.
 func WithSeed(seed uint64) Option {
 	return func(m *Model) {
 		m.seed = seed
@@ -291,7 +292,8 @@ func (m *Model) Grads() []mdlc.Tensor {
 	}}
 }
 
-// State returns views of the optimizer state (named optimizer.NAME).
+// State returns views of the non-trainable state: the optimizer's (named optimizer.NAME)
+// and the layers' (batch_norm's NAME.moving_mean and NAME.moving_variance).
 func (m *Model) State() []mdlc.Tensor {
 	return []mdlc.Tensor{{
 		Data:  m.step,
@@ -332,7 +334,7 @@ func (m *Model) State() []mdlc.Tensor {
 	}}
 }
 
-// Save writes the parameters and the optimizer state to path as safetensors,
+// Save writes the parameters and the state to path as safetensors,
 // atomically: a crash during Save leaves the previous file intact (a symbolic link
 // is followed: its target is replaced, the link kept).
 func (m *Model) Save(path string) error {
@@ -345,7 +347,8 @@ func (m *Model) Load(path string) error {
 	return mdlc.LoadSafetensors(path, append(m.Params(), m.State()...), map[string]string{"mdlc.model": "MnistMLP"})
 }
 
-// Reset re-initializes the parameters from the seed and clears the optimizer state.
+// Reset re-initializes the parameters and the state from their initializers and the
+// seed (the optimizer's moments and step start at zero).
 func (m *Model) Reset() error {
 	rng := rt.NewRNG(m.seed)
 	if err := rt.InitParam(m.hiddenW, []int{784, 256}, "glorot_uniform", nil, rng); err != nil {
