@@ -163,8 +163,9 @@ type generator struct {
 	p       *plan
 	opt     Options
 	helpers map[string]bool
-	asm     []asmFunc // functions of model_amd64.s
-	err     error     // the first unit that could not be emitted
+	asm     []asmFunc   // functions of model_amd64.s
+	err     error       // the first unit that could not be emitted
+	inputs  []*ir.Value // g.Inputs(), made by unitInputs
 }
 
 func rt(name string) *jen.Statement { return api.Rt(name) }
@@ -528,8 +529,11 @@ func (gen *generator) unitInputs(u *ir.Unit) []*ir.Value {
 			reads[gen.pl.Root(a)] = true
 		}
 	}
+	if gen.inputs == nil {
+		gen.inputs = gen.g.Inputs() // once: a scan of every value
+	}
 	var out []*ir.Value
-	for _, v := range gen.g.Inputs() {
+	for _, v := range gen.inputs {
 		if reads[v] {
 			out = append(out, v)
 		}

@@ -56,9 +56,15 @@ func newPlan(g *ir.Graph, opt Options) *plan {
 		p.ident(v)
 		p.grad[v] = p.names.Name("d."+v.Name, "")
 	}
+	byName := map[string]*ir.Value{} // the first value of each name (g.Lookup)
+	for _, v := range g.Values {
+		if _, ok := byName[v.Name]; !ok {
+			byName[v.Name] = v
+		}
+	}
 	for _, r := range g.ResultsOf(ir.ResultGrad) {
 		if s := p.pl.Slots[r.Value]; s.Storage == ir.StoreGrads {
-			if prm := g.Lookup(r.Name); prm != nil && p.id[r.Value] == "" {
+			if prm := byName[r.Name]; prm != nil && p.id[r.Value] == "" {
 				p.id[r.Value] = p.grad[prm]
 			}
 		}

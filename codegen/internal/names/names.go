@@ -21,6 +21,7 @@ const (
 type Namer struct {
 	Style Style
 	used  map[string]bool
+	next  map[string]int // the number to try next after an identifier (numbers below it are all taken)
 	// Adjust, if set, rewrites an identifier before it is made unique
 	// (CUDA: a name like i0 gets a trailing _ to stay clear of loop indices).
 	Adjust func(id string) string
@@ -31,7 +32,7 @@ type Namer struct {
 
 // New returns a Namer that never hands out the reserved names.
 func New(reserved []string) *Namer {
-	n := &Namer{used: map[string]bool{}}
+	n := &Namer{used: map[string]bool{}, next: map[string]int{}}
 	for _, r := range reserved {
 		n.used[r] = true
 	}
@@ -103,11 +104,17 @@ func (n *Namer) Name(s, suffix string) string {
 	}
 	base := id
 	avoid := func(id string) bool { return n.Avoid != nil && n.Avoid(id) }
-	for i := 2; n.used[id] || avoid(id); i++ {
+	// Names are never given back and Avoid does not change its mind, so a
+	// number tried for base once is never free again: start after it.
+	i := max(n.next[base], 2)
+	for ; n.used[id] || avoid(id); i++ {
 		id = fmt.Sprintf("%s_%d", base, i)
 		if n.Style == Camel && !avoid(fmt.Sprintf("%s%d", base, i)) {
 			id = fmt.Sprintf("%s%d", base, i)
 		}
+	}
+	if id != base {
+		n.next[base] = i
 	}
 	n.used[id] = true
 	return id
