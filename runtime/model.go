@@ -16,6 +16,22 @@ type IO struct {
 	Role  string // "input", "target", "output", "metric", "param" or "state"
 }
 
+// PerExample is the element count of one example of the value (the shape
+// with N = 1), and whether it has the batch axis: a value without it (a
+// mask, a lookup table) is the same for every example and passed whole.
+func (io IO) PerExample() (n int, batched bool) {
+	n = 1
+	for _, d := range io.Shape {
+		if d < 0 {
+			n *= -d
+			batched = true
+		} else {
+			n *= d
+		}
+	}
+	return n, batched
+}
+
 // Spec describes a compiled model.
 type Spec struct {
 	Name     string

@@ -157,15 +157,7 @@ func (ev *evaluator) run(m runtime.Model) (*Result, error) {
 func trim(dst, b runtime.Batch, inputs []runtime.IO, n int) runtime.Batch {
 	dst = append(dst[:0], b...)
 	for k, in := range inputs {
-		per, batched := 1, false
-		for _, d := range in.Shape {
-			if d < 0 {
-				per *= -d
-				batched = true
-			} else {
-				per *= d
-			}
-		}
+		per, batched := in.PerExample()
 		if !batched || k >= len(dst) {
 			continue
 		}

@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 
+	"github.com/mdlc/mdlc/codegen/internal/dims"
 	"github.com/mdlc/mdlc/ir"
 )
 
@@ -90,7 +91,7 @@ func emitConv(c *cgen, k *kernel, v *ir.Value) {
 		k.unflatten("i", "i", v.Type.Shape)
 		k.printf("const int ky = i0, kx = i1, c = i2, f = i3, gi = f / %d;\n", g.FG())
 		k.printf("float acc = 0;\n")
-		k.printf("for (int b = 0; b < %s; b++) {\n", extentC(g.N))
+		k.printf("for (int b = 0; b < %s; b++) {\n", dims.Extent(g.N))
 		k.printf("for (int oy = 0; oy < %d; oy++) {\n", g.OH)
 		k.printf("\tconst int iy = %s;\n", coordC("oy", g.SH, g.PT, "ky", g.DH))
 		k.printf("\tif (iy < 0 || iy >= %d) continue;\n", g.H)
@@ -103,17 +104,6 @@ func emitConv(c *cgen, k *kernel, v *ir.Value) {
 		k.printf("}\n")
 		k.printf("%s[i] = acc;\n", dst)
 	}
-}
-
-// extentC is a batch extent in C (n is the kernel's batch-size argument).
-func extentC(d ir.Dim) string {
-	switch {
-	case d == ir.N:
-		return "n"
-	case d < 0:
-		return fmt.Sprintf("%d*n", -d)
-	}
-	return fmt.Sprint(int(d))
 }
 
 // argmaxC declares at, the flat input position (without the channel) of

@@ -77,15 +77,7 @@ func NoGPU(err error) bool {
 func Batch(spec mdlc.Spec, n int, bounds map[string]int32, rng *rand.Rand) mdlc.Batch {
 	var b mdlc.Batch
 	for _, in := range spec.Inputs {
-		per, batched := 1, false
-		for _, d := range in.Shape {
-			if d < 0 {
-				per *= -d
-				batched = true
-			} else {
-				per *= d
-			}
-		}
+		per, batched := in.PerExample()
 		count := n * per
 		if !batched { // the same for every example: its declared size
 			count = per

@@ -1,30 +1,14 @@
 package augment
 
-import "math/bits"
+import rt "github.com/mdlc/mdlc/runtime/impl"
 
 // philox4x32 is Philox4x32-10 (Salmon et al., "Parallel random numbers: as
-// easy as 1, 2, 3", SC 2011; Random123's reference): a bijection of a 128-bit
-// counter under a 64-bit key. Every random number here is one word of
+// easy as 1, 2, 3", SC 2011; Random123's reference), the generator the
+// generated models' dropout draws from too: a bijection of a 128-bit counter
+// under a 64-bit key. Every random number here is one word of
 // philox4x32(counter, key) for a counter made of (index, epoch, draw), so a
 // draw depends on nothing but its coordinates.
-func philox4x32(ctr [4]uint32, key [2]uint32) [4]uint32 {
-	const (
-		m0 = 0xD2511F53
-		m1 = 0xCD9E8D57
-		w0 = 0x9E3779B9 // golden ratio
-		w1 = 0xBB67AE85 // sqrt(3) - 1
-	)
-	for r := 0; r < 10; r++ {
-		if r > 0 {
-			key[0] += w0
-			key[1] += w1
-		}
-		hi0, lo0 := bits.Mul32(m0, ctr[0])
-		hi1, lo1 := bits.Mul32(m1, ctr[2])
-		ctr = [4]uint32{hi1 ^ ctr[1] ^ key[0], lo1, hi0 ^ ctr[3] ^ key[1], lo0}
-	}
-	return ctr
-}
+var philox4x32 = rt.Philox4x32
 
 // stream is the random numbers of one image: the Philox blocks at counter
 // (index lo, index hi, epoch, block) under the key seed.
