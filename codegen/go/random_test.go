@@ -25,7 +25,8 @@ var randomNames = strings.Fields("x label sum mx base inv lse o vt i0 a0 m0 o0 e
 // lack the batch axis), params, a random mix of elementwise ops with
 // broadcasting, matmuls, reductions, softmax, layout ops and gathers (by
 // the labels, or by an index computed from them), with fan-out (values are
-// reused), often a batch_norm or a dropout (two modes: ir/modes.go), and a
+// reused), often a convolutional chain over an image input (randomImage),
+// often a batch_norm or a dropout (two modes: ir/modes.go), and a
 // scalar loss over several of its values. Its inputs and
 // params are named from randomNames. Domains are kept safe (log and sqrt
 // of x*x+1, exp of tanh), so both sides stay finite.
@@ -192,14 +193,45 @@ func randomModel(r *rand.Rand, id int) *ir.Graph {
 	// value, as the lowering builds them, which the head then reads.
 	rm := rand.New(rand.NewPCG(uint64(id), 12))
 	twins := map[*ir.Value]*ir.Value{}
-	if v := pool[len(pool)-1]; rank(v) == 2 && v.Type.Shape[0] == ir.N && rm.IntN(3) > 0 {
+	v := pool[len(pool)-1]
+	mode := 0 // none, batch_norm, dropout
+	if rank(v) == 2 && v.Type.Shape[0] == ir.N && rm.IntN(3) > 0 {
+		mode = 1 + rm.IntN(2)
+	}
+	// Often an image and a convolutional chain over it (randomImage), also
+	// from a source of its own; its features join the head, concatenated
+	// with the last value, and dropout's input. An image model draws no
+	// batch_norm: through one, the gradient of a conv's bias, or of any
+	// value constant over the batch (a gather by equal labels), is zero
+	// and only rounding is left, which a relative check cannot tell from
+	// an error (and Adam and RMSprop turn into whole steps).
+	flat := randomImage(b, rand.New(rand.NewPCG(uint64(id), 13)), param, input)
+	if flat != nil && mode == 1 {
+		mode = 0
+	}
+	join := func(v *ir.Value) *ir.Value {
+		if flat == nil {
+			return v
+		}
+		if rank(v) == 2 && v.Type.Shape[0] == ir.N {
+			v = b.Op("concat", ir.Attrs{"axis": 1}, v, flat)
+		} else {
+			v = flat
+		}
+		flat = nil
+		return v
+	}
+	if mode == 2 {
+		v = join(v)
+	}
+	if mode > 0 {
 		state := func(name string, s ir.Shape, init string) *ir.Value {
 			st := b.Op("state", ir.Attrs{"dtype": ir.F32, "shape": s, "init": init})
 			st.Name = name
 			return st
 		}
 		var infer, train *ir.Value
-		if rm.IntN(2) == 0 { // batch_norm(v, momentum: 0.9, eps: 0.01)
+		if mode == 1 { // batch_norm(v, momentum: 0.9, eps: 0.01)
 			nm := name()
 			gamma, beta := param(ir.Shape{last(v)}), param(ir.Shape{last(v)})
 			mm, mv := state(nm+".moving_mean", ir.Shape{last(v)}, "zeros"), state(nm+".moving_variance", ir.Shape{last(v)}, "ones")
@@ -231,6 +263,7 @@ func randomModel(r *rand.Rand, id int) *ir.Graph {
 	if rank(head) != 2 || head.Type.Shape[0] != ir.N {
 		head = x
 	}
+	head = join(head)
 	logits := b.Op("matmul", nil, head, param(ir.Shape{last(head), ir.Dim(classes)}))
 	ce := b.Neg(b.Op("reduce_mean", ir.Attrs{"axes": []int{0}},
 		b.Sum(b.Mul(b.Op("one_hot", ir.Attrs{"depth": classes}, label), b.Op("log_softmax", ir.Attrs{"axis": -1}, logits)), []int{1}, false)))
@@ -257,6 +290,77 @@ func randomModel(r *rand.Rand, id int) *ir.Graph {
 	ir.SplitModes(g, twins)
 	g.Renumber()
 	return g
+}
+
+// randomImage adds, one time in three, an image input f32[N, H, W, C]
+// (H, W in 3..7, C in 1..3) and a chain of one to three conv2d (kernel
+// 1..3, stride 1..2, sometimes dilation 2 or grouped, with or without a
+// bias), max_pool2d and avg_pool2d layers with "valid" or "same" padding
+// as the lowering computes it (ir/lower/conv.go), one relu among them,
+// and returns the chain reshaped to [N, OH*OW*F]; nil otherwise.
+func randomImage(b *ir.Builder, r *rand.Rand, param func(ir.Shape) *ir.Value, input func(string, ir.DType, ir.Shape) *ir.Value) *ir.Value {
+	if r.IntN(3) != 0 {
+		return nil
+	}
+	h, w, c := 3+r.IntN(5), 3+r.IntN(5), 1+r.IntN(3)
+	v := input("input", ir.F32, ir.Shape{ir.N, ir.Dim(h), ir.Dim(w), ir.Dim(c)})
+	if r.IntN(3) == 0 { // a per-channel scale before the first layer
+		v = b.Mul(v, param(ir.Shape{ir.Dim(c)}))
+	}
+	// pads is Keras's padding of one axis of extent in, for a window of
+	// (dilated) extent k and stride s: "same" gives ceil(in/s) outputs with
+	// the smaller half of the padding first; "valid" none, when it fits.
+	pads := func(in, k, s int, same bool) (int, int) {
+		if !same && k <= in {
+			return 0, 0
+		}
+		total := max(((in+s-1)/s-1)*s+k-in, 0)
+		return total / 2, total - total/2
+	}
+	steps := 1 + r.IntN(3)
+	reluAt := r.IntN(steps)
+	for step := 0; step < steps; step++ {
+		s := v.Type.Shape
+		h, w, c := int(s[1]), int(s[2]), int(s[3])
+		kh, kw := 1+r.IntN(3), 1+r.IntN(3)
+		if r.IntN(2) == 0 {
+			kw = kh
+		}
+		sh, sw := 1+r.IntN(2), 1+r.IntN(2)
+		same := r.IntN(2) == 0
+		if step == 0 || r.IntN(2) == 0 { // conv2d
+			dh, dw, groups, f := 1, 1, 1, 1+r.IntN(4)
+			if sh == 1 && sw == 1 && r.IntN(4) == 0 {
+				dh, dw = 2, 1+r.IntN(2)
+			}
+			if c > 1 && r.IntN(4) == 0 { // depthwise
+				groups, f = c, c*(1+r.IntN(2))
+			}
+			pt, pb := pads(h, (kh-1)*dh+1, sh, same)
+			pl, pr := pads(w, (kw-1)*dw+1, sw, same)
+			attrs := ir.Attrs{"stride": []int{sh, sw}, "dilation": []int{dh, dw}, "pads": []int{pt, pb, pl, pr}, "groups": groups}
+			v = b.Op("conv2d", attrs, v, param(ir.Shape{ir.Dim(kh), ir.Dim(kw), ir.Dim(c / groups), ir.Dim(f)}))
+			if r.IntN(3) > 0 {
+				v = b.Add(v, param(ir.Shape{ir.Dim(f)}))
+			}
+		} else { // a pool; its stride the window's or drawn
+			if r.IntN(2) == 0 {
+				sh, sw = kh, kw
+			}
+			op := []string{"max_pool2d", "avg_pool2d"}[r.IntN(2)]
+			pt, pb := pads(h, kh, sh, same)
+			pl, pr := pads(w, kw, sw, same)
+			v = b.Op(op, ir.Attrs{"size": []int{kh, kw}, "stride": []int{sh, sw}, "pads": []int{pt, pb, pl, pr}}, v)
+		}
+		if step == reluAt {
+			v = b.Unary("relu", v)
+		}
+		if b.Err() != nil {
+			return nil
+		}
+	}
+	s := v.Type.Shape
+	return b.Reshape(v, ir.Shape{ir.N, s[1] * s[2] * s[3]})
 }
 
 // randomInference builds a random model without params or a loss: an
