@@ -1,5 +1,7 @@
 // Package examples holds mdlc's bundled models, one folder each with its
-// .mdl source: linreg (the classic 5-point linear regression) and mnist_mlp
-// (a 784-256-10 perceptron for MNIST). Tests check that every example
-// passes `mdlc check`.
+// .mdl source: linreg (the classic 5-point linear regression), mnist_mlp
+// (a 784-256-10 perceptron for MNIST), fashion_cnn (the Keras tutorial CNN
+// on Fashion-MNIST) and catsdogs (the Keras cats-vs-dogs CNN on 150x150
+// images). Tests check that every example passes `mdlc check` and that
+// every committed generated package is what its //go:generate line builds.
 package examples
