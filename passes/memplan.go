@@ -72,6 +72,7 @@ type PlanStats struct {
 	NaiveBytes       int64 // one buffer per computed value
 	PeakBytes        int64 // the largest live set
 	PeakAt           *ir.Value
+	Params           int // trainable parameters (elements of the params block)
 	ParamBytes       int64
 	StateBytes       int64
 	InPlace, Aliases int
@@ -91,7 +92,7 @@ func plan(g *ir.Graph, maxBatch int, reuse bool) (*ir.Plan, *PlanStats, error) {
 	}
 	us := pl.Units
 	uidx := map[*ir.Unit]int{}
-	st := &PlanStats{Planned: reuse, Units: len(us), ParamBytes: int64(pl.Params) * 4, StateBytes: int64(pl.State) * 4}
+	st := &PlanStats{Planned: reuse, Units: len(us), Params: pl.Params, ParamBytes: int64(pl.Params) * 4, StateBytes: int64(pl.State) * 4}
 	for i, u := range us {
 		uidx[u] = i
 		if len(u.Values) > 1 {
@@ -322,8 +323,17 @@ func (st *PlanStats) Format(opsBefore int) string {
 		where = fmt.Sprintf("%%%d %s at %s", st.PeakAt.ID, st.PeakAt.Op.Name, st.PeakAt.Pos)
 	}
 	fmt.Fprintf(&b, "        largest live set %s, at %s\n", bytesText(st.PeakBytes), where)
-	fmt.Fprintf(&b, "        params %s, grads %s, optimizer state %s (one block each)\n", bytesText(st.ParamBytes), bytesText(st.ParamBytes), bytesText(st.StateBytes))
+	fmt.Fprintf(&b, "        %s parameters: params %s, grads %s, state %s (one block each)\n", thousands(st.Params), bytesText(st.ParamBytes), bytesText(st.ParamBytes), bytesText(st.StateBytes))
 	return b.String()
+}
+
+// thousands writes n with comma separators: 3,453,121 (as Keras counts).
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func bytesText(n int64) string {
