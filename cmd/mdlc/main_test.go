@@ -52,6 +52,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"build", "-o", filepath.Join(dir, "out"), "-pkg", "_", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "not a valid Go package name"},
 		{[]string{"build", "-o", filepath.Join(dir, "out"), "-pkg", "main", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "not a valid Go package name"},
 		{[]string{"build", "-batch", "0", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "-batch 0 out of range"},
+		{[]string{"build", "-stats", "-batch", "32", "-o", filepath.Join(dir, "catsdogs"), "../../examples/catsdogs/catsdogs.mdl"}, exitOK, "3,453,121 parameters", ""},
 		{[]string{"build", "-o", filepath.Join(dir, "out"), bad}, exitError, "", "reul"},
 	}
 	for _, c := range cases {
