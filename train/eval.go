@@ -54,23 +54,33 @@ type evaluator struct {
 	outs    [][]float32
 	mvals   []float32
 	out     int // the classifier's output, -1 when none
-	target  int // its i32 target among the inputs
-	classes int
+	target  int // its target among the inputs
+	classes int // 1: a binary classifier
 }
 
 // classifier returns the output and target that make spec a classifier:
-// the first output of shape [N, k] (k >= 2) and the first i32 target of
-// shape [N]; ok is false when there is none.
+// the first output of shape [N, k] with the first i32 target of shape [N]
+// (k >= 2 classes), or an output [N, 1] read as the probability of class 1
+// with 0/1 targets f32 [N] or [N, 1] (a binary classifier, threshold 0.5);
+// ok is false when there is none.
 func classifier(spec runtime.Spec) (out, target, k int, ok bool) {
 	out, target = -1, -1
 	for i, o := range spec.Outputs {
-		if len(o.Shape) == 2 && o.Shape[0] == -1 && o.Shape[1] >= 2 && o.DType == runtime.F32 {
+		if len(o.Shape) == 2 && o.Shape[0] == -1 && o.Shape[1] >= 1 && o.DType == runtime.F32 {
 			out, k = i, o.Shape[1]
 			break
 		}
 	}
 	for i, in := range spec.Inputs {
-		if in.Role == "target" && in.DType == runtime.I32 && len(in.Shape) == 1 && in.Shape[0] == -1 {
+		if in.Role != "target" {
+			continue
+		}
+		// k classes: i32 labels [N]; one probability of class 1 (a
+		// sigmoid output, as Keras's BinaryAccuracy reads it): 0/1
+		// targets f32 [N] or [N, 1].
+		labels := in.DType == runtime.I32 && len(in.Shape) == 1 && in.Shape[0] == -1 && k >= 2
+		binary := in.DType == runtime.F32 && k == 1 && in.Shape[0] == -1 && (len(in.Shape) == 1 || len(in.Shape) == 2 && in.Shape[1] == 1)
+		if labels || binary {
 			target = i
 			break
 		}
@@ -83,7 +93,7 @@ func newEvaluator(spec runtime.Spec, l *data.Loader) *evaluator {
 		return nil
 	}
 	ev := &evaluator{spec: spec, data: l, b: l.NewBatch(), mvals: make([]float32, len(spec.Metrics)), out: -1}
-	if out, target, k, ok := classifier(spec); ok && ev.b[target].I32 != nil {
+	if out, target, k, ok := classifier(spec); ok && (ev.b[target].I32 != nil || k == 1 && ev.b[target].F32 != nil) {
 		ev.out, ev.target, ev.classes = out, target, k
 	}
 	ev.outs = make([][]float32, len(spec.Outputs))
@@ -116,7 +126,10 @@ func (ev *evaluator) run(m runtime.Model) (*Result, error) {
 	var loss metrics.Mean
 	means := metrics.NewMeans(ev.spec.Metrics)
 	var cls *metrics.Classification
-	if ev.out >= 0 {
+	switch {
+	case ev.out >= 0 && ev.classes == 1:
+		cls = metrics.NewBinary(metrics.DefaultThreshold)
+	case ev.out >= 0:
 		cls = metrics.NewClassification(ev.classes)
 	}
 	for step := range ev.data.Steps() {
@@ -139,7 +152,13 @@ func (ev *evaluator) run(m runtime.Model) (*Result, error) {
 			if err := m.Predict(ev.view, n, ev.outs); err != nil {
 				return nil, err
 			}
-			if err := cls.Add(ev.outs[ev.out], ev.b[ev.target].I32, n); err != nil {
+			var err error
+			if ev.classes == 1 {
+				err = cls.AddTargets(ev.outs[ev.out], ev.b[ev.target].F32, n)
+			} else {
+				err = cls.Add(ev.outs[ev.out], ev.b[ev.target].I32, n)
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
