@@ -1,7 +1,6 @@
 package augment
 
 import (
-	"context"
 	"math/rand/v2"
 	"testing"
 )
@@ -20,29 +19,6 @@ func BenchmarkAugment(b *testing.B) {
 		if _, err := keras.Apply(dst, src, 1, 0, uint64(i)); err != nil {
 			b.Fatal(err)
 		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
-}
-
-// BenchmarkAugmentPipeline: the same work through a Pipeline with one
-// worker per core, batches of 32 consumed (and released) as fast as they come.
-func BenchmarkAugmentPipeline(b *testing.B) {
-	ims := images(64, 150, 150, 3)
-	p := &Pipeline{Params: keras, Image: func(i int) (Image, error) { return ims[i%len(ims)], nil }, Height: 150, Width: 150, Channels: 3, BatchSize: 32, Prefetch: 2}
-	order := make([]int, b.N)
-	for i := range order {
-		order[i] = i
-	}
-	b.ResetTimer()
-	s, err := p.Start(context.Background(), 0, order)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for batch := range s.Batches() {
-		s.Release(batch)
-	}
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }

@@ -64,6 +64,7 @@
 //
 //	go test ./runtime/data/augment -run '^$' -bench Augment -benchtime 2s
 //
-// BenchmarkAugment is Params.Apply on one goroutine; BenchmarkAugmentPipeline
-// is a Pipeline with one worker per core, batches of 32.
+// BenchmarkAugment is Params.Apply on one goroutine; the Pipeline's
+// throughput with two workers, against the seed CNN's training rate in the
+// same run, is bench's BenchmarkAugment150 (bench/README.md).
 package augment
