@@ -523,7 +523,7 @@ func emitGather(c *cgen, k *kernel, v *ir.Value) {
 	row := dims.Size(tab.Type.Shape[1:])
 	flatHead(k, v.Type.Shape)
 	k.printf("const int r = %s[i / %s];\n", c.l.ref(idx), paren(row))
-	if render.Guarded(c.l.g, v, 1) {
+	if c.l.faultCode(v) > 0 {
 		// An index out of range gives a zero row and records the
 		// launch's first fault (the launch code returns it as the error).
 		k.printf("if ((unsigned)r >= %du) {\n", tab.Type.Shape[0])

@@ -23,7 +23,6 @@ import (
 	"strings"
 
 	"github.com/mdlc/mdlc/codegen/internal/dims"
-	"github.com/mdlc/mdlc/codegen/internal/render"
 
 	"github.com/dave/jennifer/jen"
 	"golang.org/x/tools/go/ast/astutil"
@@ -211,7 +210,7 @@ func (gen *generator) file() *jen.File {
 		}
 		fields = append(fields, jen.Id(vw.field).Add(typ).Comment(vw.doc))
 	}
-	if len(render.Faults(g)) > 0 {
+	if len(p.faults) > 0 {
 		fields = append(fields, jen.Line(), jen.Id("fault").Error().Comment("the first index out of range in a call (rt.IndexError), returned by the entry point"))
 	}
 	if gen.update() != nil {
@@ -228,7 +227,7 @@ func (gen *generator) file() *jen.File {
 		Result: func(v *ir.Value) *jen.Statement { return gen.slice(v) },
 		Body:   gen.body,
 	}
-	if len(render.Faults(g)) > 0 {
+	if len(p.faults) > 0 {
 		m.Fault = "fault"
 	}
 	m.Emit(f)
@@ -427,7 +426,7 @@ func (gen *generator) entries(f *jen.File) {
 				if section != "" {
 					body = append(body, jen.Line())
 				}
-				if u.Phase == ir.PhaseUpdate && len(render.Faults(gen.g)) > 0 {
+				if u.Phase == ir.PhaseUpdate && len(gen.p.faults) > 0 {
 					body = append(body, jen.If(jen.Id("m").Dot("fault").Op("!=").Nil()).Block(
 						jen.Return().Comment("an index was out of range: leave the parameters as they were")))
 				}

@@ -27,6 +27,7 @@ type plan struct {
 	row      map[derivedKey]string
 	grad     map[*ir.Value]string // param -> its field of the grads block
 	scratchF map[*ir.Value]string // value -> its workspace field
+	faults   map[*ir.Value]bool   // values whose kernels check an index (render.Faults)
 	vecMin   int                  // shortest inner loop to vectorize (Options.VecMinLen)
 	noAsm    bool                 // Options.NoAsm
 }
@@ -44,6 +45,10 @@ func newPlan(g *ir.Graph, opt Options) *plan {
 		id: map[*ir.Value]string{}, row: map[derivedKey]string{}, grad: map[*ir.Value]string{}, scratchF: map[*ir.Value]string{},
 		vecMin: opt.VecMinLen, noAsm: opt.NoAsm}
 	p.names.Avoid = api.AvoidGo
+	p.faults = map[*ir.Value]bool{}
+	for _, v := range render.Faults(g) {
+		p.faults[v] = true
+	}
 	if p.vecMin <= 0 {
 		p.vecMin = vecMinLen
 	}

@@ -363,7 +363,7 @@ func (k *kgen) Gather(v *ir.Value) {
 	row := dims.Size(tab.Type.Shape[1:])
 	out := k.p.ref(v)
 	k.printf("for i, r := range %s[:%s] {\n", k.p.ref(idx), dims.Size(idx.Type.Shape))
-	if render.Guarded(k.p.g, v, 1) {
+	if k.p.faults[v] {
 		k.fault(v, int(tab.Type.Shape[0]), fmt.Sprintf("clear(%s[i*(%s):(i+1)*(%s)])\ncontinue", out, row, row))
 	}
 	k.printf("copy(%s[i*(%s):(i+1)*(%s)], %s[int(r)*(%s):(int(r)+1)*(%s)])\n}\n", out, row, row, k.p.ref(tab), row, row)
@@ -375,7 +375,7 @@ func (k *kgen) ScatterAdd(v *ir.Value) {
 	dst := k.p.ref(v)
 	k.printf("clear(%s[:%s])\n", dst, dims.Size(v.Type.Shape))
 	k.printf("for i, r := range %s[:%s] {\n", k.p.ref(idx), dims.Size(idx.Type.Shape))
-	if render.Guarded(k.p.g, v, 0) {
+	if k.p.faults[v] {
 		k.fault(v, v.Attrs.Int("rows"), "continue")
 	}
 	k.printf("out, in := %s[int(r)*(%s):(int(r)+1)*(%s)], %s[i*(%s):(i+1)*(%s)]\nfor j := range out {\nout[j] += in[j]\n}\n}\n",

@@ -157,32 +157,38 @@ func FlatOperand(fu *ir.FlatUpdate, a *ir.Value, run map[*ir.Value]string) strin
 	return ""
 }
 
-// Guarded reports whether the index arg a of v (an op with an IndexBound:
-// gather, scatter_add) must be checked where it is used. The entry points
-// check an input's indices against the bound its uses imply
-// (ir.Graph.IndexBound), but not a computed index (gather(w, idx + 1)),
-// nor a view of an input. A one_hot needs no check: an index out of range
-// gives a zero row by its semantics.
-func Guarded(g *ir.Graph, v *ir.Value, a int) bool {
-	if v.Op.IndexBound == nil || v.Op.Family == ir.FamilyOneHot || v.Op.IndexBound(v, a) <= 0 {
-		return false
-	}
-	idx := v.Args[a]
-	if idx.Op.Name != "input" {
-		return true
-	}
-	hi := g.IndexBound(idx)
-	return hi <= 0 || hi > v.Op.IndexBound(v, a)
-}
-
-// Faults returns the values whose kernels check an index (Guarded), in
-// graph order: a generated model records the first index out of range a
-// call meets as a fault, reported by its 1-based position in this list.
+// Faults returns the values whose kernels must check an index where they
+// use it, in graph order: a generated model records the first index out
+// of range a call meets as a fault, reported by its 1-based position in
+// this list. The entry points check an input's indices against the bound
+// its uses imply (ir.Graph.IndexBound), but not a computed index
+// (gather(w, idx + 1)), nor a view of an input; a one_hot needs no check:
+// an index out of range gives a zero row by its semantics.
 func Faults(g *ir.Graph) []*ir.Value {
+	// The bound each input gets checked against: the smallest its uses
+	// imply (one pass; ir.Graph.IndexBound for all inputs at once).
+	checked := map[*ir.Value]int{}
+	for _, v := range g.Values {
+		for a, x := range v.Args {
+			if v.Op.IndexBound == nil || x.Op.Name != "input" {
+				continue
+			}
+			if k := v.Op.IndexBound(v, a); k > 0 && (checked[x] == 0 || k < checked[x]) {
+				checked[x] = k
+			}
+		}
+	}
 	var out []*ir.Value
 	for _, v := range g.Values {
-		for a := range v.Args {
-			if Guarded(g, v, a) {
+		if v.Op.IndexBound == nil || v.Op.Family == ir.FamilyOneHot {
+			continue
+		}
+		for a, x := range v.Args {
+			k := v.Op.IndexBound(v, a)
+			if k <= 0 {
+				continue
+			}
+			if hi := checked[x]; x.Op.Name != "input" || hi == 0 || hi > k {
 				out = append(out, v)
 				break
 			}
