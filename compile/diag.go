@@ -9,6 +9,7 @@ import (
 
 	"github.com/mdlc/mdlc/dsl"
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
 )
 
 // Errors of the passes come back from Plan and Build as dsl.Diagnostics,
@@ -29,51 +30,16 @@ func passDiagnostics(g *ir.Graph, maxBatch int, err error) error {
 	if errors.As(err, &ds) {
 		return err
 	}
-	rest, ok := strings.CutPrefix(err.Error(), "pass ")
-	if !ok {
-		return err
+	var pe *passes.PosError
+	if errors.As(err, &pe) && pe.Pos.IsValid() {
+		return dsl.Diagnostics{{Pos: dsl.Pos{File: pe.Pos.File, Line: pe.Pos.Line, Col: pe.Pos.Col}, Msg: pe.Msg}}
 	}
-	pass, msg, ok := strings.Cut(rest, ": ")
-	if !ok {
-		return err
-	}
-	if pos, text, ok := splitPos(g, msg); ok {
-		return dsl.Diagnostics{{Pos: pos, Msg: text}}
-	}
-	if pass == "memplan" {
+	if strings.HasPrefix(err.Error(), "pass memplan: ") {
 		if d, ok := sizeDiagnostic(g, maxBatch); ok {
 			return dsl.Diagnostics{d}
 		}
 	}
 	return err
-}
-
-// splitPos splits "file:line:col: message" where file is the file of a
-// value of g (a file name may itself hold colons).
-func splitPos(g *ir.Graph, msg string) (dsl.Pos, string, bool) {
-	files := map[string]bool{}
-	for _, v := range g.Values {
-		if v.Pos.IsValid() {
-			files[v.Pos.File] = true
-		}
-	}
-	if g.Optimizer != nil && g.Optimizer.Pos.IsValid() {
-		files[g.Optimizer.Pos.File] = true
-	}
-	for f := range files {
-		rest, ok := strings.CutPrefix(msg, f+":")
-		if !ok {
-			continue
-		}
-		ls, rest, ok1 := strings.Cut(rest, ":")
-		cs, text, ok2 := strings.Cut(rest, ": ")
-		line, err1 := strconv.Atoi(ls)
-		col, err2 := strconv.Atoi(cs)
-		if ok1 && ok2 && err1 == nil && err2 == nil && line > 0 {
-			return dsl.Pos{File: f, Line: line, Col: col}, text, true
-		}
-	}
-	return dsl.Pos{}, "", false
 }
 
 // sizeDiagnostic reports the first value of g, or the workspace of one,

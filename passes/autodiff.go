@@ -164,9 +164,20 @@ func autodiff(g *ir.Graph, c *Context) error {
 }
 
 func posErr(p ir.Pos, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	if p.IsValid() {
-		return fmt.Errorf("%s: %s", p, msg)
+	return &PosError{Pos: p, Msg: fmt.Sprintf(format, args...)}
+}
+
+// PosError is a pass's error about the model's source: a setting it
+// refuses, a name it cannot use, at Pos (invalid when the source has no
+// place for it). Run wraps it; errors.As finds it.
+type PosError struct {
+	Pos ir.Pos
+	Msg string
+}
+
+func (e *PosError) Error() string {
+	if e.Pos.IsValid() {
+		return fmt.Sprintf("%s: %s", e.Pos, e.Msg)
 	}
-	return fmt.Errorf("%s", msg)
+	return e.Msg
 }
