@@ -41,6 +41,9 @@ type Spec struct {
 	Metrics  []string
 	Params   []IO
 	State    []IO
+	// Optimizer is the optimizer the model was compiled with; nil when it
+	// has none (it cannot be trained).
+	Optimizer *Optimizer
 }
 
 // Batch carries one Value per Spec.Inputs entry, in order.

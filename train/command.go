@@ -396,6 +396,12 @@ func runTrain(ctx context.Context, m runtime.Model, c *config, stdout, stderr io
 			return err
 		}
 	}
+	if h.Regression != nil {
+		fmt.Fprintf(stdout, "\nvalidation (last epoch):\n")
+		if err := h.Regression.Table(stdout); err != nil {
+			return err
+		}
+	}
 	if c.logdir != "" {
 		fmt.Fprintf(stdout, "logs: %s (history.csv, curves, confusion.png, TensorBoard: tensorboard --logdir %s)\n", c.logdir, c.logdir)
 	}
@@ -446,6 +452,10 @@ func runEval(m runtime.Model, c *config, stdout, stderr io.Writer) error {
 		if len(rep.Names) == 0 {
 			rep.Names = mt.Classes
 		}
+		fmt.Fprintln(stdout)
+		return rep.Table(stdout)
+	}
+	if rep := res.Regression(); rep != nil {
 		fmt.Fprintln(stdout)
 		return rep.Table(stdout)
 	}

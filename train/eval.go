@@ -2,14 +2,19 @@ package train
 
 // Evaluation over a whole set: the loss as a mean weighted by each batch's
 // example count, the metrics the .mdl declares likewise (metrics.Means),
-// and, for a classifier, a classification report from Model.Predict.
+// and from Model.Predict a classification report for a classifier or a
+// regression report (MSE, MAE, R^2) for a regressor.
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/mdlc/mdlc/metrics"
 	"github.com/mdlc/mdlc/runtime"
 	"github.com/mdlc/mdlc/runtime/data"
+	"github.com/mdlc/mdlc/train/curves"
 )
 
 // Result is one evaluation over a whole set.
@@ -19,28 +24,36 @@ type Result struct {
 	Values  []float64 // their means, in order
 	Count   int64     // examples
 	report  *metrics.Report
+	reg     *metrics.RegressionReport
 }
 
 // Report is the classification report, nil when the model is not a
 // classifier.
 func (r *Result) Report() *metrics.Report { return r.report }
 
+// Regression is the regression report (MSE, MAE and R^2 of the output
+// against its target), nil when the model is not a regressor.
+func (r *Result) Regression() *metrics.RegressionReport { return r.reg }
+
 // logs returns the result as Logs with each name prefixed: loss, the
 // declared metrics, and for a classifier accuracy (unless declared),
-// precision, recall and f1 (macro averages).
+// precision, recall and f1 (macro averages), for a regressor mse, mae and
+// r2 (means over the outputs) unless declared.
 func (r *Result) logs(prefix string) Logs {
 	l := Logs{{Name: prefix + "loss", Value: r.Loss}}
 	for i, n := range r.Metrics {
 		l = append(l, Value(prefix+n, r.Values[i]))
 	}
+	var add []curves.Value
 	if rep := r.report; rep != nil {
-		for _, v := range []struct {
-			name string
-			v    float64
-		}{{"accuracy", rep.Accuracy}, {"precision", rep.Macro.Precision}, {"recall", rep.Macro.Recall}, {"f1", rep.Macro.F1}} {
-			if _, ok := l.Get(prefix + v.name); !ok {
-				l = append(l, Value(prefix+v.name, v.v))
-			}
+		add = []curves.Value{Value("accuracy", rep.Accuracy), Value("precision", rep.Macro.Precision), Value("recall", rep.Macro.Recall), Value("f1", rep.Macro.F1)}
+	}
+	if rep := r.reg; rep != nil {
+		add = []curves.Value{Value("mse", rep.MSE), Value("mae", rep.MAE), Value("r2", rep.R2)}
+	}
+	for _, v := range add {
+		if _, ok := l.Get(prefix + v.Name); !ok {
+			l = append(l, Value(prefix+v.Name, v.Value))
 		}
 	}
 	return l
@@ -53,9 +66,9 @@ type evaluator struct {
 	b, view runtime.Batch
 	outs    [][]float32
 	mvals   []float32
-	out     int // the classifier's output, -1 when none
+	out     int // the classifier's or regressor's output, -1 when none
 	target  int // its target among the inputs
-	classes int // 1: a binary classifier
+	classes int // 1: a binary classifier; 0: a regressor
 }
 
 // classifier returns the output and target that make spec a classifier:
@@ -88,6 +101,25 @@ func classifier(spec runtime.Spec) (out, target, k int, ok bool) {
 	return out, target, k, out >= 0 && target >= 0
 }
 
+// regressor returns the output and target that make spec a regressor: the
+// first f32 output with a batch axis and an f32 target of the same shape,
+// whose values per example (width) are compared one to one; ok is false
+// when there is none.
+func regressor(spec runtime.Spec) (out, target, width int, ok bool) {
+	for i, o := range spec.Outputs {
+		w, batched := o.PerExample()
+		if o.DType != runtime.F32 || !batched {
+			continue
+		}
+		for j, in := range spec.Inputs {
+			if in.Role == "target" && in.DType == runtime.F32 && slices.Equal(in.Shape, o.Shape) {
+				return i, j, w, true
+			}
+		}
+	}
+	return -1, -1, 0, false
+}
+
 func newEvaluator(spec runtime.Spec, l *data.Loader) *evaluator {
 	if l == nil {
 		return nil
@@ -95,6 +127,8 @@ func newEvaluator(spec runtime.Spec, l *data.Loader) *evaluator {
 	ev := &evaluator{spec: spec, data: l, b: l.NewBatch(), mvals: make([]float32, len(spec.Metrics)), out: -1}
 	if out, target, k, ok := classifier(spec); ok && (ev.b[target].I32 != nil || k == 1 && ev.b[target].F32 != nil) {
 		ev.out, ev.target, ev.classes = out, target, k
+	} else if out, target, _, ok := regressor(spec); ok && ev.b[target].F32 != nil {
+		ev.out, ev.target = out, target
 	}
 	ev.outs = make([][]float32, len(spec.Outputs))
 	for i, o := range spec.Outputs {
@@ -126,7 +160,11 @@ func (ev *evaluator) run(m runtime.Model) (*Result, error) {
 	var loss metrics.Mean
 	means := metrics.NewMeans(ev.spec.Metrics)
 	var cls *metrics.Classification
+	var reg *metrics.Regression
 	switch {
+	case ev.out >= 0 && ev.classes == 0:
+		w, _ := ev.spec.Outputs[ev.out].PerExample()
+		reg = metrics.NewRegression(w)
 	case ev.out >= 0 && ev.classes == 1:
 		cls = metrics.NewBinary(metrics.DefaultThreshold)
 	case ev.out >= 0:
@@ -148,10 +186,17 @@ func (ev *evaluator) run(m runtime.Model) (*Result, error) {
 		if err := means.Add(ev.mvals, n); err != nil {
 			return nil, err
 		}
-		if cls != nil {
+		if cls != nil || reg != nil {
 			if err := m.Predict(ev.view, n, ev.outs); err != nil {
 				return nil, err
 			}
+		}
+		if reg != nil {
+			if err := reg.Add(ev.outs[ev.out], ev.b[ev.target].F32, n); err != nil {
+				return nil, err
+			}
+		}
+		if cls != nil {
 			var err error
 			if ev.classes == 1 {
 				err = cls.AddTargets(ev.outs[ev.out], ev.b[ev.target].F32, n)
@@ -168,7 +213,44 @@ func (ev *evaluator) run(m runtime.Model) (*Result, error) {
 		rep := cls.Report()
 		r.report = &rep
 	}
+	if reg != nil {
+		rep := reg.Report()
+		rep.Names = regressionNames(ev.spec.Outputs[ev.out])
+		r.reg = &rep
+	}
 	return r, nil
+}
+
+// regressionNames names the values of one example of output o in a
+// regression report: o's name for one value, NAME[i] or NAME[i,j] (the
+// indices of its per-example axes) for several.
+func regressionNames(o runtime.IO) []string {
+	w, _ := o.PerExample()
+	if w == 1 {
+		return []string{o.Name}
+	}
+	var dims []int
+	prod := 1
+	for _, d := range o.Shape {
+		if d > 0 {
+			dims = append(dims, d)
+			prod *= d
+		}
+	}
+	if prod != w { // a k*N axis: the report numbers the values
+		return nil
+	}
+	names := make([]string, w)
+	idx := make([]string, len(dims))
+	for i := range names {
+		r := i
+		for a := len(dims) - 1; a >= 0; a-- {
+			idx[a] = strconv.Itoa(r % dims[a])
+			r /= dims[a]
+		}
+		names[i] = o.Name + "[" + strings.Join(idx, ",") + "]"
+	}
+	return names
 }
 
 // trim returns b with every batched value cut to n examples (the generated

@@ -9,10 +9,8 @@
 // `mdlc predict` command line, over Fit, for a program that links a model
 // (the one mdlc builds into its cache).
 //
-// What it does not do: show the learning rate (generated models do not
-// expose it yet), compute training metrics other than the loss (Model.Train
-// returns only the loss), or a regression report (only the loss and the
-// metrics the .mdl declares are kept for a model that is not a classifier).
+// What it does not do: compute training metrics other than the loss
+// (Model.Train returns only the loss).
 package train
 
 import (
@@ -54,7 +52,7 @@ type Options struct {
 	// the logs (val_accuracy, val_f1, ...).
 	Monitor string
 	// Mode is "min" or "max"; empty means max for a name containing
-	// accuracy, precision, recall or f1, else min (as Keras's "auto").
+	// accuracy, precision, recall, f1 or r2, else min (as Keras's "auto").
 	Mode string
 	// Patience stops training when the monitored value has not improved
 	// (by more than MinDelta) for this many epochs; 0 never stops early.
@@ -96,7 +94,10 @@ var ErrStop = errors.New("train: stop")
 
 // Logs are the values of one epoch, in order: loss, then val_loss, the
 // model's declared metrics (val_NAME) and, for a classifier, val_accuracy,
-// val_precision, val_recall and val_f1 (macro averages) unless declared.
+// val_precision, val_recall and val_f1 (macro averages) unless declared,
+// for a regressor val_mse, val_mae and val_r2; last learning_rate, the
+// rate of the optimizer's next step (its schedule at the step counter, as
+// Keras logs it).
 type Logs []curves.Value
 
 // Get returns the value of name.
@@ -122,6 +123,10 @@ type History struct {
 	// Report is the last validation classification report (nil when the
 	// model is not a classifier or there is no validation data).
 	Report *metrics.Report
+	// Regression is the last validation regression report (MSE, MAE and
+	// R^2; nil when the model is not a regressor or there is no
+	// validation data).
+	Regression *metrics.RegressionReport
 }
 
 // BestPath is the path of the best model beside checkpoint:
@@ -156,7 +161,7 @@ func maxMode(monitor, mode string) (bool, error) {
 	case "max":
 		return true, nil
 	case "", "auto":
-		for _, s := range []string{"acc", "precision", "recall", "f1"} {
+		for _, s := range []string{"acc", "precision", "recall", "f1", "r2"} {
 			if strings.Contains(monitor, s) {
 				return true, nil
 			}
@@ -263,6 +268,12 @@ func Fit(ctx context.Context, m runtime.Model, trainData, valData *data.Loader, 
 				res.report.Names = opts.Classes
 				h.Report = res.report
 			}
+			if res.reg != nil {
+				h.Regression = res.reg
+			}
+		}
+		if o := spec.Optimizer; o != nil {
+			logs = append(logs, Value("learning_rate", o.LearningRate(stepsDone(m, int64(e)*int64(trainData.Steps())))))
 		}
 		if pr != nil {
 			if err := pr.EndEpoch(summary(logs)); err != nil {
@@ -386,6 +397,8 @@ func summary(logs Logs) progress.Summary {
 		switch {
 		case v.Name == "loss":
 			s.Train.Loss = v.Value
+		case v.Name == "learning_rate":
+			s.LearningRate = v.Value
 		case v.Name == "val_loss":
 			val = &progress.Scores{Loss: v.Value}
 		case strings.HasPrefix(v.Name, "val_") && val != nil:
@@ -396,6 +409,19 @@ func summary(logs Logs) progress.Summary {
 	}
 	s.Val = val
 	return s
+}
+
+// stepsDone is the optimizer's step counter of m (its optimizer.step
+// state), or counted when m does not show its state.
+func stepsDone(m runtime.Model, counted int64) int64 {
+	if st, ok := m.(interface{ State() []runtime.Tensor }); ok {
+		for _, t := range st.State() {
+			if t.Name == "optimizer.step" && len(t.Data) == 1 {
+				return int64(t.Data[0])
+			}
+		}
+	}
+	return counted
 }
 
 // resume loads the checkpoint and its history into m and h and returns the

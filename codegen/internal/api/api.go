@@ -17,6 +17,7 @@ import (
 
 	"github.com/mdlc/mdlc/codegen/internal/dims"
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/runtime"
 )
 
 // Import paths of what generated code links against.
@@ -343,18 +344,65 @@ func SpecFunc(f *jen.File, g *ir.Graph) {
 	for _, v := range g.State() {
 		state = append(state, io(v, v.Name, "state"))
 	}
+	fields := jen.Dict{
+		jen.Id("Name"):     jen.Lit(g.Name),
+		jen.Id("MaxBatch"): jen.Id("MaxBatch"),
+		jen.Id("Inputs"):   jen.Index().Add(Mdlc("IO")).Values(ins...),
+		jen.Id("Outputs"):  jen.Index().Add(Mdlc("IO")).Values(outs...),
+		jen.Id("Metrics"):  jen.Index().String().Values(metrics...),
+		jen.Id("Params"):   jen.Index().Add(Mdlc("IO")).Values(params...),
+		jen.Id("State"):    jen.Index().Add(Mdlc("IO")).Values(state...),
+	}
+	if o := optimizerLit(g); o != nil {
+		fields[jen.Id("Optimizer")] = o
+	}
 	f.Comment("spec is the model's runtime.Spec: shapes use -1 for the batch axis N (-k for k*N).")
-	f.Func().Id("spec").Params().Add(Mdlc("Spec")).Block(
-		jen.Return(Mdlc("Spec").Values(jen.Dict{
-			jen.Id("Name"):     jen.Lit(g.Name),
-			jen.Id("MaxBatch"): jen.Id("MaxBatch"),
-			jen.Id("Inputs"):   jen.Index().Add(Mdlc("IO")).Values(ins...),
-			jen.Id("Outputs"):  jen.Index().Add(Mdlc("IO")).Values(outs...),
-			jen.Id("Metrics"):  jen.Index().String().Values(metrics...),
-			jen.Id("Params"):   jen.Index().Add(Mdlc("IO")).Values(params...),
-			jen.Id("State"):    jen.Index().Add(Mdlc("IO")).Values(state...),
-		})),
-	)
+	f.Func().Id("spec").Params().Add(Mdlc("Spec")).Block(jen.Return(Mdlc("Spec").Values(fields)))
+}
+
+// Optimizer is the runtime.Optimizer of a model the step trains (its
+// resolved settings: numbers, and booleans as 1 or 0), nil for one that
+// cannot be trained.
+func Optimizer(g *ir.Graph) *runtime.Optimizer {
+	if g.Optimizer == nil || g.Plan == nil || g.Plan.Entries[ir.EntryStep] == nil {
+		return nil
+	}
+	def := ir.LookupOptimizer(g.Optimizer.Name)
+	if def == nil {
+		return nil
+	}
+	s, err := def.Resolve(g.Optimizer.Attrs)
+	if err != nil {
+		return nil // the optimizer pass has refused it already
+	}
+	o := &runtime.Optimizer{Name: def.Name, Schedule: s.String("schedule"), Settings: map[string]float64{}}
+	for _, name := range def.SettingNames() {
+		switch v := s[name].(type) {
+		case float64:
+			o.Settings[name] = v
+		case bool:
+			o.Settings[name] = map[bool]float64{false: 0, true: 1}[v]
+		}
+	}
+	return o
+}
+
+// optimizerLit is the &mdlc.Optimizer literal of Optimizer(g), nil when
+// that is nil.
+func optimizerLit(g *ir.Graph) jen.Code {
+	o := Optimizer(g)
+	if o == nil {
+		return nil
+	}
+	settings := jen.Dict{}
+	for name, v := range o.Settings {
+		settings[jen.Lit(name)] = jen.Lit(v)
+	}
+	return jen.Op("&").Add(Mdlc("Optimizer")).Values(jen.Dict{
+		jen.Id("Name"):     jen.Lit(o.Name),
+		jen.Id("Schedule"): jen.Lit(o.Schedule),
+		jen.Id("Settings"): jen.Map(jen.String()).Float64().Values(settings),
+	})
 }
 
 // ShapeLit is a shape as an []int literal (-k for k*N).
