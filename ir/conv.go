@@ -60,6 +60,18 @@ func (g Geom2D) In() Shape     { return Shape{g.N, Dim(g.H), Dim(g.W), Dim(g.C)}
 func (g Geom2D) Out() Shape    { return Shape{g.N, Dim(g.OH), Dim(g.OW), Dim(g.F)} }
 func (g Geom2D) Filter() Shape { return Shape{Dim(g.KH), Dim(g.KW), Dim(g.CG()), Dim(g.F)} }
 
+// flopsConv2D is the multiply-adds of the convolution v belongs to, twice:
+// 2*N*OH*OW*F*KH*KW*C/G for conv2d and for each of its backward ops (the
+// input gradient is the transposed convolution, the filter gradient the
+// same products summed over the batch).
+func flopsConv2D(v *Value, n int) float64 {
+	g, err := Conv2DGeometry(v)
+	if err != nil {
+		return 0
+	}
+	return 2 * float64(g.N.Resolve(n)) * float64(g.OH*g.OW*g.F) * float64(g.KH*g.KW*g.CG())
+}
+
 // pair reads a two-element int attribute that must be at least lo.
 func pair(v *Value, name string, lo int) (int, int, error) {
 	p := v.Attrs.Ints(name)

@@ -2,7 +2,8 @@
 // each (opTable below). Shape inference, autodiff, the reference
 // interpreter, the passes and both code generators read it; an op's facts
 // (Kind, Bound, Inline, View, Identity, Reduce, Scratch, IndexBound,
-// Operator, Family) are what passes and backends test instead of its name.
+// Operator, Family, Flops) are what passes and backends test instead of its
+// name.
 // Adding an elementwise op is an entry here with its reference kernel and
 // gradient rule, and at most one line in each backend's render table (none
 // when it has an Operator); CONTRIBUTING.md lists the files a
@@ -120,6 +121,10 @@ type OpDef struct {
 	// is not fused (codegen/internal/kernel dispatches on it): every
 	// computed op has one.
 	Family Family
+	// Flops, when set, counts the floating-point operations of v at batch
+	// size n, a multiply-add as two (GEMM-like ops: matmul, the
+	// convolutions); `mdlc build -stats` reports their sum per entry point.
+	Flops func(v *Value, n int) float64
 }
 
 // Family is a kind of kernel template: what each backend implements once
@@ -265,7 +270,7 @@ var opTable = []*OpDef{
 
 	// Contraction.
 	{Name: "matmul", Doc: "a @ b over the last two axes; leading axes are batch axes and must match; ta/tb transpose a/b first", Arity: 2, Kind: KindContraction,
-		Attrs: []AttrSpec{{Name: "ta", Kind: AttrBool, Optional: true}, {Name: "tb", Kind: AttrBool, Optional: true}}, Shape: shapeMatmul, Eval: evalMatmul, Grad: gradMatmul},
+		Attrs: []AttrSpec{{Name: "ta", Kind: AttrBool, Optional: true}, {Name: "tb", Kind: AttrBool, Optional: true}}, Shape: shapeMatmul, Eval: evalMatmul, Grad: gradMatmul, Flops: flopsMatmul},
 
 	// Reductions.
 	{Name: "reduce_sum", Doc: "sum over axes", Arity: 1, Kind: KindReduction, Family: FamilyReduce, Attrs: axesAttrs, Reduce: ReduceSum, Shape: shapeReduce, Eval: evalReduce(reduceSum), Grad: gradReduceSum},
@@ -292,11 +297,11 @@ var opTable = []*OpDef{
 	// Convolution and pooling over NHWC images (ir/conv.go). Opaque for now:
 	// each a kernel of its own, the bias a separate broadcast add.
 	{Name: "conv2d", Doc: "2-D convolution (cross-correlation) of x [N, H, W, C] with filter w [KH, KW, C/groups, F]: [N, OH, OW, F]", Arity: 2, Kind: KindOpaque, Family: FamilyConv,
-		Attrs: convAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D, Grad: gradConv2D},
+		Attrs: convAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D, Grad: gradConv2D, Flops: flopsConv2D},
 	{Name: "conv2d_grad_input", Doc: "the backward of conv2d for its input: g [N, OH, OW, F] and w to dx of the shape attribute", Arity: 2, Kind: KindOpaque, Family: FamilyConv, NoGrad: true,
-		Attrs: convGradAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D},
+		Attrs: convGradAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D, Flops: flopsConv2D},
 	{Name: "conv2d_grad_filter", Doc: "the backward of conv2d for its filter: x and g [N, OH, OW, F] to dw of the shape attribute", Arity: 2, Kind: KindOpaque, Family: FamilyConv, NoGrad: true,
-		Attrs: convGradAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D},
+		Attrs: convGradAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D, Flops: flopsConv2D},
 	{Name: "max_pool2d", Doc: "maximum over each window of x [N, H, W, C] (padding never wins): [N, OH, OW, C]", Arity: 1, Kind: KindOpaque, Family: FamilyPool,
 		Attrs: poolAttrs, Shape: shapeConv2D, Eval: evalPool2D, Grad: gradMaxPool2D},
 	{Name: "max_pool2d_grad", Doc: "the backward of max_pool2d: g [N, OH, OW, C] routed to the first maximum of each window of x", Arity: 2, Kind: KindOpaque, Family: FamilyPool, NoGrad: true,

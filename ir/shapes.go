@@ -168,6 +168,15 @@ func MatmulDims(v *Value) (batch Shape, m, k, n Dim, err error) {
 	return a.Shape[:r-2].Clone(), m, k, n, nil
 }
 
+// flopsMatmul is 2*M*K*N per batch matrix at batch size n.
+func flopsMatmul(v *Value, n int) float64 {
+	_, _, k, _, err := MatmulDims(v)
+	if err != nil {
+		return 0
+	}
+	return 2 * v.Type.Shape.Elements(n) * float64(k.Resolve(n))
+}
+
 func shapeMatmul(v *Value) (Type, error) {
 	batch, m, _, n, err := MatmulDims(v)
 	if err != nil {

@@ -78,6 +78,12 @@ type PlanStats struct {
 	InPlace, Aliases int
 	Registers        int
 	Planned          bool // memory is shared (-O2); else every value has its own
+	// Flops are the floating-point operations each entry point runs at
+	// the largest batch, MaxBatch, counted for the ops with an
+	// ir.OpDef.Flops (the GEMM-like ones); ConvFlops those of the
+	// convolutions among them.
+	Flops, ConvFlops [ir.NumEntries]float64
+	MaxBatch         int
 }
 
 // plan builds the plan and its statistics; reuse shares memory between
@@ -93,10 +99,25 @@ func plan(g *ir.Graph, maxBatch int, reuse bool) (*ir.Plan, *PlanStats, error) {
 	us := pl.Units
 	uidx := map[*ir.Unit]int{}
 	st := &PlanStats{Planned: reuse, Units: len(us), Params: pl.Params, ParamBytes: int64(pl.Params) * 4, StateBytes: int64(pl.State) * 4}
+	st.MaxBatch = maxBatch
 	for i, u := range us {
 		uidx[u] = i
 		if len(u.Values) > 1 {
 			st.Groups++
+		}
+		for _, v := range u.Values {
+			if v.Op.Flops == nil {
+				continue
+			}
+			f := v.Op.Flops(v, maxBatch)
+			for e := range ir.NumEntries {
+				if u.Runs(e) {
+					st.Flops[e] += f
+					if v.Op.Family == ir.FamilyConv {
+						st.ConvFlops[e] += f
+					}
+				}
+			}
 		}
 	}
 	external := map[*ir.Value]bool{}
@@ -324,7 +345,46 @@ func (st *PlanStats) Format(opsBefore int) string {
 	}
 	fmt.Fprintf(&b, "        largest live set %s, at %s\n", bytesText(st.PeakBytes), where)
 	fmt.Fprintf(&b, "        %s parameters: params %s, grads %s, state %s (one block each)\n", thousands(st.Params), bytesText(st.ParamBytes), bytesText(st.ParamBytes), bytesText(st.StateBytes))
+	if line := st.flopsLine(); line != "" {
+		b.WriteString(line)
+	}
 	return b.String()
+}
+
+// flopsLine is the report's line of floating-point operations: per
+// training step at the largest batch (or per forward batch for a model
+// without one) and per example of the forward pass, convolutions apart;
+// empty when the model has no GEMM-like op.
+func (st *PlanStats) flopsLine() string {
+	fw, step := st.Flops[ir.EntryForward], st.Flops[ir.EntryStep]
+	if fw == 0 && step == 0 || st.MaxBatch == 0 {
+		return ""
+	}
+	split := func(e ir.Entry, scale float64) string {
+		if st.ConvFlops[e] == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" (%s in convolutions)", flopsText(st.ConvFlops[e]*scale))
+	}
+	perExample := 1 / float64(st.MaxBatch)
+	fwText := fmt.Sprintf("forward %s per example%s", flopsText(fw*perExample), split(ir.EntryForward, perExample))
+	if step == 0 {
+		return fmt.Sprintf("flops:  %s\n", fwText)
+	}
+	return fmt.Sprintf("flops:  %s per training step at batch %d%s; %s\n", flopsText(step), st.MaxBatch, split(ir.EntryStep, 1), fwText)
+}
+
+// flopsText writes f with a decimal prefix: 1.37 GFLOP.
+func flopsText(f float64) string {
+	for _, u := range []struct {
+		scale float64
+		name  string
+	}{{1e12, "TFLOP"}, {1e9, "GFLOP"}, {1e6, "MFLOP"}, {1e3, "kFLOP"}} {
+		if f >= u.scale {
+			return fmt.Sprintf("%.3g %s", f/u.scale, u.name)
+		}
+	}
+	return fmt.Sprintf("%.0f FLOP", f)
 }
 
 // thousands writes n with comma separators: 3,453,121 (as Keras counts).
