@@ -23,7 +23,7 @@ const (
 	KindSource      FusionKind = iota // input, param, state, const: no computation
 	KindElementwise                   // out[i] = f(args[i]) with numpy broadcasting: joins loops
 	KindReduction                     // reduces one or more axes (a sink of a loop when Reduce is set)
-	KindContraction                   // matmul: anchors an elementwise epilogue computed on its output
+	KindContraction                   // matmul, conv2d: anchors an elementwise epilogue computed on its output
 	KindLayout                        // moves data: reshape, transpose, slice, pad, concat
 	KindOpaque                        // gather, scatter_add, one_hot: a kernel of its own
 )
@@ -188,8 +188,8 @@ func init() {
 		switch {
 		case op.Kind == KindElementwise:
 			op.Family = FamilyElementwise
-		case op.Kind == KindContraction:
-			op.Family = FamilyContraction
+		case op.Kind == KindContraction && op.Family == FamilyNone:
+			op.Family = FamilyContraction // matmul; conv2d keeps FamilyConv
 		}
 		if _, dup := opsByName[op.Name]; dup {
 			panic("ir: duplicate op " + op.Name)
@@ -294,9 +294,11 @@ var opTable = []*OpDef{
 		Attrs: []AttrSpec{{Name: "axis", Kind: AttrInt}, {Name: "before", Kind: AttrInt}, {Name: "after", Kind: AttrInt}}, Shape: shapePad, Eval: evalPad, Grad: gradPad},
 	{Name: "concat", Doc: "join args along axis", Arity: -1, Kind: KindLayout, Family: FamilyConcat, Attrs: axisAttr, Shape: shapeConcat, Eval: evalConcat, Grad: gradConcat},
 
-	// Convolution and pooling over NHWC images (ir/conv.go). Opaque for now:
-	// each a kernel of its own, the bias a separate broadcast add.
-	{Name: "conv2d", Doc: "2-D convolution (cross-correlation) of x [N, H, W, C] with filter w [KH, KW, C/groups, F]: [N, OH, OW, F]", Arity: 2, Kind: KindOpaque, Family: FamilyConv,
+	// Convolution and pooling over NHWC images (ir/conv.go). conv2d is a
+	// contraction: the fuse pass gives it an elementwise epilogue (the bias
+	// add and the activation), which the backends apply in the GEMM's tiles
+	// where they can. Its backward ops and the pools are kernels of their own.
+	{Name: "conv2d", Doc: "2-D convolution (cross-correlation) of x [N, H, W, C] with filter w [KH, KW, C/groups, F]: [N, OH, OW, F]", Arity: 2, Kind: KindContraction, Family: FamilyConv,
 		Attrs: convAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D, Grad: gradConv2D, Flops: flopsConv2D},
 	{Name: "conv2d_grad_input", Doc: "the backward of conv2d for its input: g [N, OH, OW, F] and w to dx of the shape attribute", Arity: 2, Kind: KindOpaque, Family: FamilyConv, NoGrad: true,
 		Attrs: convGradAttrs, Scratch: im2colShape, Shape: shapeConv2D, Eval: evalConv2D, Flops: flopsConv2D},

@@ -42,7 +42,8 @@ type launch struct {
 	name   string   // the kernel's name ("" for a unit that is only a GEMM)
 	gemm   *ir.Value
 	kernel *kernel
-	copies bool // copy_grads: gradients computed outside their slot, copied before the update reads them
+	copies bool        // copy_grads: gradients computed outside their slot, copied before the update reads them
+	shows  []*ir.Value // the values its comment lists; nil: its unit's
 }
 
 // Generate returns kernels.cu and model_cuda.go for the planned step graph
@@ -119,7 +120,18 @@ func (c *cgen) launches() []*launch {
 			ln.name = "update"
 			c.updateKernel(k, u)
 		case ir.UnitContract:
-			ln.gemm = u.Values[0]
+			if a := u.Values[0]; a.Op.Family == ir.FamilyContraction {
+				ln.gemm = a // a cuBLAS call, then the epilogue's kernel in place
+			} else {
+				// A convolution: its kernel writes the epilogue's output, which
+				// the epilogue's kernel then updates in place.
+				ck := &kernel{}
+				if err := render.Op(templates{c, ck}, a); err != nil && l.err == nil {
+					l.err = err
+				}
+				out = append(out, &launch{u: u, kernel: ck, name: l.kernels.Name(l.base[a], suffix[u.Phase]), shows: u.Values[:1]})
+				ln.shows = u.Values[1:]
+			}
 			c.elementwise(k, u.Values[1:], c.stored)
 		case ir.UnitReduce:
 			main = u.Last()
@@ -226,7 +238,11 @@ func (c *cgen) cuSource(launches []*launch, header string) []byte {
 				fmt.Fprintf(&b, "//   %s %s\n", c.formula(v), dims.Comment(v.Type.Shape))
 			}
 		default:
-			for _, v := range ln.u.Values {
+			shows := ln.shows
+			if shows == nil {
+				shows = ln.u.Values
+			}
+			for _, v := range shows {
 				fmt.Fprintf(&b, "//   %s %s\n", c.formula(v), dims.Comment(v.Type.Shape))
 			}
 		}

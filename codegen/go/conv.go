@@ -74,7 +74,15 @@ func (k *kgen) im2col(g ir.Geom2D, col, xb string) {
 }
 
 // Conv emits conv2d, conv2d_grad_input or conv2d_grad_filter.
-func (k *kgen) Conv(v *ir.Value) {
+func (k *kgen) Conv(v *ir.Value) { k.conv(v, "") }
+
+// conv emits v; ep, when not empty, is the rt.Epilogue literal conv2d's
+// GEMMs apply to each tile of the output (bias and activation fused).
+func (k *kgen) conv(v *ir.Value, ep string) {
+	gemm := func(args string) string { return "rt.Sgemm(" + args + ")" }
+	if ep != "" {
+		gemm = func(args string) string { return "rt.SgemmEpilogue(" + args + ", " + ep + ")" }
+	}
 	g, err := ir.Conv2DGeometry(v)
 	if err != nil {
 		k.err = err
@@ -90,7 +98,7 @@ func (k *kgen) Conv(v *ir.Value) {
 		a0, a1 := k.p.ref(v.Args[0]), k.p.ref(v.Args[1])
 		switch v.Op.Name {
 		case "conv2d":
-			k.printf("rt.Sgemm(false, false, %s, %d, %d, 1, %s, %d, %s, %d, 0, %s, %d)\n", rows, g.F, g.C, a0, g.C, a1, g.F, k.p.ref(v), g.F)
+			k.printf("%s\n", gemm(fmt.Sprintf("false, false, %s, %d, %d, 1, %s, %d, %s, %d, 0, %s, %d", rows, g.F, g.C, a0, g.C, a1, g.F, k.p.ref(v), g.F)))
 		case "conv2d_grad_filter":
 			k.printf("rt.Sgemm(true, false, %d, %d, %s, 1, %s, %d, %s, %d, 0, %s, %d)\n", g.C, g.F, rows, a0, g.C, a1, g.F, k.p.ref(v), g.F)
 		default: // conv2d_grad_input
@@ -105,7 +113,7 @@ func (k *kgen) Conv(v *ir.Value) {
 		k.printf("for ex := 0; ex < %s; ex++ {\nxb, yb := %s[ex*%d:(ex+1)*%d], %s[ex*%d:(ex+1)*%d]\n", dims.Extent(g.N), x, hwc, hwc, y, out, out)
 		k.printf("for gi := 0; gi < %d; gi++ {\n", g.Groups)
 		k.im2col(g, col, "xb")
-		k.printf("rt.Sgemm(false, false, %d, %d, %d, 1, %s, %d, %s[gi*%d:], %d, 0, yb[gi*%d:], %d)\n", p, g.FG(), kk, col, kk, w, g.FG(), g.F, g.FG(), g.F)
+		k.printf("%s\n", gemm(fmt.Sprintf("false, false, %d, %d, %d, 1, %s, %d, %s[gi*%d:], %d, 0, yb[gi*%d:], %d", p, g.FG(), kk, col, kk, w, g.FG(), g.F, g.FG(), g.F)))
 		k.printf("}\n}\n")
 	case "conv2d_grad_filter":
 		x, dy := k.p.ref(v.Args[0]), k.p.ref(v.Args[1])

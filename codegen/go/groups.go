@@ -1,6 +1,7 @@
 package gogen
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/mdlc/mdlc/codegen/internal/dims"
@@ -39,7 +40,9 @@ func (k *kgen) emitUnit(u *ir.Unit) {
 		k.emitUpdate(u)
 	case ir.UnitContract:
 		if !k.emitFusedGemm(u) {
-			k.Contraction(u.Values[0])
+			if err := render.Op(k, u.Values[0]); err != nil {
+				k.err = err
+			}
 			k.emitLoop(u)
 		}
 	case ir.UnitOp:
@@ -58,7 +61,8 @@ func (k *kgen) emitUnit(u *ir.Unit) {
 func (k *kgen) emitFusedGemm(u *ir.Unit) bool {
 	m := u.Values[0]
 	rest := u.Values[1:]
-	if m.Type.Shape.Rank() != 2 || len(rest) == 0 || len(rest) > 2 {
+	conv := m.Op.Family == ir.FamilyConv // conv2d: its GEMMs write [.., F] rows
+	if !conv && m.Type.Shape.Rank() != 2 || len(rest) == 0 || len(rest) > 2 {
 		return false
 	}
 	add := rest[0]
@@ -71,7 +75,7 @@ func (k *kgen) emitFusedGemm(u *ir.Unit) bool {
 	} else if add.Args[0] != m {
 		return false
 	}
-	n := m.Type.Shape[1]
+	n := m.Type.Shape[m.Type.Shape.Rank()-1]
 	if bias.Type.Shape.Rank() != 1 || bias.Type.Shape[0] != n || bias.Type.DType != ir.F32 || k.p.inline(bias) {
 		return false
 	}
@@ -85,6 +89,15 @@ func (k *kgen) emitFusedGemm(u *ir.Unit) bool {
 	out := rest[len(rest)-1]
 	if !k.p.stored(out) || (len(rest) == 2 && k.p.stored(add)) {
 		return false
+	}
+	if conv {
+		// Group gi's GEMM writes output channels gi*F/G.. and adds their biases.
+		bref := k.p.ref(bias)
+		if g, err := ir.Conv2DGeometry(m); err == nil && g.Groups > 1 && !g.Pointwise() {
+			bref += fmt.Sprintf("[gi*%d:]", g.FG())
+		}
+		k.conv(m, fmt.Sprintf("rt.Epilogue{Bias: %s, Act: %s}", bref, act))
+		return true
 	}
 	a, b := m.Args[0], m.Args[1]
 	_, mm, kk, nn, _ := ir.MatmulDims(m)

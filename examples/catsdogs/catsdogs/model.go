@@ -78,16 +78,12 @@ type Model struct {
 	probBMs   []float32 // optimizer.prob.b.ms (1)
 
 	// Activations and temporaries (views of the arena).
-	c1Conv2d            []float32 // (N, 148, 148, 32) c1Conv2d = conv2d(image, c1W)
 	c1Relu              []float32 // (N, 148, 148, 32) c1Relu = relu(c1Add)
 	c1                  []float32 // (N, 74, 74, 32) c1 = max_pool2d(c1Relu)
-	c2Conv2d            []float32 // (N, 72, 72, 64) c2Conv2d = conv2d(c1, c2W)
 	c2Relu              []float32 // (N, 72, 72, 64) c2Relu = relu(c2Add)
 	c2                  []float32 // (N, 36, 36, 64) c2 = max_pool2d(c2Relu)
-	c3Conv2d            []float32 // (N, 34, 34, 128) c3Conv2d = conv2d(c2, c3W)
 	c3Relu              []float32 // (N, 34, 34, 128) c3Relu = relu(c3Add)
 	c3                  []float32 // (N, 17, 17, 128) c3 = max_pool2d(c3Relu)
-	c4Conv2d            []float32 // (N, 15, 15, 128) c4Conv2d = conv2d(c3, c4W)
 	c4Relu              []float32 // (N, 15, 15, 128) c4Relu = relu(c4Add)
 	c4                  []float32 // (N, 7, 7, 128) c4 = max_pool2d(c4Relu)
 	hiddenRandomUniform []float32 // (N, 6272) hiddenRandomUniform = random_uniform(randomKey, step)
@@ -200,16 +196,12 @@ func New(opts ...Option) *Model {
 	m.hiddenBMs = m.state[3452101:3452613:3452613]
 	m.probWMs = m.state[3452613:3453125:3453125]
 	m.probBMs = m.state[3453125:3453126:3453126]
-	m.c1Conv2d = m.arena[0:22429696:22429696]
 	m.c1Relu = m.arena[0:22429696:22429696]
 	m.c1 = m.arena[43663360:49270784:49270784]
-	m.c2Conv2d = m.arena[22429696:33046528:33046528]
 	m.c2Relu = m.arena[22429696:33046528:33046528]
 	m.c2 = m.arena[49270784:51924992:51924992]
-	m.c3Conv2d = m.arena[33046528:37781504:37781504]
 	m.c3Relu = m.arena[33046528:37781504:37781504]
 	m.c3 = m.arena[37781504:38965248:38965248]
-	m.c4Conv2d = m.arena[38965248:39886848:39886848]
 	m.c4Relu = m.arena[38965248:39886848:39886848]
 	m.c4 = m.arena[39886848:40087552:40087552]
 	m.hiddenRandomUniform = m.arena[40087552:40288256:40288256]
@@ -232,28 +224,28 @@ func New(opts ...Option) *Model {
 	m.dHiddenBWhere = m.arena[39886848:39903232:39903232]
 	m.dC4Mul = m.arena[40808448:41009152:41009152]
 	m.dC4BMaxPool2dGrad = m.arena[39886848:40808448:40808448]
-	m.dC4BWhere = m.arena[39886848:40808448:40808448]
+	m.dC4BWhere = m.arena[38965248:39886848:39886848]
 	m.dC3 = m.arena[51924992:53108736:53108736]
 	m.dC3BMaxPool2dGrad = m.arena[37781504:42516480:42516480]
-	m.dC3BWhere = m.arena[37781504:42516480:42516480]
+	m.dC3BWhere = m.arena[33046528:37781504:37781504]
 	m.dC2 = m.arena[49270784:51924992:51924992]
 	m.dC2BMaxPool2dGrad = m.arena[33046528:43663360:43663360]
-	m.dC2BWhere = m.arena[33046528:43663360:43663360]
+	m.dC2BWhere = m.arena[22429696:33046528:33046528]
 	m.dC1 = m.arena[44859392:50466816:50466816]
 	m.dC1BMaxPool2dGrad = m.arena[22429696:44859392:44859392]
-	m.dC1BWhere = m.arena[22429696:44859392:44859392]
+	m.dC1BWhere = m.arena[0:22429696:22429696]
 	m.newStep = m.arena[0:1:1]
 	m.c1Conv2dScratch = m.arena[22429696:23021104:23021104]
 	m.c2Conv2dScratch = m.arena[33046528:34539520:34539520]
 	m.c3Conv2dScratch = m.arena[37781504:38447360:38447360]
 	m.c4Conv2dScratch = m.arena[39886848:40146048:40146048]
-	m.dC4WScratch = m.arena[38965248:39224448:39224448]
+	m.dC4WScratch = m.arena[39886848:40146048:40146048]
 	m.dC3Scratch = m.arena[37781504:38040704:38040704]
-	m.dC3WScratch = m.arena[33046528:33712384:33712384]
-	m.dC2Scratch = m.arena[33046528:33712384:33712384]
-	m.dC2WScratch = m.arena[22429696:23922688:23922688]
-	m.dC1Scratch = m.arena[22429696:23922688:23922688]
-	m.dC1WScratch = m.arena[0:591408:591408]
+	m.dC3WScratch = m.arena[37781504:38447360:38447360]
+	m.dC2Scratch = m.arena[37781504:38447360:38447360]
+	m.dC2WScratch = m.arena[33046528:34539520:34539520]
+	m.dC1Scratch = m.arena[33046528:34539520:34539520]
+	m.dC1WScratch = m.arena[22429696:23021104:23021104]
 	m.updateFn = m.update
 	m.Reset()
 	return m
@@ -809,16 +801,12 @@ func spec() mdlc.Spec {
 
 // forward computes the outputs.
 func (m *Model) forward(image []float32, n int) {
-	m.c1Conv2dForward(image, n)
-	m.c1ReluForward(n)
+	m.c1ReluForward(image, n)
 	m.c1Forward(n)
-	m.c2Conv2dForward(n)
 	m.c2ReluForward(n)
 	m.c2Forward(n)
-	m.c3Conv2dForward(n)
 	m.c3ReluForward(n)
 	m.c3Forward(n)
-	m.c4Conv2dForward(n)
 	m.c4ReluForward(n)
 	m.c4Forward(n)
 	m.hiddenForward(n)
@@ -827,16 +815,12 @@ func (m *Model) forward(image []float32, n int) {
 
 // eval computes the loss and the metrics.
 func (m *Model) eval(image []float32, label []float32, n int) {
-	m.c1Conv2dForward(image, n)
-	m.c1ReluForward(n)
+	m.c1ReluForward(image, n)
 	m.c1Forward(n)
-	m.c2Conv2dForward(n)
 	m.c2ReluForward(n)
 	m.c2Forward(n)
-	m.c3Conv2dForward(n)
 	m.c3ReluForward(n)
 	m.c3Forward(n)
-	m.c4Conv2dForward(n)
 	m.c4ReluForward(n)
 	m.c4Forward(n)
 	m.hiddenForward(n)
@@ -849,16 +833,12 @@ func (m *Model) eval(image []float32, label []float32, n int) {
 // then the optimizer update of every parameter and its state.
 func (m *Model) trainStep(image []float32, label []float32, n int) {
 	// Forward.
-	m.c1Conv2dForward(image, n)
-	m.c1ReluForward(n)
+	m.c1ReluForward(image, n)
 	m.c1Forward(n)
-	m.c2Conv2dForward(n)
 	m.c2ReluForward(n)
 	m.c2Forward(n)
-	m.c3Conv2dForward(n)
 	m.c3ReluForward(n)
 	m.c3Forward(n)
-	m.c4Conv2dForward(n)
 	m.c4ReluForward(n)
 	m.c4Forward(n)
 	m.hiddenRandomUniformForward(n)
@@ -907,13 +887,15 @@ func (m *Model) trainStep(image []float32, label []float32, n int) {
 // ----------------------------------------------------------------------------
 // Forward.
 
-// c1Conv2dForward computes
+// c1ReluForward computes
 //
 //	c1Conv2d = conv2d(image, c1W) (N, 148, 148, 32)
-func (m *Model) c1Conv2dForward(image []float32, n int) {
+//	c1Add = add(c1Conv2d, c1B) (N, 148, 148, 32)
+//	c1Relu = relu(c1Add) (N, 148, 148, 32)
+func (m *Model) c1ReluForward(image []float32, n int) {
 	// conv2d: x (N, 150, 150, 3), filter (3, 3, 3, 32), output (N, 148, 148, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	for ex := 0; ex < n; ex++ {
-		xb, yb := image[ex*67500:(ex+1)*67500], m.c1Conv2d[ex*700928:(ex+1)*700928]
+		xb, yb := image[ex*67500:(ex+1)*67500], m.c1Relu[ex*700928:(ex+1)*700928]
 		for gi := 0; gi < 1; gi++ {
 			for oy := 0; oy < 148; oy++ {
 				for ox := 0; ox < 148; ox++ {
@@ -932,28 +914,7 @@ func (m *Model) c1Conv2dForward(image []float32, n int) {
 					}
 				}
 			}
-			rt.Sgemm(false, false, 21904, 32, 27, 1, m.c1Conv2dScratch, 27, m.c1W[gi*32:], 32, 0, yb[gi*32:], 32)
-		}
-	}
-}
-
-// c1ReluForward computes
-//
-//	c1Add = add(c1Conv2d, c1B) (N, 148, 148, 32)
-//	c1Relu = relu(c1Add) (N, 148, 148, 32)
-func (m *Model) c1ReluForward(n int) {
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 148; i1++ {
-			for i2 := 0; i2 < 148; i2++ {
-				c1Conv2dRow := m.c1Conv2d[i0*700928+i1*4736+i2*32:][:32]
-				c1BRow := m.c1B[0:][:32]
-				c1ReluRow := m.c1Relu[i0*700928+i1*4736+i2*32:][:32]
-				for j := range c1ReluRow {
-					c1Add := c1Conv2dRow[j] + c1BRow[j]
-					c1Relu := relu32(c1Add)
-					c1ReluRow[j] = c1Relu
-				}
-			}
+			rt.SgemmEpilogue(false, false, 21904, 32, 27, 1, m.c1Conv2dScratch, 27, m.c1W[gi*32:], 32, 0, yb[gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -996,13 +957,15 @@ func (m *Model) c1Forward(n int) {
 	}
 }
 
-// c2Conv2dForward computes
+// c2ReluForward computes
 //
 //	c2Conv2d = conv2d(c1, c2W) (N, 72, 72, 64)
-func (m *Model) c2Conv2dForward(n int) {
+//	c2Add = add(c2Conv2d, c2B) (N, 72, 72, 64)
+//	c2Relu = relu(c2Add) (N, 72, 72, 64)
+func (m *Model) c2ReluForward(n int) {
 	// conv2d: x (N, 74, 74, 32), filter (3, 3, 32, 64), output (N, 72, 72, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	for ex := 0; ex < n; ex++ {
-		xb, yb := m.c1[ex*175232:(ex+1)*175232], m.c2Conv2d[ex*331776:(ex+1)*331776]
+		xb, yb := m.c1[ex*175232:(ex+1)*175232], m.c2Relu[ex*331776:(ex+1)*331776]
 		for gi := 0; gi < 1; gi++ {
 			for oy := 0; oy < 72; oy++ {
 				for ox := 0; ox < 72; ox++ {
@@ -1021,41 +984,7 @@ func (m *Model) c2Conv2dForward(n int) {
 					}
 				}
 			}
-			rt.Sgemm(false, false, 5184, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, yb[gi*64:], 64)
-		}
-	}
-}
-
-// c2ReluForward computes
-//
-//	c2Add = add(c2Conv2d, c2B) (N, 72, 72, 64)
-//	c2Relu = relu(c2Add) (N, 72, 72, 64)
-func (m *Model) c2ReluForward(n int) {
-	if c2ReluAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 72; i1++ {
-				for i2 := 0; i2 < 72; i2++ {
-					c2Conv2dRow := m.c2Conv2d[i0*331776+i1*4608+i2*64:][:64]
-					c2BRow := m.c2B[0:][:64]
-					c2ReluRow := m.c2Relu[i0*331776+i1*4608+i2*64:][:64]
-					c2ReluAVX2(64, &c2Conv2dRow[0], &c2BRow[0], &c2ReluRow[0])
-				}
-			}
-		}
-	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 72; i1++ {
-				for i2 := 0; i2 < 72; i2++ {
-					c2Conv2dRow := m.c2Conv2d[i0*331776+i1*4608+i2*64:][:64]
-					c2BRow := m.c2B[0:][:64]
-					c2ReluRow := m.c2Relu[i0*331776+i1*4608+i2*64:][:64]
-					for j := range c2ReluRow {
-						c2Add := c2Conv2dRow[j] + c2BRow[j]
-						c2Relu := relu32(c2Add)
-						c2ReluRow[j] = c2Relu
-					}
-				}
-			}
+			rt.SgemmEpilogue(false, false, 5184, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, yb[gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -1098,13 +1027,15 @@ func (m *Model) c2Forward(n int) {
 	}
 }
 
-// c3Conv2dForward computes
+// c3ReluForward computes
 //
 //	c3Conv2d = conv2d(c2, c3W) (N, 34, 34, 128)
-func (m *Model) c3Conv2dForward(n int) {
+//	c3Add = add(c3Conv2d, c3B) (N, 34, 34, 128)
+//	c3Relu = relu(c3Add) (N, 34, 34, 128)
+func (m *Model) c3ReluForward(n int) {
 	// conv2d: x (N, 36, 36, 64), filter (3, 3, 64, 128), output (N, 34, 34, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	for ex := 0; ex < n; ex++ {
-		xb, yb := m.c2[ex*82944:(ex+1)*82944], m.c3Conv2d[ex*147968:(ex+1)*147968]
+		xb, yb := m.c2[ex*82944:(ex+1)*82944], m.c3Relu[ex*147968:(ex+1)*147968]
 		for gi := 0; gi < 1; gi++ {
 			for oy := 0; oy < 34; oy++ {
 				for ox := 0; ox < 34; ox++ {
@@ -1123,41 +1054,7 @@ func (m *Model) c3Conv2dForward(n int) {
 					}
 				}
 			}
-			rt.Sgemm(false, false, 1156, 128, 576, 1, m.c3Conv2dScratch, 576, m.c3W[gi*128:], 128, 0, yb[gi*128:], 128)
-		}
-	}
-}
-
-// c3ReluForward computes
-//
-//	c3Add = add(c3Conv2d, c3B) (N, 34, 34, 128)
-//	c3Relu = relu(c3Add) (N, 34, 34, 128)
-func (m *Model) c3ReluForward(n int) {
-	if c3ReluAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 34; i1++ {
-				for i2 := 0; i2 < 34; i2++ {
-					c3Conv2dRow := m.c3Conv2d[i0*147968+i1*4352+i2*128:][:128]
-					c3BRow := m.c3B[0:][:128]
-					c3ReluRow := m.c3Relu[i0*147968+i1*4352+i2*128:][:128]
-					c3ReluAVX2(128, &c3Conv2dRow[0], &c3BRow[0], &c3ReluRow[0])
-				}
-			}
-		}
-	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 34; i1++ {
-				for i2 := 0; i2 < 34; i2++ {
-					c3Conv2dRow := m.c3Conv2d[i0*147968+i1*4352+i2*128:][:128]
-					c3BRow := m.c3B[0:][:128]
-					c3ReluRow := m.c3Relu[i0*147968+i1*4352+i2*128:][:128]
-					for j := range c3ReluRow {
-						c3Add := c3Conv2dRow[j] + c3BRow[j]
-						c3Relu := relu32(c3Add)
-						c3ReluRow[j] = c3Relu
-					}
-				}
-			}
+			rt.SgemmEpilogue(false, false, 1156, 128, 576, 1, m.c3Conv2dScratch, 576, m.c3W[gi*128:], 128, 0, yb[gi*128:], 128, rt.Epilogue{Bias: m.c3B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -1200,13 +1097,15 @@ func (m *Model) c3Forward(n int) {
 	}
 }
 
-// c4Conv2dForward computes
+// c4ReluForward computes
 //
 //	c4Conv2d = conv2d(c3, c4W) (N, 15, 15, 128)
-func (m *Model) c4Conv2dForward(n int) {
+//	c4Add = add(c4Conv2d, c4B) (N, 15, 15, 128)
+//	c4Relu = relu(c4Add) (N, 15, 15, 128)
+func (m *Model) c4ReluForward(n int) {
 	// conv2d: x (N, 17, 17, 128), filter (3, 3, 128, 128), output (N, 15, 15, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	for ex := 0; ex < n; ex++ {
-		xb, yb := m.c3[ex*36992:(ex+1)*36992], m.c4Conv2d[ex*28800:(ex+1)*28800]
+		xb, yb := m.c3[ex*36992:(ex+1)*36992], m.c4Relu[ex*28800:(ex+1)*28800]
 		for gi := 0; gi < 1; gi++ {
 			for oy := 0; oy < 15; oy++ {
 				for ox := 0; ox < 15; ox++ {
@@ -1225,41 +1124,7 @@ func (m *Model) c4Conv2dForward(n int) {
 					}
 				}
 			}
-			rt.Sgemm(false, false, 225, 128, 1152, 1, m.c4Conv2dScratch, 1152, m.c4W[gi*128:], 128, 0, yb[gi*128:], 128)
-		}
-	}
-}
-
-// c4ReluForward computes
-//
-//	c4Add = add(c4Conv2d, c4B) (N, 15, 15, 128)
-//	c4Relu = relu(c4Add) (N, 15, 15, 128)
-func (m *Model) c4ReluForward(n int) {
-	if c4ReluAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 15; i1++ {
-				for i2 := 0; i2 < 15; i2++ {
-					c4Conv2dRow := m.c4Conv2d[i0*28800+i1*1920+i2*128:][:128]
-					c4BRow := m.c4B[0:][:128]
-					c4ReluRow := m.c4Relu[i0*28800+i1*1920+i2*128:][:128]
-					c4ReluAVX2(128, &c4Conv2dRow[0], &c4BRow[0], &c4ReluRow[0])
-				}
-			}
-		}
-	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 15; i1++ {
-				for i2 := 0; i2 < 15; i2++ {
-					c4Conv2dRow := m.c4Conv2d[i0*28800+i1*1920+i2*128:][:128]
-					c4BRow := m.c4B[0:][:128]
-					c4ReluRow := m.c4Relu[i0*28800+i1*1920+i2*128:][:128]
-					for j := range c4ReluRow {
-						c4Add := c4Conv2dRow[j] + c4BRow[j]
-						c4Relu := relu32(c4Add)
-						c4ReluRow[j] = c4Relu
-					}
-				}
-			}
+			rt.SgemmEpilogue(false, false, 225, 128, 1152, 1, m.c4Conv2dScratch, 1152, m.c4W[gi*128:], 128, 0, yb[gi*128:], 128, rt.Epilogue{Bias: m.c4B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -2206,15 +2071,6 @@ func (m *Model) update(lo, hi int) {
 	}
 }
 
-// c2ReluAVX2 is c2ReluAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var c2ReluAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// c3ReluAVX2 is c3ReluAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var c3ReluAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// c4ReluAVX2 is c4ReluAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var c4ReluAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
 // hiddenGeAVX2 is hiddenGeAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var hiddenGeAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
@@ -2261,13 +2117,6 @@ func min32(a, b float32) float32 {
 		return a
 	}
 	return b
-}
-
-func relu32(x float32) float32 {
-	if x > 0 {
-		return x
-	}
-	return 0
 }
 
 // sel32 is c ? a : b for a bool stored as 0/1.

@@ -74,10 +74,8 @@ type Model struct {
 	logitsBV  []float32 // optimizer.logits.b.v (10)
 
 	// Activations and temporaries (views of the arena).
-	c1Conv2d            []float32 // (N, 26, 26, 32) c1Conv2d = conv2d(image, c1W)
 	c1Relu              []float32 // (N, 26, 26, 32) c1Relu = relu(c1Add)
 	c1                  []float32 // (N, 13, 13, 32) c1 = max_pool2d(c1Relu)
-	c2Conv2d            []float32 // (N, 11, 11, 64) c2Conv2d = conv2d(c1, c2W)
 	c2Relu              []float32 // (N, 11, 11, 64) c2Relu = relu(c2Add)
 	c2                  []float32 // (N, 5, 5, 64) c2 = max_pool2d(c2Relu)
 	hiddenRandomUniform []float32 // (N, 1600) hiddenRandomUniform = random_uniform(randomKey, step)
@@ -183,10 +181,8 @@ func New(opts ...Option) *Model {
 	m.hiddenBV = m.state[448655:448783:448783]
 	m.logitsWV = m.state[448783:450063:450063]
 	m.logitsBV = m.state[450063:450073:450073]
-	m.c1Conv2d = m.arena[0:2768896:2768896]
 	m.c1Relu = m.arena[0:2768896:2768896]
 	m.c1 = m.arena[4751360:5443584:5443584]
-	m.c2Conv2d = m.arena[2768896:3760128:3760128]
 	m.c2Relu = m.arena[2768896:3760128:3760128]
 	m.c2 = m.arena[3760128:3964928:3964928]
 	m.hiddenRandomUniform = m.arena[3964928:4169728:4169728]
@@ -215,19 +211,19 @@ func New(opts ...Option) *Model {
 	m.dHiddenBWhere = m.arena[3760128:3776512:3776512]
 	m.dC2Mul = m.arena[5443584:5648384:5648384]
 	m.dC2BMaxPool2dGrad = m.arena[3760128:4751360:4751360]
-	m.dC2BWhere = m.arena[3760128:4751360:4751360]
+	m.dC2BWhere = m.arena[2768896:3760128:3760128]
 	m.dC1 = m.arena[5537792:6230016:6230016]
 	m.dC1BMaxPool2dGrad = m.arena[2768896:5537792:5537792]
-	m.dC1BWhere = m.arena[2768896:5537792:5537792]
+	m.dC1BWhere = m.arena[0:2768896:2768896]
 	m.newStep = m.arena[0:1:1]
 	m.biasCorrection2 = m.arena[1:2:2]
 	m.biasCorrection1Inv = m.arena[2:3:3]
 	m.biasCorrection2Inv = m.arena[1:2:2]
 	m.c1Conv2dScratch = m.arena[2768896:2774980:2774980]
 	m.c2Conv2dScratch = m.arena[3760128:3794976:3794976]
-	m.dC2WScratch = m.arena[2768896:2803744:2803744]
-	m.dC1Scratch = m.arena[2768896:2803744:2803744]
-	m.dC1WScratch = m.arena[0:6084:6084]
+	m.dC2WScratch = m.arena[3760128:3794976:3794976]
+	m.dC1Scratch = m.arena[3760128:3794976:3794976]
+	m.dC1WScratch = m.arena[2768896:2774980:2774980]
 	m.updateFn = m.update
 	m.Reset()
 	return m
@@ -765,10 +761,8 @@ func spec() mdlc.Spec {
 
 // forward computes the outputs.
 func (m *Model) forward(image []float32, n int) {
-	m.c1Conv2dForward(image, n)
-	m.c1ReluForward(n)
+	m.c1ReluForward(image, n)
 	m.c1Forward(n)
-	m.c2Conv2dForward(n)
 	m.c2ReluForward(n)
 	m.c2Forward(n)
 	m.hiddenForward(n)
@@ -778,10 +772,8 @@ func (m *Model) forward(image []float32, n int) {
 
 // eval computes the loss and the metrics.
 func (m *Model) eval(image []float32, label []int32, n int) {
-	m.c1Conv2dForward(image, n)
-	m.c1ReluForward(n)
+	m.c1ReluForward(image, n)
 	m.c1Forward(n)
-	m.c2Conv2dForward(n)
 	m.c2ReluForward(n)
 	m.c2Forward(n)
 	m.hiddenForward(n)
@@ -798,10 +790,8 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 // then the optimizer update of every parameter and its state.
 func (m *Model) trainStep(image []float32, label []int32, n int) {
 	// Forward.
-	m.c1Conv2dForward(image, n)
-	m.c1ReluForward(n)
+	m.c1ReluForward(image, n)
 	m.c1Forward(n)
-	m.c2Conv2dForward(n)
 	m.c2ReluForward(n)
 	m.c2Forward(n)
 	m.hiddenRandomUniformForward(n)
@@ -847,13 +837,15 @@ func (m *Model) trainStep(image []float32, label []int32, n int) {
 // ----------------------------------------------------------------------------
 // Forward.
 
-// c1Conv2dForward computes
+// c1ReluForward computes
 //
 //	c1Conv2d = conv2d(image, c1W) (N, 26, 26, 32)
-func (m *Model) c1Conv2dForward(image []float32, n int) {
+//	c1Add = add(c1Conv2d, c1B) (N, 26, 26, 32)
+//	c1Relu = relu(c1Add) (N, 26, 26, 32)
+func (m *Model) c1ReluForward(image []float32, n int) {
 	// conv2d: x (N, 28, 28, 1), filter (3, 3, 1, 32), output (N, 26, 26, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	for ex := 0; ex < n; ex++ {
-		xb, yb := image[ex*784:(ex+1)*784], m.c1Conv2d[ex*21632:(ex+1)*21632]
+		xb, yb := image[ex*784:(ex+1)*784], m.c1Relu[ex*21632:(ex+1)*21632]
 		for gi := 0; gi < 1; gi++ {
 			for oy := 0; oy < 26; oy++ {
 				for ox := 0; ox < 26; ox++ {
@@ -872,28 +864,7 @@ func (m *Model) c1Conv2dForward(image []float32, n int) {
 					}
 				}
 			}
-			rt.Sgemm(false, false, 676, 32, 9, 1, m.c1Conv2dScratch, 9, m.c1W[gi*32:], 32, 0, yb[gi*32:], 32)
-		}
-	}
-}
-
-// c1ReluForward computes
-//
-//	c1Add = add(c1Conv2d, c1B) (N, 26, 26, 32)
-//	c1Relu = relu(c1Add) (N, 26, 26, 32)
-func (m *Model) c1ReluForward(n int) {
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 26; i1++ {
-			for i2 := 0; i2 < 26; i2++ {
-				c1Conv2dRow := m.c1Conv2d[i0*21632+i1*832+i2*32:][:32]
-				c1BRow := m.c1B[0:][:32]
-				c1ReluRow := m.c1Relu[i0*21632+i1*832+i2*32:][:32]
-				for j := range c1ReluRow {
-					c1Add := c1Conv2dRow[j] + c1BRow[j]
-					c1Relu := relu32(c1Add)
-					c1ReluRow[j] = c1Relu
-				}
-			}
+			rt.SgemmEpilogue(false, false, 676, 32, 9, 1, m.c1Conv2dScratch, 9, m.c1W[gi*32:], 32, 0, yb[gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -936,13 +907,15 @@ func (m *Model) c1Forward(n int) {
 	}
 }
 
-// c2Conv2dForward computes
+// c2ReluForward computes
 //
 //	c2Conv2d = conv2d(c1, c2W) (N, 11, 11, 64)
-func (m *Model) c2Conv2dForward(n int) {
+//	c2Add = add(c2Conv2d, c2B) (N, 11, 11, 64)
+//	c2Relu = relu(c2Add) (N, 11, 11, 64)
+func (m *Model) c2ReluForward(n int) {
 	// conv2d: x (N, 13, 13, 32), filter (3, 3, 32, 64), output (N, 11, 11, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	for ex := 0; ex < n; ex++ {
-		xb, yb := m.c1[ex*5408:(ex+1)*5408], m.c2Conv2d[ex*7744:(ex+1)*7744]
+		xb, yb := m.c1[ex*5408:(ex+1)*5408], m.c2Relu[ex*7744:(ex+1)*7744]
 		for gi := 0; gi < 1; gi++ {
 			for oy := 0; oy < 11; oy++ {
 				for ox := 0; ox < 11; ox++ {
@@ -961,41 +934,7 @@ func (m *Model) c2Conv2dForward(n int) {
 					}
 				}
 			}
-			rt.Sgemm(false, false, 121, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, yb[gi*64:], 64)
-		}
-	}
-}
-
-// c2ReluForward computes
-//
-//	c2Add = add(c2Conv2d, c2B) (N, 11, 11, 64)
-//	c2Relu = relu(c2Add) (N, 11, 11, 64)
-func (m *Model) c2ReluForward(n int) {
-	if c2ReluAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 11; i1++ {
-				for i2 := 0; i2 < 11; i2++ {
-					c2Conv2dRow := m.c2Conv2d[i0*7744+i1*704+i2*64:][:64]
-					c2BRow := m.c2B[0:][:64]
-					c2ReluRow := m.c2Relu[i0*7744+i1*704+i2*64:][:64]
-					c2ReluAVX2(64, &c2Conv2dRow[0], &c2BRow[0], &c2ReluRow[0])
-				}
-			}
-		}
-	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 11; i1++ {
-				for i2 := 0; i2 < 11; i2++ {
-					c2Conv2dRow := m.c2Conv2d[i0*7744+i1*704+i2*64:][:64]
-					c2BRow := m.c2B[0:][:64]
-					c2ReluRow := m.c2Relu[i0*7744+i1*704+i2*64:][:64]
-					for j := range c2ReluRow {
-						c2Add := c2Conv2dRow[j] + c2BRow[j]
-						c2Relu := relu32(c2Add)
-						c2ReluRow[j] = c2Relu
-					}
-				}
-			}
+			rt.SgemmEpilogue(false, false, 121, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, yb[gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -1785,9 +1724,6 @@ func (m *Model) update(lo, hi int) {
 	}
 }
 
-// c2ReluAVX2 is c2ReluAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var c2ReluAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
 // hiddenGeAVX2 is hiddenGeAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var hiddenGeAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
@@ -1820,13 +1756,6 @@ func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 
 func pow32(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }
-
-func relu32(x float32) float32 {
-	if x > 0 {
-		return x
-	}
-	return 0
-}
 
 // sel32 is c ? a : b for a bool stored as 0/1.
 func sel32(c, a, b float32) float32 {

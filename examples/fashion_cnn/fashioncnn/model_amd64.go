@@ -9,7 +9,6 @@ import rt "github.com/mdlc/mdlc/runtime/impl"
 // the CPU has AVX2 (the results are the same, bit for bit).
 func init() {
 	if rt.HasAVX2() {
-		c2ReluAVX2 = c2ReluAVX2Asm
 		hiddenGeAVX2 = hiddenGeAVX2Asm
 		dLogitsNegAVX2 = dLogitsNegAVX2Asm
 		dHiddenBAVX2 = dHiddenBAVX2Asm
@@ -18,9 +17,6 @@ func init() {
 		updateAVX2 = updateAVX2Asm
 	}
 }
-
-//go:noescape
-func c2ReluAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
 
 //go:noescape
 func hiddenGeAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)

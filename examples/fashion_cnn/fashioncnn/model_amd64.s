@@ -4,40 +4,6 @@
 
 #include "textflag.h"
 
-// func c2ReluAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-TEXT ·c2ReluAVX2Asm(SB), NOSPLIT, $0-32
-	MOVQ n+0(FP), CX
-	MOVQ p0+8(FP), SI
-	MOVQ p1+16(FP), DI
-	MOVQ p2+24(FP), DX
-	MOVL $0x00000000, AX
-	VMOVD AX, X12
-	VBROADCASTSS X12, Y12
-	XORQ AX, AX
-c2ReluAVX2Asmloop:
-	LEAQ 8(AX), BX
-	CMPQ BX, CX
-	JGT c2ReluAVX2Asmtail
-	VMOVUPS (SI)(AX*4), Y15
-	VADDPS (DI)(AX*4), Y15, Y0
-	VMAXPS Y12, Y0, Y0
-	VMOVUPS Y0, (DX)(AX*4)
-	MOVQ BX, AX
-	JMP c2ReluAVX2Asmloop
-c2ReluAVX2Asmtail:
-	CMPQ AX, CX
-	JGE c2ReluAVX2Asmdone
-	VMOVSS (SI)(AX*4), X15
-	VMOVSS (DI)(AX*4), X14
-	VADDPS X14, X15, X0
-	VMAXPS X12, X0, X0
-	VMOVSS X0, (DX)(AX*4)
-	INCQ AX
-	JMP c2ReluAVX2Asmtail
-c2ReluAVX2Asmdone:
-	VZEROUPPER
-	RET
-
 // func hiddenGeAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 TEXT ·hiddenGeAVX2Asm(SB), NOSPLIT, $0-40
 	MOVQ n+0(FP), CX
