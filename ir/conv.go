@@ -201,15 +201,34 @@ func (g Geom2D) Pointwise() bool {
 	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT+g.PB+g.PL+g.PR == 0 && g.Groups == 1
 }
 
-// im2colShape is the Scratch of the CPU conv kernels: one example's
-// unfolded patches of one group, [OH*OW, KH*KW*C/G] (one element for a
+// Tiling of the CPU convolutions (runtime/impl/CONV.md): the examples of a
+// batch are unfolded a tile at a time, enough examples that the tile's GEMM
+// has about tileRows rows (a GEMM of a few hundred rows runs far below
+// peak), but no more than tileBytes of patches and tileMax examples.
+const (
+	tileRows  = 4096
+	tileBytes = 8 << 20
+	tileMax   = 32
+)
+
+// Tile is the number of examples the CPU kernels of a convolution unfold
+// and multiply at once.
+func (g Geom2D) Tile() int {
+	per := g.OH * g.OW // GEMM rows per example
+	t := (tileRows + per - 1) / per
+	t = min(t, tileMax, max(1, tileBytes/(4*per*g.KH*g.KW*g.CG())))
+	return max(t, 1)
+}
+
+// im2colShape is the Scratch of the CPU conv kernels: one tile's unfolded
+// patches of one group, [Tile*OH*OW, KH*KW*C/G] (one element for a
 // pointwise convolution, which needs none).
 func im2colShape(v *Value) Shape {
 	g, err := Conv2DGeometry(v)
 	if err != nil || g.Pointwise() {
 		return Shape{1}
 	}
-	return Shape{Dim(g.OH * g.OW), Dim(g.KH * g.KW * g.CG())}
+	return Shape{Dim(g.Tile() * g.OH * g.OW), Dim(g.KH * g.KW * g.CG())}
 }
 
 // window calls f with the input row and column of every element of the

@@ -8,19 +8,21 @@ import (
 )
 
 // The convolution and pooling templates of the Go backend (NHWC; see
-// ir/conv.go for the semantics). A convolution and both of its gradients
-// unfold one example's patches of one group into the op's workspace
-// (im2col, [OH*OW, KH*KW*C/G]) and multiply with rt.Sgemm:
+// ir/conv.go for the semantics, runtime/impl/CONV.md for the design). A
+// convolution and both of its gradients take the batch a tile of T examples
+// at a time (ir.Geom2D.Tile): they unfold the tile's patches of one group
+// into the op's workspace (rt.Unfold, im2col: [T*OH*OW, KH*KW*C/G]) and
+// multiply with one GEMM:
 //
-//	conv2d:             y[b][:, g]  = col(x[b], g) @ w[:, g]
-//	conv2d_grad_filter: dw[:, g]   += col(x[b], g)^T @ dy[b][:, g]
-//	conv2d_grad_input:  col         = dy[b][:, g] @ w[:, g]^T, folded back into dx[b] (col2im)
+//	conv2d:             y[tile][:, g]  = col(x[tile], g) @ w[:, g]  (bias and activation in the GEMM's tiles when fused)
+//	conv2d_grad_filter: dw[:, g]      += col(x[tile], g)^T @ dy[tile][:, g]
+//	conv2d_grad_input:  col            = dy[tile][:, g] @ w[:, g]^T, folded back into dx[tile] (rt.Fold, col2im)
 //
 // where w[:, g] is the [KH*KW*C/G, F/G] block of group g's filters (leading
 // dimension F). Pooling is loops over each output's window.
 
 // convLocals are the locals of these templates (reserved: kept from the namer).
-var convLocals = []string{"ex", "xb", "yb", "gb", "dxb", "gi", "oy", "ox", "row", "ky", "kx", "iy", "ix", "dst", "src", "sv",
+var convLocals = []string{"ex", "ex0", "cnt", "gi", "oy", "ox", "ky", "kx", "iy", "ix",
 	"yo", "first", "xs", "gy", "at", "off", "count", "dxo", "gv", "kf"}
 
 // term writes a*x + b as Go source, simplified.
@@ -59,18 +61,10 @@ func (k *kgen) outputs(g ir.Geom2D) string {
 	return "}\n}\n}\n"
 }
 
-// im2col writes group gi's patches of example xb into col: row oy*OW+ox
-// holds the window of that output, (ky, kx, c) in order, zero in the padding.
-func (k *kgen) im2col(g ir.Geom2D, col, xb string) {
-	kk := g.KH * g.KW * g.CG()
-	k.printf("for oy := 0; oy < %d; oy++ {\nfor ox := 0; ox < %d; ox++ {\n", g.OH, g.OW)
-	k.printf("row := %s[(oy*%d+ox)*%d : (oy*%d+ox+1)*%d]\n", col, g.OW, kk, g.OW, kk)
-	k.printf("for ky := 0; ky < %d; ky++ {\niy := %s\n", g.KH, coord("oy", g.SH, g.PT, "ky", g.DH))
-	k.printf("for kx := 0; kx < %d; kx++ {\nix := %s\n", g.KW, coord("ox", g.SW, g.PL, "kx", g.DW))
-	k.printf("dst := row[(ky*%d+kx)*%d : (ky*%d+kx+1)*%d]\n", g.KW, g.CG(), g.KW, g.CG())
-	k.printf("if iy < 0 || iy >= %d || ix < 0 || ix >= %d {\nclear(dst)\ncontinue\n}\n", g.H, g.W)
-	k.printf("copy(dst, %s[(iy*%d+ix)*%d+gi*%d:])\n", xb, g.W, g.C, g.CG())
-	k.printf("}\n}\n}\n}\n")
+// geom is the rt.ConvGeom literal of g.
+func geom(g ir.Geom2D) string {
+	return fmt.Sprintf("rt.ConvGeom{H: %d, W: %d, C: %d, KH: %d, KW: %d, SH: %d, SW: %d, DH: %d, DW: %d, PT: %d, PL: %d, OH: %d, OW: %d, CG: %d}",
+		g.H, g.W, g.C, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.OH, g.OW, g.CG())
 }
 
 // Conv emits conv2d, conv2d_grad_input or conv2d_grad_filter.
@@ -106,38 +100,33 @@ func (k *kgen) conv(v *ir.Value, ep string) {
 		}
 		return
 	}
+	t, gm := g.Tile(), geom(g)
+	// The loops over the tiles (examples ex0 .. ex0+cnt-1) and the groups.
+	tiles := func() {
+		k.printf("for ex0 := 0; ex0 < %s; ex0 += %d {\ncnt := min(%d, %s-ex0)\n", dims.Extent(g.N), t, t, dims.Extent(g.N))
+		k.printf("for gi := 0; gi < %d; gi++ {\n", g.Groups)
+	}
 	switch v.Op.Name {
 	case "conv2d":
-		x, w := k.p.ref(v.Args[0]), k.p.ref(v.Args[1])
-		y := k.p.ref(v)
-		k.printf("for ex := 0; ex < %s; ex++ {\nxb, yb := %s[ex*%d:(ex+1)*%d], %s[ex*%d:(ex+1)*%d]\n", dims.Extent(g.N), x, hwc, hwc, y, out, out)
-		k.printf("for gi := 0; gi < %d; gi++ {\n", g.Groups)
-		k.im2col(g, col, "xb")
-		k.printf("%s\n", gemm(fmt.Sprintf("false, false, %d, %d, %d, 1, %s, %d, %s[gi*%d:], %d, 0, yb[gi*%d:], %d", p, g.FG(), kk, col, kk, w, g.FG(), g.F, g.FG(), g.F)))
+		x, w, y := k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), k.p.ref(v)
+		tiles()
+		k.printf("rt.Unfold(%s, %s, %s[ex0*%d:(ex0+cnt)*%d], cnt, gi)\n", gm, col, x, hwc, hwc)
+		k.printf("%s\n", gemm(fmt.Sprintf("false, false, cnt*%d, %d, %d, 1, %s, %d, %s[gi*%d:], %d, 0, %s[ex0*%d+gi*%d:], %d", p, g.FG(), kk, col, kk, w, g.FG(), g.F, y, out, g.FG(), g.F)))
 		k.printf("}\n}\n")
 	case "conv2d_grad_filter":
-		x, dy := k.p.ref(v.Args[0]), k.p.ref(v.Args[1])
-		dw := k.p.ref(v)
+		x, dy, dw := k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), k.p.ref(v)
 		k.printf("clear(%s[:%d])\n", dw, kk*g.F)
-		k.printf("for ex := 0; ex < %s; ex++ {\nxb, gb := %s[ex*%d:(ex+1)*%d], %s[ex*%d:(ex+1)*%d]\n", dims.Extent(g.N), x, hwc, hwc, dy, out, out)
-		k.printf("for gi := 0; gi < %d; gi++ {\n", g.Groups)
-		k.im2col(g, col, "xb")
-		k.printf("rt.Sgemm(true, false, %d, %d, %d, 1, %s, %d, gb[gi*%d:], %d, 1, %s[gi*%d:], %d)\n", kk, g.FG(), p, col, kk, g.FG(), g.F, dw, g.FG(), g.F)
+		tiles()
+		k.printf("rt.Unfold(%s, %s, %s[ex0*%d:(ex0+cnt)*%d], cnt, gi)\n", gm, col, x, hwc, hwc)
+		k.printf("rt.Sgemm(true, false, %d, %d, cnt*%d, 1, %s, %d, %s[ex0*%d+gi*%d:], %d, 1, %s[gi*%d:], %d)\n", kk, g.FG(), p, col, kk, dy, out, g.FG(), g.F, dw, g.FG(), g.F)
 		k.printf("}\n}\n")
 	default: // conv2d_grad_input
-		dy, w := k.p.ref(v.Args[0]), k.p.ref(v.Args[1])
-		dx := k.p.ref(v)
+		dy, w, dx := k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), k.p.ref(v)
 		k.printf("clear(%s[:%s])\n", dx, dims.Size(g.In()))
-		k.printf("for ex := 0; ex < %s; ex++ {\ndxb, gb := %s[ex*%d:(ex+1)*%d], %s[ex*%d:(ex+1)*%d]\n", dims.Extent(g.N), dx, hwc, hwc, dy, out, out)
-		k.printf("for gi := 0; gi < %d; gi++ {\n", g.Groups)
-		k.printf("rt.Sgemm(false, true, %d, %d, %d, 1, gb[gi*%d:], %d, %s[gi*%d:], %d, 0, %s, %d)\n", p, kk, g.FG(), g.FG(), g.F, w, g.FG(), g.F, col, kk)
-		k.printf("for oy := 0; oy < %d; oy++ {\nfor ox := 0; ox < %d; ox++ {\n", g.OH, g.OW)
-		k.printf("row := %s[(oy*%d+ox)*%d : (oy*%d+ox+1)*%d]\n", col, g.OW, kk, g.OW, kk)
-		closing := k.window(g)
-		k.printf("src := row[(ky*%d+kx)*%d : (ky*%d+kx+1)*%d]\n", g.KW, g.CG(), g.KW, g.CG())
-		k.printf("dst := dxb[(iy*%d+ix)*%d+gi*%d:][:%d]\n", g.W, g.C, g.CG(), g.CG())
-		k.printf("for c, sv := range src {\ndst[c] += sv\n}\n")
-		k.printf("%s}\n}\n}\n}\n", closing)
+		tiles()
+		k.printf("rt.Sgemm(false, true, cnt*%d, %d, %d, 1, %s[ex0*%d+gi*%d:], %d, %s[gi*%d:], %d, 0, %s, %d)\n", p, kk, g.FG(), dy, out, g.FG(), g.F, w, g.FG(), g.F, col, kk)
+		k.printf("rt.Fold(%s, %s[ex0*%d:(ex0+cnt)*%d], %s, cnt, gi)\n", gm, dx, hwc, hwc, col)
+		k.printf("}\n}\n")
 	}
 }
 

@@ -121,12 +121,12 @@ type Model struct {
 	// Workspaces (of the arena).
 	c1Conv2dScratch []float32 // (21904, 27) for c1Conv2d
 	c2Conv2dScratch []float32 // (5184, 288) for c2Conv2d
-	c3Conv2dScratch []float32 // (1156, 576) for c3Conv2d
-	c4Conv2dScratch []float32 // (225, 1152) for c4Conv2d
-	dC4WScratch     []float32 // (225, 1152) for dC4W
-	dC3Scratch      []float32 // (225, 1152) for dC3
-	dC3WScratch     []float32 // (1156, 576) for dC3W
-	dC2Scratch      []float32 // (1156, 576) for dC2
+	c3Conv2dScratch []float32 // (3468, 576) for c3Conv2d
+	c4Conv2dScratch []float32 // (1800, 1152) for c4Conv2d
+	dC4WScratch     []float32 // (1800, 1152) for dC4W
+	dC3Scratch      []float32 // (1800, 1152) for dC3
+	dC3WScratch     []float32 // (3468, 576) for dC3W
+	dC2Scratch      []float32 // (3468, 576) for dC2
 	dC2WScratch     []float32 // (5184, 288) for dC2W
 	dC1Scratch      []float32 // (5184, 288) for dC1
 	dC1WScratch     []float32 // (21904, 27) for dC1W
@@ -201,30 +201,30 @@ func New(opts ...Option) *Model {
 	m.c2Relu = m.arena[22429696:33046528:33046528]
 	m.c2 = m.arena[49270784:51924992:51924992]
 	m.c3Relu = m.arena[33046528:37781504:37781504]
-	m.c3 = m.arena[37781504:38965248:38965248]
-	m.c4Relu = m.arena[38965248:39886848:39886848]
-	m.c4 = m.arena[39886848:40087552:40087552]
-	m.hiddenRandomUniform = m.arena[40087552:40288256:40288256]
-	m.hiddenGe = m.arena[40288256:40488960:40488960]
-	m.hiddenWhere = m.arena[40087552:40288256:40288256]
-	m.hidden = m.arena[40488960:40505344:40505344]
+	m.c3 = m.arena[39855104:41038848:41038848]
+	m.c4Relu = m.arena[41038848:41960448:41960448]
+	m.c4 = m.arena[37781504:37982208:37982208]
+	m.hiddenRandomUniform = m.arena[37982208:38182912:38182912]
+	m.hiddenGe = m.arena[38182912:38383616:38383616]
+	m.hiddenWhere = m.arena[37982208:38182912:38182912]
+	m.hidden = m.arena[38383616:38400000:38400000]
 	m.prob = m.arena[53108736:53108768:53108768]
-	m.hidden2 = m.arena[39886848:39903232:39903232]
-	m.lossMatmul = m.arena[39903232:39903264:39903264]
-	m.lossSub = m.arena[39919616:39919648:39919648]
-	m.lossSigmoid = m.arena[39903232:39903264:39903264]
-	m.lossMaximum = m.arena[39903264:39903296:39903296]
-	m.lossMinimum = m.arena[39903296:39903328:39903328]
-	m.lossSub2 = m.arena[39903328:39903360:39903360]
+	m.hidden2 = m.arena[37781504:37797888:37797888]
+	m.lossMatmul = m.arena[37797888:37797920:37797920]
+	m.lossSub = m.arena[37814272:37814304:37814304]
+	m.lossSigmoid = m.arena[37797888:37797920:37797920]
+	m.lossMaximum = m.arena[37797920:37797952:37797952]
+	m.lossMinimum = m.arena[37797952:37797984:37797984]
+	m.lossSub2 = m.arena[37797984:37798016:37798016]
 	m.loss2 = m.arena[53108768:53108769:53108769]
 	m.loss = m.arena[53108769:53108770:53108770]
-	m.dProbBDiv = m.arena[39903360:39903361:39903361]
-	m.dProbBMul4 = m.arena[39919616:39919648:39919648]
-	m.dHidden = m.arena[39903232:39919616:39919616]
-	m.dHiddenBWhere = m.arena[39886848:39903232:39903232]
-	m.dC4Mul = m.arena[40808448:41009152:41009152]
-	m.dC4BMaxPool2dGrad = m.arena[39886848:40808448:40808448]
-	m.dC4BWhere = m.arena[38965248:39886848:39886848]
+	m.dProbBDiv = m.arena[37798016:37798017:37798017]
+	m.dProbBMul4 = m.arena[37814272:37814304:37814304]
+	m.dHidden = m.arena[37797888:37814272:37814272]
+	m.dHiddenBWhere = m.arena[37781504:37797888:37797888]
+	m.dC4Mul = m.arena[38703104:38903808:38903808]
+	m.dC4BMaxPool2dGrad = m.arena[37781504:38703104:38703104]
+	m.dC4BWhere = m.arena[41038848:41960448:41960448]
 	m.dC3 = m.arena[51924992:53108736:53108736]
 	m.dC3BMaxPool2dGrad = m.arena[37781504:42516480:42516480]
 	m.dC3BWhere = m.arena[33046528:37781504:37781504]
@@ -237,12 +237,12 @@ func New(opts ...Option) *Model {
 	m.newStep = m.arena[0:1:1]
 	m.c1Conv2dScratch = m.arena[22429696:23021104:23021104]
 	m.c2Conv2dScratch = m.arena[33046528:34539520:34539520]
-	m.c3Conv2dScratch = m.arena[37781504:38447360:38447360]
-	m.c4Conv2dScratch = m.arena[39886848:40146048:40146048]
-	m.dC4WScratch = m.arena[39886848:40146048:40146048]
-	m.dC3Scratch = m.arena[37781504:38040704:38040704]
-	m.dC3WScratch = m.arena[37781504:38447360:38447360]
-	m.dC2Scratch = m.arena[37781504:38447360:38447360]
+	m.c3Conv2dScratch = m.arena[37781504:39779072:39779072]
+	m.c4Conv2dScratch = m.arena[37781504:39855104:39855104]
+	m.dC4WScratch = m.arena[37781504:39855104:39855104]
+	m.dC3Scratch = m.arena[37781504:39855104:39855104]
+	m.dC3WScratch = m.arena[37781504:39779072:39779072]
+	m.dC2Scratch = m.arena[37781504:39779072:39779072]
 	m.dC2WScratch = m.arena[33046528:34539520:34539520]
 	m.dC1Scratch = m.arena[33046528:34539520:34539520]
 	m.dC1WScratch = m.arena[22429696:23021104:23021104]
@@ -894,27 +894,11 @@ func (m *Model) trainStep(image []float32, label []float32, n int) {
 //	c1Relu = relu(c1Add) (N, 148, 148, 32)
 func (m *Model) c1ReluForward(image []float32, n int) {
 	// conv2d: x (N, 150, 150, 3), filter (3, 3, 3, 32), output (N, 148, 148, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
-	for ex := 0; ex < n; ex++ {
-		xb, yb := image[ex*67500:(ex+1)*67500], m.c1Relu[ex*700928:(ex+1)*700928]
+	for ex0 := 0; ex0 < n; ex0 += 1 {
+		cnt := min(1, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 148; oy++ {
-				for ox := 0; ox < 148; ox++ {
-					row := m.c1Conv2dScratch[(oy*148+ox)*27 : (oy*148+ox+1)*27]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*3 : (ky*3+kx+1)*3]
-							if iy < 0 || iy >= 150 || ix < 0 || ix >= 150 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*150+ix)*3+gi*3:])
-						}
-					}
-				}
-			}
-			rt.SgemmEpilogue(false, false, 21904, 32, 27, 1, m.c1Conv2dScratch, 27, m.c1W[gi*32:], 32, 0, yb[gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
+			rt.Unfold(rt.ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 148, OW: 148, CG: 3}, m.c1Conv2dScratch, image[ex0*67500:(ex0+cnt)*67500], cnt, gi)
+			rt.SgemmEpilogue(false, false, cnt*21904, 32, 27, 1, m.c1Conv2dScratch, 27, m.c1W[gi*32:], 32, 0, m.c1Relu[ex0*700928+gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -964,27 +948,11 @@ func (m *Model) c1Forward(n int) {
 //	c2Relu = relu(c2Add) (N, 72, 72, 64)
 func (m *Model) c2ReluForward(n int) {
 	// conv2d: x (N, 74, 74, 32), filter (3, 3, 32, 64), output (N, 72, 72, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
-	for ex := 0; ex < n; ex++ {
-		xb, yb := m.c1[ex*175232:(ex+1)*175232], m.c2Relu[ex*331776:(ex+1)*331776]
+	for ex0 := 0; ex0 < n; ex0 += 1 {
+		cnt := min(1, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 72; oy++ {
-				for ox := 0; ox < 72; ox++ {
-					row := m.c2Conv2dScratch[(oy*72+ox)*288 : (oy*72+ox+1)*288]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*32 : (ky*3+kx+1)*32]
-							if iy < 0 || iy >= 74 || ix < 0 || ix >= 74 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*74+ix)*32+gi*32:])
-						}
-					}
-				}
-			}
-			rt.SgemmEpilogue(false, false, 5184, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, yb[gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
+			rt.Unfold(rt.ConvGeom{H: 74, W: 74, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 72, OW: 72, CG: 32}, m.c2Conv2dScratch, m.c1[ex0*175232:(ex0+cnt)*175232], cnt, gi)
+			rt.SgemmEpilogue(false, false, cnt*5184, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, m.c2Relu[ex0*331776+gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -1034,27 +1002,11 @@ func (m *Model) c2Forward(n int) {
 //	c3Relu = relu(c3Add) (N, 34, 34, 128)
 func (m *Model) c3ReluForward(n int) {
 	// conv2d: x (N, 36, 36, 64), filter (3, 3, 64, 128), output (N, 34, 34, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
-	for ex := 0; ex < n; ex++ {
-		xb, yb := m.c2[ex*82944:(ex+1)*82944], m.c3Relu[ex*147968:(ex+1)*147968]
+	for ex0 := 0; ex0 < n; ex0 += 3 {
+		cnt := min(3, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 34; oy++ {
-				for ox := 0; ox < 34; ox++ {
-					row := m.c3Conv2dScratch[(oy*34+ox)*576 : (oy*34+ox+1)*576]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*64 : (ky*3+kx+1)*64]
-							if iy < 0 || iy >= 36 || ix < 0 || ix >= 36 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*36+ix)*64+gi*64:])
-						}
-					}
-				}
-			}
-			rt.SgemmEpilogue(false, false, 1156, 128, 576, 1, m.c3Conv2dScratch, 576, m.c3W[gi*128:], 128, 0, yb[gi*128:], 128, rt.Epilogue{Bias: m.c3B, Act: rt.ActReLU})
+			rt.Unfold(rt.ConvGeom{H: 36, W: 36, C: 64, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 34, OW: 34, CG: 64}, m.c3Conv2dScratch, m.c2[ex0*82944:(ex0+cnt)*82944], cnt, gi)
+			rt.SgemmEpilogue(false, false, cnt*1156, 128, 576, 1, m.c3Conv2dScratch, 576, m.c3W[gi*128:], 128, 0, m.c3Relu[ex0*147968+gi*128:], 128, rt.Epilogue{Bias: m.c3B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -1104,27 +1056,11 @@ func (m *Model) c3Forward(n int) {
 //	c4Relu = relu(c4Add) (N, 15, 15, 128)
 func (m *Model) c4ReluForward(n int) {
 	// conv2d: x (N, 17, 17, 128), filter (3, 3, 128, 128), output (N, 15, 15, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
-	for ex := 0; ex < n; ex++ {
-		xb, yb := m.c3[ex*36992:(ex+1)*36992], m.c4Relu[ex*28800:(ex+1)*28800]
+	for ex0 := 0; ex0 < n; ex0 += 8 {
+		cnt := min(8, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 15; oy++ {
-				for ox := 0; ox < 15; ox++ {
-					row := m.c4Conv2dScratch[(oy*15+ox)*1152 : (oy*15+ox+1)*1152]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*128 : (ky*3+kx+1)*128]
-							if iy < 0 || iy >= 17 || ix < 0 || ix >= 17 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*17+ix)*128+gi*128:])
-						}
-					}
-				}
-			}
-			rt.SgemmEpilogue(false, false, 225, 128, 1152, 1, m.c4Conv2dScratch, 1152, m.c4W[gi*128:], 128, 0, yb[gi*128:], 128, rt.Epilogue{Bias: m.c4B, Act: rt.ActReLU})
+			rt.Unfold(rt.ConvGeom{H: 17, W: 17, C: 128, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 15, OW: 15, CG: 128}, m.c4Conv2dScratch, m.c3[ex0*36992:(ex0+cnt)*36992], cnt, gi)
+			rt.SgemmEpilogue(false, false, cnt*225, 128, 1152, 1, m.c4Conv2dScratch, 1152, m.c4W[gi*128:], 128, 0, m.c4Relu[ex0*28800+gi*128:], 128, rt.Epilogue{Bias: m.c4B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -1580,27 +1516,11 @@ func (m *Model) dC4BBackward(n int) {
 func (m *Model) dC4WBackward(n int) {
 	// conv2d_grad_filter: x (N, 17, 17, 128), filter (3, 3, 128, 128), output (N, 15, 15, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC4W[:147456])
-	for ex := 0; ex < n; ex++ {
-		xb, gb := m.c3[ex*36992:(ex+1)*36992], m.dC4BWhere[ex*28800:(ex+1)*28800]
+	for ex0 := 0; ex0 < n; ex0 += 8 {
+		cnt := min(8, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 15; oy++ {
-				for ox := 0; ox < 15; ox++ {
-					row := m.dC4WScratch[(oy*15+ox)*1152 : (oy*15+ox+1)*1152]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*128 : (ky*3+kx+1)*128]
-							if iy < 0 || iy >= 17 || ix < 0 || ix >= 17 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*17+ix)*128+gi*128:])
-						}
-					}
-				}
-			}
-			rt.Sgemm(true, false, 1152, 128, 225, 1, m.dC4WScratch, 1152, gb[gi*128:], 128, 1, m.dC4W[gi*128:], 128)
+			rt.Unfold(rt.ConvGeom{H: 17, W: 17, C: 128, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 15, OW: 15, CG: 128}, m.dC4WScratch, m.c3[ex0*36992:(ex0+cnt)*36992], cnt, gi)
+			rt.Sgemm(true, false, 1152, 128, cnt*225, 1, m.dC4WScratch, 1152, m.dC4BWhere[ex0*28800+gi*128:], 128, 1, m.dC4W[gi*128:], 128)
 		}
 	}
 }
@@ -1611,32 +1531,11 @@ func (m *Model) dC4WBackward(n int) {
 func (m *Model) dC3Backward(n int) {
 	// conv2d_grad_input: x (N, 17, 17, 128), filter (3, 3, 128, 128), output (N, 15, 15, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC3[:36992*n])
-	for ex := 0; ex < n; ex++ {
-		dxb, gb := m.dC3[ex*36992:(ex+1)*36992], m.dC4BWhere[ex*28800:(ex+1)*28800]
+	for ex0 := 0; ex0 < n; ex0 += 8 {
+		cnt := min(8, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Sgemm(false, true, 225, 1152, 128, 1, gb[gi*128:], 128, m.c4W[gi*128:], 128, 0, m.dC3Scratch, 1152)
-			for oy := 0; oy < 15; oy++ {
-				for ox := 0; ox < 15; ox++ {
-					row := m.dC3Scratch[(oy*15+ox)*1152 : (oy*15+ox+1)*1152]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						if iy < 0 || iy >= 17 {
-							continue
-						}
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							if ix < 0 || ix >= 17 {
-								continue
-							}
-							src := row[(ky*3+kx)*128 : (ky*3+kx+1)*128]
-							dst := dxb[(iy*17+ix)*128+gi*128:][:128]
-							for c, sv := range src {
-								dst[c] += sv
-							}
-						}
-					}
-				}
-			}
+			rt.Sgemm(false, true, cnt*225, 1152, 128, 1, m.dC4BWhere[ex0*28800+gi*128:], 128, m.c4W[gi*128:], 128, 0, m.dC3Scratch, 1152)
+			rt.Fold(rt.ConvGeom{H: 17, W: 17, C: 128, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 15, OW: 15, CG: 128}, m.dC3[ex0*36992:(ex0+cnt)*36992], m.dC3Scratch, cnt, gi)
 		}
 	}
 }
@@ -1724,27 +1623,11 @@ func (m *Model) dC3BBackward(n int) {
 func (m *Model) dC3WBackward(n int) {
 	// conv2d_grad_filter: x (N, 36, 36, 64), filter (3, 3, 64, 128), output (N, 34, 34, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC3W[:73728])
-	for ex := 0; ex < n; ex++ {
-		xb, gb := m.c2[ex*82944:(ex+1)*82944], m.dC3BWhere[ex*147968:(ex+1)*147968]
+	for ex0 := 0; ex0 < n; ex0 += 3 {
+		cnt := min(3, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 34; oy++ {
-				for ox := 0; ox < 34; ox++ {
-					row := m.dC3WScratch[(oy*34+ox)*576 : (oy*34+ox+1)*576]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*64 : (ky*3+kx+1)*64]
-							if iy < 0 || iy >= 36 || ix < 0 || ix >= 36 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*36+ix)*64+gi*64:])
-						}
-					}
-				}
-			}
-			rt.Sgemm(true, false, 576, 128, 1156, 1, m.dC3WScratch, 576, gb[gi*128:], 128, 1, m.dC3W[gi*128:], 128)
+			rt.Unfold(rt.ConvGeom{H: 36, W: 36, C: 64, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 34, OW: 34, CG: 64}, m.dC3WScratch, m.c2[ex0*82944:(ex0+cnt)*82944], cnt, gi)
+			rt.Sgemm(true, false, 576, 128, cnt*1156, 1, m.dC3WScratch, 576, m.dC3BWhere[ex0*147968+gi*128:], 128, 1, m.dC3W[gi*128:], 128)
 		}
 	}
 }
@@ -1755,32 +1638,11 @@ func (m *Model) dC3WBackward(n int) {
 func (m *Model) dC2Backward(n int) {
 	// conv2d_grad_input: x (N, 36, 36, 64), filter (3, 3, 64, 128), output (N, 34, 34, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC2[:82944*n])
-	for ex := 0; ex < n; ex++ {
-		dxb, gb := m.dC2[ex*82944:(ex+1)*82944], m.dC3BWhere[ex*147968:(ex+1)*147968]
+	for ex0 := 0; ex0 < n; ex0 += 3 {
+		cnt := min(3, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Sgemm(false, true, 1156, 576, 128, 1, gb[gi*128:], 128, m.c3W[gi*128:], 128, 0, m.dC2Scratch, 576)
-			for oy := 0; oy < 34; oy++ {
-				for ox := 0; ox < 34; ox++ {
-					row := m.dC2Scratch[(oy*34+ox)*576 : (oy*34+ox+1)*576]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						if iy < 0 || iy >= 36 {
-							continue
-						}
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							if ix < 0 || ix >= 36 {
-								continue
-							}
-							src := row[(ky*3+kx)*64 : (ky*3+kx+1)*64]
-							dst := dxb[(iy*36+ix)*64+gi*64:][:64]
-							for c, sv := range src {
-								dst[c] += sv
-							}
-						}
-					}
-				}
-			}
+			rt.Sgemm(false, true, cnt*1156, 576, 128, 1, m.dC3BWhere[ex0*147968+gi*128:], 128, m.c3W[gi*128:], 128, 0, m.dC2Scratch, 576)
+			rt.Fold(rt.ConvGeom{H: 36, W: 36, C: 64, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 34, OW: 34, CG: 64}, m.dC2[ex0*82944:(ex0+cnt)*82944], m.dC2Scratch, cnt, gi)
 		}
 	}
 }
@@ -1868,27 +1730,11 @@ func (m *Model) dC2BBackward(n int) {
 func (m *Model) dC2WBackward(n int) {
 	// conv2d_grad_filter: x (N, 74, 74, 32), filter (3, 3, 32, 64), output (N, 72, 72, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC2W[:18432])
-	for ex := 0; ex < n; ex++ {
-		xb, gb := m.c1[ex*175232:(ex+1)*175232], m.dC2BWhere[ex*331776:(ex+1)*331776]
+	for ex0 := 0; ex0 < n; ex0 += 1 {
+		cnt := min(1, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 72; oy++ {
-				for ox := 0; ox < 72; ox++ {
-					row := m.dC2WScratch[(oy*72+ox)*288 : (oy*72+ox+1)*288]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*32 : (ky*3+kx+1)*32]
-							if iy < 0 || iy >= 74 || ix < 0 || ix >= 74 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*74+ix)*32+gi*32:])
-						}
-					}
-				}
-			}
-			rt.Sgemm(true, false, 288, 64, 5184, 1, m.dC2WScratch, 288, gb[gi*64:], 64, 1, m.dC2W[gi*64:], 64)
+			rt.Unfold(rt.ConvGeom{H: 74, W: 74, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 72, OW: 72, CG: 32}, m.dC2WScratch, m.c1[ex0*175232:(ex0+cnt)*175232], cnt, gi)
+			rt.Sgemm(true, false, 288, 64, cnt*5184, 1, m.dC2WScratch, 288, m.dC2BWhere[ex0*331776+gi*64:], 64, 1, m.dC2W[gi*64:], 64)
 		}
 	}
 }
@@ -1899,32 +1745,11 @@ func (m *Model) dC2WBackward(n int) {
 func (m *Model) dC1Backward(n int) {
 	// conv2d_grad_input: x (N, 74, 74, 32), filter (3, 3, 32, 64), output (N, 72, 72, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC1[:175232*n])
-	for ex := 0; ex < n; ex++ {
-		dxb, gb := m.dC1[ex*175232:(ex+1)*175232], m.dC2BWhere[ex*331776:(ex+1)*331776]
+	for ex0 := 0; ex0 < n; ex0 += 1 {
+		cnt := min(1, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Sgemm(false, true, 5184, 288, 64, 1, gb[gi*64:], 64, m.c2W[gi*64:], 64, 0, m.dC1Scratch, 288)
-			for oy := 0; oy < 72; oy++ {
-				for ox := 0; ox < 72; ox++ {
-					row := m.dC1Scratch[(oy*72+ox)*288 : (oy*72+ox+1)*288]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						if iy < 0 || iy >= 74 {
-							continue
-						}
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							if ix < 0 || ix >= 74 {
-								continue
-							}
-							src := row[(ky*3+kx)*32 : (ky*3+kx+1)*32]
-							dst := dxb[(iy*74+ix)*32+gi*32:][:32]
-							for c, sv := range src {
-								dst[c] += sv
-							}
-						}
-					}
-				}
-			}
+			rt.Sgemm(false, true, cnt*5184, 288, 64, 1, m.dC2BWhere[ex0*331776+gi*64:], 64, m.c2W[gi*64:], 64, 0, m.dC1Scratch, 288)
+			rt.Fold(rt.ConvGeom{H: 74, W: 74, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 72, OW: 72, CG: 32}, m.dC1[ex0*175232:(ex0+cnt)*175232], m.dC1Scratch, cnt, gi)
 		}
 	}
 }
@@ -1998,27 +1823,11 @@ func (m *Model) dC1BBackward(n int) {
 func (m *Model) dC1WBackward(image []float32, n int) {
 	// conv2d_grad_filter: x (N, 150, 150, 3), filter (3, 3, 3, 32), output (N, 148, 148, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC1W[:864])
-	for ex := 0; ex < n; ex++ {
-		xb, gb := image[ex*67500:(ex+1)*67500], m.dC1BWhere[ex*700928:(ex+1)*700928]
+	for ex0 := 0; ex0 < n; ex0 += 1 {
+		cnt := min(1, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 148; oy++ {
-				for ox := 0; ox < 148; ox++ {
-					row := m.dC1WScratch[(oy*148+ox)*27 : (oy*148+ox+1)*27]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*3 : (ky*3+kx+1)*3]
-							if iy < 0 || iy >= 150 || ix < 0 || ix >= 150 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*150+ix)*3+gi*3:])
-						}
-					}
-				}
-			}
-			rt.Sgemm(true, false, 27, 32, 21904, 1, m.dC1WScratch, 27, gb[gi*32:], 32, 1, m.dC1W[gi*32:], 32)
+			rt.Unfold(rt.ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 148, OW: 148, CG: 3}, m.dC1WScratch, image[ex0*67500:(ex0+cnt)*67500], cnt, gi)
+			rt.Sgemm(true, false, 27, 32, cnt*21904, 1, m.dC1WScratch, 27, m.dC1BWhere[ex0*700928+gi*32:], 32, 1, m.dC1W[gi*32:], 32)
 		}
 	}
 }

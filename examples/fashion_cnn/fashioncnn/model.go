@@ -114,11 +114,11 @@ type Model struct {
 	biasCorrection2Inv  []float32 // scalar biasCorrection2Inv = div(float32(1.0), biasCorrection2)
 
 	// Workspaces (of the arena).
-	c1Conv2dScratch []float32 // (676, 9) for c1Conv2d
-	c2Conv2dScratch []float32 // (121, 288) for c2Conv2d
-	dC2WScratch     []float32 // (121, 288) for dC2W
-	dC1Scratch      []float32 // (121, 288) for dC1
-	dC1WScratch     []float32 // (676, 9) for dC1W
+	c1Conv2dScratch []float32 // (4732, 9) for c1Conv2d
+	c2Conv2dScratch []float32 // (3872, 288) for c2Conv2d
+	dC2WScratch     []float32 // (3872, 288) for dC2W
+	dC1Scratch      []float32 // (3872, 288) for dC1
+	dC1WScratch     []float32 // (4732, 9) for dC1W
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
@@ -182,36 +182,36 @@ func New(opts ...Option) *Model {
 	m.logitsWV = m.state[448783:450063:450063]
 	m.logitsBV = m.state[450063:450073:450073]
 	m.c1Relu = m.arena[0:2768896:2768896]
-	m.c1 = m.arena[4751360:5443584:5443584]
-	m.c2Relu = m.arena[2768896:3760128:3760128]
-	m.c2 = m.arena[3760128:3964928:3964928]
-	m.hiddenRandomUniform = m.arena[3964928:4169728:4169728]
-	m.hiddenGe = m.arena[4169728:4374528:4374528]
-	m.hiddenWhere = m.arena[3964928:4169728:4169728]
-	m.hidden = m.arena[4374528:4390912:4390912]
-	m.logits = m.arena[3776512:3777792:3777792]
-	m.hidden2 = m.arena[3760128:3776512:3776512]
-	m.logits2 = m.arena[3777792:3779072:3779072]
+	m.c1 = m.arena[4875264:5567488:5567488]
+	m.c2Relu = m.arena[3884032:4875264:4875264]
+	m.c2 = m.arena[2768896:2973696:2973696]
+	m.hiddenRandomUniform = m.arena[2973696:3178496:3178496]
+	m.hiddenGe = m.arena[3178496:3383296:3383296]
+	m.hiddenWhere = m.arena[2973696:3178496:3178496]
+	m.hidden = m.arena[3383296:3399680:3399680]
+	m.logits = m.arena[2785280:2786560:2786560]
+	m.hidden2 = m.arena[2768896:2785280:2785280]
+	m.logits2 = m.arena[2786560:2787840:2787840]
 	m.probs = m.arena[6230016:6231296:6231296]
-	m.lossLogSoftmax = m.arena[3779072:3780352:3780352]
+	m.lossLogSoftmax = m.arena[2787840:2789120:2789120]
 	m.accuracyArgmax = m.iarena[0:128:128]
-	m.lossLogSoftmax2 = m.arena[3792896:3794176:3794176]
-	m.lossOneHot = m.arena[3776512:3777792:3777792]
-	m.lossReduceSum = m.arena[3777792:3777920:3777920]
-	m.lossReduceSum2 = m.arena[3777920:3778048:3778048]
+	m.lossLogSoftmax2 = m.arena[2801664:2802944:2802944]
+	m.lossOneHot = m.arena[2785280:2786560:2786560]
+	m.lossReduceSum = m.arena[2786560:2786688:2786688]
+	m.lossReduceSum2 = m.arena[2786688:2786816:2786816]
 	m.loss = m.arena[6231296:6231297:6231297]
 	m.loss2 = m.arena[6231297:6231298:6231298]
 	m.accuracy = m.arena[6231298:6231299:6231299]
-	m.dLogitsDiv = m.arena[3777920:3777921:3777921]
-	m.dLogitsNeg = m.arena[3777792:3777920:3777920]
-	m.dLogitsMul = m.arena[3776512:3777792:3777792]
-	m.dLogitsReduceSum = m.arena[3777920:3778048:3778048]
-	m.dLogits = m.arena[3792896:3794176:3794176]
-	m.dHidden = m.arena[3776512:3792896:3792896]
-	m.dHiddenBWhere = m.arena[3760128:3776512:3776512]
-	m.dC2Mul = m.arena[5443584:5648384:5648384]
-	m.dC2BMaxPool2dGrad = m.arena[3760128:4751360:4751360]
-	m.dC2BWhere = m.arena[2768896:3760128:3760128]
+	m.dLogitsDiv = m.arena[2786688:2786689:2786689]
+	m.dLogitsNeg = m.arena[2786560:2786688:2786688]
+	m.dLogitsMul = m.arena[2785280:2786560:2786560]
+	m.dLogitsReduceSum = m.arena[2786688:2786816:2786816]
+	m.dLogits = m.arena[2801664:2802944:2802944]
+	m.dHidden = m.arena[2785280:2801664:2801664]
+	m.dHiddenBWhere = m.arena[2768896:2785280:2785280]
+	m.dC2Mul = m.arena[5567488:5772288:5772288]
+	m.dC2BMaxPool2dGrad = m.arena[2768896:3760128:3760128]
+	m.dC2BWhere = m.arena[3884032:4875264:4875264]
 	m.dC1 = m.arena[5537792:6230016:6230016]
 	m.dC1BMaxPool2dGrad = m.arena[2768896:5537792:5537792]
 	m.dC1BWhere = m.arena[0:2768896:2768896]
@@ -219,11 +219,11 @@ func New(opts ...Option) *Model {
 	m.biasCorrection2 = m.arena[1:2:2]
 	m.biasCorrection1Inv = m.arena[2:3:3]
 	m.biasCorrection2Inv = m.arena[1:2:2]
-	m.c1Conv2dScratch = m.arena[2768896:2774980:2774980]
-	m.c2Conv2dScratch = m.arena[3760128:3794976:3794976]
-	m.dC2WScratch = m.arena[3760128:3794976:3794976]
-	m.dC1Scratch = m.arena[3760128:3794976:3794976]
-	m.dC1WScratch = m.arena[2768896:2774980:2774980]
+	m.c1Conv2dScratch = m.arena[2768896:2811484:2811484]
+	m.c2Conv2dScratch = m.arena[2768896:3884032:3884032]
+	m.dC2WScratch = m.arena[2768896:3884032:3884032]
+	m.dC1Scratch = m.arena[2768896:3884032:3884032]
+	m.dC1WScratch = m.arena[2768896:2811484:2811484]
 	m.updateFn = m.update
 	m.Reset()
 	return m
@@ -844,27 +844,11 @@ func (m *Model) trainStep(image []float32, label []int32, n int) {
 //	c1Relu = relu(c1Add) (N, 26, 26, 32)
 func (m *Model) c1ReluForward(image []float32, n int) {
 	// conv2d: x (N, 28, 28, 1), filter (3, 3, 1, 32), output (N, 26, 26, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
-	for ex := 0; ex < n; ex++ {
-		xb, yb := image[ex*784:(ex+1)*784], m.c1Relu[ex*21632:(ex+1)*21632]
+	for ex0 := 0; ex0 < n; ex0 += 7 {
+		cnt := min(7, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 26; oy++ {
-				for ox := 0; ox < 26; ox++ {
-					row := m.c1Conv2dScratch[(oy*26+ox)*9 : (oy*26+ox+1)*9]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*1 : (ky*3+kx+1)*1]
-							if iy < 0 || iy >= 28 || ix < 0 || ix >= 28 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*28+ix)*1+gi*1:])
-						}
-					}
-				}
-			}
-			rt.SgemmEpilogue(false, false, 676, 32, 9, 1, m.c1Conv2dScratch, 9, m.c1W[gi*32:], 32, 0, yb[gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
+			rt.Unfold(rt.ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 26, OW: 26, CG: 1}, m.c1Conv2dScratch, image[ex0*784:(ex0+cnt)*784], cnt, gi)
+			rt.SgemmEpilogue(false, false, cnt*676, 32, 9, 1, m.c1Conv2dScratch, 9, m.c1W[gi*32:], 32, 0, m.c1Relu[ex0*21632+gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -914,27 +898,11 @@ func (m *Model) c1Forward(n int) {
 //	c2Relu = relu(c2Add) (N, 11, 11, 64)
 func (m *Model) c2ReluForward(n int) {
 	// conv2d: x (N, 13, 13, 32), filter (3, 3, 32, 64), output (N, 11, 11, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
-	for ex := 0; ex < n; ex++ {
-		xb, yb := m.c1[ex*5408:(ex+1)*5408], m.c2Relu[ex*7744:(ex+1)*7744]
+	for ex0 := 0; ex0 < n; ex0 += 32 {
+		cnt := min(32, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 11; oy++ {
-				for ox := 0; ox < 11; ox++ {
-					row := m.c2Conv2dScratch[(oy*11+ox)*288 : (oy*11+ox+1)*288]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*32 : (ky*3+kx+1)*32]
-							if iy < 0 || iy >= 13 || ix < 0 || ix >= 13 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*13+ix)*32+gi*32:])
-						}
-					}
-				}
-			}
-			rt.SgemmEpilogue(false, false, 121, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, yb[gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
+			rt.Unfold(rt.ConvGeom{H: 13, W: 13, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 11, OW: 11, CG: 32}, m.c2Conv2dScratch, m.c1[ex0*5408:(ex0+cnt)*5408], cnt, gi)
+			rt.SgemmEpilogue(false, false, cnt*121, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, m.c2Relu[ex0*7744+gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -1487,27 +1455,11 @@ func (m *Model) dC2BBackward(n int) {
 func (m *Model) dC2WBackward(n int) {
 	// conv2d_grad_filter: x (N, 13, 13, 32), filter (3, 3, 32, 64), output (N, 11, 11, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC2W[:18432])
-	for ex := 0; ex < n; ex++ {
-		xb, gb := m.c1[ex*5408:(ex+1)*5408], m.dC2BWhere[ex*7744:(ex+1)*7744]
+	for ex0 := 0; ex0 < n; ex0 += 32 {
+		cnt := min(32, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 11; oy++ {
-				for ox := 0; ox < 11; ox++ {
-					row := m.dC2WScratch[(oy*11+ox)*288 : (oy*11+ox+1)*288]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*32 : (ky*3+kx+1)*32]
-							if iy < 0 || iy >= 13 || ix < 0 || ix >= 13 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*13+ix)*32+gi*32:])
-						}
-					}
-				}
-			}
-			rt.Sgemm(true, false, 288, 64, 121, 1, m.dC2WScratch, 288, gb[gi*64:], 64, 1, m.dC2W[gi*64:], 64)
+			rt.Unfold(rt.ConvGeom{H: 13, W: 13, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 11, OW: 11, CG: 32}, m.dC2WScratch, m.c1[ex0*5408:(ex0+cnt)*5408], cnt, gi)
+			rt.Sgemm(true, false, 288, 64, cnt*121, 1, m.dC2WScratch, 288, m.dC2BWhere[ex0*7744+gi*64:], 64, 1, m.dC2W[gi*64:], 64)
 		}
 	}
 }
@@ -1518,32 +1470,11 @@ func (m *Model) dC2WBackward(n int) {
 func (m *Model) dC1Backward(n int) {
 	// conv2d_grad_input: x (N, 13, 13, 32), filter (3, 3, 32, 64), output (N, 11, 11, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC1[:5408*n])
-	for ex := 0; ex < n; ex++ {
-		dxb, gb := m.dC1[ex*5408:(ex+1)*5408], m.dC2BWhere[ex*7744:(ex+1)*7744]
+	for ex0 := 0; ex0 < n; ex0 += 32 {
+		cnt := min(32, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Sgemm(false, true, 121, 288, 64, 1, gb[gi*64:], 64, m.c2W[gi*64:], 64, 0, m.dC1Scratch, 288)
-			for oy := 0; oy < 11; oy++ {
-				for ox := 0; ox < 11; ox++ {
-					row := m.dC1Scratch[(oy*11+ox)*288 : (oy*11+ox+1)*288]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						if iy < 0 || iy >= 13 {
-							continue
-						}
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							if ix < 0 || ix >= 13 {
-								continue
-							}
-							src := row[(ky*3+kx)*32 : (ky*3+kx+1)*32]
-							dst := dxb[(iy*13+ix)*32+gi*32:][:32]
-							for c, sv := range src {
-								dst[c] += sv
-							}
-						}
-					}
-				}
-			}
+			rt.Sgemm(false, true, cnt*121, 288, 64, 1, m.dC2BWhere[ex0*7744+gi*64:], 64, m.c2W[gi*64:], 64, 0, m.dC1Scratch, 288)
+			rt.Fold(rt.ConvGeom{H: 13, W: 13, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 11, OW: 11, CG: 32}, m.dC1[ex0*5408:(ex0+cnt)*5408], m.dC1Scratch, cnt, gi)
 		}
 	}
 }
@@ -1617,27 +1548,11 @@ func (m *Model) dC1BBackward(n int) {
 func (m *Model) dC1WBackward(image []float32, n int) {
 	// conv2d_grad_filter: x (N, 28, 28, 1), filter (3, 3, 1, 32), output (N, 26, 26, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC1W[:288])
-	for ex := 0; ex < n; ex++ {
-		xb, gb := image[ex*784:(ex+1)*784], m.dC1BWhere[ex*21632:(ex+1)*21632]
+	for ex0 := 0; ex0 < n; ex0 += 7 {
+		cnt := min(7, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 26; oy++ {
-				for ox := 0; ox < 26; ox++ {
-					row := m.dC1WScratch[(oy*26+ox)*9 : (oy*26+ox+1)*9]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*1 : (ky*3+kx+1)*1]
-							if iy < 0 || iy >= 28 || ix < 0 || ix >= 28 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*28+ix)*1+gi*1:])
-						}
-					}
-				}
-			}
-			rt.Sgemm(true, false, 9, 32, 676, 1, m.dC1WScratch, 9, gb[gi*32:], 32, 1, m.dC1W[gi*32:], 32)
+			rt.Unfold(rt.ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 26, OW: 26, CG: 1}, m.dC1WScratch, image[ex0*784:(ex0+cnt)*784], cnt, gi)
+			rt.Sgemm(true, false, 9, 32, cnt*676, 1, m.dC1WScratch, 9, m.dC1BWhere[ex0*21632+gi*32:], 32, 1, m.dC1W[gi*32:], 32)
 		}
 	}
 }

@@ -1,0 +1,112 @@
+package impl
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// unfoldRef is im2col written plainly from the definition.
+func unfoldRef(g ConvGeom, x []float32, cnt, gi int) []float32 {
+	kk := g.patch()
+	col := make([]float32, cnt*g.OH*g.OW*kk)
+	for b := range cnt {
+		for oy := range g.OH {
+			for ox := range g.OW {
+				for ky := range g.KH {
+					for kx := range g.KW {
+						for c := range g.CG {
+							iy, ix := oy*g.SH-g.PT+ky*g.DH, ox*g.SW-g.PL+kx*g.DW
+							v := float32(0)
+							if iy >= 0 && iy < g.H && ix >= 0 && ix < g.W {
+								v = x[((b*g.H+iy)*g.W+ix)*g.C+gi*g.CG+c]
+							}
+							col[((b*g.OH+oy)*g.OW+ox)*kk+(ky*g.KW+kx)*g.CG+c] = v
+						}
+					}
+				}
+			}
+		}
+	}
+	return col
+}
+
+func randomGeom(r *rand.Rand) (ConvGeom, int) {
+	g := ConvGeom{H: 1 + r.IntN(9), W: 1 + r.IntN(9), KH: 1 + r.IntN(3), KW: 1 + r.IntN(3), SH: 1 + r.IntN(2), SW: 1 + r.IntN(3),
+		DH: 1 + r.IntN(2), DW: 1 + r.IntN(2), PT: r.IntN(2), PL: r.IntN(3), CG: 1 + r.IntN(4)}
+	groups := 1 + r.IntN(2)
+	g.C = g.CG * groups
+	pb, pr := r.IntN(2), r.IntN(2)
+	g.OH = (g.H+g.PT+pb-((g.KH-1)*g.DH+1))/g.SH + 1
+	g.OW = (g.W+g.PL+pr-((g.KW-1)*g.DW+1))/g.SW + 1
+	return g, groups
+}
+
+// Unfold is im2col, serial or split across the workers, bit for bit; Fold
+// is its adjoint: <Unfold(x), c> = <x, Fold(c)> for every geometry,
+// strides, dilations, pads and groups included.
+func TestUnfoldFold(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	tried := 0
+	for tried < 300 {
+		g, groups := randomGeom(r)
+		if g.OH < 1 || g.OW < 1 {
+			continue
+		}
+		tried++
+		cnt := 1 + r.IntN(3)
+		if tried%50 == 0 { // large enough to run in parallel
+			g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL = 40, 40, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1
+			cnt = 4
+		}
+		x := make([]float32, cnt*g.H*g.W*g.C)
+		for i := range x {
+			x[i] = r.Float32()*2 - 1
+		}
+		for gi := range groups {
+			want := unfoldRef(g, x, cnt, gi)
+			col := make([]float32, len(want))
+			for i := range col {
+				col[i] = float32(math.NaN()) // every element must be written
+			}
+			Unfold(g, col, x, cnt, gi)
+			for i := range want {
+				if math.Float32bits(col[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%+v group %d: Unfold[%d] = %v, want %v", g, gi, i, col[i], want[i])
+				}
+			}
+			c := make([]float32, len(col))
+			for i := range c {
+				c[i] = r.Float32()*2 - 1
+			}
+			dx := make([]float32, len(x))
+			Fold(g, dx, c, cnt, gi)
+			var lhs, rhs float64
+			for i := range c {
+				lhs += float64(want[i]) * float64(c[i])
+			}
+			for i := range x {
+				rhs += float64(x[i]) * float64(dx[i])
+			}
+			if math.Abs(lhs-rhs) > 1e-4*math.Max(1, math.Abs(lhs)) {
+				t.Fatalf("%+v group %d: <Unfold(x), c> = %v, <x, Fold(c)> = %v", g, gi, lhs, rhs)
+			}
+			serial := make([]float32, len(x))
+			foldRows(&g, serial, c, gi, 0, cnt*g.H)
+			for i := range serial {
+				if math.Float32bits(serial[i]) != math.Float32bits(dx[i]) {
+					t.Fatalf("%+v group %d: Fold differs from its serial form at %d", g, gi, i)
+				}
+			}
+		}
+	}
+}
+
+func TestUnfoldFoldAllocs(t *testing.T) {
+	g := ConvGeom{H: 40, W: 40, C: 8, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1, OH: 40, OW: 40, CG: 8}
+	x, col, dx := make([]float32, 2*40*40*8), make([]float32, 2*40*40*72), make([]float32, 2*40*40*8)
+	Unfold(g, col, x, 2, 0) // the first parallel call may set up the pool
+	if a := testing.AllocsPerRun(10, func() { Unfold(g, col, x, 2, 0); Fold(g, dx, col, 2, 0) }); a != 0 {
+		t.Errorf("Unfold and Fold allocate %v times per call", a)
+	}
+}
