@@ -19,47 +19,10 @@ import (
 //	conv2d_grad_input:  col            = dy[tile][:, g] @ w[:, g]^T, folded back into dx[tile] (rt.Fold, col2im)
 //
 // where w[:, g] is the [KH*KW*C/G, F/G] block of group g's filters (leading
-// dimension F). Pooling is loops over each output's window.
+// dimension F). Pooling is a call of the runtime's kernel.
 
 // convLocals are the locals of these templates (reserved: kept from the namer).
-var convLocals = []string{"ex", "ex0", "cnt", "gi", "oy", "ox", "ky", "kx", "iy", "ix",
-	"yo", "first", "xs", "gy", "at", "off", "count", "dxo", "gv", "kf"}
-
-// term writes a*x + b as Go source, simplified.
-func term(x string, a int) string {
-	switch a {
-	case 0:
-		return ""
-	case 1:
-		return x
-	}
-	return fmt.Sprintf("%s*%d", x, a)
-}
-
-// coord is the input row (or column) read by window offset k of output o:
-// o*s - p + k*d.
-func coord(o string, s, p int, k string, d int) string {
-	e := term(o, s)
-	if p != 0 {
-		e += fmt.Sprintf(" - %d", p)
-	}
-	return e + " + " + term(k, d)
-}
-
-// window opens the loops over the window of output (oy, ox) that skip
-// padding: iy and ix are the input row and column; it returns the closing
-// braces.
-func (k *kgen) window(g ir.Geom2D) string {
-	k.printf("for ky := 0; ky < %d; ky++ {\niy := %s\nif iy < 0 || iy >= %d {\ncontinue\n}\n", g.KH, coord("oy", g.SH, g.PT, "ky", g.DH), g.H)
-	k.printf("for kx := 0; kx < %d; kx++ {\nix := %s\nif ix < 0 || ix >= %d {\ncontinue\n}\n", g.KW, coord("ox", g.SW, g.PL, "kx", g.DW), g.W)
-	return "}\n}\n"
-}
-
-// outputs opens the loops over every output position (b, oy, ox).
-func (k *kgen) outputs(g ir.Geom2D) string {
-	k.printf("for ex := 0; ex < %s; ex++ {\nfor oy := 0; oy < %d; oy++ {\nfor ox := 0; ox < %d; ox++ {\n", dims.Extent(g.N), g.OH, g.OW)
-	return "}\n}\n}\n"
-}
+var convLocals = []string{"ex0", "cnt", "gi"}
 
 // geom is the rt.ConvGeom literal of g.
 func geom(g ir.Geom2D) string {
@@ -130,57 +93,26 @@ func (k *kgen) conv(v *ir.Value, ep string) {
 	}
 }
 
-// Pool emits max_pool2d, avg_pool2d and their backward ops.
+// Pool emits max_pool2d, avg_pool2d and their backward ops: a call of the
+// runtime's kernel (rt.MaxPool, rt.MaxPoolGrad, rt.AvgPool, rt.AvgPoolGrad),
+// which splits the work across the cores.
 func (k *kgen) Pool(v *ir.Value) {
 	g, err := ir.Conv2DGeometry(v)
 	if err != nil {
 		k.err = err
 		return
 	}
-	c := g.C
 	k.printf("// %s: x %s, output %s; window %dx%d, stride %dx%d, pads %d,%d,%d,%d\n",
 		v.Op.Name, dims.Comment(g.In()), dims.Comment(g.Out()), g.KH, g.KW, g.SH, g.SW, g.PT, g.PB, g.PL, g.PR)
-	at := func(buf, b, y, x string, h, w int) string {
-		return fmt.Sprintf("%s[((%s*%d+%s)*%d+%s)*%d:][:%d]", buf, b, h, y, w, x, c, c)
-	}
-	dst := k.p.ref(v)
-	var closing string
+	gm, n, dst := geom(g), dims.Extent(g.N), k.p.ref(v)
 	switch v.Op.Name {
 	case "max_pool2d":
-		x := k.p.ref(v.Args[0])
-		closing = k.outputs(g)
-		k.printf("yo := %s\nfirst := true\n", at(dst, "ex", "oy", "ox", g.OH, g.OW))
-		win := k.window(g)
-		k.printf("xs := %s\n", at(x, "ex", "iy", "ix", g.H, g.W))
-		k.printf("if first {\ncopy(yo, xs)\nfirst = false\ncontinue\n}\n")
-		k.printf("for c, xv := range xs {\nif xv > yo[c] || (xv != xv && yo[c] == yo[c]) {\nyo[c] = xv\n}\n}\n%s", win)
+		k.printf("rt.MaxPool(%s, %s, %s, %s)\n", gm, dst, k.p.ref(v.Args[0]), n)
 	case "max_pool2d_grad":
-		x, dy := k.p.ref(v.Args[0]), k.p.ref(v.Args[1])
-		k.printf("clear(%s[:%s])\n", dst, dims.Size(g.In()))
-		closing = k.outputs(g)
-		k.printf("gy := %s\n", at(dy, "ex", "oy", "ox", g.OH, g.OW))
-		k.printf("for c := 0; c < %d; c++ {\nvar best float32\nat := -1\n", c)
-		win := k.window(g)
-		k.printf("off := ((ex*%d+iy)*%d + ix) * %d\n", g.H, g.W, c)
-		k.printf("if xv := %s[off+c]; at < 0 || xv > best || (xv != xv && best == best) {\nbest, at = xv, off\n}\n%s", x, win)
-		k.printf("%s[at+c] += gy[c]\n}\n", dst)
+		k.printf("rt.MaxPoolGrad(%s, %s, %s, %s, %s)\n", gm, dst, k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), n)
 	case "avg_pool2d":
-		x := k.p.ref(v.Args[0])
-		closing = k.outputs(g)
-		k.printf("yo := %s\nclear(yo)\ncount := 0\n", at(dst, "ex", "oy", "ox", g.OH, g.OW))
-		win := k.window(g)
-		k.printf("count++\nfor c, xv := range %s {\nyo[c] += xv\n}\n%s", at(x, "ex", "iy", "ix", g.H, g.W), win)
-		k.printf("for c := range yo {\nyo[c] /= float32(count)\n}\n")
+		k.printf("rt.AvgPool(%s, %s, %s, %s)\n", gm, dst, k.p.ref(v.Args[0]), n)
 	default: // avg_pool2d_grad
-		dy := k.p.ref(v.Args[0])
-		k.printf("clear(%s[:%s])\n", dst, dims.Size(g.In()))
-		closing = k.outputs(g)
-		k.printf("gy := %s\ncount := 0\n", at(dy, "ex", "oy", "ox", g.OH, g.OW))
-		win := k.window(g)
-		k.printf("count++\n%s", win)
-		k.printf("kf := float32(count)\n")
-		win = k.window(g)
-		k.printf("dxo := %s\nfor c, gv := range gy {\ndxo[c] += gv / kf\n}\n%s", at(dst, "ex", "iy", "ix", g.H, g.W), win)
+		k.printf("rt.AvgPoolGrad(%s, %s, %s, %s)\n", gm, dst, k.p.ref(v.Args[0]), n)
 	}
-	k.printf("%s", closing)
 }

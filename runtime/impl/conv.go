@@ -31,32 +31,62 @@ func (g *ConvGeom) patch() int { return g.KH * g.KW * g.CG }
 // on the caller alone: a parallel call costs a few microseconds.
 const convParallelMin = 1 << 15
 
-// convJob is the one parallel Unfold or Fold in flight; a second caller
-// (another model on another goroutine) runs serially instead of waiting.
-// Its row functions are made once, so a call allocates nothing.
+// convJob is the one parallel Unfold, Fold or pooling call in flight; a
+// second caller (another model on another goroutine) runs serially instead
+// of waiting. Its row functions are made once, so a call allocates nothing.
 var convJob struct {
-	mu          sync.Mutex
-	g           ConvGeom
-	dst, src    []float32
-	gi          int
-	unfold, fld func(lo, hi int)
+	mu             sync.Mutex
+	g              ConvGeom
+	dst, src, src2 []float32
+	gi             int
+	rows           [numConvKernels]func(lo, hi int)
+}
+
+// The kernels convJob runs, each over rows [lo, hi) of its own kind.
+const (
+	kUnfold = iota
+	kFold
+	kMaxPool
+	kMaxPoolGrad
+	kAvgPool
+	kAvgPoolGrad
+	numConvKernels
+)
+
+// convKernels computes rows lo..hi-1 of kernel k.
+func convKernel(k int, g *ConvGeom, dst, src, src2 []float32, gi, lo, hi int) {
+	switch k {
+	case kUnfold:
+		unfoldRows(g, dst, src, gi, lo, hi)
+	case kFold:
+		foldRows(g, dst, src, gi, lo, hi)
+	case kMaxPool:
+		maxPoolRows(g, dst, src, lo, hi)
+	case kMaxPoolGrad:
+		maxPoolGradRows(g, dst, src, src2, lo, hi)
+	case kAvgPool:
+		avgPoolRows(g, dst, src, lo, hi)
+	case kAvgPoolGrad:
+		avgPoolGradRows(g, dst, src, lo, hi)
+	}
 }
 
 func init() {
-	convJob.unfold = func(lo, hi int) { unfoldRows(&convJob.g, convJob.dst, convJob.src, convJob.gi, lo, hi) }
-	convJob.fld = func(lo, hi int) { foldRows(&convJob.g, convJob.dst, convJob.src, convJob.gi, lo, hi) }
+	for k := range convJob.rows {
+		convJob.rows[k] = func(lo, hi int) { convKernel(k, &convJob.g, convJob.dst, convJob.src, convJob.src2, convJob.gi, lo, hi) }
+	}
 }
 
-// runConv runs rows(lo, hi) over n rows of size elements in all, in
-// parallel when it pays and the job is free.
-func runConv(g ConvGeom, dst, src []float32, gi, n, size int, rows func(lo, hi int), serial func(lo, hi int)) {
+// runConv runs kernel k over n rows, size elements in all: in parallel
+// when it pays and the job is free, else on the caller.
+func runConv(k int, g ConvGeom, dst, src, src2 []float32, gi, n, size int) {
 	if size < convParallelMin || !convJob.mu.TryLock() {
-		serial(0, n)
+		convKernel(k, &g, dst, src, src2, gi, 0, n)
 		return
 	}
-	convJob.g, convJob.dst, convJob.src, convJob.gi = g, dst, src, gi
-	ParallelRows(n, rows)
-	convJob.dst, convJob.src = nil, nil
+	convJob.g, convJob.dst, convJob.src, convJob.src2, convJob.gi = g, dst, src, src2, gi
+	ParallelRows(n, convJob.rows[k])
+	convJob.dst, convJob.src, convJob.src2 = nil, nil, nil
 	convJob.mu.Unlock()
 }
 
@@ -66,7 +96,7 @@ func runConv(g ConvGeom, dst, src []float32, gi, n, size int, rows func(lo, hi i
 // col holds cnt*OH*OW rows of KH*KW*CG values.
 func Unfold(g ConvGeom, col, x []float32, cnt, gi int) {
 	n := cnt * g.OH
-	runConv(g, col, x, gi, n, n*g.OW*g.patch(), convJob.unfold, func(lo, hi int) { unfoldRows(&g, col, x, gi, lo, hi) })
+	runConv(kUnfold, g, col, x, nil, gi, n, n*g.OW*g.patch())
 }
 
 // unfoldRows writes the patches of output rows lo..hi-1 (row r is example
@@ -99,7 +129,7 @@ func unfoldRows(g *ConvGeom, col, x []float32, gi, lo, hi int) {
 // the entries of every window that covers it, in (ky, kx) order.
 func Fold(g ConvGeom, dx, col []float32, cnt, gi int) {
 	n := cnt * g.H
-	runConv(g, dx, col, gi, n, n*g.W*g.CG, convJob.fld, func(lo, hi int) { foldRows(&g, dx, col, gi, lo, hi) })
+	runConv(kFold, g, dx, col, nil, gi, n, n*g.W*g.CG)
 }
 
 // foldRows folds into input rows lo..hi-1 (row r is example r/H, input
@@ -127,6 +157,175 @@ func foldRows(g *ConvGeom, dx, col []float32, gi, lo, hi int) {
 					dst := dx[((b*g.H+iy)*g.W+ix)*g.C+gi*cg:][:cg]
 					for c, v := range src {
 						dst[c] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+// Pooling over NHWC images (ir/conv.go gives the semantics): the geometry is
+// a ConvGeom with CG = C and dilations 1. The forward kernels split output
+// rows across the workers, the backward ones examples (windows may overlap
+// within an example).
+
+// MaxPool writes the maximum of each window of the n examples of x into y;
+// padding never wins, the first maximum in row-major window order does, and
+// a NaN wins (the first one).
+func MaxPool(g ConvGeom, y, x []float32, n int) {
+	runConv(kMaxPool, g, y, x, nil, 0, n*g.OH, n*g.OH*g.OW*g.C*g.KH*g.KW)
+}
+
+func maxPoolRows(g *ConvGeom, y, x []float32, lo, hi int) {
+	c := g.C
+	for r := lo; r < hi; r++ {
+		b, oy := r/g.OH, r%g.OH
+		for ox := 0; ox < g.OW; ox++ {
+			yo := y[((b*g.OH+oy)*g.OW+ox)*c:][:c]
+			first := true
+			for ky := 0; ky < g.KH; ky++ {
+				iy := oy*g.SH - g.PT + ky
+				if iy < 0 || iy >= g.H {
+					continue
+				}
+				for kx := 0; kx < g.KW; kx++ {
+					ix := ox*g.SW - g.PL + kx
+					if ix < 0 || ix >= g.W {
+						continue
+					}
+					xs := x[((b*g.H+iy)*g.W+ix)*c:][:c]
+					if first {
+						copy(yo, xs)
+						first = false
+						continue
+					}
+					for ch, xv := range xs {
+						if xv > yo[ch] || (xv != xv && yo[ch] == yo[ch]) {
+							yo[ch] = xv
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// MaxPoolGrad writes into dx (cleared first) the gradient of MaxPool: each
+// output's gradient dy goes to the element its window's maximum came from
+// (found again in x).
+func MaxPoolGrad(g ConvGeom, dx, x, dy []float32, n int) {
+	runConv(kMaxPoolGrad, g, dx, x, dy, 0, n, n*g.OH*g.OW*g.C*g.KH*g.KW)
+}
+
+func maxPoolGradRows(g *ConvGeom, dx, x, dy []float32, lo, hi int) {
+	c := g.C
+	clear(dx[lo*g.H*g.W*c : hi*g.H*g.W*c])
+	for b := lo; b < hi; b++ {
+		for oy := 0; oy < g.OH; oy++ {
+			for ox := 0; ox < g.OW; ox++ {
+				gy := dy[((b*g.OH+oy)*g.OW+ox)*c:][:c]
+				for ch := 0; ch < c; ch++ {
+					var best float32
+					at := -1
+					for ky := 0; ky < g.KH; ky++ {
+						iy := oy*g.SH - g.PT + ky
+						if iy < 0 || iy >= g.H {
+							continue
+						}
+						for kx := 0; kx < g.KW; kx++ {
+							ix := ox*g.SW - g.PL + kx
+							if ix < 0 || ix >= g.W {
+								continue
+							}
+							off := ((b*g.H+iy)*g.W + ix) * c
+							if xv := x[off+ch]; at < 0 || xv > best || (xv != xv && best == best) {
+								best, at = xv, off
+							}
+						}
+					}
+					dx[at+ch] += gy[ch]
+				}
+			}
+		}
+	}
+}
+
+// AvgPool writes the mean of the non-padded elements of each window into y
+// (Keras's AveragePooling2D).
+func AvgPool(g ConvGeom, y, x []float32, n int) {
+	runConv(kAvgPool, g, y, x, nil, 0, n*g.OH, n*g.OH*g.OW*g.C*g.KH*g.KW)
+}
+
+func avgPoolRows(g *ConvGeom, y, x []float32, lo, hi int) {
+	c := g.C
+	for r := lo; r < hi; r++ {
+		b, oy := r/g.OH, r%g.OH
+		for ox := 0; ox < g.OW; ox++ {
+			yo := y[((b*g.OH+oy)*g.OW+ox)*c:][:c]
+			clear(yo)
+			count := 0
+			for ky := 0; ky < g.KH; ky++ {
+				iy := oy*g.SH - g.PT + ky
+				if iy < 0 || iy >= g.H {
+					continue
+				}
+				for kx := 0; kx < g.KW; kx++ {
+					ix := ox*g.SW - g.PL + kx
+					if ix < 0 || ix >= g.W {
+						continue
+					}
+					count++
+					for ch, xv := range x[((b*g.H+iy)*g.W+ix)*c:][:c] {
+						yo[ch] += xv
+					}
+				}
+			}
+			for ch := range yo {
+				yo[ch] /= float32(count)
+			}
+		}
+	}
+}
+
+// AvgPoolGrad writes into dx (cleared first) the gradient of AvgPool: each
+// output's gradient divided by its window's count of non-padded elements,
+// added to each of them.
+func AvgPoolGrad(g ConvGeom, dx, dy []float32, n int) {
+	runConv(kAvgPoolGrad, g, dx, dy, nil, 0, n, n*g.OH*g.OW*g.C*g.KH*g.KW)
+}
+
+func avgPoolGradRows(g *ConvGeom, dx, dy []float32, lo, hi int) {
+	c := g.C
+	clear(dx[lo*g.H*g.W*c : hi*g.H*g.W*c])
+	for b := lo; b < hi; b++ {
+		for oy := 0; oy < g.OH; oy++ {
+			for ox := 0; ox < g.OW; ox++ {
+				gy := dy[((b*g.OH+oy)*g.OW+ox)*c:][:c]
+				count := 0
+				for ky := 0; ky < g.KH; ky++ {
+					if iy := oy*g.SH - g.PT + ky; iy >= 0 && iy < g.H {
+						for kx := 0; kx < g.KW; kx++ {
+							if ix := ox*g.SW - g.PL + kx; ix >= 0 && ix < g.W {
+								count++
+							}
+						}
+					}
+				}
+				kf := float32(count)
+				for ky := 0; ky < g.KH; ky++ {
+					iy := oy*g.SH - g.PT + ky
+					if iy < 0 || iy >= g.H {
+						continue
+					}
+					for kx := 0; kx < g.KW; kx++ {
+						ix := ox*g.SW - g.PL + kx
+						if ix < 0 || ix >= g.W {
+							continue
+						}
+						dxo := dx[((b*g.H+iy)*g.W+ix)*c:][:c]
+						for ch, gv := range gy {
+							dxo[ch] += gv / kf
+						}
 					}
 				}
 			}

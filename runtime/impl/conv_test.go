@@ -110,3 +110,41 @@ func TestUnfoldFoldAllocs(t *testing.T) {
 		t.Errorf("Unfold and Fold allocate %v times per call", a)
 	}
 }
+
+// The pooling kernels give the same bits split across the workers as on
+// one core (windows overlapping, padded, NaNs included).
+func TestPoolParallel(t *testing.T) {
+	g := ConvGeom{H: 33, W: 31, C: 24, KH: 3, KW: 2, SH: 2, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1, OH: 17, OW: 31, CG: 24}
+	const n = 5
+	r := rand.New(rand.NewPCG(3, 4))
+	x, dy := make([]float32, n*g.H*g.W*g.C), make([]float32, n*g.OH*g.OW*g.C)
+	for i := range x {
+		x[i] = float32(r.IntN(7)) // ties
+	}
+	x[100], x[5000] = float32(math.NaN()), float32(math.NaN())
+	for i := range dy {
+		dy[i] = r.Float32()
+	}
+	for _, c := range []struct {
+		name     string
+		k        int
+		dst, src []float32
+		src2     []float32
+		rows     int
+		call     func(dst []float32)
+	}{
+		{"MaxPool", kMaxPool, make([]float32, len(dy)), x, nil, n * g.OH, func(d []float32) { MaxPool(g, d, x, n) }},
+		{"AvgPool", kAvgPool, make([]float32, len(dy)), x, nil, n * g.OH, func(d []float32) { AvgPool(g, d, x, n) }},
+		{"MaxPoolGrad", kMaxPoolGrad, make([]float32, len(x)), x, dy, n, func(d []float32) { MaxPoolGrad(g, d, x, dy, n) }},
+		{"AvgPoolGrad", kAvgPoolGrad, make([]float32, len(x)), dy, nil, n, func(d []float32) { AvgPoolGrad(g, d, dy, n) }},
+	} {
+		convKernel(c.k, &g, c.dst, c.src, c.src2, 0, 0, c.rows) // one core
+		got := make([]float32, len(c.dst))
+		c.call(got)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(c.dst[i]) {
+				t.Fatalf("%s: element %d is %v in parallel, %v serially", c.name, i, got[i], c.dst[i])
+			}
+		}
+	}
+}

@@ -908,37 +908,7 @@ func (m *Model) c1ReluForward(image []float32, n int) {
 //	c1 = max_pool2d(c1Relu) (N, 74, 74, 32)
 func (m *Model) c1Forward(n int) {
 	// max_pool2d: x (N, 148, 148, 32), output (N, 74, 74, 32); window 2x2, stride 2x2, pads 0,0,0,0
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 74; oy++ {
-			for ox := 0; ox < 74; ox++ {
-				yo := m.c1[((ex*74+oy)*74+ox)*32:][:32]
-				first := true
-				for ky := 0; ky < 2; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 148 {
-						continue
-					}
-					for kx := 0; kx < 2; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 148 {
-							continue
-						}
-						xs := m.c1Relu[((ex*148+iy)*148+ix)*32:][:32]
-						if first {
-							copy(yo, xs)
-							first = false
-							continue
-						}
-						for c, xv := range xs {
-							if xv > yo[c] || (xv != xv && yo[c] == yo[c]) {
-								yo[c] = xv
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	rt.MaxPool(rt.ConvGeom{H: 148, W: 148, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 74, OW: 74, CG: 32}, m.c1, m.c1Relu, n)
 }
 
 // c2ReluForward computes
@@ -962,37 +932,7 @@ func (m *Model) c2ReluForward(n int) {
 //	c2 = max_pool2d(c2Relu) (N, 36, 36, 64)
 func (m *Model) c2Forward(n int) {
 	// max_pool2d: x (N, 72, 72, 64), output (N, 36, 36, 64); window 2x2, stride 2x2, pads 0,0,0,0
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 36; oy++ {
-			for ox := 0; ox < 36; ox++ {
-				yo := m.c2[((ex*36+oy)*36+ox)*64:][:64]
-				first := true
-				for ky := 0; ky < 2; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 72 {
-						continue
-					}
-					for kx := 0; kx < 2; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 72 {
-							continue
-						}
-						xs := m.c2Relu[((ex*72+iy)*72+ix)*64:][:64]
-						if first {
-							copy(yo, xs)
-							first = false
-							continue
-						}
-						for c, xv := range xs {
-							if xv > yo[c] || (xv != xv && yo[c] == yo[c]) {
-								yo[c] = xv
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	rt.MaxPool(rt.ConvGeom{H: 72, W: 72, C: 64, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 36, OW: 36, CG: 64}, m.c2, m.c2Relu, n)
 }
 
 // c3ReluForward computes
@@ -1016,37 +956,7 @@ func (m *Model) c3ReluForward(n int) {
 //	c3 = max_pool2d(c3Relu) (N, 17, 17, 128)
 func (m *Model) c3Forward(n int) {
 	// max_pool2d: x (N, 34, 34, 128), output (N, 17, 17, 128); window 2x2, stride 2x2, pads 0,0,0,0
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 17; oy++ {
-			for ox := 0; ox < 17; ox++ {
-				yo := m.c3[((ex*17+oy)*17+ox)*128:][:128]
-				first := true
-				for ky := 0; ky < 2; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 34 {
-						continue
-					}
-					for kx := 0; kx < 2; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 34 {
-							continue
-						}
-						xs := m.c3Relu[((ex*34+iy)*34+ix)*128:][:128]
-						if first {
-							copy(yo, xs)
-							first = false
-							continue
-						}
-						for c, xv := range xs {
-							if xv > yo[c] || (xv != xv && yo[c] == yo[c]) {
-								yo[c] = xv
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	rt.MaxPool(rt.ConvGeom{H: 34, W: 34, C: 128, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 17, OW: 17, CG: 128}, m.c3, m.c3Relu, n)
 }
 
 // c4ReluForward computes
@@ -1070,37 +980,7 @@ func (m *Model) c4ReluForward(n int) {
 //	c4 = max_pool2d(c4Relu) (N, 7, 7, 128)
 func (m *Model) c4Forward(n int) {
 	// max_pool2d: x (N, 15, 15, 128), output (N, 7, 7, 128); window 2x2, stride 2x2, pads 0,0,0,0
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 7; oy++ {
-			for ox := 0; ox < 7; ox++ {
-				yo := m.c4[((ex*7+oy)*7+ox)*128:][:128]
-				first := true
-				for ky := 0; ky < 2; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 15 {
-						continue
-					}
-					for kx := 0; kx < 2; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 15 {
-							continue
-						}
-						xs := m.c4Relu[((ex*15+iy)*15+ix)*128:][:128]
-						if first {
-							copy(yo, xs)
-							first = false
-							continue
-						}
-						for c, xv := range xs {
-							if xv > yo[c] || (xv != xv && yo[c] == yo[c]) {
-								yo[c] = xv
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	rt.MaxPool(rt.ConvGeom{H: 15, W: 15, C: 128, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 7, OW: 7, CG: 128}, m.c4, m.c4Relu, n)
 }
 
 // hiddenRandomUniformForward computes
@@ -1438,35 +1318,7 @@ func (m *Model) dHiddenWBackward(n int) {
 //	dC4BMaxPool2dGrad = max_pool2d_grad(c4Relu, dC4Mul) (N, 15, 15, 128)
 func (m *Model) dC4BMaxPool2dGradBackward(n int) {
 	// max_pool2d_grad: x (N, 15, 15, 128), output (N, 7, 7, 128); window 2x2, stride 2x2, pads 0,0,0,0
-	clear(m.dC4BMaxPool2dGrad[:28800*n])
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 7; oy++ {
-			for ox := 0; ox < 7; ox++ {
-				gy := m.dC4Mul[((ex*7+oy)*7+ox)*128:][:128]
-				for c := 0; c < 128; c++ {
-					var best float32
-					at := -1
-					for ky := 0; ky < 2; ky++ {
-						iy := oy*2 + ky
-						if iy < 0 || iy >= 15 {
-							continue
-						}
-						for kx := 0; kx < 2; kx++ {
-							ix := ox*2 + kx
-							if ix < 0 || ix >= 15 {
-								continue
-							}
-							off := ((ex*15+iy)*15 + ix) * 128
-							if xv := m.c4Relu[off+c]; at < 0 || xv > best || (xv != xv && best == best) {
-								best, at = xv, off
-							}
-						}
-					}
-					m.dC4BMaxPool2dGrad[at+c] += gy[c]
-				}
-			}
-		}
-	}
+	rt.MaxPoolGrad(rt.ConvGeom{H: 15, W: 15, C: 128, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 7, OW: 7, CG: 128}, m.dC4BMaxPool2dGrad, m.c4Relu, m.dC4Mul, n)
 }
 
 // dC4BBackward computes
@@ -1545,35 +1397,7 @@ func (m *Model) dC3Backward(n int) {
 //	dC3BMaxPool2dGrad = max_pool2d_grad(c3Relu, dC3) (N, 34, 34, 128)
 func (m *Model) dC3BMaxPool2dGradBackward(n int) {
 	// max_pool2d_grad: x (N, 34, 34, 128), output (N, 17, 17, 128); window 2x2, stride 2x2, pads 0,0,0,0
-	clear(m.dC3BMaxPool2dGrad[:147968*n])
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 17; oy++ {
-			for ox := 0; ox < 17; ox++ {
-				gy := m.dC3[((ex*17+oy)*17+ox)*128:][:128]
-				for c := 0; c < 128; c++ {
-					var best float32
-					at := -1
-					for ky := 0; ky < 2; ky++ {
-						iy := oy*2 + ky
-						if iy < 0 || iy >= 34 {
-							continue
-						}
-						for kx := 0; kx < 2; kx++ {
-							ix := ox*2 + kx
-							if ix < 0 || ix >= 34 {
-								continue
-							}
-							off := ((ex*34+iy)*34 + ix) * 128
-							if xv := m.c3Relu[off+c]; at < 0 || xv > best || (xv != xv && best == best) {
-								best, at = xv, off
-							}
-						}
-					}
-					m.dC3BMaxPool2dGrad[at+c] += gy[c]
-				}
-			}
-		}
-	}
+	rt.MaxPoolGrad(rt.ConvGeom{H: 34, W: 34, C: 128, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 17, OW: 17, CG: 128}, m.dC3BMaxPool2dGrad, m.c3Relu, m.dC3, n)
 }
 
 // dC3BBackward computes
@@ -1652,35 +1476,7 @@ func (m *Model) dC2Backward(n int) {
 //	dC2BMaxPool2dGrad = max_pool2d_grad(c2Relu, dC2) (N, 72, 72, 64)
 func (m *Model) dC2BMaxPool2dGradBackward(n int) {
 	// max_pool2d_grad: x (N, 72, 72, 64), output (N, 36, 36, 64); window 2x2, stride 2x2, pads 0,0,0,0
-	clear(m.dC2BMaxPool2dGrad[:331776*n])
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 36; oy++ {
-			for ox := 0; ox < 36; ox++ {
-				gy := m.dC2[((ex*36+oy)*36+ox)*64:][:64]
-				for c := 0; c < 64; c++ {
-					var best float32
-					at := -1
-					for ky := 0; ky < 2; ky++ {
-						iy := oy*2 + ky
-						if iy < 0 || iy >= 72 {
-							continue
-						}
-						for kx := 0; kx < 2; kx++ {
-							ix := ox*2 + kx
-							if ix < 0 || ix >= 72 {
-								continue
-							}
-							off := ((ex*72+iy)*72 + ix) * 64
-							if xv := m.c2Relu[off+c]; at < 0 || xv > best || (xv != xv && best == best) {
-								best, at = xv, off
-							}
-						}
-					}
-					m.dC2BMaxPool2dGrad[at+c] += gy[c]
-				}
-			}
-		}
-	}
+	rt.MaxPoolGrad(rt.ConvGeom{H: 72, W: 72, C: 64, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 36, OW: 36, CG: 64}, m.dC2BMaxPool2dGrad, m.c2Relu, m.dC2, n)
 }
 
 // dC2BBackward computes
@@ -1759,35 +1555,7 @@ func (m *Model) dC1Backward(n int) {
 //	dC1BMaxPool2dGrad = max_pool2d_grad(c1Relu, dC1) (N, 148, 148, 32)
 func (m *Model) dC1BMaxPool2dGradBackward(n int) {
 	// max_pool2d_grad: x (N, 148, 148, 32), output (N, 74, 74, 32); window 2x2, stride 2x2, pads 0,0,0,0
-	clear(m.dC1BMaxPool2dGrad[:700928*n])
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 74; oy++ {
-			for ox := 0; ox < 74; ox++ {
-				gy := m.dC1[((ex*74+oy)*74+ox)*32:][:32]
-				for c := 0; c < 32; c++ {
-					var best float32
-					at := -1
-					for ky := 0; ky < 2; ky++ {
-						iy := oy*2 + ky
-						if iy < 0 || iy >= 148 {
-							continue
-						}
-						for kx := 0; kx < 2; kx++ {
-							ix := ox*2 + kx
-							if ix < 0 || ix >= 148 {
-								continue
-							}
-							off := ((ex*148+iy)*148 + ix) * 32
-							if xv := m.c1Relu[off+c]; at < 0 || xv > best || (xv != xv && best == best) {
-								best, at = xv, off
-							}
-						}
-					}
-					m.dC1BMaxPool2dGrad[at+c] += gy[c]
-				}
-			}
-		}
-	}
+	rt.MaxPoolGrad(rt.ConvGeom{H: 148, W: 148, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 74, OW: 74, CG: 32}, m.dC1BMaxPool2dGrad, m.c1Relu, m.dC1, n)
 }
 
 // dC1BBackward computes

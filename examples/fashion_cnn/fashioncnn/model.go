@@ -858,37 +858,7 @@ func (m *Model) c1ReluForward(image []float32, n int) {
 //	c1 = max_pool2d(c1Relu) (N, 13, 13, 32)
 func (m *Model) c1Forward(n int) {
 	// max_pool2d: x (N, 26, 26, 32), output (N, 13, 13, 32); window 2x2, stride 2x2, pads 0,0,0,0
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 13; oy++ {
-			for ox := 0; ox < 13; ox++ {
-				yo := m.c1[((ex*13+oy)*13+ox)*32:][:32]
-				first := true
-				for ky := 0; ky < 2; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 26 {
-						continue
-					}
-					for kx := 0; kx < 2; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 26 {
-							continue
-						}
-						xs := m.c1Relu[((ex*26+iy)*26+ix)*32:][:32]
-						if first {
-							copy(yo, xs)
-							first = false
-							continue
-						}
-						for c, xv := range xs {
-							if xv > yo[c] || (xv != xv && yo[c] == yo[c]) {
-								yo[c] = xv
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	rt.MaxPool(rt.ConvGeom{H: 26, W: 26, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 13, OW: 13, CG: 32}, m.c1, m.c1Relu, n)
 }
 
 // c2ReluForward computes
@@ -912,37 +882,7 @@ func (m *Model) c2ReluForward(n int) {
 //	c2 = max_pool2d(c2Relu) (N, 5, 5, 64)
 func (m *Model) c2Forward(n int) {
 	// max_pool2d: x (N, 11, 11, 64), output (N, 5, 5, 64); window 2x2, stride 2x2, pads 0,0,0,0
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 5; oy++ {
-			for ox := 0; ox < 5; ox++ {
-				yo := m.c2[((ex*5+oy)*5+ox)*64:][:64]
-				first := true
-				for ky := 0; ky < 2; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 11 {
-						continue
-					}
-					for kx := 0; kx < 2; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 11 {
-							continue
-						}
-						xs := m.c2Relu[((ex*11+iy)*11+ix)*64:][:64]
-						if first {
-							copy(yo, xs)
-							first = false
-							continue
-						}
-						for c, xv := range xs {
-							if xv > yo[c] || (xv != xv && yo[c] == yo[c]) {
-								yo[c] = xv
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	rt.MaxPool(rt.ConvGeom{H: 11, W: 11, C: 64, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 5, OW: 5, CG: 64}, m.c2, m.c2Relu, n)
 }
 
 // hiddenRandomUniformForward computes
@@ -1377,35 +1317,7 @@ func (m *Model) dHiddenWBackward(n int) {
 //	dC2BMaxPool2dGrad = max_pool2d_grad(c2Relu, dC2Mul) (N, 11, 11, 64)
 func (m *Model) dC2BMaxPool2dGradBackward(n int) {
 	// max_pool2d_grad: x (N, 11, 11, 64), output (N, 5, 5, 64); window 2x2, stride 2x2, pads 0,0,0,0
-	clear(m.dC2BMaxPool2dGrad[:7744*n])
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 5; oy++ {
-			for ox := 0; ox < 5; ox++ {
-				gy := m.dC2Mul[((ex*5+oy)*5+ox)*64:][:64]
-				for c := 0; c < 64; c++ {
-					var best float32
-					at := -1
-					for ky := 0; ky < 2; ky++ {
-						iy := oy*2 + ky
-						if iy < 0 || iy >= 11 {
-							continue
-						}
-						for kx := 0; kx < 2; kx++ {
-							ix := ox*2 + kx
-							if ix < 0 || ix >= 11 {
-								continue
-							}
-							off := ((ex*11+iy)*11 + ix) * 64
-							if xv := m.c2Relu[off+c]; at < 0 || xv > best || (xv != xv && best == best) {
-								best, at = xv, off
-							}
-						}
-					}
-					m.dC2BMaxPool2dGrad[at+c] += gy[c]
-				}
-			}
-		}
-	}
+	rt.MaxPoolGrad(rt.ConvGeom{H: 11, W: 11, C: 64, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 5, OW: 5, CG: 64}, m.dC2BMaxPool2dGrad, m.c2Relu, m.dC2Mul, n)
 }
 
 // dC2BBackward computes
@@ -1484,35 +1396,7 @@ func (m *Model) dC1Backward(n int) {
 //	dC1BMaxPool2dGrad = max_pool2d_grad(c1Relu, dC1) (N, 26, 26, 32)
 func (m *Model) dC1BMaxPool2dGradBackward(n int) {
 	// max_pool2d_grad: x (N, 26, 26, 32), output (N, 13, 13, 32); window 2x2, stride 2x2, pads 0,0,0,0
-	clear(m.dC1BMaxPool2dGrad[:21632*n])
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 13; oy++ {
-			for ox := 0; ox < 13; ox++ {
-				gy := m.dC1[((ex*13+oy)*13+ox)*32:][:32]
-				for c := 0; c < 32; c++ {
-					var best float32
-					at := -1
-					for ky := 0; ky < 2; ky++ {
-						iy := oy*2 + ky
-						if iy < 0 || iy >= 26 {
-							continue
-						}
-						for kx := 0; kx < 2; kx++ {
-							ix := ox*2 + kx
-							if ix < 0 || ix >= 26 {
-								continue
-							}
-							off := ((ex*26+iy)*26 + ix) * 32
-							if xv := m.c1Relu[off+c]; at < 0 || xv > best || (xv != xv && best == best) {
-								best, at = xv, off
-							}
-						}
-					}
-					m.dC1BMaxPool2dGrad[at+c] += gy[c]
-				}
-			}
-		}
-	}
+	rt.MaxPoolGrad(rt.ConvGeom{H: 26, W: 26, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 13, OW: 13, CG: 32}, m.dC1BMaxPool2dGrad, m.c1Relu, m.dC1, n)
 }
 
 // dC1BBackward computes
