@@ -1,0 +1,400 @@
+// Package onnx exports a model's inference graph as an ONNX file (IR
+// version 8, opset 17): what the generated Forward computes, with the
+// params and the layers' state (batch_norm's moving statistics) as
+// initializers, the batch axis N symbolic, and the inputs and outputs named
+// as in the .mdl source.
+//
+// It works on the lowered graph (ir/lower), before any pass: the values
+// that the outputs depend on are the inference path (ir/modes.go), so
+// dropout is already the identity and batch_norm reads its moving
+// statistics. Each op becomes a few ONNX nodes by its entry in opMap, the
+// one table of mappings; an op without an entry is an error at its source
+// position. Images stay NHWC as in mdlc: conv2d and the pools are wrapped
+// in Transposes to ONNX's NCHW, and a conv filter param is stored OIHW.
+package onnx
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mdlc/mdlc/export/onnx/onnxpb"
+	"github.com/mdlc/mdlc/ir"
+)
+
+// The ONNX versions written: the ones ONNX 1.12 (Debian's python3-onnx
+// checker) knows.
+const (
+	IRVersion = 8
+	Opset     = 17
+)
+
+// Options control what Export writes.
+type Options struct {
+	// Eval also exports the loss and the metrics, with the targets as
+	// inputs: the graph Eval computes rather than Forward's.
+	Eval bool
+	// Producer is the producer_version written in the file.
+	Producer string
+}
+
+// Export builds the ONNX model of g's inference graph. g is a lowered
+// graph (ir/lower); weights holds the data of every param and state value
+// the outputs read, by name, in mdlc's layout (row-major, g's shapes).
+func Export(g *ir.Graph, weights map[string][]float32, opt Options) (*onnxpb.ModelProto, error) {
+	e := &exporter{g: g, weights: weights, names: map[*ir.Value]string{}, graph: &onnxpb.GraphProto{Name: g.Name}}
+	if err := e.build(opt); err != nil {
+		return nil, err
+	}
+	return &onnxpb.ModelProto{
+		IrVersion:       IRVersion,
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: "", Version: Opset}},
+		ProducerName:    "mdlc",
+		ProducerVersion: opt.Producer,
+		Graph:           e.graph,
+		DocString:       fmt.Sprintf("model %s exported by mdlc: the inference graph (Forward), NHWC images", g.Name),
+	}, nil
+}
+
+// Marshal encodes m as an .onnx file's bytes.
+func Marshal(m *onnxpb.ModelProto) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
+
+// exporter holds the graph being written.
+type exporter struct {
+	g       *ir.Graph
+	weights map[string][]float32
+	graph   *onnxpb.GraphProto
+	names   map[*ir.Value]string // each exported value's tensor name
+	users   map[*ir.Value][]*ir.Value
+	oihw    map[*ir.Value]bool // conv filter params stored OIHW
+	tmps    int
+	batch   string // the int64[1] tensor holding N, once computed
+}
+
+// build writes the nodes, initializers, inputs and outputs of the graph.
+func (e *exporter) build(opt Options) error {
+	var results []ir.Result
+	for _, r := range e.g.Results {
+		if r.Kind == ir.ResultOutput || opt.Eval && (r.Kind == ir.ResultLoss || r.Kind == ir.ResultMetric) {
+			results = append(results, r)
+		}
+	}
+	if len(results) == 0 {
+		if opt.Eval {
+			return fmt.Errorf("model %s has no outputs, loss or metrics to export", e.g.Name)
+		}
+		return fmt.Errorf("model %s has no outputs to export (declare one with output NAME = ...)", e.g.Name)
+	}
+	// The values the results depend on, and their users.
+	live := map[*ir.Value]bool{}
+	var mark func(v *ir.Value)
+	mark = func(v *ir.Value) {
+		if live[v] {
+			return
+		}
+		live[v] = true
+		for _, a := range v.Args {
+			mark(a)
+		}
+	}
+	for _, r := range results {
+		mark(r.Value)
+	}
+	e.users = map[*ir.Value][]*ir.Value{}
+	for _, v := range e.g.Values {
+		if live[v] {
+			for _, a := range v.Args {
+				e.users[a] = append(e.users[a], v)
+			}
+		}
+	}
+	e.oihw = map[*ir.Value]bool{}
+	for _, v := range e.g.Values {
+		if live[v] && v.Op.Name == "param" && len(e.users[v]) > 0 && v.Type.Shape.Rank() == 4 {
+			conv := true
+			for _, u := range e.users[v] {
+				conv = conv && u.Op.Name == "conv2d" && u.Args[1] == v && u.Args[0] != v
+			}
+			e.oihw[v] = conv
+		}
+	}
+	// A computed value a result names is written under the result's name.
+	for _, r := range results {
+		v := r.Value
+		if _, named := e.names[v]; !named && !v.Op.Bound && !v.Op.Inline {
+			e.names[v] = r.Name
+		}
+	}
+	for _, v := range e.g.Values {
+		if !live[v] {
+			continue
+		}
+		if err := e.value(v); err != nil {
+			return err
+		}
+	}
+	for _, r := range results {
+		name := e.names[r.Value]
+		if name != r.Name {
+			e.node("Identity", []string{name}, []string{r.Name})
+		}
+		e.graph.Output = append(e.graph.Output, valueInfo(r.Name, r.Value.Type))
+	}
+	return nil
+}
+
+// value writes v: a graph input, an initializer or the nodes computing it.
+func (e *exporter) value(v *ir.Value) error {
+	switch v.Op.Name {
+	case "input":
+		e.names[v] = v.Name
+		e.graph.Input = append(e.graph.Input, valueInfo(v.Name, v.Type))
+		return nil
+	case "param", "state":
+		return e.initializer(v)
+	}
+	if _, ok := e.names[v]; !ok {
+		e.names[v] = e.tmpName(v)
+	}
+	m := opMap[v.Op.Name]
+	if m == nil {
+		return errorAt(v, "%s has no ONNX mapping", v.Op.Name)
+	}
+	in := make([]string, len(v.Args))
+	for i, a := range v.Args {
+		in[i] = e.names[a]
+	}
+	if err := m(e, v, in, e.names[v]); err != nil {
+		return errorAt(v, "%s: %v", v.Op.Name, err)
+	}
+	return nil
+}
+
+// errorAt is an error at v's source position (file:line:col: ...).
+func errorAt(v *ir.Value, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if v.Pos.IsValid() {
+		return fmt.Errorf("%s: %s", v.Pos, msg)
+	}
+	return fmt.Errorf("%%%d: %s", v.ID, msg)
+}
+
+// initializer writes the data of param or state v from e.weights.
+func (e *exporter) initializer(v *ir.Value) error {
+	data, ok := e.weights[v.Name]
+	if !ok {
+		return errorAt(v, "%s %s: no weights given", v.Op.Name, v.Name)
+	}
+	shape := v.Type.Shape
+	for _, d := range shape {
+		if d.IsBatch() {
+			return errorAt(v, "%s %s has the batch axis N in its shape %s", v.Op.Name, v.Name, shape)
+		}
+	}
+	dims := shape.Resolve(1)
+	if n := numel(dims); len(data) != n {
+		return errorAt(v, "%s %s: %d weights for shape %s (%d elements)", v.Op.Name, v.Name, len(data), shape, n)
+	}
+	if e.oihw[v] {
+		data, dims = hwioToOIHW(data, dims)
+	}
+	e.names[v] = v.Name
+	raw := make([]byte, 4*len(data))
+	for i, x := range data {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
+	}
+	e.graph.Initializer = append(e.graph.Initializer, &onnxpb.TensorProto{
+		Name: v.Name, Dims: int64s(dims), DataType: int32(onnxpb.TensorProto_FLOAT), RawData: raw,
+	})
+	return nil
+}
+
+// hwioToOIHW permutes a conv filter [KH, KW, C, F] to ONNX's [F, C, KH, KW].
+func hwioToOIHW(w []float32, dims []int) ([]float32, []int) {
+	kh, kw, c, f := dims[0], dims[1], dims[2], dims[3]
+	out := make([]float32, len(w))
+	for i := range kh {
+		for j := range kw {
+			for k := range c {
+				for o := range f {
+					out[((o*c+k)*kh+i)*kw+j] = w[((i*kw+j)*c+k)*f+o]
+				}
+			}
+		}
+	}
+	return out, []int{f, c, kh, kw}
+}
+
+// tmpName names a computed value's tensor: its source name (when it has
+// one) and its IR number, which keeps names unique.
+func (e *exporter) tmpName(v *ir.Value) string {
+	if v.Name != "" {
+		return fmt.Sprintf("%s#%d", v.Name, v.ID)
+	}
+	return fmt.Sprintf("#%d", v.ID)
+}
+
+// tmp returns a fresh tensor name for an intermediate of a mapping.
+func (e *exporter) tmp(what string) string {
+	e.tmps++
+	return fmt.Sprintf("%s~%d", what, e.tmps)
+}
+
+// node appends a node.
+func (e *exporter) node(op string, in, out []string, attrs ...*onnxpb.AttributeProto) {
+	e.graph.Node = append(e.graph.Node, &onnxpb.NodeProto{
+		Name: fmt.Sprintf("%s_%d", op, len(e.graph.Node)), OpType: op, Input: in, Output: out, Attribute: attrs,
+	})
+}
+
+// op appends a node of one output, a fresh tensor, and returns its name.
+func (e *exporter) op(op string, in []string, attrs ...*onnxpb.AttributeProto) string {
+	out := e.tmp(op)
+	e.node(op, in, []string{out}, attrs...)
+	return out
+}
+
+// ints writes a constant int64 tensor (1-D) and returns its name.
+func (e *exporter) ints(xs ...int) string {
+	name := e.tmp("ints")
+	e.graph.Initializer = append(e.graph.Initializer, &onnxpb.TensorProto{
+		Name: name, Dims: []int64{int64(len(xs))}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: int64s(xs),
+	})
+	return name
+}
+
+// scalar writes a constant scalar of dtype dt and returns its name.
+func (e *exporter) scalar(dt ir.DType, x float64) string {
+	name := e.tmp("const")
+	t := &onnxpb.TensorProto{Name: name, DataType: int32(elemType(dt))}
+	switch dt {
+	case ir.F32:
+		t.FloatData = []float32{float32(x)}
+	default: // i32, bool: int32_data
+		t.Int32Data = []int32{int32(x)}
+	}
+	e.graph.Initializer = append(e.graph.Initializer, t)
+	return name
+}
+
+// batchDim returns the int64[1] tensor holding the batch size N, read from
+// the shape of the first input with the batch axis.
+func (e *exporter) batchDim() (string, error) {
+	if e.batch != "" {
+		return e.batch, nil
+	}
+	for _, v := range e.g.Values {
+		if v.Op.Name != "input" || e.names[v] == "" {
+			continue
+		}
+		for i, d := range v.Type.Shape {
+			if d.IsBatch() {
+				b := e.op("Shape", []string{v.Name}, attrInt("start", i), attrInt("end", i+1))
+				if d != ir.N {
+					b = e.op("Div", []string{b, e.ints(int(-d))})
+				}
+				e.batch = b
+				return b, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no input has the batch axis N")
+}
+
+// shape returns an int64 tensor holding s with N resolved at run time.
+func (e *exporter) shape(s ir.Shape) (string, error) {
+	var parts []string
+	var fixed []int
+	for _, d := range s {
+		if !d.IsBatch() {
+			fixed = append(fixed, int(d))
+			continue
+		}
+		if len(fixed) > 0 {
+			parts = append(parts, e.ints(fixed...))
+			fixed = nil
+		}
+		b, err := e.batchDim()
+		if err != nil {
+			return "", err
+		}
+		if d != ir.N {
+			b = e.op("Mul", []string{b, e.ints(int(-d))})
+		}
+		parts = append(parts, b)
+	}
+	if len(parts) == 0 {
+		return e.ints(fixed...), nil
+	}
+	if len(fixed) > 0 {
+		parts = append(parts, e.ints(fixed...))
+	}
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	return e.op("Concat", parts, attrInt("axis", 0)), nil
+}
+
+// valueInfo declares a graph input or output of type t (N symbolic).
+func valueInfo(name string, t ir.Type) *onnxpb.ValueInfoProto {
+	var dims []*onnxpb.TensorShapeProto_Dimension
+	for _, d := range t.Shape {
+		dim := &onnxpb.TensorShapeProto_Dimension{}
+		if d.IsBatch() {
+			dim.Value = &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: d.String()}
+		} else {
+			dim.Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(d)}
+		}
+		dims = append(dims, dim)
+	}
+	return &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(elemType(t.DType)), Shape: &onnxpb.TensorShapeProto{Dim: dims}},
+	}}}
+}
+
+// elemType is the ONNX element type of dt.
+func elemType(dt ir.DType) onnxpb.TensorProto_DataType {
+	switch dt {
+	case ir.I32:
+		return onnxpb.TensorProto_INT32
+	case ir.Bool:
+		return onnxpb.TensorProto_BOOL
+	}
+	return onnxpb.TensorProto_FLOAT
+}
+
+func attrInt(name string, x int) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INT, I: int64(x)}
+}
+
+func attrInts(name string, xs ...int) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INTS, Ints: int64s(xs)}
+}
+
+func int64s(xs []int) []int64 {
+	out := make([]int64, len(xs))
+	for i, x := range xs {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+func numel(dims []int) int {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	return n
+}
+
+// normAxis makes axis a of a rank-r value non-negative.
+func normAxis(a, r int) int {
+	if a < 0 {
+		return a + r
+	}
+	return a
+}
