@@ -3,8 +3,10 @@ package onnx_test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +15,13 @@ import (
 
 	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/export/onnx"
+	"github.com/mdlc/mdlc/internal/randmodel"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/ir/eval"
 	"github.com/mdlc/mdlc/ir/lower"
 )
+
+var randomModels = flag.Int("random-models", 40, "random models in TestExportRandomModels")
 
 // The tools the tests run the exported files with: ONNX Runtime
 // (onnxruntime-node, installed in testdata/ort by npm ci --ignore-scripts)
@@ -351,4 +356,24 @@ func hasOutputs(g *ir.Graph) bool {
 		}
 	}
 	return false
+}
+
+// TestExportRandomModels exports the property test's random models
+// (internal/randmodel: elementwise ops with broadcasting, matmuls,
+// reductions, softmax, layout ops, gathers, convolutions and pools with
+// valid and same padding, batch_norm, dropout) with their loss and
+// metrics, and random inference functions, and compares ONNX Runtime with
+// the interpreter.
+func TestExportRandomModels(t *testing.T) {
+	r := rand.New(rand.NewPCG(2026, 15))
+	var cases []*exportCase
+	for i := range *randomModels {
+		g := randmodel.Model(r, i)
+		cases = append(cases, &exportCase{name: g.Name, g: g, n: 1 + r.IntN(4), eval: true})
+	}
+	for i := range max(2, *randomModels/6) {
+		g := randmodel.Inference(r, i)
+		cases = append(cases, &exportCase{name: g.Name, g: g, n: 1 + r.IntN(4)})
+	}
+	runCases(t, cases, 1e-5)
 }
