@@ -22,6 +22,7 @@ import (
 
 	"github.com/mdlc/mdlc/export/onnx/onnxpb"
 	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
 )
 
 // The ONNX versions written: the ones ONNX 1.12 (Debian's python3-onnx
@@ -174,11 +175,12 @@ func (e *exporter) value(v *ir.Value) error {
 	return nil
 }
 
-// errorAt is an error at v's source position (file:line:col: ...).
+// errorAt is an error at v's source position (file:line:col: ...), a
+// *passes.PosError as the passes' errors about the source are.
 func errorAt(v *ir.Value, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if v.Pos.IsValid() {
-		return fmt.Errorf("%s: %s", v.Pos, msg)
+		return &passes.PosError{Pos: v.Pos, Msg: msg}
 	}
 	return fmt.Errorf("%%%d: %s", v.ID, msg)
 }
