@@ -62,11 +62,11 @@ func TestExport(t *testing.T) {
 	if err := proto.Unmarshal(data, &model); err != nil {
 		t.Fatal(err)
 	}
-	if model.IrVersion != 8 || len(model.OpsetImport) != 1 || model.OpsetImport[0].Version != 17 {
-		t.Errorf("IR version %d, opsets %v; want 8 and 17", model.IrVersion, model.OpsetImport)
+	if model.GetIrVersion() != 8 || len(model.OpsetImport) != 1 || model.OpsetImport[0].GetVersion() != 17 {
+		t.Errorf("IR version %d, opsets %v; want 8 and 17", model.GetIrVersion(), model.OpsetImport)
 	}
 	g := model.Graph
-	if len(g.Input) != 1 || g.Input[0].Name != "image" || len(g.Output) != 1 || g.Output[0].Name != "probs" {
+	if len(g.Input) != 1 || g.Input[0].GetName() != "image" || len(g.Output) != 1 || g.Output[0].GetName() != "probs" {
 		t.Fatalf("inputs %v, outputs %v; want image and probs", g.Input, g.Output)
 	}
 	if d := g.Input[0].Type.GetTensorType().Shape.Dim; len(d) != 2 || d[0].GetDimParam() != "N" || d[1].GetDimValue() != 784 {
@@ -75,7 +75,7 @@ func TestExport(t *testing.T) {
 	// The initializers are the checkpoint's weights, not seed 1's.
 	got := map[string]*onnxpb.TensorProto{}
 	for _, init := range g.Initializer {
-		got[init.Name] = init
+		got[init.GetName()] = init
 	}
 	for _, p := range m.Params() {
 		init := got[p.Name]

@@ -45,17 +45,17 @@ type Options struct {
 // graph (ir/lower); weights holds the data of every param and state value
 // the outputs read, by name, in mdlc's layout (row-major, g's shapes).
 func Export(g *ir.Graph, weights map[string][]float32, opt Options) (*onnxpb.ModelProto, error) {
-	e := &exporter{g: g, weights: weights, names: map[*ir.Value]string{}, graph: &onnxpb.GraphProto{Name: g.Name}}
+	e := &exporter{g: g, weights: weights, names: map[*ir.Value]string{}, nchw: map[string]string{}, graph: &onnxpb.GraphProto{Name: proto.String(g.Name)}}
 	if err := e.build(opt); err != nil {
 		return nil, err
 	}
 	return &onnxpb.ModelProto{
-		IrVersion:       IRVersion,
-		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: "", Version: Opset}},
-		ProducerName:    "mdlc",
-		ProducerVersion: opt.Producer,
+		IrVersion:       proto.Int64(IRVersion),
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(Opset)}},
+		ProducerName:    proto.String("mdlc"),
+		ProducerVersion: proto.String(opt.Producer),
 		Graph:           e.graph,
-		DocString:       fmt.Sprintf("model %s exported by mdlc: the inference graph (Forward), NHWC images", g.Name),
+		DocString:       proto.String(fmt.Sprintf("model %s exported by mdlc: the inference graph (Forward), NHWC images", g.Name)),
 	}, nil
 }
 
@@ -72,6 +72,9 @@ type exporter struct {
 	names   map[*ir.Value]string // each exported value's tensor name
 	users   map[*ir.Value][]*ir.Value
 	oihw    map[*ir.Value]bool // conv filter params stored OIHW
+	results map[*ir.Value]bool // values graph results name
+	done    map[*ir.Value]bool // values a mapping of an earlier value wrote (Gemm's bias add)
+	nchw    map[string]string  // NHWC image -> its NCHW Transpose
 	tmps    int
 	batch   string // the int64[1] tensor holding N, once computed
 }
@@ -124,7 +127,9 @@ func (e *exporter) build(opt Options) error {
 		}
 	}
 	// A computed value a result names is written under the result's name.
+	e.results, e.done = map[*ir.Value]bool{}, map[*ir.Value]bool{}
 	for _, r := range results {
+		e.results[r.Value] = true
 		v := r.Value
 		if _, named := e.names[v]; !named && !v.Op.Bound && !v.Op.Inline {
 			e.names[v] = r.Name
@@ -157,6 +162,9 @@ func (e *exporter) value(v *ir.Value) error {
 		return nil
 	case "param", "state":
 		return e.initializer(v)
+	}
+	if e.done[v] {
+		return nil
 	}
 	if _, ok := e.names[v]; !ok {
 		e.names[v] = e.tmpName(v)
@@ -209,9 +217,9 @@ func (e *exporter) initializer(v *ir.Value) error {
 	for i, x := range data {
 		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(x))
 	}
-	e.graph.Initializer = append(e.graph.Initializer, &onnxpb.TensorProto{
-		Name: v.Name, Dims: int64s(dims), DataType: int32(onnxpb.TensorProto_FLOAT), RawData: raw,
-	})
+	t := tensor(v.Name, onnxpb.TensorProto_FLOAT, dims...)
+	t.RawData = raw
+	e.graph.Initializer = append(e.graph.Initializer, t)
 	return nil
 }
 
@@ -249,7 +257,7 @@ func (e *exporter) tmp(what string) string {
 // node appends a node.
 func (e *exporter) node(op string, in, out []string, attrs ...*onnxpb.AttributeProto) {
 	e.graph.Node = append(e.graph.Node, &onnxpb.NodeProto{
-		Name: fmt.Sprintf("%s_%d", op, len(e.graph.Node)), OpType: op, Input: in, Output: out, Attribute: attrs,
+		Name: proto.String(fmt.Sprintf("%s_%d", op, len(e.graph.Node))), OpType: proto.String(op), Input: in, Output: out, Attribute: attrs,
 	})
 }
 
@@ -263,16 +271,16 @@ func (e *exporter) op(op string, in []string, attrs ...*onnxpb.AttributeProto) s
 // ints writes a constant int64 tensor (1-D) and returns its name.
 func (e *exporter) ints(xs ...int) string {
 	name := e.tmp("ints")
-	e.graph.Initializer = append(e.graph.Initializer, &onnxpb.TensorProto{
-		Name: name, Dims: []int64{int64(len(xs))}, DataType: int32(onnxpb.TensorProto_INT64), Int64Data: int64s(xs),
-	})
+	t := tensor(name, onnxpb.TensorProto_INT64, len(xs))
+	t.Int64Data = int64s(xs)
+	e.graph.Initializer = append(e.graph.Initializer, t)
 	return name
 }
 
 // scalar writes a constant scalar of dtype dt and returns its name.
 func (e *exporter) scalar(dt ir.DType, x float64) string {
 	name := e.tmp("const")
-	t := &onnxpb.TensorProto{Name: name, DataType: int32(elemType(dt))}
+	t := tensor(name, elemType(dt))
 	switch dt {
 	case ir.F32:
 		t.FloatData = []float32{float32(x)}
@@ -353,9 +361,14 @@ func valueInfo(name string, t ir.Type) *onnxpb.ValueInfoProto {
 		}
 		dims = append(dims, dim)
 	}
-	return &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-		TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(elemType(t.DType)), Shape: &onnxpb.TensorShapeProto{Dim: dims}},
+	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(elemType(t.DType))), Shape: &onnxpb.TensorShapeProto{Dim: dims}},
 	}}}
+}
+
+// tensor is a tensor proto (an initializer) without its data.
+func tensor(name string, dt onnxpb.TensorProto_DataType, dims ...int) *onnxpb.TensorProto {
+	return &onnxpb.TensorProto{Name: proto.String(name), DataType: proto.Int32(int32(dt)), Dims: int64s(dims)}
 }
 
 // elemType is the ONNX element type of dt.
@@ -370,11 +383,11 @@ func elemType(dt ir.DType) onnxpb.TensorProto_DataType {
 }
 
 func attrInt(name string, x int) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INT, I: int64(x)}
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(int64(x))}
 }
 
 func attrInts(name string, xs ...int) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INTS, Ints: int64s(xs)}
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: int64s(xs)}
 }
 
 func int64s(xs []int) []int64 {

@@ -131,7 +131,7 @@ func TestExportMatchesGeneratedForward(t *testing.T) {
 			}
 			want = append(want, w)
 			names = append(names, name)
-			outputs = append(outputs, m.Graph.Output[0].Name)
+			outputs = append(outputs, m.Graph.Output[0].GetName())
 		}
 	}
 	for i, res := range runORT(t, ocs) {

@@ -20,7 +20,7 @@ var opMap map[string]mapping
 func init() {
 	opMap = map[string]mapping{
 		"const": func(e *exporter, v *ir.Value, _ []string, out string) error {
-			t := &onnxpb.TensorProto{Name: out, DataType: int32(elemType(v.Type.DType))}
+			t := tensor(out, elemType(v.Type.DType))
 			if v.Type.DType == ir.F32 {
 				t.FloatData = []float32{float32(v.Attrs.Float("value"))}
 			} else {
@@ -230,17 +230,26 @@ func mapGelu(e *exporter, _ *ir.Value, in []string, out string) error {
 	return nil
 }
 
-// mapMatmul writes Gemm for two matrices with a transpose flag, else
-// MatMul after Transposes of the last two axes.
+// mapMatmul writes a matmul of two matrices followed by the add of a bias
+// param (dense) as one Gemm, computing the add too; other matmuls of two
+// matrices with a transpose flag as Gemm, and the rest as MatMul after
+// Transposes of the last two axes.
 func mapMatmul(e *exporter, v *ir.Value, in []string, out string) error {
 	ta, tb := v.Attrs.Bool("ta"), v.Attrs.Bool("tb")
-	if !ta && !tb {
-		e.node("MatMul", in, []string{out})
-		return nil
-	}
 	if v.Args[0].Type.Shape.Rank() == 2 && v.Args[1].Type.Shape.Rank() == 2 {
-		e.node("Gemm", in, []string{out}, attrInt("transA", b2i(ta)), attrInt("transB", b2i(tb)))
-		return nil
+		flags := []*onnxpb.AttributeProto{attrInt("transA", b2i(ta)), attrInt("transB", b2i(tb))}
+		if add, bias := e.biasAdd(v); add != nil {
+			if _, ok := e.names[add]; !ok {
+				e.names[add] = e.tmpName(add)
+			}
+			e.node("Gemm", []string{in[0], in[1], bias.Name}, []string{e.names[add]}, flags...)
+			e.done[add] = true
+			return nil
+		}
+		if ta || tb {
+			e.node("Gemm", in, []string{out}, flags...)
+			return nil
+		}
 	}
 	for i, t := range []bool{ta, tb} {
 		if t {
@@ -255,6 +264,27 @@ func mapMatmul(e *exporter, v *ir.Value, in []string, out string) error {
 	}
 	e.node("MatMul", in, []string{out})
 	return nil
+}
+
+// biasAdd returns the add of a bias param to the matrix product v and the
+// bias when v's only use is that add, which Gemm's C then computes: the
+// bias is 1-D, of v's columns (dense's).
+func (e *exporter) biasAdd(v *ir.Value) (add, bias *ir.Value) {
+	if e.results[v] || len(e.users[v]) != 1 {
+		return nil, nil
+	}
+	u := e.users[v][0]
+	if u.Op.Name != "add" {
+		return nil, nil
+	}
+	b := u.Args[1]
+	if u.Args[1] == v {
+		b = u.Args[0]
+	}
+	if b == v || b.Op.Name != "param" || b.Type.Shape.Rank() != 1 || b.Type.Shape[0] != v.Type.Shape[1] || !u.Type.Shape.Equal(v.Type.Shape) {
+		return nil, nil
+	}
+	return u, b
 }
 
 func b2i(b bool) int {
@@ -311,6 +341,17 @@ var (
 	toNHWC = attrInts("perm", 0, 2, 3, 1)
 )
 
+// toNCHW returns the NCHW Transpose of the NHWC image x, written once for
+// all the convolutions and pools that read x.
+func (e *exporter) toNCHW(x string) string {
+	if t, ok := e.nchw[x]; ok {
+		return t
+	}
+	t := e.op("Transpose", []string{x}, toNCHW)
+	e.nchw[x] = t
+	return t
+}
+
 // mapConv writes Conv between Transposes; the filter is an OIHW
 // initializer (see exporter.oihw) or transposed from HWIO by a node.
 func mapConv(e *exporter, v *ir.Value, in []string, out string) error {
@@ -321,7 +362,7 @@ func mapConv(e *exporter, v *ir.Value, in []string, out string) error {
 		w = e.op("Transpose", []string{w}, attrInts("perm", 3, 2, 0, 1))
 	}
 	ws := v.Args[1].Type.Shape
-	x := e.op("Transpose", []string{in[0]}, toNCHW)
+	x := e.toNCHW(in[0])
 	y := e.op("Conv", []string{x, w},
 		attrInts("kernel_shape", int(ws[0]), int(ws[1])),
 		attrInts("strides", a.Ints("stride")...),
@@ -339,7 +380,7 @@ func pool(op string, extra ...*onnxpb.AttributeProto) mapping {
 	return func(e *exporter, v *ir.Value, in []string, out string) error {
 		a := v.Attrs
 		p := a.Ints("pads")
-		x := e.op("Transpose", []string{in[0]}, toNCHW)
+		x := e.toNCHW(in[0])
 		attrs := append([]*onnxpb.AttributeProto{
 			attrInts("kernel_shape", a.Ints("size")...),
 			attrInts("strides", a.Ints("stride")...),
@@ -361,9 +402,9 @@ func mapOneHot(e *exporter, v *ir.Value, in []string, out string) error {
 	for i := range classes {
 		classes[i] = int32(i)
 	}
-	e.graph.Initializer = append(e.graph.Initializer, &onnxpb.TensorProto{
-		Name: name, Dims: []int64{int64(depth)}, DataType: int32(onnxpb.TensorProto_INT32), Int32Data: classes,
-	})
+	t := tensor(name, onnxpb.TensorProto_INT32, depth)
+	t.Int32Data = classes
+	e.graph.Initializer = append(e.graph.Initializer, t)
 	idx := e.op("Unsqueeze", []string{in[0], e.ints(-1)})
 	eq := e.op("Equal", []string{idx, name})
 	e.node("Cast", []string{eq}, []string{out}, attrInt("to", int(onnxpb.TensorProto_FLOAT)))

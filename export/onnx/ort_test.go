@@ -191,13 +191,13 @@ func prepare(t *testing.T, c *exportCase, dir string, seed uint64) ortCase {
 	}
 	oc := ortCase{Model: c.path, Inputs: map[string]ortTensor{}}
 	for _, in := range m.Graph.Input {
-		v := inputNamed(c.g, in.Name)
+		v := inputNamed(c.g, in.GetName())
 		if v == nil {
-			t.Fatalf("%s: the exported input %s is not an input of the model", c.name, in.Name)
+			t.Fatalf("%s: the exported input %s is not an input of the model", c.name, in.GetName())
 		}
 		typ := map[ir.DType]string{ir.F32: "float32", ir.I32: "int32", ir.Bool: "bool"}[v.Type.DType]
 		x := c.bind[v.Name]
-		oc.Inputs[in.Name] = ortTensor{Type: typ, Dims: x.Shape, Data: roundF32(x.Data)}
+		oc.Inputs[in.GetName()] = ortTensor{Type: typ, Dims: x.Shape, Data: roundF32(x.Data)}
 	}
 	c.expect = map[string]*ir.Tensor{}
 	for _, r := range c.g.Results {

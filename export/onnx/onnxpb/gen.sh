@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates onnx.pb.go from onnx.proto3 with protoc (on PATH) and the
+# Regenerates onnx.pb.go from onnx.proto with protoc (on PATH) and the
 # protoc-gen-go of the google.golang.org/protobuf version in go.mod.
 set -e
 cd "$(dirname "$0")"
@@ -7,4 +7,4 @@ bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go
 protoc --plugin=protoc-gen-go="$bin/protoc-gen-go" --go_out=. --go_opt=paths=source_relative \
-	--go_opt=Monnx.proto3=github.com/mdlc/mdlc/export/onnx/onnxpb onnx.proto3
+	--go_opt=Monnx.proto=github.com/mdlc/mdlc/export/onnx/onnxpb onnx.proto

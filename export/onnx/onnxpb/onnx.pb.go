@@ -8,7 +8,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: onnx.proto3
+// source: onnx.proto
 
 package onnxpb
 
@@ -123,20 +123,30 @@ func (x Version) String() string {
 }
 
 func (Version) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[0].Descriptor()
+	return file_onnx_proto_enumTypes[0].Descriptor()
 }
 
 func (Version) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[0]
+	return &file_onnx_proto_enumTypes[0]
 }
 
 func (x Version) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
+// Deprecated: Do not use.
+func (x *Version) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = Version(num)
+	return nil
+}
+
 // Deprecated: Use Version.Descriptor instead.
 func (Version) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{0}
+	return file_onnx_proto_rawDescGZIP(), []int{0}
 }
 
 // Operator/function status.
@@ -170,20 +180,30 @@ func (x OperatorStatus) String() string {
 }
 
 func (OperatorStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[1].Descriptor()
+	return file_onnx_proto_enumTypes[1].Descriptor()
 }
 
 func (OperatorStatus) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[1]
+	return &file_onnx_proto_enumTypes[1]
 }
 
 func (x OperatorStatus) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
+// Deprecated: Do not use.
+func (x *OperatorStatus) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = OperatorStatus(num)
+	return nil
+}
+
 // Deprecated: Use OperatorStatus.Descriptor instead.
 func (OperatorStatus) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{1}
+	return file_onnx_proto_rawDescGZIP(), []int{1}
 }
 
 // Note: this enum is structurally identical to the OpSchema::AttrType
@@ -257,20 +277,30 @@ func (x AttributeProto_AttributeType) String() string {
 }
 
 func (AttributeProto_AttributeType) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[2].Descriptor()
+	return file_onnx_proto_enumTypes[2].Descriptor()
 }
 
 func (AttributeProto_AttributeType) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[2]
+	return &file_onnx_proto_enumTypes[2]
 }
 
 func (x AttributeProto_AttributeType) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
+// Deprecated: Do not use.
+func (x *AttributeProto_AttributeType) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = AttributeProto_AttributeType(num)
+	return nil
+}
+
 // Deprecated: Use AttributeProto_AttributeType.Descriptor instead.
 func (AttributeProto_AttributeType) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{0, 0}
+	return file_onnx_proto_rawDescGZIP(), []int{0, 0}
 }
 
 type TensorProto_DataType int32
@@ -354,20 +384,30 @@ func (x TensorProto_DataType) String() string {
 }
 
 func (TensorProto_DataType) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[3].Descriptor()
+	return file_onnx_proto_enumTypes[3].Descriptor()
 }
 
 func (TensorProto_DataType) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[3]
+	return &file_onnx_proto_enumTypes[3]
 }
 
 func (x TensorProto_DataType) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
+// Deprecated: Do not use.
+func (x *TensorProto_DataType) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = TensorProto_DataType(num)
+	return nil
+}
+
 // Deprecated: Use TensorProto_DataType.Descriptor instead.
 func (TensorProto_DataType) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{8, 0}
+	return file_onnx_proto_rawDescGZIP(), []int{8, 0}
 }
 
 // Location of the data for this tensor. MUST be one of:
@@ -403,20 +443,30 @@ func (x TensorProto_DataLocation) String() string {
 }
 
 func (TensorProto_DataLocation) Descriptor() protoreflect.EnumDescriptor {
-	return file_onnx_proto3_enumTypes[4].Descriptor()
+	return file_onnx_proto_enumTypes[4].Descriptor()
 }
 
 func (TensorProto_DataLocation) Type() protoreflect.EnumType {
-	return &file_onnx_proto3_enumTypes[4]
+	return &file_onnx_proto_enumTypes[4]
 }
 
 func (x TensorProto_DataLocation) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
+// Deprecated: Do not use.
+func (x *TensorProto_DataLocation) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = TensorProto_DataLocation(num)
+	return nil
+}
+
 // Deprecated: Use TensorProto_DataLocation.Descriptor instead.
 func (TensorProto_DataLocation) EnumDescriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{8, 1}
+	return file_onnx_proto_rawDescGZIP(), []int{8, 1}
 }
 
 // Attributes
@@ -428,45 +478,45 @@ func (TensorProto_DataLocation) EnumDescriptor() ([]byte, []int) {
 type AttributeProto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The name field MUST be present for this version of the IR.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"` // namespace Attribute
+	Name *string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"` // namespace Attribute
 	// if ref_attr_name is not empty, ref_attr_name is the attribute name in parent function.
 	// In this case, this AttributeProto does not contain data, and it's a reference of attribute
 	// in parent scope.
 	// NOTE: This should ONLY be used in function (sub-graph). It's invalid to be used in main graph.
-	RefAttrName string `protobuf:"bytes,21,opt,name=ref_attr_name,json=refAttrName,proto3" json:"ref_attr_name,omitempty"`
+	RefAttrName *string `protobuf:"bytes,21,opt,name=ref_attr_name,json=refAttrName" json:"ref_attr_name,omitempty"`
 	// A human-readable documentation for this attribute. Markdown is allowed.
-	DocString string `protobuf:"bytes,13,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
+	DocString *string `protobuf:"bytes,13,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
 	// The type field MUST be present for this version of the IR.
 	// For 0.0.1 versions of the IR, this field was not defined, and
 	// implementations needed to use has_field heuristics to determine
 	// which value field was in use.  For IR_VERSION 0.0.2 or later, this
 	// field MUST be set and match the f|i|s|t|... field in use.  This
 	// change was made to accommodate proto3 implementations.
-	Type AttributeProto_AttributeType `protobuf:"varint,20,opt,name=type,proto3,enum=onnx.AttributeProto_AttributeType" json:"type,omitempty"` // discriminator that indicates which field below is in use
+	Type *AttributeProto_AttributeType `protobuf:"varint,20,opt,name=type,enum=onnx.AttributeProto_AttributeType" json:"type,omitempty"` // discriminator that indicates which field below is in use
 	// Exactly ONE of the following fields must be present for this version of the IR
-	F            float32            `protobuf:"fixed32,2,opt,name=f,proto3" json:"f,omitempty"`                                          // float
-	I            int64              `protobuf:"varint,3,opt,name=i,proto3" json:"i,omitempty"`                                           // int
-	S            []byte             `protobuf:"bytes,4,opt,name=s,proto3" json:"s,omitempty"`                                            // UTF-8 string
-	T            *TensorProto       `protobuf:"bytes,5,opt,name=t,proto3" json:"t,omitempty"`                                            // tensor value
-	G            *GraphProto        `protobuf:"bytes,6,opt,name=g,proto3" json:"g,omitempty"`                                            // graph
-	SparseTensor *SparseTensorProto `protobuf:"bytes,22,opt,name=sparse_tensor,json=sparseTensor,proto3" json:"sparse_tensor,omitempty"` // sparse tensor value
+	F            *float32           `protobuf:"fixed32,2,opt,name=f" json:"f,omitempty"`                                          // float
+	I            *int64             `protobuf:"varint,3,opt,name=i" json:"i,omitempty"`                                           // int
+	S            []byte             `protobuf:"bytes,4,opt,name=s" json:"s,omitempty"`                                            // UTF-8 string
+	T            *TensorProto       `protobuf:"bytes,5,opt,name=t" json:"t,omitempty"`                                            // tensor value
+	G            *GraphProto        `protobuf:"bytes,6,opt,name=g" json:"g,omitempty"`                                            // graph
+	SparseTensor *SparseTensorProto `protobuf:"bytes,22,opt,name=sparse_tensor,json=sparseTensor" json:"sparse_tensor,omitempty"` // sparse tensor value
 	// Do not use field below, it's deprecated.
 	// optional ValueProto v = 12;         // value - subsumes everything but graph
-	Tp            *TypeProto           `protobuf:"bytes,14,opt,name=tp,proto3" json:"tp,omitempty"`                                            // type proto
-	Floats        []float32            `protobuf:"fixed32,7,rep,packed,name=floats,proto3" json:"floats,omitempty"`                            // list of floats
-	Ints          []int64              `protobuf:"varint,8,rep,packed,name=ints,proto3" json:"ints,omitempty"`                                 // list of ints
-	Strings       [][]byte             `protobuf:"bytes,9,rep,name=strings,proto3" json:"strings,omitempty"`                                   // list of UTF-8 strings
-	Tensors       []*TensorProto       `protobuf:"bytes,10,rep,name=tensors,proto3" json:"tensors,omitempty"`                                  // list of tensors
-	Graphs        []*GraphProto        `protobuf:"bytes,11,rep,name=graphs,proto3" json:"graphs,omitempty"`                                    // list of graph
-	SparseTensors []*SparseTensorProto `protobuf:"bytes,23,rep,name=sparse_tensors,json=sparseTensors,proto3" json:"sparse_tensors,omitempty"` // list of sparse tensors
-	TypeProtos    []*TypeProto         `protobuf:"bytes,15,rep,name=type_protos,json=typeProtos,proto3" json:"type_protos,omitempty"`          // list of type protos
+	Tp            *TypeProto           `protobuf:"bytes,14,opt,name=tp" json:"tp,omitempty"`                                            // type proto
+	Floats        []float32            `protobuf:"fixed32,7,rep,name=floats" json:"floats,omitempty"`                                   // list of floats
+	Ints          []int64              `protobuf:"varint,8,rep,name=ints" json:"ints,omitempty"`                                        // list of ints
+	Strings       [][]byte             `protobuf:"bytes,9,rep,name=strings" json:"strings,omitempty"`                                   // list of UTF-8 strings
+	Tensors       []*TensorProto       `protobuf:"bytes,10,rep,name=tensors" json:"tensors,omitempty"`                                  // list of tensors
+	Graphs        []*GraphProto        `protobuf:"bytes,11,rep,name=graphs" json:"graphs,omitempty"`                                    // list of graph
+	SparseTensors []*SparseTensorProto `protobuf:"bytes,23,rep,name=sparse_tensors,json=sparseTensors" json:"sparse_tensors,omitempty"` // list of sparse tensors
+	TypeProtos    []*TypeProto         `protobuf:"bytes,15,rep,name=type_protos,json=typeProtos" json:"type_protos,omitempty"`          // list of type protos
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AttributeProto) Reset() {
 	*x = AttributeProto{}
-	mi := &file_onnx_proto3_msgTypes[0]
+	mi := &file_onnx_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +528,7 @@ func (x *AttributeProto) String() string {
 func (*AttributeProto) ProtoMessage() {}
 
 func (x *AttributeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[0]
+	mi := &file_onnx_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,47 +541,47 @@ func (x *AttributeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttributeProto.ProtoReflect.Descriptor instead.
 func (*AttributeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{0}
+	return file_onnx_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *AttributeProto) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
 
 func (x *AttributeProto) GetRefAttrName() string {
-	if x != nil {
-		return x.RefAttrName
+	if x != nil && x.RefAttrName != nil {
+		return *x.RefAttrName
 	}
 	return ""
 }
 
 func (x *AttributeProto) GetDocString() string {
-	if x != nil {
-		return x.DocString
+	if x != nil && x.DocString != nil {
+		return *x.DocString
 	}
 	return ""
 }
 
 func (x *AttributeProto) GetType() AttributeProto_AttributeType {
-	if x != nil {
-		return x.Type
+	if x != nil && x.Type != nil {
+		return *x.Type
 	}
 	return AttributeProto_UNDEFINED
 }
 
 func (x *AttributeProto) GetF() float32 {
-	if x != nil {
-		return x.F
+	if x != nil && x.F != nil {
+		return *x.F
 	}
 	return 0
 }
 
 func (x *AttributeProto) GetI() int64 {
-	if x != nil {
-		return x.I
+	if x != nil && x.I != nil {
+		return *x.I
 	}
 	return 0
 }
@@ -625,19 +675,19 @@ func (x *AttributeProto) GetTypeProtos() []*TypeProto {
 type ValueInfoProto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// This field MUST be present in this version of the IR.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"` // namespace Value
+	Name *string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"` // namespace Value
 	// This field MUST be present in this version of the IR for
 	// inputs and outputs of the top-level graph.
-	Type *TypeProto `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Type *TypeProto `protobuf:"bytes,2,opt,name=type" json:"type,omitempty"`
 	// A human-readable documentation for this value. Markdown is allowed.
-	DocString     string `protobuf:"bytes,3,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
+	DocString     *string `protobuf:"bytes,3,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ValueInfoProto) Reset() {
 	*x = ValueInfoProto{}
-	mi := &file_onnx_proto3_msgTypes[1]
+	mi := &file_onnx_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +699,7 @@ func (x *ValueInfoProto) String() string {
 func (*ValueInfoProto) ProtoMessage() {}
 
 func (x *ValueInfoProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[1]
+	mi := &file_onnx_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,12 +712,12 @@ func (x *ValueInfoProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueInfoProto.ProtoReflect.Descriptor instead.
 func (*ValueInfoProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{1}
+	return file_onnx_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *ValueInfoProto) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
@@ -680,8 +730,8 @@ func (x *ValueInfoProto) GetType() *TypeProto {
 }
 
 func (x *ValueInfoProto) GetDocString() string {
-	if x != nil {
-		return x.DocString
+	if x != nil && x.DocString != nil {
+		return *x.DocString
 	}
 	return ""
 }
@@ -695,26 +745,26 @@ func (x *ValueInfoProto) GetDocString() string {
 // tensor and a bias tensor, and produces the convolved output.
 type NodeProto struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
-	Input  []string               `protobuf:"bytes,1,rep,name=input,proto3" json:"input,omitempty"`   // namespace Value
-	Output []string               `protobuf:"bytes,2,rep,name=output,proto3" json:"output,omitempty"` // namespace Value
+	Input  []string               `protobuf:"bytes,1,rep,name=input" json:"input,omitempty"`   // namespace Value
+	Output []string               `protobuf:"bytes,2,rep,name=output" json:"output,omitempty"` // namespace Value
 	// An optional identifier for this node in a graph.
 	// This field MAY be absent in ths version of the IR.
-	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"` // namespace Node
+	Name *string `protobuf:"bytes,3,opt,name=name" json:"name,omitempty"` // namespace Node
 	// The symbolic identifier of the Operator to execute.
-	OpType string `protobuf:"bytes,4,opt,name=op_type,json=opType,proto3" json:"op_type,omitempty"` // namespace Operator
+	OpType *string `protobuf:"bytes,4,opt,name=op_type,json=opType" json:"op_type,omitempty"` // namespace Operator
 	// The domain of the OperatorSet that specifies the operator named by op_type.
-	Domain string `protobuf:"bytes,7,opt,name=domain,proto3" json:"domain,omitempty"` // namespace Domain
+	Domain *string `protobuf:"bytes,7,opt,name=domain" json:"domain,omitempty"` // namespace Domain
 	// Additional named attributes.
-	Attribute []*AttributeProto `protobuf:"bytes,5,rep,name=attribute,proto3" json:"attribute,omitempty"`
+	Attribute []*AttributeProto `protobuf:"bytes,5,rep,name=attribute" json:"attribute,omitempty"`
 	// A human-readable documentation for this node. Markdown is allowed.
-	DocString     string `protobuf:"bytes,6,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
+	DocString     *string `protobuf:"bytes,6,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeProto) Reset() {
 	*x = NodeProto{}
-	mi := &file_onnx_proto3_msgTypes[2]
+	mi := &file_onnx_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +776,7 @@ func (x *NodeProto) String() string {
 func (*NodeProto) ProtoMessage() {}
 
 func (x *NodeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[2]
+	mi := &file_onnx_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +789,7 @@ func (x *NodeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeProto.ProtoReflect.Descriptor instead.
 func (*NodeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{2}
+	return file_onnx_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *NodeProto) GetInput() []string {
@@ -757,22 +807,22 @@ func (x *NodeProto) GetOutput() []string {
 }
 
 func (x *NodeProto) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
 
 func (x *NodeProto) GetOpType() string {
-	if x != nil {
-		return x.OpType
+	if x != nil && x.OpType != nil {
+		return *x.OpType
 	}
 	return ""
 }
 
 func (x *NodeProto) GetDomain() string {
-	if x != nil {
-		return x.Domain
+	if x != nil && x.Domain != nil {
+		return *x.Domain
 	}
 	return ""
 }
@@ -785,8 +835,8 @@ func (x *NodeProto) GetAttribute() []*AttributeProto {
 }
 
 func (x *NodeProto) GetDocString() string {
-	if x != nil {
-		return x.DocString
+	if x != nil && x.DocString != nil {
+		return *x.DocString
 	}
 	return ""
 }
@@ -825,7 +875,7 @@ type TrainingInfoProto struct {
 	//
 	// By default, this field is an empty graph and its evaluation does not
 	// produce any output. Thus, no initializer would be changed by default.
-	Initialization *GraphProto `protobuf:"bytes,1,opt,name=initialization,proto3" json:"initialization,omitempty"`
+	Initialization *GraphProto `protobuf:"bytes,1,opt,name=initialization" json:"initialization,omitempty"`
 	// This field represents a training algorithm step. Given required inputs,
 	// it computes outputs to update initializers in its own or inference graph's
 	// initializer lists. In general, this field contains loss node, gradient node,
@@ -860,7 +910,7 @@ type TrainingInfoProto struct {
 	// By default, this field is an empty graph and its evaluation does not
 	// produce any output. Evaluating the default training step never
 	// update any initializers.
-	Algorithm *GraphProto `protobuf:"bytes,2,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	Algorithm *GraphProto `protobuf:"bytes,2,opt,name=algorithm" json:"algorithm,omitempty"`
 	// This field specifies the bindings from the outputs of "initialization" to
 	// some initializers in "ModelProto.graph.initializer" and
 	// the "algorithm.initializer" in the same TrainingInfoProto.
@@ -868,7 +918,7 @@ type TrainingInfoProto struct {
 	//
 	// By default, this field is empty and no initializer would be changed
 	// by the execution of "initialization".
-	InitializationBinding []*StringStringEntryProto `protobuf:"bytes,3,rep,name=initialization_binding,json=initializationBinding,proto3" json:"initialization_binding,omitempty"`
+	InitializationBinding []*StringStringEntryProto `protobuf:"bytes,3,rep,name=initialization_binding,json=initializationBinding" json:"initialization_binding,omitempty"`
 	// Gradient-based training is usually an iterative procedure. In one gradient
 	// descent iteration, we apply
 	//
@@ -909,14 +959,14 @@ type TrainingInfoProto struct {
 	//
 	// By default, this field is empty and no initializer would be changed
 	// by the execution of "algorithm".
-	UpdateBinding []*StringStringEntryProto `protobuf:"bytes,4,rep,name=update_binding,json=updateBinding,proto3" json:"update_binding,omitempty"`
+	UpdateBinding []*StringStringEntryProto `protobuf:"bytes,4,rep,name=update_binding,json=updateBinding" json:"update_binding,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TrainingInfoProto) Reset() {
 	*x = TrainingInfoProto{}
-	mi := &file_onnx_proto3_msgTypes[3]
+	mi := &file_onnx_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +978,7 @@ func (x *TrainingInfoProto) String() string {
 func (*TrainingInfoProto) ProtoMessage() {}
 
 func (x *TrainingInfoProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[3]
+	mi := &file_onnx_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +991,7 @@ func (x *TrainingInfoProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainingInfoProto.ProtoReflect.Descriptor instead.
 func (*TrainingInfoProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{3}
+	return file_onnx_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TrainingInfoProto) GetInitialization() *GraphProto {
@@ -982,7 +1032,7 @@ type ModelProto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The version of the IR this model targets. See Version enum above.
 	// This field MUST be present.
-	IrVersion int64 `protobuf:"varint,1,opt,name=ir_version,json=irVersion,proto3" json:"ir_version,omitempty"`
+	IrVersion *int64 `protobuf:"varint,1,opt,name=ir_version,json=irVersion" json:"ir_version,omitempty"`
 	// The OperatorSets this model relies on.
 	// All ModelProtos MUST have at least one entry that
 	// specifies which version of the ONNX OperatorSet is
@@ -991,30 +1041,30 @@ type ModelProto struct {
 	// All nodes in the ModelProto's graph will bind against the operator
 	// with the same-domain/same-op_type operator with the HIGHEST version
 	// in the referenced operator sets.
-	OpsetImport []*OperatorSetIdProto `protobuf:"bytes,8,rep,name=opset_import,json=opsetImport,proto3" json:"opset_import,omitempty"`
+	OpsetImport []*OperatorSetIdProto `protobuf:"bytes,8,rep,name=opset_import,json=opsetImport" json:"opset_import,omitempty"`
 	// The name of the framework or tool used to generate this model.
 	// This field SHOULD be present to indicate which implementation/tool/framework
 	// emitted the model.
-	ProducerName string `protobuf:"bytes,2,opt,name=producer_name,json=producerName,proto3" json:"producer_name,omitempty"`
+	ProducerName *string `protobuf:"bytes,2,opt,name=producer_name,json=producerName" json:"producer_name,omitempty"`
 	// The version of the framework or tool used to generate this model.
 	// This field SHOULD be present to indicate which implementation/tool/framework
 	// emitted the model.
-	ProducerVersion string `protobuf:"bytes,3,opt,name=producer_version,json=producerVersion,proto3" json:"producer_version,omitempty"`
+	ProducerVersion *string `protobuf:"bytes,3,opt,name=producer_version,json=producerVersion" json:"producer_version,omitempty"`
 	// Domain name of the model.
 	// We use reverse domain names as name space indicators. For example:
 	// `com.facebook.fair` or `com.microsoft.cognitiveservices`
 	//
 	// Together with `model_version` and GraphProto.name, this forms the unique identity of
 	// the graph.
-	Domain string `protobuf:"bytes,4,opt,name=domain,proto3" json:"domain,omitempty"`
+	Domain *string `protobuf:"bytes,4,opt,name=domain" json:"domain,omitempty"`
 	// The version of the graph encoded. See Version enum below.
-	ModelVersion int64 `protobuf:"varint,5,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	ModelVersion *int64 `protobuf:"varint,5,opt,name=model_version,json=modelVersion" json:"model_version,omitempty"`
 	// A human-readable documentation for this model. Markdown is allowed.
-	DocString string `protobuf:"bytes,6,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
+	DocString *string `protobuf:"bytes,6,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
 	// The parameterized graph that is evaluated to execute the model.
-	Graph *GraphProto `protobuf:"bytes,7,opt,name=graph,proto3" json:"graph,omitempty"`
+	Graph *GraphProto `protobuf:"bytes,7,opt,name=graph" json:"graph,omitempty"`
 	// Named metadata values; keys should be distinct.
-	MetadataProps []*StringStringEntryProto `protobuf:"bytes,14,rep,name=metadata_props,json=metadataProps,proto3" json:"metadata_props,omitempty"`
+	MetadataProps []*StringStringEntryProto `protobuf:"bytes,14,rep,name=metadata_props,json=metadataProps" json:"metadata_props,omitempty"`
 	// Training-specific information. Sequentially executing all stored
 	// `TrainingInfoProto.algorithm`s and assigning their outputs following
 	// the corresponding `TrainingInfoProto.update_binding`s is one training
@@ -1024,7 +1074,7 @@ type ModelProto struct {
 	// using `TrainingInfoProto.initialization_binding`s.
 	//
 	// If this field is empty, the training behavior of the model is undefined.
-	TrainingInfo []*TrainingInfoProto `protobuf:"bytes,20,rep,name=training_info,json=trainingInfo,proto3" json:"training_info,omitempty"`
+	TrainingInfo []*TrainingInfoProto `protobuf:"bytes,20,rep,name=training_info,json=trainingInfo" json:"training_info,omitempty"`
 	// A list of function protos local to the model.
 	//
 	// Name of the function "FunctionProto.name" should be unique within the domain "FunctionProto.domain".
@@ -1041,14 +1091,14 @@ type ModelProto struct {
 	//
 	// One FunctionProto can reference other FunctionProto in the model, however, recursive reference
 	// is not allowed.
-	Functions     []*FunctionProto `protobuf:"bytes,25,rep,name=functions,proto3" json:"functions,omitempty"`
+	Functions     []*FunctionProto `protobuf:"bytes,25,rep,name=functions" json:"functions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModelProto) Reset() {
 	*x = ModelProto{}
-	mi := &file_onnx_proto3_msgTypes[4]
+	mi := &file_onnx_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1110,7 @@ func (x *ModelProto) String() string {
 func (*ModelProto) ProtoMessage() {}
 
 func (x *ModelProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[4]
+	mi := &file_onnx_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,12 +1123,12 @@ func (x *ModelProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelProto.ProtoReflect.Descriptor instead.
 func (*ModelProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{4}
+	return file_onnx_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ModelProto) GetIrVersion() int64 {
-	if x != nil {
-		return x.IrVersion
+	if x != nil && x.IrVersion != nil {
+		return *x.IrVersion
 	}
 	return 0
 }
@@ -1091,36 +1141,36 @@ func (x *ModelProto) GetOpsetImport() []*OperatorSetIdProto {
 }
 
 func (x *ModelProto) GetProducerName() string {
-	if x != nil {
-		return x.ProducerName
+	if x != nil && x.ProducerName != nil {
+		return *x.ProducerName
 	}
 	return ""
 }
 
 func (x *ModelProto) GetProducerVersion() string {
-	if x != nil {
-		return x.ProducerVersion
+	if x != nil && x.ProducerVersion != nil {
+		return *x.ProducerVersion
 	}
 	return ""
 }
 
 func (x *ModelProto) GetDomain() string {
-	if x != nil {
-		return x.Domain
+	if x != nil && x.Domain != nil {
+		return *x.Domain
 	}
 	return ""
 }
 
 func (x *ModelProto) GetModelVersion() int64 {
-	if x != nil {
-		return x.ModelVersion
+	if x != nil && x.ModelVersion != nil {
+		return *x.ModelVersion
 	}
 	return 0
 }
 
 func (x *ModelProto) GetDocString() string {
-	if x != nil {
-		return x.DocString
+	if x != nil && x.DocString != nil {
+		return *x.DocString
 	}
 	return ""
 }
@@ -1157,15 +1207,15 @@ func (x *ModelProto) GetFunctions() []*FunctionProto {
 // See https://developers.google.com/protocol-buffers/docs/proto3#maps
 type StringStringEntryProto struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Key           *string                `protobuf:"bytes,1,opt,name=key" json:"key,omitempty"`
+	Value         *string                `protobuf:"bytes,2,opt,name=value" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StringStringEntryProto) Reset() {
 	*x = StringStringEntryProto{}
-	mi := &file_onnx_proto3_msgTypes[5]
+	mi := &file_onnx_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1227,7 @@ func (x *StringStringEntryProto) String() string {
 func (*StringStringEntryProto) ProtoMessage() {}
 
 func (x *StringStringEntryProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[5]
+	mi := &file_onnx_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,38 +1240,38 @@ func (x *StringStringEntryProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StringStringEntryProto.ProtoReflect.Descriptor instead.
 func (*StringStringEntryProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{5}
+	return file_onnx_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StringStringEntryProto) GetKey() string {
-	if x != nil {
-		return x.Key
+	if x != nil && x.Key != nil {
+		return *x.Key
 	}
 	return ""
 }
 
 func (x *StringStringEntryProto) GetValue() string {
-	if x != nil {
-		return x.Value
+	if x != nil && x.Value != nil {
+		return *x.Value
 	}
 	return ""
 }
 
 type TensorAnnotation struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
-	TensorName string                 `protobuf:"bytes,1,opt,name=tensor_name,json=tensorName,proto3" json:"tensor_name,omitempty"`
+	TensorName *string                `protobuf:"bytes,1,opt,name=tensor_name,json=tensorName" json:"tensor_name,omitempty"`
 	// <key, value> pairs to annotate tensor specified by <tensor_name> above.
 	// The keys used in the mapping below must be pre-defined in ONNX spec.
 	// For example, for 8-bit linear quantization case, 'SCALE_TENSOR', 'ZERO_POINT_TENSOR' will be pre-defined as
 	// quantization parameter keys.
-	QuantParameterTensorNames []*StringStringEntryProto `protobuf:"bytes,2,rep,name=quant_parameter_tensor_names,json=quantParameterTensorNames,proto3" json:"quant_parameter_tensor_names,omitempty"`
+	QuantParameterTensorNames []*StringStringEntryProto `protobuf:"bytes,2,rep,name=quant_parameter_tensor_names,json=quantParameterTensorNames" json:"quant_parameter_tensor_names,omitempty"`
 	unknownFields             protoimpl.UnknownFields
 	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *TensorAnnotation) Reset() {
 	*x = TensorAnnotation{}
-	mi := &file_onnx_proto3_msgTypes[6]
+	mi := &file_onnx_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1283,7 @@ func (x *TensorAnnotation) String() string {
 func (*TensorAnnotation) ProtoMessage() {}
 
 func (x *TensorAnnotation) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[6]
+	mi := &file_onnx_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,12 +1296,12 @@ func (x *TensorAnnotation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorAnnotation.ProtoReflect.Descriptor instead.
 func (*TensorAnnotation) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{6}
+	return file_onnx_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TensorAnnotation) GetTensorName() string {
-	if x != nil {
-		return x.TensorName
+	if x != nil && x.TensorName != nil {
+		return *x.TensorName
 	}
 	return ""
 }
@@ -1272,36 +1322,36 @@ func (x *TensorAnnotation) GetQuantParameterTensorNames() []*StringStringEntryPr
 type GraphProto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The nodes in the graph, sorted topologically.
-	Node []*NodeProto `protobuf:"bytes,1,rep,name=node,proto3" json:"node,omitempty"`
+	Node []*NodeProto `protobuf:"bytes,1,rep,name=node" json:"node,omitempty"`
 	// The name of the graph.
-	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // namespace Graph
+	Name *string `protobuf:"bytes,2,opt,name=name" json:"name,omitempty"` // namespace Graph
 	// A list of named tensor values, used to specify constant inputs of the graph.
 	// Each initializer (both TensorProto as well SparseTensorProto) MUST have a name.
 	// The name MUST be unique across both initializer and sparse_initializer,
 	// but the name MAY also appear in the input list.
-	Initializer []*TensorProto `protobuf:"bytes,5,rep,name=initializer,proto3" json:"initializer,omitempty"`
+	Initializer []*TensorProto `protobuf:"bytes,5,rep,name=initializer" json:"initializer,omitempty"`
 	// Initializers (see above) stored in sparse format.
-	SparseInitializer []*SparseTensorProto `protobuf:"bytes,15,rep,name=sparse_initializer,json=sparseInitializer,proto3" json:"sparse_initializer,omitempty"`
+	SparseInitializer []*SparseTensorProto `protobuf:"bytes,15,rep,name=sparse_initializer,json=sparseInitializer" json:"sparse_initializer,omitempty"`
 	// A human-readable documentation for this graph. Markdown is allowed.
-	DocString string `protobuf:"bytes,10,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
+	DocString *string `protobuf:"bytes,10,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
 	// The inputs and outputs of the graph.
-	Input  []*ValueInfoProto `protobuf:"bytes,11,rep,name=input,proto3" json:"input,omitempty"`
-	Output []*ValueInfoProto `protobuf:"bytes,12,rep,name=output,proto3" json:"output,omitempty"`
+	Input  []*ValueInfoProto `protobuf:"bytes,11,rep,name=input" json:"input,omitempty"`
+	Output []*ValueInfoProto `protobuf:"bytes,12,rep,name=output" json:"output,omitempty"`
 	// Information for the values in the graph. The ValueInfoProto.name's
 	// must be distinct. It is optional for a value to appear in value_info list.
-	ValueInfo []*ValueInfoProto `protobuf:"bytes,13,rep,name=value_info,json=valueInfo,proto3" json:"value_info,omitempty"`
+	ValueInfo []*ValueInfoProto `protobuf:"bytes,13,rep,name=value_info,json=valueInfo" json:"value_info,omitempty"`
 	// This field carries information to indicate the mapping among a tensor and its
 	// quantization parameter tensors. For example:
 	// For tensor 'a', it may have {'SCALE_TENSOR', 'a_scale'} and {'ZERO_POINT_TENSOR', 'a_zero_point'} annotated,
 	// which means, tensor 'a_scale' and tensor 'a_zero_point' are scale and zero point of tensor 'a' in the model.
-	QuantizationAnnotation []*TensorAnnotation `protobuf:"bytes,14,rep,name=quantization_annotation,json=quantizationAnnotation,proto3" json:"quantization_annotation,omitempty"`
+	QuantizationAnnotation []*TensorAnnotation `protobuf:"bytes,14,rep,name=quantization_annotation,json=quantizationAnnotation" json:"quantization_annotation,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
 }
 
 func (x *GraphProto) Reset() {
 	*x = GraphProto{}
-	mi := &file_onnx_proto3_msgTypes[7]
+	mi := &file_onnx_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1313,7 +1363,7 @@ func (x *GraphProto) String() string {
 func (*GraphProto) ProtoMessage() {}
 
 func (x *GraphProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[7]
+	mi := &file_onnx_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1326,7 +1376,7 @@ func (x *GraphProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GraphProto.ProtoReflect.Descriptor instead.
 func (*GraphProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{7}
+	return file_onnx_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GraphProto) GetNode() []*NodeProto {
@@ -1337,8 +1387,8 @@ func (x *GraphProto) GetNode() []*NodeProto {
 }
 
 func (x *GraphProto) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
@@ -1358,8 +1408,8 @@ func (x *GraphProto) GetSparseInitializer() []*SparseTensorProto {
 }
 
 func (x *GraphProto) GetDocString() string {
-	if x != nil {
-		return x.DocString
+	if x != nil && x.DocString != nil {
+		return *x.DocString
 	}
 	return ""
 }
@@ -1398,11 +1448,11 @@ func (x *GraphProto) GetQuantizationAnnotation() []*TensorAnnotation {
 type TensorProto struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The shape of the tensor.
-	Dims []int64 `protobuf:"varint,1,rep,packed,name=dims,proto3" json:"dims,omitempty"`
+	Dims []int64 `protobuf:"varint,1,rep,name=dims" json:"dims,omitempty"`
 	// The data type of the tensor.
 	// This field MUST have a valid TensorProto.DataType value
-	DataType int32                `protobuf:"varint,2,opt,name=data_type,json=dataType,proto3" json:"data_type,omitempty"`
-	Segment  *TensorProto_Segment `protobuf:"bytes,3,opt,name=segment,proto3" json:"segment,omitempty"`
+	DataType *int32               `protobuf:"varint,2,opt,name=data_type,json=dataType" json:"data_type,omitempty"`
+	Segment  *TensorProto_Segment `protobuf:"bytes,3,opt,name=segment" json:"segment,omitempty"`
 	// For float and complex64 values
 	// Complex64 tensors are encoded as a single array of floats,
 	// with the real components appearing in odd numbered positions,
@@ -1410,26 +1460,26 @@ type TensorProto struct {
 	// subsequent even numbered position. (e.g., [1.0 + 2.0i, 3.0 + 4.0i]
 	// is encoded as [1.0, 2.0 ,3.0 ,4.0]
 	// When this field is present, the data_type field MUST be FLOAT or COMPLEX64.
-	FloatData []float32 `protobuf:"fixed32,4,rep,packed,name=float_data,json=floatData,proto3" json:"float_data,omitempty"`
+	FloatData []float32 `protobuf:"fixed32,4,rep,packed,name=float_data,json=floatData" json:"float_data,omitempty"`
 	// For int32, uint8, int8, uint16, int16, bool, and float16 values
 	// float16 values must be bit-wise converted to an uint16_t prior
 	// to writing to the buffer.
 	// When this field is present, the data_type field MUST be
 	// INT32, INT16, INT8, UINT16, UINT8, BOOL, or FLOAT16
-	Int32Data []int32 `protobuf:"varint,5,rep,packed,name=int32_data,json=int32Data,proto3" json:"int32_data,omitempty"`
+	Int32Data []int32 `protobuf:"varint,5,rep,packed,name=int32_data,json=int32Data" json:"int32_data,omitempty"`
 	// For strings.
 	// Each element of string_data is a UTF-8 encoded Unicode
 	// string. No trailing null, no leading BOM. The protobuf "string"
 	// scalar type is not used to match ML community conventions.
 	// When this field is present, the data_type field MUST be STRING
-	StringData [][]byte `protobuf:"bytes,6,rep,name=string_data,json=stringData,proto3" json:"string_data,omitempty"`
+	StringData [][]byte `protobuf:"bytes,6,rep,name=string_data,json=stringData" json:"string_data,omitempty"`
 	// For int64.
 	// When this field is present, the data_type field MUST be INT64
-	Int64Data []int64 `protobuf:"varint,7,rep,packed,name=int64_data,json=int64Data,proto3" json:"int64_data,omitempty"`
+	Int64Data []int64 `protobuf:"varint,7,rep,packed,name=int64_data,json=int64Data" json:"int64_data,omitempty"`
 	// Optionally, a name for the tensor.
-	Name string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"` // namespace Value
+	Name *string `protobuf:"bytes,8,opt,name=name" json:"name,omitempty"` // namespace Value
 	// A human-readable documentation for this tensor. Markdown is allowed.
-	DocString string `protobuf:"bytes,12,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
+	DocString *string `protobuf:"bytes,12,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
 	// Serializations can either use one of the fields above, or use this
 	// raw bytes field. The only exception is the string case, where one is
 	// required to store the content in the repeated bytes string_data field.
@@ -1445,7 +1495,7 @@ type TensorProto struct {
 	// that in some cases (e.g. int data), protobuf does a better packing via
 	// variable length storage, and may lead to smaller binary footprint.
 	// When this field is present, the data_type field MUST NOT be STRING or UNDEFINED
-	RawData []byte `protobuf:"bytes,9,opt,name=raw_data,json=rawData,proto3" json:"raw_data,omitempty"`
+	RawData []byte `protobuf:"bytes,9,opt,name=raw_data,json=rawData" json:"raw_data,omitempty"`
 	// Data can be stored inside the protobuf file using type-specific fields or raw_data.
 	// Alternatively, raw bytes data can be stored in an external file, using the external_data field.
 	// external_data stores key-value pairs describing data location. Recognized keys are:
@@ -1455,9 +1505,9 @@ type TensorProto struct {
 	//     Offset values SHOULD be multiples 4096 (page size) to enable mmap support.
 	//   - "length" (optional) - number of bytes containing data. Integer stored as string.
 	//   - "checksum" (optional) - SHA1 digest of file specified in under 'location' key.
-	ExternalData []*StringStringEntryProto `protobuf:"bytes,13,rep,name=external_data,json=externalData,proto3" json:"external_data,omitempty"`
+	ExternalData []*StringStringEntryProto `protobuf:"bytes,13,rep,name=external_data,json=externalData" json:"external_data,omitempty"`
 	// If value not set, data is stored in raw_data (if set) otherwise in type-specified field.
-	DataLocation TensorProto_DataLocation `protobuf:"varint,14,opt,name=data_location,json=dataLocation,proto3,enum=onnx.TensorProto_DataLocation" json:"data_location,omitempty"`
+	DataLocation *TensorProto_DataLocation `protobuf:"varint,14,opt,name=data_location,json=dataLocation,enum=onnx.TensorProto_DataLocation" json:"data_location,omitempty"`
 	// For double
 	// Complex128 tensors are encoded as a single array of doubles,
 	// with the real components appearing in odd numbered positions,
@@ -1465,18 +1515,18 @@ type TensorProto struct {
 	// subsequent even numbered position. (e.g., [1.0 + 2.0i, 3.0 + 4.0i]
 	// is encoded as [1.0, 2.0 ,3.0 ,4.0]
 	// When this field is present, the data_type field MUST be DOUBLE or COMPLEX128
-	DoubleData []float64 `protobuf:"fixed64,10,rep,packed,name=double_data,json=doubleData,proto3" json:"double_data,omitempty"`
+	DoubleData []float64 `protobuf:"fixed64,10,rep,packed,name=double_data,json=doubleData" json:"double_data,omitempty"`
 	// For uint64 and uint32 values
 	// When this field is present, the data_type field MUST be
 	// UINT32 or UINT64
-	Uint64Data    []uint64 `protobuf:"varint,11,rep,packed,name=uint64_data,json=uint64Data,proto3" json:"uint64_data,omitempty"`
+	Uint64Data    []uint64 `protobuf:"varint,11,rep,packed,name=uint64_data,json=uint64Data" json:"uint64_data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TensorProto) Reset() {
 	*x = TensorProto{}
-	mi := &file_onnx_proto3_msgTypes[8]
+	mi := &file_onnx_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1538,7 @@ func (x *TensorProto) String() string {
 func (*TensorProto) ProtoMessage() {}
 
 func (x *TensorProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[8]
+	mi := &file_onnx_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1551,7 @@ func (x *TensorProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorProto.ProtoReflect.Descriptor instead.
 func (*TensorProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{8}
+	return file_onnx_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TensorProto) GetDims() []int64 {
@@ -1512,8 +1562,8 @@ func (x *TensorProto) GetDims() []int64 {
 }
 
 func (x *TensorProto) GetDataType() int32 {
-	if x != nil {
-		return x.DataType
+	if x != nil && x.DataType != nil {
+		return *x.DataType
 	}
 	return 0
 }
@@ -1554,15 +1604,15 @@ func (x *TensorProto) GetInt64Data() []int64 {
 }
 
 func (x *TensorProto) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
 
 func (x *TensorProto) GetDocString() string {
-	if x != nil {
-		return x.DocString
+	if x != nil && x.DocString != nil {
+		return *x.DocString
 	}
 	return ""
 }
@@ -1582,8 +1632,8 @@ func (x *TensorProto) GetExternalData() []*StringStringEntryProto {
 }
 
 func (x *TensorProto) GetDataLocation() TensorProto_DataLocation {
-	if x != nil {
-		return x.DataLocation
+	if x != nil && x.DataLocation != nil {
+		return *x.DataLocation
 	}
 	return TensorProto_DEFAULT
 }
@@ -1609,7 +1659,7 @@ type SparseTensorProto struct {
 	// The default-value is zero for numeric tensors, and empty-string for string tensors.
 	// values must have a non-empty name present which serves as a name for SparseTensorProto
 	// when used in sparse_initializer list.
-	Values *TensorProto `protobuf:"bytes,1,opt,name=values,proto3" json:"values,omitempty"`
+	Values *TensorProto `protobuf:"bytes,1,opt,name=values" json:"values,omitempty"`
 	// The indices of the non-default values, which may be stored in one of two formats.
 	// (a) Indices can be a tensor of shape [NNZ, rank] with the [i,j]-th value
 	// corresponding to the j-th index of the i-th value (in the values tensor).
@@ -1620,16 +1670,16 @@ type SparseTensorProto struct {
 	// The indices must appear in ascending order without duplication.
 	// In the first format, the ordering is lexicographic-ordering:
 	// e.g., index-value [1,4] must appear before [2,1]
-	Indices *TensorProto `protobuf:"bytes,2,opt,name=indices,proto3" json:"indices,omitempty"`
+	Indices *TensorProto `protobuf:"bytes,2,opt,name=indices" json:"indices,omitempty"`
 	// The shape of the underlying dense-tensor: [dim_1, dim_2, ... dim_rank]
-	Dims          []int64 `protobuf:"varint,3,rep,packed,name=dims,proto3" json:"dims,omitempty"`
+	Dims          []int64 `protobuf:"varint,3,rep,name=dims" json:"dims,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SparseTensorProto) Reset() {
 	*x = SparseTensorProto{}
-	mi := &file_onnx_proto3_msgTypes[9]
+	mi := &file_onnx_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1691,7 @@ func (x *SparseTensorProto) String() string {
 func (*SparseTensorProto) ProtoMessage() {}
 
 func (x *SparseTensorProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[9]
+	mi := &file_onnx_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1704,7 @@ func (x *SparseTensorProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SparseTensorProto.ProtoReflect.Descriptor instead.
 func (*SparseTensorProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{9}
+	return file_onnx_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SparseTensorProto) GetValues() *TensorProto {
@@ -1683,14 +1733,14 @@ func (x *SparseTensorProto) GetDims() []int64 {
 // dimension.
 type TensorShapeProto struct {
 	state         protoimpl.MessageState        `protogen:"open.v1"`
-	Dim           []*TensorShapeProto_Dimension `protobuf:"bytes,1,rep,name=dim,proto3" json:"dim,omitempty"`
+	Dim           []*TensorShapeProto_Dimension `protobuf:"bytes,1,rep,name=dim" json:"dim,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TensorShapeProto) Reset() {
 	*x = TensorShapeProto{}
-	mi := &file_onnx_proto3_msgTypes[10]
+	mi := &file_onnx_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1752,7 @@ func (x *TensorShapeProto) String() string {
 func (*TensorShapeProto) ProtoMessage() {}
 
 func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[10]
+	mi := &file_onnx_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1765,7 @@ func (x *TensorShapeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{10}
+	return file_onnx_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TensorShapeProto) GetDim() []*TensorShapeProto_Dimension {
@@ -1742,14 +1792,14 @@ type TypeProto struct {
 	// type with a standard semantic description as to what is
 	// stored inside. Refer to https://github.com/onnx/onnx/blob/main/docs/TypeDenotation.md#type-denotation-definition
 	// for pre-defined type denotations.
-	Denotation    string `protobuf:"bytes,6,opt,name=denotation,proto3" json:"denotation,omitempty"`
+	Denotation    *string `protobuf:"bytes,6,opt,name=denotation" json:"denotation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TypeProto) Reset() {
 	*x = TypeProto{}
-	mi := &file_onnx_proto3_msgTypes[11]
+	mi := &file_onnx_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +1811,7 @@ func (x *TypeProto) String() string {
 func (*TypeProto) ProtoMessage() {}
 
 func (x *TypeProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[11]
+	mi := &file_onnx_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +1824,7 @@ func (x *TypeProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto.ProtoReflect.Descriptor instead.
 func (*TypeProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{11}
+	return file_onnx_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TypeProto) GetValue() isTypeProto_Value {
@@ -1830,8 +1880,8 @@ func (x *TypeProto) GetSparseTensorType() *TypeProto_SparseTensor {
 }
 
 func (x *TypeProto) GetDenotation() string {
-	if x != nil {
-		return x.Denotation
+	if x != nil && x.Denotation != nil {
+		return *x.Denotation
 	}
 	return ""
 }
@@ -1842,27 +1892,27 @@ type isTypeProto_Value interface {
 
 type TypeProto_TensorType struct {
 	// The type of a tensor.
-	TensorType *TypeProto_Tensor `protobuf:"bytes,1,opt,name=tensor_type,json=tensorType,proto3,oneof"`
+	TensorType *TypeProto_Tensor `protobuf:"bytes,1,opt,name=tensor_type,json=tensorType,oneof"`
 }
 
 type TypeProto_SequenceType struct {
 	// The type of a sequence.
-	SequenceType *TypeProto_Sequence `protobuf:"bytes,4,opt,name=sequence_type,json=sequenceType,proto3,oneof"`
+	SequenceType *TypeProto_Sequence `protobuf:"bytes,4,opt,name=sequence_type,json=sequenceType,oneof"`
 }
 
 type TypeProto_MapType struct {
 	// The type of a map.
-	MapType *TypeProto_Map `protobuf:"bytes,5,opt,name=map_type,json=mapType,proto3,oneof"`
+	MapType *TypeProto_Map `protobuf:"bytes,5,opt,name=map_type,json=mapType,oneof"`
 }
 
 type TypeProto_OptionalType struct {
 	// The type of an optional.
-	OptionalType *TypeProto_Optional `protobuf:"bytes,9,opt,name=optional_type,json=optionalType,proto3,oneof"`
+	OptionalType *TypeProto_Optional `protobuf:"bytes,9,opt,name=optional_type,json=optionalType,oneof"`
 }
 
 type TypeProto_SparseTensorType struct {
 	// Type of the sparse tensor
-	SparseTensorType *TypeProto_SparseTensor `protobuf:"bytes,8,opt,name=sparse_tensor_type,json=sparseTensorType,proto3,oneof"`
+	SparseTensorType *TypeProto_SparseTensor `protobuf:"bytes,8,opt,name=sparse_tensor_type,json=sparseTensorType,oneof"`
 }
 
 func (*TypeProto_TensorType) isTypeProto_Value() {}
@@ -1884,17 +1934,17 @@ type OperatorSetIdProto struct {
 	// The empty string ("") or absence of this field implies the operator
 	// set that is defined as part of the ONNX specification.
 	// This field MUST be present in this version of the IR when referring to any other operator set.
-	Domain string `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	Domain *string `protobuf:"bytes,1,opt,name=domain" json:"domain,omitempty"`
 	// The version of the operator set being identified.
 	// This field MUST be present in this version of the IR.
-	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Version       *int64 `protobuf:"varint,2,opt,name=version" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OperatorSetIdProto) Reset() {
 	*x = OperatorSetIdProto{}
-	mi := &file_onnx_proto3_msgTypes[12]
+	mi := &file_onnx_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1906,7 +1956,7 @@ func (x *OperatorSetIdProto) String() string {
 func (*OperatorSetIdProto) ProtoMessage() {}
 
 func (x *OperatorSetIdProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[12]
+	mi := &file_onnx_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1919,19 +1969,19 @@ func (x *OperatorSetIdProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorSetIdProto.ProtoReflect.Descriptor instead.
 func (*OperatorSetIdProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{12}
+	return file_onnx_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *OperatorSetIdProto) GetDomain() string {
-	if x != nil {
-		return x.Domain
+	if x != nil && x.Domain != nil {
+		return *x.Domain
 	}
 	return ""
 }
 
 func (x *OperatorSetIdProto) GetVersion() int64 {
-	if x != nil {
-		return x.Version
+	if x != nil && x.Version != nil {
+		return *x.Version
 	}
 	return 0
 }
@@ -1941,27 +1991,27 @@ type FunctionProto struct {
 	// The name of the function, similar usage of op_type in OperatorProto.
 	// Combined with FunctionProto.domain, this forms the unique identity of
 	// the FunctionProto.
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name *string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
 	// The inputs and outputs of the function.
-	Input  []string `protobuf:"bytes,4,rep,name=input,proto3" json:"input,omitempty"`
-	Output []string `protobuf:"bytes,5,rep,name=output,proto3" json:"output,omitempty"`
+	Input  []string `protobuf:"bytes,4,rep,name=input" json:"input,omitempty"`
+	Output []string `protobuf:"bytes,5,rep,name=output" json:"output,omitempty"`
 	// The attributes of the function.
-	Attribute []string `protobuf:"bytes,6,rep,name=attribute,proto3" json:"attribute,omitempty"`
+	Attribute []string `protobuf:"bytes,6,rep,name=attribute" json:"attribute,omitempty"`
 	// The nodes in the function.
-	Node []*NodeProto `protobuf:"bytes,7,rep,name=node,proto3" json:"node,omitempty"`
+	Node []*NodeProto `protobuf:"bytes,7,rep,name=node" json:"node,omitempty"`
 	// A human-readable documentation for this function. Markdown is allowed.
-	DocString   string                `protobuf:"bytes,8,opt,name=doc_string,json=docString,proto3" json:"doc_string,omitempty"`
-	OpsetImport []*OperatorSetIdProto `protobuf:"bytes,9,rep,name=opset_import,json=opsetImport,proto3" json:"opset_import,omitempty"`
+	DocString   *string               `protobuf:"bytes,8,opt,name=doc_string,json=docString" json:"doc_string,omitempty"`
+	OpsetImport []*OperatorSetIdProto `protobuf:"bytes,9,rep,name=opset_import,json=opsetImport" json:"opset_import,omitempty"`
 	// The domain which this function belongs to. Combined with FunctionProto.name, this forms the unique identity of
 	// the FunctionProto.
-	Domain        string `protobuf:"bytes,10,opt,name=domain,proto3" json:"domain,omitempty"`
+	Domain        *string `protobuf:"bytes,10,opt,name=domain" json:"domain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FunctionProto) Reset() {
 	*x = FunctionProto{}
-	mi := &file_onnx_proto3_msgTypes[13]
+	mi := &file_onnx_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2023,7 @@ func (x *FunctionProto) String() string {
 func (*FunctionProto) ProtoMessage() {}
 
 func (x *FunctionProto) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[13]
+	mi := &file_onnx_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,12 +2036,12 @@ func (x *FunctionProto) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FunctionProto.ProtoReflect.Descriptor instead.
 func (*FunctionProto) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{13}
+	return file_onnx_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FunctionProto) GetName() string {
-	if x != nil {
-		return x.Name
+	if x != nil && x.Name != nil {
+		return *x.Name
 	}
 	return ""
 }
@@ -2025,8 +2075,8 @@ func (x *FunctionProto) GetNode() []*NodeProto {
 }
 
 func (x *FunctionProto) GetDocString() string {
-	if x != nil {
-		return x.DocString
+	if x != nil && x.DocString != nil {
+		return *x.DocString
 	}
 	return ""
 }
@@ -2039,8 +2089,8 @@ func (x *FunctionProto) GetOpsetImport() []*OperatorSetIdProto {
 }
 
 func (x *FunctionProto) GetDomain() string {
-	if x != nil {
-		return x.Domain
+	if x != nil && x.Domain != nil {
+		return *x.Domain
 	}
 	return ""
 }
@@ -2050,15 +2100,15 @@ func (x *FunctionProto) GetDomain() string {
 // the current TensorProto.
 type TensorProto_Segment struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Begin         int64                  `protobuf:"varint,1,opt,name=begin,proto3" json:"begin,omitempty"`
-	End           int64                  `protobuf:"varint,2,opt,name=end,proto3" json:"end,omitempty"`
+	Begin         *int64                 `protobuf:"varint,1,opt,name=begin" json:"begin,omitempty"`
+	End           *int64                 `protobuf:"varint,2,opt,name=end" json:"end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TensorProto_Segment) Reset() {
 	*x = TensorProto_Segment{}
-	mi := &file_onnx_proto3_msgTypes[14]
+	mi := &file_onnx_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2120,7 @@ func (x *TensorProto_Segment) String() string {
 func (*TensorProto_Segment) ProtoMessage() {}
 
 func (x *TensorProto_Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[14]
+	mi := &file_onnx_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,19 +2133,19 @@ func (x *TensorProto_Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorProto_Segment.ProtoReflect.Descriptor instead.
 func (*TensorProto_Segment) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{8, 0}
+	return file_onnx_proto_rawDescGZIP(), []int{8, 0}
 }
 
 func (x *TensorProto_Segment) GetBegin() int64 {
-	if x != nil {
-		return x.Begin
+	if x != nil && x.Begin != nil {
+		return *x.Begin
 	}
 	return 0
 }
 
 func (x *TensorProto_Segment) GetEnd() int64 {
-	if x != nil {
-		return x.End
+	if x != nil && x.End != nil {
+		return *x.End
 	}
 	return 0
 }
@@ -2112,14 +2162,14 @@ type TensorShapeProto_Dimension struct {
 	// that operations are applied to the correct axis of a tensor.
 	// Refer to https://github.com/onnx/onnx/blob/main/docs/DimensionDenotation.md#denotation-definition
 	// for pre-defined dimension denotations.
-	Denotation    string `protobuf:"bytes,3,opt,name=denotation,proto3" json:"denotation,omitempty"`
+	Denotation    *string `protobuf:"bytes,3,opt,name=denotation" json:"denotation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TensorShapeProto_Dimension) Reset() {
 	*x = TensorShapeProto_Dimension{}
-	mi := &file_onnx_proto3_msgTypes[15]
+	mi := &file_onnx_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2181,7 @@ func (x *TensorShapeProto_Dimension) String() string {
 func (*TensorShapeProto_Dimension) ProtoMessage() {}
 
 func (x *TensorShapeProto_Dimension) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[15]
+	mi := &file_onnx_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2194,7 @@ func (x *TensorShapeProto_Dimension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TensorShapeProto_Dimension.ProtoReflect.Descriptor instead.
 func (*TensorShapeProto_Dimension) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{10, 0}
+	return file_onnx_proto_rawDescGZIP(), []int{10, 0}
 }
 
 func (x *TensorShapeProto_Dimension) GetValue() isTensorShapeProto_Dimension_Value {
@@ -2173,8 +2223,8 @@ func (x *TensorShapeProto_Dimension) GetDimParam() string {
 }
 
 func (x *TensorShapeProto_Dimension) GetDenotation() string {
-	if x != nil {
-		return x.Denotation
+	if x != nil && x.Denotation != nil {
+		return *x.Denotation
 	}
 	return ""
 }
@@ -2184,11 +2234,11 @@ type isTensorShapeProto_Dimension_Value interface {
 }
 
 type TensorShapeProto_Dimension_DimValue struct {
-	DimValue int64 `protobuf:"varint,1,opt,name=dim_value,json=dimValue,proto3,oneof"`
+	DimValue int64 `protobuf:"varint,1,opt,name=dim_value,json=dimValue,oneof"`
 }
 
 type TensorShapeProto_Dimension_DimParam struct {
-	DimParam string `protobuf:"bytes,2,opt,name=dim_param,json=dimParam,proto3,oneof"` // namespace Shape
+	DimParam string `protobuf:"bytes,2,opt,name=dim_param,json=dimParam,oneof"` // namespace Shape
 }
 
 func (*TensorShapeProto_Dimension_DimValue) isTensorShapeProto_Dimension_Value() {}
@@ -2200,15 +2250,15 @@ type TypeProto_Tensor struct {
 	// This field MUST NOT have the value of UNDEFINED
 	// This field MUST have a valid TensorProto.DataType value
 	// This field MUST be present for this version of the IR.
-	ElemType      int32             `protobuf:"varint,1,opt,name=elem_type,json=elemType,proto3" json:"elem_type,omitempty"`
-	Shape         *TensorShapeProto `protobuf:"bytes,2,opt,name=shape,proto3" json:"shape,omitempty"`
+	ElemType      *int32            `protobuf:"varint,1,opt,name=elem_type,json=elemType" json:"elem_type,omitempty"`
+	Shape         *TensorShapeProto `protobuf:"bytes,2,opt,name=shape" json:"shape,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TypeProto_Tensor) Reset() {
 	*x = TypeProto_Tensor{}
-	mi := &file_onnx_proto3_msgTypes[16]
+	mi := &file_onnx_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2270,7 @@ func (x *TypeProto_Tensor) String() string {
 func (*TypeProto_Tensor) ProtoMessage() {}
 
 func (x *TypeProto_Tensor) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[16]
+	mi := &file_onnx_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,12 +2283,12 @@ func (x *TypeProto_Tensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Tensor.ProtoReflect.Descriptor instead.
 func (*TypeProto_Tensor) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{11, 0}
+	return file_onnx_proto_rawDescGZIP(), []int{11, 0}
 }
 
 func (x *TypeProto_Tensor) GetElemType() int32 {
-	if x != nil {
-		return x.ElemType
+	if x != nil && x.ElemType != nil {
+		return *x.ElemType
 	}
 	return 0
 }
@@ -2255,14 +2305,14 @@ type TypeProto_Sequence struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The type and optional shape of each element of the sequence.
 	// This field MUST be present for this version of the IR.
-	ElemType      *TypeProto `protobuf:"bytes,1,opt,name=elem_type,json=elemType,proto3" json:"elem_type,omitempty"`
+	ElemType      *TypeProto `protobuf:"bytes,1,opt,name=elem_type,json=elemType" json:"elem_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TypeProto_Sequence) Reset() {
 	*x = TypeProto_Sequence{}
-	mi := &file_onnx_proto3_msgTypes[17]
+	mi := &file_onnx_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2324,7 @@ func (x *TypeProto_Sequence) String() string {
 func (*TypeProto_Sequence) ProtoMessage() {}
 
 func (x *TypeProto_Sequence) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[17]
+	mi := &file_onnx_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2337,7 @@ func (x *TypeProto_Sequence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Sequence.ProtoReflect.Descriptor instead.
 func (*TypeProto_Sequence) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{11, 1}
+	return file_onnx_proto_rawDescGZIP(), []int{11, 1}
 }
 
 func (x *TypeProto_Sequence) GetElemType() *TypeProto {
@@ -2303,16 +2353,16 @@ type TypeProto_Map struct {
 	// This field MUST have a valid TensorProto.DataType value
 	// This field MUST be present for this version of the IR.
 	// This field MUST refer to an integral type ([U]INT{8|16|32|64}) or STRING
-	KeyType int32 `protobuf:"varint,1,opt,name=key_type,json=keyType,proto3" json:"key_type,omitempty"`
+	KeyType *int32 `protobuf:"varint,1,opt,name=key_type,json=keyType" json:"key_type,omitempty"`
 	// This field MUST be present for this version of the IR.
-	ValueType     *TypeProto `protobuf:"bytes,2,opt,name=value_type,json=valueType,proto3" json:"value_type,omitempty"`
+	ValueType     *TypeProto `protobuf:"bytes,2,opt,name=value_type,json=valueType" json:"value_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TypeProto_Map) Reset() {
 	*x = TypeProto_Map{}
-	mi := &file_onnx_proto3_msgTypes[18]
+	mi := &file_onnx_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2374,7 @@ func (x *TypeProto_Map) String() string {
 func (*TypeProto_Map) ProtoMessage() {}
 
 func (x *TypeProto_Map) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[18]
+	mi := &file_onnx_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,12 +2387,12 @@ func (x *TypeProto_Map) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Map.ProtoReflect.Descriptor instead.
 func (*TypeProto_Map) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{11, 2}
+	return file_onnx_proto_rawDescGZIP(), []int{11, 2}
 }
 
 func (x *TypeProto_Map) GetKeyType() int32 {
-	if x != nil {
-		return x.KeyType
+	if x != nil && x.KeyType != nil {
+		return *x.KeyType
 	}
 	return 0
 }
@@ -2360,14 +2410,14 @@ type TypeProto_Optional struct {
 	// The type and optional shape of the element wrapped.
 	// This field MUST be present for this version of the IR.
 	// Possible values correspond to OptionalProto.DataType enum
-	ElemType      *TypeProto `protobuf:"bytes,1,opt,name=elem_type,json=elemType,proto3" json:"elem_type,omitempty"`
+	ElemType      *TypeProto `protobuf:"bytes,1,opt,name=elem_type,json=elemType" json:"elem_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TypeProto_Optional) Reset() {
 	*x = TypeProto_Optional{}
-	mi := &file_onnx_proto3_msgTypes[19]
+	mi := &file_onnx_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2429,7 @@ func (x *TypeProto_Optional) String() string {
 func (*TypeProto_Optional) ProtoMessage() {}
 
 func (x *TypeProto_Optional) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[19]
+	mi := &file_onnx_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2442,7 @@ func (x *TypeProto_Optional) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_Optional.ProtoReflect.Descriptor instead.
 func (*TypeProto_Optional) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{11, 3}
+	return file_onnx_proto_rawDescGZIP(), []int{11, 3}
 }
 
 func (x *TypeProto_Optional) GetElemType() *TypeProto {
@@ -2407,15 +2457,15 @@ type TypeProto_SparseTensor struct {
 	// This field MUST NOT have the value of UNDEFINED
 	// This field MUST have a valid TensorProto.DataType value
 	// This field MUST be present for this version of the IR.
-	ElemType      int32             `protobuf:"varint,1,opt,name=elem_type,json=elemType,proto3" json:"elem_type,omitempty"`
-	Shape         *TensorShapeProto `protobuf:"bytes,2,opt,name=shape,proto3" json:"shape,omitempty"`
+	ElemType      *int32            `protobuf:"varint,1,opt,name=elem_type,json=elemType" json:"elem_type,omitempty"`
+	Shape         *TensorShapeProto `protobuf:"bytes,2,opt,name=shape" json:"shape,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TypeProto_SparseTensor) Reset() {
 	*x = TypeProto_SparseTensor{}
-	mi := &file_onnx_proto3_msgTypes[20]
+	mi := &file_onnx_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2427,7 +2477,7 @@ func (x *TypeProto_SparseTensor) String() string {
 func (*TypeProto_SparseTensor) ProtoMessage() {}
 
 func (x *TypeProto_SparseTensor) ProtoReflect() protoreflect.Message {
-	mi := &file_onnx_proto3_msgTypes[20]
+	mi := &file_onnx_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2440,12 +2490,12 @@ func (x *TypeProto_SparseTensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypeProto_SparseTensor.ProtoReflect.Descriptor instead.
 func (*TypeProto_SparseTensor) Descriptor() ([]byte, []int) {
-	return file_onnx_proto3_rawDescGZIP(), []int{11, 4}
+	return file_onnx_proto_rawDescGZIP(), []int{11, 4}
 }
 
 func (x *TypeProto_SparseTensor) GetElemType() int32 {
-	if x != nil {
-		return x.ElemType
+	if x != nil && x.ElemType != nil {
+		return *x.ElemType
 	}
 	return 0
 }
@@ -2457,11 +2507,12 @@ func (x *TypeProto_SparseTensor) GetShape() *TensorShapeProto {
 	return nil
 }
 
-var File_onnx_proto3 protoreflect.FileDescriptor
+var File_onnx_proto protoreflect.FileDescriptor
 
-const file_onnx_proto3_rawDesc = "" +
+const file_onnx_proto_rawDesc = "" +
 	"\n" +
-	"\vonnx.proto3\x12\x04onnx\"\xd4\x06\n" +
+	"\n" +
+	"onnx.proto\x12\x04onnx\"\xd4\x06\n" +
 	"\x0eAttributeProto\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
 	"\rref_attr_name\x18\x15 \x01(\tR\vrefAttrName\x12\x1d\n" +
@@ -2683,23 +2734,23 @@ const file_onnx_proto3_rawDesc = "" +
 	"\x0eOperatorStatus\x12\x10\n" +
 	"\fEXPERIMENTAL\x10\x00\x12\n" +
 	"\n" +
-	"\x06STABLE\x10\x01B\x02H\x03b\x06proto3"
+	"\x06STABLE\x10\x01B\x02H\x03"
 
 var (
-	file_onnx_proto3_rawDescOnce sync.Once
-	file_onnx_proto3_rawDescData []byte
+	file_onnx_proto_rawDescOnce sync.Once
+	file_onnx_proto_rawDescData []byte
 )
 
-func file_onnx_proto3_rawDescGZIP() []byte {
-	file_onnx_proto3_rawDescOnce.Do(func() {
-		file_onnx_proto3_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_onnx_proto3_rawDesc), len(file_onnx_proto3_rawDesc)))
+func file_onnx_proto_rawDescGZIP() []byte {
+	file_onnx_proto_rawDescOnce.Do(func() {
+		file_onnx_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_onnx_proto_rawDesc), len(file_onnx_proto_rawDesc)))
 	})
-	return file_onnx_proto3_rawDescData
+	return file_onnx_proto_rawDescData
 }
 
-var file_onnx_proto3_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_onnx_proto3_msgTypes = make([]protoimpl.MessageInfo, 21)
-var file_onnx_proto3_goTypes = []any{
+var file_onnx_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_onnx_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_onnx_proto_goTypes = []any{
 	(Version)(0),                       // 0: onnx.Version
 	(OperatorStatus)(0),                // 1: onnx.OperatorStatus
 	(AttributeProto_AttributeType)(0),  // 2: onnx.AttributeProto.AttributeType
@@ -2727,7 +2778,7 @@ var file_onnx_proto3_goTypes = []any{
 	(*TypeProto_Optional)(nil),         // 24: onnx.TypeProto.Optional
 	(*TypeProto_SparseTensor)(nil),     // 25: onnx.TypeProto.SparseTensor
 }
-var file_onnx_proto3_depIdxs = []int32{
+var file_onnx_proto_depIdxs = []int32{
 	2,  // 0: onnx.AttributeProto.type:type_name -> onnx.AttributeProto.AttributeType
 	13, // 1: onnx.AttributeProto.t:type_name -> onnx.TensorProto
 	12, // 2: onnx.AttributeProto.g:type_name -> onnx.GraphProto
@@ -2781,19 +2832,19 @@ var file_onnx_proto3_depIdxs = []int32{
 	0,  // [0:46] is the sub-list for field type_name
 }
 
-func init() { file_onnx_proto3_init() }
-func file_onnx_proto3_init() {
-	if File_onnx_proto3 != nil {
+func init() { file_onnx_proto_init() }
+func file_onnx_proto_init() {
+	if File_onnx_proto != nil {
 		return
 	}
-	file_onnx_proto3_msgTypes[11].OneofWrappers = []any{
+	file_onnx_proto_msgTypes[11].OneofWrappers = []any{
 		(*TypeProto_TensorType)(nil),
 		(*TypeProto_SequenceType)(nil),
 		(*TypeProto_MapType)(nil),
 		(*TypeProto_OptionalType)(nil),
 		(*TypeProto_SparseTensorType)(nil),
 	}
-	file_onnx_proto3_msgTypes[15].OneofWrappers = []any{
+	file_onnx_proto_msgTypes[15].OneofWrappers = []any{
 		(*TensorShapeProto_Dimension_DimValue)(nil),
 		(*TensorShapeProto_Dimension_DimParam)(nil),
 	}
@@ -2801,18 +2852,18 @@ func file_onnx_proto3_init() {
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_onnx_proto3_rawDesc), len(file_onnx_proto3_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_onnx_proto_rawDesc), len(file_onnx_proto_rawDesc)),
 			NumEnums:      5,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_onnx_proto3_goTypes,
-		DependencyIndexes: file_onnx_proto3_depIdxs,
-		EnumInfos:         file_onnx_proto3_enumTypes,
-		MessageInfos:      file_onnx_proto3_msgTypes,
+		GoTypes:           file_onnx_proto_goTypes,
+		DependencyIndexes: file_onnx_proto_depIdxs,
+		EnumInfos:         file_onnx_proto_enumTypes,
+		MessageInfos:      file_onnx_proto_msgTypes,
 	}.Build()
-	File_onnx_proto3 = out.File
-	file_onnx_proto3_goTypes = nil
-	file_onnx_proto3_depIdxs = nil
+	File_onnx_proto = out.File
+	file_onnx_proto_goTypes = nil
+	file_onnx_proto_depIdxs = nil
 }
