@@ -45,7 +45,7 @@ type Options struct {
 // graph (ir/lower); weights holds the data of every param and state value
 // the outputs read, by name, in mdlc's layout (row-major, g's shapes).
 func Export(g *ir.Graph, weights map[string][]float32, opt Options) (*onnxpb.ModelProto, error) {
-	e := &exporter{g: g, weights: weights, names: map[*ir.Value]string{}, nchw: map[string]string{}, graph: &onnxpb.GraphProto{Name: proto.String(g.Name)}}
+	e := &exporter{g: g, weights: weights, names: map[*ir.Value]string{}, nchw: map[string]string{}, taken: map[string]bool{}, graph: &onnxpb.GraphProto{Name: proto.String(g.Name)}}
 	if err := e.build(opt); err != nil {
 		return nil, err
 	}
@@ -75,8 +75,8 @@ type exporter struct {
 	results map[*ir.Value]bool // values graph results name
 	done    map[*ir.Value]bool // values a mapping of an earlier value wrote (Gemm's bias add)
 	nchw    map[string]string  // NHWC image -> its NCHW Transpose
-	tmps    int
-	batch   string // the int64[1] tensor holding N, once computed
+	taken   map[string]bool    // tensor names in use (fresh)
+	batch   string             // the int64[1] tensor holding N, once computed
 }
 
 // build writes the nodes, initializers, inputs and outputs of the graph.
@@ -125,6 +125,15 @@ func (e *exporter) build(opt Options) error {
 			}
 			e.oihw[v] = conv
 		}
+	}
+	// The names the file's interface and initializers keep from the source.
+	for _, v := range e.g.Values {
+		if live[v] && v.Op.Bound {
+			e.taken[v.Name] = true
+		}
+	}
+	for _, r := range results {
+		e.taken[r.Name] = true
 	}
 	// A computed value a result names is written under the result's name.
 	e.results, e.done = map[*ir.Value]bool{}, map[*ir.Value]bool{}
@@ -239,19 +248,27 @@ func hwioToOIHW(w []float32, dims []int) ([]float32, []int) {
 	return out, []int{f, c, kh, kw}
 }
 
-// tmpName names a computed value's tensor: its source name (when it has
-// one) and its IR number, which keeps names unique.
+// tmpName names a computed value's tensor: by its source name, else by
+// its IR number.
 func (e *exporter) tmpName(v *ir.Value) string {
 	if v.Name != "" {
-		return fmt.Sprintf("%s#%d", v.Name, v.ID)
+		return e.fresh(v.Name)
 	}
-	return fmt.Sprintf("#%d", v.ID)
+	return e.fresh(fmt.Sprintf("v%d", v.ID))
 }
 
 // tmp returns a fresh tensor name for an intermediate of a mapping.
-func (e *exporter) tmp(what string) string {
-	e.tmps++
-	return fmt.Sprintf("%s~%d", what, e.tmps)
+func (e *exporter) tmp(what string) string { return e.fresh(what) }
+
+// fresh returns base, or base_2, base_3, ... when taken, and takes it.
+// The names of the inputs, initializers and results are taken first.
+func (e *exporter) fresh(base string) string {
+	name := base
+	for i := 2; e.taken[name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	e.taken[name] = true
+	return name
 }
 
 // node appends a node.
