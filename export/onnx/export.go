@@ -9,7 +9,9 @@
 // dropout is already the identity and batch_norm reads its moving
 // statistics. Each op becomes a few ONNX nodes by its entry in opMap, the
 // one table of mappings; an op without an entry is an error at its source
-// position. Images stay NHWC as in mdlc: conv2d and the pools are wrapped
+// position. batch_norm and layer_norm, which are primitives in the graph,
+// are found by their shape and become BatchNormalization and
+// LayerNormalization (norms.go). Images stay NHWC as in mdlc: conv2d and the pools are wrapped
 // in Transposes to ONNX's NCHW, and a conv filter param is stored OIHW.
 package onnx
 
@@ -71,12 +73,13 @@ type exporter struct {
 	graph   *onnxpb.GraphProto
 	names   map[*ir.Value]string // each exported value's tensor name
 	users   map[*ir.Value][]*ir.Value
-	oihw    map[*ir.Value]bool // conv filter params stored OIHW
-	results map[*ir.Value]bool // values graph results name
-	done    map[*ir.Value]bool // values a mapping of an earlier value wrote (Gemm's bias add)
-	nchw    map[string]string  // NHWC image -> its NCHW Transpose
-	taken   map[string]bool    // tensor names in use (fresh)
-	batch   string             // the int64[1] tensor holding N, once computed
+	oihw    map[*ir.Value]bool  // conv filter params stored OIHW
+	results map[*ir.Value]bool  // values graph results name
+	done    map[*ir.Value]bool  // values a mapping of an earlier value wrote (Gemm's bias add)
+	nchw    map[string]string   // NHWC image -> its NCHW Transpose
+	norms   map[*ir.Value]*norm // normalization layers by their last value (norms.go)
+	taken   map[string]bool     // tensor names in use (fresh)
+	batch   string              // the int64[1] tensor holding N, once computed
 }
 
 // build writes the nodes, initializers, inputs and outputs of the graph.
@@ -144,6 +147,7 @@ func (e *exporter) build(opt Options) error {
 			e.names[v] = r.Name
 		}
 	}
+	e.norms = e.findNorms(live)
 	for _, v := range e.g.Values {
 		if !live[v] {
 			continue
@@ -177,6 +181,10 @@ func (e *exporter) value(v *ir.Value) error {
 	}
 	if _, ok := e.names[v]; !ok {
 		e.names[v] = e.tmpName(v)
+	}
+	if n := e.norms[v]; n != nil {
+		e.emitNorm(n, e.names[v])
+		return nil
 	}
 	m := opMap[v.Op.Name]
 	if m == nil {

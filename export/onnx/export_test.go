@@ -2,9 +2,11 @@ package onnx
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/mdlc/mdlc/compile"
 	"github.com/mdlc/mdlc/ir"
 	"github.com/mdlc/mdlc/passes"
 )
@@ -88,5 +90,52 @@ func TestExportWeights(t *testing.T) {
 		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("Export with %d weights: %v; want %q", len(c.weights["w"]), err, c.err)
 		}
+	}
+}
+
+// batch_norm and layer_norm become BatchNormalization and
+// LayerNormalization (TestExportMatchesInterpreter checks their numbers);
+// a normalization whose inner value something else reads stays primitives.
+func TestExportNorms(t *testing.T) {
+	src, err := os.ReadFile("testdata/norms.mdl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, err := compile.Load("testdata/norms.mdl", src, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := map[string][]float32{}
+	for _, v := range append(g.Params(), g.State()...) {
+		n := 1
+		for _, d := range v.Type.Shape.Resolve(1) {
+			n *= d
+		}
+		weights[v.Name] = make([]float32, n)
+	}
+	count := func(g *ir.Graph) map[string]int {
+		m, err := Export(g, weights, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops := map[string]int{}
+		for _, n := range m.Graph.Node {
+			ops[n.GetOpType()]++
+		}
+		return ops
+	}
+	if ops := count(g); ops["BatchNormalization"] != 3 || ops["LayerNormalization"] != 2 || ops["Sqrt"] != 0 {
+		t.Errorf("norms.mdl exports %v; want 3 BatchNormalization, 2 LayerNormalization, no Sqrt", ops)
+	}
+	// An output reading the centered input of the last batch_norm keeps
+	// that one as primitives.
+	for _, v := range g.Values {
+		if v.Op.Name == "sub" && len(v.Args) == 2 && v.Args[1].Op.Name == "state" && strings.HasPrefix(v.Args[1].Name, "o.") {
+			g.Results = append(g.Results, ir.Result{Kind: ir.ResultOutput, Name: "centered", Value: v})
+			break // the inference path's, before its training copy (ir.SplitModes)
+		}
+	}
+	if ops := count(g); ops["BatchNormalization"] != 2 || ops["Sqrt"] != 1 {
+		t.Errorf("with an output inside a batch_norm: %v; want 2 BatchNormalization and one Sqrt", ops)
 	}
 }

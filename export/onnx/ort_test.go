@@ -302,18 +302,18 @@ func runCases(t *testing.T, cases []*exportCase, tol float64) {
 	}
 }
 
-// modelFiles are the .mdl files of the examples and of the code
-// generator's test models.
+// modelFiles are the .mdl files of the examples, of the code generator's
+// test models and of testdata (norms.mdl).
 func modelFiles(t *testing.T) []string {
 	var files []string
-	for _, pat := range []string{"../../examples/*/*.mdl", "../../codegen/go/testdata/models/*.mdl"} {
+	for _, pat := range []string{"../../examples/*/*.mdl", "../../codegen/go/testdata/models/*.mdl", "testdata/*.mdl"} {
 		m, err := filepath.Glob(pat)
 		if err != nil {
 			t.Fatal(err)
 		}
 		files = append(files, m...)
 	}
-	if len(files) < 9 {
+	if len(files) < 10 {
 		t.Fatalf("found only %d model files: %v", len(files), files)
 	}
 	return files
