@@ -377,3 +377,71 @@ func TestExportRandomModels(t *testing.T) {
 	}
 	runCases(t, cases, 1e-5)
 }
+
+// TestExportHandBuilt covers what no .mdl lowers to and the random models
+// draw rarely: numel (N at run time), pad, le, comparisons of bools,
+// batched matmuls with ta and tb, reshape to 2*N rows, broadcasts to N,
+// casts that truncate, i32 arithmetic and argmax, and one_hot of indices
+// out of range (a zero row in mdlc; ONNX's OneHot would wrap -1).
+func TestExportHandBuilt(t *testing.T) {
+	g := &ir.Graph{Name: "HandBuilt"}
+	b := ir.NewBuilder(g)
+	input := func(name string, dt ir.DType, s ir.Shape) *ir.Value {
+		v := b.Op("input", ir.Attrs{"role": "input", "dtype": dt, "shape": s})
+		v.Name = name
+		return v
+	}
+	x := input("x", ir.F32, ir.Shape{ir.N, 3, 4})
+	k := input("k", ir.I32, ir.Shape{ir.N})
+	p := b.Op("param", ir.Attrs{"dtype": ir.F32, "shape": ir.Shape{3, 4}, "init": "zeros"})
+	p.Name = "p"
+	out := map[string]*ir.Value{}
+	out["numel"] = b.Mul(x, b.Op("numel", ir.Attrs{"shape": ir.Shape{ir.N, 3, 4}}))
+	out["numel2"] = b.Op("numel", ir.Attrs{"shape": ir.Shape{-2, 3}})
+	out["pad"] = b.Op("pad", ir.Attrs{"axis": 1, "before": 1, "after": 2}, x)
+	le := b.Op("le", nil, x, b.Const(0.3, ir.F32))
+	gt := b.Op("gt", nil, x, b.Const(-0.2, ir.F32))
+	out["where"] = b.Where(le, x, b.Neg(x))
+	out["bools"] = b.Op("cast", ir.Attrs{"dtype": ir.F32}, b.Op("lt", nil, le, gt))
+	out["boolne"] = b.Op("cast", ir.Attrs{"dtype": ir.F32}, b.Op("ne", nil, le, gt))
+	out["ta"] = b.Op("matmul", ir.Attrs{"ta": true}, x, x)
+	out["tb"] = b.Op("matmul", ir.Attrs{"tb": true}, x, b.Add(x, b.BroadcastTo(p, ir.Shape{ir.N, 3, 4})))
+	out["rows2n"] = b.Reshape(x, ir.Shape{-2, 6})
+	trunc := b.Op("cast", ir.Attrs{"dtype": ir.I32}, b.Mul(x, b.Const(5, ir.F32)))
+	out["trunc"] = trunc
+	out["int"] = b.Op("maximum", nil, b.Sub(b.Mul(trunc, trunc), b.Op("abs", nil, trunc)), b.Op("sign", nil, trunc))
+	out["argmax"] = b.Op("argmax", ir.Attrs{"axis": 1}, trunc)
+	out["onehot"] = b.Op("one_hot", ir.Attrs{"depth": 3}, k)
+	out["bool"] = b.Op("cast", ir.Attrs{"dtype": ir.F32}, b.Op("cast", ir.Attrs{"dtype": ir.Bool}, trunc))
+	if b.Err() != nil {
+		t.Fatal(b.Err())
+	}
+	for _, name := range []string{"numel", "numel2", "pad", "where", "bools", "boolne", "ta", "tb", "rows2n", "trunc", "int", "argmax", "onehot", "bool"} {
+		g.Results = append(g.Results, ir.Result{Kind: ir.ResultOutput, Name: name, Value: out[name]})
+	}
+	g.Renumber()
+	if err := ir.Verify(g); err != nil {
+		t.Fatal(err)
+	}
+	c := &exportCase{name: "handbuilt", g: g, n: 4}
+	ortDir(t)
+	requireChecker(t)
+	dir := t.TempDir()
+	oc := prepare(t, c, dir, 1)
+	// Indices out of range, which the random inputs never are.
+	k4 := []float64{-1, 0, 2, 3}
+	oc.Inputs["k"] = ortTensor{Type: "int32", Dims: []int{4}, Data: k4}
+	c.bind["k"].Data = k4
+	env, err := eval.Run(g, c.n, c.bind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.expect["onehot"] = env[out["onehot"]]
+	if d := c.expect["onehot"].Data; d[0] != 0 || d[1] != 0 || d[2] != 0 || d[3] != 1 || d[11] != 0 {
+		t.Fatalf("the interpreter's one_hot of -1 and 0 is %v", d[:6])
+	}
+	if bad := checkModels(t, []string{c.path}); len(bad) > 0 {
+		t.Errorf("the ONNX checker rejects the file: %v", bad)
+	}
+	compare(t, c, runORT(t, []ortCase{oc})[0], 1e-5)
+}
