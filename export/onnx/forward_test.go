@@ -38,7 +38,8 @@ func must[T any](t *testing.T) func(T, error) T {
 // TestExportMatchesGeneratedForward compares ONNX Runtime on the exported
 // examples with the committed generated packages' Forward: untrained (the
 // export draws InitialWeights as Reset does for seed 1) and after a
-// training step (the export reads the checkpoint Save wrote).
+// training step (the export reads the checkpoint Save wrote), the latter
+// also at batch 1.
 func TestExportMatchesGeneratedForward(t *testing.T) {
 	cases := []forwardCase{
 		{name: "linreg", mdl: "../../examples/linreg/linreg.mdl", n: 5, input: "x", shape: nil,
@@ -132,6 +133,14 @@ func TestExportMatchesGeneratedForward(t *testing.T) {
 			want = append(want, w)
 			names = append(names, name)
 			outputs = append(outputs, m.Graph.Output[0].GetName())
+			if trained {
+				// The same file at batch 1 (N is symbolic): the first example's rows.
+				one := append([]int{1}, c.shape...)
+				ocs = append(ocs, ortCase{Model: path, Inputs: map[string]ortTensor{c.input: {Type: "float32", Dims: one, Data: data[:len(data)/c.n]}}})
+				want = append(want, w[:len(w)/c.n])
+				names = append(names, name+"/batch1")
+				outputs = append(outputs, m.Graph.Output[0].GetName())
+			}
 		}
 	}
 	for i, res := range runORT(t, ocs) {
