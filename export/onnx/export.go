@@ -11,8 +11,9 @@
 // one table of mappings; an op without an entry is an error at its source
 // position. batch_norm and layer_norm, which are primitives in the graph,
 // are found by their shape and become BatchNormalization and
-// LayerNormalization (norms.go). Images stay NHWC as in mdlc: conv2d and the pools are wrapped
-// in Transposes to ONNX's NCHW, and a conv filter param is stored OIHW.
+// LayerNormalization (norms.go). Images stay NHWC as in mdlc: conv2d and
+// the pools are wrapped in Transposes to ONNX's NCHW, and a conv filter
+// param is stored OIHW.
 package onnx
 
 import (
@@ -47,7 +48,9 @@ type Options struct {
 // graph (ir/lower); weights holds the data of every param and state value
 // the outputs read, by name, in mdlc's layout (row-major, g's shapes).
 func Export(g *ir.Graph, weights map[string][]float32, opt Options) (*onnxpb.ModelProto, error) {
-	e := &exporter{g: g, weights: weights, names: map[*ir.Value]string{}, nchw: map[string]string{}, taken: map[string]bool{}, graph: &onnxpb.GraphProto{Name: proto.String(g.Name)}}
+	e := &exporter{g: g, weights: weights, graph: &onnxpb.GraphProto{Name: proto.String(g.Name)},
+		names: map[*ir.Value]string{}, users: map[*ir.Value][]*ir.Value{}, oihw: map[*ir.Value]bool{},
+		results: map[*ir.Value]bool{}, done: map[*ir.Value]bool{}, nchw: map[string]string{}, taken: map[string]bool{}}
 	if err := e.build(opt); err != nil {
 		return nil, err
 	}
@@ -111,7 +114,6 @@ func (e *exporter) build(opt Options) error {
 	for _, r := range results {
 		mark(r.Value)
 	}
-	e.users = map[*ir.Value][]*ir.Value{}
 	for _, v := range e.g.Values {
 		if live[v] {
 			for _, a := range v.Args {
@@ -119,7 +121,6 @@ func (e *exporter) build(opt Options) error {
 			}
 		}
 	}
-	e.oihw = map[*ir.Value]bool{}
 	for _, v := range e.g.Values {
 		if live[v] && v.Op.Name == "param" && len(e.users[v]) > 0 && v.Type.Shape.Rank() == 4 {
 			conv := true
@@ -139,7 +140,6 @@ func (e *exporter) build(opt Options) error {
 		e.taken[r.Name] = true
 	}
 	// A computed value a result names is written under the result's name.
-	e.results, e.done = map[*ir.Value]bool{}, map[*ir.Value]bool{}
 	for _, r := range results {
 		e.results[r.Value] = true
 		v := r.Value
@@ -305,15 +305,20 @@ func (e *exporter) ints(xs ...int) string {
 // scalar writes a constant scalar of dtype dt and returns its name.
 func (e *exporter) scalar(dt ir.DType, x float64) string {
 	name := e.tmp("const")
+	e.constant(name, dt, x)
+	return name
+}
+
+// constant writes the scalar initializer name of dtype dt (i32 and bool
+// in int32_data, as ONNX stores them).
+func (e *exporter) constant(name string, dt ir.DType, x float64) {
 	t := tensor(name, elemType(dt))
-	switch dt {
-	case ir.F32:
+	if dt == ir.F32 {
 		t.FloatData = []float32{float32(x)}
-	default: // i32, bool: int32_data
+	} else {
 		t.Int32Data = []int32{int32(x)}
 	}
 	e.graph.Initializer = append(e.graph.Initializer, t)
-	return name
 }
 
 // batchDim returns the int64[1] tensor holding the batch size N, read from

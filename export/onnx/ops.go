@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"slices"
+
 	"github.com/mdlc/mdlc/export/onnx/onnxpb"
 	"github.com/mdlc/mdlc/ir"
 )
@@ -20,13 +22,7 @@ var opMap map[string]mapping
 func init() {
 	opMap = map[string]mapping{
 		"const": func(e *exporter, v *ir.Value, _ []string, out string) error {
-			t := tensor(out, elemType(v.Type.DType))
-			if v.Type.DType == ir.F32 {
-				t.FloatData = []float32{float32(v.Attrs.Float("value"))}
-			} else {
-				t.Int32Data = []int32{int32(v.Attrs.Float("value"))}
-			}
-			e.graph.Initializer = append(e.graph.Initializer, t)
+			e.constant(out, v.Type.DType, v.Attrs.Float("value"))
 			return nil
 		},
 		"numel": mapNumel,
@@ -203,7 +199,8 @@ func mapNumel(e *exporter, v *ir.Value, _ []string, out string) error {
 		}
 	}
 	if batch == 0 {
-		return opMap["const"](e, &ir.Value{Type: v.Type, Attrs: ir.Attrs{"value": fixed}}, nil, out)
+		e.constant(out, ir.F32, fixed)
+		return nil
 	}
 	b, err := e.batchDim()
 	if err != nil {
@@ -319,19 +316,10 @@ func (e *exporter) reshapeTarget(s ir.Shape) (string, error) {
 			dims[i] = -1
 		}
 	}
-	if batch == 0 || batch == 1 && slicesContains(s, ir.N) {
+	if batch == 0 || batch == 1 && slices.Contains(s, ir.N) {
 		return e.ints(dims...), nil
 	}
 	return e.shape(s)
-}
-
-func slicesContains(s ir.Shape, d ir.Dim) bool {
-	for _, x := range s {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }
 
 // nchw and nhwc are the Transposes between mdlc's NHWC images and ONNX's
