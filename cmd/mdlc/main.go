@@ -41,6 +41,7 @@ func init() {
 		{"train", modelCommandArgs["train"], "train a model on a data set (builds it into a cached program)", cmdTrain},
 		{"eval", modelCommandArgs["eval"], "evaluate a checkpoint on a data set", cmdEval},
 		{"predict", modelCommandArgs["predict"], "print a checkpoint's class probabilities for inputs", cmdPredict},
+		{"export", "-format onnx [-checkpoint FILE] [-o FILE] FILE", "write a model's inference graph as an ONNX file", cmdExport},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
