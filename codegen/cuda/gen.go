@@ -33,6 +33,9 @@ type Options struct {
 	// model_cuda.go joins: no name model_cuda.go gives may be one of
 	// theirs. compile.Build passes them.
 	Host map[string][]byte
+	// Inference marks an inference build (gogen.Options.Inference); the
+	// checkpoint methods are the host model's, which knows it too.
+	Inference bool
 }
 
 // launch is one unit of the plan as the GPU runs it: a kernel, after the
