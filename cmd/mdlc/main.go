@@ -41,6 +41,7 @@ func init() {
 		{"train", modelCommandArgs["train"], "train a model on a data set (builds it into a cached program)", cmdTrain},
 		{"eval", modelCommandArgs["eval"], "evaluate a checkpoint on a data set", cmdEval},
 		{"predict", modelCommandArgs["predict"], "print a checkpoint's class probabilities for inputs", cmdPredict},
+		{"import", importArgs, "convert PyTorch or Keras / TF.js weights into a checkpoint", cmdImport},
 		{"version", "", "print the version", cmdVersion},
 	}
 }
