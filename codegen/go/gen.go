@@ -178,15 +178,22 @@ func (gen *generator) file() *jen.File {
 	f := api.NewFile(gen.opt.Package, gen.header())
 	f.PackageComment(fmt.Sprintf("Package %s is the model %s compiled by mdlc from %s.", gen.opt.Package, g.Name, filepath.Base(gen.opt.Source)))
 	f.PackageComment("")
-	f.PackageComment("Create it with New, train it with TrainStep, predict with Forward, measure with")
-	f.PackageComment("Eval, and checkpoint it with Save and Load. A Model is not safe for concurrent use.")
+	if gen.opt.Inference {
+		f.PackageComment("It is an inference build (mdlc build -inference): Forward only, without gradients,")
+		f.PackageComment("optimizer state or training code. Create it with New, load the weights of a training")
+		f.PackageComment("build's checkpoint with Load, and predict with Forward. A Model is not safe for")
+		f.PackageComment("concurrent use.")
+	} else {
+		f.PackageComment("Create it with New, train it with TrainStep, predict with Forward, measure with")
+		f.PackageComment("Eval, and checkpoint it with Save and Load. A Model is not safe for concurrent use.")
+	}
 
 	f.Const().Defs(
 		jen.Comment("MaxBatch is the largest batch size n the methods accept."),
 		jen.Id("MaxBatch").Op("=").Lit(pl.MaxBatch),
 		jen.Line(),
 		jen.Comment("Sizes of the storage blocks, in elements."),
-		jen.Id("numParams").Op("=").Lit(pl.Params).Comment("parameters (and gradients)"),
+		jen.Id("numParams").Op("=").Lit(pl.Params).Comment(gen.paramsDoc()),
 		jen.Id("numState").Op("=").Lit(pl.State).Comment("optimizer state"),
 		jen.Id("arenaSize").Op("=").Lit(pl.Arena).Comment("float32 activations and temporaries at MaxBatch"),
 		jen.Id("iarenaSize").Op("=").Lit(pl.IArena).Comment("int32 temporaries at MaxBatch"),
@@ -322,6 +329,13 @@ func (gen *generator) views() []view {
 		}
 	}
 	return out
+}
+
+func (gen *generator) paramsDoc() string {
+	if gen.opt.Inference {
+		return "parameters"
+	}
+	return "parameters (and gradients)"
 }
 
 // gradsField and gradsMake declare and allocate the gradients block; an
