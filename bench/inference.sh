@@ -48,6 +48,6 @@ awk '
 		for (i = 0; i < n; i++) {
 			split(order[i], p, " ")
 			a = median(v[order[i], "mdlc"]); b = median(v[order[i], "ort"])
-			printf "| %s | %d | %.3f | %.3f | %.0f | %.0f | %.2fx |\n", p[1], p[2], a / 1e6, b / 1e6, p[2] * 1e9 / a, p[2] * 1e9 / b, b / a
+			printf "| %s | %d | %.4g | %.4g | %.0f | %.0f | %.2fx |\n", p[1], p[2], a / 1e6, b / 1e6, p[2] * 1e9 / a, p[2] * 1e9 / b, b / a
 		}
 	}' "$tmp/results"
