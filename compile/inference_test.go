@@ -87,6 +87,18 @@ func TestInferenceCUDA(t *testing.T) {
 	if len(res.Files[cudagen.PTXFile]) == 0 {
 		t.Error("no PTX")
 	}
+	if strings.Contains(string(res.Files[cudagen.CUFile]), "Gradients.") {
+		t.Error("kernels.cu of the inference build lays out a grads block")
+	}
+	// The package, model_cuda.go included, builds and vets.
+	dir := gotool.TempModule(t, "cudainfer")
+	os.MkdirAll(filepath.Join(dir, "f"), 0o755)
+	for file, data := range res.Files {
+		if err := os.WriteFile(filepath.Join(dir, "f", file), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gotool.Go(t, dir, []string{"CGO_ENABLED=0"}, "vet", "./...")
 }
 
 // inferenceDriver trains each example's training build for a few steps,

@@ -69,7 +69,7 @@ func generate(g *ir.Graph, opt Options) (map[string][]byte, *layout, error) {
 	if opt.Arch == "" {
 		opt.Arch = DefaultArch
 	}
-	l := newLayout(g)
+	l := newLayout(g, opt.Inference)
 	if err := l.reserveHost(opt.Host); err != nil {
 		return nil, nil, err
 	}
@@ -194,6 +194,9 @@ func (c *cgen) cuSource(launches []*launch, header string) []byte {
 		define("Parameters.", l.mac[v], false, ir.StoreParams, l.offset(v), v.Name+" "+dims.Comment(v.Type.Shape))
 	}
 	for _, v := range g.Params() {
+		if l.noGrads {
+			break
+		}
 		define("Gradients.", l.grad[v], false, ir.StoreGrads, l.pl.GradSlot[v].Offset, "d loss / d "+v.Name+" "+dims.Comment(v.Type.Shape))
 	}
 	for _, v := range g.State() {
