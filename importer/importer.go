@@ -108,7 +108,13 @@ func Import(filename string, src []byte, model, weightsPath string, opt Options)
 	if err != nil {
 		return nil, nil, fmt.Errorf("importing %s: %w", weightsPath, err)
 	}
-	return ts, map[string]string{runtime.MetaModel: g.Name, "mdlc.imported_from": opt.From}, nil
+	return ts, Metadata(g, opt), nil
+}
+
+// Metadata is the checkpoint metadata of an import into g: the model's
+// name, which Load checks, and the framework the weights came from.
+func Metadata(g *ir.Graph, opt Options) map[string]string {
+	return map[string]string{runtime.MetaModel: g.Name, "mdlc.imported_from": opt.From}
 }
 
 // layer is a layer of the model or of the file: its kind and its tensors
@@ -324,6 +330,9 @@ func Convert(g *ir.Graph, ws []Weight, opt Options) ([]runtime.Tensor, error) {
 		conv[p.ours] = data
 	}
 	if len(errs) > 0 {
+		if hint := frameworkHint(ws, opt.From); hint != "" {
+			errs = append(errs, errors.New(hint))
+		}
 		return nil, errors.Join(errs...)
 	}
 	return checkpoint(g, conv, opt.Seed)
@@ -579,6 +588,24 @@ func checkpoint(g *ir.Graph, conv map[*ir.Value][]float32, seed uint64) ([]runti
 		out = append(out, runtime.Tensor{Name: v.Name, Shape: shape, Data: data})
 	}
 	return out, nil
+}
+
+// frameworkHint suggests the other framework when no tensor name has the
+// separator of from's: PyTorch's module paths use dots, Keras's slashes.
+func frameworkHint(ws []Weight, from string) string {
+	sep, other, flag := "/", "PyTorch's", PyTorch
+	if from == PyTorch {
+		sep, other, flag = ".", "Keras's", Keras
+	}
+	for _, w := range ws {
+		if strings.Contains(w.Name, sep) {
+			return ""
+		}
+	}
+	if len(ws) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("hint: no tensor name contains %q; names like %s look like %s (-from %s)", sep, ws[0].Name, other, flag)
 }
 
 func prefixes(ls []*layer) string {

@@ -106,7 +106,7 @@ func TestConvertErrors(t *testing.T) {
 		{"extra", extra, importer.Options{From: importer.PyTorch}, []string{"extra tensor", "scale [1]"}},
 		{"misshaped", reshape("fc1.weight", []int{24, 16}), importer.Options{From: importer.PyTorch}, []string{"mis-shaped tensor", "fc1.weight [24 16]", "hidden.w", "expected [16 24]"}},
 		{"layers", drop("fc2.weight"), importer.Options{From: importer.PyTorch}, []string{"extra tensor: fc2.bias"}},
-		{"keras names", ws, importer.Options{From: importer.Keras}, []string{"the model has 2 dense layers (hidden, logits), the file 0"}},
+		{"keras names", ws, importer.Options{From: importer.Keras}, []string{"the model has 2 dense layers (hidden, logits), the file 0", "look like PyTorch's (-from pytorch)"}},
 		{"framework", ws, importer.Options{From: "onnx"}, []string{`unknown framework "onnx"`}},
 		{"map", ws, importer.Options{From: importer.PyTorch, Map: []importer.MapEntry{{Theirs: "fc1.weight", Ours: "hiden.w", Line: 3}, {Theirs: "nope", Ours: "-", Line: 4}}},
 			[]string{"map line 3: the model has no parameter or state hiden.w", "map line 4: the file has no tensor nope", "extra tensor: conv1.weight", "missing tensor: the model's param hidden.w"}},

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/mdlc/mdlc/compile"
+	"github.com/mdlc/mdlc/dsl"
 	"github.com/mdlc/mdlc/importer"
 	"github.com/mdlc/mdlc/runtime"
 )
@@ -53,11 +55,25 @@ func cmdImport(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "mdlc: %v\n", err)
 		return exitUsage
 	}
-	ts, meta, err := importer.Import(path, src, *model, fs.Arg(1), opt)
+	g, diags, err := compile.Load(path, src, *model)
+	fmt.Fprint(stderr, diags.Format(dsl.Sources{path: src}))
+	if err != nil {
+		if !diags.HasErrors() {
+			fmt.Fprintf(stderr, "mdlc: %v\n", err)
+		}
+		return exitError
+	}
+	ws, _, err := importer.ReadWeights(fs.Arg(1))
 	if err != nil {
 		fmt.Fprintf(stderr, "mdlc: %v\n", err)
 		return exitError
 	}
+	ts, err := importer.Convert(g, ws, opt)
+	if err != nil {
+		fmt.Fprintf(stderr, "mdlc: importing %s into %s:\n%v\n", fs.Arg(1), path, err)
+		return exitError
+	}
+	meta := importer.Metadata(g, opt)
 	if err := runtime.SaveSafetensors(*out, ts, meta); err != nil {
 		fmt.Fprintf(stderr, "mdlc: %v\n", err)
 		return exitError
