@@ -255,9 +255,9 @@ CASES	} {
 }
 `
 
-// Every example's inference build compiles, loads a checkpoint its
-// training build saved, and computes the training build's Forward bit for
-// bit: the inference graph is the training graph's inference path, and the
+// Every example's inference build (and that of a model with batch_norm and
+// dropout) compiles, loads a checkpoint its training build saved, and
+// computes the training build's Forward bit for bit: the inference graph is the training graph's inference path, and the
 // passes compute each value it keeps with the same float32 operations in
 // the same order.
 func TestInferenceBuildExamples(t *testing.T) {
@@ -268,6 +268,9 @@ func TestInferenceBuildExamples(t *testing.T) {
 	if err != nil || len(examples) == 0 {
 		t.Fatalf("no examples: %v", err)
 	}
+	// And a model with batch_norm (moving statistics trained by TrainStep,
+	// read by the inference build) and dropout.
+	examples = append(examples, "../codegen/go/testdata/models/modes.mdl")
 	dir := gotool.TempModule(t, "inference")
 	var imports, cases strings.Builder
 	for _, path := range examples {
@@ -329,6 +332,9 @@ func TestInferenceBuildExamples(t *testing.T) {
 		}
 		if r.Inputs != 1 {
 			t.Errorf("%s: the inference build has %d inputs, want 1 (no target)", r.Model, r.Inputs)
+		}
+		if want := map[string]int{"modes": 4}[r.Model]; r.State != want {
+			t.Errorf("%s: the inference build has %d state tensors, want %d (batch_norm's moving statistics only)", r.Model, r.State, want)
 		}
 	}
 	if seen != len(examples) {
