@@ -88,6 +88,10 @@ type BuildOptions struct {
 	Package string // Go package name
 	Version string // mdlc version named in the headers (default Version)
 	Arch    string // PTX architecture with the cuda target (default cudagen.DefaultArch)
+	// Inference builds the inference graph only (ir.Inference): Forward,
+	// no gradients, optimizer or training code; Load reads the parameters
+	// and the layers' state of a training build's checkpoint.
+	Inference bool
 }
 
 // Result is what Build produced, or found wrong.
@@ -108,8 +112,16 @@ func Build(filename string, src []byte, model string, opt BuildOptions) (*Result
 	if err != nil {
 		return res, err
 	}
+	if opt.Inference {
+		if err := ir.Inference(g); err != nil {
+			return res, fmt.Errorf("%s: %w", filename, err)
+		}
+	}
 	c, err := Plan(g, opt.Options)
 	res.Graph, res.Warnings, res.Stats = g, c.Warnings, c.Stats
+	if opt.Inference && res.Stats != nil {
+		res.Stats.GradBytes = 0 // gogen.Options.Inference: no grads block
+	}
 	if ds := (dsl.Diagnostics)(nil); errors.As(err, &ds) {
 		res.Diags = append(res.Diags, ds...)
 		return res, err
@@ -132,14 +144,14 @@ func Generate(g *ir.Graph, source string, opt BuildOptions) (Files, error) {
 	if g.Plan == nil {
 		return nil, fmt.Errorf("model %s has no storage plan (run the whole pipeline)", g.Name)
 	}
-	files, err := gogen.Generate(g, gogen.Options{Package: opt.Package, Source: source, Version: opt.Version})
+	files, err := gogen.Generate(g, gogen.Options{Package: opt.Package, Source: source, Version: opt.Version, Inference: opt.Inference})
 	if err != nil {
 		return nil, err
 	}
 	switch opt.Target {
 	case "", "go":
 	case "cuda":
-		cu, err := cudagen.Generate(g, cudagen.Options{Package: opt.Package, Source: source, Version: opt.Version, Arch: opt.Arch, Host: files})
+		cu, err := cudagen.Generate(g, cudagen.Options{Package: opt.Package, Source: source, Version: opt.Version, Arch: opt.Arch, Host: files, Inference: opt.Inference})
 		if err != nil {
 			return nil, err
 		}

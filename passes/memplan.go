@@ -74,6 +74,7 @@ type PlanStats struct {
 	PeakAt           *ir.Value
 	Params           int // trainable parameters (elements of the params block)
 	ParamBytes       int64
+	GradBytes        int64 // the grads block: ParamBytes, or 0 in an inference build (compile.Build)
 	StateBytes       int64
 	InPlace, Aliases int
 	Registers        int
@@ -98,7 +99,7 @@ func plan(g *ir.Graph, maxBatch int, reuse bool) (*ir.Plan, *PlanStats, error) {
 	}
 	us := pl.Units
 	uidx := map[*ir.Unit]int{}
-	st := &PlanStats{Planned: reuse, Units: len(us), Params: pl.Params, ParamBytes: int64(pl.Params) * 4, StateBytes: int64(pl.State) * 4}
+	st := &PlanStats{Planned: reuse, Units: len(us), Params: pl.Params, ParamBytes: int64(pl.Params) * 4, GradBytes: int64(pl.Params) * 4, StateBytes: int64(pl.State) * 4}
 	st.MaxBatch = maxBatch
 	for i, u := range us {
 		uidx[u] = i
@@ -344,7 +345,7 @@ func (st *PlanStats) Format(opsBefore int) string {
 		where = fmt.Sprintf("%%%d %s at %s", st.PeakAt.ID, st.PeakAt.Op.Name, st.PeakAt.Pos)
 	}
 	fmt.Fprintf(&b, "        largest live set %s, at %s\n", bytesText(st.PeakBytes), where)
-	fmt.Fprintf(&b, "        %s parameters: params %s, grads %s, state %s (one block each)\n", thousands(st.Params), bytesText(st.ParamBytes), bytesText(st.ParamBytes), bytesText(st.StateBytes))
+	fmt.Fprintf(&b, "        %s parameters: params %s, grads %s, state %s (one block each)\n", thousands(st.Params), bytesText(st.ParamBytes), bytesText(st.GradBytes), bytesText(st.StateBytes))
 	if line := st.flopsLine(); line != "" {
 		b.WriteString(line)
 	}

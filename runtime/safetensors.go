@@ -421,14 +421,24 @@ func (c *checkpoint) lastName() string {
 
 // readData reads every tensor's data, in file order, into data (indexed like
 // the header's entries) and checks the file ends there. At most limit values
-// of a tensor are allocated before they arrive.
-func (c *checkpoint) readData(limit int) (data [][]float32, err error) {
+// of a tensor are allocated before they arrive. An entry skip[i] is read
+// past, not kept (data[i] stays nil); skip may be nil.
+func (c *checkpoint) readData(limit int, skip []bool) (data [][]float32, err error) {
 	h := c.h
 	data = make([][]float32, len(h.entries))
 	chunk := make([]byte, 1<<16)
 	for _, i := range h.byOffset {
 		e := h.entries[i]
 		n := (e.end - e.begin) / 4
+		if skip != nil && skip[i] {
+			if k, err := io.CopyN(io.Discard, c.r, int64(e.end-e.begin)); err != nil {
+				if isEOF(err) {
+					return nil, fmt.Errorf("checkpoint %s: truncated (header says %d bytes of data, file has %d): tensor %q [%d,%d] is cut short", c.path, h.dataLen, e.begin+int(k), e.name, e.begin, e.end)
+				}
+				return nil, fmt.Errorf("checkpoint %s: tensor %q: %w", c.path, e.name, err)
+			}
+			continue
+		}
 		d := make([]float32, 0, min(n, limit))
 		for len(d) < n {
 			m := min(n-len(d), len(chunk)/4)
@@ -724,10 +734,24 @@ func LoadSafetensors(path string, tensors []Tensor, metadata map[string]string) 
 		return err
 	}
 	defer f.Close()
-	return c.load(tensors, metadata)
+	return c.load(tensors, metadata, false)
 }
 
-func (c *checkpoint) load(tensors []Tensor, metadata map[string]string) error {
+// LoadSafetensorsPart is LoadSafetensors for a model that needs part of a
+// checkpoint: the file may hold tensors the model does not have, which are
+// skipped unread (an inference build loading a training checkpoint, whose
+// optimizer state it has no use for). Every tensor of the model must still
+// be there with its shape.
+func LoadSafetensorsPart(path string, tensors []Tensor, metadata map[string]string) error {
+	c, f, err := openCheckpoint(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return c.load(tensors, metadata, true)
+}
+
+func (c *checkpoint) load(tensors []Tensor, metadata map[string]string, part bool) error {
 	path, h := c.path, c.h
 	// Metadata first: a checkpoint of another model mismatches everywhere.
 	var errs []error
@@ -770,7 +794,7 @@ func (c *checkpoint) load(tensors []Tensor, metadata map[string]string) error {
 		}
 	}
 	for j, e := range h.entries {
-		if !used[j] {
+		if !used[j] && !part {
 			errs = append(errs, fmt.Errorf("checkpoint %s: unexpected tensor %q (not in the model)", path, e.name))
 		}
 	}
@@ -782,7 +806,11 @@ func (c *checkpoint) load(tensors []Tensor, metadata map[string]string) error {
 	}
 	// Every entry now matches a model tensor of its size: allocating it
 	// whole costs no more than the model itself.
-	data, err := c.readData(math.MaxInt)
+	skip := make([]bool, len(used))
+	for j := range used {
+		skip[j] = !used[j]
+	}
+	data, err := c.readData(math.MaxInt, skip)
 	if err != nil {
 		return err
 	}
@@ -813,7 +841,7 @@ func (c *checkpoint) readAll() ([]Tensor, map[string]string, error) {
 	if c.size < 0 {
 		limit = 1 << 16
 	}
-	data, err := c.readData(limit)
+	data, err := c.readData(limit, nil)
 	if err != nil {
 		return nil, nil, err
 	}

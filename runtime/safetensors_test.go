@@ -268,7 +268,7 @@ func FuzzLoadSafetensors(f *testing.F) {
 			dst := destTensors()
 			c, err := readCheckpoint("fuzz", bytes.NewReader(b), size)
 			if err == nil {
-				err = c.load(dst, map[string]string{"mdlc.model": "T"})
+				err = c.load(dst, map[string]string{"mdlc.model": "T"}, false)
 			}
 			if err != nil && !untouched(dst) {
 				t.Fatalf("size %d: failed load changed the destination", size)
@@ -444,7 +444,7 @@ func TestLoadSafetensorsStream(t *testing.T) {
 			return err
 		}
 		dst := destTensors()
-		if err := c.load(dst, map[string]string{"mdlc.model": "T"}); err != nil {
+		if err := c.load(dst, map[string]string{"mdlc.model": "T"}, false); err != nil {
 			if !untouched(dst) {
 				t.Error("failed load changed the destination")
 			}

@@ -27,6 +27,7 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 	model := fs.String("model", "", "the model to build when the file has several")
 	verify := fs.Bool("verify-each", false, "verify the IR after every pass")
 	stats := fs.Bool("stats", false, "print kernel and memory statistics of the planned step")
+	inference := fs.Bool("inference", false, "build Forward only (no gradients, optimizer or training code); Load reads a training checkpoint")
 	target := fs.String("target", "go", "go, or cuda: also write kernels.cu, kernels.ptx and model_cuda.go (NewCUDA)")
 	arch := fs.String("arch", cudagen.DefaultArch, "PTX architecture with -target cuda: sm_80 or sm_90")
 	olevel := fs.Int("O", 2, "optimization level: 0 no rewrites or fusion, no memory shared; 1 simplify, cse, dce; 2 all")
@@ -70,7 +71,7 @@ func cmdBuild(stdout, stderr io.Writer, args []string) int {
 	}
 	res, err := compile.Build(path, src, *model, compile.BuildOptions{
 		Options: compile.Options{MaxBatch: *batch, Level: passes.O0 + passes.Level(*olevel), VerifyEach: *verify, DumpAfter: *dumpAfter, Dump: stderr},
-		Target:  *target, Package: name, Version: Version, Arch: *arch})
+		Target:  *target, Package: name, Version: Version, Arch: *arch, Inference: *inference})
 	// Lowering's diagnostics, the passes' warnings and a pass's error about
 	// the source, in the order of their positions.
 	ds := append(append(dsl.Diagnostics(nil), res.Diags...), warningDiags(path, res.Warnings)...)

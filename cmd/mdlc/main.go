@@ -42,6 +42,7 @@ func init() {
 		{"eval", modelCommandArgs["eval"], "evaluate a checkpoint on a data set", cmdEval},
 		{"predict", modelCommandArgs["predict"], "print a checkpoint's class probabilities for inputs", cmdPredict},
 		{"export", "-format onnx [-checkpoint FILE] [-o FILE] FILE", "write a model's inference graph as an ONNX file", cmdExport},
+		{"import", importArgs, "convert PyTorch or Keras / TF.js weights into a checkpoint", cmdImport},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

@@ -33,6 +33,9 @@ type Options struct {
 	// model_cuda.go joins: no name model_cuda.go gives may be one of
 	// theirs. compile.Build passes them.
 	Host map[string][]byte
+	// Inference marks an inference build (gogen.Options.Inference); the
+	// checkpoint methods are the host model's, which knows it too.
+	Inference bool
 }
 
 // launch is one unit of the plan as the GPU runs it: a kernel, after the
@@ -67,7 +70,7 @@ func generate(g *ir.Graph, opt Options) (map[string][]byte, *layout, error) {
 	if opt.Arch == "" {
 		opt.Arch = DefaultArch
 	}
-	l := newLayout(g)
+	l := newLayout(g, opt.Inference)
 	if err := l.reserveHost(opt.Host); err != nil {
 		return nil, nil, err
 	}
@@ -203,6 +206,9 @@ func (c *cgen) cuSource(launches []*launch, header string) []byte {
 		define("Parameters.", l.mac[v], false, ir.StoreParams, l.offset(v), v.Name+" "+dims.Comment(v.Type.Shape))
 	}
 	for _, v := range g.Params() {
+		if l.noGrads {
+			break
+		}
 		define("Gradients.", l.grad[v], false, ir.StoreGrads, l.pl.GradSlot[v].Offset, "d loss / d "+v.Name+" "+dims.Comment(v.Type.Shape))
 	}
 	for _, v := range g.State() {

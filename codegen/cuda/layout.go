@@ -38,6 +38,7 @@ type layout struct {
 	inputs    int                  // words of input staging
 	faults    []*ir.Value          // the values whose kernels check an index (render.Faults)
 	hostIdent map[string]bool      // the identifiers of the CPU model's files (Options.Host)
+	noGrads   bool                 // an inference build (Options.Inference): no grads block
 	err       error
 
 	macros, locals, kernels, goNames *names.Namer
@@ -67,8 +68,8 @@ var cReserved = []string{"int", "float", "void", "char", "const", "return", "if"
 // the identifiers C and C++ reserve for the implementation (__x, _X).
 var indexLike = regexp.MustCompile(`^([a-z][0-9]*_?|__.*|_[A-Z].*)$`)
 
-func newLayout(g *ir.Graph) *layout {
-	l := &layout{g: g, pl: g.Plan, base: names.Bases(g), mac: map[*ir.Value]string{}, grad: map[*ir.Value]string{}, loc: map[*ir.Value]string{},
+func newLayout(g *ir.Graph, inference bool) *layout {
+	l := &layout{g: g, pl: g.Plan, noGrads: inference, base: names.Bases(g), mac: map[*ir.Value]string{}, grad: map[*ir.Value]string{}, loc: map[*ir.Value]string{},
 		input:  map[*ir.Value]int{},
 		macros: names.New(blockMacros), locals: names.New(cReserved), kernels: names.New(cReserved),
 		goNames: names.New(append(append([]string(nil), api.Reserved...), goReserved...))}
@@ -160,21 +161,31 @@ func (l *layout) topName(s string) string {
 	}
 }
 
+// gradWords is the size of the grads block: the params', or none in an
+// inference build.
+func (l *layout) gradWords() int {
+	if l.noGrads {
+		return 0
+	}
+	return l.pl.Params
+}
+
 // blockBase is the word offset of a storage's block in the allocation.
 func (l *layout) blockBase(s ir.Storage) int {
+	pg := l.pl.Params + l.gradWords()
 	switch s {
 	case ir.StoreParams:
 		return 0
 	case ir.StoreGrads:
 		return l.pl.Params
 	case ir.StoreState:
-		return 2 * l.pl.Params
+		return pg
 	case ir.StoreArena:
-		return 2*l.pl.Params + l.pl.State
+		return pg + l.pl.State
 	case ir.StoreIArena:
-		return 2*l.pl.Params + l.pl.State + l.pl.Arena
+		return pg + l.pl.State + l.pl.Arena
 	case ir.StoreInput:
-		return 2*l.pl.Params + l.pl.State + l.pl.Arena + l.pl.IArena
+		return pg + l.pl.State + l.pl.Arena + l.pl.IArena
 	}
 	panic("cuda: no block for storage " + s.String())
 }

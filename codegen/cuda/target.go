@@ -255,7 +255,12 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 	}
 	body := func(method string) []jen.Code {
 		switch method {
-		case "Params", "Grads", "State":
+		case "Grads":
+			if opt.Inference {
+				return []jen.Code{jen.Return(jen.Nil()).Comment("an inference build has no gradients")}
+			}
+			fallthrough
+		case "Params", "State":
 			return []jen.Code{
 				jen.If(download(strings.ToLower(method)).Op("!=").Nil()).Block(jen.Return(jen.Nil())),
 				jen.Return(jen.Id("m").Dot("host").Dot(method).Call())}
@@ -267,7 +272,7 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		}
 		return append([]jen.Code{returnIfErr(jen.Id("m").Dot("host").Dot("Reset").Call())}, append(lock(), jen.Return(jen.Id("m").Dot("upload").Call()))...)
 	}
-	m := &api.Model{G: g, Type: "CUDAModel", Ident: name, Where: "host buffers\nthat stay valid until the next call", Fallible: true,
+	m := &api.Model{G: g, Type: "CUDAModel", Ident: name, Inference: opt.Inference, Where: "host buffers\nthat stay valid until the next call", Fallible: true,
 		Call: func(e ir.Entry, args []jen.Code) *jen.Statement {
 			return jen.Id("m").Dot(api.EntryMethod(e)).Call(args...)
 		},

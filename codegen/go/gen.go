@@ -52,6 +52,10 @@ type Options struct {
 	// NoAsm leaves out model_amd64.s: vectorized loops run as calls of the
 	// runtime's primitives only (tests use it to check that path on amd64).
 	NoAsm bool
+	// Inference marks an inference build (ir.Inference, mdlc build
+	// -inference): the Model has no gradients block, and Load takes a
+	// training checkpoint, skipping the tensors it does not need.
+	Inference bool
 }
 
 // Generate returns the files of the model package for the planned step
@@ -174,15 +178,22 @@ func (gen *generator) file() *jen.File {
 	f := api.NewFile(gen.opt.Package, gen.header())
 	f.PackageComment(fmt.Sprintf("Package %s is the model %s compiled by mdlc from %s.", gen.opt.Package, g.Name, filepath.Base(gen.opt.Source)))
 	f.PackageComment("")
-	f.PackageComment("Create it with New, train it with TrainStep, predict with Forward, measure with")
-	f.PackageComment("Eval, and checkpoint it with Save and Load. A Model is not safe for concurrent use.")
+	if gen.opt.Inference {
+		f.PackageComment("It is an inference build (mdlc build -inference): Forward only, without gradients,")
+		f.PackageComment("optimizer state or training code. Create it with New, load the weights of a training")
+		f.PackageComment("build's checkpoint with Load, and predict with Forward. A Model is not safe for")
+		f.PackageComment("concurrent use.")
+	} else {
+		f.PackageComment("Create it with New, train it with TrainStep, predict with Forward, measure with")
+		f.PackageComment("Eval, and checkpoint it with Save and Load. A Model is not safe for concurrent use.")
+	}
 
 	f.Const().Defs(
 		jen.Comment("MaxBatch is the largest batch size n the methods accept."),
 		jen.Id("MaxBatch").Op("=").Lit(pl.MaxBatch),
 		jen.Line(),
 		jen.Comment("Sizes of the storage blocks, in elements."),
-		jen.Id("numParams").Op("=").Lit(pl.Params).Comment("parameters (and gradients)"),
+		jen.Id("numParams").Op("=").Lit(pl.Params).Comment(gen.paramsDoc()),
 		jen.Id("numState").Op("=").Lit(pl.State).Comment("optimizer state"),
 		jen.Id("arenaSize").Op("=").Lit(pl.Arena).Comment("float32 activations and temporaries at MaxBatch"),
 		jen.Id("iarenaSize").Op("=").Lit(pl.IArena).Comment("int32 temporaries at MaxBatch"),
@@ -191,7 +202,7 @@ func (gen *generator) file() *jen.File {
 	// The Model: its blocks, then a view of every buffer.
 	fields := []jen.Code{
 		jen.Id("params").Index().Float32().Comment("all parameters, one block"),
-		jen.Id("grads").Index().Float32().Comment("d loss / d params, same layout as params"),
+		gen.gradsField(),
 		jen.Id("state").Index().Float32().Comment("optimizer state, one block"),
 		jen.Id("arena").Index().Float32().Comment("activations and temporaries"),
 		jen.Id("iarena").Index().Int32().Comment("int32 temporaries"),
@@ -220,7 +231,7 @@ func (gen *generator) file() *jen.File {
 	f.Type().Id("Model").Struct(fields...)
 
 	gen.constructor(f, views)
-	m := &api.Model{G: g, Type: "Model", Ident: p.ident, Where: "views of the\nmodel's memory that stay valid until the next call",
+	m := &api.Model{G: g, Type: "Model", Ident: p.ident, Inference: gen.opt.Inference, Where: "views of the\nmodel's memory that stay valid until the next call",
 		Call: func(e ir.Entry, args []jen.Code) *jen.Statement {
 			return jen.Id("m").Dot(api.EntryMethod(e)).Call(args...)
 		},
@@ -292,6 +303,9 @@ func (gen *generator) views() []view {
 		out = append(out, view{p.ident(v), "params", "Parameters.", fmt.Sprintf("%s %s", v.Name, dims.Comment(v.Type.Shape)), s.Offset, s.Size})
 	}
 	for _, v := range g.Params() {
+		if gen.opt.Inference {
+			break // no gradients
+		}
 		s := pl.GradSlot[v]
 		out = append(out, view{p.grad[v], "grads", "Gradients.", fmt.Sprintf("d loss / d %s %s", v.Name, dims.Comment(v.Type.Shape)), s.Offset, s.Size})
 	}
@@ -317,6 +331,30 @@ func (gen *generator) views() []view {
 	return out
 }
 
+func (gen *generator) paramsDoc() string {
+	if gen.opt.Inference {
+		return "parameters"
+	}
+	return "parameters (and gradients)"
+}
+
+// gradsField and gradsMake declare and allocate the gradients block; an
+// inference build has none (the field stays, nil, so the code around it
+// reads alike).
+func (gen *generator) gradsField() jen.Code {
+	if gen.opt.Inference {
+		return jen.Id("grads").Index().Float32().Comment("nil: an inference build has no gradients")
+	}
+	return jen.Id("grads").Index().Float32().Comment("d loss / d params, same layout as params")
+}
+
+func (gen *generator) gradsMake() jen.Code {
+	if gen.opt.Inference {
+		return jen.Nil()
+	}
+	return jen.Make(jen.Index().Float32(), jen.Id("numParams"))
+}
+
 func (gen *generator) constructor(f *jen.File, views []view) {
 	f.Comment("Option configures New.")
 	f.Type().Id("Option").Func().Params(jen.Op("*").Id("Model"))
@@ -328,7 +366,7 @@ func (gen *generator) constructor(f *jen.File, views []view) {
 	body := []jen.Code{
 		jen.Id("m").Op(":=").Op("&").Id("Model").Values(jen.Dict{
 			jen.Id("params"): jen.Make(jen.Index().Float32(), jen.Id("numParams")),
-			jen.Id("grads"):  jen.Make(jen.Index().Float32(), jen.Id("numParams")),
+			jen.Id("grads"):  gen.gradsMake(),
 			jen.Id("state"):  jen.Make(jen.Index().Float32(), jen.Id("numState")),
 			jen.Id("arena"):  jen.Make(jen.Index().Float32(), jen.Id("arenaSize")),
 			jen.Id("iarena"): jen.Make(jen.Index().Int32(), jen.Id("iarenaSize")),
@@ -359,12 +397,19 @@ func (gen *generator) body(method string) []jen.Code {
 	case "Params":
 		return []jen.Code{jen.Return(api.Tensors(g.Params(), name, field))}
 	case "Grads":
+		if gen.opt.Inference {
+			return []jen.Code{jen.Return(jen.Nil()).Comment("an inference build has no gradients")}
+		}
 		return []jen.Code{jen.Return(api.Tensors(g.Params(), name, func(v *ir.Value) jen.Code { return jen.Id("m").Dot(p.grad[v]) }))}
 	case "State":
 		return []jen.Code{jen.Return(api.Tensors(g.State(), name, field))}
 	case "Save":
 		return []jen.Code{jen.Return(api.Mdlc("SaveSafetensors").Call(jen.Id("path"), ckpt, api.Meta(g)))}
 	case "Load":
+		if gen.opt.Inference {
+			return []jen.Code{jen.Comment("An inference build reads what it needs of a training checkpoint."),
+				jen.Return(api.Mdlc("LoadSafetensorsPart").Call(jen.Id("path"), ckpt, api.Meta(g)))}
+		}
 		return []jen.Code{jen.Return(api.Mdlc("LoadSafetensors").Call(jen.Id("path"), ckpt, api.Meta(g)))}
 	}
 	// Reset: initialize params and state from the seed (a model without

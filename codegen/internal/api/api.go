@@ -90,6 +90,19 @@ type Model struct {
 	// Bodies of the methods whose work is the target's: "Params", "Grads",
 	// "State" (views of the tensors), "Save", "Load", "Reset".
 	Body func(method string) []jen.Code
+	// Inference marks an inference build (mdlc build -inference): Train
+	// and Evaluate say so in their errors.
+	Inference bool
+}
+
+// cannot is the error of Train (what "train") or Evaluate ("evaluate")
+// in a package without that entry point; why is the default reason.
+func (m *Model) cannot(what, why string) jen.Code {
+	msg := m.G.Name + " " + why
+	if m.Inference {
+		msg = m.G.Name + " is an inference build (mdlc build -inference): it cannot " + what + "; build it without -inference to " + what
+	}
+	return jen.Return(jen.Lit(0), jen.Qual("fmt", "Errorf").Call(jen.Lit(msg)))
 }
 
 func (m *Model) recv() *jen.Statement { return jen.Func().Params(jen.Id("m").Op("*").Id(m.Type)) }
@@ -264,7 +277,7 @@ func (m *Model) generic(f *jen.File, outs, metrics []ir.Result) {
 	if pl.Entries[ir.EntryStep] != nil {
 		train.Block(batchCheck(jen.Lit(0)), jen.Return(jen.Id("m").Dot("TrainStep").Call(batchArgs(ir.EntryStep)...)))
 	} else {
-		train.Block(jen.Return(jen.Lit(0), jen.Qual("fmt", "Errorf").Call(jen.Lit(g.Name+" has no loss or no optimizer: it cannot be trained"))))
+		train.Block(m.cannot("train", "has no loss or no optimizer: it cannot be trained"))
 	}
 
 	f.Comment("Evaluate implements runtime.Model: Eval on a batch, metrics written to metrics.")
@@ -287,7 +300,7 @@ func (m *Model) generic(f *jen.File, outs, metrics []ir.Result) {
 		}
 		evaluate.Block(append(body, jen.Return(jen.Id("loss"), jen.Nil()))...)
 	} else {
-		evaluate.Block(jen.Return(jen.Lit(0), jen.Qual("fmt", "Errorf").Call(jen.Lit(g.Name+" has no loss"))))
+		evaluate.Block(m.cannot("evaluate", "has no loss"))
 	}
 
 	f.Comment("Predict implements runtime.Model: Forward on a batch, outputs copied into outputs.")
