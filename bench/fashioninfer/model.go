@@ -46,19 +46,17 @@ type Model struct {
 	logitsB []float32 // logits.b (10)
 
 	// Activations and temporaries (views of the arena).
-	c1Conv2d []float32 // (N, 26, 26, 32) c1Conv2d = conv2d(image, c1W)
-	c1Relu   []float32 // (N, 26, 26, 32) c1Relu = relu(c1Add)
-	c1       []float32 // (N, 13, 13, 32) c1 = max_pool2d(c1Relu)
-	c2Conv2d []float32 // (N, 11, 11, 64) c2Conv2d = conv2d(c1, c2W)
-	c2Relu   []float32 // (N, 11, 11, 64) c2Relu = relu(c2Add)
-	c2       []float32 // (N, 5, 5, 64) c2 = max_pool2d(c2Relu)
-	hidden   []float32 // (N, 128) hidden = relu(hiddenAdd)
-	logits   []float32 // (N, 10) logits = add(logitsMatmul, logitsB)
-	probs    []float32 // (N, 10) probs = softmax(logits)
+	c1Relu []float32 // (N, 26, 26, 32) c1Relu = relu(c1Add)
+	c1     []float32 // (N, 13, 13, 32) c1 = max_pool2d(c1Relu)
+	c2Relu []float32 // (N, 11, 11, 64) c2Relu = relu(c2Add)
+	c2     []float32 // (N, 5, 5, 64) c2 = max_pool2d(c2Relu)
+	hidden []float32 // (N, 128) hidden = relu(hiddenAdd)
+	logits []float32 // (N, 10) logits = add(logitsMatmul, logitsB)
+	probs  []float32 // (N, 10) probs = softmax(logits)
 
 	// Workspaces (of the arena).
-	c1Conv2dScratch []float32 // (676, 9) for c1Conv2d
-	c2Conv2dScratch []float32 // (121, 288) for c2Conv2d
+	c1Conv2dScratch []float32 // (4732, 9) for c1Conv2d
+	c2Conv2dScratch []float32 // (3872, 288) for c2Conv2d
 }
 
 // Option configures New.
@@ -93,17 +91,15 @@ func New(opts ...Option) *Model {
 	m.hiddenB = m.params[223616:223744:223744]
 	m.logitsW = m.params[223744:225024:225024]
 	m.logitsB = m.params[225024:225034:225034]
-	m.c1Conv2d = m.arena[0:2768896:2768896]
 	m.c1Relu = m.arena[0:2768896:2768896]
 	m.c1 = m.arena[2768896:3461120:3461120]
-	m.c2Conv2d = m.arena[0:991232:991232]
-	m.c2Relu = m.arena[0:991232:991232]
-	m.c2 = m.arena[991232:1196032:1196032]
-	m.hidden = m.arena[0:16384:16384]
-	m.logits = m.arena[16384:17664:17664]
-	m.probs = m.arena[0:1280:1280]
-	m.c1Conv2dScratch = m.arena[2768896:2774980:2774980]
-	m.c2Conv2dScratch = m.arena[991232:1026080:1026080]
+	m.c2Relu = m.arena[1115136:2106368:2106368]
+	m.c2 = m.arena[0:204800:204800]
+	m.hidden = m.arena[204800:221184:221184]
+	m.logits = m.arena[0:1280:1280]
+	m.probs = m.arena[1280:2560:2560]
+	m.c1Conv2dScratch = m.arena[2768896:2811484:2811484]
+	m.c2Conv2dScratch = m.arena[0:1115136:1115136]
 	m.Reset()
 	return m
 }
@@ -318,10 +314,8 @@ func spec() mdlc.Spec {
 
 // forward computes the outputs.
 func (m *Model) forward(image []float32, n int) {
-	m.c1Conv2dForward(image, n)
-	m.c1ReluForward(n)
+	m.c1ReluForward(image, n)
 	m.c1Forward(n)
-	m.c2Conv2dForward(n)
 	m.c2ReluForward(n)
 	m.c2Forward(n)
 	m.hiddenForward(n)
@@ -332,53 +326,18 @@ func (m *Model) forward(image []float32, n int) {
 // ----------------------------------------------------------------------------
 // Forward.
 
-// c1Conv2dForward computes
-//
-//	c1Conv2d = conv2d(image, c1W) (N, 26, 26, 32)
-func (m *Model) c1Conv2dForward(image []float32, n int) {
-	// conv2d: x (N, 28, 28, 1), filter (3, 3, 1, 32), output (N, 26, 26, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
-	for ex := 0; ex < n; ex++ {
-		xb, yb := image[ex*784:(ex+1)*784], m.c1Conv2d[ex*21632:(ex+1)*21632]
-		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 26; oy++ {
-				for ox := 0; ox < 26; ox++ {
-					row := m.c1Conv2dScratch[(oy*26+ox)*9 : (oy*26+ox+1)*9]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*1 : (ky*3+kx+1)*1]
-							if iy < 0 || iy >= 28 || ix < 0 || ix >= 28 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*28+ix)*1+gi*1:])
-						}
-					}
-				}
-			}
-			rt.Sgemm(false, false, 676, 32, 9, 1, m.c1Conv2dScratch, 9, m.c1W[gi*32:], 32, 0, yb[gi*32:], 32)
-		}
-	}
-}
-
 // c1ReluForward computes
 //
+//	c1Conv2d = conv2d(image, c1W) (N, 26, 26, 32)
 //	c1Add = add(c1Conv2d, c1B) (N, 26, 26, 32)
 //	c1Relu = relu(c1Add) (N, 26, 26, 32)
-func (m *Model) c1ReluForward(n int) {
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 26; i1++ {
-			for i2 := 0; i2 < 26; i2++ {
-				c1Conv2dRow := m.c1Conv2d[i0*21632+i1*832+i2*32:][:32]
-				c1BRow := m.c1B[0:][:32]
-				c1ReluRow := m.c1Relu[i0*21632+i1*832+i2*32:][:32]
-				for j := range c1ReluRow {
-					c1Add := c1Conv2dRow[j] + c1BRow[j]
-					c1Relu := relu32(c1Add)
-					c1ReluRow[j] = c1Relu
-				}
-			}
+func (m *Model) c1ReluForward(image []float32, n int) {
+	// conv2d: x (N, 28, 28, 1), filter (3, 3, 1, 32), output (N, 26, 26, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
+	for ex0 := 0; ex0 < n; ex0 += 7 {
+		cnt := min(7, n-ex0)
+		for gi := 0; gi < 1; gi++ {
+			rt.Unfold(rt.ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 26, OW: 26, CG: 1}, m.c1Conv2dScratch, image[ex0*784:(ex0+cnt)*784], cnt, gi)
+			rt.SgemmEpilogue(false, false, cnt*676, 32, 9, 1, m.c1Conv2dScratch, 9, m.c1W[gi*32:], 32, 0, m.c1Relu[ex0*21632+gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -388,99 +347,21 @@ func (m *Model) c1ReluForward(n int) {
 //	c1 = max_pool2d(c1Relu) (N, 13, 13, 32)
 func (m *Model) c1Forward(n int) {
 	// max_pool2d: x (N, 26, 26, 32), output (N, 13, 13, 32); window 2x2, stride 2x2, pads 0,0,0,0
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 13; oy++ {
-			for ox := 0; ox < 13; ox++ {
-				yo := m.c1[((ex*13+oy)*13+ox)*32:][:32]
-				first := true
-				for ky := 0; ky < 2; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 26 {
-						continue
-					}
-					for kx := 0; kx < 2; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 26 {
-							continue
-						}
-						xs := m.c1Relu[((ex*26+iy)*26+ix)*32:][:32]
-						if first {
-							copy(yo, xs)
-							first = false
-							continue
-						}
-						for c, xv := range xs {
-							if xv > yo[c] || (xv != xv && yo[c] == yo[c]) {
-								yo[c] = xv
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-// c2Conv2dForward computes
-//
-//	c2Conv2d = conv2d(c1, c2W) (N, 11, 11, 64)
-func (m *Model) c2Conv2dForward(n int) {
-	// conv2d: x (N, 13, 13, 32), filter (3, 3, 32, 64), output (N, 11, 11, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
-	for ex := 0; ex < n; ex++ {
-		xb, yb := m.c1[ex*5408:(ex+1)*5408], m.c2Conv2d[ex*7744:(ex+1)*7744]
-		for gi := 0; gi < 1; gi++ {
-			for oy := 0; oy < 11; oy++ {
-				for ox := 0; ox < 11; ox++ {
-					row := m.c2Conv2dScratch[(oy*11+ox)*288 : (oy*11+ox+1)*288]
-					for ky := 0; ky < 3; ky++ {
-						iy := oy + ky
-						for kx := 0; kx < 3; kx++ {
-							ix := ox + kx
-							dst := row[(ky*3+kx)*32 : (ky*3+kx+1)*32]
-							if iy < 0 || iy >= 13 || ix < 0 || ix >= 13 {
-								clear(dst)
-								continue
-							}
-							copy(dst, xb[(iy*13+ix)*32+gi*32:])
-						}
-					}
-				}
-			}
-			rt.Sgemm(false, false, 121, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, yb[gi*64:], 64)
-		}
-	}
+	rt.MaxPool(rt.ConvGeom{H: 26, W: 26, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 13, OW: 13, CG: 32}, m.c1, m.c1Relu, n)
 }
 
 // c2ReluForward computes
 //
+//	c2Conv2d = conv2d(c1, c2W) (N, 11, 11, 64)
 //	c2Add = add(c2Conv2d, c2B) (N, 11, 11, 64)
 //	c2Relu = relu(c2Add) (N, 11, 11, 64)
 func (m *Model) c2ReluForward(n int) {
-	if c2ReluAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 11; i1++ {
-				for i2 := 0; i2 < 11; i2++ {
-					c2Conv2dRow := m.c2Conv2d[i0*7744+i1*704+i2*64:][:64]
-					c2BRow := m.c2B[0:][:64]
-					c2ReluRow := m.c2Relu[i0*7744+i1*704+i2*64:][:64]
-					c2ReluAVX2(64, &c2Conv2dRow[0], &c2BRow[0], &c2ReluRow[0])
-				}
-			}
-		}
-	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 11; i1++ {
-				for i2 := 0; i2 < 11; i2++ {
-					c2Conv2dRow := m.c2Conv2d[i0*7744+i1*704+i2*64:][:64]
-					c2BRow := m.c2B[0:][:64]
-					c2ReluRow := m.c2Relu[i0*7744+i1*704+i2*64:][:64]
-					for j := range c2ReluRow {
-						c2Add := c2Conv2dRow[j] + c2BRow[j]
-						c2Relu := relu32(c2Add)
-						c2ReluRow[j] = c2Relu
-					}
-				}
-			}
+	// conv2d: x (N, 13, 13, 32), filter (3, 3, 32, 64), output (N, 11, 11, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
+	for ex0 := 0; ex0 < n; ex0 += 32 {
+		cnt := min(32, n-ex0)
+		for gi := 0; gi < 1; gi++ {
+			rt.Unfold(rt.ConvGeom{H: 13, W: 13, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 11, OW: 11, CG: 32}, m.c2Conv2dScratch, m.c1[ex0*5408:(ex0+cnt)*5408], cnt, gi)
+			rt.SgemmEpilogue(false, false, cnt*121, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, m.c2Relu[ex0*7744+gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -490,37 +371,7 @@ func (m *Model) c2ReluForward(n int) {
 //	c2 = max_pool2d(c2Relu) (N, 5, 5, 64)
 func (m *Model) c2Forward(n int) {
 	// max_pool2d: x (N, 11, 11, 64), output (N, 5, 5, 64); window 2x2, stride 2x2, pads 0,0,0,0
-	for ex := 0; ex < n; ex++ {
-		for oy := 0; oy < 5; oy++ {
-			for ox := 0; ox < 5; ox++ {
-				yo := m.c2[((ex*5+oy)*5+ox)*64:][:64]
-				first := true
-				for ky := 0; ky < 2; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 11 {
-						continue
-					}
-					for kx := 0; kx < 2; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 11 {
-							continue
-						}
-						xs := m.c2Relu[((ex*11+iy)*11+ix)*64:][:64]
-						if first {
-							copy(yo, xs)
-							first = false
-							continue
-						}
-						for c, xv := range xs {
-							if xv > yo[c] || (xv != xv && yo[c] == yo[c]) {
-								yo[c] = xv
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	rt.MaxPool(rt.ConvGeom{H: 11, W: 11, C: 64, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 5, OW: 5, CG: 64}, m.c2, m.c2Relu, n)
 }
 
 // hiddenForward computes
@@ -561,15 +412,5 @@ func (m *Model) probsForward(n int) {
 	}
 }
 
-// c2ReluAVX2 is c2ReluAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var c2ReluAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
 // Scalar helpers.
 func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
-
-func relu32(x float32) float32 {
-	if x > 0 {
-		return x
-	}
-	return 0
-}
