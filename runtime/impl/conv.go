@@ -187,30 +187,36 @@ func MaxPool(g ConvGeom, y, x []float32, n int) {
 }
 
 func maxPoolRows(g *ConvGeom, y, x []float32, lo, hi int) {
-	c := g.C
+	// The geometry in locals: the compiler cannot keep g's fields in
+	// registers across the stores into y.
+	c, h, w, oh, ow := g.C, g.H, g.W, g.OH, g.OW
+	kh, kw, sh, sw, pt, pl := g.KH, g.KW, g.SH, g.SW, g.PT, g.PL
 	for r := lo; r < hi; r++ {
-		b, oy := r/g.OH, r%g.OH
-		for ox := 0; ox < g.OW; ox++ {
-			yo := y[((b*g.OH+oy)*g.OW+ox)*c:][:c]
+		b, oy := r/oh, r%oh
+		xb := x[b*h*w*c : (b+1)*h*w*c]
+		yr := y[(b*oh+oy)*ow*c : (b*oh+oy+1)*ow*c]
+		for ox := 0; ox < ow; ox++ {
+			yo := yr[ox*c : (ox+1)*c]
 			first := true
-			for ky := 0; ky < g.KH; ky++ {
-				iy := oy*g.SH - g.PT + ky
-				if iy < 0 || iy >= g.H {
+			for ky := 0; ky < kh; ky++ {
+				iy := oy*sh - pt + ky
+				if iy < 0 || iy >= h {
 					continue
 				}
-				for kx := 0; kx < g.KW; kx++ {
-					ix := ox*g.SW - g.PL + kx
-					if ix < 0 || ix >= g.W {
+				for kx := 0; kx < kw; kx++ {
+					ix := ox*sw - pl + kx
+					if ix < 0 || ix >= w {
 						continue
 					}
-					xs := x[((b*g.H+iy)*g.W+ix)*c:][:c]
+					xs := xb[(iy*w+ix)*c : (iy*w+ix+1)*c]
 					if first {
 						copy(yo, xs)
 						first = false
 						continue
 					}
+					xs = xs[:len(yo)]
 					for ch, xv := range xs {
-						if xv > yo[ch] || (xv != xv && yo[ch] == yo[ch]) {
+						if yv := yo[ch]; xv > yv || (xv != xv && yv == yv) {
 							yo[ch] = xv
 						}
 					}
