@@ -76,6 +76,14 @@ type Options struct {
 	// Workers is the number of goroutines that fill (and augment) the
 	// training batches ahead of the steps; 0 means 1.
 	Workers int
+	// Rank is the process's rank in data-parallel training (dist/mpi:
+	// the model has the all-reduce hook and the training loader reads its
+	// share, data.LoaderOptions.Rank and World). Only rank 0 writes the
+	// checkpoints, the history, the logs and the progress; every rank
+	// reads the checkpoint to resume (a file system every rank sees) and
+	// evaluates the whole validation set (the ranks' parameters being the
+	// same, so are their results).
+	Rank int
 }
 
 // Callback holds functions Fit calls; any may be nil. An error stops
@@ -214,6 +222,10 @@ func Fit(ctx context.Context, m runtime.Model, trainData, valData *data.Loader, 
 		return h, nil
 	}
 
+	writer := opts.Rank == 0
+	if !writer {
+		opts.Progress, opts.LogDir = nil, ""
+	}
 	var tb [2]*tblog.Writer
 	if opts.LogDir != "" {
 		for i, sub := range []string{"train", "validation"} {
@@ -281,7 +293,7 @@ func Fit(ctx context.Context, m runtime.Model, trainData, valData *data.Loader, 
 		} else {
 			wait++
 		}
-		if opts.Checkpoint != "" {
+		if opts.Checkpoint != "" && writer {
 			if err := m.Save(opts.Checkpoint); err != nil {
 				return h, fmt.Errorf("train: checkpoint: %w", err)
 			}
