@@ -168,6 +168,22 @@ func (c *Comm) Broadcast(buf []float32, root int) error {
 	return nil
 }
 
+// BroadcastBytes copies root's buf to every rank's (NCCL's unique id).
+func (c *Comm) BroadcastBytes(buf []byte, root int) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	l := c.lib
+	var pin runtime.Pinner
+	pin.Pin(&buf[0])
+	defer pin.Unpin()
+	p := uintptr(unsafe.Pointer(&buf[0]))
+	if rc := c.do(func() int { return call(l.bcast, p, uintptr(len(buf)), l.byte, uintptr(root), l.commWorld) }); rc != 0 {
+		return c.errorf("MPI_Bcast", rc)
+	}
+	return nil
+}
+
 // Barrier returns once every rank has called it.
 func (c *Comm) Barrier() error {
 	l := c.lib

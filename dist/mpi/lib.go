@@ -43,7 +43,7 @@ type lib struct {
 	allreduce, bcast, barrier, errorString, getLibraryVers uintptr
 
 	// Handles, as the C calls take them.
-	commWorld, float, double, sum, errorsReturn, inPlace uintptr
+	commWorld, float, double, byte, sum, errorsReturn, inPlace uintptr
 }
 
 // lookup resolves a symbol of the library (purego.Dlsym on it, or a fake
@@ -56,6 +56,7 @@ const (
 	mpichCommWorld    = 0x44000000
 	mpichFloat        = 0x4c00040a
 	mpichDouble       = 0x4c00080b
+	mpichByte         = 0x4c00010d
 	mpichSum          = 0x58000003
 	mpichErrorsReturn = 0x54000001
 	mpichInPlace      = ^uintptr(0) // (void *) -1
@@ -89,7 +90,7 @@ func bind(name string, sym lookup, version func(fn uintptr) string) (*lib, error
 		for _, h := range []struct {
 			name string
 			addr *uintptr
-		}{{"ompi_mpi_float", &l.float}, {"ompi_mpi_double", &l.double}, {"ompi_mpi_op_sum", &l.sum}, {"ompi_mpi_errors_return", &l.errorsReturn}} {
+		}{{"ompi_mpi_float", &l.float}, {"ompi_mpi_double", &l.double}, {"ompi_mpi_byte", &l.byte}, {"ompi_mpi_op_sum", &l.sum}, {"ompi_mpi_errors_return", &l.errorsReturn}} {
 			a, err := sym(h.name)
 			if err != nil || a == 0 {
 				return nil, fmt.Errorf("mpi: %s is Open MPI but lacks %s", name, h.name)
@@ -100,7 +101,7 @@ func bind(name string, sym lookup, version func(fn uintptr) string) (*lib, error
 	}
 	if v := version(l.getLibraryVers); strings.Contains(v, "MPICH") || strings.Contains(v, "Intel(R) MPI") || strings.Contains(v, "MVAPICH") {
 		l.flavor = mpich
-		l.commWorld, l.float, l.double, l.sum, l.errorsReturn, l.inPlace = mpichCommWorld, mpichFloat, mpichDouble, mpichSum, mpichErrorsReturn, mpichInPlace
+		l.commWorld, l.float, l.double, l.byte, l.sum, l.errorsReturn, l.inPlace = mpichCommWorld, mpichFloat, mpichDouble, mpichByte, mpichSum, mpichErrorsReturn, mpichInPlace
 		return l, nil
 	}
 	return nil, fmt.Errorf("mpi: %s is neither Open MPI (no ompi_mpi_comm_world) nor MPICH (MPI_Get_library_version: %q): its handles are unknown", name, version(l.getLibraryVers))

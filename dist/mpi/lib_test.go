@@ -21,13 +21,13 @@ func fakeLib(extra map[string]uintptr) lookup {
 
 func TestBind(t *testing.T) {
 	noVersion := func(uintptr) string { return "" }
-	ompi := map[string]uintptr{"ompi_mpi_comm_world": 0x1000, "ompi_mpi_float": 0x2000, "ompi_mpi_double": 0x2100,
+	ompi := map[string]uintptr{"ompi_mpi_comm_world": 0x1000, "ompi_mpi_float": 0x2000, "ompi_mpi_double": 0x2100, "ompi_mpi_byte": 0x2200,
 		"ompi_mpi_op_sum": 0x3000, "ompi_mpi_errors_return": 0x4000}
 	l, err := bind("libmpi.so.40", fakeLib(ompi), noVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.flavor != openMPI || l.commWorld != 0x1000 || l.float != 0x2000 || l.double != 0x2100 || l.sum != 0x3000 || l.errorsReturn != 0x4000 || l.inPlace != 1 {
+	if l.flavor != openMPI || l.commWorld != 0x1000 || l.float != 0x2000 || l.double != 0x2100 || l.byte != 0x2200 || l.sum != 0x3000 || l.errorsReturn != 0x4000 || l.inPlace != 1 {
 		t.Errorf("Open MPI: handles %+v", l)
 	}
 	if l.allreduce != uintptr(len("MPI_Allreduce")) || l.bcast != uintptr(len("MPI_Bcast")) {
@@ -38,7 +38,7 @@ func TestBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.flavor != mpich || l.commWorld != 0x44000000 || l.float != 0x4c00040a || l.double != 0x4c00080b || l.sum != 0x58000003 || l.inPlace != ^uintptr(0) {
+	if l.flavor != mpich || l.commWorld != 0x44000000 || l.float != 0x4c00040a || l.double != 0x4c00080b || l.byte != 0x4c00010d || l.sum != 0x58000003 || l.inPlace != ^uintptr(0) {
 		t.Errorf("MPICH: handles %+v", l)
 	}
 
