@@ -1,9 +1,10 @@
-// trainer trains examples/mnist_mlp's generated model on synthetic data,
-// alone or as one rank of an mpirun job, for dist/mpi's tests: each global
-// batch of -batch examples is split among the ranks (rank r takes its
-// contiguous share; -uneven gives rank 0 one example fewer than rank 1 so
-// that the example-count weighting is exercised), and after -steps steps
-// every rank saves its parameters and state (a checkpoint) to OUT.rankR.
+// trainer trains a generated model (newModel, model.go: examples/mnist_mlp's;
+// a test writes another model.go) on synthetic data, alone or as one rank
+// of an mpirun job, for dist/mpi's tests: each global batch of -batch
+// examples is split among the ranks (rank r takes its contiguous share;
+// -uneven gives rank 0 one example fewer than rank 1 so that the
+// example-count weighting is exercised), and after -steps steps every rank
+// saves its parameters and state (a checkpoint) to OUT.rankR.
 package main
 
 import (
@@ -13,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/mdlc/mdlc/dist/mpi"
-	"github.com/mdlc/mdlc/examples/mnist_mlp/mnistmlp"
 	mdlc "github.com/mdlc/mdlc/runtime"
 )
 
@@ -32,14 +32,13 @@ func main() {
 
 	rank, size := 0, 1
 	var comm *mpi.Comm
-	var opts []mnistmlp.Option
+	var red mdlc.AllReducer
 	if mpi.Launched() {
 		c, err := mpi.Init()
 		check(err)
-		comm, rank, size = c, c.Rank(), c.Size()
-		opts = append(opts, mnistmlp.WithAllReduce(c.Reducer()))
+		comm, rank, size, red = c, c.Rank(), c.Size(), c.Reducer()
 	}
-	m := mnistmlp.New(opts...)
+	m := newModel(red)
 	if *resume != "" && rank == 0 {
 		check(m.Load(*resume))
 	}
@@ -47,22 +46,35 @@ func main() {
 		check(comm.SyncModel(m))
 	}
 
-	// The data set: every rank draws the same examples.
-	batches := min(*steps, 20) // then the data repeat
+	// The data set: every rank draws the same examples; a class label in
+	// 0..9 per example, and features that show it.
+	const batches = 20 // then the data repeat
 	total := batches * *batch
 	rng := mdlc.NewRNG(7)
-	images := make([]float32, total*784)
 	labels := make([]int32, total)
 	for i := range labels {
 		labels[i] = int32(rng.IntN(10))
-		for j := 0; j < 784; j++ {
-			images[i*784+j] = float32(rng.Float64())
-			if j%10 == int(labels[i]) { // learnable: the label shows in the pixels
-				images[i*784+j] += 0.5
+	}
+	spec := m.Spec()
+	data := make([]mdlc.Value, len(spec.Inputs))
+	per := make([]int, len(spec.Inputs))
+	for k, in := range spec.Inputs {
+		per[k], _ = in.PerExample()
+		if in.DType == mdlc.I32 {
+			data[k].I32 = labels
+			continue
+		}
+		x := make([]float32, total*per[k])
+		for i := range x {
+			x[i] = float32(rng.Float64())
+			if i%10 == int(labels[i/per[k]]) {
+				x[i] += 0.5
 			}
 		}
+		data[k].F32 = x
 	}
 	lo, hi := share(*batch, rank, size, *uneven)
+	b := make(mdlc.Batch, len(data))
 	for step := *start; step < *steps; step++ {
 		if step == *dieAt && rank == *dieRank {
 			if *dieHow == "exit" {
@@ -72,7 +84,14 @@ func main() {
 		}
 		first := step%batches**batch + lo
 		n := hi - lo
-		_, err := m.TrainStep(images[first*784:(first+n)*784], labels[first:first+n], n)
+		for k, d := range data {
+			if d.I32 != nil {
+				b[k].I32 = d.I32[first*per[k] : (first+n)*per[k]]
+			} else {
+				b[k].F32 = d.F32[first*per[k] : (first+n)*per[k]]
+			}
+		}
+		_, err := m.Train(b, n)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "rank %d step %d: %v\n", rank, step, err)
 			if comm != nil {
