@@ -401,7 +401,7 @@ func runTrain(ctx context.Context, m runtime.Model, c *config, par Parallel, std
 	h, err := Fit(ctx, m, tl, vl, Options{
 		Epochs: c.epochs, Checkpoint: c.checkpoint, Resume: c.resume, Monitor: c.monitor, Mode: c.mode,
 		Patience: c.patience, LogDir: c.logdir, Progress: stdout, Classes: ds.classes, Workers: c.workers,
-		Rank: par.Rank,
+		Rank: par.Rank, World: par.World,
 	})
 	if err != nil {
 		return err

@@ -82,8 +82,10 @@ type Options struct {
 	// checkpoints, the history, the logs and the progress; every rank
 	// reads the checkpoint to resume (a file system every rank sees) and
 	// evaluates the whole validation set (the ranks' parameters being the
-	// same, so are their results).
-	Rank int
+	// same, so are their results). World is the number of ranks: the
+	// progress counts World times a rank's examples per step (every rank's
+	// share of an epoch has the same batches).
+	Rank, World int
 }
 
 // Callback holds functions Fit calls; any may be nil. An error stops
@@ -361,7 +363,7 @@ func runEpoch(ctx context.Context, m runtime.Model, pf *prefetcher, epoch int, o
 			return nil, fmt.Errorf("train: epoch %d, step %d: loss %v", e, step+1, l)
 		}
 		if pr != nil {
-			pr.Step(n, float64(l), nil)
+			pr.Step(n*max(opts.World, 1), float64(l), nil)
 		}
 		for _, c := range opts.Callbacks {
 			if c.OnStepEnd != nil {
