@@ -71,7 +71,9 @@ func scale(x []float32, w float32) {
 // SyncModel copies rank 0's parameters and state (runtime.Model's Params,
 // and State when the model has it, as every generated model does) to
 // every rank: after it the replicas start from the same point whatever
-// each rank initialized or loaded.
+// each rank initialized or loaded. A CUDAModel's views are host copies of
+// its device memory: SyncModel does not reach the device, so give every
+// rank the same seed or load the same checkpoint on every rank instead.
 func (c *Comm) SyncModel(m mdlc.Model) error {
 	ts := m.Params()
 	if s, ok := m.(interface{ State() []mdlc.Tensor }); ok {
