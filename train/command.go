@@ -98,6 +98,20 @@ func ParseArgs(cmd string, args []string) ([]string, error) {
 // results to stdout and messages to stderr. It returns the exit code: 0
 // success, 1 an error, 2 bad usage.
 func Command(ctx context.Context, newModel func(seed uint64) runtime.Model, args []string, stdout, stderr io.Writer) int {
+	return CommandParallel(ctx, newModel, Parallel{}, args, stdout, stderr)
+}
+
+// Parallel places a process in data-parallel training: rank Rank of World
+// processes (World 0 or 1: alone).
+type Parallel struct{ Rank, World int }
+
+// CommandParallel is Command run by one rank of a data-parallel job
+// (`mpirun -np K mdlc train ...`: the trainer's main initializes dist/mpi
+// and gives newModel's models the all-reduce hook). train reads the rank's
+// share of every epoch (each step's batch is -batch examples per rank, K
+// times that in all); only rank 0 writes the checkpoint, its metadata, the
+// logs and the progress; eval and predict run alike on every rank.
+func CommandParallel(ctx context.Context, newModel func(seed uint64) runtime.Model, par Parallel, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || !slices.Contains(Commands, args[0]) {
 		fmt.Fprintf(stderr, "usage: %s {train|eval|predict} [flags]\n", filepath.Base(os.Args[0]))
 		return exitUsage
@@ -126,7 +140,7 @@ func Command(ctx context.Context, newModel func(seed uint64) runtime.Model, args
 			fmt.Fprintln(stderr, "train: want -data PATH and no arguments")
 			return exitUsage
 		}
-		err = runTrain(ctx, m, &c, stdout, stderr)
+		err = runTrain(ctx, m, &c, par, stdout, stderr)
 	case "eval":
 		if fs.NArg() > 0 || c.data == "" {
 			fmt.Fprintln(stderr, "eval: want -data PATH and no arguments")
@@ -321,8 +335,11 @@ func load(spec runtime.Spec, c *config, split bool, m *meta, stderr io.Writer) (
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func runTrain(ctx context.Context, m runtime.Model, c *config, stdout, stderr io.Writer) error {
+func runTrain(ctx context.Context, m runtime.Model, c *config, par Parallel, stdout, stderr io.Writer) error {
 	spec := m.Spec()
+	if par.Rank != 0 {
+		stdout = io.Discard // rank 0 reports
+	}
 	if c.batch == 0 {
 		c.batch = min(32, spec.MaxBatch)
 	}
@@ -350,7 +367,7 @@ func runTrain(ctx context.Context, m runtime.Model, c *config, stdout, stderr io
 			return err
 		}
 	}
-	tl, err := data.NewLoader(trainSrc, spec.Inputs, data.LoaderOptions{BatchSize: c.batch, Shuffle: true, Seed: c.seed})
+	tl, err := data.NewLoader(trainSrc, spec.Inputs, data.LoaderOptions{BatchSize: c.batch, Shuffle: true, Seed: c.seed, Rank: par.Rank, World: par.World})
 	if err != nil {
 		return err
 	}
@@ -365,6 +382,9 @@ func runTrain(ctx context.Context, m runtime.Model, c *config, stdout, stderr io
 		fmt.Fprintf(stdout, ", %d classes", len(ds.classes))
 	}
 	fmt.Fprintf(stdout, "; BLAS %s\n", runtime.BLAS())
+	if par.World > 1 {
+		fmt.Fprintf(stdout, "data parallel: %d processes, %d examples per step (%d each)\n", par.World, par.World*c.batch, c.batch)
+	}
 	if c.resume && !fileExists(c.checkpoint) {
 		fmt.Fprintf(stdout, "no checkpoint %s: starting from the beginning\n", c.checkpoint)
 	}
@@ -373,12 +393,15 @@ func runTrain(ctx context.Context, m runtime.Model, c *config, stdout, stderr io
 			return err
 		}
 	}
-	if err := writeMeta(c.checkpoint, &meta{Classes: ds.classes, Standardize: ds.std, Augment: c.augment}); err != nil {
-		return err
+	if par.Rank == 0 {
+		if err := writeMeta(c.checkpoint, &meta{Classes: ds.classes, Standardize: ds.std, Augment: c.augment}); err != nil {
+			return err
+		}
 	}
 	h, err := Fit(ctx, m, tl, vl, Options{
 		Epochs: c.epochs, Checkpoint: c.checkpoint, Resume: c.resume, Monitor: c.monitor, Mode: c.mode,
 		Patience: c.patience, LogDir: c.logdir, Progress: stdout, Classes: ds.classes, Workers: c.workers,
+		Rank: par.Rank, World: par.World,
 	})
 	if err != nil {
 		return err

@@ -74,6 +74,16 @@ type Options struct {
 	// Workers is the number of goroutines that fill (and augment) the
 	// training batches ahead of the steps; 0 means 1.
 	Workers int
+	// Rank is the process's rank in data-parallel training (dist/mpi:
+	// the model has the all-reduce hook and the training loader reads its
+	// share, data.LoaderOptions.Rank and World). Only rank 0 writes the
+	// checkpoints, the history, the logs and the progress; every rank
+	// reads the checkpoint to resume (a file system every rank sees) and
+	// evaluates the whole validation set (the ranks' parameters being the
+	// same, so are their results). World is the number of ranks: the
+	// progress counts World times a rank's examples per step (every rank's
+	// share of an epoch has the same batches).
+	Rank, World int
 }
 
 // Callback holds functions Fit calls; any may be nil. An error stops
@@ -219,6 +229,10 @@ func Fit(ctx context.Context, m runtime.Model, trainData, valData *data.Loader, 
 		return h, nil
 	}
 
+	writer := opts.Rank == 0
+	if !writer {
+		opts.Progress, opts.LogDir = nil, ""
+	}
 	var tb [2]*tblog.Writer
 	if opts.LogDir != "" {
 		for i, sub := range []string{"train", "validation"} {
@@ -292,7 +306,7 @@ func Fit(ctx context.Context, m runtime.Model, trainData, valData *data.Loader, 
 		} else {
 			wait++
 		}
-		if opts.Checkpoint != "" {
+		if opts.Checkpoint != "" && writer {
 			if err := m.Save(opts.Checkpoint); err != nil {
 				return h, fmt.Errorf("train: checkpoint: %w", err)
 			}
@@ -360,7 +374,7 @@ func runEpoch(ctx context.Context, m runtime.Model, pf *prefetcher, epoch int, o
 			return nil, fmt.Errorf("train: epoch %d, step %d: loss %v", e, step+1, l)
 		}
 		if pr != nil {
-			pr.Step(n, float64(l), nil)
+			pr.Step(n*max(opts.World, 1), float64(l), nil)
 		}
 		for _, c := range opts.Callbacks {
 			if c.OnStepEnd != nil {

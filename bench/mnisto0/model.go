@@ -146,6 +146,8 @@ type Model struct {
 	newLogitsBDiv3     []float32 // (10) newLogitsBDiv3 = div(newLogitsBDiv, newLogitsBAdd)
 	newLogitsBMul      []float32 // (10) newLogitsBMul = mul(float32(0.001), newLogitsBDiv3)
 	newLogitsB         []float32 // (10) newLogitsB = sub(logitsB, newLogitsBMul)
+
+	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 }
 
 // Option configures New.
@@ -156,6 +158,16 @@ type Option func(*Model)
 func WithSeed(seed uint64) Option {
 	return func(m *Model) {
 		m.seed = seed
+	}
+}
+
+// WithAllReduce makes every TrainStep one step of data-parallel training: after the
+// backward pass r replaces the gradients and the loss by their means over the examples
+// of every process (dist/mpi), and after the update each layer's state (batch_norm's
+// moving statistics) by the mean of every process's.
+func WithAllReduce(r mdlc.AllReducer) Option {
+	return func(m *Model) {
+		m.allReduce = r
 	}
 }
 
@@ -318,7 +330,9 @@ func (m *Model) TrainStep(image []float32, label []int32, n int) (loss float32, 
 	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
 		return 0, err
 	}
-	m.trainStep(image, label, n)
+	if err := m.trainStep(image, label, n); err != nil {
+		return 0, err
+	}
 	return m.loss[0], nil
 }
 
@@ -670,8 +684,9 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 }
 
 // trainStep is one training step: forward, loss, backward (gradients into m.grads),
-// then the optimizer update of every parameter and its state.
-func (m *Model) trainStep(image []float32, label []int32, n int) {
+// then the optimizer update of every parameter and its state. It fails only when
+// m.allReduce does.
+func (m *Model) trainStep(image []float32, label []int32, n int) error {
 	// Forward.
 	m.hiddenMatmulForward(image, n)
 	m.hiddenAddForward(n)
@@ -702,6 +717,13 @@ func (m *Model) trainStep(image []float32, label []int32, n int) {
 	m.dHiddenBWhereBackward(n)
 	m.dHiddenBBackward(n)
 	m.dHiddenWBackward(image, n)
+
+	// Data parallelism: the gradients and the loss become their means over every rank's examples.
+	if m.allReduce != nil {
+		if err := m.allReduce.ReduceStep(m.grads, m.loss[:1], n); err != nil {
+			return err
+		}
+	}
 
 	// Optimizer update.
 	m.newStepUpdate(n)
@@ -780,6 +802,7 @@ func (m *Model) trainStep(image []float32, label []int32, n int) {
 	copy(m.logitsBM, m.newLogitsBM[:10])
 	copy(m.logitsBV, m.newLogitsBV[:10])
 	copy(m.logitsB, m.newLogitsB[:10])
+	return nil
 }
 
 // ----------------------------------------------------------------------------

@@ -444,8 +444,12 @@ func TestGPUCheckBuild(t *testing.T) {
 			}
 		}
 		fmt.Fprintf(&imports, "\t%q\n", "gpucheckmain/"+m.pkg)
-		fmt.Fprintf(&cases, "\t\t{Name: %q, Bounds: map[string]int32{%s}, Bad: map[string]int32{%s},\n\t\t\tCPU: func(s uint64) gpucheck.Model { return %s.New(%s.WithSeed(s)) },\n\t\t\tGPU: func(s uint64) (gpucheck.GPUModel, error) { return %s.NewCUDA(0, %s.WithSeed(s)) }},\n",
+		fmt.Fprintf(&cases, "\t\t{Name: %q, Bounds: map[string]int32{%s}, Bad: map[string]int32{%s},\n\t\t\tCPU: func(s uint64) gpucheck.Model { return %s.New(%s.WithSeed(s)) },\n\t\t\tGPU: func(s uint64) (gpucheck.GPUModel, error) { return %s.NewCUDA(0, %s.WithSeed(s)) },\n",
 			m.pkg, m.bounds, m.bad, m.pkg, m.pkg, m.pkg, m.pkg)
+		if m.pkg == "mnistmlp" { // the one-rank NCCL case (dist/nccl)
+			fmt.Fprintf(&cases, "\t\t\tNCCL: func(s uint64) (gpucheck.GPUModel, error) { return gpucheck.WithNCCL(%s.NewCUDA(0, %s.WithSeed(s))) },\n", m.pkg, m.pkg)
+		}
+		cases.WriteString("\t\t},\n")
 	}
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(fmt.Sprintf(checkMain, imports.String(), cases.String())), 0o644); err != nil {
 		t.Fatal(err)

@@ -127,6 +127,9 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		jen.Id("err").Error().Comment("the first error of the launch in progress"),
 		jen.Id("host").Op("*").Id("Model").Comment("host copy: initialization, parameter views, checkpoints"),
 	}
+	if pl.Entries[ir.EntryStep] != nil {
+		fields = append(fields, jen.Id("allReduce").Add(api.Mdlc("DeviceAllReducer")).Comment("joins the steps of several processes (SetAllReduce); nil: one process"))
+	}
 	if len(l.faults) > 0 {
 		fields = append(fields, jen.Id("fault").Index(jen.Lit(faultWords)).Int32().Comment("the fault record, read back after each launch sequence"))
 	}
@@ -159,8 +162,12 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 	f.Comment("NewCUDA returns a model on GPU device (0 is the first), initialized as New(opts...)")
 	f.Comment("initializes one. Without an NVIDIA driver or GPU it returns an error; the CPU")
 	f.Comment("Model is unaffected. Close releases the GPU memory.")
-	f.Func().Id("NewCUDA").Params(jen.Id("device").Int(), jen.Id("opts").Op("...").Id("Option")).Params(jen.Op("*").Id("CUDAModel"), jen.Error()).Block(
-		jen.Id("h").Op(":=").Id("New").Call(jen.Id("opts").Op("...")),
+	newBody := []jen.Code{jen.Id("h").Op(":=").Id("New").Call(jen.Id("opts").Op("..."))}
+	if pl.Entries[ir.EntryStep] != nil {
+		newBody = append(newBody, jen.If(jen.Id("h").Dot("allReduce").Op("!=").Nil()).Block(
+			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(opt.Package+": WithAllReduce reduces host gradients: give a CUDAModel a DeviceAllReducer with SetAllReduce")))))
+	}
+	f.Func().Id("NewCUDA").Params(jen.Id("device").Int(), jen.Id("opts").Op("...").Id("Option")).Params(jen.Op("*").Id("CUDAModel"), jen.Error()).Block(append(newBody,
 		jen.If(jen.Len(jen.Id("h").Dot("params")).Op("!=").Lit(pl.Params).Op("||").Len(jen.Id("h").Dot("state")).Op("!=").Lit(pl.State)).Block(
 			jen.Return(jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit(opt.Package+": the CUDA code does not match model.go (regenerate both)")))),
 		jen.List(jen.Id("dev"), jen.Err()).Op(":=").Add(cu("Open")).Call(jen.Id("device")),
@@ -168,7 +175,7 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		jen.Id("m").Op(":=").Op("&").Id("CUDAModel").Values(jen.Dict{jen.Id("dev"): jen.Id("dev"), jen.Id("host"): jen.Id("h")}),
 		jen.If(jen.Err().Op(":=").Id("m").Dot("init").Call(), jen.Err().Op("!=").Nil()).Block(
 			jen.Id("m").Dot("Close").Call(), jen.Return(jen.Nil(), jen.Err())),
-		jen.Return(jen.Id("m"), jen.Nil()),
+		jen.Return(jen.Id("m"), jen.Nil()))...,
 	)
 
 	f.Comment("init allocates the device memory, loads the kernels and uploads the parameters.")
@@ -279,6 +286,14 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		Result: func(v *ir.Value) *jen.Statement { return jen.Id("m").Dot(ident[v]) },
 		Body:   body}
 	m.Emit(f)
+	if pl.Entries[ir.EntryStep] != nil {
+		f.Comment("SetAllReduce makes every TrainStep one step of data-parallel training (dist/nccl):")
+		f.Comment("after the backward pass r replaces the gradients and the loss on the device by their")
+		f.Comment("means over the examples of every process, on the model's stream, and after the")
+		f.Comment("update each layer's state (batch_norm's moving statistics) by the mean of every")
+		f.Comment("process's. nil makes the model train alone again.")
+		f.Add(recv()).Id("SetAllReduce").Params(jen.Id("r").Add(api.Mdlc("DeviceAllReducer"))).Block(jen.Id("m").Dot("allReduce").Op("=").Id("r"))
+	}
 
 	// The launch sequences.
 	docs := [...]string{
@@ -315,6 +330,13 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 				continue
 			}
 			if ln.u != nil && phaseSection[ln.u.Phase] != section && e == ir.EntryStep {
+				if ln.u.Phase == ir.PhaseUpdate {
+					body = append(body, jen.Comment("Data parallelism: the gradients and the loss become their means over every rank's examples."),
+						jen.If(jen.Id("m").Dot("allReduce").Op("!=").Nil().Op("&&").Id("m").Dot("err").Op("==").Nil()).Block(
+							jen.Id("m").Dot("err").Op("=").Id("m").Dot("allReduce").Dot("ReduceStepDevice").Call(
+								jen.Uintptr().Call(jen.Id("m").Dot("at").Call(jen.Id("cuGrads"))), jen.Lit(pl.Params),
+								jen.Uintptr().Call(jen.Id("m").Dot("at").Call(jen.Lit(l.word(g.TrainLoss())))), jen.Id("n"), jen.Id("m").Dot("dev").Dot("Stream").Call())))
+				}
 				section = phaseSection[ln.u.Phase]
 				body = append(body, jen.Comment(section))
 			}
@@ -332,6 +354,16 @@ func (c *cgen) goSource(launches []*launch, header string, opt Options) ([]byte,
 		if e == ir.EntryStep && apply {
 			body = append(body, jen.Comment("Apply the updates."),
 				jen.Id("m").Dot("launch").Call(jen.Id("kernApplyUpdates"), jen.Id("cuBlocks").Call(jen.Lit(c.applySize()), jen.Lit(threads))))
+		}
+		if runs := api.LayerStateRuns(g); e == ir.EntryStep && len(runs) > 0 {
+			var calls []jen.Code
+			for _, r := range runs {
+				calls = append(calls, jen.If(jen.Id("m").Dot("err").Op("==").Nil()).Block(
+					jen.Id("m").Dot("err").Op("=").Id("m").Dot("allReduce").Dot("ReduceStateDevice").Call(
+						jen.Uintptr().Call(jen.Id("m").Dot("at").Call(jen.Id("cuState").Op("+").Lit(r[0]))), jen.Lit(r[1]-r[0]), jen.Id("m").Dot("dev").Dot("Stream").Call())))
+			}
+			body = append(body, jen.Comment("Data parallelism: the layers' state is the mean of every rank's."),
+				jen.If(jen.Id("m").Dot("allReduce").Op("!=").Nil()).Block(calls...))
 		}
 		var reads []*ir.Value
 		switch e {

@@ -224,6 +224,9 @@ func (gen *generator) file() *jen.File {
 	if len(p.faults) > 0 {
 		fields = append(fields, jen.Line(), jen.Id("fault").Error().Comment("the first index out of range in a call (rt.IndexError), returned by the entry point"))
 	}
+	if pl.Entries[ir.EntryStep] != nil {
+		fields = append(fields, jen.Line(), jen.Id("allReduce").Add(api.Mdlc("AllReducer")).Comment("joins the steps of several processes (WithAllReduce); nil: one process"))
+	}
 	if gen.update() != nil {
 		fields = append(fields, jen.Line(), jen.Id("updateFn").Func().Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Comment("m.update, made once so parallel calls do not allocate"))
 	}
@@ -235,8 +238,9 @@ func (gen *generator) file() *jen.File {
 		Call: func(e ir.Entry, args []jen.Code) *jen.Statement {
 			return jen.Id("m").Dot(api.EntryMethod(e)).Call(args...)
 		},
-		Result: func(v *ir.Value) *jen.Statement { return gen.slice(v) },
-		Body:   gen.body,
+		Result:       func(v *ir.Value) *jen.Statement { return gen.slice(v) },
+		Body:         gen.body,
+		StepFallible: pl.Entries[ir.EntryStep] != nil,
 	}
 	if len(p.faults) > 0 {
 		m.Fault = "fault"
@@ -363,6 +367,15 @@ func (gen *generator) constructor(f *jen.File, views []view) {
 	f.Func().Id("WithSeed").Params(jen.Id("seed").Uint64()).Id("Option").Block(
 		jen.Return(jen.Func().Params(jen.Id("m").Op("*").Id("Model")).Block(jen.Id("m").Dot("seed").Op("=").Id("seed"))),
 	)
+	if gen.pl.Entries[ir.EntryStep] != nil {
+		f.Comment("WithAllReduce makes every TrainStep one step of data-parallel training: after the")
+		f.Comment("backward pass r replaces the gradients and the loss by their means over the examples")
+		f.Comment("of every process (dist/mpi), and after the update each layer's state (batch_norm's")
+		f.Comment("moving statistics) by the mean of every process's.")
+		f.Func().Id("WithAllReduce").Params(jen.Id("r").Add(api.Mdlc("AllReducer"))).Id("Option").Block(
+			jen.Return(jen.Func().Params(jen.Id("m").Op("*").Id("Model")).Block(jen.Id("m").Dot("allReduce").Op("=").Id("r"))),
+		)
+	}
 	body := []jen.Code{
 		jen.Id("m").Op(":=").Op("&").Id("Model").Values(jen.Dict{
 			jen.Id("params"): jen.Make(jen.Index().Float32(), jen.Id("numParams")),
@@ -456,7 +469,7 @@ func (gen *generator) entries(f *jen.File) {
 	docs := [...][]string{
 		ir.EntryForward: {"forward computes the outputs."},
 		ir.EntryEval:    {"eval computes the loss and the metrics."},
-		ir.EntryStep:    {"trainStep is one training step: forward, loss, backward (gradients into m.grads),", "then the optimizer update of every parameter and its state."},
+		ir.EntryStep:    {"trainStep is one training step: forward, loss, backward (gradients into m.grads),", "then the optimizer update of every parameter and its state. It fails only when", "m.allReduce does."},
 	}
 	sections := [...]string{ir.PhaseForward: "Forward.", ir.PhaseBackward: "Backward.", ir.PhaseUpdate: "Optimizer update."}
 	for e := range ir.NumEntries {
@@ -473,7 +486,10 @@ func (gen *generator) entries(f *jen.File) {
 				}
 				if u.Phase == ir.PhaseUpdate && len(gen.p.faults) > 0 {
 					body = append(body, jen.If(jen.Id("m").Dot("fault").Op("!=").Nil()).Block(
-						jen.Return().Comment("an index was out of range: leave the parameters as they were")))
+						jen.Return(jen.Nil()).Comment("an index was out of range: leave the parameters as they were")))
+				}
+				if u.Phase == ir.PhaseUpdate && e == ir.EntryStep {
+					body = append(body, gen.reduceStep()...)
 				}
 				section = sections[u.Phase]
 				body = append(body, jen.Comment(section))
@@ -509,11 +525,17 @@ func (gen *generator) entries(f *jen.File) {
 					body = append(body, gen.copyInto(gen.slice(up.Target), up.Value, pl.Slots[up.Target].Size))
 				}
 			}
+			body = append(body, gen.reduceState()...)
+			body = append(body, jen.Return(jen.Nil()))
 		}
 		for _, line := range docs[e] {
 			f.Comment(line)
 		}
-		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(api.EntryMethod(e)).Params(gen.params(ep.Inputs)...).Block(body...)
+		sig := f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(api.EntryMethod(e)).Params(gen.params(ep.Inputs)...)
+		if e == ir.EntryStep {
+			sig.Error()
+		}
+		sig.Block(body...)
 	}
 
 	// The units.
@@ -617,4 +639,34 @@ func (gen *generator) copyInto(dst jen.Code, v *ir.Value, size int) jen.Code {
 		return jen.Copy(dst, jen.Index().Float32().Values(jen.Float32().Parens(jen.Id(dims.Size(src.Attrs.Shape("shape"))))))
 	}
 	return jen.Copy(dst, gen.slice(src).Index(jen.Op(":").Lit(size)))
+}
+
+// reduceStep is the step's call of the all-reduce hook, after the backward
+// pass and before the optimizer update reads the grads block.
+func (gen *generator) reduceStep() []jen.Code {
+	loss := gen.slice(gen.pl.Root(gen.g.TrainLoss())).Index(jen.Op(":").Lit(1))
+	return []jen.Code{
+		jen.Comment("Data parallelism: the gradients and the loss become their means over every rank's examples."),
+		jen.If(jen.Id("m").Dot("allReduce").Op("!=").Nil()).Block(
+			jen.If(jen.Err().Op(":=").Id("m").Dot("allReduce").Dot("ReduceStep").Call(jen.Id("m").Dot("grads"), loss, jen.Id("n")), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Err()))),
+		jen.Line(),
+	}
+}
+
+// reduceState is the step's calls of the all-reduce hook on the layers'
+// state (not the optimizer's, the same on every rank), one per run of it
+// in the state block, after the updates.
+func (gen *generator) reduceState() []jen.Code {
+	layer := api.LayerStateRuns(gen.g)
+	if len(layer) == 0 {
+		return nil
+	}
+	var calls []jen.Code
+	for _, r := range layer {
+		calls = append(calls, jen.If(jen.Err().Op(":=").Id("m").Dot("allReduce").Dot("ReduceState").Call(
+			jen.Id("m").Dot("state").Index(jen.Lit(r[0]).Op(":").Lit(r[1]))), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())))
+	}
+	return []jen.Code{jen.Line(), jen.Comment("Data parallelism: the layers' state is the mean of every rank's."),
+		jen.If(jen.Id("m").Dot("allReduce").Op("!=").Nil()).Block(calls...)}
 }

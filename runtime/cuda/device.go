@@ -257,3 +257,8 @@ func (d *Device) Launch(f Function, grid, block, shared int, params unsafe.Point
 	return Result("cuLaunchKernel", d.call(drv.cuLaunchKernel, uintptr(f),
 		uintptr(grid), 1, 1, uintptr(block), 1, 1, uintptr(shared), d.stream, uintptr(params), 0))
 }
+
+// Stream is the device's CUstream, on which every copy, kernel and GEMM
+// of the device is queued (a collective library such as NCCL queues its
+// reductions on it too).
+func (d *Device) Stream() uintptr { return d.stream }

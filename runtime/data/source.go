@@ -71,8 +71,14 @@ type LoaderOptions struct {
 	// DropLast leaves out an epoch's last batch when it is short.
 	DropLast bool
 	// Rank and World split each epoch among World loaders (data-parallel
-	// training): rank r reads positions r, r+World, r+2*World, ... of the
-	// epoch's order. World 0 or 1 means one loader reads everything.
+	// training, dist/mpi): rank r reads positions r, r+World, r+2*World, ...
+	// of the epoch's order, so batch s of every rank together is batch s
+	// of one loader with World times the batch size. Every rank reads
+	// floor(Len/World) examples: the last Len mod World positions of the
+	// order (other examples each shuffled epoch) are left out, so that
+	// every rank runs the same number of steps (an all-reduce waits for
+	// every rank), as PyTorch's DistributedSampler with drop_last. World
+	// 0 or 1 means one loader reads everything.
 	Rank, World int
 	// Bind names the field of the Source each input reads, by input name.
 	// Without an entry, an input reads the field of its own name when the
@@ -243,8 +249,7 @@ func (l *Loader) Len() int {
 
 // share is the number of positions of an epoch that are this rank's.
 func (l *Loader) share() int {
-	n, w := l.src.Len(), max(l.opts.World, 1)
-	return (n - l.opts.Rank + w - 1) / w
+	return l.src.Len() / max(l.opts.World, 1)
 }
 
 // Steps is the number of batches per epoch.
@@ -301,7 +306,7 @@ func (l *Loader) Order(epoch int) []int {
 	}
 	if w := l.opts.World; w > 1 {
 		mine := make([]int, 0, l.share())
-		for p := l.opts.Rank; p < n; p += w {
+		for p := l.opts.Rank; p < w*l.share(); p += w {
 			mine = append(mine, perm[p])
 		}
 		perm = mine

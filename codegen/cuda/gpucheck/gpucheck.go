@@ -11,6 +11,10 @@
 //   - a training step of the benchmark model allocates nothing on the host;
 //   - without a driver, NewCUDA's error names libcuda and the CPU model
 //     still trains;
+//   - a model given a one-rank NCCL all-reduce (dist/nccl, Case.NCCL)
+//     trains bit for bit as the same model without it (the reduction of one
+//     rank scaled by n/N = 1 is the identity); without NCCL the check is
+//     skipped with the loader's error;
 //   - then the benchmark model's training step is timed on the GPU and the
 //     CPU (examples/s).
 //
@@ -29,6 +33,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdlc/mdlc/dist/nccl"
 	mdlc "github.com/mdlc/mdlc/runtime"
 	cu "github.com/mdlc/mdlc/runtime/cuda"
 )
@@ -64,6 +69,88 @@ type Case struct {
 	GPU    func(seed uint64) (GPUModel, error)
 	Bounds map[string]int32
 	Bad    map[string]int32
+	// NCCL, if set, makes the GPU model with a one-rank NCCL all-reduce
+	// (WithNCCL).
+	NCCL func(seed uint64) (GPUModel, error)
+}
+
+// reducible is a CUDAModel that trains: it takes a DeviceAllReducer.
+type reducible interface {
+	GPUModel
+	Device() *cu.Device
+	SetAllReduce(mdlc.DeviceAllReducer)
+}
+
+// ncclError marks an error of loading or starting NCCL.
+type ncclError struct{ error }
+
+func (e ncclError) Unwrap() error { return e.error }
+
+// WithNCCL gives the GPU model m (made with err) an NCCL communicator of
+// one rank as its all-reduce: WithNCCL(pkg.NewCUDA(0, opts...)).
+func WithNCCL[M GPUModel](m M, err error) (GPUModel, error) {
+	if err != nil {
+		return nil, err
+	}
+	rm, ok := any(m).(reducible)
+	if !ok {
+		m.Close()
+		return nil, fmt.Errorf("the model has no training step to reduce")
+	}
+	r, err := nccl.New(nil, rm.Device())
+	if err != nil {
+		m.Close()
+		return nil, ncclError{err}
+	}
+	rm.SetAllReduce(r)
+	return rm, nil
+}
+
+// matchNCCL trains the GPU model with and without the one-rank NCCL
+// all-reduce on the same batches: the parameters, state and losses must
+// be the same bits.
+func matchNCCL(w io.Writer, c Case) (bool, error) {
+	plain, err := c.GPU(1)
+	if err != nil {
+		return false, err
+	}
+	defer plain.Close()
+	red, err := c.NCCL(1)
+	if err != nil {
+		return false, err
+	}
+	defer red.Close()
+	rng := rand.New(rand.NewPCG(3, 3))
+	spec := plain.Spec()
+	for step := range 3 {
+		n := max(1, spec.MaxBatch-step)
+		b := Batch(spec, n, c.Bounds, rng)
+		l1, err := plain.Train(b, n)
+		if err != nil {
+			return false, err
+		}
+		l2, err := red.Train(b, n)
+		if err != nil {
+			return false, fmt.Errorf("with NCCL: %w", err)
+		}
+		if math.Float32bits(l1) != math.Float32bits(l2) {
+			fmt.Fprintf(w, "FAIL %s: NCCL: step %d loss %v, without NCCL %v\n", c.Name, step, l2, l1)
+			return false, nil
+		}
+	}
+	ok := true
+	for _, pair := range [][2][]mdlc.Tensor{{plain.Params(), red.Params()}, {plain.State(), red.State()}} {
+		for i, t := range pair[0] {
+			for j, x := range t.Data {
+				if math.Float32bits(x) != math.Float32bits(pair[1][i].Data[j]) {
+					fmt.Fprintf(w, "FAIL %s: NCCL: %s[%d] = %v, without NCCL %v\n", c.Name, t.Name, j, pair[1][i].Data[j], x)
+					ok = false
+					break
+				}
+			}
+		}
+	}
+	return ok, nil
 }
 
 // NoGPU reports whether err says there is no driver or no device.
@@ -334,6 +421,27 @@ func Run(w io.Writer, cases []Case, bench string) bool {
 			ok = false
 		case pass:
 			fmt.Fprintf(w, "ok   %s\n", c.Name)
+		default:
+			ok = false
+		}
+	}
+	fmt.Fprintf(w, "== NCCL all-reduce of one rank (3 training steps, bit-identical to none)\n")
+	for _, c := range cases {
+		if c.NCCL == nil {
+			continue
+		}
+		pass, err := matchNCCL(w, c)
+		var ne ncclError
+		switch {
+		case errors.As(err, &ne) && strings.Contains(err.Error(), "cannot load NCCL"):
+			fmt.Fprintf(w, "SKIP %s: %v\n", c.Name, err)
+		case err != nil && NoGPU(err):
+			fmt.Fprintf(w, "SKIP %s: no GPU: %v\n", c.Name, err)
+		case err != nil:
+			fmt.Fprintf(w, "FAIL %s: NCCL: %v\n", c.Name, err)
+			ok = false
+		case pass:
+			fmt.Fprintf(w, "ok   %s (NCCL)\n", c.Name)
 		default:
 			ok = false
 		}

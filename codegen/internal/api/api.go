@@ -32,7 +32,7 @@ const (
 var Reserved = []string{"mdlc", "rt", "cu", "fmt", "math", "unsafe", "embed", "errors",
 	"Model", "CUDAModel", "Option", "New", "NewCUDA", "WithSeed", "MaxBatch", "spec",
 	"Spec", "Forward", "TrainStep", "Eval", "Train", "Evaluate", "Predict", "Params", "Grads", "State",
-	"Save", "Load", "Reset", "Close", "Device", "forward", "eval", "trainStep", "update", "updateFn",
+	"Save", "Load", "Reset", "Close", "Device", "WithAllReduce", "SetAllReduce", "allReduce", "r", "forward", "eval", "trainStep", "update", "updateFn",
 	"m", "n", "b", "o", "err", "path", "metrics", "outputs", "opts", "seed", "rng", "device", "dev", "host", "len", "copy",
 	// model_cuda.go's package-level names, in the package of model.go
 	"kernelsPTX", "cuParams", "cuGrads", "cuState", "cuArena", "cuIArena", "cuInputs", "cuWords", "cuFault", "numKernels",
@@ -81,6 +81,9 @@ type Model struct {
 	// error.
 	Call     func(e ir.Entry, args []jen.Code) *jen.Statement
 	Fallible bool
+	// StepFallible makes the step's call return an error even when
+	// Fallible is false (the CPU step with its all-reduce hook).
+	StepFallible bool
 	// Fault, if set, is the model field holding the first fault a call
 	// met (an index out of range in a kernel); the entry point returns and
 	// clears it after the call.
@@ -200,7 +203,7 @@ func (m *Model) entry(f *jen.File, name string, e ir.Entry, names, vals, zeros [
 	args = append(args, jen.Id("n"))
 	body := m.checks(ins, zeros)
 	ret := func(err jen.Code) jen.Code { return jen.Return(append(append([]jen.Code(nil), zeros...), err)...) }
-	if m.Fallible {
+	if m.Fallible || m.StepFallible && e == ir.EntryStep {
 		body = append(body, jen.If(jen.Err().Op(":=").Add(m.Call(e, args)), jen.Err().Op("!=").Nil()).Block(ret(jen.Err())))
 	} else {
 		body = append(body, m.Call(e, args))

@@ -131,6 +131,8 @@ type Model struct {
 	dC1Scratch      []float32 // (5184, 288) for dC1
 	dC1WScratch     []float32 // (21904, 27) for dC1W
 
+	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
+
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
@@ -142,6 +144,16 @@ type Option func(*Model)
 func WithSeed(seed uint64) Option {
 	return func(m *Model) {
 		m.seed = seed
+	}
+}
+
+// WithAllReduce makes every TrainStep one step of data-parallel training: after the
+// backward pass r replaces the gradients and the loss by their means over the examples
+// of every process (dist/mpi), and after the update each layer's state (batch_norm's
+// moving statistics) by the mean of every process's.
+func WithAllReduce(r mdlc.AllReducer) Option {
+	return func(m *Model) {
+		m.allReduce = r
 	}
 }
 
@@ -290,7 +302,9 @@ func (m *Model) TrainStep(image []float32, label []float32, n int) (loss float32
 	if err := rt.CheckFinite("target label", label); err != nil {
 		return 0, err
 	}
-	m.trainStep(image, label, n)
+	if err := m.trainStep(image, label, n); err != nil {
+		return 0, err
+	}
 	return m.loss2[0], nil
 }
 
@@ -830,8 +844,9 @@ func (m *Model) eval(image []float32, label []float32, n int) {
 }
 
 // trainStep is one training step: forward, loss, backward (gradients into m.grads),
-// then the optimizer update of every parameter and its state.
-func (m *Model) trainStep(image []float32, label []float32, n int) {
+// then the optimizer update of every parameter and its state. It fails only when
+// m.allReduce does.
+func (m *Model) trainStep(image []float32, label []float32, n int) error {
 	// Forward.
 	m.c1ReluForward(image, n)
 	m.c1Forward(n)
@@ -872,6 +887,13 @@ func (m *Model) trainStep(image []float32, label []float32, n int) {
 	m.dC1BBackward(n)
 	m.dC1WBackward(image, n)
 
+	// Data parallelism: the gradients and the loss become their means over every rank's examples.
+	if m.allReduce != nil {
+		if err := m.allReduce.ReduceStep(m.grads, m.loss2[:1], n); err != nil {
+			return err
+		}
+	}
+
 	// Optimizer update.
 	m.newStepUpdate(n)
 	if numParams >= 1<<15 {
@@ -882,6 +904,7 @@ func (m *Model) trainStep(image []float32, label []float32, n int) {
 
 	// Apply the updates: every new value was computed from the old ones above.
 	copy(m.step, m.newStep[:1])
+	return nil
 }
 
 // ----------------------------------------------------------------------------

@@ -51,6 +51,8 @@ type Model struct {
 	dTheta0Add []float32 // (N) dTheta0Add = add(dTheta0Mul, dTheta0Mul)
 	newStep    []float32 // scalar newStep = add(step, float32(1.0))
 
+	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
+
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
@@ -62,6 +64,16 @@ type Option func(*Model)
 func WithSeed(seed uint64) Option {
 	return func(m *Model) {
 		m.seed = seed
+	}
+}
+
+// WithAllReduce makes every TrainStep one step of data-parallel training: after the
+// backward pass r replaces the gradients and the loss by their means over the examples
+// of every process (dist/mpi), and after the update each layer's state (batch_norm's
+// moving statistics) by the mean of every process's.
+func WithAllReduce(r mdlc.AllReducer) Option {
+	return func(m *Model) {
+		m.allReduce = r
 	}
 }
 
@@ -133,7 +145,9 @@ func (m *Model) TrainStep(x []float32, y []float32, n int) (loss float32, err er
 	if err := rt.CheckFinite("target y", y); err != nil {
 		return 0, err
 	}
-	m.trainStep(x, y, n)
+	if err := m.trainStep(x, y, n); err != nil {
+		return 0, err
+	}
 	return m.loss[0], nil
 }
 
@@ -337,8 +351,9 @@ func (m *Model) eval(x []float32, y []float32, n int) {
 }
 
 // trainStep is one training step: forward, loss, backward (gradients into m.grads),
-// then the optimizer update of every parameter and its state.
-func (m *Model) trainStep(x []float32, y []float32, n int) {
+// then the optimizer update of every parameter and its state. It fails only when
+// m.allReduce does.
+func (m *Model) trainStep(x []float32, y []float32, n int) error {
 	// Forward.
 	m.predForward(x, n)
 	m.lossForward(y, n)
@@ -347,6 +362,13 @@ func (m *Model) trainStep(x []float32, y []float32, n int) {
 	m.dTheta0DivBackward(n)
 	m.dTheta0Backward(n)
 	m.dTheta1Backward(x, n)
+
+	// Data parallelism: the gradients and the loss become their means over every rank's examples.
+	if m.allReduce != nil {
+		if err := m.allReduce.ReduceStep(m.grads, m.loss[:1], n); err != nil {
+			return err
+		}
+	}
 
 	// Optimizer update.
 	m.newStepUpdate(n)
@@ -358,6 +380,7 @@ func (m *Model) trainStep(x []float32, y []float32, n int) {
 
 	// Apply the updates: every new value was computed from the old ones above.
 	copy(m.step, m.newStep[:1])
+	return nil
 }
 
 // ----------------------------------------------------------------------------

@@ -78,6 +78,8 @@ type Model struct {
 	biasCorrection1Inv []float32 // scalar biasCorrection1Inv = div(float32(1.0), biasCorrection1)
 	biasCorrection2Inv []float32 // scalar biasCorrection2Inv = div(float32(1.0), biasCorrection2)
 
+	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
+
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
@@ -89,6 +91,16 @@ type Option func(*Model)
 func WithSeed(seed uint64) Option {
 	return func(m *Model) {
 		m.seed = seed
+	}
+}
+
+// WithAllReduce makes every TrainStep one step of data-parallel training: after the
+// backward pass r replaces the gradients and the loss by their means over the examples
+// of every process (dist/mpi), and after the update each layer's state (batch_norm's
+// moving statistics) by the mean of every process's.
+func WithAllReduce(r mdlc.AllReducer) Option {
+	return func(m *Model) {
+		m.allReduce = r
 	}
 }
 
@@ -183,7 +195,9 @@ func (m *Model) TrainStep(image []float32, label []int32, n int) (loss float32, 
 	if err := rt.CheckI32Range("target label", label, n, 1, 10); err != nil {
 		return 0, err
 	}
-	m.trainStep(image, label, n)
+	if err := m.trainStep(image, label, n); err != nil {
+		return 0, err
+	}
 	return m.loss[0], nil
 }
 
@@ -525,8 +539,9 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 }
 
 // trainStep is one training step: forward, loss, backward (gradients into m.grads),
-// then the optimizer update of every parameter and its state.
-func (m *Model) trainStep(image []float32, label []int32, n int) {
+// then the optimizer update of every parameter and its state. It fails only when
+// m.allReduce does.
+func (m *Model) trainStep(image []float32, label []int32, n int) error {
 	// Forward.
 	m.hiddenForward(image, n)
 	m.logitsForward(n)
@@ -545,6 +560,13 @@ func (m *Model) trainStep(image []float32, label []int32, n int) {
 	m.dHiddenBBackward(n)
 	m.dHiddenWBackward(image, n)
 
+	// Data parallelism: the gradients and the loss become their means over every rank's examples.
+	if m.allReduce != nil {
+		if err := m.allReduce.ReduceStep(m.grads, m.loss[:1], n); err != nil {
+			return err
+		}
+	}
+
 	// Optimizer update.
 	m.newStepUpdate(n)
 	m.biasCorrection2InvUpdate(n)
@@ -556,6 +578,7 @@ func (m *Model) trainStep(image []float32, label []int32, n int) {
 
 	// Apply the updates: every new value was computed from the old ones above.
 	copy(m.step, m.newStep[:1])
+	return nil
 }
 
 // ----------------------------------------------------------------------------
