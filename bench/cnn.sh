@@ -5,7 +5,8 @@
 # python3-torch; the best of 1 and 2 threads) training the same models;
 # every convolution's forward, input-gradient and filter-gradient GFLOP/s
 # against the same run's 1024^3 GEMM; the steps' achieved GFLOP/s against
-# the same run's FMA peak.
+# the same run's FMA peak; the seed CNN's step against the hand-written
+# im2col + GEMM one (bench/handcnn.go, BenchmarkCatsDogsHandStep).
 #
 #   bench/cnn.sh                  # BENCHTIME=3s SECONDS_TORCH=10 by default
 #   NOTORCH=1 bench/cnn.sh        # without PyTorch
@@ -17,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 go test -c -o "$tmp/bench.test" ./bench
 go test -c -o "$tmp/impl.test" ./runtime/impl
-(cd bench && "$tmp/bench.test" -test.run '^$' -test.bench 'CatsDogsStep|FashionCNNStep|ConvLayers|Gemm1024' -test.benchtime "$benchtime") | tee "$tmp/go.txt"
+(cd bench && "$tmp/bench.test" -test.run '^$' -test.bench 'CatsDogsStep|CatsDogsHandStep|FashionCNNStep|ConvLayers|Gemm1024' -test.benchtime "$benchtime") | tee "$tmp/go.txt"
 (cd runtime/impl && "$tmp/impl.test" -test.run '^$' -test.bench 'SgemmPeak$' -test.benchtime 1x) | tee "$tmp/peak.txt"
 if [[ -z "${NOTORCH:-}" ]]; then
 	/usr/bin/python3 bench/cnn_torch.py "${SECONDS_TORCH:-10}" | tee "$tmp/torch.txt"
@@ -43,9 +44,11 @@ awk -v cd="$gflop_catsdogs" -v fc="$gflop_fashion" '
 			printf "%-40s %10.1f %9.0f%%\n", name, g[k], 100 * g[k] / gemm }
 		printf "\n%-12s %12s %12s %10s %10s %14s\n", "model", "mdlc ex/s", "GFLOP/s", "of peak", "PyTorch", "mdlc/PyTorch"
 		for (k in r) {
-			if (k ~ /CatsDogs/) { m = "catsdogs"; fl = cd } else if (k ~ /FashionCNN/) { m = "fashion_cnn"; fl = fc } else continue
+			if (k ~ /CatsDogsHandStep/) { hand = r[k]; continue }
+			if (k ~ /CatsDogs/) { m = "catsdogs"; fl = cd; mdlc = r[k] } else if (k ~ /FashionCNN/) { m = "fashion_cnn"; fl = fc } else continue
 			pt = t[m]
 			printf "%-12s %12.1f %12.1f %9.0f%% %10s %14s\n", m, r[k], r[k] * fl, 100 * r[k] * fl / peak,
 				(pt == "" ? "-" : sprintf("%.1f (%dT)", pt, tt[m])), (pt == "" ? "-" : sprintf("%.2fx", r[k] / pt))
 		}
+		if (hand != "") printf "%-24s %11.1f ex/s, mdlc/hand %.2fx\n", "hand-written (catsdogs)", hand, mdlc / hand
 	}' "$tmp/go.txt" "$tmp/peak.txt" "$tmp/torch.txt"
