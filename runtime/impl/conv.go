@@ -234,8 +234,67 @@ func MaxPoolGrad(g ConvGeom, dx, x, dy []float32, n int) {
 }
 
 func maxPoolGradRows(g *ConvGeom, dx, x, dy []float32, lo, hi int) {
+	c, h, w, oh, ow := g.C, g.H, g.W, g.OH, g.OW
+	kh, kw, sh, sw, pt, pl := g.KH, g.KW, g.SH, g.SW, g.PT, g.PL
+	clear(dx[lo*h*w*c : hi*h*w*c])
+	// Each window is read row by row, every channel at once (contiguous),
+	// keeping each channel's maximum and where it is in fixed arrays: the
+	// same first maximum as reading the window channel by channel.
+	const maxC = 512
+	var bestBuf [maxC]float32
+	var atBuf [maxC]int
+	if c > maxC {
+		maxPoolGradRowsWide(g, dx, x, dy, lo, hi)
+		return
+	}
+	best, at := bestBuf[:c], atBuf[:c]
+	for b := lo; b < hi; b++ {
+		xb := x[b*h*w*c : (b+1)*h*w*c]
+		dxb := dx[b*h*w*c : (b+1)*h*w*c]
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				gy := dy[((b*oh+oy)*ow+ox)*c:][:c]
+				first := true
+				for ky := 0; ky < kh; ky++ {
+					iy := oy*sh - pt + ky
+					if iy < 0 || iy >= h {
+						continue
+					}
+					for kx := 0; kx < kw; kx++ {
+						ix := ox*sw - pl + kx
+						if ix < 0 || ix >= w {
+							continue
+						}
+						off := (iy*w + ix) * c
+						xs := xb[off : off+c]
+						if first {
+							copy(best, xs)
+							for ch := range at {
+								at[ch] = off
+							}
+							first = false
+							continue
+						}
+						xs = xs[:len(best)]
+						for ch, xv := range xs {
+							if bv := best[ch]; xv > bv || (xv != xv && bv == bv) {
+								best[ch], at[ch] = xv, off
+							}
+						}
+					}
+				}
+				for ch, gv := range gy {
+					dxb[at[ch]+ch] += gv
+				}
+			}
+		}
+	}
+}
+
+// maxPoolGradRowsWide is maxPoolGradRows for more channels than its
+// arrays hold: each channel's window read on its own.
+func maxPoolGradRowsWide(g *ConvGeom, dx, x, dy []float32, lo, hi int) {
 	c := g.C
-	clear(dx[lo*g.H*g.W*c : hi*g.H*g.W*c])
 	for b := lo; b < hi; b++ {
 		for oy := 0; oy < g.OH; oy++ {
 			for ox := 0; ox < g.OW; ox++ {

@@ -148,3 +148,42 @@ func TestPoolParallel(t *testing.T) {
 		}
 	}
 }
+
+// maxPoolGradRows reads each window a row of channels at a time; it must
+// route every gradient to the element the channel-by-channel reading
+// (maxPoolGradRowsWide, the definition) picks: the first maximum, or the
+// first NaN.
+func TestMaxPoolGradOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ran := 0
+	for trial := 0; ran < 50; trial++ {
+		g, _ := randomGeom(r)
+		g.DH, g.DW, g.CG = 1, 1, g.C
+		g.PT, g.PL = min(g.PT, g.KH-1), min(g.PL, g.KW-1)
+		g.OH = (g.H+2*g.PT-g.KH)/g.SH + 1
+		g.OW = (g.W+2*g.PL-g.KW)/g.SW + 1
+		if g.OH < 1 || g.OW < 1 {
+			continue
+		}
+		ran++
+		n := 1 + r.IntN(3)
+		x, dy := make([]float32, n*g.H*g.W*g.C), make([]float32, n*g.OH*g.OW*g.C)
+		for i := range x {
+			x[i] = float32(r.IntN(3))
+			if r.IntN(40) == 0 {
+				x[i] = float32(math.NaN())
+			}
+		}
+		for i := range dy {
+			dy[i] = r.Float32()
+		}
+		want, got := make([]float32, len(x)), make([]float32, len(x))
+		maxPoolGradRowsWide(&g, want, x, dy, 0, n)
+		maxPoolGradRows(&g, got, x, dy, 0, n)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%+v: dx[%d] = %v, the definition gives %v", g, i, got[i], want[i])
+			}
+		}
+	}
+}
