@@ -126,18 +126,6 @@ type layer struct {
 	theirs map[string]*Weight
 }
 
-func (l *layer) names() string {
-	var out []string
-	for k := range l.ours {
-		out = append(out, l.prefix+"."+k)
-	}
-	for _, w := range l.theirs {
-		out = append(out, w.Name)
-	}
-	slices.Sort(out)
-	return strings.Join(out, ", ")
-}
-
 // split cuts a tensor name into its layer prefix and local name.
 func split(name, sep string) (prefix, local string) {
 	if i := strings.LastIndex(name, sep); i >= 0 {
