@@ -440,6 +440,7 @@ var initAliases = map[string]string{
 	"glorot_normal": "glorot_normal", "xavier_normal": "glorot_normal",
 	"he": "he_normal", "kaiming": "he_normal", "he_normal": "he_normal", "kaiming_normal": "he_normal",
 	"he_uniform": "he_uniform", "kaiming_uniform": "he_uniform",
+	"orthogonal": "orthogonal",
 }
 
 func initNames() []string {
