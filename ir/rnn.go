@@ -326,7 +326,7 @@ func evalScan(ctx *EvalCtx, v *Value, a []*Tensor) (*Tensor, error) {
 					for j := 0; j < u; j++ {
 						rr := row[2*u+j]
 						drh[j] += gr[4*u+j]
-						dr := drh[j] * hPrev[j]
+						dr := drh[j]*hPrev[j] + gr[2*u+j]
 						d[u+j] = dr * rr * (1 - rr)
 						next[j] += drh[j] * rr
 					}

@@ -231,7 +231,7 @@ for (int t = {T} - 1; t >= 0; t--) {
 		for (int j = 0; j < {u}; j++) acc += dz[t*{W} + {2u} + j] * {U}[k*{3u} + {2u} + j];
 		const float rg = seq[t*{S} + {2u} + k];
 		const float hp = t > 0 ? seq[(t-1)*{S} + k] : 0.0f;
-		dz[t*{W} + {u} + k] = acc * hp * rg * (1.0f - rg);
+		dz[t*{W} + {u} + k] = (acc*hp + gs[t*{S} + {2u} + k]) * rg * (1.0f - rg);
 		carry[{u} + k] = acc;
 	}
 	__syncthreads();

@@ -244,7 +244,7 @@ for t := {T} - 1; t >= 0; t-- {
 				hp = {x}[ex*{TS}+(t-1)*{S}+j]
 			}
 			drh := carry[{u}+j] + gr[{4u}+j]
-			dz[{u}+j] = drh * hp * rg * (1 - rg)
+			dz[{u}+j] = (drh*hp + gr[{2u}+j]) * rg * (1 - rg)
 			carry[j] += drh * rg
 		}
 	}
