@@ -313,7 +313,7 @@ var opTable = []*OpDef{
 		Shape: shapeScan, Eval: evalScan, Grad: gradLSTMScan},
 	{Name: "lstm_scan_grad", Doc: "the backward of lstm_scan (backpropagation through time): seq, recurrent kernel and d seq to the gate pre-activations' gradient [N, T, 4u]", Arity: 3, Kind: KindOpaque, Family: FamilyScan, NoGrad: true,
 		Scratch: scanScratch, Shape: shapeScan, Eval: evalScan},
-	{Name: "gru_scan", Doc: "the Keras GRU recurrence over xproj [N, T, 3u] with recurrent kernel [u, 3u] (and, with reset_after, recurrent bias [3u]): packed [N, T, 5u] of h, z, r, hh and q per step", Arity: -1, Kind: KindOpaque, Family: FamilyScan,
+	{Name: "gru_scan", Doc: "the Keras GRU recurrence over xproj [N, T, 3u] with recurrent kernel [u, 3u] (and, with reset_after, the bias [2, 3u]: input and recurrent rows): packed [N, T, 5u] of h, z, r, hh and q per step", Arity: -1, Kind: KindOpaque, Family: FamilyScan,
 		Attrs: gruAttrs, Shape: shapeScan, Eval: evalScan, Grad: gradGRUScan},
 	{Name: "gru_scan_grad", Doc: "the backward of gru_scan (backpropagation through time): seq, recurrent kernel and d seq to the gates' gradients [N, T, 4u] (reset_after) or [N, T, 3u]", Arity: 3, Kind: KindOpaque, Family: FamilyScan, NoGrad: true,
 		Attrs: gruAttrs, Scratch: scanScratch, Shape: shapeScan, Eval: evalScan},

@@ -22,7 +22,7 @@ import "fmt"
 //
 //	lstm_scan(xproj [N,T,4u], U [u,4u])                  -> [N,T,6u]: h, c, i, f, g, o (gates after activation)
 //	lstm_scan_grad(seq [N,T,6u], U, dseq [N,T,6u])       -> dZ [N,T,4u]: d(pre-activation) of i, f, g, o
-//	gru_scan(xproj [N,T,3u], U [u,3u], brec [3u])        -> [N,T,5u]: h, z, r, hh, q  (reset_after)
+//	gru_scan(xproj [N,T,3u], U [u,3u], bias [2,3u])      -> [N,T,5u]: h, z, r, hh, q  (reset_after)
 //	gru_scan(xproj [N,T,3u], U [u,3u])                   -> [N,T,5u]: h, z, r, hh, r*h_{t-1}
 //	gru_scan_grad(seq, U, dseq)  reset_after             -> [N,T,4u]: d a_z, d a_r, d q, d a_h
 //	gru_scan_grad(seq, U, dseq)  reset_after false       -> [N,T,3u]: d a_z, d a_r, d a_h
@@ -34,6 +34,8 @@ import "fmt"
 //	      c_t = f c_{t-1} + i g; h_t = o tanh(c_t)
 //	GRU:  z = sigmoid(x_z + h_{t-1} U_z + b_z); r = sigmoid(x_r + h_{t-1} U_r + b_r)
 //	      reset_after:  q = h_{t-1} U_h + b_h;  hh = tanh(x_h + r q)
+//	      (there the op adds both rows of Keras's bias [2, 3u] itself, input
+//	      and recurrent, so the bias is one param read whole; xproj is x @ kernel)
 //	      reset_before: hh = tanh(x_h + (r h_{t-1}) U_h)
 //	      h_t = z h_{t-1} + (1 - z) hh
 //
@@ -113,10 +115,10 @@ func RNNGeometry(v *Value) (RNN, error) {
 		}
 	case r.ResetAfter:
 		if len(v.Args) != 3 {
-			return r, fmt.Errorf("%s: with reset_after needs 3 args (input projection, recurrent kernel, recurrent bias), got %d", op, len(v.Args))
+			return r, fmt.Errorf("%s: with reset_after needs 3 args (input projection, recurrent kernel, bias), got %d", op, len(v.Args))
 		}
-		if bs := v.Args[2].Type.Shape; !bs.Equal(Shape{Dim(3 * r.U)}) {
-			return r, fmt.Errorf("%s: recurrent bias must be [%d], got %s", op, 3*r.U, v.Args[2].Type)
+		if bs := v.Args[2].Type.Shape; !bs.Equal(Shape{2, Dim(3 * r.U)}) {
+			return r, fmt.Errorf("%s: bias must be [2, %d] (input and recurrent), got %s", op, 3*r.U, v.Args[2].Type)
 		}
 	default:
 		if len(v.Args) != 2 {
@@ -210,11 +212,9 @@ func evalScan(ctx *EvalCtx, v *Value, a []*Tensor) (*Tensor, error) {
 		return out, nil
 	case "gru_scan":
 		x := a[0].Data
-		var brec []float64
+		bin, brec := make([]float64, G), make([]float64, G)
 		if r.ResetAfter {
-			brec = a[2].Data
-		} else {
-			brec = make([]float64, G)
+			bin, brec = a[2].Data[:G], a[2].Data[G:]
 		}
 		out := NewTensor(r.Seq().Resolve(ctx.N))
 		for b := 0; b < n; b++ {
@@ -230,8 +230,8 @@ func evalScan(ctx *EvalCtx, v *Value, a []*Tensor) (*Tensor, error) {
 				z, rr := make([]float64, u), make([]float64, u)
 				rh := make([]float64, u)
 				for j := 0; j < u; j++ {
-					z[j] = sigmoidF(xs[j] + zr[j] + brec[j])
-					rr[j] = sigmoidF(xs[u+j] + zr[u+j] + brec[u+j])
+					z[j] = sigmoidF(xs[j] + bin[j] + zr[j] + brec[j])
+					rr[j] = sigmoidF(xs[u+j] + bin[u+j] + zr[u+j] + brec[u+j])
 					rh[j] = rr[j] * h[j]
 				}
 				if !r.ResetAfter {
@@ -241,7 +241,7 @@ func evalScan(ctx *EvalCtx, v *Value, a []*Tensor) (*Tensor, error) {
 					var hh, slot float64
 					if r.ResetAfter {
 						slot = q[j] + brec[2*u+j]
-						hh = tanhF(xs[2*u+j] + rr[j]*slot)
+						hh = tanhF(xs[2*u+j] + bin[2*u+j] + rr[j]*slot)
 					} else {
 						slot = rh[j]
 						hh = tanhF(xs[2*u+j] + q[j])
@@ -397,7 +397,8 @@ func gradGRUScan(b *Builder, v, g *Value) []*Value {
 		// is (d a_z, d a_r, d a_h); the recurrent matmul's is the first 3u.
 		dx := b.Op("concat", Attrs{"axis": 2}, cut(d, 0, 2), cut(d, 3, 4))
 		rec := cut(d, 0, 3)
-		db := b.Sum(rec, []int{0, 1}, false)
+		row := func(x *Value) *Value { return b.Reshape(b.Sum(x, []int{0, 1}, false), Shape{1, Dim(3 * u)}) }
+		db := b.Op("concat", Attrs{"axis": 0}, row(dx), row(rec))
 		return []*Value{dx, rowsT(b, hp, rec, r, 3*u), db}
 	}
 	// d = [d a_z, d a_r, d a_h]: U_z and U_r multiply h_{t-1}, U_h

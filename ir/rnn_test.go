@@ -21,9 +21,9 @@ func init() {
 		{op: "lstm_scan", args: vals(tf32(ir.N, 7, 8), tf32(3, 12)), errs: []string{"input projection", "f32[N, 7, 8]"}},
 		{op: "lstm_scan_grad", args: vals(tf32(ir.N, 7, 18), tf32(3, 12), tf32(ir.N, 7, 18)), want: "f32[N, 7, 12]"},
 		{op: "lstm_scan_grad", args: vals(tf32(ir.N, 7, 18), tf32(3, 12), tf32(ir.N, 6, 18)), errs: []string{"gradient f32[N, 6, 18]"}},
-		{op: "gru_scan", attrs: after, args: vals(tf32(ir.N, 5, 6), tf32(2, 6), tf32(6)), want: "f32[N, 5, 10]"},
+		{op: "gru_scan", attrs: after, args: vals(tf32(ir.N, 5, 6), tf32(2, 6), tf32(2, 6)), want: "f32[N, 5, 10]"},
 		{op: "gru_scan", attrs: after, args: vals(tf32(ir.N, 5, 6), tf32(2, 6)), errs: []string{"reset_after needs 3 args"}},
-		{op: "gru_scan", attrs: after, args: vals(tf32(ir.N, 5, 6), tf32(2, 6), tf32(3)), errs: []string{"recurrent bias", "f32[3]"}},
+		{op: "gru_scan", attrs: after, args: vals(tf32(ir.N, 5, 6), tf32(2, 6), tf32(6)), errs: []string{"bias", "f32[6]"}},
 		{op: "gru_scan", attrs: before, args: vals(tf32(ir.N, 5, 6), tf32(2, 6)), want: "f32[N, 5, 10]"},
 		{op: "gru_scan_grad", attrs: after, args: vals(tf32(ir.N, 5, 10), tf32(2, 6), tf32(ir.N, 5, 10)), want: "f32[N, 5, 8]"},
 		{op: "gru_scan_grad", attrs: before, args: vals(tf32(ir.N, 5, 10), tf32(2, 6), tf32(ir.N, 5, 10)), want: "f32[N, 5, 6]"},
@@ -44,7 +44,7 @@ func init() {
 			0.187511367910632, 0.291149217766647, 0.55511734677271, 0.514311599516644, 0.0852683613923261, 0.662134627054224}},
 		// z = s(x_z + h U_z + b_z), r likewise, q = h U_h + b_h, hh = tanh(x_h + r q), h = z h + (1-z) hh.
 		{name: "gru_scan/reset_after 2 steps", build: func(k *kg) *ir.Value {
-			return k.op("gru_scan", after, k.f32("x", ir.Shape{1, 2, 3}, 0.5, -0.5, 1, 0.1, 0.3, -0.4), k.f32("U", ir.Shape{1, 3}, 0.5, -1, 2), k.f32("b", ir.Shape{3}, 0.1, 0.2, -0.3))
+			return k.op("gru_scan", after, k.f32("x", ir.Shape{1, 2, 3}, 0.5, -0.5, 1, 0.1, 0.3, -0.4), k.f32("U", ir.Shape{1, 3}, 0.5, -1, 2), k.f32("b", ir.Shape{2, 3}, 0, 0, 0, 0.1, 0.2, -0.3))
 		}, shape: []int{1, 2, 5}, tol: 1e-12, want: []float64{
 			0.248946786241141, 0.645656306225795, 0.425557483188341, 0.702557405747921, -0.3,
 			0.0266155757976634, 0.580414063796467, 0.562435715689581, -0.280935631780679, 0.197893572482282}},
@@ -83,8 +83,8 @@ func rnnGradCases() []gradCase {
 	add("lstm_scan", "6 steps 2 units batch 2", 2, nil, f(ir.N, 6, 8), f(2, 8))
 	add("lstm_scan", "5 steps 3 units", 1, nil, f(1, 5, 12), f(3, 12))
 	add("lstm_scan", "1 step", 1, nil, f(2, 1, 8), f(2, 8))
-	add("gru_scan", "reset_after 6 steps 2 units batch 2", 2, after, f(ir.N, 6, 6), f(2, 6), f(6))
-	add("gru_scan", "reset_after 1 step", 1, after, f(2, 1, 6), f(2, 6), f(6))
+	add("gru_scan", "reset_after 6 steps 2 units batch 2", 2, after, f(ir.N, 6, 6), f(2, 6), f(2, 6))
+	add("gru_scan", "reset_after 1 step", 1, after, f(2, 1, 6), f(2, 6), f(2, 6))
 	add("gru_scan", "reset_before 1 step", 1, before, f(1, 1, 3), f(1, 3))
 	add("gru_scan", "reset_before 2 steps", 1, before, f(1, 2, 3), f(1, 3))
 	add("gru_scan", "reset_before 5 steps 3 units", 1, before, f(1, 5, 9), f(3, 9))

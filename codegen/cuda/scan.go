@@ -27,7 +27,7 @@ func emitScan(c *cgen, k *kernel, v *ir.Value) {
 	}
 	bufs := map[string]string{"x": c.l.ref(v.Args[0]), "U": c.l.ref(v.Args[1]), "out": c.l.ref(v)}
 	if len(v.Args) > 2 {
-		bufs["b"] = c.l.ref(v.Args[2]) // gru_scan's recurrent bias
+		bufs["b"] = c.l.ref(v.Args[2]) // gru_scan's bias
 		bufs["g"] = c.l.ref(v.Args[2]) // a gradient op's d seq
 	}
 	var tmpl string
@@ -128,18 +128,18 @@ for (int t = {T} - 1; t >= 0; t--) {
 const gruForwardAfterC = `float* seq = &{out}[ex*{TS}];
 const float* xs = &{x}[ex*{TG}];
 for (int t = 0; t < {T}; t++) {
-	// h_{t-1} @ U + recurrent bias, in slots z, r, hh.
+	// h_{t-1} @ U + recurrent bias (row 1 of the bias), in slots z, r, hh.
 	for (int j = threadIdx.x; j < {3u}; j += blockDim.x) {
-		float acc = {b}[j];
+		float acc = {b}[{3u} + j];
 		if (t > 0) for (int k = 0; k < {u}; k++) acc += seq[(t-1)*{S} + k] * {U}[k*{3u} + j];
 		seq[t*{S} + {u} + j] = acc;
 	}
 	__syncthreads();
 	for (int j = threadIdx.x; j < {u}; j += blockDim.x) {
 		float* row = &seq[t*{S}];
-		const float zt = sigmoid_f(xs[t*{G} + j] + row[{u} + j]), rg = sigmoid_f(xs[t*{G} + {u} + j] + row[{2u} + j]);
+		const float zt = sigmoid_f(xs[t*{G} + j] + {b}[j] + row[{u} + j]), rg = sigmoid_f(xs[t*{G} + {u} + j] + {b}[{u} + j] + row[{2u} + j]);
 		const float q = row[{3u} + j];
-		const float hh = tanhf(xs[t*{G} + {2u} + j] + rg*q);
+		const float hh = tanhf(xs[t*{G} + {2u} + j] + {b}[{2u} + j] + rg*q);
 		const float hp = t > 0 ? seq[(t-1)*{S} + j] : 0.0f;
 		row[j] = zt*hp + (1.0f - zt)*hh;
 		row[{u} + j] = zt;

@@ -30,7 +30,7 @@ func (k *kgen) Scan(v *ir.Value) {
 	k.call("tanh32")
 	bufs := map[string]string{"x": k.p.ref(v.Args[0]), "U": k.p.ref(v.Args[1]), "out": k.p.ref(v)}
 	if len(v.Args) > 2 {
-		bufs["b"] = k.p.ref(v.Args[2]) // gru_scan's recurrent bias
+		bufs["b"] = k.p.ref(v.Args[2]) // gru_scan's bias
 		bufs["g"] = k.p.ref(v.Args[2]) // a gradient op's d seq
 	}
 	if v.Op.Scratch != nil {
@@ -114,7 +114,7 @@ for t := {T} - 1; t >= 0; t-- {
 `
 
 // gruForwardAfter (reset_after): out is [n, T, 5u] (h, z, r, hh, q), b
-// the recurrent bias [3u].
+// the bias [2, 3u] (input row, recurrent row).
 const gruForwardAfter = `for t := 0; t < {T}; t++ {
 	if t > 0 {
 		// Slots z, r, hh of step t = h_{t-1} @ U.
@@ -124,14 +124,14 @@ const gruForwardAfter = `for t := 0; t < {T}; t++ {
 		row := {out}[ex*{TS}+t*{S}:][:{S}]
 		xs := {x}[ex*{TG}+t*{G}:][:{G}]
 		for j := 0; j < {u}; j++ {
-			az, ar, q := xs[j]+{b}[j], xs[{u}+j]+{b}[{u}+j], {b}[{2u}+j]
+			az, ar, q := xs[j]+{b}[j]+{b}[{3u}+j], xs[{u}+j]+{b}[{u}+j]+{b}[{4u}+j], {b}[{5u}+j]
 			var hp float32
 			if t > 0 {
 				az, ar, q = az+row[{u}+j], ar+row[{2u}+j], q+row[{3u}+j]
 				hp = {out}[ex*{TS}+(t-1)*{S}+j]
 			}
 			zt, rg := sigmoid32(az), sigmoid32(ar)
-			hh := tanh32(xs[{2u}+j] + rg*q)
+			hh := tanh32(xs[{2u}+j] + {b}[{2u}+j] + rg*q)
 			row[j], row[{u}+j], row[{2u}+j], row[{3u}+j], row[{4u}+j] = zt*hp+(1-zt)*hh, zt, rg, hh, q
 		}
 	}

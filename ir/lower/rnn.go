@@ -126,22 +126,22 @@ func layerGRU(l *lowerer, c *callArgs) val {
 		return errVal
 	}
 	bv := tensorVal(b, b.Name, c.pos)
-	inBias, recBias := bv, val{}
-	if after {
-		row := func(i int) val {
-			s := l.op(c.pos, "slice", ir.Attrs{"axis": 0, "start": i, "end": i + 1}, bv)
-			return l.op(c.pos, "reshape", ir.Attrs{"shape": ir.Shape{u3}}, s)
-		}
-		inBias, recBias = row(0), row(1)
-	}
-	xp, ok := l.rnnProject(c, x, kv, inBias)
-	if !ok {
-		return errVal
-	}
+	var xp val
 	args := []val{xp, tensorVal(rk, rk.Name, c.pos)}
 	if after {
-		args = append(args, recBias)
+		// gru_scan adds both rows of the bias (one param read whole).
+		xp = l.applyLastAxis(c.pos, x, func(flat val) val { return l.op(c.pos, "matmul", nil, flat, kv) })
+		args = append(args, bv)
+	} else {
+		xp, ok = l.rnnProject(c, x, kv, bv)
+		if !ok {
+			return errVal
+		}
 	}
+	if xp.k != kTensor {
+		return errVal
+	}
+	args[0] = xp
 	seq := l.op(c.pos, "gru_scan", ir.Attrs{"reset_after": after}, args...)
 	return l.rnnOutput(c.pos, seq, int(x.v.Type.Shape[1]), u, seqs)
 }
