@@ -19,16 +19,6 @@ import (
 // [N*T, D]); the recurrence is one scan op whose packed result is sliced
 // to the hidden states.
 
-func init() {
-	x := param{name: "x", def: required}
-	units := param{name: "units", def: required}
-	seqs := param{name: "return_sequences", def: false}
-	builtins["lstm"] = &builtin{kind: kindLayer, doc: "Keras LSTM over x [N, T, D]: h [N, units] of the last step, or [N, T, units] with return_sequences; kernel [D, 4u] (glorot_uniform), recurrent_kernel [u, 4u] (orthogonal), bias [4u] (zeros, forget gate ones); gates i, f, c, o",
-		params: []param{x, units, seqs}, fn: layerLSTM}
-	builtins["gru"] = &builtin{kind: kindLayer, doc: "Keras GRU over x [N, T, D]: h [N, units] of the last step, or [N, T, units] with return_sequences; kernel [D, 3u] (glorot_uniform), recurrent_kernel [u, 3u] (orthogonal), bias [2, 3u] with reset_after (else [3u], zeros); gates z, r, h",
-		params: []param{x, units, seqs, {name: "reset_after", def: true}}, fn: layerGRU}
-}
-
 // rnnInput checks x [N, T, D] and reads units and return_sequences.
 func (l *lowerer) rnnInput(c *callArgs) (x val, units int, seqs, ok bool) {
 	x, ok1 := l.layerInput(c, "x")
