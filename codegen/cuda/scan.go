@@ -1,6 +1,8 @@
 package cuda
 
 import (
+	"fmt"
+
 	"github.com/mdlc/mdlc/codegen/internal/dims"
 	"github.com/mdlc/mdlc/codegen/internal/render"
 	"github.com/mdlc/mdlc/ir"
@@ -19,10 +21,19 @@ import (
 
 func (t templates) Scan(v *ir.Value) { emitScan(t.c, t.k, v) }
 
+// maxScanUnits bounds the units of a recurrence: 2u floats of shared memory
+// (32 KiB) per block.
+const maxScanUnits = 4096
+
 func emitScan(c *cgen, k *kernel, v *ir.Value) {
 	r, err := ir.RNNGeometry(v)
 	if err != nil {
 		k.printf("// %v\n", err)
+		return
+	}
+	if r.U > maxScanUnits && c.l.err == nil {
+		// The backward's carried gradients are 2u floats of shared memory.
+		c.l.err = fmt.Errorf("cuda: %s of %d units: the CUDA recurrence kernels take at most %d", v.Op.Name, r.U, maxScanUnits)
 		return
 	}
 	bufs := map[string]string{"x": c.l.ref(v.Args[0]), "U": c.l.ref(v.Args[1]), "out": c.l.ref(v)}
