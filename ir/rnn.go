@@ -82,6 +82,9 @@ func RNNGeometry(v *Value) (RNN, error) {
 		r.ResetAfter = v.Attrs.Bool("reset_after")
 	}
 	grad := op == "lstm_scan_grad" || op == "gru_scan_grad"
+	if len(v.Args) < 2 {
+		return r, fmt.Errorf("%s: needs an input projection and a recurrent kernel, got %d args", op, len(v.Args))
+	}
 	for _, a := range v.Args {
 		if a.Type.DType != F32 {
 			return r, fmt.Errorf("%s: needs f32 args, got %s", op, a.Type)

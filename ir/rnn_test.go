@@ -29,6 +29,8 @@ func init() {
 		{op: "gru_scan_grad", attrs: before, args: vals(tf32(ir.N, 5, 10), tf32(2, 6), tf32(ir.N, 5, 10)), want: "f32[N, 5, 6]"},
 		{op: "gru_scan_grad", attrs: after, args: vals(tf32(ir.N, 5, 6), tf32(2, 6), tf32(ir.N, 5, 6)), errs: []string{"packed sequence", "f32[N, 5, 6]"}},
 		{op: "gru_scan", attrs: before, args: vals(ti32(ir.N, 5, 6), tf32(2, 6)), errs: []string{"f32"}},
+		{op: "gru_scan", attrs: before, args: vals(tf32(ir.N, 5, 6)), errs: []string{"got 1 args"}},
+		{op: "gru_scan", attrs: after, args: vals(tf32(ir.N, 5, 6), tf32(2, 6), tf32(2, 6), tf32(2, 6)), errs: []string{"got 4"}},
 	}...)
 
 	// One unit, two steps, values from the Keras equations (ir/rnn.go)
