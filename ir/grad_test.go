@@ -170,6 +170,7 @@ func gradCases() []gradCase {
 	add("gather", "[5,3] by [2,4] repeated", 1, opOf("gather", nil), f(5, 3), f(2, 4).ints(5).with(0, 2, 2, 4, 0, 1, 2, 2))
 	add("gather", "[4] by [6] repeated", 1, opOf("gather", nil), f(4), f(6).ints(4).with(3, 3, 3, 0, 1, 3))
 	add("gather", "[4,2,2] by [N,3]", 3, opOf("gather", nil), f(4, 2, 2), f(nAxis, 3).ints(4))
+	cs = append(cs, rnnGradCases()...)    // rnn_test.go
 	return append(cs, convGradCases()...) // conv_test.go
 }
 

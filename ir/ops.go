@@ -147,10 +147,11 @@ const (
 	FamilyConv   // conv2d and its backward ops over NHWC images (ir/conv.go)
 	FamilyPool   // max_pool2d, avg_pool2d and their backward ops
 	FamilyRandom // random_uniform: counter-based draws (runtime/impl/philox.go)
+	FamilyScan   // lstm_scan, gru_scan and their gradients: a loop over time (ir/rnn.go)
 	NumFamilies
 )
 
-var familyNames = [...]string{"none", "elementwise", "contraction", "reduce", "lane", "transpose", "slice", "pad", "concat", "gather", "scatter_add", "one_hot", "conv", "pool", "random"}
+var familyNames = [...]string{"none", "elementwise", "contraction", "reduce", "lane", "transpose", "slice", "pad", "concat", "gather", "scatter_add", "one_hot", "conv", "pool", "random", "scan"}
 
 func (f Family) String() string { return familyNames[f] }
 
@@ -312,6 +313,17 @@ var opTable = []*OpDef{
 		Attrs: poolAttrs, Shape: shapeConv2D, Eval: evalPool2D, Grad: gradAvgPool2D},
 	{Name: "avg_pool2d_grad", Doc: "the backward of avg_pool2d: g [N, OH, OW, C] spread over each window's non-padded elements, to dx of the shape attribute", Arity: 1, Kind: KindOpaque, Family: FamilyPool, NoGrad: true,
 		Attrs: poolGradAttrs, Shape: shapeConv2D, Eval: evalPool2D},
+
+	// Recurrences (ir/rnn.go): a loop over the time axis, one GEMM per step
+	// fused with the gate math; the input projection is a matmul outside.
+	{Name: "lstm_scan", Doc: "the Keras LSTM recurrence over xproj [N, T, 4u] (x @ kernel + bias) with recurrent kernel [u, 4u]: packed [N, T, 6u] of h, c and the gates i, f, g, o per step", Arity: 2, Kind: KindOpaque, Family: FamilyScan,
+		Shape: shapeScan, Eval: evalScan, Grad: gradLSTMScan},
+	{Name: "lstm_scan_grad", Doc: "the backward of lstm_scan (backpropagation through time): seq, recurrent kernel and d seq to the gate pre-activations' gradient [N, T, 4u]", Arity: 3, Kind: KindOpaque, Family: FamilyScan, NoGrad: true,
+		Scratch: scanScratch, Shape: shapeScan, Eval: evalScan},
+	{Name: "gru_scan", Doc: "the Keras GRU recurrence over xproj [N, T, 3u] with recurrent kernel [u, 3u] (and, with reset_after, the bias [2, 3u]: input and recurrent rows): packed [N, T, 5u] of h, z, r, hh and q per step", Arity: -1, Kind: KindOpaque, Family: FamilyScan,
+		Attrs: gruAttrs, Shape: shapeScan, Eval: evalScan, Grad: gradGRUScan},
+	{Name: "gru_scan_grad", Doc: "the backward of gru_scan (backpropagation through time): seq, recurrent kernel and d seq to the gates' gradients [N, T, 4u] (reset_after) or [N, T, 3u]", Arity: 3, Kind: KindOpaque, Family: FamilyScan, NoGrad: true,
+		Attrs: gruAttrs, Scratch: scanScratch, Shape: shapeScan, Eval: evalScan},
 
 	// Indexing.
 	{Name: "gather", Doc: "rows of table (arg 0) picked by i32 indices (arg 1): out[i..., j...] = table[idx[i...], j...]", Arity: 2, Kind: KindOpaque, Family: FamilyGather,

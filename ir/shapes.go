@@ -42,7 +42,7 @@ func shapeSource(v *Value) (Type, error) {
 
 // Initializers accepted by param and state (see runtime for their meaning).
 var Initializers = []string{"zeros", "ones", "constant", "normal", "uniform",
-	"glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "random_key"}
+	"glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "orthogonal", "unit_forget_bias", "random_key"}
 
 func validInit(s string) bool { return slices.Contains(Initializers, s) }
 

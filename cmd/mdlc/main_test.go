@@ -48,6 +48,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"dump", "-after=optimizer", "../../examples/linreg/linreg.mdl"}, exitOK, "update theta0 =", ""},
 		{[]string{"dump", "-after=nosuch", "../../examples/linreg/linreg.mdl"}, exitUsage, "", `unknown pass "nosuch"`},
 		{[]string{"gradcheck", "../../examples/mnist_mlp/mnist_mlp.mdl"}, exitOK, "hidden.w", ""},
+		{[]string{"gradcheck", "../../codegen/go/testdata/models/seq.mdl"}, exitOK, "a.recurrent_kernel", ""}, // lstm, gru over 6 steps
 		{[]string{"build", "-o", filepath.Join(dir, "out"), "-pkg", "func", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "not a valid Go package name"},
 		{[]string{"build", "-o", filepath.Join(dir, "out"), "-pkg", "_", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "not a valid Go package name"},
 		{[]string{"build", "-o", filepath.Join(dir, "out"), "-pkg", "main", "../../examples/linreg/linreg.mdl"}, exitUsage, "", "not a valid Go package name"},

@@ -44,6 +44,7 @@ var testModels = []testModel{
 	{"indices", "../go/testdata/models/indices.mdl", 8, passes.Default, `"idx": 5`, `"idx": 9`}, // computed indices, a mask without N
 	{"cnn", "../go/testdata/models/cnn.mdl", 8, passes.Default, `"label": 5`, ""},               // conv2d, pooling (direct kernels)
 	{"modes", "../go/testdata/models/modes.mdl", 8, passes.Default, `"label": 3`, ""},           // batch_norm, dropout (Philox draws)
+	{"seq", "../go/testdata/models/seq.mdl", 8, passes.Default, `"label": 4`, ""},               // lstm, gru (one block per example)
 }
 
 // graph lowers and plans the model as `mdlc build` does.

@@ -62,7 +62,9 @@ var cReserved = []string{"int", "float", "void", "char", "const", "return", "if"
 	"tanhf", "floorf", "powf", "fabsf", "exp2f", "log2f", "dim3", "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize",
 	"mem", "n", "params", "grads", "in", "base", "mx", "sum", "inv", "lse", "best", "bi", "acc", "xv", "js", "sh", "lane", "warp",
 	"relu_f", "abs_f", "abs_i", "sign_f", "sign_i", "max_f", "min_f", "max_i", "min_i", "max_nan", "isinf_f", "sigmoid_f",
-	"gelu_f", "gelu_grad_f", "cast_i32", "warp_sum", "warp_max", "warp_argmax", "atomicCAS", "block_sum", "block_max", "apply_updates", "copy_grads"}
+	"gelu_f", "gelu_grad_f", "cast_i32", "warp_sum", "warp_max", "warp_argmax", "atomicCAS", "block_sum", "block_max", "apply_updates", "copy_grads",
+	// The recurrence kernels' locals (scan.go).
+	"ex", "seq", "xs", "gs", "dz", "carry", "row", "gr", "t", "k", "ig", "fg", "gg", "og", "cp", "ct", "tc", "dh", "dc", "zt", "rg", "q", "hh", "hp", "dah"}
 
 // indexLike matches the kernels' index variables (i, o0, r12, j_), and
 // the identifiers C and C++ reserve for the implementation (__x, _X).

@@ -38,7 +38,7 @@ type plan struct {
 var reserved = append([]string{"numParams", "numState", "fault", "arenaSize", "iarenaSize", "params", "grads", "state", "arena", "iarena",
 	"i", "j", "c", "e", "w", "lo", "hi", "in", "base", "mx", "sum", "inv", "lse", "best", "acc", "cand", "xv", "r", "out", "pos", "vt",
 	"max", "min", "clear", "init", "updateAVX2", "updateAVX2Asm", "append", "make", "new", "nil", "true", "false", "float32", "float64", "int32", "int", "string", "bool", "cap", "panic"},
-	append(helperNames(), convLocals...)...)
+	append(append(helperNames(), convLocals...), scanLocals...)...)
 
 func newPlan(g *ir.Graph, opt Options) *plan {
 	p := &plan{g: g, pl: g.Plan, maxBatch: g.Plan.MaxBatch, names: names.New(append(reserved, api.Reserved...)), base: names.Bases(g),

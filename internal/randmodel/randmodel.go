@@ -24,6 +24,7 @@ var Names = strings.Fields("x label sum mx base inv lse o vt i0 a0 m0 o0 exp32 p
 // broadcasting, matmuls, reductions, softmax, layout ops and gathers (by
 // the labels, or by an index computed from them), with fan-out (values are
 // reused), often a convolutional chain over an image input (image),
+// often recurrent layers over a sequence input (sequence),
 // often a batch_norm or a dropout (two modes: ir/modes.go), and a
 // scalar loss over several of its values. Its inputs and
 // params are named from Names. Domains are kept safe (log and sqrt
@@ -204,8 +205,19 @@ func Model(r *rand.Rand, id int) *ir.Graph {
 	// and only rounding is left, which a relative check cannot tell from
 	// an error (and Adam and RMSprop turn into whole steps).
 	flat := image(b, rand.New(rand.NewPCG(uint64(id), 13)), param, input)
-	if flat != nil && mode == 1 {
+	// Often a sequence and recurrent layers over it (sequence), from a
+	// source of its own; its features join the head like the image's, and
+	// for the same reason a sequence model draws no batch_norm either.
+	sq := sequence(b, rand.New(rand.NewPCG(uint64(id), 14)), param, input)
+	if (flat != nil || sq != nil) && mode == 1 {
 		mode = 0
+	}
+	if sq != nil {
+		if flat == nil {
+			flat = sq
+		} else {
+			flat = b.Op("concat", ir.Attrs{"axis": 1}, flat, sq)
+		}
 	}
 	join := func(v *ir.Value) *ir.Value {
 		if flat == nil {
@@ -288,6 +300,47 @@ func Model(r *rand.Rand, id int) *ir.Graph {
 	ir.SplitModes(g, twins)
 	g.Renumber()
 	return g
+}
+
+// sequence adds, one time in three, a sequence input f32[N, T, D] (T in
+// 1..6, D in 1..3) and one or two recurrent layers over it as the lowering
+// builds them (ir/lower/rnn.go): an LSTM or a GRU (reset_after or not) of
+// 1..3 units, each its input projection as one matmul over the N*T rows,
+// the scan, and the slice of its hidden states; it returns the last layer's
+// final step or its mean over the steps, [N, u]; nil otherwise.
+func sequence(b *ir.Builder, r *rand.Rand, param func(ir.Shape) *ir.Value, input func(string, ir.DType, ir.Shape) *ir.Value) *ir.Value {
+	if r.IntN(3) != 0 {
+		return nil
+	}
+	t := 1 + r.IntN(6)
+	v := input("input", ir.F32, ir.Shape{ir.N, ir.Dim(t), ir.Dim(1 + r.IntN(3))})
+	u := 0
+	for layers := 1 + r.IntN(2); layers > 0; layers-- {
+		u = 1 + r.IntN(3)
+		lstm, after := r.IntN(2) == 0, r.IntN(2) == 0
+		gates := 3
+		if lstm {
+			gates = 4
+		}
+		k := param(ir.Shape{v.Type.Shape[2], ir.Dim(gates * u)})
+		rk := param(ir.Shape{ir.Dim(u), ir.Dim(gates * u)})
+		rows := b.Reshape(v, ir.Shape{ir.N * ir.Dim(t), v.Type.Shape[2]})
+		xp := b.Reshape(b.Op("matmul", nil, rows, k), ir.Shape{ir.N, ir.Dim(t), ir.Dim(gates * u)})
+		var seq *ir.Value
+		switch {
+		case lstm:
+			seq = b.Op("lstm_scan", nil, b.Add(xp, param(ir.Shape{ir.Dim(4 * u)})), rk)
+		case after:
+			seq = b.Op("gru_scan", ir.Attrs{"reset_after": true}, xp, rk, param(ir.Shape{2, ir.Dim(3 * u)}))
+		default:
+			seq = b.Op("gru_scan", ir.Attrs{"reset_after": false}, b.Add(xp, param(ir.Shape{ir.Dim(3 * u)})), rk)
+		}
+		v = b.Op("slice", ir.Attrs{"axis": 2, "start": 0, "end": u}, seq)
+	}
+	if r.IntN(2) == 0 {
+		return b.Op("reduce_mean", ir.Attrs{"axes": []int{1}}, v)
+	}
+	return b.Reshape(b.Op("slice", ir.Attrs{"axis": 1, "start": t - 1, "end": t}, v), ir.Shape{ir.N, ir.Dim(u)})
 }
 
 // image adds, one time in three, an image input f32[N, H, W, C]

@@ -85,6 +85,13 @@ func init() {
 	builtins["batch_norm"] = &builtin{kind: kindLayer, doc: "Keras BatchNormalization over the last axis: batch statistics and moving-average updates in training, the moving statistics in inference; gamma (ones), beta (zeros), state moving_mean (zeros), moving_variance (ones)",
 		params: []param{x, {name: "momentum", def: 0.99}, {name: "eps", def: 1e-3}}, fn: layerBatchNorm}
 
+	// Recurrent layers over x [N, T, D] (rnn.go), Keras semantics.
+	seqs := param{name: "return_sequences", def: false}
+	builtins["lstm"] = &builtin{kind: kindLayer, doc: "Keras LSTM over x [N, T, D]: h [N, units] of the last step, or [N, T, units] with return_sequences; kernel [D, 4u] (glorot_uniform), recurrent_kernel [u, 4u] (orthogonal), bias [4u] (zeros, forget gate ones); gates i, f, c, o",
+		params: []param{x, {name: "units", def: required}, seqs}, fn: layerLSTM}
+	builtins["gru"] = &builtin{kind: kindLayer, doc: "Keras GRU over x [N, T, D]: h [N, units] of the last step, or [N, T, units] with return_sequences; kernel [D, 3u] (glorot_uniform), recurrent_kernel [u, 3u] (orthogonal), bias [2, 3u] with reset_after (else [3u], zeros); gates z, r, h",
+		params: []param{x, {name: "units", def: required}, seqs, {name: "reset_after", def: true}}, fn: layerGRU}
+
 	// Convolution and pooling over NHWC images (conv.go), Keras semantics.
 	pad := param{name: "padding", def: "valid"}
 	builtins["conv2d"] = &builtin{kind: kindLayer, doc: "2-D convolution of NHWC x [N, H, W, C]; w [kh, kw, C/groups, filters] (glorot_uniform), b [filters] (zeros)",
@@ -440,6 +447,7 @@ var initAliases = map[string]string{
 	"glorot_normal": "glorot_normal", "xavier_normal": "glorot_normal",
 	"he": "he_normal", "kaiming": "he_normal", "he_normal": "he_normal", "kaiming_normal": "he_normal",
 	"he_uniform": "he_uniform", "kaiming_uniform": "he_uniform",
+	"orthogonal": "orthogonal",
 }
 
 func initNames() []string {

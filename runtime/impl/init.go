@@ -17,6 +17,8 @@ import (
 //	glorot_normal                  std sqrt(2/(fan_in+fan_out))
 //	he_uniform                     U(-l, l), l = sqrt(6/fan_in)
 //	he_normal                      std sqrt(2/fan_in)
+//	orthogonal                     Q of the QR of a normal matrix, signs fixed (gain 1)
+//	unit_forget_bias               an LSTM bias [4u]: zeros, the forget gate's u ones
 //
 // Missing trailing arguments take the Keras defaults shown. glorot_normal and
 // he_normal draw, as Keras does, from a normal truncated at two standard
@@ -88,13 +90,23 @@ func InitParam(dst []float32, shape []int, init string, args []float64, rng *RNG
 		truncNormal(dst, math.Sqrt(2/float64(fanIn+fanOut)), rng)
 	case "he_normal":
 		truncNormal(dst, math.Sqrt(2/float64(fanIn)), rng)
+	case "orthogonal":
+		orthogonal(dst, shape, rng)
+	case "unit_forget_bias":
+		// Keras LSTM's unit_forget_bias: gates i, f, c, o; f starts at 1.
+		if len(shape) != 1 || shape[0]%4 != 0 {
+			return fmt.Errorf("init unit_forget_bias: shape %v is not an LSTM bias [4*units]", shape)
+		}
+		u := shape[0] / 4
+		fill(dst, 0)
+		fill(dst[u:2*u], 1)
 	case "random_key":
 		// The key of counter-based draws (philox.go): 16-bit words, exact in float32.
 		for i := range dst {
 			dst[i] = float32(rng.IntN(1 << 16))
 		}
 	default:
-		return fmt.Errorf("unknown initializer %q (want zeros, ones, constant, normal, uniform, glorot_uniform, glorot_normal, he_uniform, he_normal or random_key)", init)
+		return fmt.Errorf("unknown initializer %q (want zeros, ones, constant, normal, uniform, glorot_uniform, glorot_normal, he_uniform, he_normal, orthogonal, unit_forget_bias or random_key)", init)
 	}
 	return nil
 }
@@ -142,5 +154,65 @@ func truncNormal(dst []float32, std float64, rng *RNG) {
 			z = rng.NormFloat64()
 		}
 		dst[i] = float32(s * z)
+	}
+}
+
+// orthogonal fills dst as Keras's Orthogonal initializer (gain 1): the
+// weight seen as a matrix [rows, cols] (rows the product of all but the
+// last extent) is the Q factor of the QR decomposition of a
+// [max(rows, cols), min(rows, cols)] standard normal matrix, each column
+// multiplied by the sign of R's diagonal (so the result is unique for the
+// draw), transposed when rows < cols. The rows or the columns are
+// orthonormal. Q is computed by modified Gram-Schmidt, twice (stable in
+// float64 at these sizes); its R has a positive diagonal, which is the
+// sign correction.
+func orthogonal(dst []float32, shape []int, rng *RNG) {
+	if len(dst) == 0 {
+		return
+	}
+	cols := 1
+	if len(shape) > 0 {
+		cols = shape[len(shape)-1]
+	}
+	rows := len(dst) / cols
+	m, k := max(rows, cols), min(rows, cols)
+	a := make([]float64, m*k) // column-major: column j is a[j*m:(j+1)*m]
+	for i := range a {
+		a[i] = rng.NormFloat64()
+	}
+	for j := 0; j < k; j++ {
+		cj := a[j*m : (j+1)*m]
+		for pass := 0; pass < 2; pass++ {
+			for p := 0; p < j; p++ {
+				cp := a[p*m : (p+1)*m]
+				var d float64
+				for i := range cj {
+					d += cp[i] * cj[i]
+				}
+				for i := range cj {
+					cj[i] -= d * cp[i]
+				}
+			}
+		}
+		var norm float64
+		for _, x := range cj {
+			norm += x * x
+		}
+		norm = math.Sqrt(norm)
+		if norm == 0 { // a measure-zero draw: leave the column zero
+			continue
+		}
+		for i := range cj {
+			cj[i] /= norm
+		}
+	}
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			if rows >= cols {
+				dst[r*cols+c] = float32(a[c*m+r]) // Q [rows, cols]
+			} else {
+				dst[r*cols+c] = float32(a[r*m+c]) // Q^T: Q is [cols, rows]
+			}
+		}
 	}
 }

@@ -143,3 +143,75 @@ func TestInitParamErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOrthogonal checks Keras's Orthogonal: the rows (wide) or columns
+// (tall) are orthonormal, and the matrix is the Q of the QR decomposition
+// of the same normal draw with R's diagonal positive: Q^T A is upper
+// triangular with a positive diagonal, A redrawn from the same seed.
+func TestOrthogonal(t *testing.T) {
+	for _, shape := range [][]int{{32, 8}, {8, 32}, {3, 4, 5}, {16, 16}, {1, 1}} {
+		size := 1
+		for _, d := range shape {
+			size *= d
+		}
+		cols := shape[len(shape)-1]
+		rows := size / cols
+		dst := make([]float32, size)
+		if err := InitParam(dst, shape, "orthogonal", nil, NewRNG(9)); err != nil {
+			t.Fatal(err)
+		}
+		again := make([]float32, size)
+		InitParam(again, shape, "orthogonal", nil, NewRNG(9))
+		if !slices.Equal(dst, again) {
+			t.Errorf("%v: not deterministic per seed", shape)
+		}
+		// q is [m, k] with orthonormal columns: the matrix, or its transpose.
+		m, k := max(rows, cols), min(rows, cols)
+		q := func(i, j int) float64 {
+			if rows >= cols {
+				return float64(dst[i*cols+j])
+			}
+			return float64(dst[j*cols+i])
+		}
+		rng := NewRNG(9)
+		a := make([]float64, m*k) // column-major, as drawn
+		for i := range a {
+			a[i] = rng.NormFloat64()
+		}
+		for p := 0; p < k; p++ {
+			for c := 0; c < k; c++ {
+				var dot, r float64
+				for i := 0; i < m; i++ {
+					dot += q(i, p) * q(i, c)
+					r += q(i, p) * a[c*m+i]
+				}
+				want := 0.0
+				if p == c {
+					want = 1
+				}
+				if math.Abs(dot-want) > 1e-5 {
+					t.Errorf("%v: column %d . column %d = %v, want %v", shape, p, c, dot, want)
+				}
+				if p > c && math.Abs(r) > 1e-4 {
+					t.Errorf("%v: R[%d][%d] = %v below the diagonal", shape, p, c, r)
+				}
+				if p == c && r <= 0 {
+					t.Errorf("%v: R[%d][%d] = %v, want positive (sign correction)", shape, p, c, r)
+				}
+			}
+		}
+	}
+}
+
+func TestUnitForgetBias(t *testing.T) {
+	dst := make([]float32, 8)
+	if err := InitParam(dst, []int{8}, "unit_forget_bias", nil, NewRNG(1)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []float32{0, 0, 1, 1, 0, 0, 0, 0}; !slices.Equal(dst, want) {
+		t.Errorf("unit_forget_bias [8] = %v, want %v", dst, want)
+	}
+	if err := InitParam(make([]float32, 6), []int{6}, "unit_forget_bias", nil, NewRNG(1)); err == nil {
+		t.Errorf("unit_forget_bias [6]: no error")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 
 	"github.com/mdlc/mdlc/codegen/internal/dims"
 	"github.com/mdlc/mdlc/ir"
@@ -31,6 +32,7 @@ type Templates interface {
 	Conv(v *ir.Value)   // conv2d and its backward ops (ir.Conv2DGeometry)
 	Pool(v *ir.Value)   // max_pool2d, avg_pool2d and their backward ops
 	Random(v *ir.Value) // random_uniform: counter-based draws (runtime/impl/philox.go)
+	Scan(v *ir.Value)   // lstm_scan, gru_scan and their gradients (ir.RNNGeometry)
 }
 
 // Op writes the kernel of v computed alone with e's template for its family.
@@ -64,6 +66,8 @@ func Op(e Templates, v *ir.Value) error {
 		e.Pool(v)
 	case ir.FamilyRandom:
 		e.Random(v)
+	case ir.FamilyScan:
+		e.Scan(v)
 	default:
 		return fmt.Errorf("op %s (family %s) has no kernel template", v.Op.Name, v.Op.Family)
 	}
@@ -204,4 +208,25 @@ func FaultWhere(v *ir.Value) string {
 		return fmt.Sprintf("%s:%d:%d: %s", filepath.Base(v.Pos.File), v.Pos.Line, v.Pos.Col, v.Op.Name)
 	}
 	return v.Op.Name
+}
+
+// ScanVars expands the placeholders of a recurrence template (both
+// backends write lstm_scan, gru_scan and their gradients as text with
+// them; ir/rnn.go has the packed layout): {n} the batch, {T} the steps,
+// {u} the units and its multiples {2u} .. {6u}, {S} the slots of one step
+// and {TS} one example's stride in the sequence, {G} and {TG} the same of
+// the input projection, {W} and {TW} of the gradient op's result, and
+// {name} for every buffer of bufs.
+func ScanVars(r ir.RNN, bufs map[string]string) *strings.Replacer {
+	u, w := r.U, r.GradWidth()
+	pairs := []string{"{n}", dims.Extent(r.N), "{T}", fmt.Sprint(r.T), "{S}", fmt.Sprint(r.Slots * u), "{TS}", fmt.Sprint(r.T * r.Slots * u),
+		"{G}", fmt.Sprint(r.Gates * u), "{TG}", fmt.Sprint(r.T * r.Gates * u), "{W}", fmt.Sprint(w), "{TW}", fmt.Sprint(r.T * w)}
+	for k := 6; k >= 2; k-- {
+		pairs = append(pairs, fmt.Sprintf("{%du}", k), fmt.Sprint(k*u))
+	}
+	pairs = append(pairs, "{u}", fmt.Sprint(u))
+	for k, b := range bufs {
+		pairs = append(pairs, "{"+k+"}", b)
+	}
+	return strings.NewReplacer(pairs...)
 }

@@ -1,0 +1,256 @@
+package gogen
+
+import (
+	"github.com/mdlc/mdlc/codegen/internal/dims"
+	"github.com/mdlc/mdlc/codegen/internal/render"
+	"github.com/mdlc/mdlc/ir"
+)
+
+// The recurrence templates of the Go backend (see ir/rnn.go for the
+// semantics and the packed layout). One loop over the time steps; per step
+// one rt.Sgemm of the previous hidden states (a strided [n, u] view of the
+// packed sequence) with the recurrent kernel, written straight into the
+// step's gate slots, then one pass of gate math over the batch. The
+// backward runs the same loop in reverse with the transposed GEMM, the
+// carried gradients in the op's workspace. Nothing is allocated per step
+// and the code does not depend on the number of steps.
+
+// scanLocals are the locals of these templates (reserved: kept from the namer).
+var scanLocals = []string{"t", "row", "prev", "xs", "gr", "dz", "carry", "hp", "cp", "zi", "zf", "zg", "zo", "ig", "fg", "gg", "og",
+	"ct", "tc", "dh", "dc", "az", "ar", "q", "zt", "rg", "hh", "dhh", "dah", "dr", "drh"}
+
+// Scan emits lstm_scan, gru_scan or their gradients.
+func (k *kgen) Scan(v *ir.Value) {
+	r, err := ir.RNNGeometry(v)
+	if err != nil {
+		k.err = err
+		return
+	}
+	k.call("sigmoid32")
+	k.call("tanh32")
+	bufs := map[string]string{"x": k.p.ref(v.Args[0]), "U": k.p.ref(v.Args[1]), "out": k.p.ref(v)}
+	if len(v.Args) > 2 {
+		bufs["b"] = k.p.ref(v.Args[2]) // gru_scan's bias
+		bufs["g"] = k.p.ref(v.Args[2]) // a gradient op's d seq
+	}
+	if v.Op.Scratch != nil {
+		bufs["ws"] = k.p.scratch(v)
+	}
+	var tmpl string
+	switch {
+	case v.Op.Name == "lstm_scan":
+		tmpl = lstmForward
+	case v.Op.Name == "lstm_scan_grad":
+		tmpl = lstmBackward
+	case v.Op.Name == "gru_scan" && r.ResetAfter:
+		tmpl = gruForwardAfter
+	case v.Op.Name == "gru_scan":
+		tmpl = gruForwardBefore
+	case r.ResetAfter:
+		tmpl = gruBackwardAfter
+	default:
+		tmpl = gruBackwardBefore
+	}
+	k.printf("// %s: %d steps of %d units, batch %s (ir/rnn.go)\n", v.Op.Name, r.T, r.U, dims.Extent(r.N))
+	k.printf("%s", render.ScanVars(r, bufs).Replace(tmpl))
+}
+
+// lstmForward: out is the packed sequence [n, T, 6u] (h, c, i, f, g, o),
+// x the input projection [n, T, 4u].
+const lstmForward = `for t := 0; t < {T}; t++ {
+	if t > 0 {
+		// The gate slots of step t = h_{t-1} @ U.
+		rt.Sgemm(false, false, {n}, {4u}, {u}, 1, {out}[(t-1)*{S}:], {TS}, {U}, {4u}, 0, {out}[t*{S}+{2u}:], {TS})
+	}
+	for ex := 0; ex < {n}; ex++ {
+		row := {out}[ex*{TS}+t*{S}:][:{S}]
+		xs := {x}[ex*{TG}+t*{G}:][:{G}]
+		for j := 0; j < {u}; j++ {
+			zi, zf, zg, zo := xs[j], xs[{u}+j], xs[{2u}+j], xs[{3u}+j]
+			var cp float32
+			if t > 0 {
+				zi, zf, zg, zo = zi+row[{2u}+j], zf+row[{3u}+j], zg+row[{4u}+j], zo+row[{5u}+j]
+				cp = {out}[ex*{TS}+(t-1)*{S}+{u}+j]
+			}
+			ig, fg, gg, og := sigmoid32(zi), sigmoid32(zf), tanh32(zg), sigmoid32(zo)
+			ct := fg*cp + ig*gg
+			row[j], row[{u}+j] = og*tanh32(ct), ct
+			row[{2u}+j], row[{3u}+j], row[{4u}+j], row[{5u}+j] = ig, fg, gg, og
+		}
+	}
+}
+`
+
+// lstmBackward: x is the packed sequence, out the gates' pre-activation
+// gradients [n, T, 4u], ws the carried [n, 2u] (dh, dc).
+const lstmBackward = `clear({ws}[:{n}*{2u}])
+for t := {T} - 1; t >= 0; t-- {
+	for ex := 0; ex < {n}; ex++ {
+		row := {x}[ex*{TS}+t*{S}:][:{S}]
+		gr := {g}[ex*{TS}+t*{S}:][:{S}]
+		dz := {out}[ex*{TG}+t*{G}:][:{G}]
+		carry := {ws}[ex*{2u}:][:{2u}]
+		for j := 0; j < {u}; j++ {
+			ct, ig, fg, gg, og := row[{u}+j], row[{2u}+j], row[{3u}+j], row[{4u}+j], row[{5u}+j]
+			var cp float32
+			if t > 0 {
+				cp = {x}[ex*{TS}+(t-1)*{S}+{u}+j]
+			}
+			tc := tanh32(ct)
+			dh := gr[j] + carry[j]
+			dc := carry[{u}+j] + gr[{u}+j] + dh*og*(1-tc*tc)
+			dz[j] = (dc*gg + gr[{2u}+j]) * ig * (1 - ig)
+			dz[{u}+j] = (dc*cp + gr[{3u}+j]) * fg * (1 - fg)
+			dz[{2u}+j] = (dc*ig + gr[{4u}+j]) * (1 - gg*gg)
+			dz[{3u}+j] = (dh*tc + gr[{5u}+j]) * og * (1 - og)
+			carry[{u}+j] = dc * fg
+		}
+	}
+	if t > 0 {
+		// dh_{t-1} = dz_t @ U^T
+		rt.Sgemm(false, true, {n}, {u}, {4u}, 1, {out}[t*{G}:], {TG}, {U}, {4u}, 0, {ws}, {2u})
+	}
+}
+`
+
+// gruForwardAfter (reset_after): out is [n, T, 5u] (h, z, r, hh, q), b
+// the bias [2, 3u] (input row, recurrent row).
+const gruForwardAfter = `for t := 0; t < {T}; t++ {
+	if t > 0 {
+		// Slots z, r, hh of step t = h_{t-1} @ U.
+		rt.Sgemm(false, false, {n}, {3u}, {u}, 1, {out}[(t-1)*{S}:], {TS}, {U}, {3u}, 0, {out}[t*{S}+{u}:], {TS})
+	}
+	for ex := 0; ex < {n}; ex++ {
+		row := {out}[ex*{TS}+t*{S}:][:{S}]
+		xs := {x}[ex*{TG}+t*{G}:][:{G}]
+		for j := 0; j < {u}; j++ {
+			az, ar, q := xs[j]+{b}[j]+{b}[{3u}+j], xs[{u}+j]+{b}[{u}+j]+{b}[{4u}+j], {b}[{5u}+j]
+			var hp float32
+			if t > 0 {
+				az, ar, q = az+row[{u}+j], ar+row[{2u}+j], q+row[{3u}+j]
+				hp = {out}[ex*{TS}+(t-1)*{S}+j]
+			}
+			zt, rg := sigmoid32(az), sigmoid32(ar)
+			hh := tanh32(xs[{2u}+j] + {b}[{2u}+j] + rg*q)
+			row[j], row[{u}+j], row[{2u}+j], row[{3u}+j], row[{4u}+j] = zt*hp+(1-zt)*hh, zt, rg, hh, q
+		}
+	}
+}
+`
+
+// gruForwardBefore (reset_after false): out is [n, T, 5u] (h, z, r, hh, r h_{t-1}).
+const gruForwardBefore = `for t := 0; t < {T}; t++ {
+	if t > 0 {
+		// Slots z, r of step t = h_{t-1} @ U[:, :2u].
+		rt.Sgemm(false, false, {n}, {2u}, {u}, 1, {out}[(t-1)*{S}:], {TS}, {U}, {3u}, 0, {out}[t*{S}+{u}:], {TS})
+	}
+	for ex := 0; ex < {n}; ex++ {
+		row := {out}[ex*{TS}+t*{S}:][:{S}]
+		xs := {x}[ex*{TG}+t*{G}:][:{G}]
+		for j := 0; j < {u}; j++ {
+			az, ar := xs[j], xs[{u}+j]
+			var hp float32
+			if t > 0 {
+				az, ar = az+row[{u}+j], ar+row[{2u}+j]
+				hp = {out}[ex*{TS}+(t-1)*{S}+j]
+			}
+			zt, rg := sigmoid32(az), sigmoid32(ar)
+			row[{u}+j], row[{2u}+j], row[{4u}+j] = zt, rg, rg*hp
+		}
+	}
+	if t > 0 {
+		// Slot hh of step t = (r h_{t-1}) @ U[:, 2u:].
+		rt.Sgemm(false, false, {n}, {u}, {u}, 1, {out}[t*{S}+{4u}:], {TS}, {U}[{2u}:], {3u}, 0, {out}[t*{S}+{3u}:], {TS})
+	}
+	for ex := 0; ex < {n}; ex++ {
+		row := {out}[ex*{TS}+t*{S}:][:{S}]
+		xs := {x}[ex*{TG}+t*{G}:][:{G}]
+		for j := 0; j < {u}; j++ {
+			az := xs[{2u}+j]
+			var hp float32
+			if t > 0 {
+				az += row[{3u}+j]
+				hp = {out}[ex*{TS}+(t-1)*{S}+j]
+			}
+			zt, hh := row[{u}+j], tanh32(az)
+			row[j], row[{3u}+j] = zt*hp+(1-zt)*hh, hh
+		}
+	}
+}
+`
+
+// gruBackwardAfter: out is [n, T, 4u] (d a_z, d a_r, d q, d a_h), ws the
+// carried dh [n, u].
+const gruBackwardAfter = `clear({ws}[:{n}*{u}])
+for t := {T} - 1; t >= 0; t-- {
+	for ex := 0; ex < {n}; ex++ {
+		row := {x}[ex*{TS}+t*{S}:][:{S}]
+		gr := {g}[ex*{TS}+t*{S}:][:{S}]
+		dz := {out}[ex*{TW}+t*{W}:][:{W}]
+		carry := {ws}[ex*{u}:][:{u}]
+		for j := 0; j < {u}; j++ {
+			zt, rg, hh, q := row[{u}+j], row[{2u}+j], row[{3u}+j], row[{4u}+j]
+			var hp float32
+			if t > 0 {
+				hp = {x}[ex*{TS}+(t-1)*{S}+j]
+			}
+			dh := carry[j] + gr[j]
+			dah := (dh*(1-zt) + gr[{3u}+j]) * (1 - hh*hh)
+			dz[j] = (dh*(hp-hh) + gr[{u}+j]) * zt * (1 - zt)
+			dz[{u}+j] = (dah*q + gr[{2u}+j]) * rg * (1 - rg)
+			dz[{2u}+j], dz[{3u}+j] = dah*rg+gr[{4u}+j], dah
+			carry[j] = dh * zt
+		}
+	}
+	if t > 0 {
+		// dh_{t-1} += (d a_z, d a_r, d q) @ U^T
+		rt.Sgemm(false, true, {n}, {u}, {3u}, 1, {out}[t*{W}:], {TW}, {U}, {3u}, 1, {ws}, {u})
+	}
+}
+`
+
+// gruBackwardBefore: out is [n, T, 3u] (d a_z, d a_r, d a_h), ws the
+// carried dh and d(r h_{t-1}) [n, 2u].
+const gruBackwardBefore = `clear({ws}[:{n}*{2u}])
+for t := {T} - 1; t >= 0; t-- {
+	for ex := 0; ex < {n}; ex++ {
+		row := {x}[ex*{TS}+t*{S}:][:{S}]
+		gr := {g}[ex*{TS}+t*{S}:][:{S}]
+		dz := {out}[ex*{TW}+t*{W}:][:{W}]
+		carry := {ws}[ex*{2u}:][:{u}]
+		for j := 0; j < {u}; j++ {
+			zt, hh := row[{u}+j], row[{3u}+j]
+			var hp float32
+			if t > 0 {
+				hp = {x}[ex*{TS}+(t-1)*{S}+j]
+			}
+			dh := carry[j] + gr[j]
+			dz[j] = (dh*(hp-hh) + gr[{u}+j]) * zt * (1 - zt)
+			dz[{2u}+j] = (dh*(1-zt) + gr[{3u}+j]) * (1 - hh*hh)
+			carry[j] = dh * zt
+		}
+	}
+	// d(r h_{t-1}) = d a_h @ U[:, 2u:]^T
+	rt.Sgemm(false, true, {n}, {u}, {u}, 1, {out}[t*{W}+{2u}:], {TW}, {U}[{2u}:], {3u}, 0, {ws}[{u}:], {2u})
+	for ex := 0; ex < {n}; ex++ {
+		row := {x}[ex*{TS}+t*{S}:][:{S}]
+		gr := {g}[ex*{TS}+t*{S}:][:{S}]
+		dz := {out}[ex*{TW}+t*{W}:][:{W}]
+		carry := {ws}[ex*{2u}:][:{2u}]
+		for j := 0; j < {u}; j++ {
+			rg := row[{2u}+j]
+			var hp float32
+			if t > 0 {
+				hp = {x}[ex*{TS}+(t-1)*{S}+j]
+			}
+			drh := carry[{u}+j] + gr[{4u}+j]
+			dz[{u}+j] = (drh*hp + gr[{2u}+j]) * rg * (1 - rg)
+			carry[j] += drh * rg
+		}
+	}
+	if t > 0 {
+		// dh_{t-1} += (d a_z, d a_r) @ U[:, :2u]^T
+		rt.Sgemm(false, true, {n}, {u}, {2u}, 1, {out}[t*{W}:], {TW}, {U}, {3u}, 1, {ws}, {2u})
+	}
+}
+`
