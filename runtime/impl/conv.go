@@ -187,6 +187,15 @@ func MaxPool(g ConvGeom, y, x []float32, n int) {
 }
 
 func maxPoolRows(g *ConvGeom, y, x []float32, lo, hi int) {
+	if g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PT == 0 && g.PL == 0 {
+		maxPool2x2Rows(g.C, g.H, g.W, g.OH, g.OW, y, x, lo, hi)
+		return
+	}
+	maxPoolGeneral(g, y, x, lo, hi)
+}
+
+// maxPoolGeneral is maxPoolRows for any window, stride and padding.
+func maxPoolGeneral(g *ConvGeom, y, x []float32, lo, hi int) {
 	// The geometry in locals: the compiler cannot keep g's fields in
 	// registers across the stores into y.
 	c, h, w, oh, ow := g.C, g.H, g.W, g.OH, g.OW
@@ -221,6 +230,37 @@ func maxPoolRows(g *ConvGeom, y, x []float32, lo, hi int) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// maxPool2x2Rows is maxPoolRows for the most common pool, 2x2 windows with
+// stride 2 and no padding: every window lies inside the image, read as two
+// pairs of adjacent pixels; the same maximum (the first, or the first NaN).
+func maxPool2x2Rows(c, h, w, oh, ow int, y, x []float32, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		b, oy := r/oh, r%oh
+		top := x[((b*h+2*oy)*w)*c : ((b*h+2*oy)*w+w)*c]
+		bot := x[((b*h+2*oy+1)*w)*c : ((b*h+2*oy+1)*w+w)*c]
+		yr := y[(b*oh+oy)*ow*c : (b*oh+oy+1)*ow*c]
+		for ox := 0; ox < ow; ox++ {
+			yo := yr[ox*c : (ox+1)*c]
+			a, bb := top[2*ox*c:(2*ox+1)*c], top[(2*ox+1)*c:(2*ox+2)*c]
+			cc, d := bot[2*ox*c:(2*ox+1)*c], bot[(2*ox+1)*c:(2*ox+2)*c]
+			bb, cc, d = bb[:len(a)], cc[:len(a)], d[:len(a)]
+			yo = yo[:len(a)]
+			for ch, m := range a {
+				if v := bb[ch]; v > m || (v != v && m == m) {
+					m = v
+				}
+				if v := cc[ch]; v > m || (v != v && m == m) {
+					m = v
+				}
+				if v := d[ch]; v > m || (v != v && m == m) {
+					m = v
+				}
+				yo[ch] = m
 			}
 		}
 	}

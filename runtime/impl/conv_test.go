@@ -187,3 +187,27 @@ func TestMaxPoolGradOrder(t *testing.T) {
 		}
 	}
 }
+
+// The 2x2 stride-2 max pool's own loop gives what the general one gives.
+func TestMaxPool2x2(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, hw := range [][2]int{{2, 2}, {5, 4}, {8, 9}, {17, 17}} {
+		g := ConvGeom{H: hw[0], W: hw[1], C: 5, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, OH: hw[0] / 2, OW: hw[1] / 2, CG: 5}
+		const n = 3
+		x := make([]float32, n*g.H*g.W*g.C)
+		for i := range x {
+			x[i] = float32(r.IntN(3))
+			if r.IntN(30) == 0 {
+				x[i] = float32(math.NaN())
+			}
+		}
+		want, got := make([]float32, n*g.OH*g.OW*g.C), make([]float32, n*g.OH*g.OW*g.C)
+		maxPoolGeneral(&g, want, x, 0, n*g.OH)
+		maxPoolRows(&g, got, x, 0, n*g.OH)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%dx%d: y[%d] = %v, the general loop gives %v", g.H, g.W, i, got[i], want[i])
+			}
+		}
+	}
+}
