@@ -276,6 +276,10 @@ func MaxPoolGrad(g ConvGeom, dx, x, dy []float32, n int) {
 func maxPoolGradRows(g *ConvGeom, dx, x, dy []float32, lo, hi int) {
 	c, h, w, oh, ow := g.C, g.H, g.W, g.OH, g.OW
 	kh, kw, sh, sw, pt, pl := g.KH, g.KW, g.SH, g.SW, g.PT, g.PL
+	if kh == 2 && kw == 2 && sh == 2 && sw == 2 && pt == 0 && pl == 0 {
+		maxPoolGrad2x2Rows(c, h, w, oh, ow, dx, x, dy, lo, hi)
+		return
+	}
 	clear(dx[lo*h*w*c : hi*h*w*c])
 	// Each window is read row by row, every channel at once (contiguous),
 	// keeping each channel's maximum and where it is in fixed arrays: the
@@ -325,6 +329,60 @@ func maxPoolGradRows(g *ConvGeom, dx, x, dy []float32, lo, hi int) {
 				}
 				for ch, gv := range gy {
 					dxb[at[ch]+ch] += gv
+				}
+			}
+		}
+	}
+}
+
+// maxPoolGrad2x2Rows is maxPoolGradRows for 2x2 windows with stride 2 and
+// no padding: the windows do not overlap, so each element of dx is written
+// once, the gradient where its window's maximum is (the first, or the
+// first NaN) and zero elsewhere, with no clearing pass; rows and columns
+// no window covers (an odd H or W) are zero.
+func maxPoolGrad2x2Rows(c, h, w, oh, ow int, dx, x, dy []float32, lo, hi int) {
+	for b := lo; b < hi; b++ {
+		if h > 2*oh {
+			clear(dx[((b*h+2*oh)*w)*c : (b+1)*h*w*c])
+		}
+		for oy := 0; oy < oh; oy++ {
+			r0, r1 := ((b*h+2*oy)*w)*c, ((b*h+2*oy+1)*w)*c
+			top, bot := x[r0:r0+w*c], x[r1:r1+w*c]
+			dtop, dbot := dx[r0:r0+w*c], dx[r1:r1+w*c]
+			if w > 2*ow {
+				clear(dtop[2*ow*c:])
+				clear(dbot[2*ow*c:])
+			}
+			gr := dy[(b*oh+oy)*ow*c : (b*oh+oy+1)*ow*c]
+			for ox := 0; ox < ow; ox++ {
+				i0, i1, i2 := 2*ox*c, (2*ox+1)*c, (2*ox+2)*c
+				a, bb, cc, d := top[i0:i1], top[i1:i2], bot[i0:i1], bot[i1:i2]
+				da, db, dc, dd := dtop[i0:i1], dtop[i1:i2], dbot[i0:i1], dbot[i1:i2]
+				gy := gr[ox*c : (ox+1)*c]
+				bb, cc, d = bb[:len(a)], cc[:len(a)], d[:len(a)]
+				da, db, dc, dd, gy = da[:len(a)], db[:len(a)], dc[:len(a)], dd[:len(a)], gy[:len(a)]
+				for ch, m := range a {
+					at := 0
+					if v := bb[ch]; v > m || (v != v && m == m) {
+						m, at = v, 1
+					}
+					if v := cc[ch]; v > m || (v != v && m == m) {
+						m, at = v, 2
+					}
+					if v := d[ch]; v > m || (v != v && m == m) {
+						at = 3
+					}
+					da[ch], db[ch], dc[ch], dd[ch] = 0, 0, 0, 0
+					switch at {
+					case 0:
+						da[ch] = gy[ch]
+					case 1:
+						db[ch] = gy[ch]
+					case 2:
+						dc[ch] = gy[ch]
+					default:
+						dd[ch] = gy[ch]
+					}
 				}
 			}
 		}

@@ -188,7 +188,8 @@ func TestMaxPoolGradOrder(t *testing.T) {
 	}
 }
 
-// The 2x2 stride-2 max pool's own loop gives what the general one gives.
+// The 2x2 stride-2 max pool's own loops give what the general ones give,
+// forward and backward (odd sizes leave rows and columns no window covers).
 func TestMaxPool2x2(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, hw := range [][2]int{{2, 2}, {5, 4}, {8, 9}, {17, 17}} {
@@ -207,6 +208,21 @@ func TestMaxPool2x2(t *testing.T) {
 		for i := range got {
 			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 				t.Fatalf("%dx%d: y[%d] = %v, the general loop gives %v", g.H, g.W, i, got[i], want[i])
+			}
+		}
+		dy := make([]float32, len(want))
+		for i := range dy {
+			dy[i] = r.Float32()
+		}
+		wantDx, gotDx := make([]float32, len(x)), make([]float32, len(x))
+		for i := range gotDx {
+			gotDx[i] = float32(math.NaN()) // every element must be written
+		}
+		maxPoolGradRowsWide(&g, wantDx, x, dy, 0, n)
+		maxPoolGradRows(&g, gotDx, x, dy, 0, n)
+		for i := range gotDx {
+			if math.Float32bits(gotDx[i]) != math.Float32bits(wantDx[i]) {
+				t.Fatalf("%dx%d: dx[%d] = %v, the definition gives %v", g.H, g.W, i, gotDx[i], wantDx[i])
 			}
 		}
 	}
