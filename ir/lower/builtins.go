@@ -85,6 +85,8 @@ func init() {
 	builtins["batch_norm"] = &builtin{kind: kindLayer, doc: "Keras BatchNormalization over the last axis: batch statistics and moving-average updates in training, the moving statistics in inference; gamma (ones), beta (zeros), state moving_mean (zeros), moving_variance (ones)",
 		params: []param{x, {name: "momentum", def: 0.99}, {name: "eps", def: 1e-3}}, fn: layerBatchNorm}
 
+	addAttention() // attention.go
+
 	// Convolution and pooling over NHWC images (conv.go), Keras semantics.
 	pad := param{name: "padding", def: "valid"}
 	builtins["conv2d"] = &builtin{kind: kindLayer, doc: "2-D convolution of NHWC x [N, H, W, C]; w [kh, kw, C/groups, filters] (glorot_uniform), b [filters] (zeros)",
