@@ -23,18 +23,6 @@ import (
 // nn.MultiheadAttention in_proj_weight [3D, D]; Keras MultiHeadAttention's
 // query kernel [D, H, D/H] is wqkv[:, :D] reshaped.
 
-// addAttention adds the attention layers to the builtins table.
-func addAttention() {
-	x := param{name: "x", def: required}
-	heads := param{name: "heads", def: required}
-	bias := param{name: "bias", def: true}
-	init := param{name: "init", def: "glorot_uniform", raw: true}
-	builtins["attention"] = &builtin{kind: kindLayer, doc: "multi-head self-attention over x [N, T, D]: wqkv [D, 3D], bqkv [3D], wo [D, D], bo [D]; scaled dot product, causal mask by default",
-		params: []param{x, heads, {name: "causal", def: true}, bias, init}, fn: layerAttention}
-	builtins["multi_head_attention"] = &builtin{kind: kindLayer, doc: "multi-head attention of queries q [N, Tq, D] over kv [N, Tk, E]: wq [D, D], bq, wkv [E, 2D], bkv, wo [D, D], bo",
-		params: []param{{name: "q", def: required}, {name: "kv", def: required}, heads, {name: "causal", def: false}, bias, init}, fn: layerMultiHeadAttention}
-}
-
 // seqInput checks that arg name is a f32 sequence [B, T, D] with fixed T and D.
 func (l *lowerer) seqInput(c *callArgs, name string) (val, bool) {
 	x, ok := l.layerInput(c, name)

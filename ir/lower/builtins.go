@@ -85,7 +85,11 @@ func init() {
 	builtins["batch_norm"] = &builtin{kind: kindLayer, doc: "Keras BatchNormalization over the last axis: batch statistics and moving-average updates in training, the moving statistics in inference; gamma (ones), beta (zeros), state moving_mean (zeros), moving_variance (ones)",
 		params: []param{x, {name: "momentum", def: 0.99}, {name: "eps", def: 1e-3}}, fn: layerBatchNorm}
 
-	addAttention() // attention.go
+	// Attention (attention.go).
+	builtins["attention"] = &builtin{kind: kindLayer, doc: "multi-head self-attention over x [N, T, D]: wqkv [D, 3D], bqkv [3D], wo [D, D], bo [D] (glorot_uniform, zeros); scaled dot product, causal mask by default",
+		params: []param{x, {name: "heads", def: required}, {name: "causal", def: true}, {name: "bias", def: true}, {name: "init", def: "glorot_uniform", raw: true}}, fn: layerAttention}
+	builtins["multi_head_attention"] = &builtin{kind: kindLayer, doc: "multi-head attention of queries q [N, Tq, D] over kv [N, Tk, E]: wq [D, D], bq, wkv [E, 2D], bkv, wo [D, D], bo",
+		params: []param{{name: "q", def: required}, {name: "kv", def: required}, {name: "heads", def: required}, {name: "causal", def: false}, {name: "bias", def: true}, {name: "init", def: "glorot_uniform", raw: true}}, fn: layerMultiHeadAttention}
 
 	// Convolution and pooling over NHWC images (conv.go), Keras semantics.
 	pad := param{name: "padding", def: "valid"}
