@@ -44,10 +44,11 @@ func gradcheck(t *testing.T, name string, src []byte, n int) {
 }
 
 // bigExamples are the examples too large for the float64 finite
-// differences here (catsdogs: 150x150x3 images, 3.4M params, about an hour);
-// each gradchecks a scaled-down copy with the same layers in its own tests
-// (examples/catsdogs TestGradcheckSmall).
-var bigExamples = map[string]bool{"catsdogs.mdl": true}
+// differences here (catsdogs: 150x150x3 images, 3.4M params, about an hour;
+// tinygpt: 832K params); each gradchecks a scaled-down copy with the same
+// layers in its own tests (examples/catsdogs and examples/tinygpt
+// TestGradcheckSmall).
+var bigExamples = map[string]bool{"catsdogs.mdl": true, "tinygpt.mdl": true}
 
 // TestGradcheckExamples checks every bundled example (but bigExamples) and
 // every valid golden model.
@@ -56,7 +57,7 @@ func TestGradcheckExamples(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			if bigExamples[filepath.Base(f)] {
-				t.Skip("too large for finite differences here; examples/catsdogs gradchecks a scaled-down copy")
+				t.Skip("too large for finite differences here; its example gradchecks a scaled-down copy")
 			}
 			src, err := os.ReadFile(f)
 			if err != nil {

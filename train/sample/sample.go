@@ -61,7 +61,7 @@ func New(m runtime.Model, opts Options) (*Sampler, error) {
 	spec := m.Spec()
 	s := &Sampler{m: m, opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, 0x5eed)), in: -1, out: -1}
 	for i, in := range spec.Inputs {
-		if in.Role != "target" && in.DType == "I32" && len(in.Shape) == 2 && in.Shape[0] == -1 && in.Shape[1] > 0 {
+		if in.Role != "target" && in.DType == runtime.I32 && len(in.Shape) == 2 && in.Shape[0] == -1 && in.Shape[1] > 0 {
 			s.in, s.t = i, in.Shape[1]
 			break
 		}
@@ -95,7 +95,7 @@ func New(m runtime.Model, opts Options) (*Sampler, error) {
 	s.batch = make(runtime.Batch, len(spec.Inputs))
 	for i, in := range spec.Inputs {
 		n, _ := in.PerExample()
-		if in.DType == "I32" {
+		if in.DType == runtime.I32 {
 			s.batch[i].I32 = make([]int32, n)
 		} else {
 			s.batch[i].F32 = make([]float32, n)

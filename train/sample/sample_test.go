@@ -21,17 +21,17 @@ type counter struct {
 }
 
 func (c *counter) Spec() runtime.Spec {
-	out := runtime.IO{Name: "logits", DType: "F32", Shape: []int{-1, c.v}, Role: "output"}
+	out := runtime.IO{Name: "logits", DType: runtime.F32, Shape: []int{-1, c.v}, Role: "output"}
 	if c.perStep {
 		out.Shape = []int{-1, c.t, c.v}
 	}
 	return runtime.Spec{Name: "Counter", MaxBatch: 4,
 		Inputs: []runtime.IO{
-			{Name: "scale", DType: "F32", Shape: []int{-1, 2}, Role: "input"},
-			{Name: "tokens", DType: "I32", Shape: []int{-1, c.t}, Role: "input"},
-			{Name: "next", DType: "I32", Shape: []int{-1, c.t}, Role: "target"},
+			{Name: "scale", DType: runtime.F32, Shape: []int{-1, 2}, Role: "input"},
+			{Name: "tokens", DType: runtime.I32, Shape: []int{-1, c.t}, Role: "input"},
+			{Name: "next", DType: runtime.I32, Shape: []int{-1, c.t}, Role: "target"},
 		},
-		Outputs: []runtime.IO{{Name: "other", DType: "F32", Shape: []int{-1, 3, 3, 3}, Role: "output"}, out}}
+		Outputs: []runtime.IO{{Name: "other", DType: runtime.F32, Shape: []int{-1, 3, 3, 3}, Role: "output"}, out}}
 }
 
 func (c *counter) Predict(b runtime.Batch, n int, outs [][]float32) error {
