@@ -49,11 +49,13 @@ func (c *counter) Predict(b runtime.Batch, n int, outs [][]float32) error {
 	return nil
 }
 
-func (c *counter) Train(runtime.Batch, int) (float32, error)               { return 0, errors.New("no") }
-func (c *counter) Evaluate(runtime.Batch, int, []float32) (float32, error) { return 0, errors.New("no") }
-func (c *counter) Params() []runtime.Tensor                                { return nil }
-func (c *counter) Save(string) error                                       { return nil }
-func (c *counter) Load(string) error                                       { return nil }
+func (c *counter) Train(runtime.Batch, int) (float32, error) { return 0, errors.New("no") }
+func (c *counter) Evaluate(runtime.Batch, int, []float32) (float32, error) {
+	return 0, errors.New("no")
+}
+func (c *counter) Params() []runtime.Tensor { return nil }
+func (c *counter) Save(string) error        { return nil }
+func (c *counter) Load(string) error        { return nil }
 
 func TestGenerateGreedy(t *testing.T) {
 	for _, perStep := range []bool{true, false} {
