@@ -146,6 +146,14 @@ func gradCases() []gradCase {
 		add(op, "[N,5] axis 1", 2, opOf(op, ir.Attrs{"axis": 1}), f(nAxis, 5))
 	}
 
+	for _, causal := range []bool{false, true} {
+		ms := ir.Attrs{"scale": 0.7, "causal": causal}
+		name := fmt.Sprintf("causal=%v", causal)
+		add("masked_softmax", "[2,3,3] "+name, 1, opOf("masked_softmax", ms), f(2, 3, 3))
+		add("masked_softmax", "[N,2,3,4] "+name, 2, opOf("masked_softmax", ms), f(nAxis, 2, 3, 4))
+		add("masked_softmax", "[2,4,2] "+name, 1, opOf("masked_softmax", ms), f(2, 4, 2))
+	}
+
 	add("reshape", "[2,3,4]->[6,4]", 1, opOf("reshape", ir.Attrs{"shape": ir.Shape{6, 4}}), f(2, 3, 4))
 	add("reshape", "[1,1]->scalar", 1, opOf("reshape", ir.Attrs{"shape": ir.Shape{}}), f(1, 1))
 	add("reshape", "[N,6]->[N,2,3]", 2, opOf("reshape", ir.Attrs{"shape": ir.Shape{nAxis, 2, 3}}), f(nAxis, 6))

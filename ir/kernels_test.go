@@ -316,6 +316,32 @@ var kernelCases = []kcase{
 		x := k.f32("x", ir.Shape{2, 2, 2}, 0, 5, 1.0986122886681098, 5, 1000, -kInf, 1001, 7) // ln 3 = 1.0986...
 		return k.op("softmax", ir.Attrs{"axis": 1}, x)
 	}, shape: []int{2, 2, 2}, want: []float64{0.25, 0.5, 0.75, 0.5, 0.2689414213699951, 0, 0.7310585786300049, 1}},
+	// masked_softmax: ln 3 = 1.0986122886681098, so softmax(0, ln 3) = (1/4, 3/4).
+	{name: "masked_softmax/causal [2,2]: row 0 keeps key 0 only", build: func(k *kg) *ir.Value {
+		return k.op("masked_softmax", ir.Attrs{"scale": 1.0, "causal": true}, k.f32("x", ir.Shape{2, 2}, 7, 100, 1.0986122886681098, 0))
+	}, shape: []int{2, 2}, want: []float64{1, 0, 0.75, 0.25}},
+	{name: "masked_softmax/scale 2, not causal", build: func(k *kg) *ir.Value {
+		return k.op("masked_softmax", ir.Attrs{"scale": 2.0}, k.f32("x", ir.Shape{1, 2}, 0, 1.0986122886681098/2))
+	}, shape: []int{1, 2}, want: []float64{0.25, 0.75}},
+	{name: "masked_softmax/large scores stay finite", build: func(k *kg) *ir.Value {
+		return k.op("masked_softmax", ir.Attrs{"scale": 0.5}, k.f32("x", ir.Shape{1, 2}, 2000, 2002))
+	}, shape: []int{1, 2}, want: []float64{0.2689414213699951, 0.7310585786300049}},
+	{name: "masked_softmax/causal [2 heads, 3, 3]: the mask restarts in each head", build: func(k *kg) *ir.Value {
+		x := k.f32("x", ir.Shape{2, 3, 3}, 5, 9, 9, 0, 0, 9, 0, 0, 0, 9, 9, 9, 1.0986122886681098, 0, 9, 0, 0, 0)
+		return k.op("masked_softmax", ir.Attrs{"scale": 1.0, "causal": true}, x)
+	}, shape: []int{2, 3, 3}, want: []float64{1, 0, 0, 0.5, 0.5, 0, 1.0 / 3, 1.0 / 3, 1.0 / 3, 1, 0, 0, 0.75, 0.25, 0, 1.0 / 3, 1.0 / 3, 1.0 / 3}},
+	{name: "masked_softmax/causal with more keys than queries: tril at the top left", build: func(k *kg) *ir.Value {
+		return k.op("masked_softmax", ir.Attrs{"scale": 1.0, "causal": true}, k.f32("x", ir.Shape{2, 3}, 4, 4, 4, 0, 0, 4))
+	}, shape: []int{2, 3}, want: []float64{1, 0, 0, 0.5, 0.5, 0}},
+	// scale y (g - y.g): y = (1/4, 3/4), g = (1, 0): y.g = 1/4, 2 (1/4)(3/4) = 0.375.
+	{name: "masked_softmax_grad/scale 2", build: func(k *kg) *ir.Value {
+		y, g := k.f32("y", ir.Shape{1, 2}, 0.25, 0.75), k.f32("g", ir.Shape{1, 2}, 1, 0)
+		return k.op("masked_softmax_grad", ir.Attrs{"scale": 2.0}, y, g)
+	}, shape: []int{1, 2}, want: []float64{0.375, -0.375}},
+	{name: "masked_softmax_grad/causal: masked keys get 0 whatever g says", build: func(k *kg) *ir.Value {
+		y, g := k.f32("y", ir.Shape{2, 2}, 1, 0, 0.5, 0.5), k.f32("g", ir.Shape{2, 2}, 3, 5, 1, 3)
+		return k.op("masked_softmax_grad", ir.Attrs{"scale": 1.0, "causal": true}, y, g)
+	}, shape: []int{2, 2}, want: []float64{0, 0, -0.5, 0.5}},
 	{name: "log_softmax/large logits", build: func(k *kg) *ir.Value {
 		return k.op("log_softmax", ir.Attrs{"axis": -1}, k.f32("x", ir.Shape{1, 2}, 1000, 1001))
 	}, shape: []int{1, 2}, want: []float64{-1.3132616875182228, -0.31326168751822286}},

@@ -216,6 +216,9 @@ var (
 		{Name: "init", Kind: AttrString}, {Name: "init_args", Kind: AttrFloats, Optional: true}}
 	axesAttrs = []AttrSpec{{Name: "axes", Kind: AttrInts}, {Name: "keepdims", Kind: AttrBool, Optional: true}}
 	axisAttr  = []AttrSpec{{Name: "axis", Kind: AttrInt}}
+	// masked_softmax and its backward: the scale applied to the scores
+	// (1/sqrt(d_head) in attention) and the causal mask.
+	maskedSoftmaxAttrs = []AttrSpec{{Name: "scale", Kind: AttrFloat}, {Name: "causal", Kind: AttrBool, Optional: true}}
 )
 
 // opTable is the op table. Keep entries keyed and grouped by kind.
@@ -280,6 +283,10 @@ var opTable = []*OpDef{
 	{Name: "argmax", Doc: "index of the first maximum along axis (i32; axis removed)", Arity: 1, Kind: KindReduction, Family: FamilyLane, NoGrad: true, Attrs: axisAttr, Shape: shapeArgmax, Eval: evalArgmax},
 	{Name: "softmax", Doc: "exp(x - max) / sum(exp(x - max)) along axis", Arity: 1, Kind: KindReduction, Family: FamilyLane, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(false), Grad: gradSoftmax},
 	{Name: "log_softmax", Doc: "x - logsumexp(x) along axis", Arity: 1, Kind: KindReduction, Family: FamilyLane, Attrs: axisAttr, Shape: shapeAxisFloat, Eval: evalSoftmax(true), Grad: gradLogSoftmax},
+	{Name: "masked_softmax", Doc: "softmax along the last axis of scale * x, keys j > query i (the second-to-last axis) masked out when causal: attention's scores [..., Tq, Tk] read and written once", Arity: 1, Kind: KindReduction, Family: FamilyLane,
+		Attrs: maskedSoftmaxAttrs, Shape: shapeMaskedSoftmax, Eval: evalMaskedSoftmax, Grad: gradMaskedSoftmax},
+	{Name: "masked_softmax_grad", Doc: "the backward of masked_softmax from its result y (arg 0) and g (arg 1): scale * y * (g - sum(g * y)) along the last axis", Arity: 2, Kind: KindReduction, Family: FamilyLane, NoGrad: true,
+		Attrs: maskedSoftmaxAttrs, Shape: shapeMaskedSoftmax, Eval: evalMaskedSoftmaxGrad},
 	{Name: "logsumexp", Doc: "max + log(sum(exp(x - max))) over axes", Arity: 1, Kind: KindReduction, Family: FamilyReduce, Attrs: axesAttrs, Scratch: sameShape, Shape: shapeReduceFloat, Eval: evalReduce(reduceLSE), Grad: gradLogsumexp},
 
 	// Layout.

@@ -124,6 +124,10 @@ var shapeCases = append(elementwiseCases(), []scase{
 	{op: "softmax", attrs: ir.Attrs{"axis": 1}, args: vals(ti32(ir.N, 10)), errs: []string{"softmax", "i32[N, 10]"}},
 	{op: "log_softmax", attrs: ir.Attrs{"axis": -2}, args: vals(tf32(2, ir.N)), want: "f32[2, N]"},
 	{op: "log_softmax", attrs: ir.Attrs{"axis": 0}, args: vals(tf32()), errs: []string{"log_softmax", "rank 0"}},
+	{op: "masked_softmax", attrs: ir.Attrs{"scale": 0.5, "causal": true}, args: vals(tf32(ir.N, 2, 4, 4)), want: "f32[N, 2, 4, 4]"},
+	{op: "masked_softmax", attrs: ir.Attrs{"scale": 0.5}, args: vals(tf32(4)), errs: []string{"masked_softmax", "rank >= 2", "f32[4]"}},
+	{op: "masked_softmax_grad", attrs: ir.Attrs{"scale": 0.5}, args: vals(tf32(ir.N, 3, 5), tf32(ir.N, 3, 5)), want: "f32[N, 3, 5]"},
+	{op: "masked_softmax_grad", attrs: ir.Attrs{"scale": 0.5}, args: vals(tf32(ir.N, 3, 5), tf32(ir.N, 5, 3)), errs: []string{"masked_softmax_grad", "one shape"}},
 
 	// Layout.
 	{op: "reshape", attrs: ir.Attrs{"shape": ir.Shape{ir.N, 6}}, args: vals(tf32(ir.N, 2, 3)), want: "f32[N, 6]"},

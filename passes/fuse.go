@@ -25,7 +25,9 @@
 //     param updates (a layer's state update is left a group of its own),
 //     merge into one group whose Lanes are the per-param chains; a
 //     backend runs it as one flat loop over the params block, as llm.c's fused
-//     AdamW does.
+//     AdamW does. A gradient result is never extended by stage 1 (the
+//     update reads it from the grads block), so a param used twice, whose
+//     gradient is an elementwise sum, keeps the common chain.
 //
 // Legality: a group is emitted where its last member is, so a value joins
 // only if no user outside the group was already emitted before that point.
@@ -54,6 +56,7 @@ type fuser struct {
 	users map[*ir.Value][]int // positions of users (len(Values) for results/updates)
 	group map[*ir.Value]*fgroup
 	upd   map[*ir.Value]bool // update values
+	grad  map[*ir.Value]bool // gradient results
 }
 
 // fgroup is a group under construction.
@@ -93,6 +96,10 @@ func Fuse(g *ir.Graph, c *Context) error {
 	f.upd = map[*ir.Value]bool{}
 	for _, u := range g.Updates {
 		f.upd[u.Value] = true
+	}
+	f.grad = map[*ir.Value]bool{}
+	for _, r := range g.ResultsOf(ir.ResultGrad) {
+		f.grad[r.Value] = true
 	}
 	for i, v := range g.Values {
 		switch {
@@ -212,6 +219,14 @@ func (f *fuser) joins(gr *fgroup, with []*fgroup) bool {
 func (f *fuser) elementwise(i int, v *ir.Value) {
 	var cands []*fgroup
 	for _, a := range v.Args {
+		// A gradient is read from the grads block, never extended: a
+		// param used twice has the sum of two gradients as its gradient,
+		// an elementwise add that would otherwise open its optimizer
+		// update's group and make that chain unlike every other param's
+		// (stage 4 could not merge the updates).
+		if f.grad[a] {
+			continue
+		}
 		if gr := f.group[a]; gr != nil && gr.kind == ir.KindElementwise && !gr.sink && gr.shape.Equal(v.Type.Shape) {
 			if !slices.Contains(cands, gr) {
 				cands = append(cands, gr)

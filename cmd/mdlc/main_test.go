@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	cudagen "github.com/mdlc/mdlc/codegen/cuda"
+	"github.com/mdlc/mdlc/internal/gotool"
 )
 
 func mdlc(args ...string) (code int, stdout, stderr string) {
@@ -144,8 +145,12 @@ func TestPassDiagnostics(t *testing.T) {
 
 // TestReadmeTour checks every model of README.md as written: each fenced
 // block of .mdl source (no language tag, or mdl, with a line that starts
-// with "model ") goes through mdlc check with no diagnostic at all.
+// with "model ") goes through mdlc check with no diagnostic at all, and
+// each of its models builds with mdlc build to a Go package that compiles
+// (go vet, in a module of its own).
 func TestReadmeTour(t *testing.T) {
+	mod := gotool.TempModule(t, "readmetour")
+	built := 0
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -171,10 +176,20 @@ func TestReadmeTour(t *testing.T) {
 			if !strings.Contains(out, ": "+name+": ") {
 				t.Errorf("README.md block %d: check did not report %s: %q", i, name, out)
 			}
+			model := strings.TrimPrefix(name, "model ")
+			pkg := filepath.Join(mod, strings.ToLower(fmt.Sprintf("b%d%s", i, model)))
+			if code, _, errOut := mdlc("build", "-batch", "4", "-model", model, "-o", pkg, path); code != exitOK {
+				t.Errorf("README.md block %d: mdlc build -model %s: exit %d\n%s", i, model, code, errOut)
+				continue
+			}
+			built++
 		}
 	}
 	if n == 0 {
 		t.Fatal("no model in README.md's fenced blocks")
+	}
+	if built > 0 {
+		gotool.Go(t, mod, nil, "vet", "./...")
 	}
 }
 

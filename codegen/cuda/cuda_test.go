@@ -40,11 +40,12 @@ var testModels = []testModel{
 	{"linreg", "../../examples/linreg/linreg.mdl", 5, passes.Default, "", ""},
 	{"mnistmlp", "../../examples/mnist_mlp/mnist_mlp.mdl", 128, passes.Default, `"label": 10`, ""},
 	{"allops", "../go/testdata/models/allops.mdl", 8, passes.Default, `"k": 5, "lab": 3`, ""},
-	{"allopso0", "../go/testdata/models/allops.mdl", 8, passes.O0, `"k": 5, "lab": 3`, ""},      // unfused: a kernel per value
-	{"indices", "../go/testdata/models/indices.mdl", 8, passes.Default, `"idx": 5`, `"idx": 9`}, // computed indices, a mask without N
-	{"cnn", "../go/testdata/models/cnn.mdl", 8, passes.Default, `"label": 5`, ""},               // conv2d, pooling (direct kernels)
-	{"modes", "../go/testdata/models/modes.mdl", 8, passes.Default, `"label": 3`, ""},           // batch_norm, dropout (Philox draws)
-	{"seq", "../go/testdata/models/seq.mdl", 8, passes.Default, `"label": 4`, ""},               // lstm, gru (one block per example)
+	{"allopso0", "../go/testdata/models/allops.mdl", 8, passes.O0, `"k": 5, "lab": 3`, ""},        // unfused: a kernel per value
+	{"indices", "../go/testdata/models/indices.mdl", 8, passes.Default, `"idx": 5`, `"idx": 9`},   // computed indices, a mask without N
+	{"cnn", "../go/testdata/models/cnn.mdl", 8, passes.Default, `"label": 5`, ""},                 // conv2d, pooling (direct kernels)
+	{"modes", "../go/testdata/models/modes.mdl", 8, passes.Default, `"label": 3`, ""},             // batch_norm, dropout (Philox draws)
+	{"seq", "../go/testdata/models/seq.mdl", 8, passes.Default, `"label": 4`, ""},                 // lstm, gru (one block per example)
+	{"attn", "../go/testdata/models/attn.mdl", 8, passes.Default, `"tokens": 11, "next": 11`, ""}, // attention: masked_softmax and its backward
 }
 
 // graph lowers and plans the model as `mdlc build` does.

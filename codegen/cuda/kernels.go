@@ -401,6 +401,10 @@ func emitReduce(c *cgen, k *kernel, v *ir.Value) {
 
 // emitLane: softmax, log_softmax and argmax along one axis, a warp per lane.
 func emitLane(c *cgen, k *kernel, v *ir.Value) {
+	if v.Op.Name == "masked_softmax" || v.Op.Name == "masked_softmax_grad" {
+		emitMaskedSoftmax(c, k, v)
+		return
+	}
 	x := v.Args[0]
 	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
 	s := x.Type.Shape
@@ -665,4 +669,42 @@ func (c *cgen) updateKernel(k *kernel, u *ir.Unit) {
 			k.printf("%s[i] = %s;\n", kinds[t], k.local[v])
 		}
 	}
+}
+
+// emitMaskedSoftmax: masked_softmax (attention's scale, causal mask and
+// softmax over the last axis) or its backward, a warp per row of keys:
+// query i (row % Tq) keeps keys j < keep, the rest of its row is 0
+// (ir.MaskedRows).
+func emitMaskedSoftmax(c *cgen, k *kernel, v *ir.Value) {
+	s := v.Type.Shape
+	r := s.Rank()
+	rows, tq, tk := dims.Size(s[:r-1]), dims.Extent(s[r-2]), dims.Extent(s[r-1])
+	k.grid = fmt.Sprintf("cuBlocks(%s, %d)", rows, warpsPerBlock)
+	k.printf("const int row = blockIdx.x * %d + threadIdx.x / 32; // one warp per row of keys\n", warpsPerBlock)
+	k.printf("if (row >= %s) return;\n", rows)
+	k.printf("const int l = threadIdx.x & 31;\n")
+	k.printf("const int base = row * %s;\n", tk)
+	if v.Attrs.Bool("causal") {
+		k.printf("const int keep = row %% %s + 1 < %s ? row %% %s + 1 : %s; // query row %% %s sees keys 0..row %% %s\n", tq, tk, tq, tk, tq, tq)
+	} else {
+		k.printf("const int keep = %s;\n", tk)
+	}
+	k.printf("const float scale = %s;\n", cConst.Float(v.Attrs.Float("scale")))
+	dst := c.l.ref(v)
+	if v.Op.Name == "masked_softmax" {
+		src := c.l.ref(v.Args[0])
+		k.printf("float mx = __int_as_float(0xff800000);\n")
+		k.printf("for (int j = l; j < keep; j += 32) mx = max_nan(mx, scale * %s[base + j]);\n", src)
+		k.printf("mx = warp_max(mx);\n")
+		k.printf("float sum = 0;\n")
+		k.printf("for (int j = l; j < keep; j += 32) sum += expf(scale * %s[base + j] - mx);\n", src)
+		k.printf("const float inv = 1.0f / warp_sum(sum);\n")
+		k.printf("for (int j = l; j < %s; j += 32) %s[base + j] = j < keep ? expf(scale * %s[base + j] - mx) * inv : 0.0f;\n", tk, dst, src)
+		return
+	}
+	y, g := c.l.ref(v.Args[0]), c.l.ref(v.Args[1])
+	k.printf("float dot = 0;\n")
+	k.printf("for (int j = l; j < keep; j += 32) dot += %s[base + j] * %s[base + j];\n", y, g)
+	k.printf("dot = warp_sum(dot);\n")
+	k.printf("for (int j = l; j < %s; j += 32) %s[base + j] = j < keep ? scale * %s[base + j] * (%s[base + j] - dot) : 0.0f;\n", tk, dst, y, g)
 }

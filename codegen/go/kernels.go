@@ -256,6 +256,10 @@ func laneGeom(s ir.Shape, axis int) (outer, length, inner string) {
 // Lane emits softmax, log_softmax and argmax along one axis: lane element
 // j of row (o, in) is at base + j*inner.
 func (k *kgen) Lane(v *ir.Value) {
+	if v.Op.Name == "masked_softmax" || v.Op.Name == "masked_softmax_grad" {
+		k.maskedSoftmax(v)
+		return
+	}
 	x := v.Args[0]
 	ax, _ := ir.NormAxes([]int{v.Attrs.Int("axis")}, x.Type.Shape.Rank())
 	outer, length, inner := laneGeom(x.Type.Shape, ax[0])
@@ -403,4 +407,36 @@ func (k *kgen) OneHot(v *ir.Value) {
 	dst := k.p.ref(v)
 	k.printf("clear(%s[:%s])\n", dst, dims.Size(v.Type.Shape))
 	k.printf("for i, c := range %s[:%s] {\nif c >= 0 && c < %d {\n%s[i*%d+int(c)] = 1\n}\n}\n", k.p.ref(v.Args[0]), dims.Size(v.Args[0].Type.Shape), d, dst, d)
+}
+
+// maskedSoftmax emits masked_softmax (attention's scale, causal mask and
+// softmax over the last axis) or its backward, one row of keys at a time:
+// query i (row % Tq) keeps keys j < keep, the rest of its row is 0
+// (ir.MaskedRows). Each element is read and written once per pass over
+// its row; a row's result may overwrite its input.
+func (k *kgen) maskedSoftmax(v *ir.Value) {
+	s := v.Type.Shape
+	r := s.Rank()
+	rows, tq, tk := dims.Size(s[:r-1]), dims.Extent(s[r-2]), dims.Extent(s[r-1])
+	k.printf("const scale = float32(%s)\n", strconv.FormatFloat(v.Attrs.Float("scale"), 'g', -1, 32))
+	k.printf("for row := 0; row < %s; row++ {\n", rows)
+	k.printf("dst := %s[row*%s : (row+1)*%s]\n", k.p.ref(v), tk, tk)
+	if v.Attrs.Bool("causal") {
+		k.printf("keep := min(row%%%s+1, %s) // query row%%%s sees keys 0..row%%%s\n", tq, tk, tq, tq)
+	} else {
+		k.printf("keep := %s\n", tk)
+	}
+	if v.Op.Name == "masked_softmax" {
+		k.helpers["math"] = true
+		k.printf("xs := %s[row*%s : row*%s+keep]\n", k.p.ref(v.Args[0]), tk, tk)
+		k.printf("mx := float32(math.Inf(-1))\nfor _, xv := range xs {\nmx = max(mx, scale*xv)\n}\n")
+		k.printf("var sum float32\nfor j, xv := range xs {\ne := %s\ndst[j] = e\nsum += e\n}\n", k.call("exp32", "scale*xv - mx"))
+		k.printf("inv := 1 / sum\nfor j := range dst[:keep] {\ndst[j] *= inv\n}\n")
+	} else {
+		k.printf("yb := %s[row*%s : row*%s+keep]\n", k.p.ref(v.Args[0]), tk, tk)
+		k.printf("gb := %s[row*%s : row*%s+keep]\n", k.p.ref(v.Args[1]), tk, tk)
+		k.printf("var dot float32\nfor j, yv := range yb {\ndot += yv * gb[j]\n}\n")
+		k.printf("for j, yv := range yb {\ndst[j] = scale * yv * (gb[j] - dot)\n}\n")
+	}
+	k.printf("clear(dst[keep:])\n}\n")
 }

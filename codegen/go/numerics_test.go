@@ -35,7 +35,7 @@ func modelCases(t *testing.T) []harnessCase {
 	var cases []harnessCase
 	add := func(name string, src []byte, n int) {
 		for _, g := range stepGraphs(t, name, src, n+1) {
-			cases = append(cases, harnessCase{name: name + ":" + g.Name, g: g, n: n, max: n + 1, seed: 7, steps: 3})
+			cases = append(cases, harnessCase{name: name + ":" + g.Name, g: g, n: n, max: n + 1, seed: 7, steps: 3, glorot: attends(g)})
 		}
 	}
 	files, _ := filepath.Glob("../../examples/*/*.mdl")
@@ -95,4 +95,14 @@ func TestGeneratedMatchesInterpreter(t *testing.T) {
 		}
 	}
 	t.Logf("%d models compared", len(cases))
+}
+
+// attends reports whether g computes attention (a masked_softmax).
+func attends(g *ir.Graph) bool {
+	for _, v := range g.Values {
+		if v.Op.Name == "masked_softmax" {
+			return true
+		}
+	}
+	return false
 }

@@ -91,6 +91,11 @@ func init() {
 		params: []param{x, {name: "units", def: required}, seqs}, fn: layerLSTM}
 	builtins["gru"] = &builtin{kind: kindLayer, doc: "Keras GRU over x [N, T, D]: h [N, units] of the last step, or [N, T, units] with return_sequences; kernel [D, 3u] (glorot_uniform), recurrent_kernel [u, 3u] (orthogonal), bias [2, 3u] with reset_after (else [3u], zeros); gates z, r, h",
 		params: []param{x, {name: "units", def: required}, seqs, {name: "reset_after", def: true}}, fn: layerGRU}
+	// Attention (attention.go).
+	builtins["attention"] = &builtin{kind: kindLayer, doc: "multi-head self-attention over x [N, T, D]: wqkv [D, 3D], bqkv [3D], wo [D, D], bo [D] (glorot_uniform, zeros); scaled dot product, causal mask by default",
+		params: []param{x, {name: "heads", def: required}, {name: "causal", def: true}, {name: "bias", def: true}, {name: "init", def: "glorot_uniform", raw: true}}, fn: layerAttention}
+	builtins["multi_head_attention"] = &builtin{kind: kindLayer, doc: "multi-head attention of queries q [N, Tq, D] over kv [N, Tk, E]: wq [D, D], bq, wkv [E, 2D], bkv, wo [D, D], bo",
+		params: []param{{name: "q", def: required}, {name: "kv", def: required}, {name: "heads", def: required}, {name: "causal", def: false}, {name: "bias", def: true}, {name: "init", def: "glorot_uniform", raw: true}}, fn: layerMultiHeadAttention}
 
 	// Convolution and pooling over NHWC images (conv.go), Keras semantics.
 	pad := param{name: "padding", def: "valid"}

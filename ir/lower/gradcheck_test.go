@@ -45,10 +45,11 @@ func gradcheck(t *testing.T, name string, src []byte, n int) {
 
 // bigExamples are the examples too large for the float64 finite
 // differences here (catsdogs: 150x150x3 images, 3.4M params, about an hour;
-// charlstm: 128 units over 64 steps, chaotic with uniform [-1, 1] params);
-// each gradchecks a scaled-down copy with the same layers in its own tests
-// (examples/catsdogs and examples/charlstm TestGradcheckSmall).
-var bigExamples = map[string]bool{"catsdogs.mdl": true, "charlstm.mdl": true}
+// charlstm: 128 units over 64 steps, chaotic with uniform [-1, 1] params;
+// tinygpt: 832K params); each gradchecks a scaled-down copy with the same
+// layers in its own tests (examples/catsdogs, examples/charlstm and
+// examples/tinygpt TestGradcheckSmall).
+var bigExamples = map[string]bool{"catsdogs.mdl": true, "charlstm.mdl": true, "tinygpt.mdl": true}
 
 // TestGradcheckExamples checks every bundled example (but bigExamples) and
 // every valid golden model.

@@ -129,22 +129,32 @@ func (m *Model) Emit(f *jen.File) {
 
 	// Forward.
 	var names, vals, zeros []jen.Code
+	named := map[string]bool{}
 	for _, r := range outs {
-		names = append(names, jen.Id(m.Ident(r.Value)).Add(goType(r.Value)))
+		named[m.Ident(r.Value)] = true
+	}
+	for _, r := range outs {
+		// Outputs are named results unless two are one value (output
+		// o = h and output h): then none is, as Go wants all or none.
+		if len(named) == len(outs) {
+			names = append(names, jen.Id(m.Ident(r.Value)).Add(goType(r.Value)))
+		} else {
+			names = append(names, goType(r.Value))
+		}
 		vals = append(vals, m.Result(r.Value).Index(jen.Op(":").Id(dims.Size(r.Value.Type.Shape))))
 		zeros = append(zeros, jen.Nil())
 	}
 	for _, line := range strings.Split("Forward runs the model on the first n examples and returns its outputs, "+m.Where+".", "\n") {
 		f.Comment(line)
 	}
-	m.entry(f, "Forward", ir.EntryForward, names, vals, zeros)
+	m.entry(f, "Forward", ir.EntryForward, names, vals, zeros, len(named) == len(outs))
 
 	if pl.Entries[ir.EntryStep] != nil {
 		f.Comment("TrainStep runs one optimizer step on the first n examples and returns the loss")
 		f.Comment("before the update.")
 		tl := g.TrainLoss()
 		m.entry(f, "TrainStep", ir.EntryStep, []jen.Code{jen.Id(m.Ident(loss)).Float32()},
-			[]jen.Code{m.Result(tl).Index(jen.Lit(0))}, []jen.Code{jen.Lit(0)})
+			[]jen.Code{m.Result(tl).Index(jen.Lit(0))}, []jen.Code{jen.Lit(0)}, true)
 	}
 	if pl.Entries[ir.EntryEval] != nil {
 		names := []jen.Code{jen.Id(m.Ident(loss)).Float32()}
@@ -162,7 +172,7 @@ func (m *Model) Emit(f *jen.File) {
 			doc += " and the metrics (" + strings.Join(mnames, ", ") + ")"
 		}
 		f.Comment(doc + " on the first n examples without updating the model.")
-		m.entry(f, "Eval", ir.EntryEval, names, vals, zeros)
+		m.entry(f, "Eval", ir.EntryEval, names, vals, zeros, true)
 	}
 	m.generic(f, outs, metrics)
 
@@ -192,7 +202,9 @@ func (m *Model) Emit(f *jen.File) {
 }
 
 // entry writes one typed entry point: the checks, the call, the results.
-func (m *Model) entry(f *jen.File, name string, e ir.Entry, names, vals, zeros []jen.Code) {
+// names are the results but the error: named, or only types when named is
+// false.
+func (m *Model) entry(f *jen.File, name string, e ir.Entry, names, vals, zeros []jen.Code, named bool) {
 	ins := m.G.Plan.Entries[e].Inputs
 	var params, args []jen.Code
 	for _, v := range ins {
@@ -213,7 +225,11 @@ func (m *Model) entry(f *jen.File, name string, e ir.Entry, names, vals, zeros [
 		body = append(body, jen.If(jen.Err().Op(":=").Add(fault), jen.Err().Op("!=").Nil()).Block(fault.Clone().Op("=").Nil(), ret(jen.Err())))
 	}
 	body = append(body, jen.Return(append(vals, jen.Nil())...))
-	f.Add(m.recv()).Id(name).Params(params...).Params(append(names, jen.Err().Error())...).Block(body...)
+	errResult := jen.Err().Error()
+	if !named {
+		errResult = jen.Error()
+	}
+	f.Add(m.recv()).Id(name).Params(params...).Params(append(names, errResult)...).Block(body...)
 }
 
 // checks validates the batch size and every input, returning zero values and the error.
