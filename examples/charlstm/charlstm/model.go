@@ -20,7 +20,7 @@ const (
 	// Sizes of the storage blocks, in elements.
 	numParams  = 255232  // parameters (and gradients)
 	numState   = 510465  // optimizer state
-	arenaSize  = 6619137 // float32 activations and temporaries at MaxBatch
+	arenaSize  = 7143425 // float32 activations and temporaries at MaxBatch
 	iarenaSize = 0       // int32 temporaries at MaxBatch
 )
 
@@ -94,12 +94,12 @@ type Model struct {
 	lossOneHot                     []float32 // (N, 64, 256) lossOneHot = one_hot(y)
 	lossReduceSum                  []float32 // (N, 64) lossReduceSum = reduce_sum(lossMul)
 	loss                           []float32 // scalar loss = reduce_mean(lossNeg)
-	dLogitsDiv                     []float32 // scalar dLogitsDiv = div(float32(1.0), float32(64*n))
-	dLogitsNeg                     []float32 // (N, 64) dLogitsNeg = neg(dLogitsBroadcast)
-	dLogitsMul                     []float32 // (N, 64, 256) dLogitsMul = mul(dLogitsNeg, lossOneHot)
-	dLogitsReduceSum               []float32 // (N, 64, 1) dLogitsReduceSum = reduce_sum(dLogitsMul)
-	dLogits                        []float32 // (N, 64, 256) dLogits = sub(dLogitsMul, dLogitsMul2)
-	dH2Matmul                      []float32 // (64*N, 128) dH2Matmul = matmul(dLogits, logitsW)
+	dLogitsBDiv                    []float32 // scalar dLogitsBDiv = div(float32(1.0), float32(64*n))
+	dLogitsBNeg                    []float32 // (N, 64) dLogitsBNeg = neg(dLogitsBBroadcast)
+	dLogitsBMul                    []float32 // (N, 64, 256) dLogitsBMul = mul(dLogitsBNeg, lossOneHot)
+	dLogitsBReduceSum              []float32 // (N, 64, 1) dLogitsBReduceSum = reduce_sum(dLogitsBMul)
+	dLogitsBSub                    []float32 // (N, 64, 256) dLogitsBSub = sub(dLogitsBMul, dLogitsBMul2)
+	dH2Matmul                      []float32 // (64*N, 128) dH2Matmul = matmul(dLogitsBSub, logitsW)
 	dH2RecurrentKernelPad          []float32 // (N, 64, 768) dH2RecurrentKernelPad = pad(dH2Matmul)
 	dH2RecurrentKernelLstmScanGrad []float32 // (N, 64, 512) dH2RecurrentKernelLstmScanGrad = lstm_scan_grad(h2LstmScan, h2RecurrentKernel, dH2RecurrentKernelPad)
 	dH2RecurrentKernelPad2         []float32 // (N, 64, 128) dH2RecurrentKernelPad2 = pad(dH2RecurrentKernelSlice)
@@ -193,28 +193,28 @@ func New(opts ...Option) *Model {
 	m.h2BiasV = m.state[476929:477441:477441]
 	m.logitsWV = m.state[477441:510209:510209]
 	m.logitsBV = m.state[510209:510465:510465]
-	m.e2 = m.arena[6545408:6610944:6610944]
+	m.e2 = m.arena[7069696:7135232:7135232]
 	m.h1Matmul = m.arena[0:1048576:1048576]
 	m.h1Add = m.arena[1572864:2621440:2621440]
 	m.h1LstmScan = m.arena[0:1572864:1572864]
-	m.h1 = m.arena[5767168:6029312:6029312]
-	m.dH1RecurrentKernelSlice = m.arena[6029312:6287360:6287360]
+	m.h1 = m.arena[6291456:6553600:6553600]
+	m.dH1RecurrentKernelSlice = m.arena[6553600:6811648:6811648]
 	m.h2Matmul = m.arena[1572864:2621440:2621440]
 	m.h2Add = m.arena[3145728:4194304:4194304]
 	m.h2LstmScan = m.arena[1572864:3145728:3145728]
 	m.h2 = m.arena[4194304:4456448:4456448]
-	m.dH2RecurrentKernelSlice = m.arena[6287360:6545408:6545408]
+	m.dH2RecurrentKernelSlice = m.arena[6811648:7069696:7069696]
 	m.logitsMatmul = m.arena[3145728:3670016:3670016]
-	m.logits = m.arena[3670016:4194304:4194304]
+	m.logits = m.arena[5767168:6291456:6291456]
 	m.lossLogSoftmax = m.arena[3145728:3670016:3670016]
 	m.lossOneHot = m.arena[3670016:4194304:4194304]
 	m.lossReduceSum = m.arena[4456448:4458496:4458496]
-	m.loss = m.arena[6619136:6619137:6619137]
-	m.dLogitsDiv = m.arena[4458496:4458497:4458497]
-	m.dLogitsNeg = m.arena[4456448:4458496:4458496]
-	m.dLogitsMul = m.arena[3670016:4194304:4194304]
-	m.dLogitsReduceSum = m.arena[4458496:4460544:4460544]
-	m.dLogits = m.arena[3145728:3670016:3670016]
+	m.loss = m.arena[7143424:7143425:7143425]
+	m.dLogitsBDiv = m.arena[4458496:4458497:4458497]
+	m.dLogitsBNeg = m.arena[4456448:4458496:4458496]
+	m.dLogitsBMul = m.arena[3670016:4194304:4194304]
+	m.dLogitsBReduceSum = m.arena[4458496:4460544:4460544]
+	m.dLogitsBSub = m.arena[3145728:3670016:3670016]
 	m.dH2Matmul = m.arena[4718592:4980736:4980736]
 	m.dH2RecurrentKernelPad = m.arena[3145728:4718592:4718592]
 	m.dH2RecurrentKernelLstmScanGrad = m.arena[4718592:5767168:5767168]
@@ -228,7 +228,7 @@ func New(opts ...Option) *Model {
 	m.biasCorrection2 = m.arena[1:2:2]
 	m.biasCorrection1Inv = m.arena[2:3:3]
 	m.biasCorrection2Inv = m.arena[1:2:2]
-	m.dH2RecurrentKernelLstmScanGradScratch = m.arena[6610944:6619136:6619136]
+	m.dH2RecurrentKernelLstmScanGradScratch = m.arena[7135232:7143424:7143424]
 	m.dH1RecurrentKernelLstmScanGradScratch = m.arena[4194304:4202496:4202496]
 	m.updateFn = m.update
 	m.Reset()
@@ -242,12 +242,15 @@ func (m *Model) Spec() mdlc.Spec {
 
 // Forward runs the model on the first n examples and returns its outputs, views of the
 // model's memory that stay valid until the next call.
-func (m *Model) Forward(n int) (err error) {
+func (m *Model) Forward(x []int32, n int) (logits []float32, err error) {
 	if err := rt.CheckBatch(n, MaxBatch); err != nil {
-		return err
+		return nil, err
 	}
-	m.forward(n)
-	return nil
+	if err := rt.CheckI32Range("input x", x, n, 64, 256); err != nil {
+		return nil, err
+	}
+	m.forward(x, n)
+	return m.logits[:16384*n], nil
 }
 
 // TrainStep runs one optimizer step on the first n examples and returns the loss
@@ -310,9 +313,17 @@ func (m *Model) Predict(b mdlc.Batch, n int, outputs [][]float32) error {
 	if len(b) != 2 {
 		return fmt.Errorf("batch has %d values, want 2 (x, y)", len(b))
 	}
-	if len(outputs) != 0 {
-		return fmt.Errorf("outputs has %d slices, want 0", len(outputs))
+	if len(outputs) != 1 {
+		return fmt.Errorf("outputs has %d slices, want 1", len(outputs))
 	}
+	o0, err := m.Forward(b[0].I32, n)
+	if err != nil {
+		return err
+	}
+	if len(outputs[0]) < len(o0) {
+		return fmt.Errorf("output logits: buffer holds %d values, need %d", len(outputs[0]), len(o0))
+	}
+	copy(outputs[0], o0)
 	return nil
 }
 
@@ -620,7 +631,12 @@ func spec() mdlc.Spec {
 				"weight_decay": 0.0,
 			},
 		},
-		Outputs: []mdlc.IO{},
+		Outputs: []mdlc.IO{{
+			DType: "f32",
+			Name:  "logits",
+			Role:  "output",
+			Shape: []int{-1, 64, 256},
+		}},
 		Params: []mdlc.IO{{
 			DType: "f32",
 			Name:  "e.table",
@@ -767,7 +783,19 @@ func spec() mdlc.Spec {
 }
 
 // forward computes the outputs.
-func (m *Model) forward(n int) {}
+func (m *Model) forward(x []int32, n int) {
+	m.eForward(x, n)
+	m.h1MatmulForward(n)
+	m.h1AddForward(n)
+	m.h1LstmScanForward(n)
+	m.h1Forward(n)
+	m.h2MatmulForward(n)
+	m.h2AddForward(n)
+	m.h2LstmScanForward(n)
+	m.h2Forward(n)
+	m.logitsMatmulForward(n)
+	m.logitsForward(n)
+}
 
 // eval computes the loss and the metrics.
 func (m *Model) eval(x []int32, y []int32, n int) {
@@ -820,9 +848,9 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.lossForward(n)
 
 	// Backward.
-	m.dLogitsDivBackward(n)
-	m.dLogitsNegBackward(n)
-	m.dLogitsReduceSumBackward(n)
+	m.dLogitsBDivBackward(n)
+	m.dLogitsBNegBackward(n)
+	m.dLogitsBReduceSumBackward(n)
 	m.dLogitsBBackward(n)
 	m.dLogitsWBackward(n)
 	m.dH2MatmulBackward(n)
@@ -1164,68 +1192,68 @@ func (m *Model) lossForward(n int) {
 // ----------------------------------------------------------------------------
 // Backward.
 
-// dLogitsDivBackward computes
+// dLogitsBDivBackward computes
 //
-//	dLogitsDiv = div(float32(1.0), float32(64*n)) scalar
-func (m *Model) dLogitsDivBackward(n int) {
-	dLogitsDiv := float32(1.0) / float32(64*n)
-	m.dLogitsDiv[0] = dLogitsDiv
+//	dLogitsBDiv = div(float32(1.0), float32(64*n)) scalar
+func (m *Model) dLogitsBDivBackward(n int) {
+	dLogitsBDiv := float32(1.0) / float32(64*n)
+	m.dLogitsBDiv[0] = dLogitsBDiv
 }
 
-// dLogitsNegBackward computes
+// dLogitsBNegBackward computes
 //
-//	dLogitsBroadcast = broadcast(dLogitsDiv) (N, 64)
-//	dLogitsNeg = neg(dLogitsBroadcast) (N, 64)
-func (m *Model) dLogitsNegBackward(n int) {
-	if dLogitsNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+//	dLogitsBBroadcast = broadcast(dLogitsBDiv) (N, 64)
+//	dLogitsBNeg = neg(dLogitsBBroadcast) (N, 64)
+func (m *Model) dLogitsBNegBackward(n int) {
+	if dLogitsBNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
-			dLogitsReshape := m.dLogitsDiv[0]
-			dLogitsNegRow := m.dLogitsNeg[i0*64:][:64]
-			dLogitsNegAVX2(64, &dLogitsNegRow[0], dLogitsReshape)
+			dLogitsBReshape := m.dLogitsBDiv[0]
+			dLogitsBNegRow := m.dLogitsBNeg[i0*64:][:64]
+			dLogitsBNegAVX2(64, &dLogitsBNegRow[0], dLogitsBReshape)
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
-			dLogitsReshape := m.dLogitsDiv[0]
-			dLogitsNegRow := m.dLogitsNeg[i0*64:][:64]
-			for j := range dLogitsNegRow {
-				dLogitsBroadcast := dLogitsReshape
-				dLogitsNeg := -dLogitsBroadcast
-				dLogitsNegRow[j] = dLogitsNeg
+			dLogitsBReshape := m.dLogitsBDiv[0]
+			dLogitsBNegRow := m.dLogitsBNeg[i0*64:][:64]
+			for j := range dLogitsBNegRow {
+				dLogitsBBroadcast := dLogitsBReshape
+				dLogitsBNeg := -dLogitsBBroadcast
+				dLogitsBNegRow[j] = dLogitsBNeg
 			}
 		}
 	}
 }
 
-// dLogitsReduceSumBackward computes
+// dLogitsBReduceSumBackward computes
 //
-//	dLogitsMul = mul(dLogitsNeg, lossOneHot) (N, 64, 256)
-//	dLogitsReduceSum = reduce_sum(dLogitsMul) (N, 64, 1)
-func (m *Model) dLogitsReduceSumBackward(n int) {
-	for i := range m.dLogitsReduceSum[:64*n] {
-		m.dLogitsReduceSum[i] = 0
+//	dLogitsBMul = mul(dLogitsBNeg, lossOneHot) (N, 64, 256)
+//	dLogitsBReduceSum = reduce_sum(dLogitsBMul) (N, 64, 1)
+func (m *Model) dLogitsBReduceSumBackward(n int) {
+	for i := range m.dLogitsBReduceSum[:64*n] {
+		m.dLogitsBReduceSum[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dLogitsReshape2 := m.dLogitsNeg[i0*64+i1]
+			dLogitsBReshape2 := m.dLogitsBNeg[i0*64+i1]
 			lossOneHotRow := m.lossOneHot[i0*16384+i1*256:][:256]
-			dLogitsMulRow := m.dLogitsMul[i0*16384+i1*256:][:256]
+			dLogitsBMulRow := m.dLogitsBMul[i0*16384+i1*256:][:256]
 			acc := float32(0)
-			for j := range dLogitsMulRow {
-				dLogitsMul := dLogitsReshape2 * lossOneHotRow[j]
-				acc += dLogitsMul
-				dLogitsMulRow[j] = dLogitsMul
+			for j := range dLogitsBMulRow {
+				dLogitsBMul := dLogitsBReshape2 * lossOneHotRow[j]
+				acc += dLogitsBMul
+				dLogitsBMulRow[j] = dLogitsBMul
 			}
-			m.dLogitsReduceSum[i0*64+i1] += acc
+			m.dLogitsBReduceSum[i0*64+i1] += acc
 		}
 	}
 }
 
 // dLogitsBBackward computes
 //
-//	dLogitsExp = exp(lossLogSoftmax) (N, 64, 256)
-//	dLogitsMul2 = mul(dLogitsExp, dLogitsReduceSum) (N, 64, 256)
-//	dLogits = sub(dLogitsMul, dLogitsMul2) (N, 64, 256)
-//	dLogitsB = reduce_sum(dLogits) (256)
+//	dLogitsBExp = exp(lossLogSoftmax) (N, 64, 256)
+//	dLogitsBMul2 = mul(dLogitsBExp, dLogitsBReduceSum) (N, 64, 256)
+//	dLogitsBSub = sub(dLogitsBMul, dLogitsBMul2) (N, 64, 256)
+//	dLogitsB = reduce_sum(dLogitsBSub) (256)
 func (m *Model) dLogitsBBackward(n int) {
 	for i := range m.dLogitsB[:256] {
 		m.dLogitsB[i] = 0
@@ -1233,16 +1261,16 @@ func (m *Model) dLogitsBBackward(n int) {
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
-			dLogitsReduceSum := m.dLogitsReduceSum[i0*64+i1]
-			dLogitsMulRow := m.dLogitsMul[i0*16384+i1*256:][:256]
-			dLogitsRow := m.dLogits[i0*16384+i1*256:][:256]
+			dLogitsBReduceSum := m.dLogitsBReduceSum[i0*64+i1]
+			dLogitsBMulRow := m.dLogitsBMul[i0*16384+i1*256:][:256]
+			dLogitsBSubRow := m.dLogitsBSub[i0*16384+i1*256:][:256]
 			dLogitsBRow := m.dLogitsB[0:][:256]
-			for j := range dLogitsRow {
-				dLogitsExp := exp32(lossLogSoftmaxRow[j])
-				dLogitsMul2 := dLogitsExp * dLogitsReduceSum
-				dLogits := dLogitsMulRow[j] - dLogitsMul2
-				dLogitsBRow[j] += dLogits
-				dLogitsRow[j] = dLogits
+			for j := range dLogitsBSubRow {
+				dLogitsBExp := exp32(lossLogSoftmaxRow[j])
+				dLogitsBMul2 := dLogitsBExp * dLogitsBReduceSum
+				dLogitsBSub := dLogitsBMulRow[j] - dLogitsBMul2
+				dLogitsBRow[j] += dLogitsBSub
+				dLogitsBSubRow[j] = dLogitsBSub
 			}
 		}
 	}
@@ -1250,16 +1278,16 @@ func (m *Model) dLogitsBBackward(n int) {
 
 // dLogitsWBackward computes
 //
-//	dLogitsW = matmul(h2, dLogits) (128, 256)
+//	dLogitsW = matmul(h2, dLogitsBSub) (128, 256)
 func (m *Model) dLogitsWBackward(n int) {
-	rt.Sgemm(true, false, 128, 256, 64*n, 1, m.h2, 128, m.dLogits, 256, 0, m.dLogitsW, 256)
+	rt.Sgemm(true, false, 128, 256, 64*n, 1, m.h2, 128, m.dLogitsBSub, 256, 0, m.dLogitsW, 256)
 }
 
 // dH2MatmulBackward computes
 //
-//	dH2Matmul = matmul(dLogits, logitsW) (64*N, 128)
+//	dH2Matmul = matmul(dLogitsBSub, logitsW) (64*N, 128)
 func (m *Model) dH2MatmulBackward(n int) {
-	rt.Sgemm(false, true, 64*n, 128, 256, 1, m.dLogits, 256, m.logitsW, 256, 0, m.dH2Matmul, 128)
+	rt.Sgemm(false, true, 64*n, 128, 256, 1, m.dLogitsBSub, 256, m.logitsW, 256, 0, m.dH2Matmul, 128)
 }
 
 // dH2RecurrentKernelPadBackward computes
@@ -1550,8 +1578,8 @@ var h2AddAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
 // logitsAVX2 is logitsAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var logitsAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
 
-// dLogitsNegAVX2 is dLogitsNegAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var dLogitsNegAVX2 func(n int, p0 *float32, f0 float32)
+// dLogitsBNegAVX2 is dLogitsBNegAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dLogitsBNegAVX2 func(n int, p0 *float32, f0 float32)
 
 // updateAVX2 is updateAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)

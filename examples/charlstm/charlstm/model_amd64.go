@@ -12,7 +12,7 @@ func init() {
 		h1AddAVX2 = h1AddAVX2Asm
 		h2AddAVX2 = h2AddAVX2Asm
 		logitsAVX2 = logitsAVX2Asm
-		dLogitsNegAVX2 = dLogitsNegAVX2Asm
+		dLogitsBNegAVX2 = dLogitsBNegAVX2Asm
 		updateAVX2 = updateAVX2Asm
 	}
 }
@@ -27,7 +27,7 @@ func h2AddAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
 func logitsAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
 
 //go:noescape
-func dLogitsNegAVX2Asm(n int, p0 *float32, f0 float32)
+func dLogitsBNegAVX2Asm(n int, p0 *float32, f0 float32)
 
 //go:noescape
 func updateAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)

@@ -91,8 +91,8 @@ logitsAVX2Asmdone:
 	VZEROUPPER
 	RET
 
-// func dLogitsNegAVX2Asm(n int, p0 *float32, f0 float32)
-TEXT ·dLogitsNegAVX2Asm(SB), NOSPLIT, $0-20
+// func dLogitsBNegAVX2Asm(n int, p0 *float32, f0 float32)
+TEXT ·dLogitsBNegAVX2Asm(SB), NOSPLIT, $0-20
 	MOVQ n+0(FP), CX
 	MOVQ p0+8(FP), SI
 	MOVL $0x80000000, AX
@@ -100,22 +100,22 @@ TEXT ·dLogitsNegAVX2Asm(SB), NOSPLIT, $0-20
 	VBROADCASTSS X12, Y12
 	VBROADCASTSS f0+16(FP), Y0
 	XORQ AX, AX
-dLogitsNegAVX2Asmloop:
+dLogitsBNegAVX2Asmloop:
 	LEAQ 8(AX), BX
 	CMPQ BX, CX
-	JGT dLogitsNegAVX2Asmtail
+	JGT dLogitsBNegAVX2Asmtail
 	VXORPS Y0, Y12, Y1
 	VMOVUPS Y1, (SI)(AX*4)
 	MOVQ BX, AX
-	JMP dLogitsNegAVX2Asmloop
-dLogitsNegAVX2Asmtail:
+	JMP dLogitsBNegAVX2Asmloop
+dLogitsBNegAVX2Asmtail:
 	CMPQ AX, CX
-	JGE dLogitsNegAVX2Asmdone
+	JGE dLogitsBNegAVX2Asmdone
 	VXORPS X0, X12, X1
 	VMOVSS X1, (SI)(AX*4)
 	INCQ AX
-	JMP dLogitsNegAVX2Asmtail
-dLogitsNegAVX2Asmdone:
+	JMP dLogitsBNegAVX2Asmtail
+dLogitsBNegAVX2Asmdone:
 	VZEROUPPER
 	RET
 

@@ -500,6 +500,8 @@ type Model struct {
 	biasCorrection1Inv                       []float32 // scalar biasCorrection1Inv = div(float32(1.0), biasCorrection1)
 	biasCorrection2Inv                       []float32 // scalar biasCorrection2Inv = div(float32(1.0), biasCorrection2)
 
+	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
+
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
@@ -511,6 +513,16 @@ type Option func(*Model)
 func WithSeed(seed uint64) Option {
 	return func(m *Model) {
 		m.seed = seed
+	}
+}
+
+// WithAllReduce makes every TrainStep one step of data-parallel training: after the
+// backward pass r replaces the gradients and the loss by their means over the examples
+// of every process (dist/mpi), and after the update each layer's state (batch_norm's
+// moving statistics) by the mean of every process's.
+func WithAllReduce(r mdlc.AllReducer) Option {
+	return func(m *Model) {
+		m.allReduce = r
 	}
 }
 
@@ -1021,7 +1033,9 @@ func (m *Model) TrainStep(x []int32, y []int32, n int) (loss float32, err error)
 	if err := rt.CheckI32Range("target y", y, n, 64, 256); err != nil {
 		return 0, err
 	}
-	m.trainStep(x, y, n)
+	if err := m.trainStep(x, y, n); err != nil {
+		return 0, err
+	}
 	return m.loss[0], nil
 }
 
@@ -2241,6 +2255,25 @@ func spec() mdlc.Spec {
 		MaxBatch: MaxBatch,
 		Metrics:  []string{},
 		Name:     "TinyGPT",
+		Optimizer: &mdlc.Optimizer{
+			Name:     "adamw",
+			Schedule: "constant",
+			Settings: map[string]float64{
+				"beta1":        0.9,
+				"beta2":        0.999,
+				"clip_norm":    0.0,
+				"decay_rate":   0.96,
+				"decay_steps":  1000.0,
+				"eps":          1e-08,
+				"gamma":        0.1,
+				"lr":           0.001,
+				"min_lr":       0.0,
+				"step_size":    1000.0,
+				"total_steps":  10000.0,
+				"warmup_steps": 0.0,
+				"weight_decay": 0.01,
+			},
+		},
 		Outputs: []mdlc.IO{{
 			DType: "f32",
 			Name:  "logits",
@@ -3128,8 +3161,9 @@ func (m *Model) eval(x []int32, y []int32, n int) {
 }
 
 // trainStep is one training step: forward, loss, backward (gradients into m.grads),
-// then the optimizer update of every parameter and its state.
-func (m *Model) trainStep(x []int32, y []int32, n int) {
+// then the optimizer update of every parameter and its state. It fails only when
+// m.allReduce does.
+func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	// Forward.
 	m.hGatherForward(x, n)
 	m.xReduceMeanForward(n)
@@ -3397,6 +3431,13 @@ func (m *Model) trainStep(x []int32, y []int32, n int) {
 	m.dWteScatterAddBackward(x, n)
 	m.dWteBackward(n)
 
+	// Data parallelism: the gradients and the loss become their means over every rank's examples.
+	if m.allReduce != nil {
+		if err := m.allReduce.ReduceStep(m.grads, m.loss[:1], n); err != nil {
+			return err
+		}
+	}
+
 	// Optimizer update.
 	m.newStepUpdate(n)
 	m.biasCorrection2InvUpdate(n)
@@ -3408,6 +3449,7 @@ func (m *Model) trainStep(x []int32, y []int32, n int) {
 
 	// Apply the updates: every new value was computed from the old ones above.
 	copy(m.step, m.newStep[:1])
+	return nil
 }
 
 // ----------------------------------------------------------------------------
