@@ -81,6 +81,7 @@ type exporter struct {
 	done    map[*ir.Value]bool  // values a mapping of an earlier value wrote (Gemm's bias add)
 	nchw    map[string]string   // NHWC image -> its NCHW Transpose
 	norms   map[*ir.Value]*norm // normalization layers by their last value (norms.go)
+	rnns    map[*ir.Value]*rnn  // recurrent layers by their scan op (rnn.go)
 	taken   map[string]bool     // tensor names in use (fresh)
 	batch   string              // the int64[1] tensor holding N, once computed
 }
@@ -148,6 +149,7 @@ func (e *exporter) build(opt Options) error {
 		}
 	}
 	e.norms = e.findNorms(live)
+	e.rnns = e.findRNNs(live)
 	for _, v := range e.g.Values {
 		if !live[v] {
 			continue
