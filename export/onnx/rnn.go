@@ -116,12 +116,12 @@ func mapScan(e *exporter, v *ir.Value, in []string, _ string) error {
 	}
 	u, width := geo.U, geo.Gates*geo.U
 	if e.results[v] {
-		return fmt.Errorf("a result names the packed sequence [N, T, %d] (h, c and the gates), which ONNX's %s does not give; only its hidden states (slice 0:%d of the last axis) export", geo.Slots*u, onnxRNN(geo), u)
+		return fmt.Errorf("a result names the packed sequence %s (h, c and the gates), which ONNX's %s does not give; only its hidden states (slice 0:%d of the last axis) export", v.Type.Shape, onnxRNN(geo), u)
 	}
 	for _, s := range e.users[v] {
 		a := s.Attrs
 		if s.Op.Name != "slice" || normAxis(a.Int("axis"), 3) != 2 || a.Int("start") != 0 || a.Int("end") != u {
-			return fmt.Errorf("%s reads the packed sequence [N, T, %d] (h, c and the gates), which ONNX's %s does not give; only its hidden states (slice 0:%d of the last axis) export", s.Op.Name, geo.Slots*u, onnxRNN(geo), u)
+			return fmt.Errorf("%s reads the packed sequence %s (h, c and the gates), which ONNX's %s does not give; only its hidden states (slice 0:%d of the last axis) export", s.Op.Name, v.Type.Shape, onnxRNN(geo), u)
 		}
 	}
 	r := e.rnns[v]

@@ -1,0 +1,190 @@
+package onnx_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/mdlc/mdlc/export/onnx"
+	"github.com/mdlc/mdlc/export/onnx/onnxpb"
+	"github.com/mdlc/mdlc/ir"
+	"github.com/mdlc/mdlc/passes"
+)
+
+// zeroWeights are weights of the right sizes for g's params and state.
+func zeroWeights(g *ir.Graph) map[string][]float32 {
+	w := map[string][]float32{}
+	for _, v := range append(g.Params(), g.State()...) {
+		n := 1
+		for _, d := range v.Type.Shape.Resolve(1) {
+			n *= d
+		}
+		w[v.Name] = make([]float32, n)
+	}
+	return w
+}
+
+// nodeOps counts m's nodes by op type.
+func nodeOps(m *onnxpb.ModelProto) map[string]int {
+	ops := map[string]int{}
+	for _, n := range m.Graph.Node {
+		ops[n.GetOpType()]++
+	}
+	return ops
+}
+
+// seq.mdl's layers are one LSTM or GRU node each, W read from the kernel
+// (no identity), linear_before_reset as reset_after; the numbers are
+// TestExportMatchesInterpreter's.
+func TestExportRecurrentNodes(t *testing.T) {
+	g := loadModel(t, "../../codegen/go/testdata/models/seq.mdl", "")
+	m, err := onnx.Export(g, zeroWeights(g), onnx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := nodeOps(m)
+	if ops["LSTM"] != 2 || ops["GRU"] != 3 || ops["MatMul"] != 0 {
+		t.Errorf("seq.mdl exports %v; want 2 LSTM, 3 GRU and no MatMul (the projections are W)", ops)
+	}
+	var lbr []int64
+	for _, n := range m.Graph.Node {
+		if n.GetOpType() == "GRU" {
+			for _, a := range n.Attribute {
+				if a.GetName() == "linear_before_reset" {
+					lbr = append(lbr, a.GetI())
+				}
+			}
+		}
+	}
+	if fmt.Sprint(lbr) != "[1 0 0]" {
+		t.Errorf("the GRUs' linear_before_reset are %v; want [1 0 0] (reset_after: c yes, d and e no)", lbr)
+	}
+	for _, init := range m.Graph.Initializer {
+		if strings.HasPrefix(init.GetName(), "identity") {
+			t.Errorf("seq.mdl exports an identity W %s: the lowering's projection was not recognized", init.GetName())
+		}
+	}
+}
+
+// scanGraph builds a model over an input projection xp [N, T, G*u] given
+// as an input (no kernel to find: W is the identity) for each recurrence,
+// and one whose projection is the lowering's but is also an output (the
+// projection stays a MatMul, W the identity).
+func scanGraph(t *testing.T) *ir.Graph {
+	g := &ir.Graph{Name: "Scans"}
+	b := ir.NewBuilder(g)
+	params := 0
+	param := func(s ir.Shape) *ir.Value {
+		params++
+		p := b.Op("param", ir.Attrs{"dtype": ir.F32, "shape": s, "init": "zeros"})
+		p.Name = fmt.Sprintf("p%d.kernel", params) // drawn at Glorot's scale by prepare
+		return p
+	}
+	const T, u = 5, 3
+	out := map[string]*ir.Value{}
+	var names []string
+	result := func(name string, v *ir.Value) {
+		out[name] = v
+		names = append(names, name)
+	}
+	for _, c := range []struct {
+		name  string
+		gates int
+		attrs ir.Attrs
+	}{{"lstm", 4, nil}, {"gru_after", 3, ir.Attrs{"reset_after": true}}, {"gru_before", 3, ir.Attrs{"reset_after": false}}} {
+		xp := b.Op("input", ir.Attrs{"role": "input", "dtype": ir.F32, "shape": ir.Shape{ir.N, T, ir.Dim(c.gates * u)}})
+		xp.Name = c.name + "_xp"
+		args := []*ir.Value{xp, param(ir.Shape{u, ir.Dim(c.gates * u)})}
+		if c.name == "gru_after" {
+			args = append(args, param(ir.Shape{2, ir.Dim(3 * u)}))
+		}
+		var seq *ir.Value
+		if c.name == "lstm" {
+			seq = b.Op("lstm_scan", nil, args...)
+		} else {
+			seq = b.Op("gru_scan", c.attrs, args...)
+		}
+		result(c.name, b.Op("slice", ir.Attrs{"axis": 2, "start": 0, "end": u}, seq))
+		result(c.name+"_again", b.Op("slice", ir.Attrs{"axis": -1, "start": 0, "end": u}, seq)) // a second h slice
+	}
+	// The lowering's LSTM whose projection an output reads too.
+	x := b.Op("input", ir.Attrs{"role": "input", "dtype": ir.F32, "shape": ir.Shape{ir.N, T, 2}})
+	x.Name = "x"
+	rows := b.Reshape(x, ir.Shape{ir.N * T, 2})
+	xp := b.Add(b.Reshape(b.Op("matmul", nil, rows, param(ir.Shape{2, 4 * u})), ir.Shape{ir.N, T, 4 * u}), param(ir.Shape{4 * u}))
+	result("proj", xp)
+	result("shared", b.Op("slice", ir.Attrs{"axis": 2, "start": 0, "end": u}, b.Op("lstm_scan", nil, xp, param(ir.Shape{u, 4 * u}))))
+	if b.Err() != nil {
+		t.Fatal(b.Err())
+	}
+	for _, name := range names {
+		g.Results = append(g.Results, ir.Result{Kind: ir.ResultOutput, Name: name, Value: out[name]})
+	}
+	g.Renumber()
+	if err := ir.Verify(g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// A scan whose projection is not the lowering's (an input) or is read
+// elsewhere exports with the identity W, exactly: ONNX Runtime matches the
+// interpreter.
+func TestExportRecurrentIdentityW(t *testing.T) {
+	g := scanGraph(t)
+	m, err := onnx.Export(g, zeroWeights(g), onnx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := 0
+	for _, init := range m.Graph.Initializer {
+		if strings.HasPrefix(init.GetName(), "identity") {
+			ids++
+		}
+	}
+	if ops := nodeOps(m); ops["LSTM"] != 2 || ops["GRU"] != 2 || ids != 4 {
+		t.Errorf("exports %v and %d identity Ws; want 2 LSTM, 2 GRU and 4 identities", ops, ids)
+	}
+	runCases(t, []*exportCase{{name: "scans", g: g, n: 3}}, 1e-5)
+}
+
+// A use of the packed sequence other than its hidden states (c, the
+// gates) is an error at the scan's .mdl position, and so is a result
+// naming it.
+func TestExportRecurrentPackedUse(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		read  func(b *ir.Builder, seq *ir.Value) *ir.Value
+		error string
+	}{
+		{"c", func(b *ir.Builder, seq *ir.Value) *ir.Value {
+			return b.Op("slice", ir.Attrs{"axis": 2, "start": 3, "end": 6}, seq)
+		}, "m.mdl:4:9: lstm_scan: slice reads the packed sequence [N, 2, 18] (h, c and the gates), which ONNX's LSTM does not give; only its hidden states (slice 0:3 of the last axis) export"},
+		{"whole", func(b *ir.Builder, seq *ir.Value) *ir.Value { return b.Neg(seq) },
+			"m.mdl:4:9: lstm_scan: neg reads the packed sequence"},
+		{"result", func(b *ir.Builder, seq *ir.Value) *ir.Value { return seq },
+			"m.mdl:4:9: lstm_scan: a result names the packed sequence [N, 2, 18]"},
+	} {
+		g := &ir.Graph{Name: "M"}
+		b := ir.NewBuilder(g)
+		xp := b.Op("input", ir.Attrs{"role": "input", "dtype": ir.F32, "shape": ir.Shape{ir.N, 2, 12}})
+		xp.Name = "xp"
+		rk := b.Op("param", ir.Attrs{"dtype": ir.F32, "shape": ir.Shape{3, 12}, "init": "zeros"})
+		rk.Name = "rk"
+		seq := b.Op("lstm_scan", nil, xp, rk)
+		seq.Pos = ir.Pos{File: "m.mdl", Line: 4, Col: 9}
+		h := b.Op("slice", ir.Attrs{"axis": 2, "start": 0, "end": 3}, seq)
+		y := c.read(b, seq)
+		if b.Err() != nil {
+			t.Fatal(b.Err())
+		}
+		g.Results = append(g.Results, ir.Result{Kind: ir.ResultOutput, Name: "h", Value: h}, ir.Result{Kind: ir.ResultOutput, Name: "y", Value: y})
+		g.Renumber()
+		_, err := onnx.Export(g, zeroWeights(g), onnx.Options{})
+		var pe *passes.PosError
+		if err == nil || !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), c.error) {
+			t.Errorf("%s: Export: %v; want %s...", c.name, err, c.error)
+		}
+	}
+}
