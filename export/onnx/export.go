@@ -50,7 +50,8 @@ type Options struct {
 func Export(g *ir.Graph, weights map[string][]float32, opt Options) (*onnxpb.ModelProto, error) {
 	e := &exporter{g: g, weights: weights, graph: &onnxpb.GraphProto{Name: proto.String(g.Name)},
 		names: map[*ir.Value]string{}, users: map[*ir.Value][]*ir.Value{}, oihw: map[*ir.Value]bool{},
-		results: map[*ir.Value]bool{}, done: map[*ir.Value]bool{}, nchw: map[string]string{}, taken: map[string]bool{}}
+		results: map[*ir.Value]bool{}, done: map[*ir.Value]bool{}, nchw: map[string]string{}, taken: map[string]bool{},
+		relayout: map[*ir.Value]func([]float32, []int) ([]float32, []int){}}
 	if err := e.build(opt); err != nil {
 		return nil, err
 	}
@@ -84,6 +85,10 @@ type exporter struct {
 	rnns    map[*ir.Value]*rnn  // recurrent layers by their scan op (rnn.go)
 	taken   map[string]bool     // tensor names in use (fresh)
 	batch   string              // the int64[1] tensor holding N, once computed
+
+	// relayout holds the params stored in another layout than mdlc's
+	// (recurrent weights, rnn.go): their data and dims to the initializer's.
+	relayout map[*ir.Value]func(data []float32, dims []int) ([]float32, []int)
 }
 
 // build writes the nodes, initializers, inputs and outputs of the graph.
@@ -230,6 +235,9 @@ func (e *exporter) initializer(v *ir.Value) error {
 	}
 	if e.oihw[v] {
 		data, dims = hwioToOIHW(data, dims)
+	}
+	if f := e.relayout[v]; f != nil {
+		data, dims = f(data, dims)
 	}
 	e.names[v] = v.Name
 	raw := make([]byte, 4*len(data))

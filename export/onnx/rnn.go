@@ -14,8 +14,7 @@ import (
 //	h     = slice(seq, axis 2, 0, u)
 //
 // and each becomes one ONNX LSTM or GRU (forward, layout 0: time-major,
-// between Transposes, as ONNX Runtime runs no batch-major recurrence)
-// whose Y is h:
+// between Transposes, as ONNX Runtime rejects layout 1) whose Y is h:
 //
 //   - when the projection is that pattern and nothing else reads its
 //     values, X is the layer input x, W the kernel and B the input bias,
@@ -26,14 +25,19 @@ import (
 //
 // Gate order: mdlc's (Keras's) LSTM gates are i, f, c, o and ONNX's i, o, f,
 // c, so the rows of W, R and B are permuted; the GRU's are z, r, h in both.
-// ONNX's weights are transposed ([G*u, D], [G*u, u]) and its B is
-// [Wb, Rb]: Keras's GRU with reset_after has both (its bias [2, 3u], input
-// and recurrent rows), and reset_after is linear_before_reset 1; the LSTM
-// and the GRU without reset_after have the input bias only. The equations
-// are otherwise the same (sigmoid gates, tanh, zero initial state, h_t =
-// z h_{t-1} + (1 - z) hh). The packed result holds more than h (c and the
-// gates, for the backward); a use of it other than the h slice is an error
-// at the scan's position, never a wrong file.
+// ONNX's weights are transposed ([1, G*u, D], [1, G*u, u]) and its B is
+// [1, 2*G*u], [Wb, Rb]: Keras's GRU with reset_after has both (its bias
+// [2, 3u], input and recurrent rows), and reset_after is
+// linear_before_reset 1; the LSTM and the GRU without reset_after have the
+// input bias only (Rb is zeros). The equations are otherwise the same
+// (sigmoid gates, tanh, zero initial state, h_t = z h_{t-1} + (1 - z) hh).
+// A weight param that only its layer reads is stored in ONNX's layout under
+// its own name (as conv filters are stored OIHW); one read elsewhere too
+// keeps mdlc's and is permuted by nodes (Transpose, Gather, Unsqueeze).
+//
+// The packed result holds more than h (c and the gates, for the backward);
+// a use of it other than the h slice is an error at the scan's position,
+// never a wrong file.
 
 // rnn is a recurrent layer found by findRNNs: what its ONNX node reads.
 type rnn struct {
@@ -48,34 +52,101 @@ var lstmGates = []int{0, 3, 1, 2}
 // findRNNs finds the input projections of the live scan ops; it marks
 // their inner values done and returns the layers by their scan op. A scan
 // whose projection is not the lowering's, or is read elsewhere, maps with
-// the identity W.
+// the identity W. The layer's weight params that nothing else reads are
+// stored in ONNX's layout (relayout); others are permuted by nodes.
 func (e *exporter) findRNNs(live map[*ir.Value]bool) map[*ir.Value]*rnn {
 	out := map[*ir.Value]*rnn{}
 	for _, v := range e.g.Values {
 		if !live[v] || v.Op.Name != "lstm_scan" && v.Op.Name != "gru_scan" {
 			continue
 		}
-		r, inner := matchProjection(v)
+		geo, err := ir.RNNGeometry(v)
+		if err != nil {
+			continue // mapScan reports it
+		}
+		r, inner := matchProjection(v, geo)
 		if r != nil && e.private(v, inner) {
 			for _, u := range inner {
 				e.done[u] = true
 			}
 		} else {
-			r = &rnn{x: v.Args[0]}
+			r, inner = &rnn{x: v.Args[0]}, nil
 		}
 		out[v] = r
+		perm := gateRows(geo)
+		width := geo.Gates * geo.U
+		// only reports whether the param p is read by reader alone.
+		only := func(p, reader *ir.Value) bool {
+			return p != nil && p.Op.Name == "param" && len(e.users[p]) == 1 && e.users[p][0] == reader && !e.results[p]
+		}
+		if r.kernel != nil && only(r.kernel, inner[len(inner)-2]) { // the matmul
+			e.relayout[r.kernel] = func(w []float32, dims []int) ([]float32, []int) { return onnxWeight(w, dims[0], width, perm) }
+		}
+		if only(v.Args[1], v) {
+			e.relayout[v.Args[1]] = func(w []float32, dims []int) ([]float32, []int) { return onnxWeight(w, dims[0], width, perm) }
+		}
+		switch {
+		case geo.ResetAfter:
+			if only(v.Args[2], v) { // [Wb, Rb]: the same data
+				e.relayout[v.Args[2]] = func(b []float32, _ []int) ([]float32, []int) { return b, []int{1, 2 * width} }
+			}
+		case r.bias != nil:
+			if only(r.bias, inner[0]) { // the add
+				e.relayout[r.bias] = func(b []float32, _ []int) ([]float32, []int) {
+					out := make([]float32, 2*width) // [Wb, 0]
+					for i := range width {
+						out[i] = b[row(perm, i)]
+					}
+					return out, []int{1, 2 * width}
+				}
+			}
+		}
 	}
 	return out
 }
 
+// gateRows returns the rows of mdlc's weights that ONNX's rows 0, 1, ...
+// are (LSTM: the gates i, o, f, c of mdlc's i, f, c, o), or nil for the
+// same order (GRU).
+func gateRows(geo ir.RNN) []int {
+	if !geo.LSTM {
+		return nil
+	}
+	var perm []int
+	for _, g := range lstmGates {
+		for j := range geo.U {
+			perm = append(perm, g*geo.U+j)
+		}
+	}
+	return perm
+}
+
+// row is ONNX's row i in mdlc's order.
+func row(perm []int, i int) int {
+	if perm == nil {
+		return i
+	}
+	return perm[i]
+}
+
+// onnxWeight is the ONNX weight [1, width, k] (W or R) of mdlc's [k,
+// width]: transposed, its rows in ONNX's gate order.
+func onnxWeight(w []float32, k, width int, perm []int) ([]float32, []int) {
+	out := make([]float32, len(w))
+	for i := range width {
+		src := row(perm, i)
+		for c := range k {
+			out[i*k+c] = w[c*width+src]
+		}
+	}
+	return out, []int{1, width, k}
+}
+
 // matchProjection matches the lowering's input projection of the scan op
 // v, returning the layer and the values inside the projection.
-func matchProjection(v *ir.Value) (*rnn, []*ir.Value) {
+// The inner values are [add,] reshape, matmul, reshape.
+func matchProjection(v *ir.Value, geo ir.RNN) (*rnn, []*ir.Value) {
 	is := func(v *ir.Value, op string) bool { return v != nil && v.Op.Name == op }
-	geo, err := ir.RNNGeometry(v)
-	if err != nil {
-		return nil, nil
-	}
 	width := ir.Dim(geo.Gates * geo.U)
 	xp := v.Args[0]
 	var inner []*ir.Value
@@ -125,18 +196,14 @@ func mapScan(e *exporter, v *ir.Value, in []string, _ string) error {
 		}
 	}
 	r := e.rnns[v]
-	// The gate order of W, R and B's rows: ONNX's row i is mdlc's perm[i].
-	var perm []int
-	if geo.LSTM {
-		for _, g := range lstmGates {
-			for j := range u {
-				perm = append(perm, g*u+j)
-			}
+	perm := gateRows(geo)
+	// weight returns the [1, G*u, k] ONNX weight of the mdlc weight p [k,
+	// G*u]: p itself when stored so, else transposed and permuted by nodes.
+	weight := func(p *ir.Value) string {
+		if e.relayout[p] != nil {
+			return e.names[p]
 		}
-	}
-	// rows returns the [1, G*u, k] ONNX weight of the mdlc weight w [k, G*u].
-	rows := func(w string) string {
-		t := e.op("Transpose", []string{w}, attrInts("perm", 1, 0))
+		t := e.op("Transpose", []string{e.names[p]}, attrInts("perm", 1, 0))
 		if perm != nil {
 			t = e.op("Gather", []string{t, e.ints(perm...)}, attrInt("axis", 0))
 		}
@@ -145,14 +212,18 @@ func mapScan(e *exporter, v *ir.Value, in []string, _ string) error {
 	x := e.op("Transpose", []string{e.names[r.x]}, attrInts("perm", 1, 0, 2))
 	var w string
 	if r.kernel != nil {
-		w = rows(e.names[r.kernel])
+		w = weight(r.kernel)
 	} else {
 		w = e.identity(width, perm)
 	}
-	ins := []string{x, w, rows(in[1])}
+	ins := []string{x, w, weight(v.Args[1])}
 	switch {
+	case geo.ResetAfter && e.relayout[v.Args[2]] != nil:
+		ins = append(ins, in[2])
 	case geo.ResetAfter: // [Wb, Rb] = the bias [2, 3u] row by row
 		ins = append(ins, e.op("Reshape", []string{in[2], e.ints(1, 2*width)}))
+	case r.bias != nil && e.relayout[r.bias] != nil:
+		ins = append(ins, e.names[r.bias])
 	case r.bias != nil: // [Wb, 0]
 		b := e.names[r.bias]
 		if perm != nil {

@@ -44,8 +44,17 @@ func TestExportRecurrentNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := nodeOps(m)
-	if ops["LSTM"] != 2 || ops["GRU"] != 3 || ops["MatMul"] != 0 {
-		t.Errorf("seq.mdl exports %v; want 2 LSTM, 3 GRU and no MatMul (the projections are W)", ops)
+	if ops["LSTM"] != 2 || ops["GRU"] != 3 || ops["MatMul"] != 0 || ops["Gather"] != 0 || ops["Unsqueeze"] != 0 || ops["Reshape"] != 3 {
+		t.Errorf("seq.mdl exports %v; want 2 LSTM, 3 GRU, no MatMul (the projections are W) and no Gather, Unsqueeze or Reshape but those of flatten and of the two last steps (the weights are initializers in ONNX's layout)", ops)
+	}
+	dims := map[string]string{}
+	for _, init := range m.Graph.Initializer {
+		dims[init.GetName()] = fmt.Sprint(init.GetDims())
+	}
+	for name, want := range map[string]string{"a.kernel": "[1 16 3]", "a.recurrent_kernel": "[1 16 4]", "a.bias": "[1 32]", "c.bias": "[1 18]", "d.bias": "[1 12]"} {
+		if dims[name] != want {
+			t.Errorf("initializer %s has dims %s; want %s", name, dims[name], want)
+		}
 	}
 	var lbr []int64
 	for _, n := range m.Graph.Node {
@@ -69,8 +78,10 @@ func TestExportRecurrentNodes(t *testing.T) {
 
 // scanGraph builds a model over an input projection xp [N, T, G*u] given
 // as an input (no kernel to find: W is the identity) for each recurrence,
-// and one whose projection is the lowering's but is also an output (the
-// projection stays a MatMul, W the identity).
+// one whose projection is the lowering's but is also an output (the
+// projection stays a MatMul, W the identity), and an LSTM and a GRU as
+// lowered whose weights outputs read too (so that W, R and B are permuted
+// by nodes rather than stored in ONNX's layout).
 func scanGraph(t *testing.T) *ir.Graph {
 	g := &ir.Graph{Name: "Scans"}
 	b := ir.NewBuilder(g)
@@ -111,10 +122,28 @@ func scanGraph(t *testing.T) *ir.Graph {
 	// The lowering's LSTM whose projection an output reads too.
 	x := b.Op("input", ir.Attrs{"role": "input", "dtype": ir.F32, "shape": ir.Shape{ir.N, T, 2}})
 	x.Name = "x"
-	rows := b.Reshape(x, ir.Shape{ir.N * T, 2})
-	xp := b.Add(b.Reshape(b.Op("matmul", nil, rows, param(ir.Shape{2, 4 * u})), ir.Shape{ir.N, T, 4 * u}), param(ir.Shape{4 * u}))
+	project := func(k, bias *ir.Value) *ir.Value {
+		rows := b.Reshape(x, ir.Shape{ir.N * T, 2})
+		xp := b.Reshape(b.Op("matmul", nil, rows, k), ir.Shape{ir.N, T, k.Type.Shape[1]})
+		if bias != nil {
+			xp = b.Add(xp, bias)
+		}
+		return xp
+	}
+	xp := project(param(ir.Shape{2, 4 * u}), param(ir.Shape{4 * u}))
 	result("proj", xp)
 	result("shared", b.Op("slice", ir.Attrs{"axis": 2, "start": 0, "end": u}, b.Op("lstm_scan", nil, xp, param(ir.Shape{u, 4 * u}))))
+	// The lowering's layers whose weights an output reads too: W, R and B
+	// permuted by nodes.
+	k, rk, bias := param(ir.Shape{2, 4 * u}), param(ir.Shape{u, 4 * u}), param(ir.Shape{4 * u})
+	result("lstm_public", b.Op("slice", ir.Attrs{"axis": 2, "start": 0, "end": u}, b.Op("lstm_scan", nil, project(k, bias), rk)))
+	for i, w := range []*ir.Value{k, rk, bias} {
+		result(fmt.Sprintf("lstm_weight%d", i), b.Neg(w))
+	}
+	gk, grk, gbias := param(ir.Shape{2, 3 * u}), param(ir.Shape{u, 3 * u}), param(ir.Shape{2, 3 * u})
+	result("gru_public", b.Op("slice", ir.Attrs{"axis": 2, "start": 0, "end": u}, b.Op("gru_scan", ir.Attrs{"reset_after": true}, project(gk, nil), grk, gbias)))
+	result("gru_rk", b.Neg(grk))
+	result("gru_bias", b.Neg(gbias))
 	if b.Err() != nil {
 		t.Fatal(b.Err())
 	}
@@ -129,8 +158,8 @@ func scanGraph(t *testing.T) *ir.Graph {
 }
 
 // A scan whose projection is not the lowering's (an input) or is read
-// elsewhere exports with the identity W, exactly: ONNX Runtime matches the
-// interpreter.
+// elsewhere exports with the identity W, and weights read elsewhere are
+// permuted by nodes, exactly: ONNX Runtime matches the interpreter.
 func TestExportRecurrentIdentityW(t *testing.T) {
 	g := scanGraph(t)
 	m, err := onnx.Export(g, zeroWeights(g), onnx.Options{})
@@ -143,8 +172,8 @@ func TestExportRecurrentIdentityW(t *testing.T) {
 			ids++
 		}
 	}
-	if ops := nodeOps(m); ops["LSTM"] != 2 || ops["GRU"] != 2 || ids != 4 {
-		t.Errorf("exports %v and %d identity Ws; want 2 LSTM, 2 GRU and 4 identities", ops, ids)
+	if ops := nodeOps(m); ops["LSTM"] != 3 || ops["GRU"] != 3 || ids != 4 || ops["Gather"] != 3 || ops["Reshape"] < 1 {
+		t.Errorf("exports %v and %d identity Ws; want 3 LSTM, 3 GRU, 4 identities, 3 Gathers (lstm_public's W, R and B) and gru_public's bias Reshape", ops, ids)
 	}
 	runCases(t, []*exportCase{{name: "scans", g: g, n: 3}}, 1e-5)
 }
