@@ -153,7 +153,7 @@ func matchProjection(v *ir.Value, geo ir.RNN) (*rnn, []*ir.Value) {
 	var bias *ir.Value
 	if is(xp, "add") && !geo.ResetAfter { // the input bias (lstm, gru without reset_after)
 		a, b := xp.Args[0], xp.Args[1]
-		if is(b, "reshape") {
+		if a.Type.Shape.Equal(ir.Shape{width}) {
 			a, b = b, a
 		}
 		if !b.Type.Shape.Equal(ir.Shape{width}) || !a.Type.Shape.Equal(xp.Type.Shape) {
