@@ -11,7 +11,9 @@
 // one table of mappings; an op without an entry is an error at its source
 // position. batch_norm and layer_norm, which are primitives in the graph,
 // are found by their shape and become BatchNormalization and
-// LayerNormalization (norms.go). Images stay NHWC as in mdlc: conv2d and
+// LayerNormalization (norms.go); a recurrent layer (its input projection,
+// lstm_scan or gru_scan and the slice of its hidden states) becomes one
+// LSTM or GRU (rnn.go). Images stay NHWC as in mdlc: conv2d and
 // the pools are wrapped in Transposes to ONNX's NCHW, and a conv filter
 // param is stored OIHW.
 package onnx
