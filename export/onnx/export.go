@@ -11,7 +11,9 @@
 // one table of mappings; an op without an entry is an error at its source
 // position. batch_norm and layer_norm, which are primitives in the graph,
 // are found by their shape and become BatchNormalization and
-// LayerNormalization (norms.go). Images stay NHWC as in mdlc: conv2d and
+// LayerNormalization (norms.go); a recurrent layer (its input projection,
+// lstm_scan or gru_scan and the slice of its hidden states) becomes one
+// LSTM or GRU (rnn.go). Images stay NHWC as in mdlc: conv2d and
 // the pools are wrapped in Transposes to ONNX's NCHW, and a conv filter
 // param is stored OIHW.
 package onnx
@@ -50,7 +52,8 @@ type Options struct {
 func Export(g *ir.Graph, weights map[string][]float32, opt Options) (*onnxpb.ModelProto, error) {
 	e := &exporter{g: g, weights: weights, graph: &onnxpb.GraphProto{Name: proto.String(g.Name)},
 		names: map[*ir.Value]string{}, users: map[*ir.Value][]*ir.Value{}, oihw: map[*ir.Value]bool{},
-		results: map[*ir.Value]bool{}, done: map[*ir.Value]bool{}, nchw: map[string]string{}, taken: map[string]bool{}}
+		results: map[*ir.Value]bool{}, done: map[*ir.Value]bool{}, nchw: map[string]string{}, taken: map[string]bool{},
+		relayout: map[*ir.Value]func([]float32, []int) ([]float32, []int){}}
 	if err := e.build(opt); err != nil {
 		return nil, err
 	}
@@ -81,8 +84,13 @@ type exporter struct {
 	done    map[*ir.Value]bool  // values a mapping of an earlier value wrote (Gemm's bias add)
 	nchw    map[string]string   // NHWC image -> its NCHW Transpose
 	norms   map[*ir.Value]*norm // normalization layers by their last value (norms.go)
+	rnns    map[*ir.Value]*rnn  // recurrent layers by their scan op (rnn.go)
 	taken   map[string]bool     // tensor names in use (fresh)
 	batch   string              // the int64[1] tensor holding N, once computed
+
+	// relayout holds the params stored in another layout than mdlc's
+	// (recurrent weights, rnn.go): their data and dims to the initializer's.
+	relayout map[*ir.Value]func(data []float32, dims []int) ([]float32, []int)
 }
 
 // build writes the nodes, initializers, inputs and outputs of the graph.
@@ -148,6 +156,7 @@ func (e *exporter) build(opt Options) error {
 		}
 	}
 	e.norms = e.findNorms(live)
+	e.rnns = e.findRNNs(live)
 	for _, v := range e.g.Values {
 		if !live[v] {
 			continue
@@ -228,6 +237,9 @@ func (e *exporter) initializer(v *ir.Value) error {
 	}
 	if e.oihw[v] {
 		data, dims = hwioToOIHW(data, dims)
+	}
+	if f := e.relayout[v]; f != nil {
+		data, dims = f(data, dims)
 	}
 	e.names[v] = v.Name
 	raw := make([]byte, 4*len(data))

@@ -14,8 +14,8 @@ type mapping func(e *exporter, v *ir.Value, in []string, out string) error
 // opMap is the table of mappings, keyed by op name: every op of the op
 // table (ir/ops.go) that an inference graph can hold. Sources are handled
 // by Export (inputs, initializers); the backward ops (gelu_grad,
-// conv2d_grad_*, *_pool2d_grad, scatter_add) and random_uniform exist only
-// in training and have no entry. TestOpMapCoversOpTable keeps the two
+// conv2d_grad_*, *_pool2d_grad, scatter_add, *_scan_grad) and
+// random_uniform exist only in training and have no entry. TestOpMapCoversOpTable keeps the two
 // tables in step.
 var opMap map[string]mapping
 
@@ -137,6 +137,9 @@ func init() {
 			return nil
 		},
 		"one_hot": mapOneHot,
+
+		"lstm_scan": mapScan, // rnn.go
+		"gru_scan":  mapScan,
 	}
 }
 
