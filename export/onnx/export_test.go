@@ -17,7 +17,7 @@ import (
 var trainingOnly = map[string]bool{
 	"gelu_grad": true, "conv2d_grad_input": true, "conv2d_grad_filter": true,
 	"max_pool2d_grad": true, "avg_pool2d_grad": true, "scatter_add": true, "random_uniform": true,
-	"lstm_scan_grad": true, "gru_scan_grad": true,
+	"lstm_scan_grad": true, "gru_scan_grad": true, "masked_softmax_grad": true,
 }
 
 // TestOpMapCoversOpTable fails when an op is added to the op table without

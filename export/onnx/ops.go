@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"fmt"
+	"math"
 	"slices"
 
 	"github.com/mdlc/mdlc/export/onnx/onnxpb"
@@ -14,7 +16,8 @@ type mapping func(e *exporter, v *ir.Value, in []string, out string) error
 // opMap is the table of mappings, keyed by op name: every op of the op
 // table (ir/ops.go) that an inference graph can hold. Sources are handled
 // by Export (inputs, initializers); the backward ops (gelu_grad,
-// conv2d_grad_*, *_pool2d_grad, scatter_add, *_scan_grad) and
+// conv2d_grad_*, *_pool2d_grad, scatter_add, *_scan_grad,
+// masked_softmax_grad) and
 // random_uniform exist only in training and have no entry. TestOpMapCoversOpTable keeps the two
 // tables in step.
 var opMap map[string]mapping
@@ -76,6 +79,7 @@ func init() {
 			e.node("Cast", []string{i}, []string{out}, attrInt("to", int(onnxpb.TensorProto_INT32)))
 			return nil
 		},
+		"masked_softmax": mapMaskedSoftmax,
 		"softmax": func(e *exporter, v *ir.Value, in []string, out string) error {
 			e.node("Softmax", in, []string{out}, attrInt("axis", v.Attrs.Int("axis")))
 			return nil
@@ -399,5 +403,34 @@ func mapOneHot(e *exporter, v *ir.Value, in []string, out string) error {
 	idx := e.op("Unsqueeze", []string{in[0], e.ints(-1)})
 	eq := e.op("Equal", []string{idx, name})
 	e.node("Cast", []string{eq}, []string{out}, attrInt("to", int(onnxpb.TensorProto_FLOAT)))
+	return nil
+}
+
+// mapMaskedSoftmax writes attention's fused scale + causal mask + softmax
+// (ir/attention.go) as Mul by the scale, then, when causal, Where with a
+// constant [Tq, Tk] lower-triangular mask (key j kept for query i when
+// j <= i) putting -inf on the masked keys, then Softmax over the keys:
+// masked keys get exactly 0, as in mdlc.
+func mapMaskedSoftmax(e *exporter, v *ir.Value, in []string, out string) error {
+	s := v.Args[0].Type.Shape
+	r := s.Rank()
+	scaled := e.op("Mul", []string{in[0], e.scalar(ir.F32, v.Attrs.Float("scale"))})
+	if v.Attrs.Bool("causal") {
+		tq, tk := s[r-2], s[r-1]
+		if tq.IsBatch() || tk.IsBatch() {
+			return fmt.Errorf("a causal mask over %s needs fixed query and key lengths", s)
+		}
+		mask := e.tmp("causal_mask")
+		t := tensor(mask, onnxpb.TensorProto_BOOL, int(tq), int(tk))
+		t.Int32Data = make([]int32, int(tq)*int(tk))
+		for i := 0; i < int(tq); i++ {
+			for j := 0; j <= i && j < int(tk); j++ {
+				t.Int32Data[i*int(tk)+j] = 1
+			}
+		}
+		e.graph.Initializer = append(e.graph.Initializer, t)
+		scaled = e.op("Where", []string{mask, scaled, e.scalar(ir.F32, math.Inf(-1))})
+	}
+	e.node("Softmax", []string{scaled}, []string{out}, attrInt("axis", -1))
 	return nil
 }
