@@ -22,7 +22,8 @@ import (
 // dimension F). Pooling is a call of the runtime's kernel.
 
 // convLocals are the locals of these templates (reserved: kept from the namer).
-var convLocals = []string{"ex0", "cnt", "gi"}
+var convLocals = []string{"ex", "ex0", "cnt", "gi", "xb", "yb", "gb", "dxb", "oy", "ox", "row", "ky", "kx", "iy", "ix", "dst", "src", "sv",
+	"yo", "first", "xs", "gy", "at", "off", "count", "dxo", "gv", "kf"}
 
 // geom is the rt.ConvGeom literal of g.
 func geom(g ir.Geom2D) string {

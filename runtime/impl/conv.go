@@ -187,7 +187,7 @@ func MaxPool(g ConvGeom, y, x []float32, n int) {
 }
 
 func maxPoolRows(g *ConvGeom, y, x []float32, lo, hi int) {
-	if g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PT == 0 && g.PL == 0 {
+	if g.twoByTwo() {
 		maxPool2x2Rows(g.C, g.H, g.W, g.OH, g.OW, y, x, lo, hi)
 		return
 	}
@@ -235,6 +235,12 @@ func maxPoolGeneral(g *ConvGeom, y, x []float32, lo, hi int) {
 	}
 }
 
+// twoByTwo reports whether g is a pool of 2x2 windows with stride 2 that
+// all lie inside the image (no padding on any side), the most common pool.
+func (g *ConvGeom) twoByTwo() bool {
+	return g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PT == 0 && g.PL == 0 && 2*g.OH <= g.H && 2*g.OW <= g.W
+}
+
 // maxPool2x2Rows is maxPoolRows for the most common pool, 2x2 windows with
 // stride 2 and no padding: every window lies inside the image, read as two
 // pairs of adjacent pixels; the same maximum (the first, or the first NaN).
@@ -276,7 +282,7 @@ func MaxPoolGrad(g ConvGeom, dx, x, dy []float32, n int) {
 func maxPoolGradRows(g *ConvGeom, dx, x, dy []float32, lo, hi int) {
 	c, h, w, oh, ow := g.C, g.H, g.W, g.OH, g.OW
 	kh, kw, sh, sw, pt, pl := g.KH, g.KW, g.SH, g.SW, g.PT, g.PL
-	if kh == 2 && kw == 2 && sh == 2 && sw == 2 && pt == 0 && pl == 0 {
+	if g.twoByTwo() {
 		maxPoolGrad2x2Rows(c, h, w, oh, ow, dx, x, dy, lo, hi)
 		return
 	}

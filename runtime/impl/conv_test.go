@@ -192,8 +192,11 @@ func TestMaxPoolGradOrder(t *testing.T) {
 // forward and backward (odd sizes leave rows and columns no window covers).
 func TestMaxPool2x2(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, hw := range [][2]int{{2, 2}, {5, 4}, {8, 9}, {17, 17}} {
+	for _, hw := range [][3]int{{2, 2, 0}, {5, 4, 0}, {8, 9, 0}, {17, 17, 0}, {9, 9, 1}, {5, 4, 1}} {
 		g := ConvGeom{H: hw[0], W: hw[1], C: 5, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, OH: hw[0] / 2, OW: hw[1] / 2, CG: 5}
+		if hw[2] == 1 { // "same": the last window of an odd side hangs over the padding
+			g.OH, g.OW = (hw[0]+1)/2, (hw[1]+1)/2
+		}
 		const n = 3
 		x := make([]float32, n*g.H*g.W*g.C)
 		for i := range x {
