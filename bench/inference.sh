@@ -2,16 +2,15 @@
 # inference.sh: inference latency (batch 1) and throughput (batch 128) of the
 # MNIST MLP and the Fashion-MNIST CNN, mdlc's inference build
 # (BenchmarkInference: bench/mnistinfer, bench/fashioninfer) against ONNX
-# Runtime (npm onnxruntime-node, CPU) running the same architectures
-# exported from PyTorch (bench/onnx_models.py, opset 17), with the same
-# number of threads, ROUNDS rounds in turn; prints the medians and the
-# ratios.
+# Runtime (npm onnxruntime-node, CPU) running the same models exported by
+# `mdlc export -format onnx` (opset 17; the CNN's NHWC transposes are
+# cancelled by ONNX Runtime's optimizer), with the same number of threads,
+# ROUNDS rounds in turn; prints the medians and the ratios.
 #
 #   bench/inference.sh                    # 1 thread, 3 rounds of 2s
 #   THREADS=2 ROUNDS=5 BENCHTIME=3 bench/inference.sh
 #
-# Needs /usr/bin/python3 with torch (Debian python3-torch) and node with
-# bench/ort's packages (cd bench/ort && npm ci --ignore-scripts).
+# Needs node with bench/ort's packages (cd bench/ort && npm ci --ignore-scripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${THREADS:-1}
@@ -20,13 +19,15 @@ secs=${BENCHTIME:-2}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-/usr/bin/python3 bench/onnx_models.py "$tmp" >/dev/null 2>&1
+for m in mnist_mlp fashion_cnn; do
+	go run ./cmd/mdlc export -format onnx -o "$tmp/$m.onnx" "examples/$m/$m.mdl"
+done
 go test -c -o "$tmp/bench.test" ./bench
 for ((r = 1; r <= rounds; r++)); do
 	(cd bench && GOMAXPROCS=$threads "$tmp/bench.test" -test.run '^$' -test.bench '^BenchmarkInference$' \
 		-test.benchtime "${secs}s" -test.cpu "$threads") |
 		awk '/^BenchmarkInference/ { split($1, p, "/"); sub(/-[0-9]+$/, "", p[3]); sub(/batch/, "", p[3]); print p[2], p[3], "mdlc", $3 }' >>"$tmp/results"
-	for m in mnist_mlp:784 fashion_cnn:1,28,28; do
+	for m in mnist_mlp:784 fashion_cnn:28,28,1; do
 		node bench/ort/bench.js "$tmp/${m%%:*}.onnx" "$threads" "$secs" "${m#*:}" 1 128 |
 			awk -v model="${m%%:*}" '{ print model, $2, "ort", $4 }' >>"$tmp/results"
 	done

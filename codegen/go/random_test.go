@@ -93,28 +93,3 @@ func TestRandomModels(t *testing.T) {
 		}
 	}
 }
-
-// randomAttention adds, one time in three, a sequence input f32[N, T, H*dh]
-// (T in 1..5, H in 1..3, dh in 1..3) and scaled dot-product attention over
-// it as the lowering builds it (ir/lower/attention.go): heads split by a
-// reshape and a transpose, batched q @ k^T, masked_softmax with or without
-// the causal mask, p @ v, heads joined; keys and values are scaled by
-// params. It returns the result as [N, T*H*dh]; nil otherwise.
-func randomAttention(b *ir.Builder, r *rand.Rand, param func(ir.Shape) *ir.Value, input func(string, ir.DType, ir.Shape) *ir.Value) *ir.Value {
-	if r.IntN(3) != 0 {
-		return nil
-	}
-	t, h, dh := ir.Dim(1+r.IntN(5)), 1+r.IntN(3), 1+r.IntN(3)
-	d := ir.Dim(h * dh)
-	x := input("input", ir.F32, ir.Shape{ir.N, t, d})
-	heads := func(v *ir.Value) *ir.Value {
-		return b.Transpose(b.Reshape(v, ir.Shape{ir.N, t, ir.Dim(h), ir.Dim(dh)}), []int{0, 2, 1, 3})
-	}
-	q := heads(x)
-	k := heads(b.Mul(x, param(ir.Shape{d})))
-	v := heads(b.Unary("tanh", b.Mul(x, param(ir.Shape{t, d}))))
-	scores := b.Op("matmul", ir.Attrs{"tb": true}, q, k)
-	p := b.Op("masked_softmax", ir.Attrs{"scale": 1 / math.Sqrt(float64(dh)), "causal": r.IntN(2) == 0}, scores)
-	o := b.Transpose(b.Op("matmul", nil, p, v), []int{0, 2, 1, 3})
-	return b.Reshape(o, ir.Shape{ir.N, t * d})
-}

@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	goruntime "runtime"
 	"time"
 
 	"github.com/mdlc/mdlc/examples/charlstm/charlstm"
@@ -29,7 +28,7 @@ import (
 
 func main() {
 	epochs := flag.Int("epochs", 10, "passes over the training windows (0: only sample)")
-	text := flag.String("text", filepath.Join(goruntime.GOROOT(), "src", "testdata", "Isaac.Newton-Opticks.txt"), "the text to model")
+	text := flag.String("text", "", "the text to model (default: $GOROOT/src/testdata/Isaac.Newton-Opticks.txt)")
 	stride := flag.Int("stride", 64, "bytes between the starts of consecutive training windows")
 	seed := flag.Uint64("seed", 1, "seed of the initializers and the shuffling")
 	save := flag.String("save", "", "write the model to this safetensors file after every epoch")
@@ -40,6 +39,13 @@ func main() {
 	temperature := flag.Float64("temperature", 0.8, "sampling temperature (below 1: more conservative)")
 	topK := flag.Int("topk", 40, "sample among the k most likely bytes (0: all)")
 	flag.Parse()
+	if *text == "" {
+		path, err := data.OpticksPath()
+		if err != nil {
+			log.Fatalf("%v (or pass -text)", err)
+		}
+		*text = path
+	}
 	all, err := data.LoadText(*text, 64, *stride)
 	if err != nil {
 		log.Fatal(err)

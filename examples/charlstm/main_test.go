@@ -3,8 +3,6 @@ package main
 import (
 	"math"
 	"os"
-	"path/filepath"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -99,7 +97,11 @@ func TestLearnsOpticks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for 40 steps")
 	}
-	text, err := data.LoadText(filepath.Join(goruntime.GOROOT(), "src", "testdata", "Isaac.Newton-Opticks.txt"), 64, 64)
+	path, err := data.OpticksPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := data.LoadText(path, 64, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

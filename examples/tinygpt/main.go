@@ -21,10 +21,8 @@ import (
 	"io"
 	"log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/mdlc/mdlc/examples/tinygpt/tinygpt"
@@ -78,15 +76,11 @@ func main() {
 
 // opticks is the path of the Opticks text of the Go installation.
 func opticks() string {
-	root := os.Getenv("GOROOT")
-	if root == "" {
-		out, err := exec.Command("go", "env", "GOROOT").Output()
-		if err != nil {
-			log.Fatalf("finding GOROOT (for the Opticks text; or pass -data): %v", err)
-		}
-		root = strings.TrimSpace(string(out))
+	path, err := data.OpticksPath()
+	if err != nil {
+		log.Fatalf("%v (or pass -data)", err)
 	}
-	return filepath.Join(root, "src", "testdata", "Isaac.Newton-Opticks.txt")
+	return path
 }
 
 // run trains (unless c.Epochs is 0) and samples; it returns the model and

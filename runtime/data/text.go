@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 
 	"github.com/mdlc/mdlc/runtime"
 )
@@ -101,4 +104,20 @@ func (t *Text) Split(valFraction float64) (train, val *Text, err error) {
 		return nil, nil, fmt.Errorf("data: validation part: %w", err)
 	}
 	return train, val, nil
+}
+
+// OpticksPath returns the path of Isaac Newton's Opticks, the public-domain
+// text every Go installation ships in $GOROOT/src/testdata (the text the
+// sequence examples train on). GOROOT comes from the environment, else from
+// `go env GOROOT`.
+func OpticksPath() (string, error) {
+	root := os.Getenv("GOROOT")
+	if root == "" {
+		out, err := exec.Command("go", "env", "GOROOT").Output()
+		if err != nil {
+			return "", fmt.Errorf("data: finding GOROOT for the Opticks text: %w", err)
+		}
+		root = strings.TrimSpace(string(out))
+	}
+	return filepath.Join(root, "src", "testdata", "Isaac.Newton-Opticks.txt"), nil
 }
