@@ -2,9 +2,10 @@ package mpi
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"unsafe"
+
+	"github.com/mdlc/mdlc/internal/dlopen"
 
 	"github.com/ebitengine/purego"
 )
@@ -111,21 +112,11 @@ func bind(name string, sym lookup, version func(fn uintptr) string) (*lib, error
 // libNames that opens. RTLD_GLOBAL: Open MPI's plugins, which it dlopens
 // itself, resolve libmpi's symbols globally.
 func load() (*lib, error) {
-	names := libNames
-	if p := os.Getenv(envLib); p != "" {
-		names = []string{p}
+	h, name, err := dlopen.First(envLib, libNames)
+	if err != nil {
+		return nil, fmt.Errorf("mpi: cannot load an MPI library: %v; install Open MPI (Debian: openmpi-bin) or MPICH, or set %s to its path", err, envLib)
 	}
-	var tried []string
-	for _, name := range names {
-		h, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_GLOBAL)
-		if err != nil {
-			tried = append(tried, err.Error())
-			continue
-		}
-		return bind(name, func(s string) (uintptr, error) { return purego.Dlsym(h, s) }, libraryVersion)
-	}
-	return nil, fmt.Errorf("mpi: cannot load an MPI library: %s; install Open MPI (Debian: openmpi-bin) or MPICH, or set %s to its path",
-		strings.Join(tried, "; "), envLib)
+	return bind(name, func(s string) (uintptr, error) { return purego.Dlsym(h, s) }, libraryVersion)
 }
 
 // call calls the C function fn and returns its int result (an MPI error

@@ -16,10 +16,10 @@ package nccl
 
 import (
 	"fmt"
-	"os"
-	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/mdlc/mdlc/internal/dlopen"
 
 	"github.com/ebitengine/purego"
 )
@@ -63,21 +63,11 @@ func load() (*api, error) {
 }
 
 func open() (*api, error) {
-	names := libNames
-	if p := os.Getenv(envLib); p != "" {
-		names = []string{p}
+	h, name, err := dlopen.First(envLib, libNames)
+	if err != nil {
+		return nil, fmt.Errorf("nccl: cannot load NCCL: %v; install NCCL 2.11 or later (libnccl2), or set %s to its path", err, envLib)
 	}
-	var tried []string
-	for _, name := range names {
-		h, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_GLOBAL)
-		if err != nil {
-			tried = append(tried, err.Error())
-			continue
-		}
-		return bind(name, h)
-	}
-	return nil, fmt.Errorf("nccl: cannot load NCCL: %s; install NCCL 2.11 or later (libnccl2), or set %s to its path",
-		strings.Join(tried, "; "), envLib)
+	return bind(name, h)
 }
 
 func bind(name string, h uintptr) (*api, error) {

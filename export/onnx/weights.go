@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mdlc/mdlc/compile"
@@ -60,22 +61,10 @@ func CheckpointWeights(g *ir.Graph, path string) (map[string][]float32, error) {
 			return nil, fmt.Errorf("%s: no tensor %s (%s %s)", path, v.Name, v.Op.Name, v.Type.Shape)
 		}
 		want := v.Type.Shape.Resolve(1)
-		if !sameDims(t.Shape, want) {
+		if !slices.Equal(t.Shape, want) {
 			return nil, fmt.Errorf("%s: tensor %s has shape %v, model %s wants %v", path, v.Name, t.Shape, g.Name, want)
 		}
 		out[v.Name] = t.Data
 	}
 	return out, nil
-}
-
-func sameDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,9 +2,9 @@ package cuda
 
 import (
 	"fmt"
-	"os"
-	"strings"
 	"sync"
+
+	"github.com/mdlc/mdlc/internal/dlopen"
 
 	"github.com/ebitengine/purego"
 )
@@ -137,27 +137,18 @@ func loadBLAS() error {
 // open loads the first library of names that opens (or the file named by
 // the environment variable env) and resolves syms in it.
 func open(what, env string, names []string, syms []sym, hint string) error {
-	if p := os.Getenv(env); p != "" {
-		names = []string{p}
+	h, name, err := dlopen.First(env, names)
+	if err != nil {
+		return fmt.Errorf("cuda: cannot load %s: %v; %s, or set %s to its path (the CPU path works without it)", what, err, hint, env)
 	}
-	var tried []string
-	for _, name := range names {
-		h, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	for _, s := range syms {
+		addr, err := purego.Dlsym(h, s.name)
 		if err != nil {
-			tried = append(tried, err.Error())
-			continue
+			return fmt.Errorf("cuda: %s (%s) lacks %s: %v", what, name, s.name, err)
 		}
-		for _, s := range syms {
-			addr, err := purego.Dlsym(h, s.name)
-			if err != nil {
-				return fmt.Errorf("cuda: %s (%s) lacks %s: %v", what, name, s.name, err)
-			}
-			*s.addr = addr
-		}
-		return nil
+		*s.addr = addr
 	}
-	return fmt.Errorf("cuda: cannot load %s: %s; %s, or set %s to its path (the CPU path works without it)",
-		what, strings.Join(tried, "; "), hint, env)
+	return nil
 }
 
 // maxArgs is the most arguments a bound function takes
