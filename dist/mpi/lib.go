@@ -5,9 +5,9 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/mdlc/mdlc/internal/dlopen"
-
 	"github.com/ebitengine/purego"
+
+	"github.com/mdlc/mdlc/internal/dlopen"
 )
 
 // Library names tried in order (Open MPI's, then MPICH's); MDLC_LIBMPI

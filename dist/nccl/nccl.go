@@ -19,9 +19,9 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/mdlc/mdlc/internal/dlopen"
-
 	"github.com/ebitengine/purego"
+
+	"github.com/mdlc/mdlc/internal/dlopen"
 )
 
 // Library names tried in order; MDLC_LIBNCCL names another file.

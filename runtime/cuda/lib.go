@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/mdlc/mdlc/internal/dlopen"
-
 	"github.com/ebitengine/purego"
+
+	"github.com/mdlc/mdlc/internal/dlopen"
 )
 
 // Library names, tried in order; the environment variables replace them.
