@@ -76,7 +76,9 @@ func convKernel(k int, g *ConvGeom, dst, src, src2 []float32, gi, lo, hi int) {
 
 func init() {
 	for k := range convJob.rows {
-		convJob.rows[k] = func(lo, hi int) { convKernel(k, &convJob.g, convJob.dst, convJob.src, convJob.src2, convJob.gi, lo, hi) }
+		convJob.rows[k] = func(lo, hi int) {
+			convKernel(k, &convJob.g, convJob.dst, convJob.src, convJob.src2, convJob.gi, lo, hi)
+		}
 	}
 }
 
