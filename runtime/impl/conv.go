@@ -205,33 +205,18 @@ func maxPoolRows(g *ConvGeom, y, x []float32, lo, hi int) {
 
 // maxPoolGeneral is maxPoolRows for any window, stride and padding.
 func maxPoolGeneral(g *ConvGeom, y, x []float32, lo, hi int) {
-	// The geometry in locals: the compiler cannot keep g's fields in
-	// registers across the stores into y.
 	c, h, w, oh, ow := g.C, g.H, g.W, g.OH, g.OW
-	kh, kw, sh, sw, pt, pl := g.KH, g.KW, g.SH, g.SW, g.PT, g.PL
 	for r := lo; r < hi; r++ {
 		b, oy := r/oh, r%oh
 		xb := x[b*h*w*c : (b+1)*h*w*c]
 		yr := y[(b*oh+oy)*ow*c : (b*oh+oy+1)*ow*c]
 		for ox := 0; ox < ow; ox++ {
 			yo := yr[ox*c : (ox+1)*c]
-			first := true
-			for ky := 0; ky < kh; ky++ {
-				iy := oy*sh - pt + ky
-				if iy < 0 || iy >= h {
-					continue
-				}
-				for kx := 0; kx < kw; kx++ {
-					ix := ox*sw - pl + kx
-					if ix < 0 || ix >= w {
-						continue
-					}
+			iy0, iy1, ix0, ix1 := g.window(oy, ox)
+			copy(yo, xb[(iy0*w+ix0)*c:])
+			for iy := iy0; iy < iy1; iy++ {
+				for ix := ix0; ix < ix1; ix++ {
 					xs := xb[(iy*w+ix)*c : (iy*w+ix+1)*c]
-					if first {
-						copy(yo, xs)
-						first = false
-						continue
-					}
 					xs = xs[:len(yo)]
 					for ch, xv := range xs {
 						yo[ch] = max(yo[ch], xv)
@@ -246,6 +231,16 @@ func maxPoolGeneral(g *ConvGeom, y, x []float32, lo, hi int) {
 // all lie inside the image (no padding on any side), the most common pool.
 func (g *ConvGeom) twoByTwo() bool {
 	return g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PT == 0 && g.PL == 0 && 2*g.OH <= g.H && 2*g.OW <= g.W
+}
+
+// window returns the rows iy0..iy1-1 and columns ix0..ix1-1 of the input
+// that the pooling window of output (oy, ox) covers inside the image (a
+// pool has no dilation: the part of a window inside the image is a
+// rectangle; it is never empty, as a pool's pads are smaller than its
+// window).
+func (g *ConvGeom) window(oy, ox int) (iy0, iy1, ix0, ix1 int) {
+	y, x := oy*g.SH-g.PT, ox*g.SW-g.PL
+	return max(y, 0), min(y+g.KH, g.H), max(x, 0), min(x+g.KW, g.W)
 }
 
 // maxPool2x2Rows is maxPoolRows for the most common pool, 2x2 windows with
@@ -279,22 +274,21 @@ func MaxPoolGrad(g ConvGeom, dx, x, dy []float32, n int) {
 
 func maxPoolGradRows(g *ConvGeom, dx, x, dy []float32, lo, hi int) {
 	c, h, w, oh, ow := g.C, g.H, g.W, g.OH, g.OW
-	kh, kw, sh, sw, pt, pl := g.KH, g.KW, g.SH, g.SW, g.PT, g.PL
 	if g.twoByTwo() {
 		maxPoolGrad2x2Rows(c, h, w, oh, ow, dx, x, dy, lo, hi)
 		return
 	}
-	clear(dx[lo*h*w*c : hi*h*w*c])
 	// Each window is read row by row, every channel at once (contiguous),
 	// keeping each channel's maximum and where it is in fixed arrays: the
 	// same first maximum as reading the window channel by channel.
 	const maxC = 512
-	var bestBuf [maxC]float32
-	var atBuf [maxC]int
 	if c > maxC {
 		maxPoolGradRowsWide(g, dx, x, dy, lo, hi)
 		return
 	}
+	clear(dx[lo*h*w*c : hi*h*w*c])
+	var bestBuf [maxC]float32
+	var atBuf [maxC]int
 	best, at := bestBuf[:c], atBuf[:c]
 	for b := lo; b < hi; b++ {
 		xb := x[b*h*w*c : (b+1)*h*w*c]
@@ -302,27 +296,16 @@ func maxPoolGradRows(g *ConvGeom, dx, x, dy []float32, lo, hi int) {
 		for oy := 0; oy < oh; oy++ {
 			for ox := 0; ox < ow; ox++ {
 				gy := dy[((b*oh+oy)*ow+ox)*c:][:c]
-				first := true
-				for ky := 0; ky < kh; ky++ {
-					iy := oy*sh - pt + ky
-					if iy < 0 || iy >= h {
-						continue
-					}
-					for kx := 0; kx < kw; kx++ {
-						ix := ox*sw - pl + kx
-						if ix < 0 || ix >= w {
-							continue
-						}
+				iy0, iy1, ix0, ix1 := g.window(oy, ox)
+				first := (iy0*w + ix0) * c
+				copy(best, xb[first:first+c])
+				for ch := range at {
+					at[ch] = first
+				}
+				for iy := iy0; iy < iy1; iy++ {
+					for ix := ix0; ix < ix1; ix++ {
 						off := (iy*w + ix) * c
 						xs := xb[off : off+c]
-						if first {
-							copy(best, xs)
-							for ch := range at {
-								at[ch] = off
-							}
-							first = false
-							continue
-						}
 						xs = xs[:len(best)]
 						for ch, xv := range xs {
 							if bv := best[ch]; xv > bv || (xv != xv && bv == bv) {
@@ -401,23 +384,17 @@ func bit(b bool) uint32 {
 // arrays hold: each channel's window read on its own.
 func maxPoolGradRowsWide(g *ConvGeom, dx, x, dy []float32, lo, hi int) {
 	c := g.C
+	clear(dx[lo*g.H*g.W*c : hi*g.H*g.W*c])
 	for b := lo; b < hi; b++ {
 		for oy := 0; oy < g.OH; oy++ {
 			for ox := 0; ox < g.OW; ox++ {
 				gy := dy[((b*g.OH+oy)*g.OW+ox)*c:][:c]
+				iy0, iy1, ix0, ix1 := g.window(oy, ox)
 				for ch := 0; ch < c; ch++ {
 					var best float32
 					at := -1
-					for ky := 0; ky < g.KH; ky++ {
-						iy := oy*g.SH - g.PT + ky
-						if iy < 0 || iy >= g.H {
-							continue
-						}
-						for kx := 0; kx < g.KW; kx++ {
-							ix := ox*g.SW - g.PL + kx
-							if ix < 0 || ix >= g.W {
-								continue
-							}
+					for iy := iy0; iy < iy1; iy++ {
+						for ix := ix0; ix < ix1; ix++ {
 							off := ((b*g.H+iy)*g.W + ix) * c
 							if xv := x[off+ch]; at < 0 || xv > best || (xv != xv && best == best) {
 								best, at = xv, off
@@ -444,25 +421,17 @@ func avgPoolRows(g *ConvGeom, y, x []float32, lo, hi int) {
 		for ox := 0; ox < g.OW; ox++ {
 			yo := y[((b*g.OH+oy)*g.OW+ox)*c:][:c]
 			clear(yo)
-			count := 0
-			for ky := 0; ky < g.KH; ky++ {
-				iy := oy*g.SH - g.PT + ky
-				if iy < 0 || iy >= g.H {
-					continue
-				}
-				for kx := 0; kx < g.KW; kx++ {
-					ix := ox*g.SW - g.PL + kx
-					if ix < 0 || ix >= g.W {
-						continue
-					}
-					count++
+			iy0, iy1, ix0, ix1 := g.window(oy, ox)
+			for iy := iy0; iy < iy1; iy++ {
+				for ix := ix0; ix < ix1; ix++ {
 					for ch, xv := range x[((b*g.H+iy)*g.W+ix)*c:][:c] {
 						yo[ch] += xv
 					}
 				}
 			}
+			count := float32((iy1 - iy0) * (ix1 - ix0))
 			for ch := range yo {
-				yo[ch] /= float32(count)
+				yo[ch] /= count
 			}
 		}
 	}
@@ -482,30 +451,13 @@ func avgPoolGradRows(g *ConvGeom, dx, dy []float32, lo, hi int) {
 		for oy := 0; oy < g.OH; oy++ {
 			for ox := 0; ox < g.OW; ox++ {
 				gy := dy[((b*g.OH+oy)*g.OW+ox)*c:][:c]
-				count := 0
-				for ky := 0; ky < g.KH; ky++ {
-					if iy := oy*g.SH - g.PT + ky; iy >= 0 && iy < g.H {
-						for kx := 0; kx < g.KW; kx++ {
-							if ix := ox*g.SW - g.PL + kx; ix >= 0 && ix < g.W {
-								count++
-							}
-						}
-					}
-				}
-				kf := float32(count)
-				for ky := 0; ky < g.KH; ky++ {
-					iy := oy*g.SH - g.PT + ky
-					if iy < 0 || iy >= g.H {
-						continue
-					}
-					for kx := 0; kx < g.KW; kx++ {
-						ix := ox*g.SW - g.PL + kx
-						if ix < 0 || ix >= g.W {
-							continue
-						}
+				iy0, iy1, ix0, ix1 := g.window(oy, ox)
+				count := float32((iy1 - iy0) * (ix1 - ix0))
+				for iy := iy0; iy < iy1; iy++ {
+					for ix := ix0; ix < ix1; ix++ {
 						dxo := dx[((b*g.H+iy)*g.W+ix)*c:][:c]
 						for ch, gv := range gy {
-							dxo[ch] += gv / kf
+							dxo[ch] += gv / count
 						}
 					}
 				}
