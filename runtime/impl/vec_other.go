@@ -26,3 +26,8 @@ func gather4AVX2(dst *float32, w int, src *float32, ld int, blocks int) { panic(
 func gather6AVX2(dst *float32, w int, src *float32, ld int, blocks int) { panic("unreachable") }
 func copyRows16AVX2(dst *float32, src *float32, ld int, rows int)       { panic("unreachable") }
 func copyRows32AVX2(dst *float32, src *float32, ld int, rows int)       { panic("unreachable") }
+func vecExpAVX2(dst, a *float32, n int)                                 { panic("unreachable") }
+func vecTanhAVX2(dst, a *float32, n int)                                { panic("unreachable") }
+func vecSigmoidAVX2(dst, a *float32, n int)                             { panic("unreachable") }
+func vecGeluAVX2(dst, a *float32, n int)                                { panic("unreachable") }
+func vecGeluGradAVX2(dst, a, b *float32, n int)                         { panic("unreachable") }

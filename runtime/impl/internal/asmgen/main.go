@@ -1,6 +1,7 @@
 // Command asmgen writes runtime/impl/sgemm_amd64.s: the Sgemm micro-kernels for
 // AVX-512 and AVX2+FMA and the FMA peak loops BenchmarkSgemmPeak runs; and
-// runtime/impl/vec_amd64.s: the AVX2 vector primitives of vec.go. The
+// runtime/impl/vec_amd64.s: the AVX2 vector primitives of vec.go; and
+// runtime/impl/math32_amd64.s: the AVX2 transcendentals of math32.go. The
 // kernels are unrolled register-blocked loops, tedious by hand and easy to
 // generate; run it with go generate in runtime/impl/.
 //
@@ -28,6 +29,7 @@ import (
 func main() {
 	out := flag.String("out", "sgemm_amd64.s", "output file for the Sgemm kernels")
 	vecOut := flag.String("vec", "vec_amd64.s", "output file for the vector primitives")
+	mathOut := flag.String("math", "math32_amd64.s", "output file for the transcendentals")
 	flag.Parse()
 	g := newFile()
 	g.kernel(avx512)
@@ -48,6 +50,11 @@ func main() {
 	v.copyRows(16)
 	v.copyRows(32)
 	if err := os.WriteFile(*vecOut, v.buf.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	m := newFile()
+	m.mathFuncs()
+	if err := os.WriteFile(*mathOut, m.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -1,0 +1,21 @@
+//go:build amd64 && !purego
+
+package impl
+
+// The AVX2 loops of math32.go (math32_amd64.s, written by internal/asmgen).
+// n is a multiple of 8.
+
+//go:noescape
+func vecExpAVX2(dst, a *float32, n int)
+
+//go:noescape
+func vecTanhAVX2(dst, a *float32, n int)
+
+//go:noescape
+func vecSigmoidAVX2(dst, a *float32, n int)
+
+//go:noescape
+func vecGeluAVX2(dst, a *float32, n int)
+
+//go:noescape
+func vecGeluGradAVX2(dst, a, b *float32, n int)
