@@ -88,8 +88,10 @@ func Tanh32(x float32) float32 {
 	return math.Float32frombits(math.Float32bits(t) | math.Float32bits(x)&(1<<31))
 }
 
-// Sigmoid32 is 1/(1 + e^-x), computed as 1/(1+e) for x >= 0 and e/(1+e)
-// for x < 0 with e = e^-|x|, so neither side overflows or cancels.
+// Sigmoid32 is 1/(1 + e^-x), computed from q = e/(1+e) with e = e^-|x|:
+// q for x < 0 and 1 - q for x >= 0, so neither side overflows, and the
+// result near 1 is rounded once (1/(1+e) would round 1+e first, losing e
+// below 2^-24, and put σ(17) one ulp low: on a clamp bound).
 func Sigmoid32(x float32) float32 {
 	s, _ := sigmoidPair(x)
 	return s
@@ -98,12 +100,11 @@ func Sigmoid32(x float32) float32 {
 // sigmoidPair is σ(x) and 1 - σ(x) = σ(-x), each without cancelling.
 func sigmoidPair(x float32) (s, sc float32) {
 	e := Exp32(-math.Float32frombits(math.Float32bits(x) &^ (1 << 31)))
-	num, numc := e, float32(1)
+	q := e / (1 + e)
 	if x >= 0 {
-		num, numc = 1, e
+		return 1 - q, q
 	}
-	den := 1 + e
-	return num / den, numc / den
+	return q, 1 - q
 }
 
 // Gelu32 is the tanh form of GELU (as GPT-2 uses it), written as

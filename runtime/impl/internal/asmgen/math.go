@@ -113,20 +113,20 @@ func (g *gen) exp(x, d, t int) {
 // sigmoid computes Y[d] = Sigmoid32(Y[x]), keeping Y[x], clobbering
 // t..t+6; with sc >= 0 also Y[sc] = 1 - σ (sigmoidPair).
 func (g *gen) sigmoid(x, d, sc, t int) {
-	e, den, m := t, t+5, t+6
+	e, q, m := t, t+5, t+6
 	g.p("\tVANDPS %s, %s, %s", c("mathAbs"), y(x), y(e))
 	g.p("\tVXORPS %s, %s, %s", c("mathSign"), y(e), y(e)) // -|x|
 	g.exp(e, e, t+1)
-	g.p("\tVADDPS %s, %s, %s", c("mathOne"), y(e), y(den))
+	g.p("\tVADDPS %s, %s, %s", c("mathOne"), y(e), y(q))
+	g.p("\tVDIVPS %s, %s, %s", y(q), y(e), y(q)) // q = e/(1+e)
+	g.p("\tVMOVUPS %s, %s", c("mathOne"), y(e))
+	g.p("\tVSUBPS %s, %s, %s", y(q), y(e), y(e)) // 1 - q
 	g.p("\tVXORPS %s, %s, %s", y(m), y(m), y(m))
 	g.p("\tVCMPPS $13, %s, %s, %s", y(m), y(x), y(m)) // x >= 0
-	g.p("\tVMOVUPS %s, %s", c("mathOne"), y(t+1))
 	if sc >= 0 {
-		g.p("\tVBLENDVPS %s, %s, %s, %s", y(m), y(e), y(t+1), y(t+2)) // numc
-		g.p("\tVDIVPS %s, %s, %s", y(den), y(t+2), y(sc))
+		g.p("\tVBLENDVPS %s, %s, %s, %s", y(m), y(q), y(e), y(sc))
 	}
-	g.p("\tVBLENDVPS %s, %s, %s, %s", y(m), y(t+1), y(e), y(e)) // num
-	g.p("\tVDIVPS %s, %s, %s", y(den), y(e), y(d))
+	g.p("\tVBLENDVPS %s, %s, %s, %s", y(m), y(e), y(q), y(d))
 }
 
 // geluArg computes Y[d] = 2k(x + 0.044715 x³) of Y[x], clobbering Y[t].
