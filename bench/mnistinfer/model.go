@@ -279,16 +279,18 @@ func (m *Model) probsForward(n int) {
 		for j := 0; j < 10; j++ {
 			mx = max(mx, m.logits[base+j])
 		}
+		row := m.probs[base : base+10]
+		for j, xv := range m.logits[base : base+10] {
+			row[j] = xv - mx
+		}
+		rt.VExp(row, row)
 		var sum float32
-		for j := 0; j < 10; j++ {
-			sum += exp32(m.logits[base+j] - mx)
+		for _, e := range row {
+			sum += e
 		}
 		inv := 1 / sum
-		for j := 0; j < 10; j++ {
-			m.probs[base+j] = exp32(m.logits[base+j]-mx) * inv
+		for j := range row {
+			row[j] *= inv
 		}
 	}
 }
-
-// Scalar helpers.
-func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }

@@ -44,6 +44,17 @@ const (
 var asmBinary = map[string]string{"add": "VADDPS", "sub": "VSUBPS", "mul": "VMULPS", "div": "VDIVPS"}
 var asmCompare = map[string]int{"eq": 0, "lt": 1, "le": 2, "ne": 4, "ge": 13, "gt": 14}
 
+// asmOp reports whether v is an op the register loops compute.
+func asmOp(v *ir.Value) bool {
+	switch op := v.Op.Name; {
+	case v.Op.Identity, asmBinary[op] != "", op == "eq":
+		return true
+	case asmCompare[op] != 0:
+		return true
+	}
+	return v.Op.Name == "sqrt" || v.Op.Name == "neg" || v.Op.Name == "relu" || v.Op.Name == "where"
+}
+
 // asm writes the loop as an AVX2 function name(n int, p0.. *float32,
 // f0.. float32): slice operands and outputs are the pointers, splats that
 // are not constants the floats. It returns the function, the Go arguments
@@ -58,6 +69,11 @@ func (l *vecLoop) asm(name, n string) (asmFunc, []string, bool) {
 		if _, ok := ptr[s]; !ok {
 			ptr[s] = len(ptrNames)
 			ptrNames = append(ptrNames, s)
+		}
+	}
+	for _, v := range l.members {
+		if !asmOp(v) {
+			return asmFunc{}, nil, false // a transcendental: its primitive's loop is as good
 		}
 	}
 	for _, v := range l.members {

@@ -2,15 +2,17 @@ package gogen
 
 // helperSrc is the Go source of the scalar helpers generated kernels call;
 // each is emitted only when used. They compute in float64 where float32
-// math is not in the standard library, matching the reference kernels.
+// math is not in the standard library, except e^x, tanh, sigmoid and GELU:
+// those are the runtime's float32 functions, which give the same bits as
+// the vector primitives (rt.VExp, ...) a strip-mined loop calls instead.
 var helperSrc = map[string]string{
-	"exp32":   "func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }",
+	"exp32":   "func exp32(x float32) float32 { return rt.Exp32(x) }",
 	"log32":   "func log32(x float32) float32 { return float32(math.Log(float64(x))) }",
 	"sqrt32":  "func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }",
 	"sin32":   "func sin32(x float32) float32 { return float32(math.Sin(float64(x))) }",
 	"cos32":   "func cos32(x float32) float32 { return float32(math.Cos(float64(x))) }",
 	"floor32": "func floor32(x float32) float32 { return float32(math.Floor(float64(x))) }",
-	"tanh32":  "func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }",
+	"tanh32":  "func tanh32(x float32) float32 { return rt.Tanh32(x) }",
 	"pow32":   "func pow32(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }",
 	"relu32": `func relu32(x float32) float32 {
 	if x > 0 {
@@ -18,27 +20,10 @@ var helperSrc = map[string]string{
 	}
 	return 0
 }`,
-	"sigmoid32": `// sigmoid32 is 1/(1+e^-x), computed without overflow for large |x|.
-func sigmoid32(x float32) float32 {
-	if x >= 0 {
-		return float32(1 / (1 + math.Exp(-float64(x))))
-	}
-	e := math.Exp(float64(x))
-	return float32(e / (1 + e))
-}`,
-	"gelu32": `// gelu32 is the tanh form of GELU (as GPT-2 uses it).
-func gelu32(x float32) float32 {
-	u := float64(x)
-	return float32(0.5 * u * (1 + math.Tanh(0.7978845608028654*(u+0.044715*u*u*u))))
-}`,
-	"geluGrad32": `// geluGrad32 is g * d gelu(x) / dx.
-func geluGrad32(x, g float32) float32 {
-	u := float64(x)
-	t := math.Tanh(0.7978845608028654 * (u + 0.044715*u*u*u))
-	du := 0.7978845608028654 * (1 + 3*0.044715*u*u)
-	return float32(float64(g) * (0.5*(1+t) + 0.5*u*(1-t*t)*du))
-}`,
-	"abs32": `func abs32(x float32) float32 { return float32(math.Abs(float64(x))) }`,
+	"sigmoid32":  "func sigmoid32(x float32) float32 { return rt.Sigmoid32(x) }",
+	"gelu32":     "func gelu32(x float32) float32 { return rt.Gelu32(x) }",
+	"geluGrad32": "func geluGrad32(x, g float32) float32 { return rt.GeluGrad32(x, g) }",
+	"abs32":      `func abs32(x float32) float32 { return float32(math.Abs(float64(x))) }`,
 	"absI32": `func absI32(x int32) int32 {
 	if x < 0 {
 		return -x

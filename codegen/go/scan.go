@@ -10,7 +10,8 @@ import (
 // semantics and the packed layout). One loop over the time steps; per step
 // one rt.Sgemm of the previous hidden states (a strided [n, u] view of the
 // packed sequence) with the recurrent kernel, written straight into the
-// step's gate slots, then one pass of gate math over the batch. The
+// step's gate slots, then one pass of gate math over the batch, its
+// sigmoids and tanhs a unit slot at a time by the vector primitives. The
 // backward runs the same loop in reverse with the transposed GEMM, the
 // carried gradients in the op's workspace. Nothing is allocated per step
 // and the code does not depend on the number of steps.
@@ -26,8 +27,6 @@ func (k *kgen) Scan(v *ir.Value) {
 		k.err = err
 		return
 	}
-	k.call("sigmoid32")
-	k.call("tanh32")
 	bufs := map[string]string{"x": k.p.ref(v.Args[0]), "U": k.p.ref(v.Args[1]), "out": k.p.ref(v)}
 	if len(v.Args) > 2 {
 		bufs["b"] = k.p.ref(v.Args[2]) // gru_scan's bias
@@ -56,7 +55,8 @@ func (k *kgen) Scan(v *ir.Value) {
 }
 
 // lstmForward: out is the packed sequence [n, T, 6u] (h, c, i, f, g, o),
-// x the input projection [n, T, 4u].
+// x the input projection [n, T, 4u]. The gate math runs a unit slot at a
+// time through the vector primitives (rt.VSigmoid, ...).
 const lstmForward = `for t := 0; t < {T}; t++ {
 	if t > 0 {
 		// The gate slots of step t = h_{t-1} @ U.
@@ -65,18 +65,24 @@ const lstmForward = `for t := 0; t < {T}; t++ {
 	for ex := 0; ex < {n}; ex++ {
 		row := {out}[ex*{TS}+t*{S}:][:{S}]
 		xs := {x}[ex*{TG}+t*{G}:][:{G}]
-		for j := 0; j < {u}; j++ {
-			zi, zf, zg, zo := xs[j], xs[{u}+j], xs[{2u}+j], xs[{3u}+j]
-			var cp float32
-			if t > 0 {
-				zi, zf, zg, zo = zi+row[{2u}+j], zf+row[{3u}+j], zg+row[{4u}+j], zo+row[{5u}+j]
-				cp = {out}[ex*{TS}+(t-1)*{S}+{u}+j]
-			}
-			ig, fg, gg, og := sigmoid32(zi), sigmoid32(zf), tanh32(zg), sigmoid32(zo)
-			ct := fg*cp + ig*gg
-			row[j], row[{u}+j] = og*tanh32(ct), ct
-			row[{2u}+j], row[{3u}+j], row[{4u}+j], row[{5u}+j] = ig, fg, gg, og
+		if t > 0 {
+			rt.VAdd(row[{2u}:], xs, row[{2u}:])
+		} else {
+			copy(row[{2u}:], xs)
 		}
+		rt.VSigmoid(row[{2u}:{4u}], row[{2u}:{4u}]) // i, f
+		rt.VTanh(row[{4u}:{5u}], row[{4u}:{5u}])    // g
+		rt.VSigmoid(row[{5u}:], row[{5u}:])         // o
+		if t > 0 {
+			cp := {out}[ex*{TS}+(t-1)*{S}+{u}:][:{u}]
+			for j, c := range cp {
+				row[{u}+j] = row[{3u}+j]*c + row[{2u}+j]*row[{4u}+j]
+			}
+		} else {
+			rt.VMul(row[{u}:{2u}], row[{2u}:{3u}], row[{4u}:{5u}])
+		}
+		rt.VTanh(row[:{u}], row[{u}:{2u}])
+		rt.VMul(row[:{u}], row[{5u}:], row[:{u}])
 	}
 }
 `
@@ -90,13 +96,14 @@ for t := {T} - 1; t >= 0; t-- {
 		gr := {g}[ex*{TS}+t*{S}:][:{S}]
 		dz := {out}[ex*{TG}+t*{G}:][:{G}]
 		carry := {ws}[ex*{2u}:][:{2u}]
+		rt.VTanh(dz[:{u}], row[{u}:{2u}]) // tanh(c_t), read below before dz_i is written
 		for j := 0; j < {u}; j++ {
-			ct, ig, fg, gg, og := row[{u}+j], row[{2u}+j], row[{3u}+j], row[{4u}+j], row[{5u}+j]
+			ig, fg, gg, og := row[{2u}+j], row[{3u}+j], row[{4u}+j], row[{5u}+j]
 			var cp float32
 			if t > 0 {
 				cp = {x}[ex*{TS}+(t-1)*{S}+{u}+j]
 			}
-			tc := tanh32(ct)
+			tc := dz[j]
 			dh := gr[j] + carry[j]
 			dc := carry[{u}+j] + gr[{u}+j] + dh*og*(1-tc*tc)
 			dz[j] = (dc*gg + gr[{2u}+j]) * ig * (1 - ig)
@@ -125,14 +132,23 @@ const gruForwardAfter = `for t := 0; t < {T}; t++ {
 		xs := {x}[ex*{TG}+t*{G}:][:{G}]
 		for j := 0; j < {u}; j++ {
 			az, ar, q := xs[j]+{b}[j]+{b}[{3u}+j], xs[{u}+j]+{b}[{u}+j]+{b}[{4u}+j], {b}[{5u}+j]
-			var hp float32
 			if t > 0 {
 				az, ar, q = az+row[{u}+j], ar+row[{2u}+j], q+row[{3u}+j]
+			}
+			row[{u}+j], row[{2u}+j], row[{4u}+j] = az, ar, q
+		}
+		rt.VSigmoid(row[{u}:{3u}], row[{u}:{3u}]) // z, r
+		for j := 0; j < {u}; j++ {
+			row[{3u}+j] = xs[{2u}+j] + {b}[{2u}+j] + row[{2u}+j]*row[{4u}+j]
+		}
+		rt.VTanh(row[{3u}:{4u}], row[{3u}:{4u}]) // hh
+		for j := 0; j < {u}; j++ {
+			var hp float32
+			if t > 0 {
 				hp = {out}[ex*{TS}+(t-1)*{S}+j]
 			}
-			zt, rg := sigmoid32(az), sigmoid32(ar)
-			hh := tanh32(xs[{2u}+j] + {b}[{2u}+j] + rg*q)
-			row[j], row[{u}+j], row[{2u}+j], row[{3u}+j], row[{4u}+j] = zt*hp+(1-zt)*hh, zt, rg, hh, q
+			zt := row[{u}+j]
+			row[j] = zt*hp + (1-zt)*row[{3u}+j]
 		}
 	}
 }
@@ -147,15 +163,16 @@ const gruForwardBefore = `for t := 0; t < {T}; t++ {
 	for ex := 0; ex < {n}; ex++ {
 		row := {out}[ex*{TS}+t*{S}:][:{S}]
 		xs := {x}[ex*{TG}+t*{G}:][:{G}]
-		for j := 0; j < {u}; j++ {
-			az, ar := xs[j], xs[{u}+j]
-			var hp float32
-			if t > 0 {
-				az, ar = az+row[{u}+j], ar+row[{2u}+j]
-				hp = {out}[ex*{TS}+(t-1)*{S}+j]
-			}
-			zt, rg := sigmoid32(az), sigmoid32(ar)
-			row[{u}+j], row[{2u}+j], row[{4u}+j] = zt, rg, rg*hp
+		if t > 0 {
+			rt.VAdd(row[{u}:{3u}], xs[:{2u}], row[{u}:{3u}])
+		} else {
+			copy(row[{u}:{3u}], xs[:{2u}])
+		}
+		rt.VSigmoid(row[{u}:{3u}], row[{u}:{3u}]) // z, r
+		if t > 0 {
+			rt.VMul(row[{4u}:], row[{2u}:{3u}], {out}[ex*{TS}+(t-1)*{S}:][:{u}])
+		} else {
+			clear(row[{4u}:])
 		}
 	}
 	if t > 0 {
@@ -165,15 +182,19 @@ const gruForwardBefore = `for t := 0; t < {T}; t++ {
 	for ex := 0; ex < {n}; ex++ {
 		row := {out}[ex*{TS}+t*{S}:][:{S}]
 		xs := {x}[ex*{TG}+t*{G}:][:{G}]
+		if t > 0 {
+			rt.VAdd(row[{3u}:{4u}], xs[{2u}:], row[{3u}:{4u}])
+		} else {
+			copy(row[{3u}:{4u}], xs[{2u}:])
+		}
+		rt.VTanh(row[{3u}:{4u}], row[{3u}:{4u}]) // hh
 		for j := 0; j < {u}; j++ {
-			az := xs[{2u}+j]
 			var hp float32
 			if t > 0 {
-				az += row[{3u}+j]
 				hp = {out}[ex*{TS}+(t-1)*{S}+j]
 			}
-			zt, hh := row[{u}+j], tanh32(az)
-			row[j], row[{3u}+j] = zt*hp+(1-zt)*hh, hh
+			zt := row[{u}+j]
+			row[j] = zt*hp + (1-zt)*row[{3u}+j]
 		}
 	}
 }

@@ -22,6 +22,7 @@ var vecPrims = map[string]string{
 	"sqrt": "VSqrt", "neg": "VNeg", "relu": "VRelu",
 	"eq": "VEq", "ne": "VNe", "lt": "VLt", "le": "VLe", "gt": "VGt", "ge": "VGe",
 	"where": "VWhere",
+	"exp":   "VExp", "tanh": "VTanh", "sigmoid": "VSigmoid", "gelu": "VGelu", "gelu_grad": "VGeluGrad",
 }
 
 // vecMinLen is the default shortest inner loop worth strip-mining: below

@@ -1727,13 +1727,6 @@ func sel32(c, a, b float32) float32 {
 	return b
 }
 
-// sigmoid32 is 1/(1+e^-x), computed without overflow for large |x|.
-func sigmoid32(x float32) float32 {
-	if x >= 0 {
-		return float32(1 / (1 + math.Exp(-float64(x))))
-	}
-	e := math.Exp(float64(x))
-	return float32(e / (1 + e))
-}
+func sigmoid32(x float32) float32 { return rt.Sigmoid32(x) }
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

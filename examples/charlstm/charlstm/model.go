@@ -951,18 +951,24 @@ func (m *Model) h1LstmScanForward(n int) {
 		for ex := 0; ex < n; ex++ {
 			row := m.h1LstmScan[ex*49152+t*768:][:768]
 			xs := m.h1Add[ex*32768+t*512:][:512]
-			for j := 0; j < 128; j++ {
-				zi, zf, zg, zo := xs[j], xs[128+j], xs[256+j], xs[384+j]
-				var cp float32
-				if t > 0 {
-					zi, zf, zg, zo = zi+row[256+j], zf+row[384+j], zg+row[512+j], zo+row[640+j]
-					cp = m.h1LstmScan[ex*49152+(t-1)*768+128+j]
-				}
-				ig, fg, gg, og := sigmoid32(zi), sigmoid32(zf), tanh32(zg), sigmoid32(zo)
-				ct := fg*cp + ig*gg
-				row[j], row[128+j] = og*tanh32(ct), ct
-				row[256+j], row[384+j], row[512+j], row[640+j] = ig, fg, gg, og
+			if t > 0 {
+				rt.VAdd(row[256:], xs, row[256:])
+			} else {
+				copy(row[256:], xs)
 			}
+			rt.VSigmoid(row[256:512], row[256:512]) // i, f
+			rt.VTanh(row[512:640], row[512:640])    // g
+			rt.VSigmoid(row[640:], row[640:])       // o
+			if t > 0 {
+				cp := m.h1LstmScan[ex*49152+(t-1)*768+128:][:128]
+				for j, c := range cp {
+					row[128+j] = row[384+j]*c + row[256+j]*row[512+j]
+				}
+			} else {
+				rt.VMul(row[128:256], row[256:384], row[512:640])
+			}
+			rt.VTanh(row[:128], row[128:256])
+			rt.VMul(row[:128], row[640:], row[:128])
 		}
 	}
 }
@@ -1039,18 +1045,24 @@ func (m *Model) h2LstmScanForward(n int) {
 		for ex := 0; ex < n; ex++ {
 			row := m.h2LstmScan[ex*49152+t*768:][:768]
 			xs := m.h2Add[ex*32768+t*512:][:512]
-			for j := 0; j < 128; j++ {
-				zi, zf, zg, zo := xs[j], xs[128+j], xs[256+j], xs[384+j]
-				var cp float32
-				if t > 0 {
-					zi, zf, zg, zo = zi+row[256+j], zf+row[384+j], zg+row[512+j], zo+row[640+j]
-					cp = m.h2LstmScan[ex*49152+(t-1)*768+128+j]
-				}
-				ig, fg, gg, og := sigmoid32(zi), sigmoid32(zf), tanh32(zg), sigmoid32(zo)
-				ct := fg*cp + ig*gg
-				row[j], row[128+j] = og*tanh32(ct), ct
-				row[256+j], row[384+j], row[512+j], row[640+j] = ig, fg, gg, og
+			if t > 0 {
+				rt.VAdd(row[256:], xs, row[256:])
+			} else {
+				copy(row[256:], xs)
 			}
+			rt.VSigmoid(row[256:512], row[256:512]) // i, f
+			rt.VTanh(row[512:640], row[512:640])    // g
+			rt.VSigmoid(row[640:], row[640:])       // o
+			if t > 0 {
+				cp := m.h2LstmScan[ex*49152+(t-1)*768+128:][:128]
+				for j, c := range cp {
+					row[128+j] = row[384+j]*c + row[256+j]*row[512+j]
+				}
+			} else {
+				rt.VMul(row[128:256], row[256:384], row[512:640])
+			}
+			rt.VTanh(row[:128], row[128:256])
+			rt.VMul(row[:128], row[640:], row[:128])
 		}
 	}
 }
@@ -1125,8 +1137,16 @@ func (m *Model) lossLogSoftmaxForward(n int) {
 			mx = max(mx, m.logits[base+j])
 		}
 		var sum float32
-		for j := 0; j < 256; j++ {
-			sum += exp32(m.logits[base+j] - mx)
+		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
+		for c := 0; c < 256; c += rt.VecChunk {
+			strip := ex[:min(rt.VecChunk, 256-c)]
+			for j := range strip {
+				strip[j] = m.logits[base+c+j] - mx
+			}
+			rt.VExp(strip, strip)
+			for _, e := range strip {
+				sum += e
+			}
 		}
 		lse := mx + log32(sum)
 		for j := 0; j < 256; j++ {
@@ -1258,19 +1278,41 @@ func (m *Model) dLogitsBBackward(n int) {
 	for i := range m.dLogitsB[:256] {
 		m.dLogitsB[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
-			dLogitsBReduceSum := m.dLogitsBReduceSum[i0*64+i1]
-			dLogitsBMulRow := m.dLogitsBMul[i0*16384+i1*256:][:256]
-			dLogitsBSubRow := m.dLogitsBSub[i0*16384+i1*256:][:256]
-			dLogitsBRow := m.dLogitsB[0:][:256]
-			for j := range dLogitsBSubRow {
-				dLogitsBExp := exp32(lossLogSoftmaxRow[j])
-				dLogitsBMul2 := dLogitsBExp * dLogitsBReduceSum
-				dLogitsBSub := dLogitsBMulRow[j] - dLogitsBMul2
-				dLogitsBRow[j] += dLogitsBSub
-				dLogitsBSubRow[j] = dLogitsBSub
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+		var vt [2][rt.VecChunk]float32 // strips of the operands and intermediates
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
+				dLogitsBReduceSum := m.dLogitsBReduceSum[i0*64+i1]
+				dLogitsBMulRow := m.dLogitsBMul[i0*16384+i1*256:][:256]
+				dLogitsBSubRow := m.dLogitsBSub[i0*16384+i1*256:][:256]
+				dLogitsBRow := m.dLogitsB[0:][:256]
+				rt.VFill(vt[0][:], dLogitsBReduceSum)
+				for c := 0; c < 256; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 256)
+					w := e - c
+					rt.VExp(vt[1][:w], lossLogSoftmaxRow[c:e])                       // dLogitsBExp = exp(lossLogSoftmax)
+					rt.VMul(vt[1][:w], vt[1][:w], vt[0][:])                          // dLogitsBMul2 = mul(dLogitsBExp, dLogitsBReduceSum)
+					rt.VSub(dLogitsBSubRow[c:e], dLogitsBMulRow[c:e], vt[1][:w])     // dLogitsBSub = sub(dLogitsBMul, dLogitsBMul2)
+					rt.VAdd(dLogitsBRow[c:e], dLogitsBRow[c:e], dLogitsBSubRow[c:e]) // dLogitsB = reduce_sum(dLogitsBSub): accumulate
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
+				dLogitsBReduceSum := m.dLogitsBReduceSum[i0*64+i1]
+				dLogitsBMulRow := m.dLogitsBMul[i0*16384+i1*256:][:256]
+				dLogitsBSubRow := m.dLogitsBSub[i0*16384+i1*256:][:256]
+				dLogitsBRow := m.dLogitsB[0:][:256]
+				for j := range dLogitsBSubRow {
+					dLogitsBExp := exp32(lossLogSoftmaxRow[j])
+					dLogitsBMul2 := dLogitsBExp * dLogitsBReduceSum
+					dLogitsBSub := dLogitsBMulRow[j] - dLogitsBMul2
+					dLogitsBRow[j] += dLogitsBSub
+					dLogitsBSubRow[j] = dLogitsBSub
+				}
 			}
 		}
 	}
@@ -1312,13 +1354,14 @@ func (m *Model) dH2RecurrentKernelLstmScanGradBackward(n int) {
 			gr := m.dH2RecurrentKernelPad[ex*49152+t*768:][:768]
 			dz := m.dH2RecurrentKernelLstmScanGrad[ex*32768+t*512:][:512]
 			carry := m.dH2RecurrentKernelLstmScanGradScratch[ex*256:][:256]
+			rt.VTanh(dz[:128], row[128:256]) // tanh(c_t), read below before dz_i is written
 			for j := 0; j < 128; j++ {
-				ct, ig, fg, gg, og := row[128+j], row[256+j], row[384+j], row[512+j], row[640+j]
+				ig, fg, gg, og := row[256+j], row[384+j], row[512+j], row[640+j]
 				var cp float32
 				if t > 0 {
 					cp = m.h2LstmScan[ex*49152+(t-1)*768+128+j]
 				}
-				tc := tanh32(ct)
+				tc := dz[j]
 				dh := gr[j] + carry[j]
 				dc := carry[128+j] + gr[128+j] + dh*og*(1-tc*tc)
 				dz[j] = (dc*gg + gr[256+j]) * ig * (1 - ig)
@@ -1404,13 +1447,14 @@ func (m *Model) dH1RecurrentKernelLstmScanGradBackward(n int) {
 			gr := m.dH1RecurrentKernelPad[ex*49152+t*768:][:768]
 			dz := m.dH1RecurrentKernelLstmScanGrad[ex*32768+t*512:][:512]
 			carry := m.dH1RecurrentKernelLstmScanGradScratch[ex*256:][:256]
+			rt.VTanh(dz[:128], row[128:256]) // tanh(c_t), read below before dz_i is written
 			for j := 0; j < 128; j++ {
-				ct, ig, fg, gg, og := row[128+j], row[256+j], row[384+j], row[512+j], row[640+j]
+				ig, fg, gg, og := row[256+j], row[384+j], row[512+j], row[640+j]
 				var cp float32
 				if t > 0 {
 					cp = m.h1LstmScan[ex*49152+(t-1)*768+128+j]
 				}
-				tc := tanh32(ct)
+				tc := dz[j]
 				dh := gr[j] + carry[j]
 				dc := carry[128+j] + gr[128+j] + dh*og*(1-tc*tc)
 				dz[j] = (dc*gg + gr[256+j]) * ig * (1 - ig)
@@ -1585,21 +1629,10 @@ var dLogitsBNegAVX2 func(n int, p0 *float32, f0 float32)
 var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)
 
 // Scalar helpers.
-func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
+func exp32(x float32) float32 { return rt.Exp32(x) }
 
 func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 
 func pow32(x, y float32) float32 { return float32(math.Pow(float64(x), float64(y))) }
 
-// sigmoid32 is 1/(1+e^-x), computed without overflow for large |x|.
-func sigmoid32(x float32) float32 {
-	if x >= 0 {
-		return float32(1 / (1 + math.Exp(-float64(x))))
-	}
-	e := math.Exp(float64(x))
-	return float32(e / (1 + e))
-}
-
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
-
-func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }

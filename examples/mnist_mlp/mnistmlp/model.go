@@ -611,13 +611,18 @@ func (m *Model) probsForward(n int) {
 		for j := 0; j < 10; j++ {
 			mx = max(mx, m.logits[base+j])
 		}
+		row := m.probs[base : base+10]
+		for j, xv := range m.logits[base : base+10] {
+			row[j] = xv - mx
+		}
+		rt.VExp(row, row)
 		var sum float32
-		for j := 0; j < 10; j++ {
-			sum += exp32(m.logits[base+j] - mx)
+		for _, e := range row {
+			sum += e
 		}
 		inv := 1 / sum
-		for j := 0; j < 10; j++ {
-			m.probs[base+j] = exp32(m.logits[base+j]-mx) * inv
+		for j := range row {
+			row[j] *= inv
 		}
 	}
 }
@@ -633,8 +638,16 @@ func (m *Model) lossLogSoftmaxForward(n int) {
 			mx = max(mx, m.logits[base+j])
 		}
 		var sum float32
-		for j := 0; j < 10; j++ {
-			sum += exp32(m.logits[base+j] - mx)
+		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
+		for c := 0; c < 10; c += rt.VecChunk {
+			strip := ex[:min(rt.VecChunk, 10-c)]
+			for j := range strip {
+				strip[j] = m.logits[base+c+j] - mx
+			}
+			rt.VExp(strip, strip)
+			for _, e := range strip {
+				sum += e
+			}
 		}
 		lse := mx + log32(sum)
 		for j := 0; j < 10; j++ {
@@ -969,7 +982,7 @@ func b2f(b bool) float32 {
 	return 0
 }
 
-func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
+func exp32(x float32) float32 { return rt.Exp32(x) }
 
 func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 

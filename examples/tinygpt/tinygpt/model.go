@@ -3682,10 +3682,12 @@ func (m *Model) xMaskedSoftmaxForward(n int) {
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
 		}
-		var sum float32
 		for j, xv := range xs {
-			e := exp32(scale*xv - mx)
-			dst[j] = e
+			dst[j] = scale*xv - mx
+		}
+		rt.VExp(dst[:keep], dst[:keep])
+		var sum float32
+		for _, e := range dst[:keep] {
 			sum += e
 		}
 		inv := 1 / sum
@@ -3856,17 +3858,34 @@ func (m *Model) hMatmulForward(n int) {
 //	hAdd3 = add(hMatmul, h1BlockDense0B) (N, 64, 512)
 //	hGelu = gelu(hAdd3) (N, 64, 512)
 func (m *Model) hAddForward(n int) {
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			hReshapeRow := m.hMatmul[i0*32768+i1*512:][:512]
-			h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
-			hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
-			hGeluRow := m.hGelu[i0*32768+i1*512:][:512]
-			for j := range hAddRow2 {
-				hAdd3 := hReshapeRow[j] + h1BlockDense0BRow[j]
-				hGelu := gelu32(hAdd3)
-				hAddRow2[j] = hAdd3
-				hGeluRow[j] = hGelu
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow := m.hMatmul[i0*32768+i1*512:][:512]
+				h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
+				hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
+				hGeluRow := m.hGelu[i0*32768+i1*512:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VAdd(hAddRow2[c:e], hReshapeRow[c:e], h1BlockDense0BRow[c:e]) // hAdd3 = add(hMatmul, h1BlockDense0B)
+					rt.VGelu(hGeluRow[c:e], hAddRow2[c:e])                           // hGelu = gelu(hAdd3)
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow := m.hMatmul[i0*32768+i1*512:][:512]
+				h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
+				hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
+				hGeluRow := m.hGelu[i0*32768+i1*512:][:512]
+				for j := range hAddRow2 {
+					hAdd3 := hReshapeRow[j] + h1BlockDense0BRow[j]
+					hGelu := gelu32(hAdd3)
+					hAddRow2[j] = hAdd3
+					hGeluRow[j] = hGelu
+				}
 			}
 		}
 	}
@@ -4100,10 +4119,12 @@ func (m *Model) xMaskedSoftmaxForward2(n int) {
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
 		}
-		var sum float32
 		for j, xv := range xs {
-			e := exp32(scale*xv - mx)
-			dst[j] = e
+			dst[j] = scale*xv - mx
+		}
+		rt.VExp(dst[:keep], dst[:keep])
+		var sum float32
+		for _, e := range dst[:keep] {
 			sum += e
 		}
 		inv := 1 / sum
@@ -4274,17 +4295,34 @@ func (m *Model) hMatmulForward3(n int) {
 //	hAdd7 = add(hMatmul3, h2BlockDense0B) (N, 64, 512)
 //	hGelu2 = gelu(hAdd7) (N, 64, 512)
 func (m *Model) hAddForward2(n int) {
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			hReshapeRow3 := m.hMatmul3[i0*32768+i1*512:][:512]
-			h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
-			hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
-			hGeluRow2 := m.hGelu2[i0*32768+i1*512:][:512]
-			for j := range hAddRow4 {
-				hAdd7 := hReshapeRow3[j] + h2BlockDense0BRow[j]
-				hGelu2 := gelu32(hAdd7)
-				hAddRow4[j] = hAdd7
-				hGeluRow2[j] = hGelu2
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow3 := m.hMatmul3[i0*32768+i1*512:][:512]
+				h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
+				hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
+				hGeluRow2 := m.hGelu2[i0*32768+i1*512:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VAdd(hAddRow4[c:e], hReshapeRow3[c:e], h2BlockDense0BRow[c:e]) // hAdd7 = add(hMatmul3, h2BlockDense0B)
+					rt.VGelu(hGeluRow2[c:e], hAddRow4[c:e])                           // hGelu2 = gelu(hAdd7)
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow3 := m.hMatmul3[i0*32768+i1*512:][:512]
+				h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
+				hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
+				hGeluRow2 := m.hGelu2[i0*32768+i1*512:][:512]
+				for j := range hAddRow4 {
+					hAdd7 := hReshapeRow3[j] + h2BlockDense0BRow[j]
+					hGelu2 := gelu32(hAdd7)
+					hAddRow4[j] = hAdd7
+					hGeluRow2[j] = hGelu2
+				}
 			}
 		}
 	}
@@ -4518,10 +4556,12 @@ func (m *Model) xMaskedSoftmaxForward3(n int) {
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
 		}
-		var sum float32
 		for j, xv := range xs {
-			e := exp32(scale*xv - mx)
-			dst[j] = e
+			dst[j] = scale*xv - mx
+		}
+		rt.VExp(dst[:keep], dst[:keep])
+		var sum float32
+		for _, e := range dst[:keep] {
 			sum += e
 		}
 		inv := 1 / sum
@@ -4692,17 +4732,34 @@ func (m *Model) hMatmulForward5(n int) {
 //	hAdd11 = add(hMatmul5, h3BlockDense0B) (N, 64, 512)
 //	hGelu3 = gelu(hAdd11) (N, 64, 512)
 func (m *Model) hAddForward3(n int) {
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			hReshapeRow5 := m.hMatmul5[i0*32768+i1*512:][:512]
-			h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
-			hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
-			hGeluRow3 := m.hGelu3[i0*32768+i1*512:][:512]
-			for j := range hAddRow6 {
-				hAdd11 := hReshapeRow5[j] + h3BlockDense0BRow[j]
-				hGelu3 := gelu32(hAdd11)
-				hAddRow6[j] = hAdd11
-				hGeluRow3[j] = hGelu3
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow5 := m.hMatmul5[i0*32768+i1*512:][:512]
+				h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
+				hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
+				hGeluRow3 := m.hGelu3[i0*32768+i1*512:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VAdd(hAddRow6[c:e], hReshapeRow5[c:e], h3BlockDense0BRow[c:e]) // hAdd11 = add(hMatmul5, h3BlockDense0B)
+					rt.VGelu(hGeluRow3[c:e], hAddRow6[c:e])                           // hGelu3 = gelu(hAdd11)
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow5 := m.hMatmul5[i0*32768+i1*512:][:512]
+				h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
+				hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
+				hGeluRow3 := m.hGelu3[i0*32768+i1*512:][:512]
+				for j := range hAddRow6 {
+					hAdd11 := hReshapeRow5[j] + h3BlockDense0BRow[j]
+					hGelu3 := gelu32(hAdd11)
+					hAddRow6[j] = hAdd11
+					hGeluRow3[j] = hGelu3
+				}
 			}
 		}
 	}
@@ -4936,10 +4993,12 @@ func (m *Model) xMaskedSoftmaxForward4(n int) {
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
 		}
-		var sum float32
 		for j, xv := range xs {
-			e := exp32(scale*xv - mx)
-			dst[j] = e
+			dst[j] = scale*xv - mx
+		}
+		rt.VExp(dst[:keep], dst[:keep])
+		var sum float32
+		for _, e := range dst[:keep] {
 			sum += e
 		}
 		inv := 1 / sum
@@ -5110,17 +5169,34 @@ func (m *Model) hMatmulForward7(n int) {
 //	hAdd15 = add(hMatmul7, h4BlockDense0B) (N, 64, 512)
 //	hGelu4 = gelu(hAdd15) (N, 64, 512)
 func (m *Model) hAddForward4(n int) {
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			hReshapeRow7 := m.hMatmul7[i0*32768+i1*512:][:512]
-			h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
-			hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
-			hGeluRow4 := m.hGelu4[i0*32768+i1*512:][:512]
-			for j := range hAddRow8 {
-				hAdd15 := hReshapeRow7[j] + h4BlockDense0BRow[j]
-				hGelu4 := gelu32(hAdd15)
-				hAddRow8[j] = hAdd15
-				hGeluRow4[j] = hGelu4
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow7 := m.hMatmul7[i0*32768+i1*512:][:512]
+				h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
+				hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
+				hGeluRow4 := m.hGelu4[i0*32768+i1*512:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VAdd(hAddRow8[c:e], hReshapeRow7[c:e], h4BlockDense0BRow[c:e]) // hAdd15 = add(hMatmul7, h4BlockDense0B)
+					rt.VGelu(hGeluRow4[c:e], hAddRow8[c:e])                           // hGelu4 = gelu(hAdd15)
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow7 := m.hMatmul7[i0*32768+i1*512:][:512]
+				h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
+				hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
+				hGeluRow4 := m.hGelu4[i0*32768+i1*512:][:512]
+				for j := range hAddRow8 {
+					hAdd15 := hReshapeRow7[j] + h4BlockDense0BRow[j]
+					hGelu4 := gelu32(hAdd15)
+					hAddRow8[j] = hAdd15
+					hGeluRow4[j] = hGelu4
+				}
 			}
 		}
 	}
@@ -5282,8 +5358,16 @@ func (m *Model) lossLogSoftmaxForward(n int) {
 			mx = max(mx, m.logitsMatmul[base+j])
 		}
 		var sum float32
-		for j := 0; j < 256; j++ {
-			sum += exp32(m.logitsMatmul[base+j] - mx)
+		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
+		for c := 0; c < 256; c += rt.VecChunk {
+			strip := ex[:min(rt.VecChunk, 256-c)]
+			for j := range strip {
+				strip[j] = m.logitsMatmul[base+c+j] - mx
+			}
+			rt.VExp(strip, strip)
+			for _, e := range strip {
+				sum += e
+			}
 		}
 		lse := mx + log32(sum)
 		for j := 0; j < 256; j++ {
@@ -5411,17 +5495,37 @@ func (m *Model) dWteReduceSumBackward(n int) {
 //	dWteMul2 = mul(dWteExp, dWteReduceSum) (N, 64, 256)
 //	dWteSub = sub(dWteMul, dWteMul2) (N, 64, 256)
 func (m *Model) dWteSubBackward(n int) {
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
-			dWteReduceSum := m.dWteReduceSum[i0*64+i1]
-			dWteMulRow := m.dWteMul[i0*16384+i1*256:][:256]
-			dWteSubRow := m.dWteSub[i0*16384+i1*256:][:256]
-			for j := range dWteSubRow {
-				dWteExp := exp32(lossLogSoftmaxRow[j])
-				dWteMul2 := dWteExp * dWteReduceSum
-				dWteSub := dWteMulRow[j] - dWteMul2
-				dWteSubRow[j] = dWteSub
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+		var vt [2][rt.VecChunk]float32 // strips of the operands and intermediates
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
+				dWteReduceSum := m.dWteReduceSum[i0*64+i1]
+				dWteMulRow := m.dWteMul[i0*16384+i1*256:][:256]
+				dWteSubRow := m.dWteSub[i0*16384+i1*256:][:256]
+				rt.VFill(vt[0][:], dWteReduceSum)
+				for c := 0; c < 256; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 256)
+					w := e - c
+					rt.VExp(vt[1][:w], lossLogSoftmaxRow[c:e])           // dWteExp = exp(lossLogSoftmax)
+					rt.VMul(vt[1][:w], vt[1][:w], vt[0][:])              // dWteMul2 = mul(dWteExp, dWteReduceSum)
+					rt.VSub(dWteSubRow[c:e], dWteMulRow[c:e], vt[1][:w]) // dWteSub = sub(dWteMul, dWteMul2)
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
+				dWteReduceSum := m.dWteReduceSum[i0*64+i1]
+				dWteMulRow := m.dWteMul[i0*16384+i1*256:][:256]
+				dWteSubRow := m.dWteSub[i0*16384+i1*256:][:256]
+				for j := range dWteSubRow {
+					dWteExp := exp32(lossLogSoftmaxRow[j])
+					dWteMul2 := dWteExp * dWteReduceSum
+					dWteSub := dWteMulRow[j] - dWteMul2
+					dWteSubRow[j] = dWteSub
+				}
 			}
 		}
 	}
@@ -5668,16 +5772,33 @@ func (m *Model) dH4BlockDense0BBackward(n int) {
 	for i := range m.dH4BlockDense0B[:512] {
 		m.dH4BlockDense0B[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
-			dH4BlockDense0BReshapeRow := m.dH4BlockDense0BMatmul[i0*32768+i1*512:][:512]
-			dH4BlockDense0BGeluGradRow := m.dH4BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-			dH4BlockDense0BRow := m.dH4BlockDense0B[0:][:512]
-			for j := range dH4BlockDense0BGeluGradRow {
-				dH4BlockDense0BGeluGrad := geluGrad32(hAddRow8[j], dH4BlockDense0BReshapeRow[j])
-				dH4BlockDense0BRow[j] += dH4BlockDense0BGeluGrad
-				dH4BlockDense0BGeluGradRow[j] = dH4BlockDense0BGeluGrad
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
+				dH4BlockDense0BReshapeRow := m.dH4BlockDense0BMatmul[i0*32768+i1*512:][:512]
+				dH4BlockDense0BGeluGradRow := m.dH4BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
+				dH4BlockDense0BRow := m.dH4BlockDense0B[0:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VGeluGrad(dH4BlockDense0BGeluGradRow[c:e], hAddRow8[c:e], dH4BlockDense0BReshapeRow[c:e]) // dH4BlockDense0BGeluGrad = gelu_grad(hAdd15, dH4BlockDense0BMatmul)
+					rt.VAdd(dH4BlockDense0BRow[c:e], dH4BlockDense0BRow[c:e], dH4BlockDense0BGeluGradRow[c:e])   // dH4BlockDense0B = reduce_sum(dH4BlockDense0BGeluGrad): accumulate
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
+				dH4BlockDense0BReshapeRow := m.dH4BlockDense0BMatmul[i0*32768+i1*512:][:512]
+				dH4BlockDense0BGeluGradRow := m.dH4BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
+				dH4BlockDense0BRow := m.dH4BlockDense0B[0:][:512]
+				for j := range dH4BlockDense0BGeluGradRow {
+					dH4BlockDense0BGeluGrad := geluGrad32(hAddRow8[j], dH4BlockDense0BReshapeRow[j])
+					dH4BlockDense0BRow[j] += dH4BlockDense0BGeluGrad
+					dH4BlockDense0BGeluGradRow[j] = dH4BlockDense0BGeluGrad
+				}
 			}
 		}
 	}
@@ -6309,16 +6430,33 @@ func (m *Model) dH3BlockDense0BBackward(n int) {
 	for i := range m.dH3BlockDense0B[:512] {
 		m.dH3BlockDense0B[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
-			dH3BlockDense0BReshapeRow := m.dH3BlockDense0BMatmul[i0*32768+i1*512:][:512]
-			dH3BlockDense0BGeluGradRow := m.dH3BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-			dH3BlockDense0BRow := m.dH3BlockDense0B[0:][:512]
-			for j := range dH3BlockDense0BGeluGradRow {
-				dH3BlockDense0BGeluGrad := geluGrad32(hAddRow6[j], dH3BlockDense0BReshapeRow[j])
-				dH3BlockDense0BRow[j] += dH3BlockDense0BGeluGrad
-				dH3BlockDense0BGeluGradRow[j] = dH3BlockDense0BGeluGrad
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
+				dH3BlockDense0BReshapeRow := m.dH3BlockDense0BMatmul[i0*32768+i1*512:][:512]
+				dH3BlockDense0BGeluGradRow := m.dH3BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
+				dH3BlockDense0BRow := m.dH3BlockDense0B[0:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VGeluGrad(dH3BlockDense0BGeluGradRow[c:e], hAddRow6[c:e], dH3BlockDense0BReshapeRow[c:e]) // dH3BlockDense0BGeluGrad = gelu_grad(hAdd11, dH3BlockDense0BMatmul)
+					rt.VAdd(dH3BlockDense0BRow[c:e], dH3BlockDense0BRow[c:e], dH3BlockDense0BGeluGradRow[c:e])   // dH3BlockDense0B = reduce_sum(dH3BlockDense0BGeluGrad): accumulate
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
+				dH3BlockDense0BReshapeRow := m.dH3BlockDense0BMatmul[i0*32768+i1*512:][:512]
+				dH3BlockDense0BGeluGradRow := m.dH3BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
+				dH3BlockDense0BRow := m.dH3BlockDense0B[0:][:512]
+				for j := range dH3BlockDense0BGeluGradRow {
+					dH3BlockDense0BGeluGrad := geluGrad32(hAddRow6[j], dH3BlockDense0BReshapeRow[j])
+					dH3BlockDense0BRow[j] += dH3BlockDense0BGeluGrad
+					dH3BlockDense0BGeluGradRow[j] = dH3BlockDense0BGeluGrad
+				}
 			}
 		}
 	}
@@ -6950,16 +7088,33 @@ func (m *Model) dH2BlockDense0BBackward(n int) {
 	for i := range m.dH2BlockDense0B[:512] {
 		m.dH2BlockDense0B[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
-			dH2BlockDense0BReshapeRow := m.dH2BlockDense0BMatmul[i0*32768+i1*512:][:512]
-			dH2BlockDense0BGeluGradRow := m.dH2BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-			dH2BlockDense0BRow := m.dH2BlockDense0B[0:][:512]
-			for j := range dH2BlockDense0BGeluGradRow {
-				dH2BlockDense0BGeluGrad := geluGrad32(hAddRow4[j], dH2BlockDense0BReshapeRow[j])
-				dH2BlockDense0BRow[j] += dH2BlockDense0BGeluGrad
-				dH2BlockDense0BGeluGradRow[j] = dH2BlockDense0BGeluGrad
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
+				dH2BlockDense0BReshapeRow := m.dH2BlockDense0BMatmul[i0*32768+i1*512:][:512]
+				dH2BlockDense0BGeluGradRow := m.dH2BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
+				dH2BlockDense0BRow := m.dH2BlockDense0B[0:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VGeluGrad(dH2BlockDense0BGeluGradRow[c:e], hAddRow4[c:e], dH2BlockDense0BReshapeRow[c:e]) // dH2BlockDense0BGeluGrad = gelu_grad(hAdd7, dH2BlockDense0BMatmul)
+					rt.VAdd(dH2BlockDense0BRow[c:e], dH2BlockDense0BRow[c:e], dH2BlockDense0BGeluGradRow[c:e])   // dH2BlockDense0B = reduce_sum(dH2BlockDense0BGeluGrad): accumulate
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
+				dH2BlockDense0BReshapeRow := m.dH2BlockDense0BMatmul[i0*32768+i1*512:][:512]
+				dH2BlockDense0BGeluGradRow := m.dH2BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
+				dH2BlockDense0BRow := m.dH2BlockDense0B[0:][:512]
+				for j := range dH2BlockDense0BGeluGradRow {
+					dH2BlockDense0BGeluGrad := geluGrad32(hAddRow4[j], dH2BlockDense0BReshapeRow[j])
+					dH2BlockDense0BRow[j] += dH2BlockDense0BGeluGrad
+					dH2BlockDense0BGeluGradRow[j] = dH2BlockDense0BGeluGrad
+				}
 			}
 		}
 	}
@@ -7591,16 +7746,33 @@ func (m *Model) dH1BlockDense0BBackward(n int) {
 	for i := range m.dH1BlockDense0B[:512] {
 		m.dH1BlockDense0B[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
-			dH1BlockDense0BReshapeRow := m.dH1BlockDense0BMatmul[i0*32768+i1*512:][:512]
-			dH1BlockDense0BGeluGradRow := m.dH1BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-			dH1BlockDense0BRow := m.dH1BlockDense0B[0:][:512]
-			for j := range dH1BlockDense0BGeluGradRow {
-				dH1BlockDense0BGeluGrad := geluGrad32(hAddRow2[j], dH1BlockDense0BReshapeRow[j])
-				dH1BlockDense0BRow[j] += dH1BlockDense0BGeluGrad
-				dH1BlockDense0BGeluGradRow[j] = dH1BlockDense0BGeluGrad
+	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
+
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
+				dH1BlockDense0BReshapeRow := m.dH1BlockDense0BMatmul[i0*32768+i1*512:][:512]
+				dH1BlockDense0BGeluGradRow := m.dH1BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
+				dH1BlockDense0BRow := m.dH1BlockDense0B[0:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VGeluGrad(dH1BlockDense0BGeluGradRow[c:e], hAddRow2[c:e], dH1BlockDense0BReshapeRow[c:e]) // dH1BlockDense0BGeluGrad = gelu_grad(hAdd3, dH1BlockDense0BMatmul)
+					rt.VAdd(dH1BlockDense0BRow[c:e], dH1BlockDense0BRow[c:e], dH1BlockDense0BGeluGradRow[c:e])   // dH1BlockDense0B = reduce_sum(dH1BlockDense0BGeluGrad): accumulate
+				}
+			}
+		}
+	} else {
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
+				dH1BlockDense0BReshapeRow := m.dH1BlockDense0BMatmul[i0*32768+i1*512:][:512]
+				dH1BlockDense0BGeluGradRow := m.dH1BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
+				dH1BlockDense0BRow := m.dH1BlockDense0B[0:][:512]
+				for j := range dH1BlockDense0BGeluGradRow {
+					dH1BlockDense0BGeluGrad := geluGrad32(hAddRow2[j], dH1BlockDense0BReshapeRow[j])
+					dH1BlockDense0BRow[j] += dH1BlockDense0BGeluGrad
+					dH1BlockDense0BGeluGradRow[j] = dH1BlockDense0BGeluGrad
+				}
 			}
 		}
 	}
@@ -8513,21 +8685,11 @@ var dWteAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
 var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)
 
 // Scalar helpers.
-func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
+func exp32(x float32) float32 { return rt.Exp32(x) }
 
-// gelu32 is the tanh form of GELU (as GPT-2 uses it).
-func gelu32(x float32) float32 {
-	u := float64(x)
-	return float32(0.5 * u * (1 + math.Tanh(0.7978845608028654*(u+0.044715*u*u*u))))
-}
+func gelu32(x float32) float32 { return rt.Gelu32(x) }
 
-// geluGrad32 is g * d gelu(x) / dx.
-func geluGrad32(x, g float32) float32 {
-	u := float64(x)
-	t := math.Tanh(0.7978845608028654 * (u + 0.044715*u*u*u))
-	du := 0.7978845608028654 * (1 + 3*0.044715*u*u)
-	return float32(float64(g) * (0.5*(1+t) + 0.5*u*(1-t*t)*du))
-}
+func geluGrad32(x, g float32) float32 { return rt.GeluGrad32(x, g) }
 
 func log32(x float32) float32 { return float32(math.Log(float64(x))) }
 
