@@ -12,7 +12,6 @@ import (
 	"fmt"
 	mdlc "github.com/mdlc/mdlc/runtime"
 	rt "github.com/mdlc/mdlc/runtime/impl"
-	"math"
 )
 
 const (
@@ -397,22 +396,11 @@ func (m *Model) logitsForward(n int) {
 func (m *Model) probsForward(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
-		mx := float32(math.Inf(-1))
-		for j := 0; j < 10; j++ {
-			mx = max(mx, m.logits[base+j])
-		}
+		xs := m.logits[base : base+10]
+		mx := rt.VMax(xs)
 		row := m.probs[base : base+10]
-		for j, xv := range m.logits[base : base+10] {
-			row[j] = xv - mx
-		}
+		rt.VAddS(row, xs, -mx)
 		rt.VExp(row, row)
-		var sum float32
-		for _, e := range row {
-			sum += e
-		}
-		inv := 1 / sum
-		for j := range row {
-			row[j] *= inv
-		}
+		rt.VMulS(row, row, 1/rt.VSum(row))
 	}
 }

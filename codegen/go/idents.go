@@ -36,7 +36,7 @@ type plan struct {
 // own purposes: besides the API's, the blocks, the loop and kernel locals
 // and the scalar helpers.
 var reserved = append([]string{"numParams", "numState", "fault", "arenaSize", "iarenaSize", "params", "grads", "state", "arena", "iarena",
-	"i", "j", "c", "e", "w", "lo", "hi", "in", "base", "mx", "sum", "inv", "lse", "best", "acc", "cand", "xv", "r", "out", "pos", "vt", "ex", "strip", "row",
+	"i", "j", "c", "e", "w", "lo", "hi", "in", "base", "mx", "sum", "inv", "lse", "best", "acc", "cand", "xv", "r", "out", "pos", "vt", "ex", "strip", "row", "xs", "kept",
 	"bi", "keep", "scale", "yv", "dot", // batched matmul, masked_softmax
 	"max", "min", "clear", "init", "updateAVX2", "updateAVX2Asm", "append", "make", "new", "nil", "true", "false", "float32", "float64", "int32", "int", "string", "bool", "cap", "panic"},
 	append(append(helperNames(), convLocals...), scanLocals...)...)

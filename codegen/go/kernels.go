@@ -287,11 +287,11 @@ func (k *kgen) Lane(v *ir.Value) {
 		}
 	default:
 		k.helpers["math"] = true
-		k.printf("mx := float32(math.Inf(-1))\nfor j := 0; j < %s; j++ {\nmx = max(mx, %s)\n}\n", length, at(src))
 		if inner == "1" {
 			k.vectorLane(v.Op.Name, src, dst, length)
 			break
 		}
+		k.printf("mx := float32(math.Inf(-1))\nfor j := 0; j < %s; j++ {\nmx = max(mx, %s)\n}\n", length, at(src))
 		k.printf("var sum float32\nfor j := 0; j < %s; j++ {\nsum += %s\n}\n", length, k.call("exp32", at(src)+" - mx"))
 		if v.Op.Name == "softmax" {
 			k.printf("inv := 1 / sum\nfor j := 0; j < %s; j++ {\n%s = %s * inv\n}\n", length, at(dst), k.call("exp32", at(src)+" - mx"))
@@ -306,26 +306,23 @@ func (k *kgen) Lane(v *ir.Value) {
 	}
 }
 
-// vectorLane finishes softmax or log_softmax of a contiguous lane
-// (base, length) once mx is known, with the exponentials computed by
-// rt.VExp: softmax in the output row itself (which may be the input row:
-// each element is read before it is written), log_softmax in a strip on
-// the stack, since it reads its input again.
+// vectorLane emits softmax or log_softmax of a contiguous lane (base,
+// length) with the runtime's row primitives (rt.VMax, rt.VExp, rt.VSum,
+// ...): softmax in the output row itself (which may be the input row:
+// each element is read before it is written), log_softmax through a strip
+// on the stack, since it reads its input again.
 func (k *kgen) vectorLane(op, src, dst, length string) {
+	k.printf("xs := %s[base : base+%s]\nmx := rt.VMax(xs)\n", src, length)
 	if op == "softmax" {
 		k.printf("row := %s[base : base+%s]\n", dst, length)
-		k.printf("for j, xv := range %s[base : base+%s] {\nrow[j] = xv - mx\n}\n", src, length)
-		k.printf("rt.VExp(row, row)\n")
-		k.printf("var sum float32\nfor _, e := range row {\nsum += e\n}\n")
-		k.printf("inv := 1 / sum\nfor j := range row {\nrow[j] *= inv\n}\n")
+		k.printf("rt.VAddS(row, xs, -mx)\nrt.VExp(row, row)\nrt.VMulS(row, row, 1/rt.VSum(row))\n")
 		return
 	}
 	k.printf("var sum float32\nvar ex [rt.VecChunk]float32 // a strip of e^(x - mx)\n")
 	k.printf("for c := 0; c < %s; c += rt.VecChunk {\n", length)
 	k.printf("strip := ex[:min(rt.VecChunk, %s-c)]\n", length)
-	k.printf("for j := range strip {\nstrip[j] = %s[base+c+j] - mx\n}\n", src)
-	k.printf("rt.VExp(strip, strip)\nfor _, e := range strip {\nsum += e\n}\n}\n")
-	k.printf("lse := mx + %s\nfor j := 0; j < %s; j++ {\n%s[base+j] = %s[base+j] - lse\n}\n", k.call("log32", "sum"), length, dst, src)
+	k.printf("rt.VAddS(strip, xs[c:], -mx)\nrt.VExp(strip, strip)\nsum += rt.VSum(strip)\n}\n")
+	k.printf("rt.VAddS(%s[base:base+%s], xs, -(mx + %s))\n", dst, length, k.call("log32", "sum"))
 }
 
 func (k *kgen) logsumexp(v *ir.Value) {
@@ -455,11 +452,8 @@ func (k *kgen) maskedSoftmax(v *ir.Value) {
 	if v.Op.Name == "masked_softmax" {
 		k.helpers["math"] = true
 		k.printf("xs := %s[row*%s : row*%s+keep]\n", k.p.ref(v.Args[0]), tk, tk)
-		k.printf("mx := float32(math.Inf(-1))\nfor _, xv := range xs {\nmx = max(mx, scale*xv)\n}\n")
-		k.printf("for j, xv := range xs {\ndst[j] = scale*xv - mx\n}\n")
-		k.printf("rt.VExp(dst[:keep], dst[:keep])\n")
-		k.printf("var sum float32\nfor _, e := range dst[:keep] {\nsum += e\n}\n")
-		k.printf("inv := 1 / sum\nfor j := range dst[:keep] {\ndst[j] *= inv\n}\n")
+		k.printf("kept := dst[:keep]\nrt.VMulS(kept, xs, scale)\nrt.VAddS(kept, kept, -rt.VMax(kept))\n")
+		k.printf("rt.VExp(kept, kept)\nrt.VMulS(kept, kept, 1/rt.VSum(kept))\n")
 	} else {
 		k.printf("yb := %s[row*%s : row*%s+keep]\n", k.p.ref(v.Args[0]), tk, tk)
 		k.printf("gb := %s[row*%s : row*%s+keep]\n", k.p.ref(v.Args[1]), tk, tk)

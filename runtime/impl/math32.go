@@ -207,3 +207,84 @@ func vmath(dst, a, b []float32, op mathOp) {
 		}
 	}
 }
+
+// VSum is the sum of x in a fixed order, the same on every path: element
+// i of the first n - n%32 goes to lane i%32, the lanes are added as a tree
+// (see internal/asmgen's reductions), then the rest one at a time.
+func VSum(x []float32) float32 { return reduce(x, false) }
+
+// VMax is the largest element of x (-Inf for none; NaN if any is NaN),
+// in VSum's order, each step keeping a > b ? a : b.
+func VMax(x []float32) float32 { return reduce(x, true) }
+
+func reduce(x []float32, isMax bool) float32 {
+	op := func(a, b float32) float32 {
+		if isMax {
+			if a > b {
+				return a
+			}
+			return b
+		}
+		return a + b
+	}
+	n := len(x)
+	body := n &^ 31
+	var r float32
+	nan := false
+	switch {
+	case body > 0 && vecAVX2 && isMax:
+		r, nan = vecMaxAVX2(&x[0], body)
+	case body > 0 && vecAVX2:
+		r = vecSumAVX2(&x[0], body)
+	case body > 0:
+		var acc [32]float32
+		if isMax {
+			for j := range acc {
+				acc[j] = float32(math.Inf(-1))
+			}
+		}
+		for i := 0; i < body; i += 32 {
+			for j, v := range x[i : i+32] {
+				nan = nan || v != v
+				acc[j] = op(acc[j], v)
+			}
+		}
+		var q [8]float32
+		for j := range q {
+			q[j] = op(op(acc[j], acc[8+j]), op(acc[16+j], acc[24+j]))
+		}
+		for j := range 4 {
+			q[j] = op(q[j], q[j+4])
+		}
+		for j := range 2 {
+			q[j] = op(q[j], q[j+2])
+		}
+		r = op(q[0], q[1])
+	case isMax:
+		r = float32(math.Inf(-1))
+	}
+	for _, v := range x[body:] {
+		nan = nan || v != v
+		r = op(r, v)
+	}
+	if isMax && nan {
+		return float32(math.NaN())
+	}
+	return r
+}
+
+// VAddS sets dst = a + s.
+func VAddS(dst, a []float32, s float32) {
+	a = a[:len(dst)]
+	for i, v := range a {
+		dst[i] = v + s
+	}
+}
+
+// VMulS sets dst = a * s.
+func VMulS(dst, a []float32, s float32) {
+	a = a[:len(dst)]
+	for i, v := range a {
+		dst[i] = v * s
+	}
+}

@@ -19,3 +19,9 @@ func vecGeluAVX2(dst, a *float32, n int)
 
 //go:noescape
 func vecGeluGradAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func vecSumAVX2(x *float32, n int) float32
+
+//go:noescape
+func vecMaxAVX2(x *float32, n int) (m float32, nan bool)

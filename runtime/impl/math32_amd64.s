@@ -54,6 +54,16 @@ DATA mathBias<>+24(SB)/4, $0x0000007f
 DATA mathBias<>+28(SB)/4, $0x0000007f
 GLOBL mathBias<>(SB), RODATA|NOPTR, $32
 
+DATA mathNegInf<>+0(SB)/4, $0xff800000
+DATA mathNegInf<>+4(SB)/4, $0xff800000
+DATA mathNegInf<>+8(SB)/4, $0xff800000
+DATA mathNegInf<>+12(SB)/4, $0xff800000
+DATA mathNegInf<>+16(SB)/4, $0xff800000
+DATA mathNegInf<>+20(SB)/4, $0xff800000
+DATA mathNegInf<>+24(SB)/4, $0xff800000
+DATA mathNegInf<>+28(SB)/4, $0xff800000
+GLOBL mathNegInf<>(SB), RODATA|NOPTR, $32
+
 DATA expMin<>+0(SB)/4, $0xc2d00000
 DATA expMin<>+4(SB)/4, $0xc2d00000
 DATA expMin<>+8(SB)/4, $0xc2d00000
@@ -263,6 +273,91 @@ DATA geluC3<>+20(SB)/4, $0x3e095d4f
 DATA geluC3<>+24(SB)/4, $0x3e095d4f
 DATA geluC3<>+28(SB)/4, $0x3e095d4f
 GLOBL geluC3<>(SB), RODATA|NOPTR, $32
+
+// func vecSumAVX2(x *float32, n int) float32; n is a multiple of 32.
+TEXT ·vecSumAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y8, Y8, Y8
+	XORQ AX, AX
+loopSum:
+	CMPQ AX, CX
+	JGE doneSum
+	VMOVUPS 0(SI)(AX*4), Y4
+	VADDPS Y4, Y0, Y0
+	VMOVUPS 32(SI)(AX*4), Y5
+	VADDPS Y5, Y1, Y1
+	VMOVUPS 64(SI)(AX*4), Y6
+	VADDPS Y6, Y2, Y2
+	VMOVUPS 96(SI)(AX*4), Y7
+	VADDPS Y7, Y3, Y3
+	ADDQ $32, AX
+	JMP loopSum
+doneSum:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func vecMaxAVX2(x *float32, n int) (m float32, nan bool); n is a multiple of 32.
+TEXT ·vecMaxAVX2(SB), NOSPLIT, $0-21
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS mathNegInf<>(SB), Y0
+	VMOVUPS mathNegInf<>(SB), Y1
+	VMOVUPS mathNegInf<>(SB), Y2
+	VMOVUPS mathNegInf<>(SB), Y3
+	VXORPS Y8, Y8, Y8
+	XORQ AX, AX
+loopMax:
+	CMPQ AX, CX
+	JGE doneMax
+	VMOVUPS 0(SI)(AX*4), Y4
+	VCMPPS $3, Y4, Y4, Y9
+	VORPS Y9, Y8, Y8
+	VMAXPS Y4, Y0, Y0
+	VMOVUPS 32(SI)(AX*4), Y5
+	VCMPPS $3, Y5, Y5, Y9
+	VORPS Y9, Y8, Y8
+	VMAXPS Y5, Y1, Y1
+	VMOVUPS 64(SI)(AX*4), Y6
+	VCMPPS $3, Y6, Y6, Y9
+	VORPS Y9, Y8, Y8
+	VMAXPS Y6, Y2, Y2
+	VMOVUPS 96(SI)(AX*4), Y7
+	VCMPPS $3, Y7, Y7, Y9
+	VORPS Y9, Y8, Y8
+	VMAXPS Y7, Y3, Y3
+	ADDQ $32, AX
+	JMP loopMax
+doneMax:
+	VMAXPS Y1, Y0, Y0
+	VMAXPS Y3, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VMAXPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VMAXSS X1, X0, X0
+	VMOVSS X0, m+16(FP)
+	VMOVMSKPS Y8, BX
+	TESTL BX, BX
+	SETNE nan+20(FP)
+	VZEROUPPER
+	RET
 
 // func vecExpAVX2(dst, a *float32, n int): dst = Exp32(a); n is a multiple of 8.
 TEXT ·vecExpAVX2(SB), NOSPLIT, $0-24

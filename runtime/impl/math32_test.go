@@ -213,3 +213,57 @@ func BenchmarkMath32(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(xs)), "ns/elem")
 	})
 }
+
+// TestReductions: VSum and VMax give the same bits on the assembly and Go
+// paths for every length up to 100 (and a long row), VMax the exact
+// maximum (NaN when any element is), VSum the sum within float32 rounding.
+func TestReductions(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	lengths := []int{1000}
+	for n := range 101 {
+		lengths = append(lengths, n)
+	}
+	for _, n := range lengths {
+		for trial := range 4 {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 10)
+			}
+			if trial == 3 && n > 0 {
+				x[r.IntN(n)] = float32(math.NaN())
+			}
+			var sums, maxes []float32
+			for _, asm := range []bool{true, false} {
+				if asm && !hasVecAVX2 {
+					continue
+				}
+				old := vecAVX2
+				vecAVX2 = asm
+				sums, maxes = append(sums, VSum(x)), append(maxes, VMax(x))
+				vecAVX2 = old
+			}
+			for i := range sums {
+				if !sameBits(sums[i], sums[0]) || !sameBits(maxes[i], maxes[0]) {
+					t.Fatalf("n %d: paths differ: sums %v, maxes %v", n, sums, maxes)
+				}
+			}
+			var s float64
+			m, nan := math.Inf(-1), false
+			for _, v := range x {
+				s += float64(v)
+				m = max(m, float64(v))
+				nan = nan || v != v
+			}
+			switch {
+			case nan:
+				if maxes[0] == maxes[0] || sums[0] == sums[0] {
+					t.Errorf("n %d with a NaN: sum %v, max %v", n, sums[0], maxes[0])
+				}
+			case float64(maxes[0]) != m:
+				t.Errorf("n %d: max %v, want %v", n, maxes[0], m)
+			case math.Abs(float64(sums[0])-s) > 1e-5*float64(n)*10:
+				t.Errorf("n %d: sum %v, want %v", n, sums[0], s)
+			}
+		}
+	}
+}

@@ -31,3 +31,5 @@ func vecTanhAVX2(dst, a *float32, n int)                                { panic(
 func vecSigmoidAVX2(dst, a *float32, n int)                             { panic("unreachable") }
 func vecGeluAVX2(dst, a *float32, n int)                                { panic("unreachable") }
 func vecGeluGradAVX2(dst, a, b *float32, n int)                         { panic("unreachable") }
+func vecSumAVX2(x *float32, n int) float32                              { panic("unreachable") }
+func vecMaxAVX2(x *float32, n int) (m float32, nan bool)                { panic("unreachable") }

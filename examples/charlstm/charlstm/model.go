@@ -1132,26 +1132,17 @@ func (m *Model) logitsForward(n int) {
 func (m *Model) lossLogSoftmaxForward(n int) {
 	for o := 0; o < 64*n; o++ {
 		base := o * 256
-		mx := float32(math.Inf(-1))
-		for j := 0; j < 256; j++ {
-			mx = max(mx, m.logits[base+j])
-		}
+		xs := m.logits[base : base+256]
+		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
 		for c := 0; c < 256; c += rt.VecChunk {
 			strip := ex[:min(rt.VecChunk, 256-c)]
-			for j := range strip {
-				strip[j] = m.logits[base+c+j] - mx
-			}
+			rt.VAddS(strip, xs[c:], -mx)
 			rt.VExp(strip, strip)
-			for _, e := range strip {
-				sum += e
-			}
+			sum += rt.VSum(strip)
 		}
-		lse := mx + log32(sum)
-		for j := 0; j < 256; j++ {
-			m.lossLogSoftmax[base+j] = m.logits[base+j] - lse
-		}
+		rt.VAddS(m.lossLogSoftmax[base:base+256], xs, -(mx + log32(sum)))
 	}
 }
 

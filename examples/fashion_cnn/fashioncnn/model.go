@@ -986,23 +986,12 @@ func (m *Model) logitsForward2(n int) {
 func (m *Model) probsForward(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
-		mx := float32(math.Inf(-1))
-		for j := 0; j < 10; j++ {
-			mx = max(mx, m.logits[base+j])
-		}
+		xs := m.logits[base : base+10]
+		mx := rt.VMax(xs)
 		row := m.probs[base : base+10]
-		for j, xv := range m.logits[base : base+10] {
-			row[j] = xv - mx
-		}
+		rt.VAddS(row, xs, -mx)
 		rt.VExp(row, row)
-		var sum float32
-		for _, e := range row {
-			sum += e
-		}
-		inv := 1 / sum
-		for j := range row {
-			row[j] *= inv
-		}
+		rt.VMulS(row, row, 1/rt.VSum(row))
 	}
 }
 
@@ -1012,26 +1001,17 @@ func (m *Model) probsForward(n int) {
 func (m *Model) lossLogSoftmaxForward(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
-		mx := float32(math.Inf(-1))
-		for j := 0; j < 10; j++ {
-			mx = max(mx, m.logits[base+j])
-		}
+		xs := m.logits[base : base+10]
+		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
 		for c := 0; c < 10; c += rt.VecChunk {
 			strip := ex[:min(rt.VecChunk, 10-c)]
-			for j := range strip {
-				strip[j] = m.logits[base+c+j] - mx
-			}
+			rt.VAddS(strip, xs[c:], -mx)
 			rt.VExp(strip, strip)
-			for _, e := range strip {
-				sum += e
-			}
+			sum += rt.VSum(strip)
 		}
-		lse := mx + log32(sum)
-		for j := 0; j < 10; j++ {
-			m.lossLogSoftmax[base+j] = m.logits[base+j] - lse
-		}
+		rt.VAddS(m.lossLogSoftmax[base:base+10], xs, -(mx + log32(sum)))
 	}
 }
 
@@ -1057,26 +1037,17 @@ func (m *Model) accuracyArgmaxForward(n int) {
 func (m *Model) lossLogSoftmaxForward2(n int) {
 	for o := 0; o < n; o++ {
 		base := o * 10
-		mx := float32(math.Inf(-1))
-		for j := 0; j < 10; j++ {
-			mx = max(mx, m.logits2[base+j])
-		}
+		xs := m.logits2[base : base+10]
+		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
 		for c := 0; c < 10; c += rt.VecChunk {
 			strip := ex[:min(rt.VecChunk, 10-c)]
-			for j := range strip {
-				strip[j] = m.logits2[base+c+j] - mx
-			}
+			rt.VAddS(strip, xs[c:], -mx)
 			rt.VExp(strip, strip)
-			for _, e := range strip {
-				sum += e
-			}
+			sum += rt.VSum(strip)
 		}
-		lse := mx + log32(sum)
-		for j := 0; j < 10; j++ {
-			m.lossLogSoftmax2[base+j] = m.logits2[base+j] - lse
-		}
+		rt.VAddS(m.lossLogSoftmax2[base:base+10], xs, -(mx + log32(sum)))
 	}
 }
 

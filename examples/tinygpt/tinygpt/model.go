@@ -3678,22 +3678,11 @@ func (m *Model) xMaskedSoftmaxForward(n int) {
 		dst := m.xMaskedSoftmax[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
 		xs := m.xMatmul2[row*64 : row*64+keep]
-		mx := float32(math.Inf(-1))
-		for _, xv := range xs {
-			mx = max(mx, scale*xv)
-		}
-		for j, xv := range xs {
-			dst[j] = scale*xv - mx
-		}
-		rt.VExp(dst[:keep], dst[:keep])
-		var sum float32
-		for _, e := range dst[:keep] {
-			sum += e
-		}
-		inv := 1 / sum
-		for j := range dst[:keep] {
-			dst[j] *= inv
-		}
+		kept := dst[:keep]
+		rt.VMulS(kept, xs, scale)
+		rt.VAddS(kept, kept, -rt.VMax(kept))
+		rt.VExp(kept, kept)
+		rt.VMulS(kept, kept, 1/rt.VSum(kept))
 		clear(dst[keep:])
 	}
 }
@@ -4115,22 +4104,11 @@ func (m *Model) xMaskedSoftmaxForward2(n int) {
 		dst := m.xMaskedSoftmax2[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
 		xs := m.xMatmul6[row*64 : row*64+keep]
-		mx := float32(math.Inf(-1))
-		for _, xv := range xs {
-			mx = max(mx, scale*xv)
-		}
-		for j, xv := range xs {
-			dst[j] = scale*xv - mx
-		}
-		rt.VExp(dst[:keep], dst[:keep])
-		var sum float32
-		for _, e := range dst[:keep] {
-			sum += e
-		}
-		inv := 1 / sum
-		for j := range dst[:keep] {
-			dst[j] *= inv
-		}
+		kept := dst[:keep]
+		rt.VMulS(kept, xs, scale)
+		rt.VAddS(kept, kept, -rt.VMax(kept))
+		rt.VExp(kept, kept)
+		rt.VMulS(kept, kept, 1/rt.VSum(kept))
 		clear(dst[keep:])
 	}
 }
@@ -4552,22 +4530,11 @@ func (m *Model) xMaskedSoftmaxForward3(n int) {
 		dst := m.xMaskedSoftmax3[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
 		xs := m.xMatmul10[row*64 : row*64+keep]
-		mx := float32(math.Inf(-1))
-		for _, xv := range xs {
-			mx = max(mx, scale*xv)
-		}
-		for j, xv := range xs {
-			dst[j] = scale*xv - mx
-		}
-		rt.VExp(dst[:keep], dst[:keep])
-		var sum float32
-		for _, e := range dst[:keep] {
-			sum += e
-		}
-		inv := 1 / sum
-		for j := range dst[:keep] {
-			dst[j] *= inv
-		}
+		kept := dst[:keep]
+		rt.VMulS(kept, xs, scale)
+		rt.VAddS(kept, kept, -rt.VMax(kept))
+		rt.VExp(kept, kept)
+		rt.VMulS(kept, kept, 1/rt.VSum(kept))
 		clear(dst[keep:])
 	}
 }
@@ -4989,22 +4956,11 @@ func (m *Model) xMaskedSoftmaxForward4(n int) {
 		dst := m.xMaskedSoftmax4[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
 		xs := m.xMatmul14[row*64 : row*64+keep]
-		mx := float32(math.Inf(-1))
-		for _, xv := range xs {
-			mx = max(mx, scale*xv)
-		}
-		for j, xv := range xs {
-			dst[j] = scale*xv - mx
-		}
-		rt.VExp(dst[:keep], dst[:keep])
-		var sum float32
-		for _, e := range dst[:keep] {
-			sum += e
-		}
-		inv := 1 / sum
-		for j := range dst[:keep] {
-			dst[j] *= inv
-		}
+		kept := dst[:keep]
+		rt.VMulS(kept, xs, scale)
+		rt.VAddS(kept, kept, -rt.VMax(kept))
+		rt.VExp(kept, kept)
+		rt.VMulS(kept, kept, 1/rt.VSum(kept))
 		clear(dst[keep:])
 	}
 }
@@ -5353,26 +5309,17 @@ func (m *Model) logitsMatmulForward(n int) {
 func (m *Model) lossLogSoftmaxForward(n int) {
 	for o := 0; o < 64*n; o++ {
 		base := o * 256
-		mx := float32(math.Inf(-1))
-		for j := 0; j < 256; j++ {
-			mx = max(mx, m.logitsMatmul[base+j])
-		}
+		xs := m.logitsMatmul[base : base+256]
+		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
 		for c := 0; c < 256; c += rt.VecChunk {
 			strip := ex[:min(rt.VecChunk, 256-c)]
-			for j := range strip {
-				strip[j] = m.logitsMatmul[base+c+j] - mx
-			}
+			rt.VAddS(strip, xs[c:], -mx)
 			rt.VExp(strip, strip)
-			for _, e := range strip {
-				sum += e
-			}
+			sum += rt.VSum(strip)
 		}
-		lse := mx + log32(sum)
-		for j := 0; j < 256; j++ {
-			m.lossLogSoftmax[base+j] = m.logitsMatmul[base+j] - lse
-		}
+		rt.VAddS(m.lossLogSoftmax[base:base+256], xs, -(mx + log32(sum)))
 	}
 }
 

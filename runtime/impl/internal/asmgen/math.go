@@ -26,6 +26,7 @@ var mathConsts = []struct {
 	{"mathAbs", 0x7fffffff},
 	{"mathSign", 0x80000000},
 	{"mathBias", 127},
+	{"mathNegInf", 0xff800000},
 	{"expMin", f32(-104)},
 	{"expMax", f32(89)},
 	{"expLog2e", f32(1.44269504088896341)},
@@ -174,6 +175,7 @@ func (g *gen) mathFunc(name, doc string, nargs int, body func()) {
 // mathFuncs writes the five functions and their constants.
 func (g *gen) mathFuncs() {
 	g.mathData()
+	g.reductions()
 	g.mathFunc("Exp", "dst = Exp32(a)", 1, func() { g.exp(0, 1, 2) })
 	g.mathFunc("Tanh", "dst = Tanh32(a)", 1, func() {
 		// Y3 = |x|; small path into Y4, large into Y5, mask Y6.
@@ -222,4 +224,73 @@ func (g *gen) mathFuncs() {
 		g.p("\tVADDPS Y4, Y1, Y1")
 		g.p("\tVMULPS Y1, Y2, Y1")
 	})
+}
+
+// reductions writes
+//
+//	func vecSumAVX2(x *float32, n int) float32
+//	func vecMaxAVX2(x *float32, n int) (m float32, nan bool)
+//
+// over n floats, n a multiple of 32: four accumulators of 8 lanes take
+// element i in lane i mod 32, then the lanes are combined as a tree:
+// accumulators (0 op 1) op (2 op 3), the 128-bit halves, the 64-bit
+// halves, the two floats. vec.go's Go loops follow the same order (max is
+// a > b ? a : b, as VMAXPS; NaN is tracked apart with an unordered compare).
+func (g *gen) reductions() {
+	for _, r := range []struct{ name, ins, init string }{{"Sum", "VADDPS", "zero"}, {"Max", "VMAXPS", "mathNegInf"}} {
+		g.p("")
+		if r.name == "Sum" {
+			g.p("// func vecSumAVX2(x *float32, n int) float32; n is a multiple of 32.")
+			g.p("TEXT ·vecSumAVX2(SB), NOSPLIT, $0-20")
+		} else {
+			g.p("// func vecMaxAVX2(x *float32, n int) (m float32, nan bool); n is a multiple of 32.")
+			g.p("TEXT ·vecMaxAVX2(SB), NOSPLIT, $0-21")
+		}
+		g.p("\tMOVQ x+0(FP), SI")
+		g.p("\tMOVQ n+8(FP), CX")
+		for i := range 4 {
+			if r.init == "zero" {
+				g.p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+			} else {
+				g.p("\tVMOVUPS %s, Y%d", c(r.init), i)
+			}
+		}
+		g.p("\tVXORPS Y8, Y8, Y8") // NaN lanes
+		g.p("\tXORQ AX, AX")
+		g.p("loop%s:", r.name)
+		g.p("\tCMPQ AX, CX")
+		g.p("\tJGE done%s", r.name)
+		for i := range 4 {
+			g.p("\tVMOVUPS %d(SI)(AX*4), Y%d", 32*i, 4+i)
+			if r.name == "Max" {
+				g.p("\tVCMPPS $3, Y%d, Y%d, Y9", 4+i, 4+i)
+				g.p("\tVORPS Y9, Y8, Y8")
+			}
+			// acc = acc op x (VMAXPS: acc > x ? acc : x)
+			g.p("\t%s Y%d, Y%d, Y%d", r.ins, 4+i, i, i)
+		}
+		g.p("\tADDQ $32, AX")
+		g.p("\tJMP loop%s", r.name)
+		g.p("done%s:", r.name)
+		g.p("\t%s Y1, Y0, Y0", r.ins)
+		g.p("\t%s Y3, Y2, Y2", r.ins)
+		g.p("\t%s Y2, Y0, Y0", r.ins)
+		g.p("\tVEXTRACTF128 $1, Y0, X1")
+		g.p("\t%s X1, X0, X0", r.ins)
+		g.p("\tVMOVHLPS X0, X0, X1")
+		g.p("\t%s X1, X0, X0", r.ins)
+		g.p("\tVMOVSHDUP X0, X1")
+		scalar := map[string]string{"VADDPS": "VADDSS", "VMAXPS": "VMAXSS"}[r.ins]
+		g.p("\t%s X1, X0, X0", scalar)
+		if r.name == "Sum" {
+			g.p("\tVMOVSS X0, ret+16(FP)")
+		} else {
+			g.p("\tVMOVSS X0, m+16(FP)")
+			g.p("\tVMOVMSKPS Y8, BX")
+			g.p("\tTESTL BX, BX")
+			g.p("\tSETNE nan+20(FP)")
+		}
+		g.p("\tVZEROUPPER")
+		g.p("\tRET")
+	}
 }
