@@ -125,7 +125,7 @@ func geluArg(x float32) float32 {
 func GeluGrad32(x, g float32) float32 {
 	s, sc := sigmoidPair(geluArg(x))
 	du := float32(geluK * (1 + float32(geluC3*float32(x*x))))
-	d := float32(float32(x*s)*sc) * du
+	d := float32(float32(float32(x*s)*sc) * du)
 	return g * (s + d)
 }
 

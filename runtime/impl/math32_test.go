@@ -3,7 +3,12 @@ package impl
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	goruntime "runtime"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 )
 
 // mathCase is one function in its scalar and vector forms and its float64
@@ -265,5 +270,26 @@ func TestReductions(t *testing.T) {
 				t.Errorf("n %d: sum %v, want %v", n, sums[0], s)
 			}
 		}
+	}
+}
+
+// TestMath32IdenticalV3 reruns the bit-identity tests in a build with
+// GOAMD64=v3, where the Go compiler fuses x*y + z into one FMA unless a
+// conversion rounds the product: a missing float32(...) in math32.go
+// makes the scalar functions differ from the assembly there.
+func TestMath32IdenticalV3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go tool")
+	}
+	if goruntime.GOARCH != "amd64" || !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		t.Skip("needs an x86-64-v3 CPU")
+	}
+	if os.Getenv("GOAMD64") == "v3" {
+		t.Skip("already built for v3")
+	}
+	cmd := exec.Command("go", "test", "-count=1", "-run", "^(TestMath32Identical|TestReductions|TestVec)$", ".")
+	cmd.Env = append(os.Environ(), "GOAMD64=v3")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("GOAMD64=v3 go test: %v\n%s", err, out)
 	}
 }
