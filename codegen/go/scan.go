@@ -88,7 +88,8 @@ const lstmForward = `for t := 0; t < {T}; t++ {
 `
 
 // lstmBackward: x is the packed sequence, out the gates' pre-activation
-// gradients [n, T, 4u], ws the carried [n, 2u] (dh, dc).
+// gradients [n, T, 4u], ws the carried [n, 2u] (dh, dc); the cell's
+// equations are the runtime's (rt.LSTMCellGrad, vectorized).
 const lstmBackward = `clear({ws}[:{n}*{2u}])
 for t := {T} - 1; t >= 0; t-- {
 	for ex := 0; ex < {n}; ex++ {
@@ -96,22 +97,11 @@ for t := {T} - 1; t >= 0; t-- {
 		gr := {g}[ex*{TS}+t*{S}:][:{S}]
 		dz := {out}[ex*{TG}+t*{G}:][:{G}]
 		carry := {ws}[ex*{2u}:][:{2u}]
-		rt.VTanh(dz[:{u}], row[{u}:{2u}]) // tanh(c_t), read below before dz_i is written
-		for j := 0; j < {u}; j++ {
-			ig, fg, gg, og := row[{2u}+j], row[{3u}+j], row[{4u}+j], row[{5u}+j]
-			var cp float32
-			if t > 0 {
-				cp = {x}[ex*{TS}+(t-1)*{S}+{u}+j]
-			}
-			tc := dz[j]
-			dh := gr[j] + carry[j]
-			dc := carry[{u}+j] + gr[{u}+j] + dh*og*(1-tc*tc)
-			dz[j] = (dc*gg + gr[{2u}+j]) * ig * (1 - ig)
-			dz[{u}+j] = (dc*cp + gr[{3u}+j]) * fg * (1 - fg)
-			dz[{2u}+j] = (dc*ig + gr[{4u}+j]) * (1 - gg*gg)
-			dz[{3u}+j] = (dh*tc + gr[{5u}+j]) * og * (1 - og)
-			carry[{u}+j] = dc * fg
+		var cp []float32 // c_{t-1}, none at the first step
+		if t > 0 {
+			cp = {x}[ex*{TS}+(t-1)*{S}+{u}:][:{u}]
 		}
+		rt.LSTMCellGrad(dz, carry, row, gr, cp, {u})
 	}
 	if t > 0 {
 		// dh_{t-1} = dz_t @ U^T

@@ -25,3 +25,6 @@ func vecSumAVX2(x *float32, n int) float32
 
 //go:noescape
 func vecMaxAVX2(x *float32, n int) (m float32, nan bool)
+
+//go:noescape
+func lstmCellGradAVX2(dz, carry, row, gr, cprev *float32, u, n int)

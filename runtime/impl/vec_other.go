@@ -33,3 +33,4 @@ func vecGeluAVX2(dst, a *float32, n int)                                { panic(
 func vecGeluGradAVX2(dst, a, b *float32, n int)                         { panic("unreachable") }
 func vecSumAVX2(x *float32, n int) float32                              { panic("unreachable") }
 func vecMaxAVX2(x *float32, n int) (m float32, nan bool)                { panic("unreachable") }
+func lstmCellGradAVX2(dz, carry, row, gr, cprev *float32, u, n int)     { panic("unreachable") }

@@ -1345,22 +1345,11 @@ func (m *Model) dH2RecurrentKernelLstmScanGradBackward(n int) {
 			gr := m.dH2RecurrentKernelPad[ex*49152+t*768:][:768]
 			dz := m.dH2RecurrentKernelLstmScanGrad[ex*32768+t*512:][:512]
 			carry := m.dH2RecurrentKernelLstmScanGradScratch[ex*256:][:256]
-			rt.VTanh(dz[:128], row[128:256]) // tanh(c_t), read below before dz_i is written
-			for j := 0; j < 128; j++ {
-				ig, fg, gg, og := row[256+j], row[384+j], row[512+j], row[640+j]
-				var cp float32
-				if t > 0 {
-					cp = m.h2LstmScan[ex*49152+(t-1)*768+128+j]
-				}
-				tc := dz[j]
-				dh := gr[j] + carry[j]
-				dc := carry[128+j] + gr[128+j] + dh*og*(1-tc*tc)
-				dz[j] = (dc*gg + gr[256+j]) * ig * (1 - ig)
-				dz[128+j] = (dc*cp + gr[384+j]) * fg * (1 - fg)
-				dz[256+j] = (dc*ig + gr[512+j]) * (1 - gg*gg)
-				dz[384+j] = (dh*tc + gr[640+j]) * og * (1 - og)
-				carry[128+j] = dc * fg
+			var cp []float32 // c_{t-1}, none at the first step
+			if t > 0 {
+				cp = m.h2LstmScan[ex*49152+(t-1)*768+128:][:128]
 			}
+			rt.LSTMCellGrad(dz, carry, row, gr, cp, 128)
 		}
 		if t > 0 {
 			// dh_{t-1} = dz_t @ U^T
@@ -1438,22 +1427,11 @@ func (m *Model) dH1RecurrentKernelLstmScanGradBackward(n int) {
 			gr := m.dH1RecurrentKernelPad[ex*49152+t*768:][:768]
 			dz := m.dH1RecurrentKernelLstmScanGrad[ex*32768+t*512:][:512]
 			carry := m.dH1RecurrentKernelLstmScanGradScratch[ex*256:][:256]
-			rt.VTanh(dz[:128], row[128:256]) // tanh(c_t), read below before dz_i is written
-			for j := 0; j < 128; j++ {
-				ig, fg, gg, og := row[256+j], row[384+j], row[512+j], row[640+j]
-				var cp float32
-				if t > 0 {
-					cp = m.h1LstmScan[ex*49152+(t-1)*768+128+j]
-				}
-				tc := dz[j]
-				dh := gr[j] + carry[j]
-				dc := carry[128+j] + gr[128+j] + dh*og*(1-tc*tc)
-				dz[j] = (dc*gg + gr[256+j]) * ig * (1 - ig)
-				dz[128+j] = (dc*cp + gr[384+j]) * fg * (1 - fg)
-				dz[256+j] = (dc*ig + gr[512+j]) * (1 - gg*gg)
-				dz[384+j] = (dh*tc + gr[640+j]) * og * (1 - og)
-				carry[128+j] = dc * fg
+			var cp []float32 // c_{t-1}, none at the first step
+			if t > 0 {
+				cp = m.h1LstmScan[ex*49152+(t-1)*768+128:][:128]
 			}
+			rt.LSTMCellGrad(dz, carry, row, gr, cp, 128)
 		}
 		if t > 0 {
 			// dh_{t-1} = dz_t @ U^T

@@ -176,6 +176,7 @@ func (g *gen) mathFunc(name, doc string, nargs int, body func()) {
 func (g *gen) mathFuncs() {
 	g.mathData()
 	g.reductions()
+	g.lstmCellGrad()
 	g.mathFunc("Exp", "dst = Exp32(a)", 1, func() { g.exp(0, 1, 2) })
 	g.mathFunc("Tanh", "dst = Tanh32(a)", 1, func() {
 		// Y3 = |x|; small path into Y4, large into Y5, mask Y6.
@@ -293,4 +294,91 @@ func (g *gen) reductions() {
 		g.p("\tVZEROUPPER")
 		g.p("\tRET")
 	}
+}
+
+// lstmCellGrad writes
+//
+//	func lstmCellGradAVX2(dz, carry, row, gr, cprev *float32, u, n int)
+//
+// the LSTM backward of one example's step over units [0, n), n a multiple
+// of 8 (runtime/impl/rnn.go, LSTMCellGrad: the operations of its Go loop in
+// its order). The slots of row (h, c, i, f, g, o), gr (the same), dz (i,
+// f, g, o) and carry (dh, dc) are u floats apart: index registers hold j,
+// j+u, ..., j+5u. cprev is nil at the first step (c_{t-1} = 0).
+func (g *gen) lstmCellGrad() {
+	g.p("")
+	g.p("// func lstmCellGradAVX2(dz, carry, row, gr, cprev *float32, u, n int)")
+	g.p("TEXT ·lstmCellGradAVX2(SB), NOSPLIT, $0-56")
+	g.p("\tMOVQ dz+0(FP), R10")
+	g.p("\tMOVQ carry+8(FP), R11")
+	g.p("\tMOVQ row+16(FP), R8")
+	g.p("\tMOVQ gr+24(FP), R9")
+	g.p("\tMOVQ cprev+32(FP), R12")
+	g.p("\tMOVQ u+40(FP), BX")
+	g.p("\tMOVQ n+48(FP), R13")
+	g.p("\tXORQ AX, AX")
+	g.p("\tLEAQ (BX)(BX*1), CX") // 2u
+	g.p("\tLEAQ (CX)(BX*1), DX") // 3u
+	g.p("\tLEAQ (CX)(CX*1), SI") // 4u
+	g.p("\tLEAQ (SI)(BX*1), DI") // 5u
+	g.p("\tVMOVUPS %s, Y15", c("mathOne"))
+	g.p("loopLSTMGrad:")
+	g.p("\tCMPQ AX, R13")
+	g.p("\tJGE doneLSTMGrad")
+	g.p("\tVMOVUPS (R10)(AX*4), Y0")  // tc (tanh c_t, left in dz_i's slot)
+	g.p("\tVMOVUPS (R9)(AX*4), Y1")   // gr_h
+	g.p("\tVADDPS (R11)(AX*4), Y1, Y1") // dh = gr_h + carry_h
+	g.p("\tVMOVUPS (R8)(DI*4), Y2")   // og
+	g.p("\tVMULPS Y0, Y0, Y3")
+	g.p("\tVSUBPS Y3, Y15, Y3") // 1 - tc²
+	g.p("\tVMULPS Y2, Y1, Y5")
+	g.p("\tVMULPS Y3, Y5, Y5")        // dh og (1 - tc²)
+	g.p("\tVMOVUPS (R11)(BX*4), Y6")  // carry_c
+	g.p("\tVADDPS (R9)(BX*4), Y6, Y6") // + gr_c
+	g.p("\tVADDPS Y5, Y6, Y6")        // dc
+	// dz_i = (dc gg + gr_i) ig (1 - ig)
+	g.p("\tVMOVUPS (R8)(CX*4), Y7") // ig
+	g.p("\tVMULPS (R8)(SI*4), Y6, Y8")
+	g.p("\tVADDPS (R9)(CX*4), Y8, Y8")
+	g.p("\tVMULPS Y7, Y8, Y8")
+	g.p("\tVSUBPS Y7, Y15, Y9")
+	g.p("\tVMULPS Y9, Y8, Y8")
+	// dz_f = (dc cp + gr_f) fg (1 - fg), carry_c = dc fg
+	g.p("\tVMOVUPS (R8)(DX*4), Y10") // fg
+	g.p("\tVXORPS Y11, Y11, Y11")
+	g.p("\tTESTQ R12, R12")
+	g.p("\tJZ noPrevLSTMGrad")
+	g.p("\tVMOVUPS (R12)(AX*4), Y11")
+	g.p("noPrevLSTMGrad:")
+	g.p("\tVMULPS Y11, Y6, Y11")
+	g.p("\tVADDPS (R9)(DX*4), Y11, Y11")
+	g.p("\tVMULPS Y10, Y11, Y11")
+	g.p("\tVSUBPS Y10, Y15, Y12")
+	g.p("\tVMULPS Y12, Y11, Y11")
+	g.p("\tVMULPS Y10, Y6, Y12")
+	// dz_g = (dc ig + gr_g) (1 - gg²)
+	g.p("\tVMULPS Y7, Y6, Y13")
+	g.p("\tVADDPS (R9)(SI*4), Y13, Y13")
+	g.p("\tVMOVUPS (R8)(SI*4), Y14")
+	g.p("\tVMULPS Y14, Y14, Y14")
+	g.p("\tVSUBPS Y14, Y15, Y14")
+	g.p("\tVMULPS Y14, Y13, Y13")
+	// dz_o = (dh tc + gr_o) og (1 - og)
+	g.p("\tVMULPS Y0, Y1, Y4")
+	g.p("\tVADDPS (R9)(DI*4), Y4, Y4")
+	g.p("\tVMULPS Y2, Y4, Y4")
+	g.p("\tVSUBPS Y2, Y15, Y3")
+	g.p("\tVMULPS Y3, Y4, Y4")
+	g.p("\tVMOVUPS Y8, (R10)(AX*4)")
+	g.p("\tVMOVUPS Y11, (R10)(BX*4)")
+	g.p("\tVMOVUPS Y13, (R10)(CX*4)")
+	g.p("\tVMOVUPS Y4, (R10)(DX*4)")
+	g.p("\tVMOVUPS Y12, (R11)(BX*4)")
+	for _, r := range []string{"AX", "BX", "CX", "DX", "SI", "DI"} {
+		g.p("\tADDQ $8, %s", r)
+	}
+	g.p("\tJMP loopLSTMGrad")
+	g.p("doneLSTMGrad:")
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
 }
