@@ -15,6 +15,11 @@
 //   - The vector primitives of strip-mined elementwise loops (VAdd, ...: AVX2
 //     on amd64, Go elsewhere, bit-identical to scalar float32 Go) and
 //     HasAVX2, which generated AVX2 loops are installed by.
+//   - Float32 transcendentals (Exp32, Tanh32, Sigmoid32, Gelu32, GeluGrad32)
+//     and their vector forms (VExp, ...), the row reductions VSum and VMax,
+//     and LSTMCellGrad: each AVX2 loop runs the same float32 operations in
+//     the same order as its Go twin, so a generated model gives the same
+//     bits on every path and CPU (math32.go, rnn.go).
 //   - RNG and InitParam: deterministic per seed parameter initializers with
 //     Keras semantics.
 //   - CheckF32, CheckI32Range, CheckBatch and CheckFinite: the
