@@ -99,8 +99,9 @@ type kgen struct {
 	p       *plan
 	b       strings.Builder
 	helpers map[string]bool
-	asm     []asmFunc // AVX2 functions for model_amd64.s (asm.go)
-	err     error     // the first op without a template
+	asm     []asmFunc  // AVX2 functions for model_amd64.s (asm.go)
+	rows    []rowsFunc // methods over a range of rows of a loop (rows.go)
+	err     error      // the first op without a template
 }
 
 // scalarExpr is the expression of elementwise v on its args' expressions.
