@@ -341,6 +341,12 @@ func maxPoolGrad2x2Rows(c, h, w, oh, ow int, dx, x, dy []float32, lo, hi int) {
 				clear(dbot[2*ow*c:])
 			}
 			gr := dy[(b*oh+oy)*ow*c : (b*oh+oy+1)*ow*c]
+			if vecAVX2 && c%8 == 0 && ow > 0 {
+				// The loop below, 8 channels at a time (maxpool_amd64.s).
+				_, _ = top[2*ow*c-1], bot[2*ow*c-1]
+				maxPoolGrad2x2AVX2(&top[0], &bot[0], &dtop[0], &dbot[0], &gr[0], ow, c)
+				continue
+			}
 			for ox := 0; ox < ow; ox++ {
 				i0, i1, i2 := 2*ox*c, (2*ox+1)*c, (2*ox+2)*c
 				a, bb, cc, d := top[i0:i1], top[i1:i2], bot[i0:i1], bot[i1:i2]

@@ -1,8 +1,10 @@
 // Command asmgen writes runtime/impl/sgemm_amd64.s: the Sgemm micro-kernels for
 // AVX-512 and AVX2+FMA and the FMA peak loops BenchmarkSgemmPeak runs; and
-// runtime/impl/vec_amd64.s: the AVX2 vector primitives of vec.go. The
-// kernels are unrolled register-blocked loops, tedious by hand and easy to
-// generate; run it with go generate in runtime/impl/.
+// runtime/impl/vec_amd64.s: the AVX2 vector primitives of vec.go; and
+// runtime/impl/maxpool_amd64.s: the AVX2 kernel of the 2x2 max-pooling
+// gradient (conv.go). The kernels are unrolled register-blocked loops,
+// tedious by hand and easy to generate; run it with go generate in
+// runtime/impl/.
 //
 // A kernel computes one MR×NR tile of C from panels of A and B:
 //
@@ -28,6 +30,7 @@ import (
 func main() {
 	out := flag.String("out", "sgemm_amd64.s", "output file for the Sgemm kernels")
 	vecOut := flag.String("vec", "vec_amd64.s", "output file for the vector primitives")
+	poolOut := flag.String("maxpool", "maxpool_amd64.s", "output file for the pooling kernels")
 	flag.Parse()
 	g := newFile()
 	g.kernel(avx512)
@@ -48,6 +51,11 @@ func main() {
 	v.copyRows(16)
 	v.copyRows(32)
 	if err := os.WriteFile(*vecOut, v.buf.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	pg := newFile()
+	pg.maxPoolGrad2x2()
+	if err := os.WriteFile(*poolOut, pg.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }
