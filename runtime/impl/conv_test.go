@@ -44,8 +44,17 @@ func randomGeom(r *rand.Rand) (ConvGeom, int) {
 
 // Unfold is im2col, serial or split across the workers, bit for bit; Fold
 // is its adjoint: <Unfold(x), c> = <x, Fold(c)> for every geometry,
-// strides, dilations, pads and groups included.
+// strides, dilations, pads and groups included; both give the same bits
+// with and without their AVX2 row kernels.
 func TestUnfoldFold(t *testing.T) {
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	for _, asm := range []bool{false, true} {
+		vecAVX2 = asm && hasVecAVX2
+		testUnfoldFold(t)
+	}
+}
+
+func testUnfoldFold(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	tried := 0
 	for tried < 300 {
@@ -96,6 +105,17 @@ func TestUnfoldFold(t *testing.T) {
 			for i := range serial {
 				if math.Float32bits(serial[i]) != math.Float32bits(dx[i]) {
 					t.Fatalf("%+v group %d: Fold differs from its serial form at %d", g, gi, i)
+				}
+			}
+			if vecAVX2 {
+				clear(serial)
+				vecAVX2 = false
+				foldRows(&g, serial, c, gi, 0, cnt*g.H)
+				vecAVX2 = true
+				for i := range serial {
+					if math.Float32bits(serial[i]) != math.Float32bits(dx[i]) {
+						t.Fatalf("%+v group %d: Fold's AVX2 and Go loops differ at %d", g, gi, i)
+					}
 				}
 			}
 		}
@@ -263,6 +283,31 @@ func BenchmarkMaxPoolGrad2x2(b *testing.B) {
 			vecAVX2 = asm && hasVecAVX2
 			for b.Loop() {
 				maxPoolGradRows(&g, dx, x, dy, 0, 1)
+			}
+		})
+	}
+}
+
+// BenchmarkUnfoldFold unfolds and folds one example of the first layers
+// of the seed CNN (150x150x3) and the Fashion-MNIST CNN (28x28x1), and
+// folds the seed CNN's second layer's input gradient (74x74x32), 3x3
+// windows.
+func BenchmarkUnfoldFold(b *testing.B) {
+	for _, s := range []struct {
+		name    string
+		h, w, c int
+	}{{"150x150x3", 150, 150, 3}, {"28x28x1", 28, 28, 1}, {"74x74x32", 74, 74, 32}} {
+		g := ConvGeom{H: s.h, W: s.w, C: s.c, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: s.h - 2, OW: s.w - 2, CG: s.c}
+		x := make([]float32, s.h*s.w*s.c)
+		col := make([]float32, g.OH*g.OW*g.patch())
+		b.Run("unfold/"+s.name, func(b *testing.B) {
+			for b.Loop() {
+				unfoldRows(&g, col, x, 0, 0, g.OH)
+			}
+		})
+		b.Run("fold/"+s.name, func(b *testing.B) {
+			for b.Loop() {
+				foldRows(&g, x, col, 0, 0, g.H)
 			}
 		})
 	}

@@ -1,8 +1,9 @@
 // Command asmgen writes runtime/impl/sgemm_amd64.s: the Sgemm micro-kernels for
 // AVX-512 and AVX2+FMA and the FMA peak loops BenchmarkSgemmPeak runs; and
 // runtime/impl/vec_amd64.s: the AVX2 vector primitives of vec.go; and
-// runtime/impl/maxpool_amd64.s: the AVX2 kernel of the 2x2 max-pooling
-// gradient (conv.go). The kernels are unrolled register-blocked loops,
+// runtime/impl/conv_amd64.s: the AVX2 kernels of conv.go (the 2x2
+// max-pooling gradient, the strided row copies and sums of Unfold and
+// Fold). The kernels are unrolled register-blocked loops,
 // tedious by hand and easy to generate; run it with go generate in
 // runtime/impl/.
 //
@@ -30,7 +31,7 @@ import (
 func main() {
 	out := flag.String("out", "sgemm_amd64.s", "output file for the Sgemm kernels")
 	vecOut := flag.String("vec", "vec_amd64.s", "output file for the vector primitives")
-	poolOut := flag.String("maxpool", "maxpool_amd64.s", "output file for the pooling kernels")
+	convOut := flag.String("conv", "conv_amd64.s", "output file for the convolution and pooling kernels")
 	flag.Parse()
 	g := newFile()
 	g.kernel(avx512)
@@ -53,9 +54,11 @@ func main() {
 	if err := os.WriteFile(*vecOut, v.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	pg := newFile()
-	pg.maxPoolGrad2x2()
-	if err := os.WriteFile(*poolOut, pg.buf.Bytes(), 0o644); err != nil {
+	c := newFile()
+	c.maxPoolGrad2x2()
+	c.stridedRows("add", "VADDPS", "VADDSS")
+	c.stridedRows("copy", "", "")
+	if err := os.WriteFile(*convOut, c.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -1,7 +1,8 @@
 package main
 
-// The AVX2 kernel of the 2x2 max-pooling gradient (runtime/impl/conv.go,
-// maxPoolGrad2x2Rows): one output row of windows at a time.
+// The AVX2 kernels of runtime/impl/conv.go: the 2x2 max-pooling gradient
+// (maxPoolGrad2x2Rows), one output row of windows at a time, and the
+// strided row copies and sums of Unfold and Fold.
 
 // maxPoolGrad2x2 writes
 //
@@ -43,7 +44,7 @@ func (g *gen) maxPoolGrad2x2() {
 	g.p("\tVMOVUPS (R10)(AX*1), Y4") // gy
 	g.p("\tVMAXPS Y1, Y0, Y5")
 	g.p("\tVMAXPS Y3, Y2, Y6")
-	g.p("\tVMAXPS Y6, Y5, Y5")    // m
+	g.p("\tVMAXPS Y6, Y5, Y5")     // m
 	g.p("\tVCMPPS $3, Y1, Y0, Y6") // a or b NaN
 	g.p("\tVCMPPS $3, Y3, Y2, Y7") // c or d NaN
 	g.p("\tVORPS Y7, Y6, Y6")      // some NaN
@@ -87,6 +88,69 @@ func (g *gen) maxPoolGrad2x2() {
 	g.p("\tDECQ CX")
 	g.p("\tJNZ windowPoolGrad")
 	g.p("donePoolGrad:")
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
+
+// stridedRows writes
+//
+//	func <name>RowsAVX2(dst, src *float32, n, rows, ldd, lds int)
+//
+// which, for r < rows and j < n, sets dst[r*ldd+j] = src[r*lds+j] (copy) or
+// adds src[r*lds+j] to it (add, with vec, the packed instruction, and ss,
+// its scalar form: each element rounded as Go's float32 addition): eight
+// floats at a time, then one at a time. Rows are the windows of a row of
+// output pixels: short (a 3x3 window over 3 channels is 9 floats), many,
+// and ld apart, where a call per row would cost more than the row.
+func (g *gen) stridedRows(name, vec, ss string) {
+	label := func(s string) string { return s + name + "Rows" }
+	g.p("")
+	g.p("// func %sRowsAVX2(dst, src *float32, n, rows, ldd, lds int)", name)
+	g.p("TEXT ·%sRowsAVX2(SB), NOSPLIT, $0-48", name)
+	g.p("\tMOVQ dst+0(FP), DI")
+	g.p("\tMOVQ src+8(FP), SI")
+	g.p("\tMOVQ n+16(FP), CX")
+	g.p("\tMOVQ rows+24(FP), BX")
+	g.p("\tMOVQ ldd+32(FP), R8")
+	g.p("\tSHLQ $2, R8")
+	g.p("\tMOVQ lds+40(FP), R9")
+	g.p("\tSHLQ $2, R9")
+	g.p("\tTESTQ BX, BX")
+	g.p("\tJZ %s", label("done"))
+	g.p("%s:", label("row"))
+	g.p("\tXORQ AX, AX")
+	g.p("%s:", label("loop8"))
+	g.p("\tLEAQ 8(AX), DX")
+	g.p("\tCMPQ DX, CX")
+	g.p("\tJGT %s", label("tail"))
+	if vec == "" {
+		g.p("\tVMOVUPS (SI)(AX*4), Y0")
+	} else {
+		g.p("\tVMOVUPS (DI)(AX*4), Y0")
+		g.p("\t%s (SI)(AX*4), Y0, Y0", vec)
+	}
+	g.p("\tVMOVUPS Y0, (DI)(AX*4)")
+	g.p("\tMOVQ DX, AX")
+	g.p("\tJMP %s", label("loop8"))
+	g.p("%s:", label("tail"))
+	g.p("\tCMPQ AX, CX")
+	g.p("\tJGE %s", label("next"))
+	if vec == "" {
+		g.p("\tVMOVSS (SI)(AX*4), X0")
+	} else {
+		g.p("\tVMOVSS (SI)(AX*4), X1")
+		g.p("\tVMOVSS (DI)(AX*4), X0")
+		g.p("\t%s X1, X0, X0", ss)
+	}
+	g.p("\tVMOVSS X0, (DI)(AX*4)")
+	g.p("\tINCQ AX")
+	g.p("\tJMP %s", label("tail"))
+	g.p("%s:", label("next"))
+	g.p("\tADDQ R8, DI")
+	g.p("\tADDQ R9, SI")
+	g.p("\tDECQ BX")
+	g.p("\tJNZ %s", label("row"))
+	g.p("%s:", label("done"))
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 }

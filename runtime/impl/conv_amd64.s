@@ -71,3 +71,82 @@ chanPoolGrad:
 donePoolGrad:
 	VZEROUPPER
 	RET
+
+// func addRowsAVX2(dst, src *float32, n, rows, ldd, lds int)
+TEXT ·addRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ rows+24(FP), BX
+	MOVQ ldd+32(FP), R8
+	SHLQ $2, R8
+	MOVQ lds+40(FP), R9
+	SHLQ $2, R9
+	TESTQ BX, BX
+	JZ doneaddRows
+rowaddRows:
+	XORQ AX, AX
+loop8addRows:
+	LEAQ 8(AX), DX
+	CMPQ DX, CX
+	JGT tailaddRows
+	VMOVUPS (DI)(AX*4), Y0
+	VADDPS (SI)(AX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	MOVQ DX, AX
+	JMP loop8addRows
+tailaddRows:
+	CMPQ AX, CX
+	JGE nextaddRows
+	VMOVSS (SI)(AX*4), X1
+	VMOVSS (DI)(AX*4), X0
+	VADDSS X1, X0, X0
+	VMOVSS X0, (DI)(AX*4)
+	INCQ AX
+	JMP tailaddRows
+nextaddRows:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ rowaddRows
+doneaddRows:
+	VZEROUPPER
+	RET
+
+// func copyRowsAVX2(dst, src *float32, n, rows, ldd, lds int)
+TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ rows+24(FP), BX
+	MOVQ ldd+32(FP), R8
+	SHLQ $2, R8
+	MOVQ lds+40(FP), R9
+	SHLQ $2, R9
+	TESTQ BX, BX
+	JZ donecopyRows
+rowcopyRows:
+	XORQ AX, AX
+loop8copyRows:
+	LEAQ 8(AX), DX
+	CMPQ DX, CX
+	JGT tailcopyRows
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	MOVQ DX, AX
+	JMP loop8copyRows
+tailcopyRows:
+	CMPQ AX, CX
+	JGE nextcopyRows
+	VMOVSS (SI)(AX*4), X0
+	VMOVSS X0, (DI)(AX*4)
+	INCQ AX
+	JMP tailcopyRows
+nextcopyRows:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ rowcopyRows
+donecopyRows:
+	VZEROUPPER
+	RET
