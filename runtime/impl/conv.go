@@ -121,10 +121,13 @@ func unfoldRows(g *ConvGeom, col, x []float32, gi, lo, hi int) {
 	for r := lo; r < hi; r++ {
 		b, oy := r/g.OH, r%g.OH
 		xb := x[b*g.H*g.W*g.C:]
+		skip := false // the outputs o0..o1-1 are done
 		if bulk && o1 > o0 {
+			skip = true
 			for ky := 0; ky < g.KH; ky++ {
 				iy := oy*g.SH - g.PT + ky*g.DH
 				if iy < 0 || iy >= g.H {
+					skip = false // their window row in the padding: below
 					continue
 				}
 				d, s := ((b*g.OH+oy)*g.OW+o0)*kk+ky*run, (iy*g.W+o0*g.SW-g.PL)*g.C
@@ -133,6 +136,10 @@ func unfoldRows(g *ConvGeom, col, x []float32, gi, lo, hi int) {
 			}
 		}
 		for ox := 0; ox < g.OW; ox++ {
+			if skip && ox == o0 {
+				ox = o1 - 1
+				continue
+			}
 			row := col[((b*g.OH+oy)*g.OW+ox)*kk:][:kk]
 			ix0 := ox*g.SW - g.PL
 			for ky := 0; ky < g.KH; ky++ {
