@@ -1019,9 +1019,7 @@ func (m *Model) c4Forward(n int) {
 //
 //	hiddenRandomUniform = random_uniform(randomKey, step) (N, 6272)
 func (m *Model) hiddenRandomUniformForward(n int) {
-	for i := range m.hiddenRandomUniform[:6272*n] {
-		m.hiddenRandomUniform[i] = rt.PhiloxUniform(rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0, uint64(i))
-	}
+	rt.PhiloxFill(m.hiddenRandomUniform[:6272*n], rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0)
 }
 
 // hiddenGeForward computes

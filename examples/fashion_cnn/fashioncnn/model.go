@@ -917,9 +917,7 @@ func (m *Model) c2Forward(n int) {
 //
 //	hiddenRandomUniform = random_uniform(randomKey, step) (N, 1600)
 func (m *Model) hiddenRandomUniformForward(n int) {
-	for i := range m.hiddenRandomUniform[:1600*n] {
-		m.hiddenRandomUniform[i] = rt.PhiloxUniform(rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0, uint64(i))
-	}
+	rt.PhiloxFill(m.hiddenRandomUniform[:1600*n], rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0)
 }
 
 // hiddenGeForward computes
