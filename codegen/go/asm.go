@@ -27,7 +27,8 @@ import (
 
 // asmFunc is one generated assembly function.
 type asmFunc struct {
-	name   string     // Go name of the function (updateAVX2)
+	name   string     // Go name of the function (updateAVX2Asm)
+	goVar  string     // the function variable model.go calls (updateAVX2)
 	params []jen.Code // its Go parameters
 	text   string     // its assembly
 }

@@ -112,7 +112,7 @@ func (gen *generator) asmDecls() ([]byte, error) {
 	f.HeaderComment("//go:build amd64 && !purego")
 	var set []jen.Code
 	for _, fn := range gen.asm {
-		set = append(set, jen.Id(strings.TrimSuffix(fn.name, "Asm")).Op("=").Id(fn.name))
+		set = append(set, jen.Id(fn.goVar).Op("=").Id(fn.name))
 	}
 	f.Comment("The AVX2 loops of model_amd64.s replace their plain versions in model.go when")
 	f.Comment("the CPU has AVX2 (the results are the same, bit for bit).")
@@ -166,9 +166,13 @@ type generator struct {
 	p       *plan
 	opt     Options
 	helpers map[string]bool
-	asm     []asmFunc   // functions of model_amd64.s
-	err     error       // the first unit that could not be emitted
-	inputs  []*ir.Value // g.Inputs(), made by unitInputs
+	asm     []asmFunc  // functions of model_amd64.s
+	order   []*ir.Unit // the units the entry points run (emitUnits)
+	methods map[*ir.Unit]string
+	code    map[*ir.Unit]*kgen // each unit's code
+	rows    []rowsFunc         // every unit's rowsFuncs
+	err     error              // the first unit that could not be emitted
+	inputs  []*ir.Value        // g.Inputs(), made by unitInputs
 }
 
 func rt(name string) *jen.Statement { return api.Rt(name) }
@@ -208,6 +212,7 @@ func (gen *generator) file() *jen.File {
 		jen.Id("iarena").Index().Int32().Comment("int32 temporaries"),
 		jen.Id("seed").Uint64(),
 	}
+	gen.emitUnits()
 	views := gen.views()
 	section := ""
 	for _, vw := range views {
@@ -227,6 +232,7 @@ func (gen *generator) file() *jen.File {
 	if pl.Entries[ir.EntryStep] != nil {
 		fields = append(fields, jen.Line(), jen.Id("allReduce").Add(api.Mdlc("AllReducer")).Comment("joins the steps of several processes (WithAllReduce); nil: one process"))
 	}
+	fields = append(fields, gen.rowsFields()...)
 	if gen.update() != nil {
 		fields = append(fields, jen.Line(), jen.Id("updateFn").Func().Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Comment("m.update, made once so parallel calls do not allocate"))
 	}
@@ -249,7 +255,7 @@ func (gen *generator) file() *jen.File {
 	api.SpecFunc(f, g)
 	gen.entries(f)
 	for _, fn := range gen.asm {
-		v := strings.TrimSuffix(fn.name, "Asm")
+		v := fn.goVar
 		f.Comment(fmt.Sprintf("%s is %s (model_amd64.s) when the CPU has AVX2, nil elsewhere.", v, fn.name))
 		f.Var().Id(v).Func().Params(fn.params...)
 	}
@@ -394,6 +400,9 @@ func (gen *generator) constructor(f *jen.File, views []view) {
 	if gen.update() != nil {
 		body = append(body, jen.Id("m").Dot("updateFn").Op("=").Id("m").Dot("update"))
 	}
+	for _, fn := range gen.rows {
+		body = append(body, jen.Id("m").Dot(fn.field).Op("=").Id("m").Dot(fn.name))
+	}
 	body = append(body, jen.Id("m").Dot("Reset").Call(), jen.Return(jen.Id("m")))
 	f.Comment("New returns a model with freshly initialized parameters.")
 	f.Func().Id("New").Params(jen.Id("opts").Op("...").Id("Option")).Op("*").Id("Model").Block(body...)
@@ -449,23 +458,63 @@ func (gen *generator) body(method string) []jen.Code {
 	return append(out, jen.Return(jen.Nil()))
 }
 
+// emitUnits names the method of every unit an entry point runs and
+// writes its code, before the Model type is written: a unit may add fields
+// (its rowsFuncs).
+func (gen *generator) emitUnits() {
+	gen.methods = map[*ir.Unit]string{}
+	gen.code = map[*ir.Unit]*kgen{}
+	for _, u := range gen.pl.Units {
+		if u.Entries != 0 {
+			gen.order = append(gen.order, u)
+		}
+	}
+	suffix := [...]string{ir.PhaseForward: "Forward", ir.PhaseBackward: "Backward", ir.PhaseUpdate: "Update"}
+	for _, u := range gen.order {
+		if u.Kind != ir.UnitUpdate {
+			gen.methods[u] = gen.p.unitName(u, nil, nil, suffix[u.Phase])
+		}
+	}
+	for _, u := range gen.order {
+		k := &kgen{p: gen.p, helpers: gen.helpers}
+		if u.Kind == ir.UnitUpdate {
+			k.emitUpdate(u)
+		} else {
+			k.emitUnit(u)
+		}
+		if k.err != nil && gen.err == nil {
+			gen.err = k.err
+		}
+		gen.addAsm(k)
+		gen.code[u] = k
+		for i := range k.rows {
+			k.rows[i].unit = gen.methods[u]
+			gen.rows = append(gen.rows, k.rows[i])
+		}
+	}
+}
+
+// rowsFields are the Model's fields of the rowsFuncs.
+func (gen *generator) rowsFields() []jen.Code {
+	var out []jen.Code
+	for i, fn := range gen.rows {
+		if i == 0 {
+			out = append(out, jen.Line())
+		}
+		params := jen.List(jen.Id("lo"), jen.Id("hi")).Int()
+		if fn.sum {
+			params = jen.List(jen.Id("acc").Index().Float32(), jen.Id("lo"), jen.Id("hi").Int())
+		}
+		out = append(out, jen.Id(fn.field).Func().Params(params).Comment(fmt.Sprintf("m.%s, made once so parallel calls do not allocate", fn.name)))
+	}
+	return out
+}
+
 // entries writes the entry points (forward, eval, step: the units each
 // runs, in order) and then every unit once, as a method.
 func (gen *generator) entries(f *jen.File) {
 	g, pl := gen.g, gen.pl
-	methods := map[*ir.Unit]string{}
-	var order []*ir.Unit
-	for _, u := range pl.Units {
-		if u.Entries != 0 {
-			order = append(order, u)
-		}
-	}
-	suffix := [...]string{ir.PhaseForward: "Forward", ir.PhaseBackward: "Backward", ir.PhaseUpdate: "Update"}
-	for _, u := range order {
-		if u.Kind != ir.UnitUpdate {
-			methods[u] = gen.p.unitName(u, nil, nil, suffix[u.Phase])
-		}
-	}
+	methods, order := gen.methods, gen.order
 	docs := [...][]string{
 		ir.EntryForward: {"forward computes the outputs."},
 		ir.EntryEval:    {"eval computes the loss and the metrics."},
@@ -547,10 +596,8 @@ func (gen *generator) entries(f *jen.File) {
 			f.Comment(s)
 			f.Line()
 		}
-		k := &kgen{p: gen.p, helpers: gen.helpers}
+		k := gen.code[u]
 		if u.Kind == ir.UnitUpdate {
-			k.emitUpdate(u)
-			gen.addAsm(k)
 			f.Comment("update is the optimizer step of the params in [lo, hi) of the params block (and of")
 			f.Comment("their gradients and state at the same offsets); element i computes")
 			f.Comment("")
@@ -558,15 +605,20 @@ func (gen *generator) entries(f *jen.File) {
 			f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("update").Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Block(jen.Id(strings.TrimRight(k.b.String(), "\n")))
 			continue
 		}
-		k.emitUnit(u)
-		if k.err != nil && gen.err == nil {
-			gen.err = k.err
-		}
-		gen.addAsm(k)
 		f.Comment(fmt.Sprintf("%s computes", methods[u]))
 		f.Comment("")
 		gen.formulas(f, u.Values)
 		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(methods[u]).Params(gen.params(gen.unitInputs(u))...).Block(jen.Id(strings.TrimRight(k.b.String(), "\n")))
+		for _, fn := range k.rows {
+			params := jen.List(jen.Id("lo"), jen.Id("hi")).Int()
+			if fn.sum {
+				f.Comment(fmt.Sprintf("%s adds the sums over rows lo..hi-1 of %s's loop into acc.", fn.name, fn.unit))
+				params = jen.List(jen.Id("acc").Index().Float32(), jen.Id("lo"), jen.Id("hi").Int())
+			} else {
+				f.Comment(fmt.Sprintf("%s computes rows lo..hi-1 of %s's loop.", fn.name, fn.unit))
+			}
+			f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(fn.name).Params(params).Block(jen.Id(strings.TrimRight(fn.body, "\n")))
+		}
 	}
 	_ = g
 }

@@ -226,6 +226,7 @@ func (k *kgen) emitUpdate(u *ir.Unit) {
 	vl.mayAlias = func(out, in string) bool { return out == in } // distinct blocks
 	vl.plan()
 	if fn, args, ok := vl.asm("updateAVX2Asm", "len(params)"); ok && !k.p.noAsm {
+		fn.goVar = "updateAVX2"
 		k.asm = append(k.asm, fn)
 		k.printf("if updateAVX2 != nil { // the loop below in registers, 8 lanes at a time (model_amd64.s)\n")
 		k.printf("if len(params) > 0 {\nupdateAVX2(%s)\n}\nreturn\n}\n", strings.Join(args, ", "))

@@ -99,8 +99,9 @@ type kgen struct {
 	p       *plan
 	b       strings.Builder
 	helpers map[string]bool
-	asm     []asmFunc // AVX2 functions for model_amd64.s (asm.go)
-	err     error     // the first op without a template
+	asm     []asmFunc  // AVX2 functions for model_amd64.s (asm.go)
+	rows    []rowsFunc // methods over a range of rows of a loop (rows.go)
+	err     error      // the first op without a template
 }
 
 // scalarExpr is the expression of elementwise v on its args' expressions.
@@ -417,12 +418,12 @@ func (k *kgen) fault(v *ir.Value, hi int, skip string) {
 	k.printf("if uint32(r) >= %d {\nif m.fault == nil {\nm.fault = rt.IndexError(%q, i, r, %d)\n}\n%s\n}\n", hi, render.FaultWhere(v), hi, skip)
 }
 
-// Random draws element i of random_uniform with rt.PhiloxUniform (one
-// loop: the draws depend on i only, so any split would give the same).
+// Random draws element i of random_uniform with rt.PhiloxUniform, by
+// rt.PhiloxFill: the draws depend on i only, so it splits them across the
+// cores.
 func (k *kgen) Random(v *ir.Value) {
-	dst := k.p.ref(v)
-	k.printf("for i := range %s[:%s] {\n%s[i] = rt.PhiloxUniform(rt.PhiloxKey(%s[:4]), uint32(%s[0]), %d, uint64(i))\n}\n",
-		dst, dims.Size(v.Type.Shape), dst, k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), v.Attrs.Int("stream"))
+	k.printf("rt.PhiloxFill(%s[:%s], rt.PhiloxKey(%s[:4]), uint32(%s[0]), %d)\n",
+		k.p.ref(v), dims.Size(v.Type.Shape), k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), v.Attrs.Int("stream"))
 }
 
 func (k *kgen) OneHot(v *ir.Value) {

@@ -115,29 +115,61 @@ func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space i
 		}
 		sinkOff, sinkRow = offset(st[:r-1]), st[r-1] != ""
 	}
+	// A large loop over rows runs as a method over a range of them, split
+	// across the cores (see parallelRows).
+	par := k.parallelRows(u, ext, strides, rowScalar, loop, flat, sink, sinkRow, sinkOff)
+	var saved string
+	if par {
+		saved = k.b.String()
+		k.b.Reset()
+	}
+	// rowOff is the offset of a row slice of an arg with strides st.
+	rowOff := func(st []string) string {
+		switch {
+		case !par:
+			return offset(st[:r-1])
+		case offset(st[:r-1]) == "0":
+			return "0"
+		}
+		return "r*" + inner
+	}
 	// The row loops, with the row slices and per-row scalars.
 	open := func() string {
-		closing := k.loopNest(loop[:r-1])
+		closing := ""
+		if par {
+			k.printf("for r := lo; r < hi; r++ {\n")
+			closing = "}\n"
+		} else {
+			closing = k.loopNest(loop[:r-1])
+		}
 		for _, a := range ext {
-			outer := offset(strides[a][:r-1])
+			outer := rowOff(strides[a])
 			if rowScalar[a] {
 				k.printf("%s := %s\n", local[a], k.elem(a, outer))
 			} else {
 				k.printf("%s := %s[%s:][:%s]\n", local[a], k.p.ref(a), outer, inner)
 			}
 		}
-		outOff := offset(dims.Strides(loop)[:r-1])
+		outOff := rowOff(dims.Strides(loop))
 		for _, v := range outs {
 			k.printf("%s := %s[%s:][:%s]\n", k.p.rowOf(v), k.p.ref(v), outOff, inner)
 		}
-		if sink != nil && sinkRow {
+		switch {
+		case sink != nil && sinkRow && par:
+			k.printf("%s := acc[:%s]\n", k.p.rowOf(sink), inner)
+		case sink != nil && sinkRow:
 			k.printf("%s := %s[%s:][:%s]\n", k.p.rowOf(sink), k.p.ref(sink), sinkOff, inner)
 		}
 		return closing
 	}
 	// The vector form, when every op has a primitive (see vec.go).
+	// Rows shorter than vecMin are worth only the AVX2 function.
+	vecLen := loop[r-1].Resolve(k.p.maxBatch)
+	if !k.p.noAsm && vecLen >= asmMinLen {
+		vecLen = max(vecLen, k.p.vecMin)
+	}
 	var vl *vecLoop
-	if k.p.vectorizable(members, sink, loop[r-1].Resolve(k.p.maxBatch)) && (sink == nil || sinkRow) {
+	if k.p.vectorizable(members, sink, vecLen) && (sink == nil || sinkRow) {
 		vl = &vecLoop{k: k, members: members, slices: map[*ir.Value]string{}, outs: map[*ir.Value]string{}, sink: sink}
 		byName := map[string]*ir.Value{}
 		for _, a := range ext {
@@ -175,6 +207,7 @@ func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space i
 	if vl != nil && !k.p.noAsm {
 		name := k.p.unitName(u, members, sink, "AVX2")
 		if fn, args, ok := vl.asm(k.p.names.Name(name, "Asm"), inner); ok {
+			fn.goVar = name // not the asm's name less Asm: that may have a number
 			k.asm = append(k.asm, fn)
 			call := fmt.Sprintf("%s(%s)\n", name, strings.Join(args, ", "))
 			if _, err := strconv.Atoi(inner); err != nil {
@@ -186,7 +219,7 @@ func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space i
 			vectorized = true
 		}
 	}
-	if vl != nil && !vectorized {
+	if vl != nil && !vectorized && loop[r-1].Resolve(k.p.maxBatch) >= k.p.vecMin {
 		k.printf("if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time\n")
 		k.printf("%s\n", vtDecl(vl.slots))
 		vl.fill(func(s string) bool { return !isRowScalar(s) }) // constants: filled once
@@ -258,7 +291,89 @@ func (k *kgen) emitRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, space i
 	if vectorized {
 		k.printf("}\n")
 	}
+	if par {
+		k.endParallelRows(u, members, sink, saved, dims.Size(loop[:r-1]), inner)
+	}
 	if sink != nil && sink.Op.Reduce == ir.ReduceMean {
 		k.finishMean(sink)
 	}
+}
+
+// parRowsMin is the number of elements (at the largest batch) from which
+// a unit's loop over rows is split across the cores; parChunk is the number
+// of elements of a chunk of a column reduction's rows (rt.SumRows).
+const (
+	parRowsMin = 1 << 16
+	parChunk   = 1 << 16
+)
+
+// rowsFunc is the method that computes a range of the rows of a unit's
+// loop: name(lo, hi int), or name(acc []float32, lo, hi int) adding a
+// column reduction's partial sums into acc; field holds it as a func value
+// made once (New), so that passing it to the runtime does not allocate.
+type rowsFunc struct {
+	name, field string
+	sum         bool
+	unit        string // the method that calls it
+	body        string
+}
+
+// parallelRows reports whether the loop of unit u over rows of loop (the
+// last axis innermost) runs as a rowsFunc split across the cores: a loop
+// of at least parRowsMin elements, each of whose arrays is either read
+// row by row like the loop (one row of it per row of the loop) or the
+// same row for every row (a broadcast vector or scalar), and whose sink,
+// if any, is a float32 sum or mean over every axis but the last (a column
+// reduction: the bias gradient). Such a row is found from the flat row
+// index alone. Inputs (the method's parameters, not fields) keep the loop
+// serial.
+func (k *kgen) parallelRows(u *ir.Unit, ext []*ir.Value, strides map[*ir.Value][]string, rowScalar map[*ir.Value]bool,
+	loop ir.Shape, flat bool, sink *ir.Value, sinkRow bool, sinkOff string) bool {
+	r := len(loop)
+	if u == nil || flat || r < 2 || loop[r-1] < 0 {
+		return false
+	}
+	size := 1
+	for _, d := range loop {
+		size *= d.Resolve(k.p.maxBatch)
+	}
+	if size < parRowsMin {
+		return false
+	}
+	dense := offset(dims.Strides(loop)[:r-1])
+	for _, a := range ext {
+		if k.p.slot(k.p.source(a)).Storage == ir.StoreInput {
+			return false
+		}
+		switch off := offset(strides[a][:r-1]); {
+		case off == "0":
+		case off == dense && !rowScalar[a]:
+		default:
+			return false
+		}
+	}
+	if sink != nil {
+		return sinkRow && sinkOff == "0" && sink.Type.DType == ir.F32 &&
+			(sink.Op.Reduce == ir.ReduceSum || sink.Op.Reduce == ir.ReduceMean)
+	}
+	return true
+}
+
+// endParallelRows turns the loop just emitted (the builder's text after
+// saved) into a rowsFunc of u, and emits in its place the call that runs
+// it over rows rows of inner elements.
+func (k *kgen) endParallelRows(u *ir.Unit, members []*ir.Value, sink *ir.Value, saved, rows, inner string) {
+	body := k.b.String()
+	k.b.Reset()
+	k.b.WriteString(saved)
+	fn := rowsFunc{name: k.p.unitName(u, members, sink, "Rows"), sum: sink != nil, body: body}
+	fn.field = k.p.names.Name(fn.name, "Fn")
+	n, _ := strconv.Atoi(inner)
+	if fn.sum {
+		k.printf("rt.SumRows(%s[:%s], %s, %d, m.%s) // m.%s(acc, lo, hi) over chunks of rows, split across the cores\n",
+			k.p.ref(sink), inner, rows, max(1, parChunk/n), fn.field, fn.name)
+	} else {
+		k.printf("rt.ForRows(%s, %s, m.%s) // m.%s(lo, hi), split across the cores\n", rows, inner, fn.field, fn.name)
+	}
+	k.rows = append(k.rows, fn)
 }

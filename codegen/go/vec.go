@@ -29,6 +29,11 @@ var vecPrims = map[string]string{
 // it the calls cost more than the scalar loop.
 const vecMinLen = 64
 
+// asmMinLen is the shortest inner loop given an AVX2 function (asm.go),
+// which costs one call per row: rows of 16 to 63 elements (a CNN's first
+// layers have 32 channels) get it but no strip-mined loop.
+const asmMinLen = 16
+
 // floatLike: f32 or bool (stored as 0/1 float32).
 func floatLike(v *ir.Value) bool { return v.Type.DType == ir.F32 || v.Type.DType == ir.Bool }
 

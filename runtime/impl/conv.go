@@ -113,16 +113,41 @@ func unfoldRows(g *ConvGeom, col, x []float32, gi, lo, hi int) {
 	// layer of a CNN, C = 1 or 3, is dominated by those copies).
 	rowRun := cg == g.C && g.DW == 1
 	run := g.KW * cg
+	// With AVX2 the window rows inside the image of a row of outputs are
+	// copied by one call per window row (copyRowsAVX2): rows of 9 floats
+	// (3x3 windows over 3 channels) cost a call of copy each otherwise.
+	bulk := rowRun && vecAVX2
+	o0, o1 := tapRange(-g.PL, g.SW, g.W-g.KW+1, g.OW) // windows inside the image's width
 	for r := lo; r < hi; r++ {
 		b, oy := r/g.OH, r%g.OH
 		xb := x[b*g.H*g.W*g.C:]
+		skip := false // the outputs o0..o1-1 are done
+		if bulk && o1 > o0 {
+			skip = true
+			for ky := 0; ky < g.KH; ky++ {
+				iy := oy*g.SH - g.PT + ky*g.DH
+				if iy < 0 || iy >= g.H {
+					skip = false // their window row in the padding: below
+					continue
+				}
+				d, s := ((b*g.OH+oy)*g.OW+o0)*kk+ky*run, (iy*g.W+o0*g.SW-g.PL)*g.C
+				_, _ = col[d+(o1-o0-1)*kk+run-1], xb[s+(o1-o0-1)*g.SW*g.C+run-1] // what the copy touches is in range
+				copyRowsAVX2(&col[d], &xb[s], run, o1-o0, kk, g.SW*g.C)
+			}
+		}
 		for ox := 0; ox < g.OW; ox++ {
+			if skip && ox == o0 {
+				ox = o1 - 1
+				continue
+			}
 			row := col[((b*g.OH+oy)*g.OW+ox)*kk:][:kk]
 			ix0 := ox*g.SW - g.PL
 			for ky := 0; ky < g.KH; ky++ {
 				iy := oy*g.SH - g.PT + ky*g.DH
 				if rowRun && iy >= 0 && iy < g.H && ix0 >= 0 && ix0+g.KW <= g.W {
-					copy(row[ky*run:(ky+1)*run], xb[(iy*g.W+ix0)*g.C:])
+					if !bulk {
+						copy(row[ky*run:(ky+1)*run], xb[(iy*g.W+ix0)*g.C:])
+					}
 					continue
 				}
 				for kx := 0; kx < g.KW; kx++ {
@@ -161,6 +186,22 @@ func foldRows(g *ConvGeom, dx, col []float32, gi, lo, hi int) {
 				continue
 			}
 			oy := t / g.SH
+			if vecAVX2 {
+				// The loop below, one call per window column: the outputs
+				// o0..o1-1 read input columns ox*SW+off, SW apart.
+				for kx := 0; kx < g.KW; kx++ {
+					off := kx*g.DW - g.PL
+					o0, o1 := tapRange(off, g.SW, g.W, g.OW)
+					if o1 <= o0 {
+						continue
+					}
+					d := ((b*g.H+iy)*g.W+o0*g.SW+off)*g.C + gi*cg
+					s := ((b*g.OH+oy)*g.OW+o0)*kk + (ky*g.KW+kx)*cg
+					_, _ = dx[d+(o1-o0-1)*g.SW*g.C+cg-1], col[s+(o1-o0-1)*kk+cg-1] // what the sum touches is in range
+					addRowsAVX2(&dx[d], &col[s], cg, o1-o0, g.SW*g.C, kk)
+				}
+				continue
+			}
 			for kx := 0; kx < g.KW; kx++ {
 				for ix := 0; ix < g.W; ix++ {
 					u := ix + g.PL - kx*g.DW
@@ -177,6 +218,18 @@ func foldRows(g *ConvGeom, dx, col []float32, gi, lo, hi int) {
 			}
 		}
 	}
+}
+
+// tapRange returns the outputs lo..hi-1 (of ow) whose window tap at
+// offset off reads inside an input of width w: 0 <= ox*s + off < w.
+func tapRange(off, s, w, ow int) (lo, hi int) {
+	if off < 0 {
+		lo = (-off + s - 1) / s
+	}
+	if w-1-off < 0 {
+		return lo, lo
+	}
+	return lo, max(lo, min(ow, (w-1-off)/s+1))
 }
 
 // Pooling over NHWC images (ir/conv.go gives the semantics): the geometry is
@@ -341,6 +394,12 @@ func maxPoolGrad2x2Rows(c, h, w, oh, ow int, dx, x, dy []float32, lo, hi int) {
 				clear(dbot[2*ow*c:])
 			}
 			gr := dy[(b*oh+oy)*ow*c : (b*oh+oy+1)*ow*c]
+			if vecAVX2 && c%8 == 0 && ow > 0 {
+				// The loop below, 8 channels at a time (conv_amd64.s).
+				_, _ = top[2*ow*c-1], bot[2*ow*c-1]
+				maxPoolGrad2x2AVX2(&top[0], &bot[0], &dtop[0], &dbot[0], &gr[0], ow, c)
+				continue
+			}
 			for ox := 0; ox < ow; ox++ {
 				i0, i1, i2 := 2*ox*c, (2*ox+1)*c, (2*ox+2)*c
 				a, bb, cc, d := top[i0:i1], top[i1:i2], bot[i0:i1], bot[i1:i2]

@@ -44,8 +44,17 @@ func randomGeom(r *rand.Rand) (ConvGeom, int) {
 
 // Unfold is im2col, serial or split across the workers, bit for bit; Fold
 // is its adjoint: <Unfold(x), c> = <x, Fold(c)> for every geometry,
-// strides, dilations, pads and groups included.
+// strides, dilations, pads and groups included; both give the same bits
+// with and without their AVX2 row kernels.
 func TestUnfoldFold(t *testing.T) {
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	for _, asm := range []bool{false, true} {
+		vecAVX2 = asm && hasVecAVX2
+		testUnfoldFold(t)
+	}
+}
+
+func testUnfoldFold(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	tried := 0
 	for tried < 300 {
@@ -96,6 +105,17 @@ func TestUnfoldFold(t *testing.T) {
 			for i := range serial {
 				if math.Float32bits(serial[i]) != math.Float32bits(dx[i]) {
 					t.Fatalf("%+v group %d: Fold differs from its serial form at %d", g, gi, i)
+				}
+			}
+			if vecAVX2 {
+				clear(serial)
+				vecAVX2 = false
+				foldRows(&g, serial, c, gi, 0, cnt*g.H)
+				vecAVX2 = true
+				for i := range serial {
+					if math.Float32bits(serial[i]) != math.Float32bits(dx[i]) {
+						t.Fatalf("%+v group %d: Fold's AVX2 and Go loops differ at %d", g, gi, i)
+					}
 				}
 			}
 		}
@@ -189,18 +209,31 @@ func TestMaxPoolGradOrder(t *testing.T) {
 }
 
 // The 2x2 stride-2 max pool's own loops give what the general ones give,
-// forward and backward (odd sizes leave rows and columns no window covers).
+// forward and backward (odd sizes leave rows and columns no window covers),
+// with and without the AVX2 kernel of the gradient (channels a multiple
+// of 8), on values with ties, signed zeros and NaNs.
 func TestMaxPool2x2(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	for _, asm := range []bool{false, true} {
+		vecAVX2 = asm && hasVecAVX2
+		for _, c := range []int{5, 8, 24} {
+			testMaxPool2x2(t, c)
+		}
+	}
+}
+
+func testMaxPool2x2(t *testing.T, c int) {
+	r := rand.New(rand.NewPCG(7, uint64(c)))
+	values := []float32{-1, float32(math.Copysign(0, -1)), 0, 1, 2}
 	for _, hw := range [][3]int{{2, 2, 0}, {5, 4, 0}, {8, 9, 0}, {17, 17, 0}, {9, 9, 1}, {5, 4, 1}} {
-		g := ConvGeom{H: hw[0], W: hw[1], C: 5, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, OH: hw[0] / 2, OW: hw[1] / 2, CG: 5}
+		g := ConvGeom{H: hw[0], W: hw[1], C: c, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, OH: hw[0] / 2, OW: hw[1] / 2, CG: c}
 		if hw[2] == 1 { // "same": the last window of an odd side hangs over the padding
 			g.OH, g.OW = (hw[0]+1)/2, (hw[1]+1)/2
 		}
 		const n = 3
 		x := make([]float32, n*g.H*g.W*g.C)
 		for i := range x {
-			x[i] = float32(r.IntN(3))
+			x[i] = values[r.IntN(len(values))]
 			if r.IntN(30) == 0 {
 				x[i] = float32(math.NaN())
 			}
@@ -225,8 +258,57 @@ func TestMaxPool2x2(t *testing.T) {
 		maxPoolGradRows(&g, gotDx, x, dy, 0, n)
 		for i := range gotDx {
 			if math.Float32bits(gotDx[i]) != math.Float32bits(wantDx[i]) {
-				t.Fatalf("%dx%d: dx[%d] = %v, the definition gives %v", g.H, g.W, i, gotDx[i], wantDx[i])
+				t.Fatalf("%dx%dx%d (AVX2 %v): dx[%d] = %v, the definition gives %v", g.H, g.W, c, vecAVX2, i, gotDx[i], wantDx[i])
 			}
 		}
+	}
+}
+
+// BenchmarkMaxPoolGrad2x2 is the seed CNN's first pooling gradient (one
+// example of 148x148x32), with and without the AVX2 kernel.
+func BenchmarkMaxPoolGrad2x2(b *testing.B) {
+	g := ConvGeom{H: 148, W: 148, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, OH: 74, OW: 74, CG: 32}
+	r := rand.New(rand.NewPCG(1, 2))
+	x, dy := make([]float32, g.H*g.W*g.C), make([]float32, g.OH*g.OW*g.C)
+	for i := range x {
+		x[i] = max(0, r.Float32()-0.5) // a ReLU's output
+	}
+	for i := range dy {
+		dy[i] = r.Float32()
+	}
+	dx := make([]float32, len(x))
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	for _, asm := range []bool{false, true} {
+		b.Run(map[bool]string{false: "go", true: "avx2"}[asm], func(b *testing.B) {
+			vecAVX2 = asm && hasVecAVX2
+			for b.Loop() {
+				maxPoolGradRows(&g, dx, x, dy, 0, 1)
+			}
+		})
+	}
+}
+
+// BenchmarkUnfoldFold unfolds and folds one example of the first layers
+// of the seed CNN (150x150x3) and the Fashion-MNIST CNN (28x28x1), and
+// folds the seed CNN's second layer's input gradient (74x74x32), 3x3
+// windows.
+func BenchmarkUnfoldFold(b *testing.B) {
+	for _, s := range []struct {
+		name    string
+		h, w, c int
+	}{{"150x150x3", 150, 150, 3}, {"28x28x1", 28, 28, 1}, {"74x74x32", 74, 74, 32}} {
+		g := ConvGeom{H: s.h, W: s.w, C: s.c, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: s.h - 2, OW: s.w - 2, CG: s.c}
+		x := make([]float32, s.h*s.w*s.c)
+		col := make([]float32, g.OH*g.OW*g.patch())
+		b.Run("unfold/"+s.name, func(b *testing.B) {
+			for b.Loop() {
+				unfoldRows(&g, col, x, 0, 0, g.OH)
+			}
+		})
+		b.Run("fold/"+s.name, func(b *testing.B) {
+			for b.Loop() {
+				foldRows(&g, x, col, 0, 0, g.H)
+			}
+		})
 	}
 }

@@ -23,9 +23,11 @@ import (
 //
 // Parallelism splits C into chunks of whole tiles (rows of C in multiples of
 // mr, or columns in multiples of nr) and runs the loop above on each, with
-// its own packing buffers. k is never split and its blocking depends only on
-// k and the kernel, so every element of C is summed in the same order with
-// any number of workers: results are bit-identical whatever GOMAXPROCS is.
+// its own packing buffers. k is split only for a product of a few tiles
+// along a long k (splitK), into chunks that depend on k alone; its blocking
+// depends only on k and the kernel, so every element of C is summed in the
+// same order with any number of workers: results are bit-identical
+// whatever GOMAXPROCS is.
 
 // Activation is the elementwise function an Epilogue applies last.
 type Activation uint8
@@ -131,6 +133,10 @@ func (g *gemm) run() {
 			a: g.b, lda: g.ldb, b: g.a, ldb: g.lda, c: g.c, ldc: g.ldc, ep: g.ep, kr: g.kr, swap: true}
 	}
 	g.oneRow = g.m == 1 && !g.tB && !g.swap && g.kr.gemv != nil
+	if g.splitK() {
+		g.runSplitK()
+		return
+	}
 	if 2*g.m*g.n*g.k < parFlops {
 		g.serialAlone()
 		return
@@ -193,6 +199,75 @@ func (g *gemm) run() {
 	}
 	pool.growScratch(g.kr.mc*g.kr.kc, g.kr.kc*min(g.kr.nc, (g.n+nr-1)/nr*nr), mr*nr)
 	pool.runHeld(ts[:nt])
+}
+
+// splitKMin is the shortest k chunk of a product split along k (splitK).
+const splitKMin = 1024
+
+// splitK reports whether the call is a product of a few tiles along a long
+// k (a convolution's filter gradient: a few dozen rows of C summed over
+// every pixel of a tile of examples), which a split of C's tiles would
+// leave on one or two cores: its k is then cut into chunks of at least
+// splitKMin (how many depends on k alone), computed in parallel into
+// partial products that are added in chunk order (runSplitK). Calls with
+// an epilogue, or that run swapped, are never split.
+func (g *gemm) splitK() bool {
+	tiles := (g.m + g.kr.mr - 1) / g.kr.mr * ((g.n + g.kr.nr - 1) / g.kr.nr)
+	return !g.swap && g.ep.Bias == nil && g.ep.Act == ActNone && tiles <= 4 && g.k >= 2*splitKMin
+}
+
+// runSplitK computes the call as min(k/splitKMin, maxThreads) products over
+// consecutive chunks of k, each into its own m×n partial C (with alpha,
+// without beta), on the worker pool when it is free and on the caller
+// otherwise; then C = beta*C + the partials, added in chunk order. The
+// chunks depend on k only, so the result is the same on any number of
+// cores.
+func (g *gemm) runSplitK() {
+	nc := min(g.k/splitKMin, maxThreads)
+	size := g.m * g.n
+	part := getPartials(nc * size)
+	defer putPartials(part)
+	var ts [maxThreads]task
+	for c := range nc {
+		p0, p1 := g.k*c/nc, g.k*(c+1)/nc
+		s := *g
+		s.k, s.beta = p1-p0, 0
+		if g.tA {
+			s.a = g.a[p0*g.lda:]
+		} else {
+			s.a = g.a[p0:]
+		}
+		if g.tB {
+			s.b = g.b[p0:]
+		} else {
+			s.b = g.b[p0*g.ldb:]
+		}
+		s.c, s.ldc = part.buf[c*size:(c+1)*size], g.n
+		ts[c].g = s
+	}
+	if _, ok := pool.acquire(); ok {
+		pool.growScratch(g.kr.mc*g.kr.kc, g.kr.kc*min(g.kr.nc, (g.n+g.kr.nr-1)/g.kr.nr*g.kr.nr), g.kr.mr*g.kr.nr)
+		pool.runHeld(ts[:nc])
+	} else {
+		sc := getScratch()
+		for c := range nc {
+			ts[c].g.serial(sc)
+		}
+		putScratch(sc)
+	}
+	for i := range g.m {
+		row := g.c[i*g.ldc : i*g.ldc+g.n]
+		for j := range row {
+			var v float32
+			if g.beta != 0 {
+				v = g.beta * row[j]
+			}
+			for c := range nc {
+				v += part.buf[c*size+i*g.n+j]
+			}
+			row[j] = v
+		}
+	}
 }
 
 // padded is the work of an m×n product on kernel kr: the area of its tiles.

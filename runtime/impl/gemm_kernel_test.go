@@ -202,17 +202,27 @@ func TestSgemmDeterministic(t *testing.T) {
 		// A row split can leave a chunk of one row (m = mr+1): it must
 		// still go through a tile, as with one worker, and beta = 0.3
 		// (inexact) shows any difference in how beta*C is rounded.
+		// The last three are split along k (splitK): a conv's filter
+		// gradient with 27 and 9 rows, and one row.
 		shapes := [][3]int{{128, 256, 784}, {784, 256, 128}, {128, 784, 256}, {128, 10, 256}, {100, 300, 1000},
-			{kr.mr + 1, kr.nr, 1171}, {2*kr.mr + 1, kr.nr, 1171}, {1, 256, 784}}
+			{kr.mr + 1, kr.nr, 1171}, {2*kr.mr + 1, kr.nr, 1171}, {1, 256, 784},
+			{27, 32, 5003}, {9, 32, 4732}, {1, 16, 2100}}
 		for si, s := range shapes {
 			for ti, tr := range transposes {
 				beta := float32(0.3)
 				if si < 5 && si%2 == 0 {
 					beta = 0.5
 				}
-				p := newGemmProblem(rng, tr[0], tr[1], s[0], s[1], s[2], 1, beta, ti%2 == 0, ActReLU)
+				bias, act := ti%2 == 0, ActReLU
+				if si >= 8 {
+					bias, act = false, ActNone // an epilogue keeps k whole
+				}
+				p := newGemmProblem(rng, tr[0], tr[1], s[0], s[1], s[2], 1, beta, bias, act)
 				var want []float32
 				withThreads(1, func() { want = p.run() })
+				if si >= 8 {
+					p.check(t, kr.name, want)
+				}
 				for _, th := range []int{2, 3, 7} {
 					var got []float32
 					withThreads(th, func() { got = p.run() })
@@ -304,7 +314,7 @@ func FuzzSgemm(f *testing.F) {
 	})
 }
 
-// TestAsmUpToDate: sgemm_amd64.s, vec_amd64.s and math32_amd64.s are what
+// TestAsmUpToDate: sgemm_amd64.s, vec_amd64.s, math32_amd64.s and conv_amd64.s are what
 // internal/asmgen writes now.
 func TestAsmUpToDate(t *testing.T) {
 	if testing.Short() {
@@ -312,11 +322,11 @@ func TestAsmUpToDate(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := exec.Command("go", "run", "./internal/asmgen", "-out", filepath.Join(dir, "sgemm_amd64.s"), "-vec", filepath.Join(dir, "vec_amd64.s"),
-		"-math", filepath.Join(dir, "math32_amd64.s"))
+		"-math", filepath.Join(dir, "math32_amd64.s"), "-conv", filepath.Join(dir, "conv_amd64.s"))
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("asmgen: %v\n%s", err, msg)
 	}
-	for _, name := range []string{"sgemm_amd64.s", "vec_amd64.s", "math32_amd64.s"} {
+	for _, name := range []string{"sgemm_amd64.s", "vec_amd64.s", "math32_amd64.s", "conv_amd64.s"} {
 		want, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)

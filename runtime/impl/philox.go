@@ -7,6 +7,8 @@ package impl
 // any number of cores, on the CPU and the GPU (the CUDA helpers have the
 // same function), and after a checkpoint is resumed.
 
+import "sync"
+
 // Philox constants: the round multipliers and the Weyl key increments.
 const (
 	philoxM0 = 0xD2511F53
@@ -44,4 +46,40 @@ func PhiloxUniform(seed uint64, step, stream uint32, i uint64) float32 {
 // a 16-bit piece of the 64-bit key, low first (exact in float32).
 func PhiloxKey(w []float32) uint64 {
 	return uint64(uint16(w[0])) | uint64(uint16(w[1]))<<16 | uint64(uint16(w[2]))<<32 | uint64(uint16(w[3]))<<48
+}
+
+// PhiloxFill sets dst[i] = PhiloxUniform(seed, step, stream, i) for every
+// i, split across the worker pool when dst is long (each draw depends on i
+// alone, so any split gives the same values).
+func PhiloxFill(dst []float32, seed uint64, step, stream uint32) {
+	if len(dst) < rowsParallelMin || !philoxJob.mu.TryLock() {
+		philoxFill(dst, seed, step, stream, 0, len(dst))
+		return
+	}
+	philoxJob.dst, philoxJob.seed, philoxJob.step, philoxJob.stream = dst, seed, step, stream
+	ParallelRows(len(dst), philoxJob.run)
+	philoxJob.dst = nil
+	philoxJob.mu.Unlock()
+}
+
+func philoxFill(dst []float32, seed uint64, step, stream uint32, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		dst[i] = PhiloxUniform(seed, step, stream, uint64(i))
+	}
+}
+
+// philoxJob is the one parallel PhiloxFill in flight (another caller fills
+// serially); run is made once, so a call allocates nothing.
+var philoxJob struct {
+	mu           sync.Mutex
+	dst          []float32
+	seed         uint64
+	step, stream uint32
+	run          func(lo, hi int)
+}
+
+func init() {
+	philoxJob.run = func(lo, hi int) {
+		philoxFill(philoxJob.dst, philoxJob.seed, philoxJob.step, philoxJob.stream, lo, hi)
+	}
 }

@@ -54,3 +54,18 @@ func TestPhiloxUniform(t *testing.T) {
 		}
 	}
 }
+
+// TestPhiloxFill: PhiloxFill draws PhiloxUniform's values, with any split.
+func TestPhiloxFill(t *testing.T) {
+	for _, n := range []int{0, 5, 1 << 16} {
+		for _, threads := range []int{1, 2, 5} {
+			dst := make([]float32, n)
+			withThreads(threads, func() { PhiloxFill(dst, 0x1234_5678_9abc, 7, 2) })
+			for i, v := range dst {
+				if w := PhiloxUniform(0x1234_5678_9abc, 7, 2, uint64(i)); v != w {
+					t.Fatalf("n %d, %d workers: dst[%d] = %v, want %v", n, threads, i, v, w)
+				}
+			}
+		}
+	}
+}

@@ -133,6 +133,11 @@ type Model struct {
 
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 
+	dC4BRowsFn func(acc []float32, lo, hi int) // m.dC4BRows, made once so parallel calls do not allocate
+	dC3BRowsFn func(acc []float32, lo, hi int) // m.dC3BRows, made once so parallel calls do not allocate
+	dC2BRowsFn func(acc []float32, lo, hi int) // m.dC2BRows, made once so parallel calls do not allocate
+	dC1BRowsFn func(acc []float32, lo, hi int) // m.dC1BRows, made once so parallel calls do not allocate
+
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
@@ -259,6 +264,10 @@ func New(opts ...Option) *Model {
 	m.dC1Scratch = m.arena[33046528:34539520:34539520]
 	m.dC1WScratch = m.arena[22429696:23021104:23021104]
 	m.updateFn = m.update
+	m.dC4BRowsFn = m.dC4BRows
+	m.dC3BRowsFn = m.dC3BRows
+	m.dC2BRowsFn = m.dC2BRows
+	m.dC1BRowsFn = m.dC1BRows
 	m.Reset()
 	return m
 }
@@ -1010,9 +1019,7 @@ func (m *Model) c4Forward(n int) {
 //
 //	hiddenRandomUniform = random_uniform(randomKey, step) (N, 6272)
 func (m *Model) hiddenRandomUniformForward(n int) {
-	for i := range m.hiddenRandomUniform[:6272*n] {
-		m.hiddenRandomUniform[i] = rt.PhiloxUniform(rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0, uint64(i))
-	}
+	rt.PhiloxFill(m.hiddenRandomUniform[:6272*n], rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0)
 }
 
 // hiddenGeForward computes
@@ -1092,11 +1099,19 @@ func (m *Model) lossMatmulForward(n int) {
 //
 //	lossSub = sub(float32(1.0), label) (N, 1)
 func (m *Model) lossSubForward(label []float32, n int) {
-	labelRow := label[0:][:n]
-	lossSubRow := m.lossSub[0:][:n]
-	for j := range lossSubRow {
-		lossSub := float32(1.0) - labelRow[j]
-		lossSubRow[j] = lossSub
+	if lossSubAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		labelRow := label[0:][:n]
+		lossSubRow := m.lossSub[0:][:n]
+		if n > 0 {
+			lossSubAVX2(n, &labelRow[0], &lossSubRow[0])
+		}
+	} else {
+		labelRow := label[0:][:n]
+		lossSubRow := m.lossSub[0:][:n]
+		for j := range lossSubRow {
+			lossSub := float32(1.0) - labelRow[j]
+			lossSubRow[j] = lossSub
+		}
 	}
 }
 
@@ -1353,33 +1368,30 @@ func (m *Model) dC4BBackward(n int) {
 	for i := range m.dC4B[:128] {
 		m.dC4B[i] = 0
 	}
+	rt.SumRows(m.dC4B[:128], 225*n, 512, m.dC4BRowsFn) // m.dC4BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dC4BRows adds the sums over rows lo..hi-1 of dC4BBackward's loop into acc.
+func (m *Model) dC4BRows(acc []float32, lo, hi int) {
 	if dC4BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 15; i1++ {
-				for i2 := 0; i2 < 15; i2++ {
-					c4ReluRow := m.c4Relu[i0*28800+i1*1920+i2*128:][:128]
-					dC4BMaxPool2dGradRow := m.dC4BMaxPool2dGrad[i0*28800+i1*1920+i2*128:][:128]
-					dC4BWhereRow := m.dC4BWhere[i0*28800+i1*1920+i2*128:][:128]
-					dC4BRow := m.dC4B[0:][:128]
-					dC4BAVX2(128, &c4ReluRow[0], &dC4BMaxPool2dGradRow[0], &dC4BWhereRow[0], &dC4BRow[0])
-				}
-			}
+		for r := lo; r < hi; r++ {
+			c4ReluRow := m.c4Relu[r*128:][:128]
+			dC4BMaxPool2dGradRow := m.dC4BMaxPool2dGrad[r*128:][:128]
+			dC4BWhereRow := m.dC4BWhere[r*128:][:128]
+			dC4BRow := acc[:128]
+			dC4BAVX2(128, &c4ReluRow[0], &dC4BMaxPool2dGradRow[0], &dC4BWhereRow[0], &dC4BRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 15; i1++ {
-				for i2 := 0; i2 < 15; i2++ {
-					c4ReluRow := m.c4Relu[i0*28800+i1*1920+i2*128:][:128]
-					dC4BMaxPool2dGradRow := m.dC4BMaxPool2dGrad[i0*28800+i1*1920+i2*128:][:128]
-					dC4BWhereRow := m.dC4BWhere[i0*28800+i1*1920+i2*128:][:128]
-					dC4BRow := m.dC4B[0:][:128]
-					for j := range dC4BWhereRow {
-						dC4BGt := b2f(c4ReluRow[j] > float32(0.0))
-						dC4BWhere := sel32(dC4BGt, dC4BMaxPool2dGradRow[j], float32(0.0))
-						dC4BRow[j] += dC4BWhere
-						dC4BWhereRow[j] = dC4BWhere
-					}
-				}
+		for r := lo; r < hi; r++ {
+			c4ReluRow := m.c4Relu[r*128:][:128]
+			dC4BMaxPool2dGradRow := m.dC4BMaxPool2dGrad[r*128:][:128]
+			dC4BWhereRow := m.dC4BWhere[r*128:][:128]
+			dC4BRow := acc[:128]
+			for j := range dC4BWhereRow {
+				dC4BGt := b2f(c4ReluRow[j] > float32(0.0))
+				dC4BWhere := sel32(dC4BGt, dC4BMaxPool2dGradRow[j], float32(0.0))
+				dC4BRow[j] += dC4BWhere
+				dC4BWhereRow[j] = dC4BWhere
 			}
 		}
 	}
@@ -1432,33 +1444,30 @@ func (m *Model) dC3BBackward(n int) {
 	for i := range m.dC3B[:128] {
 		m.dC3B[i] = 0
 	}
+	rt.SumRows(m.dC3B[:128], 1156*n, 512, m.dC3BRowsFn) // m.dC3BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dC3BRows adds the sums over rows lo..hi-1 of dC3BBackward's loop into acc.
+func (m *Model) dC3BRows(acc []float32, lo, hi int) {
 	if dC3BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 34; i1++ {
-				for i2 := 0; i2 < 34; i2++ {
-					c3ReluRow := m.c3Relu[i0*147968+i1*4352+i2*128:][:128]
-					dC3BMaxPool2dGradRow := m.dC3BMaxPool2dGrad[i0*147968+i1*4352+i2*128:][:128]
-					dC3BWhereRow := m.dC3BWhere[i0*147968+i1*4352+i2*128:][:128]
-					dC3BRow := m.dC3B[0:][:128]
-					dC3BAVX2(128, &c3ReluRow[0], &dC3BMaxPool2dGradRow[0], &dC3BWhereRow[0], &dC3BRow[0])
-				}
-			}
+		for r := lo; r < hi; r++ {
+			c3ReluRow := m.c3Relu[r*128:][:128]
+			dC3BMaxPool2dGradRow := m.dC3BMaxPool2dGrad[r*128:][:128]
+			dC3BWhereRow := m.dC3BWhere[r*128:][:128]
+			dC3BRow := acc[:128]
+			dC3BAVX2(128, &c3ReluRow[0], &dC3BMaxPool2dGradRow[0], &dC3BWhereRow[0], &dC3BRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 34; i1++ {
-				for i2 := 0; i2 < 34; i2++ {
-					c3ReluRow := m.c3Relu[i0*147968+i1*4352+i2*128:][:128]
-					dC3BMaxPool2dGradRow := m.dC3BMaxPool2dGrad[i0*147968+i1*4352+i2*128:][:128]
-					dC3BWhereRow := m.dC3BWhere[i0*147968+i1*4352+i2*128:][:128]
-					dC3BRow := m.dC3B[0:][:128]
-					for j := range dC3BWhereRow {
-						dC3BGt := b2f(c3ReluRow[j] > float32(0.0))
-						dC3BWhere := sel32(dC3BGt, dC3BMaxPool2dGradRow[j], float32(0.0))
-						dC3BRow[j] += dC3BWhere
-						dC3BWhereRow[j] = dC3BWhere
-					}
-				}
+		for r := lo; r < hi; r++ {
+			c3ReluRow := m.c3Relu[r*128:][:128]
+			dC3BMaxPool2dGradRow := m.dC3BMaxPool2dGrad[r*128:][:128]
+			dC3BWhereRow := m.dC3BWhere[r*128:][:128]
+			dC3BRow := acc[:128]
+			for j := range dC3BWhereRow {
+				dC3BGt := b2f(c3ReluRow[j] > float32(0.0))
+				dC3BWhere := sel32(dC3BGt, dC3BMaxPool2dGradRow[j], float32(0.0))
+				dC3BRow[j] += dC3BWhere
+				dC3BWhereRow[j] = dC3BWhere
 			}
 		}
 	}
@@ -1511,33 +1520,30 @@ func (m *Model) dC2BBackward(n int) {
 	for i := range m.dC2B[:64] {
 		m.dC2B[i] = 0
 	}
+	rt.SumRows(m.dC2B[:64], 5184*n, 1024, m.dC2BRowsFn) // m.dC2BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dC2BRows adds the sums over rows lo..hi-1 of dC2BBackward's loop into acc.
+func (m *Model) dC2BRows(acc []float32, lo, hi int) {
 	if dC2BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 72; i1++ {
-				for i2 := 0; i2 < 72; i2++ {
-					c2ReluRow := m.c2Relu[i0*331776+i1*4608+i2*64:][:64]
-					dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[i0*331776+i1*4608+i2*64:][:64]
-					dC2BWhereRow := m.dC2BWhere[i0*331776+i1*4608+i2*64:][:64]
-					dC2BRow := m.dC2B[0:][:64]
-					dC2BAVX2(64, &c2ReluRow[0], &dC2BMaxPool2dGradRow[0], &dC2BWhereRow[0], &dC2BRow[0])
-				}
-			}
+		for r := lo; r < hi; r++ {
+			c2ReluRow := m.c2Relu[r*64:][:64]
+			dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[r*64:][:64]
+			dC2BWhereRow := m.dC2BWhere[r*64:][:64]
+			dC2BRow := acc[:64]
+			dC2BAVX2(64, &c2ReluRow[0], &dC2BMaxPool2dGradRow[0], &dC2BWhereRow[0], &dC2BRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 72; i1++ {
-				for i2 := 0; i2 < 72; i2++ {
-					c2ReluRow := m.c2Relu[i0*331776+i1*4608+i2*64:][:64]
-					dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[i0*331776+i1*4608+i2*64:][:64]
-					dC2BWhereRow := m.dC2BWhere[i0*331776+i1*4608+i2*64:][:64]
-					dC2BRow := m.dC2B[0:][:64]
-					for j := range dC2BWhereRow {
-						dC2BGt := b2f(c2ReluRow[j] > float32(0.0))
-						dC2BWhere := sel32(dC2BGt, dC2BMaxPool2dGradRow[j], float32(0.0))
-						dC2BRow[j] += dC2BWhere
-						dC2BWhereRow[j] = dC2BWhere
-					}
-				}
+		for r := lo; r < hi; r++ {
+			c2ReluRow := m.c2Relu[r*64:][:64]
+			dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[r*64:][:64]
+			dC2BWhereRow := m.dC2BWhere[r*64:][:64]
+			dC2BRow := acc[:64]
+			for j := range dC2BWhereRow {
+				dC2BGt := b2f(c2ReluRow[j] > float32(0.0))
+				dC2BWhere := sel32(dC2BGt, dC2BMaxPool2dGradRow[j], float32(0.0))
+				dC2BRow[j] += dC2BWhere
+				dC2BWhereRow[j] = dC2BWhere
 			}
 		}
 	}
@@ -1590,19 +1596,30 @@ func (m *Model) dC1BBackward(n int) {
 	for i := range m.dC1B[:32] {
 		m.dC1B[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 148; i1++ {
-			for i2 := 0; i2 < 148; i2++ {
-				c1ReluRow := m.c1Relu[i0*700928+i1*4736+i2*32:][:32]
-				dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[i0*700928+i1*4736+i2*32:][:32]
-				dC1BWhereRow := m.dC1BWhere[i0*700928+i1*4736+i2*32:][:32]
-				dC1BRow := m.dC1B[0:][:32]
-				for j := range dC1BWhereRow {
-					dC1BGt := b2f(c1ReluRow[j] > float32(0.0))
-					dC1BWhere := sel32(dC1BGt, dC1BMaxPool2dGradRow[j], float32(0.0))
-					dC1BRow[j] += dC1BWhere
-					dC1BWhereRow[j] = dC1BWhere
-				}
+	rt.SumRows(m.dC1B[:32], 21904*n, 2048, m.dC1BRowsFn) // m.dC1BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dC1BRows adds the sums over rows lo..hi-1 of dC1BBackward's loop into acc.
+func (m *Model) dC1BRows(acc []float32, lo, hi int) {
+	if dC1BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		for r := lo; r < hi; r++ {
+			c1ReluRow := m.c1Relu[r*32:][:32]
+			dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[r*32:][:32]
+			dC1BWhereRow := m.dC1BWhere[r*32:][:32]
+			dC1BRow := acc[:32]
+			dC1BAVX2(32, &c1ReluRow[0], &dC1BMaxPool2dGradRow[0], &dC1BWhereRow[0], &dC1BRow[0])
+		}
+	} else {
+		for r := lo; r < hi; r++ {
+			c1ReluRow := m.c1Relu[r*32:][:32]
+			dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[r*32:][:32]
+			dC1BWhereRow := m.dC1BWhere[r*32:][:32]
+			dC1BRow := acc[:32]
+			for j := range dC1BWhereRow {
+				dC1BGt := b2f(c1ReluRow[j] > float32(0.0))
+				dC1BWhere := sel32(dC1BGt, dC1BMaxPool2dGradRow[j], float32(0.0))
+				dC1BRow[j] += dC1BWhere
+				dC1BWhereRow[j] = dC1BWhere
 			}
 		}
 	}
@@ -1674,6 +1691,9 @@ func (m *Model) update(lo, hi int) {
 // hiddenGeAVX2 is hiddenGeAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var hiddenGeAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
+// lossSubAVX2 is lossSubAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var lossSubAVX2 func(n int, p0 *float32, p1 *float32)
+
 // dHiddenBAVX2 is dHiddenBAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var dHiddenBAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
@@ -1688,6 +1708,9 @@ var dC3BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 // dC2BAVX2 is dC2BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var dC2BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+
+// dC1BAVX2 is dC1BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dC1BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 // updateAVX2 is updateAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)

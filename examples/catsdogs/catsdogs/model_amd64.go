@@ -10,17 +10,22 @@ import rt "github.com/mdlc/mdlc/runtime/impl"
 func init() {
 	if rt.HasAVX2() {
 		hiddenGeAVX2 = hiddenGeAVX2Asm
+		lossSubAVX2 = lossSubAVX2Asm
 		dHiddenBAVX2 = dHiddenBAVX2Asm
 		dC4MulAVX2 = dC4MulAVX2Asm
 		dC4BAVX2 = dC4BAVX2Asm
 		dC3BAVX2 = dC3BAVX2Asm
 		dC2BAVX2 = dC2BAVX2Asm
+		dC1BAVX2 = dC1BAVX2Asm
 		updateAVX2 = updateAVX2Asm
 	}
 }
 
 //go:noescape
 func hiddenGeAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+
+//go:noescape
+func lossSubAVX2Asm(n int, p0 *float32, p1 *float32)
 
 //go:noescape
 func dHiddenBAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
@@ -36,6 +41,9 @@ func dC3BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 //go:noescape
 func dC2BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+
+//go:noescape
+func dC1BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 //go:noescape
 func updateAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)

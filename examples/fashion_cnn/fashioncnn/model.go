@@ -122,6 +122,9 @@ type Model struct {
 
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 
+	dC2BRowsFn func(acc []float32, lo, hi int) // m.dC2BRows, made once so parallel calls do not allocate
+	dC1BRowsFn func(acc []float32, lo, hi int) // m.dC1BRows, made once so parallel calls do not allocate
+
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
@@ -237,6 +240,8 @@ func New(opts ...Option) *Model {
 	m.dC1Scratch = m.arena[2768896:3884032:3884032]
 	m.dC1WScratch = m.arena[2768896:2811484:2811484]
 	m.updateFn = m.update
+	m.dC2BRowsFn = m.dC2BRows
+	m.dC1BRowsFn = m.dC1BRows
 	m.Reset()
 	return m
 }
@@ -912,9 +917,7 @@ func (m *Model) c2Forward(n int) {
 //
 //	hiddenRandomUniform = random_uniform(randomKey, step) (N, 1600)
 func (m *Model) hiddenRandomUniformForward(n int) {
-	for i := range m.hiddenRandomUniform[:1600*n] {
-		m.hiddenRandomUniform[i] = rt.PhiloxUniform(rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0, uint64(i))
-	}
+	rt.PhiloxFill(m.hiddenRandomUniform[:1600*n], rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0)
 }
 
 // hiddenGeForward computes
@@ -1344,33 +1347,30 @@ func (m *Model) dC2BBackward(n int) {
 	for i := range m.dC2B[:64] {
 		m.dC2B[i] = 0
 	}
+	rt.SumRows(m.dC2B[:64], 121*n, 1024, m.dC2BRowsFn) // m.dC2BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dC2BRows adds the sums over rows lo..hi-1 of dC2BBackward's loop into acc.
+func (m *Model) dC2BRows(acc []float32, lo, hi int) {
 	if dC2BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 11; i1++ {
-				for i2 := 0; i2 < 11; i2++ {
-					c2ReluRow := m.c2Relu[i0*7744+i1*704+i2*64:][:64]
-					dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[i0*7744+i1*704+i2*64:][:64]
-					dC2BWhereRow := m.dC2BWhere[i0*7744+i1*704+i2*64:][:64]
-					dC2BRow := m.dC2B[0:][:64]
-					dC2BAVX2(64, &c2ReluRow[0], &dC2BMaxPool2dGradRow[0], &dC2BWhereRow[0], &dC2BRow[0])
-				}
-			}
+		for r := lo; r < hi; r++ {
+			c2ReluRow := m.c2Relu[r*64:][:64]
+			dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[r*64:][:64]
+			dC2BWhereRow := m.dC2BWhere[r*64:][:64]
+			dC2BRow := acc[:64]
+			dC2BAVX2(64, &c2ReluRow[0], &dC2BMaxPool2dGradRow[0], &dC2BWhereRow[0], &dC2BRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 11; i1++ {
-				for i2 := 0; i2 < 11; i2++ {
-					c2ReluRow := m.c2Relu[i0*7744+i1*704+i2*64:][:64]
-					dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[i0*7744+i1*704+i2*64:][:64]
-					dC2BWhereRow := m.dC2BWhere[i0*7744+i1*704+i2*64:][:64]
-					dC2BRow := m.dC2B[0:][:64]
-					for j := range dC2BWhereRow {
-						dC2BGt := b2f(c2ReluRow[j] > float32(0.0))
-						dC2BWhere := sel32(dC2BGt, dC2BMaxPool2dGradRow[j], float32(0.0))
-						dC2BRow[j] += dC2BWhere
-						dC2BWhereRow[j] = dC2BWhere
-					}
-				}
+		for r := lo; r < hi; r++ {
+			c2ReluRow := m.c2Relu[r*64:][:64]
+			dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[r*64:][:64]
+			dC2BWhereRow := m.dC2BWhere[r*64:][:64]
+			dC2BRow := acc[:64]
+			for j := range dC2BWhereRow {
+				dC2BGt := b2f(c2ReluRow[j] > float32(0.0))
+				dC2BWhere := sel32(dC2BGt, dC2BMaxPool2dGradRow[j], float32(0.0))
+				dC2BRow[j] += dC2BWhere
+				dC2BWhereRow[j] = dC2BWhere
 			}
 		}
 	}
@@ -1423,19 +1423,30 @@ func (m *Model) dC1BBackward(n int) {
 	for i := range m.dC1B[:32] {
 		m.dC1B[i] = 0
 	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 26; i1++ {
-			for i2 := 0; i2 < 26; i2++ {
-				c1ReluRow := m.c1Relu[i0*21632+i1*832+i2*32:][:32]
-				dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[i0*21632+i1*832+i2*32:][:32]
-				dC1BWhereRow := m.dC1BWhere[i0*21632+i1*832+i2*32:][:32]
-				dC1BRow := m.dC1B[0:][:32]
-				for j := range dC1BWhereRow {
-					dC1BGt := b2f(c1ReluRow[j] > float32(0.0))
-					dC1BWhere := sel32(dC1BGt, dC1BMaxPool2dGradRow[j], float32(0.0))
-					dC1BRow[j] += dC1BWhere
-					dC1BWhereRow[j] = dC1BWhere
-				}
+	rt.SumRows(m.dC1B[:32], 676*n, 2048, m.dC1BRowsFn) // m.dC1BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dC1BRows adds the sums over rows lo..hi-1 of dC1BBackward's loop into acc.
+func (m *Model) dC1BRows(acc []float32, lo, hi int) {
+	if dC1BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
+		for r := lo; r < hi; r++ {
+			c1ReluRow := m.c1Relu[r*32:][:32]
+			dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[r*32:][:32]
+			dC1BWhereRow := m.dC1BWhere[r*32:][:32]
+			dC1BRow := acc[:32]
+			dC1BAVX2(32, &c1ReluRow[0], &dC1BMaxPool2dGradRow[0], &dC1BWhereRow[0], &dC1BRow[0])
+		}
+	} else {
+		for r := lo; r < hi; r++ {
+			c1ReluRow := m.c1Relu[r*32:][:32]
+			dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[r*32:][:32]
+			dC1BWhereRow := m.dC1BWhere[r*32:][:32]
+			dC1BRow := acc[:32]
+			for j := range dC1BWhereRow {
+				dC1BGt := b2f(c1ReluRow[j] > float32(0.0))
+				dC1BWhere := sel32(dC1BGt, dC1BMaxPool2dGradRow[j], float32(0.0))
+				dC1BRow[j] += dC1BWhere
+				dC1BWhereRow[j] = dC1BWhere
 			}
 		}
 	}
@@ -1552,6 +1563,9 @@ var dC2MulAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
 
 // dC2BAVX2 is dC2BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var dC2BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+
+// dC1BAVX2 is dC1BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
+var dC1BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 // updateAVX2 is updateAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)

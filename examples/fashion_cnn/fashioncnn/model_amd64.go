@@ -14,6 +14,7 @@ func init() {
 		dHiddenBAVX2 = dHiddenBAVX2Asm
 		dC2MulAVX2 = dC2MulAVX2Asm
 		dC2BAVX2 = dC2BAVX2Asm
+		dC1BAVX2 = dC1BAVX2Asm
 		updateAVX2 = updateAVX2Asm
 	}
 }
@@ -32,6 +33,9 @@ func dC2MulAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
 
 //go:noescape
 func dC2BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
+
+//go:noescape
+func dC1BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 //go:noescape
 func updateAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)

@@ -502,6 +502,24 @@ type Model struct {
 
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 
+	hAddRowsFn                     func(lo, hi int)                // m.hAddRows, made once so parallel calls do not allocate
+	hAddRows2Fn                    func(lo, hi int)                // m.hAddRows2, made once so parallel calls do not allocate
+	hAddRows3Fn                    func(lo, hi int)                // m.hAddRows3, made once so parallel calls do not allocate
+	hAddRows4Fn                    func(lo, hi int)                // m.hAddRows4, made once so parallel calls do not allocate
+	dLogitsGammaRowsFn             func(acc []float32, lo, hi int) // m.dLogitsGammaRows, made once so parallel calls do not allocate
+	dH4BlockDense0BRowsFn          func(acc []float32, lo, hi int) // m.dH4BlockDense0BRows, made once so parallel calls do not allocate
+	dH4BlockLayerNorm0GammaRowsFn  func(acc []float32, lo, hi int) // m.dH4BlockLayerNorm0GammaRows, made once so parallel calls do not allocate
+	dH4BlockXLayerNorm0GammaRowsFn func(acc []float32, lo, hi int) // m.dH4BlockXLayerNorm0GammaRows, made once so parallel calls do not allocate
+	dH3BlockDense0BRowsFn          func(acc []float32, lo, hi int) // m.dH3BlockDense0BRows, made once so parallel calls do not allocate
+	dH3BlockLayerNorm0GammaRowsFn  func(acc []float32, lo, hi int) // m.dH3BlockLayerNorm0GammaRows, made once so parallel calls do not allocate
+	dH3BlockXLayerNorm0GammaRowsFn func(acc []float32, lo, hi int) // m.dH3BlockXLayerNorm0GammaRows, made once so parallel calls do not allocate
+	dH2BlockDense0BRowsFn          func(acc []float32, lo, hi int) // m.dH2BlockDense0BRows, made once so parallel calls do not allocate
+	dH2BlockLayerNorm0GammaRowsFn  func(acc []float32, lo, hi int) // m.dH2BlockLayerNorm0GammaRows, made once so parallel calls do not allocate
+	dH2BlockXLayerNorm0GammaRowsFn func(acc []float32, lo, hi int) // m.dH2BlockXLayerNorm0GammaRows, made once so parallel calls do not allocate
+	dH1BlockDense0BRowsFn          func(acc []float32, lo, hi int) // m.dH1BlockDense0BRows, made once so parallel calls do not allocate
+	dH1BlockLayerNorm0GammaRowsFn  func(acc []float32, lo, hi int) // m.dH1BlockLayerNorm0GammaRows, made once so parallel calls do not allocate
+	dH1BlockXLayerNorm0GammaRowsFn func(acc []float32, lo, hi int) // m.dH1BlockXLayerNorm0GammaRows, made once so parallel calls do not allocate
+
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
@@ -999,6 +1017,23 @@ func New(opts ...Option) *Model {
 	m.biasCorrection1Inv = m.arena[2:3:3]
 	m.biasCorrection2Inv = m.arena[1:2:2]
 	m.updateFn = m.update
+	m.hAddRowsFn = m.hAddRows
+	m.hAddRows2Fn = m.hAddRows2
+	m.hAddRows3Fn = m.hAddRows3
+	m.hAddRows4Fn = m.hAddRows4
+	m.dLogitsGammaRowsFn = m.dLogitsGammaRows
+	m.dH4BlockDense0BRowsFn = m.dH4BlockDense0BRows
+	m.dH4BlockLayerNorm0GammaRowsFn = m.dH4BlockLayerNorm0GammaRows
+	m.dH4BlockXLayerNorm0GammaRowsFn = m.dH4BlockXLayerNorm0GammaRows
+	m.dH3BlockDense0BRowsFn = m.dH3BlockDense0BRows
+	m.dH3BlockLayerNorm0GammaRowsFn = m.dH3BlockLayerNorm0GammaRows
+	m.dH3BlockXLayerNorm0GammaRowsFn = m.dH3BlockXLayerNorm0GammaRows
+	m.dH2BlockDense0BRowsFn = m.dH2BlockDense0BRows
+	m.dH2BlockLayerNorm0GammaRowsFn = m.dH2BlockLayerNorm0GammaRows
+	m.dH2BlockXLayerNorm0GammaRowsFn = m.dH2BlockXLayerNorm0GammaRows
+	m.dH1BlockDense0BRowsFn = m.dH1BlockDense0BRows
+	m.dH1BlockLayerNorm0GammaRowsFn = m.dH1BlockLayerNorm0GammaRows
+	m.dH1BlockXLayerNorm0GammaRowsFn = m.dH1BlockXLayerNorm0GammaRows
 	m.Reset()
 	return m
 }
@@ -3847,34 +3882,35 @@ func (m *Model) hMatmulForward(n int) {
 //	hAdd3 = add(hMatmul, h1BlockDense0B) (N, 64, 512)
 //	hGelu = gelu(hAdd3) (N, 64, 512)
 func (m *Model) hAddForward(n int) {
+	rt.ForRows(64*n, 512, m.hAddRowsFn) // m.hAddRows(lo, hi), split across the cores
+}
+
+// hAddRows computes rows lo..hi-1 of hAddForward's loop.
+func (m *Model) hAddRows(lo, hi int) {
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hReshapeRow := m.hMatmul[i0*32768+i1*512:][:512]
-				h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
-				hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
-				hGeluRow := m.hGelu[i0*32768+i1*512:][:512]
-				for c := 0; c < 512; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 512)
-					rt.VAdd(hAddRow2[c:e], hReshapeRow[c:e], h1BlockDense0BRow[c:e]) // hAdd3 = add(hMatmul, h1BlockDense0B)
-					rt.VGelu(hGeluRow[c:e], hAddRow2[c:e])                           // hGelu = gelu(hAdd3)
-				}
+		for r := lo; r < hi; r++ {
+			hReshapeRow := m.hMatmul[r*512:][:512]
+			h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
+			hAddRow2 := m.hAdd3[r*512:][:512]
+			hGeluRow := m.hGelu[r*512:][:512]
+			for c := 0; c < 512; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 512)
+				rt.VAdd(hAddRow2[c:e], hReshapeRow[c:e], h1BlockDense0BRow[c:e]) // hAdd3 = add(hMatmul, h1BlockDense0B)
+				rt.VGelu(hGeluRow[c:e], hAddRow2[c:e])                           // hGelu = gelu(hAdd3)
 			}
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hReshapeRow := m.hMatmul[i0*32768+i1*512:][:512]
-				h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
-				hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
-				hGeluRow := m.hGelu[i0*32768+i1*512:][:512]
-				for j := range hAddRow2 {
-					hAdd3 := hReshapeRow[j] + h1BlockDense0BRow[j]
-					hGelu := gelu32(hAdd3)
-					hAddRow2[j] = hAdd3
-					hGeluRow[j] = hGelu
-				}
+		for r := lo; r < hi; r++ {
+			hReshapeRow := m.hMatmul[r*512:][:512]
+			h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
+			hAddRow2 := m.hAdd3[r*512:][:512]
+			hGeluRow := m.hGelu[r*512:][:512]
+			for j := range hAddRow2 {
+				hAdd3 := hReshapeRow[j] + h1BlockDense0BRow[j]
+				hGelu := gelu32(hAdd3)
+				hAddRow2[j] = hAdd3
+				hGeluRow[j] = hGelu
 			}
 		}
 	}
@@ -4273,34 +4309,35 @@ func (m *Model) hMatmulForward3(n int) {
 //	hAdd7 = add(hMatmul3, h2BlockDense0B) (N, 64, 512)
 //	hGelu2 = gelu(hAdd7) (N, 64, 512)
 func (m *Model) hAddForward2(n int) {
+	rt.ForRows(64*n, 512, m.hAddRows2Fn) // m.hAddRows2(lo, hi), split across the cores
+}
+
+// hAddRows2 computes rows lo..hi-1 of hAddForward2's loop.
+func (m *Model) hAddRows2(lo, hi int) {
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hReshapeRow3 := m.hMatmul3[i0*32768+i1*512:][:512]
-				h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
-				hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
-				hGeluRow2 := m.hGelu2[i0*32768+i1*512:][:512]
-				for c := 0; c < 512; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 512)
-					rt.VAdd(hAddRow4[c:e], hReshapeRow3[c:e], h2BlockDense0BRow[c:e]) // hAdd7 = add(hMatmul3, h2BlockDense0B)
-					rt.VGelu(hGeluRow2[c:e], hAddRow4[c:e])                           // hGelu2 = gelu(hAdd7)
-				}
+		for r := lo; r < hi; r++ {
+			hReshapeRow3 := m.hMatmul3[r*512:][:512]
+			h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
+			hAddRow4 := m.hAdd7[r*512:][:512]
+			hGeluRow2 := m.hGelu2[r*512:][:512]
+			for c := 0; c < 512; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 512)
+				rt.VAdd(hAddRow4[c:e], hReshapeRow3[c:e], h2BlockDense0BRow[c:e]) // hAdd7 = add(hMatmul3, h2BlockDense0B)
+				rt.VGelu(hGeluRow2[c:e], hAddRow4[c:e])                           // hGelu2 = gelu(hAdd7)
 			}
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hReshapeRow3 := m.hMatmul3[i0*32768+i1*512:][:512]
-				h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
-				hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
-				hGeluRow2 := m.hGelu2[i0*32768+i1*512:][:512]
-				for j := range hAddRow4 {
-					hAdd7 := hReshapeRow3[j] + h2BlockDense0BRow[j]
-					hGelu2 := gelu32(hAdd7)
-					hAddRow4[j] = hAdd7
-					hGeluRow2[j] = hGelu2
-				}
+		for r := lo; r < hi; r++ {
+			hReshapeRow3 := m.hMatmul3[r*512:][:512]
+			h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
+			hAddRow4 := m.hAdd7[r*512:][:512]
+			hGeluRow2 := m.hGelu2[r*512:][:512]
+			for j := range hAddRow4 {
+				hAdd7 := hReshapeRow3[j] + h2BlockDense0BRow[j]
+				hGelu2 := gelu32(hAdd7)
+				hAddRow4[j] = hAdd7
+				hGeluRow2[j] = hGelu2
 			}
 		}
 	}
@@ -4699,34 +4736,35 @@ func (m *Model) hMatmulForward5(n int) {
 //	hAdd11 = add(hMatmul5, h3BlockDense0B) (N, 64, 512)
 //	hGelu3 = gelu(hAdd11) (N, 64, 512)
 func (m *Model) hAddForward3(n int) {
+	rt.ForRows(64*n, 512, m.hAddRows3Fn) // m.hAddRows3(lo, hi), split across the cores
+}
+
+// hAddRows3 computes rows lo..hi-1 of hAddForward3's loop.
+func (m *Model) hAddRows3(lo, hi int) {
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hReshapeRow5 := m.hMatmul5[i0*32768+i1*512:][:512]
-				h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
-				hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
-				hGeluRow3 := m.hGelu3[i0*32768+i1*512:][:512]
-				for c := 0; c < 512; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 512)
-					rt.VAdd(hAddRow6[c:e], hReshapeRow5[c:e], h3BlockDense0BRow[c:e]) // hAdd11 = add(hMatmul5, h3BlockDense0B)
-					rt.VGelu(hGeluRow3[c:e], hAddRow6[c:e])                           // hGelu3 = gelu(hAdd11)
-				}
+		for r := lo; r < hi; r++ {
+			hReshapeRow5 := m.hMatmul5[r*512:][:512]
+			h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
+			hAddRow6 := m.hAdd11[r*512:][:512]
+			hGeluRow3 := m.hGelu3[r*512:][:512]
+			for c := 0; c < 512; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 512)
+				rt.VAdd(hAddRow6[c:e], hReshapeRow5[c:e], h3BlockDense0BRow[c:e]) // hAdd11 = add(hMatmul5, h3BlockDense0B)
+				rt.VGelu(hGeluRow3[c:e], hAddRow6[c:e])                           // hGelu3 = gelu(hAdd11)
 			}
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hReshapeRow5 := m.hMatmul5[i0*32768+i1*512:][:512]
-				h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
-				hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
-				hGeluRow3 := m.hGelu3[i0*32768+i1*512:][:512]
-				for j := range hAddRow6 {
-					hAdd11 := hReshapeRow5[j] + h3BlockDense0BRow[j]
-					hGelu3 := gelu32(hAdd11)
-					hAddRow6[j] = hAdd11
-					hGeluRow3[j] = hGelu3
-				}
+		for r := lo; r < hi; r++ {
+			hReshapeRow5 := m.hMatmul5[r*512:][:512]
+			h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
+			hAddRow6 := m.hAdd11[r*512:][:512]
+			hGeluRow3 := m.hGelu3[r*512:][:512]
+			for j := range hAddRow6 {
+				hAdd11 := hReshapeRow5[j] + h3BlockDense0BRow[j]
+				hGelu3 := gelu32(hAdd11)
+				hAddRow6[j] = hAdd11
+				hGeluRow3[j] = hGelu3
 			}
 		}
 	}
@@ -5125,34 +5163,35 @@ func (m *Model) hMatmulForward7(n int) {
 //	hAdd15 = add(hMatmul7, h4BlockDense0B) (N, 64, 512)
 //	hGelu4 = gelu(hAdd15) (N, 64, 512)
 func (m *Model) hAddForward4(n int) {
+	rt.ForRows(64*n, 512, m.hAddRows4Fn) // m.hAddRows4(lo, hi), split across the cores
+}
+
+// hAddRows4 computes rows lo..hi-1 of hAddForward4's loop.
+func (m *Model) hAddRows4(lo, hi int) {
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hReshapeRow7 := m.hMatmul7[i0*32768+i1*512:][:512]
-				h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
-				hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
-				hGeluRow4 := m.hGelu4[i0*32768+i1*512:][:512]
-				for c := 0; c < 512; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 512)
-					rt.VAdd(hAddRow8[c:e], hReshapeRow7[c:e], h4BlockDense0BRow[c:e]) // hAdd15 = add(hMatmul7, h4BlockDense0B)
-					rt.VGelu(hGeluRow4[c:e], hAddRow8[c:e])                           // hGelu4 = gelu(hAdd15)
-				}
+		for r := lo; r < hi; r++ {
+			hReshapeRow7 := m.hMatmul7[r*512:][:512]
+			h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
+			hAddRow8 := m.hAdd15[r*512:][:512]
+			hGeluRow4 := m.hGelu4[r*512:][:512]
+			for c := 0; c < 512; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 512)
+				rt.VAdd(hAddRow8[c:e], hReshapeRow7[c:e], h4BlockDense0BRow[c:e]) // hAdd15 = add(hMatmul7, h4BlockDense0B)
+				rt.VGelu(hGeluRow4[c:e], hAddRow8[c:e])                           // hGelu4 = gelu(hAdd15)
 			}
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hReshapeRow7 := m.hMatmul7[i0*32768+i1*512:][:512]
-				h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
-				hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
-				hGeluRow4 := m.hGelu4[i0*32768+i1*512:][:512]
-				for j := range hAddRow8 {
-					hAdd15 := hReshapeRow7[j] + h4BlockDense0BRow[j]
-					hGelu4 := gelu32(hAdd15)
-					hAddRow8[j] = hAdd15
-					hGeluRow4[j] = hGelu4
-				}
+		for r := lo; r < hi; r++ {
+			hReshapeRow7 := m.hMatmul7[r*512:][:512]
+			h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
+			hAddRow8 := m.hAdd15[r*512:][:512]
+			hGeluRow4 := m.hGelu4[r*512:][:512]
+			for j := range hAddRow8 {
+				hAdd15 := hReshapeRow7[j] + h4BlockDense0BRow[j]
+				hGelu4 := gelu32(hAdd15)
+				hAddRow8[j] = hAdd15
+				hGeluRow4[j] = hGelu4
 			}
 		}
 	}
@@ -5561,25 +5600,26 @@ func (m *Model) dLogitsGammaBackward(n int) {
 	for i := range m.dLogitsGamma[:128] {
 		m.dLogitsGamma[i] = 0
 	}
+	rt.SumRows(m.dLogitsGamma[:128], 64*n, 512, m.dLogitsGammaRowsFn) // m.dLogitsGammaRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dLogitsGammaRows adds the sums over rows lo..hi-1 of dLogitsGammaBackward's loop into acc.
+func (m *Model) dLogitsGammaRows(acc []float32, lo, hi int) {
 	if dLogitsGammaAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dLogitsBetaReshapeRow := m.dLogitsBetaMatmul[i0*8192+i1*128:][:128]
-				logitsDivRow := m.logitsDiv[i0*8192+i1*128:][:128]
-				dLogitsGammaRow := m.dLogitsGamma[0:][:128]
-				dLogitsGammaAVX2(128, &dLogitsBetaReshapeRow[0], &logitsDivRow[0], &dLogitsGammaRow[0])
-			}
+		for r := lo; r < hi; r++ {
+			dLogitsBetaReshapeRow := m.dLogitsBetaMatmul[r*128:][:128]
+			logitsDivRow := m.logitsDiv[r*128:][:128]
+			dLogitsGammaRow := acc[:128]
+			dLogitsGammaAVX2(128, &dLogitsBetaReshapeRow[0], &logitsDivRow[0], &dLogitsGammaRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dLogitsBetaReshapeRow := m.dLogitsBetaMatmul[i0*8192+i1*128:][:128]
-				logitsDivRow := m.logitsDiv[i0*8192+i1*128:][:128]
-				dLogitsGammaRow := m.dLogitsGamma[0:][:128]
-				for j := 0; j < 128; j++ {
-					dLogitsGammaMul := dLogitsBetaReshapeRow[j] * logitsDivRow[j]
-					dLogitsGammaRow[j] += dLogitsGammaMul
-				}
+		for r := lo; r < hi; r++ {
+			dLogitsBetaReshapeRow := m.dLogitsBetaMatmul[r*128:][:128]
+			logitsDivRow := m.logitsDiv[r*128:][:128]
+			dLogitsGammaRow := acc[:128]
+			for j := 0; j < 128; j++ {
+				dLogitsGammaMul := dLogitsBetaReshapeRow[j] * logitsDivRow[j]
+				dLogitsGammaRow[j] += dLogitsGammaMul
 			}
 		}
 	}
@@ -5719,33 +5759,34 @@ func (m *Model) dH4BlockDense0BBackward(n int) {
 	for i := range m.dH4BlockDense0B[:512] {
 		m.dH4BlockDense0B[i] = 0
 	}
+	rt.SumRows(m.dH4BlockDense0B[:512], 64*n, 128, m.dH4BlockDense0BRowsFn) // m.dH4BlockDense0BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH4BlockDense0BRows adds the sums over rows lo..hi-1 of dH4BlockDense0BBackward's loop into acc.
+func (m *Model) dH4BlockDense0BRows(acc []float32, lo, hi int) {
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
-				dH4BlockDense0BReshapeRow := m.dH4BlockDense0BMatmul[i0*32768+i1*512:][:512]
-				dH4BlockDense0BGeluGradRow := m.dH4BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-				dH4BlockDense0BRow := m.dH4BlockDense0B[0:][:512]
-				for c := 0; c < 512; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 512)
-					rt.VGeluGrad(dH4BlockDense0BGeluGradRow[c:e], hAddRow8[c:e], dH4BlockDense0BReshapeRow[c:e]) // dH4BlockDense0BGeluGrad = gelu_grad(hAdd15, dH4BlockDense0BMatmul)
-					rt.VAdd(dH4BlockDense0BRow[c:e], dH4BlockDense0BRow[c:e], dH4BlockDense0BGeluGradRow[c:e])   // dH4BlockDense0B = reduce_sum(dH4BlockDense0BGeluGrad): accumulate
-				}
+		for r := lo; r < hi; r++ {
+			hAddRow8 := m.hAdd15[r*512:][:512]
+			dH4BlockDense0BReshapeRow := m.dH4BlockDense0BMatmul[r*512:][:512]
+			dH4BlockDense0BGeluGradRow := m.dH4BlockDense0BGeluGrad[r*512:][:512]
+			dH4BlockDense0BRow := acc[:512]
+			for c := 0; c < 512; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 512)
+				rt.VGeluGrad(dH4BlockDense0BGeluGradRow[c:e], hAddRow8[c:e], dH4BlockDense0BReshapeRow[c:e]) // dH4BlockDense0BGeluGrad = gelu_grad(hAdd15, dH4BlockDense0BMatmul)
+				rt.VAdd(dH4BlockDense0BRow[c:e], dH4BlockDense0BRow[c:e], dH4BlockDense0BGeluGradRow[c:e])   // dH4BlockDense0B = reduce_sum(dH4BlockDense0BGeluGrad): accumulate
 			}
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hAddRow8 := m.hAdd15[i0*32768+i1*512:][:512]
-				dH4BlockDense0BReshapeRow := m.dH4BlockDense0BMatmul[i0*32768+i1*512:][:512]
-				dH4BlockDense0BGeluGradRow := m.dH4BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-				dH4BlockDense0BRow := m.dH4BlockDense0B[0:][:512]
-				for j := range dH4BlockDense0BGeluGradRow {
-					dH4BlockDense0BGeluGrad := geluGrad32(hAddRow8[j], dH4BlockDense0BReshapeRow[j])
-					dH4BlockDense0BRow[j] += dH4BlockDense0BGeluGrad
-					dH4BlockDense0BGeluGradRow[j] = dH4BlockDense0BGeluGrad
-				}
+		for r := lo; r < hi; r++ {
+			hAddRow8 := m.hAdd15[r*512:][:512]
+			dH4BlockDense0BReshapeRow := m.dH4BlockDense0BMatmul[r*512:][:512]
+			dH4BlockDense0BGeluGradRow := m.dH4BlockDense0BGeluGrad[r*512:][:512]
+			dH4BlockDense0BRow := acc[:512]
+			for j := range dH4BlockDense0BGeluGradRow {
+				dH4BlockDense0BGeluGrad := geluGrad32(hAddRow8[j], dH4BlockDense0BReshapeRow[j])
+				dH4BlockDense0BRow[j] += dH4BlockDense0BGeluGrad
+				dH4BlockDense0BGeluGradRow[j] = dH4BlockDense0BGeluGrad
 			}
 		}
 	}
@@ -5823,25 +5864,26 @@ func (m *Model) dH4BlockLayerNorm0GammaBackward(n int) {
 	for i := range m.dH4BlockLayerNorm0Gamma[:128] {
 		m.dH4BlockLayerNorm0Gamma[i] = 0
 	}
+	rt.SumRows(m.dH4BlockLayerNorm0Gamma[:128], 64*n, 512, m.dH4BlockLayerNorm0GammaRowsFn) // m.dH4BlockLayerNorm0GammaRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH4BlockLayerNorm0GammaRows adds the sums over rows lo..hi-1 of dH4BlockLayerNorm0GammaBackward's loop into acc.
+func (m *Model) dH4BlockLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	if dH4BlockLayerNorm0GammaAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH4BlockLayerNorm0BetaReshapeRow := m.dH4BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				hDivRow4 := m.hDiv4[i0*8192+i1*128:][:128]
-				dH4BlockLayerNorm0GammaRow := m.dH4BlockLayerNorm0Gamma[0:][:128]
-				dH4BlockLayerNorm0GammaAVX2(128, &dH4BlockLayerNorm0BetaReshapeRow[0], &hDivRow4[0], &dH4BlockLayerNorm0GammaRow[0])
-			}
+		for r := lo; r < hi; r++ {
+			dH4BlockLayerNorm0BetaReshapeRow := m.dH4BlockLayerNorm0BetaMatmul[r*128:][:128]
+			hDivRow4 := m.hDiv4[r*128:][:128]
+			dH4BlockLayerNorm0GammaRow := acc[:128]
+			dH4BlockLayerNorm0GammaAVX2(128, &dH4BlockLayerNorm0BetaReshapeRow[0], &hDivRow4[0], &dH4BlockLayerNorm0GammaRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH4BlockLayerNorm0BetaReshapeRow := m.dH4BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				hDivRow4 := m.hDiv4[i0*8192+i1*128:][:128]
-				dH4BlockLayerNorm0GammaRow := m.dH4BlockLayerNorm0Gamma[0:][:128]
-				for j := 0; j < 128; j++ {
-					dH4BlockLayerNorm0GammaMul := dH4BlockLayerNorm0BetaReshapeRow[j] * hDivRow4[j]
-					dH4BlockLayerNorm0GammaRow[j] += dH4BlockLayerNorm0GammaMul
-				}
+		for r := lo; r < hi; r++ {
+			dH4BlockLayerNorm0BetaReshapeRow := m.dH4BlockLayerNorm0BetaMatmul[r*128:][:128]
+			hDivRow4 := m.hDiv4[r*128:][:128]
+			dH4BlockLayerNorm0GammaRow := acc[:128]
+			for j := 0; j < 128; j++ {
+				dH4BlockLayerNorm0GammaMul := dH4BlockLayerNorm0BetaReshapeRow[j] * hDivRow4[j]
+				dH4BlockLayerNorm0GammaRow[j] += dH4BlockLayerNorm0GammaMul
 			}
 		}
 	}
@@ -6215,25 +6257,26 @@ func (m *Model) dH4BlockXLayerNorm0GammaBackward(n int) {
 	for i := range m.dH4BlockXLayerNorm0Gamma[:128] {
 		m.dH4BlockXLayerNorm0Gamma[i] = 0
 	}
+	rt.SumRows(m.dH4BlockXLayerNorm0Gamma[:128], 64*n, 512, m.dH4BlockXLayerNorm0GammaRowsFn) // m.dH4BlockXLayerNorm0GammaRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH4BlockXLayerNorm0GammaRows adds the sums over rows lo..hi-1 of dH4BlockXLayerNorm0GammaBackward's loop into acc.
+func (m *Model) dH4BlockXLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	if dH4BlockXLayerNorm0GammaAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH4BlockXLayerNorm0BetaReshapeRow := m.dH4BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				xDivRow4 := m.xDiv4[i0*8192+i1*128:][:128]
-				dH4BlockXLayerNorm0GammaRow := m.dH4BlockXLayerNorm0Gamma[0:][:128]
-				dH4BlockXLayerNorm0GammaAVX2(128, &dH4BlockXLayerNorm0BetaReshapeRow[0], &xDivRow4[0], &dH4BlockXLayerNorm0GammaRow[0])
-			}
+		for r := lo; r < hi; r++ {
+			dH4BlockXLayerNorm0BetaReshapeRow := m.dH4BlockXLayerNorm0BetaMatmul[r*128:][:128]
+			xDivRow4 := m.xDiv4[r*128:][:128]
+			dH4BlockXLayerNorm0GammaRow := acc[:128]
+			dH4BlockXLayerNorm0GammaAVX2(128, &dH4BlockXLayerNorm0BetaReshapeRow[0], &xDivRow4[0], &dH4BlockXLayerNorm0GammaRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH4BlockXLayerNorm0BetaReshapeRow := m.dH4BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				xDivRow4 := m.xDiv4[i0*8192+i1*128:][:128]
-				dH4BlockXLayerNorm0GammaRow := m.dH4BlockXLayerNorm0Gamma[0:][:128]
-				for j := 0; j < 128; j++ {
-					dH4BlockXLayerNorm0GammaMul := dH4BlockXLayerNorm0BetaReshapeRow[j] * xDivRow4[j]
-					dH4BlockXLayerNorm0GammaRow[j] += dH4BlockXLayerNorm0GammaMul
-				}
+		for r := lo; r < hi; r++ {
+			dH4BlockXLayerNorm0BetaReshapeRow := m.dH4BlockXLayerNorm0BetaMatmul[r*128:][:128]
+			xDivRow4 := m.xDiv4[r*128:][:128]
+			dH4BlockXLayerNorm0GammaRow := acc[:128]
+			for j := 0; j < 128; j++ {
+				dH4BlockXLayerNorm0GammaMul := dH4BlockXLayerNorm0BetaReshapeRow[j] * xDivRow4[j]
+				dH4BlockXLayerNorm0GammaRow[j] += dH4BlockXLayerNorm0GammaMul
 			}
 		}
 	}
@@ -6377,33 +6420,34 @@ func (m *Model) dH3BlockDense0BBackward(n int) {
 	for i := range m.dH3BlockDense0B[:512] {
 		m.dH3BlockDense0B[i] = 0
 	}
+	rt.SumRows(m.dH3BlockDense0B[:512], 64*n, 128, m.dH3BlockDense0BRowsFn) // m.dH3BlockDense0BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH3BlockDense0BRows adds the sums over rows lo..hi-1 of dH3BlockDense0BBackward's loop into acc.
+func (m *Model) dH3BlockDense0BRows(acc []float32, lo, hi int) {
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
-				dH3BlockDense0BReshapeRow := m.dH3BlockDense0BMatmul[i0*32768+i1*512:][:512]
-				dH3BlockDense0BGeluGradRow := m.dH3BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-				dH3BlockDense0BRow := m.dH3BlockDense0B[0:][:512]
-				for c := 0; c < 512; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 512)
-					rt.VGeluGrad(dH3BlockDense0BGeluGradRow[c:e], hAddRow6[c:e], dH3BlockDense0BReshapeRow[c:e]) // dH3BlockDense0BGeluGrad = gelu_grad(hAdd11, dH3BlockDense0BMatmul)
-					rt.VAdd(dH3BlockDense0BRow[c:e], dH3BlockDense0BRow[c:e], dH3BlockDense0BGeluGradRow[c:e])   // dH3BlockDense0B = reduce_sum(dH3BlockDense0BGeluGrad): accumulate
-				}
+		for r := lo; r < hi; r++ {
+			hAddRow6 := m.hAdd11[r*512:][:512]
+			dH3BlockDense0BReshapeRow := m.dH3BlockDense0BMatmul[r*512:][:512]
+			dH3BlockDense0BGeluGradRow := m.dH3BlockDense0BGeluGrad[r*512:][:512]
+			dH3BlockDense0BRow := acc[:512]
+			for c := 0; c < 512; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 512)
+				rt.VGeluGrad(dH3BlockDense0BGeluGradRow[c:e], hAddRow6[c:e], dH3BlockDense0BReshapeRow[c:e]) // dH3BlockDense0BGeluGrad = gelu_grad(hAdd11, dH3BlockDense0BMatmul)
+				rt.VAdd(dH3BlockDense0BRow[c:e], dH3BlockDense0BRow[c:e], dH3BlockDense0BGeluGradRow[c:e])   // dH3BlockDense0B = reduce_sum(dH3BlockDense0BGeluGrad): accumulate
 			}
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hAddRow6 := m.hAdd11[i0*32768+i1*512:][:512]
-				dH3BlockDense0BReshapeRow := m.dH3BlockDense0BMatmul[i0*32768+i1*512:][:512]
-				dH3BlockDense0BGeluGradRow := m.dH3BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-				dH3BlockDense0BRow := m.dH3BlockDense0B[0:][:512]
-				for j := range dH3BlockDense0BGeluGradRow {
-					dH3BlockDense0BGeluGrad := geluGrad32(hAddRow6[j], dH3BlockDense0BReshapeRow[j])
-					dH3BlockDense0BRow[j] += dH3BlockDense0BGeluGrad
-					dH3BlockDense0BGeluGradRow[j] = dH3BlockDense0BGeluGrad
-				}
+		for r := lo; r < hi; r++ {
+			hAddRow6 := m.hAdd11[r*512:][:512]
+			dH3BlockDense0BReshapeRow := m.dH3BlockDense0BMatmul[r*512:][:512]
+			dH3BlockDense0BGeluGradRow := m.dH3BlockDense0BGeluGrad[r*512:][:512]
+			dH3BlockDense0BRow := acc[:512]
+			for j := range dH3BlockDense0BGeluGradRow {
+				dH3BlockDense0BGeluGrad := geluGrad32(hAddRow6[j], dH3BlockDense0BReshapeRow[j])
+				dH3BlockDense0BRow[j] += dH3BlockDense0BGeluGrad
+				dH3BlockDense0BGeluGradRow[j] = dH3BlockDense0BGeluGrad
 			}
 		}
 	}
@@ -6481,25 +6525,26 @@ func (m *Model) dH3BlockLayerNorm0GammaBackward(n int) {
 	for i := range m.dH3BlockLayerNorm0Gamma[:128] {
 		m.dH3BlockLayerNorm0Gamma[i] = 0
 	}
+	rt.SumRows(m.dH3BlockLayerNorm0Gamma[:128], 64*n, 512, m.dH3BlockLayerNorm0GammaRowsFn) // m.dH3BlockLayerNorm0GammaRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH3BlockLayerNorm0GammaRows adds the sums over rows lo..hi-1 of dH3BlockLayerNorm0GammaBackward's loop into acc.
+func (m *Model) dH3BlockLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	if dH3BlockLayerNorm0GammaAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH3BlockLayerNorm0BetaReshapeRow := m.dH3BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				hDivRow3 := m.hDiv3[i0*8192+i1*128:][:128]
-				dH3BlockLayerNorm0GammaRow := m.dH3BlockLayerNorm0Gamma[0:][:128]
-				dH3BlockLayerNorm0GammaAVX2(128, &dH3BlockLayerNorm0BetaReshapeRow[0], &hDivRow3[0], &dH3BlockLayerNorm0GammaRow[0])
-			}
+		for r := lo; r < hi; r++ {
+			dH3BlockLayerNorm0BetaReshapeRow := m.dH3BlockLayerNorm0BetaMatmul[r*128:][:128]
+			hDivRow3 := m.hDiv3[r*128:][:128]
+			dH3BlockLayerNorm0GammaRow := acc[:128]
+			dH3BlockLayerNorm0GammaAVX2(128, &dH3BlockLayerNorm0BetaReshapeRow[0], &hDivRow3[0], &dH3BlockLayerNorm0GammaRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH3BlockLayerNorm0BetaReshapeRow := m.dH3BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				hDivRow3 := m.hDiv3[i0*8192+i1*128:][:128]
-				dH3BlockLayerNorm0GammaRow := m.dH3BlockLayerNorm0Gamma[0:][:128]
-				for j := 0; j < 128; j++ {
-					dH3BlockLayerNorm0GammaMul := dH3BlockLayerNorm0BetaReshapeRow[j] * hDivRow3[j]
-					dH3BlockLayerNorm0GammaRow[j] += dH3BlockLayerNorm0GammaMul
-				}
+		for r := lo; r < hi; r++ {
+			dH3BlockLayerNorm0BetaReshapeRow := m.dH3BlockLayerNorm0BetaMatmul[r*128:][:128]
+			hDivRow3 := m.hDiv3[r*128:][:128]
+			dH3BlockLayerNorm0GammaRow := acc[:128]
+			for j := 0; j < 128; j++ {
+				dH3BlockLayerNorm0GammaMul := dH3BlockLayerNorm0BetaReshapeRow[j] * hDivRow3[j]
+				dH3BlockLayerNorm0GammaRow[j] += dH3BlockLayerNorm0GammaMul
 			}
 		}
 	}
@@ -6873,25 +6918,26 @@ func (m *Model) dH3BlockXLayerNorm0GammaBackward(n int) {
 	for i := range m.dH3BlockXLayerNorm0Gamma[:128] {
 		m.dH3BlockXLayerNorm0Gamma[i] = 0
 	}
+	rt.SumRows(m.dH3BlockXLayerNorm0Gamma[:128], 64*n, 512, m.dH3BlockXLayerNorm0GammaRowsFn) // m.dH3BlockXLayerNorm0GammaRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH3BlockXLayerNorm0GammaRows adds the sums over rows lo..hi-1 of dH3BlockXLayerNorm0GammaBackward's loop into acc.
+func (m *Model) dH3BlockXLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	if dH3BlockXLayerNorm0GammaAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH3BlockXLayerNorm0BetaReshapeRow := m.dH3BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				xDivRow3 := m.xDiv3[i0*8192+i1*128:][:128]
-				dH3BlockXLayerNorm0GammaRow := m.dH3BlockXLayerNorm0Gamma[0:][:128]
-				dH3BlockXLayerNorm0GammaAVX2(128, &dH3BlockXLayerNorm0BetaReshapeRow[0], &xDivRow3[0], &dH3BlockXLayerNorm0GammaRow[0])
-			}
+		for r := lo; r < hi; r++ {
+			dH3BlockXLayerNorm0BetaReshapeRow := m.dH3BlockXLayerNorm0BetaMatmul[r*128:][:128]
+			xDivRow3 := m.xDiv3[r*128:][:128]
+			dH3BlockXLayerNorm0GammaRow := acc[:128]
+			dH3BlockXLayerNorm0GammaAVX2(128, &dH3BlockXLayerNorm0BetaReshapeRow[0], &xDivRow3[0], &dH3BlockXLayerNorm0GammaRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH3BlockXLayerNorm0BetaReshapeRow := m.dH3BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				xDivRow3 := m.xDiv3[i0*8192+i1*128:][:128]
-				dH3BlockXLayerNorm0GammaRow := m.dH3BlockXLayerNorm0Gamma[0:][:128]
-				for j := 0; j < 128; j++ {
-					dH3BlockXLayerNorm0GammaMul := dH3BlockXLayerNorm0BetaReshapeRow[j] * xDivRow3[j]
-					dH3BlockXLayerNorm0GammaRow[j] += dH3BlockXLayerNorm0GammaMul
-				}
+		for r := lo; r < hi; r++ {
+			dH3BlockXLayerNorm0BetaReshapeRow := m.dH3BlockXLayerNorm0BetaMatmul[r*128:][:128]
+			xDivRow3 := m.xDiv3[r*128:][:128]
+			dH3BlockXLayerNorm0GammaRow := acc[:128]
+			for j := 0; j < 128; j++ {
+				dH3BlockXLayerNorm0GammaMul := dH3BlockXLayerNorm0BetaReshapeRow[j] * xDivRow3[j]
+				dH3BlockXLayerNorm0GammaRow[j] += dH3BlockXLayerNorm0GammaMul
 			}
 		}
 	}
@@ -7035,33 +7081,34 @@ func (m *Model) dH2BlockDense0BBackward(n int) {
 	for i := range m.dH2BlockDense0B[:512] {
 		m.dH2BlockDense0B[i] = 0
 	}
+	rt.SumRows(m.dH2BlockDense0B[:512], 64*n, 128, m.dH2BlockDense0BRowsFn) // m.dH2BlockDense0BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH2BlockDense0BRows adds the sums over rows lo..hi-1 of dH2BlockDense0BBackward's loop into acc.
+func (m *Model) dH2BlockDense0BRows(acc []float32, lo, hi int) {
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
-				dH2BlockDense0BReshapeRow := m.dH2BlockDense0BMatmul[i0*32768+i1*512:][:512]
-				dH2BlockDense0BGeluGradRow := m.dH2BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-				dH2BlockDense0BRow := m.dH2BlockDense0B[0:][:512]
-				for c := 0; c < 512; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 512)
-					rt.VGeluGrad(dH2BlockDense0BGeluGradRow[c:e], hAddRow4[c:e], dH2BlockDense0BReshapeRow[c:e]) // dH2BlockDense0BGeluGrad = gelu_grad(hAdd7, dH2BlockDense0BMatmul)
-					rt.VAdd(dH2BlockDense0BRow[c:e], dH2BlockDense0BRow[c:e], dH2BlockDense0BGeluGradRow[c:e])   // dH2BlockDense0B = reduce_sum(dH2BlockDense0BGeluGrad): accumulate
-				}
+		for r := lo; r < hi; r++ {
+			hAddRow4 := m.hAdd7[r*512:][:512]
+			dH2BlockDense0BReshapeRow := m.dH2BlockDense0BMatmul[r*512:][:512]
+			dH2BlockDense0BGeluGradRow := m.dH2BlockDense0BGeluGrad[r*512:][:512]
+			dH2BlockDense0BRow := acc[:512]
+			for c := 0; c < 512; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 512)
+				rt.VGeluGrad(dH2BlockDense0BGeluGradRow[c:e], hAddRow4[c:e], dH2BlockDense0BReshapeRow[c:e]) // dH2BlockDense0BGeluGrad = gelu_grad(hAdd7, dH2BlockDense0BMatmul)
+				rt.VAdd(dH2BlockDense0BRow[c:e], dH2BlockDense0BRow[c:e], dH2BlockDense0BGeluGradRow[c:e])   // dH2BlockDense0B = reduce_sum(dH2BlockDense0BGeluGrad): accumulate
 			}
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hAddRow4 := m.hAdd7[i0*32768+i1*512:][:512]
-				dH2BlockDense0BReshapeRow := m.dH2BlockDense0BMatmul[i0*32768+i1*512:][:512]
-				dH2BlockDense0BGeluGradRow := m.dH2BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-				dH2BlockDense0BRow := m.dH2BlockDense0B[0:][:512]
-				for j := range dH2BlockDense0BGeluGradRow {
-					dH2BlockDense0BGeluGrad := geluGrad32(hAddRow4[j], dH2BlockDense0BReshapeRow[j])
-					dH2BlockDense0BRow[j] += dH2BlockDense0BGeluGrad
-					dH2BlockDense0BGeluGradRow[j] = dH2BlockDense0BGeluGrad
-				}
+		for r := lo; r < hi; r++ {
+			hAddRow4 := m.hAdd7[r*512:][:512]
+			dH2BlockDense0BReshapeRow := m.dH2BlockDense0BMatmul[r*512:][:512]
+			dH2BlockDense0BGeluGradRow := m.dH2BlockDense0BGeluGrad[r*512:][:512]
+			dH2BlockDense0BRow := acc[:512]
+			for j := range dH2BlockDense0BGeluGradRow {
+				dH2BlockDense0BGeluGrad := geluGrad32(hAddRow4[j], dH2BlockDense0BReshapeRow[j])
+				dH2BlockDense0BRow[j] += dH2BlockDense0BGeluGrad
+				dH2BlockDense0BGeluGradRow[j] = dH2BlockDense0BGeluGrad
 			}
 		}
 	}
@@ -7139,25 +7186,26 @@ func (m *Model) dH2BlockLayerNorm0GammaBackward(n int) {
 	for i := range m.dH2BlockLayerNorm0Gamma[:128] {
 		m.dH2BlockLayerNorm0Gamma[i] = 0
 	}
+	rt.SumRows(m.dH2BlockLayerNorm0Gamma[:128], 64*n, 512, m.dH2BlockLayerNorm0GammaRowsFn) // m.dH2BlockLayerNorm0GammaRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH2BlockLayerNorm0GammaRows adds the sums over rows lo..hi-1 of dH2BlockLayerNorm0GammaBackward's loop into acc.
+func (m *Model) dH2BlockLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	if dH2BlockLayerNorm0GammaAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH2BlockLayerNorm0BetaReshapeRow := m.dH2BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				hDivRow2 := m.hDiv2[i0*8192+i1*128:][:128]
-				dH2BlockLayerNorm0GammaRow := m.dH2BlockLayerNorm0Gamma[0:][:128]
-				dH2BlockLayerNorm0GammaAVX2(128, &dH2BlockLayerNorm0BetaReshapeRow[0], &hDivRow2[0], &dH2BlockLayerNorm0GammaRow[0])
-			}
+		for r := lo; r < hi; r++ {
+			dH2BlockLayerNorm0BetaReshapeRow := m.dH2BlockLayerNorm0BetaMatmul[r*128:][:128]
+			hDivRow2 := m.hDiv2[r*128:][:128]
+			dH2BlockLayerNorm0GammaRow := acc[:128]
+			dH2BlockLayerNorm0GammaAVX2(128, &dH2BlockLayerNorm0BetaReshapeRow[0], &hDivRow2[0], &dH2BlockLayerNorm0GammaRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH2BlockLayerNorm0BetaReshapeRow := m.dH2BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				hDivRow2 := m.hDiv2[i0*8192+i1*128:][:128]
-				dH2BlockLayerNorm0GammaRow := m.dH2BlockLayerNorm0Gamma[0:][:128]
-				for j := 0; j < 128; j++ {
-					dH2BlockLayerNorm0GammaMul := dH2BlockLayerNorm0BetaReshapeRow[j] * hDivRow2[j]
-					dH2BlockLayerNorm0GammaRow[j] += dH2BlockLayerNorm0GammaMul
-				}
+		for r := lo; r < hi; r++ {
+			dH2BlockLayerNorm0BetaReshapeRow := m.dH2BlockLayerNorm0BetaMatmul[r*128:][:128]
+			hDivRow2 := m.hDiv2[r*128:][:128]
+			dH2BlockLayerNorm0GammaRow := acc[:128]
+			for j := 0; j < 128; j++ {
+				dH2BlockLayerNorm0GammaMul := dH2BlockLayerNorm0BetaReshapeRow[j] * hDivRow2[j]
+				dH2BlockLayerNorm0GammaRow[j] += dH2BlockLayerNorm0GammaMul
 			}
 		}
 	}
@@ -7531,25 +7579,26 @@ func (m *Model) dH2BlockXLayerNorm0GammaBackward(n int) {
 	for i := range m.dH2BlockXLayerNorm0Gamma[:128] {
 		m.dH2BlockXLayerNorm0Gamma[i] = 0
 	}
+	rt.SumRows(m.dH2BlockXLayerNorm0Gamma[:128], 64*n, 512, m.dH2BlockXLayerNorm0GammaRowsFn) // m.dH2BlockXLayerNorm0GammaRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH2BlockXLayerNorm0GammaRows adds the sums over rows lo..hi-1 of dH2BlockXLayerNorm0GammaBackward's loop into acc.
+func (m *Model) dH2BlockXLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	if dH2BlockXLayerNorm0GammaAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH2BlockXLayerNorm0BetaReshapeRow := m.dH2BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				xDivRow2 := m.xDiv2[i0*8192+i1*128:][:128]
-				dH2BlockXLayerNorm0GammaRow := m.dH2BlockXLayerNorm0Gamma[0:][:128]
-				dH2BlockXLayerNorm0GammaAVX2(128, &dH2BlockXLayerNorm0BetaReshapeRow[0], &xDivRow2[0], &dH2BlockXLayerNorm0GammaRow[0])
-			}
+		for r := lo; r < hi; r++ {
+			dH2BlockXLayerNorm0BetaReshapeRow := m.dH2BlockXLayerNorm0BetaMatmul[r*128:][:128]
+			xDivRow2 := m.xDiv2[r*128:][:128]
+			dH2BlockXLayerNorm0GammaRow := acc[:128]
+			dH2BlockXLayerNorm0GammaAVX2(128, &dH2BlockXLayerNorm0BetaReshapeRow[0], &xDivRow2[0], &dH2BlockXLayerNorm0GammaRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH2BlockXLayerNorm0BetaReshapeRow := m.dH2BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				xDivRow2 := m.xDiv2[i0*8192+i1*128:][:128]
-				dH2BlockXLayerNorm0GammaRow := m.dH2BlockXLayerNorm0Gamma[0:][:128]
-				for j := 0; j < 128; j++ {
-					dH2BlockXLayerNorm0GammaMul := dH2BlockXLayerNorm0BetaReshapeRow[j] * xDivRow2[j]
-					dH2BlockXLayerNorm0GammaRow[j] += dH2BlockXLayerNorm0GammaMul
-				}
+		for r := lo; r < hi; r++ {
+			dH2BlockXLayerNorm0BetaReshapeRow := m.dH2BlockXLayerNorm0BetaMatmul[r*128:][:128]
+			xDivRow2 := m.xDiv2[r*128:][:128]
+			dH2BlockXLayerNorm0GammaRow := acc[:128]
+			for j := 0; j < 128; j++ {
+				dH2BlockXLayerNorm0GammaMul := dH2BlockXLayerNorm0BetaReshapeRow[j] * xDivRow2[j]
+				dH2BlockXLayerNorm0GammaRow[j] += dH2BlockXLayerNorm0GammaMul
 			}
 		}
 	}
@@ -7693,33 +7742,34 @@ func (m *Model) dH1BlockDense0BBackward(n int) {
 	for i := range m.dH1BlockDense0B[:512] {
 		m.dH1BlockDense0B[i] = 0
 	}
+	rt.SumRows(m.dH1BlockDense0B[:512], 64*n, 128, m.dH1BlockDense0BRowsFn) // m.dH1BlockDense0BRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH1BlockDense0BRows adds the sums over rows lo..hi-1 of dH1BlockDense0BBackward's loop into acc.
+func (m *Model) dH1BlockDense0BRows(acc []float32, lo, hi int) {
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
-				dH1BlockDense0BReshapeRow := m.dH1BlockDense0BMatmul[i0*32768+i1*512:][:512]
-				dH1BlockDense0BGeluGradRow := m.dH1BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-				dH1BlockDense0BRow := m.dH1BlockDense0B[0:][:512]
-				for c := 0; c < 512; c += rt.VecChunk {
-					e := min(c+rt.VecChunk, 512)
-					rt.VGeluGrad(dH1BlockDense0BGeluGradRow[c:e], hAddRow2[c:e], dH1BlockDense0BReshapeRow[c:e]) // dH1BlockDense0BGeluGrad = gelu_grad(hAdd3, dH1BlockDense0BMatmul)
-					rt.VAdd(dH1BlockDense0BRow[c:e], dH1BlockDense0BRow[c:e], dH1BlockDense0BGeluGradRow[c:e])   // dH1BlockDense0B = reduce_sum(dH1BlockDense0BGeluGrad): accumulate
-				}
+		for r := lo; r < hi; r++ {
+			hAddRow2 := m.hAdd3[r*512:][:512]
+			dH1BlockDense0BReshapeRow := m.dH1BlockDense0BMatmul[r*512:][:512]
+			dH1BlockDense0BGeluGradRow := m.dH1BlockDense0BGeluGrad[r*512:][:512]
+			dH1BlockDense0BRow := acc[:512]
+			for c := 0; c < 512; c += rt.VecChunk {
+				e := min(c+rt.VecChunk, 512)
+				rt.VGeluGrad(dH1BlockDense0BGeluGradRow[c:e], hAddRow2[c:e], dH1BlockDense0BReshapeRow[c:e]) // dH1BlockDense0BGeluGrad = gelu_grad(hAdd3, dH1BlockDense0BMatmul)
+				rt.VAdd(dH1BlockDense0BRow[c:e], dH1BlockDense0BRow[c:e], dH1BlockDense0BGeluGradRow[c:e])   // dH1BlockDense0B = reduce_sum(dH1BlockDense0BGeluGrad): accumulate
 			}
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				hAddRow2 := m.hAdd3[i0*32768+i1*512:][:512]
-				dH1BlockDense0BReshapeRow := m.dH1BlockDense0BMatmul[i0*32768+i1*512:][:512]
-				dH1BlockDense0BGeluGradRow := m.dH1BlockDense0BGeluGrad[i0*32768+i1*512:][:512]
-				dH1BlockDense0BRow := m.dH1BlockDense0B[0:][:512]
-				for j := range dH1BlockDense0BGeluGradRow {
-					dH1BlockDense0BGeluGrad := geluGrad32(hAddRow2[j], dH1BlockDense0BReshapeRow[j])
-					dH1BlockDense0BRow[j] += dH1BlockDense0BGeluGrad
-					dH1BlockDense0BGeluGradRow[j] = dH1BlockDense0BGeluGrad
-				}
+		for r := lo; r < hi; r++ {
+			hAddRow2 := m.hAdd3[r*512:][:512]
+			dH1BlockDense0BReshapeRow := m.dH1BlockDense0BMatmul[r*512:][:512]
+			dH1BlockDense0BGeluGradRow := m.dH1BlockDense0BGeluGrad[r*512:][:512]
+			dH1BlockDense0BRow := acc[:512]
+			for j := range dH1BlockDense0BGeluGradRow {
+				dH1BlockDense0BGeluGrad := geluGrad32(hAddRow2[j], dH1BlockDense0BReshapeRow[j])
+				dH1BlockDense0BRow[j] += dH1BlockDense0BGeluGrad
+				dH1BlockDense0BGeluGradRow[j] = dH1BlockDense0BGeluGrad
 			}
 		}
 	}
@@ -7797,25 +7847,26 @@ func (m *Model) dH1BlockLayerNorm0GammaBackward(n int) {
 	for i := range m.dH1BlockLayerNorm0Gamma[:128] {
 		m.dH1BlockLayerNorm0Gamma[i] = 0
 	}
+	rt.SumRows(m.dH1BlockLayerNorm0Gamma[:128], 64*n, 512, m.dH1BlockLayerNorm0GammaRowsFn) // m.dH1BlockLayerNorm0GammaRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH1BlockLayerNorm0GammaRows adds the sums over rows lo..hi-1 of dH1BlockLayerNorm0GammaBackward's loop into acc.
+func (m *Model) dH1BlockLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	if dH1BlockLayerNorm0GammaAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH1BlockLayerNorm0BetaReshapeRow := m.dH1BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				hDivRow := m.hDiv[i0*8192+i1*128:][:128]
-				dH1BlockLayerNorm0GammaRow := m.dH1BlockLayerNorm0Gamma[0:][:128]
-				dH1BlockLayerNorm0GammaAVX2(128, &dH1BlockLayerNorm0BetaReshapeRow[0], &hDivRow[0], &dH1BlockLayerNorm0GammaRow[0])
-			}
+		for r := lo; r < hi; r++ {
+			dH1BlockLayerNorm0BetaReshapeRow := m.dH1BlockLayerNorm0BetaMatmul[r*128:][:128]
+			hDivRow := m.hDiv[r*128:][:128]
+			dH1BlockLayerNorm0GammaRow := acc[:128]
+			dH1BlockLayerNorm0GammaAVX2(128, &dH1BlockLayerNorm0BetaReshapeRow[0], &hDivRow[0], &dH1BlockLayerNorm0GammaRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH1BlockLayerNorm0BetaReshapeRow := m.dH1BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				hDivRow := m.hDiv[i0*8192+i1*128:][:128]
-				dH1BlockLayerNorm0GammaRow := m.dH1BlockLayerNorm0Gamma[0:][:128]
-				for j := 0; j < 128; j++ {
-					dH1BlockLayerNorm0GammaMul := dH1BlockLayerNorm0BetaReshapeRow[j] * hDivRow[j]
-					dH1BlockLayerNorm0GammaRow[j] += dH1BlockLayerNorm0GammaMul
-				}
+		for r := lo; r < hi; r++ {
+			dH1BlockLayerNorm0BetaReshapeRow := m.dH1BlockLayerNorm0BetaMatmul[r*128:][:128]
+			hDivRow := m.hDiv[r*128:][:128]
+			dH1BlockLayerNorm0GammaRow := acc[:128]
+			for j := 0; j < 128; j++ {
+				dH1BlockLayerNorm0GammaMul := dH1BlockLayerNorm0BetaReshapeRow[j] * hDivRow[j]
+				dH1BlockLayerNorm0GammaRow[j] += dH1BlockLayerNorm0GammaMul
 			}
 		}
 	}
@@ -8189,25 +8240,26 @@ func (m *Model) dH1BlockXLayerNorm0GammaBackward(n int) {
 	for i := range m.dH1BlockXLayerNorm0Gamma[:128] {
 		m.dH1BlockXLayerNorm0Gamma[i] = 0
 	}
+	rt.SumRows(m.dH1BlockXLayerNorm0Gamma[:128], 64*n, 512, m.dH1BlockXLayerNorm0GammaRowsFn) // m.dH1BlockXLayerNorm0GammaRows(acc, lo, hi) over chunks of rows, split across the cores
+}
+
+// dH1BlockXLayerNorm0GammaRows adds the sums over rows lo..hi-1 of dH1BlockXLayerNorm0GammaBackward's loop into acc.
+func (m *Model) dH1BlockXLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	if dH1BlockXLayerNorm0GammaAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH1BlockXLayerNorm0BetaReshapeRow := m.dH1BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				xDivRow := m.xDiv[i0*8192+i1*128:][:128]
-				dH1BlockXLayerNorm0GammaRow := m.dH1BlockXLayerNorm0Gamma[0:][:128]
-				dH1BlockXLayerNorm0GammaAVX2(128, &dH1BlockXLayerNorm0BetaReshapeRow[0], &xDivRow[0], &dH1BlockXLayerNorm0GammaRow[0])
-			}
+		for r := lo; r < hi; r++ {
+			dH1BlockXLayerNorm0BetaReshapeRow := m.dH1BlockXLayerNorm0BetaMatmul[r*128:][:128]
+			xDivRow := m.xDiv[r*128:][:128]
+			dH1BlockXLayerNorm0GammaRow := acc[:128]
+			dH1BlockXLayerNorm0GammaAVX2(128, &dH1BlockXLayerNorm0BetaReshapeRow[0], &xDivRow[0], &dH1BlockXLayerNorm0GammaRow[0])
 		}
 	} else {
-		for i0 := 0; i0 < n; i0++ {
-			for i1 := 0; i1 < 64; i1++ {
-				dH1BlockXLayerNorm0BetaReshapeRow := m.dH1BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
-				xDivRow := m.xDiv[i0*8192+i1*128:][:128]
-				dH1BlockXLayerNorm0GammaRow := m.dH1BlockXLayerNorm0Gamma[0:][:128]
-				for j := 0; j < 128; j++ {
-					dH1BlockXLayerNorm0GammaMul := dH1BlockXLayerNorm0BetaReshapeRow[j] * xDivRow[j]
-					dH1BlockXLayerNorm0GammaRow[j] += dH1BlockXLayerNorm0GammaMul
-				}
+		for r := lo; r < hi; r++ {
+			dH1BlockXLayerNorm0BetaReshapeRow := m.dH1BlockXLayerNorm0BetaMatmul[r*128:][:128]
+			xDivRow := m.xDiv[r*128:][:128]
+			dH1BlockXLayerNorm0GammaRow := acc[:128]
+			for j := 0; j < 128; j++ {
+				dH1BlockXLayerNorm0GammaMul := dH1BlockXLayerNorm0BetaReshapeRow[j] * xDivRow[j]
+				dH1BlockXLayerNorm0GammaRow[j] += dH1BlockXLayerNorm0GammaMul
 			}
 		}
 	}

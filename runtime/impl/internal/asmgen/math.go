@@ -325,17 +325,17 @@ func (g *gen) lstmCellGrad() {
 	g.p("loopLSTMGrad:")
 	g.p("\tCMPQ AX, R13")
 	g.p("\tJGE doneLSTMGrad")
-	g.p("\tVMOVUPS (R10)(AX*4), Y0")  // tc (tanh c_t, left in dz_i's slot)
-	g.p("\tVMOVUPS (R9)(AX*4), Y1")   // gr_h
+	g.p("\tVMOVUPS (R10)(AX*4), Y0")    // tc (tanh c_t, left in dz_i's slot)
+	g.p("\tVMOVUPS (R9)(AX*4), Y1")     // gr_h
 	g.p("\tVADDPS (R11)(AX*4), Y1, Y1") // dh = gr_h + carry_h
-	g.p("\tVMOVUPS (R8)(DI*4), Y2")   // og
+	g.p("\tVMOVUPS (R8)(DI*4), Y2")     // og
 	g.p("\tVMULPS Y0, Y0, Y3")
 	g.p("\tVSUBPS Y3, Y15, Y3") // 1 - tc²
 	g.p("\tVMULPS Y2, Y1, Y5")
-	g.p("\tVMULPS Y3, Y5, Y5")        // dh og (1 - tc²)
-	g.p("\tVMOVUPS (R11)(BX*4), Y6")  // carry_c
+	g.p("\tVMULPS Y3, Y5, Y5")         // dh og (1 - tc²)
+	g.p("\tVMOVUPS (R11)(BX*4), Y6")   // carry_c
 	g.p("\tVADDPS (R9)(BX*4), Y6, Y6") // + gr_c
-	g.p("\tVADDPS Y5, Y6, Y6")        // dc
+	g.p("\tVADDPS Y5, Y6, Y6")         // dc
 	// dz_i = (dc gg + gr_i) ig (1 - ig)
 	g.p("\tVMOVUPS (R8)(CX*4), Y7") // ig
 	g.p("\tVMULPS (R8)(SI*4), Y6, Y8")

@@ -1,0 +1,21 @@
+//go:build amd64 && !purego
+
+package impl
+
+// The AVX2 kernels of conv.go (conv_amd64.s, written by internal/asmgen).
+
+// maxPoolGrad2x2AVX2 is maxPoolGrad2x2Rows for one output row of 2x2
+// windows, c channels a multiple of 8.
+//
+//go:noescape
+func maxPoolGrad2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int)
+
+// addRowsAVX2 adds src[r*lds+j] to dst[r*ldd+j] for r < rows, j < n.
+//
+//go:noescape
+func addRowsAVX2(dst, src *float32, n, rows, ldd, lds int)
+
+// copyRowsAVX2 sets dst[r*ldd+j] = src[r*lds+j] for r < rows, j < n.
+//
+//go:noescape
+func copyRowsAVX2(dst, src *float32, n, rows, ldd, lds int)

@@ -1,0 +1,156 @@
+package main
+
+// The AVX2 kernels of runtime/impl/conv.go: the 2x2 max-pooling gradient
+// (maxPoolGrad2x2Rows), one output row of windows at a time, and the
+// strided row copies and sums of Unfold and Fold.
+
+// maxPoolGrad2x2 writes
+//
+//	func maxPoolGrad2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int)
+//
+// For each of the ow windows (2 pixels of top, 2 of bot, c channels each,
+// c a multiple of 8) and each channel, the gradient gy goes to the first of
+// the four elements a, b (top), c, d (bot) equal to their maximum, or to
+// the first NaN when there is one; the other three get +0. It is the Go
+// loop's arithmetic with masks: m = max of the four by VMAXPS (exact when
+// none is NaN, and a NaN anywhere voids every equality below through the
+// unordered mask), k_x = (x == m and no NaN) or x is NaN, each mask
+// cleared of the ones before it, d taking what is left.
+func (g *gen) maxPoolGrad2x2() {
+	g.p("")
+	g.p("// func maxPoolGrad2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int)")
+	g.p("TEXT ·maxPoolGrad2x2AVX2(SB), NOSPLIT, $0-56")
+	g.p("\tMOVQ top+0(FP), SI")
+	g.p("\tMOVQ bot+8(FP), DI")
+	g.p("\tMOVQ dtop+16(FP), R8")
+	g.p("\tMOVQ dbot+24(FP), R9")
+	g.p("\tMOVQ gy+32(FP), R10")
+	g.p("\tMOVQ ow+40(FP), CX")
+	g.p("\tMOVQ c+48(FP), DX")
+	g.p("\tSHLQ $2, DX") // c in bytes: a window's second pixel
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJZ donePoolGrad")
+	g.p("windowPoolGrad:")
+	g.p("\tLEAQ (SI)(DX*1), R11") // b
+	g.p("\tLEAQ (DI)(DX*1), R12") // d
+	g.p("\tLEAQ (R8)(DX*1), R13") // db
+	g.p("\tLEAQ (R9)(DX*1), R14") // dd
+	g.p("\tXORQ AX, AX")
+	g.p("chanPoolGrad:")
+	g.p("\tVMOVUPS (SI)(AX*1), Y0")  // a
+	g.p("\tVMOVUPS (R11)(AX*1), Y1") // b
+	g.p("\tVMOVUPS (DI)(AX*1), Y2")  // c
+	g.p("\tVMOVUPS (R12)(AX*1), Y3") // d
+	g.p("\tVMOVUPS (R10)(AX*1), Y4") // gy
+	g.p("\tVMAXPS Y1, Y0, Y5")
+	g.p("\tVMAXPS Y3, Y2, Y6")
+	g.p("\tVMAXPS Y6, Y5, Y5")     // m
+	g.p("\tVCMPPS $3, Y1, Y0, Y6") // a or b NaN
+	g.p("\tVCMPPS $3, Y3, Y2, Y7") // c or d NaN
+	g.p("\tVORPS Y7, Y6, Y6")      // some NaN
+	// ka = (a == m) &^ nan | isnan(a)
+	g.p("\tVCMPPS $0, Y5, Y0, Y7")
+	g.p("\tVANDNPS Y7, Y6, Y7")
+	g.p("\tVCMPPS $3, Y0, Y0, Y8")
+	g.p("\tVORPS Y8, Y7, Y7")
+	// kb = ((b == m) &^ nan | isnan(b)) &^ ka; taken = ka | kb
+	g.p("\tVCMPPS $0, Y5, Y1, Y8")
+	g.p("\tVANDNPS Y8, Y6, Y8")
+	g.p("\tVCMPPS $3, Y1, Y1, Y9")
+	g.p("\tVORPS Y9, Y8, Y8")
+	g.p("\tVANDNPS Y8, Y7, Y8")
+	g.p("\tVORPS Y8, Y7, Y9")
+	// kc = ((c == m) &^ nan | isnan(c)) &^ taken; taken |= kc
+	g.p("\tVCMPPS $0, Y5, Y2, Y10")
+	g.p("\tVANDNPS Y10, Y6, Y10")
+	g.p("\tVCMPPS $3, Y2, Y2, Y11")
+	g.p("\tVORPS Y11, Y10, Y10")
+	g.p("\tVANDNPS Y10, Y9, Y10")
+	g.p("\tVORPS Y10, Y9, Y9")
+	// The gradient through each mask; d gets it where nothing was taken.
+	g.p("\tVANDPS Y4, Y7, Y0")
+	g.p("\tVANDPS Y4, Y8, Y1")
+	g.p("\tVANDPS Y4, Y10, Y2")
+	g.p("\tVANDNPS Y4, Y9, Y3")
+	g.p("\tVMOVUPS Y0, (R8)(AX*1)")
+	g.p("\tVMOVUPS Y1, (R13)(AX*1)")
+	g.p("\tVMOVUPS Y2, (R9)(AX*1)")
+	g.p("\tVMOVUPS Y3, (R14)(AX*1)")
+	g.p("\tADDQ $32, AX")
+	g.p("\tCMPQ AX, DX")
+	g.p("\tJLT chanPoolGrad")
+	// Next window: two pixels on, one output on.
+	g.p("\tLEAQ (SI)(DX*2), SI")
+	g.p("\tLEAQ (DI)(DX*2), DI")
+	g.p("\tLEAQ (R8)(DX*2), R8")
+	g.p("\tLEAQ (R9)(DX*2), R9")
+	g.p("\tADDQ DX, R10")
+	g.p("\tDECQ CX")
+	g.p("\tJNZ windowPoolGrad")
+	g.p("donePoolGrad:")
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
+
+// stridedRows writes
+//
+//	func <name>RowsAVX2(dst, src *float32, n, rows, ldd, lds int)
+//
+// which, for r < rows and j < n, sets dst[r*ldd+j] = src[r*lds+j] (copy) or
+// adds src[r*lds+j] to it (add, with vec, the packed instruction, and ss,
+// its scalar form: each element rounded as Go's float32 addition): eight
+// floats at a time, then one at a time. Rows are the windows of a row of
+// output pixels: short (a 3x3 window over 3 channels is 9 floats), many,
+// and ld apart, where a call per row would cost more than the row.
+func (g *gen) stridedRows(name, vec, ss string) {
+	label := func(s string) string { return s + name + "Rows" }
+	g.p("")
+	g.p("// func %sRowsAVX2(dst, src *float32, n, rows, ldd, lds int)", name)
+	g.p("TEXT ·%sRowsAVX2(SB), NOSPLIT, $0-48", name)
+	g.p("\tMOVQ dst+0(FP), DI")
+	g.p("\tMOVQ src+8(FP), SI")
+	g.p("\tMOVQ n+16(FP), CX")
+	g.p("\tMOVQ rows+24(FP), BX")
+	g.p("\tMOVQ ldd+32(FP), R8")
+	g.p("\tSHLQ $2, R8")
+	g.p("\tMOVQ lds+40(FP), R9")
+	g.p("\tSHLQ $2, R9")
+	g.p("\tTESTQ BX, BX")
+	g.p("\tJZ %s", label("done"))
+	g.p("%s:", label("row"))
+	g.p("\tXORQ AX, AX")
+	g.p("%s:", label("loop8"))
+	g.p("\tLEAQ 8(AX), DX")
+	g.p("\tCMPQ DX, CX")
+	g.p("\tJGT %s", label("tail"))
+	if vec == "" {
+		g.p("\tVMOVUPS (SI)(AX*4), Y0")
+	} else {
+		g.p("\tVMOVUPS (DI)(AX*4), Y0")
+		g.p("\t%s (SI)(AX*4), Y0, Y0", vec)
+	}
+	g.p("\tVMOVUPS Y0, (DI)(AX*4)")
+	g.p("\tMOVQ DX, AX")
+	g.p("\tJMP %s", label("loop8"))
+	g.p("%s:", label("tail"))
+	g.p("\tCMPQ AX, CX")
+	g.p("\tJGE %s", label("next"))
+	if vec == "" {
+		g.p("\tVMOVSS (SI)(AX*4), X0")
+	} else {
+		g.p("\tVMOVSS (SI)(AX*4), X1")
+		g.p("\tVMOVSS (DI)(AX*4), X0")
+		g.p("\t%s X1, X0, X0", ss)
+	}
+	g.p("\tVMOVSS X0, (DI)(AX*4)")
+	g.p("\tINCQ AX")
+	g.p("\tJMP %s", label("tail"))
+	g.p("%s:", label("next"))
+	g.p("\tADDQ R8, DI")
+	g.p("\tADDQ R9, SI")
+	g.p("\tDECQ BX")
+	g.p("\tJNZ %s", label("row"))
+	g.p("%s:", label("done"))
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
