@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdlc/mdlc/examples/charlstm/charlstm"
 	"github.com/mdlc/mdlc/examples/fashion_cnn/fashioncnn"
 	"github.com/mdlc/mdlc/examples/linreg/linreg"
 	"github.com/mdlc/mdlc/examples/mnist_mlp/mnistmlp"
@@ -95,18 +96,34 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// text returns n deterministic pseudo-random byte sequences of length t
+// and their next bytes, as charlstm takes them.
+func text(n, t int, seed uint64) ([]int32, []int32) {
+	r := runtime.NewRNG(seed)
+	x, y := make([]int32, n*t), make([]int32, n*t)
+	for i := range x {
+		x[i] = int32(r.IntN(256))
+		y[i] = int32(r.IntN(256))
+	}
+	return x, y
+}
+
 // TestNoAllocs: after the first call, the entry points do not allocate
-// (the CNN's: neither do its loops split across the cores).
+// (the CNN's: neither do its loops split across the cores; the LSTM's:
+// nor its gate loops, split per step).
 func TestNoAllocs(t *testing.T) {
 	m := mnistmlp.New()
 	x, y := batch(mnistmlp.MaxBatch, 2)
 	n := mnistmlp.MaxBatch
 	c := fashioncnn.New()
+	l := charlstm.New()
+	lx, ly := text(4, 64, 9)
 	for name, f := range map[string]func(){
-		"TrainStep":     func() { m.TrainStep(x, y, n) },
-		"Forward":       func() { m.Forward(x, n) },
-		"Eval":          func() { m.Eval(x, y, n) },
-		"CNN TrainStep": func() { c.TrainStep(x, y, n) },
+		"TrainStep":      func() { m.TrainStep(x, y, n) },
+		"Forward":        func() { m.Forward(x, n) },
+		"Eval":           func() { m.Eval(x, y, n) },
+		"CNN TrainStep":  func() { c.TrainStep(x, y, n) },
+		"LSTM TrainStep": func() { l.TrainStep(lx, ly, 4) },
 	} {
 		f()
 		if a := testing.AllocsPerRun(5, f); a != 0 {
@@ -135,6 +152,16 @@ func paramsHash(seed uint64, steps int) string {
 		}
 	}
 	tensors = append(tensors, append(c.Params(), c.State()...)...)
+	// The LSTM's gate loops run each step's examples split across the
+	// cores.
+	l := charlstm.New(charlstm.WithSeed(seed))
+	for i := 0; i < 2; i++ {
+		x, y := text(6-i, 64, uint64(300+i))
+		if _, err := l.TrainStep(x, y, 6-i); err != nil {
+			panic(err)
+		}
+	}
+	tensors = append(tensors, append(l.Params(), l.State()...)...)
 	h := sha256.New()
 	for _, p := range tensors {
 		for _, v := range p.Data {

@@ -497,6 +497,7 @@ func (gen *generator) emitUnits() {
 // rowsFields are the Model's fields of the rowsFuncs.
 func (gen *generator) rowsFields() []jen.Code {
 	var out []jen.Code
+	steps := map[string]bool{}
 	for i, fn := range gen.rows {
 		if i == 0 {
 			out = append(out, jen.Line())
@@ -506,6 +507,10 @@ func (gen *generator) rowsFields() []jen.Code {
 			params = jen.List(jen.Id("acc").Index().Float32(), jen.Id("lo"), jen.Id("hi").Int())
 		}
 		out = append(out, jen.Id(fn.field).Func().Params(params).Comment(fmt.Sprintf("m.%s, made once so parallel calls do not allocate", fn.name)))
+		if fn.step != "" && !steps[fn.step] {
+			steps[fn.step] = true
+			out = append(out, jen.Id(fn.step).Int().Comment(fmt.Sprintf("the time step %s runs", fn.unit)))
+		}
 	}
 	return out
 }
@@ -614,6 +619,8 @@ func (gen *generator) entries(f *jen.File) {
 			if fn.sum {
 				f.Comment(fmt.Sprintf("%s adds the sums over rows lo..hi-1 of %s's loop into acc.", fn.name, fn.unit))
 				params = jen.List(jen.Id("acc").Index().Float32(), jen.Id("lo"), jen.Id("hi").Int())
+			} else if fn.step != "" {
+				f.Comment(fmt.Sprintf("%s computes examples lo..hi-1 of step m.%s of %s's recurrence.", fn.name, fn.step, fn.unit))
 			} else {
 				f.Comment(fmt.Sprintf("%s computes rows lo..hi-1 of %s's loop.", fn.name, fn.unit))
 			}

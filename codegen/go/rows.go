@@ -316,6 +316,9 @@ type rowsFunc struct {
 	sum         bool
 	unit        string // the method that calls it
 	body        string
+	// step, for the per-example loops of a recurrence (scan.go), is the
+	// Model field the unit sets to the time step before each call.
+	step string
 }
 
 // parallelRows reports whether the loop of unit u over rows of loop (the

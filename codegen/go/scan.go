@@ -1,6 +1,10 @@
 package gogen
 
 import (
+	"fmt"
+	"regexp"
+	"strings"
+
 	"github.com/mdlc/mdlc/codegen/internal/dims"
 	"github.com/mdlc/mdlc/codegen/internal/render"
 	"github.com/mdlc/mdlc/ir"
@@ -51,7 +55,60 @@ func (k *kgen) Scan(v *ir.Value) {
 		tmpl = gruBackwardBefore
 	}
 	k.printf("// %s: %d steps of %d units, batch %s (ir/rnn.go)\n", v.Op.Name, r.T, r.U, dims.Extent(r.N))
-	k.printf("%s", render.ScanVars(r, bufs).Replace(tmpl))
+	text := render.ScanVars(r, bufs).Replace(tmpl)
+	if fields(bufs) {
+		text = k.parallelGates(v, text)
+	}
+	k.printf("%s", text)
+}
+
+// exLoop opens the per-example loop of a step in the templates; the loop
+// ends at the next line that is a tab and a brace.
+const exLoop = "\tfor ex := 0; ex < "
+
+// parallelGates turns each per-example loop of a step in text into a
+// rowsFunc over a range of examples, reading the step from a Model field,
+// and calls it through rt.ParallelRows: the examples of a step are
+// independent (each writes its own rows), so the split does not change a
+// bit. The GEMMs between them stay as they are (they split themselves).
+func (k *kgen) parallelGates(v *ir.Value, text string) string {
+	step := k.p.names.Name(k.p.base[v], "Step")
+	var out strings.Builder
+	for {
+		i := strings.Index(text, exLoop)
+		if i < 0 {
+			out.WriteString(text)
+			return out.String()
+		}
+		open := strings.Index(text[i:], "{\n") + i + 2
+		n := text[i+len(exLoop) : strings.Index(text[i:], "; ex++")+i]
+		end := strings.Index(text[open:], "\n\t}\n") + open
+		body := text[open : end+1]
+		fn := rowsFunc{name: k.p.unitName(nil, []*ir.Value{v}, nil, "Gates"), step: step}
+		fn.field = k.p.names.Name(fn.name, "Fn")
+		fn.body = fmt.Sprintf("for ex := lo; ex < hi; ex++ {\n%s}\n", body)
+		if usesT.MatchString(body) {
+			fn.body = fmt.Sprintf("t := m.%s\n%s", step, fn.body)
+		}
+		k.rows = append(k.rows, fn)
+		out.WriteString(text[:i])
+		fmt.Fprintf(&out, "\tm.%s = t\n\trt.ParallelRows(%s, m.%s) // m.%s(lo, hi): examples lo..hi-1 of step t, split across the cores\n",
+			step, n, fn.field, fn.name)
+		text = text[end+len("\n\t}\n"):]
+	}
+}
+
+var usesT = regexp.MustCompile(`\bt\b`)
+
+// fields reports whether every buffer is a field of the Model (not an
+// input parameter of the unit's method), as a rowsFunc needs.
+func fields(bufs map[string]string) bool {
+	for _, b := range bufs {
+		if !strings.HasPrefix(b, "m.") {
+			return false
+		}
+	}
+	return true
 }
 
 // lstmForward: out is the packed sequence [n, T, 6u] (h, c, i, f, g, o),

@@ -119,6 +119,15 @@ type Model struct {
 
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 
+	h1LstmScanGatesFn                     func(lo, hi int) // m.h1LstmScanGates, made once so parallel calls do not allocate
+	h1LstmScanStep                        int              // the time step h1LstmScanForward runs
+	h2LstmScanGatesFn                     func(lo, hi int) // m.h2LstmScanGates, made once so parallel calls do not allocate
+	h2LstmScanStep                        int              // the time step h2LstmScanForward runs
+	dH2RecurrentKernelLstmScanGradGatesFn func(lo, hi int) // m.dH2RecurrentKernelLstmScanGradGates, made once so parallel calls do not allocate
+	dH2RecurrentKernelLstmScanGradStep    int              // the time step dH2RecurrentKernelLstmScanGradBackward runs
+	dH1RecurrentKernelLstmScanGradGatesFn func(lo, hi int) // m.dH1RecurrentKernelLstmScanGradGates, made once so parallel calls do not allocate
+	dH1RecurrentKernelLstmScanGradStep    int              // the time step dH1RecurrentKernelLstmScanGradBackward runs
+
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 }
 
@@ -231,6 +240,10 @@ func New(opts ...Option) *Model {
 	m.dH2RecurrentKernelLstmScanGradScratch = m.arena[7135232:7143424:7143424]
 	m.dH1RecurrentKernelLstmScanGradScratch = m.arena[4194304:4202496:4202496]
 	m.updateFn = m.update
+	m.h1LstmScanGatesFn = m.h1LstmScanGates
+	m.h2LstmScanGatesFn = m.h2LstmScanGates
+	m.dH2RecurrentKernelLstmScanGradGatesFn = m.dH2RecurrentKernelLstmScanGradGates
+	m.dH1RecurrentKernelLstmScanGradGatesFn = m.dH1RecurrentKernelLstmScanGradGates
 	m.Reset()
 	return m
 }
@@ -948,28 +961,35 @@ func (m *Model) h1LstmScanForward(n int) {
 			// The gate slots of step t = h_{t-1} @ U.
 			rt.Sgemm(false, false, n, 512, 128, 1, m.h1LstmScan[(t-1)*768:], 49152, m.h1RecurrentKernel, 512, 0, m.h1LstmScan[t*768+256:], 49152)
 		}
-		for ex := 0; ex < n; ex++ {
-			row := m.h1LstmScan[ex*49152+t*768:][:768]
-			xs := m.h1Add[ex*32768+t*512:][:512]
-			if t > 0 {
-				rt.VAdd(row[256:], xs, row[256:])
-			} else {
-				copy(row[256:], xs)
-			}
-			rt.VSigmoid(row[256:512], row[256:512]) // i, f
-			rt.VTanh(row[512:640], row[512:640])    // g
-			rt.VSigmoid(row[640:], row[640:])       // o
-			if t > 0 {
-				cp := m.h1LstmScan[ex*49152+(t-1)*768+128:][:128]
-				for j, c := range cp {
-					row[128+j] = row[384+j]*c + row[256+j]*row[512+j]
-				}
-			} else {
-				rt.VMul(row[128:256], row[256:384], row[512:640])
-			}
-			rt.VTanh(row[:128], row[128:256])
-			rt.VMul(row[:128], row[640:], row[:128])
+		m.h1LstmScanStep = t
+		rt.ParallelRows(n, m.h1LstmScanGatesFn) // m.h1LstmScanGates(lo, hi): examples lo..hi-1 of step t, split across the cores
+	}
+}
+
+// h1LstmScanGates computes examples lo..hi-1 of step m.h1LstmScanStep of h1LstmScanForward's recurrence.
+func (m *Model) h1LstmScanGates(lo, hi int) {
+	t := m.h1LstmScanStep
+	for ex := lo; ex < hi; ex++ {
+		row := m.h1LstmScan[ex*49152+t*768:][:768]
+		xs := m.h1Add[ex*32768+t*512:][:512]
+		if t > 0 {
+			rt.VAdd(row[256:], xs, row[256:])
+		} else {
+			copy(row[256:], xs)
 		}
+		rt.VSigmoid(row[256:512], row[256:512]) // i, f
+		rt.VTanh(row[512:640], row[512:640])    // g
+		rt.VSigmoid(row[640:], row[640:])       // o
+		if t > 0 {
+			cp := m.h1LstmScan[ex*49152+(t-1)*768+128:][:128]
+			for j, c := range cp {
+				row[128+j] = row[384+j]*c + row[256+j]*row[512+j]
+			}
+		} else {
+			rt.VMul(row[128:256], row[256:384], row[512:640])
+		}
+		rt.VTanh(row[:128], row[128:256])
+		rt.VMul(row[:128], row[640:], row[:128])
 	}
 }
 
@@ -1042,28 +1062,35 @@ func (m *Model) h2LstmScanForward(n int) {
 			// The gate slots of step t = h_{t-1} @ U.
 			rt.Sgemm(false, false, n, 512, 128, 1, m.h2LstmScan[(t-1)*768:], 49152, m.h2RecurrentKernel, 512, 0, m.h2LstmScan[t*768+256:], 49152)
 		}
-		for ex := 0; ex < n; ex++ {
-			row := m.h2LstmScan[ex*49152+t*768:][:768]
-			xs := m.h2Add[ex*32768+t*512:][:512]
-			if t > 0 {
-				rt.VAdd(row[256:], xs, row[256:])
-			} else {
-				copy(row[256:], xs)
-			}
-			rt.VSigmoid(row[256:512], row[256:512]) // i, f
-			rt.VTanh(row[512:640], row[512:640])    // g
-			rt.VSigmoid(row[640:], row[640:])       // o
-			if t > 0 {
-				cp := m.h2LstmScan[ex*49152+(t-1)*768+128:][:128]
-				for j, c := range cp {
-					row[128+j] = row[384+j]*c + row[256+j]*row[512+j]
-				}
-			} else {
-				rt.VMul(row[128:256], row[256:384], row[512:640])
-			}
-			rt.VTanh(row[:128], row[128:256])
-			rt.VMul(row[:128], row[640:], row[:128])
+		m.h2LstmScanStep = t
+		rt.ParallelRows(n, m.h2LstmScanGatesFn) // m.h2LstmScanGates(lo, hi): examples lo..hi-1 of step t, split across the cores
+	}
+}
+
+// h2LstmScanGates computes examples lo..hi-1 of step m.h2LstmScanStep of h2LstmScanForward's recurrence.
+func (m *Model) h2LstmScanGates(lo, hi int) {
+	t := m.h2LstmScanStep
+	for ex := lo; ex < hi; ex++ {
+		row := m.h2LstmScan[ex*49152+t*768:][:768]
+		xs := m.h2Add[ex*32768+t*512:][:512]
+		if t > 0 {
+			rt.VAdd(row[256:], xs, row[256:])
+		} else {
+			copy(row[256:], xs)
 		}
+		rt.VSigmoid(row[256:512], row[256:512]) // i, f
+		rt.VTanh(row[512:640], row[512:640])    // g
+		rt.VSigmoid(row[640:], row[640:])       // o
+		if t > 0 {
+			cp := m.h2LstmScan[ex*49152+(t-1)*768+128:][:128]
+			for j, c := range cp {
+				row[128+j] = row[384+j]*c + row[256+j]*row[512+j]
+			}
+		} else {
+			rt.VMul(row[128:256], row[256:384], row[512:640])
+		}
+		rt.VTanh(row[:128], row[128:256])
+		rt.VMul(row[:128], row[640:], row[:128])
 	}
 }
 
@@ -1340,21 +1367,28 @@ func (m *Model) dH2RecurrentKernelLstmScanGradBackward(n int) {
 	// lstm_scan_grad: 64 steps of 128 units, batch n (ir/rnn.go)
 	clear(m.dH2RecurrentKernelLstmScanGradScratch[:n*256])
 	for t := 64 - 1; t >= 0; t-- {
-		for ex := 0; ex < n; ex++ {
-			row := m.h2LstmScan[ex*49152+t*768:][:768]
-			gr := m.dH2RecurrentKernelPad[ex*49152+t*768:][:768]
-			dz := m.dH2RecurrentKernelLstmScanGrad[ex*32768+t*512:][:512]
-			carry := m.dH2RecurrentKernelLstmScanGradScratch[ex*256:][:256]
-			var cp []float32 // c_{t-1}, none at the first step
-			if t > 0 {
-				cp = m.h2LstmScan[ex*49152+(t-1)*768+128:][:128]
-			}
-			rt.LSTMCellGrad(dz, carry, row, gr, cp, 128)
-		}
+		m.dH2RecurrentKernelLstmScanGradStep = t
+		rt.ParallelRows(n, m.dH2RecurrentKernelLstmScanGradGatesFn) // m.dH2RecurrentKernelLstmScanGradGates(lo, hi): examples lo..hi-1 of step t, split across the cores
 		if t > 0 {
 			// dh_{t-1} = dz_t @ U^T
 			rt.Sgemm(false, true, n, 128, 512, 1, m.dH2RecurrentKernelLstmScanGrad[t*512:], 32768, m.h2RecurrentKernel, 512, 0, m.dH2RecurrentKernelLstmScanGradScratch, 256)
 		}
+	}
+}
+
+// dH2RecurrentKernelLstmScanGradGates computes examples lo..hi-1 of step m.dH2RecurrentKernelLstmScanGradStep of dH2RecurrentKernelLstmScanGradBackward's recurrence.
+func (m *Model) dH2RecurrentKernelLstmScanGradGates(lo, hi int) {
+	t := m.dH2RecurrentKernelLstmScanGradStep
+	for ex := lo; ex < hi; ex++ {
+		row := m.h2LstmScan[ex*49152+t*768:][:768]
+		gr := m.dH2RecurrentKernelPad[ex*49152+t*768:][:768]
+		dz := m.dH2RecurrentKernelLstmScanGrad[ex*32768+t*512:][:512]
+		carry := m.dH2RecurrentKernelLstmScanGradScratch[ex*256:][:256]
+		var cp []float32 // c_{t-1}, none at the first step
+		if t > 0 {
+			cp = m.h2LstmScan[ex*49152+(t-1)*768+128:][:128]
+		}
+		rt.LSTMCellGrad(dz, carry, row, gr, cp, 128)
 	}
 }
 
@@ -1422,21 +1456,28 @@ func (m *Model) dH1RecurrentKernelLstmScanGradBackward(n int) {
 	// lstm_scan_grad: 64 steps of 128 units, batch n (ir/rnn.go)
 	clear(m.dH1RecurrentKernelLstmScanGradScratch[:n*256])
 	for t := 64 - 1; t >= 0; t-- {
-		for ex := 0; ex < n; ex++ {
-			row := m.h1LstmScan[ex*49152+t*768:][:768]
-			gr := m.dH1RecurrentKernelPad[ex*49152+t*768:][:768]
-			dz := m.dH1RecurrentKernelLstmScanGrad[ex*32768+t*512:][:512]
-			carry := m.dH1RecurrentKernelLstmScanGradScratch[ex*256:][:256]
-			var cp []float32 // c_{t-1}, none at the first step
-			if t > 0 {
-				cp = m.h1LstmScan[ex*49152+(t-1)*768+128:][:128]
-			}
-			rt.LSTMCellGrad(dz, carry, row, gr, cp, 128)
-		}
+		m.dH1RecurrentKernelLstmScanGradStep = t
+		rt.ParallelRows(n, m.dH1RecurrentKernelLstmScanGradGatesFn) // m.dH1RecurrentKernelLstmScanGradGates(lo, hi): examples lo..hi-1 of step t, split across the cores
 		if t > 0 {
 			// dh_{t-1} = dz_t @ U^T
 			rt.Sgemm(false, true, n, 128, 512, 1, m.dH1RecurrentKernelLstmScanGrad[t*512:], 32768, m.h1RecurrentKernel, 512, 0, m.dH1RecurrentKernelLstmScanGradScratch, 256)
 		}
+	}
+}
+
+// dH1RecurrentKernelLstmScanGradGates computes examples lo..hi-1 of step m.dH1RecurrentKernelLstmScanGradStep of dH1RecurrentKernelLstmScanGradBackward's recurrence.
+func (m *Model) dH1RecurrentKernelLstmScanGradGates(lo, hi int) {
+	t := m.dH1RecurrentKernelLstmScanGradStep
+	for ex := lo; ex < hi; ex++ {
+		row := m.h1LstmScan[ex*49152+t*768:][:768]
+		gr := m.dH1RecurrentKernelPad[ex*49152+t*768:][:768]
+		dz := m.dH1RecurrentKernelLstmScanGrad[ex*32768+t*512:][:512]
+		carry := m.dH1RecurrentKernelLstmScanGradScratch[ex*256:][:256]
+		var cp []float32 // c_{t-1}, none at the first step
+		if t > 0 {
+			cp = m.h1LstmScan[ex*49152+(t-1)*768+128:][:128]
+		}
+		rt.LSTMCellGrad(dz, carry, row, gr, cp, 128)
 	}
 }
 
