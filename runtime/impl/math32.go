@@ -4,8 +4,9 @@ import "math"
 
 // Single-precision transcendentals for generated code: e^x, tanh,
 // sigmoid, GELU and its gradient. Each has a scalar form (Exp32, ...)
-// and a vector form over slices (VExp, ...), AVX2 on amd64 (math32_amd64.s,
-// written by internal/asmgen from the same sequence of operations). Both
+// and a vector form over slices (VExp, ...), AVX-512 or AVX2 on amd64
+// (math32_amd64.s, written by internal/asmgen from the same sequence of
+// operations). Both
 // forms round every operation to float32 in the same order and use no
 // fused multiply-add, so they agree bit for bit on every input, whichever
 // path the generated code takes and whatever the CPU. (The explicit
@@ -154,8 +155,12 @@ const (
 	mathGeluGrad
 )
 
-// vmath runs op over dst: the assembly takes whole vectors of 8, the Go
-// functions the rest.
+// mathAVX512 selects the AVX-512 loops; tests switch it off to check the
+// AVX2 ones.
+var mathAVX512 = hasMathAVX512
+
+// vmath runs op over dst: the AVX-512 assembly takes whole vectors of 16,
+// then the AVX2 assembly whole vectors of 8, the Go functions the rest.
 func vmath(dst, a, b []float32, op mathOp) {
 	n := len(dst)
 	if n == 0 {
@@ -166,21 +171,37 @@ func vmath(dst, a, b []float32, op mathOp) {
 		_ = b[n-1]
 	}
 	done := 0
-	if vecAVX2 && n >= 8 {
-		done = n &^ 7
+	if vecAVX2 && mathAVX512 && n >= 16 {
+		done = n &^ 15
 		d, x := &dst[0], &a[0]
 		switch op {
 		case mathExp:
-			vecExpAVX2(d, x, done)
+			vecExpAVX512(d, x, done)
 		case mathTanh:
-			vecTanhAVX2(d, x, done)
+			vecTanhAVX512(d, x, done)
 		case mathSigmoid:
-			vecSigmoidAVX2(d, x, done)
+			vecSigmoidAVX512(d, x, done)
 		case mathGelu:
-			vecGeluAVX2(d, x, done)
+			vecGeluAVX512(d, x, done)
 		case mathGeluGrad:
-			vecGeluGradAVX2(d, x, &b[0], done)
+			vecGeluGradAVX512(d, x, &b[0], done)
 		}
+	}
+	if vecAVX2 && n-done >= 8 {
+		d, x, k := &dst[done], &a[done], (n-done)&^7
+		switch op {
+		case mathExp:
+			vecExpAVX2(d, x, k)
+		case mathTanh:
+			vecTanhAVX2(d, x, k)
+		case mathSigmoid:
+			vecSigmoidAVX2(d, x, k)
+		case mathGelu:
+			vecGeluAVX2(d, x, k)
+		case mathGeluGrad:
+			vecGeluGradAVX2(d, x, &b[done], k)
+		}
+		done += k
 	}
 	a = a[:n]
 	switch op {

@@ -439,9 +439,9 @@ TEXT ·vecExpAVX2(SB), NOSPLIT, $0-24
 	MOVQ a+8(FP), SI
 	MOVQ n+16(FP), CX
 	XORQ AX, AX
-loopExp:
+loopvecExpAVX2:
 	CMPQ AX, CX
-	JGE doneExp
+	JGE donevecExpAVX2
 	VMOVUPS (SI)(AX*4), Y0
 	VMOVUPS expMin<>(SB), Y2
 	VMAXPS Y0, Y2, Y0
@@ -479,8 +479,8 @@ loopExp:
 	VMULPS Y2, Y3, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	ADDQ $8, AX
-	JMP loopExp
-doneExp:
+	JMP loopvecExpAVX2
+donevecExpAVX2:
 	VZEROUPPER
 	RET
 
@@ -490,9 +490,9 @@ TEXT ·vecTanhAVX2(SB), NOSPLIT, $0-24
 	MOVQ a+8(FP), SI
 	MOVQ n+16(FP), CX
 	XORQ AX, AX
-loopTanh:
+loopvecTanhAVX2:
 	CMPQ AX, CX
-	JGE doneTanh
+	JGE donevecTanhAVX2
 	VMOVUPS (SI)(AX*4), Y0
 	VANDPS mathAbs<>(SB), Y0, Y3
 	VMULPS Y0, Y0, Y7
@@ -549,12 +549,13 @@ loopTanh:
 	VSUBPS Y5, Y7, Y5
 	VANDPS mathSign<>(SB), Y0, Y7
 	VORPS Y7, Y5, Y5
-	VCMPPS $1, tanhSmall<>(SB), Y3, Y6
+	VMOVUPS tanhSmall<>(SB), Y8
+	VCMPPS $1, Y8, Y3, Y6
 	VBLENDVPS Y6, Y4, Y5, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	ADDQ $8, AX
-	JMP loopTanh
-doneTanh:
+	JMP loopvecTanhAVX2
+donevecTanhAVX2:
 	VZEROUPPER
 	RET
 
@@ -564,9 +565,9 @@ TEXT ·vecSigmoidAVX2(SB), NOSPLIT, $0-24
 	MOVQ a+8(FP), SI
 	MOVQ n+16(FP), CX
 	XORQ AX, AX
-loopSigmoid:
+loopvecSigmoidAVX2:
 	CMPQ AX, CX
-	JGE doneSigmoid
+	JGE donevecSigmoidAVX2
 	VMOVUPS (SI)(AX*4), Y0
 	VANDPS mathAbs<>(SB), Y0, Y3
 	VXORPS mathSign<>(SB), Y3, Y3
@@ -613,8 +614,8 @@ loopSigmoid:
 	VBLENDVPS Y9, Y3, Y8, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	ADDQ $8, AX
-	JMP loopSigmoid
-doneSigmoid:
+	JMP loopvecSigmoidAVX2
+donevecSigmoidAVX2:
 	VZEROUPPER
 	RET
 
@@ -624,9 +625,9 @@ TEXT ·vecGeluAVX2(SB), NOSPLIT, $0-24
 	MOVQ a+8(FP), SI
 	MOVQ n+16(FP), CX
 	XORQ AX, AX
-loopGelu:
+loopvecGeluAVX2:
 	CMPQ AX, CX
-	JGE doneGelu
+	JGE donevecGeluAVX2
 	VMOVUPS (SI)(AX*4), Y0
 	VMULPS geluC<>(SB), Y0, Y2
 	VMULPS Y0, Y0, Y3
@@ -679,8 +680,8 @@ loopGelu:
 	VMULPS Y1, Y0, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	ADDQ $8, AX
-	JMP loopGelu
-doneGelu:
+	JMP loopvecGeluAVX2
+donevecGeluAVX2:
 	VZEROUPPER
 	RET
 
@@ -691,9 +692,9 @@ TEXT ·vecGeluGradAVX2(SB), NOSPLIT, $0-32
 	MOVQ b+16(FP), DX
 	MOVQ n+24(FP), CX
 	XORQ AX, AX
-loopGeluGrad:
+loopvecGeluGradAVX2:
 	CMPQ AX, CX
-	JGE doneGeluGrad
+	JGE donevecGeluGradAVX2
 	VMOVUPS (SI)(AX*4), Y0
 	VMOVUPS (DX)(AX*4), Y2
 	VMULPS geluC<>(SB), Y0, Y3
@@ -756,7 +757,336 @@ loopGeluGrad:
 	VMULPS Y1, Y2, Y1
 	VMOVUPS Y1, (DI)(AX*4)
 	ADDQ $8, AX
-	JMP loopGeluGrad
-doneGeluGrad:
+	JMP loopvecGeluGradAVX2
+donevecGeluGradAVX2:
+	VZEROUPPER
+	RET
+
+// func vecExpAVX512(dst, a *float32, n int): dst = Exp32(a); n is a multiple of 16.
+TEXT ·vecExpAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ AX, AX
+loopvecExpAVX512:
+	CMPQ AX, CX
+	JGE donevecExpAVX512
+	VMOVUPS (SI)(AX*4), Z0
+	VBROADCASTSS expMin<>(SB), Z2
+	VMAXPS Z0, Z2, Z0
+	VBROADCASTSS expMax<>(SB), Z2
+	VMINPS Z0, Z2, Z0
+	VMULPS.BCST expLog2e<>(SB), Z0, Z2
+	VADDPS.BCST expMagic<>(SB), Z2, Z2
+	VSUBPS.BCST expMagic<>(SB), Z2, Z3
+	VPSUBD.BCST expMagic<>(SB), Z2, Z2
+	VMULPS.BCST expLn2Hi<>(SB), Z3, Z4
+	VSUBPS Z4, Z0, Z4
+	VMULPS.BCST expLn2Lo<>(SB), Z3, Z3
+	VSUBPS Z3, Z4, Z4
+	VMULPS Z4, Z4, Z5
+	VMULPS.BCST expP0<>(SB), Z4, Z3
+	VADDPS.BCST expP1<>(SB), Z3, Z3
+	VMULPS Z4, Z3, Z3
+	VADDPS.BCST expP2<>(SB), Z3, Z3
+	VMULPS Z4, Z3, Z3
+	VADDPS.BCST expP3<>(SB), Z3, Z3
+	VMULPS Z4, Z3, Z3
+	VADDPS.BCST expP4<>(SB), Z3, Z3
+	VMULPS Z4, Z3, Z3
+	VADDPS.BCST expP5<>(SB), Z3, Z3
+	VMULPS Z5, Z3, Z3
+	VADDPS Z4, Z3, Z3
+	VADDPS.BCST mathOne<>(SB), Z3, Z3
+	VPSRAD $1, Z2, Z5
+	VPSUBD Z5, Z2, Z2
+	VPADDD.BCST mathBias<>(SB), Z5, Z5
+	VPSLLD $23, Z5, Z5
+	VPADDD.BCST mathBias<>(SB), Z2, Z2
+	VPSLLD $23, Z2, Z2
+	VMULPS Z5, Z3, Z3
+	VMULPS Z2, Z3, Z1
+	VMOVUPS Z1, (DI)(AX*4)
+	ADDQ $16, AX
+	JMP loopvecExpAVX512
+donevecExpAVX512:
+	VZEROUPPER
+	RET
+
+// func vecTanhAVX512(dst, a *float32, n int): dst = Tanh32(a); n is a multiple of 16.
+TEXT ·vecTanhAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ AX, AX
+loopvecTanhAVX512:
+	CMPQ AX, CX
+	JGE donevecTanhAVX512
+	VMOVUPS (SI)(AX*4), Z0
+	VPANDD.BCST mathAbs<>(SB), Z0, Z3
+	VMULPS Z0, Z0, Z7
+	VMULPS.BCST tanhQ0<>(SB), Z7, Z4
+	VADDPS.BCST tanhQ1<>(SB), Z4, Z4
+	VMULPS Z7, Z4, Z4
+	VADDPS.BCST tanhQ2<>(SB), Z4, Z4
+	VMULPS Z7, Z4, Z4
+	VADDPS.BCST tanhQ3<>(SB), Z4, Z4
+	VMULPS Z7, Z4, Z4
+	VADDPS.BCST tanhQ4<>(SB), Z4, Z4
+	VMULPS Z7, Z4, Z4
+	VMULPS Z0, Z4, Z4
+	VADDPS Z0, Z4, Z4
+	VADDPS Z3, Z3, Z5
+	VBROADCASTSS expMin<>(SB), Z8
+	VMAXPS Z5, Z8, Z5
+	VBROADCASTSS expMax<>(SB), Z8
+	VMINPS Z5, Z8, Z5
+	VMULPS.BCST expLog2e<>(SB), Z5, Z8
+	VADDPS.BCST expMagic<>(SB), Z8, Z8
+	VSUBPS.BCST expMagic<>(SB), Z8, Z9
+	VPSUBD.BCST expMagic<>(SB), Z8, Z8
+	VMULPS.BCST expLn2Hi<>(SB), Z9, Z10
+	VSUBPS Z10, Z5, Z10
+	VMULPS.BCST expLn2Lo<>(SB), Z9, Z9
+	VSUBPS Z9, Z10, Z10
+	VMULPS Z10, Z10, Z11
+	VMULPS.BCST expP0<>(SB), Z10, Z9
+	VADDPS.BCST expP1<>(SB), Z9, Z9
+	VMULPS Z10, Z9, Z9
+	VADDPS.BCST expP2<>(SB), Z9, Z9
+	VMULPS Z10, Z9, Z9
+	VADDPS.BCST expP3<>(SB), Z9, Z9
+	VMULPS Z10, Z9, Z9
+	VADDPS.BCST expP4<>(SB), Z9, Z9
+	VMULPS Z10, Z9, Z9
+	VADDPS.BCST expP5<>(SB), Z9, Z9
+	VMULPS Z11, Z9, Z9
+	VADDPS Z10, Z9, Z9
+	VADDPS.BCST mathOne<>(SB), Z9, Z9
+	VPSRAD $1, Z8, Z11
+	VPSUBD Z11, Z8, Z8
+	VPADDD.BCST mathBias<>(SB), Z11, Z11
+	VPSLLD $23, Z11, Z11
+	VPADDD.BCST mathBias<>(SB), Z8, Z8
+	VPSLLD $23, Z8, Z8
+	VMULPS Z11, Z9, Z9
+	VMULPS Z8, Z9, Z5
+	VADDPS.BCST mathOne<>(SB), Z5, Z5
+	VBROADCASTSS mathTwo<>(SB), Z7
+	VDIVPS Z5, Z7, Z5
+	VBROADCASTSS mathOne<>(SB), Z7
+	VSUBPS Z5, Z7, Z5
+	VPANDD.BCST mathSign<>(SB), Z0, Z7
+	VPORD Z7, Z5, Z5
+	VBROADCASTSS tanhSmall<>(SB), Z8
+	VCMPPS $1, Z8, Z3, K1
+	VBLENDMPS Z4, Z5, K1, Z1
+	VMOVUPS Z1, (DI)(AX*4)
+	ADDQ $16, AX
+	JMP loopvecTanhAVX512
+donevecTanhAVX512:
+	VZEROUPPER
+	RET
+
+// func vecSigmoidAVX512(dst, a *float32, n int): dst = Sigmoid32(a); n is a multiple of 16.
+TEXT ·vecSigmoidAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ AX, AX
+loopvecSigmoidAVX512:
+	CMPQ AX, CX
+	JGE donevecSigmoidAVX512
+	VMOVUPS (SI)(AX*4), Z0
+	VPANDD.BCST mathAbs<>(SB), Z0, Z3
+	VPXORD.BCST mathSign<>(SB), Z3, Z3
+	VBROADCASTSS expMin<>(SB), Z4
+	VMAXPS Z3, Z4, Z3
+	VBROADCASTSS expMax<>(SB), Z4
+	VMINPS Z3, Z4, Z3
+	VMULPS.BCST expLog2e<>(SB), Z3, Z4
+	VADDPS.BCST expMagic<>(SB), Z4, Z4
+	VSUBPS.BCST expMagic<>(SB), Z4, Z5
+	VPSUBD.BCST expMagic<>(SB), Z4, Z4
+	VMULPS.BCST expLn2Hi<>(SB), Z5, Z6
+	VSUBPS Z6, Z3, Z6
+	VMULPS.BCST expLn2Lo<>(SB), Z5, Z5
+	VSUBPS Z5, Z6, Z6
+	VMULPS Z6, Z6, Z7
+	VMULPS.BCST expP0<>(SB), Z6, Z5
+	VADDPS.BCST expP1<>(SB), Z5, Z5
+	VMULPS Z6, Z5, Z5
+	VADDPS.BCST expP2<>(SB), Z5, Z5
+	VMULPS Z6, Z5, Z5
+	VADDPS.BCST expP3<>(SB), Z5, Z5
+	VMULPS Z6, Z5, Z5
+	VADDPS.BCST expP4<>(SB), Z5, Z5
+	VMULPS Z6, Z5, Z5
+	VADDPS.BCST expP5<>(SB), Z5, Z5
+	VMULPS Z7, Z5, Z5
+	VADDPS Z6, Z5, Z5
+	VADDPS.BCST mathOne<>(SB), Z5, Z5
+	VPSRAD $1, Z4, Z7
+	VPSUBD Z7, Z4, Z4
+	VPADDD.BCST mathBias<>(SB), Z7, Z7
+	VPSLLD $23, Z7, Z7
+	VPADDD.BCST mathBias<>(SB), Z4, Z4
+	VPSLLD $23, Z4, Z4
+	VMULPS Z7, Z5, Z5
+	VMULPS Z4, Z5, Z3
+	VADDPS.BCST mathOne<>(SB), Z3, Z8
+	VDIVPS Z8, Z3, Z8
+	VBROADCASTSS mathOne<>(SB), Z3
+	VSUBPS Z8, Z3, Z3
+	VPXORD Z9, Z9, Z9
+	VCMPPS $13, Z9, Z0, K1
+	VBLENDMPS Z3, Z8, K1, Z1
+	VMOVUPS Z1, (DI)(AX*4)
+	ADDQ $16, AX
+	JMP loopvecSigmoidAVX512
+donevecSigmoidAVX512:
+	VZEROUPPER
+	RET
+
+// func vecGeluAVX512(dst, a *float32, n int): dst = Gelu32(a); n is a multiple of 16.
+TEXT ·vecGeluAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ AX, AX
+loopvecGeluAVX512:
+	CMPQ AX, CX
+	JGE donevecGeluAVX512
+	VMOVUPS (SI)(AX*4), Z0
+	VMULPS.BCST geluC<>(SB), Z0, Z2
+	VMULPS Z0, Z0, Z3
+	VMULPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z2
+	VMULPS.BCST geluK<>(SB), Z2, Z2
+	VPANDD.BCST mathAbs<>(SB), Z2, Z3
+	VPXORD.BCST mathSign<>(SB), Z3, Z3
+	VBROADCASTSS expMin<>(SB), Z4
+	VMAXPS Z3, Z4, Z3
+	VBROADCASTSS expMax<>(SB), Z4
+	VMINPS Z3, Z4, Z3
+	VMULPS.BCST expLog2e<>(SB), Z3, Z4
+	VADDPS.BCST expMagic<>(SB), Z4, Z4
+	VSUBPS.BCST expMagic<>(SB), Z4, Z5
+	VPSUBD.BCST expMagic<>(SB), Z4, Z4
+	VMULPS.BCST expLn2Hi<>(SB), Z5, Z6
+	VSUBPS Z6, Z3, Z6
+	VMULPS.BCST expLn2Lo<>(SB), Z5, Z5
+	VSUBPS Z5, Z6, Z6
+	VMULPS Z6, Z6, Z7
+	VMULPS.BCST expP0<>(SB), Z6, Z5
+	VADDPS.BCST expP1<>(SB), Z5, Z5
+	VMULPS Z6, Z5, Z5
+	VADDPS.BCST expP2<>(SB), Z5, Z5
+	VMULPS Z6, Z5, Z5
+	VADDPS.BCST expP3<>(SB), Z5, Z5
+	VMULPS Z6, Z5, Z5
+	VADDPS.BCST expP4<>(SB), Z5, Z5
+	VMULPS Z6, Z5, Z5
+	VADDPS.BCST expP5<>(SB), Z5, Z5
+	VMULPS Z7, Z5, Z5
+	VADDPS Z6, Z5, Z5
+	VADDPS.BCST mathOne<>(SB), Z5, Z5
+	VPSRAD $1, Z4, Z7
+	VPSUBD Z7, Z4, Z4
+	VPADDD.BCST mathBias<>(SB), Z7, Z7
+	VPSLLD $23, Z7, Z7
+	VPADDD.BCST mathBias<>(SB), Z4, Z4
+	VPSLLD $23, Z4, Z4
+	VMULPS Z7, Z5, Z5
+	VMULPS Z4, Z5, Z3
+	VADDPS.BCST mathOne<>(SB), Z3, Z8
+	VDIVPS Z8, Z3, Z8
+	VBROADCASTSS mathOne<>(SB), Z3
+	VSUBPS Z8, Z3, Z3
+	VPXORD Z9, Z9, Z9
+	VCMPPS $13, Z9, Z2, K1
+	VBLENDMPS Z3, Z8, K1, Z1
+	VMULPS Z1, Z0, Z1
+	VMOVUPS Z1, (DI)(AX*4)
+	ADDQ $16, AX
+	JMP loopvecGeluAVX512
+donevecGeluAVX512:
+	VZEROUPPER
+	RET
+
+// func vecGeluGradAVX512(dst, a, b *float32, n int): dst = GeluGrad32(a, b); n is a multiple of 16.
+TEXT ·vecGeluGradAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+loopvecGeluGradAVX512:
+	CMPQ AX, CX
+	JGE donevecGeluGradAVX512
+	VMOVUPS (SI)(AX*4), Z0
+	VMOVUPS (DX)(AX*4), Z2
+	VMULPS.BCST geluC<>(SB), Z0, Z3
+	VMULPS Z0, Z0, Z4
+	VMULPS Z4, Z3, Z3
+	VADDPS Z3, Z0, Z3
+	VMULPS.BCST geluK<>(SB), Z3, Z3
+	VPANDD.BCST mathAbs<>(SB), Z3, Z4
+	VPXORD.BCST mathSign<>(SB), Z4, Z4
+	VBROADCASTSS expMin<>(SB), Z5
+	VMAXPS Z4, Z5, Z4
+	VBROADCASTSS expMax<>(SB), Z5
+	VMINPS Z4, Z5, Z4
+	VMULPS.BCST expLog2e<>(SB), Z4, Z5
+	VADDPS.BCST expMagic<>(SB), Z5, Z5
+	VSUBPS.BCST expMagic<>(SB), Z5, Z6
+	VPSUBD.BCST expMagic<>(SB), Z5, Z5
+	VMULPS.BCST expLn2Hi<>(SB), Z6, Z7
+	VSUBPS Z7, Z4, Z7
+	VMULPS.BCST expLn2Lo<>(SB), Z6, Z6
+	VSUBPS Z6, Z7, Z7
+	VMULPS Z7, Z7, Z8
+	VMULPS.BCST expP0<>(SB), Z7, Z6
+	VADDPS.BCST expP1<>(SB), Z6, Z6
+	VMULPS Z7, Z6, Z6
+	VADDPS.BCST expP2<>(SB), Z6, Z6
+	VMULPS Z7, Z6, Z6
+	VADDPS.BCST expP3<>(SB), Z6, Z6
+	VMULPS Z7, Z6, Z6
+	VADDPS.BCST expP4<>(SB), Z6, Z6
+	VMULPS Z7, Z6, Z6
+	VADDPS.BCST expP5<>(SB), Z6, Z6
+	VMULPS Z8, Z6, Z6
+	VADDPS Z7, Z6, Z6
+	VADDPS.BCST mathOne<>(SB), Z6, Z6
+	VPSRAD $1, Z5, Z8
+	VPSUBD Z8, Z5, Z5
+	VPADDD.BCST mathBias<>(SB), Z8, Z8
+	VPSLLD $23, Z8, Z8
+	VPADDD.BCST mathBias<>(SB), Z5, Z5
+	VPSLLD $23, Z5, Z5
+	VMULPS Z8, Z6, Z6
+	VMULPS Z5, Z6, Z4
+	VADDPS.BCST mathOne<>(SB), Z4, Z9
+	VDIVPS Z9, Z4, Z9
+	VBROADCASTSS mathOne<>(SB), Z4
+	VSUBPS Z9, Z4, Z4
+	VPXORD Z10, Z10, Z10
+	VCMPPS $13, Z10, Z3, K1
+	VBLENDMPS Z9, Z4, K1, Z11
+	VBLENDMPS Z4, Z9, K1, Z1
+	VMULPS Z0, Z0, Z3
+	VMULPS.BCST geluC3<>(SB), Z3, Z3
+	VADDPS.BCST mathOne<>(SB), Z3, Z3
+	VMULPS.BCST geluK<>(SB), Z3, Z3
+	VMULPS Z1, Z0, Z4
+	VMULPS Z11, Z4, Z4
+	VMULPS Z3, Z4, Z4
+	VADDPS Z4, Z1, Z1
+	VMULPS Z1, Z2, Z1
+	VMOVUPS Z1, (DI)(AX*4)
+	ADDQ $16, AX
+	JMP loopvecGeluGradAVX512
+donevecGeluGradAVX512:
 	VZEROUPPER
 	RET

@@ -71,9 +71,9 @@ func mathInputs() []float32 {
 	return xs
 }
 
-// TestMath32Identical checks that the vector forms (AVX2 where the CPU has
-// it) give bit for bit the scalar functions' results, for every length's
-// tail, and that the Go loops do too.
+// TestMath32Identical checks that the vector forms (AVX-512 and AVX2 where
+// the CPU has them) give bit for bit the scalar functions' results, for
+// every length's tail, and that the Go loops do too.
 func TestMath32Identical(t *testing.T) {
 	xs := mathInputs()
 	gs := make([]float32, len(xs))
@@ -81,14 +81,15 @@ func TestMath32Identical(t *testing.T) {
 	for i := range gs {
 		gs[i] = float32(r.NormFloat64())
 	}
-	for _, asm := range []bool{true, false} {
-		if asm && !hasVecAVX2 {
+	for _, path := range []struct{ avx2, avx512 bool }{{true, true}, {true, false}, {false, false}} {
+		if path.avx2 && !hasVecAVX2 || path.avx512 && !hasMathAVX512 {
 			continue
 		}
-		old := vecAVX2
-		vecAVX2 = asm
+		old, old512 := vecAVX2, mathAVX512
+		vecAVX2, mathAVX512 = path.avx2, path.avx512
+		asm := path
 		for _, c := range mathCases {
-			for _, n := range []int{len(xs), len(xs) - 1, 13, 8, 7, 1} {
+			for _, n := range []int{len(xs), len(xs) - 1, 31, 24, 17, 16, 13, 8, 7, 1} {
 				dst := make([]float32, n)
 				c.vector(dst, xs[:n], gs[:n])
 				for i, got := range dst {
@@ -99,7 +100,7 @@ func TestMath32Identical(t *testing.T) {
 				}
 			}
 		}
-		vecAVX2 = old
+		vecAVX2, mathAVX512 = old, old512
 	}
 }
 

@@ -6,6 +6,8 @@ package impl
 
 const hasVecAVX2 = false
 
+const hasMathAVX512 = false
+
 func vecAddAVX2(dst, a, b *float32, n int)                              { panic("unreachable") }
 func vecSubAVX2(dst, a, b *float32, n int)                              { panic("unreachable") }
 func vecMulAVX2(dst, a, b *float32, n int)                              { panic("unreachable") }
@@ -34,3 +36,8 @@ func vecGeluGradAVX2(dst, a, b *float32, n int)                         { panic(
 func vecSumAVX2(x *float32, n int) float32                              { panic("unreachable") }
 func vecMaxAVX2(x *float32, n int) (m float32, nan bool)                { panic("unreachable") }
 func lstmCellGradAVX2(dz, carry, row, gr, cprev *float32, u, n int)     { panic("unreachable") }
+func vecExpAVX512(dst, a *float32, n int)                               { panic("unreachable") }
+func vecTanhAVX512(dst, a *float32, n int)                              { panic("unreachable") }
+func vecSigmoidAVX512(dst, a *float32, n int)                           { panic("unreachable") }
+func vecGeluAVX512(dst, a *float32, n int)                              { panic("unreachable") }
+func vecGeluGradAVX512(dst, a, b *float32, n int)                       { panic("unreachable") }

@@ -3,17 +3,20 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
-// The AVX2 transcendentals of runtime/impl/math32.go: e^x, tanh, sigmoid,
-// GELU and GELU's gradient, 8 floats per iteration. Each instruction
+// The transcendentals of runtime/impl/math32.go (e^x, tanh, sigmoid, GELU
+// and GELU's gradient) in AVX2, 8 floats per iteration, and AVX-512F, 16;
+// and its row reductions and LSTM cell gradient in AVX2. Each instruction
 // below is one float32 operation of the Go function beside it, in the same
-// order and without fused multiply-adds, so the two agree bit for bit
+// order and without fused multiply-adds, so they all agree bit for bit
 // (TestMath32Identical). The caller passes a whole number of vectors; the
-// Go wrapper computes the tail with the scalar functions.
+// Go wrapper computes the tail.
 //
-// Constants live in read-only 32-byte arrays (8 copies), so instructions
-// take them as memory operands: AVX2 has no embedded broadcast.
+// Constants live in read-only 32-byte arrays (8 copies): AVX2 takes them
+// as memory operands (it has no embedded broadcast), AVX-512 broadcasts
+// the first element ({1to16}).
 
 // mathConsts are the constants, in float32 (or int32 for the exponent
 // bias), by name.
@@ -69,86 +72,192 @@ func (g *gen) mathData() {
 	}
 }
 
-// exp computes Y[d] = Exp32(Y[x]), clobbering Y[x] and t..t+3 (d may be
-// one of them: it is written last).
-func (g *gen) exp(x, d, t int) {
-	n, fn, r, z := y(t), y(t+1), y(t+2), y(t+3)
-	X := y(x)
-	// Clamp to [-104, 89]; VMAXPS/VMINPS return their first Go operand
-	// when either is NaN, so a NaN stays NaN.
-	g.p("\tVMOVUPS %s, %s", c("expMin"), n)
-	g.p("\tVMAXPS %s, %s, %s", X, n, X)
-	g.p("\tVMOVUPS %s, %s", c("expMax"), n)
-	g.p("\tVMINPS %s, %s, %s", X, n, X)
-	g.p("\tVMULPS %s, %s, %s", c("expLog2e"), X, n)
-	g.p("\tVADDPS %s, %s, %s", c("expMagic"), n, n) // m
-	g.p("\tVSUBPS %s, %s, %s", c("expMagic"), n, fn)
-	g.p("\tVPSUBD %s, %s, %s", c("expMagic"), n, n) // n = bits(m) - bits(magic)
-	g.p("\tVMULPS %s, %s, %s", c("expLn2Hi"), fn, r)
-	g.p("\tVSUBPS %s, %s, %s", r, X, r)
-	g.p("\tVMULPS %s, %s, %s", c("expLn2Lo"), fn, fn)
-	g.p("\tVSUBPS %s, %s, %s", fn, r, r)
-	g.p("\tVMULPS %s, %s, %s", r, r, z)
-	p := fn
-	g.p("\tVMULPS %s, %s, %s", c("expP0"), r, p)
-	for i := 1; i <= 5; i++ {
-		g.p("\tVADDPS %s, %s, %s", c(fmt.Sprintf("expP%d", i)), p, p)
-		if i < 5 {
-			g.p("\tVMULPS %s, %s, %s", r, p, p)
+// mathISA is the vector width the transcendentals are written for: 8
+// lanes (AVX2, Y registers, constants as 32-byte memory operands, masks in
+// vector registers) or 16 (AVX-512F, Z registers, constants broadcast from
+// their first element, masks in K1). Both run the same float32 operations.
+type mathISA struct {
+	name  string // function suffix: AVX2, AVX512
+	reg   string // Y or Z
+	width int
+}
+
+var (
+	mathAVX2   = mathISA{"AVX2", "Y", 8}
+	mathAVX512 = mathISA{"AVX512", "Z", 16}
+)
+
+// m is the emitter of one function for one width.
+type m struct {
+	g *gen
+	s mathISA
+}
+
+// r names vector register i.
+func (e m) r(i int) string { return fmt.Sprintf("%s%d", e.s.reg, i) }
+
+// ins emits a register-only instruction, spelled for this width.
+func (e m) ins(ins string, src2, src1, dst int) { e.opr(ins, e.r(src2), src1, dst) }
+
+// opr is op with a register or constant operand src2 ("=name").
+func (e m) opr(ins, src2 string, src1, dst int) {
+	if e.s.reg == "Z" {
+		if z, ok := map[string]string{"VANDPS": "VPANDD", "VXORPS": "VPXORD", "VORPS": "VPORD"}[ins]; ok {
+			ins = z
 		}
 	}
-	g.p("\tVMULPS %s, %s, %s", z, p, p)
-	g.p("\tVADDPS %s, %s, %s", r, p, p)
-	g.p("\tVADDPS %s, %s, %s", c("mathOne"), p, p) // y
-	// 2^n as 2^h 2^(n-h), h = n>>1, each factor a normal number.
-	g.p("\tVPSRAD $1, %s, %s", n, z)
-	g.p("\tVPSUBD %s, %s, %s", z, n, n)
-	g.p("\tVPADDD %s, %s, %s", c("mathBias"), z, z)
-	g.p("\tVPSLLD $23, %s, %s", z, z)
-	g.p("\tVPADDD %s, %s, %s", c("mathBias"), n, n)
-	g.p("\tVPSLLD $23, %s, %s", n, n)
-	g.p("\tVMULPS %s, %s, %s", z, p, p)
-	g.p("\tVMULPS %s, %s, %s", n, p, y(d))
-}
-
-// sigmoid computes Y[d] = Sigmoid32(Y[x]), keeping Y[x], clobbering
-// t..t+6; with sc >= 0 also Y[sc] = 1 - σ (sigmoidPair).
-func (g *gen) sigmoid(x, d, sc, t int) {
-	e, q, m := t, t+5, t+6
-	g.p("\tVANDPS %s, %s, %s", c("mathAbs"), y(x), y(e))
-	g.p("\tVXORPS %s, %s, %s", c("mathSign"), y(e), y(e)) // -|x|
-	g.exp(e, e, t+1)
-	g.p("\tVADDPS %s, %s, %s", c("mathOne"), y(e), y(q))
-	g.p("\tVDIVPS %s, %s, %s", y(q), y(e), y(q)) // q = e/(1+e)
-	g.p("\tVMOVUPS %s, %s", c("mathOne"), y(e))
-	g.p("\tVSUBPS %s, %s, %s", y(q), y(e), y(e)) // 1 - q
-	g.p("\tVXORPS %s, %s, %s", y(m), y(m), y(m))
-	g.p("\tVCMPPS $13, %s, %s, %s", y(m), y(x), y(m)) // x >= 0
-	if sc >= 0 {
-		g.p("\tVBLENDVPS %s, %s, %s, %s", y(m), y(q), y(e), y(sc))
+	if name, ok := strings.CutPrefix(src2, "="); ok {
+		if e.s.reg == "Z" {
+			ins += ".BCST"
+		}
+		src2 = c(name)
 	}
-	g.p("\tVBLENDVPS %s, %s, %s, %s", y(m), y(e), y(q), y(d))
+	e.g.p("\t%s %s, %s, %s", ins, src2, e.r(src1), e.r(dst))
 }
 
-// geluArg computes Y[d] = 2k(x + 0.044715 x³) of Y[x], clobbering Y[t].
-func (g *gen) geluArg(x, d, t int) {
-	g.p("\tVMULPS %s, %s, %s", c("geluC"), y(x), y(d))
-	g.p("\tVMULPS %s, %s, %s", y(x), y(x), y(t))
-	g.p("\tVMULPS %s, %s, %s", y(t), y(d), y(d))
-	g.p("\tVADDPS %s, %s, %s", y(d), y(x), y(d))
-	g.p("\tVMULPS %s, %s, %s", c("geluK"), y(d), y(d))
+// load sets register d to constant name in every lane.
+func (e m) load(name string, d int) {
+	if e.s.reg == "Z" {
+		e.g.p("\tVBROADCASTSS %s, %s", c(name), e.r(d))
+		return
+	}
+	e.g.p("\tVMOVUPS %s, %s", c(name), e.r(d))
 }
 
-// mathFunc writes func vec<name>AVX2(dst, a[, b] *float32, n int) around
-// body, which computes Y1 from Y0 (a) and, with two operands, Y2 (b).
-func (g *gen) mathFunc(name, doc string, nargs int, body func()) {
+// zero clears register d.
+func (e m) zero(d int) { e.ins("VXORPS", d, d, d) }
+
+// cmp sets the mask of lanes where register a pred register b holds: in
+// register mask (AVX2) or K1 (AVX-512, mask unused).
+func (e m) cmp(pred, b, a, mask int) {
+	if e.s.reg == "Z" {
+		e.g.p("\tVCMPPS $%d, %s, %s, K1", pred, e.r(b), e.r(a))
+		return
+	}
+	e.g.p("\tVCMPPS $%d, %s, %s, %s", pred, e.r(b), e.r(a), e.r(mask))
+}
+
+// blend sets d = mask ? a : b lane by lane (the mask cmp made).
+func (e m) blend(mask, a, b, d int) {
+	if e.s.reg == "Z" {
+		e.g.p("\tVBLENDMPS %s, %s, K1, %s", e.r(a), e.r(b), e.r(d))
+		return
+	}
+	e.g.p("\tVBLENDVPS %s, %s, %s, %s", e.r(mask), e.r(a), e.r(b), e.r(d))
+}
+
+// exp computes register d = Exp32(register x), clobbering x and t..t+3
+// (d may be one of them: it is written last).
+func (e m) exp(x, d, t int) {
+	n, fn, r, z := t, t+1, t+2, t+3
+	// Clamp to [-104, 89]; VMAXPS/VMINPS return their first Go operand
+	// when either is NaN, so a NaN stays NaN.
+	e.load("expMin", n)
+	e.ins("VMAXPS", x, n, x)
+	e.load("expMax", n)
+	e.ins("VMINPS", x, n, x)
+	e.opr("VMULPS", "=expLog2e", x, n)
+	e.opr("VADDPS", "=expMagic", n, n) // m
+	e.opr("VSUBPS", "=expMagic", n, fn)
+	e.opr("VPSUBD", "=expMagic", n, n) // n = bits(m) - bits(magic)
+	e.opr("VMULPS", "=expLn2Hi", fn, r)
+	e.ins("VSUBPS", r, x, r)
+	e.opr("VMULPS", "=expLn2Lo", fn, fn)
+	e.ins("VSUBPS", fn, r, r)
+	e.ins("VMULPS", r, r, z)
+	p := fn
+	e.opr("VMULPS", "=expP0", r, p)
+	for i := 1; i <= 5; i++ {
+		e.opr("VADDPS", fmt.Sprintf("=expP%d", i), p, p)
+		if i < 5 {
+			e.ins("VMULPS", r, p, p)
+		}
+	}
+	e.ins("VMULPS", z, p, p)
+	e.ins("VADDPS", r, p, p)
+	e.opr("VADDPS", "=mathOne", p, p) // y
+	// 2^n as 2^h 2^(n-h), h = n>>1, each factor a normal number.
+	e.g.p("\tVPSRAD $1, %s, %s", e.r(n), e.r(z))
+	e.ins("VPSUBD", z, n, n)
+	e.opr("VPADDD", "=mathBias", z, z)
+	e.g.p("\tVPSLLD $23, %s, %s", e.r(z), e.r(z))
+	e.opr("VPADDD", "=mathBias", n, n)
+	e.g.p("\tVPSLLD $23, %s, %s", e.r(n), e.r(n))
+	e.ins("VMULPS", z, p, p)
+	e.ins("VMULPS", n, p, d)
+}
+
+// sigmoid computes register d = Sigmoid32(register x), keeping x,
+// clobbering t..t+6; with sc >= 0 also register sc = 1 - σ (sigmoidPair).
+func (e m) sigmoid(x, d, sc, t int) {
+	ex, q, mask := t, t+5, t+6
+	e.opr("VANDPS", "=mathAbs", x, ex)
+	e.opr("VXORPS", "=mathSign", ex, ex) // -|x|
+	e.exp(ex, ex, t+1)
+	e.opr("VADDPS", "=mathOne", ex, q)
+	e.ins("VDIVPS", q, ex, q) // q = e/(1+e)
+	e.load("mathOne", ex)
+	e.ins("VSUBPS", q, ex, ex) // 1 - q
+	e.zero(mask)
+	e.cmp(13, mask, x, mask) // x >= 0
+	if sc >= 0 {
+		e.blend(mask, q, ex, sc)
+	}
+	e.blend(mask, ex, q, d)
+}
+
+// geluArg computes register d = 2k(x + 0.044715 x³) of register x,
+// clobbering t.
+func (e m) geluArg(x, d, t int) {
+	e.opr("VMULPS", "=geluC", x, d)
+	e.ins("VMULPS", x, x, t)
+	e.ins("VMULPS", t, d, d)
+	e.ins("VADDPS", d, x, d)
+	e.opr("VMULPS", "=geluK", d, d)
+}
+
+// tanh computes register 1 = Tanh32(register 0), clobbering 3..11.
+func (e m) tanh() {
+	// 3 = |x|; the small path into 4, the large into 5, the mask 6.
+	e.opr("VANDPS", "=mathAbs", 0, 3)
+	e.ins("VMULPS", 0, 0, 7) // z
+	e.opr("VMULPS", "=tanhQ0", 7, 4)
+	for i := 1; i <= 4; i++ {
+		e.opr("VADDPS", fmt.Sprintf("=tanhQ%d", i), 4, 4)
+		if i < 4 {
+			e.ins("VMULPS", 7, 4, 4)
+		}
+	}
+	e.ins("VMULPS", 7, 4, 4)
+	e.ins("VMULPS", 0, 4, 4)
+	e.ins("VADDPS", 0, 4, 4)
+	e.ins("VADDPS", 3, 3, 5) // 2|x|
+	e.exp(5, 5, 8)
+	e.opr("VADDPS", "=mathOne", 5, 5)
+	e.load("mathTwo", 7)
+	e.ins("VDIVPS", 5, 7, 5)
+	e.load("mathOne", 7)
+	e.ins("VSUBPS", 5, 7, 5)
+	e.opr("VANDPS", "=mathSign", 0, 7)
+	e.ins("VORPS", 7, 5, 5)
+	e.load("tanhSmall", 8)
+	e.cmp(1, 8, 3, 6) // |x| < 0.625
+	e.blend(6, 4, 5, 1)
+}
+
+// mathFunc writes func vec<name><ISA>(dst, a[, b] *float32, n int)
+// around body, which computes register 1 from register 0 (a) and, with
+// two operands, register 2 (b).
+func (e m) mathFunc(name, doc string, nargs int, body func()) {
 	args, frame := "dst, a", 24
 	if nargs == 2 {
 		args, frame = "dst, a, b", 32
 	}
+	fn := "vec" + name + e.s.name
+	g := e.g
 	g.p("")
-	g.p("// func vec%sAVX2(%s *float32, n int): %s; n is a multiple of 8.", name, args, doc)
-	g.p("TEXT ·vec%sAVX2(SB), NOSPLIT, $0-%d", name, frame)
+	g.p("// func %s(%s *float32, n int): %s; n is a multiple of %d.", fn, args, doc, e.s.width)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-%d", fn, frame)
 	g.p("\tMOVQ dst+0(FP), DI")
 	g.p("\tMOVQ a+8(FP), SI")
 	if nargs == 2 {
@@ -156,75 +265,54 @@ func (g *gen) mathFunc(name, doc string, nargs int, body func()) {
 	}
 	g.p("\tMOVQ n+%d(FP), CX", frame-8)
 	g.p("\tXORQ AX, AX")
-	g.p("loop%s:", name)
+	g.p("loop%s:", fn)
 	g.p("\tCMPQ AX, CX")
-	g.p("\tJGE done%s", name)
-	g.p("\tVMOVUPS (SI)(AX*4), Y0")
+	g.p("\tJGE done%s", fn)
+	g.p("\tVMOVUPS (SI)(AX*4), %s", e.r(0))
 	if nargs == 2 {
-		g.p("\tVMOVUPS (DX)(AX*4), Y2")
+		g.p("\tVMOVUPS (DX)(AX*4), %s", e.r(2))
 	}
 	body()
-	g.p("\tVMOVUPS Y1, (DI)(AX*4)")
-	g.p("\tADDQ $8, AX")
-	g.p("\tJMP loop%s", name)
-	g.p("done%s:", name)
+	g.p("\tVMOVUPS %s, (DI)(AX*4)", e.r(1))
+	g.p("\tADDQ $%d, AX", e.s.width)
+	g.p("\tJMP loop%s", fn)
+	g.p("done%s:", fn)
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 }
 
-// mathFuncs writes the five functions and their constants.
+// mathFuncs writes the constants, the reductions, the LSTM cell gradient
+// and the five functions for each width.
 func (g *gen) mathFuncs() {
 	g.mathData()
 	g.reductions()
 	g.lstmCellGrad()
-	g.mathFunc("Exp", "dst = Exp32(a)", 1, func() { g.exp(0, 1, 2) })
-	g.mathFunc("Tanh", "dst = Tanh32(a)", 1, func() {
-		// Y3 = |x|; small path into Y4, large into Y5, mask Y6.
-		g.p("\tVANDPS %s, Y0, Y3", c("mathAbs"))
-		g.p("\tVMULPS Y0, Y0, Y7") // z
-		g.p("\tVMULPS %s, Y7, Y4", c("tanhQ0"))
-		for i := 1; i <= 4; i++ {
-			g.p("\tVADDPS %s, Y4, Y4", c(fmt.Sprintf("tanhQ%d", i)))
-			if i < 4 {
-				g.p("\tVMULPS Y7, Y4, Y4")
-			}
-		}
-		g.p("\tVMULPS Y7, Y4, Y4")
-		g.p("\tVMULPS Y0, Y4, Y4")
-		g.p("\tVADDPS Y0, Y4, Y4")
-		g.p("\tVADDPS Y3, Y3, Y5") // 2|x|
-		g.exp(5, 5, 8)
-		g.p("\tVADDPS %s, Y5, Y5", c("mathOne"))
-		g.p("\tVMOVUPS %s, Y7", c("mathTwo"))
-		g.p("\tVDIVPS Y5, Y7, Y5")
-		g.p("\tVMOVUPS %s, Y7", c("mathOne"))
-		g.p("\tVSUBPS Y5, Y7, Y5")
-		g.p("\tVANDPS %s, Y0, Y7", c("mathSign"))
-		g.p("\tVORPS Y7, Y5, Y5")
-		g.p("\tVCMPPS $1, %s, Y3, Y6", c("tanhSmall")) // |x| < 0.625
-		g.p("\tVBLENDVPS Y6, Y4, Y5, Y1")
-	})
-	g.mathFunc("Sigmoid", "dst = Sigmoid32(a)", 1, func() { g.sigmoid(0, 1, -1, 3) })
-	g.mathFunc("Gelu", "dst = Gelu32(a)", 1, func() {
-		g.geluArg(0, 2, 3)
-		g.sigmoid(2, 1, -1, 3)
-		g.p("\tVMULPS Y1, Y0, Y1")
-	})
-	g.mathFunc("GeluGrad", "dst = GeluGrad32(a, b)", 2, func() {
-		g.geluArg(0, 3, 4)
-		g.sigmoid(3, 1, 11, 4) // s, 1-s
-		// du = k (1 + 3c x²)
-		g.p("\tVMULPS Y0, Y0, Y3")
-		g.p("\tVMULPS %s, Y3, Y3", c("geluC3"))
-		g.p("\tVADDPS %s, Y3, Y3", c("mathOne"))
-		g.p("\tVMULPS %s, Y3, Y3", c("geluK"))
-		// d = ((x s)(1 - s)) du
-		g.p("\tVMULPS Y1, Y0, Y4")
-		g.p("\tVMULPS Y11, Y4, Y4")
-		g.p("\tVMULPS Y3, Y4, Y4")
-		g.p("\tVADDPS Y4, Y1, Y1")
-		g.p("\tVMULPS Y1, Y2, Y1")
-	})
+	for _, s := range []mathISA{mathAVX2, mathAVX512} {
+		e := m{g, s}
+		e.mathFunc("Exp", "dst = Exp32(a)", 1, func() { e.exp(0, 1, 2) })
+		e.mathFunc("Tanh", "dst = Tanh32(a)", 1, e.tanh)
+		e.mathFunc("Sigmoid", "dst = Sigmoid32(a)", 1, func() { e.sigmoid(0, 1, -1, 3) })
+		e.mathFunc("Gelu", "dst = Gelu32(a)", 1, func() {
+			e.geluArg(0, 2, 3)
+			e.sigmoid(2, 1, -1, 3)
+			e.ins("VMULPS", 1, 0, 1)
+		})
+		e.mathFunc("GeluGrad", "dst = GeluGrad32(a, b)", 2, func() {
+			e.geluArg(0, 3, 4)
+			e.sigmoid(3, 1, 11, 4) // s, 1-s
+			// du = k (1 + 3c x²)
+			e.ins("VMULPS", 0, 0, 3)
+			e.opr("VMULPS", "=geluC3", 3, 3)
+			e.opr("VADDPS", "=mathOne", 3, 3)
+			e.opr("VMULPS", "=geluK", 3, 3)
+			// d = ((x s)(1 - s)) du
+			e.ins("VMULPS", 1, 0, 4)
+			e.ins("VMULPS", 11, 4, 4)
+			e.ins("VMULPS", 3, 4, 4)
+			e.ins("VADDPS", 4, 1, 1)
+			e.ins("VMULPS", 1, 2, 1)
+		})
+	}
 }
 
 // reductions writes
