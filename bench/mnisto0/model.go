@@ -1292,13 +1292,9 @@ func (m *Model) dHiddenBWhereBackward(n int) {
 //
 //	dHiddenB = reduce_sum(dHiddenBWhere) (256)
 func (m *Model) dHiddenBBackward(n int) {
-	for i := range m.dHiddenB[:256] {
-		m.dHiddenB[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 256; i1++ {
-			m.dHiddenB[i1] += m.dHiddenBWhere[i0*256+i1]
-		}
+	clear(m.dHiddenB[:256])
+	for r := 0; r < n; r++ {
+		rt.VAdd(m.dHiddenB[:256], m.dHiddenB[:256], m.dHiddenBWhere[r*256:][:256])
 	}
 }
 

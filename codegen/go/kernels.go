@@ -230,16 +230,24 @@ func (k *kgen) Reduce(v *ir.Value) {
 		}
 		k.helpers["math"] = true
 	}
-	k.printf("for i := range %s[:%s] {\n%s[i] = %s\n}\n", dst, size, dst, init)
-	closing := k.loopNest(x.Type.Shape)
-	o := offset(reducedStrides(x.Type.Shape, axes, v.Attrs.Bool("keepdims")))
-	src := k.elem(x, offset(dims.Strides(x.Type.Shape)))
-	if v.Op.Reduce == ir.ReduceMax {
-		k.printf("if xv := %s; xv > %s[%s] || xv != xv {\n%s[%s] = xv\n}\n", src, dst, o, dst, o)
+	if rows, width, ok := k.columnSum(v, axes); ok {
+		// A column sum: whole rows added with rt.VAdd, in the scalar
+		// loop's order (row by row), so the same bits, 8 lanes wide.
+		src := k.p.ref(x)
+		k.printf("clear(%s[:%s])\n", dst, width)
+		k.printf("for r := 0; r < %s; r++ {\nrt.VAdd(%s[:%s], %s[:%s], %s[r*%s:][:%s])\n}\n", rows, dst, width, dst, width, src, width, width)
 	} else {
-		k.printf("%s[%s] += %s\n", dst, o, src)
+		k.printf("for i := range %s[:%s] {\n%s[i] = %s\n}\n", dst, size, dst, init)
+		closing := k.loopNest(x.Type.Shape)
+		o := offset(reducedStrides(x.Type.Shape, axes, v.Attrs.Bool("keepdims")))
+		src := k.elem(x, offset(dims.Strides(x.Type.Shape)))
+		if v.Op.Reduce == ir.ReduceMax {
+			k.printf("if xv := %s; xv > %s[%s] || xv != xv {\n%s[%s] = xv\n}\n", src, dst, o, dst, o)
+		} else {
+			k.printf("%s[%s] += %s\n", dst, o, src)
+		}
+		k.printf("%s", closing)
 	}
-	k.printf("%s", closing)
 	if v.Op.Reduce == ir.ReduceMean {
 		var red ir.Shape
 		for _, a := range axes {
@@ -248,6 +256,32 @@ func (k *kgen) Reduce(v *ir.Value) {
 		k.printf("for i := range %s[:%s] {\n%s[i] /= float32(%s)\n}\n", dst, size, dst, dims.Size(red))
 	}
 }
+
+// columnSum reports whether reduction v sums (or averages) a float32
+// array over every axis but the last, of at least colSumMin elements a
+// row: the bias gradient of a layer applied to [N, T, D] rows. It gives
+// the number of rows and their width.
+func (k *kgen) columnSum(v *ir.Value, axes []int) (rows, width string, ok bool) {
+	x := v.Args[0]
+	s := x.Type.Shape
+	r := s.Rank()
+	if (v.Op.Reduce != ir.ReduceSum && v.Op.Reduce != ir.ReduceMean) || x.Type.DType != ir.F32 || r < 2 ||
+		len(axes) != r-1 || s[r-1] < colSumMin {
+		return "", "", false
+	}
+	for i, a := range axes {
+		if a != i {
+			return "", "", false
+		}
+	}
+	if _, inline := render.Inline(k.p.source(x), goConst); inline {
+		return "", "", false
+	}
+	return dims.Size(s[:r-1]), dims.Extent(s[r-1]), true
+}
+
+// colSumMin is the shortest row a column sum adds with rt.VAdd.
+const colSumMin = 16
 
 // laneGeom views x as [outer, len, inner] around axis.
 func laneGeom(s ir.Shape, axis int) (outer, length, inner string) {

@@ -1406,15 +1406,9 @@ func (m *Model) dH2RecurrentKernelPadBackward2(n int) {
 //
 //	dH2Bias = reduce_sum(dH2RecurrentKernelLstmScanGrad) (512)
 func (m *Model) dH2BiasBackward(n int) {
-	for i := range m.dH2Bias[:512] {
-		m.dH2Bias[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 512; i2++ {
-				m.dH2Bias[i2] += m.dH2RecurrentKernelLstmScanGrad[i0*32768+i1*512+i2]
-			}
-		}
+	clear(m.dH2Bias[:512])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH2Bias[:512], m.dH2Bias[:512], m.dH2RecurrentKernelLstmScanGrad[r*512:][:512])
 	}
 }
 
@@ -1495,15 +1489,9 @@ func (m *Model) dH1RecurrentKernelPadBackward2(n int) {
 //
 //	dH1Bias = reduce_sum(dH1RecurrentKernelLstmScanGrad) (512)
 func (m *Model) dH1BiasBackward(n int) {
-	for i := range m.dH1Bias[:512] {
-		m.dH1Bias[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 512; i2++ {
-				m.dH1Bias[i2] += m.dH1RecurrentKernelLstmScanGrad[i0*32768+i1*512+i2]
-			}
-		}
+	clear(m.dH1Bias[:512])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH1Bias[:512], m.dH1Bias[:512], m.dH1RecurrentKernelLstmScanGrad[r*512:][:512])
 	}
 }
 

@@ -5546,15 +5546,9 @@ func (m *Model) dWteTransposeBackward(n int) {
 //
 //	dLogitsBeta = reduce_sum(dLogitsBetaMatmul) (128)
 func (m *Model) dLogitsBetaBackward(n int) {
-	for i := range m.dLogitsBeta[:128] {
-		m.dLogitsBeta[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 128; i2++ {
-				m.dLogitsBeta[i2] += m.dLogitsBetaMatmul[i0*8192+i1*128+i2]
-			}
-		}
+	clear(m.dLogitsBeta[:128])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dLogitsBeta[:128], m.dLogitsBeta[:128], m.dLogitsBetaMatmul[r*128:][:128])
 	}
 }
 
@@ -5810,15 +5804,9 @@ func (m *Model) dH4BlockLayerNorm0BetaMatmulBackward(n int) {
 //
 //	dH4BlockLayerNorm0Beta = reduce_sum(dH4BlockLayerNorm0BetaMatmul) (128)
 func (m *Model) dH4BlockLayerNorm0BetaBackward(n int) {
-	for i := range m.dH4BlockLayerNorm0Beta[:128] {
-		m.dH4BlockLayerNorm0Beta[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 128; i2++ {
-				m.dH4BlockLayerNorm0Beta[i2] += m.dH4BlockLayerNorm0BetaMatmul[i0*8192+i1*128+i2]
-			}
-		}
+	clear(m.dH4BlockLayerNorm0Beta[:128])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH4BlockLayerNorm0Beta[:128], m.dH4BlockLayerNorm0Beta[:128], m.dH4BlockLayerNorm0BetaMatmul[r*128:][:128])
 	}
 }
 
@@ -6203,15 +6191,9 @@ func (m *Model) dH4BlockXLayerNorm0BetaMatmulBackward(n int) {
 //
 //	dH4BlockXLayerNorm0Beta = reduce_sum(dH4BlockXLayerNorm0BetaMatmul) (128)
 func (m *Model) dH4BlockXLayerNorm0BetaBackward(n int) {
-	for i := range m.dH4BlockXLayerNorm0Beta[:128] {
-		m.dH4BlockXLayerNorm0Beta[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 128; i2++ {
-				m.dH4BlockXLayerNorm0Beta[i2] += m.dH4BlockXLayerNorm0BetaMatmul[i0*8192+i1*128+i2]
-			}
-		}
+	clear(m.dH4BlockXLayerNorm0Beta[:128])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH4BlockXLayerNorm0Beta[:128], m.dH4BlockXLayerNorm0Beta[:128], m.dH4BlockXLayerNorm0BetaMatmul[r*128:][:128])
 	}
 }
 
@@ -6471,15 +6453,9 @@ func (m *Model) dH3BlockLayerNorm0BetaMatmulBackward(n int) {
 //
 //	dH3BlockLayerNorm0Beta = reduce_sum(dH3BlockLayerNorm0BetaMatmul) (128)
 func (m *Model) dH3BlockLayerNorm0BetaBackward(n int) {
-	for i := range m.dH3BlockLayerNorm0Beta[:128] {
-		m.dH3BlockLayerNorm0Beta[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 128; i2++ {
-				m.dH3BlockLayerNorm0Beta[i2] += m.dH3BlockLayerNorm0BetaMatmul[i0*8192+i1*128+i2]
-			}
-		}
+	clear(m.dH3BlockLayerNorm0Beta[:128])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH3BlockLayerNorm0Beta[:128], m.dH3BlockLayerNorm0Beta[:128], m.dH3BlockLayerNorm0BetaMatmul[r*128:][:128])
 	}
 }
 
@@ -6864,15 +6840,9 @@ func (m *Model) dH3BlockXLayerNorm0BetaMatmulBackward(n int) {
 //
 //	dH3BlockXLayerNorm0Beta = reduce_sum(dH3BlockXLayerNorm0BetaMatmul) (128)
 func (m *Model) dH3BlockXLayerNorm0BetaBackward(n int) {
-	for i := range m.dH3BlockXLayerNorm0Beta[:128] {
-		m.dH3BlockXLayerNorm0Beta[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 128; i2++ {
-				m.dH3BlockXLayerNorm0Beta[i2] += m.dH3BlockXLayerNorm0BetaMatmul[i0*8192+i1*128+i2]
-			}
-		}
+	clear(m.dH3BlockXLayerNorm0Beta[:128])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH3BlockXLayerNorm0Beta[:128], m.dH3BlockXLayerNorm0Beta[:128], m.dH3BlockXLayerNorm0BetaMatmul[r*128:][:128])
 	}
 }
 
@@ -7132,15 +7102,9 @@ func (m *Model) dH2BlockLayerNorm0BetaMatmulBackward(n int) {
 //
 //	dH2BlockLayerNorm0Beta = reduce_sum(dH2BlockLayerNorm0BetaMatmul) (128)
 func (m *Model) dH2BlockLayerNorm0BetaBackward(n int) {
-	for i := range m.dH2BlockLayerNorm0Beta[:128] {
-		m.dH2BlockLayerNorm0Beta[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 128; i2++ {
-				m.dH2BlockLayerNorm0Beta[i2] += m.dH2BlockLayerNorm0BetaMatmul[i0*8192+i1*128+i2]
-			}
-		}
+	clear(m.dH2BlockLayerNorm0Beta[:128])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH2BlockLayerNorm0Beta[:128], m.dH2BlockLayerNorm0Beta[:128], m.dH2BlockLayerNorm0BetaMatmul[r*128:][:128])
 	}
 }
 
@@ -7525,15 +7489,9 @@ func (m *Model) dH2BlockXLayerNorm0BetaMatmulBackward(n int) {
 //
 //	dH2BlockXLayerNorm0Beta = reduce_sum(dH2BlockXLayerNorm0BetaMatmul) (128)
 func (m *Model) dH2BlockXLayerNorm0BetaBackward(n int) {
-	for i := range m.dH2BlockXLayerNorm0Beta[:128] {
-		m.dH2BlockXLayerNorm0Beta[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 128; i2++ {
-				m.dH2BlockXLayerNorm0Beta[i2] += m.dH2BlockXLayerNorm0BetaMatmul[i0*8192+i1*128+i2]
-			}
-		}
+	clear(m.dH2BlockXLayerNorm0Beta[:128])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH2BlockXLayerNorm0Beta[:128], m.dH2BlockXLayerNorm0Beta[:128], m.dH2BlockXLayerNorm0BetaMatmul[r*128:][:128])
 	}
 }
 
@@ -7793,15 +7751,9 @@ func (m *Model) dH1BlockLayerNorm0BetaMatmulBackward(n int) {
 //
 //	dH1BlockLayerNorm0Beta = reduce_sum(dH1BlockLayerNorm0BetaMatmul) (128)
 func (m *Model) dH1BlockLayerNorm0BetaBackward(n int) {
-	for i := range m.dH1BlockLayerNorm0Beta[:128] {
-		m.dH1BlockLayerNorm0Beta[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 128; i2++ {
-				m.dH1BlockLayerNorm0Beta[i2] += m.dH1BlockLayerNorm0BetaMatmul[i0*8192+i1*128+i2]
-			}
-		}
+	clear(m.dH1BlockLayerNorm0Beta[:128])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH1BlockLayerNorm0Beta[:128], m.dH1BlockLayerNorm0Beta[:128], m.dH1BlockLayerNorm0BetaMatmul[r*128:][:128])
 	}
 }
 
@@ -8186,15 +8138,9 @@ func (m *Model) dH1BlockXLayerNorm0BetaMatmulBackward(n int) {
 //
 //	dH1BlockXLayerNorm0Beta = reduce_sum(dH1BlockXLayerNorm0BetaMatmul) (128)
 func (m *Model) dH1BlockXLayerNorm0BetaBackward(n int) {
-	for i := range m.dH1BlockXLayerNorm0Beta[:128] {
-		m.dH1BlockXLayerNorm0Beta[i] = 0
-	}
-	for i0 := 0; i0 < n; i0++ {
-		for i1 := 0; i1 < 64; i1++ {
-			for i2 := 0; i2 < 128; i2++ {
-				m.dH1BlockXLayerNorm0Beta[i2] += m.dH1BlockXLayerNorm0BetaMatmul[i0*8192+i1*128+i2]
-			}
-		}
+	clear(m.dH1BlockXLayerNorm0Beta[:128])
+	for r := 0; r < 64*n; r++ {
+		rt.VAdd(m.dH1BlockXLayerNorm0Beta[:128], m.dH1BlockXLayerNorm0Beta[:128], m.dH1BlockXLayerNorm0BetaMatmul[r*128:][:128])
 	}
 }
 
