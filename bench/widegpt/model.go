@@ -5082,9 +5082,7 @@ func (m *Model) xTransposeForward3(n int) {
 //
 //	xMatmul2 = matmul(xTranspose, xTranspose2) (N, 6, 256, 256)
 func (m *Model) xMatmulForward2(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.xTranspose[bi*(16384):], 64, m.xTranspose2[bi*(16384):], 64, 0, m.xMatmul2[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose, 64, 16384, m.xTranspose2, 64, 16384, 0, m.xMatmul2, 256, 65536)
 }
 
 // xMaskedSoftmaxForward computes
@@ -5118,9 +5116,7 @@ func (m *Model) xMaskedSoftmaxForward(n int) {
 //
 //	xMatmul3 = matmul(xMaskedSoftmax, xTranspose3) (N, 6, 256, 64)
 func (m *Model) xMatmulForward3(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.xMaskedSoftmax[bi*(65536):], 256, m.xTranspose3[bi*(16384):], 64, 0, m.xMatmul3[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax, 256, 65536, m.xTranspose3, 64, 16384, 0, m.xMatmul3, 64, 16384)
 }
 
 // xTransposeForward4 computes
@@ -5500,9 +5496,7 @@ func (m *Model) xTransposeForward7(n int) {
 //
 //	xMatmul6 = matmul(xTranspose5, xTranspose6) (N, 6, 256, 256)
 func (m *Model) xMatmulForward6(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.xTranspose5[bi*(16384):], 64, m.xTranspose6[bi*(16384):], 64, 0, m.xMatmul6[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose5, 64, 16384, m.xTranspose6, 64, 16384, 0, m.xMatmul6, 256, 65536)
 }
 
 // xMaskedSoftmaxForward2 computes
@@ -5536,9 +5530,7 @@ func (m *Model) xMaskedSoftmaxForward2(n int) {
 //
 //	xMatmul7 = matmul(xMaskedSoftmax2, xTranspose7) (N, 6, 256, 64)
 func (m *Model) xMatmulForward7(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.xMaskedSoftmax2[bi*(65536):], 256, m.xTranspose7[bi*(16384):], 64, 0, m.xMatmul7[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax2, 256, 65536, m.xTranspose7, 64, 16384, 0, m.xMatmul7, 64, 16384)
 }
 
 // xTransposeForward8 computes
@@ -5918,9 +5910,7 @@ func (m *Model) xTransposeForward11(n int) {
 //
 //	xMatmul10 = matmul(xTranspose9, xTranspose10) (N, 6, 256, 256)
 func (m *Model) xMatmulForward10(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.xTranspose9[bi*(16384):], 64, m.xTranspose10[bi*(16384):], 64, 0, m.xMatmul10[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose9, 64, 16384, m.xTranspose10, 64, 16384, 0, m.xMatmul10, 256, 65536)
 }
 
 // xMaskedSoftmaxForward3 computes
@@ -5954,9 +5944,7 @@ func (m *Model) xMaskedSoftmaxForward3(n int) {
 //
 //	xMatmul11 = matmul(xMaskedSoftmax3, xTranspose11) (N, 6, 256, 64)
 func (m *Model) xMatmulForward11(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.xMaskedSoftmax3[bi*(65536):], 256, m.xTranspose11[bi*(16384):], 64, 0, m.xMatmul11[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax3, 256, 65536, m.xTranspose11, 64, 16384, 0, m.xMatmul11, 64, 16384)
 }
 
 // xTransposeForward12 computes
@@ -6336,9 +6324,7 @@ func (m *Model) xTransposeForward15(n int) {
 //
 //	xMatmul14 = matmul(xTranspose13, xTranspose14) (N, 6, 256, 256)
 func (m *Model) xMatmulForward14(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.xTranspose13[bi*(16384):], 64, m.xTranspose14[bi*(16384):], 64, 0, m.xMatmul14[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose13, 64, 16384, m.xTranspose14, 64, 16384, 0, m.xMatmul14, 256, 65536)
 }
 
 // xMaskedSoftmaxForward4 computes
@@ -6372,9 +6358,7 @@ func (m *Model) xMaskedSoftmaxForward4(n int) {
 //
 //	xMatmul15 = matmul(xMaskedSoftmax4, xTranspose15) (N, 6, 256, 64)
 func (m *Model) xMatmulForward15(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.xMaskedSoftmax4[bi*(65536):], 256, m.xTranspose15[bi*(16384):], 64, 0, m.xMatmul15[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax4, 256, 65536, m.xTranspose15, 64, 16384, 0, m.xMatmul15, 64, 16384)
 }
 
 // xTransposeForward16 computes
@@ -6754,9 +6738,7 @@ func (m *Model) xTransposeForward19(n int) {
 //
 //	xMatmul18 = matmul(xTranspose17, xTranspose18) (N, 6, 256, 256)
 func (m *Model) xMatmulForward18(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.xTranspose17[bi*(16384):], 64, m.xTranspose18[bi*(16384):], 64, 0, m.xMatmul18[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose17, 64, 16384, m.xTranspose18, 64, 16384, 0, m.xMatmul18, 256, 65536)
 }
 
 // xMaskedSoftmaxForward5 computes
@@ -6790,9 +6772,7 @@ func (m *Model) xMaskedSoftmaxForward5(n int) {
 //
 //	xMatmul19 = matmul(xMaskedSoftmax5, xTranspose19) (N, 6, 256, 64)
 func (m *Model) xMatmulForward19(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.xMaskedSoftmax5[bi*(65536):], 256, m.xTranspose19[bi*(16384):], 64, 0, m.xMatmul19[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax5, 256, 65536, m.xTranspose19, 64, 16384, 0, m.xMatmul19, 64, 16384)
 }
 
 // xTransposeForward20 computes
@@ -7172,9 +7152,7 @@ func (m *Model) xTransposeForward23(n int) {
 //
 //	xMatmul22 = matmul(xTranspose21, xTranspose22) (N, 6, 256, 256)
 func (m *Model) xMatmulForward22(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.xTranspose21[bi*(16384):], 64, m.xTranspose22[bi*(16384):], 64, 0, m.xMatmul22[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose21, 64, 16384, m.xTranspose22, 64, 16384, 0, m.xMatmul22, 256, 65536)
 }
 
 // xMaskedSoftmaxForward6 computes
@@ -7208,9 +7186,7 @@ func (m *Model) xMaskedSoftmaxForward6(n int) {
 //
 //	xMatmul23 = matmul(xMaskedSoftmax6, xTranspose23) (N, 6, 256, 64)
 func (m *Model) xMatmulForward23(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.xMaskedSoftmax6[bi*(65536):], 256, m.xTranspose23[bi*(16384):], 64, 0, m.xMatmul23[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax6, 256, 65536, m.xTranspose23, 64, 16384, 0, m.xMatmul23, 64, 16384)
 }
 
 // xTransposeForward24 computes
@@ -8175,18 +8151,14 @@ func (m *Model) dH6BlockXLayerNorm0BetaTransposeBackward(n int) {
 //
 //	dH6BlockXLayerNorm0BetaMatmul2 = matmul(dH6BlockXLayerNorm0BetaTranspose, xTranspose23) (N, 6, 256, 256)
 func (m *Model) dH6BlockXLayerNorm0BetaMatmulBackward2(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.dH6BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, m.xTranspose23[bi*(16384):], 64, 0, m.dH6BlockXLayerNorm0BetaMatmul2[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.dH6BlockXLayerNorm0BetaTranspose, 64, 16384, m.xTranspose23, 64, 16384, 0, m.dH6BlockXLayerNorm0BetaMatmul2, 256, 65536)
 }
 
 // dH6BlockXLayerNorm0BetaMatmulBackward3 computes
 //
 //	dH6BlockXLayerNorm0BetaMatmul3 = matmul(xMaskedSoftmax6, dH6BlockXLayerNorm0BetaTranspose) (N, 6, 256, 64)
 func (m *Model) dH6BlockXLayerNorm0BetaMatmulBackward3(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.xMaskedSoftmax6[bi*(65536):], 256, m.dH6BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, 0, m.dH6BlockXLayerNorm0BetaMatmul3[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax6, 256, 65536, m.dH6BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH6BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
 // dH6BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
@@ -8214,18 +8186,14 @@ func (m *Model) dH6BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
 //
 //	dH6BlockXLayerNorm0BetaMatmul4 = matmul(dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose22) (N, 6, 256, 64)
 func (m *Model) dH6BlockXLayerNorm0BetaMatmulBackward4(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose22[bi*(16384):], 64, 0, m.dH6BlockXLayerNorm0BetaMatmul4[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose22, 64, 16384, 0, m.dH6BlockXLayerNorm0BetaMatmul4, 64, 16384)
 }
 
 // dH6BlockXLayerNorm0BetaMatmulBackward5 computes
 //
 //	dH6BlockXLayerNorm0BetaMatmul5 = matmul(dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose21) (N, 6, 256, 64)
 func (m *Model) dH6BlockXLayerNorm0BetaMatmulBackward5(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose21[bi*(16384):], 64, 0, m.dH6BlockXLayerNorm0BetaMatmul5[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose21, 64, 16384, 0, m.dH6BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
 // dH6BlockXLayerNorm0BetaTransposeBackward2 computes
@@ -8816,18 +8784,14 @@ func (m *Model) dH5BlockXLayerNorm0BetaTransposeBackward(n int) {
 //
 //	dH5BlockXLayerNorm0BetaMatmul2 = matmul(dH5BlockXLayerNorm0BetaTranspose, xTranspose19) (N, 6, 256, 256)
 func (m *Model) dH5BlockXLayerNorm0BetaMatmulBackward2(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.dH5BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, m.xTranspose19[bi*(16384):], 64, 0, m.dH5BlockXLayerNorm0BetaMatmul2[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.dH5BlockXLayerNorm0BetaTranspose, 64, 16384, m.xTranspose19, 64, 16384, 0, m.dH5BlockXLayerNorm0BetaMatmul2, 256, 65536)
 }
 
 // dH5BlockXLayerNorm0BetaMatmulBackward3 computes
 //
 //	dH5BlockXLayerNorm0BetaMatmul3 = matmul(xMaskedSoftmax5, dH5BlockXLayerNorm0BetaTranspose) (N, 6, 256, 64)
 func (m *Model) dH5BlockXLayerNorm0BetaMatmulBackward3(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.xMaskedSoftmax5[bi*(65536):], 256, m.dH5BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, 0, m.dH5BlockXLayerNorm0BetaMatmul3[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax5, 256, 65536, m.dH5BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH5BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
 // dH5BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
@@ -8855,18 +8819,14 @@ func (m *Model) dH5BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
 //
 //	dH5BlockXLayerNorm0BetaMatmul4 = matmul(dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose18) (N, 6, 256, 64)
 func (m *Model) dH5BlockXLayerNorm0BetaMatmulBackward4(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose18[bi*(16384):], 64, 0, m.dH5BlockXLayerNorm0BetaMatmul4[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose18, 64, 16384, 0, m.dH5BlockXLayerNorm0BetaMatmul4, 64, 16384)
 }
 
 // dH5BlockXLayerNorm0BetaMatmulBackward5 computes
 //
 //	dH5BlockXLayerNorm0BetaMatmul5 = matmul(dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose17) (N, 6, 256, 64)
 func (m *Model) dH5BlockXLayerNorm0BetaMatmulBackward5(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose17[bi*(16384):], 64, 0, m.dH5BlockXLayerNorm0BetaMatmul5[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose17, 64, 16384, 0, m.dH5BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
 // dH5BlockXLayerNorm0BetaTransposeBackward2 computes
@@ -9457,18 +9417,14 @@ func (m *Model) dH4BlockXLayerNorm0BetaTransposeBackward(n int) {
 //
 //	dH4BlockXLayerNorm0BetaMatmul2 = matmul(dH4BlockXLayerNorm0BetaTranspose, xTranspose15) (N, 6, 256, 256)
 func (m *Model) dH4BlockXLayerNorm0BetaMatmulBackward2(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.dH4BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, m.xTranspose15[bi*(16384):], 64, 0, m.dH4BlockXLayerNorm0BetaMatmul2[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.dH4BlockXLayerNorm0BetaTranspose, 64, 16384, m.xTranspose15, 64, 16384, 0, m.dH4BlockXLayerNorm0BetaMatmul2, 256, 65536)
 }
 
 // dH4BlockXLayerNorm0BetaMatmulBackward3 computes
 //
 //	dH4BlockXLayerNorm0BetaMatmul3 = matmul(xMaskedSoftmax4, dH4BlockXLayerNorm0BetaTranspose) (N, 6, 256, 64)
 func (m *Model) dH4BlockXLayerNorm0BetaMatmulBackward3(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.xMaskedSoftmax4[bi*(65536):], 256, m.dH4BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, 0, m.dH4BlockXLayerNorm0BetaMatmul3[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax4, 256, 65536, m.dH4BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH4BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
 // dH4BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
@@ -9496,18 +9452,14 @@ func (m *Model) dH4BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
 //
 //	dH4BlockXLayerNorm0BetaMatmul4 = matmul(dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose14) (N, 6, 256, 64)
 func (m *Model) dH4BlockXLayerNorm0BetaMatmulBackward4(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose14[bi*(16384):], 64, 0, m.dH4BlockXLayerNorm0BetaMatmul4[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose14, 64, 16384, 0, m.dH4BlockXLayerNorm0BetaMatmul4, 64, 16384)
 }
 
 // dH4BlockXLayerNorm0BetaMatmulBackward5 computes
 //
 //	dH4BlockXLayerNorm0BetaMatmul5 = matmul(dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose13) (N, 6, 256, 64)
 func (m *Model) dH4BlockXLayerNorm0BetaMatmulBackward5(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose13[bi*(16384):], 64, 0, m.dH4BlockXLayerNorm0BetaMatmul5[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose13, 64, 16384, 0, m.dH4BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
 // dH4BlockXLayerNorm0BetaTransposeBackward2 computes
@@ -10098,18 +10050,14 @@ func (m *Model) dH3BlockXLayerNorm0BetaTransposeBackward(n int) {
 //
 //	dH3BlockXLayerNorm0BetaMatmul2 = matmul(dH3BlockXLayerNorm0BetaTranspose, xTranspose11) (N, 6, 256, 256)
 func (m *Model) dH3BlockXLayerNorm0BetaMatmulBackward2(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.dH3BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, m.xTranspose11[bi*(16384):], 64, 0, m.dH3BlockXLayerNorm0BetaMatmul2[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.dH3BlockXLayerNorm0BetaTranspose, 64, 16384, m.xTranspose11, 64, 16384, 0, m.dH3BlockXLayerNorm0BetaMatmul2, 256, 65536)
 }
 
 // dH3BlockXLayerNorm0BetaMatmulBackward3 computes
 //
 //	dH3BlockXLayerNorm0BetaMatmul3 = matmul(xMaskedSoftmax3, dH3BlockXLayerNorm0BetaTranspose) (N, 6, 256, 64)
 func (m *Model) dH3BlockXLayerNorm0BetaMatmulBackward3(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.xMaskedSoftmax3[bi*(65536):], 256, m.dH3BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, 0, m.dH3BlockXLayerNorm0BetaMatmul3[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax3, 256, 65536, m.dH3BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH3BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
 // dH3BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
@@ -10137,18 +10085,14 @@ func (m *Model) dH3BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
 //
 //	dH3BlockXLayerNorm0BetaMatmul4 = matmul(dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose10) (N, 6, 256, 64)
 func (m *Model) dH3BlockXLayerNorm0BetaMatmulBackward4(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose10[bi*(16384):], 64, 0, m.dH3BlockXLayerNorm0BetaMatmul4[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose10, 64, 16384, 0, m.dH3BlockXLayerNorm0BetaMatmul4, 64, 16384)
 }
 
 // dH3BlockXLayerNorm0BetaMatmulBackward5 computes
 //
 //	dH3BlockXLayerNorm0BetaMatmul5 = matmul(dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose9) (N, 6, 256, 64)
 func (m *Model) dH3BlockXLayerNorm0BetaMatmulBackward5(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose9[bi*(16384):], 64, 0, m.dH3BlockXLayerNorm0BetaMatmul5[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose9, 64, 16384, 0, m.dH3BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
 // dH3BlockXLayerNorm0BetaTransposeBackward2 computes
@@ -10739,18 +10683,14 @@ func (m *Model) dH2BlockXLayerNorm0BetaTransposeBackward(n int) {
 //
 //	dH2BlockXLayerNorm0BetaMatmul2 = matmul(dH2BlockXLayerNorm0BetaTranspose, xTranspose7) (N, 6, 256, 256)
 func (m *Model) dH2BlockXLayerNorm0BetaMatmulBackward2(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.dH2BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, m.xTranspose7[bi*(16384):], 64, 0, m.dH2BlockXLayerNorm0BetaMatmul2[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.dH2BlockXLayerNorm0BetaTranspose, 64, 16384, m.xTranspose7, 64, 16384, 0, m.dH2BlockXLayerNorm0BetaMatmul2, 256, 65536)
 }
 
 // dH2BlockXLayerNorm0BetaMatmulBackward3 computes
 //
 //	dH2BlockXLayerNorm0BetaMatmul3 = matmul(xMaskedSoftmax2, dH2BlockXLayerNorm0BetaTranspose) (N, 6, 256, 64)
 func (m *Model) dH2BlockXLayerNorm0BetaMatmulBackward3(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.xMaskedSoftmax2[bi*(65536):], 256, m.dH2BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, 0, m.dH2BlockXLayerNorm0BetaMatmul3[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax2, 256, 65536, m.dH2BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH2BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
 // dH2BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
@@ -10778,18 +10718,14 @@ func (m *Model) dH2BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
 //
 //	dH2BlockXLayerNorm0BetaMatmul4 = matmul(dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose6) (N, 6, 256, 64)
 func (m *Model) dH2BlockXLayerNorm0BetaMatmulBackward4(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose6[bi*(16384):], 64, 0, m.dH2BlockXLayerNorm0BetaMatmul4[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose6, 64, 16384, 0, m.dH2BlockXLayerNorm0BetaMatmul4, 64, 16384)
 }
 
 // dH2BlockXLayerNorm0BetaMatmulBackward5 computes
 //
 //	dH2BlockXLayerNorm0BetaMatmul5 = matmul(dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose5) (N, 6, 256, 64)
 func (m *Model) dH2BlockXLayerNorm0BetaMatmulBackward5(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose5[bi*(16384):], 64, 0, m.dH2BlockXLayerNorm0BetaMatmul5[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose5, 64, 16384, 0, m.dH2BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
 // dH2BlockXLayerNorm0BetaTransposeBackward2 computes
@@ -11380,18 +11316,14 @@ func (m *Model) dH1BlockXLayerNorm0BetaTransposeBackward(n int) {
 //
 //	dH1BlockXLayerNorm0BetaMatmul2 = matmul(dH1BlockXLayerNorm0BetaTranspose, xTranspose3) (N, 6, 256, 256)
 func (m *Model) dH1BlockXLayerNorm0BetaMatmulBackward2(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, true, 256, 256, 64, 1, m.dH1BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, m.xTranspose3[bi*(16384):], 64, 0, m.dH1BlockXLayerNorm0BetaMatmul2[bi*(65536):], 256)
-	}
+	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.dH1BlockXLayerNorm0BetaTranspose, 64, 16384, m.xTranspose3, 64, 16384, 0, m.dH1BlockXLayerNorm0BetaMatmul2, 256, 65536)
 }
 
 // dH1BlockXLayerNorm0BetaMatmulBackward3 computes
 //
 //	dH1BlockXLayerNorm0BetaMatmul3 = matmul(xMaskedSoftmax, dH1BlockXLayerNorm0BetaTranspose) (N, 6, 256, 64)
 func (m *Model) dH1BlockXLayerNorm0BetaMatmulBackward3(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.xMaskedSoftmax[bi*(65536):], 256, m.dH1BlockXLayerNorm0BetaTranspose[bi*(16384):], 64, 0, m.dH1BlockXLayerNorm0BetaMatmul3[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax, 256, 65536, m.dH1BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH1BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
 // dH1BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
@@ -11419,18 +11351,14 @@ func (m *Model) dH1BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
 //
 //	dH1BlockXLayerNorm0BetaMatmul4 = matmul(dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose2) (N, 6, 256, 64)
 func (m *Model) dH1BlockXLayerNorm0BetaMatmulBackward4(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(false, false, 256, 64, 256, 1, m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose2[bi*(16384):], 64, 0, m.dH1BlockXLayerNorm0BetaMatmul4[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose2, 64, 16384, 0, m.dH1BlockXLayerNorm0BetaMatmul4, 64, 16384)
 }
 
 // dH1BlockXLayerNorm0BetaMatmulBackward5 computes
 //
 //	dH1BlockXLayerNorm0BetaMatmul5 = matmul(dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad, xTranspose) (N, 6, 256, 64)
 func (m *Model) dH1BlockXLayerNorm0BetaMatmulBackward5(n int) {
-	for bi := 0; bi < 6*n; bi++ {
-		rt.Sgemm(true, false, 256, 64, 256, 1, m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad[bi*(65536):], 256, m.xTranspose[bi*(16384):], 64, 0, m.dH1BlockXLayerNorm0BetaMatmul5[bi*(16384):], 64)
-	}
+	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose, 64, 16384, 0, m.dH1BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
 // dH1BlockXLayerNorm0BetaTransposeBackward2 computes

@@ -3664,9 +3664,7 @@ func (m *Model) xTransposeForward3(n int) {
 //
 //	xMatmul2 = matmul(xTranspose, xTranspose2) (N, 4, 64, 64)
 func (m *Model) xMatmulForward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.xTranspose[bi*(2048):], 32, m.xTranspose2[bi*(2048):], 32, 0, m.xMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.xTranspose, 32, 2048, m.xTranspose2, 32, 2048, 0, m.xMatmul2, 64, 4096)
 }
 
 // xMaskedSoftmaxForward computes
@@ -3700,9 +3698,7 @@ func (m *Model) xMaskedSoftmaxForward(n int) {
 //
 //	xMatmul3 = matmul(xMaskedSoftmax, xTranspose3) (N, 4, 64, 32)
 func (m *Model) xMatmulForward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.xMaskedSoftmax[bi*(4096):], 64, m.xTranspose3[bi*(2048):], 32, 0, m.xMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax, 64, 4096, m.xTranspose3, 32, 2048, 0, m.xMatmul3, 32, 2048)
 }
 
 // xTransposeForward4 computes
@@ -4082,9 +4078,7 @@ func (m *Model) xTransposeForward7(n int) {
 //
 //	xMatmul6 = matmul(xTranspose5, xTranspose6) (N, 4, 64, 64)
 func (m *Model) xMatmulForward6(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.xTranspose5[bi*(2048):], 32, m.xTranspose6[bi*(2048):], 32, 0, m.xMatmul6[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.xTranspose5, 32, 2048, m.xTranspose6, 32, 2048, 0, m.xMatmul6, 64, 4096)
 }
 
 // xMaskedSoftmaxForward2 computes
@@ -4118,9 +4112,7 @@ func (m *Model) xMaskedSoftmaxForward2(n int) {
 //
 //	xMatmul7 = matmul(xMaskedSoftmax2, xTranspose7) (N, 4, 64, 32)
 func (m *Model) xMatmulForward7(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.xMaskedSoftmax2[bi*(4096):], 64, m.xTranspose7[bi*(2048):], 32, 0, m.xMatmul7[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax2, 64, 4096, m.xTranspose7, 32, 2048, 0, m.xMatmul7, 32, 2048)
 }
 
 // xTransposeForward8 computes
@@ -4500,9 +4492,7 @@ func (m *Model) xTransposeForward11(n int) {
 //
 //	xMatmul10 = matmul(xTranspose9, xTranspose10) (N, 4, 64, 64)
 func (m *Model) xMatmulForward10(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.xTranspose9[bi*(2048):], 32, m.xTranspose10[bi*(2048):], 32, 0, m.xMatmul10[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.xTranspose9, 32, 2048, m.xTranspose10, 32, 2048, 0, m.xMatmul10, 64, 4096)
 }
 
 // xMaskedSoftmaxForward3 computes
@@ -4536,9 +4526,7 @@ func (m *Model) xMaskedSoftmaxForward3(n int) {
 //
 //	xMatmul11 = matmul(xMaskedSoftmax3, xTranspose11) (N, 4, 64, 32)
 func (m *Model) xMatmulForward11(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.xMaskedSoftmax3[bi*(4096):], 64, m.xTranspose11[bi*(2048):], 32, 0, m.xMatmul11[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax3, 64, 4096, m.xTranspose11, 32, 2048, 0, m.xMatmul11, 32, 2048)
 }
 
 // xTransposeForward12 computes
@@ -4918,9 +4906,7 @@ func (m *Model) xTransposeForward15(n int) {
 //
 //	xMatmul14 = matmul(xTranspose13, xTranspose14) (N, 4, 64, 64)
 func (m *Model) xMatmulForward14(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.xTranspose13[bi*(2048):], 32, m.xTranspose14[bi*(2048):], 32, 0, m.xMatmul14[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.xTranspose13, 32, 2048, m.xTranspose14, 32, 2048, 0, m.xMatmul14, 64, 4096)
 }
 
 // xMaskedSoftmaxForward4 computes
@@ -4954,9 +4940,7 @@ func (m *Model) xMaskedSoftmaxForward4(n int) {
 //
 //	xMatmul15 = matmul(xMaskedSoftmax4, xTranspose15) (N, 4, 64, 32)
 func (m *Model) xMatmulForward15(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.xMaskedSoftmax4[bi*(4096):], 64, m.xTranspose15[bi*(2048):], 32, 0, m.xMatmul15[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax4, 64, 4096, m.xTranspose15, 32, 2048, 0, m.xMatmul15, 32, 2048)
 }
 
 // xTransposeForward16 computes
@@ -5921,18 +5905,14 @@ func (m *Model) dH4BlockXAttention0WqkvTransposeBackward(n int) {
 //
 //	dH4BlockXAttention0WqkvMatmul2 = matmul(dH4BlockXAttention0WqkvTranspose, xTranspose15) (N, 4, 64, 64)
 func (m *Model) dH4BlockXAttention0WqkvMatmulBackward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.dH4BlockXAttention0WqkvTranspose[bi*(2048):], 32, m.xTranspose15[bi*(2048):], 32, 0, m.dH4BlockXAttention0WqkvMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.dH4BlockXAttention0WqkvTranspose, 32, 2048, m.xTranspose15, 32, 2048, 0, m.dH4BlockXAttention0WqkvMatmul2, 64, 4096)
 }
 
 // dH4BlockXAttention0WqkvMatmulBackward3 computes
 //
 //	dH4BlockXAttention0WqkvMatmul3 = matmul(xMaskedSoftmax4, dH4BlockXAttention0WqkvTranspose) (N, 4, 64, 32)
 func (m *Model) dH4BlockXAttention0WqkvMatmulBackward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.xMaskedSoftmax4[bi*(4096):], 64, m.dH4BlockXAttention0WqkvTranspose[bi*(2048):], 32, 0, m.dH4BlockXAttention0WqkvMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax4, 64, 4096, m.dH4BlockXAttention0WqkvTranspose, 32, 2048, 0, m.dH4BlockXAttention0WqkvMatmul3, 32, 2048)
 }
 
 // dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward computes
@@ -5960,18 +5940,14 @@ func (m *Model) dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
 //
 //	dH4BlockXAttention0WqkvMatmul4 = matmul(dH4BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose14) (N, 4, 64, 32)
 func (m *Model) dH4BlockXAttention0WqkvMatmulBackward4(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose14[bi*(2048):], 32, 0, m.dH4BlockXAttention0WqkvMatmul4[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose14, 32, 2048, 0, m.dH4BlockXAttention0WqkvMatmul4, 32, 2048)
 }
 
 // dH4BlockXAttention0WqkvMatmulBackward5 computes
 //
 //	dH4BlockXAttention0WqkvMatmul5 = matmul(dH4BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose13) (N, 4, 64, 32)
 func (m *Model) dH4BlockXAttention0WqkvMatmulBackward5(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose13[bi*(2048):], 32, 0, m.dH4BlockXAttention0WqkvMatmul5[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose13, 32, 2048, 0, m.dH4BlockXAttention0WqkvMatmul5, 32, 2048)
 }
 
 // dH4BlockXAttention0WqkvTransposeBackward2 computes
@@ -6562,18 +6538,14 @@ func (m *Model) dH3BlockXAttention0WqkvTransposeBackward(n int) {
 //
 //	dH3BlockXAttention0WqkvMatmul2 = matmul(dH3BlockXAttention0WqkvTranspose, xTranspose11) (N, 4, 64, 64)
 func (m *Model) dH3BlockXAttention0WqkvMatmulBackward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.dH3BlockXAttention0WqkvTranspose[bi*(2048):], 32, m.xTranspose11[bi*(2048):], 32, 0, m.dH3BlockXAttention0WqkvMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.dH3BlockXAttention0WqkvTranspose, 32, 2048, m.xTranspose11, 32, 2048, 0, m.dH3BlockXAttention0WqkvMatmul2, 64, 4096)
 }
 
 // dH3BlockXAttention0WqkvMatmulBackward3 computes
 //
 //	dH3BlockXAttention0WqkvMatmul3 = matmul(xMaskedSoftmax3, dH3BlockXAttention0WqkvTranspose) (N, 4, 64, 32)
 func (m *Model) dH3BlockXAttention0WqkvMatmulBackward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.xMaskedSoftmax3[bi*(4096):], 64, m.dH3BlockXAttention0WqkvTranspose[bi*(2048):], 32, 0, m.dH3BlockXAttention0WqkvMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax3, 64, 4096, m.dH3BlockXAttention0WqkvTranspose, 32, 2048, 0, m.dH3BlockXAttention0WqkvMatmul3, 32, 2048)
 }
 
 // dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward computes
@@ -6601,18 +6573,14 @@ func (m *Model) dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
 //
 //	dH3BlockXAttention0WqkvMatmul4 = matmul(dH3BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose10) (N, 4, 64, 32)
 func (m *Model) dH3BlockXAttention0WqkvMatmulBackward4(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose10[bi*(2048):], 32, 0, m.dH3BlockXAttention0WqkvMatmul4[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose10, 32, 2048, 0, m.dH3BlockXAttention0WqkvMatmul4, 32, 2048)
 }
 
 // dH3BlockXAttention0WqkvMatmulBackward5 computes
 //
 //	dH3BlockXAttention0WqkvMatmul5 = matmul(dH3BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose9) (N, 4, 64, 32)
 func (m *Model) dH3BlockXAttention0WqkvMatmulBackward5(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose9[bi*(2048):], 32, 0, m.dH3BlockXAttention0WqkvMatmul5[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose9, 32, 2048, 0, m.dH3BlockXAttention0WqkvMatmul5, 32, 2048)
 }
 
 // dH3BlockXAttention0WqkvTransposeBackward2 computes
@@ -7203,18 +7171,14 @@ func (m *Model) dH2BlockXAttention0WqkvTransposeBackward(n int) {
 //
 //	dH2BlockXAttention0WqkvMatmul2 = matmul(dH2BlockXAttention0WqkvTranspose, xTranspose7) (N, 4, 64, 64)
 func (m *Model) dH2BlockXAttention0WqkvMatmulBackward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.dH2BlockXAttention0WqkvTranspose[bi*(2048):], 32, m.xTranspose7[bi*(2048):], 32, 0, m.dH2BlockXAttention0WqkvMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.dH2BlockXAttention0WqkvTranspose, 32, 2048, m.xTranspose7, 32, 2048, 0, m.dH2BlockXAttention0WqkvMatmul2, 64, 4096)
 }
 
 // dH2BlockXAttention0WqkvMatmulBackward3 computes
 //
 //	dH2BlockXAttention0WqkvMatmul3 = matmul(xMaskedSoftmax2, dH2BlockXAttention0WqkvTranspose) (N, 4, 64, 32)
 func (m *Model) dH2BlockXAttention0WqkvMatmulBackward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.xMaskedSoftmax2[bi*(4096):], 64, m.dH2BlockXAttention0WqkvTranspose[bi*(2048):], 32, 0, m.dH2BlockXAttention0WqkvMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax2, 64, 4096, m.dH2BlockXAttention0WqkvTranspose, 32, 2048, 0, m.dH2BlockXAttention0WqkvMatmul3, 32, 2048)
 }
 
 // dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward computes
@@ -7242,18 +7206,14 @@ func (m *Model) dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
 //
 //	dH2BlockXAttention0WqkvMatmul4 = matmul(dH2BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose6) (N, 4, 64, 32)
 func (m *Model) dH2BlockXAttention0WqkvMatmulBackward4(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose6[bi*(2048):], 32, 0, m.dH2BlockXAttention0WqkvMatmul4[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose6, 32, 2048, 0, m.dH2BlockXAttention0WqkvMatmul4, 32, 2048)
 }
 
 // dH2BlockXAttention0WqkvMatmulBackward5 computes
 //
 //	dH2BlockXAttention0WqkvMatmul5 = matmul(dH2BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose5) (N, 4, 64, 32)
 func (m *Model) dH2BlockXAttention0WqkvMatmulBackward5(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose5[bi*(2048):], 32, 0, m.dH2BlockXAttention0WqkvMatmul5[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose5, 32, 2048, 0, m.dH2BlockXAttention0WqkvMatmul5, 32, 2048)
 }
 
 // dH2BlockXAttention0WqkvTransposeBackward2 computes
@@ -7844,18 +7804,14 @@ func (m *Model) dH1BlockXAttention0WqkvTransposeBackward(n int) {
 //
 //	dH1BlockXAttention0WqkvMatmul2 = matmul(dH1BlockXAttention0WqkvTranspose, xTranspose3) (N, 4, 64, 64)
 func (m *Model) dH1BlockXAttention0WqkvMatmulBackward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.dH1BlockXAttention0WqkvTranspose[bi*(2048):], 32, m.xTranspose3[bi*(2048):], 32, 0, m.dH1BlockXAttention0WqkvMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.dH1BlockXAttention0WqkvTranspose, 32, 2048, m.xTranspose3, 32, 2048, 0, m.dH1BlockXAttention0WqkvMatmul2, 64, 4096)
 }
 
 // dH1BlockXAttention0WqkvMatmulBackward3 computes
 //
 //	dH1BlockXAttention0WqkvMatmul3 = matmul(xMaskedSoftmax, dH1BlockXAttention0WqkvTranspose) (N, 4, 64, 32)
 func (m *Model) dH1BlockXAttention0WqkvMatmulBackward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.xMaskedSoftmax[bi*(4096):], 64, m.dH1BlockXAttention0WqkvTranspose[bi*(2048):], 32, 0, m.dH1BlockXAttention0WqkvMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax, 64, 4096, m.dH1BlockXAttention0WqkvTranspose, 32, 2048, 0, m.dH1BlockXAttention0WqkvMatmul3, 32, 2048)
 }
 
 // dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward computes
@@ -7883,18 +7839,14 @@ func (m *Model) dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
 //
 //	dH1BlockXAttention0WqkvMatmul4 = matmul(dH1BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose2) (N, 4, 64, 32)
 func (m *Model) dH1BlockXAttention0WqkvMatmulBackward4(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose2[bi*(2048):], 32, 0, m.dH1BlockXAttention0WqkvMatmul4[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose2, 32, 2048, 0, m.dH1BlockXAttention0WqkvMatmul4, 32, 2048)
 }
 
 // dH1BlockXAttention0WqkvMatmulBackward5 computes
 //
 //	dH1BlockXAttention0WqkvMatmul5 = matmul(dH1BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose) (N, 4, 64, 32)
 func (m *Model) dH1BlockXAttention0WqkvMatmulBackward5(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose[bi*(2048):], 32, 0, m.dH1BlockXAttention0WqkvMatmul5[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose, 32, 2048, 0, m.dH1BlockXAttention0WqkvMatmul5, 32, 2048)
 }
 
 // dH1BlockXAttention0WqkvTransposeBackward2 computes
