@@ -707,6 +707,9 @@ type Model struct {
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
+
+	unit       int              // the unit forExamples runs
+	examplesFn func(lo, hi int) // m.examples, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -1407,6 +1410,7 @@ func New(opts ...Option) *Model {
 	m.biasCorrection1Inv = m.arena[2:3:3]
 	m.biasCorrection2Inv = m.arena[1:2:2]
 	m.updateFn = m.update
+	m.examplesFn = m.examples
 	m.Reset()
 	return m
 }
@@ -4161,148 +4165,148 @@ func spec() mdlc.Spec {
 // forward computes the outputs.
 func (m *Model) forward(x []int32, n int) {
 	m.hGatherForward(x, n)
-	m.xReduceMeanForward(n)
-	m.xReduceMeanForward2(n)
-	m.xSqrtForward(n)
-	m.xDivForward(n)
+	m.forExamples(0, n, 98304) // m.xReduceMeanForward over the examples
+	m.forExamples(1, n, 98304) // m.xReduceMeanForward2 over the examples
+	m.forExamples(2, n, 256)   // m.xSqrtForward over the examples
+	m.forExamples(3, n, 98304) // m.xDivForward over the examples
 	m.xMatmulForward(n)
-	m.xSliceForward(n)
-	m.xTransposeForward(n)
-	m.xSliceForward2(n)
-	m.xSliceForward3(n)
-	m.xTransposeForward2(n)
-	m.xTransposeForward3(n)
+	m.forExamples(4, n, 98304) // m.xSliceForward over the examples
+	m.forExamples(5, n, 98304) // m.xTransposeForward over the examples
+	m.forExamples(6, n, 98304) // m.xSliceForward2 over the examples
+	m.forExamples(7, n, 98304) // m.xSliceForward3 over the examples
+	m.forExamples(8, n, 98304) // m.xTransposeForward2 over the examples
+	m.forExamples(9, n, 98304) // m.xTransposeForward3 over the examples
 	m.xMatmulForward2(n)
-	m.xMaskedSoftmaxForward(n)
+	m.forExamples(10, n, 393216) // m.xMaskedSoftmaxForward over the examples
 	m.xMatmulForward3(n)
-	m.xTransposeForward4(n)
+	m.forExamples(11, n, 98304) // m.xTransposeForward4 over the examples
 	m.xMatmulForward4(n)
-	m.hReduceMeanForward(n)
-	m.hReduceMeanForward2(n)
-	m.hSqrtForward(n)
-	m.hDivForward(n)
+	m.forExamples(12, n, 98304) // m.hReduceMeanForward over the examples
+	m.forExamples(13, n, 98304) // m.hReduceMeanForward2 over the examples
+	m.forExamples(14, n, 256)   // m.hSqrtForward over the examples
+	m.forExamples(15, n, 98304) // m.hDivForward over the examples
 	m.hMatmulForward(n)
-	m.hAddForward(n)
+	m.forExamples(16, n, 393216) // m.hAddForward over the examples
 	m.hMatmulForward2(n)
-	m.xReduceMeanForward3(n)
-	m.xReduceMeanForward4(n)
-	m.xSqrtForward2(n)
-	m.xDivForward2(n)
+	m.forExamples(17, n, 98304) // m.xReduceMeanForward3 over the examples
+	m.forExamples(18, n, 98304) // m.xReduceMeanForward4 over the examples
+	m.forExamples(19, n, 256)   // m.xSqrtForward2 over the examples
+	m.forExamples(20, n, 98304) // m.xDivForward2 over the examples
 	m.xMatmulForward5(n)
-	m.xSliceForward4(n)
-	m.xTransposeForward5(n)
-	m.xSliceForward5(n)
-	m.xSliceForward6(n)
-	m.xTransposeForward6(n)
-	m.xTransposeForward7(n)
+	m.forExamples(21, n, 98304) // m.xSliceForward4 over the examples
+	m.forExamples(22, n, 98304) // m.xTransposeForward5 over the examples
+	m.forExamples(23, n, 98304) // m.xSliceForward5 over the examples
+	m.forExamples(24, n, 98304) // m.xSliceForward6 over the examples
+	m.forExamples(25, n, 98304) // m.xTransposeForward6 over the examples
+	m.forExamples(26, n, 98304) // m.xTransposeForward7 over the examples
 	m.xMatmulForward6(n)
-	m.xMaskedSoftmaxForward2(n)
+	m.forExamples(27, n, 393216) // m.xMaskedSoftmaxForward2 over the examples
 	m.xMatmulForward7(n)
-	m.xTransposeForward8(n)
+	m.forExamples(28, n, 98304) // m.xTransposeForward8 over the examples
 	m.xMatmulForward8(n)
-	m.hReduceMeanForward3(n)
-	m.hReduceMeanForward4(n)
-	m.hSqrtForward2(n)
-	m.hDivForward2(n)
+	m.forExamples(29, n, 98304) // m.hReduceMeanForward3 over the examples
+	m.forExamples(30, n, 98304) // m.hReduceMeanForward4 over the examples
+	m.forExamples(31, n, 256)   // m.hSqrtForward2 over the examples
+	m.forExamples(32, n, 98304) // m.hDivForward2 over the examples
 	m.hMatmulForward3(n)
-	m.hAddForward2(n)
+	m.forExamples(33, n, 393216) // m.hAddForward2 over the examples
 	m.hMatmulForward4(n)
-	m.xReduceMeanForward5(n)
-	m.xReduceMeanForward6(n)
-	m.xSqrtForward3(n)
-	m.xDivForward3(n)
+	m.forExamples(34, n, 98304) // m.xReduceMeanForward5 over the examples
+	m.forExamples(35, n, 98304) // m.xReduceMeanForward6 over the examples
+	m.forExamples(36, n, 256)   // m.xSqrtForward3 over the examples
+	m.forExamples(37, n, 98304) // m.xDivForward3 over the examples
 	m.xMatmulForward9(n)
-	m.xSliceForward7(n)
-	m.xTransposeForward9(n)
-	m.xSliceForward8(n)
-	m.xSliceForward9(n)
-	m.xTransposeForward10(n)
-	m.xTransposeForward11(n)
+	m.forExamples(38, n, 98304) // m.xSliceForward7 over the examples
+	m.forExamples(39, n, 98304) // m.xTransposeForward9 over the examples
+	m.forExamples(40, n, 98304) // m.xSliceForward8 over the examples
+	m.forExamples(41, n, 98304) // m.xSliceForward9 over the examples
+	m.forExamples(42, n, 98304) // m.xTransposeForward10 over the examples
+	m.forExamples(43, n, 98304) // m.xTransposeForward11 over the examples
 	m.xMatmulForward10(n)
-	m.xMaskedSoftmaxForward3(n)
+	m.forExamples(44, n, 393216) // m.xMaskedSoftmaxForward3 over the examples
 	m.xMatmulForward11(n)
-	m.xTransposeForward12(n)
+	m.forExamples(45, n, 98304) // m.xTransposeForward12 over the examples
 	m.xMatmulForward12(n)
-	m.hReduceMeanForward5(n)
-	m.hReduceMeanForward6(n)
-	m.hSqrtForward3(n)
-	m.hDivForward3(n)
+	m.forExamples(46, n, 98304) // m.hReduceMeanForward5 over the examples
+	m.forExamples(47, n, 98304) // m.hReduceMeanForward6 over the examples
+	m.forExamples(48, n, 256)   // m.hSqrtForward3 over the examples
+	m.forExamples(49, n, 98304) // m.hDivForward3 over the examples
 	m.hMatmulForward5(n)
-	m.hAddForward3(n)
+	m.forExamples(50, n, 393216) // m.hAddForward3 over the examples
 	m.hMatmulForward6(n)
-	m.xReduceMeanForward7(n)
-	m.xReduceMeanForward8(n)
-	m.xSqrtForward4(n)
-	m.xDivForward4(n)
+	m.forExamples(51, n, 98304) // m.xReduceMeanForward7 over the examples
+	m.forExamples(52, n, 98304) // m.xReduceMeanForward8 over the examples
+	m.forExamples(53, n, 256)   // m.xSqrtForward4 over the examples
+	m.forExamples(54, n, 98304) // m.xDivForward4 over the examples
 	m.xMatmulForward13(n)
-	m.xSliceForward10(n)
-	m.xTransposeForward13(n)
-	m.xSliceForward11(n)
-	m.xSliceForward12(n)
-	m.xTransposeForward14(n)
-	m.xTransposeForward15(n)
+	m.forExamples(55, n, 98304) // m.xSliceForward10 over the examples
+	m.forExamples(56, n, 98304) // m.xTransposeForward13 over the examples
+	m.forExamples(57, n, 98304) // m.xSliceForward11 over the examples
+	m.forExamples(58, n, 98304) // m.xSliceForward12 over the examples
+	m.forExamples(59, n, 98304) // m.xTransposeForward14 over the examples
+	m.forExamples(60, n, 98304) // m.xTransposeForward15 over the examples
 	m.xMatmulForward14(n)
-	m.xMaskedSoftmaxForward4(n)
+	m.forExamples(61, n, 393216) // m.xMaskedSoftmaxForward4 over the examples
 	m.xMatmulForward15(n)
-	m.xTransposeForward16(n)
+	m.forExamples(62, n, 98304) // m.xTransposeForward16 over the examples
 	m.xMatmulForward16(n)
-	m.hReduceMeanForward7(n)
-	m.hReduceMeanForward8(n)
-	m.hSqrtForward4(n)
-	m.hDivForward4(n)
+	m.forExamples(63, n, 98304) // m.hReduceMeanForward7 over the examples
+	m.forExamples(64, n, 98304) // m.hReduceMeanForward8 over the examples
+	m.forExamples(65, n, 256)   // m.hSqrtForward4 over the examples
+	m.forExamples(66, n, 98304) // m.hDivForward4 over the examples
 	m.hMatmulForward7(n)
-	m.hAddForward4(n)
+	m.forExamples(67, n, 393216) // m.hAddForward4 over the examples
 	m.hMatmulForward8(n)
-	m.xReduceMeanForward9(n)
-	m.xReduceMeanForward10(n)
-	m.xSqrtForward5(n)
-	m.xDivForward5(n)
+	m.forExamples(68, n, 98304) // m.xReduceMeanForward9 over the examples
+	m.forExamples(69, n, 98304) // m.xReduceMeanForward10 over the examples
+	m.forExamples(70, n, 256)   // m.xSqrtForward5 over the examples
+	m.forExamples(71, n, 98304) // m.xDivForward5 over the examples
 	m.xMatmulForward17(n)
-	m.xSliceForward13(n)
-	m.xTransposeForward17(n)
-	m.xSliceForward14(n)
-	m.xSliceForward15(n)
-	m.xTransposeForward18(n)
-	m.xTransposeForward19(n)
+	m.forExamples(72, n, 98304) // m.xSliceForward13 over the examples
+	m.forExamples(73, n, 98304) // m.xTransposeForward17 over the examples
+	m.forExamples(74, n, 98304) // m.xSliceForward14 over the examples
+	m.forExamples(75, n, 98304) // m.xSliceForward15 over the examples
+	m.forExamples(76, n, 98304) // m.xTransposeForward18 over the examples
+	m.forExamples(77, n, 98304) // m.xTransposeForward19 over the examples
 	m.xMatmulForward18(n)
-	m.xMaskedSoftmaxForward5(n)
+	m.forExamples(78, n, 393216) // m.xMaskedSoftmaxForward5 over the examples
 	m.xMatmulForward19(n)
-	m.xTransposeForward20(n)
+	m.forExamples(79, n, 98304) // m.xTransposeForward20 over the examples
 	m.xMatmulForward20(n)
-	m.hReduceMeanForward9(n)
-	m.hReduceMeanForward10(n)
-	m.hSqrtForward5(n)
-	m.hDivForward5(n)
+	m.forExamples(80, n, 98304) // m.hReduceMeanForward9 over the examples
+	m.forExamples(81, n, 98304) // m.hReduceMeanForward10 over the examples
+	m.forExamples(82, n, 256)   // m.hSqrtForward5 over the examples
+	m.forExamples(83, n, 98304) // m.hDivForward5 over the examples
 	m.hMatmulForward9(n)
-	m.hAddForward5(n)
+	m.forExamples(84, n, 393216) // m.hAddForward5 over the examples
 	m.hMatmulForward10(n)
-	m.xReduceMeanForward11(n)
-	m.xReduceMeanForward12(n)
-	m.xSqrtForward6(n)
-	m.xDivForward6(n)
+	m.forExamples(85, n, 98304) // m.xReduceMeanForward11 over the examples
+	m.forExamples(86, n, 98304) // m.xReduceMeanForward12 over the examples
+	m.forExamples(87, n, 256)   // m.xSqrtForward6 over the examples
+	m.forExamples(88, n, 98304) // m.xDivForward6 over the examples
 	m.xMatmulForward21(n)
-	m.xSliceForward16(n)
-	m.xTransposeForward21(n)
-	m.xSliceForward17(n)
-	m.xSliceForward18(n)
-	m.xTransposeForward22(n)
-	m.xTransposeForward23(n)
+	m.forExamples(89, n, 98304) // m.xSliceForward16 over the examples
+	m.forExamples(90, n, 98304) // m.xTransposeForward21 over the examples
+	m.forExamples(91, n, 98304) // m.xSliceForward17 over the examples
+	m.forExamples(92, n, 98304) // m.xSliceForward18 over the examples
+	m.forExamples(93, n, 98304) // m.xTransposeForward22 over the examples
+	m.forExamples(94, n, 98304) // m.xTransposeForward23 over the examples
 	m.xMatmulForward22(n)
-	m.xMaskedSoftmaxForward6(n)
+	m.forExamples(95, n, 393216) // m.xMaskedSoftmaxForward6 over the examples
 	m.xMatmulForward23(n)
-	m.xTransposeForward24(n)
+	m.forExamples(96, n, 98304) // m.xTransposeForward24 over the examples
 	m.xMatmulForward24(n)
-	m.hReduceMeanForward11(n)
-	m.hReduceMeanForward12(n)
-	m.hSqrtForward6(n)
-	m.hDivForward6(n)
+	m.forExamples(97, n, 98304)  // m.hReduceMeanForward11 over the examples
+	m.forExamples(98, n, 98304)  // m.hReduceMeanForward12 over the examples
+	m.forExamples(99, n, 256)    // m.hSqrtForward6 over the examples
+	m.forExamples(100, n, 98304) // m.hDivForward6 over the examples
 	m.hMatmulForward11(n)
-	m.hAddForward6(n)
+	m.forExamples(101, n, 393216) // m.hAddForward6 over the examples
 	m.hMatmulForward12(n)
-	m.logitsReduceMeanForward(n)
-	m.logitsReduceMeanForward2(n)
-	m.logitsSqrtForward(n)
-	m.logitsDivForward(n)
+	m.forExamples(102, n, 98304) // m.logitsReduceMeanForward over the examples
+	m.forExamples(103, n, 98304) // m.logitsReduceMeanForward2 over the examples
+	m.forExamples(104, n, 256)   // m.logitsSqrtForward over the examples
+	m.forExamples(105, n, 98304) // m.logitsDivForward over the examples
 	m.logitsTransposeForward(n)
 	m.logitsMatmulForward(n)
 }
@@ -4310,153 +4314,153 @@ func (m *Model) forward(x []int32, n int) {
 // eval computes the loss and the metrics.
 func (m *Model) eval(x []int32, y []int32, n int) {
 	m.hGatherForward(x, n)
-	m.xReduceMeanForward(n)
-	m.xReduceMeanForward2(n)
-	m.xSqrtForward(n)
-	m.xDivForward(n)
+	m.forExamples(0, n, 98304) // m.xReduceMeanForward over the examples
+	m.forExamples(1, n, 98304) // m.xReduceMeanForward2 over the examples
+	m.forExamples(2, n, 256)   // m.xSqrtForward over the examples
+	m.forExamples(3, n, 98304) // m.xDivForward over the examples
 	m.xMatmulForward(n)
-	m.xSliceForward(n)
-	m.xTransposeForward(n)
-	m.xSliceForward2(n)
-	m.xSliceForward3(n)
-	m.xTransposeForward2(n)
-	m.xTransposeForward3(n)
+	m.forExamples(4, n, 98304) // m.xSliceForward over the examples
+	m.forExamples(5, n, 98304) // m.xTransposeForward over the examples
+	m.forExamples(6, n, 98304) // m.xSliceForward2 over the examples
+	m.forExamples(7, n, 98304) // m.xSliceForward3 over the examples
+	m.forExamples(8, n, 98304) // m.xTransposeForward2 over the examples
+	m.forExamples(9, n, 98304) // m.xTransposeForward3 over the examples
 	m.xMatmulForward2(n)
-	m.xMaskedSoftmaxForward(n)
+	m.forExamples(10, n, 393216) // m.xMaskedSoftmaxForward over the examples
 	m.xMatmulForward3(n)
-	m.xTransposeForward4(n)
+	m.forExamples(11, n, 98304) // m.xTransposeForward4 over the examples
 	m.xMatmulForward4(n)
-	m.hReduceMeanForward(n)
-	m.hReduceMeanForward2(n)
-	m.hSqrtForward(n)
-	m.hDivForward(n)
+	m.forExamples(12, n, 98304) // m.hReduceMeanForward over the examples
+	m.forExamples(13, n, 98304) // m.hReduceMeanForward2 over the examples
+	m.forExamples(14, n, 256)   // m.hSqrtForward over the examples
+	m.forExamples(15, n, 98304) // m.hDivForward over the examples
 	m.hMatmulForward(n)
-	m.hAddForward(n)
+	m.forExamples(16, n, 393216) // m.hAddForward over the examples
 	m.hMatmulForward2(n)
-	m.xReduceMeanForward3(n)
-	m.xReduceMeanForward4(n)
-	m.xSqrtForward2(n)
-	m.xDivForward2(n)
+	m.forExamples(17, n, 98304) // m.xReduceMeanForward3 over the examples
+	m.forExamples(18, n, 98304) // m.xReduceMeanForward4 over the examples
+	m.forExamples(19, n, 256)   // m.xSqrtForward2 over the examples
+	m.forExamples(20, n, 98304) // m.xDivForward2 over the examples
 	m.xMatmulForward5(n)
-	m.xSliceForward4(n)
-	m.xTransposeForward5(n)
-	m.xSliceForward5(n)
-	m.xSliceForward6(n)
-	m.xTransposeForward6(n)
-	m.xTransposeForward7(n)
+	m.forExamples(21, n, 98304) // m.xSliceForward4 over the examples
+	m.forExamples(22, n, 98304) // m.xTransposeForward5 over the examples
+	m.forExamples(23, n, 98304) // m.xSliceForward5 over the examples
+	m.forExamples(24, n, 98304) // m.xSliceForward6 over the examples
+	m.forExamples(25, n, 98304) // m.xTransposeForward6 over the examples
+	m.forExamples(26, n, 98304) // m.xTransposeForward7 over the examples
 	m.xMatmulForward6(n)
-	m.xMaskedSoftmaxForward2(n)
+	m.forExamples(27, n, 393216) // m.xMaskedSoftmaxForward2 over the examples
 	m.xMatmulForward7(n)
-	m.xTransposeForward8(n)
+	m.forExamples(28, n, 98304) // m.xTransposeForward8 over the examples
 	m.xMatmulForward8(n)
-	m.hReduceMeanForward3(n)
-	m.hReduceMeanForward4(n)
-	m.hSqrtForward2(n)
-	m.hDivForward2(n)
+	m.forExamples(29, n, 98304) // m.hReduceMeanForward3 over the examples
+	m.forExamples(30, n, 98304) // m.hReduceMeanForward4 over the examples
+	m.forExamples(31, n, 256)   // m.hSqrtForward2 over the examples
+	m.forExamples(32, n, 98304) // m.hDivForward2 over the examples
 	m.hMatmulForward3(n)
-	m.hAddForward2(n)
+	m.forExamples(33, n, 393216) // m.hAddForward2 over the examples
 	m.hMatmulForward4(n)
-	m.xReduceMeanForward5(n)
-	m.xReduceMeanForward6(n)
-	m.xSqrtForward3(n)
-	m.xDivForward3(n)
+	m.forExamples(34, n, 98304) // m.xReduceMeanForward5 over the examples
+	m.forExamples(35, n, 98304) // m.xReduceMeanForward6 over the examples
+	m.forExamples(36, n, 256)   // m.xSqrtForward3 over the examples
+	m.forExamples(37, n, 98304) // m.xDivForward3 over the examples
 	m.xMatmulForward9(n)
-	m.xSliceForward7(n)
-	m.xTransposeForward9(n)
-	m.xSliceForward8(n)
-	m.xSliceForward9(n)
-	m.xTransposeForward10(n)
-	m.xTransposeForward11(n)
+	m.forExamples(38, n, 98304) // m.xSliceForward7 over the examples
+	m.forExamples(39, n, 98304) // m.xTransposeForward9 over the examples
+	m.forExamples(40, n, 98304) // m.xSliceForward8 over the examples
+	m.forExamples(41, n, 98304) // m.xSliceForward9 over the examples
+	m.forExamples(42, n, 98304) // m.xTransposeForward10 over the examples
+	m.forExamples(43, n, 98304) // m.xTransposeForward11 over the examples
 	m.xMatmulForward10(n)
-	m.xMaskedSoftmaxForward3(n)
+	m.forExamples(44, n, 393216) // m.xMaskedSoftmaxForward3 over the examples
 	m.xMatmulForward11(n)
-	m.xTransposeForward12(n)
+	m.forExamples(45, n, 98304) // m.xTransposeForward12 over the examples
 	m.xMatmulForward12(n)
-	m.hReduceMeanForward5(n)
-	m.hReduceMeanForward6(n)
-	m.hSqrtForward3(n)
-	m.hDivForward3(n)
+	m.forExamples(46, n, 98304) // m.hReduceMeanForward5 over the examples
+	m.forExamples(47, n, 98304) // m.hReduceMeanForward6 over the examples
+	m.forExamples(48, n, 256)   // m.hSqrtForward3 over the examples
+	m.forExamples(49, n, 98304) // m.hDivForward3 over the examples
 	m.hMatmulForward5(n)
-	m.hAddForward3(n)
+	m.forExamples(50, n, 393216) // m.hAddForward3 over the examples
 	m.hMatmulForward6(n)
-	m.xReduceMeanForward7(n)
-	m.xReduceMeanForward8(n)
-	m.xSqrtForward4(n)
-	m.xDivForward4(n)
+	m.forExamples(51, n, 98304) // m.xReduceMeanForward7 over the examples
+	m.forExamples(52, n, 98304) // m.xReduceMeanForward8 over the examples
+	m.forExamples(53, n, 256)   // m.xSqrtForward4 over the examples
+	m.forExamples(54, n, 98304) // m.xDivForward4 over the examples
 	m.xMatmulForward13(n)
-	m.xSliceForward10(n)
-	m.xTransposeForward13(n)
-	m.xSliceForward11(n)
-	m.xSliceForward12(n)
-	m.xTransposeForward14(n)
-	m.xTransposeForward15(n)
+	m.forExamples(55, n, 98304) // m.xSliceForward10 over the examples
+	m.forExamples(56, n, 98304) // m.xTransposeForward13 over the examples
+	m.forExamples(57, n, 98304) // m.xSliceForward11 over the examples
+	m.forExamples(58, n, 98304) // m.xSliceForward12 over the examples
+	m.forExamples(59, n, 98304) // m.xTransposeForward14 over the examples
+	m.forExamples(60, n, 98304) // m.xTransposeForward15 over the examples
 	m.xMatmulForward14(n)
-	m.xMaskedSoftmaxForward4(n)
+	m.forExamples(61, n, 393216) // m.xMaskedSoftmaxForward4 over the examples
 	m.xMatmulForward15(n)
-	m.xTransposeForward16(n)
+	m.forExamples(62, n, 98304) // m.xTransposeForward16 over the examples
 	m.xMatmulForward16(n)
-	m.hReduceMeanForward7(n)
-	m.hReduceMeanForward8(n)
-	m.hSqrtForward4(n)
-	m.hDivForward4(n)
+	m.forExamples(63, n, 98304) // m.hReduceMeanForward7 over the examples
+	m.forExamples(64, n, 98304) // m.hReduceMeanForward8 over the examples
+	m.forExamples(65, n, 256)   // m.hSqrtForward4 over the examples
+	m.forExamples(66, n, 98304) // m.hDivForward4 over the examples
 	m.hMatmulForward7(n)
-	m.hAddForward4(n)
+	m.forExamples(67, n, 393216) // m.hAddForward4 over the examples
 	m.hMatmulForward8(n)
-	m.xReduceMeanForward9(n)
-	m.xReduceMeanForward10(n)
-	m.xSqrtForward5(n)
-	m.xDivForward5(n)
+	m.forExamples(68, n, 98304) // m.xReduceMeanForward9 over the examples
+	m.forExamples(69, n, 98304) // m.xReduceMeanForward10 over the examples
+	m.forExamples(70, n, 256)   // m.xSqrtForward5 over the examples
+	m.forExamples(71, n, 98304) // m.xDivForward5 over the examples
 	m.xMatmulForward17(n)
-	m.xSliceForward13(n)
-	m.xTransposeForward17(n)
-	m.xSliceForward14(n)
-	m.xSliceForward15(n)
-	m.xTransposeForward18(n)
-	m.xTransposeForward19(n)
+	m.forExamples(72, n, 98304) // m.xSliceForward13 over the examples
+	m.forExamples(73, n, 98304) // m.xTransposeForward17 over the examples
+	m.forExamples(74, n, 98304) // m.xSliceForward14 over the examples
+	m.forExamples(75, n, 98304) // m.xSliceForward15 over the examples
+	m.forExamples(76, n, 98304) // m.xTransposeForward18 over the examples
+	m.forExamples(77, n, 98304) // m.xTransposeForward19 over the examples
 	m.xMatmulForward18(n)
-	m.xMaskedSoftmaxForward5(n)
+	m.forExamples(78, n, 393216) // m.xMaskedSoftmaxForward5 over the examples
 	m.xMatmulForward19(n)
-	m.xTransposeForward20(n)
+	m.forExamples(79, n, 98304) // m.xTransposeForward20 over the examples
 	m.xMatmulForward20(n)
-	m.hReduceMeanForward9(n)
-	m.hReduceMeanForward10(n)
-	m.hSqrtForward5(n)
-	m.hDivForward5(n)
+	m.forExamples(80, n, 98304) // m.hReduceMeanForward9 over the examples
+	m.forExamples(81, n, 98304) // m.hReduceMeanForward10 over the examples
+	m.forExamples(82, n, 256)   // m.hSqrtForward5 over the examples
+	m.forExamples(83, n, 98304) // m.hDivForward5 over the examples
 	m.hMatmulForward9(n)
-	m.hAddForward5(n)
+	m.forExamples(84, n, 393216) // m.hAddForward5 over the examples
 	m.hMatmulForward10(n)
-	m.xReduceMeanForward11(n)
-	m.xReduceMeanForward12(n)
-	m.xSqrtForward6(n)
-	m.xDivForward6(n)
+	m.forExamples(85, n, 98304) // m.xReduceMeanForward11 over the examples
+	m.forExamples(86, n, 98304) // m.xReduceMeanForward12 over the examples
+	m.forExamples(87, n, 256)   // m.xSqrtForward6 over the examples
+	m.forExamples(88, n, 98304) // m.xDivForward6 over the examples
 	m.xMatmulForward21(n)
-	m.xSliceForward16(n)
-	m.xTransposeForward21(n)
-	m.xSliceForward17(n)
-	m.xSliceForward18(n)
-	m.xTransposeForward22(n)
-	m.xTransposeForward23(n)
+	m.forExamples(89, n, 98304) // m.xSliceForward16 over the examples
+	m.forExamples(90, n, 98304) // m.xTransposeForward21 over the examples
+	m.forExamples(91, n, 98304) // m.xSliceForward17 over the examples
+	m.forExamples(92, n, 98304) // m.xSliceForward18 over the examples
+	m.forExamples(93, n, 98304) // m.xTransposeForward22 over the examples
+	m.forExamples(94, n, 98304) // m.xTransposeForward23 over the examples
 	m.xMatmulForward22(n)
-	m.xMaskedSoftmaxForward6(n)
+	m.forExamples(95, n, 393216) // m.xMaskedSoftmaxForward6 over the examples
 	m.xMatmulForward23(n)
-	m.xTransposeForward24(n)
+	m.forExamples(96, n, 98304) // m.xTransposeForward24 over the examples
 	m.xMatmulForward24(n)
-	m.hReduceMeanForward11(n)
-	m.hReduceMeanForward12(n)
-	m.hSqrtForward6(n)
-	m.hDivForward6(n)
+	m.forExamples(97, n, 98304)  // m.hReduceMeanForward11 over the examples
+	m.forExamples(98, n, 98304)  // m.hReduceMeanForward12 over the examples
+	m.forExamples(99, n, 256)    // m.hSqrtForward6 over the examples
+	m.forExamples(100, n, 98304) // m.hDivForward6 over the examples
 	m.hMatmulForward11(n)
-	m.hAddForward6(n)
+	m.forExamples(101, n, 393216) // m.hAddForward6 over the examples
 	m.hMatmulForward12(n)
-	m.logitsReduceMeanForward(n)
-	m.logitsReduceMeanForward2(n)
-	m.logitsSqrtForward(n)
-	m.logitsDivForward(n)
+	m.forExamples(102, n, 98304) // m.logitsReduceMeanForward over the examples
+	m.forExamples(103, n, 98304) // m.logitsReduceMeanForward2 over the examples
+	m.forExamples(104, n, 256)   // m.logitsSqrtForward over the examples
+	m.forExamples(105, n, 98304) // m.logitsDivForward over the examples
 	m.logitsTransposeForward(n)
 	m.logitsMatmulForward(n)
-	m.lossLogSoftmaxForward(n)
+	m.forExamples(106, n, 65536) // m.lossLogSoftmaxForward over the examples
 	m.lossOneHotForward(y, n)
-	m.lossReduceSumForward(n)
+	m.forExamples(107, n, 65536) // m.lossReduceSumForward over the examples
 	m.lossForward(n)
 }
 
@@ -4466,168 +4470,168 @@ func (m *Model) eval(x []int32, y []int32, n int) {
 func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	// Forward.
 	m.hGatherForward(x, n)
-	m.xReduceMeanForward(n)
-	m.xReduceMeanForward2(n)
-	m.xSqrtForward(n)
-	m.xDivForward(n)
+	m.forExamples(0, n, 98304) // m.xReduceMeanForward over the examples
+	m.forExamples(1, n, 98304) // m.xReduceMeanForward2 over the examples
+	m.forExamples(2, n, 256)   // m.xSqrtForward over the examples
+	m.forExamples(3, n, 98304) // m.xDivForward over the examples
 	m.xMatmulForward(n)
-	m.xSliceForward(n)
-	m.xTransposeForward(n)
-	m.xSliceForward2(n)
-	m.xSliceForward3(n)
-	m.xTransposeForward2(n)
-	m.xTransposeForward3(n)
+	m.forExamples(4, n, 98304) // m.xSliceForward over the examples
+	m.forExamples(5, n, 98304) // m.xTransposeForward over the examples
+	m.forExamples(6, n, 98304) // m.xSliceForward2 over the examples
+	m.forExamples(7, n, 98304) // m.xSliceForward3 over the examples
+	m.forExamples(8, n, 98304) // m.xTransposeForward2 over the examples
+	m.forExamples(9, n, 98304) // m.xTransposeForward3 over the examples
 	m.xMatmulForward2(n)
-	m.xMaskedSoftmaxForward(n)
+	m.forExamples(10, n, 393216) // m.xMaskedSoftmaxForward over the examples
 	m.xMatmulForward3(n)
-	m.xTransposeForward4(n)
+	m.forExamples(11, n, 98304) // m.xTransposeForward4 over the examples
 	m.xMatmulForward4(n)
-	m.hReduceMeanForward(n)
-	m.hReduceMeanForward2(n)
-	m.hSqrtForward(n)
-	m.hDivForward(n)
+	m.forExamples(12, n, 98304) // m.hReduceMeanForward over the examples
+	m.forExamples(13, n, 98304) // m.hReduceMeanForward2 over the examples
+	m.forExamples(14, n, 256)   // m.hSqrtForward over the examples
+	m.forExamples(15, n, 98304) // m.hDivForward over the examples
 	m.hMatmulForward(n)
-	m.hAddForward(n)
+	m.forExamples(16, n, 393216) // m.hAddForward over the examples
 	m.hMatmulForward2(n)
-	m.xReduceMeanForward3(n)
-	m.xReduceMeanForward4(n)
-	m.xSqrtForward2(n)
-	m.xDivForward2(n)
+	m.forExamples(17, n, 98304) // m.xReduceMeanForward3 over the examples
+	m.forExamples(18, n, 98304) // m.xReduceMeanForward4 over the examples
+	m.forExamples(19, n, 256)   // m.xSqrtForward2 over the examples
+	m.forExamples(20, n, 98304) // m.xDivForward2 over the examples
 	m.xMatmulForward5(n)
-	m.xSliceForward4(n)
-	m.xTransposeForward5(n)
-	m.xSliceForward5(n)
-	m.xSliceForward6(n)
-	m.xTransposeForward6(n)
-	m.xTransposeForward7(n)
+	m.forExamples(21, n, 98304) // m.xSliceForward4 over the examples
+	m.forExamples(22, n, 98304) // m.xTransposeForward5 over the examples
+	m.forExamples(23, n, 98304) // m.xSliceForward5 over the examples
+	m.forExamples(24, n, 98304) // m.xSliceForward6 over the examples
+	m.forExamples(25, n, 98304) // m.xTransposeForward6 over the examples
+	m.forExamples(26, n, 98304) // m.xTransposeForward7 over the examples
 	m.xMatmulForward6(n)
-	m.xMaskedSoftmaxForward2(n)
+	m.forExamples(27, n, 393216) // m.xMaskedSoftmaxForward2 over the examples
 	m.xMatmulForward7(n)
-	m.xTransposeForward8(n)
+	m.forExamples(28, n, 98304) // m.xTransposeForward8 over the examples
 	m.xMatmulForward8(n)
-	m.hReduceMeanForward3(n)
-	m.hReduceMeanForward4(n)
-	m.hSqrtForward2(n)
-	m.hDivForward2(n)
+	m.forExamples(29, n, 98304) // m.hReduceMeanForward3 over the examples
+	m.forExamples(30, n, 98304) // m.hReduceMeanForward4 over the examples
+	m.forExamples(31, n, 256)   // m.hSqrtForward2 over the examples
+	m.forExamples(32, n, 98304) // m.hDivForward2 over the examples
 	m.hMatmulForward3(n)
-	m.hAddForward2(n)
+	m.forExamples(33, n, 393216) // m.hAddForward2 over the examples
 	m.hMatmulForward4(n)
-	m.xReduceMeanForward5(n)
-	m.xReduceMeanForward6(n)
-	m.xSqrtForward3(n)
-	m.xDivForward3(n)
+	m.forExamples(34, n, 98304) // m.xReduceMeanForward5 over the examples
+	m.forExamples(35, n, 98304) // m.xReduceMeanForward6 over the examples
+	m.forExamples(36, n, 256)   // m.xSqrtForward3 over the examples
+	m.forExamples(37, n, 98304) // m.xDivForward3 over the examples
 	m.xMatmulForward9(n)
-	m.xSliceForward7(n)
-	m.xTransposeForward9(n)
-	m.xSliceForward8(n)
-	m.xSliceForward9(n)
-	m.xTransposeForward10(n)
-	m.xTransposeForward11(n)
+	m.forExamples(38, n, 98304) // m.xSliceForward7 over the examples
+	m.forExamples(39, n, 98304) // m.xTransposeForward9 over the examples
+	m.forExamples(40, n, 98304) // m.xSliceForward8 over the examples
+	m.forExamples(41, n, 98304) // m.xSliceForward9 over the examples
+	m.forExamples(42, n, 98304) // m.xTransposeForward10 over the examples
+	m.forExamples(43, n, 98304) // m.xTransposeForward11 over the examples
 	m.xMatmulForward10(n)
-	m.xMaskedSoftmaxForward3(n)
+	m.forExamples(44, n, 393216) // m.xMaskedSoftmaxForward3 over the examples
 	m.xMatmulForward11(n)
-	m.xTransposeForward12(n)
+	m.forExamples(45, n, 98304) // m.xTransposeForward12 over the examples
 	m.xMatmulForward12(n)
-	m.hReduceMeanForward5(n)
-	m.hReduceMeanForward6(n)
-	m.hSqrtForward3(n)
-	m.hDivForward3(n)
+	m.forExamples(46, n, 98304) // m.hReduceMeanForward5 over the examples
+	m.forExamples(47, n, 98304) // m.hReduceMeanForward6 over the examples
+	m.forExamples(48, n, 256)   // m.hSqrtForward3 over the examples
+	m.forExamples(49, n, 98304) // m.hDivForward3 over the examples
 	m.hMatmulForward5(n)
-	m.hAddForward3(n)
+	m.forExamples(50, n, 393216) // m.hAddForward3 over the examples
 	m.hMatmulForward6(n)
-	m.xReduceMeanForward7(n)
-	m.xReduceMeanForward8(n)
-	m.xSqrtForward4(n)
-	m.xDivForward4(n)
+	m.forExamples(51, n, 98304) // m.xReduceMeanForward7 over the examples
+	m.forExamples(52, n, 98304) // m.xReduceMeanForward8 over the examples
+	m.forExamples(53, n, 256)   // m.xSqrtForward4 over the examples
+	m.forExamples(54, n, 98304) // m.xDivForward4 over the examples
 	m.xMatmulForward13(n)
-	m.xSliceForward10(n)
-	m.xTransposeForward13(n)
-	m.xSliceForward11(n)
-	m.xSliceForward12(n)
-	m.xTransposeForward14(n)
-	m.xTransposeForward15(n)
+	m.forExamples(55, n, 98304) // m.xSliceForward10 over the examples
+	m.forExamples(56, n, 98304) // m.xTransposeForward13 over the examples
+	m.forExamples(57, n, 98304) // m.xSliceForward11 over the examples
+	m.forExamples(58, n, 98304) // m.xSliceForward12 over the examples
+	m.forExamples(59, n, 98304) // m.xTransposeForward14 over the examples
+	m.forExamples(60, n, 98304) // m.xTransposeForward15 over the examples
 	m.xMatmulForward14(n)
-	m.xMaskedSoftmaxForward4(n)
+	m.forExamples(61, n, 393216) // m.xMaskedSoftmaxForward4 over the examples
 	m.xMatmulForward15(n)
-	m.xTransposeForward16(n)
+	m.forExamples(62, n, 98304) // m.xTransposeForward16 over the examples
 	m.xMatmulForward16(n)
-	m.hReduceMeanForward7(n)
-	m.hReduceMeanForward8(n)
-	m.hSqrtForward4(n)
-	m.hDivForward4(n)
+	m.forExamples(63, n, 98304) // m.hReduceMeanForward7 over the examples
+	m.forExamples(64, n, 98304) // m.hReduceMeanForward8 over the examples
+	m.forExamples(65, n, 256)   // m.hSqrtForward4 over the examples
+	m.forExamples(66, n, 98304) // m.hDivForward4 over the examples
 	m.hMatmulForward7(n)
-	m.hAddForward4(n)
+	m.forExamples(67, n, 393216) // m.hAddForward4 over the examples
 	m.hMatmulForward8(n)
-	m.xReduceMeanForward9(n)
-	m.xReduceMeanForward10(n)
-	m.xSqrtForward5(n)
-	m.xDivForward5(n)
+	m.forExamples(68, n, 98304) // m.xReduceMeanForward9 over the examples
+	m.forExamples(69, n, 98304) // m.xReduceMeanForward10 over the examples
+	m.forExamples(70, n, 256)   // m.xSqrtForward5 over the examples
+	m.forExamples(71, n, 98304) // m.xDivForward5 over the examples
 	m.xMatmulForward17(n)
-	m.xSliceForward13(n)
-	m.xTransposeForward17(n)
-	m.xSliceForward14(n)
-	m.xSliceForward15(n)
-	m.xTransposeForward18(n)
-	m.xTransposeForward19(n)
+	m.forExamples(72, n, 98304) // m.xSliceForward13 over the examples
+	m.forExamples(73, n, 98304) // m.xTransposeForward17 over the examples
+	m.forExamples(74, n, 98304) // m.xSliceForward14 over the examples
+	m.forExamples(75, n, 98304) // m.xSliceForward15 over the examples
+	m.forExamples(76, n, 98304) // m.xTransposeForward18 over the examples
+	m.forExamples(77, n, 98304) // m.xTransposeForward19 over the examples
 	m.xMatmulForward18(n)
-	m.xMaskedSoftmaxForward5(n)
+	m.forExamples(78, n, 393216) // m.xMaskedSoftmaxForward5 over the examples
 	m.xMatmulForward19(n)
-	m.xTransposeForward20(n)
+	m.forExamples(79, n, 98304) // m.xTransposeForward20 over the examples
 	m.xMatmulForward20(n)
-	m.hReduceMeanForward9(n)
-	m.hReduceMeanForward10(n)
-	m.hSqrtForward5(n)
-	m.hDivForward5(n)
+	m.forExamples(80, n, 98304) // m.hReduceMeanForward9 over the examples
+	m.forExamples(81, n, 98304) // m.hReduceMeanForward10 over the examples
+	m.forExamples(82, n, 256)   // m.hSqrtForward5 over the examples
+	m.forExamples(83, n, 98304) // m.hDivForward5 over the examples
 	m.hMatmulForward9(n)
-	m.hAddForward5(n)
+	m.forExamples(84, n, 393216) // m.hAddForward5 over the examples
 	m.hMatmulForward10(n)
-	m.xReduceMeanForward11(n)
-	m.xReduceMeanForward12(n)
-	m.xSqrtForward6(n)
-	m.xDivForward6(n)
+	m.forExamples(85, n, 98304) // m.xReduceMeanForward11 over the examples
+	m.forExamples(86, n, 98304) // m.xReduceMeanForward12 over the examples
+	m.forExamples(87, n, 256)   // m.xSqrtForward6 over the examples
+	m.forExamples(88, n, 98304) // m.xDivForward6 over the examples
 	m.xMatmulForward21(n)
-	m.xSliceForward16(n)
-	m.xTransposeForward21(n)
-	m.xSliceForward17(n)
-	m.xSliceForward18(n)
-	m.xTransposeForward22(n)
-	m.xTransposeForward23(n)
+	m.forExamples(89, n, 98304) // m.xSliceForward16 over the examples
+	m.forExamples(90, n, 98304) // m.xTransposeForward21 over the examples
+	m.forExamples(91, n, 98304) // m.xSliceForward17 over the examples
+	m.forExamples(92, n, 98304) // m.xSliceForward18 over the examples
+	m.forExamples(93, n, 98304) // m.xTransposeForward22 over the examples
+	m.forExamples(94, n, 98304) // m.xTransposeForward23 over the examples
 	m.xMatmulForward22(n)
-	m.xMaskedSoftmaxForward6(n)
+	m.forExamples(95, n, 393216) // m.xMaskedSoftmaxForward6 over the examples
 	m.xMatmulForward23(n)
-	m.xTransposeForward24(n)
+	m.forExamples(96, n, 98304) // m.xTransposeForward24 over the examples
 	m.xMatmulForward24(n)
-	m.hReduceMeanForward11(n)
-	m.hReduceMeanForward12(n)
-	m.hSqrtForward6(n)
-	m.hDivForward6(n)
+	m.forExamples(97, n, 98304)  // m.hReduceMeanForward11 over the examples
+	m.forExamples(98, n, 98304)  // m.hReduceMeanForward12 over the examples
+	m.forExamples(99, n, 256)    // m.hSqrtForward6 over the examples
+	m.forExamples(100, n, 98304) // m.hDivForward6 over the examples
 	m.hMatmulForward11(n)
-	m.hAddForward6(n)
+	m.forExamples(101, n, 393216) // m.hAddForward6 over the examples
 	m.hMatmulForward12(n)
-	m.logitsReduceMeanForward(n)
-	m.logitsReduceMeanForward2(n)
-	m.logitsSqrtForward(n)
-	m.logitsDivForward(n)
+	m.forExamples(102, n, 98304) // m.logitsReduceMeanForward over the examples
+	m.forExamples(103, n, 98304) // m.logitsReduceMeanForward2 over the examples
+	m.forExamples(104, n, 256)   // m.logitsSqrtForward over the examples
+	m.forExamples(105, n, 98304) // m.logitsDivForward over the examples
 	m.logitsTransposeForward(n)
 	m.logitsMatmulForward(n)
-	m.lossLogSoftmaxForward(n)
+	m.forExamples(106, n, 65536) // m.lossLogSoftmaxForward over the examples
 	m.lossOneHotForward(y, n)
-	m.lossReduceSumForward(n)
+	m.forExamples(107, n, 65536) // m.lossReduceSumForward over the examples
 	m.lossForward(n)
 
 	// Backward.
 	m.dWteDivBackward(n)
-	m.dWteNegBackward(n)
-	m.dWteReduceSumBackward(n)
-	m.dWteSubBackward(n)
+	m.forExamples(108, n, 256)   // m.dWteNegBackward over the examples
+	m.forExamples(109, n, 65536) // m.dWteReduceSumBackward over the examples
+	m.forExamples(110, n, 65536) // m.dWteSubBackward over the examples
 	m.dWteMatmulBackward(n)
 	m.dLogitsBetaMatmulBackward(n)
 	m.dWteTransposeBackward(n)
 	m.dLogitsBetaBackward(n)
-	m.dH6BlockDense1BReduceSumBackward(n)
+	m.forExamples(111, n, 98304) // m.dH6BlockDense1BReduceSumBackward over the examples
 	m.dLogitsGammaBackward(n)
-	m.dH6BlockDense1BDivBackward(n)
-	m.dH6BlockDense1BReduceSumBackward2(n)
+	m.forExamples(112, n, 256)   // m.dH6BlockDense1BDivBackward over the examples
+	m.forExamples(113, n, 98304) // m.dH6BlockDense1BReduceSumBackward2 over the examples
 	m.dH6BlockDense1BDivBackward2(n)
 	m.dH6BlockDense1BBackward(n)
 	m.dH6BlockDense1WBackward(n)
@@ -4636,34 +4640,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH6BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH6BlockDense0WBackward(n)
 	m.dH6BlockLayerNorm0BetaBackward(n)
-	m.dH6BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(114, n, 98304) // m.dH6BlockXAttention0WoReduceSumBackward over the examples
 	m.dH6BlockLayerNorm0GammaBackward(n)
-	m.dH6BlockXAttention0WoDivBackward(n)
-	m.dH6BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(115, n, 256)   // m.dH6BlockXAttention0WoDivBackward over the examples
+	m.forExamples(116, n, 98304) // m.dH6BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH6BlockXAttention0WoDivBackward2(n)
-	m.dH6BlockXAttention0WoAddBackward(n)
+	m.forExamples(117, n, 98304) // m.dH6BlockXAttention0WoAddBackward over the examples
 	m.dH6BlockXAttention0WoBackward(n)
 	m.dH6BlockXLayerNorm0BetaMatmulBackward(n)
-	m.dH6BlockXLayerNorm0BetaTransposeBackward(n)
+	m.forExamples(118, n, 98304) // m.dH6BlockXLayerNorm0BetaTransposeBackward over the examples
 	m.dH6BlockXLayerNorm0BetaMatmulBackward2(n)
 	m.dH6BlockXLayerNorm0BetaMatmulBackward3(n)
-	m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n)
+	m.forExamples(119, n, 393216) // m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGradBackward over the examples
 	m.dH6BlockXLayerNorm0BetaMatmulBackward4(n)
 	m.dH6BlockXLayerNorm0BetaMatmulBackward5(n)
-	m.dH6BlockXLayerNorm0BetaTransposeBackward2(n)
-	m.dH6BlockXLayerNorm0BetaPadBackward(n)
-	m.dH6BlockXLayerNorm0BetaTransposeBackward3(n)
-	m.dH6BlockXLayerNorm0BetaPadBackward2(n)
-	m.dH6BlockXLayerNorm0BetaTransposeBackward4(n)
-	m.dH6BlockXLayerNorm0BetaPadBackward3(n)
-	m.dH6BlockXLayerNorm0BetaAddBackward(n)
+	m.forExamples(120, n, 98304)  // m.dH6BlockXLayerNorm0BetaTransposeBackward2 over the examples
+	m.forExamples(121, n, 294912) // m.dH6BlockXLayerNorm0BetaPadBackward over the examples
+	m.forExamples(122, n, 98304)  // m.dH6BlockXLayerNorm0BetaTransposeBackward3 over the examples
+	m.forExamples(123, n, 294912) // m.dH6BlockXLayerNorm0BetaPadBackward2 over the examples
+	m.forExamples(124, n, 98304)  // m.dH6BlockXLayerNorm0BetaTransposeBackward4 over the examples
+	m.forExamples(125, n, 294912) // m.dH6BlockXLayerNorm0BetaPadBackward3 over the examples
+	m.forExamples(126, n, 294912) // m.dH6BlockXLayerNorm0BetaAddBackward over the examples
 	m.dH6BlockXLayerNorm0BetaMatmulBackward6(n)
 	m.dH6BlockXAttention0WqkvBackward(n)
 	m.dH6BlockXLayerNorm0BetaBackward(n)
-	m.dH5BlockDense1BReduceSumBackward(n)
+	m.forExamples(127, n, 98304) // m.dH5BlockDense1BReduceSumBackward over the examples
 	m.dH6BlockXLayerNorm0GammaBackward(n)
-	m.dH5BlockDense1BDivBackward(n)
-	m.dH5BlockDense1BReduceSumBackward2(n)
+	m.forExamples(128, n, 256)   // m.dH5BlockDense1BDivBackward over the examples
+	m.forExamples(129, n, 98304) // m.dH5BlockDense1BReduceSumBackward2 over the examples
 	m.dH5BlockDense1BDivBackward2(n)
 	m.dH5BlockDense1BBackward(n)
 	m.dH5BlockDense1WBackward(n)
@@ -4672,34 +4676,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH5BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH5BlockDense0WBackward(n)
 	m.dH5BlockLayerNorm0BetaBackward(n)
-	m.dH5BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(130, n, 98304) // m.dH5BlockXAttention0WoReduceSumBackward over the examples
 	m.dH5BlockLayerNorm0GammaBackward(n)
-	m.dH5BlockXAttention0WoDivBackward(n)
-	m.dH5BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(131, n, 256)   // m.dH5BlockXAttention0WoDivBackward over the examples
+	m.forExamples(132, n, 98304) // m.dH5BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH5BlockXAttention0WoDivBackward2(n)
-	m.dH5BlockXAttention0WoAddBackward(n)
+	m.forExamples(133, n, 98304) // m.dH5BlockXAttention0WoAddBackward over the examples
 	m.dH5BlockXAttention0WoBackward(n)
 	m.dH5BlockXLayerNorm0BetaMatmulBackward(n)
-	m.dH5BlockXLayerNorm0BetaTransposeBackward(n)
+	m.forExamples(134, n, 98304) // m.dH5BlockXLayerNorm0BetaTransposeBackward over the examples
 	m.dH5BlockXLayerNorm0BetaMatmulBackward2(n)
 	m.dH5BlockXLayerNorm0BetaMatmulBackward3(n)
-	m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n)
+	m.forExamples(135, n, 393216) // m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGradBackward over the examples
 	m.dH5BlockXLayerNorm0BetaMatmulBackward4(n)
 	m.dH5BlockXLayerNorm0BetaMatmulBackward5(n)
-	m.dH5BlockXLayerNorm0BetaTransposeBackward2(n)
-	m.dH5BlockXLayerNorm0BetaPadBackward(n)
-	m.dH5BlockXLayerNorm0BetaTransposeBackward3(n)
-	m.dH5BlockXLayerNorm0BetaPadBackward2(n)
-	m.dH5BlockXLayerNorm0BetaTransposeBackward4(n)
-	m.dH5BlockXLayerNorm0BetaPadBackward3(n)
-	m.dH5BlockXLayerNorm0BetaAddBackward(n)
+	m.forExamples(136, n, 98304)  // m.dH5BlockXLayerNorm0BetaTransposeBackward2 over the examples
+	m.forExamples(137, n, 294912) // m.dH5BlockXLayerNorm0BetaPadBackward over the examples
+	m.forExamples(138, n, 98304)  // m.dH5BlockXLayerNorm0BetaTransposeBackward3 over the examples
+	m.forExamples(139, n, 294912) // m.dH5BlockXLayerNorm0BetaPadBackward2 over the examples
+	m.forExamples(140, n, 98304)  // m.dH5BlockXLayerNorm0BetaTransposeBackward4 over the examples
+	m.forExamples(141, n, 294912) // m.dH5BlockXLayerNorm0BetaPadBackward3 over the examples
+	m.forExamples(142, n, 294912) // m.dH5BlockXLayerNorm0BetaAddBackward over the examples
 	m.dH5BlockXLayerNorm0BetaMatmulBackward6(n)
 	m.dH5BlockXAttention0WqkvBackward(n)
 	m.dH5BlockXLayerNorm0BetaBackward(n)
-	m.dH4BlockDense1BReduceSumBackward(n)
+	m.forExamples(143, n, 98304) // m.dH4BlockDense1BReduceSumBackward over the examples
 	m.dH5BlockXLayerNorm0GammaBackward(n)
-	m.dH4BlockDense1BDivBackward(n)
-	m.dH4BlockDense1BReduceSumBackward2(n)
+	m.forExamples(144, n, 256)   // m.dH4BlockDense1BDivBackward over the examples
+	m.forExamples(145, n, 98304) // m.dH4BlockDense1BReduceSumBackward2 over the examples
 	m.dH4BlockDense1BDivBackward2(n)
 	m.dH4BlockDense1BBackward(n)
 	m.dH4BlockDense1WBackward(n)
@@ -4708,34 +4712,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH4BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH4BlockDense0WBackward(n)
 	m.dH4BlockLayerNorm0BetaBackward(n)
-	m.dH4BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(146, n, 98304) // m.dH4BlockXAttention0WoReduceSumBackward over the examples
 	m.dH4BlockLayerNorm0GammaBackward(n)
-	m.dH4BlockXAttention0WoDivBackward(n)
-	m.dH4BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(147, n, 256)   // m.dH4BlockXAttention0WoDivBackward over the examples
+	m.forExamples(148, n, 98304) // m.dH4BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH4BlockXAttention0WoDivBackward2(n)
-	m.dH4BlockXAttention0WoAddBackward(n)
+	m.forExamples(149, n, 98304) // m.dH4BlockXAttention0WoAddBackward over the examples
 	m.dH4BlockXAttention0WoBackward(n)
 	m.dH4BlockXLayerNorm0BetaMatmulBackward(n)
-	m.dH4BlockXLayerNorm0BetaTransposeBackward(n)
+	m.forExamples(150, n, 98304) // m.dH4BlockXLayerNorm0BetaTransposeBackward over the examples
 	m.dH4BlockXLayerNorm0BetaMatmulBackward2(n)
 	m.dH4BlockXLayerNorm0BetaMatmulBackward3(n)
-	m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n)
+	m.forExamples(151, n, 393216) // m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGradBackward over the examples
 	m.dH4BlockXLayerNorm0BetaMatmulBackward4(n)
 	m.dH4BlockXLayerNorm0BetaMatmulBackward5(n)
-	m.dH4BlockXLayerNorm0BetaTransposeBackward2(n)
-	m.dH4BlockXLayerNorm0BetaPadBackward(n)
-	m.dH4BlockXLayerNorm0BetaTransposeBackward3(n)
-	m.dH4BlockXLayerNorm0BetaPadBackward2(n)
-	m.dH4BlockXLayerNorm0BetaTransposeBackward4(n)
-	m.dH4BlockXLayerNorm0BetaPadBackward3(n)
-	m.dH4BlockXLayerNorm0BetaAddBackward(n)
+	m.forExamples(152, n, 98304)  // m.dH4BlockXLayerNorm0BetaTransposeBackward2 over the examples
+	m.forExamples(153, n, 294912) // m.dH4BlockXLayerNorm0BetaPadBackward over the examples
+	m.forExamples(154, n, 98304)  // m.dH4BlockXLayerNorm0BetaTransposeBackward3 over the examples
+	m.forExamples(155, n, 294912) // m.dH4BlockXLayerNorm0BetaPadBackward2 over the examples
+	m.forExamples(156, n, 98304)  // m.dH4BlockXLayerNorm0BetaTransposeBackward4 over the examples
+	m.forExamples(157, n, 294912) // m.dH4BlockXLayerNorm0BetaPadBackward3 over the examples
+	m.forExamples(158, n, 294912) // m.dH4BlockXLayerNorm0BetaAddBackward over the examples
 	m.dH4BlockXLayerNorm0BetaMatmulBackward6(n)
 	m.dH4BlockXAttention0WqkvBackward(n)
 	m.dH4BlockXLayerNorm0BetaBackward(n)
-	m.dH3BlockDense1BReduceSumBackward(n)
+	m.forExamples(159, n, 98304) // m.dH3BlockDense1BReduceSumBackward over the examples
 	m.dH4BlockXLayerNorm0GammaBackward(n)
-	m.dH3BlockDense1BDivBackward(n)
-	m.dH3BlockDense1BReduceSumBackward2(n)
+	m.forExamples(160, n, 256)   // m.dH3BlockDense1BDivBackward over the examples
+	m.forExamples(161, n, 98304) // m.dH3BlockDense1BReduceSumBackward2 over the examples
 	m.dH3BlockDense1BDivBackward2(n)
 	m.dH3BlockDense1BBackward(n)
 	m.dH3BlockDense1WBackward(n)
@@ -4744,34 +4748,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH3BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH3BlockDense0WBackward(n)
 	m.dH3BlockLayerNorm0BetaBackward(n)
-	m.dH3BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(162, n, 98304) // m.dH3BlockXAttention0WoReduceSumBackward over the examples
 	m.dH3BlockLayerNorm0GammaBackward(n)
-	m.dH3BlockXAttention0WoDivBackward(n)
-	m.dH3BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(163, n, 256)   // m.dH3BlockXAttention0WoDivBackward over the examples
+	m.forExamples(164, n, 98304) // m.dH3BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH3BlockXAttention0WoDivBackward2(n)
-	m.dH3BlockXAttention0WoAddBackward(n)
+	m.forExamples(165, n, 98304) // m.dH3BlockXAttention0WoAddBackward over the examples
 	m.dH3BlockXAttention0WoBackward(n)
 	m.dH3BlockXLayerNorm0BetaMatmulBackward(n)
-	m.dH3BlockXLayerNorm0BetaTransposeBackward(n)
+	m.forExamples(166, n, 98304) // m.dH3BlockXLayerNorm0BetaTransposeBackward over the examples
 	m.dH3BlockXLayerNorm0BetaMatmulBackward2(n)
 	m.dH3BlockXLayerNorm0BetaMatmulBackward3(n)
-	m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n)
+	m.forExamples(167, n, 393216) // m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGradBackward over the examples
 	m.dH3BlockXLayerNorm0BetaMatmulBackward4(n)
 	m.dH3BlockXLayerNorm0BetaMatmulBackward5(n)
-	m.dH3BlockXLayerNorm0BetaTransposeBackward2(n)
-	m.dH3BlockXLayerNorm0BetaPadBackward(n)
-	m.dH3BlockXLayerNorm0BetaTransposeBackward3(n)
-	m.dH3BlockXLayerNorm0BetaPadBackward2(n)
-	m.dH3BlockXLayerNorm0BetaTransposeBackward4(n)
-	m.dH3BlockXLayerNorm0BetaPadBackward3(n)
-	m.dH3BlockXLayerNorm0BetaAddBackward(n)
+	m.forExamples(168, n, 98304)  // m.dH3BlockXLayerNorm0BetaTransposeBackward2 over the examples
+	m.forExamples(169, n, 294912) // m.dH3BlockXLayerNorm0BetaPadBackward over the examples
+	m.forExamples(170, n, 98304)  // m.dH3BlockXLayerNorm0BetaTransposeBackward3 over the examples
+	m.forExamples(171, n, 294912) // m.dH3BlockXLayerNorm0BetaPadBackward2 over the examples
+	m.forExamples(172, n, 98304)  // m.dH3BlockXLayerNorm0BetaTransposeBackward4 over the examples
+	m.forExamples(173, n, 294912) // m.dH3BlockXLayerNorm0BetaPadBackward3 over the examples
+	m.forExamples(174, n, 294912) // m.dH3BlockXLayerNorm0BetaAddBackward over the examples
 	m.dH3BlockXLayerNorm0BetaMatmulBackward6(n)
 	m.dH3BlockXAttention0WqkvBackward(n)
 	m.dH3BlockXLayerNorm0BetaBackward(n)
-	m.dH2BlockDense1BReduceSumBackward(n)
+	m.forExamples(175, n, 98304) // m.dH2BlockDense1BReduceSumBackward over the examples
 	m.dH3BlockXLayerNorm0GammaBackward(n)
-	m.dH2BlockDense1BDivBackward(n)
-	m.dH2BlockDense1BReduceSumBackward2(n)
+	m.forExamples(176, n, 256)   // m.dH2BlockDense1BDivBackward over the examples
+	m.forExamples(177, n, 98304) // m.dH2BlockDense1BReduceSumBackward2 over the examples
 	m.dH2BlockDense1BDivBackward2(n)
 	m.dH2BlockDense1BBackward(n)
 	m.dH2BlockDense1WBackward(n)
@@ -4780,34 +4784,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH2BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH2BlockDense0WBackward(n)
 	m.dH2BlockLayerNorm0BetaBackward(n)
-	m.dH2BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(178, n, 98304) // m.dH2BlockXAttention0WoReduceSumBackward over the examples
 	m.dH2BlockLayerNorm0GammaBackward(n)
-	m.dH2BlockXAttention0WoDivBackward(n)
-	m.dH2BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(179, n, 256)   // m.dH2BlockXAttention0WoDivBackward over the examples
+	m.forExamples(180, n, 98304) // m.dH2BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH2BlockXAttention0WoDivBackward2(n)
-	m.dH2BlockXAttention0WoAddBackward(n)
+	m.forExamples(181, n, 98304) // m.dH2BlockXAttention0WoAddBackward over the examples
 	m.dH2BlockXAttention0WoBackward(n)
 	m.dH2BlockXLayerNorm0BetaMatmulBackward(n)
-	m.dH2BlockXLayerNorm0BetaTransposeBackward(n)
+	m.forExamples(182, n, 98304) // m.dH2BlockXLayerNorm0BetaTransposeBackward over the examples
 	m.dH2BlockXLayerNorm0BetaMatmulBackward2(n)
 	m.dH2BlockXLayerNorm0BetaMatmulBackward3(n)
-	m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n)
+	m.forExamples(183, n, 393216) // m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGradBackward over the examples
 	m.dH2BlockXLayerNorm0BetaMatmulBackward4(n)
 	m.dH2BlockXLayerNorm0BetaMatmulBackward5(n)
-	m.dH2BlockXLayerNorm0BetaTransposeBackward2(n)
-	m.dH2BlockXLayerNorm0BetaPadBackward(n)
-	m.dH2BlockXLayerNorm0BetaTransposeBackward3(n)
-	m.dH2BlockXLayerNorm0BetaPadBackward2(n)
-	m.dH2BlockXLayerNorm0BetaTransposeBackward4(n)
-	m.dH2BlockXLayerNorm0BetaPadBackward3(n)
-	m.dH2BlockXLayerNorm0BetaAddBackward(n)
+	m.forExamples(184, n, 98304)  // m.dH2BlockXLayerNorm0BetaTransposeBackward2 over the examples
+	m.forExamples(185, n, 294912) // m.dH2BlockXLayerNorm0BetaPadBackward over the examples
+	m.forExamples(186, n, 98304)  // m.dH2BlockXLayerNorm0BetaTransposeBackward3 over the examples
+	m.forExamples(187, n, 294912) // m.dH2BlockXLayerNorm0BetaPadBackward2 over the examples
+	m.forExamples(188, n, 98304)  // m.dH2BlockXLayerNorm0BetaTransposeBackward4 over the examples
+	m.forExamples(189, n, 294912) // m.dH2BlockXLayerNorm0BetaPadBackward3 over the examples
+	m.forExamples(190, n, 294912) // m.dH2BlockXLayerNorm0BetaAddBackward over the examples
 	m.dH2BlockXLayerNorm0BetaMatmulBackward6(n)
 	m.dH2BlockXAttention0WqkvBackward(n)
 	m.dH2BlockXLayerNorm0BetaBackward(n)
-	m.dH1BlockDense1BReduceSumBackward(n)
+	m.forExamples(191, n, 98304) // m.dH1BlockDense1BReduceSumBackward over the examples
 	m.dH2BlockXLayerNorm0GammaBackward(n)
-	m.dH1BlockDense1BDivBackward(n)
-	m.dH1BlockDense1BReduceSumBackward2(n)
+	m.forExamples(192, n, 256)   // m.dH1BlockDense1BDivBackward over the examples
+	m.forExamples(193, n, 98304) // m.dH1BlockDense1BReduceSumBackward2 over the examples
 	m.dH1BlockDense1BDivBackward2(n)
 	m.dH1BlockDense1BBackward(n)
 	m.dH1BlockDense1WBackward(n)
@@ -4816,34 +4820,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH1BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH1BlockDense0WBackward(n)
 	m.dH1BlockLayerNorm0BetaBackward(n)
-	m.dH1BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(194, n, 98304) // m.dH1BlockXAttention0WoReduceSumBackward over the examples
 	m.dH1BlockLayerNorm0GammaBackward(n)
-	m.dH1BlockXAttention0WoDivBackward(n)
-	m.dH1BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(195, n, 256)   // m.dH1BlockXAttention0WoDivBackward over the examples
+	m.forExamples(196, n, 98304) // m.dH1BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH1BlockXAttention0WoDivBackward2(n)
-	m.dH1BlockXAttention0WoAddBackward(n)
+	m.forExamples(197, n, 98304) // m.dH1BlockXAttention0WoAddBackward over the examples
 	m.dH1BlockXAttention0WoBackward(n)
 	m.dH1BlockXLayerNorm0BetaMatmulBackward(n)
-	m.dH1BlockXLayerNorm0BetaTransposeBackward(n)
+	m.forExamples(198, n, 98304) // m.dH1BlockXLayerNorm0BetaTransposeBackward over the examples
 	m.dH1BlockXLayerNorm0BetaMatmulBackward2(n)
 	m.dH1BlockXLayerNorm0BetaMatmulBackward3(n)
-	m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n)
+	m.forExamples(199, n, 393216) // m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGradBackward over the examples
 	m.dH1BlockXLayerNorm0BetaMatmulBackward4(n)
 	m.dH1BlockXLayerNorm0BetaMatmulBackward5(n)
-	m.dH1BlockXLayerNorm0BetaTransposeBackward2(n)
-	m.dH1BlockXLayerNorm0BetaPadBackward(n)
-	m.dH1BlockXLayerNorm0BetaTransposeBackward3(n)
-	m.dH1BlockXLayerNorm0BetaPadBackward2(n)
-	m.dH1BlockXLayerNorm0BetaTransposeBackward4(n)
-	m.dH1BlockXLayerNorm0BetaPadBackward3(n)
-	m.dH1BlockXLayerNorm0BetaAddBackward(n)
+	m.forExamples(200, n, 98304)  // m.dH1BlockXLayerNorm0BetaTransposeBackward2 over the examples
+	m.forExamples(201, n, 294912) // m.dH1BlockXLayerNorm0BetaPadBackward over the examples
+	m.forExamples(202, n, 98304)  // m.dH1BlockXLayerNorm0BetaTransposeBackward3 over the examples
+	m.forExamples(203, n, 294912) // m.dH1BlockXLayerNorm0BetaPadBackward2 over the examples
+	m.forExamples(204, n, 98304)  // m.dH1BlockXLayerNorm0BetaTransposeBackward4 over the examples
+	m.forExamples(205, n, 294912) // m.dH1BlockXLayerNorm0BetaPadBackward3 over the examples
+	m.forExamples(206, n, 294912) // m.dH1BlockXLayerNorm0BetaAddBackward over the examples
 	m.dH1BlockXLayerNorm0BetaMatmulBackward6(n)
 	m.dH1BlockXAttention0WqkvBackward(n)
 	m.dH1BlockXLayerNorm0BetaBackward(n)
-	m.dWpeReduceSumBackward(n)
+	m.forExamples(207, n, 98304) // m.dWpeReduceSumBackward over the examples
 	m.dH1BlockXLayerNorm0GammaBackward(n)
-	m.dWpeDivBackward(n)
-	m.dWpeReduceSumBackward2(n)
+	m.forExamples(208, n, 256)   // m.dWpeDivBackward over the examples
+	m.forExamples(209, n, 98304) // m.dWpeReduceSumBackward2 over the examples
 	m.dWpeDivBackward2(n)
 	m.dWpeBackward(n)
 	m.dWteScatterAddBackward(x, n)
@@ -4882,47 +4886,56 @@ func (m *Model) hGatherForward(x []int32, n int) {
 	}
 }
 
-// xReduceMeanForward computes
+// xReduceMeanForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	h = add(hGather, wpe) (N, 256, 384)
 //	xReduceMean = reduce_mean(h) (N, 256, 1)
-func (m *Model) xReduceMeanForward(n int) {
-	for i := range m.xReduceMean[:256*n] {
-		m.xReduceMean[i] = 0
+func (m *Model) xReduceMeanForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMeanEx := m.xReduceMean[lo*256:]
+	hGatherEx := m.hGather[lo*98304:]
+	hEx := m.h[lo*98304:]
+	for i := range xReduceMeanEx[:256*n] {
+		xReduceMeanEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hGatherRow := m.hGather[i0*98304+i1*384:][:384]
+			hGatherRow := hGatherEx[i0*98304+i1*384:][:384]
 			wpeRow := m.wpe[i1*384:][:384]
-			hRow := m.h[i0*98304+i1*384:][:384]
+			hRow := hEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hRow {
 				h := hGatherRow[j] + wpeRow[j]
 				acc += h
 				hRow[j] = h
 			}
-			m.xReduceMean[i0*256+i1] += acc
+			xReduceMeanEx[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean[:256*n] {
-		m.xReduceMean[i] /= float32(384)
+	for i := range xReduceMeanEx[:256*n] {
+		xReduceMeanEx[i] /= float32(384)
 	}
 }
 
-// xReduceMeanForward2 computes
+// xReduceMeanForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub = sub(h, xReduceMean) (N, 256, 384)
 //	xMul = mul(xSub, xSub) (N, 256, 384)
 //	xReduceMean2 = reduce_mean(xMul) (N, 256, 1)
-func (m *Model) xReduceMeanForward2(n int) {
-	for i := range m.xReduceMean2[:256*n] {
-		m.xReduceMean2[i] = 0
+func (m *Model) xReduceMeanForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean2Ex := m.xReduceMean2[lo*256:]
+	hEx2 := m.h[lo*98304:]
+	xReduceMeanEx2 := m.xReduceMean[lo*256:]
+	xSubEx := m.xSub[lo*98304:]
+	for i := range xReduceMean2Ex[:256*n] {
+		xReduceMean2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow := m.h[i0*98304+i1*384:][:384]
-			xReduceMean := m.xReduceMean[i0*256+i1]
-			xSubRow := m.xSub[i0*98304+i1*384:][:384]
+			hRow := hEx2[i0*98304+i1*384:][:384]
+			xReduceMean := xReduceMeanEx2[i0*256+i1]
+			xSubRow := xSubEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xSubRow {
 				xSub := hRow[j] - xReduceMean
@@ -4930,28 +4943,31 @@ func (m *Model) xReduceMeanForward2(n int) {
 				acc += xMul
 				xSubRow[j] = xSub
 			}
-			m.xReduceMean2[i0*256+i1] += acc
+			xReduceMean2Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean2[:256*n] {
-		m.xReduceMean2[i] /= float32(384)
+	for i := range xReduceMean2Ex[:256*n] {
+		xReduceMean2Ex[i] /= float32(384)
 	}
 }
 
-// xSqrtForward computes
+// xSqrtForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd = add(xReduceMean2, float32(1e-05)) (N, 256, 1)
 //	xSqrt = sqrt(xAdd) (N, 256, 1)
-func (m *Model) xSqrtForward(n int) {
+func (m *Model) xSqrtForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean2Ex2 := m.xReduceMean2[lo*256:]
+	xSqrtEx := m.xSqrt[lo*256:]
 	if xSqrtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow := m.xReduceMean2[0:][:256*n]
-		xSqrtRow := m.xSqrt[0:][:256*n]
+		xReduceMeanRow := xReduceMean2Ex2[0:][:256*n]
+		xSqrtRow := xSqrtEx[0:][:256*n]
 		if 256*n > 0 {
 			xSqrtAVX2(256*n, &xReduceMeanRow[0], &xSqrtRow[0])
 		}
 	} else {
-		xReduceMeanRow := m.xReduceMean2[0:][:256*n]
-		xSqrtRow := m.xSqrt[0:][:256*n]
+		xReduceMeanRow := xReduceMean2Ex2[0:][:256*n]
+		xSqrtRow := xSqrtEx[0:][:256*n]
 		for j := range xSqrtRow {
 			xAdd := xReduceMeanRow[j] + float32(1e-05)
 			xSqrt := sqrt32(xAdd)
@@ -4960,33 +4976,38 @@ func (m *Model) xSqrtForward(n int) {
 	}
 }
 
-// xDivForward computes
+// xDivForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv = div(xSub, xSqrt) (N, 256, 384)
 //	xMul2 = mul(xDiv, h1BlockXLayerNorm0Gamma) (N, 256, 384)
 //	xAdd2 = add(xMul2, h1BlockXLayerNorm0Beta) (N, 256, 384)
-func (m *Model) xDivForward(n int) {
+func (m *Model) xDivForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSubEx2 := m.xSub[lo*98304:]
+	xSqrtEx2 := m.xSqrt[lo*256:]
+	xDivEx := m.xDiv[lo*98304:]
+	xAdd2Ex := m.xAdd2[lo*98304:]
 	if xDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow := m.xSub[i0*98304+i1*384:][:384]
-				xSqrt := m.xSqrt[i0*256+i1]
+				xSubRow := xSubEx2[i0*98304+i1*384:][:384]
+				xSqrt := xSqrtEx2[i0*256+i1]
 				h1BlockXLayerNorm0GammaRow := m.h1BlockXLayerNorm0Gamma[0:][:384]
 				h1BlockXLayerNorm0BetaRow := m.h1BlockXLayerNorm0Beta[0:][:384]
-				xDivRow := m.xDiv[i0*98304+i1*384:][:384]
-				xAddRow := m.xAdd2[i0*98304+i1*384:][:384]
+				xDivRow := xDivEx[i0*98304+i1*384:][:384]
+				xAddRow := xAdd2Ex[i0*98304+i1*384:][:384]
 				xDivAVX2(384, &xSubRow[0], &xDivRow[0], &h1BlockXLayerNorm0GammaRow[0], &h1BlockXLayerNorm0BetaRow[0], &xAddRow[0], xSqrt)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow := m.xSub[i0*98304+i1*384:][:384]
-				xSqrt := m.xSqrt[i0*256+i1]
+				xSubRow := xSubEx2[i0*98304+i1*384:][:384]
+				xSqrt := xSqrtEx2[i0*256+i1]
 				h1BlockXLayerNorm0GammaRow := m.h1BlockXLayerNorm0Gamma[0:][:384]
 				h1BlockXLayerNorm0BetaRow := m.h1BlockXLayerNorm0Beta[0:][:384]
-				xDivRow := m.xDiv[i0*98304+i1*384:][:384]
-				xAddRow := m.xAdd2[i0*98304+i1*384:][:384]
+				xDivRow := xDivEx[i0*98304+i1*384:][:384]
+				xAddRow := xAdd2Ex[i0*98304+i1*384:][:384]
 				for j := range xDivRow {
 					xDiv := xSubRow[j] / xSqrt
 					xMul2 := xDiv * h1BlockXLayerNorm0GammaRow[j]
@@ -5006,72 +5027,90 @@ func (m *Model) xMatmulForward(n int) {
 	rt.Sgemm(false, false, 256*n, 1152, 384, 1, m.xAdd2, 384, m.h1BlockXAttention0Wqkv, 1152, 0, m.xMatmul, 1152)
 }
 
-// xSliceForward computes
+// xSliceForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice = slice(xMatmul) (256*N, 384)
-func (m *Model) xSliceForward(n int) {
+func (m *Model) xSliceForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSliceEx := m.xSlice[lo*98304:]
+	xMatmulEx := m.xMatmul[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice[o*384*(1):(o+1)*384*(1)], m.xMatmul[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
+		copy(xSliceEx[o*384*(1):(o+1)*384*(1)], xMatmulEx[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
 	}
 }
 
-// xTransposeForward computes
+// xTransposeForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose = transpose(xSlice) (N, 6, 256, 64)
-func (m *Model) xTransposeForward(n int) {
+func (m *Model) xTransposeForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTransposeEx := m.xTranspose[lo*98304:]
+	xSliceEx2 := m.xSlice[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose[i0*98304+i1*16384+i2*64+i3] = m.xSlice[i0*98304+i1*64+i2*384+i3]
+					xTransposeEx[i0*98304+i1*16384+i2*64+i3] = xSliceEx2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward2 computes
+// xSliceForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice2 = slice(xMatmul) (256*N, 384)
-func (m *Model) xSliceForward2(n int) {
+func (m *Model) xSliceForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice2Ex := m.xSlice2[lo*98304:]
+	xMatmulEx2 := m.xMatmul[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice2[o*384*(1):(o+1)*384*(1)], m.xMatmul[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
+		copy(xSlice2Ex[o*384*(1):(o+1)*384*(1)], xMatmulEx2[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
 	}
 }
 
-// xSliceForward3 computes
+// xSliceForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice3 = slice(xMatmul) (256*N, 384)
-func (m *Model) xSliceForward3(n int) {
+func (m *Model) xSliceForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice3Ex := m.xSlice3[lo*98304:]
+	xMatmulEx3 := m.xMatmul[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice3[o*384*(1):(o+1)*384*(1)], m.xMatmul[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
+		copy(xSlice3Ex[o*384*(1):(o+1)*384*(1)], xMatmulEx3[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
 	}
 }
 
-// xTransposeForward2 computes
+// xTransposeForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose2 = transpose(xSlice2) (N, 6, 256, 64)
-func (m *Model) xTransposeForward2(n int) {
+func (m *Model) xTransposeForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose2Ex := m.xTranspose2[lo*98304:]
+	xSlice2Ex2 := m.xSlice2[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose2[i0*98304+i1*16384+i2*64+i3] = m.xSlice2[i0*98304+i1*64+i2*384+i3]
+					xTranspose2Ex[i0*98304+i1*16384+i2*64+i3] = xSlice2Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward3 computes
+// xTransposeForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose3 = transpose(xSlice3) (N, 6, 256, 64)
-func (m *Model) xTransposeForward3(n int) {
+func (m *Model) xTransposeForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose3Ex := m.xTranspose3[lo*98304:]
+	xSlice3Ex2 := m.xSlice3[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose3[i0*98304+i1*16384+i2*64+i3] = m.xSlice3[i0*98304+i1*64+i2*384+i3]
+					xTranspose3Ex[i0*98304+i1*16384+i2*64+i3] = xSlice3Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -5085,15 +5124,18 @@ func (m *Model) xMatmulForward2(n int) {
 	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose, 64, 16384, m.xTranspose2, 64, 16384, 0, m.xMatmul2, 256, 65536)
 }
 
-// xMaskedSoftmaxForward computes
+// xMaskedSoftmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax = masked_softmax(xMatmul2) (N, 6, 256, 256)
-func (m *Model) xMaskedSoftmaxForward(n int) {
+func (m *Model) xMaskedSoftmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmaxEx := m.xMaskedSoftmax[lo*393216:]
+	xMatmul2Ex := m.xMatmul2[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.xMaskedSoftmax[row*256 : (row+1)*256]
+		dst := xMaskedSoftmaxEx[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		xs := m.xMatmul2[row*256 : row*256+keep]
+		xs := xMatmul2Ex[row*256 : row*256+keep]
 		mx := float32(math.Inf(-1))
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
@@ -5119,15 +5161,18 @@ func (m *Model) xMatmulForward3(n int) {
 	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax, 256, 65536, m.xTranspose3, 64, 16384, 0, m.xMatmul3, 64, 16384)
 }
 
-// xTransposeForward4 computes
+// xTransposeForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose4 = transpose(xMatmul3) (N, 256, 6, 64)
-func (m *Model) xTransposeForward4(n int) {
+func (m *Model) xTransposeForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose4Ex := m.xTranspose4[lo*98304:]
+	xMatmul3Ex := m.xMatmul3[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose4[i0*98304+i1*384+i2*64+i3] = m.xMatmul3[i0*98304+i1*64+i2*16384+i3]
+					xTranspose4Ex[i0*98304+i1*384+i2*64+i3] = xMatmul3Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
@@ -5141,47 +5186,57 @@ func (m *Model) xMatmulForward4(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 384, 1, m.xTranspose4, 384, m.h1BlockXAttention0Wo, 384, 0, m.xMatmul4, 384)
 }
 
-// hReduceMeanForward computes
+// hReduceMeanForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x2 = add(h, xMatmul4) (N, 256, 384)
 //	hReduceMean = reduce_mean(x2) (N, 256, 1)
-func (m *Model) hReduceMeanForward(n int) {
-	for i := range m.hReduceMean[:256*n] {
-		m.hReduceMean[i] = 0
+func (m *Model) hReduceMeanForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMeanEx := m.hReduceMean[lo*256:]
+	hEx3 := m.h[lo*98304:]
+	xMatmul4Ex := m.xMatmul4[lo*98304:]
+	x2Ex := m.x2[lo*98304:]
+	for i := range hReduceMeanEx[:256*n] {
+		hReduceMeanEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow := m.h[i0*98304+i1*384:][:384]
-			xReshapeRow := m.xMatmul4[i0*98304+i1*384:][:384]
-			xRow := m.x2[i0*98304+i1*384:][:384]
+			hRow := hEx3[i0*98304+i1*384:][:384]
+			xReshapeRow := xMatmul4Ex[i0*98304+i1*384:][:384]
+			xRow := x2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xRow {
 				x2 := hRow[j] + xReshapeRow[j]
 				acc += x2
 				xRow[j] = x2
 			}
-			m.hReduceMean[i0*256+i1] += acc
+			hReduceMeanEx[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean[:256*n] {
-		m.hReduceMean[i] /= float32(384)
+	for i := range hReduceMeanEx[:256*n] {
+		hReduceMeanEx[i] /= float32(384)
 	}
 }
 
-// hReduceMeanForward2 computes
+// hReduceMeanForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub = sub(x2, hReduceMean) (N, 256, 384)
 //	hMul = mul(hSub, hSub) (N, 256, 384)
 //	hReduceMean2 = reduce_mean(hMul) (N, 256, 1)
-func (m *Model) hReduceMeanForward2(n int) {
-	for i := range m.hReduceMean2[:256*n] {
-		m.hReduceMean2[i] = 0
+func (m *Model) hReduceMeanForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean2Ex := m.hReduceMean2[lo*256:]
+	x2Ex2 := m.x2[lo*98304:]
+	hReduceMeanEx2 := m.hReduceMean[lo*256:]
+	hSubEx := m.hSub[lo*98304:]
+	for i := range hReduceMean2Ex[:256*n] {
+		hReduceMean2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			xRow := m.x2[i0*98304+i1*384:][:384]
-			hReduceMean := m.hReduceMean[i0*256+i1]
-			hSubRow := m.hSub[i0*98304+i1*384:][:384]
+			xRow := x2Ex2[i0*98304+i1*384:][:384]
+			hReduceMean := hReduceMeanEx2[i0*256+i1]
+			hSubRow := hSubEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hSubRow {
 				hSub := xRow[j] - hReduceMean
@@ -5189,28 +5244,31 @@ func (m *Model) hReduceMeanForward2(n int) {
 				acc += hMul
 				hSubRow[j] = hSub
 			}
-			m.hReduceMean2[i0*256+i1] += acc
+			hReduceMean2Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean2[:256*n] {
-		m.hReduceMean2[i] /= float32(384)
+	for i := range hReduceMean2Ex[:256*n] {
+		hReduceMean2Ex[i] /= float32(384)
 	}
 }
 
-// hSqrtForward computes
+// hSqrtForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd = add(hReduceMean2, float32(1e-05)) (N, 256, 1)
 //	hSqrt = sqrt(hAdd) (N, 256, 1)
-func (m *Model) hSqrtForward(n int) {
+func (m *Model) hSqrtForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean2Ex2 := m.hReduceMean2[lo*256:]
+	hSqrtEx := m.hSqrt[lo*256:]
 	if hSqrtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow := m.hReduceMean2[0:][:256*n]
-		hSqrtRow := m.hSqrt[0:][:256*n]
+		hReduceMeanRow := hReduceMean2Ex2[0:][:256*n]
+		hSqrtRow := hSqrtEx[0:][:256*n]
 		if 256*n > 0 {
 			hSqrtAVX2(256*n, &hReduceMeanRow[0], &hSqrtRow[0])
 		}
 	} else {
-		hReduceMeanRow := m.hReduceMean2[0:][:256*n]
-		hSqrtRow := m.hSqrt[0:][:256*n]
+		hReduceMeanRow := hReduceMean2Ex2[0:][:256*n]
+		hSqrtRow := hSqrtEx[0:][:256*n]
 		for j := range hSqrtRow {
 			hAdd := hReduceMeanRow[j] + float32(1e-05)
 			hSqrt := sqrt32(hAdd)
@@ -5219,33 +5277,38 @@ func (m *Model) hSqrtForward(n int) {
 	}
 }
 
-// hDivForward computes
+// hDivForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv = div(hSub, hSqrt) (N, 256, 384)
 //	hMul2 = mul(hDiv, h1BlockLayerNorm0Gamma) (N, 256, 384)
 //	hAdd2 = add(hMul2, h1BlockLayerNorm0Beta) (N, 256, 384)
-func (m *Model) hDivForward(n int) {
+func (m *Model) hDivForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSubEx2 := m.hSub[lo*98304:]
+	hSqrtEx2 := m.hSqrt[lo*256:]
+	hDivEx := m.hDiv[lo*98304:]
+	hAdd2Ex := m.hAdd2[lo*98304:]
 	if hDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow := m.hSub[i0*98304+i1*384:][:384]
-				hSqrt := m.hSqrt[i0*256+i1]
+				hSubRow := hSubEx2[i0*98304+i1*384:][:384]
+				hSqrt := hSqrtEx2[i0*256+i1]
 				h1BlockLayerNorm0GammaRow := m.h1BlockLayerNorm0Gamma[0:][:384]
 				h1BlockLayerNorm0BetaRow := m.h1BlockLayerNorm0Beta[0:][:384]
-				hDivRow := m.hDiv[i0*98304+i1*384:][:384]
-				hAddRow := m.hAdd2[i0*98304+i1*384:][:384]
+				hDivRow := hDivEx[i0*98304+i1*384:][:384]
+				hAddRow := hAdd2Ex[i0*98304+i1*384:][:384]
 				hDivAVX2(384, &hSubRow[0], &hDivRow[0], &h1BlockLayerNorm0GammaRow[0], &h1BlockLayerNorm0BetaRow[0], &hAddRow[0], hSqrt)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow := m.hSub[i0*98304+i1*384:][:384]
-				hSqrt := m.hSqrt[i0*256+i1]
+				hSubRow := hSubEx2[i0*98304+i1*384:][:384]
+				hSqrt := hSqrtEx2[i0*256+i1]
 				h1BlockLayerNorm0GammaRow := m.h1BlockLayerNorm0Gamma[0:][:384]
 				h1BlockLayerNorm0BetaRow := m.h1BlockLayerNorm0Beta[0:][:384]
-				hDivRow := m.hDiv[i0*98304+i1*384:][:384]
-				hAddRow := m.hAdd2[i0*98304+i1*384:][:384]
+				hDivRow := hDivEx[i0*98304+i1*384:][:384]
+				hAddRow := hAdd2Ex[i0*98304+i1*384:][:384]
 				for j := range hDivRow {
 					hDiv := hSubRow[j] / hSqrt
 					hMul2 := hDiv * h1BlockLayerNorm0GammaRow[j]
@@ -5265,17 +5328,21 @@ func (m *Model) hMatmulForward(n int) {
 	rt.Sgemm(false, false, 256*n, 1536, 384, 1, m.hAdd2, 384, m.h1BlockDense0W, 1536, 0, m.hMatmul, 1536)
 }
 
-// hAddForward computes
+// hAddForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd3 = add(hMatmul, h1BlockDense0B) (N, 256, 1536)
 //	hGelu = gelu(hAdd3) (N, 256, 1536)
-func (m *Model) hAddForward(n int) {
+func (m *Model) hAddForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmulEx := m.hMatmul[lo*393216:]
+	hAdd3Ex := m.hAdd3[lo*393216:]
+	hGeluEx := m.hGelu[lo*393216:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow := m.hMatmul[i0*393216+i1*1536:][:1536]
+			hReshapeRow := hMatmulEx[i0*393216+i1*1536:][:1536]
 			h1BlockDense0BRow := m.h1BlockDense0B[0:][:1536]
-			hAddRow2 := m.hAdd3[i0*393216+i1*1536:][:1536]
-			hGeluRow := m.hGelu[i0*393216+i1*1536:][:1536]
+			hAddRow2 := hAdd3Ex[i0*393216+i1*1536:][:1536]
+			hGeluRow := hGeluEx[i0*393216+i1*1536:][:1536]
 			for j := range hAddRow2 {
 				hAdd3 := hReshapeRow[j] + h1BlockDense0BRow[j]
 				hGelu := gelu32(hAdd3)
@@ -5293,21 +5360,26 @@ func (m *Model) hMatmulForward2(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 1536, 1, m.hGelu, 1536, m.h1BlockDense1W, 384, 0, m.hMatmul2, 384)
 }
 
-// xReduceMeanForward3 computes
+// xReduceMeanForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd4 = add(hMatmul2, h1BlockDense1B) (N, 256, 384)
 //	h2 = add(x2, hAdd4) (N, 256, 384)
 //	xReduceMean3 = reduce_mean(h2) (N, 256, 1)
-func (m *Model) xReduceMeanForward3(n int) {
-	for i := range m.xReduceMean3[:256*n] {
-		m.xReduceMean3[i] = 0
+func (m *Model) xReduceMeanForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean3Ex := m.xReduceMean3[lo*256:]
+	hMatmul2Ex := m.hMatmul2[lo*98304:]
+	x2Ex3 := m.x2[lo*98304:]
+	h2Ex := m.h2[lo*98304:]
+	for i := range xReduceMean3Ex[:256*n] {
+		xReduceMean3Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow2 := m.hMatmul2[i0*98304+i1*384:][:384]
+			hReshapeRow2 := hMatmul2Ex[i0*98304+i1*384:][:384]
 			h1BlockDense1BRow := m.h1BlockDense1B[0:][:384]
-			xRow := m.x2[i0*98304+i1*384:][:384]
-			hRow2 := m.h2[i0*98304+i1*384:][:384]
+			xRow := x2Ex3[i0*98304+i1*384:][:384]
+			hRow2 := h2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hRow2 {
 				hAdd4 := hReshapeRow2[j] + h1BlockDense1BRow[j]
@@ -5315,28 +5387,33 @@ func (m *Model) xReduceMeanForward3(n int) {
 				acc += h2
 				hRow2[j] = h2
 			}
-			m.xReduceMean3[i0*256+i1] += acc
+			xReduceMean3Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean3[:256*n] {
-		m.xReduceMean3[i] /= float32(384)
+	for i := range xReduceMean3Ex[:256*n] {
+		xReduceMean3Ex[i] /= float32(384)
 	}
 }
 
-// xReduceMeanForward4 computes
+// xReduceMeanForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub2 = sub(h2, xReduceMean3) (N, 256, 384)
 //	xMul3 = mul(xSub2, xSub2) (N, 256, 384)
 //	xReduceMean4 = reduce_mean(xMul3) (N, 256, 1)
-func (m *Model) xReduceMeanForward4(n int) {
-	for i := range m.xReduceMean4[:256*n] {
-		m.xReduceMean4[i] = 0
+func (m *Model) xReduceMeanForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean4Ex := m.xReduceMean4[lo*256:]
+	h2Ex2 := m.h2[lo*98304:]
+	xReduceMean3Ex2 := m.xReduceMean3[lo*256:]
+	xSub2Ex := m.xSub2[lo*98304:]
+	for i := range xReduceMean4Ex[:256*n] {
+		xReduceMean4Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow2 := m.h2[i0*98304+i1*384:][:384]
-			xReduceMean3 := m.xReduceMean3[i0*256+i1]
-			xSubRow2 := m.xSub2[i0*98304+i1*384:][:384]
+			hRow2 := h2Ex2[i0*98304+i1*384:][:384]
+			xReduceMean3 := xReduceMean3Ex2[i0*256+i1]
+			xSubRow2 := xSub2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xSubRow2 {
 				xSub2 := hRow2[j] - xReduceMean3
@@ -5344,28 +5421,31 @@ func (m *Model) xReduceMeanForward4(n int) {
 				acc += xMul3
 				xSubRow2[j] = xSub2
 			}
-			m.xReduceMean4[i0*256+i1] += acc
+			xReduceMean4Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean4[:256*n] {
-		m.xReduceMean4[i] /= float32(384)
+	for i := range xReduceMean4Ex[:256*n] {
+		xReduceMean4Ex[i] /= float32(384)
 	}
 }
 
-// xSqrtForward2 computes
+// xSqrtForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd3 = add(xReduceMean4, float32(1e-05)) (N, 256, 1)
 //	xSqrt2 = sqrt(xAdd3) (N, 256, 1)
-func (m *Model) xSqrtForward2(n int) {
+func (m *Model) xSqrtForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean4Ex2 := m.xReduceMean4[lo*256:]
+	xSqrt2Ex := m.xSqrt2[lo*256:]
 	if xSqrtAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow2 := m.xReduceMean4[0:][:256*n]
-		xSqrtRow2 := m.xSqrt2[0:][:256*n]
+		xReduceMeanRow2 := xReduceMean4Ex2[0:][:256*n]
+		xSqrtRow2 := xSqrt2Ex[0:][:256*n]
 		if 256*n > 0 {
 			xSqrtAVX22(256*n, &xReduceMeanRow2[0], &xSqrtRow2[0])
 		}
 	} else {
-		xReduceMeanRow2 := m.xReduceMean4[0:][:256*n]
-		xSqrtRow2 := m.xSqrt2[0:][:256*n]
+		xReduceMeanRow2 := xReduceMean4Ex2[0:][:256*n]
+		xSqrtRow2 := xSqrt2Ex[0:][:256*n]
 		for j := range xSqrtRow2 {
 			xAdd3 := xReduceMeanRow2[j] + float32(1e-05)
 			xSqrt2 := sqrt32(xAdd3)
@@ -5374,33 +5454,38 @@ func (m *Model) xSqrtForward2(n int) {
 	}
 }
 
-// xDivForward2 computes
+// xDivForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv2 = div(xSub2, xSqrt2) (N, 256, 384)
 //	xMul4 = mul(xDiv2, h2BlockXLayerNorm0Gamma) (N, 256, 384)
 //	xAdd4 = add(xMul4, h2BlockXLayerNorm0Beta) (N, 256, 384)
-func (m *Model) xDivForward2(n int) {
+func (m *Model) xDivForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSub2Ex2 := m.xSub2[lo*98304:]
+	xSqrt2Ex2 := m.xSqrt2[lo*256:]
+	xDiv2Ex := m.xDiv2[lo*98304:]
+	xAdd4Ex := m.xAdd4[lo*98304:]
 	if xDivAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow2 := m.xSub2[i0*98304+i1*384:][:384]
-				xSqrt2 := m.xSqrt2[i0*256+i1]
+				xSubRow2 := xSub2Ex2[i0*98304+i1*384:][:384]
+				xSqrt2 := xSqrt2Ex2[i0*256+i1]
 				h2BlockXLayerNorm0GammaRow := m.h2BlockXLayerNorm0Gamma[0:][:384]
 				h2BlockXLayerNorm0BetaRow := m.h2BlockXLayerNorm0Beta[0:][:384]
-				xDivRow2 := m.xDiv2[i0*98304+i1*384:][:384]
-				xAddRow2 := m.xAdd4[i0*98304+i1*384:][:384]
+				xDivRow2 := xDiv2Ex[i0*98304+i1*384:][:384]
+				xAddRow2 := xAdd4Ex[i0*98304+i1*384:][:384]
 				xDivAVX22(384, &xSubRow2[0], &xDivRow2[0], &h2BlockXLayerNorm0GammaRow[0], &h2BlockXLayerNorm0BetaRow[0], &xAddRow2[0], xSqrt2)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow2 := m.xSub2[i0*98304+i1*384:][:384]
-				xSqrt2 := m.xSqrt2[i0*256+i1]
+				xSubRow2 := xSub2Ex2[i0*98304+i1*384:][:384]
+				xSqrt2 := xSqrt2Ex2[i0*256+i1]
 				h2BlockXLayerNorm0GammaRow := m.h2BlockXLayerNorm0Gamma[0:][:384]
 				h2BlockXLayerNorm0BetaRow := m.h2BlockXLayerNorm0Beta[0:][:384]
-				xDivRow2 := m.xDiv2[i0*98304+i1*384:][:384]
-				xAddRow2 := m.xAdd4[i0*98304+i1*384:][:384]
+				xDivRow2 := xDiv2Ex[i0*98304+i1*384:][:384]
+				xAddRow2 := xAdd4Ex[i0*98304+i1*384:][:384]
 				for j := range xDivRow2 {
 					xDiv2 := xSubRow2[j] / xSqrt2
 					xMul4 := xDiv2 * h2BlockXLayerNorm0GammaRow[j]
@@ -5420,72 +5505,90 @@ func (m *Model) xMatmulForward5(n int) {
 	rt.Sgemm(false, false, 256*n, 1152, 384, 1, m.xAdd4, 384, m.h2BlockXAttention0Wqkv, 1152, 0, m.xMatmul5, 1152)
 }
 
-// xSliceForward4 computes
+// xSliceForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice4 = slice(xMatmul5) (256*N, 384)
-func (m *Model) xSliceForward4(n int) {
+func (m *Model) xSliceForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice4Ex := m.xSlice4[lo*98304:]
+	xMatmul5Ex := m.xMatmul5[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice4[o*384*(1):(o+1)*384*(1)], m.xMatmul5[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
+		copy(xSlice4Ex[o*384*(1):(o+1)*384*(1)], xMatmul5Ex[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
 	}
 }
 
-// xTransposeForward5 computes
+// xTransposeForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose5 = transpose(xSlice4) (N, 6, 256, 64)
-func (m *Model) xTransposeForward5(n int) {
+func (m *Model) xTransposeForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose5Ex := m.xTranspose5[lo*98304:]
+	xSlice4Ex2 := m.xSlice4[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose5[i0*98304+i1*16384+i2*64+i3] = m.xSlice4[i0*98304+i1*64+i2*384+i3]
+					xTranspose5Ex[i0*98304+i1*16384+i2*64+i3] = xSlice4Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward5 computes
+// xSliceForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice5 = slice(xMatmul5) (256*N, 384)
-func (m *Model) xSliceForward5(n int) {
+func (m *Model) xSliceForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice5Ex := m.xSlice5[lo*98304:]
+	xMatmul5Ex2 := m.xMatmul5[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice5[o*384*(1):(o+1)*384*(1)], m.xMatmul5[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
+		copy(xSlice5Ex[o*384*(1):(o+1)*384*(1)], xMatmul5Ex2[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
 	}
 }
 
-// xSliceForward6 computes
+// xSliceForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice6 = slice(xMatmul5) (256*N, 384)
-func (m *Model) xSliceForward6(n int) {
+func (m *Model) xSliceForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice6Ex := m.xSlice6[lo*98304:]
+	xMatmul5Ex3 := m.xMatmul5[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice6[o*384*(1):(o+1)*384*(1)], m.xMatmul5[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
+		copy(xSlice6Ex[o*384*(1):(o+1)*384*(1)], xMatmul5Ex3[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
 	}
 }
 
-// xTransposeForward6 computes
+// xTransposeForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose6 = transpose(xSlice5) (N, 6, 256, 64)
-func (m *Model) xTransposeForward6(n int) {
+func (m *Model) xTransposeForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose6Ex := m.xTranspose6[lo*98304:]
+	xSlice5Ex2 := m.xSlice5[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose6[i0*98304+i1*16384+i2*64+i3] = m.xSlice5[i0*98304+i1*64+i2*384+i3]
+					xTranspose6Ex[i0*98304+i1*16384+i2*64+i3] = xSlice5Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward7 computes
+// xTransposeForward7 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose7 = transpose(xSlice6) (N, 6, 256, 64)
-func (m *Model) xTransposeForward7(n int) {
+func (m *Model) xTransposeForward7(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose7Ex := m.xTranspose7[lo*98304:]
+	xSlice6Ex2 := m.xSlice6[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose7[i0*98304+i1*16384+i2*64+i3] = m.xSlice6[i0*98304+i1*64+i2*384+i3]
+					xTranspose7Ex[i0*98304+i1*16384+i2*64+i3] = xSlice6Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -5499,15 +5602,18 @@ func (m *Model) xMatmulForward6(n int) {
 	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose5, 64, 16384, m.xTranspose6, 64, 16384, 0, m.xMatmul6, 256, 65536)
 }
 
-// xMaskedSoftmaxForward2 computes
+// xMaskedSoftmaxForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax2 = masked_softmax(xMatmul6) (N, 6, 256, 256)
-func (m *Model) xMaskedSoftmaxForward2(n int) {
+func (m *Model) xMaskedSoftmaxForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmax2Ex := m.xMaskedSoftmax2[lo*393216:]
+	xMatmul6Ex := m.xMatmul6[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.xMaskedSoftmax2[row*256 : (row+1)*256]
+		dst := xMaskedSoftmax2Ex[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		xs := m.xMatmul6[row*256 : row*256+keep]
+		xs := xMatmul6Ex[row*256 : row*256+keep]
 		mx := float32(math.Inf(-1))
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
@@ -5533,15 +5639,18 @@ func (m *Model) xMatmulForward7(n int) {
 	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax2, 256, 65536, m.xTranspose7, 64, 16384, 0, m.xMatmul7, 64, 16384)
 }
 
-// xTransposeForward8 computes
+// xTransposeForward8 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose8 = transpose(xMatmul7) (N, 256, 6, 64)
-func (m *Model) xTransposeForward8(n int) {
+func (m *Model) xTransposeForward8(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose8Ex := m.xTranspose8[lo*98304:]
+	xMatmul7Ex := m.xMatmul7[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose8[i0*98304+i1*384+i2*64+i3] = m.xMatmul7[i0*98304+i1*64+i2*16384+i3]
+					xTranspose8Ex[i0*98304+i1*384+i2*64+i3] = xMatmul7Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
@@ -5555,47 +5664,57 @@ func (m *Model) xMatmulForward8(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 384, 1, m.xTranspose8, 384, m.h2BlockXAttention0Wo, 384, 0, m.xMatmul8, 384)
 }
 
-// hReduceMeanForward3 computes
+// hReduceMeanForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x3 = add(h2, xMatmul8) (N, 256, 384)
 //	hReduceMean3 = reduce_mean(x3) (N, 256, 1)
-func (m *Model) hReduceMeanForward3(n int) {
-	for i := range m.hReduceMean3[:256*n] {
-		m.hReduceMean3[i] = 0
+func (m *Model) hReduceMeanForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean3Ex := m.hReduceMean3[lo*256:]
+	h2Ex3 := m.h2[lo*98304:]
+	xMatmul8Ex := m.xMatmul8[lo*98304:]
+	x3Ex := m.x3[lo*98304:]
+	for i := range hReduceMean3Ex[:256*n] {
+		hReduceMean3Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow2 := m.h2[i0*98304+i1*384:][:384]
-			xReshapeRow2 := m.xMatmul8[i0*98304+i1*384:][:384]
-			xRow2 := m.x3[i0*98304+i1*384:][:384]
+			hRow2 := h2Ex3[i0*98304+i1*384:][:384]
+			xReshapeRow2 := xMatmul8Ex[i0*98304+i1*384:][:384]
+			xRow2 := x3Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xRow2 {
 				x3 := hRow2[j] + xReshapeRow2[j]
 				acc += x3
 				xRow2[j] = x3
 			}
-			m.hReduceMean3[i0*256+i1] += acc
+			hReduceMean3Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean3[:256*n] {
-		m.hReduceMean3[i] /= float32(384)
+	for i := range hReduceMean3Ex[:256*n] {
+		hReduceMean3Ex[i] /= float32(384)
 	}
 }
 
-// hReduceMeanForward4 computes
+// hReduceMeanForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub2 = sub(x3, hReduceMean3) (N, 256, 384)
 //	hMul3 = mul(hSub2, hSub2) (N, 256, 384)
 //	hReduceMean4 = reduce_mean(hMul3) (N, 256, 1)
-func (m *Model) hReduceMeanForward4(n int) {
-	for i := range m.hReduceMean4[:256*n] {
-		m.hReduceMean4[i] = 0
+func (m *Model) hReduceMeanForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean4Ex := m.hReduceMean4[lo*256:]
+	x3Ex2 := m.x3[lo*98304:]
+	hReduceMean3Ex2 := m.hReduceMean3[lo*256:]
+	hSub2Ex := m.hSub2[lo*98304:]
+	for i := range hReduceMean4Ex[:256*n] {
+		hReduceMean4Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			xRow2 := m.x3[i0*98304+i1*384:][:384]
-			hReduceMean3 := m.hReduceMean3[i0*256+i1]
-			hSubRow2 := m.hSub2[i0*98304+i1*384:][:384]
+			xRow2 := x3Ex2[i0*98304+i1*384:][:384]
+			hReduceMean3 := hReduceMean3Ex2[i0*256+i1]
+			hSubRow2 := hSub2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hSubRow2 {
 				hSub2 := xRow2[j] - hReduceMean3
@@ -5603,28 +5722,31 @@ func (m *Model) hReduceMeanForward4(n int) {
 				acc += hMul3
 				hSubRow2[j] = hSub2
 			}
-			m.hReduceMean4[i0*256+i1] += acc
+			hReduceMean4Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean4[:256*n] {
-		m.hReduceMean4[i] /= float32(384)
+	for i := range hReduceMean4Ex[:256*n] {
+		hReduceMean4Ex[i] /= float32(384)
 	}
 }
 
-// hSqrtForward2 computes
+// hSqrtForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd5 = add(hReduceMean4, float32(1e-05)) (N, 256, 1)
 //	hSqrt2 = sqrt(hAdd5) (N, 256, 1)
-func (m *Model) hSqrtForward2(n int) {
+func (m *Model) hSqrtForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean4Ex2 := m.hReduceMean4[lo*256:]
+	hSqrt2Ex := m.hSqrt2[lo*256:]
 	if hSqrtAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow2 := m.hReduceMean4[0:][:256*n]
-		hSqrtRow2 := m.hSqrt2[0:][:256*n]
+		hReduceMeanRow2 := hReduceMean4Ex2[0:][:256*n]
+		hSqrtRow2 := hSqrt2Ex[0:][:256*n]
 		if 256*n > 0 {
 			hSqrtAVX22(256*n, &hReduceMeanRow2[0], &hSqrtRow2[0])
 		}
 	} else {
-		hReduceMeanRow2 := m.hReduceMean4[0:][:256*n]
-		hSqrtRow2 := m.hSqrt2[0:][:256*n]
+		hReduceMeanRow2 := hReduceMean4Ex2[0:][:256*n]
+		hSqrtRow2 := hSqrt2Ex[0:][:256*n]
 		for j := range hSqrtRow2 {
 			hAdd5 := hReduceMeanRow2[j] + float32(1e-05)
 			hSqrt2 := sqrt32(hAdd5)
@@ -5633,33 +5755,38 @@ func (m *Model) hSqrtForward2(n int) {
 	}
 }
 
-// hDivForward2 computes
+// hDivForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv2 = div(hSub2, hSqrt2) (N, 256, 384)
 //	hMul4 = mul(hDiv2, h2BlockLayerNorm0Gamma) (N, 256, 384)
 //	hAdd6 = add(hMul4, h2BlockLayerNorm0Beta) (N, 256, 384)
-func (m *Model) hDivForward2(n int) {
+func (m *Model) hDivForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSub2Ex2 := m.hSub2[lo*98304:]
+	hSqrt2Ex2 := m.hSqrt2[lo*256:]
+	hDiv2Ex := m.hDiv2[lo*98304:]
+	hAdd6Ex := m.hAdd6[lo*98304:]
 	if hDivAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow2 := m.hSub2[i0*98304+i1*384:][:384]
-				hSqrt2 := m.hSqrt2[i0*256+i1]
+				hSubRow2 := hSub2Ex2[i0*98304+i1*384:][:384]
+				hSqrt2 := hSqrt2Ex2[i0*256+i1]
 				h2BlockLayerNorm0GammaRow := m.h2BlockLayerNorm0Gamma[0:][:384]
 				h2BlockLayerNorm0BetaRow := m.h2BlockLayerNorm0Beta[0:][:384]
-				hDivRow2 := m.hDiv2[i0*98304+i1*384:][:384]
-				hAddRow3 := m.hAdd6[i0*98304+i1*384:][:384]
+				hDivRow2 := hDiv2Ex[i0*98304+i1*384:][:384]
+				hAddRow3 := hAdd6Ex[i0*98304+i1*384:][:384]
 				hDivAVX22(384, &hSubRow2[0], &hDivRow2[0], &h2BlockLayerNorm0GammaRow[0], &h2BlockLayerNorm0BetaRow[0], &hAddRow3[0], hSqrt2)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow2 := m.hSub2[i0*98304+i1*384:][:384]
-				hSqrt2 := m.hSqrt2[i0*256+i1]
+				hSubRow2 := hSub2Ex2[i0*98304+i1*384:][:384]
+				hSqrt2 := hSqrt2Ex2[i0*256+i1]
 				h2BlockLayerNorm0GammaRow := m.h2BlockLayerNorm0Gamma[0:][:384]
 				h2BlockLayerNorm0BetaRow := m.h2BlockLayerNorm0Beta[0:][:384]
-				hDivRow2 := m.hDiv2[i0*98304+i1*384:][:384]
-				hAddRow3 := m.hAdd6[i0*98304+i1*384:][:384]
+				hDivRow2 := hDiv2Ex[i0*98304+i1*384:][:384]
+				hAddRow3 := hAdd6Ex[i0*98304+i1*384:][:384]
 				for j := range hDivRow2 {
 					hDiv2 := hSubRow2[j] / hSqrt2
 					hMul4 := hDiv2 * h2BlockLayerNorm0GammaRow[j]
@@ -5679,17 +5806,21 @@ func (m *Model) hMatmulForward3(n int) {
 	rt.Sgemm(false, false, 256*n, 1536, 384, 1, m.hAdd6, 384, m.h2BlockDense0W, 1536, 0, m.hMatmul3, 1536)
 }
 
-// hAddForward2 computes
+// hAddForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd7 = add(hMatmul3, h2BlockDense0B) (N, 256, 1536)
 //	hGelu2 = gelu(hAdd7) (N, 256, 1536)
-func (m *Model) hAddForward2(n int) {
+func (m *Model) hAddForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmul3Ex := m.hMatmul3[lo*393216:]
+	hAdd7Ex := m.hAdd7[lo*393216:]
+	hGelu2Ex := m.hGelu2[lo*393216:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow3 := m.hMatmul3[i0*393216+i1*1536:][:1536]
+			hReshapeRow3 := hMatmul3Ex[i0*393216+i1*1536:][:1536]
 			h2BlockDense0BRow := m.h2BlockDense0B[0:][:1536]
-			hAddRow4 := m.hAdd7[i0*393216+i1*1536:][:1536]
-			hGeluRow2 := m.hGelu2[i0*393216+i1*1536:][:1536]
+			hAddRow4 := hAdd7Ex[i0*393216+i1*1536:][:1536]
+			hGeluRow2 := hGelu2Ex[i0*393216+i1*1536:][:1536]
 			for j := range hAddRow4 {
 				hAdd7 := hReshapeRow3[j] + h2BlockDense0BRow[j]
 				hGelu2 := gelu32(hAdd7)
@@ -5707,21 +5838,26 @@ func (m *Model) hMatmulForward4(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 1536, 1, m.hGelu2, 1536, m.h2BlockDense1W, 384, 0, m.hMatmul4, 384)
 }
 
-// xReduceMeanForward5 computes
+// xReduceMeanForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd8 = add(hMatmul4, h2BlockDense1B) (N, 256, 384)
 //	h3 = add(x3, hAdd8) (N, 256, 384)
 //	xReduceMean5 = reduce_mean(h3) (N, 256, 1)
-func (m *Model) xReduceMeanForward5(n int) {
-	for i := range m.xReduceMean5[:256*n] {
-		m.xReduceMean5[i] = 0
+func (m *Model) xReduceMeanForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean5Ex := m.xReduceMean5[lo*256:]
+	hMatmul4Ex := m.hMatmul4[lo*98304:]
+	x3Ex3 := m.x3[lo*98304:]
+	h3Ex := m.h3[lo*98304:]
+	for i := range xReduceMean5Ex[:256*n] {
+		xReduceMean5Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow4 := m.hMatmul4[i0*98304+i1*384:][:384]
+			hReshapeRow4 := hMatmul4Ex[i0*98304+i1*384:][:384]
 			h2BlockDense1BRow := m.h2BlockDense1B[0:][:384]
-			xRow2 := m.x3[i0*98304+i1*384:][:384]
-			hRow3 := m.h3[i0*98304+i1*384:][:384]
+			xRow2 := x3Ex3[i0*98304+i1*384:][:384]
+			hRow3 := h3Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hRow3 {
 				hAdd8 := hReshapeRow4[j] + h2BlockDense1BRow[j]
@@ -5729,28 +5865,33 @@ func (m *Model) xReduceMeanForward5(n int) {
 				acc += h3
 				hRow3[j] = h3
 			}
-			m.xReduceMean5[i0*256+i1] += acc
+			xReduceMean5Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean5[:256*n] {
-		m.xReduceMean5[i] /= float32(384)
+	for i := range xReduceMean5Ex[:256*n] {
+		xReduceMean5Ex[i] /= float32(384)
 	}
 }
 
-// xReduceMeanForward6 computes
+// xReduceMeanForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub3 = sub(h3, xReduceMean5) (N, 256, 384)
 //	xMul5 = mul(xSub3, xSub3) (N, 256, 384)
 //	xReduceMean6 = reduce_mean(xMul5) (N, 256, 1)
-func (m *Model) xReduceMeanForward6(n int) {
-	for i := range m.xReduceMean6[:256*n] {
-		m.xReduceMean6[i] = 0
+func (m *Model) xReduceMeanForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean6Ex := m.xReduceMean6[lo*256:]
+	h3Ex2 := m.h3[lo*98304:]
+	xReduceMean5Ex2 := m.xReduceMean5[lo*256:]
+	xSub3Ex := m.xSub3[lo*98304:]
+	for i := range xReduceMean6Ex[:256*n] {
+		xReduceMean6Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow3 := m.h3[i0*98304+i1*384:][:384]
-			xReduceMean5 := m.xReduceMean5[i0*256+i1]
-			xSubRow3 := m.xSub3[i0*98304+i1*384:][:384]
+			hRow3 := h3Ex2[i0*98304+i1*384:][:384]
+			xReduceMean5 := xReduceMean5Ex2[i0*256+i1]
+			xSubRow3 := xSub3Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xSubRow3 {
 				xSub3 := hRow3[j] - xReduceMean5
@@ -5758,28 +5899,31 @@ func (m *Model) xReduceMeanForward6(n int) {
 				acc += xMul5
 				xSubRow3[j] = xSub3
 			}
-			m.xReduceMean6[i0*256+i1] += acc
+			xReduceMean6Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean6[:256*n] {
-		m.xReduceMean6[i] /= float32(384)
+	for i := range xReduceMean6Ex[:256*n] {
+		xReduceMean6Ex[i] /= float32(384)
 	}
 }
 
-// xSqrtForward3 computes
+// xSqrtForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd5 = add(xReduceMean6, float32(1e-05)) (N, 256, 1)
 //	xSqrt3 = sqrt(xAdd5) (N, 256, 1)
-func (m *Model) xSqrtForward3(n int) {
+func (m *Model) xSqrtForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean6Ex2 := m.xReduceMean6[lo*256:]
+	xSqrt3Ex := m.xSqrt3[lo*256:]
 	if xSqrtAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow3 := m.xReduceMean6[0:][:256*n]
-		xSqrtRow3 := m.xSqrt3[0:][:256*n]
+		xReduceMeanRow3 := xReduceMean6Ex2[0:][:256*n]
+		xSqrtRow3 := xSqrt3Ex[0:][:256*n]
 		if 256*n > 0 {
 			xSqrtAVX23(256*n, &xReduceMeanRow3[0], &xSqrtRow3[0])
 		}
 	} else {
-		xReduceMeanRow3 := m.xReduceMean6[0:][:256*n]
-		xSqrtRow3 := m.xSqrt3[0:][:256*n]
+		xReduceMeanRow3 := xReduceMean6Ex2[0:][:256*n]
+		xSqrtRow3 := xSqrt3Ex[0:][:256*n]
 		for j := range xSqrtRow3 {
 			xAdd5 := xReduceMeanRow3[j] + float32(1e-05)
 			xSqrt3 := sqrt32(xAdd5)
@@ -5788,33 +5932,38 @@ func (m *Model) xSqrtForward3(n int) {
 	}
 }
 
-// xDivForward3 computes
+// xDivForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv3 = div(xSub3, xSqrt3) (N, 256, 384)
 //	xMul6 = mul(xDiv3, h3BlockXLayerNorm0Gamma) (N, 256, 384)
 //	xAdd6 = add(xMul6, h3BlockXLayerNorm0Beta) (N, 256, 384)
-func (m *Model) xDivForward3(n int) {
+func (m *Model) xDivForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSub3Ex2 := m.xSub3[lo*98304:]
+	xSqrt3Ex2 := m.xSqrt3[lo*256:]
+	xDiv3Ex := m.xDiv3[lo*98304:]
+	xAdd6Ex := m.xAdd6[lo*98304:]
 	if xDivAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow3 := m.xSub3[i0*98304+i1*384:][:384]
-				xSqrt3 := m.xSqrt3[i0*256+i1]
+				xSubRow3 := xSub3Ex2[i0*98304+i1*384:][:384]
+				xSqrt3 := xSqrt3Ex2[i0*256+i1]
 				h3BlockXLayerNorm0GammaRow := m.h3BlockXLayerNorm0Gamma[0:][:384]
 				h3BlockXLayerNorm0BetaRow := m.h3BlockXLayerNorm0Beta[0:][:384]
-				xDivRow3 := m.xDiv3[i0*98304+i1*384:][:384]
-				xAddRow3 := m.xAdd6[i0*98304+i1*384:][:384]
+				xDivRow3 := xDiv3Ex[i0*98304+i1*384:][:384]
+				xAddRow3 := xAdd6Ex[i0*98304+i1*384:][:384]
 				xDivAVX23(384, &xSubRow3[0], &xDivRow3[0], &h3BlockXLayerNorm0GammaRow[0], &h3BlockXLayerNorm0BetaRow[0], &xAddRow3[0], xSqrt3)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow3 := m.xSub3[i0*98304+i1*384:][:384]
-				xSqrt3 := m.xSqrt3[i0*256+i1]
+				xSubRow3 := xSub3Ex2[i0*98304+i1*384:][:384]
+				xSqrt3 := xSqrt3Ex2[i0*256+i1]
 				h3BlockXLayerNorm0GammaRow := m.h3BlockXLayerNorm0Gamma[0:][:384]
 				h3BlockXLayerNorm0BetaRow := m.h3BlockXLayerNorm0Beta[0:][:384]
-				xDivRow3 := m.xDiv3[i0*98304+i1*384:][:384]
-				xAddRow3 := m.xAdd6[i0*98304+i1*384:][:384]
+				xDivRow3 := xDiv3Ex[i0*98304+i1*384:][:384]
+				xAddRow3 := xAdd6Ex[i0*98304+i1*384:][:384]
 				for j := range xDivRow3 {
 					xDiv3 := xSubRow3[j] / xSqrt3
 					xMul6 := xDiv3 * h3BlockXLayerNorm0GammaRow[j]
@@ -5834,72 +5983,90 @@ func (m *Model) xMatmulForward9(n int) {
 	rt.Sgemm(false, false, 256*n, 1152, 384, 1, m.xAdd6, 384, m.h3BlockXAttention0Wqkv, 1152, 0, m.xMatmul9, 1152)
 }
 
-// xSliceForward7 computes
+// xSliceForward7 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice7 = slice(xMatmul9) (256*N, 384)
-func (m *Model) xSliceForward7(n int) {
+func (m *Model) xSliceForward7(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice7Ex := m.xSlice7[lo*98304:]
+	xMatmul9Ex := m.xMatmul9[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice7[o*384*(1):(o+1)*384*(1)], m.xMatmul9[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
+		copy(xSlice7Ex[o*384*(1):(o+1)*384*(1)], xMatmul9Ex[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
 	}
 }
 
-// xTransposeForward9 computes
+// xTransposeForward9 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose9 = transpose(xSlice7) (N, 6, 256, 64)
-func (m *Model) xTransposeForward9(n int) {
+func (m *Model) xTransposeForward9(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose9Ex := m.xTranspose9[lo*98304:]
+	xSlice7Ex2 := m.xSlice7[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose9[i0*98304+i1*16384+i2*64+i3] = m.xSlice7[i0*98304+i1*64+i2*384+i3]
+					xTranspose9Ex[i0*98304+i1*16384+i2*64+i3] = xSlice7Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward8 computes
+// xSliceForward8 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice8 = slice(xMatmul9) (256*N, 384)
-func (m *Model) xSliceForward8(n int) {
+func (m *Model) xSliceForward8(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice8Ex := m.xSlice8[lo*98304:]
+	xMatmul9Ex2 := m.xMatmul9[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice8[o*384*(1):(o+1)*384*(1)], m.xMatmul9[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
+		copy(xSlice8Ex[o*384*(1):(o+1)*384*(1)], xMatmul9Ex2[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
 	}
 }
 
-// xSliceForward9 computes
+// xSliceForward9 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice9 = slice(xMatmul9) (256*N, 384)
-func (m *Model) xSliceForward9(n int) {
+func (m *Model) xSliceForward9(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice9Ex := m.xSlice9[lo*98304:]
+	xMatmul9Ex3 := m.xMatmul9[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice9[o*384*(1):(o+1)*384*(1)], m.xMatmul9[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
+		copy(xSlice9Ex[o*384*(1):(o+1)*384*(1)], xMatmul9Ex3[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
 	}
 }
 
-// xTransposeForward10 computes
+// xTransposeForward10 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose10 = transpose(xSlice8) (N, 6, 256, 64)
-func (m *Model) xTransposeForward10(n int) {
+func (m *Model) xTransposeForward10(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose10Ex := m.xTranspose10[lo*98304:]
+	xSlice8Ex2 := m.xSlice8[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose10[i0*98304+i1*16384+i2*64+i3] = m.xSlice8[i0*98304+i1*64+i2*384+i3]
+					xTranspose10Ex[i0*98304+i1*16384+i2*64+i3] = xSlice8Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward11 computes
+// xTransposeForward11 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose11 = transpose(xSlice9) (N, 6, 256, 64)
-func (m *Model) xTransposeForward11(n int) {
+func (m *Model) xTransposeForward11(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose11Ex := m.xTranspose11[lo*98304:]
+	xSlice9Ex2 := m.xSlice9[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose11[i0*98304+i1*16384+i2*64+i3] = m.xSlice9[i0*98304+i1*64+i2*384+i3]
+					xTranspose11Ex[i0*98304+i1*16384+i2*64+i3] = xSlice9Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -5913,15 +6080,18 @@ func (m *Model) xMatmulForward10(n int) {
 	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose9, 64, 16384, m.xTranspose10, 64, 16384, 0, m.xMatmul10, 256, 65536)
 }
 
-// xMaskedSoftmaxForward3 computes
+// xMaskedSoftmaxForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax3 = masked_softmax(xMatmul10) (N, 6, 256, 256)
-func (m *Model) xMaskedSoftmaxForward3(n int) {
+func (m *Model) xMaskedSoftmaxForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmax3Ex := m.xMaskedSoftmax3[lo*393216:]
+	xMatmul10Ex := m.xMatmul10[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.xMaskedSoftmax3[row*256 : (row+1)*256]
+		dst := xMaskedSoftmax3Ex[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		xs := m.xMatmul10[row*256 : row*256+keep]
+		xs := xMatmul10Ex[row*256 : row*256+keep]
 		mx := float32(math.Inf(-1))
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
@@ -5947,15 +6117,18 @@ func (m *Model) xMatmulForward11(n int) {
 	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax3, 256, 65536, m.xTranspose11, 64, 16384, 0, m.xMatmul11, 64, 16384)
 }
 
-// xTransposeForward12 computes
+// xTransposeForward12 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose12 = transpose(xMatmul11) (N, 256, 6, 64)
-func (m *Model) xTransposeForward12(n int) {
+func (m *Model) xTransposeForward12(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose12Ex := m.xTranspose12[lo*98304:]
+	xMatmul11Ex := m.xMatmul11[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose12[i0*98304+i1*384+i2*64+i3] = m.xMatmul11[i0*98304+i1*64+i2*16384+i3]
+					xTranspose12Ex[i0*98304+i1*384+i2*64+i3] = xMatmul11Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
@@ -5969,47 +6142,57 @@ func (m *Model) xMatmulForward12(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 384, 1, m.xTranspose12, 384, m.h3BlockXAttention0Wo, 384, 0, m.xMatmul12, 384)
 }
 
-// hReduceMeanForward5 computes
+// hReduceMeanForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x4 = add(h3, xMatmul12) (N, 256, 384)
 //	hReduceMean5 = reduce_mean(x4) (N, 256, 1)
-func (m *Model) hReduceMeanForward5(n int) {
-	for i := range m.hReduceMean5[:256*n] {
-		m.hReduceMean5[i] = 0
+func (m *Model) hReduceMeanForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean5Ex := m.hReduceMean5[lo*256:]
+	h3Ex3 := m.h3[lo*98304:]
+	xMatmul12Ex := m.xMatmul12[lo*98304:]
+	x4Ex := m.x4[lo*98304:]
+	for i := range hReduceMean5Ex[:256*n] {
+		hReduceMean5Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow3 := m.h3[i0*98304+i1*384:][:384]
-			xReshapeRow3 := m.xMatmul12[i0*98304+i1*384:][:384]
-			xRow3 := m.x4[i0*98304+i1*384:][:384]
+			hRow3 := h3Ex3[i0*98304+i1*384:][:384]
+			xReshapeRow3 := xMatmul12Ex[i0*98304+i1*384:][:384]
+			xRow3 := x4Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xRow3 {
 				x4 := hRow3[j] + xReshapeRow3[j]
 				acc += x4
 				xRow3[j] = x4
 			}
-			m.hReduceMean5[i0*256+i1] += acc
+			hReduceMean5Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean5[:256*n] {
-		m.hReduceMean5[i] /= float32(384)
+	for i := range hReduceMean5Ex[:256*n] {
+		hReduceMean5Ex[i] /= float32(384)
 	}
 }
 
-// hReduceMeanForward6 computes
+// hReduceMeanForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub3 = sub(x4, hReduceMean5) (N, 256, 384)
 //	hMul5 = mul(hSub3, hSub3) (N, 256, 384)
 //	hReduceMean6 = reduce_mean(hMul5) (N, 256, 1)
-func (m *Model) hReduceMeanForward6(n int) {
-	for i := range m.hReduceMean6[:256*n] {
-		m.hReduceMean6[i] = 0
+func (m *Model) hReduceMeanForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean6Ex := m.hReduceMean6[lo*256:]
+	x4Ex2 := m.x4[lo*98304:]
+	hReduceMean5Ex2 := m.hReduceMean5[lo*256:]
+	hSub3Ex := m.hSub3[lo*98304:]
+	for i := range hReduceMean6Ex[:256*n] {
+		hReduceMean6Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			xRow3 := m.x4[i0*98304+i1*384:][:384]
-			hReduceMean5 := m.hReduceMean5[i0*256+i1]
-			hSubRow3 := m.hSub3[i0*98304+i1*384:][:384]
+			xRow3 := x4Ex2[i0*98304+i1*384:][:384]
+			hReduceMean5 := hReduceMean5Ex2[i0*256+i1]
+			hSubRow3 := hSub3Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hSubRow3 {
 				hSub3 := xRow3[j] - hReduceMean5
@@ -6017,28 +6200,31 @@ func (m *Model) hReduceMeanForward6(n int) {
 				acc += hMul5
 				hSubRow3[j] = hSub3
 			}
-			m.hReduceMean6[i0*256+i1] += acc
+			hReduceMean6Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean6[:256*n] {
-		m.hReduceMean6[i] /= float32(384)
+	for i := range hReduceMean6Ex[:256*n] {
+		hReduceMean6Ex[i] /= float32(384)
 	}
 }
 
-// hSqrtForward3 computes
+// hSqrtForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd9 = add(hReduceMean6, float32(1e-05)) (N, 256, 1)
 //	hSqrt3 = sqrt(hAdd9) (N, 256, 1)
-func (m *Model) hSqrtForward3(n int) {
+func (m *Model) hSqrtForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean6Ex2 := m.hReduceMean6[lo*256:]
+	hSqrt3Ex := m.hSqrt3[lo*256:]
 	if hSqrtAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow3 := m.hReduceMean6[0:][:256*n]
-		hSqrtRow3 := m.hSqrt3[0:][:256*n]
+		hReduceMeanRow3 := hReduceMean6Ex2[0:][:256*n]
+		hSqrtRow3 := hSqrt3Ex[0:][:256*n]
 		if 256*n > 0 {
 			hSqrtAVX23(256*n, &hReduceMeanRow3[0], &hSqrtRow3[0])
 		}
 	} else {
-		hReduceMeanRow3 := m.hReduceMean6[0:][:256*n]
-		hSqrtRow3 := m.hSqrt3[0:][:256*n]
+		hReduceMeanRow3 := hReduceMean6Ex2[0:][:256*n]
+		hSqrtRow3 := hSqrt3Ex[0:][:256*n]
 		for j := range hSqrtRow3 {
 			hAdd9 := hReduceMeanRow3[j] + float32(1e-05)
 			hSqrt3 := sqrt32(hAdd9)
@@ -6047,33 +6233,38 @@ func (m *Model) hSqrtForward3(n int) {
 	}
 }
 
-// hDivForward3 computes
+// hDivForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv3 = div(hSub3, hSqrt3) (N, 256, 384)
 //	hMul6 = mul(hDiv3, h3BlockLayerNorm0Gamma) (N, 256, 384)
 //	hAdd10 = add(hMul6, h3BlockLayerNorm0Beta) (N, 256, 384)
-func (m *Model) hDivForward3(n int) {
+func (m *Model) hDivForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSub3Ex2 := m.hSub3[lo*98304:]
+	hSqrt3Ex2 := m.hSqrt3[lo*256:]
+	hDiv3Ex := m.hDiv3[lo*98304:]
+	hAdd10Ex := m.hAdd10[lo*98304:]
 	if hDivAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow3 := m.hSub3[i0*98304+i1*384:][:384]
-				hSqrt3 := m.hSqrt3[i0*256+i1]
+				hSubRow3 := hSub3Ex2[i0*98304+i1*384:][:384]
+				hSqrt3 := hSqrt3Ex2[i0*256+i1]
 				h3BlockLayerNorm0GammaRow := m.h3BlockLayerNorm0Gamma[0:][:384]
 				h3BlockLayerNorm0BetaRow := m.h3BlockLayerNorm0Beta[0:][:384]
-				hDivRow3 := m.hDiv3[i0*98304+i1*384:][:384]
-				hAddRow5 := m.hAdd10[i0*98304+i1*384:][:384]
+				hDivRow3 := hDiv3Ex[i0*98304+i1*384:][:384]
+				hAddRow5 := hAdd10Ex[i0*98304+i1*384:][:384]
 				hDivAVX23(384, &hSubRow3[0], &hDivRow3[0], &h3BlockLayerNorm0GammaRow[0], &h3BlockLayerNorm0BetaRow[0], &hAddRow5[0], hSqrt3)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow3 := m.hSub3[i0*98304+i1*384:][:384]
-				hSqrt3 := m.hSqrt3[i0*256+i1]
+				hSubRow3 := hSub3Ex2[i0*98304+i1*384:][:384]
+				hSqrt3 := hSqrt3Ex2[i0*256+i1]
 				h3BlockLayerNorm0GammaRow := m.h3BlockLayerNorm0Gamma[0:][:384]
 				h3BlockLayerNorm0BetaRow := m.h3BlockLayerNorm0Beta[0:][:384]
-				hDivRow3 := m.hDiv3[i0*98304+i1*384:][:384]
-				hAddRow5 := m.hAdd10[i0*98304+i1*384:][:384]
+				hDivRow3 := hDiv3Ex[i0*98304+i1*384:][:384]
+				hAddRow5 := hAdd10Ex[i0*98304+i1*384:][:384]
 				for j := range hDivRow3 {
 					hDiv3 := hSubRow3[j] / hSqrt3
 					hMul6 := hDiv3 * h3BlockLayerNorm0GammaRow[j]
@@ -6093,17 +6284,21 @@ func (m *Model) hMatmulForward5(n int) {
 	rt.Sgemm(false, false, 256*n, 1536, 384, 1, m.hAdd10, 384, m.h3BlockDense0W, 1536, 0, m.hMatmul5, 1536)
 }
 
-// hAddForward3 computes
+// hAddForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd11 = add(hMatmul5, h3BlockDense0B) (N, 256, 1536)
 //	hGelu3 = gelu(hAdd11) (N, 256, 1536)
-func (m *Model) hAddForward3(n int) {
+func (m *Model) hAddForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmul5Ex := m.hMatmul5[lo*393216:]
+	hAdd11Ex := m.hAdd11[lo*393216:]
+	hGelu3Ex := m.hGelu3[lo*393216:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow5 := m.hMatmul5[i0*393216+i1*1536:][:1536]
+			hReshapeRow5 := hMatmul5Ex[i0*393216+i1*1536:][:1536]
 			h3BlockDense0BRow := m.h3BlockDense0B[0:][:1536]
-			hAddRow6 := m.hAdd11[i0*393216+i1*1536:][:1536]
-			hGeluRow3 := m.hGelu3[i0*393216+i1*1536:][:1536]
+			hAddRow6 := hAdd11Ex[i0*393216+i1*1536:][:1536]
+			hGeluRow3 := hGelu3Ex[i0*393216+i1*1536:][:1536]
 			for j := range hAddRow6 {
 				hAdd11 := hReshapeRow5[j] + h3BlockDense0BRow[j]
 				hGelu3 := gelu32(hAdd11)
@@ -6121,21 +6316,26 @@ func (m *Model) hMatmulForward6(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 1536, 1, m.hGelu3, 1536, m.h3BlockDense1W, 384, 0, m.hMatmul6, 384)
 }
 
-// xReduceMeanForward7 computes
+// xReduceMeanForward7 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd12 = add(hMatmul6, h3BlockDense1B) (N, 256, 384)
 //	h4 = add(x4, hAdd12) (N, 256, 384)
 //	xReduceMean7 = reduce_mean(h4) (N, 256, 1)
-func (m *Model) xReduceMeanForward7(n int) {
-	for i := range m.xReduceMean7[:256*n] {
-		m.xReduceMean7[i] = 0
+func (m *Model) xReduceMeanForward7(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean7Ex := m.xReduceMean7[lo*256:]
+	hMatmul6Ex := m.hMatmul6[lo*98304:]
+	x4Ex3 := m.x4[lo*98304:]
+	h4Ex := m.h4[lo*98304:]
+	for i := range xReduceMean7Ex[:256*n] {
+		xReduceMean7Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow6 := m.hMatmul6[i0*98304+i1*384:][:384]
+			hReshapeRow6 := hMatmul6Ex[i0*98304+i1*384:][:384]
 			h3BlockDense1BRow := m.h3BlockDense1B[0:][:384]
-			xRow3 := m.x4[i0*98304+i1*384:][:384]
-			hRow4 := m.h4[i0*98304+i1*384:][:384]
+			xRow3 := x4Ex3[i0*98304+i1*384:][:384]
+			hRow4 := h4Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hRow4 {
 				hAdd12 := hReshapeRow6[j] + h3BlockDense1BRow[j]
@@ -6143,28 +6343,33 @@ func (m *Model) xReduceMeanForward7(n int) {
 				acc += h4
 				hRow4[j] = h4
 			}
-			m.xReduceMean7[i0*256+i1] += acc
+			xReduceMean7Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean7[:256*n] {
-		m.xReduceMean7[i] /= float32(384)
+	for i := range xReduceMean7Ex[:256*n] {
+		xReduceMean7Ex[i] /= float32(384)
 	}
 }
 
-// xReduceMeanForward8 computes
+// xReduceMeanForward8 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub4 = sub(h4, xReduceMean7) (N, 256, 384)
 //	xMul7 = mul(xSub4, xSub4) (N, 256, 384)
 //	xReduceMean8 = reduce_mean(xMul7) (N, 256, 1)
-func (m *Model) xReduceMeanForward8(n int) {
-	for i := range m.xReduceMean8[:256*n] {
-		m.xReduceMean8[i] = 0
+func (m *Model) xReduceMeanForward8(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean8Ex := m.xReduceMean8[lo*256:]
+	h4Ex2 := m.h4[lo*98304:]
+	xReduceMean7Ex2 := m.xReduceMean7[lo*256:]
+	xSub4Ex := m.xSub4[lo*98304:]
+	for i := range xReduceMean8Ex[:256*n] {
+		xReduceMean8Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow4 := m.h4[i0*98304+i1*384:][:384]
-			xReduceMean7 := m.xReduceMean7[i0*256+i1]
-			xSubRow4 := m.xSub4[i0*98304+i1*384:][:384]
+			hRow4 := h4Ex2[i0*98304+i1*384:][:384]
+			xReduceMean7 := xReduceMean7Ex2[i0*256+i1]
+			xSubRow4 := xSub4Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xSubRow4 {
 				xSub4 := hRow4[j] - xReduceMean7
@@ -6172,28 +6377,31 @@ func (m *Model) xReduceMeanForward8(n int) {
 				acc += xMul7
 				xSubRow4[j] = xSub4
 			}
-			m.xReduceMean8[i0*256+i1] += acc
+			xReduceMean8Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean8[:256*n] {
-		m.xReduceMean8[i] /= float32(384)
+	for i := range xReduceMean8Ex[:256*n] {
+		xReduceMean8Ex[i] /= float32(384)
 	}
 }
 
-// xSqrtForward4 computes
+// xSqrtForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd7 = add(xReduceMean8, float32(1e-05)) (N, 256, 1)
 //	xSqrt4 = sqrt(xAdd7) (N, 256, 1)
-func (m *Model) xSqrtForward4(n int) {
+func (m *Model) xSqrtForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean8Ex2 := m.xReduceMean8[lo*256:]
+	xSqrt4Ex := m.xSqrt4[lo*256:]
 	if xSqrtAVX24 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow4 := m.xReduceMean8[0:][:256*n]
-		xSqrtRow4 := m.xSqrt4[0:][:256*n]
+		xReduceMeanRow4 := xReduceMean8Ex2[0:][:256*n]
+		xSqrtRow4 := xSqrt4Ex[0:][:256*n]
 		if 256*n > 0 {
 			xSqrtAVX24(256*n, &xReduceMeanRow4[0], &xSqrtRow4[0])
 		}
 	} else {
-		xReduceMeanRow4 := m.xReduceMean8[0:][:256*n]
-		xSqrtRow4 := m.xSqrt4[0:][:256*n]
+		xReduceMeanRow4 := xReduceMean8Ex2[0:][:256*n]
+		xSqrtRow4 := xSqrt4Ex[0:][:256*n]
 		for j := range xSqrtRow4 {
 			xAdd7 := xReduceMeanRow4[j] + float32(1e-05)
 			xSqrt4 := sqrt32(xAdd7)
@@ -6202,33 +6410,38 @@ func (m *Model) xSqrtForward4(n int) {
 	}
 }
 
-// xDivForward4 computes
+// xDivForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv4 = div(xSub4, xSqrt4) (N, 256, 384)
 //	xMul8 = mul(xDiv4, h4BlockXLayerNorm0Gamma) (N, 256, 384)
 //	xAdd8 = add(xMul8, h4BlockXLayerNorm0Beta) (N, 256, 384)
-func (m *Model) xDivForward4(n int) {
+func (m *Model) xDivForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSub4Ex2 := m.xSub4[lo*98304:]
+	xSqrt4Ex2 := m.xSqrt4[lo*256:]
+	xDiv4Ex := m.xDiv4[lo*98304:]
+	xAdd8Ex := m.xAdd8[lo*98304:]
 	if xDivAVX24 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow4 := m.xSub4[i0*98304+i1*384:][:384]
-				xSqrt4 := m.xSqrt4[i0*256+i1]
+				xSubRow4 := xSub4Ex2[i0*98304+i1*384:][:384]
+				xSqrt4 := xSqrt4Ex2[i0*256+i1]
 				h4BlockXLayerNorm0GammaRow := m.h4BlockXLayerNorm0Gamma[0:][:384]
 				h4BlockXLayerNorm0BetaRow := m.h4BlockXLayerNorm0Beta[0:][:384]
-				xDivRow4 := m.xDiv4[i0*98304+i1*384:][:384]
-				xAddRow4 := m.xAdd8[i0*98304+i1*384:][:384]
+				xDivRow4 := xDiv4Ex[i0*98304+i1*384:][:384]
+				xAddRow4 := xAdd8Ex[i0*98304+i1*384:][:384]
 				xDivAVX24(384, &xSubRow4[0], &xDivRow4[0], &h4BlockXLayerNorm0GammaRow[0], &h4BlockXLayerNorm0BetaRow[0], &xAddRow4[0], xSqrt4)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow4 := m.xSub4[i0*98304+i1*384:][:384]
-				xSqrt4 := m.xSqrt4[i0*256+i1]
+				xSubRow4 := xSub4Ex2[i0*98304+i1*384:][:384]
+				xSqrt4 := xSqrt4Ex2[i0*256+i1]
 				h4BlockXLayerNorm0GammaRow := m.h4BlockXLayerNorm0Gamma[0:][:384]
 				h4BlockXLayerNorm0BetaRow := m.h4BlockXLayerNorm0Beta[0:][:384]
-				xDivRow4 := m.xDiv4[i0*98304+i1*384:][:384]
-				xAddRow4 := m.xAdd8[i0*98304+i1*384:][:384]
+				xDivRow4 := xDiv4Ex[i0*98304+i1*384:][:384]
+				xAddRow4 := xAdd8Ex[i0*98304+i1*384:][:384]
 				for j := range xDivRow4 {
 					xDiv4 := xSubRow4[j] / xSqrt4
 					xMul8 := xDiv4 * h4BlockXLayerNorm0GammaRow[j]
@@ -6248,72 +6461,90 @@ func (m *Model) xMatmulForward13(n int) {
 	rt.Sgemm(false, false, 256*n, 1152, 384, 1, m.xAdd8, 384, m.h4BlockXAttention0Wqkv, 1152, 0, m.xMatmul13, 1152)
 }
 
-// xSliceForward10 computes
+// xSliceForward10 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice10 = slice(xMatmul13) (256*N, 384)
-func (m *Model) xSliceForward10(n int) {
+func (m *Model) xSliceForward10(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice10Ex := m.xSlice10[lo*98304:]
+	xMatmul13Ex := m.xMatmul13[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice10[o*384*(1):(o+1)*384*(1)], m.xMatmul13[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
+		copy(xSlice10Ex[o*384*(1):(o+1)*384*(1)], xMatmul13Ex[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
 	}
 }
 
-// xTransposeForward13 computes
+// xTransposeForward13 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose13 = transpose(xSlice10) (N, 6, 256, 64)
-func (m *Model) xTransposeForward13(n int) {
+func (m *Model) xTransposeForward13(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose13Ex := m.xTranspose13[lo*98304:]
+	xSlice10Ex2 := m.xSlice10[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose13[i0*98304+i1*16384+i2*64+i3] = m.xSlice10[i0*98304+i1*64+i2*384+i3]
+					xTranspose13Ex[i0*98304+i1*16384+i2*64+i3] = xSlice10Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward11 computes
+// xSliceForward11 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice11 = slice(xMatmul13) (256*N, 384)
-func (m *Model) xSliceForward11(n int) {
+func (m *Model) xSliceForward11(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice11Ex := m.xSlice11[lo*98304:]
+	xMatmul13Ex2 := m.xMatmul13[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice11[o*384*(1):(o+1)*384*(1)], m.xMatmul13[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
+		copy(xSlice11Ex[o*384*(1):(o+1)*384*(1)], xMatmul13Ex2[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
 	}
 }
 
-// xSliceForward12 computes
+// xSliceForward12 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice12 = slice(xMatmul13) (256*N, 384)
-func (m *Model) xSliceForward12(n int) {
+func (m *Model) xSliceForward12(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice12Ex := m.xSlice12[lo*98304:]
+	xMatmul13Ex3 := m.xMatmul13[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice12[o*384*(1):(o+1)*384*(1)], m.xMatmul13[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
+		copy(xSlice12Ex[o*384*(1):(o+1)*384*(1)], xMatmul13Ex3[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
 	}
 }
 
-// xTransposeForward14 computes
+// xTransposeForward14 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose14 = transpose(xSlice11) (N, 6, 256, 64)
-func (m *Model) xTransposeForward14(n int) {
+func (m *Model) xTransposeForward14(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose14Ex := m.xTranspose14[lo*98304:]
+	xSlice11Ex2 := m.xSlice11[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose14[i0*98304+i1*16384+i2*64+i3] = m.xSlice11[i0*98304+i1*64+i2*384+i3]
+					xTranspose14Ex[i0*98304+i1*16384+i2*64+i3] = xSlice11Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward15 computes
+// xTransposeForward15 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose15 = transpose(xSlice12) (N, 6, 256, 64)
-func (m *Model) xTransposeForward15(n int) {
+func (m *Model) xTransposeForward15(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose15Ex := m.xTranspose15[lo*98304:]
+	xSlice12Ex2 := m.xSlice12[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose15[i0*98304+i1*16384+i2*64+i3] = m.xSlice12[i0*98304+i1*64+i2*384+i3]
+					xTranspose15Ex[i0*98304+i1*16384+i2*64+i3] = xSlice12Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -6327,15 +6558,18 @@ func (m *Model) xMatmulForward14(n int) {
 	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose13, 64, 16384, m.xTranspose14, 64, 16384, 0, m.xMatmul14, 256, 65536)
 }
 
-// xMaskedSoftmaxForward4 computes
+// xMaskedSoftmaxForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax4 = masked_softmax(xMatmul14) (N, 6, 256, 256)
-func (m *Model) xMaskedSoftmaxForward4(n int) {
+func (m *Model) xMaskedSoftmaxForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmax4Ex := m.xMaskedSoftmax4[lo*393216:]
+	xMatmul14Ex := m.xMatmul14[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.xMaskedSoftmax4[row*256 : (row+1)*256]
+		dst := xMaskedSoftmax4Ex[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		xs := m.xMatmul14[row*256 : row*256+keep]
+		xs := xMatmul14Ex[row*256 : row*256+keep]
 		mx := float32(math.Inf(-1))
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
@@ -6361,15 +6595,18 @@ func (m *Model) xMatmulForward15(n int) {
 	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax4, 256, 65536, m.xTranspose15, 64, 16384, 0, m.xMatmul15, 64, 16384)
 }
 
-// xTransposeForward16 computes
+// xTransposeForward16 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose16 = transpose(xMatmul15) (N, 256, 6, 64)
-func (m *Model) xTransposeForward16(n int) {
+func (m *Model) xTransposeForward16(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose16Ex := m.xTranspose16[lo*98304:]
+	xMatmul15Ex := m.xMatmul15[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose16[i0*98304+i1*384+i2*64+i3] = m.xMatmul15[i0*98304+i1*64+i2*16384+i3]
+					xTranspose16Ex[i0*98304+i1*384+i2*64+i3] = xMatmul15Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
@@ -6383,47 +6620,57 @@ func (m *Model) xMatmulForward16(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 384, 1, m.xTranspose16, 384, m.h4BlockXAttention0Wo, 384, 0, m.xMatmul16, 384)
 }
 
-// hReduceMeanForward7 computes
+// hReduceMeanForward7 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x5 = add(h4, xMatmul16) (N, 256, 384)
 //	hReduceMean7 = reduce_mean(x5) (N, 256, 1)
-func (m *Model) hReduceMeanForward7(n int) {
-	for i := range m.hReduceMean7[:256*n] {
-		m.hReduceMean7[i] = 0
+func (m *Model) hReduceMeanForward7(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean7Ex := m.hReduceMean7[lo*256:]
+	h4Ex3 := m.h4[lo*98304:]
+	xMatmul16Ex := m.xMatmul16[lo*98304:]
+	x5Ex := m.x5[lo*98304:]
+	for i := range hReduceMean7Ex[:256*n] {
+		hReduceMean7Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow4 := m.h4[i0*98304+i1*384:][:384]
-			xReshapeRow4 := m.xMatmul16[i0*98304+i1*384:][:384]
-			xRow4 := m.x5[i0*98304+i1*384:][:384]
+			hRow4 := h4Ex3[i0*98304+i1*384:][:384]
+			xReshapeRow4 := xMatmul16Ex[i0*98304+i1*384:][:384]
+			xRow4 := x5Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xRow4 {
 				x5 := hRow4[j] + xReshapeRow4[j]
 				acc += x5
 				xRow4[j] = x5
 			}
-			m.hReduceMean7[i0*256+i1] += acc
+			hReduceMean7Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean7[:256*n] {
-		m.hReduceMean7[i] /= float32(384)
+	for i := range hReduceMean7Ex[:256*n] {
+		hReduceMean7Ex[i] /= float32(384)
 	}
 }
 
-// hReduceMeanForward8 computes
+// hReduceMeanForward8 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub4 = sub(x5, hReduceMean7) (N, 256, 384)
 //	hMul7 = mul(hSub4, hSub4) (N, 256, 384)
 //	hReduceMean8 = reduce_mean(hMul7) (N, 256, 1)
-func (m *Model) hReduceMeanForward8(n int) {
-	for i := range m.hReduceMean8[:256*n] {
-		m.hReduceMean8[i] = 0
+func (m *Model) hReduceMeanForward8(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean8Ex := m.hReduceMean8[lo*256:]
+	x5Ex2 := m.x5[lo*98304:]
+	hReduceMean7Ex2 := m.hReduceMean7[lo*256:]
+	hSub4Ex := m.hSub4[lo*98304:]
+	for i := range hReduceMean8Ex[:256*n] {
+		hReduceMean8Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			xRow4 := m.x5[i0*98304+i1*384:][:384]
-			hReduceMean7 := m.hReduceMean7[i0*256+i1]
-			hSubRow4 := m.hSub4[i0*98304+i1*384:][:384]
+			xRow4 := x5Ex2[i0*98304+i1*384:][:384]
+			hReduceMean7 := hReduceMean7Ex2[i0*256+i1]
+			hSubRow4 := hSub4Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hSubRow4 {
 				hSub4 := xRow4[j] - hReduceMean7
@@ -6431,28 +6678,31 @@ func (m *Model) hReduceMeanForward8(n int) {
 				acc += hMul7
 				hSubRow4[j] = hSub4
 			}
-			m.hReduceMean8[i0*256+i1] += acc
+			hReduceMean8Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean8[:256*n] {
-		m.hReduceMean8[i] /= float32(384)
+	for i := range hReduceMean8Ex[:256*n] {
+		hReduceMean8Ex[i] /= float32(384)
 	}
 }
 
-// hSqrtForward4 computes
+// hSqrtForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd13 = add(hReduceMean8, float32(1e-05)) (N, 256, 1)
 //	hSqrt4 = sqrt(hAdd13) (N, 256, 1)
-func (m *Model) hSqrtForward4(n int) {
+func (m *Model) hSqrtForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean8Ex2 := m.hReduceMean8[lo*256:]
+	hSqrt4Ex := m.hSqrt4[lo*256:]
 	if hSqrtAVX24 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow4 := m.hReduceMean8[0:][:256*n]
-		hSqrtRow4 := m.hSqrt4[0:][:256*n]
+		hReduceMeanRow4 := hReduceMean8Ex2[0:][:256*n]
+		hSqrtRow4 := hSqrt4Ex[0:][:256*n]
 		if 256*n > 0 {
 			hSqrtAVX24(256*n, &hReduceMeanRow4[0], &hSqrtRow4[0])
 		}
 	} else {
-		hReduceMeanRow4 := m.hReduceMean8[0:][:256*n]
-		hSqrtRow4 := m.hSqrt4[0:][:256*n]
+		hReduceMeanRow4 := hReduceMean8Ex2[0:][:256*n]
+		hSqrtRow4 := hSqrt4Ex[0:][:256*n]
 		for j := range hSqrtRow4 {
 			hAdd13 := hReduceMeanRow4[j] + float32(1e-05)
 			hSqrt4 := sqrt32(hAdd13)
@@ -6461,33 +6711,38 @@ func (m *Model) hSqrtForward4(n int) {
 	}
 }
 
-// hDivForward4 computes
+// hDivForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv4 = div(hSub4, hSqrt4) (N, 256, 384)
 //	hMul8 = mul(hDiv4, h4BlockLayerNorm0Gamma) (N, 256, 384)
 //	hAdd14 = add(hMul8, h4BlockLayerNorm0Beta) (N, 256, 384)
-func (m *Model) hDivForward4(n int) {
+func (m *Model) hDivForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSub4Ex2 := m.hSub4[lo*98304:]
+	hSqrt4Ex2 := m.hSqrt4[lo*256:]
+	hDiv4Ex := m.hDiv4[lo*98304:]
+	hAdd14Ex := m.hAdd14[lo*98304:]
 	if hDivAVX24 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow4 := m.hSub4[i0*98304+i1*384:][:384]
-				hSqrt4 := m.hSqrt4[i0*256+i1]
+				hSubRow4 := hSub4Ex2[i0*98304+i1*384:][:384]
+				hSqrt4 := hSqrt4Ex2[i0*256+i1]
 				h4BlockLayerNorm0GammaRow := m.h4BlockLayerNorm0Gamma[0:][:384]
 				h4BlockLayerNorm0BetaRow := m.h4BlockLayerNorm0Beta[0:][:384]
-				hDivRow4 := m.hDiv4[i0*98304+i1*384:][:384]
-				hAddRow7 := m.hAdd14[i0*98304+i1*384:][:384]
+				hDivRow4 := hDiv4Ex[i0*98304+i1*384:][:384]
+				hAddRow7 := hAdd14Ex[i0*98304+i1*384:][:384]
 				hDivAVX24(384, &hSubRow4[0], &hDivRow4[0], &h4BlockLayerNorm0GammaRow[0], &h4BlockLayerNorm0BetaRow[0], &hAddRow7[0], hSqrt4)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow4 := m.hSub4[i0*98304+i1*384:][:384]
-				hSqrt4 := m.hSqrt4[i0*256+i1]
+				hSubRow4 := hSub4Ex2[i0*98304+i1*384:][:384]
+				hSqrt4 := hSqrt4Ex2[i0*256+i1]
 				h4BlockLayerNorm0GammaRow := m.h4BlockLayerNorm0Gamma[0:][:384]
 				h4BlockLayerNorm0BetaRow := m.h4BlockLayerNorm0Beta[0:][:384]
-				hDivRow4 := m.hDiv4[i0*98304+i1*384:][:384]
-				hAddRow7 := m.hAdd14[i0*98304+i1*384:][:384]
+				hDivRow4 := hDiv4Ex[i0*98304+i1*384:][:384]
+				hAddRow7 := hAdd14Ex[i0*98304+i1*384:][:384]
 				for j := range hDivRow4 {
 					hDiv4 := hSubRow4[j] / hSqrt4
 					hMul8 := hDiv4 * h4BlockLayerNorm0GammaRow[j]
@@ -6507,17 +6762,21 @@ func (m *Model) hMatmulForward7(n int) {
 	rt.Sgemm(false, false, 256*n, 1536, 384, 1, m.hAdd14, 384, m.h4BlockDense0W, 1536, 0, m.hMatmul7, 1536)
 }
 
-// hAddForward4 computes
+// hAddForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd15 = add(hMatmul7, h4BlockDense0B) (N, 256, 1536)
 //	hGelu4 = gelu(hAdd15) (N, 256, 1536)
-func (m *Model) hAddForward4(n int) {
+func (m *Model) hAddForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmul7Ex := m.hMatmul7[lo*393216:]
+	hAdd15Ex := m.hAdd15[lo*393216:]
+	hGelu4Ex := m.hGelu4[lo*393216:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow7 := m.hMatmul7[i0*393216+i1*1536:][:1536]
+			hReshapeRow7 := hMatmul7Ex[i0*393216+i1*1536:][:1536]
 			h4BlockDense0BRow := m.h4BlockDense0B[0:][:1536]
-			hAddRow8 := m.hAdd15[i0*393216+i1*1536:][:1536]
-			hGeluRow4 := m.hGelu4[i0*393216+i1*1536:][:1536]
+			hAddRow8 := hAdd15Ex[i0*393216+i1*1536:][:1536]
+			hGeluRow4 := hGelu4Ex[i0*393216+i1*1536:][:1536]
 			for j := range hAddRow8 {
 				hAdd15 := hReshapeRow7[j] + h4BlockDense0BRow[j]
 				hGelu4 := gelu32(hAdd15)
@@ -6535,21 +6794,26 @@ func (m *Model) hMatmulForward8(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 1536, 1, m.hGelu4, 1536, m.h4BlockDense1W, 384, 0, m.hMatmul8, 384)
 }
 
-// xReduceMeanForward9 computes
+// xReduceMeanForward9 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd16 = add(hMatmul8, h4BlockDense1B) (N, 256, 384)
 //	h5 = add(x5, hAdd16) (N, 256, 384)
 //	xReduceMean9 = reduce_mean(h5) (N, 256, 1)
-func (m *Model) xReduceMeanForward9(n int) {
-	for i := range m.xReduceMean9[:256*n] {
-		m.xReduceMean9[i] = 0
+func (m *Model) xReduceMeanForward9(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean9Ex := m.xReduceMean9[lo*256:]
+	hMatmul8Ex := m.hMatmul8[lo*98304:]
+	x5Ex3 := m.x5[lo*98304:]
+	h5Ex := m.h5[lo*98304:]
+	for i := range xReduceMean9Ex[:256*n] {
+		xReduceMean9Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow8 := m.hMatmul8[i0*98304+i1*384:][:384]
+			hReshapeRow8 := hMatmul8Ex[i0*98304+i1*384:][:384]
 			h4BlockDense1BRow := m.h4BlockDense1B[0:][:384]
-			xRow4 := m.x5[i0*98304+i1*384:][:384]
-			hRow5 := m.h5[i0*98304+i1*384:][:384]
+			xRow4 := x5Ex3[i0*98304+i1*384:][:384]
+			hRow5 := h5Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hRow5 {
 				hAdd16 := hReshapeRow8[j] + h4BlockDense1BRow[j]
@@ -6557,28 +6821,33 @@ func (m *Model) xReduceMeanForward9(n int) {
 				acc += h5
 				hRow5[j] = h5
 			}
-			m.xReduceMean9[i0*256+i1] += acc
+			xReduceMean9Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean9[:256*n] {
-		m.xReduceMean9[i] /= float32(384)
+	for i := range xReduceMean9Ex[:256*n] {
+		xReduceMean9Ex[i] /= float32(384)
 	}
 }
 
-// xReduceMeanForward10 computes
+// xReduceMeanForward10 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub5 = sub(h5, xReduceMean9) (N, 256, 384)
 //	xMul9 = mul(xSub5, xSub5) (N, 256, 384)
 //	xReduceMean10 = reduce_mean(xMul9) (N, 256, 1)
-func (m *Model) xReduceMeanForward10(n int) {
-	for i := range m.xReduceMean10[:256*n] {
-		m.xReduceMean10[i] = 0
+func (m *Model) xReduceMeanForward10(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean10Ex := m.xReduceMean10[lo*256:]
+	h5Ex2 := m.h5[lo*98304:]
+	xReduceMean9Ex2 := m.xReduceMean9[lo*256:]
+	xSub5Ex := m.xSub5[lo*98304:]
+	for i := range xReduceMean10Ex[:256*n] {
+		xReduceMean10Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow5 := m.h5[i0*98304+i1*384:][:384]
-			xReduceMean9 := m.xReduceMean9[i0*256+i1]
-			xSubRow5 := m.xSub5[i0*98304+i1*384:][:384]
+			hRow5 := h5Ex2[i0*98304+i1*384:][:384]
+			xReduceMean9 := xReduceMean9Ex2[i0*256+i1]
+			xSubRow5 := xSub5Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xSubRow5 {
 				xSub5 := hRow5[j] - xReduceMean9
@@ -6586,28 +6855,31 @@ func (m *Model) xReduceMeanForward10(n int) {
 				acc += xMul9
 				xSubRow5[j] = xSub5
 			}
-			m.xReduceMean10[i0*256+i1] += acc
+			xReduceMean10Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean10[:256*n] {
-		m.xReduceMean10[i] /= float32(384)
+	for i := range xReduceMean10Ex[:256*n] {
+		xReduceMean10Ex[i] /= float32(384)
 	}
 }
 
-// xSqrtForward5 computes
+// xSqrtForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd9 = add(xReduceMean10, float32(1e-05)) (N, 256, 1)
 //	xSqrt5 = sqrt(xAdd9) (N, 256, 1)
-func (m *Model) xSqrtForward5(n int) {
+func (m *Model) xSqrtForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean10Ex2 := m.xReduceMean10[lo*256:]
+	xSqrt5Ex := m.xSqrt5[lo*256:]
 	if xSqrtAVX25 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow5 := m.xReduceMean10[0:][:256*n]
-		xSqrtRow5 := m.xSqrt5[0:][:256*n]
+		xReduceMeanRow5 := xReduceMean10Ex2[0:][:256*n]
+		xSqrtRow5 := xSqrt5Ex[0:][:256*n]
 		if 256*n > 0 {
 			xSqrtAVX25(256*n, &xReduceMeanRow5[0], &xSqrtRow5[0])
 		}
 	} else {
-		xReduceMeanRow5 := m.xReduceMean10[0:][:256*n]
-		xSqrtRow5 := m.xSqrt5[0:][:256*n]
+		xReduceMeanRow5 := xReduceMean10Ex2[0:][:256*n]
+		xSqrtRow5 := xSqrt5Ex[0:][:256*n]
 		for j := range xSqrtRow5 {
 			xAdd9 := xReduceMeanRow5[j] + float32(1e-05)
 			xSqrt5 := sqrt32(xAdd9)
@@ -6616,33 +6888,38 @@ func (m *Model) xSqrtForward5(n int) {
 	}
 }
 
-// xDivForward5 computes
+// xDivForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv5 = div(xSub5, xSqrt5) (N, 256, 384)
 //	xMul10 = mul(xDiv5, h5BlockXLayerNorm0Gamma) (N, 256, 384)
 //	xAdd10 = add(xMul10, h5BlockXLayerNorm0Beta) (N, 256, 384)
-func (m *Model) xDivForward5(n int) {
+func (m *Model) xDivForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSub5Ex2 := m.xSub5[lo*98304:]
+	xSqrt5Ex2 := m.xSqrt5[lo*256:]
+	xDiv5Ex := m.xDiv5[lo*98304:]
+	xAdd10Ex := m.xAdd10[lo*98304:]
 	if xDivAVX25 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow5 := m.xSub5[i0*98304+i1*384:][:384]
-				xSqrt5 := m.xSqrt5[i0*256+i1]
+				xSubRow5 := xSub5Ex2[i0*98304+i1*384:][:384]
+				xSqrt5 := xSqrt5Ex2[i0*256+i1]
 				h5BlockXLayerNorm0GammaRow := m.h5BlockXLayerNorm0Gamma[0:][:384]
 				h5BlockXLayerNorm0BetaRow := m.h5BlockXLayerNorm0Beta[0:][:384]
-				xDivRow5 := m.xDiv5[i0*98304+i1*384:][:384]
-				xAddRow5 := m.xAdd10[i0*98304+i1*384:][:384]
+				xDivRow5 := xDiv5Ex[i0*98304+i1*384:][:384]
+				xAddRow5 := xAdd10Ex[i0*98304+i1*384:][:384]
 				xDivAVX25(384, &xSubRow5[0], &xDivRow5[0], &h5BlockXLayerNorm0GammaRow[0], &h5BlockXLayerNorm0BetaRow[0], &xAddRow5[0], xSqrt5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow5 := m.xSub5[i0*98304+i1*384:][:384]
-				xSqrt5 := m.xSqrt5[i0*256+i1]
+				xSubRow5 := xSub5Ex2[i0*98304+i1*384:][:384]
+				xSqrt5 := xSqrt5Ex2[i0*256+i1]
 				h5BlockXLayerNorm0GammaRow := m.h5BlockXLayerNorm0Gamma[0:][:384]
 				h5BlockXLayerNorm0BetaRow := m.h5BlockXLayerNorm0Beta[0:][:384]
-				xDivRow5 := m.xDiv5[i0*98304+i1*384:][:384]
-				xAddRow5 := m.xAdd10[i0*98304+i1*384:][:384]
+				xDivRow5 := xDiv5Ex[i0*98304+i1*384:][:384]
+				xAddRow5 := xAdd10Ex[i0*98304+i1*384:][:384]
 				for j := range xDivRow5 {
 					xDiv5 := xSubRow5[j] / xSqrt5
 					xMul10 := xDiv5 * h5BlockXLayerNorm0GammaRow[j]
@@ -6662,72 +6939,90 @@ func (m *Model) xMatmulForward17(n int) {
 	rt.Sgemm(false, false, 256*n, 1152, 384, 1, m.xAdd10, 384, m.h5BlockXAttention0Wqkv, 1152, 0, m.xMatmul17, 1152)
 }
 
-// xSliceForward13 computes
+// xSliceForward13 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice13 = slice(xMatmul17) (256*N, 384)
-func (m *Model) xSliceForward13(n int) {
+func (m *Model) xSliceForward13(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice13Ex := m.xSlice13[lo*98304:]
+	xMatmul17Ex := m.xMatmul17[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice13[o*384*(1):(o+1)*384*(1)], m.xMatmul17[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
+		copy(xSlice13Ex[o*384*(1):(o+1)*384*(1)], xMatmul17Ex[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
 	}
 }
 
-// xTransposeForward17 computes
+// xTransposeForward17 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose17 = transpose(xSlice13) (N, 6, 256, 64)
-func (m *Model) xTransposeForward17(n int) {
+func (m *Model) xTransposeForward17(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose17Ex := m.xTranspose17[lo*98304:]
+	xSlice13Ex2 := m.xSlice13[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose17[i0*98304+i1*16384+i2*64+i3] = m.xSlice13[i0*98304+i1*64+i2*384+i3]
+					xTranspose17Ex[i0*98304+i1*16384+i2*64+i3] = xSlice13Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward14 computes
+// xSliceForward14 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice14 = slice(xMatmul17) (256*N, 384)
-func (m *Model) xSliceForward14(n int) {
+func (m *Model) xSliceForward14(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice14Ex := m.xSlice14[lo*98304:]
+	xMatmul17Ex2 := m.xMatmul17[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice14[o*384*(1):(o+1)*384*(1)], m.xMatmul17[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
+		copy(xSlice14Ex[o*384*(1):(o+1)*384*(1)], xMatmul17Ex2[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
 	}
 }
 
-// xSliceForward15 computes
+// xSliceForward15 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice15 = slice(xMatmul17) (256*N, 384)
-func (m *Model) xSliceForward15(n int) {
+func (m *Model) xSliceForward15(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice15Ex := m.xSlice15[lo*98304:]
+	xMatmul17Ex3 := m.xMatmul17[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice15[o*384*(1):(o+1)*384*(1)], m.xMatmul17[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
+		copy(xSlice15Ex[o*384*(1):(o+1)*384*(1)], xMatmul17Ex3[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
 	}
 }
 
-// xTransposeForward18 computes
+// xTransposeForward18 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose18 = transpose(xSlice14) (N, 6, 256, 64)
-func (m *Model) xTransposeForward18(n int) {
+func (m *Model) xTransposeForward18(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose18Ex := m.xTranspose18[lo*98304:]
+	xSlice14Ex2 := m.xSlice14[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose18[i0*98304+i1*16384+i2*64+i3] = m.xSlice14[i0*98304+i1*64+i2*384+i3]
+					xTranspose18Ex[i0*98304+i1*16384+i2*64+i3] = xSlice14Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward19 computes
+// xTransposeForward19 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose19 = transpose(xSlice15) (N, 6, 256, 64)
-func (m *Model) xTransposeForward19(n int) {
+func (m *Model) xTransposeForward19(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose19Ex := m.xTranspose19[lo*98304:]
+	xSlice15Ex2 := m.xSlice15[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose19[i0*98304+i1*16384+i2*64+i3] = m.xSlice15[i0*98304+i1*64+i2*384+i3]
+					xTranspose19Ex[i0*98304+i1*16384+i2*64+i3] = xSlice15Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -6741,15 +7036,18 @@ func (m *Model) xMatmulForward18(n int) {
 	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose17, 64, 16384, m.xTranspose18, 64, 16384, 0, m.xMatmul18, 256, 65536)
 }
 
-// xMaskedSoftmaxForward5 computes
+// xMaskedSoftmaxForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax5 = masked_softmax(xMatmul18) (N, 6, 256, 256)
-func (m *Model) xMaskedSoftmaxForward5(n int) {
+func (m *Model) xMaskedSoftmaxForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmax5Ex := m.xMaskedSoftmax5[lo*393216:]
+	xMatmul18Ex := m.xMatmul18[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.xMaskedSoftmax5[row*256 : (row+1)*256]
+		dst := xMaskedSoftmax5Ex[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		xs := m.xMatmul18[row*256 : row*256+keep]
+		xs := xMatmul18Ex[row*256 : row*256+keep]
 		mx := float32(math.Inf(-1))
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
@@ -6775,15 +7073,18 @@ func (m *Model) xMatmulForward19(n int) {
 	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax5, 256, 65536, m.xTranspose19, 64, 16384, 0, m.xMatmul19, 64, 16384)
 }
 
-// xTransposeForward20 computes
+// xTransposeForward20 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose20 = transpose(xMatmul19) (N, 256, 6, 64)
-func (m *Model) xTransposeForward20(n int) {
+func (m *Model) xTransposeForward20(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose20Ex := m.xTranspose20[lo*98304:]
+	xMatmul19Ex := m.xMatmul19[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose20[i0*98304+i1*384+i2*64+i3] = m.xMatmul19[i0*98304+i1*64+i2*16384+i3]
+					xTranspose20Ex[i0*98304+i1*384+i2*64+i3] = xMatmul19Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
@@ -6797,47 +7098,57 @@ func (m *Model) xMatmulForward20(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 384, 1, m.xTranspose20, 384, m.h5BlockXAttention0Wo, 384, 0, m.xMatmul20, 384)
 }
 
-// hReduceMeanForward9 computes
+// hReduceMeanForward9 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x6 = add(h5, xMatmul20) (N, 256, 384)
 //	hReduceMean9 = reduce_mean(x6) (N, 256, 1)
-func (m *Model) hReduceMeanForward9(n int) {
-	for i := range m.hReduceMean9[:256*n] {
-		m.hReduceMean9[i] = 0
+func (m *Model) hReduceMeanForward9(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean9Ex := m.hReduceMean9[lo*256:]
+	h5Ex3 := m.h5[lo*98304:]
+	xMatmul20Ex := m.xMatmul20[lo*98304:]
+	x6Ex := m.x6[lo*98304:]
+	for i := range hReduceMean9Ex[:256*n] {
+		hReduceMean9Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow5 := m.h5[i0*98304+i1*384:][:384]
-			xReshapeRow5 := m.xMatmul20[i0*98304+i1*384:][:384]
-			xRow5 := m.x6[i0*98304+i1*384:][:384]
+			hRow5 := h5Ex3[i0*98304+i1*384:][:384]
+			xReshapeRow5 := xMatmul20Ex[i0*98304+i1*384:][:384]
+			xRow5 := x6Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xRow5 {
 				x6 := hRow5[j] + xReshapeRow5[j]
 				acc += x6
 				xRow5[j] = x6
 			}
-			m.hReduceMean9[i0*256+i1] += acc
+			hReduceMean9Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean9[:256*n] {
-		m.hReduceMean9[i] /= float32(384)
+	for i := range hReduceMean9Ex[:256*n] {
+		hReduceMean9Ex[i] /= float32(384)
 	}
 }
 
-// hReduceMeanForward10 computes
+// hReduceMeanForward10 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub5 = sub(x6, hReduceMean9) (N, 256, 384)
 //	hMul9 = mul(hSub5, hSub5) (N, 256, 384)
 //	hReduceMean10 = reduce_mean(hMul9) (N, 256, 1)
-func (m *Model) hReduceMeanForward10(n int) {
-	for i := range m.hReduceMean10[:256*n] {
-		m.hReduceMean10[i] = 0
+func (m *Model) hReduceMeanForward10(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean10Ex := m.hReduceMean10[lo*256:]
+	x6Ex2 := m.x6[lo*98304:]
+	hReduceMean9Ex2 := m.hReduceMean9[lo*256:]
+	hSub5Ex := m.hSub5[lo*98304:]
+	for i := range hReduceMean10Ex[:256*n] {
+		hReduceMean10Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			xRow5 := m.x6[i0*98304+i1*384:][:384]
-			hReduceMean9 := m.hReduceMean9[i0*256+i1]
-			hSubRow5 := m.hSub5[i0*98304+i1*384:][:384]
+			xRow5 := x6Ex2[i0*98304+i1*384:][:384]
+			hReduceMean9 := hReduceMean9Ex2[i0*256+i1]
+			hSubRow5 := hSub5Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hSubRow5 {
 				hSub5 := xRow5[j] - hReduceMean9
@@ -6845,28 +7156,31 @@ func (m *Model) hReduceMeanForward10(n int) {
 				acc += hMul9
 				hSubRow5[j] = hSub5
 			}
-			m.hReduceMean10[i0*256+i1] += acc
+			hReduceMean10Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean10[:256*n] {
-		m.hReduceMean10[i] /= float32(384)
+	for i := range hReduceMean10Ex[:256*n] {
+		hReduceMean10Ex[i] /= float32(384)
 	}
 }
 
-// hSqrtForward5 computes
+// hSqrtForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd17 = add(hReduceMean10, float32(1e-05)) (N, 256, 1)
 //	hSqrt5 = sqrt(hAdd17) (N, 256, 1)
-func (m *Model) hSqrtForward5(n int) {
+func (m *Model) hSqrtForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean10Ex2 := m.hReduceMean10[lo*256:]
+	hSqrt5Ex := m.hSqrt5[lo*256:]
 	if hSqrtAVX25 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow5 := m.hReduceMean10[0:][:256*n]
-		hSqrtRow5 := m.hSqrt5[0:][:256*n]
+		hReduceMeanRow5 := hReduceMean10Ex2[0:][:256*n]
+		hSqrtRow5 := hSqrt5Ex[0:][:256*n]
 		if 256*n > 0 {
 			hSqrtAVX25(256*n, &hReduceMeanRow5[0], &hSqrtRow5[0])
 		}
 	} else {
-		hReduceMeanRow5 := m.hReduceMean10[0:][:256*n]
-		hSqrtRow5 := m.hSqrt5[0:][:256*n]
+		hReduceMeanRow5 := hReduceMean10Ex2[0:][:256*n]
+		hSqrtRow5 := hSqrt5Ex[0:][:256*n]
 		for j := range hSqrtRow5 {
 			hAdd17 := hReduceMeanRow5[j] + float32(1e-05)
 			hSqrt5 := sqrt32(hAdd17)
@@ -6875,33 +7189,38 @@ func (m *Model) hSqrtForward5(n int) {
 	}
 }
 
-// hDivForward5 computes
+// hDivForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv5 = div(hSub5, hSqrt5) (N, 256, 384)
 //	hMul10 = mul(hDiv5, h5BlockLayerNorm0Gamma) (N, 256, 384)
 //	hAdd18 = add(hMul10, h5BlockLayerNorm0Beta) (N, 256, 384)
-func (m *Model) hDivForward5(n int) {
+func (m *Model) hDivForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSub5Ex2 := m.hSub5[lo*98304:]
+	hSqrt5Ex2 := m.hSqrt5[lo*256:]
+	hDiv5Ex := m.hDiv5[lo*98304:]
+	hAdd18Ex := m.hAdd18[lo*98304:]
 	if hDivAVX25 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow5 := m.hSub5[i0*98304+i1*384:][:384]
-				hSqrt5 := m.hSqrt5[i0*256+i1]
+				hSubRow5 := hSub5Ex2[i0*98304+i1*384:][:384]
+				hSqrt5 := hSqrt5Ex2[i0*256+i1]
 				h5BlockLayerNorm0GammaRow := m.h5BlockLayerNorm0Gamma[0:][:384]
 				h5BlockLayerNorm0BetaRow := m.h5BlockLayerNorm0Beta[0:][:384]
-				hDivRow5 := m.hDiv5[i0*98304+i1*384:][:384]
-				hAddRow9 := m.hAdd18[i0*98304+i1*384:][:384]
+				hDivRow5 := hDiv5Ex[i0*98304+i1*384:][:384]
+				hAddRow9 := hAdd18Ex[i0*98304+i1*384:][:384]
 				hDivAVX25(384, &hSubRow5[0], &hDivRow5[0], &h5BlockLayerNorm0GammaRow[0], &h5BlockLayerNorm0BetaRow[0], &hAddRow9[0], hSqrt5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow5 := m.hSub5[i0*98304+i1*384:][:384]
-				hSqrt5 := m.hSqrt5[i0*256+i1]
+				hSubRow5 := hSub5Ex2[i0*98304+i1*384:][:384]
+				hSqrt5 := hSqrt5Ex2[i0*256+i1]
 				h5BlockLayerNorm0GammaRow := m.h5BlockLayerNorm0Gamma[0:][:384]
 				h5BlockLayerNorm0BetaRow := m.h5BlockLayerNorm0Beta[0:][:384]
-				hDivRow5 := m.hDiv5[i0*98304+i1*384:][:384]
-				hAddRow9 := m.hAdd18[i0*98304+i1*384:][:384]
+				hDivRow5 := hDiv5Ex[i0*98304+i1*384:][:384]
+				hAddRow9 := hAdd18Ex[i0*98304+i1*384:][:384]
 				for j := range hDivRow5 {
 					hDiv5 := hSubRow5[j] / hSqrt5
 					hMul10 := hDiv5 * h5BlockLayerNorm0GammaRow[j]
@@ -6921,17 +7240,21 @@ func (m *Model) hMatmulForward9(n int) {
 	rt.Sgemm(false, false, 256*n, 1536, 384, 1, m.hAdd18, 384, m.h5BlockDense0W, 1536, 0, m.hMatmul9, 1536)
 }
 
-// hAddForward5 computes
+// hAddForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd19 = add(hMatmul9, h5BlockDense0B) (N, 256, 1536)
 //	hGelu5 = gelu(hAdd19) (N, 256, 1536)
-func (m *Model) hAddForward5(n int) {
+func (m *Model) hAddForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmul9Ex := m.hMatmul9[lo*393216:]
+	hAdd19Ex := m.hAdd19[lo*393216:]
+	hGelu5Ex := m.hGelu5[lo*393216:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow9 := m.hMatmul9[i0*393216+i1*1536:][:1536]
+			hReshapeRow9 := hMatmul9Ex[i0*393216+i1*1536:][:1536]
 			h5BlockDense0BRow := m.h5BlockDense0B[0:][:1536]
-			hAddRow10 := m.hAdd19[i0*393216+i1*1536:][:1536]
-			hGeluRow5 := m.hGelu5[i0*393216+i1*1536:][:1536]
+			hAddRow10 := hAdd19Ex[i0*393216+i1*1536:][:1536]
+			hGeluRow5 := hGelu5Ex[i0*393216+i1*1536:][:1536]
 			for j := range hAddRow10 {
 				hAdd19 := hReshapeRow9[j] + h5BlockDense0BRow[j]
 				hGelu5 := gelu32(hAdd19)
@@ -6949,21 +7272,26 @@ func (m *Model) hMatmulForward10(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 1536, 1, m.hGelu5, 1536, m.h5BlockDense1W, 384, 0, m.hMatmul10, 384)
 }
 
-// xReduceMeanForward11 computes
+// xReduceMeanForward11 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd20 = add(hMatmul10, h5BlockDense1B) (N, 256, 384)
 //	h6 = add(x6, hAdd20) (N, 256, 384)
 //	xReduceMean11 = reduce_mean(h6) (N, 256, 1)
-func (m *Model) xReduceMeanForward11(n int) {
-	for i := range m.xReduceMean11[:256*n] {
-		m.xReduceMean11[i] = 0
+func (m *Model) xReduceMeanForward11(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean11Ex := m.xReduceMean11[lo*256:]
+	hMatmul10Ex := m.hMatmul10[lo*98304:]
+	x6Ex3 := m.x6[lo*98304:]
+	h6Ex := m.h6[lo*98304:]
+	for i := range xReduceMean11Ex[:256*n] {
+		xReduceMean11Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow10 := m.hMatmul10[i0*98304+i1*384:][:384]
+			hReshapeRow10 := hMatmul10Ex[i0*98304+i1*384:][:384]
 			h5BlockDense1BRow := m.h5BlockDense1B[0:][:384]
-			xRow5 := m.x6[i0*98304+i1*384:][:384]
-			hRow6 := m.h6[i0*98304+i1*384:][:384]
+			xRow5 := x6Ex3[i0*98304+i1*384:][:384]
+			hRow6 := h6Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hRow6 {
 				hAdd20 := hReshapeRow10[j] + h5BlockDense1BRow[j]
@@ -6971,28 +7299,33 @@ func (m *Model) xReduceMeanForward11(n int) {
 				acc += h6
 				hRow6[j] = h6
 			}
-			m.xReduceMean11[i0*256+i1] += acc
+			xReduceMean11Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean11[:256*n] {
-		m.xReduceMean11[i] /= float32(384)
+	for i := range xReduceMean11Ex[:256*n] {
+		xReduceMean11Ex[i] /= float32(384)
 	}
 }
 
-// xReduceMeanForward12 computes
+// xReduceMeanForward12 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub6 = sub(h6, xReduceMean11) (N, 256, 384)
 //	xMul11 = mul(xSub6, xSub6) (N, 256, 384)
 //	xReduceMean12 = reduce_mean(xMul11) (N, 256, 1)
-func (m *Model) xReduceMeanForward12(n int) {
-	for i := range m.xReduceMean12[:256*n] {
-		m.xReduceMean12[i] = 0
+func (m *Model) xReduceMeanForward12(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean12Ex := m.xReduceMean12[lo*256:]
+	h6Ex2 := m.h6[lo*98304:]
+	xReduceMean11Ex2 := m.xReduceMean11[lo*256:]
+	xSub6Ex := m.xSub6[lo*98304:]
+	for i := range xReduceMean12Ex[:256*n] {
+		xReduceMean12Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow6 := m.h6[i0*98304+i1*384:][:384]
-			xReduceMean11 := m.xReduceMean11[i0*256+i1]
-			xSubRow6 := m.xSub6[i0*98304+i1*384:][:384]
+			hRow6 := h6Ex2[i0*98304+i1*384:][:384]
+			xReduceMean11 := xReduceMean11Ex2[i0*256+i1]
+			xSubRow6 := xSub6Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xSubRow6 {
 				xSub6 := hRow6[j] - xReduceMean11
@@ -7000,28 +7333,31 @@ func (m *Model) xReduceMeanForward12(n int) {
 				acc += xMul11
 				xSubRow6[j] = xSub6
 			}
-			m.xReduceMean12[i0*256+i1] += acc
+			xReduceMean12Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean12[:256*n] {
-		m.xReduceMean12[i] /= float32(384)
+	for i := range xReduceMean12Ex[:256*n] {
+		xReduceMean12Ex[i] /= float32(384)
 	}
 }
 
-// xSqrtForward6 computes
+// xSqrtForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd11 = add(xReduceMean12, float32(1e-05)) (N, 256, 1)
 //	xSqrt6 = sqrt(xAdd11) (N, 256, 1)
-func (m *Model) xSqrtForward6(n int) {
+func (m *Model) xSqrtForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean12Ex2 := m.xReduceMean12[lo*256:]
+	xSqrt6Ex := m.xSqrt6[lo*256:]
 	if xSqrtAVX26 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow6 := m.xReduceMean12[0:][:256*n]
-		xSqrtRow6 := m.xSqrt6[0:][:256*n]
+		xReduceMeanRow6 := xReduceMean12Ex2[0:][:256*n]
+		xSqrtRow6 := xSqrt6Ex[0:][:256*n]
 		if 256*n > 0 {
 			xSqrtAVX26(256*n, &xReduceMeanRow6[0], &xSqrtRow6[0])
 		}
 	} else {
-		xReduceMeanRow6 := m.xReduceMean12[0:][:256*n]
-		xSqrtRow6 := m.xSqrt6[0:][:256*n]
+		xReduceMeanRow6 := xReduceMean12Ex2[0:][:256*n]
+		xSqrtRow6 := xSqrt6Ex[0:][:256*n]
 		for j := range xSqrtRow6 {
 			xAdd11 := xReduceMeanRow6[j] + float32(1e-05)
 			xSqrt6 := sqrt32(xAdd11)
@@ -7030,33 +7366,38 @@ func (m *Model) xSqrtForward6(n int) {
 	}
 }
 
-// xDivForward6 computes
+// xDivForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv6 = div(xSub6, xSqrt6) (N, 256, 384)
 //	xMul12 = mul(xDiv6, h6BlockXLayerNorm0Gamma) (N, 256, 384)
 //	xAdd12 = add(xMul12, h6BlockXLayerNorm0Beta) (N, 256, 384)
-func (m *Model) xDivForward6(n int) {
+func (m *Model) xDivForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSub6Ex2 := m.xSub6[lo*98304:]
+	xSqrt6Ex2 := m.xSqrt6[lo*256:]
+	xDiv6Ex := m.xDiv6[lo*98304:]
+	xAdd12Ex := m.xAdd12[lo*98304:]
 	if xDivAVX26 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow6 := m.xSub6[i0*98304+i1*384:][:384]
-				xSqrt6 := m.xSqrt6[i0*256+i1]
+				xSubRow6 := xSub6Ex2[i0*98304+i1*384:][:384]
+				xSqrt6 := xSqrt6Ex2[i0*256+i1]
 				h6BlockXLayerNorm0GammaRow := m.h6BlockXLayerNorm0Gamma[0:][:384]
 				h6BlockXLayerNorm0BetaRow := m.h6BlockXLayerNorm0Beta[0:][:384]
-				xDivRow6 := m.xDiv6[i0*98304+i1*384:][:384]
-				xAddRow6 := m.xAdd12[i0*98304+i1*384:][:384]
+				xDivRow6 := xDiv6Ex[i0*98304+i1*384:][:384]
+				xAddRow6 := xAdd12Ex[i0*98304+i1*384:][:384]
 				xDivAVX26(384, &xSubRow6[0], &xDivRow6[0], &h6BlockXLayerNorm0GammaRow[0], &h6BlockXLayerNorm0BetaRow[0], &xAddRow6[0], xSqrt6)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				xSubRow6 := m.xSub6[i0*98304+i1*384:][:384]
-				xSqrt6 := m.xSqrt6[i0*256+i1]
+				xSubRow6 := xSub6Ex2[i0*98304+i1*384:][:384]
+				xSqrt6 := xSqrt6Ex2[i0*256+i1]
 				h6BlockXLayerNorm0GammaRow := m.h6BlockXLayerNorm0Gamma[0:][:384]
 				h6BlockXLayerNorm0BetaRow := m.h6BlockXLayerNorm0Beta[0:][:384]
-				xDivRow6 := m.xDiv6[i0*98304+i1*384:][:384]
-				xAddRow6 := m.xAdd12[i0*98304+i1*384:][:384]
+				xDivRow6 := xDiv6Ex[i0*98304+i1*384:][:384]
+				xAddRow6 := xAdd12Ex[i0*98304+i1*384:][:384]
 				for j := range xDivRow6 {
 					xDiv6 := xSubRow6[j] / xSqrt6
 					xMul12 := xDiv6 * h6BlockXLayerNorm0GammaRow[j]
@@ -7076,72 +7417,90 @@ func (m *Model) xMatmulForward21(n int) {
 	rt.Sgemm(false, false, 256*n, 1152, 384, 1, m.xAdd12, 384, m.h6BlockXAttention0Wqkv, 1152, 0, m.xMatmul21, 1152)
 }
 
-// xSliceForward16 computes
+// xSliceForward16 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice16 = slice(xMatmul21) (256*N, 384)
-func (m *Model) xSliceForward16(n int) {
+func (m *Model) xSliceForward16(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice16Ex := m.xSlice16[lo*98304:]
+	xMatmul21Ex := m.xMatmul21[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice16[o*384*(1):(o+1)*384*(1)], m.xMatmul21[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
+		copy(xSlice16Ex[o*384*(1):(o+1)*384*(1)], xMatmul21Ex[(o*(1152)+0)*(1):(o*(1152)+384)*(1)])
 	}
 }
 
-// xTransposeForward21 computes
+// xTransposeForward21 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose21 = transpose(xSlice16) (N, 6, 256, 64)
-func (m *Model) xTransposeForward21(n int) {
+func (m *Model) xTransposeForward21(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose21Ex := m.xTranspose21[lo*98304:]
+	xSlice16Ex2 := m.xSlice16[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose21[i0*98304+i1*16384+i2*64+i3] = m.xSlice16[i0*98304+i1*64+i2*384+i3]
+					xTranspose21Ex[i0*98304+i1*16384+i2*64+i3] = xSlice16Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward17 computes
+// xSliceForward17 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice17 = slice(xMatmul21) (256*N, 384)
-func (m *Model) xSliceForward17(n int) {
+func (m *Model) xSliceForward17(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice17Ex := m.xSlice17[lo*98304:]
+	xMatmul21Ex2 := m.xMatmul21[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice17[o*384*(1):(o+1)*384*(1)], m.xMatmul21[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
+		copy(xSlice17Ex[o*384*(1):(o+1)*384*(1)], xMatmul21Ex2[(o*(1152)+384)*(1):(o*(1152)+768)*(1)])
 	}
 }
 
-// xSliceForward18 computes
+// xSliceForward18 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice18 = slice(xMatmul21) (256*N, 384)
-func (m *Model) xSliceForward18(n int) {
+func (m *Model) xSliceForward18(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice18Ex := m.xSlice18[lo*98304:]
+	xMatmul21Ex3 := m.xMatmul21[lo*294912:]
 	for o := 0; o < 256*n; o++ {
-		copy(m.xSlice18[o*384*(1):(o+1)*384*(1)], m.xMatmul21[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
+		copy(xSlice18Ex[o*384*(1):(o+1)*384*(1)], xMatmul21Ex3[(o*(1152)+768)*(1):(o*(1152)+1152)*(1)])
 	}
 }
 
-// xTransposeForward22 computes
+// xTransposeForward22 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose22 = transpose(xSlice17) (N, 6, 256, 64)
-func (m *Model) xTransposeForward22(n int) {
+func (m *Model) xTransposeForward22(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose22Ex := m.xTranspose22[lo*98304:]
+	xSlice17Ex2 := m.xSlice17[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose22[i0*98304+i1*16384+i2*64+i3] = m.xSlice17[i0*98304+i1*64+i2*384+i3]
+					xTranspose22Ex[i0*98304+i1*16384+i2*64+i3] = xSlice17Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward23 computes
+// xTransposeForward23 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose23 = transpose(xSlice18) (N, 6, 256, 64)
-func (m *Model) xTransposeForward23(n int) {
+func (m *Model) xTransposeForward23(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose23Ex := m.xTranspose23[lo*98304:]
+	xSlice18Ex2 := m.xSlice18[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose23[i0*98304+i1*16384+i2*64+i3] = m.xSlice18[i0*98304+i1*64+i2*384+i3]
+					xTranspose23Ex[i0*98304+i1*16384+i2*64+i3] = xSlice18Ex2[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -7155,15 +7514,18 @@ func (m *Model) xMatmulForward22(n int) {
 	rt.SgemmBatched(false, true, 6*n, 256, 256, 64, 1, m.xTranspose21, 64, 16384, m.xTranspose22, 64, 16384, 0, m.xMatmul22, 256, 65536)
 }
 
-// xMaskedSoftmaxForward6 computes
+// xMaskedSoftmaxForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax6 = masked_softmax(xMatmul22) (N, 6, 256, 256)
-func (m *Model) xMaskedSoftmaxForward6(n int) {
+func (m *Model) xMaskedSoftmaxForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmax6Ex := m.xMaskedSoftmax6[lo*393216:]
+	xMatmul22Ex := m.xMatmul22[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.xMaskedSoftmax6[row*256 : (row+1)*256]
+		dst := xMaskedSoftmax6Ex[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		xs := m.xMatmul22[row*256 : row*256+keep]
+		xs := xMatmul22Ex[row*256 : row*256+keep]
 		mx := float32(math.Inf(-1))
 		for _, xv := range xs {
 			mx = max(mx, scale*xv)
@@ -7189,15 +7551,18 @@ func (m *Model) xMatmulForward23(n int) {
 	rt.SgemmBatched(false, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax6, 256, 65536, m.xTranspose23, 64, 16384, 0, m.xMatmul23, 64, 16384)
 }
 
-// xTransposeForward24 computes
+// xTransposeForward24 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose24 = transpose(xMatmul23) (N, 256, 6, 64)
-func (m *Model) xTransposeForward24(n int) {
+func (m *Model) xTransposeForward24(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose24Ex := m.xTranspose24[lo*98304:]
+	xMatmul23Ex := m.xMatmul23[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.xTranspose24[i0*98304+i1*384+i2*64+i3] = m.xMatmul23[i0*98304+i1*64+i2*16384+i3]
+					xTranspose24Ex[i0*98304+i1*384+i2*64+i3] = xMatmul23Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
@@ -7211,47 +7576,57 @@ func (m *Model) xMatmulForward24(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 384, 1, m.xTranspose24, 384, m.h6BlockXAttention0Wo, 384, 0, m.xMatmul24, 384)
 }
 
-// hReduceMeanForward11 computes
+// hReduceMeanForward11 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x7 = add(h6, xMatmul24) (N, 256, 384)
 //	hReduceMean11 = reduce_mean(x7) (N, 256, 1)
-func (m *Model) hReduceMeanForward11(n int) {
-	for i := range m.hReduceMean11[:256*n] {
-		m.hReduceMean11[i] = 0
+func (m *Model) hReduceMeanForward11(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean11Ex := m.hReduceMean11[lo*256:]
+	h6Ex3 := m.h6[lo*98304:]
+	xMatmul24Ex := m.xMatmul24[lo*98304:]
+	x7Ex := m.x7[lo*98304:]
+	for i := range hReduceMean11Ex[:256*n] {
+		hReduceMean11Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow6 := m.h6[i0*98304+i1*384:][:384]
-			xReshapeRow6 := m.xMatmul24[i0*98304+i1*384:][:384]
-			xRow6 := m.x7[i0*98304+i1*384:][:384]
+			hRow6 := h6Ex3[i0*98304+i1*384:][:384]
+			xReshapeRow6 := xMatmul24Ex[i0*98304+i1*384:][:384]
+			xRow6 := x7Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range xRow6 {
 				x7 := hRow6[j] + xReshapeRow6[j]
 				acc += x7
 				xRow6[j] = x7
 			}
-			m.hReduceMean11[i0*256+i1] += acc
+			hReduceMean11Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean11[:256*n] {
-		m.hReduceMean11[i] /= float32(384)
+	for i := range hReduceMean11Ex[:256*n] {
+		hReduceMean11Ex[i] /= float32(384)
 	}
 }
 
-// hReduceMeanForward12 computes
+// hReduceMeanForward12 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub6 = sub(x7, hReduceMean11) (N, 256, 384)
 //	hMul11 = mul(hSub6, hSub6) (N, 256, 384)
 //	hReduceMean12 = reduce_mean(hMul11) (N, 256, 1)
-func (m *Model) hReduceMeanForward12(n int) {
-	for i := range m.hReduceMean12[:256*n] {
-		m.hReduceMean12[i] = 0
+func (m *Model) hReduceMeanForward12(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean12Ex := m.hReduceMean12[lo*256:]
+	x7Ex2 := m.x7[lo*98304:]
+	hReduceMean11Ex2 := m.hReduceMean11[lo*256:]
+	hSub6Ex := m.hSub6[lo*98304:]
+	for i := range hReduceMean12Ex[:256*n] {
+		hReduceMean12Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			xRow6 := m.x7[i0*98304+i1*384:][:384]
-			hReduceMean11 := m.hReduceMean11[i0*256+i1]
-			hSubRow6 := m.hSub6[i0*98304+i1*384:][:384]
+			xRow6 := x7Ex2[i0*98304+i1*384:][:384]
+			hReduceMean11 := hReduceMean11Ex2[i0*256+i1]
+			hSubRow6 := hSub6Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hSubRow6 {
 				hSub6 := xRow6[j] - hReduceMean11
@@ -7259,28 +7634,31 @@ func (m *Model) hReduceMeanForward12(n int) {
 				acc += hMul11
 				hSubRow6[j] = hSub6
 			}
-			m.hReduceMean12[i0*256+i1] += acc
+			hReduceMean12Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean12[:256*n] {
-		m.hReduceMean12[i] /= float32(384)
+	for i := range hReduceMean12Ex[:256*n] {
+		hReduceMean12Ex[i] /= float32(384)
 	}
 }
 
-// hSqrtForward6 computes
+// hSqrtForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd21 = add(hReduceMean12, float32(1e-05)) (N, 256, 1)
 //	hSqrt6 = sqrt(hAdd21) (N, 256, 1)
-func (m *Model) hSqrtForward6(n int) {
+func (m *Model) hSqrtForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean12Ex2 := m.hReduceMean12[lo*256:]
+	hSqrt6Ex := m.hSqrt6[lo*256:]
 	if hSqrtAVX26 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow6 := m.hReduceMean12[0:][:256*n]
-		hSqrtRow6 := m.hSqrt6[0:][:256*n]
+		hReduceMeanRow6 := hReduceMean12Ex2[0:][:256*n]
+		hSqrtRow6 := hSqrt6Ex[0:][:256*n]
 		if 256*n > 0 {
 			hSqrtAVX26(256*n, &hReduceMeanRow6[0], &hSqrtRow6[0])
 		}
 	} else {
-		hReduceMeanRow6 := m.hReduceMean12[0:][:256*n]
-		hSqrtRow6 := m.hSqrt6[0:][:256*n]
+		hReduceMeanRow6 := hReduceMean12Ex2[0:][:256*n]
+		hSqrtRow6 := hSqrt6Ex[0:][:256*n]
 		for j := range hSqrtRow6 {
 			hAdd21 := hReduceMeanRow6[j] + float32(1e-05)
 			hSqrt6 := sqrt32(hAdd21)
@@ -7289,33 +7667,38 @@ func (m *Model) hSqrtForward6(n int) {
 	}
 }
 
-// hDivForward6 computes
+// hDivForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv6 = div(hSub6, hSqrt6) (N, 256, 384)
 //	hMul12 = mul(hDiv6, h6BlockLayerNorm0Gamma) (N, 256, 384)
 //	hAdd22 = add(hMul12, h6BlockLayerNorm0Beta) (N, 256, 384)
-func (m *Model) hDivForward6(n int) {
+func (m *Model) hDivForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSub6Ex2 := m.hSub6[lo*98304:]
+	hSqrt6Ex2 := m.hSqrt6[lo*256:]
+	hDiv6Ex := m.hDiv6[lo*98304:]
+	hAdd22Ex := m.hAdd22[lo*98304:]
 	if hDivAVX26 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow6 := m.hSub6[i0*98304+i1*384:][:384]
-				hSqrt6 := m.hSqrt6[i0*256+i1]
+				hSubRow6 := hSub6Ex2[i0*98304+i1*384:][:384]
+				hSqrt6 := hSqrt6Ex2[i0*256+i1]
 				h6BlockLayerNorm0GammaRow := m.h6BlockLayerNorm0Gamma[0:][:384]
 				h6BlockLayerNorm0BetaRow := m.h6BlockLayerNorm0Beta[0:][:384]
-				hDivRow6 := m.hDiv6[i0*98304+i1*384:][:384]
-				hAddRow11 := m.hAdd22[i0*98304+i1*384:][:384]
+				hDivRow6 := hDiv6Ex[i0*98304+i1*384:][:384]
+				hAddRow11 := hAdd22Ex[i0*98304+i1*384:][:384]
 				hDivAVX26(384, &hSubRow6[0], &hDivRow6[0], &h6BlockLayerNorm0GammaRow[0], &h6BlockLayerNorm0BetaRow[0], &hAddRow11[0], hSqrt6)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				hSubRow6 := m.hSub6[i0*98304+i1*384:][:384]
-				hSqrt6 := m.hSqrt6[i0*256+i1]
+				hSubRow6 := hSub6Ex2[i0*98304+i1*384:][:384]
+				hSqrt6 := hSqrt6Ex2[i0*256+i1]
 				h6BlockLayerNorm0GammaRow := m.h6BlockLayerNorm0Gamma[0:][:384]
 				h6BlockLayerNorm0BetaRow := m.h6BlockLayerNorm0Beta[0:][:384]
-				hDivRow6 := m.hDiv6[i0*98304+i1*384:][:384]
-				hAddRow11 := m.hAdd22[i0*98304+i1*384:][:384]
+				hDivRow6 := hDiv6Ex[i0*98304+i1*384:][:384]
+				hAddRow11 := hAdd22Ex[i0*98304+i1*384:][:384]
 				for j := range hDivRow6 {
 					hDiv6 := hSubRow6[j] / hSqrt6
 					hMul12 := hDiv6 * h6BlockLayerNorm0GammaRow[j]
@@ -7335,17 +7718,21 @@ func (m *Model) hMatmulForward11(n int) {
 	rt.Sgemm(false, false, 256*n, 1536, 384, 1, m.hAdd22, 384, m.h6BlockDense0W, 1536, 0, m.hMatmul11, 1536)
 }
 
-// hAddForward6 computes
+// hAddForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd23 = add(hMatmul11, h6BlockDense0B) (N, 256, 1536)
 //	hGelu6 = gelu(hAdd23) (N, 256, 1536)
-func (m *Model) hAddForward6(n int) {
+func (m *Model) hAddForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmul11Ex := m.hMatmul11[lo*393216:]
+	hAdd23Ex := m.hAdd23[lo*393216:]
+	hGelu6Ex := m.hGelu6[lo*393216:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow11 := m.hMatmul11[i0*393216+i1*1536:][:1536]
+			hReshapeRow11 := hMatmul11Ex[i0*393216+i1*1536:][:1536]
 			h6BlockDense0BRow := m.h6BlockDense0B[0:][:1536]
-			hAddRow12 := m.hAdd23[i0*393216+i1*1536:][:1536]
-			hGeluRow6 := m.hGelu6[i0*393216+i1*1536:][:1536]
+			hAddRow12 := hAdd23Ex[i0*393216+i1*1536:][:1536]
+			hGeluRow6 := hGelu6Ex[i0*393216+i1*1536:][:1536]
 			for j := range hAddRow12 {
 				hAdd23 := hReshapeRow11[j] + h6BlockDense0BRow[j]
 				hGelu6 := gelu32(hAdd23)
@@ -7363,21 +7750,26 @@ func (m *Model) hMatmulForward12(n int) {
 	rt.Sgemm(false, false, 256*n, 384, 1536, 1, m.hGelu6, 1536, m.h6BlockDense1W, 384, 0, m.hMatmul12, 384)
 }
 
-// logitsReduceMeanForward computes
+// logitsReduceMeanForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd24 = add(hMatmul12, h6BlockDense1B) (N, 256, 384)
 //	h7 = add(x7, hAdd24) (N, 256, 384)
 //	logitsReduceMean = reduce_mean(h7) (N, 256, 1)
-func (m *Model) logitsReduceMeanForward(n int) {
-	for i := range m.logitsReduceMean[:256*n] {
-		m.logitsReduceMean[i] = 0
+func (m *Model) logitsReduceMeanForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsReduceMeanEx := m.logitsReduceMean[lo*256:]
+	hMatmul12Ex := m.hMatmul12[lo*98304:]
+	x7Ex3 := m.x7[lo*98304:]
+	h7Ex := m.h7[lo*98304:]
+	for i := range logitsReduceMeanEx[:256*n] {
+		logitsReduceMeanEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hReshapeRow12 := m.hMatmul12[i0*98304+i1*384:][:384]
+			hReshapeRow12 := hMatmul12Ex[i0*98304+i1*384:][:384]
 			h6BlockDense1BRow := m.h6BlockDense1B[0:][:384]
-			xRow6 := m.x7[i0*98304+i1*384:][:384]
-			hRow7 := m.h7[i0*98304+i1*384:][:384]
+			xRow6 := x7Ex3[i0*98304+i1*384:][:384]
+			hRow7 := h7Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range hRow7 {
 				hAdd24 := hReshapeRow12[j] + h6BlockDense1BRow[j]
@@ -7385,28 +7777,33 @@ func (m *Model) logitsReduceMeanForward(n int) {
 				acc += h7
 				hRow7[j] = h7
 			}
-			m.logitsReduceMean[i0*256+i1] += acc
+			logitsReduceMeanEx[i0*256+i1] += acc
 		}
 	}
-	for i := range m.logitsReduceMean[:256*n] {
-		m.logitsReduceMean[i] /= float32(384)
+	for i := range logitsReduceMeanEx[:256*n] {
+		logitsReduceMeanEx[i] /= float32(384)
 	}
 }
 
-// logitsReduceMeanForward2 computes
+// logitsReduceMeanForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	logitsSub = sub(h7, logitsReduceMean) (N, 256, 384)
 //	logitsMul = mul(logitsSub, logitsSub) (N, 256, 384)
 //	logitsReduceMean2 = reduce_mean(logitsMul) (N, 256, 1)
-func (m *Model) logitsReduceMeanForward2(n int) {
-	for i := range m.logitsReduceMean2[:256*n] {
-		m.logitsReduceMean2[i] = 0
+func (m *Model) logitsReduceMeanForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsReduceMean2Ex := m.logitsReduceMean2[lo*256:]
+	h7Ex2 := m.h7[lo*98304:]
+	logitsReduceMeanEx2 := m.logitsReduceMean[lo*256:]
+	logitsSubEx := m.logitsSub[lo*98304:]
+	for i := range logitsReduceMean2Ex[:256*n] {
+		logitsReduceMean2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			hRow7 := m.h7[i0*98304+i1*384:][:384]
-			logitsReduceMean := m.logitsReduceMean[i0*256+i1]
-			logitsSubRow := m.logitsSub[i0*98304+i1*384:][:384]
+			hRow7 := h7Ex2[i0*98304+i1*384:][:384]
+			logitsReduceMean := logitsReduceMeanEx2[i0*256+i1]
+			logitsSubRow := logitsSubEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range logitsSubRow {
 				logitsSub := hRow7[j] - logitsReduceMean
@@ -7414,28 +7811,31 @@ func (m *Model) logitsReduceMeanForward2(n int) {
 				acc += logitsMul
 				logitsSubRow[j] = logitsSub
 			}
-			m.logitsReduceMean2[i0*256+i1] += acc
+			logitsReduceMean2Ex[i0*256+i1] += acc
 		}
 	}
-	for i := range m.logitsReduceMean2[:256*n] {
-		m.logitsReduceMean2[i] /= float32(384)
+	for i := range logitsReduceMean2Ex[:256*n] {
+		logitsReduceMean2Ex[i] /= float32(384)
 	}
 }
 
-// logitsSqrtForward computes
+// logitsSqrtForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	logitsAdd = add(logitsReduceMean2, float32(1e-05)) (N, 256, 1)
 //	logitsSqrt = sqrt(logitsAdd) (N, 256, 1)
-func (m *Model) logitsSqrtForward(n int) {
+func (m *Model) logitsSqrtForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsReduceMean2Ex2 := m.logitsReduceMean2[lo*256:]
+	logitsSqrtEx := m.logitsSqrt[lo*256:]
 	if logitsSqrtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		logitsReduceMeanRow := m.logitsReduceMean2[0:][:256*n]
-		logitsSqrtRow := m.logitsSqrt[0:][:256*n]
+		logitsReduceMeanRow := logitsReduceMean2Ex2[0:][:256*n]
+		logitsSqrtRow := logitsSqrtEx[0:][:256*n]
 		if 256*n > 0 {
 			logitsSqrtAVX2(256*n, &logitsReduceMeanRow[0], &logitsSqrtRow[0])
 		}
 	} else {
-		logitsReduceMeanRow := m.logitsReduceMean2[0:][:256*n]
-		logitsSqrtRow := m.logitsSqrt[0:][:256*n]
+		logitsReduceMeanRow := logitsReduceMean2Ex2[0:][:256*n]
+		logitsSqrtRow := logitsSqrtEx[0:][:256*n]
 		for j := range logitsSqrtRow {
 			logitsAdd := logitsReduceMeanRow[j] + float32(1e-05)
 			logitsSqrt := sqrt32(logitsAdd)
@@ -7444,33 +7844,38 @@ func (m *Model) logitsSqrtForward(n int) {
 	}
 }
 
-// logitsDivForward computes
+// logitsDivForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	logitsDiv = div(logitsSub, logitsSqrt) (N, 256, 384)
 //	logitsMul2 = mul(logitsDiv, logitsGamma) (N, 256, 384)
 //	logitsAdd2 = add(logitsMul2, logitsBeta) (N, 256, 384)
-func (m *Model) logitsDivForward(n int) {
+func (m *Model) logitsDivForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsSubEx2 := m.logitsSub[lo*98304:]
+	logitsSqrtEx2 := m.logitsSqrt[lo*256:]
+	logitsDivEx := m.logitsDiv[lo*98304:]
+	logitsAdd2Ex := m.logitsAdd2[lo*98304:]
 	if logitsDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				logitsSubRow := m.logitsSub[i0*98304+i1*384:][:384]
-				logitsSqrt := m.logitsSqrt[i0*256+i1]
+				logitsSubRow := logitsSubEx2[i0*98304+i1*384:][:384]
+				logitsSqrt := logitsSqrtEx2[i0*256+i1]
 				logitsGammaRow := m.logitsGamma[0:][:384]
 				logitsBetaRow := m.logitsBeta[0:][:384]
-				logitsDivRow := m.logitsDiv[i0*98304+i1*384:][:384]
-				logitsAddRow := m.logitsAdd2[i0*98304+i1*384:][:384]
+				logitsDivRow := logitsDivEx[i0*98304+i1*384:][:384]
+				logitsAddRow := logitsAdd2Ex[i0*98304+i1*384:][:384]
 				logitsDivAVX2(384, &logitsSubRow[0], &logitsDivRow[0], &logitsGammaRow[0], &logitsBetaRow[0], &logitsAddRow[0], logitsSqrt)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				logitsSubRow := m.logitsSub[i0*98304+i1*384:][:384]
-				logitsSqrt := m.logitsSqrt[i0*256+i1]
+				logitsSubRow := logitsSubEx2[i0*98304+i1*384:][:384]
+				logitsSqrt := logitsSqrtEx2[i0*256+i1]
 				logitsGammaRow := m.logitsGamma[0:][:384]
 				logitsBetaRow := m.logitsBeta[0:][:384]
-				logitsDivRow := m.logitsDiv[i0*98304+i1*384:][:384]
-				logitsAddRow := m.logitsAdd2[i0*98304+i1*384:][:384]
+				logitsDivRow := logitsDivEx[i0*98304+i1*384:][:384]
+				logitsAddRow := logitsAdd2Ex[i0*98304+i1*384:][:384]
 				for j := range logitsDivRow {
 					logitsDiv := logitsSubRow[j] / logitsSqrt
 					logitsMul2 := logitsDiv * logitsGammaRow[j]
@@ -7501,23 +7906,26 @@ func (m *Model) logitsMatmulForward(n int) {
 	rt.Sgemm(false, false, 256*n, 256, 384, 1, m.logitsAdd2, 384, m.logitsTranspose, 256, 0, m.logitsMatmul, 256)
 }
 
-// lossLogSoftmaxForward computes
+// lossLogSoftmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossLogSoftmax = log_softmax(logitsMatmul) (N, 256, 256)
-func (m *Model) lossLogSoftmaxForward(n int) {
+func (m *Model) lossLogSoftmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsMatmulEx := m.logitsMatmul[lo*65536:]
+	lossLogSoftmaxEx := m.lossLogSoftmax[lo*65536:]
 	for o := 0; o < 256*n; o++ {
 		base := o * 256
 		mx := float32(math.Inf(-1))
 		for j := 0; j < 256; j++ {
-			mx = max(mx, m.logitsMatmul[base+j])
+			mx = max(mx, logitsMatmulEx[base+j])
 		}
 		var sum float32
 		for j := 0; j < 256; j++ {
-			sum += exp32(m.logitsMatmul[base+j] - mx)
+			sum += exp32(logitsMatmulEx[base+j] - mx)
 		}
 		lse := mx + log32(sum)
 		for j := 0; j < 256; j++ {
-			m.lossLogSoftmax[base+j] = m.logitsMatmul[base+j] - lse
+			lossLogSoftmaxEx[base+j] = logitsMatmulEx[base+j] - lse
 		}
 	}
 }
@@ -7534,24 +7942,28 @@ func (m *Model) lossOneHotForward(y []int32, n int) {
 	}
 }
 
-// lossReduceSumForward computes
+// lossReduceSumForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossMul = mul(lossOneHot, lossLogSoftmax) (N, 256, 256)
 //	lossReduceSum = reduce_sum(lossMul) (N, 256)
-func (m *Model) lossReduceSumForward(n int) {
-	for i := range m.lossReduceSum[:256*n] {
-		m.lossReduceSum[i] = 0
+func (m *Model) lossReduceSumForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	lossReduceSumEx := m.lossReduceSum[lo*256:]
+	lossOneHotEx := m.lossOneHot[lo*65536:]
+	lossLogSoftmaxEx2 := m.lossLogSoftmax[lo*65536:]
+	for i := range lossReduceSumEx[:256*n] {
+		lossReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			lossOneHotRow := m.lossOneHot[i0*65536+i1*256:][:256]
-			lossLogSoftmaxRow := m.lossLogSoftmax[i0*65536+i1*256:][:256]
+			lossOneHotRow := lossOneHotEx[i0*65536+i1*256:][:256]
+			lossLogSoftmaxRow := lossLogSoftmaxEx2[i0*65536+i1*256:][:256]
 			acc := float32(0)
 			for j := 0; j < 256; j++ {
 				lossMul := lossOneHotRow[j] * lossLogSoftmaxRow[j]
 				acc += lossMul
 			}
-			m.lossReduceSum[i0*256+i1] += acc
+			lossReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -7587,21 +7999,23 @@ func (m *Model) dWteDivBackward(n int) {
 	m.dWteDiv[0] = dWteDiv
 }
 
-// dWteNegBackward computes
+// dWteNegBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWteBroadcast = broadcast(dWteDiv) (N, 256)
 //	dWteNeg = neg(dWteBroadcast) (N, 256)
-func (m *Model) dWteNegBackward(n int) {
+func (m *Model) dWteNegBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWteNegEx := m.dWteNeg[lo*256:]
 	if dWteNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			dWteReshape := m.dWteDiv[0]
-			dWteNegRow := m.dWteNeg[i0*256:][:256]
+			dWteNegRow := dWteNegEx[i0*256:][:256]
 			dWteNegAVX2(256, &dWteNegRow[0], dWteReshape)
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			dWteReshape := m.dWteDiv[0]
-			dWteNegRow := m.dWteNeg[i0*256:][:256]
+			dWteNegRow := dWteNegEx[i0*256:][:256]
 			for j := range dWteNegRow {
 				dWteBroadcast := dWteReshape
 				dWteNeg := -dWteBroadcast
@@ -7611,42 +8025,52 @@ func (m *Model) dWteNegBackward(n int) {
 	}
 }
 
-// dWteReduceSumBackward computes
+// dWteReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWteMul = mul(dWteNeg, lossOneHot) (N, 256, 256)
 //	dWteReduceSum = reduce_sum(dWteMul) (N, 256, 1)
-func (m *Model) dWteReduceSumBackward(n int) {
-	for i := range m.dWteReduceSum[:256*n] {
-		m.dWteReduceSum[i] = 0
+func (m *Model) dWteReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWteReduceSumEx := m.dWteReduceSum[lo*256:]
+	dWteNegEx2 := m.dWteNeg[lo*256:]
+	lossOneHotEx2 := m.lossOneHot[lo*65536:]
+	dWteMulEx := m.dWteMul[lo*65536:]
+	for i := range dWteReduceSumEx[:256*n] {
+		dWteReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dWteReshape2 := m.dWteNeg[i0*256+i1]
-			lossOneHotRow := m.lossOneHot[i0*65536+i1*256:][:256]
-			dWteMulRow := m.dWteMul[i0*65536+i1*256:][:256]
+			dWteReshape2 := dWteNegEx2[i0*256+i1]
+			lossOneHotRow := lossOneHotEx2[i0*65536+i1*256:][:256]
+			dWteMulRow := dWteMulEx[i0*65536+i1*256:][:256]
 			acc := float32(0)
 			for j := range dWteMulRow {
 				dWteMul := dWteReshape2 * lossOneHotRow[j]
 				acc += dWteMul
 				dWteMulRow[j] = dWteMul
 			}
-			m.dWteReduceSum[i0*256+i1] += acc
+			dWteReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
 
-// dWteSubBackward computes
+// dWteSubBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWteExp = exp(lossLogSoftmax) (N, 256, 256)
 //	dWteMul2 = mul(dWteExp, dWteReduceSum) (N, 256, 256)
 //	dWteSub = sub(dWteMul, dWteMul2) (N, 256, 256)
-func (m *Model) dWteSubBackward(n int) {
+func (m *Model) dWteSubBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	lossLogSoftmaxEx3 := m.lossLogSoftmax[lo*65536:]
+	dWteReduceSumEx2 := m.dWteReduceSum[lo*256:]
+	dWteMulEx2 := m.dWteMul[lo*65536:]
+	dWteSubEx := m.dWteSub[lo*65536:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			lossLogSoftmaxRow := m.lossLogSoftmax[i0*65536+i1*256:][:256]
-			dWteReduceSum := m.dWteReduceSum[i0*256+i1]
-			dWteMulRow := m.dWteMul[i0*65536+i1*256:][:256]
-			dWteSubRow := m.dWteSub[i0*65536+i1*256:][:256]
+			lossLogSoftmaxRow := lossLogSoftmaxEx3[i0*65536+i1*256:][:256]
+			dWteReduceSum := dWteReduceSumEx2[i0*256+i1]
+			dWteMulRow := dWteMulEx2[i0*65536+i1*256:][:256]
+			dWteSubRow := dWteSubEx[i0*65536+i1*256:][:256]
 			for j := range dWteSubRow {
 				dWteExp := exp32(lossLogSoftmaxRow[j])
 				dWteMul2 := dWteExp * dWteReduceSum
@@ -7698,7 +8122,7 @@ func (m *Model) dLogitsBetaBackward(n int) {
 	}
 }
 
-// dH6BlockDense1BReduceSumBackward computes
+// dH6BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockDense1BMul = mul(dLogitsBetaMatmul, logitsGamma) (N, 256, 384)
 //	dH6BlockDense1BDiv = div(dH6BlockDense1BMul, logitsSqrt) (N, 256, 384)
@@ -7706,17 +8130,23 @@ func (m *Model) dLogitsBetaBackward(n int) {
 //	dH6BlockDense1BDiv2 = div(dH6BlockDense1BMul2, logitsSqrt) (N, 256, 384)
 //	dH6BlockDense1BNeg = neg(dH6BlockDense1BDiv2) (N, 256, 384)
 //	dH6BlockDense1BReduceSum = reduce_sum(dH6BlockDense1BNeg) (N, 256)
-func (m *Model) dH6BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH6BlockDense1BReduceSum[:256*n] {
-		m.dH6BlockDense1BReduceSum[i] = 0
+func (m *Model) dH6BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockDense1BReduceSumEx := m.dH6BlockDense1BReduceSum[lo*256:]
+	dLogitsBetaMatmulEx := m.dLogitsBetaMatmul[lo*98304:]
+	logitsSqrtEx3 := m.logitsSqrt[lo*256:]
+	logitsDivEx2 := m.logitsDiv[lo*98304:]
+	dH6BlockDense1BDivEx := m.dH6BlockDense1BDiv[lo*98304:]
+	for i := range dH6BlockDense1BReduceSumEx[:256*n] {
+		dH6BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dLogitsBetaReshapeRow := m.dLogitsBetaMatmul[i0*98304+i1*384:][:384]
+			dLogitsBetaReshapeRow := dLogitsBetaMatmulEx[i0*98304+i1*384:][:384]
 			logitsGammaRow := m.logitsGamma[0:][:384]
-			logitsSqrt := m.logitsSqrt[i0*256+i1]
-			logitsDivRow := m.logitsDiv[i0*98304+i1*384:][:384]
-			dH6BlockDense1BDivRow := m.dH6BlockDense1BDiv[i0*98304+i1*384:][:384]
+			logitsSqrt := logitsSqrtEx3[i0*256+i1]
+			logitsDivRow := logitsDivEx2[i0*98304+i1*384:][:384]
+			dH6BlockDense1BDivRow := dH6BlockDense1BDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH6BlockDense1BDivRow {
 				dH6BlockDense1BMul := dLogitsBetaReshapeRow[j] * logitsGammaRow[j]
@@ -7727,7 +8157,7 @@ func (m *Model) dH6BlockDense1BReduceSumBackward(n int) {
 				acc += dH6BlockDense1BNeg
 				dH6BlockDense1BDivRow[j] = dH6BlockDense1BDiv
 			}
-			m.dH6BlockDense1BReduceSum[i0*256+i1] += acc
+			dH6BlockDense1BReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -7764,23 +8194,27 @@ func (m *Model) dLogitsGammaBackward(n int) {
 	}
 }
 
-// dH6BlockDense1BDivBackward computes
+// dH6BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockDense1BMul3 = mul(dH6BlockDense1BReduceSum, float32(0.5)) (N, 256, 1)
 //	dH6BlockDense1BDiv3 = div(dH6BlockDense1BMul3, logitsSqrt) (N, 256, 1)
 //	dH6BlockDense1BDiv4 = div(dH6BlockDense1BDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH6BlockDense1BDivBackward(n int) {
+func (m *Model) dH6BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockDense1BReduceSumEx2 := m.dH6BlockDense1BReduceSum[lo*256:]
+	logitsSqrtEx4 := m.logitsSqrt[lo*256:]
+	dH6BlockDense1BDiv4Ex := m.dH6BlockDense1BDiv4[lo*256:]
 	if dH6BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH6BlockDense1BReshapeRow := m.dH6BlockDense1BReduceSum[0:][:256*n]
-		logitsSqrtRow := m.logitsSqrt[0:][:256*n]
-		dH6BlockDense1BDivRow2 := m.dH6BlockDense1BDiv4[0:][:256*n]
+		dH6BlockDense1BReshapeRow := dH6BlockDense1BReduceSumEx2[0:][:256*n]
+		logitsSqrtRow := logitsSqrtEx4[0:][:256*n]
+		dH6BlockDense1BDivRow2 := dH6BlockDense1BDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH6BlockDense1BDivAVX2(256*n, &dH6BlockDense1BReshapeRow[0], &logitsSqrtRow[0], &dH6BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH6BlockDense1BReshapeRow := m.dH6BlockDense1BReduceSum[0:][:256*n]
-		logitsSqrtRow := m.logitsSqrt[0:][:256*n]
-		dH6BlockDense1BDivRow2 := m.dH6BlockDense1BDiv4[0:][:256*n]
+		dH6BlockDense1BReshapeRow := dH6BlockDense1BReduceSumEx2[0:][:256*n]
+		logitsSqrtRow := logitsSqrtEx4[0:][:256*n]
+		dH6BlockDense1BDivRow2 := dH6BlockDense1BDiv4Ex[0:][:256*n]
 		for j := range dH6BlockDense1BDivRow2 {
 			dH6BlockDense1BMul3 := dH6BlockDense1BReshapeRow[j] * float32(0.5)
 			dH6BlockDense1BDiv3 := dH6BlockDense1BMul3 / logitsSqrtRow[j]
@@ -7790,23 +8224,29 @@ func (m *Model) dH6BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH6BlockDense1BReduceSumBackward2 computes
+// dH6BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockDense1BMul4 = mul(dH6BlockDense1BDiv4, logitsSub) (N, 256, 384)
 //	dH6BlockDense1BAdd = add(dH6BlockDense1BDiv, dH6BlockDense1BMul4) (N, 256, 384)
 //	dH6BlockDense1BAdd2 = add(dH6BlockDense1BAdd, dH6BlockDense1BMul4) (N, 256, 384)
 //	dH6BlockDense1BNeg2 = neg(dH6BlockDense1BAdd2) (N, 256, 384)
 //	dH6BlockDense1BReduceSum2 = reduce_sum(dH6BlockDense1BNeg2) (N, 256)
-func (m *Model) dH6BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH6BlockDense1BReduceSum2[:256*n] {
-		m.dH6BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH6BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockDense1BReduceSum2Ex := m.dH6BlockDense1BReduceSum2[lo*256:]
+	dH6BlockDense1BDiv4Ex2 := m.dH6BlockDense1BDiv4[lo*256:]
+	logitsSubEx3 := m.logitsSub[lo*98304:]
+	dH6BlockDense1BDivEx2 := m.dH6BlockDense1BDiv[lo*98304:]
+	dH6BlockDense1BAdd2Ex := m.dH6BlockDense1BAdd2[lo*98304:]
+	for i := range dH6BlockDense1BReduceSum2Ex[:256*n] {
+		dH6BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH6BlockDense1BDiv4 := m.dH6BlockDense1BDiv4[i0*256+i1]
-			logitsSubRow := m.logitsSub[i0*98304+i1*384:][:384]
-			dH6BlockDense1BDivRow := m.dH6BlockDense1BDiv[i0*98304+i1*384:][:384]
-			dH6BlockDense1BAddRow := m.dH6BlockDense1BAdd2[i0*98304+i1*384:][:384]
+			dH6BlockDense1BDiv4 := dH6BlockDense1BDiv4Ex2[i0*256+i1]
+			logitsSubRow := logitsSubEx3[i0*98304+i1*384:][:384]
+			dH6BlockDense1BDivRow := dH6BlockDense1BDivEx2[i0*98304+i1*384:][:384]
+			dH6BlockDense1BAddRow := dH6BlockDense1BAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH6BlockDense1BAddRow {
 				dH6BlockDense1BMul4 := dH6BlockDense1BDiv4 * logitsSubRow[j]
@@ -7816,7 +8256,7 @@ func (m *Model) dH6BlockDense1BReduceSumBackward2(n int) {
 				acc += dH6BlockDense1BNeg2
 				dH6BlockDense1BAddRow[j] = dH6BlockDense1BAdd2
 			}
-			m.dH6BlockDense1BReduceSum2[i0*256+i1] += acc
+			dH6BlockDense1BReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -7943,7 +8383,7 @@ func (m *Model) dH6BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH6BlockXAttention0WoReduceSumBackward computes
+// dH6BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXAttention0WoMul = mul(dH6BlockLayerNorm0BetaMatmul, h6BlockLayerNorm0Gamma) (N, 256, 384)
 //	dH6BlockXAttention0WoDiv = div(dH6BlockXAttention0WoMul, hSqrt6) (N, 256, 384)
@@ -7951,17 +8391,23 @@ func (m *Model) dH6BlockLayerNorm0BetaBackward(n int) {
 //	dH6BlockXAttention0WoDiv2 = div(dH6BlockXAttention0WoMul2, hSqrt6) (N, 256, 384)
 //	dH6BlockXAttention0WoNeg = neg(dH6BlockXAttention0WoDiv2) (N, 256, 384)
 //	dH6BlockXAttention0WoReduceSum = reduce_sum(dH6BlockXAttention0WoNeg) (N, 256)
-func (m *Model) dH6BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH6BlockXAttention0WoReduceSum[:256*n] {
-		m.dH6BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH6BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXAttention0WoReduceSumEx := m.dH6BlockXAttention0WoReduceSum[lo*256:]
+	dH6BlockLayerNorm0BetaMatmulEx := m.dH6BlockLayerNorm0BetaMatmul[lo*98304:]
+	hSqrt6Ex3 := m.hSqrt6[lo*256:]
+	hDiv6Ex2 := m.hDiv6[lo*98304:]
+	dH6BlockXAttention0WoDivEx := m.dH6BlockXAttention0WoDiv[lo*98304:]
+	for i := range dH6BlockXAttention0WoReduceSumEx[:256*n] {
+		dH6BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH6BlockLayerNorm0BetaReshapeRow := m.dH6BlockLayerNorm0BetaMatmul[i0*98304+i1*384:][:384]
+			dH6BlockLayerNorm0BetaReshapeRow := dH6BlockLayerNorm0BetaMatmulEx[i0*98304+i1*384:][:384]
 			h6BlockLayerNorm0GammaRow := m.h6BlockLayerNorm0Gamma[0:][:384]
-			hSqrt6 := m.hSqrt6[i0*256+i1]
-			hDivRow6 := m.hDiv6[i0*98304+i1*384:][:384]
-			dH6BlockXAttention0WoDivRow := m.dH6BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
+			hSqrt6 := hSqrt6Ex3[i0*256+i1]
+			hDivRow6 := hDiv6Ex2[i0*98304+i1*384:][:384]
+			dH6BlockXAttention0WoDivRow := dH6BlockXAttention0WoDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH6BlockXAttention0WoDivRow {
 				dH6BlockXAttention0WoMul := dH6BlockLayerNorm0BetaReshapeRow[j] * h6BlockLayerNorm0GammaRow[j]
@@ -7972,7 +8418,7 @@ func (m *Model) dH6BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH6BlockXAttention0WoNeg
 				dH6BlockXAttention0WoDivRow[j] = dH6BlockXAttention0WoDiv
 			}
-			m.dH6BlockXAttention0WoReduceSum[i0*256+i1] += acc
+			dH6BlockXAttention0WoReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -8009,23 +8455,27 @@ func (m *Model) dH6BlockLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH6BlockXAttention0WoDivBackward computes
+// dH6BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXAttention0WoMul3 = mul(dH6BlockXAttention0WoReduceSum, float32(0.5)) (N, 256, 1)
 //	dH6BlockXAttention0WoDiv3 = div(dH6BlockXAttention0WoMul3, hSqrt6) (N, 256, 1)
 //	dH6BlockXAttention0WoDiv4 = div(dH6BlockXAttention0WoDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH6BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH6BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXAttention0WoReduceSumEx2 := m.dH6BlockXAttention0WoReduceSum[lo*256:]
+	hSqrt6Ex4 := m.hSqrt6[lo*256:]
+	dH6BlockXAttention0WoDiv4Ex := m.dH6BlockXAttention0WoDiv4[lo*256:]
 	if dH6BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH6BlockXAttention0WoReshapeRow := m.dH6BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow6 := m.hSqrt6[0:][:256*n]
-		dH6BlockXAttention0WoDivRow2 := m.dH6BlockXAttention0WoDiv4[0:][:256*n]
+		dH6BlockXAttention0WoReshapeRow := dH6BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow6 := hSqrt6Ex4[0:][:256*n]
+		dH6BlockXAttention0WoDivRow2 := dH6BlockXAttention0WoDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH6BlockXAttention0WoDivAVX2(256*n, &dH6BlockXAttention0WoReshapeRow[0], &hSqrtRow6[0], &dH6BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH6BlockXAttention0WoReshapeRow := m.dH6BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow6 := m.hSqrt6[0:][:256*n]
-		dH6BlockXAttention0WoDivRow2 := m.dH6BlockXAttention0WoDiv4[0:][:256*n]
+		dH6BlockXAttention0WoReshapeRow := dH6BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow6 := hSqrt6Ex4[0:][:256*n]
+		dH6BlockXAttention0WoDivRow2 := dH6BlockXAttention0WoDiv4Ex[0:][:256*n]
 		for j := range dH6BlockXAttention0WoDivRow2 {
 			dH6BlockXAttention0WoMul3 := dH6BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH6BlockXAttention0WoDiv3 := dH6BlockXAttention0WoMul3 / hSqrtRow6[j]
@@ -8035,23 +8485,29 @@ func (m *Model) dH6BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH6BlockXAttention0WoReduceSumBackward2 computes
+// dH6BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXAttention0WoMul4 = mul(dH6BlockXAttention0WoDiv4, hSub6) (N, 256, 384)
 //	dH6BlockXAttention0WoAdd = add(dH6BlockXAttention0WoDiv, dH6BlockXAttention0WoMul4) (N, 256, 384)
 //	dH6BlockXAttention0WoAdd2 = add(dH6BlockXAttention0WoAdd, dH6BlockXAttention0WoMul4) (N, 256, 384)
 //	dH6BlockXAttention0WoNeg2 = neg(dH6BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH6BlockXAttention0WoReduceSum2 = reduce_sum(dH6BlockXAttention0WoNeg2) (N, 256)
-func (m *Model) dH6BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH6BlockXAttention0WoReduceSum2[:256*n] {
-		m.dH6BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH6BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXAttention0WoReduceSum2Ex := m.dH6BlockXAttention0WoReduceSum2[lo*256:]
+	dH6BlockXAttention0WoDiv4Ex2 := m.dH6BlockXAttention0WoDiv4[lo*256:]
+	hSub6Ex3 := m.hSub6[lo*98304:]
+	dH6BlockXAttention0WoDivEx2 := m.dH6BlockXAttention0WoDiv[lo*98304:]
+	dH6BlockXAttention0WoAdd2Ex := m.dH6BlockXAttention0WoAdd2[lo*98304:]
+	for i := range dH6BlockXAttention0WoReduceSum2Ex[:256*n] {
+		dH6BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH6BlockXAttention0WoDiv4 := m.dH6BlockXAttention0WoDiv4[i0*256+i1]
-			hSubRow6 := m.hSub6[i0*98304+i1*384:][:384]
-			dH6BlockXAttention0WoDivRow := m.dH6BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
-			dH6BlockXAttention0WoAddRow := m.dH6BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
+			dH6BlockXAttention0WoDiv4 := dH6BlockXAttention0WoDiv4Ex2[i0*256+i1]
+			hSubRow6 := hSub6Ex3[i0*98304+i1*384:][:384]
+			dH6BlockXAttention0WoDivRow := dH6BlockXAttention0WoDivEx2[i0*98304+i1*384:][:384]
+			dH6BlockXAttention0WoAddRow := dH6BlockXAttention0WoAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH6BlockXAttention0WoAddRow {
 				dH6BlockXAttention0WoMul4 := dH6BlockXAttention0WoDiv4 * hSubRow6[j]
@@ -8061,7 +8517,7 @@ func (m *Model) dH6BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH6BlockXAttention0WoNeg2
 				dH6BlockXAttention0WoAddRow[j] = dH6BlockXAttention0WoAdd2
 			}
-			m.dH6BlockXAttention0WoReduceSum2[i0*256+i1] += acc
+			dH6BlockXAttention0WoReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -8086,28 +8542,33 @@ func (m *Model) dH6BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH6BlockXAttention0WoAddBackward computes
+// dH6BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXAttention0WoAdd3 = add(dH6BlockDense1BAdd3, dH6BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH6BlockXAttention0WoAdd4 = add(dH6BlockXAttention0WoAdd3, dH6BlockXAttention0WoDiv5) (N, 256, 384)
-func (m *Model) dH6BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH6BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockDense1BAdd3Ex := m.dH6BlockDense1BAdd3[lo*98304:]
+	dH6BlockXAttention0WoAdd2Ex2 := m.dH6BlockXAttention0WoAdd2[lo*98304:]
+	dH6BlockXAttention0WoDiv5Ex := m.dH6BlockXAttention0WoDiv5[lo*256:]
+	dH6BlockXAttention0WoAdd4Ex := m.dH6BlockXAttention0WoAdd4[lo*98304:]
 	if dH6BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH6BlockDense1BAddRow2 := m.dH6BlockDense1BAdd3[i0*98304+i1*384:][:384]
-				dH6BlockXAttention0WoAddRow := m.dH6BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH6BlockXAttention0WoDiv5 := m.dH6BlockXAttention0WoDiv5[i0*256+i1]
-				dH6BlockXAttention0WoAddRow2 := m.dH6BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH6BlockDense1BAddRow2 := dH6BlockDense1BAdd3Ex[i0*98304+i1*384:][:384]
+				dH6BlockXAttention0WoAddRow := dH6BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH6BlockXAttention0WoDiv5 := dH6BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH6BlockXAttention0WoAddRow2 := dH6BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				dH6BlockXAttention0WoAddAVX2(384, &dH6BlockDense1BAddRow2[0], &dH6BlockXAttention0WoAddRow[0], &dH6BlockXAttention0WoAddRow2[0], dH6BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH6BlockDense1BAddRow2 := m.dH6BlockDense1BAdd3[i0*98304+i1*384:][:384]
-				dH6BlockXAttention0WoAddRow := m.dH6BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH6BlockXAttention0WoDiv5 := m.dH6BlockXAttention0WoDiv5[i0*256+i1]
-				dH6BlockXAttention0WoAddRow2 := m.dH6BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH6BlockDense1BAddRow2 := dH6BlockDense1BAdd3Ex[i0*98304+i1*384:][:384]
+				dH6BlockXAttention0WoAddRow := dH6BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH6BlockXAttention0WoDiv5 := dH6BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH6BlockXAttention0WoAddRow2 := dH6BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				for j := range dH6BlockXAttention0WoAddRow2 {
 					dH6BlockXAttention0WoAdd3 := dH6BlockDense1BAddRow2[j] + dH6BlockXAttention0WoAddRow[j]
 					dH6BlockXAttention0WoAdd4 := dH6BlockXAttention0WoAdd3 + dH6BlockXAttention0WoDiv5
@@ -8132,15 +8593,18 @@ func (m *Model) dH6BlockXLayerNorm0BetaMatmulBackward(n int) {
 	rt.Sgemm(false, true, 256*n, 384, 384, 1, m.dH6BlockXAttention0WoAdd4, 384, m.h6BlockXAttention0Wo, 384, 0, m.dH6BlockXLayerNorm0BetaMatmul, 384)
 }
 
-// dH6BlockXLayerNorm0BetaTransposeBackward computes
+// dH6BlockXLayerNorm0BetaTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXLayerNorm0BetaTranspose = transpose(dH6BlockXLayerNorm0BetaMatmul) (N, 6, 256, 64)
-func (m *Model) dH6BlockXLayerNorm0BetaTransposeBackward(n int) {
+func (m *Model) dH6BlockXLayerNorm0BetaTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXLayerNorm0BetaTransposeEx := m.dH6BlockXLayerNorm0BetaTranspose[lo*98304:]
+	dH6BlockXLayerNorm0BetaMatmulEx := m.dH6BlockXLayerNorm0BetaMatmul[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH6BlockXLayerNorm0BetaTranspose[i0*98304+i1*16384+i2*64+i3] = m.dH6BlockXLayerNorm0BetaMatmul[i0*98304+i1*64+i2*384+i3]
+					dH6BlockXLayerNorm0BetaTransposeEx[i0*98304+i1*16384+i2*64+i3] = dH6BlockXLayerNorm0BetaMatmulEx[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -8161,16 +8625,20 @@ func (m *Model) dH6BlockXLayerNorm0BetaMatmulBackward3(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax6, 256, 65536, m.dH6BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH6BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
-// dH6BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
+// dH6BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax6, dH6BlockXLayerNorm0BetaMatmul2) (N, 6, 256, 256)
-func (m *Model) dH6BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH6BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXLayerNorm0BetaMaskedSoftmaxGradEx := m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad[lo*393216:]
+	xMaskedSoftmax6Ex2 := m.xMaskedSoftmax6[lo*393216:]
+	dH6BlockXLayerNorm0BetaMatmul2Ex := m.dH6BlockXLayerNorm0BetaMatmul2[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad[row*256 : (row+1)*256]
+		dst := dH6BlockXLayerNorm0BetaMaskedSoftmaxGradEx[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		yb := m.xMaskedSoftmax6[row*256 : row*256+keep]
-		gb := m.dH6BlockXLayerNorm0BetaMatmul2[row*256 : row*256+keep]
+		yb := xMaskedSoftmax6Ex2[row*256 : row*256+keep]
+		gb := dH6BlockXLayerNorm0BetaMatmul2Ex[row*256 : row*256+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -8196,99 +8664,122 @@ func (m *Model) dH6BlockXLayerNorm0BetaMatmulBackward5(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose21, 64, 16384, 0, m.dH6BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
-// dH6BlockXLayerNorm0BetaTransposeBackward2 computes
+// dH6BlockXLayerNorm0BetaTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXLayerNorm0BetaTranspose2 = transpose(dH6BlockXLayerNorm0BetaMatmul3) (N, 256, 6, 64)
-func (m *Model) dH6BlockXLayerNorm0BetaTransposeBackward2(n int) {
+func (m *Model) dH6BlockXLayerNorm0BetaTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXLayerNorm0BetaTranspose2Ex := m.dH6BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	dH6BlockXLayerNorm0BetaMatmul3Ex := m.dH6BlockXLayerNorm0BetaMatmul3[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH6BlockXLayerNorm0BetaTranspose2[i0*98304+i1*384+i2*64+i3] = m.dH6BlockXLayerNorm0BetaMatmul3[i0*98304+i1*64+i2*16384+i3]
+					dH6BlockXLayerNorm0BetaTranspose2Ex[i0*98304+i1*384+i2*64+i3] = dH6BlockXLayerNorm0BetaMatmul3Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH6BlockXLayerNorm0BetaPadBackward computes
+// dH6BlockXLayerNorm0BetaPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXLayerNorm0BetaPad = pad(dH6BlockXLayerNorm0BetaTranspose2) (256*N, 1152)
-func (m *Model) dH6BlockXLayerNorm0BetaPadBackward(n int) {
-	clear(m.dH6BlockXLayerNorm0BetaPad[:294912*n])
+func (m *Model) dH6BlockXLayerNorm0BetaPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXLayerNorm0BetaPadEx := m.dH6BlockXLayerNorm0BetaPad[lo*294912:]
+	dH6BlockXLayerNorm0BetaTranspose2Ex2 := m.dH6BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	clear(dH6BlockXLayerNorm0BetaPadEx[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH6BlockXLayerNorm0BetaPad[(o*(1152)+768)*(1):], m.dH6BlockXLayerNorm0BetaTranspose2[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH6BlockXLayerNorm0BetaPadEx[(o*(1152)+768)*(1):], dH6BlockXLayerNorm0BetaTranspose2Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH6BlockXLayerNorm0BetaTransposeBackward3 computes
+// dH6BlockXLayerNorm0BetaTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXLayerNorm0BetaTranspose3 = transpose(dH6BlockXLayerNorm0BetaMatmul5) (N, 256, 6, 64)
-func (m *Model) dH6BlockXLayerNorm0BetaTransposeBackward3(n int) {
+func (m *Model) dH6BlockXLayerNorm0BetaTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXLayerNorm0BetaTranspose3Ex := m.dH6BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	dH6BlockXLayerNorm0BetaMatmul5Ex := m.dH6BlockXLayerNorm0BetaMatmul5[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH6BlockXLayerNorm0BetaTranspose3[i0*98304+i1*384+i2*64+i3] = m.dH6BlockXLayerNorm0BetaMatmul5[i0*98304+i1*64+i2*16384+i3]
+					dH6BlockXLayerNorm0BetaTranspose3Ex[i0*98304+i1*384+i2*64+i3] = dH6BlockXLayerNorm0BetaMatmul5Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH6BlockXLayerNorm0BetaPadBackward2 computes
+// dH6BlockXLayerNorm0BetaPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXLayerNorm0BetaPad2 = pad(dH6BlockXLayerNorm0BetaTranspose3) (256*N, 1152)
-func (m *Model) dH6BlockXLayerNorm0BetaPadBackward2(n int) {
-	clear(m.dH6BlockXLayerNorm0BetaPad2[:294912*n])
+func (m *Model) dH6BlockXLayerNorm0BetaPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXLayerNorm0BetaPad2Ex := m.dH6BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH6BlockXLayerNorm0BetaTranspose3Ex2 := m.dH6BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	clear(dH6BlockXLayerNorm0BetaPad2Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH6BlockXLayerNorm0BetaPad2[(o*(1152)+384)*(1):], m.dH6BlockXLayerNorm0BetaTranspose3[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH6BlockXLayerNorm0BetaPad2Ex[(o*(1152)+384)*(1):], dH6BlockXLayerNorm0BetaTranspose3Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH6BlockXLayerNorm0BetaTransposeBackward4 computes
+// dH6BlockXLayerNorm0BetaTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXLayerNorm0BetaTranspose4 = transpose(dH6BlockXLayerNorm0BetaMatmul4) (N, 256, 6, 64)
-func (m *Model) dH6BlockXLayerNorm0BetaTransposeBackward4(n int) {
+func (m *Model) dH6BlockXLayerNorm0BetaTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXLayerNorm0BetaTranspose4Ex := m.dH6BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	dH6BlockXLayerNorm0BetaMatmul4Ex := m.dH6BlockXLayerNorm0BetaMatmul4[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH6BlockXLayerNorm0BetaTranspose4[i0*98304+i1*384+i2*64+i3] = m.dH6BlockXLayerNorm0BetaMatmul4[i0*98304+i1*64+i2*16384+i3]
+					dH6BlockXLayerNorm0BetaTranspose4Ex[i0*98304+i1*384+i2*64+i3] = dH6BlockXLayerNorm0BetaMatmul4Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH6BlockXLayerNorm0BetaPadBackward3 computes
+// dH6BlockXLayerNorm0BetaPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXLayerNorm0BetaPad3 = pad(dH6BlockXLayerNorm0BetaTranspose4) (256*N, 1152)
-func (m *Model) dH6BlockXLayerNorm0BetaPadBackward3(n int) {
-	clear(m.dH6BlockXLayerNorm0BetaPad3[:294912*n])
+func (m *Model) dH6BlockXLayerNorm0BetaPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXLayerNorm0BetaPad3Ex := m.dH6BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH6BlockXLayerNorm0BetaTranspose4Ex2 := m.dH6BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	clear(dH6BlockXLayerNorm0BetaPad3Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH6BlockXLayerNorm0BetaPad3[(o*(1152)+0)*(1):], m.dH6BlockXLayerNorm0BetaTranspose4[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH6BlockXLayerNorm0BetaPad3Ex[(o*(1152)+0)*(1):], dH6BlockXLayerNorm0BetaTranspose4Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH6BlockXLayerNorm0BetaAddBackward computes
+// dH6BlockXLayerNorm0BetaAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH6BlockXLayerNorm0BetaAdd = add(dH6BlockXLayerNorm0BetaPad, dH6BlockXLayerNorm0BetaPad2) (256*N, 1152)
 //	dH6BlockXLayerNorm0BetaAdd2 = add(dH6BlockXLayerNorm0BetaAdd, dH6BlockXLayerNorm0BetaPad3) (256*N, 1152)
-func (m *Model) dH6BlockXLayerNorm0BetaAddBackward(n int) {
+func (m *Model) dH6BlockXLayerNorm0BetaAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH6BlockXLayerNorm0BetaPadEx2 := m.dH6BlockXLayerNorm0BetaPad[lo*294912:]
+	dH6BlockXLayerNorm0BetaPad2Ex2 := m.dH6BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH6BlockXLayerNorm0BetaPad3Ex2 := m.dH6BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH6BlockXLayerNorm0BetaAdd2Ex := m.dH6BlockXLayerNorm0BetaAdd2[lo*294912:]
 	if dH6BlockXLayerNorm0BetaAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH6BlockXLayerNorm0BetaPadRow := m.dH6BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH6BlockXLayerNorm0BetaPadRow2 := m.dH6BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH6BlockXLayerNorm0BetaPadRow3 := m.dH6BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH6BlockXLayerNorm0BetaAddRow := m.dH6BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH6BlockXLayerNorm0BetaPadRow := dH6BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH6BlockXLayerNorm0BetaPadRow2 := dH6BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH6BlockXLayerNorm0BetaPadRow3 := dH6BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH6BlockXLayerNorm0BetaAddRow := dH6BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		if 294912*n > 0 {
 			dH6BlockXLayerNorm0BetaAddAVX2(294912*n, &dH6BlockXLayerNorm0BetaPadRow[0], &dH6BlockXLayerNorm0BetaPadRow2[0], &dH6BlockXLayerNorm0BetaPadRow3[0], &dH6BlockXLayerNorm0BetaAddRow[0])
 		}
 	} else {
-		dH6BlockXLayerNorm0BetaPadRow := m.dH6BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH6BlockXLayerNorm0BetaPadRow2 := m.dH6BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH6BlockXLayerNorm0BetaPadRow3 := m.dH6BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH6BlockXLayerNorm0BetaAddRow := m.dH6BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH6BlockXLayerNorm0BetaPadRow := dH6BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH6BlockXLayerNorm0BetaPadRow2 := dH6BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH6BlockXLayerNorm0BetaPadRow3 := dH6BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH6BlockXLayerNorm0BetaAddRow := dH6BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		for j := range dH6BlockXLayerNorm0BetaAddRow {
 			dH6BlockXLayerNorm0BetaAdd := dH6BlockXLayerNorm0BetaPadRow[j] + dH6BlockXLayerNorm0BetaPadRow2[j]
 			dH6BlockXLayerNorm0BetaAdd2 := dH6BlockXLayerNorm0BetaAdd + dH6BlockXLayerNorm0BetaPadRow3[j]
@@ -8327,7 +8818,7 @@ func (m *Model) dH6BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH5BlockDense1BReduceSumBackward computes
+// dH5BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockDense1BMul = mul(dH6BlockXLayerNorm0BetaMatmul6, h6BlockXLayerNorm0Gamma) (N, 256, 384)
 //	dH5BlockDense1BDiv = div(dH5BlockDense1BMul, xSqrt6) (N, 256, 384)
@@ -8335,17 +8826,23 @@ func (m *Model) dH6BlockXLayerNorm0BetaBackward(n int) {
 //	dH5BlockDense1BDiv2 = div(dH5BlockDense1BMul2, xSqrt6) (N, 256, 384)
 //	dH5BlockDense1BNeg = neg(dH5BlockDense1BDiv2) (N, 256, 384)
 //	dH5BlockDense1BReduceSum = reduce_sum(dH5BlockDense1BNeg) (N, 256)
-func (m *Model) dH5BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH5BlockDense1BReduceSum[:256*n] {
-		m.dH5BlockDense1BReduceSum[i] = 0
+func (m *Model) dH5BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockDense1BReduceSumEx := m.dH5BlockDense1BReduceSum[lo*256:]
+	dH6BlockXLayerNorm0BetaMatmul6Ex := m.dH6BlockXLayerNorm0BetaMatmul6[lo*98304:]
+	xSqrt6Ex3 := m.xSqrt6[lo*256:]
+	xDiv6Ex2 := m.xDiv6[lo*98304:]
+	dH5BlockDense1BDivEx := m.dH5BlockDense1BDiv[lo*98304:]
+	for i := range dH5BlockDense1BReduceSumEx[:256*n] {
+		dH5BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH6BlockXLayerNorm0BetaReshapeRow := m.dH6BlockXLayerNorm0BetaMatmul6[i0*98304+i1*384:][:384]
+			dH6BlockXLayerNorm0BetaReshapeRow := dH6BlockXLayerNorm0BetaMatmul6Ex[i0*98304+i1*384:][:384]
 			h6BlockXLayerNorm0GammaRow := m.h6BlockXLayerNorm0Gamma[0:][:384]
-			xSqrt6 := m.xSqrt6[i0*256+i1]
-			xDivRow6 := m.xDiv6[i0*98304+i1*384:][:384]
-			dH5BlockDense1BDivRow := m.dH5BlockDense1BDiv[i0*98304+i1*384:][:384]
+			xSqrt6 := xSqrt6Ex3[i0*256+i1]
+			xDivRow6 := xDiv6Ex2[i0*98304+i1*384:][:384]
+			dH5BlockDense1BDivRow := dH5BlockDense1BDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH5BlockDense1BDivRow {
 				dH5BlockDense1BMul := dH6BlockXLayerNorm0BetaReshapeRow[j] * h6BlockXLayerNorm0GammaRow[j]
@@ -8356,7 +8853,7 @@ func (m *Model) dH5BlockDense1BReduceSumBackward(n int) {
 				acc += dH5BlockDense1BNeg
 				dH5BlockDense1BDivRow[j] = dH5BlockDense1BDiv
 			}
-			m.dH5BlockDense1BReduceSum[i0*256+i1] += acc
+			dH5BlockDense1BReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -8393,23 +8890,27 @@ func (m *Model) dH6BlockXLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH5BlockDense1BDivBackward computes
+// dH5BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockDense1BMul3 = mul(dH5BlockDense1BReduceSum, float32(0.5)) (N, 256, 1)
 //	dH5BlockDense1BDiv3 = div(dH5BlockDense1BMul3, xSqrt6) (N, 256, 1)
 //	dH5BlockDense1BDiv4 = div(dH5BlockDense1BDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH5BlockDense1BDivBackward(n int) {
+func (m *Model) dH5BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockDense1BReduceSumEx2 := m.dH5BlockDense1BReduceSum[lo*256:]
+	xSqrt6Ex4 := m.xSqrt6[lo*256:]
+	dH5BlockDense1BDiv4Ex := m.dH5BlockDense1BDiv4[lo*256:]
 	if dH5BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH5BlockDense1BReshapeRow := m.dH5BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow6 := m.xSqrt6[0:][:256*n]
-		dH5BlockDense1BDivRow2 := m.dH5BlockDense1BDiv4[0:][:256*n]
+		dH5BlockDense1BReshapeRow := dH5BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow6 := xSqrt6Ex4[0:][:256*n]
+		dH5BlockDense1BDivRow2 := dH5BlockDense1BDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH5BlockDense1BDivAVX2(256*n, &dH5BlockDense1BReshapeRow[0], &xSqrtRow6[0], &dH5BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH5BlockDense1BReshapeRow := m.dH5BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow6 := m.xSqrt6[0:][:256*n]
-		dH5BlockDense1BDivRow2 := m.dH5BlockDense1BDiv4[0:][:256*n]
+		dH5BlockDense1BReshapeRow := dH5BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow6 := xSqrt6Ex4[0:][:256*n]
+		dH5BlockDense1BDivRow2 := dH5BlockDense1BDiv4Ex[0:][:256*n]
 		for j := range dH5BlockDense1BDivRow2 {
 			dH5BlockDense1BMul3 := dH5BlockDense1BReshapeRow[j] * float32(0.5)
 			dH5BlockDense1BDiv3 := dH5BlockDense1BMul3 / xSqrtRow6[j]
@@ -8419,23 +8920,29 @@ func (m *Model) dH5BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH5BlockDense1BReduceSumBackward2 computes
+// dH5BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockDense1BMul4 = mul(dH5BlockDense1BDiv4, xSub6) (N, 256, 384)
 //	dH5BlockDense1BAdd = add(dH5BlockDense1BDiv, dH5BlockDense1BMul4) (N, 256, 384)
 //	dH5BlockDense1BAdd2 = add(dH5BlockDense1BAdd, dH5BlockDense1BMul4) (N, 256, 384)
 //	dH5BlockDense1BNeg2 = neg(dH5BlockDense1BAdd2) (N, 256, 384)
 //	dH5BlockDense1BReduceSum2 = reduce_sum(dH5BlockDense1BNeg2) (N, 256)
-func (m *Model) dH5BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH5BlockDense1BReduceSum2[:256*n] {
-		m.dH5BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH5BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockDense1BReduceSum2Ex := m.dH5BlockDense1BReduceSum2[lo*256:]
+	dH5BlockDense1BDiv4Ex2 := m.dH5BlockDense1BDiv4[lo*256:]
+	xSub6Ex3 := m.xSub6[lo*98304:]
+	dH5BlockDense1BDivEx2 := m.dH5BlockDense1BDiv[lo*98304:]
+	dH5BlockDense1BAdd2Ex := m.dH5BlockDense1BAdd2[lo*98304:]
+	for i := range dH5BlockDense1BReduceSum2Ex[:256*n] {
+		dH5BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH5BlockDense1BDiv4 := m.dH5BlockDense1BDiv4[i0*256+i1]
-			xSubRow6 := m.xSub6[i0*98304+i1*384:][:384]
-			dH5BlockDense1BDivRow := m.dH5BlockDense1BDiv[i0*98304+i1*384:][:384]
-			dH5BlockDense1BAddRow := m.dH5BlockDense1BAdd2[i0*98304+i1*384:][:384]
+			dH5BlockDense1BDiv4 := dH5BlockDense1BDiv4Ex2[i0*256+i1]
+			xSubRow6 := xSub6Ex3[i0*98304+i1*384:][:384]
+			dH5BlockDense1BDivRow := dH5BlockDense1BDivEx2[i0*98304+i1*384:][:384]
+			dH5BlockDense1BAddRow := dH5BlockDense1BAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH5BlockDense1BAddRow {
 				dH5BlockDense1BMul4 := dH5BlockDense1BDiv4 * xSubRow6[j]
@@ -8445,7 +8952,7 @@ func (m *Model) dH5BlockDense1BReduceSumBackward2(n int) {
 				acc += dH5BlockDense1BNeg2
 				dH5BlockDense1BAddRow[j] = dH5BlockDense1BAdd2
 			}
-			m.dH5BlockDense1BReduceSum2[i0*256+i1] += acc
+			dH5BlockDense1BReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -8576,7 +9083,7 @@ func (m *Model) dH5BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH5BlockXAttention0WoReduceSumBackward computes
+// dH5BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXAttention0WoMul = mul(dH5BlockLayerNorm0BetaMatmul, h5BlockLayerNorm0Gamma) (N, 256, 384)
 //	dH5BlockXAttention0WoDiv = div(dH5BlockXAttention0WoMul, hSqrt5) (N, 256, 384)
@@ -8584,17 +9091,23 @@ func (m *Model) dH5BlockLayerNorm0BetaBackward(n int) {
 //	dH5BlockXAttention0WoDiv2 = div(dH5BlockXAttention0WoMul2, hSqrt5) (N, 256, 384)
 //	dH5BlockXAttention0WoNeg = neg(dH5BlockXAttention0WoDiv2) (N, 256, 384)
 //	dH5BlockXAttention0WoReduceSum = reduce_sum(dH5BlockXAttention0WoNeg) (N, 256)
-func (m *Model) dH5BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH5BlockXAttention0WoReduceSum[:256*n] {
-		m.dH5BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH5BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXAttention0WoReduceSumEx := m.dH5BlockXAttention0WoReduceSum[lo*256:]
+	dH5BlockLayerNorm0BetaMatmulEx := m.dH5BlockLayerNorm0BetaMatmul[lo*98304:]
+	hSqrt5Ex3 := m.hSqrt5[lo*256:]
+	hDiv5Ex2 := m.hDiv5[lo*98304:]
+	dH5BlockXAttention0WoDivEx := m.dH5BlockXAttention0WoDiv[lo*98304:]
+	for i := range dH5BlockXAttention0WoReduceSumEx[:256*n] {
+		dH5BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH5BlockLayerNorm0BetaReshapeRow := m.dH5BlockLayerNorm0BetaMatmul[i0*98304+i1*384:][:384]
+			dH5BlockLayerNorm0BetaReshapeRow := dH5BlockLayerNorm0BetaMatmulEx[i0*98304+i1*384:][:384]
 			h5BlockLayerNorm0GammaRow := m.h5BlockLayerNorm0Gamma[0:][:384]
-			hSqrt5 := m.hSqrt5[i0*256+i1]
-			hDivRow5 := m.hDiv5[i0*98304+i1*384:][:384]
-			dH5BlockXAttention0WoDivRow := m.dH5BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
+			hSqrt5 := hSqrt5Ex3[i0*256+i1]
+			hDivRow5 := hDiv5Ex2[i0*98304+i1*384:][:384]
+			dH5BlockXAttention0WoDivRow := dH5BlockXAttention0WoDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH5BlockXAttention0WoDivRow {
 				dH5BlockXAttention0WoMul := dH5BlockLayerNorm0BetaReshapeRow[j] * h5BlockLayerNorm0GammaRow[j]
@@ -8605,7 +9118,7 @@ func (m *Model) dH5BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH5BlockXAttention0WoNeg
 				dH5BlockXAttention0WoDivRow[j] = dH5BlockXAttention0WoDiv
 			}
-			m.dH5BlockXAttention0WoReduceSum[i0*256+i1] += acc
+			dH5BlockXAttention0WoReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -8642,23 +9155,27 @@ func (m *Model) dH5BlockLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH5BlockXAttention0WoDivBackward computes
+// dH5BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXAttention0WoMul3 = mul(dH5BlockXAttention0WoReduceSum, float32(0.5)) (N, 256, 1)
 //	dH5BlockXAttention0WoDiv3 = div(dH5BlockXAttention0WoMul3, hSqrt5) (N, 256, 1)
 //	dH5BlockXAttention0WoDiv4 = div(dH5BlockXAttention0WoDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH5BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH5BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXAttention0WoReduceSumEx2 := m.dH5BlockXAttention0WoReduceSum[lo*256:]
+	hSqrt5Ex4 := m.hSqrt5[lo*256:]
+	dH5BlockXAttention0WoDiv4Ex := m.dH5BlockXAttention0WoDiv4[lo*256:]
 	if dH5BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH5BlockXAttention0WoReshapeRow := m.dH5BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow5 := m.hSqrt5[0:][:256*n]
-		dH5BlockXAttention0WoDivRow2 := m.dH5BlockXAttention0WoDiv4[0:][:256*n]
+		dH5BlockXAttention0WoReshapeRow := dH5BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow5 := hSqrt5Ex4[0:][:256*n]
+		dH5BlockXAttention0WoDivRow2 := dH5BlockXAttention0WoDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH5BlockXAttention0WoDivAVX2(256*n, &dH5BlockXAttention0WoReshapeRow[0], &hSqrtRow5[0], &dH5BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH5BlockXAttention0WoReshapeRow := m.dH5BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow5 := m.hSqrt5[0:][:256*n]
-		dH5BlockXAttention0WoDivRow2 := m.dH5BlockXAttention0WoDiv4[0:][:256*n]
+		dH5BlockXAttention0WoReshapeRow := dH5BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow5 := hSqrt5Ex4[0:][:256*n]
+		dH5BlockXAttention0WoDivRow2 := dH5BlockXAttention0WoDiv4Ex[0:][:256*n]
 		for j := range dH5BlockXAttention0WoDivRow2 {
 			dH5BlockXAttention0WoMul3 := dH5BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH5BlockXAttention0WoDiv3 := dH5BlockXAttention0WoMul3 / hSqrtRow5[j]
@@ -8668,23 +9185,29 @@ func (m *Model) dH5BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH5BlockXAttention0WoReduceSumBackward2 computes
+// dH5BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXAttention0WoMul4 = mul(dH5BlockXAttention0WoDiv4, hSub5) (N, 256, 384)
 //	dH5BlockXAttention0WoAdd = add(dH5BlockXAttention0WoDiv, dH5BlockXAttention0WoMul4) (N, 256, 384)
 //	dH5BlockXAttention0WoAdd2 = add(dH5BlockXAttention0WoAdd, dH5BlockXAttention0WoMul4) (N, 256, 384)
 //	dH5BlockXAttention0WoNeg2 = neg(dH5BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH5BlockXAttention0WoReduceSum2 = reduce_sum(dH5BlockXAttention0WoNeg2) (N, 256)
-func (m *Model) dH5BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH5BlockXAttention0WoReduceSum2[:256*n] {
-		m.dH5BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH5BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXAttention0WoReduceSum2Ex := m.dH5BlockXAttention0WoReduceSum2[lo*256:]
+	dH5BlockXAttention0WoDiv4Ex2 := m.dH5BlockXAttention0WoDiv4[lo*256:]
+	hSub5Ex3 := m.hSub5[lo*98304:]
+	dH5BlockXAttention0WoDivEx2 := m.dH5BlockXAttention0WoDiv[lo*98304:]
+	dH5BlockXAttention0WoAdd2Ex := m.dH5BlockXAttention0WoAdd2[lo*98304:]
+	for i := range dH5BlockXAttention0WoReduceSum2Ex[:256*n] {
+		dH5BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH5BlockXAttention0WoDiv4 := m.dH5BlockXAttention0WoDiv4[i0*256+i1]
-			hSubRow5 := m.hSub5[i0*98304+i1*384:][:384]
-			dH5BlockXAttention0WoDivRow := m.dH5BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
-			dH5BlockXAttention0WoAddRow := m.dH5BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
+			dH5BlockXAttention0WoDiv4 := dH5BlockXAttention0WoDiv4Ex2[i0*256+i1]
+			hSubRow5 := hSub5Ex3[i0*98304+i1*384:][:384]
+			dH5BlockXAttention0WoDivRow := dH5BlockXAttention0WoDivEx2[i0*98304+i1*384:][:384]
+			dH5BlockXAttention0WoAddRow := dH5BlockXAttention0WoAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH5BlockXAttention0WoAddRow {
 				dH5BlockXAttention0WoMul4 := dH5BlockXAttention0WoDiv4 * hSubRow5[j]
@@ -8694,7 +9217,7 @@ func (m *Model) dH5BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH5BlockXAttention0WoNeg2
 				dH5BlockXAttention0WoAddRow[j] = dH5BlockXAttention0WoAdd2
 			}
-			m.dH5BlockXAttention0WoReduceSum2[i0*256+i1] += acc
+			dH5BlockXAttention0WoReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -8719,28 +9242,33 @@ func (m *Model) dH5BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH5BlockXAttention0WoAddBackward computes
+// dH5BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXAttention0WoAdd3 = add(dH5BlockDense1BAdd4, dH5BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH5BlockXAttention0WoAdd4 = add(dH5BlockXAttention0WoAdd3, dH5BlockXAttention0WoDiv5) (N, 256, 384)
-func (m *Model) dH5BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH5BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockDense1BAdd4Ex := m.dH5BlockDense1BAdd4[lo*98304:]
+	dH5BlockXAttention0WoAdd2Ex2 := m.dH5BlockXAttention0WoAdd2[lo*98304:]
+	dH5BlockXAttention0WoDiv5Ex := m.dH5BlockXAttention0WoDiv5[lo*256:]
+	dH5BlockXAttention0WoAdd4Ex := m.dH5BlockXAttention0WoAdd4[lo*98304:]
 	if dH5BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH5BlockDense1BAddRow2 := m.dH5BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH5BlockXAttention0WoAddRow := m.dH5BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH5BlockXAttention0WoDiv5 := m.dH5BlockXAttention0WoDiv5[i0*256+i1]
-				dH5BlockXAttention0WoAddRow2 := m.dH5BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH5BlockDense1BAddRow2 := dH5BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH5BlockXAttention0WoAddRow := dH5BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH5BlockXAttention0WoDiv5 := dH5BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH5BlockXAttention0WoAddRow2 := dH5BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				dH5BlockXAttention0WoAddAVX2(384, &dH5BlockDense1BAddRow2[0], &dH5BlockXAttention0WoAddRow[0], &dH5BlockXAttention0WoAddRow2[0], dH5BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH5BlockDense1BAddRow2 := m.dH5BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH5BlockXAttention0WoAddRow := m.dH5BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH5BlockXAttention0WoDiv5 := m.dH5BlockXAttention0WoDiv5[i0*256+i1]
-				dH5BlockXAttention0WoAddRow2 := m.dH5BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH5BlockDense1BAddRow2 := dH5BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH5BlockXAttention0WoAddRow := dH5BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH5BlockXAttention0WoDiv5 := dH5BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH5BlockXAttention0WoAddRow2 := dH5BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				for j := range dH5BlockXAttention0WoAddRow2 {
 					dH5BlockXAttention0WoAdd3 := dH5BlockDense1BAddRow2[j] + dH5BlockXAttention0WoAddRow[j]
 					dH5BlockXAttention0WoAdd4 := dH5BlockXAttention0WoAdd3 + dH5BlockXAttention0WoDiv5
@@ -8765,15 +9293,18 @@ func (m *Model) dH5BlockXLayerNorm0BetaMatmulBackward(n int) {
 	rt.Sgemm(false, true, 256*n, 384, 384, 1, m.dH5BlockXAttention0WoAdd4, 384, m.h5BlockXAttention0Wo, 384, 0, m.dH5BlockXLayerNorm0BetaMatmul, 384)
 }
 
-// dH5BlockXLayerNorm0BetaTransposeBackward computes
+// dH5BlockXLayerNorm0BetaTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXLayerNorm0BetaTranspose = transpose(dH5BlockXLayerNorm0BetaMatmul) (N, 6, 256, 64)
-func (m *Model) dH5BlockXLayerNorm0BetaTransposeBackward(n int) {
+func (m *Model) dH5BlockXLayerNorm0BetaTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXLayerNorm0BetaTransposeEx := m.dH5BlockXLayerNorm0BetaTranspose[lo*98304:]
+	dH5BlockXLayerNorm0BetaMatmulEx := m.dH5BlockXLayerNorm0BetaMatmul[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH5BlockXLayerNorm0BetaTranspose[i0*98304+i1*16384+i2*64+i3] = m.dH5BlockXLayerNorm0BetaMatmul[i0*98304+i1*64+i2*384+i3]
+					dH5BlockXLayerNorm0BetaTransposeEx[i0*98304+i1*16384+i2*64+i3] = dH5BlockXLayerNorm0BetaMatmulEx[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -8794,16 +9325,20 @@ func (m *Model) dH5BlockXLayerNorm0BetaMatmulBackward3(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax5, 256, 65536, m.dH5BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH5BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
-// dH5BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
+// dH5BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax5, dH5BlockXLayerNorm0BetaMatmul2) (N, 6, 256, 256)
-func (m *Model) dH5BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH5BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXLayerNorm0BetaMaskedSoftmaxGradEx := m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad[lo*393216:]
+	xMaskedSoftmax5Ex2 := m.xMaskedSoftmax5[lo*393216:]
+	dH5BlockXLayerNorm0BetaMatmul2Ex := m.dH5BlockXLayerNorm0BetaMatmul2[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad[row*256 : (row+1)*256]
+		dst := dH5BlockXLayerNorm0BetaMaskedSoftmaxGradEx[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		yb := m.xMaskedSoftmax5[row*256 : row*256+keep]
-		gb := m.dH5BlockXLayerNorm0BetaMatmul2[row*256 : row*256+keep]
+		yb := xMaskedSoftmax5Ex2[row*256 : row*256+keep]
+		gb := dH5BlockXLayerNorm0BetaMatmul2Ex[row*256 : row*256+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -8829,99 +9364,122 @@ func (m *Model) dH5BlockXLayerNorm0BetaMatmulBackward5(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose17, 64, 16384, 0, m.dH5BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
-// dH5BlockXLayerNorm0BetaTransposeBackward2 computes
+// dH5BlockXLayerNorm0BetaTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXLayerNorm0BetaTranspose2 = transpose(dH5BlockXLayerNorm0BetaMatmul3) (N, 256, 6, 64)
-func (m *Model) dH5BlockXLayerNorm0BetaTransposeBackward2(n int) {
+func (m *Model) dH5BlockXLayerNorm0BetaTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXLayerNorm0BetaTranspose2Ex := m.dH5BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	dH5BlockXLayerNorm0BetaMatmul3Ex := m.dH5BlockXLayerNorm0BetaMatmul3[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH5BlockXLayerNorm0BetaTranspose2[i0*98304+i1*384+i2*64+i3] = m.dH5BlockXLayerNorm0BetaMatmul3[i0*98304+i1*64+i2*16384+i3]
+					dH5BlockXLayerNorm0BetaTranspose2Ex[i0*98304+i1*384+i2*64+i3] = dH5BlockXLayerNorm0BetaMatmul3Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH5BlockXLayerNorm0BetaPadBackward computes
+// dH5BlockXLayerNorm0BetaPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXLayerNorm0BetaPad = pad(dH5BlockXLayerNorm0BetaTranspose2) (256*N, 1152)
-func (m *Model) dH5BlockXLayerNorm0BetaPadBackward(n int) {
-	clear(m.dH5BlockXLayerNorm0BetaPad[:294912*n])
+func (m *Model) dH5BlockXLayerNorm0BetaPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXLayerNorm0BetaPadEx := m.dH5BlockXLayerNorm0BetaPad[lo*294912:]
+	dH5BlockXLayerNorm0BetaTranspose2Ex2 := m.dH5BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	clear(dH5BlockXLayerNorm0BetaPadEx[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH5BlockXLayerNorm0BetaPad[(o*(1152)+768)*(1):], m.dH5BlockXLayerNorm0BetaTranspose2[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH5BlockXLayerNorm0BetaPadEx[(o*(1152)+768)*(1):], dH5BlockXLayerNorm0BetaTranspose2Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH5BlockXLayerNorm0BetaTransposeBackward3 computes
+// dH5BlockXLayerNorm0BetaTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXLayerNorm0BetaTranspose3 = transpose(dH5BlockXLayerNorm0BetaMatmul5) (N, 256, 6, 64)
-func (m *Model) dH5BlockXLayerNorm0BetaTransposeBackward3(n int) {
+func (m *Model) dH5BlockXLayerNorm0BetaTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXLayerNorm0BetaTranspose3Ex := m.dH5BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	dH5BlockXLayerNorm0BetaMatmul5Ex := m.dH5BlockXLayerNorm0BetaMatmul5[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH5BlockXLayerNorm0BetaTranspose3[i0*98304+i1*384+i2*64+i3] = m.dH5BlockXLayerNorm0BetaMatmul5[i0*98304+i1*64+i2*16384+i3]
+					dH5BlockXLayerNorm0BetaTranspose3Ex[i0*98304+i1*384+i2*64+i3] = dH5BlockXLayerNorm0BetaMatmul5Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH5BlockXLayerNorm0BetaPadBackward2 computes
+// dH5BlockXLayerNorm0BetaPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXLayerNorm0BetaPad2 = pad(dH5BlockXLayerNorm0BetaTranspose3) (256*N, 1152)
-func (m *Model) dH5BlockXLayerNorm0BetaPadBackward2(n int) {
-	clear(m.dH5BlockXLayerNorm0BetaPad2[:294912*n])
+func (m *Model) dH5BlockXLayerNorm0BetaPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXLayerNorm0BetaPad2Ex := m.dH5BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH5BlockXLayerNorm0BetaTranspose3Ex2 := m.dH5BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	clear(dH5BlockXLayerNorm0BetaPad2Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH5BlockXLayerNorm0BetaPad2[(o*(1152)+384)*(1):], m.dH5BlockXLayerNorm0BetaTranspose3[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH5BlockXLayerNorm0BetaPad2Ex[(o*(1152)+384)*(1):], dH5BlockXLayerNorm0BetaTranspose3Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH5BlockXLayerNorm0BetaTransposeBackward4 computes
+// dH5BlockXLayerNorm0BetaTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXLayerNorm0BetaTranspose4 = transpose(dH5BlockXLayerNorm0BetaMatmul4) (N, 256, 6, 64)
-func (m *Model) dH5BlockXLayerNorm0BetaTransposeBackward4(n int) {
+func (m *Model) dH5BlockXLayerNorm0BetaTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXLayerNorm0BetaTranspose4Ex := m.dH5BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	dH5BlockXLayerNorm0BetaMatmul4Ex := m.dH5BlockXLayerNorm0BetaMatmul4[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH5BlockXLayerNorm0BetaTranspose4[i0*98304+i1*384+i2*64+i3] = m.dH5BlockXLayerNorm0BetaMatmul4[i0*98304+i1*64+i2*16384+i3]
+					dH5BlockXLayerNorm0BetaTranspose4Ex[i0*98304+i1*384+i2*64+i3] = dH5BlockXLayerNorm0BetaMatmul4Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH5BlockXLayerNorm0BetaPadBackward3 computes
+// dH5BlockXLayerNorm0BetaPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXLayerNorm0BetaPad3 = pad(dH5BlockXLayerNorm0BetaTranspose4) (256*N, 1152)
-func (m *Model) dH5BlockXLayerNorm0BetaPadBackward3(n int) {
-	clear(m.dH5BlockXLayerNorm0BetaPad3[:294912*n])
+func (m *Model) dH5BlockXLayerNorm0BetaPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXLayerNorm0BetaPad3Ex := m.dH5BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH5BlockXLayerNorm0BetaTranspose4Ex2 := m.dH5BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	clear(dH5BlockXLayerNorm0BetaPad3Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH5BlockXLayerNorm0BetaPad3[(o*(1152)+0)*(1):], m.dH5BlockXLayerNorm0BetaTranspose4[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH5BlockXLayerNorm0BetaPad3Ex[(o*(1152)+0)*(1):], dH5BlockXLayerNorm0BetaTranspose4Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH5BlockXLayerNorm0BetaAddBackward computes
+// dH5BlockXLayerNorm0BetaAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH5BlockXLayerNorm0BetaAdd = add(dH5BlockXLayerNorm0BetaPad, dH5BlockXLayerNorm0BetaPad2) (256*N, 1152)
 //	dH5BlockXLayerNorm0BetaAdd2 = add(dH5BlockXLayerNorm0BetaAdd, dH5BlockXLayerNorm0BetaPad3) (256*N, 1152)
-func (m *Model) dH5BlockXLayerNorm0BetaAddBackward(n int) {
+func (m *Model) dH5BlockXLayerNorm0BetaAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH5BlockXLayerNorm0BetaPadEx2 := m.dH5BlockXLayerNorm0BetaPad[lo*294912:]
+	dH5BlockXLayerNorm0BetaPad2Ex2 := m.dH5BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH5BlockXLayerNorm0BetaPad3Ex2 := m.dH5BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH5BlockXLayerNorm0BetaAdd2Ex := m.dH5BlockXLayerNorm0BetaAdd2[lo*294912:]
 	if dH5BlockXLayerNorm0BetaAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH5BlockXLayerNorm0BetaPadRow := m.dH5BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH5BlockXLayerNorm0BetaPadRow2 := m.dH5BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH5BlockXLayerNorm0BetaPadRow3 := m.dH5BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH5BlockXLayerNorm0BetaAddRow := m.dH5BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH5BlockXLayerNorm0BetaPadRow := dH5BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH5BlockXLayerNorm0BetaPadRow2 := dH5BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH5BlockXLayerNorm0BetaPadRow3 := dH5BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH5BlockXLayerNorm0BetaAddRow := dH5BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		if 294912*n > 0 {
 			dH5BlockXLayerNorm0BetaAddAVX2(294912*n, &dH5BlockXLayerNorm0BetaPadRow[0], &dH5BlockXLayerNorm0BetaPadRow2[0], &dH5BlockXLayerNorm0BetaPadRow3[0], &dH5BlockXLayerNorm0BetaAddRow[0])
 		}
 	} else {
-		dH5BlockXLayerNorm0BetaPadRow := m.dH5BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH5BlockXLayerNorm0BetaPadRow2 := m.dH5BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH5BlockXLayerNorm0BetaPadRow3 := m.dH5BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH5BlockXLayerNorm0BetaAddRow := m.dH5BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH5BlockXLayerNorm0BetaPadRow := dH5BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH5BlockXLayerNorm0BetaPadRow2 := dH5BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH5BlockXLayerNorm0BetaPadRow3 := dH5BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH5BlockXLayerNorm0BetaAddRow := dH5BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		for j := range dH5BlockXLayerNorm0BetaAddRow {
 			dH5BlockXLayerNorm0BetaAdd := dH5BlockXLayerNorm0BetaPadRow[j] + dH5BlockXLayerNorm0BetaPadRow2[j]
 			dH5BlockXLayerNorm0BetaAdd2 := dH5BlockXLayerNorm0BetaAdd + dH5BlockXLayerNorm0BetaPadRow3[j]
@@ -8960,7 +9518,7 @@ func (m *Model) dH5BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH4BlockDense1BReduceSumBackward computes
+// dH4BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockDense1BMul = mul(dH5BlockXLayerNorm0BetaMatmul6, h5BlockXLayerNorm0Gamma) (N, 256, 384)
 //	dH4BlockDense1BDiv = div(dH4BlockDense1BMul, xSqrt5) (N, 256, 384)
@@ -8968,17 +9526,23 @@ func (m *Model) dH5BlockXLayerNorm0BetaBackward(n int) {
 //	dH4BlockDense1BDiv2 = div(dH4BlockDense1BMul2, xSqrt5) (N, 256, 384)
 //	dH4BlockDense1BNeg = neg(dH4BlockDense1BDiv2) (N, 256, 384)
 //	dH4BlockDense1BReduceSum = reduce_sum(dH4BlockDense1BNeg) (N, 256)
-func (m *Model) dH4BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH4BlockDense1BReduceSum[:256*n] {
-		m.dH4BlockDense1BReduceSum[i] = 0
+func (m *Model) dH4BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockDense1BReduceSumEx := m.dH4BlockDense1BReduceSum[lo*256:]
+	dH5BlockXLayerNorm0BetaMatmul6Ex := m.dH5BlockXLayerNorm0BetaMatmul6[lo*98304:]
+	xSqrt5Ex3 := m.xSqrt5[lo*256:]
+	xDiv5Ex2 := m.xDiv5[lo*98304:]
+	dH4BlockDense1BDivEx := m.dH4BlockDense1BDiv[lo*98304:]
+	for i := range dH4BlockDense1BReduceSumEx[:256*n] {
+		dH4BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH5BlockXLayerNorm0BetaReshapeRow := m.dH5BlockXLayerNorm0BetaMatmul6[i0*98304+i1*384:][:384]
+			dH5BlockXLayerNorm0BetaReshapeRow := dH5BlockXLayerNorm0BetaMatmul6Ex[i0*98304+i1*384:][:384]
 			h5BlockXLayerNorm0GammaRow := m.h5BlockXLayerNorm0Gamma[0:][:384]
-			xSqrt5 := m.xSqrt5[i0*256+i1]
-			xDivRow5 := m.xDiv5[i0*98304+i1*384:][:384]
-			dH4BlockDense1BDivRow := m.dH4BlockDense1BDiv[i0*98304+i1*384:][:384]
+			xSqrt5 := xSqrt5Ex3[i0*256+i1]
+			xDivRow5 := xDiv5Ex2[i0*98304+i1*384:][:384]
+			dH4BlockDense1BDivRow := dH4BlockDense1BDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH4BlockDense1BDivRow {
 				dH4BlockDense1BMul := dH5BlockXLayerNorm0BetaReshapeRow[j] * h5BlockXLayerNorm0GammaRow[j]
@@ -8989,7 +9553,7 @@ func (m *Model) dH4BlockDense1BReduceSumBackward(n int) {
 				acc += dH4BlockDense1BNeg
 				dH4BlockDense1BDivRow[j] = dH4BlockDense1BDiv
 			}
-			m.dH4BlockDense1BReduceSum[i0*256+i1] += acc
+			dH4BlockDense1BReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -9026,23 +9590,27 @@ func (m *Model) dH5BlockXLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH4BlockDense1BDivBackward computes
+// dH4BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockDense1BMul3 = mul(dH4BlockDense1BReduceSum, float32(0.5)) (N, 256, 1)
 //	dH4BlockDense1BDiv3 = div(dH4BlockDense1BMul3, xSqrt5) (N, 256, 1)
 //	dH4BlockDense1BDiv4 = div(dH4BlockDense1BDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH4BlockDense1BDivBackward(n int) {
+func (m *Model) dH4BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockDense1BReduceSumEx2 := m.dH4BlockDense1BReduceSum[lo*256:]
+	xSqrt5Ex4 := m.xSqrt5[lo*256:]
+	dH4BlockDense1BDiv4Ex := m.dH4BlockDense1BDiv4[lo*256:]
 	if dH4BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH4BlockDense1BReshapeRow := m.dH4BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow5 := m.xSqrt5[0:][:256*n]
-		dH4BlockDense1BDivRow2 := m.dH4BlockDense1BDiv4[0:][:256*n]
+		dH4BlockDense1BReshapeRow := dH4BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow5 := xSqrt5Ex4[0:][:256*n]
+		dH4BlockDense1BDivRow2 := dH4BlockDense1BDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH4BlockDense1BDivAVX2(256*n, &dH4BlockDense1BReshapeRow[0], &xSqrtRow5[0], &dH4BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH4BlockDense1BReshapeRow := m.dH4BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow5 := m.xSqrt5[0:][:256*n]
-		dH4BlockDense1BDivRow2 := m.dH4BlockDense1BDiv4[0:][:256*n]
+		dH4BlockDense1BReshapeRow := dH4BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow5 := xSqrt5Ex4[0:][:256*n]
+		dH4BlockDense1BDivRow2 := dH4BlockDense1BDiv4Ex[0:][:256*n]
 		for j := range dH4BlockDense1BDivRow2 {
 			dH4BlockDense1BMul3 := dH4BlockDense1BReshapeRow[j] * float32(0.5)
 			dH4BlockDense1BDiv3 := dH4BlockDense1BMul3 / xSqrtRow5[j]
@@ -9052,23 +9620,29 @@ func (m *Model) dH4BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH4BlockDense1BReduceSumBackward2 computes
+// dH4BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockDense1BMul4 = mul(dH4BlockDense1BDiv4, xSub5) (N, 256, 384)
 //	dH4BlockDense1BAdd = add(dH4BlockDense1BDiv, dH4BlockDense1BMul4) (N, 256, 384)
 //	dH4BlockDense1BAdd2 = add(dH4BlockDense1BAdd, dH4BlockDense1BMul4) (N, 256, 384)
 //	dH4BlockDense1BNeg2 = neg(dH4BlockDense1BAdd2) (N, 256, 384)
 //	dH4BlockDense1BReduceSum2 = reduce_sum(dH4BlockDense1BNeg2) (N, 256)
-func (m *Model) dH4BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH4BlockDense1BReduceSum2[:256*n] {
-		m.dH4BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH4BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockDense1BReduceSum2Ex := m.dH4BlockDense1BReduceSum2[lo*256:]
+	dH4BlockDense1BDiv4Ex2 := m.dH4BlockDense1BDiv4[lo*256:]
+	xSub5Ex3 := m.xSub5[lo*98304:]
+	dH4BlockDense1BDivEx2 := m.dH4BlockDense1BDiv[lo*98304:]
+	dH4BlockDense1BAdd2Ex := m.dH4BlockDense1BAdd2[lo*98304:]
+	for i := range dH4BlockDense1BReduceSum2Ex[:256*n] {
+		dH4BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH4BlockDense1BDiv4 := m.dH4BlockDense1BDiv4[i0*256+i1]
-			xSubRow5 := m.xSub5[i0*98304+i1*384:][:384]
-			dH4BlockDense1BDivRow := m.dH4BlockDense1BDiv[i0*98304+i1*384:][:384]
-			dH4BlockDense1BAddRow := m.dH4BlockDense1BAdd2[i0*98304+i1*384:][:384]
+			dH4BlockDense1BDiv4 := dH4BlockDense1BDiv4Ex2[i0*256+i1]
+			xSubRow5 := xSub5Ex3[i0*98304+i1*384:][:384]
+			dH4BlockDense1BDivRow := dH4BlockDense1BDivEx2[i0*98304+i1*384:][:384]
+			dH4BlockDense1BAddRow := dH4BlockDense1BAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH4BlockDense1BAddRow {
 				dH4BlockDense1BMul4 := dH4BlockDense1BDiv4 * xSubRow5[j]
@@ -9078,7 +9652,7 @@ func (m *Model) dH4BlockDense1BReduceSumBackward2(n int) {
 				acc += dH4BlockDense1BNeg2
 				dH4BlockDense1BAddRow[j] = dH4BlockDense1BAdd2
 			}
-			m.dH4BlockDense1BReduceSum2[i0*256+i1] += acc
+			dH4BlockDense1BReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -9209,7 +9783,7 @@ func (m *Model) dH4BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH4BlockXAttention0WoReduceSumBackward computes
+// dH4BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WoMul = mul(dH4BlockLayerNorm0BetaMatmul, h4BlockLayerNorm0Gamma) (N, 256, 384)
 //	dH4BlockXAttention0WoDiv = div(dH4BlockXAttention0WoMul, hSqrt4) (N, 256, 384)
@@ -9217,17 +9791,23 @@ func (m *Model) dH4BlockLayerNorm0BetaBackward(n int) {
 //	dH4BlockXAttention0WoDiv2 = div(dH4BlockXAttention0WoMul2, hSqrt4) (N, 256, 384)
 //	dH4BlockXAttention0WoNeg = neg(dH4BlockXAttention0WoDiv2) (N, 256, 384)
 //	dH4BlockXAttention0WoReduceSum = reduce_sum(dH4BlockXAttention0WoNeg) (N, 256)
-func (m *Model) dH4BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH4BlockXAttention0WoReduceSum[:256*n] {
-		m.dH4BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH4BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WoReduceSumEx := m.dH4BlockXAttention0WoReduceSum[lo*256:]
+	dH4BlockLayerNorm0BetaMatmulEx := m.dH4BlockLayerNorm0BetaMatmul[lo*98304:]
+	hSqrt4Ex3 := m.hSqrt4[lo*256:]
+	hDiv4Ex2 := m.hDiv4[lo*98304:]
+	dH4BlockXAttention0WoDivEx := m.dH4BlockXAttention0WoDiv[lo*98304:]
+	for i := range dH4BlockXAttention0WoReduceSumEx[:256*n] {
+		dH4BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH4BlockLayerNorm0BetaReshapeRow := m.dH4BlockLayerNorm0BetaMatmul[i0*98304+i1*384:][:384]
+			dH4BlockLayerNorm0BetaReshapeRow := dH4BlockLayerNorm0BetaMatmulEx[i0*98304+i1*384:][:384]
 			h4BlockLayerNorm0GammaRow := m.h4BlockLayerNorm0Gamma[0:][:384]
-			hSqrt4 := m.hSqrt4[i0*256+i1]
-			hDivRow4 := m.hDiv4[i0*98304+i1*384:][:384]
-			dH4BlockXAttention0WoDivRow := m.dH4BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
+			hSqrt4 := hSqrt4Ex3[i0*256+i1]
+			hDivRow4 := hDiv4Ex2[i0*98304+i1*384:][:384]
+			dH4BlockXAttention0WoDivRow := dH4BlockXAttention0WoDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH4BlockXAttention0WoDivRow {
 				dH4BlockXAttention0WoMul := dH4BlockLayerNorm0BetaReshapeRow[j] * h4BlockLayerNorm0GammaRow[j]
@@ -9238,7 +9818,7 @@ func (m *Model) dH4BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH4BlockXAttention0WoNeg
 				dH4BlockXAttention0WoDivRow[j] = dH4BlockXAttention0WoDiv
 			}
-			m.dH4BlockXAttention0WoReduceSum[i0*256+i1] += acc
+			dH4BlockXAttention0WoReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -9275,23 +9855,27 @@ func (m *Model) dH4BlockLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH4BlockXAttention0WoDivBackward computes
+// dH4BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WoMul3 = mul(dH4BlockXAttention0WoReduceSum, float32(0.5)) (N, 256, 1)
 //	dH4BlockXAttention0WoDiv3 = div(dH4BlockXAttention0WoMul3, hSqrt4) (N, 256, 1)
 //	dH4BlockXAttention0WoDiv4 = div(dH4BlockXAttention0WoDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH4BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH4BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WoReduceSumEx2 := m.dH4BlockXAttention0WoReduceSum[lo*256:]
+	hSqrt4Ex4 := m.hSqrt4[lo*256:]
+	dH4BlockXAttention0WoDiv4Ex := m.dH4BlockXAttention0WoDiv4[lo*256:]
 	if dH4BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH4BlockXAttention0WoReshapeRow := m.dH4BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow4 := m.hSqrt4[0:][:256*n]
-		dH4BlockXAttention0WoDivRow2 := m.dH4BlockXAttention0WoDiv4[0:][:256*n]
+		dH4BlockXAttention0WoReshapeRow := dH4BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow4 := hSqrt4Ex4[0:][:256*n]
+		dH4BlockXAttention0WoDivRow2 := dH4BlockXAttention0WoDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH4BlockXAttention0WoDivAVX2(256*n, &dH4BlockXAttention0WoReshapeRow[0], &hSqrtRow4[0], &dH4BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH4BlockXAttention0WoReshapeRow := m.dH4BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow4 := m.hSqrt4[0:][:256*n]
-		dH4BlockXAttention0WoDivRow2 := m.dH4BlockXAttention0WoDiv4[0:][:256*n]
+		dH4BlockXAttention0WoReshapeRow := dH4BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow4 := hSqrt4Ex4[0:][:256*n]
+		dH4BlockXAttention0WoDivRow2 := dH4BlockXAttention0WoDiv4Ex[0:][:256*n]
 		for j := range dH4BlockXAttention0WoDivRow2 {
 			dH4BlockXAttention0WoMul3 := dH4BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH4BlockXAttention0WoDiv3 := dH4BlockXAttention0WoMul3 / hSqrtRow4[j]
@@ -9301,23 +9885,29 @@ func (m *Model) dH4BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH4BlockXAttention0WoReduceSumBackward2 computes
+// dH4BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WoMul4 = mul(dH4BlockXAttention0WoDiv4, hSub4) (N, 256, 384)
 //	dH4BlockXAttention0WoAdd = add(dH4BlockXAttention0WoDiv, dH4BlockXAttention0WoMul4) (N, 256, 384)
 //	dH4BlockXAttention0WoAdd2 = add(dH4BlockXAttention0WoAdd, dH4BlockXAttention0WoMul4) (N, 256, 384)
 //	dH4BlockXAttention0WoNeg2 = neg(dH4BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH4BlockXAttention0WoReduceSum2 = reduce_sum(dH4BlockXAttention0WoNeg2) (N, 256)
-func (m *Model) dH4BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH4BlockXAttention0WoReduceSum2[:256*n] {
-		m.dH4BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH4BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WoReduceSum2Ex := m.dH4BlockXAttention0WoReduceSum2[lo*256:]
+	dH4BlockXAttention0WoDiv4Ex2 := m.dH4BlockXAttention0WoDiv4[lo*256:]
+	hSub4Ex3 := m.hSub4[lo*98304:]
+	dH4BlockXAttention0WoDivEx2 := m.dH4BlockXAttention0WoDiv[lo*98304:]
+	dH4BlockXAttention0WoAdd2Ex := m.dH4BlockXAttention0WoAdd2[lo*98304:]
+	for i := range dH4BlockXAttention0WoReduceSum2Ex[:256*n] {
+		dH4BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH4BlockXAttention0WoDiv4 := m.dH4BlockXAttention0WoDiv4[i0*256+i1]
-			hSubRow4 := m.hSub4[i0*98304+i1*384:][:384]
-			dH4BlockXAttention0WoDivRow := m.dH4BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
-			dH4BlockXAttention0WoAddRow := m.dH4BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
+			dH4BlockXAttention0WoDiv4 := dH4BlockXAttention0WoDiv4Ex2[i0*256+i1]
+			hSubRow4 := hSub4Ex3[i0*98304+i1*384:][:384]
+			dH4BlockXAttention0WoDivRow := dH4BlockXAttention0WoDivEx2[i0*98304+i1*384:][:384]
+			dH4BlockXAttention0WoAddRow := dH4BlockXAttention0WoAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH4BlockXAttention0WoAddRow {
 				dH4BlockXAttention0WoMul4 := dH4BlockXAttention0WoDiv4 * hSubRow4[j]
@@ -9327,7 +9917,7 @@ func (m *Model) dH4BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH4BlockXAttention0WoNeg2
 				dH4BlockXAttention0WoAddRow[j] = dH4BlockXAttention0WoAdd2
 			}
-			m.dH4BlockXAttention0WoReduceSum2[i0*256+i1] += acc
+			dH4BlockXAttention0WoReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -9352,28 +9942,33 @@ func (m *Model) dH4BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH4BlockXAttention0WoAddBackward computes
+// dH4BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WoAdd3 = add(dH4BlockDense1BAdd4, dH4BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH4BlockXAttention0WoAdd4 = add(dH4BlockXAttention0WoAdd3, dH4BlockXAttention0WoDiv5) (N, 256, 384)
-func (m *Model) dH4BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH4BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockDense1BAdd4Ex := m.dH4BlockDense1BAdd4[lo*98304:]
+	dH4BlockXAttention0WoAdd2Ex2 := m.dH4BlockXAttention0WoAdd2[lo*98304:]
+	dH4BlockXAttention0WoDiv5Ex := m.dH4BlockXAttention0WoDiv5[lo*256:]
+	dH4BlockXAttention0WoAdd4Ex := m.dH4BlockXAttention0WoAdd4[lo*98304:]
 	if dH4BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH4BlockDense1BAddRow2 := m.dH4BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH4BlockXAttention0WoAddRow := m.dH4BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH4BlockXAttention0WoDiv5 := m.dH4BlockXAttention0WoDiv5[i0*256+i1]
-				dH4BlockXAttention0WoAddRow2 := m.dH4BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH4BlockDense1BAddRow2 := dH4BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH4BlockXAttention0WoAddRow := dH4BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH4BlockXAttention0WoDiv5 := dH4BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH4BlockXAttention0WoAddRow2 := dH4BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				dH4BlockXAttention0WoAddAVX2(384, &dH4BlockDense1BAddRow2[0], &dH4BlockXAttention0WoAddRow[0], &dH4BlockXAttention0WoAddRow2[0], dH4BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH4BlockDense1BAddRow2 := m.dH4BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH4BlockXAttention0WoAddRow := m.dH4BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH4BlockXAttention0WoDiv5 := m.dH4BlockXAttention0WoDiv5[i0*256+i1]
-				dH4BlockXAttention0WoAddRow2 := m.dH4BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH4BlockDense1BAddRow2 := dH4BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH4BlockXAttention0WoAddRow := dH4BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH4BlockXAttention0WoDiv5 := dH4BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH4BlockXAttention0WoAddRow2 := dH4BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				for j := range dH4BlockXAttention0WoAddRow2 {
 					dH4BlockXAttention0WoAdd3 := dH4BlockDense1BAddRow2[j] + dH4BlockXAttention0WoAddRow[j]
 					dH4BlockXAttention0WoAdd4 := dH4BlockXAttention0WoAdd3 + dH4BlockXAttention0WoDiv5
@@ -9398,15 +9993,18 @@ func (m *Model) dH4BlockXLayerNorm0BetaMatmulBackward(n int) {
 	rt.Sgemm(false, true, 256*n, 384, 384, 1, m.dH4BlockXAttention0WoAdd4, 384, m.h4BlockXAttention0Wo, 384, 0, m.dH4BlockXLayerNorm0BetaMatmul, 384)
 }
 
-// dH4BlockXLayerNorm0BetaTransposeBackward computes
+// dH4BlockXLayerNorm0BetaTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXLayerNorm0BetaTranspose = transpose(dH4BlockXLayerNorm0BetaMatmul) (N, 6, 256, 64)
-func (m *Model) dH4BlockXLayerNorm0BetaTransposeBackward(n int) {
+func (m *Model) dH4BlockXLayerNorm0BetaTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXLayerNorm0BetaTransposeEx := m.dH4BlockXLayerNorm0BetaTranspose[lo*98304:]
+	dH4BlockXLayerNorm0BetaMatmulEx := m.dH4BlockXLayerNorm0BetaMatmul[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH4BlockXLayerNorm0BetaTranspose[i0*98304+i1*16384+i2*64+i3] = m.dH4BlockXLayerNorm0BetaMatmul[i0*98304+i1*64+i2*384+i3]
+					dH4BlockXLayerNorm0BetaTransposeEx[i0*98304+i1*16384+i2*64+i3] = dH4BlockXLayerNorm0BetaMatmulEx[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -9427,16 +10025,20 @@ func (m *Model) dH4BlockXLayerNorm0BetaMatmulBackward3(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax4, 256, 65536, m.dH4BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH4BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
-// dH4BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
+// dH4BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax4, dH4BlockXLayerNorm0BetaMatmul2) (N, 6, 256, 256)
-func (m *Model) dH4BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH4BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXLayerNorm0BetaMaskedSoftmaxGradEx := m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad[lo*393216:]
+	xMaskedSoftmax4Ex2 := m.xMaskedSoftmax4[lo*393216:]
+	dH4BlockXLayerNorm0BetaMatmul2Ex := m.dH4BlockXLayerNorm0BetaMatmul2[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad[row*256 : (row+1)*256]
+		dst := dH4BlockXLayerNorm0BetaMaskedSoftmaxGradEx[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		yb := m.xMaskedSoftmax4[row*256 : row*256+keep]
-		gb := m.dH4BlockXLayerNorm0BetaMatmul2[row*256 : row*256+keep]
+		yb := xMaskedSoftmax4Ex2[row*256 : row*256+keep]
+		gb := dH4BlockXLayerNorm0BetaMatmul2Ex[row*256 : row*256+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -9462,99 +10064,122 @@ func (m *Model) dH4BlockXLayerNorm0BetaMatmulBackward5(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose13, 64, 16384, 0, m.dH4BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
-// dH4BlockXLayerNorm0BetaTransposeBackward2 computes
+// dH4BlockXLayerNorm0BetaTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXLayerNorm0BetaTranspose2 = transpose(dH4BlockXLayerNorm0BetaMatmul3) (N, 256, 6, 64)
-func (m *Model) dH4BlockXLayerNorm0BetaTransposeBackward2(n int) {
+func (m *Model) dH4BlockXLayerNorm0BetaTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXLayerNorm0BetaTranspose2Ex := m.dH4BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	dH4BlockXLayerNorm0BetaMatmul3Ex := m.dH4BlockXLayerNorm0BetaMatmul3[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH4BlockXLayerNorm0BetaTranspose2[i0*98304+i1*384+i2*64+i3] = m.dH4BlockXLayerNorm0BetaMatmul3[i0*98304+i1*64+i2*16384+i3]
+					dH4BlockXLayerNorm0BetaTranspose2Ex[i0*98304+i1*384+i2*64+i3] = dH4BlockXLayerNorm0BetaMatmul3Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH4BlockXLayerNorm0BetaPadBackward computes
+// dH4BlockXLayerNorm0BetaPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXLayerNorm0BetaPad = pad(dH4BlockXLayerNorm0BetaTranspose2) (256*N, 1152)
-func (m *Model) dH4BlockXLayerNorm0BetaPadBackward(n int) {
-	clear(m.dH4BlockXLayerNorm0BetaPad[:294912*n])
+func (m *Model) dH4BlockXLayerNorm0BetaPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXLayerNorm0BetaPadEx := m.dH4BlockXLayerNorm0BetaPad[lo*294912:]
+	dH4BlockXLayerNorm0BetaTranspose2Ex2 := m.dH4BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	clear(dH4BlockXLayerNorm0BetaPadEx[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH4BlockXLayerNorm0BetaPad[(o*(1152)+768)*(1):], m.dH4BlockXLayerNorm0BetaTranspose2[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH4BlockXLayerNorm0BetaPadEx[(o*(1152)+768)*(1):], dH4BlockXLayerNorm0BetaTranspose2Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH4BlockXLayerNorm0BetaTransposeBackward3 computes
+// dH4BlockXLayerNorm0BetaTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXLayerNorm0BetaTranspose3 = transpose(dH4BlockXLayerNorm0BetaMatmul5) (N, 256, 6, 64)
-func (m *Model) dH4BlockXLayerNorm0BetaTransposeBackward3(n int) {
+func (m *Model) dH4BlockXLayerNorm0BetaTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXLayerNorm0BetaTranspose3Ex := m.dH4BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	dH4BlockXLayerNorm0BetaMatmul5Ex := m.dH4BlockXLayerNorm0BetaMatmul5[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH4BlockXLayerNorm0BetaTranspose3[i0*98304+i1*384+i2*64+i3] = m.dH4BlockXLayerNorm0BetaMatmul5[i0*98304+i1*64+i2*16384+i3]
+					dH4BlockXLayerNorm0BetaTranspose3Ex[i0*98304+i1*384+i2*64+i3] = dH4BlockXLayerNorm0BetaMatmul5Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH4BlockXLayerNorm0BetaPadBackward2 computes
+// dH4BlockXLayerNorm0BetaPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXLayerNorm0BetaPad2 = pad(dH4BlockXLayerNorm0BetaTranspose3) (256*N, 1152)
-func (m *Model) dH4BlockXLayerNorm0BetaPadBackward2(n int) {
-	clear(m.dH4BlockXLayerNorm0BetaPad2[:294912*n])
+func (m *Model) dH4BlockXLayerNorm0BetaPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXLayerNorm0BetaPad2Ex := m.dH4BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH4BlockXLayerNorm0BetaTranspose3Ex2 := m.dH4BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	clear(dH4BlockXLayerNorm0BetaPad2Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH4BlockXLayerNorm0BetaPad2[(o*(1152)+384)*(1):], m.dH4BlockXLayerNorm0BetaTranspose3[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH4BlockXLayerNorm0BetaPad2Ex[(o*(1152)+384)*(1):], dH4BlockXLayerNorm0BetaTranspose3Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH4BlockXLayerNorm0BetaTransposeBackward4 computes
+// dH4BlockXLayerNorm0BetaTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXLayerNorm0BetaTranspose4 = transpose(dH4BlockXLayerNorm0BetaMatmul4) (N, 256, 6, 64)
-func (m *Model) dH4BlockXLayerNorm0BetaTransposeBackward4(n int) {
+func (m *Model) dH4BlockXLayerNorm0BetaTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXLayerNorm0BetaTranspose4Ex := m.dH4BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	dH4BlockXLayerNorm0BetaMatmul4Ex := m.dH4BlockXLayerNorm0BetaMatmul4[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH4BlockXLayerNorm0BetaTranspose4[i0*98304+i1*384+i2*64+i3] = m.dH4BlockXLayerNorm0BetaMatmul4[i0*98304+i1*64+i2*16384+i3]
+					dH4BlockXLayerNorm0BetaTranspose4Ex[i0*98304+i1*384+i2*64+i3] = dH4BlockXLayerNorm0BetaMatmul4Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH4BlockXLayerNorm0BetaPadBackward3 computes
+// dH4BlockXLayerNorm0BetaPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXLayerNorm0BetaPad3 = pad(dH4BlockXLayerNorm0BetaTranspose4) (256*N, 1152)
-func (m *Model) dH4BlockXLayerNorm0BetaPadBackward3(n int) {
-	clear(m.dH4BlockXLayerNorm0BetaPad3[:294912*n])
+func (m *Model) dH4BlockXLayerNorm0BetaPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXLayerNorm0BetaPad3Ex := m.dH4BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH4BlockXLayerNorm0BetaTranspose4Ex2 := m.dH4BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	clear(dH4BlockXLayerNorm0BetaPad3Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH4BlockXLayerNorm0BetaPad3[(o*(1152)+0)*(1):], m.dH4BlockXLayerNorm0BetaTranspose4[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH4BlockXLayerNorm0BetaPad3Ex[(o*(1152)+0)*(1):], dH4BlockXLayerNorm0BetaTranspose4Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH4BlockXLayerNorm0BetaAddBackward computes
+// dH4BlockXLayerNorm0BetaAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXLayerNorm0BetaAdd = add(dH4BlockXLayerNorm0BetaPad, dH4BlockXLayerNorm0BetaPad2) (256*N, 1152)
 //	dH4BlockXLayerNorm0BetaAdd2 = add(dH4BlockXLayerNorm0BetaAdd, dH4BlockXLayerNorm0BetaPad3) (256*N, 1152)
-func (m *Model) dH4BlockXLayerNorm0BetaAddBackward(n int) {
+func (m *Model) dH4BlockXLayerNorm0BetaAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXLayerNorm0BetaPadEx2 := m.dH4BlockXLayerNorm0BetaPad[lo*294912:]
+	dH4BlockXLayerNorm0BetaPad2Ex2 := m.dH4BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH4BlockXLayerNorm0BetaPad3Ex2 := m.dH4BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH4BlockXLayerNorm0BetaAdd2Ex := m.dH4BlockXLayerNorm0BetaAdd2[lo*294912:]
 	if dH4BlockXLayerNorm0BetaAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH4BlockXLayerNorm0BetaPadRow := m.dH4BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH4BlockXLayerNorm0BetaPadRow2 := m.dH4BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH4BlockXLayerNorm0BetaPadRow3 := m.dH4BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH4BlockXLayerNorm0BetaAddRow := m.dH4BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH4BlockXLayerNorm0BetaPadRow := dH4BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH4BlockXLayerNorm0BetaPadRow2 := dH4BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH4BlockXLayerNorm0BetaPadRow3 := dH4BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH4BlockXLayerNorm0BetaAddRow := dH4BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		if 294912*n > 0 {
 			dH4BlockXLayerNorm0BetaAddAVX2(294912*n, &dH4BlockXLayerNorm0BetaPadRow[0], &dH4BlockXLayerNorm0BetaPadRow2[0], &dH4BlockXLayerNorm0BetaPadRow3[0], &dH4BlockXLayerNorm0BetaAddRow[0])
 		}
 	} else {
-		dH4BlockXLayerNorm0BetaPadRow := m.dH4BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH4BlockXLayerNorm0BetaPadRow2 := m.dH4BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH4BlockXLayerNorm0BetaPadRow3 := m.dH4BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH4BlockXLayerNorm0BetaAddRow := m.dH4BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH4BlockXLayerNorm0BetaPadRow := dH4BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH4BlockXLayerNorm0BetaPadRow2 := dH4BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH4BlockXLayerNorm0BetaPadRow3 := dH4BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH4BlockXLayerNorm0BetaAddRow := dH4BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		for j := range dH4BlockXLayerNorm0BetaAddRow {
 			dH4BlockXLayerNorm0BetaAdd := dH4BlockXLayerNorm0BetaPadRow[j] + dH4BlockXLayerNorm0BetaPadRow2[j]
 			dH4BlockXLayerNorm0BetaAdd2 := dH4BlockXLayerNorm0BetaAdd + dH4BlockXLayerNorm0BetaPadRow3[j]
@@ -9593,7 +10218,7 @@ func (m *Model) dH4BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH3BlockDense1BReduceSumBackward computes
+// dH3BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockDense1BMul = mul(dH4BlockXLayerNorm0BetaMatmul6, h4BlockXLayerNorm0Gamma) (N, 256, 384)
 //	dH3BlockDense1BDiv = div(dH3BlockDense1BMul, xSqrt4) (N, 256, 384)
@@ -9601,17 +10226,23 @@ func (m *Model) dH4BlockXLayerNorm0BetaBackward(n int) {
 //	dH3BlockDense1BDiv2 = div(dH3BlockDense1BMul2, xSqrt4) (N, 256, 384)
 //	dH3BlockDense1BNeg = neg(dH3BlockDense1BDiv2) (N, 256, 384)
 //	dH3BlockDense1BReduceSum = reduce_sum(dH3BlockDense1BNeg) (N, 256)
-func (m *Model) dH3BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH3BlockDense1BReduceSum[:256*n] {
-		m.dH3BlockDense1BReduceSum[i] = 0
+func (m *Model) dH3BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockDense1BReduceSumEx := m.dH3BlockDense1BReduceSum[lo*256:]
+	dH4BlockXLayerNorm0BetaMatmul6Ex := m.dH4BlockXLayerNorm0BetaMatmul6[lo*98304:]
+	xSqrt4Ex3 := m.xSqrt4[lo*256:]
+	xDiv4Ex2 := m.xDiv4[lo*98304:]
+	dH3BlockDense1BDivEx := m.dH3BlockDense1BDiv[lo*98304:]
+	for i := range dH3BlockDense1BReduceSumEx[:256*n] {
+		dH3BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH4BlockXLayerNorm0BetaReshapeRow := m.dH4BlockXLayerNorm0BetaMatmul6[i0*98304+i1*384:][:384]
+			dH4BlockXLayerNorm0BetaReshapeRow := dH4BlockXLayerNorm0BetaMatmul6Ex[i0*98304+i1*384:][:384]
 			h4BlockXLayerNorm0GammaRow := m.h4BlockXLayerNorm0Gamma[0:][:384]
-			xSqrt4 := m.xSqrt4[i0*256+i1]
-			xDivRow4 := m.xDiv4[i0*98304+i1*384:][:384]
-			dH3BlockDense1BDivRow := m.dH3BlockDense1BDiv[i0*98304+i1*384:][:384]
+			xSqrt4 := xSqrt4Ex3[i0*256+i1]
+			xDivRow4 := xDiv4Ex2[i0*98304+i1*384:][:384]
+			dH3BlockDense1BDivRow := dH3BlockDense1BDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH3BlockDense1BDivRow {
 				dH3BlockDense1BMul := dH4BlockXLayerNorm0BetaReshapeRow[j] * h4BlockXLayerNorm0GammaRow[j]
@@ -9622,7 +10253,7 @@ func (m *Model) dH3BlockDense1BReduceSumBackward(n int) {
 				acc += dH3BlockDense1BNeg
 				dH3BlockDense1BDivRow[j] = dH3BlockDense1BDiv
 			}
-			m.dH3BlockDense1BReduceSum[i0*256+i1] += acc
+			dH3BlockDense1BReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -9659,23 +10290,27 @@ func (m *Model) dH4BlockXLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH3BlockDense1BDivBackward computes
+// dH3BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockDense1BMul3 = mul(dH3BlockDense1BReduceSum, float32(0.5)) (N, 256, 1)
 //	dH3BlockDense1BDiv3 = div(dH3BlockDense1BMul3, xSqrt4) (N, 256, 1)
 //	dH3BlockDense1BDiv4 = div(dH3BlockDense1BDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH3BlockDense1BDivBackward(n int) {
+func (m *Model) dH3BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockDense1BReduceSumEx2 := m.dH3BlockDense1BReduceSum[lo*256:]
+	xSqrt4Ex4 := m.xSqrt4[lo*256:]
+	dH3BlockDense1BDiv4Ex := m.dH3BlockDense1BDiv4[lo*256:]
 	if dH3BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH3BlockDense1BReshapeRow := m.dH3BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow4 := m.xSqrt4[0:][:256*n]
-		dH3BlockDense1BDivRow2 := m.dH3BlockDense1BDiv4[0:][:256*n]
+		dH3BlockDense1BReshapeRow := dH3BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow4 := xSqrt4Ex4[0:][:256*n]
+		dH3BlockDense1BDivRow2 := dH3BlockDense1BDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH3BlockDense1BDivAVX2(256*n, &dH3BlockDense1BReshapeRow[0], &xSqrtRow4[0], &dH3BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH3BlockDense1BReshapeRow := m.dH3BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow4 := m.xSqrt4[0:][:256*n]
-		dH3BlockDense1BDivRow2 := m.dH3BlockDense1BDiv4[0:][:256*n]
+		dH3BlockDense1BReshapeRow := dH3BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow4 := xSqrt4Ex4[0:][:256*n]
+		dH3BlockDense1BDivRow2 := dH3BlockDense1BDiv4Ex[0:][:256*n]
 		for j := range dH3BlockDense1BDivRow2 {
 			dH3BlockDense1BMul3 := dH3BlockDense1BReshapeRow[j] * float32(0.5)
 			dH3BlockDense1BDiv3 := dH3BlockDense1BMul3 / xSqrtRow4[j]
@@ -9685,23 +10320,29 @@ func (m *Model) dH3BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH3BlockDense1BReduceSumBackward2 computes
+// dH3BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockDense1BMul4 = mul(dH3BlockDense1BDiv4, xSub4) (N, 256, 384)
 //	dH3BlockDense1BAdd = add(dH3BlockDense1BDiv, dH3BlockDense1BMul4) (N, 256, 384)
 //	dH3BlockDense1BAdd2 = add(dH3BlockDense1BAdd, dH3BlockDense1BMul4) (N, 256, 384)
 //	dH3BlockDense1BNeg2 = neg(dH3BlockDense1BAdd2) (N, 256, 384)
 //	dH3BlockDense1BReduceSum2 = reduce_sum(dH3BlockDense1BNeg2) (N, 256)
-func (m *Model) dH3BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH3BlockDense1BReduceSum2[:256*n] {
-		m.dH3BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH3BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockDense1BReduceSum2Ex := m.dH3BlockDense1BReduceSum2[lo*256:]
+	dH3BlockDense1BDiv4Ex2 := m.dH3BlockDense1BDiv4[lo*256:]
+	xSub4Ex3 := m.xSub4[lo*98304:]
+	dH3BlockDense1BDivEx2 := m.dH3BlockDense1BDiv[lo*98304:]
+	dH3BlockDense1BAdd2Ex := m.dH3BlockDense1BAdd2[lo*98304:]
+	for i := range dH3BlockDense1BReduceSum2Ex[:256*n] {
+		dH3BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH3BlockDense1BDiv4 := m.dH3BlockDense1BDiv4[i0*256+i1]
-			xSubRow4 := m.xSub4[i0*98304+i1*384:][:384]
-			dH3BlockDense1BDivRow := m.dH3BlockDense1BDiv[i0*98304+i1*384:][:384]
-			dH3BlockDense1BAddRow := m.dH3BlockDense1BAdd2[i0*98304+i1*384:][:384]
+			dH3BlockDense1BDiv4 := dH3BlockDense1BDiv4Ex2[i0*256+i1]
+			xSubRow4 := xSub4Ex3[i0*98304+i1*384:][:384]
+			dH3BlockDense1BDivRow := dH3BlockDense1BDivEx2[i0*98304+i1*384:][:384]
+			dH3BlockDense1BAddRow := dH3BlockDense1BAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH3BlockDense1BAddRow {
 				dH3BlockDense1BMul4 := dH3BlockDense1BDiv4 * xSubRow4[j]
@@ -9711,7 +10352,7 @@ func (m *Model) dH3BlockDense1BReduceSumBackward2(n int) {
 				acc += dH3BlockDense1BNeg2
 				dH3BlockDense1BAddRow[j] = dH3BlockDense1BAdd2
 			}
-			m.dH3BlockDense1BReduceSum2[i0*256+i1] += acc
+			dH3BlockDense1BReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -9842,7 +10483,7 @@ func (m *Model) dH3BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH3BlockXAttention0WoReduceSumBackward computes
+// dH3BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WoMul = mul(dH3BlockLayerNorm0BetaMatmul, h3BlockLayerNorm0Gamma) (N, 256, 384)
 //	dH3BlockXAttention0WoDiv = div(dH3BlockXAttention0WoMul, hSqrt3) (N, 256, 384)
@@ -9850,17 +10491,23 @@ func (m *Model) dH3BlockLayerNorm0BetaBackward(n int) {
 //	dH3BlockXAttention0WoDiv2 = div(dH3BlockXAttention0WoMul2, hSqrt3) (N, 256, 384)
 //	dH3BlockXAttention0WoNeg = neg(dH3BlockXAttention0WoDiv2) (N, 256, 384)
 //	dH3BlockXAttention0WoReduceSum = reduce_sum(dH3BlockXAttention0WoNeg) (N, 256)
-func (m *Model) dH3BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH3BlockXAttention0WoReduceSum[:256*n] {
-		m.dH3BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH3BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WoReduceSumEx := m.dH3BlockXAttention0WoReduceSum[lo*256:]
+	dH3BlockLayerNorm0BetaMatmulEx := m.dH3BlockLayerNorm0BetaMatmul[lo*98304:]
+	hSqrt3Ex3 := m.hSqrt3[lo*256:]
+	hDiv3Ex2 := m.hDiv3[lo*98304:]
+	dH3BlockXAttention0WoDivEx := m.dH3BlockXAttention0WoDiv[lo*98304:]
+	for i := range dH3BlockXAttention0WoReduceSumEx[:256*n] {
+		dH3BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH3BlockLayerNorm0BetaReshapeRow := m.dH3BlockLayerNorm0BetaMatmul[i0*98304+i1*384:][:384]
+			dH3BlockLayerNorm0BetaReshapeRow := dH3BlockLayerNorm0BetaMatmulEx[i0*98304+i1*384:][:384]
 			h3BlockLayerNorm0GammaRow := m.h3BlockLayerNorm0Gamma[0:][:384]
-			hSqrt3 := m.hSqrt3[i0*256+i1]
-			hDivRow3 := m.hDiv3[i0*98304+i1*384:][:384]
-			dH3BlockXAttention0WoDivRow := m.dH3BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
+			hSqrt3 := hSqrt3Ex3[i0*256+i1]
+			hDivRow3 := hDiv3Ex2[i0*98304+i1*384:][:384]
+			dH3BlockXAttention0WoDivRow := dH3BlockXAttention0WoDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH3BlockXAttention0WoDivRow {
 				dH3BlockXAttention0WoMul := dH3BlockLayerNorm0BetaReshapeRow[j] * h3BlockLayerNorm0GammaRow[j]
@@ -9871,7 +10518,7 @@ func (m *Model) dH3BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH3BlockXAttention0WoNeg
 				dH3BlockXAttention0WoDivRow[j] = dH3BlockXAttention0WoDiv
 			}
-			m.dH3BlockXAttention0WoReduceSum[i0*256+i1] += acc
+			dH3BlockXAttention0WoReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -9908,23 +10555,27 @@ func (m *Model) dH3BlockLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH3BlockXAttention0WoDivBackward computes
+// dH3BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WoMul3 = mul(dH3BlockXAttention0WoReduceSum, float32(0.5)) (N, 256, 1)
 //	dH3BlockXAttention0WoDiv3 = div(dH3BlockXAttention0WoMul3, hSqrt3) (N, 256, 1)
 //	dH3BlockXAttention0WoDiv4 = div(dH3BlockXAttention0WoDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH3BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH3BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WoReduceSumEx2 := m.dH3BlockXAttention0WoReduceSum[lo*256:]
+	hSqrt3Ex4 := m.hSqrt3[lo*256:]
+	dH3BlockXAttention0WoDiv4Ex := m.dH3BlockXAttention0WoDiv4[lo*256:]
 	if dH3BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH3BlockXAttention0WoReshapeRow := m.dH3BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow3 := m.hSqrt3[0:][:256*n]
-		dH3BlockXAttention0WoDivRow2 := m.dH3BlockXAttention0WoDiv4[0:][:256*n]
+		dH3BlockXAttention0WoReshapeRow := dH3BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow3 := hSqrt3Ex4[0:][:256*n]
+		dH3BlockXAttention0WoDivRow2 := dH3BlockXAttention0WoDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH3BlockXAttention0WoDivAVX2(256*n, &dH3BlockXAttention0WoReshapeRow[0], &hSqrtRow3[0], &dH3BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH3BlockXAttention0WoReshapeRow := m.dH3BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow3 := m.hSqrt3[0:][:256*n]
-		dH3BlockXAttention0WoDivRow2 := m.dH3BlockXAttention0WoDiv4[0:][:256*n]
+		dH3BlockXAttention0WoReshapeRow := dH3BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow3 := hSqrt3Ex4[0:][:256*n]
+		dH3BlockXAttention0WoDivRow2 := dH3BlockXAttention0WoDiv4Ex[0:][:256*n]
 		for j := range dH3BlockXAttention0WoDivRow2 {
 			dH3BlockXAttention0WoMul3 := dH3BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH3BlockXAttention0WoDiv3 := dH3BlockXAttention0WoMul3 / hSqrtRow3[j]
@@ -9934,23 +10585,29 @@ func (m *Model) dH3BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH3BlockXAttention0WoReduceSumBackward2 computes
+// dH3BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WoMul4 = mul(dH3BlockXAttention0WoDiv4, hSub3) (N, 256, 384)
 //	dH3BlockXAttention0WoAdd = add(dH3BlockXAttention0WoDiv, dH3BlockXAttention0WoMul4) (N, 256, 384)
 //	dH3BlockXAttention0WoAdd2 = add(dH3BlockXAttention0WoAdd, dH3BlockXAttention0WoMul4) (N, 256, 384)
 //	dH3BlockXAttention0WoNeg2 = neg(dH3BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH3BlockXAttention0WoReduceSum2 = reduce_sum(dH3BlockXAttention0WoNeg2) (N, 256)
-func (m *Model) dH3BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH3BlockXAttention0WoReduceSum2[:256*n] {
-		m.dH3BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH3BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WoReduceSum2Ex := m.dH3BlockXAttention0WoReduceSum2[lo*256:]
+	dH3BlockXAttention0WoDiv4Ex2 := m.dH3BlockXAttention0WoDiv4[lo*256:]
+	hSub3Ex3 := m.hSub3[lo*98304:]
+	dH3BlockXAttention0WoDivEx2 := m.dH3BlockXAttention0WoDiv[lo*98304:]
+	dH3BlockXAttention0WoAdd2Ex := m.dH3BlockXAttention0WoAdd2[lo*98304:]
+	for i := range dH3BlockXAttention0WoReduceSum2Ex[:256*n] {
+		dH3BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH3BlockXAttention0WoDiv4 := m.dH3BlockXAttention0WoDiv4[i0*256+i1]
-			hSubRow3 := m.hSub3[i0*98304+i1*384:][:384]
-			dH3BlockXAttention0WoDivRow := m.dH3BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
-			dH3BlockXAttention0WoAddRow := m.dH3BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
+			dH3BlockXAttention0WoDiv4 := dH3BlockXAttention0WoDiv4Ex2[i0*256+i1]
+			hSubRow3 := hSub3Ex3[i0*98304+i1*384:][:384]
+			dH3BlockXAttention0WoDivRow := dH3BlockXAttention0WoDivEx2[i0*98304+i1*384:][:384]
+			dH3BlockXAttention0WoAddRow := dH3BlockXAttention0WoAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH3BlockXAttention0WoAddRow {
 				dH3BlockXAttention0WoMul4 := dH3BlockXAttention0WoDiv4 * hSubRow3[j]
@@ -9960,7 +10617,7 @@ func (m *Model) dH3BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH3BlockXAttention0WoNeg2
 				dH3BlockXAttention0WoAddRow[j] = dH3BlockXAttention0WoAdd2
 			}
-			m.dH3BlockXAttention0WoReduceSum2[i0*256+i1] += acc
+			dH3BlockXAttention0WoReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -9985,28 +10642,33 @@ func (m *Model) dH3BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH3BlockXAttention0WoAddBackward computes
+// dH3BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WoAdd3 = add(dH3BlockDense1BAdd4, dH3BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH3BlockXAttention0WoAdd4 = add(dH3BlockXAttention0WoAdd3, dH3BlockXAttention0WoDiv5) (N, 256, 384)
-func (m *Model) dH3BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH3BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockDense1BAdd4Ex := m.dH3BlockDense1BAdd4[lo*98304:]
+	dH3BlockXAttention0WoAdd2Ex2 := m.dH3BlockXAttention0WoAdd2[lo*98304:]
+	dH3BlockXAttention0WoDiv5Ex := m.dH3BlockXAttention0WoDiv5[lo*256:]
+	dH3BlockXAttention0WoAdd4Ex := m.dH3BlockXAttention0WoAdd4[lo*98304:]
 	if dH3BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH3BlockDense1BAddRow2 := m.dH3BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH3BlockXAttention0WoAddRow := m.dH3BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH3BlockXAttention0WoDiv5 := m.dH3BlockXAttention0WoDiv5[i0*256+i1]
-				dH3BlockXAttention0WoAddRow2 := m.dH3BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH3BlockDense1BAddRow2 := dH3BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH3BlockXAttention0WoAddRow := dH3BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH3BlockXAttention0WoDiv5 := dH3BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH3BlockXAttention0WoAddRow2 := dH3BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				dH3BlockXAttention0WoAddAVX2(384, &dH3BlockDense1BAddRow2[0], &dH3BlockXAttention0WoAddRow[0], &dH3BlockXAttention0WoAddRow2[0], dH3BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH3BlockDense1BAddRow2 := m.dH3BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH3BlockXAttention0WoAddRow := m.dH3BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH3BlockXAttention0WoDiv5 := m.dH3BlockXAttention0WoDiv5[i0*256+i1]
-				dH3BlockXAttention0WoAddRow2 := m.dH3BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH3BlockDense1BAddRow2 := dH3BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH3BlockXAttention0WoAddRow := dH3BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH3BlockXAttention0WoDiv5 := dH3BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH3BlockXAttention0WoAddRow2 := dH3BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				for j := range dH3BlockXAttention0WoAddRow2 {
 					dH3BlockXAttention0WoAdd3 := dH3BlockDense1BAddRow2[j] + dH3BlockXAttention0WoAddRow[j]
 					dH3BlockXAttention0WoAdd4 := dH3BlockXAttention0WoAdd3 + dH3BlockXAttention0WoDiv5
@@ -10031,15 +10693,18 @@ func (m *Model) dH3BlockXLayerNorm0BetaMatmulBackward(n int) {
 	rt.Sgemm(false, true, 256*n, 384, 384, 1, m.dH3BlockXAttention0WoAdd4, 384, m.h3BlockXAttention0Wo, 384, 0, m.dH3BlockXLayerNorm0BetaMatmul, 384)
 }
 
-// dH3BlockXLayerNorm0BetaTransposeBackward computes
+// dH3BlockXLayerNorm0BetaTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXLayerNorm0BetaTranspose = transpose(dH3BlockXLayerNorm0BetaMatmul) (N, 6, 256, 64)
-func (m *Model) dH3BlockXLayerNorm0BetaTransposeBackward(n int) {
+func (m *Model) dH3BlockXLayerNorm0BetaTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXLayerNorm0BetaTransposeEx := m.dH3BlockXLayerNorm0BetaTranspose[lo*98304:]
+	dH3BlockXLayerNorm0BetaMatmulEx := m.dH3BlockXLayerNorm0BetaMatmul[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH3BlockXLayerNorm0BetaTranspose[i0*98304+i1*16384+i2*64+i3] = m.dH3BlockXLayerNorm0BetaMatmul[i0*98304+i1*64+i2*384+i3]
+					dH3BlockXLayerNorm0BetaTransposeEx[i0*98304+i1*16384+i2*64+i3] = dH3BlockXLayerNorm0BetaMatmulEx[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -10060,16 +10725,20 @@ func (m *Model) dH3BlockXLayerNorm0BetaMatmulBackward3(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax3, 256, 65536, m.dH3BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH3BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
-// dH3BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
+// dH3BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax3, dH3BlockXLayerNorm0BetaMatmul2) (N, 6, 256, 256)
-func (m *Model) dH3BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH3BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXLayerNorm0BetaMaskedSoftmaxGradEx := m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad[lo*393216:]
+	xMaskedSoftmax3Ex2 := m.xMaskedSoftmax3[lo*393216:]
+	dH3BlockXLayerNorm0BetaMatmul2Ex := m.dH3BlockXLayerNorm0BetaMatmul2[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad[row*256 : (row+1)*256]
+		dst := dH3BlockXLayerNorm0BetaMaskedSoftmaxGradEx[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		yb := m.xMaskedSoftmax3[row*256 : row*256+keep]
-		gb := m.dH3BlockXLayerNorm0BetaMatmul2[row*256 : row*256+keep]
+		yb := xMaskedSoftmax3Ex2[row*256 : row*256+keep]
+		gb := dH3BlockXLayerNorm0BetaMatmul2Ex[row*256 : row*256+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -10095,99 +10764,122 @@ func (m *Model) dH3BlockXLayerNorm0BetaMatmulBackward5(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose9, 64, 16384, 0, m.dH3BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
-// dH3BlockXLayerNorm0BetaTransposeBackward2 computes
+// dH3BlockXLayerNorm0BetaTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXLayerNorm0BetaTranspose2 = transpose(dH3BlockXLayerNorm0BetaMatmul3) (N, 256, 6, 64)
-func (m *Model) dH3BlockXLayerNorm0BetaTransposeBackward2(n int) {
+func (m *Model) dH3BlockXLayerNorm0BetaTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXLayerNorm0BetaTranspose2Ex := m.dH3BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	dH3BlockXLayerNorm0BetaMatmul3Ex := m.dH3BlockXLayerNorm0BetaMatmul3[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH3BlockXLayerNorm0BetaTranspose2[i0*98304+i1*384+i2*64+i3] = m.dH3BlockXLayerNorm0BetaMatmul3[i0*98304+i1*64+i2*16384+i3]
+					dH3BlockXLayerNorm0BetaTranspose2Ex[i0*98304+i1*384+i2*64+i3] = dH3BlockXLayerNorm0BetaMatmul3Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH3BlockXLayerNorm0BetaPadBackward computes
+// dH3BlockXLayerNorm0BetaPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXLayerNorm0BetaPad = pad(dH3BlockXLayerNorm0BetaTranspose2) (256*N, 1152)
-func (m *Model) dH3BlockXLayerNorm0BetaPadBackward(n int) {
-	clear(m.dH3BlockXLayerNorm0BetaPad[:294912*n])
+func (m *Model) dH3BlockXLayerNorm0BetaPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXLayerNorm0BetaPadEx := m.dH3BlockXLayerNorm0BetaPad[lo*294912:]
+	dH3BlockXLayerNorm0BetaTranspose2Ex2 := m.dH3BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	clear(dH3BlockXLayerNorm0BetaPadEx[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH3BlockXLayerNorm0BetaPad[(o*(1152)+768)*(1):], m.dH3BlockXLayerNorm0BetaTranspose2[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH3BlockXLayerNorm0BetaPadEx[(o*(1152)+768)*(1):], dH3BlockXLayerNorm0BetaTranspose2Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH3BlockXLayerNorm0BetaTransposeBackward3 computes
+// dH3BlockXLayerNorm0BetaTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXLayerNorm0BetaTranspose3 = transpose(dH3BlockXLayerNorm0BetaMatmul5) (N, 256, 6, 64)
-func (m *Model) dH3BlockXLayerNorm0BetaTransposeBackward3(n int) {
+func (m *Model) dH3BlockXLayerNorm0BetaTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXLayerNorm0BetaTranspose3Ex := m.dH3BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	dH3BlockXLayerNorm0BetaMatmul5Ex := m.dH3BlockXLayerNorm0BetaMatmul5[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH3BlockXLayerNorm0BetaTranspose3[i0*98304+i1*384+i2*64+i3] = m.dH3BlockXLayerNorm0BetaMatmul5[i0*98304+i1*64+i2*16384+i3]
+					dH3BlockXLayerNorm0BetaTranspose3Ex[i0*98304+i1*384+i2*64+i3] = dH3BlockXLayerNorm0BetaMatmul5Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH3BlockXLayerNorm0BetaPadBackward2 computes
+// dH3BlockXLayerNorm0BetaPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXLayerNorm0BetaPad2 = pad(dH3BlockXLayerNorm0BetaTranspose3) (256*N, 1152)
-func (m *Model) dH3BlockXLayerNorm0BetaPadBackward2(n int) {
-	clear(m.dH3BlockXLayerNorm0BetaPad2[:294912*n])
+func (m *Model) dH3BlockXLayerNorm0BetaPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXLayerNorm0BetaPad2Ex := m.dH3BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH3BlockXLayerNorm0BetaTranspose3Ex2 := m.dH3BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	clear(dH3BlockXLayerNorm0BetaPad2Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH3BlockXLayerNorm0BetaPad2[(o*(1152)+384)*(1):], m.dH3BlockXLayerNorm0BetaTranspose3[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH3BlockXLayerNorm0BetaPad2Ex[(o*(1152)+384)*(1):], dH3BlockXLayerNorm0BetaTranspose3Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH3BlockXLayerNorm0BetaTransposeBackward4 computes
+// dH3BlockXLayerNorm0BetaTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXLayerNorm0BetaTranspose4 = transpose(dH3BlockXLayerNorm0BetaMatmul4) (N, 256, 6, 64)
-func (m *Model) dH3BlockXLayerNorm0BetaTransposeBackward4(n int) {
+func (m *Model) dH3BlockXLayerNorm0BetaTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXLayerNorm0BetaTranspose4Ex := m.dH3BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	dH3BlockXLayerNorm0BetaMatmul4Ex := m.dH3BlockXLayerNorm0BetaMatmul4[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH3BlockXLayerNorm0BetaTranspose4[i0*98304+i1*384+i2*64+i3] = m.dH3BlockXLayerNorm0BetaMatmul4[i0*98304+i1*64+i2*16384+i3]
+					dH3BlockXLayerNorm0BetaTranspose4Ex[i0*98304+i1*384+i2*64+i3] = dH3BlockXLayerNorm0BetaMatmul4Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH3BlockXLayerNorm0BetaPadBackward3 computes
+// dH3BlockXLayerNorm0BetaPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXLayerNorm0BetaPad3 = pad(dH3BlockXLayerNorm0BetaTranspose4) (256*N, 1152)
-func (m *Model) dH3BlockXLayerNorm0BetaPadBackward3(n int) {
-	clear(m.dH3BlockXLayerNorm0BetaPad3[:294912*n])
+func (m *Model) dH3BlockXLayerNorm0BetaPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXLayerNorm0BetaPad3Ex := m.dH3BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH3BlockXLayerNorm0BetaTranspose4Ex2 := m.dH3BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	clear(dH3BlockXLayerNorm0BetaPad3Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH3BlockXLayerNorm0BetaPad3[(o*(1152)+0)*(1):], m.dH3BlockXLayerNorm0BetaTranspose4[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH3BlockXLayerNorm0BetaPad3Ex[(o*(1152)+0)*(1):], dH3BlockXLayerNorm0BetaTranspose4Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH3BlockXLayerNorm0BetaAddBackward computes
+// dH3BlockXLayerNorm0BetaAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXLayerNorm0BetaAdd = add(dH3BlockXLayerNorm0BetaPad, dH3BlockXLayerNorm0BetaPad2) (256*N, 1152)
 //	dH3BlockXLayerNorm0BetaAdd2 = add(dH3BlockXLayerNorm0BetaAdd, dH3BlockXLayerNorm0BetaPad3) (256*N, 1152)
-func (m *Model) dH3BlockXLayerNorm0BetaAddBackward(n int) {
+func (m *Model) dH3BlockXLayerNorm0BetaAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXLayerNorm0BetaPadEx2 := m.dH3BlockXLayerNorm0BetaPad[lo*294912:]
+	dH3BlockXLayerNorm0BetaPad2Ex2 := m.dH3BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH3BlockXLayerNorm0BetaPad3Ex2 := m.dH3BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH3BlockXLayerNorm0BetaAdd2Ex := m.dH3BlockXLayerNorm0BetaAdd2[lo*294912:]
 	if dH3BlockXLayerNorm0BetaAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH3BlockXLayerNorm0BetaPadRow := m.dH3BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH3BlockXLayerNorm0BetaPadRow2 := m.dH3BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH3BlockXLayerNorm0BetaPadRow3 := m.dH3BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH3BlockXLayerNorm0BetaAddRow := m.dH3BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH3BlockXLayerNorm0BetaPadRow := dH3BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH3BlockXLayerNorm0BetaPadRow2 := dH3BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH3BlockXLayerNorm0BetaPadRow3 := dH3BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH3BlockXLayerNorm0BetaAddRow := dH3BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		if 294912*n > 0 {
 			dH3BlockXLayerNorm0BetaAddAVX2(294912*n, &dH3BlockXLayerNorm0BetaPadRow[0], &dH3BlockXLayerNorm0BetaPadRow2[0], &dH3BlockXLayerNorm0BetaPadRow3[0], &dH3BlockXLayerNorm0BetaAddRow[0])
 		}
 	} else {
-		dH3BlockXLayerNorm0BetaPadRow := m.dH3BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH3BlockXLayerNorm0BetaPadRow2 := m.dH3BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH3BlockXLayerNorm0BetaPadRow3 := m.dH3BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH3BlockXLayerNorm0BetaAddRow := m.dH3BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH3BlockXLayerNorm0BetaPadRow := dH3BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH3BlockXLayerNorm0BetaPadRow2 := dH3BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH3BlockXLayerNorm0BetaPadRow3 := dH3BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH3BlockXLayerNorm0BetaAddRow := dH3BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		for j := range dH3BlockXLayerNorm0BetaAddRow {
 			dH3BlockXLayerNorm0BetaAdd := dH3BlockXLayerNorm0BetaPadRow[j] + dH3BlockXLayerNorm0BetaPadRow2[j]
 			dH3BlockXLayerNorm0BetaAdd2 := dH3BlockXLayerNorm0BetaAdd + dH3BlockXLayerNorm0BetaPadRow3[j]
@@ -10226,7 +10918,7 @@ func (m *Model) dH3BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH2BlockDense1BReduceSumBackward computes
+// dH2BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockDense1BMul = mul(dH3BlockXLayerNorm0BetaMatmul6, h3BlockXLayerNorm0Gamma) (N, 256, 384)
 //	dH2BlockDense1BDiv = div(dH2BlockDense1BMul, xSqrt3) (N, 256, 384)
@@ -10234,17 +10926,23 @@ func (m *Model) dH3BlockXLayerNorm0BetaBackward(n int) {
 //	dH2BlockDense1BDiv2 = div(dH2BlockDense1BMul2, xSqrt3) (N, 256, 384)
 //	dH2BlockDense1BNeg = neg(dH2BlockDense1BDiv2) (N, 256, 384)
 //	dH2BlockDense1BReduceSum = reduce_sum(dH2BlockDense1BNeg) (N, 256)
-func (m *Model) dH2BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH2BlockDense1BReduceSum[:256*n] {
-		m.dH2BlockDense1BReduceSum[i] = 0
+func (m *Model) dH2BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockDense1BReduceSumEx := m.dH2BlockDense1BReduceSum[lo*256:]
+	dH3BlockXLayerNorm0BetaMatmul6Ex := m.dH3BlockXLayerNorm0BetaMatmul6[lo*98304:]
+	xSqrt3Ex3 := m.xSqrt3[lo*256:]
+	xDiv3Ex2 := m.xDiv3[lo*98304:]
+	dH2BlockDense1BDivEx := m.dH2BlockDense1BDiv[lo*98304:]
+	for i := range dH2BlockDense1BReduceSumEx[:256*n] {
+		dH2BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH3BlockXLayerNorm0BetaReshapeRow := m.dH3BlockXLayerNorm0BetaMatmul6[i0*98304+i1*384:][:384]
+			dH3BlockXLayerNorm0BetaReshapeRow := dH3BlockXLayerNorm0BetaMatmul6Ex[i0*98304+i1*384:][:384]
 			h3BlockXLayerNorm0GammaRow := m.h3BlockXLayerNorm0Gamma[0:][:384]
-			xSqrt3 := m.xSqrt3[i0*256+i1]
-			xDivRow3 := m.xDiv3[i0*98304+i1*384:][:384]
-			dH2BlockDense1BDivRow := m.dH2BlockDense1BDiv[i0*98304+i1*384:][:384]
+			xSqrt3 := xSqrt3Ex3[i0*256+i1]
+			xDivRow3 := xDiv3Ex2[i0*98304+i1*384:][:384]
+			dH2BlockDense1BDivRow := dH2BlockDense1BDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH2BlockDense1BDivRow {
 				dH2BlockDense1BMul := dH3BlockXLayerNorm0BetaReshapeRow[j] * h3BlockXLayerNorm0GammaRow[j]
@@ -10255,7 +10953,7 @@ func (m *Model) dH2BlockDense1BReduceSumBackward(n int) {
 				acc += dH2BlockDense1BNeg
 				dH2BlockDense1BDivRow[j] = dH2BlockDense1BDiv
 			}
-			m.dH2BlockDense1BReduceSum[i0*256+i1] += acc
+			dH2BlockDense1BReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -10292,23 +10990,27 @@ func (m *Model) dH3BlockXLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH2BlockDense1BDivBackward computes
+// dH2BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockDense1BMul3 = mul(dH2BlockDense1BReduceSum, float32(0.5)) (N, 256, 1)
 //	dH2BlockDense1BDiv3 = div(dH2BlockDense1BMul3, xSqrt3) (N, 256, 1)
 //	dH2BlockDense1BDiv4 = div(dH2BlockDense1BDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH2BlockDense1BDivBackward(n int) {
+func (m *Model) dH2BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockDense1BReduceSumEx2 := m.dH2BlockDense1BReduceSum[lo*256:]
+	xSqrt3Ex4 := m.xSqrt3[lo*256:]
+	dH2BlockDense1BDiv4Ex := m.dH2BlockDense1BDiv4[lo*256:]
 	if dH2BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH2BlockDense1BReshapeRow := m.dH2BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow3 := m.xSqrt3[0:][:256*n]
-		dH2BlockDense1BDivRow2 := m.dH2BlockDense1BDiv4[0:][:256*n]
+		dH2BlockDense1BReshapeRow := dH2BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow3 := xSqrt3Ex4[0:][:256*n]
+		dH2BlockDense1BDivRow2 := dH2BlockDense1BDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH2BlockDense1BDivAVX2(256*n, &dH2BlockDense1BReshapeRow[0], &xSqrtRow3[0], &dH2BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH2BlockDense1BReshapeRow := m.dH2BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow3 := m.xSqrt3[0:][:256*n]
-		dH2BlockDense1BDivRow2 := m.dH2BlockDense1BDiv4[0:][:256*n]
+		dH2BlockDense1BReshapeRow := dH2BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow3 := xSqrt3Ex4[0:][:256*n]
+		dH2BlockDense1BDivRow2 := dH2BlockDense1BDiv4Ex[0:][:256*n]
 		for j := range dH2BlockDense1BDivRow2 {
 			dH2BlockDense1BMul3 := dH2BlockDense1BReshapeRow[j] * float32(0.5)
 			dH2BlockDense1BDiv3 := dH2BlockDense1BMul3 / xSqrtRow3[j]
@@ -10318,23 +11020,29 @@ func (m *Model) dH2BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH2BlockDense1BReduceSumBackward2 computes
+// dH2BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockDense1BMul4 = mul(dH2BlockDense1BDiv4, xSub3) (N, 256, 384)
 //	dH2BlockDense1BAdd = add(dH2BlockDense1BDiv, dH2BlockDense1BMul4) (N, 256, 384)
 //	dH2BlockDense1BAdd2 = add(dH2BlockDense1BAdd, dH2BlockDense1BMul4) (N, 256, 384)
 //	dH2BlockDense1BNeg2 = neg(dH2BlockDense1BAdd2) (N, 256, 384)
 //	dH2BlockDense1BReduceSum2 = reduce_sum(dH2BlockDense1BNeg2) (N, 256)
-func (m *Model) dH2BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH2BlockDense1BReduceSum2[:256*n] {
-		m.dH2BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH2BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockDense1BReduceSum2Ex := m.dH2BlockDense1BReduceSum2[lo*256:]
+	dH2BlockDense1BDiv4Ex2 := m.dH2BlockDense1BDiv4[lo*256:]
+	xSub3Ex3 := m.xSub3[lo*98304:]
+	dH2BlockDense1BDivEx2 := m.dH2BlockDense1BDiv[lo*98304:]
+	dH2BlockDense1BAdd2Ex := m.dH2BlockDense1BAdd2[lo*98304:]
+	for i := range dH2BlockDense1BReduceSum2Ex[:256*n] {
+		dH2BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH2BlockDense1BDiv4 := m.dH2BlockDense1BDiv4[i0*256+i1]
-			xSubRow3 := m.xSub3[i0*98304+i1*384:][:384]
-			dH2BlockDense1BDivRow := m.dH2BlockDense1BDiv[i0*98304+i1*384:][:384]
-			dH2BlockDense1BAddRow := m.dH2BlockDense1BAdd2[i0*98304+i1*384:][:384]
+			dH2BlockDense1BDiv4 := dH2BlockDense1BDiv4Ex2[i0*256+i1]
+			xSubRow3 := xSub3Ex3[i0*98304+i1*384:][:384]
+			dH2BlockDense1BDivRow := dH2BlockDense1BDivEx2[i0*98304+i1*384:][:384]
+			dH2BlockDense1BAddRow := dH2BlockDense1BAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH2BlockDense1BAddRow {
 				dH2BlockDense1BMul4 := dH2BlockDense1BDiv4 * xSubRow3[j]
@@ -10344,7 +11052,7 @@ func (m *Model) dH2BlockDense1BReduceSumBackward2(n int) {
 				acc += dH2BlockDense1BNeg2
 				dH2BlockDense1BAddRow[j] = dH2BlockDense1BAdd2
 			}
-			m.dH2BlockDense1BReduceSum2[i0*256+i1] += acc
+			dH2BlockDense1BReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -10475,7 +11183,7 @@ func (m *Model) dH2BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH2BlockXAttention0WoReduceSumBackward computes
+// dH2BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WoMul = mul(dH2BlockLayerNorm0BetaMatmul, h2BlockLayerNorm0Gamma) (N, 256, 384)
 //	dH2BlockXAttention0WoDiv = div(dH2BlockXAttention0WoMul, hSqrt2) (N, 256, 384)
@@ -10483,17 +11191,23 @@ func (m *Model) dH2BlockLayerNorm0BetaBackward(n int) {
 //	dH2BlockXAttention0WoDiv2 = div(dH2BlockXAttention0WoMul2, hSqrt2) (N, 256, 384)
 //	dH2BlockXAttention0WoNeg = neg(dH2BlockXAttention0WoDiv2) (N, 256, 384)
 //	dH2BlockXAttention0WoReduceSum = reduce_sum(dH2BlockXAttention0WoNeg) (N, 256)
-func (m *Model) dH2BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH2BlockXAttention0WoReduceSum[:256*n] {
-		m.dH2BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH2BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WoReduceSumEx := m.dH2BlockXAttention0WoReduceSum[lo*256:]
+	dH2BlockLayerNorm0BetaMatmulEx := m.dH2BlockLayerNorm0BetaMatmul[lo*98304:]
+	hSqrt2Ex3 := m.hSqrt2[lo*256:]
+	hDiv2Ex2 := m.hDiv2[lo*98304:]
+	dH2BlockXAttention0WoDivEx := m.dH2BlockXAttention0WoDiv[lo*98304:]
+	for i := range dH2BlockXAttention0WoReduceSumEx[:256*n] {
+		dH2BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH2BlockLayerNorm0BetaReshapeRow := m.dH2BlockLayerNorm0BetaMatmul[i0*98304+i1*384:][:384]
+			dH2BlockLayerNorm0BetaReshapeRow := dH2BlockLayerNorm0BetaMatmulEx[i0*98304+i1*384:][:384]
 			h2BlockLayerNorm0GammaRow := m.h2BlockLayerNorm0Gamma[0:][:384]
-			hSqrt2 := m.hSqrt2[i0*256+i1]
-			hDivRow2 := m.hDiv2[i0*98304+i1*384:][:384]
-			dH2BlockXAttention0WoDivRow := m.dH2BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
+			hSqrt2 := hSqrt2Ex3[i0*256+i1]
+			hDivRow2 := hDiv2Ex2[i0*98304+i1*384:][:384]
+			dH2BlockXAttention0WoDivRow := dH2BlockXAttention0WoDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH2BlockXAttention0WoDivRow {
 				dH2BlockXAttention0WoMul := dH2BlockLayerNorm0BetaReshapeRow[j] * h2BlockLayerNorm0GammaRow[j]
@@ -10504,7 +11218,7 @@ func (m *Model) dH2BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH2BlockXAttention0WoNeg
 				dH2BlockXAttention0WoDivRow[j] = dH2BlockXAttention0WoDiv
 			}
-			m.dH2BlockXAttention0WoReduceSum[i0*256+i1] += acc
+			dH2BlockXAttention0WoReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -10541,23 +11255,27 @@ func (m *Model) dH2BlockLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH2BlockXAttention0WoDivBackward computes
+// dH2BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WoMul3 = mul(dH2BlockXAttention0WoReduceSum, float32(0.5)) (N, 256, 1)
 //	dH2BlockXAttention0WoDiv3 = div(dH2BlockXAttention0WoMul3, hSqrt2) (N, 256, 1)
 //	dH2BlockXAttention0WoDiv4 = div(dH2BlockXAttention0WoDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH2BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH2BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WoReduceSumEx2 := m.dH2BlockXAttention0WoReduceSum[lo*256:]
+	hSqrt2Ex4 := m.hSqrt2[lo*256:]
+	dH2BlockXAttention0WoDiv4Ex := m.dH2BlockXAttention0WoDiv4[lo*256:]
 	if dH2BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH2BlockXAttention0WoReshapeRow := m.dH2BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow2 := m.hSqrt2[0:][:256*n]
-		dH2BlockXAttention0WoDivRow2 := m.dH2BlockXAttention0WoDiv4[0:][:256*n]
+		dH2BlockXAttention0WoReshapeRow := dH2BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow2 := hSqrt2Ex4[0:][:256*n]
+		dH2BlockXAttention0WoDivRow2 := dH2BlockXAttention0WoDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH2BlockXAttention0WoDivAVX2(256*n, &dH2BlockXAttention0WoReshapeRow[0], &hSqrtRow2[0], &dH2BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH2BlockXAttention0WoReshapeRow := m.dH2BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow2 := m.hSqrt2[0:][:256*n]
-		dH2BlockXAttention0WoDivRow2 := m.dH2BlockXAttention0WoDiv4[0:][:256*n]
+		dH2BlockXAttention0WoReshapeRow := dH2BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow2 := hSqrt2Ex4[0:][:256*n]
+		dH2BlockXAttention0WoDivRow2 := dH2BlockXAttention0WoDiv4Ex[0:][:256*n]
 		for j := range dH2BlockXAttention0WoDivRow2 {
 			dH2BlockXAttention0WoMul3 := dH2BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH2BlockXAttention0WoDiv3 := dH2BlockXAttention0WoMul3 / hSqrtRow2[j]
@@ -10567,23 +11285,29 @@ func (m *Model) dH2BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH2BlockXAttention0WoReduceSumBackward2 computes
+// dH2BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WoMul4 = mul(dH2BlockXAttention0WoDiv4, hSub2) (N, 256, 384)
 //	dH2BlockXAttention0WoAdd = add(dH2BlockXAttention0WoDiv, dH2BlockXAttention0WoMul4) (N, 256, 384)
 //	dH2BlockXAttention0WoAdd2 = add(dH2BlockXAttention0WoAdd, dH2BlockXAttention0WoMul4) (N, 256, 384)
 //	dH2BlockXAttention0WoNeg2 = neg(dH2BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH2BlockXAttention0WoReduceSum2 = reduce_sum(dH2BlockXAttention0WoNeg2) (N, 256)
-func (m *Model) dH2BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH2BlockXAttention0WoReduceSum2[:256*n] {
-		m.dH2BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH2BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WoReduceSum2Ex := m.dH2BlockXAttention0WoReduceSum2[lo*256:]
+	dH2BlockXAttention0WoDiv4Ex2 := m.dH2BlockXAttention0WoDiv4[lo*256:]
+	hSub2Ex3 := m.hSub2[lo*98304:]
+	dH2BlockXAttention0WoDivEx2 := m.dH2BlockXAttention0WoDiv[lo*98304:]
+	dH2BlockXAttention0WoAdd2Ex := m.dH2BlockXAttention0WoAdd2[lo*98304:]
+	for i := range dH2BlockXAttention0WoReduceSum2Ex[:256*n] {
+		dH2BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH2BlockXAttention0WoDiv4 := m.dH2BlockXAttention0WoDiv4[i0*256+i1]
-			hSubRow2 := m.hSub2[i0*98304+i1*384:][:384]
-			dH2BlockXAttention0WoDivRow := m.dH2BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
-			dH2BlockXAttention0WoAddRow := m.dH2BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
+			dH2BlockXAttention0WoDiv4 := dH2BlockXAttention0WoDiv4Ex2[i0*256+i1]
+			hSubRow2 := hSub2Ex3[i0*98304+i1*384:][:384]
+			dH2BlockXAttention0WoDivRow := dH2BlockXAttention0WoDivEx2[i0*98304+i1*384:][:384]
+			dH2BlockXAttention0WoAddRow := dH2BlockXAttention0WoAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH2BlockXAttention0WoAddRow {
 				dH2BlockXAttention0WoMul4 := dH2BlockXAttention0WoDiv4 * hSubRow2[j]
@@ -10593,7 +11317,7 @@ func (m *Model) dH2BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH2BlockXAttention0WoNeg2
 				dH2BlockXAttention0WoAddRow[j] = dH2BlockXAttention0WoAdd2
 			}
-			m.dH2BlockXAttention0WoReduceSum2[i0*256+i1] += acc
+			dH2BlockXAttention0WoReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -10618,28 +11342,33 @@ func (m *Model) dH2BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH2BlockXAttention0WoAddBackward computes
+// dH2BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WoAdd3 = add(dH2BlockDense1BAdd4, dH2BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH2BlockXAttention0WoAdd4 = add(dH2BlockXAttention0WoAdd3, dH2BlockXAttention0WoDiv5) (N, 256, 384)
-func (m *Model) dH2BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH2BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockDense1BAdd4Ex := m.dH2BlockDense1BAdd4[lo*98304:]
+	dH2BlockXAttention0WoAdd2Ex2 := m.dH2BlockXAttention0WoAdd2[lo*98304:]
+	dH2BlockXAttention0WoDiv5Ex := m.dH2BlockXAttention0WoDiv5[lo*256:]
+	dH2BlockXAttention0WoAdd4Ex := m.dH2BlockXAttention0WoAdd4[lo*98304:]
 	if dH2BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH2BlockDense1BAddRow2 := m.dH2BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH2BlockXAttention0WoAddRow := m.dH2BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH2BlockXAttention0WoDiv5 := m.dH2BlockXAttention0WoDiv5[i0*256+i1]
-				dH2BlockXAttention0WoAddRow2 := m.dH2BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH2BlockDense1BAddRow2 := dH2BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH2BlockXAttention0WoAddRow := dH2BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH2BlockXAttention0WoDiv5 := dH2BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH2BlockXAttention0WoAddRow2 := dH2BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				dH2BlockXAttention0WoAddAVX2(384, &dH2BlockDense1BAddRow2[0], &dH2BlockXAttention0WoAddRow[0], &dH2BlockXAttention0WoAddRow2[0], dH2BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH2BlockDense1BAddRow2 := m.dH2BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH2BlockXAttention0WoAddRow := m.dH2BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH2BlockXAttention0WoDiv5 := m.dH2BlockXAttention0WoDiv5[i0*256+i1]
-				dH2BlockXAttention0WoAddRow2 := m.dH2BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH2BlockDense1BAddRow2 := dH2BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH2BlockXAttention0WoAddRow := dH2BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH2BlockXAttention0WoDiv5 := dH2BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH2BlockXAttention0WoAddRow2 := dH2BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				for j := range dH2BlockXAttention0WoAddRow2 {
 					dH2BlockXAttention0WoAdd3 := dH2BlockDense1BAddRow2[j] + dH2BlockXAttention0WoAddRow[j]
 					dH2BlockXAttention0WoAdd4 := dH2BlockXAttention0WoAdd3 + dH2BlockXAttention0WoDiv5
@@ -10664,15 +11393,18 @@ func (m *Model) dH2BlockXLayerNorm0BetaMatmulBackward(n int) {
 	rt.Sgemm(false, true, 256*n, 384, 384, 1, m.dH2BlockXAttention0WoAdd4, 384, m.h2BlockXAttention0Wo, 384, 0, m.dH2BlockXLayerNorm0BetaMatmul, 384)
 }
 
-// dH2BlockXLayerNorm0BetaTransposeBackward computes
+// dH2BlockXLayerNorm0BetaTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXLayerNorm0BetaTranspose = transpose(dH2BlockXLayerNorm0BetaMatmul) (N, 6, 256, 64)
-func (m *Model) dH2BlockXLayerNorm0BetaTransposeBackward(n int) {
+func (m *Model) dH2BlockXLayerNorm0BetaTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXLayerNorm0BetaTransposeEx := m.dH2BlockXLayerNorm0BetaTranspose[lo*98304:]
+	dH2BlockXLayerNorm0BetaMatmulEx := m.dH2BlockXLayerNorm0BetaMatmul[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH2BlockXLayerNorm0BetaTranspose[i0*98304+i1*16384+i2*64+i3] = m.dH2BlockXLayerNorm0BetaMatmul[i0*98304+i1*64+i2*384+i3]
+					dH2BlockXLayerNorm0BetaTransposeEx[i0*98304+i1*16384+i2*64+i3] = dH2BlockXLayerNorm0BetaMatmulEx[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -10693,16 +11425,20 @@ func (m *Model) dH2BlockXLayerNorm0BetaMatmulBackward3(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax2, 256, 65536, m.dH2BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH2BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
-// dH2BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
+// dH2BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax2, dH2BlockXLayerNorm0BetaMatmul2) (N, 6, 256, 256)
-func (m *Model) dH2BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH2BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXLayerNorm0BetaMaskedSoftmaxGradEx := m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad[lo*393216:]
+	xMaskedSoftmax2Ex2 := m.xMaskedSoftmax2[lo*393216:]
+	dH2BlockXLayerNorm0BetaMatmul2Ex := m.dH2BlockXLayerNorm0BetaMatmul2[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad[row*256 : (row+1)*256]
+		dst := dH2BlockXLayerNorm0BetaMaskedSoftmaxGradEx[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		yb := m.xMaskedSoftmax2[row*256 : row*256+keep]
-		gb := m.dH2BlockXLayerNorm0BetaMatmul2[row*256 : row*256+keep]
+		yb := xMaskedSoftmax2Ex2[row*256 : row*256+keep]
+		gb := dH2BlockXLayerNorm0BetaMatmul2Ex[row*256 : row*256+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -10728,99 +11464,122 @@ func (m *Model) dH2BlockXLayerNorm0BetaMatmulBackward5(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose5, 64, 16384, 0, m.dH2BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
-// dH2BlockXLayerNorm0BetaTransposeBackward2 computes
+// dH2BlockXLayerNorm0BetaTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXLayerNorm0BetaTranspose2 = transpose(dH2BlockXLayerNorm0BetaMatmul3) (N, 256, 6, 64)
-func (m *Model) dH2BlockXLayerNorm0BetaTransposeBackward2(n int) {
+func (m *Model) dH2BlockXLayerNorm0BetaTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXLayerNorm0BetaTranspose2Ex := m.dH2BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	dH2BlockXLayerNorm0BetaMatmul3Ex := m.dH2BlockXLayerNorm0BetaMatmul3[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH2BlockXLayerNorm0BetaTranspose2[i0*98304+i1*384+i2*64+i3] = m.dH2BlockXLayerNorm0BetaMatmul3[i0*98304+i1*64+i2*16384+i3]
+					dH2BlockXLayerNorm0BetaTranspose2Ex[i0*98304+i1*384+i2*64+i3] = dH2BlockXLayerNorm0BetaMatmul3Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH2BlockXLayerNorm0BetaPadBackward computes
+// dH2BlockXLayerNorm0BetaPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXLayerNorm0BetaPad = pad(dH2BlockXLayerNorm0BetaTranspose2) (256*N, 1152)
-func (m *Model) dH2BlockXLayerNorm0BetaPadBackward(n int) {
-	clear(m.dH2BlockXLayerNorm0BetaPad[:294912*n])
+func (m *Model) dH2BlockXLayerNorm0BetaPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXLayerNorm0BetaPadEx := m.dH2BlockXLayerNorm0BetaPad[lo*294912:]
+	dH2BlockXLayerNorm0BetaTranspose2Ex2 := m.dH2BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	clear(dH2BlockXLayerNorm0BetaPadEx[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH2BlockXLayerNorm0BetaPad[(o*(1152)+768)*(1):], m.dH2BlockXLayerNorm0BetaTranspose2[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH2BlockXLayerNorm0BetaPadEx[(o*(1152)+768)*(1):], dH2BlockXLayerNorm0BetaTranspose2Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH2BlockXLayerNorm0BetaTransposeBackward3 computes
+// dH2BlockXLayerNorm0BetaTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXLayerNorm0BetaTranspose3 = transpose(dH2BlockXLayerNorm0BetaMatmul5) (N, 256, 6, 64)
-func (m *Model) dH2BlockXLayerNorm0BetaTransposeBackward3(n int) {
+func (m *Model) dH2BlockXLayerNorm0BetaTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXLayerNorm0BetaTranspose3Ex := m.dH2BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	dH2BlockXLayerNorm0BetaMatmul5Ex := m.dH2BlockXLayerNorm0BetaMatmul5[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH2BlockXLayerNorm0BetaTranspose3[i0*98304+i1*384+i2*64+i3] = m.dH2BlockXLayerNorm0BetaMatmul5[i0*98304+i1*64+i2*16384+i3]
+					dH2BlockXLayerNorm0BetaTranspose3Ex[i0*98304+i1*384+i2*64+i3] = dH2BlockXLayerNorm0BetaMatmul5Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH2BlockXLayerNorm0BetaPadBackward2 computes
+// dH2BlockXLayerNorm0BetaPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXLayerNorm0BetaPad2 = pad(dH2BlockXLayerNorm0BetaTranspose3) (256*N, 1152)
-func (m *Model) dH2BlockXLayerNorm0BetaPadBackward2(n int) {
-	clear(m.dH2BlockXLayerNorm0BetaPad2[:294912*n])
+func (m *Model) dH2BlockXLayerNorm0BetaPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXLayerNorm0BetaPad2Ex := m.dH2BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH2BlockXLayerNorm0BetaTranspose3Ex2 := m.dH2BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	clear(dH2BlockXLayerNorm0BetaPad2Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH2BlockXLayerNorm0BetaPad2[(o*(1152)+384)*(1):], m.dH2BlockXLayerNorm0BetaTranspose3[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH2BlockXLayerNorm0BetaPad2Ex[(o*(1152)+384)*(1):], dH2BlockXLayerNorm0BetaTranspose3Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH2BlockXLayerNorm0BetaTransposeBackward4 computes
+// dH2BlockXLayerNorm0BetaTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXLayerNorm0BetaTranspose4 = transpose(dH2BlockXLayerNorm0BetaMatmul4) (N, 256, 6, 64)
-func (m *Model) dH2BlockXLayerNorm0BetaTransposeBackward4(n int) {
+func (m *Model) dH2BlockXLayerNorm0BetaTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXLayerNorm0BetaTranspose4Ex := m.dH2BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	dH2BlockXLayerNorm0BetaMatmul4Ex := m.dH2BlockXLayerNorm0BetaMatmul4[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH2BlockXLayerNorm0BetaTranspose4[i0*98304+i1*384+i2*64+i3] = m.dH2BlockXLayerNorm0BetaMatmul4[i0*98304+i1*64+i2*16384+i3]
+					dH2BlockXLayerNorm0BetaTranspose4Ex[i0*98304+i1*384+i2*64+i3] = dH2BlockXLayerNorm0BetaMatmul4Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH2BlockXLayerNorm0BetaPadBackward3 computes
+// dH2BlockXLayerNorm0BetaPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXLayerNorm0BetaPad3 = pad(dH2BlockXLayerNorm0BetaTranspose4) (256*N, 1152)
-func (m *Model) dH2BlockXLayerNorm0BetaPadBackward3(n int) {
-	clear(m.dH2BlockXLayerNorm0BetaPad3[:294912*n])
+func (m *Model) dH2BlockXLayerNorm0BetaPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXLayerNorm0BetaPad3Ex := m.dH2BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH2BlockXLayerNorm0BetaTranspose4Ex2 := m.dH2BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	clear(dH2BlockXLayerNorm0BetaPad3Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH2BlockXLayerNorm0BetaPad3[(o*(1152)+0)*(1):], m.dH2BlockXLayerNorm0BetaTranspose4[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH2BlockXLayerNorm0BetaPad3Ex[(o*(1152)+0)*(1):], dH2BlockXLayerNorm0BetaTranspose4Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH2BlockXLayerNorm0BetaAddBackward computes
+// dH2BlockXLayerNorm0BetaAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXLayerNorm0BetaAdd = add(dH2BlockXLayerNorm0BetaPad, dH2BlockXLayerNorm0BetaPad2) (256*N, 1152)
 //	dH2BlockXLayerNorm0BetaAdd2 = add(dH2BlockXLayerNorm0BetaAdd, dH2BlockXLayerNorm0BetaPad3) (256*N, 1152)
-func (m *Model) dH2BlockXLayerNorm0BetaAddBackward(n int) {
+func (m *Model) dH2BlockXLayerNorm0BetaAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXLayerNorm0BetaPadEx2 := m.dH2BlockXLayerNorm0BetaPad[lo*294912:]
+	dH2BlockXLayerNorm0BetaPad2Ex2 := m.dH2BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH2BlockXLayerNorm0BetaPad3Ex2 := m.dH2BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH2BlockXLayerNorm0BetaAdd2Ex := m.dH2BlockXLayerNorm0BetaAdd2[lo*294912:]
 	if dH2BlockXLayerNorm0BetaAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH2BlockXLayerNorm0BetaPadRow := m.dH2BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH2BlockXLayerNorm0BetaPadRow2 := m.dH2BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH2BlockXLayerNorm0BetaPadRow3 := m.dH2BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH2BlockXLayerNorm0BetaAddRow := m.dH2BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH2BlockXLayerNorm0BetaPadRow := dH2BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH2BlockXLayerNorm0BetaPadRow2 := dH2BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH2BlockXLayerNorm0BetaPadRow3 := dH2BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH2BlockXLayerNorm0BetaAddRow := dH2BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		if 294912*n > 0 {
 			dH2BlockXLayerNorm0BetaAddAVX2(294912*n, &dH2BlockXLayerNorm0BetaPadRow[0], &dH2BlockXLayerNorm0BetaPadRow2[0], &dH2BlockXLayerNorm0BetaPadRow3[0], &dH2BlockXLayerNorm0BetaAddRow[0])
 		}
 	} else {
-		dH2BlockXLayerNorm0BetaPadRow := m.dH2BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH2BlockXLayerNorm0BetaPadRow2 := m.dH2BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH2BlockXLayerNorm0BetaPadRow3 := m.dH2BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH2BlockXLayerNorm0BetaAddRow := m.dH2BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH2BlockXLayerNorm0BetaPadRow := dH2BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH2BlockXLayerNorm0BetaPadRow2 := dH2BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH2BlockXLayerNorm0BetaPadRow3 := dH2BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH2BlockXLayerNorm0BetaAddRow := dH2BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		for j := range dH2BlockXLayerNorm0BetaAddRow {
 			dH2BlockXLayerNorm0BetaAdd := dH2BlockXLayerNorm0BetaPadRow[j] + dH2BlockXLayerNorm0BetaPadRow2[j]
 			dH2BlockXLayerNorm0BetaAdd2 := dH2BlockXLayerNorm0BetaAdd + dH2BlockXLayerNorm0BetaPadRow3[j]
@@ -10859,7 +11618,7 @@ func (m *Model) dH2BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH1BlockDense1BReduceSumBackward computes
+// dH1BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockDense1BMul = mul(dH2BlockXLayerNorm0BetaMatmul6, h2BlockXLayerNorm0Gamma) (N, 256, 384)
 //	dH1BlockDense1BDiv = div(dH1BlockDense1BMul, xSqrt2) (N, 256, 384)
@@ -10867,17 +11626,23 @@ func (m *Model) dH2BlockXLayerNorm0BetaBackward(n int) {
 //	dH1BlockDense1BDiv2 = div(dH1BlockDense1BMul2, xSqrt2) (N, 256, 384)
 //	dH1BlockDense1BNeg = neg(dH1BlockDense1BDiv2) (N, 256, 384)
 //	dH1BlockDense1BReduceSum = reduce_sum(dH1BlockDense1BNeg) (N, 256)
-func (m *Model) dH1BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH1BlockDense1BReduceSum[:256*n] {
-		m.dH1BlockDense1BReduceSum[i] = 0
+func (m *Model) dH1BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockDense1BReduceSumEx := m.dH1BlockDense1BReduceSum[lo*256:]
+	dH2BlockXLayerNorm0BetaMatmul6Ex := m.dH2BlockXLayerNorm0BetaMatmul6[lo*98304:]
+	xSqrt2Ex3 := m.xSqrt2[lo*256:]
+	xDiv2Ex2 := m.xDiv2[lo*98304:]
+	dH1BlockDense1BDivEx := m.dH1BlockDense1BDiv[lo*98304:]
+	for i := range dH1BlockDense1BReduceSumEx[:256*n] {
+		dH1BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH2BlockXLayerNorm0BetaReshapeRow := m.dH2BlockXLayerNorm0BetaMatmul6[i0*98304+i1*384:][:384]
+			dH2BlockXLayerNorm0BetaReshapeRow := dH2BlockXLayerNorm0BetaMatmul6Ex[i0*98304+i1*384:][:384]
 			h2BlockXLayerNorm0GammaRow := m.h2BlockXLayerNorm0Gamma[0:][:384]
-			xSqrt2 := m.xSqrt2[i0*256+i1]
-			xDivRow2 := m.xDiv2[i0*98304+i1*384:][:384]
-			dH1BlockDense1BDivRow := m.dH1BlockDense1BDiv[i0*98304+i1*384:][:384]
+			xSqrt2 := xSqrt2Ex3[i0*256+i1]
+			xDivRow2 := xDiv2Ex2[i0*98304+i1*384:][:384]
+			dH1BlockDense1BDivRow := dH1BlockDense1BDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH1BlockDense1BDivRow {
 				dH1BlockDense1BMul := dH2BlockXLayerNorm0BetaReshapeRow[j] * h2BlockXLayerNorm0GammaRow[j]
@@ -10888,7 +11653,7 @@ func (m *Model) dH1BlockDense1BReduceSumBackward(n int) {
 				acc += dH1BlockDense1BNeg
 				dH1BlockDense1BDivRow[j] = dH1BlockDense1BDiv
 			}
-			m.dH1BlockDense1BReduceSum[i0*256+i1] += acc
+			dH1BlockDense1BReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -10925,23 +11690,27 @@ func (m *Model) dH2BlockXLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH1BlockDense1BDivBackward computes
+// dH1BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockDense1BMul3 = mul(dH1BlockDense1BReduceSum, float32(0.5)) (N, 256, 1)
 //	dH1BlockDense1BDiv3 = div(dH1BlockDense1BMul3, xSqrt2) (N, 256, 1)
 //	dH1BlockDense1BDiv4 = div(dH1BlockDense1BDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH1BlockDense1BDivBackward(n int) {
+func (m *Model) dH1BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockDense1BReduceSumEx2 := m.dH1BlockDense1BReduceSum[lo*256:]
+	xSqrt2Ex4 := m.xSqrt2[lo*256:]
+	dH1BlockDense1BDiv4Ex := m.dH1BlockDense1BDiv4[lo*256:]
 	if dH1BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH1BlockDense1BReshapeRow := m.dH1BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow2 := m.xSqrt2[0:][:256*n]
-		dH1BlockDense1BDivRow2 := m.dH1BlockDense1BDiv4[0:][:256*n]
+		dH1BlockDense1BReshapeRow := dH1BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow2 := xSqrt2Ex4[0:][:256*n]
+		dH1BlockDense1BDivRow2 := dH1BlockDense1BDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH1BlockDense1BDivAVX2(256*n, &dH1BlockDense1BReshapeRow[0], &xSqrtRow2[0], &dH1BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH1BlockDense1BReshapeRow := m.dH1BlockDense1BReduceSum[0:][:256*n]
-		xSqrtRow2 := m.xSqrt2[0:][:256*n]
-		dH1BlockDense1BDivRow2 := m.dH1BlockDense1BDiv4[0:][:256*n]
+		dH1BlockDense1BReshapeRow := dH1BlockDense1BReduceSumEx2[0:][:256*n]
+		xSqrtRow2 := xSqrt2Ex4[0:][:256*n]
+		dH1BlockDense1BDivRow2 := dH1BlockDense1BDiv4Ex[0:][:256*n]
 		for j := range dH1BlockDense1BDivRow2 {
 			dH1BlockDense1BMul3 := dH1BlockDense1BReshapeRow[j] * float32(0.5)
 			dH1BlockDense1BDiv3 := dH1BlockDense1BMul3 / xSqrtRow2[j]
@@ -10951,23 +11720,29 @@ func (m *Model) dH1BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH1BlockDense1BReduceSumBackward2 computes
+// dH1BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockDense1BMul4 = mul(dH1BlockDense1BDiv4, xSub2) (N, 256, 384)
 //	dH1BlockDense1BAdd = add(dH1BlockDense1BDiv, dH1BlockDense1BMul4) (N, 256, 384)
 //	dH1BlockDense1BAdd2 = add(dH1BlockDense1BAdd, dH1BlockDense1BMul4) (N, 256, 384)
 //	dH1BlockDense1BNeg2 = neg(dH1BlockDense1BAdd2) (N, 256, 384)
 //	dH1BlockDense1BReduceSum2 = reduce_sum(dH1BlockDense1BNeg2) (N, 256)
-func (m *Model) dH1BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH1BlockDense1BReduceSum2[:256*n] {
-		m.dH1BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH1BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockDense1BReduceSum2Ex := m.dH1BlockDense1BReduceSum2[lo*256:]
+	dH1BlockDense1BDiv4Ex2 := m.dH1BlockDense1BDiv4[lo*256:]
+	xSub2Ex3 := m.xSub2[lo*98304:]
+	dH1BlockDense1BDivEx2 := m.dH1BlockDense1BDiv[lo*98304:]
+	dH1BlockDense1BAdd2Ex := m.dH1BlockDense1BAdd2[lo*98304:]
+	for i := range dH1BlockDense1BReduceSum2Ex[:256*n] {
+		dH1BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH1BlockDense1BDiv4 := m.dH1BlockDense1BDiv4[i0*256+i1]
-			xSubRow2 := m.xSub2[i0*98304+i1*384:][:384]
-			dH1BlockDense1BDivRow := m.dH1BlockDense1BDiv[i0*98304+i1*384:][:384]
-			dH1BlockDense1BAddRow := m.dH1BlockDense1BAdd2[i0*98304+i1*384:][:384]
+			dH1BlockDense1BDiv4 := dH1BlockDense1BDiv4Ex2[i0*256+i1]
+			xSubRow2 := xSub2Ex3[i0*98304+i1*384:][:384]
+			dH1BlockDense1BDivRow := dH1BlockDense1BDivEx2[i0*98304+i1*384:][:384]
+			dH1BlockDense1BAddRow := dH1BlockDense1BAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH1BlockDense1BAddRow {
 				dH1BlockDense1BMul4 := dH1BlockDense1BDiv4 * xSubRow2[j]
@@ -10977,7 +11752,7 @@ func (m *Model) dH1BlockDense1BReduceSumBackward2(n int) {
 				acc += dH1BlockDense1BNeg2
 				dH1BlockDense1BAddRow[j] = dH1BlockDense1BAdd2
 			}
-			m.dH1BlockDense1BReduceSum2[i0*256+i1] += acc
+			dH1BlockDense1BReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -11108,7 +11883,7 @@ func (m *Model) dH1BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH1BlockXAttention0WoReduceSumBackward computes
+// dH1BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WoMul = mul(dH1BlockLayerNorm0BetaMatmul, h1BlockLayerNorm0Gamma) (N, 256, 384)
 //	dH1BlockXAttention0WoDiv = div(dH1BlockXAttention0WoMul, hSqrt) (N, 256, 384)
@@ -11116,17 +11891,23 @@ func (m *Model) dH1BlockLayerNorm0BetaBackward(n int) {
 //	dH1BlockXAttention0WoDiv2 = div(dH1BlockXAttention0WoMul2, hSqrt) (N, 256, 384)
 //	dH1BlockXAttention0WoNeg = neg(dH1BlockXAttention0WoDiv2) (N, 256, 384)
 //	dH1BlockXAttention0WoReduceSum = reduce_sum(dH1BlockXAttention0WoNeg) (N, 256)
-func (m *Model) dH1BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH1BlockXAttention0WoReduceSum[:256*n] {
-		m.dH1BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH1BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WoReduceSumEx := m.dH1BlockXAttention0WoReduceSum[lo*256:]
+	dH1BlockLayerNorm0BetaMatmulEx := m.dH1BlockLayerNorm0BetaMatmul[lo*98304:]
+	hSqrtEx3 := m.hSqrt[lo*256:]
+	hDivEx2 := m.hDiv[lo*98304:]
+	dH1BlockXAttention0WoDivEx := m.dH1BlockXAttention0WoDiv[lo*98304:]
+	for i := range dH1BlockXAttention0WoReduceSumEx[:256*n] {
+		dH1BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH1BlockLayerNorm0BetaReshapeRow := m.dH1BlockLayerNorm0BetaMatmul[i0*98304+i1*384:][:384]
+			dH1BlockLayerNorm0BetaReshapeRow := dH1BlockLayerNorm0BetaMatmulEx[i0*98304+i1*384:][:384]
 			h1BlockLayerNorm0GammaRow := m.h1BlockLayerNorm0Gamma[0:][:384]
-			hSqrt := m.hSqrt[i0*256+i1]
-			hDivRow := m.hDiv[i0*98304+i1*384:][:384]
-			dH1BlockXAttention0WoDivRow := m.dH1BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
+			hSqrt := hSqrtEx3[i0*256+i1]
+			hDivRow := hDivEx2[i0*98304+i1*384:][:384]
+			dH1BlockXAttention0WoDivRow := dH1BlockXAttention0WoDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH1BlockXAttention0WoDivRow {
 				dH1BlockXAttention0WoMul := dH1BlockLayerNorm0BetaReshapeRow[j] * h1BlockLayerNorm0GammaRow[j]
@@ -11137,7 +11918,7 @@ func (m *Model) dH1BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH1BlockXAttention0WoNeg
 				dH1BlockXAttention0WoDivRow[j] = dH1BlockXAttention0WoDiv
 			}
-			m.dH1BlockXAttention0WoReduceSum[i0*256+i1] += acc
+			dH1BlockXAttention0WoReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -11174,23 +11955,27 @@ func (m *Model) dH1BlockLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dH1BlockXAttention0WoDivBackward computes
+// dH1BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WoMul3 = mul(dH1BlockXAttention0WoReduceSum, float32(0.5)) (N, 256, 1)
 //	dH1BlockXAttention0WoDiv3 = div(dH1BlockXAttention0WoMul3, hSqrt) (N, 256, 1)
 //	dH1BlockXAttention0WoDiv4 = div(dH1BlockXAttention0WoDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dH1BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH1BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WoReduceSumEx2 := m.dH1BlockXAttention0WoReduceSum[lo*256:]
+	hSqrtEx4 := m.hSqrt[lo*256:]
+	dH1BlockXAttention0WoDiv4Ex := m.dH1BlockXAttention0WoDiv4[lo*256:]
 	if dH1BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH1BlockXAttention0WoReshapeRow := m.dH1BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow := m.hSqrt[0:][:256*n]
-		dH1BlockXAttention0WoDivRow2 := m.dH1BlockXAttention0WoDiv4[0:][:256*n]
+		dH1BlockXAttention0WoReshapeRow := dH1BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow := hSqrtEx4[0:][:256*n]
+		dH1BlockXAttention0WoDivRow2 := dH1BlockXAttention0WoDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dH1BlockXAttention0WoDivAVX2(256*n, &dH1BlockXAttention0WoReshapeRow[0], &hSqrtRow[0], &dH1BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH1BlockXAttention0WoReshapeRow := m.dH1BlockXAttention0WoReduceSum[0:][:256*n]
-		hSqrtRow := m.hSqrt[0:][:256*n]
-		dH1BlockXAttention0WoDivRow2 := m.dH1BlockXAttention0WoDiv4[0:][:256*n]
+		dH1BlockXAttention0WoReshapeRow := dH1BlockXAttention0WoReduceSumEx2[0:][:256*n]
+		hSqrtRow := hSqrtEx4[0:][:256*n]
+		dH1BlockXAttention0WoDivRow2 := dH1BlockXAttention0WoDiv4Ex[0:][:256*n]
 		for j := range dH1BlockXAttention0WoDivRow2 {
 			dH1BlockXAttention0WoMul3 := dH1BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH1BlockXAttention0WoDiv3 := dH1BlockXAttention0WoMul3 / hSqrtRow[j]
@@ -11200,23 +11985,29 @@ func (m *Model) dH1BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH1BlockXAttention0WoReduceSumBackward2 computes
+// dH1BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WoMul4 = mul(dH1BlockXAttention0WoDiv4, hSub) (N, 256, 384)
 //	dH1BlockXAttention0WoAdd = add(dH1BlockXAttention0WoDiv, dH1BlockXAttention0WoMul4) (N, 256, 384)
 //	dH1BlockXAttention0WoAdd2 = add(dH1BlockXAttention0WoAdd, dH1BlockXAttention0WoMul4) (N, 256, 384)
 //	dH1BlockXAttention0WoNeg2 = neg(dH1BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH1BlockXAttention0WoReduceSum2 = reduce_sum(dH1BlockXAttention0WoNeg2) (N, 256)
-func (m *Model) dH1BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH1BlockXAttention0WoReduceSum2[:256*n] {
-		m.dH1BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH1BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WoReduceSum2Ex := m.dH1BlockXAttention0WoReduceSum2[lo*256:]
+	dH1BlockXAttention0WoDiv4Ex2 := m.dH1BlockXAttention0WoDiv4[lo*256:]
+	hSubEx3 := m.hSub[lo*98304:]
+	dH1BlockXAttention0WoDivEx2 := m.dH1BlockXAttention0WoDiv[lo*98304:]
+	dH1BlockXAttention0WoAdd2Ex := m.dH1BlockXAttention0WoAdd2[lo*98304:]
+	for i := range dH1BlockXAttention0WoReduceSum2Ex[:256*n] {
+		dH1BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH1BlockXAttention0WoDiv4 := m.dH1BlockXAttention0WoDiv4[i0*256+i1]
-			hSubRow := m.hSub[i0*98304+i1*384:][:384]
-			dH1BlockXAttention0WoDivRow := m.dH1BlockXAttention0WoDiv[i0*98304+i1*384:][:384]
-			dH1BlockXAttention0WoAddRow := m.dH1BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
+			dH1BlockXAttention0WoDiv4 := dH1BlockXAttention0WoDiv4Ex2[i0*256+i1]
+			hSubRow := hSubEx3[i0*98304+i1*384:][:384]
+			dH1BlockXAttention0WoDivRow := dH1BlockXAttention0WoDivEx2[i0*98304+i1*384:][:384]
+			dH1BlockXAttention0WoAddRow := dH1BlockXAttention0WoAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dH1BlockXAttention0WoAddRow {
 				dH1BlockXAttention0WoMul4 := dH1BlockXAttention0WoDiv4 * hSubRow[j]
@@ -11226,7 +12017,7 @@ func (m *Model) dH1BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH1BlockXAttention0WoNeg2
 				dH1BlockXAttention0WoAddRow[j] = dH1BlockXAttention0WoAdd2
 			}
-			m.dH1BlockXAttention0WoReduceSum2[i0*256+i1] += acc
+			dH1BlockXAttention0WoReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -11251,28 +12042,33 @@ func (m *Model) dH1BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH1BlockXAttention0WoAddBackward computes
+// dH1BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WoAdd3 = add(dH1BlockDense1BAdd4, dH1BlockXAttention0WoAdd2) (N, 256, 384)
 //	dH1BlockXAttention0WoAdd4 = add(dH1BlockXAttention0WoAdd3, dH1BlockXAttention0WoDiv5) (N, 256, 384)
-func (m *Model) dH1BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH1BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockDense1BAdd4Ex := m.dH1BlockDense1BAdd4[lo*98304:]
+	dH1BlockXAttention0WoAdd2Ex2 := m.dH1BlockXAttention0WoAdd2[lo*98304:]
+	dH1BlockXAttention0WoDiv5Ex := m.dH1BlockXAttention0WoDiv5[lo*256:]
+	dH1BlockXAttention0WoAdd4Ex := m.dH1BlockXAttention0WoAdd4[lo*98304:]
 	if dH1BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH1BlockDense1BAddRow2 := m.dH1BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH1BlockXAttention0WoAddRow := m.dH1BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH1BlockXAttention0WoDiv5 := m.dH1BlockXAttention0WoDiv5[i0*256+i1]
-				dH1BlockXAttention0WoAddRow2 := m.dH1BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH1BlockDense1BAddRow2 := dH1BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH1BlockXAttention0WoAddRow := dH1BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH1BlockXAttention0WoDiv5 := dH1BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH1BlockXAttention0WoAddRow2 := dH1BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				dH1BlockXAttention0WoAddAVX2(384, &dH1BlockDense1BAddRow2[0], &dH1BlockXAttention0WoAddRow[0], &dH1BlockXAttention0WoAddRow2[0], dH1BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 256; i1++ {
-				dH1BlockDense1BAddRow2 := m.dH1BlockDense1BAdd4[i0*98304+i1*384:][:384]
-				dH1BlockXAttention0WoAddRow := m.dH1BlockXAttention0WoAdd2[i0*98304+i1*384:][:384]
-				dH1BlockXAttention0WoDiv5 := m.dH1BlockXAttention0WoDiv5[i0*256+i1]
-				dH1BlockXAttention0WoAddRow2 := m.dH1BlockXAttention0WoAdd4[i0*98304+i1*384:][:384]
+				dH1BlockDense1BAddRow2 := dH1BlockDense1BAdd4Ex[i0*98304+i1*384:][:384]
+				dH1BlockXAttention0WoAddRow := dH1BlockXAttention0WoAdd2Ex2[i0*98304+i1*384:][:384]
+				dH1BlockXAttention0WoDiv5 := dH1BlockXAttention0WoDiv5Ex[i0*256+i1]
+				dH1BlockXAttention0WoAddRow2 := dH1BlockXAttention0WoAdd4Ex[i0*98304+i1*384:][:384]
 				for j := range dH1BlockXAttention0WoAddRow2 {
 					dH1BlockXAttention0WoAdd3 := dH1BlockDense1BAddRow2[j] + dH1BlockXAttention0WoAddRow[j]
 					dH1BlockXAttention0WoAdd4 := dH1BlockXAttention0WoAdd3 + dH1BlockXAttention0WoDiv5
@@ -11297,15 +12093,18 @@ func (m *Model) dH1BlockXLayerNorm0BetaMatmulBackward(n int) {
 	rt.Sgemm(false, true, 256*n, 384, 384, 1, m.dH1BlockXAttention0WoAdd4, 384, m.h1BlockXAttention0Wo, 384, 0, m.dH1BlockXLayerNorm0BetaMatmul, 384)
 }
 
-// dH1BlockXLayerNorm0BetaTransposeBackward computes
+// dH1BlockXLayerNorm0BetaTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXLayerNorm0BetaTranspose = transpose(dH1BlockXLayerNorm0BetaMatmul) (N, 6, 256, 64)
-func (m *Model) dH1BlockXLayerNorm0BetaTransposeBackward(n int) {
+func (m *Model) dH1BlockXLayerNorm0BetaTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXLayerNorm0BetaTransposeEx := m.dH1BlockXLayerNorm0BetaTranspose[lo*98304:]
+	dH1BlockXLayerNorm0BetaMatmulEx := m.dH1BlockXLayerNorm0BetaMatmul[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 6; i1++ {
 			for i2 := 0; i2 < 256; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH1BlockXLayerNorm0BetaTranspose[i0*98304+i1*16384+i2*64+i3] = m.dH1BlockXLayerNorm0BetaMatmul[i0*98304+i1*64+i2*384+i3]
+					dH1BlockXLayerNorm0BetaTransposeEx[i0*98304+i1*16384+i2*64+i3] = dH1BlockXLayerNorm0BetaMatmulEx[i0*98304+i1*64+i2*384+i3]
 				}
 			}
 		}
@@ -11326,16 +12125,20 @@ func (m *Model) dH1BlockXLayerNorm0BetaMatmulBackward3(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.xMaskedSoftmax, 256, 65536, m.dH1BlockXLayerNorm0BetaTranspose, 64, 16384, 0, m.dH1BlockXLayerNorm0BetaMatmul3, 64, 16384)
 }
 
-// dH1BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes
+// dH1BlockXLayerNorm0BetaMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax, dH1BlockXLayerNorm0BetaMatmul2) (N, 6, 256, 256)
-func (m *Model) dH1BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH1BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXLayerNorm0BetaMaskedSoftmaxGradEx := m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad[lo*393216:]
+	xMaskedSoftmaxEx2 := m.xMaskedSoftmax[lo*393216:]
+	dH1BlockXLayerNorm0BetaMatmul2Ex := m.dH1BlockXLayerNorm0BetaMatmul2[lo*393216:]
 	const scale = float32(0.125)
 	for row := 0; row < 1536*n; row++ {
-		dst := m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad[row*256 : (row+1)*256]
+		dst := dH1BlockXLayerNorm0BetaMaskedSoftmaxGradEx[row*256 : (row+1)*256]
 		keep := min(row%256+1, 256) // query row%256 sees keys 0..row%256
-		yb := m.xMaskedSoftmax[row*256 : row*256+keep]
-		gb := m.dH1BlockXLayerNorm0BetaMatmul2[row*256 : row*256+keep]
+		yb := xMaskedSoftmaxEx2[row*256 : row*256+keep]
+		gb := dH1BlockXLayerNorm0BetaMatmul2Ex[row*256 : row*256+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -11361,99 +12164,122 @@ func (m *Model) dH1BlockXLayerNorm0BetaMatmulBackward5(n int) {
 	rt.SgemmBatched(true, false, 6*n, 256, 64, 256, 1, m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGrad, 256, 65536, m.xTranspose, 64, 16384, 0, m.dH1BlockXLayerNorm0BetaMatmul5, 64, 16384)
 }
 
-// dH1BlockXLayerNorm0BetaTransposeBackward2 computes
+// dH1BlockXLayerNorm0BetaTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXLayerNorm0BetaTranspose2 = transpose(dH1BlockXLayerNorm0BetaMatmul3) (N, 256, 6, 64)
-func (m *Model) dH1BlockXLayerNorm0BetaTransposeBackward2(n int) {
+func (m *Model) dH1BlockXLayerNorm0BetaTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXLayerNorm0BetaTranspose2Ex := m.dH1BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	dH1BlockXLayerNorm0BetaMatmul3Ex := m.dH1BlockXLayerNorm0BetaMatmul3[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH1BlockXLayerNorm0BetaTranspose2[i0*98304+i1*384+i2*64+i3] = m.dH1BlockXLayerNorm0BetaMatmul3[i0*98304+i1*64+i2*16384+i3]
+					dH1BlockXLayerNorm0BetaTranspose2Ex[i0*98304+i1*384+i2*64+i3] = dH1BlockXLayerNorm0BetaMatmul3Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH1BlockXLayerNorm0BetaPadBackward computes
+// dH1BlockXLayerNorm0BetaPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXLayerNorm0BetaPad = pad(dH1BlockXLayerNorm0BetaTranspose2) (256*N, 1152)
-func (m *Model) dH1BlockXLayerNorm0BetaPadBackward(n int) {
-	clear(m.dH1BlockXLayerNorm0BetaPad[:294912*n])
+func (m *Model) dH1BlockXLayerNorm0BetaPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXLayerNorm0BetaPadEx := m.dH1BlockXLayerNorm0BetaPad[lo*294912:]
+	dH1BlockXLayerNorm0BetaTranspose2Ex2 := m.dH1BlockXLayerNorm0BetaTranspose2[lo*98304:]
+	clear(dH1BlockXLayerNorm0BetaPadEx[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH1BlockXLayerNorm0BetaPad[(o*(1152)+768)*(1):], m.dH1BlockXLayerNorm0BetaTranspose2[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH1BlockXLayerNorm0BetaPadEx[(o*(1152)+768)*(1):], dH1BlockXLayerNorm0BetaTranspose2Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH1BlockXLayerNorm0BetaTransposeBackward3 computes
+// dH1BlockXLayerNorm0BetaTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXLayerNorm0BetaTranspose3 = transpose(dH1BlockXLayerNorm0BetaMatmul5) (N, 256, 6, 64)
-func (m *Model) dH1BlockXLayerNorm0BetaTransposeBackward3(n int) {
+func (m *Model) dH1BlockXLayerNorm0BetaTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXLayerNorm0BetaTranspose3Ex := m.dH1BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	dH1BlockXLayerNorm0BetaMatmul5Ex := m.dH1BlockXLayerNorm0BetaMatmul5[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH1BlockXLayerNorm0BetaTranspose3[i0*98304+i1*384+i2*64+i3] = m.dH1BlockXLayerNorm0BetaMatmul5[i0*98304+i1*64+i2*16384+i3]
+					dH1BlockXLayerNorm0BetaTranspose3Ex[i0*98304+i1*384+i2*64+i3] = dH1BlockXLayerNorm0BetaMatmul5Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH1BlockXLayerNorm0BetaPadBackward2 computes
+// dH1BlockXLayerNorm0BetaPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXLayerNorm0BetaPad2 = pad(dH1BlockXLayerNorm0BetaTranspose3) (256*N, 1152)
-func (m *Model) dH1BlockXLayerNorm0BetaPadBackward2(n int) {
-	clear(m.dH1BlockXLayerNorm0BetaPad2[:294912*n])
+func (m *Model) dH1BlockXLayerNorm0BetaPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXLayerNorm0BetaPad2Ex := m.dH1BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH1BlockXLayerNorm0BetaTranspose3Ex2 := m.dH1BlockXLayerNorm0BetaTranspose3[lo*98304:]
+	clear(dH1BlockXLayerNorm0BetaPad2Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH1BlockXLayerNorm0BetaPad2[(o*(1152)+384)*(1):], m.dH1BlockXLayerNorm0BetaTranspose3[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH1BlockXLayerNorm0BetaPad2Ex[(o*(1152)+384)*(1):], dH1BlockXLayerNorm0BetaTranspose3Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH1BlockXLayerNorm0BetaTransposeBackward4 computes
+// dH1BlockXLayerNorm0BetaTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXLayerNorm0BetaTranspose4 = transpose(dH1BlockXLayerNorm0BetaMatmul4) (N, 256, 6, 64)
-func (m *Model) dH1BlockXLayerNorm0BetaTransposeBackward4(n int) {
+func (m *Model) dH1BlockXLayerNorm0BetaTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXLayerNorm0BetaTranspose4Ex := m.dH1BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	dH1BlockXLayerNorm0BetaMatmul4Ex := m.dH1BlockXLayerNorm0BetaMatmul4[lo*98304:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
 			for i2 := 0; i2 < 6; i2++ {
 				for i3 := 0; i3 < 64; i3++ {
-					m.dH1BlockXLayerNorm0BetaTranspose4[i0*98304+i1*384+i2*64+i3] = m.dH1BlockXLayerNorm0BetaMatmul4[i0*98304+i1*64+i2*16384+i3]
+					dH1BlockXLayerNorm0BetaTranspose4Ex[i0*98304+i1*384+i2*64+i3] = dH1BlockXLayerNorm0BetaMatmul4Ex[i0*98304+i1*64+i2*16384+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH1BlockXLayerNorm0BetaPadBackward3 computes
+// dH1BlockXLayerNorm0BetaPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXLayerNorm0BetaPad3 = pad(dH1BlockXLayerNorm0BetaTranspose4) (256*N, 1152)
-func (m *Model) dH1BlockXLayerNorm0BetaPadBackward3(n int) {
-	clear(m.dH1BlockXLayerNorm0BetaPad3[:294912*n])
+func (m *Model) dH1BlockXLayerNorm0BetaPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXLayerNorm0BetaPad3Ex := m.dH1BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH1BlockXLayerNorm0BetaTranspose4Ex2 := m.dH1BlockXLayerNorm0BetaTranspose4[lo*98304:]
+	clear(dH1BlockXLayerNorm0BetaPad3Ex[:294912*n])
 	for o := 0; o < 256*n; o++ {
-		copy(m.dH1BlockXLayerNorm0BetaPad3[(o*(1152)+0)*(1):], m.dH1BlockXLayerNorm0BetaTranspose4[o*(384)*(1):(o+1)*(384)*(1)])
+		copy(dH1BlockXLayerNorm0BetaPad3Ex[(o*(1152)+0)*(1):], dH1BlockXLayerNorm0BetaTranspose4Ex2[o*(384)*(1):(o+1)*(384)*(1)])
 	}
 }
 
-// dH1BlockXLayerNorm0BetaAddBackward computes
+// dH1BlockXLayerNorm0BetaAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXLayerNorm0BetaAdd = add(dH1BlockXLayerNorm0BetaPad, dH1BlockXLayerNorm0BetaPad2) (256*N, 1152)
 //	dH1BlockXLayerNorm0BetaAdd2 = add(dH1BlockXLayerNorm0BetaAdd, dH1BlockXLayerNorm0BetaPad3) (256*N, 1152)
-func (m *Model) dH1BlockXLayerNorm0BetaAddBackward(n int) {
+func (m *Model) dH1BlockXLayerNorm0BetaAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXLayerNorm0BetaPadEx2 := m.dH1BlockXLayerNorm0BetaPad[lo*294912:]
+	dH1BlockXLayerNorm0BetaPad2Ex2 := m.dH1BlockXLayerNorm0BetaPad2[lo*294912:]
+	dH1BlockXLayerNorm0BetaPad3Ex2 := m.dH1BlockXLayerNorm0BetaPad3[lo*294912:]
+	dH1BlockXLayerNorm0BetaAdd2Ex := m.dH1BlockXLayerNorm0BetaAdd2[lo*294912:]
 	if dH1BlockXLayerNorm0BetaAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH1BlockXLayerNorm0BetaPadRow := m.dH1BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH1BlockXLayerNorm0BetaPadRow2 := m.dH1BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH1BlockXLayerNorm0BetaPadRow3 := m.dH1BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH1BlockXLayerNorm0BetaAddRow := m.dH1BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH1BlockXLayerNorm0BetaPadRow := dH1BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH1BlockXLayerNorm0BetaPadRow2 := dH1BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH1BlockXLayerNorm0BetaPadRow3 := dH1BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH1BlockXLayerNorm0BetaAddRow := dH1BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		if 294912*n > 0 {
 			dH1BlockXLayerNorm0BetaAddAVX2(294912*n, &dH1BlockXLayerNorm0BetaPadRow[0], &dH1BlockXLayerNorm0BetaPadRow2[0], &dH1BlockXLayerNorm0BetaPadRow3[0], &dH1BlockXLayerNorm0BetaAddRow[0])
 		}
 	} else {
-		dH1BlockXLayerNorm0BetaPadRow := m.dH1BlockXLayerNorm0BetaPad[0:][:294912*n]
-		dH1BlockXLayerNorm0BetaPadRow2 := m.dH1BlockXLayerNorm0BetaPad2[0:][:294912*n]
-		dH1BlockXLayerNorm0BetaPadRow3 := m.dH1BlockXLayerNorm0BetaPad3[0:][:294912*n]
-		dH1BlockXLayerNorm0BetaAddRow := m.dH1BlockXLayerNorm0BetaAdd2[0:][:294912*n]
+		dH1BlockXLayerNorm0BetaPadRow := dH1BlockXLayerNorm0BetaPadEx2[0:][:294912*n]
+		dH1BlockXLayerNorm0BetaPadRow2 := dH1BlockXLayerNorm0BetaPad2Ex2[0:][:294912*n]
+		dH1BlockXLayerNorm0BetaPadRow3 := dH1BlockXLayerNorm0BetaPad3Ex2[0:][:294912*n]
+		dH1BlockXLayerNorm0BetaAddRow := dH1BlockXLayerNorm0BetaAdd2Ex[0:][:294912*n]
 		for j := range dH1BlockXLayerNorm0BetaAddRow {
 			dH1BlockXLayerNorm0BetaAdd := dH1BlockXLayerNorm0BetaPadRow[j] + dH1BlockXLayerNorm0BetaPadRow2[j]
 			dH1BlockXLayerNorm0BetaAdd2 := dH1BlockXLayerNorm0BetaAdd + dH1BlockXLayerNorm0BetaPadRow3[j]
@@ -11492,7 +12318,7 @@ func (m *Model) dH1BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dWpeReduceSumBackward computes
+// dWpeReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWpeMul = mul(dH1BlockXLayerNorm0BetaMatmul6, h1BlockXLayerNorm0Gamma) (N, 256, 384)
 //	dWpeDiv = div(dWpeMul, xSqrt) (N, 256, 384)
@@ -11500,17 +12326,23 @@ func (m *Model) dH1BlockXLayerNorm0BetaBackward(n int) {
 //	dWpeDiv2 = div(dWpeMul2, xSqrt) (N, 256, 384)
 //	dWpeNeg = neg(dWpeDiv2) (N, 256, 384)
 //	dWpeReduceSum = reduce_sum(dWpeNeg) (N, 256)
-func (m *Model) dWpeReduceSumBackward(n int) {
-	for i := range m.dWpeReduceSum[:256*n] {
-		m.dWpeReduceSum[i] = 0
+func (m *Model) dWpeReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWpeReduceSumEx := m.dWpeReduceSum[lo*256:]
+	dH1BlockXLayerNorm0BetaMatmul6Ex := m.dH1BlockXLayerNorm0BetaMatmul6[lo*98304:]
+	xSqrtEx3 := m.xSqrt[lo*256:]
+	xDivEx2 := m.xDiv[lo*98304:]
+	dWpeDivEx := m.dWpeDiv[lo*98304:]
+	for i := range dWpeReduceSumEx[:256*n] {
+		dWpeReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dH1BlockXLayerNorm0BetaReshapeRow := m.dH1BlockXLayerNorm0BetaMatmul6[i0*98304+i1*384:][:384]
+			dH1BlockXLayerNorm0BetaReshapeRow := dH1BlockXLayerNorm0BetaMatmul6Ex[i0*98304+i1*384:][:384]
 			h1BlockXLayerNorm0GammaRow := m.h1BlockXLayerNorm0Gamma[0:][:384]
-			xSqrt := m.xSqrt[i0*256+i1]
-			xDivRow := m.xDiv[i0*98304+i1*384:][:384]
-			dWpeDivRow := m.dWpeDiv[i0*98304+i1*384:][:384]
+			xSqrt := xSqrtEx3[i0*256+i1]
+			xDivRow := xDivEx2[i0*98304+i1*384:][:384]
+			dWpeDivRow := dWpeDivEx[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dWpeDivRow {
 				dWpeMul := dH1BlockXLayerNorm0BetaReshapeRow[j] * h1BlockXLayerNorm0GammaRow[j]
@@ -11521,7 +12353,7 @@ func (m *Model) dWpeReduceSumBackward(n int) {
 				acc += dWpeNeg
 				dWpeDivRow[j] = dWpeDiv
 			}
-			m.dWpeReduceSum[i0*256+i1] += acc
+			dWpeReduceSumEx[i0*256+i1] += acc
 		}
 	}
 }
@@ -11558,23 +12390,27 @@ func (m *Model) dH1BlockXLayerNorm0GammaBackward(n int) {
 	}
 }
 
-// dWpeDivBackward computes
+// dWpeDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWpeMul3 = mul(dWpeReduceSum, float32(0.5)) (N, 256, 1)
 //	dWpeDiv3 = div(dWpeMul3, xSqrt) (N, 256, 1)
 //	dWpeDiv4 = div(dWpeDiv3, float32(384.0)) (N, 256, 1)
-func (m *Model) dWpeDivBackward(n int) {
+func (m *Model) dWpeDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWpeReduceSumEx2 := m.dWpeReduceSum[lo*256:]
+	xSqrtEx4 := m.xSqrt[lo*256:]
+	dWpeDiv4Ex := m.dWpeDiv4[lo*256:]
 	if dWpeDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dWpeReshapeRow := m.dWpeReduceSum[0:][:256*n]
-		xSqrtRow := m.xSqrt[0:][:256*n]
-		dWpeDivRow2 := m.dWpeDiv4[0:][:256*n]
+		dWpeReshapeRow := dWpeReduceSumEx2[0:][:256*n]
+		xSqrtRow := xSqrtEx4[0:][:256*n]
+		dWpeDivRow2 := dWpeDiv4Ex[0:][:256*n]
 		if 256*n > 0 {
 			dWpeDivAVX2(256*n, &dWpeReshapeRow[0], &xSqrtRow[0], &dWpeDivRow2[0])
 		}
 	} else {
-		dWpeReshapeRow := m.dWpeReduceSum[0:][:256*n]
-		xSqrtRow := m.xSqrt[0:][:256*n]
-		dWpeDivRow2 := m.dWpeDiv4[0:][:256*n]
+		dWpeReshapeRow := dWpeReduceSumEx2[0:][:256*n]
+		xSqrtRow := xSqrtEx4[0:][:256*n]
+		dWpeDivRow2 := dWpeDiv4Ex[0:][:256*n]
 		for j := range dWpeDivRow2 {
 			dWpeMul3 := dWpeReshapeRow[j] * float32(0.5)
 			dWpeDiv3 := dWpeMul3 / xSqrtRow[j]
@@ -11584,23 +12420,29 @@ func (m *Model) dWpeDivBackward(n int) {
 	}
 }
 
-// dWpeReduceSumBackward2 computes
+// dWpeReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWpeMul4 = mul(dWpeDiv4, xSub) (N, 256, 384)
 //	dWpeAdd = add(dWpeDiv, dWpeMul4) (N, 256, 384)
 //	dWpeAdd2 = add(dWpeAdd, dWpeMul4) (N, 256, 384)
 //	dWpeNeg2 = neg(dWpeAdd2) (N, 256, 384)
 //	dWpeReduceSum2 = reduce_sum(dWpeNeg2) (N, 256)
-func (m *Model) dWpeReduceSumBackward2(n int) {
-	for i := range m.dWpeReduceSum2[:256*n] {
-		m.dWpeReduceSum2[i] = 0
+func (m *Model) dWpeReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWpeReduceSum2Ex := m.dWpeReduceSum2[lo*256:]
+	dWpeDiv4Ex2 := m.dWpeDiv4[lo*256:]
+	xSubEx3 := m.xSub[lo*98304:]
+	dWpeDivEx2 := m.dWpeDiv[lo*98304:]
+	dWpeAdd2Ex := m.dWpeAdd2[lo*98304:]
+	for i := range dWpeReduceSum2Ex[:256*n] {
+		dWpeReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 256; i1++ {
-			dWpeDiv4 := m.dWpeDiv4[i0*256+i1]
-			xSubRow := m.xSub[i0*98304+i1*384:][:384]
-			dWpeDivRow := m.dWpeDiv[i0*98304+i1*384:][:384]
-			dWpeAddRow := m.dWpeAdd2[i0*98304+i1*384:][:384]
+			dWpeDiv4 := dWpeDiv4Ex2[i0*256+i1]
+			xSubRow := xSubEx3[i0*98304+i1*384:][:384]
+			dWpeDivRow := dWpeDivEx2[i0*98304+i1*384:][:384]
+			dWpeAddRow := dWpeAdd2Ex[i0*98304+i1*384:][:384]
 			acc := float32(0)
 			for j := range dWpeAddRow {
 				dWpeMul4 := dWpeDiv4 * xSubRow[j]
@@ -11610,7 +12452,7 @@ func (m *Model) dWpeReduceSumBackward2(n int) {
 				acc += dWpeNeg2
 				dWpeAddRow[j] = dWpeAdd2
 			}
-			m.dWpeReduceSum2[i0*256+i1] += acc
+			dWpeReduceSum2Ex[i0*256+i1] += acc
 		}
 	}
 }
@@ -11790,6 +12632,444 @@ func (m *Model) update(lo, hi int) {
 		stateM[i] = newWteM
 		stateV[i] = newWteV
 		params[i] = newWte
+	}
+}
+
+// forExamples runs unit u of examples over examples 0..n-1, work elements each:
+// split across the cores by rt.ParallelRows when there is enough work, else on the
+// caller. Each example's elements are computed by the same code whatever the split.
+func (m *Model) forExamples(u, n, work int) {
+	m.unit = u
+	if n >= 2 && n*work >= 65536 {
+		rt.ParallelRows(n, m.examplesFn)
+		return
+	}
+	m.examples(0, n)
+}
+
+// examples runs unit m.unit of the step over examples lo..hi-1.
+func (m *Model) examples(lo, hi int) {
+	switch m.unit {
+	case 0:
+		m.xReduceMeanForward(lo, hi)
+	case 1:
+		m.xReduceMeanForward2(lo, hi)
+	case 2:
+		m.xSqrtForward(lo, hi)
+	case 3:
+		m.xDivForward(lo, hi)
+	case 4:
+		m.xSliceForward(lo, hi)
+	case 5:
+		m.xTransposeForward(lo, hi)
+	case 6:
+		m.xSliceForward2(lo, hi)
+	case 7:
+		m.xSliceForward3(lo, hi)
+	case 8:
+		m.xTransposeForward2(lo, hi)
+	case 9:
+		m.xTransposeForward3(lo, hi)
+	case 10:
+		m.xMaskedSoftmaxForward(lo, hi)
+	case 11:
+		m.xTransposeForward4(lo, hi)
+	case 12:
+		m.hReduceMeanForward(lo, hi)
+	case 13:
+		m.hReduceMeanForward2(lo, hi)
+	case 14:
+		m.hSqrtForward(lo, hi)
+	case 15:
+		m.hDivForward(lo, hi)
+	case 16:
+		m.hAddForward(lo, hi)
+	case 17:
+		m.xReduceMeanForward3(lo, hi)
+	case 18:
+		m.xReduceMeanForward4(lo, hi)
+	case 19:
+		m.xSqrtForward2(lo, hi)
+	case 20:
+		m.xDivForward2(lo, hi)
+	case 21:
+		m.xSliceForward4(lo, hi)
+	case 22:
+		m.xTransposeForward5(lo, hi)
+	case 23:
+		m.xSliceForward5(lo, hi)
+	case 24:
+		m.xSliceForward6(lo, hi)
+	case 25:
+		m.xTransposeForward6(lo, hi)
+	case 26:
+		m.xTransposeForward7(lo, hi)
+	case 27:
+		m.xMaskedSoftmaxForward2(lo, hi)
+	case 28:
+		m.xTransposeForward8(lo, hi)
+	case 29:
+		m.hReduceMeanForward3(lo, hi)
+	case 30:
+		m.hReduceMeanForward4(lo, hi)
+	case 31:
+		m.hSqrtForward2(lo, hi)
+	case 32:
+		m.hDivForward2(lo, hi)
+	case 33:
+		m.hAddForward2(lo, hi)
+	case 34:
+		m.xReduceMeanForward5(lo, hi)
+	case 35:
+		m.xReduceMeanForward6(lo, hi)
+	case 36:
+		m.xSqrtForward3(lo, hi)
+	case 37:
+		m.xDivForward3(lo, hi)
+	case 38:
+		m.xSliceForward7(lo, hi)
+	case 39:
+		m.xTransposeForward9(lo, hi)
+	case 40:
+		m.xSliceForward8(lo, hi)
+	case 41:
+		m.xSliceForward9(lo, hi)
+	case 42:
+		m.xTransposeForward10(lo, hi)
+	case 43:
+		m.xTransposeForward11(lo, hi)
+	case 44:
+		m.xMaskedSoftmaxForward3(lo, hi)
+	case 45:
+		m.xTransposeForward12(lo, hi)
+	case 46:
+		m.hReduceMeanForward5(lo, hi)
+	case 47:
+		m.hReduceMeanForward6(lo, hi)
+	case 48:
+		m.hSqrtForward3(lo, hi)
+	case 49:
+		m.hDivForward3(lo, hi)
+	case 50:
+		m.hAddForward3(lo, hi)
+	case 51:
+		m.xReduceMeanForward7(lo, hi)
+	case 52:
+		m.xReduceMeanForward8(lo, hi)
+	case 53:
+		m.xSqrtForward4(lo, hi)
+	case 54:
+		m.xDivForward4(lo, hi)
+	case 55:
+		m.xSliceForward10(lo, hi)
+	case 56:
+		m.xTransposeForward13(lo, hi)
+	case 57:
+		m.xSliceForward11(lo, hi)
+	case 58:
+		m.xSliceForward12(lo, hi)
+	case 59:
+		m.xTransposeForward14(lo, hi)
+	case 60:
+		m.xTransposeForward15(lo, hi)
+	case 61:
+		m.xMaskedSoftmaxForward4(lo, hi)
+	case 62:
+		m.xTransposeForward16(lo, hi)
+	case 63:
+		m.hReduceMeanForward7(lo, hi)
+	case 64:
+		m.hReduceMeanForward8(lo, hi)
+	case 65:
+		m.hSqrtForward4(lo, hi)
+	case 66:
+		m.hDivForward4(lo, hi)
+	case 67:
+		m.hAddForward4(lo, hi)
+	case 68:
+		m.xReduceMeanForward9(lo, hi)
+	case 69:
+		m.xReduceMeanForward10(lo, hi)
+	case 70:
+		m.xSqrtForward5(lo, hi)
+	case 71:
+		m.xDivForward5(lo, hi)
+	case 72:
+		m.xSliceForward13(lo, hi)
+	case 73:
+		m.xTransposeForward17(lo, hi)
+	case 74:
+		m.xSliceForward14(lo, hi)
+	case 75:
+		m.xSliceForward15(lo, hi)
+	case 76:
+		m.xTransposeForward18(lo, hi)
+	case 77:
+		m.xTransposeForward19(lo, hi)
+	case 78:
+		m.xMaskedSoftmaxForward5(lo, hi)
+	case 79:
+		m.xTransposeForward20(lo, hi)
+	case 80:
+		m.hReduceMeanForward9(lo, hi)
+	case 81:
+		m.hReduceMeanForward10(lo, hi)
+	case 82:
+		m.hSqrtForward5(lo, hi)
+	case 83:
+		m.hDivForward5(lo, hi)
+	case 84:
+		m.hAddForward5(lo, hi)
+	case 85:
+		m.xReduceMeanForward11(lo, hi)
+	case 86:
+		m.xReduceMeanForward12(lo, hi)
+	case 87:
+		m.xSqrtForward6(lo, hi)
+	case 88:
+		m.xDivForward6(lo, hi)
+	case 89:
+		m.xSliceForward16(lo, hi)
+	case 90:
+		m.xTransposeForward21(lo, hi)
+	case 91:
+		m.xSliceForward17(lo, hi)
+	case 92:
+		m.xSliceForward18(lo, hi)
+	case 93:
+		m.xTransposeForward22(lo, hi)
+	case 94:
+		m.xTransposeForward23(lo, hi)
+	case 95:
+		m.xMaskedSoftmaxForward6(lo, hi)
+	case 96:
+		m.xTransposeForward24(lo, hi)
+	case 97:
+		m.hReduceMeanForward11(lo, hi)
+	case 98:
+		m.hReduceMeanForward12(lo, hi)
+	case 99:
+		m.hSqrtForward6(lo, hi)
+	case 100:
+		m.hDivForward6(lo, hi)
+	case 101:
+		m.hAddForward6(lo, hi)
+	case 102:
+		m.logitsReduceMeanForward(lo, hi)
+	case 103:
+		m.logitsReduceMeanForward2(lo, hi)
+	case 104:
+		m.logitsSqrtForward(lo, hi)
+	case 105:
+		m.logitsDivForward(lo, hi)
+	case 106:
+		m.lossLogSoftmaxForward(lo, hi)
+	case 107:
+		m.lossReduceSumForward(lo, hi)
+	case 108:
+		m.dWteNegBackward(lo, hi)
+	case 109:
+		m.dWteReduceSumBackward(lo, hi)
+	case 110:
+		m.dWteSubBackward(lo, hi)
+	case 111:
+		m.dH6BlockDense1BReduceSumBackward(lo, hi)
+	case 112:
+		m.dH6BlockDense1BDivBackward(lo, hi)
+	case 113:
+		m.dH6BlockDense1BReduceSumBackward2(lo, hi)
+	case 114:
+		m.dH6BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 115:
+		m.dH6BlockXAttention0WoDivBackward(lo, hi)
+	case 116:
+		m.dH6BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 117:
+		m.dH6BlockXAttention0WoAddBackward(lo, hi)
+	case 118:
+		m.dH6BlockXLayerNorm0BetaTransposeBackward(lo, hi)
+	case 119:
+		m.dH6BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi)
+	case 120:
+		m.dH6BlockXLayerNorm0BetaTransposeBackward2(lo, hi)
+	case 121:
+		m.dH6BlockXLayerNorm0BetaPadBackward(lo, hi)
+	case 122:
+		m.dH6BlockXLayerNorm0BetaTransposeBackward3(lo, hi)
+	case 123:
+		m.dH6BlockXLayerNorm0BetaPadBackward2(lo, hi)
+	case 124:
+		m.dH6BlockXLayerNorm0BetaTransposeBackward4(lo, hi)
+	case 125:
+		m.dH6BlockXLayerNorm0BetaPadBackward3(lo, hi)
+	case 126:
+		m.dH6BlockXLayerNorm0BetaAddBackward(lo, hi)
+	case 127:
+		m.dH5BlockDense1BReduceSumBackward(lo, hi)
+	case 128:
+		m.dH5BlockDense1BDivBackward(lo, hi)
+	case 129:
+		m.dH5BlockDense1BReduceSumBackward2(lo, hi)
+	case 130:
+		m.dH5BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 131:
+		m.dH5BlockXAttention0WoDivBackward(lo, hi)
+	case 132:
+		m.dH5BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 133:
+		m.dH5BlockXAttention0WoAddBackward(lo, hi)
+	case 134:
+		m.dH5BlockXLayerNorm0BetaTransposeBackward(lo, hi)
+	case 135:
+		m.dH5BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi)
+	case 136:
+		m.dH5BlockXLayerNorm0BetaTransposeBackward2(lo, hi)
+	case 137:
+		m.dH5BlockXLayerNorm0BetaPadBackward(lo, hi)
+	case 138:
+		m.dH5BlockXLayerNorm0BetaTransposeBackward3(lo, hi)
+	case 139:
+		m.dH5BlockXLayerNorm0BetaPadBackward2(lo, hi)
+	case 140:
+		m.dH5BlockXLayerNorm0BetaTransposeBackward4(lo, hi)
+	case 141:
+		m.dH5BlockXLayerNorm0BetaPadBackward3(lo, hi)
+	case 142:
+		m.dH5BlockXLayerNorm0BetaAddBackward(lo, hi)
+	case 143:
+		m.dH4BlockDense1BReduceSumBackward(lo, hi)
+	case 144:
+		m.dH4BlockDense1BDivBackward(lo, hi)
+	case 145:
+		m.dH4BlockDense1BReduceSumBackward2(lo, hi)
+	case 146:
+		m.dH4BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 147:
+		m.dH4BlockXAttention0WoDivBackward(lo, hi)
+	case 148:
+		m.dH4BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 149:
+		m.dH4BlockXAttention0WoAddBackward(lo, hi)
+	case 150:
+		m.dH4BlockXLayerNorm0BetaTransposeBackward(lo, hi)
+	case 151:
+		m.dH4BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi)
+	case 152:
+		m.dH4BlockXLayerNorm0BetaTransposeBackward2(lo, hi)
+	case 153:
+		m.dH4BlockXLayerNorm0BetaPadBackward(lo, hi)
+	case 154:
+		m.dH4BlockXLayerNorm0BetaTransposeBackward3(lo, hi)
+	case 155:
+		m.dH4BlockXLayerNorm0BetaPadBackward2(lo, hi)
+	case 156:
+		m.dH4BlockXLayerNorm0BetaTransposeBackward4(lo, hi)
+	case 157:
+		m.dH4BlockXLayerNorm0BetaPadBackward3(lo, hi)
+	case 158:
+		m.dH4BlockXLayerNorm0BetaAddBackward(lo, hi)
+	case 159:
+		m.dH3BlockDense1BReduceSumBackward(lo, hi)
+	case 160:
+		m.dH3BlockDense1BDivBackward(lo, hi)
+	case 161:
+		m.dH3BlockDense1BReduceSumBackward2(lo, hi)
+	case 162:
+		m.dH3BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 163:
+		m.dH3BlockXAttention0WoDivBackward(lo, hi)
+	case 164:
+		m.dH3BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 165:
+		m.dH3BlockXAttention0WoAddBackward(lo, hi)
+	case 166:
+		m.dH3BlockXLayerNorm0BetaTransposeBackward(lo, hi)
+	case 167:
+		m.dH3BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi)
+	case 168:
+		m.dH3BlockXLayerNorm0BetaTransposeBackward2(lo, hi)
+	case 169:
+		m.dH3BlockXLayerNorm0BetaPadBackward(lo, hi)
+	case 170:
+		m.dH3BlockXLayerNorm0BetaTransposeBackward3(lo, hi)
+	case 171:
+		m.dH3BlockXLayerNorm0BetaPadBackward2(lo, hi)
+	case 172:
+		m.dH3BlockXLayerNorm0BetaTransposeBackward4(lo, hi)
+	case 173:
+		m.dH3BlockXLayerNorm0BetaPadBackward3(lo, hi)
+	case 174:
+		m.dH3BlockXLayerNorm0BetaAddBackward(lo, hi)
+	case 175:
+		m.dH2BlockDense1BReduceSumBackward(lo, hi)
+	case 176:
+		m.dH2BlockDense1BDivBackward(lo, hi)
+	case 177:
+		m.dH2BlockDense1BReduceSumBackward2(lo, hi)
+	case 178:
+		m.dH2BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 179:
+		m.dH2BlockXAttention0WoDivBackward(lo, hi)
+	case 180:
+		m.dH2BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 181:
+		m.dH2BlockXAttention0WoAddBackward(lo, hi)
+	case 182:
+		m.dH2BlockXLayerNorm0BetaTransposeBackward(lo, hi)
+	case 183:
+		m.dH2BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi)
+	case 184:
+		m.dH2BlockXLayerNorm0BetaTransposeBackward2(lo, hi)
+	case 185:
+		m.dH2BlockXLayerNorm0BetaPadBackward(lo, hi)
+	case 186:
+		m.dH2BlockXLayerNorm0BetaTransposeBackward3(lo, hi)
+	case 187:
+		m.dH2BlockXLayerNorm0BetaPadBackward2(lo, hi)
+	case 188:
+		m.dH2BlockXLayerNorm0BetaTransposeBackward4(lo, hi)
+	case 189:
+		m.dH2BlockXLayerNorm0BetaPadBackward3(lo, hi)
+	case 190:
+		m.dH2BlockXLayerNorm0BetaAddBackward(lo, hi)
+	case 191:
+		m.dH1BlockDense1BReduceSumBackward(lo, hi)
+	case 192:
+		m.dH1BlockDense1BDivBackward(lo, hi)
+	case 193:
+		m.dH1BlockDense1BReduceSumBackward2(lo, hi)
+	case 194:
+		m.dH1BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 195:
+		m.dH1BlockXAttention0WoDivBackward(lo, hi)
+	case 196:
+		m.dH1BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 197:
+		m.dH1BlockXAttention0WoAddBackward(lo, hi)
+	case 198:
+		m.dH1BlockXLayerNorm0BetaTransposeBackward(lo, hi)
+	case 199:
+		m.dH1BlockXLayerNorm0BetaMaskedSoftmaxGradBackward(lo, hi)
+	case 200:
+		m.dH1BlockXLayerNorm0BetaTransposeBackward2(lo, hi)
+	case 201:
+		m.dH1BlockXLayerNorm0BetaPadBackward(lo, hi)
+	case 202:
+		m.dH1BlockXLayerNorm0BetaTransposeBackward3(lo, hi)
+	case 203:
+		m.dH1BlockXLayerNorm0BetaPadBackward2(lo, hi)
+	case 204:
+		m.dH1BlockXLayerNorm0BetaTransposeBackward4(lo, hi)
+	case 205:
+		m.dH1BlockXLayerNorm0BetaPadBackward3(lo, hi)
+	case 206:
+		m.dH1BlockXLayerNorm0BetaAddBackward(lo, hi)
+	case 207:
+		m.dWpeReduceSumBackward(lo, hi)
+	case 208:
+		m.dWpeDivBackward(lo, hi)
+	case 209:
+		m.dWpeReduceSumBackward2(lo, hi)
 	}
 }
 
