@@ -1,6 +1,10 @@
 package bench
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,5 +128,64 @@ func TestGeneratedWideGPTCurrent(t *testing.T) {
 	}
 	for _, msg := range res.Files.Stale("widegpt") {
 		t.Errorf("bench/widegpt/%s: run go generate ./bench", msg)
+	}
+}
+
+// gptHash trains a fresh tinygpt 2 steps on fixed random bytes and hashes
+// its params and optimizer state.
+func gptHash() string {
+	m := tinygpt.New(tinygpt.WithSeed(3))
+	rng := rt.NewRNG(5)
+	per := tinygpt.MaxBatch * 64 // context 64
+	for range 2 {
+		x, y := make([]int32, per), make([]int32, per)
+		for i := range per {
+			x[i], y[i] = int32(rng.IntN(256)), int32(rng.IntN(256))
+		}
+		if _, err := m.TrainStep(x, y, tinygpt.MaxBatch); err != nil {
+			panic(err)
+		}
+	}
+	h := sha256.New()
+	for _, p := range append(m.Params(), m.State()...) {
+		for _, v := range p.Data {
+			binary.Write(h, binary.LittleEndian, math.Float32bits(v))
+		}
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// TestGPTCoresChild is run by TestGPTCoresIdentical in a subprocess.
+func TestGPTCoresChild(t *testing.T) {
+	out := os.Getenv("MDLC_GPT_HASH_OUT")
+	if out == "" {
+		t.Skip("run by TestGPTCoresIdentical")
+	}
+	if err := os.WriteFile(out, []byte(gptHash()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGPTCoresIdentical checks that tinygpt trains to bit-identical params
+// and state on 1 and 2 cores: its batched attention products
+// (rt.SgemmBatched) and the units split over examples (codegen/go's
+// forExamples) run split on 2 cores and whole on 1.
+func TestGPTCoresIdentical(t *testing.T) {
+	var hashes []string
+	for _, procs := range []string{"1", "2"} {
+		out := filepath.Join(t.TempDir(), "hash")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestGPTCoresChild$")
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+procs, "MDLC_GPT_HASH_OUT="+out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("GOMAXPROCS=%s: %v\n%s", procs, err, b)
+		}
+		h, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, string(h))
+	}
+	if hashes[0] != hashes[1] {
+		t.Errorf("tinygpt's params after 2 steps differ between 1 and 2 cores")
 	}
 }
