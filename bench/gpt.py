@@ -1,13 +1,19 @@
-"""The tinygpt training step in PyTorch, for bench/gpt.sh.
+"""The GPT training steps of bench/gpt.sh in PyTorch.
 
-The same model as examples/tinygpt/tinygpt.mdl: a byte-level GPT with 4
-pre-LN blocks (causal self-attention, 4 heads, no attention biases; GELU
-MLP 4x wide with biases), width 128, context 64, vocabulary 256, the token
-embedding tied to the output projection; AdamW (lr 1e-3, weight decay
-0.01) on every parameter; batch 16 windows of the Opticks text. Prints
-"threads N ms/step M tokens/s K" for each thread count given.
+The same models as examples/tinygpt/tinygpt.mdl (CONFIG tiny) and
+bench/widegpt/widegpt.mdl (CONFIG wide): a byte-level GPT of pre-LN blocks
+(causal self-attention, no attention biases; GELU MLP 4x wide with biases),
+vocabulary 256, the token embedding tied to the output projection; AdamW
+(lr 1e-3, weight decay 0.01) on every parameter; batches of windows of the
+Opticks text.
 
-    python3 bench/gpt.py OPTICKS_PATH STEPS THREADS...
+    tiny: 4 layers, 4 heads, width 128, context 64, batch 16
+    wide: 6 layers, 6 heads, width 384, context 256, batch 4
+
+Prints "threads N ms/step M tokens/s K GFLOP/s G params P" for each thread
+count given.
+
+    python3 bench/gpt.py CONFIG OPTICKS_PATH STEPS THREADS...
 """
 import math
 import sys
@@ -17,7 +23,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-V, T, D, L, H, B = 256, 64, 128, 4, 4, 16
+CONFIGS = {"tiny": (64, 128, 4, 4, 16), "wide": (256, 384, 6, 6, 4)}
+V = 256
+T, D, L, H, B = CONFIGS["tiny"]
 
 
 class Block(nn.Module):
@@ -58,7 +66,9 @@ class GPT(nn.Module):
 
 
 def main():
-    path, steps, threads = sys.argv[1], int(sys.argv[2]), [int(a) for a in sys.argv[3:]]
+    global T, D, L, H, B
+    T, D, L, H, B = CONFIGS[sys.argv[1]]
+    path, steps, threads = sys.argv[2], int(sys.argv[3]), [int(a) for a in sys.argv[4:]]
     text = torch.tensor(list(open(path, "rb").read()), dtype=torch.long)
     per = B * T
     batches = [(text[o:o + per].view(B, T), text[o + 1:o + per + 1].view(B, T)) for o in range(0, 32 * per, per)]

@@ -44,6 +44,9 @@ type Model struct {
 	hidden []float32 // (N, 256) hidden = relu(hiddenAdd)
 	logits []float32 // (N, 10) logits = add(logitsMatmul, logitsB)
 	probs  []float32 // (N, 10) probs = softmax(logits)
+
+	unit       int              // the unit forExamples runs
+	examplesFn func(lo, hi int) // m.examples, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -77,6 +80,7 @@ func New(opts ...Option) *Model {
 	m.hidden = m.arena[0:32768:32768]
 	m.logits = m.arena[32768:34048:34048]
 	m.probs = m.arena[0:1280:1280]
+	m.examplesFn = m.examples
 	m.Reset()
 	return m
 }
@@ -245,7 +249,7 @@ func spec() mdlc.Spec {
 func (m *Model) forward(image []float32, n int) {
 	m.hiddenForward(image, n)
 	m.logitsForward(n)
-	m.probsForward(n)
+	m.forExamples(0, n, 10) // m.probsForward over the examples
 }
 
 // ----------------------------------------------------------------------------
@@ -268,17 +272,40 @@ func (m *Model) logitsForward(n int) {
 	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
 }
 
-// probsForward computes
+// probsForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	probs = softmax(logits) (N, 10)
-func (m *Model) probsForward(n int) {
+func (m *Model) probsForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx := m.logits[lo*10:]
+	probsEx := m.probs[lo*10:]
 	for o := 0; o < n; o++ {
 		base := o * 10
-		xs := m.logits[base : base+10]
+		xs := logitsEx[base : base+10]
 		mx := rt.VMax(xs)
-		row := m.probs[base : base+10]
+		row := probsEx[base : base+10]
 		rt.VAddS(row, xs, -mx)
 		rt.VExp(row, row)
 		rt.VMulS(row, row, 1/rt.VSum(row))
+	}
+}
+
+// forExamples runs unit u of examples over examples 0..n-1, work elements each:
+// split across the cores by rt.ParallelRows when there is enough work, else on the
+// caller. Each example's elements are computed by the same code whatever the split.
+func (m *Model) forExamples(u, n, work int) {
+	m.unit = u
+	if n >= 2 && n*work >= 65536 {
+		rt.ParallelRows(n, m.examplesFn)
+		return
+	}
+	m.examples(0, n)
+}
+
+// examples runs unit m.unit of the step over examples lo..hi-1.
+func (m *Model) examples(lo, hi int) {
+	switch m.unit {
+	case 0:
+		m.probsForward(lo, hi)
 	}
 }

@@ -148,6 +148,9 @@ type Model struct {
 	newLogitsB         []float32 // (10) newLogitsB = sub(logitsB, newLogitsBMul)
 
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
+
+	unit       int              // the unit forExamples runs
+	examplesFn func(lo, hi int) // m.examples, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -290,6 +293,7 @@ func New(opts ...Option) *Model {
 	m.newLogitsBDiv3 = m.arena[3060974:3060984:3060984]
 	m.newLogitsBMul = m.arena[3060984:3060994:3060994]
 	m.newLogitsB = m.arena[3060994:3061004:3061004]
+	m.examplesFn = m.examples
 	m.Reset()
 	return m
 }
@@ -661,7 +665,7 @@ func (m *Model) forward(image []float32, n int) {
 	m.hiddenForward(n)
 	m.logitsMatmulForward(n)
 	m.logitsForward(n)
-	m.probsForward(n)
+	m.forExamples(0, n, 10) // m.probsForward over the examples
 }
 
 // eval computes the loss and the metrics.
@@ -671,13 +675,13 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	m.hiddenForward(n)
 	m.logitsMatmulForward(n)
 	m.logitsForward(n)
-	m.lossLogSoftmaxForward(n)
+	m.forExamples(1, n, 10) // m.lossLogSoftmaxForward over the examples
 	m.lossOneHotForward(label, n)
 	m.lossMulForward(n)
 	m.lossReduceSumForward(n)
 	m.lossNegForward(n)
 	m.lossForward(n)
-	m.accuracyArgmaxForward(n)
+	m.forExamples(2, n, 1) // m.accuracyArgmaxForward over the examples
 	m.accuracyEqForward(label, n)
 	m.accuracyCastForward(n)
 	m.accuracyForward(n)
@@ -693,7 +697,7 @@ func (m *Model) trainStep(image []float32, label []int32, n int) error {
 	m.hiddenForward(n)
 	m.logitsMatmulForward(n)
 	m.logitsForward(n)
-	m.lossLogSoftmaxForward(n)
+	m.forExamples(1, n, 10) // m.lossLogSoftmaxForward over the examples
 	m.lossOneHotForward(label, n)
 	m.lossMulForward(n)
 	m.lossReduceSumForward(n)
@@ -881,28 +885,34 @@ func (m *Model) logitsForward(n int) {
 	}
 }
 
-// probsForward computes
+// probsForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	probs = softmax(logits) (N, 10)
-func (m *Model) probsForward(n int) {
+func (m *Model) probsForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx := m.logits[lo*10:]
+	probsEx := m.probs[lo*10:]
 	for o := 0; o < n; o++ {
 		base := o * 10
-		xs := m.logits[base : base+10]
+		xs := logitsEx[base : base+10]
 		mx := rt.VMax(xs)
-		row := m.probs[base : base+10]
+		row := probsEx[base : base+10]
 		rt.VAddS(row, xs, -mx)
 		rt.VExp(row, row)
 		rt.VMulS(row, row, 1/rt.VSum(row))
 	}
 }
 
-// lossLogSoftmaxForward computes
+// lossLogSoftmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossLogSoftmax = log_softmax(logits) (N, 10)
-func (m *Model) lossLogSoftmaxForward(n int) {
+func (m *Model) lossLogSoftmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx2 := m.logits[lo*10:]
+	lossLogSoftmaxEx := m.lossLogSoftmax[lo*10:]
 	for o := 0; o < n; o++ {
 		base := o * 10
-		xs := m.logits[base : base+10]
+		xs := logitsEx2[base : base+10]
 		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
@@ -912,7 +922,7 @@ func (m *Model) lossLogSoftmaxForward(n int) {
 			rt.VExp(strip, strip)
 			sum += rt.VSum(strip)
 		}
-		rt.VAddS(m.lossLogSoftmax[base:base+10], xs, -(mx + log32(sum)))
+		rt.VAddS(lossLogSoftmaxEx[base:base+10], xs, -(mx + log32(sum)))
 	}
 }
 
@@ -999,19 +1009,22 @@ func (m *Model) lossForward(n int) {
 	}
 }
 
-// accuracyArgmaxForward computes
+// accuracyArgmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	accuracyArgmax = argmax(logits) (N)
-func (m *Model) accuracyArgmaxForward(n int) {
+func (m *Model) accuracyArgmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx3 := m.logits[lo*10:]
+	accuracyArgmaxEx := m.accuracyArgmax[lo*1:]
 	for o := 0; o < n; o++ {
 		base := o * 10
 		best := 0
 		for j := 1; j < 10; j++ {
-			if m.logits[base+j] > m.logits[base+best] {
+			if logitsEx3[base+j] > logitsEx3[base+best] {
 				best = j
 			}
 		}
-		m.accuracyArgmax[o] = int32(best)
+		accuracyArgmaxEx[o] = int32(best)
 	}
 }
 
@@ -2309,6 +2322,30 @@ func (m *Model) newLogitsBUpdate(n int) {
 	for j := range newLogitsBRow {
 		newLogitsB := logitsBRow[j] - newLogitsBMulRow[j]
 		newLogitsBRow[j] = newLogitsB
+	}
+}
+
+// forExamples runs unit u of examples over examples 0..n-1, work elements each:
+// split across the cores by rt.ParallelRows when there is enough work, else on the
+// caller. Each example's elements are computed by the same code whatever the split.
+func (m *Model) forExamples(u, n, work int) {
+	m.unit = u
+	if n >= 2 && n*work >= 65536 {
+		rt.ParallelRows(n, m.examplesFn)
+		return
+	}
+	m.examples(0, n)
+}
+
+// examples runs unit m.unit of the step over examples lo..hi-1.
+func (m *Model) examples(lo, hi int) {
+	switch m.unit {
+	case 0:
+		m.probsForward(lo, hi)
+	case 1:
+		m.lossLogSoftmaxForward(lo, hi)
+	case 2:
+		m.accuracyArgmaxForward(lo, hi)
 	}
 }
 

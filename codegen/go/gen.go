@@ -13,6 +13,7 @@ package gogen
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"go/format"
 	"go/parser"
@@ -52,6 +53,10 @@ type Options struct {
 	// NoAsm leaves out model_amd64.s: vectorized loops run as calls of the
 	// runtime's primitives only (tests use it to check that path on amd64).
 	NoAsm bool
+	// SplitMin is the work (elements) below which a unit split over
+	// examples runs on the caller instead of across the cores (0: 1<<16;
+	// tests use 1 to split every such unit of a batch of two or more).
+	SplitMin int
 	// Inference marks an inference build (ir.Inference, mdlc build
 	// -inference): the Model has no gradients block, and Load takes a
 	// training checkpoint, skipping the tensors it does not need.
@@ -173,6 +178,7 @@ type generator struct {
 	rows    []rowsFunc         // every unit's rowsFuncs
 	err     error              // the first unit that could not be emitted
 	inputs  []*ir.Value        // g.Inputs(), made by unitInputs
+	split   []split            // the units split over examples, made by splits
 }
 
 func rt(name string) *jen.Statement { return api.Rt(name) }
@@ -235,6 +241,11 @@ func (gen *generator) file() *jen.File {
 	fields = append(fields, gen.rowsFields()...)
 	if gen.update() != nil {
 		fields = append(fields, jen.Line(), jen.Id("updateFn").Func().Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Comment("m.update, made once so parallel calls do not allocate"))
+	}
+	if len(gen.splits()) > 0 {
+		fields = append(fields, jen.Line(),
+			jen.Id("unit").Int().Comment("the unit forExamples runs"),
+			jen.Id("examplesFn").Func().Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Comment("m.examples, made once so parallel calls do not allocate"))
 	}
 	f.Comment(fmt.Sprintf("Model is the compiled %s model.", g.Name))
 	f.Type().Id("Model").Struct(fields...)
@@ -403,6 +414,9 @@ func (gen *generator) constructor(f *jen.File, views []view) {
 	for _, fn := range gen.rows {
 		body = append(body, jen.Id("m").Dot(fn.field).Op("=").Id("m").Dot(fn.name))
 	}
+	if len(gen.splits()) > 0 {
+		body = append(body, jen.Id("m").Dot("examplesFn").Op("=").Id("m").Dot("examples"))
+	}
 	body = append(body, jen.Id("m").Dot("Reset").Call(), jen.Return(jen.Id("m")))
 	f.Comment("New returns a model with freshly initialized parameters.")
 	f.Func().Id("New").Params(jen.Id("opts").Op("...").Id("Option")).Op("*").Id("Model").Block(body...)
@@ -477,9 +491,20 @@ func (gen *generator) emitUnits() {
 	}
 	for _, u := range gen.order {
 		k := &kgen{p: gen.p, helpers: gen.helpers}
-		if u.Kind == ir.UnitUpdate {
+		_, split := gen.splitIndex(u)
+		switch {
+		case u.Kind == ir.UnitUpdate:
 			k.emitUpdate(u)
-		} else {
+		case split:
+			// Emitted over examples lo..hi-1: the example-major buffers
+			// are local slices from example lo (split.go).
+			gen.p.ex = &exLocals{name: map[*ir.Value]string{}, size: map[*ir.Value]int{}}
+			k.emitUnit(u)
+			code := gen.p.exPrologue(gen.p.ex, k.b.String()) + k.b.String()
+			gen.p.ex = nil
+			k.b.Reset()
+			k.b.WriteString(code)
+		default:
 			k.emitUnit(u)
 		}
 		if k.err != nil && gen.err == nil {
@@ -552,6 +577,8 @@ func (gen *generator) entries(f *jen.File) {
 				body = append(body, jen.If(jen.Id("numParams").Op(">=").Lit(1).Op("<<").Lit(15)).Block(
 					rt("ParallelRows").Call(jen.Id("numParams"), jen.Id("m").Dot("updateFn")).Comment("m.update(lo, hi), split across the cores"),
 				).Else().Block(jen.Id("m").Dot("update").Call(jen.Lit(0), jen.Id("numParams"))))
+			} else if i, ok := gen.splitIndex(u); ok {
+				body = append(body, jen.Id("m").Dot("forExamples").Call(jen.Lit(i), jen.Id("n"), jen.Lit(gen.splits()[i].work)).Comment("m."+methods[u]+" over the examples"))
 			} else {
 				body = append(body, jen.Id("m").Dot(methods[u]).Call(gen.unitArgs(u)...))
 			}
@@ -610,6 +637,13 @@ func (gen *generator) entries(f *jen.File) {
 			f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("update").Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Block(jen.Id(strings.TrimRight(k.b.String(), "\n")))
 			continue
 		}
+		if _, split := gen.splitIndex(u); split {
+			f.Comment(fmt.Sprintf("%s computes, for examples lo..hi-1 (forExamples splits them across the cores),", methods[u]))
+			f.Comment("")
+			gen.formulas(f, u.Values)
+			f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(methods[u]).Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Block(jen.Id(strings.TrimRight(k.b.String(), "\n")))
+			continue
+		}
 		f.Comment(fmt.Sprintf("%s computes", methods[u]))
 		f.Comment("")
 		gen.formulas(f, u.Values)
@@ -627,7 +661,74 @@ func (gen *generator) entries(f *jen.File) {
 			f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(fn.name).Params(params).Block(jen.Id(strings.TrimRight(fn.body, "\n")))
 		}
 	}
+	gen.examples(f, methods)
 	_ = g
+}
+
+// split is a unit emitted over examples lo..hi-1 (split.go) and its work
+// per example.
+type split struct {
+	u    *ir.Unit
+	work int
+}
+
+// splits lists the units split over examples, in plan order; a unit's
+// index in it is its case in examples.
+func (gen *generator) splits() []split {
+	if gen.split == nil {
+		gen.split = []split{}
+		for _, u := range gen.pl.Units {
+			if u.Entries == 0 {
+				continue
+			}
+			if work, ok := gen.p.exampleSplit(u); ok {
+				gen.split = append(gen.split, split{u, work})
+			}
+		}
+	}
+	return gen.split
+}
+
+func (gen *generator) splitIndex(u *ir.Unit) (int, bool) {
+	for i, s := range gen.splits() {
+		if s.u == u {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// minSplit is the default of Options.SplitMin: below this much work
+// (elements of the loop) the pool's start and wait cost about as much as
+// the loop itself.
+const minSplit = 1 << 16
+
+// examples writes forExamples and examples, the dispatch of the units
+// split over examples.
+func (gen *generator) examples(f *jen.File, methods map[*ir.Unit]string) {
+	sp := gen.splits()
+	if len(sp) == 0 {
+		return
+	}
+	f.Comment("forExamples runs unit u of examples over examples 0..n-1, work elements each:")
+	f.Comment("split across the cores by rt.ParallelRows when there is enough work, else on the")
+	f.Comment("caller. Each example's elements are computed by the same code whatever the split.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forExamples").Params(jen.List(jen.Id("u"), jen.Id("n"), jen.Id("work")).Int()).Block(
+		jen.Id("m").Dot("unit").Op("=").Id("u"),
+		jen.If(jen.Id("n").Op(">=").Lit(2).Op("&&").Id("n").Op("*").Id("work").Op(">=").Lit(cmp.Or(gen.opt.SplitMin, minSplit))).Block(
+			rt("ParallelRows").Call(jen.Id("n"), jen.Id("m").Dot("examplesFn")),
+			jen.Return(),
+		),
+		jen.Id("m").Dot("examples").Call(jen.Lit(0), jen.Id("n")),
+	)
+	var cases []jen.Code
+	for i, s := range sp {
+		cases = append(cases, jen.Case(jen.Lit(i)).Block(jen.Id("m").Dot(methods[s.u]).Call(jen.Id("lo"), jen.Id("hi"))))
+	}
+	f.Comment("examples runs unit m.unit of the step over examples lo..hi-1.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("examples").Params(jen.List(jen.Id("lo"), jen.Id("hi")).Int()).Block(
+		jen.Switch(jen.Id("m").Dot("unit")).Block(cases...),
+	)
 }
 
 // formulas writes a doc comment block: what each value computes, by the

@@ -32,6 +32,7 @@ type harnessCase struct {
 	steps int
 	vec   int  // gogen.Options.VecMinLen
 	noAsm bool // gogen.Options.NoAsm
+	split int  // gogen.Options.SplitMin
 	// glorot scales each param of rank >= 2 drawn uniform in [-1, 1] by
 	// 1/sqrt(fan-in) (every axis but the last), as glorot's limit does:
 	// attention over a width of 128 with unscaled weights saturates its
@@ -229,7 +230,7 @@ func runHarness(t *testing.T, cases []harnessCase, tol float64) map[string][]str
 	binds := make([]map[string]*ir.Tensor, len(cases))
 	for i, c := range cases {
 		pkg := fmt.Sprintf("m%d", i)
-		files, err := gogen.Generate(c.g, gogen.Options{Package: pkg, Source: c.name + ".mdl", Version: "test", VecMinLen: c.vec, NoAsm: c.noAsm})
+		files, err := gogen.Generate(c.g, gogen.Options{Package: pkg, Source: c.name + ".mdl", Version: "test", VecMinLen: c.vec, NoAsm: c.noAsm, SplitMin: c.split})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

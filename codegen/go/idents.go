@@ -30,6 +30,7 @@ type plan struct {
 	faults   map[*ir.Value]bool   // values whose kernels check an index (render.Faults)
 	vecMin   int                  // shortest inner loop to vectorize (Options.VecMinLen)
 	noAsm    bool                 // Options.NoAsm
+	ex       *exLocals            // the unit being emitted is split over examples (split.go)
 }
 
 // reserved are the identifiers model.go and model_amd64.go use for their
@@ -38,6 +39,7 @@ type plan struct {
 var reserved = append([]string{"numParams", "numState", "fault", "arenaSize", "iarenaSize", "params", "grads", "state", "arena", "iarena",
 	"i", "j", "c", "e", "w", "lo", "hi", "in", "base", "mx", "sum", "inv", "lse", "best", "acc", "cand", "xv", "r", "out", "pos", "vt", "ex", "strip", "row", "xs", "kept",
 	"bi", "keep", "scale", "yv", "dot", // batched matmul, masked_softmax
+	"unit", "examples", "examplesFn", "forExamples", "u", "work", // units split over examples
 	"max", "min", "clear", "init", "updateAVX2", "updateAVX2Asm", "append", "make", "new", "nil", "true", "false", "float32", "float64", "int32", "int", "string", "bool", "cap", "panic"},
 	append(append(helperNames(), convLocals...), scanLocals...)...)
 
@@ -150,6 +152,9 @@ func (p *plan) ref(v *ir.Value) string {
 	v = p.source(v)
 	if p.slot(v).Storage == ir.StoreInput {
 		return p.ident(v)
+	}
+	if s := p.exRef(v); s != "" {
+		return s
 	}
 	return "m." + p.ident(v)
 }

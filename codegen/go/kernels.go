@@ -168,7 +168,8 @@ func offset(strides []string) string {
 	return strings.Join(terms, " + ")
 }
 
-// Contraction emits a GEMM (batched over the leading axes by a loop).
+// Contraction emits a GEMM, or one rt.SgemmBatched call for the products
+// of a matmul batched over its leading axes.
 func (k *kgen) Contraction(v *ir.Value) {
 	a, b := v.Args[0], v.Args[1]
 	batch, m, kk, n, _ := ir.MatmulDims(v)
@@ -180,12 +181,11 @@ func (k *kgen) Contraction(v *ir.Value) {
 		k.printf("rt.Sgemm(%v, %v, %s, %s, %s, 1, %s, %s, %s, %s, 0, %s, %s)\n", ta, tb, M, N, K, k.p.ref(a), lda, k.p.ref(b), ldb, k.p.ref(v), N)
 		return
 	}
-	k.printf("for bi := 0; bi < %s; bi++ {\n", dims.Size(batch))
-	k.printf("rt.Sgemm(%v, %v, %s, %s, %s, 1, %s[bi*(%s):], %s, %s[bi*(%s):], %s, 0, %s[bi*(%s):], %s)\n}\n",
-		ta, tb, M, N, K,
-		k.p.ref(a), dims.Size(a.Type.Shape[ra-2:]), lda,
-		k.p.ref(b), dims.Size(b.Type.Shape[ra-2:]), ldb,
-		k.p.ref(v), dims.Size(v.Type.Shape[ra-2:]), N)
+	k.printf("rt.SgemmBatched(%v, %v, %s, %s, %s, %s, 1, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s)\n",
+		ta, tb, dims.Size(batch), M, N, K,
+		k.p.ref(a), lda, dims.Size(a.Type.Shape[ra-2:]),
+		k.p.ref(b), ldb, dims.Size(b.Type.Shape[ra-2:]),
+		k.p.ref(v), N, dims.Size(v.Type.Shape[ra-2:]))
 }
 
 // reduced returns the per-dim strides into the output of a reduction

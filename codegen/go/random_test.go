@@ -41,8 +41,8 @@ func TestRandomModels(t *testing.T) {
 			cases = append(cases, harnessCase{name: fmt.Sprintf("%s-O%d", g.Name, level-passes.O0), g: gl, n: n, max: max, seed: uint64(i), steps: 3})
 		}
 		o2 := cases[len(cases)-1].g
-		cases = append(cases, harnessCase{name: g.Name + "-O2-vec", g: o2, n: n, max: max, seed: uint64(i), steps: 3, vec: 1},
-			harnessCase{name: g.Name + "-O2-vecgo", g: o2, n: n, max: max, seed: uint64(i), steps: 3, vec: 1, noAsm: true})
+		cases = append(cases, harnessCase{name: g.Name + "-O2-vec", g: o2, n: n, max: max, seed: uint64(i), steps: 3, vec: 1, split: 1},
+			harnessCase{name: g.Name + "-O2-vecgo", g: o2, n: n, max: max, seed: uint64(i), steps: 3, vec: 1, noAsm: true, split: 1})
 	}
 	// Models without params, loss or optimizer: the generated Forward.
 	var more []harnessCase

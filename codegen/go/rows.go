@@ -329,12 +329,12 @@ type rowsFunc struct {
 // if any, is a float32 sum or mean over every axis but the last (a column
 // reduction: the bias gradient). Such a row is found from the flat row
 // index alone. Inputs (the method's parameters, not fields) keep the loop
-// serial.
+// serial, and so does a unit split over examples (split.go).
 func (k *kgen) parallelRows(u *ir.Unit, ext []*ir.Value, strides map[*ir.Value][]string, rowScalar map[*ir.Value]bool,
 	loop ir.Shape, flat bool, sink *ir.Value, sinkRow bool, sinkOff string) bool {
 	r := len(loop)
-	if u == nil || flat || r < 2 || loop[r-1] < 0 {
-		return false
+	if u == nil || flat || r < 2 || loop[r-1] < 0 || k.p.ex != nil {
+		return false // (a unit split over examples is split already: split.go)
 	}
 	size := 1
 	for _, d := range loop {

@@ -11,7 +11,10 @@
 //     "gonum" (gonum.org/v1/gonum/blas/gonum, which spawns goroutines per
 //     call and so allocates) or, built with -tags openblas, "openblas" (cgo,
 //     through gonum.org/v1/netlib). SgemmEpilogue adds a bias and ReLU while
-//     a tile is in registers. ParallelRows shares the same pool.
+//     a tile is in registers. SgemmBatched computes the products of a
+//     batched matmul (attention's, per example and head), whole products
+//     per core. ParallelRows shares the same pool. FMAPeak measures the
+//     machine's FMA peak for benchmarks to compare against.
 //   - The vector primitives of strip-mined elementwise loops (VAdd, ...: AVX2
 //     on amd64, Go elsewhere, bit-identical to scalar float32 Go) and
 //     HasAVX2, which generated AVX2 loops are installed by.

@@ -127,12 +127,7 @@ func (g *gemm) run() {
 		g.scaleC()
 		return
 	}
-	g.kr = activeKernel.Load()
-	if g.n < g.kr.nr && 4*padded(g.n, g.m, g.kr) < 3*padded(g.m, g.n, g.kr) {
-		*g = gemm{tA: !g.tB, tB: !g.tA, m: g.n, n: g.m, k: g.k, alpha: g.alpha, beta: g.beta,
-			a: g.b, lda: g.ldb, b: g.a, ldb: g.lda, c: g.c, ldc: g.ldc, ep: g.ep, kr: g.kr, swap: true}
-	}
-	g.oneRow = g.m == 1 && !g.tB && !g.swap && g.kr.gemv != nil
+	g.prepare()
 	if g.splitK() {
 		g.runSplitK()
 		return
@@ -268,6 +263,18 @@ func (g *gemm) runSplitK() {
 			row[j] = v
 		}
 	}
+}
+
+// prepare picks the kernel and the form serial computes a nonempty call
+// in: the transposed problem when C is too narrow for the kernel (swap), a
+// row of C without tiles (oneRow).
+func (g *gemm) prepare() {
+	g.kr = activeKernel.Load()
+	if g.n < g.kr.nr && 4*padded(g.n, g.m, g.kr) < 3*padded(g.m, g.n, g.kr) {
+		*g = gemm{tA: !g.tB, tB: !g.tA, m: g.n, n: g.m, k: g.k, alpha: g.alpha, beta: g.beta,
+			a: g.b, lda: g.ldb, b: g.a, ldb: g.lda, c: g.c, ldc: g.ldc, ep: g.ep, kr: g.kr, swap: true}
+	}
+	g.oneRow = g.m == 1 && !g.tB && !g.swap && g.kr.gemv != nil
 }
 
 // padded is the work of an m×n product on kernel kr: the area of its tiles.

@@ -30,19 +30,28 @@ import (
 
 // task is one chunk of parallel work: a GEMM sub-problem when f is nil, else
 // f(lo, hi). A GEMM chunk packs into the scratch of the goroutine that runs
-// it (see workerPool.scratch).
+// it (see workerPool.scratch). With count > 0 it is products lo..hi-1 of a
+// batch (SgemmBatched): g is product 0, the others lie strides further.
 type task struct {
 	g      gemm
 	f      func(lo, hi int)
 	lo, hi int
+	count  int
+	stride batchStrides
 }
 
 func (t *task) run(s *scratch) {
-	if t.f != nil {
+	switch {
+	case t.f != nil:
 		t.f(t.lo, t.hi)
-		return
+	case t.count > 0:
+		for i := t.lo; i < t.hi; i++ {
+			g := t.stride.product(&t.g, i)
+			g.serial(s)
+		}
+	default:
+		t.g.serial(s)
 	}
-	t.g.serial(s)
 }
 
 // spinFor is how long an idle helper spins before it sleeps, spinForeign

@@ -139,6 +139,9 @@ type Model struct {
 	dC1BRowsFn func(acc []float32, lo, hi int) // m.dC1BRows, made once so parallel calls do not allocate
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
+
+	unit       int              // the unit forExamples runs
+	examplesFn func(lo, hi int) // m.examples, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -268,6 +271,7 @@ func New(opts ...Option) *Model {
 	m.dC3BRowsFn = m.dC3BRows
 	m.dC2BRowsFn = m.dC2BRows
 	m.dC1BRowsFn = m.dC1BRows
+	m.examplesFn = m.examples
 	m.Reset()
 	return m
 }
@@ -866,7 +870,7 @@ func (m *Model) trainStep(image []float32, label []float32, n int) error {
 	m.c4ReluForward(n)
 	m.c4Forward(n)
 	m.hiddenRandomUniformForward(n)
-	m.hiddenGeForward(n)
+	m.forExamples(0, n, 6272) // m.hiddenGeForward over the examples
 	m.hiddenForward2(n)
 	m.lossMatmulForward(n)
 	m.lossSubForward(label, n)
@@ -1022,25 +1026,30 @@ func (m *Model) hiddenRandomUniformForward(n int) {
 	rt.PhiloxFill(m.hiddenRandomUniform[:6272*n], rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0)
 }
 
-// hiddenGeForward computes
+// hiddenGeForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hiddenGe = ge(hiddenRandomUniform, float32(0.5)) (N, 6272)
 //	hiddenMul = mul(c4, float32(2.0)) (N, 6272)
 //	hiddenWhere = where(hiddenGe, hiddenMul, float32(0.0)) (N, 6272)
-func (m *Model) hiddenGeForward(n int) {
+func (m *Model) hiddenGeForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hiddenRandomUniformEx := m.hiddenRandomUniform[lo*6272:]
+	c4Ex := m.c4[lo*6272:]
+	hiddenGeEx := m.hiddenGe[lo*6272:]
+	hiddenWhereEx := m.hiddenWhere[lo*6272:]
 	if hiddenGeAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hiddenRandomUniformRow := m.hiddenRandomUniform[0:][:6272*n]
-		hiddenReshapeRow := m.c4[0:][:6272*n]
-		hiddenGeRow := m.hiddenGe[0:][:6272*n]
-		hiddenWhereRow := m.hiddenWhere[0:][:6272*n]
+		hiddenRandomUniformRow := hiddenRandomUniformEx[0:][:6272*n]
+		hiddenReshapeRow := c4Ex[0:][:6272*n]
+		hiddenGeRow := hiddenGeEx[0:][:6272*n]
+		hiddenWhereRow := hiddenWhereEx[0:][:6272*n]
 		if 6272*n > 0 {
 			hiddenGeAVX2(6272*n, &hiddenRandomUniformRow[0], &hiddenGeRow[0], &hiddenReshapeRow[0], &hiddenWhereRow[0])
 		}
 	} else {
-		hiddenRandomUniformRow := m.hiddenRandomUniform[0:][:6272*n]
-		hiddenReshapeRow := m.c4[0:][:6272*n]
-		hiddenGeRow := m.hiddenGe[0:][:6272*n]
-		hiddenWhereRow := m.hiddenWhere[0:][:6272*n]
+		hiddenRandomUniformRow := hiddenRandomUniformEx[0:][:6272*n]
+		hiddenReshapeRow := c4Ex[0:][:6272*n]
+		hiddenGeRow := hiddenGeEx[0:][:6272*n]
+		hiddenWhereRow := hiddenWhereEx[0:][:6272*n]
 		for j := range hiddenGeRow {
 			hiddenGe := b2f(hiddenRandomUniformRow[j] >= float32(0.5))
 			hiddenMul := hiddenReshapeRow[j] * float32(2.0)
@@ -1685,6 +1694,26 @@ func (m *Model) update(lo, hi int) {
 		newC1W := params[i] - newC1WDiv
 		stateMs[i] = newC1WMs
 		params[i] = newC1W
+	}
+}
+
+// forExamples runs unit u of examples over examples 0..n-1, work elements each:
+// split across the cores by rt.ParallelRows when there is enough work, else on the
+// caller. Each example's elements are computed by the same code whatever the split.
+func (m *Model) forExamples(u, n, work int) {
+	m.unit = u
+	if n >= 2 && n*work >= 65536 {
+		rt.ParallelRows(n, m.examplesFn)
+		return
+	}
+	m.examples(0, n)
+}
+
+// examples runs unit m.unit of the step over examples lo..hi-1.
+func (m *Model) examples(lo, hi int) {
+	switch m.unit {
+	case 0:
+		m.hiddenGeForward(lo, hi)
 	}
 }
 

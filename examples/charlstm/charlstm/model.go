@@ -129,6 +129,9 @@ type Model struct {
 	dH1RecurrentKernelLstmScanGradStep    int              // the time step dH1RecurrentKernelLstmScanGradBackward runs
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
+
+	unit       int              // the unit forExamples runs
+	examplesFn func(lo, hi int) // m.examples, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -244,6 +247,7 @@ func New(opts ...Option) *Model {
 	m.h2LstmScanGatesFn = m.h2LstmScanGates
 	m.dH2RecurrentKernelLstmScanGradGatesFn = m.dH2RecurrentKernelLstmScanGradGates
 	m.dH1RecurrentKernelLstmScanGradGatesFn = m.dH1RecurrentKernelLstmScanGradGates
+	m.examplesFn = m.examples
 	m.Reset()
 	return m
 }
@@ -801,11 +805,11 @@ func (m *Model) forward(x []int32, n int) {
 	m.h1MatmulForward(n)
 	m.h1AddForward(n)
 	m.h1LstmScanForward(n)
-	m.h1Forward(n)
+	m.forExamples(0, n, 8192) // m.h1Forward over the examples
 	m.h2MatmulForward(n)
 	m.h2AddForward(n)
 	m.h2LstmScanForward(n)
-	m.h2Forward(n)
+	m.forExamples(2, n, 8192) // m.h2Forward over the examples
 	m.logitsMatmulForward(n)
 	m.logitsForward(n)
 }
@@ -816,16 +820,16 @@ func (m *Model) eval(x []int32, y []int32, n int) {
 	m.h1MatmulForward(n)
 	m.h1AddForward(n)
 	m.h1LstmScanForward(n)
-	m.h1Forward(n)
+	m.forExamples(0, n, 8192) // m.h1Forward over the examples
 	m.h2MatmulForward(n)
 	m.h2AddForward(n)
 	m.h2LstmScanForward(n)
-	m.h2Forward(n)
+	m.forExamples(2, n, 8192) // m.h2Forward over the examples
 	m.logitsMatmulForward(n)
 	m.logitsForward(n)
-	m.lossLogSoftmaxForward(n)
+	m.forExamples(4, n, 16384) // m.lossLogSoftmaxForward over the examples
 	m.lossOneHotForward(y, n)
-	m.lossReduceSumForward(n)
+	m.forExamples(5, n, 16384) // m.lossReduceSumForward over the examples
 	m.lossForward(n)
 }
 
@@ -838,45 +842,45 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.h1MatmulForward(n)
 	m.h1AddForward(n)
 	m.h1LstmScanForward(n)
-	m.h1Forward(n)
+	m.forExamples(0, n, 8192) // m.h1Forward over the examples
 
 	// Backward.
-	m.dH1RecurrentKernelSliceBackward(n)
+	m.forExamples(1, n, 8064) // m.dH1RecurrentKernelSliceBackward over the examples
 
 	// Forward.
 	m.h2MatmulForward(n)
 	m.h2AddForward(n)
 	m.h2LstmScanForward(n)
-	m.h2Forward(n)
+	m.forExamples(2, n, 8192) // m.h2Forward over the examples
 
 	// Backward.
-	m.dH2RecurrentKernelSliceBackward(n)
+	m.forExamples(3, n, 8064) // m.dH2RecurrentKernelSliceBackward over the examples
 
 	// Forward.
 	m.logitsMatmulForward(n)
 	m.logitsForward(n)
-	m.lossLogSoftmaxForward(n)
+	m.forExamples(4, n, 16384) // m.lossLogSoftmaxForward over the examples
 	m.lossOneHotForward(y, n)
-	m.lossReduceSumForward(n)
+	m.forExamples(5, n, 16384) // m.lossReduceSumForward over the examples
 	m.lossForward(n)
 
 	// Backward.
 	m.dLogitsBDivBackward(n)
-	m.dLogitsBNegBackward(n)
-	m.dLogitsBReduceSumBackward(n)
+	m.forExamples(6, n, 64)    // m.dLogitsBNegBackward over the examples
+	m.forExamples(7, n, 16384) // m.dLogitsBReduceSumBackward over the examples
 	m.dLogitsBBackward(n)
 	m.dLogitsWBackward(n)
 	m.dH2MatmulBackward(n)
-	m.dH2RecurrentKernelPadBackward(n)
+	m.forExamples(8, n, 49152) // m.dH2RecurrentKernelPadBackward over the examples
 	m.dH2RecurrentKernelLstmScanGradBackward(n)
-	m.dH2RecurrentKernelPadBackward2(n)
+	m.forExamples(9, n, 8192) // m.dH2RecurrentKernelPadBackward2 over the examples
 	m.dH2BiasBackward(n)
 	m.dH2RecurrentKernelBackward(n)
 	m.dH2KernelBackward(n)
 	m.dH1MatmulBackward(n)
-	m.dH1RecurrentKernelPadBackward(n)
+	m.forExamples(10, n, 49152) // m.dH1RecurrentKernelPadBackward over the examples
 	m.dH1RecurrentKernelLstmScanGradBackward(n)
-	m.dH1RecurrentKernelPadBackward2(n)
+	m.forExamples(11, n, 8192) // m.dH1RecurrentKernelPadBackward2 over the examples
 	m.dH1BiasBackward(n)
 	m.dH1RecurrentKernelBackward(n)
 	m.dH1KernelBackward(n)
@@ -993,24 +997,30 @@ func (m *Model) h1LstmScanGates(lo, hi int) {
 	}
 }
 
-// h1Forward computes
+// h1Forward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	h1 = slice(h1LstmScan) (N, 64, 128)
-func (m *Model) h1Forward(n int) {
+func (m *Model) h1Forward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	h1Ex := m.h1[lo*8192:]
+	h1LstmScanEx := m.h1LstmScan[lo*49152:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.h1[o*128*(1):(o+1)*128*(1)], m.h1LstmScan[(o*(768)+0)*(1):(o*(768)+128)*(1)])
+		copy(h1Ex[o*128*(1):(o+1)*128*(1)], h1LstmScanEx[(o*(768)+0)*(1):(o*(768)+128)*(1)])
 	}
 }
 
 // ----------------------------------------------------------------------------
 // Backward.
 
-// dH1RecurrentKernelSliceBackward computes
+// dH1RecurrentKernelSliceBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1RecurrentKernelSlice = slice(h1) (N, 63, 128)
-func (m *Model) dH1RecurrentKernelSliceBackward(n int) {
+func (m *Model) dH1RecurrentKernelSliceBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1RecurrentKernelSliceEx := m.dH1RecurrentKernelSlice[lo*8064:]
+	h1Ex2 := m.h1[lo*8192:]
 	for o := 0; o < n; o++ {
-		copy(m.dH1RecurrentKernelSlice[o*63*(128):(o+1)*63*(128)], m.h1[(o*(64)+0)*(128):(o*(64)+63)*(128)])
+		copy(dH1RecurrentKernelSliceEx[o*63*(128):(o+1)*63*(128)], h1Ex2[(o*(64)+0)*(128):(o*(64)+63)*(128)])
 	}
 }
 
@@ -1094,24 +1104,30 @@ func (m *Model) h2LstmScanGates(lo, hi int) {
 	}
 }
 
-// h2Forward computes
+// h2Forward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	h2 = slice(h2LstmScan) (N, 64, 128)
-func (m *Model) h2Forward(n int) {
+func (m *Model) h2Forward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	h2Ex := m.h2[lo*8192:]
+	h2LstmScanEx := m.h2LstmScan[lo*49152:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.h2[o*128*(1):(o+1)*128*(1)], m.h2LstmScan[(o*(768)+0)*(1):(o*(768)+128)*(1)])
+		copy(h2Ex[o*128*(1):(o+1)*128*(1)], h2LstmScanEx[(o*(768)+0)*(1):(o*(768)+128)*(1)])
 	}
 }
 
 // ----------------------------------------------------------------------------
 // Backward.
 
-// dH2RecurrentKernelSliceBackward computes
+// dH2RecurrentKernelSliceBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2RecurrentKernelSlice = slice(h2) (N, 63, 128)
-func (m *Model) dH2RecurrentKernelSliceBackward(n int) {
+func (m *Model) dH2RecurrentKernelSliceBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2RecurrentKernelSliceEx := m.dH2RecurrentKernelSlice[lo*8064:]
+	h2Ex2 := m.h2[lo*8192:]
 	for o := 0; o < n; o++ {
-		copy(m.dH2RecurrentKernelSlice[o*63*(128):(o+1)*63*(128)], m.h2[(o*(64)+0)*(128):(o*(64)+63)*(128)])
+		copy(dH2RecurrentKernelSliceEx[o*63*(128):(o+1)*63*(128)], h2Ex2[(o*(64)+0)*(128):(o*(64)+63)*(128)])
 	}
 }
 
@@ -1153,13 +1169,16 @@ func (m *Model) logitsForward(n int) {
 	}
 }
 
-// lossLogSoftmaxForward computes
+// lossLogSoftmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossLogSoftmax = log_softmax(logits) (N, 64, 256)
-func (m *Model) lossLogSoftmaxForward(n int) {
+func (m *Model) lossLogSoftmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx := m.logits[lo*16384:]
+	lossLogSoftmaxEx := m.lossLogSoftmax[lo*16384:]
 	for o := 0; o < 64*n; o++ {
 		base := o * 256
-		xs := m.logits[base : base+256]
+		xs := logitsEx[base : base+256]
 		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
@@ -1169,7 +1188,7 @@ func (m *Model) lossLogSoftmaxForward(n int) {
 			rt.VExp(strip, strip)
 			sum += rt.VSum(strip)
 		}
-		rt.VAddS(m.lossLogSoftmax[base:base+256], xs, -(mx + log32(sum)))
+		rt.VAddS(lossLogSoftmaxEx[base:base+256], xs, -(mx + log32(sum)))
 	}
 }
 
@@ -1185,24 +1204,28 @@ func (m *Model) lossOneHotForward(y []int32, n int) {
 	}
 }
 
-// lossReduceSumForward computes
+// lossReduceSumForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossMul = mul(lossOneHot, lossLogSoftmax) (N, 64, 256)
 //	lossReduceSum = reduce_sum(lossMul) (N, 64)
-func (m *Model) lossReduceSumForward(n int) {
-	for i := range m.lossReduceSum[:64*n] {
-		m.lossReduceSum[i] = 0
+func (m *Model) lossReduceSumForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	lossReduceSumEx := m.lossReduceSum[lo*64:]
+	lossOneHotEx := m.lossOneHot[lo*16384:]
+	lossLogSoftmaxEx2 := m.lossLogSoftmax[lo*16384:]
+	for i := range lossReduceSumEx[:64*n] {
+		lossReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			lossOneHotRow := m.lossOneHot[i0*16384+i1*256:][:256]
-			lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
+			lossOneHotRow := lossOneHotEx[i0*16384+i1*256:][:256]
+			lossLogSoftmaxRow := lossLogSoftmaxEx2[i0*16384+i1*256:][:256]
 			acc := float32(0)
 			for j := 0; j < 256; j++ {
 				lossMul := lossOneHotRow[j] * lossLogSoftmaxRow[j]
 				acc += lossMul
 			}
-			m.lossReduceSum[i0*64+i1] += acc
+			lossReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -1238,21 +1261,23 @@ func (m *Model) dLogitsBDivBackward(n int) {
 	m.dLogitsBDiv[0] = dLogitsBDiv
 }
 
-// dLogitsBNegBackward computes
+// dLogitsBNegBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dLogitsBBroadcast = broadcast(dLogitsBDiv) (N, 64)
 //	dLogitsBNeg = neg(dLogitsBBroadcast) (N, 64)
-func (m *Model) dLogitsBNegBackward(n int) {
+func (m *Model) dLogitsBNegBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dLogitsBNegEx := m.dLogitsBNeg[lo*64:]
 	if dLogitsBNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			dLogitsBReshape := m.dLogitsBDiv[0]
-			dLogitsBNegRow := m.dLogitsBNeg[i0*64:][:64]
+			dLogitsBNegRow := dLogitsBNegEx[i0*64:][:64]
 			dLogitsBNegAVX2(64, &dLogitsBNegRow[0], dLogitsBReshape)
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			dLogitsBReshape := m.dLogitsBDiv[0]
-			dLogitsBNegRow := m.dLogitsBNeg[i0*64:][:64]
+			dLogitsBNegRow := dLogitsBNegEx[i0*64:][:64]
 			for j := range dLogitsBNegRow {
 				dLogitsBBroadcast := dLogitsBReshape
 				dLogitsBNeg := -dLogitsBBroadcast
@@ -1262,26 +1287,31 @@ func (m *Model) dLogitsBNegBackward(n int) {
 	}
 }
 
-// dLogitsBReduceSumBackward computes
+// dLogitsBReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dLogitsBMul = mul(dLogitsBNeg, lossOneHot) (N, 64, 256)
 //	dLogitsBReduceSum = reduce_sum(dLogitsBMul) (N, 64, 1)
-func (m *Model) dLogitsBReduceSumBackward(n int) {
-	for i := range m.dLogitsBReduceSum[:64*n] {
-		m.dLogitsBReduceSum[i] = 0
+func (m *Model) dLogitsBReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dLogitsBReduceSumEx := m.dLogitsBReduceSum[lo*64:]
+	dLogitsBNegEx2 := m.dLogitsBNeg[lo*64:]
+	lossOneHotEx2 := m.lossOneHot[lo*16384:]
+	dLogitsBMulEx := m.dLogitsBMul[lo*16384:]
+	for i := range dLogitsBReduceSumEx[:64*n] {
+		dLogitsBReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dLogitsBReshape2 := m.dLogitsBNeg[i0*64+i1]
-			lossOneHotRow := m.lossOneHot[i0*16384+i1*256:][:256]
-			dLogitsBMulRow := m.dLogitsBMul[i0*16384+i1*256:][:256]
+			dLogitsBReshape2 := dLogitsBNegEx2[i0*64+i1]
+			lossOneHotRow := lossOneHotEx2[i0*16384+i1*256:][:256]
+			dLogitsBMulRow := dLogitsBMulEx[i0*16384+i1*256:][:256]
 			acc := float32(0)
 			for j := range dLogitsBMulRow {
 				dLogitsBMul := dLogitsBReshape2 * lossOneHotRow[j]
 				acc += dLogitsBMul
 				dLogitsBMulRow[j] = dLogitsBMul
 			}
-			m.dLogitsBReduceSum[i0*64+i1] += acc
+			dLogitsBReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -1350,13 +1380,16 @@ func (m *Model) dH2MatmulBackward(n int) {
 	rt.Sgemm(false, true, 64*n, 128, 256, 1, m.dLogitsBSub, 256, m.logitsW, 256, 0, m.dH2Matmul, 128)
 }
 
-// dH2RecurrentKernelPadBackward computes
+// dH2RecurrentKernelPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2RecurrentKernelPad = pad(dH2Matmul) (N, 64, 768)
-func (m *Model) dH2RecurrentKernelPadBackward(n int) {
-	clear(m.dH2RecurrentKernelPad[:49152*n])
+func (m *Model) dH2RecurrentKernelPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2RecurrentKernelPadEx := m.dH2RecurrentKernelPad[lo*49152:]
+	dH2MatmulEx := m.dH2Matmul[lo*8192:]
+	clear(dH2RecurrentKernelPadEx[:49152*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH2RecurrentKernelPad[(o*(768)+0)*(1):], m.dH2Matmul[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH2RecurrentKernelPadEx[(o*(768)+0)*(1):], dH2MatmulEx[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
@@ -1392,13 +1425,16 @@ func (m *Model) dH2RecurrentKernelLstmScanGradGates(lo, hi int) {
 	}
 }
 
-// dH2RecurrentKernelPadBackward2 computes
+// dH2RecurrentKernelPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2RecurrentKernelPad2 = pad(dH2RecurrentKernelSlice) (N, 64, 128)
-func (m *Model) dH2RecurrentKernelPadBackward2(n int) {
-	clear(m.dH2RecurrentKernelPad2[:8192*n])
+func (m *Model) dH2RecurrentKernelPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2RecurrentKernelPad2Ex := m.dH2RecurrentKernelPad2[lo*8192:]
+	dH2RecurrentKernelSliceEx2 := m.dH2RecurrentKernelSlice[lo*8064:]
+	clear(dH2RecurrentKernelPad2Ex[:8192*n])
 	for o := 0; o < n; o++ {
-		copy(m.dH2RecurrentKernelPad2[(o*(64)+1)*(128):], m.dH2RecurrentKernelSlice[o*(63)*(128):(o+1)*(63)*(128)])
+		copy(dH2RecurrentKernelPad2Ex[(o*(64)+1)*(128):], dH2RecurrentKernelSliceEx2[o*(63)*(128):(o+1)*(63)*(128)])
 	}
 }
 
@@ -1433,13 +1469,16 @@ func (m *Model) dH1MatmulBackward(n int) {
 	rt.Sgemm(false, true, 64*n, 128, 512, 1, m.dH2RecurrentKernelLstmScanGrad, 512, m.h2Kernel, 512, 0, m.dH1Matmul, 128)
 }
 
-// dH1RecurrentKernelPadBackward computes
+// dH1RecurrentKernelPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1RecurrentKernelPad = pad(dH1Matmul) (N, 64, 768)
-func (m *Model) dH1RecurrentKernelPadBackward(n int) {
-	clear(m.dH1RecurrentKernelPad[:49152*n])
+func (m *Model) dH1RecurrentKernelPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1RecurrentKernelPadEx := m.dH1RecurrentKernelPad[lo*49152:]
+	dH1MatmulEx := m.dH1Matmul[lo*8192:]
+	clear(dH1RecurrentKernelPadEx[:49152*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH1RecurrentKernelPad[(o*(768)+0)*(1):], m.dH1Matmul[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH1RecurrentKernelPadEx[(o*(768)+0)*(1):], dH1MatmulEx[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
@@ -1475,13 +1514,16 @@ func (m *Model) dH1RecurrentKernelLstmScanGradGates(lo, hi int) {
 	}
 }
 
-// dH1RecurrentKernelPadBackward2 computes
+// dH1RecurrentKernelPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1RecurrentKernelPad2 = pad(dH1RecurrentKernelSlice) (N, 64, 128)
-func (m *Model) dH1RecurrentKernelPadBackward2(n int) {
-	clear(m.dH1RecurrentKernelPad2[:8192*n])
+func (m *Model) dH1RecurrentKernelPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1RecurrentKernelPad2Ex := m.dH1RecurrentKernelPad2[lo*8192:]
+	dH1RecurrentKernelSliceEx2 := m.dH1RecurrentKernelSlice[lo*8064:]
+	clear(dH1RecurrentKernelPad2Ex[:8192*n])
 	for o := 0; o < n; o++ {
-		copy(m.dH1RecurrentKernelPad2[(o*(64)+1)*(128):], m.dH1RecurrentKernelSlice[o*(63)*(128):(o+1)*(63)*(128)])
+		copy(dH1RecurrentKernelPad2Ex[(o*(64)+1)*(128):], dH1RecurrentKernelSliceEx2[o*(63)*(128):(o+1)*(63)*(128)])
 	}
 }
 
@@ -1608,6 +1650,48 @@ func (m *Model) update(lo, hi int) {
 		stateM[i] = newETableM
 		stateV[i] = newETableV
 		params[i] = newETable
+	}
+}
+
+// forExamples runs unit u of examples over examples 0..n-1, work elements each:
+// split across the cores by rt.ParallelRows when there is enough work, else on the
+// caller. Each example's elements are computed by the same code whatever the split.
+func (m *Model) forExamples(u, n, work int) {
+	m.unit = u
+	if n >= 2 && n*work >= 65536 {
+		rt.ParallelRows(n, m.examplesFn)
+		return
+	}
+	m.examples(0, n)
+}
+
+// examples runs unit m.unit of the step over examples lo..hi-1.
+func (m *Model) examples(lo, hi int) {
+	switch m.unit {
+	case 0:
+		m.h1Forward(lo, hi)
+	case 1:
+		m.dH1RecurrentKernelSliceBackward(lo, hi)
+	case 2:
+		m.h2Forward(lo, hi)
+	case 3:
+		m.dH2RecurrentKernelSliceBackward(lo, hi)
+	case 4:
+		m.lossLogSoftmaxForward(lo, hi)
+	case 5:
+		m.lossReduceSumForward(lo, hi)
+	case 6:
+		m.dLogitsBNegBackward(lo, hi)
+	case 7:
+		m.dLogitsBReduceSumBackward(lo, hi)
+	case 8:
+		m.dH2RecurrentKernelPadBackward(lo, hi)
+	case 9:
+		m.dH2RecurrentKernelPadBackward2(lo, hi)
+	case 10:
+		m.dH1RecurrentKernelPadBackward(lo, hi)
+	case 11:
+		m.dH1RecurrentKernelPadBackward2(lo, hi)
 	}
 }
 

@@ -126,6 +126,9 @@ type Model struct {
 	dC1BRowsFn func(acc []float32, lo, hi int) // m.dC1BRows, made once so parallel calls do not allocate
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
+
+	unit       int              // the unit forExamples runs
+	examplesFn func(lo, hi int) // m.examples, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -242,6 +245,7 @@ func New(opts ...Option) *Model {
 	m.updateFn = m.update
 	m.dC2BRowsFn = m.dC2BRows
 	m.dC1BRowsFn = m.dC1BRows
+	m.examplesFn = m.examples
 	m.Reset()
 	return m
 }
@@ -786,7 +790,7 @@ func (m *Model) forward(image []float32, n int) {
 	m.c2Forward(n)
 	m.hiddenForward(n)
 	m.logitsForward(n)
-	m.probsForward(n)
+	m.forExamples(1, n, 10) // m.probsForward over the examples
 }
 
 // eval computes the loss and the metrics.
@@ -797,10 +801,10 @@ func (m *Model) eval(image []float32, label []int32, n int) {
 	m.c2Forward(n)
 	m.hiddenForward(n)
 	m.logitsForward(n)
-	m.lossLogSoftmaxForward(n)
-	m.accuracyArgmaxForward(n)
+	m.forExamples(2, n, 10) // m.lossLogSoftmaxForward over the examples
+	m.forExamples(3, n, 1)  // m.accuracyArgmaxForward over the examples
 	m.lossOneHotForward(label, n)
-	m.lossReduceSumForward(n)
+	m.forExamples(5, n, 10) // m.lossReduceSumForward over the examples
 	m.lossForward(n)
 	m.accuracyForward(label, n)
 }
@@ -815,18 +819,18 @@ func (m *Model) trainStep(image []float32, label []int32, n int) error {
 	m.c2ReluForward(n)
 	m.c2Forward(n)
 	m.hiddenRandomUniformForward(n)
-	m.hiddenGeForward(n)
+	m.forExamples(0, n, 1600) // m.hiddenGeForward over the examples
 	m.hiddenForward2(n)
 	m.logitsForward2(n)
-	m.lossLogSoftmaxForward2(n)
+	m.forExamples(4, n, 10) // m.lossLogSoftmaxForward2 over the examples
 	m.lossOneHotForward(label, n)
-	m.lossReduceSumForward2(n)
+	m.forExamples(6, n, 10) // m.lossReduceSumForward2 over the examples
 	m.lossForward2(n)
 
 	// Backward.
 	m.dLogitsDivBackward(n)
-	m.dLogitsNegBackward(n)
-	m.dLogitsReduceSumBackward(n)
+	m.forExamples(7, n, 1)  // m.dLogitsNegBackward over the examples
+	m.forExamples(8, n, 10) // m.dLogitsReduceSumBackward over the examples
 	m.dLogitsBBackward(n)
 	m.dHiddenBackward(n)
 	m.dLogitsWBackward(n)
@@ -920,25 +924,30 @@ func (m *Model) hiddenRandomUniformForward(n int) {
 	rt.PhiloxFill(m.hiddenRandomUniform[:1600*n], rt.PhiloxKey(m.randomKey[:4]), uint32(m.step[0]), 0)
 }
 
-// hiddenGeForward computes
+// hiddenGeForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hiddenGe = ge(hiddenRandomUniform, float32(0.5)) (N, 1600)
 //	hiddenMul = mul(c2, float32(2.0)) (N, 1600)
 //	hiddenWhere = where(hiddenGe, hiddenMul, float32(0.0)) (N, 1600)
-func (m *Model) hiddenGeForward(n int) {
+func (m *Model) hiddenGeForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hiddenRandomUniformEx := m.hiddenRandomUniform[lo*1600:]
+	c2Ex := m.c2[lo*1600:]
+	hiddenGeEx := m.hiddenGe[lo*1600:]
+	hiddenWhereEx := m.hiddenWhere[lo*1600:]
 	if hiddenGeAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hiddenRandomUniformRow := m.hiddenRandomUniform[0:][:1600*n]
-		hiddenReshapeRow := m.c2[0:][:1600*n]
-		hiddenGeRow := m.hiddenGe[0:][:1600*n]
-		hiddenWhereRow := m.hiddenWhere[0:][:1600*n]
+		hiddenRandomUniformRow := hiddenRandomUniformEx[0:][:1600*n]
+		hiddenReshapeRow := c2Ex[0:][:1600*n]
+		hiddenGeRow := hiddenGeEx[0:][:1600*n]
+		hiddenWhereRow := hiddenWhereEx[0:][:1600*n]
 		if 1600*n > 0 {
 			hiddenGeAVX2(1600*n, &hiddenRandomUniformRow[0], &hiddenGeRow[0], &hiddenReshapeRow[0], &hiddenWhereRow[0])
 		}
 	} else {
-		hiddenRandomUniformRow := m.hiddenRandomUniform[0:][:1600*n]
-		hiddenReshapeRow := m.c2[0:][:1600*n]
-		hiddenGeRow := m.hiddenGe[0:][:1600*n]
-		hiddenWhereRow := m.hiddenWhere[0:][:1600*n]
+		hiddenRandomUniformRow := hiddenRandomUniformEx[0:][:1600*n]
+		hiddenReshapeRow := c2Ex[0:][:1600*n]
+		hiddenGeRow := hiddenGeEx[0:][:1600*n]
+		hiddenWhereRow := hiddenWhereEx[0:][:1600*n]
 		for j := range hiddenGeRow {
 			hiddenGe := b2f(hiddenRandomUniformRow[j] >= float32(0.5))
 			hiddenMul := hiddenReshapeRow[j] * float32(2.0)
@@ -983,28 +992,34 @@ func (m *Model) logitsForward2(n int) {
 	rt.SgemmEpilogue(false, false, n, 10, 128, 1, m.hidden2, 128, m.logitsW, 10, 0, m.logits2, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
 }
 
-// probsForward computes
+// probsForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	probs = softmax(logits) (N, 10)
-func (m *Model) probsForward(n int) {
+func (m *Model) probsForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx := m.logits[lo*10:]
+	probsEx := m.probs[lo*10:]
 	for o := 0; o < n; o++ {
 		base := o * 10
-		xs := m.logits[base : base+10]
+		xs := logitsEx[base : base+10]
 		mx := rt.VMax(xs)
-		row := m.probs[base : base+10]
+		row := probsEx[base : base+10]
 		rt.VAddS(row, xs, -mx)
 		rt.VExp(row, row)
 		rt.VMulS(row, row, 1/rt.VSum(row))
 	}
 }
 
-// lossLogSoftmaxForward computes
+// lossLogSoftmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossLogSoftmax = log_softmax(logits) (N, 10)
-func (m *Model) lossLogSoftmaxForward(n int) {
+func (m *Model) lossLogSoftmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx2 := m.logits[lo*10:]
+	lossLogSoftmaxEx := m.lossLogSoftmax[lo*10:]
 	for o := 0; o < n; o++ {
 		base := o * 10
-		xs := m.logits[base : base+10]
+		xs := logitsEx2[base : base+10]
 		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
@@ -1014,33 +1029,39 @@ func (m *Model) lossLogSoftmaxForward(n int) {
 			rt.VExp(strip, strip)
 			sum += rt.VSum(strip)
 		}
-		rt.VAddS(m.lossLogSoftmax[base:base+10], xs, -(mx + log32(sum)))
+		rt.VAddS(lossLogSoftmaxEx[base:base+10], xs, -(mx + log32(sum)))
 	}
 }
 
-// accuracyArgmaxForward computes
+// accuracyArgmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	accuracyArgmax = argmax(logits) (N)
-func (m *Model) accuracyArgmaxForward(n int) {
+func (m *Model) accuracyArgmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx3 := m.logits[lo*10:]
+	accuracyArgmaxEx := m.accuracyArgmax[lo*1:]
 	for o := 0; o < n; o++ {
 		base := o * 10
 		best := 0
 		for j := 1; j < 10; j++ {
-			if m.logits[base+j] > m.logits[base+best] {
+			if logitsEx3[base+j] > logitsEx3[base+best] {
 				best = j
 			}
 		}
-		m.accuracyArgmax[o] = int32(best)
+		accuracyArgmaxEx[o] = int32(best)
 	}
 }
 
-// lossLogSoftmaxForward2 computes
+// lossLogSoftmaxForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossLogSoftmax2 = log_softmax(logits2) (N, 10)
-func (m *Model) lossLogSoftmaxForward2(n int) {
+func (m *Model) lossLogSoftmaxForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logits2Ex := m.logits2[lo*10:]
+	lossLogSoftmax2Ex := m.lossLogSoftmax2[lo*10:]
 	for o := 0; o < n; o++ {
 		base := o * 10
-		xs := m.logits2[base : base+10]
+		xs := logits2Ex[base : base+10]
 		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
@@ -1050,7 +1071,7 @@ func (m *Model) lossLogSoftmaxForward2(n int) {
 			rt.VExp(strip, strip)
 			sum += rt.VSum(strip)
 		}
-		rt.VAddS(m.lossLogSoftmax2[base:base+10], xs, -(mx + log32(sum)))
+		rt.VAddS(lossLogSoftmax2Ex[base:base+10], xs, -(mx + log32(sum)))
 	}
 }
 
@@ -1066,43 +1087,51 @@ func (m *Model) lossOneHotForward(label []int32, n int) {
 	}
 }
 
-// lossReduceSumForward computes
+// lossReduceSumForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossMul = mul(lossOneHot, lossLogSoftmax) (N, 10)
 //	lossReduceSum = reduce_sum(lossMul) (N)
-func (m *Model) lossReduceSumForward(n int) {
-	for i := range m.lossReduceSum[:n] {
-		m.lossReduceSum[i] = 0
+func (m *Model) lossReduceSumForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	lossReduceSumEx := m.lossReduceSum[lo*1:]
+	lossOneHotEx := m.lossOneHot[lo*10:]
+	lossLogSoftmaxEx2 := m.lossLogSoftmax[lo*10:]
+	for i := range lossReduceSumEx[:n] {
+		lossReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
-		lossOneHotRow := m.lossOneHot[i0*10:][:10]
-		lossLogSoftmaxRow := m.lossLogSoftmax[i0*10:][:10]
+		lossOneHotRow := lossOneHotEx[i0*10:][:10]
+		lossLogSoftmaxRow := lossLogSoftmaxEx2[i0*10:][:10]
 		acc := float32(0)
 		for j := 0; j < 10; j++ {
 			lossMul := lossOneHotRow[j] * lossLogSoftmaxRow[j]
 			acc += lossMul
 		}
-		m.lossReduceSum[i0] += acc
+		lossReduceSumEx[i0] += acc
 	}
 }
 
-// lossReduceSumForward2 computes
+// lossReduceSumForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossMul2 = mul(lossOneHot, lossLogSoftmax2) (N, 10)
 //	lossReduceSum2 = reduce_sum(lossMul2) (N)
-func (m *Model) lossReduceSumForward2(n int) {
-	for i := range m.lossReduceSum2[:n] {
-		m.lossReduceSum2[i] = 0
+func (m *Model) lossReduceSumForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	lossReduceSum2Ex := m.lossReduceSum2[lo*1:]
+	lossOneHotEx2 := m.lossOneHot[lo*10:]
+	lossLogSoftmax2Ex2 := m.lossLogSoftmax2[lo*10:]
+	for i := range lossReduceSum2Ex[:n] {
+		lossReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
-		lossOneHotRow := m.lossOneHot[i0*10:][:10]
-		lossLogSoftmaxRow2 := m.lossLogSoftmax2[i0*10:][:10]
+		lossOneHotRow := lossOneHotEx2[i0*10:][:10]
+		lossLogSoftmaxRow2 := lossLogSoftmax2Ex2[i0*10:][:10]
 		acc := float32(0)
 		for j := 0; j < 10; j++ {
 			lossMul2 := lossOneHotRow[j] * lossLogSoftmaxRow2[j]
 			acc += lossMul2
 		}
-		m.lossReduceSum2[i0] += acc
+		lossReduceSum2Ex[i0] += acc
 	}
 }
 
@@ -1180,20 +1209,22 @@ func (m *Model) dLogitsDivBackward(n int) {
 	m.dLogitsDiv[0] = dLogitsDiv
 }
 
-// dLogitsNegBackward computes
+// dLogitsNegBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dLogitsBroadcast = broadcast(dLogitsDiv) (N)
 //	dLogitsNeg = neg(dLogitsBroadcast) (N)
-func (m *Model) dLogitsNegBackward(n int) {
+func (m *Model) dLogitsNegBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dLogitsNegEx := m.dLogitsNeg[lo*1:]
 	if dLogitsNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		dLogitsReshape := m.dLogitsDiv[0]
-		dLogitsNegRow := m.dLogitsNeg[0:][:n]
+		dLogitsNegRow := dLogitsNegEx[0:][:n]
 		if n > 0 {
 			dLogitsNegAVX2(n, &dLogitsNegRow[0], dLogitsReshape)
 		}
 	} else {
 		dLogitsReshape := m.dLogitsDiv[0]
-		dLogitsNegRow := m.dLogitsNeg[0:][:n]
+		dLogitsNegRow := dLogitsNegEx[0:][:n]
 		for j := range dLogitsNegRow {
 			dLogitsBroadcast := dLogitsReshape
 			dLogitsNeg := -dLogitsBroadcast
@@ -1202,25 +1233,30 @@ func (m *Model) dLogitsNegBackward(n int) {
 	}
 }
 
-// dLogitsReduceSumBackward computes
+// dLogitsReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dLogitsMul = mul(dLogitsNeg, lossOneHot) (N, 10)
 //	dLogitsReduceSum = reduce_sum(dLogitsMul) (N, 1)
-func (m *Model) dLogitsReduceSumBackward(n int) {
-	for i := range m.dLogitsReduceSum[:n] {
-		m.dLogitsReduceSum[i] = 0
+func (m *Model) dLogitsReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dLogitsReduceSumEx := m.dLogitsReduceSum[lo*1:]
+	dLogitsNegEx2 := m.dLogitsNeg[lo*1:]
+	lossOneHotEx3 := m.lossOneHot[lo*10:]
+	dLogitsMulEx := m.dLogitsMul[lo*10:]
+	for i := range dLogitsReduceSumEx[:n] {
+		dLogitsReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
-		dLogitsReshape2 := m.dLogitsNeg[i0]
-		lossOneHotRow := m.lossOneHot[i0*10:][:10]
-		dLogitsMulRow := m.dLogitsMul[i0*10:][:10]
+		dLogitsReshape2 := dLogitsNegEx2[i0]
+		lossOneHotRow := lossOneHotEx3[i0*10:][:10]
+		dLogitsMulRow := dLogitsMulEx[i0*10:][:10]
 		acc := float32(0)
 		for j := range dLogitsMulRow {
 			dLogitsMul := dLogitsReshape2 * lossOneHotRow[j]
 			acc += dLogitsMul
 			dLogitsMulRow[j] = dLogitsMul
 		}
-		m.dLogitsReduceSum[i0] += acc
+		dLogitsReduceSumEx[i0] += acc
 	}
 }
 
@@ -1546,6 +1582,42 @@ func (m *Model) update(lo, hi int) {
 		stateM[i] = newC1WM
 		stateV[i] = newC1WV
 		params[i] = newC1W
+	}
+}
+
+// forExamples runs unit u of examples over examples 0..n-1, work elements each:
+// split across the cores by rt.ParallelRows when there is enough work, else on the
+// caller. Each example's elements are computed by the same code whatever the split.
+func (m *Model) forExamples(u, n, work int) {
+	m.unit = u
+	if n >= 2 && n*work >= 65536 {
+		rt.ParallelRows(n, m.examplesFn)
+		return
+	}
+	m.examples(0, n)
+}
+
+// examples runs unit m.unit of the step over examples lo..hi-1.
+func (m *Model) examples(lo, hi int) {
+	switch m.unit {
+	case 0:
+		m.hiddenGeForward(lo, hi)
+	case 1:
+		m.probsForward(lo, hi)
+	case 2:
+		m.lossLogSoftmaxForward(lo, hi)
+	case 3:
+		m.accuracyArgmaxForward(lo, hi)
+	case 4:
+		m.lossLogSoftmaxForward2(lo, hi)
+	case 5:
+		m.lossReduceSumForward(lo, hi)
+	case 6:
+		m.lossReduceSumForward2(lo, hi)
+	case 7:
+		m.dLogitsNegBackward(lo, hi)
+	case 8:
+		m.dLogitsReduceSumBackward(lo, hi)
 	}
 }
 

@@ -81,6 +81,9 @@ type Model struct {
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
+
+	unit       int              // the unit forExamples runs
+	examplesFn func(lo, hi int) // m.examples, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -155,6 +158,7 @@ func New(opts ...Option) *Model {
 	m.biasCorrection1Inv = m.arena[2:3:3]
 	m.biasCorrection2Inv = m.arena[1:2:2]
 	m.updateFn = m.update
+	m.examplesFn = m.examples
 	m.Reset()
 	return m
 }
@@ -523,17 +527,17 @@ func spec() mdlc.Spec {
 func (m *Model) forward(image []float32, n int) {
 	m.hiddenForward(image, n)
 	m.logitsForward(n)
-	m.probsForward(n)
+	m.forExamples(0, n, 10) // m.probsForward over the examples
 }
 
 // eval computes the loss and the metrics.
 func (m *Model) eval(image []float32, label []int32, n int) {
 	m.hiddenForward(image, n)
 	m.logitsForward(n)
-	m.lossLogSoftmaxForward(n)
-	m.accuracyArgmaxForward(n)
+	m.forExamples(1, n, 10) // m.lossLogSoftmaxForward over the examples
+	m.forExamples(2, n, 1)  // m.accuracyArgmaxForward over the examples
 	m.lossOneHotForward(label, n)
-	m.lossReduceSumForward(n)
+	m.forExamples(3, n, 10) // m.lossReduceSumForward over the examples
 	m.lossForward(n)
 	m.accuracyForward(label, n)
 }
@@ -545,15 +549,15 @@ func (m *Model) trainStep(image []float32, label []int32, n int) error {
 	// Forward.
 	m.hiddenForward(image, n)
 	m.logitsForward(n)
-	m.lossLogSoftmaxForward(n)
+	m.forExamples(1, n, 10) // m.lossLogSoftmaxForward over the examples
 	m.lossOneHotForward(label, n)
-	m.lossReduceSumForward(n)
+	m.forExamples(3, n, 10) // m.lossReduceSumForward over the examples
 	m.lossForward(n)
 
 	// Backward.
 	m.dLogitsDivBackward(n)
-	m.dLogitsNegBackward(n)
-	m.dLogitsReduceSumBackward(n)
+	m.forExamples(4, n, 1)  // m.dLogitsNegBackward over the examples
+	m.forExamples(5, n, 10) // m.dLogitsReduceSumBackward over the examples
 	m.dLogitsBBackward(n)
 	m.dHiddenBackward(n)
 	m.dLogitsWBackward(n)
@@ -601,28 +605,34 @@ func (m *Model) logitsForward(n int) {
 	rt.SgemmEpilogue(false, false, n, 10, 256, 1, m.hidden, 256, m.logitsW, 10, 0, m.logits, 10, rt.Epilogue{Bias: m.logitsB, Act: rt.ActNone})
 }
 
-// probsForward computes
+// probsForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	probs = softmax(logits) (N, 10)
-func (m *Model) probsForward(n int) {
+func (m *Model) probsForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx := m.logits[lo*10:]
+	probsEx := m.probs[lo*10:]
 	for o := 0; o < n; o++ {
 		base := o * 10
-		xs := m.logits[base : base+10]
+		xs := logitsEx[base : base+10]
 		mx := rt.VMax(xs)
-		row := m.probs[base : base+10]
+		row := probsEx[base : base+10]
 		rt.VAddS(row, xs, -mx)
 		rt.VExp(row, row)
 		rt.VMulS(row, row, 1/rt.VSum(row))
 	}
 }
 
-// lossLogSoftmaxForward computes
+// lossLogSoftmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossLogSoftmax = log_softmax(logits) (N, 10)
-func (m *Model) lossLogSoftmaxForward(n int) {
+func (m *Model) lossLogSoftmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx2 := m.logits[lo*10:]
+	lossLogSoftmaxEx := m.lossLogSoftmax[lo*10:]
 	for o := 0; o < n; o++ {
 		base := o * 10
-		xs := m.logits[base : base+10]
+		xs := logitsEx2[base : base+10]
 		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
@@ -632,23 +642,26 @@ func (m *Model) lossLogSoftmaxForward(n int) {
 			rt.VExp(strip, strip)
 			sum += rt.VSum(strip)
 		}
-		rt.VAddS(m.lossLogSoftmax[base:base+10], xs, -(mx + log32(sum)))
+		rt.VAddS(lossLogSoftmaxEx[base:base+10], xs, -(mx + log32(sum)))
 	}
 }
 
-// accuracyArgmaxForward computes
+// accuracyArgmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	accuracyArgmax = argmax(logits) (N)
-func (m *Model) accuracyArgmaxForward(n int) {
+func (m *Model) accuracyArgmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsEx3 := m.logits[lo*10:]
+	accuracyArgmaxEx := m.accuracyArgmax[lo*1:]
 	for o := 0; o < n; o++ {
 		base := o * 10
 		best := 0
 		for j := 1; j < 10; j++ {
-			if m.logits[base+j] > m.logits[base+best] {
+			if logitsEx3[base+j] > logitsEx3[base+best] {
 				best = j
 			}
 		}
-		m.accuracyArgmax[o] = int32(best)
+		accuracyArgmaxEx[o] = int32(best)
 	}
 }
 
@@ -664,23 +677,27 @@ func (m *Model) lossOneHotForward(label []int32, n int) {
 	}
 }
 
-// lossReduceSumForward computes
+// lossReduceSumForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossMul = mul(lossOneHot, lossLogSoftmax) (N, 10)
 //	lossReduceSum = reduce_sum(lossMul) (N)
-func (m *Model) lossReduceSumForward(n int) {
-	for i := range m.lossReduceSum[:n] {
-		m.lossReduceSum[i] = 0
+func (m *Model) lossReduceSumForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	lossReduceSumEx := m.lossReduceSum[lo*1:]
+	lossOneHotEx := m.lossOneHot[lo*10:]
+	lossLogSoftmaxEx2 := m.lossLogSoftmax[lo*10:]
+	for i := range lossReduceSumEx[:n] {
+		lossReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
-		lossOneHotRow := m.lossOneHot[i0*10:][:10]
-		lossLogSoftmaxRow := m.lossLogSoftmax[i0*10:][:10]
+		lossOneHotRow := lossOneHotEx[i0*10:][:10]
+		lossLogSoftmaxRow := lossLogSoftmaxEx2[i0*10:][:10]
 		acc := float32(0)
 		for j := 0; j < 10; j++ {
 			lossMul := lossOneHotRow[j] * lossLogSoftmaxRow[j]
 			acc += lossMul
 		}
-		m.lossReduceSum[i0] += acc
+		lossReduceSumEx[i0] += acc
 	}
 }
 
@@ -738,20 +755,22 @@ func (m *Model) dLogitsDivBackward(n int) {
 	m.dLogitsDiv[0] = dLogitsDiv
 }
 
-// dLogitsNegBackward computes
+// dLogitsNegBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dLogitsBroadcast = broadcast(dLogitsDiv) (N)
 //	dLogitsNeg = neg(dLogitsBroadcast) (N)
-func (m *Model) dLogitsNegBackward(n int) {
+func (m *Model) dLogitsNegBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dLogitsNegEx := m.dLogitsNeg[lo*1:]
 	if dLogitsNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		dLogitsReshape := m.dLogitsDiv[0]
-		dLogitsNegRow := m.dLogitsNeg[0:][:n]
+		dLogitsNegRow := dLogitsNegEx[0:][:n]
 		if n > 0 {
 			dLogitsNegAVX2(n, &dLogitsNegRow[0], dLogitsReshape)
 		}
 	} else {
 		dLogitsReshape := m.dLogitsDiv[0]
-		dLogitsNegRow := m.dLogitsNeg[0:][:n]
+		dLogitsNegRow := dLogitsNegEx[0:][:n]
 		for j := range dLogitsNegRow {
 			dLogitsBroadcast := dLogitsReshape
 			dLogitsNeg := -dLogitsBroadcast
@@ -760,25 +779,30 @@ func (m *Model) dLogitsNegBackward(n int) {
 	}
 }
 
-// dLogitsReduceSumBackward computes
+// dLogitsReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dLogitsMul = mul(dLogitsNeg, lossOneHot) (N, 10)
 //	dLogitsReduceSum = reduce_sum(dLogitsMul) (N, 1)
-func (m *Model) dLogitsReduceSumBackward(n int) {
-	for i := range m.dLogitsReduceSum[:n] {
-		m.dLogitsReduceSum[i] = 0
+func (m *Model) dLogitsReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dLogitsReduceSumEx := m.dLogitsReduceSum[lo*1:]
+	dLogitsNegEx2 := m.dLogitsNeg[lo*1:]
+	lossOneHotEx2 := m.lossOneHot[lo*10:]
+	dLogitsMulEx := m.dLogitsMul[lo*10:]
+	for i := range dLogitsReduceSumEx[:n] {
+		dLogitsReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
-		dLogitsReshape2 := m.dLogitsNeg[i0]
-		lossOneHotRow := m.lossOneHot[i0*10:][:10]
-		dLogitsMulRow := m.dLogitsMul[i0*10:][:10]
+		dLogitsReshape2 := dLogitsNegEx2[i0]
+		lossOneHotRow := lossOneHotEx2[i0*10:][:10]
+		dLogitsMulRow := dLogitsMulEx[i0*10:][:10]
 		acc := float32(0)
 		for j := range dLogitsMulRow {
 			dLogitsMul := dLogitsReshape2 * lossOneHotRow[j]
 			acc += dLogitsMul
 			dLogitsMulRow[j] = dLogitsMul
 		}
-		m.dLogitsReduceSum[i0] += acc
+		dLogitsReduceSumEx[i0] += acc
 	}
 }
 
@@ -941,6 +965,36 @@ func (m *Model) update(lo, hi int) {
 		stateM[i] = newHiddenWM
 		stateV[i] = newHiddenWV
 		params[i] = newHiddenW
+	}
+}
+
+// forExamples runs unit u of examples over examples 0..n-1, work elements each:
+// split across the cores by rt.ParallelRows when there is enough work, else on the
+// caller. Each example's elements are computed by the same code whatever the split.
+func (m *Model) forExamples(u, n, work int) {
+	m.unit = u
+	if n >= 2 && n*work >= 65536 {
+		rt.ParallelRows(n, m.examplesFn)
+		return
+	}
+	m.examples(0, n)
+}
+
+// examples runs unit m.unit of the step over examples lo..hi-1.
+func (m *Model) examples(lo, hi int) {
+	switch m.unit {
+	case 0:
+		m.probsForward(lo, hi)
+	case 1:
+		m.lossLogSoftmaxForward(lo, hi)
+	case 2:
+		m.accuracyArgmaxForward(lo, hi)
+	case 3:
+		m.lossReduceSumForward(lo, hi)
+	case 4:
+		m.dLogitsNegBackward(lo, hi)
+	case 5:
+		m.dLogitsReduceSumBackward(lo, hi)
 	}
 }
 

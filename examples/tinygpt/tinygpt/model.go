@@ -502,10 +502,6 @@ type Model struct {
 
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 
-	hAddRowsFn                     func(lo, hi int)                // m.hAddRows, made once so parallel calls do not allocate
-	hAddRows2Fn                    func(lo, hi int)                // m.hAddRows2, made once so parallel calls do not allocate
-	hAddRows3Fn                    func(lo, hi int)                // m.hAddRows3, made once so parallel calls do not allocate
-	hAddRows4Fn                    func(lo, hi int)                // m.hAddRows4, made once so parallel calls do not allocate
 	dLogitsGammaRowsFn             func(acc []float32, lo, hi int) // m.dLogitsGammaRows, made once so parallel calls do not allocate
 	dH4BlockDense0BRowsFn          func(acc []float32, lo, hi int) // m.dH4BlockDense0BRows, made once so parallel calls do not allocate
 	dH4BlockLayerNorm0GammaRowsFn  func(acc []float32, lo, hi int) // m.dH4BlockLayerNorm0GammaRows, made once so parallel calls do not allocate
@@ -521,6 +517,9 @@ type Model struct {
 	dH1BlockXLayerNorm0GammaRowsFn func(acc []float32, lo, hi int) // m.dH1BlockXLayerNorm0GammaRows, made once so parallel calls do not allocate
 
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
+
+	unit       int              // the unit forExamples runs
+	examplesFn func(lo, hi int) // m.examples, made once so parallel calls do not allocate
 }
 
 // Option configures New.
@@ -1017,10 +1016,6 @@ func New(opts ...Option) *Model {
 	m.biasCorrection1Inv = m.arena[2:3:3]
 	m.biasCorrection2Inv = m.arena[1:2:2]
 	m.updateFn = m.update
-	m.hAddRowsFn = m.hAddRows
-	m.hAddRows2Fn = m.hAddRows2
-	m.hAddRows3Fn = m.hAddRows3
-	m.hAddRows4Fn = m.hAddRows4
 	m.dLogitsGammaRowsFn = m.dLogitsGammaRows
 	m.dH4BlockDense0BRowsFn = m.dH4BlockDense0BRows
 	m.dH4BlockLayerNorm0GammaRowsFn = m.dH4BlockLayerNorm0GammaRows
@@ -1034,6 +1029,7 @@ func New(opts ...Option) *Model {
 	m.dH1BlockDense0BRowsFn = m.dH1BlockDense0BRows
 	m.dH1BlockLayerNorm0GammaRowsFn = m.dH1BlockLayerNorm0GammaRows
 	m.dH1BlockXLayerNorm0GammaRowsFn = m.dH1BlockXLayerNorm0GammaRows
+	m.examplesFn = m.examples
 	m.Reset()
 	return m
 }
@@ -2988,102 +2984,102 @@ func spec() mdlc.Spec {
 // forward computes the outputs.
 func (m *Model) forward(x []int32, n int) {
 	m.hGatherForward(x, n)
-	m.xReduceMeanForward(n)
-	m.xReduceMeanForward2(n)
-	m.xSqrtForward(n)
-	m.xDivForward(n)
+	m.forExamples(0, n, 8192) // m.xReduceMeanForward over the examples
+	m.forExamples(1, n, 8192) // m.xReduceMeanForward2 over the examples
+	m.forExamples(2, n, 64)   // m.xSqrtForward over the examples
+	m.forExamples(3, n, 8192) // m.xDivForward over the examples
 	m.xMatmulForward(n)
-	m.xSliceForward(n)
-	m.xTransposeForward(n)
-	m.xSliceForward2(n)
-	m.xSliceForward3(n)
-	m.xTransposeForward2(n)
-	m.xTransposeForward3(n)
+	m.forExamples(4, n, 8192) // m.xSliceForward over the examples
+	m.forExamples(5, n, 8192) // m.xTransposeForward over the examples
+	m.forExamples(6, n, 8192) // m.xSliceForward2 over the examples
+	m.forExamples(7, n, 8192) // m.xSliceForward3 over the examples
+	m.forExamples(8, n, 8192) // m.xTransposeForward2 over the examples
+	m.forExamples(9, n, 8192) // m.xTransposeForward3 over the examples
 	m.xMatmulForward2(n)
-	m.xMaskedSoftmaxForward(n)
+	m.forExamples(10, n, 16384) // m.xMaskedSoftmaxForward over the examples
 	m.xMatmulForward3(n)
-	m.xTransposeForward4(n)
+	m.forExamples(11, n, 8192) // m.xTransposeForward4 over the examples
 	m.xMatmulForward4(n)
-	m.hReduceMeanForward(n)
-	m.hReduceMeanForward2(n)
-	m.hSqrtForward(n)
-	m.hDivForward(n)
+	m.forExamples(12, n, 8192) // m.hReduceMeanForward over the examples
+	m.forExamples(13, n, 8192) // m.hReduceMeanForward2 over the examples
+	m.forExamples(14, n, 64)   // m.hSqrtForward over the examples
+	m.forExamples(15, n, 8192) // m.hDivForward over the examples
 	m.hMatmulForward(n)
-	m.hAddForward(n)
+	m.forExamples(16, n, 32768) // m.hAddForward over the examples
 	m.hMatmulForward2(n)
-	m.xReduceMeanForward3(n)
-	m.xReduceMeanForward4(n)
-	m.xSqrtForward2(n)
-	m.xDivForward2(n)
+	m.forExamples(17, n, 8192) // m.xReduceMeanForward3 over the examples
+	m.forExamples(18, n, 8192) // m.xReduceMeanForward4 over the examples
+	m.forExamples(19, n, 64)   // m.xSqrtForward2 over the examples
+	m.forExamples(20, n, 8192) // m.xDivForward2 over the examples
 	m.xMatmulForward5(n)
-	m.xSliceForward4(n)
-	m.xTransposeForward5(n)
-	m.xSliceForward5(n)
-	m.xSliceForward6(n)
-	m.xTransposeForward6(n)
-	m.xTransposeForward7(n)
+	m.forExamples(21, n, 8192) // m.xSliceForward4 over the examples
+	m.forExamples(22, n, 8192) // m.xTransposeForward5 over the examples
+	m.forExamples(23, n, 8192) // m.xSliceForward5 over the examples
+	m.forExamples(24, n, 8192) // m.xSliceForward6 over the examples
+	m.forExamples(25, n, 8192) // m.xTransposeForward6 over the examples
+	m.forExamples(26, n, 8192) // m.xTransposeForward7 over the examples
 	m.xMatmulForward6(n)
-	m.xMaskedSoftmaxForward2(n)
+	m.forExamples(27, n, 16384) // m.xMaskedSoftmaxForward2 over the examples
 	m.xMatmulForward7(n)
-	m.xTransposeForward8(n)
+	m.forExamples(28, n, 8192) // m.xTransposeForward8 over the examples
 	m.xMatmulForward8(n)
-	m.hReduceMeanForward3(n)
-	m.hReduceMeanForward4(n)
-	m.hSqrtForward2(n)
-	m.hDivForward2(n)
+	m.forExamples(29, n, 8192) // m.hReduceMeanForward3 over the examples
+	m.forExamples(30, n, 8192) // m.hReduceMeanForward4 over the examples
+	m.forExamples(31, n, 64)   // m.hSqrtForward2 over the examples
+	m.forExamples(32, n, 8192) // m.hDivForward2 over the examples
 	m.hMatmulForward3(n)
-	m.hAddForward2(n)
+	m.forExamples(33, n, 32768) // m.hAddForward2 over the examples
 	m.hMatmulForward4(n)
-	m.xReduceMeanForward5(n)
-	m.xReduceMeanForward6(n)
-	m.xSqrtForward3(n)
-	m.xDivForward3(n)
+	m.forExamples(34, n, 8192) // m.xReduceMeanForward5 over the examples
+	m.forExamples(35, n, 8192) // m.xReduceMeanForward6 over the examples
+	m.forExamples(36, n, 64)   // m.xSqrtForward3 over the examples
+	m.forExamples(37, n, 8192) // m.xDivForward3 over the examples
 	m.xMatmulForward9(n)
-	m.xSliceForward7(n)
-	m.xTransposeForward9(n)
-	m.xSliceForward8(n)
-	m.xSliceForward9(n)
-	m.xTransposeForward10(n)
-	m.xTransposeForward11(n)
+	m.forExamples(38, n, 8192) // m.xSliceForward7 over the examples
+	m.forExamples(39, n, 8192) // m.xTransposeForward9 over the examples
+	m.forExamples(40, n, 8192) // m.xSliceForward8 over the examples
+	m.forExamples(41, n, 8192) // m.xSliceForward9 over the examples
+	m.forExamples(42, n, 8192) // m.xTransposeForward10 over the examples
+	m.forExamples(43, n, 8192) // m.xTransposeForward11 over the examples
 	m.xMatmulForward10(n)
-	m.xMaskedSoftmaxForward3(n)
+	m.forExamples(44, n, 16384) // m.xMaskedSoftmaxForward3 over the examples
 	m.xMatmulForward11(n)
-	m.xTransposeForward12(n)
+	m.forExamples(45, n, 8192) // m.xTransposeForward12 over the examples
 	m.xMatmulForward12(n)
-	m.hReduceMeanForward5(n)
-	m.hReduceMeanForward6(n)
-	m.hSqrtForward3(n)
-	m.hDivForward3(n)
+	m.forExamples(46, n, 8192) // m.hReduceMeanForward5 over the examples
+	m.forExamples(47, n, 8192) // m.hReduceMeanForward6 over the examples
+	m.forExamples(48, n, 64)   // m.hSqrtForward3 over the examples
+	m.forExamples(49, n, 8192) // m.hDivForward3 over the examples
 	m.hMatmulForward5(n)
-	m.hAddForward3(n)
+	m.forExamples(50, n, 32768) // m.hAddForward3 over the examples
 	m.hMatmulForward6(n)
-	m.xReduceMeanForward7(n)
-	m.xReduceMeanForward8(n)
-	m.xSqrtForward4(n)
-	m.xDivForward4(n)
+	m.forExamples(51, n, 8192) // m.xReduceMeanForward7 over the examples
+	m.forExamples(52, n, 8192) // m.xReduceMeanForward8 over the examples
+	m.forExamples(53, n, 64)   // m.xSqrtForward4 over the examples
+	m.forExamples(54, n, 8192) // m.xDivForward4 over the examples
 	m.xMatmulForward13(n)
-	m.xSliceForward10(n)
-	m.xTransposeForward13(n)
-	m.xSliceForward11(n)
-	m.xSliceForward12(n)
-	m.xTransposeForward14(n)
-	m.xTransposeForward15(n)
+	m.forExamples(55, n, 8192) // m.xSliceForward10 over the examples
+	m.forExamples(56, n, 8192) // m.xTransposeForward13 over the examples
+	m.forExamples(57, n, 8192) // m.xSliceForward11 over the examples
+	m.forExamples(58, n, 8192) // m.xSliceForward12 over the examples
+	m.forExamples(59, n, 8192) // m.xTransposeForward14 over the examples
+	m.forExamples(60, n, 8192) // m.xTransposeForward15 over the examples
 	m.xMatmulForward14(n)
-	m.xMaskedSoftmaxForward4(n)
+	m.forExamples(61, n, 16384) // m.xMaskedSoftmaxForward4 over the examples
 	m.xMatmulForward15(n)
-	m.xTransposeForward16(n)
+	m.forExamples(62, n, 8192) // m.xTransposeForward16 over the examples
 	m.xMatmulForward16(n)
-	m.hReduceMeanForward7(n)
-	m.hReduceMeanForward8(n)
-	m.hSqrtForward4(n)
-	m.hDivForward4(n)
+	m.forExamples(63, n, 8192) // m.hReduceMeanForward7 over the examples
+	m.forExamples(64, n, 8192) // m.hReduceMeanForward8 over the examples
+	m.forExamples(65, n, 64)   // m.hSqrtForward4 over the examples
+	m.forExamples(66, n, 8192) // m.hDivForward4 over the examples
 	m.hMatmulForward7(n)
-	m.hAddForward4(n)
+	m.forExamples(67, n, 32768) // m.hAddForward4 over the examples
 	m.hMatmulForward8(n)
-	m.logitsReduceMeanForward(n)
-	m.logitsReduceMeanForward2(n)
-	m.logitsSqrtForward(n)
-	m.logitsDivForward(n)
+	m.forExamples(68, n, 8192) // m.logitsReduceMeanForward over the examples
+	m.forExamples(69, n, 8192) // m.logitsReduceMeanForward2 over the examples
+	m.forExamples(70, n, 64)   // m.logitsSqrtForward over the examples
+	m.forExamples(71, n, 8192) // m.logitsDivForward over the examples
 	m.logitsTransposeForward(n)
 	m.logitsMatmulForward(n)
 }
@@ -3091,107 +3087,107 @@ func (m *Model) forward(x []int32, n int) {
 // eval computes the loss and the metrics.
 func (m *Model) eval(x []int32, y []int32, n int) {
 	m.hGatherForward(x, n)
-	m.xReduceMeanForward(n)
-	m.xReduceMeanForward2(n)
-	m.xSqrtForward(n)
-	m.xDivForward(n)
+	m.forExamples(0, n, 8192) // m.xReduceMeanForward over the examples
+	m.forExamples(1, n, 8192) // m.xReduceMeanForward2 over the examples
+	m.forExamples(2, n, 64)   // m.xSqrtForward over the examples
+	m.forExamples(3, n, 8192) // m.xDivForward over the examples
 	m.xMatmulForward(n)
-	m.xSliceForward(n)
-	m.xTransposeForward(n)
-	m.xSliceForward2(n)
-	m.xSliceForward3(n)
-	m.xTransposeForward2(n)
-	m.xTransposeForward3(n)
+	m.forExamples(4, n, 8192) // m.xSliceForward over the examples
+	m.forExamples(5, n, 8192) // m.xTransposeForward over the examples
+	m.forExamples(6, n, 8192) // m.xSliceForward2 over the examples
+	m.forExamples(7, n, 8192) // m.xSliceForward3 over the examples
+	m.forExamples(8, n, 8192) // m.xTransposeForward2 over the examples
+	m.forExamples(9, n, 8192) // m.xTransposeForward3 over the examples
 	m.xMatmulForward2(n)
-	m.xMaskedSoftmaxForward(n)
+	m.forExamples(10, n, 16384) // m.xMaskedSoftmaxForward over the examples
 	m.xMatmulForward3(n)
-	m.xTransposeForward4(n)
+	m.forExamples(11, n, 8192) // m.xTransposeForward4 over the examples
 	m.xMatmulForward4(n)
-	m.hReduceMeanForward(n)
-	m.hReduceMeanForward2(n)
-	m.hSqrtForward(n)
-	m.hDivForward(n)
+	m.forExamples(12, n, 8192) // m.hReduceMeanForward over the examples
+	m.forExamples(13, n, 8192) // m.hReduceMeanForward2 over the examples
+	m.forExamples(14, n, 64)   // m.hSqrtForward over the examples
+	m.forExamples(15, n, 8192) // m.hDivForward over the examples
 	m.hMatmulForward(n)
-	m.hAddForward(n)
+	m.forExamples(16, n, 32768) // m.hAddForward over the examples
 	m.hMatmulForward2(n)
-	m.xReduceMeanForward3(n)
-	m.xReduceMeanForward4(n)
-	m.xSqrtForward2(n)
-	m.xDivForward2(n)
+	m.forExamples(17, n, 8192) // m.xReduceMeanForward3 over the examples
+	m.forExamples(18, n, 8192) // m.xReduceMeanForward4 over the examples
+	m.forExamples(19, n, 64)   // m.xSqrtForward2 over the examples
+	m.forExamples(20, n, 8192) // m.xDivForward2 over the examples
 	m.xMatmulForward5(n)
-	m.xSliceForward4(n)
-	m.xTransposeForward5(n)
-	m.xSliceForward5(n)
-	m.xSliceForward6(n)
-	m.xTransposeForward6(n)
-	m.xTransposeForward7(n)
+	m.forExamples(21, n, 8192) // m.xSliceForward4 over the examples
+	m.forExamples(22, n, 8192) // m.xTransposeForward5 over the examples
+	m.forExamples(23, n, 8192) // m.xSliceForward5 over the examples
+	m.forExamples(24, n, 8192) // m.xSliceForward6 over the examples
+	m.forExamples(25, n, 8192) // m.xTransposeForward6 over the examples
+	m.forExamples(26, n, 8192) // m.xTransposeForward7 over the examples
 	m.xMatmulForward6(n)
-	m.xMaskedSoftmaxForward2(n)
+	m.forExamples(27, n, 16384) // m.xMaskedSoftmaxForward2 over the examples
 	m.xMatmulForward7(n)
-	m.xTransposeForward8(n)
+	m.forExamples(28, n, 8192) // m.xTransposeForward8 over the examples
 	m.xMatmulForward8(n)
-	m.hReduceMeanForward3(n)
-	m.hReduceMeanForward4(n)
-	m.hSqrtForward2(n)
-	m.hDivForward2(n)
+	m.forExamples(29, n, 8192) // m.hReduceMeanForward3 over the examples
+	m.forExamples(30, n, 8192) // m.hReduceMeanForward4 over the examples
+	m.forExamples(31, n, 64)   // m.hSqrtForward2 over the examples
+	m.forExamples(32, n, 8192) // m.hDivForward2 over the examples
 	m.hMatmulForward3(n)
-	m.hAddForward2(n)
+	m.forExamples(33, n, 32768) // m.hAddForward2 over the examples
 	m.hMatmulForward4(n)
-	m.xReduceMeanForward5(n)
-	m.xReduceMeanForward6(n)
-	m.xSqrtForward3(n)
-	m.xDivForward3(n)
+	m.forExamples(34, n, 8192) // m.xReduceMeanForward5 over the examples
+	m.forExamples(35, n, 8192) // m.xReduceMeanForward6 over the examples
+	m.forExamples(36, n, 64)   // m.xSqrtForward3 over the examples
+	m.forExamples(37, n, 8192) // m.xDivForward3 over the examples
 	m.xMatmulForward9(n)
-	m.xSliceForward7(n)
-	m.xTransposeForward9(n)
-	m.xSliceForward8(n)
-	m.xSliceForward9(n)
-	m.xTransposeForward10(n)
-	m.xTransposeForward11(n)
+	m.forExamples(38, n, 8192) // m.xSliceForward7 over the examples
+	m.forExamples(39, n, 8192) // m.xTransposeForward9 over the examples
+	m.forExamples(40, n, 8192) // m.xSliceForward8 over the examples
+	m.forExamples(41, n, 8192) // m.xSliceForward9 over the examples
+	m.forExamples(42, n, 8192) // m.xTransposeForward10 over the examples
+	m.forExamples(43, n, 8192) // m.xTransposeForward11 over the examples
 	m.xMatmulForward10(n)
-	m.xMaskedSoftmaxForward3(n)
+	m.forExamples(44, n, 16384) // m.xMaskedSoftmaxForward3 over the examples
 	m.xMatmulForward11(n)
-	m.xTransposeForward12(n)
+	m.forExamples(45, n, 8192) // m.xTransposeForward12 over the examples
 	m.xMatmulForward12(n)
-	m.hReduceMeanForward5(n)
-	m.hReduceMeanForward6(n)
-	m.hSqrtForward3(n)
-	m.hDivForward3(n)
+	m.forExamples(46, n, 8192) // m.hReduceMeanForward5 over the examples
+	m.forExamples(47, n, 8192) // m.hReduceMeanForward6 over the examples
+	m.forExamples(48, n, 64)   // m.hSqrtForward3 over the examples
+	m.forExamples(49, n, 8192) // m.hDivForward3 over the examples
 	m.hMatmulForward5(n)
-	m.hAddForward3(n)
+	m.forExamples(50, n, 32768) // m.hAddForward3 over the examples
 	m.hMatmulForward6(n)
-	m.xReduceMeanForward7(n)
-	m.xReduceMeanForward8(n)
-	m.xSqrtForward4(n)
-	m.xDivForward4(n)
+	m.forExamples(51, n, 8192) // m.xReduceMeanForward7 over the examples
+	m.forExamples(52, n, 8192) // m.xReduceMeanForward8 over the examples
+	m.forExamples(53, n, 64)   // m.xSqrtForward4 over the examples
+	m.forExamples(54, n, 8192) // m.xDivForward4 over the examples
 	m.xMatmulForward13(n)
-	m.xSliceForward10(n)
-	m.xTransposeForward13(n)
-	m.xSliceForward11(n)
-	m.xSliceForward12(n)
-	m.xTransposeForward14(n)
-	m.xTransposeForward15(n)
+	m.forExamples(55, n, 8192) // m.xSliceForward10 over the examples
+	m.forExamples(56, n, 8192) // m.xTransposeForward13 over the examples
+	m.forExamples(57, n, 8192) // m.xSliceForward11 over the examples
+	m.forExamples(58, n, 8192) // m.xSliceForward12 over the examples
+	m.forExamples(59, n, 8192) // m.xTransposeForward14 over the examples
+	m.forExamples(60, n, 8192) // m.xTransposeForward15 over the examples
 	m.xMatmulForward14(n)
-	m.xMaskedSoftmaxForward4(n)
+	m.forExamples(61, n, 16384) // m.xMaskedSoftmaxForward4 over the examples
 	m.xMatmulForward15(n)
-	m.xTransposeForward16(n)
+	m.forExamples(62, n, 8192) // m.xTransposeForward16 over the examples
 	m.xMatmulForward16(n)
-	m.hReduceMeanForward7(n)
-	m.hReduceMeanForward8(n)
-	m.hSqrtForward4(n)
-	m.hDivForward4(n)
+	m.forExamples(63, n, 8192) // m.hReduceMeanForward7 over the examples
+	m.forExamples(64, n, 8192) // m.hReduceMeanForward8 over the examples
+	m.forExamples(65, n, 64)   // m.hSqrtForward4 over the examples
+	m.forExamples(66, n, 8192) // m.hDivForward4 over the examples
 	m.hMatmulForward7(n)
-	m.hAddForward4(n)
+	m.forExamples(67, n, 32768) // m.hAddForward4 over the examples
 	m.hMatmulForward8(n)
-	m.logitsReduceMeanForward(n)
-	m.logitsReduceMeanForward2(n)
-	m.logitsSqrtForward(n)
-	m.logitsDivForward(n)
+	m.forExamples(68, n, 8192) // m.logitsReduceMeanForward over the examples
+	m.forExamples(69, n, 8192) // m.logitsReduceMeanForward2 over the examples
+	m.forExamples(70, n, 64)   // m.logitsSqrtForward over the examples
+	m.forExamples(71, n, 8192) // m.logitsDivForward over the examples
 	m.logitsTransposeForward(n)
 	m.logitsMatmulForward(n)
-	m.lossLogSoftmaxForward(n)
+	m.forExamples(72, n, 16384) // m.lossLogSoftmaxForward over the examples
 	m.lossOneHotForward(y, n)
-	m.lossReduceSumForward(n)
+	m.forExamples(73, n, 16384) // m.lossReduceSumForward over the examples
 	m.lossForward(n)
 }
 
@@ -3201,122 +3197,122 @@ func (m *Model) eval(x []int32, y []int32, n int) {
 func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	// Forward.
 	m.hGatherForward(x, n)
-	m.xReduceMeanForward(n)
-	m.xReduceMeanForward2(n)
-	m.xSqrtForward(n)
-	m.xDivForward(n)
+	m.forExamples(0, n, 8192) // m.xReduceMeanForward over the examples
+	m.forExamples(1, n, 8192) // m.xReduceMeanForward2 over the examples
+	m.forExamples(2, n, 64)   // m.xSqrtForward over the examples
+	m.forExamples(3, n, 8192) // m.xDivForward over the examples
 	m.xMatmulForward(n)
-	m.xSliceForward(n)
-	m.xTransposeForward(n)
-	m.xSliceForward2(n)
-	m.xSliceForward3(n)
-	m.xTransposeForward2(n)
-	m.xTransposeForward3(n)
+	m.forExamples(4, n, 8192) // m.xSliceForward over the examples
+	m.forExamples(5, n, 8192) // m.xTransposeForward over the examples
+	m.forExamples(6, n, 8192) // m.xSliceForward2 over the examples
+	m.forExamples(7, n, 8192) // m.xSliceForward3 over the examples
+	m.forExamples(8, n, 8192) // m.xTransposeForward2 over the examples
+	m.forExamples(9, n, 8192) // m.xTransposeForward3 over the examples
 	m.xMatmulForward2(n)
-	m.xMaskedSoftmaxForward(n)
+	m.forExamples(10, n, 16384) // m.xMaskedSoftmaxForward over the examples
 	m.xMatmulForward3(n)
-	m.xTransposeForward4(n)
+	m.forExamples(11, n, 8192) // m.xTransposeForward4 over the examples
 	m.xMatmulForward4(n)
-	m.hReduceMeanForward(n)
-	m.hReduceMeanForward2(n)
-	m.hSqrtForward(n)
-	m.hDivForward(n)
+	m.forExamples(12, n, 8192) // m.hReduceMeanForward over the examples
+	m.forExamples(13, n, 8192) // m.hReduceMeanForward2 over the examples
+	m.forExamples(14, n, 64)   // m.hSqrtForward over the examples
+	m.forExamples(15, n, 8192) // m.hDivForward over the examples
 	m.hMatmulForward(n)
-	m.hAddForward(n)
+	m.forExamples(16, n, 32768) // m.hAddForward over the examples
 	m.hMatmulForward2(n)
-	m.xReduceMeanForward3(n)
-	m.xReduceMeanForward4(n)
-	m.xSqrtForward2(n)
-	m.xDivForward2(n)
+	m.forExamples(17, n, 8192) // m.xReduceMeanForward3 over the examples
+	m.forExamples(18, n, 8192) // m.xReduceMeanForward4 over the examples
+	m.forExamples(19, n, 64)   // m.xSqrtForward2 over the examples
+	m.forExamples(20, n, 8192) // m.xDivForward2 over the examples
 	m.xMatmulForward5(n)
-	m.xSliceForward4(n)
-	m.xTransposeForward5(n)
-	m.xSliceForward5(n)
-	m.xSliceForward6(n)
-	m.xTransposeForward6(n)
-	m.xTransposeForward7(n)
+	m.forExamples(21, n, 8192) // m.xSliceForward4 over the examples
+	m.forExamples(22, n, 8192) // m.xTransposeForward5 over the examples
+	m.forExamples(23, n, 8192) // m.xSliceForward5 over the examples
+	m.forExamples(24, n, 8192) // m.xSliceForward6 over the examples
+	m.forExamples(25, n, 8192) // m.xTransposeForward6 over the examples
+	m.forExamples(26, n, 8192) // m.xTransposeForward7 over the examples
 	m.xMatmulForward6(n)
-	m.xMaskedSoftmaxForward2(n)
+	m.forExamples(27, n, 16384) // m.xMaskedSoftmaxForward2 over the examples
 	m.xMatmulForward7(n)
-	m.xTransposeForward8(n)
+	m.forExamples(28, n, 8192) // m.xTransposeForward8 over the examples
 	m.xMatmulForward8(n)
-	m.hReduceMeanForward3(n)
-	m.hReduceMeanForward4(n)
-	m.hSqrtForward2(n)
-	m.hDivForward2(n)
+	m.forExamples(29, n, 8192) // m.hReduceMeanForward3 over the examples
+	m.forExamples(30, n, 8192) // m.hReduceMeanForward4 over the examples
+	m.forExamples(31, n, 64)   // m.hSqrtForward2 over the examples
+	m.forExamples(32, n, 8192) // m.hDivForward2 over the examples
 	m.hMatmulForward3(n)
-	m.hAddForward2(n)
+	m.forExamples(33, n, 32768) // m.hAddForward2 over the examples
 	m.hMatmulForward4(n)
-	m.xReduceMeanForward5(n)
-	m.xReduceMeanForward6(n)
-	m.xSqrtForward3(n)
-	m.xDivForward3(n)
+	m.forExamples(34, n, 8192) // m.xReduceMeanForward5 over the examples
+	m.forExamples(35, n, 8192) // m.xReduceMeanForward6 over the examples
+	m.forExamples(36, n, 64)   // m.xSqrtForward3 over the examples
+	m.forExamples(37, n, 8192) // m.xDivForward3 over the examples
 	m.xMatmulForward9(n)
-	m.xSliceForward7(n)
-	m.xTransposeForward9(n)
-	m.xSliceForward8(n)
-	m.xSliceForward9(n)
-	m.xTransposeForward10(n)
-	m.xTransposeForward11(n)
+	m.forExamples(38, n, 8192) // m.xSliceForward7 over the examples
+	m.forExamples(39, n, 8192) // m.xTransposeForward9 over the examples
+	m.forExamples(40, n, 8192) // m.xSliceForward8 over the examples
+	m.forExamples(41, n, 8192) // m.xSliceForward9 over the examples
+	m.forExamples(42, n, 8192) // m.xTransposeForward10 over the examples
+	m.forExamples(43, n, 8192) // m.xTransposeForward11 over the examples
 	m.xMatmulForward10(n)
-	m.xMaskedSoftmaxForward3(n)
+	m.forExamples(44, n, 16384) // m.xMaskedSoftmaxForward3 over the examples
 	m.xMatmulForward11(n)
-	m.xTransposeForward12(n)
+	m.forExamples(45, n, 8192) // m.xTransposeForward12 over the examples
 	m.xMatmulForward12(n)
-	m.hReduceMeanForward5(n)
-	m.hReduceMeanForward6(n)
-	m.hSqrtForward3(n)
-	m.hDivForward3(n)
+	m.forExamples(46, n, 8192) // m.hReduceMeanForward5 over the examples
+	m.forExamples(47, n, 8192) // m.hReduceMeanForward6 over the examples
+	m.forExamples(48, n, 64)   // m.hSqrtForward3 over the examples
+	m.forExamples(49, n, 8192) // m.hDivForward3 over the examples
 	m.hMatmulForward5(n)
-	m.hAddForward3(n)
+	m.forExamples(50, n, 32768) // m.hAddForward3 over the examples
 	m.hMatmulForward6(n)
-	m.xReduceMeanForward7(n)
-	m.xReduceMeanForward8(n)
-	m.xSqrtForward4(n)
-	m.xDivForward4(n)
+	m.forExamples(51, n, 8192) // m.xReduceMeanForward7 over the examples
+	m.forExamples(52, n, 8192) // m.xReduceMeanForward8 over the examples
+	m.forExamples(53, n, 64)   // m.xSqrtForward4 over the examples
+	m.forExamples(54, n, 8192) // m.xDivForward4 over the examples
 	m.xMatmulForward13(n)
-	m.xSliceForward10(n)
-	m.xTransposeForward13(n)
-	m.xSliceForward11(n)
-	m.xSliceForward12(n)
-	m.xTransposeForward14(n)
-	m.xTransposeForward15(n)
+	m.forExamples(55, n, 8192) // m.xSliceForward10 over the examples
+	m.forExamples(56, n, 8192) // m.xTransposeForward13 over the examples
+	m.forExamples(57, n, 8192) // m.xSliceForward11 over the examples
+	m.forExamples(58, n, 8192) // m.xSliceForward12 over the examples
+	m.forExamples(59, n, 8192) // m.xTransposeForward14 over the examples
+	m.forExamples(60, n, 8192) // m.xTransposeForward15 over the examples
 	m.xMatmulForward14(n)
-	m.xMaskedSoftmaxForward4(n)
+	m.forExamples(61, n, 16384) // m.xMaskedSoftmaxForward4 over the examples
 	m.xMatmulForward15(n)
-	m.xTransposeForward16(n)
+	m.forExamples(62, n, 8192) // m.xTransposeForward16 over the examples
 	m.xMatmulForward16(n)
-	m.hReduceMeanForward7(n)
-	m.hReduceMeanForward8(n)
-	m.hSqrtForward4(n)
-	m.hDivForward4(n)
+	m.forExamples(63, n, 8192) // m.hReduceMeanForward7 over the examples
+	m.forExamples(64, n, 8192) // m.hReduceMeanForward8 over the examples
+	m.forExamples(65, n, 64)   // m.hSqrtForward4 over the examples
+	m.forExamples(66, n, 8192) // m.hDivForward4 over the examples
 	m.hMatmulForward7(n)
-	m.hAddForward4(n)
+	m.forExamples(67, n, 32768) // m.hAddForward4 over the examples
 	m.hMatmulForward8(n)
-	m.logitsReduceMeanForward(n)
-	m.logitsReduceMeanForward2(n)
-	m.logitsSqrtForward(n)
-	m.logitsDivForward(n)
+	m.forExamples(68, n, 8192) // m.logitsReduceMeanForward over the examples
+	m.forExamples(69, n, 8192) // m.logitsReduceMeanForward2 over the examples
+	m.forExamples(70, n, 64)   // m.logitsSqrtForward over the examples
+	m.forExamples(71, n, 8192) // m.logitsDivForward over the examples
 	m.logitsTransposeForward(n)
 	m.logitsMatmulForward(n)
-	m.lossLogSoftmaxForward(n)
+	m.forExamples(72, n, 16384) // m.lossLogSoftmaxForward over the examples
 	m.lossOneHotForward(y, n)
-	m.lossReduceSumForward(n)
+	m.forExamples(73, n, 16384) // m.lossReduceSumForward over the examples
 	m.lossForward(n)
 
 	// Backward.
 	m.dWteDivBackward(n)
-	m.dWteNegBackward(n)
-	m.dWteReduceSumBackward(n)
-	m.dWteSubBackward(n)
+	m.forExamples(74, n, 64)    // m.dWteNegBackward over the examples
+	m.forExamples(75, n, 16384) // m.dWteReduceSumBackward over the examples
+	m.forExamples(76, n, 16384) // m.dWteSubBackward over the examples
 	m.dWteMatmulBackward(n)
 	m.dLogitsBetaMatmulBackward(n)
 	m.dWteTransposeBackward(n)
 	m.dLogitsBetaBackward(n)
-	m.dH4BlockDense1BReduceSumBackward(n)
+	m.forExamples(77, n, 8192) // m.dH4BlockDense1BReduceSumBackward over the examples
 	m.dLogitsGammaBackward(n)
-	m.dH4BlockDense1BDivBackward(n)
-	m.dH4BlockDense1BReduceSumBackward2(n)
+	m.forExamples(78, n, 64)   // m.dH4BlockDense1BDivBackward over the examples
+	m.forExamples(79, n, 8192) // m.dH4BlockDense1BReduceSumBackward2 over the examples
 	m.dH4BlockDense1BDivBackward2(n)
 	m.dH4BlockDense1BBackward(n)
 	m.dH4BlockDense1WBackward(n)
@@ -3325,34 +3321,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH4BlockDense0WBackward(n)
 	m.dH4BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH4BlockLayerNorm0BetaBackward(n)
-	m.dH4BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(80, n, 8192) // m.dH4BlockXAttention0WoReduceSumBackward over the examples
 	m.dH4BlockLayerNorm0GammaBackward(n)
-	m.dH4BlockXAttention0WoDivBackward(n)
-	m.dH4BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(81, n, 64)   // m.dH4BlockXAttention0WoDivBackward over the examples
+	m.forExamples(82, n, 8192) // m.dH4BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH4BlockXAttention0WoDivBackward2(n)
-	m.dH4BlockXAttention0WoAddBackward(n)
+	m.forExamples(83, n, 8192) // m.dH4BlockXAttention0WoAddBackward over the examples
 	m.dH4BlockXAttention0WoBackward(n)
 	m.dH4BlockXAttention0WqkvMatmulBackward(n)
-	m.dH4BlockXAttention0WqkvTransposeBackward(n)
+	m.forExamples(84, n, 8192) // m.dH4BlockXAttention0WqkvTransposeBackward over the examples
 	m.dH4BlockXAttention0WqkvMatmulBackward2(n)
 	m.dH4BlockXAttention0WqkvMatmulBackward3(n)
-	m.dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward(n)
+	m.forExamples(85, n, 16384) // m.dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward over the examples
 	m.dH4BlockXAttention0WqkvMatmulBackward4(n)
 	m.dH4BlockXAttention0WqkvMatmulBackward5(n)
-	m.dH4BlockXAttention0WqkvTransposeBackward2(n)
-	m.dH4BlockXAttention0WqkvPadBackward(n)
-	m.dH4BlockXAttention0WqkvTransposeBackward3(n)
-	m.dH4BlockXAttention0WqkvPadBackward2(n)
-	m.dH4BlockXAttention0WqkvTransposeBackward4(n)
-	m.dH4BlockXAttention0WqkvPadBackward3(n)
-	m.dH4BlockXAttention0WqkvAddBackward(n)
+	m.forExamples(86, n, 8192)  // m.dH4BlockXAttention0WqkvTransposeBackward2 over the examples
+	m.forExamples(87, n, 24576) // m.dH4BlockXAttention0WqkvPadBackward over the examples
+	m.forExamples(88, n, 8192)  // m.dH4BlockXAttention0WqkvTransposeBackward3 over the examples
+	m.forExamples(89, n, 24576) // m.dH4BlockXAttention0WqkvPadBackward2 over the examples
+	m.forExamples(90, n, 8192)  // m.dH4BlockXAttention0WqkvTransposeBackward4 over the examples
+	m.forExamples(91, n, 24576) // m.dH4BlockXAttention0WqkvPadBackward3 over the examples
+	m.forExamples(92, n, 24576) // m.dH4BlockXAttention0WqkvAddBackward over the examples
 	m.dH4BlockXAttention0WqkvBackward(n)
 	m.dH4BlockXLayerNorm0BetaMatmulBackward(n)
 	m.dH4BlockXLayerNorm0BetaBackward(n)
-	m.dH3BlockDense1BReduceSumBackward(n)
+	m.forExamples(93, n, 8192) // m.dH3BlockDense1BReduceSumBackward over the examples
 	m.dH4BlockXLayerNorm0GammaBackward(n)
-	m.dH3BlockDense1BDivBackward(n)
-	m.dH3BlockDense1BReduceSumBackward2(n)
+	m.forExamples(94, n, 64)   // m.dH3BlockDense1BDivBackward over the examples
+	m.forExamples(95, n, 8192) // m.dH3BlockDense1BReduceSumBackward2 over the examples
 	m.dH3BlockDense1BDivBackward2(n)
 	m.dH3BlockDense1BBackward(n)
 	m.dH3BlockDense1WBackward(n)
@@ -3361,34 +3357,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH3BlockDense0WBackward(n)
 	m.dH3BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH3BlockLayerNorm0BetaBackward(n)
-	m.dH3BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(96, n, 8192) // m.dH3BlockXAttention0WoReduceSumBackward over the examples
 	m.dH3BlockLayerNorm0GammaBackward(n)
-	m.dH3BlockXAttention0WoDivBackward(n)
-	m.dH3BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(97, n, 64)   // m.dH3BlockXAttention0WoDivBackward over the examples
+	m.forExamples(98, n, 8192) // m.dH3BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH3BlockXAttention0WoDivBackward2(n)
-	m.dH3BlockXAttention0WoAddBackward(n)
+	m.forExamples(99, n, 8192) // m.dH3BlockXAttention0WoAddBackward over the examples
 	m.dH3BlockXAttention0WoBackward(n)
 	m.dH3BlockXAttention0WqkvMatmulBackward(n)
-	m.dH3BlockXAttention0WqkvTransposeBackward(n)
+	m.forExamples(100, n, 8192) // m.dH3BlockXAttention0WqkvTransposeBackward over the examples
 	m.dH3BlockXAttention0WqkvMatmulBackward2(n)
 	m.dH3BlockXAttention0WqkvMatmulBackward3(n)
-	m.dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward(n)
+	m.forExamples(101, n, 16384) // m.dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward over the examples
 	m.dH3BlockXAttention0WqkvMatmulBackward4(n)
 	m.dH3BlockXAttention0WqkvMatmulBackward5(n)
-	m.dH3BlockXAttention0WqkvTransposeBackward2(n)
-	m.dH3BlockXAttention0WqkvPadBackward(n)
-	m.dH3BlockXAttention0WqkvTransposeBackward3(n)
-	m.dH3BlockXAttention0WqkvPadBackward2(n)
-	m.dH3BlockXAttention0WqkvTransposeBackward4(n)
-	m.dH3BlockXAttention0WqkvPadBackward3(n)
-	m.dH3BlockXAttention0WqkvAddBackward(n)
+	m.forExamples(102, n, 8192)  // m.dH3BlockXAttention0WqkvTransposeBackward2 over the examples
+	m.forExamples(103, n, 24576) // m.dH3BlockXAttention0WqkvPadBackward over the examples
+	m.forExamples(104, n, 8192)  // m.dH3BlockXAttention0WqkvTransposeBackward3 over the examples
+	m.forExamples(105, n, 24576) // m.dH3BlockXAttention0WqkvPadBackward2 over the examples
+	m.forExamples(106, n, 8192)  // m.dH3BlockXAttention0WqkvTransposeBackward4 over the examples
+	m.forExamples(107, n, 24576) // m.dH3BlockXAttention0WqkvPadBackward3 over the examples
+	m.forExamples(108, n, 24576) // m.dH3BlockXAttention0WqkvAddBackward over the examples
 	m.dH3BlockXAttention0WqkvBackward(n)
 	m.dH3BlockXLayerNorm0BetaMatmulBackward(n)
 	m.dH3BlockXLayerNorm0BetaBackward(n)
-	m.dH2BlockDense1BReduceSumBackward(n)
+	m.forExamples(109, n, 8192) // m.dH2BlockDense1BReduceSumBackward over the examples
 	m.dH3BlockXLayerNorm0GammaBackward(n)
-	m.dH2BlockDense1BDivBackward(n)
-	m.dH2BlockDense1BReduceSumBackward2(n)
+	m.forExamples(110, n, 64)   // m.dH2BlockDense1BDivBackward over the examples
+	m.forExamples(111, n, 8192) // m.dH2BlockDense1BReduceSumBackward2 over the examples
 	m.dH2BlockDense1BDivBackward2(n)
 	m.dH2BlockDense1BBackward(n)
 	m.dH2BlockDense1WBackward(n)
@@ -3397,34 +3393,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH2BlockDense0WBackward(n)
 	m.dH2BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH2BlockLayerNorm0BetaBackward(n)
-	m.dH2BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(112, n, 8192) // m.dH2BlockXAttention0WoReduceSumBackward over the examples
 	m.dH2BlockLayerNorm0GammaBackward(n)
-	m.dH2BlockXAttention0WoDivBackward(n)
-	m.dH2BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(113, n, 64)   // m.dH2BlockXAttention0WoDivBackward over the examples
+	m.forExamples(114, n, 8192) // m.dH2BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH2BlockXAttention0WoDivBackward2(n)
-	m.dH2BlockXAttention0WoAddBackward(n)
+	m.forExamples(115, n, 8192) // m.dH2BlockXAttention0WoAddBackward over the examples
 	m.dH2BlockXAttention0WoBackward(n)
 	m.dH2BlockXAttention0WqkvMatmulBackward(n)
-	m.dH2BlockXAttention0WqkvTransposeBackward(n)
+	m.forExamples(116, n, 8192) // m.dH2BlockXAttention0WqkvTransposeBackward over the examples
 	m.dH2BlockXAttention0WqkvMatmulBackward2(n)
 	m.dH2BlockXAttention0WqkvMatmulBackward3(n)
-	m.dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward(n)
+	m.forExamples(117, n, 16384) // m.dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward over the examples
 	m.dH2BlockXAttention0WqkvMatmulBackward4(n)
 	m.dH2BlockXAttention0WqkvMatmulBackward5(n)
-	m.dH2BlockXAttention0WqkvTransposeBackward2(n)
-	m.dH2BlockXAttention0WqkvPadBackward(n)
-	m.dH2BlockXAttention0WqkvTransposeBackward3(n)
-	m.dH2BlockXAttention0WqkvPadBackward2(n)
-	m.dH2BlockXAttention0WqkvTransposeBackward4(n)
-	m.dH2BlockXAttention0WqkvPadBackward3(n)
-	m.dH2BlockXAttention0WqkvAddBackward(n)
+	m.forExamples(118, n, 8192)  // m.dH2BlockXAttention0WqkvTransposeBackward2 over the examples
+	m.forExamples(119, n, 24576) // m.dH2BlockXAttention0WqkvPadBackward over the examples
+	m.forExamples(120, n, 8192)  // m.dH2BlockXAttention0WqkvTransposeBackward3 over the examples
+	m.forExamples(121, n, 24576) // m.dH2BlockXAttention0WqkvPadBackward2 over the examples
+	m.forExamples(122, n, 8192)  // m.dH2BlockXAttention0WqkvTransposeBackward4 over the examples
+	m.forExamples(123, n, 24576) // m.dH2BlockXAttention0WqkvPadBackward3 over the examples
+	m.forExamples(124, n, 24576) // m.dH2BlockXAttention0WqkvAddBackward over the examples
 	m.dH2BlockXAttention0WqkvBackward(n)
 	m.dH2BlockXLayerNorm0BetaMatmulBackward(n)
 	m.dH2BlockXLayerNorm0BetaBackward(n)
-	m.dH1BlockDense1BReduceSumBackward(n)
+	m.forExamples(125, n, 8192) // m.dH1BlockDense1BReduceSumBackward over the examples
 	m.dH2BlockXLayerNorm0GammaBackward(n)
-	m.dH1BlockDense1BDivBackward(n)
-	m.dH1BlockDense1BReduceSumBackward2(n)
+	m.forExamples(126, n, 64)   // m.dH1BlockDense1BDivBackward over the examples
+	m.forExamples(127, n, 8192) // m.dH1BlockDense1BReduceSumBackward2 over the examples
 	m.dH1BlockDense1BDivBackward2(n)
 	m.dH1BlockDense1BBackward(n)
 	m.dH1BlockDense1WBackward(n)
@@ -3433,34 +3429,34 @@ func (m *Model) trainStep(x []int32, y []int32, n int) error {
 	m.dH1BlockDense0WBackward(n)
 	m.dH1BlockLayerNorm0BetaMatmulBackward(n)
 	m.dH1BlockLayerNorm0BetaBackward(n)
-	m.dH1BlockXAttention0WoReduceSumBackward(n)
+	m.forExamples(128, n, 8192) // m.dH1BlockXAttention0WoReduceSumBackward over the examples
 	m.dH1BlockLayerNorm0GammaBackward(n)
-	m.dH1BlockXAttention0WoDivBackward(n)
-	m.dH1BlockXAttention0WoReduceSumBackward2(n)
+	m.forExamples(129, n, 64)   // m.dH1BlockXAttention0WoDivBackward over the examples
+	m.forExamples(130, n, 8192) // m.dH1BlockXAttention0WoReduceSumBackward2 over the examples
 	m.dH1BlockXAttention0WoDivBackward2(n)
-	m.dH1BlockXAttention0WoAddBackward(n)
+	m.forExamples(131, n, 8192) // m.dH1BlockXAttention0WoAddBackward over the examples
 	m.dH1BlockXAttention0WoBackward(n)
 	m.dH1BlockXAttention0WqkvMatmulBackward(n)
-	m.dH1BlockXAttention0WqkvTransposeBackward(n)
+	m.forExamples(132, n, 8192) // m.dH1BlockXAttention0WqkvTransposeBackward over the examples
 	m.dH1BlockXAttention0WqkvMatmulBackward2(n)
 	m.dH1BlockXAttention0WqkvMatmulBackward3(n)
-	m.dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward(n)
+	m.forExamples(133, n, 16384) // m.dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward over the examples
 	m.dH1BlockXAttention0WqkvMatmulBackward4(n)
 	m.dH1BlockXAttention0WqkvMatmulBackward5(n)
-	m.dH1BlockXAttention0WqkvTransposeBackward2(n)
-	m.dH1BlockXAttention0WqkvPadBackward(n)
-	m.dH1BlockXAttention0WqkvTransposeBackward3(n)
-	m.dH1BlockXAttention0WqkvPadBackward2(n)
-	m.dH1BlockXAttention0WqkvTransposeBackward4(n)
-	m.dH1BlockXAttention0WqkvPadBackward3(n)
-	m.dH1BlockXAttention0WqkvAddBackward(n)
+	m.forExamples(134, n, 8192)  // m.dH1BlockXAttention0WqkvTransposeBackward2 over the examples
+	m.forExamples(135, n, 24576) // m.dH1BlockXAttention0WqkvPadBackward over the examples
+	m.forExamples(136, n, 8192)  // m.dH1BlockXAttention0WqkvTransposeBackward3 over the examples
+	m.forExamples(137, n, 24576) // m.dH1BlockXAttention0WqkvPadBackward2 over the examples
+	m.forExamples(138, n, 8192)  // m.dH1BlockXAttention0WqkvTransposeBackward4 over the examples
+	m.forExamples(139, n, 24576) // m.dH1BlockXAttention0WqkvPadBackward3 over the examples
+	m.forExamples(140, n, 24576) // m.dH1BlockXAttention0WqkvAddBackward over the examples
 	m.dH1BlockXAttention0WqkvBackward(n)
 	m.dH1BlockXLayerNorm0BetaMatmulBackward(n)
 	m.dH1BlockXLayerNorm0BetaBackward(n)
-	m.dWpeReduceSumBackward(n)
+	m.forExamples(141, n, 8192) // m.dWpeReduceSumBackward over the examples
 	m.dH1BlockXLayerNorm0GammaBackward(n)
-	m.dWpeDivBackward(n)
-	m.dWpeReduceSumBackward2(n)
+	m.forExamples(142, n, 64)   // m.dWpeDivBackward over the examples
+	m.forExamples(143, n, 8192) // m.dWpeReduceSumBackward2 over the examples
 	m.dWpeDivBackward2(n)
 	m.dWpeBackward(n)
 	m.dWteScatterAddBackward(x, n)
@@ -3499,47 +3495,56 @@ func (m *Model) hGatherForward(x []int32, n int) {
 	}
 }
 
-// xReduceMeanForward computes
+// xReduceMeanForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	h = add(hGather, wpe) (N, 64, 128)
 //	xReduceMean = reduce_mean(h) (N, 64, 1)
-func (m *Model) xReduceMeanForward(n int) {
-	for i := range m.xReduceMean[:64*n] {
-		m.xReduceMean[i] = 0
+func (m *Model) xReduceMeanForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMeanEx := m.xReduceMean[lo*64:]
+	hGatherEx := m.hGather[lo*8192:]
+	hEx := m.h[lo*8192:]
+	for i := range xReduceMeanEx[:64*n] {
+		xReduceMeanEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hGatherRow := m.hGather[i0*8192+i1*128:][:128]
+			hGatherRow := hGatherEx[i0*8192+i1*128:][:128]
 			wpeRow := m.wpe[i1*128:][:128]
-			hRow := m.h[i0*8192+i1*128:][:128]
+			hRow := hEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range hRow {
 				h := hGatherRow[j] + wpeRow[j]
 				acc += h
 				hRow[j] = h
 			}
-			m.xReduceMean[i0*64+i1] += acc
+			xReduceMeanEx[i0*64+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean[:64*n] {
-		m.xReduceMean[i] /= float32(128)
+	for i := range xReduceMeanEx[:64*n] {
+		xReduceMeanEx[i] /= float32(128)
 	}
 }
 
-// xReduceMeanForward2 computes
+// xReduceMeanForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub = sub(h, xReduceMean) (N, 64, 128)
 //	xMul = mul(xSub, xSub) (N, 64, 128)
 //	xReduceMean2 = reduce_mean(xMul) (N, 64, 1)
-func (m *Model) xReduceMeanForward2(n int) {
-	for i := range m.xReduceMean2[:64*n] {
-		m.xReduceMean2[i] = 0
+func (m *Model) xReduceMeanForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean2Ex := m.xReduceMean2[lo*64:]
+	hEx2 := m.h[lo*8192:]
+	xReduceMeanEx2 := m.xReduceMean[lo*64:]
+	xSubEx := m.xSub[lo*8192:]
+	for i := range xReduceMean2Ex[:64*n] {
+		xReduceMean2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hRow := m.h[i0*8192+i1*128:][:128]
-			xReduceMean := m.xReduceMean[i0*64+i1]
-			xSubRow := m.xSub[i0*8192+i1*128:][:128]
+			hRow := hEx2[i0*8192+i1*128:][:128]
+			xReduceMean := xReduceMeanEx2[i0*64+i1]
+			xSubRow := xSubEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range xSubRow {
 				xSub := hRow[j] - xReduceMean
@@ -3547,28 +3552,31 @@ func (m *Model) xReduceMeanForward2(n int) {
 				acc += xMul
 				xSubRow[j] = xSub
 			}
-			m.xReduceMean2[i0*64+i1] += acc
+			xReduceMean2Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean2[:64*n] {
-		m.xReduceMean2[i] /= float32(128)
+	for i := range xReduceMean2Ex[:64*n] {
+		xReduceMean2Ex[i] /= float32(128)
 	}
 }
 
-// xSqrtForward computes
+// xSqrtForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd = add(xReduceMean2, float32(1e-05)) (N, 64, 1)
 //	xSqrt = sqrt(xAdd) (N, 64, 1)
-func (m *Model) xSqrtForward(n int) {
+func (m *Model) xSqrtForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean2Ex2 := m.xReduceMean2[lo*64:]
+	xSqrtEx := m.xSqrt[lo*64:]
 	if xSqrtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow := m.xReduceMean2[0:][:64*n]
-		xSqrtRow := m.xSqrt[0:][:64*n]
+		xReduceMeanRow := xReduceMean2Ex2[0:][:64*n]
+		xSqrtRow := xSqrtEx[0:][:64*n]
 		if 64*n > 0 {
 			xSqrtAVX2(64*n, &xReduceMeanRow[0], &xSqrtRow[0])
 		}
 	} else {
-		xReduceMeanRow := m.xReduceMean2[0:][:64*n]
-		xSqrtRow := m.xSqrt[0:][:64*n]
+		xReduceMeanRow := xReduceMean2Ex2[0:][:64*n]
+		xSqrtRow := xSqrtEx[0:][:64*n]
 		for j := range xSqrtRow {
 			xAdd := xReduceMeanRow[j] + float32(1e-05)
 			xSqrt := sqrt32(xAdd)
@@ -3577,33 +3585,38 @@ func (m *Model) xSqrtForward(n int) {
 	}
 }
 
-// xDivForward computes
+// xDivForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv = div(xSub, xSqrt) (N, 64, 128)
 //	xMul2 = mul(xDiv, h1BlockXLayerNorm0Gamma) (N, 64, 128)
 //	xAdd2 = add(xMul2, h1BlockXLayerNorm0Beta) (N, 64, 128)
-func (m *Model) xDivForward(n int) {
+func (m *Model) xDivForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSubEx2 := m.xSub[lo*8192:]
+	xSqrtEx2 := m.xSqrt[lo*64:]
+	xDivEx := m.xDiv[lo*8192:]
+	xAdd2Ex := m.xAdd2[lo*8192:]
 	if xDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				xSubRow := m.xSub[i0*8192+i1*128:][:128]
-				xSqrt := m.xSqrt[i0*64+i1]
+				xSubRow := xSubEx2[i0*8192+i1*128:][:128]
+				xSqrt := xSqrtEx2[i0*64+i1]
 				h1BlockXLayerNorm0GammaRow := m.h1BlockXLayerNorm0Gamma[0:][:128]
 				h1BlockXLayerNorm0BetaRow := m.h1BlockXLayerNorm0Beta[0:][:128]
-				xDivRow := m.xDiv[i0*8192+i1*128:][:128]
-				xAddRow := m.xAdd2[i0*8192+i1*128:][:128]
+				xDivRow := xDivEx[i0*8192+i1*128:][:128]
+				xAddRow := xAdd2Ex[i0*8192+i1*128:][:128]
 				xDivAVX2(128, &xSubRow[0], &xDivRow[0], &h1BlockXLayerNorm0GammaRow[0], &h1BlockXLayerNorm0BetaRow[0], &xAddRow[0], xSqrt)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				xSubRow := m.xSub[i0*8192+i1*128:][:128]
-				xSqrt := m.xSqrt[i0*64+i1]
+				xSubRow := xSubEx2[i0*8192+i1*128:][:128]
+				xSqrt := xSqrtEx2[i0*64+i1]
 				h1BlockXLayerNorm0GammaRow := m.h1BlockXLayerNorm0Gamma[0:][:128]
 				h1BlockXLayerNorm0BetaRow := m.h1BlockXLayerNorm0Beta[0:][:128]
-				xDivRow := m.xDiv[i0*8192+i1*128:][:128]
-				xAddRow := m.xAdd2[i0*8192+i1*128:][:128]
+				xDivRow := xDivEx[i0*8192+i1*128:][:128]
+				xAddRow := xAdd2Ex[i0*8192+i1*128:][:128]
 				for j := range xDivRow {
 					xDiv := xSubRow[j] / xSqrt
 					xMul2 := xDiv * h1BlockXLayerNorm0GammaRow[j]
@@ -3623,72 +3636,90 @@ func (m *Model) xMatmulForward(n int) {
 	rt.Sgemm(false, false, 64*n, 384, 128, 1, m.xAdd2, 128, m.h1BlockXAttention0Wqkv, 384, 0, m.xMatmul, 384)
 }
 
-// xSliceForward computes
+// xSliceForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice = slice(xMatmul) (64*N, 128)
-func (m *Model) xSliceForward(n int) {
+func (m *Model) xSliceForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSliceEx := m.xSlice[lo*8192:]
+	xMatmulEx := m.xMatmul[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice[o*128*(1):(o+1)*128*(1)], m.xMatmul[(o*(384)+0)*(1):(o*(384)+128)*(1)])
+		copy(xSliceEx[o*128*(1):(o+1)*128*(1)], xMatmulEx[(o*(384)+0)*(1):(o*(384)+128)*(1)])
 	}
 }
 
-// xTransposeForward computes
+// xTransposeForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose = transpose(xSlice) (N, 4, 64, 32)
-func (m *Model) xTransposeForward(n int) {
+func (m *Model) xTransposeForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTransposeEx := m.xTranspose[lo*8192:]
+	xSliceEx2 := m.xSlice[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose[i0*8192+i1*2048+i2*32+i3] = m.xSlice[i0*8192+i1*32+i2*128+i3]
+					xTransposeEx[i0*8192+i1*2048+i2*32+i3] = xSliceEx2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward2 computes
+// xSliceForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice2 = slice(xMatmul) (64*N, 128)
-func (m *Model) xSliceForward2(n int) {
+func (m *Model) xSliceForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice2Ex := m.xSlice2[lo*8192:]
+	xMatmulEx2 := m.xMatmul[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice2[o*128*(1):(o+1)*128*(1)], m.xMatmul[(o*(384)+128)*(1):(o*(384)+256)*(1)])
+		copy(xSlice2Ex[o*128*(1):(o+1)*128*(1)], xMatmulEx2[(o*(384)+128)*(1):(o*(384)+256)*(1)])
 	}
 }
 
-// xSliceForward3 computes
+// xSliceForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice3 = slice(xMatmul) (64*N, 128)
-func (m *Model) xSliceForward3(n int) {
+func (m *Model) xSliceForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice3Ex := m.xSlice3[lo*8192:]
+	xMatmulEx3 := m.xMatmul[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice3[o*128*(1):(o+1)*128*(1)], m.xMatmul[(o*(384)+256)*(1):(o*(384)+384)*(1)])
+		copy(xSlice3Ex[o*128*(1):(o+1)*128*(1)], xMatmulEx3[(o*(384)+256)*(1):(o*(384)+384)*(1)])
 	}
 }
 
-// xTransposeForward2 computes
+// xTransposeForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose2 = transpose(xSlice2) (N, 4, 64, 32)
-func (m *Model) xTransposeForward2(n int) {
+func (m *Model) xTransposeForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose2Ex := m.xTranspose2[lo*8192:]
+	xSlice2Ex2 := m.xSlice2[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose2[i0*8192+i1*2048+i2*32+i3] = m.xSlice2[i0*8192+i1*32+i2*128+i3]
+					xTranspose2Ex[i0*8192+i1*2048+i2*32+i3] = xSlice2Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward3 computes
+// xTransposeForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose3 = transpose(xSlice3) (N, 4, 64, 32)
-func (m *Model) xTransposeForward3(n int) {
+func (m *Model) xTransposeForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose3Ex := m.xTranspose3[lo*8192:]
+	xSlice3Ex2 := m.xSlice3[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose3[i0*8192+i1*2048+i2*32+i3] = m.xSlice3[i0*8192+i1*32+i2*128+i3]
+					xTranspose3Ex[i0*8192+i1*2048+i2*32+i3] = xSlice3Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
@@ -3699,20 +3730,21 @@ func (m *Model) xTransposeForward3(n int) {
 //
 //	xMatmul2 = matmul(xTranspose, xTranspose2) (N, 4, 64, 64)
 func (m *Model) xMatmulForward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.xTranspose[bi*(2048):], 32, m.xTranspose2[bi*(2048):], 32, 0, m.xMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.xTranspose, 32, 2048, m.xTranspose2, 32, 2048, 0, m.xMatmul2, 64, 4096)
 }
 
-// xMaskedSoftmaxForward computes
+// xMaskedSoftmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax = masked_softmax(xMatmul2) (N, 4, 64, 64)
-func (m *Model) xMaskedSoftmaxForward(n int) {
+func (m *Model) xMaskedSoftmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmaxEx := m.xMaskedSoftmax[lo*16384:]
+	xMatmul2Ex := m.xMatmul2[lo*16384:]
 	const scale = float32(0.17677669)
 	for row := 0; row < 256*n; row++ {
-		dst := m.xMaskedSoftmax[row*64 : (row+1)*64]
+		dst := xMaskedSoftmaxEx[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
-		xs := m.xMatmul2[row*64 : row*64+keep]
+		xs := xMatmul2Ex[row*64 : row*64+keep]
 		kept := dst[:keep]
 		rt.VMulS(kept, xs, scale)
 		rt.VAddS(kept, kept, -rt.VMax(kept))
@@ -3726,20 +3758,21 @@ func (m *Model) xMaskedSoftmaxForward(n int) {
 //
 //	xMatmul3 = matmul(xMaskedSoftmax, xTranspose3) (N, 4, 64, 32)
 func (m *Model) xMatmulForward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.xMaskedSoftmax[bi*(4096):], 64, m.xTranspose3[bi*(2048):], 32, 0, m.xMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax, 64, 4096, m.xTranspose3, 32, 2048, 0, m.xMatmul3, 32, 2048)
 }
 
-// xTransposeForward4 computes
+// xTransposeForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose4 = transpose(xMatmul3) (N, 64, 4, 32)
-func (m *Model) xTransposeForward4(n int) {
+func (m *Model) xTransposeForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose4Ex := m.xTranspose4[lo*8192:]
+	xMatmul3Ex := m.xMatmul3[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose4[i0*8192+i1*128+i2*32+i3] = m.xMatmul3[i0*8192+i1*32+i2*2048+i3]
+					xTranspose4Ex[i0*8192+i1*128+i2*32+i3] = xMatmul3Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
@@ -3753,47 +3786,57 @@ func (m *Model) xMatmulForward4(n int) {
 	rt.Sgemm(false, false, 64*n, 128, 128, 1, m.xTranspose4, 128, m.h1BlockXAttention0Wo, 128, 0, m.xMatmul4, 128)
 }
 
-// hReduceMeanForward computes
+// hReduceMeanForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x2 = add(h, xMatmul4) (N, 64, 128)
 //	hReduceMean = reduce_mean(x2) (N, 64, 1)
-func (m *Model) hReduceMeanForward(n int) {
-	for i := range m.hReduceMean[:64*n] {
-		m.hReduceMean[i] = 0
+func (m *Model) hReduceMeanForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMeanEx := m.hReduceMean[lo*64:]
+	hEx3 := m.h[lo*8192:]
+	xMatmul4Ex := m.xMatmul4[lo*8192:]
+	x2Ex := m.x2[lo*8192:]
+	for i := range hReduceMeanEx[:64*n] {
+		hReduceMeanEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hRow := m.h[i0*8192+i1*128:][:128]
-			xReshapeRow := m.xMatmul4[i0*8192+i1*128:][:128]
-			xRow := m.x2[i0*8192+i1*128:][:128]
+			hRow := hEx3[i0*8192+i1*128:][:128]
+			xReshapeRow := xMatmul4Ex[i0*8192+i1*128:][:128]
+			xRow := x2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range xRow {
 				x2 := hRow[j] + xReshapeRow[j]
 				acc += x2
 				xRow[j] = x2
 			}
-			m.hReduceMean[i0*64+i1] += acc
+			hReduceMeanEx[i0*64+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean[:64*n] {
-		m.hReduceMean[i] /= float32(128)
+	for i := range hReduceMeanEx[:64*n] {
+		hReduceMeanEx[i] /= float32(128)
 	}
 }
 
-// hReduceMeanForward2 computes
+// hReduceMeanForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub = sub(x2, hReduceMean) (N, 64, 128)
 //	hMul = mul(hSub, hSub) (N, 64, 128)
 //	hReduceMean2 = reduce_mean(hMul) (N, 64, 1)
-func (m *Model) hReduceMeanForward2(n int) {
-	for i := range m.hReduceMean2[:64*n] {
-		m.hReduceMean2[i] = 0
+func (m *Model) hReduceMeanForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean2Ex := m.hReduceMean2[lo*64:]
+	x2Ex2 := m.x2[lo*8192:]
+	hReduceMeanEx2 := m.hReduceMean[lo*64:]
+	hSubEx := m.hSub[lo*8192:]
+	for i := range hReduceMean2Ex[:64*n] {
+		hReduceMean2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			xRow := m.x2[i0*8192+i1*128:][:128]
-			hReduceMean := m.hReduceMean[i0*64+i1]
-			hSubRow := m.hSub[i0*8192+i1*128:][:128]
+			xRow := x2Ex2[i0*8192+i1*128:][:128]
+			hReduceMean := hReduceMeanEx2[i0*64+i1]
+			hSubRow := hSubEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range hSubRow {
 				hSub := xRow[j] - hReduceMean
@@ -3801,28 +3844,31 @@ func (m *Model) hReduceMeanForward2(n int) {
 				acc += hMul
 				hSubRow[j] = hSub
 			}
-			m.hReduceMean2[i0*64+i1] += acc
+			hReduceMean2Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean2[:64*n] {
-		m.hReduceMean2[i] /= float32(128)
+	for i := range hReduceMean2Ex[:64*n] {
+		hReduceMean2Ex[i] /= float32(128)
 	}
 }
 
-// hSqrtForward computes
+// hSqrtForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd = add(hReduceMean2, float32(1e-05)) (N, 64, 1)
 //	hSqrt = sqrt(hAdd) (N, 64, 1)
-func (m *Model) hSqrtForward(n int) {
+func (m *Model) hSqrtForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean2Ex2 := m.hReduceMean2[lo*64:]
+	hSqrtEx := m.hSqrt[lo*64:]
 	if hSqrtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow := m.hReduceMean2[0:][:64*n]
-		hSqrtRow := m.hSqrt[0:][:64*n]
+		hReduceMeanRow := hReduceMean2Ex2[0:][:64*n]
+		hSqrtRow := hSqrtEx[0:][:64*n]
 		if 64*n > 0 {
 			hSqrtAVX2(64*n, &hReduceMeanRow[0], &hSqrtRow[0])
 		}
 	} else {
-		hReduceMeanRow := m.hReduceMean2[0:][:64*n]
-		hSqrtRow := m.hSqrt[0:][:64*n]
+		hReduceMeanRow := hReduceMean2Ex2[0:][:64*n]
+		hSqrtRow := hSqrtEx[0:][:64*n]
 		for j := range hSqrtRow {
 			hAdd := hReduceMeanRow[j] + float32(1e-05)
 			hSqrt := sqrt32(hAdd)
@@ -3831,33 +3877,38 @@ func (m *Model) hSqrtForward(n int) {
 	}
 }
 
-// hDivForward computes
+// hDivForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv = div(hSub, hSqrt) (N, 64, 128)
 //	hMul2 = mul(hDiv, h1BlockLayerNorm0Gamma) (N, 64, 128)
 //	hAdd2 = add(hMul2, h1BlockLayerNorm0Beta) (N, 64, 128)
-func (m *Model) hDivForward(n int) {
+func (m *Model) hDivForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSubEx2 := m.hSub[lo*8192:]
+	hSqrtEx2 := m.hSqrt[lo*64:]
+	hDivEx := m.hDiv[lo*8192:]
+	hAdd2Ex := m.hAdd2[lo*8192:]
 	if hDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				hSubRow := m.hSub[i0*8192+i1*128:][:128]
-				hSqrt := m.hSqrt[i0*64+i1]
+				hSubRow := hSubEx2[i0*8192+i1*128:][:128]
+				hSqrt := hSqrtEx2[i0*64+i1]
 				h1BlockLayerNorm0GammaRow := m.h1BlockLayerNorm0Gamma[0:][:128]
 				h1BlockLayerNorm0BetaRow := m.h1BlockLayerNorm0Beta[0:][:128]
-				hDivRow := m.hDiv[i0*8192+i1*128:][:128]
-				hAddRow := m.hAdd2[i0*8192+i1*128:][:128]
+				hDivRow := hDivEx[i0*8192+i1*128:][:128]
+				hAddRow := hAdd2Ex[i0*8192+i1*128:][:128]
 				hDivAVX2(128, &hSubRow[0], &hDivRow[0], &h1BlockLayerNorm0GammaRow[0], &h1BlockLayerNorm0BetaRow[0], &hAddRow[0], hSqrt)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				hSubRow := m.hSub[i0*8192+i1*128:][:128]
-				hSqrt := m.hSqrt[i0*64+i1]
+				hSubRow := hSubEx2[i0*8192+i1*128:][:128]
+				hSqrt := hSqrtEx2[i0*64+i1]
 				h1BlockLayerNorm0GammaRow := m.h1BlockLayerNorm0Gamma[0:][:128]
 				h1BlockLayerNorm0BetaRow := m.h1BlockLayerNorm0Beta[0:][:128]
-				hDivRow := m.hDiv[i0*8192+i1*128:][:128]
-				hAddRow := m.hAdd2[i0*8192+i1*128:][:128]
+				hDivRow := hDivEx[i0*8192+i1*128:][:128]
+				hAddRow := hAdd2Ex[i0*8192+i1*128:][:128]
 				for j := range hDivRow {
 					hDiv := hSubRow[j] / hSqrt
 					hMul2 := hDiv * h1BlockLayerNorm0GammaRow[j]
@@ -3877,40 +3928,43 @@ func (m *Model) hMatmulForward(n int) {
 	rt.Sgemm(false, false, 64*n, 512, 128, 1, m.hAdd2, 128, m.h1BlockDense0W, 512, 0, m.hMatmul, 512)
 }
 
-// hAddForward computes
+// hAddForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd3 = add(hMatmul, h1BlockDense0B) (N, 64, 512)
 //	hGelu = gelu(hAdd3) (N, 64, 512)
-func (m *Model) hAddForward(n int) {
-	rt.ForRows(64*n, 512, m.hAddRowsFn) // m.hAddRows(lo, hi), split across the cores
-}
-
-// hAddRows computes rows lo..hi-1 of hAddForward's loop.
-func (m *Model) hAddRows(lo, hi int) {
+func (m *Model) hAddForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmulEx := m.hMatmul[lo*32768:]
+	hAdd3Ex := m.hAdd3[lo*32768:]
+	hGeluEx := m.hGelu[lo*32768:]
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for r := lo; r < hi; r++ {
-			hReshapeRow := m.hMatmul[r*512:][:512]
-			h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
-			hAddRow2 := m.hAdd3[r*512:][:512]
-			hGeluRow := m.hGelu[r*512:][:512]
-			for c := 0; c < 512; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 512)
-				rt.VAdd(hAddRow2[c:e], hReshapeRow[c:e], h1BlockDense0BRow[c:e]) // hAdd3 = add(hMatmul, h1BlockDense0B)
-				rt.VGelu(hGeluRow[c:e], hAddRow2[c:e])                           // hGelu = gelu(hAdd3)
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow := hMatmulEx[i0*32768+i1*512:][:512]
+				h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
+				hAddRow2 := hAdd3Ex[i0*32768+i1*512:][:512]
+				hGeluRow := hGeluEx[i0*32768+i1*512:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VAdd(hAddRow2[c:e], hReshapeRow[c:e], h1BlockDense0BRow[c:e]) // hAdd3 = add(hMatmul, h1BlockDense0B)
+					rt.VGelu(hGeluRow[c:e], hAddRow2[c:e])                           // hGelu = gelu(hAdd3)
+				}
 			}
 		}
 	} else {
-		for r := lo; r < hi; r++ {
-			hReshapeRow := m.hMatmul[r*512:][:512]
-			h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
-			hAddRow2 := m.hAdd3[r*512:][:512]
-			hGeluRow := m.hGelu[r*512:][:512]
-			for j := range hAddRow2 {
-				hAdd3 := hReshapeRow[j] + h1BlockDense0BRow[j]
-				hGelu := gelu32(hAdd3)
-				hAddRow2[j] = hAdd3
-				hGeluRow[j] = hGelu
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow := hMatmulEx[i0*32768+i1*512:][:512]
+				h1BlockDense0BRow := m.h1BlockDense0B[0:][:512]
+				hAddRow2 := hAdd3Ex[i0*32768+i1*512:][:512]
+				hGeluRow := hGeluEx[i0*32768+i1*512:][:512]
+				for j := range hAddRow2 {
+					hAdd3 := hReshapeRow[j] + h1BlockDense0BRow[j]
+					hGelu := gelu32(hAdd3)
+					hAddRow2[j] = hAdd3
+					hGeluRow[j] = hGelu
+				}
 			}
 		}
 	}
@@ -3923,21 +3977,26 @@ func (m *Model) hMatmulForward2(n int) {
 	rt.Sgemm(false, false, 64*n, 128, 512, 1, m.hGelu, 512, m.h1BlockDense1W, 128, 0, m.hMatmul2, 128)
 }
 
-// xReduceMeanForward3 computes
+// xReduceMeanForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd4 = add(hMatmul2, h1BlockDense1B) (N, 64, 128)
 //	h2 = add(x2, hAdd4) (N, 64, 128)
 //	xReduceMean3 = reduce_mean(h2) (N, 64, 1)
-func (m *Model) xReduceMeanForward3(n int) {
-	for i := range m.xReduceMean3[:64*n] {
-		m.xReduceMean3[i] = 0
+func (m *Model) xReduceMeanForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean3Ex := m.xReduceMean3[lo*64:]
+	hMatmul2Ex := m.hMatmul2[lo*8192:]
+	x2Ex3 := m.x2[lo*8192:]
+	h2Ex := m.h2[lo*8192:]
+	for i := range xReduceMean3Ex[:64*n] {
+		xReduceMean3Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hReshapeRow2 := m.hMatmul2[i0*8192+i1*128:][:128]
+			hReshapeRow2 := hMatmul2Ex[i0*8192+i1*128:][:128]
 			h1BlockDense1BRow := m.h1BlockDense1B[0:][:128]
-			xRow := m.x2[i0*8192+i1*128:][:128]
-			hRow2 := m.h2[i0*8192+i1*128:][:128]
+			xRow := x2Ex3[i0*8192+i1*128:][:128]
+			hRow2 := h2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range hRow2 {
 				hAdd4 := hReshapeRow2[j] + h1BlockDense1BRow[j]
@@ -3945,28 +4004,33 @@ func (m *Model) xReduceMeanForward3(n int) {
 				acc += h2
 				hRow2[j] = h2
 			}
-			m.xReduceMean3[i0*64+i1] += acc
+			xReduceMean3Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean3[:64*n] {
-		m.xReduceMean3[i] /= float32(128)
+	for i := range xReduceMean3Ex[:64*n] {
+		xReduceMean3Ex[i] /= float32(128)
 	}
 }
 
-// xReduceMeanForward4 computes
+// xReduceMeanForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub2 = sub(h2, xReduceMean3) (N, 64, 128)
 //	xMul3 = mul(xSub2, xSub2) (N, 64, 128)
 //	xReduceMean4 = reduce_mean(xMul3) (N, 64, 1)
-func (m *Model) xReduceMeanForward4(n int) {
-	for i := range m.xReduceMean4[:64*n] {
-		m.xReduceMean4[i] = 0
+func (m *Model) xReduceMeanForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean4Ex := m.xReduceMean4[lo*64:]
+	h2Ex2 := m.h2[lo*8192:]
+	xReduceMean3Ex2 := m.xReduceMean3[lo*64:]
+	xSub2Ex := m.xSub2[lo*8192:]
+	for i := range xReduceMean4Ex[:64*n] {
+		xReduceMean4Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hRow2 := m.h2[i0*8192+i1*128:][:128]
-			xReduceMean3 := m.xReduceMean3[i0*64+i1]
-			xSubRow2 := m.xSub2[i0*8192+i1*128:][:128]
+			hRow2 := h2Ex2[i0*8192+i1*128:][:128]
+			xReduceMean3 := xReduceMean3Ex2[i0*64+i1]
+			xSubRow2 := xSub2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range xSubRow2 {
 				xSub2 := hRow2[j] - xReduceMean3
@@ -3974,28 +4038,31 @@ func (m *Model) xReduceMeanForward4(n int) {
 				acc += xMul3
 				xSubRow2[j] = xSub2
 			}
-			m.xReduceMean4[i0*64+i1] += acc
+			xReduceMean4Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean4[:64*n] {
-		m.xReduceMean4[i] /= float32(128)
+	for i := range xReduceMean4Ex[:64*n] {
+		xReduceMean4Ex[i] /= float32(128)
 	}
 }
 
-// xSqrtForward2 computes
+// xSqrtForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd3 = add(xReduceMean4, float32(1e-05)) (N, 64, 1)
 //	xSqrt2 = sqrt(xAdd3) (N, 64, 1)
-func (m *Model) xSqrtForward2(n int) {
+func (m *Model) xSqrtForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean4Ex2 := m.xReduceMean4[lo*64:]
+	xSqrt2Ex := m.xSqrt2[lo*64:]
 	if xSqrtAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow2 := m.xReduceMean4[0:][:64*n]
-		xSqrtRow2 := m.xSqrt2[0:][:64*n]
+		xReduceMeanRow2 := xReduceMean4Ex2[0:][:64*n]
+		xSqrtRow2 := xSqrt2Ex[0:][:64*n]
 		if 64*n > 0 {
 			xSqrtAVX22(64*n, &xReduceMeanRow2[0], &xSqrtRow2[0])
 		}
 	} else {
-		xReduceMeanRow2 := m.xReduceMean4[0:][:64*n]
-		xSqrtRow2 := m.xSqrt2[0:][:64*n]
+		xReduceMeanRow2 := xReduceMean4Ex2[0:][:64*n]
+		xSqrtRow2 := xSqrt2Ex[0:][:64*n]
 		for j := range xSqrtRow2 {
 			xAdd3 := xReduceMeanRow2[j] + float32(1e-05)
 			xSqrt2 := sqrt32(xAdd3)
@@ -4004,33 +4071,38 @@ func (m *Model) xSqrtForward2(n int) {
 	}
 }
 
-// xDivForward2 computes
+// xDivForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv2 = div(xSub2, xSqrt2) (N, 64, 128)
 //	xMul4 = mul(xDiv2, h2BlockXLayerNorm0Gamma) (N, 64, 128)
 //	xAdd4 = add(xMul4, h2BlockXLayerNorm0Beta) (N, 64, 128)
-func (m *Model) xDivForward2(n int) {
+func (m *Model) xDivForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSub2Ex2 := m.xSub2[lo*8192:]
+	xSqrt2Ex2 := m.xSqrt2[lo*64:]
+	xDiv2Ex := m.xDiv2[lo*8192:]
+	xAdd4Ex := m.xAdd4[lo*8192:]
 	if xDivAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				xSubRow2 := m.xSub2[i0*8192+i1*128:][:128]
-				xSqrt2 := m.xSqrt2[i0*64+i1]
+				xSubRow2 := xSub2Ex2[i0*8192+i1*128:][:128]
+				xSqrt2 := xSqrt2Ex2[i0*64+i1]
 				h2BlockXLayerNorm0GammaRow := m.h2BlockXLayerNorm0Gamma[0:][:128]
 				h2BlockXLayerNorm0BetaRow := m.h2BlockXLayerNorm0Beta[0:][:128]
-				xDivRow2 := m.xDiv2[i0*8192+i1*128:][:128]
-				xAddRow2 := m.xAdd4[i0*8192+i1*128:][:128]
+				xDivRow2 := xDiv2Ex[i0*8192+i1*128:][:128]
+				xAddRow2 := xAdd4Ex[i0*8192+i1*128:][:128]
 				xDivAVX22(128, &xSubRow2[0], &xDivRow2[0], &h2BlockXLayerNorm0GammaRow[0], &h2BlockXLayerNorm0BetaRow[0], &xAddRow2[0], xSqrt2)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				xSubRow2 := m.xSub2[i0*8192+i1*128:][:128]
-				xSqrt2 := m.xSqrt2[i0*64+i1]
+				xSubRow2 := xSub2Ex2[i0*8192+i1*128:][:128]
+				xSqrt2 := xSqrt2Ex2[i0*64+i1]
 				h2BlockXLayerNorm0GammaRow := m.h2BlockXLayerNorm0Gamma[0:][:128]
 				h2BlockXLayerNorm0BetaRow := m.h2BlockXLayerNorm0Beta[0:][:128]
-				xDivRow2 := m.xDiv2[i0*8192+i1*128:][:128]
-				xAddRow2 := m.xAdd4[i0*8192+i1*128:][:128]
+				xDivRow2 := xDiv2Ex[i0*8192+i1*128:][:128]
+				xAddRow2 := xAdd4Ex[i0*8192+i1*128:][:128]
 				for j := range xDivRow2 {
 					xDiv2 := xSubRow2[j] / xSqrt2
 					xMul4 := xDiv2 * h2BlockXLayerNorm0GammaRow[j]
@@ -4050,72 +4122,90 @@ func (m *Model) xMatmulForward5(n int) {
 	rt.Sgemm(false, false, 64*n, 384, 128, 1, m.xAdd4, 128, m.h2BlockXAttention0Wqkv, 384, 0, m.xMatmul5, 384)
 }
 
-// xSliceForward4 computes
+// xSliceForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice4 = slice(xMatmul5) (64*N, 128)
-func (m *Model) xSliceForward4(n int) {
+func (m *Model) xSliceForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice4Ex := m.xSlice4[lo*8192:]
+	xMatmul5Ex := m.xMatmul5[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice4[o*128*(1):(o+1)*128*(1)], m.xMatmul5[(o*(384)+0)*(1):(o*(384)+128)*(1)])
+		copy(xSlice4Ex[o*128*(1):(o+1)*128*(1)], xMatmul5Ex[(o*(384)+0)*(1):(o*(384)+128)*(1)])
 	}
 }
 
-// xTransposeForward5 computes
+// xTransposeForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose5 = transpose(xSlice4) (N, 4, 64, 32)
-func (m *Model) xTransposeForward5(n int) {
+func (m *Model) xTransposeForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose5Ex := m.xTranspose5[lo*8192:]
+	xSlice4Ex2 := m.xSlice4[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose5[i0*8192+i1*2048+i2*32+i3] = m.xSlice4[i0*8192+i1*32+i2*128+i3]
+					xTranspose5Ex[i0*8192+i1*2048+i2*32+i3] = xSlice4Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward5 computes
+// xSliceForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice5 = slice(xMatmul5) (64*N, 128)
-func (m *Model) xSliceForward5(n int) {
+func (m *Model) xSliceForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice5Ex := m.xSlice5[lo*8192:]
+	xMatmul5Ex2 := m.xMatmul5[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice5[o*128*(1):(o+1)*128*(1)], m.xMatmul5[(o*(384)+128)*(1):(o*(384)+256)*(1)])
+		copy(xSlice5Ex[o*128*(1):(o+1)*128*(1)], xMatmul5Ex2[(o*(384)+128)*(1):(o*(384)+256)*(1)])
 	}
 }
 
-// xSliceForward6 computes
+// xSliceForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice6 = slice(xMatmul5) (64*N, 128)
-func (m *Model) xSliceForward6(n int) {
+func (m *Model) xSliceForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice6Ex := m.xSlice6[lo*8192:]
+	xMatmul5Ex3 := m.xMatmul5[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice6[o*128*(1):(o+1)*128*(1)], m.xMatmul5[(o*(384)+256)*(1):(o*(384)+384)*(1)])
+		copy(xSlice6Ex[o*128*(1):(o+1)*128*(1)], xMatmul5Ex3[(o*(384)+256)*(1):(o*(384)+384)*(1)])
 	}
 }
 
-// xTransposeForward6 computes
+// xTransposeForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose6 = transpose(xSlice5) (N, 4, 64, 32)
-func (m *Model) xTransposeForward6(n int) {
+func (m *Model) xTransposeForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose6Ex := m.xTranspose6[lo*8192:]
+	xSlice5Ex2 := m.xSlice5[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose6[i0*8192+i1*2048+i2*32+i3] = m.xSlice5[i0*8192+i1*32+i2*128+i3]
+					xTranspose6Ex[i0*8192+i1*2048+i2*32+i3] = xSlice5Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward7 computes
+// xTransposeForward7 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose7 = transpose(xSlice6) (N, 4, 64, 32)
-func (m *Model) xTransposeForward7(n int) {
+func (m *Model) xTransposeForward7(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose7Ex := m.xTranspose7[lo*8192:]
+	xSlice6Ex2 := m.xSlice6[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose7[i0*8192+i1*2048+i2*32+i3] = m.xSlice6[i0*8192+i1*32+i2*128+i3]
+					xTranspose7Ex[i0*8192+i1*2048+i2*32+i3] = xSlice6Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
@@ -4126,20 +4216,21 @@ func (m *Model) xTransposeForward7(n int) {
 //
 //	xMatmul6 = matmul(xTranspose5, xTranspose6) (N, 4, 64, 64)
 func (m *Model) xMatmulForward6(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.xTranspose5[bi*(2048):], 32, m.xTranspose6[bi*(2048):], 32, 0, m.xMatmul6[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.xTranspose5, 32, 2048, m.xTranspose6, 32, 2048, 0, m.xMatmul6, 64, 4096)
 }
 
-// xMaskedSoftmaxForward2 computes
+// xMaskedSoftmaxForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax2 = masked_softmax(xMatmul6) (N, 4, 64, 64)
-func (m *Model) xMaskedSoftmaxForward2(n int) {
+func (m *Model) xMaskedSoftmaxForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmax2Ex := m.xMaskedSoftmax2[lo*16384:]
+	xMatmul6Ex := m.xMatmul6[lo*16384:]
 	const scale = float32(0.17677669)
 	for row := 0; row < 256*n; row++ {
-		dst := m.xMaskedSoftmax2[row*64 : (row+1)*64]
+		dst := xMaskedSoftmax2Ex[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
-		xs := m.xMatmul6[row*64 : row*64+keep]
+		xs := xMatmul6Ex[row*64 : row*64+keep]
 		kept := dst[:keep]
 		rt.VMulS(kept, xs, scale)
 		rt.VAddS(kept, kept, -rt.VMax(kept))
@@ -4153,20 +4244,21 @@ func (m *Model) xMaskedSoftmaxForward2(n int) {
 //
 //	xMatmul7 = matmul(xMaskedSoftmax2, xTranspose7) (N, 4, 64, 32)
 func (m *Model) xMatmulForward7(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.xMaskedSoftmax2[bi*(4096):], 64, m.xTranspose7[bi*(2048):], 32, 0, m.xMatmul7[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax2, 64, 4096, m.xTranspose7, 32, 2048, 0, m.xMatmul7, 32, 2048)
 }
 
-// xTransposeForward8 computes
+// xTransposeForward8 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose8 = transpose(xMatmul7) (N, 64, 4, 32)
-func (m *Model) xTransposeForward8(n int) {
+func (m *Model) xTransposeForward8(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose8Ex := m.xTranspose8[lo*8192:]
+	xMatmul7Ex := m.xMatmul7[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose8[i0*8192+i1*128+i2*32+i3] = m.xMatmul7[i0*8192+i1*32+i2*2048+i3]
+					xTranspose8Ex[i0*8192+i1*128+i2*32+i3] = xMatmul7Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
@@ -4180,47 +4272,57 @@ func (m *Model) xMatmulForward8(n int) {
 	rt.Sgemm(false, false, 64*n, 128, 128, 1, m.xTranspose8, 128, m.h2BlockXAttention0Wo, 128, 0, m.xMatmul8, 128)
 }
 
-// hReduceMeanForward3 computes
+// hReduceMeanForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x3 = add(h2, xMatmul8) (N, 64, 128)
 //	hReduceMean3 = reduce_mean(x3) (N, 64, 1)
-func (m *Model) hReduceMeanForward3(n int) {
-	for i := range m.hReduceMean3[:64*n] {
-		m.hReduceMean3[i] = 0
+func (m *Model) hReduceMeanForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean3Ex := m.hReduceMean3[lo*64:]
+	h2Ex3 := m.h2[lo*8192:]
+	xMatmul8Ex := m.xMatmul8[lo*8192:]
+	x3Ex := m.x3[lo*8192:]
+	for i := range hReduceMean3Ex[:64*n] {
+		hReduceMean3Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hRow2 := m.h2[i0*8192+i1*128:][:128]
-			xReshapeRow2 := m.xMatmul8[i0*8192+i1*128:][:128]
-			xRow2 := m.x3[i0*8192+i1*128:][:128]
+			hRow2 := h2Ex3[i0*8192+i1*128:][:128]
+			xReshapeRow2 := xMatmul8Ex[i0*8192+i1*128:][:128]
+			xRow2 := x3Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range xRow2 {
 				x3 := hRow2[j] + xReshapeRow2[j]
 				acc += x3
 				xRow2[j] = x3
 			}
-			m.hReduceMean3[i0*64+i1] += acc
+			hReduceMean3Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean3[:64*n] {
-		m.hReduceMean3[i] /= float32(128)
+	for i := range hReduceMean3Ex[:64*n] {
+		hReduceMean3Ex[i] /= float32(128)
 	}
 }
 
-// hReduceMeanForward4 computes
+// hReduceMeanForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub2 = sub(x3, hReduceMean3) (N, 64, 128)
 //	hMul3 = mul(hSub2, hSub2) (N, 64, 128)
 //	hReduceMean4 = reduce_mean(hMul3) (N, 64, 1)
-func (m *Model) hReduceMeanForward4(n int) {
-	for i := range m.hReduceMean4[:64*n] {
-		m.hReduceMean4[i] = 0
+func (m *Model) hReduceMeanForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean4Ex := m.hReduceMean4[lo*64:]
+	x3Ex2 := m.x3[lo*8192:]
+	hReduceMean3Ex2 := m.hReduceMean3[lo*64:]
+	hSub2Ex := m.hSub2[lo*8192:]
+	for i := range hReduceMean4Ex[:64*n] {
+		hReduceMean4Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			xRow2 := m.x3[i0*8192+i1*128:][:128]
-			hReduceMean3 := m.hReduceMean3[i0*64+i1]
-			hSubRow2 := m.hSub2[i0*8192+i1*128:][:128]
+			xRow2 := x3Ex2[i0*8192+i1*128:][:128]
+			hReduceMean3 := hReduceMean3Ex2[i0*64+i1]
+			hSubRow2 := hSub2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range hSubRow2 {
 				hSub2 := xRow2[j] - hReduceMean3
@@ -4228,28 +4330,31 @@ func (m *Model) hReduceMeanForward4(n int) {
 				acc += hMul3
 				hSubRow2[j] = hSub2
 			}
-			m.hReduceMean4[i0*64+i1] += acc
+			hReduceMean4Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean4[:64*n] {
-		m.hReduceMean4[i] /= float32(128)
+	for i := range hReduceMean4Ex[:64*n] {
+		hReduceMean4Ex[i] /= float32(128)
 	}
 }
 
-// hSqrtForward2 computes
+// hSqrtForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd5 = add(hReduceMean4, float32(1e-05)) (N, 64, 1)
 //	hSqrt2 = sqrt(hAdd5) (N, 64, 1)
-func (m *Model) hSqrtForward2(n int) {
+func (m *Model) hSqrtForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean4Ex2 := m.hReduceMean4[lo*64:]
+	hSqrt2Ex := m.hSqrt2[lo*64:]
 	if hSqrtAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow2 := m.hReduceMean4[0:][:64*n]
-		hSqrtRow2 := m.hSqrt2[0:][:64*n]
+		hReduceMeanRow2 := hReduceMean4Ex2[0:][:64*n]
+		hSqrtRow2 := hSqrt2Ex[0:][:64*n]
 		if 64*n > 0 {
 			hSqrtAVX22(64*n, &hReduceMeanRow2[0], &hSqrtRow2[0])
 		}
 	} else {
-		hReduceMeanRow2 := m.hReduceMean4[0:][:64*n]
-		hSqrtRow2 := m.hSqrt2[0:][:64*n]
+		hReduceMeanRow2 := hReduceMean4Ex2[0:][:64*n]
+		hSqrtRow2 := hSqrt2Ex[0:][:64*n]
 		for j := range hSqrtRow2 {
 			hAdd5 := hReduceMeanRow2[j] + float32(1e-05)
 			hSqrt2 := sqrt32(hAdd5)
@@ -4258,33 +4363,38 @@ func (m *Model) hSqrtForward2(n int) {
 	}
 }
 
-// hDivForward2 computes
+// hDivForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv2 = div(hSub2, hSqrt2) (N, 64, 128)
 //	hMul4 = mul(hDiv2, h2BlockLayerNorm0Gamma) (N, 64, 128)
 //	hAdd6 = add(hMul4, h2BlockLayerNorm0Beta) (N, 64, 128)
-func (m *Model) hDivForward2(n int) {
+func (m *Model) hDivForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSub2Ex2 := m.hSub2[lo*8192:]
+	hSqrt2Ex2 := m.hSqrt2[lo*64:]
+	hDiv2Ex := m.hDiv2[lo*8192:]
+	hAdd6Ex := m.hAdd6[lo*8192:]
 	if hDivAVX22 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				hSubRow2 := m.hSub2[i0*8192+i1*128:][:128]
-				hSqrt2 := m.hSqrt2[i0*64+i1]
+				hSubRow2 := hSub2Ex2[i0*8192+i1*128:][:128]
+				hSqrt2 := hSqrt2Ex2[i0*64+i1]
 				h2BlockLayerNorm0GammaRow := m.h2BlockLayerNorm0Gamma[0:][:128]
 				h2BlockLayerNorm0BetaRow := m.h2BlockLayerNorm0Beta[0:][:128]
-				hDivRow2 := m.hDiv2[i0*8192+i1*128:][:128]
-				hAddRow3 := m.hAdd6[i0*8192+i1*128:][:128]
+				hDivRow2 := hDiv2Ex[i0*8192+i1*128:][:128]
+				hAddRow3 := hAdd6Ex[i0*8192+i1*128:][:128]
 				hDivAVX22(128, &hSubRow2[0], &hDivRow2[0], &h2BlockLayerNorm0GammaRow[0], &h2BlockLayerNorm0BetaRow[0], &hAddRow3[0], hSqrt2)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				hSubRow2 := m.hSub2[i0*8192+i1*128:][:128]
-				hSqrt2 := m.hSqrt2[i0*64+i1]
+				hSubRow2 := hSub2Ex2[i0*8192+i1*128:][:128]
+				hSqrt2 := hSqrt2Ex2[i0*64+i1]
 				h2BlockLayerNorm0GammaRow := m.h2BlockLayerNorm0Gamma[0:][:128]
 				h2BlockLayerNorm0BetaRow := m.h2BlockLayerNorm0Beta[0:][:128]
-				hDivRow2 := m.hDiv2[i0*8192+i1*128:][:128]
-				hAddRow3 := m.hAdd6[i0*8192+i1*128:][:128]
+				hDivRow2 := hDiv2Ex[i0*8192+i1*128:][:128]
+				hAddRow3 := hAdd6Ex[i0*8192+i1*128:][:128]
 				for j := range hDivRow2 {
 					hDiv2 := hSubRow2[j] / hSqrt2
 					hMul4 := hDiv2 * h2BlockLayerNorm0GammaRow[j]
@@ -4304,40 +4414,43 @@ func (m *Model) hMatmulForward3(n int) {
 	rt.Sgemm(false, false, 64*n, 512, 128, 1, m.hAdd6, 128, m.h2BlockDense0W, 512, 0, m.hMatmul3, 512)
 }
 
-// hAddForward2 computes
+// hAddForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd7 = add(hMatmul3, h2BlockDense0B) (N, 64, 512)
 //	hGelu2 = gelu(hAdd7) (N, 64, 512)
-func (m *Model) hAddForward2(n int) {
-	rt.ForRows(64*n, 512, m.hAddRows2Fn) // m.hAddRows2(lo, hi), split across the cores
-}
-
-// hAddRows2 computes rows lo..hi-1 of hAddForward2's loop.
-func (m *Model) hAddRows2(lo, hi int) {
+func (m *Model) hAddForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmul3Ex := m.hMatmul3[lo*32768:]
+	hAdd7Ex := m.hAdd7[lo*32768:]
+	hGelu2Ex := m.hGelu2[lo*32768:]
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for r := lo; r < hi; r++ {
-			hReshapeRow3 := m.hMatmul3[r*512:][:512]
-			h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
-			hAddRow4 := m.hAdd7[r*512:][:512]
-			hGeluRow2 := m.hGelu2[r*512:][:512]
-			for c := 0; c < 512; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 512)
-				rt.VAdd(hAddRow4[c:e], hReshapeRow3[c:e], h2BlockDense0BRow[c:e]) // hAdd7 = add(hMatmul3, h2BlockDense0B)
-				rt.VGelu(hGeluRow2[c:e], hAddRow4[c:e])                           // hGelu2 = gelu(hAdd7)
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow3 := hMatmul3Ex[i0*32768+i1*512:][:512]
+				h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
+				hAddRow4 := hAdd7Ex[i0*32768+i1*512:][:512]
+				hGeluRow2 := hGelu2Ex[i0*32768+i1*512:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VAdd(hAddRow4[c:e], hReshapeRow3[c:e], h2BlockDense0BRow[c:e]) // hAdd7 = add(hMatmul3, h2BlockDense0B)
+					rt.VGelu(hGeluRow2[c:e], hAddRow4[c:e])                           // hGelu2 = gelu(hAdd7)
+				}
 			}
 		}
 	} else {
-		for r := lo; r < hi; r++ {
-			hReshapeRow3 := m.hMatmul3[r*512:][:512]
-			h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
-			hAddRow4 := m.hAdd7[r*512:][:512]
-			hGeluRow2 := m.hGelu2[r*512:][:512]
-			for j := range hAddRow4 {
-				hAdd7 := hReshapeRow3[j] + h2BlockDense0BRow[j]
-				hGelu2 := gelu32(hAdd7)
-				hAddRow4[j] = hAdd7
-				hGeluRow2[j] = hGelu2
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow3 := hMatmul3Ex[i0*32768+i1*512:][:512]
+				h2BlockDense0BRow := m.h2BlockDense0B[0:][:512]
+				hAddRow4 := hAdd7Ex[i0*32768+i1*512:][:512]
+				hGeluRow2 := hGelu2Ex[i0*32768+i1*512:][:512]
+				for j := range hAddRow4 {
+					hAdd7 := hReshapeRow3[j] + h2BlockDense0BRow[j]
+					hGelu2 := gelu32(hAdd7)
+					hAddRow4[j] = hAdd7
+					hGeluRow2[j] = hGelu2
+				}
 			}
 		}
 	}
@@ -4350,21 +4463,26 @@ func (m *Model) hMatmulForward4(n int) {
 	rt.Sgemm(false, false, 64*n, 128, 512, 1, m.hGelu2, 512, m.h2BlockDense1W, 128, 0, m.hMatmul4, 128)
 }
 
-// xReduceMeanForward5 computes
+// xReduceMeanForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd8 = add(hMatmul4, h2BlockDense1B) (N, 64, 128)
 //	h3 = add(x3, hAdd8) (N, 64, 128)
 //	xReduceMean5 = reduce_mean(h3) (N, 64, 1)
-func (m *Model) xReduceMeanForward5(n int) {
-	for i := range m.xReduceMean5[:64*n] {
-		m.xReduceMean5[i] = 0
+func (m *Model) xReduceMeanForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean5Ex := m.xReduceMean5[lo*64:]
+	hMatmul4Ex := m.hMatmul4[lo*8192:]
+	x3Ex3 := m.x3[lo*8192:]
+	h3Ex := m.h3[lo*8192:]
+	for i := range xReduceMean5Ex[:64*n] {
+		xReduceMean5Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hReshapeRow4 := m.hMatmul4[i0*8192+i1*128:][:128]
+			hReshapeRow4 := hMatmul4Ex[i0*8192+i1*128:][:128]
 			h2BlockDense1BRow := m.h2BlockDense1B[0:][:128]
-			xRow2 := m.x3[i0*8192+i1*128:][:128]
-			hRow3 := m.h3[i0*8192+i1*128:][:128]
+			xRow2 := x3Ex3[i0*8192+i1*128:][:128]
+			hRow3 := h3Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range hRow3 {
 				hAdd8 := hReshapeRow4[j] + h2BlockDense1BRow[j]
@@ -4372,28 +4490,33 @@ func (m *Model) xReduceMeanForward5(n int) {
 				acc += h3
 				hRow3[j] = h3
 			}
-			m.xReduceMean5[i0*64+i1] += acc
+			xReduceMean5Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean5[:64*n] {
-		m.xReduceMean5[i] /= float32(128)
+	for i := range xReduceMean5Ex[:64*n] {
+		xReduceMean5Ex[i] /= float32(128)
 	}
 }
 
-// xReduceMeanForward6 computes
+// xReduceMeanForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub3 = sub(h3, xReduceMean5) (N, 64, 128)
 //	xMul5 = mul(xSub3, xSub3) (N, 64, 128)
 //	xReduceMean6 = reduce_mean(xMul5) (N, 64, 1)
-func (m *Model) xReduceMeanForward6(n int) {
-	for i := range m.xReduceMean6[:64*n] {
-		m.xReduceMean6[i] = 0
+func (m *Model) xReduceMeanForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean6Ex := m.xReduceMean6[lo*64:]
+	h3Ex2 := m.h3[lo*8192:]
+	xReduceMean5Ex2 := m.xReduceMean5[lo*64:]
+	xSub3Ex := m.xSub3[lo*8192:]
+	for i := range xReduceMean6Ex[:64*n] {
+		xReduceMean6Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hRow3 := m.h3[i0*8192+i1*128:][:128]
-			xReduceMean5 := m.xReduceMean5[i0*64+i1]
-			xSubRow3 := m.xSub3[i0*8192+i1*128:][:128]
+			hRow3 := h3Ex2[i0*8192+i1*128:][:128]
+			xReduceMean5 := xReduceMean5Ex2[i0*64+i1]
+			xSubRow3 := xSub3Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range xSubRow3 {
 				xSub3 := hRow3[j] - xReduceMean5
@@ -4401,28 +4524,31 @@ func (m *Model) xReduceMeanForward6(n int) {
 				acc += xMul5
 				xSubRow3[j] = xSub3
 			}
-			m.xReduceMean6[i0*64+i1] += acc
+			xReduceMean6Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean6[:64*n] {
-		m.xReduceMean6[i] /= float32(128)
+	for i := range xReduceMean6Ex[:64*n] {
+		xReduceMean6Ex[i] /= float32(128)
 	}
 }
 
-// xSqrtForward3 computes
+// xSqrtForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd5 = add(xReduceMean6, float32(1e-05)) (N, 64, 1)
 //	xSqrt3 = sqrt(xAdd5) (N, 64, 1)
-func (m *Model) xSqrtForward3(n int) {
+func (m *Model) xSqrtForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean6Ex2 := m.xReduceMean6[lo*64:]
+	xSqrt3Ex := m.xSqrt3[lo*64:]
 	if xSqrtAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow3 := m.xReduceMean6[0:][:64*n]
-		xSqrtRow3 := m.xSqrt3[0:][:64*n]
+		xReduceMeanRow3 := xReduceMean6Ex2[0:][:64*n]
+		xSqrtRow3 := xSqrt3Ex[0:][:64*n]
 		if 64*n > 0 {
 			xSqrtAVX23(64*n, &xReduceMeanRow3[0], &xSqrtRow3[0])
 		}
 	} else {
-		xReduceMeanRow3 := m.xReduceMean6[0:][:64*n]
-		xSqrtRow3 := m.xSqrt3[0:][:64*n]
+		xReduceMeanRow3 := xReduceMean6Ex2[0:][:64*n]
+		xSqrtRow3 := xSqrt3Ex[0:][:64*n]
 		for j := range xSqrtRow3 {
 			xAdd5 := xReduceMeanRow3[j] + float32(1e-05)
 			xSqrt3 := sqrt32(xAdd5)
@@ -4431,33 +4557,38 @@ func (m *Model) xSqrtForward3(n int) {
 	}
 }
 
-// xDivForward3 computes
+// xDivForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv3 = div(xSub3, xSqrt3) (N, 64, 128)
 //	xMul6 = mul(xDiv3, h3BlockXLayerNorm0Gamma) (N, 64, 128)
 //	xAdd6 = add(xMul6, h3BlockXLayerNorm0Beta) (N, 64, 128)
-func (m *Model) xDivForward3(n int) {
+func (m *Model) xDivForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSub3Ex2 := m.xSub3[lo*8192:]
+	xSqrt3Ex2 := m.xSqrt3[lo*64:]
+	xDiv3Ex := m.xDiv3[lo*8192:]
+	xAdd6Ex := m.xAdd6[lo*8192:]
 	if xDivAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				xSubRow3 := m.xSub3[i0*8192+i1*128:][:128]
-				xSqrt3 := m.xSqrt3[i0*64+i1]
+				xSubRow3 := xSub3Ex2[i0*8192+i1*128:][:128]
+				xSqrt3 := xSqrt3Ex2[i0*64+i1]
 				h3BlockXLayerNorm0GammaRow := m.h3BlockXLayerNorm0Gamma[0:][:128]
 				h3BlockXLayerNorm0BetaRow := m.h3BlockXLayerNorm0Beta[0:][:128]
-				xDivRow3 := m.xDiv3[i0*8192+i1*128:][:128]
-				xAddRow3 := m.xAdd6[i0*8192+i1*128:][:128]
+				xDivRow3 := xDiv3Ex[i0*8192+i1*128:][:128]
+				xAddRow3 := xAdd6Ex[i0*8192+i1*128:][:128]
 				xDivAVX23(128, &xSubRow3[0], &xDivRow3[0], &h3BlockXLayerNorm0GammaRow[0], &h3BlockXLayerNorm0BetaRow[0], &xAddRow3[0], xSqrt3)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				xSubRow3 := m.xSub3[i0*8192+i1*128:][:128]
-				xSqrt3 := m.xSqrt3[i0*64+i1]
+				xSubRow3 := xSub3Ex2[i0*8192+i1*128:][:128]
+				xSqrt3 := xSqrt3Ex2[i0*64+i1]
 				h3BlockXLayerNorm0GammaRow := m.h3BlockXLayerNorm0Gamma[0:][:128]
 				h3BlockXLayerNorm0BetaRow := m.h3BlockXLayerNorm0Beta[0:][:128]
-				xDivRow3 := m.xDiv3[i0*8192+i1*128:][:128]
-				xAddRow3 := m.xAdd6[i0*8192+i1*128:][:128]
+				xDivRow3 := xDiv3Ex[i0*8192+i1*128:][:128]
+				xAddRow3 := xAdd6Ex[i0*8192+i1*128:][:128]
 				for j := range xDivRow3 {
 					xDiv3 := xSubRow3[j] / xSqrt3
 					xMul6 := xDiv3 * h3BlockXLayerNorm0GammaRow[j]
@@ -4477,72 +4608,90 @@ func (m *Model) xMatmulForward9(n int) {
 	rt.Sgemm(false, false, 64*n, 384, 128, 1, m.xAdd6, 128, m.h3BlockXAttention0Wqkv, 384, 0, m.xMatmul9, 384)
 }
 
-// xSliceForward7 computes
+// xSliceForward7 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice7 = slice(xMatmul9) (64*N, 128)
-func (m *Model) xSliceForward7(n int) {
+func (m *Model) xSliceForward7(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice7Ex := m.xSlice7[lo*8192:]
+	xMatmul9Ex := m.xMatmul9[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice7[o*128*(1):(o+1)*128*(1)], m.xMatmul9[(o*(384)+0)*(1):(o*(384)+128)*(1)])
+		copy(xSlice7Ex[o*128*(1):(o+1)*128*(1)], xMatmul9Ex[(o*(384)+0)*(1):(o*(384)+128)*(1)])
 	}
 }
 
-// xTransposeForward9 computes
+// xTransposeForward9 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose9 = transpose(xSlice7) (N, 4, 64, 32)
-func (m *Model) xTransposeForward9(n int) {
+func (m *Model) xTransposeForward9(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose9Ex := m.xTranspose9[lo*8192:]
+	xSlice7Ex2 := m.xSlice7[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose9[i0*8192+i1*2048+i2*32+i3] = m.xSlice7[i0*8192+i1*32+i2*128+i3]
+					xTranspose9Ex[i0*8192+i1*2048+i2*32+i3] = xSlice7Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward8 computes
+// xSliceForward8 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice8 = slice(xMatmul9) (64*N, 128)
-func (m *Model) xSliceForward8(n int) {
+func (m *Model) xSliceForward8(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice8Ex := m.xSlice8[lo*8192:]
+	xMatmul9Ex2 := m.xMatmul9[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice8[o*128*(1):(o+1)*128*(1)], m.xMatmul9[(o*(384)+128)*(1):(o*(384)+256)*(1)])
+		copy(xSlice8Ex[o*128*(1):(o+1)*128*(1)], xMatmul9Ex2[(o*(384)+128)*(1):(o*(384)+256)*(1)])
 	}
 }
 
-// xSliceForward9 computes
+// xSliceForward9 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice9 = slice(xMatmul9) (64*N, 128)
-func (m *Model) xSliceForward9(n int) {
+func (m *Model) xSliceForward9(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice9Ex := m.xSlice9[lo*8192:]
+	xMatmul9Ex3 := m.xMatmul9[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice9[o*128*(1):(o+1)*128*(1)], m.xMatmul9[(o*(384)+256)*(1):(o*(384)+384)*(1)])
+		copy(xSlice9Ex[o*128*(1):(o+1)*128*(1)], xMatmul9Ex3[(o*(384)+256)*(1):(o*(384)+384)*(1)])
 	}
 }
 
-// xTransposeForward10 computes
+// xTransposeForward10 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose10 = transpose(xSlice8) (N, 4, 64, 32)
-func (m *Model) xTransposeForward10(n int) {
+func (m *Model) xTransposeForward10(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose10Ex := m.xTranspose10[lo*8192:]
+	xSlice8Ex2 := m.xSlice8[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose10[i0*8192+i1*2048+i2*32+i3] = m.xSlice8[i0*8192+i1*32+i2*128+i3]
+					xTranspose10Ex[i0*8192+i1*2048+i2*32+i3] = xSlice8Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward11 computes
+// xTransposeForward11 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose11 = transpose(xSlice9) (N, 4, 64, 32)
-func (m *Model) xTransposeForward11(n int) {
+func (m *Model) xTransposeForward11(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose11Ex := m.xTranspose11[lo*8192:]
+	xSlice9Ex2 := m.xSlice9[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose11[i0*8192+i1*2048+i2*32+i3] = m.xSlice9[i0*8192+i1*32+i2*128+i3]
+					xTranspose11Ex[i0*8192+i1*2048+i2*32+i3] = xSlice9Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
@@ -4553,20 +4702,21 @@ func (m *Model) xTransposeForward11(n int) {
 //
 //	xMatmul10 = matmul(xTranspose9, xTranspose10) (N, 4, 64, 64)
 func (m *Model) xMatmulForward10(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.xTranspose9[bi*(2048):], 32, m.xTranspose10[bi*(2048):], 32, 0, m.xMatmul10[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.xTranspose9, 32, 2048, m.xTranspose10, 32, 2048, 0, m.xMatmul10, 64, 4096)
 }
 
-// xMaskedSoftmaxForward3 computes
+// xMaskedSoftmaxForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax3 = masked_softmax(xMatmul10) (N, 4, 64, 64)
-func (m *Model) xMaskedSoftmaxForward3(n int) {
+func (m *Model) xMaskedSoftmaxForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmax3Ex := m.xMaskedSoftmax3[lo*16384:]
+	xMatmul10Ex := m.xMatmul10[lo*16384:]
 	const scale = float32(0.17677669)
 	for row := 0; row < 256*n; row++ {
-		dst := m.xMaskedSoftmax3[row*64 : (row+1)*64]
+		dst := xMaskedSoftmax3Ex[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
-		xs := m.xMatmul10[row*64 : row*64+keep]
+		xs := xMatmul10Ex[row*64 : row*64+keep]
 		kept := dst[:keep]
 		rt.VMulS(kept, xs, scale)
 		rt.VAddS(kept, kept, -rt.VMax(kept))
@@ -4580,20 +4730,21 @@ func (m *Model) xMaskedSoftmaxForward3(n int) {
 //
 //	xMatmul11 = matmul(xMaskedSoftmax3, xTranspose11) (N, 4, 64, 32)
 func (m *Model) xMatmulForward11(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.xMaskedSoftmax3[bi*(4096):], 64, m.xTranspose11[bi*(2048):], 32, 0, m.xMatmul11[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax3, 64, 4096, m.xTranspose11, 32, 2048, 0, m.xMatmul11, 32, 2048)
 }
 
-// xTransposeForward12 computes
+// xTransposeForward12 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose12 = transpose(xMatmul11) (N, 64, 4, 32)
-func (m *Model) xTransposeForward12(n int) {
+func (m *Model) xTransposeForward12(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose12Ex := m.xTranspose12[lo*8192:]
+	xMatmul11Ex := m.xMatmul11[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose12[i0*8192+i1*128+i2*32+i3] = m.xMatmul11[i0*8192+i1*32+i2*2048+i3]
+					xTranspose12Ex[i0*8192+i1*128+i2*32+i3] = xMatmul11Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
@@ -4607,47 +4758,57 @@ func (m *Model) xMatmulForward12(n int) {
 	rt.Sgemm(false, false, 64*n, 128, 128, 1, m.xTranspose12, 128, m.h3BlockXAttention0Wo, 128, 0, m.xMatmul12, 128)
 }
 
-// hReduceMeanForward5 computes
+// hReduceMeanForward5 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x4 = add(h3, xMatmul12) (N, 64, 128)
 //	hReduceMean5 = reduce_mean(x4) (N, 64, 1)
-func (m *Model) hReduceMeanForward5(n int) {
-	for i := range m.hReduceMean5[:64*n] {
-		m.hReduceMean5[i] = 0
+func (m *Model) hReduceMeanForward5(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean5Ex := m.hReduceMean5[lo*64:]
+	h3Ex3 := m.h3[lo*8192:]
+	xMatmul12Ex := m.xMatmul12[lo*8192:]
+	x4Ex := m.x4[lo*8192:]
+	for i := range hReduceMean5Ex[:64*n] {
+		hReduceMean5Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hRow3 := m.h3[i0*8192+i1*128:][:128]
-			xReshapeRow3 := m.xMatmul12[i0*8192+i1*128:][:128]
-			xRow3 := m.x4[i0*8192+i1*128:][:128]
+			hRow3 := h3Ex3[i0*8192+i1*128:][:128]
+			xReshapeRow3 := xMatmul12Ex[i0*8192+i1*128:][:128]
+			xRow3 := x4Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range xRow3 {
 				x4 := hRow3[j] + xReshapeRow3[j]
 				acc += x4
 				xRow3[j] = x4
 			}
-			m.hReduceMean5[i0*64+i1] += acc
+			hReduceMean5Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean5[:64*n] {
-		m.hReduceMean5[i] /= float32(128)
+	for i := range hReduceMean5Ex[:64*n] {
+		hReduceMean5Ex[i] /= float32(128)
 	}
 }
 
-// hReduceMeanForward6 computes
+// hReduceMeanForward6 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub3 = sub(x4, hReduceMean5) (N, 64, 128)
 //	hMul5 = mul(hSub3, hSub3) (N, 64, 128)
 //	hReduceMean6 = reduce_mean(hMul5) (N, 64, 1)
-func (m *Model) hReduceMeanForward6(n int) {
-	for i := range m.hReduceMean6[:64*n] {
-		m.hReduceMean6[i] = 0
+func (m *Model) hReduceMeanForward6(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean6Ex := m.hReduceMean6[lo*64:]
+	x4Ex2 := m.x4[lo*8192:]
+	hReduceMean5Ex2 := m.hReduceMean5[lo*64:]
+	hSub3Ex := m.hSub3[lo*8192:]
+	for i := range hReduceMean6Ex[:64*n] {
+		hReduceMean6Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			xRow3 := m.x4[i0*8192+i1*128:][:128]
-			hReduceMean5 := m.hReduceMean5[i0*64+i1]
-			hSubRow3 := m.hSub3[i0*8192+i1*128:][:128]
+			xRow3 := x4Ex2[i0*8192+i1*128:][:128]
+			hReduceMean5 := hReduceMean5Ex2[i0*64+i1]
+			hSubRow3 := hSub3Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range hSubRow3 {
 				hSub3 := xRow3[j] - hReduceMean5
@@ -4655,28 +4816,31 @@ func (m *Model) hReduceMeanForward6(n int) {
 				acc += hMul5
 				hSubRow3[j] = hSub3
 			}
-			m.hReduceMean6[i0*64+i1] += acc
+			hReduceMean6Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean6[:64*n] {
-		m.hReduceMean6[i] /= float32(128)
+	for i := range hReduceMean6Ex[:64*n] {
+		hReduceMean6Ex[i] /= float32(128)
 	}
 }
 
-// hSqrtForward3 computes
+// hSqrtForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd9 = add(hReduceMean6, float32(1e-05)) (N, 64, 1)
 //	hSqrt3 = sqrt(hAdd9) (N, 64, 1)
-func (m *Model) hSqrtForward3(n int) {
+func (m *Model) hSqrtForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean6Ex2 := m.hReduceMean6[lo*64:]
+	hSqrt3Ex := m.hSqrt3[lo*64:]
 	if hSqrtAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow3 := m.hReduceMean6[0:][:64*n]
-		hSqrtRow3 := m.hSqrt3[0:][:64*n]
+		hReduceMeanRow3 := hReduceMean6Ex2[0:][:64*n]
+		hSqrtRow3 := hSqrt3Ex[0:][:64*n]
 		if 64*n > 0 {
 			hSqrtAVX23(64*n, &hReduceMeanRow3[0], &hSqrtRow3[0])
 		}
 	} else {
-		hReduceMeanRow3 := m.hReduceMean6[0:][:64*n]
-		hSqrtRow3 := m.hSqrt3[0:][:64*n]
+		hReduceMeanRow3 := hReduceMean6Ex2[0:][:64*n]
+		hSqrtRow3 := hSqrt3Ex[0:][:64*n]
 		for j := range hSqrtRow3 {
 			hAdd9 := hReduceMeanRow3[j] + float32(1e-05)
 			hSqrt3 := sqrt32(hAdd9)
@@ -4685,33 +4849,38 @@ func (m *Model) hSqrtForward3(n int) {
 	}
 }
 
-// hDivForward3 computes
+// hDivForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv3 = div(hSub3, hSqrt3) (N, 64, 128)
 //	hMul6 = mul(hDiv3, h3BlockLayerNorm0Gamma) (N, 64, 128)
 //	hAdd10 = add(hMul6, h3BlockLayerNorm0Beta) (N, 64, 128)
-func (m *Model) hDivForward3(n int) {
+func (m *Model) hDivForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSub3Ex2 := m.hSub3[lo*8192:]
+	hSqrt3Ex2 := m.hSqrt3[lo*64:]
+	hDiv3Ex := m.hDiv3[lo*8192:]
+	hAdd10Ex := m.hAdd10[lo*8192:]
 	if hDivAVX23 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				hSubRow3 := m.hSub3[i0*8192+i1*128:][:128]
-				hSqrt3 := m.hSqrt3[i0*64+i1]
+				hSubRow3 := hSub3Ex2[i0*8192+i1*128:][:128]
+				hSqrt3 := hSqrt3Ex2[i0*64+i1]
 				h3BlockLayerNorm0GammaRow := m.h3BlockLayerNorm0Gamma[0:][:128]
 				h3BlockLayerNorm0BetaRow := m.h3BlockLayerNorm0Beta[0:][:128]
-				hDivRow3 := m.hDiv3[i0*8192+i1*128:][:128]
-				hAddRow5 := m.hAdd10[i0*8192+i1*128:][:128]
+				hDivRow3 := hDiv3Ex[i0*8192+i1*128:][:128]
+				hAddRow5 := hAdd10Ex[i0*8192+i1*128:][:128]
 				hDivAVX23(128, &hSubRow3[0], &hDivRow3[0], &h3BlockLayerNorm0GammaRow[0], &h3BlockLayerNorm0BetaRow[0], &hAddRow5[0], hSqrt3)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				hSubRow3 := m.hSub3[i0*8192+i1*128:][:128]
-				hSqrt3 := m.hSqrt3[i0*64+i1]
+				hSubRow3 := hSub3Ex2[i0*8192+i1*128:][:128]
+				hSqrt3 := hSqrt3Ex2[i0*64+i1]
 				h3BlockLayerNorm0GammaRow := m.h3BlockLayerNorm0Gamma[0:][:128]
 				h3BlockLayerNorm0BetaRow := m.h3BlockLayerNorm0Beta[0:][:128]
-				hDivRow3 := m.hDiv3[i0*8192+i1*128:][:128]
-				hAddRow5 := m.hAdd10[i0*8192+i1*128:][:128]
+				hDivRow3 := hDiv3Ex[i0*8192+i1*128:][:128]
+				hAddRow5 := hAdd10Ex[i0*8192+i1*128:][:128]
 				for j := range hDivRow3 {
 					hDiv3 := hSubRow3[j] / hSqrt3
 					hMul6 := hDiv3 * h3BlockLayerNorm0GammaRow[j]
@@ -4731,40 +4900,43 @@ func (m *Model) hMatmulForward5(n int) {
 	rt.Sgemm(false, false, 64*n, 512, 128, 1, m.hAdd10, 128, m.h3BlockDense0W, 512, 0, m.hMatmul5, 512)
 }
 
-// hAddForward3 computes
+// hAddForward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd11 = add(hMatmul5, h3BlockDense0B) (N, 64, 512)
 //	hGelu3 = gelu(hAdd11) (N, 64, 512)
-func (m *Model) hAddForward3(n int) {
-	rt.ForRows(64*n, 512, m.hAddRows3Fn) // m.hAddRows3(lo, hi), split across the cores
-}
-
-// hAddRows3 computes rows lo..hi-1 of hAddForward3's loop.
-func (m *Model) hAddRows3(lo, hi int) {
+func (m *Model) hAddForward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmul5Ex := m.hMatmul5[lo*32768:]
+	hAdd11Ex := m.hAdd11[lo*32768:]
+	hGelu3Ex := m.hGelu3[lo*32768:]
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for r := lo; r < hi; r++ {
-			hReshapeRow5 := m.hMatmul5[r*512:][:512]
-			h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
-			hAddRow6 := m.hAdd11[r*512:][:512]
-			hGeluRow3 := m.hGelu3[r*512:][:512]
-			for c := 0; c < 512; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 512)
-				rt.VAdd(hAddRow6[c:e], hReshapeRow5[c:e], h3BlockDense0BRow[c:e]) // hAdd11 = add(hMatmul5, h3BlockDense0B)
-				rt.VGelu(hGeluRow3[c:e], hAddRow6[c:e])                           // hGelu3 = gelu(hAdd11)
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow5 := hMatmul5Ex[i0*32768+i1*512:][:512]
+				h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
+				hAddRow6 := hAdd11Ex[i0*32768+i1*512:][:512]
+				hGeluRow3 := hGelu3Ex[i0*32768+i1*512:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VAdd(hAddRow6[c:e], hReshapeRow5[c:e], h3BlockDense0BRow[c:e]) // hAdd11 = add(hMatmul5, h3BlockDense0B)
+					rt.VGelu(hGeluRow3[c:e], hAddRow6[c:e])                           // hGelu3 = gelu(hAdd11)
+				}
 			}
 		}
 	} else {
-		for r := lo; r < hi; r++ {
-			hReshapeRow5 := m.hMatmul5[r*512:][:512]
-			h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
-			hAddRow6 := m.hAdd11[r*512:][:512]
-			hGeluRow3 := m.hGelu3[r*512:][:512]
-			for j := range hAddRow6 {
-				hAdd11 := hReshapeRow5[j] + h3BlockDense0BRow[j]
-				hGelu3 := gelu32(hAdd11)
-				hAddRow6[j] = hAdd11
-				hGeluRow3[j] = hGelu3
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow5 := hMatmul5Ex[i0*32768+i1*512:][:512]
+				h3BlockDense0BRow := m.h3BlockDense0B[0:][:512]
+				hAddRow6 := hAdd11Ex[i0*32768+i1*512:][:512]
+				hGeluRow3 := hGelu3Ex[i0*32768+i1*512:][:512]
+				for j := range hAddRow6 {
+					hAdd11 := hReshapeRow5[j] + h3BlockDense0BRow[j]
+					hGelu3 := gelu32(hAdd11)
+					hAddRow6[j] = hAdd11
+					hGeluRow3[j] = hGelu3
+				}
 			}
 		}
 	}
@@ -4777,21 +4949,26 @@ func (m *Model) hMatmulForward6(n int) {
 	rt.Sgemm(false, false, 64*n, 128, 512, 1, m.hGelu3, 512, m.h3BlockDense1W, 128, 0, m.hMatmul6, 128)
 }
 
-// xReduceMeanForward7 computes
+// xReduceMeanForward7 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd12 = add(hMatmul6, h3BlockDense1B) (N, 64, 128)
 //	h4 = add(x4, hAdd12) (N, 64, 128)
 //	xReduceMean7 = reduce_mean(h4) (N, 64, 1)
-func (m *Model) xReduceMeanForward7(n int) {
-	for i := range m.xReduceMean7[:64*n] {
-		m.xReduceMean7[i] = 0
+func (m *Model) xReduceMeanForward7(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean7Ex := m.xReduceMean7[lo*64:]
+	hMatmul6Ex := m.hMatmul6[lo*8192:]
+	x4Ex3 := m.x4[lo*8192:]
+	h4Ex := m.h4[lo*8192:]
+	for i := range xReduceMean7Ex[:64*n] {
+		xReduceMean7Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hReshapeRow6 := m.hMatmul6[i0*8192+i1*128:][:128]
+			hReshapeRow6 := hMatmul6Ex[i0*8192+i1*128:][:128]
 			h3BlockDense1BRow := m.h3BlockDense1B[0:][:128]
-			xRow3 := m.x4[i0*8192+i1*128:][:128]
-			hRow4 := m.h4[i0*8192+i1*128:][:128]
+			xRow3 := x4Ex3[i0*8192+i1*128:][:128]
+			hRow4 := h4Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range hRow4 {
 				hAdd12 := hReshapeRow6[j] + h3BlockDense1BRow[j]
@@ -4799,28 +4976,33 @@ func (m *Model) xReduceMeanForward7(n int) {
 				acc += h4
 				hRow4[j] = h4
 			}
-			m.xReduceMean7[i0*64+i1] += acc
+			xReduceMean7Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean7[:64*n] {
-		m.xReduceMean7[i] /= float32(128)
+	for i := range xReduceMean7Ex[:64*n] {
+		xReduceMean7Ex[i] /= float32(128)
 	}
 }
 
-// xReduceMeanForward8 computes
+// xReduceMeanForward8 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSub4 = sub(h4, xReduceMean7) (N, 64, 128)
 //	xMul7 = mul(xSub4, xSub4) (N, 64, 128)
 //	xReduceMean8 = reduce_mean(xMul7) (N, 64, 1)
-func (m *Model) xReduceMeanForward8(n int) {
-	for i := range m.xReduceMean8[:64*n] {
-		m.xReduceMean8[i] = 0
+func (m *Model) xReduceMeanForward8(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean8Ex := m.xReduceMean8[lo*64:]
+	h4Ex2 := m.h4[lo*8192:]
+	xReduceMean7Ex2 := m.xReduceMean7[lo*64:]
+	xSub4Ex := m.xSub4[lo*8192:]
+	for i := range xReduceMean8Ex[:64*n] {
+		xReduceMean8Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hRow4 := m.h4[i0*8192+i1*128:][:128]
-			xReduceMean7 := m.xReduceMean7[i0*64+i1]
-			xSubRow4 := m.xSub4[i0*8192+i1*128:][:128]
+			hRow4 := h4Ex2[i0*8192+i1*128:][:128]
+			xReduceMean7 := xReduceMean7Ex2[i0*64+i1]
+			xSubRow4 := xSub4Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range xSubRow4 {
 				xSub4 := hRow4[j] - xReduceMean7
@@ -4828,28 +5010,31 @@ func (m *Model) xReduceMeanForward8(n int) {
 				acc += xMul7
 				xSubRow4[j] = xSub4
 			}
-			m.xReduceMean8[i0*64+i1] += acc
+			xReduceMean8Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.xReduceMean8[:64*n] {
-		m.xReduceMean8[i] /= float32(128)
+	for i := range xReduceMean8Ex[:64*n] {
+		xReduceMean8Ex[i] /= float32(128)
 	}
 }
 
-// xSqrtForward4 computes
+// xSqrtForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xAdd7 = add(xReduceMean8, float32(1e-05)) (N, 64, 1)
 //	xSqrt4 = sqrt(xAdd7) (N, 64, 1)
-func (m *Model) xSqrtForward4(n int) {
+func (m *Model) xSqrtForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xReduceMean8Ex2 := m.xReduceMean8[lo*64:]
+	xSqrt4Ex := m.xSqrt4[lo*64:]
 	if xSqrtAVX24 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		xReduceMeanRow4 := m.xReduceMean8[0:][:64*n]
-		xSqrtRow4 := m.xSqrt4[0:][:64*n]
+		xReduceMeanRow4 := xReduceMean8Ex2[0:][:64*n]
+		xSqrtRow4 := xSqrt4Ex[0:][:64*n]
 		if 64*n > 0 {
 			xSqrtAVX24(64*n, &xReduceMeanRow4[0], &xSqrtRow4[0])
 		}
 	} else {
-		xReduceMeanRow4 := m.xReduceMean8[0:][:64*n]
-		xSqrtRow4 := m.xSqrt4[0:][:64*n]
+		xReduceMeanRow4 := xReduceMean8Ex2[0:][:64*n]
+		xSqrtRow4 := xSqrt4Ex[0:][:64*n]
 		for j := range xSqrtRow4 {
 			xAdd7 := xReduceMeanRow4[j] + float32(1e-05)
 			xSqrt4 := sqrt32(xAdd7)
@@ -4858,33 +5043,38 @@ func (m *Model) xSqrtForward4(n int) {
 	}
 }
 
-// xDivForward4 computes
+// xDivForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xDiv4 = div(xSub4, xSqrt4) (N, 64, 128)
 //	xMul8 = mul(xDiv4, h4BlockXLayerNorm0Gamma) (N, 64, 128)
 //	xAdd8 = add(xMul8, h4BlockXLayerNorm0Beta) (N, 64, 128)
-func (m *Model) xDivForward4(n int) {
+func (m *Model) xDivForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSub4Ex2 := m.xSub4[lo*8192:]
+	xSqrt4Ex2 := m.xSqrt4[lo*64:]
+	xDiv4Ex := m.xDiv4[lo*8192:]
+	xAdd8Ex := m.xAdd8[lo*8192:]
 	if xDivAVX24 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				xSubRow4 := m.xSub4[i0*8192+i1*128:][:128]
-				xSqrt4 := m.xSqrt4[i0*64+i1]
+				xSubRow4 := xSub4Ex2[i0*8192+i1*128:][:128]
+				xSqrt4 := xSqrt4Ex2[i0*64+i1]
 				h4BlockXLayerNorm0GammaRow := m.h4BlockXLayerNorm0Gamma[0:][:128]
 				h4BlockXLayerNorm0BetaRow := m.h4BlockXLayerNorm0Beta[0:][:128]
-				xDivRow4 := m.xDiv4[i0*8192+i1*128:][:128]
-				xAddRow4 := m.xAdd8[i0*8192+i1*128:][:128]
+				xDivRow4 := xDiv4Ex[i0*8192+i1*128:][:128]
+				xAddRow4 := xAdd8Ex[i0*8192+i1*128:][:128]
 				xDivAVX24(128, &xSubRow4[0], &xDivRow4[0], &h4BlockXLayerNorm0GammaRow[0], &h4BlockXLayerNorm0BetaRow[0], &xAddRow4[0], xSqrt4)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				xSubRow4 := m.xSub4[i0*8192+i1*128:][:128]
-				xSqrt4 := m.xSqrt4[i0*64+i1]
+				xSubRow4 := xSub4Ex2[i0*8192+i1*128:][:128]
+				xSqrt4 := xSqrt4Ex2[i0*64+i1]
 				h4BlockXLayerNorm0GammaRow := m.h4BlockXLayerNorm0Gamma[0:][:128]
 				h4BlockXLayerNorm0BetaRow := m.h4BlockXLayerNorm0Beta[0:][:128]
-				xDivRow4 := m.xDiv4[i0*8192+i1*128:][:128]
-				xAddRow4 := m.xAdd8[i0*8192+i1*128:][:128]
+				xDivRow4 := xDiv4Ex[i0*8192+i1*128:][:128]
+				xAddRow4 := xAdd8Ex[i0*8192+i1*128:][:128]
 				for j := range xDivRow4 {
 					xDiv4 := xSubRow4[j] / xSqrt4
 					xMul8 := xDiv4 * h4BlockXLayerNorm0GammaRow[j]
@@ -4904,72 +5094,90 @@ func (m *Model) xMatmulForward13(n int) {
 	rt.Sgemm(false, false, 64*n, 384, 128, 1, m.xAdd8, 128, m.h4BlockXAttention0Wqkv, 384, 0, m.xMatmul13, 384)
 }
 
-// xSliceForward10 computes
+// xSliceForward10 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice10 = slice(xMatmul13) (64*N, 128)
-func (m *Model) xSliceForward10(n int) {
+func (m *Model) xSliceForward10(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice10Ex := m.xSlice10[lo*8192:]
+	xMatmul13Ex := m.xMatmul13[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice10[o*128*(1):(o+1)*128*(1)], m.xMatmul13[(o*(384)+0)*(1):(o*(384)+128)*(1)])
+		copy(xSlice10Ex[o*128*(1):(o+1)*128*(1)], xMatmul13Ex[(o*(384)+0)*(1):(o*(384)+128)*(1)])
 	}
 }
 
-// xTransposeForward13 computes
+// xTransposeForward13 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose13 = transpose(xSlice10) (N, 4, 64, 32)
-func (m *Model) xTransposeForward13(n int) {
+func (m *Model) xTransposeForward13(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose13Ex := m.xTranspose13[lo*8192:]
+	xSlice10Ex2 := m.xSlice10[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose13[i0*8192+i1*2048+i2*32+i3] = m.xSlice10[i0*8192+i1*32+i2*128+i3]
+					xTranspose13Ex[i0*8192+i1*2048+i2*32+i3] = xSlice10Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
 	}
 }
 
-// xSliceForward11 computes
+// xSliceForward11 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice11 = slice(xMatmul13) (64*N, 128)
-func (m *Model) xSliceForward11(n int) {
+func (m *Model) xSliceForward11(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice11Ex := m.xSlice11[lo*8192:]
+	xMatmul13Ex2 := m.xMatmul13[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice11[o*128*(1):(o+1)*128*(1)], m.xMatmul13[(o*(384)+128)*(1):(o*(384)+256)*(1)])
+		copy(xSlice11Ex[o*128*(1):(o+1)*128*(1)], xMatmul13Ex2[(o*(384)+128)*(1):(o*(384)+256)*(1)])
 	}
 }
 
-// xSliceForward12 computes
+// xSliceForward12 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xSlice12 = slice(xMatmul13) (64*N, 128)
-func (m *Model) xSliceForward12(n int) {
+func (m *Model) xSliceForward12(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xSlice12Ex := m.xSlice12[lo*8192:]
+	xMatmul13Ex3 := m.xMatmul13[lo*24576:]
 	for o := 0; o < 64*n; o++ {
-		copy(m.xSlice12[o*128*(1):(o+1)*128*(1)], m.xMatmul13[(o*(384)+256)*(1):(o*(384)+384)*(1)])
+		copy(xSlice12Ex[o*128*(1):(o+1)*128*(1)], xMatmul13Ex3[(o*(384)+256)*(1):(o*(384)+384)*(1)])
 	}
 }
 
-// xTransposeForward14 computes
+// xTransposeForward14 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose14 = transpose(xSlice11) (N, 4, 64, 32)
-func (m *Model) xTransposeForward14(n int) {
+func (m *Model) xTransposeForward14(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose14Ex := m.xTranspose14[lo*8192:]
+	xSlice11Ex2 := m.xSlice11[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose14[i0*8192+i1*2048+i2*32+i3] = m.xSlice11[i0*8192+i1*32+i2*128+i3]
+					xTranspose14Ex[i0*8192+i1*2048+i2*32+i3] = xSlice11Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
 	}
 }
 
-// xTransposeForward15 computes
+// xTransposeForward15 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose15 = transpose(xSlice12) (N, 4, 64, 32)
-func (m *Model) xTransposeForward15(n int) {
+func (m *Model) xTransposeForward15(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose15Ex := m.xTranspose15[lo*8192:]
+	xSlice12Ex2 := m.xSlice12[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose15[i0*8192+i1*2048+i2*32+i3] = m.xSlice12[i0*8192+i1*32+i2*128+i3]
+					xTranspose15Ex[i0*8192+i1*2048+i2*32+i3] = xSlice12Ex2[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
@@ -4980,20 +5188,21 @@ func (m *Model) xTransposeForward15(n int) {
 //
 //	xMatmul14 = matmul(xTranspose13, xTranspose14) (N, 4, 64, 64)
 func (m *Model) xMatmulForward14(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.xTranspose13[bi*(2048):], 32, m.xTranspose14[bi*(2048):], 32, 0, m.xMatmul14[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.xTranspose13, 32, 2048, m.xTranspose14, 32, 2048, 0, m.xMatmul14, 64, 4096)
 }
 
-// xMaskedSoftmaxForward4 computes
+// xMaskedSoftmaxForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xMaskedSoftmax4 = masked_softmax(xMatmul14) (N, 4, 64, 64)
-func (m *Model) xMaskedSoftmaxForward4(n int) {
+func (m *Model) xMaskedSoftmaxForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xMaskedSoftmax4Ex := m.xMaskedSoftmax4[lo*16384:]
+	xMatmul14Ex := m.xMatmul14[lo*16384:]
 	const scale = float32(0.17677669)
 	for row := 0; row < 256*n; row++ {
-		dst := m.xMaskedSoftmax4[row*64 : (row+1)*64]
+		dst := xMaskedSoftmax4Ex[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
-		xs := m.xMatmul14[row*64 : row*64+keep]
+		xs := xMatmul14Ex[row*64 : row*64+keep]
 		kept := dst[:keep]
 		rt.VMulS(kept, xs, scale)
 		rt.VAddS(kept, kept, -rt.VMax(kept))
@@ -5007,20 +5216,21 @@ func (m *Model) xMaskedSoftmaxForward4(n int) {
 //
 //	xMatmul15 = matmul(xMaskedSoftmax4, xTranspose15) (N, 4, 64, 32)
 func (m *Model) xMatmulForward15(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.xMaskedSoftmax4[bi*(4096):], 64, m.xTranspose15[bi*(2048):], 32, 0, m.xMatmul15[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax4, 64, 4096, m.xTranspose15, 32, 2048, 0, m.xMatmul15, 32, 2048)
 }
 
-// xTransposeForward16 computes
+// xTransposeForward16 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	xTranspose16 = transpose(xMatmul15) (N, 64, 4, 32)
-func (m *Model) xTransposeForward16(n int) {
+func (m *Model) xTransposeForward16(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	xTranspose16Ex := m.xTranspose16[lo*8192:]
+	xMatmul15Ex := m.xMatmul15[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.xTranspose16[i0*8192+i1*128+i2*32+i3] = m.xMatmul15[i0*8192+i1*32+i2*2048+i3]
+					xTranspose16Ex[i0*8192+i1*128+i2*32+i3] = xMatmul15Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
@@ -5034,47 +5244,57 @@ func (m *Model) xMatmulForward16(n int) {
 	rt.Sgemm(false, false, 64*n, 128, 128, 1, m.xTranspose16, 128, m.h4BlockXAttention0Wo, 128, 0, m.xMatmul16, 128)
 }
 
-// hReduceMeanForward7 computes
+// hReduceMeanForward7 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	x5 = add(h4, xMatmul16) (N, 64, 128)
 //	hReduceMean7 = reduce_mean(x5) (N, 64, 1)
-func (m *Model) hReduceMeanForward7(n int) {
-	for i := range m.hReduceMean7[:64*n] {
-		m.hReduceMean7[i] = 0
+func (m *Model) hReduceMeanForward7(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean7Ex := m.hReduceMean7[lo*64:]
+	h4Ex3 := m.h4[lo*8192:]
+	xMatmul16Ex := m.xMatmul16[lo*8192:]
+	x5Ex := m.x5[lo*8192:]
+	for i := range hReduceMean7Ex[:64*n] {
+		hReduceMean7Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hRow4 := m.h4[i0*8192+i1*128:][:128]
-			xReshapeRow4 := m.xMatmul16[i0*8192+i1*128:][:128]
-			xRow4 := m.x5[i0*8192+i1*128:][:128]
+			hRow4 := h4Ex3[i0*8192+i1*128:][:128]
+			xReshapeRow4 := xMatmul16Ex[i0*8192+i1*128:][:128]
+			xRow4 := x5Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range xRow4 {
 				x5 := hRow4[j] + xReshapeRow4[j]
 				acc += x5
 				xRow4[j] = x5
 			}
-			m.hReduceMean7[i0*64+i1] += acc
+			hReduceMean7Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean7[:64*n] {
-		m.hReduceMean7[i] /= float32(128)
+	for i := range hReduceMean7Ex[:64*n] {
+		hReduceMean7Ex[i] /= float32(128)
 	}
 }
 
-// hReduceMeanForward8 computes
+// hReduceMeanForward8 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hSub4 = sub(x5, hReduceMean7) (N, 64, 128)
 //	hMul7 = mul(hSub4, hSub4) (N, 64, 128)
 //	hReduceMean8 = reduce_mean(hMul7) (N, 64, 1)
-func (m *Model) hReduceMeanForward8(n int) {
-	for i := range m.hReduceMean8[:64*n] {
-		m.hReduceMean8[i] = 0
+func (m *Model) hReduceMeanForward8(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean8Ex := m.hReduceMean8[lo*64:]
+	x5Ex2 := m.x5[lo*8192:]
+	hReduceMean7Ex2 := m.hReduceMean7[lo*64:]
+	hSub4Ex := m.hSub4[lo*8192:]
+	for i := range hReduceMean8Ex[:64*n] {
+		hReduceMean8Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			xRow4 := m.x5[i0*8192+i1*128:][:128]
-			hReduceMean7 := m.hReduceMean7[i0*64+i1]
-			hSubRow4 := m.hSub4[i0*8192+i1*128:][:128]
+			xRow4 := x5Ex2[i0*8192+i1*128:][:128]
+			hReduceMean7 := hReduceMean7Ex2[i0*64+i1]
+			hSubRow4 := hSub4Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range hSubRow4 {
 				hSub4 := xRow4[j] - hReduceMean7
@@ -5082,28 +5302,31 @@ func (m *Model) hReduceMeanForward8(n int) {
 				acc += hMul7
 				hSubRow4[j] = hSub4
 			}
-			m.hReduceMean8[i0*64+i1] += acc
+			hReduceMean8Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.hReduceMean8[:64*n] {
-		m.hReduceMean8[i] /= float32(128)
+	for i := range hReduceMean8Ex[:64*n] {
+		hReduceMean8Ex[i] /= float32(128)
 	}
 }
 
-// hSqrtForward4 computes
+// hSqrtForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd13 = add(hReduceMean8, float32(1e-05)) (N, 64, 1)
 //	hSqrt4 = sqrt(hAdd13) (N, 64, 1)
-func (m *Model) hSqrtForward4(n int) {
+func (m *Model) hSqrtForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hReduceMean8Ex2 := m.hReduceMean8[lo*64:]
+	hSqrt4Ex := m.hSqrt4[lo*64:]
 	if hSqrtAVX24 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		hReduceMeanRow4 := m.hReduceMean8[0:][:64*n]
-		hSqrtRow4 := m.hSqrt4[0:][:64*n]
+		hReduceMeanRow4 := hReduceMean8Ex2[0:][:64*n]
+		hSqrtRow4 := hSqrt4Ex[0:][:64*n]
 		if 64*n > 0 {
 			hSqrtAVX24(64*n, &hReduceMeanRow4[0], &hSqrtRow4[0])
 		}
 	} else {
-		hReduceMeanRow4 := m.hReduceMean8[0:][:64*n]
-		hSqrtRow4 := m.hSqrt4[0:][:64*n]
+		hReduceMeanRow4 := hReduceMean8Ex2[0:][:64*n]
+		hSqrtRow4 := hSqrt4Ex[0:][:64*n]
 		for j := range hSqrtRow4 {
 			hAdd13 := hReduceMeanRow4[j] + float32(1e-05)
 			hSqrt4 := sqrt32(hAdd13)
@@ -5112,33 +5335,38 @@ func (m *Model) hSqrtForward4(n int) {
 	}
 }
 
-// hDivForward4 computes
+// hDivForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hDiv4 = div(hSub4, hSqrt4) (N, 64, 128)
 //	hMul8 = mul(hDiv4, h4BlockLayerNorm0Gamma) (N, 64, 128)
 //	hAdd14 = add(hMul8, h4BlockLayerNorm0Beta) (N, 64, 128)
-func (m *Model) hDivForward4(n int) {
+func (m *Model) hDivForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hSub4Ex2 := m.hSub4[lo*8192:]
+	hSqrt4Ex2 := m.hSqrt4[lo*64:]
+	hDiv4Ex := m.hDiv4[lo*8192:]
+	hAdd14Ex := m.hAdd14[lo*8192:]
 	if hDivAVX24 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				hSubRow4 := m.hSub4[i0*8192+i1*128:][:128]
-				hSqrt4 := m.hSqrt4[i0*64+i1]
+				hSubRow4 := hSub4Ex2[i0*8192+i1*128:][:128]
+				hSqrt4 := hSqrt4Ex2[i0*64+i1]
 				h4BlockLayerNorm0GammaRow := m.h4BlockLayerNorm0Gamma[0:][:128]
 				h4BlockLayerNorm0BetaRow := m.h4BlockLayerNorm0Beta[0:][:128]
-				hDivRow4 := m.hDiv4[i0*8192+i1*128:][:128]
-				hAddRow7 := m.hAdd14[i0*8192+i1*128:][:128]
+				hDivRow4 := hDiv4Ex[i0*8192+i1*128:][:128]
+				hAddRow7 := hAdd14Ex[i0*8192+i1*128:][:128]
 				hDivAVX24(128, &hSubRow4[0], &hDivRow4[0], &h4BlockLayerNorm0GammaRow[0], &h4BlockLayerNorm0BetaRow[0], &hAddRow7[0], hSqrt4)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				hSubRow4 := m.hSub4[i0*8192+i1*128:][:128]
-				hSqrt4 := m.hSqrt4[i0*64+i1]
+				hSubRow4 := hSub4Ex2[i0*8192+i1*128:][:128]
+				hSqrt4 := hSqrt4Ex2[i0*64+i1]
 				h4BlockLayerNorm0GammaRow := m.h4BlockLayerNorm0Gamma[0:][:128]
 				h4BlockLayerNorm0BetaRow := m.h4BlockLayerNorm0Beta[0:][:128]
-				hDivRow4 := m.hDiv4[i0*8192+i1*128:][:128]
-				hAddRow7 := m.hAdd14[i0*8192+i1*128:][:128]
+				hDivRow4 := hDiv4Ex[i0*8192+i1*128:][:128]
+				hAddRow7 := hAdd14Ex[i0*8192+i1*128:][:128]
 				for j := range hDivRow4 {
 					hDiv4 := hSubRow4[j] / hSqrt4
 					hMul8 := hDiv4 * h4BlockLayerNorm0GammaRow[j]
@@ -5158,40 +5386,43 @@ func (m *Model) hMatmulForward7(n int) {
 	rt.Sgemm(false, false, 64*n, 512, 128, 1, m.hAdd14, 128, m.h4BlockDense0W, 512, 0, m.hMatmul7, 512)
 }
 
-// hAddForward4 computes
+// hAddForward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd15 = add(hMatmul7, h4BlockDense0B) (N, 64, 512)
 //	hGelu4 = gelu(hAdd15) (N, 64, 512)
-func (m *Model) hAddForward4(n int) {
-	rt.ForRows(64*n, 512, m.hAddRows4Fn) // m.hAddRows4(lo, hi), split across the cores
-}
-
-// hAddRows4 computes rows lo..hi-1 of hAddForward4's loop.
-func (m *Model) hAddRows4(lo, hi int) {
+func (m *Model) hAddForward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	hMatmul7Ex := m.hMatmul7[lo*32768:]
+	hAdd15Ex := m.hAdd15[lo*32768:]
+	hGelu4Ex := m.hGelu4[lo*32768:]
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 
-		for r := lo; r < hi; r++ {
-			hReshapeRow7 := m.hMatmul7[r*512:][:512]
-			h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
-			hAddRow8 := m.hAdd15[r*512:][:512]
-			hGeluRow4 := m.hGelu4[r*512:][:512]
-			for c := 0; c < 512; c += rt.VecChunk {
-				e := min(c+rt.VecChunk, 512)
-				rt.VAdd(hAddRow8[c:e], hReshapeRow7[c:e], h4BlockDense0BRow[c:e]) // hAdd15 = add(hMatmul7, h4BlockDense0B)
-				rt.VGelu(hGeluRow4[c:e], hAddRow8[c:e])                           // hGelu4 = gelu(hAdd15)
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow7 := hMatmul7Ex[i0*32768+i1*512:][:512]
+				h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
+				hAddRow8 := hAdd15Ex[i0*32768+i1*512:][:512]
+				hGeluRow4 := hGelu4Ex[i0*32768+i1*512:][:512]
+				for c := 0; c < 512; c += rt.VecChunk {
+					e := min(c+rt.VecChunk, 512)
+					rt.VAdd(hAddRow8[c:e], hReshapeRow7[c:e], h4BlockDense0BRow[c:e]) // hAdd15 = add(hMatmul7, h4BlockDense0B)
+					rt.VGelu(hGeluRow4[c:e], hAddRow8[c:e])                           // hGelu4 = gelu(hAdd15)
+				}
 			}
 		}
 	} else {
-		for r := lo; r < hi; r++ {
-			hReshapeRow7 := m.hMatmul7[r*512:][:512]
-			h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
-			hAddRow8 := m.hAdd15[r*512:][:512]
-			hGeluRow4 := m.hGelu4[r*512:][:512]
-			for j := range hAddRow8 {
-				hAdd15 := hReshapeRow7[j] + h4BlockDense0BRow[j]
-				hGelu4 := gelu32(hAdd15)
-				hAddRow8[j] = hAdd15
-				hGeluRow4[j] = hGelu4
+		for i0 := 0; i0 < n; i0++ {
+			for i1 := 0; i1 < 64; i1++ {
+				hReshapeRow7 := hMatmul7Ex[i0*32768+i1*512:][:512]
+				h4BlockDense0BRow := m.h4BlockDense0B[0:][:512]
+				hAddRow8 := hAdd15Ex[i0*32768+i1*512:][:512]
+				hGeluRow4 := hGelu4Ex[i0*32768+i1*512:][:512]
+				for j := range hAddRow8 {
+					hAdd15 := hReshapeRow7[j] + h4BlockDense0BRow[j]
+					hGelu4 := gelu32(hAdd15)
+					hAddRow8[j] = hAdd15
+					hGeluRow4[j] = hGelu4
+				}
 			}
 		}
 	}
@@ -5204,21 +5435,26 @@ func (m *Model) hMatmulForward8(n int) {
 	rt.Sgemm(false, false, 64*n, 128, 512, 1, m.hGelu4, 512, m.h4BlockDense1W, 128, 0, m.hMatmul8, 128)
 }
 
-// logitsReduceMeanForward computes
+// logitsReduceMeanForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	hAdd16 = add(hMatmul8, h4BlockDense1B) (N, 64, 128)
 //	h5 = add(x5, hAdd16) (N, 64, 128)
 //	logitsReduceMean = reduce_mean(h5) (N, 64, 1)
-func (m *Model) logitsReduceMeanForward(n int) {
-	for i := range m.logitsReduceMean[:64*n] {
-		m.logitsReduceMean[i] = 0
+func (m *Model) logitsReduceMeanForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsReduceMeanEx := m.logitsReduceMean[lo*64:]
+	hMatmul8Ex := m.hMatmul8[lo*8192:]
+	x5Ex3 := m.x5[lo*8192:]
+	h5Ex := m.h5[lo*8192:]
+	for i := range logitsReduceMeanEx[:64*n] {
+		logitsReduceMeanEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hReshapeRow8 := m.hMatmul8[i0*8192+i1*128:][:128]
+			hReshapeRow8 := hMatmul8Ex[i0*8192+i1*128:][:128]
 			h4BlockDense1BRow := m.h4BlockDense1B[0:][:128]
-			xRow4 := m.x5[i0*8192+i1*128:][:128]
-			hRow5 := m.h5[i0*8192+i1*128:][:128]
+			xRow4 := x5Ex3[i0*8192+i1*128:][:128]
+			hRow5 := h5Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range hRow5 {
 				hAdd16 := hReshapeRow8[j] + h4BlockDense1BRow[j]
@@ -5226,28 +5462,33 @@ func (m *Model) logitsReduceMeanForward(n int) {
 				acc += h5
 				hRow5[j] = h5
 			}
-			m.logitsReduceMean[i0*64+i1] += acc
+			logitsReduceMeanEx[i0*64+i1] += acc
 		}
 	}
-	for i := range m.logitsReduceMean[:64*n] {
-		m.logitsReduceMean[i] /= float32(128)
+	for i := range logitsReduceMeanEx[:64*n] {
+		logitsReduceMeanEx[i] /= float32(128)
 	}
 }
 
-// logitsReduceMeanForward2 computes
+// logitsReduceMeanForward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	logitsSub = sub(h5, logitsReduceMean) (N, 64, 128)
 //	logitsMul = mul(logitsSub, logitsSub) (N, 64, 128)
 //	logitsReduceMean2 = reduce_mean(logitsMul) (N, 64, 1)
-func (m *Model) logitsReduceMeanForward2(n int) {
-	for i := range m.logitsReduceMean2[:64*n] {
-		m.logitsReduceMean2[i] = 0
+func (m *Model) logitsReduceMeanForward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsReduceMean2Ex := m.logitsReduceMean2[lo*64:]
+	h5Ex2 := m.h5[lo*8192:]
+	logitsReduceMeanEx2 := m.logitsReduceMean[lo*64:]
+	logitsSubEx := m.logitsSub[lo*8192:]
+	for i := range logitsReduceMean2Ex[:64*n] {
+		logitsReduceMean2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			hRow5 := m.h5[i0*8192+i1*128:][:128]
-			logitsReduceMean := m.logitsReduceMean[i0*64+i1]
-			logitsSubRow := m.logitsSub[i0*8192+i1*128:][:128]
+			hRow5 := h5Ex2[i0*8192+i1*128:][:128]
+			logitsReduceMean := logitsReduceMeanEx2[i0*64+i1]
+			logitsSubRow := logitsSubEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range logitsSubRow {
 				logitsSub := hRow5[j] - logitsReduceMean
@@ -5255,28 +5496,31 @@ func (m *Model) logitsReduceMeanForward2(n int) {
 				acc += logitsMul
 				logitsSubRow[j] = logitsSub
 			}
-			m.logitsReduceMean2[i0*64+i1] += acc
+			logitsReduceMean2Ex[i0*64+i1] += acc
 		}
 	}
-	for i := range m.logitsReduceMean2[:64*n] {
-		m.logitsReduceMean2[i] /= float32(128)
+	for i := range logitsReduceMean2Ex[:64*n] {
+		logitsReduceMean2Ex[i] /= float32(128)
 	}
 }
 
-// logitsSqrtForward computes
+// logitsSqrtForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	logitsAdd = add(logitsReduceMean2, float32(1e-05)) (N, 64, 1)
 //	logitsSqrt = sqrt(logitsAdd) (N, 64, 1)
-func (m *Model) logitsSqrtForward(n int) {
+func (m *Model) logitsSqrtForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsReduceMean2Ex2 := m.logitsReduceMean2[lo*64:]
+	logitsSqrtEx := m.logitsSqrt[lo*64:]
 	if logitsSqrtAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		logitsReduceMeanRow := m.logitsReduceMean2[0:][:64*n]
-		logitsSqrtRow := m.logitsSqrt[0:][:64*n]
+		logitsReduceMeanRow := logitsReduceMean2Ex2[0:][:64*n]
+		logitsSqrtRow := logitsSqrtEx[0:][:64*n]
 		if 64*n > 0 {
 			logitsSqrtAVX2(64*n, &logitsReduceMeanRow[0], &logitsSqrtRow[0])
 		}
 	} else {
-		logitsReduceMeanRow := m.logitsReduceMean2[0:][:64*n]
-		logitsSqrtRow := m.logitsSqrt[0:][:64*n]
+		logitsReduceMeanRow := logitsReduceMean2Ex2[0:][:64*n]
+		logitsSqrtRow := logitsSqrtEx[0:][:64*n]
 		for j := range logitsSqrtRow {
 			logitsAdd := logitsReduceMeanRow[j] + float32(1e-05)
 			logitsSqrt := sqrt32(logitsAdd)
@@ -5285,33 +5529,38 @@ func (m *Model) logitsSqrtForward(n int) {
 	}
 }
 
-// logitsDivForward computes
+// logitsDivForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	logitsDiv = div(logitsSub, logitsSqrt) (N, 64, 128)
 //	logitsMul2 = mul(logitsDiv, logitsGamma) (N, 64, 128)
 //	logitsAdd2 = add(logitsMul2, logitsBeta) (N, 64, 128)
-func (m *Model) logitsDivForward(n int) {
+func (m *Model) logitsDivForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsSubEx2 := m.logitsSub[lo*8192:]
+	logitsSqrtEx2 := m.logitsSqrt[lo*64:]
+	logitsDivEx := m.logitsDiv[lo*8192:]
+	logitsAdd2Ex := m.logitsAdd2[lo*8192:]
 	if logitsDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				logitsSubRow := m.logitsSub[i0*8192+i1*128:][:128]
-				logitsSqrt := m.logitsSqrt[i0*64+i1]
+				logitsSubRow := logitsSubEx2[i0*8192+i1*128:][:128]
+				logitsSqrt := logitsSqrtEx2[i0*64+i1]
 				logitsGammaRow := m.logitsGamma[0:][:128]
 				logitsBetaRow := m.logitsBeta[0:][:128]
-				logitsDivRow := m.logitsDiv[i0*8192+i1*128:][:128]
-				logitsAddRow := m.logitsAdd2[i0*8192+i1*128:][:128]
+				logitsDivRow := logitsDivEx[i0*8192+i1*128:][:128]
+				logitsAddRow := logitsAdd2Ex[i0*8192+i1*128:][:128]
 				logitsDivAVX2(128, &logitsSubRow[0], &logitsDivRow[0], &logitsGammaRow[0], &logitsBetaRow[0], &logitsAddRow[0], logitsSqrt)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				logitsSubRow := m.logitsSub[i0*8192+i1*128:][:128]
-				logitsSqrt := m.logitsSqrt[i0*64+i1]
+				logitsSubRow := logitsSubEx2[i0*8192+i1*128:][:128]
+				logitsSqrt := logitsSqrtEx2[i0*64+i1]
 				logitsGammaRow := m.logitsGamma[0:][:128]
 				logitsBetaRow := m.logitsBeta[0:][:128]
-				logitsDivRow := m.logitsDiv[i0*8192+i1*128:][:128]
-				logitsAddRow := m.logitsAdd2[i0*8192+i1*128:][:128]
+				logitsDivRow := logitsDivEx[i0*8192+i1*128:][:128]
+				logitsAddRow := logitsAdd2Ex[i0*8192+i1*128:][:128]
 				for j := range logitsDivRow {
 					logitsDiv := logitsSubRow[j] / logitsSqrt
 					logitsMul2 := logitsDiv * logitsGammaRow[j]
@@ -5342,13 +5591,16 @@ func (m *Model) logitsMatmulForward(n int) {
 	rt.Sgemm(false, false, 64*n, 256, 128, 1, m.logitsAdd2, 128, m.logitsTranspose, 256, 0, m.logitsMatmul, 256)
 }
 
-// lossLogSoftmaxForward computes
+// lossLogSoftmaxForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossLogSoftmax = log_softmax(logitsMatmul) (N, 64, 256)
-func (m *Model) lossLogSoftmaxForward(n int) {
+func (m *Model) lossLogSoftmaxForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	logitsMatmulEx := m.logitsMatmul[lo*16384:]
+	lossLogSoftmaxEx := m.lossLogSoftmax[lo*16384:]
 	for o := 0; o < 64*n; o++ {
 		base := o * 256
-		xs := m.logitsMatmul[base : base+256]
+		xs := logitsMatmulEx[base : base+256]
 		mx := rt.VMax(xs)
 		var sum float32
 		var ex [rt.VecChunk]float32 // a strip of e^(x - mx)
@@ -5358,7 +5610,7 @@ func (m *Model) lossLogSoftmaxForward(n int) {
 			rt.VExp(strip, strip)
 			sum += rt.VSum(strip)
 		}
-		rt.VAddS(m.lossLogSoftmax[base:base+256], xs, -(mx + log32(sum)))
+		rt.VAddS(lossLogSoftmaxEx[base:base+256], xs, -(mx + log32(sum)))
 	}
 }
 
@@ -5374,24 +5626,28 @@ func (m *Model) lossOneHotForward(y []int32, n int) {
 	}
 }
 
-// lossReduceSumForward computes
+// lossReduceSumForward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	lossMul = mul(lossOneHot, lossLogSoftmax) (N, 64, 256)
 //	lossReduceSum = reduce_sum(lossMul) (N, 64)
-func (m *Model) lossReduceSumForward(n int) {
-	for i := range m.lossReduceSum[:64*n] {
-		m.lossReduceSum[i] = 0
+func (m *Model) lossReduceSumForward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	lossReduceSumEx := m.lossReduceSum[lo*64:]
+	lossOneHotEx := m.lossOneHot[lo*16384:]
+	lossLogSoftmaxEx2 := m.lossLogSoftmax[lo*16384:]
+	for i := range lossReduceSumEx[:64*n] {
+		lossReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			lossOneHotRow := m.lossOneHot[i0*16384+i1*256:][:256]
-			lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
+			lossOneHotRow := lossOneHotEx[i0*16384+i1*256:][:256]
+			lossLogSoftmaxRow := lossLogSoftmaxEx2[i0*16384+i1*256:][:256]
 			acc := float32(0)
 			for j := 0; j < 256; j++ {
 				lossMul := lossOneHotRow[j] * lossLogSoftmaxRow[j]
 				acc += lossMul
 			}
-			m.lossReduceSum[i0*64+i1] += acc
+			lossReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -5427,21 +5683,23 @@ func (m *Model) dWteDivBackward(n int) {
 	m.dWteDiv[0] = dWteDiv
 }
 
-// dWteNegBackward computes
+// dWteNegBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWteBroadcast = broadcast(dWteDiv) (N, 64)
 //	dWteNeg = neg(dWteBroadcast) (N, 64)
-func (m *Model) dWteNegBackward(n int) {
+func (m *Model) dWteNegBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWteNegEx := m.dWteNeg[lo*64:]
 	if dWteNegAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			dWteReshape := m.dWteDiv[0]
-			dWteNegRow := m.dWteNeg[i0*64:][:64]
+			dWteNegRow := dWteNegEx[i0*64:][:64]
 			dWteNegAVX2(64, &dWteNegRow[0], dWteReshape)
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			dWteReshape := m.dWteDiv[0]
-			dWteNegRow := m.dWteNeg[i0*64:][:64]
+			dWteNegRow := dWteNegEx[i0*64:][:64]
 			for j := range dWteNegRow {
 				dWteBroadcast := dWteReshape
 				dWteNeg := -dWteBroadcast
@@ -5451,44 +5709,54 @@ func (m *Model) dWteNegBackward(n int) {
 	}
 }
 
-// dWteReduceSumBackward computes
+// dWteReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWteMul = mul(dWteNeg, lossOneHot) (N, 64, 256)
 //	dWteReduceSum = reduce_sum(dWteMul) (N, 64, 1)
-func (m *Model) dWteReduceSumBackward(n int) {
-	for i := range m.dWteReduceSum[:64*n] {
-		m.dWteReduceSum[i] = 0
+func (m *Model) dWteReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWteReduceSumEx := m.dWteReduceSum[lo*64:]
+	dWteNegEx2 := m.dWteNeg[lo*64:]
+	lossOneHotEx2 := m.lossOneHot[lo*16384:]
+	dWteMulEx := m.dWteMul[lo*16384:]
+	for i := range dWteReduceSumEx[:64*n] {
+		dWteReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dWteReshape2 := m.dWteNeg[i0*64+i1]
-			lossOneHotRow := m.lossOneHot[i0*16384+i1*256:][:256]
-			dWteMulRow := m.dWteMul[i0*16384+i1*256:][:256]
+			dWteReshape2 := dWteNegEx2[i0*64+i1]
+			lossOneHotRow := lossOneHotEx2[i0*16384+i1*256:][:256]
+			dWteMulRow := dWteMulEx[i0*16384+i1*256:][:256]
 			acc := float32(0)
 			for j := range dWteMulRow {
 				dWteMul := dWteReshape2 * lossOneHotRow[j]
 				acc += dWteMul
 				dWteMulRow[j] = dWteMul
 			}
-			m.dWteReduceSum[i0*64+i1] += acc
+			dWteReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
 
-// dWteSubBackward computes
+// dWteSubBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWteExp = exp(lossLogSoftmax) (N, 64, 256)
 //	dWteMul2 = mul(dWteExp, dWteReduceSum) (N, 64, 256)
 //	dWteSub = sub(dWteMul, dWteMul2) (N, 64, 256)
-func (m *Model) dWteSubBackward(n int) {
+func (m *Model) dWteSubBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	lossLogSoftmaxEx3 := m.lossLogSoftmax[lo*16384:]
+	dWteReduceSumEx2 := m.dWteReduceSum[lo*64:]
+	dWteMulEx2 := m.dWteMul[lo*16384:]
+	dWteSubEx := m.dWteSub[lo*16384:]
 	if rt.HasAVX2() { // a strip of rt.VecChunk elements at a time
 		var vt [2][rt.VecChunk]float32 // strips of the operands and intermediates
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
-				dWteReduceSum := m.dWteReduceSum[i0*64+i1]
-				dWteMulRow := m.dWteMul[i0*16384+i1*256:][:256]
-				dWteSubRow := m.dWteSub[i0*16384+i1*256:][:256]
+				lossLogSoftmaxRow := lossLogSoftmaxEx3[i0*16384+i1*256:][:256]
+				dWteReduceSum := dWteReduceSumEx2[i0*64+i1]
+				dWteMulRow := dWteMulEx2[i0*16384+i1*256:][:256]
+				dWteSubRow := dWteSubEx[i0*16384+i1*256:][:256]
 				rt.VFill(vt[0][:], dWteReduceSum)
 				for c := 0; c < 256; c += rt.VecChunk {
 					e := min(c+rt.VecChunk, 256)
@@ -5502,10 +5770,10 @@ func (m *Model) dWteSubBackward(n int) {
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				lossLogSoftmaxRow := m.lossLogSoftmax[i0*16384+i1*256:][:256]
-				dWteReduceSum := m.dWteReduceSum[i0*64+i1]
-				dWteMulRow := m.dWteMul[i0*16384+i1*256:][:256]
-				dWteSubRow := m.dWteSub[i0*16384+i1*256:][:256]
+				lossLogSoftmaxRow := lossLogSoftmaxEx3[i0*16384+i1*256:][:256]
+				dWteReduceSum := dWteReduceSumEx2[i0*64+i1]
+				dWteMulRow := dWteMulEx2[i0*16384+i1*256:][:256]
+				dWteSubRow := dWteSubEx[i0*16384+i1*256:][:256]
 				for j := range dWteSubRow {
 					dWteExp := exp32(lossLogSoftmaxRow[j])
 					dWteMul2 := dWteExp * dWteReduceSum
@@ -5552,7 +5820,7 @@ func (m *Model) dLogitsBetaBackward(n int) {
 	}
 }
 
-// dH4BlockDense1BReduceSumBackward computes
+// dH4BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockDense1BMul = mul(dLogitsBetaMatmul, logitsGamma) (N, 64, 128)
 //	dH4BlockDense1BDiv = div(dH4BlockDense1BMul, logitsSqrt) (N, 64, 128)
@@ -5560,17 +5828,23 @@ func (m *Model) dLogitsBetaBackward(n int) {
 //	dH4BlockDense1BDiv2 = div(dH4BlockDense1BMul2, logitsSqrt) (N, 64, 128)
 //	dH4BlockDense1BNeg = neg(dH4BlockDense1BDiv2) (N, 64, 128)
 //	dH4BlockDense1BReduceSum = reduce_sum(dH4BlockDense1BNeg) (N, 64)
-func (m *Model) dH4BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH4BlockDense1BReduceSum[:64*n] {
-		m.dH4BlockDense1BReduceSum[i] = 0
+func (m *Model) dH4BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockDense1BReduceSumEx := m.dH4BlockDense1BReduceSum[lo*64:]
+	dLogitsBetaMatmulEx := m.dLogitsBetaMatmul[lo*8192:]
+	logitsSqrtEx3 := m.logitsSqrt[lo*64:]
+	logitsDivEx2 := m.logitsDiv[lo*8192:]
+	dH4BlockDense1BDivEx := m.dH4BlockDense1BDiv[lo*8192:]
+	for i := range dH4BlockDense1BReduceSumEx[:64*n] {
+		dH4BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dLogitsBetaReshapeRow := m.dLogitsBetaMatmul[i0*8192+i1*128:][:128]
+			dLogitsBetaReshapeRow := dLogitsBetaMatmulEx[i0*8192+i1*128:][:128]
 			logitsGammaRow := m.logitsGamma[0:][:128]
-			logitsSqrt := m.logitsSqrt[i0*64+i1]
-			logitsDivRow := m.logitsDiv[i0*8192+i1*128:][:128]
-			dH4BlockDense1BDivRow := m.dH4BlockDense1BDiv[i0*8192+i1*128:][:128]
+			logitsSqrt := logitsSqrtEx3[i0*64+i1]
+			logitsDivRow := logitsDivEx2[i0*8192+i1*128:][:128]
+			dH4BlockDense1BDivRow := dH4BlockDense1BDivEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH4BlockDense1BDivRow {
 				dH4BlockDense1BMul := dLogitsBetaReshapeRow[j] * logitsGammaRow[j]
@@ -5581,7 +5855,7 @@ func (m *Model) dH4BlockDense1BReduceSumBackward(n int) {
 				acc += dH4BlockDense1BNeg
 				dH4BlockDense1BDivRow[j] = dH4BlockDense1BDiv
 			}
-			m.dH4BlockDense1BReduceSum[i0*64+i1] += acc
+			dH4BlockDense1BReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -5619,23 +5893,27 @@ func (m *Model) dLogitsGammaRows(acc []float32, lo, hi int) {
 	}
 }
 
-// dH4BlockDense1BDivBackward computes
+// dH4BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockDense1BMul3 = mul(dH4BlockDense1BReduceSum, float32(0.5)) (N, 64, 1)
 //	dH4BlockDense1BDiv3 = div(dH4BlockDense1BMul3, logitsSqrt) (N, 64, 1)
 //	dH4BlockDense1BDiv4 = div(dH4BlockDense1BDiv3, float32(128.0)) (N, 64, 1)
-func (m *Model) dH4BlockDense1BDivBackward(n int) {
+func (m *Model) dH4BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockDense1BReduceSumEx2 := m.dH4BlockDense1BReduceSum[lo*64:]
+	logitsSqrtEx4 := m.logitsSqrt[lo*64:]
+	dH4BlockDense1BDiv4Ex := m.dH4BlockDense1BDiv4[lo*64:]
 	if dH4BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH4BlockDense1BReshapeRow := m.dH4BlockDense1BReduceSum[0:][:64*n]
-		logitsSqrtRow := m.logitsSqrt[0:][:64*n]
-		dH4BlockDense1BDivRow2 := m.dH4BlockDense1BDiv4[0:][:64*n]
+		dH4BlockDense1BReshapeRow := dH4BlockDense1BReduceSumEx2[0:][:64*n]
+		logitsSqrtRow := logitsSqrtEx4[0:][:64*n]
+		dH4BlockDense1BDivRow2 := dH4BlockDense1BDiv4Ex[0:][:64*n]
 		if 64*n > 0 {
 			dH4BlockDense1BDivAVX2(64*n, &dH4BlockDense1BReshapeRow[0], &logitsSqrtRow[0], &dH4BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH4BlockDense1BReshapeRow := m.dH4BlockDense1BReduceSum[0:][:64*n]
-		logitsSqrtRow := m.logitsSqrt[0:][:64*n]
-		dH4BlockDense1BDivRow2 := m.dH4BlockDense1BDiv4[0:][:64*n]
+		dH4BlockDense1BReshapeRow := dH4BlockDense1BReduceSumEx2[0:][:64*n]
+		logitsSqrtRow := logitsSqrtEx4[0:][:64*n]
+		dH4BlockDense1BDivRow2 := dH4BlockDense1BDiv4Ex[0:][:64*n]
 		for j := range dH4BlockDense1BDivRow2 {
 			dH4BlockDense1BMul3 := dH4BlockDense1BReshapeRow[j] * float32(0.5)
 			dH4BlockDense1BDiv3 := dH4BlockDense1BMul3 / logitsSqrtRow[j]
@@ -5645,23 +5923,29 @@ func (m *Model) dH4BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH4BlockDense1BReduceSumBackward2 computes
+// dH4BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockDense1BMul4 = mul(dH4BlockDense1BDiv4, logitsSub) (N, 64, 128)
 //	dH4BlockDense1BAdd = add(dH4BlockDense1BDiv, dH4BlockDense1BMul4) (N, 64, 128)
 //	dH4BlockDense1BAdd2 = add(dH4BlockDense1BAdd, dH4BlockDense1BMul4) (N, 64, 128)
 //	dH4BlockDense1BNeg2 = neg(dH4BlockDense1BAdd2) (N, 64, 128)
 //	dH4BlockDense1BReduceSum2 = reduce_sum(dH4BlockDense1BNeg2) (N, 64)
-func (m *Model) dH4BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH4BlockDense1BReduceSum2[:64*n] {
-		m.dH4BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH4BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockDense1BReduceSum2Ex := m.dH4BlockDense1BReduceSum2[lo*64:]
+	dH4BlockDense1BDiv4Ex2 := m.dH4BlockDense1BDiv4[lo*64:]
+	logitsSubEx3 := m.logitsSub[lo*8192:]
+	dH4BlockDense1BDivEx2 := m.dH4BlockDense1BDiv[lo*8192:]
+	dH4BlockDense1BAdd2Ex := m.dH4BlockDense1BAdd2[lo*8192:]
+	for i := range dH4BlockDense1BReduceSum2Ex[:64*n] {
+		dH4BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH4BlockDense1BDiv4 := m.dH4BlockDense1BDiv4[i0*64+i1]
-			logitsSubRow := m.logitsSub[i0*8192+i1*128:][:128]
-			dH4BlockDense1BDivRow := m.dH4BlockDense1BDiv[i0*8192+i1*128:][:128]
-			dH4BlockDense1BAddRow := m.dH4BlockDense1BAdd2[i0*8192+i1*128:][:128]
+			dH4BlockDense1BDiv4 := dH4BlockDense1BDiv4Ex2[i0*64+i1]
+			logitsSubRow := logitsSubEx3[i0*8192+i1*128:][:128]
+			dH4BlockDense1BDivRow := dH4BlockDense1BDivEx2[i0*8192+i1*128:][:128]
+			dH4BlockDense1BAddRow := dH4BlockDense1BAdd2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH4BlockDense1BAddRow {
 				dH4BlockDense1BMul4 := dH4BlockDense1BDiv4 * logitsSubRow[j]
@@ -5671,7 +5955,7 @@ func (m *Model) dH4BlockDense1BReduceSumBackward2(n int) {
 				acc += dH4BlockDense1BNeg2
 				dH4BlockDense1BAddRow[j] = dH4BlockDense1BAdd2
 			}
-			m.dH4BlockDense1BReduceSum2[i0*64+i1] += acc
+			dH4BlockDense1BReduceSum2Ex[i0*64+i1] += acc
 		}
 	}
 }
@@ -5810,7 +6094,7 @@ func (m *Model) dH4BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH4BlockXAttention0WoReduceSumBackward computes
+// dH4BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WoMul = mul(dH4BlockLayerNorm0BetaMatmul, h4BlockLayerNorm0Gamma) (N, 64, 128)
 //	dH4BlockXAttention0WoDiv = div(dH4BlockXAttention0WoMul, hSqrt4) (N, 64, 128)
@@ -5818,17 +6102,23 @@ func (m *Model) dH4BlockLayerNorm0BetaBackward(n int) {
 //	dH4BlockXAttention0WoDiv2 = div(dH4BlockXAttention0WoMul2, hSqrt4) (N, 64, 128)
 //	dH4BlockXAttention0WoNeg = neg(dH4BlockXAttention0WoDiv2) (N, 64, 128)
 //	dH4BlockXAttention0WoReduceSum = reduce_sum(dH4BlockXAttention0WoNeg) (N, 64)
-func (m *Model) dH4BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH4BlockXAttention0WoReduceSum[:64*n] {
-		m.dH4BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH4BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WoReduceSumEx := m.dH4BlockXAttention0WoReduceSum[lo*64:]
+	dH4BlockLayerNorm0BetaMatmulEx := m.dH4BlockLayerNorm0BetaMatmul[lo*8192:]
+	hSqrt4Ex3 := m.hSqrt4[lo*64:]
+	hDiv4Ex2 := m.hDiv4[lo*8192:]
+	dH4BlockXAttention0WoDivEx := m.dH4BlockXAttention0WoDiv[lo*8192:]
+	for i := range dH4BlockXAttention0WoReduceSumEx[:64*n] {
+		dH4BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH4BlockLayerNorm0BetaReshapeRow := m.dH4BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
+			dH4BlockLayerNorm0BetaReshapeRow := dH4BlockLayerNorm0BetaMatmulEx[i0*8192+i1*128:][:128]
 			h4BlockLayerNorm0GammaRow := m.h4BlockLayerNorm0Gamma[0:][:128]
-			hSqrt4 := m.hSqrt4[i0*64+i1]
-			hDivRow4 := m.hDiv4[i0*8192+i1*128:][:128]
-			dH4BlockXAttention0WoDivRow := m.dH4BlockXAttention0WoDiv[i0*8192+i1*128:][:128]
+			hSqrt4 := hSqrt4Ex3[i0*64+i1]
+			hDivRow4 := hDiv4Ex2[i0*8192+i1*128:][:128]
+			dH4BlockXAttention0WoDivRow := dH4BlockXAttention0WoDivEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH4BlockXAttention0WoDivRow {
 				dH4BlockXAttention0WoMul := dH4BlockLayerNorm0BetaReshapeRow[j] * h4BlockLayerNorm0GammaRow[j]
@@ -5839,7 +6129,7 @@ func (m *Model) dH4BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH4BlockXAttention0WoNeg
 				dH4BlockXAttention0WoDivRow[j] = dH4BlockXAttention0WoDiv
 			}
-			m.dH4BlockXAttention0WoReduceSum[i0*64+i1] += acc
+			dH4BlockXAttention0WoReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -5877,23 +6167,27 @@ func (m *Model) dH4BlockLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	}
 }
 
-// dH4BlockXAttention0WoDivBackward computes
+// dH4BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WoMul3 = mul(dH4BlockXAttention0WoReduceSum, float32(0.5)) (N, 64, 1)
 //	dH4BlockXAttention0WoDiv3 = div(dH4BlockXAttention0WoMul3, hSqrt4) (N, 64, 1)
 //	dH4BlockXAttention0WoDiv4 = div(dH4BlockXAttention0WoDiv3, float32(128.0)) (N, 64, 1)
-func (m *Model) dH4BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH4BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WoReduceSumEx2 := m.dH4BlockXAttention0WoReduceSum[lo*64:]
+	hSqrt4Ex4 := m.hSqrt4[lo*64:]
+	dH4BlockXAttention0WoDiv4Ex := m.dH4BlockXAttention0WoDiv4[lo*64:]
 	if dH4BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH4BlockXAttention0WoReshapeRow := m.dH4BlockXAttention0WoReduceSum[0:][:64*n]
-		hSqrtRow4 := m.hSqrt4[0:][:64*n]
-		dH4BlockXAttention0WoDivRow2 := m.dH4BlockXAttention0WoDiv4[0:][:64*n]
+		dH4BlockXAttention0WoReshapeRow := dH4BlockXAttention0WoReduceSumEx2[0:][:64*n]
+		hSqrtRow4 := hSqrt4Ex4[0:][:64*n]
+		dH4BlockXAttention0WoDivRow2 := dH4BlockXAttention0WoDiv4Ex[0:][:64*n]
 		if 64*n > 0 {
 			dH4BlockXAttention0WoDivAVX2(64*n, &dH4BlockXAttention0WoReshapeRow[0], &hSqrtRow4[0], &dH4BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH4BlockXAttention0WoReshapeRow := m.dH4BlockXAttention0WoReduceSum[0:][:64*n]
-		hSqrtRow4 := m.hSqrt4[0:][:64*n]
-		dH4BlockXAttention0WoDivRow2 := m.dH4BlockXAttention0WoDiv4[0:][:64*n]
+		dH4BlockXAttention0WoReshapeRow := dH4BlockXAttention0WoReduceSumEx2[0:][:64*n]
+		hSqrtRow4 := hSqrt4Ex4[0:][:64*n]
+		dH4BlockXAttention0WoDivRow2 := dH4BlockXAttention0WoDiv4Ex[0:][:64*n]
 		for j := range dH4BlockXAttention0WoDivRow2 {
 			dH4BlockXAttention0WoMul3 := dH4BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH4BlockXAttention0WoDiv3 := dH4BlockXAttention0WoMul3 / hSqrtRow4[j]
@@ -5903,23 +6197,29 @@ func (m *Model) dH4BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH4BlockXAttention0WoReduceSumBackward2 computes
+// dH4BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WoMul4 = mul(dH4BlockXAttention0WoDiv4, hSub4) (N, 64, 128)
 //	dH4BlockXAttention0WoAdd = add(dH4BlockXAttention0WoDiv, dH4BlockXAttention0WoMul4) (N, 64, 128)
 //	dH4BlockXAttention0WoAdd2 = add(dH4BlockXAttention0WoAdd, dH4BlockXAttention0WoMul4) (N, 64, 128)
 //	dH4BlockXAttention0WoNeg2 = neg(dH4BlockXAttention0WoAdd2) (N, 64, 128)
 //	dH4BlockXAttention0WoReduceSum2 = reduce_sum(dH4BlockXAttention0WoNeg2) (N, 64)
-func (m *Model) dH4BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH4BlockXAttention0WoReduceSum2[:64*n] {
-		m.dH4BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH4BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WoReduceSum2Ex := m.dH4BlockXAttention0WoReduceSum2[lo*64:]
+	dH4BlockXAttention0WoDiv4Ex2 := m.dH4BlockXAttention0WoDiv4[lo*64:]
+	hSub4Ex3 := m.hSub4[lo*8192:]
+	dH4BlockXAttention0WoDivEx2 := m.dH4BlockXAttention0WoDiv[lo*8192:]
+	dH4BlockXAttention0WoAdd2Ex := m.dH4BlockXAttention0WoAdd2[lo*8192:]
+	for i := range dH4BlockXAttention0WoReduceSum2Ex[:64*n] {
+		dH4BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH4BlockXAttention0WoDiv4 := m.dH4BlockXAttention0WoDiv4[i0*64+i1]
-			hSubRow4 := m.hSub4[i0*8192+i1*128:][:128]
-			dH4BlockXAttention0WoDivRow := m.dH4BlockXAttention0WoDiv[i0*8192+i1*128:][:128]
-			dH4BlockXAttention0WoAddRow := m.dH4BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
+			dH4BlockXAttention0WoDiv4 := dH4BlockXAttention0WoDiv4Ex2[i0*64+i1]
+			hSubRow4 := hSub4Ex3[i0*8192+i1*128:][:128]
+			dH4BlockXAttention0WoDivRow := dH4BlockXAttention0WoDivEx2[i0*8192+i1*128:][:128]
+			dH4BlockXAttention0WoAddRow := dH4BlockXAttention0WoAdd2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH4BlockXAttention0WoAddRow {
 				dH4BlockXAttention0WoMul4 := dH4BlockXAttention0WoDiv4 * hSubRow4[j]
@@ -5929,7 +6229,7 @@ func (m *Model) dH4BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH4BlockXAttention0WoNeg2
 				dH4BlockXAttention0WoAddRow[j] = dH4BlockXAttention0WoAdd2
 			}
-			m.dH4BlockXAttention0WoReduceSum2[i0*64+i1] += acc
+			dH4BlockXAttention0WoReduceSum2Ex[i0*64+i1] += acc
 		}
 	}
 }
@@ -5954,28 +6254,33 @@ func (m *Model) dH4BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH4BlockXAttention0WoAddBackward computes
+// dH4BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WoAdd3 = add(dH4BlockDense1BAdd3, dH4BlockXAttention0WoAdd2) (N, 64, 128)
 //	dH4BlockXAttention0WoAdd4 = add(dH4BlockXAttention0WoAdd3, dH4BlockXAttention0WoDiv5) (N, 64, 128)
-func (m *Model) dH4BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH4BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockDense1BAdd3Ex := m.dH4BlockDense1BAdd3[lo*8192:]
+	dH4BlockXAttention0WoAdd2Ex2 := m.dH4BlockXAttention0WoAdd2[lo*8192:]
+	dH4BlockXAttention0WoDiv5Ex := m.dH4BlockXAttention0WoDiv5[lo*64:]
+	dH4BlockXAttention0WoAdd4Ex := m.dH4BlockXAttention0WoAdd4[lo*8192:]
 	if dH4BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				dH4BlockDense1BAddRow2 := m.dH4BlockDense1BAdd3[i0*8192+i1*128:][:128]
-				dH4BlockXAttention0WoAddRow := m.dH4BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
-				dH4BlockXAttention0WoDiv5 := m.dH4BlockXAttention0WoDiv5[i0*64+i1]
-				dH4BlockXAttention0WoAddRow2 := m.dH4BlockXAttention0WoAdd4[i0*8192+i1*128:][:128]
+				dH4BlockDense1BAddRow2 := dH4BlockDense1BAdd3Ex[i0*8192+i1*128:][:128]
+				dH4BlockXAttention0WoAddRow := dH4BlockXAttention0WoAdd2Ex2[i0*8192+i1*128:][:128]
+				dH4BlockXAttention0WoDiv5 := dH4BlockXAttention0WoDiv5Ex[i0*64+i1]
+				dH4BlockXAttention0WoAddRow2 := dH4BlockXAttention0WoAdd4Ex[i0*8192+i1*128:][:128]
 				dH4BlockXAttention0WoAddAVX2(128, &dH4BlockDense1BAddRow2[0], &dH4BlockXAttention0WoAddRow[0], &dH4BlockXAttention0WoAddRow2[0], dH4BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				dH4BlockDense1BAddRow2 := m.dH4BlockDense1BAdd3[i0*8192+i1*128:][:128]
-				dH4BlockXAttention0WoAddRow := m.dH4BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
-				dH4BlockXAttention0WoDiv5 := m.dH4BlockXAttention0WoDiv5[i0*64+i1]
-				dH4BlockXAttention0WoAddRow2 := m.dH4BlockXAttention0WoAdd4[i0*8192+i1*128:][:128]
+				dH4BlockDense1BAddRow2 := dH4BlockDense1BAdd3Ex[i0*8192+i1*128:][:128]
+				dH4BlockXAttention0WoAddRow := dH4BlockXAttention0WoAdd2Ex2[i0*8192+i1*128:][:128]
+				dH4BlockXAttention0WoDiv5 := dH4BlockXAttention0WoDiv5Ex[i0*64+i1]
+				dH4BlockXAttention0WoAddRow2 := dH4BlockXAttention0WoAdd4Ex[i0*8192+i1*128:][:128]
 				for j := range dH4BlockXAttention0WoAddRow2 {
 					dH4BlockXAttention0WoAdd3 := dH4BlockDense1BAddRow2[j] + dH4BlockXAttention0WoAddRow[j]
 					dH4BlockXAttention0WoAdd4 := dH4BlockXAttention0WoAdd3 + dH4BlockXAttention0WoDiv5
@@ -6000,15 +6305,18 @@ func (m *Model) dH4BlockXAttention0WqkvMatmulBackward(n int) {
 	rt.Sgemm(false, true, 64*n, 128, 128, 1, m.dH4BlockXAttention0WoAdd4, 128, m.h4BlockXAttention0Wo, 128, 0, m.dH4BlockXAttention0WqkvMatmul, 128)
 }
 
-// dH4BlockXAttention0WqkvTransposeBackward computes
+// dH4BlockXAttention0WqkvTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WqkvTranspose = transpose(dH4BlockXAttention0WqkvMatmul) (N, 4, 64, 32)
-func (m *Model) dH4BlockXAttention0WqkvTransposeBackward(n int) {
+func (m *Model) dH4BlockXAttention0WqkvTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WqkvTransposeEx := m.dH4BlockXAttention0WqkvTranspose[lo*8192:]
+	dH4BlockXAttention0WqkvMatmulEx := m.dH4BlockXAttention0WqkvMatmul[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH4BlockXAttention0WqkvTranspose[i0*8192+i1*2048+i2*32+i3] = m.dH4BlockXAttention0WqkvMatmul[i0*8192+i1*32+i2*128+i3]
+					dH4BlockXAttention0WqkvTransposeEx[i0*8192+i1*2048+i2*32+i3] = dH4BlockXAttention0WqkvMatmulEx[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
@@ -6019,30 +6327,30 @@ func (m *Model) dH4BlockXAttention0WqkvTransposeBackward(n int) {
 //
 //	dH4BlockXAttention0WqkvMatmul2 = matmul(dH4BlockXAttention0WqkvTranspose, xTranspose15) (N, 4, 64, 64)
 func (m *Model) dH4BlockXAttention0WqkvMatmulBackward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.dH4BlockXAttention0WqkvTranspose[bi*(2048):], 32, m.xTranspose15[bi*(2048):], 32, 0, m.dH4BlockXAttention0WqkvMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.dH4BlockXAttention0WqkvTranspose, 32, 2048, m.xTranspose15, 32, 2048, 0, m.dH4BlockXAttention0WqkvMatmul2, 64, 4096)
 }
 
 // dH4BlockXAttention0WqkvMatmulBackward3 computes
 //
 //	dH4BlockXAttention0WqkvMatmul3 = matmul(xMaskedSoftmax4, dH4BlockXAttention0WqkvTranspose) (N, 4, 64, 32)
 func (m *Model) dH4BlockXAttention0WqkvMatmulBackward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.xMaskedSoftmax4[bi*(4096):], 64, m.dH4BlockXAttention0WqkvTranspose[bi*(2048):], 32, 0, m.dH4BlockXAttention0WqkvMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax4, 64, 4096, m.dH4BlockXAttention0WqkvTranspose, 32, 2048, 0, m.dH4BlockXAttention0WqkvMatmul3, 32, 2048)
 }
 
-// dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward computes
+// dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WqkvMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax4, dH4BlockXAttention0WqkvMatmul2) (N, 4, 64, 64)
-func (m *Model) dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WqkvMaskedSoftmaxGradEx := m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad[lo*16384:]
+	xMaskedSoftmax4Ex2 := m.xMaskedSoftmax4[lo*16384:]
+	dH4BlockXAttention0WqkvMatmul2Ex := m.dH4BlockXAttention0WqkvMatmul2[lo*16384:]
 	const scale = float32(0.17677669)
 	for row := 0; row < 256*n; row++ {
-		dst := m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad[row*64 : (row+1)*64]
+		dst := dH4BlockXAttention0WqkvMaskedSoftmaxGradEx[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
-		yb := m.xMaskedSoftmax4[row*64 : row*64+keep]
-		gb := m.dH4BlockXAttention0WqkvMatmul2[row*64 : row*64+keep]
+		yb := xMaskedSoftmax4Ex2[row*64 : row*64+keep]
+		gb := dH4BlockXAttention0WqkvMatmul2Ex[row*64 : row*64+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -6058,113 +6366,132 @@ func (m *Model) dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
 //
 //	dH4BlockXAttention0WqkvMatmul4 = matmul(dH4BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose14) (N, 4, 64, 32)
 func (m *Model) dH4BlockXAttention0WqkvMatmulBackward4(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose14[bi*(2048):], 32, 0, m.dH4BlockXAttention0WqkvMatmul4[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose14, 32, 2048, 0, m.dH4BlockXAttention0WqkvMatmul4, 32, 2048)
 }
 
 // dH4BlockXAttention0WqkvMatmulBackward5 computes
 //
 //	dH4BlockXAttention0WqkvMatmul5 = matmul(dH4BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose13) (N, 4, 64, 32)
 func (m *Model) dH4BlockXAttention0WqkvMatmulBackward5(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose13[bi*(2048):], 32, 0, m.dH4BlockXAttention0WqkvMatmul5[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.dH4BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose13, 32, 2048, 0, m.dH4BlockXAttention0WqkvMatmul5, 32, 2048)
 }
 
-// dH4BlockXAttention0WqkvTransposeBackward2 computes
+// dH4BlockXAttention0WqkvTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WqkvTranspose2 = transpose(dH4BlockXAttention0WqkvMatmul3) (N, 64, 4, 32)
-func (m *Model) dH4BlockXAttention0WqkvTransposeBackward2(n int) {
+func (m *Model) dH4BlockXAttention0WqkvTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WqkvTranspose2Ex := m.dH4BlockXAttention0WqkvTranspose2[lo*8192:]
+	dH4BlockXAttention0WqkvMatmul3Ex := m.dH4BlockXAttention0WqkvMatmul3[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH4BlockXAttention0WqkvTranspose2[i0*8192+i1*128+i2*32+i3] = m.dH4BlockXAttention0WqkvMatmul3[i0*8192+i1*32+i2*2048+i3]
+					dH4BlockXAttention0WqkvTranspose2Ex[i0*8192+i1*128+i2*32+i3] = dH4BlockXAttention0WqkvMatmul3Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH4BlockXAttention0WqkvPadBackward computes
+// dH4BlockXAttention0WqkvPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WqkvPad = pad(dH4BlockXAttention0WqkvTranspose2) (64*N, 384)
-func (m *Model) dH4BlockXAttention0WqkvPadBackward(n int) {
-	clear(m.dH4BlockXAttention0WqkvPad[:24576*n])
+func (m *Model) dH4BlockXAttention0WqkvPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WqkvPadEx := m.dH4BlockXAttention0WqkvPad[lo*24576:]
+	dH4BlockXAttention0WqkvTranspose2Ex2 := m.dH4BlockXAttention0WqkvTranspose2[lo*8192:]
+	clear(dH4BlockXAttention0WqkvPadEx[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH4BlockXAttention0WqkvPad[(o*(384)+256)*(1):], m.dH4BlockXAttention0WqkvTranspose2[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH4BlockXAttention0WqkvPadEx[(o*(384)+256)*(1):], dH4BlockXAttention0WqkvTranspose2Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH4BlockXAttention0WqkvTransposeBackward3 computes
+// dH4BlockXAttention0WqkvTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WqkvTranspose3 = transpose(dH4BlockXAttention0WqkvMatmul5) (N, 64, 4, 32)
-func (m *Model) dH4BlockXAttention0WqkvTransposeBackward3(n int) {
+func (m *Model) dH4BlockXAttention0WqkvTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WqkvTranspose3Ex := m.dH4BlockXAttention0WqkvTranspose3[lo*8192:]
+	dH4BlockXAttention0WqkvMatmul5Ex := m.dH4BlockXAttention0WqkvMatmul5[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH4BlockXAttention0WqkvTranspose3[i0*8192+i1*128+i2*32+i3] = m.dH4BlockXAttention0WqkvMatmul5[i0*8192+i1*32+i2*2048+i3]
+					dH4BlockXAttention0WqkvTranspose3Ex[i0*8192+i1*128+i2*32+i3] = dH4BlockXAttention0WqkvMatmul5Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH4BlockXAttention0WqkvPadBackward2 computes
+// dH4BlockXAttention0WqkvPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WqkvPad2 = pad(dH4BlockXAttention0WqkvTranspose3) (64*N, 384)
-func (m *Model) dH4BlockXAttention0WqkvPadBackward2(n int) {
-	clear(m.dH4BlockXAttention0WqkvPad2[:24576*n])
+func (m *Model) dH4BlockXAttention0WqkvPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WqkvPad2Ex := m.dH4BlockXAttention0WqkvPad2[lo*24576:]
+	dH4BlockXAttention0WqkvTranspose3Ex2 := m.dH4BlockXAttention0WqkvTranspose3[lo*8192:]
+	clear(dH4BlockXAttention0WqkvPad2Ex[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH4BlockXAttention0WqkvPad2[(o*(384)+128)*(1):], m.dH4BlockXAttention0WqkvTranspose3[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH4BlockXAttention0WqkvPad2Ex[(o*(384)+128)*(1):], dH4BlockXAttention0WqkvTranspose3Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH4BlockXAttention0WqkvTransposeBackward4 computes
+// dH4BlockXAttention0WqkvTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WqkvTranspose4 = transpose(dH4BlockXAttention0WqkvMatmul4) (N, 64, 4, 32)
-func (m *Model) dH4BlockXAttention0WqkvTransposeBackward4(n int) {
+func (m *Model) dH4BlockXAttention0WqkvTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WqkvTranspose4Ex := m.dH4BlockXAttention0WqkvTranspose4[lo*8192:]
+	dH4BlockXAttention0WqkvMatmul4Ex := m.dH4BlockXAttention0WqkvMatmul4[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH4BlockXAttention0WqkvTranspose4[i0*8192+i1*128+i2*32+i3] = m.dH4BlockXAttention0WqkvMatmul4[i0*8192+i1*32+i2*2048+i3]
+					dH4BlockXAttention0WqkvTranspose4Ex[i0*8192+i1*128+i2*32+i3] = dH4BlockXAttention0WqkvMatmul4Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH4BlockXAttention0WqkvPadBackward3 computes
+// dH4BlockXAttention0WqkvPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WqkvPad3 = pad(dH4BlockXAttention0WqkvTranspose4) (64*N, 384)
-func (m *Model) dH4BlockXAttention0WqkvPadBackward3(n int) {
-	clear(m.dH4BlockXAttention0WqkvPad3[:24576*n])
+func (m *Model) dH4BlockXAttention0WqkvPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WqkvPad3Ex := m.dH4BlockXAttention0WqkvPad3[lo*24576:]
+	dH4BlockXAttention0WqkvTranspose4Ex2 := m.dH4BlockXAttention0WqkvTranspose4[lo*8192:]
+	clear(dH4BlockXAttention0WqkvPad3Ex[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH4BlockXAttention0WqkvPad3[(o*(384)+0)*(1):], m.dH4BlockXAttention0WqkvTranspose4[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH4BlockXAttention0WqkvPad3Ex[(o*(384)+0)*(1):], dH4BlockXAttention0WqkvTranspose4Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH4BlockXAttention0WqkvAddBackward computes
+// dH4BlockXAttention0WqkvAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH4BlockXAttention0WqkvAdd = add(dH4BlockXAttention0WqkvPad, dH4BlockXAttention0WqkvPad2) (64*N, 384)
 //	dH4BlockXAttention0WqkvAdd2 = add(dH4BlockXAttention0WqkvAdd, dH4BlockXAttention0WqkvPad3) (64*N, 384)
-func (m *Model) dH4BlockXAttention0WqkvAddBackward(n int) {
+func (m *Model) dH4BlockXAttention0WqkvAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH4BlockXAttention0WqkvPadEx2 := m.dH4BlockXAttention0WqkvPad[lo*24576:]
+	dH4BlockXAttention0WqkvPad2Ex2 := m.dH4BlockXAttention0WqkvPad2[lo*24576:]
+	dH4BlockXAttention0WqkvPad3Ex2 := m.dH4BlockXAttention0WqkvPad3[lo*24576:]
+	dH4BlockXAttention0WqkvAdd2Ex := m.dH4BlockXAttention0WqkvAdd2[lo*24576:]
 	if dH4BlockXAttention0WqkvAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH4BlockXAttention0WqkvPadRow := m.dH4BlockXAttention0WqkvPad[0:][:24576*n]
-		dH4BlockXAttention0WqkvPadRow2 := m.dH4BlockXAttention0WqkvPad2[0:][:24576*n]
-		dH4BlockXAttention0WqkvPadRow3 := m.dH4BlockXAttention0WqkvPad3[0:][:24576*n]
-		dH4BlockXAttention0WqkvAddRow := m.dH4BlockXAttention0WqkvAdd2[0:][:24576*n]
+		dH4BlockXAttention0WqkvPadRow := dH4BlockXAttention0WqkvPadEx2[0:][:24576*n]
+		dH4BlockXAttention0WqkvPadRow2 := dH4BlockXAttention0WqkvPad2Ex2[0:][:24576*n]
+		dH4BlockXAttention0WqkvPadRow3 := dH4BlockXAttention0WqkvPad3Ex2[0:][:24576*n]
+		dH4BlockXAttention0WqkvAddRow := dH4BlockXAttention0WqkvAdd2Ex[0:][:24576*n]
 		if 24576*n > 0 {
 			dH4BlockXAttention0WqkvAddAVX2(24576*n, &dH4BlockXAttention0WqkvPadRow[0], &dH4BlockXAttention0WqkvPadRow2[0], &dH4BlockXAttention0WqkvPadRow3[0], &dH4BlockXAttention0WqkvAddRow[0])
 		}
 	} else {
-		dH4BlockXAttention0WqkvPadRow := m.dH4BlockXAttention0WqkvPad[0:][:24576*n]
-		dH4BlockXAttention0WqkvPadRow2 := m.dH4BlockXAttention0WqkvPad2[0:][:24576*n]
-		dH4BlockXAttention0WqkvPadRow3 := m.dH4BlockXAttention0WqkvPad3[0:][:24576*n]
-		dH4BlockXAttention0WqkvAddRow := m.dH4BlockXAttention0WqkvAdd2[0:][:24576*n]
+		dH4BlockXAttention0WqkvPadRow := dH4BlockXAttention0WqkvPadEx2[0:][:24576*n]
+		dH4BlockXAttention0WqkvPadRow2 := dH4BlockXAttention0WqkvPad2Ex2[0:][:24576*n]
+		dH4BlockXAttention0WqkvPadRow3 := dH4BlockXAttention0WqkvPad3Ex2[0:][:24576*n]
+		dH4BlockXAttention0WqkvAddRow := dH4BlockXAttention0WqkvAdd2Ex[0:][:24576*n]
 		for j := range dH4BlockXAttention0WqkvAddRow {
 			dH4BlockXAttention0WqkvAdd := dH4BlockXAttention0WqkvPadRow[j] + dH4BlockXAttention0WqkvPadRow2[j]
 			dH4BlockXAttention0WqkvAdd2 := dH4BlockXAttention0WqkvAdd + dH4BlockXAttention0WqkvPadRow3[j]
@@ -6197,7 +6524,7 @@ func (m *Model) dH4BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH3BlockDense1BReduceSumBackward computes
+// dH3BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockDense1BMul = mul(dH4BlockXLayerNorm0BetaMatmul, h4BlockXLayerNorm0Gamma) (N, 64, 128)
 //	dH3BlockDense1BDiv = div(dH3BlockDense1BMul, xSqrt4) (N, 64, 128)
@@ -6205,17 +6532,23 @@ func (m *Model) dH4BlockXLayerNorm0BetaBackward(n int) {
 //	dH3BlockDense1BDiv2 = div(dH3BlockDense1BMul2, xSqrt4) (N, 64, 128)
 //	dH3BlockDense1BNeg = neg(dH3BlockDense1BDiv2) (N, 64, 128)
 //	dH3BlockDense1BReduceSum = reduce_sum(dH3BlockDense1BNeg) (N, 64)
-func (m *Model) dH3BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH3BlockDense1BReduceSum[:64*n] {
-		m.dH3BlockDense1BReduceSum[i] = 0
+func (m *Model) dH3BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockDense1BReduceSumEx := m.dH3BlockDense1BReduceSum[lo*64:]
+	dH4BlockXLayerNorm0BetaMatmulEx := m.dH4BlockXLayerNorm0BetaMatmul[lo*8192:]
+	xSqrt4Ex3 := m.xSqrt4[lo*64:]
+	xDiv4Ex2 := m.xDiv4[lo*8192:]
+	dH3BlockDense1BDivEx := m.dH3BlockDense1BDiv[lo*8192:]
+	for i := range dH3BlockDense1BReduceSumEx[:64*n] {
+		dH3BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH4BlockXLayerNorm0BetaReshapeRow := m.dH4BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
+			dH4BlockXLayerNorm0BetaReshapeRow := dH4BlockXLayerNorm0BetaMatmulEx[i0*8192+i1*128:][:128]
 			h4BlockXLayerNorm0GammaRow := m.h4BlockXLayerNorm0Gamma[0:][:128]
-			xSqrt4 := m.xSqrt4[i0*64+i1]
-			xDivRow4 := m.xDiv4[i0*8192+i1*128:][:128]
-			dH3BlockDense1BDivRow := m.dH3BlockDense1BDiv[i0*8192+i1*128:][:128]
+			xSqrt4 := xSqrt4Ex3[i0*64+i1]
+			xDivRow4 := xDiv4Ex2[i0*8192+i1*128:][:128]
+			dH3BlockDense1BDivRow := dH3BlockDense1BDivEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH3BlockDense1BDivRow {
 				dH3BlockDense1BMul := dH4BlockXLayerNorm0BetaReshapeRow[j] * h4BlockXLayerNorm0GammaRow[j]
@@ -6226,7 +6559,7 @@ func (m *Model) dH3BlockDense1BReduceSumBackward(n int) {
 				acc += dH3BlockDense1BNeg
 				dH3BlockDense1BDivRow[j] = dH3BlockDense1BDiv
 			}
-			m.dH3BlockDense1BReduceSum[i0*64+i1] += acc
+			dH3BlockDense1BReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -6264,23 +6597,27 @@ func (m *Model) dH4BlockXLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	}
 }
 
-// dH3BlockDense1BDivBackward computes
+// dH3BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockDense1BMul3 = mul(dH3BlockDense1BReduceSum, float32(0.5)) (N, 64, 1)
 //	dH3BlockDense1BDiv3 = div(dH3BlockDense1BMul3, xSqrt4) (N, 64, 1)
 //	dH3BlockDense1BDiv4 = div(dH3BlockDense1BDiv3, float32(128.0)) (N, 64, 1)
-func (m *Model) dH3BlockDense1BDivBackward(n int) {
+func (m *Model) dH3BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockDense1BReduceSumEx2 := m.dH3BlockDense1BReduceSum[lo*64:]
+	xSqrt4Ex4 := m.xSqrt4[lo*64:]
+	dH3BlockDense1BDiv4Ex := m.dH3BlockDense1BDiv4[lo*64:]
 	if dH3BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH3BlockDense1BReshapeRow := m.dH3BlockDense1BReduceSum[0:][:64*n]
-		xSqrtRow4 := m.xSqrt4[0:][:64*n]
-		dH3BlockDense1BDivRow2 := m.dH3BlockDense1BDiv4[0:][:64*n]
+		dH3BlockDense1BReshapeRow := dH3BlockDense1BReduceSumEx2[0:][:64*n]
+		xSqrtRow4 := xSqrt4Ex4[0:][:64*n]
+		dH3BlockDense1BDivRow2 := dH3BlockDense1BDiv4Ex[0:][:64*n]
 		if 64*n > 0 {
 			dH3BlockDense1BDivAVX2(64*n, &dH3BlockDense1BReshapeRow[0], &xSqrtRow4[0], &dH3BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH3BlockDense1BReshapeRow := m.dH3BlockDense1BReduceSum[0:][:64*n]
-		xSqrtRow4 := m.xSqrt4[0:][:64*n]
-		dH3BlockDense1BDivRow2 := m.dH3BlockDense1BDiv4[0:][:64*n]
+		dH3BlockDense1BReshapeRow := dH3BlockDense1BReduceSumEx2[0:][:64*n]
+		xSqrtRow4 := xSqrt4Ex4[0:][:64*n]
+		dH3BlockDense1BDivRow2 := dH3BlockDense1BDiv4Ex[0:][:64*n]
 		for j := range dH3BlockDense1BDivRow2 {
 			dH3BlockDense1BMul3 := dH3BlockDense1BReshapeRow[j] * float32(0.5)
 			dH3BlockDense1BDiv3 := dH3BlockDense1BMul3 / xSqrtRow4[j]
@@ -6290,23 +6627,29 @@ func (m *Model) dH3BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH3BlockDense1BReduceSumBackward2 computes
+// dH3BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockDense1BMul4 = mul(dH3BlockDense1BDiv4, xSub4) (N, 64, 128)
 //	dH3BlockDense1BAdd = add(dH3BlockDense1BDiv, dH3BlockDense1BMul4) (N, 64, 128)
 //	dH3BlockDense1BAdd2 = add(dH3BlockDense1BAdd, dH3BlockDense1BMul4) (N, 64, 128)
 //	dH3BlockDense1BNeg2 = neg(dH3BlockDense1BAdd2) (N, 64, 128)
 //	dH3BlockDense1BReduceSum2 = reduce_sum(dH3BlockDense1BNeg2) (N, 64)
-func (m *Model) dH3BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH3BlockDense1BReduceSum2[:64*n] {
-		m.dH3BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH3BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockDense1BReduceSum2Ex := m.dH3BlockDense1BReduceSum2[lo*64:]
+	dH3BlockDense1BDiv4Ex2 := m.dH3BlockDense1BDiv4[lo*64:]
+	xSub4Ex3 := m.xSub4[lo*8192:]
+	dH3BlockDense1BDivEx2 := m.dH3BlockDense1BDiv[lo*8192:]
+	dH3BlockDense1BAdd2Ex := m.dH3BlockDense1BAdd2[lo*8192:]
+	for i := range dH3BlockDense1BReduceSum2Ex[:64*n] {
+		dH3BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH3BlockDense1BDiv4 := m.dH3BlockDense1BDiv4[i0*64+i1]
-			xSubRow4 := m.xSub4[i0*8192+i1*128:][:128]
-			dH3BlockDense1BDivRow := m.dH3BlockDense1BDiv[i0*8192+i1*128:][:128]
-			dH3BlockDense1BAddRow := m.dH3BlockDense1BAdd2[i0*8192+i1*128:][:128]
+			dH3BlockDense1BDiv4 := dH3BlockDense1BDiv4Ex2[i0*64+i1]
+			xSubRow4 := xSub4Ex3[i0*8192+i1*128:][:128]
+			dH3BlockDense1BDivRow := dH3BlockDense1BDivEx2[i0*8192+i1*128:][:128]
+			dH3BlockDense1BAddRow := dH3BlockDense1BAdd2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH3BlockDense1BAddRow {
 				dH3BlockDense1BMul4 := dH3BlockDense1BDiv4 * xSubRow4[j]
@@ -6316,7 +6659,7 @@ func (m *Model) dH3BlockDense1BReduceSumBackward2(n int) {
 				acc += dH3BlockDense1BNeg2
 				dH3BlockDense1BAddRow[j] = dH3BlockDense1BAdd2
 			}
-			m.dH3BlockDense1BReduceSum2[i0*64+i1] += acc
+			dH3BlockDense1BReduceSum2Ex[i0*64+i1] += acc
 		}
 	}
 }
@@ -6459,7 +6802,7 @@ func (m *Model) dH3BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH3BlockXAttention0WoReduceSumBackward computes
+// dH3BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WoMul = mul(dH3BlockLayerNorm0BetaMatmul, h3BlockLayerNorm0Gamma) (N, 64, 128)
 //	dH3BlockXAttention0WoDiv = div(dH3BlockXAttention0WoMul, hSqrt3) (N, 64, 128)
@@ -6467,17 +6810,23 @@ func (m *Model) dH3BlockLayerNorm0BetaBackward(n int) {
 //	dH3BlockXAttention0WoDiv2 = div(dH3BlockXAttention0WoMul2, hSqrt3) (N, 64, 128)
 //	dH3BlockXAttention0WoNeg = neg(dH3BlockXAttention0WoDiv2) (N, 64, 128)
 //	dH3BlockXAttention0WoReduceSum = reduce_sum(dH3BlockXAttention0WoNeg) (N, 64)
-func (m *Model) dH3BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH3BlockXAttention0WoReduceSum[:64*n] {
-		m.dH3BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH3BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WoReduceSumEx := m.dH3BlockXAttention0WoReduceSum[lo*64:]
+	dH3BlockLayerNorm0BetaMatmulEx := m.dH3BlockLayerNorm0BetaMatmul[lo*8192:]
+	hSqrt3Ex3 := m.hSqrt3[lo*64:]
+	hDiv3Ex2 := m.hDiv3[lo*8192:]
+	dH3BlockXAttention0WoDivEx := m.dH3BlockXAttention0WoDiv[lo*8192:]
+	for i := range dH3BlockXAttention0WoReduceSumEx[:64*n] {
+		dH3BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH3BlockLayerNorm0BetaReshapeRow := m.dH3BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
+			dH3BlockLayerNorm0BetaReshapeRow := dH3BlockLayerNorm0BetaMatmulEx[i0*8192+i1*128:][:128]
 			h3BlockLayerNorm0GammaRow := m.h3BlockLayerNorm0Gamma[0:][:128]
-			hSqrt3 := m.hSqrt3[i0*64+i1]
-			hDivRow3 := m.hDiv3[i0*8192+i1*128:][:128]
-			dH3BlockXAttention0WoDivRow := m.dH3BlockXAttention0WoDiv[i0*8192+i1*128:][:128]
+			hSqrt3 := hSqrt3Ex3[i0*64+i1]
+			hDivRow3 := hDiv3Ex2[i0*8192+i1*128:][:128]
+			dH3BlockXAttention0WoDivRow := dH3BlockXAttention0WoDivEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH3BlockXAttention0WoDivRow {
 				dH3BlockXAttention0WoMul := dH3BlockLayerNorm0BetaReshapeRow[j] * h3BlockLayerNorm0GammaRow[j]
@@ -6488,7 +6837,7 @@ func (m *Model) dH3BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH3BlockXAttention0WoNeg
 				dH3BlockXAttention0WoDivRow[j] = dH3BlockXAttention0WoDiv
 			}
-			m.dH3BlockXAttention0WoReduceSum[i0*64+i1] += acc
+			dH3BlockXAttention0WoReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -6526,23 +6875,27 @@ func (m *Model) dH3BlockLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	}
 }
 
-// dH3BlockXAttention0WoDivBackward computes
+// dH3BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WoMul3 = mul(dH3BlockXAttention0WoReduceSum, float32(0.5)) (N, 64, 1)
 //	dH3BlockXAttention0WoDiv3 = div(dH3BlockXAttention0WoMul3, hSqrt3) (N, 64, 1)
 //	dH3BlockXAttention0WoDiv4 = div(dH3BlockXAttention0WoDiv3, float32(128.0)) (N, 64, 1)
-func (m *Model) dH3BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH3BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WoReduceSumEx2 := m.dH3BlockXAttention0WoReduceSum[lo*64:]
+	hSqrt3Ex4 := m.hSqrt3[lo*64:]
+	dH3BlockXAttention0WoDiv4Ex := m.dH3BlockXAttention0WoDiv4[lo*64:]
 	if dH3BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH3BlockXAttention0WoReshapeRow := m.dH3BlockXAttention0WoReduceSum[0:][:64*n]
-		hSqrtRow3 := m.hSqrt3[0:][:64*n]
-		dH3BlockXAttention0WoDivRow2 := m.dH3BlockXAttention0WoDiv4[0:][:64*n]
+		dH3BlockXAttention0WoReshapeRow := dH3BlockXAttention0WoReduceSumEx2[0:][:64*n]
+		hSqrtRow3 := hSqrt3Ex4[0:][:64*n]
+		dH3BlockXAttention0WoDivRow2 := dH3BlockXAttention0WoDiv4Ex[0:][:64*n]
 		if 64*n > 0 {
 			dH3BlockXAttention0WoDivAVX2(64*n, &dH3BlockXAttention0WoReshapeRow[0], &hSqrtRow3[0], &dH3BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH3BlockXAttention0WoReshapeRow := m.dH3BlockXAttention0WoReduceSum[0:][:64*n]
-		hSqrtRow3 := m.hSqrt3[0:][:64*n]
-		dH3BlockXAttention0WoDivRow2 := m.dH3BlockXAttention0WoDiv4[0:][:64*n]
+		dH3BlockXAttention0WoReshapeRow := dH3BlockXAttention0WoReduceSumEx2[0:][:64*n]
+		hSqrtRow3 := hSqrt3Ex4[0:][:64*n]
+		dH3BlockXAttention0WoDivRow2 := dH3BlockXAttention0WoDiv4Ex[0:][:64*n]
 		for j := range dH3BlockXAttention0WoDivRow2 {
 			dH3BlockXAttention0WoMul3 := dH3BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH3BlockXAttention0WoDiv3 := dH3BlockXAttention0WoMul3 / hSqrtRow3[j]
@@ -6552,23 +6905,29 @@ func (m *Model) dH3BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH3BlockXAttention0WoReduceSumBackward2 computes
+// dH3BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WoMul4 = mul(dH3BlockXAttention0WoDiv4, hSub3) (N, 64, 128)
 //	dH3BlockXAttention0WoAdd = add(dH3BlockXAttention0WoDiv, dH3BlockXAttention0WoMul4) (N, 64, 128)
 //	dH3BlockXAttention0WoAdd2 = add(dH3BlockXAttention0WoAdd, dH3BlockXAttention0WoMul4) (N, 64, 128)
 //	dH3BlockXAttention0WoNeg2 = neg(dH3BlockXAttention0WoAdd2) (N, 64, 128)
 //	dH3BlockXAttention0WoReduceSum2 = reduce_sum(dH3BlockXAttention0WoNeg2) (N, 64)
-func (m *Model) dH3BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH3BlockXAttention0WoReduceSum2[:64*n] {
-		m.dH3BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH3BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WoReduceSum2Ex := m.dH3BlockXAttention0WoReduceSum2[lo*64:]
+	dH3BlockXAttention0WoDiv4Ex2 := m.dH3BlockXAttention0WoDiv4[lo*64:]
+	hSub3Ex3 := m.hSub3[lo*8192:]
+	dH3BlockXAttention0WoDivEx2 := m.dH3BlockXAttention0WoDiv[lo*8192:]
+	dH3BlockXAttention0WoAdd2Ex := m.dH3BlockXAttention0WoAdd2[lo*8192:]
+	for i := range dH3BlockXAttention0WoReduceSum2Ex[:64*n] {
+		dH3BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH3BlockXAttention0WoDiv4 := m.dH3BlockXAttention0WoDiv4[i0*64+i1]
-			hSubRow3 := m.hSub3[i0*8192+i1*128:][:128]
-			dH3BlockXAttention0WoDivRow := m.dH3BlockXAttention0WoDiv[i0*8192+i1*128:][:128]
-			dH3BlockXAttention0WoAddRow := m.dH3BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
+			dH3BlockXAttention0WoDiv4 := dH3BlockXAttention0WoDiv4Ex2[i0*64+i1]
+			hSubRow3 := hSub3Ex3[i0*8192+i1*128:][:128]
+			dH3BlockXAttention0WoDivRow := dH3BlockXAttention0WoDivEx2[i0*8192+i1*128:][:128]
+			dH3BlockXAttention0WoAddRow := dH3BlockXAttention0WoAdd2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH3BlockXAttention0WoAddRow {
 				dH3BlockXAttention0WoMul4 := dH3BlockXAttention0WoDiv4 * hSubRow3[j]
@@ -6578,7 +6937,7 @@ func (m *Model) dH3BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH3BlockXAttention0WoNeg2
 				dH3BlockXAttention0WoAddRow[j] = dH3BlockXAttention0WoAdd2
 			}
-			m.dH3BlockXAttention0WoReduceSum2[i0*64+i1] += acc
+			dH3BlockXAttention0WoReduceSum2Ex[i0*64+i1] += acc
 		}
 	}
 }
@@ -6603,28 +6962,33 @@ func (m *Model) dH3BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH3BlockXAttention0WoAddBackward computes
+// dH3BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WoAdd3 = add(dH3BlockDense1BAdd4, dH3BlockXAttention0WoAdd2) (N, 64, 128)
 //	dH3BlockXAttention0WoAdd4 = add(dH3BlockXAttention0WoAdd3, dH3BlockXAttention0WoDiv5) (N, 64, 128)
-func (m *Model) dH3BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH3BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockDense1BAdd4Ex := m.dH3BlockDense1BAdd4[lo*8192:]
+	dH3BlockXAttention0WoAdd2Ex2 := m.dH3BlockXAttention0WoAdd2[lo*8192:]
+	dH3BlockXAttention0WoDiv5Ex := m.dH3BlockXAttention0WoDiv5[lo*64:]
+	dH3BlockXAttention0WoAdd4Ex := m.dH3BlockXAttention0WoAdd4[lo*8192:]
 	if dH3BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				dH3BlockDense1BAddRow2 := m.dH3BlockDense1BAdd4[i0*8192+i1*128:][:128]
-				dH3BlockXAttention0WoAddRow := m.dH3BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
-				dH3BlockXAttention0WoDiv5 := m.dH3BlockXAttention0WoDiv5[i0*64+i1]
-				dH3BlockXAttention0WoAddRow2 := m.dH3BlockXAttention0WoAdd4[i0*8192+i1*128:][:128]
+				dH3BlockDense1BAddRow2 := dH3BlockDense1BAdd4Ex[i0*8192+i1*128:][:128]
+				dH3BlockXAttention0WoAddRow := dH3BlockXAttention0WoAdd2Ex2[i0*8192+i1*128:][:128]
+				dH3BlockXAttention0WoDiv5 := dH3BlockXAttention0WoDiv5Ex[i0*64+i1]
+				dH3BlockXAttention0WoAddRow2 := dH3BlockXAttention0WoAdd4Ex[i0*8192+i1*128:][:128]
 				dH3BlockXAttention0WoAddAVX2(128, &dH3BlockDense1BAddRow2[0], &dH3BlockXAttention0WoAddRow[0], &dH3BlockXAttention0WoAddRow2[0], dH3BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				dH3BlockDense1BAddRow2 := m.dH3BlockDense1BAdd4[i0*8192+i1*128:][:128]
-				dH3BlockXAttention0WoAddRow := m.dH3BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
-				dH3BlockXAttention0WoDiv5 := m.dH3BlockXAttention0WoDiv5[i0*64+i1]
-				dH3BlockXAttention0WoAddRow2 := m.dH3BlockXAttention0WoAdd4[i0*8192+i1*128:][:128]
+				dH3BlockDense1BAddRow2 := dH3BlockDense1BAdd4Ex[i0*8192+i1*128:][:128]
+				dH3BlockXAttention0WoAddRow := dH3BlockXAttention0WoAdd2Ex2[i0*8192+i1*128:][:128]
+				dH3BlockXAttention0WoDiv5 := dH3BlockXAttention0WoDiv5Ex[i0*64+i1]
+				dH3BlockXAttention0WoAddRow2 := dH3BlockXAttention0WoAdd4Ex[i0*8192+i1*128:][:128]
 				for j := range dH3BlockXAttention0WoAddRow2 {
 					dH3BlockXAttention0WoAdd3 := dH3BlockDense1BAddRow2[j] + dH3BlockXAttention0WoAddRow[j]
 					dH3BlockXAttention0WoAdd4 := dH3BlockXAttention0WoAdd3 + dH3BlockXAttention0WoDiv5
@@ -6649,15 +7013,18 @@ func (m *Model) dH3BlockXAttention0WqkvMatmulBackward(n int) {
 	rt.Sgemm(false, true, 64*n, 128, 128, 1, m.dH3BlockXAttention0WoAdd4, 128, m.h3BlockXAttention0Wo, 128, 0, m.dH3BlockXAttention0WqkvMatmul, 128)
 }
 
-// dH3BlockXAttention0WqkvTransposeBackward computes
+// dH3BlockXAttention0WqkvTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WqkvTranspose = transpose(dH3BlockXAttention0WqkvMatmul) (N, 4, 64, 32)
-func (m *Model) dH3BlockXAttention0WqkvTransposeBackward(n int) {
+func (m *Model) dH3BlockXAttention0WqkvTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WqkvTransposeEx := m.dH3BlockXAttention0WqkvTranspose[lo*8192:]
+	dH3BlockXAttention0WqkvMatmulEx := m.dH3BlockXAttention0WqkvMatmul[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH3BlockXAttention0WqkvTranspose[i0*8192+i1*2048+i2*32+i3] = m.dH3BlockXAttention0WqkvMatmul[i0*8192+i1*32+i2*128+i3]
+					dH3BlockXAttention0WqkvTransposeEx[i0*8192+i1*2048+i2*32+i3] = dH3BlockXAttention0WqkvMatmulEx[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
@@ -6668,30 +7035,30 @@ func (m *Model) dH3BlockXAttention0WqkvTransposeBackward(n int) {
 //
 //	dH3BlockXAttention0WqkvMatmul2 = matmul(dH3BlockXAttention0WqkvTranspose, xTranspose11) (N, 4, 64, 64)
 func (m *Model) dH3BlockXAttention0WqkvMatmulBackward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.dH3BlockXAttention0WqkvTranspose[bi*(2048):], 32, m.xTranspose11[bi*(2048):], 32, 0, m.dH3BlockXAttention0WqkvMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.dH3BlockXAttention0WqkvTranspose, 32, 2048, m.xTranspose11, 32, 2048, 0, m.dH3BlockXAttention0WqkvMatmul2, 64, 4096)
 }
 
 // dH3BlockXAttention0WqkvMatmulBackward3 computes
 //
 //	dH3BlockXAttention0WqkvMatmul3 = matmul(xMaskedSoftmax3, dH3BlockXAttention0WqkvTranspose) (N, 4, 64, 32)
 func (m *Model) dH3BlockXAttention0WqkvMatmulBackward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.xMaskedSoftmax3[bi*(4096):], 64, m.dH3BlockXAttention0WqkvTranspose[bi*(2048):], 32, 0, m.dH3BlockXAttention0WqkvMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax3, 64, 4096, m.dH3BlockXAttention0WqkvTranspose, 32, 2048, 0, m.dH3BlockXAttention0WqkvMatmul3, 32, 2048)
 }
 
-// dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward computes
+// dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WqkvMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax3, dH3BlockXAttention0WqkvMatmul2) (N, 4, 64, 64)
-func (m *Model) dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WqkvMaskedSoftmaxGradEx := m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad[lo*16384:]
+	xMaskedSoftmax3Ex2 := m.xMaskedSoftmax3[lo*16384:]
+	dH3BlockXAttention0WqkvMatmul2Ex := m.dH3BlockXAttention0WqkvMatmul2[lo*16384:]
 	const scale = float32(0.17677669)
 	for row := 0; row < 256*n; row++ {
-		dst := m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad[row*64 : (row+1)*64]
+		dst := dH3BlockXAttention0WqkvMaskedSoftmaxGradEx[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
-		yb := m.xMaskedSoftmax3[row*64 : row*64+keep]
-		gb := m.dH3BlockXAttention0WqkvMatmul2[row*64 : row*64+keep]
+		yb := xMaskedSoftmax3Ex2[row*64 : row*64+keep]
+		gb := dH3BlockXAttention0WqkvMatmul2Ex[row*64 : row*64+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -6707,113 +7074,132 @@ func (m *Model) dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
 //
 //	dH3BlockXAttention0WqkvMatmul4 = matmul(dH3BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose10) (N, 4, 64, 32)
 func (m *Model) dH3BlockXAttention0WqkvMatmulBackward4(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose10[bi*(2048):], 32, 0, m.dH3BlockXAttention0WqkvMatmul4[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose10, 32, 2048, 0, m.dH3BlockXAttention0WqkvMatmul4, 32, 2048)
 }
 
 // dH3BlockXAttention0WqkvMatmulBackward5 computes
 //
 //	dH3BlockXAttention0WqkvMatmul5 = matmul(dH3BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose9) (N, 4, 64, 32)
 func (m *Model) dH3BlockXAttention0WqkvMatmulBackward5(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose9[bi*(2048):], 32, 0, m.dH3BlockXAttention0WqkvMatmul5[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.dH3BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose9, 32, 2048, 0, m.dH3BlockXAttention0WqkvMatmul5, 32, 2048)
 }
 
-// dH3BlockXAttention0WqkvTransposeBackward2 computes
+// dH3BlockXAttention0WqkvTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WqkvTranspose2 = transpose(dH3BlockXAttention0WqkvMatmul3) (N, 64, 4, 32)
-func (m *Model) dH3BlockXAttention0WqkvTransposeBackward2(n int) {
+func (m *Model) dH3BlockXAttention0WqkvTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WqkvTranspose2Ex := m.dH3BlockXAttention0WqkvTranspose2[lo*8192:]
+	dH3BlockXAttention0WqkvMatmul3Ex := m.dH3BlockXAttention0WqkvMatmul3[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH3BlockXAttention0WqkvTranspose2[i0*8192+i1*128+i2*32+i3] = m.dH3BlockXAttention0WqkvMatmul3[i0*8192+i1*32+i2*2048+i3]
+					dH3BlockXAttention0WqkvTranspose2Ex[i0*8192+i1*128+i2*32+i3] = dH3BlockXAttention0WqkvMatmul3Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH3BlockXAttention0WqkvPadBackward computes
+// dH3BlockXAttention0WqkvPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WqkvPad = pad(dH3BlockXAttention0WqkvTranspose2) (64*N, 384)
-func (m *Model) dH3BlockXAttention0WqkvPadBackward(n int) {
-	clear(m.dH3BlockXAttention0WqkvPad[:24576*n])
+func (m *Model) dH3BlockXAttention0WqkvPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WqkvPadEx := m.dH3BlockXAttention0WqkvPad[lo*24576:]
+	dH3BlockXAttention0WqkvTranspose2Ex2 := m.dH3BlockXAttention0WqkvTranspose2[lo*8192:]
+	clear(dH3BlockXAttention0WqkvPadEx[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH3BlockXAttention0WqkvPad[(o*(384)+256)*(1):], m.dH3BlockXAttention0WqkvTranspose2[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH3BlockXAttention0WqkvPadEx[(o*(384)+256)*(1):], dH3BlockXAttention0WqkvTranspose2Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH3BlockXAttention0WqkvTransposeBackward3 computes
+// dH3BlockXAttention0WqkvTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WqkvTranspose3 = transpose(dH3BlockXAttention0WqkvMatmul5) (N, 64, 4, 32)
-func (m *Model) dH3BlockXAttention0WqkvTransposeBackward3(n int) {
+func (m *Model) dH3BlockXAttention0WqkvTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WqkvTranspose3Ex := m.dH3BlockXAttention0WqkvTranspose3[lo*8192:]
+	dH3BlockXAttention0WqkvMatmul5Ex := m.dH3BlockXAttention0WqkvMatmul5[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH3BlockXAttention0WqkvTranspose3[i0*8192+i1*128+i2*32+i3] = m.dH3BlockXAttention0WqkvMatmul5[i0*8192+i1*32+i2*2048+i3]
+					dH3BlockXAttention0WqkvTranspose3Ex[i0*8192+i1*128+i2*32+i3] = dH3BlockXAttention0WqkvMatmul5Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH3BlockXAttention0WqkvPadBackward2 computes
+// dH3BlockXAttention0WqkvPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WqkvPad2 = pad(dH3BlockXAttention0WqkvTranspose3) (64*N, 384)
-func (m *Model) dH3BlockXAttention0WqkvPadBackward2(n int) {
-	clear(m.dH3BlockXAttention0WqkvPad2[:24576*n])
+func (m *Model) dH3BlockXAttention0WqkvPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WqkvPad2Ex := m.dH3BlockXAttention0WqkvPad2[lo*24576:]
+	dH3BlockXAttention0WqkvTranspose3Ex2 := m.dH3BlockXAttention0WqkvTranspose3[lo*8192:]
+	clear(dH3BlockXAttention0WqkvPad2Ex[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH3BlockXAttention0WqkvPad2[(o*(384)+128)*(1):], m.dH3BlockXAttention0WqkvTranspose3[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH3BlockXAttention0WqkvPad2Ex[(o*(384)+128)*(1):], dH3BlockXAttention0WqkvTranspose3Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH3BlockXAttention0WqkvTransposeBackward4 computes
+// dH3BlockXAttention0WqkvTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WqkvTranspose4 = transpose(dH3BlockXAttention0WqkvMatmul4) (N, 64, 4, 32)
-func (m *Model) dH3BlockXAttention0WqkvTransposeBackward4(n int) {
+func (m *Model) dH3BlockXAttention0WqkvTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WqkvTranspose4Ex := m.dH3BlockXAttention0WqkvTranspose4[lo*8192:]
+	dH3BlockXAttention0WqkvMatmul4Ex := m.dH3BlockXAttention0WqkvMatmul4[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH3BlockXAttention0WqkvTranspose4[i0*8192+i1*128+i2*32+i3] = m.dH3BlockXAttention0WqkvMatmul4[i0*8192+i1*32+i2*2048+i3]
+					dH3BlockXAttention0WqkvTranspose4Ex[i0*8192+i1*128+i2*32+i3] = dH3BlockXAttention0WqkvMatmul4Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH3BlockXAttention0WqkvPadBackward3 computes
+// dH3BlockXAttention0WqkvPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WqkvPad3 = pad(dH3BlockXAttention0WqkvTranspose4) (64*N, 384)
-func (m *Model) dH3BlockXAttention0WqkvPadBackward3(n int) {
-	clear(m.dH3BlockXAttention0WqkvPad3[:24576*n])
+func (m *Model) dH3BlockXAttention0WqkvPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WqkvPad3Ex := m.dH3BlockXAttention0WqkvPad3[lo*24576:]
+	dH3BlockXAttention0WqkvTranspose4Ex2 := m.dH3BlockXAttention0WqkvTranspose4[lo*8192:]
+	clear(dH3BlockXAttention0WqkvPad3Ex[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH3BlockXAttention0WqkvPad3[(o*(384)+0)*(1):], m.dH3BlockXAttention0WqkvTranspose4[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH3BlockXAttention0WqkvPad3Ex[(o*(384)+0)*(1):], dH3BlockXAttention0WqkvTranspose4Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH3BlockXAttention0WqkvAddBackward computes
+// dH3BlockXAttention0WqkvAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH3BlockXAttention0WqkvAdd = add(dH3BlockXAttention0WqkvPad, dH3BlockXAttention0WqkvPad2) (64*N, 384)
 //	dH3BlockXAttention0WqkvAdd2 = add(dH3BlockXAttention0WqkvAdd, dH3BlockXAttention0WqkvPad3) (64*N, 384)
-func (m *Model) dH3BlockXAttention0WqkvAddBackward(n int) {
+func (m *Model) dH3BlockXAttention0WqkvAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH3BlockXAttention0WqkvPadEx2 := m.dH3BlockXAttention0WqkvPad[lo*24576:]
+	dH3BlockXAttention0WqkvPad2Ex2 := m.dH3BlockXAttention0WqkvPad2[lo*24576:]
+	dH3BlockXAttention0WqkvPad3Ex2 := m.dH3BlockXAttention0WqkvPad3[lo*24576:]
+	dH3BlockXAttention0WqkvAdd2Ex := m.dH3BlockXAttention0WqkvAdd2[lo*24576:]
 	if dH3BlockXAttention0WqkvAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH3BlockXAttention0WqkvPadRow := m.dH3BlockXAttention0WqkvPad[0:][:24576*n]
-		dH3BlockXAttention0WqkvPadRow2 := m.dH3BlockXAttention0WqkvPad2[0:][:24576*n]
-		dH3BlockXAttention0WqkvPadRow3 := m.dH3BlockXAttention0WqkvPad3[0:][:24576*n]
-		dH3BlockXAttention0WqkvAddRow := m.dH3BlockXAttention0WqkvAdd2[0:][:24576*n]
+		dH3BlockXAttention0WqkvPadRow := dH3BlockXAttention0WqkvPadEx2[0:][:24576*n]
+		dH3BlockXAttention0WqkvPadRow2 := dH3BlockXAttention0WqkvPad2Ex2[0:][:24576*n]
+		dH3BlockXAttention0WqkvPadRow3 := dH3BlockXAttention0WqkvPad3Ex2[0:][:24576*n]
+		dH3BlockXAttention0WqkvAddRow := dH3BlockXAttention0WqkvAdd2Ex[0:][:24576*n]
 		if 24576*n > 0 {
 			dH3BlockXAttention0WqkvAddAVX2(24576*n, &dH3BlockXAttention0WqkvPadRow[0], &dH3BlockXAttention0WqkvPadRow2[0], &dH3BlockXAttention0WqkvPadRow3[0], &dH3BlockXAttention0WqkvAddRow[0])
 		}
 	} else {
-		dH3BlockXAttention0WqkvPadRow := m.dH3BlockXAttention0WqkvPad[0:][:24576*n]
-		dH3BlockXAttention0WqkvPadRow2 := m.dH3BlockXAttention0WqkvPad2[0:][:24576*n]
-		dH3BlockXAttention0WqkvPadRow3 := m.dH3BlockXAttention0WqkvPad3[0:][:24576*n]
-		dH3BlockXAttention0WqkvAddRow := m.dH3BlockXAttention0WqkvAdd2[0:][:24576*n]
+		dH3BlockXAttention0WqkvPadRow := dH3BlockXAttention0WqkvPadEx2[0:][:24576*n]
+		dH3BlockXAttention0WqkvPadRow2 := dH3BlockXAttention0WqkvPad2Ex2[0:][:24576*n]
+		dH3BlockXAttention0WqkvPadRow3 := dH3BlockXAttention0WqkvPad3Ex2[0:][:24576*n]
+		dH3BlockXAttention0WqkvAddRow := dH3BlockXAttention0WqkvAdd2Ex[0:][:24576*n]
 		for j := range dH3BlockXAttention0WqkvAddRow {
 			dH3BlockXAttention0WqkvAdd := dH3BlockXAttention0WqkvPadRow[j] + dH3BlockXAttention0WqkvPadRow2[j]
 			dH3BlockXAttention0WqkvAdd2 := dH3BlockXAttention0WqkvAdd + dH3BlockXAttention0WqkvPadRow3[j]
@@ -6846,7 +7232,7 @@ func (m *Model) dH3BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH2BlockDense1BReduceSumBackward computes
+// dH2BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockDense1BMul = mul(dH3BlockXLayerNorm0BetaMatmul, h3BlockXLayerNorm0Gamma) (N, 64, 128)
 //	dH2BlockDense1BDiv = div(dH2BlockDense1BMul, xSqrt3) (N, 64, 128)
@@ -6854,17 +7240,23 @@ func (m *Model) dH3BlockXLayerNorm0BetaBackward(n int) {
 //	dH2BlockDense1BDiv2 = div(dH2BlockDense1BMul2, xSqrt3) (N, 64, 128)
 //	dH2BlockDense1BNeg = neg(dH2BlockDense1BDiv2) (N, 64, 128)
 //	dH2BlockDense1BReduceSum = reduce_sum(dH2BlockDense1BNeg) (N, 64)
-func (m *Model) dH2BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH2BlockDense1BReduceSum[:64*n] {
-		m.dH2BlockDense1BReduceSum[i] = 0
+func (m *Model) dH2BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockDense1BReduceSumEx := m.dH2BlockDense1BReduceSum[lo*64:]
+	dH3BlockXLayerNorm0BetaMatmulEx := m.dH3BlockXLayerNorm0BetaMatmul[lo*8192:]
+	xSqrt3Ex3 := m.xSqrt3[lo*64:]
+	xDiv3Ex2 := m.xDiv3[lo*8192:]
+	dH2BlockDense1BDivEx := m.dH2BlockDense1BDiv[lo*8192:]
+	for i := range dH2BlockDense1BReduceSumEx[:64*n] {
+		dH2BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH3BlockXLayerNorm0BetaReshapeRow := m.dH3BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
+			dH3BlockXLayerNorm0BetaReshapeRow := dH3BlockXLayerNorm0BetaMatmulEx[i0*8192+i1*128:][:128]
 			h3BlockXLayerNorm0GammaRow := m.h3BlockXLayerNorm0Gamma[0:][:128]
-			xSqrt3 := m.xSqrt3[i0*64+i1]
-			xDivRow3 := m.xDiv3[i0*8192+i1*128:][:128]
-			dH2BlockDense1BDivRow := m.dH2BlockDense1BDiv[i0*8192+i1*128:][:128]
+			xSqrt3 := xSqrt3Ex3[i0*64+i1]
+			xDivRow3 := xDiv3Ex2[i0*8192+i1*128:][:128]
+			dH2BlockDense1BDivRow := dH2BlockDense1BDivEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH2BlockDense1BDivRow {
 				dH2BlockDense1BMul := dH3BlockXLayerNorm0BetaReshapeRow[j] * h3BlockXLayerNorm0GammaRow[j]
@@ -6875,7 +7267,7 @@ func (m *Model) dH2BlockDense1BReduceSumBackward(n int) {
 				acc += dH2BlockDense1BNeg
 				dH2BlockDense1BDivRow[j] = dH2BlockDense1BDiv
 			}
-			m.dH2BlockDense1BReduceSum[i0*64+i1] += acc
+			dH2BlockDense1BReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -6913,23 +7305,27 @@ func (m *Model) dH3BlockXLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	}
 }
 
-// dH2BlockDense1BDivBackward computes
+// dH2BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockDense1BMul3 = mul(dH2BlockDense1BReduceSum, float32(0.5)) (N, 64, 1)
 //	dH2BlockDense1BDiv3 = div(dH2BlockDense1BMul3, xSqrt3) (N, 64, 1)
 //	dH2BlockDense1BDiv4 = div(dH2BlockDense1BDiv3, float32(128.0)) (N, 64, 1)
-func (m *Model) dH2BlockDense1BDivBackward(n int) {
+func (m *Model) dH2BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockDense1BReduceSumEx2 := m.dH2BlockDense1BReduceSum[lo*64:]
+	xSqrt3Ex4 := m.xSqrt3[lo*64:]
+	dH2BlockDense1BDiv4Ex := m.dH2BlockDense1BDiv4[lo*64:]
 	if dH2BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH2BlockDense1BReshapeRow := m.dH2BlockDense1BReduceSum[0:][:64*n]
-		xSqrtRow3 := m.xSqrt3[0:][:64*n]
-		dH2BlockDense1BDivRow2 := m.dH2BlockDense1BDiv4[0:][:64*n]
+		dH2BlockDense1BReshapeRow := dH2BlockDense1BReduceSumEx2[0:][:64*n]
+		xSqrtRow3 := xSqrt3Ex4[0:][:64*n]
+		dH2BlockDense1BDivRow2 := dH2BlockDense1BDiv4Ex[0:][:64*n]
 		if 64*n > 0 {
 			dH2BlockDense1BDivAVX2(64*n, &dH2BlockDense1BReshapeRow[0], &xSqrtRow3[0], &dH2BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH2BlockDense1BReshapeRow := m.dH2BlockDense1BReduceSum[0:][:64*n]
-		xSqrtRow3 := m.xSqrt3[0:][:64*n]
-		dH2BlockDense1BDivRow2 := m.dH2BlockDense1BDiv4[0:][:64*n]
+		dH2BlockDense1BReshapeRow := dH2BlockDense1BReduceSumEx2[0:][:64*n]
+		xSqrtRow3 := xSqrt3Ex4[0:][:64*n]
+		dH2BlockDense1BDivRow2 := dH2BlockDense1BDiv4Ex[0:][:64*n]
 		for j := range dH2BlockDense1BDivRow2 {
 			dH2BlockDense1BMul3 := dH2BlockDense1BReshapeRow[j] * float32(0.5)
 			dH2BlockDense1BDiv3 := dH2BlockDense1BMul3 / xSqrtRow3[j]
@@ -6939,23 +7335,29 @@ func (m *Model) dH2BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH2BlockDense1BReduceSumBackward2 computes
+// dH2BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockDense1BMul4 = mul(dH2BlockDense1BDiv4, xSub3) (N, 64, 128)
 //	dH2BlockDense1BAdd = add(dH2BlockDense1BDiv, dH2BlockDense1BMul4) (N, 64, 128)
 //	dH2BlockDense1BAdd2 = add(dH2BlockDense1BAdd, dH2BlockDense1BMul4) (N, 64, 128)
 //	dH2BlockDense1BNeg2 = neg(dH2BlockDense1BAdd2) (N, 64, 128)
 //	dH2BlockDense1BReduceSum2 = reduce_sum(dH2BlockDense1BNeg2) (N, 64)
-func (m *Model) dH2BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH2BlockDense1BReduceSum2[:64*n] {
-		m.dH2BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH2BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockDense1BReduceSum2Ex := m.dH2BlockDense1BReduceSum2[lo*64:]
+	dH2BlockDense1BDiv4Ex2 := m.dH2BlockDense1BDiv4[lo*64:]
+	xSub3Ex3 := m.xSub3[lo*8192:]
+	dH2BlockDense1BDivEx2 := m.dH2BlockDense1BDiv[lo*8192:]
+	dH2BlockDense1BAdd2Ex := m.dH2BlockDense1BAdd2[lo*8192:]
+	for i := range dH2BlockDense1BReduceSum2Ex[:64*n] {
+		dH2BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH2BlockDense1BDiv4 := m.dH2BlockDense1BDiv4[i0*64+i1]
-			xSubRow3 := m.xSub3[i0*8192+i1*128:][:128]
-			dH2BlockDense1BDivRow := m.dH2BlockDense1BDiv[i0*8192+i1*128:][:128]
-			dH2BlockDense1BAddRow := m.dH2BlockDense1BAdd2[i0*8192+i1*128:][:128]
+			dH2BlockDense1BDiv4 := dH2BlockDense1BDiv4Ex2[i0*64+i1]
+			xSubRow3 := xSub3Ex3[i0*8192+i1*128:][:128]
+			dH2BlockDense1BDivRow := dH2BlockDense1BDivEx2[i0*8192+i1*128:][:128]
+			dH2BlockDense1BAddRow := dH2BlockDense1BAdd2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH2BlockDense1BAddRow {
 				dH2BlockDense1BMul4 := dH2BlockDense1BDiv4 * xSubRow3[j]
@@ -6965,7 +7367,7 @@ func (m *Model) dH2BlockDense1BReduceSumBackward2(n int) {
 				acc += dH2BlockDense1BNeg2
 				dH2BlockDense1BAddRow[j] = dH2BlockDense1BAdd2
 			}
-			m.dH2BlockDense1BReduceSum2[i0*64+i1] += acc
+			dH2BlockDense1BReduceSum2Ex[i0*64+i1] += acc
 		}
 	}
 }
@@ -7108,7 +7510,7 @@ func (m *Model) dH2BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH2BlockXAttention0WoReduceSumBackward computes
+// dH2BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WoMul = mul(dH2BlockLayerNorm0BetaMatmul, h2BlockLayerNorm0Gamma) (N, 64, 128)
 //	dH2BlockXAttention0WoDiv = div(dH2BlockXAttention0WoMul, hSqrt2) (N, 64, 128)
@@ -7116,17 +7518,23 @@ func (m *Model) dH2BlockLayerNorm0BetaBackward(n int) {
 //	dH2BlockXAttention0WoDiv2 = div(dH2BlockXAttention0WoMul2, hSqrt2) (N, 64, 128)
 //	dH2BlockXAttention0WoNeg = neg(dH2BlockXAttention0WoDiv2) (N, 64, 128)
 //	dH2BlockXAttention0WoReduceSum = reduce_sum(dH2BlockXAttention0WoNeg) (N, 64)
-func (m *Model) dH2BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH2BlockXAttention0WoReduceSum[:64*n] {
-		m.dH2BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH2BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WoReduceSumEx := m.dH2BlockXAttention0WoReduceSum[lo*64:]
+	dH2BlockLayerNorm0BetaMatmulEx := m.dH2BlockLayerNorm0BetaMatmul[lo*8192:]
+	hSqrt2Ex3 := m.hSqrt2[lo*64:]
+	hDiv2Ex2 := m.hDiv2[lo*8192:]
+	dH2BlockXAttention0WoDivEx := m.dH2BlockXAttention0WoDiv[lo*8192:]
+	for i := range dH2BlockXAttention0WoReduceSumEx[:64*n] {
+		dH2BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH2BlockLayerNorm0BetaReshapeRow := m.dH2BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
+			dH2BlockLayerNorm0BetaReshapeRow := dH2BlockLayerNorm0BetaMatmulEx[i0*8192+i1*128:][:128]
 			h2BlockLayerNorm0GammaRow := m.h2BlockLayerNorm0Gamma[0:][:128]
-			hSqrt2 := m.hSqrt2[i0*64+i1]
-			hDivRow2 := m.hDiv2[i0*8192+i1*128:][:128]
-			dH2BlockXAttention0WoDivRow := m.dH2BlockXAttention0WoDiv[i0*8192+i1*128:][:128]
+			hSqrt2 := hSqrt2Ex3[i0*64+i1]
+			hDivRow2 := hDiv2Ex2[i0*8192+i1*128:][:128]
+			dH2BlockXAttention0WoDivRow := dH2BlockXAttention0WoDivEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH2BlockXAttention0WoDivRow {
 				dH2BlockXAttention0WoMul := dH2BlockLayerNorm0BetaReshapeRow[j] * h2BlockLayerNorm0GammaRow[j]
@@ -7137,7 +7545,7 @@ func (m *Model) dH2BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH2BlockXAttention0WoNeg
 				dH2BlockXAttention0WoDivRow[j] = dH2BlockXAttention0WoDiv
 			}
-			m.dH2BlockXAttention0WoReduceSum[i0*64+i1] += acc
+			dH2BlockXAttention0WoReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -7175,23 +7583,27 @@ func (m *Model) dH2BlockLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	}
 }
 
-// dH2BlockXAttention0WoDivBackward computes
+// dH2BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WoMul3 = mul(dH2BlockXAttention0WoReduceSum, float32(0.5)) (N, 64, 1)
 //	dH2BlockXAttention0WoDiv3 = div(dH2BlockXAttention0WoMul3, hSqrt2) (N, 64, 1)
 //	dH2BlockXAttention0WoDiv4 = div(dH2BlockXAttention0WoDiv3, float32(128.0)) (N, 64, 1)
-func (m *Model) dH2BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH2BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WoReduceSumEx2 := m.dH2BlockXAttention0WoReduceSum[lo*64:]
+	hSqrt2Ex4 := m.hSqrt2[lo*64:]
+	dH2BlockXAttention0WoDiv4Ex := m.dH2BlockXAttention0WoDiv4[lo*64:]
 	if dH2BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH2BlockXAttention0WoReshapeRow := m.dH2BlockXAttention0WoReduceSum[0:][:64*n]
-		hSqrtRow2 := m.hSqrt2[0:][:64*n]
-		dH2BlockXAttention0WoDivRow2 := m.dH2BlockXAttention0WoDiv4[0:][:64*n]
+		dH2BlockXAttention0WoReshapeRow := dH2BlockXAttention0WoReduceSumEx2[0:][:64*n]
+		hSqrtRow2 := hSqrt2Ex4[0:][:64*n]
+		dH2BlockXAttention0WoDivRow2 := dH2BlockXAttention0WoDiv4Ex[0:][:64*n]
 		if 64*n > 0 {
 			dH2BlockXAttention0WoDivAVX2(64*n, &dH2BlockXAttention0WoReshapeRow[0], &hSqrtRow2[0], &dH2BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH2BlockXAttention0WoReshapeRow := m.dH2BlockXAttention0WoReduceSum[0:][:64*n]
-		hSqrtRow2 := m.hSqrt2[0:][:64*n]
-		dH2BlockXAttention0WoDivRow2 := m.dH2BlockXAttention0WoDiv4[0:][:64*n]
+		dH2BlockXAttention0WoReshapeRow := dH2BlockXAttention0WoReduceSumEx2[0:][:64*n]
+		hSqrtRow2 := hSqrt2Ex4[0:][:64*n]
+		dH2BlockXAttention0WoDivRow2 := dH2BlockXAttention0WoDiv4Ex[0:][:64*n]
 		for j := range dH2BlockXAttention0WoDivRow2 {
 			dH2BlockXAttention0WoMul3 := dH2BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH2BlockXAttention0WoDiv3 := dH2BlockXAttention0WoMul3 / hSqrtRow2[j]
@@ -7201,23 +7613,29 @@ func (m *Model) dH2BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH2BlockXAttention0WoReduceSumBackward2 computes
+// dH2BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WoMul4 = mul(dH2BlockXAttention0WoDiv4, hSub2) (N, 64, 128)
 //	dH2BlockXAttention0WoAdd = add(dH2BlockXAttention0WoDiv, dH2BlockXAttention0WoMul4) (N, 64, 128)
 //	dH2BlockXAttention0WoAdd2 = add(dH2BlockXAttention0WoAdd, dH2BlockXAttention0WoMul4) (N, 64, 128)
 //	dH2BlockXAttention0WoNeg2 = neg(dH2BlockXAttention0WoAdd2) (N, 64, 128)
 //	dH2BlockXAttention0WoReduceSum2 = reduce_sum(dH2BlockXAttention0WoNeg2) (N, 64)
-func (m *Model) dH2BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH2BlockXAttention0WoReduceSum2[:64*n] {
-		m.dH2BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH2BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WoReduceSum2Ex := m.dH2BlockXAttention0WoReduceSum2[lo*64:]
+	dH2BlockXAttention0WoDiv4Ex2 := m.dH2BlockXAttention0WoDiv4[lo*64:]
+	hSub2Ex3 := m.hSub2[lo*8192:]
+	dH2BlockXAttention0WoDivEx2 := m.dH2BlockXAttention0WoDiv[lo*8192:]
+	dH2BlockXAttention0WoAdd2Ex := m.dH2BlockXAttention0WoAdd2[lo*8192:]
+	for i := range dH2BlockXAttention0WoReduceSum2Ex[:64*n] {
+		dH2BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH2BlockXAttention0WoDiv4 := m.dH2BlockXAttention0WoDiv4[i0*64+i1]
-			hSubRow2 := m.hSub2[i0*8192+i1*128:][:128]
-			dH2BlockXAttention0WoDivRow := m.dH2BlockXAttention0WoDiv[i0*8192+i1*128:][:128]
-			dH2BlockXAttention0WoAddRow := m.dH2BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
+			dH2BlockXAttention0WoDiv4 := dH2BlockXAttention0WoDiv4Ex2[i0*64+i1]
+			hSubRow2 := hSub2Ex3[i0*8192+i1*128:][:128]
+			dH2BlockXAttention0WoDivRow := dH2BlockXAttention0WoDivEx2[i0*8192+i1*128:][:128]
+			dH2BlockXAttention0WoAddRow := dH2BlockXAttention0WoAdd2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH2BlockXAttention0WoAddRow {
 				dH2BlockXAttention0WoMul4 := dH2BlockXAttention0WoDiv4 * hSubRow2[j]
@@ -7227,7 +7645,7 @@ func (m *Model) dH2BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH2BlockXAttention0WoNeg2
 				dH2BlockXAttention0WoAddRow[j] = dH2BlockXAttention0WoAdd2
 			}
-			m.dH2BlockXAttention0WoReduceSum2[i0*64+i1] += acc
+			dH2BlockXAttention0WoReduceSum2Ex[i0*64+i1] += acc
 		}
 	}
 }
@@ -7252,28 +7670,33 @@ func (m *Model) dH2BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH2BlockXAttention0WoAddBackward computes
+// dH2BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WoAdd3 = add(dH2BlockDense1BAdd4, dH2BlockXAttention0WoAdd2) (N, 64, 128)
 //	dH2BlockXAttention0WoAdd4 = add(dH2BlockXAttention0WoAdd3, dH2BlockXAttention0WoDiv5) (N, 64, 128)
-func (m *Model) dH2BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH2BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockDense1BAdd4Ex := m.dH2BlockDense1BAdd4[lo*8192:]
+	dH2BlockXAttention0WoAdd2Ex2 := m.dH2BlockXAttention0WoAdd2[lo*8192:]
+	dH2BlockXAttention0WoDiv5Ex := m.dH2BlockXAttention0WoDiv5[lo*64:]
+	dH2BlockXAttention0WoAdd4Ex := m.dH2BlockXAttention0WoAdd4[lo*8192:]
 	if dH2BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				dH2BlockDense1BAddRow2 := m.dH2BlockDense1BAdd4[i0*8192+i1*128:][:128]
-				dH2BlockXAttention0WoAddRow := m.dH2BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
-				dH2BlockXAttention0WoDiv5 := m.dH2BlockXAttention0WoDiv5[i0*64+i1]
-				dH2BlockXAttention0WoAddRow2 := m.dH2BlockXAttention0WoAdd4[i0*8192+i1*128:][:128]
+				dH2BlockDense1BAddRow2 := dH2BlockDense1BAdd4Ex[i0*8192+i1*128:][:128]
+				dH2BlockXAttention0WoAddRow := dH2BlockXAttention0WoAdd2Ex2[i0*8192+i1*128:][:128]
+				dH2BlockXAttention0WoDiv5 := dH2BlockXAttention0WoDiv5Ex[i0*64+i1]
+				dH2BlockXAttention0WoAddRow2 := dH2BlockXAttention0WoAdd4Ex[i0*8192+i1*128:][:128]
 				dH2BlockXAttention0WoAddAVX2(128, &dH2BlockDense1BAddRow2[0], &dH2BlockXAttention0WoAddRow[0], &dH2BlockXAttention0WoAddRow2[0], dH2BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				dH2BlockDense1BAddRow2 := m.dH2BlockDense1BAdd4[i0*8192+i1*128:][:128]
-				dH2BlockXAttention0WoAddRow := m.dH2BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
-				dH2BlockXAttention0WoDiv5 := m.dH2BlockXAttention0WoDiv5[i0*64+i1]
-				dH2BlockXAttention0WoAddRow2 := m.dH2BlockXAttention0WoAdd4[i0*8192+i1*128:][:128]
+				dH2BlockDense1BAddRow2 := dH2BlockDense1BAdd4Ex[i0*8192+i1*128:][:128]
+				dH2BlockXAttention0WoAddRow := dH2BlockXAttention0WoAdd2Ex2[i0*8192+i1*128:][:128]
+				dH2BlockXAttention0WoDiv5 := dH2BlockXAttention0WoDiv5Ex[i0*64+i1]
+				dH2BlockXAttention0WoAddRow2 := dH2BlockXAttention0WoAdd4Ex[i0*8192+i1*128:][:128]
 				for j := range dH2BlockXAttention0WoAddRow2 {
 					dH2BlockXAttention0WoAdd3 := dH2BlockDense1BAddRow2[j] + dH2BlockXAttention0WoAddRow[j]
 					dH2BlockXAttention0WoAdd4 := dH2BlockXAttention0WoAdd3 + dH2BlockXAttention0WoDiv5
@@ -7298,15 +7721,18 @@ func (m *Model) dH2BlockXAttention0WqkvMatmulBackward(n int) {
 	rt.Sgemm(false, true, 64*n, 128, 128, 1, m.dH2BlockXAttention0WoAdd4, 128, m.h2BlockXAttention0Wo, 128, 0, m.dH2BlockXAttention0WqkvMatmul, 128)
 }
 
-// dH2BlockXAttention0WqkvTransposeBackward computes
+// dH2BlockXAttention0WqkvTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WqkvTranspose = transpose(dH2BlockXAttention0WqkvMatmul) (N, 4, 64, 32)
-func (m *Model) dH2BlockXAttention0WqkvTransposeBackward(n int) {
+func (m *Model) dH2BlockXAttention0WqkvTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WqkvTransposeEx := m.dH2BlockXAttention0WqkvTranspose[lo*8192:]
+	dH2BlockXAttention0WqkvMatmulEx := m.dH2BlockXAttention0WqkvMatmul[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH2BlockXAttention0WqkvTranspose[i0*8192+i1*2048+i2*32+i3] = m.dH2BlockXAttention0WqkvMatmul[i0*8192+i1*32+i2*128+i3]
+					dH2BlockXAttention0WqkvTransposeEx[i0*8192+i1*2048+i2*32+i3] = dH2BlockXAttention0WqkvMatmulEx[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
@@ -7317,30 +7743,30 @@ func (m *Model) dH2BlockXAttention0WqkvTransposeBackward(n int) {
 //
 //	dH2BlockXAttention0WqkvMatmul2 = matmul(dH2BlockXAttention0WqkvTranspose, xTranspose7) (N, 4, 64, 64)
 func (m *Model) dH2BlockXAttention0WqkvMatmulBackward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.dH2BlockXAttention0WqkvTranspose[bi*(2048):], 32, m.xTranspose7[bi*(2048):], 32, 0, m.dH2BlockXAttention0WqkvMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.dH2BlockXAttention0WqkvTranspose, 32, 2048, m.xTranspose7, 32, 2048, 0, m.dH2BlockXAttention0WqkvMatmul2, 64, 4096)
 }
 
 // dH2BlockXAttention0WqkvMatmulBackward3 computes
 //
 //	dH2BlockXAttention0WqkvMatmul3 = matmul(xMaskedSoftmax2, dH2BlockXAttention0WqkvTranspose) (N, 4, 64, 32)
 func (m *Model) dH2BlockXAttention0WqkvMatmulBackward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.xMaskedSoftmax2[bi*(4096):], 64, m.dH2BlockXAttention0WqkvTranspose[bi*(2048):], 32, 0, m.dH2BlockXAttention0WqkvMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax2, 64, 4096, m.dH2BlockXAttention0WqkvTranspose, 32, 2048, 0, m.dH2BlockXAttention0WqkvMatmul3, 32, 2048)
 }
 
-// dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward computes
+// dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WqkvMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax2, dH2BlockXAttention0WqkvMatmul2) (N, 4, 64, 64)
-func (m *Model) dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WqkvMaskedSoftmaxGradEx := m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad[lo*16384:]
+	xMaskedSoftmax2Ex2 := m.xMaskedSoftmax2[lo*16384:]
+	dH2BlockXAttention0WqkvMatmul2Ex := m.dH2BlockXAttention0WqkvMatmul2[lo*16384:]
 	const scale = float32(0.17677669)
 	for row := 0; row < 256*n; row++ {
-		dst := m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad[row*64 : (row+1)*64]
+		dst := dH2BlockXAttention0WqkvMaskedSoftmaxGradEx[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
-		yb := m.xMaskedSoftmax2[row*64 : row*64+keep]
-		gb := m.dH2BlockXAttention0WqkvMatmul2[row*64 : row*64+keep]
+		yb := xMaskedSoftmax2Ex2[row*64 : row*64+keep]
+		gb := dH2BlockXAttention0WqkvMatmul2Ex[row*64 : row*64+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -7356,113 +7782,132 @@ func (m *Model) dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
 //
 //	dH2BlockXAttention0WqkvMatmul4 = matmul(dH2BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose6) (N, 4, 64, 32)
 func (m *Model) dH2BlockXAttention0WqkvMatmulBackward4(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose6[bi*(2048):], 32, 0, m.dH2BlockXAttention0WqkvMatmul4[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose6, 32, 2048, 0, m.dH2BlockXAttention0WqkvMatmul4, 32, 2048)
 }
 
 // dH2BlockXAttention0WqkvMatmulBackward5 computes
 //
 //	dH2BlockXAttention0WqkvMatmul5 = matmul(dH2BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose5) (N, 4, 64, 32)
 func (m *Model) dH2BlockXAttention0WqkvMatmulBackward5(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose5[bi*(2048):], 32, 0, m.dH2BlockXAttention0WqkvMatmul5[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.dH2BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose5, 32, 2048, 0, m.dH2BlockXAttention0WqkvMatmul5, 32, 2048)
 }
 
-// dH2BlockXAttention0WqkvTransposeBackward2 computes
+// dH2BlockXAttention0WqkvTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WqkvTranspose2 = transpose(dH2BlockXAttention0WqkvMatmul3) (N, 64, 4, 32)
-func (m *Model) dH2BlockXAttention0WqkvTransposeBackward2(n int) {
+func (m *Model) dH2BlockXAttention0WqkvTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WqkvTranspose2Ex := m.dH2BlockXAttention0WqkvTranspose2[lo*8192:]
+	dH2BlockXAttention0WqkvMatmul3Ex := m.dH2BlockXAttention0WqkvMatmul3[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH2BlockXAttention0WqkvTranspose2[i0*8192+i1*128+i2*32+i3] = m.dH2BlockXAttention0WqkvMatmul3[i0*8192+i1*32+i2*2048+i3]
+					dH2BlockXAttention0WqkvTranspose2Ex[i0*8192+i1*128+i2*32+i3] = dH2BlockXAttention0WqkvMatmul3Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH2BlockXAttention0WqkvPadBackward computes
+// dH2BlockXAttention0WqkvPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WqkvPad = pad(dH2BlockXAttention0WqkvTranspose2) (64*N, 384)
-func (m *Model) dH2BlockXAttention0WqkvPadBackward(n int) {
-	clear(m.dH2BlockXAttention0WqkvPad[:24576*n])
+func (m *Model) dH2BlockXAttention0WqkvPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WqkvPadEx := m.dH2BlockXAttention0WqkvPad[lo*24576:]
+	dH2BlockXAttention0WqkvTranspose2Ex2 := m.dH2BlockXAttention0WqkvTranspose2[lo*8192:]
+	clear(dH2BlockXAttention0WqkvPadEx[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH2BlockXAttention0WqkvPad[(o*(384)+256)*(1):], m.dH2BlockXAttention0WqkvTranspose2[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH2BlockXAttention0WqkvPadEx[(o*(384)+256)*(1):], dH2BlockXAttention0WqkvTranspose2Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH2BlockXAttention0WqkvTransposeBackward3 computes
+// dH2BlockXAttention0WqkvTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WqkvTranspose3 = transpose(dH2BlockXAttention0WqkvMatmul5) (N, 64, 4, 32)
-func (m *Model) dH2BlockXAttention0WqkvTransposeBackward3(n int) {
+func (m *Model) dH2BlockXAttention0WqkvTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WqkvTranspose3Ex := m.dH2BlockXAttention0WqkvTranspose3[lo*8192:]
+	dH2BlockXAttention0WqkvMatmul5Ex := m.dH2BlockXAttention0WqkvMatmul5[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH2BlockXAttention0WqkvTranspose3[i0*8192+i1*128+i2*32+i3] = m.dH2BlockXAttention0WqkvMatmul5[i0*8192+i1*32+i2*2048+i3]
+					dH2BlockXAttention0WqkvTranspose3Ex[i0*8192+i1*128+i2*32+i3] = dH2BlockXAttention0WqkvMatmul5Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH2BlockXAttention0WqkvPadBackward2 computes
+// dH2BlockXAttention0WqkvPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WqkvPad2 = pad(dH2BlockXAttention0WqkvTranspose3) (64*N, 384)
-func (m *Model) dH2BlockXAttention0WqkvPadBackward2(n int) {
-	clear(m.dH2BlockXAttention0WqkvPad2[:24576*n])
+func (m *Model) dH2BlockXAttention0WqkvPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WqkvPad2Ex := m.dH2BlockXAttention0WqkvPad2[lo*24576:]
+	dH2BlockXAttention0WqkvTranspose3Ex2 := m.dH2BlockXAttention0WqkvTranspose3[lo*8192:]
+	clear(dH2BlockXAttention0WqkvPad2Ex[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH2BlockXAttention0WqkvPad2[(o*(384)+128)*(1):], m.dH2BlockXAttention0WqkvTranspose3[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH2BlockXAttention0WqkvPad2Ex[(o*(384)+128)*(1):], dH2BlockXAttention0WqkvTranspose3Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH2BlockXAttention0WqkvTransposeBackward4 computes
+// dH2BlockXAttention0WqkvTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WqkvTranspose4 = transpose(dH2BlockXAttention0WqkvMatmul4) (N, 64, 4, 32)
-func (m *Model) dH2BlockXAttention0WqkvTransposeBackward4(n int) {
+func (m *Model) dH2BlockXAttention0WqkvTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WqkvTranspose4Ex := m.dH2BlockXAttention0WqkvTranspose4[lo*8192:]
+	dH2BlockXAttention0WqkvMatmul4Ex := m.dH2BlockXAttention0WqkvMatmul4[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH2BlockXAttention0WqkvTranspose4[i0*8192+i1*128+i2*32+i3] = m.dH2BlockXAttention0WqkvMatmul4[i0*8192+i1*32+i2*2048+i3]
+					dH2BlockXAttention0WqkvTranspose4Ex[i0*8192+i1*128+i2*32+i3] = dH2BlockXAttention0WqkvMatmul4Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH2BlockXAttention0WqkvPadBackward3 computes
+// dH2BlockXAttention0WqkvPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WqkvPad3 = pad(dH2BlockXAttention0WqkvTranspose4) (64*N, 384)
-func (m *Model) dH2BlockXAttention0WqkvPadBackward3(n int) {
-	clear(m.dH2BlockXAttention0WqkvPad3[:24576*n])
+func (m *Model) dH2BlockXAttention0WqkvPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WqkvPad3Ex := m.dH2BlockXAttention0WqkvPad3[lo*24576:]
+	dH2BlockXAttention0WqkvTranspose4Ex2 := m.dH2BlockXAttention0WqkvTranspose4[lo*8192:]
+	clear(dH2BlockXAttention0WqkvPad3Ex[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH2BlockXAttention0WqkvPad3[(o*(384)+0)*(1):], m.dH2BlockXAttention0WqkvTranspose4[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH2BlockXAttention0WqkvPad3Ex[(o*(384)+0)*(1):], dH2BlockXAttention0WqkvTranspose4Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH2BlockXAttention0WqkvAddBackward computes
+// dH2BlockXAttention0WqkvAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH2BlockXAttention0WqkvAdd = add(dH2BlockXAttention0WqkvPad, dH2BlockXAttention0WqkvPad2) (64*N, 384)
 //	dH2BlockXAttention0WqkvAdd2 = add(dH2BlockXAttention0WqkvAdd, dH2BlockXAttention0WqkvPad3) (64*N, 384)
-func (m *Model) dH2BlockXAttention0WqkvAddBackward(n int) {
+func (m *Model) dH2BlockXAttention0WqkvAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH2BlockXAttention0WqkvPadEx2 := m.dH2BlockXAttention0WqkvPad[lo*24576:]
+	dH2BlockXAttention0WqkvPad2Ex2 := m.dH2BlockXAttention0WqkvPad2[lo*24576:]
+	dH2BlockXAttention0WqkvPad3Ex2 := m.dH2BlockXAttention0WqkvPad3[lo*24576:]
+	dH2BlockXAttention0WqkvAdd2Ex := m.dH2BlockXAttention0WqkvAdd2[lo*24576:]
 	if dH2BlockXAttention0WqkvAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH2BlockXAttention0WqkvPadRow := m.dH2BlockXAttention0WqkvPad[0:][:24576*n]
-		dH2BlockXAttention0WqkvPadRow2 := m.dH2BlockXAttention0WqkvPad2[0:][:24576*n]
-		dH2BlockXAttention0WqkvPadRow3 := m.dH2BlockXAttention0WqkvPad3[0:][:24576*n]
-		dH2BlockXAttention0WqkvAddRow := m.dH2BlockXAttention0WqkvAdd2[0:][:24576*n]
+		dH2BlockXAttention0WqkvPadRow := dH2BlockXAttention0WqkvPadEx2[0:][:24576*n]
+		dH2BlockXAttention0WqkvPadRow2 := dH2BlockXAttention0WqkvPad2Ex2[0:][:24576*n]
+		dH2BlockXAttention0WqkvPadRow3 := dH2BlockXAttention0WqkvPad3Ex2[0:][:24576*n]
+		dH2BlockXAttention0WqkvAddRow := dH2BlockXAttention0WqkvAdd2Ex[0:][:24576*n]
 		if 24576*n > 0 {
 			dH2BlockXAttention0WqkvAddAVX2(24576*n, &dH2BlockXAttention0WqkvPadRow[0], &dH2BlockXAttention0WqkvPadRow2[0], &dH2BlockXAttention0WqkvPadRow3[0], &dH2BlockXAttention0WqkvAddRow[0])
 		}
 	} else {
-		dH2BlockXAttention0WqkvPadRow := m.dH2BlockXAttention0WqkvPad[0:][:24576*n]
-		dH2BlockXAttention0WqkvPadRow2 := m.dH2BlockXAttention0WqkvPad2[0:][:24576*n]
-		dH2BlockXAttention0WqkvPadRow3 := m.dH2BlockXAttention0WqkvPad3[0:][:24576*n]
-		dH2BlockXAttention0WqkvAddRow := m.dH2BlockXAttention0WqkvAdd2[0:][:24576*n]
+		dH2BlockXAttention0WqkvPadRow := dH2BlockXAttention0WqkvPadEx2[0:][:24576*n]
+		dH2BlockXAttention0WqkvPadRow2 := dH2BlockXAttention0WqkvPad2Ex2[0:][:24576*n]
+		dH2BlockXAttention0WqkvPadRow3 := dH2BlockXAttention0WqkvPad3Ex2[0:][:24576*n]
+		dH2BlockXAttention0WqkvAddRow := dH2BlockXAttention0WqkvAdd2Ex[0:][:24576*n]
 		for j := range dH2BlockXAttention0WqkvAddRow {
 			dH2BlockXAttention0WqkvAdd := dH2BlockXAttention0WqkvPadRow[j] + dH2BlockXAttention0WqkvPadRow2[j]
 			dH2BlockXAttention0WqkvAdd2 := dH2BlockXAttention0WqkvAdd + dH2BlockXAttention0WqkvPadRow3[j]
@@ -7495,7 +7940,7 @@ func (m *Model) dH2BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH1BlockDense1BReduceSumBackward computes
+// dH1BlockDense1BReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockDense1BMul = mul(dH2BlockXLayerNorm0BetaMatmul, h2BlockXLayerNorm0Gamma) (N, 64, 128)
 //	dH1BlockDense1BDiv = div(dH1BlockDense1BMul, xSqrt2) (N, 64, 128)
@@ -7503,17 +7948,23 @@ func (m *Model) dH2BlockXLayerNorm0BetaBackward(n int) {
 //	dH1BlockDense1BDiv2 = div(dH1BlockDense1BMul2, xSqrt2) (N, 64, 128)
 //	dH1BlockDense1BNeg = neg(dH1BlockDense1BDiv2) (N, 64, 128)
 //	dH1BlockDense1BReduceSum = reduce_sum(dH1BlockDense1BNeg) (N, 64)
-func (m *Model) dH1BlockDense1BReduceSumBackward(n int) {
-	for i := range m.dH1BlockDense1BReduceSum[:64*n] {
-		m.dH1BlockDense1BReduceSum[i] = 0
+func (m *Model) dH1BlockDense1BReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockDense1BReduceSumEx := m.dH1BlockDense1BReduceSum[lo*64:]
+	dH2BlockXLayerNorm0BetaMatmulEx := m.dH2BlockXLayerNorm0BetaMatmul[lo*8192:]
+	xSqrt2Ex3 := m.xSqrt2[lo*64:]
+	xDiv2Ex2 := m.xDiv2[lo*8192:]
+	dH1BlockDense1BDivEx := m.dH1BlockDense1BDiv[lo*8192:]
+	for i := range dH1BlockDense1BReduceSumEx[:64*n] {
+		dH1BlockDense1BReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH2BlockXLayerNorm0BetaReshapeRow := m.dH2BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
+			dH2BlockXLayerNorm0BetaReshapeRow := dH2BlockXLayerNorm0BetaMatmulEx[i0*8192+i1*128:][:128]
 			h2BlockXLayerNorm0GammaRow := m.h2BlockXLayerNorm0Gamma[0:][:128]
-			xSqrt2 := m.xSqrt2[i0*64+i1]
-			xDivRow2 := m.xDiv2[i0*8192+i1*128:][:128]
-			dH1BlockDense1BDivRow := m.dH1BlockDense1BDiv[i0*8192+i1*128:][:128]
+			xSqrt2 := xSqrt2Ex3[i0*64+i1]
+			xDivRow2 := xDiv2Ex2[i0*8192+i1*128:][:128]
+			dH1BlockDense1BDivRow := dH1BlockDense1BDivEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH1BlockDense1BDivRow {
 				dH1BlockDense1BMul := dH2BlockXLayerNorm0BetaReshapeRow[j] * h2BlockXLayerNorm0GammaRow[j]
@@ -7524,7 +7975,7 @@ func (m *Model) dH1BlockDense1BReduceSumBackward(n int) {
 				acc += dH1BlockDense1BNeg
 				dH1BlockDense1BDivRow[j] = dH1BlockDense1BDiv
 			}
-			m.dH1BlockDense1BReduceSum[i0*64+i1] += acc
+			dH1BlockDense1BReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -7562,23 +8013,27 @@ func (m *Model) dH2BlockXLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	}
 }
 
-// dH1BlockDense1BDivBackward computes
+// dH1BlockDense1BDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockDense1BMul3 = mul(dH1BlockDense1BReduceSum, float32(0.5)) (N, 64, 1)
 //	dH1BlockDense1BDiv3 = div(dH1BlockDense1BMul3, xSqrt2) (N, 64, 1)
 //	dH1BlockDense1BDiv4 = div(dH1BlockDense1BDiv3, float32(128.0)) (N, 64, 1)
-func (m *Model) dH1BlockDense1BDivBackward(n int) {
+func (m *Model) dH1BlockDense1BDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockDense1BReduceSumEx2 := m.dH1BlockDense1BReduceSum[lo*64:]
+	xSqrt2Ex4 := m.xSqrt2[lo*64:]
+	dH1BlockDense1BDiv4Ex := m.dH1BlockDense1BDiv4[lo*64:]
 	if dH1BlockDense1BDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH1BlockDense1BReshapeRow := m.dH1BlockDense1BReduceSum[0:][:64*n]
-		xSqrtRow2 := m.xSqrt2[0:][:64*n]
-		dH1BlockDense1BDivRow2 := m.dH1BlockDense1BDiv4[0:][:64*n]
+		dH1BlockDense1BReshapeRow := dH1BlockDense1BReduceSumEx2[0:][:64*n]
+		xSqrtRow2 := xSqrt2Ex4[0:][:64*n]
+		dH1BlockDense1BDivRow2 := dH1BlockDense1BDiv4Ex[0:][:64*n]
 		if 64*n > 0 {
 			dH1BlockDense1BDivAVX2(64*n, &dH1BlockDense1BReshapeRow[0], &xSqrtRow2[0], &dH1BlockDense1BDivRow2[0])
 		}
 	} else {
-		dH1BlockDense1BReshapeRow := m.dH1BlockDense1BReduceSum[0:][:64*n]
-		xSqrtRow2 := m.xSqrt2[0:][:64*n]
-		dH1BlockDense1BDivRow2 := m.dH1BlockDense1BDiv4[0:][:64*n]
+		dH1BlockDense1BReshapeRow := dH1BlockDense1BReduceSumEx2[0:][:64*n]
+		xSqrtRow2 := xSqrt2Ex4[0:][:64*n]
+		dH1BlockDense1BDivRow2 := dH1BlockDense1BDiv4Ex[0:][:64*n]
 		for j := range dH1BlockDense1BDivRow2 {
 			dH1BlockDense1BMul3 := dH1BlockDense1BReshapeRow[j] * float32(0.5)
 			dH1BlockDense1BDiv3 := dH1BlockDense1BMul3 / xSqrtRow2[j]
@@ -7588,23 +8043,29 @@ func (m *Model) dH1BlockDense1BDivBackward(n int) {
 	}
 }
 
-// dH1BlockDense1BReduceSumBackward2 computes
+// dH1BlockDense1BReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockDense1BMul4 = mul(dH1BlockDense1BDiv4, xSub2) (N, 64, 128)
 //	dH1BlockDense1BAdd = add(dH1BlockDense1BDiv, dH1BlockDense1BMul4) (N, 64, 128)
 //	dH1BlockDense1BAdd2 = add(dH1BlockDense1BAdd, dH1BlockDense1BMul4) (N, 64, 128)
 //	dH1BlockDense1BNeg2 = neg(dH1BlockDense1BAdd2) (N, 64, 128)
 //	dH1BlockDense1BReduceSum2 = reduce_sum(dH1BlockDense1BNeg2) (N, 64)
-func (m *Model) dH1BlockDense1BReduceSumBackward2(n int) {
-	for i := range m.dH1BlockDense1BReduceSum2[:64*n] {
-		m.dH1BlockDense1BReduceSum2[i] = 0
+func (m *Model) dH1BlockDense1BReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockDense1BReduceSum2Ex := m.dH1BlockDense1BReduceSum2[lo*64:]
+	dH1BlockDense1BDiv4Ex2 := m.dH1BlockDense1BDiv4[lo*64:]
+	xSub2Ex3 := m.xSub2[lo*8192:]
+	dH1BlockDense1BDivEx2 := m.dH1BlockDense1BDiv[lo*8192:]
+	dH1BlockDense1BAdd2Ex := m.dH1BlockDense1BAdd2[lo*8192:]
+	for i := range dH1BlockDense1BReduceSum2Ex[:64*n] {
+		dH1BlockDense1BReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH1BlockDense1BDiv4 := m.dH1BlockDense1BDiv4[i0*64+i1]
-			xSubRow2 := m.xSub2[i0*8192+i1*128:][:128]
-			dH1BlockDense1BDivRow := m.dH1BlockDense1BDiv[i0*8192+i1*128:][:128]
-			dH1BlockDense1BAddRow := m.dH1BlockDense1BAdd2[i0*8192+i1*128:][:128]
+			dH1BlockDense1BDiv4 := dH1BlockDense1BDiv4Ex2[i0*64+i1]
+			xSubRow2 := xSub2Ex3[i0*8192+i1*128:][:128]
+			dH1BlockDense1BDivRow := dH1BlockDense1BDivEx2[i0*8192+i1*128:][:128]
+			dH1BlockDense1BAddRow := dH1BlockDense1BAdd2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH1BlockDense1BAddRow {
 				dH1BlockDense1BMul4 := dH1BlockDense1BDiv4 * xSubRow2[j]
@@ -7614,7 +8075,7 @@ func (m *Model) dH1BlockDense1BReduceSumBackward2(n int) {
 				acc += dH1BlockDense1BNeg2
 				dH1BlockDense1BAddRow[j] = dH1BlockDense1BAdd2
 			}
-			m.dH1BlockDense1BReduceSum2[i0*64+i1] += acc
+			dH1BlockDense1BReduceSum2Ex[i0*64+i1] += acc
 		}
 	}
 }
@@ -7757,7 +8218,7 @@ func (m *Model) dH1BlockLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dH1BlockXAttention0WoReduceSumBackward computes
+// dH1BlockXAttention0WoReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WoMul = mul(dH1BlockLayerNorm0BetaMatmul, h1BlockLayerNorm0Gamma) (N, 64, 128)
 //	dH1BlockXAttention0WoDiv = div(dH1BlockXAttention0WoMul, hSqrt) (N, 64, 128)
@@ -7765,17 +8226,23 @@ func (m *Model) dH1BlockLayerNorm0BetaBackward(n int) {
 //	dH1BlockXAttention0WoDiv2 = div(dH1BlockXAttention0WoMul2, hSqrt) (N, 64, 128)
 //	dH1BlockXAttention0WoNeg = neg(dH1BlockXAttention0WoDiv2) (N, 64, 128)
 //	dH1BlockXAttention0WoReduceSum = reduce_sum(dH1BlockXAttention0WoNeg) (N, 64)
-func (m *Model) dH1BlockXAttention0WoReduceSumBackward(n int) {
-	for i := range m.dH1BlockXAttention0WoReduceSum[:64*n] {
-		m.dH1BlockXAttention0WoReduceSum[i] = 0
+func (m *Model) dH1BlockXAttention0WoReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WoReduceSumEx := m.dH1BlockXAttention0WoReduceSum[lo*64:]
+	dH1BlockLayerNorm0BetaMatmulEx := m.dH1BlockLayerNorm0BetaMatmul[lo*8192:]
+	hSqrtEx3 := m.hSqrt[lo*64:]
+	hDivEx2 := m.hDiv[lo*8192:]
+	dH1BlockXAttention0WoDivEx := m.dH1BlockXAttention0WoDiv[lo*8192:]
+	for i := range dH1BlockXAttention0WoReduceSumEx[:64*n] {
+		dH1BlockXAttention0WoReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH1BlockLayerNorm0BetaReshapeRow := m.dH1BlockLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
+			dH1BlockLayerNorm0BetaReshapeRow := dH1BlockLayerNorm0BetaMatmulEx[i0*8192+i1*128:][:128]
 			h1BlockLayerNorm0GammaRow := m.h1BlockLayerNorm0Gamma[0:][:128]
-			hSqrt := m.hSqrt[i0*64+i1]
-			hDivRow := m.hDiv[i0*8192+i1*128:][:128]
-			dH1BlockXAttention0WoDivRow := m.dH1BlockXAttention0WoDiv[i0*8192+i1*128:][:128]
+			hSqrt := hSqrtEx3[i0*64+i1]
+			hDivRow := hDivEx2[i0*8192+i1*128:][:128]
+			dH1BlockXAttention0WoDivRow := dH1BlockXAttention0WoDivEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH1BlockXAttention0WoDivRow {
 				dH1BlockXAttention0WoMul := dH1BlockLayerNorm0BetaReshapeRow[j] * h1BlockLayerNorm0GammaRow[j]
@@ -7786,7 +8253,7 @@ func (m *Model) dH1BlockXAttention0WoReduceSumBackward(n int) {
 				acc += dH1BlockXAttention0WoNeg
 				dH1BlockXAttention0WoDivRow[j] = dH1BlockXAttention0WoDiv
 			}
-			m.dH1BlockXAttention0WoReduceSum[i0*64+i1] += acc
+			dH1BlockXAttention0WoReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -7824,23 +8291,27 @@ func (m *Model) dH1BlockLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	}
 }
 
-// dH1BlockXAttention0WoDivBackward computes
+// dH1BlockXAttention0WoDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WoMul3 = mul(dH1BlockXAttention0WoReduceSum, float32(0.5)) (N, 64, 1)
 //	dH1BlockXAttention0WoDiv3 = div(dH1BlockXAttention0WoMul3, hSqrt) (N, 64, 1)
 //	dH1BlockXAttention0WoDiv4 = div(dH1BlockXAttention0WoDiv3, float32(128.0)) (N, 64, 1)
-func (m *Model) dH1BlockXAttention0WoDivBackward(n int) {
+func (m *Model) dH1BlockXAttention0WoDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WoReduceSumEx2 := m.dH1BlockXAttention0WoReduceSum[lo*64:]
+	hSqrtEx4 := m.hSqrt[lo*64:]
+	dH1BlockXAttention0WoDiv4Ex := m.dH1BlockXAttention0WoDiv4[lo*64:]
 	if dH1BlockXAttention0WoDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH1BlockXAttention0WoReshapeRow := m.dH1BlockXAttention0WoReduceSum[0:][:64*n]
-		hSqrtRow := m.hSqrt[0:][:64*n]
-		dH1BlockXAttention0WoDivRow2 := m.dH1BlockXAttention0WoDiv4[0:][:64*n]
+		dH1BlockXAttention0WoReshapeRow := dH1BlockXAttention0WoReduceSumEx2[0:][:64*n]
+		hSqrtRow := hSqrtEx4[0:][:64*n]
+		dH1BlockXAttention0WoDivRow2 := dH1BlockXAttention0WoDiv4Ex[0:][:64*n]
 		if 64*n > 0 {
 			dH1BlockXAttention0WoDivAVX2(64*n, &dH1BlockXAttention0WoReshapeRow[0], &hSqrtRow[0], &dH1BlockXAttention0WoDivRow2[0])
 		}
 	} else {
-		dH1BlockXAttention0WoReshapeRow := m.dH1BlockXAttention0WoReduceSum[0:][:64*n]
-		hSqrtRow := m.hSqrt[0:][:64*n]
-		dH1BlockXAttention0WoDivRow2 := m.dH1BlockXAttention0WoDiv4[0:][:64*n]
+		dH1BlockXAttention0WoReshapeRow := dH1BlockXAttention0WoReduceSumEx2[0:][:64*n]
+		hSqrtRow := hSqrtEx4[0:][:64*n]
+		dH1BlockXAttention0WoDivRow2 := dH1BlockXAttention0WoDiv4Ex[0:][:64*n]
 		for j := range dH1BlockXAttention0WoDivRow2 {
 			dH1BlockXAttention0WoMul3 := dH1BlockXAttention0WoReshapeRow[j] * float32(0.5)
 			dH1BlockXAttention0WoDiv3 := dH1BlockXAttention0WoMul3 / hSqrtRow[j]
@@ -7850,23 +8321,29 @@ func (m *Model) dH1BlockXAttention0WoDivBackward(n int) {
 	}
 }
 
-// dH1BlockXAttention0WoReduceSumBackward2 computes
+// dH1BlockXAttention0WoReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WoMul4 = mul(dH1BlockXAttention0WoDiv4, hSub) (N, 64, 128)
 //	dH1BlockXAttention0WoAdd = add(dH1BlockXAttention0WoDiv, dH1BlockXAttention0WoMul4) (N, 64, 128)
 //	dH1BlockXAttention0WoAdd2 = add(dH1BlockXAttention0WoAdd, dH1BlockXAttention0WoMul4) (N, 64, 128)
 //	dH1BlockXAttention0WoNeg2 = neg(dH1BlockXAttention0WoAdd2) (N, 64, 128)
 //	dH1BlockXAttention0WoReduceSum2 = reduce_sum(dH1BlockXAttention0WoNeg2) (N, 64)
-func (m *Model) dH1BlockXAttention0WoReduceSumBackward2(n int) {
-	for i := range m.dH1BlockXAttention0WoReduceSum2[:64*n] {
-		m.dH1BlockXAttention0WoReduceSum2[i] = 0
+func (m *Model) dH1BlockXAttention0WoReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WoReduceSum2Ex := m.dH1BlockXAttention0WoReduceSum2[lo*64:]
+	dH1BlockXAttention0WoDiv4Ex2 := m.dH1BlockXAttention0WoDiv4[lo*64:]
+	hSubEx3 := m.hSub[lo*8192:]
+	dH1BlockXAttention0WoDivEx2 := m.dH1BlockXAttention0WoDiv[lo*8192:]
+	dH1BlockXAttention0WoAdd2Ex := m.dH1BlockXAttention0WoAdd2[lo*8192:]
+	for i := range dH1BlockXAttention0WoReduceSum2Ex[:64*n] {
+		dH1BlockXAttention0WoReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH1BlockXAttention0WoDiv4 := m.dH1BlockXAttention0WoDiv4[i0*64+i1]
-			hSubRow := m.hSub[i0*8192+i1*128:][:128]
-			dH1BlockXAttention0WoDivRow := m.dH1BlockXAttention0WoDiv[i0*8192+i1*128:][:128]
-			dH1BlockXAttention0WoAddRow := m.dH1BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
+			dH1BlockXAttention0WoDiv4 := dH1BlockXAttention0WoDiv4Ex2[i0*64+i1]
+			hSubRow := hSubEx3[i0*8192+i1*128:][:128]
+			dH1BlockXAttention0WoDivRow := dH1BlockXAttention0WoDivEx2[i0*8192+i1*128:][:128]
+			dH1BlockXAttention0WoAddRow := dH1BlockXAttention0WoAdd2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dH1BlockXAttention0WoAddRow {
 				dH1BlockXAttention0WoMul4 := dH1BlockXAttention0WoDiv4 * hSubRow[j]
@@ -7876,7 +8353,7 @@ func (m *Model) dH1BlockXAttention0WoReduceSumBackward2(n int) {
 				acc += dH1BlockXAttention0WoNeg2
 				dH1BlockXAttention0WoAddRow[j] = dH1BlockXAttention0WoAdd2
 			}
-			m.dH1BlockXAttention0WoReduceSum2[i0*64+i1] += acc
+			dH1BlockXAttention0WoReduceSum2Ex[i0*64+i1] += acc
 		}
 	}
 }
@@ -7901,28 +8378,33 @@ func (m *Model) dH1BlockXAttention0WoDivBackward2(n int) {
 	}
 }
 
-// dH1BlockXAttention0WoAddBackward computes
+// dH1BlockXAttention0WoAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WoAdd3 = add(dH1BlockDense1BAdd4, dH1BlockXAttention0WoAdd2) (N, 64, 128)
 //	dH1BlockXAttention0WoAdd4 = add(dH1BlockXAttention0WoAdd3, dH1BlockXAttention0WoDiv5) (N, 64, 128)
-func (m *Model) dH1BlockXAttention0WoAddBackward(n int) {
+func (m *Model) dH1BlockXAttention0WoAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockDense1BAdd4Ex := m.dH1BlockDense1BAdd4[lo*8192:]
+	dH1BlockXAttention0WoAdd2Ex2 := m.dH1BlockXAttention0WoAdd2[lo*8192:]
+	dH1BlockXAttention0WoDiv5Ex := m.dH1BlockXAttention0WoDiv5[lo*64:]
+	dH1BlockXAttention0WoAdd4Ex := m.dH1BlockXAttention0WoAdd4[lo*8192:]
 	if dH1BlockXAttention0WoAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				dH1BlockDense1BAddRow2 := m.dH1BlockDense1BAdd4[i0*8192+i1*128:][:128]
-				dH1BlockXAttention0WoAddRow := m.dH1BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
-				dH1BlockXAttention0WoDiv5 := m.dH1BlockXAttention0WoDiv5[i0*64+i1]
-				dH1BlockXAttention0WoAddRow2 := m.dH1BlockXAttention0WoAdd4[i0*8192+i1*128:][:128]
+				dH1BlockDense1BAddRow2 := dH1BlockDense1BAdd4Ex[i0*8192+i1*128:][:128]
+				dH1BlockXAttention0WoAddRow := dH1BlockXAttention0WoAdd2Ex2[i0*8192+i1*128:][:128]
+				dH1BlockXAttention0WoDiv5 := dH1BlockXAttention0WoDiv5Ex[i0*64+i1]
+				dH1BlockXAttention0WoAddRow2 := dH1BlockXAttention0WoAdd4Ex[i0*8192+i1*128:][:128]
 				dH1BlockXAttention0WoAddAVX2(128, &dH1BlockDense1BAddRow2[0], &dH1BlockXAttention0WoAddRow[0], &dH1BlockXAttention0WoAddRow2[0], dH1BlockXAttention0WoDiv5)
 			}
 		}
 	} else {
 		for i0 := 0; i0 < n; i0++ {
 			for i1 := 0; i1 < 64; i1++ {
-				dH1BlockDense1BAddRow2 := m.dH1BlockDense1BAdd4[i0*8192+i1*128:][:128]
-				dH1BlockXAttention0WoAddRow := m.dH1BlockXAttention0WoAdd2[i0*8192+i1*128:][:128]
-				dH1BlockXAttention0WoDiv5 := m.dH1BlockXAttention0WoDiv5[i0*64+i1]
-				dH1BlockXAttention0WoAddRow2 := m.dH1BlockXAttention0WoAdd4[i0*8192+i1*128:][:128]
+				dH1BlockDense1BAddRow2 := dH1BlockDense1BAdd4Ex[i0*8192+i1*128:][:128]
+				dH1BlockXAttention0WoAddRow := dH1BlockXAttention0WoAdd2Ex2[i0*8192+i1*128:][:128]
+				dH1BlockXAttention0WoDiv5 := dH1BlockXAttention0WoDiv5Ex[i0*64+i1]
+				dH1BlockXAttention0WoAddRow2 := dH1BlockXAttention0WoAdd4Ex[i0*8192+i1*128:][:128]
 				for j := range dH1BlockXAttention0WoAddRow2 {
 					dH1BlockXAttention0WoAdd3 := dH1BlockDense1BAddRow2[j] + dH1BlockXAttention0WoAddRow[j]
 					dH1BlockXAttention0WoAdd4 := dH1BlockXAttention0WoAdd3 + dH1BlockXAttention0WoDiv5
@@ -7947,15 +8429,18 @@ func (m *Model) dH1BlockXAttention0WqkvMatmulBackward(n int) {
 	rt.Sgemm(false, true, 64*n, 128, 128, 1, m.dH1BlockXAttention0WoAdd4, 128, m.h1BlockXAttention0Wo, 128, 0, m.dH1BlockXAttention0WqkvMatmul, 128)
 }
 
-// dH1BlockXAttention0WqkvTransposeBackward computes
+// dH1BlockXAttention0WqkvTransposeBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WqkvTranspose = transpose(dH1BlockXAttention0WqkvMatmul) (N, 4, 64, 32)
-func (m *Model) dH1BlockXAttention0WqkvTransposeBackward(n int) {
+func (m *Model) dH1BlockXAttention0WqkvTransposeBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WqkvTransposeEx := m.dH1BlockXAttention0WqkvTranspose[lo*8192:]
+	dH1BlockXAttention0WqkvMatmulEx := m.dH1BlockXAttention0WqkvMatmul[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 4; i1++ {
 			for i2 := 0; i2 < 64; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH1BlockXAttention0WqkvTranspose[i0*8192+i1*2048+i2*32+i3] = m.dH1BlockXAttention0WqkvMatmul[i0*8192+i1*32+i2*128+i3]
+					dH1BlockXAttention0WqkvTransposeEx[i0*8192+i1*2048+i2*32+i3] = dH1BlockXAttention0WqkvMatmulEx[i0*8192+i1*32+i2*128+i3]
 				}
 			}
 		}
@@ -7966,30 +8451,30 @@ func (m *Model) dH1BlockXAttention0WqkvTransposeBackward(n int) {
 //
 //	dH1BlockXAttention0WqkvMatmul2 = matmul(dH1BlockXAttention0WqkvTranspose, xTranspose3) (N, 4, 64, 64)
 func (m *Model) dH1BlockXAttention0WqkvMatmulBackward2(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, true, 64, 64, 32, 1, m.dH1BlockXAttention0WqkvTranspose[bi*(2048):], 32, m.xTranspose3[bi*(2048):], 32, 0, m.dH1BlockXAttention0WqkvMatmul2[bi*(4096):], 64)
-	}
+	rt.SgemmBatched(false, true, 4*n, 64, 64, 32, 1, m.dH1BlockXAttention0WqkvTranspose, 32, 2048, m.xTranspose3, 32, 2048, 0, m.dH1BlockXAttention0WqkvMatmul2, 64, 4096)
 }
 
 // dH1BlockXAttention0WqkvMatmulBackward3 computes
 //
 //	dH1BlockXAttention0WqkvMatmul3 = matmul(xMaskedSoftmax, dH1BlockXAttention0WqkvTranspose) (N, 4, 64, 32)
 func (m *Model) dH1BlockXAttention0WqkvMatmulBackward3(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.xMaskedSoftmax[bi*(4096):], 64, m.dH1BlockXAttention0WqkvTranspose[bi*(2048):], 32, 0, m.dH1BlockXAttention0WqkvMatmul3[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.xMaskedSoftmax, 64, 4096, m.dH1BlockXAttention0WqkvTranspose, 32, 2048, 0, m.dH1BlockXAttention0WqkvMatmul3, 32, 2048)
 }
 
-// dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward computes
+// dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WqkvMaskedSoftmaxGrad = masked_softmax_grad(xMaskedSoftmax, dH1BlockXAttention0WqkvMatmul2) (N, 4, 64, 64)
-func (m *Model) dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
+func (m *Model) dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WqkvMaskedSoftmaxGradEx := m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad[lo*16384:]
+	xMaskedSoftmaxEx2 := m.xMaskedSoftmax[lo*16384:]
+	dH1BlockXAttention0WqkvMatmul2Ex := m.dH1BlockXAttention0WqkvMatmul2[lo*16384:]
 	const scale = float32(0.17677669)
 	for row := 0; row < 256*n; row++ {
-		dst := m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad[row*64 : (row+1)*64]
+		dst := dH1BlockXAttention0WqkvMaskedSoftmaxGradEx[row*64 : (row+1)*64]
 		keep := min(row%64+1, 64) // query row%64 sees keys 0..row%64
-		yb := m.xMaskedSoftmax[row*64 : row*64+keep]
-		gb := m.dH1BlockXAttention0WqkvMatmul2[row*64 : row*64+keep]
+		yb := xMaskedSoftmaxEx2[row*64 : row*64+keep]
+		gb := dH1BlockXAttention0WqkvMatmul2Ex[row*64 : row*64+keep]
 		var dot float32
 		for j, yv := range yb {
 			dot += yv * gb[j]
@@ -8005,113 +8490,132 @@ func (m *Model) dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward(n int) {
 //
 //	dH1BlockXAttention0WqkvMatmul4 = matmul(dH1BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose2) (N, 4, 64, 32)
 func (m *Model) dH1BlockXAttention0WqkvMatmulBackward4(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(false, false, 64, 32, 64, 1, m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose2[bi*(2048):], 32, 0, m.dH1BlockXAttention0WqkvMatmul4[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(false, false, 4*n, 64, 32, 64, 1, m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose2, 32, 2048, 0, m.dH1BlockXAttention0WqkvMatmul4, 32, 2048)
 }
 
 // dH1BlockXAttention0WqkvMatmulBackward5 computes
 //
 //	dH1BlockXAttention0WqkvMatmul5 = matmul(dH1BlockXAttention0WqkvMaskedSoftmaxGrad, xTranspose) (N, 4, 64, 32)
 func (m *Model) dH1BlockXAttention0WqkvMatmulBackward5(n int) {
-	for bi := 0; bi < 4*n; bi++ {
-		rt.Sgemm(true, false, 64, 32, 64, 1, m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad[bi*(4096):], 64, m.xTranspose[bi*(2048):], 32, 0, m.dH1BlockXAttention0WqkvMatmul5[bi*(2048):], 32)
-	}
+	rt.SgemmBatched(true, false, 4*n, 64, 32, 64, 1, m.dH1BlockXAttention0WqkvMaskedSoftmaxGrad, 64, 4096, m.xTranspose, 32, 2048, 0, m.dH1BlockXAttention0WqkvMatmul5, 32, 2048)
 }
 
-// dH1BlockXAttention0WqkvTransposeBackward2 computes
+// dH1BlockXAttention0WqkvTransposeBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WqkvTranspose2 = transpose(dH1BlockXAttention0WqkvMatmul3) (N, 64, 4, 32)
-func (m *Model) dH1BlockXAttention0WqkvTransposeBackward2(n int) {
+func (m *Model) dH1BlockXAttention0WqkvTransposeBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WqkvTranspose2Ex := m.dH1BlockXAttention0WqkvTranspose2[lo*8192:]
+	dH1BlockXAttention0WqkvMatmul3Ex := m.dH1BlockXAttention0WqkvMatmul3[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH1BlockXAttention0WqkvTranspose2[i0*8192+i1*128+i2*32+i3] = m.dH1BlockXAttention0WqkvMatmul3[i0*8192+i1*32+i2*2048+i3]
+					dH1BlockXAttention0WqkvTranspose2Ex[i0*8192+i1*128+i2*32+i3] = dH1BlockXAttention0WqkvMatmul3Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH1BlockXAttention0WqkvPadBackward computes
+// dH1BlockXAttention0WqkvPadBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WqkvPad = pad(dH1BlockXAttention0WqkvTranspose2) (64*N, 384)
-func (m *Model) dH1BlockXAttention0WqkvPadBackward(n int) {
-	clear(m.dH1BlockXAttention0WqkvPad[:24576*n])
+func (m *Model) dH1BlockXAttention0WqkvPadBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WqkvPadEx := m.dH1BlockXAttention0WqkvPad[lo*24576:]
+	dH1BlockXAttention0WqkvTranspose2Ex2 := m.dH1BlockXAttention0WqkvTranspose2[lo*8192:]
+	clear(dH1BlockXAttention0WqkvPadEx[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH1BlockXAttention0WqkvPad[(o*(384)+256)*(1):], m.dH1BlockXAttention0WqkvTranspose2[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH1BlockXAttention0WqkvPadEx[(o*(384)+256)*(1):], dH1BlockXAttention0WqkvTranspose2Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH1BlockXAttention0WqkvTransposeBackward3 computes
+// dH1BlockXAttention0WqkvTransposeBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WqkvTranspose3 = transpose(dH1BlockXAttention0WqkvMatmul5) (N, 64, 4, 32)
-func (m *Model) dH1BlockXAttention0WqkvTransposeBackward3(n int) {
+func (m *Model) dH1BlockXAttention0WqkvTransposeBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WqkvTranspose3Ex := m.dH1BlockXAttention0WqkvTranspose3[lo*8192:]
+	dH1BlockXAttention0WqkvMatmul5Ex := m.dH1BlockXAttention0WqkvMatmul5[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH1BlockXAttention0WqkvTranspose3[i0*8192+i1*128+i2*32+i3] = m.dH1BlockXAttention0WqkvMatmul5[i0*8192+i1*32+i2*2048+i3]
+					dH1BlockXAttention0WqkvTranspose3Ex[i0*8192+i1*128+i2*32+i3] = dH1BlockXAttention0WqkvMatmul5Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH1BlockXAttention0WqkvPadBackward2 computes
+// dH1BlockXAttention0WqkvPadBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WqkvPad2 = pad(dH1BlockXAttention0WqkvTranspose3) (64*N, 384)
-func (m *Model) dH1BlockXAttention0WqkvPadBackward2(n int) {
-	clear(m.dH1BlockXAttention0WqkvPad2[:24576*n])
+func (m *Model) dH1BlockXAttention0WqkvPadBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WqkvPad2Ex := m.dH1BlockXAttention0WqkvPad2[lo*24576:]
+	dH1BlockXAttention0WqkvTranspose3Ex2 := m.dH1BlockXAttention0WqkvTranspose3[lo*8192:]
+	clear(dH1BlockXAttention0WqkvPad2Ex[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH1BlockXAttention0WqkvPad2[(o*(384)+128)*(1):], m.dH1BlockXAttention0WqkvTranspose3[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH1BlockXAttention0WqkvPad2Ex[(o*(384)+128)*(1):], dH1BlockXAttention0WqkvTranspose3Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH1BlockXAttention0WqkvTransposeBackward4 computes
+// dH1BlockXAttention0WqkvTransposeBackward4 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WqkvTranspose4 = transpose(dH1BlockXAttention0WqkvMatmul4) (N, 64, 4, 32)
-func (m *Model) dH1BlockXAttention0WqkvTransposeBackward4(n int) {
+func (m *Model) dH1BlockXAttention0WqkvTransposeBackward4(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WqkvTranspose4Ex := m.dH1BlockXAttention0WqkvTranspose4[lo*8192:]
+	dH1BlockXAttention0WqkvMatmul4Ex := m.dH1BlockXAttention0WqkvMatmul4[lo*8192:]
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
 			for i2 := 0; i2 < 4; i2++ {
 				for i3 := 0; i3 < 32; i3++ {
-					m.dH1BlockXAttention0WqkvTranspose4[i0*8192+i1*128+i2*32+i3] = m.dH1BlockXAttention0WqkvMatmul4[i0*8192+i1*32+i2*2048+i3]
+					dH1BlockXAttention0WqkvTranspose4Ex[i0*8192+i1*128+i2*32+i3] = dH1BlockXAttention0WqkvMatmul4Ex[i0*8192+i1*32+i2*2048+i3]
 				}
 			}
 		}
 	}
 }
 
-// dH1BlockXAttention0WqkvPadBackward3 computes
+// dH1BlockXAttention0WqkvPadBackward3 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WqkvPad3 = pad(dH1BlockXAttention0WqkvTranspose4) (64*N, 384)
-func (m *Model) dH1BlockXAttention0WqkvPadBackward3(n int) {
-	clear(m.dH1BlockXAttention0WqkvPad3[:24576*n])
+func (m *Model) dH1BlockXAttention0WqkvPadBackward3(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WqkvPad3Ex := m.dH1BlockXAttention0WqkvPad3[lo*24576:]
+	dH1BlockXAttention0WqkvTranspose4Ex2 := m.dH1BlockXAttention0WqkvTranspose4[lo*8192:]
+	clear(dH1BlockXAttention0WqkvPad3Ex[:24576*n])
 	for o := 0; o < 64*n; o++ {
-		copy(m.dH1BlockXAttention0WqkvPad3[(o*(384)+0)*(1):], m.dH1BlockXAttention0WqkvTranspose4[o*(128)*(1):(o+1)*(128)*(1)])
+		copy(dH1BlockXAttention0WqkvPad3Ex[(o*(384)+0)*(1):], dH1BlockXAttention0WqkvTranspose4Ex2[o*(128)*(1):(o+1)*(128)*(1)])
 	}
 }
 
-// dH1BlockXAttention0WqkvAddBackward computes
+// dH1BlockXAttention0WqkvAddBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dH1BlockXAttention0WqkvAdd = add(dH1BlockXAttention0WqkvPad, dH1BlockXAttention0WqkvPad2) (64*N, 384)
 //	dH1BlockXAttention0WqkvAdd2 = add(dH1BlockXAttention0WqkvAdd, dH1BlockXAttention0WqkvPad3) (64*N, 384)
-func (m *Model) dH1BlockXAttention0WqkvAddBackward(n int) {
+func (m *Model) dH1BlockXAttention0WqkvAddBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dH1BlockXAttention0WqkvPadEx2 := m.dH1BlockXAttention0WqkvPad[lo*24576:]
+	dH1BlockXAttention0WqkvPad2Ex2 := m.dH1BlockXAttention0WqkvPad2[lo*24576:]
+	dH1BlockXAttention0WqkvPad3Ex2 := m.dH1BlockXAttention0WqkvPad3[lo*24576:]
+	dH1BlockXAttention0WqkvAdd2Ex := m.dH1BlockXAttention0WqkvAdd2[lo*24576:]
 	if dH1BlockXAttention0WqkvAddAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dH1BlockXAttention0WqkvPadRow := m.dH1BlockXAttention0WqkvPad[0:][:24576*n]
-		dH1BlockXAttention0WqkvPadRow2 := m.dH1BlockXAttention0WqkvPad2[0:][:24576*n]
-		dH1BlockXAttention0WqkvPadRow3 := m.dH1BlockXAttention0WqkvPad3[0:][:24576*n]
-		dH1BlockXAttention0WqkvAddRow := m.dH1BlockXAttention0WqkvAdd2[0:][:24576*n]
+		dH1BlockXAttention0WqkvPadRow := dH1BlockXAttention0WqkvPadEx2[0:][:24576*n]
+		dH1BlockXAttention0WqkvPadRow2 := dH1BlockXAttention0WqkvPad2Ex2[0:][:24576*n]
+		dH1BlockXAttention0WqkvPadRow3 := dH1BlockXAttention0WqkvPad3Ex2[0:][:24576*n]
+		dH1BlockXAttention0WqkvAddRow := dH1BlockXAttention0WqkvAdd2Ex[0:][:24576*n]
 		if 24576*n > 0 {
 			dH1BlockXAttention0WqkvAddAVX2(24576*n, &dH1BlockXAttention0WqkvPadRow[0], &dH1BlockXAttention0WqkvPadRow2[0], &dH1BlockXAttention0WqkvPadRow3[0], &dH1BlockXAttention0WqkvAddRow[0])
 		}
 	} else {
-		dH1BlockXAttention0WqkvPadRow := m.dH1BlockXAttention0WqkvPad[0:][:24576*n]
-		dH1BlockXAttention0WqkvPadRow2 := m.dH1BlockXAttention0WqkvPad2[0:][:24576*n]
-		dH1BlockXAttention0WqkvPadRow3 := m.dH1BlockXAttention0WqkvPad3[0:][:24576*n]
-		dH1BlockXAttention0WqkvAddRow := m.dH1BlockXAttention0WqkvAdd2[0:][:24576*n]
+		dH1BlockXAttention0WqkvPadRow := dH1BlockXAttention0WqkvPadEx2[0:][:24576*n]
+		dH1BlockXAttention0WqkvPadRow2 := dH1BlockXAttention0WqkvPad2Ex2[0:][:24576*n]
+		dH1BlockXAttention0WqkvPadRow3 := dH1BlockXAttention0WqkvPad3Ex2[0:][:24576*n]
+		dH1BlockXAttention0WqkvAddRow := dH1BlockXAttention0WqkvAdd2Ex[0:][:24576*n]
 		for j := range dH1BlockXAttention0WqkvAddRow {
 			dH1BlockXAttention0WqkvAdd := dH1BlockXAttention0WqkvPadRow[j] + dH1BlockXAttention0WqkvPadRow2[j]
 			dH1BlockXAttention0WqkvAdd2 := dH1BlockXAttention0WqkvAdd + dH1BlockXAttention0WqkvPadRow3[j]
@@ -8144,7 +8648,7 @@ func (m *Model) dH1BlockXLayerNorm0BetaBackward(n int) {
 	}
 }
 
-// dWpeReduceSumBackward computes
+// dWpeReduceSumBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWpeMul = mul(dH1BlockXLayerNorm0BetaMatmul, h1BlockXLayerNorm0Gamma) (N, 64, 128)
 //	dWpeDiv = div(dWpeMul, xSqrt) (N, 64, 128)
@@ -8152,17 +8656,23 @@ func (m *Model) dH1BlockXLayerNorm0BetaBackward(n int) {
 //	dWpeDiv2 = div(dWpeMul2, xSqrt) (N, 64, 128)
 //	dWpeNeg = neg(dWpeDiv2) (N, 64, 128)
 //	dWpeReduceSum = reduce_sum(dWpeNeg) (N, 64)
-func (m *Model) dWpeReduceSumBackward(n int) {
-	for i := range m.dWpeReduceSum[:64*n] {
-		m.dWpeReduceSum[i] = 0
+func (m *Model) dWpeReduceSumBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWpeReduceSumEx := m.dWpeReduceSum[lo*64:]
+	dH1BlockXLayerNorm0BetaMatmulEx := m.dH1BlockXLayerNorm0BetaMatmul[lo*8192:]
+	xSqrtEx3 := m.xSqrt[lo*64:]
+	xDivEx2 := m.xDiv[lo*8192:]
+	dWpeDivEx := m.dWpeDiv[lo*8192:]
+	for i := range dWpeReduceSumEx[:64*n] {
+		dWpeReduceSumEx[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dH1BlockXLayerNorm0BetaReshapeRow := m.dH1BlockXLayerNorm0BetaMatmul[i0*8192+i1*128:][:128]
+			dH1BlockXLayerNorm0BetaReshapeRow := dH1BlockXLayerNorm0BetaMatmulEx[i0*8192+i1*128:][:128]
 			h1BlockXLayerNorm0GammaRow := m.h1BlockXLayerNorm0Gamma[0:][:128]
-			xSqrt := m.xSqrt[i0*64+i1]
-			xDivRow := m.xDiv[i0*8192+i1*128:][:128]
-			dWpeDivRow := m.dWpeDiv[i0*8192+i1*128:][:128]
+			xSqrt := xSqrtEx3[i0*64+i1]
+			xDivRow := xDivEx2[i0*8192+i1*128:][:128]
+			dWpeDivRow := dWpeDivEx[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dWpeDivRow {
 				dWpeMul := dH1BlockXLayerNorm0BetaReshapeRow[j] * h1BlockXLayerNorm0GammaRow[j]
@@ -8173,7 +8683,7 @@ func (m *Model) dWpeReduceSumBackward(n int) {
 				acc += dWpeNeg
 				dWpeDivRow[j] = dWpeDiv
 			}
-			m.dWpeReduceSum[i0*64+i1] += acc
+			dWpeReduceSumEx[i0*64+i1] += acc
 		}
 	}
 }
@@ -8211,23 +8721,27 @@ func (m *Model) dH1BlockXLayerNorm0GammaRows(acc []float32, lo, hi int) {
 	}
 }
 
-// dWpeDivBackward computes
+// dWpeDivBackward computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWpeMul3 = mul(dWpeReduceSum, float32(0.5)) (N, 64, 1)
 //	dWpeDiv3 = div(dWpeMul3, xSqrt) (N, 64, 1)
 //	dWpeDiv4 = div(dWpeDiv3, float32(128.0)) (N, 64, 1)
-func (m *Model) dWpeDivBackward(n int) {
+func (m *Model) dWpeDivBackward(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWpeReduceSumEx2 := m.dWpeReduceSum[lo*64:]
+	xSqrtEx4 := m.xSqrt[lo*64:]
+	dWpeDiv4Ex := m.dWpeDiv4[lo*64:]
 	if dWpeDivAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		dWpeReshapeRow := m.dWpeReduceSum[0:][:64*n]
-		xSqrtRow := m.xSqrt[0:][:64*n]
-		dWpeDivRow2 := m.dWpeDiv4[0:][:64*n]
+		dWpeReshapeRow := dWpeReduceSumEx2[0:][:64*n]
+		xSqrtRow := xSqrtEx4[0:][:64*n]
+		dWpeDivRow2 := dWpeDiv4Ex[0:][:64*n]
 		if 64*n > 0 {
 			dWpeDivAVX2(64*n, &dWpeReshapeRow[0], &xSqrtRow[0], &dWpeDivRow2[0])
 		}
 	} else {
-		dWpeReshapeRow := m.dWpeReduceSum[0:][:64*n]
-		xSqrtRow := m.xSqrt[0:][:64*n]
-		dWpeDivRow2 := m.dWpeDiv4[0:][:64*n]
+		dWpeReshapeRow := dWpeReduceSumEx2[0:][:64*n]
+		xSqrtRow := xSqrtEx4[0:][:64*n]
+		dWpeDivRow2 := dWpeDiv4Ex[0:][:64*n]
 		for j := range dWpeDivRow2 {
 			dWpeMul3 := dWpeReshapeRow[j] * float32(0.5)
 			dWpeDiv3 := dWpeMul3 / xSqrtRow[j]
@@ -8237,23 +8751,29 @@ func (m *Model) dWpeDivBackward(n int) {
 	}
 }
 
-// dWpeReduceSumBackward2 computes
+// dWpeReduceSumBackward2 computes, for examples lo..hi-1 (forExamples splits them across the cores),
 //
 //	dWpeMul4 = mul(dWpeDiv4, xSub) (N, 64, 128)
 //	dWpeAdd = add(dWpeDiv, dWpeMul4) (N, 64, 128)
 //	dWpeAdd2 = add(dWpeAdd, dWpeMul4) (N, 64, 128)
 //	dWpeNeg2 = neg(dWpeAdd2) (N, 64, 128)
 //	dWpeReduceSum2 = reduce_sum(dWpeNeg2) (N, 64)
-func (m *Model) dWpeReduceSumBackward2(n int) {
-	for i := range m.dWpeReduceSum2[:64*n] {
-		m.dWpeReduceSum2[i] = 0
+func (m *Model) dWpeReduceSumBackward2(lo, hi int) {
+	n := hi - lo // examples lo..hi-1, numbered from 0 below
+	dWpeReduceSum2Ex := m.dWpeReduceSum2[lo*64:]
+	dWpeDiv4Ex2 := m.dWpeDiv4[lo*64:]
+	xSubEx3 := m.xSub[lo*8192:]
+	dWpeDivEx2 := m.dWpeDiv[lo*8192:]
+	dWpeAdd2Ex := m.dWpeAdd2[lo*8192:]
+	for i := range dWpeReduceSum2Ex[:64*n] {
+		dWpeReduceSum2Ex[i] = 0
 	}
 	for i0 := 0; i0 < n; i0++ {
 		for i1 := 0; i1 < 64; i1++ {
-			dWpeDiv4 := m.dWpeDiv4[i0*64+i1]
-			xSubRow := m.xSub[i0*8192+i1*128:][:128]
-			dWpeDivRow := m.dWpeDiv[i0*8192+i1*128:][:128]
-			dWpeAddRow := m.dWpeAdd2[i0*8192+i1*128:][:128]
+			dWpeDiv4 := dWpeDiv4Ex2[i0*64+i1]
+			xSubRow := xSubEx3[i0*8192+i1*128:][:128]
+			dWpeDivRow := dWpeDivEx2[i0*8192+i1*128:][:128]
+			dWpeAddRow := dWpeAdd2Ex[i0*8192+i1*128:][:128]
 			acc := float32(0)
 			for j := range dWpeAddRow {
 				dWpeMul4 := dWpeDiv4 * xSubRow[j]
@@ -8263,7 +8783,7 @@ func (m *Model) dWpeReduceSumBackward2(n int) {
 				acc += dWpeNeg2
 				dWpeAddRow[j] = dWpeAdd2
 			}
-			m.dWpeReduceSum2[i0*64+i1] += acc
+			dWpeReduceSum2Ex[i0*64+i1] += acc
 		}
 	}
 }
@@ -8443,6 +8963,312 @@ func (m *Model) update(lo, hi int) {
 		stateM[i] = newWteM
 		stateV[i] = newWteV
 		params[i] = newWte
+	}
+}
+
+// forExamples runs unit u of examples over examples 0..n-1, work elements each:
+// split across the cores by rt.ParallelRows when there is enough work, else on the
+// caller. Each example's elements are computed by the same code whatever the split.
+func (m *Model) forExamples(u, n, work int) {
+	m.unit = u
+	if n >= 2 && n*work >= 65536 {
+		rt.ParallelRows(n, m.examplesFn)
+		return
+	}
+	m.examples(0, n)
+}
+
+// examples runs unit m.unit of the step over examples lo..hi-1.
+func (m *Model) examples(lo, hi int) {
+	switch m.unit {
+	case 0:
+		m.xReduceMeanForward(lo, hi)
+	case 1:
+		m.xReduceMeanForward2(lo, hi)
+	case 2:
+		m.xSqrtForward(lo, hi)
+	case 3:
+		m.xDivForward(lo, hi)
+	case 4:
+		m.xSliceForward(lo, hi)
+	case 5:
+		m.xTransposeForward(lo, hi)
+	case 6:
+		m.xSliceForward2(lo, hi)
+	case 7:
+		m.xSliceForward3(lo, hi)
+	case 8:
+		m.xTransposeForward2(lo, hi)
+	case 9:
+		m.xTransposeForward3(lo, hi)
+	case 10:
+		m.xMaskedSoftmaxForward(lo, hi)
+	case 11:
+		m.xTransposeForward4(lo, hi)
+	case 12:
+		m.hReduceMeanForward(lo, hi)
+	case 13:
+		m.hReduceMeanForward2(lo, hi)
+	case 14:
+		m.hSqrtForward(lo, hi)
+	case 15:
+		m.hDivForward(lo, hi)
+	case 16:
+		m.hAddForward(lo, hi)
+	case 17:
+		m.xReduceMeanForward3(lo, hi)
+	case 18:
+		m.xReduceMeanForward4(lo, hi)
+	case 19:
+		m.xSqrtForward2(lo, hi)
+	case 20:
+		m.xDivForward2(lo, hi)
+	case 21:
+		m.xSliceForward4(lo, hi)
+	case 22:
+		m.xTransposeForward5(lo, hi)
+	case 23:
+		m.xSliceForward5(lo, hi)
+	case 24:
+		m.xSliceForward6(lo, hi)
+	case 25:
+		m.xTransposeForward6(lo, hi)
+	case 26:
+		m.xTransposeForward7(lo, hi)
+	case 27:
+		m.xMaskedSoftmaxForward2(lo, hi)
+	case 28:
+		m.xTransposeForward8(lo, hi)
+	case 29:
+		m.hReduceMeanForward3(lo, hi)
+	case 30:
+		m.hReduceMeanForward4(lo, hi)
+	case 31:
+		m.hSqrtForward2(lo, hi)
+	case 32:
+		m.hDivForward2(lo, hi)
+	case 33:
+		m.hAddForward2(lo, hi)
+	case 34:
+		m.xReduceMeanForward5(lo, hi)
+	case 35:
+		m.xReduceMeanForward6(lo, hi)
+	case 36:
+		m.xSqrtForward3(lo, hi)
+	case 37:
+		m.xDivForward3(lo, hi)
+	case 38:
+		m.xSliceForward7(lo, hi)
+	case 39:
+		m.xTransposeForward9(lo, hi)
+	case 40:
+		m.xSliceForward8(lo, hi)
+	case 41:
+		m.xSliceForward9(lo, hi)
+	case 42:
+		m.xTransposeForward10(lo, hi)
+	case 43:
+		m.xTransposeForward11(lo, hi)
+	case 44:
+		m.xMaskedSoftmaxForward3(lo, hi)
+	case 45:
+		m.xTransposeForward12(lo, hi)
+	case 46:
+		m.hReduceMeanForward5(lo, hi)
+	case 47:
+		m.hReduceMeanForward6(lo, hi)
+	case 48:
+		m.hSqrtForward3(lo, hi)
+	case 49:
+		m.hDivForward3(lo, hi)
+	case 50:
+		m.hAddForward3(lo, hi)
+	case 51:
+		m.xReduceMeanForward7(lo, hi)
+	case 52:
+		m.xReduceMeanForward8(lo, hi)
+	case 53:
+		m.xSqrtForward4(lo, hi)
+	case 54:
+		m.xDivForward4(lo, hi)
+	case 55:
+		m.xSliceForward10(lo, hi)
+	case 56:
+		m.xTransposeForward13(lo, hi)
+	case 57:
+		m.xSliceForward11(lo, hi)
+	case 58:
+		m.xSliceForward12(lo, hi)
+	case 59:
+		m.xTransposeForward14(lo, hi)
+	case 60:
+		m.xTransposeForward15(lo, hi)
+	case 61:
+		m.xMaskedSoftmaxForward4(lo, hi)
+	case 62:
+		m.xTransposeForward16(lo, hi)
+	case 63:
+		m.hReduceMeanForward7(lo, hi)
+	case 64:
+		m.hReduceMeanForward8(lo, hi)
+	case 65:
+		m.hSqrtForward4(lo, hi)
+	case 66:
+		m.hDivForward4(lo, hi)
+	case 67:
+		m.hAddForward4(lo, hi)
+	case 68:
+		m.logitsReduceMeanForward(lo, hi)
+	case 69:
+		m.logitsReduceMeanForward2(lo, hi)
+	case 70:
+		m.logitsSqrtForward(lo, hi)
+	case 71:
+		m.logitsDivForward(lo, hi)
+	case 72:
+		m.lossLogSoftmaxForward(lo, hi)
+	case 73:
+		m.lossReduceSumForward(lo, hi)
+	case 74:
+		m.dWteNegBackward(lo, hi)
+	case 75:
+		m.dWteReduceSumBackward(lo, hi)
+	case 76:
+		m.dWteSubBackward(lo, hi)
+	case 77:
+		m.dH4BlockDense1BReduceSumBackward(lo, hi)
+	case 78:
+		m.dH4BlockDense1BDivBackward(lo, hi)
+	case 79:
+		m.dH4BlockDense1BReduceSumBackward2(lo, hi)
+	case 80:
+		m.dH4BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 81:
+		m.dH4BlockXAttention0WoDivBackward(lo, hi)
+	case 82:
+		m.dH4BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 83:
+		m.dH4BlockXAttention0WoAddBackward(lo, hi)
+	case 84:
+		m.dH4BlockXAttention0WqkvTransposeBackward(lo, hi)
+	case 85:
+		m.dH4BlockXAttention0WqkvMaskedSoftmaxGradBackward(lo, hi)
+	case 86:
+		m.dH4BlockXAttention0WqkvTransposeBackward2(lo, hi)
+	case 87:
+		m.dH4BlockXAttention0WqkvPadBackward(lo, hi)
+	case 88:
+		m.dH4BlockXAttention0WqkvTransposeBackward3(lo, hi)
+	case 89:
+		m.dH4BlockXAttention0WqkvPadBackward2(lo, hi)
+	case 90:
+		m.dH4BlockXAttention0WqkvTransposeBackward4(lo, hi)
+	case 91:
+		m.dH4BlockXAttention0WqkvPadBackward3(lo, hi)
+	case 92:
+		m.dH4BlockXAttention0WqkvAddBackward(lo, hi)
+	case 93:
+		m.dH3BlockDense1BReduceSumBackward(lo, hi)
+	case 94:
+		m.dH3BlockDense1BDivBackward(lo, hi)
+	case 95:
+		m.dH3BlockDense1BReduceSumBackward2(lo, hi)
+	case 96:
+		m.dH3BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 97:
+		m.dH3BlockXAttention0WoDivBackward(lo, hi)
+	case 98:
+		m.dH3BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 99:
+		m.dH3BlockXAttention0WoAddBackward(lo, hi)
+	case 100:
+		m.dH3BlockXAttention0WqkvTransposeBackward(lo, hi)
+	case 101:
+		m.dH3BlockXAttention0WqkvMaskedSoftmaxGradBackward(lo, hi)
+	case 102:
+		m.dH3BlockXAttention0WqkvTransposeBackward2(lo, hi)
+	case 103:
+		m.dH3BlockXAttention0WqkvPadBackward(lo, hi)
+	case 104:
+		m.dH3BlockXAttention0WqkvTransposeBackward3(lo, hi)
+	case 105:
+		m.dH3BlockXAttention0WqkvPadBackward2(lo, hi)
+	case 106:
+		m.dH3BlockXAttention0WqkvTransposeBackward4(lo, hi)
+	case 107:
+		m.dH3BlockXAttention0WqkvPadBackward3(lo, hi)
+	case 108:
+		m.dH3BlockXAttention0WqkvAddBackward(lo, hi)
+	case 109:
+		m.dH2BlockDense1BReduceSumBackward(lo, hi)
+	case 110:
+		m.dH2BlockDense1BDivBackward(lo, hi)
+	case 111:
+		m.dH2BlockDense1BReduceSumBackward2(lo, hi)
+	case 112:
+		m.dH2BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 113:
+		m.dH2BlockXAttention0WoDivBackward(lo, hi)
+	case 114:
+		m.dH2BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 115:
+		m.dH2BlockXAttention0WoAddBackward(lo, hi)
+	case 116:
+		m.dH2BlockXAttention0WqkvTransposeBackward(lo, hi)
+	case 117:
+		m.dH2BlockXAttention0WqkvMaskedSoftmaxGradBackward(lo, hi)
+	case 118:
+		m.dH2BlockXAttention0WqkvTransposeBackward2(lo, hi)
+	case 119:
+		m.dH2BlockXAttention0WqkvPadBackward(lo, hi)
+	case 120:
+		m.dH2BlockXAttention0WqkvTransposeBackward3(lo, hi)
+	case 121:
+		m.dH2BlockXAttention0WqkvPadBackward2(lo, hi)
+	case 122:
+		m.dH2BlockXAttention0WqkvTransposeBackward4(lo, hi)
+	case 123:
+		m.dH2BlockXAttention0WqkvPadBackward3(lo, hi)
+	case 124:
+		m.dH2BlockXAttention0WqkvAddBackward(lo, hi)
+	case 125:
+		m.dH1BlockDense1BReduceSumBackward(lo, hi)
+	case 126:
+		m.dH1BlockDense1BDivBackward(lo, hi)
+	case 127:
+		m.dH1BlockDense1BReduceSumBackward2(lo, hi)
+	case 128:
+		m.dH1BlockXAttention0WoReduceSumBackward(lo, hi)
+	case 129:
+		m.dH1BlockXAttention0WoDivBackward(lo, hi)
+	case 130:
+		m.dH1BlockXAttention0WoReduceSumBackward2(lo, hi)
+	case 131:
+		m.dH1BlockXAttention0WoAddBackward(lo, hi)
+	case 132:
+		m.dH1BlockXAttention0WqkvTransposeBackward(lo, hi)
+	case 133:
+		m.dH1BlockXAttention0WqkvMaskedSoftmaxGradBackward(lo, hi)
+	case 134:
+		m.dH1BlockXAttention0WqkvTransposeBackward2(lo, hi)
+	case 135:
+		m.dH1BlockXAttention0WqkvPadBackward(lo, hi)
+	case 136:
+		m.dH1BlockXAttention0WqkvTransposeBackward3(lo, hi)
+	case 137:
+		m.dH1BlockXAttention0WqkvPadBackward2(lo, hi)
+	case 138:
+		m.dH1BlockXAttention0WqkvTransposeBackward4(lo, hi)
+	case 139:
+		m.dH1BlockXAttention0WqkvPadBackward3(lo, hi)
+	case 140:
+		m.dH1BlockXAttention0WqkvAddBackward(lo, hi)
+	case 141:
+		m.dWpeReduceSumBackward(lo, hi)
+	case 142:
+		m.dWpeDivBackward(lo, hi)
+	case 143:
+		m.dWpeReduceSumBackward2(lo, hi)
 	}
 }
 
