@@ -305,6 +305,12 @@ func maxPool2x2Rows(c, h, w, oh, ow int, y, x []float32, lo, hi int) {
 		top := x[((b*h+2*oy)*w)*c : ((b*h+2*oy)*w+w)*c]
 		bot := x[((b*h+2*oy+1)*w)*c : ((b*h+2*oy+1)*w+w)*c]
 		yr := y[(b*oh+oy)*ow*c : (b*oh+oy+1)*ow*c]
+		if vecAVX2 && c%8 == 0 && ow > 0 {
+			// The loop below, 8 channels at a time (conv_amd64.s).
+			_, _ = top[2*ow*c-1], bot[2*ow*c-1]
+			maxPool2x2AVX2(&top[0], &bot[0], &yr[0], ow, c)
+			continue
+		}
 		for ox := 0; ox < ow; ox++ {
 			yo := yr[ox*c : (ox+1)*c]
 			a, bb := top[2*ox*c:(2*ox+1)*c], top[(2*ox+1)*c:(2*ox+2)*c]

@@ -4,6 +4,12 @@ package impl
 
 // The AVX2 kernels of conv.go (conv_amd64.s, written by internal/asmgen).
 
+// maxPool2x2AVX2 is maxPool2x2Rows for one output row of 2x2 windows, c
+// channels a multiple of 8.
+//
+//go:noescape
+func maxPool2x2AVX2(top, bot, y *float32, ow, c int)
+
 // maxPoolGrad2x2AVX2 is maxPoolGrad2x2Rows for one output row of 2x2
 // windows, c channels a multiple of 8.
 //

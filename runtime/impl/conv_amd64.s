@@ -4,6 +4,55 @@
 
 #include "textflag.h"
 
+// func maxPool2x2AVX2(top, bot, y *float32, ow, c int)
+TEXT ·maxPool2x2AVX2(SB), NOSPLIT, $0-40
+	MOVQ top+0(FP), SI
+	MOVQ bot+8(FP), DI
+	MOVQ y+16(FP), R8
+	MOVQ ow+24(FP), CX
+	MOVQ c+32(FP), DX
+	SHLQ $2, DX
+	TESTQ CX, CX
+	JZ donePool
+windowPool:
+	LEAQ (SI)(DX*1), R11
+	LEAQ (DI)(DX*1), R12
+	XORQ AX, AX
+chanPool:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS (R11)(AX*1), Y1
+	VMOVUPS (DI)(AX*1), Y2
+	VMOVUPS (R12)(AX*1), Y3
+	VMAXPS Y1, Y0, Y4
+	VMAXPS Y0, Y1, Y5
+	VANDPS Y5, Y4, Y4
+	VMAXPS Y3, Y2, Y5
+	VMAXPS Y2, Y3, Y6
+	VANDPS Y6, Y5, Y5
+	VMAXPS Y5, Y4, Y6
+	VMAXPS Y4, Y5, Y7
+	VANDPS Y7, Y6, Y4
+	VCMPPS $3, Y3, Y3, Y6
+	VBLENDVPS Y6, Y3, Y4, Y4
+	VCMPPS $3, Y2, Y2, Y6
+	VBLENDVPS Y6, Y2, Y4, Y4
+	VCMPPS $3, Y1, Y1, Y6
+	VBLENDVPS Y6, Y1, Y4, Y4
+	VCMPPS $3, Y0, Y0, Y6
+	VBLENDVPS Y6, Y0, Y4, Y4
+	VMOVUPS Y4, (R8)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JLT chanPool
+	LEAQ (SI)(DX*2), SI
+	LEAQ (DI)(DX*2), DI
+	ADDQ DX, R8
+	DECQ CX
+	JNZ windowPool
+donePool:
+	VZEROUPPER
+	RET
+
 // func maxPoolGrad2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int)
 TEXT ·maxPoolGrad2x2AVX2(SB), NOSPLIT, $0-56
 	MOVQ top+0(FP), SI

@@ -264,9 +264,9 @@ func testMaxPool2x2(t *testing.T, c int) {
 	}
 }
 
-// BenchmarkMaxPoolGrad2x2 is the seed CNN's first pooling gradient (one
-// example of 148x148x32), with and without the AVX2 kernel.
-func BenchmarkMaxPoolGrad2x2(b *testing.B) {
+// BenchmarkMaxPool2x2 is the seed CNN's first pooling and its gradient
+// (one example of 148x148x32), with and without the AVX2 kernels.
+func BenchmarkMaxPool2x2(b *testing.B) {
 	g := ConvGeom{H: 148, W: 148, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, OH: 74, OW: 74, CG: 32}
 	r := rand.New(rand.NewPCG(1, 2))
 	x, dy := make([]float32, g.H*g.W*g.C), make([]float32, g.OH*g.OW*g.C)
@@ -276,10 +276,17 @@ func BenchmarkMaxPoolGrad2x2(b *testing.B) {
 	for i := range dy {
 		dy[i] = r.Float32()
 	}
-	dx := make([]float32, len(x))
+	dx, y := make([]float32, len(x)), make([]float32, len(dy))
 	defer func(v bool) { vecAVX2 = v }(vecAVX2)
 	for _, asm := range []bool{false, true} {
-		b.Run(map[bool]string{false: "go", true: "avx2"}[asm], func(b *testing.B) {
+		name := map[bool]string{false: "go", true: "avx2"}[asm]
+		b.Run("forward/"+name, func(b *testing.B) {
+			vecAVX2 = asm && hasVecAVX2
+			for b.Loop() {
+				maxPoolRows(&g, y, x, 0, g.OH)
+			}
+		})
+		b.Run("grad/"+name, func(b *testing.B) {
 			vecAVX2 = asm && hasVecAVX2
 			for b.Loop() {
 				maxPoolGradRows(&g, dx, x, dy, 0, 1)

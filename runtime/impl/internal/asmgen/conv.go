@@ -154,3 +154,61 @@ func (g *gen) stridedRows(name, vec, ss string) {
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 }
+
+// maxPool2x2 writes
+//
+//	func maxPool2x2AVX2(top, bot, y *float32, ow, c int)
+//
+// For each of the ow windows (2 pixels of top, 2 of bot, c channels each,
+// c a multiple of 8), y = max(a, b, c, d) as Go's max gives it: a tie of
+// -0 and +0 is +0 and a NaN wins. VMAXPS returns its second operand on a
+// tie or a NaN, so each pair's maximum is taken both ways round and the
+// two ANDed (equal unless both are zeros of different signs: then +0);
+// lanes with a NaN then take the first NaN of the window.
+func (g *gen) maxPool2x2() {
+	g.p("")
+	g.p("// func maxPool2x2AVX2(top, bot, y *float32, ow, c int)")
+	g.p("TEXT ·maxPool2x2AVX2(SB), NOSPLIT, $0-40")
+	g.p("\tMOVQ top+0(FP), SI")
+	g.p("\tMOVQ bot+8(FP), DI")
+	g.p("\tMOVQ y+16(FP), R8")
+	g.p("\tMOVQ ow+24(FP), CX")
+	g.p("\tMOVQ c+32(FP), DX")
+	g.p("\tSHLQ $2, DX")
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJZ donePool")
+	g.p("windowPool:")
+	g.p("\tLEAQ (SI)(DX*1), R11")
+	g.p("\tLEAQ (DI)(DX*1), R12")
+	g.p("\tXORQ AX, AX")
+	g.p("chanPool:")
+	g.p("\tVMOVUPS (SI)(AX*1), Y0")
+	g.p("\tVMOVUPS (R11)(AX*1), Y1")
+	g.p("\tVMOVUPS (DI)(AX*1), Y2")
+	g.p("\tVMOVUPS (R12)(AX*1), Y3")
+	g.p("\tVMAXPS Y1, Y0, Y4")
+	g.p("\tVMAXPS Y0, Y1, Y5")
+	g.p("\tVANDPS Y5, Y4, Y4") // max(a, b)
+	g.p("\tVMAXPS Y3, Y2, Y5")
+	g.p("\tVMAXPS Y2, Y3, Y6")
+	g.p("\tVANDPS Y6, Y5, Y5") // max(c, d)
+	g.p("\tVMAXPS Y5, Y4, Y6")
+	g.p("\tVMAXPS Y4, Y5, Y7")
+	g.p("\tVANDPS Y7, Y6, Y4") // max of the four, NaNs aside
+	for _, x := range []int{3, 2, 1, 0} {
+		g.p("\tVCMPPS $3, Y%d, Y%d, Y6", x, x)
+		g.p("\tVBLENDVPS Y6, Y%d, Y4, Y4", x)
+	}
+	g.p("\tVMOVUPS Y4, (R8)(AX*1)")
+	g.p("\tADDQ $32, AX")
+	g.p("\tCMPQ AX, DX")
+	g.p("\tJLT chanPool")
+	g.p("\tLEAQ (SI)(DX*2), SI")
+	g.p("\tLEAQ (DI)(DX*2), DI")
+	g.p("\tADDQ DX, R8")
+	g.p("\tDECQ CX")
+	g.p("\tJNZ windowPool")
+	g.p("donePool:")
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}

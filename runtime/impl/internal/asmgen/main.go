@@ -1,8 +1,8 @@
 // Command asmgen writes runtime/impl/sgemm_amd64.s: the Sgemm micro-kernels for
 // AVX-512 and AVX2+FMA and the FMA peak loops BenchmarkSgemmPeak runs; and
 // runtime/impl/vec_amd64.s: the AVX2 vector primitives of vec.go; and
-// runtime/impl/conv_amd64.s: the AVX2 kernels of conv.go (the 2x2
-// max-pooling gradient, the strided row copies and sums of Unfold and
+// runtime/impl/conv_amd64.s: the AVX2 kernels of conv.go (the 2x2 max
+// pooling and its gradient, the strided row copies and sums of Unfold and
 // Fold). The kernels are unrolled register-blocked loops,
 // tedious by hand and easy to generate; run it with go generate in
 // runtime/impl/.
@@ -55,6 +55,7 @@ func main() {
 		log.Fatal(err)
 	}
 	c := newFile()
+	c.maxPool2x2()
 	c.maxPoolGrad2x2()
 	c.stridedRows("add", "VADDPS", "VADDSS")
 	c.stridedRows("copy", "", "")
