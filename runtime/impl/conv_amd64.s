@@ -162,6 +162,17 @@ doneaddRows:
 	VZEROUPPER
 	RET
 
+// lanes<> is 0, 1, ..., 7: the lane indices of a masked copy.
+DATA lanes<>+0(SB)/4, $0
+DATA lanes<>+4(SB)/4, $1
+DATA lanes<>+8(SB)/4, $2
+DATA lanes<>+12(SB)/4, $3
+DATA lanes<>+16(SB)/4, $4
+DATA lanes<>+20(SB)/4, $5
+DATA lanes<>+24(SB)/4, $6
+DATA lanes<>+28(SB)/4, $7
+GLOBL lanes<>(SB), RODATA|NOPTR, $32
+
 // func copyRowsAVX2(dst, src *float32, n, rows, ldd, lds int)
 TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
@@ -174,6 +185,20 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
 	SHLQ $2, R9
 	TESTQ BX, BX
 	JZ donecopyRows
+	CMPQ CX, $8
+	JGE rowcopyRows
+	VMOVDQU lanes<>(SB), Y2
+	MOVQ CX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD Y2, Y3, Y3
+maskedcopyRows:
+	VMASKMOVPS (SI), Y3, Y0
+	VMASKMOVPS Y0, Y3, (DI)
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ maskedcopyRows
+	JMP donecopyRows
 rowcopyRows:
 	XORQ AX, AX
 loop8copyRows:

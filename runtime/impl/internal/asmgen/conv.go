@@ -99,10 +99,19 @@ func (g *gen) maxPoolGrad2x2() {
 // which, for r < rows and j < n, sets dst[r*ldd+j] = src[r*lds+j] (copy) or
 // adds src[r*lds+j] to it (add, with vec, the packed instruction, and ss,
 // its scalar form: each element rounded as Go's float32 addition): eight
-// floats at a time, then one at a time. Rows are the windows of a row of
+// floats at a time, then one at a time (a copy of rows shorter than 8: one
+// masked load and store per row). Rows are the windows of a row of
 // output pixels: short (a 3x3 window over 3 channels is 9 floats), many,
 // and ld apart, where a call per row would cost more than the row.
 func (g *gen) stridedRows(name, vec, ss string) {
+	if vec == "" {
+		g.p("")
+		g.p("// lanes<> is 0, 1, ..., 7: the lane indices of a masked copy.")
+		for i := range 8 {
+			g.p("DATA lanes<>+%d(SB)/4, $%d", 4*i, i)
+		}
+		g.p("GLOBL lanes<>(SB), RODATA|NOPTR, $32")
+	}
 	label := func(s string) string { return s + name + "Rows" }
 	g.p("")
 	g.p("// func %sRowsAVX2(dst, src *float32, n, rows, ldd, lds int)", name)
@@ -117,6 +126,24 @@ func (g *gen) stridedRows(name, vec, ss string) {
 	g.p("\tSHLQ $2, R9")
 	g.p("\tTESTQ BX, BX")
 	g.p("\tJZ %s", label("done"))
+	if vec == "" {
+		// Rows shorter than 8 (3x3 windows over 1 channel: 3 floats) are
+		// copied with a masked load and store of the first n lanes.
+		g.p("\tCMPQ CX, $8")
+		g.p("\tJGE %s", label("row"))
+		g.p("\tVMOVDQU lanes<>(SB), Y2")
+		g.p("\tMOVQ CX, X3")
+		g.p("\tVPBROADCASTD X3, Y3")
+		g.p("\tVPCMPGTD Y2, Y3, Y3") // lane < n
+		g.p("%s:", label("masked"))
+		g.p("\tVMASKMOVPS (SI), Y3, Y0")
+		g.p("\tVMASKMOVPS Y0, Y3, (DI)")
+		g.p("\tADDQ R8, DI")
+		g.p("\tADDQ R9, SI")
+		g.p("\tDECQ BX")
+		g.p("\tJNZ %s", label("masked"))
+		g.p("\tJMP %s", label("done"))
+	}
 	g.p("%s:", label("row"))
 	g.p("\tXORQ AX, AX")
 	g.p("%s:", label("loop8"))
