@@ -67,6 +67,13 @@ func PhiloxFill(dst []float32, seed uint64, step, stream uint32) {
 // independent chains the CPU overlaps.
 func philoxFill(dst []float32, seed uint64, step, stream uint32, lo, hi int) {
 	i := lo
+	if n := (hi - lo) &^ 7; vecAVX2 && n > 0 && uint64(hi) <= 1<<32 {
+		// Eight at a time in AVX2 registers (philox_amd64.s): counters
+		// whose high word is 0.
+		_ = dst[lo+n-1]
+		philoxFillAVX2(&dst[lo], n, uint32(lo), seed, step, stream)
+		i += n
+	}
 	for ; i+4 <= hi; i += 4 {
 		var c0, c1, c2, c3 [4]uint32
 		for l := range 4 {

@@ -3,7 +3,8 @@
 // runtime/impl/vec_amd64.s: the AVX2 vector primitives of vec.go; and
 // runtime/impl/conv_amd64.s: the AVX2 kernels of conv.go (the 2x2 max
 // pooling and its gradient, the strided row copies and sums of Unfold and
-// Fold). The kernels are unrolled register-blocked loops,
+// Fold); and runtime/impl/philox_amd64.s: eight Philox4x32-10 draws at a
+// time (philox.go). The kernels are unrolled register-blocked loops,
 // tedious by hand and easy to generate; run it with go generate in
 // runtime/impl/.
 //
@@ -32,6 +33,7 @@ func main() {
 	out := flag.String("out", "sgemm_amd64.s", "output file for the Sgemm kernels")
 	vecOut := flag.String("vec", "vec_amd64.s", "output file for the vector primitives")
 	convOut := flag.String("conv", "conv_amd64.s", "output file for the convolution and pooling kernels")
+	philoxOut := flag.String("philox", "philox_amd64.s", "output file for the Philox draws")
 	flag.Parse()
 	g := newFile()
 	g.kernel(avx512)
@@ -60,6 +62,11 @@ func main() {
 	c.stridedRows("add", "VADDPS", "VADDSS")
 	c.stridedRows("copy", "", "")
 	if err := os.WriteFile(*convOut, c.buf.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	ph := newFile()
+	ph.philox()
+	if err := os.WriteFile(*philoxOut, ph.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }
