@@ -319,3 +319,67 @@ func BenchmarkUnfoldFold(b *testing.B) {
 		})
 	}
 }
+
+// TestMaxPoolGradReLU: the fused pooling and ReLU gradient gives
+// where(x > 0, MaxPoolGrad, 0) bit for bit and its column sums (within
+// rounding), with and without the AVX2 kernel, the sums bit-identical on
+// any number of workers and between the two paths.
+func TestMaxPoolGradReLU(t *testing.T) {
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	r := rand.New(rand.NewPCG(9, 10))
+	values := []float32{0, 0, 0.5, 1, 2, float32(math.Copysign(0, -1))} // a ReLU's output: many zeros, ties
+	for _, c := range []int{5, 8, 24} {
+		for _, hw := range [][2]int{{2, 2}, {5, 4}, {8, 9}, {17, 17}} {
+			g := ConvGeom{H: hw[0], W: hw[1], C: c, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, OH: hw[0] / 2, OW: hw[1] / 2, CG: c}
+			const n = 3
+			x, dy := make([]float32, n*g.H*g.W*c), make([]float32, n*g.OH*g.OW*c)
+			for i := range x {
+				x[i] = values[r.IntN(len(values))]
+				if r.IntN(50) == 0 {
+					x[i] = float32(math.NaN())
+				}
+			}
+			for i := range dy {
+				dy[i] = r.Float32()*2 - 1
+			}
+			want := make([]float32, len(x))
+			maxPoolGradRowsWide(&g, want, x, dy, 0, n)
+			sums := make([]float64, c)
+			for i := range want {
+				if !(x[i] > 0) {
+					want[i] = 0
+				}
+				sums[i%c] += float64(want[i])
+			}
+			var first []float32
+			for _, asm := range []bool{false, true} {
+				vecAVX2 = asm && hasVecAVX2
+				for _, threads := range []int{1, 2, 3} {
+					dx, db := make([]float32, len(x)), make([]float32, c)
+					for i := range dx {
+						dx[i] = float32(math.NaN()) // every element must be written
+					}
+					withThreads(threads, func() { MaxPoolGradReLU(g, dx, x, dy, n, db) })
+					for i := range dx {
+						if math.Float32bits(dx[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%dx%dx%d AVX2 %v: dx[%d] = %v, want %v", g.H, g.W, c, vecAVX2, i, dx[i], want[i])
+						}
+					}
+					for ch := range db {
+						if math.Abs(float64(db[ch])-sums[ch]) > 1e-5*float64(len(x)) {
+							t.Fatalf("%dx%dx%d: db[%d] = %v, want %v", g.H, g.W, c, ch, db[ch], sums[ch])
+						}
+					}
+					if first == nil {
+						first = db
+					}
+					for ch := range db {
+						if math.Float32bits(db[ch]) != math.Float32bits(first[ch]) {
+							t.Fatalf("%dx%dx%d AVX2 %v, %d workers: db[%d] = %v, first run %v", g.H, g.W, c, vecAVX2, threads, ch, db[ch], first[ch])
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -15,11 +15,26 @@ package main
 // loop's arithmetic with masks: m = max of the four by VMAXPS (exact when
 // none is NaN, and a NaN anywhere voids every equality below through the
 // unordered mask), k_x = (x == m and no NaN) or x is NaN, each mask
-// cleared of the ones before it, d taking what is left.
-func (g *gen) maxPoolGrad2x2() {
+// cleared of the ones before it, d taking what is left. With relu it is
+//
+//	func maxPoolGradReLU2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int, acc *float32)
+//
+// the gradient of relu's output pooled (top and bot hold relu's output):
+// a window passes gy only where its maximum is above 0 (a NaN passes
+// nothing), and what it passes is added to acc[ch], the channels' sums.
+func (g *gen) maxPoolGrad2x2(relu bool) {
+	name, frame := "maxPoolGrad2x2AVX2", 56
+	if relu {
+		name, frame = "maxPoolGradReLU2x2AVX2", 64
+	}
+	sfx := map[bool]string{false: "PoolGrad", true: "PoolGradReLU"}[relu]
 	g.p("")
-	g.p("// func maxPoolGrad2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int)")
-	g.p("TEXT ·maxPoolGrad2x2AVX2(SB), NOSPLIT, $0-56")
+	if relu {
+		g.p("// func %s(top, bot, dtop, dbot, gy *float32, ow, c int, acc *float32)", name)
+	} else {
+		g.p("// func %s(top, bot, dtop, dbot, gy *float32, ow, c int)", name)
+	}
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
 	g.p("\tMOVQ top+0(FP), SI")
 	g.p("\tMOVQ bot+8(FP), DI")
 	g.p("\tMOVQ dtop+16(FP), R8")
@@ -28,15 +43,19 @@ func (g *gen) maxPoolGrad2x2() {
 	g.p("\tMOVQ ow+40(FP), CX")
 	g.p("\tMOVQ c+48(FP), DX")
 	g.p("\tSHLQ $2, DX") // c in bytes: a window's second pixel
+	if relu {
+		g.p("\tMOVQ acc+56(FP), BX")
+		g.p("\tVXORPS Y12, Y12, Y12")
+	}
 	g.p("\tTESTQ CX, CX")
-	g.p("\tJZ donePoolGrad")
-	g.p("windowPoolGrad:")
+	g.p("\tJZ done%s", sfx)
+	g.p("window%s:", sfx)
 	g.p("\tLEAQ (SI)(DX*1), R11") // b
 	g.p("\tLEAQ (DI)(DX*1), R12") // d
 	g.p("\tLEAQ (R8)(DX*1), R13") // db
 	g.p("\tLEAQ (R9)(DX*1), R14") // dd
 	g.p("\tXORQ AX, AX")
-	g.p("chanPoolGrad:")
+	g.p("chan%s:", sfx)
 	g.p("\tVMOVUPS (SI)(AX*1), Y0")  // a
 	g.p("\tVMOVUPS (R11)(AX*1), Y1") // b
 	g.p("\tVMOVUPS (DI)(AX*1), Y2")  // c
@@ -67,6 +86,16 @@ func (g *gen) maxPoolGrad2x2() {
 	g.p("\tVORPS Y11, Y10, Y10")
 	g.p("\tVANDNPS Y10, Y9, Y10")
 	g.p("\tVORPS Y10, Y9, Y9")
+	if relu {
+		// Only a window whose maximum is above 0 (no NaN) passes its
+		// gradient (the ReLU's mask at the element it goes to), which
+		// is added to the channels' sums.
+		g.p("\tVCMPPS $14, Y12, Y5, Y13")
+		g.p("\tVANDNPS Y13, Y6, Y13")
+		g.p("\tVANDPS Y13, Y4, Y4")
+		g.p("\tVADDPS (BX)(AX*1), Y4, Y13")
+		g.p("\tVMOVUPS Y13, (BX)(AX*1)")
+	}
 	// The gradient through each mask; d gets it where nothing was taken.
 	g.p("\tVANDPS Y4, Y7, Y0")
 	g.p("\tVANDPS Y4, Y8, Y1")
@@ -78,7 +107,7 @@ func (g *gen) maxPoolGrad2x2() {
 	g.p("\tVMOVUPS Y3, (R14)(AX*1)")
 	g.p("\tADDQ $32, AX")
 	g.p("\tCMPQ AX, DX")
-	g.p("\tJLT chanPoolGrad")
+	g.p("\tJLT chan%s", sfx)
 	// Next window: two pixels on, one output on.
 	g.p("\tLEAQ (SI)(DX*2), SI")
 	g.p("\tLEAQ (DI)(DX*2), DI")
@@ -86,8 +115,8 @@ func (g *gen) maxPoolGrad2x2() {
 	g.p("\tLEAQ (R9)(DX*2), R9")
 	g.p("\tADDQ DX, R10")
 	g.p("\tDECQ CX")
-	g.p("\tJNZ windowPoolGrad")
-	g.p("donePoolGrad:")
+	g.p("\tJNZ window%s", sfx)
+	g.p("done%s:", sfx)
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 }

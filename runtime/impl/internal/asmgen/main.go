@@ -58,7 +58,8 @@ func main() {
 	}
 	c := newFile()
 	c.maxPool2x2()
-	c.maxPoolGrad2x2()
+	c.maxPoolGrad2x2(false)
+	c.maxPoolGrad2x2(true)
 	c.stridedRows("add", "VADDPS", "VADDSS")
 	c.stridedRows("copy", "", "")
 	if err := os.WriteFile(*convOut, c.buf.Bytes(), 0o644); err != nil {
