@@ -449,13 +449,20 @@ func MaxPoolGradReLU(g ConvGeom, dx, x, dy []float32, n int, db []float32) {
 	clear(db)
 	work := n * g.H * g.W * g.C
 	if !poolReLUJob.mu.TryLock() {
-		sumRows(db, n, 1, work, func(acc []float32, lo, hi int) { maxPoolGradReLURows(&g, dx, x, dy, acc, lo, hi) })
+		maxPoolGradReLUOwn(g, dx, x, dy, n, db)
 		return
 	}
 	poolReLUJob.g, poolReLUJob.dx, poolReLUJob.x, poolReLUJob.dy = g, dx, x, dy
 	sumRows(db, n, 1, work, poolReLUJob.rows)
 	poolReLUJob.dx, poolReLUJob.x, poolReLUJob.dy = nil, nil, nil
 	poolReLUJob.mu.Unlock()
+}
+
+// maxPoolGradReLUOwn is MaxPoolGradReLU with a rows function of its own
+// (allocated: the job's is taken). A function apart, so that the one
+// taking the job does not move its arguments to the heap.
+func maxPoolGradReLUOwn(g ConvGeom, dx, x, dy []float32, n int, db []float32) {
+	sumRows(db, n, 1, n*g.H*g.W*g.C, func(acc []float32, lo, hi int) { maxPoolGradReLURows(&g, dx, x, dy, acc, lo, hi) })
 }
 
 // poolReLUJob is the one MaxPoolGradReLU call whose rows function is made

@@ -323,7 +323,8 @@ func BenchmarkUnfoldFold(b *testing.B) {
 // TestMaxPoolGradReLU: the fused pooling and ReLU gradient gives
 // where(x > 0, MaxPoolGrad, 0) bit for bit and its column sums (within
 // rounding), with and without the AVX2 kernel, the sums bit-identical on
-// any number of workers and between the two paths.
+// any number of workers, between the two paths and when another call holds
+// the job.
 func TestMaxPoolGradReLU(t *testing.T) {
 	defer func(v bool) { vecAVX2 = v }(vecAVX2)
 	r := rand.New(rand.NewPCG(9, 10))
@@ -354,12 +355,18 @@ func TestMaxPoolGradReLU(t *testing.T) {
 			var first []float32
 			for _, asm := range []bool{false, true} {
 				vecAVX2 = asm && hasVecAVX2
-				for _, threads := range []int{1, 2, 3} {
+				for _, threads := range []int{1, 2, 3, 0} {
 					dx, db := make([]float32, len(x)), make([]float32, c)
 					for i := range dx {
 						dx[i] = float32(math.NaN()) // every element must be written
 					}
-					withThreads(threads, func() { MaxPoolGradReLU(g, dx, x, dy, n, db) })
+					if threads == 0 { // another call holds the job: a rows function of its own
+						poolReLUJob.mu.Lock()
+						MaxPoolGradReLU(g, dx, x, dy, n, db)
+						poolReLUJob.mu.Unlock()
+					} else {
+						withThreads(threads, func() { MaxPoolGradReLU(g, dx, x, dy, n, db) })
+					}
 					for i := range dx {
 						if math.Float32bits(dx[i]) != math.Float32bits(want[i]) {
 							t.Fatalf("%dx%dx%d AVX2 %v: dx[%d] = %v, want %v", g.H, g.W, c, vecAVX2, i, dx[i], want[i])
