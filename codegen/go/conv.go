@@ -2,6 +2,7 @@ package gogen
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/mdlc/mdlc/codegen/internal/dims"
 	"github.com/mdlc/mdlc/ir"
@@ -116,4 +117,81 @@ func (k *kgen) Pool(v *ir.Value) {
 	default: // avg_pool2d_grad
 		k.printf("rt.AvgPoolGrad(%s, %s, %s, %s)\n", gm, dst, k.p.ref(v.Args[0]), n)
 	}
+}
+
+// The pooling gradient fused with the ReLU's before it. A CNN's backward
+// pass computes, after each max_pool2d(relu(conv + b)):
+//
+//	p  = max_pool2d_grad(x, dy)     (x = relu's output, one unit)
+//	dz = where(gt(x, 0), p, 0)      (the next unit: relu's gradient
+//	db = reduce_sum(dz)              and the bias gradient)
+//
+// For 2x2 windows with stride 2 and no padding the two units are one call
+// of rt.MaxPoolGradReLU in the second's place: p is never written, and
+// neither is it read back. It is done when the units run one after the
+// other in the step (so dy is intact when the second runs), p has no other
+// use, gt is not stored, and dz shares no memory with dy (nor with x,
+// unless it is x's own storage: each window is read before it is written).
+
+// poolReLU returns the max_pool2d_grad that unit u (a pooling gradient)
+// computes when next is the ReLU and bias gradient above fused with it,
+// or nil.
+func (p *plan) poolReLU(u, next *ir.Unit, uses map[*ir.Value]int) *ir.Value {
+	step := uint8(1) << ir.EntryStep
+	if u.Kind != ir.UnitOp || next.Kind != ir.UnitReduce || u.Entries != step || next.Entries != step || len(next.Values) != 3 {
+		return nil
+	}
+	pg := u.Values[0]
+	if pg.Op.Name != "max_pool2d_grad" || uses[pg] != 1 || pg.Type.DType != ir.F32 {
+		return nil
+	}
+	g, err := ir.Conv2DGeometry(pg)
+	if err != nil || g.KH != 2 || g.KW != 2 || g.SH != 2 || g.SW != 2 || g.PT != 0 || g.PL != 0 || g.PB != 0 || g.PR != 0 {
+		return nil
+	}
+	x, dy := pg.Args[0], pg.Args[1]
+	sink := next.Last()
+	where := sink.Args[0]
+	if sink.Op.Reduce != ir.ReduceSum || sink.Op.Name != "reduce_sum" || sink.Attrs.Bool("keepdims") || where.Op.Name != "where" {
+		return nil
+	}
+	if axes, err := ir.NormAxes(sink.Attrs.Ints("axes"), 4); err != nil || len(axes) != 3 || axes[0] != 0 || axes[1] != 1 || axes[2] != 2 {
+		return nil
+	}
+	gt := where.Args[0]
+	if gt.Op.Name != "gt" || gt.Args[0] != x || !p.zero(gt.Args[1]) || where.Args[1] != pg || !p.zero(where.Args[2]) ||
+		!slices.Contains(next.Values, gt) || p.stored(gt) || !p.stored(where) || !p.stored(sink) {
+		return nil
+	}
+	if p.overlap(where, dy) || (p.overlap(where, x) && !p.sameStorage(where, x)) {
+		return nil
+	}
+	return pg
+}
+
+// zero reports whether v is the inline constant 0.
+func (p *plan) zero(v *ir.Value) bool {
+	s := p.source(v)
+	return p.inline(v) && s.Op.Name == "const" && s.Attrs.Float("value") == 0
+}
+
+// sameStorage reports whether a and b have the same storage: one slot.
+func (p *plan) sameStorage(a, b *ir.Value) bool {
+	sa, sb := p.slot(p.source(a)), p.slot(p.source(b))
+	return p.source(a) == p.source(b) || (sa.Storage.InBlock() && sa.Storage == sb.Storage && sa.Offset == sb.Offset && sa.Size == sb.Size)
+}
+
+// emitPoolReLU emits unit u (the ReLU and bias gradient) fused with the
+// pooling gradient pg (see poolReLU).
+func (k *kgen) emitPoolReLU(u *ir.Unit, pg *ir.Value) {
+	g, err := ir.Conv2DGeometry(pg)
+	if err != nil {
+		k.err = err
+		return
+	}
+	sink := u.Last()
+	where := sink.Args[0]
+	k.printf("// %s with the ReLU's gradient and its sum: x %s, output %s; window 2x2, stride 2x2 (%s is never stored)\n",
+		pg.Op.Name, dims.Comment(g.In()), dims.Comment(g.Out()), k.p.ident(pg))
+	k.printf("rt.MaxPoolGradReLU(%s, %s, %s, %s, %s, %s)\n", geom(g), k.p.ref(where), k.p.ref(pg.Args[0]), k.p.ref(pg.Args[1]), dims.Extent(g.N), k.p.ref(sink))
 }

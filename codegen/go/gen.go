@@ -174,11 +174,13 @@ type generator struct {
 	asm     []asmFunc  // functions of model_amd64.s
 	order   []*ir.Unit // the units the entry points run (emitUnits)
 	methods map[*ir.Unit]string
-	code    map[*ir.Unit]*kgen // each unit's code
-	rows    []rowsFunc         // every unit's rowsFuncs
-	err     error              // the first unit that could not be emitted
-	inputs  []*ir.Value        // g.Inputs(), made by unitInputs
-	split   []split            // the units split over examples, made by splits
+	code    map[*ir.Unit]*kgen     // each unit's code
+	rows    []rowsFunc             // every unit's rowsFuncs
+	fused   map[*ir.Unit]*ir.Value // unit -> the pooling gradient it computes too (conv.go, poolReLU)
+	skip    map[*ir.Unit]bool      // units computed by the next one
+	err     error                  // the first unit that could not be emitted
+	inputs  []*ir.Value            // g.Inputs(), made by unitInputs
+	split   []split                // the units split over examples, made by splits
 }
 
 func rt(name string) *jen.Statement { return api.Rt(name) }
@@ -483,14 +485,34 @@ func (gen *generator) emitUnits() {
 			gen.order = append(gen.order, u)
 		}
 	}
+	// Pooling gradients computed with the ReLU's gradient after them
+	// (conv.go): their unit is skipped, the next one computes both.
+	gen.fused = map[*ir.Unit]*ir.Value{}
+	gen.skip = map[*ir.Unit]bool{}
+	if ep := gen.pl.Entries[ir.EntryStep]; ep != nil {
+		uses := gen.g.Uses()
+		copied := map[*ir.Unit]bool{}
+		for _, c := range gen.pl.GradCopy {
+			copied[c.After] = true
+		}
+		for i := 0; i+1 < len(ep.Units); i++ {
+			if pg := gen.p.poolReLU(ep.Units[i], ep.Units[i+1], uses); pg != nil && !copied[ep.Units[i]] {
+				gen.skip[ep.Units[i]] = true
+				gen.fused[ep.Units[i+1]] = pg
+			}
+		}
+	}
 	suffix := [...]string{ir.PhaseForward: "Forward", ir.PhaseBackward: "Backward", ir.PhaseUpdate: "Update"}
 	for _, u := range gen.order {
-		if u.Kind != ir.UnitUpdate {
+		if u.Kind != ir.UnitUpdate && !gen.skip[u] {
 			gen.methods[u] = gen.p.unitName(u, nil, nil, suffix[u.Phase])
 		}
 	}
 	for _, u := range gen.order {
-		k := &kgen{p: gen.p, helpers: gen.helpers}
+		if gen.skip[u] {
+			continue
+		}
+		k := &kgen{p: gen.p, helpers: gen.helpers, poolGrad: gen.fused[u]}
 		_, split := gen.splitIndex(u)
 		switch {
 		case u.Kind == ir.UnitUpdate:
@@ -573,6 +595,9 @@ func (gen *generator) entries(f *jen.File) {
 				section = sections[u.Phase]
 				body = append(body, jen.Comment(section))
 			}
+			if gen.skip[u] {
+				continue // computed by the next unit
+			}
 			if u.Kind == ir.UnitUpdate {
 				body = append(body, jen.If(jen.Id("numParams").Op(">=").Lit(1).Op("<<").Lit(15)).Block(
 					rt("ParallelRows").Call(jen.Id("numParams"), jen.Id("m").Dot("updateFn")).Comment("m.update(lo, hi), split across the cores"),
@@ -622,6 +647,9 @@ func (gen *generator) entries(f *jen.File) {
 	// The units.
 	section := ""
 	for _, u := range order {
+		if gen.skip[u] {
+			continue
+		}
 		if s := sections[u.Phase]; s != section {
 			section = s
 			f.Comment(strings.Repeat("-", 76))
@@ -646,6 +674,9 @@ func (gen *generator) entries(f *jen.File) {
 		}
 		f.Comment(fmt.Sprintf("%s computes", methods[u]))
 		f.Comment("")
+		if pg := gen.fused[u]; pg != nil {
+			gen.formulas(f, []*ir.Value{pg})
+		}
 		gen.formulas(f, u.Values)
 		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id(methods[u]).Params(gen.params(gen.unitInputs(u))...).Block(jen.Id(strings.TrimRight(k.b.String(), "\n")))
 		for _, fn := range k.rows {
@@ -680,6 +711,9 @@ func (gen *generator) splits() []split {
 		for _, u := range gen.pl.Units {
 			if u.Entries == 0 {
 				continue
+			}
+			if gen.skip[u] || gen.fused[u] != nil {
+				continue // a pooling gradient fused with the ReLU's (conv.go)
 			}
 			if work, ok := gen.p.exampleSplit(u); ok {
 				gen.split = append(gen.split, split{u, work})

@@ -35,6 +35,10 @@ func (k *kgen) unitExpr(u *ir.Unit, v *ir.Value, read func(a *ir.Value) string) 
 
 // emitUnit writes the code of one unit.
 func (k *kgen) emitUnit(u *ir.Unit) {
+	if k.poolGrad != nil {
+		k.emitPoolReLU(u, k.poolGrad)
+		return
+	}
 	switch u.Kind {
 	case ir.UnitUpdate:
 		k.emitUpdate(u)

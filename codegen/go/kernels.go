@@ -96,12 +96,13 @@ func paren(s string) string {
 
 // kgen accumulates the statements of one generated function.
 type kgen struct {
-	p       *plan
-	b       strings.Builder
-	helpers map[string]bool
-	asm     []asmFunc  // AVX2 functions for model_amd64.s (asm.go)
-	rows    []rowsFunc // methods over a range of rows of a loop (rows.go)
-	err     error      // the first op without a template
+	p        *plan
+	b        strings.Builder
+	helpers  map[string]bool
+	asm      []asmFunc  // AVX2 functions for model_amd64.s (asm.go)
+	rows     []rowsFunc // methods over a range of rows of a loop (rows.go)
+	poolGrad *ir.Value  // the pooling gradient fused into this unit (conv.go, poolReLU)
+	err      error      // the first op without a template
 }
 
 // scalarExpr is the expression of elementwise v on its args' expressions.

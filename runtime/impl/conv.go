@@ -305,6 +305,12 @@ func maxPool2x2Rows(c, h, w, oh, ow int, y, x []float32, lo, hi int) {
 		top := x[((b*h+2*oy)*w)*c : ((b*h+2*oy)*w+w)*c]
 		bot := x[((b*h+2*oy+1)*w)*c : ((b*h+2*oy+1)*w+w)*c]
 		yr := y[(b*oh+oy)*ow*c : (b*oh+oy+1)*ow*c]
+		if vecAVX2 && c%8 == 0 && ow > 0 {
+			// The loop below, 8 channels at a time (conv_amd64.s).
+			_, _ = top[2*ow*c-1], bot[2*ow*c-1]
+			maxPool2x2AVX2(&top[0], &bot[0], &yr[0], ow, c)
+			continue
+		}
 		for ox := 0; ox < ow; ox++ {
 			yo := yr[ox*c : (ox+1)*c]
 			a, bb := top[2*ox*c:(2*ox+1)*c], top[(2*ox+1)*c:(2*ox+2)*c]
@@ -424,6 +430,103 @@ func maxPoolGrad2x2Rows(c, h, w, oh, ow int, dx, x, dy []float32, lo, hi int) {
 					db[ch] = math.Float32frombits(g & -kb)
 					dc[ch] = math.Float32frombits(g & -kc)
 					dd[ch] = math.Float32frombits(g & -kd)
+				}
+			}
+		}
+	}
+}
+
+// MaxPoolGradReLU is MaxPoolGrad of a pool of a ReLU's output x followed
+// by the ReLU's gradient, in one pass: dx = where(x > 0, MaxPoolGrad(x,
+// dy), 0), and db (C elements) the sum of dx over the n examples' pixels:
+// the gradient of the bias before the ReLU. It takes 2x2 windows with
+// stride 2 and no padding (the generated code calls it for no other).
+// db is summed per example and the examples' sums added in order
+// (SumRows), so it does not depend on the number of cores; dx is what
+// MaxPoolGrad and the mask give, bit for bit.
+func MaxPoolGradReLU(g ConvGeom, dx, x, dy []float32, n int, db []float32) {
+	db = db[:g.C]
+	clear(db)
+	work := n * g.H * g.W * g.C
+	if !poolReLUJob.mu.TryLock() {
+		maxPoolGradReLUOwn(g, dx, x, dy, n, db)
+		return
+	}
+	poolReLUJob.g, poolReLUJob.dx, poolReLUJob.x, poolReLUJob.dy = g, dx, x, dy
+	sumRows(db, n, 1, work, poolReLUJob.rows)
+	poolReLUJob.dx, poolReLUJob.x, poolReLUJob.dy = nil, nil, nil
+	poolReLUJob.mu.Unlock()
+}
+
+// maxPoolGradReLUOwn is MaxPoolGradReLU with a rows function of its own
+// (allocated: the job's is taken). A function apart, so that the one
+// taking the job does not move its arguments to the heap.
+func maxPoolGradReLUOwn(g ConvGeom, dx, x, dy []float32, n int, db []float32) {
+	sumRows(db, n, 1, n*g.H*g.W*g.C, func(acc []float32, lo, hi int) { maxPoolGradReLURows(&g, dx, x, dy, acc, lo, hi) })
+}
+
+// poolReLUJob is the one MaxPoolGradReLU call whose rows function is made
+// once (a second caller makes its own).
+var poolReLUJob struct {
+	mu        sync.Mutex
+	g         ConvGeom
+	dx, x, dy []float32
+	rows      func(acc []float32, lo, hi int)
+}
+
+func init() {
+	poolReLUJob.rows = func(acc []float32, lo, hi int) {
+		maxPoolGradReLURows(&poolReLUJob.g, poolReLUJob.dx, poolReLUJob.x, poolReLUJob.dy, acc, lo, hi)
+	}
+}
+
+// maxPoolGradReLURows does examples lo..hi-1 of MaxPoolGradReLU, adding
+// what each window passes to acc, window by window in order.
+func maxPoolGradReLURows(g *ConvGeom, dx, x, dy, acc []float32, lo, hi int) {
+	c, h, w, oh, ow := g.C, g.H, g.W, g.OH, g.OW
+	acc = acc[:c]
+	for b := lo; b < hi; b++ {
+		if h > 2*oh {
+			clear(dx[((b*h+2*oh)*w)*c : (b+1)*h*w*c])
+		}
+		for oy := 0; oy < oh; oy++ {
+			r0, r1 := ((b*h+2*oy)*w)*c, ((b*h+2*oy+1)*w)*c
+			top, bot := x[r0:r0+w*c], x[r1:r1+w*c]
+			dtop, dbot := dx[r0:r0+w*c], dx[r1:r1+w*c]
+			if w > 2*ow {
+				clear(dtop[2*ow*c:])
+				clear(dbot[2*ow*c:])
+			}
+			gr := dy[(b*oh+oy)*ow*c : (b*oh+oy+1)*ow*c]
+			if vecAVX2 && c%8 == 0 && ow > 0 {
+				// The loop below, 8 channels at a time (conv_amd64.s).
+				_, _ = top[2*ow*c-1], bot[2*ow*c-1]
+				maxPoolGradReLU2x2AVX2(&top[0], &bot[0], &dtop[0], &dbot[0], &gr[0], ow, c, &acc[0])
+				continue
+			}
+			for ox := 0; ox < ow; ox++ {
+				i0, i1, i2 := 2*ox*c, (2*ox+1)*c, (2*ox+2)*c
+				a, bb, cc, d := top[i0:i1], top[i1:i2], bot[i0:i1], bot[i1:i2]
+				da, db, dc, dd := dtop[i0:i1], dtop[i1:i2], dbot[i0:i1], dbot[i1:i2]
+				gy := gr[ox*c : (ox+1)*c]
+				bb, cc, d = bb[:len(a)], cc[:len(a)], d[:len(a)]
+				da, db, dc, dd, gy = da[:len(a)], db[:len(a)], dc[:len(a)], dd[:len(a)], gy[:len(a)]
+				for ch, av := range a {
+					bv, cv, dv := bb[ch], cc[ch], d[ch]
+					m := max(av, bv, cv, dv)
+					ka := bit(av == m) | bit(av != av)
+					kb := (bit(bv == m) | bit(bv != bv)) &^ ka
+					kc := (bit(cv == m) | bit(cv != cv)) &^ (ka | kb)
+					kd := 1 &^ (ka | kb | kc)
+					// The ReLU's mask where the gradient goes: its maximum
+					// (a NaN maximum is not above 0).
+					gv := math.Float32frombits(math.Float32bits(gy[ch]) & -bit(m > 0))
+					acc[ch] += gv
+					gb := math.Float32bits(gv)
+					da[ch] = math.Float32frombits(gb & -ka)
+					db[ch] = math.Float32frombits(gb & -kb)
+					dc[ch] = math.Float32frombits(gb & -kc)
+					dd[ch] = math.Float32frombits(gb & -kd)
 				}
 			}
 		}

@@ -4,11 +4,23 @@ package impl
 
 // The AVX2 kernels of conv.go (conv_amd64.s, written by internal/asmgen).
 
+// maxPool2x2AVX2 is maxPool2x2Rows for one output row of 2x2 windows, c
+// channels a multiple of 8.
+//
+//go:noescape
+func maxPool2x2AVX2(top, bot, y *float32, ow, c int)
+
 // maxPoolGrad2x2AVX2 is maxPoolGrad2x2Rows for one output row of 2x2
 // windows, c channels a multiple of 8.
 //
 //go:noescape
 func maxPoolGrad2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int)
+
+// maxPoolGradReLU2x2AVX2 is maxPoolGradReLURows for one output row of 2x2
+// windows, c channels a multiple of 8, adding what passes to acc.
+//
+//go:noescape
+func maxPoolGradReLU2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int, acc *float32)
 
 // addRowsAVX2 adds src[r*lds+j] to dst[r*ldd+j] for r < rows, j < n.
 //

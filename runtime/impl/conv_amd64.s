@@ -4,6 +4,55 @@
 
 #include "textflag.h"
 
+// func maxPool2x2AVX2(top, bot, y *float32, ow, c int)
+TEXT ·maxPool2x2AVX2(SB), NOSPLIT, $0-40
+	MOVQ top+0(FP), SI
+	MOVQ bot+8(FP), DI
+	MOVQ y+16(FP), R8
+	MOVQ ow+24(FP), CX
+	MOVQ c+32(FP), DX
+	SHLQ $2, DX
+	TESTQ CX, CX
+	JZ donePool
+windowPool:
+	LEAQ (SI)(DX*1), R11
+	LEAQ (DI)(DX*1), R12
+	XORQ AX, AX
+chanPool:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS (R11)(AX*1), Y1
+	VMOVUPS (DI)(AX*1), Y2
+	VMOVUPS (R12)(AX*1), Y3
+	VMAXPS Y1, Y0, Y4
+	VMAXPS Y0, Y1, Y5
+	VANDPS Y5, Y4, Y4
+	VMAXPS Y3, Y2, Y5
+	VMAXPS Y2, Y3, Y6
+	VANDPS Y6, Y5, Y5
+	VMAXPS Y5, Y4, Y6
+	VMAXPS Y4, Y5, Y7
+	VANDPS Y7, Y6, Y4
+	VCMPPS $3, Y3, Y3, Y6
+	VBLENDVPS Y6, Y3, Y4, Y4
+	VCMPPS $3, Y2, Y2, Y6
+	VBLENDVPS Y6, Y2, Y4, Y4
+	VCMPPS $3, Y1, Y1, Y6
+	VBLENDVPS Y6, Y1, Y4, Y4
+	VCMPPS $3, Y0, Y0, Y6
+	VBLENDVPS Y6, Y0, Y4, Y4
+	VMOVUPS Y4, (R8)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JLT chanPool
+	LEAQ (SI)(DX*2), SI
+	LEAQ (DI)(DX*2), DI
+	ADDQ DX, R8
+	DECQ CX
+	JNZ windowPool
+donePool:
+	VZEROUPPER
+	RET
+
 // func maxPoolGrad2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int)
 TEXT ·maxPoolGrad2x2AVX2(SB), NOSPLIT, $0-56
 	MOVQ top+0(FP), SI
@@ -72,6 +121,81 @@ donePoolGrad:
 	VZEROUPPER
 	RET
 
+// func maxPoolGradReLU2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int, acc *float32)
+TEXT ·maxPoolGradReLU2x2AVX2(SB), NOSPLIT, $0-64
+	MOVQ top+0(FP), SI
+	MOVQ bot+8(FP), DI
+	MOVQ dtop+16(FP), R8
+	MOVQ dbot+24(FP), R9
+	MOVQ gy+32(FP), R10
+	MOVQ ow+40(FP), CX
+	MOVQ c+48(FP), DX
+	SHLQ $2, DX
+	MOVQ acc+56(FP), BX
+	VXORPS Y12, Y12, Y12
+	TESTQ CX, CX
+	JZ donePoolGradReLU
+windowPoolGradReLU:
+	LEAQ (SI)(DX*1), R11
+	LEAQ (DI)(DX*1), R12
+	LEAQ (R8)(DX*1), R13
+	LEAQ (R9)(DX*1), R14
+	XORQ AX, AX
+chanPoolGradReLU:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS (R11)(AX*1), Y1
+	VMOVUPS (DI)(AX*1), Y2
+	VMOVUPS (R12)(AX*1), Y3
+	VMOVUPS (R10)(AX*1), Y4
+	VMAXPS Y1, Y0, Y5
+	VMAXPS Y3, Y2, Y6
+	VMAXPS Y6, Y5, Y5
+	VCMPPS $3, Y1, Y0, Y6
+	VCMPPS $3, Y3, Y2, Y7
+	VORPS Y7, Y6, Y6
+	VCMPPS $0, Y5, Y0, Y7
+	VANDNPS Y7, Y6, Y7
+	VCMPPS $3, Y0, Y0, Y8
+	VORPS Y8, Y7, Y7
+	VCMPPS $0, Y5, Y1, Y8
+	VANDNPS Y8, Y6, Y8
+	VCMPPS $3, Y1, Y1, Y9
+	VORPS Y9, Y8, Y8
+	VANDNPS Y8, Y7, Y8
+	VORPS Y8, Y7, Y9
+	VCMPPS $0, Y5, Y2, Y10
+	VANDNPS Y10, Y6, Y10
+	VCMPPS $3, Y2, Y2, Y11
+	VORPS Y11, Y10, Y10
+	VANDNPS Y10, Y9, Y10
+	VORPS Y10, Y9, Y9
+	VCMPPS $14, Y12, Y5, Y13
+	VANDNPS Y13, Y6, Y13
+	VANDPS Y13, Y4, Y4
+	VADDPS (BX)(AX*1), Y4, Y13
+	VMOVUPS Y13, (BX)(AX*1)
+	VANDPS Y4, Y7, Y0
+	VANDPS Y4, Y8, Y1
+	VANDPS Y4, Y10, Y2
+	VANDNPS Y4, Y9, Y3
+	VMOVUPS Y0, (R8)(AX*1)
+	VMOVUPS Y1, (R13)(AX*1)
+	VMOVUPS Y2, (R9)(AX*1)
+	VMOVUPS Y3, (R14)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JLT chanPoolGradReLU
+	LEAQ (SI)(DX*2), SI
+	LEAQ (DI)(DX*2), DI
+	LEAQ (R8)(DX*2), R8
+	LEAQ (R9)(DX*2), R9
+	ADDQ DX, R10
+	DECQ CX
+	JNZ windowPoolGradReLU
+donePoolGradReLU:
+	VZEROUPPER
+	RET
+
 // func addRowsAVX2(dst, src *float32, n, rows, ldd, lds int)
 TEXT ·addRowsAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
@@ -113,6 +237,17 @@ doneaddRows:
 	VZEROUPPER
 	RET
 
+// lanes<> is 0, 1, ..., 7: the lane indices of a masked copy.
+DATA lanes<>+0(SB)/4, $0
+DATA lanes<>+4(SB)/4, $1
+DATA lanes<>+8(SB)/4, $2
+DATA lanes<>+12(SB)/4, $3
+DATA lanes<>+16(SB)/4, $4
+DATA lanes<>+20(SB)/4, $5
+DATA lanes<>+24(SB)/4, $6
+DATA lanes<>+28(SB)/4, $7
+GLOBL lanes<>(SB), RODATA|NOPTR, $32
+
 // func copyRowsAVX2(dst, src *float32, n, rows, ldd, lds int)
 TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
@@ -125,6 +260,20 @@ TEXT ·copyRowsAVX2(SB), NOSPLIT, $0-48
 	SHLQ $2, R9
 	TESTQ BX, BX
 	JZ donecopyRows
+	CMPQ CX, $8
+	JGE rowcopyRows
+	VMOVDQU lanes<>(SB), Y2
+	MOVQ CX, X3
+	VPBROADCASTD X3, Y3
+	VPCMPGTD Y2, Y3, Y3
+maskedcopyRows:
+	VMASKMOVPS (SI), Y3, Y0
+	VMASKMOVPS Y0, Y3, (DI)
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ maskedcopyRows
+	JMP donecopyRows
 rowcopyRows:
 	XORQ AX, AX
 loop8copyRows:

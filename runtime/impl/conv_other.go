@@ -4,6 +4,10 @@ package impl
 
 // Builds without assembly run the Go loops of conv.go.
 
+func maxPool2x2AVX2(top, bot, y *float32, ow, c int)                  { panic("unreachable") }
 func maxPoolGrad2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int) { panic("unreachable") }
-func addRowsAVX2(dst, src *float32, n, rows, ldd, lds int)            { panic("unreachable") }
-func copyRowsAVX2(dst, src *float32, n, rows, ldd, lds int)           { panic("unreachable") }
+func maxPoolGradReLU2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int, acc *float32) {
+	panic("unreachable")
+}
+func addRowsAVX2(dst, src *float32, n, rows, ldd, lds int)  { panic("unreachable") }
+func copyRowsAVX2(dst, src *float32, n, rows, ldd, lds int) { panic("unreachable") }

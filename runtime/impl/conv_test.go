@@ -264,9 +264,9 @@ func testMaxPool2x2(t *testing.T, c int) {
 	}
 }
 
-// BenchmarkMaxPoolGrad2x2 is the seed CNN's first pooling gradient (one
-// example of 148x148x32), with and without the AVX2 kernel.
-func BenchmarkMaxPoolGrad2x2(b *testing.B) {
+// BenchmarkMaxPool2x2 is the seed CNN's first pooling and its gradient
+// (one example of 148x148x32), with and without the AVX2 kernels.
+func BenchmarkMaxPool2x2(b *testing.B) {
 	g := ConvGeom{H: 148, W: 148, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, OH: 74, OW: 74, CG: 32}
 	r := rand.New(rand.NewPCG(1, 2))
 	x, dy := make([]float32, g.H*g.W*g.C), make([]float32, g.OH*g.OW*g.C)
@@ -276,10 +276,17 @@ func BenchmarkMaxPoolGrad2x2(b *testing.B) {
 	for i := range dy {
 		dy[i] = r.Float32()
 	}
-	dx := make([]float32, len(x))
+	dx, y := make([]float32, len(x)), make([]float32, len(dy))
 	defer func(v bool) { vecAVX2 = v }(vecAVX2)
 	for _, asm := range []bool{false, true} {
-		b.Run(map[bool]string{false: "go", true: "avx2"}[asm], func(b *testing.B) {
+		name := map[bool]string{false: "go", true: "avx2"}[asm]
+		b.Run("forward/"+name, func(b *testing.B) {
+			vecAVX2 = asm && hasVecAVX2
+			for b.Loop() {
+				maxPoolRows(&g, y, x, 0, g.OH)
+			}
+		})
+		b.Run("grad/"+name, func(b *testing.B) {
 			vecAVX2 = asm && hasVecAVX2
 			for b.Loop() {
 				maxPoolGradRows(&g, dx, x, dy, 0, 1)
@@ -310,5 +317,76 @@ func BenchmarkUnfoldFold(b *testing.B) {
 				foldRows(&g, x, col, 0, 0, g.H)
 			}
 		})
+	}
+}
+
+// TestMaxPoolGradReLU: the fused pooling and ReLU gradient gives
+// where(x > 0, MaxPoolGrad, 0) bit for bit and its column sums (within
+// rounding), with and without the AVX2 kernel, the sums bit-identical on
+// any number of workers, between the two paths and when another call holds
+// the job.
+func TestMaxPoolGradReLU(t *testing.T) {
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	r := rand.New(rand.NewPCG(9, 10))
+	values := []float32{0, 0, 0.5, 1, 2, float32(math.Copysign(0, -1))} // a ReLU's output: many zeros, ties
+	for _, c := range []int{5, 8, 24} {
+		for _, hw := range [][2]int{{2, 2}, {5, 4}, {8, 9}, {17, 17}} {
+			g := ConvGeom{H: hw[0], W: hw[1], C: c, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, OH: hw[0] / 2, OW: hw[1] / 2, CG: c}
+			const n = 3
+			x, dy := make([]float32, n*g.H*g.W*c), make([]float32, n*g.OH*g.OW*c)
+			for i := range x {
+				x[i] = values[r.IntN(len(values))]
+				if r.IntN(50) == 0 {
+					x[i] = float32(math.NaN())
+				}
+			}
+			for i := range dy {
+				dy[i] = r.Float32()*2 - 1
+			}
+			want := make([]float32, len(x))
+			maxPoolGradRowsWide(&g, want, x, dy, 0, n)
+			sums := make([]float64, c)
+			for i := range want {
+				if !(x[i] > 0) {
+					want[i] = 0
+				}
+				sums[i%c] += float64(want[i])
+			}
+			var first []float32
+			for _, asm := range []bool{false, true} {
+				vecAVX2 = asm && hasVecAVX2
+				for _, threads := range []int{1, 2, 3, 0} {
+					dx, db := make([]float32, len(x)), make([]float32, c)
+					for i := range dx {
+						dx[i] = float32(math.NaN()) // every element must be written
+					}
+					if threads == 0 { // another call holds the job: a rows function of its own
+						poolReLUJob.mu.Lock()
+						MaxPoolGradReLU(g, dx, x, dy, n, db)
+						poolReLUJob.mu.Unlock()
+					} else {
+						withThreads(threads, func() { MaxPoolGradReLU(g, dx, x, dy, n, db) })
+					}
+					for i := range dx {
+						if math.Float32bits(dx[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%dx%dx%d AVX2 %v: dx[%d] = %v, want %v", g.H, g.W, c, vecAVX2, i, dx[i], want[i])
+						}
+					}
+					for ch := range db {
+						if math.Abs(float64(db[ch])-sums[ch]) > 1e-5*float64(len(x)) {
+							t.Fatalf("%dx%dx%d: db[%d] = %v, want %v", g.H, g.W, c, ch, db[ch], sums[ch])
+						}
+					}
+					if first == nil {
+						first = db
+					}
+					for ch := range db {
+						if math.Float32bits(db[ch]) != math.Float32bits(first[ch]) {
+							t.Fatalf("%dx%dx%d AVX2 %v, %d workers: db[%d] = %v, first run %v", g.H, g.W, c, vecAVX2, threads, ch, db[ch], first[ch])
+						}
+					}
+				}
+			}
+		}
 	}
 }

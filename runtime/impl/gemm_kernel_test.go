@@ -314,19 +314,19 @@ func FuzzSgemm(f *testing.F) {
 	})
 }
 
-// TestAsmUpToDate: sgemm_amd64.s, vec_amd64.s, math32_amd64.s and conv_amd64.s are what
-// internal/asmgen writes now.
+// TestAsmUpToDate: sgemm_amd64.s, vec_amd64.s, math32_amd64.s, conv_amd64.s
+// and philox_amd64.s are what internal/asmgen writes now.
 func TestAsmUpToDate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go tool")
 	}
 	dir := t.TempDir()
 	cmd := exec.Command("go", "run", "./internal/asmgen", "-out", filepath.Join(dir, "sgemm_amd64.s"), "-vec", filepath.Join(dir, "vec_amd64.s"),
-		"-math", filepath.Join(dir, "math32_amd64.s"), "-conv", filepath.Join(dir, "conv_amd64.s"))
+		"-math", filepath.Join(dir, "math32_amd64.s"), "-conv", filepath.Join(dir, "conv_amd64.s"), "-philox", filepath.Join(dir, "philox_amd64.s"))
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("asmgen: %v\n%s", err, msg)
 	}
-	for _, name := range []string{"sgemm_amd64.s", "vec_amd64.s", "math32_amd64.s", "conv_amd64.s"} {
+	for _, name := range []string{"sgemm_amd64.s", "vec_amd64.s", "math32_amd64.s", "conv_amd64.s", "philox_amd64.s"} {
 		want, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)

@@ -55,17 +55,31 @@ func TestPhiloxUniform(t *testing.T) {
 	}
 }
 
-// TestPhiloxFill: PhiloxFill draws PhiloxUniform's values, with any split.
+// TestPhiloxFill: PhiloxFill draws PhiloxUniform's values, with any split,
+// with and without the AVX2 kernel.
 func TestPhiloxFill(t *testing.T) {
-	for _, n := range []int{0, 5, 1 << 16} {
-		for _, threads := range []int{1, 2, 5} {
-			dst := make([]float32, n)
-			withThreads(threads, func() { PhiloxFill(dst, 0x1234_5678_9abc, 7, 2) })
-			for i, v := range dst {
-				if w := PhiloxUniform(0x1234_5678_9abc, 7, 2, uint64(i)); v != w {
-					t.Fatalf("n %d, %d workers: dst[%d] = %v, want %v", n, threads, i, v, w)
+	defer func(v bool) { vecAVX2 = v }(vecAVX2)
+	for _, asm := range []bool{false, true} {
+		vecAVX2 = asm && hasVecAVX2
+		for _, n := range []int{0, 5, 13, 1 << 16} {
+			for _, threads := range []int{1, 2, 5} {
+				dst := make([]float32, n)
+				withThreads(threads, func() { PhiloxFill(dst, 0x1234_5678_9abc, 7, 2) })
+				for i, v := range dst {
+					if w := PhiloxUniform(0x1234_5678_9abc, 7, 2, uint64(i)); v != w {
+						t.Fatalf("AVX2 %v, n %d, %d workers: dst[%d] = %v, want %v", vecAVX2, n, threads, i, v, w)
+					}
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkPhiloxFill draws the Fashion-MNIST CNN's dropout mask (128 x
+// 1600) on one core.
+func BenchmarkPhiloxFill(b *testing.B) {
+	dst := make([]float32, 128*1600)
+	for b.Loop() {
+		philoxFill(dst, 0x1234_5678_9abc, 7, 2, 0, len(dst))
 	}
 }

@@ -40,6 +40,12 @@ func ForRows(rows, width int, f func(lo, hi int)) {
 // least rowsParallelMin elements. f must be a func value made once (see
 // ParallelRows); nothing is allocated per call after the first of a size.
 func SumRows(dst []float32, rows, chunk int, f func(acc []float32, lo, hi int)) {
+	sumRows(dst, rows, chunk, rows*len(dst), f)
+}
+
+// sumRows is SumRows for rows whose work is about work elements in all
+// (not rows*len(dst): a row of the pooling gradient is an example).
+func sumRows(dst []float32, rows, chunk, work int, f func(acc []float32, lo, hi int)) {
 	if rows <= 0 {
 		return
 	}
@@ -49,7 +55,7 @@ func SumRows(dst []float32, rows, chunk int, f func(acc []float32, lo, hi int)) 
 	part := getPartials(nc * width)
 	defer putPartials(part)
 	job := sumJob{part: part.buf, width: width, rows: rows, chunk: chunk, f: f}
-	if rows*width < rowsParallelMin || nc < 2 || !sumJobs.mu.TryLock() {
+	if work < rowsParallelMin || nc < 2 || !sumJobs.mu.TryLock() {
 		job.chunks(0, nc)
 	} else {
 		sumJobs.job = job

@@ -4,7 +4,7 @@ package impl
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run ./internal/asmgen -out sgemm_amd64.s -vec vec_amd64.s -math math32_amd64.s -conv conv_amd64.s
+//go:generate go run ./internal/asmgen -out sgemm_amd64.s -vec vec_amd64.s -math math32_amd64.s -conv conv_amd64.s -philox philox_amd64.s
 
 // Assembly kernels (sgemm_amd64.s); see microKernel for the contract.
 

@@ -133,11 +133,6 @@ type Model struct {
 
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 
-	dC4BRowsFn func(acc []float32, lo, hi int) // m.dC4BRows, made once so parallel calls do not allocate
-	dC3BRowsFn func(acc []float32, lo, hi int) // m.dC3BRows, made once so parallel calls do not allocate
-	dC2BRowsFn func(acc []float32, lo, hi int) // m.dC2BRows, made once so parallel calls do not allocate
-	dC1BRowsFn func(acc []float32, lo, hi int) // m.dC1BRows, made once so parallel calls do not allocate
-
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 
 	unit       int              // the unit forExamples runs
@@ -267,10 +262,6 @@ func New(opts ...Option) *Model {
 	m.dC1Scratch = m.arena[33046528:34539520:34539520]
 	m.dC1WScratch = m.arena[22429696:23021104:23021104]
 	m.updateFn = m.update
-	m.dC4BRowsFn = m.dC4BRows
-	m.dC3BRowsFn = m.dC3BRows
-	m.dC2BRowsFn = m.dC2BRows
-	m.dC1BRowsFn = m.dC1BRows
 	m.examplesFn = m.examples
 	m.Reset()
 	return m
@@ -884,19 +875,15 @@ func (m *Model) trainStep(image []float32, label []float32, n int) error {
 	m.dHiddenBBackward(n)
 	m.dC4MulBackward(n)
 	m.dHiddenWBackward(n)
-	m.dC4BMaxPool2dGradBackward(n)
 	m.dC4BBackward(n)
 	m.dC4WBackward(n)
 	m.dC3Backward(n)
-	m.dC3BMaxPool2dGradBackward(n)
 	m.dC3BBackward(n)
 	m.dC3WBackward(n)
 	m.dC2Backward(n)
-	m.dC2BMaxPool2dGradBackward(n)
 	m.dC2BBackward(n)
 	m.dC2WBackward(n)
 	m.dC1Backward(n)
-	m.dC1BMaxPool2dGradBackward(n)
 	m.dC1BBackward(n)
 	m.dC1WBackward(image, n)
 
@@ -1360,50 +1347,15 @@ func (m *Model) dHiddenWBackward(n int) {
 	rt.Sgemm(true, false, 6272, 512, n, 1, m.hiddenWhere, 6272, m.dHiddenBWhere, 512, 0, m.dHiddenW, 512)
 }
 
-// dC4BMaxPool2dGradBackward computes
-//
-//	dC4BMaxPool2dGrad = max_pool2d_grad(c4Relu, dC4Mul) (N, 15, 15, 128)
-func (m *Model) dC4BMaxPool2dGradBackward(n int) {
-	// max_pool2d_grad: x (N, 15, 15, 128), output (N, 7, 7, 128); window 2x2, stride 2x2, pads 0,0,0,0
-	rt.MaxPoolGrad(rt.ConvGeom{H: 15, W: 15, C: 128, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 7, OW: 7, CG: 128}, m.dC4BMaxPool2dGrad, m.c4Relu, m.dC4Mul, n)
-}
-
 // dC4BBackward computes
 //
+//	dC4BMaxPool2dGrad = max_pool2d_grad(c4Relu, dC4Mul) (N, 15, 15, 128)
 //	dC4BGt = gt(c4Relu, float32(0.0)) (N, 15, 15, 128)
 //	dC4BWhere = where(dC4BGt, dC4BMaxPool2dGrad, float32(0.0)) (N, 15, 15, 128)
 //	dC4B = reduce_sum(dC4BWhere) (128)
 func (m *Model) dC4BBackward(n int) {
-	for i := range m.dC4B[:128] {
-		m.dC4B[i] = 0
-	}
-	rt.SumRows(m.dC4B[:128], 225*n, 512, m.dC4BRowsFn) // m.dC4BRows(acc, lo, hi) over chunks of rows, split across the cores
-}
-
-// dC4BRows adds the sums over rows lo..hi-1 of dC4BBackward's loop into acc.
-func (m *Model) dC4BRows(acc []float32, lo, hi int) {
-	if dC4BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for r := lo; r < hi; r++ {
-			c4ReluRow := m.c4Relu[r*128:][:128]
-			dC4BMaxPool2dGradRow := m.dC4BMaxPool2dGrad[r*128:][:128]
-			dC4BWhereRow := m.dC4BWhere[r*128:][:128]
-			dC4BRow := acc[:128]
-			dC4BAVX2(128, &c4ReluRow[0], &dC4BMaxPool2dGradRow[0], &dC4BWhereRow[0], &dC4BRow[0])
-		}
-	} else {
-		for r := lo; r < hi; r++ {
-			c4ReluRow := m.c4Relu[r*128:][:128]
-			dC4BMaxPool2dGradRow := m.dC4BMaxPool2dGrad[r*128:][:128]
-			dC4BWhereRow := m.dC4BWhere[r*128:][:128]
-			dC4BRow := acc[:128]
-			for j := range dC4BWhereRow {
-				dC4BGt := b2f(c4ReluRow[j] > float32(0.0))
-				dC4BWhere := sel32(dC4BGt, dC4BMaxPool2dGradRow[j], float32(0.0))
-				dC4BRow[j] += dC4BWhere
-				dC4BWhereRow[j] = dC4BWhere
-			}
-		}
-	}
+	// max_pool2d_grad with the ReLU's gradient and its sum: x (N, 15, 15, 128), output (N, 7, 7, 128); window 2x2, stride 2x2 (dC4BMaxPool2dGrad is never stored)
+	rt.MaxPoolGradReLU(rt.ConvGeom{H: 15, W: 15, C: 128, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 7, OW: 7, CG: 128}, m.dC4BWhere, m.c4Relu, m.dC4Mul, n, m.dC4B)
 }
 
 // dC4WBackward computes
@@ -1436,50 +1388,15 @@ func (m *Model) dC3Backward(n int) {
 	}
 }
 
-// dC3BMaxPool2dGradBackward computes
-//
-//	dC3BMaxPool2dGrad = max_pool2d_grad(c3Relu, dC3) (N, 34, 34, 128)
-func (m *Model) dC3BMaxPool2dGradBackward(n int) {
-	// max_pool2d_grad: x (N, 34, 34, 128), output (N, 17, 17, 128); window 2x2, stride 2x2, pads 0,0,0,0
-	rt.MaxPoolGrad(rt.ConvGeom{H: 34, W: 34, C: 128, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 17, OW: 17, CG: 128}, m.dC3BMaxPool2dGrad, m.c3Relu, m.dC3, n)
-}
-
 // dC3BBackward computes
 //
+//	dC3BMaxPool2dGrad = max_pool2d_grad(c3Relu, dC3) (N, 34, 34, 128)
 //	dC3BGt = gt(c3Relu, float32(0.0)) (N, 34, 34, 128)
 //	dC3BWhere = where(dC3BGt, dC3BMaxPool2dGrad, float32(0.0)) (N, 34, 34, 128)
 //	dC3B = reduce_sum(dC3BWhere) (128)
 func (m *Model) dC3BBackward(n int) {
-	for i := range m.dC3B[:128] {
-		m.dC3B[i] = 0
-	}
-	rt.SumRows(m.dC3B[:128], 1156*n, 512, m.dC3BRowsFn) // m.dC3BRows(acc, lo, hi) over chunks of rows, split across the cores
-}
-
-// dC3BRows adds the sums over rows lo..hi-1 of dC3BBackward's loop into acc.
-func (m *Model) dC3BRows(acc []float32, lo, hi int) {
-	if dC3BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for r := lo; r < hi; r++ {
-			c3ReluRow := m.c3Relu[r*128:][:128]
-			dC3BMaxPool2dGradRow := m.dC3BMaxPool2dGrad[r*128:][:128]
-			dC3BWhereRow := m.dC3BWhere[r*128:][:128]
-			dC3BRow := acc[:128]
-			dC3BAVX2(128, &c3ReluRow[0], &dC3BMaxPool2dGradRow[0], &dC3BWhereRow[0], &dC3BRow[0])
-		}
-	} else {
-		for r := lo; r < hi; r++ {
-			c3ReluRow := m.c3Relu[r*128:][:128]
-			dC3BMaxPool2dGradRow := m.dC3BMaxPool2dGrad[r*128:][:128]
-			dC3BWhereRow := m.dC3BWhere[r*128:][:128]
-			dC3BRow := acc[:128]
-			for j := range dC3BWhereRow {
-				dC3BGt := b2f(c3ReluRow[j] > float32(0.0))
-				dC3BWhere := sel32(dC3BGt, dC3BMaxPool2dGradRow[j], float32(0.0))
-				dC3BRow[j] += dC3BWhere
-				dC3BWhereRow[j] = dC3BWhere
-			}
-		}
-	}
+	// max_pool2d_grad with the ReLU's gradient and its sum: x (N, 34, 34, 128), output (N, 17, 17, 128); window 2x2, stride 2x2 (dC3BMaxPool2dGrad is never stored)
+	rt.MaxPoolGradReLU(rt.ConvGeom{H: 34, W: 34, C: 128, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 17, OW: 17, CG: 128}, m.dC3BWhere, m.c3Relu, m.dC3, n, m.dC3B)
 }
 
 // dC3WBackward computes
@@ -1512,50 +1429,15 @@ func (m *Model) dC2Backward(n int) {
 	}
 }
 
-// dC2BMaxPool2dGradBackward computes
-//
-//	dC2BMaxPool2dGrad = max_pool2d_grad(c2Relu, dC2) (N, 72, 72, 64)
-func (m *Model) dC2BMaxPool2dGradBackward(n int) {
-	// max_pool2d_grad: x (N, 72, 72, 64), output (N, 36, 36, 64); window 2x2, stride 2x2, pads 0,0,0,0
-	rt.MaxPoolGrad(rt.ConvGeom{H: 72, W: 72, C: 64, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 36, OW: 36, CG: 64}, m.dC2BMaxPool2dGrad, m.c2Relu, m.dC2, n)
-}
-
 // dC2BBackward computes
 //
+//	dC2BMaxPool2dGrad = max_pool2d_grad(c2Relu, dC2) (N, 72, 72, 64)
 //	dC2BGt = gt(c2Relu, float32(0.0)) (N, 72, 72, 64)
 //	dC2BWhere = where(dC2BGt, dC2BMaxPool2dGrad, float32(0.0)) (N, 72, 72, 64)
 //	dC2B = reduce_sum(dC2BWhere) (64)
 func (m *Model) dC2BBackward(n int) {
-	for i := range m.dC2B[:64] {
-		m.dC2B[i] = 0
-	}
-	rt.SumRows(m.dC2B[:64], 5184*n, 1024, m.dC2BRowsFn) // m.dC2BRows(acc, lo, hi) over chunks of rows, split across the cores
-}
-
-// dC2BRows adds the sums over rows lo..hi-1 of dC2BBackward's loop into acc.
-func (m *Model) dC2BRows(acc []float32, lo, hi int) {
-	if dC2BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for r := lo; r < hi; r++ {
-			c2ReluRow := m.c2Relu[r*64:][:64]
-			dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[r*64:][:64]
-			dC2BWhereRow := m.dC2BWhere[r*64:][:64]
-			dC2BRow := acc[:64]
-			dC2BAVX2(64, &c2ReluRow[0], &dC2BMaxPool2dGradRow[0], &dC2BWhereRow[0], &dC2BRow[0])
-		}
-	} else {
-		for r := lo; r < hi; r++ {
-			c2ReluRow := m.c2Relu[r*64:][:64]
-			dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[r*64:][:64]
-			dC2BWhereRow := m.dC2BWhere[r*64:][:64]
-			dC2BRow := acc[:64]
-			for j := range dC2BWhereRow {
-				dC2BGt := b2f(c2ReluRow[j] > float32(0.0))
-				dC2BWhere := sel32(dC2BGt, dC2BMaxPool2dGradRow[j], float32(0.0))
-				dC2BRow[j] += dC2BWhere
-				dC2BWhereRow[j] = dC2BWhere
-			}
-		}
-	}
+	// max_pool2d_grad with the ReLU's gradient and its sum: x (N, 72, 72, 64), output (N, 36, 36, 64); window 2x2, stride 2x2 (dC2BMaxPool2dGrad is never stored)
+	rt.MaxPoolGradReLU(rt.ConvGeom{H: 72, W: 72, C: 64, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 36, OW: 36, CG: 64}, m.dC2BWhere, m.c2Relu, m.dC2, n, m.dC2B)
 }
 
 // dC2WBackward computes
@@ -1588,50 +1470,15 @@ func (m *Model) dC1Backward(n int) {
 	}
 }
 
-// dC1BMaxPool2dGradBackward computes
-//
-//	dC1BMaxPool2dGrad = max_pool2d_grad(c1Relu, dC1) (N, 148, 148, 32)
-func (m *Model) dC1BMaxPool2dGradBackward(n int) {
-	// max_pool2d_grad: x (N, 148, 148, 32), output (N, 74, 74, 32); window 2x2, stride 2x2, pads 0,0,0,0
-	rt.MaxPoolGrad(rt.ConvGeom{H: 148, W: 148, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 74, OW: 74, CG: 32}, m.dC1BMaxPool2dGrad, m.c1Relu, m.dC1, n)
-}
-
 // dC1BBackward computes
 //
+//	dC1BMaxPool2dGrad = max_pool2d_grad(c1Relu, dC1) (N, 148, 148, 32)
 //	dC1BGt = gt(c1Relu, float32(0.0)) (N, 148, 148, 32)
 //	dC1BWhere = where(dC1BGt, dC1BMaxPool2dGrad, float32(0.0)) (N, 148, 148, 32)
 //	dC1B = reduce_sum(dC1BWhere) (32)
 func (m *Model) dC1BBackward(n int) {
-	for i := range m.dC1B[:32] {
-		m.dC1B[i] = 0
-	}
-	rt.SumRows(m.dC1B[:32], 21904*n, 2048, m.dC1BRowsFn) // m.dC1BRows(acc, lo, hi) over chunks of rows, split across the cores
-}
-
-// dC1BRows adds the sums over rows lo..hi-1 of dC1BBackward's loop into acc.
-func (m *Model) dC1BRows(acc []float32, lo, hi int) {
-	if dC1BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for r := lo; r < hi; r++ {
-			c1ReluRow := m.c1Relu[r*32:][:32]
-			dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[r*32:][:32]
-			dC1BWhereRow := m.dC1BWhere[r*32:][:32]
-			dC1BRow := acc[:32]
-			dC1BAVX2(32, &c1ReluRow[0], &dC1BMaxPool2dGradRow[0], &dC1BWhereRow[0], &dC1BRow[0])
-		}
-	} else {
-		for r := lo; r < hi; r++ {
-			c1ReluRow := m.c1Relu[r*32:][:32]
-			dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[r*32:][:32]
-			dC1BWhereRow := m.dC1BWhere[r*32:][:32]
-			dC1BRow := acc[:32]
-			for j := range dC1BWhereRow {
-				dC1BGt := b2f(c1ReluRow[j] > float32(0.0))
-				dC1BWhere := sel32(dC1BGt, dC1BMaxPool2dGradRow[j], float32(0.0))
-				dC1BRow[j] += dC1BWhere
-				dC1BWhereRow[j] = dC1BWhere
-			}
-		}
-	}
+	// max_pool2d_grad with the ReLU's gradient and its sum: x (N, 148, 148, 32), output (N, 74, 74, 32); window 2x2, stride 2x2 (dC1BMaxPool2dGrad is never stored)
+	rt.MaxPoolGradReLU(rt.ConvGeom{H: 148, W: 148, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 74, OW: 74, CG: 32}, m.dC1BWhere, m.c1Relu, m.dC1, n, m.dC1B)
 }
 
 // dC1WBackward computes
@@ -1728,18 +1575,6 @@ var dHiddenBAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 // dC4MulAVX2 is dC4MulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var dC4MulAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// dC4BAVX2 is dC4BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var dC4BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
-
-// dC3BAVX2 is dC3BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var dC3BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
-
-// dC2BAVX2 is dC2BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var dC2BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
-
-// dC1BAVX2 is dC1BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var dC1BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 // updateAVX2 is updateAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)

@@ -13,10 +13,6 @@ func init() {
 		lossSubAVX2 = lossSubAVX2Asm
 		dHiddenBAVX2 = dHiddenBAVX2Asm
 		dC4MulAVX2 = dC4MulAVX2Asm
-		dC4BAVX2 = dC4BAVX2Asm
-		dC3BAVX2 = dC3BAVX2Asm
-		dC2BAVX2 = dC2BAVX2Asm
-		dC1BAVX2 = dC1BAVX2Asm
 		updateAVX2 = updateAVX2Asm
 	}
 }
@@ -32,18 +28,6 @@ func dHiddenBAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 //go:noescape
 func dC4MulAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-
-//go:noescape
-func dC4BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
-
-//go:noescape
-func dC3BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
-
-//go:noescape
-func dC2BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
-
-//go:noescape
-func dC1BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 //go:noescape
 func updateAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)

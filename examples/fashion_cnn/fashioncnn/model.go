@@ -122,9 +122,6 @@ type Model struct {
 
 	allReduce mdlc.AllReducer // joins the steps of several processes (WithAllReduce); nil: one process
 
-	dC2BRowsFn func(acc []float32, lo, hi int) // m.dC2BRows, made once so parallel calls do not allocate
-	dC1BRowsFn func(acc []float32, lo, hi int) // m.dC1BRows, made once so parallel calls do not allocate
-
 	updateFn func(lo, hi int) // m.update, made once so parallel calls do not allocate
 
 	unit       int              // the unit forExamples runs
@@ -243,8 +240,6 @@ func New(opts ...Option) *Model {
 	m.dC1Scratch = m.arena[2768896:3884032:3884032]
 	m.dC1WScratch = m.arena[2768896:2811484:2811484]
 	m.updateFn = m.update
-	m.dC2BRowsFn = m.dC2BRows
-	m.dC1BRowsFn = m.dC1BRows
 	m.examplesFn = m.examples
 	m.Reset()
 	return m
@@ -837,11 +832,9 @@ func (m *Model) trainStep(image []float32, label []int32, n int) error {
 	m.dHiddenBBackward(n)
 	m.dC2MulBackward(n)
 	m.dHiddenWBackward(n)
-	m.dC2BMaxPool2dGradBackward(n)
 	m.dC2BBackward(n)
 	m.dC2WBackward(n)
 	m.dC1Backward(n)
-	m.dC1BMaxPool2dGradBackward(n)
 	m.dC1BBackward(n)
 	m.dC1WBackward(image, n)
 
@@ -1366,50 +1359,15 @@ func (m *Model) dHiddenWBackward(n int) {
 	rt.Sgemm(true, false, 1600, 128, n, 1, m.hiddenWhere, 1600, m.dHiddenBWhere, 128, 0, m.dHiddenW, 128)
 }
 
-// dC2BMaxPool2dGradBackward computes
-//
-//	dC2BMaxPool2dGrad = max_pool2d_grad(c2Relu, dC2Mul) (N, 11, 11, 64)
-func (m *Model) dC2BMaxPool2dGradBackward(n int) {
-	// max_pool2d_grad: x (N, 11, 11, 64), output (N, 5, 5, 64); window 2x2, stride 2x2, pads 0,0,0,0
-	rt.MaxPoolGrad(rt.ConvGeom{H: 11, W: 11, C: 64, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 5, OW: 5, CG: 64}, m.dC2BMaxPool2dGrad, m.c2Relu, m.dC2Mul, n)
-}
-
 // dC2BBackward computes
 //
+//	dC2BMaxPool2dGrad = max_pool2d_grad(c2Relu, dC2Mul) (N, 11, 11, 64)
 //	dC2BGt = gt(c2Relu, float32(0.0)) (N, 11, 11, 64)
 //	dC2BWhere = where(dC2BGt, dC2BMaxPool2dGrad, float32(0.0)) (N, 11, 11, 64)
 //	dC2B = reduce_sum(dC2BWhere) (64)
 func (m *Model) dC2BBackward(n int) {
-	for i := range m.dC2B[:64] {
-		m.dC2B[i] = 0
-	}
-	rt.SumRows(m.dC2B[:64], 121*n, 1024, m.dC2BRowsFn) // m.dC2BRows(acc, lo, hi) over chunks of rows, split across the cores
-}
-
-// dC2BRows adds the sums over rows lo..hi-1 of dC2BBackward's loop into acc.
-func (m *Model) dC2BRows(acc []float32, lo, hi int) {
-	if dC2BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for r := lo; r < hi; r++ {
-			c2ReluRow := m.c2Relu[r*64:][:64]
-			dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[r*64:][:64]
-			dC2BWhereRow := m.dC2BWhere[r*64:][:64]
-			dC2BRow := acc[:64]
-			dC2BAVX2(64, &c2ReluRow[0], &dC2BMaxPool2dGradRow[0], &dC2BWhereRow[0], &dC2BRow[0])
-		}
-	} else {
-		for r := lo; r < hi; r++ {
-			c2ReluRow := m.c2Relu[r*64:][:64]
-			dC2BMaxPool2dGradRow := m.dC2BMaxPool2dGrad[r*64:][:64]
-			dC2BWhereRow := m.dC2BWhere[r*64:][:64]
-			dC2BRow := acc[:64]
-			for j := range dC2BWhereRow {
-				dC2BGt := b2f(c2ReluRow[j] > float32(0.0))
-				dC2BWhere := sel32(dC2BGt, dC2BMaxPool2dGradRow[j], float32(0.0))
-				dC2BRow[j] += dC2BWhere
-				dC2BWhereRow[j] = dC2BWhere
-			}
-		}
-	}
+	// max_pool2d_grad with the ReLU's gradient and its sum: x (N, 11, 11, 64), output (N, 5, 5, 64); window 2x2, stride 2x2 (dC2BMaxPool2dGrad is never stored)
+	rt.MaxPoolGradReLU(rt.ConvGeom{H: 11, W: 11, C: 64, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 5, OW: 5, CG: 64}, m.dC2BWhere, m.c2Relu, m.dC2Mul, n, m.dC2B)
 }
 
 // dC2WBackward computes
@@ -1442,50 +1400,15 @@ func (m *Model) dC1Backward(n int) {
 	}
 }
 
-// dC1BMaxPool2dGradBackward computes
-//
-//	dC1BMaxPool2dGrad = max_pool2d_grad(c1Relu, dC1) (N, 26, 26, 32)
-func (m *Model) dC1BMaxPool2dGradBackward(n int) {
-	// max_pool2d_grad: x (N, 26, 26, 32), output (N, 13, 13, 32); window 2x2, stride 2x2, pads 0,0,0,0
-	rt.MaxPoolGrad(rt.ConvGeom{H: 26, W: 26, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 13, OW: 13, CG: 32}, m.dC1BMaxPool2dGrad, m.c1Relu, m.dC1, n)
-}
-
 // dC1BBackward computes
 //
+//	dC1BMaxPool2dGrad = max_pool2d_grad(c1Relu, dC1) (N, 26, 26, 32)
 //	dC1BGt = gt(c1Relu, float32(0.0)) (N, 26, 26, 32)
 //	dC1BWhere = where(dC1BGt, dC1BMaxPool2dGrad, float32(0.0)) (N, 26, 26, 32)
 //	dC1B = reduce_sum(dC1BWhere) (32)
 func (m *Model) dC1BBackward(n int) {
-	for i := range m.dC1B[:32] {
-		m.dC1B[i] = 0
-	}
-	rt.SumRows(m.dC1B[:32], 676*n, 2048, m.dC1BRowsFn) // m.dC1BRows(acc, lo, hi) over chunks of rows, split across the cores
-}
-
-// dC1BRows adds the sums over rows lo..hi-1 of dC1BBackward's loop into acc.
-func (m *Model) dC1BRows(acc []float32, lo, hi int) {
-	if dC1BAVX2 != nil { // in registers, 8 lanes at a time (model_amd64.s)
-		for r := lo; r < hi; r++ {
-			c1ReluRow := m.c1Relu[r*32:][:32]
-			dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[r*32:][:32]
-			dC1BWhereRow := m.dC1BWhere[r*32:][:32]
-			dC1BRow := acc[:32]
-			dC1BAVX2(32, &c1ReluRow[0], &dC1BMaxPool2dGradRow[0], &dC1BWhereRow[0], &dC1BRow[0])
-		}
-	} else {
-		for r := lo; r < hi; r++ {
-			c1ReluRow := m.c1Relu[r*32:][:32]
-			dC1BMaxPool2dGradRow := m.dC1BMaxPool2dGrad[r*32:][:32]
-			dC1BWhereRow := m.dC1BWhere[r*32:][:32]
-			dC1BRow := acc[:32]
-			for j := range dC1BWhereRow {
-				dC1BGt := b2f(c1ReluRow[j] > float32(0.0))
-				dC1BWhere := sel32(dC1BGt, dC1BMaxPool2dGradRow[j], float32(0.0))
-				dC1BRow[j] += dC1BWhere
-				dC1BWhereRow[j] = dC1BWhere
-			}
-		}
-	}
+	// max_pool2d_grad with the ReLU's gradient and its sum: x (N, 26, 26, 32), output (N, 13, 13, 32); window 2x2, stride 2x2 (dC1BMaxPool2dGrad is never stored)
+	rt.MaxPoolGradReLU(rt.ConvGeom{H: 26, W: 26, C: 32, KH: 2, KW: 2, SH: 2, SW: 2, DH: 1, DW: 1, PT: 0, PL: 0, OH: 13, OW: 13, CG: 32}, m.dC1BWhere, m.c1Relu, m.dC1, n, m.dC1B)
 }
 
 // dC1WBackward computes
@@ -1632,12 +1555,6 @@ var dHiddenBAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 // dC2MulAVX2 is dC2MulAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var dC2MulAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32)
-
-// dC2BAVX2 is dC2BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var dC2BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
-
-// dC1BAVX2 is dC1BAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
-var dC1BAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 // updateAVX2 is updateAVX2Asm (model_amd64.s) when the CPU has AVX2, nil elsewhere.
 var updateAVX2 func(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)

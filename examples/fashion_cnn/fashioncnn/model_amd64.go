@@ -13,8 +13,6 @@ func init() {
 		dLogitsNegAVX2 = dLogitsNegAVX2Asm
 		dHiddenBAVX2 = dHiddenBAVX2Asm
 		dC2MulAVX2 = dC2MulAVX2Asm
-		dC2BAVX2 = dC2BAVX2Asm
-		dC1BAVX2 = dC1BAVX2Asm
 		updateAVX2 = updateAVX2Asm
 	}
 }
@@ -30,12 +28,6 @@ func dHiddenBAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 //go:noescape
 func dC2MulAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32)
-
-//go:noescape
-func dC2BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
-
-//go:noescape
-func dC1BAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32)
 
 //go:noescape
 func updateAVX2Asm(n int, p0 *float32, p1 *float32, p2 *float32, p3 *float32, f0 float32, f1 float32)

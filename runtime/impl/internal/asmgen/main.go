@@ -1,11 +1,13 @@
 // Command asmgen writes runtime/impl/sgemm_amd64.s: the Sgemm micro-kernels for
 // AVX-512 and AVX2+FMA and the FMA peak loops BenchmarkSgemmPeak runs; and
 // runtime/impl/vec_amd64.s: the AVX2 vector primitives of vec.go; and
-// runtime/impl/math32_amd64.s: the AVX2 transcendentals of math32.go; and
-// runtime/impl/conv_amd64.s: the AVX2 kernels of conv.go (the 2x2
-// max-pooling gradient, the strided row copies and sums of Unfold and
-// Fold). The kernels are unrolled register-blocked loops, tedious by hand
-// and easy to generate; run it with go generate in runtime/impl/.
+// runtime/impl/math32_amd64.s: the AVX2 and AVX-512 transcendentals of
+// math32.go; runtime/impl/conv_amd64.s: the AVX2 kernels of conv.go (the
+// 2x2 max pooling and its gradient, the strided row copies and sums of
+// Unfold and Fold); and runtime/impl/philox_amd64.s: eight Philox4x32-10
+// draws at a time (philox.go). The kernels are unrolled register-blocked
+// loops, tedious by hand and easy to generate; run it with go generate in
+// runtime/impl/.
 //
 // A kernel computes one MR×NR tile of C from panels of A and B:
 //
@@ -33,6 +35,7 @@ func main() {
 	vecOut := flag.String("vec", "vec_amd64.s", "output file for the vector primitives")
 	mathOut := flag.String("math", "math32_amd64.s", "output file for the transcendentals")
 	convOut := flag.String("conv", "conv_amd64.s", "output file for the convolution and pooling kernels")
+	philoxOut := flag.String("philox", "philox_amd64.s", "output file for the Philox draws")
 	flag.Parse()
 	g := newFile()
 	g.kernel(avx512)
@@ -61,10 +64,17 @@ func main() {
 		log.Fatal(err)
 	}
 	c := newFile()
-	c.maxPoolGrad2x2()
+	c.maxPool2x2()
+	c.maxPoolGrad2x2(false)
+	c.maxPoolGrad2x2(true)
 	c.stridedRows("add", "VADDPS", "VADDSS")
 	c.stridedRows("copy", "", "")
 	if err := os.WriteFile(*convOut, c.buf.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	ph := newFile()
+	ph.philox()
+	if err := os.WriteFile(*philoxOut, ph.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -87,20 +87,20 @@ var (
 	mathAVX512 = mathISA{"AVX512", "Z", 16}
 )
 
-// m is the emitter of one function for one width.
-type m struct {
+// vm is the emitter of one function for one width.
+type vm struct {
 	g *gen
 	s mathISA
 }
 
 // r names vector register i.
-func (e m) r(i int) string { return fmt.Sprintf("%s%d", e.s.reg, i) }
+func (e vm) r(i int) string { return fmt.Sprintf("%s%d", e.s.reg, i) }
 
 // ins emits a register-only instruction, spelled for this width.
-func (e m) ins(ins string, src2, src1, dst int) { e.opr(ins, e.r(src2), src1, dst) }
+func (e vm) ins(ins string, src2, src1, dst int) { e.opr(ins, e.r(src2), src1, dst) }
 
 // opr is op with a register or constant operand src2 ("=name").
-func (e m) opr(ins, src2 string, src1, dst int) {
+func (e vm) opr(ins, src2 string, src1, dst int) {
 	if e.s.reg == "Z" {
 		if z, ok := map[string]string{"VANDPS": "VPANDD", "VXORPS": "VPXORD", "VORPS": "VPORD"}[ins]; ok {
 			ins = z
@@ -116,7 +116,7 @@ func (e m) opr(ins, src2 string, src1, dst int) {
 }
 
 // load sets register d to constant name in every lane.
-func (e m) load(name string, d int) {
+func (e vm) load(name string, d int) {
 	if e.s.reg == "Z" {
 		e.g.p("\tVBROADCASTSS %s, %s", c(name), e.r(d))
 		return
@@ -125,11 +125,11 @@ func (e m) load(name string, d int) {
 }
 
 // zero clears register d.
-func (e m) zero(d int) { e.ins("VXORPS", d, d, d) }
+func (e vm) zero(d int) { e.ins("VXORPS", d, d, d) }
 
 // cmp sets the mask of lanes where register a pred register b holds: in
 // register mask (AVX2) or K1 (AVX-512, mask unused).
-func (e m) cmp(pred, b, a, mask int) {
+func (e vm) cmp(pred, b, a, mask int) {
 	if e.s.reg == "Z" {
 		e.g.p("\tVCMPPS $%d, %s, %s, K1", pred, e.r(b), e.r(a))
 		return
@@ -138,7 +138,7 @@ func (e m) cmp(pred, b, a, mask int) {
 }
 
 // blend sets d = mask ? a : b lane by lane (the mask cmp made).
-func (e m) blend(mask, a, b, d int) {
+func (e vm) blend(mask, a, b, d int) {
 	if e.s.reg == "Z" {
 		e.g.p("\tVBLENDMPS %s, %s, K1, %s", e.r(a), e.r(b), e.r(d))
 		return
@@ -148,7 +148,7 @@ func (e m) blend(mask, a, b, d int) {
 
 // exp computes register d = Exp32(register x), clobbering x and t..t+3
 // (d may be one of them: it is written last).
-func (e m) exp(x, d, t int) {
+func (e vm) exp(x, d, t int) {
 	n, fn, r, z := t, t+1, t+2, t+3
 	// Clamp to [-104, 89]; VMAXPS/VMINPS return their first Go operand
 	// when either is NaN, so a NaN stays NaN.
@@ -189,7 +189,7 @@ func (e m) exp(x, d, t int) {
 
 // sigmoid computes register d = Sigmoid32(register x), keeping x,
 // clobbering t..t+6; with sc >= 0 also register sc = 1 - σ (sigmoidPair).
-func (e m) sigmoid(x, d, sc, t int) {
+func (e vm) sigmoid(x, d, sc, t int) {
 	ex, q, mask := t, t+5, t+6
 	e.opr("VANDPS", "=mathAbs", x, ex)
 	e.opr("VXORPS", "=mathSign", ex, ex) // -|x|
@@ -208,7 +208,7 @@ func (e m) sigmoid(x, d, sc, t int) {
 
 // geluArg computes register d = 2k(x + 0.044715 x³) of register x,
 // clobbering t.
-func (e m) geluArg(x, d, t int) {
+func (e vm) geluArg(x, d, t int) {
 	e.opr("VMULPS", "=geluC", x, d)
 	e.ins("VMULPS", x, x, t)
 	e.ins("VMULPS", t, d, d)
@@ -217,7 +217,7 @@ func (e m) geluArg(x, d, t int) {
 }
 
 // tanh computes register 1 = Tanh32(register 0), clobbering 3..11.
-func (e m) tanh() {
+func (e vm) tanh() {
 	// 3 = |x|; the small path into 4, the large into 5, the mask 6.
 	e.opr("VANDPS", "=mathAbs", 0, 3)
 	e.ins("VMULPS", 0, 0, 7) // z
@@ -248,7 +248,7 @@ func (e m) tanh() {
 // mathFunc writes func vec<name><ISA>(dst, a[, b] *float32, n int)
 // around body, which computes register 1 from register 0 (a) and, with
 // two operands, register 2 (b).
-func (e m) mathFunc(name, doc string, nargs int, body func()) {
+func (e vm) mathFunc(name, doc string, nargs int, body func()) {
 	args, frame := "dst, a", 24
 	if nargs == 2 {
 		args, frame = "dst, a, b", 32
@@ -288,7 +288,7 @@ func (g *gen) mathFuncs() {
 	g.reductions()
 	g.lstmCellGrad()
 	for _, s := range []mathISA{mathAVX2, mathAVX512} {
-		e := m{g, s}
+		e := vm{g, s}
 		e.mathFunc("Exp", "dst = Exp32(a)", 1, func() { e.exp(0, 1, 2) })
 		e.mathFunc("Tanh", "dst = Tanh32(a)", 1, e.tanh)
 		e.mathFunc("Sigmoid", "dst = Sigmoid32(a)", 1, func() { e.sigmoid(0, 1, -1, 3) })
