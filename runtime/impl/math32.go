@@ -171,36 +171,20 @@ func vmath(dst, a, b []float32, op mathOp) {
 		_ = b[n-1]
 	}
 	done := 0
+	var y *float32
 	if vecAVX2 && mathAVX512 && n >= 16 {
 		done = n &^ 15
-		d, x := &dst[0], &a[0]
-		switch op {
-		case mathExp:
-			vecExpAVX512(d, x, done)
-		case mathTanh:
-			vecTanhAVX512(d, x, done)
-		case mathSigmoid:
-			vecSigmoidAVX512(d, x, done)
-		case mathGelu:
-			vecGeluAVX512(d, x, done)
-		case mathGeluGrad:
-			vecGeluGradAVX512(d, x, &b[0], done)
+		if b != nil {
+			y = &b[0]
 		}
+		mathAsm(op, true, &dst[0], &a[0], y, done)
 	}
 	if vecAVX2 && n-done >= 8 {
-		d, x, k := &dst[done], &a[done], (n-done)&^7
-		switch op {
-		case mathExp:
-			vecExpAVX2(d, x, k)
-		case mathTanh:
-			vecTanhAVX2(d, x, k)
-		case mathSigmoid:
-			vecSigmoidAVX2(d, x, k)
-		case mathGelu:
-			vecGeluAVX2(d, x, k)
-		case mathGeluGrad:
-			vecGeluGradAVX2(d, x, &b[done], k)
+		k := (n - done) &^ 7
+		if b != nil {
+			y = &b[done]
 		}
+		mathAsm(op, false, &dst[done], &a[done], y, k)
 		done += k
 	}
 	a = a[:n]
@@ -225,6 +209,44 @@ func vmath(dst, a, b []float32, op mathOp) {
 		b = b[:n]
 		for i := done; i < n; i++ {
 			dst[i] = GeluGrad32(a[i], b[i])
+		}
+	}
+}
+
+// mathAsm runs op's assembly over n elements, AVX-512 (wide) or AVX2. (A
+// switch, not a table of funcs: through a func value the operands would
+// escape to the heap.)
+func mathAsm(op mathOp, wide bool, d, x, y *float32, n int) {
+	switch op {
+	case mathExp:
+		if wide {
+			vecExpAVX512(d, x, n)
+		} else {
+			vecExpAVX2(d, x, n)
+		}
+	case mathTanh:
+		if wide {
+			vecTanhAVX512(d, x, n)
+		} else {
+			vecTanhAVX2(d, x, n)
+		}
+	case mathSigmoid:
+		if wide {
+			vecSigmoidAVX512(d, x, n)
+		} else {
+			vecSigmoidAVX2(d, x, n)
+		}
+	case mathGelu:
+		if wide {
+			vecGeluAVX512(d, x, n)
+		} else {
+			vecGeluAVX2(d, x, n)
+		}
+	case mathGeluGrad:
+		if wide {
+			vecGeluGradAVX512(d, x, y, n)
+		} else {
+			vecGeluGradAVX2(d, x, y, n)
 		}
 	}
 }

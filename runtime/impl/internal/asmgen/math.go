@@ -58,9 +58,6 @@ func f32(x float64) uint32 { return math.Float32bits(float32(x)) }
 // c is the memory operand of constant name.
 func c(name string) string { return name + "<>(SB)" }
 
-// y names vector register i.
-func y(i int) string { return fmt.Sprintf("Y%d", i) }
-
 // mathData writes the constant arrays.
 func (g *gen) mathData() {
 	for _, k := range mathConsts {
