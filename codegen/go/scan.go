@@ -74,15 +74,30 @@ const exLoop = "\tfor ex := 0; ex < "
 func (k *kgen) parallelGates(v *ir.Value, text string) string {
 	step := k.p.names.Name(k.p.base[v], "Step")
 	var out strings.Builder
-	for {
+	orig := text
+	for loops := 0; ; loops++ {
 		i := strings.Index(text, exLoop)
 		if i < 0 {
+			if loops == 0 {
+				// A template whose loop this does not recognize would
+				// silently stay serial: fail instead.
+				k.err = fmt.Errorf("gogen: %s: no per-example loop in its template", v.Op.Name)
+				return orig
+			}
 			out.WriteString(text)
 			return out.String()
 		}
-		open := strings.Index(text[i:], "{\n") + i + 2
-		n := text[i+len(exLoop) : strings.Index(text[i:], "; ex++")+i]
-		end := strings.Index(text[open:], "\n\t}\n") + open
+		brace, semi, shut := strings.Index(text[i:], "{\n"), strings.Index(text[i:], "; ex++"), -1
+		if brace >= 0 {
+			shut = strings.Index(text[i+brace:], "\n\t}\n")
+		}
+		if brace < 0 || semi < 0 || shut < 0 {
+			k.err = fmt.Errorf("gogen: %s: malformed per-example loop in its template", v.Op.Name)
+			return orig
+		}
+		open := i + brace + 2
+		n := text[i+len(exLoop) : i+semi]
+		end := i + brace + shut
 		body := text[open : end+1]
 		fn := rowsFunc{name: k.p.unitName(nil, []*ir.Value{v}, nil, "Gates"), step: step}
 		fn.field = k.p.names.Name(fn.name, "Fn")
