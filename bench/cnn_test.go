@@ -98,8 +98,7 @@ func BenchmarkConvLayers(b *testing.B) {
 		run("forward", func() {
 			for ex0 := 0; ex0 < l.n; ex0 += l.tile {
 				cnt := min(l.tile, l.n-ex0)
-				rt.Unfold(g, col, x[ex0*hwc:(ex0+cnt)*hwc], cnt, 0)
-				rt.SgemmEpilogue(false, false, cnt*p, l.f, kk, 1, col, kk, w, l.f, 0, y[ex0*out:], l.f, rt.Epilogue{Bias: bias, Act: rt.ActReLU})
+				rt.ConvForward(g, col, x[ex0*hwc:(ex0+cnt)*hwc], cnt, 0, w, l.f, l.f, y[ex0*out:], l.f, rt.Epilogue{Bias: bias, Act: rt.ActReLU})
 			}
 		})
 		run("input-grad", func() {

@@ -339,8 +339,7 @@ func (m *Model) c1ReluForward(image []float32, n int) {
 	for ex0 := 0; ex0 < n; ex0 += 7 {
 		cnt := min(7, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 26, OW: 26, CG: 1}, m.c1Conv2dScratch, image[ex0*784:(ex0+cnt)*784], cnt, gi)
-			rt.SgemmEpilogue(false, false, cnt*676, 32, 9, 1, m.c1Conv2dScratch, 9, m.c1W[gi*32:], 32, 0, m.c1Relu[ex0*21632+gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
+			rt.ConvForward(rt.ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 26, OW: 26, CG: 1}, m.c1Conv2dScratch, image[ex0*784:(ex0+cnt)*784], cnt, gi, m.c1W[gi*32:], 32, 32, m.c1Relu[ex0*21632+gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -363,8 +362,7 @@ func (m *Model) c2ReluForward(n int) {
 	for ex0 := 0; ex0 < n; ex0 += 32 {
 		cnt := min(32, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 13, W: 13, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 11, OW: 11, CG: 32}, m.c2Conv2dScratch, m.c1[ex0*5408:(ex0+cnt)*5408], cnt, gi)
-			rt.SgemmEpilogue(false, false, cnt*121, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, m.c2Relu[ex0*7744+gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
+			rt.ConvForward(rt.ConvGeom{H: 13, W: 13, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 11, OW: 11, CG: 32}, m.c2Conv2dScratch, m.c1[ex0*5408:(ex0+cnt)*5408], cnt, gi, m.c2W[gi*64:], 64, 64, m.c2Relu[ex0*7744+gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
 		}
 	}
 }

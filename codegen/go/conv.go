@@ -20,7 +20,10 @@ import (
 //	conv2d_grad_input:  col            = dy[tile][:, g] @ w[:, g]^T, folded back into dx[tile] (rt.Fold, col2im)
 //
 // where w[:, g] is the [KH*KW*C/G, F/G] block of group g's filters (leading
-// dimension F). Pooling is a call of the runtime's kernel.
+// dimension F). The forward product is rt.ConvForward, which reads the
+// patches straight from x when it can (an implicit GEMM, CONV.md) and
+// unfolds them into the workspace otherwise. Pooling is a call of the
+// runtime's kernel.
 
 // convLocals are the locals of these templates (reserved: kept from the namer).
 var convLocals = []string{"ex", "ex0", "cnt", "gi", "xb", "yb", "gb", "dxb", "oy", "ox", "row", "ky", "kx", "iy", "ix", "dst", "src", "sv",
@@ -74,9 +77,12 @@ func (k *kgen) conv(v *ir.Value, ep string) {
 	switch v.Op.Name {
 	case "conv2d":
 		x, w, y := k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), k.p.ref(v)
+		if ep == "" {
+			ep = "rt.Epilogue{}"
+		}
 		tiles()
-		k.printf("rt.Unfold(%s, %s, %s[ex0*%d:(ex0+cnt)*%d], cnt, gi)\n", gm, col, x, hwc, hwc)
-		k.printf("%s\n", gemm(fmt.Sprintf("false, false, cnt*%d, %d, %d, 1, %s, %d, %s[gi*%d:], %d, 0, %s[ex0*%d+gi*%d:], %d", p, g.FG(), kk, col, kk, w, g.FG(), g.F, y, out, g.FG(), g.F)))
+		k.printf("rt.ConvForward(%s, %s, %s[ex0*%d:(ex0+cnt)*%d], cnt, gi, %s[gi*%d:], %d, %d, %s[ex0*%d+gi*%d:], %d, %s)\n",
+			gm, col, x, hwc, hwc, w, g.FG(), g.F, g.FG(), y, out, g.FG(), g.F, ep)
 		k.printf("}\n}\n")
 	case "conv2d_grad_filter":
 		x, dy, dw := k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), k.p.ref(v)

@@ -31,3 +31,25 @@ func addRowsAVX2(dst, src *float32, n, rows, ldd, lds int)
 //
 //go:noescape
 func copyRowsAVX2(dst, src *float32, n, rows, ldd, lds int)
+
+// convGemmAVX512 and convGemmAVX2 are the implicit-GEMM convolutions of
+// implicit.go: rows output rows of ow pixels, each pixel's window read
+// from x through the byte steps delta (see internal/asmgen/implicit.go).
+//
+//go:noescape
+func convGemmAVX512(rows, ow, k int, x *float32, ra, rowx int, delta *int, b *float32, sb int, c *float32, ldc int, bias *float32, flags int)
+
+//go:noescape
+func convGemmAVX2(rows, ow, k int, x *float32, ra, rowx int, delta *int, b *float32, sb int, c *float32, ldc int, bias *float32, flags int)
+
+// convGemm runs kernel kr's implicit-GEMM convolution; hasConvGemm says
+// whether it has one.
+func convGemm(kr *microKernel, rows, ow, k int, x *float32, ra, rowx int, delta *int, b *float32, sb int, c *float32, ldc int, bias *float32, flags int) {
+	if kr == kernelAVX512 {
+		convGemmAVX512(rows, ow, k, x, ra, rowx, delta, b, sb, c, ldc, bias, flags)
+		return
+	}
+	convGemmAVX2(rows, ow, k, x, ra, rowx, delta, b, sb, c, ldc, bias, flags)
+}
+
+func hasConvGemm(kr *microKernel) bool { return kr == kernelAVX512 || kr == kernelAVX2 }

@@ -11,3 +11,9 @@ func maxPoolGradReLU2x2AVX2(top, bot, dtop, dbot, gy *float32, ow, c int, acc *f
 }
 func addRowsAVX2(dst, src *float32, n, rows, ldd, lds int)  { panic("unreachable") }
 func copyRowsAVX2(dst, src *float32, n, rows, ldd, lds int) { panic("unreachable") }
+
+func convGemm(kr *microKernel, rows, ow, k int, x *float32, ra, rowx int, delta *int, b *float32, sb int, c *float32, ldc int, bias *float32, flags int) {
+	panic("unreachable")
+}
+
+func hasConvGemm(kr *microKernel) bool { return false }

@@ -920,8 +920,7 @@ func (m *Model) c1ReluForward(image []float32, n int) {
 	for ex0 := 0; ex0 < n; ex0 += 1 {
 		cnt := min(1, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 148, OW: 148, CG: 3}, m.c1Conv2dScratch, image[ex0*67500:(ex0+cnt)*67500], cnt, gi)
-			rt.SgemmEpilogue(false, false, cnt*21904, 32, 27, 1, m.c1Conv2dScratch, 27, m.c1W[gi*32:], 32, 0, m.c1Relu[ex0*700928+gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
+			rt.ConvForward(rt.ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 148, OW: 148, CG: 3}, m.c1Conv2dScratch, image[ex0*67500:(ex0+cnt)*67500], cnt, gi, m.c1W[gi*32:], 32, 32, m.c1Relu[ex0*700928+gi*32:], 32, rt.Epilogue{Bias: m.c1B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -944,8 +943,7 @@ func (m *Model) c2ReluForward(n int) {
 	for ex0 := 0; ex0 < n; ex0 += 1 {
 		cnt := min(1, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 74, W: 74, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 72, OW: 72, CG: 32}, m.c2Conv2dScratch, m.c1[ex0*175232:(ex0+cnt)*175232], cnt, gi)
-			rt.SgemmEpilogue(false, false, cnt*5184, 64, 288, 1, m.c2Conv2dScratch, 288, m.c2W[gi*64:], 64, 0, m.c2Relu[ex0*331776+gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
+			rt.ConvForward(rt.ConvGeom{H: 74, W: 74, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 72, OW: 72, CG: 32}, m.c2Conv2dScratch, m.c1[ex0*175232:(ex0+cnt)*175232], cnt, gi, m.c2W[gi*64:], 64, 64, m.c2Relu[ex0*331776+gi*64:], 64, rt.Epilogue{Bias: m.c2B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -968,8 +966,7 @@ func (m *Model) c3ReluForward(n int) {
 	for ex0 := 0; ex0 < n; ex0 += 3 {
 		cnt := min(3, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 36, W: 36, C: 64, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 34, OW: 34, CG: 64}, m.c3Conv2dScratch, m.c2[ex0*82944:(ex0+cnt)*82944], cnt, gi)
-			rt.SgemmEpilogue(false, false, cnt*1156, 128, 576, 1, m.c3Conv2dScratch, 576, m.c3W[gi*128:], 128, 0, m.c3Relu[ex0*147968+gi*128:], 128, rt.Epilogue{Bias: m.c3B, Act: rt.ActReLU})
+			rt.ConvForward(rt.ConvGeom{H: 36, W: 36, C: 64, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 34, OW: 34, CG: 64}, m.c3Conv2dScratch, m.c2[ex0*82944:(ex0+cnt)*82944], cnt, gi, m.c3W[gi*128:], 128, 128, m.c3Relu[ex0*147968+gi*128:], 128, rt.Epilogue{Bias: m.c3B, Act: rt.ActReLU})
 		}
 	}
 }
@@ -992,8 +989,7 @@ func (m *Model) c4ReluForward(n int) {
 	for ex0 := 0; ex0 < n; ex0 += 8 {
 		cnt := min(8, n-ex0)
 		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 17, W: 17, C: 128, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 15, OW: 15, CG: 128}, m.c4Conv2dScratch, m.c3[ex0*36992:(ex0+cnt)*36992], cnt, gi)
-			rt.SgemmEpilogue(false, false, cnt*225, 128, 1152, 1, m.c4Conv2dScratch, 1152, m.c4W[gi*128:], 128, 0, m.c4Relu[ex0*28800+gi*128:], 128, rt.Epilogue{Bias: m.c4B, Act: rt.ActReLU})
+			rt.ConvForward(rt.ConvGeom{H: 17, W: 17, C: 128, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 15, OW: 15, CG: 128}, m.c4Conv2dScratch, m.c3[ex0*36992:(ex0+cnt)*36992], cnt, gi, m.c4W[gi*128:], 128, 128, m.c4Relu[ex0*28800+gi*128:], 128, rt.Epilogue{Bias: m.c4B, Act: rt.ActReLU})
 		}
 	}
 }

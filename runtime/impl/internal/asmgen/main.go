@@ -4,7 +4,8 @@
 // runtime/impl/math32_amd64.s: the AVX2 and AVX-512 transcendentals of
 // math32.go; runtime/impl/conv_amd64.s: the AVX2 kernels of conv.go (the
 // 2x2 max pooling and its gradient, the strided row copies and sums of
-// Unfold and Fold); and runtime/impl/philox_amd64.s: eight Philox4x32-10
+// Unfold and Fold) and the AVX-512 and AVX2 implicit-GEMM convolutions of
+// implicit.go; and runtime/impl/philox_amd64.s: eight Philox4x32-10
 // draws at a time (philox.go). The kernels are unrolled register-blocked
 // loops, tedious by hand and easy to generate; run it with go generate in
 // runtime/impl/.
@@ -69,6 +70,8 @@ func main() {
 	c.maxPoolGrad2x2(true)
 	c.stridedRows("add", "VADDPS", "VADDSS")
 	c.stridedRows("copy", "", "")
+	c.convGemm(avx512)
+	c.convGemm(avx2)
 	if err := os.WriteFile(*convOut, c.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

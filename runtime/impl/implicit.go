@@ -1,0 +1,159 @@
+package impl
+
+import (
+	"fmt"
+	"sync"
+)
+
+// The implicit-GEMM convolution (CONV.md): a convolution's forward product
+// computed by a micro-kernel that reads each pixel's window straight from
+// the image instead of from the unfolded matrix. Where every window lies
+// inside the image (no padding), the window of output pixel (oy, ox) of
+// example b starts at x[b*H*W*C + oy*SH*W*C + ox*SW*C + gi*CG] and its
+// value p = (ky, kx, c) is koff(p) = ky*DH*W*C + kx*DW*C + c floats
+// further: along an output row the windows are SW*C floats apart, which is
+// the A matrix of a GEMM read in place with a row stride, except that its
+// k steps are the differences of koff instead of 1. The kernel
+// (internal/asmgen/implicit.go) walks them from a table and loops over a
+// whole run of output rows in one call, so neither the unfolded matrix
+// (the first layer of the seed CNN writes and reads 2.4 MB of it per
+// example) nor a Go call per 12x32 tile costs anything. Its arithmetic is
+// the micro-kernel's, element for element, so the result is bit-identical
+// to Unfold followed by SgemmEpilogue; ConvForward takes that path when
+// the geometry or the kernel does not fit.
+
+// implicitMaxK is the longest window the implicit kernel takes (its table
+// of steps lives on the stack).
+const implicitMaxK = 512
+
+// ConvForward computes group gi's forward product of a convolution for cnt
+// examples x (cnt*H*W*C values):
+//
+//	y[r*ldy+j] = act(sum over p of col[r, p]*w[p*ldw+j] + bias[j])   r < cnt*OH*OW, j < fg
+//
+// where col is Unfold's matrix (rows of KH*KW*CG values), and bias and act
+// are ep's, as SgemmEpilogue(false, false, cnt*OH*OW, fg, KH*KW*CG, 1, col,
+// KH*KW*CG, w, ldw, 0, y, ldy, ep) after Unfold(g, col, x, cnt, gi) gives,
+// bit for bit. col is the workspace of that path, which is taken when the
+// implicit kernel cannot be (padding, a window longer than the kernel's k
+// block, fg not a multiple of its width, rows shorter than its height, no
+// assembly kernel, or another BLAS backend).
+func ConvForward(g ConvGeom, col, x []float32, cnt, gi int, w []float32, ldw, fg int, y []float32, ldy int, ep Epilogue) {
+	if cnt > 0 && implicitForward(&g, x, cnt, gi, w, ldw, fg, y, ldy, ep) {
+		return
+	}
+	kk := g.patch()
+	Unfold(g, col, x, cnt, gi)
+	SgemmEpilogue(false, false, cnt*g.OH*g.OW, fg, kk, 1, col, kk, w, ldw, 0, y, ldy, ep)
+}
+
+// implicitFits reports whether kernel kr computes the forward product of
+// geometry g with fg output channels by the implicit kernel.
+func implicitFits(kr *microKernel, g *ConvGeom, fg int) bool {
+	kk := g.patch()
+	return hasConvGemm(kr) && backend.Load() == backendNative && kk > 0 && kk <= min(kr.kc, implicitMaxK) &&
+		fg > 0 && fg%kr.nr == 0 && g.OW >= kr.mr && g.OH > 0 &&
+		g.PT == 0 && g.PL == 0 && (g.OH-1)*g.SH+(g.KH-1)*g.DH < g.H && (g.OW-1)*g.SW+(g.KW-1)*g.DW < g.W
+}
+
+// implicitJob is the operands of one implicit forward product.
+type implicitJob struct {
+	kr       *microKernel
+	g        ConvGeom
+	x, w, y  []float32
+	bias     []float32
+	ldw, fg  int
+	ldy, gi  int
+	flags    int
+	delta    [implicitMaxK]int
+	rowsFunc func(lo, hi int) // rows, made once for the shared job
+}
+
+// sharedImplicit is the one parallel implicit product in flight; a second
+// caller runs on its own goroutine with a job on its stack.
+var sharedImplicit struct {
+	mu  sync.Mutex
+	job implicitJob
+}
+
+func init() { sharedImplicit.job.rowsFunc = sharedImplicit.job.rows }
+
+func implicitForward(g *ConvGeom, x []float32, cnt, gi int, w []float32, ldw, fg int, y []float32, ldy int, ep Epilogue) bool {
+	kr := activeKernel.Load()
+	if !implicitFits(kr, g, fg) || ep.Act > ActReLU {
+		return false
+	}
+	kk, rows := g.patch(), cnt*g.OH
+	if need := cnt * g.H * g.W * g.C; len(x) < need || gi < 0 || (gi+1)*g.CG > g.C {
+		panic(fmt.Sprintf("mdlc runtime: ConvForward: x has %d elements, want %d (group %d of %d channels)", len(x), need, gi, g.C))
+	}
+	checkMat("B", w, kk, fg, ldw)
+	checkMat("C", y, rows*g.OW, fg, ldy)
+	flags := 0
+	if ep.Bias != nil {
+		if len(ep.Bias) < fg {
+			panic(fmt.Sprintf("mdlc runtime: ConvForward: bias has %d elements, want at least %d", len(ep.Bias), fg))
+		}
+		flags |= kBias
+	}
+	if ep.Act == ActReLU {
+		flags |= kReLU
+	}
+	set := func(j *implicitJob) {
+		j.kr, j.g, j.x, j.w, j.y, j.bias = kr, *g, x, w, y, ep.Bias
+		j.ldw, j.fg, j.ldy, j.gi, j.flags = ldw, fg, ldy, gi, flags
+		j.steps()
+	}
+	if 2*rows*g.OW*fg*kk >= parFlops && sharedImplicit.mu.TryLock() {
+		j := &sharedImplicit.job
+		set(j)
+		ParallelRows(rows, j.rowsFunc)
+		j.x, j.w, j.y, j.bias = nil, nil, nil, nil
+		sharedImplicit.mu.Unlock()
+		return true
+	}
+	var j implicitJob
+	set(&j)
+	j.rows(0, rows)
+	return true
+}
+
+// steps fills delta with the byte steps between a window's values.
+func (j *implicitJob) steps() {
+	g := &j.g
+	kk := g.patch()
+	prev, p := 0, 0
+	for ky := range g.KH {
+		for kx := range g.KW {
+			for c := range g.CG {
+				off := ky*g.DH*g.W*g.C + kx*g.DW*g.C + c
+				if p > 0 {
+					j.delta[p-1] = 4 * (off - prev)
+				}
+				prev = off
+				p++
+			}
+		}
+	}
+	j.delta[kk-1] = 0
+}
+
+// rows computes output rows lo..hi-1 (row r is example r/OH, output row
+// r%OH), one kernel call per example and column panel.
+func (j *implicitJob) rows(lo, hi int) {
+	g := &j.g
+	kk, hwc, rowx := g.patch(), g.H*g.W*g.C, g.SH*g.W*g.C
+	for r := lo; r < hi; {
+		b, oy := r/g.OH, r%g.OH
+		n := min(hi-r, g.OH-oy)
+		xo := b*hwc + oy*rowx + j.gi*g.CG
+		for c := 0; c < j.fg; c += j.kr.nr {
+			var bias *float32
+			if j.bias != nil {
+				bias = &j.bias[c]
+			}
+			convGemm(j.kr, n, g.OW, kk, &j.x[xo], g.SW*g.C, rowx, &j.delta[0], &j.w[c], j.ldw, &j.y[r*g.OW*j.ldy+c], j.ldy, bias, j.flags)
+		}
+		r += n
+	}
+}

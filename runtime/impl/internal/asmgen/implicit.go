@@ -1,0 +1,157 @@
+package main
+
+import "fmt"
+
+// convGemm writes
+//
+//	func convGemm<ISA>(rows, ow, k int, x *float32, ra, rowx int, delta *int, b *float32, sb int, c *float32, ldc int, bias *float32, flags int)
+//
+// the implicit-GEMM convolution of runtime/impl/implicit.go: the forward
+// product of rows output rows of ow pixels each, reading the patches
+// straight from the image x instead of an unfolded matrix. Pixel q of
+// output row r has its window at x + r*rowx + q*ra floats; the window's
+// k values are at byte offsets 0, delta[0], delta[0]+delta[1], ... from
+// there (delta[p] is the step from value p to value p+1, in bytes). For
+// each pixel and each of the NR columns of b (k×NR, rows sb floats apart):
+//
+//	acc = sum over p < k of window[p] * b[p*sb+j]
+//	C   = acc (+ bias if flags&2), then max(0, .) if flags&4
+//
+// with C row r*ow+q at c + (r*ow+q)*ldc floats. It is the micro-kernel's
+// arithmetic (the same fused multiply-adds in the same order, alpha = 1,
+// C not read), so it gives what Unfold and the GEMM give, bit for bit. An
+// output row goes MR pixels at a time; the last tile of a row is moved
+// back to end at pixel ow-1 (ow >= MR), recomputing a few pixels with the
+// same result rather than reading past the row.
+func (g *gen) convGemm(s isa) {
+	nv := s.nr / s.width
+	nacc := s.mr * nv
+	bReg := nacc
+	bcReg := nacc + nv
+	bases := rowBases[:(s.mr+2)/3]
+	sfx := "Conv" + s.name
+	g.p("")
+	g.p("// func convGemm%s(rows, ow, k int, x *float32, ra, rowx int, delta *int, b *float32, sb int, c *float32, ldc int, bias *float32, flags int)", s.name)
+	g.p("// %d×%d tiles along each output row; 0(SP) holds the tile's first pixel, 8(SP) its C address.", s.mr, s.nr)
+	g.p("TEXT ·convGemm%s(SB), NOSPLIT, $16-104", s.name)
+	g.p("\tMOVQ x+24(FP), R10")  // first pixel of the current output row
+	g.p("\tMOVQ c+72(FP), R14")  // its row of C
+	g.p("\tMOVQ ra+32(FP), R9")  // pixel stride, bytes
+	g.p("\tSHLQ $2, R9")         //
+	g.p("\tMOVQ sb+64(FP), R11") // row stride of b, bytes
+	g.p("\tSHLQ $2, R11")
+	g.p("row%s:", sfx)
+	g.p("\tMOVQ $0, 0(SP)")
+	g.p("tile%s:", sfx)
+	// s = min(t, ow-MR): the tile's first pixel.
+	g.p("\tMOVQ 0(SP), AX")
+	g.p("\tMOVQ ow+8(FP), DX")
+	g.p("\tSUBQ $%d, DX", s.mr)
+	g.p("\tCMPQ AX, DX")
+	g.p("\tCMOVQGT DX, AX")
+	g.p("\tMOVQ ldc+80(FP), DX")
+	g.p("\tSHLQ $2, DX")
+	g.p("\tIMULQ AX, DX")
+	g.p("\tADDQ R14, DX")
+	g.p("\tMOVQ DX, 8(SP)")
+	g.p("\tIMULQ R9, AX")
+	g.p("\tLEAQ (R10)(AX*1), %s", bases[0])
+	for i := 1; i < len(bases); i++ {
+		g.p("\tLEAQ (%s)(R9*2), %s", bases[i-1], bases[i])
+		g.p("\tADDQ R9, %s", bases[i])
+	}
+	g.p("\tMOVQ delta+48(FP), BX")
+	g.p("\tMOVQ b+56(FP), DI")
+	g.p("\tMOVQ k+16(FP), CX")
+	for i := range nacc {
+		g.p("\t%s %s, %s, %s", s.vzero, s.r(i), s.r(i), s.r(i))
+	}
+	step := func() {
+		for v := range nv {
+			g.p("\tVMOVUPS %d(DI), %s", 4*s.width*v, s.r(bReg+v))
+		}
+		for i := range s.mr {
+			bc := s.r(bcReg + i%s.nbc)
+			addr := "(" + bases[i/3] + ")"
+			if i%3 > 0 {
+				addr += fmt.Sprintf("(R9*%d)", i%3)
+			}
+			g.p("\tVBROADCASTSS %s, %s", addr, bc)
+			for v := range nv {
+				g.p("\tVFMADD231PS %s, %s, %s", bc, s.r(bReg+v), s.r(i*nv+v))
+			}
+		}
+		g.p("\tMOVQ (BX), R8")
+		g.p("\tADDQ $8, BX")
+		for _, b := range bases {
+			g.p("\tADDQ R8, %s", b)
+		}
+		g.p("\tADDQ R11, DI")
+	}
+	g.p("\tMOVQ CX, DX")
+	g.p("\tSHRQ $%d, DX", log2(unroll))
+	g.p("\tJZ tail%s", sfx)
+	g.p("loop%s:", sfx)
+	for range unroll {
+		step()
+	}
+	g.p("\tDECQ DX")
+	g.p("\tJNZ loop%s", sfx)
+	g.p("tail%s:", sfx)
+	g.p("\tANDQ $%d, CX", unroll-1)
+	g.p("\tJZ store%s", sfx)
+	g.p("loop1%s:", sfx)
+	step()
+	g.p("\tDECQ CX")
+	g.p("\tJNZ loop1%s", sfx)
+
+	// Store: bias, activation, write (alpha = 1 and C not read: the
+	// micro-kernel's multiplication by 1 changes nothing).
+	t1 := s.r(bReg + 1)
+	g.p("store%s:", sfx)
+	g.p("\tMOVQ 8(SP), DX")
+	g.p("\tMOVQ ldc+80(FP), CX")
+	g.p("\tSHLQ $2, CX")
+	g.p("\tMOVQ flags+96(FP), AX")
+	g.p("\tTESTQ $2, AX")
+	g.p("\tJZ nobias%s", sfx)
+	g.p("\tMOVQ bias+88(FP), R8")
+	for v := range nv {
+		g.p("\tVMOVUPS %d(R8), %s", 4*s.width*v, s.r(bReg+v))
+	}
+	for i := range s.mr {
+		for v := range nv {
+			g.p("\tVADDPS %s, %s, %s", s.r(bReg+v), s.r(i*nv+v), s.r(i*nv+v))
+		}
+	}
+	g.p("nobias%s:", sfx)
+	g.p("\tTESTQ $4, AX")
+	g.p("\tJZ norelu%s", sfx)
+	g.p("\t%s %s, %s, %s", s.vzero, t1, t1, t1)
+	for i := range nacc {
+		g.p("\tVMAXPS %s, %s, %s", s.r(i), t1, s.r(i))
+	}
+	g.p("norelu%s:", sfx)
+	for i := range s.mr {
+		for v := range nv {
+			g.p("\tVMOVUPS %s, %d(DX)", s.r(i*nv+v), 4*s.width*v)
+		}
+		g.p("\tADDQ CX, DX")
+	}
+	// Next tile, then next row.
+	g.p("\tMOVQ 0(SP), AX")
+	g.p("\tADDQ $%d, AX", s.mr)
+	g.p("\tMOVQ AX, 0(SP)")
+	g.p("\tCMPQ AX, ow+8(FP)")
+	g.p("\tJLT tile%s", sfx)
+	g.p("\tMOVQ rowx+40(FP), AX")
+	g.p("\tSHLQ $2, AX")
+	g.p("\tADDQ AX, R10")
+	g.p("\tMOVQ ow+8(FP), AX")
+	g.p("\tIMULQ CX, AX")
+	g.p("\tADDQ AX, R14")
+	g.p("\tDECQ rows+0(FP)")
+	g.p("\tJNZ row%s", sfx)
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
