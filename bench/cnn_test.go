@@ -111,11 +111,7 @@ func BenchmarkConvLayers(b *testing.B) {
 		})
 		run("filter-grad", func() {
 			clear(dw)
-			for ex0 := 0; ex0 < l.n; ex0 += l.tile {
-				cnt := min(l.tile, l.n-ex0)
-				rt.Unfold(g, col, x[ex0*hwc:(ex0+cnt)*hwc], cnt, 0)
-				rt.Sgemm(true, false, kk, l.f, cnt*p, 1, col, kk, dy[ex0*out:], l.f, 1, dw, l.f)
-			}
+			rt.ConvFilterGrad(g, l.tile, col, x, l.n, 0, dy, l.f, l.f, dw, l.f)
 		})
 	}
 }

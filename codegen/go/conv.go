@@ -20,9 +20,10 @@ import (
 //	conv2d_grad_input:  col            = dy[tile][:, g] @ w[:, g]^T, folded back into dx[tile] (rt.Fold, col2im)
 //
 // where w[:, g] is the [KH*KW*C/G, F/G] block of group g's filters (leading
-// dimension F). The forward product is rt.ConvForward, which reads the
-// patches straight from x when it can (an implicit GEMM, CONV.md) and
-// unfolds them into the workspace otherwise. Pooling is a call of the
+// dimension F). The forward product (rt.ConvForward) and the filter
+// gradient (rt.ConvFilterGrad, the whole batch in one call) read the
+// patches straight from x when they can (an implicit GEMM, CONV.md) and
+// unfold them into the workspace a tile at a time otherwise. Pooling is a call of the
 // runtime's kernel.
 
 // convLocals are the locals of these templates (reserved: kept from the namer).
@@ -87,10 +88,10 @@ func (k *kgen) conv(v *ir.Value, ep string) {
 	case "conv2d_grad_filter":
 		x, dy, dw := k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), k.p.ref(v)
 		k.printf("clear(%s[:%d])\n", dw, kk*g.F)
-		tiles()
-		k.printf("rt.Unfold(%s, %s, %s[ex0*%d:(ex0+cnt)*%d], cnt, gi)\n", gm, col, x, hwc, hwc)
-		k.printf("rt.Sgemm(true, false, %d, %d, cnt*%d, 1, %s, %d, %s[ex0*%d+gi*%d:], %d, 1, %s[gi*%d:], %d)\n", kk, g.FG(), p, col, kk, dy, out, g.FG(), g.F, dw, g.FG(), g.F)
-		k.printf("}\n}\n")
+		k.printf("for gi := 0; gi < %d; gi++ {\n", g.Groups)
+		k.printf("rt.ConvFilterGrad(%s, %d, %s, %s, %s, gi, %s[gi*%d:], %d, %d, %s[gi*%d:], %d)\n",
+			gm, t, col, x, dims.Extent(g.N), dy, g.FG(), g.F, g.FG(), dw, g.FG(), g.F)
+		k.printf("}\n")
 	default: // conv2d_grad_input
 		dy, w, dx := k.p.ref(v.Args[0]), k.p.ref(v.Args[1]), k.p.ref(v)
 		k.printf("clear(%s[:%s])\n", dx, dims.Size(g.In()))

@@ -53,3 +53,53 @@ func convGemm(kr *microKernel, rows, ow, k int, x *float32, ra, rowx int, delta 
 }
 
 func hasConvGemm(kr *microKernel) bool { return kr == kernelAVX512 || kr == kernelAVX2 }
+
+// convGradWAVX512x3 .. x12 and convGradWAVX2x3, x6 are the implicit-GEMM
+// filter gradients of implicit.go for 3 to 12 window values and a panel
+// of nr output channels (see internal/asmgen/implicit.go).
+//
+//go:noescape
+func convGradWAVX512x3(rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int)
+
+//go:noescape
+func convGradWAVX512x6(rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int)
+
+//go:noescape
+func convGradWAVX512x9(rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int)
+
+//go:noescape
+func convGradWAVX512x12(rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int)
+
+//go:noescape
+func convGradWAVX2x3(rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int)
+
+//go:noescape
+func convGradWAVX2x6(rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int)
+
+// convGradWMax is the most window values kernel kr's filter gradient
+// takes at once.
+func convGradWMax(kr *microKernel) int {
+	if kr == kernelAVX512 {
+		return 12
+	}
+	return 6
+}
+
+// convGradW runs kernel kr's filter gradient for h window values (a
+// multiple of 3, at most convGradWMax).
+func convGradW(kr *microKernel, h, rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int) {
+	switch {
+	case kr == kernelAVX512 && h == 12:
+		convGradWAVX512x12(rows, ow, x, ra, rowx, offs, dy, lddy, acc, ldacc)
+	case kr == kernelAVX512 && h == 9:
+		convGradWAVX512x9(rows, ow, x, ra, rowx, offs, dy, lddy, acc, ldacc)
+	case kr == kernelAVX512 && h == 6:
+		convGradWAVX512x6(rows, ow, x, ra, rowx, offs, dy, lddy, acc, ldacc)
+	case kr == kernelAVX512:
+		convGradWAVX512x3(rows, ow, x, ra, rowx, offs, dy, lddy, acc, ldacc)
+	case h == 6:
+		convGradWAVX2x6(rows, ow, x, ra, rowx, offs, dy, lddy, acc, ldacc)
+	default:
+		convGradWAVX2x3(rows, ow, x, ra, rowx, offs, dy, lddy, acc, ldacc)
+	}
+}

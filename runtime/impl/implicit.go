@@ -67,6 +67,15 @@ type implicitJob struct {
 	flags    int
 	delta    [implicitMaxK]int
 	rowsFunc func(lo, hi int) // rows, made once for the shared job
+
+	// The filter gradient's (gradChunks).
+	dy             []float32
+	lddy           int
+	part           []float32 // the chunks' partial sums, kk×fg each
+	rowsPer, perEx int       // output rows per chunk, chunks per example
+	rowsCall       int       // output rows per kernel call
+	offs           [implicitMaxK / 3]int
+	gradFunc       func(lo, hi int) // gradChunks, made once for the shared job
 }
 
 // sharedImplicit is the one parallel implicit product in flight; a second
@@ -76,7 +85,10 @@ var sharedImplicit struct {
 	job implicitJob
 }
 
-func init() { sharedImplicit.job.rowsFunc = sharedImplicit.job.rows }
+func init() {
+	sharedImplicit.job.rowsFunc = sharedImplicit.job.rows
+	sharedImplicit.job.gradFunc = sharedImplicit.job.gradChunks
+}
 
 func implicitForward(g *ConvGeom, x []float32, cnt, gi int, w []float32, ldw, fg int, y []float32, ldy int, ep Epilogue) bool {
 	kr := activeKernel.Load()
@@ -155,5 +167,146 @@ func (j *implicitJob) rows(lo, hi int) {
 			convGemm(j.kr, n, g.OW, kk, &j.x[xo], g.SW*g.C, rowx, &j.delta[0], &j.w[c], j.ldw, &j.y[r*g.OW*j.ldy+c], j.ldy, bias, j.flags)
 		}
 		r += n
+	}
+}
+
+// The filter gradient dw += col^T dy reads the windows the same way. Its
+// kernel keeps a tile of up to 12 window values (rows of dw) by nr output
+// channels in registers and sums it over a run of pixels: each pixel's row
+// of dy is loaded once and every window value of the tile is broadcast
+// from x. The tile's values are read as triples of neighbours (three
+// channels of a pixel, or three pixels of one channel), each through its
+// own offset, so a window whose values do not come in such triples (a
+// 5x5 window over one channel) takes the unfolded path.
+//
+// The pixels are cut into chunks that depend only on the geometry and the
+// batch: about implicitGradChunks of them, each whole output rows of one
+// example, summed into its own partial gradient (starting from zero,
+// pixel after pixel in order); the partials are added to dw in chunk
+// order. So the result is the same on any number of cores; it differs
+// from the unfolded path's (another summation order), which is taken on
+// machines without the kernel.
+
+// implicitGradChunks is about how many chunks a filter gradient is cut into.
+const implicitGradChunks = 64
+
+// implicitGradMaxK is the longest window whose filter gradient takes the
+// implicit kernel: past it, each tile of window values re-reads dy, and
+// the GEMM on the unfolded matrix is as fast (BenchmarkConvLayers).
+const implicitGradMaxK = 64
+
+// ConvFilterGrad adds group gi's filter gradient over n examples x to dw:
+//
+//	dw[p*ldw+j] += sum over r < n*OH*OW of col[r, p]*dy[r*lddy+j]   p < KH*KW*CG, j < fg
+//
+// where col is Unfold's matrix of x. When the implicit kernel does not
+// take the geometry, it unfolds tile examples at a time into col (the
+// workspace, tile*OH*OW*KH*KW*CG floats) and multiplies with Sgemm.
+func ConvFilterGrad(g ConvGeom, tile int, col, x []float32, n, gi int, dy []float32, lddy, fg int, dw []float32, ldw int) {
+	if n > 0 && implicitFilterGrad(&g, x, n, gi, dy, lddy, fg, dw, ldw) {
+		return
+	}
+	kk, p, hwc := g.patch(), g.OH*g.OW, g.H*g.W*g.C
+	for ex0 := 0; ex0 < n; ex0 += tile {
+		cnt := min(tile, n-ex0)
+		Unfold(g, col, x[ex0*hwc:(ex0+cnt)*hwc], cnt, gi)
+		Sgemm(true, false, kk, fg, cnt*p, 1, col, kk, dy[ex0*p*lddy:], lddy, 1, dw, ldw)
+	}
+}
+
+// implicitGradFits reports whether kernel kr computes the filter gradient
+// of geometry g with fg output channels by the implicit kernel, and fills
+// offs with the byte offsets of the window's triples when it does.
+func implicitGradFits(kr *microKernel, g *ConvGeom, fg int, offs []int) bool {
+	kk := g.patch()
+	if !hasConvGemm(kr) || backend.Load() != backendNative || kk == 0 || kk%3 != 0 || kk > implicitGradMaxK ||
+		fg <= 0 || fg%kr.nr != 0 || g.OW <= 0 || g.OH <= 0 ||
+		g.PT != 0 || g.PL != 0 || (g.OH-1)*g.SH+(g.KH-1)*g.DH >= g.H || (g.OW-1)*g.SW+(g.KW-1)*g.DW >= g.W {
+		return false
+	}
+	p, prev := 0, 0
+	for ky := range g.KH {
+		for kx := range g.KW {
+			for c := range g.CG {
+				off := ky*g.DH*g.W*g.C + kx*g.DW*g.C + c
+				if p%3 == 0 {
+					offs[p/3] = 4 * off
+				} else if off != prev+1 {
+					return false
+				}
+				prev = off
+				p++
+			}
+		}
+	}
+	return true
+}
+
+func implicitFilterGrad(g *ConvGeom, x []float32, n, gi int, dy []float32, lddy, fg int, dw []float32, ldw int) bool {
+	kr := activeKernel.Load()
+	var offs [implicitMaxK / 3]int
+	if !implicitGradFits(kr, g, fg, offs[:]) {
+		return false
+	}
+	kk, rows := g.patch(), n*g.OH
+	if need := n * g.H * g.W * g.C; len(x) < need || gi < 0 || (gi+1)*g.CG > g.C {
+		panic(fmt.Sprintf("mdlc runtime: ConvFilterGrad: x has %d elements, want %d (group %d of %d channels)", len(x), need, gi, g.C))
+	}
+	checkMat("B", dy, rows*g.OW, fg, lddy)
+	checkMat("C", dw, kk, fg, ldw)
+	rowsPer := min(g.OH, (rows+implicitGradChunks-1)/implicitGradChunks)
+	perEx := (g.OH + rowsPer - 1) / rowsPer
+	chunks := n * perEx
+	part := getPartials(chunks * kk * fg)
+	defer putPartials(part)
+	set := func(j *implicitJob) {
+		j.kr, j.g, j.x, j.dy, j.part = kr, *g, x, dy, part.buf[:chunks*kk*fg]
+		j.lddy, j.fg, j.gi = lddy, fg, gi
+		j.rowsPer, j.perEx, j.rowsCall = rowsPer, perEx, max(1, (256+g.OW-1)/g.OW)
+		j.offs = offs
+	}
+	if 2*rows*g.OW*fg*kk >= parFlops && sharedImplicit.mu.TryLock() {
+		j := &sharedImplicit.job
+		set(j)
+		ParallelRows(chunks, j.gradFunc)
+		j.x, j.dy, j.part = nil, nil, nil
+		sharedImplicit.mu.Unlock()
+	} else {
+		var j implicitJob
+		set(&j)
+		j.gradChunks(0, chunks)
+	}
+	for c := range chunks {
+		pc := part.buf[c*kk*fg:]
+		for p := range kk {
+			d := dw[p*ldw : p*ldw+fg]
+			VAdd(d, d, pc[p*fg:p*fg+fg])
+		}
+	}
+	return true
+}
+
+// gradChunks computes the partial gradients of chunks lo..hi-1 (chunk c
+// is output rows (c%perEx)*rowsPer.. of example c/perEx).
+func (j *implicitJob) gradChunks(lo, hi int) {
+	g := &j.g
+	kk, hwc, rowx := g.patch(), g.H*g.W*g.C, g.SH*g.W*g.C
+	hmax := convGradWMax(j.kr)
+	for c := lo; c < hi; c++ {
+		b, y0 := c/j.perEx, (c%j.perEx)*j.rowsPer
+		y1 := min(g.OH, y0+j.rowsPer)
+		acc := j.part[c*kk*j.fg : (c+1)*kk*j.fg]
+		clear(acc)
+		for oy := y0; oy < y1; oy += j.rowsCall {
+			nb := min(j.rowsCall, y1-oy)
+			xo := b*hwc + oy*rowx + j.gi*g.CG
+			do := (b*g.OH + oy) * g.OW * j.lddy
+			for cp := 0; cp < j.fg; cp += j.kr.nr {
+				for p0 := 0; p0 < kk; p0 += hmax {
+					h := min(hmax, kk-p0)
+					convGradW(j.kr, h, nb, g.OW, &j.x[xo], g.SW*g.C, rowx, &j.offs[p0/3], &j.dy[do+cp], j.lddy, &acc[p0*j.fg+cp], j.fg)
+				}
+			}
+		}
 	}
 }

@@ -137,3 +137,112 @@ func TestConvForwardAllocs(t *testing.T) {
 		}
 	}
 }
+
+// gradGeom is a random geometry whose windows come in triples: three
+// channels per pixel, or three pixels of one channel.
+func gradGeom(r *rand.Rand) (ConvGeom, int) {
+	g := ConvGeom{KH: 1 + r.IntN(3), KW: 1 + r.IntN(3), SH: 1 + r.IntN(2), SW: 1 + r.IntN(3),
+		DH: 1 + r.IntN(2), DW: 1 + r.IntN(2), CG: 3 * (1 + r.IntN(2))}
+	if r.IntN(3) == 0 {
+		g.CG, g.KW, g.DW = 1, 3, 1
+	}
+	groups := 1 + r.IntN(2)
+	if g.CG == 1 { // three pixels are neighbours only with one channel
+		groups = 1
+	}
+	g.C = g.CG * groups
+	g.OH, g.OW = 1+r.IntN(6), 1+r.IntN(20)
+	g.H = (g.OH-1)*g.SH + (g.KH-1)*g.DH + 1 + r.IntN(g.SH)
+	g.W = (g.OW-1)*g.SW + (g.KW-1)*g.DW + 1 + r.IntN(g.SW)
+	return g, groups
+}
+
+// ConvFilterGrad adds the filter gradient to dw within float32 rounding
+// of the float64 sums, on every kernel and both of its paths, with the
+// same bits on 1 and 2 cores, writing nothing outside its columns.
+func TestConvFilterGradImplicit(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	forEachKernel(t, func(kr *microKernel) {
+		taken := 0
+		for trial := range 150 {
+			g, groups := gradGeom(r)
+			fits := hasConvGemm(kr)
+			if trial%10 == 7 { // padded: the unfolded path
+				g.PT = 1
+				g.OH++
+				fits = false
+			}
+			n := 1 + r.IntN(3)
+			if trial%30 == 0 { // large enough to split across the workers
+				g = ConvGeom{H: 60, W: 60, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 58, OW: 58, CG: 3}
+				groups, n = 1, 4
+				fits = hasConvGemm(kr)
+			}
+			fg := max(kr.nr, 1) * (1 + r.IntN(2))
+			if trial%10 == 8 && kr.nr > 1 {
+				fg = kr.nr + 1
+				fits = false
+			}
+			var offs [implicitMaxK / 3]int
+			if got := implicitGradFits(kr, &g, fg, offs[:]); got != fits {
+				t.Fatalf("%s %+v fg=%d: implicitGradFits = %v, want %v", kr.name, g, fg, got, fits)
+			}
+			if fits {
+				taken++
+			}
+			f, kk, p := fg*groups, g.patch(), g.OH*g.OW
+			ldw, lddy := f+r.IntN(3), f+r.IntN(3)
+			x := randomFloats(r, n*g.H*g.W*g.C)
+			dy := randomFloats(r, n*p*lddy)
+			dw0 := randomFloats(r, kk*ldw)
+			for gi := range groups {
+				col := unfoldRef(g, x, n, gi)
+				var runs [2][]float32
+				tile := 1 + r.IntN(2)
+				for i, threads := range []int{1, 2} {
+					dw := append([]float32(nil), dw0...)
+					withThreads(threads, func() {
+						ConvFilterGrad(g, tile, make([]float32, 2*p*kk), x, n, gi, dy[gi*fg:], lddy, fg, dw[gi*fg:], ldw)
+					})
+					runs[i] = dw
+				}
+				for i := range runs[0] {
+					if math.Float32bits(runs[0][i]) != math.Float32bits(runs[1][i]) {
+						t.Fatalf("%s %+v group %d: dw[%d] = %v on 1 core, %v on 2", kr.name, g, gi, i, runs[0][i], runs[1][i])
+					}
+				}
+				for q := range kk {
+					for j := range ldw {
+						got, want, scale := runs[0][q*ldw+j], float64(dw0[q*ldw+j]), math.Abs(float64(dw0[q*ldw+j]))
+						if j >= gi*fg && j < (gi+1)*fg {
+							for row := range n * p {
+								v := float64(col[row*kk+q]) * float64(dy[row*lddy+j])
+								want += v
+								scale += math.Abs(v)
+							}
+						}
+						if math.Abs(float64(got)-want) > 1e-6*scale+1e-7 {
+							t.Fatalf("%s %+v group %d fg=%d: dw[%d,%d] = %v, want %v", kr.name, g, gi, fg, q, j, got, want)
+						}
+					}
+				}
+			}
+		}
+		if hasConvGemm(kr) && taken < 80 {
+			t.Errorf("%s: the implicit kernel took %d geometries", kr.name, taken)
+		}
+	})
+}
+
+// A filter gradient allocates nothing once its partials exist.
+func TestConvFilterGradAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	g := ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 148, OW: 148, CG: 3}
+	x, dy := randomFloats(r, 2*g.H*g.W*g.C), randomFloats(r, 2*g.OH*g.OW*32)
+	dw, col := make([]float32, g.patch()*32), make([]float32, g.OH*g.OW*g.patch())
+	f := func() { ConvFilterGrad(g, 1, col, x, 2, 0, dy, 32, 32, dw, 32) }
+	f()
+	if a := testing.AllocsPerRun(10, f); a != 0 {
+		t.Errorf("%v allocations per call", a)
+	}
+}

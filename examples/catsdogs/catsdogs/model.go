@@ -1360,12 +1360,8 @@ func (m *Model) dC4BBackward(n int) {
 func (m *Model) dC4WBackward(n int) {
 	// conv2d_grad_filter: x (N, 17, 17, 128), filter (3, 3, 128, 128), output (N, 15, 15, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC4W[:147456])
-	for ex0 := 0; ex0 < n; ex0 += 8 {
-		cnt := min(8, n-ex0)
-		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 17, W: 17, C: 128, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 15, OW: 15, CG: 128}, m.dC4WScratch, m.c3[ex0*36992:(ex0+cnt)*36992], cnt, gi)
-			rt.Sgemm(true, false, 1152, 128, cnt*225, 1, m.dC4WScratch, 1152, m.dC4BWhere[ex0*28800+gi*128:], 128, 1, m.dC4W[gi*128:], 128)
-		}
+	for gi := 0; gi < 1; gi++ {
+		rt.ConvFilterGrad(rt.ConvGeom{H: 17, W: 17, C: 128, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 15, OW: 15, CG: 128}, 8, m.dC4WScratch, m.c3, n, gi, m.dC4BWhere[gi*128:], 128, 128, m.dC4W[gi*128:], 128)
 	}
 }
 
@@ -1401,12 +1397,8 @@ func (m *Model) dC3BBackward(n int) {
 func (m *Model) dC3WBackward(n int) {
 	// conv2d_grad_filter: x (N, 36, 36, 64), filter (3, 3, 64, 128), output (N, 34, 34, 128); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC3W[:73728])
-	for ex0 := 0; ex0 < n; ex0 += 3 {
-		cnt := min(3, n-ex0)
-		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 36, W: 36, C: 64, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 34, OW: 34, CG: 64}, m.dC3WScratch, m.c2[ex0*82944:(ex0+cnt)*82944], cnt, gi)
-			rt.Sgemm(true, false, 576, 128, cnt*1156, 1, m.dC3WScratch, 576, m.dC3BWhere[ex0*147968+gi*128:], 128, 1, m.dC3W[gi*128:], 128)
-		}
+	for gi := 0; gi < 1; gi++ {
+		rt.ConvFilterGrad(rt.ConvGeom{H: 36, W: 36, C: 64, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 34, OW: 34, CG: 64}, 3, m.dC3WScratch, m.c2, n, gi, m.dC3BWhere[gi*128:], 128, 128, m.dC3W[gi*128:], 128)
 	}
 }
 
@@ -1442,12 +1434,8 @@ func (m *Model) dC2BBackward(n int) {
 func (m *Model) dC2WBackward(n int) {
 	// conv2d_grad_filter: x (N, 74, 74, 32), filter (3, 3, 32, 64), output (N, 72, 72, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC2W[:18432])
-	for ex0 := 0; ex0 < n; ex0 += 1 {
-		cnt := min(1, n-ex0)
-		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 74, W: 74, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 72, OW: 72, CG: 32}, m.dC2WScratch, m.c1[ex0*175232:(ex0+cnt)*175232], cnt, gi)
-			rt.Sgemm(true, false, 288, 64, cnt*5184, 1, m.dC2WScratch, 288, m.dC2BWhere[ex0*331776+gi*64:], 64, 1, m.dC2W[gi*64:], 64)
-		}
+	for gi := 0; gi < 1; gi++ {
+		rt.ConvFilterGrad(rt.ConvGeom{H: 74, W: 74, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 72, OW: 72, CG: 32}, 1, m.dC2WScratch, m.c1, n, gi, m.dC2BWhere[gi*64:], 64, 64, m.dC2W[gi*64:], 64)
 	}
 }
 
@@ -1483,12 +1471,8 @@ func (m *Model) dC1BBackward(n int) {
 func (m *Model) dC1WBackward(image []float32, n int) {
 	// conv2d_grad_filter: x (N, 150, 150, 3), filter (3, 3, 3, 32), output (N, 148, 148, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC1W[:864])
-	for ex0 := 0; ex0 < n; ex0 += 1 {
-		cnt := min(1, n-ex0)
-		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 148, OW: 148, CG: 3}, m.dC1WScratch, image[ex0*67500:(ex0+cnt)*67500], cnt, gi)
-			rt.Sgemm(true, false, 27, 32, cnt*21904, 1, m.dC1WScratch, 27, m.dC1BWhere[ex0*700928+gi*32:], 32, 1, m.dC1W[gi*32:], 32)
-		}
+	for gi := 0; gi < 1; gi++ {
+		rt.ConvFilterGrad(rt.ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 148, OW: 148, CG: 3}, 1, m.dC1WScratch, image, n, gi, m.dC1BWhere[gi*32:], 32, 32, m.dC1W[gi*32:], 32)
 	}
 }
 

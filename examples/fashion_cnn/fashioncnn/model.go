@@ -1374,12 +1374,8 @@ func (m *Model) dC2BBackward(n int) {
 func (m *Model) dC2WBackward(n int) {
 	// conv2d_grad_filter: x (N, 13, 13, 32), filter (3, 3, 32, 64), output (N, 11, 11, 64); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC2W[:18432])
-	for ex0 := 0; ex0 < n; ex0 += 32 {
-		cnt := min(32, n-ex0)
-		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 13, W: 13, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 11, OW: 11, CG: 32}, m.dC2WScratch, m.c1[ex0*5408:(ex0+cnt)*5408], cnt, gi)
-			rt.Sgemm(true, false, 288, 64, cnt*121, 1, m.dC2WScratch, 288, m.dC2BWhere[ex0*7744+gi*64:], 64, 1, m.dC2W[gi*64:], 64)
-		}
+	for gi := 0; gi < 1; gi++ {
+		rt.ConvFilterGrad(rt.ConvGeom{H: 13, W: 13, C: 32, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 11, OW: 11, CG: 32}, 32, m.dC2WScratch, m.c1, n, gi, m.dC2BWhere[gi*64:], 64, 64, m.dC2W[gi*64:], 64)
 	}
 }
 
@@ -1415,12 +1411,8 @@ func (m *Model) dC1BBackward(n int) {
 func (m *Model) dC1WBackward(image []float32, n int) {
 	// conv2d_grad_filter: x (N, 28, 28, 1), filter (3, 3, 1, 32), output (N, 26, 26, 32); stride 1x1, dilation 1x1, pads 0,0,0,0, groups 1
 	clear(m.dC1W[:288])
-	for ex0 := 0; ex0 < n; ex0 += 7 {
-		cnt := min(7, n-ex0)
-		for gi := 0; gi < 1; gi++ {
-			rt.Unfold(rt.ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 26, OW: 26, CG: 1}, m.dC1WScratch, image[ex0*784:(ex0+cnt)*784], cnt, gi)
-			rt.Sgemm(true, false, 9, 32, cnt*676, 1, m.dC1WScratch, 9, m.dC1BWhere[ex0*21632+gi*32:], 32, 1, m.dC1W[gi*32:], 32)
-		}
+	for gi := 0; gi < 1; gi++ {
+		rt.ConvFilterGrad(rt.ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 0, PL: 0, OH: 26, OW: 26, CG: 1}, 7, m.dC1WScratch, image, n, gi, m.dC1BWhere[gi*32:], 32, 32, m.dC1W[gi*32:], 32)
 	}
 }
 

@@ -155,3 +155,92 @@ func (g *gen) convGemm(s isa) {
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 }
+
+// convGradW writes
+//
+//	func convGradW<ISA>x<R>(rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int)
+//
+// the implicit-GEMM filter gradient of runtime/impl/implicit.go for R
+// (a multiple of 3) consecutive window values and NR output channels:
+//
+//	acc[i*ldacc+j] += sum over pixels of window[i] * dy[pixel*lddy+j]      i < R, j < NR
+//
+// over rows output rows of ow pixels. Pixel q of output row r has its
+// window at x + r*rowx + q*ra floats, and values 3t, 3t+1, 3t+2 of the
+// tile at byte offset offs[t] from there and the next two floats (a
+// triple lies inside one run of contiguous values of the window); the
+// pixels' rows of dy follow each other lddy floats apart. The tile of acc
+// is loaded, summed into pixel after pixel in order, and stored, so how
+// the pixels are cut into calls does not change the result.
+func (g *gen) convGradW(s isa, rows int) {
+	nv := s.nr / s.width
+	nacc := rows * nv
+	dyReg := nacc
+	bcReg := nacc + nv
+	regs := 32 // the register file: Z0-Z31, or Y0-Y15
+	if s.width == 8 {
+		regs = 16
+	}
+	nbc := min(s.nbc, regs-bcReg)
+	bases := rowBases[:rows/3]
+	name := fmt.Sprintf("convGradW%sx%d", s.name, rows)
+	g.p("")
+	g.p("// func %s(rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int)", name)
+	g.p("// %d×%d tile of acc in %s0-%s, window triples read through %v.", rows, s.nr, s.reg, s.r(nacc-1), bases)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-80", name)
+	g.p("\tMOVQ acc+64(FP), DX")
+	g.p("\tMOVQ ldacc+72(FP), BX")
+	g.p("\tSHLQ $2, BX")
+	for i := range rows {
+		for v := range nv {
+			g.p("\tVMOVUPS %d(DX), %s", 4*s.width*v, s.r(i*nv+v))
+		}
+		g.p("\tADDQ BX, DX")
+	}
+	g.p("\tMOVQ x+16(FP), R10")
+	g.p("\tMOVQ ra+24(FP), R9")
+	g.p("\tSHLQ $2, R9")
+	g.p("\tMOVQ dy+48(FP), DI")
+	g.p("\tMOVQ lddy+56(FP), R11")
+	g.p("\tSHLQ $2, R11")
+	g.p("\tMOVQ offs+40(FP), BX")
+	g.p("row%s:", name)
+	for t, b := range bases {
+		g.p("\tMOVQ %d(BX), %s", 8*t, b)
+		g.p("\tADDQ R10, %s", b)
+	}
+	g.p("\tMOVQ ow+8(FP), CX")
+	g.p("pixel%s:", name)
+	for v := range nv {
+		g.p("\tVMOVUPS %d(DI), %s", 4*s.width*v, s.r(dyReg+v))
+	}
+	for i := range rows {
+		bc := s.r(bcReg + i%nbc)
+		g.p("\tVBROADCASTSS %d(%s), %s", 4*(i%3), bases[i/3], bc)
+		for v := range nv {
+			g.p("\tVFMADD231PS %s, %s, %s", bc, s.r(dyReg+v), s.r(i*nv+v))
+		}
+	}
+	for _, b := range bases {
+		g.p("\tADDQ R9, %s", b)
+	}
+	g.p("\tADDQ R11, DI")
+	g.p("\tDECQ CX")
+	g.p("\tJNZ pixel%s", name)
+	g.p("\tMOVQ rowx+32(FP), AX")
+	g.p("\tSHLQ $2, AX")
+	g.p("\tADDQ AX, R10")
+	g.p("\tDECQ rows+0(FP)")
+	g.p("\tJNZ row%s", name)
+	g.p("\tMOVQ acc+64(FP), DX")
+	g.p("\tMOVQ ldacc+72(FP), BX")
+	g.p("\tSHLQ $2, BX")
+	for i := range rows {
+		for v := range nv {
+			g.p("\tVMOVUPS %s, %d(DX)", s.r(i*nv+v), 4*s.width*v)
+		}
+		g.p("\tADDQ BX, DX")
+	}
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}

@@ -72,6 +72,12 @@ func main() {
 	c.stridedRows("copy", "", "")
 	c.convGemm(avx512)
 	c.convGemm(avx2)
+	for _, rows := range []int{3, 6, 9, 12} {
+		c.convGradW(avx512, rows)
+	}
+	for _, rows := range []int{3, 6} {
+		c.convGradW(avx2, rows)
+	}
 	if err := os.WriteFile(*convOut, c.buf.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
