@@ -20,6 +20,8 @@ func hasConvGemm(kr *microKernel) bool { return false }
 
 func convGradWMax(kr *microKernel) int { return 3 }
 
+func convGradWPixels(kr *microKernel) int { return 64 }
+
 func convGradW(kr *microKernel, h, rows, ow int, x *float32, ra, rowx int, offs *int, dy *float32, lddy int, acc *float32, ldacc int) {
 	panic("unreachable")
 }

@@ -262,7 +262,7 @@ func implicitFilterGrad(g *ConvGeom, x []float32, n, gi int, dy []float32, lddy,
 	set := func(j *implicitJob) {
 		j.kr, j.g, j.x, j.dy, j.part = kr, *g, x, dy, part.buf[:chunks*kk*fg]
 		j.lddy, j.fg, j.gi = lddy, fg, gi
-		j.rowsPer, j.perEx, j.rowsCall = rowsPer, perEx, max(1, (256+g.OW-1)/g.OW)
+		j.rowsPer, j.perEx, j.rowsCall = rowsPer, perEx, max(1, (convGradWPixels(kr)+g.OW-1)/g.OW)
 		j.offs = offs
 	}
 	if 2*rows*g.OW*fg*kk >= parFlops && sharedImplicit.mu.TryLock() {

@@ -246,3 +246,76 @@ func TestConvFilterGradAllocs(t *testing.T) {
 		t.Errorf("%v allocations per call", a)
 	}
 }
+
+// BenchmarkConvPaths times the seed CNN's first layer (batch 32) and the
+// Fashion-MNIST CNN's (batch 128) both ways on every kernel: the implicit
+// kernels against Unfold and the GEMM, and the kernel's 1024^3 GEMM as
+// the yardstick.
+//
+//	go test ./runtime/impl -run '^$' -bench ConvPaths
+func BenchmarkConvPaths(b *testing.B) {
+	r := rand.New(rand.NewPCG(11, 12))
+	layers := []struct {
+		name string
+		n    int
+		g    ConvGeom
+	}{
+		{"catsdogs-c1", 32, ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 148, OW: 148, CG: 3}},
+		{"fashion-c1", 128, ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 26, OW: 26, CG: 1}},
+	}
+	forEachKernel(b, func(kr *microKernel) {
+		if !hasConvGemm(kr) {
+			return
+		}
+		const f = 32
+		gflops := func(b *testing.B, flops float64) {
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		}
+		for _, l := range layers {
+			g, kk, p := l.g, l.g.patch(), l.g.OH*l.g.OW
+			x, w := randomFloats(r, l.n*g.H*g.W*g.C), randomFloats(r, kk*f)
+			y, dy, dw := make([]float32, l.n*p*f), randomFloats(r, l.n*p*f), make([]float32, kk*f)
+			col := make([]float32, p*kk)
+			flops := 2 * float64(l.n*p*f*kk)
+			ep := Epilogue{Bias: w[:f], Act: ActReLU}
+			b.Run(kr.name+"/"+l.name+"/forward/implicit", func(b *testing.B) {
+				for range b.N {
+					ConvForward(g, col, x, l.n, 0, w, f, f, y, f, ep)
+				}
+				gflops(b, flops)
+			})
+			b.Run(kr.name+"/"+l.name+"/forward/unfold", func(b *testing.B) {
+				for range b.N {
+					for ex := range l.n {
+						Unfold(g, col, x[ex*g.H*g.W*g.C:], 1, 0)
+						SgemmEpilogue(false, false, p, f, kk, 1, col, kk, w, f, 0, y[ex*p*f:], f, ep)
+					}
+				}
+				gflops(b, flops)
+			})
+			b.Run(kr.name+"/"+l.name+"/filter-grad/implicit", func(b *testing.B) {
+				for range b.N {
+					ConvFilterGrad(g, 1, col, x, l.n, 0, dy, f, f, dw, f)
+				}
+				gflops(b, flops)
+			})
+			b.Run(kr.name+"/"+l.name+"/filter-grad/unfold", func(b *testing.B) {
+				for range b.N {
+					for ex := range l.n {
+						Unfold(g, col, x[ex*g.H*g.W*g.C:], 1, 0)
+						Sgemm(true, false, kk, f, p, 1, col, kk, dy[ex*p*f:], f, 1, dw, f)
+					}
+				}
+				gflops(b, flops)
+			})
+		}
+		const n = 1024
+		a, bb, c := randomFloats(r, n*n), randomFloats(r, n*n), make([]float32, n*n)
+		b.Run(kr.name+"/gemm1024", func(b *testing.B) {
+			for range b.N {
+				Sgemm(false, false, n, n, n, 1, a, n, bb, n, 0, c, n)
+			}
+			gflops(b, 2*n*n*n)
+		})
+	})
+}

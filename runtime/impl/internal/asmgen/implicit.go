@@ -209,24 +209,46 @@ func (g *gen) convGradW(s isa, rows int) {
 		g.p("\tMOVQ %d(BX), %s", 8*t, b)
 		g.p("\tADDQ R10, %s", b)
 	}
-	g.p("\tMOVQ ow+8(FP), CX")
-	g.p("pixel%s:", name)
-	for v := range nv {
-		g.p("\tVMOVUPS %d(DI), %s", 4*s.width*v, s.r(dyReg+v))
-	}
-	for i := range rows {
-		bc := s.r(bcReg + i%nbc)
-		g.p("\tVBROADCASTSS %d(%s), %s", 4*(i%3), bases[i/3], bc)
+	// One pixel: its row of dy, then each window value of the tile times
+	// it; the second of a pair is one ra and one lddy further.
+	pixel := func(second bool) {
+		idx, dyIdx := "", ""
+		if second {
+			idx, dyIdx = "(R9*1)", "(R11*1)"
+		}
 		for v := range nv {
-			g.p("\tVFMADD231PS %s, %s, %s", bc, s.r(dyReg+v), s.r(i*nv+v))
+			g.p("\tVMOVUPS %d(DI)%s, %s", 4*s.width*v, dyIdx, s.r(dyReg+v))
+		}
+		for i := range rows {
+			bc := s.r(bcReg + i%nbc)
+			g.p("\tVBROADCASTSS %d(%s)%s, %s", 4*(i%3), bases[i/3], idx, bc)
+			for v := range nv {
+				g.p("\tVFMADD231PS %s, %s, %s", bc, s.r(dyReg+v), s.r(i*nv+v))
+			}
 		}
 	}
+	g.p("\tMOVQ ow+8(FP), CX")
+	g.p("\tMOVQ CX, DX")
+	g.p("\tSHRQ $1, DX")
+	g.p("\tJZ single%s", name)
+	g.p("pair%s:", name)
+	pixel(false)
+	pixel(true)
+	for _, b := range bases {
+		g.p("\tLEAQ (%s)(R9*2), %s", b, b)
+	}
+	g.p("\tLEAQ (DI)(R11*2), DI")
+	g.p("\tDECQ DX")
+	g.p("\tJNZ pair%s", name)
+	g.p("single%s:", name)
+	g.p("\tTESTQ $1, CX")
+	g.p("\tJZ rowend%s", name)
+	pixel(false)
 	for _, b := range bases {
 		g.p("\tADDQ R9, %s", b)
 	}
 	g.p("\tADDQ R11, DI")
-	g.p("\tDECQ CX")
-	g.p("\tJNZ pixel%s", name)
+	g.p("rowend%s:", name)
 	g.p("\tMOVQ rowx+32(FP), AX")
 	g.p("\tSHLQ $2, AX")
 	g.p("\tADDQ AX, R10")
