@@ -1,6 +1,7 @@
 package impl
 
 import (
+	"fmt"
 	"math"
 	"sync"
 )
@@ -100,8 +101,23 @@ func runConv(k int, g ConvGeom, dst, src, src2 []float32, gi, n, size int) {
 // example b, (ky, kx, c) in order, zero where the window is in the padding.
 // col holds cnt*OH*OW rows of KH*KW*CG values.
 func Unfold(g ConvGeom, col, x []float32, cnt, gi int) {
+	checkCol("Unfold", &g, col, x, cnt, gi)
 	n := cnt * g.OH
 	runConv(kUnfold, g, col, x, nil, gi, n, n*g.OW*g.patch())
+}
+
+// checkCol panics with a clear message when col or x is too short for cnt
+// examples of geometry g, or gi is not one of its groups.
+func checkCol(op string, g *ConvGeom, col, x []float32, cnt, gi int) {
+	if cnt < 0 || g.CG <= 0 || gi < 0 || (gi+1)*g.CG > g.C {
+		panic(fmt.Sprintf("mdlc runtime: %s: %d examples, group %d of %d channels in groups of %d", op, cnt, gi, g.C, g.CG))
+	}
+	if want := cnt * g.OH * g.OW * g.patch(); len(col) < want {
+		panic(fmt.Sprintf("mdlc runtime: %s: col has %d elements, want %d (%d examples of %d×%d windows of %d)", op, len(col), want, cnt, g.OH, g.OW, g.patch()))
+	}
+	if want := cnt * g.H * g.W * g.C; len(x) < want {
+		panic(fmt.Sprintf("mdlc runtime: %s: image has %d elements, want %d (%d examples of %d×%d×%d)", op, len(x), want, cnt, g.H, g.W, g.C))
+	}
 }
 
 // unfoldRows writes the patches of output rows lo..hi-1 (row r is example
@@ -168,6 +184,7 @@ func unfoldRows(g *ConvGeom, col, x []float32, gi, lo, hi int) {
 // into dx, the input gradient of cnt examples: each element of dx receives
 // the entries of every window that covers it, in (ky, kx) order.
 func Fold(g ConvGeom, dx, col []float32, cnt, gi int) {
+	checkCol("Fold", &g, col, dx, cnt, gi)
 	n := cnt * g.H
 	runConv(kFold, g, dx, col, nil, gi, n, n*g.W*g.CG)
 }

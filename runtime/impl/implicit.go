@@ -74,8 +74,11 @@ type implicitJob struct {
 	part           []float32 // the chunks' partial sums, kk×fg each
 	rowsPer, perEx int       // output rows per chunk, chunks per example
 	rowsCall       int       // output rows per kernel call
-	offs           [implicitMaxK / 3]int
+	offs           [implicitGradMaxK / 3]int
+	n              int              // examples
+	dw             []float32        // the gradient itself (ldw apart), when tiles of it are split
 	gradFunc       func(lo, hi int) // gradChunks, made once for the shared job
+	tilesFunc      func(lo, hi int) // gradTiles, made once for the shared job
 }
 
 // sharedImplicit is the one parallel implicit product in flight; a second
@@ -88,6 +91,7 @@ var sharedImplicit struct {
 func init() {
 	sharedImplicit.job.rowsFunc = sharedImplicit.job.rows
 	sharedImplicit.job.gradFunc = sharedImplicit.job.gradChunks
+	sharedImplicit.job.tilesFunc = sharedImplicit.job.gradTiles
 }
 
 func implicitForward(g *ConvGeom, x []float32, cnt, gi int, w []float32, ldw, fg int, y []float32, ldy int, ep Epilogue) bool {
@@ -174,26 +178,40 @@ func (j *implicitJob) rows(lo, hi int) {
 // kernel keeps a tile of up to 12 window values (rows of dw) by nr output
 // channels in registers and sums it over a run of pixels: each pixel's row
 // of dy is loaded once and every window value of the tile is broadcast
-// from x. The tile's values are read as triples of neighbours (three
+// from x. A call sums a few hundred pixels, so the pixels' rows of dy stay
+// in L1 while every tile of the window passes over them. The tile's values are read as triples of neighbours (three
 // channels of a pixel, or three pixels of one channel), each through its
 // own offset, so a window whose values do not come in such triples (a
 // 5x5 window over one channel) takes the unfolded path.
 //
-// The pixels are cut into chunks that depend only on the geometry and the
-// batch: about implicitGradChunks of them, each whole output rows of one
-// example, summed into its own partial gradient (starting from zero,
-// pixel after pixel in order); the partials are added to dw in chunk
-// order. So the result is the same on any number of cores; it differs
-// from the unfolded path's (another summation order), which is taken on
-// machines without the kernel.
+// A short window has few tiles (the seed CNN's first layer: 3), so the
+// work is split by pixels: into chunks that depend only on the geometry
+// and the batch, about implicitGradChunks of them, each whole output rows
+// of one example, summed into its own partial gradient (starting from
+// zero, pixel after pixel in order); the partials are added to dw in chunk
+// order. A long window has many (implicitGradTiles or more), and the work
+// is split by tiles: each worker sums its tiles over every pixel, in
+// order, straight into dw. Either way the result is the same on any number
+// of cores; it differs from the unfolded path's (another summation
+// order), which is taken on machines without the kernel.
 
 // implicitGradChunks is about how many chunks a filter gradient is cut into.
 const implicitGradChunks = 64
 
+// implicitGradTiles is the number of register tiles of dw (tiles of window
+// values times panels of channels) from which a filter gradient is split
+// by tiles instead of pixels: each worker sums its tiles over every pixel,
+// in order, straight into dw, with no partials to add (the seed CNN's
+// c2-c4 have 48-384 tiles on AVX-512; their partials would be 5-38 MB).
+// Either way every element of dw is summed in an order that depends on
+// the geometry and the kernel alone.
+const implicitGradTiles = 32
+
 // implicitGradMaxK is the longest window whose filter gradient takes the
-// implicit kernel: past it, each tile of window values re-reads dy, and
-// the GEMM on the unfolded matrix is as fast (BenchmarkConvLayers).
-const implicitGradMaxK = 64
+// implicit kernel (its table of offsets lives on the stack): 3x3 over 128
+// channels, the longest of the seed CNN, where it runs at 105% of the
+// GEMM against the unfolded path's 80% (BenchmarkConvLayers, c4).
+const implicitGradMaxK = 1152
 
 // ConvFilterGrad adds group gi's filter gradient over n examples x to dw:
 //
@@ -244,7 +262,7 @@ func implicitGradFits(kr *microKernel, g *ConvGeom, fg int, offs []int) bool {
 
 func implicitFilterGrad(g *ConvGeom, x []float32, n, gi int, dy []float32, lddy, fg int, dw []float32, ldw int) bool {
 	kr := activeKernel.Load()
-	var offs [implicitMaxK / 3]int
+	var offs [implicitGradMaxK / 3]int
 	if !implicitGradFits(kr, g, fg, offs[:]) {
 		return false
 	}
@@ -254,27 +272,52 @@ func implicitFilterGrad(g *ConvGeom, x []float32, n, gi int, dy []float32, lddy,
 	}
 	checkMat("B", dy, rows*g.OW, fg, lddy)
 	checkMat("C", dw, kk, fg, ldw)
-	rowsPer := min(g.OH, (rows+implicitGradChunks-1)/implicitGradChunks)
-	perEx := (g.OH + rowsPer - 1) / rowsPer
-	chunks := n * perEx
-	part := getPartials(chunks * kk * fg)
-	defer putPartials(part)
+	hmax := convGradWMax(kr)
+	tiles := (kk + hmax - 1) / hmax * (fg / kr.nr)
+	byTiles := tiles >= implicitGradTiles
+	chunks, rowsPer, perEx := tiles, 0, 0
+	var part *partials
+	if !byTiles {
+		rowsPer = min(g.OH, (rows+implicitGradChunks-1)/implicitGradChunks)
+		perEx = (g.OH + rowsPer - 1) / rowsPer
+		chunks = n * perEx
+		part = getPartials(chunks * kk * fg)
+		defer putPartials(part)
+	}
 	set := func(j *implicitJob) {
-		j.kr, j.g, j.x, j.dy, j.part = kr, *g, x, dy, part.buf[:chunks*kk*fg]
-		j.lddy, j.fg, j.gi = lddy, fg, gi
+		j.kr, j.g, j.x, j.dy = kr, *g, x, dy
+		j.lddy, j.fg, j.gi, j.n = lddy, fg, gi, n
 		j.rowsPer, j.perEx, j.rowsCall = rowsPer, perEx, max(1, (convGradWPixels(kr)+g.OW-1)/g.OW)
 		j.offs = offs
+		j.dw, j.ldw = dw, ldw
+		if part != nil {
+			j.part = part.buf[:chunks*kk*fg]
+		}
+	}
+	run := func(j *implicitJob, lo, hi int) {
+		if byTiles {
+			j.gradTiles(lo, hi)
+		} else {
+			j.gradChunks(lo, hi)
+		}
 	}
 	if 2*rows*g.OW*fg*kk >= parFlops && sharedImplicit.mu.TryLock() {
 		j := &sharedImplicit.job
 		set(j)
-		ParallelRows(chunks, j.gradFunc)
-		j.x, j.dy, j.part = nil, nil, nil
+		if byTiles {
+			ParallelRows(chunks, j.tilesFunc)
+		} else {
+			ParallelRows(chunks, j.gradFunc)
+		}
+		j.x, j.dy, j.part, j.dw = nil, nil, nil, nil
 		sharedImplicit.mu.Unlock()
 	} else {
 		var j implicitJob
 		set(&j)
-		j.gradChunks(0, chunks)
+		run(&j, 0, chunks)
+	}
+	if byTiles {
+		return true
 	}
 	for c := range chunks {
 		pc := part.buf[c*kk*fg:]
@@ -290,23 +333,38 @@ func implicitFilterGrad(g *ConvGeom, x []float32, n, gi int, dy []float32, lddy,
 // is output rows (c%perEx)*rowsPer.. of example c/perEx).
 func (j *implicitJob) gradChunks(lo, hi int) {
 	g := &j.g
-	kk, hwc, rowx := g.patch(), g.H*g.W*g.C, g.SH*g.W*g.C
-	hmax := convGradWMax(j.kr)
+	kk := g.patch()
 	for c := lo; c < hi; c++ {
 		b, y0 := c/j.perEx, (c%j.perEx)*j.rowsPer
-		y1 := min(g.OH, y0+j.rowsPer)
 		acc := j.part[c*kk*j.fg : (c+1)*kk*j.fg]
 		clear(acc)
-		for oy := y0; oy < y1; oy += j.rowsCall {
-			nb := min(j.rowsCall, y1-oy)
-			xo := b*hwc + oy*rowx + j.gi*g.CG
-			do := (b*g.OH + oy) * g.OW * j.lddy
-			for cp := 0; cp < j.fg; cp += j.kr.nr {
-				for p0 := 0; p0 < kk; p0 += hmax {
-					h := min(hmax, kk-p0)
-					convGradW(j.kr, h, nb, g.OW, &j.x[xo], g.SW*g.C, rowx, &j.offs[p0/3], &j.dy[do+cp], j.lddy, &acc[p0*j.fg+cp], j.fg)
-				}
-			}
+		j.gradRows(b, y0, min(g.OH, y0+j.rowsPer), 0, kk*(j.fg/j.kr.nr), acc, j.fg)
+	}
+}
+
+// gradTiles sums tiles lo..hi-1 of dw (window values t/panels*hmax..,
+// channels (t%panels)*nr..) over every pixel of the batch, straight into dw.
+func (j *implicitJob) gradTiles(lo, hi int) {
+	for b := range j.n {
+		j.gradRows(b, 0, j.g.OH, lo, hi, j.dw, j.ldw)
+	}
+}
+
+// gradRows adds the products of output rows y0..y1-1 of example b to tiles
+// lo..hi-1 of acc (rows of dw ldacc floats apart), rowsCall rows per call.
+func (j *implicitJob) gradRows(b, y0, y1, lo, hi int, acc []float32, ldacc int) {
+	g := &j.g
+	kk, hwc, rowx := g.patch(), g.H*g.W*g.C, g.SH*g.W*g.C
+	hmax, panels := convGradWMax(j.kr), j.fg/j.kr.nr
+	hi = min(hi, (kk+hmax-1)/hmax*panels)
+	for oy := y0; oy < y1; oy += j.rowsCall {
+		nb := min(j.rowsCall, y1-oy)
+		xo := b*hwc + oy*rowx + j.gi*g.CG
+		do := (b*g.OH + oy) * g.OW * j.lddy
+		for t := lo; t < hi; t++ {
+			p0, cp := t/panels*hmax, t%panels*j.kr.nr
+			h := min(hmax, kk-p0)
+			convGradW(j.kr, h, nb, g.OW, &j.x[xo], g.SW*g.C, rowx, &j.offs[p0/3], &j.dy[do+cp], j.lddy, &acc[p0*ldacc+cp], ldacc)
 		}
 	}
 }

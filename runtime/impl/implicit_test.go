@@ -163,7 +163,7 @@ func gradGeom(r *rand.Rand) (ConvGeom, int) {
 func TestConvFilterGradImplicit(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	forEachKernel(t, func(kr *microKernel) {
-		taken := 0
+		taken, byTiles := 0, 0
 		for trial := range 150 {
 			g, groups := gradGeom(r)
 			fits := hasConvGemm(kr)
@@ -171,6 +171,12 @@ func TestConvFilterGradImplicit(t *testing.T) {
 				g.PT = 1
 				g.OH++
 				fits = false
+			}
+			if trial%10 == 5 { // long windows: split by tiles of dw
+				g.CG, g.KH, g.KW = 48+3*r.IntN(8), 3, 3
+				g.C, groups = g.CG, 1
+				g.H = (g.OH-1)*g.SH + (g.KH-1)*g.DH + 1
+				g.W = (g.OW-1)*g.SW + (g.KW-1)*g.DW + 1
 			}
 			n := 1 + r.IntN(3)
 			if trial%30 == 0 { // large enough to split across the workers
@@ -183,12 +189,16 @@ func TestConvFilterGradImplicit(t *testing.T) {
 				fg = kr.nr + 1
 				fits = false
 			}
-			var offs [implicitMaxK / 3]int
+			var offs [implicitGradMaxK / 3]int
 			if got := implicitGradFits(kr, &g, fg, offs[:]); got != fits {
 				t.Fatalf("%s %+v fg=%d: implicitGradFits = %v, want %v", kr.name, g, fg, got, fits)
 			}
 			if fits {
 				taken++
+				hmax := convGradWMax(kr)
+				if (g.patch()+hmax-1)/hmax*(fg/kr.nr) >= implicitGradTiles {
+					byTiles++
+				}
 			}
 			f, kk, p := fg*groups, g.patch(), g.OH*g.OW
 			ldw, lddy := f+r.IntN(3), f+r.IntN(3)
@@ -228,82 +238,96 @@ func TestConvFilterGradImplicit(t *testing.T) {
 				}
 			}
 		}
-		if hasConvGemm(kr) && taken < 80 {
-			t.Errorf("%s: the implicit kernel took %d geometries", kr.name, taken)
+		if hasConvGemm(kr) && (taken < 80 || byTiles < 10) {
+			t.Errorf("%s: the implicit kernel took %d geometries, %d of them split by tiles", kr.name, taken, byTiles)
 		}
 	})
 }
 
-// A filter gradient allocates nothing once its partials exist.
+// A filter gradient allocates nothing once its partials exist, split by
+// pixels (a short window) or by tiles of dw (a long one).
 func TestConvFilterGradAllocs(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	g := ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 148, OW: 148, CG: 3}
-	x, dy := randomFloats(r, 2*g.H*g.W*g.C), randomFloats(r, 2*g.OH*g.OW*32)
-	dw, col := make([]float32, g.patch()*32), make([]float32, g.OH*g.OW*g.patch())
-	f := func() { ConvFilterGrad(g, 1, col, x, 2, 0, dy, 32, 32, dw, 32) }
-	f()
-	if a := testing.AllocsPerRun(10, f); a != 0 {
-		t.Errorf("%v allocations per call", a)
+	for _, g := range []ConvGeom{
+		{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 148, OW: 148, CG: 3},
+		{H: 36, W: 36, C: 64, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 34, OW: 34, CG: 64},
+	} {
+		x, dy := randomFloats(r, 2*g.H*g.W*g.C), randomFloats(r, 2*g.OH*g.OW*64)
+		dw, col := make([]float32, g.patch()*64), make([]float32, g.OH*g.OW*g.patch())
+		f := func() { ConvFilterGrad(g, 1, col, x, 2, 0, dy, 64, 64, dw, 64) }
+		f()
+		if a := testing.AllocsPerRun(10, f); a != 0 {
+			t.Errorf("%+v: %v allocations per call", g, a)
+		}
 	}
 }
 
-// BenchmarkConvPaths times the seed CNN's first layer (batch 32) and the
-// Fashion-MNIST CNN's (batch 128) both ways on every kernel: the implicit
-// kernels against Unfold and the GEMM, and the kernel's 1024^3 GEMM as
-// the yardstick.
+// BenchmarkConvPaths times the seed CNN's first and third layers (batch
+// 32) and the Fashion-MNIST CNN's first (batch 128) both ways on every
+// kernel: ConvForward and ConvFilterGrad (the implicit kernels where they
+// take the layer) against Unfold and the GEMM, a tile of examples at a
+// time as the generated code did, and the kernel's 1024^3 GEMM as the
+// yardstick.
 //
 //	go test ./runtime/impl -run '^$' -bench ConvPaths
 func BenchmarkConvPaths(b *testing.B) {
 	r := rand.New(rand.NewPCG(11, 12))
 	layers := []struct {
 		name string
-		n    int
+		n, f int
 		g    ConvGeom
 	}{
-		{"catsdogs-c1", 32, ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 148, OW: 148, CG: 3}},
-		{"fashion-c1", 128, ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 26, OW: 26, CG: 1}},
+		{"catsdogs-c1", 32, 32, ConvGeom{H: 150, W: 150, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 148, OW: 148, CG: 3}},
+		{"fashion-c1", 128, 32, ConvGeom{H: 28, W: 28, C: 1, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 26, OW: 26, CG: 1}},
+		{"catsdogs-c3", 32, 128, ConvGeom{H: 36, W: 36, C: 64, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 34, OW: 34, CG: 64}},
 	}
 	forEachKernel(b, func(kr *microKernel) {
 		if !hasConvGemm(kr) {
 			return
 		}
-		const f = 32
 		gflops := func(b *testing.B, flops float64) {
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		}
 		for _, l := range layers {
-			g, kk, p := l.g, l.g.patch(), l.g.OH*l.g.OW
+			g, kk, p, f := l.g, l.g.patch(), l.g.OH*l.g.OW, l.f
 			x, w := randomFloats(r, l.n*g.H*g.W*g.C), randomFloats(r, kk*f)
 			y, dy, dw := make([]float32, l.n*p*f), randomFloats(r, l.n*p*f), make([]float32, kk*f)
-			col := make([]float32, p*kk)
+			// The generated code's tile of examples (ir.Geom2D.Tile).
+			tile := max(1, min((4096+p-1)/p, 32, (8<<20)/(4*p*kk)))
+			col, hwc := make([]float32, tile*p*kk), g.H*g.W*g.C
 			flops := 2 * float64(l.n*p*f*kk)
 			ep := Epilogue{Bias: w[:f], Act: ActReLU}
-			b.Run(kr.name+"/"+l.name+"/forward/implicit", func(b *testing.B) {
+			b.Run(kr.name+"/"+l.name+"/forward/ConvForward", func(b *testing.B) {
 				for range b.N {
-					ConvForward(g, col, x, l.n, 0, w, f, f, y, f, ep)
+					for ex := 0; ex < l.n; ex += tile {
+						cnt := min(tile, l.n-ex)
+						ConvForward(g, col, x[ex*hwc:(ex+cnt)*hwc], cnt, 0, w, f, f, y[ex*p*f:], f, ep)
+					}
 				}
 				gflops(b, flops)
 			})
 			b.Run(kr.name+"/"+l.name+"/forward/unfold", func(b *testing.B) {
 				for range b.N {
-					for ex := range l.n {
-						Unfold(g, col, x[ex*g.H*g.W*g.C:], 1, 0)
-						SgemmEpilogue(false, false, p, f, kk, 1, col, kk, w, f, 0, y[ex*p*f:], f, ep)
+					for ex := 0; ex < l.n; ex += tile {
+						cnt := min(tile, l.n-ex)
+						Unfold(g, col, x[ex*hwc:(ex+cnt)*hwc], cnt, 0)
+						SgemmEpilogue(false, false, cnt*p, f, kk, 1, col, kk, w, f, 0, y[ex*p*f:], f, ep)
 					}
 				}
 				gflops(b, flops)
 			})
-			b.Run(kr.name+"/"+l.name+"/filter-grad/implicit", func(b *testing.B) {
+			b.Run(kr.name+"/"+l.name+"/filter-grad/ConvFilterGrad", func(b *testing.B) {
 				for range b.N {
-					ConvFilterGrad(g, 1, col, x, l.n, 0, dy, f, f, dw, f)
+					ConvFilterGrad(g, tile, col, x, l.n, 0, dy, f, f, dw, f)
 				}
 				gflops(b, flops)
 			})
 			b.Run(kr.name+"/"+l.name+"/filter-grad/unfold", func(b *testing.B) {
 				for range b.N {
-					for ex := range l.n {
-						Unfold(g, col, x[ex*g.H*g.W*g.C:], 1, 0)
-						Sgemm(true, false, kk, f, p, 1, col, kk, dy[ex*p*f:], f, 1, dw, f)
+					for ex := 0; ex < l.n; ex += tile {
+						cnt := min(tile, l.n-ex)
+						Unfold(g, col, x[ex*hwc:(ex+cnt)*hwc], cnt, 0)
+						Sgemm(true, false, kk, f, cnt*p, 1, col, kk, dy[ex*p*f:], f, 1, dw, f)
 					}
 				}
 				gflops(b, flops)
