@@ -25,7 +25,7 @@ go test -c -o "$tmp/impl.test" ./runtime/impl
 : >"$tmp/torch.txt"
 for ((round = 1; round <= ${ROUNDS:-1}; round++)); do
 	(cd bench && "$tmp/bench.test" -test.run '^$' -test.bench 'CatsDogsStep|CatsDogsHandStep|FashionCNNStep|ConvLayers|Gemm1024' -test.benchtime "$benchtime") | tee -a "$tmp/go.txt"
-	(cd runtime/impl && "$tmp/impl.test" -test.run '^$' -test.bench 'SgemmPeak$' -test.benchtime 1x) | tee -a "$tmp/peak.txt"
+	(cd runtime/impl && "$tmp/impl.test" -test.run '^$' -test.bench 'SgemmPeak$' -test.benchtime 50x -test.count 3) | tee -a "$tmp/peak.txt"
 	if [[ -z "${NOTORCH:-}" ]]; then
 		/usr/bin/python3 bench/cnn_torch.py "${SECONDS_TORCH:-10}" | tee -a "$tmp/torch.txt"
 	fi
