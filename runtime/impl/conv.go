@@ -109,15 +109,28 @@ func Unfold(g ConvGeom, col, x []float32, cnt, gi int) {
 // checkCol panics with a clear message when col or x is too short for cnt
 // examples of geometry g, or gi is not one of its groups.
 func checkCol(op string, g *ConvGeom, col, x []float32, cnt, gi int) {
-	if cnt < 0 || g.CG <= 0 || gi < 0 || (gi+1)*g.CG > g.C {
-		panic(fmt.Sprintf("mdlc runtime: %s: %d examples, group %d of %d channels in groups of %d", op, cnt, gi, g.C, g.CG))
-	}
+	checkImage(op, g, x, cnt, gi)
 	if want := cnt * g.OH * g.OW * g.patch(); len(col) < want {
 		panic(fmt.Sprintf("mdlc runtime: %s: col has %d elements, want %d (%d examples of %d×%d windows of %d)", op, len(col), want, cnt, g.OH, g.OW, g.patch()))
+	}
+}
+
+// checkImage panics with a clear message when x is too short for cnt
+// examples of geometry g, or gi is not one of its groups.
+func checkImage(op string, g *ConvGeom, x []float32, cnt, gi int) {
+	if cnt < 0 || g.CG <= 0 || gi < 0 || (gi+1)*g.CG > g.C {
+		panic(fmt.Sprintf("mdlc runtime: %s: %d examples, group %d of %d channels in groups of %d", op, cnt, gi, g.C, g.CG))
 	}
 	if want := cnt * g.H * g.W * g.C; len(x) < want {
 		panic(fmt.Sprintf("mdlc runtime: %s: image has %d elements, want %d (%d examples of %d×%d×%d)", op, len(x), want, cnt, g.H, g.W, g.C))
 	}
+}
+
+// windowsInside reports whether every window of g lies inside the image
+// (no padding is read).
+func (g *ConvGeom) windowsInside() bool {
+	return g.OH > 0 && g.OW > 0 && g.PT == 0 && g.PL == 0 &&
+		(g.OH-1)*g.SH+(g.KH-1)*g.DH < g.H && (g.OW-1)*g.SW+(g.KW-1)*g.DW < g.W
 }
 
 // unfoldRows writes the patches of output rows lo..hi-1 (row r is example

@@ -52,11 +52,11 @@ func ConvForward(g ConvGeom, col, x []float32, cnt, gi int, w []float32, ldw, fg
 func implicitFits(kr *microKernel, g *ConvGeom, fg int) bool {
 	kk := g.patch()
 	return hasConvGemm(kr) && backend.Load() == backendNative && kk > 0 && kk <= min(kr.kc, implicitMaxK) &&
-		fg > 0 && fg%kr.nr == 0 && g.OW >= kr.mr && g.OH > 0 &&
-		g.PT == 0 && g.PL == 0 && (g.OH-1)*g.SH+(g.KH-1)*g.DH < g.H && (g.OW-1)*g.SW+(g.KW-1)*g.DW < g.W
+		fg > 0 && fg%kr.nr == 0 && g.OW >= kr.mr && g.windowsInside()
 }
 
-// implicitJob is the operands of one implicit forward product.
+// implicitJob is the operands of one implicit forward product or filter
+// gradient, on the stack of a serial call or in sharedImplicit.
 type implicitJob struct {
 	kr       *microKernel
 	g        ConvGeom
@@ -68,7 +68,7 @@ type implicitJob struct {
 	delta    [implicitMaxK]int
 	rowsFunc func(lo, hi int) // rows, made once for the shared job
 
-	// The filter gradient's (gradChunks).
+	// The filter gradient's.
 	dy             []float32
 	lddy           int
 	part           []float32 // the chunks' partial sums, kk×fg each
@@ -100,9 +100,7 @@ func implicitForward(g *ConvGeom, x []float32, cnt, gi int, w []float32, ldw, fg
 		return false
 	}
 	kk, rows := g.patch(), cnt*g.OH
-	if need := cnt * g.H * g.W * g.C; len(x) < need || gi < 0 || (gi+1)*g.CG > g.C {
-		panic(fmt.Sprintf("mdlc runtime: ConvForward: x has %d elements, want %d (group %d of %d channels)", len(x), need, gi, g.C))
-	}
+	checkImage("ConvForward", g, x, cnt, gi)
 	checkMat("B", w, kk, fg, ldw)
 	checkMat("C", y, rows*g.OW, fg, ldy)
 	flags := 0
@@ -238,8 +236,7 @@ func ConvFilterGrad(g ConvGeom, tile int, col, x []float32, n, gi int, dy []floa
 func implicitGradFits(kr *microKernel, g *ConvGeom, fg int, offs []int) bool {
 	kk := g.patch()
 	if !hasConvGemm(kr) || backend.Load() != backendNative || kk == 0 || kk%3 != 0 || kk > implicitGradMaxK ||
-		fg <= 0 || fg%kr.nr != 0 || g.OW <= 0 || g.OH <= 0 ||
-		g.PT != 0 || g.PL != 0 || (g.OH-1)*g.SH+(g.KH-1)*g.DH >= g.H || (g.OW-1)*g.SW+(g.KW-1)*g.DW >= g.W {
+		fg <= 0 || fg%kr.nr != 0 || !g.windowsInside() {
 		return false
 	}
 	p, prev := 0, 0
@@ -267,9 +264,7 @@ func implicitFilterGrad(g *ConvGeom, x []float32, n, gi int, dy []float32, lddy,
 		return false
 	}
 	kk, rows := g.patch(), n*g.OH
-	if need := n * g.H * g.W * g.C; len(x) < need || gi < 0 || (gi+1)*g.CG > g.C {
-		panic(fmt.Sprintf("mdlc runtime: ConvFilterGrad: x has %d elements, want %d (group %d of %d channels)", len(x), need, gi, g.C))
-	}
+	checkImage("ConvFilterGrad", g, x, n, gi)
 	checkMat("B", dy, rows*g.OW, fg, lddy)
 	checkMat("C", dw, kk, fg, ldw)
 	hmax := convGradWMax(kr)

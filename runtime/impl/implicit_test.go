@@ -3,6 +3,7 @@ package impl
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -342,4 +343,40 @@ func BenchmarkConvPaths(b *testing.B) {
 			gflops(b, 2*n*n*n)
 		})
 	})
+}
+
+// Operands too short for the geometry are a panic that names them, on
+// both paths, not an index error inside a worker (or a read out of bounds
+// in assembly).
+func TestConvOperandChecks(t *testing.T) {
+	g := ConvGeom{H: 20, W: 20, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, OH: 18, OW: 18, CG: 3}
+	padded := ConvGeom{H: 20, W: 20, C: 3, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PT: 1, PL: 1, OH: 20, OW: 20, CG: 3}
+	x, w, y := make([]float32, 2*20*20*3), make([]float32, 27*32), make([]float32, 2*20*20*32)
+	col := make([]float32, 2*20*20*27)
+	cases := []struct {
+		name, want string
+		f          func()
+	}{
+		{"forward short image", "image has", func() { ConvForward(g, col, x[:100], 2, 0, w, 32, 32, y, 32, Epilogue{}) }},
+		{"forward padded short image", "image has", func() { ConvForward(padded, col, x[:100], 2, 0, w, 32, 32, y, 32, Epilogue{}) }},
+		{"forward short col", "col has", func() { ConvForward(padded, col[:100], x, 2, 0, w, 32, 32, y, 32, Epilogue{}) }},
+		{"forward short output", "C has", func() { ConvForward(g, col, x, 2, 0, w, 32, 32, y[:100], 32, Epilogue{}) }},
+		{"forward short bias", "bias has", func() { ConvForward(g, col, x, 2, 0, w, 32, 32, y, 32, Epilogue{Bias: w[:5]}) }},
+		{"forward bad group", "group 1", func() { ConvForward(g, col, x, 2, 1, w, 32, 32, y, 32, Epilogue{}) }},
+		{"filter grad short dy", "B has", func() { ConvFilterGrad(g, 1, col, x, 2, 0, y[:100], 32, 32, w, 32) }},
+		{"filter grad short image", "image has", func() { ConvFilterGrad(g, 1, col, x[:100], 2, 0, y, 32, 32, w, 32) }},
+		{"fold short col", "col has", func() { Fold(g, x, col[:100], 2, 0) }},
+	}
+	for _, c := range cases {
+		func() {
+			defer func() {
+				r := recover()
+				msg, _ := r.(string)
+				if !strings.Contains(msg, "mdlc runtime:") || !strings.Contains(msg, c.want) {
+					t.Errorf("%s: panic %v, want a message with %q", c.name, r, c.want)
+				}
+			}()
+			c.f()
+		}()
+	}
 }
