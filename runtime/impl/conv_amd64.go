@@ -88,7 +88,7 @@ func convGradWMax(kr *microKernel) int {
 // convGradWPixels is about how many pixels one call of kernel kr's filter
 // gradient sums: each tile of window values and panel of channels re-reads
 // the pixels' rows of dy, which should stay in L1 (BenchmarkConvPaths on a
-// Zen 4, the seed CNN's first layer: AVX-512 with 3 such passes 297
+// Zen 5, the seed CNN's first layer: AVX-512 with 3 such passes 297
 // GFLOP/s at 64 pixels, 322 at 256; AVX2 with 10 passes 167 at 64, 133 at
 // 256).
 func convGradWPixels(kr *microKernel) int {
