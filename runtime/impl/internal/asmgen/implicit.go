@@ -66,78 +66,25 @@ func (g *gen) convGemm(s isa) {
 	for i := range nacc {
 		g.p("\t%s %s, %s, %s", s.vzero, s.r(i), s.r(i), s.r(i))
 	}
-	step := func() {
-		for v := range nv {
-			g.p("\tVMOVUPS %d(DI), %s", 4*s.width*v, s.r(bReg+v))
-		}
-		for i := range s.mr {
-			bc := s.r(bcReg + i%s.nbc)
-			addr := "(" + bases[i/3] + ")"
-			if i%3 > 0 {
-				addr += fmt.Sprintf("(R9*%d)", i%3)
-			}
-			g.p("\tVBROADCASTSS %s, %s", addr, bc)
-			for v := range nv {
-				g.p("\tVFMADD231PS %s, %s, %s", bc, s.r(bReg+v), s.r(i*nv+v))
-			}
-		}
+	g.kLoop(sfx, func() {
+		g.kStep(s, bases, bReg, bcReg)
 		g.p("\tMOVQ (BX), R8")
 		g.p("\tADDQ $8, BX")
 		for _, b := range bases {
 			g.p("\tADDQ R8, %s", b)
 		}
 		g.p("\tADDQ R11, DI")
-	}
-	g.p("\tMOVQ CX, DX")
-	g.p("\tSHRQ $%d, DX", log2(unroll))
-	g.p("\tJZ tail%s", sfx)
-	g.p("loop%s:", sfx)
-	for range unroll {
-		step()
-	}
-	g.p("\tDECQ DX")
-	g.p("\tJNZ loop%s", sfx)
-	g.p("tail%s:", sfx)
-	g.p("\tANDQ $%d, CX", unroll-1)
-	g.p("\tJZ store%s", sfx)
-	g.p("loop1%s:", sfx)
-	step()
-	g.p("\tDECQ CX")
-	g.p("\tJNZ loop1%s", sfx)
+	})
 
 	// Store: bias, activation, write (alpha = 1 and C not read: the
 	// micro-kernel's multiplication by 1 changes nothing).
-	t1 := s.r(bReg + 1)
 	g.p("store%s:", sfx)
 	g.p("\tMOVQ 8(SP), DX")
-	g.p("\tMOVQ ldc+80(FP), CX")
-	g.p("\tSHLQ $2, CX")
+	g.p("\tMOVQ ldc+80(FP), BX")
+	g.p("\tSHLQ $2, BX")
 	g.p("\tMOVQ flags+96(FP), AX")
-	g.p("\tTESTQ $2, AX")
-	g.p("\tJZ nobias%s", sfx)
-	g.p("\tMOVQ bias+88(FP), R8")
-	for v := range nv {
-		g.p("\tVMOVUPS %d(R8), %s", 4*s.width*v, s.r(bReg+v))
-	}
-	for i := range s.mr {
-		for v := range nv {
-			g.p("\tVADDPS %s, %s, %s", s.r(bReg+v), s.r(i*nv+v), s.r(i*nv+v))
-		}
-	}
-	g.p("nobias%s:", sfx)
-	g.p("\tTESTQ $4, AX")
-	g.p("\tJZ norelu%s", sfx)
-	g.p("\t%s %s, %s, %s", s.vzero, t1, t1, t1)
-	for i := range nacc {
-		g.p("\tVMAXPS %s, %s, %s", s.r(i), t1, s.r(i))
-	}
-	g.p("norelu%s:", sfx)
-	for i := range s.mr {
-		for v := range nv {
-			g.p("\tVMOVUPS %s, %d(DX)", s.r(i*nv+v), 4*s.width*v)
-		}
-		g.p("\tADDQ CX, DX")
-	}
+	g.biasReLU(s, sfx, "bias+88(FP)", bReg)
+	g.moveTile(s, s.mr, true)
 	// Next tile, then next row.
 	g.p("\tMOVQ 0(SP), AX")
 	g.p("\tADDQ $%d, AX", s.mr)
@@ -148,7 +95,7 @@ func (g *gen) convGemm(s isa) {
 	g.p("\tSHLQ $2, AX")
 	g.p("\tADDQ AX, R10")
 	g.p("\tMOVQ ow+8(FP), AX")
-	g.p("\tIMULQ CX, AX")
+	g.p("\tIMULQ BX, AX")
 	g.p("\tADDQ AX, R14")
 	g.p("\tDECQ rows+0(FP)")
 	g.p("\tJNZ row%s", sfx)
@@ -191,12 +138,7 @@ func (g *gen) convGradW(s isa, rows int) {
 	g.p("\tMOVQ acc+64(FP), DX")
 	g.p("\tMOVQ ldacc+72(FP), BX")
 	g.p("\tSHLQ $2, BX")
-	for i := range rows {
-		for v := range nv {
-			g.p("\tVMOVUPS %d(DX), %s", 4*s.width*v, s.r(i*nv+v))
-		}
-		g.p("\tADDQ BX, DX")
-	}
+	g.moveTile(s, rows, false)
 	g.p("\tMOVQ x+16(FP), R10")
 	g.p("\tMOVQ ra+24(FP), R9")
 	g.p("\tSHLQ $2, R9")
@@ -257,12 +199,7 @@ func (g *gen) convGradW(s isa, rows int) {
 	g.p("\tMOVQ acc+64(FP), DX")
 	g.p("\tMOVQ ldacc+72(FP), BX")
 	g.p("\tSHLQ $2, BX")
-	for i := range rows {
-		for v := range nv {
-			g.p("\tVMOVUPS %s, %d(DX)", s.r(i*nv+v), 4*s.width*v)
-		}
-		g.p("\tADDQ BX, DX")
-	}
+	g.moveTile(s, rows, true)
 	g.p("\tVZEROUPPER")
 	g.p("\tRET")
 }

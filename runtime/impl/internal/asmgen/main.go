@@ -158,45 +158,16 @@ func (g *gen) kernel(s isa) {
 	for i := range nacc {
 		g.p("\t%s %s, %s, %s", s.vzero, s.r(i), s.r(i), s.r(i))
 	}
-	step := func() {
-		for v := range nv {
-			g.p("\tVMOVUPS %d(DI), %s", 4*s.width*v, s.r(bReg+v))
-		}
-		for i := range s.mr {
-			bc := s.r(bcReg + i%s.nbc)
-			addr := "(" + bases[i/3] + ")"
-			if i%3 > 0 {
-				addr += fmt.Sprintf("(R9*%d)", i%3)
-			}
-			g.p("\tVBROADCASTSS %s, %s", addr, bc)
-			for v := range nv {
-				g.p("\tVFMADD231PS %s, %s, %s", bc, s.r(bReg+v), s.r(i*nv+v))
-			}
-		}
+	g.kLoop(s.name, func() {
+		g.kStep(s, bases, bReg, bcReg)
 		for _, b := range bases {
 			g.p("\tADDQ R10, %s", b)
 		}
 		g.p("\tADDQ R11, DI")
-	}
-	g.p("\tMOVQ CX, DX")
-	g.p("\tSHRQ $%d, DX", log2(unroll))
-	g.p("\tJZ tail%s", s.name)
-	g.p("loop%s:", s.name)
-	for range unroll {
-		step()
-	}
-	g.p("\tDECQ DX")
-	g.p("\tJNZ loop%s", s.name)
-	g.p("tail%s:", s.name)
-	g.p("\tANDQ $%d, CX", unroll-1)
-	g.p("\tJZ store%s", s.name)
-	g.p("loop1%s:", s.name)
-	step()
-	g.p("\tDECQ CX")
-	g.p("\tJNZ loop1%s", s.name)
+	})
 
 	// Store: scale, add beta*C, bias, activation, write.
-	t0, t1 := s.r(bReg), s.r(bReg+1) // free after the loop
+	t0 := s.r(bReg) // free after the loop
 	g.p("store%s:", s.name)
 	g.p("\tMOVQ c_base+56(FP), DX")
 	g.p("\tMOVQ ldc+80(FP), BX")
@@ -217,34 +188,100 @@ func (g *gen) kernel(s isa) {
 		g.p("\tADDQ BX, R8")
 	}
 	g.p("nobeta%s:", s.name)
-	g.p("\tTESTQ $2, AX")
-	g.p("\tJZ nobias%s", s.name)
-	g.p("\tMOVQ bias_base+96(FP), R9")
+	g.biasReLU(s, s.name, "bias_base+96(FP)", bReg)
+	g.moveTile(s, s.mr, true)
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+}
+
+// kStep writes one k step of an MR×NR tile: the row of b at DI into the
+// registers from bReg, then each row i of a, read at rowBases[i/3] +
+// (i%3)*ra (ra in bytes in R9), broadcast and multiplied into row i's
+// accumulators. Advancing the pointers is the caller's.
+func (g *gen) kStep(s isa, bases []string, bReg, bcReg int) {
+	nv := s.nr / s.width
 	for v := range nv {
-		g.p("\tVMOVUPS %d(R9), %s", 4*s.width*v, s.r(bReg+v))
+		g.p("\tVMOVUPS %d(DI), %s", 4*s.width*v, s.r(bReg+v))
+	}
+	for i := range s.mr {
+		bc := s.r(bcReg + i%s.nbc)
+		addr := "(" + bases[i/3] + ")"
+		if i%3 > 0 {
+			addr += fmt.Sprintf("(R9*%d)", i%3)
+		}
+		g.p("\tVBROADCASTSS %s, %s", addr, bc)
+		for v := range nv {
+			g.p("\tVFMADD231PS %s, %s, %s", bc, s.r(bReg+v), s.r(i*nv+v))
+		}
+	}
+}
+
+// kLoop writes the loop over k (the count in CX) of a kernel whose labels
+// end in sfx: step unrolled by unroll (DX counts), then one at a time,
+// falling through to the label store<sfx>.
+func (g *gen) kLoop(sfx string, step func()) {
+	g.p("\tMOVQ CX, DX")
+	g.p("\tSHRQ $%d, DX", log2(unroll))
+	g.p("\tJZ tail%s", sfx)
+	g.p("loop%s:", sfx)
+	for range unroll {
+		step()
+	}
+	g.p("\tDECQ DX")
+	g.p("\tJNZ loop%s", sfx)
+	g.p("tail%s:", sfx)
+	g.p("\tANDQ $%d, CX", unroll-1)
+	g.p("\tJZ store%s", sfx)
+	g.p("loop1%s:", sfx)
+	step()
+	g.p("\tDECQ CX")
+	g.p("\tJNZ loop1%s", sfx)
+}
+
+// biasReLU writes the end of a kernel's epilogue on the MR×NR tile of
+// accumulators, with the flags in AX: bias (NR floats at the address in
+// the argument biasArg) added if flags&2, then max(0, .) if flags&4. The
+// registers from bReg are free.
+func (g *gen) biasReLU(s isa, sfx, biasArg string, bReg int) {
+	nv := s.nr / s.width
+	t1 := s.r(bReg + 1)
+	g.p("\tTESTQ $2, AX")
+	g.p("\tJZ nobias%s", sfx)
+	g.p("\tMOVQ %s, R8", biasArg)
+	for v := range nv {
+		g.p("\tVMOVUPS %d(R8), %s", 4*s.width*v, s.r(bReg+v))
 	}
 	for i := range s.mr {
 		for v := range nv {
 			g.p("\tVADDPS %s, %s, %s", s.r(bReg+v), s.r(i*nv+v), s.r(i*nv+v))
 		}
 	}
-	g.p("nobias%s:", s.name)
+	g.p("nobias%s:", sfx)
 	g.p("\tTESTQ $4, AX")
-	g.p("\tJZ norelu%s", s.name)
+	g.p("\tJZ norelu%s", sfx)
 	g.p("\t%s %s, %s, %s", s.vzero, t1, t1, t1)
-	for i := range nacc {
+	for i := range s.mr * nv {
 		// Operands in this order keep a NaN (max(NaN, 0) = NaN, as in Go).
 		g.p("\tVMAXPS %s, %s, %s", s.r(i), t1, s.r(i))
 	}
-	g.p("norelu%s:", s.name)
-	for i := range s.mr {
+	g.p("norelu%s:", sfx)
+}
+
+// moveTile writes the loads (or, with store, the stores) of rows×NR
+// accumulators from (to) memory at DX, rows BX bytes apart; DX is
+// advanced past them.
+func (g *gen) moveTile(s isa, rows int, store bool) {
+	nv := s.nr / s.width
+	for i := range rows {
 		for v := range nv {
-			g.p("\tVMOVUPS %s, %d(DX)", s.r(i*nv+v), 4*s.width*v)
+			if store {
+				g.p("\tVMOVUPS %s, %d(DX)", s.r(i*nv+v), 4*s.width*v)
+			} else {
+				g.p("\tVMOVUPS %d(DX), %s", 4*s.width*v, s.r(i*nv+v))
+			}
 		}
 		g.p("\tADDQ BX, DX")
 	}
-	g.p("\tVZEROUPPER")
-	g.p("\tRET")
 }
 
 // cpuid writes
