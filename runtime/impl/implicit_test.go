@@ -380,3 +380,70 @@ func TestConvOperandChecks(t *testing.T) {
 		}()
 	}
 }
+
+// FuzzConvImplicit: ConvForward against Unfold and the GEMM, bit for bit,
+// and ConvFilterGrad against float64 sums, for any geometry the fuzzer
+// finds, on any kernel (the implicit kernels where they take it).
+//
+//	go test ./runtime/impl -run '^$' -fuzz FuzzConvImplicit -fuzztime 60s
+func FuzzConvImplicit(f *testing.F) {
+	f.Add(uint8(3), uint8(3), uint8(1), uint8(1), uint8(1), uint8(1), uint8(3), uint8(1), uint8(2), uint8(14), uint8(1), uint8(0), uint64(1))
+	f.Add(uint8(2), uint8(3), uint8(2), uint8(3), uint8(2), uint8(1), uint8(1), uint8(2), uint8(5), uint8(30), uint8(2), uint8(1), uint64(2))
+	f.Add(uint8(3), uint8(1), uint8(1), uint8(2), uint8(1), uint8(2), uint8(6), uint8(1), uint8(1), uint8(13), uint8(1), uint8(6), uint64(3))
+	f.Fuzz(func(t *testing.T, kh, kw, sh, sw, dh, dw, cg, groups, oh, ow, panels, flags uint8, seed uint64) {
+		kr := kernels[int(flags>>2)%len(kernels)]
+		defer SetBLAS(BLAS())
+		SetBLAS(BLASNative)
+		restore, err := useKernel(kr.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer restore()
+		g := ConvGeom{KH: 1 + int(kh%4), KW: 1 + int(kw%4), SH: 1 + int(sh%3), SW: 1 + int(sw%3),
+			DH: 1 + int(dh%3), DW: 1 + int(dw%3), CG: 1 + int(cg%8), OH: 1 + int(oh%6), OW: 1 + int(ow%40)}
+		gs := 1 + int(groups%3)
+		g.C = g.CG * gs
+		g.H = (g.OH-1)*g.SH + (g.KH-1)*g.DH + 1
+		g.W = (g.OW-1)*g.SW + (g.KW-1)*g.DW + 1
+		fg := max(kr.nr, 1) * (1 + int(panels%2))
+		f, kk, p := fg*gs, g.patch(), g.OH*g.OW
+		r := rand.New(rand.NewPCG(seed, 1))
+		n := 1 + r.IntN(2)
+		x, w := randomFloats(r, n*g.H*g.W*g.C), randomFloats(r, kk*f)
+		dy, dw0 := randomFloats(r, n*p*f), randomFloats(r, kk*f)
+		ep := Epilogue{Act: Activation(flags & 1)}
+		if flags&2 != 0 {
+			ep.Bias = randomFloats(r, f)
+		}
+		for gi := range gs {
+			e := ep
+			if e.Bias != nil {
+				e.Bias = ep.Bias[gi*fg:]
+			}
+			want, got := nans(n*p*f), nans(n*p*f)
+			explicitForward(g, x, n, gi, w[gi*fg:], f, fg, want[gi*fg:], f, e)
+			ConvForward(g, make([]float32, n*p*kk), x, n, gi, w[gi*fg:], f, fg, got[gi*fg:], f, e)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s %+v group %d: forward y[%d] = %v, want %v", kr.name, g, gi, i, got[i], want[i])
+				}
+			}
+			dw := append([]float32(nil), dw0...)
+			ConvFilterGrad(g, 1, make([]float32, p*kk), x, n, gi, dy[gi*fg:], f, fg, dw[gi*fg:], f)
+			col := unfoldRef(g, x, n, gi)
+			for q := range kk {
+				for j := gi * fg; j < (gi+1)*fg; j++ {
+					want, scale := float64(dw0[q*f+j]), math.Abs(float64(dw0[q*f+j]))
+					for row := range n * p {
+						v := float64(col[row*kk+q]) * float64(dy[row*f+j])
+						want += v
+						scale += math.Abs(v)
+					}
+					if d := math.Abs(float64(dw[q*f+j]) - want); d > 1e-6*scale+1e-7 {
+						t.Fatalf("%s %+v group %d: dw[%d,%d] = %v, want %v", kr.name, g, gi, q, j, dw[q*f+j], want)
+					}
+				}
+			}
+		}
+	})
+}
