@@ -267,8 +267,7 @@ func implicitFilterGrad(g *ConvGeom, x []float32, n, gi int, dy []float32, lddy,
 	checkImage("ConvFilterGrad", g, x, n, gi)
 	checkMat("B", dy, rows*g.OW, fg, lddy)
 	checkMat("C", dw, kk, fg, ldw)
-	hmax := convGradWMax(kr)
-	tiles := (kk + hmax - 1) / hmax * (fg / kr.nr)
+	tiles := gradTileCount(kr, kk, fg)
 	byTiles := tiles >= implicitGradTiles
 	chunks, rowsPer, perEx := tiles, 0, 0
 	var part *partials
@@ -333,8 +332,15 @@ func (j *implicitJob) gradChunks(lo, hi int) {
 		b, y0 := c/j.perEx, (c%j.perEx)*j.rowsPer
 		acc := j.part[c*kk*j.fg : (c+1)*kk*j.fg]
 		clear(acc)
-		j.gradRows(b, y0, min(g.OH, y0+j.rowsPer), 0, kk*(j.fg/j.kr.nr), acc, j.fg)
+		j.gradRows(b, y0, min(g.OH, y0+j.rowsPer), 0, gradTileCount(j.kr, kk, j.fg), acc, j.fg)
 	}
+}
+
+// gradTileCount is the number of register tiles of a kk×fg filter
+// gradient on kernel kr: tiles of window values times panels of channels.
+func gradTileCount(kr *microKernel, kk, fg int) int {
+	hmax := convGradWMax(kr)
+	return (kk + hmax - 1) / hmax * (fg / kr.nr)
 }
 
 // gradTiles sums tiles lo..hi-1 of dw (window values t/panels*hmax..,
@@ -351,7 +357,6 @@ func (j *implicitJob) gradRows(b, y0, y1, lo, hi int, acc []float32, ldacc int) 
 	g := &j.g
 	kk, hwc, rowx := g.patch(), g.H*g.W*g.C, g.SH*g.W*g.C
 	hmax, panels := convGradWMax(j.kr), j.fg/j.kr.nr
-	hi = min(hi, (kk+hmax-1)/hmax*panels)
 	for oy := y0; oy < y1; oy += j.rowsCall {
 		nb := min(j.rowsCall, y1-oy)
 		xo := b*hwc + oy*rowx + j.gi*g.CG

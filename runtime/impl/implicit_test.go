@@ -196,8 +196,7 @@ func TestConvFilterGradImplicit(t *testing.T) {
 			}
 			if fits {
 				taken++
-				hmax := convGradWMax(kr)
-				if (g.patch()+hmax-1)/hmax*(fg/kr.nr) >= implicitGradTiles {
+				if gradTileCount(kr, g.patch(), fg) >= implicitGradTiles {
 					byTiles++
 				}
 			}
